@@ -1,0 +1,286 @@
+// Elementwise kernels: activations (forward/backward) and vector arithmetic.
+// Every SIMD kernel processes 4 lanes per step and finishes the tail with the
+// same math on one lane, so a call on any sub-range gives the same bits.
+// `xxxRef` functions are plain scalar references written from the formulas.
+import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum } from "./math";
+
+// ---- ReLU: y = max(x, 0); dx = dy where x > 0 else 0 (the book's mask x <= 0)
+export function reluForward(y: usize, x: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.max(v128.load(x + o), zero));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, max<f32>(load<f32>(x + o), 0));
+  }
+}
+
+export function reluForwardRef(y: usize, x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    store<f32>(y + (<usize>i << 2), v > 0 ? v : 0);
+  }
+}
+
+export function reluBackward(dx: usize, dy: usize, x: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, v128.and(v128.load(dy + o), f32x4.gt(v128.load(x + o), zero)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(x + o) > 0 ? load<f32>(dy + o) : 0);
+  }
+}
+
+export function reluBackwardRef(dx: usize, dy: usize, x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(x + o) <= 0 ? 0 : load<f32>(dy + o));
+  }
+}
+
+// ---- Sigmoid: y = 1 / (1 + exp(-x)); dx = dy * (1 - y) * y
+export function sigmoidForward(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, sigmoidv(v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, sigmoids(load<f32>(x + o)));
+  }
+}
+
+export function sigmoidForwardRef(y: usize, x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, 1.0 / (1.0 + Mathf.exp(-load<f32>(x + o))));
+  }
+}
+
+export function sigmoidBackward(dx: usize, dy: usize, y: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const yv = v128.load(y + o);
+    v128.store(dx + o, f32x4.mul(f32x4.mul(v128.load(dy + o), f32x4.sub(one, yv)), yv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const yv = load<f32>(y + o);
+    store<f32>(dx + o, load<f32>(dy + o) * (1 - yv) * yv);
+  }
+}
+
+export function sigmoidBackwardRef(dx: usize, dy: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const yv = load<f32>(y + o);
+    store<f32>(dx + o, load<f32>(dy + o) * (1 - yv) * yv);
+  }
+}
+
+// ---- Tanh: y = tanh(x); dx = dy * (1 - y^2)
+export function tanhForward(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, tanhv(v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, tanhs(load<f32>(x + o)));
+  }
+}
+
+export function tanhForwardRef(y: usize, x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, <f32>Math.tanh(<f64>load<f32>(x + o)));
+  }
+}
+
+export function tanhBackward(dx: usize, dy: usize, y: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const yv = v128.load(y + o);
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), f32x4.sub(one, f32x4.mul(yv, yv))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const yv = load<f32>(y + o);
+    store<f32>(dx + o, load<f32>(dy + o) * (1 - yv * yv));
+  }
+}
+
+export function tanhBackwardRef(dx: usize, dy: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const yv = load<f32>(y + o);
+    store<f32>(dx + o, load<f32>(dy + o) * (1 - yv * yv));
+  }
+}
+
+// ---- exp over a vector (used by tests to pin the polynomial against Math.exp)
+export function expForward(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, expv(v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, exps(load<f32>(x + o)));
+  }
+}
+
+// ---- vector arithmetic
+// y += a * x
+export function axpy(y: usize, x: usize, a: f32, n: i32): void {
+  const av = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(av, v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
+  }
+}
+
+export function axpyRef(y: usize, x: usize, a: f32, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
+  }
+}
+
+// y = a * x (y may alias x)
+export function scale(y: usize, x: usize, a: f32, n: i32): void {
+  const av = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.mul(av, v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, a * load<f32>(x + o));
+  }
+}
+
+export function fill(y: usize, value: f32, n: i32): void {
+  const v = f32x4.splat(value);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + (<usize>i << 2), v);
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), value);
+}
+
+export function copy(y: usize, x: usize, n: i32): void {
+  memory.copy(y, x, <usize>n << 2);
+}
+
+// Sum of squares, 4 lane-wise f32 partial sums combined in f64.
+export function sumSquares(x: usize, n: i32): f64 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    acc = f32x4.add(acc, f32x4.mul(v, v));
+  }
+  let s = <f64>hsum(acc);
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    s += <f64>(v * v);
+  }
+  return s;
+}
+
+export function sumSquaresRef(x: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = <f64>load<f32>(x + (<usize>i << 2));
+    s += v * v;
+  }
+  return s;
+}
+
+export function sumAbs(x: usize, n: i32): f64 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, f32x4.abs(v128.load(x + (<usize>i << 2))));
+  let s = <f64>hsum(acc);
+  for (; i < n; i++) s += <f64>Mathf.abs(load<f32>(x + (<usize>i << 2)));
+  return s;
+}
+
+export function sumAbsRef(x: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) s += Math.abs(<f64>load<f32>(x + (<usize>i << 2)));
+  return s;
+}
+
+// 1 if any element is NaN or +-Inf, else 0. x - x is 0 for finite x, NaN otherwise.
+export function hasNonFinite(x: usize, n: i32): i32 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    acc = f32x4.add(acc, f32x4.sub(v, v));
+  }
+  let s = hsum(acc);
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    s += v - v;
+  }
+  return s != s ? 1 : 0;
+}
+
+// Copy whole rows by index: dst[r] = src[idx[r]], rows of `rowLen` floats (or
+// int32s: the copy is bitwise). Used to gather mini-batches in place.
+export function gatherRows(dst: usize, src: usize, idx: usize, count: i32, rowLen: i32): void {
+  const bytes = <usize>rowLen << 2;
+  for (let r = 0; r < count; r++) {
+    const s = <usize>load<i32>(idx + (<usize>r << 2));
+    memory.copy(dst + <usize>r * bytes, src + s * bytes, bytes);
+  }
+}
+
+// L1 weight-decay gradient: g += lambda * sign(w), sign(0) = 0 as numpy's.
+export function l1Gradient(g: usize, w: usize, lambda: f32, n: i32): void {
+  const lv = f32x4.splat(lambda);
+  const nl = f32x4.splat(-lambda);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const wv = v128.load(w + o);
+    const s = v128.or(v128.and(lv, f32x4.gt(wv, zero)), v128.and(nl, f32x4.lt(wv, zero)));
+    v128.store(g + o, f32x4.add(v128.load(g + o), s));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const wv = load<f32>(w + o);
+    store<f32>(g + o, load<f32>(g + o) + (wv > 0 ? lambda : (wv < 0 ? -lambda : 0)));
+  }
+}
+
+export function l1GradientRef(g: usize, w: usize, lambda: f32, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const wv = load<f32>(w + o);
+    const s: f32 = wv > 0 ? 1 : (wv < 0 ? -1 : 0);
+    store<f32>(g + o, load<f32>(g + o) + lambda * s);
+  }
+}

@@ -1,0 +1,313 @@
+// GEMM: C = op(A) · op(B) + beta · C, f32, with op(X) = X or Xᵀ.
+//
+// BLIS-style blocking: B is packed into KC×NR column panels and A into MR×KC
+// row panels (zero-padded at the edges), so one register-blocked micro-kernel
+// serves all transpose cases. The micro-kernel holds a 6×8 tile of C in twelve
+// v128 accumulators (12 + 2 B vectors + 1 A splat = 15 of the 16 registers).
+//
+// Reduction order for C[i, j] depends only on K and KC, never on where the
+// tile sits, so a call on any block of rows or columns (pointers offset, M or
+// N reduced) gives the same bits as the whole call: threads can split C.
+//
+// The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
+// concurrent calls need their own workspace.
+
+const MR = 6;
+const NR = 8;
+const KC = 256;
+const MC = 96;   // multiple of MR: the packed A block (96 KiB) stays in L2
+const NC = 1024; // multiple of NR: the packed B block (1 MiB)
+
+export function gemmWorkspaceBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR) << 2;
+}
+
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(f32x4.mul(a, b), c);
+  }
+}
+
+// op(A) is M×K. transA = 0: A is M×K with row stride lda; 1: A is K×M.
+// op(B) is K×N. transB = 0: B is K×N with row stride ldb; 1: B is N×K.
+// beta = 0 never reads C (it may hold garbage).
+export function gemm(
+  transA: i32, transB: i32, M: i32, N: i32, K: i32,
+  A: usize, lda: i32, B: usize, ldb: i32,
+  C: usize, ldc: i32, beta: f32, work: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scaleC(C, ldc, M, N, beta);
+    return;
+  }
+  const Ap = work;
+  const Bp = work + (<usize>(MC * KC) << 2);
+  const T = Bp + (<usize>(KC * NC) << 2);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      packB(Bp, B, transB, ldb, pc, jc, kc, nc);
+      const b = pc == 0 ? beta : <f32>1;
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        packA(Ap, A, transA, lda, ic, pc, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const bpanel = Bp + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const c = C + ((<usize>(ic + ir) * ldc + <usize>(jc + jr)) << 2);
+            micro6x8(kc, Ap + (<usize>(ir * kc) << 2), bpanel, c, ldc, b, mr, nr, T);
+          }
+        }
+      }
+    }
+  }
+}
+
+function scaleC(C: usize, ldc: i32, M: i32, N: i32, beta: f32): void {
+  for (let i = 0; i < M; i++) {
+    const row = C + ((<usize>i * ldc) << 2);
+    for (let j = 0; j < N; j++) {
+      const p = row + (<usize>j << 2);
+      store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+    }
+  }
+}
+
+// Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of NR columns: panel p holds,
+// for each k, NR consecutive floats; columns past nc are zero.
+function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc: i32, nc: i32): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr);
+    let dst = Bp + (<usize>(jr * kc) << 2);
+    if (transB == 0) {
+      let src = B + ((<usize>pc * ldb + <usize>(jc + jr)) << 2);
+      const stride = <usize>ldb << 2;
+      if (nr == NR) {
+        for (let k = 0; k < kc; k++) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          dst += NR << 2;
+          src += stride;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let c = 0; c < NR; c++) {
+            store<f32>(dst + (<usize>c << 2), c < nr ? load<f32>(src + (<usize>c << 2)) : 0);
+          }
+          dst += NR << 2;
+          src += stride;
+        }
+      }
+    } else {
+      // B is N×K: column j of op(B) is row j of B, contiguous in k.
+      const base = B + ((<usize>(jc + jr) * ldb + <usize>pc) << 2);
+      const stride = <usize>ldb << 2;
+      for (let c = 0; c < NR; c++) {
+        const src = base + <usize>c * stride;
+        let d = dst + (<usize>c << 2);
+        if (c < nr) {
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, load<f32>(src + (<usize>k << 2)));
+            d += NR << 2;
+          }
+        } else {
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, 0);
+            d += NR << 2;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows: panel t holds, for
+// each k, MR consecutive floats; rows past mc are zero.
+function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = min(MR, mc - ir);
+    const dst = Ap + (<usize>(ir * kc) << 2);
+    if (transA == 0) {
+      // row i of op(A) is row i of A, contiguous in k
+      const base = A + ((<usize>(ic + ir) * lda + <usize>pc) << 2);
+      const stride = <usize>lda << 2;
+      for (let r = 0; r < MR; r++) {
+        let d = dst + (<usize>r << 2);
+        if (r < mr) {
+          const src = base + <usize>r * stride;
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, load<f32>(src + (<usize>k << 2)));
+            d += MR << 2;
+          }
+        } else {
+          for (let k = 0; k < kc; k++) {
+            store<f32>(d, 0);
+            d += MR << 2;
+          }
+        }
+      }
+    } else {
+      // A is K×M: for each k the MR values are contiguous
+      let src = A + ((<usize>pc * lda + <usize>(ic + ir)) << 2);
+      const stride = <usize>lda << 2;
+      let d = dst;
+      if (mr == MR) {
+        for (let k = 0; k < kc; k++) {
+          v128.store(d, v128.load(src));
+          store<u64>(d, load<u64>(src, 16), 16);
+          d += MR << 2;
+          src += stride;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let r = 0; r < MR; r++) {
+            store<f32>(d + (<usize>r << 2), r < mr ? load<f32>(src + (<usize>r << 2)) : 0);
+          }
+          d += MR << 2;
+          src += stride;
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function storeRow(p: usize, v0: v128, v1: v128, beta: f32): void {
+  if (beta == 0) {
+    v128.store(p, v0);
+    v128.store(p, v1, 16);
+  } else if (beta == 1) {
+    v128.store(p, f32x4.add(v128.load(p), v0));
+    v128.store(p, f32x4.add(v128.load(p, 16), v1), 16);
+  } else {
+    const bv = f32x4.splat(beta);
+    v128.store(p, f32x4.add(f32x4.mul(bv, v128.load(p)), v0));
+    v128.store(p, f32x4.add(f32x4.mul(bv, v128.load(p, 16)), v1), 16);
+  }
+}
+
+function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 4);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 8);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 12);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    av = v128.load32_splat(a, 16);
+    c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+    av = v128.load32_splat(a, 20);
+    c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
+    a += MR << 2;
+    b += NR << 2;
+  }
+  const rowBytes = <usize>ldc << 2;
+  if (mr == MR && nr == NR) {
+    storeRow(c, c00, c01, beta); c += rowBytes;
+    storeRow(c, c10, c11, beta); c += rowBytes;
+    storeRow(c, c20, c21, beta); c += rowBytes;
+    storeRow(c, c30, c31, beta); c += rowBytes;
+    storeRow(c, c40, c41, beta); c += rowBytes;
+    storeRow(c, c50, c51, beta);
+    return;
+  }
+  // Edge tile: spill to the scratch tile, then write the valid part.
+  v128.store(T, c00); v128.store(T, c01, 16);
+  v128.store(T, c10, 32); v128.store(T, c11, 48);
+  v128.store(T, c20, 64); v128.store(T, c21, 80);
+  v128.store(T, c30, 96); v128.store(T, c31, 112);
+  v128.store(T, c40, 128); v128.store(T, c41, 144);
+  v128.store(T, c50, 160); v128.store(T, c51, 176);
+  for (let i = 0; i < mr; i++) {
+    const row = c + <usize>i * rowBytes;
+    const t = T + (<usize>(i * NR) << 2);
+    for (let j = 0; j < nr; j++) {
+      const p = row + (<usize>j << 2);
+      const v = load<f32>(t + (<usize>j << 2));
+      store<f32>(p, beta == 0 ? v : (beta == 1 ? load<f32>(p) + v : beta * load<f32>(p) + v));
+    }
+  }
+}
+
+// Scalar reference: the textbook triple loop, same operand conventions.
+export function gemmRef(
+  transA: i32, transB: i32, M: i32, N: i32, K: i32,
+  A: usize, lda: i32, B: usize, ldb: i32,
+  C: usize, ldc: i32, beta: f32,
+): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) {
+        const a = transA == 0 ? load<f32>(A + ((<usize>i * lda + k) << 2)) : load<f32>(A + ((<usize>k * lda + i) << 2));
+        const b = transB == 0 ? load<f32>(B + ((<usize>k * ldb + j) << 2)) : load<f32>(B + ((<usize>j * ldb + k) << 2));
+        s += a * b;
+      }
+      const p = C + ((<usize>i * ldc + j) << 2);
+      store<f32>(p, beta == 0 ? s : beta * load<f32>(p) + s);
+    }
+  }
+}
+
+// ---- Affine epilogue helpers
+// y[r, j] += b[j] for every row r.
+export function biasAddForward(y: usize, b: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + <usize>r * rowBytes;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(yr + o, f32x4.add(v128.load(yr + o), v128.load(b + o)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      store<f32>(yr + o, load<f32>(yr + o) + load<f32>(b + o));
+    }
+  }
+}
+
+// db[j] = sum over rows of dy[r, j] (rows summed in order).
+export function biasBackward(db: usize, dy: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  let j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    const o = <usize>j << 2;
+    let acc = f32x4.splat(0);
+    for (let r = 0; r < rows; r++) acc = f32x4.add(acc, v128.load(dy + <usize>r * rowBytes + o));
+    v128.store(db + o, acc);
+  }
+  for (; j < cols; j++) {
+    const o = <usize>j << 2;
+    let s: f32 = 0;
+    for (let r = 0; r < rows; r++) s += load<f32>(dy + <usize>r * rowBytes + o);
+    store<f32>(db + o, s);
+  }
+}
+
+export function biasBackwardRef(db: usize, dy: usize, rows: i32, cols: i32): void {
+  for (let j = 0; j < cols; j++) {
+    let s: f32 = 0;
+    for (let r = 0; r < rows; r++) s += load<f32>(dy + ((<usize>r * cols + j) << 2));
+    store<f32>(db + (<usize>j << 2), s);
+  }
+}

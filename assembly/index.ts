@@ -1,0 +1,11 @@
+// The module's export surface: every kernel family, and where the facade may
+// start allocating. Documented in ARCHITECTURE.md ("Kernel ABI").
+export * from "./gemm";
+export * from "./elementwise";
+export * from "./softmax";
+export * from "./rng";
+
+// First byte the facade may use: everything below holds the module's static data.
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,102 @@
+// Vector math shared by the kernel families. Deterministic: plain SIMD only,
+// so every host computes the same bits.
+
+// Cephes-style expf: exp(x) = 2^n * exp(r), |r| <= ln2/2, degree-6 polynomial.
+// The input is clamped to [-87.3, 88]: below, the result is the smallest
+// normal float instead of 0; above, 1.65e38 instead of +inf (never hit by
+// softmax, which subtracts the row max, or by sigmoid, which saturates).
+const EXP_LO: f32 = -87.33654;
+const EXP_HI: f32 = 88.0;
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const P0: f32 = 1.9875691500e-4;
+const P1: f32 = 1.3981999507e-3;
+const P2: f32 = 8.3334519073e-3;
+const P3: f32 = 4.1665795894e-2;
+const P4: f32 = 1.6666665459e-1;
+const P5: f32 = 5.0000001201e-1;
+
+// @ts-ignore: decorator
+@inline
+export function expv(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const fx = f32x4.floor(f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(0.5)));
+  x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_HI)));
+  x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(LN2_LO)));
+  const z = f32x4.mul(x, x);
+  let y = f32x4.splat(P0);
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P2));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P3));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P4));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P5));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), x), f32x4.splat(1.0));
+  const n = i32x4.trunc_sat_f32x4_s(fx);
+  const pow2n = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+// The same algorithm on one lane, for loop tails: tails must give the same
+// bits as the vector body so results do not depend on where a row starts.
+// @ts-ignore: decorator
+@inline
+export function exps(x: f32): f32 {
+  return f32x4.extract_lane(expv(f32x4.splat(x)), 0);
+}
+
+// tanh: Cephes odd polynomial for |x| < 0.625 (no cancellation near 0),
+// otherwise sign(x) * (1 - e) / (1 + e) with e = exp(-2|x|).
+// @ts-ignore: decorator
+@inline
+export function tanhv(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const e = expv(f32x4.mul(ax, f32x4.splat(-2.0)));
+  const one = f32x4.splat(1.0);
+  let big = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
+  // copy the sign of x onto the positive result
+  big = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
+  const z = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
+  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+// @ts-ignore: decorator
+@inline
+export function tanhs(x: f32): f32 {
+  return f32x4.extract_lane(tanhv(f32x4.splat(x)), 0);
+}
+
+// 1 / (1 + exp(-x))
+// @ts-ignore: decorator
+@inline
+export function sigmoidv(x: v128): v128 {
+  const one = f32x4.splat(1.0);
+  return f32x4.div(one, f32x4.add(one, expv(f32x4.neg(x))));
+}
+
+// @ts-ignore: decorator
+@inline
+export function sigmoids(x: f32): f32 {
+  return f32x4.extract_lane(sigmoidv(f32x4.splat(x)), 0);
+}
+
+// Horizontal sum in a fixed order: (l0 + l1) + (l2 + l3).
+// @ts-ignore: decorator
+@inline
+export function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
+         (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// @ts-ignore: decorator
+@inline
+export function hmax(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)),
+             max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}

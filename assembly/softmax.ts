@@ -1,0 +1,172 @@
+// Softmax with cross-entropy loss, and argmax/accuracy.
+// Rows are independent: a call on rows [r0, r1) needs only pointers offset to r0.
+import { expv, exps, hsum, hmax } from "./math";
+
+// The book's cross_entropy_error adds 1e-7 inside the log.
+const LOG_DELTA: f32 = 1e-7;
+
+// y[r] = softmax(x[r]) for `rows` rows of `cols` (numerically stable: x - max).
+export function softmaxForward(y: usize, x: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    softmaxRow(y + <usize>r * rowBytes, x + <usize>r * rowBytes, cols);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function softmaxRow(y: usize, x: usize, cols: i32): void {
+  let j = 0;
+  let m: f32 = -Infinity;
+  if (cols >= 4) {
+    let mv = v128.load(x);
+    for (j = 4; j + 4 <= cols; j += 4) mv = f32x4.max(mv, v128.load(x + (<usize>j << 2)));
+    m = hmax(mv);
+  } else {
+    j = 0;
+  }
+  for (; j < cols; j++) m = max(m, load<f32>(x + (<usize>j << 2)));
+  const mv = f32x4.splat(m);
+  let sv = f32x4.splat(0);
+  j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    const o = <usize>j << 2;
+    const e = expv(f32x4.sub(v128.load(x + o), mv));
+    v128.store(y + o, e);
+    sv = f32x4.add(sv, e);
+  }
+  let s = hsum(sv);
+  for (; j < cols; j++) {
+    const o = <usize>j << 2;
+    const e = exps(load<f32>(x + o) - m);
+    store<f32>(y + o, e);
+    s += e;
+  }
+  const ssv = f32x4.splat(s);
+  j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(y + o, f32x4.div(v128.load(y + o), ssv));
+  }
+  for (; j < cols; j++) {
+    const o = <usize>j << 2;
+    store<f32>(y + o, load<f32>(y + o) / s);
+  }
+}
+
+// Softmax into y, then returns the summed loss over the rows (the facade
+// divides by the batch size): -log(y[r, t[r]] + 1e-7) with int32 labels t.
+export function softmaxCrossEntropyForward(y: usize, x: usize, t: usize, rows: i32, cols: i32): f64 {
+  const rowBytes = <usize>cols << 2;
+  let loss: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + <usize>r * rowBytes;
+    softmaxRow(yr, x + <usize>r * rowBytes, cols);
+    const label = load<i32>(t + (<usize>r << 2));
+    loss -= <f64>Mathf.log(load<f32>(yr + (<usize>label << 2)) + LOG_DELTA);
+  }
+  return loss;
+}
+
+// As above with a target distribution t (one-hot or soft): -sum_j t log(y + 1e-7).
+// For one-hot targets this is the book's loss.
+export function softmaxCrossEntropyForwardDense(y: usize, x: usize, t: usize, rows: i32, cols: i32): f64 {
+  const rowBytes = <usize>cols << 2;
+  let loss: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + <usize>r * rowBytes;
+    const tr = t + <usize>r * rowBytes;
+    softmaxRow(yr, x + <usize>r * rowBytes, cols);
+    for (let j = 0; j < cols; j++) {
+      const tj = load<f32>(tr + (<usize>j << 2));
+      if (tj != 0) loss -= <f64>(tj * Mathf.log(load<f32>(yr + (<usize>j << 2)) + LOG_DELTA));
+    }
+  }
+  return loss;
+}
+
+// dx = (y - onehot(t)) * scale, scale = dout / batchSize.
+export function softmaxCrossEntropyBackward(dx: usize, y: usize, t: usize, rows: i32, cols: i32, scale: f32): void {
+  const n = rows * cols;
+  const sv = f32x4.splat(scale);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, f32x4.mul(v128.load(y + o), sv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(y + o) * scale);
+  }
+  const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>r * rowBytes + (<usize>load<i32>(t + (<usize>r << 2)) << 2);
+    store<f32>(dx + o, (load<f32>(y + o) - 1) * scale);
+  }
+}
+
+// dx = (y - t) * scale for a dense target t.
+export function softmaxCrossEntropyBackwardDense(dx: usize, y: usize, t: usize, rows: i32, cols: i32, scale: f32): void {
+  const n = rows * cols;
+  const sv = f32x4.splat(scale);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, f32x4.mul(f32x4.sub(v128.load(y + o), v128.load(t + o)), sv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, (load<f32>(y + o) - load<f32>(t + o)) * scale);
+  }
+}
+
+// Scalar reference of softmax + int-label loss, written from the formulas.
+export function softmaxCrossEntropyForwardRef(y: usize, x: usize, t: usize, rows: i32, cols: i32): f64 {
+  let loss: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * cols) << 2);
+    const yr = y + ((<usize>r * cols) << 2);
+    let m: f32 = -Infinity;
+    for (let j = 0; j < cols; j++) m = max(m, load<f32>(xr + (<usize>j << 2)));
+    let s: f32 = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = Mathf.exp(load<f32>(xr + (<usize>j << 2)) - m);
+      store<f32>(yr + (<usize>j << 2), e);
+      s += e;
+    }
+    for (let j = 0; j < cols; j++) store<f32>(yr + (<usize>j << 2), load<f32>(yr + (<usize>j << 2)) / s);
+    const label = load<i32>(t + (<usize>r << 2));
+    loss -= <f64>Mathf.log(load<f32>(yr + (<usize>label << 2)) + LOG_DELTA);
+  }
+  return loss;
+}
+
+// out[r] = index of the first maximum of row r (the book's np.argmax).
+export function argmaxRows(out: usize, x: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * cols) << 2);
+    let best = 0;
+    let m = load<f32>(xr);
+    for (let j = 1; j < cols; j++) {
+      const v = load<f32>(xr + (<usize>j << 2));
+      if (v > m) { m = v; best = j; }
+    }
+    store<i32>(out + (<usize>r << 2), best);
+  }
+}
+
+// Number of rows whose argmax equals the int32 label.
+export function countCorrect(x: usize, t: usize, rows: i32, cols: i32): i32 {
+  let correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * cols) << 2);
+    let best = 0;
+    let m = load<f32>(xr);
+    for (let j = 1; j < cols; j++) {
+      const v = load<f32>(xr + (<usize>j << 2));
+      if (v > m) { m = v; best = j; }
+    }
+    if (best == load<i32>(t + (<usize>r << 2))) correct++;
+  }
+  return correct;
+}

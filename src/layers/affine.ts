@@ -1,0 +1,64 @@
+// Affine: out = x · W + b, with N-D input flattened to [N, D] as in the book.
+import type { Layer } from './layer.js';
+import { Buffers } from './buffers.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export interface AffineGrads { dW?: Tensor; db?: Tensor }
+
+export class Affine implements Layer {
+  readonly name = 'Affine';
+  readonly dW: Tensor;
+  readonly db: Tensor;
+  readonly params: Readonly<Record<string, Tensor>>;
+  readonly grads: Readonly<Record<string, Tensor>>;
+  private readonly buffers: Buffers;
+  private x: Tensor | null = null;
+  private readonly ownsGrads: boolean;
+
+  /** W: [D, M], b: [M]. Gradient tensors may be supplied (e.g. views on a net's gradient arena). */
+  constructor(readonly W: Tensor, readonly b: Tensor, grads: AffineGrads = {}) {
+    if (W.shape.length !== 2) throw new RangeError(`Affine: W must be 2-D [inputSize, outputSize], got [${W.shape.join(', ')}]`);
+    if (b.size !== W.shape[1]) throw new RangeError(`Affine: b must have ${W.shape[1]} elements (W's columns), got [${b.shape.join(', ')}]`);
+    const rt = W.rt;
+    this.buffers = new Buffers(rt);
+    this.ownsGrads = !grads.dW;
+    this.dW = grads.dW ?? rt.tensor(W.shape);
+    this.db = grads.db ?? rt.tensor(b.shape);
+    if (this.dW.size !== W.size || this.db.size !== b.size) throw new RangeError('Affine: dW/db must match W/b in size');
+    this.params = { W, b };
+    this.grads = { W: this.dW, b: this.db };
+  }
+
+  forward(x: Tensor, _train = false): Tensor {
+    const [D, M] = this.W.shape;
+    const N = x.shape[0];
+    if (x.size !== N * D) {
+      throw new RangeError(`Affine.forward: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
+    }
+    const k = x.rt.kernels;
+    const out = this.buffers.get('out', [N, M]);
+    k.gemm(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, 0, x.rt.gemmWork);
+    k.biasAddForward(out.ptr, this.b.ptr, N, M);
+    this.x = x;
+    return out;
+  }
+
+  backward(dout: Tensor): Tensor {
+    const x = this.x;
+    if (!x) throw new Error('Affine.backward: call forward first');
+    const [D, M] = this.W.shape;
+    const N = x.shape[0];
+    if (dout.size !== N * M) throw new RangeError(`Affine.backward: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
+    const k = x.rt.kernels;
+    const dx = this.buffers.get('dx', x.shape);
+    k.gemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D, 0, x.rt.gemmWork);   // dx = dout · Wᵀ
+    k.gemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M, 0, x.rt.gemmWork);   // dW = xᵀ · dout
+    k.biasBackward(this.db.ptr, dout.ptr, N, M);                                       // db = Σ_rows dout
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
+    if (this.ownsGrads) { this.dW.dispose(); this.db.dispose(); }
+  }
+}

@@ -1,0 +1,47 @@
+// Per-layer buffer plan: one tensor per (name, shape), made on first use and
+// reused after, so a training step with a batch shape seen before allocates
+// nothing. A few shapes are kept per name (training batch, evaluation chunk).
+import type { Runtime } from '../runtime/runtime.js';
+import { IntTensor, Tensor, type Shape } from '../runtime/tensor.js';
+
+const SHAPES_PER_NAME = 4;
+
+export class Buffers {
+  private readonly floats = new Map<string, Tensor[]>();
+  private readonly ints = new Map<string, IntTensor[]>();
+
+  constructor(readonly rt: Runtime) {}
+
+  /** A float tensor for `name` with this shape; contents are whatever the last user left. */
+  get(name: string, shape: Shape): Tensor {
+    return pick(this.floats, name, shape, () => this.rt.tensor(shape));
+  }
+
+  /** An int32 tensor for `name` with this shape. */
+  labels(name: string, shape: Shape): IntTensor {
+    return pick(this.ints, name, shape, () => this.rt.labels(shape));
+  }
+
+  dispose(): void {
+    for (const list of this.floats.values()) for (const t of list) t.dispose();
+    for (const list of this.ints.values()) for (const t of list) t.dispose();
+    this.floats.clear();
+    this.ints.clear();
+  }
+}
+
+function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string, shape: Shape, make: () => T): T {
+  let list = map.get(name);
+  if (!list) map.set(name, (list = []));
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i];
+    if (t.shape.length === shape.length && t.shape.every((d, j) => d === shape[j])) {
+      if (i !== 0) { list.splice(i, 1); list.unshift(t); }
+      return t;
+    }
+  }
+  const t = make();
+  list.unshift(t);
+  if (list.length > SHAPES_PER_NAME) list.pop()!.dispose();
+  return t;
+}

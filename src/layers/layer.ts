@@ -1,0 +1,17 @@
+// The book's layer contract: forward(x, train) / backward(dout), with the
+// layer owning its outputs (valid until its next call) and exposing its
+// parameters and gradients by name.
+import type { Tensor } from '../runtime/tensor.js';
+
+export interface Layer {
+  /** For error messages and Sequential keys, e.g. 'Affine'. */
+  readonly name: string;
+  /** Learnable parameters by the layer's own names (W, b, gamma, beta); empty if none. */
+  readonly params: Readonly<Record<string, Tensor>>;
+  /** Gradients, keyed like params; filled by backward. */
+  readonly grads: Readonly<Record<string, Tensor>>;
+  forward(x: Tensor, train?: boolean): Tensor;
+  backward(dout: Tensor): Tensor;
+  /** Frees the layer's own buffers (not the parameters it was given). */
+  dispose(): void;
+}

@@ -1,0 +1,75 @@
+// The book's MultiLayerNet: (Affine -> activation) × hidden layers -> Affine -> SoftmaxWithLoss.
+import { Affine } from '../layers/affine.js';
+import { activation, type ActivationName } from '../layers/activations.js';
+import type { Layer } from '../layers/layer.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { initStd, type WeightInit } from './init.js';
+import { ParameterSet } from './parameters.js';
+import { Sequential } from './sequential.js';
+
+export interface MultiLayerNetOptions {
+  inputSize: number;
+  hiddenSizeList: readonly number[];
+  outputSize: number;
+  activation?: ActivationName;
+  weightInitStd?: WeightInit;
+  weightDecayLambda?: number;
+}
+
+const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda']);
+
+export function checkOptions(who: string, options: object, keys: ReadonlySet<string>): void {
+  for (const key of Object.keys(options)) {
+    if (!keys.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys].join(', ')})`);
+  }
+}
+
+export function checkSizes(who: string, inputSize: number, hiddenSizeList: readonly number[], outputSize: number): number[] {
+  const sizes = [inputSize, ...hiddenSizeList, outputSize];
+  sizes.forEach((s, i) => {
+    if (!(Number.isInteger(s) && s > 0)) {
+      const what = i === 0 ? 'inputSize' : i === sizes.length - 1 ? 'outputSize' : `hiddenSizeList[${i - 1}]`;
+      throw new RangeError(`${who}: ${what} must be a positive integer, got ${s}`);
+    }
+  });
+  return sizes;
+}
+
+/** Allocates W{i}, b{i} for consecutive sizes in one arena; W ~ N(0, std²), b = 0. */
+export function affineParameters(rt: Runtime, sizes: readonly number[], init: WeightInit, extra: ReadonlyArray<readonly [string, number[]]> = []): ParameterSet {
+  const specs: Array<readonly [string, number[]]> = [];
+  for (let i = 1; i < sizes.length; i++) {
+    specs.push([`W${i}`, [sizes[i - 1], sizes[i]]], [`b${i}`, [sizes[i]]]);
+  }
+  const set = new ParameterSet(rt, [...specs, ...extra]);
+  for (let i = 1; i < sizes.length; i++) rt.randn(set.params[`W${i}`], initStd(init, sizes[i - 1]));
+  return set;
+}
+
+export function affineLayer(set: ParameterSet, i: number): Affine {
+  return new Affine(set.params[`W${i}`], set.params[`b${i}`], { dW: set.grads[`W${i}`], db: set.grads[`b${i}`] });
+}
+
+export class MultiLayerNet extends Sequential {
+  readonly inputSize: number;
+  readonly hiddenSizeList: readonly number[];
+  readonly outputSize: number;
+  readonly activation: ActivationName;
+
+  constructor(rt: Runtime, options: MultiLayerNetOptions) {
+    checkOptions('MultiLayerNet', options, KEYS);
+    const { inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu', weightDecayLambda = 0 } = options;
+    const sizes = checkSizes('MultiLayerNet', inputSize, hiddenSizeList, outputSize);
+    const set = affineParameters(rt, sizes, weightInitStd);
+    const layers: Layer[] = [];
+    for (let i = 1; i < sizes.length; i++) {
+      layers.push(affineLayer(set, i));
+      if (i < sizes.length - 1) layers.push(activation(act));
+    }
+    super(rt, layers, { weightDecayLambda, parameterSet: set });
+    this.inputSize = inputSize;
+    this.hiddenSizeList = [...hiddenSizeList];
+    this.outputSize = outputSize;
+    this.activation = act;
+  }
+}

@@ -1,0 +1,42 @@
+// A net's parameters and gradients, each set in one contiguous block of the
+// linear memory, so an optimizer step can be one kernel call over the block.
+// Every tensor starts on a 16-float boundary; the zero padding between them is
+// harmless to any elementwise update (its gradient is zero).
+import type { Runtime } from '../runtime/runtime.js';
+import { Tensor, shapeSize, type Shape } from '../runtime/tensor.js';
+
+const PAD = 16;
+
+export class ParameterSet {
+  readonly params: Record<string, Tensor> = {};
+  readonly grads: Record<string, Tensor> = {};
+  /** The blocks: `size` floats at `paramPtr` and at `gradPtr`. */
+  readonly paramPtr: number;
+  readonly gradPtr: number;
+  readonly size: number;
+  private readonly block: Tensor;
+  private readonly gradBlock: Tensor;
+
+  constructor(rt: Runtime, specs: ReadonlyArray<readonly [string, Shape]>) {
+    let total = 0;
+    const offsets: number[] = [];
+    for (const [, shape] of specs) {
+      offsets.push(total);
+      total += Math.ceil(shapeSize(shape) / PAD) * PAD;
+    }
+    this.size = total;
+    this.block = rt.tensor([total]);
+    this.gradBlock = rt.tensor([total]);
+    this.paramPtr = this.block.ptr;
+    this.gradPtr = this.gradBlock.ptr;
+    specs.forEach(([name, shape], i) => {
+      this.params[name] = new Tensor(rt, this.paramPtr + offsets[i] * 4, shape, false);
+      this.grads[name] = new Tensor(rt, this.gradPtr + offsets[i] * 4, shape, false);
+    });
+  }
+
+  dispose(): void {
+    this.block.dispose();
+    this.gradBlock.dispose();
+  }
+}

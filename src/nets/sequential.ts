@@ -1,0 +1,203 @@
+// A stack of layers ending in SoftmaxWithLoss, with the book's network
+// interface: params, predict, loss, accuracy, gradient, numericalGradient.
+// Parameter keys follow the book: the i-th layer with a weight gets W{i}, b{i};
+// a parameterised layer without a weight (batch norm) takes the index of the
+// weight layer before it (gamma{i}, beta{i}).
+import type { Layer } from '../layers/layer.js';
+import { SoftmaxWithLoss, type Targets } from '../layers/softmax-with-loss.js';
+import { Buffers } from '../layers/buffers.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { IntTensor, Tensor } from '../runtime/tensor.js';
+import type { ParameterSet } from './parameters.js';
+
+export interface SequentialOptions {
+  /** L2 weight decay: loss += ½λΣW², dW += λW (weights only, as in the book). */
+  weightDecayLambda?: number;
+  /** L1 weight decay: loss += λΣ|W|, dW += λ·sign(W). With L2 this is the Elastic Net. */
+  l1Lambda?: number;
+  /** Keys that weight decay applies to. Default: every key starting with 'W'. */
+  decayed?: (key: string) => boolean;
+  /** Rows per chunk when accuracy() runs over a large set. Default 1000. */
+  evalBatchSize?: number;
+  /** @internal the net's parameter arena, freed with the net */
+  parameterSet?: ParameterSet;
+}
+
+const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'parameterSet']);
+
+export class Sequential {
+  readonly layers: readonly Layer[];
+  readonly lastLayer = new SoftmaxWithLoss();
+  readonly params: Readonly<Record<string, Tensor>>;
+  readonly grads: Readonly<Record<string, Tensor>>;
+  readonly weightDecayLambda: number;
+  readonly l1Lambda: number;
+  /** The contiguous parameter/gradient blocks when the net allocated its own. */
+  readonly parameterSet: ParameterSet | null;
+  private readonly decayedKeys: string[];
+  private readonly evalBatchSize: number;
+  private readonly buffers: Buffers;
+
+  constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (!OPTIONS.has(key)) throw new TypeError(`Sequential: unknown option '${key}'`);
+    }
+    this.layers = layers;
+    this.weightDecayLambda = nonNegative('weightDecayLambda', options.weightDecayLambda ?? 0);
+    this.l1Lambda = nonNegative('l1Lambda', options.l1Lambda ?? 0);
+    this.evalBatchSize = options.evalBatchSize ?? 1000;
+    this.parameterSet = options.parameterSet ?? null;
+    this.buffers = new Buffers(rt);
+    const params: Record<string, Tensor> = {};
+    const grads: Record<string, Tensor> = {};
+    let index = 0;
+    for (const layer of layers) {
+      const names = Object.keys(layer.params);
+      if (names.includes('W')) index++;
+      for (const name of names) {
+        const key = `${name}${Math.max(index, 1)}`;
+        if (params[key]) throw new Error(`Sequential: two layers claim the parameter key '${key}'`);
+        params[key] = layer.params[name];
+        grads[key] = layer.grads[name];
+      }
+    }
+    this.params = params;
+    this.grads = grads;
+    const decayed = options.decayed ?? ((k: string) => k.startsWith('W'));
+    this.decayedKeys = Object.keys(params).filter(decayed);
+  }
+
+  /** Runs the layers (not the loss). `train` selects training-mode behaviour (dropout, batch norm). */
+  predict(x: Tensor, train = false): Tensor {
+    for (const layer of this.layers) x = layer.forward(x, train);
+    return x;
+  }
+
+  /** Mean loss over the batch plus the weight-decay terms. */
+  loss(x: Tensor, t: Targets, train = false): number {
+    const y = this.predict(x, train);
+    return this.lastLayer.forward(y, t) + this.decayLoss();
+  }
+
+  /** Fraction of rows whose argmax matches t; always in inference mode, in chunks. */
+  accuracy(x: Tensor, t: Targets): number {
+    return this.evaluate(x, t).accuracy;
+  }
+
+  /** Loss (with decay terms) and accuracy over a whole set, in inference mode, in chunks. */
+  evaluate(x: Tensor, t: Targets): { loss: number; accuracy: number } {
+    const N = x.shape[0];
+    if (N === 0) return { loss: NaN, accuracy: NaN };
+    const labels = this.labelsOf(t, N);
+    let correct = 0;
+    let lossSum = 0;
+    for (let start = 0; start < N; start += this.evalBatchSize) {
+      const end = Math.min(N, start + this.evalBatchSize);
+      const y = this.predict(x.rows(start, end), false);
+      const chunk = labels.rows(start, end);
+      lossSum += this.lastLayer.forward(y, chunk) * (end - start);
+      correct += this.rt.kernels.countCorrect(y.ptr, chunk.ptr, end - start, y.shape[1]);
+    }
+    return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
+  }
+
+  /** Loss of the last gradient() call (training mode, with decay terms). */
+  lastLoss = NaN;
+
+  /** Backpropagation: fills and returns the gradients, keyed like params. */
+  gradient(x: Tensor, t: Targets): Readonly<Record<string, Tensor>> {
+    this.lastLoss = this.loss(x, t, true);
+    let dout = this.lastLayer.backward(1);
+    for (let i = this.layers.length - 1; i >= 0; i--) dout = this.layers[i].backward(dout);
+    const k = this.rt.kernels;
+    for (const key of this.decayedKeys) {
+      const w = this.params[key], g = this.grads[key];
+      if (this.weightDecayLambda !== 0) k.axpy(g.ptr, w.ptr, this.weightDecayLambda, w.size);
+      if (this.l1Lambda !== 0) k.l1Gradient(g.ptr, w.ptr, this.l1Lambda, w.size);
+    }
+    return this.grads;
+  }
+
+  /**
+   * Central differences of the loss in training mode, keyed like params, in
+   * float64. Slow (two forward passes per parameter element): for checks only.
+   * Layers with randomness (dropout) must be given fixed masks to be checked.
+   */
+  numericalGradient(x: Tensor, t: Targets, h = 1e-3): Record<string, Float64Array> {
+    const out: Record<string, Float64Array> = {};
+    for (const [key, p] of Object.entries(this.params)) {
+      const g = new Float64Array(p.size);
+      for (let i = 0; i < p.size; i++) {
+        const v = p.data[i];
+        p.data[i] = v + h;
+        const fp = this.loss(x, t, true);
+        p.data[i] = v - h;
+        const fm = this.loss(x, t, true);
+        p.data[i] = v;
+        g[i] = (fp - fm) / (2 * h);
+      }
+      out[key] = g;
+    }
+    return out;
+  }
+
+  /** Copies of the parameter values, to save a model. */
+  exportParams(): Record<string, { shape: number[]; data: Float32Array }> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [k, p] of Object.entries(this.params)) out[k] = { shape: [...p.shape], data: p.toArray() };
+    return out;
+  }
+
+  /** Loads values saved by exportParams; every key and shape must match (nothing is written otherwise). */
+  importParams(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+    for (const [k, p] of Object.entries(this.params)) {
+      const s = saved[k];
+      if (!s) throw new Error(`importParams: missing parameter '${k}'`);
+      if (s.shape.length !== p.shape.length || s.shape.some((d, i) => d !== p.shape[i]) || s.data.length !== p.size) {
+        throw new RangeError(`importParams: '${k}' has shape [${s.shape.join(', ')}], the net expects [${p.shape.join(', ')}]`);
+      }
+    }
+    for (const [k, p] of Object.entries(this.params)) p.set(saved[k].data);
+  }
+
+  dispose(): void {
+    for (const layer of this.layers) layer.dispose();
+    this.lastLayer.dispose();
+    this.buffers.dispose();
+    this.parameterSet?.dispose();
+  }
+
+  private decayLoss(): number {
+    if (this.weightDecayLambda === 0 && this.l1Lambda === 0) return 0;
+    const k = this.rt.kernels;
+    let decay = 0;
+    for (const key of this.decayedKeys) {
+      const w = this.params[key];
+      if (this.weightDecayLambda !== 0) decay += 0.5 * this.weightDecayLambda * k.sumSquares(w.ptr, w.size);
+      if (this.l1Lambda !== 0) decay += this.l1Lambda * k.sumAbs(w.ptr, w.size);
+    }
+    return decay;
+  }
+
+  /** Int labels in memory for t (one-hot rows are reduced with argmax, as the book does). */
+  private labelsOf(t: Targets, N: number): IntTensor {
+    if (t instanceof IntTensor) {
+      if (t.size !== N) throw new RangeError(`accuracy: t must hold ${N} labels, got ${t.size}`);
+      return t;
+    }
+    const labels = this.buffers.labels('accuracy.t', [N]);
+    if (t instanceof Tensor) {
+      if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`accuracy: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
+      this.rt.kernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
+    } else {
+      if (t.length !== N) throw new RangeError(`accuracy: t must hold ${N} labels, got ${t.length}`);
+      labels.data.set(t);
+    }
+    return labels;
+  }
+}
+
+function nonNegative(name: string, v: number): number {
+  if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${name}: expected a non-negative number, got ${v}`);
+  return v;
+}

@@ -143,7 +143,9 @@ export class Trainer {
     const bad = set
       ? k.hasNonFinite(set.gradPtr, set.size) !== 0
       : Object.values(grads).some((g) => k.hasNonFinite(g.ptr, g.size) !== 0);
-    if (bad) throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf gradients; parameters left unchanged (lower the learning rate)`);
+    if (bad || !Number.isFinite(this.network.lastLoss)) {
+      throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${bad ? 'gradients' : 'loss'}; parameters left unchanged (lower the learning rate)`);
+    }
     this.optimizer.update(this.network.params, grads);
     return this.network.lastLoss;
   }

@@ -35,10 +35,9 @@ export class Affine implements Layer {
     if (x.size !== N * D) {
       throw new RangeError(`Affine.forward: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
     }
-    const k = x.rt.kernels;
     const out = this.buffers.get('out', [N, M]);
-    k.gemm(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, 0, x.rt.gemmWork);
-    k.biasAddForward(out.ptr, this.b.ptr, N, M);
+    x.rt.gemm(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M);
+    x.rt.kernels.biasAddForward(out.ptr, this.b.ptr, N, M);
     this.x = x;
     return out;
   }
@@ -49,11 +48,11 @@ export class Affine implements Layer {
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     if (dout.size !== N * M) throw new RangeError(`Affine.backward: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
-    const k = x.rt.kernels;
     const dx = this.buffers.get('dx', x.shape);
-    k.gemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D, 0, x.rt.gemmWork);   // dx = dout · Wᵀ
-    k.gemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M, 0, x.rt.gemmWork);   // dW = xᵀ · dout
-    k.biasBackward(this.db.ptr, dout.ptr, N, M);                                       // db = Σ_rows dout
+    const rt = x.rt;
+    rt.gemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D);    // dx = dout · Wᵀ
+    rt.gemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M);    // dW = xᵀ · dout
+    rt.kernels.biasBackward(this.db.ptr, dout.ptr, N, M);              // db = Σ_rows dout
     return dx;
   }
 

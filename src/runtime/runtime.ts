@@ -58,6 +58,14 @@ export class Runtime {
     this.gemmWork = this.alloc(kernels.gemmWorkspaceBytes());
   }
 
+  /**
+   * C = op(A)·op(B) + beta·C on raw pointers (see assembly/gemm.ts). Layers call
+   * this rather than the kernel so the runtime can split the work across threads.
+   */
+  gemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
+    this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
+  }
+
   /** Allocates raw bytes (64-byte aligned). Prefer tensor(). */
   alloc(bytes: number): number {
     return this.allocator.alloc(bytes);

@@ -4,6 +4,10 @@ export * from "./gemm";
 export * from "./elementwise";
 export * from "./softmax";
 export * from "./rng";
+export * from "./norm";
+export * from "./conv";
+export * from "./pool";
+export * from "./optim";
 
 // First byte the facade may use: everything below holds the module's static data.
 export function heapBase(): usize {

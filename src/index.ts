@@ -8,3 +8,4 @@ export * from './layers/index.js';
 export * from './nets/index.js';
 export * from './optim/index.js';
 export * from './train/index.js';
+export * from './data/index.js';

@@ -25,11 +25,16 @@ export interface SequentialOptions {
 
 const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'parameterSet']);
 
+/** A layer may also hold state that is saved with the model but not learned (batch-norm running statistics). */
+type StatefulLayer = Layer & { readonly state?: Readonly<Record<string, Tensor>> };
+
 export class Sequential {
   readonly layers: readonly Layer[];
   readonly lastLayer = new SoftmaxWithLoss();
   readonly params: Readonly<Record<string, Tensor>>;
   readonly grads: Readonly<Record<string, Tensor>>;
+  /** Layer state keyed like params (runningMean1, …): saved by exportParams, never given to optimizers. */
+  readonly state: Readonly<Record<string, Tensor>>;
   readonly weightDecayLambda: number;
   readonly l1Lambda: number;
   /** The contiguous parameter/gradient blocks when the net allocated its own. */
@@ -50,6 +55,7 @@ export class Sequential {
     this.buffers = new Buffers(rt);
     const params: Record<string, Tensor> = {};
     const grads: Record<string, Tensor> = {};
+    const state: Record<string, Tensor> = {};
     let index = 0;
     for (const layer of layers) {
       const names = Object.keys(layer.params);
@@ -60,9 +66,15 @@ export class Sequential {
         params[key] = layer.params[name];
         grads[key] = layer.grads[name];
       }
+      for (const [name, t] of Object.entries((layer as StatefulLayer).state ?? {})) {
+        const key = `${name}${Math.max(index, 1)}`;
+        if (params[key] || state[key]) throw new Error(`Sequential: two layers claim the key '${key}'`);
+        state[key] = t;
+      }
     }
     this.params = params;
     this.grads = grads;
+    this.state = state;
     const decayed = options.decayed ?? ((k: string) => k.startsWith('W'));
     this.decayedKeys = Object.keys(params).filter(decayed);
   }
@@ -141,23 +153,24 @@ export class Sequential {
     return out;
   }
 
-  /** Copies of the parameter values, to save a model. */
+  /** Copies of the parameter values and the layer state, to save a model. */
   exportParams(): Record<string, { shape: number[]; data: Float32Array }> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [k, p] of Object.entries(this.params)) out[k] = { shape: [...p.shape], data: p.toArray() };
+    for (const [k, p] of Object.entries({ ...this.params, ...this.state })) out[k] = { shape: [...p.shape], data: p.toArray() };
     return out;
   }
 
   /** Loads values saved by exportParams; every key and shape must match (nothing is written otherwise). */
   importParams(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
-    for (const [k, p] of Object.entries(this.params)) {
+    const all = { ...this.params, ...this.state };
+    for (const [k, p] of Object.entries(all)) {
       const s = saved[k];
       if (!s) throw new Error(`importParams: missing parameter '${k}'`);
       if (s.shape.length !== p.shape.length || s.shape.some((d, i) => d !== p.shape[i]) || s.data.length !== p.size) {
         throw new RangeError(`importParams: '${k}' has shape [${s.shape.join(', ')}], the net expects [${p.shape.join(', ')}]`);
       }
     }
-    for (const [k, p] of Object.entries(this.params)) p.set(saved[k].data);
+    for (const [k, p] of Object.entries(all)) p.set(saved[k].data);
   }
 
   dispose(): void {

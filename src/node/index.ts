@@ -2,3 +2,5 @@
 // wasm from disk, plus Node-only data loaders.
 export * from '../index.js';
 export { createRuntime } from './runtime.js';
+export { loadMnist, loadIdx, type LoadOptions } from './data.js';
+export { main as runCli, parseTrainArgs, type CliIO, type Output, type TrainSettings, type TrainReport, type SavedModel } from './cli.js';

@@ -1,8 +1,11 @@
 // Node's createRuntime: the same runtime, with the packaged wasm read from disk
-// (Node 20's fetch cannot read file: URLs). Compiled modules are cached per process.
+// (Node 20's fetch cannot read file: URLs) and threads on worker_threads.
+// Compiled modules are cached per process.
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { hasRelaxedSimd } from '../runtime/features.js';
-import { createRuntime as createCore, defaultWasmUrls, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
+import { createRuntime as createCore, defaultWasmUrls, type Runtime, type RuntimeOptions, type ThreadHost } from '../runtime/runtime.js';
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
@@ -15,10 +18,35 @@ function packaged(url: URL): Promise<WebAssembly.Module> {
   return m;
 }
 
+/** Workers evaluated from source (no worker file to locate), unref'd once ready so an idle pool never keeps the process alive. */
+export const nodeThreadHost: ThreadHost = {
+  cores: () => availableParallelism(),
+  spawn(body, init) {
+    // import() rather than require: eval'd code is ESM when the process runs with --input-type=module
+    const script = `${body}\nimport('node:worker_threads').then(({ workerData, parentPort }) => simdnnWorker(workerData, (m) => parentPort.postMessage(m)));\n`;
+    const worker = new Worker(script, { eval: true, workerData: init });
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: unknown) => {
+        if (m === 'ready') { worker.unref(); resolve(); }
+        else reject(new Error(String((m as { error?: unknown })?.error ?? m)));
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`worker exited with code ${code} before it was ready`)));
+    });
+    return { ready, terminate: () => { void worker.terminate(); } };
+  },
+};
+
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const relaxed = options.relaxed === true && hasRelaxedSimd();
+  // the shared builds are only read when threads may be used
+  const threaded = options.threads !== undefined && options.threads !== 1 && options.maxThreads !== 1;
   return createCore({
     ...options,
     wasm: options.wasm ?? (await packaged(defaultWasmUrls.plain)),
-    relaxedWasm: options.relaxedWasm ?? (options.relaxed && hasRelaxedSimd() ? await packaged(defaultWasmUrls.relaxed) : undefined),
+    relaxedWasm: options.relaxedWasm ?? (relaxed ? await packaged(defaultWasmUrls.relaxed) : undefined),
+    sharedWasm: options.sharedWasm ?? (threaded && !relaxed ? await packaged(defaultWasmUrls.shared) : undefined),
+    relaxedSharedWasm: options.relaxedSharedWasm ?? (threaded && relaxed ? await packaged(defaultWasmUrls.relaxedShared) : undefined),
+    threadHost: options.threadHost ?? nodeThreadHost,
   });
 }

@@ -1,3 +1,11 @@
-export type { Optimizer, Params } from './optimizer.js';
+export { ElementwiseOptimizer, type Optimizer, type OptimizerState, type Params } from './optimizer.js';
+export type { ParamState } from './state.js';
 export { SGD, type SGDOptions } from './sgd.js';
-export { createOptimizer, optimizerNames, type OptimizerName } from './registry.js';
+export { Momentum, type MomentumOptions } from './momentum.js';
+export { Nesterov, type NesterovOptions } from './nesterov.js';
+export { AdaGrad, type AdaGradOptions } from './adagrad.js';
+export { RMSprop, type RMSpropOptions } from './rmsprop.js';
+export { AdaDelta, type AdaDeltaOptions } from './adadelta.js';
+export { Adam, type AdamOptions } from './adam.js';
+export { AdamW, type AdamWOptions } from './adamw.js';
+export { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from './registry.js';

@@ -1,11 +1,23 @@
 // The book's optimizer contract: update(params, grads) changes params in place.
+import type { Kernels } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { StateStore, type ParamState } from './state.js';
 
 export type Params = Readonly<Record<string, Tensor>>;
 
 export interface Optimizer {
   readonly name: string;
   update(params: Params, grads: Params): void;
+}
+
+/** What state() returns: plain numbers, so JSON.stringify / structuredClone keep it exactly. */
+export interface OptimizerState {
+  /** The optimizer's name ('Adam', …); loadState refuses another optimizer's state. */
+  optimizer: string;
+  /** Updates done so far (the book's Adam `iter`). */
+  t: number;
+  /** Per parameter key: its shape and each state array (v, h, m, …), row-major. */
+  params: Record<string, ParamState>;
 }
 
 /** Checks that params and grads have the same keys and shapes. */
@@ -20,4 +32,64 @@ export function checkPairs(who: string, params: Params, grads: Params): string[]
     }
   }
   return keys;
+}
+
+/**
+ * An optimizer whose step is one fused elementwise kernel: the base of all of
+ * ours. Subclasses name their state arrays ("slots") and call their kernel in
+ * step(); this class keeps the state (see state.ts), counts steps, and exports
+ * and restores everything a resumed run needs to continue bit-identically.
+ */
+export abstract class ElementwiseOptimizer implements Optimizer {
+  abstract readonly name: string;
+  private readonly store: StateStore;
+  private steps = 0;
+
+  protected constructor(slotNames: readonly string[]) {
+    this.store = new StateStore(slotNames);
+  }
+
+  /** Updates done so far. */
+  get t(): number {
+    return this.steps;
+  }
+
+  update(params: Params, grads: Params): void {
+    const keys = checkPairs(this.name, params, grads);
+    const { rt, spans, slotBytes } = this.store.prepare(this.name, keys, params, grads);
+    this.steps++;
+    if (rt === null) return;
+    this.beginStep(this.steps);
+    for (const s of spans) this.step(rt.kernels, s.param, s.grad, s.state, slotBytes, s.size);
+  }
+
+  /** Whether the last update ran as one kernel call over a contiguous block of all params. */
+  get contiguous(): boolean {
+    return this.store.contiguous;
+  }
+
+  /** A copy of the step count and every key's state, as plain data. */
+  state(): OptimizerState {
+    return { optimizer: this.name, t: this.steps, params: this.store.export() };
+  }
+
+  /** Restores what state() returned (this optimizer's kind); the next update continues from it. */
+  loadState(saved: OptimizerState): void {
+    if (saved === null || typeof saved !== 'object') throw new TypeError(`${this.name}.loadState: expected what state() returns, got ${String(saved)}`);
+    if (saved.optimizer !== this.name) throw new TypeError(`${this.name}.loadState: the state is ${String(saved.optimizer)}'s, not ${this.name}'s`);
+    if (!(Number.isSafeInteger(saved.t) && saved.t >= 0)) throw new RangeError(`${this.name}.loadState: t must be a non-negative integer, got ${saved.t}`);
+    this.store.import(this.name, saved.params);
+    this.steps = saved.t;
+  }
+
+  /** Frees the state's memory; the optimizer cannot be used afterwards. */
+  dispose(): void {
+    this.store.dispose();
+  }
+
+  /** Per-step scalars (Adam's bias correction), given the new step count before the kernels run. */
+  protected beginStep(_t: number): void {}
+
+  /** Runs the kernel on `n` floats: param, grad, and state slot s at `state + s · slotBytes`. */
+  protected abstract step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void;
 }

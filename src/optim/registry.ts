@@ -1,18 +1,42 @@
 // Optimizers by name, for the Trainer and the CLI.
-import type { Optimizer } from './optimizer.js';
+import { AdaDelta } from './adadelta.js';
+import { AdaGrad } from './adagrad.js';
+import { Adam } from './adam.js';
+import { AdamW } from './adamw.js';
+import { Momentum } from './momentum.js';
+import { Nesterov } from './nesterov.js';
+import type { ElementwiseOptimizer } from './optimizer.js';
+import { defaultsOf, type OptionSpecs } from './options.js';
+import { RMSprop } from './rmsprop.js';
 import { SGD } from './sgd.js';
 
-type Factory = (params: Record<string, number>) => Optimizer;
+interface OptimizerClass {
+  readonly options: OptionSpecs;
+  new (options?: Record<string, number>): ElementwiseOptimizer;
+}
 
-const factories = {
-  sgd: (p: Record<string, number>) => new SGD(p),
-} satisfies Record<string, Factory>;
+const classes = {
+  sgd: SGD,
+  momentum: Momentum,
+  nesterov: Nesterov,
+  adagrad: AdaGrad,
+  rmsprop: RMSprop,
+  adadelta: AdaDelta,
+  adam: Adam,
+  adamw: AdamW,
+} satisfies Record<string, OptimizerClass>;
 
-export type OptimizerName = keyof typeof factories;
-export const optimizerNames = Object.keys(factories) as OptimizerName[];
+export type OptimizerName = keyof typeof classes;
+export const optimizerNames = Object.keys(classes) as OptimizerName[];
 
-export function createOptimizer(name: string, params: Record<string, number> = {}): Optimizer {
-  const make = (factories as Record<string, Factory>)[name.toLowerCase()];
-  if (!make) throw new TypeError(`optimizer: unknown name '${name}' (expected one of ${optimizerNames.join(', ')})`);
-  return make(params);
+/** Each optimizer's options and their defaults, e.g. optimizerDefaults.adam = { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-7 }. */
+export const optimizerDefaults = Object.fromEntries(
+  Object.entries(classes).map(([name, cls]) => [name, Object.freeze(defaultsOf(cls.options))]),
+) as Readonly<Record<OptimizerName, Readonly<Record<string, number>>>>;
+
+/** An optimizer by name (case-insensitive) with its options (unknown keys: TypeError; bad values: RangeError). */
+export function createOptimizer(name: string, options: Record<string, number> = {}): ElementwiseOptimizer {
+  const cls = (classes as Record<string, OptimizerClass>)[name.toLowerCase()];
+  if (!cls) throw new TypeError(`optimizer: unknown name '${name}' (expected one of ${optimizerNames.join(', ')})`);
+  return new cls(options);
 }

@@ -1,21 +1,21 @@
-import { checkPairs, type Optimizer, type Params } from './optimizer.js';
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
 
 export interface SGDOptions { lr?: number }
 
-/** Plain SGD: W -= lr · dW. */
-export class SGD implements Optimizer {
+/** Plain SGD: W −= lr·dW. */
+export class SGD extends ElementwiseOptimizer {
+  static readonly options = { lr: [0.01, 'nonNegative'] } as const;
   readonly name = 'SGD';
   lr: number;
 
-  constructor({ lr = 0.01 }: SGDOptions = {}) {
-    if (!(Number.isFinite(lr) && lr >= 0)) throw new RangeError(`SGD: lr must be a non-negative number, got ${lr}`);
-    this.lr = lr;
+  constructor(options: SGDOptions = {}) {
+    super([]);
+    ({ lr: this.lr } = parseOptions('SGD', SGD.options, options));
   }
 
-  update(params: Params, grads: Params): void {
-    for (const k of checkPairs(this.name, params, grads)) {
-      const p = params[k];
-      p.rt.kernels.axpy(p.ptr, grads[k].ptr, -this.lr, p.size);
-    }
+  protected step(k: Kernels, param: number, grad: number, _state: number, _slotBytes: number, n: number): void {
+    k.axpy(param, grad, -this.lr, n);
   }
 }

@@ -1,14 +1,18 @@
 // The runtime: one WebAssembly.Memory, the kernels instantiated on it, the
-// allocator that owns it, and the seeded random stream. Host-agnostic: it
-// touches no Node API (src/node/ supplies the packaged wasm bytes there).
+// allocator that owns it, the seeded random stream and, with `threads`, the
+// pool of workers that share the memory. Host-agnostic: it touches no Node API
+// (src/node/ supplies the packaged wasm bytes and worker_threads there).
 import { instantiate } from '@assemblyscript/loader';
 import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, shapeSize, type Shape } from './tensor.js';
+import { MAX_THREADS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
+import { gemmParts, writeGemmParts } from './gemm-split.js';
 
-export type { Kernels };
+export type { Kernels, ThreadHost, ThreadStats };
+export type { WorkerHandle, WorkerInit } from './threads.js';
 
 export interface RuntimeOptions {
   /** The plain SIMD build. Default: the packaged build/simdnn.wasm (read with fs in Node, fetched elsewhere). */
@@ -21,19 +25,35 @@ export interface RuntimeOptions {
   seed?: number;
   /** Linear memory in 64 KiB pages: initial size and the most it may grow to. */
   memory?: { initial?: number; maximum?: number };
+  /**
+   * Threads that run GEMM, counting the calling thread: a number, or 'auto' for
+   * the host's logical cores. Default 1. Where the host has no shared memory or
+   * no workers it runs on one thread and `features.notes` says why.
+   */
+  threads?: number | 'auto';
+  /** Upper bound on `threads` (useful with 'auto'). Default: no bound but the pool's limit, 4095. */
+  maxThreads?: number;
+  /** The plain SIMD shared-memory build, used with threads. Default: the packaged build/simdnn-shared.wasm. */
+  sharedWasm?: WasmSource;
+  /** The relaxed-SIMD shared-memory build, used with threads and `relaxed`. */
+  relaxedSharedWasm?: WasmSource;
+  /** How to start workers. Default: Web Workers where the host has them; Node's createRuntime passes worker_threads. */
+  threadHost?: ThreadHost;
 }
 
 export interface RuntimeFeatures {
   simd: true;
   /** True when the relaxed build is in use. */
   relaxed: boolean;
-  /** Whether the host could run shared memory (threads); the runtime itself is single-threaded. */
+  /** Whether the host could run shared memory (threads). */
   sharedMemory: boolean;
+  /** Threads in use, counting the calling thread (1 when the host cannot run more). */
+  threads: number;
   /** Why a requested feature is off. */
   notes: string[];
 }
 
-const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory']);
+const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory', 'threads', 'maxThreads', 'sharedWasm', 'relaxedSharedWasm', 'threadHost']);
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 
 export class Runtime {
@@ -41,8 +61,12 @@ export class Runtime {
   readonly kernels: Kernels;
   private readonly allocator: Allocator;
   private counter = 0;
-  /** Scratch space for GEMM packing. */
+  /** Scratch space for GEMM packing (the calling thread's). */
   readonly gemmWork: number;
+  private pool: ThreadPool | null = null;
+  private gemmFn = -1;
+  /** GEMM workspace of each part of a split call (part 0 is gemmWork); made when first needed. */
+  private readonly gemmWorks: number[];
 
   /** @internal use createRuntime() */
   constructor(
@@ -56,14 +80,56 @@ export class Runtime {
     this.kernels = kernels;
     this.allocator = new Allocator(memory, kernels.heapBase(), maxPages);
     this.gemmWork = this.alloc(kernels.gemmWorkspaceBytes());
+    this.gemmWorks = [this.gemmWork];
+  }
+
+  /** @internal starts the worker pool (createRuntime does this); throws if the workers fail to start. */
+  async startThreads(host: ThreadHost, threads: number): Promise<void> {
+    const control = this.alloc(ThreadPool.controlBytes(threads));
+    const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
+    try {
+      this.pool = await ThreadPool.start(host, { module: this.module, memory: this.memory, control, chunks: threads, names }, this.kernels as unknown as Record<string, unknown>);
+    } catch (e) {
+      this.free(control);
+      throw e;
+    }
+    this.gemmFn = this.pool.fn('gemm');
+    this.features.threads = threads;
   }
 
   /**
    * C = op(A)·op(B) + beta·C on raw pointers (see assembly/gemm.ts). Layers call
-   * this rather than the kernel so the runtime can split the work across threads.
+   * this rather than the kernel: with threads it splits C across the pool when
+   * the call is big enough to gain, with the same bits as one thread.
    */
   gemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
-    this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
+    const pool = this.pool;
+    const parts = pool ? gemmParts(M, N, K, pool.size) : 1;
+    if (parts < 2) {
+      this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
+      return;
+    }
+    while (this.gemmWorks.length < parts) this.gemmWorks.push(this.alloc(this.kernels.gemmWorkspaceBytes()));
+    writeGemmParts(pool!.args, parts, this.gemmWorks, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    pool!.run(this.gemmFn, parts, 'rt.gemm');
+  }
+
+  /** Work split across threads so far (zeros on one thread). */
+  threadStats(): ThreadStats {
+    return this.pool ? this.pool.stats() : { jobs: 0, chunks: 0, workerChunks: 0 };
+  }
+
+  /**
+   * Terminates the worker threads (an idle pool never keeps a Node process
+   * alive, but a test or a page may want them gone). The runtime stays usable
+   * on the calling thread.
+   */
+  dispose(): void {
+    if (!this.pool) return;
+    this.pool.dispose();
+    this.free(this.pool.control);
+    this.pool = null;
+    this.features.threads = 1;
   }
 
   /** Allocates raw bytes (64-byte aligned). Prefer tensor(). */
@@ -151,7 +217,42 @@ function checkSeed(seed: number): void {
 export const defaultWasmUrls = {
   plain: new URL('../../build/simdnn.wasm', import.meta.url),
   relaxed: new URL('../../build/simdnn-relaxed.wasm', import.meta.url),
+  shared: new URL('../../build/simdnn-shared.wasm', import.meta.url),
+  relaxedShared: new URL('../../build/simdnn-relaxed-shared.wasm', import.meta.url),
 };
+
+// The default builds are fetched and compiled once per realm.
+const defaultModules = new Map<string, Promise<WebAssembly.Module>>();
+
+function compile(source: WasmSource | undefined, fallback: URL, what: string): Promise<WebAssembly.Module> {
+  if (source !== undefined) return compileSource(source, what);
+  let m = defaultModules.get(fallback.href);
+  if (!m) {
+    m = compileSource(fallback, what);
+    defaultModules.set(fallback.href, m);
+    m.catch(() => defaultModules.delete(fallback.href));
+  }
+  return m;
+}
+
+/** Threads to run on: the option resolved against the host, and why it had to be 1. */
+function resolveThreads(options: RuntimeOptions, host: ThreadHost | null): { threads: number; note?: string } {
+  const { threads: asked = 1, maxThreads = MAX_THREADS } = options;
+  if (!(Number.isInteger(maxThreads) && maxThreads >= 1 && maxThreads <= MAX_THREADS)) {
+    throw new RangeError(`options.maxThreads: expected an integer in [1, ${MAX_THREADS}], got ${maxThreads}`);
+  }
+  if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1)) {
+    throw new RangeError(`options.threads: expected a positive integer or 'auto', got ${String(asked)}`);
+  }
+  const wanted = Math.min(asked === 'auto' ? (host?.cores() ?? 1) : asked, maxThreads);
+  if (wanted === 1) return { threads: 1 };
+  const why = `threads: ${wanted} requested, but`;
+  if (!hasSharedMemory()) {
+    return { threads: 1, note: `${why} this host has no shared WebAssembly memory (SharedArrayBuffer; a page needs cross-origin isolation, the COOP/COEP headers); running on 1 thread` };
+  }
+  if (!host) return { threads: 1, note: `${why} this host cannot start workers (no Worker API); running on 1 thread` };
+  return { threads: wanted };
+}
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   for (const key of Object.keys(options)) {
@@ -160,27 +261,40 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const seed = options.seed ?? 1;
   checkSeed(seed);
   if (!hasSimd()) throw new Error('createRuntime: this host lacks WebAssembly SIMD (fixed-width 128-bit), which simdnn requires');
-  const notes: string[] = [];
-  let relaxed = false;
-  let source: WasmSource = options.wasm ?? defaultWasmUrls.plain;
-  if (options.relaxed) {
-    if (hasRelaxedSimd()) {
-      relaxed = true;
-      source = options.relaxedWasm ?? defaultWasmUrls.relaxed;
-    } else {
-      notes.push('relaxed SIMD requested but this host rejects it (Node 20 needs --experimental-wasm-relaxed-simd); using the plain SIMD build');
-    }
-  }
-  const module = await compileSource(source, relaxed ? 'options.relaxedWasm' : 'options.wasm');
   const maximum = options.memory?.maximum ?? MAX_PAGES;
   const initial = options.memory?.initial ?? 64;
   if (!Number.isInteger(initial) || !Number.isInteger(maximum) || initial < 1 || maximum < initial || maximum > MAX_PAGES) {
     throw new RangeError(`options.memory: expected integers 1 <= initial <= maximum <= ${MAX_PAGES} (64 KiB pages), got initial ${initial}, maximum ${maximum}`);
   }
-  const memory = new WebAssembly.Memory({ initial, maximum });
+  const notes: string[] = [];
+  const relaxed = options.relaxed === true && hasRelaxedSimd();
+  if (options.relaxed && !relaxed) {
+    notes.push('relaxed SIMD requested but this host rejects it (Node 20 needs --experimental-wasm-relaxed-simd); using the plain SIMD build');
+  }
+  const host = options.threadHost ?? webThreadHost();
+  const { threads, note } = resolveThreads(options, host);
+  if (note) notes.push(note);
+  // One thread keeps the plain (non-shared) memory; threads need the shared build.
+  const shared = threads > 1;
+  const module = shared
+    ? await (relaxed
+      ? compile(options.relaxedSharedWasm, defaultWasmUrls.relaxedShared, 'options.relaxedSharedWasm')
+      : compile(options.sharedWasm, defaultWasmUrls.shared, 'options.sharedWasm'))
+    : await (relaxed
+      ? compile(options.relaxedWasm, defaultWasmUrls.relaxed, 'options.relaxedWasm')
+      : compile(options.wasm, defaultWasmUrls.plain, 'options.wasm'));
+  const memory = new WebAssembly.Memory({ initial, maximum, shared });
   // The loader instantiates (and supplies the env imports); the kernels are then
   // called through the raw instance exports, skipping its per-call wrappers.
   const { instance } = await instantiate(module, { env: { memory } });
-  const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), notes };
-  return new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum);
+  const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
+  const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum);
+  if (shared) {
+    try {
+      await rt.startThreads(host!, threads);
+    } catch (e) {
+      notes.push(`threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
+    }
+  }
+  return rt;
 }

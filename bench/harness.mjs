@@ -1,0 +1,219 @@
+// The bench harness: topic modules register cases on a Suite; each case is
+// timed for simdnn and for every peer in this one process (TF.js wasm and cpu
+// backends, external programs such as NumPy), and the table prints ratios.
+// See bench/README.md for how to add a topic.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { Bench } from 'tinybench';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * What a setup function returns: the function to time, or that plus an
+ * untimed beforeEach() (e.g. restoring weights so every timed step does the
+ * same work), a dispose() for its buffers, a flop count that overrides the
+ * case's, and a note shown with the figure.
+ * @typedef {(() => unknown) | { fn: () => unknown, beforeEach?: () => void, dispose?: () => void, flops?: number, note?: string }} Prepared
+ */
+
+/**
+ * A case. `ours(rt, ctx)` prepares simdnn's run (rt is the plain runtime, or
+ * the relaxed one in the relaxed pass); `tfjs(tf, backend)` prepares TF.js's,
+ * run once per backend; `external[peer]()` returns milliseconds per call
+ * measured by another program, or `{ skip: reason }`.
+ * @typedef {{
+ *   flops?: number,
+ *   peak?: boolean,
+ *   ours: (rt: import('../dist/index.js').Runtime, ctx: Suite) => Prepared,
+ *   tfjs?: (tf: any, backend: string) => Prepared,
+ *   external?: Record<string, () => Promise<number | { skip: string }>>,
+ * }} CaseSpec
+ */
+
+export class Suite {
+  /** @param {{ quick: boolean, relaxed: boolean, time: number }} options */
+  constructor({ quick, relaxed, time }) {
+    /** Fewer and smaller cases, shorter timings. */
+    this.quick = quick;
+    /** True in the relaxed pass: only `ours` runs, on the relaxed build. */
+    this.relaxed = relaxed;
+    /** Time budget per measurement, ms. */
+    this.time = time;
+    this.topic = '';
+    /** @type {Array<CaseSpec & { topic: string, name: string }>} */
+    this.cases = [];
+  }
+
+  /** @param {string} name unique within the topic @param {CaseSpec} spec */
+  add(name, spec) {
+    if (this.cases.some((c) => c.topic === this.topic && c.name === name)) throw new Error(`bench: duplicate case '${this.topic}: ${name}'`);
+    this.cases.push({ ...spec, topic: this.topic, name });
+  }
+}
+
+export const TFJS_BACKENDS = ['wasm', 'cpu'];
+
+/** Mean milliseconds per call of fn (tinybench); beforeEach runs untimed before each call. */
+export async function measure(fn, time, beforeEach) {
+  const bench = new Bench({ time, iterations: 2, warmupTime: Math.max(50, time / 4), warmupIterations: 1, throws: true });
+  bench.add('case', fn, beforeEach ? { beforeEach } : {});
+  await bench.run();
+  const { result } = bench.tasks[0];
+  if (result.state !== 'completed') throw new Error(`bench: task ended in state ${result.state}`);
+  return result.latency.mean;
+}
+
+function prepared(p) {
+  return typeof p === 'function' ? { fn: p } : p;
+}
+
+/** Prepares, times and disposes one implementation; errors become a cell, not a crash. */
+async function timeOne(setup, time, flops) {
+  let p;
+  try {
+    p = prepared(await setup());
+    const ms = await measure(p.fn, time, p.beforeEach);
+    return { ms, flops: p.flops ?? flops, note: p.note };
+  } catch (e) {
+    return { error: String(e?.message ?? e).split('\n')[0] };
+  } finally {
+    p?.dispose?.();
+  }
+}
+
+let tfjs = null;
+/**
+ * TF.js core with the cpu and wasm backends registered (all CommonJS: one
+ * tfjs-core instance) and its gradients, which only tfjs-core's ESM build
+ * registers (the union package @tensorflow/tfjs imports them; we do not
+ * depend on it). That build uses extensionless imports, resolved by
+ * tfjs-resolve.mjs; it registers into the global registry the CommonJS
+ * engine reads.
+ */
+export async function loadTfjs() {
+  if (tfjs) return tfjs;
+  const tf = require('@tensorflow/tfjs-core');
+  register('./tfjs-resolve.mjs', import.meta.url);
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  require('@tensorflow/tfjs-backend-cpu');
+  const wasm = require('@tensorflow/tfjs-backend-wasm');
+  const dist = require.resolve('@tensorflow/tfjs-backend-wasm').replace(/[^/]+$/, '');
+  wasm.setWasmPaths(dist);
+  tf.env().set('IS_TEST', false);
+  tfjs = tf;
+  return tf;
+}
+
+/**
+ * Runs every case: simdnn, then each TF.js backend, then external peers.
+ * In the relaxed pass only simdnn runs. `progress` gets one line per case.
+ */
+export async function runSuite(suite, rt, progress) {
+  const results = [];
+  const tf = !suite.relaxed && suite.cases.some((c) => c.tfjs) ? await loadTfjs() : null;
+  for (const c of suite.cases) {
+    const row = { topic: c.topic, name: c.name, peak: !!c.peak, ours: await timeOne(() => c.ours(rt, suite), suite.time, c.flops), peers: {} };
+    if (!suite.relaxed) {
+      if (c.tfjs) {
+        for (const backend of TFJS_BACKENDS) {
+          if (!(await tf.setBackend(backend))) throw new Error(`bench: TF.js backend '${backend}' failed to initialise`);
+          row.peers[`tfjs-${backend}`] = await timeOne(() => c.tfjs(tf, backend), suite.time, c.flops);
+        }
+      }
+      for (const [peer, run] of Object.entries(c.external ?? {})) {
+        const r = await run().catch((e) => ({ error: String(e?.message ?? e) }));
+        row.peers[peer] = typeof r === 'number' ? { ms: r, flops: c.flops } : r;
+      }
+    }
+    progress(`${c.topic}: ${c.name}  ${describe(row.ours)}${Object.entries(row.peers).map(([p, v]) => `  ${p} ${describe(v)}`).join('')}`);
+    results.push(row);
+  }
+  return results;
+}
+
+function describe(cell) {
+  if (!cell) return '-';
+  if (cell.error) return `error: ${cell.error}`;
+  if (cell.skip) return `skipped: ${cell.skip}`;
+  return cell.flops ? `${gflops(cell).toFixed(1)} GFLOP/s` : `${cell.ms.toFixed(3)} ms`;
+}
+
+const gflops = (cell) => cell.flops / cell.ms / 1e6;
+
+/**
+ * Runs a Python bench script (numpy peers) with one BLAS thread and the
+ * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides of this environment removed
+ * for that command only (they slow a current OpenBLAS). The script prints one
+ * JSON object on its last line: { ms, blas } or { skip }.
+ */
+export function python(script, args = []) {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return new Promise((resolve) => {
+    const child = spawn('python3', [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', (e) => resolve({ skip: `python3 not runnable (${e.code ?? e.message})` }));
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        resolve({ error: `python3 ${script} exited ${code}: ${(err.trim().split('\n').pop() ?? '') || last}` });
+      }
+    });
+  });
+}
+
+/** CPU model and flags from /proc/cpuinfo (Linux), plus the runtime versions. */
+export function machine() {
+  let model = 'unknown CPU';
+  let flags = '';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    model = info.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? model;
+    flags = info.match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '';
+  } catch { /* not Linux */ }
+  return { model, flags, node: process.version, tfjs: require('@tensorflow/tfjs-core/package.json').version };
+}
+
+/** The results as a markdown table; ratios are simdnn (plain) speed over the peer's. */
+export function table(rows, relaxed) {
+  const peers = [...new Set(rows.flatMap((r) => Object.keys(r.peers)))];
+  const peakOf = (cells) => cells.find((c) => c && !c.error && c.flops);
+  const plainPeak = peakOf(rows.filter((r) => r.peak).map((r) => r.ours));
+  const relaxedPeak = peakOf(rows.filter((r) => r.peak).map((r) => relaxed?.[key(r)]));
+  const head = ['case', 'unit', 'simdnn', '% peak', 'relaxed', '% r.peak', ...peers.flatMap((p) => [p, `×${p.replace(/^tfjs-/, '')}`])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  const notes = [];
+  const footnote = (text) => {
+    const i = notes.indexOf(text);
+    return ` [${i >= 0 ? i + 1 : notes.push(text)}]`;
+  };
+  const value = (cell, noted = false) => {
+    if (!cell) return '';
+    if (cell.error) return `fails${footnote(cell.error)}`;
+    if (cell.skip) return `skipped${footnote(cell.skip)}`;
+    const v = cell.flops ? gflops(cell).toFixed(1) : cell.ms < 10 ? cell.ms.toFixed(3) : cell.ms.toFixed(1);
+    return noted && cell.note ? v + footnote(cell.note) : v;
+  };
+  const ok = (cell) => cell && !cell.error && !cell.skip;
+  const ratio = (ours, peer) => (ok(ours) && ok(peer) ? `${(peer.ms / ours.ms).toFixed(2)}×` : '');
+  const ofPeak = (cell, peak) => (ok(cell) && cell.flops && peak ? `${((100 * gflops(cell)) / gflops(peak)).toFixed(0)}%` : '');
+  for (const r of rows) {
+    const rx = relaxed?.[key(r)];
+    const unit = r.ours.flops ? 'GFLOP/s' : 'ms';
+    const cells = [`${r.topic}: ${r.name}${r.ours.note ? ` (${r.ours.note})` : ''}`, unit, value(r.ours), r.peak ? '' : ofPeak(r.ours, plainPeak),
+      value(rx), r.peak ? '' : ofPeak(rx, relaxedPeak),
+      ...peers.flatMap((p) => [value(r.peers[p], true), ratio(r.ours, r.peers[p])])];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  notes.forEach((n, i) => lines.push(`${i === 0 ? '\n' : ''}[${i + 1}] ${n}`));
+  return lines.join('\n');
+}
+
+export const key = (row) => `${row.topic}: ${row.name}`;

@@ -1,0 +1,89 @@
+// npm run bench [-- topic ...] [--quick] [--time=ms] [--no-relaxed]
+//
+// Times the built package (dist/ and build/*.wasm, made by `npm run build`,
+// which the npm script runs first) against TF.js wasm/cpu and NumPy in this
+// process, then re-runs simdnn's side on the relaxed-SIMD build in a child
+// process (Node 20 accepts relaxed SIMD only behind a flag) and prints one
+// table. See bench/README.md.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Suite, key, machine, runSuite, table } from './harness.mjs';
+
+/** Topics in table order: one line each. The peak always runs (the GEMM rows are judged against it). */
+const TOPICS = {
+  peak: () => import('./peak.bench.mjs'),
+  gemm: () => import('./gemm.bench.mjs'),
+  mlp: () => import('./mlp.bench.mjs'),
+};
+
+const USAGE = `usage: npm run bench [-- topic ...] [--quick] [--time=ms] [--no-relaxed]
+  topics: ${Object.keys(TOPICS).join(', ')} (default: all; peak always runs)
+  --quick       shorter timings and the small cases only
+  --time=ms     time budget per measurement (default 1000, quick 200)
+  --no-relaxed  skip the relaxed-SIMD pass`;
+
+function parseArgs(argv) {
+  const opts = { topics: [], quick: false, time: 0, relaxedPass: true, relaxedChild: false };
+  for (const arg of argv) {
+    if (arg === '--quick') opts.quick = true;
+    else if (arg === '--no-relaxed') opts.relaxedPass = false;
+    else if (arg === '--relaxed-child') opts.relaxedChild = true;
+    else if (arg.startsWith('--time=')) opts.time = Number(arg.slice(7));
+    else if (arg === '--help' || arg === '-h') { console.log(USAGE); process.exit(0); }
+    else if (arg in TOPICS) opts.topics.push(arg);
+    else { console.error(`bench: unknown argument '${arg}'\n${USAGE}`); process.exit(2); }
+  }
+  if (!(Number.isFinite(opts.time) && opts.time >= 0)) { console.error(`bench: --time must be a number of ms, got '${opts.time}'\n${USAGE}`); process.exit(2); }
+  opts.time ||= opts.quick ? 200 : 1000;
+  if (opts.topics.length === 0) opts.topics = Object.keys(TOPICS);
+  if (!opts.topics.includes('peak')) opts.topics.unshift('peak');
+  return opts;
+}
+
+async function loadSimdnn() {
+  try {
+    return await import('../dist/node/index.js');
+  } catch (e) {
+    throw new Error(`bench: cannot load dist/node/index.js (${e.message}); run \`npm run build\` first`);
+  }
+}
+
+async function buildSuite(opts, relaxed) {
+  const suite = new Suite({ quick: opts.quick, relaxed, time: opts.time });
+  for (const topic of opts.topics) {
+    suite.topic = topic;
+    (await TOPICS[topic]()).default(suite);
+  }
+  return suite;
+}
+
+/** The relaxed pass in a child process; returns its results keyed like the rows. */
+function relaxedPass(argv) {
+  const args = ['--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), ...argv, '--relaxed-child'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`bench: relaxed pass exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const { createRuntime } = await loadSimdnn();
+const rt = await createRuntime({ relaxed: opts.relaxedChild });
+if (opts.relaxedChild) {
+  if (!rt.features.relaxed) throw new Error(`bench: relaxed pass got the plain build: ${rt.features.notes.join('; ')}`);
+  const rows = await runSuite(await buildSuite(opts, true), rt, (line) => console.error(`  relaxed ${line}`));
+  console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [key(r), r.ours]))));
+} else {
+  const m = machine();
+  console.error(`simdnn bench: ${m.model}, Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement`);
+  const rows = await runSuite(await buildSuite(opts, false), rt, (line) => console.error(`  ${line}`));
+  const relaxed = opts.relaxedPass ? await relaxedPass(process.argv.slice(2)) : null;
+  console.log(`\nMachine: ${m.model} (${m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f|avx512_fp16|amx_tile)$/.test(f)).join(' ')}), Node ${m.node}, TF.js ${m.tfjs}; 1 thread; ratios = simdnn plain speed / peer speed\n`);
+  console.log(table(rows, relaxed));
+}

@@ -1,0 +1,59 @@
+// IDX, the MNIST file format (yann.lecun.com/exdb/mnist): a big-endian header
+// (two zero bytes, an element-type byte, the rank, then one u32 per dimension)
+// followed by the elements. MNIST-format data sets hold unsigned bytes (type
+// 0x08): idx3 for images [count, rows, cols], idx1 for labels [count].
+
+export interface IdxArray {
+  dims: number[];
+  /** The elements, row-major (a view on the input, no copy). */
+  data: Uint8Array;
+}
+
+const UBYTE = 0x08;
+const TYPE_NAMES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'int16', 0x0c: 'int32', 0x0d: 'float32', 0x0e: 'float64' };
+
+/** Parses an unsigned-byte IDX file; `file` names it in errors. Decompress gzipped files first. */
+export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  const fail = (what: string): never => { throw new Error(`${file}: ${what}`); };
+  if (bytes.length < 4) fail(`too short for an IDX header (${bytes.length} bytes, the header needs at least 4)`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    const magic = hex(bytes[0]) + hex(bytes[1]) + hex(bytes[2]) + hex(bytes[3]);
+    fail(bytes[0] === 0x1f && bytes[1] === 0x8b
+      ? 'is gzip-compressed; decompress it before parsing'
+      : `not an IDX file: magic 0x${magic}, expected 0x0000 then the type and rank (0x00000803 for images, 0x00000801 for labels)`);
+  }
+  const type = bytes[2];
+  if (type !== UBYTE) fail(`element type 0x${hex(type)} (${TYPE_NAMES[type] ?? 'unknown'}) is not supported; MNIST-format files hold unsigned bytes (0x08)`);
+  const rank = bytes[3];
+  if (rank === 0) fail('rank 0: an IDX array needs at least one dimension');
+  const headerBytes = 4 + 4 * rank;
+  if (bytes.length < headerBytes) fail(`truncated header: rank ${rank} needs ${headerBytes} header bytes, the file has ${bytes.length}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const size = dims.reduce((a, b) => a * b, 1);
+  const have = bytes.length - headerBytes;
+  const shape = dims.join('x');
+  if (have < size) fail(`truncated: the header says ${shape} = ${size} bytes of data, the file has ${have}`);
+  if (have > size) fail(`malformed: ${have - size} bytes follow the ${shape} = ${size} bytes of data the header describes`);
+  return { dims, data: bytes.subarray(headerBytes) };
+}
+
+/** Encodes an unsigned-byte IDX file (the inverse of parseIdx). */
+export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (dims.length < 1 || dims.length > 255 || !dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)) {
+    throw new RangeError(`encodeIdx: dims must be 1 to 255 integers in [0, 2^32), got [${dims.join(', ')}]`);
+  }
+  if (data.length !== size) throw new RangeError(`encodeIdx: dims [${dims.join(', ')}] need ${size} bytes, got ${data.length}`);
+  const out = new Uint8Array(4 + 4 * dims.length + size);
+  const view = new DataView(out.buffer);
+  out[2] = UBYTE;
+  out[3] = dims.length;
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+function hex(b: number): string {
+  return b.toString(16).padStart(2, '0');
+}

@@ -1,0 +1,6 @@
+export { parseIdx, encodeIdx, type IdxArray } from './idx.js';
+export { stratifiedSplit, seededRandom, type Split } from './split.js';
+export {
+  imagesTensor, oneHot, selectRows, firstRows, classCount, toDataSet,
+  type RawImages, type TensorOptions, type DataSet,
+} from './dataset.js';

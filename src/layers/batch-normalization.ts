@@ -1,0 +1,148 @@
+// The book's BatchNormalization. Training mode normalises with the batch's
+// statistics and updates the running ones; inference mode uses the running
+// statistics. 4-D input is flattened to [N, C·H·W] as in the book, unless
+// `spatial` asks for the per-channel form CNNs use (statistics over N, H, W).
+import type { Layer } from './layer.js';
+import { Buffers } from './buffers.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export interface BatchNormalizationOptions {
+  /** Running statistics to start from (shape of gamma); default zeros, as in the book. */
+  runningMean?: Tensor;
+  runningVar?: Tensor;
+  /** Per-channel statistics over N, H, W for [N, C, H, W] input; gamma then has C elements. */
+  spatial?: boolean;
+  /** Added to the variance inside the square root; default 1e-6 (the book's 10e-7). */
+  eps?: number;
+  /** Gradient tensors to fill (e.g. views on a net's gradient arena); default: the layer's own. */
+  dgamma?: Tensor;
+  dbeta?: Tensor;
+}
+
+const OPTION_KEYS = new Set(['runningMean', 'runningVar', 'spatial', 'eps', 'dgamma', 'dbeta']);
+
+/** What backward needs from the last forward. */
+interface Saved { x: Tensor; mean: Tensor; invStd: Tensor; train: boolean; batch: number; spatialSize: number }
+
+export class BatchNormalization implements Layer {
+  readonly name = 'BatchNormalization';
+  readonly params: Readonly<Record<string, Tensor>>;
+  readonly grads: Readonly<Record<string, Tensor>>;
+  /** Running statistics: saved with a model, never touched by optimizers. */
+  readonly state: Readonly<Record<string, Tensor>>;
+  readonly dgamma: Tensor;
+  readonly dbeta: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly momentum: number;
+  readonly eps: number;
+  readonly spatial: boolean;
+  private readonly owned: Tensor[] = [];
+  private readonly buffers: Buffers;
+  private saved: Saved | null = null;
+
+  constructor(readonly gamma: Tensor, readonly beta: Tensor, momentum = 0.9, options: BatchNormalizationOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key)) throw new TypeError(`BatchNormalization: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
+    }
+    if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) throw new RangeError(`BatchNormalization: momentum must be in [0, 1], got ${momentum}`);
+    const eps = options.eps ?? 1e-6;
+    if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`BatchNormalization: eps must be a positive number, got ${eps}`);
+    const { runningMean, runningVar, dgamma, dbeta, spatial = false } = options;
+    const given = { beta, runningMean, runningVar, dgamma, dbeta };
+    for (const [what, t] of Object.entries(given)) {
+      if (t && t.size !== gamma.size) throw new RangeError(`BatchNormalization: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
+    }
+    const rt = gamma.rt;
+    const own = (t: Tensor | undefined): Tensor => {
+      if (t) return t;
+      const made = rt.tensor(gamma.shape);
+      this.owned.push(made);
+      return made;
+    };
+    this.momentum = momentum;
+    this.eps = eps;
+    this.spatial = spatial;
+    this.runningMean = own(runningMean);
+    this.runningVar = own(runningVar);
+    this.dgamma = own(dgamma);
+    this.dbeta = own(dbeta);
+    this.buffers = new Buffers(rt);
+    this.params = { gamma, beta };
+    this.grads = { gamma: this.dgamma, beta: this.dbeta };
+    this.state = { runningMean: this.runningMean, runningVar: this.runningVar };
+  }
+
+  /** `train` defaults to true, as the book's forward(x, train_flg=True). */
+  forward(x: Tensor, train = true): Tensor {
+    const { batch, features, spatialSize } = this.layout(x);
+    if (train && batch === 0) throw new RangeError('BatchNormalization.forward: training mode needs at least one sample');
+    const rt = x.rt;
+    const k = rt.kernels;
+    const y = this.buffers.get('out', x.shape);
+    const invStd = this.buffers.get('invStd', [features]);
+    let mean = this.runningMean;
+    if (train) {
+      mean = this.buffers.get('mean', [features]);
+      if (this.spatial) {
+        k.batchNormSpatialStats(mean.ptr, invStd.ptr, this.runningMean.ptr, this.runningVar.ptr, x.ptr,
+          batch, features, spatialSize, features * spatialSize, this.momentum, this.eps);
+      } else {
+        k.batchNormStats(mean.ptr, invStd.ptr, this.runningMean.ptr, this.runningVar.ptr, x.ptr,
+          batch, features, features, this.momentum, this.eps);
+      }
+    } else {
+      k.batchNormInvStd(invStd.ptr, this.runningVar.ptr, features, this.eps);
+    }
+    if (this.spatial) {
+      k.batchNormSpatialForward(y.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, this.beta.ptr,
+        batch, features, spatialSize, features * spatialSize);
+    } else {
+      k.batchNormForward(y.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, this.beta.ptr, batch, features, features);
+    }
+    this.saved = { x, mean, invStd, train, batch, spatialSize };
+    return y;
+  }
+
+  /** Gradients of the last forward; after an inference-mode forward the statistics count as constants. */
+  backward(dout: Tensor): Tensor {
+    const s = this.saved;
+    if (!s) throw new Error('BatchNormalization.backward: call forward first');
+    const { x, mean, invStd, batch, spatialSize } = s;
+    if (dout.size !== x.size) throw new RangeError(`BatchNormalization.backward: dout must be [${x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    const k = x.rt.kernels;
+    const dx = this.buffers.get('dx', x.shape);
+    const C = this.gamma.size;
+    const frozen = s.train ? 0 : 1;
+    if (this.spatial) {
+      k.batchNormSpatialBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr,
+        batch, C, spatialSize, C * spatialSize, frozen);
+    } else {
+      k.batchNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr,
+        batch, C, C, frozen);
+    }
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+    this.saved = null;
+  }
+
+  private layout(x: Tensor): { batch: number; features: number; spatialSize: number } {
+    const C = this.gamma.size;
+    const batch = x.shape[0];
+    if (this.spatial) {
+      if (x.shape.length !== 4 || x.shape[1] !== C) {
+        throw new RangeError(`BatchNormalization.forward: spatial form needs x of shape [N, ${C}, H, W] (gamma has ${C} channels), got [${x.shape.join(', ')}]`);
+      }
+      return { batch, features: C, spatialSize: x.shape[2] * x.shape[3] };
+    }
+    if (x.shape.length < 2 || x.size !== batch * C) {
+      throw new RangeError(`BatchNormalization.forward: x must be [N, ${C}] or flatten to ${C} features per sample (gamma's size), got [${x.shape.join(', ')}]`);
+    }
+    return { batch, features: C, spatialSize: 1 };
+  }
+}

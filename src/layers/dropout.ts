@@ -1,0 +1,111 @@
+// Dropout. The book's form (default): training keeps each input with
+// probability 1 - ratio (y = x · mask, mask = U > ratio) and inference scales
+// by 1 - ratio. The inverted form scales the kept inputs by 1 / (1 - ratio)
+// in training, and inference is the identity. Masks come from the runtime's
+// seeded stream, so a seeded run is reproducible on every host.
+import type { Layer } from './layer.js';
+import { Buffers } from './buffers.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export interface DropoutOptions {
+  /** Scale kept inputs by 1 / (1 - ratio) in training instead of scaling by 1 - ratio in inference. */
+  inverted?: boolean;
+}
+
+export class Dropout implements Layer {
+  readonly name = 'Dropout';
+  readonly params = {};
+  readonly grads = {};
+  readonly ratio: number;
+  readonly inverted: boolean;
+  /** The mask of the last training-mode forward: 0 for dropped inputs, the kept inputs' scale otherwise. */
+  mask: Tensor | null = null;
+  private fixed: Tensor | null = null;
+  private buffers: Buffers | null = null;
+  private lastTrain = true;
+
+  constructor(ratio = 0.5, options: DropoutOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (key !== 'inverted') throw new TypeError(`Dropout: unknown option '${key}' (expected inverted)`);
+    }
+    if (!(Number.isFinite(ratio) && ratio >= 0 && ratio < 1)) throw new RangeError(`Dropout: ratio must be in [0, 1), got ${ratio}`);
+    this.ratio = ratio;
+    this.inverted = options.inverted ?? false;
+  }
+
+  /** Scale of a kept input in training mode. */
+  get keepScale(): number {
+    return this.inverted ? 1 / (1 - this.ratio) : 1;
+  }
+
+  /**
+   * Fixes the training-mode mask (1 = keep, 0 = drop, shaped like the input)
+   * until setMask(null), e.g. for gradient checks; the layer applies its scale.
+   */
+  setMask(keep: Tensor | null): void {
+    if (keep === null) {
+      this.fixed?.dispose();
+      this.fixed = null;
+      return;
+    }
+    const v = keep.data;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] !== 0 && v[i] !== 1) throw new RangeError(`Dropout.setMask: keep[${i}] = ${v[i]}; expected 0 (drop) or 1 (keep)`);
+    }
+    const fixed = keep.rt.tensor(keep.shape);
+    keep.rt.kernels.scale(fixed.ptr, keep.ptr, this.keepScale, keep.size);
+    this.fixed?.dispose();
+    this.fixed = fixed;
+  }
+
+  /** `train` defaults to true, as the book's forward(x, train_flg=True). */
+  forward(x: Tensor, train = true): Tensor {
+    const rt = x.rt;
+    const k = rt.kernels;
+    this.buffers ??= new Buffers(rt);
+    this.lastTrain = train;
+    if (!train) {
+      if (this.inverted) return x;
+      const y = this.buffers.get('out', x.shape);
+      k.scale(y.ptr, x.ptr, 1 - this.ratio, x.size);
+      return y;
+    }
+    const y = this.buffers.get('out', x.shape);
+    if (this.fixed) {
+      if (this.fixed.size !== x.size) {
+        throw new RangeError(`Dropout.forward: the mask fixed by setMask has shape [${this.fixed.shape.join(', ')}], x is [${x.shape.join(', ')}]`);
+      }
+      k.dropoutBackward(y.ptr, x.ptr, this.fixed.ptr, x.size); // y = x · mask
+      this.mask = this.fixed;
+    } else {
+      const mask = this.buffers.get('mask', x.shape);
+      k.dropoutForward(y.ptr, mask.ptr, x.ptr, x.size, this.ratio, this.keepScale, rt.seed >>> 0, rt.take(x.size));
+      this.mask = mask;
+    }
+    return y;
+  }
+
+  backward(dout: Tensor): Tensor {
+    const k = dout.rt.kernels;
+    if (!this.lastTrain) {
+      if (this.inverted) return dout;
+      const dx = this.buffers!.get('dx', dout.shape);
+      k.scale(dx.ptr, dout.ptr, 1 - this.ratio, dout.size);
+      return dx;
+    }
+    const mask = this.mask;
+    if (!mask || !this.buffers) throw new Error('Dropout.backward: call forward first');
+    if (dout.size !== mask.size) throw new RangeError(`Dropout.backward: dout must be [${mask.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    const dx = this.buffers.get('dx', dout.shape);
+    k.dropoutBackward(dx.ptr, dout.ptr, mask.ptr, dout.size);
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers?.dispose();
+    this.buffers = null;
+    this.fixed?.dispose();
+    this.fixed = null;
+    this.mask = null;
+  }
+}

@@ -1,0 +1,43 @@
+// Flatten: [N, d1, d2, …] -> [N, d1·d2·…] as a view (no copy); backward
+// reshapes the gradient back. Affine flattens by itself; this is for stacks
+// that want the 2-D shape explicit (e.g. AlexNet's classifier).
+import type { Layer } from './layer.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export class Flatten implements Layer {
+  readonly name = 'Flatten';
+  readonly params = {};
+  readonly grads = {};
+  private inShape: number[] | null = null;
+  // the last views handed out, reused while the same buffer comes back
+  private out: Tensor | null = null;
+  private dx: Tensor | null = null;
+
+  forward(x: Tensor, _train = false): Tensor {
+    if (x.shape.length < 1) throw new RangeError('Flatten.forward: x must have a batch dimension, got a scalar shape []');
+    const N = x.shape[0];
+    const shape = [N, N === 0 ? 0 : x.size / N];
+    this.inShape = x.shape;
+    this.out = reuse(this.out, x, shape);
+    return this.out;
+  }
+
+  backward(dout: Tensor): Tensor {
+    const shape = this.inShape;
+    if (!shape || !this.out) throw new Error('Flatten.backward: call forward first');
+    if (dout.size !== this.out.size) throw new RangeError(`Flatten.backward: dout must be [${this.out.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    this.dx = reuse(this.dx, dout, shape);
+    return this.dx;
+  }
+
+  dispose(): void {
+    this.inShape = null;
+    this.out = null;
+    this.dx = null;
+  }
+}
+
+function reuse(view: Tensor | null, src: Tensor, shape: readonly number[]): Tensor {
+  if (view && view.ptr === src.ptr && view.rt === src.rt && view.shape.length === shape.length && view.shape.every((d, i) => d === shape[i])) return view;
+  return src.reshape(shape);
+}

@@ -1,0 +1,114 @@
+// The book's Pooling layer (max, or average) and GlobalAveragePooling, on NCHW
+// input. Padding is the book's: padded positions are zeros inside the window.
+import type { Layer } from './layer.js';
+import { Buffers } from './buffers.js';
+import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { checkImages, checkStridePad, convOutputSize } from './convolution.js';
+
+export type PoolingMode = 'max' | 'avg';
+
+export interface PoolingOptions {
+  /** 'max' (the book's; the gradient goes to the first arg-max) or 'avg'. Default 'max'. */
+  mode?: PoolingMode;
+}
+
+export class Pooling implements Layer {
+  readonly name = 'Pooling';
+  readonly params = {};
+  readonly grads = {};
+  readonly mode: PoolingMode;
+  private buffers: Buffers | null = null;
+  private x: Tensor | null = null;
+  private argMax: IntTensor | null = null;
+
+  constructor(readonly poolH: number, readonly poolW: number, readonly stride = 1, readonly pad = 0, options: PoolingOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (key !== 'mode') throw new TypeError(`Pooling: unknown option '${key}' (expected mode)`);
+    }
+    const mode = options.mode ?? 'max';
+    if (mode !== 'max' && mode !== 'avg') throw new TypeError(`Pooling: mode must be 'max' or 'avg', got '${String(mode)}'`);
+    for (const [what, v] of [['poolH', poolH], ['poolW', poolW]] as const) {
+      if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`Pooling: ${what} must be a positive integer, got ${v}`);
+    }
+    checkStridePad('Pooling', stride, pad);
+    this.mode = mode;
+  }
+
+  /** Output shape for an input shape [N, C, H, W]. */
+  outputShape(x: readonly number[]): [number, number, number, number] {
+    return [x[0], x[1], convOutputSize(x[2], this.poolH, this.stride, this.pad), convOutputSize(x[3], this.poolW, this.stride, this.pad)];
+  }
+
+  forward(x: Tensor, _train = false): Tensor {
+    const [N, C, H, W] = checkImages(`${this.name}.forward`, x);
+    const shape = this.outputShape(x.shape);
+    if (shape[2] < 1 || shape[3] < 1) {
+      throw new RangeError(`${this.name}.forward: a ${this.poolH}×${this.poolW} window with pad ${this.pad} does not fit a ${H}×${W} input (x is [${x.shape.join(', ')}])`);
+    }
+    this.buffers ??= new Buffers(x.rt);
+    const k = x.rt.kernels;
+    const out = this.buffers.get('out', shape);
+    if (this.mode === 'max') {
+      this.argMax = this.buffers.labels('argMax', shape);
+      k.maxPoolForward(out.ptr, this.argMax.ptr, x.ptr, N * C, H, W, this.poolH, this.poolW, this.stride, this.pad);
+    } else {
+      k.avgPoolForward(out.ptr, x.ptr, N * C, H, W, this.poolH, this.poolW, this.stride, this.pad);
+    }
+    this.x = x;
+    return out;
+  }
+
+  backward(dout: Tensor): Tensor {
+    const x = this.x;
+    if (!x || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
+    const [N, C, H, W] = x.shape;
+    const shape = this.outputShape(x.shape);
+    if (dout.size !== shape.reduce((a, b) => a * b)) {
+      throw new RangeError(`${this.name}.backward: dout must be [${shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    }
+    const k = x.rt.kernels;
+    const dx = this.buffers.get('dx', x.shape);
+    if (this.mode === 'max') k.maxPoolBackward(dx.ptr, dout.ptr, this.argMax!.ptr, N * C, H * W, shape[2] * shape[3]);
+    else k.avgPoolBackward(dx.ptr, dout.ptr, N * C, H, W, this.poolH, this.poolW, this.stride, this.pad);
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers?.dispose();
+    this.x = null;
+    this.argMax = null;
+  }
+}
+
+/** Mean over each channel's H×W plane: [N, C, H, W] -> [N, C]. */
+export class GlobalAveragePooling implements Layer {
+  readonly name = 'GlobalAveragePooling';
+  readonly params = {};
+  readonly grads = {};
+  private buffers: Buffers | null = null;
+  private x: Tensor | null = null;
+
+  forward(x: Tensor, _train = false): Tensor {
+    const [N, C, H, W] = checkImages('GlobalAveragePooling.forward', x);
+    this.buffers ??= new Buffers(x.rt);
+    const out = this.buffers.get('out', [N, C]);
+    x.rt.kernels.globalAvgPoolForward(out.ptr, x.ptr, N * C, H * W);
+    this.x = x;
+    return out;
+  }
+
+  backward(dout: Tensor): Tensor {
+    const x = this.x;
+    if (!x || !this.buffers) throw new Error('GlobalAveragePooling.backward: call forward first');
+    const [N, C, H, W] = x.shape;
+    if (dout.size !== N * C) throw new RangeError(`GlobalAveragePooling.backward: dout must be [${N}, ${C}], got [${dout.shape.join(', ')}]`);
+    const dx = this.buffers.get('dx', x.shape);
+    x.rt.kernels.globalAvgPoolBackward(dx.ptr, dout.ptr, N * C, H * W);
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers?.dispose();
+    this.x = null;
+  }
+}

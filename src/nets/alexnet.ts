@@ -1,0 +1,38 @@
+// AlexNet's layer stack for 3×224×224 input, as torchvision's definition:
+// features  Conv(64, 11, stride 4, pad 2) ReLU MaxPool(3, 2)
+//           Conv(192, 5, pad 2) ReLU MaxPool(3, 2)
+//           Conv(384, 3, pad 1) ReLU Conv(256, 3, pad 1) ReLU Conv(256, 3, pad 1) ReLU MaxPool(3, 2)
+// classifier Dropout Linear(9216, 4096) ReLU Dropout Linear(4096, 4096) ReLU Linear(4096, numClasses)
+// (torchvision's adaptive 6×6 average pool is the identity at 224×224 and is
+// left out). He-normal weights, zero biases; 61,100,840 parameters for 1000
+// classes. Keys W1/b1 … W8/b8.
+import type { Runtime } from '../runtime/runtime.js';
+import { checkOptions } from './multi-layer-net.js';
+import { Sequential } from './sequential.js';
+import { buildStack } from './conv-stack.js';
+
+export interface AlexNetOptions {
+  /** Default 1000. */
+  numClasses?: number;
+  /** Default 0.5. */
+  dropout?: number;
+}
+
+const KEYS = new Set(['numClasses', 'dropout']);
+
+export function alexNet(rt: Runtime, options: AlexNetOptions = {}): Sequential {
+  checkOptions('alexNet', options, KEYS);
+  const { numClasses = 1000, dropout = 0.5 } = options;
+  const { layers, parameterSet } = buildStack(rt, 'alexNet', [3, 224, 224], [
+    { kind: 'conv', filterNum: 64, filterSize: 11, stride: 4, pad: 2 }, { kind: 'relu' }, { kind: 'pool', size: 3, stride: 2 },
+    { kind: 'conv', filterNum: 192, filterSize: 5, pad: 2 }, { kind: 'relu' }, { kind: 'pool', size: 3, stride: 2 },
+    { kind: 'conv', filterNum: 384, filterSize: 3, pad: 1 }, { kind: 'relu' },
+    { kind: 'conv', filterNum: 256, filterSize: 3, pad: 1 }, { kind: 'relu' },
+    { kind: 'conv', filterNum: 256, filterSize: 3, pad: 1 }, { kind: 'relu' }, { kind: 'pool', size: 3, stride: 2 },
+    { kind: 'flatten' },
+    { kind: 'dropout', ratio: dropout }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
+    { kind: 'dropout', ratio: dropout }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
+    { kind: 'affine', size: numClasses },
+  ], 'he');
+  return new Sequential(rt, layers, { parameterSet, evalBatchSize: 100 });
+}

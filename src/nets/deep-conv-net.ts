@@ -1,0 +1,52 @@
+// The book's DeepConvNet (ch08): (Conv-ReLU-Conv-ReLU-Pool) ×3 with 16, 16,
+// 32, 32, 64, 64 filters of 3×3 (the 4th with pad 2), then Affine(50) -> ReLU
+// -> Dropout(0.5) -> Affine(10) -> Dropout(0.5). He initialisation per layer:
+// std = sqrt(2 / fan-in), fan-in = C·3·3 for a conv (the book's pre_node_nums).
+// Trained with Adam in the book (lr 0.001). Keys W1/b1 … W8/b8.
+import type { Runtime } from '../runtime/runtime.js';
+import { checkOptions } from './multi-layer-net.js';
+import { Sequential } from './sequential.js';
+import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
+
+export interface DeepConvNetOptions {
+  /** [C, H, W]; default [1, 28, 28]. */
+  inputDim?: readonly number[];
+  /** The six conv layers' params (the book's conv_param_1 … conv_param_6). */
+  convParams?: readonly ConvParam[];
+  hiddenSize?: number;
+  outputSize?: number;
+}
+
+export const deepConvNetParams: readonly ConvParam[] = [
+  { filterNum: 16, filterSize: 3, pad: 1, stride: 1 },
+  { filterNum: 16, filterSize: 3, pad: 1, stride: 1 },
+  { filterNum: 32, filterSize: 3, pad: 1, stride: 1 },
+  { filterNum: 32, filterSize: 3, pad: 2, stride: 1 },
+  { filterNum: 64, filterSize: 3, pad: 1, stride: 1 },
+  { filterNum: 64, filterSize: 3, pad: 1, stride: 1 },
+];
+
+const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize']);
+
+export class DeepConvNet extends Sequential {
+  readonly inputDim: readonly number[];
+
+  constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
+    checkOptions('DeepConvNet', options, KEYS);
+    const { inputDim = [1, 28, 28], convParams = deepConvNetParams, hiddenSize = 50, outputSize = 10 } = options;
+    if (convParams.length !== 6) throw new RangeError(`DeepConvNet: convParams must list 6 conv layers, got ${convParams.length}`);
+    const items: StackItem[] = [];
+    convParams.forEach((p, i) => {
+      items.push({ kind: 'conv', ...p }, { kind: 'relu' });
+      if (i % 2 === 1) items.push({ kind: 'pool', size: 2, stride: 2 });
+    });
+    items.push(
+      { kind: 'affine', size: hiddenSize }, { kind: 'relu' }, { kind: 'dropout', ratio: 0.5 },
+      { kind: 'affine', size: outputSize }, { kind: 'dropout', ratio: 0.5 },
+    );
+    const { layers, parameterSet } = buildStack(rt, 'DeepConvNet', inputDim, items, 'he');
+    // evaluate in chunks of 100 so the layers reuse their training-batch buffers
+    super(rt, layers, { parameterSet, evalBatchSize: 100 });
+    this.inputDim = [...inputDim];
+  }
+}

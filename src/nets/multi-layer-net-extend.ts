@@ -1,0 +1,88 @@
+// The book's MultiLayerNetExtend: per hidden layer Affine -> BatchNorm ->
+// activation -> Dropout (batch norm and dropout optional), then Affine ->
+// SoftmaxWithLoss. gamma{i}/beta{i} share the parameter arena with W and b;
+// the running statistics are layer state (net.state), not parameters.
+import { activation, type ActivationName } from '../layers/activations.js';
+import { BatchNormalization } from '../layers/batch-normalization.js';
+import { Dropout } from '../layers/dropout.js';
+import type { Layer } from '../layers/layer.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { WeightInit } from './init.js';
+import { affineLayer, affineParameters, checkOptions, checkSizes } from './multi-layer-net.js';
+import { Sequential } from './sequential.js';
+
+export interface MultiLayerNetExtendOptions {
+  inputSize: number;
+  hiddenSizeList: readonly number[];
+  outputSize: number;
+  activation?: ActivationName;
+  weightInitStd?: WeightInit;
+  /** L2: loss += ½λΣW², dW += λW. */
+  weightDecayLambda?: number;
+  /** L1: loss += λΣ|W|, dW += λ·sign(W); with weightDecayLambda, the Elastic Net. */
+  l1Lambda?: number;
+  useBatchnorm?: boolean;
+  useDropout?: boolean;
+  /** The book's dropout_ration; default 0.5. */
+  dropoutRatio?: number;
+}
+
+const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd',
+  'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio']);
+
+export class MultiLayerNetExtend extends Sequential {
+  readonly inputSize: number;
+  readonly hiddenSizeList: readonly number[];
+  readonly outputSize: number;
+  readonly activation: ActivationName;
+  readonly useBatchnorm: boolean;
+  readonly useDropout: boolean;
+  readonly dropoutRatio: number;
+
+  constructor(rt: Runtime, options: MultiLayerNetExtendOptions) {
+    checkOptions('MultiLayerNetExtend', options, KEYS);
+    const {
+      inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu',
+      weightDecayLambda = 0, l1Lambda = 0, useBatchnorm = false, useDropout = false, dropoutRatio = 0.5,
+    } = options;
+    const sizes = checkSizes('MultiLayerNetExtend', inputSize, hiddenSizeList, outputSize);
+    const hidden = sizes.slice(1, -1);
+    const normSpecs: Array<readonly [string, number[]]> = useBatchnorm
+      ? hidden.flatMap((h, j) => [[`gamma${j + 1}`, [h]], [`beta${j + 1}`, [h]]] as Array<[string, number[]]>)
+      : [];
+    // Built before the arena so a bad ratio or activation allocates nothing.
+    const activations = hidden.map(() => activation(act));
+    const dropouts = useDropout ? hidden.map(() => new Dropout(dropoutRatio)) : [];
+    const set = affineParameters(rt, sizes, weightInitStd, normSpecs);
+    const layers: Layer[] = [];
+    for (let i = 1; i < sizes.length; i++) {
+      layers.push(affineLayer(set, i));
+      if (i === sizes.length - 1) break;
+      if (useBatchnorm) {
+        const gamma = set.params[`gamma${i}`];
+        rt.kernels.fill(gamma.ptr, 1, gamma.size);
+        layers.push(new BatchNormalization(gamma, set.params[`beta${i}`], 0.9, { dgamma: set.grads[`gamma${i}`], dbeta: set.grads[`beta${i}`] }));
+      }
+      layers.push(activations[i - 1]);
+      if (useDropout) layers.push(dropouts[i - 1]);
+    }
+    super(rt, layers, { weightDecayLambda, l1Lambda, parameterSet: set });
+    this.inputSize = inputSize;
+    this.hiddenSizeList = [...hiddenSizeList];
+    this.outputSize = outputSize;
+    this.activation = act;
+    this.useBatchnorm = useBatchnorm;
+    this.useDropout = useDropout;
+    this.dropoutRatio = dropoutRatio;
+  }
+
+  /** The dropout layers, in order (e.g. to fix their masks for a gradient check). */
+  get dropoutLayers(): Dropout[] {
+    return this.layers.filter((l): l is Dropout => l instanceof Dropout);
+  }
+
+  /** The batch-norm layers, in order. */
+  get batchNormLayers(): BatchNormalization[] {
+    return this.layers.filter((l): l is BatchNormalization => l instanceof BatchNormalization);
+  }
+}

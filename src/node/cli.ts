@@ -1,0 +1,487 @@
+#!/usr/bin/env node
+// The `simdnn` command. `simdnn train` trains a net with the Trainer on the
+// bundled digits (or an IDX directory), shows progress on stderr and ends with
+// a summary (or one JSON object with --json). Nets come from the NETS table and
+// options from the FLAGS table, which also writes the help text.
+import { realpathSync } from 'node:fs';
+import { stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { DataSet } from '../data/dataset.js';
+import type { ActivationName } from '../layers/activations.js';
+import type { WeightInit } from '../nets/init.js';
+import { MultiLayerNet, type MultiLayerNetOptions } from '../nets/multi-layer-net.js';
+import type { Sequential } from '../nets/sequential.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { IntTensor } from '../runtime/tensor.js';
+import { Trainer, type EpochRecord, type TrainerProgress, type TrainResult } from '../train/trainer.js';
+import { loadIdx, loadMnist } from './data.js';
+import { createRuntime } from './runtime.js';
+
+/** Where the command writes; a TTY stderr gets a redrawn progress bar. */
+export interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface CliIO {
+  stdout: Output;
+  stderr: Output;
+}
+
+/** A bad command line: reported with a hint to --help, exit code 2. */
+class UsageError extends Error {}
+
+// ---- settings
+
+const ACTIVATIONS: Record<ActivationName, true> = { relu: true, sigmoid: true, tanh: true };
+const INITS: Record<Exclude<WeightInit, number>, string> = {
+  he: 'sqrt(2/n)', relu: 'sqrt(2/n)', xavier: 'sqrt(1/n)', sigmoid: 'sqrt(1/n)',
+};
+/** Learning rates used when --lr is absent; other optimizers keep their own default. */
+const DEFAULT_LR: Record<string, number> = { sgd: 0.1 };
+
+export interface TrainSettings {
+  net: string;
+  hidden: number[];
+  activation: ActivationName;
+  init: WeightInit;
+  optimizer: string;
+  /** Hyper-parameters given on the command line, named as createOptimizer takes them. */
+  optimizerParams: Record<string, number>;
+  epochs: number;
+  batch: number;
+  seed: number;
+  data: string;
+  trainRows?: number;
+  testRows?: number;
+  save?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** What a net is built from besides the command line: the data's sizes. */
+interface DataShape {
+  /** One sample's shape: [784] for rows, [1, 28, 28] for images. */
+  inputShape: number[];
+  classes: number;
+}
+
+interface NetKind<O extends object> {
+  summary: string;
+  /** The input the net takes: rows (flattened images) or [N, C, H, W]. */
+  flatten: boolean;
+  /** Constructor options, saved with the model so it can be rebuilt. */
+  options(s: TrainSettings, data: DataShape): O;
+  create(rt: Runtime, options: O): Sequential;
+  /** A short description of the built net for the start line. */
+  describe(options: O): string;
+}
+
+const mlp: NetKind<MultiLayerNetOptions> = {
+  summary: "the book's MultiLayerNet: (Affine, activation) per hidden layer, Affine, softmax",
+  flatten: true,
+  options: (s, d) => ({
+    inputSize: d.inputShape.reduce((a, b) => a * b, 1),
+    hiddenSizeList: s.hidden,
+    outputSize: d.classes,
+    activation: s.activation,
+    weightInitStd: s.init,
+  }),
+  create: (rt, o) => new MultiLayerNet(rt, o),
+  describe: (o) => `mlp ${[o.inputSize, ...o.hiddenSizeList, o.outputSize].join('-')} ${o.activation} init ${o.weightInitStd}`,
+};
+
+/** The nets `--net` can name. A new one needs an entry here (and its flags below). */
+const NETS: Record<string, NetKind<object>> = { mlp };
+
+interface Flag {
+  name: string;
+  /** Placeholder of the value; absent for switches. */
+  value?: string;
+  /** Applied when the flag is absent; shown in the help. */
+  default?: string;
+  help: string;
+  /** The createOptimizer parameter this flag sets. */
+  optimizerParam?: string;
+}
+
+const FLAGS: readonly Flag[] = [
+  { name: 'net', value: 'name', default: 'mlp', help: `network: ${Object.entries(NETS).map(([k, v]) => `${k} (${v.summary})`).join('; ')}` },
+  { name: 'hidden', value: 'n,n,...', default: '100,100', help: 'hidden layer sizes' },
+  { name: 'activation', value: 'name', default: 'relu', help: Object.keys(ACTIVATIONS).join(', ') },
+  { name: 'init', value: 'name|std', default: 'he', help: `weight init std: ${Object.entries(INITS).map(([k, v]) => `${k} ${v}`).join(', ')} (n = fan-in), or a number` },
+  { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
+  { name: 'lr', value: 'x', optimizerParam: 'lr', help: `learning rate (default: ${Object.entries(DEFAULT_LR).map(([k, v]) => `${v} for ${k}`).join(', ')}, else the optimizer's own)` },
+  { name: 'momentum', value: 'x', optimizerParam: 'momentum', help: 'momentum (momentum, nesterov)' },
+  { name: 'decay-rate', value: 'x', optimizerParam: 'decayRate', help: 'decay rate of the squared-gradient average (rmsprop)' },
+  { name: 'beta1', value: 'x', optimizerParam: 'beta1', help: 'first-moment decay (adam, adamw)' },
+  { name: 'beta2', value: 'x', optimizerParam: 'beta2', help: 'second-moment decay (adam, adamw)' },
+  { name: 'rho', value: 'x', optimizerParam: 'rho', help: 'decay of the running averages (adadelta)' },
+  { name: 'eps', value: 'x', optimizerParam: 'eps', help: 'term that keeps the adaptive step finite' },
+  { name: 'weight-decay', value: 'x', optimizerParam: 'weightDecay', help: 'decoupled weight decay (adamw)' },
+  { name: 'epochs', value: 'n', default: '5', help: 'passes over the training set' },
+  { name: 'batch', value: 'n', default: '100', help: 'mini-batch size' },
+  { name: 'seed', value: 'n', default: '1', help: 'random seed of initialisation and shuffling (the data split is fixed)' },
+  { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
+  { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all)' },
+  { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all)' },
+  { name: 'save', value: 'file', help: 'write the trained model as JSON: net name, constructor options, params' },
+  { name: 'json', help: 'print one JSON object with the results on stdout' },
+  { name: 'quiet', help: 'no progress or start line on stderr' },
+  { name: 'help', help: 'show this help' },
+];
+
+function flagHelp(): string {
+  const rows = FLAGS.map((f) => [`  --${f.name}${f.value ? ` <${f.value}>` : ''}`, f.help + (f.default !== undefined ? ` (default: ${f.default})` : '')]);
+  const width = Math.max(...rows.map(([a]) => a.length)) + 2;
+  return rows.map(([a, b]) => a.padEnd(width) + b).join('\n');
+}
+
+const TRAIN_HELP = `Usage: simdnn train [options]
+
+Trains a network with mini-batch gradient descent, printing progress on
+stderr and a summary (train/test accuracy, epochs, seconds, steps/s).
+
+Options:
+${flagHelp()}
+`;
+
+const HELP = `Usage: simdnn <command> [options]
+
+Deep learning on WebAssembly SIMD kernels.
+
+Commands:
+  train        train a network on the bundled MNIST digits or IDX files
+
+Global options:
+  -h, --help   show this help
+  --version    print the version
+
+simdnn train [options]:
+${flagHelp()}
+
+Example: simdnn train --hidden 100,100 --optimizer sgd --lr 0.1 --epochs 5 --json
+`;
+
+function numberValue(flag: string, text: string): number {
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) throw new UsageError(`--${flag}: expected a number, got '${text}'`);
+  return Number(text);
+}
+
+function intValue(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`--${flag}: expected an integer in [${min}, ${max}], got '${text}'`);
+  }
+  return Number(text);
+}
+
+function oneOf<T extends string>(flag: string, text: string, names: readonly T[]): T {
+  const name = text.toLowerCase() as T;
+  if (!names.includes(name)) throw new UsageError(`--${flag}: unknown name '${text}' (expected one of ${names.join(', ')})`);
+  return name;
+}
+
+/** Parses `simdnn train` arguments; throws a UsageError on anything wrong. */
+export function parseTrainArgs(args: readonly string[]): TrainSettings & { help: boolean } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: Object.fromEntries(FLAGS.map((f) => [f.name, f.value ? { type: 'string' as const } : { type: 'boolean' as const, ...(f.name === 'help' ? { short: 'h' } : {}) }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\n/g, ' '));
+  }
+  const get = (name: string): string => {
+    const v = values[name];
+    return typeof v === 'string' ? v : FLAGS.find((f) => f.name === name)!.default!;
+  };
+  const optional = <T>(name: string, parse: (text: string) => T): T | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? parse(v) : undefined;
+  };
+  const optimizer = oneOf('optimizer', get('optimizer'), optimizerNames);
+  const optimizerParams: Record<string, number> = {};
+  for (const f of FLAGS) {
+    const v = f.optimizerParam ? optional(f.name, (text) => numberValue(f.name, text)) : undefined;
+    if (v !== undefined) optimizerParams[f.optimizerParam!] = v;
+  }
+  if (optimizerParams.lr === undefined && DEFAULT_LR[optimizer] !== undefined) optimizerParams.lr = DEFAULT_LR[optimizer];
+  const initText = get('init');
+  const init: WeightInit = /^[\d.+-]/.test(initText) ? numberValue('init', initText) : oneOf('init', initText, Object.keys(INITS) as Array<keyof typeof INITS>);
+  if (typeof init === 'number' && init < 0) throw new UsageError(`--init: a std must be non-negative, got ${init}`);
+  return {
+    net: oneOf('net', get('net'), Object.keys(NETS)),
+    hidden: get('hidden') === '' ? [] : get('hidden').split(',').map((n) => intValue('hidden', n.trim(), 1)),
+    activation: oneOf('activation', get('activation'), Object.keys(ACTIVATIONS) as ActivationName[]),
+    init,
+    optimizer,
+    optimizerParams,
+    epochs: intValue('epochs', get('epochs'), 1),
+    batch: intValue('batch', get('batch'), 1),
+    seed: intValue('seed', get('seed'), 0, 0xffffffff),
+    data: get('data'),
+    trainRows: optional('train-rows', (t) => intValue('train-rows', t, 1)),
+    testRows: optional('test-rows', (t) => intValue('test-rows', t, 1)),
+    save: optional('save', (t) => t),
+    json: values.json === true,
+    quiet: values.quiet === true,
+    help: values.help === true,
+  };
+}
+
+// ---- progress
+
+function now(): number {
+  return performance.now();
+}
+
+/** A progress bar on a TTY (redrawn in place), otherwise a plain line per epoch and every 10 s. */
+class Progress {
+  private record: EpochRecord | null = null;
+  private last: number;
+
+  constructor(private readonly out: Output, private readonly enabled: boolean, private readonly epochs: number) {
+    this.last = out.isTTY ? -Infinity : now();
+  }
+
+  update(p: TrainerProgress): void {
+    if (!this.enabled) return;
+    if (p.record) this.record = p.record;
+    const t = now();
+    const due = p.kind === 'epoch' || t - this.last >= (this.out.isTTY ? 100 : 10_000);
+    if (!due) return;
+    this.last = t;
+    if (this.out.isTTY) {
+      const cols = this.out.columns ?? 80;
+      this.out.write(`\r${this.line(p).slice(0, cols - 1)}\x1b[K`);
+    } else {
+      this.out.write(`${this.line(p)}\n`);
+    }
+  }
+
+  finish(): void {
+    if (this.enabled && this.out.isTTY) this.out.write('\n');
+  }
+
+  private line(p: TrainerProgress): string {
+    const width = 20;
+    const done = Math.round((width * p.iter) / p.maxIter);
+    const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${String(Math.floor((100 * p.iter) / p.maxIter)).padStart(3)}%`;
+    const r = this.record;
+    const acc = r ? `train acc ${r.trainAcc.toFixed(4)}  test acc ${r.testAcc.toFixed(4)}` : 'acc after epoch 1';
+    return `epoch ${p.epoch}/${this.epochs} ${bar}  loss ${p.loss.toFixed(4)}  ${acc}`;
+  }
+}
+
+// ---- train
+
+async function loadData(rt: Runtime, s: TrainSettings, flatten: boolean): Promise<DataSet<IntTensor>> {
+  const options = { flatten, trainRows: s.trainRows, testRows: s.testRows };
+  return s.data === 'mnist' ? loadMnist(rt, options) : loadIdx(rt, s.data, options);
+}
+
+async function checkPaths(s: TrainSettings): Promise<void> {
+  const isDir = (p: string) => stat(p).then((st) => st.isDirectory(), () => false);
+  if (s.data !== 'mnist' && !(await isDir(s.data))) throw new UsageError(`--data: '${s.data}' is neither 'mnist' nor a directory`);
+  // fail before training, not after, when the model could not be written
+  if (s.save !== undefined && !(await isDir(path.dirname(path.resolve(s.save))))) {
+    throw new UsageError(`--save: the directory of '${s.save}' does not exist`);
+  }
+}
+
+function makeOptimizer(s: TrainSettings): Optimizer {
+  try {
+    return createOptimizer(s.optimizer, s.optimizerParams);
+  } catch (e) {
+    throw new UsageError(`--optimizer ${s.optimizer}: ${(e as Error).message}`);
+  }
+}
+
+function classesOf(...labels: IntTensor[]): number {
+  let max = -1;
+  for (const t of labels) for (const c of t.data) if (c > max) max = c;
+  return max + 1;
+}
+
+export interface TrainReport {
+  net: string;
+  netOptions: object;
+  optimizer: string;
+  optimizerParams: Record<string, number>;
+  data: string;
+  trainRows: number;
+  testRows: number;
+  batch: number;
+  seed: number;
+  trainAcc: number;
+  testAcc: number;
+  trainLoss: number;
+  testLoss: number;
+  epochs: number;
+  steps: number;
+  /** Wall time of training, evaluations included. */
+  seconds: number;
+  /** Optimizer steps per second of stepping (evaluations excluded). */
+  stepsPerSec: number;
+  /** Time to load the data. */
+  loadSeconds: number;
+  history: EpochRecord[];
+  saved: string | null;
+}
+
+function report(s: TrainSettings, netOptions: object, data: DataSet, result: TrainResult, loadSeconds: number): TrainReport {
+  const last = result.epochs[result.epochs.length - 1];
+  const stepSeconds = result.epochs.reduce((t, r) => t + r.seconds, 0);
+  return {
+    net: s.net,
+    netOptions,
+    optimizer: s.optimizer,
+    optimizerParams: s.optimizerParams,
+    data: s.data,
+    trainRows: data.xTrain.shape[0],
+    testRows: data.xTest.shape[0],
+    batch: s.batch,
+    seed: s.seed,
+    trainAcc: last.trainAcc,
+    testAcc: last.testAcc,
+    trainLoss: last.trainLoss,
+    testLoss: last.testLoss,
+    epochs: result.epochs.length,
+    steps: result.steps,
+    seconds: result.seconds,
+    stepsPerSec: result.steps / stepSeconds,
+    loadSeconds,
+    history: result.epochs,
+    saved: s.save ?? null,
+  };
+}
+
+/** The model file: enough to rebuild the net (NETS[net].create(rt, options)) and load its params. */
+export interface SavedModel {
+  format: 'simdnn-model';
+  version: 1;
+  net: string;
+  options: object;
+  /** How inputs were prepared: one sample's shape, pixels scaled to [0, 1]. */
+  input: { shape: number[]; normalize: true };
+  params: Record<string, { shape: number[]; data: number[] }>;
+  training: Omit<TrainReport, 'history' | 'saved' | 'netOptions' | 'net'>;
+}
+
+async function saveModel(file: string, net: Sequential, r: TrainReport, inputShape: number[]): Promise<void> {
+  const params: SavedModel['params'] = {};
+  for (const [k, p] of Object.entries(net.exportParams())) params[k] = { shape: p.shape, data: Array.from(p.data) };
+  const { history: _h, saved: _s, netOptions, net: name, ...training } = r;
+  const model: SavedModel = { format: 'simdnn-model', version: 1, net: name, options: netOptions, input: { shape: inputShape, normalize: true }, params, training };
+  try {
+    await writeFile(file, JSON.stringify(model));
+  } catch (e) {
+    throw new Error(`--save: cannot write ${file} (${(e as Error).message})`);
+  }
+}
+
+function fmtSummary(r: TrainReport): string {
+  return `train acc ${r.trainAcc.toFixed(4)}  test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}  ` +
+    `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s\n`;
+}
+
+async function train(args: readonly string[], io: CliIO): Promise<number> {
+  const s = parseTrainArgs(args);
+  if (s.help) {
+    io.stdout.write(TRAIN_HELP);
+    return 0;
+  }
+  const optimizer = makeOptimizer(s);
+  await checkPaths(s);
+  const kind = NETS[s.net];
+  const rt = await createRuntime({ seed: s.seed });
+  const loadStart = now();
+  const data = await loadData(rt, s, kind.flatten);
+  const loadSeconds = (now() - loadStart) / 1000;
+  const disposers: Array<{ dispose(): void }> = Object.values(data);
+  try {
+    const inputShape = data.xTrain.shape.slice(1);
+    const netOptions = kind.options(s, { inputShape, classes: classesOf(data.tTrain, data.tTest) });
+    const net = kind.create(rt, netOptions);
+    disposers.push(net);
+    const progress = new Progress(io.stderr, !s.quiet, s.epochs);
+    const trainer = new Trainer(net, data.xTrain, data.tTrain, data.xTest, data.tTest, {
+      epochs: s.epochs,
+      miniBatchSize: s.batch,
+      optimizer,
+      onProgress: (p) => progress.update(p),
+    });
+    disposers.push(trainer);
+    if (!s.quiet) {
+      const params = Object.entries(s.optimizerParams).map(([k, v]) => ` ${k} ${v}`).join('');
+      io.stderr.write(`simdnn: ${kind.describe(netOptions)}, ${s.optimizer}${params}, batch ${trainer.batchSize}, ` +
+        `${s.epochs} epochs x ${trainer.iterPerEpoch} steps, ${s.data} (${data.xTrain.shape[0]} train / ${data.xTest.shape[0]} test)\n`);
+    }
+    let result: TrainResult;
+    try {
+      result = trainer.train();
+    } finally {
+      progress.finish();
+    }
+    const r = report(s, netOptions, data, result, loadSeconds);
+    if (s.save !== undefined) await saveModel(s.save, net, r, inputShape);
+    io.stdout.write(s.json ? `${JSON.stringify(r)}\n` : fmtSummary(r));
+    if (s.save !== undefined && !s.quiet) io.stderr.write(`simdnn: saved the model to ${s.save}\n`);
+    return 0;
+  } finally {
+    for (const d of disposers.reverse()) d.dispose();
+  }
+}
+
+function version(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
+/** Runs the command line `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case '-h': case '--help': case 'help':
+        io.stdout.write(HELP);
+        return 0;
+      case '--version':
+        io.stdout.write(`${version()}\n`);
+        return 0;
+      case 'train':
+        return await train(rest, io);
+      case undefined:
+        throw new UsageError('no command given (expected train)');
+      default:
+        throw new UsageError(`unknown command '${command}' (expected train)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const hint = command === 'train' ? 'simdnn train --help' : 'simdnn --help';
+      io.stderr.write(`simdnn: ${e.message}\nRun '${hint}' for usage.\n`);
+      return 2;
+    }
+    io.stderr.write(`simdnn: error: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) process.exitCode = await main(process.argv.slice(2));

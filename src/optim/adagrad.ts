@@ -1,0 +1,22 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface AdaGradOptions { lr?: number; eps?: number }
+
+/** AdaGrad (the book's): h += dW²; W −= lr·dW / (√h + eps), eps = 1e-7. */
+export class AdaGrad extends ElementwiseOptimizer {
+  static readonly options = { lr: [0.01, 'nonNegative'], eps: [1e-7, 'positive'] } as const;
+  readonly name = 'AdaGrad';
+  lr: number;
+  eps: number;
+
+  constructor(options: AdaGradOptions = {}) {
+    super(['h']);
+    ({ lr: this.lr, eps: this.eps } = parseOptions('AdaGrad', AdaGrad.options, options));
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    k.adagradStep(param, state, grad, n, this.lr, this.eps);
+  }
+}

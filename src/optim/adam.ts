@@ -1,0 +1,33 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number }
+
+/**
+ * Adam (the book's): m += (1 − beta1)·(dW − m); v += (1 − beta2)·(dW² − v);
+ * W −= lr_t·m / (√v + eps), with the bias correction folded into
+ * lr_t = lr·√(1 − beta2ᵗ)/(1 − beta1ᵗ) (float64, once per step) and eps = 1e-7.
+ */
+export class Adam extends ElementwiseOptimizer {
+  static readonly options = { lr: [0.001, 'nonNegative'], beta1: [0.9, 'unit'], beta2: [0.999, 'unit'], eps: [1e-7, 'positive'] } as const;
+  readonly name = 'Adam';
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  private lrT = 0;
+
+  constructor(options: AdamOptions = {}) {
+    super(['m', 'v']);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps } = parseOptions('Adam', Adam.options, options));
+  }
+
+  protected beginStep(t: number): void {
+    this.lrT = this.lr * Math.sqrt(1 - this.beta2 ** t) / (1 - this.beta1 ** t);
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
+    k.adamStep(param, state, state + slotBytes, grad, n, this.lrT, this.beta1, this.beta2, this.eps);
+  }
+}

@@ -1,0 +1,40 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface AdamWOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number }
+
+/**
+ * AdamW (Loshchilov & Hutter, as PyTorch's): W *= 1 − lr·weightDecay;
+ * m += (1 − beta1)·(dW − m); v = beta2·v + (1 − beta2)·dW²;
+ * W −= lr/(1 − beta1ᵗ) · m / (√v / √(1 − beta2ᵗ) + eps).
+ */
+export class AdamW extends ElementwiseOptimizer {
+  static readonly options = {
+    lr: [0.001, 'nonNegative'], beta1: [0.9, 'unit'], beta2: [0.999, 'unit'], eps: [1e-8, 'positive'], weightDecay: [0.01, 'nonNegative'],
+  } as const;
+  readonly name = 'AdamW';
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  private decay = 1;
+  private stepSize = 0;
+  private bc2Sqrt = 1;
+
+  constructor(options: AdamWOptions = {}) {
+    super(['m', 'v']);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = parseOptions('AdamW', AdamW.options, options));
+  }
+
+  protected beginStep(t: number): void {
+    this.decay = 1 - this.lr * this.weightDecay;
+    this.stepSize = this.lr / (1 - this.beta1 ** t);
+    this.bc2Sqrt = Math.sqrt(1 - this.beta2 ** t);
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
+    k.adamwStep(param, state, state + slotBytes, grad, n, this.decay, this.stepSize, this.bc2Sqrt, this.beta1, this.beta2, this.eps);
+  }
+}

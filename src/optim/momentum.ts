@@ -1,0 +1,22 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface MomentumOptions { lr?: number; momentum?: number }
+
+/** Momentum SGD (the book's): v = momentum·v − lr·dW; W += v. */
+export class Momentum extends ElementwiseOptimizer {
+  static readonly options = { lr: [0.01, 'nonNegative'], momentum: [0.9, 'unit'] } as const;
+  readonly name = 'Momentum';
+  lr: number;
+  momentum: number;
+
+  constructor(options: MomentumOptions = {}) {
+    super(['v']);
+    ({ lr: this.lr, momentum: this.momentum } = parseOptions('Momentum', Momentum.options, options));
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    k.momentumStep(param, state, grad, n, this.lr, this.momentum);
+  }
+}

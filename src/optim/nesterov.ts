@@ -1,0 +1,25 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface NesterovOptions { lr?: number; momentum?: number }
+
+/**
+ * Nesterov's accelerated gradient in the book's form:
+ * v = momentum·v − lr·dW; W += momentum²·v − (1 + momentum)·lr·dW (with the new v).
+ */
+export class Nesterov extends ElementwiseOptimizer {
+  static readonly options = { lr: [0.01, 'nonNegative'], momentum: [0.9, 'unit'] } as const;
+  readonly name = 'Nesterov';
+  lr: number;
+  momentum: number;
+
+  constructor(options: NesterovOptions = {}) {
+    super(['v']);
+    ({ lr: this.lr, momentum: this.momentum } = parseOptions('Nesterov', Nesterov.options, options));
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    k.nesterovStep(param, state, grad, n, this.lr, this.momentum);
+  }
+}

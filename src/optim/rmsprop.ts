@@ -1,0 +1,23 @@
+import type { Kernels } from '../runtime/runtime.js';
+import { ElementwiseOptimizer } from './optimizer.js';
+import { parseOptions } from './options.js';
+
+export interface RMSpropOptions { lr?: number; decayRate?: number; eps?: number }
+
+/** RMSprop (the book's): h = decayRate·h + (1 − decayRate)·dW²; W −= lr·dW / (√h + eps), eps = 1e-7. */
+export class RMSprop extends ElementwiseOptimizer {
+  static readonly options = { lr: [0.01, 'nonNegative'], decayRate: [0.99, 'unit'], eps: [1e-7, 'positive'] } as const;
+  readonly name = 'RMSprop';
+  lr: number;
+  decayRate: number;
+  eps: number;
+
+  constructor(options: RMSpropOptions = {}) {
+    super(['h']);
+    ({ lr: this.lr, decayRate: this.decayRate, eps: this.eps } = parseOptions('RMSprop', RMSprop.options, options));
+  }
+
+  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    k.rmspropStep(param, state, grad, n, this.lr, this.decayRate, this.eps);
+  }
+}

@@ -1,0 +1,267 @@
+// Optimizer state (velocity, h, m, v, …) on the linear memory, keyed by
+// parameter name, made lazily at the first update like the book's.
+//
+// All of an optimizer's state lives in one arena: one region per state array
+// ("slot"), each region holding every key's values at the same offset. When
+// the params form one contiguous block with zero padding between tensors (a
+// ParameterSet: each tensor starts on a 16-float boundary) and the grads are
+// laid out the same way, the regions mirror that block, so a step is ONE
+// kernel call over the whole block; the padding stays zero (its gradient is
+// zero, so no update moves it). Otherwise each key is stepped on its own.
+import type { Runtime } from '../runtime/runtime.js';
+import { Tensor, sameShape, shapeSize } from '../runtime/tensor.js';
+import type { Params } from './optimizer.js';
+
+const PAD = 16; // floats: ParameterSet's tensor alignment, and the allocator's 64 bytes
+
+const padded = (n: number): number => Math.ceil(n / PAD) * PAD;
+
+/** One kernel call: `size` floats of param, grad and state (slot 0; slot s is `s · slotBytes` further). */
+export interface Span {
+  param: number;
+  grad: number;
+  state: number;
+  size: number;
+}
+
+/** How an update runs: one span over the whole block, or one per key. */
+export interface Layout {
+  rt: Runtime | null;
+  spans: Span[];
+  /** Bytes from one slot's region to the next. */
+  slotBytes: number;
+  /** True when `spans` is one call over a contiguous block of all params. */
+  contiguous: boolean;
+}
+
+/** One parameter's state as state() exports it: its shape and one array per slot. */
+export interface ParamState {
+  shape: number[];
+  [slot: string]: number[];
+}
+
+interface Entry {
+  shape: number[];
+  /** Floats from the start of each slot region. */
+  offset: number;
+}
+
+interface Planned {
+  layout: Layout;
+  /** The pointers the layout was made for, to spot a different set of tensors. */
+  ptrs: Map<string, { param: number; grad: number }>;
+}
+
+const EMPTY: Layout = { rt: null, spans: [], slotBytes: 0, contiguous: false };
+
+export class StateStore {
+  private rt: Runtime | null = null;
+  private arena: Tensor | null = null;
+  private regionFloats = 0;
+  private entries = new Map<string, Entry>();
+  /** State given to loadState, copied into the arena at the next update. */
+  private loaded: Map<string, { shape: number[]; slots: Float32Array[] }> | null = null;
+  private planned: Planned | null = null;
+  private disposed = false;
+
+  constructor(readonly slotNames: readonly string[]) {}
+
+  /**
+   * The layout for an update of `keys`, checked against the state already
+   * held before anything is written: a key whose shape changed is an error.
+   */
+  prepare(who: string, keys: readonly string[], params: Params, grads: Params): Layout {
+    if (this.disposed) throw new Error(`${who}.update: used after dispose()`);
+    for (const k of keys) {
+      const p = params[k];
+      if (grads[k].rt !== p.rt || (this.rt !== null && p.rt !== this.rt)) {
+        throw new Error(`${who}.update: params['${k}'] and grads['${k}'] must live on the runtime that holds the optimizer's state`);
+      }
+      const known = this.shapeOf(k);
+      if (known && !sameShape(known, p.shape)) {
+        throw new RangeError(`${who}.update: params['${k}'] has shape [${p.shape.join(', ')}], but the optimizer's state for '${k}' has shape [${known.join(', ')}]; use a new optimizer for another model`);
+      }
+    }
+    if (this.planned && this.sameTensors(keys, params, grads)) return this.planned.layout;
+    return this.plan(keys, params, grads);
+  }
+
+  /** Whether the current layout is one call over a contiguous block. */
+  get contiguous(): boolean {
+    return this.planned?.layout.contiguous ?? false;
+  }
+
+  /** Copies of every key's state arrays. */
+  export(): Record<string, ParamState> {
+    const out: Record<string, ParamState> = {};
+    if (this.loaded) {
+      for (const [k, { shape, slots }] of this.loaded) {
+        out[k] = this.entry(shape, (s) => Array.from(slots[s]));
+      }
+      return out;
+    }
+    for (const [k, { shape, offset }] of this.entries) {
+      const size = shapeSize(shape);
+      out[k] = this.entry(shape, (s) => {
+        const start = s * this.regionFloats + offset;
+        return Array.from(this.arena!.data.subarray(start, start + size));
+      });
+    }
+    return out;
+  }
+
+  /** Replaces all state with `saved` (validated first), to be placed at the next update. */
+  import(who: string, saved: unknown): void {
+    if (saved === null || typeof saved !== 'object') throw new TypeError(`${who}.loadState: params must be an object of per-key state, got ${String(saved)}`);
+    const loaded = new Map<string, { shape: number[]; slots: Float32Array[] }>();
+    for (const [k, value] of Object.entries(saved)) {
+      const where = `${who}.loadState: params['${k}']`;
+      const entry = value as Record<string, unknown> | null;
+      const shape = entry?.shape;
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new RangeError(`${where}.shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      }
+      const extra = Object.keys(entry!).filter((name) => name !== 'shape' && !this.slotNames.includes(name));
+      if (extra.length > 0) throw new TypeError(`${where} has unknown state '${extra[0]}' (expected ${['shape', ...this.slotNames].join(', ')})`);
+      const size = shapeSize(shape);
+      const slots = this.slotNames.map((name) => {
+        const values = entry![name] as ArrayLike<number> | undefined;
+        if (values === undefined || values === null || typeof values !== 'object' || values.length !== size) {
+          throw new RangeError(`${where}.${name} must hold ${size} numbers for shape [${shape.join(', ')}], got ${values === undefined ? 'nothing' : `length ${values?.length}`}`);
+        }
+        const copy = Float32Array.from(values);
+        for (let i = 0; i < size; i++) {
+          if (!Number.isFinite(copy[i])) throw new RangeError(`${where}.${name}[${i}] is ${values[i]}, expected a finite number`);
+        }
+        return copy;
+      });
+      loaded.set(k, { shape: [...shape], slots });
+    }
+    this.release();
+    this.loaded = loaded;
+  }
+
+  /** Frees the arena; the store refuses later updates. */
+  dispose(): void {
+    this.release();
+    this.disposed = true;
+  }
+
+  private release(): void {
+    this.arena?.dispose();
+    this.arena = null;
+    this.rt = null;
+    this.regionFloats = 0;
+    this.entries = new Map();
+    this.loaded = null;
+    this.planned = null;
+  }
+
+  private entry(shape: number[], slot: (s: number) => number[]): ParamState {
+    const out: ParamState = { shape: [...shape] };
+    this.slotNames.forEach((name, s) => { out[name] = slot(s); });
+    return out;
+  }
+
+  private shapeOf(k: string): number[] | undefined {
+    return this.loaded ? this.loaded.get(k)?.shape : this.entries.get(k)?.shape;
+  }
+
+  private sameTensors(keys: readonly string[], params: Params, grads: Params): boolean {
+    const ptrs = this.planned!.ptrs;
+    if (ptrs.size !== keys.length) return false;
+    for (const k of keys) {
+      const at = ptrs.get(k);
+      if (!at || at.param !== params[k].ptr || at.grad !== grads[k].ptr) return false;
+    }
+    return true;
+  }
+
+  /** A new arena laid out for these tensors, holding the state kept so far (or loaded). */
+  private plan(keys: readonly string[], params: Params, grads: Params): Layout {
+    if (keys.length === 0) {
+      this.planned = { layout: EMPTY, ptrs: new Map() };
+      return EMPTY;
+    }
+    const rt = params[keys[0]].rt;
+    const block = findBlock(keys, params, grads);
+    const offsets = new Map<string, number>();
+    const shapes = new Map<string, number[]>();
+    let floats = 0;
+    for (const k of keys) {
+      const p = params[k];
+      shapes.set(k, [...p.shape]);
+      if (block) offsets.set(k, (p.ptr - block.param) / 4);
+      else { offsets.set(k, floats); floats += padded(p.size); }
+    }
+    if (block) floats = block.size;
+    // keys this update leaves out keep their state, after the mirrored region
+    const held: Iterable<[string, { shape: number[] }]> = this.loaded ?? this.entries;
+    for (const [k, { shape }] of held) {
+      if (offsets.has(k)) continue;
+      offsets.set(k, floats);
+      shapes.set(k, shape);
+      floats += padded(shapeSize(shape));
+    }
+    const slots = this.slotNames.length;
+    const arena = slots > 0 && floats > 0 ? rt.tensor([slots * floats]) : null;
+    if (arena) {
+      for (const [k, offset] of offsets) {
+        const size = shapeSize(shapes.get(k)!);
+        const old = this.entries.get(k);
+        const loaded = this.loaded?.get(k);
+        for (let s = 0; s < slots; s++) {
+          const at = s * floats + offset;
+          if (old && this.arena) rt.kernels.copy(arena.ptr + at * 4, this.arena.ptr + (s * this.regionFloats + old.offset) * 4, size);
+          else if (loaded) arena.data.set(loaded.slots[s], at);
+        }
+      }
+    }
+    this.arena?.dispose();
+    this.arena = arena;
+    this.rt = rt;
+    this.regionFloats = floats;
+    this.entries = new Map([...offsets].map(([k, offset]) => [k, { shape: shapes.get(k)!, offset }]));
+    this.loaded = null;
+
+    const statePtr = arena?.ptr ?? 0;
+    const spans: Span[] = block
+      ? [{ param: block.param, grad: block.grad, state: statePtr, size: block.size }]
+      : keys.map((k) => ({ param: params[k].ptr, grad: grads[k].ptr, state: statePtr + offsets.get(k)! * 4, size: params[k].size }));
+    const layout: Layout = { rt, spans, slotBytes: floats * 4, contiguous: block !== null };
+    this.planned = { layout, ptrs: new Map(keys.map((k) => [k, { param: params[k].ptr, grad: grads[k].ptr }])) };
+    return layout;
+  }
+}
+
+/**
+ * The block the params form when, sorted by address, each starts where the
+ * previous one's 16-float-padded extent ends, the grads sit at the same
+ * offsets from their first, the two blocks do not overlap, and every padding
+ * float is zero in both (so a kernel over the whole block leaves it alone).
+ */
+function findBlock(keys: readonly string[], params: Params, grads: Params): { param: number; grad: number; size: number } | null {
+  if (keys.length < 2) return null;
+  const order = [...keys].sort((a, b) => params[a].ptr - params[b].ptr);
+  const base = params[order[0]].ptr;
+  const gradBase = grads[order[0]].ptr;
+  let end = base;
+  for (const k of order) {
+    const p = params[k];
+    if (p.ptr !== end || grads[k].ptr - gradBase !== p.ptr - base) return null;
+    end += padded(p.size) * 4;
+  }
+  const bytes = end - base;
+  if (gradBase < end && base < gradBase + bytes) return null;
+  const memory = new Float32Array(params[order[0]].rt.memory.buffer);
+  for (const k of order) {
+    const p = params[k];
+    const gap = padded(p.size) - p.size;
+    const at = p.ptr / 4 + p.size;
+    const gradAt = grads[k].ptr / 4 + p.size;
+    for (let i = 0; i < gap; i++) {
+      if (memory[at + i] !== 0 || memory[gradAt + i] !== 0) return null;
+    }
+  }
+  return { param: base, grad: gradBase, size: bytes / 4 };
+}

@@ -1,0 +1,61 @@
+// How rt.gemm splits one call across threads: by rows of C (the A and C
+// pointers move), or by columns when C is wider than tall (the B and C
+// pointers move), so the duplicated packing — each part packs all of the
+// operand it shares, K·N floats of B for a row split — is the smaller one.
+// Each element of C is computed by exactly one part, with the reduction order
+// the kernel uses for the whole call (assembly/gemm.ts), so the result has the
+// same bits for any thread count.
+import { MAX_ARGS } from './threads.js';
+
+// assembly/gemm.ts's micro-tile (MR rows × NR columns): parts start on tile
+// boundaries so no part adds an edge tile the whole call would not have.
+const MR = 6;
+const NR = 8;
+
+/**
+ * Multiply-adds (M·N·K) a part must have for a split to pay: below this the
+ * hand-off (publishing the job, waking or catching a worker, the duplicated
+ * packing) costs more than the part saves. Measured with bench/threads.bench.mjs
+ * on 2 cores: a 2-way split breaks even near 2^19 multiply-adds per part and
+ * gains 1.5x from about 2^21.
+ */
+export const GEMM_MIN_PART_WORK = 1 << 20;
+
+/** Parts to split a call into: at most `threads`, at least one tile row/column each, enough work each. */
+export function gemmParts(M: number, N: number, K: number, threads: number): number {
+  if (threads < 2 || M <= 0 || N <= 0 || K <= 0) return 1;
+  const units = M >= N ? Math.ceil(M / MR) : Math.ceil(N / NR);
+  return Math.max(1, Math.min(threads, units, Math.floor((M * N * K) / GEMM_MIN_PART_WORK)));
+}
+
+/** Writes the kernel arguments of each part into the pool's argument slots; `work[p]` is part p's workspace. */
+export function writeGemmParts(
+  args: Float64Array, parts: number, work: readonly number[],
+  transA: number, transB: number, M: number, N: number, K: number,
+  A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta: number,
+): void {
+  const byRows = M >= N;
+  const dim = byRows ? M : N;
+  const step = byRows ? MR : NR;
+  const units = Math.ceil(dim / step);
+  for (let p = 0; p < parts; p++) {
+    const start = Math.floor((units * p) / parts) * step;
+    const end = p === parts - 1 ? dim : Math.floor((units * (p + 1)) / parts) * step;
+    const o = p * MAX_ARGS;
+    args[o] = transA;
+    args[o + 1] = transB;
+    args[o + 2] = byRows ? end - start : M;
+    args[o + 3] = byRows ? N : end - start;
+    args[o + 4] = K;
+    // row i of op(A) starts at A + i·lda floats, or at A + i when A is stored K×M
+    args[o + 5] = byRows ? A + 4 * (transA ? start : start * lda) : A;
+    args[o + 6] = lda;
+    // column j of op(B) starts at B + j, or at B + j·ldb when B is stored N×K
+    args[o + 7] = byRows ? B : B + 4 * (transB ? start * ldb : start);
+    args[o + 8] = ldb;
+    args[o + 9] = C + 4 * (byRows ? start * ldc : start);
+    args[o + 10] = ldc;
+    args[o + 11] = beta;
+    args[o + 12] = work[p];
+  }
+}

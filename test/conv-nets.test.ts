@@ -1,0 +1,143 @@
+// The conv nets: SimpleConvNet (gradient vs central differences), DeepConvNet
+// (the book's layout and init; a small one learns), AlexNet (torchvision's
+// stack: parameter count, shapes, one forward/backward), and a user stack.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { makeRuntime, randomArray } from './helpers/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { SimpleConvNet, DeepConvNet, alexNet, Sequential, Convolution, Relu, Pooling, Flatten, Affine, createOptimizer } from '../src/index.js';
+import { gradError } from './reference/gradcheck.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime({ seed: 5 }); });
+
+const shapes = (net: Sequential) => Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.shape]));
+const paramCount = (net: Sequential) => Object.values(net.params).reduce((n, p) => n + p.size, 0);
+const std = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+
+describe('SimpleConvNet', () => {
+  it('has the book\'s layers, keys and shapes (ch07 defaults)', () => {
+    const net = new SimpleConvNet(rt);
+    expect(net.layers.map((l) => l.name)).toEqual(['Convolution', 'Relu', 'Pooling', 'Affine', 'Relu', 'Affine']);
+    expect(shapes(net)).toEqual({ W1: [30, 1, 5, 5], b1: [30], W2: [30 * 12 * 12, 100], b2: [100], W3: [100, 10], b3: [10] });
+    // weight_init_std 0.01 for every weight; 432,000 samples in W2
+    expect(Math.abs(std(net.params.W2.data) / 0.01 - 1)).toBeLessThan(0.01);
+    expect([...net.params.b1.data].every((v) => v === 0)).toBe(true);
+    const y = net.predict(rt.tensor([3, 1, 28, 28], randomArray(3 * 784, 1, 0, 1)));
+    expect(y.shape).toEqual([3, 10]);
+    net.dispose();
+  });
+
+  it('gradient matches numericalGradient on [2, 1, 8, 8] input', () => {
+    const net = new SimpleConvNet(rt, {
+      inputDim: [1, 8, 8], convParam: { filterNum: 3, filterSize: 3, pad: 1, stride: 1 },
+      hiddenSize: 6, outputSize: 4, weightInitStd: 0.3,
+    });
+    const x = rt.tensor([2, 1, 8, 8], randomArray(128, 2));
+    const t = [1, 3];
+    // f32 loss: rounding ~1e-7/h against truncation O(h²)
+    const num = net.numericalGradient(x, t, 3e-3);
+    const grads = net.gradient(x, t);
+    expect(Object.keys(grads)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3']);
+    for (const key of Object.keys(grads)) expect(gradError(grads[key].data, num[key]), key).toBeLessThan(1e-2);
+    net.dispose();
+  });
+
+  it('names the net and the layer when the input is too small for the filter', () => {
+    expect(() => new SimpleConvNet(rt, { inputDim: [1, 4, 4] })).toThrow(/SimpleConvNet: layer 1 \(conv\): a 5×5 filter with pad 0 does not fit a 4×4 input/);
+    expect(() => new SimpleConvNet(rt, { inputDim: [1, 28] })).toThrow(/inputDim must be \[C, H, W\]/);
+    expect(() => new SimpleConvNet(rt, { hidden: 10 } as object)).toThrow(/SimpleConvNet: unknown option 'hidden'/);
+  });
+});
+
+describe('DeepConvNet', () => {
+  it('has the book\'s ch08 layout, keys, shapes and He init from each fan-in', () => {
+    const net = new DeepConvNet(rt);
+    const conv = ['Convolution', 'Relu'];
+    expect(net.layers.map((l) => l.name)).toEqual([
+      ...conv, ...conv, 'Pooling', ...conv, ...conv, 'Pooling', ...conv, ...conv, 'Pooling',
+      'Affine', 'Relu', 'Dropout', 'Affine', 'Dropout',
+    ]);
+    expect(shapes(net)).toEqual({
+      W1: [16, 1, 3, 3], b1: [16], W2: [16, 16, 3, 3], b2: [16], W3: [32, 16, 3, 3], b3: [32], W4: [32, 32, 3, 3], b4: [32],
+      W5: [64, 32, 3, 3], b5: [64], W6: [64, 64, 3, 3], b6: [64], W7: [64 * 4 * 4, 50], b7: [50], W8: [50, 10], b8: [10],
+    });
+    expect(paramCount(net)).toBe(123552);
+    // the book's pre_node_nums: 64·3·3 for W6 (36,864 samples), 64·4·4 for W7 (51,200)
+    expect(Math.abs(std(net.params.W6.data) / Math.sqrt(2 / 576) - 1)).toBeLessThan(0.02);
+    expect(Math.abs(std(net.params.W7.data) / Math.sqrt(2 / 1024) - 1)).toBeLessThan(0.02);
+    expect(net.predict(rt.tensor([2, 1, 28, 28])).shape).toEqual([2, 10]);
+    net.dispose();
+  });
+
+  it('a small one with Adam halves its loss on a tiny subset within 30 steps', () => {
+    rt.reseed(11);
+    const net = new DeepConvNet(rt, { inputDim: [1, 12, 12], outputSize: 4 });
+    // 16 images in 4 classes: a bright 4×4 block in the class's quadrant over noise
+    const N = 16;
+    const labels = Array.from({ length: N }, (_, i) => i % 4);
+    const pixels = randomArray(N * 144, 3, 0, 0.3);
+    labels.forEach((c, i) => {
+      const y0 = c < 2 ? 1 : 7, x0 = c % 2 === 0 ? 1 : 7;
+      for (let y = y0; y < y0 + 4; y++) for (let x = x0; x < x0 + 4; x++) pixels[i * 144 + y * 12 + x] += 1;
+    });
+    const x = rt.tensor([N, 1, 12, 12], pixels);
+    const optimizer = createOptimizer('adam', { lr: 0.003 });
+    const before = net.loss(x, labels);
+    for (let step = 0; step < 30; step++) {
+      net.gradient(x, labels);
+      optimizer.update(net.params, net.grads);
+    }
+    expect(net.loss(x, labels)).toBeLessThan(before / 2);
+    expect(net.accuracy(x, labels)).toBe(1);
+    net.dispose();
+  });
+
+  it('rejects a wrong number of conv params and unknown options', () => {
+    expect(() => new DeepConvNet(rt, { convParams: [] })).toThrow(/DeepConvNet: convParams must list 6 conv layers, got 0/);
+    expect(() => new DeepConvNet(rt, { outputsize: 10 } as object)).toThrow(/DeepConvNet: unknown option 'outputsize'/);
+  });
+});
+
+describe('alexNet', () => {
+  it('builds torchvision\'s stack: 61,100,840 parameters for 1000 classes, 9216 features into the classifier', () => {
+    const net = alexNet(rt, { numClasses: 1000 });
+    expect(paramCount(net)).toBe(61100840);
+    expect(shapes(net)).toEqual({
+      W1: [64, 3, 11, 11], b1: [64], W2: [192, 64, 5, 5], b2: [192], W3: [384, 192, 3, 3], b3: [384],
+      W4: [256, 384, 3, 3], b4: [256], W5: [256, 256, 3, 3], b5: [256],
+      W6: [9216, 4096], b6: [4096], W7: [4096, 4096], b7: [4096], W8: [4096, 1000], b8: [1000],
+    });
+    net.dispose();
+  });
+
+  it('runs forward and backward for a batch of 2 (10 classes)', () => {
+    const net = alexNet(rt, { numClasses: 10 });
+    const x = rt.tensor([2, 3, 224, 224], randomArray(2 * 3 * 224 * 224, 4, 0, 1));
+    const grads = net.gradient(x, [3, 7]);
+    expect(Number.isFinite(net.lastLoss)).toBe(true);
+    expect(grads.W1.shape).toEqual([64, 3, 11, 11]);
+    for (const key of ['W1', 'W5', 'W8']) {
+      const g = grads[key];
+      expect(rt.kernels.hasNonFinite(g.ptr, g.size), key).toBe(0);
+      expect(rt.kernels.sumSquares(g.ptr, g.size), key).toBeGreaterThan(0);
+    }
+    expect(net.predict(x).shape).toEqual([2, 10]);
+    x.dispose();
+    net.dispose();
+  });
+});
+
+describe('Sequential of conv layers', () => {
+  it('keys a user stack like the book and trains it through the same interface', () => {
+    const W1 = rt.randn(rt.tensor([4, 1, 3, 3]), 0.3), b1 = rt.tensor([4]);
+    const W2 = rt.randn(rt.tensor([4 * 3 * 3, 3]), 0.3), b2 = rt.tensor([3]);
+    const net = new Sequential(rt, [new Convolution(W1, b1, 1, 1), new Relu(), new Pooling(2, 2, 2), new Flatten(), new Affine(W2, b2)]);
+    expect(Object.keys(net.params)).toEqual(['W1', 'b1', 'W2', 'b2']);
+    const x = rt.tensor([3, 1, 6, 6], randomArray(108, 6));
+    const t = [0, 1, 2];
+    const num = net.numericalGradient(x, t, 3e-3);
+    const grads = net.gradient(x, t);
+    for (const key of Object.keys(grads)) expect(gradError(grads[key].data, num[key]), key).toBeLessThan(1e-2);
+    net.dispose();
+  });
+});

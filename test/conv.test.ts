@@ -1,0 +1,191 @@
+// Convolution: the im2col/col2im/bias kernels against their scalar references,
+// and the layer against float64 references from the book's im2col formulation.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { makeRuntime, lengths, randomArray, expectClose, expectBits } from './helpers/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { Convolution } from '../src/layers/index.js';
+import { convForward, convBackward, outSize, type Geometry } from './reference/im2col.js';
+import { layerGradients, gradError } from './reference/gradcheck.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime(); });
+
+// Filter/stride/pad combinations for the kernels: square and not, 1×1,
+// padding wider than the filter's reach, strides 1 to 4.
+const kernelCases: Array<Pick<Geometry, 'FH' | 'FW' | 'stride' | 'pad'>> = [
+  { FH: 3, FW: 3, stride: 1, pad: 1 },
+  { FH: 3, FW: 3, stride: 1, pad: 0 },
+  { FH: 1, FW: 1, stride: 1, pad: 0 },
+  { FH: 2, FW: 3, stride: 1, pad: 2 },
+  { FH: 3, FW: 2, stride: 2, pad: 1 },
+  { FH: 5, FW: 5, stride: 3, pad: 2 },
+  { FH: 4, FW: 1, stride: 4, pad: 0 },
+];
+
+describe('im2col kernels', () => {
+  for (const c of kernelCases) {
+    // row widths around every multiple of the vector width, wide enough for the filter
+    const widths = lengths.filter((w) => w + 2 * c.pad >= c.FW);
+    it(`im2colForward/Backward match their references bit for bit, filter ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}, W in ${widths[0]}..${widths[widths.length - 1]}`, () => {
+      const k = rt.kernels;
+      for (const W of widths) {
+        const g: Geometry = { N: 2, C: 2, H: Math.max(c.FH, 5), W, ...c };
+        const { OH, OW } = outSize(g);
+        const inSize = g.N * g.C * g.H * W, colSize = g.N * g.C * c.FH * c.FW * OH * OW;
+        const x = rt.tensor([inSize], randomArray(inSize, W + 1));
+        const col = rt.tensor([colSize]), colRef = rt.tensor([colSize]);
+        k.fill(col.ptr, NaN, colSize); // every entry must be written, padding included
+        k.im2colForward(col.ptr, x.ptr, g.N, g.C, g.H, W, c.FH, c.FW, c.stride, c.pad);
+        k.im2colForwardRef(colRef.ptr, x.ptr, g.N, g.C, g.H, W, c.FH, c.FW, c.stride, c.pad);
+        expectBits(col.data, colRef.data, `im2colForward W=${W}`);
+        const dcol = rt.tensor([colSize], randomArray(colSize, W + 2));
+        const dx = rt.tensor([inSize]), dxRef = rt.tensor([inSize]);
+        k.fill(dx.ptr, NaN, inSize);
+        k.im2colBackward(dx.ptr, dcol.ptr, g.N, g.C, g.H, W, c.FH, c.FW, c.stride, c.pad);
+        k.im2colBackwardRef(dxRef.ptr, dcol.ptr, g.N, g.C, g.H, W, c.FH, c.FW, c.stride, c.pad);
+        expectBits(dx.data, dxRef.data, `im2colBackward W=${W}`);
+        for (const t of [x, col, colRef, dcol, dx, dxRef]) t.dispose();
+      }
+    });
+  }
+
+  it('writes only its own images (a call on a sub-range of the batch)', () => {
+    const k = rt.kernels;
+    const g = { C: 3, H: 6, W: 7, FH: 3, FW: 3, stride: 1, pad: 1 };
+    const img = g.C * g.H * g.W, colImg = g.C * 9 * g.H * g.W;
+    const x = rt.tensor([4 * img], randomArray(4 * img, 3));
+    const whole = rt.tensor([4 * colImg]), parts = rt.tensor([4 * colImg]);
+    k.im2colForward(whole.ptr, x.ptr, 4, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+    k.im2colForward(parts.ptr, x.ptr, 1, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+    k.im2colForward(parts.ptr + colImg * 4, x.ptr + img * 4, 3, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+    expectBits(parts.data, whole.data, 'im2col split at image 1');
+    const dxWhole = rt.tensor([4 * img]), dxParts = rt.tensor([4 * img]);
+    k.im2colBackward(dxWhole.ptr, whole.ptr, 4, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+    k.im2colBackward(dxParts.ptr, whole.ptr, 2, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+    k.im2colBackward(dxParts.ptr + 2 * img * 4, whole.ptr + 2 * colImg * 4, 2, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+    expectBits(dxParts.data, dxWhole.data, 'col2im split at image 2');
+  });
+});
+
+describe('conv bias kernels', () => {
+  it('convBiasForward matches its reference bit for bit; convBiasBackward within f32 summation error', () => {
+    const k = rt.kernels;
+    for (const P of lengths) {
+      const n = 3, C = 5;
+      const y = rt.tensor([n * C * P], randomArray(n * C * P, P + 1));
+      const yRef = rt.tensor([n * C * P], y.data);
+      const b = rt.tensor([C], randomArray(C, P + 2));
+      k.convBiasForward(y.ptr, b.ptr, n, C, P);
+      k.convBiasForwardRef(yRef.ptr, b.ptr, n, C, P);
+      expectBits(y.data, yRef.data, `convBiasForward P=${P}`);
+      const db = rt.tensor([C]), dbRef = rt.tensor([C]);
+      k.convBiasBackward(db.ptr, y.ptr, n, C, P);
+      k.convBiasBackwardRef(dbRef.ptr, y.ptr, n, C, P);
+      // judged against the float64 sum with the worst-case bound for m f32
+      // additions in any order: |error| <= m·2⁻²⁴·Σ|y|
+      for (let c = 0; c < C; c++) {
+        let s = 0, abs = 0;
+        for (let i = 0; i < n; i++) for (let j = 0; j < P; j++) {
+          const v = y.data[(i * C + c) * P + j];
+          s += v; abs += Math.abs(v);
+        }
+        const bound = n * P * 2 ** -24 * abs;
+        expect(Math.abs(db.data[c] - s), `convBiasBackward P=${P} c=${c}`).toBeLessThanOrEqual(bound);
+        expect(Math.abs(dbRef.data[c] - s), `convBiasBackwardRef P=${P} c=${c}`).toBeLessThanOrEqual(bound);
+      }
+      for (const t of [y, yRef, b, db, dbRef]) t.dispose();
+    }
+  });
+});
+
+// Layer cases: [N, C, H, W], [FN, FH, FW], stride, pad.
+const layerCases: Array<{ x: [number, number, number, number]; f: [number, number, number]; stride: number; pad: number }> = [
+  { x: [2, 1, 8, 8], f: [3, 3, 3], stride: 1, pad: 1 },
+  { x: [2, 3, 7, 9], f: [4, 3, 2], stride: 1, pad: 0 },   // non-square input and filter
+  { x: [3, 2, 9, 7], f: [5, 3, 3], stride: 2, pad: 1 },
+  { x: [1, 3, 11, 10], f: [2, 5, 4], stride: 3, pad: 2 },
+  { x: [2, 4, 6, 6], f: [6, 1, 1], stride: 1, pad: 0 },   // 1×1
+  { x: [2, 2, 5, 5], f: [3, 5, 5], stride: 1, pad: 2 },   // filter as large as the input
+  { x: [1, 3, 23, 23], f: [4, 11, 11], stride: 4, pad: 2 }, // AlexNet's first layer, small
+  { x: [40, 1, 28, 28], f: [2, 3, 3], stride: 1, pad: 1 }, // two im2col chunks (37 + 3 images)
+  { x: [3, 16, 32, 32], f: [4, 3, 3], stride: 1, pad: 1 }, // one image per chunk
+];
+
+describe('Convolution', () => {
+  for (const { x: xs, f: [FN, FH, FW], stride, pad } of layerCases) {
+    const [N, C, H, W] = xs;
+    it(`forward/backward match the book's im2col formulation: x [${xs.join(', ')}], W [${FN}, ${C}, ${FH}, ${FW}], stride ${stride}, pad ${pad}`, () => {
+      const g: Geometry = { N, C, H, W, FH, FW, stride, pad };
+      const { OH, OW } = outSize(g);
+      const K = C * FH * FW;
+      const x = rt.tensor(xs, randomArray(N * C * H * W, 1));
+      const Wt = rt.tensor([FN, C, FH, FW], randomArray(FN * K, 2, -0.5, 0.5));
+      const b = rt.tensor([FN], randomArray(FN, 3));
+      const layer = new Convolution(Wt, b, stride, pad);
+      const y = layer.forward(x);
+      expect(y.shape).toEqual([N, FN, OH, OW]);
+      // f32 sums of K products of size <= 0.5: rounding grows like sqrt(K)
+      expectClose(y.data, convForward(x.data, Wt.data, b.data, FN, g), { rtol: 1e-5, atol: 1e-6 * Math.sqrt(K) }, 'out');
+      const dout = rt.tensor(y.shape, randomArray(y.size, 4));
+      const dx = layer.backward(dout);
+      expect(dx.shape).toEqual(xs);
+      const ref = convBackward(x.data, Wt.data, dout.data, FN, g);
+      const terms = N * OH * OW; // summed into each dW and db entry
+      expectClose(dx.data, ref.dx, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(FN * FH * FW) }, 'dx');
+      expectClose(layer.dW.data, ref.dW, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(terms) }, 'dW');
+      expectClose(layer.db.data, ref.db, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(terms) }, 'db');
+      for (const t of [x, Wt, b, dout]) t.dispose();
+      layer.dispose();
+    });
+  }
+
+  it('passes a numerical gradient check (stride 2, pad 1, non-square filter)', () => {
+    const x = rt.tensor([2, 2, 6, 5], randomArray(120, 5));
+    const layer = new Convolution(rt.tensor([3, 2, 3, 2], randomArray(36, 6)), rt.tensor([3], randomArray(3, 7)), 2, 1);
+    const { analytic, numeric } = layerGradients(layer, x, 1e-2);
+    // linear in each input: central differences are exact up to f32 rounding of the sums
+    for (const key of ['x', 'W', 'b']) expect(gradError(analytic[key], numeric[key]), key).toBeLessThan(2e-3);
+    layer.dispose();
+  });
+
+  it('keys its params W and b, and uses supplied gradient tensors', () => {
+    const W = rt.tensor([2, 1, 3, 3]), b = rt.tensor([2]);
+    const dW = rt.tensor([2, 1, 3, 3]), db = rt.tensor([2]);
+    const layer = new Convolution(W, b, 1, 0, { dW, db });
+    expect(layer.params).toEqual({ W, b });
+    expect(layer.grads.W).toBe(dW);
+    expect(layer.dW).toBe(dW);
+    layer.forward(rt.tensor([1, 1, 4, 4], randomArray(16, 8)));
+    layer.backward(rt.tensor([1, 2, 2, 2], randomArray(8, 9)));
+    expect(dW.data.some((v) => v !== 0)).toBe(true);
+    layer.dispose();
+    expect(dW.disposed).toBe(false);
+  });
+
+  it('allocates nothing in a repeated step of a seen batch shape', () => {
+    const layer = new Convolution(rt.tensor([4, 3, 3, 3], randomArray(108, 10)), rt.tensor([4]), 1, 1);
+    const x = rt.tensor([5, 3, 8, 8], randomArray(960, 11));
+    const dout = rt.tensor([5, 4, 8, 8], randomArray(1280, 12));
+    layer.forward(x); layer.backward(dout);
+    const before = rt.memoryStats();
+    layer.forward(x); layer.backward(dout);
+    expect(rt.memoryStats()).toEqual(before);
+    layer.dispose();
+  });
+
+  it('rejects bad shapes and settings, naming the layer and the expected shape', () => {
+    const W = rt.tensor([2, 3, 3, 3]);
+    expect(() => new Convolution(rt.tensor([2, 27]), rt.tensor([2]))).toThrow(/Convolution: W must be 4-D \[FN, C, FH, FW\], got \[2, 27\]/);
+    expect(() => new Convolution(W, rt.tensor([3]))).toThrow(/Convolution: b must have 2 elements/);
+    expect(() => new Convolution(W, rt.tensor([2]), 0)).toThrow(/stride must be a positive integer, got 0/);
+    expect(() => new Convolution(W, rt.tensor([2]), 1, -1)).toThrow(/pad must be a non-negative integer, got -1/);
+    const layer = new Convolution(W, rt.tensor([2]), 1, 0);
+    expect(() => layer.forward(rt.tensor([2, 1, 5, 5]))).toThrow(/Convolution.forward: x must be \[N, 3, H, W\], got \[2, 1, 5, 5\]/);
+    expect(() => layer.forward(rt.tensor([2, 75]))).toThrow(/x must be \[N, 3, H, W\], got \[2, 75\]/);
+    expect(() => layer.forward(rt.tensor([1, 3, 2, 5]))).toThrow(/a 3×3 filter with pad 0 does not fit a 2×5 input/);
+    expect(() => new Convolution(W, rt.tensor([2])).backward(rt.tensor([1]))).toThrow(/call forward first/);
+    layer.forward(rt.tensor([2, 3, 5, 5]));
+    expect(() => layer.backward(rt.tensor([2, 2, 4, 3]))).toThrow(/Convolution.backward: dout must be \[2, 2, 3, 3\], got \[2, 2, 4, 3\]/);
+    layer.dispose();
+  });
+});

@@ -1,0 +1,463 @@
+// Optimizers: assembly/optim.ts kernels against their scalar Refs, every
+// optimizer against float64 references written from the book's
+// common/optimizer.py (AdaDelta: Zeiler 2012 / PyTorch; AdamW: PyTorch), the
+// book's f(x, y) = x²/20 + y² comparison, the one-call contiguous step, state
+// export/restore, and errors.
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { Kernels, Runtime } from '../src/runtime/runtime.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+import { ParameterSet } from '../src/nets/parameters.js';
+import {
+  AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD,
+  createOptimizer, optimizerDefaults, optimizerNames, type ElementwiseOptimizer, type OptimizerName,
+} from '../src/index.js';
+import { makeRuntime, lengths, randomArray, expectBits, expectClose } from './helpers/runtime.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime(); });
+
+type Kernel = (...args: number[]) => void;
+const kernel = (k: Kernels, name: string): Kernel => (k as unknown as Record<string, Kernel>)[name];
+
+// ---- kernels: SIMD vs scalar Ref, bit for bit
+
+interface KernelCase { name: string; slots: number; scalars: number[] }
+const kernelCases: KernelCase[] = [
+  { name: 'momentumStep', slots: 1, scalars: [0.05, 0.9] },
+  { name: 'nesterovStep', slots: 1, scalars: [0.05, 0.9] },
+  { name: 'adagradStep', slots: 1, scalars: [0.1, 1e-7] },
+  { name: 'rmspropStep', slots: 1, scalars: [0.01, 0.99, 1e-7] },
+  { name: 'adadeltaStep', slots: 2, scalars: [1, 0.95, 1e-6] },
+  { name: 'adamStep', slots: 2, scalars: [0.003, 0.9, 0.999, 1e-7] },
+  { name: 'adamwStep', slots: 2, scalars: [0.999, 0.01, 0.05, 0.9, 0.999, 1e-8] },
+];
+const SENTINEL = 4242.5;
+
+describe.each(kernelCases)('$name', ({ name, slots, scalars }) => {
+  it('equals its scalar Ref bit for bit at every length, and writes nothing past n', () => {
+    for (const n of lengths) {
+      // param, state slots (non-zero: a later step), grad; each followed by 4 sentinels
+      const init = [randomArray(n, n + 1), ...Array.from({ length: slots }, (_, s) => randomArray(n, 100 + s + n, 0, 0.5))];
+      const g = rt.tensor([n], randomArray(n, 7 * n + 3));
+      const run = (which: string) => {
+        const ts = init.map((values) => {
+          const t = rt.tensor([n + 4]);
+          t.data.fill(SENTINEL);
+          t.data.set(values);
+          return t;
+        });
+        kernel(rt.kernels, which)(...ts.map((t) => t.ptr), g.ptr, n, ...scalars);
+        kernel(rt.kernels, which)(...ts.map((t) => t.ptr), g.ptr, n, ...scalars);
+        const out = ts.map((t) => t.toArray());
+        ts.forEach((t) => t.dispose());
+        return out;
+      };
+      const simd = run(name);
+      const ref = run(`${name}Ref`);
+      simd.forEach((a, i) => {
+        expectBits(a, ref[i], `${name} n=${n} output ${i}`);
+        expect(Array.from(a.subarray(n)), `${name} n=${n} output ${i} past the end`).toEqual([SENTINEL, SENTINEL, SENTINEL, SENTINEL]);
+      });
+      g.dispose();
+    }
+  });
+});
+
+// ---- float64 references from the formulas
+
+type F64 = Float64Array;
+type Hyper = Record<string, number>;
+interface RefState { v: F64; h: F64; d: F64; m: F64 }
+
+/** One step of `name` on float64 arrays, in place; t is the new step count. */
+function referenceStep(name: OptimizerName, o: Hyper, t: number, p: F64, g: ArrayLike<number>, s: RefState): void {
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i];
+    switch (name) {
+      case 'sgd':
+        p[i] -= o.lr * gi;
+        break;
+      case 'momentum':
+        s.v[i] = o.momentum * s.v[i] - o.lr * gi;
+        p[i] += s.v[i];
+        break;
+      case 'nesterov':
+        s.v[i] = o.momentum * s.v[i] - o.lr * gi;
+        p[i] += o.momentum * o.momentum * s.v[i] - (1 + o.momentum) * o.lr * gi;
+        break;
+      case 'adagrad':
+        s.h[i] += gi * gi;
+        p[i] -= o.lr * gi / (Math.sqrt(s.h[i]) + o.eps);
+        break;
+      case 'rmsprop':
+        s.h[i] = o.decayRate * s.h[i] + (1 - o.decayRate) * gi * gi;
+        p[i] -= o.lr * gi / (Math.sqrt(s.h[i]) + o.eps);
+        break;
+      case 'adadelta': {
+        s.h[i] = o.rho * s.h[i] + (1 - o.rho) * gi * gi;
+        const delta = Math.sqrt(s.d[i] + o.eps) / Math.sqrt(s.h[i] + o.eps) * gi;
+        s.d[i] = o.rho * s.d[i] + (1 - o.rho) * delta * delta;
+        p[i] -= o.lr * delta;
+        break;
+      }
+      case 'adam': {
+        const lrT = o.lr * Math.sqrt(1 - o.beta2 ** t) / (1 - o.beta1 ** t);
+        s.m[i] += (1 - o.beta1) * (gi - s.m[i]);
+        s.v[i] += (1 - o.beta2) * (gi * gi - s.v[i]);
+        p[i] -= lrT * s.m[i] / (Math.sqrt(s.v[i]) + o.eps);
+        break;
+      }
+      case 'adamw': {
+        p[i] *= 1 - o.lr * o.weightDecay;
+        s.m[i] = o.beta1 * s.m[i] + (1 - o.beta1) * gi;
+        s.v[i] = o.beta2 * s.v[i] + (1 - o.beta2) * gi * gi;
+        const denom = Math.sqrt(s.v[i]) / Math.sqrt(1 - o.beta2 ** t) + o.eps;
+        p[i] -= (o.lr / (1 - o.beta1 ** t)) * s.m[i] / denom;
+        break;
+      }
+    }
+  }
+}
+
+const refState = (n: number): RefState => ({ v: new Float64Array(n), h: new Float64Array(n), d: new Float64Array(n), m: new Float64Array(n) });
+
+/** Which reference arrays each optimizer's state() slots correspond to. */
+const slotsOf: Record<OptimizerName, Array<keyof RefState>> = {
+  sgd: [], momentum: ['v'], nesterov: ['v'], adagrad: ['h'], rmsprop: ['h'], adadelta: ['h', 'd'], adam: ['m', 'v'], adamw: ['m', 'v'],
+};
+
+// Two settings each: the defaults, and another with every hyper-parameter moved.
+const settings: Record<OptimizerName, Hyper[]> = {
+  sgd: [{}, { lr: 0.3 }],
+  momentum: [{}, { lr: 0.1, momentum: 0.5 }],
+  nesterov: [{}, { lr: 0.05, momentum: 0.7 }],
+  adagrad: [{}, { lr: 0.5, eps: 1e-4 }],
+  rmsprop: [{}, { lr: 0.002, decayRate: 0.9, eps: 1e-5 }],
+  adadelta: [{}, { lr: 0.5, rho: 0.9, eps: 1e-4 }],
+  adam: [{}, { lr: 0.2, beta1: 0.5, beta2: 0.9, eps: 1e-5 }],
+  adamw: [{}, { lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }],
+};
+
+// Several shapes, most sizes not multiples of 4.
+const SHAPES: Array<[string, number[]]> = [['W1', [5, 7]], ['b1', [7]], ['W2', [7, 3]], ['b2', [3]], ['gamma', [1]], ['K', [2, 3, 5]], ['E', [4, 4]]];
+const STEPS = 6;
+const RTOL = 2e-4;
+
+const initial = (i: number, n: number) => randomArray(n, 1000 + i);
+/** The grads of step `step` (1-based): a fresh draw each step, a few exact zeros. */
+const gradAt = (step: number, i: number, n: number) => {
+  const g = randomArray(n, 31 * step + i, -2, 2);
+  for (let j = step % 3; j < n; j += 11) g[j] = 0;
+  return g;
+};
+
+interface Model { params: Record<string, Tensor>; grads: Record<string, Tensor>; dispose(): void }
+
+/** Params in one ParameterSet: the contiguous layout. */
+function blockModel(): Model {
+  const set = new ParameterSet(rt, SHAPES);
+  SHAPES.forEach(([k, shape], i) => set.params[k].set(initial(i, set.params[k].size)));
+  return { params: set.params, grads: set.grads, dispose: () => set.dispose() };
+}
+
+/** Params and grads allocated interleaved (param, grad, param, …): not a block, one kernel call per key. */
+function separateModel(): Model {
+  const params: Record<string, Tensor> = {};
+  const grads: Record<string, Tensor> = {};
+  SHAPES.forEach(([k, shape], i) => {
+    params[k] = rt.tensor(shape, initial(i, shape.reduce((a, b) => a * b, 1)));
+    grads[k] = rt.tensor(shape);
+  });
+  const all = [...Object.values(params), ...Object.values(grads)];
+  return { params, grads, dispose: () => all.forEach((t) => t.dispose()) };
+}
+
+function setGrads(m: Model, step: number): void {
+  SHAPES.forEach(([k], i) => m.grads[k].set(gradAt(step, i, m.grads[k].size)));
+}
+
+const layouts = { block: blockModel, separate: separateModel };
+
+describe.each(optimizerNames)('%s against the float64 formulas', (name) => {
+  for (const [layout, make] of Object.entries(layouts)) {
+    it.each(settings[name])(`${layout} params, options %o: ${STEPS} steps within rtol ${RTOL}`, (options) => {
+      const model = make();
+      const opt = createOptimizer(name, options);
+      const hyper = { ...optimizerDefaults[name], ...options };
+      const ref = SHAPES.map(([k]) => ({ p: Float64Array.from(model.params[k].data), s: refState(model.params[k].size) }));
+      for (let step = 1; step <= STEPS; step++) {
+        setGrads(model, step);
+        opt.update(model.params, model.grads);
+        SHAPES.forEach(([k], i) => {
+          referenceStep(name, hyper, step, ref[i].p, model.grads[k].data, ref[i].s);
+          expectClose(model.params[k].data, ref[i].p, { rtol: RTOL }, `${name} ${k} step ${step}`);
+        });
+      }
+      expect(opt.contiguous).toBe(layout === 'block');
+      const state = opt.state();
+      expect(state.t).toBe(STEPS);
+      SHAPES.forEach(([k, shape], i) => {
+        expect(state.params[k].shape).toEqual(shape);
+        for (const slot of slotsOf[name]) expectClose(state.params[k][slot], ref[i].s[slot], { rtol: RTOL }, `${name} state ${k}.${slot}`);
+      });
+      opt.dispose();
+      model.dispose();
+    });
+  }
+});
+
+// ---- the book's comparison: f(x, y) = x²/20 + y² from (-7, 2), 30 steps
+
+describe('the book\'s f(x, y) = x²/20 + y² from (-7, 2)', () => {
+  const cases: Array<[OptimizerName, number]> = [['sgd', 0.95], ['momentum', 0.1], ['adagrad', 1.5], ['adam', 0.3]];
+  it.each(cases)('%s(lr %f) follows the float64 trajectory for 30 steps', (name, lr) => {
+    const x = rt.tensor([1], [-7]), y = rt.tensor([1], [2]);
+    const dx = rt.tensor([1]), dy = rt.tensor([1]);
+    const opt = createOptimizer(name, { lr });
+    const hyper = { ...optimizerDefaults[name], lr };
+    const p = Float64Array.of(-7, 2);
+    const s = refState(2);
+    const ours: number[] = [], theirs: number[] = [];
+    for (let step = 1; step <= 30; step++) {
+      // df(x, y) = (x / 10, 2y), at the current position of each side
+      dx.data[0] = x.data[0] / 10;
+      dy.data[0] = 2 * y.data[0];
+      opt.update({ x, y }, { x: dx, y: dy });
+      referenceStep(name, hyper, step, p, [p[0] / 10, 2 * p[1]], s);
+      ours.push(x.data[0], y.data[0]);
+      theirs.push(p[0], p[1]);
+    }
+    // the trajectories approach the minimum at 0, so allow 1e-6 absolute besides 2e-4 relative
+    expectClose(ours, theirs, { rtol: RTOL, atol: 1e-6 }, `${name} trajectory`);
+    // and they do descend: f at the end is below f at the start (f(-7, 2) = 6.45)
+    expect(p[0] ** 2 / 20 + p[1] ** 2).toBeLessThan(6.45 / 2);
+    [x, y, dx, dy].forEach((t) => t.dispose());
+    opt.dispose();
+  });
+});
+
+// ---- layout: one kernel call over a ParameterSet, padding untouched
+
+/** Counts calls of each kernel on rt while fn runs. */
+function countCalls(fn: () => void): Record<string, number> {
+  const real = rt.kernels;
+  const counts: Record<string, number> = {};
+  // the exports object is frozen, so the spy is a copy with counting wrappers
+  const spy = Object.fromEntries(Object.entries(real).map(([key, value]) => [key, typeof value !== 'function' ? value
+    : (...args: number[]) => { counts[key] = (counts[key] ?? 0) + 1; return (value as Kernel)(...args); }]));
+  Object.defineProperty(rt, 'kernels', { value: spy, configurable: true });
+  try { fn(); } finally { Object.defineProperty(rt, 'kernels', { value: real, configurable: true }); }
+  return counts;
+}
+
+const kernelOf: Record<OptimizerName, string> = {
+  sgd: 'axpy', momentum: 'momentumStep', nesterov: 'nesterovStep', adagrad: 'adagradStep', rmsprop: 'rmspropStep',
+  adadelta: 'adadeltaStep', adam: 'adamStep', adamw: 'adamwStep',
+};
+
+describe.each(optimizerNames)('%s on a ParameterSet', (name) => {
+  it('steps the whole block in one kernel call, bit-identical to per-key calls, and leaves the padding zero', () => {
+    const block = blockModel();
+    const separate = separateModel();
+    const a = createOptimizer(name), b = createOptimizer(name);
+    for (let step = 1; step <= 3; step++) {
+      setGrads(block, step);
+      setGrads(separate, step);
+      const calls = countCalls(() => a.update(block.params, block.grads));
+      expect(calls[kernelOf[name]], 'kernel calls per step').toBe(1);
+      expect(countCalls(() => b.update(separate.params, separate.grads))[kernelOf[name]], 'per-key calls').toBe(SHAPES.length);
+    }
+    expect([a.contiguous, b.contiguous]).toEqual([true, false]);
+    for (const [k] of SHAPES) expectBits(block.params[k].data, separate.params[k].data, `${name} ${k}`);
+    expect(a.state()).toEqual(b.state());
+    // the padding floats after each tensor are still zero
+    const memory = new Float32Array(rt.memory.buffer);
+    for (const [k] of SHAPES) {
+      const p = block.params[k];
+      const pad = Array.from(memory.subarray(p.ptr / 4 + p.size, p.ptr / 4 + Math.ceil(p.size / 16) * 16));
+      expect(pad.every((v) => v === 0), `${name} padding after ${k}`).toBe(true);
+    }
+    [a, b].forEach((o) => o.dispose());
+    block.dispose();
+    separate.dispose();
+  });
+});
+
+describe('contiguity detection', () => {
+  it('falls back to per-key calls when a padding float is not zero', () => {
+    const model = blockModel();
+    const p = model.grads.b1;
+    new Float32Array(rt.memory.buffer)[p.ptr / 4 + p.size] = 1; // garbage after b1 in the grad block
+    const opt = new Adam();
+    setGrads(model, 1);
+    const calls = countCalls(() => opt.update(model.params, model.grads));
+    expect(opt.contiguous).toBe(false);
+    expect(calls.adamStep).toBe(SHAPES.length);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+// ---- state: lazy, keyed by name, shape changes refused, export and restore
+
+describe('optimizer state', () => {
+  it('is created at the first update and a step allocates nothing after it', () => {
+    const model = blockModel();
+    const opt = new Adam();
+    expect(opt.state()).toEqual({ optimizer: 'Adam', t: 0, params: {} });
+    const before = rt.memoryStats();
+    setGrads(model, 1);
+    opt.update(model.params, model.grads);
+    const after = rt.memoryStats();
+    expect(after.blocks).toBe(before.blocks + 1); // one arena for m and v of every key
+    for (let step = 2; step <= 20; step++) opt.update(model.params, model.grads);
+    expect(rt.memoryStats()).toEqual(after);
+    opt.dispose();
+    expect(rt.memoryStats().blocks).toBe(before.blocks);
+    expect(() => opt.update(model.params, model.grads)).toThrow(/used after dispose/);
+    model.dispose();
+  });
+
+  it('refuses a parameter whose shape changed under the same key, writing nothing', () => {
+    const opt = new Momentum();
+    const w = rt.tensor([2, 3], [1, 2, 3, 4, 5, 6]), dw = rt.tensor([2, 3], [1, 1, 1, 1, 1, 1]);
+    opt.update({ W: w }, { W: dw });
+    const saved = opt.state();
+    const w2 = rt.tensor([3, 2], [1, 2, 3, 4, 5, 6]), dw2 = rt.tensor([3, 2], [1, 1, 1, 1, 1, 1]);
+    expect(() => opt.update({ W: w2 }, { W: dw2 })).toThrow(RangeError);
+    expect(() => opt.update({ W: w2 }, { W: dw2 })).toThrow(/params\['W'\] has shape \[3, 2\], but the optimizer's state for 'W' has shape \[2, 3\]/);
+    expect(Array.from(w2.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(opt.state()).toEqual(saved);
+    [w, dw, w2, dw2].forEach((t) => t.dispose());
+    opt.dispose();
+  });
+
+  it('keeps the state of keys an update leaves out (the book updates only the keys it is given)', () => {
+    const a = rt.tensor([5], [1, 2, 3, 4, 5]), b = rt.tensor([3], [1, 1, 1]);
+    const da = rt.tensor([5], [1, -1, 1, -1, 1]), db = rt.tensor([3], [0.5, 0.5, 0.5]);
+    const opt = new Momentum({ lr: 0.1, momentum: 0.5 });
+    opt.update({ a, b }, { a: da, b: db });
+    opt.update({ a }, { a: da });
+    opt.update({ a, b }, { a: da, b: db });
+    // b saw two steps: v = -0.05, then 0.5·(-0.05) - 0.05 = -0.075; b = 1 - 0.05 - 0.075
+    expectClose(b.data, [0.875, 0.875, 0.875], { rtol: 1e-6 }, 'b');
+    expectClose(opt.state().params.b.v, [-0.075, -0.075, -0.075], { rtol: 1e-6 }, 'b.v');
+    // a saw three: v = -0.1, -0.15, -0.175 (times the sign of da)
+    expectClose(a.data, [1 - 0.425, 2 + 0.425, 3 - 0.425, 4 + 0.425, 5 - 0.425], { rtol: 1e-6 }, 'a');
+    [a, b, da, db].forEach((t) => t.dispose());
+    opt.dispose();
+  });
+
+  describe.each(optimizerNames)('%s', (name) => {
+    const options = settings[name][1];
+    for (const [layout, make] of Object.entries(layouts)) {
+      it(`resumes bit-identically from state() through JSON (${layout} params): 6 steps = 3 + loadState + 3`, () => {
+        const whole = make(), resumed = make();
+        const straight = createOptimizer(name, options);
+        const first = createOptimizer(name, options);
+        for (let step = 1; step <= 6; step++) {
+          setGrads(whole, step);
+          straight.update(whole.params, whole.grads);
+        }
+        for (let step = 1; step <= 3; step++) {
+          setGrads(resumed, step);
+          first.update(resumed.params, resumed.grads);
+        }
+        const saved = JSON.parse(JSON.stringify(first.state()));
+        first.dispose();
+        const second = createOptimizer(name, options);
+        second.loadState(saved);
+        expect(second.state()).toEqual(saved);
+        for (let step = 4; step <= 6; step++) {
+          setGrads(resumed, step);
+          second.update(resumed.params, resumed.grads);
+        }
+        for (const [k] of SHAPES) expectBits(resumed.params[k].data, whole.params[k].data, `${name} ${k}`);
+        expect(second.state()).toEqual(straight.state());
+        [straight, second].forEach((o) => o.dispose());
+        whole.dispose();
+        resumed.dispose();
+      });
+    }
+  });
+
+  it('loadState validates everything before replacing the state', () => {
+    const model = blockModel();
+    const opt = new Adam();
+    setGrads(model, 1);
+    opt.update(model.params, model.grads);
+    const good = opt.state();
+    const bad = (change: (s: typeof good) => void) => {
+      const s = structuredClone(good);
+      change(s);
+      return s;
+    };
+    expect(() => new Momentum().loadState(good)).toThrow(/the state is Adam's, not Momentum's/);
+    expect(() => opt.loadState(bad((s) => { s.t = -1; }))).toThrow(/t must be a non-negative integer/);
+    expect(() => opt.loadState(bad((s) => { s.params.W1.m = s.params.W1.m.slice(1); }))).toThrow(/params\['W1'\]\.m must hold 35 numbers/);
+    expect(() => opt.loadState(bad((s) => { s.params.b1.v[2] = NaN; }))).toThrow(/params\['b1'\]\.v\[2\] is NaN/);
+    expect(() => opt.loadState(bad((s) => { s.params.b1.velocity = [0]; }))).toThrow(/unknown state 'velocity'/);
+    expect(() => opt.loadState(bad((s) => { s.params.b1.shape = [-7]; }))).toThrow(/shape must be an array of non-negative integers/);
+    expect(opt.state()).toEqual(good);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+// ---- options and the registry
+
+describe('options', () => {
+  it('has the book\'s defaults (AdaDelta: Zeiler\'s; AdamW: PyTorch\'s)', () => {
+    expect(optimizerNames).toEqual(['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adadelta', 'adam', 'adamw']);
+    expect(optimizerDefaults).toEqual({
+      sgd: { lr: 0.01 },
+      momentum: { lr: 0.01, momentum: 0.9 },
+      nesterov: { lr: 0.01, momentum: 0.9 },
+      adagrad: { lr: 0.01, eps: 1e-7 },
+      rmsprop: { lr: 0.01, decayRate: 0.99, eps: 1e-7 },
+      adadelta: { lr: 1.0, rho: 0.95, eps: 1e-6 },
+      adam: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-7 },
+      adamw: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
+    });
+    const adam = new Adam({ lr: 0.3 });
+    expect([adam.name, adam.lr, adam.beta1, adam.beta2, adam.eps]).toEqual(['Adam', 0.3, 0.9, 0.999, 1e-7]);
+  });
+
+  it('the registry builds each class by name (any case) with its options', () => {
+    const classes = [SGD, Momentum, Nesterov, AdaGrad, RMSprop, AdaDelta, Adam, AdamW];
+    optimizerNames.forEach((name, i) => expect(createOptimizer(name.toUpperCase())).toBeInstanceOf(classes[i]));
+    expect((createOptimizer('rmsprop', { decayRate: 0.9 }) as RMSprop).decayRate).toBe(0.9);
+    expect(() => createOptimizer('adamax')).toThrow(TypeError);
+    expect(() => createOptimizer('adamax')).toThrow(/unknown name 'adamax'/);
+  });
+
+  it('rejects unknown keys with a TypeError and bad values with a RangeError, naming them', () => {
+    expect(() => new Adam({ beta3: 0.9 } as never)).toThrow(TypeError);
+    expect(() => new Adam({ beta3: 0.9 } as never)).toThrow(/Adam: unknown option 'beta3'/);
+    expect(() => createOptimizer('sgd', { momentum: 0.9 })).toThrow(/SGD: unknown option 'momentum' \(expected one of lr\)/);
+    const bad: Array<[() => ElementwiseOptimizer, RegExp]> = [
+      [() => new SGD({ lr: -1 }), /SGD: lr must be a finite number >= 0, got -1/],
+      [() => new SGD({ lr: NaN }), /lr must be/],
+      [() => new SGD({ lr: '0.1' as never }), /lr must be a finite number >= 0, got '0.1'/],
+      [() => new Momentum({ momentum: 1 }), /momentum must be a number in \[0, 1\)/],
+      [() => new Nesterov({ momentum: -0.1 }), /momentum must be/],
+      [() => new AdaGrad({ eps: 0 }), /eps must be a finite number > 0/],
+      [() => new RMSprop({ decayRate: 1.5 }), /decayRate must be/],
+      [() => new AdaDelta({ rho: 1.01 }), /rho must be a number in \[0, 1\]/],
+      [() => new Adam({ beta1: 1 }), /beta1 must be/],
+      [() => new Adam({ beta2: Infinity }), /beta2 must be/],
+      [() => new AdamW({ weightDecay: -0.01 }), /weightDecay must be/],
+    ];
+    for (const [make, message] of bad) {
+      expect(make).toThrow(RangeError);
+      expect(make).toThrow(message);
+    }
+  });
+
+  it('update checks that grads match params', () => {
+    const w = rt.tensor([2, 2]), dw = rt.tensor([3]);
+    expect(() => new Adam().update({ W: w }, {})).toThrow(/Adam\.update: grads has no 'W'/);
+    expect(() => new Adam().update({ W: w }, { W: dw })).toThrow(/grads\['W'\] has shape \[3\], expected \[2, 2\]/);
+    [w, dw].forEach((t) => t.dispose());
+  });
+});

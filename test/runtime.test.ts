@@ -1,0 +1,244 @@
+// The runtime facade: wasm sources, options, features, tensors on the linear
+// memory (views, growth, dispose), the allocator and the random stream.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/runtime/runtime.js';
+import { host, makeRuntime, wasmBytes, wasmModule, randomArray } from './helpers/runtime.js';
+
+const PAGE = 65536;
+
+/** Proves a runtime's kernels run on its memory: ReLU of a small vector. */
+function expectWorking(rt: Runtime): void {
+  const x = rt.tensor([5], [-2, -0.5, 0, 0.5, 2]);
+  const y = rt.tensor([5]);
+  rt.kernels.reluForward(y.ptr, x.ptr, 5);
+  expect(Array.from(y.data)).toEqual([0, 0, 0, 0.5, 2]);
+}
+
+describe('createRuntime sources', () => {
+  it('compiles from bytes (Uint8Array and ArrayBuffer)', async () => {
+    const bytes = await wasmBytes();
+    expectWorking(await createRuntime({ wasm: bytes }));
+    expectWorking(await createRuntime({ wasm: bytes.buffer }));
+  });
+
+  it('accepts a compiled WebAssembly.Module (hosts that forbid compiling), one memory per runtime', async () => {
+    const module = await wasmModule();
+    const a = await createRuntime({ wasm: module });
+    const b = await createRuntime({ wasm: module });
+    expect(a.module).toBe(module);
+    expect(a.memory).not.toBe(b.memory);
+    expectWorking(a);
+    expectWorking(b);
+  });
+
+  it('compiles from a Response, streaming (application/wasm) or not, and from a promised Response', async () => {
+    const bytes = await wasmBytes();
+    expectWorking(await createRuntime({ wasm: new Response(bytes, { headers: { 'content-type': 'application/wasm' } }) }));
+    expectWorking(await createRuntime({ wasm: new Response(bytes) }));
+    expectWorking(await createRuntime({ wasm: Promise.resolve(new Response(bytes)) }));
+  });
+
+  it('rejects a failed Response and a source of the wrong kind', async () => {
+    await expect(createRuntime({ wasm: new Response('missing', { status: 404 }) })).rejects.toThrow(/options\.wasm: fetching .*HTTP 404/);
+    await expect(createRuntime({ wasm: 42 as unknown as BufferSource })).rejects.toThrow(/options\.wasm: expected bytes, a WebAssembly\.Module, a Response or a URL, got \[object Number\]/);
+  });
+});
+
+describe('createRuntime options', () => {
+  it('names an unknown option and lists the valid ones', async () => {
+    await expect(makeRuntime({ sed: 1 } as RuntimeOptions)).rejects.toThrow(/createRuntime: unknown option 'sed' \(expected one of wasm, relaxedWasm, relaxed, seed, memory\b.*\)/);
+  });
+
+  it('rejects a seed that is not an integer in [0, 2^32)', async () => {
+    for (const seed of [-1, 1.5, 2 ** 32, Number.NaN]) {
+      await expect(makeRuntime({ seed }), `seed ${seed}`).rejects.toThrow(/seed: expected an integer in \[0, 2\^32\)/);
+    }
+    expect((await makeRuntime({ seed: 2 ** 32 - 1 })).seed).toBe(2 ** 32 - 1);
+  });
+
+  it('rejects memory sizes outside 1 <= initial <= maximum <= 65536 pages', async () => {
+    for (const memory of [{ initial: 0 }, { initial: 8, maximum: 4 }, { maximum: 65537 }, { initial: 2.5 }]) {
+      await expect(makeRuntime({ memory }), JSON.stringify(memory)).rejects.toThrow(/options\.memory: expected integers 1 <= initial <= maximum <= 65536/);
+    }
+  });
+
+  it('reports the features in use; plain SIMD by default', async () => {
+    const rt = await makeRuntime();
+    expect(rt.features).toMatchObject({ simd: true, relaxed: false, sharedMemory: true, notes: [] });
+    // the browser project serves COOP/COEP, so the page is isolated and SharedArrayBuffer exists
+    if (host === 'browser') expect(globalThis.crossOriginIsolated).toBe(true);
+  });
+
+  it('uses relaxed SIMD where the host validates it, and otherwise says why it fell back', async () => {
+    const accepted = WebAssembly.validate(await wasmBytes('relaxed'));
+    if (host === 'browser') expect(accepted, 'Chromium runs relaxed SIMD without a flag').toBe(true);
+    else {
+      // Node 20 (V8 11.3) runs relaxed SIMD only behind a flag; later Node versions ship it
+      const major = Number(process.versions.node.split('.')[0]);
+      expect(accepted).toBe(major > 20 || process.execArgv.includes('--experimental-wasm-relaxed-simd'));
+    }
+    const rt = await makeRuntime({ relaxed: true });
+    expect(rt.features.relaxed).toBe(accepted);
+    if (accepted) expect(rt.features.notes).toEqual([]);
+    else expect(rt.features.notes).toEqual([expect.stringMatching(/relaxed SIMD requested but this host rejects it .*using the plain SIMD build/)]);
+    expectWorking(rt);
+  });
+});
+
+describe('tensors', () => {
+  let rt: Runtime;
+  beforeAll(async () => { rt = await makeRuntime(); });
+
+  it('creates zero-filled or copied tensors and int32 label tensors', () => {
+    const z = rt.tensor([2, 3]);
+    expect(z.shape).toEqual([2, 3]);
+    expect(z.size).toBe(6);
+    expect(Array.from(z.data)).toEqual([0, 0, 0, 0, 0, 0]);
+    const t = rt.tensor([3], [1.5, -2, 3]);
+    expect(Array.from(t.data)).toEqual([1.5, -2, 3]);
+    const copy = t.toArray();
+    copy[0] = 99;
+    expect(t.data[0]).toBe(1.5);
+    const labels = rt.labels(3, [2, 0, 1]);
+    expect(labels.data).toBeInstanceOf(Int32Array);
+    expect(Array.from(labels.toArray())).toEqual([2, 0, 1]);
+    expect(rt.tensor([0, 4]).size).toBe(0);
+  });
+
+  it('rejects bad shapes and data of the wrong length without allocating', () => {
+    const before = rt.memoryStats();
+    expect(() => rt.tensor([2, -1])).toThrow(/tensor: dimensions must be non-negative integers, got \[2, -1\]/);
+    expect(() => rt.tensor([2.5])).toThrow(/tensor: dimensions must be non-negative integers/);
+    expect(() => rt.tensor([2, 3], [1, 2, 3, 4, 5])).toThrow(/tensor: shape \[2, 3\] needs 6 values, got 5/);
+    expect(() => rt.labels([4], [1, 2])).toThrow(/labels: shape \[4\] needs 4 values, got 2/);
+    expect(() => rt.labels([Number.NaN])).toThrow(/labels: dimensions must be non-negative integers/);
+    const t = rt.tensor([2, 2]);
+    expect(() => t.set([1, 2, 3])).toThrow(/Tensor\.set: expected 4 values for shape \[2, 2\], got 3/);
+    t.dispose();
+    const after = rt.memoryStats();
+    expect({ used: after.used, blocks: after.blocks }).toEqual({ used: before.used, blocks: before.blocks });
+  });
+
+  it('keeps Tensor.data valid after the memory grows', () => {
+    const values = randomArray(1000, 7);
+    const old = rt.tensor([1000], values);
+    const staleView = old.data;
+    const bytesBefore = rt.memory.buffer.byteLength;
+    // bigger than the whole current memory, so memory.grow must run
+    const big = rt.tensor([bytesBefore / 4 + 1024]);
+    expect(rt.memory.buffer.byteLength).toBeGreaterThan(bytesBefore);
+    expect(staleView.length, 'growth detaches earlier views').toBe(0);
+    expect(old.data).toEqual(values);
+    // kernels still see the old tensor where it was
+    const y = rt.tensor([1000]);
+    rt.kernels.scale(y.ptr, old.ptr, 2, 1000);
+    expect(y.data).toEqual(values.map((v) => 2 * v));
+    big.data[big.size - 1] = 5;
+    expect(big.data[big.size - 1]).toBe(5);
+    expect(rt.memoryStats().memoryBytes).toBe(rt.memory.buffer.byteLength);
+    for (const t of [old, big, y]) t.dispose();
+  });
+
+  it('disposes: data access then fails, a second dispose is a no-op, the space is reused', () => {
+    const before = rt.memoryStats();
+    const t = rt.tensor([100]);
+    const ptr = t.ptr;
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expect(() => t.data).toThrow(/used after dispose/);
+    t.dispose();
+    expect(rt.memoryStats()).toEqual(before);
+    const again = rt.tensor([100]);
+    expect(again.ptr).toBe(ptr);
+    again.dispose();
+    expect(() => rt.free(ptr)).toThrow(new RegExp(`free: ${ptr} is not a live allocation`));
+  });
+
+  it('gives rows() and reshape() views that share memory and do not own it', () => {
+    const x = rt.tensor([4, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const mid = x.rows(1, 3);
+    expect(mid.shape).toEqual([2, 3]);
+    expect(mid.ptr).toBe(x.ptr + 3 * 4);
+    expect(Array.from(mid.data)).toEqual([3, 4, 5, 6, 7, 8]);
+    mid.data[0] = -3;
+    expect(x.data[3]).toBe(-3);
+    expect(x.rows(4, 4).size).toBe(0);
+    const flat = x.reshape([2, 6]);
+    expect(flat.ptr).toBe(x.ptr);
+    expect(flat.data[3]).toBe(-3);
+    const stats = rt.memoryStats();
+    mid.dispose();
+    flat.dispose();
+    expect(rt.memoryStats(), 'disposing a view frees nothing').toEqual(stats);
+    expect(x.data[11]).toBe(11);
+    expect(() => x.rows(2, 1)).toThrow(/rows\(2, 1\): expected 0 <= start <= end <= 4/);
+    expect(() => x.rows(0, 5)).toThrow(/rows\(0, 5\): expected 0 <= start <= end <= 4/);
+    expect(() => x.reshape([5, 2])).toThrow(/reshape: \[4, 3\] has 12 elements, \[5, 2\] has 10/);
+    const labels = rt.labels(4, [3, 1, 4, 1]);
+    expect(Array.from(labels.rows(1, 3).data)).toEqual([1, 4]);
+    x.dispose();
+    labels.dispose();
+  });
+});
+
+describe('allocator', () => {
+  it('counts live blocks and bytes, aligns to 64 bytes, and coalesces freed neighbours', async () => {
+    const rt = await makeRuntime();
+    const s0 = rt.memoryStats();
+    expect(s0.blocks).toBe(1); // the GEMM workspace
+    expect(s0.used).toBe(Math.ceil(rt.kernels.gemmWorkspaceBytes() / 64) * 64);
+    const a = rt.tensor([10]); // 40 bytes -> one 64-byte block
+    const b = rt.tensor([17]); // 68 bytes -> 128
+    const c = rt.tensor([1]);
+    for (const t of [a, b, c]) expect(t.ptr % 64).toBe(0);
+    const s1 = rt.memoryStats();
+    expect(s1.blocks).toBe(s0.blocks + 3);
+    expect(s1.used).toBe(s0.used + 64 + 128 + 64);
+    expect(s1.top).toBe(c.ptr + 64);
+    b.dispose();
+    a.dispose();
+    // a and b merged into one 192-byte span at a's address
+    const ab = rt.tensor([48]);
+    expect(ab.ptr).toBe(a.ptr);
+    expect(rt.memoryStats().top).toBe(s1.top);
+    ab.dispose();
+    c.dispose();
+    expect(rt.memoryStats().used).toBe(s0.used);
+    expect(rt.memoryStats().blocks).toBe(s0.blocks);
+  });
+
+  it('fails with a clear out-of-memory error at options.memory.maximum and stays usable', async () => {
+    const rt = await makeRuntime({ memory: { initial: 32, maximum: 40 } });
+    const before = rt.memoryStats();
+    expect(() => rt.tensor([1 << 20])).toThrow(
+      /out of memory: a 4194304-byte allocation needs .* MiB of linear memory; it has 2\.0 MiB and may grow to 2\.5 MiB \(options\.memory\.maximum\)/);
+    expect(rt.memoryStats()).toEqual(before);
+    expect(rt.memory.buffer.byteLength).toBe(32 * PAGE);
+    // what fits still allocates, growing within the maximum: this one ends at page 36
+    const t = rt.tensor([Math.floor((36 * PAGE - before.top) / 4)]);
+    expect(rt.memory.buffer.byteLength).toBeGreaterThan(32 * PAGE);
+    expect(rt.memory.buffer.byteLength).toBeLessThanOrEqual(40 * PAGE);
+    t.data.fill(1);
+    expectWorking(rt);
+  });
+});
+
+describe('random stream', () => {
+  it('reserves counters with take(), and reseed/randomState replay the stream', async () => {
+    const rt = await makeRuntime({ seed: 5 });
+    expect(rt.take(10)).toBe(0);
+    expect(rt.take(3)).toBe(10);
+    expect(rt.randomState).toEqual({ seed: 5, counter: 13 });
+    const state = rt.randomState;
+    const first = rt.randn(rt.tensor([33])).toArray();
+    expect(rt.randomState.counter).toBe(13 + 34); // normals use counters in pairs
+    rt.randomState = state;
+    expect(rt.randn(rt.tensor([33])).toArray()).toEqual(first);
+    rt.reseed(5);
+    expect(rt.randomState).toEqual({ seed: 5, counter: 0 });
+    const u = rt.uniform(rt.tensor([20]), -2, 3).toArray();
+    expect(u.every((v) => v >= -2 && v < 3)).toBe(true);
+    expect(() => rt.reseed(-1)).toThrow(/seed: expected an integer/);
+    expect(() => { rt.randomState = { seed: 1, counter: -1 }; }).toThrow(/randomState\.counter: expected a non-negative safe integer, got -1/);
+  });
+});

@@ -1,0 +1,232 @@
+// createRuntime({ threads }): GEMM split across workers on one shared memory
+// gives the same bits as one thread; memory growth with shared memory; a
+// training run is bit-identical for 1 and 2 threads; the fallbacks say why.
+// Runs in Node (worker_threads) and in Chromium (Web Workers; the page is
+// cross-origin isolated by vitest.config.ts, so SharedArrayBuffer exists).
+import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest';
+import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
+import { webThreadHost } from '../src/runtime/threads.js';
+import { GEMM_MIN_PART_WORK } from '../src/runtime/gemm-split.js';
+import { MultiLayerNet, SGD } from '../src/index.js';
+import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
+
+/** This host's worker starter (Node: worker_threads, browser: Web Workers). */
+async function hostThreads(): Promise<ThreadHost> {
+  if (host === 'node') return (await import('../src/node/runtime.js')).nodeThreadHost;
+  return webThreadHost()!;
+}
+
+type Trans = 0 | 1;
+interface Case { transA: Trans; transB: Trans; M: number; N: number; K: number; pad: number; beta: number }
+
+// Odd sizes, both split axes (rows when M >= N, columns otherwise), leading
+// dimensions wider than the matrices (pad), and beta != 0; each is big enough
+// (M·N·K >= 3 parts' worth of work) to be split three ways.
+const cases: Case[] = [];
+for (const [transA, transB] of [[0, 0], [0, 1], [1, 0]] as const) {
+  cases.push(
+    { transA, transB, M: 203, N: 161, K: 131, pad: 0, beta: 0 },
+    { transA, transB, M: 37, N: 301, K: 293, pad: 3, beta: 0 },
+    { transA, transB, M: 1001, N: 7, K: 523, pad: 5, beta: 0.5 },
+    { transA, transB, M: 5, N: 1003, K: 701, pad: 0, beta: 1 },
+  );
+}
+const small: Case = { transA: 0, transB: 1, M: 13, N: 11, K: 9, pad: 1, beta: 0 };
+
+/** Runs one case on `rt` with inputs seeded by the case's index; returns C (with its padding columns). */
+function runCase(rt: Runtime, c: Case, seed: number): Float32Array {
+  const { transA, transB, M, N, K, pad, beta } = c;
+  const [ar, ac] = transA ? [K, M] : [M, K];
+  const [br, bc] = transB ? [N, K] : [K, N];
+  const lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+  const A = rt.tensor([ar, lda], randomArray(ar * lda, seed));
+  const B = rt.tensor([br, ldb], randomArray(br * ldb, seed + 1));
+  const C = rt.tensor([M, ldc], randomArray(M * ldc, seed + 2));
+  rt.gemm(transA, transB, M, N, K, A.ptr, lda, B.ptr, ldb, C.ptr, ldc, beta);
+  const out = C.toArray();
+  for (const t of [A, B, C]) t.dispose();
+  return out;
+}
+
+/** Float64 op(A)·op(B) + beta·C from the same seeded inputs. */
+function reference(c: Case, seed: number): Float64Array {
+  const { transA, transB, M, N, K, pad, beta } = c;
+  const lda = (transA ? M : K) + pad, ldb = (transB ? K : N) + pad, ldc = N + pad;
+  const A = randomArray((transA ? K : M) * lda, seed);
+  const B = randomArray((transB ? N : K) * ldb, seed + 1);
+  const C = Float64Array.from(randomArray(M * ldc, seed + 2));
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[transA ? k * lda + i : i * lda + k] * B[transB ? j * ldb + k : k * ldb + j];
+      C[i * ldc + j] = s + (beta === 0 ? 0 : beta * C[i * ldc + j]);
+    }
+  }
+  return C;
+}
+
+const runtimes: Runtime[] = [];
+async function threaded(options: RuntimeOptions): Promise<Runtime> {
+  const rt = await makeRuntime(options);
+  runtimes.push(rt);
+  return rt;
+}
+afterAll(() => { for (const rt of runtimes) rt.dispose(); });
+
+// Every case on one thread: the bits the threaded runs must reproduce.
+const one: Float32Array[] = [];
+beforeAll(async () => {
+  const rt = await threaded({ threads: 1 });
+  cases.forEach((c, i) => one.push(runCase(rt, c, 10 * i)));
+});
+
+describe('threads: GEMM split across workers', () => {
+  it('one thread matches a float64 reference (so the bit comparisons below compare right answers)', () => {
+    cases.forEach((c, i) => {
+      // K up to 701 products of values in [-1, 1): f32 accumulation error well under 1e-3
+      expectClose(one[i], reference(c, 10 * i), { rtol: 1e-4, atol: 1e-3 }, `case ${i} ${JSON.stringify(c)}`);
+    });
+  });
+
+  for (const threads of [2, 3]) {
+    it(`${threads} threads: the same bits as one thread, every transpose case and split axis`, async () => {
+      const rt = await threaded({ threads });
+      expect(rt.features.threads).toBe(threads);
+      expect(rt.features.notes).toEqual([]);
+      expect(rt.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+      cases.forEach((c, i) => {
+        const before = rt.threadStats();
+        expectBits(runCase(rt, c, 10 * i), one[i], `case ${i} ${JSON.stringify(c)}`);
+        const after = rt.threadStats();
+        expect(after.jobs - before.jobs, `case ${i} was split`).toBe(1);
+        expect(after.chunks - before.chunks, `case ${i} parts`).toBe(threads);
+      });
+      // the calling thread takes any part no worker has claimed yet, so which thread
+      // ran what varies; over a dozen calls the workers certainly took part
+      expect(rt.threadStats().workerChunks).toBeGreaterThan(0);
+    });
+  }
+
+  it('runs calls below the split threshold on the calling thread', async () => {
+    const rt = await threaded({ threads: 2 });
+    expect(small.M * small.N * small.K).toBeLessThan(2 * GEMM_MIN_PART_WORK);
+    const before = rt.threadStats();
+    const solo = await threaded({ threads: 1 });
+    expectBits(runCase(rt, small, 7), runCase(solo, small, 7), 'small case');
+    expect(rt.threadStats()).toEqual(before);
+  });
+
+  it('keeps working on memory grown after the workers started (shared buffers grow, views stay valid)', async () => {
+    const rt = await threaded({ threads: 2, memory: { initial: 64, maximum: 1024 } });
+    const old = rt.tensor([1000], randomArray(1000, 3));
+    const staleView = old.data;
+    const bytesBefore = rt.memory.buffer.byteLength;
+    const big = rt.tensor([bytesBefore / 4 + 1024]);
+    expect(rt.memory.buffer.byteLength).toBeGreaterThan(bytesBefore);
+    // a shared buffer is never detached: the old view still aliases the memory, at its old size
+    expect(staleView.length).toBe(1000);
+    expect(old.data).not.toBe(staleView);
+    expect(old.data.buffer.byteLength).toBe(rt.memory.buffer.byteLength);
+    staleView[0] = 42;
+    expect(old.data[0]).toBe(42);
+    big.data[big.size - 1] = 5;
+    expect(big.data[big.size - 1]).toBe(5);
+    // the workers compute on tensors above the old end of memory
+    const before = rt.threadStats();
+    const c = cases[0];
+    expectBits(runCase(rt, c, 0), one[0], 'after growth');
+    expect(rt.threadStats().jobs).toBe(before.jobs + 1);
+    old.dispose();
+    big.dispose();
+  });
+});
+
+describe('threads: training', () => {
+  it('a MultiLayerNet trained with SGD on 1 and 2 threads ends with bit-identical parameters', async () => {
+    const train = async (threads: number) => {
+      const rt = await threaded({ threads, seed: 11 });
+      const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10 });
+      const x = rt.tensor([100, 784], randomArray(100 * 784, 5, 0, 1));
+      const t = Array.from({ length: 100 }, (_, i) => (i * 7) % 10);
+      const sgd = new SGD({ lr: 0.1 });
+      for (let step = 0; step < 5; step++) sgd.update(net.params, net.gradient(x, t));
+      const params = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.toArray()]));
+      return { params, loss: net.lastLoss, stats: rt.threadStats() };
+    };
+    const a = await train(1);
+    const b = await train(2);
+    // 784×100 (and 100×784) products of a batch of 100 are split
+    expect(b.stats.jobs).toBeGreaterThan(0);
+    expect(Number.isFinite(a.loss)).toBe(true);
+    expect(b.loss).toBe(a.loss);
+    for (const key of Object.keys(a.params)) expectBits(b.params[key], a.params[key], key);
+  });
+});
+
+describe('threads: options, fallbacks, dispose', () => {
+  afterEach(() => { vi.unstubAllGlobals(); });
+
+  it('rejects thread counts that are not positive integers', async () => {
+    for (const threads of [0, -2, 1.5, Number.NaN, 'all']) {
+      await expect(makeRuntime({ threads } as RuntimeOptions), String(threads)).rejects.toThrow(/options\.threads: expected a positive integer or 'auto'/);
+    }
+    for (const maxThreads of [0, 2.5, 5000]) {
+      await expect(makeRuntime({ threads: 2, maxThreads }), String(maxThreads)).rejects.toThrow(/options\.maxThreads: expected an integer in \[1, 4095\]/);
+    }
+  });
+
+  it("'auto' takes the host's core count, capped by maxThreads", async () => {
+    const real = await hostThreads();
+    const threeCores: ThreadHost = { ...real, cores: () => 3 };
+    expect((await threaded({ threads: 'auto', threadHost: threeCores })).features.threads).toBe(3);
+    expect((await threaded({ threads: 'auto', maxThreads: 2, threadHost: threeCores })).features.threads).toBe(2);
+    expect((await threaded({ threads: 4, maxThreads: 1 })).features.threads).toBe(1);
+  });
+
+  it('runs on one thread, and says why, without shared memory (a page that is not cross-origin isolated)', async () => {
+    vi.stubGlobal('SharedArrayBuffer', undefined);
+    const rt = await makeRuntime({ threads: 2 });
+    vi.unstubAllGlobals();
+    expect(rt.features.threads).toBe(1);
+    expect(rt.features.sharedMemory).toBe(false);
+    expect(rt.features.notes).toEqual([expect.stringMatching(/threads: 2 requested, but this host has no shared WebAssembly memory .*cross-origin isolation.*; running on 1 thread/)]);
+    expect(rt.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    expectBits(runCase(rt, cases[0], 0), runCase(await makeRuntime(), cases[0], 0), 'fallback result');
+  });
+
+  it('runs on one thread, and says why, where there is no Worker API (edge runtimes)', async () => {
+    vi.stubGlobal('Worker', undefined);
+    // the portable entry with no threadHost: only the global Worker could start threads
+    const rt = await createCore({ wasm: await wasmModule('plain'), threads: 2 });
+    expect(rt.features.threads).toBe(1);
+    expect(rt.features.notes).toEqual([expect.stringMatching(/threads: 2 requested, but this host cannot start workers \(no Worker API\); running on 1 thread/)]);
+    expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0 });
+  });
+
+  it('runs on one thread, and says why, when workers fail to start (e.g. a CSP forbidding blob: workers)', async () => {
+    let terminated = 0;
+    const failing: ThreadHost = {
+      cores: () => 2,
+      spawn: () => ({ ready: Promise.reject(new Error('blocked by Content-Security-Policy')), terminate: () => { terminated++; } }),
+    };
+    const rt = await makeRuntime({ threads: 3, threadHost: failing });
+    expect(terminated).toBe(2);
+    expect(rt.features.threads).toBe(1);
+    expect(rt.features.notes).toEqual(['threads: 3 requested, but starting worker threads failed (blocked by Content-Security-Policy); running on 1 thread']);
+    const stats = rt.memoryStats();
+    expect(stats.blocks, 'the control block was freed').toBe(1);
+    expectBits(runCase(rt, cases[1], 10), one[1], 'result on the fallback');
+  });
+
+  it('dispose() stops the workers; the runtime keeps working on the calling thread', async () => {
+    const rt = await makeRuntime({ threads: 2 });
+    expectBits(runCase(rt, cases[1], 10), one[1], 'before dispose');
+    const stats = rt.threadStats();
+    expect(stats.jobs).toBe(1);
+    rt.dispose();
+    rt.dispose();
+    expect(rt.features.threads).toBe(1);
+    expectBits(runCase(rt, cases[1], 10), one[1], 'after dispose');
+    expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0 });
+  });
+});

@@ -2,10 +2,11 @@
 // block of parameters) that reads the gradient once and updates the parameter
 // and its state in place, with no temporaries. Formulas are the book's
 // common/optimizer.py (AdaDelta: Zeiler 2012 as PyTorch; AdamW: PyTorch), in the
-// same operation order; derived scalars (1 - beta, momentum², …) are formed in
-// f32 once per call, identically in the SIMD kernel, its tail and its Ref, so
-// the three agree bit for bit. Pointers: outputs (param, state) first, then the
-// gradient, then the length, then hyper-parameters.
+// same operation order, so the SIMD kernel, its tail and its Ref agree bit for
+// bit. Complements such as 1 − beta2 come from the caller, formed in float64:
+// in f32, 1 − f32(0.999) is off by 1.3e-5 relative (cancellation), which would
+// shift every Adam step by as much. Pointers: outputs (param, state) first,
+// then the gradient, then the length, then hyper-parameters.
 
 // ---- Momentum: v = momentum·v − lr·g; p += v
 export function momentumStep(p: usize, v: usize, g: usize, n: i32, lr: f32, momentum: f32): void {
@@ -105,9 +106,8 @@ export function adagradStepRef(p: usize, h: usize, g: usize, n: i32, lr: f32, ep
   }
 }
 
-// ---- RMSprop: h = decayRate·h + (1 − decayRate)·g²; p −= lr·g / (√h + eps)
-export function rmspropStep(p: usize, h: usize, g: usize, n: i32, lr: f32, decayRate: f32, eps: f32): void {
-  const keep = <f32>1 - decayRate;
+// ---- RMSprop: h = decayRate·h + keep·g² (keep = 1 − decayRate); p −= lr·g / (√h + eps)
+export function rmspropStep(p: usize, h: usize, g: usize, n: i32, lr: f32, decayRate: f32, keep: f32, eps: f32): void {
   const lrv = f32x4.splat(lr);
   const dv = f32x4.splat(decayRate);
   const kv = f32x4.splat(keep);
@@ -130,8 +130,7 @@ export function rmspropStep(p: usize, h: usize, g: usize, n: i32, lr: f32, decay
   }
 }
 
-export function rmspropStepRef(p: usize, h: usize, g: usize, n: i32, lr: f32, decayRate: f32, eps: f32): void {
-  const keep = <f32>1 - decayRate;
+export function rmspropStepRef(p: usize, h: usize, g: usize, n: i32, lr: f32, decayRate: f32, keep: f32, eps: f32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
@@ -142,10 +141,9 @@ export function rmspropStepRef(p: usize, h: usize, g: usize, n: i32, lr: f32, de
 }
 
 // ---- AdaDelta (Zeiler 2012; PyTorch's lr multiplier):
-// h = rho·h + (1 − rho)·g²; delta = √(d + eps) / √(h + eps) · g;
-// d = rho·d + (1 − rho)·delta²; p −= lr·delta
-export function adadeltaStep(p: usize, h: usize, d: usize, g: usize, n: i32, lr: f32, rho: f32, eps: f32): void {
-  const keep = <f32>1 - rho;
+// h = rho·h + keep·g²; delta = √(d + eps) / √(h + eps) · g;
+// d = rho·d + keep·delta²; p −= lr·delta (keep = 1 − rho)
+export function adadeltaStep(p: usize, h: usize, d: usize, g: usize, n: i32, lr: f32, rho: f32, keep: f32, eps: f32): void {
   const lrv = f32x4.splat(lr);
   const rv = f32x4.splat(rho);
   const kv = f32x4.splat(keep);
@@ -173,8 +171,7 @@ export function adadeltaStep(p: usize, h: usize, d: usize, g: usize, n: i32, lr:
   }
 }
 
-export function adadeltaStepRef(p: usize, h: usize, d: usize, g: usize, n: i32, lr: f32, rho: f32, eps: f32): void {
-  const keep = <f32>1 - rho;
+export function adadeltaStepRef(p: usize, h: usize, d: usize, g: usize, n: i32, lr: f32, rho: f32, keep: f32, eps: f32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
@@ -187,11 +184,9 @@ export function adadeltaStepRef(p: usize, h: usize, d: usize, g: usize, n: i32, 
   }
 }
 
-// ---- Adam (the book's): m += (1 − beta1)·(g − m); v += (1 − beta2)·(g² − v);
-// p −= lrT·m / (√v + eps), where lrT = lr·√(1 − beta2ᵗ)/(1 − beta1ᵗ) comes from the caller.
-export function adamStep(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f32, beta1: f32, beta2: f32, eps: f32): void {
-  const k1 = <f32>1 - beta1;
-  const k2 = <f32>1 - beta2;
+// ---- Adam (the book's): m += k1·(g − m); v += k2·(g² − v); p −= lrT·m / (√v + eps),
+// where the caller gives k1 = 1 − beta1, k2 = 1 − beta2 and lrT = lr·√(1 − beta2ᵗ)/(1 − beta1ᵗ).
+export function adamStep(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f32, k1: f32, k2: f32, eps: f32): void {
   const lrv = f32x4.splat(lrT);
   const k1v = f32x4.splat(k1);
   const k2v = f32x4.splat(k2);
@@ -222,9 +217,7 @@ export function adamStep(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f3
   }
 }
 
-export function adamStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f32, beta1: f32, beta2: f32, eps: f32): void {
-  const k1 = <f32>1 - beta1;
-  const k2 = <f32>1 - beta2;
+export function adamStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f32, k1: f32, k2: f32, eps: f32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
@@ -238,12 +231,10 @@ export function adamStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, lrT:
   }
 }
 
-// ---- AdamW (PyTorch's): p *= decay (= 1 − lr·weightDecay); m += (1 − beta1)·(g − m);
-// v = beta2·v + (1 − beta2)·g²; p −= stepSize · m / (√v / bc2Sqrt + eps), where the
-// caller gives stepSize = lr/(1 − beta1ᵗ) and bc2Sqrt = √(1 − beta2ᵗ).
-export function adamwStep(p: usize, m: usize, v: usize, g: usize, n: i32, decay: f32, stepSize: f32, bc2Sqrt: f32, beta1: f32, beta2: f32, eps: f32): void {
-  const k1 = <f32>1 - beta1;
-  const k2 = <f32>1 - beta2;
+// ---- AdamW (PyTorch's): p *= decay (= 1 − lr·weightDecay); m += k1·(g − m);
+// v = beta2·v + k2·g²; p −= stepSize · m / (√v / bc2Sqrt + eps), where the caller
+// gives k1 = 1 − beta1, k2 = 1 − beta2, stepSize = lr/(1 − beta1ᵗ), bc2Sqrt = √(1 − beta2ᵗ).
+export function adamwStep(p: usize, m: usize, v: usize, g: usize, n: i32, decay: f32, stepSize: f32, bc2Sqrt: f32, k1: f32, beta2: f32, k2: f32, eps: f32): void {
   const dv = f32x4.splat(decay);
   const sv = f32x4.splat(stepSize);
   const bv = f32x4.splat(bc2Sqrt);
@@ -277,9 +268,7 @@ export function adamwStep(p: usize, m: usize, v: usize, g: usize, n: i32, decay:
   }
 }
 
-export function adamwStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, decay: f32, stepSize: f32, bc2Sqrt: f32, beta1: f32, beta2: f32, eps: f32): void {
-  const k1 = <f32>1 - beta1;
-  const k2 = <f32>1 - beta2;
+export function adamwStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, decay: f32, stepSize: f32, bc2Sqrt: f32, k1: f32, beta2: f32, k2: f32, eps: f32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);

@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { SimpleConvNet, DeepConvNet, alexNet, Sequential, Convolution, Relu, Pooling, Flatten, Affine, createOptimizer } from '../src/index.js';
+import { SimpleConvNet, DeepConvNet, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, createOptimizer } from '../src/index.js';
 import { gradError } from './reference/gradcheck.js';
 
 let rt: Runtime;
@@ -28,17 +28,19 @@ describe('SimpleConvNet', () => {
   });
 
   it('gradient matches numericalGradient on [2, 1, 8, 8] input', () => {
+    rt.reseed(5);
     const net = new SimpleConvNet(rt, {
       inputDim: [1, 8, 8], convParam: { filterNum: 3, filterSize: 3, pad: 1, stride: 1 },
       hiddenSize: 6, outputSize: 4, weightInitStd: 0.3,
     });
     const x = rt.tensor([2, 1, 8, 8], randomArray(128, 2));
     const t = [1, 3];
-    // f32 loss: rounding ~1e-7/h against truncation O(h²)
-    const num = net.numericalGradient(x, t, 3e-3);
+    // f32 loss: rounding ~1e-7·loss/h ≈ 1e-4 per entry; a small h keeps the
+    // ReLU kinks and pooling switches out of reach (measured worst 2e-4)
+    const num = net.numericalGradient(x, t, 1e-3);
     const grads = net.gradient(x, t);
     expect(Object.keys(grads)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3']);
-    for (const key of Object.keys(grads)) expect(gradError(grads[key].data, num[key]), key).toBeLessThan(1e-2);
+    for (const key of Object.keys(grads)) expect(gradError(grads[key].data, num[key]), key).toBeLessThan(2e-3);
     net.dispose();
   });
 
@@ -99,7 +101,8 @@ describe('DeepConvNet', () => {
 });
 
 describe('alexNet', () => {
-  it('builds torchvision\'s stack: 61,100,840 parameters for 1000 classes, 9216 features into the classifier', () => {
+  // One net for both checks: its 61M parameters take seconds to initialise.
+  it('builds torchvision\'s stack (61,100,840 parameters for 1000 classes) and runs forward and backward for a batch of 2', () => {
     const net = alexNet(rt, { numClasses: 1000 });
     expect(paramCount(net)).toBe(61100840);
     expect(shapes(net)).toEqual({
@@ -107,21 +110,15 @@ describe('alexNet', () => {
       W4: [256, 384, 3, 3], b4: [256], W5: [256, 256, 3, 3], b5: [256],
       W6: [9216, 4096], b6: [4096], W7: [4096, 4096], b7: [4096], W8: [4096, 1000], b8: [1000],
     });
-    net.dispose();
-  });
-
-  it('runs forward and backward for a batch of 2 (10 classes)', () => {
-    const net = alexNet(rt, { numClasses: 10 });
     const x = rt.tensor([2, 3, 224, 224], randomArray(2 * 3 * 224 * 224, 4, 0, 1));
-    const grads = net.gradient(x, [3, 7]);
+    const grads = net.gradient(x, [3, 777]);
     expect(Number.isFinite(net.lastLoss)).toBe(true);
-    expect(grads.W1.shape).toEqual([64, 3, 11, 11]);
-    for (const key of ['W1', 'W5', 'W8']) {
+    for (const key of ['W1', 'W5', 'W6', 'W8']) {
       const g = grads[key];
       expect(rt.kernels.hasNonFinite(g.ptr, g.size), key).toBe(0);
       expect(rt.kernels.sumSquares(g.ptr, g.size), key).toBeGreaterThan(0);
     }
-    expect(net.predict(x).shape).toEqual([2, 10]);
+    expect(net.predict(x).shape).toEqual([2, 1000]);
     x.dispose();
     net.dispose();
   });
@@ -129,15 +126,18 @@ describe('alexNet', () => {
 
 describe('Sequential of conv layers', () => {
   it('keys a user stack like the book and trains it through the same interface', () => {
+    rt.reseed(6);
     const W1 = rt.randn(rt.tensor([4, 1, 3, 3]), 0.3), b1 = rt.tensor([4]);
     const W2 = rt.randn(rt.tensor([4 * 3 * 3, 3]), 0.3), b2 = rt.tensor([3]);
-    const net = new Sequential(rt, [new Convolution(W1, b1, 1, 1), new Relu(), new Pooling(2, 2, 2), new Flatten(), new Affine(W2, b2)]);
+    const net = new Sequential(rt, [new Convolution(W1, b1, 1, 1), new Tanh(), new Pooling(2, 2, 2, 0, { mode: 'avg' }), new Flatten(), new Affine(W2, b2)]);
     expect(Object.keys(net.params)).toEqual(['W1', 'b1', 'W2', 'b2']);
     const x = rt.tensor([3, 1, 6, 6], randomArray(108, 6));
     const t = [0, 1, 2];
-    const num = net.numericalGradient(x, t, 3e-3);
+    // Tanh and average pooling make the loss smooth: no ReLU kink or max-pool
+    // switch within h to upset central differences (measured worst 6e-4)
+    const num = net.numericalGradient(x, t, 1e-3);
     const grads = net.gradient(x, t);
-    for (const key of Object.keys(grads)) expect(gradError(grads[key].data, num[key]), key).toBeLessThan(1e-2);
+    for (const key of Object.keys(grads)) expect(gradError(grads[key].data, num[key]), key).toBeLessThan(2e-3);
     net.dispose();
   });
 });

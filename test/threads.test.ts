@@ -223,9 +223,11 @@ describe('threads: options, fallbacks, dispose', () => {
     expectBits(runCase(rt, cases[1], 10), one[1], 'before dispose');
     const stats = rt.threadStats();
     expect(stats.jobs).toBe(1);
+    expect(rt.memoryStats().blocks, 'gemm workspaces of both parts and the control block').toBe(3);
     rt.dispose();
     rt.dispose();
     expect(rt.features.threads).toBe(1);
+    expect(rt.memoryStats().blocks, 'only the calling thread\'s gemm workspace is left').toBe(1);
     expectBits(runCase(rt, cases[1], 10), one[1], 'after dispose');
     expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0 });
   });

@@ -78,7 +78,7 @@ export class Convolution implements Layer {
       const nb = Math.min(chunk, N - n0);
       k.im2colForward(col.ptr, x.ptr + n0 * inImage, nb, C, H, W, FH, FW, this.stride, this.pad);
       for (let i = 0; i < nb; i++) {
-        k.gemm(0, 0, FN, P, K, this.W.ptr, K, col.ptr + i * colImage, P, out.ptr + (n0 + i) * outImage, P, 0, rt.gemmWork);
+        rt.gemm(0, 0, FN, P, K, this.W.ptr, K, col.ptr + i * colImage, P, out.ptr + (n0 + i) * outImage, P);
       }
       k.convBiasForward(out.ptr + n0 * outImage, this.b.ptr, nb, FN, P);
     }
@@ -109,9 +109,9 @@ export class Convolution implements Layer {
       for (let i = 0; i < nb; i++) {
         const dy = dout.ptr + (n0 + i) * outImage;
         // dW (+)= dy[FN, P] · colᵀ[P, K]
-        k.gemm(0, 1, FN, K, P, dy, P, col.ptr + i * colImage, P, this.dW.ptr, K, n0 + i === 0 ? 0 : 1, rt.gemmWork);
+        rt.gemm(0, 1, FN, K, P, dy, P, col.ptr + i * colImage, P, this.dW.ptr, K, n0 + i === 0 ? 0 : 1);
         // dcol = Wᵀ[K, FN] · dy[FN, P]
-        k.gemm(1, 0, K, P, FN, this.W.ptr, K, dy, P, dcol.ptr + i * colImage, P, 0, rt.gemmWork);
+        rt.gemm(1, 0, K, P, FN, this.W.ptr, K, dy, P, dcol.ptr + i * colImage, P);
       }
       k.im2colBackward(dx.ptr + n0 * inImage, dcol.ptr, nb, C, H, W, FH, FW, this.stride, this.pad);
     }

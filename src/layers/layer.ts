@@ -10,6 +10,8 @@ export interface Layer {
   readonly params: Readonly<Record<string, Tensor>>;
   /** Gradients, keyed like params; filled by backward. */
   readonly grads: Readonly<Record<string, Tensor>>;
+  /** Non-learned state saved with the model (batch-norm running statistics); not given to optimizers. */
+  readonly state?: Readonly<Record<string, Tensor>>;
   forward(x: Tensor, train?: boolean): Tensor;
   backward(dout: Tensor): Tensor;
   /** Frees the layer's own buffers (not the parameters it was given). */

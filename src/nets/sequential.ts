@@ -26,8 +26,6 @@ export interface SequentialOptions {
 const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'parameterSet']);
 
 /** A layer may also hold state that is saved with the model but not learned (batch-norm running statistics). */
-type StatefulLayer = Layer & { readonly state?: Readonly<Record<string, Tensor>> };
-
 export class Sequential {
   readonly layers: readonly Layer[];
   readonly lastLayer = new SoftmaxWithLoss();
@@ -66,7 +64,7 @@ export class Sequential {
         params[key] = layer.params[name];
         grads[key] = layer.grads[name];
       }
-      for (const [name, t] of Object.entries((layer as StatefulLayer).state ?? {})) {
+      for (const [name, t] of Object.entries(layer.state ?? {})) {
         const key = `${name}${Math.max(index, 1)}`;
         if (params[key] || state[key]) throw new Error(`Sequential: two layers claim the key '${key}'`);
         state[key] = t;

@@ -21,6 +21,6 @@ export class AdaDelta extends ElementwiseOptimizer {
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
-    k.adadeltaStep(param, state, state + slotBytes, grad, n, this.lr, this.rho, this.eps);
+    k.adadeltaStep(param, state, state + slotBytes, grad, n, this.lr, this.rho, 1 - this.rho, this.eps);
   }
 }

@@ -28,6 +28,6 @@ export class Adam extends ElementwiseOptimizer {
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
-    k.adamStep(param, state, state + slotBytes, grad, n, this.lrT, this.beta1, this.beta2, this.eps);
+    k.adamStep(param, state, state + slotBytes, grad, n, this.lrT, 1 - this.beta1, 1 - this.beta2, this.eps);
   }
 }

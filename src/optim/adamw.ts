@@ -35,6 +35,6 @@ export class AdamW extends ElementwiseOptimizer {
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
-    k.adamwStep(param, state, state + slotBytes, grad, n, this.decay, this.stepSize, this.bc2Sqrt, this.beta1, this.beta2, this.eps);
+    k.adamwStep(param, state, state + slotBytes, grad, n, this.decay, this.stepSize, this.bc2Sqrt, 1 - this.beta1, this.beta2, 1 - this.beta2, this.eps);
   }
 }

@@ -18,6 +18,6 @@ export class RMSprop extends ElementwiseOptimizer {
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
-    k.rmspropStep(param, state, grad, n, this.lr, this.decayRate, this.eps);
+    k.rmspropStep(param, state, grad, n, this.lr, this.decayRate, 1 - this.decayRate, this.eps);
   }
 }

@@ -104,14 +104,14 @@ export class Runtime {
    */
   gemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
     const pool = this.pool;
-    const parts = pool ? gemmParts(M, N, K, pool.size) : 1;
-    if (parts < 2) {
+    const parts = pool === null ? 1 : gemmParts(M, N, K, pool.size);
+    if (pool === null || parts < 2) {
       this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
       return;
     }
     while (this.gemmWorks.length < parts) this.gemmWorks.push(this.alloc(this.kernels.gemmWorkspaceBytes()));
-    writeGemmParts(pool!.args, parts, this.gemmWorks, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
-    pool!.run(this.gemmFn, parts, 'rt.gemm');
+    writeGemmParts(pool.args, parts, this.gemmWorks, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    pool.run(this.gemmFn, parts, 'rt.gemm');
   }
 
   /** Work split across threads so far (zeros on one thread). */
@@ -128,6 +128,7 @@ export class Runtime {
     if (!this.pool) return;
     this.pool.dispose();
     this.free(this.pool.control);
+    for (const work of this.gemmWorks.splice(1)) this.free(work);
     this.pool = null;
     this.features.threads = 1;
   }

@@ -55,9 +55,9 @@ export interface ThreadHost {
   /** Logical cores, for `threads: 'auto'`. */
   cores(): number;
   /**
-   * Starts a worker that evaluates `body` (a classic script defining
-   * `simdnnWorker(init, post)`) and then calls `simdnnWorker(init, post)`,
-   * where `post(message)` messages the starting thread.
+   * Starts a worker that evaluates `body` (script text, valid as a classic
+   * script or a module, defining `simdnnWorker(init, post)`) and then calls
+   * `simdnnWorker(init, post)`, where `post(message)` messages the starting thread.
    */
   spawn(body: string, init: WorkerInit): WorkerHandle;
 }
@@ -107,7 +107,7 @@ export function canBlock(): boolean {
   } catch { return false; }
 }
 
-/** Web Workers from a Blob URL (browsers, Deno, Bun): null where there are none. */
+/** Web Workers from a Blob URL (browsers, Deno, Bun): null where there is no Worker (edge runtimes, Node). */
 export function webThreadHost(): ThreadHost | null {
   if (typeof Worker !== 'function' || typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') return null;
   return {
@@ -115,7 +115,8 @@ export function webThreadHost(): ThreadHost | null {
     spawn(body, init) {
       const script = `${body}\nself.onmessage = (e) => { self.onmessage = null; simdnnWorker(e.data, (m) => self.postMessage(m)); };\n`;
       const url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
-      const worker = new Worker(url);
+      // a module worker: Deno runs no other kind; browsers run both
+      const worker = new Worker(url, { type: 'module' });
       const ready = new Promise<void>((resolve, reject) => {
         worker.onmessage = (e: MessageEvent) => {
           if (e.data === 'ready') resolve();

@@ -156,7 +156,7 @@ interface Model { params: Record<string, Tensor>; grads: Record<string, Tensor>;
 /** Params in one ParameterSet: the contiguous layout. */
 function blockModel(): Model {
   const set = new ParameterSet(rt, SHAPES);
-  SHAPES.forEach(([k, shape], i) => set.params[k].set(initial(i, set.params[k].size)));
+  SHAPES.forEach(([k], i) => set.params[k].set(initial(i, set.params[k].size)));
   return { params: set.params, grads: set.grads, dispose: () => set.dispose() };
 }
 

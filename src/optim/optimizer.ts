@@ -70,7 +70,7 @@ export abstract class ElementwiseOptimizer implements Optimizer {
 
   /** A copy of the step count and every key's state, as plain data. */
   state(): OptimizerState {
-    return { optimizer: this.name, t: this.steps, params: this.store.export() };
+    return { optimizer: this.name, t: this.steps, params: this.store.snapshot() };
   }
 
   /** Restores what state() returned (this optimizer's kind); the next update continues from it. */
@@ -78,7 +78,7 @@ export abstract class ElementwiseOptimizer implements Optimizer {
     if (saved === null || typeof saved !== 'object') throw new TypeError(`${this.name}.loadState: expected what state() returns, got ${String(saved)}`);
     if (saved.optimizer !== this.name) throw new TypeError(`${this.name}.loadState: the state is ${String(saved.optimizer)}'s, not ${this.name}'s`);
     if (!(Number.isSafeInteger(saved.t) && saved.t >= 0)) throw new RangeError(`${this.name}.loadState: t must be a non-negative integer, got ${saved.t}`);
-    this.store.import(this.name, saved.params);
+    this.store.restore(this.name, saved.params);
     this.steps = saved.t;
   }
 

@@ -92,7 +92,7 @@ export class StateStore {
   }
 
   /** Copies of every key's state arrays. */
-  export(): Record<string, ParamState> {
+  snapshot(): Record<string, ParamState> {
     const out: Record<string, ParamState> = {};
     if (this.loaded) {
       for (const [k, { shape, slots }] of this.loaded) {
@@ -111,7 +111,7 @@ export class StateStore {
   }
 
   /** Replaces all state with `saved` (validated first), to be placed at the next update. */
-  import(who: string, saved: unknown): void {
+  restore(who: string, saved: unknown): void {
     if (saved === null || typeof saved !== 'object') throw new TypeError(`${who}.loadState: params must be an object of per-key state, got ${String(saved)}`);
     const loaded = new Map<string, { shape: number[]; slots: Float32Array[] }>();
     for (const [k, value] of Object.entries(saved)) {

@@ -76,7 +76,7 @@ export class Trainer {
     for (const key of Object.keys(options)) {
       if (!KEYS.has(key)) throw new TypeError(`Trainer: unknown option '${key}' (expected one of ${[...KEYS].join(', ')})`);
     }
-    const { epochs = 20, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = { lr: 0.01 }, evaluateSampleNumPerEpoch = null } = options;
+    const { epochs = 20, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null } = options;
     const N = xTrain.shape[0];
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RangeError(`Trainer: epochs must be a non-negative integer, got ${epochs}`);
     if (!(Number.isInteger(miniBatchSize) && miniBatchSize > 0)) throw new RangeError(`Trainer: miniBatchSize must be a positive integer, got ${miniBatchSize}`);

@@ -3,11 +3,21 @@
 // BLIS-style blocking: B is packed into KC×NR column panels and A into MR×KC
 // row panels (zero-padded at the edges), so one register-blocked micro-kernel
 // serves all transpose cases. The micro-kernel holds a 6×8 tile of C in twelve
-// v128 accumulators (12 + 2 B vectors + 1 A splat = 15 of the 16 registers).
+// v128 accumulators (12 + 2 B vectors + 1 A splat = 15 registers: V8 keeps the
+// 16th XMM register as scratch on x64). A right edge of at most 4 columns
+// runs a 6×4 kernel instead. Packing a transposed operand (Bᵀ, or A stored
+// row-major) transposes 4×4 blocks in registers, so every transpose case runs
+// at the speed of A·B.
 //
 // Reduction order for C[i, j] depends only on K and KC, never on where the
-// tile sits, so a call on any block of rows or columns (pointers offset, M or
-// N reduced) gives the same bits as the whole call: threads can split C.
+// tile sits or which kernel computes it, so a call on any block of rows or
+// columns (pointers offset, M or N reduced) gives the same bits as the whole
+// call: threads can split C.
+//
+// Block sizes were measured (docs/BENCHMARKS.md): MC from 24 to 48 is equal,
+// 72 and 96 lose 7–8% at 1024³ (a smaller A block stays in the fast caches
+// while each B micro-panel sweeps it); KC from 192 to 512 and NC of 512 or
+// 1024 are within noise.
 //
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
@@ -15,8 +25,8 @@
 const MR = 6;
 const NR = 8;
 const KC = 256;
-const MC = 96;   // multiple of MR: the packed A block (96 KiB) stays in L2
-const NC = 1024; // multiple of NR: the packed B block (1 MiB)
+const MC = 48;   // multiple of MR: the packed A block is 48 KiB
+const NC = 1024; // multiple of NR: the packed B block is at most 1 MiB, in L2
 
 export function gemmWorkspaceBytes(): i32 {
   return (MC * KC + KC * NC + MR * NR) << 2;
@@ -63,7 +73,9 @@ export function gemm(
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
             const c = C + ((<usize>(ic + ir) * ldc + <usize>(jc + jr)) << 2);
-            micro6x8(kc, Ap + (<usize>(ir * kc) << 2), bpanel, c, ldc, b, mr, nr, T);
+            const a = Ap + (<usize>(ir * kc) << 2);
+            if (nr > NR / 2) micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
+            else micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
           }
         }
       }
@@ -106,27 +118,53 @@ function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc:
           src += stride;
         }
       }
+    } else if (nr == NR) {
+      // B is N×K: column j of op(B) is row j of B, contiguous in k. Four k at a
+      // time, rows 0-3 and 4-7 are transposed 4×4 into two vectors per k.
+      const stride = <usize>ldb << 2;
+      let src = B + ((<usize>(jc + jr) * ldb + <usize>pc) << 2);
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        transpose4Store(dst, NR << 2, src, stride);
+        transpose4Store(dst + 16, NR << 2, src + 4 * stride, stride);
+        dst += NR << 4;
+        src += 16;
+      }
+      for (; k < kc; k++) {
+        for (let c = 0; c < NR; c++) store<f32>(dst + (<usize>c << 2), load<f32>(src + <usize>c * stride));
+        dst += NR << 2;
+        src += 4;
+      }
     } else {
-      // B is N×K: column j of op(B) is row j of B, contiguous in k.
       const base = B + ((<usize>(jc + jr) * ldb + <usize>pc) << 2);
       const stride = <usize>ldb << 2;
-      for (let c = 0; c < NR; c++) {
-        const src = base + <usize>c * stride;
-        let d = dst + (<usize>c << 2);
-        if (c < nr) {
-          for (let k = 0; k < kc; k++) {
-            store<f32>(d, load<f32>(src + (<usize>k << 2)));
-            d += NR << 2;
-          }
-        } else {
-          for (let k = 0; k < kc; k++) {
-            store<f32>(d, 0);
-            d += NR << 2;
-          }
+      for (let k = 0; k < kc; k++) {
+        for (let c = 0; c < NR; c++) {
+          store<f32>(dst + (<usize>c << 2), c < nr ? load<f32>(base + <usize>c * stride + (<usize>k << 2)) : 0);
         }
+        dst += NR << 2;
       }
     }
   }
+}
+
+// Loads 4 floats from each of 4 rows (src, src + stride, ...) and stores the
+// transpose: column t (the 4 rows' t-th values) at dst + t·dstStride.
+// @ts-ignore: decorator
+@inline
+function transpose4Store(dst: usize, dstStride: usize, src: usize, stride: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + stride);
+  const r2 = v128.load(src + 2 * stride);
+  const r3 = v128.load(src + 3 * stride);
+  const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + dstStride, f32x4.shuffle(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * dstStride, f32x4.shuffle(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * dstStride, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
 }
 
 // Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows: panel t holds, for
@@ -135,24 +173,40 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min(MR, mc - ir);
     const dst = Ap + (<usize>(ir * kc) << 2);
-    if (transA == 0) {
-      // row i of op(A) is row i of A, contiguous in k
+    if (transA == 0 && mr == MR) {
+      // Row i of op(A) is row i of A, contiguous in k. Four k at a time: rows
+      // 0-3 transposed 4×4, rows 4-5 interleaved in pairs.
+      const stride = <usize>lda << 2;
+      let src = A + ((<usize>(ic + ir) * lda + <usize>pc) << 2);
+      let d = dst;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        transpose4Store(d, MR << 2, src, stride);
+        const r4 = v128.load(src + 4 * stride);
+        const r5 = v128.load(src + 5 * stride);
+        const lo = f32x4.shuffle(r4, r5, 0, 4, 1, 5);
+        const hi = f32x4.shuffle(r4, r5, 2, 6, 3, 7);
+        v128.store64_lane(d, lo, 0, 16);
+        v128.store64_lane(d, lo, 1, 40);
+        v128.store64_lane(d, hi, 0, 64);
+        v128.store64_lane(d, hi, 1, 88);
+        d += MR << 4;
+        src += 16;
+      }
+      for (; k < kc; k++) {
+        for (let r = 0; r < MR; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + <usize>r * stride));
+        d += MR << 2;
+        src += 4;
+      }
+    } else if (transA == 0) {
       const base = A + ((<usize>(ic + ir) * lda + <usize>pc) << 2);
       const stride = <usize>lda << 2;
-      for (let r = 0; r < MR; r++) {
-        let d = dst + (<usize>r << 2);
-        if (r < mr) {
-          const src = base + <usize>r * stride;
-          for (let k = 0; k < kc; k++) {
-            store<f32>(d, load<f32>(src + (<usize>k << 2)));
-            d += MR << 2;
-          }
-        } else {
-          for (let k = 0; k < kc; k++) {
-            store<f32>(d, 0);
-            d += MR << 2;
-          }
+      let d = dst;
+      for (let k = 0; k < kc; k++) {
+        for (let r = 0; r < MR; r++) {
+          store<f32>(d + (<usize>r << 2), r < mr ? load<f32>(base + <usize>r * stride + (<usize>k << 2)) : 0);
         }
+        d += MR << 2;
       }
     } else {
       // A is K×M: for each k the MR values are contiguous
@@ -237,6 +291,12 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
   v128.store(T, c30, 96); v128.store(T, c31, 112);
   v128.store(T, c40, 128); v128.store(T, c41, 144);
   v128.store(T, c50, 160); v128.store(T, c51, 176);
+  storeEdge(T, c, ldc, beta, mr, nr);
+}
+
+// Writes the valid mr×nr part of a tile spilled to T (rows NR floats apart).
+function storeEdge(T: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32): void {
+  const rowBytes = <usize>ldc << 2;
   for (let i = 0; i < mr; i++) {
     const row = c + <usize>i * rowBytes;
     const t = T + (<usize>(i * NR) << 2);
@@ -246,6 +306,27 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
       store<f32>(p, beta == 0 ? v : (beta == 1 ? load<f32>(p) + v : beta * load<f32>(p) + v));
     }
   }
+}
+
+// The right edge when at most 4 columns remain: the left half of the 6×8
+// tile with the same per-element arithmetic (so the same bits), half the work.
+function micro6x4(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0), c4 = f32x4.splat(0), c5 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    c0 = madd(v128.load32_splat(a), b0, c0);
+    c1 = madd(v128.load32_splat(a, 4), b0, c1);
+    c2 = madd(v128.load32_splat(a, 8), b0, c2);
+    c3 = madd(v128.load32_splat(a, 12), b0, c3);
+    c4 = madd(v128.load32_splat(a, 16), b0, c4);
+    c5 = madd(v128.load32_splat(a, 20), b0, c5);
+    a += MR << 2;
+    b += NR << 2;
+  }
+  v128.store(T, c0); v128.store(T, c1, 32); v128.store(T, c2, 64);
+  v128.store(T, c3, 96); v128.store(T, c4, 128); v128.store(T, c5, 160);
+  storeEdge(T, c, ldc, beta, mr, nr);
 }
 
 // Scalar reference: the textbook triple loop, same operand conventions.

@@ -60,7 +60,7 @@ export default function register(suite) {
     },
     external: {
       numpy: async () => {
-        const r = await python(fileURLToPath(new URL('./mlp_numpy.py', import.meta.url)), [`--time=${suite.time}`]);
+        const r = await python(fileURLToPath(new URL('./mlp_numpy.py', import.meta.url)), [`--time=${suite.time}`, `--clock=${suite.clock}`]);
         return r.ms !== undefined ? { ms: r.ms, note: r.blas } : r;
       },
     },

@@ -1,4 +1,4 @@
-// npm run bench [-- topic ...] [--quick] [--time=ms] [--no-relaxed]
+// npm run bench [-- topic ...] [--quick] [--time=ms] [--cpu-time] [--no-relaxed]
 //
 // Times the built package (dist/ and build/*.wasm, made by `npm run build`,
 // which the npm script runs first) against TF.js wasm/cpu and NumPy in this
@@ -6,6 +6,7 @@
 // process (Node 20 accepts relaxed SIMD only behind a flag) and prints one
 // table. See bench/README.md.
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Suite, key, machine, runSuite, table } from './harness.mjs';
 
@@ -14,18 +15,25 @@ const TOPICS = {
   peak: () => import('./peak.bench.mjs'),
   gemm: () => import('./gemm.bench.mjs'),
   mlp: () => import('./mlp.bench.mjs'),
+  optim: () => import('./optim.bench.mjs'),
+  norm: () => import('./norm.bench.mjs'),
+  conv: () => import('./conv.bench.mjs'),
+  threads: () => import('./threads.bench.mjs'),
 };
 
-const USAGE = `usage: npm run bench [-- topic ...] [--quick] [--time=ms] [--no-relaxed]
+const USAGE = `usage: npm run bench [-- topic ...] [--quick] [--time=ms] [--cpu-time] [--no-relaxed]
   topics: ${Object.keys(TOPICS).join(', ')} (default: all; peak always runs)
   --quick       shorter timings and the small cases only
   --time=ms     time budget per measurement (default 1000, quick 200)
+  --cpu-time    time by this process's CPU time, not wall time: steadier on a
+                machine shared with other work (multi-threaded cases keep wall time)
   --no-relaxed  skip the relaxed-SIMD pass`;
 
 function parseArgs(argv) {
-  const opts = { topics: [], quick: false, time: 0, relaxedPass: true, relaxedChild: false };
+  const opts = { topics: [], quick: false, time: 0, clock: 'wall', relaxedPass: true, relaxedChild: false };
   for (const arg of argv) {
     if (arg === '--quick') opts.quick = true;
+    else if (arg === '--cpu-time') opts.clock = 'cpu';
     else if (arg === '--no-relaxed') opts.relaxedPass = false;
     else if (arg === '--relaxed-child') opts.relaxedChild = true;
     else if (arg.startsWith('--time=')) opts.time = Number(arg.slice(7));
@@ -49,10 +57,16 @@ async function loadSimdnn() {
 }
 
 async function buildSuite(opts, relaxed) {
-  const suite = new Suite({ quick: opts.quick, relaxed, time: opts.time });
+  const suite = new Suite({ quick: opts.quick, relaxed, time: opts.time, clock: opts.clock });
   for (const topic of opts.topics) {
     suite.topic = topic;
-    (await TOPICS[topic]()).default(suite);
+    try {
+      (await TOPICS[topic]()).default(suite);
+    } catch (e) {
+      // one broken topic must not sink the others' figures
+      console.error(`bench: topic '${topic}' failed to register: ${e.stack ?? e}`);
+      process.exitCode = 1;
+    }
   }
   return suite;
 }
@@ -81,9 +95,12 @@ if (opts.relaxedChild) {
   console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [key(r), r.ours]))));
 } else {
   const m = machine();
-  console.error(`simdnn bench: ${m.model}, Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement`);
+  console.error(`simdnn bench: ${m.model}, Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
   const rows = await runSuite(await buildSuite(opts, false), rt, (line) => console.error(`  ${line}`));
   const relaxed = opts.relaxedPass ? await relaxedPass(process.argv.slice(2)) : null;
-  console.log(`\nMachine: ${m.model} (${m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f|avx512_fp16|amx_tile)$/.test(f)).join(' ')}), Node ${m.node}, TF.js ${m.tfjs}; 1 thread; ratios = simdnn plain speed / peer speed\n`);
+  const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
+  console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
+    `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples; 1 thread unless a case says otherwise; ` +
+    `ratios = simdnn (plain) speed / peer speed\n`);
   console.log(table(rows, relaxed));
 }

@@ -15,7 +15,7 @@ import type { WeightInit } from '../nets/init.js';
 import { MultiLayerNet, type MultiLayerNetOptions } from '../nets/multi-layer-net.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import { createOptimizer, optimizerDefaults, optimizerNames } from '../optim/registry.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { IntTensor } from '../runtime/tensor.js';
 import { Trainer, type EpochRecord, type TrainerProgress, type TrainResult } from '../train/trainer.js';
@@ -111,22 +111,32 @@ interface Flag {
   optimizerParam?: string;
 }
 
+/** A flag for an optimizer hyper-parameter; its help lists the optimizers that take it, with their defaults. */
+function hyper(name: string, param: string, help: string): Flag {
+  const users = Object.entries(optimizerDefaults)
+    .filter(([, d]) => param in d)
+    .map(([opt, d]) => `${opt} ${param === 'lr' ? DEFAULT_LR[opt] ?? d.lr : d[param]}`);
+  return { name, value: 'x', optimizerParam: param, help: `${help} (default: ${users.join(', ')})` };
+}
+
 const FLAGS: readonly Flag[] = [
   { name: 'net', value: 'name', default: 'mlp', help: `network: ${Object.entries(NETS).map(([k, v]) => `${k} (${v.summary})`).join('; ')}` },
   { name: 'hidden', value: 'n,n,...', default: '100,100', help: 'hidden layer sizes' },
   { name: 'activation', value: 'name', default: 'relu', help: Object.keys(ACTIVATIONS).join(', ') },
   { name: 'init', value: 'name|std', default: 'he', help: `weight init std: ${Object.entries(INITS).map(([k, v]) => `${k} ${v}`).join(', ')} (n = fan-in), or a number` },
   { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
-  { name: 'lr', value: 'x', optimizerParam: 'lr', help: `learning rate (default: ${Object.entries(DEFAULT_LR).map(([k, v]) => `${v} for ${k}`).join(', ')}, else the optimizer's own)` },
-  { name: 'momentum', value: 'x', optimizerParam: 'momentum', help: 'momentum (momentum, nesterov)' },
-  { name: 'decay-rate', value: 'x', optimizerParam: 'decayRate', help: 'decay rate of the squared-gradient average (rmsprop)' },
-  { name: 'beta1', value: 'x', optimizerParam: 'beta1', help: 'first-moment decay (adam, adamw)' },
-  { name: 'beta2', value: 'x', optimizerParam: 'beta2', help: 'second-moment decay (adam, adamw)' },
-  { name: 'rho', value: 'x', optimizerParam: 'rho', help: 'decay of the running averages (adadelta)' },
-  { name: 'eps', value: 'x', optimizerParam: 'eps', help: 'term that keeps the adaptive step finite' },
-  { name: 'weight-decay', value: 'x', optimizerParam: 'weightDecay', help: 'decoupled weight decay (adamw)' },
+  hyper('lr', 'lr', 'learning rate'),
+  hyper('momentum', 'momentum', 'momentum'),
+  hyper('decay-rate', 'decayRate', 'decay rate of the squared-gradient average'),
+  hyper('beta1', 'beta1', 'first-moment decay'),
+  hyper('beta2', 'beta2', 'second-moment decay'),
+  hyper('rho', 'rho', 'decay of the running averages'),
+  hyper('eps', 'eps', 'term that keeps the adaptive step finite'),
+  hyper('weight-decay', 'weightDecay', 'decoupled weight decay'),
   { name: 'epochs', value: 'n', default: '5', help: 'passes over the training set' },
-  { name: 'batch', value: 'n', default: '100', help: 'mini-batch size' },
+  // 16, not the book's 100: on 8,000 digits, 5 epochs of 100 (400 steps) reach only ~0.92 test
+  // accuracy with SGD lr 0.1; 5 epochs of 16 (2,500 steps) reach the 0.95 the defaults promise
+  { name: 'batch', value: 'n', default: '16', help: 'mini-batch size' },
   { name: 'seed', value: 'n', default: '1', help: 'random seed of initialisation and shuffling (the data split is fixed)' },
   { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all)' },
@@ -137,10 +147,23 @@ const FLAGS: readonly Flag[] = [
   { name: 'help', help: 'show this help' },
 ];
 
+/** The option list of the help, wrapped to 100 columns. */
 function flagHelp(): string {
-  const rows = FLAGS.map((f) => [`  --${f.name}${f.value ? ` <${f.value}>` : ''}`, f.help + (f.default !== undefined ? ` (default: ${f.default})` : '')]);
-  const width = Math.max(...rows.map(([a]) => a.length)) + 2;
-  return rows.map(([a, b]) => a.padEnd(width) + b).join('\n');
+  const rows = FLAGS.map((f) => {
+    // "(default: x)" is never split across lines
+    const words = [...f.help.split(' '), ...(f.default !== undefined ? [`(default: ${f.default})`] : [])];
+    return [`  --${f.name}${f.value ? ` <${f.value}>` : ''}`, words] as const;
+  });
+  const indent = Math.max(...rows.map(([a]) => a.length)) + 2;
+  return rows.map(([a, words]) => {
+    const lines = [''];
+    for (const word of words) {
+      const line = lines[lines.length - 1];
+      if (line && indent + line.length + 1 + word.length > 100) lines.push(word);
+      else lines[lines.length - 1] = line ? `${line} ${word}` : word;
+    }
+    return a.padEnd(indent) + lines.join(`\n${' '.repeat(indent)}`);
+  }).join('\n');
 }
 
 const TRAIN_HELP = `Usage: simdnn train [options]
@@ -166,7 +189,10 @@ Global options:
 simdnn train [options]:
 ${flagHelp()}
 
-Example: simdnn train --hidden 100,100 --optimizer sgd --lr 0.1 --epochs 5 --json
+Examples:
+  simdnn train
+  simdnn train --hidden 200,100 --optimizer adam --epochs 10 --save model.json
+  simdnn train --data /usr/share/datasets/fashion-mnist --json
 `;
 
 function numberValue(flag: string, text: string): number {
@@ -174,11 +200,12 @@ function numberValue(flag: string, text: string): number {
   return Number(text);
 }
 
-function intValue(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`--${flag}: expected an integer in [${min}, ${max}], got '${text}'`);
+function intValue(flag: string, text: string, min: number, max?: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || (max !== undefined && n > max) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--${flag}: expected an integer ${max === undefined ? `>= ${min}` : `in [${min}, ${max}]`}, got '${text}'`);
   }
-  return Number(text);
+  return n;
 }
 
 function oneOf<T extends string>(flag: string, text: string, names: readonly T[]): T {
@@ -211,8 +238,9 @@ export function parseTrainArgs(args: readonly string[]): TrainSettings & { help:
   const optimizer = oneOf('optimizer', get('optimizer'), optimizerNames);
   const optimizerParams: Record<string, number> = {};
   for (const f of FLAGS) {
-    const v = f.optimizerParam ? optional(f.name, (text) => numberValue(f.name, text)) : undefined;
-    if (v !== undefined) optimizerParams[f.optimizerParam!] = v;
+    if (!f.optimizerParam) continue;
+    const v = optional(f.name, (text) => numberValue(f.name, text));
+    if (v !== undefined) optimizerParams[f.optimizerParam] = v;
   }
   if (optimizerParams.lr === undefined && DEFAULT_LR[optimizer] !== undefined) optimizerParams.lr = DEFAULT_LR[optimizer];
   const initText = get('init');
@@ -244,10 +272,17 @@ function now(): number {
   return performance.now();
 }
 
-/** A progress bar on a TTY (redrawn in place), otherwise a plain line per epoch and every 10 s. */
+/**
+ * Progress on stderr: on a TTY a bar redrawn in place (each epoch's final line
+ * stays), otherwise a plain line per epoch and one every 10 s in between.
+ * The loss shown is the mean over the epoch so far.
+ */
 class Progress {
   private record: EpochRecord | null = null;
+  private lossSum = 0;
+  private steps = 0;
   private last: number;
+  private partial = false;
 
   constructor(private readonly out: Output, private readonly enabled: boolean, private readonly epochs: number) {
     this.last = out.isTTY ? -Infinity : now();
@@ -256,29 +291,34 @@ class Progress {
   update(p: TrainerProgress): void {
     if (!this.enabled) return;
     if (p.record) this.record = p.record;
+    else { this.lossSum += p.loss; this.steps++; }
     const t = now();
-    const due = p.kind === 'epoch' || t - this.last >= (this.out.isTTY ? 100 : 10_000);
-    if (!due) return;
+    if (p.kind === 'step' && t - this.last < (this.out.isTTY ? 100 : 10_000)) return;
     this.last = t;
+    const text = this.line(p);
     if (this.out.isTTY) {
-      const cols = this.out.columns ?? 80;
-      this.out.write(`\r${this.line(p).slice(0, cols - 1)}\x1b[K`);
+      this.out.write(`\r${text.slice(0, (this.out.columns || 80) - 1)}\x1b[K${p.kind === 'epoch' ? '\n' : ''}`);
+      this.partial = p.kind === 'step';
     } else {
-      this.out.write(`${this.line(p)}\n`);
+      this.out.write(`${text}\n`);
     }
+    if (p.kind === 'epoch') { this.lossSum = 0; this.steps = 0; }
   }
 
+  /** Ends a half-drawn line (training stopped mid-epoch). */
   finish(): void {
-    if (this.enabled && this.out.isTTY) this.out.write('\n');
+    if (this.partial) this.out.write('\n');
+    this.partial = false;
   }
 
   private line(p: TrainerProgress): string {
-    const width = 20;
+    const width = 16;
     const done = Math.round((width * p.iter) / p.maxIter);
     const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${String(Math.floor((100 * p.iter) / p.maxIter)).padStart(3)}%`;
+    const loss = p.record ? p.record.trainLoss : this.lossSum / this.steps;
     const r = this.record;
-    const acc = r ? `train acc ${r.trainAcc.toFixed(4)}  test acc ${r.testAcc.toFixed(4)}` : 'acc after epoch 1';
-    return `epoch ${p.epoch}/${this.epochs} ${bar}  loss ${p.loss.toFixed(4)}  ${acc}`;
+    const acc = r ? ` | acc train ${r.trainAcc.toFixed(4)} test ${r.testAcc.toFixed(4)}` : '';
+    return `epoch ${p.epoch}/${this.epochs} ${bar} loss ${loss.toFixed(4)}${acc}`;
   }
 }
 
@@ -424,7 +464,7 @@ async function train(args: readonly string[], io: CliIO): Promise<number> {
     if (!s.quiet) {
       const params = Object.entries(s.optimizerParams).map(([k, v]) => ` ${k} ${v}`).join('');
       io.stderr.write(`simdnn: ${kind.describe(netOptions)}, ${s.optimizer}${params}, batch ${trainer.batchSize}, ` +
-        `${s.epochs} epochs x ${trainer.iterPerEpoch} steps, ${s.data} (${data.xTrain.shape[0]} train / ${data.xTest.shape[0]} test)\n`);
+        `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${trainer.iterPerEpoch} steps, ${s.data} (${data.xTrain.shape[0]} train / ${data.xTest.shape[0]} test)\n`);
     }
     let result: TrainResult;
     try {

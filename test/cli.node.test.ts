@@ -1,0 +1,217 @@
+// The `simdnn` command: help, option errors (exit 2), short training runs
+// through main(argv, io), the saved model, and one spawn of the built bin.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main, parseTrainArgs, type Output, type SavedModel, type TrainReport } from '../src/node/cli.js';
+import { createRuntime } from '../src/node/runtime.js';
+import { loadMnist } from '../src/node/data.js';
+import { MultiLayerNet, type MultiLayerNetOptions } from '../src/nets/multi-layer-net.js';
+import { encodeIdx } from '../src/data/idx.js';
+import { rng } from './helpers/runtime.js';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+let tmp: string;
+beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-cli-')); });
+afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+
+class Capture implements Output {
+  text = '';
+  constructor(readonly isTTY = false, readonly columns?: number) {}
+  write(s: string): void { this.text += s; }
+}
+
+async function run(argv: string[], tty = false) {
+  const stdout = new Capture(), stderr = new Capture(tty, 60);
+  const code = await main(argv, { stdout, stderr });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** A short run on the bundled digits: 1 epoch, 500 train / 200 test rows. */
+const SHORT = ['--epochs', '1', '--train-rows', '500', '--test-rows', '200'];
+
+describe('help', () => {
+  const flags = ['net', 'hidden', 'activation', 'init', 'optimizer', 'lr', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps',
+    'weight-decay', 'epochs', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'save', 'json', 'quiet', 'help'];
+
+  it('documents every option of train, with its default', async () => {
+    for (const argv of [['--help'], ['-h'], ['train', '--help']]) {
+      const r = await run(argv);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
+      for (const f of flags) expect(r.stdout, `--${f} in the help of ${argv.join(' ')}`).toMatch(new RegExp(`^  --${f}\\b`, 'm'));
+      for (const d of ['mlp', '100,100', 'relu', 'he', 'sgd', '5', '16', '1', 'mnist']) expect(r.stdout).toContain(`(default: ${d})`);
+      expect(r.stdout).toMatch(/--lr <x> +learning rate \(default: sgd 0\.1, momentum 0\.01/);
+    }
+    expect((await run(['--help'])).stdout).toMatch(/Commands:\n {2}train/);
+  });
+
+  it('parses the defaults the help shows', () => {
+    expect(parseTrainArgs([])).toEqual({
+      net: 'mlp', hidden: [100, 100], activation: 'relu', init: 'he', optimizer: 'sgd', optimizerParams: { lr: 0.1 },
+      epochs: 5, batch: 16, seed: 1, data: 'mnist', trainRows: undefined, testRows: undefined, save: undefined,
+      json: false, quiet: false, help: false,
+    });
+  });
+});
+
+describe('bad options', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /no command given/],
+    [['fit'], /unknown command 'fit'/],
+    [['train', '--bogus'], /Unknown option '--bogus'/],
+    [['train', 'extra'], /Unexpected argument 'extra'/],
+    [['train', '--lr'], /'--lr <value>' argument missing/],
+    [['train', '--lr', 'fast'], /--lr: expected a number, got 'fast'/],
+    [['train', '--lr', '1e'], /--lr: expected a number, got '1e'/],
+    [['train', '--epochs', '0'], /--epochs: expected an integer >= 1, got '0'/],
+    [['train', '--batch', '2.5'], /--batch: expected an integer >= 1, got '2.5'/],
+    [['train', '--seed', '4294967296'], /--seed: expected an integer in \[0, 4294967295\]/],
+    [['train', '--hidden', '100,x'], /--hidden: expected an integer >= 1, got 'x'/],
+    [['train', '--optimizer', 'lbfgs'], /--optimizer: unknown name 'lbfgs' \(expected one of sgd, momentum, .*adam/],
+    [['train', '--activation', 'gelu'], /--activation: unknown name 'gelu' \(expected one of relu, sigmoid, tanh\)/],
+    [['train', '--init', 'glorot'], /--init: unknown name 'glorot' \(expected one of he, relu, xavier, sigmoid\)/],
+    [['train', '--init', '-0.1'], /--init' argument is ambiguous/],
+    [['train', '--init=-0.1'], /--init: a std must be non-negative/],
+    [['train', '--net', 'resnet'], /--net: unknown name 'resnet' \(expected one of mlp/],
+    [['train', '--lr=-1'], /--optimizer sgd: .*lr/],
+    [['train', '--momentum', '0.9'], /--optimizer sgd: .*momentum/],
+    [['train', '--data', path.join(root, 'no-such-dir')], /--data: '.*no-such-dir' is neither 'mnist' nor a directory/],
+    [['train', '--save', path.join(root, 'no-such-dir', 'm.json')], /--save: the directory of '.*' does not exist/],
+  ];
+
+  it('exit with code 2 and a clear message on stderr', async () => {
+    for (const [argv, message] of cases) {
+      const r = await run(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stdout, argv.join(' ')).toBe('');
+      expect(r.stderr, argv.join(' ')).toMatch(message);
+      expect(r.stderr).toMatch(/Run 'simdnn (train )?--help' for usage\.\n$/);
+    }
+  });
+});
+
+describe('train', () => {
+  it('--json prints exactly one JSON object with the results; a seeded run repeats exactly', async () => {
+    const a = await run(['train', '--json', '--quiet', ...SHORT]);
+    expect(a.code).toBe(0);
+    expect(a.stderr).toBe('');
+    expect(a.stdout.trim().split('\n')).toHaveLength(1);
+    const r = JSON.parse(a.stdout) as TrainReport;
+    expect(r).toMatchObject({ net: 'mlp', optimizer: 'sgd', optimizerParams: { lr: 0.1 }, data: 'mnist', trainRows: 500, testRows: 200, epochs: 1, batch: 16, seed: 1 });
+    expect(r.netOptions).toEqual({ inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10, activation: 'relu', weightInitStd: 'he' });
+    expect(r.steps).toBe(Math.floor(500 / 16));
+    expect(r.history).toHaveLength(1);
+    expect(r.testAcc).toBe(r.history[0].testAcc);
+    expect(r.trainAcc).toBe(r.history[0].trainAcc);
+    expect(r.testAcc).toBeGreaterThan(0.6); // chance is 0.1
+    expect(r.seconds).toBeGreaterThan(0);
+    expect(r.stepsPerSec).toBeGreaterThan(0);
+    const b = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT])).stdout) as TrainReport;
+    expect(b.history.map(({ seconds: _, ...rest }) => rest)).toEqual(r.history.map(({ seconds: _, ...rest }) => rest));
+  });
+
+  it('passes optimizer hyper-parameters through by their createOptimizer names', async () => {
+    const adam = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'adam', '--lr', '0.002', '--beta1', '0.8', '--eps', '1e-6'])).stdout) as TrainReport;
+    expect(adam.optimizer).toBe('adam');
+    expect(adam.optimizerParams).toEqual({ lr: 0.002, beta1: 0.8, eps: 1e-6 });
+    const momentum = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'Momentum', '--momentum', '0.5'])).stdout) as TrainReport;
+    expect(momentum.optimizer).toBe('momentum');
+    expect(momentum.optimizerParams).toEqual({ momentum: 0.5 }); // lr: the optimizer's own default
+  });
+
+  it('prints progress lines on a plain stderr and a summary line on stdout', async () => {
+    const r = await run(['train', ...SHORT, '--epochs', '2', '--hidden', '20']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^train acc 0\.\d{4} {2}test acc 0\.\d{4} {2}epochs 2 {2}\d+\.\d\d s {2}\d+\.\d steps\/s\n$/);
+    expect(r.stderr).not.toContain('\r');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^simdnn: mlp 784-20-10 relu init he, sgd lr 0\.1, batch 16, 2 epochs x 31 steps, mnist \(500 train \/ 200 test\)$/);
+    expect(lines[1]).toMatch(/^epoch 1\/2 \[########\.{8}\]  50% loss \d\.\d{4} \| acc train 0\.\d{4} test 0\.\d{4}$/);
+    expect(lines[2]).toMatch(/^epoch 2\/2 \[#{16}\] 100% loss/);
+  });
+
+  it('redraws one bar in place on a TTY, within its width', async () => {
+    const r = await run(['train', ...SHORT, '--hidden', '20'], true);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('\r');
+    const drawn = r.stderr.split(/[\r\n]/).map((s) => s.replace('\x1b[K', '')).filter((s) => s.startsWith('epoch'));
+    expect(drawn.length).toBeGreaterThan(0);
+    for (const line of drawn) expect(line.length).toBeLessThanOrEqual(59);
+    expect(r.stderr).toMatch(/epoch 1\/1 \[#{16}\] 100%.*\x1b\[K\n$/);
+  });
+
+  it('--quiet keeps stderr empty', async () => {
+    const r = await run(['train', '--quiet', ...SHORT, '--hidden', '20']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^train acc/);
+  });
+
+  it('--save writes a model that rebuilds the net with the same test accuracy', async () => {
+    const file = path.join(tmp, 'model.json');
+    const r = await run(['train', '--json', ...SHORT, '--hidden', '30,20', '--activation', 'tanh', '--save', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`saved the model to ${file}`);
+    const report = JSON.parse(r.stdout) as TrainReport;
+    expect(report.saved).toBe(file);
+    const model = JSON.parse(await readFile(file, 'utf8')) as SavedModel;
+    expect(model).toMatchObject({ format: 'simdnn-model', version: 1, net: 'mlp', input: { shape: [784], normalize: true } });
+    expect(model.training.testAcc).toBe(report.testAcc);
+    expect(Object.keys(model.params)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3']);
+    const rt = await createRuntime({ seed: 77 });
+    const net = new MultiLayerNet(rt, model.options as MultiLayerNetOptions);
+    net.importParams(model.params);
+    const data = await loadMnist(rt, { trainRows: 500, testRows: 200 });
+    expect(net.accuracy(data.xTest, data.tTest)).toBe(report.testAcc);
+    expect(net.accuracy(data.xTrain, data.tTrain)).toBe(report.trainAcc);
+  });
+
+  it('--data trains on an IDX directory, sizing the output layer by its labels', async () => {
+    const dir = path.join(tmp, 'idx');
+    await mkdir(dir);
+    const next = rng(5);
+    const part = async (name: string, n: number) => {
+      await writeFile(path.join(dir, `${name}-images-idx3-ubyte`), encodeIdx([n, 6, 5], Uint8Array.from({ length: n * 30 }, () => Math.floor(next() * 256))));
+      await writeFile(path.join(dir, `${name}-labels-idx1-ubyte`), encodeIdx([n], Uint8Array.from({ length: n }, (_, i) => i % 3)));
+    };
+    await part('train', 40);
+    await part('t10k', 10);
+    const r = await run(['train', '--json', '--quiet', '--epochs', '1', '--data', dir]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as TrainReport;
+    expect(report).toMatchObject({ data: dir, trainRows: 40, testRows: 10, steps: 2 });
+    expect(report.netOptions).toMatchObject({ inputSize: 30, outputSize: 3 });
+  });
+
+  it('reports a broken data directory as an error (exit 1) naming the file', async () => {
+    const dir = path.join(tmp, 'broken');
+    await mkdir(dir);
+    const r = await run(['train', '--data', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^simdnn: error: loadIdx: .*broken has no train-images-idx3-ubyte\[\.gz\]/);
+  });
+});
+
+describe('the built bin (npm run build:ts)', () => {
+  const bin = path.join(root, 'dist', 'node', 'cli.js');
+
+  it('runs under node with a shebang, exit codes 0 and 2, and a --json run', async () => {
+    expect(existsSync(bin), `${bin} is missing: run npm run build:ts first`).toBe(true);
+    expect((await readFile(bin, 'utf8')).split('\n')[0]).toBe('#!/usr/bin/env node');
+    const node = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: tmp });
+    const help = node(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: simdnn <command>/);
+    const bad = node(['train', '--lr', 'fast']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--lr: expected a number, got 'fast'/);
+    const short = node(['train', '--json', ...SHORT]);
+    expect(short.status, short.stderr).toBe(0);
+    expect(short.stderr).toMatch(/epoch 1\/1/);
+    expect(JSON.parse(short.stdout)).toMatchObject({ epochs: 1, trainRows: 500, testRows: 200 });
+  });
+});

@@ -1,0 +1,283 @@
+// assembly/gemm.ts: gemm for every transpose case against a float64 reference
+// (within a proven f32 error bound), against an f32 emulation of the kernel's
+// reduction order (bit for bit: the plain build is the reproducible
+// reference), and against gemmRef; sizes around the 6×8 tile, K around the KC
+// block, strided operands, beta 0 / 1 / other. Calls on blocks of rows or
+// columns give the same bits as the whole call (threads split C that way).
+// The relaxed build (fused multiply-add) stays within the bound. Also the
+// Affine epilogue helpers (biasAddForward, biasBackward).
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { Kernels, Runtime } from '../src/runtime/runtime.js';
+import { hasRelaxedSimd } from '../src/runtime/features.js';
+import { host, makeRuntime, lengths, randomArray, expectBits } from './helpers/runtime.js';
+
+const f32 = Math.fround;
+const U = 2 ** -24; // unit roundoff of float32
+const KC = 256; // assembly/gemm.ts's K block: partial sums over each block are added to C in order
+const SENTINEL = 12345.5;
+
+type Trans = 0 | 1;
+const CASES: ReadonlyArray<readonly [string, Trans, Trans]> = [['A·B', 0, 0], ['A·Bᵀ', 0, 1], ['Aᵀ·B', 1, 0], ['Aᵀ·Bᵀ', 1, 1]];
+
+let rt: Runtime;
+let k: Kernels;
+beforeAll(async () => {
+  rt = await makeRuntime();
+  k = rt.kernels;
+});
+
+/** One problem: op(A) is M×K, op(B) is K×N, C is M×N; stored with row strides lda, ldb, ldc (≥ the row length). */
+interface Problem {
+  tA: Trans; tB: Trans; M: number; N: number; K: number; beta: number;
+  lda: number; ldb: number; ldc: number;
+  A: Float32Array; B: Float32Array; C0: Float32Array;
+}
+
+function problem(tA: Trans, tB: Trans, M: number, N: number, K: number, beta: number, seed: number, pad = 0): Problem {
+  const lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + pad;
+  const C0 = randomArray(M * ldc, seed + 2);
+  for (let i = 0; i < M; i++) C0.fill(SENTINEL, i * ldc + N, (i + 1) * ldc); // padding must survive
+  return { tA, tB, M, N, K, beta, lda, ldb, ldc, A: randomArray((tA ? K : M) * lda, seed), B: randomArray((tB ? N : K) * ldb, seed + 1), C0 };
+}
+
+const aAt = (p: Problem, i: number, kk: number): number => (p.tA ? p.A[kk * p.lda + i] : p.A[i * p.lda + kk]);
+const bAt = (p: Problem, kk: number, j: number): number => (p.tB ? p.B[j * p.ldb + kk] : p.B[kk * p.ldb + j]);
+
+/** The kernel on `p` (through runtime `r`), optionally on the block rows [r0, r1) × columns [c0, c1) of C. */
+function run(r: Runtime, p: Problem, rows: [number, number] = [0, p.M], cols: [number, number] = [0, p.N]): Float32Array {
+  const A = tensorOf(r, p.A), B = tensorOf(r, p.B), C = tensorOf(r, p.C0);
+  const [r0, r1] = rows, [c0, c1] = cols;
+  const aOff = p.tA ? r0 : r0 * p.lda; // row i of op(A): A + i·lda, or column i of the stored K×M A
+  const bOff = p.tB ? c0 * p.ldb : c0;
+  r.kernels.gemm(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
+    C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, p.beta, r.gemmWork);
+  const out = C.toArray().subarray(0, p.C0.length);
+  A.dispose(); B.dispose(); C.dispose();
+  return out;
+}
+
+/** A tensor holding `values` (one spare float when there are none, as a K = 0 operand). */
+const tensorOf = (r: Runtime, values: Float32Array) => r.tensor([Math.max(values.length, 1)], values.length ? values : [0]);
+
+/** float64 result and the error bound of any f32 evaluation: (K + 2)·u·(Σ|a·b| + |beta·c|) (Higham, §3.1). */
+function reference64(p: Problem): { C: Float64Array; bound: Float64Array } {
+  const C = Float64Array.from(p.C0), bound = new Float64Array(p.C0.length);
+  for (let i = 0; i < p.M; i++) {
+    for (let j = 0; j < p.N; j++) {
+      let s = 0, abs = 0;
+      for (let kk = 0; kk < p.K; kk++) {
+        const t = aAt(p, i, kk) * bAt(p, kk, j);
+        s += t;
+        abs += Math.abs(t);
+      }
+      const c = p.C0[i * p.ldc + j];
+      const bc = p.beta === 0 ? 0 : p.beta * c;
+      C[i * p.ldc + j] = bc + s;
+      bound[i * p.ldc + j] = (p.K + 2) * U * (abs + Math.abs(bc));
+    }
+  }
+  return { C, bound };
+}
+
+/**
+ * The plain build's arithmetic in f32: per K block, s += a·b (rounded product,
+ * rounded sum) in k order from 0; the first block gives beta·C + s (C itself
+ * when beta = 1, s alone when beta = 0), each later block C + s.
+ */
+function emulate(p: Problem): Float32Array {
+  const C = Float32Array.from(p.C0);
+  for (let i = 0; i < p.M; i++) {
+    for (let j = 0; j < p.N; j++) {
+      let c = C[i * p.ldc + j];
+      if (p.K === 0) c = p.beta === 0 ? 0 : f32(p.beta * c);
+      for (let k0 = 0; k0 < p.K; k0 += KC) {
+        let s = 0;
+        for (let kk = k0; kk < Math.min(p.K, k0 + KC); kk++) s = f32(s + f32(aAt(p, i, kk) * bAt(p, kk, j)));
+        if (k0 > 0 || p.beta === 1) c = f32(c + s);
+        else c = p.beta === 0 ? s : f32(f32(p.beta * c) + s);
+      }
+      C[i * p.ldc + j] = c;
+    }
+  }
+  return C;
+}
+
+function expectWithinBound(got: Float32Array, ref: { C: Float64Array; bound: Float64Array }, what: string): void {
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - ref.C[i]);
+    if (!(err <= ref.bound[i])) expect.fail(`${what}: [${i}] got ${got[i]}, float64 ${ref.C[i]}, |err| ${err} > bound ${ref.bound[i]}`);
+  }
+}
+
+const label = (p: Problem): string => `${CASES.find(([, a, b]) => a === p.tA && b === p.tB)![0]} M=${p.M} N=${p.N} K=${p.K} beta=${p.beta} lda=${p.lda} ldb=${p.ldb} ldc=${p.ldc}`;
+
+describe('gemm', () => {
+  // sizes at and around multiples of the tile (6 rows, 8 columns) and of the K block
+  const Ms = [1, 5, 6, 7, 12, 13];
+  const Ns = [1, 3, 4, 5, 8, 9, 16, 17];
+  const Ks = [1, 3, 8, KC - 1, KC, KC + 1];
+
+  for (const [name, tA, tB] of CASES) {
+    it(`${name}: every tile edge, K around the block, beta 0 / 1 / 0.5: bits of the kernel's reduction order, within the f32 bound of float64`, () => {
+      let seed = 1;
+      for (const M of Ms) for (const N of Ns) for (const K of Ks) {
+        const beta = [0, 1, 0.5][seed % 3];
+        const p = problem(tA, tB, M, N, K, beta, seed++, seed % 2);
+        const got = run(rt, p);
+        expectBits(got, emulate(p), label(p));
+        expectWithinBound(got, reference64(p), label(p));
+      }
+    });
+  }
+
+  it('blocks of MC rows, NC columns and several K blocks, strided, every transpose case and beta', () => {
+    let seed = 100;
+    for (const [, tA, tB] of CASES) {
+      for (const [M, N, K] of [[100, 1030, 3], [50, 20, 2 * KC + 88], [97, 33, KC + 1]]) {
+        for (const beta of [0, 1, -0.75]) {
+          const p = problem(tA, tB, M, N, K, beta, seed++, 3);
+          const got = run(rt, p);
+          expectBits(got, emulate(p), label(p));
+          expectWithinBound(got, reference64(p), label(p));
+        }
+      }
+    }
+  });
+
+  it('matches gemmRef: bit for bit within one K block, within the f32 bound beyond it', () => {
+    let seed = 200;
+    for (const [, tA, tB] of CASES) {
+      for (const K of [7, KC, KC + 9]) {
+        const p = problem(tA, tB, 11, 19, K, 0.5, seed++, 2);
+        const got = run(rt, p);
+        const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0);
+        k.gemmRef(tA, tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, p.beta);
+        const ref = C.toArray();
+        A.dispose(); B.dispose(); C.dispose();
+        if (K <= KC) expectBits(got, ref, `gemmRef ${label(p)}`);
+        else {
+          const r64 = reference64(p);
+          expectWithinBound(ref, r64, `gemmRef ${label(p)}`);
+          for (let i = 0; i < got.length; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThanOrEqual(2 * r64.bound[i]);
+        }
+      }
+    }
+  });
+
+  it('a call on any block of rows or columns gives the bits of the whole call', () => {
+    let seed = 300;
+    for (const [name, tA, tB] of CASES) {
+      const p = problem(tA, tB, 53, 45, KC + 44, 1, seed++, 1);
+      const whole = run(rt, p);
+      // splits off the 6-row / 8-column grid, so tiles (and edge kernels) fall differently
+      for (const [r0, r1] of [[0, 7], [7, 29], [29, 53]] as const) {
+        const part = run(rt, p, [r0, r1]);
+        expectBits(part.subarray(r0 * p.ldc, r1 * p.ldc), whole.subarray(r0 * p.ldc, r1 * p.ldc), `${name} rows ${r0}..${r1}`);
+      }
+      for (const [c0, c1] of [[0, 13], [13, 42], [42, 45]] as const) {
+        const part = run(rt, p, [0, p.M], [c0, c1]);
+        for (let i = 0; i < p.M; i++) {
+          expectBits(part.subarray(i * p.ldc + c0, i * p.ldc + c1), whole.subarray(i * p.ldc + c0, i * p.ldc + c1), `${name} columns ${c0}..${c1}, row ${i}`);
+        }
+      }
+    }
+  });
+
+  it('beta 0 never reads C (NaN there is overwritten); K = 0 scales C by beta; M or N = 0 writes nothing', () => {
+    const p = problem(0, 1, 9, 10, 5, 0, 400);
+    p.C0.fill(NaN);
+    const got = run(rt, p);
+    expect(got.every(Number.isFinite)).toBe(true);
+    expectBits(got, emulate({ ...p, C0: new Float32Array(p.C0.length) }), 'beta 0 over NaN');
+
+    for (const beta of [0, 1, 2.5]) {
+      const q = problem(1, 0, 7, 9, 0, beta, 401, 2);
+      const want = Float32Array.from(q.C0);
+      for (let i = 0; i < q.M; i++) for (let j = 0; j < q.N; j++) want[i * q.ldc + j] = beta === 0 ? 0 : f32(beta * q.C0[i * q.ldc + j]);
+      expectBits(run(rt, q), want, `K = 0, beta ${beta}`);
+    }
+    for (const [M, N] of [[0, 5], [5, 0]]) {
+      const q = problem(0, 0, Math.max(M, 1), Math.max(N, 1), 4, 0, 402);
+      expectBits(run(rt, q, [0, M], [0, N]), q.C0, `M=${M} N=${N}`);
+    }
+  });
+});
+
+describe('gemm, relaxed build (fused multiply-add)', () => {
+  let relaxed: Runtime;
+  beforeAll(async () => {
+    if (host === 'node' && !hasRelaxedSimd()) {
+      // Node 20 validates relaxed SIMD only behind this V8 flag; turn it on just
+      // long enough to compile the relaxed build (instances keep working after).
+      const v8 = await import('node:v8');
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      try {
+        relaxed = await makeRuntime({ relaxed: true });
+      } finally {
+        v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
+      }
+    } else {
+      relaxed = await makeRuntime({ relaxed: true });
+    }
+  });
+
+  it('runs the relaxed build', () => {
+    expect(relaxed.features.relaxed).toBe(true);
+  });
+
+  it('stays within the f32 bound of float64 for every transpose case, and splits by rows and columns bit-identically', () => {
+    let seed = 500;
+    for (const [name, tA, tB] of CASES) {
+      for (const [M, N, K] of [[13, 17, KC + 1], [100, 1030, 3], [6, 8, 2 * KC + 5]]) {
+        const p = problem(tA, tB, M, N, K, 0.5, seed++, 1);
+        const got = run(relaxed, p);
+        expectWithinBound(got, reference64(p), `relaxed ${label(p)}`);
+        const [r0, r1] = [Math.floor(M / 3), M];
+        expectBits(run(relaxed, p, [r0, r1]).subarray(r0 * p.ldc), got.subarray(r0 * p.ldc), `relaxed ${name} rows ${r0}..${r1}`);
+        const [c0, c1] = [0, Math.ceil(N / 2) + 1];
+        const part = run(relaxed, p, [0, M], [c0, Math.min(c1, N)]);
+        for (let i = 0; i < M; i++) {
+          expectBits(part.subarray(i * p.ldc, i * p.ldc + Math.min(c1, N)), got.subarray(i * p.ldc, i * p.ldc + Math.min(c1, N)), `relaxed ${name} columns, row ${i}`);
+        }
+      }
+    }
+  });
+});
+
+describe('biasAddForward / biasBackward', () => {
+  it('biasAddForward adds b to every row: one f32 rounding per element', () => {
+    for (const cols of lengths) {
+      for (const rows of [1, 3]) {
+        const y0 = randomArray(rows * cols + 4, cols + rows);
+        y0.fill(SENTINEL, rows * cols);
+        const b = randomArray(cols, 7 * cols + 1);
+        const y = rt.tensor([y0.length], y0), bt = rt.tensor([Math.max(cols, 1)], cols ? b : [0]);
+        k.biasAddForward(y.ptr, bt.ptr, rows, cols);
+        const want = Float32Array.from(y0, (v, i) => (i < rows * cols ? f32(v + b[i % cols]) : v));
+        expectBits(y.toArray(), want, `rows=${rows} cols=${cols}`);
+        y.dispose(); bt.dispose();
+      }
+    }
+  });
+
+  it('biasBackward sums the rows of dy in order, as biasBackwardRef and float64 do', () => {
+    for (const cols of lengths) {
+      for (const rows of [1, 5, 100]) {
+        const dy = rt.tensor([Math.max(rows * cols, 1)], rows * cols ? randomArray(rows * cols, 3 * cols + rows) : [0]);
+        const db = rt.tensor([cols + 4]), dbRef = rt.tensor([cols + 4]);
+        db.data.fill(SENTINEL);
+        dbRef.data.fill(SENTINEL);
+        k.biasBackward(db.ptr, dy.ptr, rows, cols);
+        k.biasBackwardRef(dbRef.ptr, dy.ptr, rows, cols);
+        expectBits(db.toArray(), dbRef.toArray(), `rows=${rows} cols=${cols}`);
+        const d = dy.data;
+        for (let j = 0; j < cols; j++) {
+          let s = 0, abs = 0;
+          for (let r = 0; r < rows; r++) { s += d[r * cols + j]; abs += Math.abs(d[r * cols + j]); }
+          expect(Math.abs(db.data[j] - s), `column ${j} of ${cols}, ${rows} rows`).toBeLessThanOrEqual(rows * U * abs);
+        }
+        dy.dispose(); db.dispose(); dbRef.dispose();
+      }
+    }
+  });
+});

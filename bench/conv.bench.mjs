@@ -1,10 +1,16 @@
 // Convolution: the layer's forward, and forward + backward, at each of the
 // book's DeepConvNet conv shapes (batch 100), and one DeepConvNet training
-// step (Adam, batch 100), against the same work in TF.js: FusedConv2D (conv +
-// bias) forward; Conv2DBackpropInput, Conv2DBackpropFilter and a bias sum
-// backward; the whole net with optimizer.minimize. TF.js runs NHWC, its native
-// layout (ours is the book's NCHW). TF.js's wasm backend has no
-// Conv2DBackpropFilter kernel, so it cannot train a conv net: those cells say so.
+// step (Adam, batch 100), against TF.js in this process and the book's NumPy
+// code in float32 (bench/deepconvnet_numpy.py); outside --quick, also one
+// AlexNet training step. TF.js's forward is FusedConv2D (conv + bias) in NHWC,
+// its native layout (ours is the book's NCHW). Neither TF.js backend can time
+// a conv backward here: wasm has no Conv2DBackpropFilter kernel, and cpu's is
+// a per-element loop that takes minutes per call (about 2.5 minutes at the
+// second layer's batch-100 shape, measured on the bench machine), so those
+// cells say why instead of a number.
+
+import { fileURLToPath } from 'node:url';
+import { python } from './harness.mjs';
 
 const BATCH = 100;
 /** The six conv layers of DeepConvNet on 28×28 input: [C, H, FN, pad]; 3×3 filters, stride 1. */
@@ -13,14 +19,22 @@ const QUICK_LAYERS = [1, 5];
 const F = 3;
 const OUTPUT = 10;
 const LR = 0.001;
+/** AlexNet's step (full runs only): 61M parameters, about 1 s per step at this batch. */
+const ALEX_BATCH = 8;
 
 /** Seeded labels 0..9, the same on every side. */
 const labels = () => Int32Array.from({ length: BATCH }, (_, i) => (i * 7 + 3) % OUTPUT);
 
-/** Throws the cell's "cannot run" message when the current TF.js backend lacks a kernel. */
-function requireKernels(tf, backend, names) {
-  const missing = names.filter((n) => !tf.getKernel(n, backend));
-  if (missing.length) throw new Error(`cannot run: TF.js ${backend} has no ${missing.join(', ')} kernel`);
+/** The book's NumPy code timing one case (see deepconvnet_numpy.py). */
+const numpy = (suite, name, flops) => async () => {
+  const r = await python(fileURLToPath(new URL('./deepconvnet_numpy.py', import.meta.url)), [`--case=${name}`, `--time=${suite.time}`, `--clock=${suite.clock}`]);
+  return r.ms !== undefined ? { ms: r.ms, flops, note: r.blas } : r;
+};
+
+/** The cell of a TF.js backend for a case that needs a conv backward: why it cannot run. */
+function noConvBackward(tf, backend) {
+  if (!tf.getKernel('Conv2DBackpropFilter', backend)) throw new Error(`cannot run: TF.js ${backend} has no Conv2DBackpropFilter kernel`);
+  throw new Error(`cannot run: TF.js ${backend}'s Conv2DBackpropFilter is a per-element loop, minutes per call at these shapes`);
 }
 
 /** @param {import('./harness.mjs').Suite} suite */
@@ -31,9 +45,10 @@ export default function register(suite) {
     const K = C * F * F, P = OH * OH;
     const shape = `[${BATCH}, ${C}, ${H}, ${H}] * ${FN}×${C}×${F}×${F} pad ${pad}`;
     for (const backward of [false, true]) {
+      // forward 2·FN·K·P per image; backward the same again for dW and for dx
+      const flops = (backward ? 3 : 1) * 2 * BATCH * FN * K * P;
       suite.add(`Convolution ${backward ? 'forward + backward' : 'forward'} ${shape}`, {
-        // forward 2·FN·K·P per image; backward the same again for dW and for dx
-        flops: (backward ? 3 : 1) * 2 * BATCH * FN * K * P,
+        flops,
         ours: async (rt) => {
           const { Convolution } = await import('../dist/index.js');
           const W = rt.randn(rt.tensor([FN, C, F, F]), Math.sqrt(2 / K));
@@ -46,22 +61,16 @@ export default function register(suite) {
             dispose: () => { layer.dispose(); for (const t of [W, b, x, dout]) t.dispose(); },
           };
         },
-        tfjs: (tf, backend) => {
-          if (backward) requireKernels(tf, backend, ['Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+        tfjs: backward ? noConvBackward : (tf) => {
           const x = tf.randomUniform([BATCH, H, H, C]);
           const filter = tf.randomNormal([F, F, C, FN], 0, Math.sqrt(2 / K));
           const bias = tf.zeros([FN]);
-          const dy = tf.randomNormal([BATCH, OH, OH, FN]);
-          const conv = { strides: 1, pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
-          const step = () => tf.tidy(() => {
-            tf.fused.conv2d({ x, filter, strides: 1, pad, bias });
-            if (!backward) return;
-            tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...conv, inputShape: x.shape });
-            tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: filter.shape });
-            tf.sum(dy, [0, 1, 2]);
-          });
-          return { fn: step, dispose: () => tf.dispose([x, filter, bias, dy]) };
+          return {
+            fn: () => tf.tidy(() => tf.fused.conv2d({ x, filter, strides: 1, pad, bias })),
+            dispose: () => tf.dispose([x, filter, bias]),
+          };
         },
+        external: { numpy: numpy(suite, `conv:${C},${H},${FN},${pad},${backward ? 'backward' : 'forward'}`, flops) },
       });
     }
   }
@@ -78,36 +87,23 @@ export default function register(suite) {
         dispose: () => { net.dispose(); x.dispose(); t.dispose(); },
       };
     },
-    tfjs: (tf, backend) => {
-      requireKernels(tf, backend, ['Conv2DBackpropFilter']);
-      const vars = [];
-      const weight = (shape, fanIn) => {
-        const w = tf.variable(tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn)));
-        const b = tf.variable(tf.zeros([shape[shape.length - 1]]));
-        vars.push(w, b);
-        return [w, b];
-      };
-      const convs = LAYERS.map(([C, , FN, pad]) => ({ pad, wb: weight([F, F, C, FN], C * F * F) }));
-      const fc1 = weight([64 * 4 * 4, 50], 64 * 4 * 4);
-      const fc2 = weight([50, OUTPUT], 50);
-      const x = tf.randomUniform([BATCH, 28, 28, 1]);
-      const t = tf.cast(tf.oneHot(tf.tensor1d(labels(), 'int32'), OUTPUT), 'float32');
-      const optimizer = tf.train.adam(LR);
-      const loss = () => {
-        let h = x;
-        convs.forEach(({ pad, wb: [w, b] }, i) => {
-          h = tf.fused.conv2d({ x: h, filter: w, strides: 1, pad, bias: b, activation: 'relu' });
-          if (i % 2 === 1) h = tf.maxPool(h, 2, 2, 0);
-        });
-        h = tf.reshape(h, [BATCH, -1]);
-        h = tf.dropout(tf.relu(tf.add(tf.matMul(h, fc1[0]), fc1[1])), 0.5);
-        h = tf.dropout(tf.add(tf.matMul(h, fc2[0]), fc2[1]), 0.5);
-        return tf.losses.softmaxCrossEntropy(t, h);
-      };
+    tfjs: noConvBackward,
+    external: { numpy: numpy(suite, 'step') },
+  });
+
+  if (suite.quick) return;
+  suite.add(`alexNet training step [${ALEX_BATCH}, 3, 224, 224], 1000 classes, SGD`, {
+    ours: async (rt) => {
+      const { alexNet, SGD } = await import('../dist/index.js');
+      const net = alexNet(rt, { numClasses: 1000 });
+      const x = rt.uniform(rt.tensor([ALEX_BATCH, 3, 224, 224]));
+      const t = rt.labels([ALEX_BATCH], Int32Array.from({ length: ALEX_BATCH }, (_, i) => (i * 37) % 1000));
+      const optimizer = new SGD({ lr: 0.01 });
       return {
-        fn: () => optimizer.minimize(loss, false, vars),
-        dispose: () => { optimizer.dispose(); tf.dispose([...vars, x, t]); },
+        fn: () => { net.gradient(x, t); optimizer.update(net.params, net.grads); },
+        dispose: () => { net.dispose(); x.dispose(); t.dispose(); },
       };
     },
+    tfjs: noConvBackward,
   });
 }

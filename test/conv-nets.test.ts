@@ -122,6 +122,14 @@ describe('alexNet', () => {
     x.dispose();
     net.dispose();
   });
+
+  it('checks its options before allocating anything', () => {
+    const before = rt.memoryStats().used;
+    expect(() => alexNet(rt, { dropout: 1 })).toThrow(/alexNet: layer 15 \(dropout\): ratio must be in \[0, 1\), got 1/);
+    expect(() => alexNet(rt, { numClasses: 0 })).toThrow(/alexNet: layer 21 \(affine\): size must be a positive integer, got 0/);
+    expect(() => alexNet(rt, { classes: 10 } as object)).toThrow(/alexNet: unknown option 'classes'/);
+    expect(rt.memoryStats().used).toBe(before);
+  });
 });
 
 describe('Sequential of conv layers', () => {

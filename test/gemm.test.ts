@@ -113,7 +113,7 @@ const label = (p: Problem): string => `${CASES.find(([, a, b]) => a === p.tA && 
 
 describe('gemm', () => {
   // sizes at and around multiples of the tile (6 rows, 8 columns) and of the K block
-  const Ms = [1, 5, 6, 7, 12, 13];
+  const Ms = [1, 4, 5, 6, 7, 10, 12, 13];
   const Ns = [1, 3, 4, 5, 8, 9, 16, 17];
   const Ks = [1, 3, 8, KC - 1, KC, KC + 1];
 

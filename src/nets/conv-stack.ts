@@ -33,8 +33,6 @@ export type StackItem =
 export interface Stack {
   layers: Layer[];
   parameterSet: ParameterSet;
-  /** Shape of one sample's output. */
-  outputShape: number[];
 }
 
 export function checkInputDim(who: string, inputDim: readonly number[]): [number, number, number] {
@@ -93,7 +91,10 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
       case 'flatten':
         shape = [shape.reduce((a, b) => a * b, 1)];
         return 0;
-      case 'relu': case 'dropout':
+      case 'dropout':
+        if (!(item.ratio >= 0 && item.ratio < 1)) throw new RangeError(`${at}: ratio must be in [0, 1), got ${item.ratio}`);
+        return 0;
+      case 'relu':
         return 0;
       default:
         throw new TypeError(`${at}: unknown kind`);
@@ -115,5 +116,5 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
       case 'flatten': return new Flatten();
     }
   });
-  return { layers, parameterSet: set, outputShape: shape };
+  return { layers, parameterSet: set };
 }

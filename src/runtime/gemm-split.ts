@@ -13,13 +13,16 @@ const MR = 6;
 const NR = 8;
 
 /**
- * Multiply-adds (M·N·K) a part must have for a split to pay: below this the
- * hand-off (publishing the job, waking or catching a worker, the duplicated
- * packing) costs more than the part saves. Measured with bench/threads.bench.mjs
- * on 2 cores: a 2-way split breaks even near 2^19 multiply-adds per part and
- * gains 1.5x from about 2^21.
+ * Multiply-adds (M·N·K) each part must have for a split to pay: the hand-off
+ * (publishing the job, a worker claiming its part, the duplicated packing)
+ * costs a few microseconds. Measured on 2 cores with the worker awake (calls
+ * back to back, as in training), a 2-way split of 32³ (2^14 per part) runs at
+ * 0.8x, 64³ (2^17 per part) at 1.3x, 100³ at 1.7x, 128³ and up at 1.8–1.9x.
+ * A worker that has slept (idle past its spin window) costs a wake-up of
+ * ~15–40 µs on the first call after, which the calling thread partly hides by
+ * taking the parts no worker has claimed yet.
  */
-export const GEMM_MIN_PART_WORK = 1 << 20;
+export const GEMM_MIN_PART_WORK = 1 << 17;
 
 /** Parts to split a call into: at most `threads`, at least one tile row/column each, enough work each. */
 export function gemmParts(M: number, N: number, K: number, threads: number): number {

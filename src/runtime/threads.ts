@@ -24,9 +24,13 @@ export const MAX_ARGS = 16;
 /** Most threads a pool can have: chunks per call fit 12 bits of the claim word. */
 export const MAX_THREADS = 4095;
 // How long an idle worker spins before it sleeps (ms): longer than the gaps
-// between the GEMMs of a training step, short enough not to hold a core.
+// between the GEMMs of a training step, short enough not to hold a core for
+// long. Waking a sleeping worker costs ~15 µs on a 2-vCPU VM; measured on the
+// MLP step (784-[100×6]-10, batch 100), 2 threads vs 1: 0.93x when workers
+// sleep at once, 1.35–1.5x with 0.2 or 2 ms of spinning.
 const WORKER_SPIN_MS = 2;
-// Polls of the done counter before the calling thread sleeps on it (where it may).
+// Polls of the done counter (a few µs) before the calling thread sleeps on it,
+// where it may; the parts are equal, so the wait is usually short.
 const SPIN_BEFORE_WAIT = 1000;
 
 const CLAIM = 0, DONE = 1, STOP = 2, FAILED = 3, WORKER_CHUNKS = 4, FN = 5;

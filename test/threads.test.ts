@@ -65,6 +65,25 @@ function reference(c: Case, seed: number): Float64Array {
   return C;
 }
 
+/**
+ * The calling thread takes every part no worker has claimed yet, so which
+ * thread ran what varies with scheduling. Repeats cases[0] (beta = 0, inputs
+ * in place, calls back to back so a woken worker stays awake) until workers
+ * have run parts, checking the bits every time.
+ */
+function expectWorkersTakePart(rt: Runtime): void {
+  const { transA, transB, M, N, K } = cases[0];
+  const A = rt.tensor([M, K], randomArray(M * K, 0));
+  const B = rt.tensor([K, N], randomArray(K * N, 1));
+  const C = rt.tensor([M, N]);
+  for (let call = 0; call < 500 && rt.threadStats().workerChunks === 0; call++) {
+    rt.gemm(transA, transB, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N);
+    expectBits(C.data, one[0], `call ${call}`);
+  }
+  expect(rt.threadStats().workerChunks, 'parts run by workers').toBeGreaterThan(0);
+  for (const t of [A, B, C]) t.dispose();
+}
+
 const runtimes: Runtime[] = [];
 async function threaded(options: RuntimeOptions): Promise<Runtime> {
   const rt = await makeRuntime(options);
@@ -101,11 +120,17 @@ describe('threads: GEMM split across workers', () => {
         expect(after.jobs - before.jobs, `case ${i} was split`).toBe(1);
         expect(after.chunks - before.chunks, `case ${i} parts`).toBe(threads);
       });
-      // the calling thread takes any part no worker has claimed yet, so which thread
-      // ran what varies; over a dozen calls the workers certainly took part
-      expect(rt.threadStats().workerChunks).toBeGreaterThan(0);
+      expectWorkersTakePart(rt);
     });
   }
+
+  it('relaxed SIMD (where the host runs it): 2 threads give the same bits as relaxed on one thread', async () => {
+    const solo = await threaded({ relaxed: true });
+    const rt = await threaded({ relaxed: true, threads: 2 });
+    expect(rt.features.threads).toBe(2);
+    expect(rt.features.relaxed).toBe(solo.features.relaxed);
+    cases.forEach((c, i) => expectBits(runCase(rt, c, 10 * i), runCase(solo, c, 10 * i), `case ${i} ${JSON.stringify(c)}`));
+  });
 
   it('runs calls below the split threshold on the calling thread', async () => {
     const rt = await threaded({ threads: 2 });

@@ -13,6 +13,8 @@ import type { DataSet } from '../data/dataset.js';
 import type { ActivationName } from '../layers/activations.js';
 import type { WeightInit } from '../nets/init.js';
 import { MultiLayerNet, type MultiLayerNetOptions } from '../nets/multi-layer-net.js';
+import { SimpleConvNet, type SimpleConvNetOptions } from '../nets/simple-conv-net.js';
+import { DeepConvNet, type DeepConvNetOptions } from '../nets/deep-conv-net.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { createOptimizer, optimizerDefaults, optimizerNames } from '../optim/registry.js';
@@ -97,8 +99,24 @@ const mlp: NetKind<MultiLayerNetOptions> = {
   describe: (o) => `mlp ${[o.inputSize, ...o.hiddenSizeList, o.outputSize].join('-')} ${o.activation} init ${o.weightInitStd}`,
 };
 
+const simpleConv: NetKind<SimpleConvNetOptions> = {
+  summary: "the book's SimpleConvNet: Conv 30 5x5, ReLU, Pool 2x2, Affine (the first --hidden size), ReLU, Affine, softmax",
+  flatten: false,
+  options: (s, d) => ({ inputDim: d.inputShape, hiddenSize: s.hidden[0] ?? 100, outputSize: d.classes, weightInitStd: s.init }),
+  create: (rt, o) => new SimpleConvNet(rt, o),
+  describe: (o) => `simple-conv ${o.inputDim!.join('x')} conv 30x5x5 pool 2 affine ${o.hiddenSize}-${o.outputSize} init ${o.weightInitStd}`,
+};
+
+const deepConv: NetKind<DeepConvNetOptions> = {
+  summary: "the book's DeepConvNet: 6 conv 3x3 (16,16,32,32,64,64) + ReLU, 3 pools, Affine 50, ReLU, dropout, Affine, dropout; He init (the book trains it with --optimizer adam --lr 0.001)",
+  flatten: false,
+  options: (_s, d) => ({ inputDim: d.inputShape, outputSize: d.classes }),
+  create: (rt, o) => new DeepConvNet(rt, o),
+  describe: (o) => `deep-conv ${o.inputDim!.join('x')} conv 16-16-32-32-64-64 affine 50-${o.outputSize}`,
+};
+
 /** The nets `--net` can name. A new one needs an entry here (and its flags below). */
-const NETS: Record<string, NetKind<object>> = { mlp };
+const NETS: Record<string, NetKind<object>> = { mlp, 'simple-conv': simpleConv, 'deep-conv': deepConv };
 
 interface Flag {
   name: string;

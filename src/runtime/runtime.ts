@@ -8,7 +8,7 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, shapeSize, type Shape } from './tensor.js';
-import { MAX_THREADS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
+import { MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { gemmParts, writeGemmParts } from './gemm-split.js';
 
 export type { Kernels, ThreadHost, ThreadStats };
@@ -31,7 +31,7 @@ export interface RuntimeOptions {
    * no workers it runs on one thread and `features.notes` says why.
    */
   threads?: number | 'auto';
-  /** Upper bound on `threads` (useful with 'auto'). Default: no bound but the pool's limit, 4095. */
+  /** Upper bound on `threads` (useful with 'auto'). Default: the pool's limit, 4095. */
   maxThreads?: number;
   /** The plain SIMD shared-memory build, used with threads. Default: the packaged build/simdnn-shared.wasm. */
   sharedWasm?: WasmSource;
@@ -55,6 +55,8 @@ export interface RuntimeFeatures {
 
 const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory', 'threads', 'maxThreads', 'sharedWasm', 'relaxedSharedWasm', 'threadHost']);
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+/** Threads a pool may have: a call's parts (one per thread at most) must fit the claim word. */
+const MAX_THREADS = MAX_CHUNKS;
 
 export class Runtime {
   /** The raw kernels (typed from assembly/index.ts); see ARCHITECTURE.md for the ABI. */
@@ -85,10 +87,11 @@ export class Runtime {
 
   /** @internal starts the worker pool (createRuntime does this); throws if the workers fail to start. */
   async startThreads(host: ThreadHost, threads: number): Promise<void> {
-    const control = this.alloc(ThreadPool.controlBytes(threads));
+    const slots = threads; // gemmParts gives at most one part per thread
+    const control = this.alloc(ThreadPool.controlBytes(slots));
     const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
     try {
-      this.pool = await ThreadPool.start(host, { module: this.module, memory: this.memory, control, chunks: threads, names }, this.kernels as unknown as Record<string, unknown>);
+      this.pool = await ThreadPool.start(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.kernels as unknown as Record<string, unknown>);
     } catch (e) {
       this.free(control);
       throw e;

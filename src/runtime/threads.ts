@@ -21,8 +21,8 @@
 // one on worker_threads; webThreadHost uses Web Workers from a Blob URL).
 
 export const MAX_ARGS = 16;
-/** Most threads a pool can have: chunks per call fit 12 bits of the claim word. */
-export const MAX_THREADS = 4095;
+/** Most chunks per call: they fit 12 bits of the claim word. */
+export const MAX_CHUNKS = 4095;
 // How long an idle worker spins before it sleeps (ms): longer than the gaps
 // between the GEMMs of a training step, short enough not to hold a core for
 // long. Waking a sleeping worker costs ~15 µs on a 2-vCPU VM; measured on the
@@ -40,10 +40,10 @@ const ARGS_BYTE = 64;
 export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  /** Byte offset of the control block (ThreadPool.controlBytes(chunks) bytes, 8-aligned). */
+  /** Byte offset of the control block (ThreadPool.controlBytes(slots) bytes, 8-aligned). */
   control: number;
-  /** Most chunks per call: the pool's thread count. */
-  chunks: number;
+  /** Most chunks per call. */
+  slots: number;
   /** Export names; the control block's FN indexes them. */
   names: string[];
 }
@@ -76,7 +76,7 @@ function simdnnWorker(init, post) {
   const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS};
   // views on a shared buffer stay valid when the memory grows
   const ctl = new Int32Array(init.memory.buffer, init.control, ${ARGS_BYTE / 4});
-  const slots = new Float64Array(init.memory.buffer, init.control + ${ARGS_BYTE}, init.chunks * MAX_ARGS);
+  const slots = new Float64Array(init.memory.buffer, init.control + ${ARGS_BYTE}, init.slots * MAX_ARGS);
   const args = new Array(MAX_ARGS).fill(0);
   WebAssembly.instantiate(init.module, { env: { memory: init.memory } }).then((instance) => {
     const fns = init.names.map((n) => instance.exports[n]);
@@ -159,12 +159,12 @@ export class ThreadPool {
     exports: Record<string, unknown>,
     private readonly workers: WorkerHandle[],
   ) {
-    this.size = init.chunks;
+    this.size = workers.length + 1;
     this.control = init.control;
     this.names = init.names;
     // views on a shared buffer stay valid when the memory grows
     this.ctl = new Int32Array(init.memory.buffer, init.control, ARGS_BYTE / 4);
-    this.args = new Float64Array(init.memory.buffer, init.control + ARGS_BYTE, init.chunks * MAX_ARGS);
+    this.args = new Float64Array(init.memory.buffer, init.control + ARGS_BYTE, init.slots * MAX_ARGS);
     this.fns = init.names.map((n) => exports[n] as Function);
   }
 
@@ -174,17 +174,20 @@ export class ThreadPool {
   readonly control: number;
   private readonly names: readonly string[];
 
-  /** Bytes of the control block for a pool of `threads` (allocated by the caller in the shared memory). */
-  static controlBytes(threads: number): number {
-    return ARGS_BYTE + threads * MAX_ARGS * 8;
+  /** Bytes of the control block for `slots` chunks per call (allocated by the caller in the shared memory). */
+  static controlBytes(slots: number): number {
+    return ARGS_BYTE + slots * MAX_ARGS * 8;
   }
 
-  /** Starts init.chunks - 1 workers; resolves when all are ready, rejects (terminating them) if one fails. */
-  static async start(host: ThreadHost, init: WorkerInit, exports: Record<string, unknown>): Promise<ThreadPool> {
+  /**
+   * Starts threads - 1 workers (the calling thread is the last); resolves when
+   * all are ready, rejects (terminating them) if one fails.
+   */
+  static async start(host: ThreadHost, threads: number, init: WorkerInit, exports: Record<string, unknown>): Promise<ThreadPool> {
     new Int32Array(init.memory.buffer, init.control, ARGS_BYTE / 4).fill(0);
     const handles: WorkerHandle[] = [];
     try {
-      for (let i = 1; i < init.chunks; i++) handles.push(host.spawn(WORKER_BODY, init));
+      for (let i = 1; i < threads; i++) handles.push(host.spawn(WORKER_BODY, init));
       await Promise.all(handles.map((h) => h.ready));
     } catch (e) {
       for (const h of handles) h.terminate();
@@ -201,7 +204,7 @@ export class ThreadPool {
   }
 
   /**
-   * Runs export `fn` once per chunk (2 <= chunks <= size), with the arguments
+   * Runs export `fn` once per chunk (chunks <= slots), with the arguments
    * the caller wrote to `args`, on the workers and the calling thread; returns
    * when every chunk is done.
    */

@@ -19,7 +19,7 @@
 // 72 and 96 lose 7–8% at 1024³ (each B micro-panel sweeps the whole A
 // block); KC from 192 to 512 and NC of 512 or
 // 1024 are within noise. Reading an operand in place instead of packing it
-// gains at most 3–8% on small shapes and loses 17–25% on large or wide ones
+// gains at most 3–9% on small shapes and loses 10–40% on large or wide ones
 // (strided panel reads miss L1 and the TLB), so both operands are packed.
 //
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);

@@ -36,7 +36,7 @@ const SHORT = ['--epochs', '1', '--train-rows', '500', '--test-rows', '200'];
 
 describe('help', () => {
   const flags = ['net', 'hidden', 'activation', 'init', 'optimizer', 'lr', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps',
-    'weight-decay', 'epochs', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'save', 'json', 'quiet', 'help'];
+    'weight-decay', 'l1', 'batchnorm', 'dropout', 'epochs', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'save', 'threads', 'json', 'quiet', 'help'];
 
   it('documents every option of train, with its default', async () => {
     for (const argv of [['--help'], ['-h'], ['train', '--help']]) {
@@ -53,6 +53,7 @@ describe('help', () => {
   it('parses the defaults the help shows', () => {
     expect(parseTrainArgs([])).toEqual({
       net: 'mlp', hidden: [100, 100], activation: 'relu', init: 'he', optimizer: 'sgd', optimizerParams: { lr: 0.1 },
+      weightDecay: 0, l1: 0, batchnorm: false, dropout: undefined, threads: 1,
       epochs: 5, batch: 16, seed: 1, data: 'mnist', trainRows: undefined, testRows: undefined, save: undefined,
       json: false, quiet: false, help: false,
     });
@@ -80,6 +81,11 @@ describe('bad options', () => {
     [['train', '--net', 'resnet'], /--net: unknown name 'resnet' \(expected one of mlp/],
     [['train', '--lr=-1'], /--optimizer sgd: .*lr/],
     [['train', '--momentum', '0.9'], /--optimizer sgd: .*momentum/],
+    [['train', '--batchnorm'], /--batchnorm: --net mlp has no such option \(use --net mlp-extend\)/],
+    [['train', '--net', 'deep-conv', '--weight-decay', '0.1'], /--weight-decay: --net deep-conv has no such option/],
+    [['train', '--net', 'mlp-extend', '--dropout', '1'], /--dropout: expected a ratio in \[0, 1\), got 1/],
+    [['train', '--net', 'mlp-extend', '--l1=-1'], /--l1: expected a non-negative number/],
+    [['train', '--threads', '0'], /--threads: expected an integer >= 1, got '0'/],
     [['train', '--data', path.join(root, 'no-such-dir')], /--data: '.*no-such-dir' is neither 'mnist' nor a directory/],
     [['train', '--save', path.join(root, 'no-such-dir', 'm.json')], /--save: the directory of '.*' does not exist/],
   ];
@@ -122,6 +128,29 @@ describe('train', () => {
     const momentum = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'Momentum', '--momentum', '0.5'])).stdout) as TrainReport;
     expect(momentum.optimizer).toBe('momentum');
     expect(momentum.optimizerParams).toEqual({ momentum: 0.5 }); // lr: the optimizer's own default
+  });
+
+  it('--weight-decay is the net\'s L2 decay, except with adamw where it is the decoupled decay', async () => {
+    const l2 = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--weight-decay', '0.01'])).stdout) as TrainReport;
+    expect(l2.netOptions).toMatchObject({ weightDecayLambda: 0.01 });
+    expect(l2.optimizerParams).toEqual({ lr: 0.1 });
+    const adamw = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'adamw', '--weight-decay', '0.05'])).stdout) as TrainReport;
+    expect(adamw.optimizerParams).toEqual({ weightDecay: 0.05 });
+    expect(adamw.netOptions).not.toHaveProperty('weightDecayLambda');
+  });
+
+  it('trains MultiLayerNetExtend with batch norm, dropout, L2 and L1 (--net mlp-extend)', async () => {
+    const r = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--net', 'mlp-extend', '--batchnorm', '--dropout', '0.1',
+      '--weight-decay', '0.001', '--l1', '0.0001'])).stdout) as TrainReport;
+    expect(r.netOptions).toEqual({ inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10, activation: 'relu', weightInitStd: 'he',
+      weightDecayLambda: 0.001, l1Lambda: 0.0001, useBatchnorm: true, useDropout: true, dropoutRatio: 0.1 });
+    expect(r.testAcc).toBeGreaterThan(0.6);
+  });
+
+  it('gives the same result on 2 threads as on 1', async () => {
+    const one = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT])).stdout) as TrainReport;
+    const two = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT, '--threads', '2'])).stdout) as TrainReport;
+    expect(two.history.map(({ seconds: _, ...rest }) => rest)).toEqual(one.history.map(({ seconds: _, ...rest }) => rest));
   });
 
   it('prints progress lines on a plain stderr and a summary line on stdout', async () => {

@@ -141,17 +141,23 @@ export function softmaxCrossEntropyForwardRef(y: usize, x: usize, t: usize, rows
   return loss;
 }
 
-// out[r] = index of the first maximum of row r (the book's np.argmax).
+// Index of the first maximum of a row (the book's np.argmax).
+// @ts-ignore: decorator
+@inline
+function argmaxRow(xr: usize, cols: i32): i32 {
+  let best = 0;
+  let m = load<f32>(xr);
+  for (let j = 1; j < cols; j++) {
+    const v = load<f32>(xr + (<usize>j << 2));
+    if (v > m) { m = v; best = j; }
+  }
+  return best;
+}
+
+// out[r] = argmax of row r.
 export function argmaxRows(out: usize, x: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
-    const xr = x + ((<usize>r * cols) << 2);
-    let best = 0;
-    let m = load<f32>(xr);
-    for (let j = 1; j < cols; j++) {
-      const v = load<f32>(xr + (<usize>j << 2));
-      if (v > m) { m = v; best = j; }
-    }
-    store<i32>(out + (<usize>r << 2), best);
+    store<i32>(out + (<usize>r << 2), argmaxRow(x + ((<usize>r * cols) << 2), cols));
   }
 }
 
@@ -159,14 +165,7 @@ export function argmaxRows(out: usize, x: usize, rows: i32, cols: i32): void {
 export function countCorrect(x: usize, t: usize, rows: i32, cols: i32): i32 {
   let correct = 0;
   for (let r = 0; r < rows; r++) {
-    const xr = x + ((<usize>r * cols) << 2);
-    let best = 0;
-    let m = load<f32>(xr);
-    for (let j = 1; j < cols; j++) {
-      const v = load<f32>(xr + (<usize>j << 2));
-      if (v > m) { m = v; best = j; }
-    }
-    if (best == load<i32>(t + (<usize>r << 2))) correct++;
+    if (argmaxRow(x + ((<usize>r * cols) << 2), cols) == load<i32>(t + (<usize>r << 2))) correct++;
   }
   return correct;
 }

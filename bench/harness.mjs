@@ -13,8 +13,13 @@ const require = createRequire(import.meta.url);
  * What a setup function returns: the function to time, or that plus an
  * untimed beforeEach() (e.g. restoring weights so every timed step does the
  * same work), a dispose() for its buffers, a flop count that overrides the
- * case's, and a note shown with the figure.
- * @typedef {(() => unknown) | { fn: () => unknown, beforeEach?: () => void, dispose?: () => void, flops?: number, note?: string }} Prepared
+ * case's, and a note shown with the figure. Or a figure the setup took
+ * itself, not timed here: `ms` (e.g. over fresh processes, or of an async
+ * call), or a `value` in another `unit` where less is better (KB, MiB).
+ * @typedef {(() => unknown)
+ *   | { fn: () => unknown, beforeEach?: () => void, dispose?: () => void, flops?: number, note?: string }
+ *   | { ms: number, dispose?: () => void, note?: string }
+ *   | { value: number, unit: string, dispose?: () => void, note?: string }} Prepared
  */
 
 /**
@@ -109,6 +114,10 @@ async function timeOne(setup, time, flops, clock, stat) {
   let p;
   try {
     p = prepared(await setup());
+    if (!p.fn) {
+      if (!(Number.isFinite(p.ms) || (Number.isFinite(p.value) && p.unit))) throw new Error('bench: a setup must return fn, ms, or value and unit');
+      return { ms: p.ms, value: p.value, unit: p.unit, note: p.note };
+    }
     const ms = await measure(p.fn, time, p.beforeEach, clock, stat);
     return { ms, flops: p.flops ?? flops, note: p.note };
   } catch (e) {
@@ -178,6 +187,7 @@ function describe(cell) {
   if (!cell) return '-';
   if (cell.error) return `error: ${cell.error}`;
   if (cell.skip) return `skipped: ${cell.skip}`;
+  if (cell.unit) return `${cell.value.toFixed(1)} ${cell.unit}`;
   return cell.flops ? `${gflops(cell).toFixed(1)} GFLOP/s` : `${cell.ms.toFixed(3)} ms`;
 }
 
@@ -240,15 +250,17 @@ export function table(rows, relaxed) {
     if (!cell) return '';
     if (cell.error) return `fails${footnote(cell.error)}`;
     if (cell.skip) return `skipped${footnote(cell.skip)}`;
-    const v = cell.flops ? gflops(cell).toFixed(1) : cell.ms < 10 ? cell.ms.toFixed(3) : cell.ms.toFixed(1);
+    const v = cell.unit ? cell.value.toFixed(1) : cell.flops ? gflops(cell).toFixed(1) : cell.ms < 10 ? cell.ms.toFixed(3) : cell.ms.toFixed(1);
     return noted && cell.note ? v + footnote(cell.note) : v;
   };
   const ok = (cell) => cell && !cell.error && !cell.skip;
-  const ratio = (ours, peer) => (ok(ours) && ok(peer) ? `${(peer.ms / ours.ms).toFixed(2)}×` : '');
+  // peer's time (or size) over ours: above 1 is better for simdnn
+  const amount = (cell) => (cell.unit ? cell.value : cell.ms);
+  const ratio = (ours, peer) => (ok(ours) && ok(peer) && ours.unit === peer.unit ? `${(amount(peer) / amount(ours)).toFixed(2)}×` : '');
   const ofPeak = (cell, peak) => (ok(cell) && cell.flops && peak ? `${((100 * gflops(cell)) / gflops(peak)).toFixed(0)}%` : '');
   for (const r of rows) {
     const rx = relaxed?.[key(r)];
-    const unit = r.ours.flops ? 'GFLOP/s' : 'ms';
+    const unit = r.ours.unit ?? (r.ours.flops ? 'GFLOP/s' : 'ms');
     const cells = [`${r.topic}: ${r.name}${r.ours.note ? ` (${r.ours.note})` : ''}`, unit, value(r.ours), r.peak ? '' : ofPeak(r.ours, plainPeak),
       value(rx), r.peak ? '' : ofPeak(rx, relaxedPeak),
       ...peers.flatMap((p) => [value(r.peers[p], true), ratio(r.ours, r.peers[p])])];

@@ -19,6 +19,7 @@ const TOPICS = {
   norm: () => import('./norm.bench.mjs'),
   conv: () => import('./conv.bench.mjs'),
   threads: () => import('./threads.bench.mjs'),
+  startup: () => import('./startup.bench.mjs'),
 };
 /** Topics whose cases run several threads: they keep wall time under --cpu-time (CPU time sums the threads). */
 const WALL_CLOCK_TOPICS = new Set(['threads']);

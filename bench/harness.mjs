@@ -194,13 +194,14 @@ function describe(cell) {
 const gflops = (cell) => cell.flops / cell.ms / 1e6;
 
 /**
- * Runs a Python bench script (numpy peers) with one BLAS thread and the
+ * Runs a Python bench script (numpy peers) with `threads` BLAS threads and the
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides of this environment removed
  * for that command only (they slow a current OpenBLAS). The script prints one
  * JSON object on its last line: { ms, blas } or { skip }.
  */
-export function python(script, args = []) {
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+export function python(script, args = [], threads = 1) {
+  const n = String(threads);
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   return new Promise((resolve) => {

@@ -1,10 +1,14 @@
-// Threads: 512³ GEMM and the MLP training step (784-[100×6]-10 ReLU, batch
-// 100, SGD) on a runtime with 2 threads, against the same work on 1 thread
-// timed in this process as the "1 thread" peer, so the ratio column is the
-// speedup. Both sides go through rt.gemm (which splits only calls big enough
-// to gain). In the relaxed pass only the 2-thread side runs, on the relaxed
-// shared-memory build.
-import { measure } from './harness.mjs';
+// Threads: 512³ GEMM, the MLP training step (784-[100×6]-10 ReLU, batch 100,
+// SGD) and the DeepConvNet training step (batch 100, Adam) on a runtime with
+// 2 threads, against the same work on 1 thread timed in this process (the
+// "1 thread" peer, so that ratio is the speedup) and, for the two nets, the
+// book's NumPy code with 2 BLAS threads. Both of our sides go through the
+// runtime's splitting (rt.gemm, convolution by groups of images), which
+// splits only work big enough to gain. In the relaxed pass only the 2-thread
+// side runs, on the relaxed shared-memory build. Wall clock throughout (CPU
+// time would sum the threads).
+import { fileURLToPath } from 'node:url';
+import { measure, python } from './harness.mjs';
 
 const THREADS = 2;
 const N = 512;
@@ -17,6 +21,8 @@ async function runtime(threads, relaxed) {
   if (rt.features.threads !== threads) throw new Error(`bench: asked for ${threads} threads, got ${rt.features.threads}: ${rt.features.notes.join('; ')}`);
   return rt;
 }
+
+const labels = (classes) => Int32Array.from({ length: BATCH }, (_, i) => (i * 7 + 3) % classes);
 
 function gemmCase(rt) {
   const a = rt.randn(rt.tensor([N, N]));
@@ -32,13 +38,25 @@ async function mlpCase(rt) {
   const { MultiLayerNet, SGD } = await import('../dist/index.js');
   const net = new MultiLayerNet(rt, MLP);
   const x = rt.uniform(rt.tensor([BATCH, MLP.inputSize]));
-  const t = rt.labels([BATCH], Int32Array.from({ length: BATCH }, (_, i) => (i * 7 + 3) % MLP.outputSize));
+  const t = rt.labels([BATCH], labels(MLP.outputSize));
   const sgd = new SGD({ lr: 0.01 });
   // restore the initial weights before each timed step, as bench/mlp.bench.mjs does
   const initial = Object.values(net.params).map((p) => [p, p.toArray()]);
   return {
     fn: () => { net.gradient(x, t); sgd.update(net.params, net.grads); },
     beforeEach: () => { for (const [p, values] of initial) p.set(values); },
+    dispose: () => { net.dispose(); x.dispose(); t.dispose(); rt.dispose(); },
+  };
+}
+
+async function deepConvCase(rt) {
+  const { DeepConvNet, createOptimizer } = await import('../dist/index.js');
+  const net = new DeepConvNet(rt);
+  const x = rt.uniform(rt.tensor([BATCH, 1, 28, 28]));
+  const t = rt.labels([BATCH], labels(10));
+  const adam = createOptimizer('adam', { lr: 0.001 });
+  return {
+    fn: () => { net.gradient(x, t); adam.update(net.params, net.grads); },
     dispose: () => { net.dispose(); x.dispose(); t.dispose(); rt.dispose(); },
   };
 }
@@ -53,17 +71,26 @@ async function oneThread(make, suite) {
   }
 }
 
+/** The book's NumPy code for the same step on THREADS BLAS threads, wall clock. */
+const numpy = (suite, script, args = []) => async () => {
+  const r = await python(fileURLToPath(new URL(script, import.meta.url)), [...args, `--time=${suite.time}`, '--clock=wall'], THREADS);
+  return r.ms !== undefined ? { ms: r.ms, note: r.blas } : r;
+};
+
 /** @param {import('./harness.mjs').Suite} suite */
 export default function register(suite) {
   const cases = [
-    [`${N}³ A·B, ${THREADS} threads`, 2 * N ** 3, gemmCase],
-    [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase],
+    [`${N}³ A·B, ${THREADS} threads`, 2 * N ** 3, gemmCase, {}],
+    [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase,
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py') }],
+    [`DeepConvNet training step [${BATCH}, 1, 28, 28], Adam, ${THREADS} threads`, undefined, deepConvCase,
+      { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }],
   ];
-  for (const [name, flops, make] of cases) {
+  for (const [name, flops, make, peers] of cases) {
     suite.add(name, {
       flops,
       ours: async () => make(await runtime(THREADS, suite.relaxed)),
-      external: { '1 thread': () => oneThread(make, suite) },
+      external: { '1 thread': () => oneThread(make, suite), ...peers },
     });
   }
 }

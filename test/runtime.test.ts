@@ -223,6 +223,34 @@ describe('allocator', () => {
   });
 });
 
+describe('split calls (runParts, partScratch)', () => {
+  it('runs a kernel once per part, in order on one thread, with the arguments each part wrote', async () => {
+    const rt = await makeRuntime();
+    const y = rt.tensor([10]);
+    // fill(y + 4·p·2, p + 1, 2) for parts 0..4
+    rt.runParts('fill', 5, (p, a, o) => { a[o] = y.ptr + 8 * p; a[o + 1] = p + 1; a[o + 2] = 2; });
+    expect(Array.from(y.data)).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    expect(() => rt.runParts('fill', 0, () => {})).toThrow(/runParts\(fill\): parts must be an integer in \[1, 64\], got 0/);
+    expect(() => rt.runParts('fill', 65, () => {})).toThrow(/got 65/);
+  });
+
+  it('keeps one scratch region per part, grown only when a call needs more', async () => {
+    const rt = await makeRuntime();
+    const a = rt.partScratch(3, 1000);
+    expect(a[0]).toBe(rt.gemmWork); // part 0 is the GEMM workspace, already big enough
+    expect(new Set(a).size).toBe(3);
+    const used = rt.memoryStats().used;
+    expect(rt.partScratch(3, 1000)).toEqual(a);
+    expect(rt.partScratch(2, 64)).toEqual(a.slice(0, 2));
+    expect(rt.memoryStats().used).toBe(used);
+    const big = rt.kernels.gemmWorkspaceBytes() + 64;
+    const b = rt.partScratch(1, big);
+    expect(rt.gemmWork).toBe(b[0]);
+    expect(rt.memoryStats().used).toBe(used - Math.ceil(rt.kernels.gemmWorkspaceBytes() / 64) * 64 + Math.ceil(big / 64) * 64);
+    expectWorking(rt);
+  });
+});
+
 describe('random stream', () => {
   it('reserves counters with take(), and reseed/randomState replay the stream', async () => {
     const rt = await makeRuntime({ seed: 5 });

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { GEMM_MIN_PART_WORK } from '../src/runtime/gemm-split.js';
-import { MultiLayerNet, SGD } from '../src/index.js';
+import { Adam, DeepConvNet, MultiLayerNet, SGD } from '../src/index.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
 
 /** This host's worker starter (Node: worker_threads, browser: Web Workers). */
@@ -182,6 +182,32 @@ describe('threads: training', () => {
     const b = await train(2);
     // 784×100 (and 100×784) products of a batch of 100 are split
     expect(b.stats.jobs).toBeGreaterThan(0);
+    expect(Number.isFinite(a.loss)).toBe(true);
+    expect(b.loss).toBe(a.loss);
+    for (const key of Object.keys(a.params)) expectBits(b.params[key], a.params[key], key);
+  });
+});
+
+describe('threads: convolution split by groups of images', () => {
+  // DeepConvNet's six convolutions (pads 1 and 2, 1 to 64 channels) over a
+  // batch of 13: groups of 1 and 2 images, more groups than threads.
+  it.each([2, 3])('a DeepConvNet trained with Adam on 1 and %i threads ends with bit-identical parameters', async (threads) => {
+    const train = async (n: number) => {
+      const rt = await threaded({ threads: n, seed: 5 });
+      const net = new DeepConvNet(rt, { inputDim: [1, 16, 16], outputSize: 10 });
+      const x = rt.tensor([13, 1, 16, 16], randomArray(13 * 256, 3, 0, 1));
+      const t = Array.from({ length: 13 }, (_, i) => (i * 3) % 10);
+      const adam = new Adam({ lr: 0.001 });
+      for (let step = 0; step < 3; step++) adam.update(net.params, net.gradient(x, t));
+      const params = Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.toArray()]));
+      const result = { params, loss: net.lastLoss, stats: rt.threadStats() };
+      net.dispose();
+      x.dispose();
+      return result;
+    };
+    const a = await train(1);
+    const b = await train(threads);
+    expect(b.stats.workerChunks, 'parts run by workers').toBeGreaterThan(0);
     expect(Number.isFinite(a.loss)).toBe(true);
     expect(b.loss).toBe(a.loss);
     for (const key of Object.keys(a.params)) expectBits(b.params[key], a.params[key], key);

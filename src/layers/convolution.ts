@@ -1,16 +1,32 @@
-// The book's Convolution layer on im2col + GEMM, one image at a time:
+// The book's Convolution layer on im2col + GEMM, one image at a time
+// (assembly/conv.ts convForward/convBackward):
 // out[i] = W[FN, C·FH·FW] · col[i][C·FH·FW, OH·OW] writes NCHW directly.
-// The col matrix is built for a chunk of images at a time (about 1 MiB, so it
-// stays in cache and a big batch never needs a full-batch col), and rebuilt
-// in backward rather than kept: im2col is a copy, cheap next to the products.
+// col is one image's (it stays in cache; no full-batch col is ever built) and
+// is rebuilt in backward rather than kept: im2col is a copy, cheap next to the
+// products. The batch is split into groups of images that run on the
+// runtime's threads, each in a scratch region of its own (rt.partScratch).
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 export interface ConvolutionGrads { dW?: Tensor; db?: Tensor }
 
-/** Floats of col built per chunk of images (1 MiB). */
-const COL_CHUNK_FLOATS = 1 << 18;
+/**
+ * Groups a batch is split into (fewer for a smaller batch): the unit of work
+ * for threads, and of the dW sum, which adds each group's partial sum in group
+ * order. Fixed by the batch alone, so dW has the same bits on any number of
+ * threads; 8 keeps up to 8 threads busy, at a partial dW per extra group.
+ */
+export const CONV_IMAGE_GROUPS = 8;
+
+function imageGroups(N: number): number {
+  return Math.max(1, Math.min(N, CONV_IMAGE_GROUPS));
+}
+
+/** Images [i0, i1) of group g: consecutive, sizes differing by at most one. */
+function groupRange(N: number, groups: number, g: number): [number, number] {
+  return [Math.floor((N * g) / groups), Math.floor((N * (g + 1)) / groups)];
+}
 
 /** Output size along one axis, as the book: 1 + floor((size + 2·pad − filter) / stride). */
 export function convOutputSize(size: number, filter: number, stride: number, pad: number): number {
@@ -68,20 +84,17 @@ export class Convolution implements Layer {
     if (OH < 1 || OW < 1) {
       throw new RangeError(`Convolution.forward: a ${FH}×${FW} filter with pad ${this.pad} does not fit a ${H}×${W} input (x is [${x.shape.join(', ')}])`);
     }
-    const rt = x.rt, k = rt.kernels;
-    const K = C * FH * FW, P = OH * OW;
+    const rt = x.rt;
     const out = this.buffers.get('out', [N, FN, OH, OW]);
-    const chunk = this.chunkSize(N, K * P);
-    const col = this.buffers.get('col', [chunk, K, P]);
-    const inImage = C * H * W * 4, outImage = FN * P * 4, colImage = K * P * 4;
-    for (let n0 = 0; n0 < N; n0 += chunk) {
-      const nb = Math.min(chunk, N - n0);
-      k.im2colForward(col.ptr, x.ptr + n0 * inImage, nb, C, H, W, FH, FW, this.stride, this.pad);
-      for (let i = 0; i < nb; i++) {
-        rt.gemm(0, 0, FN, P, K, this.W.ptr, K, col.ptr + i * colImage, P, out.ptr + (n0 + i) * outImage, P);
-      }
-      k.convBiasForward(out.ptr + n0 * outImage, this.b.ptr, nb, FN, P);
-    }
+    const groups = imageGroups(N);
+    const scratch = rt.partScratch(groups, rt.kernels.convScratchBytes(C, H, W, FH, FW, this.stride, this.pad));
+    const inImage = C * H * W * 4, outImage = FN * OH * OW * 4;
+    rt.runParts('convForward', groups, (g, a, o) => {
+      const [i0, i1] = groupRange(N, groups, g);
+      a[o] = out.ptr + i0 * outImage; a[o + 1] = x.ptr + i0 * inImage; a[o + 2] = this.W.ptr; a[o + 3] = this.b.ptr;
+      a[o + 4] = scratch[g]; a[o + 5] = i1 - i0;
+      a[o + 6] = C; a[o + 7] = H; a[o + 8] = W; a[o + 9] = FN; a[o + 10] = FH; a[o + 11] = FW; a[o + 12] = this.stride; a[o + 13] = this.pad;
+    });
     this.x = x;
     return out;
   }
@@ -97,32 +110,24 @@ export class Convolution implements Layer {
     }
     const [, , OH, OW] = outShape;
     const rt = x.rt, k = rt.kernels;
-    const K = C * FH * FW, P = OH * OW;
+    const P = OH * OW;
     const dx = this.buffers.get('dx', x.shape);
-    const chunk = this.chunkSize(N, K * P);
-    const col = this.buffers.get('col', [chunk, K, P]);
-    const dcol = this.buffers.get('dcol', [chunk, K, P]);
-    const inImage = C * H * W * 4, outImage = FN * P * 4, colImage = K * P * 4;
-    for (let n0 = 0; n0 < N; n0 += chunk) {
-      const nb = Math.min(chunk, N - n0);
-      k.im2colForward(col.ptr, x.ptr + n0 * inImage, nb, C, H, W, FH, FW, this.stride, this.pad);
-      for (let i = 0; i < nb; i++) {
-        const dy = dout.ptr + (n0 + i) * outImage;
-        // dW (+)= dy[FN, P] · colᵀ[P, K]
-        rt.gemm(0, 1, FN, K, P, dy, P, col.ptr + i * colImage, P, this.dW.ptr, K, n0 + i === 0 ? 0 : 1);
-        // dcol = Wᵀ[K, FN] · dy[FN, P]
-        rt.gemm(1, 0, K, P, FN, this.W.ptr, K, dy, P, dcol.ptr + i * colImage, P);
-      }
-      k.im2colBackward(dx.ptr + n0 * inImage, dcol.ptr, nb, C, H, W, FH, FW, this.stride, this.pad);
-    }
-    if (N === 0) k.fill(this.dW.ptr, 0, this.dW.size);
+    const groups = imageGroups(N);
+    // group 0 sums its images' dW in place, the others into partial sums
+    // added after, in group order
+    const partials = this.buffers.get('dWpartials', [Math.max(1, groups - 1), this.dW.size]);
+    const scratch = rt.partScratch(groups, k.convScratchBytes(C, H, W, FH, FW, this.stride, this.pad));
+    const inImage = C * H * W * 4, outImage = FN * P * 4;
+    rt.runParts('convBackward', groups, (g, a, o) => {
+      const [i0, i1] = groupRange(N, groups, g);
+      a[o] = dx.ptr + i0 * inImage; a[o + 1] = g === 0 ? this.dW.ptr : partials.ptr + (g - 1) * this.dW.size * 4;
+      a[o + 2] = x.ptr + i0 * inImage; a[o + 3] = dout.ptr + i0 * outImage; a[o + 4] = this.W.ptr; a[o + 5] = scratch[g];
+      a[o + 6] = i1 - i0; a[o + 7] = C; a[o + 8] = H; a[o + 9] = W; a[o + 10] = FN; a[o + 11] = FH; a[o + 12] = FW;
+      a[o + 13] = this.stride; a[o + 14] = this.pad;
+    });
+    for (let g = 1; g < groups; g++) k.axpy(this.dW.ptr, partials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);
     k.convBiasBackward(this.db.ptr, dout.ptr, N, FN, P);
     return dx;
-  }
-
-  /** Images per im2col chunk: as many as fit the chunk budget, at least one. */
-  private chunkSize(N: number, colFloatsPerImage: number): number {
-    return Math.max(1, Math.min(N, Math.floor(COL_CHUNK_FLOATS / colFloatsPerImage)));
   }
 
   dispose(): void {

@@ -8,7 +8,7 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, shapeSize, type Shape } from './tensor.js';
-import { MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
+import { MAX_ARGS, MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { gemmParts, writeGemmParts } from './gemm-split.js';
 
 export type { Kernels, ThreadHost, ThreadStats };
@@ -57,18 +57,24 @@ const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory',
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 /** Threads a pool may have: a call's parts (one per thread at most) must fit the claim word. */
 const MAX_THREADS = MAX_CHUNKS;
+/** Most parts of one runParts() call (the pool's argument slots). */
+export const MAX_SPLIT_PARTS = 64;
 
 export class Runtime {
   /** The raw kernels (typed from assembly/index.ts); see ARCHITECTURE.md for the ABI. */
   readonly kernels: Kernels;
   private readonly allocator: Allocator;
   private counter = 0;
-  /** Scratch space for GEMM packing (the calling thread's). */
-  readonly gemmWork: number;
   private pool: ThreadPool | null = null;
   private gemmFn = -1;
-  /** GEMM workspace of each part of a split call (part 0 is gemmWork); made when first needed. */
-  private readonly gemmWorks: number[];
+  /**
+   * Scratch of each part of a split call (GEMM packing at the start of each),
+   * made and grown when first needed and shared by every split call: calls
+   * run one after another, so a training step allocates nothing after the first.
+   */
+  private readonly scratch: Array<{ ptr: number; bytes: number }> = [];
+  private readonly partArgs = new Float64Array(MAX_ARGS);
+  private readonly callArgs = new Array<number>(MAX_ARGS).fill(0);
 
   /** @internal use createRuntime() */
   constructor(
@@ -81,13 +87,41 @@ export class Runtime {
   ) {
     this.kernels = kernels;
     this.allocator = new Allocator(memory, kernels.heapBase(), maxPages);
-    this.gemmWork = this.alloc(kernels.gemmWorkspaceBytes());
-    this.gemmWorks = [this.gemmWork];
+    this.partScratch(1, kernels.gemmWorkspaceBytes());
+  }
+
+  /** GEMM packing space of the calling thread (gemmWorkspaceBytes() bytes) for direct kernel calls. */
+  get gemmWork(): number {
+    return this.scratch[0].ptr;
+  }
+
+  /** Threads that split calls (1 without a pool). */
+  get threads(): number {
+    return this.pool ? this.pool.size : 1;
+  }
+
+  /**
+   * Pointers to the scratch of parts 0..parts-1, each at least `bytes` bytes
+   * (64-aligned). Valid until the next call that asks for more.
+   */
+  partScratch(parts: number, bytes: number): number[] {
+    const ptrs: number[] = [];
+    for (let p = 0; p < parts; p++) {
+      let s = this.scratch[p];
+      if (s === undefined || s.bytes < bytes) {
+        const need = Math.max(bytes, s?.bytes ?? 0);
+        const ptr = this.alloc(need); // throws before the old region is lost
+        if (s !== undefined) this.free(s.ptr);
+        s = this.scratch[p] = { ptr, bytes: need };
+      }
+      ptrs.push(s.ptr);
+    }
+    return ptrs;
   }
 
   /** @internal starts the worker pool (createRuntime does this); throws if the workers fail to start. */
   async startThreads(host: ThreadHost, threads: number): Promise<void> {
-    const slots = threads; // gemmParts gives at most one part per thread
+    const slots = Math.max(threads, MAX_SPLIT_PARTS);
     const control = this.alloc(ThreadPool.controlBytes(slots));
     const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
     try {
@@ -112,9 +146,37 @@ export class Runtime {
       this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
       return;
     }
-    while (this.gemmWorks.length < parts) this.gemmWorks.push(this.alloc(this.kernels.gemmWorkspaceBytes()));
-    writeGemmParts(pool.args, parts, this.gemmWorks, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    const work = this.partScratch(parts, this.kernels.gemmWorkspaceBytes());
+    writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
     pool.run(this.gemmFn, parts, 'rt.gemm');
+  }
+
+  /**
+   * Runs kernel `name` once per part, with the arguments `write(p, args, offset)`
+   * stores at args[offset..] (at most MAX_ARGS). Parts must not share output:
+   * with threads they run concurrently, in any order; on one thread in order.
+   * Callers fix the parts from the problem alone, never from the thread
+   * count, so results have the same bits on any number of threads.
+   */
+  runParts(name: keyof Kernels, parts: number, write: (p: number, args: Float64Array, offset: number) => void): void {
+    if (!(Number.isInteger(parts) && parts >= 1 && parts <= MAX_SPLIT_PARTS)) {
+      throw new RangeError(`runParts(${name}): parts must be an integer in [1, ${MAX_SPLIT_PARTS}], got ${parts}`);
+    }
+    const pool = this.pool;
+    if (pool === null || parts < 2) {
+      const fn = this.kernels[name] as unknown as (...a: number[]) => unknown;
+      const a = this.partArgs, call = this.callArgs;
+      for (let p = 0; p < parts; p++) {
+        a.fill(0);
+        write(p, a, 0);
+        for (let i = 0; i < MAX_ARGS; i++) call[i] = a[i];
+        fn.apply(null, call);
+      }
+      return;
+    }
+    pool.args.fill(0, 0, parts * MAX_ARGS);
+    for (let p = 0; p < parts; p++) write(p, pool.args, p * MAX_ARGS);
+    pool.run(pool.fn(name), parts, name);
   }
 
   /** Work split across threads so far (zeros on one thread). */
@@ -131,7 +193,7 @@ export class Runtime {
     if (!this.pool) return;
     this.pool.dispose();
     this.free(this.pool.control);
-    for (const work of this.gemmWorks.splice(1)) this.free(work);
+    for (const s of this.scratch.splice(1)) this.free(s.ptr);
     this.pool = null;
     this.features.threads = 1;
   }

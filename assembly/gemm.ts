@@ -24,6 +24,7 @@
 //
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
+import { sigmoidv, sigmoids, tanhv, tanhs } from "./math";
 
 const MR = 6;
 const NR = 8;
@@ -53,9 +54,74 @@ export function gemm(
   A: usize, lda: i32, B: usize, ldb: i32,
   C: usize, ldc: i32, beta: f32, work: usize,
 ): void {
+  gemmCore(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, 0, ACT_NONE, work);
+}
+
+// Activations of the fused epilogue (gemmBiasAct's act; the facade's
+// ACTIVATION_CODES in src/runtime/runtime.ts mirrors them).
+const ACT_NONE = 0;
+const ACT_RELU = 1;
+const ACT_SIGMOID = 2;
+const ACT_TANH = 3;
+
+// C = act(op(A)·op(B) + bias), bias a row vector of N floats (an affine
+// layer's forward): the epilogue runs on each 6×8 tile of C right after its
+// last K block, while the tile is in L1, so C is written once and never
+// re-read by a separate bias or activation pass. The bias add and the
+// activation are the elementwise kernels' own math (biasAddForward, then
+// reluForward / sigmoidForward / tanhForward), so the bits equal the unfused
+// sequence's.
+export function gemmBiasAct(
+  transA: i32, transB: i32, M: i32, N: i32, K: i32,
+  A: usize, lda: i32, B: usize, ldb: i32,
+  C: usize, ldc: i32, bias: usize, act: i32, work: usize,
+): void {
+  gemmCore(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, bias, act, work);
+}
+
+// @ts-ignore: decorator
+@inline
+function activate(v: v128, act: i32): v128 {
+  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == ACT_SIGMOID) return sigmoidv(v);
+  if (act == ACT_TANH) return tanhv(v);
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline
+function activateScalar(x: f32, act: i32): f32 {
+  if (act == ACT_RELU) return max<f32>(x, 0);
+  if (act == ACT_SIGMOID) return sigmoids(x);
+  if (act == ACT_TANH) return tanhs(x);
+  return x;
+}
+
+// c[r, j] = act(c[r, j] + bias[j]) on an mr × nr tile.
+function epilogue(c: usize, ldc: i32, mr: i32, nr: i32, bias: usize, act: i32): void {
+  for (let r = 0; r < mr; r++) {
+    const row = c + ((<usize>r * ldc) << 2);
+    let j = 0;
+    for (; j + 4 <= nr; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(row + o, activate(f32x4.add(v128.load(row + o), v128.load(bias + o)), act));
+    }
+    for (; j < nr; j++) {
+      const o = <usize>j << 2;
+      store<f32>(row + o, activateScalar(load<f32>(row + o) + load<f32>(bias + o), act));
+    }
+  }
+}
+
+function gemmCore(
+  transA: i32, transB: i32, M: i32, N: i32, K: i32,
+  A: usize, lda: i32, B: usize, ldb: i32,
+  C: usize, ldc: i32, beta: f32, bias: usize, act: i32, work: usize,
+): void {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     scaleC(C, ldc, M, N, beta);
+    if (bias != 0) for (let i = 0; i < M; i++) epilogue(C + ((<usize>i * ldc) << 2), ldc, 1, N, bias, act);
     return;
   }
   const Ap = work;
@@ -80,6 +146,7 @@ export function gemm(
             if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
             else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
             else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
+            if (bias != 0 && pc + kc == K) epilogue(c, ldc, mr, nr, bias + (<usize>(jc + jr) << 2), act);
           }
         }
       }

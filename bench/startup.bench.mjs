@@ -5,7 +5,8 @@
 // - createRuntime() in a warm process (modules already compiled), median
 //   over repetitions, plain and with 2 threads (target ≤ 5 ms);
 // - cold start: median over fresh Node processes of (import the built
-//   package, create a runtime, one 64³ rt.gemm) minus the median of an empty
+//   package by name (the Node bundle, dist/bundle/node.js), create a runtime,
+//   one 64³ rt.gemm) minus the median of an empty
 //   `node -e ''` (target ≤ 15 ms), with the same for TF.js wasm (import
 //   tfjs-core and tfjs-backend-wasm, setBackend('wasm'), one tf.matMul) as
 //   the peer; the two kinds of process alternate so load drifts hit both;
@@ -18,10 +19,11 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const BUILD = new URL('../build/', import.meta.url);
-const DIST_NODE = new URL('../dist/node/index.js', import.meta.url).href;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TFJS_CORE = require.resolve('@tensorflow/tfjs-core');
 const TFJS_WASM = require.resolve('@tensorflow/tfjs-backend-wasm');
 const TFJS_WASM_DIR = TFJS_WASM.replace(/[^/]+$/, '');
@@ -59,8 +61,13 @@ async function createTime(options, time, minReps) {
 
 // ---- cold start in fresh processes
 
-/** Imports the built package, creates a runtime, runs one GEMM and checks it ran. */
-const oursScript = (relaxed) => `import(${JSON.stringify(DIST_NODE)}).then(async ({ createRuntime }) => {
+/**
+ * Imports the built package by name, as a user would (resolved through
+ * package.json's exports to the Node bundle; the process runs in the package
+ * root, where the name resolves to the package itself), creates a runtime,
+ * runs one GEMM and checks it ran.
+ */
+const oursScript = (relaxed) => `import('simdnn').then(async ({ createRuntime }) => {
   const rt = await createRuntime({ relaxed: ${relaxed} });
   const a = rt.randn(rt.tensor([${GEMM_N}, ${GEMM_N}]));
   const c = rt.tensor([${GEMM_N}, ${GEMM_N}]);
@@ -81,7 +88,7 @@ tf.setBackend('wasm').then((ok) => {
 /** Wall ms of one fresh `node [flags] -e script`, spawn to exit. */
 function runNode(flags, script) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`node -e exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
   return ms;

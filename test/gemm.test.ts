@@ -5,7 +5,8 @@
 // block, strided operands, beta 0 / 1 / other. Calls on blocks of rows or
 // columns give the same bits as the whole call (threads split C that way).
 // The relaxed build (fused multiply-add) stays within the bound. Also the
-// Affine epilogue helpers (biasAddForward, biasBackward).
+// Affine epilogue helpers (biasAddForward, biasBackward) and the fused
+// bias + activation epilogue (gemmBiasAct).
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { Kernels, Runtime } from '../src/runtime/runtime.js';
 import { hasRelaxedSimd } from '../src/runtime/features.js';
@@ -279,5 +280,71 @@ describe('biasAddForward / biasBackward', () => {
         dy.dispose(); db.dispose(); dbRef.dispose();
       }
     }
+  });
+});
+
+describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
+  const ACTS = [['none', 0, null], ['relu', 1, 'reluForward'], ['sigmoid', 2, 'sigmoidForward'], ['tanh', 3, 'tanhForward']] as const;
+
+  /** The fused call on `p` (beta ignored: the epilogue's C is overwritten) on rows [r0, r1) × columns [c0, c1). */
+  function fused(p: Problem, bias: Float32Array, act: number, rows: [number, number] = [0, p.M], cols: [number, number] = [0, p.N]): Float32Array {
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0), b = tensorOf(rt, bias);
+    const [r0, r1] = rows, [c0, c1] = cols;
+    const aOff = p.tA ? r0 : r0 * p.lda, bOff = p.tB ? c0 * p.ldb : c0;
+    k.gemmBiasAct(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
+      C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, b.ptr + 4 * c0, act, rt.gemmWork);
+    const out = C.toArray().subarray(0, p.C0.length);
+    for (const t of [A, B, C, b]) t.dispose();
+    return out;
+  }
+
+  /** gemm (beta 0), then biasAddForward and the activation's kernel row by row (ldc may exceed N). */
+  function unfused(p: Problem, bias: Float32Array, kernel: string | null): Float32Array {
+    const C = run(rt, { ...p, beta: 0 });
+    const row = rt.tensor([Math.max(p.N, 1)]), b = tensorOf(rt, bias);
+    for (let i = 0; i < p.M; i++) {
+      row.data.set(C.subarray(i * p.ldc, i * p.ldc + p.N));
+      k.biasAddForward(row.ptr, b.ptr, 1, p.N);
+      if (kernel) (k[kernel as 'reluForward'])(row.ptr, row.ptr, p.N);
+      C.set(row.data.subarray(0, p.N), i * p.ldc);
+    }
+    row.dispose(); b.dispose();
+    return C;
+  }
+
+  it('gives the bits of gemm, then biasAddForward, then the activation kernel: every activation, transpose case, edge tile and K block', () => {
+    let seed = 700;
+    for (const [name, act, kernel] of ACTS) {
+      for (const [, tA, tB] of CASES) {
+        for (const [M, N, K] of [[1, 1, 1], [6, 8, 5], [13, 21, 7], [53, 45, KC + 44], [100, 100, 784]] as const) {
+          const p = problem(tA, tB, M, N, K, 0, seed++, 3);
+          const bias = randomArray(N, seed++);
+          const got = fused(p, bias, act);
+          expectBits(got, unfused(p, bias, kernel), `${name} ${tA}${tB} ${M}×${N}×${K}`);
+          if (name === 'relu' && M * N > 40) expect(got.filter((v, i) => i % p.ldc < N).some((v) => v === 0), 'relu clips').toBe(true);
+        }
+      }
+    }
+  });
+
+  it('a call on a block of rows or columns (bias offset with the columns) gives the bits of the whole call', () => {
+    const p = problem(0, 1, 53, 45, KC + 44, 0, 800, 1);
+    const bias = randomArray(45, 801);
+    const whole = fused(p, bias, 1);
+    for (const [r0, r1] of [[0, 7], [7, 53]] as const) {
+      expectBits(fused(p, bias, 1, [r0, r1]).subarray(r0 * p.ldc, r1 * p.ldc), whole.subarray(r0 * p.ldc, r1 * p.ldc), `rows ${r0}..${r1}`);
+    }
+    for (const [c0, c1] of [[0, 13], [13, 45]] as const) {
+      const part = fused(p, bias, 1, [0, p.M], [c0, c1]);
+      for (let i = 0; i < p.M; i++) expectBits(part.subarray(i * p.ldc + c0, i * p.ldc + c1), whole.subarray(i * p.ldc + c0, i * p.ldc + c1), `columns ${c0}..${c1}`);
+    }
+  });
+
+  it('K = 0 gives act(bias) in every row; rt.gemmBiasAct names an unknown activation', () => {
+    const p = problem(0, 0, 3, 5, 0, 0, 900);
+    const bias = Float32Array.from([-2, -0.5, 0, 0.5, 2]);
+    const got = fused(p, bias, 1);
+    for (let i = 0; i < 3; i++) expect(Array.from(got.subarray(i * p.ldc, i * p.ldc + 5))).toEqual([0, 0, 0, 0.5, 2]);
+    expect(() => rt.gemmBiasAct(0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 'gelu' as 'relu')).toThrow(/gemmBiasAct: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
   });
 });

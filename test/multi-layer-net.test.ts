@@ -129,6 +129,24 @@ describe('Sequential', () => {
     expect(net.params.W2).toBe(l2.W);
     expect(() => new Sequential(rt, [l1], { lr: 1 } as never)).toThrow(/unknown option 'lr'/);
   });
+
+  // predict() fuses each Affine + activation pair into one GEMM epilogue
+  it.each(['relu', 'sigmoid', 'tanh'] as const)('fused Affine + %s: the bits of the layers run one by one, forward and backward', (activation) => {
+    const net = new MultiLayerNet(rt, { inputSize: 37, hiddenSizeList: [29, 13], outputSize: 5, activation, weightInitStd: 0.5 });
+    const { x, t } = smallData(11, 37, 5, 8);
+    const fused = net.predict(x, true).toArray();
+    const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([key, g]) => [key, g.toArray()]));
+    // unfused: each layer's own forward (Affine's bias add alone, then the activation's kernel)
+    let h = x;
+    for (const layer of net.layers) h = layer.forward(h, true);
+    expect(Array.from(h.toArray())).toEqual(Array.from(fused));
+    net.lastLayer.forward(h, t);
+    let d = net.lastLayer.backward();
+    for (const layer of [...net.layers].reverse()) d = layer.backward(d);
+    for (const [key, g] of Object.entries(net.grads)) expect(Array.from(g.toArray()), key).toEqual(Array.from(grads[key]));
+    net.dispose();
+    x.dispose();
+  });
 });
 
 describe('Trainer', () => {

@@ -124,6 +124,24 @@ describe('threads: GEMM split across workers', () => {
     });
   }
 
+  it('gemmBiasAct splits too (the bias moves with a column split): the same bits as one thread', async () => {
+    const solo = await threaded({ threads: 1 });
+    const rt = await threaded({ threads: 2 });
+    const fused = (r: Runtime, M: number, N: number, K: number) => {
+      const A = r.tensor([M, K], randomArray(M * K, M)), B = r.tensor([K, N], randomArray(K * N, N));
+      const b = r.tensor([N], randomArray(N, K)), C = r.tensor([M, N]);
+      r.gemmBiasAct(0, 0, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N, b.ptr, 'relu');
+      const out = C.toArray();
+      for (const t of [A, B, b, C]) t.dispose();
+      return out;
+    };
+    for (const [M, N, K] of [[301, 67, 97], [37, 401, 131]]) {
+      const before = rt.threadStats().jobs;
+      expectBits(fused(rt, M, N, K), fused(solo, M, N, K), `${M}×${N}×${K}`);
+      expect(rt.threadStats().jobs, 'split').toBe(before + 1);
+    }
+  });
+
   it('relaxed SIMD (where the host runs it): 2 threads give the same bits as relaxed on one thread', async () => {
     const solo = await threaded({ relaxed: true });
     const rt = await threaded({ relaxed: true, threads: 2 });

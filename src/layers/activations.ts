@@ -3,12 +3,28 @@
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
-import type { Kernels } from '../runtime/runtime.js';
+import type { FusedActivation, Kernels } from '../runtime/runtime.js';
 
 type Unary = (out: number, x: number, n: number) => void;
 
-abstract class Activation implements Layer {
+/**
+ * An activation that an Affine before it may compute in its GEMM's epilogue:
+ * Sequential then hands the fused output to adoptFused() instead of calling
+ * forward(), and backward() runs unchanged.
+ */
+export interface FusableActivation extends Layer {
+  readonly fusedAs: Exclude<FusedActivation, 'none'>;
+  /** Takes y = act(x) computed elsewhere as this layer's forward output (and keeps what backward needs). */
+  adoptFused(y: Tensor): Tensor;
+}
+
+export function isFusableActivation(layer: Layer | undefined): layer is FusableActivation {
+  return layer instanceof Activation;
+}
+
+abstract class Activation implements FusableActivation {
   abstract readonly name: string;
+  abstract readonly fusedAs: Exclude<FusedActivation, 'none'>;
   readonly params = {};
   readonly grads = {};
   private buffers: Buffers | null = null;
@@ -24,6 +40,13 @@ abstract class Activation implements Layer {
     this.forwardKernel(x.rt.kernels)(out.ptr, x.ptr, x.size);
     this.saved = this.keepsInput ? x : out;
     return out;
+  }
+
+  adoptFused(y: Tensor): Tensor {
+    this.buffers ??= new Buffers(y.rt);
+    // ReLU's mask needs x > 0, which is y > 0 for y = max(x, 0)
+    this.saved = y;
+    return y;
   }
 
   backward(dout: Tensor): Tensor {
@@ -43,6 +66,7 @@ abstract class Activation implements Layer {
 
 export class Relu extends Activation {
   readonly name = 'Relu';
+  readonly fusedAs = 'relu';
   protected keepsInput = true;
   protected forwardKernel(k: Kernels) { return k.reluForward; }
   protected backwardKernel(k: Kernels) { return k.reluBackward; }
@@ -50,6 +74,7 @@ export class Relu extends Activation {
 
 export class Sigmoid extends Activation {
   readonly name = 'Sigmoid';
+  readonly fusedAs = 'sigmoid';
   protected keepsInput = false;
   protected forwardKernel(k: Kernels) { return k.sigmoidForward; }
   protected backwardKernel(k: Kernels) { return k.sigmoidBackward; }
@@ -57,6 +82,7 @@ export class Sigmoid extends Activation {
 
 export class Tanh extends Activation {
   readonly name = 'Tanh';
+  readonly fusedAs = 'tanh';
   protected keepsInput = false;
   protected forwardKernel(k: Kernels) { return k.tanhForward; }
   protected backwardKernel(k: Kernels) { return k.tanhBackward; }

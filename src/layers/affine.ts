@@ -1,7 +1,9 @@
-// Affine: out = x · W + b, with N-D input flattened to [N, D] as in the book.
+// Affine: out = x · W + b, with N-D input flattened to [N, D] as in the book;
+// the bias add (and a following activation) run in the GEMM's epilogue.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
+import type { FusedActivation } from '../runtime/runtime.js';
 
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
 
@@ -29,15 +31,20 @@ export class Affine implements Layer {
     this.grads = { W: this.dW, b: this.db };
   }
 
-  forward(x: Tensor, _train = false): Tensor {
+  /**
+   * With `act` the activation that follows is fused into the GEMM's epilogue
+   * (rt.gemmBiasAct): the output is act(x · W + b), and x · W + b itself is
+   * never stored. Sequential does this for an Affine followed by a
+   * FusableActivation.
+   */
+  forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     if (x.size !== N * D) {
       throw new RangeError(`Affine.forward: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
     }
     const out = this.buffers.get('out', [N, M]);
-    x.rt.gemm(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M);
-    x.rt.kernels.biasAddForward(out.ptr, this.b.ptr, N, M);
+    x.rt.gemmBiasAct(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, this.b.ptr, act);
     this.x = x;
     return out;
   }

@@ -1,7 +1,7 @@
 export type { Layer } from './layer.js';
 export { Buffers } from './buffers.js';
 export { Affine, type AffineGrads } from './affine.js';
-export { Relu, Sigmoid, Tanh, activation, type ActivationName } from './activations.js';
+export { Relu, Sigmoid, Tanh, activation, isFusableActivation, type ActivationName, type FusableActivation } from './activations.js';
 export { SoftmaxWithLoss, type Targets } from './softmax-with-loss.js';
 export { BatchNormalization, type BatchNormalizationOptions } from './batch-normalization.js';
 export { LayerNormalization, type NormalizationOptions } from './layer-normalization.js';

@@ -4,6 +4,8 @@
 // a parameterised layer without a weight (batch norm) takes the index of the
 // weight layer before it (gamma{i}, beta{i}).
 import type { Layer } from '../layers/layer.js';
+import { Affine } from '../layers/affine.js';
+import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -79,7 +81,17 @@ export class Sequential {
 
   /** Runs the layers (not the loss). `train` selects training-mode behaviour (dropout, batch norm). */
   predict(x: Tensor, train = false): Tensor {
-    for (const layer of this.layers) x = layer.forward(x, train);
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i], next = layers[i + 1];
+      if (layer instanceof Affine && isFusableActivation(next)) {
+        // the activation runs in the affine GEMM's epilogue (same bits as unfused)
+        x = next.adoptFused(layer.forward(x, train, next.fusedAs));
+        i++;
+      } else {
+        x = layer.forward(x, train);
+      }
+    }
     return x;
   }
 

@@ -3,8 +3,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import { firstRows, classCount, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
 import { parseIdx } from '../data/idx.js';
 import { stratifiedSplit } from '../data/split.js';
@@ -120,7 +118,6 @@ function candidates(part: Part, kind: 'images' | 'labels'): string[] {
   return bases.flatMap((b) => [b, `${b}.gz`]);
 }
 
-const gunzipAsync = promisify(gunzip);
 
 async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'images' | 'labels') {
   const wanted = candidates(part, kind);
@@ -131,7 +128,7 @@ async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'i
   // gzip by its magic number, not by the name
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = await gunzipAsync(bytes);
+      bytes = await gunzipBytes(bytes);
     } catch (e) {
       throw new Error(`loadIdx: ${file}: gzip data is corrupt or truncated (${(e as Error).message})`);
     }
@@ -178,4 +175,10 @@ export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {
     firstRows(train, trainRows, 'loadIdx: trainRows'),
     firstRows(test, testRows, 'loadIdx: testRows'),
     { ...tensorOptions, numClasses: classCount(train.labels, test.labels) });
+}
+
+/** zlib is imported when a .gz file is read: most processes never need it (it costs ~2 ms of a cold start). */
+async function gunzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  const { gunzip } = await import('node:zlib');
+  return new Promise((resolve, reject) => gunzip(bytes, (e, out) => (e ? reject(e) : resolve(out))));
 }

@@ -1,18 +1,27 @@
 // Node's createRuntime: the same runtime, with the packaged wasm read from disk
 // (Node 20's fetch cannot read file: URLs) and threads on worker_threads.
 // Compiled modules are cached per process.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker as NodeWorker } from 'node:worker_threads';
 import { hasRelaxedSimd } from '../runtime/features.js';
 import { createRuntime as createCore, defaultWasmUrls, type Runtime, type RuntimeOptions, type ThreadHost } from '../runtime/runtime.js';
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
+/** worker_threads, loaded when the first worker starts (~2 ms of a cold start otherwise). */
+let WorkerClass: typeof NodeWorker | null = null;
+function workerClass(): typeof NodeWorker {
+  WorkerClass ??= (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker;
+  return WorkerClass;
+}
+
 function packaged(url: URL): Promise<WebAssembly.Module> {
   let m = compiled.get(url.href);
   if (!m) {
-    m = readFile(url).then((bytes) => WebAssembly.compile(bytes));
+    // a sync read of 46 KB is shorter than opening a file handle (fs/promises)
+    m = WebAssembly.compile(readFileSync(url));
     compiled.set(url.href, m);
   }
   return m;
@@ -24,7 +33,7 @@ export const nodeThreadHost: ThreadHost = {
   spawn(body, init) {
     // import() rather than require: eval'd code is ESM when the process runs with --input-type=module
     const script = `${body}\nimport('node:worker_threads').then(({ workerData, parentPort }) => simdnnWorker(workerData, (m) => parentPort.postMessage(m)));\n`;
-    const worker = new Worker(script, { eval: true, workerData: init });
+    const worker = new (workerClass())(script, { eval: true, workerData: init });
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: unknown) => {
         if (m === 'ready') { worker.unref(); resolve(); }

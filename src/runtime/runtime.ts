@@ -2,7 +2,7 @@
 // allocator that owns it, the seeded random stream and, with `threads`, the
 // pool of workers that share the memory. Host-agnostic: it touches no Node API
 // (src/node/ supplies the packaged wasm bytes and worker_threads there).
-import { instantiate } from '@assemblyscript/loader';
+import { instantiateSync } from '@assemblyscript/loader';
 import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
@@ -57,6 +57,10 @@ const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory',
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 /** Threads a pool may have: a call's parts (one per thread at most) must fit the claim word. */
 const MAX_THREADS = MAX_CHUNKS;
+/** Activations that gemmBiasAct fuses, and their codes in assembly/gemm.ts. */
+export const ACTIVATION_CODES = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as const;
+export type FusedActivation = keyof typeof ACTIVATION_CODES;
+
 /** Most parts of one runParts() call (the pool's argument slots). */
 export const MAX_SPLIT_PARTS = 64;
 
@@ -67,6 +71,7 @@ export class Runtime {
   private counter = 0;
   private pool: ThreadPool | null = null;
   private gemmFn = -1;
+  private gemmBiasActFn = -1;
   /**
    * Scratch of each part of a split call (GEMM packing at the start of each),
    * made and grown when first needed and shared by every split call: calls
@@ -131,6 +136,7 @@ export class Runtime {
       throw e;
     }
     this.gemmFn = this.pool.fn('gemm');
+    this.gemmBiasActFn = this.pool.fn('gemmBiasAct');
     this.features.threads = threads;
   }
 
@@ -177,6 +183,26 @@ export class Runtime {
     pool.args.fill(0, 0, parts * MAX_ARGS);
     for (let p = 0; p < parts; p++) write(p, pool.args, p * MAX_ARGS);
     pool.run(pool.fn(name), parts, name);
+  }
+
+  /**
+   * C = act(op(A)·op(B) + bias) with bias a row vector of N floats: an affine
+   * layer's forward with its activation fused into the GEMM's epilogue (the
+   * same bits as gemm, then biasAddForward, then the activation's kernel).
+   */
+  gemmBiasAct(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
+    bias: number, act: FusedActivation): void {
+    const code = Object.hasOwn(ACTIVATION_CODES, act) ? ACTIVATION_CODES[act] : undefined;
+    if (code === undefined) throw new RangeError(`gemmBiasAct: act must be one of ${Object.keys(ACTIVATION_CODES).join(', ')}, got '${String(act)}'`);
+    const pool = this.pool;
+    const parts = pool === null ? 1 : gemmParts(M, N, K, pool.size);
+    if (pool === null || parts < 2) {
+      this.kernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, code, this.gemmWork);
+      return;
+    }
+    const work = this.partScratch(parts, this.kernels.gemmWorkspaceBytes());
+    writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, { bias, act: code });
+    pool.run(this.gemmBiasActFn, parts, 'rt.gemmBiasAct');
   }
 
   /** Work split across threads so far (zeros on one thread). */
@@ -352,7 +378,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const memory = new WebAssembly.Memory({ initial, maximum, shared });
   // The loader instantiates (and supplies the env imports); the kernels are then
   // called through the raw instance exports, skipping its per-call wrappers.
-  const { instance } = await instantiate(module, { env: { memory } });
+  // Its synchronous form, on the module compiled above: the async one tests
+  // `typeof Response`, which in Node 20 loads the whole fetch implementation
+  // (~20 ms of a cold start), and instantiating a compiled 46 KB module is
+  // allowed on a browser's main thread (the limit is on 8 MB modules).
+  const { instance } = instantiateSync(module, { env: { memory } });
   const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
   const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum);
   if (shared) {

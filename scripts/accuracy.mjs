@@ -1,4 +1,4 @@
-// npm run accuracy [-- digits|fashion ...] [--epochs=n] [--lr-decay=f] [--shift=n] [--seed=n] [--relaxed] [--fashion-dir=dir]
+// npm run accuracy [-- digits|fashion ...] [--epochs=n] [--lr-decay=f] [--shift=n] [--seed=n] [--relaxed] [--threads=n|auto] [--fashion-dir=dir]
 //
 // Trains the book's DeepConvNet with Adam (lr 0.001, batch 100, as the book's
 // ch08 train_deepnet.py) on real data and prints, per epoch, the training
@@ -23,7 +23,7 @@ const SETS = {
 };
 const recipeOf = ({ epochs, lrDecay, shift }) => `${epochs} epochs, Adam lr 0.001 ${lrDecay === 1 ? 'constant' : `× ${lrDecay} per epoch`}, ` +
   `${shift ? `random shifts up to ${shift} px` : 'no augmentation'}, batch 100`;
-const USAGE = `usage: npm run accuracy [-- ${Object.keys(SETS).join('|')} ...] [--epochs=n] [--lr-decay=f] [--shift=n] [--seed=n] [--relaxed] [--fashion-dir=dir]
+const USAGE = `usage: npm run accuracy [-- ${Object.keys(SETS).join('|')} ...] [--epochs=n] [--lr-decay=f] [--shift=n] [--seed=n] [--relaxed] [--threads=n|auto] [--fashion-dir=dir]
   data sets (default: all):
 ${Object.entries(SETS).map(([k, v]) => `    ${k}: ${v.summary}; ${recipeOf(v)}`).join('\n')}
   --epochs=n        epochs, for every set named
@@ -31,10 +31,11 @@ ${Object.entries(SETS).map(([k, v]) => `    ${k}: ${v.summary}; ${recipeOf(v)}`)
   --shift=n         shift each training image by a random offset of up to n pixels per step (0 = none)
   --seed=n          runtime seed: initialisation, shuffling, dropout, shifts (default 1)
   --relaxed         relaxed-SIMD build (faster; fused multiply-add, so results differ by CPU)
+  --threads=n|auto  threads for the kernels (default 1; any count gives the same bits)
   --fashion-dir=d   IDX directory (default /usr/share/datasets/fashion-mnist)`;
 
 function parseArgs(argv) {
-  const opts = { sets: [], recipe: {}, seed: 1, relaxed: false, fashionDir: '/usr/share/datasets/fashion-mnist' };
+  const opts = { sets: [], recipe: {}, seed: 1, relaxed: false, threads: 1, fashionDir: '/usr/share/datasets/fashion-mnist' };
   const int = (arg, text) => {
     if (!/^\d+$/.test(text)) fail(`${arg}: expected a non-negative integer`);
     return Number(text);
@@ -49,6 +50,7 @@ function parseArgs(argv) {
       if (!(opts.recipe.lrDecay > 0 && opts.recipe.lrDecay <= 1)) fail(`${arg}: expected a number in (0, 1]`);
     }
     else if (arg.startsWith('--seed=')) opts.seed = int(arg, arg.slice(7));
+    else if (arg.startsWith('--threads=')) opts.threads = arg.slice(10) === 'auto' ? 'auto' : int(arg, arg.slice(10)) || fail(`${arg}: expected a positive integer or 'auto'`);
     else if (arg.startsWith('--fashion-dir=')) opts.fashionDir = arg.slice(14);
     else if (arg === '--help' || arg === '-h') { console.log(USAGE); process.exit(0); }
     else fail(`unknown argument '${arg}'`);
@@ -78,10 +80,12 @@ try {
 }
 const { createRuntime, loadMnist, loadIdx, DeepConvNet, Trainer, createOptimizer } = simdnn;
 
-const rt = await createRuntime({ seed: opts.seed, relaxed: opts.relaxed });
+const rt = await createRuntime({ seed: opts.seed, relaxed: opts.relaxed, threads: opts.threads });
 if (opts.relaxed && !rt.features.relaxed) fail(`relaxed SIMD unavailable: ${rt.features.notes.join('; ')}`);
 const build = rt.features.relaxed ? 'relaxed SIMD' : 'plain SIMD';
-console.log(`DeepConvNet + Adam, seed ${opts.seed}, ${build}, 1 thread, Node ${process.version}`);
+const threads = `${rt.features.threads} thread${rt.features.threads === 1 ? '' : 's'}`;
+console.log(`DeepConvNet + Adam, seed ${opts.seed}, ${build}, ${threads}, Node ${process.version}`);
+for (const note of rt.features.notes) console.log(`note: ${note}`);
 
 const BATCH = 100;
 const k = rt.kernels;
@@ -163,7 +167,7 @@ for (const name of opts.sets) {
   const best = records.reduce((a, b) => (b.testAcc > a.testAcc ? b : a));
   const perEpoch = records.reduce((sum, r) => sum + r.seconds, 0) / records.length;
   const line = `${name}: test accuracy ${last.testAcc.toFixed(4)} after ${epochs} epochs (best ${best.testAcc.toFixed(4)} at epoch ${best.epoch}); ` +
-    `${perEpoch.toFixed(1)} s training per epoch, ${wall.toFixed(0)} s wall in all with evaluation (${recipe}, ${build})`;
+    `${perEpoch.toFixed(1)} s training per epoch, ${wall.toFixed(0)} s wall in all with evaluation (${recipe}, ${build}, ${threads})`;
   console.log(line);
   summaries.push(line);
   trainer.dispose();

@@ -8,7 +8,7 @@
 //
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch.
-import { hsum } from "./math";
+import { activate, activateScalar, hsum } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
 
 // @ts-ignore: decorator
@@ -254,10 +254,13 @@ function colBytes(K: i32, P: i32): i32 {
   return ((K * P) << 2) + 15 & ~15;
 }
 
-// out[i] = W[FN, K] · col(x[i]) + b for the n images of x.
+// out[i] = act(W[FN, K] · col(x[i]) + b) for the n images of x, act coded as
+// in math.ts (0: none). Bias and activation run on each image's output right
+// after its GEMM, while it is in cache, with convBiasForward's and the
+// activation kernel's math (the same bits as those passes).
 export function convForward(
   out: usize, x: usize, w: usize, b: usize, scratch: usize,
-  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32, act: i32,
 ): void {
   const OH = outSize(H, FH, stride, pad);
   const OW = outSize(W, FW, stride, pad);
@@ -267,9 +270,29 @@ export function convForward(
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
   for (let i = 0; i < n; i++) {
     im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
-    gemm(0, 0, FN, P, K, w, K, col, P, out + <usize>i * outImage, P, 0, scratch);
+    const y = out + <usize>i * outImage;
+    gemm(0, 0, FN, P, K, w, K, col, P, y, P, 0, scratch);
+    biasAct(y, b, FN, P, act);
   }
-  convBiasForward(out, b, n, FN, P);
+}
+
+// y[c, :] = act(y[c, :] + b[c]) for one image's C channels of P values.
+function biasAct(y: usize, b: usize, C: i32, P: i32, act: i32): void {
+  let row = y;
+  for (let c = 0; c < C; c++) {
+    const bs = load<f32>(b + (<usize>c << 2));
+    const bv = f32x4.splat(bs);
+    let j = 0;
+    for (; j + 4 <= P; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(row + o, activate(f32x4.add(v128.load(row + o), bv), act));
+    }
+    for (; j < P; j++) {
+      const o = <usize>j << 2;
+      store<f32>(row + o, activateScalar(load<f32>(row + o) + bs, act));
+    }
+    row += <usize>P << 2;
+  }
 }
 
 // For the n images of x and dout: dx[i] = col2im(Wᵀ · dout[i]) and

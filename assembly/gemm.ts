@@ -24,7 +24,7 @@
 //
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
-import { sigmoidv, sigmoids, tanhv, tanhs } from "./math";
+import { activate, activateScalar } from "./math";
 
 const MR = 6;
 const NR = 8;
@@ -54,15 +54,8 @@ export function gemm(
   A: usize, lda: i32, B: usize, ldb: i32,
   C: usize, ldc: i32, beta: f32, work: usize,
 ): void {
-  gemmCore(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, 0, ACT_NONE, work);
+  gemmCore(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, 0, 0, work);
 }
-
-// Activations of the fused epilogue (gemmBiasAct's act; the facade's
-// ACTIVATION_CODES in src/runtime/runtime.ts mirrors them).
-const ACT_NONE = 0;
-const ACT_RELU = 1;
-const ACT_SIGMOID = 2;
-const ACT_TANH = 3;
 
 // C = act(op(A)·op(B) + bias), bias a row vector of N floats (an affine
 // layer's forward): the epilogue runs on each 6×8 tile of C right after its
@@ -77,24 +70,6 @@ export function gemmBiasAct(
   C: usize, ldc: i32, bias: usize, act: i32, work: usize,
 ): void {
   gemmCore(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, bias, act, work);
-}
-
-// @ts-ignore: decorator
-@inline
-function activate(v: v128, act: i32): v128 {
-  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
-  if (act == ACT_SIGMOID) return sigmoidv(v);
-  if (act == ACT_TANH) return tanhv(v);
-  return v;
-}
-
-// @ts-ignore: decorator
-@inline
-function activateScalar(x: f32, act: i32): f32 {
-  if (act == ACT_RELU) return max<f32>(x, 0);
-  if (act == ACT_SIGMOID) return sigmoids(x);
-  if (act == ACT_TANH) return tanhs(x);
-  return x;
 }
 
 // c[r, j] = act(c[r, j] + bias[j]) on an mr × nr tile.

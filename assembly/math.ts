@@ -100,3 +100,30 @@ export function hmax(v: v128): f32 {
   return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)),
              max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
 }
+
+// ---- the activations that GEMM and convolution epilogues fuse, by code (the
+// facade's ACTIVATION_CODES in src/runtime/runtime.ts mirrors them): 0 none,
+// 1 ReLU, 2 sigmoid, 3 tanh. The same math as the elementwise kernels, so a
+// fused epilogue gives their bits.
+export const ACT_NONE = 0;
+export const ACT_RELU = 1;
+export const ACT_SIGMOID = 2;
+export const ACT_TANH = 3;
+
+// @ts-ignore: decorator
+@inline
+export function activate(v: v128, act: i32): v128 {
+  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == ACT_SIGMOID) return sigmoidv(v);
+  if (act == ACT_TANH) return tanhv(v);
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline
+export function activateScalar(x: f32, act: i32): f32 {
+  if (act == ACT_RELU) return max<f32>(x, 0);
+  if (act == ACT_SIGMOID) return sigmoids(x);
+  if (act == ACT_TANH) return tanhs(x);
+  return x;
+}

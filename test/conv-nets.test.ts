@@ -94,6 +94,32 @@ describe('DeepConvNet', () => {
     net.dispose();
   });
 
+  // predict() fuses each Convolution + Relu (and Affine + Relu) pair: bias and
+  // ReLU run on each image's output right after its GEMM
+  it('fused Convolution + ReLU: the bits of the layers run one by one, forward and backward', () => {
+    const net = new DeepConvNet(rt, { inputDim: [1, 12, 12], outputSize: 10 });
+    const x = rt.tensor([3, 1, 12, 12], randomArray(3 * 144, 31));
+    const t = [1, 4, 7];
+    rt.reseed(9);
+    const fused = net.predict(x, true).toArray();
+    rt.reseed(10);
+    const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([key, g]) => [key, g.toArray()]));
+    rt.reseed(9); // the same dropout masks
+    let h = x;
+    for (const layer of net.layers) h = layer.forward(h, true);
+    expect(Array.from(h.toArray())).toEqual(Array.from(fused));
+    rt.reseed(10);
+    h = x;
+    for (const layer of net.layers) h = layer.forward(h, true);
+    net.lastLayer.forward(h, t);
+    let d = net.lastLayer.backward();
+    for (const layer of [...net.layers].reverse()) d = layer.backward(d);
+    for (const [key, g] of Object.entries(net.grads)) expect(Array.from(g.toArray()), key).toEqual(Array.from(grads[key]));
+    expect(() => (net.layers[0] as Convolution).forward(x, false, 'gelu' as 'relu')).toThrow(/Convolution.forward: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
+    net.dispose();
+    x.dispose();
+  });
+
   it('rejects a wrong number of conv params and unknown options', () => {
     expect(() => new DeepConvNet(rt, { convParams: [] })).toThrow(/DeepConvNet: convParams must list 6 conv layers, got 0/);
     expect(() => new DeepConvNet(rt, { outputsize: 10 } as object)).toThrow(/DeepConvNet: unknown option 'outputsize'/);

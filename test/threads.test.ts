@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { GEMM_MIN_PART_WORK } from '../src/runtime/gemm-split.js';
-import { Adam, DeepConvNet, MultiLayerNet, SGD } from '../src/index.js';
+import { Adam, DeepConvNet, MultiLayerNet, Pooling, Relu, SGD, Sigmoid, type Layer } from '../src/index.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
 
 /** This host's worker starter (Node: worker_threads, browser: Web Workers). */
@@ -229,6 +229,26 @@ describe('threads: convolution split by groups of images', () => {
     expect(Number.isFinite(a.loss)).toBe(true);
     expect(b.loss).toBe(a.loss);
     for (const key of Object.keys(a.params)) expectBits(b.params[key], a.params[key], key);
+  });
+});
+
+describe('threads: elementwise and pooling layers split by ranges', () => {
+  it('Relu, Sigmoid, max and average Pooling: forward and backward give the bits of one thread, split across workers', async () => {
+    const run = async (threads: number) => {
+      const rt = await threaded({ threads });
+      const layers: Layer[] = [new Relu(), new Sigmoid(), new Pooling(2, 2, 2), new Pooling(3, 3, 2, 1, { mode: 'avg' })];
+      const x = rt.tensor([20, 16, 28, 28], randomArray(20 * 16 * 784, 21)); // 250,880 elements: 2 parts of >= 2^16
+      const outs: Float32Array[] = [];
+      for (const layer of layers) {
+        const y = layer.forward(x, true);
+        outs.push(y.toArray(), layer.backward(rt.tensor(y.shape, randomArray(y.size, 22))).toArray());
+      }
+      return { outs, stats: rt.threadStats() };
+    };
+    const one = await run(1);
+    const two = await run(2);
+    expect(two.stats.jobs, 'every pass was split').toBe(8);
+    one.outs.forEach((o, i) => expectBits(two.outs[i], o, `output ${i}`));
   });
 });
 

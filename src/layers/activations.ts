@@ -3,9 +3,9 @@
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
-import type { FusedActivation, Kernels } from '../runtime/runtime.js';
+import type { FusedActivation } from '../runtime/runtime.js';
 
-type Unary = (out: number, x: number, n: number) => void;
+type KernelName = 'reluForward' | 'reluBackward' | 'sigmoidForward' | 'sigmoidBackward' | 'tanhForward' | 'tanhBackward';
 
 /**
  * An activation that an Affine before it may compute in its GEMM's epilogue:
@@ -30,14 +30,17 @@ abstract class Activation implements FusableActivation {
   private buffers: Buffers | null = null;
   /** ReLU keeps x, the others y. */
   protected saved: Tensor | null = null;
-  protected abstract forwardKernel(k: Kernels): Unary;
-  protected abstract backwardKernel(k: Kernels): (dx: number, dy: number, saved: number, n: number) => void;
+  /** Kernels (y, x, n) and (dx, dy, saved, n): elementwise, so split across threads by ranges. */
+  protected abstract readonly forwardKernel: KernelName;
+  protected abstract readonly backwardKernel: KernelName;
   protected abstract keepsInput: boolean;
 
   forward(x: Tensor, _train = false): Tensor {
     this.buffers ??= new Buffers(x.rt);
     const out = this.buffers.get('out', x.shape);
-    this.forwardKernel(x.rt.kernels)(out.ptr, x.ptr, x.size);
+    x.rt.splitRange(this.forwardKernel, x.size, 1, (i0, i1, a, o) => {
+      a[o] = out.ptr + 4 * i0; a[o + 1] = x.ptr + 4 * i0; a[o + 2] = i1 - i0;
+    });
     this.saved = this.keepsInput ? x : out;
     return out;
   }
@@ -54,7 +57,9 @@ abstract class Activation implements FusableActivation {
     if (!s || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
     if (dout.size !== s.size) throw new RangeError(`${this.name}.backward: dout must be [${s.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', s.shape);
-    this.backwardKernel(s.rt.kernels)(dx.ptr, dout.ptr, s.ptr, s.size);
+    s.rt.splitRange(this.backwardKernel, s.size, 1, (i0, i1, a, o) => {
+      a[o] = dx.ptr + 4 * i0; a[o + 1] = dout.ptr + 4 * i0; a[o + 2] = s.ptr + 4 * i0; a[o + 3] = i1 - i0;
+    });
     return dx;
   }
 
@@ -68,24 +73,24 @@ export class Relu extends Activation {
   readonly name = 'Relu';
   readonly fusedAs = 'relu';
   protected keepsInput = true;
-  protected forwardKernel(k: Kernels) { return k.reluForward; }
-  protected backwardKernel(k: Kernels) { return k.reluBackward; }
+  protected readonly forwardKernel = 'reluForward';
+  protected readonly backwardKernel = 'reluBackward';
 }
 
 export class Sigmoid extends Activation {
   readonly name = 'Sigmoid';
   readonly fusedAs = 'sigmoid';
   protected keepsInput = false;
-  protected forwardKernel(k: Kernels) { return k.sigmoidForward; }
-  protected backwardKernel(k: Kernels) { return k.sigmoidBackward; }
+  protected readonly forwardKernel = 'sigmoidForward';
+  protected readonly backwardKernel = 'sigmoidBackward';
 }
 
 export class Tanh extends Activation {
   readonly name = 'Tanh';
   readonly fusedAs = 'tanh';
   protected keepsInput = false;
-  protected forwardKernel(k: Kernels) { return k.tanhForward; }
-  protected backwardKernel(k: Kernels) { return k.tanhBackward; }
+  protected readonly forwardKernel = 'tanhForward';
+  protected readonly backwardKernel = 'tanhBackward';
 }
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh';

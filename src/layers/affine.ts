@@ -1,14 +1,15 @@
 // Affine: out = x · W + b, with N-D input flattened to [N, D] as in the book;
 // the bias add (and a following activation) run in the GEMM's epilogue.
-import type { Layer } from './layer.js';
+import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
 
-export class Affine implements Layer {
+export class Affine implements ActivationFusingLayer {
   readonly name = 'Affine';
+  readonly fusesActivation = true;
   readonly dW: Tensor;
   readonly db: Tensor;
   readonly params: Readonly<Record<string, Tensor>>;

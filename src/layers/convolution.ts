@@ -5,9 +5,10 @@
 // is rebuilt in backward rather than kept: im2col is a copy, cheap next to the
 // products. The batch is split into groups of images that run on the
 // runtime's threads, each in a scratch region of its own (rt.partScratch).
-import type { Layer } from './layer.js';
+import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { ACTIVATION_CODES, type FusedActivation } from '../runtime/runtime.js';
 
 export interface ConvolutionGrads { dW?: Tensor; db?: Tensor }
 
@@ -46,8 +47,9 @@ export function checkImages(who: string, x: Tensor, channels?: number): [number,
   return x.shape as [number, number, number, number];
 }
 
-export class Convolution implements Layer {
+export class Convolution implements ActivationFusingLayer {
   readonly name = 'Convolution';
+  readonly fusesActivation = true;
   readonly dW: Tensor;
   readonly db: Tensor;
   readonly params: Readonly<Record<string, Tensor>>;
@@ -77,7 +79,10 @@ export class Convolution implements Layer {
     return [x[0], FN, convOutputSize(x[2], FH, this.stride, this.pad), convOutputSize(x[3], FW, this.stride, this.pad)];
   }
 
-  forward(x: Tensor, _train = false): Tensor {
+  /** With `act`, returns act(conv(x) + b): the activation that follows is applied to each image's output in the same pass as the bias. */
+  forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
+    const code = Object.hasOwn(ACTIVATION_CODES, act) ? ACTIVATION_CODES[act] : undefined;
+    if (code === undefined) throw new RangeError(`Convolution.forward: act must be one of ${Object.keys(ACTIVATION_CODES).join(', ')}, got '${String(act)}'`);
     const [FN, C, FH, FW] = this.W.shape;
     const [N, , H, W] = checkImages('Convolution.forward', x, C);
     const [, , OH, OW] = this.outputShape(x.shape);
@@ -94,6 +99,7 @@ export class Convolution implements Layer {
       a[o] = out.ptr + i0 * outImage; a[o + 1] = x.ptr + i0 * inImage; a[o + 2] = this.W.ptr; a[o + 3] = this.b.ptr;
       a[o + 4] = scratch[g]; a[o + 5] = i1 - i0;
       a[o + 6] = C; a[o + 7] = H; a[o + 8] = W; a[o + 9] = FN; a[o + 10] = FH; a[o + 11] = FW; a[o + 12] = this.stride; a[o + 13] = this.pad;
+      a[o + 14] = code;
     });
     this.x = x;
     return out;

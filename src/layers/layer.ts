@@ -2,6 +2,7 @@
 // layer owning its outputs (valid until its next call) and exposing its
 // parameters and gradients by name.
 import type { Tensor } from '../runtime/tensor.js';
+import type { FusedActivation } from '../runtime/runtime.js';
 
 export interface Layer {
   /** For error messages and Sequential keys, e.g. 'Affine'. */
@@ -16,4 +17,18 @@ export interface Layer {
   backward(dout: Tensor): Tensor;
   /** Frees the layer's own buffers (not the parameters it was given). */
   dispose(): void;
+}
+
+/**
+ * A layer that can apply the activation following it in its own epilogue
+ * (Affine's GEMM, Convolution's per-image pass): forward(x, train, act)
+ * returns act(output). Sequential pairs it with a FusableActivation.
+ */
+export interface ActivationFusingLayer extends Layer {
+  readonly fusesActivation: true;
+  forward(x: Tensor, train?: boolean, act?: FusedActivation): Tensor;
+}
+
+export function fusesActivation(layer: Layer): layer is ActivationFusingLayer {
+  return (layer as Partial<ActivationFusingLayer>).fusesActivation === true;
 }

@@ -46,13 +46,22 @@ export class Pooling implements Layer {
       throw new RangeError(`${this.name}.forward: a ${this.poolH}×${this.poolW} window with pad ${this.pad} does not fit a ${H}×${W} input (x is [${x.shape.join(', ')}])`);
     }
     this.buffers ??= new Buffers(x.rt);
-    const k = x.rt.kernels;
+    const rt = x.rt;
     const out = this.buffers.get('out', shape);
+    const inPlane = H * W * 4, outPlane = shape[2] * shape[3] * 4;
+    const work = shape[2] * shape[3] * this.poolH * this.poolW;
+    // planes are independent: split across threads by planes
     if (this.mode === 'max') {
-      this.argMax = this.buffers.labels('argMax', shape);
-      k.maxPoolForward(out.ptr, this.argMax.ptr, x.ptr, N * C, H, W, this.poolH, this.poolW, this.stride, this.pad);
+      const arg = this.argMax = this.buffers.labels('argMax', shape);
+      rt.splitRange('maxPoolForward', N * C, work, (p0, p1, a, o) => {
+        a[o] = out.ptr + p0 * outPlane; a[o + 1] = arg.ptr + p0 * outPlane; a[o + 2] = x.ptr + p0 * inPlane; a[o + 3] = p1 - p0;
+        a[o + 4] = H; a[o + 5] = W; a[o + 6] = this.poolH; a[o + 7] = this.poolW; a[o + 8] = this.stride; a[o + 9] = this.pad;
+      });
     } else {
-      k.avgPoolForward(out.ptr, x.ptr, N * C, H, W, this.poolH, this.poolW, this.stride, this.pad);
+      rt.splitRange('avgPoolForward', N * C, work, (p0, p1, a, o) => {
+        a[o] = out.ptr + p0 * outPlane; a[o + 1] = x.ptr + p0 * inPlane; a[o + 2] = p1 - p0;
+        a[o + 3] = H; a[o + 4] = W; a[o + 5] = this.poolH; a[o + 6] = this.poolW; a[o + 7] = this.stride; a[o + 8] = this.pad;
+      });
     }
     this.x = x;
     return out;
@@ -66,10 +75,21 @@ export class Pooling implements Layer {
     if (dout.size !== shape.reduce((a, b) => a * b)) {
       throw new RangeError(`${this.name}.backward: dout must be [${shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     }
-    const k = x.rt.kernels;
+    const rt = x.rt;
     const dx = this.buffers.get('dx', x.shape);
-    if (this.mode === 'max') k.maxPoolBackward(dx.ptr, dout.ptr, this.argMax!.ptr, N * C, H * W, shape[2] * shape[3]);
-    else k.avgPoolBackward(dx.ptr, dout.ptr, N * C, H, W, this.poolH, this.poolW, this.stride, this.pad);
+    const P = shape[2] * shape[3], inPlane = H * W * 4, outPlane = P * 4;
+    if (this.mode === 'max') {
+      const arg = this.argMax!;
+      rt.splitRange('maxPoolBackward', N * C, H * W, (p0, p1, a, o) => {
+        a[o] = dx.ptr + p0 * inPlane; a[o + 1] = dout.ptr + p0 * outPlane; a[o + 2] = arg.ptr + p0 * outPlane; a[o + 3] = p1 - p0;
+        a[o + 4] = H * W; a[o + 5] = P;
+      });
+    } else {
+      rt.splitRange('avgPoolBackward', N * C, H * W + P * this.poolH * this.poolW, (p0, p1, a, o) => {
+        a[o] = dx.ptr + p0 * inPlane; a[o + 1] = dout.ptr + p0 * outPlane; a[o + 2] = p1 - p0;
+        a[o + 3] = H; a[o + 4] = W; a[o + 5] = this.poolH; a[o + 6] = this.poolW; a[o + 7] = this.stride; a[o + 8] = this.pad;
+      });
+    }
     return dx;
   }
 

@@ -3,8 +3,7 @@
 // Parameter keys follow the book: the i-th layer with a weight gets W{i}, b{i};
 // a parameterised layer without a weight (batch norm) takes the index of the
 // weight layer before it (gamma{i}, beta{i}).
-import type { Layer } from '../layers/layer.js';
-import { Affine } from '../layers/affine.js';
+import { fusesActivation, type Layer } from '../layers/layer.js';
 import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
@@ -84,8 +83,8 @@ export class Sequential {
     const layers = this.layers;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i], next = layers[i + 1];
-      if (layer instanceof Affine && isFusableActivation(next)) {
-        // the activation runs in the affine GEMM's epilogue (same bits as unfused)
+      if (fusesActivation(layer) && isFusableActivation(next)) {
+        // the activation runs in the Affine's / Convolution's epilogue (same bits as unfused)
         x = next.adoptFused(layer.forward(x, train, next.fusedAs));
         i++;
       } else {

@@ -61,6 +61,12 @@ const MAX_THREADS = MAX_CHUNKS;
 export const ACTIVATION_CODES = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as const;
 export type FusedActivation = keyof typeof ACTIVATION_CODES;
 
+/**
+ * Least work (elements touched) a part of splitRange() must have: a memory-bound
+ * pass over 64K floats takes ~20 µs, several times a hand-off to a worker.
+ */
+const MIN_PART_WORK = 1 << 16;
+
 /** Most parts of one runParts() call (the pool's argument slots). */
 export const MAX_SPLIT_PARTS = 64;
 
@@ -155,6 +161,19 @@ export class Runtime {
     const work = this.partScratch(parts, this.kernels.gemmWorkspaceBytes());
     writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
     pool.run(this.gemmFn, parts, 'rt.gemm');
+  }
+
+  /**
+   * Splits `units` independent units of work (planes, elements: no unit's
+   * result depends on another's, so any split gives the same bits) into one
+   * range per thread, and runs kernel `name` on each: `write(start, end, args,
+   * offset)` stores the part's arguments. One part (a plain call) without
+   * threads, or when a part would get fewer than MIN_PART_WORK of `workPerUnit`
+   * each: handing a part to a worker costs microseconds.
+   */
+  splitRange(name: keyof Kernels, units: number, workPerUnit: number, write: (start: number, end: number, args: Float64Array, offset: number) => void): void {
+    const parts = Math.max(1, Math.min(this.threads, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
+    this.runParts(name, parts, (p, a, o) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), a, o));
   }
 
   /**

@@ -41,12 +41,11 @@ function zeros(dst: usize, n: i32): void {
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
 }
 
-// dst[ox] = src[ox·stride + off] for ox in [0, OW), 0 where that is outside [0, W).
+// dst[ox] = src[ox·stride + off] for ox in [0, OW), where [lo, hi) are the ox
+// whose source is inside the row (rowRange): 0 outside it.
 // @ts-ignore: decorator
 @inline
-function gatherRow(dst: usize, src: usize, OW: i32, off: i32, stride: i32, W: i32): void {
-  const lo = min(OW, firstInside(off, stride));
-  const hi = max(lo, endInside(off, stride, W, OW));
+function gatherRow(dst: usize, src: usize, OW: i32, off: i32, stride: i32, lo: i32, hi: i32): void {
   zeros(dst, lo);
   if (stride == 1) {
     const d = dst + (<usize>lo << 2);
@@ -63,12 +62,10 @@ function gatherRow(dst: usize, src: usize, OW: i32, off: i32, stride: i32, W: i3
   zeros(dst + (<usize>hi << 2), OW - hi);
 }
 
-// dst[ox·stride + off] += src[ox] where that is inside [0, W).
+// dst[ox·stride + off] += src[ox] for ox in [lo, hi) (rowRange).
 // @ts-ignore: decorator
 @inline
-function scatterAddRow(dst: usize, src: usize, OW: i32, off: i32, stride: i32, W: i32): void {
-  const lo = firstInside(off, stride);
-  const hi = endInside(off, stride, W, OW);
+function scatterAddRow(dst: usize, src: usize, off: i32, stride: i32, lo: i32, hi: i32): void {
   if (stride == 1) {
     const d = dst + (<usize>(lo + off) << 2);
     const s = src + (<usize>lo << 2);
@@ -103,10 +100,14 @@ export function im2colForward(col: usize, x: usize, n: i32, C: i32, H: i32, W: i
       const xc = img + <usize>c * plane;
       for (let ky = 0; ky < FH; ky++) {
         for (let kx = 0; kx < FW; kx++) {
+          // the columns inside the row depend on kx only: computed once per oy sweep
+          const off = kx - pad;
+          const lo = min(OW, firstInside(off, stride));
+          const hi = max(lo, endInside(off, stride, W, OW));
           for (let oy = 0; oy < OH; oy++) {
             const iy = oy * stride - pad + ky;
             if (iy < 0 || iy >= H) zeros(dst, OW);
-            else gatherRow(dst, xc + (<usize>(iy * W) << 2), OW, kx - pad, stride, W);
+            else gatherRow(dst, xc + (<usize>(iy * W) << 2), OW, off, stride, lo, hi);
             dst += <usize>OW << 2;
           }
         }
@@ -150,9 +151,12 @@ export function im2colBackward(dx: usize, dcol: usize, n: i32, C: i32, H: i32, W
       const dc = img + <usize>c * plane;
       for (let ky = 0; ky < FH; ky++) {
         for (let kx = 0; kx < FW; kx++) {
+          const off = kx - pad;
+          const lo = firstInside(off, stride);
+          const hi = endInside(off, stride, W, OW);
           for (let oy = 0; oy < OH; oy++) {
             const iy = oy * stride - pad + ky;
-            if (iy >= 0 && iy < H) scatterAddRow(dc + (<usize>(iy * W) << 2), src, OW, kx - pad, stride, W);
+            if (iy >= 0 && iy < H) scatterAddRow(dc + (<usize>(iy * W) << 2), src, off, stride, lo, hi);
             src += <usize>OW << 2;
           }
         }

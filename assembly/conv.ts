@@ -301,7 +301,7 @@ function biasAct(y: usize, b: usize, C: i32, P: i32, act: i32): void {
 
 // For the n images of x and dout: dx[i] = col2im(Wᵀ · dout[i]) and
 // dW = Σ_i dout[i] · col(x[i])ᵀ, summed in image order (dW is overwritten;
-// zero for n = 0).
+// zero for n = 0). dx = 0 skips dx (a first layer's input needs no gradient).
 export function convBackward(
   dx: usize, dW: usize, x: usize, dout: usize, w: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
@@ -311,7 +311,7 @@ export function convBackward(
   const K = C * FH * FW, P = max(0, OH) * max(0, OW);
   if (n <= 0 || P == 0) {
     zeros(dW, FN * K);
-    zeros(dx, n * C * H * W);
+    if (dx != 0) zeros(dx, n * C * H * W);
     return;
   }
   const col = scratch + <usize>gemmWorkspaceBytes();
@@ -321,6 +321,7 @@ export function convBackward(
     const dy = dout + <usize>i * outImage;
     im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
     gemm(0, 1, FN, K, P, dy, P, col, P, dW, K, i == 0 ? 0 : 1, scratch);
+    if (dx == 0) continue;
     gemm(1, 0, K, P, FN, w, K, dy, P, dcol, P, 0, scratch);
     im2colBackward(dx + <usize>i * inImage, dcol, 1, C, H, W, FH, FW, stride, pad);
   }

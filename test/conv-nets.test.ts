@@ -115,6 +115,12 @@ describe('DeepConvNet', () => {
     let d = net.lastLayer.backward();
     for (const layer of [...net.layers].reverse()) d = layer.backward(d);
     for (const [key, g] of Object.entries(net.grads)) expect(Array.from(g.toArray()), key).toEqual(Array.from(grads[key]));
+    // gradient() took only dW and db from the first convolution: backward() gives the same and dx
+    const conv1 = net.layers[0] as Convolution;
+    expect(Array.from(conv1.dW.toArray())).toEqual(Array.from(grads.W1));
+    let dd = net.lastLayer.backward();
+    for (const layer of net.layers.slice(1).reverse()) dd = layer.backward(dd);
+    expect(conv1.backward(dd).shape).toEqual([3, 1, 12, 12]);
     expect(() => (net.layers[0] as Convolution).forward(x, false, 'gelu' as 'relu')).toThrow(/Convolution.forward: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
     net.dispose();
     x.dispose();

@@ -130,6 +130,27 @@ describe('Sequential', () => {
     expect(() => new Sequential(rt, [l1], { lr: 1 } as never)).toThrow(/unknown option 'lr'/);
   });
 
+  it('gradient() asks the first layer for its parameter gradients only (no input gradient), with the bits of backward()', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 37, hiddenSizeList: [29], outputSize: 5 });
+    const { x, t } = smallData(11, 37, 5, 12);
+    const first = net.layers[0] as Affine;
+    const full = () => { throw new Error('backward() called on the first layer'); };
+    const original = first.backward.bind(first);
+    first.backward = full;
+    const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([key, g]) => [key, g.toArray()]));
+    first.backward = original;
+    // backward() on the same dout gives the same dW and db, plus dx
+    let d = net.lastLayer.backward();
+    for (const layer of net.layers.slice(1).reverse()) d = layer.backward(d);
+    const dx = first.backward(d);
+    expect(dx.shape).toEqual([11, 37]);
+    expect(Array.from(first.dW.toArray())).toEqual(Array.from(grads.W1));
+    expect(Array.from(first.db.toArray())).toEqual(Array.from(grads.b1));
+    expect(() => new Affine(rt.tensor([2, 2]), rt.tensor([2])).backwardParams(rt.tensor([1, 2]))).toThrow(/Affine.backwardParams: call forward first/);
+    net.dispose();
+    x.dispose();
+  });
+
   // predict() fuses each Affine + activation pair into one GEMM epilogue
   it.each(['relu', 'sigmoid', 'tanh'] as const)('fused Affine + %s: the bits of the layers run one by one, forward and backward', (activation) => {
     const net = new MultiLayerNet(rt, { inputSize: 37, hiddenSizeList: [29, 13], outputSize: 5, activation, weightInitStd: 0.5 });

@@ -51,17 +51,25 @@ export class Affine implements ActivationFusingLayer {
   }
 
   backward(dout: Tensor): Tensor {
-    const x = this.x;
-    if (!x) throw new Error('Affine.backward: call forward first');
+    const x = this.backwardParams(dout, 'backward');
     const [D, M] = this.W.shape;
     const N = x.shape[0];
-    if (dout.size !== N * M) throw new RangeError(`Affine.backward: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', x.shape);
-    const rt = x.rt;
-    rt.gemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D);    // dx = dout · Wᵀ
-    rt.gemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M);    // dW = xᵀ · dout
-    rt.kernels.biasBackward(this.db.ptr, dout.ptr, N, M);              // db = Σ_rows dout
+    x.rt.gemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D); // dx = dout · Wᵀ
     return dx;
+  }
+
+  /** dW and db only; returns the forward input. */
+  backwardParams(dout: Tensor, who = 'backwardParams'): Tensor {
+    const x = this.x;
+    if (!x) throw new Error(`Affine.${who}: call forward first`);
+    const [D, M] = this.W.shape;
+    const N = x.shape[0];
+    if (dout.size !== N * M) throw new RangeError(`Affine.${who}: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
+    const rt = x.rt;
+    rt.gemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M); // dW = xᵀ · dout
+    rt.kernels.biasBackward(this.db.ptr, dout.ptr, N, M);           // db = Σ_rows dout
+    return x;
   }
 
   dispose(): void {

@@ -106,18 +106,27 @@ export class Convolution implements ActivationFusingLayer {
   }
 
   backward(dout: Tensor): Tensor {
+    return this.backwardPass(dout, true, 'backward')!;
+  }
+
+  /** dW and db only (no dx: skips Wᵀ · dout and col2im). */
+  backwardParams(dout: Tensor): void {
+    this.backwardPass(dout, false, 'backwardParams');
+  }
+
+  private backwardPass(dout: Tensor, needDx: boolean, who: string): Tensor | null {
     const x = this.x;
-    if (!x) throw new Error('Convolution.backward: call forward first');
+    if (!x) throw new Error(`Convolution.${who}: call forward first`);
     const [FN, C, FH, FW] = this.W.shape;
     const [N, , H, W] = x.shape;
     const outShape = this.outputShape(x.shape);
     if (dout.size !== outShape.reduce((a, b) => a * b)) {
-      throw new RangeError(`Convolution.backward: dout must be [${outShape.join(', ')}], got [${dout.shape.join(', ')}]`);
+      throw new RangeError(`Convolution.${who}: dout must be [${outShape.join(', ')}], got [${dout.shape.join(', ')}]`);
     }
     const [, , OH, OW] = outShape;
     const rt = x.rt, k = rt.kernels;
     const P = OH * OW;
-    const dx = this.buffers.get('dx', x.shape);
+    const dx = needDx ? this.buffers.get('dx', x.shape) : null;
     const groups = imageGroups(N);
     // group 0 sums its images' dW in place, the others into partial sums
     // added after, in group order
@@ -126,7 +135,7 @@ export class Convolution implements ActivationFusingLayer {
     const inImage = C * H * W * 4, outImage = FN * P * 4;
     rt.runParts('convBackward', groups, (g, a, o) => {
       const [i0, i1] = groupRange(N, groups, g);
-      a[o] = dx.ptr + i0 * inImage; a[o + 1] = g === 0 ? this.dW.ptr : partials.ptr + (g - 1) * this.dW.size * 4;
+      a[o] = dx ? dx.ptr + i0 * inImage : 0; a[o + 1] = g === 0 ? this.dW.ptr : partials.ptr + (g - 1) * this.dW.size * 4;
       a[o + 2] = x.ptr + i0 * inImage; a[o + 3] = dout.ptr + i0 * outImage; a[o + 4] = this.W.ptr; a[o + 5] = scratch[g];
       a[o + 6] = i1 - i0; a[o + 7] = C; a[o + 8] = H; a[o + 9] = W; a[o + 10] = FN; a[o + 11] = FH; a[o + 12] = FW;
       a[o + 13] = this.stride; a[o + 14] = this.pad;

@@ -129,7 +129,14 @@ export class Sequential {
   gradient(x: Tensor, t: Targets): Readonly<Record<string, Tensor>> {
     this.lastLoss = this.loss(x, t, true);
     let dout = this.lastLayer.backward(1);
-    for (let i = this.layers.length - 1; i >= 0; i--) dout = this.layers[i].backward(dout);
+    // layers before the first with parameters need no backward; that one, no input gradient
+    const first = this.layers.findIndex((l) => Object.keys(l.params).length > 0);
+    for (let i = this.layers.length - 1; i > first && i >= 0; i--) dout = this.layers[i].backward(dout);
+    if (first >= 0) {
+      const layer = this.layers[first];
+      if (layer.backwardParams) layer.backwardParams(dout);
+      else layer.backward(dout);
+    }
     const k = this.rt.kernels;
     for (const key of this.decayedKeys) {
       const w = this.params[key], g = this.grads[key];

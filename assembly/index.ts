@@ -8,6 +8,7 @@ export * from "./norm";
 export * from "./conv";
 export * from "./pool";
 export * from "./optim";
+export * from "./augment";
 
 // First byte the facade may use: everything below holds the module's static data.
 export function heapBase(): usize {

@@ -4,3 +4,4 @@ export {
   imagesTensor, oneHot, selectRows, firstRows, classCount, toDataSet,
   type RawImages, type TensorOptions, type DataSet,
 } from './dataset.js';
+export { RandomAffine, type RandomAffineOptions } from './augment.js';

@@ -22,9 +22,12 @@
 // gains at most 3–9% on small shapes and loses 10–40% on large or wide ones
 // (strided panel reads miss L1 and the TLB), so both operands are packed.
 //
+// Packing flushes subnormal operands to zero (math.ts ftz): x86 computes with
+// them ~90× slower, and training gradients make them.
+//
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
-import { activate, activateScalar } from "./math";
+import { activate, activateScalar, ftz, ftzs } from "./math";
 
 const MR = 6;
 const NR = 8;
@@ -150,15 +153,15 @@ function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc:
       const stride = <usize>ldb << 2;
       if (nr == NR) {
         for (let k = 0; k < kc; k++) {
-          v128.store(dst, v128.load(src));
-          v128.store(dst, v128.load(src, 16), 16);
+          v128.store(dst, ftz(v128.load(src)));
+          v128.store(dst, ftz(v128.load(src, 16)), 16);
           dst += NR << 2;
           src += stride;
         }
       } else {
         for (let k = 0; k < kc; k++) {
           for (let c = 0; c < NR; c++) {
-            store<f32>(dst + (<usize>c << 2), c < nr ? load<f32>(src + (<usize>c << 2)) : 0);
+            store<f32>(dst + (<usize>c << 2), c < nr ? ftzs(load<f32>(src + (<usize>c << 2))) : 0);
           }
           dst += NR << 2;
           src += stride;
@@ -177,7 +180,7 @@ function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc:
         src += 16;
       }
       for (; k < kc; k++) {
-        for (let c = 0; c < NR; c++) store<f32>(dst + (<usize>c << 2), load<f32>(src + <usize>c * stride));
+        for (let c = 0; c < NR; c++) store<f32>(dst + (<usize>c << 2), ftzs(load<f32>(src + <usize>c * stride)));
         dst += NR << 2;
         src += 4;
       }
@@ -186,7 +189,7 @@ function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc:
       const stride = <usize>ldb << 2;
       for (let k = 0; k < kc; k++) {
         for (let c = 0; c < NR; c++) {
-          store<f32>(dst + (<usize>c << 2), c < nr ? load<f32>(base + <usize>c * stride + (<usize>k << 2)) : 0);
+          store<f32>(dst + (<usize>c << 2), c < nr ? ftzs(load<f32>(base + <usize>c * stride + (<usize>k << 2))) : 0);
         }
         dst += NR << 2;
       }
@@ -199,10 +202,10 @@ function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc:
 // @ts-ignore: decorator
 @inline
 function transpose4Store(dst: usize, dstStride: usize, src: usize, stride: usize): void {
-  const r0 = v128.load(src);
-  const r1 = v128.load(src + stride);
-  const r2 = v128.load(src + 2 * stride);
-  const r3 = v128.load(src + 3 * stride);
+  const r0 = ftz(v128.load(src));
+  const r1 = ftz(v128.load(src + stride));
+  const r2 = ftz(v128.load(src + 2 * stride));
+  const r3 = ftz(v128.load(src + 3 * stride));
   const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
   const t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
   const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
@@ -228,8 +231,8 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         transpose4Store(d, MR << 2, src, stride);
-        const r4 = v128.load(src + 4 * stride);
-        const r5 = v128.load(src + 5 * stride);
+        const r4 = ftz(v128.load(src + 4 * stride));
+        const r5 = ftz(v128.load(src + 5 * stride));
         const lo = f32x4.shuffle(r4, r5, 0, 4, 1, 5);
         const hi = f32x4.shuffle(r4, r5, 2, 6, 3, 7);
         v128.store64_lane(d, lo, 0, 16);
@@ -240,7 +243,7 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
         src += 16;
       }
       for (; k < kc; k++) {
-        for (let r = 0; r < MR; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + <usize>r * stride));
+        for (let r = 0; r < MR; r++) store<f32>(d + (<usize>r << 2), ftzs(load<f32>(src + <usize>r * stride)));
         d += MR << 2;
         src += 4;
       }
@@ -250,7 +253,7 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
       let d = dst;
       for (let k = 0; k < kc; k++) {
         for (let r = 0; r < MR; r++) {
-          store<f32>(d + (<usize>r << 2), r < mr ? load<f32>(base + <usize>r * stride + (<usize>k << 2)) : 0);
+          store<f32>(d + (<usize>r << 2), r < mr ? ftzs(load<f32>(base + <usize>r * stride + (<usize>k << 2))) : 0);
         }
         d += MR << 2;
       }
@@ -261,15 +264,15 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
       let d = dst;
       if (mr == MR) {
         for (let k = 0; k < kc; k++) {
-          v128.store(d, v128.load(src));
-          store<u64>(d, load<u64>(src, 16), 16);
+          v128.store(d, ftz(v128.load(src)));
+          v128.store64_lane(d, ftz(v128.load64_zero(src, 16)), 0, 16);
           d += MR << 2;
           src += stride;
         }
       } else {
         for (let k = 0; k < kc; k++) {
           for (let r = 0; r < MR; r++) {
-            store<f32>(d + (<usize>r << 2), r < mr ? load<f32>(src + (<usize>r << 2)) : 0);
+            store<f32>(d + (<usize>r << 2), r < mr ? ftzs(load<f32>(src + (<usize>r << 2))) : 0);
           }
           d += MR << 2;
           src += stride;

@@ -5,8 +5,12 @@
 // same operation order, so the SIMD kernel, its tail and its Ref agree bit for
 // bit. Complements such as 1 − beta2 come from the caller, formed in float64:
 // in f32, 1 − f32(0.999) is off by 1.3e-5 relative (cancellation), which would
-// shift every Adam step by as much. Pointers: outputs (param, state) first,
+// shift every Adam step by as much. State values below the smallest normal
+// float are flushed to zero (math.ts ftz): a decaying moment of a parameter
+// whose gradient is 0 (a dead ReLU unit) would otherwise turn subnormal and
+// slow every later step on x86. Pointers: outputs (param, state) first,
 // then the gradient, then the length, then hyper-parameters.
+import { ftz, ftzs } from "./math";
 
 // ---- Momentum: v = momentum·v − lr·g; p += v
 export function momentumStep(p: usize, v: usize, g: usize, n: i32, lr: f32, momentum: f32): void {
@@ -15,13 +19,13 @@ export function momentumStep(p: usize, v: usize, g: usize, n: i32, lr: f32, mome
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const vn = f32x4.sub(f32x4.mul(mv, v128.load(v + o)), f32x4.mul(lrv, v128.load(g + o)));
+    const vn = ftz(f32x4.sub(f32x4.mul(mv, v128.load(v + o)), f32x4.mul(lrv, v128.load(g + o))));
     v128.store(v + o, vn);
     v128.store(p + o, f32x4.add(v128.load(p + o), vn));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const vn = momentum * load<f32>(v + o) - lr * load<f32>(g + o);
+    const vn = ftzs(momentum * load<f32>(v + o) - lr * load<f32>(g + o));
     store<f32>(v + o, vn);
     store<f32>(p + o, load<f32>(p + o) + vn);
   }
@@ -30,7 +34,7 @@ export function momentumStep(p: usize, v: usize, g: usize, n: i32, lr: f32, mome
 export function momentumStepRef(p: usize, v: usize, g: usize, n: i32, lr: f32, momentum: f32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    const vn = momentum * load<f32>(v + o) - lr * load<f32>(g + o);
+    const vn = ftzs(momentum * load<f32>(v + o) - lr * load<f32>(g + o));
     store<f32>(v + o, vn);
     store<f32>(p + o, load<f32>(p + o) + vn);
   }
@@ -48,7 +52,7 @@ export function nesterovStep(p: usize, v: usize, g: usize, n: i32, lr: f32, mome
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
-    const vn = f32x4.sub(f32x4.mul(mv, v128.load(v + o)), f32x4.mul(lrv, gv));
+    const vn = ftz(f32x4.sub(f32x4.mul(mv, v128.load(v + o)), f32x4.mul(lrv, gv)));
     v128.store(v + o, vn);
     const pv = f32x4.add(v128.load(p + o), f32x4.mul(mmv, vn));
     v128.store(p + o, f32x4.sub(pv, f32x4.mul(cv, gv)));
@@ -56,7 +60,7 @@ export function nesterovStep(p: usize, v: usize, g: usize, n: i32, lr: f32, mome
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const vn = momentum * load<f32>(v + o) - lr * gs;
+    const vn = ftzs(momentum * load<f32>(v + o) - lr * gs);
     store<f32>(v + o, vn);
     store<f32>(p + o, (load<f32>(p + o) + mm * vn) - c * gs);
   }
@@ -68,7 +72,7 @@ export function nesterovStepRef(p: usize, v: usize, g: usize, n: i32, lr: f32, m
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const vn = momentum * load<f32>(v + o) - lr * gs;
+    const vn = ftzs(momentum * load<f32>(v + o) - lr * gs);
     store<f32>(v + o, vn);
     store<f32>(p + o, (load<f32>(p + o) + mm * vn) - c * gs);
   }
@@ -82,7 +86,7 @@ export function adagradStep(p: usize, h: usize, g: usize, n: i32, lr: f32, eps: 
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
-    const hn = f32x4.add(v128.load(h + o), f32x4.mul(gv, gv));
+    const hn = ftz(f32x4.add(v128.load(h + o), f32x4.mul(gv, gv)));
     v128.store(h + o, hn);
     const step = f32x4.div(f32x4.mul(lrv, gv), f32x4.add(f32x4.sqrt(hn), ev));
     v128.store(p + o, f32x4.sub(v128.load(p + o), step));
@@ -90,7 +94,7 @@ export function adagradStep(p: usize, h: usize, g: usize, n: i32, lr: f32, eps: 
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const hn = load<f32>(h + o) + gs * gs;
+    const hn = ftzs(load<f32>(h + o) + gs * gs);
     store<f32>(h + o, hn);
     store<f32>(p + o, load<f32>(p + o) - (lr * gs) / (Mathf.sqrt(hn) + eps));
   }
@@ -100,7 +104,7 @@ export function adagradStepRef(p: usize, h: usize, g: usize, n: i32, lr: f32, ep
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const hn = load<f32>(h + o) + gs * gs;
+    const hn = ftzs(load<f32>(h + o) + gs * gs);
     store<f32>(h + o, hn);
     store<f32>(p + o, load<f32>(p + o) - (lr * gs) / (Mathf.sqrt(hn) + eps));
   }
@@ -116,7 +120,7 @@ export function rmspropStep(p: usize, h: usize, g: usize, n: i32, lr: f32, decay
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
-    const hn = f32x4.add(f32x4.mul(v128.load(h + o), dv), f32x4.mul(f32x4.mul(kv, gv), gv));
+    const hn = ftz(f32x4.add(f32x4.mul(v128.load(h + o), dv), f32x4.mul(f32x4.mul(kv, gv), gv)));
     v128.store(h + o, hn);
     const step = f32x4.div(f32x4.mul(lrv, gv), f32x4.add(f32x4.sqrt(hn), ev));
     v128.store(p + o, f32x4.sub(v128.load(p + o), step));
@@ -124,7 +128,7 @@ export function rmspropStep(p: usize, h: usize, g: usize, n: i32, lr: f32, decay
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const hn = load<f32>(h + o) * decayRate + keep * gs * gs;
+    const hn = ftzs(load<f32>(h + o) * decayRate + keep * gs * gs);
     store<f32>(h + o, hn);
     store<f32>(p + o, load<f32>(p + o) - (lr * gs) / (Mathf.sqrt(hn) + eps));
   }
@@ -134,7 +138,7 @@ export function rmspropStepRef(p: usize, h: usize, g: usize, n: i32, lr: f32, de
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const hn = load<f32>(h + o) * decayRate + keep * gs * gs;
+    const hn = ftzs(load<f32>(h + o) * decayRate + keep * gs * gs);
     store<f32>(h + o, hn);
     store<f32>(p + o, load<f32>(p + o) - (lr * gs) / (Mathf.sqrt(hn) + eps));
   }
@@ -152,21 +156,21 @@ export function adadeltaStep(p: usize, h: usize, d: usize, g: usize, n: i32, lr:
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
-    const hn = f32x4.add(f32x4.mul(rv, v128.load(h + o)), f32x4.mul(f32x4.mul(kv, gv), gv));
+    const hn = ftz(f32x4.add(f32x4.mul(rv, v128.load(h + o)), f32x4.mul(f32x4.mul(kv, gv), gv)));
     v128.store(h + o, hn);
     const dv = v128.load(d + o);
     const delta = f32x4.mul(f32x4.div(f32x4.sqrt(f32x4.add(dv, ev)), f32x4.sqrt(f32x4.add(hn, ev))), gv);
-    v128.store(d + o, f32x4.add(f32x4.mul(rv, dv), f32x4.mul(f32x4.mul(kv, delta), delta)));
+    v128.store(d + o, ftz(f32x4.add(f32x4.mul(rv, dv), f32x4.mul(f32x4.mul(kv, delta), delta))));
     v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(lrv, delta)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const hn = rho * load<f32>(h + o) + keep * gs * gs;
+    const hn = ftzs(rho * load<f32>(h + o) + keep * gs * gs);
     store<f32>(h + o, hn);
     const ds = load<f32>(d + o);
     const delta = Mathf.sqrt(ds + eps) / Mathf.sqrt(hn + eps) * gs;
-    store<f32>(d + o, rho * ds + keep * delta * delta);
+    store<f32>(d + o, ftzs(rho * ds + keep * delta * delta));
     store<f32>(p + o, load<f32>(p + o) - lr * delta);
   }
 }
@@ -175,11 +179,11 @@ export function adadeltaStepRef(p: usize, h: usize, d: usize, g: usize, n: i32, 
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const hn = rho * load<f32>(h + o) + keep * gs * gs;
+    const hn = ftzs(rho * load<f32>(h + o) + keep * gs * gs);
     store<f32>(h + o, hn);
     const ds = load<f32>(d + o);
     const delta = Mathf.sqrt(ds + eps) / Mathf.sqrt(hn + eps) * gs;
-    store<f32>(d + o, rho * ds + keep * delta * delta);
+    store<f32>(d + o, ftzs(rho * ds + keep * delta * delta));
     store<f32>(p + o, load<f32>(p + o) - lr * delta);
   }
 }
@@ -197,8 +201,8 @@ export function adamStep(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f3
     const gv = v128.load(g + o);
     const mo = v128.load(m + o);
     const vo = v128.load(v + o);
-    const mn = f32x4.add(mo, f32x4.mul(k1v, f32x4.sub(gv, mo)));
-    const vn = f32x4.add(vo, f32x4.mul(k2v, f32x4.sub(f32x4.mul(gv, gv), vo)));
+    const mn = ftz(f32x4.add(mo, f32x4.mul(k1v, f32x4.sub(gv, mo))));
+    const vn = ftz(f32x4.add(vo, f32x4.mul(k2v, f32x4.sub(f32x4.mul(gv, gv), vo))));
     v128.store(m + o, mn);
     v128.store(v + o, vn);
     const step = f32x4.div(f32x4.mul(lrv, mn), f32x4.add(f32x4.sqrt(vn), ev));
@@ -209,8 +213,8 @@ export function adamStep(p: usize, m: usize, v: usize, g: usize, n: i32, lrT: f3
     const gs = load<f32>(g + o);
     const mo = load<f32>(m + o);
     const vo = load<f32>(v + o);
-    const mn = mo + k1 * (gs - mo);
-    const vn = vo + k2 * (gs * gs - vo);
+    const mn = ftzs(mo + k1 * (gs - mo));
+    const vn = ftzs(vo + k2 * (gs * gs - vo));
     store<f32>(m + o, mn);
     store<f32>(v + o, vn);
     store<f32>(p + o, load<f32>(p + o) - (lrT * mn) / (Mathf.sqrt(vn) + eps));
@@ -223,8 +227,8 @@ export function adamStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, lrT:
     const gs = load<f32>(g + o);
     const mo = load<f32>(m + o);
     const vo = load<f32>(v + o);
-    const mn = mo + k1 * (gs - mo);
-    const vn = vo + k2 * (gs * gs - vo);
+    const mn = ftzs(mo + k1 * (gs - mo));
+    const vn = ftzs(vo + k2 * (gs * gs - vo));
     store<f32>(m + o, mn);
     store<f32>(v + o, vn);
     store<f32>(p + o, load<f32>(p + o) - (lrT * mn) / (Mathf.sqrt(vn) + eps));
@@ -247,8 +251,8 @@ export function adamwStep(p: usize, m: usize, v: usize, g: usize, n: i32, decay:
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
     const mo = v128.load(m + o);
-    const mn = f32x4.add(mo, f32x4.mul(k1v, f32x4.sub(gv, mo)));
-    const vn = f32x4.add(f32x4.mul(v128.load(v + o), b2v), f32x4.mul(f32x4.mul(k2v, gv), gv));
+    const mn = ftz(f32x4.add(mo, f32x4.mul(k1v, f32x4.sub(gv, mo))));
+    const vn = ftz(f32x4.add(f32x4.mul(v128.load(v + o), b2v), f32x4.mul(f32x4.mul(k2v, gv), gv)));
     v128.store(m + o, mn);
     v128.store(v + o, vn);
     const denom = f32x4.add(f32x4.div(f32x4.sqrt(vn), bv), ev);
@@ -259,8 +263,8 @@ export function adamwStep(p: usize, m: usize, v: usize, g: usize, n: i32, decay:
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
     const mo = load<f32>(m + o);
-    const mn = mo + k1 * (gs - mo);
-    const vn = load<f32>(v + o) * beta2 + k2 * gs * gs;
+    const mn = ftzs(mo + k1 * (gs - mo));
+    const vn = ftzs(load<f32>(v + o) * beta2 + k2 * gs * gs);
     store<f32>(m + o, mn);
     store<f32>(v + o, vn);
     const denom = Mathf.sqrt(vn) / bc2Sqrt + eps;
@@ -273,8 +277,8 @@ export function adamwStepRef(p: usize, m: usize, v: usize, g: usize, n: i32, dec
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
     const mo = load<f32>(m + o);
-    const mn = mo + k1 * (gs - mo);
-    const vn = load<f32>(v + o) * beta2 + k2 * gs * gs;
+    const mn = ftzs(mo + k1 * (gs - mo));
+    const vn = ftzs(load<f32>(v + o) * beta2 + k2 * gs * gs);
     store<f32>(m + o, mn);
     store<f32>(v + o, vn);
     const denom = Mathf.sqrt(vn) / bc2Sqrt + eps;

@@ -1,6 +1,8 @@
 // Softmax with cross-entropy loss, and argmax/accuracy.
 // Rows are independent: a call on rows [r0, r1) needs only pointers offset to r0.
-import { expv, exps, hsum, hmax } from "./math";
+// Probabilities and gradients below the smallest normal float are flushed to
+// zero (math.ts ftz): a confident net's 1e-40s would slow every later product.
+import { expv, exps, ftz, ftzs, hsum, hmax } from "./math";
 
 // The book's cross_entropy_error adds 1e-7 inside the log.
 const LOG_DELTA: f32 = 1e-7;
@@ -46,11 +48,11 @@ function softmaxRow(y: usize, x: usize, cols: i32): void {
   j = 0;
   for (; j + 4 <= cols; j += 4) {
     const o = <usize>j << 2;
-    v128.store(y + o, f32x4.div(v128.load(y + o), ssv));
+    v128.store(y + o, ftz(f32x4.div(v128.load(y + o), ssv)));
   }
   for (; j < cols; j++) {
     const o = <usize>j << 2;
-    store<f32>(y + o, load<f32>(y + o) / s);
+    store<f32>(y + o, ftzs(load<f32>(y + o) / s));
   }
 }
 
@@ -92,16 +94,16 @@ export function softmaxCrossEntropyBackward(dx: usize, y: usize, t: usize, rows:
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(dx + o, f32x4.mul(v128.load(y + o), sv));
+    v128.store(dx + o, ftz(f32x4.mul(v128.load(y + o), sv)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dx + o, load<f32>(y + o) * scale);
+    store<f32>(dx + o, ftzs(load<f32>(y + o) * scale));
   }
   const rowBytes = <usize>cols << 2;
   for (let r = 0; r < rows; r++) {
     const o = <usize>r * rowBytes + (<usize>load<i32>(t + (<usize>r << 2)) << 2);
-    store<f32>(dx + o, (load<f32>(y + o) - 1) * scale);
+    store<f32>(dx + o, ftzs((load<f32>(y + o) - 1) * scale));
   }
 }
 
@@ -112,11 +114,11 @@ export function softmaxCrossEntropyBackwardDense(dx: usize, y: usize, t: usize, 
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(dx + o, f32x4.mul(f32x4.sub(v128.load(y + o), v128.load(t + o)), sv));
+    v128.store(dx + o, ftz(f32x4.mul(f32x4.sub(v128.load(y + o), v128.load(t + o)), sv)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dx + o, (load<f32>(y + o) - load<f32>(t + o)) * scale);
+    store<f32>(dx + o, ftzs((load<f32>(y + o) - load<f32>(t + o)) * scale));
   }
 }
 

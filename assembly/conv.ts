@@ -189,23 +189,8 @@ export function im2colBackwardRef(dx: usize, dcol: usize, n: i32, C: i32, H: i32
 // ---- per-channel bias on NCHW data, P = H·W values per channel
 // y[i, c, :] += b[c]
 export function convBiasForward(y: usize, b: usize, n: i32, C: i32, P: i32): void {
-  let row = y;
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < C; c++) {
-      const bs = load<f32>(b + (<usize>c << 2));
-      const bv = f32x4.splat(bs);
-      let j = 0;
-      for (; j + 4 <= P; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(row + o, f32x4.add(v128.load(row + o), bv));
-      }
-      for (; j < P; j++) {
-        const o = <usize>j << 2;
-        store<f32>(row + o, load<f32>(row + o) + bs);
-      }
-      row += <usize>P << 2;
-    }
-  }
+  const image = <usize>(C * P) << 2;
+  for (let i = 0; i < n; i++) biasAct(y + <usize>i * image, b, C, P, 0);
 }
 
 export function convBiasForwardRef(y: usize, b: usize, n: i32, C: i32, P: i32): void {

@@ -57,7 +57,7 @@ const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory',
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 /** Threads a pool may have: a call's parts (one per thread at most) must fit the claim word. */
 const MAX_THREADS = MAX_CHUNKS;
-/** Activations that gemmBiasAct fuses, and their codes in assembly/gemm.ts. */
+/** Activations that gemmBiasAct and convForward fuse, and their codes in assembly/math.ts. */
 export const ACTIVATION_CODES = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as const;
 export type FusedActivation = keyof typeof ACTIVATION_CODES;
 
@@ -172,7 +172,7 @@ export class Runtime {
    * each: handing a part to a worker costs microseconds.
    */
   splitRange(name: keyof Kernels, units: number, workPerUnit: number, write: (start: number, end: number, args: Float64Array, offset: number) => void): void {
-    const parts = Math.max(1, Math.min(this.threads, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
+    const parts = Math.max(1, Math.min(this.threads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
     this.runParts(name, parts, (p, a, o) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), a, o));
   }
 
@@ -180,8 +180,9 @@ export class Runtime {
    * Runs kernel `name` once per part, with the arguments `write(p, args, offset)`
    * stores at args[offset..] (at most MAX_ARGS). Parts must not share output:
    * with threads they run concurrently, in any order; on one thread in order.
-   * Callers fix the parts from the problem alone, never from the thread
-   * count, so results have the same bits on any number of threads.
+   * Where parts' results are combined (a sum over parts), callers fix the
+   * parts from the problem alone, never from the thread count, so results
+   * have the same bits on any number of threads.
    */
   runParts(name: keyof Kernels, parts: number, write: (p: number, args: Float64Array, offset: number) => void): void {
     if (!(Number.isInteger(parts) && parts >= 1 && parts <= MAX_SPLIT_PARTS)) {

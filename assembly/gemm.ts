@@ -66,7 +66,7 @@ export function gemm(
 // re-read by a separate bias or activation pass. The bias add and the
 // activation are the elementwise kernels' own math (biasAddForward, then
 // reluForward / sigmoidForward / tanhForward), so the bits equal the unfused
-// sequence's.
+// sequence's. act is coded as in math.ts: 0 none, 1 ReLU, 2 sigmoid, 3 tanh.
 export function gemmBiasAct(
   transA: i32, transB: i32, M: i32, N: i32, K: i32,
   A: usize, lda: i32, B: usize, ldb: i32,

@@ -4,10 +4,10 @@
 //   peer of the default build;
 // - createRuntime() in a warm process (modules already compiled), median
 //   over repetitions, plain and with 2 threads (target ≤ 5 ms);
-// - cold start: median over fresh Node processes of (import the built
-//   package by name (the Node bundle, dist/bundle/node.js), create a runtime,
-//   one 64³ rt.gemm) minus the median of an empty
-//   `node -e ''` (target ≤ 15 ms), with the same for TF.js wasm (import
+// - cold start: median over fresh Node processes of (load the built package
+//   by name — `require`, the CommonJS bundle, or `import()`, the ES module
+//   one —, create a runtime, one 64³ rt.gemm) minus the median of an empty
+//   `node -e ''` (target ≤ 15 ms), with the same for TF.js wasm (require
 //   tfjs-core and tfjs-backend-wasm, setBackend('wasm'), one tf.matMul) as
 //   the peer; the two kinds of process alternate so load drifts hit both;
 // - the linear memory (rt.memoryStats().memoryBytes, which never shrinks, so
@@ -62,12 +62,13 @@ async function createTime(options, time, minReps) {
 // ---- cold start in fresh processes
 
 /**
- * Imports the built package by name, as a user would (resolved through
- * package.json's exports to the Node bundle; the process runs in the package
- * root, where the name resolves to the package itself), creates a runtime,
- * runs one GEMM and checks it ran.
+ * Loads the built package by name, as a user would — `require` (the CommonJS
+ * bundle, as TF.js is loaded) or `import` (the ES module bundle, which also
+ * starts Node's ES module loader) — creates a runtime, runs one GEMM and checks
+ * it ran. The process runs in the package root, where the name resolves to the
+ * package itself through package.json's exports.
  */
-const oursScript = (relaxed) => `import('simdnn').then(async ({ createRuntime }) => {
+const oursScript = (relaxed, how) => `${how === 'require' ? "Promise.resolve(require('simdnn'))" : "import('simdnn')"}.then(async ({ createRuntime }) => {
   const rt = await createRuntime({ relaxed: ${relaxed} });
   const a = rt.randn(rt.tensor([${GEMM_N}, ${GEMM_N}]));
   const c = rt.tensor([${GEMM_N}, ${GEMM_N}]);
@@ -157,9 +158,12 @@ export default function register(suite) {
   suite.add('createRuntime({ threads: 2 }), warm process', {
     ours: () => createTime({ relaxed, threads: 2 }, suite.time, 5),
   });
-  suite.add(`cold start: import, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
-    ours: () => coldStart(flags, oursScript(relaxed), processes),
+  suite.add(`cold start: require, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
+    ours: () => coldStart(flags, oursScript(relaxed, 'require'), processes),
     external: { 'tfjs-wasm': async () => coldStart([], tfjsScript(), processes) },
+  });
+  suite.add(`cold start: import(), createRuntime, one ${GEMM_N}³ GEMM, over empty node`, {
+    ours: () => coldStart(flags, oursScript(relaxed, 'import'), processes),
   });
 
   if (!relaxed) {

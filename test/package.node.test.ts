@@ -1,9 +1,11 @@
 // The built package as users import it (needs `npm run build`, which `npm ci`
 // runs through `prepare`): package.json's exports point at files that exist,
-// the Node bundle exports what src/node/index.ts does and runs, and the
-// portable bundle imports no Node built-in (browsers and edge runtimes load it).
+// the Node bundles (ES module and CommonJS) export what src/node/index.ts does
+// and run, and the portable bundle imports no Node built-in (browsers and edge
+// runtimes load it).
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as source from '../src/node/index.js';
 
@@ -26,12 +28,12 @@ describe('the built package', () => {
     const files = [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.bin)];
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) built(f);
-    expect(pkg.exports['.'].node).toBe('./dist/bundle/node.js');
+    expect(pkg.exports['.'].node).toEqual({ import: './dist/bundle/node.js', require: './dist/bundle/node.cjs' });
     expect(pkg.exports['.'].default).toBe('./dist/bundle/index.js');
   });
 
-  it('the Node bundle exports what the source entry does and trains a step', async () => {
-    const m = await import(built('dist/bundle/node.js'));
+  it.each(['dist/bundle/node.js', 'dist/bundle/node.cjs'])('the Node bundle %s exports what the source entry does and trains a step', async (file) => {
+    const m = file.endsWith('.cjs') ? createRequire(import.meta.url)(built(file)) : await import(built(file));
     expect(Object.keys(m).sort()).toEqual(Object.keys(source).sort());
     const rt = await m.createRuntime({ seed: 1 });
     const net = new m.MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });

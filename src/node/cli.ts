@@ -600,4 +600,5 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = await main(process.argv.slice(2));
+// no top-level await: this module is also bundled as CommonJS (dist/bundle/node.cjs)
+if (isEntryPoint()) void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -93,7 +93,7 @@ function relaxedPass(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 const { createRuntime } = await loadSimdnn();
-const rt = await createRuntime({ relaxed: opts.relaxedChild });
+const rt = await createRuntime({ relaxed: opts.relaxedChild, threads: 1 }); // the 1-thread rows; the threads topic makes its own
 if (opts.relaxedChild) {
   if (!rt.features.relaxed) throw new Error(`bench: relaxed pass got the plain build: ${rt.features.notes.join('; ')}`);
   const rows = await runSuite(await buildSuite(opts, true), rt, (line) => console.error(`  relaxed ${line}`));

@@ -116,7 +116,7 @@ const MLP = { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], ou
 /** Trains on a fresh runtime and reports its linear memory (MiB) after the run. */
 async function peakMemory({ net, load, trainer }) {
   const simdnn = await import('../dist/node/index.js');
-  const rt = await simdnn.createRuntime();
+  const rt = await simdnn.createRuntime({ threads: 1 });
   try {
     const data = await load(simdnn, rt);
     const model = net(simdnn, rt);

@@ -36,11 +36,11 @@ ${Object.entries(SETS).map(([k, v]) => `    ${k}: ${v.summary}; ${recipeOf(v)}`)
   --scale=f         scale each training image by a factor in [1/(1+f), 1+f], per step (0 = none)
   --seed=n          runtime seed: initialisation, shuffling, dropout, augmentation (default 1)
   --relaxed         relaxed-SIMD build (faster; fused multiply-add, so results differ by CPU)
-  --threads=n|auto  threads for the kernels (default 1; any count gives the same bits)
+  --threads=n|auto  threads for the kernels (default auto: one per core; any count gives the same bits)
   --fashion-dir=d   IDX directory (default /usr/share/datasets/fashion-mnist)`;
 
 function parseArgs(argv) {
-  const opts = { sets: [], recipe: {}, seed: 1, relaxed: false, threads: 1, fashionDir: '/usr/share/datasets/fashion-mnist' };
+  const opts = { sets: [], recipe: {}, seed: 1, relaxed: false, threads: 'auto', fashionDir: '/usr/share/datasets/fashion-mnist' };
   const num = (arg, text) => {
     const v = Number(text);
     if (!(text !== '' && Number.isFinite(v) && v >= 0)) fail(`${arg}: expected a non-negative number`);

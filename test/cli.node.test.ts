@@ -53,7 +53,7 @@ describe('help', () => {
   it('parses the defaults the help shows', () => {
     expect(parseTrainArgs([])).toEqual({
       net: 'mlp', hidden: [100, 100], activation: 'relu', init: 'he', optimizer: 'sgd', optimizerParams: { lr: 0.1 },
-      weightDecay: 0, l1: 0, batchnorm: false, dropout: undefined, threads: 1,
+      weightDecay: 0, l1: 0, batchnorm: false, dropout: undefined, threads: 'auto',
       epochs: 5, batch: 16, seed: 1, data: 'mnist', trainRows: undefined, testRows: undefined, save: undefined,
       json: false, quiet: false, help: false,
     });

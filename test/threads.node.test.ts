@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -53,5 +53,43 @@ describe('threads in a Node process', () => {
     const out = JSON.parse(child.stdout);
     expect(out).toMatchObject({ threads: 2, notes: [], jobs: 1 });
     expect(out.c0).toBeGreaterThan(0); // row 0 of a·aᵀ at (0, 0) is a sum of squares
+  });
+
+  it('the default lazy pool: a process that starts it (in the background) still exits by itself, and the pool comes up', () => {
+    const script = `
+      import { createRuntime } from './src/node/runtime.js';
+      const rt = await createRuntime();
+      const n = 256;
+      const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
+      rt.uniform(a, -1, 1);
+      // 2^24 multiply-adds a call: 8 of them start the pool (2^27), all run here
+      for (let i = 0; i < 8; i++) rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      const before = rt.features.threads;
+      await rt.ready;
+      rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      console.log(JSON.stringify({ before, threads: rt.features.threads, notes: rt.features.notes, jobs: rt.threadStats().jobs }));
+      rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(child.error, 'the process did not exit by itself').toBeUndefined();
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    const cores = os.availableParallelism();
+    expect(JSON.parse(child.stdout)).toEqual({ before: 1, threads: cores, notes: [], jobs: cores > 1 ? 1 : 0 });
+  });
+
+  it('the default lazy pool, not started by a little work: the process exits, with no worker', () => {
+    const script = `
+      import { createRuntime } from './src/node/runtime.js';
+      const rt = await createRuntime();
+      const n = 256; // big enough to split, too little work to start the pool
+      const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
+      rt.gemm(0, 0, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      await rt.ready;
+      console.log(JSON.stringify({ threads: rt.features.threads, shared: rt.memory.buffer instanceof SharedArrayBuffer }));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(child.status).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ threads: 1, shared: os.availableParallelism() > 1 });
   });
 });

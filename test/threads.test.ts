@@ -252,6 +252,48 @@ describe('threads: elementwise and pooling layers split by ranges', () => {
   });
 });
 
+describe('threads: the default, a lazy \'auto\' pool', () => {
+  // makeRuntime gives the packaged plain build in the browser: the shared one goes with it
+  const lazyOptions = async (): Promise<RuntimeOptions> => ({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });
+
+  it('starts no worker until calls that would split add up to 2^27 multiply-adds, then starts them in the background; the bits never change', async () => {
+    const cores = (await hostThreads()).cores();
+    const rt = await threaded(await lazyOptions());
+    expect(rt.features.threads).toBe(1);
+    expect(rt.features.notes).toEqual([]);
+    expect(rt.memory.buffer instanceof SharedArrayBuffer).toBe(cores > 1);
+    runCase(rt, small, 0);
+    await rt.ready;
+    expect(rt.features.threads, 'a call too small to split starts nothing').toBe(1);
+    // 4.3M multiply-adds a call: 32 calls pass the 2^27 that start the pool; all run here
+    for (let call = 0; call < 32; call++) expectBits(runCase(rt, cases[0], 0), one[0], `call ${call}, before the pool`);
+    expect(rt.threadStats().jobs).toBe(0);
+    await rt.ready;
+    expect(rt.features.threads).toBe(cores);
+    expectBits(runCase(rt, cases[0], 0), one[0], 'on the pool');
+    expect(rt.threadStats().jobs).toBe(cores > 1 ? 1 : 0);
+  });
+
+  it('stays on one thread, with the build it was given, when given a wasm without its shared build', async () => {
+    const rt = await threaded({ threads: undefined, wasm: await wasmModule('plain') });
+    expectBits(runCase(rt, cases[0], 0), one[0], 'result');
+    await rt.ready;
+    expect(rt.features.threads).toBe(1);
+    expect(rt.features.notes).toEqual([]);
+    expect(rt.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('dispose() before the pool is up leaves no pool behind', async () => {
+    const rt = await threaded(await lazyOptions());
+    for (let call = 0; call < 32; call++) runCase(rt, cases[0], 0);
+    rt.dispose();
+    await rt.ready;
+    expect(rt.features.threads).toBe(1);
+    expectBits(runCase(rt, cases[0], 0), one[0], 'after dispose');
+    expect(rt.threadStats().jobs).toBe(0);
+  });
+});
+
 describe('threads: options, fallbacks, dispose', () => {
   afterEach(() => { vi.unstubAllGlobals(); });
 

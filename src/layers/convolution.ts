@@ -100,7 +100,7 @@ export class Convolution implements ActivationFusingLayer {
       a[o + 4] = scratch[g]; a[o + 5] = i1 - i0;
       a[o + 6] = C; a[o + 7] = H; a[o + 8] = W; a[o + 9] = FN; a[o + 10] = FH; a[o + 11] = FW; a[o + 12] = this.stride; a[o + 13] = this.pad;
       a[o + 14] = code;
-    });
+    }, N * FN * C * FH * FW * OH * OW);
     this.x = x;
     return out;
   }
@@ -139,7 +139,7 @@ export class Convolution implements ActivationFusingLayer {
       a[o + 2] = x.ptr + i0 * inImage; a[o + 3] = dout.ptr + i0 * outImage; a[o + 4] = this.W.ptr; a[o + 5] = scratch[g];
       a[o + 6] = i1 - i0; a[o + 7] = C; a[o + 8] = H; a[o + 9] = W; a[o + 10] = FN; a[o + 11] = FH; a[o + 12] = FW;
       a[o + 13] = this.stride; a[o + 14] = this.pad;
-    });
+    }, 2 * N * FN * C * FH * FW * P);
     for (let g = 1; g < groups; g++) k.axpy(this.dW.ptr, partials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);
     k.convBiasBackward(this.db.ptr, dout.ptr, N, FN, P);
     return dx;

@@ -197,7 +197,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all)' },
   { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all)' },
   { name: 'save', value: 'file', help: 'write the trained model as JSON: net name, constructor options, params' },
-  { name: 'threads', value: 'n|auto', default: '1', help: "threads for the kernels ('auto': one per core); results are the same bits for any count" },
+  { name: 'threads', value: 'n|auto', default: 'auto', help: "threads for the kernels ('auto': one per core, started once there is work to split); results are the same bits for any count" },
   { name: 'json', help: 'print one JSON object with the results on stdout' },
   { name: 'quiet', help: 'no progress or start line on stderr' },
   { name: 'help', help: 'show this help' },
@@ -519,7 +519,8 @@ async function train(args: readonly string[], io: CliIO): Promise<number> {
   const optimizer = makeOptimizer(s);
   await checkPaths(s);
   const kind = NETS[s.net];
-  const rt = await createRuntime({ seed: s.seed, threads: s.threads });
+  // 'auto' is the library's default: a lazy pool, so short runs start no workers
+  const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }) });
   const loadStart = now();
   const data = await loadData(rt, s, kind.flatten);
   const loadSeconds = (now() - loadStart) / 1000;

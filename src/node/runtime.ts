@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type { Worker as NodeWorker } from 'node:worker_threads';
-import { hasRelaxedSimd } from '../runtime/features.js';
+import { hasRelaxedSimd, hasSharedMemory } from '../runtime/features.js';
 import { createRuntime as createCore, defaultWasmUrls, type Runtime, type RuntimeOptions, type ThreadHost } from '../runtime/runtime.js';
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
@@ -30,10 +30,11 @@ function packaged(url: URL): Promise<WebAssembly.Module> {
 /** Workers evaluated from source (no worker file to locate), unref'd once ready so an idle pool never keeps the process alive. */
 export const nodeThreadHost: ThreadHost = {
   cores: () => availableParallelism(),
-  spawn(body, init) {
+  spawn(body, init, options = {}) {
     // import() rather than require: eval'd code is ESM when the process runs with --input-type=module
     const script = `${body}\nimport('node:worker_threads').then(({ workerData, parentPort }) => simdnnWorker(workerData, (m) => parentPort.postMessage(m)));\n`;
     const worker = new (workerClass())(script, { eval: true, workerData: init });
+    if (options.background) worker.unref();
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: unknown) => {
         if (m === 'ready') { worker.unref(); resolve(); }
@@ -48,15 +49,24 @@ export const nodeThreadHost: ThreadHost = {
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const relaxed = options.relaxed === true && hasRelaxedSimd();
-  // the shared builds are only read when threads may be used
-  const threaded = options.threads !== undefined && options.threads !== 1 && options.maxThreads !== 1;
+  // Which packaged builds createCore will use, so only those are read and
+  // compiled (each costs a few ms of a cold start): the shared-memory build
+  // when threads will run (Node always has shared memory and workers), else
+  // the plain or relaxed one. The rules are createCore's (resolveThreads).
+  const ownBuild = relaxed
+    ? options.relaxedWasm !== undefined && options.relaxedSharedWasm === undefined
+    : options.wasm !== undefined && options.sharedWasm === undefined;
+  const auto = options.threads === undefined || options.threads === 'auto';
+  const threaded = options.threads !== 1 && options.maxThreads !== 1 && hasSharedMemory()
+    && !(options.threads === undefined && ownBuild)
+    && (auto ? availableParallelism() > 1 : true);
+  const build = (url: URL, used: boolean) => (used ? packaged(url) : undefined);
   return createCore({
     ...options,
-    // a relaxed runtime on one thread never uses the plain build: not compiled (~5 ms of a cold start)
-    wasm: options.wasm ?? (relaxed && !threaded ? undefined : await packaged(defaultWasmUrls.plain)),
-    relaxedWasm: options.relaxedWasm ?? (relaxed ? await packaged(defaultWasmUrls.relaxed) : undefined),
-    sharedWasm: options.sharedWasm ?? (threaded && !relaxed ? await packaged(defaultWasmUrls.shared) : undefined),
-    relaxedSharedWasm: options.relaxedSharedWasm ?? (threaded && relaxed ? await packaged(defaultWasmUrls.relaxedShared) : undefined),
+    wasm: options.wasm ?? (await build(defaultWasmUrls.plain, !threaded && !relaxed)),
+    relaxedWasm: options.relaxedWasm ?? (await build(defaultWasmUrls.relaxed, !threaded && relaxed)),
+    sharedWasm: options.sharedWasm ?? (await build(defaultWasmUrls.shared, threaded && !relaxed)),
+    relaxedSharedWasm: options.relaxedSharedWasm ?? (await build(defaultWasmUrls.relaxedShared, threaded && relaxed)),
     threadHost: options.threadHost ?? nodeThreadHost,
   });
 }

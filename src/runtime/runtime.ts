@@ -26,9 +26,16 @@ export interface RuntimeOptions {
   /** Linear memory in 64 KiB pages: initial size and the most it may grow to. */
   memory?: { initial?: number; maximum?: number };
   /**
-   * Threads that run GEMM, counting the calling thread: a number, or 'auto' for
-   * the host's logical cores. Default 1. Where the host has no shared memory or
-   * no workers it runs on one thread and `features.notes` says why.
+   * Threads that run the kernels, counting the calling thread: a number, or
+   * 'auto' for the host's logical cores (capped by maxThreads); createRuntime
+   * then resolves once the workers are up. Where the host has no shared memory
+   * or no workers it runs on one thread and `features.notes` says why.
+   * Default (unset): 'auto', started lazily — no worker starts until calls big
+   * enough to split have done some milliseconds of work on the calling thread,
+   * and then in the background: calls run on the
+   * calling thread until the pool is up (the same bits either way; `rt.ready`
+   * resolves when it is). A runtime given its own `wasm` (or `relaxedWasm`)
+   * without the matching shared build stays on one thread.
    */
   threads?: number | 'auto';
   /** Upper bound on `threads` (useful with 'auto'). Default: the pool's limit, 4095. */
@@ -67,6 +74,14 @@ export type FusedActivation = keyof typeof ACTIVATION_CODES;
  */
 const MIN_PART_WORK = 1 << 16;
 
+/**
+ * Work (multiply-adds) that calls big enough to split must have done on the
+ * calling thread before a lazy pool starts: ~3 ms of GEMM, so a process that
+ * does a few small products never pays for workers (~25 ms to start), and a
+ * training run starts them within its first steps.
+ */
+const LAZY_START_WORK = 1 << 27;
+
 /** Most parts of one runParts() call (the pool's argument slots). */
 export const MAX_SPLIT_PARTS = 64;
 
@@ -85,6 +100,11 @@ export class Runtime {
    */
   private readonly scratch: Array<{ ptr: number; bytes: number }> = [];
   private readonly partArgs = new Float64Array(MAX_ARGS);
+  /** Threads a lazy pool will have, and the host to start it on (the default, 'auto'). */
+  private deferred: { host: ThreadHost; threads: number } | null = null;
+  private starting: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private unsplitWork = 0;
   private readonly callArgs = new Array<number>(MAX_ARGS).fill(0);
 
   /** @internal use createRuntime() */
@@ -130,20 +150,57 @@ export class Runtime {
     return ptrs;
   }
 
-  /** @internal starts the worker pool (createRuntime does this); throws if the workers fail to start. */
-  async startThreads(host: ThreadHost, threads: number): Promise<void> {
+  /**
+   * @internal starts the worker pool (createRuntime does this). If the workers
+   * fail to start the runtime stays on one thread and `features.notes` says why.
+   */
+  async startThreads(host: ThreadHost, threads: number, background = false): Promise<void> {
     const slots = Math.max(threads, MAX_SPLIT_PARTS);
     const control = this.alloc(ThreadPool.controlBytes(slots));
     const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
+    let pool: ThreadPool;
     try {
-      this.pool = await ThreadPool.start(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.kernels as unknown as Record<string, unknown>);
+      pool = await ThreadPool.start(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.kernels as unknown as Record<string, unknown>, background);
     } catch (e) {
       this.free(control);
-      throw e;
+      this.features.notes.push(`threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
+      return;
     }
-    this.gemmFn = this.pool.fn('gemm');
-    this.gemmBiasActFn = this.pool.fn('gemmBiasAct');
+    if (this.stopped) { // dispose() came first
+      pool.dispose();
+      this.free(control);
+      return;
+    }
+    this.pool = pool;
+    this.gemmFn = pool.fn('gemm');
+    this.gemmBiasActFn = pool.fn('gemmBiasAct');
     this.features.threads = threads;
+  }
+
+  /** @internal a pool of `threads` started by the first call big enough to split (the default). */
+  deferThreads(host: ThreadHost, threads: number): void {
+    this.deferred = { host, threads };
+  }
+
+  /** Resolves when the worker pool is up (at once without one, or before a lazy pool has been started). */
+  get ready(): Promise<void> {
+    return this.starting;
+  }
+
+  /** Threads this runtime's calls are split for: the pool's, or the lazy pool's to be. */
+  private get plannedThreads(): number {
+    return this.pool ? this.pool.size : this.deferred ? this.deferred.threads : 1;
+  }
+
+  // A call that would split has run on this thread: once such calls add up to
+  // LAZY_START_WORK, start the lazy pool in the background.
+  private wake(work: number): void {
+    const d = this.deferred;
+    if (d === null) return;
+    this.unsplitWork += work;
+    if (this.unsplitWork < LAZY_START_WORK) return;
+    this.deferred = null;
+    this.starting = this.startThreads(d.host, d.threads, true);
   }
 
   /**
@@ -153,8 +210,9 @@ export class Runtime {
    */
   gemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
     const pool = this.pool;
-    const parts = pool === null ? 1 : gemmParts(M, N, K, pool.size);
+    const parts = gemmParts(M, N, K, this.plannedThreads);
     if (pool === null || parts < 2) {
+      if (parts > 1) this.wake(M * N * K);
       this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
       return;
     }
@@ -172,24 +230,26 @@ export class Runtime {
    * each: handing a part to a worker costs microseconds.
    */
   splitRange(name: keyof Kernels, units: number, workPerUnit: number, write: (start: number, end: number, args: Float64Array, offset: number) => void): void {
-    const parts = Math.max(1, Math.min(this.threads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
-    this.runParts(name, parts, (p, a, o) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), a, o));
+    const parts = Math.max(1, Math.min(this.plannedThreads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
+    this.runParts(name, parts, (p, a, o) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), a, o), units * workPerUnit);
   }
 
   /**
    * Runs kernel `name` once per part, with the arguments `write(p, args, offset)`
-   * stores at args[offset..] (at most MAX_ARGS). Parts must not share output:
+   * stores at args[offset..] (at most MAX_ARGS). `work` (multiply-adds or
+   * elements, roughly) counts towards starting a lazy pool. Parts must not share output:
    * with threads they run concurrently, in any order; on one thread in order.
    * Where parts' results are combined (a sum over parts), callers fix the
    * parts from the problem alone, never from the thread count, so results
    * have the same bits on any number of threads.
    */
-  runParts(name: keyof Kernels, parts: number, write: (p: number, args: Float64Array, offset: number) => void): void {
+  runParts(name: keyof Kernels, parts: number, write: (p: number, args: Float64Array, offset: number) => void, work = 0): void {
     if (!(Number.isInteger(parts) && parts >= 1 && parts <= MAX_SPLIT_PARTS)) {
       throw new RangeError(`runParts(${name}): parts must be an integer in [1, ${MAX_SPLIT_PARTS}], got ${parts}`);
     }
     const pool = this.pool;
     if (pool === null || parts < 2) {
+      if (parts > 1) this.wake(work);
       const fn = this.kernels[name] as unknown as (...a: number[]) => unknown;
       const a = this.partArgs, call = this.callArgs;
       for (let p = 0; p < parts; p++) {
@@ -215,8 +275,9 @@ export class Runtime {
     const code = Object.hasOwn(ACTIVATION_CODES, act) ? ACTIVATION_CODES[act] : undefined;
     if (code === undefined) throw new RangeError(`gemmBiasAct: act must be one of ${Object.keys(ACTIVATION_CODES).join(', ')}, got '${String(act)}'`);
     const pool = this.pool;
-    const parts = pool === null ? 1 : gemmParts(M, N, K, pool.size);
+    const parts = gemmParts(M, N, K, this.plannedThreads);
     if (pool === null || parts < 2) {
+      if (parts > 1) this.wake(M * N * K);
       this.kernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, code, this.gemmWork);
       return;
     }
@@ -236,6 +297,8 @@ export class Runtime {
    * on the calling thread.
    */
   dispose(): void {
+    this.stopped = true;
+    this.deferred = null;
     if (!this.pool) return;
     this.pool.dispose();
     this.free(this.pool.control);
@@ -347,9 +410,13 @@ function compile(source: WasmSource | undefined, fallback: URL, what: string): P
   return m;
 }
 
-/** Threads to run on: the option resolved against the host, and why it had to be 1. */
-function resolveThreads(options: RuntimeOptions, host: ThreadHost | null): { threads: number; note?: string } {
-  const { threads: asked = 1, maxThreads = MAX_THREADS } = options;
+/**
+ * Threads to run on: the option resolved against the host, and why it had to
+ * be 1 (only when threads were asked for: the default just adapts).
+ */
+function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxed: boolean): { threads: number; note?: string } {
+  const { threads: asked = 'auto', maxThreads = MAX_THREADS } = options;
+  const byDefault = options.threads === undefined;
   if (!(Number.isInteger(maxThreads) && maxThreads >= 1 && maxThreads <= MAX_THREADS)) {
     throw new RangeError(`options.maxThreads: expected an integer in [1, ${MAX_THREADS}], got ${maxThreads}`);
   }
@@ -358,6 +425,12 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null): { thr
   }
   const wanted = Math.min(asked === 'auto' ? (host?.cores() ?? 1) : asked, maxThreads);
   if (wanted === 1) return { threads: 1 };
+  if (byDefault) {
+    // a build the caller chose is used as given: no shared build of ours behind its back
+    const own = relaxed ? options.relaxedWasm !== undefined && options.relaxedSharedWasm === undefined
+      : options.wasm !== undefined && options.sharedWasm === undefined;
+    return { threads: own || !hasSharedMemory() || !host ? 1 : wanted };
+  }
   const why = `threads: ${wanted} requested, but`;
   if (!hasSharedMemory()) {
     return { threads: 1, note: `${why} this host has no shared WebAssembly memory (SharedArrayBuffer; a page needs cross-origin isolation, the COOP/COEP headers); running on 1 thread` };
@@ -384,7 +457,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     notes.push('relaxed SIMD requested but this host rejects it (Node 20 needs --experimental-wasm-relaxed-simd); using the plain SIMD build');
   }
   const host = options.threadHost ?? webThreadHost();
-  const { threads, note } = resolveThreads(options, host);
+  const { threads, note } = resolveThreads(options, host, relaxed);
   if (note) notes.push(note);
   // One thread keeps the plain (non-shared) memory; threads need the shared build.
   const shared = threads > 1;
@@ -405,12 +478,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const { instance } = instantiateSync(module, { env: { memory } });
   const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
   const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum);
-  if (shared) {
-    try {
-      await rt.startThreads(host!, threads);
-    } catch (e) {
-      notes.push(`threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
-    }
-  }
+  if (shared && options.threads === undefined) rt.deferThreads(host!, threads);
+  else if (shared) await rt.startThreads(host!, threads);
   return rt;
 }

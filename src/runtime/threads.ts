@@ -54,6 +54,14 @@ export interface WorkerHandle {
   terminate(): void;
 }
 
+export interface SpawnOptions {
+  /**
+   * Started in the background, not awaited by the program: the worker must
+   * not keep a Node process alive while it starts (it never does once ready).
+   */
+  background?: boolean;
+}
+
 /** How a host starts workers. src/node/runtime.ts supplies one for Node. */
 export interface ThreadHost {
   /** Logical cores, for `threads: 'auto'`. */
@@ -63,7 +71,7 @@ export interface ThreadHost {
    * script or a module, defining `simdnnWorker(init, post)`) and then calls
    * `simdnnWorker(init, post)`, where `post(message)` messages the starting thread.
    */
-  spawn(body: string, init: WorkerInit): WorkerHandle;
+  spawn(body: string, init: WorkerInit, options?: SpawnOptions): WorkerHandle;
 }
 
 // The worker's side of the protocol, as source text so it runs from a string
@@ -183,11 +191,11 @@ export class ThreadPool {
    * Starts threads - 1 workers (the calling thread is the last); resolves when
    * all are ready, rejects (terminating them) if one fails.
    */
-  static async start(host: ThreadHost, threads: number, init: WorkerInit, exports: Record<string, unknown>): Promise<ThreadPool> {
+  static async start(host: ThreadHost, threads: number, init: WorkerInit, exports: Record<string, unknown>, background = false): Promise<ThreadPool> {
     new Int32Array(init.memory.buffer, init.control, ARGS_BYTE / 4).fill(0);
     const handles: WorkerHandle[] = [];
     try {
-      for (let i = 1; i < threads; i++) handles.push(host.spawn(WORKER_BODY, init));
+      for (let i = 1; i < threads; i++) handles.push(host.spawn(WORKER_BODY, init, { background }));
       await Promise.all(handles.map((h) => h.ready));
     } catch (e) {
       for (const h of handles) h.terminate();

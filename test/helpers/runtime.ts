@@ -11,6 +11,7 @@ export const host: 'node' | 'browser' = typeof window !== 'undefined' && typeof 
 const wasmUrls = {
   plain: new URL('../../build/simdnn.wasm', import.meta.url),
   relaxed: new URL('../../build/simdnn-relaxed.wasm', import.meta.url),
+  shared: new URL('../../build/simdnn-shared.wasm', import.meta.url),
 };
 
 export type WasmBuild = keyof typeof wasmUrls;
@@ -39,8 +40,13 @@ export function wasmModule(build: WasmBuild = 'plain'): Promise<WebAssembly.Modu
   return m;
 }
 
-/** A runtime on this host, with the packaged wasm unless options name another. */
+/**
+ * A runtime on this host, with the packaged wasm unless options name another;
+ * on one thread unless `threads` is given (`threads: undefined` gives the
+ * library's default, a lazy 'auto' pool).
+ */
 export async function makeRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  if (!('threads' in options)) options = { ...options, threads: 1 };
   if (host === 'node') {
     const { createRuntime } = await import('../../src/node/runtime.js');
     return createRuntime(options);

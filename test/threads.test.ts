@@ -283,6 +283,15 @@ describe('threads: the default, a lazy \'auto\' pool', () => {
     expect(rt.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
   });
 
+  it('falls back to one thread, and says why, when the shared build cannot be loaded', async () => {
+    // not a wasm module: compiling it fails, as a missing or broken file would
+    const rt = await threaded({ threads: undefined, wasm: await wasmModule('plain'), sharedWasm: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) });
+    expect(rt.features.threads).toBe(1);
+    expect(rt.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    expect(rt.features.notes).toEqual([expect.stringMatching(/threads: the shared-memory build could not be loaded \(.+\); running on 1 thread/)]);
+    expectBits(runCase(rt, cases[0], 0), one[0], 'result');
+  });
+
   it('dispose() before the pool is up leaves no pool behind', async () => {
     const rt = await threaded(await lazyOptions());
     for (let call = 0; call < 32; call++) runCase(rt, cases[0], 0);

@@ -460,14 +460,25 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const { threads, note } = resolveThreads(options, host, relaxed);
   if (note) notes.push(note);
   // One thread keeps the plain (non-shared) memory; threads need the shared build.
-  const shared = threads > 1;
-  const module = shared
-    ? await (relaxed
-      ? compile(options.relaxedSharedWasm, defaultWasmUrls.relaxedShared, 'options.relaxedSharedWasm')
-      : compile(options.sharedWasm, defaultWasmUrls.shared, 'options.sharedWasm'))
-    : await (relaxed
-      ? compile(options.relaxedWasm, defaultWasmUrls.relaxed, 'options.relaxedWasm')
-      : compile(options.wasm, defaultWasmUrls.plain, 'options.wasm'));
+  let shared = threads > 1;
+  const single = () => (relaxed
+    ? compile(options.relaxedWasm, defaultWasmUrls.relaxed, 'options.relaxedWasm')
+    : compile(options.wasm, defaultWasmUrls.plain, 'options.wasm'));
+  let module: WebAssembly.Module;
+  if (!shared) module = await single();
+  else {
+    try {
+      module = await (relaxed
+        ? compile(options.relaxedSharedWasm, defaultWasmUrls.relaxedShared, 'options.relaxedSharedWasm')
+        : compile(options.sharedWasm, defaultWasmUrls.shared, 'options.sharedWasm'));
+    } catch (e) {
+      // threads asked for: the error stands; by default, one thread on the single-threaded build
+      if (options.threads !== undefined) throw e;
+      notes.push(`threads: the shared-memory build could not be loaded (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
+      shared = false;
+      module = await single();
+    }
+  }
   const memory = new WebAssembly.Memory({ initial, maximum, shared });
   // The loader instantiates (and supplies the env imports); the kernels are then
   // called through the raw instance exports, skipping its per-call wrappers.

@@ -4,9 +4,10 @@
 //   dist/bundle/index.js  the portable entry (browsers, edge runtimes, bundlers)
 // One file instead of ~55 takes ~25 ms off a cold start in Node (every ES
 // module is resolved, read and linked on its own), and `require` skips Node's
-// ES module loader: measured cold start over an empty node, 11 ms against 20. The bundles sit two levels
-// below the package root, as src/runtime/runtime.ts does, so its
-// `new URL('../../build/simdnn.wasm', import.meta.url)` still finds the wasm.
+// ES module loader: cold start over an empty node 13–14 ms against 22 (npm run
+// bench -- startup). The bundles sit two levels below the package root, as
+// src/runtime/runtime.ts does, so its `new URL('../../build/simdnn.wasm',
+// import.meta.url)` still finds the wasm.
 // Declarations stay in dist/ (types resolve through package.json).
 import { build } from 'rolldown';
 import { fileURLToPath } from 'node:url';

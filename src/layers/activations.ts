@@ -8,9 +8,9 @@ import type { FusedActivation } from '../runtime/runtime.js';
 type KernelName = 'reluForward' | 'reluBackward' | 'sigmoidForward' | 'sigmoidBackward' | 'tanhForward' | 'tanhBackward';
 
 /**
- * An activation that an Affine before it may compute in its GEMM's epilogue:
- * Sequential then hands the fused output to adoptFused() instead of calling
- * forward(), and backward() runs unchanged.
+ * An activation that the Affine or Convolution before it may compute in its
+ * epilogue: Sequential then hands the fused output to adoptFused() instead of
+ * calling forward(), and backward() runs unchanged.
  */
 export interface FusableActivation extends Layer {
   readonly fusedAs: Exclude<FusedActivation, 'none'>;

@@ -51,7 +51,7 @@ export class Affine implements ActivationFusingLayer {
   }
 
   backward(dout: Tensor): Tensor {
-    const x = this.backwardParams(dout, 'backward');
+    const x = this.paramGrads(dout, 'backward');
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     const dx = this.buffers.get('dx', x.shape);
@@ -59,8 +59,13 @@ export class Affine implements ActivationFusingLayer {
     return dx;
   }
 
-  /** dW and db only; returns the forward input. */
-  backwardParams(dout: Tensor, who = 'backwardParams'): Tensor {
+  /** dW and db only (no dx). */
+  backwardParams(dout: Tensor): void {
+    this.paramGrads(dout, 'backwardParams');
+  }
+
+  /** Fills dW and db; returns the forward input. */
+  private paramGrads(dout: Tensor, who: string): Tensor {
     const x = this.x;
     if (!x) throw new Error(`Affine.${who}: call forward first`);
     const [D, M] = this.W.shape;

@@ -37,7 +37,7 @@ export class BatchNormalization implements Layer {
   readonly momentum: number;
   readonly eps: number;
   readonly spatial: boolean;
-  private readonly owned: Tensor[] = [];
+  /** Outputs and saved statistics, and the state and gradient tensors not given (made zeroed, freed with the layer). */
   private readonly buffers: Buffers;
   private saved: Saved | null = null;
 
@@ -53,21 +53,14 @@ export class BatchNormalization implements Layer {
     for (const [what, t] of Object.entries(given)) {
       if (t && t.size !== gamma.size) throw new RangeError(`BatchNormalization: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
     }
-    const rt = gamma.rt;
-    const own = (t: Tensor | undefined): Tensor => {
-      if (t) return t;
-      const made = rt.tensor(gamma.shape);
-      this.owned.push(made);
-      return made;
-    };
+    this.buffers = new Buffers(gamma.rt);
     this.momentum = momentum;
     this.eps = eps;
     this.spatial = spatial;
-    this.runningMean = own(runningMean);
-    this.runningVar = own(runningVar);
-    this.dgamma = own(dgamma);
-    this.dbeta = own(dbeta);
-    this.buffers = new Buffers(rt);
+    this.runningMean = runningMean ?? this.buffers.get('runningMean', gamma.shape);
+    this.runningVar = runningVar ?? this.buffers.get('runningVar', gamma.shape);
+    this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
+    this.dbeta = dbeta ?? this.buffers.get('dbeta', gamma.shape);
     this.params = { gamma, beta };
     this.grads = { gamma: this.dgamma, beta: this.dbeta };
     this.state = { runningMean: this.runningMean, runningVar: this.runningVar };
@@ -126,8 +119,6 @@ export class BatchNormalization implements Layer {
 
   dispose(): void {
     this.buffers.dispose();
-    for (const t of this.owned) t.dispose();
-    this.owned.length = 0;
     this.saved = null;
   }
 

@@ -8,7 +8,7 @@
 import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { ACTIVATION_CODES, type FusedActivation } from '../runtime/runtime.js';
+import { activationCode, type FusedActivation } from '../runtime/runtime.js';
 
 export interface ConvolutionGrads { dW?: Tensor; db?: Tensor }
 
@@ -81,8 +81,7 @@ export class Convolution implements ActivationFusingLayer {
 
   /** With `act`, returns act(conv(x) + b): the activation that follows is applied to each image's output in the same pass as the bias. */
   forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
-    const code = Object.hasOwn(ACTIVATION_CODES, act) ? ACTIVATION_CODES[act] : undefined;
-    if (code === undefined) throw new RangeError(`Convolution.forward: act must be one of ${Object.keys(ACTIVATION_CODES).join(', ')}, got '${String(act)}'`);
+    const code = activationCode(act, 'Convolution.forward');
     const [FN, C, FH, FW] = this.W.shape;
     const [N, , H, W] = checkImages('Convolution.forward', x, C);
     const [, , OH, OW] = this.outputShape(x.shape);

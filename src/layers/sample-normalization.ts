@@ -22,7 +22,7 @@ export abstract class SampleNormalization implements Layer {
   readonly dgamma: Tensor;
   readonly dbeta: Tensor;
   readonly eps: number;
-  private readonly owned: Tensor[] = [];
+  /** Outputs and saved statistics, and the gradient tensors not given (made zeroed, freed with the layer). */
   private readonly buffers: Buffers;
   private saved: Saved | null = null;
 
@@ -36,9 +36,9 @@ export abstract class SampleNormalization implements Layer {
       if (t && t.size !== gamma.size) throw new RangeError(`${who}: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
     }
     this.eps = eps;
-    this.dgamma = dgamma ?? this.own(gamma);
-    this.dbeta = dbeta ?? this.own(gamma);
     this.buffers = new Buffers(gamma.rt);
+    this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
+    this.dbeta = dbeta ?? this.buffers.get('dbeta', gamma.shape);
     this.params = { gamma, beta };
     this.grads = { gamma: this.dgamma, beta: this.dbeta };
   }
@@ -73,14 +73,6 @@ export abstract class SampleNormalization implements Layer {
 
   dispose(): void {
     this.buffers.dispose();
-    for (const t of this.owned) t.dispose();
-    this.owned.length = 0;
     this.saved = null;
-  }
-
-  private own(like: Tensor): Tensor {
-    const t = like.rt.tensor(like.shape);
-    this.owned.push(t);
-    return t;
   }
 }

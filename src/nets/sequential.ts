@@ -73,6 +73,7 @@ export class Sequential {
     }
     this.params = params;
     this.grads = grads;
+    this.firstTrainable = this.layers.findIndex((l) => Object.keys(l.params).length > 0);
     this.state = state;
     const decayed = options.decayed ?? ((k: string) => k.startsWith('W'));
     this.decayedKeys = Object.keys(params).filter(decayed);
@@ -122,6 +123,9 @@ export class Sequential {
     return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
   }
 
+  /** Index of the first layer with parameters (-1: none); gradient() starts nothing before it. */
+  private readonly firstTrainable: number;
+
   /** Loss of the last gradient() call (training mode, with decay terms). */
   lastLoss = NaN;
 
@@ -130,7 +134,7 @@ export class Sequential {
     this.lastLoss = this.loss(x, t, true);
     let dout = this.lastLayer.backward(1);
     // layers before the first with parameters need no backward; that one, no input gradient
-    const first = this.layers.findIndex((l) => Object.keys(l.params).length > 0);
+    const first = this.firstTrainable;
     for (let i = this.layers.length - 1; i > first && i >= 0; i--) dout = this.layers[i].backward(dout);
     if (first >= 0) {
       const layer = this.layers[first];

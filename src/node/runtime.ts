@@ -1,27 +1,19 @@
 // Node's createRuntime: the same runtime, with the packaged wasm read from disk
 // (Node 20's fetch cannot read file: URLs) and threads on worker_threads.
 // Compiled modules are cached per process.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
-import type { Worker as NodeWorker } from 'node:worker_threads';
+import { fs, os, workerThreads } from './builtins.js';
 import { hasRelaxedSimd, hasSharedMemory } from '../runtime/features.js';
 import { createRuntime as createCore, defaultWasmUrls, type Runtime, type RuntimeOptions, type ThreadHost } from '../runtime/runtime.js';
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-/** worker_threads, loaded when the first worker starts (~2 ms of a cold start otherwise). */
-let WorkerClass: typeof NodeWorker | null = null;
-function workerClass(): typeof NodeWorker {
-  WorkerClass ??= (createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')).Worker;
-  return WorkerClass;
-}
 
 function packaged(url: URL): Promise<WebAssembly.Module> {
   let m = compiled.get(url.href);
   if (!m) {
-    // a sync read of a ~55 KB build is shorter than opening a file handle (fs/promises)
-    m = WebAssembly.compile(readFileSync(url));
+    // A ~55 KB build is read and compiled synchronously: shorter than a file
+    // handle (fs/promises) and two hops to V8's compile threads and back.
+    m = new Promise((resolve) => resolve(new WebAssembly.Module(fs().readFileSync(url))));
     compiled.set(url.href, m);
   }
   return m;
@@ -29,11 +21,12 @@ function packaged(url: URL): Promise<WebAssembly.Module> {
 
 /** Workers evaluated from source (no worker file to locate), unref'd once ready so an idle pool never keeps the process alive. */
 export const nodeThreadHost: ThreadHost = {
-  cores: () => availableParallelism(),
+  cores: () => os().availableParallelism(),
   spawn(body, init, options = {}) {
     // import() rather than require: eval'd code is ESM when the process runs with --input-type=module
     const script = `${body}\nimport('node:worker_threads').then(({ workerData, parentPort }) => simdnnWorker(workerData, (m) => parentPort.postMessage(m)));\n`;
-    const worker = new (workerClass())(script, { eval: true, workerData: init });
+    // worker_threads is loaded when the first worker starts (~2 ms of a cold start otherwise)
+    const worker = new (workerThreads().Worker)(script, { eval: true, workerData: init });
     if (options.background) worker.unref();
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: unknown) => {
@@ -59,7 +52,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const auto = options.threads === undefined || options.threads === 'auto';
   const threaded = options.threads !== 1 && options.maxThreads !== 1 && hasSharedMemory()
     && !(options.threads === undefined && ownBuild)
-    && (auto ? availableParallelism() > 1 : true);
+    && (auto ? os().availableParallelism() > 1 : true);
   const build = (url: URL, used: boolean) => (used ? packaged(url) : undefined);
   return createCore({
     ...options,

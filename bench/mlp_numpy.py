@@ -2,9 +2,11 @@
 
 Layers as in "Deep Learning from Scratch" (common/layers.py, common/functions.py,
 common/multi_layer_net.py): Affine, Relu, SoftmaxWithLoss; 784-[100x6]-10 ReLU,
-He init, batch 100, SGD lr 0.01. Run by bench/mlp.bench.mjs; prints one JSON line:
+He init, batch 100; SGD lr 0.01 or Adam lr 0.001 (common/optimizer.py). Run by
+bench/mlp.bench.mjs and bench/threads.bench.mjs; prints one JSON line:
 {"ms": mean ms per step, "blas": "..."} or {"skip": reason}.
-Usage: python3 mlp_numpy.py [--time=ms] [--clock=wall|cpu]  (cpu: process CPU time, like bench --cpu-time)
+Usage: python3 mlp_numpy.py [--optimizer=sgd|adam] [--time=ms] [--clock=wall|cpu]
+  (cpu: process CPU time, like bench --cpu-time)
 """
 import ctypes
 import glob
@@ -19,7 +21,8 @@ except ImportError:
     print(json.dumps({"skip": "numpy is not importable by python3"}))
     sys.exit(0)
 
-INPUT, HIDDEN, OUTPUT, BATCH, LR = 784, [100] * 6, 10, 100, 0.01
+INPUT, HIDDEN, OUTPUT, BATCH = 784, [100] * 6, 10, 100
+F32 = np.float32
 
 
 def softmax(x):
@@ -103,6 +106,34 @@ class MultiLayerNet:
         return grads
 
 
+class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for key in params:
+            params[key] -= F32(self.lr) * grads[key]
+
+
+class Adam:
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        for key in params:
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
+            params[key] -= F32(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + F32(1e-7))
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
 def blas_info():
     """OpenBLAS kernel and threads, via threadpoolctl if present, else the library itself."""
     try:
@@ -124,9 +155,11 @@ def blas_info():
 
 
 def main():
-    budget_ms, clock = 1000.0, time.perf_counter
+    budget_ms, clock, optimizer = 1000.0, time.perf_counter, SGD()
     for arg in sys.argv[1:]:
-        if arg.startswith("--time="):
+        if arg.startswith("--optimizer=") and arg[len("--optimizer="):] in OPTIMIZERS:
+            optimizer = OPTIMIZERS[arg[len("--optimizer="):]]()
+        elif arg.startswith("--time="):
             budget_ms = float(arg[len("--time="):])
         elif arg == "--clock=cpu":
             clock = time.process_time
@@ -144,9 +177,7 @@ def main():
         for key, p in net.params.items():
             p[...] = initial[key]
         start = clock()
-        grads = net.gradient(x, t)
-        for key in net.params:
-            net.params[key] -= LR * grads[key]
+        optimizer.update(net.params, net.gradient(x, t))
         return clock() - start
 
     warm = 0.0

@@ -1,5 +1,5 @@
 // Threads: 512³ GEMM, the MLP training step (784-[100×6]-10 ReLU, batch 100,
-// SGD) and the DeepConvNet training step (batch 100, Adam) on a runtime with
+// SGD and Adam) and the DeepConvNet training step (batch 100, Adam) on a runtime with
 // 2 threads, against the same work on 1 thread timed in this process (the
 // "1 thread" peer, so that ratio is the speedup) and, for the two nets, the
 // book's NumPy code with 2 BLAS threads. Both of our sides go through the
@@ -34,20 +34,21 @@ function gemmCase(rt) {
   };
 }
 
-async function mlpCase(rt) {
-  const { MultiLayerNet, SGD } = await import('../dist/index.js');
+/** The MLP step with the optimizer `name` at learning rate `lr`. */
+const mlpCase = (name, lr) => async (rt) => {
+  const { MultiLayerNet, createOptimizer } = await import('../dist/index.js');
   const net = new MultiLayerNet(rt, MLP);
   const x = rt.uniform(rt.tensor([BATCH, MLP.inputSize]));
   const t = rt.labels([BATCH], labels(MLP.outputSize));
-  const sgd = new SGD({ lr: 0.01 });
+  const optimizer = createOptimizer(name, { lr });
   // restore the initial weights before each timed step, as bench/mlp.bench.mjs does
   const initial = Object.values(net.params).map((p) => [p, p.toArray()]);
   return {
-    fn: () => { net.gradient(x, t); sgd.update(net.params, net.grads); },
+    fn: () => { net.gradient(x, t); optimizer.update(net.params, net.grads); },
     beforeEach: () => { for (const [p, values] of initial) p.set(values); },
     dispose: () => { net.dispose(); x.dispose(); t.dispose(); rt.dispose(); },
   };
-}
+};
 
 async function deepConvCase(rt) {
   const { DeepConvNet, createOptimizer } = await import('../dist/index.js');
@@ -81,8 +82,10 @@ const numpy = (suite, script, args = []) => async () => {
 export default function register(suite) {
   const cases = [
     [`${N}³ A·B, ${THREADS} threads`, 2 * N ** 3, gemmCase, {}],
-    [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase,
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py') }],
+    [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase('sgd', 0.01),
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=sgd']) }],
+    [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, Adam, ${THREADS} threads`, undefined, mlpCase('adam', 0.001),
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=adam']) }],
     [`DeepConvNet training step [${BATCH}, 1, 28, 28], Adam, ${THREADS} threads`, undefined, deepConvCase,
       { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }],
   ];

@@ -4,14 +4,20 @@
 //   peer of the default build;
 // - createRuntime() in a warm process (modules already compiled), median
 //   over repetitions, plain and with 2 threads (target ≤ 5 ms);
-// - cold start: median over fresh Node processes of (load the built package
-//   by name — `require`, the CommonJS bundle, or `import()`, the ES module
-//   one —, create a runtime, one 64³ rt.gemm) minus the median of an empty
-//   `node -e ''` (target ≤ 15 ms), with the same for TF.js wasm (require
-//   tfjs-core and tfjs-backend-wasm, setBackend('wasm'), one tf.matMul) as
-//   the peer; the two kinds of process alternate so load drifts hit both;
-//   and, for scale, the same for a one-line ES module package imported by
-//   name: what Node's ES module loader costs before any of our code runs;
+// - cold start: median over fresh Node processes of a program that loads the
+//   built package by name, creates a runtime and runs one 64³ rt.gemm, minus
+//   the median of an empty program of the same kind (target ≤ 15 ms): a
+//   CommonJS program (`require`, the CommonJS bundle; `node -e`) and an ES
+//   module program (`import`, the ES module bundle; `node --input-type=module
+//   -e`), with TF.js wasm (require tfjs-core and tfjs-backend-wasm,
+//   setBackend('wasm'), one tf.matMul) as the peer of the first; and, for
+//   scale, an ES module program importing a one-line package by name: what
+//   Node's ES module resolution and loading cost before any of our code runs.
+//   The kinds of process alternate so load drifts hit all alike. The children
+//   run without NODE_EXTRA_CA_CERTS: where it is set (as on the bench
+//   machine) every Node process parses those certificates as it starts, which
+//   took ~35 ms of a ~55 ms empty process there and made medians swing by
+//   ±3 ms; it is no part of loading a package;
 // - the linear memory (rt.memoryStats().memoryBytes, which never shrinks, so
 //   the peak) after 1 epoch of MultiLayerNet 784-[100×6]-10 on the bundled
 //   digits and after 5 DeepConvNet Adam steps at batch 100, each on a fresh
@@ -65,20 +71,23 @@ async function createTime(options, time, minReps) {
 
 // ---- cold start in fresh processes
 
-/**
- * Loads the built package by name, as a user would — `require` (the CommonJS
- * bundle, as TF.js is loaded) or `import` (the ES module bundle, which also
- * starts Node's ES module loader) — creates a runtime, runs one GEMM and checks
- * it ran. The process runs in the package root, where the name resolves to the
- * package itself through package.json's exports.
- */
-const oursScript = (relaxed, how) => `${how === 'require' ? "Promise.resolve(require('simdnn'))" : "import('simdnn')"}.then(async ({ createRuntime }) => {
-  const rt = await createRuntime({ relaxed: ${relaxed} });
+/** The statements after the package is loaded: a runtime, one GEMM, a check that it ran. */
+const oursBody = (relaxed) => `const rt = await createRuntime({ relaxed: ${relaxed} });
   const a = rt.randn(rt.tensor([${GEMM_N}, ${GEMM_N}]));
   const c = rt.tensor([${GEMM_N}, ${GEMM_N}]);
   rt.gemm(0, 0, ${GEMM_N}, ${GEMM_N}, ${GEMM_N}, a.ptr, ${GEMM_N}, a.ptr, ${GEMM_N}, c.ptr, ${GEMM_N});
-  if (!Number.isFinite(c.data[0]) || c.data[0] === 0) throw new Error('GEMM did not run');
-});`;
+  if (!Number.isFinite(c.data[0]) || c.data[0] === 0) throw new Error('GEMM did not run');`;
+
+/**
+ * A program as a user writes it, in the package root (where the name resolves
+ * to the package itself through package.json's exports): CommonJS with
+ * `require`, or an ES module with `import` and top-level await.
+ */
+const oursProgram = (relaxed, kind) => (kind === 'require'
+  ? `const { createRuntime } = require('simdnn');\n(async () => {\n  ${oursBody(relaxed)}\n})();`
+  : `import { createRuntime } from 'simdnn';\n${oursBody(relaxed)}`);
+
+const ESM = '--input-type=module';
 
 const tfjsScript = () => `const tf = require(${JSON.stringify(TFJS_CORE)});
 const wasm = require(${JSON.stringify(TFJS_WASM)});
@@ -100,16 +109,19 @@ function oneLinePackage() {
   return dir;
 }
 
+/** The environment of the cold-start processes (see the header: no NODE_EXTRA_CA_CERTS). */
+const { NODE_EXTRA_CA_CERTS: _certs, ...childEnv } = process.env;
+
 /** Wall ms of one fresh `node [flags] -e script` run in `cwd`, spawn to exit. */
 function runNode(flags, script, cwd = ROOT) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { cwd, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { cwd, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`node -e exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
   return ms;
 }
 
-/** Median ms of the script's processes minus the median of empty ones, run alternately. */
+/** Median ms of the script's processes minus the median of empty ones (same flags), run alternately. */
 function coldStart(flags, script, processes, cwd = ROOT) {
   runNode(flags, script, cwd); // untimed: fills the OS file cache
   const full = [];
@@ -172,19 +184,19 @@ export default function register(suite) {
   suite.add('createRuntime({ threads: 2 }), warm process', {
     ours: () => createTime({ relaxed, threads: 2 }, suite.time, 5),
   });
-  suite.add(`cold start: require, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
-    ours: () => coldStart(flags, oursScript(relaxed, 'require'), processes),
+  suite.add(`cold start: CommonJS program, require, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
+    ours: () => coldStart(flags, oursProgram(relaxed, 'require'), processes),
     external: { 'tfjs-wasm': async () => coldStart([], tfjsScript(), processes) },
   });
-  suite.add(`cold start: import(), createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
-    ours: () => coldStart(flags, oursScript(relaxed, 'import'), processes),
+  suite.add(`cold start: ES module program, import, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
+    ours: () => coldStart([...flags, ESM], oursProgram(relaxed, 'import'), processes),
   });
   if (!relaxed) {
-    suite.add('cold start: import() of a one-line ES module package, over empty node (Node\'s ES module loader alone)', {
+    suite.add('cold start: ES module program importing a one-line package by name, over empty node (Node\'s share)', {
       ours: () => {
         const dir = oneLinePackage();
         try {
-          return coldStart([], "import('one-line').then(({ one }) => { if (one !== 1) throw new Error('one-line did not load'); });", processes, dir);
+          return coldStart([ESM], "import { one } from 'one-line';\nif (one !== 1) throw new Error('one-line did not load');", processes, dir);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }

@@ -21,8 +21,9 @@ except ImportError:
     print(json.dumps({"skip": "numpy is not importable by python3"}))
     sys.exit(0)
 
+from book_optimizers import F32, Adam  # noqa: E402 (numpy checked first)
+
 BATCH, OUTPUT, LR = 100, 10, 0.001
-F32 = np.float32
 
 
 def softmax(x):
@@ -86,7 +87,6 @@ def blas_info():
                 fn.restype = ctypes.c_char_p
                 return f"OpenBLAS {fn().decode()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
     return "BLAS unknown"
-
 
 
 def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
@@ -173,22 +173,6 @@ class Dropout:
 
     def backward(self, dout):
         return dout * self.mask
-
-
-class Adam:
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
-
-    def update(self, params, grads):
-        if self.m is None:
-            self.m = {k: np.zeros_like(v) for k, v in params.items()}
-            self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
-        for key in params:
-            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
-            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
-            params[key] -= F32(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + F32(1e-7))
 
 
 # DeepConvNet's conv layers on 28x28: (C, H, FN, pad); 3x3 filters, stride 1

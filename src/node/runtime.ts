@@ -7,7 +7,6 @@ import { createRuntime as createCore, defaultWasmUrls, type Runtime, type Runtim
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-
 function packaged(url: URL): Promise<WebAssembly.Module> {
   let m = compiled.get(url.href);
   if (!m) {

@@ -92,4 +92,19 @@ describe('threads in a Node process', () => {
     expect(child.status).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ threads: 1, shared: os.availableParallelism() > 1 });
   });
+
+  it('the packaged build is the one the thread host calls for: a host of 1 core gets the single-threaded build', async () => {
+    // Node's createRuntime once guessed the build from os cores, not the host's: this host made it load the wrong one
+    const { createRuntime, nodeThreadHost } = await import('../src/node/runtime.js');
+    const rt = await createRuntime({ threadHost: { ...nodeThreadHost, cores: () => 1 } });
+    try {
+      expect(rt.features).toMatchObject({ threads: 1, notes: [] });
+      expect(rt.memory.buffer instanceof SharedArrayBuffer).toBe(false);
+      const a = rt.tensor([2, 2], [1, 2, 3, 4]), c = rt.tensor([2, 2]);
+      rt.gemm(0, 0, 2, 2, 2, a.ptr, 2, a.ptr, 2, c.ptr, 2);
+      expect([...c.data]).toEqual([7, 10, 15, 22]);
+    } finally {
+      rt.dispose();
+    }
+  });
 });

@@ -135,7 +135,7 @@ export class Sequential {
     let dout = this.lastLayer.backward(1);
     // layers before the first with parameters need no backward; that one, no input gradient
     const first = this.firstTrainable;
-    for (let i = this.layers.length - 1; i > first && i >= 0; i--) dout = this.layers[i].backward(dout);
+    for (let i = this.layers.length - 1; i > first; i--) dout = this.layers[i].backward(dout);
     if (first >= 0) {
       const layer = this.layers[first];
       if (layer.backwardParams) layer.backwardParams(dout);

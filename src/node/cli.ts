@@ -601,5 +601,4 @@ function isEntryPoint(): boolean {
   }
 }
 
-// no top-level await: this module is also bundled as CommonJS (dist/bundle/node.cjs)
-if (isEntryPoint()) void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+if (isEntryPoint()) process.exitCode = await main(process.argv.slice(2));

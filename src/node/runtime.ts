@@ -2,8 +2,7 @@
 // (Node 20's fetch cannot read file: URLs) and threads on worker_threads.
 // Compiled modules are cached per process.
 import { fs, os, workerThreads } from './builtins.js';
-import { hasRelaxedSimd, hasSharedMemory } from '../runtime/features.js';
-import { createRuntime as createCore, defaultWasmUrls, type Runtime, type RuntimeOptions, type ThreadHost } from '../runtime/runtime.js';
+import { createRuntimeWith, type Runtime, type RuntimeOptions, type ThreadHost } from '../runtime/runtime.js';
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
@@ -39,26 +38,7 @@ export const nodeThreadHost: ThreadHost = {
   },
 };
 
-export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const relaxed = options.relaxed === true && hasRelaxedSimd();
-  // Which packaged builds createCore will use, so only those are read and
-  // compiled (each costs a few ms of a cold start): the shared-memory build
-  // when threads will run (Node always has shared memory and workers), else
-  // the plain or relaxed one. The rules are createCore's (resolveThreads).
-  const ownBuild = relaxed
-    ? options.relaxedWasm !== undefined && options.relaxedSharedWasm === undefined
-    : options.wasm !== undefined && options.sharedWasm === undefined;
-  const auto = options.threads === undefined || options.threads === 'auto';
-  const threaded = options.threads !== 1 && options.maxThreads !== 1 && hasSharedMemory()
-    && !(options.threads === undefined && ownBuild)
-    && (auto ? os().availableParallelism() > 1 : true);
-  const build = (url: URL, used: boolean) => (used ? packaged(url) : undefined);
-  return createCore({
-    ...options,
-    wasm: options.wasm ?? (await build(defaultWasmUrls.plain, !threaded && !relaxed)),
-    relaxedWasm: options.relaxedWasm ?? (await build(defaultWasmUrls.relaxed, !threaded && relaxed)),
-    sharedWasm: options.sharedWasm ?? (await build(defaultWasmUrls.shared, threaded && !relaxed)),
-    relaxedSharedWasm: options.relaxedSharedWasm ?? (await build(defaultWasmUrls.relaxedShared, threaded && relaxed)),
-    threadHost: options.threadHost ?? nodeThreadHost,
-  });
+/** The portable createRuntime, with the packaged builds read from disk and workers on worker_threads. */
+export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  return createRuntimeWith({ ...options, threadHost: options.threadHost ?? nodeThreadHost }, packaged);
 }

@@ -34,19 +34,17 @@ export function gemmParts(M: number, N: number, K: number, threads: number): num
   return Math.max(1, Math.min(threads, units, Math.floor((M * N * K) / GEMM_MIN_PART_WORK)));
 }
 
-/** A fused bias + activation epilogue (assembly/gemm.ts gemmBiasAct). */
-export interface GemmEpilogue { bias: number; act: number }
-
 /**
  * Writes the kernel arguments of each part into the pool's argument slots;
- * `work[p]` is part p's workspace. With an epilogue the arguments are
- * gemmBiasAct's (bias and act in place of beta; beta is 0), else gemm's.
+ * `work[p]` is part p's workspace. With a bias (a pointer, never 0) the
+ * arguments are gemmBiasAct's (bias and act in place of beta, which must be
+ * 0), else gemm's.
  */
 export function writeGemmParts(
   args: Float64Array, parts: number, work: readonly number[],
   transA: number, transB: number, M: number, N: number, K: number,
   A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta: number,
-  epilogue: GemmEpilogue | null = null,
+  bias = 0, act = 0,
 ): void {
   const byRows = M >= N;
   const dim = byRows ? M : N;
@@ -69,10 +67,10 @@ export function writeGemmParts(
     args[o + 8] = ldb;
     args[o + 9] = C + 4 * (byRows ? start * ldc : start);
     args[o + 10] = ldc;
-    if (epilogue) {
+    if (bias !== 0) {
       // a column split moves the bias with the columns
-      args[o + 11] = epilogue.bias + (byRows ? 0 : 4 * start);
-      args[o + 12] = epilogue.act;
+      args[o + 11] = bias + (byRows ? 0 : 4 * start);
+      args[o + 12] = act;
       args[o + 13] = work[p];
     } else {
       args[o + 11] = beta;

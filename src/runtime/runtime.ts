@@ -134,11 +134,6 @@ export class Runtime {
     return this.scratch[0].ptr;
   }
 
-  /** Threads that split calls (1 without a pool). */
-  get threads(): number {
-    return this.pool ? this.pool.size : 1;
-  }
-
   /**
    * Pointers to the scratch of parts 0..parts-1, each at least `bytes` bytes
    * (64-aligned). Valid until the next call that asks for more.
@@ -217,16 +212,7 @@ export class Runtime {
    * the call is big enough to gain, with the same bits as one thread.
    */
   gemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
-    const pool = this.pool;
-    const parts = gemmParts(M, N, K, this.plannedThreads);
-    if (pool === null || parts < 2) {
-      if (parts > 1) this.wake(M * N * K);
-      this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
-      return;
-    }
-    const work = this.partScratch(parts, this.kernels.gemmWorkspaceBytes());
-    writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
-    pool.run(this.gemmFn, parts, 'rt.gemm');
+    this.splitGemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, 0, 0);
   }
 
   /**
@@ -280,17 +266,24 @@ export class Runtime {
    */
   gemmBiasAct(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     bias: number, act: FusedActivation): void {
-    const code = activationCode(act, 'gemmBiasAct');
+    this.splitGemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, bias, activationCode(act, 'gemmBiasAct'));
+  }
+
+  // gemm (bias 0) or gemmBiasAct, on this thread or split across the pool.
+  private splitGemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
+    beta: number, bias: number, act: number): void {
     const pool = this.pool;
     const parts = gemmParts(M, N, K, this.plannedThreads);
     if (pool === null || parts < 2) {
       if (parts > 1) this.wake(M * N * K);
-      this.kernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, code, this.gemmWork);
+      if (bias === 0) this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
+      else this.kernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.gemmWork);
       return;
     }
     const work = this.partScratch(parts, this.kernels.gemmWorkspaceBytes());
-    writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, { bias, act: code });
-    pool.run(this.gemmBiasActFn, parts, 'rt.gemmBiasAct');
+    writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
+    if (bias === 0) pool.run(this.gemmFn, parts, 'rt.gemm');
+    else pool.run(this.gemmBiasActFn, parts, 'rt.gemmBiasAct');
   }
 
   /** Work split across threads so far (zeros on one thread). */
@@ -403,19 +396,25 @@ export const defaultWasmUrls = {
   relaxedShared: new URL('../../build/simdnn-relaxed-shared.wasm', import.meta.url),
 };
 
+/**
+ * Loads one of the default builds (a defaultWasmUrls entry) when the options
+ * give none: fetched here, read from disk in src/node. `what` names the option
+ * for errors.
+ */
+export type DefaultWasmLoader = (url: URL, what: string) => Promise<WebAssembly.Module>;
+
 // The default builds are fetched and compiled once per realm.
 const defaultModules = new Map<string, Promise<WebAssembly.Module>>();
 
-function compile(source: WasmSource | undefined, fallback: URL, what: string): Promise<WebAssembly.Module> {
-  if (source !== undefined) return compileSource(source, what);
-  let m = defaultModules.get(fallback.href);
+const fetchDefault: DefaultWasmLoader = (url, what) => {
+  let m = defaultModules.get(url.href);
   if (!m) {
-    m = compileSource(fallback, what);
-    defaultModules.set(fallback.href, m);
-    m.catch(() => defaultModules.delete(fallback.href));
+    m = compileSource(url, what);
+    defaultModules.set(url.href, m);
+    m.catch(() => defaultModules.delete(url.href));
   }
   return m;
-}
+};
 
 /**
  * Threads to run on: the option resolved against the host, and why it had to
@@ -446,7 +445,18 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxe
   return { threads: wanted };
 }
 
-export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  return createRuntimeWith(options, fetchDefault);
+}
+
+/**
+ * @internal createRuntime with another loader of the default builds (src/node
+ * reads them from disk). It asks for the one build the runtime will use, so a
+ * host compiles nothing it does not need.
+ */
+export async function createRuntimeWith(options: RuntimeOptions, loadDefault: DefaultWasmLoader): Promise<Runtime> {
+  const compile = (source: WasmSource | undefined, fallback: URL, what: string): Promise<WebAssembly.Module> =>
+    (source !== undefined ? compileSource(source, what) : loadDefault(fallback, what));
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`createRuntime: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
   }

@@ -22,9 +22,9 @@ export default function register(suite) {
           const a = rt.randn(rt.tensor(aShape));
           const b = rt.randn(rt.tensor(bShape));
           const c = rt.tensor([M, N]);
-          const k = rt.kernels;
+          const k = rt.unsafeKernels;
           return {
-            fn: () => k.gemm(tA, tB, M, N, K, a.ptr, aShape[1], b.ptr, bShape[1], c.ptr, N, 0, rt.gemmWork),
+            fn: () => k.gemm(tA, tB, M, N, K, a.ptr, aShape[1], b.ptr, bShape[1], c.ptr, N, 0, rt.unsafeGemmWork),
             dispose: () => { a.dispose(); b.dispose(); c.dispose(); },
           };
         },

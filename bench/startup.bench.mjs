@@ -5,7 +5,7 @@
 // - createRuntime() in a warm process (modules already compiled), median
 //   over repetitions, plain and with 2 threads (target ≤ 5 ms);
 // - cold start: median over fresh Node processes of a program that loads the
-//   built package by name, creates a runtime and runs one 64³ rt.gemm, minus
+//   built package by name, creates a runtime and runs one 64³ rt.unsafeGemm, minus
 //   the median of an empty program of the same kind (target ≤ 15 ms): a
 //   CommonJS program (`require`, the CommonJS bundle; `node -e`) and an ES
 //   module program (`import`, the ES module bundle; `node --input-type=module
@@ -76,7 +76,7 @@ async function createTime(options, time, minReps) {
 const oursBody = (relaxed) => `const rt = await createRuntime({ relaxed: ${relaxed} });
   const a = rt.randn(rt.tensor([${GEMM_N}, ${GEMM_N}]));
   const c = rt.tensor([${GEMM_N}, ${GEMM_N}]);
-  rt.gemm(0, 0, ${GEMM_N}, ${GEMM_N}, ${GEMM_N}, a.ptr, ${GEMM_N}, a.ptr, ${GEMM_N}, c.ptr, ${GEMM_N});
+  rt.unsafeGemm(0, 0, ${GEMM_N}, ${GEMM_N}, ${GEMM_N}, a.ptr, ${GEMM_N}, a.ptr, ${GEMM_N}, c.ptr, ${GEMM_N});
   if (!Number.isFinite(c.data[0]) || c.data[0] === 0) throw new Error('GEMM did not run');`;
 
 /**

@@ -3,7 +3,7 @@
 // 2 threads, against the same work on 1 thread timed in this process (the
 // "1 thread" peer, so that ratio is the speedup) and, for the two nets, the
 // book's NumPy code with 2 BLAS threads. Both of our sides go through the
-// runtime's splitting (rt.gemm, convolution by groups of images), which
+// runtime's splitting (rt.unsafeGemm, convolution by groups of images), which
 // splits only work big enough to gain. In the relaxed pass only the 2-thread
 // side runs, on the relaxed shared-memory build. Wall clock throughout (CPU
 // time would sum the threads).
@@ -29,7 +29,7 @@ function gemmCase(rt) {
   const b = rt.randn(rt.tensor([N, N]));
   const c = rt.tensor([N, N]);
   return {
-    fn: () => rt.gemm(0, 0, N, N, N, a.ptr, N, b.ptr, N, c.ptr, N),
+    fn: () => rt.unsafeGemm(0, 0, N, N, N, a.ptr, N, b.ptr, N, c.ptr, N),
     dispose: () => { a.dispose(); b.dispose(); c.dispose(); rt.dispose(); },
   };
 }

@@ -100,7 +100,7 @@ console.log(`DeepConvNet + Adam, seed ${opts.seed}, ${build}, ${threads}, Node $
 for (const note of rt.features.notes) console.log(`note: ${note}`);
 
 const BATCH = 100;
-const k = rt.kernels;
+const k = rt.unsafeKernels;
 
 const summaries = [];
 for (const name of opts.sets) {

@@ -40,7 +40,7 @@ function reference(x: Float32Array, u: Float32Array, N: number, C: number, H: nu
 /** The kernel on x with the given uniforms. */
 function warp(x: Float32Array, u: number[], N: number, C: number, H: number, W: number, r: Range): Float32Array {
   const xt = rt.tensor([N, C, H, W], x), ut = rt.tensor([4 * N], u), out = rt.tensor([N, C, H, W]);
-  rt.kernels.randomAffineForward(out.ptr, xt.ptr, ut.ptr, N, C, H, W, r.degrees, r.lo, r.hi, r.shift);
+  rt.unsafeKernels.randomAffineForward(out.ptr, xt.ptr, ut.ptr, N, C, H, W, r.degrees, r.lo, r.hi, r.shift);
   const result = out.toArray();
   for (const t of [xt, ut, out]) t.dispose();
   return result;

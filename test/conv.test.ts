@@ -27,7 +27,7 @@ describe('im2col kernels', () => {
     // row widths around every multiple of the vector width, wide enough for the filter
     const widths = lengths.filter((w) => w + 2 * c.pad >= c.FW);
     it(`im2colForward/Backward match their references bit for bit, filter ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}, W in ${widths[0]}..${widths[widths.length - 1]}`, () => {
-      const k = rt.kernels;
+      const k = rt.unsafeKernels;
       for (const W of widths) {
         const g: Geometry = { N: 2, C: 2, H: Math.max(c.FH, 5), W, ...c };
         const { OH, OW } = outSize(g);
@@ -50,7 +50,7 @@ describe('im2col kernels', () => {
   }
 
   it('writes only its own images (a call on a sub-range of the batch)', () => {
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     const g = { C: 3, H: 6, W: 7, FH: 3, FW: 3, stride: 1, pad: 1 };
     const img = g.C * g.H * g.W, colImg = g.C * 9 * g.H * g.W;
     const x = rt.tensor([4 * img], randomArray(4 * img, 3));
@@ -69,7 +69,7 @@ describe('im2col kernels', () => {
 
 describe('conv bias kernels', () => {
   it('convBiasForward matches its reference bit for bit; convBiasBackward within f32 summation error', () => {
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     for (const P of lengths) {
       const n = 3, C = 5;
       const y = rt.tensor([n * C * P], randomArray(n * C * P, P + 1));

@@ -15,7 +15,7 @@ let rt: Runtime;
 let k: Kernels;
 beforeAll(async () => {
   rt = await makeRuntime();
-  k = rt.kernels;
+  k = rt.unsafeKernels;
 });
 
 /** A tensor holding `values` followed by 4 sentinels, to catch writes past the end. */

@@ -24,7 +24,7 @@ let rt: Runtime;
 let k: Kernels;
 beforeAll(async () => {
   rt = await makeRuntime();
-  k = rt.kernels;
+  k = rt.unsafeKernels;
 });
 
 /** One problem: op(A) is M×K, op(B) is K×N, C is M×N; stored with row strides lda, ldb, ldc (≥ the row length). */
@@ -50,7 +50,7 @@ function run(r: Runtime, p: Problem, rows: [number, number] = [0, p.M], cols: [n
   const [r0, r1] = rows, [c0, c1] = cols;
   const aOff = p.tA ? r0 : r0 * p.lda; // row i of op(A): A + i·lda, or column i of the stored K×M A
   const bOff = p.tB ? c0 * p.ldb : c0;
-  r.kernels.gemm(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
+  r.unsafeKernels.gemm(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
     C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, p.beta, r.gemmWork);
   const out = C.toArray().subarray(0, p.C0.length);
   A.dispose(); B.dispose(); C.dispose();
@@ -292,7 +292,7 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
     const [r0, r1] = rows, [c0, c1] = cols;
     const aOff = p.tA ? r0 : r0 * p.lda, bOff = p.tB ? c0 * p.ldb : c0;
     k.gemmBiasAct(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
-      C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, b.ptr + 4 * c0, act, rt.gemmWork);
+      C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, b.ptr + 4 * c0, act, rt.unsafeGemmWork);
     const out = C.toArray().subarray(0, p.C0.length);
     for (const t of [A, B, C, b]) t.dispose();
     return out;
@@ -340,11 +340,11 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
     }
   });
 
-  it('K = 0 gives act(bias) in every row; rt.gemmBiasAct names an unknown activation', () => {
+  it('K = 0 gives act(bias) in every row; rt.unsafeGemmBiasAct names an unknown activation', () => {
     const p = problem(0, 0, 3, 5, 0, 0, 900);
     const bias = Float32Array.from([-2, -0.5, 0, 0.5, 2]);
     const got = fused(p, bias, 1);
     for (let i = 0; i < 3; i++) expect(Array.from(got.subarray(i * p.ldc, i * p.ldc + 5))).toEqual([0, 0, 0, 0.5, 2]);
-    expect(() => rt.gemmBiasAct(0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 'gelu' as 'relu')).toThrow(/gemmBiasAct: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
+    expect(() => rt.unsafeGemmBiasAct(0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 'gelu' as 'relu')).toThrow(/gemmBiasAct: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
   });
 });

@@ -16,7 +16,7 @@ let rt: Runtime;
 let k: Kernels;
 beforeAll(async () => {
   rt = await makeRuntime();
-  k = rt.kernels;
+  k = rt.unsafeKernels;
 });
 
 const SENTINEL = 12345.5;

@@ -46,8 +46,8 @@ describe.each(kernelCases)('$name', ({ name, slots, scalars }) => {
           t.data.set(values);
           return t;
         });
-        kernel(rt.kernels, which)(...ts.map((t) => t.ptr), g.ptr, n, ...scalars);
-        kernel(rt.kernels, which)(...ts.map((t) => t.ptr), g.ptr, n, ...scalars);
+        kernel(rt.unsafeKernels, which)(...ts.map((t) => t.ptr), g.ptr, n, ...scalars);
+        kernel(rt.unsafeKernels, which)(...ts.map((t) => t.ptr), g.ptr, n, ...scalars);
         const out = ts.map((t) => t.toArray());
         ts.forEach((t) => t.dispose());
         return out;
@@ -239,13 +239,13 @@ describe('the book\'s f(x, y) = x²/20 + y² from (-7, 2)', () => {
 
 /** Counts calls of each kernel on rt while fn runs. */
 function countCalls(fn: () => void): Record<string, number> {
-  const real = rt.kernels;
+  const real = rt.unsafeKernels;
   const counts: Record<string, number> = {};
   // the exports object is frozen, so the spy is a copy with counting wrappers
   const spy = Object.fromEntries(Object.entries(real).map(([key, value]) => [key, typeof value !== 'function' ? value
     : (...args: number[]) => { counts[key] = (counts[key] ?? 0) + 1; return (value as Kernel)(...args); }]));
-  Object.defineProperty(rt, 'kernels', { value: spy, configurable: true });
-  try { fn(); } finally { Object.defineProperty(rt, 'kernels', { value: real, configurable: true }); }
+  Object.defineProperty(rt, 'unsafeKernels', { value: spy, configurable: true });
+  try { fn(); } finally { Object.defineProperty(rt, 'unsafeKernels', { value: real, configurable: true }); }
   return counts;
 }
 

@@ -29,7 +29,7 @@ describe('pooling kernels', () => {
   for (const c of kernelCases) {
     const widths = lengths.filter((w) => w + 2 * c.pad >= c.FW);
     it(`max/avg pool forward and avg backward match their references bit for bit, window ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}`, () => {
-      const k = rt.kernels;
+      const k = rt.unsafeKernels;
       for (const W of widths) {
         const planes = 3, H = c.FH + 3;
         const { OH, OW } = outSize({ N: 1, C: planes, H, W, ...c });
@@ -57,7 +57,7 @@ describe('pooling kernels', () => {
   }
 
   it('globalAvgPoolForward is within f32 summation error of its reference; backward matches bit for bit', () => {
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     for (const P of lengths.filter((p) => p > 0)) {
       const planes = 4;
       const x = rt.tensor([planes * P], randomArray(planes * P, P));

@@ -13,7 +13,7 @@ let rt: Runtime;
 let k: Kernels;
 beforeAll(async () => {
   rt = await makeRuntime();
-  k = rt.kernels;
+  k = rt.unsafeKernels;
 });
 
 // ---- an independent float64/BigInt reference of the generator, from the algorithm

@@ -10,7 +10,7 @@ const PAGE = 65536;
 function expectWorking(rt: Runtime): void {
   const x = rt.tensor([5], [-2, -0.5, 0, 0.5, 2]);
   const y = rt.tensor([5]);
-  rt.kernels.reluForward(y.ptr, x.ptr, 5);
+  rt.unsafeKernels.reluForward(y.ptr, x.ptr, 5);
   expect(Array.from(y.data)).toEqual([0, 0, 0, 0.5, 2]);
 }
 
@@ -131,7 +131,7 @@ describe('tensors', () => {
     expect(old.data).toEqual(values);
     // kernels still see the old tensor where it was
     const y = rt.tensor([1000]);
-    rt.kernels.scale(y.ptr, old.ptr, 2, 1000);
+    rt.unsafeKernels.scale(y.ptr, old.ptr, 2, 1000);
     expect(y.data).toEqual(values.map((v) => 2 * v));
     big.data[big.size - 1] = 5;
     expect(big.data[big.size - 1]).toBe(5);
@@ -186,7 +186,7 @@ describe('allocator', () => {
     const rt = await makeRuntime();
     const s0 = rt.memoryStats();
     expect(s0.blocks).toBe(1); // the GEMM workspace
-    expect(s0.used).toBe(Math.ceil(rt.kernels.gemmWorkspaceBytes() / 64) * 64);
+    expect(s0.used).toBe(Math.ceil(rt.unsafeKernels.gemmWorkspaceBytes() / 64) * 64);
     const a = rt.tensor([10]); // 40 bytes -> one 64-byte block
     const b = rt.tensor([17]); // 68 bytes -> 128
     const c = rt.tensor([1]);
@@ -237,16 +237,16 @@ describe('split calls (runParts, partScratch)', () => {
   it('keeps one scratch region per part, grown only when a call needs more', async () => {
     const rt = await makeRuntime();
     const a = rt.partScratch(3, 1000);
-    expect(a[0]).toBe(rt.gemmWork); // part 0 is the GEMM workspace, already big enough
+    expect(a[0]).toBe(rt.unsafeGemmWork); // part 0 is the GEMM workspace, already big enough
     expect(new Set(a).size).toBe(3);
     const used = rt.memoryStats().used;
     expect(rt.partScratch(3, 1000)).toEqual(a);
     expect(rt.partScratch(2, 64)).toEqual(a.slice(0, 2));
     expect(rt.memoryStats().used).toBe(used);
-    const big = rt.kernels.gemmWorkspaceBytes() + 64;
+    const big = rt.unsafeKernels.gemmWorkspaceBytes() + 64;
     const b = rt.partScratch(1, big);
-    expect(rt.gemmWork).toBe(b[0]);
-    expect(rt.memoryStats().used).toBe(used - Math.ceil(rt.kernels.gemmWorkspaceBytes() / 64) * 64 + Math.ceil(big / 64) * 64);
+    expect(rt.unsafeGemmWork).toBe(b[0]);
+    expect(rt.memoryStats().used).toBe(used - Math.ceil(rt.unsafeKernels.gemmWorkspaceBytes() / 64) * 64 + Math.ceil(big / 64) * 64);
     expectWorking(rt);
   });
 });

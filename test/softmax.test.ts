@@ -18,7 +18,7 @@ let rt: Runtime;
 let k: Kernels;
 beforeAll(async () => {
   rt = await makeRuntime();
-  k = rt.kernels;
+  k = rt.unsafeKernels;
 });
 
 function softmax64(x: ArrayLike<number>, rows: number, cols: number): Float64Array {

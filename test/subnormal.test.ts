@@ -15,7 +15,7 @@ let rt: Runtime;
 let k: Kernels;
 beforeAll(async () => {
   rt = await makeRuntime();
-  k = rt.kernels;
+  k = rt.unsafeKernels;
 });
 
 describe('GEMM', () => {
@@ -34,7 +34,7 @@ describe('GEMM', () => {
     for (const [tA, tB] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
       const run = (A: Float32Array, B: Float32Array) => {
         const At = rt.tensor([M * K], layout(A, M, K, tA)), Bt = rt.tensor([K * N], layout(B, K, N, tB)), C = rt.tensor([M * N]);
-        rt.gemm(tA, tB, M, N, K, At.ptr, tA ? M : K, Bt.ptr, tB ? K : N, C.ptr, N);
+        rt.unsafeGemm(tA, tB, M, N, K, At.ptr, tA ? M : K, Bt.ptr, tB ? K : N, C.ptr, N);
         const out = C.toArray();
         for (const t of [At, Bt, C]) t.dispose();
         return out;

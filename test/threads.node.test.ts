@@ -43,7 +43,7 @@ describe('threads in a Node process', () => {
       const n = 256;
       const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
       rt.uniform(a, -1, 1);
-      rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
       console.log(JSON.stringify({ threads: rt.features.threads, notes: rt.features.notes, jobs: rt.threadStats().jobs, c0: c.data[0] }));
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
@@ -63,12 +63,12 @@ describe('threads in a Node process', () => {
       const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
       rt.uniform(a, -1, 1);
       // 2^24 multiply-adds a call: 8 of them start the pool (2^27), all run here
-      for (let i = 0; i < 8; i++) rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      for (let i = 0; i < 8; i++) rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
       const before = rt.features.threads;
       await rt.ready;
-      rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
       console.log(JSON.stringify({ before, threads: rt.features.threads, notes: rt.features.notes, jobs: rt.threadStats().jobs }));
-      rt.gemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(child.error, 'the process did not exit by itself').toBeUndefined();
@@ -84,7 +84,7 @@ describe('threads in a Node process', () => {
       const rt = await createRuntime();
       const n = 256; // big enough to split, too little work to start the pool
       const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
-      rt.gemm(0, 0, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      rt.unsafeGemm(0, 0, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
       await rt.ready;
       console.log(JSON.stringify({ threads: rt.features.threads, shared: rt.memory.buffer instanceof SharedArrayBuffer }));
     `;
@@ -101,7 +101,7 @@ describe('threads in a Node process', () => {
       expect(rt.features).toMatchObject({ threads: 1, notes: [] });
       expect(rt.memory.buffer instanceof SharedArrayBuffer).toBe(false);
       const a = rt.tensor([2, 2], [1, 2, 3, 4]), c = rt.tensor([2, 2]);
-      rt.gemm(0, 0, 2, 2, 2, a.ptr, 2, a.ptr, 2, c.ptr, 2);
+      rt.unsafeGemm(0, 0, 2, 2, 2, a.ptr, 2, a.ptr, 2, c.ptr, 2);
       expect([...c.data]).toEqual([7, 10, 15, 22]);
     } finally {
       rt.dispose();

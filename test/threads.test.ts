@@ -42,7 +42,7 @@ function runCase(rt: Runtime, c: Case, seed: number): Float32Array {
   const A = rt.tensor([ar, lda], randomArray(ar * lda, seed));
   const B = rt.tensor([br, ldb], randomArray(br * ldb, seed + 1));
   const C = rt.tensor([M, ldc], randomArray(M * ldc, seed + 2));
-  rt.gemm(transA, transB, M, N, K, A.ptr, lda, B.ptr, ldb, C.ptr, ldc, beta);
+  rt.unsafeGemm(transA, transB, M, N, K, A.ptr, lda, B.ptr, ldb, C.ptr, ldc, beta);
   const out = C.toArray();
   for (const t of [A, B, C]) t.dispose();
   return out;
@@ -77,7 +77,7 @@ function expectWorkersTakePart(rt: Runtime): void {
   const B = rt.tensor([K, N], randomArray(K * N, 1));
   const C = rt.tensor([M, N]);
   for (let call = 0; call < 500 && rt.threadStats().workerChunks === 0; call++) {
-    rt.gemm(transA, transB, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N);
+    rt.unsafeGemm(transA, transB, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N);
     expectBits(C.data, one[0], `call ${call}`);
   }
   expect(rt.threadStats().workerChunks, 'parts run by workers').toBeGreaterThan(0);
@@ -130,7 +130,7 @@ describe('threads: GEMM split across workers', () => {
     const fused = (r: Runtime, M: number, N: number, K: number) => {
       const A = r.tensor([M, K], randomArray(M * K, M)), B = r.tensor([K, N], randomArray(K * N, N));
       const b = r.tensor([N], randomArray(N, K)), C = r.tensor([M, N]);
-      r.gemmBiasAct(0, 0, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N, b.ptr, 'relu');
+      r.unsafeGemmBiasAct(0, 0, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N, b.ptr, 'relu');
       const out = C.toArray();
       for (const t of [A, B, b, C]) t.dispose();
       return out;

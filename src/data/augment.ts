@@ -44,7 +44,7 @@ export class RandomAffine {
     const [N, C, H, W] = x.shape;
     const out = this.buffers.get('out', x.shape);
     const u = this.rt.uniform(this.buffers.get('u', [Math.max(1, 4 * N)]));
-    this.rt.kernels.randomAffineForward(out.ptr, x.ptr, u.ptr, N, C, H, W, this.degrees, this.scale[0], this.scale[1], this.shift);
+    this.rt.unsafeKernels.randomAffineForward(out.ptr, x.ptr, u.ptr, N, C, H, W, this.degrees, this.scale[0], this.scale[1], this.shift);
     return out;
   }
 

@@ -48,7 +48,7 @@ export function imagesTensor(rt: Runtime, images: RawImages, { normalize = true,
   const { rows, cols } = images;
   // the typed-array copy converts bytes to floats; the kernel scales in place
   const x = rt.tensor(flatten ? [N, rows * cols] : [N, 1, rows, cols], images.pixels);
-  if (normalize) rt.kernels.scale(x.ptr, x.ptr, 1 / 255, x.size);
+  if (normalize) rt.unsafeKernels.scale(x.ptr, x.ptr, 1 / 255, x.size);
   return x;
 }
 

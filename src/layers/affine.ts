@@ -34,7 +34,7 @@ export class Affine implements ActivationFusingLayer {
 
   /**
    * With `act` the activation that follows is fused into the GEMM's epilogue
-   * (rt.gemmBiasAct): the output is act(x · W + b), and x · W + b itself is
+   * (rt.unsafeGemmBiasAct): the output is act(x · W + b), and x · W + b itself is
    * never stored. Sequential does this for an Affine followed by a
    * FusableActivation.
    */
@@ -45,7 +45,7 @@ export class Affine implements ActivationFusingLayer {
       throw new RangeError(`Affine.forward: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
     }
     const out = this.buffers.get('out', [N, M]);
-    x.rt.gemmBiasAct(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, this.b.ptr, act);
+    x.rt.unsafeGemmBiasAct(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, this.b.ptr, act);
     this.x = x;
     return out;
   }
@@ -55,7 +55,7 @@ export class Affine implements ActivationFusingLayer {
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     const dx = this.buffers.get('dx', x.shape);
-    x.rt.gemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D); // dx = dout · Wᵀ
+    x.rt.unsafeGemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D); // dx = dout · Wᵀ
     return dx;
   }
 
@@ -72,8 +72,8 @@ export class Affine implements ActivationFusingLayer {
     const N = x.shape[0];
     if (dout.size !== N * M) throw new RangeError(`Affine.${who}: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
     const rt = x.rt;
-    rt.gemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M); // dW = xᵀ · dout
-    rt.kernels.biasBackward(this.db.ptr, dout.ptr, N, M);           // db = Σ_rows dout
+    rt.unsafeGemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M); // dW = xᵀ · dout
+    rt.unsafeKernels.biasBackward(this.db.ptr, dout.ptr, N, M);           // db = Σ_rows dout
     return x;
   }
 

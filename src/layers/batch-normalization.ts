@@ -71,7 +71,7 @@ export class BatchNormalization implements Layer {
     const { batch, features, spatialSize } = this.layout(x);
     if (train && batch === 0) throw new RangeError('BatchNormalization.forward: training mode needs at least one sample');
     const rt = x.rt;
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     const y = this.buffers.get('out', x.shape);
     const invStd = this.buffers.get('invStd', [features]);
     let mean = this.runningMean;
@@ -103,7 +103,7 @@ export class BatchNormalization implements Layer {
     if (!s) throw new Error('BatchNormalization.backward: call forward first');
     const { x, mean, invStd, batch, spatialSize } = s;
     if (dout.size !== x.size) throw new RangeError(`BatchNormalization.backward: dout must be [${x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
-    const k = x.rt.kernels;
+    const k = x.rt.unsafeKernels;
     const dx = this.buffers.get('dx', x.shape);
     const C = this.gamma.size;
     const frozen = s.train ? 0 : 1;

@@ -91,7 +91,7 @@ export class Convolution implements ActivationFusingLayer {
     const rt = x.rt;
     const out = this.buffers.get('out', [N, FN, OH, OW]);
     const groups = imageGroups(N);
-    const scratch = rt.partScratch(groups, rt.kernels.convScratchBytes(C, H, W, FH, FW, this.stride, this.pad));
+    const scratch = rt.partScratch(groups, rt.unsafeKernels.convScratchBytes(C, H, W, FH, FW, this.stride, this.pad));
     const inImage = C * H * W * 4, outImage = FN * OH * OW * 4;
     rt.runParts('convForward', groups, (g, a, o) => {
       const [i0, i1] = groupRange(N, groups, g);
@@ -123,7 +123,7 @@ export class Convolution implements ActivationFusingLayer {
       throw new RangeError(`Convolution.${who}: dout must be [${outShape.join(', ')}], got [${dout.shape.join(', ')}]`);
     }
     const [, , OH, OW] = outShape;
-    const rt = x.rt, k = rt.kernels;
+    const rt = x.rt, k = rt.unsafeKernels;
     const P = OH * OW;
     const dx = needDx ? this.buffers.get('dx', x.shape) : null;
     const groups = imageGroups(N);

@@ -53,7 +53,7 @@ export class Dropout implements Layer {
       if (v[i] !== 0 && v[i] !== 1) throw new RangeError(`Dropout.setMask: keep[${i}] = ${v[i]}; expected 0 (drop) or 1 (keep)`);
     }
     const fixed = keep.rt.tensor(keep.shape);
-    keep.rt.kernels.scale(fixed.ptr, keep.ptr, this.keepScale, keep.size);
+    keep.rt.unsafeKernels.scale(fixed.ptr, keep.ptr, this.keepScale, keep.size);
     this.fixed?.dispose();
     this.fixed = fixed;
   }
@@ -61,7 +61,7 @@ export class Dropout implements Layer {
   /** `train` defaults to true, as the book's forward(x, train_flg=True). */
   forward(x: Tensor, train = true): Tensor {
     const rt = x.rt;
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     this.buffers ??= new Buffers(rt);
     this.lastTrain = train;
     if (!train) {
@@ -86,7 +86,7 @@ export class Dropout implements Layer {
   }
 
   backward(dout: Tensor): Tensor {
-    const k = dout.rt.kernels;
+    const k = dout.rt.unsafeKernels;
     if (!this.lastTrain) {
       if (this.inverted) return dout;
       const dx = this.buffers!.get('dx', dout.shape);

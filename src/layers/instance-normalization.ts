@@ -21,11 +21,11 @@ export class InstanceNormalization extends SampleNormalization {
 
   protected runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void {
     const [N, C, H, W] = x.shape;
-    x.rt.kernels.instanceNormForward(y.ptr, mean.ptr, invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, N, C, H * W, this.eps);
+    x.rt.unsafeKernels.instanceNormForward(y.ptr, mean.ptr, invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, N, C, H * W, this.eps);
   }
 
   protected runBackward(dx: Tensor, dout: Tensor, { x, mean, invStd }: { x: Tensor; mean: Tensor; invStd: Tensor }): void {
     const [N, C, H, W] = x.shape;
-    x.rt.kernels.instanceNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, N, C, H * W);
+    x.rt.unsafeKernels.instanceNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, N, C, H * W);
   }
 }

@@ -23,10 +23,10 @@ export class LayerNormalization extends SampleNormalization {
   }
 
   protected runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void {
-    x.rt.kernels.layerNormForward(y.ptr, mean.ptr, invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, x.shape[0], this.gamma.size, this.eps);
+    x.rt.unsafeKernels.layerNormForward(y.ptr, mean.ptr, invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, x.shape[0], this.gamma.size, this.eps);
   }
 
   protected runBackward(dx: Tensor, dout: Tensor, { x, mean, invStd }: { x: Tensor; mean: Tensor; invStd: Tensor }): void {
-    x.rt.kernels.layerNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, x.shape[0], this.gamma.size);
+    x.rt.unsafeKernels.layerNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, x.shape[0], this.gamma.size);
   }
 }

@@ -112,7 +112,7 @@ export class GlobalAveragePooling implements Layer {
     const [N, C, H, W] = checkImages('GlobalAveragePooling.forward', x);
     this.buffers ??= new Buffers(x.rt);
     const out = this.buffers.get('out', [N, C]);
-    x.rt.kernels.globalAvgPoolForward(out.ptr, x.ptr, N * C, H * W);
+    x.rt.unsafeKernels.globalAvgPoolForward(out.ptr, x.ptr, N * C, H * W);
     this.x = x;
     return out;
   }
@@ -123,7 +123,7 @@ export class GlobalAveragePooling implements Layer {
     const [N, C, H, W] = x.shape;
     if (dout.size !== N * C) throw new RangeError(`GlobalAveragePooling.backward: dout must be [${N}, ${C}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', x.shape);
-    x.rt.kernels.globalAvgPoolBackward(dx.ptr, dout.ptr, N * C, H * W);
+    x.rt.unsafeKernels.globalAvgPoolBackward(dx.ptr, dout.ptr, N * C, H * W);
     return dx;
   }
 

@@ -63,7 +63,7 @@ export abstract class SampleNormalization implements Layer {
     const s = this.saved;
     if (!s) throw new Error(`${this.name}.backward: call forward first`);
     if (dout.size !== s.x.size) throw new RangeError(`${this.name}.backward: dout must be [${s.x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
-    const k = s.x.rt.kernels;
+    const k = s.x.rt.unsafeKernels;
     const dx = this.buffers.get('dx', s.x.shape);
     k.fill(this.dgamma.ptr, 0, this.gamma.size);
     k.fill(this.dbeta.ptr, 0, this.gamma.size);

@@ -23,7 +23,7 @@ export class SoftmaxWithLoss {
     const rt = x.rt;
     this.buffers ??= new Buffers(rt);
     const y = this.buffers.get('y', x.shape);
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     let total: number;
     const targets = this.targets(t, N, C);
     if (targets instanceof Tensor) total = k.softmaxCrossEntropyForwardDense(y.ptr, x.ptr, targets.ptr, N, C);
@@ -43,7 +43,7 @@ export class SoftmaxWithLoss {
     const scale = typeof dout === 'number' ? dout : dout.data[0];
     const [N, C] = y.shape;
     const dx = this.buffers.get('dx', y.shape);
-    const k = y.rt.kernels;
+    const k = y.rt.unsafeKernels;
     if (t instanceof Tensor) k.softmaxCrossEntropyBackwardDense(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
     else k.softmaxCrossEntropyBackward(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
     return dx;

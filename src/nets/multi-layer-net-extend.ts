@@ -60,7 +60,7 @@ export class MultiLayerNetExtend extends Sequential {
       if (i === sizes.length - 1) break;
       if (useBatchnorm) {
         const gamma = set.params[`gamma${i}`];
-        rt.kernels.fill(gamma.ptr, 1, gamma.size);
+        rt.unsafeKernels.fill(gamma.ptr, 1, gamma.size);
         layers.push(new BatchNormalization(gamma, set.params[`beta${i}`], 0.9, { dgamma: set.grads[`gamma${i}`], dbeta: set.grads[`beta${i}`] }));
       }
       layers.push(activations[i - 1]);

@@ -118,7 +118,7 @@ export class Sequential {
       const y = this.predict(x.rows(start, end), false);
       const chunk = labels.rows(start, end);
       lossSum += this.lastLayer.forward(y, chunk) * (end - start);
-      correct += this.rt.kernels.countCorrect(y.ptr, chunk.ptr, end - start, y.shape[1]);
+      correct += this.rt.unsafeKernels.countCorrect(y.ptr, chunk.ptr, end - start, y.shape[1]);
     }
     return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
   }
@@ -141,7 +141,7 @@ export class Sequential {
       if (layer.backwardParams) layer.backwardParams(dout);
       else layer.backward(dout);
     }
-    const k = this.rt.kernels;
+    const k = this.rt.unsafeKernels;
     for (const key of this.decayedKeys) {
       const w = this.params[key], g = this.grads[key];
       if (this.weightDecayLambda !== 0) k.axpy(g.ptr, w.ptr, this.weightDecayLambda, w.size);
@@ -202,7 +202,7 @@ export class Sequential {
 
   private decayLoss(): number {
     if (this.weightDecayLambda === 0 && this.l1Lambda === 0) return 0;
-    const k = this.rt.kernels;
+    const k = this.rt.unsafeKernels;
     let decay = 0;
     for (const key of this.decayedKeys) {
       const w = this.params[key];
@@ -221,7 +221,7 @@ export class Sequential {
     const labels = this.buffers.labels('accuracy.t', [N]);
     if (t instanceof Tensor) {
       if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`accuracy: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
-      this.rt.kernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
+      this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
     } else {
       if (t.length !== N) throw new RangeError(`accuracy: t must hold ${N} labels, got ${t.length}`);
       labels.data.set(t);

@@ -60,7 +60,7 @@ export abstract class ElementwiseOptimizer implements Optimizer {
     this.steps++;
     if (rt === null) return;
     this.beginStep(this.steps);
-    for (const s of spans) this.step(rt.kernels, s.param, s.grad, s.state, slotBytes, s.size);
+    for (const s of spans) this.step(rt.unsafeKernels, s.param, s.grad, s.state, slotBytes, s.size);
   }
 
   /** Whether the last update ran as one kernel call over a contiguous block of all params. */

@@ -212,7 +212,7 @@ export class StateStore {
         const loaded = this.loaded?.get(k);
         for (let s = 0; s < slots; s++) {
           const at = s * floats + offset;
-          if (old && this.arena) rt.kernels.copy(arena.ptr + at * 4, this.arena.ptr + (s * this.regionFloats + old.offset) * 4, size);
+          if (old && this.arena) rt.unsafeKernels.copy(arena.ptr + at * 4, this.arena.ptr + (s * this.regionFloats + old.offset) * 4, size);
           else if (loaded) arena.data.set(loaded.slots[s], at);
         }
       }

@@ -1,4 +1,4 @@
-// How rt.gemm splits one call across threads: by rows of C (the A and C
+// How rt.unsafeGemm splits one call across threads: by rows of C (the A and C
 // pointers move), or by columns when C is wider than tall (the B and C
 // pointers move), so the duplicated packing — each part packs all of the
 // operand it shares, K·N floats of B for a row split — is the smaller one.

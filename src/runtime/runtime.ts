@@ -94,8 +94,12 @@ const LAZY_START_WORK = 1 << 27;
 export const MAX_SPLIT_PARTS = 64;
 
 export class Runtime {
-  /** The raw kernels (typed from assembly/index.ts); see ARCHITECTURE.md for the ABI. */
-  readonly kernels: Kernels;
+  /**
+   * The raw kernels (typed from assembly/index.ts; the ABI is in ARCHITECTURE.md), for power users.
+   * Unsafe: they take raw pointers and sizes and check nothing, so a wrong argument writes anywhere in
+   * linear memory (other tensors, the allocator's blocks). Layers, nets and optimizers are the safe API.
+   */
+  readonly unsafeKernels: Kernels;
   private readonly allocator: Allocator;
   private counter = 0;
   private pool: ThreadPool | null = null;
@@ -124,13 +128,13 @@ export class Runtime {
     public seed: number,
     maxPages: number,
   ) {
-    this.kernels = kernels;
+    this.unsafeKernels = kernels;
     this.allocator = new Allocator(memory, kernels.heapBase(), maxPages);
     this.partScratch(1, kernels.gemmWorkspaceBytes());
   }
 
   /** GEMM packing space of the calling thread (gemmWorkspaceBytes() bytes) for direct kernel calls. */
-  get gemmWork(): number {
+  get unsafeGemmWork(): number {
     return this.scratch[0].ptr;
   }
 
@@ -163,7 +167,7 @@ export class Runtime {
     const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
     let pool: ThreadPool;
     try {
-      pool = await ThreadPool.start(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.kernels as unknown as Record<string, unknown>, background);
+      pool = await ThreadPool.start(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.unsafeKernels as unknown as Record<string, unknown>, background);
     } catch (e) {
       this.free(control);
       this.features.notes.push(`threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
@@ -207,11 +211,12 @@ export class Runtime {
   }
 
   /**
-   * C = op(A)·op(B) + beta·C on raw pointers (see assembly/gemm.ts). Layers call
+   * C = op(A)·op(B) + beta·C on raw pointers (see assembly/gemm.ts). Unsafe: pointers and leading
+   * dimensions are not checked, so a wrong one writes anywhere in linear memory. Layers call
    * this rather than the kernel: with threads it splits C across the pool when
    * the call is big enough to gain, with the same bits as one thread.
    */
-  gemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
+  unsafeGemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta = 0): void {
     this.splitGemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, 0, 0);
   }
 
@@ -244,7 +249,7 @@ export class Runtime {
     const pool = this.pool;
     if (pool === null || parts < 2) {
       if (parts > 1) this.wake(work);
-      const fn = this.kernels[name] as unknown as (...a: number[]) => unknown;
+      const fn = this.unsafeKernels[name] as unknown as (...a: number[]) => unknown;
       const a = this.partArgs, call = this.callArgs;
       for (let p = 0; p < parts; p++) {
         a.fill(0);
@@ -264,7 +269,7 @@ export class Runtime {
    * layer's forward with its activation fused into the GEMM's epilogue (the
    * same bits as gemm, then biasAddForward, then the activation's kernel).
    */
-  gemmBiasAct(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
+  unsafeGemmBiasAct(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     bias: number, act: FusedActivation): void {
     this.splitGemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, bias, activationCode(act, 'gemmBiasAct'));
   }
@@ -276,14 +281,14 @@ export class Runtime {
     const parts = gemmParts(M, N, K, this.plannedThreads);
     if (pool === null || parts < 2) {
       if (parts > 1) this.wake(M * N * K);
-      if (bias === 0) this.kernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.gemmWork);
-      else this.kernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.gemmWork);
+      if (bias === 0) this.unsafeKernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.unsafeGemmWork);
+      else this.unsafeKernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.unsafeGemmWork);
       return;
     }
-    const work = this.partScratch(parts, this.kernels.gemmWorkspaceBytes());
+    const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
     writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
-    if (bias === 0) pool.run(this.gemmFn, parts, 'rt.gemm');
-    else pool.run(this.gemmBiasActFn, parts, 'rt.gemmBiasAct');
+    if (bias === 0) pool.run(this.gemmFn, parts, 'rt.unsafeGemm');
+    else pool.run(this.gemmBiasActFn, parts, 'rt.unsafeGemmBiasAct');
   }
 
   /** Work split across threads so far (zeros on one thread). */
@@ -323,7 +328,7 @@ export class Runtime {
       throw new RangeError(`tensor: shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
     }
     const t = new Tensor(this, this.alloc(size * 4), shape, true);
-    if (data === undefined) this.kernels.fill(t.ptr, 0, size);
+    if (data === undefined) this.unsafeKernels.fill(t.ptr, 0, size);
     else t.data.set(data);
     return t;
   }
@@ -343,13 +348,13 @@ export class Runtime {
 
   /** Fills `t` with N(mean, std²) from the seeded stream. */
   randn(t: Tensor, std = 1, mean = 0): Tensor {
-    this.kernels.rngNormal(t.ptr, t.size, mean, std, this.seed >>> 0, this.take(t.size + (t.size & 1)));
+    this.unsafeKernels.rngNormal(t.ptr, t.size, mean, std, this.seed >>> 0, this.take(t.size + (t.size & 1)));
     return t;
   }
 
   /** Fills `t` with U[lo, hi) from the seeded stream. */
   uniform(t: Tensor, lo = 0, hi = 1): Tensor {
-    this.kernels.rngUniform(t.ptr, t.size, lo, hi, this.seed >>> 0, this.take(t.size));
+    this.unsafeKernels.rngUniform(t.ptr, t.size, lo, hi, this.seed >>> 0, this.take(t.size));
     return t;
   }
 

@@ -99,7 +99,7 @@ export class Trainer {
   /** Runs all epochs; throws (leaving the parameters as they were before the failing step) if training diverges. */
   train(): TrainResult {
     const rt = this.network.rt;
-    const k = rt.kernels;
+    const k = rt.unsafeKernels;
     const N = this.xTrain.shape[0];
     const rowLen = this.xTrain.size / N;
     const tRowLen = this.tTrain.size / N;
@@ -138,7 +138,7 @@ export class Trainer {
   /** One optimizer step on a batch; returns its loss. */
   step(x: Tensor, t: Targets, iter = 0): number {
     const grads = this.network.gradient(x, t);
-    const k = this.network.rt.kernels;
+    const k = this.network.rt.unsafeKernels;
     const set = this.network.parameterSet;
     const bad = set
       ? k.hasNonFinite(set.gradPtr, set.size) !== 0

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, parseTrainArgs, type Output, type SavedModel, type TrainReport } from '../src/node/cli.js';
+import { main, parseTrainArgs, type Output, type SavedModel, type TrainReport } from '../src/node/cli/index.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadMnist } from '../src/node/data.js';
 import { MultiLayerNet, type MultiLayerNetOptions } from '../src/nets/multi-layer-net.js';
@@ -39,15 +39,15 @@ describe('help', () => {
     'weight-decay', 'l1', 'batchnorm', 'dropout', 'epochs', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'save', 'threads', 'json', 'quiet', 'help'];
 
   it('documents every option of train, with its default', async () => {
-    for (const argv of [['--help'], ['-h'], ['train', '--help']]) {
+    for (const argv of [['train', '--help'], ['train', '-h']]) {
       const r = await run(argv);
       expect(r.code).toBe(0);
       expect(r.stderr).toBe('');
-      for (const f of flags) expect(r.stdout, `--${f} in the help of ${argv.join(' ')}`).toMatch(new RegExp(`^  --${f}\\b`, 'm'));
+      for (const f of flags) expect(r.stdout, `--${f} in the help of ${argv.join(' ')}`).toMatch(new RegExp(`^  (-h, )?--${f}\\b`, 'm'));
       for (const d of ['mlp', '100,100', 'relu', 'he', 'sgd', '5', '16', '1', 'mnist']) expect(r.stdout).toContain(`(default: ${d})`);
       expect(r.stdout).toMatch(/--lr <x> +learning rate \(default: sgd 0\.1, momentum 0\.01/);
     }
-    expect((await run(['--help'])).stdout).toMatch(/Commands:\n {2}train/);
+    for (const argv of [['--help'], ['-h']]) expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network/);
   });
 
   it('parses the defaults the help shows', () => {
@@ -55,7 +55,7 @@ describe('help', () => {
       net: 'mlp', hidden: [100, 100], activation: 'relu', init: 'he', optimizer: 'sgd', optimizerParams: { lr: 0.1 },
       weightDecay: 0, l1: 0, batchnorm: false, dropout: undefined, threads: 'auto',
       epochs: 5, batch: 16, seed: 1, data: 'mnist', trainRows: undefined, testRows: undefined, save: undefined,
-      json: false, quiet: false, help: false,
+      json: false, quiet: false,
     });
   });
 });
@@ -154,7 +154,7 @@ describe('train', () => {
   });
 
   it('prints progress lines on a plain stderr and a summary line on stdout', async () => {
-    const r = await run(['train', ...SHORT, '--epochs', '2', '--hidden', '20']);
+    const r = await run(['train', '--epochs', '2', '--train-rows', '500', '--test-rows', '200', '--hidden', '20']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^train acc 0\.\d{4} {2}test acc 0\.\d{4} {2}epochs 2 {2}\d+\.\d\d s {2}\d+\.\d steps\/s\n$/);
     expect(r.stderr).not.toContain('\r');

@@ -53,7 +53,7 @@ describe('the built package', () => {
   });
 
   it('simdnn/cli is the command line, importable by name', async () => {
-    expect(pkg.exports['./cli']).toEqual({ types: './dist/node/cli.d.ts', default: './dist/node/cli.js' });
+    expect(pkg.exports['./cli']).toEqual({ types: './dist/node/cli/index.d.ts', default: './dist/node/cli/index.js' });
     const cli = await import('simdnn/cli');
     expect(typeof cli.main).toBe('function');
     expect(cli.parseTrainArgs(['--epochs', '2']).epochs).toBe(2);

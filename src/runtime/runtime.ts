@@ -393,13 +393,25 @@ function checkSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed: expected an integer in [0, 2^32), got ${seed}`);
 }
 
-/** Default wasm locations, next to the package's build output. */
+/**
+ * Default wasm locations, next to the package's build output. Each is resolved
+ * when read, not when the module loads: some hosts (workerd) give modules no
+ * URL, and there the wasm must be passed in (`options.wasm`). Bundlers (Vite,
+ * webpack) find each `new URL('…', import.meta.url)` and emit the file.
+ */
 export const defaultWasmUrls = {
-  plain: new URL('../../build/simdnn.wasm', import.meta.url),
-  relaxed: new URL('../../build/simdnn-relaxed.wasm', import.meta.url),
-  shared: new URL('../../build/simdnn-shared.wasm', import.meta.url),
-  relaxedShared: new URL('../../build/simdnn-relaxed-shared.wasm', import.meta.url),
+  get plain(): URL { checkModuleUrl(); return new URL('../../build/simdnn.wasm', import.meta.url); },
+  get relaxed(): URL { checkModuleUrl(); return new URL('../../build/simdnn-relaxed.wasm', import.meta.url); },
+  get shared(): URL { checkModuleUrl(); return new URL('../../build/simdnn-shared.wasm', import.meta.url); },
+  get relaxedShared(): URL { checkModuleUrl(); return new URL('../../build/simdnn-relaxed-shared.wasm', import.meta.url); },
 };
+
+function checkModuleUrl(): void {
+  const url: unknown = import.meta.url;
+  if (typeof url !== 'string' || !URL.canParse(url)) {
+    throw new TypeError(`createRuntime: this host gives modules no URL (import.meta.url is ${String(url)}), so the packaged wasm cannot be located; pass it as options.wasm (edge runtimes: import wasm from 'simdnn/wasm/simdnn.wasm')`);
+  }
+}
 
 /**
  * Loads one of the default builds (a defaultWasmUrls entry) when the options
@@ -460,8 +472,8 @@ export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
  * host compiles nothing it does not need.
  */
 export async function createRuntimeWith(options: RuntimeOptions, loadDefault: DefaultWasmLoader): Promise<Runtime> {
-  const compile = (source: WasmSource | undefined, fallback: URL, what: string): Promise<WebAssembly.Module> =>
-    (source !== undefined ? compileSource(source, what) : loadDefault(fallback, what));
+  const compile = (source: WasmSource | undefined, fallback: keyof typeof defaultWasmUrls, what: string): Promise<WebAssembly.Module> =>
+    (source !== undefined ? compileSource(source, what) : loadDefault(defaultWasmUrls[fallback], what));
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`createRuntime: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
   }
@@ -484,15 +496,15 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   // One thread keeps the plain (non-shared) memory; threads need the shared build.
   let shared = threads > 1;
   const single = () => (relaxed
-    ? compile(options.relaxedWasm, defaultWasmUrls.relaxed, 'options.relaxedWasm')
-    : compile(options.wasm, defaultWasmUrls.plain, 'options.wasm'));
+    ? compile(options.relaxedWasm, 'relaxed', 'options.relaxedWasm')
+    : compile(options.wasm, 'plain', 'options.wasm'));
   let module: WebAssembly.Module;
   if (!shared) module = await single();
   else {
     try {
       module = await (relaxed
-        ? compile(options.relaxedSharedWasm, defaultWasmUrls.relaxedShared, 'options.relaxedSharedWasm')
-        : compile(options.sharedWasm, defaultWasmUrls.shared, 'options.sharedWasm'));
+        ? compile(options.relaxedSharedWasm, 'relaxedShared', 'options.relaxedSharedWasm')
+        : compile(options.sharedWasm, 'shared', 'options.sharedWasm'));
     } catch (e) {
       // threads asked for: the error stands; by default, one thread on the single-threaded build
       if (options.threads !== undefined) throw e;

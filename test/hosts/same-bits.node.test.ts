@@ -1,0 +1,117 @@
+// Same bits everywhere: the seeded 50-step run of test/hosts/train-hash.mjs (a
+// small MLP and SimpleConvNet, Adam) on the default plain-SIMD build gives the
+// same parameter hashes in Node, Chromium, workerd, Bun and Deno, on 1 and 2
+// threads where the host has threads. Each host runs the built package the way
+// its users load it: Node, Bun and Deno the Node entry (dist/bundle/node.js),
+// Chromium the portable bundle from a cross-origin isolated loopback page,
+// workerd the portable bundle with the wasm imported as a compiled module.
+import { describe, it, expect, afterAll } from 'vitest';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, run, serveStatic } from './serve.js';
+import { startWorkerd } from './workerd.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const here = path.join(root, 'test/hosts');
+for (const f of ['dist/bundle/node.js', 'dist/bundle/index.js', 'build/simdnn.wasm']) {
+  if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
+}
+
+interface HashRun { mlp: string; conv: string; loss: number[]; threads: number; workerChunks: number }
+const runs: Record<string, HashRun> = {};
+
+function binary(pkg: string, file: string): string | null {
+  try {
+    const p = path.join(path.dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)), file);
+    return existsSync(p) ? p : null;
+  } catch { return null; }
+}
+
+async function runScript(cmd: string, args: string[]): Promise<HashRun> {
+  const { code, stdout, stderr } = await run(cmd, args, { cwd: here, timeoutMs: 60_000 });
+  if (code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited with ${code}:\n${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+/** Checks the thread count a run reports, and that a 2-thread run really gave work to a worker. */
+function record(name: string, r: HashRun, threads: number): void {
+  expect(r.threads, `${name}: threads`).toBe(threads);
+  if (threads > 1) expect(r.workerChunks, `${name}: parts run by workers`).toBeGreaterThan(0);
+  runs[name] = r;
+}
+
+const runtimes = [
+  { name: 'Node', cmd: process.execPath, args: [] as string[] },
+  { name: 'Bun', cmd: binary('bun', 'bin/bun.exe'), args: [] },
+  { name: 'Deno', cmd: binary('deno', 'deno'), args: ['run', '-A'] },
+];
+
+describe('the seeded run has the same bits on every host', { timeout: 120_000 }, () => {
+  for (const { name, cmd, args } of runtimes) {
+    for (const threads of [1, 2]) {
+      it.skipIf(cmd === null)(`${name}, ${threads} thread(s)`, async () => {
+        record(`${name} ${threads}t`, await runScript(cmd!, [...args, 'run-train-hash.mjs', String(threads)]), threads);
+      });
+    }
+    if (cmd === null) console.warn(`same-bits: ${name} is skipped: its npm package's binary is not installed`);
+  }
+
+  it('Chromium, 1 and 2 threads, cross-origin isolated', async () => {
+    const server = await serveStatic(root);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${server.url}/test/hosts/same-bits.html`);
+      await page.waitForFunction(() => 'runTrainHash' in window, null, { timeout: 30_000 });
+      for (const threads of [1, 2]) {
+        const r = await page.evaluate((n) => (window as unknown as { runTrainHash(n: number): Promise<HashRun & { isolated: boolean }> }).runTrainHash(n), threads);
+        expect(r.isolated).toBe(true);
+        record(`Chromium ${threads}t`, r, threads);
+      }
+      expect(errors).toEqual([]);
+      expect(server.missing).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+
+  it('workerd, 1 thread (the wasm imported as a compiled module)', async () => {
+    const worker = await startWorkerd([
+      { name: 'worker.js', file: path.join(here, 'workerd/worker.js'), type: 'esModule' },
+      { name: 'simdnn.js', file: path.join(root, 'dist/bundle/index.js'), type: 'esModule' },
+      { name: 'train-hash.mjs', file: path.join(here, 'train-hash.mjs'), type: 'esModule' },
+      { name: 'simdnn.wasm', file: path.join(root, 'build/simdnn.wasm'), type: 'wasm' },
+    ]);
+    try {
+      const res = await fetch(`${worker.url}/train-hash`, { signal: AbortSignal.timeout(60_000) });
+      const body = await res.json();
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      record('workerd 1t', body, 1);
+      // the bundle loads there although modules have no URL; only the default wasm lookup fails, clearly
+      const noWasm = await (await fetch(`${worker.url}/no-wasm`, { signal: AbortSignal.timeout(30_000) })).json();
+      expect(noWasm.error).toMatch(/gives modules no URL.*pass it as options\.wasm/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  afterAll(() => {
+    const rows = Object.entries(runs);
+    console.log(`same-bits hashes (SHA-256 of the parameters after 50 Adam steps):\n${rows.map(([n, r]) => `  ${n.padEnd(12)} mlp ${r.mlp}  conv ${r.conv}`).join('\n')}`);
+  });
+
+  it('all hashes are equal', () => {
+    const rows = Object.entries(runs);
+    // every host above that ran: 2 Node + 2 Bun + 2 Deno + 2 Chromium + 1 workerd
+    expect(rows.length).toBe(runtimes.filter((r) => r.cmd !== null).length * 2 + 3);
+    const [first] = rows;
+    for (const [name, r] of rows) {
+      expect({ name, mlp: r.mlp, conv: r.conv }).toEqual({ name, mlp: first[1].mlp, conv: first[1].conv });
+    }
+  });
+});

@@ -1,0 +1,71 @@
+// The seeded run every host must reproduce bit for bit: 50 Adam steps of a
+// small MLP and of SimpleConvNet on synthetic data from a seeded generator,
+// then a SHA-256 of every parameter's float32 bits, in key order. Plain
+// JavaScript with no import, so Node, Chromium, workerd, Bun and Deno all load
+// it as is; the caller passes the simdnn module it imported and the runtime.
+
+const STEPS = 50;
+
+/** mulberry32: the same numbers on every host. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function batch(rt, shape, seed) {
+  const next = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const x = rt.tensor(shape, Float32Array.from({ length: n }, () => next()));
+  const t = Array.from({ length: shape[0] }, () => Math.floor(next() * 10));
+  return { x, t };
+}
+
+async function sha256Hex(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function hashParams(net) {
+  const keys = Object.keys(net.params).sort();
+  const parts = keys.map((k) => net.params[k].toArray());
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { all.set(p, at); at += p.length; }
+  return sha256Hex(new Uint8Array(all.buffer));
+}
+
+async function train(simdnn, rt, net, shape, seed) {
+  const opt = new simdnn.Adam({ lr: 0.001 });
+  const { x, t } = batch(rt, shape, seed);
+  let loss = 0;
+  for (let step = 0; step < STEPS; step++) {
+    opt.update(net.params, net.gradient(x, t));
+    if (step === STEPS - 1) loss = net.loss(x, t);
+  }
+  const hash = await hashParams(net);
+  x.dispose();
+  net.dispose();
+  return { hash, loss };
+}
+
+/**
+ * Runs both nets on `rt` (a fresh runtime, seed 1) and returns their parameter
+ * hashes, the last losses, and the threads the runtime ran on with the parts
+ * its workers took (proof that a 2-thread run split work).
+ */
+export async function trainHash(simdnn, rt) {
+  // 784-100-100-10 on batches of 64: GEMMs big enough to split across threads
+  const mlp = await train(simdnn, rt, new simdnn.MultiLayerNet(rt, {
+    inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10, activation: 'relu', weightInitStd: 'he',
+  }), [64, 784], 2);
+  const conv = await train(simdnn, rt, new simdnn.SimpleConvNet(rt, {
+    inputDim: [1, 28, 28], convParam: { filterNum: 8, filterSize: 5, pad: 0, stride: 1 }, hiddenSize: 32, outputSize: 10,
+  }), [16, 1, 28, 28], 3);
+  return { mlp: mlp.hash, conv: conv.hash, loss: [mlp.loss, conv.loss], threads: rt.features.threads, workerChunks: rt.threadStats().workerChunks };
+}

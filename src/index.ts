@@ -9,3 +9,4 @@ export * from './nets/index.js';
 export * from './optim/index.js';
 export * from './train/index.js';
 export * from './data/index.js';
+export * from './search/index.js';

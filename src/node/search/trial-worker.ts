@@ -1,0 +1,25 @@
+// A worker thread that runs trials: its own runtime on one thread (the plain
+// SIMD build, the bit-reproducible reference), data loaded once per DataSpec.
+// Messages in: { id, job }; out: { id, result } or { id, error } when the job
+// could not be run at all (its data failed to load, a malformed job).
+import { parentPort, workerData } from 'node:worker_threads';
+import { DataCache } from '../../search/inline.js';
+import { runTrial, type TrialJob } from '../../search/trial.js';
+import { createRuntime } from '../runtime.js';
+import { loadSearchData } from './data.js';
+
+const label = (workerData as { label: string }).label;
+const rt = await createRuntime({ threads: 1 });
+const cache = new DataCache(rt, loadSearchData);
+let queue: Promise<void> = Promise.resolve();
+
+parentPort!.on('message', ({ id, job }: { id: number; job: TrialJob }) => {
+  queue = queue.then(async () => {
+    try {
+      parentPort!.postMessage({ id, result: runTrial(rt, job, await cache.get(job.data), label) });
+    } catch (e) {
+      parentPort!.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
+    }
+  });
+});
+parentPort!.postMessage('ready');

@@ -1,0 +1,58 @@
+// The simplest executor: trials one after another on a runtime the caller
+// gives, on the calling thread (any host: browsers, edge workers, Node).
+import type { Runtime } from '../runtime/runtime.js';
+import type { Executor } from './search.js';
+import { runTrial, type DataSpec, type TrialData, type TrialJob, type TrialResult } from './trial.js';
+
+/** Loads the tensors a DataSpec describes onto `rt` (the executor owns and disposes them). */
+export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<TrialData>;
+
+/**
+ * Runs jobs on `rt` (borrowed), one at a time, yielding to the event loop
+ * between trials. Data is loaded once per distinct DataSpec and freed by close().
+ */
+export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline'): Executor {
+  const cache = new DataCache(rt, load);
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    concurrency: 1,
+    run(job: TrialJob): Promise<TrialResult> {
+      const result = queue.then(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return runTrial(rt, job, await cache.get(job.data), worker);
+      });
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    async close() {
+      await queue;
+      cache.dispose();
+    },
+  };
+}
+
+/** Loaded data by DataSpec (its JSON), owned until dispose(). */
+export class DataCache {
+  private readonly loaded = new Map<string, Promise<TrialData>>();
+
+  constructor(private readonly rt: Runtime, private readonly load: DataLoader) {}
+
+  /** The data of `spec`, loaded on first use (a failed load is retried next time). */
+  get(spec: DataSpec): Promise<TrialData> {
+    const key = JSON.stringify(spec);
+    let data = this.loaded.get(key);
+    if (!data) {
+      data = Promise.resolve().then(() => this.load(this.rt, spec));
+      data.catch(() => this.loaded.delete(key));
+      this.loaded.set(key, data);
+    }
+    return data;
+  }
+
+  dispose(): void {
+    for (const data of this.loaded.values()) {
+      data.then((d) => { for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose(); }, () => undefined);
+    }
+    this.loaded.clear();
+  }
+}

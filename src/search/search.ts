@@ -1,0 +1,205 @@
+// hyperparameterSearch: random search over a space, optionally with ASHA,
+// on any executor. The driver describes trials as jobs and hands them to an
+// executor (inline, worker threads, a BullMQ queue...); the results depend on
+// the jobs alone, so a study gives the same bits on every executor.
+import { AshaScheduler, type AshaJob, type AshaOptions } from './asha.js';
+import { checkSpace, sampleSettings, trialSeed, type SearchSpace } from './space.js';
+import type { DataSpec, EpochResult, TrialJob, TrialResult } from './trial.js';
+
+/** Runs trial jobs. The search keeps up to `concurrency` jobs in flight; `run` may queue more. */
+export interface Executor {
+  readonly concurrency: number;
+  /** The job's result; a trial that fails to train resolves with status 'failed' (rejecting is for infrastructure errors). */
+  run(job: TrialJob): Promise<TrialResult>;
+  /** Frees what the executor holds (workers, connections). */
+  close(): Promise<void>;
+}
+
+/** What the search maximises: a metric of the last epoch trained, or a function of the history (higher is better). */
+export type Objective = 'valAcc' | 'valLoss' | 'trainAcc' | 'trainLoss' | ((history: readonly EpochResult[]) => number);
+
+export interface SearchOptions {
+  space: SearchSpace;
+  /** Trials (configurations sampled). */
+  trials: number;
+  /** Epochs of a full trial. */
+  epochs: number;
+  /** The data every trial trains and validates on, as the executor's loader understands it. */
+  data: DataSpec;
+  /** Default 'valAcc' (the book's: validation accuracy after the last epoch). Losses are minimised. */
+  objective?: Objective;
+  /** Study seed: trial i's settings and runtime stream depend on (seed, i) only. Default 1. */
+  seed?: number;
+  /** The study's name (a queue's job ids start with it). Default 'study'. */
+  study?: string;
+  /** 'none' (default): every trial runs all epochs. 'asha': asynchronous successive halving. */
+  scheduler?: 'none' | 'asha';
+  asha?: AshaOptions;
+  executor: Executor;
+  /** Called with each job's result as it is committed (in issue order under ASHA, as they finish otherwise). */
+  onResult?: (result: ScoredResult, progress: { done: number; total: number | null }) => void;
+  /** Stops issuing jobs; the search rejects with the signal's reason once the jobs in flight are done. */
+  signal?: AbortSignal;
+}
+
+/** A job's result with its objective (−Infinity for a failed trial) and rung (0 without a scheduler). */
+export interface ScoredResult extends TrialResult {
+  objective: number;
+  rung: number;
+}
+
+export interface SearchResult {
+  study: string;
+  seed: number;
+  /** Each trial's furthest result, by trial index. */
+  trials: ScoredResult[];
+  /** Trials by objective, best first (failed ones last). */
+  best: ScoredResult[];
+  /** Every job's result in the order they were committed (ASHA runs a trial once per rung it reaches). */
+  jobs: ScoredResult[];
+  /** Epochs trained over all jobs (a promoted ASHA trial retrains from epoch 1, which is counted). */
+  epochsSpent: number;
+  failed: number;
+  seconds: number;
+}
+
+const KEYS = new Set(['space', 'trials', 'epochs', 'data', 'objective', 'seed', 'study', 'scheduler', 'asha', 'executor', 'onResult', 'signal']);
+
+/** The objective of a history: higher is better; −Infinity when there is none. */
+export function score(objective: Objective, history: readonly EpochResult[]): number {
+  if (typeof objective === 'function') return history.length ? objective(history) : -Infinity;
+  const last = history[history.length - 1];
+  if (!last) return -Infinity;
+  const v = objective === 'valAcc' ? last.valAcc : objective === 'valLoss' ? -last.valLoss : objective === 'trainAcc' ? last.trainAcc : -last.trainLoss;
+  return Number.isNaN(v) ? -Infinity : v;
+}
+
+function check(o: SearchOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError('hyperparameterSearch: expected an options object');
+  for (const key of Object.keys(o)) if (!KEYS.has(key)) throw new TypeError(`hyperparameterSearch: unknown option '${key}' (expected one of ${[...KEYS].join(', ')})`);
+  checkSpace(o.space);
+  if (!(Number.isInteger(o.trials) && o.trials >= 1)) throw new RangeError(`hyperparameterSearch: trials must be a positive integer, got ${o.trials}`);
+  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new RangeError(`hyperparameterSearch: epochs must be a positive integer, got ${o.epochs}`);
+  const seed = o.seed ?? 1;
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`hyperparameterSearch: seed must be an integer in [0, 2^32), got ${seed}`);
+  if (o.scheduler !== undefined && o.scheduler !== 'none' && o.scheduler !== 'asha') throw new TypeError(`hyperparameterSearch: scheduler must be 'none' or 'asha', got '${String(o.scheduler)}'`);
+  if (o.asha !== undefined && o.scheduler !== 'asha') throw new TypeError("hyperparameterSearch: asha options need scheduler: 'asha'");
+  const objective = o.objective ?? 'valAcc';
+  if (typeof objective !== 'function' && !['valAcc', 'valLoss', 'trainAcc', 'trainLoss'].includes(objective)) {
+    throw new TypeError(`hyperparameterSearch: objective must be 'valAcc', 'valLoss', 'trainAcc', 'trainLoss' or a function, got '${String(objective)}'`);
+  }
+  if (!o.executor || typeof o.executor.run !== 'function') throw new TypeError('hyperparameterSearch: executor must have run(job) and concurrency');
+  if (typeof o.study !== 'undefined' && !/^[\w.-]{1,100}$/.test(o.study)) throw new RangeError(`hyperparameterSearch: study must be 1 to 100 letters, digits, '_', '.', '-', got '${o.study}'`);
+}
+
+/** The job of trial `index` trained to `epochs`. */
+export function trialJob(o: Pick<SearchOptions, 'space' | 'data' | 'seed' | 'study'>, index: number, epochs: number): TrialJob {
+  const seed = o.seed ?? 1;
+  return { study: o.study ?? 'study', index, seed: trialSeed(seed, index), settings: sampleSettings(o.space, seed, index), epochs, data: o.data };
+}
+
+/**
+ * Runs a study: samples `trials` settings from `space`, trains each on the
+ * executor (all epochs, or ASHA's rungs) and returns every result with the
+ * best first. Results stream through onResult. A trial that fails to train is
+ * recorded (status 'failed', its error) and the search goes on; an executor
+ * error (a lost worker the executor could not recover from) rejects.
+ * Throws a TypeError/RangeError naming a bad option before any job is issued.
+ * The executor stays the caller's.
+ */
+export async function hyperparameterSearch(options: SearchOptions): Promise<SearchResult> {
+  check(options);
+  const start = now();
+  const objective = options.objective ?? 'valAcc';
+  const jobs: ScoredResult[] = [];
+  const latest = new Map<number, ScoredResult>();
+  const commit = (r: TrialResult, rung: number, total: number | null): ScoredResult => {
+    const scored: ScoredResult = { ...r, objective: r.status === 'ok' ? score(objective, r.history) : -Infinity, rung };
+    jobs.push(scored);
+    const prev = latest.get(r.index);
+    if (!prev || prev.epochs < r.epochs) latest.set(r.index, scored);
+    options.onResult?.(scored, { done: jobs.length, total });
+    return scored;
+  };
+  if (options.scheduler === 'asha') await runAsha(options, commit);
+  else await runAll(options, commit);
+  const trials = [...latest.values()].sort((a, b) => a.index - b.index);
+  return {
+    study: options.study ?? 'study',
+    seed: options.seed ?? 1,
+    trials,
+    best: [...trials].sort((a, b) => b.objective - a.objective || a.index - b.index),
+    jobs,
+    epochsSpent: jobs.reduce((n, r) => n + r.history.length, 0),
+    failed: trials.filter((r) => r.status === 'failed').length,
+    seconds: (now() - start) / 1000,
+  };
+}
+
+type Commit = (r: TrialResult, rung: number, total: number | null) => ScoredResult;
+
+/** Every trial for all epochs, `concurrency` at a time, committed as they finish. */
+async function runAll(o: SearchOptions, commit: Commit): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < o.trials && !o.signal?.aborted) {
+      const job = trialJob(o, next++, o.epochs);
+      try {
+        commit(await o.executor.run(job), 0, o.trials);
+      } catch (e) {
+        next = o.trials; // an executor error ends the search: issue nothing more
+        throw e;
+      }
+    }
+  };
+  await settleAll(Array.from({ length: Math.max(1, Math.min(o.executor.concurrency, o.trials)) }, () => lane()));
+  o.signal?.throwIfAborted();
+}
+
+/**
+ * ASHA: up to `parallel` jobs in flight; results are committed to the
+ * scheduler in issue order (a result that finishes early waits for the ones
+ * issued before it), so each decision sees the same results on any executor.
+ */
+async function runAsha(o: SearchOptions, commit: Commit): Promise<void> {
+  const parallel = o.asha?.parallel ?? o.executor.concurrency;
+  if (!(Number.isInteger(parallel) && parallel >= 1)) throw new RangeError(`hyperparameterSearch: asha.parallel must be a positive integer, got ${parallel}`);
+  const scheduler = new AshaScheduler(o.trials, o.epochs, o.asha);
+  const issued: Array<{ job: AshaJob; result: Promise<TrialResult> }> = [];
+  let committed = 0;
+  const fill = (): void => {
+    while (!o.signal?.aborted && issued.length - committed < parallel) {
+      const job = scheduler.next();
+      if (!job) break;
+      const result = o.executor.run(trialJob(o, job.index, job.epochs));
+      result.catch(() => undefined); // awaited in order below; an early rejection is not unhandled
+      issued.push({ job, result });
+    }
+  };
+  fill();
+  let error: unknown = null;
+  while (committed < issued.length) {
+    const { job, result } = issued[committed];
+    try {
+      const scored = commit(await result, job.rung, null);
+      scheduler.record(job, scored.objective);
+    } catch (e) {
+      error ??= e;
+    }
+    committed++;
+    if (error === null) fill();
+  }
+  if (error !== null) throw error;
+  o.signal?.throwIfAborted();
+}
+
+/** Waits for every promise, then rethrows the first rejection. */
+async function settleAll(lanes: Array<Promise<void>>): Promise<void> {
+  const settled = await Promise.allSettled(lanes);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

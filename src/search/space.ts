@@ -1,0 +1,134 @@
+// Search spaces and trial sampling. A space maps setting names to dimensions
+// (log-uniform, uniform, integer, choice) or to fixed values; a trial's
+// settings are drawn from a generator seeded by (study seed, trial index)
+// alone, so trial 7 of seed 1 has the same settings whatever ran before it,
+// in any order, on any executor.
+import { seededRandom } from '../data/split.js';
+
+/** A value a setting can take: plain JSON, so settings travel in jobs. */
+export type SettingValue = number | string | boolean | null | readonly SettingValue[];
+
+/** 10^U(log10 low, log10 high): the book's lr = 10^U(−6, −2) is logUniform(1e-6, 1e-2). */
+export interface LogUniform { kind: 'logUniform'; low: number; high: number }
+/** U(low, high). */
+export interface Uniform { kind: 'uniform'; low: number; high: number }
+/** An integer in [low, high], each equally likely. */
+export interface IntRange { kind: 'int'; low: number; high: number }
+/** One of the values, each equally likely. */
+export interface Choice { kind: 'choice'; values: readonly SettingValue[] }
+
+export type Dimension = LogUniform | Uniform | IntRange | Choice;
+
+/** Setting name → a dimension to sample, or a fixed value. Plain JSON: a study can be saved and resumed. */
+export type SearchSpace = Readonly<Record<string, Dimension | SettingValue>>;
+
+/** A trial's sampled settings. */
+export type Settings = Record<string, SettingValue>;
+
+const finite = (who: string, name: string, v: unknown): number => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${who}: ${name} must be a finite number, got ${String(v)}`);
+  return v;
+};
+
+function bounds(who: string, low: number, high: number): void {
+  finite(who, 'low', low);
+  finite(who, 'high', high);
+  if (!(low <= high)) throw new RangeError(`${who}: low must be <= high, got [${low}, ${high}]`);
+}
+
+/** A log-uniform dimension over [low, high] (both > 0). Throws a RangeError on bad bounds. */
+export function logUniform(low: number, high: number): LogUniform {
+  bounds('logUniform', low, high);
+  if (!(low > 0)) throw new RangeError(`logUniform: low must be > 0, got ${low}`);
+  return { kind: 'logUniform', low, high };
+}
+
+/** A uniform dimension over [low, high). Throws a RangeError on bad bounds. */
+export function uniform(low: number, high: number): Uniform {
+  bounds('uniform', low, high);
+  return { kind: 'uniform', low, high };
+}
+
+/** An integer dimension over [low, high], inclusive. Throws a RangeError unless both are safe integers, low <= high. */
+export function int(low: number, high: number): IntRange {
+  bounds('int', low, high);
+  if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high)) throw new RangeError(`int: low and high must be integers, got [${low}, ${high}]`);
+  return { kind: 'int', low, high };
+}
+
+/** A choice among JSON values (numbers, strings, booleans, arrays such as hidden sizes). Throws on an empty list. */
+export function choice(values: readonly SettingValue[]): Choice {
+  if (!Array.isArray(values) || values.length === 0) throw new RangeError('choice: expected a non-empty array of values');
+  return { kind: 'choice', values: [...values] };
+}
+
+function isDimension(v: unknown): v is Dimension {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v;
+}
+
+/** Checks every entry of a space (a dimension with valid bounds, or a JSON value); throws naming the setting. */
+export function checkSpace(space: SearchSpace): void {
+  if (typeof space !== 'object' || space === null || Array.isArray(space)) throw new TypeError('space: expected an object of setting name → dimension or value');
+  for (const [name, d] of Object.entries(space)) {
+    try {
+      if (!isDimension(d)) { checkJson(d); continue; }
+      switch (d.kind) {
+        case 'logUniform': logUniform(d.low, d.high); break;
+        case 'uniform': uniform(d.low, d.high); break;
+        case 'int': int(d.low, d.high); break;
+        case 'choice': choice(d.values); d.values.forEach(checkJson); break;
+        default: throw new TypeError(`unknown dimension kind '${String((d as { kind: unknown }).kind)}' (expected logUniform, uniform, int or choice)`);
+      }
+    } catch (e) {
+      throw new (e instanceof TypeError ? TypeError : RangeError)(`space.${name}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function checkJson(v: unknown): void {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'number') { finite('value', 'a number', v); return; }
+  if (Array.isArray(v)) { v.forEach(checkJson); return; }
+  throw new TypeError(`expected a dimension or a JSON value, got ${typeof v}`);
+}
+
+/** Mixes 32-bit words into one (murmur3's finaliser after each): the seeds of a trial's streams. */
+export function mixSeed(...words: number[]): number {
+  let h = 0x9e3779b9;
+  for (const w of words) {
+    h = Math.imul(h ^ (w >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** The seed of trial `index`'s runtime stream (initialisation, shuffling, dropout). */
+export function trialSeed(seed: number, index: number): number {
+  return mixSeed(seed, index, 1);
+}
+
+/**
+ * Trial `index`'s settings: one draw per dimension, in the space's key order,
+ * from a generator seeded by (seed, index) only. Fixed values are copied.
+ */
+export function sampleSettings(space: SearchSpace, seed: number, index: number): Settings {
+  const next = seededRandom(mixSeed(seed, index, 0));
+  const out: Settings = {};
+  for (const [name, d] of Object.entries(space)) {
+    if (!isDimension(d)) { out[name] = d; continue; }
+    const u = next();
+    switch (d.kind) {
+      case 'logUniform': {
+        const lo = Math.log10(d.low), hi = Math.log10(d.high);
+        out[name] = 10 ** (lo + (hi - lo) * u);
+        break;
+      }
+      case 'uniform': out[name] = d.low + (d.high - d.low) * u; break;
+      case 'int': out[name] = d.low + Math.floor(u * (d.high - d.low + 1)); break;
+      case 'choice': out[name] = d.values[Math.floor(u * d.values.length)]; break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,204 @@
+// One trial of a search: a plain, serialisable job (settings, seed, trial
+// index, epochs, data description) and runTrial, which trains it on a runtime
+// and returns per-epoch validation and training accuracy and loss. The trial
+// reseeds the runtime with its own seed first, so its initialisation and
+// batches (and so every bit of its results) depend on the job alone.
+import type { ActivationName } from '../layers/activations.js';
+import type { WeightInit } from '../nets/init.js';
+import { MultiLayerNet } from '../nets/multi-layer-net.js';
+import { MultiLayerNetExtend } from '../nets/multi-layer-net-extend.js';
+import type { Sequential } from '../nets/sequential.js';
+import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from '../optim/registry.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { Trainer } from '../train/trainer.js';
+import type { Settings, SettingValue } from './space.js';
+
+/** Where a trial's data comes from: plain JSON that the executor's data loader understands. */
+export type DataSpec = Readonly<Record<string, SettingValue>>;
+
+/** A trial as a job: everything a worker anywhere needs to run it. */
+export interface TrialJob {
+  /** The study's name (part of the job's key in a queue). */
+  study: string;
+  /** Trial index in the study, from 0. */
+  index: number;
+  /** Seed of the trial's runtime stream (from the study seed and the index: trialSeed). */
+  seed: number;
+  settings: Settings;
+  /** Train to this epoch (a scheduler's rung, or the whole budget). */
+  epochs: number;
+  data: DataSpec;
+}
+
+/** The training and validation sets of a trial, on the trial's runtime (borrowed: runTrial never disposes them). */
+export interface TrialData {
+  xTrain: Tensor;
+  tTrain: Tensor | IntTensor;
+  xVal: Tensor;
+  tVal: Tensor | IntTensor;
+}
+
+export interface EpochResult {
+  epoch: number;
+  trainLoss: number;
+  trainAcc: number;
+  valLoss: number;
+  valAcc: number;
+}
+
+/** What a trial returns: plain JSON (numbers survive a JSON round trip bit for bit). */
+export interface TrialResult {
+  study: string;
+  index: number;
+  seed: number;
+  settings: Settings;
+  /** The epochs the job asked for. */
+  epochs: number;
+  /** 'failed': training threw (a diverging learning rate, bad settings); `error` says why. */
+  status: 'ok' | 'failed';
+  error?: string;
+  /** One record per epoch trained (up to the failure, for a failed trial). */
+  history: EpochResult[];
+  /** Who ran it (executor-defined: a thread, a host and pid). */
+  worker: string;
+  /** Wall time of the trial, data loading excluded. */
+  seconds: number;
+}
+
+/**
+ * The settings runTrial understands (the book's search varies lr and weightDecay):
+ * - `lr`, `optimizer` (default 'sgd') and that optimizer's other parameters (`momentum`, `beta1`, …);
+ * - `weightDecay`: the net's L2 λ; `hidden` (sizes) or `hiddenSize` × `hiddenLayers` (default 6 × 100);
+ * - `activation`, `init` (the net's weightInitStd, default 'relu'), `batchSize` (default 100);
+ * - `dropout` (ratio, 0 = none) and `batchnorm` (boolean): either one builds MultiLayerNetExtend.
+ */
+export const TRIAL_SETTINGS = ['lr', 'optimizer', 'weightDecay', 'hidden', 'hiddenSize', 'hiddenLayers', 'activation', 'init', 'batchSize', 'dropout', 'batchnorm'] as const;
+
+const DEFAULT_HIDDEN = [100, 100, 100, 100, 100, 100];
+
+function num(s: Settings, key: string, fallback: number): number {
+  const v = s[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`settings.${key}: expected a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function hiddenSizes(s: Settings): number[] {
+  if (s.hidden !== undefined) {
+    if (!Array.isArray(s.hidden)) throw new TypeError(`settings.hidden: expected an array of layer sizes, got ${JSON.stringify(s.hidden)}`);
+    return s.hidden.map((h, i) => {
+      if (typeof h !== 'number') throw new TypeError(`settings.hidden[${i}]: expected a number, got ${JSON.stringify(h)}`);
+      return h;
+    });
+  }
+  if (s.hiddenSize === undefined && s.hiddenLayers === undefined) return DEFAULT_HIDDEN;
+  return new Array<number>(num(s, 'hiddenLayers', 6)).fill(num(s, 'hiddenSize', 100));
+}
+
+/** Checks the setting names (an unknown name is a TypeError naming it); values are checked by the net and optimizer. */
+export function checkSettings(s: Settings): OptimizerName {
+  const optimizer = String(s.optimizer ?? 'sgd').toLowerCase() as OptimizerName;
+  if (!optimizerNames.includes(optimizer)) throw new TypeError(`settings.optimizer: unknown name '${String(s.optimizer)}' (expected one of ${optimizerNames.join(', ')})`);
+  const optimizerKeys = Object.keys(optimizerDefaults[optimizer]);
+  for (const key of Object.keys(s)) {
+    if (!(TRIAL_SETTINGS as readonly string[]).includes(key) && !optimizerKeys.includes(key)) {
+      throw new TypeError(`settings.${key}: unknown setting (expected one of ${[...TRIAL_SETTINGS, ...optimizerKeys.filter((k) => k !== 'lr')].join(', ')})`);
+    }
+  }
+  return optimizer;
+}
+
+function buildNet(rt: Runtime, s: Settings, inputSize: number, outputSize: number): Sequential {
+  const common = {
+    inputSize,
+    hiddenSizeList: hiddenSizes(s),
+    outputSize,
+    activation: (s.activation ?? 'relu') as ActivationName,
+    weightInitStd: (s.init ?? 'relu') as WeightInit,
+    weightDecayLambda: num(s, 'weightDecay', 0),
+  };
+  const dropout = num(s, 'dropout', 0);
+  if (typeof (s.batchnorm ?? false) !== 'boolean') throw new TypeError(`settings.batchnorm: expected true or false, got ${JSON.stringify(s.batchnorm)}`);
+  if (dropout === 0 && s.batchnorm !== true) return new MultiLayerNet(rt, common);
+  return new MultiLayerNetExtend(rt, { ...common, useBatchnorm: s.batchnorm === true, useDropout: dropout !== 0, ...(dropout !== 0 ? { dropoutRatio: dropout } : {}) });
+}
+
+function optimizerOf(s: Settings, name: OptimizerName): Optimizer {
+  const params: Record<string, number> = {};
+  for (const key of Object.keys(optimizerDefaults[name])) if (s[key] !== undefined) params[key] = num(s, key, 0);
+  return createOptimizer(name, params);
+}
+
+function checkJob(job: TrialJob): void {
+  if (typeof job !== 'object' || job === null) throw new TypeError('runTrial: job must be a TrialJob object');
+  if (!(Number.isInteger(job.index) && job.index >= 0)) throw new RangeError(`runTrial: job.index must be a non-negative integer, got ${job.index}`);
+  if (!(Number.isInteger(job.epochs) && job.epochs > 0)) throw new RangeError(`runTrial: job.epochs must be a positive integer, got ${job.epochs}`);
+  if (!(Number.isInteger(job.seed) && job.seed >= 0 && job.seed <= 0xffffffff)) throw new RangeError(`runTrial: job.seed must be an integer in [0, 2^32), got ${job.seed}`);
+}
+
+/**
+ * Trains the job's net on `data` (borrowed) for job.epochs epochs and returns
+ * its per-epoch results. The runtime is reseeded with job.seed first. Training
+ * errors (NaN/Inf from a diverging learning rate, bad setting values) do not
+ * throw: they come back as status 'failed' with the message and the epochs
+ * done. Everything the trial allocates is freed before it returns. Throws only
+ * on a malformed job or data (TypeError/RangeError naming it).
+ */
+export function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline'): TrialResult {
+  checkJob(job);
+  checkTensor(rt, data.xTrain, 'data.xTrain');
+  checkTensor(rt, data.tTrain, 'data.tTrain');
+  checkTensor(rt, data.xVal, 'data.xVal');
+  checkTensor(rt, data.tVal, 'data.tVal');
+  const start = now();
+  const history: EpochResult[] = [];
+  const result = (status: 'ok' | 'failed', error?: string): TrialResult => ({
+    study: job.study, index: job.index, seed: job.seed, settings: job.settings, epochs: job.epochs,
+    status, ...(error !== undefined ? { error } : {}), history, worker, seconds: (now() - start) / 1000,
+  });
+  let net: Sequential | null = null;
+  let trainer: Trainer | null = null;
+  let optimizer: Optimizer | null = null;
+  try {
+    const name = checkSettings(job.settings);
+    rt.reseed(job.seed);
+    const classes = data.tTrain.shape.length === 2 ? data.tTrain.shape[1] : Math.max(maxLabel(data.tTrain), maxLabel(data.tVal)) + 1;
+    net = buildNet(rt, job.settings, data.xTrain.size / data.xTrain.shape[0], classes);
+    optimizer = optimizerOf(job.settings, name);
+    trainer = new Trainer(net, data.xTrain, data.tTrain, data.xVal, data.tVal, {
+      epochs: job.epochs,
+      miniBatchSize: num(job.settings, 'batchSize', 100),
+      optimizer,
+      onProgress: (p) => {
+        const r = p.record;
+        if (r) history.push({ epoch: r.epoch, trainLoss: r.trainLoss, trainAcc: r.trainAcc, valLoss: r.testLoss, valAcc: r.testAcc });
+      },
+    });
+    trainer.train();
+    return result('ok');
+  } catch (e) {
+    return result('failed', e instanceof Error ? e.message : String(e));
+  } finally {
+    trainer?.dispose();
+    (optimizer as { dispose?: () => void } | null)?.dispose?.();
+    net?.dispose();
+  }
+}
+
+// The tensor-check contract (checkTensor in src/runtime/tensor.ts) is not on main yet; this is its subset.
+function checkTensor(rt: Runtime, t: unknown, name: string): void {
+  if (!(t instanceof Tensor || t instanceof IntTensor)) throw new TypeError(`runTrial: ${name} must be a Tensor or IntTensor`);
+  if (t.disposed) throw new RangeError(`runTrial: ${name} is disposed`);
+  if (t.rt !== rt) throw new RangeError(`runTrial: ${name} belongs to another runtime`);
+}
+
+function maxLabel(t: Tensor | IntTensor): number {
+  let max = -1;
+  for (const c of t.data) if (c > max) max = c;
+  return max;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

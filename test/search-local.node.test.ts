@@ -1,0 +1,39 @@
+// The default executor: trials on worker threads, each with its own runtime.
+// The same study gives the same bits on 1 and 2 workers and inline on the
+// calling thread; the worker that ran each trial is recorded.
+import { describe, it, expect, afterAll } from 'vitest';
+import { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA } from '../src/node/search/index.js';
+import { inlineExecutor, logUniform, choice, type SearchSpace } from '../src/search/index.js';
+import { createRuntime } from '../src/node/runtime.js';
+
+const space: SearchSpace = { lr: logUniform(1e-3, 1e-1), weightDecay: logUniform(1e-8, 1e-4), hidden: choice([[20], [20, 20]]) };
+const study = { space, trials: 4, epochs: 2, seed: 11, data: BOOK_SEARCH_DATA };
+const bits = (r: Awaited<ReturnType<typeof hyperparameterSearch>>) => r.trials.map((t) => ({ i: t.index, s: t.settings, h: t.history, st: t.status }));
+
+const opened: Array<{ close(): Promise<void> }> = [];
+afterAll(async () => { await Promise.all(opened.map((e) => e.close())); });
+
+describe('local executor', () => {
+  it('gives the same results on 1 and 2 worker threads and inline', async () => {
+    const one = await hyperparameterSearch({ ...study, workers: 1 });
+    const two = await hyperparameterSearch({ ...study, workers: 2 });
+    const rt = await createRuntime({ threads: 1 });
+    const inline = inlineExecutor(rt, loadSearchData);
+    opened.push(inline);
+    const here = await hyperparameterSearch({ ...study, executor: inline });
+    expect(bits(two)).toEqual(bits(one));
+    expect(bits(here)).toEqual(bits(one));
+    expect(one.trials.every((t) => t.status === 'ok' && t.history.length === 2)).toBe(true);
+    expect(new Set(one.trials.map((t) => t.worker))).toEqual(new Set(['thread-0']));
+    expect(new Set(two.trials.map((t) => t.worker))).toEqual(new Set(['thread-0', 'thread-1']));
+  });
+
+  it('rejects a job whose data cannot load, and keeps working', async () => {
+    const exec = localExecutor({ workers: 1 });
+    opened.push(exec);
+    const bad = hyperparameterSearch({ ...study, trials: 1, data: { source: '/nonexistent-dir' }, executor: exec });
+    await expect(bad).rejects.toThrow(/trial 0: loadIdx: cannot read the directory \/nonexistent-dir/);
+    const ok = await hyperparameterSearch({ ...study, trials: 1, executor: exec });
+    expect(ok.trials[0].status).toBe('ok');
+  });
+});

@@ -5,3 +5,5 @@ export {
   type RawImages, type TensorOptions, type DataSet,
 } from './dataset.js';
 export { RandomAffine, type RandomAffineOptions } from './augment.js';
+export { Dataset, type Batch } from './tensors.js';
+export { smoothCurve, kaiserWindow } from './smooth.js';

@@ -9,3 +9,8 @@ export { AdaDelta, type AdaDeltaOptions } from './adadelta.js';
 export { Adam, type AdamOptions } from './adam.js';
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from './registry.js';
+export {
+  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau, createSchedule, scheduleNames,
+  type LRSchedule, type ScheduleInterval, type ScheduleName, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions,
+  type CosineAnnealingLROptions, type LinearLROptions, type SequentialLROptions, type ReduceLROnPlateauOptions,
+} from './schedules.js';

@@ -68,6 +68,14 @@ export abstract class ElementwiseOptimizer implements Optimizer {
     return this.store.contiguous;
   }
 
+  /**
+   * @internal the memory of every state array (null before the first update), borrowed: the Trainer
+   * copies it before each update so a failed step can be rolled back. Unsafe to write.
+   */
+  get unsafeStateTensor(): Tensor | null {
+    return this.store.arenaTensor;
+  }
+
   /** A copy of the step count and every key's state, as plain data. */
   state(): OptimizerState {
     return { optimizer: this.name, t: this.steps, params: this.store.snapshot() };

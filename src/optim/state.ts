@@ -86,6 +86,11 @@ export class StateStore {
     return this.plan(keys, params, grads);
   }
 
+  /** The arena holding every slot (null before the first update or after loadState), borrowed. */
+  get arenaTensor(): Tensor | null {
+    return this.arena;
+  }
+
   /** Whether the current layout is one call over a contiguous block. */
   get contiguous(): boolean {
     return this.planned?.layout.contiguous ?? false;

@@ -1,1 +1,6 @@
-export { Trainer, type TrainerOptions, type TrainerProgress, type TrainResult, type EpochRecord } from './trainer.js';
+export {
+  Trainer, type TrainerOptions, type TrainerProgress, type TrainResult, type EpochRecord, type StopReason,
+  type AugmentFn, type EarlyStoppingOptions, type CheckpointOptions, type FitOptions, type TrainerState,
+  type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent,
+} from './trainer.js';
+export { YIELD_EVERY_MS } from './yield.js';

@@ -1,24 +1,82 @@
-// The book's Trainer: mini-batch training for a number of epochs, recording
-// loss and accuracy. Batches are gathered by a kernel from a per-epoch seeded
-// shuffle (the book samples with replacement; a permutation visits every
-// sample once per epoch), so a training step allocates nothing.
+// The book's Trainer: mini-batch training for a number of epochs (or
+// iterations), recording loss and accuracy. One loop, written as a generator
+// that pauses after every step and evaluation chunk, runs both the book's
+// synchronous train() and the async fit() (which yields to the event loop
+// between pauses), so the two give the same bits for the same seed.
+// Batches are gathered by a kernel from a per-epoch seeded permutation (or
+// drawn with replacement, the book's np.random.choice), so a training step
+// allocates nothing.
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Sequential } from '../nets/sequential.js';
 import { createOptimizer } from '../optim/registry.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
+import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { RandomAffine } from '../data/augment.js';
+import { Dataset, drawIndices } from '../data/tensors.js';
+import { checkTargets, classesOf } from './targets.js';
+import { NetCopy, StepGuard } from './rollback.js';
+import { Yielder, now } from './yield.js';
+
+/** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
+export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
+
+export interface EarlyStoppingOptions {
+  /** Epochs without an improvement of the validation loss before training stops. */
+  patience: number;
+  /** An improvement is a validation loss below the best by more than this. Default 0. */
+  minDelta?: number;
+  /** Put back the parameters (and layer state) of the best epoch when training ends. Default true. */
+  restoreBest?: boolean;
+}
+
+export interface CheckpointOptions {
+  /** Write a checkpoint after every `every` epochs. */
+  every: number;
+  /**
+   * Receives the checkpoint's bytes (see Trainer.checkpointBytes) and the epoch; should write
+   * them atomically (e.g. to a temporary file, then rename). fit() awaits a returned Promise;
+   * train() does not.
+   */
+  write(bytes: Uint8Array, epoch: number): void | Promise<void>;
+}
 
 export interface TrainerOptions {
+  /** Epochs to train (default 20); ignored when maxIterations is given. */
   epochs?: number;
+  /**
+   * Optimizer steps in all (the book's iters_num). Epochs are then runs of ⌊N / batch⌋
+   * steps, and a last partial epoch is recorded like the others.
+   */
+  maxIterations?: number;
   miniBatchSize?: number;
+  /**
+   * How batches are drawn: 'permutation' (default: a seeded shuffle per epoch, every
+   * row once) or 'replacement' (the book's np.random.choice per batch, seeded).
+   */
+  sampling?: 'permutation' | 'replacement';
   /** An optimizer instance, or a name ('sgd', 'adam', …) built with optimizerParams. */
   optimizer?: Optimizer | string;
   optimizerParams?: Record<string, number>;
+  /** Sets the optimizer's `lr` before every epoch or step (its base rate is the optimizer's lr when training starts). */
+  lrSchedule?: LRSchedule;
+  /** Run on every gathered training batch before its step: a RandomAffine (its output is trained on) or any function. */
+  augment?: RandomAffine | AugmentFn;
+  /** Hold out this fraction of the training rows (seeded by the runtime's seed) for validation. */
+  validationSplit?: number;
+  /** An explicit validation set (instead of validationSplit). */
+  validation?: { x: Tensor; t: Targets };
+  /** Stop when the validation loss stops improving (needs validation or validationSplit). */
+  earlyStopping?: EarlyStoppingOptions;
+  /** Checkpoints every N epochs: model, optimizer, schedule, random stream and position. */
+  checkpoint?: CheckpointOptions;
   /** Evaluate accuracy on only the first N samples of each set per epoch (null: all). */
   evaluateSampleNumPerEpoch?: number | null;
   /** Called after every step and at the end of every epoch. */
   onProgress?: (p: TrainerProgress) => void;
+  /** Keras-style callbacks, for train() and fit() alike (fit() also accepts its own). */
+  callbacks?: TrainerCallbacks;
 }
 
 export interface TrainerProgress {
@@ -35,24 +93,108 @@ export interface TrainerProgress {
 
 export interface EpochRecord {
   epoch: number;
+  /** Mean of the epoch's step losses. */
   trainLoss: number;
   trainAcc: number;
   testLoss: number;
   testAcc: number;
-  seconds: number;
-}
-
-export interface TrainResult {
-  epochs: EpochRecord[];
-  /** Loss of every step. */
-  trainLossList: number[];
-  trainAccList: number[];
-  testAccList: number[];
+  /** Set when there is a validation set. */
+  valLoss?: number;
+  valAcc?: number;
+  /** The learning rate of the epoch's last step. */
+  lr?: number;
+  /** Steps in this epoch (fewer in a last partial one). */
   steps: number;
   seconds: number;
 }
 
-const KEYS = new Set(['epochs', 'miniBatchSize', 'optimizer', 'optimizerParams', 'evaluateSampleNumPerEpoch', 'onProgress']);
+/** Why a run ended. */
+export type StopReason = 'completed' | 'callback' | 'earlyStopping';
+
+export interface TrainResult {
+  epochs: EpochRecord[];
+  /**
+   * Loss of every step, taken BEFORE its update: the loss of the forward pass that
+   * computed the step's gradients (the book's train_neuralnet recomputes it after
+   * the update, which costs another forward pass).
+   */
+  trainLossList: number[];
+  trainAccList: number[];
+  testAccList: number[];
+  /** Validation accuracy per epoch (empty without validation). */
+  valAccList: number[];
+  steps: number;
+  seconds: number;
+  stopReason: StopReason;
+  /** Epoch whose parameters were restored by earlyStopping.restoreBest (absent otherwise). */
+  bestEpoch?: number;
+}
+
+/** What every callback gets; `stop()` ends training after the current step (the epoch is then recorded). */
+export interface TrainerEvent {
+  trainer: Trainer;
+  /** Current epoch (1-based; 0 before the first). */
+  epoch: number;
+  /** Steps done so far, and in all. */
+  iter: number;
+  maxIter: number;
+  stop(): void;
+}
+
+export interface StepEvent extends TrainerEvent {
+  /** The step's loss (before its update). */
+  loss: number;
+  /** Index of the step within its epoch (0-based). */
+  batch: number;
+}
+
+export interface EpochEndEvent extends TrainerEvent { record: EpochRecord }
+export interface TrainEndEvent extends TrainerEvent { result: TrainResult }
+
+/** Keras-like callbacks. fit() awaits a returned Promise; train() does not. Any may call `stop()`. */
+export interface TrainerCallbacks {
+  onTrainBegin?(e: TrainerEvent): void | Promise<void>;
+  onEpochBegin?(e: TrainerEvent): void | Promise<void>;
+  onStepEnd?(e: StepEvent): void | Promise<void>;
+  onEpochEnd?(e: EpochEndEvent): void | Promise<void>;
+  onTrainEnd?(e: TrainEndEvent): void | Promise<void>;
+}
+
+export interface FitOptions {
+  /** Aborting rejects fit() with the signal's reason before the next step; the parameters are those of the last completed step. */
+  signal?: AbortSignal;
+  /** Called beside the Trainer's own callbacks option. */
+  callbacks?: TrainerCallbacks;
+}
+
+/** Everything needed to continue a run bit-identically: plain JSON (see Trainer.trainerState). */
+export interface TrainerState {
+  format: 'simdnn.trainer/1';
+  /** Epochs and steps done. */
+  epoch: number;
+  iter: number;
+  random: { seed: number; counter: number };
+  baseLr: number | null;
+  schedule: Record<string, number> | null;
+  earlyStopping: { best: number | null; wait: number; bestEpoch: number } | null;
+  result: TrainResult;
+  optimizer: OptimizerState | null;
+  /** Parameters and layer state (batch-norm running statistics), as exportParams gives them. */
+  params: Record<string, { shape: number[]; data: number[] }>;
+  /** The best epoch's parameters kept for earlyStopping.restoreBest. */
+  best: Record<string, { shape: number[]; data: number[] }> | null;
+}
+
+const KEYS = new Set([
+  'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
+  'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks',
+]);
+
+/** Rows per evaluation chunk (the pause between chunks lets fit() yield during long evaluations). */
+const EVAL_CHUNK = 1000;
+
+/** What the loop hands its driver: a step or chunk is done, or a callback's promise to await. */
+type Pause = Promise<unknown> | null;
 
 export class Trainer {
   readonly optimizer: Optimizer;
@@ -60,11 +202,34 @@ export class Trainer {
   readonly batchSize: number;
   readonly iterPerEpoch: number;
   readonly maxIter: number;
+  readonly sampling: 'permutation' | 'replacement';
+  readonly classes: number;
+  private readonly data: Dataset;
+  private readonly validation: Dataset | null;
   private readonly buffers: Buffers;
   private readonly order: IntTensor;
+  private readonly guard: StepGuard;
+  private readonly best: NetCopy | null;
   private readonly evalN: number | null;
-  private readonly onProgress?: (p: TrainerProgress) => void;
+  private readonly options: TrainerOptions;
+  private readonly epochCount: number;
+  // position: epochs and steps done, the run's record so far
+  private epoch = 0;
+  private iter = 0;
+  private baseLr: number | null = null;
+  private result: TrainResult = emptyResult();
+  private stopRequested = false;
+  private finished = false;
+  private bestLoss = Infinity;
+  private bestEpoch = 0;
+  private wait = 0;
 
+  /**
+   * Checks every option and the data (tensors alive and on the net's runtime, targets as
+   * checkTargets says: int labels [N] in [0, classes) or one-hot rows [N, classes]) before
+   * allocating. xTrain/tTrain and xTest/tTest stay the caller's; dispose() frees what the
+   * Trainer made (batch buffers, a validationSplit's copies, snapshots).
+   */
   constructor(
     readonly network: Sequential,
     readonly xTrain: Tensor,
@@ -73,105 +238,410 @@ export class Trainer {
     readonly tTest: Targets,
     options: TrainerOptions = {},
   ) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`Trainer: options must be an object, got ${String(options)}`);
     for (const key of Object.keys(options)) {
       if (!KEYS.has(key)) throw new TypeError(`Trainer: unknown option '${key}' (expected one of ${[...KEYS].join(', ')})`);
     }
-    const { epochs = 20, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null } = options;
+    const {
+      epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
+      sampling = 'permutation', lrSchedule, augment, validationSplit, validation, earlyStopping, checkpoint,
+    } = options;
+    const rt = network.rt;
+    checkInput(network, xTrain, 'xTrain');
+    checkInput(network, xTest, 'xTest');
+    if (!(tTrain instanceof Tensor || tTrain instanceof IntTensor)) throw new TypeError('Trainer: tTrain must be an IntTensor of labels or a one-hot Tensor');
+    if (tTrain.rt !== rt) throw new Error('Trainer: tTrain lives on another runtime than the network');
     const N = xTrain.shape[0];
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RangeError(`Trainer: epochs must be a non-negative integer, got ${epochs}`);
+    if (maxIterations !== undefined && !(Number.isInteger(maxIterations) && maxIterations >= 0)) throw new RangeError(`Trainer: maxIterations must be a non-negative integer, got ${maxIterations}`);
     if (!(Number.isInteger(miniBatchSize) && miniBatchSize > 0)) throw new RangeError(`Trainer: miniBatchSize must be a positive integer, got ${miniBatchSize}`);
+    if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${String(sampling)}`);
     if (N === 0) throw new RangeError('Trainer: xTrain is empty');
-    if (tTrain.shape[0] !== N) throw new RangeError(`Trainer: tTrain has ${tTrain.shape[0]} rows, xTrain has ${N}`);
+    this.classes = classesOf(network);
+    checkTargets('tTrain', tTrain, N, this.classes);
+    checkTargets('tTest', tTest, xTest.shape[0], this.classes);
     if (evaluateSampleNumPerEpoch !== null && !(Number.isInteger(evaluateSampleNumPerEpoch) && evaluateSampleNumPerEpoch > 0)) {
       throw new RangeError(`Trainer: evaluateSampleNumPerEpoch must be a positive integer or null, got ${evaluateSampleNumPerEpoch}`);
     }
-    this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
-    this.epochs = epochs;
-    this.batchSize = Math.min(miniBatchSize, N);
-    this.iterPerEpoch = Math.max(Math.floor(N / this.batchSize), 1);
-    this.maxIter = epochs * this.iterPerEpoch;
-    this.evalN = evaluateSampleNumPerEpoch;
-    this.onProgress = options.onProgress;
-    this.buffers = new Buffers(network.rt);
-    this.order = network.rt.labels([N]);
-  }
-
-  /** Runs all epochs; throws (leaving the parameters as they were before the failing step) if training diverges. */
-  train(): TrainResult {
-    const rt = this.network.rt;
-    const k = rt.unsafeKernels;
-    const N = this.xTrain.shape[0];
-    const rowLen = this.xTrain.size / N;
-    const tRowLen = this.tTrain.size / N;
-    const xb = this.buffers.get('x', [this.batchSize, ...this.xTrain.shape.slice(1)]);
-    const tb = this.tTrain instanceof Tensor
-      ? this.buffers.get('t', [this.batchSize, ...this.tTrain.shape.slice(1)])
-      : this.buffers.labels('t', [this.batchSize]);
-    const result: TrainResult = { epochs: [], trainLossList: [], trainAccList: [], testAccList: [], steps: 0, seconds: 0 };
-    const start = now();
-    let iter = 0;
-    for (let epoch = 1; epoch <= this.epochs; epoch++) {
-      const epochStart = now();
-      k.shuffleIndices(this.order.ptr, N, rt.seed >>> 0, rt.take(N));
-      let lossSum = 0;
-      for (let b = 0; b < this.iterPerEpoch; b++) {
-        const idx = this.order.ptr + b * this.batchSize * 4;
-        k.gatherRows(xb.ptr, this.xTrain.ptr, idx, this.batchSize, rowLen);
-        k.gatherRows(tb.ptr, this.tTrain.ptr, idx, this.batchSize, tRowLen);
-        const loss = this.step(xb, tb, iter);
-        lossSum += loss;
-        result.trainLossList.push(loss);
-        iter++;
-        this.onProgress?.({ kind: 'step', epoch, iter, maxIter: this.maxIter, loss });
-      }
-      const record = this.evaluate(epoch, lossSum / this.iterPerEpoch, (now() - epochStart) / 1000);
-      result.epochs.push(record);
-      result.trainAccList.push(record.trainAcc);
-      result.testAccList.push(record.testAcc);
-      this.onProgress?.({ kind: 'epoch', epoch, iter, maxIter: this.maxIter, loss: result.trainLossList[iter - 1], record });
+    if (lrSchedule !== undefined && !(typeof lrSchedule === 'object' && lrSchedule !== null && typeof lrSchedule.lrAt === 'function' && (lrSchedule.interval === 'epoch' || lrSchedule.interval === 'step'))) {
+      throw new TypeError('Trainer: lrSchedule must be a schedule (StepLR, CosineAnnealingLR, … from createSchedule)');
     }
-    result.steps = iter;
-    result.seconds = (now() - start) / 1000;
-    return result;
+    if (augment !== undefined && !(augment instanceof RandomAffine || typeof augment === 'function')) throw new TypeError('Trainer: augment must be a RandomAffine or a function of the batch');
+    if (validationSplit !== undefined && validation !== undefined) throw new TypeError('Trainer: give validationSplit or validation, not both');
+    if (validationSplit !== undefined && !(typeof validationSplit === 'number' && validationSplit > 0 && validationSplit < 1)) {
+      throw new RangeError(`Trainer: validationSplit must be a number in (0, 1), got ${validationSplit}`);
+    }
+    if (validation !== undefined) {
+      if (validation === null || typeof validation !== 'object') throw new TypeError('Trainer: validation must be { x, t }');
+      checkInput(network, validation.x, 'validation.x');
+      checkTargets('validation.t', validation.t, validation.x.shape[0], this.classes);
+    }
+    if (earlyStopping !== undefined) {
+      if (validationSplit === undefined && validation === undefined) throw new TypeError('Trainer: earlyStopping watches the validation loss: give validationSplit or validation');
+      const { patience, minDelta = 0, restoreBest = true } = earlyStopping;
+      if (!(Number.isInteger(patience) && patience >= 0)) throw new RangeError(`Trainer: earlyStopping.patience must be a non-negative integer, got ${patience}`);
+      if (!(Number.isFinite(minDelta) && minDelta >= 0)) throw new RangeError(`Trainer: earlyStopping.minDelta must be a number >= 0, got ${minDelta}`);
+      if (typeof restoreBest !== 'boolean') throw new TypeError('Trainer: earlyStopping.restoreBest must be a boolean');
+    }
+    if (checkpoint !== undefined) {
+      if (checkpoint === null || typeof checkpoint.write !== 'function') throw new TypeError('Trainer: checkpoint must be { every, write(bytes, epoch) }');
+      if (!(Number.isInteger(checkpoint.every) && checkpoint.every > 0)) throw new RangeError(`Trainer: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
+    }
+    this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
+    if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
+    this.options = options;
+    this.sampling = sampling;
+
+    // from here on the Trainer allocates
+    const full = new Dataset(xTrain, tTrain);
+    if (validationSplit !== undefined) {
+      const parts = full.split(validationSplit, rt.randomState.seed);
+      this.data = parts.train;
+      this.validation = parts.validation;
+    } else {
+      this.data = full;
+      this.validation = null;
+      if (validation) {
+        const vt = validation.t instanceof Tensor || validation.t instanceof IntTensor ? validation.t : rt.labels([validation.x.shape[0]], validation.t);
+        this.validation = new Dataset(validation.x, vt, vt !== validation.t);
+      }
+    }
+    const n = this.data.length;
+    this.epochs = epochs;
+    this.batchSize = Math.min(miniBatchSize, n);
+    this.iterPerEpoch = Math.max(Math.floor(n / this.batchSize), 1);
+    this.maxIter = maxIterations ?? epochs * this.iterPerEpoch;
+    this.epochCount = Math.ceil(this.maxIter / this.iterPerEpoch);
+    this.evalN = evaluateSampleNumPerEpoch;
+    this.buffers = new Buffers(rt);
+    this.order = rt.labels([n]);
+    this.guard = new StepGuard(network, this.optimizer);
+    this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
   }
 
-  /** One optimizer step on a batch; returns its loss. */
+  /** The training rows actually stepped on (all of xTrain, or a validationSplit's training part). */
+  get trainingRows(): number {
+    return this.data.length;
+  }
+
+  /**
+   * The book's synchronous loop: runs from the current position (the start, or where
+   * resume() put it) to the end and returns the run's record. Blocks its thread; callbacks'
+   * promises are not awaited. Throws if a step fails (see step()).
+   */
+  train(): TrainResult {
+    const loop = this.run(this.options.callbacks ? [this.options.callbacks] : []);
+    for (;;) {
+      const r = loop.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * The same loop as train() (same bits for the same seed), async: yields to the event
+   * loop whenever ~8 ms have passed since the last yield (a macrotask, so pages repaint
+   * and timers and signals are seen), awaits callbacks' promises and checkpoint writes,
+   * and rejects with `signal.reason` when aborted (checked before every step).
+   */
+  async fit(options: FitOptions = {}): Promise<TrainResult> {
+    const { signal, callbacks } = options;
+    if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError('Trainer.fit: signal must be an AbortSignal');
+    const all = [this.options.callbacks, callbacks].filter((c): c is TrainerCallbacks => c !== undefined);
+    const loop = this.run(all);
+    const yielder = new Yielder();
+    try {
+      for (;;) {
+        if (signal?.aborted) {
+          this.finished = true; // a later train()/fit() starts a new run from these parameters
+          signal.throwIfAborted();
+        }
+        const r = loop.next();
+        if (r.done) return r.value;
+        if (r.value !== null) await r.value;
+        else if (yielder.due()) await yielder.yieldNow();
+      }
+    } finally {
+      yielder.close();
+      loop.return(undefined as never);
+    }
+  }
+
+  /**
+   * One optimizer step on a batch; returns its loss (taken before the update). On NaN/Inf
+   * in the loss or gradients, or parameters the update overflowed to ±Inf, it throws a
+   * RangeError and leaves the parameters, the layers' state (batch-norm running
+   * statistics) and the optimizer's state as they were before the step.
+   */
   step(x: Tensor, t: Targets, iter = 0): number {
-    const grads = this.network.gradient(x, t);
-    const k = this.network.rt.unsafeKernels;
-    const set = this.network.parameterSet;
+    const guard = this.guard;
+    const net = this.network;
+    guard.saveLayerState();
+    let grads: Readonly<Record<string, Tensor>>;
+    try {
+      grads = net.gradient(x, t);
+    } catch (e) {
+      guard.restoreLayerState();
+      throw e;
+    }
+    const k = net.rt.unsafeKernels;
+    const set = net.parameterSet;
     const bad = set
       ? k.hasNonFinite(set.gradPtr, set.size) !== 0
       : Object.values(grads).some((g) => k.hasNonFinite(g.ptr, g.size) !== 0);
-    if (bad || !Number.isFinite(this.network.lastLoss)) {
-      throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${bad ? 'gradients' : 'loss'}; parameters left unchanged (lower the learning rate)`);
+    if (bad || !Number.isFinite(net.lastLoss)) {
+      guard.restoreLayerState();
+      throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${bad ? 'gradients' : 'loss'}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
     }
-    this.optimizer.update(this.network.params, grads);
-    return this.network.lastLoss;
+    guard.saveParams();
+    this.optimizer.update(net.params, grads);
+    if (!guard.paramsFinite()) {
+      guard.restoreAll();
+      throw new RangeError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
+    }
+    return net.lastLoss;
   }
 
-  private evaluate(epoch: number, trainLoss: number, seconds: number): EpochRecord {
-    const n = this.evalN;
-    const xTr = n === null ? this.xTrain : this.xTrain.rows(0, Math.min(n, this.xTrain.shape[0]));
-    const tTr = n === null ? this.tTrain : this.tTrain.rows(0, xTr.shape[0]);
-    const xTe = n === null ? this.xTest : this.xTest.rows(0, Math.min(n, this.xTest.shape[0]));
-    const tTe = n === null ? this.tTest : sliceTargets(this.tTest, xTe.shape[0]);
-    const tr = this.network.evaluate(xTr, tTr);
-    const te = this.network.evaluate(xTe, tTe);
-    return { epoch, trainLoss, trainAcc: tr.accuracy, testLoss: te.loss, testAcc: te.accuracy, seconds };
+  /**
+   * The position and everything a resumed run needs to continue bit-identically, as plain
+   * JSON: epochs/steps done, the random stream, the schedule and early-stopping state, the
+   * record so far, the optimizer state and the parameters with the layer state. Taken at an
+   * epoch's end (in a callback or after train()/fit()).
+   */
+  trainerState(): TrainerState {
+    const opt = this.optimizer;
+    return {
+      format: 'simdnn.trainer/1',
+      epoch: this.epoch,
+      iter: this.iter,
+      random: this.network.rt.randomState,
+      baseLr: this.baseLr,
+      schedule: this.options.lrSchedule?.state?.() ?? null,
+      earlyStopping: this.options.earlyStopping
+        ? { best: Number.isFinite(this.bestLoss) ? this.bestLoss : null, wait: this.wait, bestEpoch: this.bestEpoch }
+        : null,
+      result: structuredClone(this.result),
+      optimizer: opt instanceof ElementwiseOptimizer ? opt.state() : null,
+      params: toJson(this.network.exportParams()),
+      best: this.best?.saved ? toJson(this.best.export()) : null,
+    };
   }
 
+  /** trainerState() as UTF-8 JSON: what checkpoint.write receives. */
+  checkpointBytes(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.trainerState()));
+  }
+
+  /**
+   * Puts the Trainer, its network, optimizer, schedule and the runtime's random stream where
+   * `state` (trainerState(), or checkpointBytes()) says; the next train()/fit() continues
+   * from there and ends with the same bits as the uninterrupted run. Checks the state first:
+   * a wrong format, optimizer or parameter shape throws before anything is changed.
+   */
+  resume(state: TrainerState | Uint8Array): void {
+    const s: TrainerState = state instanceof Uint8Array ? JSON.parse(new TextDecoder().decode(state)) : state;
+    if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
+    if (!(Number.isInteger(s.epoch) && s.epoch >= 0 && s.epoch <= this.epochCount && Number.isInteger(s.iter) && s.iter >= 0 && s.iter <= this.maxIter)) {
+      throw new RangeError(`Trainer.resume: position epoch ${s.epoch}, step ${s.iter} is outside this run (${this.epochCount} epochs, ${this.maxIter} steps)`);
+    }
+    const opt = this.optimizer;
+    if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');
+    if (s.optimizer !== null && s.optimizer.optimizer !== opt.name) throw new TypeError(`Trainer.resume: the state is for ${s.optimizer.optimizer}, this trainer uses ${opt.name}`);
+    const net = this.network;
+    const current = net.exportParams();
+    net.importParams(s.params); // validates every key and shape before writing
+    try {
+      if (s.optimizer !== null) (opt as ElementwiseOptimizer).loadState(s.optimizer);
+      if (s.schedule) this.options.lrSchedule?.loadState?.(s.schedule);
+      net.rt.randomState = s.random;
+      if (s.best && this.best) this.best.import(s.best);
+    } catch (e) {
+      net.importParams(current);
+      throw e;
+    }
+    this.epoch = s.epoch;
+    this.iter = s.iter;
+    this.baseLr = s.baseLr;
+    if (s.baseLr !== null && this.options.lrSchedule) (opt as unknown as { lr: number }).lr = s.baseLr;
+    this.result = structuredClone(s.result);
+    this.bestLoss = s.earlyStopping?.best ?? Infinity;
+    this.wait = s.earlyStopping?.wait ?? 0;
+    this.bestEpoch = s.earlyStopping?.bestEpoch ?? 0;
+    this.finished = false;
+  }
+
+  /** Frees what the Trainer allocated (not the network, data or optimizer). */
   dispose(): void {
     this.buffers.dispose();
     this.order.dispose();
+    this.guard.dispose();
+    this.best?.dispose();
+    this.data.dispose();
+    this.validation?.dispose();
+  }
+
+  /** The loop: pauses (yields null) after every step and evaluation chunk, or yields a promise to await. */
+  private *run(callbacks: TrainerCallbacks[]): Generator<Pause, TrainResult> {
+    if (this.finished) this.reset();
+    const rt = this.network.rt;
+    const k = rt.unsafeKernels;
+    const opt = this.optimizer as Optimizer & { lr?: number };
+    const schedule = this.options.lrSchedule;
+    const augment = this.options.augment;
+    const x = this.data.x, t = this.data.t;
+    const n = this.data.length;
+    const B = this.batchSize;
+    const rowLen = x.size / n, tRowLen = t.size / n;
+    const xb = this.buffers.get('x', [B, ...x.shape.slice(1)]);
+    const tb = t instanceof Tensor ? this.buffers.get('t', [B, ...t.shape.slice(1)]) : this.buffers.labels('t', [B]);
+    const choice = this.buffers.labels('choice', [B]);
+    const u = this.buffers.get('u', [2 * B]);
+    this.stopRequested = false;
+    const event = (): TrainerEvent => ({ trainer: this, epoch: this.epoch, iter: this.iter, maxIter: this.maxIter, stop: () => { this.stopRequested = true; } });
+    const start = now();
+    if (schedule && this.baseLr === null) this.baseLr = opt.lr!;
+    for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()));
+    let reason: StopReason = this.stopRequested ? 'callback' : 'completed';
+    while (this.epoch < this.epochCount && !this.stopRequested) {
+      const epoch = this.epoch + 1;
+      const epochStart = now();
+      if (schedule?.interval === 'epoch') opt.lr = schedule.lrAt(this.epoch, this.baseLr!);
+      if (this.sampling === 'permutation') k.shuffleIndices(this.order.ptr, n, rt.seed >>> 0, rt.take(n));
+      for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }));
+      const steps = Math.min(this.iterPerEpoch, this.maxIter - this.iter);
+      let lossSum = 0, done = 0;
+      for (let b = 0; b < steps && !this.stopRequested; b++) {
+        if (schedule?.interval === 'step') opt.lr = schedule.lrAt(this.iter, this.baseLr!);
+        let idx: number;
+        if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
+        else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
+        k.gatherRows(xb.ptr, x.ptr, idx, B, rowLen);
+        k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
+        const input = augment === undefined ? xb : augmented(augment, xb, tb);
+        const loss = this.step(input, tb, this.iter);
+        lossSum += loss;
+        done++;
+        this.result.trainLossList.push(loss);
+        this.iter++;
+        this.options.onProgress?.({ kind: 'step', epoch, iter: this.iter, maxIter: this.maxIter, loss });
+        for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }));
+        yield null;
+      }
+      const record = yield* this.evaluate(epoch, lossSum / Math.max(done, 1), done, epochStart, opt.lr);
+      this.epoch = epoch;
+      this.result.epochs.push(record);
+      this.result.trainAccList.push(record.trainAcc);
+      this.result.testAccList.push(record.testAcc);
+      if (record.valAcc !== undefined) this.result.valAccList.push(record.valAcc);
+      schedule?.observe?.(record.valLoss ?? record.trainLoss);
+      if (this.stopRequested) reason = 'callback';
+      if (this.watchEarlyStop(record)) { this.stopRequested = true; reason = 'earlyStopping'; }
+      this.options.onProgress?.({ kind: 'epoch', epoch, iter: this.iter, maxIter: this.maxIter, loss: this.result.trainLossList[this.iter - 1], record });
+      for (const c of callbacks) yield* awaited(c.onEpochEnd?.({ ...event(), record }));
+      if (this.stopRequested && reason === 'completed') reason = 'callback';
+      const cp = this.options.checkpoint;
+      if (cp && epoch % cp.every === 0) yield* awaited(cp.write(this.checkpointBytes(), epoch));
+    }
+    if (this.best?.saved && this.bestEpoch !== this.epoch) {
+      this.best.restore();
+      this.result.bestEpoch = this.bestEpoch;
+    } else if (this.best?.saved) {
+      this.result.bestEpoch = this.bestEpoch;
+    }
+    this.result.steps = this.iter;
+    this.result.seconds += (now() - start) / 1000;
+    this.result.stopReason = reason;
+    this.finished = true;
+    for (const c of callbacks) yield* awaited(c.onTrainEnd?.({ ...event(), result: this.result }));
+    return this.result;
+  }
+
+  /** Starts a new run from the current parameters (after a finished one). */
+  private reset(): void {
+    this.epoch = 0;
+    this.iter = 0;
+    this.result = emptyResult();
+    this.bestLoss = Infinity;
+    this.bestEpoch = 0;
+    this.wait = 0;
+    this.best?.clear();
+    this.finished = false;
+  }
+
+  /** Records the validation loss; true when early stopping says stop. */
+  private watchEarlyStop(record: EpochRecord): boolean {
+    const es = this.options.earlyStopping;
+    if (!es || record.valLoss === undefined) return false;
+    if (record.valLoss < this.bestLoss - (es.minDelta ?? 0)) {
+      this.bestLoss = record.valLoss;
+      this.bestEpoch = record.epoch;
+      this.wait = 0;
+      this.best?.save();
+      return false;
+    }
+    this.wait++;
+    return this.wait > es.patience;
+  }
+
+  private *evaluate(epoch: number, trainLoss: number, steps: number, epochStart: number, lr: number | undefined): Generator<Pause, EpochRecord> {
+    const seconds = (now() - epochStart) / 1000;
+    const limit = (rows: number) => (this.evalN === null ? rows : Math.min(this.evalN, rows));
+    const tr = yield* this.evaluateSet(this.data.x, this.data.t, limit(this.data.length));
+    const te = yield* this.evaluateSet(this.xTest, this.tTest, limit(this.xTest.shape[0]));
+    const record: EpochRecord = { epoch, trainLoss, trainAcc: tr.accuracy, testLoss: te.loss, testAcc: te.accuracy, steps, seconds };
+    if (this.validation) {
+      const va = yield* this.evaluateSet(this.validation.x, this.validation.t, this.validation.length);
+      record.valLoss = va.loss;
+      record.valAcc = va.accuracy;
+    }
+    if (lr !== undefined) record.lr = lr;
+    return record;
+  }
+
+  /** Loss and accuracy over the first `rows` rows, in chunks (a pause after each). */
+  private *evaluateSet(x: Tensor, t: Targets, rows: number): Generator<Pause, { loss: number; accuracy: number }> {
+    let lossSum = 0, correct = 0;
+    for (let start = 0; start < rows; start += EVAL_CHUNK) {
+      const end = Math.min(rows, start + EVAL_CHUNK);
+      const r = this.network.evaluate(x.rows(start, end), sliceTargets(t, start, end));
+      lossSum += r.loss * (end - start);
+      correct += Math.round(r.accuracy * (end - start));
+      yield null;
+    }
+    return { loss: lossSum / rows, accuracy: correct / rows };
   }
 }
 
-function sliceTargets(t: Targets, n: number): Targets {
-  if (t instanceof Tensor || t instanceof IntTensor) return t.rows(0, n);
-  return Array.prototype.slice.call(t, 0, n) as number[];
+function emptyResult(): TrainResult {
+  return { epochs: [], trainLossList: [], trainAccList: [], testAccList: [], valAccList: [], steps: 0, seconds: 0, stopReason: 'completed' };
 }
 
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+function checkInput(net: Sequential, x: Tensor, name: string): void {
+  if (!(x instanceof Tensor)) throw new TypeError(`Trainer: ${name} must be a Tensor`);
+  if (x.disposed) throw new Error(`Trainer: ${name} is disposed`);
+  if (x.rt !== net.rt) throw new Error(`Trainer: ${name} lives on another runtime than the network`);
+  if (x.shape.length < 2) throw new RangeError(`Trainer: ${name} must have rows [N, …], got [${x.shape.join(', ')}]`);
+}
+
+function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | IntTensor): Tensor {
+  if (augment instanceof RandomAffine) return augment.apply(x);
+  const out = augment(x, t);
+  if (out === undefined || out === x) return x;
+  if (!(out instanceof Tensor) || out.size !== x.size || out.shape.length !== x.shape.length || out.shape.some((d, i) => d !== x.shape[i])) {
+    throw new TypeError(`Trainer: augment must change the batch in place or return a Tensor of its shape [${x.shape.join(', ')}]`);
+  }
+  return out;
+}
+
+/** Yields a callback's promise (for fit() to await), nothing for a plain return. */
+function* awaited(r: void | Promise<void>): Generator<Pause, void> {
+  if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') yield r;
+}
+
+function sliceTargets(t: Targets, start: number, end: number): Targets {
+  if (t instanceof Tensor || t instanceof IntTensor) return t.rows(start, end);
+  return Array.prototype.slice.call(t, start, end) as number[];
+}
+
+function toJson(params: Record<string, { shape: number[]; data: Float32Array }>): Record<string, { shape: number[]; data: number[] }> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { shape: v.shape, data: Array.from(v.data) }]));
 }

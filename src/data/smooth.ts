@@ -1,0 +1,53 @@
+// The book's smooth_curve (common/util.py), for loss curves: the series is
+// mirrored by 10 points at each end, convolved with a normalised Kaiser window
+// of 11 points (beta 2, numpy.kaiser), and trimmed back to its length.
+
+const WINDOW = 11;
+const BETA = 2;
+
+/** The modified Bessel function of the first kind, order 0 (numpy.i0), by its power series. */
+function besselI0(x: number): number {
+  let sum = 1, term = 1;
+  const q = (x * x) / 4;
+  for (let k = 1; k < 50; k++) {
+    term *= q / (k * k);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  return sum;
+}
+
+/** numpy.kaiser(m, beta): I0(beta·√(1 − (2n/(m−1) − 1)²)) / I0(beta). */
+export function kaiserWindow(m: number, beta: number): number[] {
+  if (m === 1) return [1];
+  const denominator = besselI0(beta);
+  return Array.from({ length: m }, (_, n) => {
+    const r = (2 * n) / (m - 1) - 1;
+    return besselI0(beta * Math.sqrt(Math.max(0, 1 - r * r))) / denominator;
+  });
+}
+
+/**
+ * The book's smooth_curve(x): s = x[10:0:-1] ++ x ++ x[-1:-11:-1] (Python slices, so a
+ * series shorter than 11 points mirrors what it has), y = convolve(w / Σw, s, 'valid')
+ * with w = kaiser(11, 2), and returns y[5 : len(y) − 5] as a new array (float64).
+ */
+export function smoothCurve(x: ArrayLike<number>): number[] {
+  const n = x.length;
+  if (typeof n !== 'number') throw new TypeError('smoothCurve: x must be an array of numbers');
+  const head: number[] = [];
+  for (let i = Math.min(WINDOW - 1, n - 1); i > 0; i--) head.push(x[i]); // x[10:0:-1]
+  const tail: number[] = [];
+  for (let i = n - 1; i > n - WINDOW && i >= 0; i--) tail.push(x[i]); // x[-1:-11:-1]
+  const s = [...head, ...Array.from(x), ...tail];
+  const w = kaiserWindow(WINDOW, BETA);
+  const total = w.reduce((a, b) => a + b, 0);
+  const y: number[] = [];
+  // 'valid' convolution: y[j] = Σ_k w[k]·s[j + WINDOW − 1 − k] (the window is symmetric)
+  for (let j = 0; j + WINDOW <= s.length; j++) {
+    let acc = 0;
+    for (let k = 0; k < WINDOW; k++) acc += (w[k] / total) * s[j + WINDOW - 1 - k];
+    y.push(acc);
+  }
+  return y.slice(5, Math.max(5, y.length - 5));
+}

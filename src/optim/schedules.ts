@@ -1,0 +1,317 @@
+// Learning-rate schedules with PyTorch's names and semantics
+// (torch.optim.lr_scheduler). Each gives the rate as a closed form of the
+// number of periods done, k (0 before the first period: the base rate), so a
+// resumed run needs only k; ReduceLROnPlateau alone keeps state, exported by
+// state(). The Trainer sets the optimizer's `lr` before each period; the
+// optimizer kernels take lr as an argument, so a schedule costs no extra pass.
+
+/** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
+export type ScheduleInterval = 'epoch' | 'step';
+
+/** What every schedule shares: the Trainer calls `lrAt` before each period (epoch or step). */
+export interface LRSchedule {
+  /** PyTorch's class name ('StepLR', …). */
+  readonly name: string;
+  readonly interval: ScheduleInterval;
+  /** The learning rate for period k (k periods done, 0-based) given the optimizer's base rate. */
+  lrAt(k: number, baseLr: number): number;
+  /** Reports the epoch's metric (ReduceLROnPlateau only; the Trainer passes the validation loss, else the training loss). */
+  observe?(metric: number): void;
+  /** Plain-JSON state for checkpoints (stateful schedules only). */
+  state?(): Record<string, number>;
+  /** Restores what state() returned. */
+  loadState?(state: Record<string, number>): void;
+}
+
+interface IntervalOption {
+  /** Advance per 'epoch' (default) or per optimizer 'step'. */
+  interval?: ScheduleInterval;
+}
+
+function check(who: string, name: string, v: unknown, ok: (v: number) => boolean, expected: string): number {
+  if (!(typeof v === 'number' && Number.isFinite(v) && ok(v))) throw new RangeError(`${who}: ${name} must be ${expected}, got ${String(v)}`);
+  return v;
+}
+
+function checkKeys(who: string, options: object, keys: readonly string[]): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key) && key !== 'interval') throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys, 'interval'].join(', ')})`);
+  }
+}
+
+function intervalOf(who: string, options: IntervalOption): ScheduleInterval {
+  const v = options.interval ?? 'epoch';
+  if (v !== 'epoch' && v !== 'step') throw new RangeError(`${who}: interval must be 'epoch' or 'step', got ${String(v)}`);
+  return v;
+}
+
+const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
+const nonNegativeInt = (v: number) => Number.isInteger(v) && v >= 0;
+
+/** Number of sorted `milestones` <= k (Python's bisect_right). */
+function bisectRight(milestones: readonly number[], k: number): number {
+  let n = 0;
+  while (n < milestones.length && milestones[n] <= k) n++;
+  return n;
+}
+
+export interface StepLROptions extends IntervalOption { stepSize: number; gamma?: number }
+
+/** StepLR: lr = base · gamma^⌊k / stepSize⌋ (gamma default 0.1). */
+export class StepLR implements LRSchedule {
+  readonly name = 'StepLR';
+  readonly interval: ScheduleInterval;
+  readonly stepSize: number;
+  readonly gamma: number;
+  constructor(options: StepLROptions) {
+    checkKeys('StepLR', options, ['stepSize', 'gamma']);
+    this.stepSize = check('StepLR', 'stepSize', options.stepSize, positiveInt, 'a positive integer');
+    this.gamma = check('StepLR', 'gamma', options.gamma ?? 0.1, (v) => v > 0, 'a number > 0');
+    this.interval = intervalOf('StepLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    return baseLr * this.gamma ** Math.floor(k / this.stepSize);
+  }
+}
+
+export interface MultiStepLROptions extends IntervalOption { milestones: readonly number[]; gamma?: number }
+
+/** MultiStepLR: lr = base · gamma^(milestones ≤ k) (gamma default 0.1; a repeated milestone counts twice, as PyTorch's Counter). */
+export class MultiStepLR implements LRSchedule {
+  readonly name = 'MultiStepLR';
+  readonly interval: ScheduleInterval;
+  readonly milestones: readonly number[];
+  readonly gamma: number;
+  constructor(options: MultiStepLROptions) {
+    checkKeys('MultiStepLR', options, ['milestones', 'gamma']);
+    const m = options.milestones;
+    if (!Array.isArray(m) || !m.every((v) => Number.isInteger(v) && v > 0)) {
+      throw new RangeError(`MultiStepLR: milestones must be an array of positive integers, got ${JSON.stringify(m)}`);
+    }
+    this.milestones = [...m].sort((a, b) => a - b);
+    this.gamma = check('MultiStepLR', 'gamma', options.gamma ?? 0.1, (v) => v > 0, 'a number > 0');
+    this.interval = intervalOf('MultiStepLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    return baseLr * this.gamma ** bisectRight(this.milestones, k);
+  }
+}
+
+export interface ExponentialLROptions extends IntervalOption { gamma: number }
+
+/** ExponentialLR: lr = base · gamma^k. */
+export class ExponentialLR implements LRSchedule {
+  readonly name = 'ExponentialLR';
+  readonly interval: ScheduleInterval;
+  readonly gamma: number;
+  constructor(options: ExponentialLROptions) {
+    checkKeys('ExponentialLR', options, ['gamma']);
+    this.gamma = check('ExponentialLR', 'gamma', options.gamma, (v) => v > 0, 'a number > 0');
+    this.interval = intervalOf('ExponentialLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    return baseLr * this.gamma ** k;
+  }
+}
+
+export interface CosineAnnealingLROptions extends IntervalOption { tMax: number; etaMin?: number }
+
+/** CosineAnnealingLR (PyTorch's closed form): lr = etaMin + (base − etaMin)·(1 + cos(π·k / tMax)) / 2 (etaMin default 0). */
+export class CosineAnnealingLR implements LRSchedule {
+  readonly name = 'CosineAnnealingLR';
+  readonly interval: ScheduleInterval;
+  readonly tMax: number;
+  readonly etaMin: number;
+  constructor(options: CosineAnnealingLROptions) {
+    checkKeys('CosineAnnealingLR', options, ['tMax', 'etaMin']);
+    this.tMax = check('CosineAnnealingLR', 'tMax', options.tMax, positiveInt, 'a positive integer');
+    this.etaMin = check('CosineAnnealingLR', 'etaMin', options.etaMin ?? 0, (v) => v >= 0, 'a number >= 0');
+    this.interval = intervalOf('CosineAnnealingLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    return this.etaMin + (baseLr - this.etaMin) * (1 + Math.cos(Math.PI * k / this.tMax)) / 2;
+  }
+}
+
+export interface LinearLROptions extends IntervalOption { startFactor?: number; endFactor?: number; totalIters?: number }
+
+/**
+ * LinearLR, the usual linear warm-up: lr = base · (startFactor + (endFactor − startFactor)·min(k, totalIters) / totalIters)
+ * (defaults 1/3, 1, 5 as PyTorch's). Use interval 'step' to warm up over optimizer steps.
+ */
+export class LinearLR implements LRSchedule {
+  readonly name = 'LinearLR';
+  readonly interval: ScheduleInterval;
+  readonly startFactor: number;
+  readonly endFactor: number;
+  readonly totalIters: number;
+  constructor(options: LinearLROptions = {}) {
+    checkKeys('LinearLR', options, ['startFactor', 'endFactor', 'totalIters']);
+    this.startFactor = check('LinearLR', 'startFactor', options.startFactor ?? 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+    this.endFactor = check('LinearLR', 'endFactor', options.endFactor ?? 1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+    this.totalIters = check('LinearLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer');
+    this.interval = intervalOf('LinearLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    return baseLr * (this.startFactor + (this.endFactor - this.startFactor) * Math.min(k, this.totalIters) / this.totalIters);
+  }
+}
+
+export interface SequentialLROptions extends IntervalOption { schedulers: readonly LRSchedule[]; milestones: readonly number[] }
+
+/**
+ * SequentialLR: schedulers[i] from milestones[i−1] on, each restarted at its milestone
+ * (k − milestones[i−1]); e.g. a LinearLR warm-up then CosineAnnealingLR. Every inner
+ * schedule must have this one's interval and none may be ReduceLROnPlateau.
+ */
+export class SequentialLR implements LRSchedule {
+  readonly name = 'SequentialLR';
+  readonly interval: ScheduleInterval;
+  readonly schedulers: readonly LRSchedule[];
+  readonly milestones: readonly number[];
+  constructor(options: SequentialLROptions) {
+    checkKeys('SequentialLR', options, ['schedulers', 'milestones']);
+    const { schedulers, milestones } = options;
+    this.interval = intervalOf('SequentialLR', options);
+    if (!Array.isArray(schedulers) || schedulers.length === 0) throw new RangeError('SequentialLR: schedulers must be a non-empty array of schedules');
+    if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1 || !milestones.every((v, i) => Number.isInteger(v) && v > 0 && (i === 0 || v > milestones[i - 1]))) {
+      throw new RangeError(`SequentialLR: milestones must be ${schedulers.length - 1} increasing positive integers (one fewer than schedulers), got ${JSON.stringify(milestones)}`);
+    }
+    schedulers.forEach((s, i) => {
+      if (typeof s?.lrAt !== 'function' || s.observe) throw new TypeError(`SequentialLR: schedulers[${i}] must be a closed-form schedule (not ReduceLROnPlateau)`);
+      if (s.interval !== this.interval) throw new RangeError(`SequentialLR: schedulers[${i}] advances per ${s.interval}, this one per ${this.interval}`);
+    });
+    this.schedulers = [...schedulers];
+    this.milestones = [...milestones];
+  }
+  lrAt(k: number, baseLr: number): number {
+    const i = bisectRight(this.milestones, k);
+    return this.schedulers[i].lrAt(k - (i > 0 ? this.milestones[i - 1] : 0), baseLr);
+  }
+}
+
+export interface ReduceLROnPlateauOptions {
+  mode?: 'min' | 'max';
+  factor?: number;
+  patience?: number;
+  threshold?: number;
+  thresholdMode?: 'rel' | 'abs';
+  cooldown?: number;
+  minLr?: number;
+  eps?: number;
+}
+
+/**
+ * ReduceLROnPlateau (PyTorch's, per epoch): after `patience` epochs whose metric did
+ * not improve on the best by `threshold` (relative: best·(1 ∓ threshold); absolute:
+ * best ∓ threshold), lr ← max(lr·factor, minLr), then `cooldown` epochs without
+ * counting; a change smaller than eps is skipped. Defaults: min, 0.1, 10, 1e-4, rel, 0, 0, 1e-8.
+ */
+export class ReduceLROnPlateau implements LRSchedule {
+  readonly name = 'ReduceLROnPlateau';
+  readonly interval = 'epoch' as const;
+  readonly mode: 'min' | 'max';
+  readonly factor: number;
+  readonly patience: number;
+  readonly threshold: number;
+  readonly thresholdMode: 'rel' | 'abs';
+  readonly cooldown: number;
+  readonly minLr: number;
+  readonly eps: number;
+  private lr = NaN;
+  private best: number;
+  private numBadEpochs = 0;
+  private cooldownCounter = 0;
+
+  constructor(options: ReduceLROnPlateauOptions = {}) {
+    const who = 'ReduceLROnPlateau';
+    checkKeys(who, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
+    if ((options as IntervalOption).interval !== undefined && (options as IntervalOption).interval !== 'epoch') throw new RangeError(`${who}: advances per epoch only`);
+    const { mode = 'min', thresholdMode = 'rel' } = options;
+    if (mode !== 'min' && mode !== 'max') throw new RangeError(`${who}: mode must be 'min' or 'max', got ${String(mode)}`);
+    if (thresholdMode !== 'rel' && thresholdMode !== 'abs') throw new RangeError(`${who}: thresholdMode must be 'rel' or 'abs', got ${String(thresholdMode)}`);
+    this.mode = mode;
+    this.thresholdMode = thresholdMode;
+    this.factor = check(who, 'factor', options.factor ?? 0.1, (v) => v > 0 && v < 1, 'a number in (0, 1)');
+    this.patience = check(who, 'patience', options.patience ?? 10, nonNegativeInt, 'a non-negative integer');
+    this.threshold = check(who, 'threshold', options.threshold ?? 1e-4, (v) => v >= 0, 'a number >= 0');
+    this.cooldown = check(who, 'cooldown', options.cooldown ?? 0, nonNegativeInt, 'a non-negative integer');
+    this.minLr = check(who, 'minLr', options.minLr ?? 0, (v) => v >= 0, 'a number >= 0');
+    this.eps = check(who, 'eps', options.eps ?? 1e-8, (v) => v >= 0, 'a number >= 0');
+    this.best = mode === 'min' ? Infinity : -Infinity;
+  }
+
+  /** The current rate (the base rate until the first reduction). */
+  lrAt(_k: number, baseLr: number): number {
+    if (Number.isNaN(this.lr)) this.lr = baseLr;
+    return this.lr;
+  }
+
+  /** The epoch's metric: counts bad epochs and reduces the rate as PyTorch's step(metrics). */
+  observe(metric: number): void {
+    if (Number.isNaN(this.lr)) throw new Error('ReduceLROnPlateau.observe: call lrAt first (the Trainer does)');
+    if (this.isBetter(metric)) {
+      this.best = metric;
+      this.numBadEpochs = 0;
+    } else {
+      this.numBadEpochs++;
+    }
+    if (this.cooldownCounter > 0) {
+      this.cooldownCounter--;
+      this.numBadEpochs = 0;
+    }
+    if (this.numBadEpochs > this.patience) {
+      const next = Math.max(this.lr * this.factor, this.minLr);
+      if (this.lr - next > this.eps) this.lr = next;
+      this.cooldownCounter = this.cooldown;
+      this.numBadEpochs = 0;
+    }
+  }
+
+  state(): Record<string, number> {
+    // JSON has no Infinity: hasBest says whether best is set
+    const hasBest = Number.isFinite(this.best) ? 1 : 0;
+    return { lr: Number.isNaN(this.lr) ? -1 : this.lr, best: hasBest ? this.best : 0, hasBest, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter };
+  }
+
+  loadState(s: Record<string, number>): void {
+    const who = 'ReduceLROnPlateau.loadState';
+    for (const key of ['lr', 'best', 'hasBest', 'numBadEpochs', 'cooldownCounter']) {
+      if (typeof s?.[key] !== 'number' || !Number.isFinite(s[key])) throw new RangeError(`${who}: ${key} must be a finite number, got ${String(s?.[key])}`);
+    }
+    this.lr = s.lr < 0 ? NaN : s.lr;
+    this.best = s.hasBest ? s.best : (this.mode === 'min' ? Infinity : -Infinity);
+    this.numBadEpochs = s.numBadEpochs;
+    this.cooldownCounter = s.cooldownCounter;
+  }
+
+  private isBetter(a: number): boolean {
+    const { best, threshold } = this;
+    if (this.mode === 'min') return this.thresholdMode === 'rel' ? a < best * (1 - threshold) : a < best - threshold;
+    return this.thresholdMode === 'rel' ? a > best * (threshold + 1) : a > best + threshold;
+  }
+}
+
+const SCHEDULES = {
+  step: (o: object) => new StepLR(o as StepLROptions),
+  multistep: (o: object) => new MultiStepLR(o as MultiStepLROptions),
+  exponential: (o: object) => new ExponentialLR(o as ExponentialLROptions),
+  cosine: (o: object) => new CosineAnnealingLR(o as CosineAnnealingLROptions),
+  linear: (o: object) => new LinearLR(o as LinearLROptions),
+  plateau: (o: object) => new ReduceLROnPlateau(o as ReduceLROnPlateauOptions),
+} as const;
+
+/** Short names for createSchedule: step, multistep, exponential, cosine, linear, plateau. */
+export type ScheduleName = keyof typeof SCHEDULES;
+export const scheduleNames = Object.keys(SCHEDULES) as ScheduleName[];
+
+/**
+ * A schedule by short name with its options (PyTorch's argument names in camelCase),
+ * e.g. createSchedule('step', { stepSize: 1, gamma: 0.9 }). Unknown name: TypeError.
+ */
+export function createSchedule(name: string, options: object = {}): LRSchedule {
+  const make = (SCHEDULES as Record<string, (o: object) => LRSchedule>)[name.toLowerCase()];
+  if (!make) throw new TypeError(`schedule: unknown name '${name}' (expected one of ${scheduleNames.join(', ')})`);
+  return make(options);
+}

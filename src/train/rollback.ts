@@ -1,0 +1,173 @@
+// The Trainer's promise for a failed step: the parameters, the layers' state
+// (batch-norm running statistics) and the optimizer's state are those of the
+// last good step. A step mutates the layer state in its forward pass (before
+// the loss can be checked) and the parameters and optimizer state in its
+// update (which can overflow to ±Inf from finite gradients), so the guard
+// copies all three into one preallocated block first (bulk memory copies) and
+// copies them back when the step fails.
+import type { Sequential } from '../nets/sequential.js';
+import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+interface Span { ptr: number; size: number }
+
+export class StepGuard {
+  private readonly stateSpans: Span[];
+  private readonly paramSpans: Span[];
+  private readonly stateFloats: number;
+  private readonly paramFloats: number;
+  private block: Tensor | null = null;
+  /** The optimizer arena copied before the last update (null: none existed). */
+  private savedArena: Tensor | null = null;
+  /** The optimizer's state as plain data, before its first update (its arena is made by that update). */
+  private initialState: OptimizerState | null = null;
+  private savedSteps = 0;
+
+  constructor(private readonly net: Sequential, private readonly optimizer: Optimizer) {
+    this.stateSpans = Object.values(net.state).map((t) => ({ ptr: t.ptr, size: t.size }));
+    const set = net.parameterSet;
+    this.paramSpans = set ? [{ ptr: set.paramPtr, size: set.size }] : Object.values(net.params).map((t) => ({ ptr: t.ptr, size: t.size }));
+    this.stateFloats = this.stateSpans.reduce((n, s) => n + s.size, 0);
+    this.paramFloats = this.paramSpans.reduce((n, s) => n + s.size, 0);
+  }
+
+  /** Before the forward pass: copies the layers' state. */
+  saveLayerState(): void {
+    this.copy(this.stateSpans, 0, true);
+  }
+
+  /** Before the update: copies the parameters and the optimizer's state. */
+  saveParams(): void {
+    this.copy(this.paramSpans, this.stateFloats, true);
+    const opt = this.optimizer;
+    if (!(opt instanceof ElementwiseOptimizer)) return;
+    const arena = opt.unsafeStateTensor;
+    this.savedSteps = opt.t;
+    this.savedArena = arena;
+    if (arena === null) {
+      this.initialState = opt.state();
+    } else {
+      this.ensure(arena.size);
+      this.net.rt.unsafeKernels.copy(this.block!.ptr + (this.stateFloats + this.paramFloats) * 4, arena.ptr, arena.size);
+    }
+  }
+
+  /** Whether every parameter is finite (after the update). */
+  paramsFinite(): boolean {
+    const k = this.net.rt.unsafeKernels;
+    for (const s of this.paramSpans) if (k.hasNonFinite(s.ptr, s.size) !== 0) return false;
+    return true;
+  }
+
+  /** After a failed forward/backward: puts the layers' state back. */
+  restoreLayerState(): void {
+    this.copy(this.stateSpans, 0, false);
+  }
+
+  /** After a failed update: puts the layers' state, the parameters and the optimizer's state back. */
+  restoreAll(): void {
+    this.restoreLayerState();
+    this.copy(this.paramSpans, this.stateFloats, false);
+    const opt = this.optimizer;
+    if (!(opt instanceof ElementwiseOptimizer)) return;
+    const arena = opt.unsafeStateTensor;
+    if (this.savedArena === null) {
+      opt.loadState(this.initialState!);
+    } else if (arena === this.savedArena) {
+      this.net.rt.unsafeKernels.copy(arena.ptr, this.block!.ptr + (this.stateFloats + this.paramFloats) * 4, arena.size);
+      // the step count goes back too (Adam's bias correction depends on it)
+      opt.loadState({ ...opt.state(), t: this.savedSteps });
+    }
+  }
+
+  dispose(): void {
+    this.block?.dispose();
+    this.block = null;
+  }
+
+  /** Grows the block to hold the layer state, the parameters and `optFloats` of optimizer state (only when the layout changes). */
+  private ensure(optFloats: number): Tensor {
+    const need = Math.max(1, this.stateFloats + this.paramFloats + optFloats);
+    if (this.block === null || this.block.size < need) {
+      const old = this.block;
+      const block = this.net.rt.tensor([need]);
+      if (old) { this.net.rt.unsafeKernels.copy(block.ptr, old.ptr, old.size); old.dispose(); }
+      this.block = block;
+    }
+    return this.block;
+  }
+
+  private copy(spans: Span[], offset: number, save: boolean): void {
+    if (spans.length === 0) return;
+    const block = this.ensure(this.savedArena?.size ?? 0);
+    const k = this.net.rt.unsafeKernels;
+    let at = block.ptr + offset * 4;
+    for (const s of spans) {
+      if (save) k.copy(at, s.ptr, s.size);
+      else k.copy(s.ptr, at, s.size);
+      at += s.size * 4;
+    }
+  }
+}
+
+/**
+ * A copy of a net's parameters and layer state in one block (made at the first
+ * save): early stopping keeps the best epoch's here and puts it back.
+ */
+export class NetCopy {
+  private readonly tensors: Array<[string, Tensor]>;
+  private readonly floats: number;
+  private block: Tensor | null = null;
+  saved = false;
+
+  constructor(private readonly net: Sequential) {
+    this.tensors = Object.entries({ ...net.params, ...net.state });
+    this.floats = this.tensors.reduce((n, [, t]) => n + t.size, 0);
+  }
+
+  save(): void {
+    this.block ??= this.net.rt.tensor([Math.max(1, this.floats)]);
+    this.each((t, at) => this.net.rt.unsafeKernels.copy(at, t.ptr, t.size));
+    this.saved = true;
+  }
+
+  restore(): void {
+    if (!this.saved) return;
+    this.each((t, at) => this.net.rt.unsafeKernels.copy(t.ptr, at, t.size));
+  }
+
+  clear(): void {
+    this.saved = false;
+  }
+
+  /** The saved values keyed like exportParams. */
+  export(): Record<string, { shape: number[]; data: Float32Array }> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    const data = this.block!.data;
+    let at = 0;
+    for (const [k, t] of this.tensors) { out[k] = { shape: [...t.shape], data: data.slice(at, at + t.size) }; at += t.size; }
+    return out;
+  }
+
+  /** Loads values keyed like exportParams (every key, right sizes) as the saved copy. */
+  import(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+    for (const [k, t] of this.tensors) {
+      if (saved[k]?.data?.length !== t.size) throw new RangeError(`Trainer.resume: best['${k}'] must hold ${t.size} values`);
+    }
+    this.block ??= this.net.rt.tensor([Math.max(1, this.floats)]);
+    const data = this.block.data;
+    let at = 0;
+    for (const [k, t] of this.tensors) { data.set(saved[k].data, at); at += t.size; }
+    this.saved = true;
+  }
+
+  dispose(): void {
+    this.block?.dispose();
+    this.block = null;
+  }
+
+  private each(f: (t: Tensor, at: number) => void): void {
+    let at = this.block!.ptr;
+    for (const [, t] of this.tensors) { f(t, at); at += t.size * 4; }
+  }
+}

@@ -1,0 +1,61 @@
+// Targets checked at the Trainer's boundary, before anything is gathered or
+// written: int labels are one per row, integers in [0, classes); one-hot rows
+// are exactly `classes` wide and hold one 1 and zeros. A wrong shape would
+// otherwise overflow the batch label buffer, and a float label be truncated.
+import type { Targets } from '../layers/softmax-with-loss.js';
+import type { Sequential } from '../nets/sequential.js';
+import { IntTensor, Tensor } from '../runtime/tensor.js';
+
+/** The number of classes the net outputs: the width of its last 2-D weight. */
+export function classesOf(net: Sequential): number {
+  const weights = Object.entries(net.params).filter(([k, p]) => k.startsWith('W') && p.shape.length === 2);
+  if (weights.length === 0) throw new TypeError('Trainer: the network has no 2-D weight (W…) to tell its number of classes');
+  return weights[weights.length - 1][1].shape[1];
+}
+
+/**
+ * Checks `t` (named `name`) as targets for `rows` rows and `classes` classes.
+ * Returns `t` unchanged; throws a TypeError/RangeError naming `name` otherwise.
+ */
+export function checkTargets(name: string, t: Targets, rows: number, classes: number): Targets {
+  const where = `Trainer: ${name}`;
+  if (t instanceof IntTensor) {
+    if (t.disposed) throw new Error(`${where} is disposed`);
+    if (t.shape.length !== 1 || t.shape[0] !== rows) {
+      throw new RangeError(`${where} must be int labels of shape [${rows}], got [${t.shape.join(', ')}] (one-hot rows go in a float Tensor [${rows}, ${classes}])`);
+    }
+    checkLabels(where, t.data, classes);
+  } else if (t instanceof Tensor) {
+    if (t.disposed) throw new Error(`${where} is disposed`);
+    if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== classes) {
+      throw new RangeError(`${where} must be one-hot rows of shape [${rows}, ${classes}] (the net has ${classes} classes), got [${t.shape.join(', ')}]`);
+    }
+    const v = t.data;
+    for (let r = 0; r < rows; r++) {
+      let ones = 0;
+      for (let c = 0; c < classes; c++) {
+        const x = v[r * classes + c];
+        if (x === 1) ones++;
+        else if (x !== 0) throw new RangeError(`${where}[${r}][${c}] is ${x}: one-hot rows hold only 0 and 1`);
+      }
+      if (ones !== 1) throw new RangeError(`${where}[${r}] has ${ones} ones: a one-hot row has exactly one`);
+    }
+  } else {
+    if (t === null || typeof t !== 'object' || typeof (t as ArrayLike<number>).length !== 'number') {
+      throw new TypeError(`${where} must be an IntTensor, a one-hot Tensor or an array of int labels, got ${t === null ? 'null' : typeof t}`);
+    }
+    if (t.length !== rows) throw new RangeError(`${where} must hold ${rows} labels, got ${t.length}`);
+    checkLabels(where, t, classes);
+  }
+  return t;
+}
+
+function checkLabels(where: string, v: ArrayLike<number>, classes: number): void {
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i];
+    if (!(typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < classes)) {
+      const shown = Array.isArray(c) ? JSON.stringify(c) + ' (nested one-hot arrays: use a Tensor [N, classes])' : String(c);
+      throw new RangeError(`${where}[${i}] is ${shown}, expected an integer label in [0, ${classes})`);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+// Dataset on tensors (select, shuffle, split, randomChoice, batches) and the
+// book's smooth_curve.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { makeRuntime, expectClose } from './helpers/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { Dataset, smoothCurve, kaiserWindow } from '../src/index.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime({ seed: 4 }); });
+
+/** Row i of x is [i, 10·i]; label i mod 3. */
+function numbered(N: number) {
+  const x = rt.tensor([N, 2], Array.from({ length: 2 * N }, (_, j) => (j % 2 ? 10 : 1) * Math.floor(j / 2)));
+  const t = rt.labels([N], Array.from({ length: N }, (_, i) => i % 3));
+  return new Dataset(x, t);
+}
+
+const rowsOf = (d: { x: { toArray(): Float32Array } }) => Array.from(d.x.toArray()).filter((_, j) => j % 2 === 0);
+
+describe('Dataset', () => {
+  it('select copies the rows in order into tensors the new Dataset owns', () => {
+    const d = numbered(10);
+    const s = d.select([7, 2, 2]);
+    expect(Array.from(s.x.toArray())).toEqual([7, 70, 2, 20, 2, 20]);
+    expect(Array.from(s.t.toArray())).toEqual([1, 2, 2]);
+    expect(() => d.select([10])).toThrow(/indices\[0\] is 10, expected an integer in \[0, 10\)/);
+    s.dispose();
+    expect(s.x.disposed).toBe(true);
+    d.dispose();
+    expect(d.x.disposed).toBe(false); // borrowed
+  });
+
+  it('shuffle is a seeded permutation; split is seeded, disjoint, complete and keeps row order', () => {
+    const d = numbered(20);
+    const a = d.shuffle(5), b = d.shuffle(5), c = d.shuffle(6);
+    expect(rowsOf(a)).toEqual(rowsOf(b));
+    expect(rowsOf(a)).not.toEqual(rowsOf(c));
+    expect([...rowsOf(a)].sort((p, q) => p - q)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    const { train, validation } = d.split(0.25, 1);
+    expect(validation.length).toBe(5);
+    expect(train.length).toBe(15);
+    const tr = rowsOf(train), va = rowsOf(validation);
+    expect([...tr, ...va].sort((p, q) => p - q)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(tr).toEqual([...tr].sort((p, q) => p - q));
+    expect(Array.from(validation.t.toArray())).toEqual(va.map((i) => i % 3));
+    expect(() => d.split(1, 1)).toThrow(/validationRate must be a number in \(0, 1\)/);
+    for (const x of [a, b, c, train, validation, d]) x.dispose();
+  });
+
+  it('randomChoice draws rows with replacement from the runtime\'s seeded stream, x and t together', async () => {
+    const d = numbered(50);
+    const r2 = await makeRuntime({ seed: 4 });
+    const counter = rt.randomState.counter;
+    const batch = d.randomChoice(200);
+    const rows = rowsOf(batch);
+    expect(rows.every((i) => Number.isInteger(i) && i >= 0 && i < 50)).toBe(true);
+    expect(new Set(rows).size).toBeLessThan(50); // 200 draws of 50: repeats
+    expect(Array.from(batch.t.toArray())).toEqual(rows.map((i) => i % 3));
+    expect(rt.randomState.counter).toBe(counter + 400);
+    // the same draws from the same stream position
+    r2.randomState = { seed: 4, counter };
+    const d2 = new Dataset(r2.tensor([50, 2], d.x.toArray()), r2.labels([50], d.t.toArray()));
+    expect(rowsOf(d2.randomChoice(200))).toEqual(rows);
+    d.dispose();
+    r2.dispose();
+  });
+
+  it('batches in order or seeded order, the last one smaller unless dropLast', () => {
+    const d = numbered(7);
+    expect([...d.batches(3)].length).toBe(3);
+    const seen: number[] = [];
+    for (const b of d.batches(3, { seed: 2 })) seen.push(...rowsOf(b));
+    expect([...seen].sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect([...d.batches(3, { dropLast: true })].map((b) => b.x.shape[0])).toEqual([3, 3]);
+    d.dispose();
+  });
+});
+
+describe('smoothCurve', () => {
+  // reference values from the book's common/util.py smooth_curve run with NumPy 2.4.6
+  const series = (n: number) => Array.from({ length: n }, (_, i) => ((i * 7) % 13) / 3 + i * 0.1);
+
+  it('numpy.kaiser(11, 2)', () => {
+    expectClose(kaiserWindow(11, 2), [0.4386762798370488, 0.6113943543616491, 0.7676749968275236, 0.8921614338542881, 0.9723298008693713, 1,
+      0.9723298008693713, 0.8921614338542881, 0.7676749968275236, 0.6113943543616491, 0.4386762798370488], { rtol: 1e-14 });
+  });
+
+  it('matches the book\'s smooth_curve on 30, 12 and 11 points, and is empty below 11 as the book\'s slices make it', () => {
+    expectClose(smoothCurve(series(30)), [1.7470982545281366, 1.6882529998421083, 1.872857418929472, 1.9328953548787566, 2.223333819810497,
+      2.371303606295426, 2.728696393704574, 2.9046369396287592, 3.034767306593949, 3.1212288232771153, 3.170395804010151, 3.1923653700420167,
+      3.1999999999999997, 3.2076346299579823, 3.2296041959898494, 3.2787711767228847, 3.365232693406051, 3.4953630603712407, 3.671303606295426,
+      4.028696393704574, 4.2046369396287595, 4.334767306593949, 4.421228823277115, 4.470395804010151, 4.492365370042017, 4.599645830502351,
+      4.490926223900533, 4.530840712423791, 4.358534790616587, 4.339102811613178], { rtol: 1e-13 });
+    expectClose(smoothCurve(series(12)), [1.7470982545281366, 1.6882529998421083, 1.872857418929472, 1.9328953548787566, 2.223333819810497,
+      2.371303606295426, 2.728696393704574, 3.0042827701311103, 3.245321320980457, 3.4392067893960343, 3.5751266742649435, 3.645173724502553], { rtol: 1e-13 });
+    expectClose(smoothCurve(series(11)), [1.7470982545281366, 1.6882529998421083, 1.872857418929472, 1.9328953548787566, 2.223333819810497,
+      2.371303606295426, 2.6010798037629668, 2.7984495043302893, 2.9550404367957372, 3.0637629069634764, 3.1194750211272027], { rtol: 1e-13 });
+    expect(smoothCurve(series(5))).toEqual([]);
+    // a constant stays constant
+    expectClose(smoothCurve(new Array(40).fill(2.5)), new Array(40).fill(2.5), { rtol: 1e-14 });
+  });
+});

@@ -1,0 +1,85 @@
+// Learning-rate schedules against PyTorch's formulas (torch.optim.lr_scheduler),
+// at chosen periods k, and ReduceLROnPlateau's step(metrics) rules.
+import { describe, it, expect } from 'vitest';
+import {
+  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau, createSchedule,
+} from '../src/index.js';
+
+const base = 0.1;
+
+describe('closed-form schedules', () => {
+  it('StepLR: base · gamma^⌊k / step_size⌋', () => {
+    const s = new StepLR({ stepSize: 3, gamma: 0.5 });
+    expect([0, 2, 3, 5, 6, 10].map((k) => s.lrAt(k, base))).toEqual([0.1, 0.1, 0.05, 0.05, 0.025, 0.1 * 0.5 ** 3]);
+    expect(new StepLR({ stepSize: 1 }).lrAt(2, 1)).toBeCloseTo(0.01, 15);
+  });
+
+  it('MultiStepLR: base · gamma^(number of milestones ≤ k), repeated milestones counted twice', () => {
+    const s = new MultiStepLR({ milestones: [5, 2], gamma: 0.1 });
+    expect([0, 1, 2, 4, 5, 100].map((k) => s.lrAt(k, 1))).toEqual([1, 1, 0.1, 0.1, 0.1 ** 2, 0.1 ** 2]);
+    expect(new MultiStepLR({ milestones: [2, 2], gamma: 0.5 }).lrAt(2, 1)).toBe(0.25);
+  });
+
+  it('ExponentialLR: base · gamma^k', () => {
+    const s = new ExponentialLR({ gamma: 0.9 });
+    for (const k of [0, 1, 7, 30]) expect(s.lrAt(k, base)).toBe(base * 0.9 ** k);
+  });
+
+  it('CosineAnnealingLR: eta_min + (base − eta_min)(1 + cos(πk / T_max)) / 2', () => {
+    const s = new CosineAnnealingLR({ tMax: 10, etaMin: 0.001 });
+    expect(s.lrAt(0, base)).toBe(base);
+    expect(s.lrAt(5, base)).toBeCloseTo((base + 0.001) / 2, 15);
+    expect(s.lrAt(10, base)).toBeCloseTo(0.001, 15);
+    expect(s.lrAt(3, base)).toBe(0.001 + (base - 0.001) * (1 + Math.cos(Math.PI * 3 / 10)) / 2);
+  });
+
+  it('LinearLR: base · (start + (end − start) · min(k, total) / total), PyTorch\'s defaults 1/3, 1, 5', () => {
+    const s = new LinearLR();
+    expect(s.lrAt(0, 0.3)).toBeCloseTo(0.1, 15);
+    expect(s.lrAt(5, 0.3)).toBe(0.3);
+    expect(s.lrAt(50, 0.3)).toBe(0.3);
+    expect(s.lrAt(2, 0.3)).toBeCloseTo(0.3 * (1 / 3 + (2 / 3) * 2 / 5), 15);
+  });
+
+  it('SequentialLR: a warm-up, then the next schedule restarted at its milestone', () => {
+    const s = new SequentialLR({ schedulers: [new LinearLR({ startFactor: 0.5, totalIters: 2 }), new ExponentialLR({ gamma: 0.5 })], milestones: [2] });
+    expect([0, 1, 2, 3, 4].map((k) => s.lrAt(k, 1))).toEqual([0.5, 0.75, 1, 0.5, 0.25]);
+    expect(() => new SequentialLR({ schedulers: [new LinearLR()], milestones: [1] })).toThrow(/milestones must be 0 increasing/);
+  });
+
+  it('rejects bad options by name, and unknown names', () => {
+    expect(() => new StepLR({ stepSize: 0 })).toThrow(/StepLR: stepSize must be a positive integer, got 0/);
+    expect(() => new ExponentialLR({ gamma: -1 })).toThrow(/gamma must be a number > 0/);
+    expect(() => new CosineAnnealingLR({ tMax: 5, eta: 1 } as never)).toThrow(/unknown option 'eta'/);
+    expect(() => new LinearLR({ interval: 'batch' } as never)).toThrow(/interval must be 'epoch' or 'step'/);
+    expect(() => createSchedule('warm')).toThrow(/unknown name 'warm'/);
+    expect(createSchedule('cosine', { tMax: 4 }).lrAt(4, 1)).toBeCloseTo(0, 15);
+  });
+});
+
+describe('ReduceLROnPlateau', () => {
+  it('reduces after more than `patience` epochs without a relative improvement, then cools down', () => {
+    const s = new ReduceLROnPlateau({ factor: 0.5, patience: 1, threshold: 0.1, cooldown: 1 });
+    expect(s.lrAt(0, 1)).toBe(1);
+    const lrs: number[] = [];
+    // 1.0 best; 0.95 is not below 1.0·(1 − 0.1): bad 1; 0.95 again: bad 2 > patience: halve, cooldown 1
+    for (const m of [1.0, 0.95, 0.95, 0.95, 0.95, 0.95, 0.5]) { s.observe(m); lrs.push(s.lrAt(0, 1)); }
+    // after the reduction: cooldown resets the count once, then two more bad epochs reduce again
+    expect(lrs).toEqual([1, 1, 0.5, 0.5, 0.5, 0.25, 0.25]);
+    const st = s.state();
+    const t = new ReduceLROnPlateau({ factor: 0.5, patience: 1, threshold: 0.1, cooldown: 1 });
+    t.loadState(JSON.parse(JSON.stringify(st)));
+    expect(t.lrAt(0, 1)).toBe(0.25);
+    expect(t.state()).toEqual(st);
+  });
+
+  it('mode max with an absolute threshold, and never below minLr', () => {
+    const s = new ReduceLROnPlateau({ mode: 'max', thresholdMode: 'abs', threshold: 0.01, patience: 0, factor: 0.1, minLr: 0.005 });
+    s.lrAt(0, 0.1);
+    s.observe(0.5); // best
+    s.observe(0.505); // not above 0.5 + 0.01: bad 1 > 0: reduce to 0.01
+    expect(s.lrAt(0, 0.1)).toBeCloseTo(0.01, 15);
+    s.observe(0.4); // reduce to max(0.001, 0.005)
+    expect(s.lrAt(0, 0.1)).toBe(0.005);
+  });
+});

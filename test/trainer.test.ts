@@ -1,0 +1,323 @@
+// The Trainer's loops: fit() against train(), yielding, abort, callbacks,
+// iterations and sampling, schedules in the loop, augmentation, validation,
+// early stopping, checkpoints and resume, the failed-step guarantee and
+// target validation. Small nets and few steps throughout.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import {
+  MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine,
+  type TrainerOptions, type TrainResult,
+} from '../src/index.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime({ seed: 3 }); });
+
+/** Two Gaussian blobs in 2-D with labels 0/1 (optionally flipped). */
+function blobs(r: Runtime, N: number, seed: number, flip = false) {
+  const xs = randomArray(N * 2, seed);
+  const t: number[] = [];
+  for (let i = 0; i < N; i++) { const c = i % 2; t.push(flip ? 1 - c : c); xs[i * 2] += c ? 2 : -2; }
+  return { x: r.tensor([N, 2], xs), t: r.labels([N], t) };
+}
+
+async function run(seed: number, options: TrainerOptions, how: 'train' | 'fit', extend = false) {
+  const r = await makeRuntime({ seed });
+  const net = extend
+    ? new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [8, 8], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.1 })
+    : new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
+  const d = blobs(r, 120, 1), te = blobs(r, 40, 2);
+  const trainer = new Trainer(net, d.x, d.t, te.x, te.t, { miniBatchSize: 20, ...options });
+  const result = how === 'train' ? trainer.train() : await trainer.fit();
+  return { r, net, trainer, result, params: net.exportParams() };
+}
+
+const bits = (a: TrainResult) => new Float64Array(a.trainLossList);
+
+describe('Trainer.fit', () => {
+  it('gives the bits of train() for the same seed (permutation and replacement, schedule, batch norm and dropout)', async () => {
+    for (const sampling of ['permutation', 'replacement'] as const) {
+      const options: TrainerOptions = { epochs: 3, sampling, optimizer: new Adam({ lr: 0.01 }), lrSchedule: new StepLR({ stepSize: 1, gamma: 0.5 }) };
+      const a = await run(7, { ...options, optimizer: new Adam({ lr: 0.01 }) }, 'train', true);
+      const b = await run(7, { ...options, optimizer: new Adam({ lr: 0.01 }) }, 'fit', true);
+      expect(b.result.trainLossList).toEqual(a.result.trainLossList);
+      expect(b.result.testAccList).toEqual(a.result.testAccList);
+      for (const k of Object.keys(a.params)) expectBits(b.params[k].data, a.params[k].data, `${sampling} ${k}`);
+      expect(b.result.steps).toBe(18);
+      for (const x of [a, b]) { x.trainer.dispose(); x.r.dispose(); }
+    }
+  });
+
+  it('yields to the event loop between steps (a timer set before fit() fires during it)', async () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 40, 3);
+    let timerFired = false;
+    let firedAtStep = -1;
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 2, miniBatchSize: 10 });
+    setTimeout(() => { timerFired = true; }, 0);
+    await trainer.fit({
+      callbacks: {
+        onStepEnd: (e) => {
+          if (timerFired && firedAtStep < 0) firedAtStep = e.iter;
+          // make each step outlast the slice, so fit() must yield after it
+          const until = performance.now() + 10;
+          while (performance.now() < until) { /* spin */ }
+        },
+      },
+    });
+    expect(firedAtStep).toBeGreaterThan(0);
+    expect(firedAtStep).toBeLessThanOrEqual(2);
+    trainer.dispose();
+  });
+
+  it('stops within one step of an abort and rejects with the signal\'s reason', async () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 40, 4);
+    const optimizer = new SGD({ lr: 0.1 });
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 5, miniBatchSize: 10, optimizer });
+    const controller = new AbortController();
+    const p = trainer.fit({ signal: controller.signal, callbacks: { onStepEnd: (e) => { if (e.iter === 3) controller.abort(); } } });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    expect(optimizer.t).toBe(3);
+    // an already-aborted signal: no step at all
+    const before = optimizer.t;
+    await expect(trainer.fit({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(optimizer.t).toBe(before);
+    trainer.dispose();
+  });
+
+  it('calls the Keras-like callbacks in order, awaits their promises, and any can stop training', async () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 40, 5);
+    const seen: string[] = [];
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 5, miniBatchSize: 20 });
+    const result = await trainer.fit({
+      callbacks: {
+        onTrainBegin: () => { seen.push('begin'); },
+        onEpochBegin: (e) => { seen.push(`e${e.epoch}`); },
+        onStepEnd: async (e) => { await Promise.resolve(); seen.push(`s${e.iter}`); },
+        onEpochEnd: (e) => { seen.push(`E${e.record.epoch}`); if (e.record.epoch === 2) e.stop(); },
+        onTrainEnd: (e) => { seen.push(`end:${e.result.stopReason}`); },
+      },
+    });
+    expect(seen).toEqual(['begin', 'e1', 's1', 's2', 'E1', 'e2', 's3', 's4', 'E2', 'end:callback']);
+    expect(result.epochs).toHaveLength(2);
+    expect(result.stopReason).toBe('callback');
+    // a stop from onStepEnd ends after that step; the partial epoch is recorded
+    const r2 = await trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === 3) e.stop(); } } });
+    expect(r2.steps).toBe(3);
+    expect(r2.epochs.map((e) => e.steps)).toEqual([2, 1]);
+    trainer.dispose();
+  });
+});
+
+describe('Trainer loop shapes', () => {
+  it('runs maxIterations steps (the book\'s iters_num) in epochs of ⌊N / batch⌋ steps, the last partial', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 100, 6);
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { maxIterations: 7, miniBatchSize: 30, epochs: 99 });
+    expect(trainer.iterPerEpoch).toBe(3);
+    const r = trainer.train();
+    expect(r.steps).toBe(7);
+    expect(r.trainLossList).toHaveLength(7);
+    expect(r.epochs.map((e) => e.steps)).toEqual([3, 3, 1]);
+    trainer.dispose();
+  });
+
+  it('samples with replacement from the seeded stream: reproducible, and not the permutation\'s batches', async () => {
+    const a = await run(9, { epochs: 2, sampling: 'replacement' }, 'train');
+    const b = await run(9, { epochs: 2, sampling: 'replacement' }, 'train');
+    const c = await run(9, { epochs: 2, sampling: 'permutation' }, 'train');
+    expect(bits(b.result)).toEqual(bits(a.result));
+    expect(bits(c.result)).not.toEqual(bits(a.result));
+    for (const x of [a, b, c]) { x.trainer.dispose(); x.r.dispose(); }
+  });
+
+  it('sets the optimizer\'s lr from the schedule per epoch or per step', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 40, 7);
+    const optimizer = new SGD({ lr: 0.2 });
+    const perEpoch = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 3, miniBatchSize: 20, optimizer, lrSchedule: new ExponentialLR({ gamma: 0.5 }) });
+    const r = perEpoch.train();
+    expect(r.epochs.map((e) => e.lr)).toEqual([0.2, 0.1, 0.05]);
+    const lrs: number[] = [];
+    const opt2 = new SGD({ lr: 0.3 });
+    const perStep = new Trainer(net, d.x, d.t, d.x, d.t, {
+      epochs: 2, miniBatchSize: 10, optimizer: opt2, lrSchedule: new LinearLR({ startFactor: 0.25, totalIters: 4, interval: 'step' }),
+      callbacks: { onStepEnd: () => { lrs.push(opt2.lr); } },
+    });
+    perStep.train();
+    expect(lrs).toEqual(Array.from({ length: 8 }, (_, k) => 0.3 * (0.25 + (1 - 0.25) * Math.min(k, 4) / 4)));
+    perEpoch.dispose();
+    perStep.dispose();
+  });
+
+  it('augments every gathered batch: a function in place, a RandomAffine on images; a wrong shape is an error', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 40, 8);
+    let calls = 0;
+    const zeroing = new Trainer(net, d.x, d.t, d.x, d.t, {
+      epochs: 1, miniBatchSize: 10, optimizer: new SGD({ lr: 0 }),
+      augment: (x) => { calls++; x.data.fill(0); },
+    });
+    const r = zeroing.train();
+    // zero inputs through a net with zero biases: the logits are 0, the loss ln 2
+    expect(calls).toBe(4);
+    for (const loss of r.trainLossList) expect(loss).toBeCloseTo(Math.LN2, 6);
+    const wrong = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 10, augment: () => rt.tensor([3, 2]) });
+    expect(() => wrong.train()).toThrow(/augment must change the batch in place or return a Tensor of its shape \[10, 2\]/);
+    // images [N, 1, 4, 4] through a RandomAffine (its output is trained on)
+    const imgs = rt.tensor([20, 1, 4, 4], randomArray(320, 9, 0, 1));
+    const labels = rt.labels([20], Array.from({ length: 20 }, (_, i) => i % 2));
+    const conv = new MultiLayerNet(rt, { inputSize: 16, hiddenSizeList: [4], outputSize: 2 });
+    const flat = (t: typeof imgs) => t.reshape([t.shape[0], 16]);
+    const affine = new RandomAffine(rt, { degrees: 10, shift: 1 });
+    const withAffine = new Trainer(conv, flat(imgs), labels, flat(imgs), labels, {
+      epochs: 1, miniBatchSize: 10, optimizer: new SGD({ lr: 0 }),
+      augment: (x) => flat(affine.apply(x.reshape([x.shape[0], 1, 4, 4]))),
+    });
+    const plain = new Trainer(conv, flat(imgs), labels, flat(imgs), labels, { epochs: 1, miniBatchSize: 10, optimizer: new SGD({ lr: 0 }) });
+    expect(withAffine.train().trainLossList).not.toEqual(plain.train().trainLossList);
+    const direct = new Trainer(conv, flat(imgs), labels, flat(imgs), labels, { epochs: 1, miniBatchSize: 10, augment: affine });
+    expect(() => direct.train()).toThrow(/RandomAffine.apply: x must be \[N, C, H, W\]/);
+    for (const t of [zeroing, wrong, withAffine, plain, direct]) t.dispose();
+    affine.dispose();
+  });
+});
+
+describe('Trainer validation, early stopping, checkpoints', () => {
+  it('holds out a seeded validationSplit and records validation loss and accuracy', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 50, 10);
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 2, miniBatchSize: 10, validationSplit: 0.2, optimizerParams: { lr: 0.1 } });
+    expect(trainer.trainingRows).toBe(40);
+    const r = trainer.train();
+    expect(r.steps).toBe(8);
+    expect(r.valAccList).toHaveLength(2);
+    expect(r.epochs[1].valLoss).toBeGreaterThan(0);
+    trainer.dispose();
+  });
+
+  it('early stopping on the validation loss stops after `patience` bad epochs and restores the best epoch\'s parameters', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
+    const d = blobs(rt, 80, 11);
+    const flipped = blobs(rt, 40, 12, true); // learning the task makes this set's loss worse
+    const snapshots: Record<number, Float32Array> = {};
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, {
+      epochs: 10, miniBatchSize: 10, optimizerParams: { lr: 0.1 }, validation: flipped, earlyStopping: { patience: 1 },
+      callbacks: { onEpochEnd: (e) => { snapshots[e.record.epoch] = net.params.W1.toArray(); } },
+    });
+    const r = trainer.train();
+    expect(r.stopReason).toBe('earlyStopping');
+    const best = r.epochs.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a));
+    expect(r.bestEpoch).toBe(best.epoch);
+    expect(r.epochs).toHaveLength(best.epoch + 2);
+    expectBits(net.params.W1.toArray(), snapshots[best.epoch], 'W1 restored');
+    trainer.dispose();
+  });
+
+  it('resumes from a checkpoint bit for bit (Adam, schedule, batch norm, dropout, replacement sampling)', async () => {
+    const options = () => ({ epochs: 4, optimizer: new Adam({ lr: 0.01 }), sampling: 'replacement' as const, lrSchedule: new StepLR({ stepSize: 1, gamma: 0.7 }) });
+    const written: Array<[number, Uint8Array]> = [];
+    const full = await run(13, { ...options(), checkpoint: { every: 2, write: (bytes, epoch) => { written.push([epoch, bytes]); } } }, 'fit', true);
+    expect(written.map(([e]) => e)).toEqual([2, 4]);
+    // a fresh runtime with another seed: everything comes from the checkpoint
+    const r = await makeRuntime({ seed: 99 });
+    const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [8, 8], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.1 });
+    const d = blobs(r, 120, 1), te = blobs(r, 40, 2);
+    const trainer = new Trainer(net, d.x, d.t, te.x, te.t, { miniBatchSize: 20, ...options() });
+    trainer.resume(written[0][1]);
+    const result = trainer.train();
+    expect(result.trainLossList).toEqual(full.result.trainLossList);
+    expect(result.testAccList).toEqual(full.result.testAccList);
+    const params = net.exportParams();
+    for (const k of Object.keys(full.params)) expectBits(params[k].data, full.params[k].data, k);
+    expect(r.randomState).toEqual(full.r.randomState);
+    expect(() => trainer.resume({ ...trainer.trainerState(), format: 'x' } as never)).toThrow(/not a trainer state/);
+    for (const x of [full.trainer, trainer]) x.dispose();
+    full.r.dispose();
+    r.dispose();
+  });
+});
+
+describe('Trainer failed steps (issue 12)', () => {
+  it('a NaN loss leaves batch-norm running statistics as they were', () => {
+    const net = new MultiLayerNetExtend(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2, useBatchnorm: true });
+    const d = blobs(rt, 20, 14);
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 10 });
+    trainer.step(d.x.rows(0, 10), d.t.rows(0, 10));
+    const before = net.exportParams();
+    const bad = rt.tensor([10, 2], new Array(20).fill(Infinity));
+    expect(() => trainer.step(bad, d.t.rows(0, 10))).toThrow(/loss is NaN/);
+    const after = net.exportParams();
+    expect(Object.keys(after)).toContain('runningMean1');
+    for (const k of Object.keys(before)) expectBits(after[k].data, before[k].data, k);
+    trainer.dispose();
+  });
+
+  it('an update that overflows finite parameters to ±Inf is rolled back: parameters, optimizer state and step count', () => {
+    // hidden activations of 1e37 (a huge b1) keep the forward pass finite (softmax shifts by the
+    // row max) and make dW2 = ±5e36: finite gradients whose update by lr 100 overflows
+    const huge = (net: MultiLayerNet) => net.params.b1.data.fill(1e37);
+    const d = blobs(rt, 20, 15);
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const optimizer = new Momentum({ lr: 0.1 });
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 10, optimizer });
+    // the first update overflows: the optimizer has no state yet
+    huge(net);
+    const first = net.exportParams();
+    optimizer.lr = 100;
+    expect(() => trainer.step(d.x.rows(0, 10), d.t.rows(0, 10))).toThrow(/step 1 overflowed the parameters/);
+    for (const k of Object.keys(first)) expectBits(net.exportParams()[k].data, first[k].data, `first ${k}`);
+    expect(optimizer.state()).toEqual({ optimizer: 'Momentum', t: 0, params: {} });
+    // a good step, then an overflowing one
+    net.params.b1.data.fill(0);
+    optimizer.lr = 0.1;
+    trainer.step(d.x.rows(0, 10), d.t.rows(0, 10));
+    huge(net);
+    const good = net.exportParams();
+    const state = optimizer.state();
+    expect(state.t).toBe(1);
+    optimizer.lr = 100;
+    expect(() => trainer.step(d.x.rows(10, 20), d.t.rows(10, 20), 1)).toThrow(/step 2 overflowed/);
+    const after = net.exportParams();
+    for (const k of Object.keys(good)) expectBits(after[k].data, good[k].data, k);
+    expect(optimizer.state()).toEqual(state);
+    // and training goes on from there
+    net.params.b1.data.fill(0);
+    optimizer.lr = 0.01;
+    expect(Number.isFinite(trainer.step(d.x.rows(10, 20), d.t.rows(10, 20), 1))).toBe(true);
+    expect(optimizer.t).toBe(2);
+    trainer.dispose();
+  });
+});
+
+describe('Trainer target checks (issue 12)', () => {
+  it('rejects labels of the wrong shape, non-integers, NaN/Inf, out of range and nested arrays, before allocating', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 3 });
+    const x = rt.tensor([4, 2]);
+    const make = (t: unknown, tTest: unknown = [0, 1, 2, 0]) => () => new Trainer(net, x, t as never, x, tTest as never, { epochs: 1 });
+    const wide = rt.labels([4, 2]), big = rt.labels([4], [0, 1, 3, 0]), negative = rt.labels([4], [0, -1, 2, 0]);
+    const narrow = rt.tensor([4, 2]);
+    const half = rt.tensor([4, 3], [1, 0, 0, 0, 0.5, 0.5, 0, 0, 1, 1, 0, 0]);
+    const empty = rt.tensor([4, 3], [1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0]);
+    const labels = rt.labels([4], [0, 1, 2, 0]);
+    const before = rt.memoryStats();
+    expect(make(wide)).toThrow(/tTrain must be int labels of shape \[4\], got \[4, 2\]/);
+    expect(make(big)).toThrow(/tTrain\[2\] is 3, expected an integer label in \[0, 3\)/);
+    expect(make(negative)).toThrow(/tTrain\[1\] is -1/);
+    expect(make(narrow)).toThrow(/one-hot rows of shape \[4, 3\]/);
+    expect(make(half)).toThrow(/tTrain\[1\]\[1\] is 0.5/);
+    expect(make(empty)).toThrow(/tTrain\[1\] has 0 ones/);
+    for (const [bad, shown] of [[1.5, '1.5'], [NaN, 'NaN'], [Infinity, 'Infinity'], [2 ** 32 + 1, '4294967297'], [-1, '-1']] as const) {
+      expect(make(labels, [0, bad, 2, 0])).toThrow(new RegExp(`tTest\\[1\\] is ${shown}`));
+    }
+    expect(make(labels, [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])).toThrow(/nested one-hot arrays: use a Tensor/);
+    expect(make(labels, [0, 1])).toThrow(/tTest must hold 4 labels, got 2/);
+    // nothing was allocated before the errors
+    expect(rt.memoryStats()).toEqual(before);
+    const ok = new Trainer(net, x, labels, x, rt.tensor([4, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0]), { epochs: 1, miniBatchSize: 2 });
+    expect(ok.train().steps).toBe(2);
+    ok.dispose();
+  });
+});

@@ -3,8 +3,9 @@
 // BLIS-style blocking: B is packed into KC×NR column panels and A into MR×KC
 // row panels (zero-padded at the edges), so one register-blocked micro-kernel
 // serves all transpose cases. The micro-kernel holds a 6×8 tile of C in twelve
-// v128 accumulators (12 + 2 B vectors + 1 A splat = 15 registers: V8 keeps the
-// 16th XMM register as scratch on x64). Edge tiles of at most 4 columns or
+// v128 accumulators, and its k loop needs at most 15 live v128 values: V8
+// keeps the 16th XMM register of x64 as scratch, and a 16th value would be
+// spilled to the stack (see micro6x8). Edge tiles of at most 4 columns or
 // 4 rows run 6×4 or 4×8 kernels instead of computing padding (10% faster at
 // M = 16, a conv layer's filter count). Packing a transposed operand (Bᵀ, or
 // A stored row-major) transposes 4×4 blocks in registers, so every transpose
@@ -305,23 +306,49 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
   let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(b);
-    const b1 = v128.load(b, 16);
-    let av = v128.load32_splat(a);
-    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
-    av = v128.load32_splat(a, 4);
-    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
-    av = v128.load32_splat(a, 8);
-    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
-    av = v128.load32_splat(a, 12);
-    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
-    av = v128.load32_splat(a, 16);
-    c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
-    av = v128.load32_splat(a, 20);
-    c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
-    a += MR << 2;
-    b += NR << 2;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // relaxed_madd needs no temporary: 12 accumulators + 2 B + 1 splat = 15
+    for (let k = 0; k < kc; k++) {
+      const b0 = v128.load(b);
+      const b1 = v128.load(b, 16);
+      let av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      av = v128.load32_splat(a, 16);
+      c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+      av = v128.load32_splat(a, 20);
+      c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
+      a += MR << 2;
+      b += NR << 2;
+    }
+  } else {
+    // mul then add: each A value is broadcast twice, once per B vector, so
+    // every product is computed in its splat's register and 12 accumulators
+    // + 2 B + 1 splat = 15 XMM registers (V8 keeps the 16th as scratch).
+    // Sharing one splat needs a 16th for the product and V8 spilled an
+    // accumulator to the stack every k (store-to-load forwarding in the add
+    // chain: 48-59% of peak on Zen 5). The second broadcasts read through a2,
+    // a copy of a: through a itself Binaryen merges the identical loads.
+    // bench/spill-check.mjs checks V8's code for this loop.
+    let a2 = a;
+    for (let k = 0; k < kc; k++) {
+      const b0 = v128.load(b);
+      const b1 = v128.load(b, 16);
+      c00 = madd(v128.load32_splat(a), b0, c00); c01 = madd(v128.load32_splat(a2), b1, c01);
+      c10 = madd(v128.load32_splat(a, 4), b0, c10); c11 = madd(v128.load32_splat(a2, 4), b1, c11);
+      c20 = madd(v128.load32_splat(a, 8), b0, c20); c21 = madd(v128.load32_splat(a2, 8), b1, c21);
+      c30 = madd(v128.load32_splat(a, 12), b0, c30); c31 = madd(v128.load32_splat(a2, 12), b1, c31);
+      c40 = madd(v128.load32_splat(a, 16), b0, c40); c41 = madd(v128.load32_splat(a2, 16), b1, c41);
+      c50 = madd(v128.load32_splat(a, 20), b0, c50); c51 = madd(v128.load32_splat(a2, 20), b1, c51);
+      a += MR << 2;
+      a2 += MR << 2;
+      b += NR << 2;
+    }
   }
   const rowBytes = <usize>ldc << 2;
   if (mr == MR && nr == NR) {

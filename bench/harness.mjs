@@ -222,16 +222,25 @@ export function python(script, args = [], threads = 1) {
   });
 }
 
-/** CPU model and flags from /proc/cpuinfo (Linux), plus the runtime versions. */
+/**
+ * The CPU from /proc/cpuinfo (Linux): model name, vendor, family, model
+ * number and flags (machines of one kind differ: Intel or AMD, Zen 4 or 5),
+ * plus the runtime versions.
+ */
 export function machine() {
   let model = 'unknown CPU';
   let flags = '';
+  let family = '?', modelNumber = '?', vendor = '?';
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
-    model = info.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? model;
-    flags = info.match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '';
+    const field = (name) => info.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1];
+    model = field('model name') ?? model;
+    flags = field('flags') ?? '';
+    family = field('cpu family') ?? family;
+    modelNumber = field('model') ?? modelNumber;
+    vendor = field('vendor_id') ?? vendor;
   } catch { /* not Linux */ }
-  return { model, flags, node: process.version, tfjs: require('@tensorflow/tfjs-core/package.json').version };
+  return { model, vendor, family, modelNumber, flags, node: process.version, tfjs: require('@tensorflow/tfjs-core/package.json').version };
 }
 
 /** The results as a markdown table; ratios are simdnn (plain) speed over the peer's. */

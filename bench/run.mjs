@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Suite, key, machine, runSuite, table } from './harness.mjs';
+import { spillCheck } from './spill-check.mjs';
 
 /** Topics in table order: one line each. The peak always runs (the GEMM rows are judged against it). */
 const TOPICS = {
@@ -100,10 +101,17 @@ if (opts.relaxedChild) {
   console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [key(r), r.ours]))));
 } else {
   const m = machine();
-  console.error(`simdnn bench: ${m.model}, Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
+  console.error(`simdnn bench: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
+  // First, whether V8 keeps the GEMM micro-kernels in registers here (bench/spill-check.mjs):
+  // a spill costs 40% of the GEMM's speed on some CPUs, so the figures below would not be ours.
+  const spill = spillCheck();
+  console.error(spill.report);
+  if (!spill.ok) process.exitCode = 1;
   const rows = await runSuite(await buildSuite(opts, false), rt, (line) => console.error(`  ${line}`));
   const relaxed = opts.relaxedPass ? await relaxedPass(process.argv.slice(2)) : null;
   const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
+  console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
+  console.log(spill.report.split('\n')[0]);
   console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
     `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples; 1 thread unless a case says otherwise; ` +
     `ratios = simdnn (plain) speed / peer speed\n`);

@@ -51,7 +51,7 @@ function run(r: Runtime, p: Problem, rows: [number, number] = [0, p.M], cols: [n
   const aOff = p.tA ? r0 : r0 * p.lda; // row i of op(A): A + i·lda, or column i of the stored K×M A
   const bOff = p.tB ? c0 * p.ldb : c0;
   r.unsafeKernels.gemm(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
-    C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, p.beta, r.gemmWork);
+    C.ptr + 4 * (r0 * p.ldc + c0), p.ldc, p.beta, r.unsafeGemmWork);
   const out = C.toArray().subarray(0, p.C0.length);
   A.dispose(); B.dispose(); C.dispose();
   return out;

@@ -2,7 +2,7 @@
 // (the book's mask is x <= 0), Sigmoid and Tanh their output.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
 type KernelName = 'reluForward' | 'reluBackward' | 'sigmoidForward' | 'sigmoidBackward' | 'tanhForward' | 'tanhBackward';
@@ -28,6 +28,7 @@ abstract class Activation implements FusableActivation {
   readonly params = {};
   readonly grads = {};
   private buffers: Buffers | null = null;
+  private disposed = false;
   /** ReLU keeps x, the others y. */
   protected saved: Tensor | null = null;
   /** Kernels (y, x, n) and (dx, dy, saved, n): elementwise, so split across threads by ranges. */
@@ -36,8 +37,8 @@ abstract class Activation implements FusableActivation {
   protected abstract keepsInput: boolean;
 
   forward(x: Tensor, _train = false): Tensor {
-    this.buffers ??= new Buffers(x.rt);
-    const out = this.buffers.get('out', x.shape);
+    const buffers = this.buffersFor(x, 'forward: x');
+    const out = buffers.get('out', x.shape);
     x.rt.splitRange(this.forwardKernel, x.size, 1, (i0, i1, a, o) => {
       a[o] = out.ptr + 4 * i0; a[o + 1] = x.ptr + 4 * i0; a[o + 2] = i1 - i0;
     });
@@ -46,7 +47,7 @@ abstract class Activation implements FusableActivation {
   }
 
   adoptFused(y: Tensor): Tensor {
-    this.buffers ??= new Buffers(y.rt);
+    this.buffersFor(y, 'adoptFused: y');
     // ReLU's mask needs x > 0, which is y > 0 for y = max(x, 0)
     this.saved = y;
     return y;
@@ -55,6 +56,8 @@ abstract class Activation implements FusableActivation {
   backward(dout: Tensor): Tensor {
     const s = this.saved;
     if (!s || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
+    checkFloatTensor(s.rt, dout, `${this.name}.backward: dout`);
+    checkFloatTensor(s.rt, s, `${this.name}.backward: the tensor kept by forward`);
     if (dout.size !== s.size) throw new RangeError(`${this.name}.backward: dout must be [${s.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', s.shape);
     s.rt.splitRange(this.backwardKernel, s.size, 1, (i0, i1, a, o) => {
@@ -66,6 +69,14 @@ abstract class Activation implements FusableActivation {
   dispose(): void {
     this.buffers?.dispose();
     this.saved = null;
+    this.disposed = true;
+  }
+
+  /** Checks x (alive, on the runtime of the first call) and returns the buffers. */
+  private buffersFor(x: Tensor, what: string): Buffers {
+    if (this.disposed) throw new Error(`${this.name}: used after dispose()`);
+    checkFloatTensor(this.buffers?.rt ?? x?.rt, x, `${this.name}.${what}`);
+    return (this.buffers ??= new Buffers(x.rt));
   }
 }
 

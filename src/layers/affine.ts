@@ -2,7 +2,7 @@
 // the bias add (and a following activation) run in the GEMM's epilogue.
 import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
@@ -17,17 +17,24 @@ export class Affine implements ActivationFusingLayer {
   private readonly buffers: Buffers;
   private x: Tensor | null = null;
   private readonly ownsGrads: boolean;
+  private disposed = false;
 
   /** W: [D, M], b: [M]. Gradient tensors may be supplied (e.g. views on a net's gradient arena). */
   constructor(readonly W: Tensor, readonly b: Tensor, grads: AffineGrads = {}) {
+    checkFloatTensor(W?.rt, W, 'Affine: W');
+    const rt = W.rt;
+    checkFloatTensor(rt, b, 'Affine: b');
+    if (grads === null || typeof grads !== 'object') throw new TypeError('Affine: grads must be an object { dW?, db? }');
+    if (grads.dW !== undefined) checkFloatTensor(rt, grads.dW, 'Affine: grads.dW');
+    if (grads.db !== undefined) checkFloatTensor(rt, grads.db, 'Affine: grads.db');
+    if ((grads.dW === undefined) !== (grads.db === undefined)) throw new TypeError('Affine: give both grads.dW and grads.db, or neither');
     if (W.shape.length !== 2) throw new RangeError(`Affine: W must be 2-D [inputSize, outputSize], got [${W.shape.join(', ')}]`);
     if (b.size !== W.shape[1]) throw new RangeError(`Affine: b must have ${W.shape[1]} elements (W's columns), got [${b.shape.join(', ')}]`);
-    const rt = W.rt;
+    if (grads.dW && (grads.dW.size !== W.size || grads.db!.size !== b.size)) throw new RangeError('Affine: dW/db must match W/b in size');
     this.buffers = new Buffers(rt);
     this.ownsGrads = !grads.dW;
     this.dW = grads.dW ?? rt.tensor(W.shape);
     this.db = grads.db ?? rt.tensor(b.shape);
-    if (this.dW.size !== W.size || this.db.size !== b.size) throw new RangeError('Affine: dW/db must match W/b in size');
     this.params = { W, b };
     this.grads = { W: this.dW, b: this.db };
   }
@@ -39,6 +46,8 @@ export class Affine implements ActivationFusingLayer {
    * FusableActivation.
    */
   forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
+    this.checkAlive('forward');
+    checkFloatTensor(this.W.rt, x, 'Affine.forward: x');
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     if (x.size !== N * D) {
@@ -67,7 +76,10 @@ export class Affine implements ActivationFusingLayer {
   /** Fills dW and db; returns the forward input. */
   private paramGrads(dout: Tensor, who: string): Tensor {
     const x = this.x;
+    if (this.disposed) throw new Error(`Affine.${who}: used after dispose()`);
     if (!x) throw new Error(`Affine.${who}: call forward first`);
+    checkFloatTensor(x.rt, dout, `Affine.${who}: dout`);
+    checkFloatTensor(x.rt, x, `Affine.${who}: the forward input x`);
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     if (dout.size !== N * M) throw new RangeError(`Affine.${who}: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
@@ -80,5 +92,17 @@ export class Affine implements ActivationFusingLayer {
   dispose(): void {
     this.buffers.dispose();
     if (this.ownsGrads) { this.dW.dispose(); this.db.dispose(); }
+    this.x = null;
+    this.disposed = true;
+  }
+
+  /** The layer, and the parameters and gradients it was given, must still be alive. */
+  private checkAlive(who: string): void {
+    if (this.disposed) throw new Error(`Affine.${who}: used after dispose()`);
+    const rt = this.W.rt;
+    checkFloatTensor(rt, this.W, `Affine.${who}: W`);
+    checkFloatTensor(rt, this.b, `Affine.${who}: b`);
+    checkFloatTensor(rt, this.dW, `Affine.${who}: dW`);
+    checkFloatTensor(rt, this.db, `Affine.${who}: db`);
   }
 }

@@ -4,7 +4,7 @@
 // `spatial` asks for the per-channel form CNNs use (statistics over N, H, W).
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
 export interface BatchNormalizationOptions {
   /** Running statistics to start from (shape of gamma); default zeros, as in the book. */
@@ -40,8 +40,12 @@ export class BatchNormalization implements Layer {
   /** Outputs and saved statistics, and the state and gradient tensors not given (made zeroed, freed with the layer). */
   private readonly buffers: Buffers;
   private saved: Saved | null = null;
+  private disposed = false;
 
   constructor(readonly gamma: Tensor, readonly beta: Tensor, momentum = 0.9, options: BatchNormalizationOptions = {}) {
+    checkFloatTensor(gamma?.rt, gamma, 'BatchNormalization: gamma');
+    checkFloatTensor(gamma.rt, beta, 'BatchNormalization: beta');
+    if (options === null || typeof options !== 'object') throw new TypeError('BatchNormalization: options must be an object');
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key)) throw new TypeError(`BatchNormalization: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
     }
@@ -51,6 +55,7 @@ export class BatchNormalization implements Layer {
     const { runningMean, runningVar, dgamma, dbeta, spatial = false } = options;
     const given = { beta, runningMean, runningVar, dgamma, dbeta };
     for (const [what, t] of Object.entries(given)) {
+      if (t !== undefined) checkFloatTensor(gamma.rt, t, `BatchNormalization: ${what}`);
       if (t && t.size !== gamma.size) throw new RangeError(`BatchNormalization: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
     }
     this.buffers = new Buffers(gamma.rt);
@@ -68,6 +73,8 @@ export class BatchNormalization implements Layer {
 
   /** `train` defaults to true, as the book's forward(x, train_flg=True). */
   forward(x: Tensor, train = true): Tensor {
+    if (this.disposed) throw new Error('BatchNormalization.forward: used after dispose()');
+    checkFloatTensor(this.gamma.rt, x, 'BatchNormalization.forward: x');
     const { batch, features, spatialSize } = this.layout(x);
     if (train && batch === 0) throw new RangeError('BatchNormalization.forward: training mode needs at least one sample');
     const rt = x.rt;
@@ -100,8 +107,11 @@ export class BatchNormalization implements Layer {
   /** Gradients of the last forward; after an inference-mode forward the statistics count as constants. */
   backward(dout: Tensor): Tensor {
     const s = this.saved;
+    if (this.disposed) throw new Error('BatchNormalization.backward: used after dispose()');
     if (!s) throw new Error('BatchNormalization.backward: call forward first');
     const { x, mean, invStd, batch, spatialSize } = s;
+    checkFloatTensor(x.rt, dout, 'BatchNormalization.backward: dout');
+    checkFloatTensor(x.rt, x, 'BatchNormalization.backward: the forward input x');
     if (dout.size !== x.size) throw new RangeError(`BatchNormalization.backward: dout must be [${x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     const k = x.rt.unsafeKernels;
     const dx = this.buffers.get('dx', x.shape);
@@ -120,6 +130,7 @@ export class BatchNormalization implements Layer {
   dispose(): void {
     this.buffers.dispose();
     this.saved = null;
+    this.disposed = true;
   }
 
   private layout(x: Tensor): { batch: number; features: number; spatialSize: number } {

@@ -7,8 +7,8 @@
 // runtime's threads, each in a scratch region of its own (rt.partScratch).
 import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { Tensor } from '../runtime/tensor.js';
-import { activationCode, type FusedActivation } from '../runtime/runtime.js';
+import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';
+import { activationCode, type FusedActivation, type Runtime } from '../runtime/runtime.js';
 
 export interface ConvolutionGrads { dW?: Tensor; db?: Tensor }
 
@@ -34,9 +34,25 @@ export function convOutputSize(size: number, filter: number, stride: number, pad
   return 1 + Math.floor((size + 2 * pad - filter) / stride);
 }
 
+/**
+ * Largest stride, pad or pooling window: the kernels add size + 2·pad in 32
+ * bits, and a tensor's size is below 2^29.
+ */
+export const MAX_WINDOW = 2 ** 24;
+
 export function checkStridePad(who: string, stride: number, pad: number): void {
-  if (!(Number.isInteger(stride) && stride > 0)) throw new RangeError(`${who}: stride must be a positive integer, got ${stride}`);
-  if (!(Number.isInteger(pad) && pad >= 0)) throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad}`);
+  if (!(Number.isInteger(stride) && stride > 0 && stride <= MAX_WINDOW)) throw new RangeError(`${who}: stride must be a positive integer, got ${stride} (at most ${MAX_WINDOW})`);
+  if (!(Number.isInteger(pad) && pad >= 0 && pad <= MAX_WINDOW)) throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad} (at most ${MAX_WINDOW})`);
+}
+
+/**
+ * Scratch bytes per image group of a convolution, in float64 and checked
+ * (assembly/conv.ts convScratchBytes computes it in 32 bits): GEMM packing
+ * space and two im2col columns of C·FH·FW × OH·OW floats, each 16-aligned.
+ */
+export function convScratchBytes(who: string, rt: Runtime, C: number, FH: number, FW: number, OH: number, OW: number): number {
+  const colBytes = checkKernelSize(who, `an im2col column (${C}·${FH}·${FW} × ${OH}·${OW} floats) in bytes`, Math.ceil((C * FH * FW * OH * OW * 4) / 16) * 16);
+  return rt.unsafeKernels.gemmWorkspaceBytes() + 2 * colBytes;
 }
 
 /** Validates a 4-D NCHW input and returns [N, C, H, W]. */
@@ -57,18 +73,25 @@ export class Convolution implements ActivationFusingLayer {
   private readonly buffers: Buffers;
   private readonly ownsGrads: boolean;
   private x: Tensor | null = null;
+  private disposed = false;
 
   /** W: [FN, C, FH, FW], b: [FN]. Gradient tensors may be supplied (e.g. views on a net's gradient block). */
   constructor(readonly W: Tensor, readonly b: Tensor, readonly stride = 1, readonly pad = 0, grads: ConvolutionGrads = {}) {
+    checkFloatTensor(W?.rt, W, 'Convolution: W');
+    const rt = W.rt;
+    checkFloatTensor(rt, b, 'Convolution: b');
+    if (grads === null || typeof grads !== 'object') throw new TypeError('Convolution: grads must be an object { dW?, db? }');
+    if (grads.dW !== undefined) checkFloatTensor(rt, grads.dW, 'Convolution: grads.dW');
+    if (grads.db !== undefined) checkFloatTensor(rt, grads.db, 'Convolution: grads.db');
+    if ((grads.dW === undefined) !== (grads.db === undefined)) throw new TypeError('Convolution: give both grads.dW and grads.db, or neither');
     if (W.shape.length !== 4) throw new RangeError(`Convolution: W must be 4-D [FN, C, FH, FW], got [${W.shape.join(', ')}]`);
     if (b.size !== W.shape[0]) throw new RangeError(`Convolution: b must have ${W.shape[0]} elements (W's filters), got [${b.shape.join(', ')}]`);
     checkStridePad('Convolution', stride, pad);
-    const rt = W.rt;
+    if (grads.dW && (grads.dW.size !== W.size || grads.db!.size !== b.size)) throw new RangeError('Convolution: dW/db must match W/b in size');
     this.buffers = new Buffers(rt);
     this.ownsGrads = !grads.dW;
     this.dW = grads.dW ?? rt.tensor(W.shape);
     this.db = grads.db ?? rt.tensor(b.shape);
-    if (this.dW.size !== W.size || this.db.size !== b.size) throw new RangeError('Convolution: dW/db must match W/b in size');
     this.params = { W, b };
     this.grads = { W: this.dW, b: this.db };
   }
@@ -81,6 +104,8 @@ export class Convolution implements ActivationFusingLayer {
 
   /** With `act`, returns act(conv(x) + b): the activation that follows is applied to each image's output in the same pass as the bias. */
   forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
+    this.checkAlive('forward');
+    checkFloatTensor(this.W.rt, x, 'Convolution.forward: x');
     const code = activationCode(act, 'Convolution.forward');
     const [FN, C, FH, FW] = this.W.shape;
     const [N, , H, W] = checkImages('Convolution.forward', x, C);
@@ -89,9 +114,11 @@ export class Convolution implements ActivationFusingLayer {
       throw new RangeError(`Convolution.forward: a ${FH}×${FW} filter with pad ${this.pad} does not fit a ${H}×${W} input (x is [${x.shape.join(', ')}])`);
     }
     const rt = x.rt;
-    const out = this.buffers.get('out', [N, FN, OH, OW]);
+    // sizes first (float64, checked), then the scratch, then the output: nothing is written before a size fails
+    const scratchBytes = convScratchBytes('Convolution.forward', rt, C, FH, FW, OH, OW);
     const groups = imageGroups(N);
-    const scratch = rt.partScratch(groups, rt.unsafeKernels.convScratchBytes(C, H, W, FH, FW, this.stride, this.pad));
+    const scratch = rt.partScratch(groups, scratchBytes);
+    const out = this.buffers.get('out', [N, FN, OH, OW]);
     const inImage = C * H * W * 4, outImage = FN * OH * OW * 4;
     rt.runParts('convForward', groups, (g, a, o) => {
       const [i0, i1] = groupRange(N, groups, g);
@@ -115,7 +142,10 @@ export class Convolution implements ActivationFusingLayer {
 
   private backwardPass(dout: Tensor, needDx: boolean, who: string): Tensor | null {
     const x = this.x;
+    if (this.disposed) throw new Error(`Convolution.${who}: used after dispose()`);
     if (!x) throw new Error(`Convolution.${who}: call forward first`);
+    checkFloatTensor(x.rt, dout, `Convolution.${who}: dout`);
+    checkFloatTensor(x.rt, x, `Convolution.${who}: the forward input x`);
     const [FN, C, FH, FW] = this.W.shape;
     const [N, , H, W] = x.shape;
     const outShape = this.outputShape(x.shape);
@@ -125,12 +155,12 @@ export class Convolution implements ActivationFusingLayer {
     const [, , OH, OW] = outShape;
     const rt = x.rt, k = rt.unsafeKernels;
     const P = OH * OW;
-    const dx = needDx ? this.buffers.get('dx', x.shape) : null;
     const groups = imageGroups(N);
+    const scratch = rt.partScratch(groups, convScratchBytes(`Convolution.${who}`, rt, C, FH, FW, OH, OW));
+    const dx = needDx ? this.buffers.get('dx', x.shape) : null;
     // group 0 sums its images' dW in place, the others into partial sums
     // added after, in group order
     const partials = this.buffers.get('dWpartials', [Math.max(1, groups - 1), this.dW.size]);
-    const scratch = rt.partScratch(groups, k.convScratchBytes(C, H, W, FH, FW, this.stride, this.pad));
     const inImage = C * H * W * 4, outImage = FN * P * 4;
     rt.runParts('convBackward', groups, (g, a, o) => {
       const [i0, i1] = groupRange(N, groups, g);
@@ -148,5 +178,16 @@ export class Convolution implements ActivationFusingLayer {
     this.buffers.dispose();
     if (this.ownsGrads) { this.dW.dispose(); this.db.dispose(); }
     this.x = null;
+    this.disposed = true;
+  }
+
+  /** The layer, and the parameters and gradients it was given, must still be alive. */
+  private checkAlive(who: string): void {
+    if (this.disposed) throw new Error(`Convolution.${who}: used after dispose()`);
+    const rt = this.W.rt;
+    checkFloatTensor(rt, this.W, `Convolution.${who}: W`);
+    checkFloatTensor(rt, this.b, `Convolution.${who}: b`);
+    checkFloatTensor(rt, this.dW, `Convolution.${who}: dW`);
+    checkFloatTensor(rt, this.db, `Convolution.${who}: db`);
   }
 }

@@ -5,7 +5,7 @@
 // seeded stream, so a seeded run is reproducible on every host.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
 export interface DropoutOptions {
   /** Scale kept inputs by 1 / (1 - ratio) in training instead of scaling by 1 - ratio in inference. */
@@ -23,8 +23,10 @@ export class Dropout implements Layer {
   private fixed: Tensor | null = null;
   private buffers: Buffers | null = null;
   private lastTrain = true;
+  private disposed = false;
 
   constructor(ratio = 0.5, options: DropoutOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('Dropout: options must be an object');
     for (const key of Object.keys(options)) {
       if (key !== 'inverted') throw new TypeError(`Dropout: unknown option '${key}' (expected inverted)`);
     }
@@ -48,6 +50,8 @@ export class Dropout implements Layer {
       this.fixed = null;
       return;
     }
+    if (this.disposed) throw new Error('Dropout.setMask: used after dispose()');
+    checkFloatTensor(this.buffers?.rt ?? keep?.rt, keep, 'Dropout.setMask: keep');
     const v = keep.data;
     for (let i = 0; i < v.length; i++) {
       if (v[i] !== 0 && v[i] !== 1) throw new RangeError(`Dropout.setMask: keep[${i}] = ${v[i]}; expected 0 (drop) or 1 (keep)`);
@@ -60,6 +64,8 @@ export class Dropout implements Layer {
 
   /** `train` defaults to true, as the book's forward(x, train_flg=True). */
   forward(x: Tensor, train = true): Tensor {
+    if (this.disposed) throw new Error('Dropout.forward: used after dispose()');
+    checkFloatTensor(this.buffers?.rt ?? this.fixed?.rt ?? x?.rt, x, 'Dropout.forward: x');
     const rt = x.rt;
     const k = rt.unsafeKernels;
     this.buffers ??= new Buffers(rt);
@@ -86,15 +92,19 @@ export class Dropout implements Layer {
   }
 
   backward(dout: Tensor): Tensor {
+    if (this.disposed) throw new Error('Dropout.backward: used after dispose()');
+    if (!this.buffers) throw new Error('Dropout.backward: call forward first');
+    checkFloatTensor(this.buffers.rt, dout, 'Dropout.backward: dout');
     const k = dout.rt.unsafeKernels;
     if (!this.lastTrain) {
       if (this.inverted) return dout;
-      const dx = this.buffers!.get('dx', dout.shape);
+      const dx = this.buffers.get('dx', dout.shape);
       k.scale(dx.ptr, dout.ptr, 1 - this.ratio, dout.size);
       return dx;
     }
     const mask = this.mask;
-    if (!mask || !this.buffers) throw new Error('Dropout.backward: call forward first');
+    if (!mask) throw new Error('Dropout.backward: call forward first');
+    checkFloatTensor(this.buffers.rt, mask, 'Dropout.backward: the mask of the last forward');
     if (dout.size !== mask.size) throw new RangeError(`Dropout.backward: dout must be [${mask.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', dout.shape);
     k.dropoutBackward(dx.ptr, dout.ptr, mask.ptr, dout.size);
@@ -107,5 +117,6 @@ export class Dropout implements Layer {
     this.fixed?.dispose();
     this.fixed = null;
     this.mask = null;
+    this.disposed = true;
   }
 }

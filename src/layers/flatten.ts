@@ -2,7 +2,7 @@
 // reshapes the gradient back. Affine flattens by itself; this is for stacks
 // that want the 2-D shape explicit (e.g. AlexNet's classifier).
 import type { Layer } from './layer.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
 export class Flatten implements Layer {
   readonly name = 'Flatten';
@@ -14,6 +14,7 @@ export class Flatten implements Layer {
   private dx: Tensor | null = null;
 
   forward(x: Tensor, _train = false): Tensor {
+    checkFloatTensor(this.out?.rt ?? x?.rt, x, 'Flatten.forward: x');
     if (x.shape.length < 1) throw new RangeError('Flatten.forward: x must have a batch dimension, got a scalar shape []');
     const N = x.shape[0];
     const shape = [N, N === 0 ? 0 : x.size / N];
@@ -25,6 +26,7 @@ export class Flatten implements Layer {
   backward(dout: Tensor): Tensor {
     const shape = this.inShape;
     if (!shape || !this.out) throw new Error('Flatten.backward: call forward first');
+    checkFloatTensor(this.out.rt, dout, 'Flatten.backward: dout');
     if (dout.size !== this.out.size) throw new RangeError(`Flatten.backward: dout must be [${this.out.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     this.dx = reuse(this.dx, dout, shape);
     return this.dx;
@@ -38,6 +40,6 @@ export class Flatten implements Layer {
 }
 
 function reuse(view: Tensor | null, src: Tensor, shape: readonly number[]): Tensor {
-  if (view && view.ptr === src.ptr && view.rt === src.rt && view.shape.length === shape.length && view.shape.every((d, i) => d === shape[i])) return view;
+  if (view && view.alive && view.ptr === src.ptr && view.rt === src.rt && view.shape.length === shape.length && view.shape.every((d, i) => d === shape[i])) return view;
   return src.reshape(shape);
 }

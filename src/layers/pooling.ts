@@ -2,8 +2,8 @@
 // input. Padding is the book's: padded positions are zeros inside the window.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
-import { checkImages, checkStridePad, convOutputSize } from './convolution.js';
+import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
+import { MAX_WINDOW, checkImages, checkStridePad, convOutputSize } from './convolution.js';
 
 export type PoolingMode = 'max' | 'avg';
 
@@ -20,15 +20,17 @@ export class Pooling implements Layer {
   private buffers: Buffers | null = null;
   private x: Tensor | null = null;
   private argMax: IntTensor | null = null;
+  private disposed = false;
 
   constructor(readonly poolH: number, readonly poolW: number, readonly stride = 1, readonly pad = 0, options: PoolingOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('Pooling: options must be an object');
     for (const key of Object.keys(options)) {
       if (key !== 'mode') throw new TypeError(`Pooling: unknown option '${key}' (expected mode)`);
     }
     const mode = options.mode ?? 'max';
     if (mode !== 'max' && mode !== 'avg') throw new TypeError(`Pooling: mode must be 'max' or 'avg', got '${String(mode)}'`);
     for (const [what, v] of [['poolH', poolH], ['poolW', poolW]] as const) {
-      if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`Pooling: ${what} must be a positive integer, got ${v}`);
+      if (!(Number.isInteger(v) && v > 0 && v <= MAX_WINDOW)) throw new RangeError(`Pooling: ${what} must be a positive integer, got ${v} (at most ${MAX_WINDOW})`);
     }
     checkStridePad('Pooling', stride, pad);
     this.mode = mode;
@@ -40,6 +42,8 @@ export class Pooling implements Layer {
   }
 
   forward(x: Tensor, _train = false): Tensor {
+    if (this.disposed) throw new Error('Pooling.forward: used after dispose()');
+    checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'Pooling.forward: x');
     const [N, C, H, W] = checkImages(`${this.name}.forward`, x);
     const shape = this.outputShape(x.shape);
     if (shape[2] < 1 || shape[3] < 1) {
@@ -69,7 +73,10 @@ export class Pooling implements Layer {
 
   backward(dout: Tensor): Tensor {
     const x = this.x;
+    if (this.disposed) throw new Error('Pooling.backward: used after dispose()');
     if (!x || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
+    checkFloatTensor(x.rt, dout, 'Pooling.backward: dout');
+    checkFloatTensor(x.rt, x, 'Pooling.backward: the forward input x');
     const [N, C, H, W] = x.shape;
     const shape = this.outputShape(x.shape);
     if (dout.size !== shape.reduce((a, b) => a * b)) {
@@ -97,6 +104,7 @@ export class Pooling implements Layer {
     this.buffers?.dispose();
     this.x = null;
     this.argMax = null;
+    this.disposed = true;
   }
 }
 
@@ -107,8 +115,11 @@ export class GlobalAveragePooling implements Layer {
   readonly grads = {};
   private buffers: Buffers | null = null;
   private x: Tensor | null = null;
+  private disposed = false;
 
   forward(x: Tensor, _train = false): Tensor {
+    if (this.disposed) throw new Error('GlobalAveragePooling.forward: used after dispose()');
+    checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'GlobalAveragePooling.forward: x');
     const [N, C, H, W] = checkImages('GlobalAveragePooling.forward', x);
     this.buffers ??= new Buffers(x.rt);
     const out = this.buffers.get('out', [N, C]);
@@ -119,7 +130,10 @@ export class GlobalAveragePooling implements Layer {
 
   backward(dout: Tensor): Tensor {
     const x = this.x;
+    if (this.disposed) throw new Error('GlobalAveragePooling.backward: used after dispose()');
     if (!x || !this.buffers) throw new Error('GlobalAveragePooling.backward: call forward first');
+    checkFloatTensor(x.rt, dout, 'GlobalAveragePooling.backward: dout');
+    checkFloatTensor(x.rt, x, 'GlobalAveragePooling.backward: the forward input x');
     const [N, C, H, W] = x.shape;
     if (dout.size !== N * C) throw new RangeError(`GlobalAveragePooling.backward: dout must be [${N}, ${C}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', x.shape);
@@ -130,5 +144,6 @@ export class GlobalAveragePooling implements Layer {
   dispose(): void {
     this.buffers?.dispose();
     this.x = null;
+    this.disposed = true;
   }
 }

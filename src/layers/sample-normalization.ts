@@ -3,7 +3,7 @@
 // with their gradients, and a kernel pair that saves mean and 1/std.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
 export interface NormalizationOptions {
   /** Added to the variance inside the square root; default 1e-5. */
@@ -25,14 +25,19 @@ export abstract class SampleNormalization implements Layer {
   /** Outputs and saved statistics, and the gradient tensors not given (made zeroed, freed with the layer). */
   private readonly buffers: Buffers;
   private saved: Saved | null = null;
+  private disposed = false;
 
   constructor(who: string, readonly gamma: Tensor, readonly beta: Tensor, options: NormalizationOptions) {
+    checkFloatTensor(gamma?.rt, gamma, `${who}: gamma`);
+    checkFloatTensor(gamma.rt, beta, `${who}: beta`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object`);
     for (const key of Object.keys(options)) {
       if (key !== 'eps' && key !== 'dgamma' && key !== 'dbeta') throw new TypeError(`${who}: unknown option '${key}' (expected one of eps, dgamma, dbeta)`);
     }
     const { eps = 1e-5, dgamma, dbeta } = options;
     if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`${who}: eps must be a positive number, got ${eps}`);
     for (const [what, t] of Object.entries({ beta, dgamma, dbeta })) {
+      if (t !== undefined) checkFloatTensor(gamma.rt, t, `${who}: ${what}`);
       if (t && t.size !== gamma.size) throw new RangeError(`${who}: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
     }
     this.eps = eps;
@@ -50,6 +55,8 @@ export abstract class SampleNormalization implements Layer {
   protected abstract runBackward(dx: Tensor, dout: Tensor, s: Saved): void;
 
   forward(x: Tensor, _train = false): Tensor {
+    if (this.disposed) throw new Error(`${this.name}.forward: used after dispose()`);
+    checkFloatTensor(this.gamma.rt, x, `${this.name}.forward: x`);
     const stats = this.statsShape(x);
     const y = this.buffers.get('out', x.shape);
     const mean = this.buffers.get('mean', stats);
@@ -61,7 +68,10 @@ export abstract class SampleNormalization implements Layer {
 
   backward(dout: Tensor): Tensor {
     const s = this.saved;
+    if (this.disposed) throw new Error(`${this.name}.backward: used after dispose()`);
     if (!s) throw new Error(`${this.name}.backward: call forward first`);
+    checkFloatTensor(s.x.rt, dout, `${this.name}.backward: dout`);
+    checkFloatTensor(s.x.rt, s.x, `${this.name}.backward: the forward input x`);
     if (dout.size !== s.x.size) throw new RangeError(`${this.name}.backward: dout must be [${s.x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     const k = s.x.rt.unsafeKernels;
     const dx = this.buffers.get('dx', s.x.shape);
@@ -74,5 +84,6 @@ export abstract class SampleNormalization implements Layer {
   dispose(): void {
     this.buffers.dispose();
     this.saved = null;
+    this.disposed = true;
   }
 }

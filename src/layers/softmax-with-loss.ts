@@ -1,6 +1,6 @@
 // Softmax followed by cross-entropy (the book's SoftmaxWithLoss), in one kernel.
 import { Buffers } from './buffers.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 
 /** Targets: a one-hot (or soft) Tensor like x, int labels in memory, or labels in a JS array. */
 export type Targets = Tensor | IntTensor | ArrayLike<number>;
@@ -14,12 +14,17 @@ export class SoftmaxWithLoss {
   loss = NaN;
   private buffers: Buffers | null = null;
   private t: Tensor | IntTensor | null = null;
+  private disposed = false;
 
   /** Returns the mean loss over the batch. */
   forward(x: Tensor, t: Targets): number {
+    if (this.disposed) throw new Error('SoftmaxWithLoss.forward: used after dispose()');
+    checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'SoftmaxWithLoss.forward: x');
     if (t === undefined || t === null) throw new TypeError('SoftmaxWithLoss.forward(x, t): t (targets) is required');
     if (x.shape.length !== 2) throw new RangeError(`SoftmaxWithLoss.forward: x must be [batch, classes], got [${x.shape.join(', ')}]`);
     const [N, C] = x.shape;
+    if (N === 0) throw new RangeError('SoftmaxWithLoss.forward: x has 0 rows; the mean loss of an empty batch is undefined');
+    if (C === 0) throw new RangeError('SoftmaxWithLoss.forward: x has 0 classes (columns)');
     const rt = x.rt;
     this.buffers ??= new Buffers(rt);
     const y = this.buffers.get('y', x.shape);
@@ -39,8 +44,12 @@ export class SoftmaxWithLoss {
 
   backward(dout: Tensor | number = 1): Tensor {
     const y = this.y, t = this.t;
+    if (this.disposed) throw new Error('SoftmaxWithLoss.backward: used after dispose()');
     if (!y || !t || !this.buffers) throw new Error('SoftmaxWithLoss.backward: call forward first');
+    if (typeof dout !== 'number') checkFloatTensor(y.rt, dout, 'SoftmaxWithLoss.backward: dout');
     const scale = typeof dout === 'number' ? dout : dout.data[0];
+    if (!Number.isFinite(scale)) throw new RangeError(`SoftmaxWithLoss.backward: dout must be a finite number, got ${scale}`);
+    checkTensor(y.rt, t, 'SoftmaxWithLoss.backward: the targets of the last forward');
     const [N, C] = y.shape;
     const dx = this.buffers.get('dx', y.shape);
     const k = y.rt.unsafeKernels;
@@ -50,6 +59,7 @@ export class SoftmaxWithLoss {
   }
 
   private targets(t: Targets, N: number, C: number): Tensor | IntTensor {
+    if (t instanceof Tensor || t instanceof IntTensor) checkTensor(this.buffers!.rt, t, 'SoftmaxWithLoss.forward: t');
     if (t instanceof Tensor) {
       if (t.shape.length !== 2 || t.shape[0] !== N || t.shape[1] !== C) {
         throw new RangeError(`SoftmaxWithLoss.forward: one-hot t must be [${N}, ${C}] like x, got [${t.shape.join(', ')}]`);
@@ -61,7 +71,12 @@ export class SoftmaxWithLoss {
       if (t.size !== N) throw new RangeError(`SoftmaxWithLoss.forward: t must hold ${N} labels, got ${t.size}`);
       labels = t;
     } else {
+      if (typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`SoftmaxWithLoss.forward: t must be a Tensor, an IntTensor or an array of labels, got ${typeof t}`);
       if (t.length !== N) throw new RangeError(`SoftmaxWithLoss.forward: t must hold ${N} labels, got ${t.length}`);
+      for (let i = 0; i < N; i++) {
+        const v = t[i];
+        if (!(Number.isInteger(v) && v >= 0 && v < C)) throw badLabel('SoftmaxWithLoss.forward', i, v, C);
+      }
       labels = this.buffers!.labels('t', [N]);
       labels.data.set(t);
     }
@@ -76,5 +91,14 @@ export class SoftmaxWithLoss {
     this.buffers?.dispose();
     this.y = null;
     this.t = null;
+    this.disposed = true;
   }
+}
+
+/** The error for label t[i] = v that is not an integer in [0, classes). */
+export function badLabel(who: string, i: number, v: unknown, classes: number | null): RangeError {
+  const range = `[0, ${classes ?? 'classes'})`;
+  return new RangeError(typeof v === 'number' && Number.isInteger(v)
+    ? `${who}: label t[${i}] = ${v} is outside ${range}`
+    : `${who}: label t[${i}] = ${String(v)} is not an integer class in ${range}`);
 }

@@ -9,7 +9,7 @@ import type { Layer } from '../layers/layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { affineLayer, affineParameters, checkOptions, checkSizes } from './multi-layer-net.js';
-import { Sequential } from './sequential.js';
+import { Sequential, checkSequentialOptions } from './sequential.js';
 
 export interface MultiLayerNetExtendOptions {
   inputSize: number;
@@ -50,7 +50,8 @@ export class MultiLayerNetExtend extends Sequential {
     const normSpecs: Array<readonly [string, number[]]> = useBatchnorm
       ? hidden.flatMap((h, j) => [[`gamma${j + 1}`, [h]], [`beta${j + 1}`, [h]]] as Array<[string, number[]]>)
       : [];
-    // Built before the arena so a bad ratio or activation allocates nothing.
+    // Checked and built before the arena so a bad option allocates nothing.
+    checkSequentialOptions({ weightDecayLambda, l1Lambda });
     const activations = hidden.map(() => activation(act));
     const dropouts = useDropout ? hidden.map(() => new Dropout(dropoutRatio)) : [];
     const set = affineParameters(rt, sizes, weightInitStd, normSpecs);

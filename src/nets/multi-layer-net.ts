@@ -5,7 +5,7 @@ import type { Layer } from '../layers/layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
-import { Sequential } from './sequential.js';
+import { Sequential, checkSequentialOptions } from './sequential.js';
 
 export interface MultiLayerNetOptions {
   inputSize: number;
@@ -19,12 +19,14 @@ export interface MultiLayerNetOptions {
 const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda']);
 
 export function checkOptions(who: string, options: object, keys: ReadonlySet<string>): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
     if (!keys.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys].join(', ')})`);
   }
 }
 
 export function checkSizes(who: string, inputSize: number, hiddenSizeList: readonly number[], outputSize: number): number[] {
+  if (!Array.isArray(hiddenSizeList)) throw new TypeError(`${who}: hiddenSizeList must be an array of positive integers, got ${String(hiddenSizeList)}`);
   const sizes = [inputSize, ...hiddenSizeList, outputSize];
   sizes.forEach((s, i) => {
     if (!(Number.isInteger(s) && s > 0)) {
@@ -35,14 +37,19 @@ export function checkSizes(who: string, inputSize: number, hiddenSizeList: reado
   return sizes;
 }
 
-/** Allocates W{i}, b{i} for consecutive sizes in one arena; W ~ N(0, std²), b = 0. */
+/**
+ * Allocates W{i}, b{i} for consecutive sizes in one arena; W ~ N(0, std²), b = 0.
+ * The init is checked first: a bad one allocates nothing.
+ */
 export function affineParameters(rt: Runtime, sizes: readonly number[], init: WeightInit, extra: ReadonlyArray<readonly [string, number[]]> = []): ParameterSet {
   const specs: Array<readonly [string, number[]]> = [];
+  const stds: number[] = [];
   for (let i = 1; i < sizes.length; i++) {
     specs.push([`W${i}`, [sizes[i - 1], sizes[i]]], [`b${i}`, [sizes[i]]]);
+    stds.push(initStd(init, sizes[i - 1]));
   }
   const set = new ParameterSet(rt, [...specs, ...extra]);
-  for (let i = 1; i < sizes.length; i++) rt.randn(set.params[`W${i}`], initStd(init, sizes[i - 1]));
+  stds.forEach((std, j) => rt.randn(set.params[`W${j + 1}`], std));
   return set;
 }
 
@@ -60,11 +67,14 @@ export class MultiLayerNet extends Sequential {
     checkOptions('MultiLayerNet', options, KEYS);
     const { inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu', weightDecayLambda = 0 } = options;
     const sizes = checkSizes('MultiLayerNet', inputSize, hiddenSizeList, outputSize);
+    // every option is checked before the parameters are allocated: a bad one leaks nothing
+    checkSequentialOptions({ weightDecayLambda });
+    const activations = sizes.slice(2).map(() => activation(act));
     const set = affineParameters(rt, sizes, weightInitStd);
     const layers: Layer[] = [];
     for (let i = 1; i < sizes.length; i++) {
       layers.push(affineLayer(set, i));
-      if (i < sizes.length - 1) layers.push(activation(act));
+      if (i < sizes.length - 1) layers.push(activations[i - 1]);
     }
     super(rt, layers, { weightDecayLambda, parameterSet: set });
     this.inputSize = inputSize;

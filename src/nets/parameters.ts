@@ -3,7 +3,7 @@
 // Every tensor starts on a 16-float boundary; the zero padding between them is
 // harmless to any elementwise update (its gradient is zero).
 import type { Runtime } from '../runtime/runtime.js';
-import { Tensor, shapeSize, type Shape } from '../runtime/tensor.js';
+import { shapeSize, type Tensor, type Shape } from '../runtime/tensor.js';
 
 const PAD = 16;
 
@@ -26,12 +26,17 @@ export class ParameterSet {
     }
     this.size = total;
     this.block = rt.tensor([total]);
-    this.gradBlock = rt.tensor([total]);
+    try {
+      this.gradBlock = rt.tensor([total]);
+    } catch (e) {
+      this.block.dispose(); // out of memory: leave nothing behind
+      throw e;
+    }
     this.paramPtr = this.block.ptr;
     this.gradPtr = this.gradBlock.ptr;
     specs.forEach(([name, shape], i) => {
-      this.params[name] = new Tensor(rt, this.paramPtr + offsets[i] * 4, shape, false);
-      this.grads[name] = new Tensor(rt, this.gradPtr + offsets[i] * 4, shape, false);
+      this.params[name] = this.block.view(offsets[i], shape);
+      this.grads[name] = this.gradBlock.view(offsets[i], shape);
     });
   }
 

@@ -5,11 +5,12 @@
 // weight layer before it (gamma{i}, beta{i}).
 import { fusesActivation, type Layer } from '../layers/layer.js';
 import { isFusableActivation } from '../layers/activations.js';
-import { SoftmaxWithLoss, type Targets } from '../layers/softmax-with-loss.js';
+import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
+import { StateSnapshot } from './state-snapshot.js';
 
 export interface SequentialOptions {
   /** L2 weight decay: loss += ½λΣW², dW += λW (weights only, as in the book). */
@@ -43,12 +44,11 @@ export class Sequential {
   private readonly buffers: Buffers;
 
   constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {
-    for (const key of Object.keys(options)) {
-      if (!OPTIONS.has(key)) throw new TypeError(`Sequential: unknown option '${key}'`);
-    }
+    checkSequentialOptions(options);
+    if (!Array.isArray(layers)) throw new TypeError(`Sequential: layers must be an array of layers, got ${typeof layers}`);
     this.layers = layers;
-    this.weightDecayLambda = nonNegative('weightDecayLambda', options.weightDecayLambda ?? 0);
-    this.l1Lambda = nonNegative('l1Lambda', options.l1Lambda ?? 0);
+    this.weightDecayLambda = options.weightDecayLambda ?? 0;
+    this.l1Lambda = options.l1Lambda ?? 0;
     this.evalBatchSize = options.evalBatchSize ?? 1000;
     this.parameterSet = options.parameterSet ?? null;
     this.buffers = new Buffers(rt);
@@ -79,8 +79,27 @@ export class Sequential {
     this.decayedKeys = Object.keys(params).filter(decayed);
   }
 
-  /** Runs the layers (not the loss). `train` selects training-mode behaviour (dropout, batch norm). */
-  predict(x: Tensor, train = false): Tensor {
+  /**
+   * Runs the layers (not the loss) and returns a new tensor the caller owns
+   * (dispose it), or writes into `out` (same shape as the output) and returns
+   * it. `train` selects training-mode behaviour (dropout, batch norm).
+   */
+  predict(x: Tensor, train = false, out?: Tensor): Tensor {
+    if (out !== undefined) checkFloatTensor(this.rt, out, 'predict: out');
+    const y = this.predictBorrowed(x, train, 'predict: x');
+    if (out === undefined) return this.rt.tensor(y.shape, y.data);
+    if (out.size !== y.size) throw new RangeError(`predict: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
+    this.rt.unsafeKernels.copy(out.ptr, y.ptr, y.size);
+    return out;
+  }
+
+  /**
+   * predict() without the copy, for hot paths: the result is borrowed from the
+   * last layer (valid until the net's next call, which may reuse or free it).
+   */
+  predictBorrowed(x: Tensor, train = false, what = 'predictBorrowed: x'): Tensor {
+    this.checkAlive();
+    checkFloatTensor(this.rt, x, what);
     const layers = this.layers;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i], next = layers[i + 1];
@@ -97,28 +116,39 @@ export class Sequential {
 
   /** Mean loss over the batch plus the weight-decay terms. */
   loss(x: Tensor, t: Targets, train = false): number {
-    const y = this.predict(x, train);
+    this.rowsOf(x, 'loss');
+    const y = this.predictBorrowed(x, train, 'loss: x');
     return this.lastLayer.forward(y, t) + this.decayLoss();
   }
 
-  /** Fraction of rows whose argmax matches t; always in inference mode, in chunks. */
+  /**
+   * Fraction of rows whose argmax matches t, in inference mode, in chunks.
+   * Needs no loss: a row holding NaN counts as wrong.
+   */
   accuracy(x: Tensor, t: Targets): number {
-    return this.evaluate(x, t).accuracy;
+    const N = this.rowsOf(x, 'accuracy');
+    const labels = this.labelsOf(t, N, 'accuracy');
+    let correct = 0;
+    for (let start = 0; start < N; start += this.evalBatchSize) {
+      const end = Math.min(N, start + this.evalBatchSize);
+      const y = this.predictBorrowed(x.rows(start, end), false, 'accuracy: x');
+      correct += this.countCorrect(y, labels.rows(start, end));
+    }
+    return correct / N;
   }
 
   /** Loss (with decay terms) and accuracy over a whole set, in inference mode, in chunks. */
   evaluate(x: Tensor, t: Targets): { loss: number; accuracy: number } {
-    const N = x.shape[0];
-    if (N === 0) return { loss: NaN, accuracy: NaN };
-    const labels = this.labelsOf(t, N);
+    const N = this.rowsOf(x, 'evaluate');
+    const labels = this.labelsOf(t, N, 'evaluate');
     let correct = 0;
     let lossSum = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
       const end = Math.min(N, start + this.evalBatchSize);
-      const y = this.predict(x.rows(start, end), false);
+      const y = this.predictBorrowed(x.rows(start, end), false, 'evaluate: x');
       const chunk = labels.rows(start, end);
+      correct += this.countCorrect(y, chunk);
       lossSum += this.lastLayer.forward(y, chunk) * (end - start);
-      correct += this.rt.unsafeKernels.countCorrect(y.ptr, chunk.ptr, end - start, y.shape[1]);
     }
     return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
   }
@@ -131,6 +161,8 @@ export class Sequential {
 
   /** Backpropagation: fills and returns the gradients, keyed like params. */
   gradient(x: Tensor, t: Targets): Readonly<Record<string, Tensor>> {
+    this.lastLoss = NaN;
+    this.rowsOf(x, 'gradient');
     this.lastLoss = this.loss(x, t, true);
     let dout = this.lastLayer.backward(1);
     // layers before the first with parameters need no backward; that one, no input gradient
@@ -156,6 +188,7 @@ export class Sequential {
    * Layers with randomness (dropout) must be given fixed masks to be checked.
    */
   numericalGradient(x: Tensor, t: Targets, h = 1e-3): Record<string, Float64Array> {
+    if (!(Number.isFinite(h) && h > 0)) throw new RangeError(`numericalGradient: h must be a positive number, got ${h}`);
     const out: Record<string, Float64Array> = {};
     for (const [key, p] of Object.entries(this.params)) {
       const g = new Float64Array(p.size);
@@ -175,6 +208,7 @@ export class Sequential {
 
   /** Copies of the parameter values and the layer state, to save a model. */
   exportParams(): Record<string, { shape: number[]; data: Float32Array }> {
+    this.checkAlive();
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [k, p] of Object.entries({ ...this.params, ...this.state })) out[k] = { shape: [...p.shape], data: p.toArray() };
     return out;
@@ -182,10 +216,15 @@ export class Sequential {
 
   /** Loads values saved by exportParams; every key and shape must match (nothing is written otherwise). */
   importParams(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+    this.checkAlive();
+    if (saved === null || typeof saved !== 'object') throw new TypeError(`importParams: expected what exportParams returns, got ${String(saved)}`);
     const all = { ...this.params, ...this.state };
     for (const [k, p] of Object.entries(all)) {
       const s = saved[k];
       if (!s) throw new Error(`importParams: missing parameter '${k}'`);
+      if (!Array.isArray(s.shape) || s.data === null || typeof s.data !== 'object' || typeof s.data.length !== 'number') {
+        throw new TypeError(`importParams: '${k}' must be { shape, data }`);
+      }
       if (s.shape.length !== p.shape.length || s.shape.some((d, i) => d !== p.shape[i]) || s.data.length !== p.size) {
         throw new RangeError(`importParams: '${k}' has shape [${s.shape.join(', ')}], the net expects [${p.shape.join(', ')}]`);
       }
@@ -193,11 +232,63 @@ export class Sequential {
     for (const [k, p] of Object.entries(all)) p.set(saved[k].data);
   }
 
+  /**
+   * A copy of the layer state (batch-norm running statistics) that can be
+   * saved and restored without allocating: the Trainer saves before a step
+   * and restores after a failed one. The caller owns it (dispose it).
+   */
+  snapshotState(): StateSnapshot {
+    this.checkAlive();
+    return new StateSnapshot(this.rt, this.state);
+  }
+
+  /** True once dispose() was called: every entry then throws. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** Frees the layers' buffers and the parameter blocks the net allocated; the net cannot be used afterwards. */
   dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
     for (const layer of this.layers) layer.dispose();
     this.lastLayer.dispose();
     this.buffers.dispose();
     this.parameterSet?.dispose();
+  }
+
+  private isDisposed = false;
+
+  private checkAlive(): void {
+    if (this.isDisposed) throw new Error(`${this.constructor.name}: used after dispose()`);
+  }
+
+  /** Rows of a set given to accuracy/evaluate: at least one. */
+  private rowsOf(x: Tensor, who: string): number {
+    this.checkAlive();
+    checkFloatTensor(this.rt, x, `${who}: x`);
+    if (x.shape.length < 1 || x.shape[0] === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]; there is nothing to ${who}`);
+    return x.shape[0];
+  }
+
+  /** Rows of y whose argmax is their label; a row holding NaN is wrong. */
+  private countCorrect(y: Tensor, labels: IntTensor): number {
+    const k = this.rt.unsafeKernels;
+    const [rows, cols] = y.shape;
+    if (k.hasNonFinite(y.ptr, y.size) === 0) return k.countCorrect(y.ptr, labels.ptr, rows, cols);
+    // rare: NaN or ±Inf somewhere; argmax as the kernel does (first maximum), NaN rows wrong
+    const v = y.data, t = labels.data;
+    let correct = 0;
+    for (let r = 0; r < rows; r++) {
+      let best = 0, m = v[r * cols], nan = Number.isNaN(m);
+      for (let j = 1; j < cols; j++) {
+        const a = v[r * cols + j];
+        if (Number.isNaN(a)) nan = true;
+        else if (a > m) { m = a; best = j; }
+      }
+      if (!nan && best === t[r]) correct++;
+    }
+    return correct;
   }
 
   private decayLoss(): number {
@@ -212,22 +303,53 @@ export class Sequential {
     return decay;
   }
 
-  /** Int labels in memory for t (one-hot rows are reduced with argmax, as the book does). */
-  private labelsOf(t: Targets, N: number): IntTensor {
+  /** Int labels in memory for t (one-hot rows are reduced with argmax, as the book does), checked against `classes`. */
+  private labelsOf(t: Targets, N: number, who: string): IntTensor {
+    const C = this.outputColumns();
     if (t instanceof IntTensor) {
-      if (t.size !== N) throw new RangeError(`accuracy: t must hold ${N} labels, got ${t.size}`);
+      checkTensor(this.rt, t, `${who}: t`);
+      if (t.size !== N) throw new RangeError(`${who}: t must hold ${N} labels, got [${t.shape.join(', ')}]`);
       return t;
     }
     const labels = this.buffers.labels('accuracy.t', [N]);
     if (t instanceof Tensor) {
-      if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`accuracy: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
+      checkTensor(this.rt, t, `${who}: t`);
+      if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
+      if (C !== null && t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
       this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
     } else {
-      if (t.length !== N) throw new RangeError(`accuracy: t must hold ${N} labels, got ${t.length}`);
+      if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
+      if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
+      for (let i = 0; i < N; i++) {
+        const v = t[i];
+        if (!(Number.isInteger(v) && v >= 0 && (C === null || v < C))) throw badLabel(who, i, v, C);
+      }
       labels.data.set(t);
     }
     return labels;
   }
+
+  /** Width of the last layer with weights (the class count), when it has one. */
+  private outputColumns(): number | null {
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const W = this.layers[i].params.W;
+      if (W) return W.shape.length === 2 ? W.shape[1] : null;
+    }
+    return null;
+  }
+}
+
+/** Checks SequentialOptions before a net allocates anything (the named nets call it first). */
+export function checkSequentialOptions(options: SequentialOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('Sequential: options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!OPTIONS.has(key)) throw new TypeError(`Sequential: unknown option '${key}' (expected one of ${[...OPTIONS].join(', ')})`);
+  }
+  if (options.weightDecayLambda !== undefined) nonNegative('weightDecayLambda', options.weightDecayLambda);
+  if (options.l1Lambda !== undefined) nonNegative('l1Lambda', options.l1Lambda);
+  const e = options.evalBatchSize;
+  if (e !== undefined && !(Number.isInteger(e) && e > 0)) throw new RangeError(`evalBatchSize: expected a positive integer, got ${e}`);
+  if (options.decayed !== undefined && typeof options.decayed !== 'function') throw new TypeError('decayed: expected a function of the parameter key');
 }
 
 function nonNegative(name: string, v: number): number {

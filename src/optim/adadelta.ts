@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface AdaDeltaOptions { lr?: number; rho?: number; eps?: number }
 
@@ -11,13 +11,13 @@ export interface AdaDeltaOptions { lr?: number; rho?: number; eps?: number }
 export class AdaDelta extends ElementwiseOptimizer {
   static readonly options = { lr: [1.0, 'nonNegative'], rho: [0.95, 'closedUnit'], eps: [1e-6, 'positive'] } as const;
   readonly name = 'AdaDelta';
-  lr: number;
-  rho: number;
-  eps: number;
+  declare lr: number;
+  declare rho: number;
+  declare eps: number;
 
   constructor(options: AdaDeltaOptions = {}) {
-    super(['h', 'd']);
-    ({ lr: this.lr, rho: this.rho, eps: this.eps } = parseOptions('AdaDelta', AdaDelta.options, options));
+    super(['h', 'd'], ['h', 'd']);
+    defineOptions(this, 'AdaDelta', AdaDelta.options, options);
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {

@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface AdaGradOptions { lr?: number; eps?: number }
 
@@ -8,12 +8,12 @@ export interface AdaGradOptions { lr?: number; eps?: number }
 export class AdaGrad extends ElementwiseOptimizer {
   static readonly options = { lr: [0.01, 'nonNegative'], eps: [1e-7, 'positive'] } as const;
   readonly name = 'AdaGrad';
-  lr: number;
-  eps: number;
+  declare lr: number;
+  declare eps: number;
 
   constructor(options: AdaGradOptions = {}) {
-    super(['h']);
-    ({ lr: this.lr, eps: this.eps } = parseOptions('AdaGrad', AdaGrad.options, options));
+    super(['h'], ['h']);
+    defineOptions(this, 'AdaGrad', AdaGrad.options, options);
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {

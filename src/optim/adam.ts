@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number }
 
@@ -12,15 +12,15 @@ export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?
 export class Adam extends ElementwiseOptimizer {
   static readonly options = { lr: [0.001, 'nonNegative'], beta1: [0.9, 'unit'], beta2: [0.999, 'unit'], eps: [1e-7, 'positive'] } as const;
   readonly name = 'Adam';
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
+  declare lr: number;
+  declare beta1: number;
+  declare beta2: number;
+  declare eps: number;
   private lrT = 0;
 
   constructor(options: AdamOptions = {}) {
-    super(['m', 'v']);
-    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps } = parseOptions('Adam', Adam.options, options));
+    super(['m', 'v'], ['v']);
+    defineOptions(this, 'Adam', Adam.options, options);
   }
 
   protected beginStep(t: number): void {

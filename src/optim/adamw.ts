@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface AdamWOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number }
 
@@ -14,18 +14,18 @@ export class AdamW extends ElementwiseOptimizer {
     lr: [0.001, 'nonNegative'], beta1: [0.9, 'unit'], beta2: [0.999, 'unit'], eps: [1e-8, 'positive'], weightDecay: [0.01, 'nonNegative'],
   } as const;
   readonly name = 'AdamW';
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
+  declare lr: number;
+  declare beta1: number;
+  declare beta2: number;
+  declare eps: number;
+  declare weightDecay: number;
   private decay = 1;
   private stepSize = 0;
   private bc2Sqrt = 1;
 
   constructor(options: AdamWOptions = {}) {
-    super(['m', 'v']);
-    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = parseOptions('AdamW', AdamW.options, options));
+    super(['m', 'v'], ['v']);
+    defineOptions(this, 'AdamW', AdamW.options, options);
   }
 
   protected beginStep(t: number): void {

@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface MomentumOptions { lr?: number; momentum?: number }
 
@@ -8,12 +8,12 @@ export interface MomentumOptions { lr?: number; momentum?: number }
 export class Momentum extends ElementwiseOptimizer {
   static readonly options = { lr: [0.01, 'nonNegative'], momentum: [0.9, 'unit'] } as const;
   readonly name = 'Momentum';
-  lr: number;
-  momentum: number;
+  declare lr: number;
+  declare momentum: number;
 
   constructor(options: MomentumOptions = {}) {
     super(['v']);
-    ({ lr: this.lr, momentum: this.momentum } = parseOptions('Momentum', Momentum.options, options));
+    defineOptions(this, 'Momentum', Momentum.options, options);
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {

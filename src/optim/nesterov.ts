@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface NesterovOptions { lr?: number; momentum?: number }
 
@@ -11,12 +11,12 @@ export interface NesterovOptions { lr?: number; momentum?: number }
 export class Nesterov extends ElementwiseOptimizer {
   static readonly options = { lr: [0.01, 'nonNegative'], momentum: [0.9, 'unit'] } as const;
   readonly name = 'Nesterov';
-  lr: number;
-  momentum: number;
+  declare lr: number;
+  declare momentum: number;
 
   constructor(options: NesterovOptions = {}) {
     super(['v']);
-    ({ lr: this.lr, momentum: this.momentum } = parseOptions('Nesterov', Nesterov.options, options));
+    defineOptions(this, 'Nesterov', Nesterov.options, options);
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {

@@ -1,6 +1,6 @@
 // The book's optimizer contract: update(params, grads) changes params in place.
 import type { Kernels } from '../runtime/runtime.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { StateStore, type ParamState } from './state.js';
 
 export type Params = Readonly<Record<string, Tensor>>;
@@ -20,13 +20,18 @@ export interface OptimizerState {
   params: Record<string, ParamState>;
 }
 
-/** Checks that params and grads have the same keys and shapes. */
+/** Checks that params and grads have the same keys and shapes, and hold live tensors of one runtime. */
 export function checkPairs(who: string, params: Params, grads: Params): string[] {
+  if (params === null || typeof params !== 'object') throw new TypeError(`${who}.update: params must be an object of Tensors keyed by name, got ${String(params)}`);
+  if (grads === null || typeof grads !== 'object') throw new TypeError(`${who}.update: grads must be an object of Tensors keyed by name, got ${String(grads)}`);
   const keys = Object.keys(params);
+  const rt = keys.length > 0 ? (params[keys[0]] as Tensor | undefined)?.rt : undefined;
   for (const k of keys) {
     const p = params[k];
     const g = grads[k];
+    checkFloatTensor(rt!, p, `${who}.update: params['${k}']`);
     if (!g) throw new Error(`${who}.update: grads has no '${k}' (params has keys ${keys.join(', ')})`);
+    checkFloatTensor(rt!, g, `${who}.update: grads['${k}']`);
     if (g.size !== p.size) {
       throw new RangeError(`${who}.update: grads['${k}'] has shape [${g.shape.join(', ')}], expected [${p.shape.join(', ')}] like params['${k}']`);
     }
@@ -45,8 +50,9 @@ export abstract class ElementwiseOptimizer implements Optimizer {
   private readonly store: StateStore;
   private steps = 0;
 
-  protected constructor(slotNames: readonly string[]) {
-    this.store = new StateStore(slotNames);
+  /** `nonNegativeSlots`: state that is a running sum of squares (loadState refuses negative values there). */
+  protected constructor(slotNames: readonly string[], nonNegativeSlots: readonly string[] = []) {
+    this.store = new StateStore(slotNames, nonNegativeSlots);
   }
 
   /** Updates done so far. */
@@ -81,12 +87,19 @@ export abstract class ElementwiseOptimizer implements Optimizer {
     return { optimizer: this.name, t: this.steps, params: this.store.snapshot() };
   }
 
-  /** Restores what state() returned (this optimizer's kind); the next update continues from it. */
+  /**
+   * Restores what state() returned (this optimizer's kind); the next update
+   * continues from it. Refused (nothing changes): another optimizer's state,
+   * a state without every parameter this optimizer has stepped, non-finite
+   * values, negative running sums of squares. After a state with t > 0, an
+   * update of a parameter the state lacks is refused too (its moments would
+   * start at zero under a bias correction for step t).
+   */
   loadState(saved: OptimizerState): void {
     if (saved === null || typeof saved !== 'object') throw new TypeError(`${this.name}.loadState: expected what state() returns, got ${String(saved)}`);
     if (saved.optimizer !== this.name) throw new TypeError(`${this.name}.loadState: the state is ${String(saved.optimizer)}'s, not ${this.name}'s`);
     if (!(Number.isSafeInteger(saved.t) && saved.t >= 0)) throw new RangeError(`${this.name}.loadState: t must be a non-negative integer, got ${saved.t}`);
-    this.store.restore(this.name, saved.params);
+    this.store.restore(this.name, saved.params, saved.t > 0);
     this.steps = saved.t;
   }
 

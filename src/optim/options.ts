@@ -23,15 +23,34 @@ export function parseOptions<S extends OptionSpecs>(who: string, specs: S, optio
   }
   const given = options as Record<string, unknown>;
   const out: Record<string, number> = {};
-  for (const [key, [fallback, range]] of Object.entries(specs)) {
-    const v = given[key] ?? fallback;
-    const { ok, expected } = RANGES[range];
-    if (!(typeof v === 'number' && Number.isFinite(v) && ok(v))) {
-      throw new RangeError(`${who}: ${key} must be ${expected}, got ${typeof v === 'string' ? `'${v}'` : String(v)}`);
-    }
-    out[key] = v;
-  }
+  for (const [key, [fallback, range]] of Object.entries(specs)) out[key] = checkOption(who, key, range, given[key] ?? fallback);
   return out as ParsedOptions<S>;
+}
+
+/** `v` if it is a number in `range`; a RangeError naming `who` and `key` otherwise. */
+export function checkOption(who: string, key: string, range: Range, v: unknown): number {
+  const { ok, expected } = RANGES[range];
+  if (!(typeof v === 'number' && Number.isFinite(v) && ok(v))) {
+    throw new RangeError(`${who}: ${key} must be ${expected}, got ${typeof v === 'string' ? `'${v}'` : String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Parses `options` against `specs` and defines each option on `target` as a
+ * property checked on every set (`opt.lr = NaN` throws a RangeError naming it),
+ * so a schedule or a user can change it between steps but never to a bad value.
+ */
+export function defineOptions<S extends OptionSpecs>(target: object, who: string, specs: S, options: object): void {
+  const values = parseOptions(who, specs, options) as Record<string, number>;
+  for (const [key, [, range]] of Object.entries(specs)) {
+    let value = values[key];
+    Object.defineProperty(target, key, {
+      get: () => value,
+      set: (v: unknown) => { value = checkOption(who, key, range, v); },
+      enumerable: true,
+    });
+  }
 }
 
 /** The defaults of a spec, e.g. { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-7 }. */

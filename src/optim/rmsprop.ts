@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface RMSpropOptions { lr?: number; decayRate?: number; eps?: number }
 
@@ -8,13 +8,13 @@ export interface RMSpropOptions { lr?: number; decayRate?: number; eps?: number 
 export class RMSprop extends ElementwiseOptimizer {
   static readonly options = { lr: [0.01, 'nonNegative'], decayRate: [0.99, 'unit'], eps: [1e-7, 'positive'] } as const;
   readonly name = 'RMSprop';
-  lr: number;
-  decayRate: number;
-  eps: number;
+  declare lr: number;
+  declare decayRate: number;
+  declare eps: number;
 
   constructor(options: RMSpropOptions = {}) {
-    super(['h']);
-    ({ lr: this.lr, decayRate: this.decayRate, eps: this.eps } = parseOptions('RMSprop', RMSprop.options, options));
+    super(['h'], ['h']);
+    defineOptions(this, 'RMSprop', RMSprop.options, options);
   }
 
   protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {

@@ -1,6 +1,6 @@
 import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
-import { parseOptions } from './options.js';
+import { defineOptions } from './options.js';
 
 export interface SGDOptions { lr?: number }
 
@@ -8,11 +8,11 @@ export interface SGDOptions { lr?: number }
 export class SGD extends ElementwiseOptimizer {
   static readonly options = { lr: [0.01, 'nonNegative'] } as const;
   readonly name = 'SGD';
-  lr: number;
+  declare lr: number;
 
   constructor(options: SGDOptions = {}) {
     super([]);
-    ({ lr: this.lr } = parseOptions('SGD', SGD.options, options));
+    defineOptions(this, 'SGD', SGD.options, options);
   }
 
   protected step(k: Kernels, param: number, grad: number, _state: number, _slotBytes: number, n: number): void {

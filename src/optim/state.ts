@@ -64,7 +64,10 @@ export class StateStore {
   private planned: Planned | null = null;
   private disposed = false;
 
-  constructor(readonly slotNames: readonly string[]) {}
+  /** After a loadState with t > 0: every updated key must have loaded state. */
+  private loadedComplete = false;
+
+  constructor(readonly slotNames: readonly string[], private readonly nonNegativeSlots: readonly string[] = []) {}
 
   /**
    * The layout for an update of `keys`, checked against the state already
@@ -74,6 +77,9 @@ export class StateStore {
     if (this.disposed) throw new Error(`${who}.update: used after dispose()`);
     for (const k of keys) {
       const p = params[k];
+      if (this.loaded && this.loadedComplete && !this.loaded.has(k)) {
+        throw new Error(`${who}.update: the state given to loadState has no '${k}' (it has ${[...this.loaded.keys()].join(', ') || 'no parameters'}); a resumed run needs every parameter's state`);
+      }
       if (grads[k].rt !== p.rt || (this.rt !== null && p.rt !== this.rt)) {
         throw new Error(`${who}.update: params['${k}'] and grads['${k}'] must live on the runtime that holds the optimizer's state`);
       }
@@ -115,9 +121,17 @@ export class StateStore {
     return out;
   }
 
-  /** Replaces all state with `saved` (validated first), to be placed at the next update. */
-  restore(who: string, saved: unknown): void {
+  /**
+   * Replaces all state with `saved` (validated first), to be placed at the
+   * next update. `complete`: the state is of a run that has stepped, so every
+   * key stepped so far, and every key updated next, must be in it.
+   */
+  restore(who: string, saved: unknown, complete: boolean): void {
     if (saved === null || typeof saved !== 'object') throw new TypeError(`${who}.loadState: params must be an object of per-key state, got ${String(saved)}`);
+    if (complete) {
+      const missing = [...(this.loaded ?? this.entries).keys()].filter((k) => !Object.hasOwn(saved, k));
+      if (missing.length > 0) throw new Error(`${who}.loadState: the state has no '${missing[0]}', a parameter this optimizer has stepped`);
+    }
     const loaded = new Map<string, { shape: number[]; slots: Float32Array[] }>();
     for (const [k, value] of Object.entries(saved)) {
       const where = `${who}.loadState: params['${k}']`;
@@ -135,8 +149,10 @@ export class StateStore {
           throw new RangeError(`${where}.${name} must hold ${size} numbers for shape [${shape.join(', ')}], got ${values === undefined ? 'nothing' : `length ${values?.length}`}`);
         }
         const copy = Float32Array.from(values);
+        const nonNegative = this.nonNegativeSlots.includes(name);
         for (let i = 0; i < size; i++) {
-          if (!Number.isFinite(copy[i])) throw new RangeError(`${where}.${name}[${i}] is ${values[i]}, expected a finite number`);
+          if (!Number.isFinite(copy[i])) throw new RangeError(`${where}.${name}[${i}] is ${values[i]}, expected a finite float32 number`);
+          if (nonNegative && copy[i] < 0) throw new RangeError(`${where}.${name}[${i}] is ${values[i]}; ${name} is a running sum of squares, never negative`);
         }
         return copy;
       });
@@ -144,6 +160,7 @@ export class StateStore {
     }
     this.release();
     this.loaded = loaded;
+    this.loadedComplete = complete;
   }
 
   /** Frees the arena; the store refuses later updates. */

@@ -102,6 +102,7 @@ export class Runtime {
   readonly unsafeKernels: Kernels;
   private readonly allocator: Allocator;
   private counter = 0;
+  private currentSeed: number;
   private pool: ThreadPool | null = null;
   private gemmFn = -1;
   private gemmBiasActFn = -1;
@@ -125,12 +126,24 @@ export class Runtime {
     readonly memory: WebAssembly.Memory,
     kernels: Kernels,
     readonly features: RuntimeFeatures,
-    public seed: number,
+    seed: number,
     maxPages: number,
   ) {
+    checkSeed(seed);
+    this.currentSeed = seed;
     this.unsafeKernels = kernels;
     this.allocator = new Allocator(memory, kernels.heapBase(), maxPages);
     this.partScratch(1, kernels.gemmWorkspaceBytes());
+  }
+
+  /** Seed of the random stream; setting it checks it (an integer in [0, 2^32)) and keeps the stream position. */
+  get seed(): number {
+    return this.currentSeed;
+  }
+
+  set seed(seed: number) {
+    checkSeed(seed);
+    this.currentSeed = seed;
   }
 
   /** GEMM packing space of the calling thread (gemmWorkspaceBytes() bytes) for direct kernel calls. */
@@ -321,29 +334,40 @@ export class Runtime {
     this.allocator.release(ptr);
   }
 
-  /** A float32 tensor of the given shape, zero-filled or copied from `data`. */
+  /**
+   * A float32 tensor of the given shape, zero-filled or copied from `data`
+   * (any array-like, including a view on this runtime's memory such as another
+   * tensor's `data`). The caller owns it: dispose() frees it.
+   */
   tensor(shape: Shape, data?: ArrayLike<number>): Tensor {
     const size = shapeSize(shape, 'tensor');
-    if (data !== undefined && data.length !== size) {
-      throw new RangeError(`tensor: shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
-    }
-    const t = new Tensor(this, this.alloc(size * 4), shape, true);
-    if (data === undefined) this.unsafeKernels.fill(t.ptr, 0, size);
-    else t.data.set(data);
+    checkData('tensor', shape, size, data);
+    const source = data === undefined ? undefined : this.detachSafe(data);
+    const t = Tensor.own(this, this.alloc(size * 4), shape);
+    if (source === undefined) this.unsafeKernels.fill(t.ptr, 0, size);
+    else t.data.set(source);
     return t;
   }
 
-  /** An int32 tensor (labels, indices), zero-filled or copied from `data`. */
+  /** An int32 tensor (labels, indices), zero-filled or copied from `data`; the caller owns it. */
   labels(shape: Shape | number, data?: ArrayLike<number>): IntTensor {
     const s = typeof shape === 'number' ? [shape] : shape;
     const size = shapeSize(s, 'labels');
-    if (data !== undefined && data.length !== size) {
-      throw new RangeError(`labels: shape [${s.join(', ')}] needs ${size} values, got ${data.length}`);
-    }
-    const t = new IntTensor(this, this.alloc(size * 4), s, true);
-    if (data === undefined) t.data.fill(0);
-    else t.data.set(data);
+    checkData('labels', s, size, data);
+    const source = data === undefined ? undefined : this.detachSafe(data);
+    const t = IntTensor.own(this, this.alloc(size * 4), s);
+    if (source === undefined) t.data.fill(0);
+    else t.data.set(source);
     return t;
+  }
+
+  /**
+   * `data`, copied first when it is a view on this runtime's memory (another
+   * tensor's `data`): the allocation that follows may grow a non-shared memory,
+   * which detaches it.
+   */
+  private detachSafe(data: ArrayLike<number>): ArrayLike<number> {
+    return ArrayBuffer.isView(data) && data.buffer === this.memory.buffer ? (data as unknown as Float32Array).slice() : data;
   }
 
   /** Fills `t` with N(mean, std²) from the seeded stream. */
@@ -387,6 +411,14 @@ export class Runtime {
   memoryStats(): AllocatorStats {
     return this.allocator.stats();
   }
+}
+
+function checkData(who: string, shape: Shape, size: number, data: ArrayLike<number> | undefined): void {
+  if (data === undefined) return;
+  if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
+    throw new TypeError(`${who}: data must be an array-like of ${size} numbers, got ${data === null ? 'null' : typeof data}`);
+  }
+  if (data.length !== size) throw new RangeError(`${who}: shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
 }
 
 function checkSeed(seed: number): void {

@@ -1,15 +1,45 @@
 // A Tensor is a view: (byte offset into the runtime's linear memory, shape).
-// `data` is built on the current memory.buffer, so it stays valid when the
-// memory grows (growth detaches every earlier ArrayBuffer view).
+// The memory is owned by one tensor (made by rt.tensor / rt.labels); views of
+// it (reshape, rows, view) share its Block and die with it.
+//
+// `data` is a typed array on the current memory.buffer: a transient view. On a
+// non-shared memory, growth (any allocation may grow it) detaches every earlier
+// ArrayBuffer, so an array kept across an allocation reads as empty. Read
+// `t.data` again after such a call, or keep a copy (`toArray()`).
 import type { Runtime } from './runtime.js';
 
 export type Shape = readonly number[];
 
+/**
+ * Most bytes one buffer a kernel works on may have (a tensor, an im2col
+ * column): kernels compute offsets inside a buffer in 32-bit signed integers.
+ */
+export const MAX_BUFFER_BYTES = 2 ** 31 - 64;
+
+/** Most elements a tensor can have (MAX_BUFFER_BYTES of float32). */
+export const MAX_ELEMENTS = Math.floor(MAX_BUFFER_BYTES / 4);
+
+/**
+ * Checks a size computed (in float64) for a kernel: a count or byte size that
+ * must fit a 32-bit signed argument and offset. Returns it.
+ */
+export function checkKernelSize(who: string, what: string, n: number): number {
+  if (!(Number.isSafeInteger(n) && n >= 0 && n <= MAX_BUFFER_BYTES)) {
+    throw new RangeError(`${who}: ${what} is ${n}, more than the ${MAX_BUFFER_BYTES} a kernel can address (2 GiB); use smaller inputs (a smaller batch or image)`);
+  }
+  return n;
+}
+
+/** Element count of `shape`, in float64; `what` names the shape in the error. */
 export function shapeSize(shape: Shape, what = 'shape'): number {
+  if (shape === null || typeof shape !== 'object') throw new TypeError(`${what}: expected an array of dimensions, got ${describe(shape)}`);
   let n = 1;
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: dimensions must be non-negative integers, got [${shape.join(', ')}]`);
     n *= d;
+  }
+  if (n > MAX_ELEMENTS) {
+    throw new RangeError(`${what}: [${shape.join(', ')}] has ${n} elements; a tensor holds at most ${MAX_ELEMENTS} (2 GiB: kernels address a tensor with 32-bit offsets)`);
   }
   return n;
 }
@@ -18,24 +48,33 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** The liveness of one allocation, shared by its owner and every view of it. */
+interface Block { live: boolean }
+
 abstract class View<A extends Float32Array | Int32Array> {
   readonly shape: number[];
   readonly size: number;
   private cache: A | null = null;
   private cacheBuffer: ArrayBufferLike | null = null;
+  /** This handle's own liveness (a view's dispose() ends only the view). */
   private live = true;
 
-  /** @internal use rt.tensor / rt.labels */
-  constructor(readonly rt: Runtime, readonly ptr: number, shape: Shape, private readonly owner: boolean) {
+  /** @internal use rt.tensor / rt.labels, or reshape / rows / view of a tensor */
+  constructor(readonly rt: Runtime, readonly ptr: number, shape: Shape, private readonly block: Block, private readonly owner: boolean) {
     this.shape = [...shape];
     this.size = shapeSize(shape);
   }
 
   protected abstract makeView(buffer: ArrayBufferLike): A;
 
-  /** A typed-array view on the linear memory (no copy); always current. */
+  /**
+   * A typed-array view on the linear memory (no copy): a transient view, valid
+   * until the next call that may allocate (on a non-shared memory, growth
+   * empties arrays made before it). Read it again after such calls; keep
+   * `toArray()` copies. Throws after dispose().
+   */
   get data(): A {
-    if (!this.live) throw new Error('Tensor: used after dispose()');
+    if (!this.alive) throw new TypeError('Tensor: used after dispose()');
     const buffer = this.rt.memory.buffer;
     if (this.cacheBuffer !== buffer || this.cache === null) {
       this.cache = this.makeView(buffer);
@@ -44,10 +83,18 @@ abstract class View<A extends Float32Array | Int32Array> {
     return this.cache;
   }
 
-  get disposed(): boolean { return !this.live; }
+  /** False once this tensor, or the tensor whose memory it views, was disposed. */
+  get alive(): boolean {
+    return this.live && this.block.live;
+  }
 
-  /** Copies values in (any array-like of the right length). */
+  get disposed(): boolean { return !this.alive; }
+
+  /** Copies values in (any array-like of the right length, even a view on this runtime's memory). */
   set(values: ArrayLike<number>): this {
+    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+      throw new TypeError(`Tensor.set: values must be an array-like of ${this.size} numbers, got ${describe(values)}`);
+    }
     if (values.length !== this.size) {
       throw new RangeError(`Tensor.set: expected ${this.size} values for shape [${this.shape.join(', ')}], got ${values.length}`);
     }
@@ -55,60 +102,125 @@ abstract class View<A extends Float32Array | Int32Array> {
     return this;
   }
 
-  /** Frees the memory (views made by reshape/rows share it and die with it). */
+  /** Frees the memory if this tensor owns it; its views (reshape/rows/view) die with it. A view's dispose() ends only the view. */
   dispose(): void {
     if (!this.live) return;
     this.live = false;
     this.cache = null;
-    if (this.owner) this.rt.free(this.ptr);
+    if (this.owner && this.block.live) {
+      this.block.live = false;
+      this.rt.free(this.ptr);
+    }
   }
 
-  protected checkRows(start: number, end: number): number {
+  /** @internal the block and checks for a view of `rows` rows [start, end). */
+  protected rowView(start: number, end: number): { block: Block; ptr: number; shape: number[] } {
+    if (!this.alive) throw new TypeError('rows: tensor used after dispose()');
     const rows = this.shape[0];
     if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= rows)) {
       throw new RangeError(`rows(${start}, ${end}): expected 0 <= start <= end <= ${rows}`);
     }
-    return this.size / Math.max(rows, 1);
+    const rowSize = this.size / Math.max(rows, 1);
+    return { block: this.block, ptr: this.ptr + start * rowSize * 4, shape: [end - start, ...this.shape.slice(1)] };
+  }
+
+  /** @internal the block for a view of the same memory (reshape, view). */
+  protected viewBlock(who: string): Block {
+    if (!this.alive) throw new TypeError(`${who}: tensor used after dispose()`);
+    return this.block;
   }
 }
 
 /** A float32 tensor on the runtime's linear memory. */
 export class Tensor extends View<Float32Array> {
+  /** @internal a tensor owning a fresh allocation at `ptr` (rt.tensor) */
+  static own(rt: Runtime, ptr: number, shape: Shape): Tensor {
+    return new Tensor(rt, ptr, shape, { live: true }, true);
+  }
+
   protected makeView(buffer: ArrayBufferLike): Float32Array {
     return new Float32Array(buffer, this.ptr, this.size);
   }
 
-  /** A copy of the values. */
+  /** A copy of the values (yours to keep: it stays valid whatever the memory does). */
   toArray(): Float32Array {
     return this.data.slice();
   }
 
-  /** A view with another shape of the same size (shares memory). */
+  /** A view with another shape of the same size (shares memory; dies with this tensor's owner). */
   reshape(shape: Shape): Tensor {
-    const n = shapeSize(shape);
+    const block = this.viewBlock('reshape');
+    const n = shapeSize(shape, 'reshape');
     if (n !== this.size) throw new RangeError(`reshape: [${this.shape.join(', ')}] has ${this.size} elements, [${shape.join(', ')}] has ${n}`);
-    return new Tensor(this.rt, this.ptr, shape, false);
+    return new Tensor(this.rt, this.ptr, shape, block, false);
   }
 
-  /** A view on rows [start, end) of the first dimension (shares memory). */
+  /** A view on rows [start, end) of the first dimension (shares memory; dies with this tensor's owner). */
   rows(start: number, end: number): Tensor {
-    const rowSize = this.checkRows(start, end);
-    return new Tensor(this.rt, this.ptr + start * rowSize * 4, [end - start, ...this.shape.slice(1)], false);
+    const { block, ptr, shape } = this.rowView(start, end);
+    return new Tensor(this.rt, ptr, shape, block, false);
+  }
+
+  /** A view of `shape` starting `offset` floats in (shares memory; dies with this tensor's owner). */
+  view(offset: number, shape: Shape): Tensor {
+    const block = this.viewBlock('view');
+    const n = shapeSize(shape, 'view');
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= this.size)) {
+      throw new RangeError(`view(${offset}, [${shape.join(', ')}]): expected 0 <= offset and offset + ${n} <= ${this.size}`);
+    }
+    return new Tensor(this.rt, this.ptr + offset * 4, shape, block, false);
   }
 }
 
 /** An int32 tensor (class labels, indices) on the runtime's linear memory. */
 export class IntTensor extends View<Int32Array> {
+  /** @internal an int tensor owning a fresh allocation at `ptr` (rt.labels) */
+  static own(rt: Runtime, ptr: number, shape: Shape): IntTensor {
+    return new IntTensor(rt, ptr, shape, { live: true }, true);
+  }
+
   protected makeView(buffer: ArrayBufferLike): Int32Array {
     return new Int32Array(buffer, this.ptr, this.size);
   }
 
+  /** A copy of the values (yours to keep). */
   toArray(): Int32Array {
     return this.data.slice();
   }
 
+  /** A view on rows [start, end) of the first dimension (shares memory; dies with this tensor's owner). */
   rows(start: number, end: number): IntTensor {
-    const rowSize = this.checkRows(start, end);
-    return new IntTensor(this.rt, this.ptr + start * rowSize * 4, [end - start, ...this.shape.slice(1)], false);
+    const { block, ptr, shape } = this.rowView(start, end);
+    return new IntTensor(this.rt, ptr, shape, block, false);
   }
+}
+
+/**
+ * Checks a tensor argument of a public entry: `t` must be a Tensor or
+ * IntTensor, alive (neither it nor the tensor it views disposed) and on `rt`.
+ * Throws a TypeError naming `what` otherwise. Two field reads on the fast path.
+ */
+export function checkTensor(rt: Runtime, t: unknown, what: string): asserts t is Tensor | IntTensor {
+  if (!(t instanceof View) || !t.alive || t.rt !== rt) throw tensorError(rt, t, what);
+}
+
+/** checkTensor for a float32 argument: an IntTensor is refused too. */
+export function checkFloatTensor(rt: Runtime, t: unknown, what: string): asserts t is Tensor {
+  if (!(t instanceof Tensor) || !t.alive || t.rt !== rt) throw tensorError(rt, t, what, 'a float32 Tensor');
+}
+
+/** The error for a tensor argument that failed checkTensor (the slow path). */
+function tensorError(rt: Runtime, t: unknown, what: string, expected = 'a Tensor'): TypeError {
+  if (!(t instanceof View)) return new TypeError(`${what}: expected ${expected}, got ${describe(t)}`);
+  if (expected !== 'a Tensor' && !(t instanceof Tensor)) return new TypeError(`${what}: expected ${expected}, got an IntTensor`);
+  if (!t.alive) return new TypeError(`${what}: tensor [${t.shape.join(', ')}] used after dispose() (or a view of a disposed tensor)`);
+  if (t.rt !== rt) return new TypeError(`${what}: tensor [${t.shape.join(', ')}] belongs to another runtime`);
+  return new TypeError(`${what}: invalid tensor`);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an Array of length ${v.length}`;
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return `${typeof v} ${String(v)}`;
 }

@@ -1,39 +1,16 @@
-// Node-only: a runtime with threads, never disposed, must not keep the process
+// Node-only, in child processes on the runtime's sources (transpiled: Node 20 cannot
+// run .ts): a runtime with threads, never disposed, must not keep the process
 // alive (the workers are unref'd once ready), and the workers must be ready
-// when createRuntime resolves (a top-level await would otherwise end the
-// process before they are). Checked in a child process on the runtime's
-// sources, transpiled here (Node 20 cannot run .ts).
+// when createRuntime resolves. In this process: the default pool starts, and
+// is used, while the calling thread never yields (a synchronous train()).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import os, { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import os from 'node:os';
+import { removeTranspiled, transpileRuntime } from './helpers/transpiled.js';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 let dir = '';
-
-/** Transpiles src/runtime/*.ts and src/node/{runtime,builtins}.ts into dir/src, keeping the layout (imports are relative .js). */
-async function transpile(): Promise<void> {
-  const files = [...(await readdir(path.join(root, 'src/runtime'))).filter((f) => f.endsWith('.ts')).map((f) => `src/runtime/${f}`), 'src/node/runtime.ts', 'src/node/builtins.ts'];
-  for (const file of files) {
-    const source = await readFile(path.join(root, file), 'utf8');
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
-    await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-    await writeFile(path.join(dir, file.replace(/\.ts$/, '.js')), outputText);
-  }
-  await writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
-  // bare imports (@assemblyscript/loader) and the packaged wasm resolve as from the repo
-  await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-  await symlink(path.join(root, 'build'), path.join(dir, 'build'));
-}
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'simdnn-threads-'));
-  await transpile();
-});
-afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => { dir = await transpileRuntime(); });
+afterAll(() => removeTranspiled(dir));
 
 describe('threads in a Node process', () => {
   it('an idle pool lets the process exit without dispose()', () => {
@@ -64,7 +41,7 @@ describe('threads in a Node process', () => {
       rt.uniform(a, -1, 1);
       // 2^24 multiply-adds a call: 8 of them start the pool (2^27), all run here
       for (let i = 0; i < 8; i++) rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
-      const before = rt.features.threads;
+      const before = rt.threadStats().jobs;
       await rt.ready;
       rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
       console.log(JSON.stringify({ before, threads: rt.features.threads, notes: rt.features.notes, jobs: rt.threadStats().jobs }));
@@ -75,7 +52,7 @@ describe('threads in a Node process', () => {
     expect(child.stderr).toBe('');
     expect(child.status).toBe(0);
     const cores = os.availableParallelism();
-    expect(JSON.parse(child.stdout)).toEqual({ before: 1, threads: cores, notes: [], jobs: cores > 1 ? 1 : 0 });
+    expect(JSON.parse(child.stdout)).toEqual({ before: 0, threads: cores, notes: [], jobs: cores > 1 ? 1 : 0 });
   });
 
   it('the default lazy pool, not started by a little work: the process exits, with no worker', () => {
@@ -105,6 +82,51 @@ describe('threads in a Node process', () => {
       expect([...c.data]).toEqual([7, 10, 15, 22]);
     } finally {
       rt.dispose();
+    }
+  });
+});
+
+describe('the default pool during synchronous work', () => {
+  // Trainer.train() never yields: the pool must start, and be used, while the calling thread is busy.
+  it('a synchronous Trainer.train() on the default runtime splits its calls, with the bits of one thread', { timeout: 120_000 }, async () => {
+    const { createRuntime } = await import('../src/node/runtime.js');
+    const { MultiLayerNet, Trainer } = await import('../src/index.js');
+    const { randomArray, randomInts, expectBits } = await import('./helpers/runtime.js');
+    const train = async (options: { threads?: number }) => {
+      const rt = await createRuntime({ seed: 3, ...options });
+      const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [512, 512], outputSize: 10 });
+      const x = rt.tensor([300, 784], randomArray(300 * 784, 1, 0, 1));
+      const t = rt.labels([300], randomInts(300, 2, 10));
+      const trainer = new Trainer(net, x, t, x, t, { epochs: 2, miniBatchSize: 100, evaluateSampleNumPerEpoch: 100 });
+      trainer.train();
+      const result = { stats: rt.threadStats(), threads: rt.features.threads, params: Object.fromEntries(Object.entries(net.params).map(([k, p]) => [k, p.toArray()])) };
+      await rt.dispose();
+      return result;
+    };
+    const one = await train({ threads: 1 });
+    const auto = await train({});
+    const cores = os.availableParallelism();
+    expect(auto.threads).toBe(cores);
+    if (cores > 1) expect(auto.stats.jobs, 'calls split across the pool during train()').toBeGreaterThan(0);
+    for (const key of Object.keys(one.params)) expectBits(auto.params[key], one.params[key], key);
+  });
+
+  it('workers that come up while the calling thread never yields take parts of its calls (their readiness is in the shared memory)', { timeout: 60_000 }, async () => {
+    const { createRuntime } = await import('../src/node/runtime.js');
+    const rt = await createRuntime();
+    try {
+      const n = 256;
+      const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
+      rt.uniform(a, -1, 1);
+      // no await from here: 8 calls of 2^24 multiply-adds start the pool, later calls find its workers up
+      let calls = 0;
+      while (rt.threadStats().workerChunks === 0 && calls < 3_000) {
+        rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+        calls++;
+      }
+      if (os.availableParallelism() > 1) expect(rt.threadStats().workerChunks, `parts run by workers within ${calls} calls`).toBeGreaterThan(0);
+    } finally {
+      await rt.dispose();
     }
   });
 });

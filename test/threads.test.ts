@@ -109,7 +109,8 @@ describe('threads: GEMM split across workers', () => {
 
   for (const threads of [2, 3]) {
     it(`${threads} threads: the same bits as one thread, every transpose case and split axis`, async () => {
-      const rt = await threaded({ threads });
+      // maxThreads: more threads than a 2-core host has, on purpose
+      const rt = await threaded({ threads, maxThreads: threads });
       expect(rt.features.threads).toBe(threads);
       expect(rt.features.notes).toEqual([]);
       expect(rt.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
@@ -211,7 +212,7 @@ describe('threads: convolution split by groups of images', () => {
   // batch of 13: groups of 1 and 2 images, more groups than threads.
   it.each([2, 3])('a DeepConvNet trained with Adam on 1 and %i threads ends with bit-identical parameters', async (threads) => {
     const train = async (n: number) => {
-      const rt = await threaded({ threads: n, seed: 5 });
+      const rt = await threaded({ threads: n, maxThreads: n, seed: 5 });
       const net = new DeepConvNet(rt, { inputDim: [1, 16, 16], outputSize: 10 });
       const x = rt.tensor([13, 1, 16, 16], randomArray(13 * 256, 3, 0, 1));
       const t = Array.from({ length: 13 }, (_, i) => (i * 3) % 10);
@@ -323,6 +324,19 @@ describe('threads: options, fallbacks, dispose', () => {
     expect((await threaded({ threads: 4, maxThreads: 1 })).features.threads).toBe(1);
   });
 
+  it("caps threads at the host's cores unless maxThreads allows more, and says so", { timeout: 60_000 }, async () => {
+    const twoCores: ThreadHost = { ...(await hostThreads()), cores: () => 2 };
+    // once 1000 workers started (a minute, gigabytes): now 2
+    const rt = await threaded({ threads: 1000, threadHost: twoCores });
+    expect(rt.features.threads).toBe(2);
+    expect(rt.features.notes).toEqual(['threads: 1000 requested, but this host has 2 cores; running on 2 (set maxThreads to run more)']);
+    expectBits(runCase(rt, cases[0], 0), one[0], 'on the capped pool');
+    expect(rt.threadStats().chunks).toBe(2);
+    const insisted = await threaded({ threads: 3, maxThreads: 3, threadHost: twoCores });
+    expect(insisted.features.threads).toBe(3);
+    expect(insisted.features.notes).toEqual([]);
+  });
+
   it('runs on one thread, and says why, without shared memory (a page that is not cross-origin isolated)', async () => {
     vi.stubGlobal('SharedArrayBuffer', undefined);
     const rt = await makeRuntime({ threads: 2 });
@@ -349,7 +363,7 @@ describe('threads: options, fallbacks, dispose', () => {
       cores: () => 2,
       spawn: () => ({ ready: Promise.reject(new Error('blocked by Content-Security-Policy')), terminate: () => { terminated++; } }),
     };
-    const rt = await makeRuntime({ threads: 3, threadHost: failing });
+    const rt = await makeRuntime({ threads: 3, maxThreads: 3, threadHost: failing });
     expect(terminated).toBe(2);
     expect(rt.features.threads).toBe(1);
     expect(rt.features.notes).toEqual(['threads: 3 requested, but starting worker threads failed (blocked by Content-Security-Policy); running on 1 thread']);
@@ -364,8 +378,9 @@ describe('threads: options, fallbacks, dispose', () => {
     const stats = rt.threadStats();
     expect(stats.jobs).toBe(1);
     expect(rt.memoryStats().blocks, 'gemm workspaces of both parts and the control block').toBe(3);
-    rt.dispose();
-    rt.dispose();
+    const disposed = rt.dispose();
+    await rt.dispose();
+    await disposed;
     expect(rt.features.threads).toBe(1);
     expect(rt.memoryStats().blocks, 'only the calling thread\'s gemm workspace is left').toBe(1);
     expectBits(runCase(rt, cases[1], 10), one[1], 'after dispose');

@@ -17,26 +17,43 @@ function packaged(url: URL): Promise<WebAssembly.Module> {
   return m;
 }
 
-/** Workers evaluated from source (no worker file to locate), unref'd once ready so an idle pool never keeps the process alive. */
+/**
+ * Workers evaluated from source (no worker file to locate), unref'd once ready
+ * so an idle pool never keeps the process alive. A worker that exits by itself
+ * (process.exit, an uncaught error) records it in the shared memory from its
+ * own exit handler, so a call waiting on it fails instead of hanging.
+ */
 export const nodeThreadHost: ThreadHost = {
   cores: () => os().availableParallelism(),
   spawn(body, init, options = {}) {
     // import() rather than require: eval'd code is ESM when the process runs with --input-type=module
-    const script = `${body}\nimport('node:worker_threads').then(({ workerData, parentPort }) => simdnnWorker(workerData, (m) => parentPort.postMessage(m)));\n`;
+    const script = `${body}\nimport('node:worker_threads').then(({ workerData, parentPort }) => {
+  process.on('exit', (code) => simdnnWorkerGone(workerData, 'the worker exited with code ' + code));
+  simdnnWorker(workerData, (m) => parentPort.postMessage(m));
+});\n`;
     // worker_threads is loaded when the first worker starts (~2 ms of a cold start otherwise)
     const worker = new (workerThreads().Worker)(script, { eval: true, workerData: init });
     if (options.background) worker.unref();
+    let error = '';
+    const exited = new Promise<string>((resolve) => {
+      worker.on('error', (e: Error) => { error ||= `${e.name}: ${e.message}`; });
+      worker.on('exit', (code: number) => resolve(error || `the worker exited with code ${code}`));
+    });
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: unknown) => {
         if (m === 'ready') { worker.unref(); resolve(); }
-        else reject(new Error(String((m as { error?: unknown })?.error ?? m)));
+        else if (m !== 'stopped') reject(new Error(String((m as { error?: unknown })?.error ?? m)));
       });
-      worker.on('error', reject);
-      worker.on('exit', (code) => reject(new Error(`worker exited with code ${code} before it was ready`)));
+      void exited.then((cause) => reject(new Error(`${cause} before it was ready`)));
     });
-    return { ready, terminate: () => { void worker.terminate(); } };
+    return { ready, exited, terminate: () => { void worker.terminate(); } };
   },
 };
+
+/** Threads a runtime on this host uses at most unless `maxThreads` allows more: the logical cores (what a CLI should accept for `--threads`). */
+export function usableThreads(): number {
+  return nodeThreadHost.cores();
+}
 
 /** The portable createRuntime, with the packaged builds read from disk and workers on worker_threads. */
 export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {

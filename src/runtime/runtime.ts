@@ -27,18 +27,24 @@ export interface RuntimeOptions {
   memory?: { initial?: number; maximum?: number };
   /**
    * Threads that run the kernels, counting the calling thread: a number, or
-   * 'auto' for the host's logical cores (capped by maxThreads); createRuntime
-   * then resolves once the workers are up. Where the host has no shared memory
-   * or no workers it runs on one thread and `features.notes` says why.
+   * 'auto' for the host's logical cores; createRuntime then resolves once the
+   * workers are up. A number above the host's cores runs on the cores (and
+   * `features.notes` says so) unless `maxThreads` is given. Where the host has
+   * no shared memory or no workers it runs on one thread and `features.notes`
+   * says why.
    * Default (unset): 'auto', started lazily — no worker starts until calls big
-   * enough to split have done some milliseconds of work on the calling thread,
-   * and then in the background: calls run on the
-   * calling thread until the pool is up (the same bits either way; `rt.ready`
-   * resolves when it is). A runtime given its own `wasm` (or `relaxedWasm`)
-   * without the matching shared build stays on one thread.
+   * enough to split have done some milliseconds of work on the calling thread;
+   * then the workers start and calls split at once, each worker taking parts
+   * as soon as it is up (the calling thread runs the rest, with the same bits),
+   * even in a synchronous loop that never yields; `rt.ready` resolves when all
+   * are up. A runtime given its own `wasm` (or `relaxedWasm`) without the
+   * matching shared build stays on one thread.
    */
   threads?: number | 'auto';
-  /** Upper bound on `threads` (useful with 'auto'). Default: the pool's limit, 4095. */
+  /**
+   * Upper bound on `threads`. Given, it also allows more threads than the host
+   * has cores (up to itself). Default: the host's cores.
+   */
   maxThreads?: number;
   /** The plain SIMD shared-memory build, used with threads. Default: the packaged build/simdnn-shared.wasm. */
   sharedWasm?: WasmSource;
@@ -174,27 +180,64 @@ export class Runtime {
    * @internal starts the worker pool (createRuntime does this). If the workers
    * fail to start the runtime stays on one thread and `features.notes` says why.
    */
-  async startThreads(host: ThreadHost, threads: number, background = false): Promise<void> {
+  startThreads(host: ThreadHost, threads: number, background = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const slots = Math.max(threads, MAX_SPLIT_PARTS);
-    const control = this.alloc(ThreadPool.controlBytes(slots));
+    const control = this.alloc(ThreadPool.controlBytes(slots, threads - 1));
     const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
+    const failed = (e: unknown) => `threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`;
     let pool: ThreadPool;
     try {
-      pool = await ThreadPool.start(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.unsafeKernels as unknown as Record<string, unknown>, background);
+      pool = ThreadPool.launch(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.unsafeKernels as unknown as Record<string, unknown>, background);
     } catch (e) {
       this.free(control);
-      this.features.notes.push(`threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
-      return;
+      this.features.notes.push(failed(e));
+      return Promise.resolve();
     }
-    if (this.stopped) { // dispose() came first
-      pool.dispose();
-      this.free(control);
-      return;
-    }
+    // In use at once: calls split from now on, and workers take parts as they come up.
     this.pool = pool;
     this.gemmFn = pool.fn('gemm');
     this.gemmBiasActFn = pool.fn('gemmBiasAct');
     this.features.threads = threads;
+    return pool.ready.then(() => undefined, (e: unknown) => this.retire(pool, failed(e)));
+  }
+
+  /**
+   * Stops `pool` (if it is still this runtime's) and falls back to one thread,
+   * with `note` in features.notes; resolves when its workers have exited and
+   * its control block and part scratch are freed (not before: a worker may
+   * still read them).
+   */
+  private retire(pool: ThreadPool, note: string): Promise<void> {
+    if (this.pool !== pool) return Promise.resolve();
+    this.pool = null;
+    this.features.threads = 1;
+    if (note) this.features.notes.push(note);
+    const scratch = this.scratch.splice(1);
+    return pool.dispose().then(() => {
+      this.free(pool.control);
+      for (const s of scratch) this.free(s.ptr);
+    });
+  }
+
+  /** The pool to split a call on, or null; a pool that lost a worker is retired here. */
+  private livePool(): ThreadPool | null {
+    const pool = this.pool;
+    if (pool !== null && pool.broken) {
+      void this.retire(pool, `threads: a worker thread exited (${pool.fault || 'no cause reported'}); running on 1 thread`);
+      return null;
+    }
+    return pool;
+  }
+
+  // Runs a published split call; a worker that died during it retires the pool.
+  private runPool(pool: ThreadPool, fn: number, parts: number, kernel: string): void {
+    try {
+      pool.run(fn, parts, kernel);
+    } catch (e) {
+      if (pool.broken) this.livePool();
+      throw e;
+    }
   }
 
   /** @internal a pool of `threads` started by the first call big enough to split (the default). */
@@ -202,7 +245,11 @@ export class Runtime {
     this.deferred = { host, threads };
   }
 
-  /** Resolves when the worker pool is up (at once without one, or before a lazy pool has been started). */
+  /**
+   * Resolves when every worker of the pool is up (at once without one, or
+   * before a lazy pool has been started). Calls need not wait: they use the
+   * workers that are up.
+   */
   get ready(): Promise<void> {
     return this.starting;
   }
@@ -213,7 +260,9 @@ export class Runtime {
   }
 
   // A call that would split has run on this thread: once such calls add up to
-  // LAZY_START_WORK, start the lazy pool in the background.
+  // LAZY_START_WORK, start the lazy pool. It is in use at once: the workers
+  // count themselves in through the shared memory as they come up, so even a
+  // synchronous training loop that never yields gets them within its first steps.
   private wake(work: number): void {
     const d = this.deferred;
     if (d === null) return;
@@ -259,8 +308,8 @@ export class Runtime {
     if (!(Number.isInteger(parts) && parts >= 1 && parts <= MAX_SPLIT_PARTS)) {
       throw new RangeError(`runParts(${name}): parts must be an integer in [1, ${MAX_SPLIT_PARTS}], got ${parts}`);
     }
-    const pool = this.pool;
-    if (pool === null || parts < 2) {
+    const pool = parts < 2 ? null : this.livePool();
+    if (pool === null) {
       if (parts > 1) this.wake(work);
       const fn = this.unsafeKernels[name] as unknown as (...a: number[]) => unknown;
       const a = this.partArgs, call = this.callArgs;
@@ -274,7 +323,7 @@ export class Runtime {
     }
     pool.args.fill(0, 0, parts * MAX_ARGS);
     for (let p = 0; p < parts; p++) write(p, pool.args, p * MAX_ARGS);
-    pool.run(pool.fn(name), parts, name);
+    this.runPool(pool, pool.fn(name), parts, name);
   }
 
   /**
@@ -290,9 +339,9 @@ export class Runtime {
   // gemm (bias 0) or gemmBiasAct, on this thread or split across the pool.
   private splitGemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     beta: number, bias: number, act: number): void {
-    const pool = this.pool;
     const parts = gemmParts(M, N, K, this.plannedThreads);
-    if (pool === null || parts < 2) {
+    const pool = parts < 2 ? null : this.livePool();
+    if (pool === null) {
       if (parts > 1) this.wake(M * N * K);
       if (bias === 0) this.unsafeKernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.unsafeGemmWork);
       else this.unsafeKernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.unsafeGemmWork);
@@ -300,8 +349,8 @@ export class Runtime {
     }
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
     writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
-    if (bias === 0) pool.run(this.gemmFn, parts, 'rt.unsafeGemm');
-    else pool.run(this.gemmBiasActFn, parts, 'rt.unsafeGemmBiasAct');
+    if (bias === 0) this.runPool(pool, this.gemmFn, parts, 'gemm');
+    else this.runPool(pool, this.gemmBiasActFn, parts, 'gemmBiasAct');
   }
 
   /** Work split across threads so far (zeros on one thread). */
@@ -312,17 +361,14 @@ export class Runtime {
   /**
    * Terminates the worker threads (an idle pool never keeps a Node process
    * alive, but a test or a page may want them gone). The runtime stays usable
-   * on the calling thread.
+   * on the calling thread at once; the returned promise resolves when every
+   * worker has exited and the memory they shared (the pool's control block,
+   * the parts' scratch) is freed for reuse.
    */
-  dispose(): void {
+  dispose(): Promise<void> {
     this.stopped = true;
     this.deferred = null;
-    if (!this.pool) return;
-    this.pool.dispose();
-    this.free(this.pool.control);
-    for (const s of this.scratch.splice(1)) this.free(s.ptr);
-    this.pool = null;
-    this.features.threads = 1;
+    return this.pool ? this.retire(this.pool, '') : Promise.resolve();
   }
 
   /** Allocates raw bytes (64-byte aligned). Prefer tensor(). */
@@ -472,6 +518,7 @@ const fetchDefault: DefaultWasmLoader = (url, what) => {
 function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxed: boolean): { threads: number; note?: string } {
   const { threads: asked = 'auto', maxThreads = MAX_THREADS } = options;
   const byDefault = options.threads === undefined;
+  const capped = options.maxThreads === undefined;
   if (!(Number.isInteger(maxThreads) && maxThreads >= 1 && maxThreads <= MAX_THREADS)) {
     throw new RangeError(`options.maxThreads: expected an integer in [1, ${MAX_THREADS}], got ${maxThreads}`);
   }
@@ -491,6 +538,9 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxe
     return { threads: 1, note: `${why} this host has no shared WebAssembly memory (SharedArrayBuffer; a page needs cross-origin isolation, the COOP/COEP headers); running on 1 thread` };
   }
   if (!host) return { threads: 1, note: `${why} this host cannot start workers (no Worker API); running on 1 thread` };
+  // more threads than cores only slow a call down (and each costs a worker's start): only maxThreads allows them
+  const cores = Math.max(1, host.cores());
+  if (capped && wanted > cores) return { threads: cores, note: `${why} this host has ${cores} core${cores > 1 ? 's' : ''}; running on ${cores} (set maxThreads to run more)` };
   return { threads: wanted };
 }
 

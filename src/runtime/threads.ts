@@ -8,13 +8,22 @@
 //            and only then reads that chunk's arguments. A claim that succeeds
 //            is always a claim on the current job, so a slow worker can never
 //            run a stale one, and the main thread finishes alone whatever the
-//            workers have not claimed: a late or descheduled worker never
-//            stalls a call.
+//            workers have not claimed: a late, descheduled or still starting
+//            worker never stalls a call.
 //   DONE   = chunks finished; the last finisher notifies the main thread.
 //   STOP   = set by dispose(): workers leave their loop.
 //   FAILED = chunks whose kernel threw in a worker.
 //   WORKER_CHUNKS = chunks run by workers (statistics).
 //   FN     = index of the export to call (in the `names` the workers got).
+//   READY  = workers that have entered their loop (they count themselves in,
+//            so the calling thread sees them without running its event loop).
+//   GONE   = workers that have exited; FAULT/FAULT_LEN and the text after the
+//            header hold the first failure's cause (a trap's message, an exit).
+// Each worker w has two words after the argument slots: HOLD (the claim word
+// it is taking or running, 0 when idle: set before its compare-exchange,
+// cleared after DONE) and STATE (0 starting, 1 ready, 2 gone). A call whose
+// chunks are all claimed, not all done, and held by no live worker has lost
+// a chunk to a dead worker: the calling thread fails it instead of waiting.
 // Chunk c's arguments are float64 slots at ARGS + c * MAX_ARGS; chunks never
 // share output, so which thread runs a chunk cannot change any result.
 // The pool is host-neutral: a ThreadHost starts the workers (src/node/ gives
@@ -32,25 +41,40 @@ const WORKER_SPIN_MS = 2;
 // Polls of the done counter (a few µs) before the calling thread sleeps on it,
 // where it may; the parts are equal, so the wait is usually short.
 const SPIN_BEFORE_WAIT = 1000;
+// The calling thread sleeps in slices (ms), so a worker's death that nobody
+// could notify is still seen; an exit or a finished chunk wakes it at once.
+const WAIT_SLICE_MS = 50;
 
-const CLAIM = 0, DONE = 1, STOP = 2, FAILED = 3, WORKER_CHUNKS = 4, FN = 5;
-const ARGS_BYTE = 64;
+const CLAIM = 0, DONE = 1, STOP = 2, FAILED = 3, WORKER_CHUNKS = 4, FN = 5, READY = 6, GONE = 7, FAULT = 8, FAULT_LEN = 9;
+const HEADER_BYTES = 64;
+/** UTF-16 code units kept of a failure's cause. */
+const FAULT_CHARS = 240;
+const ARGS_BYTE = HEADER_BYTES + FAULT_CHARS * 2;
+const HOLD = 0, STATE = 1, STARTING = 0, UP = 1, DEAD = 2;
 
 /** What a worker is handed when it starts. */
 export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  /** Byte offset of the control block (ThreadPool.controlBytes(slots) bytes, 8-aligned). */
+  /** Byte offset of the control block (ThreadPool.controlBytes(slots, workers) bytes, 8-aligned). */
   control: number;
   /** Most chunks per call. */
   slots: number;
   /** Export names; the control block's FN indexes them. */
   names: string[];
+  /** This worker's number (0-based), which picks its words in the control block. */
+  index: number;
 }
 
 export interface WorkerHandle {
   /** Resolves once the worker has instantiated the module and entered its loop. */
   readonly ready: Promise<void>;
+  /**
+   * Resolves, with the cause, once the worker has exited (by itself, by a
+   * crash, or after terminate()). The pool frees its control block only then;
+   * without it the pool takes a terminated worker to stop at once.
+   */
+  readonly exited?: Promise<string>;
   terminate(): void;
 }
 
@@ -62,14 +86,21 @@ export interface SpawnOptions {
   background?: boolean;
 }
 
-/** How a host starts workers. src/node/runtime.ts supplies one for Node. */
+/**
+ * How a host starts workers. src/node/runtime.ts supplies one for Node.
+ * A worker that exits while the calling thread is blocked in a call can only
+ * be noticed through the shared memory: a host that learns of an exit on a
+ * thread that is not blocked (the worker's own exit handlers, a supervising
+ * thread) calls `simdnnWorkerGone(init, cause)`, defined by `body`, there.
+ */
 export interface ThreadHost {
-  /** Logical cores, for `threads: 'auto'`. */
+  /** Logical cores, for `threads: 'auto'` and the default cap on `threads`. */
   cores(): number;
   /**
    * Starts a worker that evaluates `body` (script text, valid as a classic
-   * script or a module, defining `simdnnWorker(init, post)`) and then calls
-   * `simdnnWorker(init, post)`, where `post(message)` messages the starting thread.
+   * script or a module, defining `simdnnWorker(init, post)` and
+   * `simdnnWorkerGone(init, cause)`) and then calls `simdnnWorker(init, post)`,
+   * where `post(message)` messages the starting thread.
    */
   spawn(body: string, init: WorkerInit, options?: SpawnOptions): WorkerHandle;
 }
@@ -79,27 +110,52 @@ export interface ThreadHost {
 // While idle a worker spins briefly on the claim word before it sleeps in
 // Atomics.wait, so back-to-back calls (a training step) do not pay a wake-up.
 export const WORKER_BODY = `
+function simdnnControl(init) {
+  const buffer = init.memory.buffer, own = init.control + ${ARGS_BYTE} + init.slots * ${MAX_ARGS * 8} + init.index * 8;
+  return { ctl: new Int32Array(buffer, init.control, ${HEADER_BYTES / 4}), text: new Uint16Array(buffer, init.control + ${HEADER_BYTES}, ${FAULT_CHARS}),
+    own: new Int32Array(buffer, own, 2), slots: new Float64Array(buffer, init.control + ${ARGS_BYTE}, init.slots * ${MAX_ARGS}) };
+}
+function simdnnFault(c, cause) {
+  if (Atomics.compareExchange(c.ctl, ${FAULT}, 0, 1) !== 0) return;
+  const s = String(cause).slice(0, ${FAULT_CHARS});
+  for (let i = 0; i < s.length; i++) c.text[i] = s.charCodeAt(i);
+  Atomics.store(c.ctl, ${FAULT_LEN}, s.length);
+  Atomics.store(c.ctl, ${FAULT}, 2);
+}
+function simdnnWorkerGone(init, cause) {
+  const c = simdnnControl(init);
+  if (Atomics.exchange(c.own, ${STATE}, ${DEAD}) === ${DEAD}) return;
+  if (Atomics.load(c.ctl, ${STOP}) === 0) simdnnFault(c, cause);
+  Atomics.add(c.ctl, ${GONE}, 1);
+  Atomics.notify(c.ctl, ${DONE});
+}
 function simdnnWorker(init, post) {
   const CLAIM = ${CLAIM}, DONE = ${DONE}, STOP = ${STOP}, FAILED = ${FAILED}, WORKER_CHUNKS = ${WORKER_CHUNKS}, FN = ${FN};
   const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS};
   // views on a shared buffer stay valid when the memory grows
-  const ctl = new Int32Array(init.memory.buffer, init.control, ${ARGS_BYTE / 4});
-  const slots = new Float64Array(init.memory.buffer, init.control + ${ARGS_BYTE}, init.slots * MAX_ARGS);
+  const c = simdnnControl(init), ctl = c.ctl, slots = c.slots, own = c.own;
   const args = new Array(MAX_ARGS).fill(0);
   WebAssembly.instantiate(init.module, { env: { memory: init.memory } }).then((instance) => {
     const fns = init.names.map((n) => instance.exports[n]);
+    if (Atomics.compareExchange(own, ${STATE}, ${STARTING}, ${UP}) !== ${STARTING}) return;
+    Atomics.add(ctl, ${READY}, 1);
     post('ready');
     let idleSince = -1;
     for (;;) {
       const word = Atomics.load(ctl, CLAIM);
-      if (Atomics.load(ctl, STOP) !== 0) return;
+      if (Atomics.load(ctl, STOP) !== 0) { post('stopped'); return; }
       const next = word & 0xfff, chunks = (word >>> 12) & 0xfff;
       if (next < chunks) {
-        if (Atomics.compareExchange(ctl, CLAIM, word, word + 1) !== word) continue;
+        Atomics.store(own, ${HOLD}, word);
+        if (Atomics.compareExchange(ctl, CLAIM, word, word + 1) !== word) { Atomics.store(own, ${HOLD}, 0); continue; }
         for (let i = 0; i < MAX_ARGS; i++) args[i] = slots[next * MAX_ARGS + i];
-        try { fns[ctl[FN]].apply(null, args); } catch (e) { Atomics.add(ctl, FAILED, 1); }
+        try { fns[ctl[FN]].apply(null, args); } catch (e) {
+          simdnnFault(c, 'part ' + (next + 1) + ' of ' + chunks + ' in a worker thread: ' + (e && e.name ? e.name + ': ' + e.message : String(e)));
+          Atomics.add(ctl, FAILED, 1);
+        }
         Atomics.add(ctl, WORKER_CHUNKS, 1);
         if (Atomics.add(ctl, DONE, 1) + 1 === chunks) Atomics.notify(ctl, DONE);
+        Atomics.store(own, ${HOLD}, 0);
         idleSince = -1;
         continue;
       }
@@ -129,15 +185,25 @@ export function webThreadHost(): ThreadHost | null {
       const url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
       // a module worker: Deno runs no other kind; browsers run both
       const worker = new Worker(url, { type: 'module' });
+      let up = false, stopping = false;
+      let exit!: (cause: string) => void;
+      const exited = new Promise<string>((resolve) => { exit = resolve; });
+      // A Web Worker has no exit event: one that was up says when it has left its
+      // loop (after STOP) and is terminated then; one still starting never touched the pool.
+      const stop = (cause: string) => { worker.terminate(); exit(cause); };
       const ready = new Promise<void>((resolve, reject) => {
         worker.onmessage = (e: MessageEvent) => {
-          if (e.data === 'ready') resolve();
+          if (e.data === 'ready') { up = true; resolve(); } else if (e.data === 'stopped') stop('stopped');
           else reject(new Error(String(e.data?.error ?? e.data)));
         };
         worker.onerror = (e: ErrorEvent) => { e.preventDefault(); reject(new Error(e.message || 'worker failed to start')); };
       }).finally(() => URL.revokeObjectURL(url));
+      ready.catch((e: Error) => { if (!stopping) stop(e.message); });
       worker.postMessage(init);
-      return { ready, terminate: () => worker.terminate() };
+      return {
+        ready, exited,
+        terminate: () => { stopping = true; if (!up) stop('terminated before it was ready'); },
+      };
     },
   };
 }
@@ -154,16 +220,27 @@ export interface ThreadStats {
 export class ThreadPool {
   /** Argument slots: chunk c's arguments start at c * MAX_ARGS. */
   readonly args: Float64Array;
+  /**
+   * Resolves when every worker is up, or the pool is disposed; rejects (with
+   * the first failure) if one fails to start. Calls do not wait for it:
+   * workers take parts once they are up.
+   */
+  readonly ready: Promise<void>;
+  private settle: () => void = () => {};
   private readonly ctl: Int32Array;
+  private readonly text: Uint16Array;
+  /** HOLD and STATE of each worker. */
+  private readonly own: Int32Array;
   private readonly fns: Function[];
   private readonly canBlock = canBlock();
   private readonly callArgs = new Array<number>(MAX_ARGS).fill(0);
+  private readonly workerCount: number;
   private gen = 0;
   private jobs = 0;
   private chunks = 0;
 
   private constructor(
-    init: WorkerInit,
+    init: Omit<WorkerInit, 'index'>,
     exports: Record<string, unknown>,
     private readonly workers: WorkerHandle[],
   ) {
@@ -171,9 +248,19 @@ export class ThreadPool {
     this.control = init.control;
     this.names = init.names;
     // views on a shared buffer stay valid when the memory grows
-    this.ctl = new Int32Array(init.memory.buffer, init.control, ARGS_BYTE / 4);
-    this.args = new Float64Array(init.memory.buffer, init.control + ARGS_BYTE, init.slots * MAX_ARGS);
+    const buffer = init.memory.buffer;
+    this.ctl = new Int32Array(buffer, init.control, HEADER_BYTES / 4);
+    this.text = new Uint16Array(buffer, init.control + HEADER_BYTES, FAULT_CHARS);
+    this.args = new Float64Array(buffer, init.control + ARGS_BYTE, init.slots * MAX_ARGS);
+    this.own = new Int32Array(buffer, init.control + ARGS_BYTE + init.slots * MAX_ARGS * 8, 2 * workers.length);
     this.fns = init.names.map((n) => exports[n] as Function);
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settle = resolve;
+      Promise.all(workers.map((w) => w.ready)).then(() => resolve(), reject);
+    });
+    // an exit the calling thread hears of (its event loop ran) is recorded as one the worker reported
+    this.workerCount = workers.length;
+    workers.forEach((w, i) => { void w.exited?.then((cause) => this.gone(i, cause)); });
   }
 
   /** Threads that work on a call: the workers and the calling thread. */
@@ -182,26 +269,29 @@ export class ThreadPool {
   readonly control: number;
   private readonly names: readonly string[];
 
-  /** Bytes of the control block for `slots` chunks per call (allocated by the caller in the shared memory). */
-  static controlBytes(slots: number): number {
-    return ARGS_BYTE + slots * MAX_ARGS * 8;
+  /** Bytes of the control block for `slots` chunks per call and `workers` workers (allocated by the caller in the shared memory). */
+  static controlBytes(slots: number, workers: number): number {
+    return ARGS_BYTE + slots * MAX_ARGS * 8 + workers * 8;
   }
 
   /**
-   * Starts threads - 1 workers (the calling thread is the last); resolves when
-   * all are ready, rejects (terminating them) if one fails.
+   * Starts threads - 1 workers (the calling thread is the last) and returns at
+   * once: each worker counts itself in through the shared memory when it is
+   * up, so calls made while the calling thread never yields (a synchronous
+   * training loop) use the workers as they come up. `ready` says when all are.
    */
-  static async start(host: ThreadHost, threads: number, init: WorkerInit, exports: Record<string, unknown>, background = false): Promise<ThreadPool> {
-    new Int32Array(init.memory.buffer, init.control, ARGS_BYTE / 4).fill(0);
+  static launch(host: ThreadHost, threads: number, init: Omit<WorkerInit, 'index'>, exports: Record<string, unknown>, background = false): ThreadPool {
+    new Uint8Array(init.memory.buffer, init.control, ThreadPool.controlBytes(init.slots, threads - 1)).fill(0);
     const handles: WorkerHandle[] = [];
     try {
-      for (let i = 1; i < threads; i++) handles.push(host.spawn(WORKER_BODY, init, { background }));
-      await Promise.all(handles.map((h) => h.ready));
+      for (let i = 1; i < threads; i++) handles.push(host.spawn(WORKER_BODY, { ...init, index: i - 1 }, { background }));
     } catch (e) {
       for (const h of handles) h.terminate();
       throw e;
     }
-    return new ThreadPool(init, exports, handles);
+    const pool = new ThreadPool(init, exports, handles);
+    pool.ready.catch(() => {}); // the owner handles it; a pool disposed first has no owner left
+    return pool;
   }
 
   /** The index run() takes for export `name`. */
@@ -211,19 +301,38 @@ export class ThreadPool {
     return i;
   }
 
+  /** Workers that have come up (counted through the shared memory). */
+  get up(): number {
+    return Atomics.load(this.ctl, READY);
+  }
+
+  /** Whether a worker has exited: the pool can no longer be trusted with a call. */
+  get broken(): boolean {
+    return Atomics.load(this.ctl, GONE) > 0;
+  }
+
+  /** The first failure's cause recorded by a worker (or its host), or '' if none. */
+  get fault(): string {
+    if (Atomics.load(this.ctl, FAULT) !== 2) return '';
+    return String.fromCharCode(...this.text.subarray(0, Atomics.load(this.ctl, FAULT_LEN)));
+  }
+
   /**
    * Runs export `fn` once per chunk (chunks <= slots), with the arguments
    * the caller wrote to `args`, on the workers and the calling thread; returns
-   * when every chunk is done.
+   * when every chunk is done. Throws an Error naming `kernel`, with the cause,
+   * when a chunk threw (a trap) on any thread, or when a worker died holding a
+   * chunk (then `broken` is true: dispose the pool).
    */
-  run(fn: number, chunks: number, what: string): void {
+  run(fn: number, chunks: number, kernel: string): void {
     const ctl = this.ctl;
     this.gen = (this.gen + 1) & 0xff;
+    Atomics.store(ctl, FAULT, 0);
     Atomics.store(ctl, FN, fn);
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, CLAIM, (this.gen << 24) | (chunks << 12));
     Atomics.notify(ctl, CLAIM);
-    let error: unknown = null;
+    let error: unknown = null, failedPart = 0;
     for (;;) {
       const word = Atomics.load(ctl, CLAIM);
       const next = word & 0xfff;
@@ -231,38 +340,79 @@ export class ThreadPool {
       if (Atomics.compareExchange(ctl, CLAIM, word, word + 1) !== word) continue;
       const base = next * MAX_ARGS;
       for (let i = 0; i < MAX_ARGS; i++) this.callArgs[i] = this.args[base + i];
-      try { this.fns[fn].apply(null, this.callArgs); } catch (e) { error ??= e; }
+      try { this.fns[fn].apply(null, this.callArgs); } catch (e) { if (error === null) { error = e; failedPart = next + 1; } }
       Atomics.add(ctl, DONE, 1);
     }
-    this.wait(chunks);
+    const finished = this.wait(chunks);
     this.jobs++;
     this.chunks += chunks;
     const failed = Atomics.exchange(ctl, FAILED, 0);
-    if (error) throw error;
-    if (failed) throw new Error(`${what}: ${failed} of ${chunks} parts failed in worker threads`);
+    if (!finished) {
+      throw new Error(`${kernel}: a worker thread died running its part of the call (${this.fault || 'no cause reported'})`, { cause: new Error(this.fault) });
+    }
+    if (error !== null) {
+      const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new Error(`${kernel}: part ${failedPart} of ${chunks} on the calling thread: ${what}`, { cause: error });
+    }
+    if (failed) {
+      const cause = this.fault;
+      throw new Error(`${kernel}: ${failed} of ${chunks} parts failed: ${cause}`, { cause: new Error(cause) });
+    }
   }
 
   // Every chunk is claimed; wait for those that workers are still running.
-  private wait(chunks: number): void {
+  // False when one is lost: its worker died holding it.
+  private wait(chunks: number): boolean {
     const ctl = this.ctl;
     for (let spins = 0; ; spins++) {
+      if (Atomics.load(ctl, DONE) === chunks) return true;
+      if (Atomics.load(ctl, GONE) > 0 && this.lost(chunks)) return false;
       const done = Atomics.load(ctl, DONE);
-      if (done === chunks) return;
       // A browser's main thread cannot block, so it spins; the wait is bounded
       // by one chunk's compute, since a chunk is only claimed by a running thread.
-      if (this.canBlock && spins > SPIN_BEFORE_WAIT) Atomics.wait(ctl, DONE, done);
+      if (this.canBlock && spins > SPIN_BEFORE_WAIT) Atomics.wait(ctl, DONE, done, WAIT_SLICE_MS);
     }
+  }
+
+  // No live worker holds a chunk, yet not all are done. HOLD is read before
+  // DONE: a worker clears HOLD after adding its chunk to DONE.
+  private lost(chunks: number): boolean {
+    const own = this.own;
+    for (let w = 0; w < this.workerCount; w++) {
+      if (Atomics.load(own, 2 * w + STATE) !== DEAD && Atomics.load(own, 2 * w + HOLD) !== 0) return false;
+    }
+    return Atomics.load(this.ctl, DONE) < chunks;
+  }
+
+  // Records worker w's exit (once), as the worker's own exit handler would.
+  private gone(w: number, cause: string): void {
+    if (Atomics.exchange(this.own, 2 * w + STATE, DEAD) === DEAD) return;
+    if (Atomics.load(this.ctl, STOP) === 0 && Atomics.compareExchange(this.ctl, FAULT, 0, 1) === 0) {
+      const s = cause.slice(0, FAULT_CHARS);
+      for (let i = 0; i < s.length; i++) this.text[i] = s.charCodeAt(i);
+      Atomics.store(this.ctl, FAULT_LEN, s.length);
+      Atomics.store(this.ctl, FAULT, 2);
+    }
+    Atomics.add(this.ctl, GONE, 1);
+    Atomics.notify(this.ctl, DONE);
   }
 
   stats(): ThreadStats {
     return { jobs: this.jobs, chunks: this.chunks, workerChunks: Atomics.load(this.ctl, WORKER_CHUNKS) };
   }
 
-  /** Stops and terminates the workers. */
-  dispose(): void {
+  /**
+   * Stops and terminates the workers; resolves once every one has exited (a
+   * host without `exited` is taken at its word), when the control block and
+   * the memory the workers were given may be reused.
+   */
+  dispose(): Promise<void> {
+    this.settle();
     Atomics.store(this.ctl, STOP, 1);
     Atomics.notify(this.ctl, CLAIM);
     for (const w of this.workers) w.terminate();
+    const exits = this.workers.map((w) => w.exited ?? Promise.resolve());
     this.workers.length = 0;
+    return Promise.all(exits).then(() => undefined);
   }
 }

@@ -1,0 +1,212 @@
+// Node-only: a worker that dies or traps in the middle of a call turns the
+// call into an Error naming the kernel, with the worker's own cause, in
+// bounded time; the runtime then goes on (on one thread after a death, with a
+// note). dispose() keeps the pool's memory until every worker has exited.
+// Workers here are real worker_threads started by test hosts built on
+// nodeThreadHost; every test has a timeout, so a hang fails instead of stalling.
+import { describe, it, expect, afterEach, beforeAll, afterAll } from 'vitest';
+import { createRuntime, nodeThreadHost } from '../src/node/runtime.js';
+import type { Runtime, RuntimeOptions, ThreadHost } from '../src/runtime/runtime.js';
+import { expectBits, randomArray } from './helpers/runtime.js';
+import { removeTranspiled, runScript, transpileRuntime } from './helpers/transpiled.js';
+
+const N = 192; // 192³ multiply-adds: split in two parts of 2^21
+const TIMEOUT = { timeout: 60_000 };
+
+/** The worker_threads script nodeThreadHost runs, with `patch` (worker code) evaluated before the worker starts. */
+function workerScript(body: string, patch: string): string {
+  return `${body}\n${patch}\nimport('node:worker_threads').then(({ workerData, parentPort }) => {
+  globalThis.testData = workerData;
+  simdnnWorker(workerData.init, (m) => parentPort.postMessage(m));
+});\n`;
+}
+
+/** Worker code that wraps the export `gemm`: `onCall(n)` runs before the worker's n-th part of a gemm. */
+function wrapGemm(onCall: string): string {
+  return `
+const realInstantiate = WebAssembly.instantiate;
+let gemmCalls = 0;
+WebAssembly.instantiate = async (module, imports) => {
+  const instance = await realInstantiate(module, imports);
+  const gemm = (...args) => { const n = ++gemmCalls; ${onCall}; return instance.exports.gemm(...args); };
+  return { exports: { ...instance.exports, gemm } };
+};`;
+}
+
+const runtimes: Runtime[] = [];
+async function runtime(options: RuntimeOptions): Promise<Runtime> {
+  const rt = await createRuntime({ threads: 2, maxThreads: 2, ...options });
+  runtimes.push(rt);
+  return rt;
+}
+afterEach(async () => { await Promise.all(runtimes.splice(0).map((rt) => rt.dispose())); });
+
+/** C = A·B on `rt` for seeded A, B (N×N); returns C. */
+function product(rt: Runtime): Float32Array {
+  const A = rt.tensor([N, N], randomArray(N * N, 1)), B = rt.tensor([N, N], randomArray(N * N, 2)), C = rt.tensor([N, N]);
+  try {
+    rt.unsafeGemm(0, 0, N, N, N, A.ptr, N, B.ptr, N, C.ptr, N);
+    return C.toArray();
+  } finally {
+    for (const t of [A, B, C]) t.dispose();
+  }
+}
+
+/** Calls product() until one throws (at most `calls` times); returns that error. */
+function firstFailure(rt: Runtime, calls = 3000): Error {
+  for (let i = 0; i < calls; i++) {
+    try { product(rt); } catch (e) { return e as Error; }
+  }
+  throw new Error(`no call failed in ${calls} calls (workers ran ${rt.threadStats().workerChunks} parts)`);
+}
+
+async function oneThread(): Promise<Float32Array> {
+  const rt = await runtime({ threads: 1 });
+  return product(rt);
+}
+
+// The scenarios where a worker dies run in a child process: were the pool to
+// wait forever again, the child's timeout ends it (a vitest timeout cannot
+// stop a thread blocked in Atomics.wait).
+let dir = '';
+beforeAll(async () => { dir = await transpileRuntime(); });
+afterAll(() => removeTranspiled(dir));
+
+/**
+ * Runs, in a child process, products on a 2-thread runtime whose pool is
+ * started by `host` (a ThreadHost expression; the module has nodeThreadHost,
+ * workerScript and wrapGemm in scope) until a call fails; returns what it saw.
+ */
+function dieScenario(host: string): { message: string; cause: string; threads: number; notes: string[]; sameBits: boolean } {
+  const script = `
+    import { Worker } from 'node:worker_threads';
+    import { createRuntime, nodeThreadHost } from './src/node/runtime.js';
+    const workerScript = ${workerScript.toString()};
+    const wrapGemm = ${wrapGemm.toString()};
+    const N = ${N};
+    const product = (rt) => {
+      const A = rt.tensor([N, N]), B = rt.tensor([N, N]), C = rt.tensor([N, N]);
+      A.data.forEach((_, i) => { A.data[i] = ((i * 7919) % 1009) / 1009 - 0.5; B.data[i] = ((i * 104729) % 1013) / 1013 - 0.5; });
+      rt.unsafeGemm(0, 0, N, N, N, A.ptr, N, B.ptr, N, C.ptr, N);
+      const out = new Uint32Array(C.toArray().buffer);
+      for (const t of [A, B, C]) t.dispose();
+      return out;
+    };
+    const expected = product(await createRuntime({ threads: 1 }));
+    const rt = await createRuntime({ threads: 2, maxThreads: 2, threadHost: ${host} });
+    await rt.ready;
+    let error = null;
+    for (let call = 0; call < 3000 && !error; call++) { try { product(rt); } catch (e) { error = e; } }
+    const after = product(rt);
+    console.log(JSON.stringify({ message: error?.message, cause: error?.cause?.message, threads: rt.features.threads, notes: rt.features.notes,
+      sameBits: after.every((v, i) => v === expected[i]) }));
+    await rt.dispose();
+  `;
+  const child = runScript(dir, script, 60_000);
+  expect(child.error, 'the child process did not finish: the call hung').toBeUndefined();
+  expect(child.stderr).toBe('');
+  expect(child.status).toBe(0);
+  return JSON.parse(child.stdout);
+}
+
+describe('a worker that dies mid-call', () => {
+  it('exits by itself on its 3rd part: the call fails naming the kernel and the exit; later calls run on 1 thread, right', TIMEOUT, () => {
+    const seen = dieScenario(`{ cores: nodeThreadHost.cores, spawn: (body, init, o) => nodeThreadHost.spawn(body + wrapGemm('if (n === 3) process.exit(3)'), init, o) }`);
+    expect(seen).toEqual({
+      message: 'gemm: a worker thread died running its part of the call (the worker exited with code 3)',
+      cause: 'the worker exited with code 3',
+      threads: 1,
+      notes: ['threads: a worker thread exited (the worker exited with code 3); running on 1 thread'],
+      sameBits: true,
+    });
+  });
+
+  it('is terminated by its parent thread while it runs a part: the call fails naming the kernel and the cause the host reported', TIMEOUT, () => {
+    // Each pool worker is the child of a parent thread; on its 3rd part the
+    // child raises a flag and keeps running (a long kernel), and the parent
+    // terminates it and reports the exit through the shared memory, as the
+    // ThreadHost contract asks: the calling thread, blocked in the call, hears of it there.
+    const killingHost = `{
+      cores: nodeThreadHost.cores,
+      spawn(body, init) {
+        const child = workerScript(body, wrapGemm('if (n === 3) { const f = new Int32Array(testData.flag); Atomics.store(f, 0, 1); Atomics.notify(f, 0); for (;;); }'));
+        const parent = new Worker(body + \`
+          import('node:worker_threads').then(({ Worker, workerData, parentPort }) => {
+            const { init, child, flag } = workerData;
+            const worker = new Worker(child, { eval: true, workerData: { init, flag } });
+            worker.on('message', (m) => parentPort.postMessage(m));
+            Atomics.waitAsync(new Int32Array(flag), 0, 0).value
+              .then(() => worker.terminate())
+              .then(() => simdnnWorkerGone(init, 'terminated by its parent thread'));
+          });\`, { eval: true, workerData: { init, child, flag: new SharedArrayBuffer(4) } });
+        parent.unref();
+        const ready = new Promise((resolve, reject) => { parent.on('message', (m) => { if (m === 'ready') resolve(); }); parent.on('error', reject); });
+        const exited = new Promise((resolve) => parent.on('exit', (code) => resolve('parent exited with code ' + code)));
+        return { ready, exited, terminate: () => { void parent.terminate(); } };
+      },
+    }`;
+    const seen = dieScenario(killingHost);
+    expect(seen).toEqual({
+      message: 'gemm: a worker thread died running its part of the call (terminated by its parent thread)',
+      cause: 'terminated by its parent thread',
+      threads: 1,
+      notes: ['threads: a worker thread exited (terminated by its parent thread); running on 1 thread'],
+      sameBits: true,
+    });
+  });
+});
+
+describe('a kernel that traps in a worker', () => {
+  it('fails the call with an Error naming the kernel and carrying the trap; the pool goes on', TIMEOUT, async () => {
+    const expected = await oneThread();
+    const rt = await runtime({});
+    await rt.ready;
+    const big = rt.tensor([1 << 22]);
+    const beyond = rt.memory.buffer.byteLength + 4096; // past the end of memory: a store there traps
+    // Part 1 fills 4M floats (the calling thread usually takes it: it claims
+    // first); part 2 writes past the end of memory. Repeat until a worker ran part 2.
+    let inWorker: Error | undefined;
+    for (let attempt = 0; attempt < 200 && !inWorker; attempt++) {
+      let error: Error | undefined;
+      try {
+        rt.runParts('fill', 2, (p, args, o) => { args[o] = p === 0 ? big.ptr : beyond; args[o + 1] = 1; args[o + 2] = p === 0 ? big.size : 16; });
+      } catch (e) { error = e as Error; }
+      expect(error?.message, `attempt ${attempt}`).toMatch(/^fill: /);
+      expect(error!.message, `attempt ${attempt}`).toMatch(/RuntimeError: memory access out of bounds$/);
+      expect(String((error!.cause as Error).message), `attempt ${attempt}: the cause`).toMatch(/memory access out of bounds$/);
+      if (/in a worker thread/.test(error!.message)) inWorker = error;
+    }
+    expect(inWorker?.message).toBe('fill: 1 of 2 parts failed: part 2 of 2 in a worker thread: RuntimeError: memory access out of bounds');
+    expect(rt.features.threads).toBe(2);
+    expect(rt.features.notes).toEqual([]);
+    const before = rt.threadStats().jobs;
+    expectBits(product(rt), expected, 'after the trap');
+    expect(rt.threadStats().jobs, 'still split').toBe(before + 1);
+  });
+});
+
+describe('dispose()', () => {
+  it('keeps the pool\'s control block and part scratch until every worker has exited', TIMEOUT, async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    // the real workers, whose exit the test holds back: as if they took long to stop
+    const slowToExit: ThreadHost = {
+      cores: nodeThreadHost.cores,
+      spawn(body, init, options) {
+        const handle = nodeThreadHost.spawn(body, init, options);
+        return { ready: handle.ready, terminate: () => handle.terminate(), exited: handle.exited!.then(async (cause) => { await gate; return cause; }) };
+      },
+    };
+    const rt = await runtime({ threadHost: slowToExit });
+    product(rt);
+    const blocks = rt.memoryStats().blocks; // workspaces of both parts, the control block
+    const disposed = rt.dispose();
+    expect(rt.features.threads).toBe(1);
+    const t = rt.tensor([16]);
+    expect(rt.memoryStats().blocks, 'nothing freed while workers may still run').toBe(blocks + 1);
+    release();
+    await disposed;
+    expect(rt.memoryStats().blocks, 'control block and the second part\'s workspace freed').toBe(blocks - 1);
+    t.dispose();
+  });
+});

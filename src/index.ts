@@ -10,3 +10,5 @@ export * from './optim/index.js';
 export * from './train/index.js';
 export * from './data/index.js';
 export * from './search/index.js';
+export { NET_KINDS, buildNet, checkNetSpec, netTensorShapes, type NetKind, type NetSpec, type NamedNet } from './nets/registry.js';
+export * from './io/index.js';

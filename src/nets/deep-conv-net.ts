@@ -7,6 +7,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { checkOptions } from './multi-layer-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
+import type { NetSpec } from './registry.js';
 
 export interface DeepConvNetOptions {
   /** [C, H, W]; default [1, 28, 28]. */
@@ -29,6 +30,8 @@ export const deepConvNetParams: readonly ConvParam[] = [
 const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize']);
 
 export class DeepConvNet extends Sequential {
+  /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
+  readonly spec: NetSpec;
   readonly inputDim: readonly number[];
 
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
@@ -47,6 +50,7 @@ export class DeepConvNet extends Sequential {
     const { layers, parameterSet } = buildStack(rt, 'DeepConvNet', inputDim, items, 'he');
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
     super(rt, layers, { parameterSet, evalBatchSize: 100 });
+    this.spec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(options)) };
     this.inputDim = [...inputDim];
   }
 }

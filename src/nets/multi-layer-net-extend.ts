@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { affineLayer, affineParameters, checkOptions, checkSizes } from './multi-layer-net.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
+import type { NetSpec } from './registry.js';
 
 export interface MultiLayerNetExtendOptions {
   inputSize: number;
@@ -31,6 +32,8 @@ const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation',
   'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio']);
 
 export class MultiLayerNetExtend extends Sequential {
+  /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
+  readonly spec: NetSpec;
   readonly inputSize: number;
   readonly hiddenSizeList: readonly number[];
   readonly outputSize: number;
@@ -68,6 +71,7 @@ export class MultiLayerNetExtend extends Sequential {
       if (useDropout) layers.push(dropouts[i - 1]);
     }
     super(rt, layers, { weightDecayLambda, l1Lambda, parameterSet: set });
+    this.spec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify(options)) };
     this.inputSize = inputSize;
     this.hiddenSizeList = [...hiddenSizeList];
     this.outputSize = outputSize;

@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
+import type { NetSpec } from './registry.js';
 
 export interface MultiLayerNetOptions {
   inputSize: number;
@@ -58,6 +59,8 @@ export function affineLayer(set: ParameterSet, i: number): Affine {
 }
 
 export class MultiLayerNet extends Sequential {
+  /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
+  readonly spec: NetSpec;
   readonly inputSize: number;
   readonly hiddenSizeList: readonly number[];
   readonly outputSize: number;
@@ -77,6 +80,7 @@ export class MultiLayerNet extends Sequential {
       if (i < sizes.length - 1) layers.push(activations[i - 1]);
     }
     super(rt, layers, { weightDecayLambda, parameterSet: set });
+    this.spec = { kind: 'mlp', options: JSON.parse(JSON.stringify(options)) };
     this.inputSize = inputSize;
     this.hiddenSizeList = [...hiddenSizeList];
     this.outputSize = outputSize;

@@ -5,6 +5,7 @@ import type { WeightInit } from './init.js';
 import { checkOptions } from './multi-layer-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam } from './conv-stack.js';
+import type { NetSpec } from './registry.js';
 
 export interface SimpleConvNetOptions {
   /** [C, H, W]; default [1, 28, 28]. */
@@ -20,6 +21,8 @@ export interface SimpleConvNetOptions {
 const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd']);
 
 export class SimpleConvNet extends Sequential {
+  /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
+  readonly spec: NetSpec;
   readonly inputDim: readonly number[];
 
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
@@ -39,6 +42,7 @@ export class SimpleConvNet extends Sequential {
     ], weightInitStd);
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
     super(rt, layers, { parameterSet, evalBatchSize: 100 });
+    this.spec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(options)) };
     this.inputDim = [...inputDim];
   }
 }

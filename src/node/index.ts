@@ -6,3 +6,4 @@ export * from '../index.js';
 export { createRuntime, nodeThreadHost } from './runtime.js';
 export { loadMnist, loadIdx, type LoadOptions } from './data.js';
 export { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA, type NodeSearchOptions, type LocalExecutorOptions } from './search/index.js';
+export { writeModelFile, readModelFile, readModelInfo } from './model-file.js';

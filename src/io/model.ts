@@ -1,0 +1,404 @@
+// Model files: a named net (and optionally its optimizer's state) as
+// safetensors. Tensors are named as the book's params (W1, b1, gamma1, …),
+// then the layer state (runningMean1, runningVar1, …), then the optimizer's
+// state as `optimizer.<slot>.<param>` (optimizer.m.W1, …). `__metadata__`
+// holds the architecture (`simdnn.net`: the net's spec as JSON), the
+// optimizer's kind, hyper-parameters and step count (`simdnn.optimizer`), and
+// the caller's own string values. Writing and reading stream in bounded
+// pieces, so a model of any size the runtime can hold can be saved and loaded
+// without one giant string or buffer; every check a file can fail is made
+// from its header, before the net is built.
+import { buildNet, checkNetSpec, netTensorShapes, type NamedNet, type NetSpec } from '../nets/registry.js';
+import type { Sequential } from '../nets/sequential.js';
+import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/optimizer.js';
+import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { decodeFloats, encodeHeader, float32Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
+
+/** Metadata keys simdnn writes itself; the caller's keys may not start with this prefix. */
+export const RESERVED_PREFIX = 'simdnn.';
+const NET_KEY = 'simdnn.net';
+const OPTIMIZER_KEY = 'simdnn.optimizer';
+const FORMAT_KEY = 'simdnn.format';
+const FORMAT_VERSION = '1';
+const OPTIMIZER_PREFIX = 'optimizer.';
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+/** Default size of the pieces saveModelChunks yields: 4 MiB. */
+const DEFAULT_CHUNK_BYTES = 1 << 22;
+
+/** Options of saveModel and saveModelChunks. */
+export interface SaveModelOptions {
+  /** An optimizer from createOptimizer (or one of the optimizer classes) whose state is saved too, to resume training. */
+  optimizer?: Optimizer;
+  /** The caller's string values for `__metadata__` (keys must not start with 'simdnn.'). */
+  metadata?: Readonly<Record<string, string>>;
+  /** Largest piece saveModelChunks yields, in bytes (default 4 MiB; rounded down to whole floats). */
+  chunkBytes?: number;
+}
+
+/** What loadModel returns; the caller owns `net` and `optimizer` and disposes them. */
+export interface LoadedModel {
+  net: NamedNet;
+  /** The saved optimizer with its state restored (its next update continues the run); absent when none was saved. */
+  optimizer?: ElementwiseOptimizer;
+  /** The caller's metadata as saved (without the 'simdnn.' keys). */
+  metadata: Record<string, string>;
+}
+
+/** Options of loadModel. */
+export interface LoadModelOptions {
+  /** The file's length in bytes, when `source` is chunks: lets every size be checked before anything is built. */
+  byteLength?: number;
+  /** The architecture, for files without `simdnn.net` in their metadata (written by other tools). */
+  spec?: NetSpec;
+}
+
+/** A model file's header, read without a runtime: what `simdnn info` shows. */
+export interface ModelInfo {
+  /** The architecture; null when the file has none (not written by simdnn). */
+  spec: NetSpec | null;
+  /** Every tensor: name, dtype, shape. */
+  tensors: Array<{ name: string; dtype: string; shape: number[] }>;
+  /** Elements of the net's tensors (parameters and layer state; not the optimizer's). */
+  parameterCount: number;
+  /** The saved optimizer: its name, hyper-parameters and step count; null when none. */
+  optimizer: SavedOptimizer | null;
+  /** All of `__metadata__`, the 'simdnn.' keys included. */
+  metadata: Record<string, string>;
+  /** Bytes of the file the header describes. */
+  fileBytes: number;
+}
+
+/** The optimizer as `simdnn.optimizer` stores it. */
+export interface SavedOptimizer {
+  /** createOptimizer's name ('adam', …). */
+  name: string;
+  /** Its hyper-parameters, as createOptimizer takes them. */
+  options: Record<string, number>;
+  /** Updates done (Adam's bias correction depends on it). */
+  t: number;
+}
+
+// ---- writing
+
+function netOf(who: string, net: Sequential): NamedNet {
+  const spec = (net as Partial<NamedNet> | null)?.spec;
+  if (!spec) throw new TypeError(`${who}: net must be a named net (MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet or buildNet's), which carries net.spec`);
+  if (net.disposed) throw new TypeError(`${who}: net used after dispose()`);
+  return net as NamedNet;
+}
+
+function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimizer; state: OptimizerState } {
+  const o = optimizer as ElementwiseOptimizer;
+  const name = typeof o?.name === 'string' ? o.name.toLowerCase() : '';
+  const options = (o?.constructor as { options?: Record<string, unknown> } | undefined)?.options;
+  if (!(optimizerNames as string[]).includes(name) || typeof o.state !== 'function' || !options) {
+    throw new TypeError(`${who}: optimizer must be one of simdnn's (${optimizerNames.join(', ')}), got ${String(o?.name)}`);
+  }
+  const values: Record<string, number> = {};
+  for (const key of Object.keys(options)) values[key] = (o as unknown as Record<string, number>)[key];
+  const state = o.state();
+  return { saved: { name, options: values, t: state.t }, state };
+}
+
+/**
+ * The model as safetensors bytes, in pieces of at most `chunkBytes` (the
+ * header first). Takes a named net (and optionally its optimizer); reads the
+ * net's memory lazily as the pieces are consumed, so do not train between
+ * pieces. Each piece is a new array the caller owns. Throws a TypeError for a
+ * net without `spec`, a foreign optimizer or bad metadata, before yielding.
+ */
+export function saveModelChunks(net: Sequential, options: SaveModelOptions = {}): Iterable<Uint8Array> {
+  const who = 'saveModel';
+  const named = netOf(who, net);
+  const { optimizer, metadata = {}, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
+  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 4)) throw new RangeError(`${who}: chunkBytes must be an integer >= 4, got ${chunkBytes}`);
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (k.startsWith(RESERVED_PREFIX)) throw new TypeError(`${who}: metadata key '${k}' is reserved (keys starting with '${RESERVED_PREFIX}' are simdnn's)`);
+    if (typeof v !== 'string') throw new TypeError(`${who}: metadata['${k}'] must be a string (safetensors metadata holds strings only), got ${typeof v}`);
+    meta[k] = v;
+  }
+  meta[FORMAT_KEY] = FORMAT_VERSION;
+  meta[NET_KEY] = JSON.stringify(named.spec);
+  const own = Object.entries({ ...named.params, ...named.state });
+  const extra: Array<{ name: string; shape: number[]; values: ArrayLike<number> }> = [];
+  if (optimizer !== undefined) {
+    const { saved, state } = savedOptimizer(who, optimizer);
+    meta[OPTIMIZER_KEY] = JSON.stringify(saved);
+    for (const [key, entry] of Object.entries(state.params)) {
+      for (const [slot, values] of Object.entries(entry)) {
+        if (slot !== 'shape') extra.push({ name: `${OPTIMIZER_PREFIX}${slot}.${key}`, shape: entry.shape, values: values as number[] });
+      }
+    }
+  }
+  const header = encodeHeader([...own.map(([name, t]) => ({ name, shape: t.shape })), ...extra], meta);
+  const floatsPerPiece = Math.floor(chunkBytes / 4);
+  function* pieces(): Generator<Uint8Array> {
+    yield header;
+    for (const [, t] of own) {
+      for (let at = 0; at < t.size; at += floatsPerPiece) {
+        // a copy: the memory may grow (detaching views) while the caller holds the piece
+        yield float32Bytes(t.data.slice(at, Math.min(t.size, at + floatsPerPiece)));
+      }
+    }
+    for (const { values } of extra) {
+      for (let at = 0; at < values.length; at += floatsPerPiece) {
+        yield float32Bytes(Float32Array.from(Array.prototype.slice.call(values, at, Math.min(values.length, at + floatsPerPiece)) as number[]));
+      }
+    }
+  }
+  return pieces();
+}
+
+/**
+ * The model as one safetensors byte array the caller owns (see
+ * saveModelChunks for what is written; use that form for very large models).
+ * Throws as saveModelChunks does.
+ */
+export function saveModel(net: Sequential, options: SaveModelOptions = {}): Uint8Array {
+  const parts = [...saveModelChunks(net, options)];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+// ---- reading
+
+/** Hands out exactly the bytes asked for from a sequence of chunks. */
+class ChunkReader {
+  private chunk: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  /** Bytes consumed so far. */
+  position = 0;
+
+  constructor(private readonly chunks: Iterator<Uint8Array>) {}
+
+  /** Exactly `n` bytes (a copy when they span chunks); throws a SafetensorsError at the end of the input. */
+  read(n: number, what: string): Uint8Array {
+    if (this.chunk.length - this.at >= n) {
+      const out = this.chunk.subarray(this.at, this.at + n);
+      this.at += n;
+      this.position += n;
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    this.stream(n, what, (piece) => { out.set(piece, filled); filled += piece.length; });
+    return out;
+  }
+
+  /** Passes the next `n` bytes to `sink` in the pieces they arrive in. */
+  stream(n: number, what: string, sink: (piece: Uint8Array) => void): void {
+    let left = n;
+    while (left > 0) {
+      if (this.at === this.chunk.length && !this.next()) {
+        throw new SafetensorsError(`safetensors: the file ends at byte ${this.position}, inside ${what} (${left} bytes short)`);
+      }
+      const take = Math.min(left, this.chunk.length - this.at);
+      sink(this.chunk.subarray(this.at, this.at + take));
+      this.at += take;
+      this.position += take;
+      left -= take;
+    }
+  }
+
+  /** Whether any byte is left. */
+  atEnd(): boolean {
+    while (this.at === this.chunk.length) if (!this.next()) return true;
+    return false;
+  }
+
+  private next(): boolean {
+    const r = this.chunks.next();
+    if (r.done) return false;
+    if (!(r.value instanceof Uint8Array)) throw new TypeError(`loadModel: every chunk must be a Uint8Array, got ${Object.prototype.toString.call(r.value)}`);
+    this.chunk = r.value;
+    this.at = 0;
+    return true;
+  }
+}
+
+function readerOf(source: Uint8Array | Iterable<Uint8Array>, byteLength: number | undefined): { reader: ChunkReader; fileBytes: number | undefined } {
+  if (source instanceof Uint8Array) return { reader: new ChunkReader([source][Symbol.iterator]()), fileBytes: source.length };
+  if (source === null || typeof source !== 'object' || typeof (source as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') {
+    throw new TypeError(`loadModel: source must be a Uint8Array or an iterable of Uint8Array chunks, got ${Object.prototype.toString.call(source)}`);
+  }
+  if (byteLength !== undefined && !(Number.isSafeInteger(byteLength) && byteLength >= 0)) throw new RangeError(`loadModel: byteLength must be a non-negative integer, got ${byteLength}`);
+  return { reader: new ChunkReader(source[Symbol.iterator]()), fileBytes: byteLength };
+}
+
+function readHeader(reader: ChunkReader, fileBytes: number | undefined): SafetensorsHeader {
+  if (fileBytes !== undefined && fileBytes < 8) readHeaderLength(new Uint8Array(fileBytes));
+  const n = readHeaderLength(reader.read(8, 'the header length'), fileBytes);
+  return parseHeader(reader.read(n, 'the header'), fileBytes);
+}
+
+function parseJsonMeta<T>(metadata: Record<string, string>, key: string): T | undefined {
+  if (metadata[key] === undefined) return undefined;
+  try {
+    return JSON.parse(metadata[key]) as T;
+  } catch (e) {
+    throw new SafetensorsError(`loadModel: __metadata__['${key}'] is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function checkSavedOptimizer(value: unknown): SavedOptimizer {
+  const o = value as Partial<SavedOptimizer> | null;
+  if (o === null || typeof o !== 'object' || typeof o.name !== 'string' || !(optimizerNames as string[]).includes(o.name) ||
+    o.options === null || typeof o.options !== 'object' || !(Number.isSafeInteger(o.t) && o.t! >= 0)) {
+    throw new SafetensorsError(`loadModel: __metadata__['${OPTIMIZER_KEY}'] must be { name: one of ${optimizerNames.join(', ')}, options, t }, got ${JSON.stringify(value)}`);
+  }
+  return o as SavedOptimizer;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Matches the file's tensors against the architecture; every mismatch is an error. */
+function planTensors(header: SafetensorsHeader, expected: Record<string, number[]>): Map<string, { entry: TensorEntry; slot?: string; key?: string }> {
+  const plan = new Map<string, { entry: TensorEntry; slot?: string; key?: string }>();
+  for (const entry of header.tensors) {
+    if (!FLOAT_DTYPES.has(entry.dtype)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has dtype ${entry.dtype}; simdnn reads F32, F16, BF16 and F64`);
+    if (entry.name.startsWith(OPTIMIZER_PREFIX)) {
+      const rest = entry.name.slice(OPTIMIZER_PREFIX.length);
+      const dot = rest.indexOf('.');
+      const slot = rest.slice(0, dot), key = rest.slice(dot + 1);
+      if (dot <= 0 || !expected[key]) throw new SafetensorsError(`loadModel: optimizer tensor '${entry.name}' names no parameter of the net`);
+      if (!sameShape(entry.shape, expected[key])) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the parameter '${key}' has [${expected[key].join(', ')}]`);
+      plan.set(entry.name, { entry, slot, key });
+      continue;
+    }
+    const shape = expected[entry.name];
+    if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' is not part of the architecture (expected ${Object.keys(expected).join(', ')})`);
+    if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the architecture needs [${shape.join(', ')}]`);
+    plan.set(entry.name, { entry });
+  }
+  const missing = Object.keys(expected).filter((k) => !plan.has(k));
+  if (missing.length > 0) throw new SafetensorsError(`loadModel: the file has no tensor ${missing.map((k) => `'${k}'`).join(', ')} for the architecture`);
+  return plan;
+}
+
+/**
+ * Rebuilds a saved model on `rt`: the named net with its parameters and layer
+ * state, and the optimizer with its state when one was saved. Takes the file
+ * as bytes or as chunks in order (give `byteLength` with chunks so sizes are
+ * checked up front); F32, F16, BF16 and F64 tensors are converted to float32.
+ * Does not advance `rt`'s random stream. Returns a net and optimizer the caller
+ * owns. Throws a SafetensorsError for a malformed file (header length, JSON,
+ * dtype, offsets, sizes, missing or unexpected tensors, absurd shapes) before
+ * anything is allocated; a file that ends early is found while reading and
+ * frees what was built.
+ */
+export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>, options: LoadModelOptions = {}): LoadedModel {
+  const { reader, fileBytes } = readerOf(source, options.byteLength);
+  const header = readHeader(reader, fileBytes);
+  const rawSpec = options.spec ?? parseJsonMeta<unknown>(header.metadata, NET_KEY);
+  if (rawSpec === undefined) throw new SafetensorsError(`loadModel: the file's __metadata__ has no '${NET_KEY}' (the architecture); pass options.spec`);
+  let spec: NetSpec, expected: Record<string, number[]>;
+  try {
+    spec = checkNetSpec(rawSpec, 'loadModel: architecture');
+    expected = netTensorShapes(spec);
+  } catch (e) {
+    throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
+  }
+  const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
+  const optimizerMeta = savedOpt === undefined ? undefined : checkSavedOptimizer(savedOpt);
+  const plan = planTensors(header, expected);
+  if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`loadModel: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
+  let optimizer: ElementwiseOptimizer | undefined;
+  if (optimizerMeta) {
+    try {
+      optimizer = createOptimizer(optimizerMeta.name, optimizerMeta.options);
+    } catch (e) {
+      throw new SafetensorsError(`loadModel: the saved optimizer cannot be rebuilt (${(e as Error).message})`);
+    }
+  }
+
+  // building draws the initial weights from the stream; the file replaces them, so put the stream back
+  const random = rt.randomState;
+  const net = buildNet(rt, spec);
+  rt.randomState = random;
+  try {
+    const targets: Record<string, Tensor> = { ...net.params, ...net.state };
+    const slots: Record<string, Record<string, Float32Array>> = {};
+    for (const entry of header.tensors) {
+      const { slot, key } = plan.get(entry.name)!;
+      const count = entry.shape.reduce((a, b) => a * b, 1);
+      let out: Float32Array;
+      if (slot) {
+        out = new Float32Array(count);
+        (slots[key!] ??= {})[slot] = out;
+      } else {
+        out = targets[entry.name].data;
+      }
+      readFloats(reader, entry, out);
+    }
+    if (!reader.atEnd()) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
+    if (optimizer && optimizerMeta) {
+      const params: OptimizerState['params'] = {};
+      for (const [key, s] of Object.entries(slots)) params[key] = { shape: expected[key], ...s } as unknown as OptimizerState['params'][string];
+      optimizer.loadState({ optimizer: optimizer.name, t: optimizerMeta.t, params });
+    }
+  } catch (e) {
+    net.dispose();
+    optimizer?.dispose();
+    throw e;
+  }
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
+  return { net, ...(optimizer ? { optimizer } : {}), metadata };
+}
+
+/** Streams one tensor's bytes into `out`, converting to float32; elements split across chunks are carried over. */
+function readFloats(reader: ChunkReader, entry: TensorEntry, out: Float32Array): void {
+  const size = SAFETENSORS_DTYPES[entry.dtype];
+  const carry = new Uint8Array(size);
+  let carried = 0;
+  let index = 0;
+  reader.stream(entry.end - entry.begin, `tensor '${entry.name}'`, (piece) => {
+    let p = piece;
+    if (carried > 0) {
+      const take = Math.min(size - carried, p.length);
+      carry.set(p.subarray(0, take), carried);
+      carried += take;
+      p = p.subarray(take);
+      if (carried < size) return;
+      decodeFloats(entry.dtype, carry, out, index++);
+      carried = 0;
+    }
+    const whole = p.length - (p.length % size);
+    if (whole > 0) {
+      decodeFloats(entry.dtype, p.subarray(0, whole), out, index);
+      index += whole / size;
+    }
+    carry.set(p.subarray(whole));
+    carried = p.length - whole;
+  });
+}
+
+/**
+ * Reads a model file's header only: architecture, tensors, parameter count,
+ * optimizer and metadata, with the same checks as loadModel's header. Takes the
+ * file's bytes or chunks (only the header's are consumed; give `byteLength`
+ * with chunks). Allocates no runtime memory. Throws a SafetensorsError for a
+ * malformed header.
+ */
+export function inspectModel(source: Uint8Array | Iterable<Uint8Array>, options: { byteLength?: number } = {}): ModelInfo {
+  const { reader, fileBytes } = readerOf(source, options.byteLength);
+  const header = readHeader(reader, fileBytes);
+  const rawSpec = parseJsonMeta<unknown>(header.metadata, NET_KEY);
+  const spec = rawSpec === undefined ? null : checkNetSpec(rawSpec, 'architecture');
+  const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
+  const tensors = header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+  const parameterCount = tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  return {
+    spec,
+    tensors,
+    parameterCount,
+    optimizer: savedOpt === undefined ? null : checkSavedOptimizer(savedOpt),
+    metadata: header.metadata,
+    fileBytes: header.dataStart + header.dataBytes,
+  };
+}

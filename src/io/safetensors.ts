@@ -1,0 +1,239 @@
+// The safetensors format (https://github.com/huggingface/safetensors):
+//   8 bytes   N, the header's length, unsigned 64-bit little-endian
+//   N bytes   a UTF-8 JSON object: name -> { dtype, shape, data_offsets: [begin, end] }
+//             and an optional "__metadata__" of string values; padded with spaces
+//   the data  each tensor's bytes, little-endian, row-major, at [begin, end) of this section
+// The checks follow the reference reader: a header over 100 MB or past the end
+// of the file, anything but a JSON object, unknown dtypes, shapes whose element
+// count does not match the byte range, and ranges that overlap, leave gaps or
+// run outside the data are errors. All of them are found from the header
+// alone, before the caller allocates anything.
+
+/** Bytes per element of every dtype the format defines. */
+export const SAFETENSORS_DTYPES: Readonly<Record<string, number>> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+};
+
+/** The floating-point dtypes simdnn reads (converted to float32) and writes (F32). */
+export type FloatDtype = 'F32' | 'F16' | 'BF16' | 'F64';
+
+/** The reference reader's limit on the header's length. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** One tensor of a header: offsets are byte positions in the data section. */
+export interface TensorEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A checked header: tensors in data order, the metadata, and where the data starts. */
+export interface SafetensorsHeader {
+  tensors: TensorEntry[];
+  metadata: Record<string, string>;
+  /** 8 + N: the data section's offset in the file. */
+  dataStart: number;
+  /** Bytes of the data section (the end of the last tensor). */
+  dataBytes: number;
+}
+
+/** A malformed safetensors file; the message says what and where. */
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The header length N from the first 8 bytes. Takes the file's first bytes
+ * (at least 8) and, when known, the file's length in bytes. Throws a
+ * SafetensorsError when N is over 100 MB or runs past the end of the file.
+ */
+export function readHeaderLength(first: Uint8Array, fileBytes?: number): number {
+  if (first.length < 8) throw new SafetensorsError(`safetensors: the file has ${first.length} bytes, fewer than the 8 of the header length`);
+  const view = new DataView(first.buffer, first.byteOffset, 8);
+  const lo = view.getUint32(0, true), hi = view.getUint32(4, true);
+  const n = hi * 2 ** 32 + lo;
+  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`safetensors: the header length is ${n} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  if (fileBytes !== undefined && 8 + n > fileBytes) {
+    throw new SafetensorsError(`safetensors: the header length is ${n} bytes, past the end of the ${fileBytes}-byte file`);
+  }
+  if (n < 2) throw new SafetensorsError(`safetensors: the header length is ${n} bytes, too short for a JSON object`);
+  return n;
+}
+
+function elementCount(name: string, shape: unknown): number {
+  if (!Array.isArray(shape)) throw new SafetensorsError(`safetensors: tensor '${name}': shape must be an array, got ${JSON.stringify(shape)}`);
+  let count = 1;
+  for (const d of shape) {
+    if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(`safetensors: tensor '${name}': shape [${shape.join(', ')}] must hold non-negative integers`);
+    }
+    count *= d;
+  }
+  if (!Number.isSafeInteger(count)) throw new SafetensorsError(`safetensors: tensor '${name}': shape [${shape.join(', ')}] has more elements than any file can hold`);
+  return count;
+}
+
+/**
+ * Parses and checks the header. Takes its N JSON bytes, N, and, when known,
+ * the file's length. Returns the tensors sorted by offset. Throws a
+ * SafetensorsError for invalid UTF-8 or JSON, a non-object, metadata values
+ * that are not strings, unknown dtypes, malformed shapes or offsets, a shape
+ * whose size does not match its byte range, ranges that overlap or leave a
+ * gap, and (with `fileBytes`) data outside the file or bytes after the last tensor.
+ */
+export function parseHeader(json: Uint8Array, fileBytes?: number): SafetensorsHeader {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+  } catch {
+    throw new SafetensorsError('safetensors: the header is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new SafetensorsError(`safetensors: the header is not valid JSON (${(e as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SafetensorsError('safetensors: the header must be a JSON object');
+  const metadata: Record<string, string> = {};
+  const tensors: TensorEntry[] = [];
+  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new SafetensorsError('safetensors: __metadata__ must be an object of strings');
+      for (const [k, v] of Object.entries(entry)) {
+        if (typeof v !== 'string') throw new SafetensorsError(`safetensors: __metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (entry === null || typeof entry !== 'object') throw new SafetensorsError(`safetensors: tensor '${name}': expected { dtype, shape, data_offsets }`);
+    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+    if (typeof dtype !== 'string' || !(dtype in SAFETENSORS_DTYPES)) {
+      throw new SafetensorsError(`safetensors: tensor '${name}': unknown dtype ${JSON.stringify(dtype)} (the format defines ${Object.keys(SAFETENSORS_DTYPES).join(', ')})`);
+    }
+    const count = elementCount(name, shape);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+      throw new SafetensorsError(`safetensors: tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const bytes = count * SAFETENSORS_DTYPES[dtype];
+    if (end - begin !== bytes) {
+      throw new SafetensorsError(`safetensors: tensor '${name}': shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${bytes} bytes, data_offsets give ${end - begin}`);
+    }
+    tensors.push({ name, dtype, shape: [...(shape as number[])], begin, end });
+  }
+  tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  let previous = '';
+  for (const t of tensors) {
+    if (t.begin < at) throw new SafetensorsError(`safetensors: tensor '${t.name}' [${t.begin}, ${t.end}) overlaps tensor '${previous}' (which ends at ${at})`);
+    if (t.begin > at) throw new SafetensorsError(`safetensors: tensor '${t.name}' starts at ${t.begin}, leaving a gap after byte ${at} of the data`);
+    at = t.end;
+    previous = t.name;
+  }
+  const dataStart = 8 + json.length;
+  if (fileBytes !== undefined) {
+    const available = fileBytes - dataStart;
+    if (at > available) {
+      const last = tensors[tensors.length - 1];
+      throw new SafetensorsError(`safetensors: tensor '${last.name}' [${last.begin}, ${last.end}) lies outside the data (${available} bytes)`);
+    }
+    if (at < available) throw new SafetensorsError(`safetensors: ${available - at} bytes after the last tensor`);
+  }
+  return { tensors, metadata, dataStart, dataBytes: at };
+}
+
+/** A tensor to write: its name, shape and float32 values (possibly produced lazily in pieces). */
+export interface TensorToWrite {
+  name: string;
+  shape: readonly number[];
+}
+
+/**
+ * The 8-byte length and the JSON header for F32 tensors stored in the given
+ * order, the JSON padded with spaces to a multiple of 8 bytes (as the
+ * reference writer does, so the data is aligned). Returns the bytes the caller
+ * owns. Throws a SafetensorsError for a metadata value that is not a string or
+ * a tensor named `__metadata__`.
+ */
+export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readonly<Record<string, string>>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw new SafetensorsError(`safetensors: metadata.${k} must be a string, got ${typeof v}`);
+  }
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let at = 0;
+  for (const t of tensors) {
+    if (t.name === '__metadata__' || t.name in header) throw new SafetensorsError(`safetensors: tensor name '${t.name}' is reserved or repeated`);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
+    header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [at, at + bytes] };
+    at += bytes;
+  }
+  const json = utf8.encode(JSON.stringify(header));
+  const n = Math.ceil(json.length / 8) * 8;
+  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`safetensors: the header would be ${n} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  const out = new Uint8Array(8 + n).fill(0x20, 8);
+  new DataView(out.buffer).setUint32(0, n, true);
+  out.set(json, 8);
+  return out;
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Decodes `count` elements of `dtype` (F32, F16, BF16 or F64, little-endian)
+ * from `bytes` into `out` starting at `outIndex`. Takes bytes the caller keeps;
+ * writes only `out[outIndex, outIndex + count)`. Throws a SafetensorsError for
+ * any other dtype.
+ */
+export function decodeFloats(dtype: string, bytes: Uint8Array, out: Float32Array, outIndex: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32': {
+      if (littleEndian) new Uint8Array(out.buffer, out.byteOffset + outIndex * 4, bytes.length).set(bytes);
+      else for (let i = 0; i < bytes.length / 4; i++) out[outIndex + i] = view.getFloat32(i * 4, true);
+      return;
+    }
+    case 'F64':
+      for (let i = 0; i < bytes.length / 8; i++) out[outIndex + i] = view.getFloat64(i * 8, true);
+      return;
+    case 'F16':
+      for (let i = 0; i < bytes.length / 2; i++) out[outIndex + i] = halfToFloat(view.getUint16(i * 2, true));
+      return;
+    case 'BF16': {
+      const word = new Uint32Array(1);
+      const f = new Float32Array(word.buffer);
+      for (let i = 0; i < bytes.length / 2; i++) {
+        word[0] = view.getUint16(i * 2, true) << 16;
+        out[outIndex + i] = f[0];
+      }
+      return;
+    }
+    default:
+      throw new SafetensorsError(`safetensors: dtype ${dtype} is not a float type simdnn reads (F32, F16, BF16, F64)`);
+  }
+}
+
+/** IEEE 754 half precision (binary16) to a number: exact, subnormals and ±Inf/NaN included. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Float32 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
+export function float32Bytes(values: Float32Array): Uint8Array {
+  if (littleEndian) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const out = new Uint8Array(values.byteLength);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return out;
+}

@@ -1,0 +1,137 @@
+// The named nets by kind: build one from a plain-JSON spec ({ kind, options }),
+// or list the tensors it holds without building it. Every named net carries
+// its spec (net.spec), so a model file, a search trial or a worker job can
+// rebuild it anywhere. New named nets need an entry here.
+import { convOutputSize } from '../layers/convolution.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { checkInputDim, type ConvParam } from './conv-stack.js';
+import { DeepConvNet, deepConvNetParams, type DeepConvNetOptions } from './deep-conv-net.js';
+import { MultiLayerNet, checkSizes, type MultiLayerNetOptions } from './multi-layer-net.js';
+import { MultiLayerNetExtend, type MultiLayerNetExtendOptions } from './multi-layer-net-extend.js';
+import type { Sequential } from './sequential.js';
+import { SimpleConvNet, type SimpleConvNetOptions } from './simple-conv-net.js';
+
+/** The kinds of named nets, as `NetSpec.kind` and the CLI's `--net` name them. */
+export const NET_KINDS = ['mlp', 'mlp-extend', 'simple-conv', 'deep-conv'] as const;
+
+/** A named net's kind. */
+export type NetKind = (typeof NET_KINDS)[number];
+
+/** What rebuilds a named net: its kind and its constructor options, plain JSON. */
+export type NetSpec =
+  | { kind: 'mlp'; options: MultiLayerNetOptions }
+  | { kind: 'mlp-extend'; options: MultiLayerNetExtendOptions }
+  | { kind: 'simple-conv'; options: SimpleConvNetOptions }
+  | { kind: 'deep-conv'; options: DeepConvNetOptions };
+
+/** A net built from a spec: a Sequential that knows how to rebuild itself. */
+export type NamedNet = Sequential & { readonly spec: NetSpec };
+
+/**
+ * Checks that `spec` is `{ kind, options }` with a known kind and an options
+ * object; throws a TypeError naming what is wrong. The options themselves are
+ * checked by the net's constructor (and by `netTensorShapes`).
+ */
+export function checkNetSpec(spec: unknown, who = 'spec'): NetSpec {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TypeError(`${who}: expected { kind, options }, got ${JSON.stringify(spec)}`);
+  const { kind, options } = spec as { kind?: unknown; options?: unknown };
+  if (typeof kind !== 'string' || !(NET_KINDS as readonly string[]).includes(kind)) {
+    throw new TypeError(`${who}.kind: expected one of ${NET_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}.options: expected an object of constructor options, got ${JSON.stringify(options)}`);
+  }
+  const extra = Object.keys(spec).filter((k) => k !== 'kind' && k !== 'options');
+  if (extra.length > 0) throw new TypeError(`${who}: unknown key '${extra[0]}' (expected kind, options)`);
+  return spec as NetSpec;
+}
+
+/**
+ * Builds the named net `spec` describes, with fresh (random) parameters from
+ * `rt`'s seeded stream. Takes a spec as `net.spec` gives it; returns a net the
+ * caller owns (dispose it). Throws a TypeError/RangeError for an unknown kind
+ * or bad options, before anything is allocated.
+ */
+export function buildNet(rt: Runtime, spec: NetSpec): NamedNet {
+  const s = checkNetSpec(spec);
+  switch (s.kind) {
+    case 'mlp': return new MultiLayerNet(rt, s.options);
+    case 'mlp-extend': return new MultiLayerNetExtend(rt, s.options);
+    case 'simple-conv': return new SimpleConvNet(rt, s.options);
+    case 'deep-conv': return new DeepConvNet(rt, s.options);
+  }
+}
+
+/**
+ * The tensors a net built from `spec` holds (parameters, then layer state such
+ * as batch-norm running statistics), name → shape, computed without building
+ * it. Throws a RangeError for sizes the net's constructor would refuse.
+ */
+export function netTensorShapes(spec: NetSpec): Record<string, number[]> {
+  const s = checkNetSpec(spec);
+  const out: Record<string, number[]> = {};
+  switch (s.kind) {
+    case 'mlp': case 'mlp-extend': {
+      const o = s.options;
+      if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${s.kind}: hiddenSizeList must be an array, got ${JSON.stringify(o.hiddenSizeList)}`);
+      const sizes = checkSizes(s.kind, o.inputSize, o.hiddenSizeList, o.outputSize);
+      const batchnorm = s.kind === 'mlp-extend' && s.options.useBatchnorm === true;
+      for (let i = 1; i < sizes.length; i++) {
+        out[`W${i}`] = [sizes[i - 1], sizes[i]];
+        out[`b${i}`] = [sizes[i]];
+      }
+      if (batchnorm) {
+        for (let i = 1; i < sizes.length - 1; i++) { out[`gamma${i}`] = [sizes[i]]; out[`beta${i}`] = [sizes[i]]; }
+        for (let i = 1; i < sizes.length - 1; i++) { out[`runningMean${i}`] = [sizes[i]]; out[`runningVar${i}`] = [sizes[i]]; }
+      }
+      return out;
+    }
+    case 'simple-conv': {
+      const o = s.options;
+      const p = o.convParam ?? { filterNum: 30, filterSize: 5, pad: 0, stride: 1 };
+      let shape = conv(s.kind, checkInputDim(s.kind, o.inputDim ?? [1, 28, 28]), p, 1, out);
+      shape = pool(shape);
+      affine(s.kind, shape, o.hiddenSize ?? 100, 2, out);
+      affine(s.kind, [o.hiddenSize ?? 100], o.outputSize ?? 10, 3, out);
+      return out;
+    }
+    case 'deep-conv': {
+      const o = s.options;
+      const params = o.convParams ?? deepConvNetParams;
+      if (!Array.isArray(params) || params.length !== 6) throw new RangeError(`deep-conv: convParams must list 6 conv layers`);
+      let shape = checkInputDim(s.kind, o.inputDim ?? [1, 28, 28]);
+      params.forEach((p, i) => {
+        shape = conv(s.kind, shape, p, i + 1, out);
+        if (i % 2 === 1) shape = pool(shape);
+      });
+      affine(s.kind, shape, o.hiddenSize ?? 50, 7, out);
+      affine(s.kind, [o.hiddenSize ?? 50], o.outputSize ?? 10, 8, out);
+      return out;
+    }
+  }
+}
+
+function positiveInt(who: string, what: string, v: unknown): number {
+  if (!(typeof v === 'number' && Number.isInteger(v) && v > 0)) throw new RangeError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function conv(who: string, [C, H, W]: [number, number, number], p: ConvParam, i: number, out: Record<string, number[]>): [number, number, number] {
+  const FN = positiveInt(who, `conv ${i} filterNum`, p.filterNum), F = positiveInt(who, `conv ${i} filterSize`, p.filterSize);
+  const stride = p.stride ?? 1, pad = p.pad ?? 0;
+  const OH = convOutputSize(H, F, stride, pad), OW = convOutputSize(W, F, stride, pad);
+  if (!(OH >= 1 && OW >= 1)) throw new RangeError(`${who}: conv ${i} (${F}×${F}, pad ${pad}) does not fit a ${H}×${W} input`);
+  out[`W${i}`] = [FN, C, F, F];
+  out[`b${i}`] = [FN];
+  return [FN, OH, OW];
+}
+
+/** The nets' 2×2 pooling with stride 2. */
+function pool([C, H, W]: [number, number, number]): [number, number, number] {
+  return [C, convOutputSize(H, 2, 2, 0), convOutputSize(W, 2, 2, 0)];
+}
+
+function affine(who: string, input: number[], size: unknown, i: number, out: Record<string, number[]>): void {
+  out[`W${i}`] = [input.reduce((a, b) => a * b, 1), positiveInt(who, `affine ${i} size`, size)];
+  out[`b${i}`] = [size as number];
+}

@@ -1,0 +1,102 @@
+// Model files on disk (Node): written through a temporary file beside the
+// target and renamed over it, so an interrupted or failed write never leaves a
+// truncated file or destroys the previous model; read in chunks, so neither
+// direction holds the whole file in one buffer.
+import { inspectModel, loadModel, saveModelChunks, type LoadedModel, type LoadModelOptions, type ModelInfo, type SaveModelOptions } from '../io/model.js';
+import type { Sequential } from '../nets/sequential.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { fs, fsPromises, path } from './builtins.js';
+
+const READ_CHUNK = 1 << 22;
+
+/** A name for a temporary file in the directory of `file` (hidden, unique to this process and call). */
+export function temporaryBeside(file: string): string {
+  const p = path();
+  const suffix = `${process.pid}.${Date.now().toString(36)}.${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
+  return p.join(p.dirname(p.resolve(file)), `.${p.basename(file)}.${suffix}.tmp`);
+}
+
+/**
+ * Writes the model (see saveModelChunks) to `file` atomically: into a
+ * temporary file in the same directory, flushed to disk, then renamed over
+ * `file`. On any failure the temporary file is removed and `file` is left as
+ * it was. Takes a named net (and optionally its optimizer and metadata).
+ * Resolves when the file is in place. Throws an Error naming the file and the
+ * system's reason (ENOSPC, EACCES, EISDIR, …).
+ */
+export async function writeModelFile(file: string, net: Sequential, options: SaveModelOptions = {}): Promise<void> {
+  const chunks = saveModelChunks(net, options); // checks the net and options before touching the disk
+  const temp = temporaryBeside(file);
+  let handle: Awaited<ReturnType<typeof import('node:fs/promises').open>> | null = null;
+  try {
+    handle = await fsPromises().open(temp, 'wx');
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.length;) {
+        const { bytesWritten } = await handle.write(chunk, at, chunk.length - at);
+        at += bytesWritten;
+      }
+    }
+    await handle.sync();
+    await handle.close();
+    handle = null;
+    await fsPromises().rename(temp, file);
+  } catch (e) {
+    await handle?.close().catch(() => {});
+    await fsPromises().rm(temp, { force: true }).catch(() => {});
+    throw new Error(`cannot write the model to ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The file's bytes in chunks, read as they are consumed; and its length. */
+function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; byteLength: number; close(): void } {
+  let fd: number;
+  try {
+    fd = fs().openSync(file, 'r');
+  } catch (e) {
+    throw new Error(`${who}: cannot open ${file}: ${(e as Error).message}`);
+  }
+  const st = fs().fstatSync(fd);
+  if (st.isDirectory()) {
+    fs().closeSync(fd);
+    throw new Error(`${who}: ${file} is a directory, not a model file`);
+  }
+  function* chunks(): Generator<Uint8Array> {
+    for (let position = 0; position < st.size;) {
+      const buffer = new Uint8Array(Math.min(READ_CHUNK, st.size - position));
+      const n = fs().readSync(fd, buffer, 0, buffer.length, position);
+      if (n === 0) return;
+      position += n;
+      yield buffer.subarray(0, n);
+    }
+  }
+  return { chunks: chunks(), byteLength: st.size, close: () => fs().closeSync(fd) };
+}
+
+/**
+ * Loads a model file (see loadModel) in chunks. Takes the runtime to build on
+ * and the path; returns the net (and optimizer) the caller owns. Throws an
+ * Error naming the file when it cannot be read, and loadModel's errors for a
+ * malformed file.
+ */
+export function readModelFile(rt: Runtime, file: string, options: Omit<LoadModelOptions, 'byteLength'> = {}): LoadedModel {
+  const f = fileChunks(file, 'readModelFile');
+  try {
+    return loadModel(rt, f.chunks, { ...options, byteLength: f.byteLength });
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Reads a model file's header only (see inspectModel): architecture,
+ * tensors, parameter count, optimizer, metadata. Throws an Error naming the
+ * file when it cannot be read, and inspectModel's errors for a malformed header.
+ */
+export function readModelInfo(file: string): ModelInfo {
+  const f = fileChunks(file, 'readModelInfo');
+  try {
+    return inspectModel(f.chunks, { byteLength: f.byteLength });
+  } finally {
+    f.close();
+  }
+}

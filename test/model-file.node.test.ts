@@ -1,0 +1,179 @@
+// Model files on disk (Node): atomic writes that never destroy the previous
+// file, chunked reads, a 100M-parameter model written and read in bounded
+// pieces, and interop with NumPy (a small reader/writer of the format written
+// with numpy alone: the `safetensors` Python package cannot be installed here).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createRuntime } from '../src/node/runtime.js';
+import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
+import { buildNet, type NetSpec } from '../src/nets/registry.js';
+import { saveModelChunks } from '../src/io/model.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { expectBits, randomArray } from './helpers/runtime.js';
+
+let tmp: string;
+let rt: Runtime;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-model-'));
+  rt = await createRuntime({ seed: 5, threads: 1 });
+});
+afterAll(async () => {
+  rt.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const bnSpec: NetSpec = { kind: 'mlp-extend', options: { inputSize: 6, hiddenSizeList: [5], outputSize: 3, useBatchnorm: true } };
+
+describe('files', () => {
+  it('write atomically: a failed write leaves the previous model and no temporary file', async () => {
+    const file = path.join(tmp, 'atomic.safetensors');
+    const net = buildNet(rt, bnSpec);
+    await writeModelFile(file, net, { metadata: { run: 'first' } });
+    const first = await readFile(file);
+    expect(readModelInfo(file).metadata.run).toBe('first');
+    // a net that cannot be saved fails before the disk is touched
+    await expect(writeModelFile(file, { params: {}, state: {} } as never)).rejects.toThrow(/net must be a named net/);
+    // the rename fails (the target is a non-empty directory): the temporary file goes away
+    const taken = path.join(tmp, 'taken');
+    await mkdir(taken);
+    await writeFile(path.join(taken, 'inside'), '');
+    await expect(writeModelFile(taken, net)).rejects.toThrow(/cannot write the model to .*taken/);
+    await expect(writeModelFile(path.join(tmp, 'no-such-dir', 'm.safetensors'), net)).rejects.toThrow(/cannot write the model to .*no-such-dir.*ENOENT/);
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await readFile(file)).toEqual(first);
+    const loaded = readModelFile(rt, file);
+    for (const [k, t] of Object.entries({ ...net.params, ...net.state })) expectBits(({ ...loaded.net.params, ...loaded.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
+    expect(() => readModelFile(rt, tmp)).toThrow(/is a directory, not a model file/);
+    expect(() => readModelFile(rt, path.join(tmp, 'none.safetensors'))).toThrow(/cannot open .*none\.safetensors.*ENOENT/);
+    loaded.net.dispose();
+    net.dispose();
+  });
+
+  it('a 100M-parameter model is written and read in pieces of at most 4 MiB, bit for bit', async () => {
+    const spec: NetSpec = { kind: 'mlp', options: { inputSize: 10_000, hiddenSizeList: [10_000], outputSize: 10 } };
+    const big = await createRuntime({ seed: 1, threads: 1 });
+    try {
+      const file = path.join(tmp, 'big.safetensors');
+      const net = buildNet(big, spec);
+      const count = Object.values(net.params).reduce((n, t) => n + t.size, 0);
+      expect(count).toBeGreaterThan(100_000_000);
+      const digest = checksum(net.params.W1.data) ^ checksum(net.params.W2.data);
+      const heapBefore = process.memoryUsage().heapUsed;
+      let largest = 0, pieces = 0;
+      const fd = openSync(file, 'w');
+      for (const chunk of saveModelChunks(net)) {
+        largest = Math.max(largest, chunk.length);
+        pieces++;
+        writeSync(fd, chunk);
+      }
+      closeSync(fd);
+      expect(largest).toBeLessThanOrEqual(1 << 22);
+      expect(pieces).toBeGreaterThan(95);
+      // no JS string or array of the model's size was built
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 << 20);
+      net.dispose();
+      const info = readModelInfo(file);
+      expect(info.parameterCount).toBe(count);
+      expect(info.fileBytes).toBe((await stat(file)).size);
+      const loaded = readModelFile(big, file);
+      expect(checksum(loaded.net.params.W1.data) ^ checksum(loaded.net.params.W2.data)).toBe(digest);
+      loaded.net.dispose();
+      await rm(file);
+    } finally {
+      big.dispose();
+    }
+  });
+});
+
+/** FNV-1a over the float bits. */
+function checksum(values: Float32Array): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193);
+  return h >>> 0;
+}
+
+// ---- NumPy interop: a reader and a writer of the format in NumPy alone
+
+const NUMPY_IO = String.raw`
+import json, struct, sys
+import numpy as np
+DT = {'F32': '<f4', 'F16': '<f2', 'F64': '<f8'}
+def read(path):
+    with open(path, 'rb') as f:
+        raw = f.read()
+    (n,) = struct.unpack('<Q', raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop('__metadata__', {})
+    data = raw[8 + n:]
+    out = {}
+    for name, e in header.items():
+        b, end = e['data_offsets']
+        out[name] = np.frombuffer(data[b:end], dtype=DT[e['dtype']]).reshape(e['shape'])
+    return out, meta
+def write(path, tensors, meta, dtype):
+    header, blobs, at = {'__metadata__': meta}, [], 0
+    for name, a in tensors.items():
+        b = np.ascontiguousarray(a, dtype=DT[dtype]).tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(a.shape), 'data_offsets': [at, at + len(b)]}
+        blobs.append(b)
+        at += len(b)
+    h = json.dumps(header).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+`;
+
+function python(script: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('python3', ['-c', NUMPY_IO + script], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const hasNumpy = python('print(np.__version__)').status === 0;
+
+describe.skipIf(!hasNumpy)('NumPy interop (python3 + numpy; the safetensors package itself is not installable here)', () => {
+  it('NumPy reads what saveModel writes: every tensor, its shape and values, and the metadata', async () => {
+    const file = path.join(tmp, 'for-numpy.safetensors');
+    const net = buildNet(rt, bnSpec);
+    net.state.runningMean1.set(randomArray(5, 3));
+    await writeModelFile(file, net, { metadata: { note: 'from simdnn' } });
+    const r = python(`
+t, meta = read(${JSON.stringify(file)})
+print(json.dumps({'meta': meta, 'tensors': {k: {'shape': list(v.shape), 'dtype': str(v.dtype), 'values': v.astype(np.float64).ravel().tolist()} for k, v in t.items()}}))
+`);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { meta: Record<string, string>; tensors: Record<string, { shape: number[]; dtype: string; values: number[] }> };
+    expect(out.meta.note).toBe('from simdnn');
+    expect(JSON.parse(out.meta['simdnn.net'])).toEqual(bnSpec);
+    const mine = { ...net.params, ...net.state };
+    expect(Object.keys(out.tensors).sort()).toEqual(Object.keys(mine).sort());
+    for (const [k, t] of Object.entries(mine)) {
+      expect(out.tensors[k].shape, k).toEqual(t.shape);
+      expect(out.tensors[k].dtype).toBe('float32');
+      expect(out.tensors[k].values, k).toEqual(Array.from(t.toArray()));
+    }
+    net.dispose();
+  });
+
+  it('files NumPy writes in F32, F16 and F64 load, converted to float32', () => {
+    const spec: NetSpec = { kind: 'mlp', options: { inputSize: 4, hiddenSizeList: [3], outputSize: 2 } };
+    for (const dtype of ['F32', 'F16', 'F64']) {
+      const file = path.join(tmp, `numpy-${dtype}.safetensors`);
+      const r = python(`
+rng = np.random.default_rng(7)
+t = {'W1': rng.standard_normal((4, 3)), 'b1': rng.standard_normal(3), 'W2': rng.standard_normal((3, 2)), 'b2': rng.standard_normal(2)}
+write(${JSON.stringify(file)}, t, {'simdnn.net': ${JSON.stringify(JSON.stringify(spec))}}, '${dtype}')
+print(json.dumps({k: v.astype('${dtype === 'F32' ? '<f4' : dtype === 'F16' ? '<f2' : '<f8'}').astype(np.float32).astype(np.float64).ravel().tolist() for k, v in t.items()}))
+`);
+      expect(r.status, r.stderr).toBe(0);
+      const want = JSON.parse(r.stdout) as Record<string, number[]>;
+      const { net } = readModelFile(rt, file);
+      for (const k of ['W1', 'b1', 'W2', 'b2']) expect(Array.from(net.params[k].toArray()), `${dtype} ${k}`).toEqual(want[k]);
+      net.dispose();
+    }
+  });
+});

@@ -1,0 +1,302 @@
+// Model files (safetensors): round trips predict bit-identically for every
+// named net, in one piece and through chunks cut at odd places; the optimizer's
+// state resumes exactly; F16/BF16/F64 files load converted; every malformed
+// file is refused with a clear error before anything is allocated. The net
+// registry: buildNet from net.spec, and netTensorShapes equal to the built net's.
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { buildNet, netTensorShapes, NET_KINDS, type NamedNet, type NetSpec } from '../src/nets/registry.js';
+import { MultiLayerNet } from '../src/nets/multi-layer-net.js';
+import { MultiLayerNetExtend } from '../src/nets/multi-layer-net-extend.js';
+import { SimpleConvNet } from '../src/nets/simple-conv-net.js';
+import { DeepConvNet } from '../src/nets/deep-conv-net.js';
+import { Sequential } from '../src/nets/sequential.js';
+import { Affine } from '../src/layers/affine.js';
+import { createOptimizer } from '../src/optim/registry.js';
+import { inspectModel, loadModel, saveModel, saveModelChunks } from '../src/io/model.js';
+import { MAX_HEADER_BYTES, SafetensorsError } from '../src/io/safetensors.js';
+import { expectBits, makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime({ seed: 3 }); });
+
+const SPECS: Record<(typeof NET_KINDS)[number], NetSpec> = {
+  mlp: { kind: 'mlp', options: { inputSize: 12, hiddenSizeList: [9, 7], outputSize: 4, activation: 'tanh', weightInitStd: 'xavier', weightDecayLambda: 0.01 } },
+  'mlp-extend': { kind: 'mlp-extend', options: { inputSize: 12, hiddenSizeList: [8, 6], outputSize: 4, useBatchnorm: true, useDropout: true, dropoutRatio: 0.2 } },
+  'simple-conv': { kind: 'simple-conv', options: { inputDim: [1, 10, 10], convParam: { filterNum: 3, filterSize: 3, pad: 1, stride: 1 }, hiddenSize: 8, outputSize: 4, weightInitStd: 'he' } },
+  'deep-conv': { kind: 'deep-conv', options: { inputDim: [1, 12, 12], hiddenSize: 10, outputSize: 4 } },
+};
+
+function inputOf(net: NamedNet, n: number, seed: number) {
+  const o = net.spec.options as { inputSize?: number; inputDim?: number[] };
+  const shape = o.inputDim ? [n, ...o.inputDim] : [n, o.inputSize!];
+  return rt.tensor(shape, randomArray(shape.reduce((a, b) => a * b, 1), seed));
+}
+
+/** A net of `spec` moved off its initial values by a few Adam steps (batch-norm running stats too). */
+function trained(spec: NetSpec) {
+  const net = buildNet(rt, spec);
+  const opt = createOptimizer('adam', { lr: 0.01 });
+  const x = inputOf(net, 6, 1);
+  const t = Array.from(randomInts(6, 2, 4));
+  for (let i = 0; i < 3; i++) opt.update(net.params, net.gradient(x, t));
+  x.dispose();
+  return { net, opt };
+}
+
+/** Cuts bytes into pieces of the given sizes, cycling. */
+function* cut(bytes: Uint8Array, sizes: number[]): Generator<Uint8Array> {
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const n = sizes[i % sizes.length];
+    yield bytes.slice(at, at + n);
+    at += n;
+  }
+}
+
+function predictBits(net: NamedNet, seed: number): Float32Array {
+  const x = inputOf(net, 5, seed);
+  const out = net.predict(x, false);
+  const y = out.toArray();
+  out.dispose();
+  x.dispose();
+  return y;
+}
+
+describe('net registry', () => {
+  it('every named net carries a spec that buildNet rebuilds, and netTensorShapes lists its tensors without building it', () => {
+    for (const kind of NET_KINDS) {
+      const net = buildNet(rt, SPECS[kind]);
+      expect(net.spec).toEqual(SPECS[kind]);
+      expect(JSON.parse(JSON.stringify(net.spec))).toEqual(net.spec);
+      const shapes = Object.fromEntries(Object.entries({ ...net.params, ...net.state }).map(([k, t]) => [k, [...t.shape]]));
+      expect(netTensorShapes(net.spec), kind).toEqual(shapes);
+      net.dispose();
+    }
+    const direct = [new MultiLayerNet(rt, { inputSize: 3, hiddenSizeList: [], outputSize: 2 }), new MultiLayerNetExtend(rt, { inputSize: 3, hiddenSizeList: [4], outputSize: 2 }),
+      new SimpleConvNet(rt), new DeepConvNet(rt)];
+    expect(direct.map((n) => n.spec.kind)).toEqual(['mlp', 'mlp-extend', 'simple-conv', 'deep-conv']);
+    for (const n of direct) {
+      expect(netTensorShapes(n.spec)).toEqual(Object.fromEntries(Object.entries({ ...n.params, ...n.state }).map(([k, t]) => [k, [...t.shape]])));
+      n.dispose();
+    }
+  });
+
+  it('refuses unknown kinds and malformed specs with an error naming the field', () => {
+    expect(() => buildNet(rt, { kind: 'resnet', options: {} } as unknown as NetSpec)).toThrow(/kind: expected one of mlp, mlp-extend, simple-conv, deep-conv, got "resnet"/);
+    expect(() => buildNet(rt, { kind: 'mlp' } as unknown as NetSpec)).toThrow(/options: expected an object/);
+    expect(() => netTensorShapes({ kind: 'mlp', options: { inputSize: 3, hiddenSizeList: [0], outputSize: 2 } })).toThrow(/hiddenSizeList\[0\] must be a positive integer/);
+    expect(() => netTensorShapes({ kind: 'simple-conv', options: { inputDim: [1, 2, 2] } })).toThrow(/does not fit a 2×2 input/);
+  });
+});
+
+describe('round trips', () => {
+  it('predict bit-identically for every named net, in one piece and through chunks cut at odd places', () => {
+    for (const kind of NET_KINDS) {
+      const { net, opt } = trained(SPECS[kind]);
+      const bytes = saveModel(net, { metadata: { note: 'é ✓' } });
+      const chunked = [...saveModelChunks(net, { metadata: { note: 'é ✓' }, chunkBytes: 1020 })];
+      expect(chunked.length).toBeGreaterThan(3);
+      expect(chunked.every((c) => c.length <= 1020 || c === chunked[0])).toBe(true);
+      const joined = new Uint8Array(bytes.length);
+      let at = 0;
+      for (const c of chunked) { joined.set(c, at); at += c.length; }
+      expect(at).toBe(bytes.length);
+      expect(joined.every((v, i) => v === bytes[i]), 'the chunks are the bytes').toBe(true);
+      const expected = predictBits(net, 9);
+      for (const source of [bytes, cut(bytes, [1, 7, 1013, 3, 4093])]) {
+        const before = rt.randomState;
+        const loaded = loadModel(rt, source, { byteLength: bytes.length });
+        expect(rt.randomState, 'loading leaves the random stream alone').toEqual(before);
+        expect(loaded.net.spec).toEqual(net.spec);
+        expect(loaded.metadata).toEqual({ note: 'é ✓' });
+        expect(loaded.optimizer).toBeUndefined();
+        for (const [k, t] of Object.entries({ ...net.params, ...net.state })) {
+          expectBits(({ ...loaded.net.params, ...loaded.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), `${kind} ${k}`);
+        }
+        expectBits(predictBits(loaded.net, 9), expected, `${kind} predict`);
+        loaded.net.dispose();
+      }
+      if (kind === 'mlp-extend') {
+        // the book's names; the batch-norm running statistics are saved too
+        expect(inspectModel(bytes).tensors.map((t) => t.name)).toEqual(['W1', 'b1', 'gamma1', 'beta1', 'W2', 'b2', 'gamma2', 'beta2', 'W3', 'b3',
+          'runningMean1', 'runningVar1', 'runningMean2', 'runningVar2']);
+        expect(Array.from(net.state.runningMean1.toArray()).some((v) => v !== 0)).toBe(true);
+      }
+      net.dispose();
+      opt.dispose();
+    }
+  });
+
+  it('saves the optimizer state; the loaded pair continues bit-identically', () => {
+    for (const name of ['adam', 'momentum', 'adadelta']) {
+      const { net } = trained(SPECS['mlp-extend']);
+      const opt = createOptimizer(name, { lr: 0.02 });
+      const x = inputOf(net, 6, 4);
+      const t = Array.from(randomInts(6, 5, 4));
+      for (let i = 0; i < 2; i++) opt.update(net.params, net.gradient(x, t));
+      const bytes = saveModel(net, { optimizer: opt });
+      const info = inspectModel(bytes);
+      expect(info.optimizer).toMatchObject({ name, t: 2, options: { lr: 0.02 } });
+      const loaded = loadModel(rt, bytes);
+      expect(loaded.optimizer!.name).toBe(opt.name);
+      expect(loaded.optimizer!.state()).toEqual(opt.state());
+      // dropout masks come from the stream: both runs draw the same ones from the same position
+      const random = rt.randomState;
+      opt.update(net.params, net.gradient(x, t));
+      rt.randomState = random;
+      loaded.optimizer!.update(loaded.net.params, loaded.net.gradient(x, t));
+      for (const [k, p] of Object.entries(net.params)) expectBits(loaded.net.params[k].toArray(), p.toArray(), `${name} ${k} after a step`);
+      x.dispose();
+      for (const d of [net, opt, loaded.net, loaded.optimizer!]) d.dispose();
+    }
+  });
+
+  it('refuses nets it cannot rebuild, foreign optimizers and reserved or non-string metadata', () => {
+    const W = rt.tensor([2, 2]), b = rt.tensor([2]);
+    const plain = new Sequential(rt, [new Affine(W, b)]);
+    expect(() => saveModel(plain)).toThrow(/saveModel: net must be a named net/);
+    const net = buildNet(rt, SPECS.mlp);
+    expect(() => saveModel(net, { optimizer: { name: 'Mine', update() {} } })).toThrow(/optimizer must be one of simdnn's/);
+    expect(() => saveModel(net, { metadata: { 'simdnn.net': 'x' } })).toThrow(/metadata key 'simdnn.net' is reserved/);
+    expect(() => saveModel(net, { metadata: { epochs: 3 as unknown as string } })).toThrow(/metadata\['epochs'\] must be a string/);
+    net.dispose();
+    expect(() => saveModel(net)).toThrow(/saveModel: net used after dispose\(\)/);
+    W.dispose(); b.dispose();
+  });
+});
+
+// ---- files written by hand: dtypes and malformed headers
+
+type Entry = { dtype: string; shape: number[]; data_offsets: [number, number] };
+
+/** A safetensors file from a header object and a data section, exactly as given (no checks). */
+function file(header: Record<string, unknown> | string, data: Uint8Array, headerLength?: number): Uint8Array {
+  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength ?? json.length, true);
+  view.setUint32(4, headerLength === undefined ? 0 : Math.floor(headerLength / 2 ** 32), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+const tinySpec: NetSpec = { kind: 'mlp', options: { inputSize: 3, hiddenSizeList: [], outputSize: 2 } };
+const tinyMeta = { __metadata__: { 'simdnn.net': JSON.stringify(tinySpec) } };
+
+function encode(dtype: string, values: number[]): Uint8Array {
+  const size = { F32: 4, F64: 8, F16: 2, BF16: 2 }[dtype]!;
+  const out = new Uint8Array(values.length * size);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => {
+    if (dtype === 'F32') view.setFloat32(i * size, v, true);
+    else if (dtype === 'F64') view.setFloat64(i * size, v, true);
+    else if (dtype === 'BF16') view.setUint16(i * size, new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16, true);
+    else view.setUint16(i * size, f16(v), true);
+  });
+  return out;
+}
+
+/** float -> IEEE half for values exactly representable in it (the test's). */
+function f16(v: number): number {
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  if (v === 0) return sign;
+  if (!Number.isFinite(v)) return sign | 0x7c00;
+  const a = Math.abs(v);
+  const e = Math.floor(Math.log2(a));
+  if (e < -14) return sign | Math.round(a / 2 ** -24);
+  return sign | ((e + 15) << 10) | Math.round((a / 2 ** e - 1) * 1024);
+}
+
+/** The tiny net's W1 [3, 2] and b1 [2] in `dtype`. */
+function tinyFile(dtype: string, W: number[], b: number[], extra: Record<string, unknown> = {}): Uint8Array {
+  const w = encode(dtype, W), bb = encode(dtype, b);
+  const data = new Uint8Array(w.length + bb.length);
+  data.set(w);
+  data.set(bb, w.length);
+  return file({ ...tinyMeta, W1: { dtype, shape: [3, 2], data_offsets: [0, w.length] }, b1: { dtype, shape: [2], data_offsets: [w.length, data.length] }, ...extra }, data);
+}
+
+describe('dtypes', () => {
+  it('loads F32, F64, F16 and BF16 files, converting to float32', () => {
+    const W = [0.5, -1.25, 2, 0.0009765625, -3.5, 65504], b = [0.25, -0.125];
+    for (const dtype of ['F32', 'F64', 'F16', 'BF16']) {
+      const { net } = loadModel(rt, tinyFile(dtype, W, b));
+      const wantW = dtype === 'BF16' ? W.map((v) => new Float32Array(new Uint32Array([(new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16) << 16]).buffer)[0]) : W;
+      expect(Array.from(net.params.W1.toArray()), dtype).toEqual(wantW);
+      expect(Array.from(net.params.b1.toArray()), dtype).toEqual(b);
+      net.dispose();
+    }
+    // F64 rounds to the nearest float32; F16 subnormals and infinities are exact
+    const { net } = loadModel(rt, tinyFile('F64', [0.1, 1 / 3, 1e-50, -2, 2 ** -20, 7], [1, 2]));
+    expect(Array.from(net.params.W1.toArray())).toEqual(Array.from(Float32Array.from([0.1, 1 / 3, 1e-50, -2, 2 ** -20, 7])));
+    net.dispose();
+    const h = loadModel(rt, tinyFile('F16', [2 ** -24, -(2 ** -20), Infinity, -Infinity, 0, -0], [1, 2]));
+    expect(Array.from(h.net.params.W1.toArray())).toEqual([2 ** -24, -(2 ** -20), Infinity, -Infinity, 0, -0]);
+    h.net.dispose();
+  });
+
+  it('loads a file without simdnn metadata when the architecture is given', () => {
+    const bytes = tinyFile('F32', [1, 2, 3, 4, 5, 6], [7, 8], { __metadata__: { format: 'np' } });
+    expect(() => loadModel(rt, bytes)).toThrow(/has no 'simdnn.net' \(the architecture\); pass options.spec/);
+    const { net, metadata } = loadModel(rt, bytes, { spec: tinySpec });
+    expect(Array.from(net.params.b1.toArray())).toEqual([7, 8]);
+    expect(metadata).toEqual({ format: 'np' });
+    net.dispose();
+  });
+});
+
+describe('malformed files', () => {
+  const good = tinyFile('F32', [1, 2, 3, 4, 5, 6], [7, 8]);
+  const w = (offsets: [number, number], shape = [3, 2], dtype = 'F32'): Entry => ({ dtype, shape, data_offsets: offsets });
+  const data32 = new Uint8Array(32);
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ['fewer than 8 bytes', good.slice(0, 5), /fewer than the 8 of the header length/],
+    ['header length past the end', file(tinyMeta, new Uint8Array(0), 5000), /header length is 5000 bytes, past the end of the \d+-byte file/],
+    ['header length over 100 MB', file(tinyMeta, new Uint8Array(0), MAX_HEADER_BYTES + 1), /over the 100000000-byte limit/],
+    ['header length of 2^40', file(tinyMeta, new Uint8Array(0), 2 ** 40), /1099511627776 bytes, over the 100000000-byte limit/],
+    ['invalid JSON', file('{"W1": {', data32), /the header is not valid JSON/],
+    ['not an object', file('[1, 2, 3]', data32), /the header must be a JSON object/],
+    ['invalid UTF-8', (() => { const f = file('{"a":1}', data32); f[10] = 0xff; return f; })(), /not valid UTF-8/],
+    ['metadata value not a string', file({ __metadata__: { epochs: 3 } }, new Uint8Array(0)), /__metadata__.epochs must be a string, got 3/],
+    ['unknown dtype', file({ ...tinyMeta, W1: w([0, 24], [3, 2], 'F17'), b1: w([24, 32], [2]) }, data32), /tensor 'W1': unknown dtype "F17"/],
+    ['a dtype simdnn does not read', file({ ...tinyMeta, W1: w([0, 24], [3, 2], 'I32'), b1: w([24, 32], [2]) }, data32), /tensor 'W1' has dtype I32; simdnn reads F32, F16, BF16 and F64/],
+    ['offsets outside the data', file({ ...tinyMeta, W1: w([0, 24]), b1: w([24, 32], [2]) }, new Uint8Array(28)), /tensor 'b1' \[24, 32\) lies outside the data \(28 bytes\)/],
+    ['overlapping offsets', file({ ...tinyMeta, W1: w([0, 24]), b1: w([16, 24], [2]) }, new Uint8Array(24)), /tensor 'b1' \[16, 24\) overlaps tensor 'W1'/],
+    ['a gap between tensors', file({ ...tinyMeta, W1: w([0, 24]), b1: w([28, 36], [2]) }, new Uint8Array(36)), /starts at 28, leaving a gap after byte 24/],
+    ['bytes after the last tensor', file({ ...tinyMeta, W1: w([0, 24]), b1: w([24, 32], [2]) }, new Uint8Array(40)), /8 bytes after the last tensor/],
+    ['reversed offsets', file({ ...tinyMeta, W1: w([24, 0]), b1: w([24, 32], [2]) }, data32), /data_offsets must be \[begin, end\] with 0 <= begin <= end/],
+    ['shape product not the byte length', file({ ...tinyMeta, W1: w([0, 24], [3, 3]), b1: w([24, 32], [2]) }, data32), /shape \[3, 3\] of F32 needs 36 bytes, data_offsets give 24/],
+    ['absurd shape', file({ ...tinyMeta, W1: w([0, 24], [2 ** 40, 2 ** 40]), b1: w([24, 32], [2]) }, data32), /more elements than any file can hold/],
+    ['negative dimension', file({ ...tinyMeta, W1: w([0, 24], [-3, -2]), b1: w([24, 32], [2]) }, data32), /shape \[-3, -2\] must hold non-negative integers/],
+    ['fractional dimension', file({ ...tinyMeta, W1: w([0, 24], [1.5, 4]), b1: w([24, 32], [2]) }, data32), /must hold non-negative integers/],
+    ['a tensor missing for the architecture', file({ ...tinyMeta, W1: w([0, 24]) }, new Uint8Array(24)), /the file has no tensor 'b1' for the architecture/],
+    ['a tensor of the wrong shape', file({ ...tinyMeta, W1: w([0, 24], [2, 3]), b1: w([24, 32], [2]) }, data32), /tensor 'W1' has shape \[2, 3\], the architecture needs \[3, 2\]/],
+    ['a tensor not in the architecture', file({ ...tinyMeta, W1: w([0, 24]), b1: w([24, 32], [2]), W9: w([32, 32], [0]) }, data32), /tensor 'W9' is not part of the architecture/],
+    ['an architecture of absurd size', file({ __metadata__: { 'simdnn.net': JSON.stringify({ kind: 'mlp', options: { inputSize: 1e6, hiddenSizeList: [1e6, 1e6], outputSize: 10 } }) } }, new Uint8Array(0)),
+      /the file has no tensor 'W1', 'b1', 'W2'/],
+    ['an unknown net kind', file({ __metadata__: { 'simdnn.net': '{"kind":"resnet","options":{}}' } }, new Uint8Array(0)), /architecture in the file is not usable .*kind: expected one of mlp/],
+    ['an architecture that is not JSON', file({ __metadata__: { 'simdnn.net': 'mlp 784-100-10' } }, new Uint8Array(0)), /'simdnn.net'\] is not valid JSON/],
+  ];
+
+  it('each gets a clear error before anything is allocated', () => {
+    const random = rt.randomState;
+    for (const [what, bytes, message] of cases) {
+      const before = rt.memoryStats();
+      expect(() => loadModel(rt, bytes), what).toThrow(message);
+      expect(() => loadModel(rt, bytes), what).toThrow(SafetensorsError);
+      expect(rt.memoryStats(), `${what}: nothing allocated`).toEqual(before);
+    }
+    expect(rt.randomState).toEqual(random);
+  });
+
+  it('a file that ends early in chunks without a known length frees the net it built', () => {
+    const before = rt.memoryStats();
+    expect(() => loadModel(rt, cut(good.slice(0, good.length - 3), [10]))).toThrow(/the file ends at byte \d+, inside tensor 'b1' \(3 bytes short\)/);
+    expect(rt.memoryStats().used).toBe(before.used);
+    expect(() => loadModel(rt, cut(good.slice(0, good.length - 3), [10]), { byteLength: good.length - 3 })).toThrow(/lies outside the data/);
+    expect(() => loadModel(rt, [good, new Uint8Array(4)])).toThrow(/bytes after the last tensor/);
+    expect(rt.memoryStats().used).toBe(before.used);
+    expect(() => loadModel(rt, 'model' as unknown as Uint8Array)).toThrow(/source must be a Uint8Array or an iterable of Uint8Array chunks/);
+  });
+});

@@ -90,7 +90,7 @@ try {
 } catch (e) {
   fail(`cannot load dist/node/index.js (${e.message}); run \`npm run build\` first`);
 }
-const { createRuntime, loadMnist, loadIdx, DeepConvNet, Trainer, createOptimizer, RandomAffine } = simdnn;
+const { createRuntime, loadMnist, loadIdx, DeepConvNet, Trainer, Adam, ExponentialLR, RandomAffine } = simdnn;
 
 const rt = await createRuntime({ seed: opts.seed, relaxed: opts.relaxed, threads: opts.threads });
 if (opts.relaxed && !rt.features.relaxed) fail(`relaxed SIMD unavailable: ${rt.features.notes.join('; ')}`);
@@ -98,9 +98,6 @@ const build = rt.features.relaxed ? 'relaxed SIMD' : 'plain SIMD';
 const threads = `${rt.features.threads} thread${rt.features.threads === 1 ? '' : 's'}`;
 console.log(`DeepConvNet + Adam, seed ${opts.seed}, ${build}, ${threads}, Node ${process.version}`);
 for (const note of rt.features.notes) console.log(`note: ${note}`);
-
-const BATCH = 100;
-const k = rt.unsafeKernels;
 
 const summaries = [];
 for (const name of opts.sets) {
@@ -111,42 +108,25 @@ for (const name of opts.sets) {
     ? await loadMnist(rt, { flatten: false })
     : await loadIdx(rt, opts.fashionDir, { flatten: false });
   const { xTrain, tTrain, xTest, tTest } = data;
-  const N = xTrain.shape[0];
   console.log(`\n${name}: ${SETS[name].summary}; x ${JSON.stringify(xTrain.shape)}, loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s; ${recipe}`);
   rt.reseed(opts.seed);
   const net = new DeepConvNet(rt, { inputDim: xTrain.shape.slice(1), outputSize: 10 });
-  const optimizer = createOptimizer('adam', { lr: 0.001 });
-  // the Trainer's step (gradient, finiteness check, update); the epoch loop is
-  // the Trainer's too (a seeded permutation per epoch, batches gathered by a
-  // kernel), written out here so batches can be augmented
-  const trainer = new Trainer(net, xTrain, tTrain, xTest, tTest, { optimizer, miniBatchSize: BATCH });
   const augment = shift || degrees || scale
     ? new RandomAffine(rt, { degrees, scale: [1 / (1 + scale), 1 + scale], shift })
-    : null;
-  const order = rt.labels([N]);
-  const xb = rt.tensor([BATCH, ...xTrain.shape.slice(1)]);
-  const tb = rt.labels([BATCH]);
-  const evalRows = Math.min(N, 10000);
-  const records = [];
+    : undefined;
+  // the Trainer's loop: a seeded permutation per epoch, Adam's lr × lrDecay per epoch
+  // (ExponentialLR), each batch augmented; accuracy on the whole test set and the
+  // first 10,000 training images (the test sets have at most 10,000)
+  const trainer = new Trainer(net, xTrain, tTrain, xTest, tTest, {
+    epochs, miniBatchSize: 100, optimizer: new Adam({ lr: 0.001 }), evaluateSampleNumPerEpoch: 10000, augment,
+    lrSchedule: lrDecay === 1 ? undefined : new ExponentialLR({ gamma: lrDecay }),
+    callbacks: {
+      onEpochEnd: ({ record: r }) => console.log(`${name} epoch ${String(r.epoch).padStart(2)}/${epochs}  train loss ${r.trainLoss.toFixed(4)}  ` +
+        `train acc ${r.trainAcc.toFixed(4)}  test acc ${r.testAcc.toFixed(4)}  ${r.seconds.toFixed(1)} s training`),
+    },
+  });
   const start = performance.now();
-  for (let epoch = 1, iter = 0; epoch <= epochs; epoch++) {
-    const epochStart = performance.now();
-    k.shuffleIndices(order.ptr, N, rt.seed >>> 0, rt.take(N));
-    let lossSum = 0;
-    for (let b = 0; b < Math.floor(N / BATCH); b++) {
-      const idx = order.ptr + b * BATCH * 4;
-      k.gatherRows(xb.ptr, xTrain.ptr, idx, BATCH, xTrain.size / N);
-      k.gatherRows(tb.ptr, tTrain.ptr, idx, BATCH, 1);
-      lossSum += trainer.step(augment ? augment.apply(xb) : xb, tb, iter++);
-    }
-    const seconds = (performance.now() - epochStart) / 1000;
-    optimizer.lr *= lrDecay;
-    const train = net.evaluate(xTrain.rows(0, evalRows), tTrain.rows(0, evalRows));
-    const test = net.evaluate(xTest, tTest);
-    records.push({ epoch, testAcc: test.accuracy, seconds });
-    console.log(`${name} epoch ${String(epoch).padStart(2)}/${epochs}  train loss ${(lossSum / Math.floor(N / BATCH)).toFixed(4)}  ` +
-      `train acc ${train.accuracy.toFixed(4)}  test acc ${test.accuracy.toFixed(4)}  ${seconds.toFixed(1)} s training`);
-  }
+  const { epochs: records } = await trainer.fit();
   const wall = (performance.now() - start) / 1000;
   const last = records[records.length - 1];
   const best = records.reduce((a, b) => (b.testAcc > a.testAcc ? b : a));
@@ -158,6 +138,6 @@ for (const name of opts.sets) {
   trainer.dispose();
   augment?.dispose();
   net.dispose();
-  for (const t of [xTrain, tTrain, xTest, tTest, order, xb, tb]) t.dispose();
+  for (const t of [xTrain, tTrain, xTest, tTest]) t.dispose();
 }
 console.log(`\n${summaries.join('\n')}`);

@@ -6,7 +6,7 @@
 // every host.
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import { seededRandom } from './split.js';
 
 /** A borrowed batch: tensors owned by the Dataset, valid until its next batch call. */
@@ -43,10 +43,8 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
   /** Throws if x or t is disposed, they live on different runtimes or their row counts differ. */
   constructor(readonly x: Tensor, readonly t: T, private readonly owned = false) {
     if (!(x instanceof Tensor)) throw new TypeError('Dataset: x must be a Tensor');
-    if (!(t instanceof Tensor || t instanceof IntTensor)) throw new TypeError('Dataset: t must be a Tensor or an IntTensor');
-    if (x.disposed) throw new Error('Dataset: x is disposed');
-    if (t.disposed) throw new Error('Dataset: t is disposed');
-    if (x.rt !== t.rt) throw new Error('Dataset: x and t live on different runtimes');
+    checkFloatTensor(x.rt, x, 'Dataset: x');
+    checkTensor(x.rt, t, 'Dataset: t (on the runtime of x)');
     if (x.shape.length === 0 || t.shape.length === 0 || x.shape[0] !== t.shape[0]) {
       throw new RangeError(`Dataset: x [${x.shape.join(', ')}] and t [${t.shape.join(', ')}] must have the same number of rows`);
     }

@@ -96,14 +96,20 @@ export class Sequential {
   /**
    * predict() without the copy, for hot paths: the result is borrowed from the
    * last layer (valid until the net's next call, which may reuse or free it).
+   * `observe`, if given, sees every layer's output in order (the hidden activations of the book's
+   * histograms from one pass), borrowed likewise; with an observer no layers are fused, so each
+   * output exists (same bits).
    */
-  predictBorrowed(x: Tensor, train = false, what = 'predictBorrowed: x'): Tensor {
+  predictBorrowed(x: Tensor, train = false, what = 'predictBorrowed: x', observe?: (y: Tensor, index: number, layer: Layer) => void): Tensor {
     this.checkAlive();
     checkFloatTensor(this.rt, x, what);
     const layers = this.layers;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i], next = layers[i + 1];
-      if (fusesActivation(layer) && isFusableActivation(next)) {
+      if (observe) {
+        x = layer.forward(x, train);
+        observe(x, i, layer);
+      } else if (fusesActivation(layer) && isFusableActivation(next)) {
         // the activation runs in the Affine's / Convolution's epilogue (same bits as unfused)
         x = next.adoptFused(layer.forward(x, train, next.fusedAs));
         i++;

@@ -4,7 +4,8 @@
 // otherwise overflow the batch label buffer, and a float label be truncated.
 import type { Targets } from '../layers/softmax-with-loss.js';
 import type { Sequential } from '../nets/sequential.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { IntTensor, Tensor, checkTensor } from '../runtime/tensor.js';
 
 /** The number of classes the net outputs: the width of its last 2-D weight. */
 export function classesOf(net: Sequential): number {
@@ -14,19 +15,18 @@ export function classesOf(net: Sequential): number {
 }
 
 /**
- * Checks `t` (named `name`) as targets for `rows` rows and `classes` classes.
+ * Checks `t` (named `name`, a tensor on `rt` or an array) as targets for `rows` rows and `classes` classes.
  * Returns `t` unchanged; throws a TypeError/RangeError naming `name` otherwise.
  */
-export function checkTargets(name: string, t: Targets, rows: number, classes: number): Targets {
+export function checkTargets(rt: Runtime, name: string, t: Targets, rows: number, classes: number): Targets {
   const where = `Trainer: ${name}`;
+  if (t instanceof Tensor || t instanceof IntTensor) checkTensor(rt, t, where);
   if (t instanceof IntTensor) {
-    if (t.disposed) throw new Error(`${where} is disposed`);
     if (t.shape.length !== 1 || t.shape[0] !== rows) {
       throw new RangeError(`${where} must be int labels of shape [${rows}], got [${t.shape.join(', ')}] (one-hot rows go in a float Tensor [${rows}, ${classes}])`);
     }
     checkLabels(where, t.data, classes);
   } else if (t instanceof Tensor) {
-    if (t.disposed) throw new Error(`${where} is disposed`);
     if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== classes) {
       throw new RangeError(`${where} must be one-hot rows of shape [${rows}, ${classes}] (the net has ${classes} classes), got [${t.shape.join(', ')}]`);
     }

@@ -12,7 +12,7 @@ import type { Sequential } from '../nets/sequential.js';
 import { createOptimizer } from '../optim/registry.js';
 import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
@@ -249,8 +249,7 @@ export class Trainer {
     const rt = network.rt;
     checkInput(network, xTrain, 'xTrain');
     checkInput(network, xTest, 'xTest');
-    if (!(tTrain instanceof Tensor || tTrain instanceof IntTensor)) throw new TypeError('Trainer: tTrain must be an IntTensor of labels or a one-hot Tensor');
-    if (tTrain.rt !== rt) throw new Error('Trainer: tTrain lives on another runtime than the network');
+    checkTensor(rt, tTrain, 'Trainer: tTrain');
     const N = xTrain.shape[0];
     if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RangeError(`Trainer: epochs must be a non-negative integer, got ${epochs}`);
     if (maxIterations !== undefined && !(Number.isInteger(maxIterations) && maxIterations >= 0)) throw new RangeError(`Trainer: maxIterations must be a non-negative integer, got ${maxIterations}`);
@@ -258,8 +257,8 @@ export class Trainer {
     if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${String(sampling)}`);
     if (N === 0) throw new RangeError('Trainer: xTrain is empty');
     this.classes = classesOf(network);
-    checkTargets('tTrain', tTrain, N, this.classes);
-    checkTargets('tTest', tTest, xTest.shape[0], this.classes);
+    checkTargets(rt, 'tTrain', tTrain, N, this.classes);
+    checkTargets(rt, 'tTest', tTest, xTest.shape[0], this.classes);
     if (evaluateSampleNumPerEpoch !== null && !(Number.isInteger(evaluateSampleNumPerEpoch) && evaluateSampleNumPerEpoch > 0)) {
       throw new RangeError(`Trainer: evaluateSampleNumPerEpoch must be a positive integer or null, got ${evaluateSampleNumPerEpoch}`);
     }
@@ -274,7 +273,7 @@ export class Trainer {
     if (validation !== undefined) {
       if (validation === null || typeof validation !== 'object') throw new TypeError('Trainer: validation must be { x, t }');
       checkInput(network, validation.x, 'validation.x');
-      checkTargets('validation.t', validation.t, validation.x.shape[0], this.classes);
+      checkTargets(rt, 'validation.t', validation.t, validation.x.shape[0], this.classes);
     }
     if (earlyStopping !== undefined) {
       if (validationSplit === undefined && validation === undefined) throw new TypeError('Trainer: earlyStopping watches the validation loss: give validationSplit or validation');
@@ -616,9 +615,7 @@ function emptyResult(): TrainResult {
 }
 
 function checkInput(net: Sequential, x: Tensor, name: string): void {
-  if (!(x instanceof Tensor)) throw new TypeError(`Trainer: ${name} must be a Tensor`);
-  if (x.disposed) throw new Error(`Trainer: ${name} is disposed`);
-  if (x.rt !== net.rt) throw new Error(`Trainer: ${name} lives on another runtime than the network`);
+  checkFloatTensor(net.rt, x, `Trainer: ${name}`);
   if (x.shape.length < 2) throw new RangeError(`Trainer: ${name} must have rows [N, …], got [${x.shape.join(', ')}]`);
 }
 

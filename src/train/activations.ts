@@ -1,0 +1,26 @@
+// The book's weight-initialisation histograms need every hidden layer's
+// output for one batch: one forward pass with an observer (Sequential.predictBorrowed's
+// hook), each output copied out.
+import type { Sequential } from '../nets/sequential.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+/** One layer's output: a copy the caller owns. */
+export interface LayerActivation {
+  /** Index of the layer in net.layers. */
+  index: number;
+  /** The layer's name ('Affine', 'Relu', 'BatchNormalization', …). */
+  layer: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Every layer's output for `x` from one forward pass (inference mode unless `train`), copied
+ * into plain arrays; e.g. the activations after each Sigmoid for the book's histograms:
+ * `layerActivations(net, x).filter((a) => a.layer === 'Sigmoid')`. Throws as net.predict does.
+ */
+export function layerActivations(net: Sequential, x: Tensor, { train = false }: { train?: boolean } = {}): LayerActivation[] {
+  const out: LayerActivation[] = [];
+  net.predictBorrowed(x, train, 'layerActivations: x', (y, index, layer) => out.push({ index, layer: layer.name, shape: [...y.shape], data: y.toArray() }));
+  return out;
+}

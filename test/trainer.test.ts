@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
-  MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine,
+  MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
   type TrainerOptions, type TrainResult,
 } from '../src/index.js';
 
@@ -221,6 +221,12 @@ describe('Trainer validation, early stopping, checkpoints', () => {
     const written: Array<[number, Uint8Array]> = [];
     const full = await run(13, { ...options(), checkpoint: { every: 2, write: (bytes, epoch) => { written.push([epoch, bytes]); } } }, 'fit', true);
     expect(written.map(([e]) => e)).toEqual([2, 4]);
+    // a named net's checkpoint is a model file: loadModel reads it, the position rides in its metadata
+    const model = loadModel(full.r, written[0][1]);
+    expect(JSON.parse(model.metadata.trainer)).toMatchObject({ format: 'simdnn.trainer/1', epoch: 2, iter: 12 });
+    expect(model.optimizer?.t).toBe(12);
+    model.net.dispose();
+    model.optimizer?.dispose();
     // a fresh runtime with another seed: everything comes from the checkpoint
     const r = await makeRuntime({ seed: 99 });
     const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [8, 8], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.1 });
@@ -237,6 +243,30 @@ describe('Trainer validation, early stopping, checkpoints', () => {
     for (const x of [full.trainer, trainer]) x.dispose();
     full.r.dispose();
     r.dispose();
+  });
+});
+
+describe('Trainer checkpoints of user-composed nets', () => {
+  it('are JSON trainer states and resume bit for bit too', async () => {
+    const build = async () => {
+      const r = await makeRuntime({ seed: 17 });
+      const W1 = r.randn(r.tensor([2, 6]), 0.5), W2 = r.randn(r.tensor([6, 2]), 0.5);
+      const net = new Sequential(r, [new Affine(W1, r.tensor([6])), new Relu(), new Affine(W2, r.tensor([2]))]);
+      const d = blobs(r, 60, 3);
+      return { r, net, d };
+    };
+    const a = await build();
+    let bytes: Uint8Array | null = null;
+    const ta = new Trainer(a.net, a.d.x, a.d.t, a.d.x, a.d.t, { epochs: 3, miniBatchSize: 10, optimizer: new Momentum({ lr: 0.05 }), checkpoint: { every: 1, write: (b, e) => { if (e === 1) bytes = b; } } });
+    ta.train();
+    expect(bytes![0]).toBe(0x7b); // '{'
+    const b = await build();
+    const tb = new Trainer(b.net, b.d.x, b.d.t, b.d.x, b.d.t, { epochs: 3, miniBatchSize: 10, optimizer: new Momentum({ lr: 0.05 }) });
+    b.r.reseed(5); // the checkpoint brings the stream back
+    tb.resume(bytes!);
+    tb.train();
+    for (const k of ['W1', 'W2', 'b1', 'b2']) expectBits(b.net.params[k].toArray(), a.net.params[k].toArray(), k);
+    ta.dispose(); tb.dispose(); a.r.dispose(); b.r.dispose();
   });
 });
 

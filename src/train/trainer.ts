@@ -9,7 +9,9 @@
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Sequential } from '../nets/sequential.js';
-import { createOptimizer } from '../optim/registry.js';
+import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import type { NamedNet } from '../nets/registry.js';
+import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
@@ -184,6 +186,9 @@ export interface TrainerState {
   /** The best epoch's parameters kept for earlyStopping.restoreBest. */
   best: Record<string, { shape: number[]; data: number[] }> | null;
 }
+
+/** The metadata key of a checkpoint's position (a model file's caller metadata). */
+const TRAINER_KEY = 'trainer';
 
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
@@ -425,19 +430,31 @@ export class Trainer {
     };
   }
 
-  /** trainerState() as UTF-8 JSON: what checkpoint.write receives. */
+  /**
+   * What checkpoint.write receives. For a named net (net.spec: MultiLayerNet, DeepConvNet, …)
+   * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
+   * state), the rest of trainerState() as JSON under the metadata key 'trainer', so the file
+   * also loads with loadModel and `simdnn predict`. Otherwise trainerState() as UTF-8 JSON.
+   * A new array the caller owns.
+   */
   checkpointBytes(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify(this.trainerState()));
+    const { params, optimizer, ...position } = this.trainerState();
+    const opt = this.optimizer;
+    if ((this.network as Partial<NamedNet>).spec !== undefined && (optimizer === null || optimizerNames.includes(opt.name.toLowerCase() as never))) {
+      return saveModel(this.network, { optimizer: optimizer === null ? undefined : opt, metadata: { [TRAINER_KEY]: JSON.stringify(position) } });
+    }
+    return new TextEncoder().encode(JSON.stringify({ ...position, params, optimizer }));
   }
 
   /**
    * Puts the Trainer, its network, optimizer, schedule and the runtime's random stream where
-   * `state` (trainerState(), or checkpointBytes()) says; the next train()/fit() continues
-   * from there and ends with the same bits as the uninterrupted run. Checks the state first:
-   * a wrong format, optimizer or parameter shape throws before anything is changed.
+   * `state` (trainerState(), or checkpointBytes(): a model file or JSON) says; the next
+   * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
+   * Checks the state first: a wrong format, optimizer or parameter shape throws before the
+   * Trainer, net or optimizer is changed.
    */
   resume(state: TrainerState | Uint8Array): void {
-    const s: TrainerState = state instanceof Uint8Array ? JSON.parse(new TextDecoder().decode(state)) : state;
+    const s = state instanceof Uint8Array ? this.decodeCheckpoint(state) : state;
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
     if (!(Number.isInteger(s.epoch) && s.epoch >= 0 && s.epoch <= this.epochCount && Number.isInteger(s.iter) && s.iter >= 0 && s.iter <= this.maxIter)) {
       throw new RangeError(`Trainer.resume: position epoch ${s.epoch}, step ${s.iter} is outside this run (${this.epochCount} epochs, ${this.maxIter} steps)`);
@@ -466,6 +483,20 @@ export class Trainer {
     this.wait = s.earlyStopping?.wait ?? 0;
     this.bestEpoch = s.earlyStopping?.bestEpoch ?? 0;
     this.finished = false;
+  }
+
+  /** A checkpoint's bytes as a TrainerState: JSON, or a model file with the position in its metadata. */
+  private decodeCheckpoint(bytes: Uint8Array): TrainerState {
+    if (bytes[0] === 0x7b) return JSON.parse(new TextDecoder().decode(bytes)) as TrainerState; // '{': JSON
+    const loaded = loadModel(this.network.rt, bytes);
+    try {
+      const position = loaded.metadata[TRAINER_KEY];
+      if (position === undefined) throw new TypeError(`Trainer.resume: the model file has no '${TRAINER_KEY}' metadata (not a checkpoint)`);
+      return { ...JSON.parse(position), params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null };
+    } finally {
+      loaded.net.dispose();
+      loaded.optimizer?.dispose();
+    }
   }
 
   /** Frees what the Trainer allocated (not the network, data or optimizer). */

@@ -12,3 +12,4 @@ export * from './data/index.js';
 export * from './search/index.js';
 export { NET_KINDS, buildNet, checkNetSpec, netTensorShapes, type NetKind, type NetSpec, type NamedNet } from './nets/registry.js';
 export * from './io/index.js';
+export { runExperiment, chartSpec, experiments, experimentNames, type Experiment, type ExperimentOptions, type ExperimentResult, type ExperimentProgress, type ExperimentData, type Row, type VegaLiteSpec } from './experiments/index.js';

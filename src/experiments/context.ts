@@ -1,0 +1,57 @@
+// The context an experiment runs in: resolved options, progress, pauses that
+// yield to the host, and reseeding so every run starts from the same stream.
+import type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions } from './types.js';
+
+const OPTION_KEYS = new Set(['rt', 'data', 'quick', 'seed', 'signal', 'onProgress']);
+
+/** Checks the options and makes the context of one run of `experiment`. */
+export function createContext(experiment: Experiment, options: ExperimentOptions): ExperimentContext {
+  if (options === null || typeof options !== 'object') throw new TypeError(`runExperiment: options must be an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new TypeError(`runExperiment: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
+  }
+  const { rt, data, quick = false, seed = 1, signal, onProgress } = options;
+  if (rt === null || typeof rt !== 'object' || typeof rt.reseed !== 'function') throw new TypeError('runExperiment: options.rt must be a Runtime (from createRuntime)');
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`runExperiment: seed must be an integer in [0, 2^32), got ${seed}`);
+  if (typeof quick !== 'boolean') throw new TypeError(`runExperiment: quick must be a boolean, got ${String(quick)}`);
+  if (experiment.needsData) checkData(experiment.name, data);
+  let total = 0;
+  let done = 0;
+  return {
+    rt,
+    quick,
+    seed,
+    signal,
+    data() {
+      checkData(experiment.name, data);
+      return data;
+    },
+    plan(n) {
+      total = n;
+    },
+    tick(n, phase) {
+      done += n;
+      onProgress?.({ experiment: experiment.name, done, total, phase });
+    },
+    async pause() {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      signal?.throwIfAborted();
+    },
+    reseed() {
+      rt.reseed(seed);
+    },
+  };
+}
+
+function checkData(name: string, data: ExperimentData | undefined): asserts data is ExperimentData {
+  if (!data) throw new TypeError(`runExperiment('${name}'): options.data is required (the digits: loadMnist(rt) in Node)`);
+  const { xTrain, tTrain, xTest, tTest } = data;
+  if (xTrain?.shape?.length !== 2 || xTest?.shape?.length !== 2) {
+    throw new RangeError(`runExperiment('${name}'): data.xTrain and data.xTest must be flattened rows [N, 784] (loadMnist's default)`);
+  }
+  if (xTrain.shape[1] !== 784 || xTest.shape[1] !== 784) throw new RangeError(`runExperiment('${name}'): data rows must hold 784 pixels (28 × 28), got ${xTrain.shape[1]}`);
+  if (tTrain?.shape?.[0] !== xTrain.shape[0] || tTest?.shape?.[0] !== xTest.shape[0] || tTrain.shape.length !== 1 || tTest.shape.length !== 1) {
+    throw new RangeError(`runExperiment('${name}'): data.tTrain/tTest must be int labels [N] matching the rows (loadMnist's default, oneHotLabel false)`);
+  }
+}

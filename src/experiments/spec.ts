@@ -1,0 +1,78 @@
+// Small builders for the experiments' Vega-Lite specs (plain JSON).
+import type { Row, VegaLiteSpec } from './types.js';
+
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** A field encoding with an axis or legend title (units in the title). */
+export function field(name: string, type: 'quantitative' | 'nominal' | 'ordinal', title: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { field: name, type, title, ...extra };
+}
+
+/** The top of every chart: schema, title (with a subtitle), and shared config. */
+export function chart(title: string, subtitle: string, body: VegaLiteSpec): VegaLiteSpec {
+  return {
+    $schema: SCHEMA,
+    title: { text: title, subtitle, anchor: 'start', fontSize: 16 },
+    config: { view: { stroke: '#ccc' }, legend: { orient: 'right' }, header: { labelFontSize: 12 } },
+    ...body,
+  };
+}
+
+/** Distinct values of `key` over rows, in order of first appearance. */
+export function distinct(rows: readonly Row[], key: string): Array<number | string | null> {
+  return [...new Set(rows.map((r) => r[key]))];
+}
+
+/** How many series a line mark draws: distinct combinations of the keys (panel and colour fields). */
+export function seriesCount(rows: readonly Row[], keys: readonly string[]): number {
+  return new Set(rows.map((r) => JSON.stringify(keys.map((k) => r[k])))).size;
+}
+
+/** n numbers log-spaced from 10^a to 10^b inclusive (numpy.logspace). */
+export function logspace(a: number, b: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => 10 ** (n === 1 ? a : a + ((b - a) * i) / (n - 1)));
+}
+
+/** Mean of the last `n` values (fewer if the list is shorter). */
+export function tailMean(values: readonly number[], n: number): number {
+  const tail = values.slice(-n);
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+}
+
+/** A number in JSON: non-finite values become null. */
+export function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Rows [0, n) of the digits' training and test parts, as views (no copy). */
+export function firstRows<T extends { xTrain: { rows(a: number, b: number): unknown; shape: readonly number[] }; tTrain: { rows(a: number, b: number): unknown }; xTest: { rows(a: number, b: number): unknown; shape: readonly number[] }; tTest: { rows(a: number, b: number): unknown } }>(data: T, trainRows: number, testRows: number): T {
+  const nTr = Math.min(trainRows, data.xTrain.shape[0]);
+  const nTe = Math.min(testRows, data.xTest.shape[0]);
+  return { ...data, xTrain: data.xTrain.rows(0, nTr), tTrain: data.tTrain.rows(0, nTr), xTest: data.xTest.rows(0, nTe), tTest: data.tTest.rows(0, nTe) };
+}
+
+/**
+ * Small multiples of line charts: one panel per value of `panel`, x and y
+ * fields, colour (and optionally dash) per series. `name` names the line mark
+ * (the SVG's `<name>_marks` groups, one per series).
+ */
+export function panels(o: {
+  table: string; name: string; panel: string; panelTitle: string | null; panelSort?: unknown[]; columns: number;
+  x: Record<string, unknown>; y: Record<string, unknown>; color: Record<string, unknown>; dash?: Record<string, unknown>;
+  width?: number; height?: number;
+}): VegaLiteSpec {
+  return {
+    data: { name: o.table },
+    columns: o.columns,
+    facet: { field: o.panel, type: 'nominal', title: o.panelTitle, ...(o.panelSort ? { sort: o.panelSort } : {}), header: { labelFontWeight: 'bold' } },
+    spec: {
+      width: o.width ?? 200,
+      height: o.height ?? 140,
+      layer: [{
+        name: o.name,
+        mark: { type: 'line', strokeWidth: 1.5, clip: true },
+        encoding: { x: o.x, y: o.y, color: o.color, ...(o.dash ? { strokeDash: o.dash } : {}) },
+      }],
+    },
+  };
+}

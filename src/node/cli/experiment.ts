@@ -1,0 +1,160 @@
+// `simdnn experiment NAME|all`: runs the chapter's experiments (src/experiments)
+// on the bundled digits and writes NAME.json (every plotted number and the
+// settings) and NAME.svg (the chart) per experiment; `all` also writes an
+// index.html with every chart, its settings and the book's conclusion.
+// The charting library is loaded here, on first use, never by the library entry.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { chartSpec, experimentNames, experiments, runExperiment, type ExperimentProgress, type ExperimentResult } from '../../experiments/index.js';
+import type { ExperimentData } from '../../experiments/types.js';
+import { loadMnist } from '../data.js';
+import { createRuntime } from '../runtime.js';
+
+/** Where the runner writes; a TTY stderr gets a progress bar redrawn in place. */
+export interface ExperimentOutput {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ExperimentRunSettings {
+  /** Experiment names, or ['all']. */
+  names: readonly string[];
+  /** Directory for the files (made if missing). */
+  out: string;
+  quick: boolean;
+  seed: number;
+  /** Kernel threads: a count, or 'auto' (the runtime's default). The numbers are the same for any count. */
+  threads: number | 'auto';
+  /** No progress on stderr. */
+  quiet?: boolean;
+}
+
+/** What one experiment wrote, and how long it ran. */
+export interface ExperimentRunReport {
+  name: string;
+  seconds: number;
+  json: string;
+  svg: string;
+}
+
+/**
+ * Runs the experiments and writes their files; resolves to what was written
+ * (plus index.html for 'all'). Throws a TypeError for an unknown name, and the
+ * signal's reason when aborted; the runtime and its workers are released either way.
+ */
+export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: ExperimentOutput, signal?: AbortSignal): Promise<ExperimentRunReport[]> {
+  const all = s.names.length === 1 && s.names[0] === 'all';
+  const names = all ? [...experimentNames] : [...s.names];
+  for (const name of names) {
+    if (!experimentNames.includes(name)) throw new TypeError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
+  }
+  const { renderSvg } = await import('../charts.js');
+  await mkdir(s.out, { recursive: true });
+  const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }) });
+  let data: ExperimentData | undefined;
+  const progress = new ProgressBar(stderr, !s.quiet);
+  const reports: ExperimentRunReport[] = [];
+  const results: ExperimentResult[] = [];
+  try {
+    if (names.some((n) => experiments.find((e) => e.name === n)!.needsData)) data = (await loadMnist(rt)) as ExperimentData;
+    for (const name of names) {
+      const start = performance.now();
+      progress.start(name);
+      const result = await runExperiment(name, { rt, data, quick: s.quick, seed: s.seed, signal, onProgress: (p) => progress.update(p) });
+      const seconds = (performance.now() - start) / 1000;
+      const json = path.join(s.out, `${name}.json`);
+      const svg = path.join(s.out, `${name}.svg`);
+      await writeFile(json, `${JSON.stringify(result, null, 1)}\n`);
+      await writeFile(svg, await renderSvg(chartSpec(result)));
+      progress.done(name, seconds, svg);
+      reports.push({ name, seconds, json, svg });
+      results.push(result);
+    }
+    if (all) await writeFile(path.join(s.out, 'index.html'), indexHtml(results, reports));
+  } finally {
+    progress.finish();
+    if (data) for (const t of Object.values(data)) t.dispose();
+    rt.dispose();
+  }
+  return reports;
+}
+
+/** Progress on stderr: a bar redrawn in place on a TTY (at most 10 times a second), else one line per experiment. */
+class ProgressBar {
+  private last = -Infinity;
+  private partial = false;
+
+  constructor(private readonly out: ExperimentOutput, private readonly enabled: boolean) {}
+
+  start(name: string): void {
+    if (this.enabled && !this.out.isTTY) this.out.write(`${name}: running\n`);
+  }
+
+  update(p: ExperimentProgress): void {
+    if (!this.enabled || !this.out.isTTY) return;
+    const t = performance.now();
+    if (t - this.last < 100 && p.done < p.total) return;
+    this.last = t;
+    const width = 24;
+    const share = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+    const filled = Math.round(width * share);
+    const text = `${p.experiment} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(100 * share)).padStart(3)}% ${p.phase}`;
+    this.out.write(`\r${text.slice(0, (this.out.columns || 80) - 1)}\x1b[K`);
+    this.partial = true;
+  }
+
+  done(name: string, seconds: number, svg: string): void {
+    if (!this.enabled) return;
+    this.finish();
+    this.out.write(`${name}: ${seconds.toFixed(1)} s -> ${svg}\n`);
+  }
+
+  finish(): void {
+    if (this.partial) this.out.write('\r\x1b[K');
+    this.partial = false;
+  }
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** One page with every chart, its settings and the book's conclusion beside it. */
+function indexHtml(results: readonly ExperimentResult[], reports: readonly ExperimentRunReport[]): string {
+  const sections = results.map((r, i) => `<section id="${r.name}">
+<h2>${escapeHtml(r.title)} <code>${r.name}</code></h2>
+<div class="row">
+<img src="${path.basename(reports[i].svg)}" alt="${escapeHtml(r.title)}">
+<div class="side">
+<h3>The book's conclusion</h3>
+<p>${escapeHtml(r.conclusion)}</p>
+<h3>Settings${r.quick ? ' (quick)' : ''}, seed ${r.seed}, ${reports[i].seconds.toFixed(1)} s</h3>
+<pre>${escapeHtml(JSON.stringify(r.settings, null, 1))}</pre>
+<h3>Summary</h3>
+<pre>${escapeHtml(JSON.stringify(r.summary, null, 1))}</pre>
+<p><a href="${path.basename(reports[i].json)}">${r.name}.json</a> (every plotted number)</p>
+</div>
+</div>
+</section>`).join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>simdnn: the chapter's experiments</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+.row { display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }
+.row img { max-width: 100%; border: 1px solid #ddd; }
+.side { flex: 1 1 24em; max-width: 40em; }
+pre { background: #f6f6f6; padding: 0.5em; font-size: 12px; overflow: auto; max-height: 24em; }
+nav a { margin-right: 1em; }
+</style>
+</head>
+<body>
+<h1>The chapter's experiments</h1>
+<nav>${results.map((r) => `<a href="#${r.name}">${r.name}</a>`).join(' ')}</nav>
+${sections}
+</body>
+</html>
+`;
+}
+

@@ -2,7 +2,7 @@
 // yield to the host, and reseeding so every run starts from the same stream.
 import type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions } from './types.js';
 
-const OPTION_KEYS = new Set(['rt', 'data', 'quick', 'seed', 'signal', 'onProgress']);
+const OPTION_KEYS = new Set(['rt', 'data', 'quick', 'seed', 'signal', 'onProgress', 'executor']);
 
 /** Checks the options and makes the context of one run of `experiment`. */
 export function createContext(experiment: Experiment, options: ExperimentOptions): ExperimentContext {
@@ -10,7 +10,7 @@ export function createContext(experiment: Experiment, options: ExperimentOptions
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`runExperiment: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
   }
-  const { rt, data, quick = false, seed = 1, signal, onProgress } = options;
+  const { rt, data, quick = false, seed = 1, signal, onProgress, executor } = options;
   if (rt === null || typeof rt !== 'object' || typeof rt.reseed !== 'function') throw new TypeError('runExperiment: options.rt must be a Runtime (from createRuntime)');
   if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`runExperiment: seed must be an integer in [0, 2^32), got ${seed}`);
   if (typeof quick !== 'boolean') throw new TypeError(`runExperiment: quick must be a boolean, got ${String(quick)}`);
@@ -22,6 +22,7 @@ export function createContext(experiment: Experiment, options: ExperimentOptions
     quick,
     seed,
     signal,
+    executor,
     data() {
       checkData(experiment.name, data);
       return data;

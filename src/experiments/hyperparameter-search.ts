@@ -1,31 +1,37 @@
 // The book's hyperparameter_optimization.py: random search of the learning
 // rate and weight decay on 500 digits (20% held out for validation), the best
 // 20 trials' accuracy curves and every trial on an lr × weight-decay scatter.
-// Trials run one after another here (a plain loop); the search API of
-// src/search can spread them over every core.
-import { seededRandom } from '../data/split.js';
-import { MultiLayerNet } from '../nets/multi-layer-net.js';
-import { SGD } from '../optim/sgd.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
-import type { Runtime } from '../runtime/runtime.js';
+// Trials run through the search API (src/search): on the executor the caller
+// gives (the CLI: worker threads, one per core), else one after another on
+// this runtime. Every trial's bits depend on its job alone, whatever runs it.
+import { Dataset } from '../data/tensors.js';
+import { stratifiedSplit } from '../data/split.js';
+import { inlineExecutor } from '../search/inline.js';
+import { hyperparameterSearch as search } from '../search/search.js';
+import { logUniform } from '../search/space.js';
+import type { DataSpec, TrialData } from '../search/trial.js';
 import { chart, field, seriesCount } from './spec.js';
-import { runSteps, trainRun } from './train-run.js';
-import type { Experiment, Row } from './types.js';
+import type { Experiment, ExperimentContext, Row } from './types.js';
 
 const ROWS = 500;
 const VALIDATION_RATE = 0.2;
+const SHOWN = 20;
 
-/** Rows `order[from..to)` of x and t, copied into new tensors (the caller disposes them). */
-function gather(rt: Runtime, x: Tensor, t: IntTensor, order: readonly number[]): { x: Tensor; t: IntTensor } {
-  const width = x.shape[1];
-  const xs = new Float32Array(order.length * width);
-  const ts = new Int32Array(order.length);
-  const xd = x.data, td = t.data;
-  order.forEach((r, i) => {
-    xs.set(xd.subarray(r * width, (r + 1) * width), i * width);
-    ts[i] = td[r];
-  });
-  return { x: rt.tensor([order.length, width], xs), t: rt.labels([order.length], ts) };
+/**
+ * The search's data from the experiment's digits, as Node's search loader
+ * (loadSearchData) makes it from the same DataSpec: the first `rows` training
+ * rows, a stratified `validation` share held out with `splitSeed`.
+ */
+function searchData(ctx: ExperimentContext, spec: DataSpec): TrialData {
+  const all = ctx.data();
+  const n = Math.min(spec.rows as number, all.xTrain.shape[0]);
+  const labels = all.tTrain.data.subarray(0, n);
+  const split = stratifiedSplit(labels, Math.floor(n * (spec.validation as number)), spec.splitSeed as number);
+  const rows = new Dataset(all.xTrain.rows(0, n), all.tTrain.rows(0, n));
+  const train = rows.select(split.train);
+  const validation = rows.select(split.test);
+  // the executor's cache frees the tensors; the Datasets hold nothing else
+  return { xTrain: train.x, tTrain: train.t, xVal: validation.x, tVal: validation.t };
 }
 
 export const hyperparameterSearch: Experiment = {
@@ -33,64 +39,47 @@ export const hyperparameterSearch: Experiment = {
   title: 'Random search of learning rate and weight decay',
   needsData: true,
   async run(ctx) {
-    const { rt } = ctx;
-    const all = ctx.data();
     const settings = {
-      net: 'MultiLayerNet 784-[100, 100, 100, 100, 100, 100]-10, ReLU, He init',
+      net: 'MultiLayerNet 784-[100, 100, 100, 100, 100, 100]-10, ReLU, He init (the search API\'s trial defaults)',
       optimizer: 'SGD',
       batchSize: 100,
-      rows: ROWS,
-      validationRate: VALIDATION_RATE,
+      data: { source: 'mnist', rows: ROWS, validation: VALIDATION_RATE, splitSeed: ctx.seed },
       trials: ctx.quick ? 6 : 100,
       epochs: ctx.quick ? 8 : 50,
       learningRate: '10^U(-6, -2)',
       weightDecay: '10^U(-8, -4)',
-      shown: 20,
+      shown: SHOWN,
       ranking: 'validation accuracy after the last epoch',
-      executor: 'one trial after another on this runtime (the search API of src/search runs them on every core)',
+      executor: ctx.executor ? 'the caller\'s executor' : 'inline: one trial after another on this runtime',
     };
-    // the first 500 training digits, shuffled with the seed; the first 20% of them validate
-    const next = seededRandom(ctx.seed);
-    const order = Array.from({ length: Math.min(ROWS, all.xTrain.shape[0]) }, (_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(next() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    const nVal = Math.round(order.length * VALIDATION_RATE);
-    const val = gather(rt, all.xTrain, all.tTrain, order.slice(0, nVal));
-    const train = gather(rt, all.xTrain, all.tTrain, order.slice(nVal));
-    const data = { xTrain: train.x, tTrain: train.t, xTest: val.x, tTest: val.t };
-    const trials: Array<{ trial: number; lr: number; weightDecay: number; validation: number; train: number; curves: Row[] }> = [];
-    ctx.plan(settings.trials * runSteps(order.length - nVal, settings));
+    ctx.plan(settings.trials);
+    const executor = ctx.executor ?? inlineExecutor(ctx.rt, (_rt, spec) => searchData(ctx, spec));
+    let result;
     try {
-      for (let trial = 1; trial <= settings.trials; trial++) {
-        const weightDecay = 10 ** (-8 + 4 * next());
-        const lr = 10 ** (-6 + 4 * next());
-        ctx.reseed();
-        const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, weightInitStd: 'he', weightDecayLambda: weightDecay });
-        const optimizer = new SGD({ lr });
-        try {
-          const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: settings.epochs, phase: `trial ${trial}/${settings.trials}` });
-          const last = run.epochs[run.epochs.length - 1];
-          const curves = run.epochs.flatMap((e): Row[] => [
-            { trial, set: 'validation', epoch: e.epoch, accuracy: e.testAcc },
-            { trial, set: 'train', epoch: e.epoch, accuracy: e.trainAcc },
-          ]);
-          trials.push({ trial, lr, weightDecay, validation: last?.testAcc ?? NaN, train: last?.trainAcc ?? NaN, curves });
-        } finally {
-          optimizer.dispose();
-          net.dispose();
-        }
-      }
+      result = await search({
+        space: { lr: logUniform(1e-6, 1e-2), weightDecay: logUniform(1e-8, 1e-4), batchSize: settings.batchSize, optimizer: 'sgd' },
+        trials: settings.trials,
+        epochs: settings.epochs,
+        data: settings.data,
+        seed: ctx.seed,
+        study: 'hyperparameter-search',
+        executor,
+        signal: ctx.signal,
+        onResult: (r) => ctx.tick(1, `trial ${r.index + 1}/${settings.trials}`),
+      });
     } finally {
-      for (const t of [val.x, val.t, train.x, train.t]) t.dispose();
+      if (!ctx.executor) await executor.close();
     }
-    const ranked = [...trials].sort((a, b) => (b.validation || 0) - (a.validation || 0) || a.trial - b.trial);
-    const best = ranked.slice(0, settings.shown);
-    const curves: Row[] = best.flatMap((t, rank) => t.curves.map((c) => ({
-      ...c, rank: rank + 1, panel: `Best-${rank + 1}: val ${t.validation.toFixed(2)}`,
-    })));
-    const scatter: Row[] = trials.map((t) => ({ trial: t.trial, lr: t.lr, weightDecay: t.weightDecay, validationAccuracy: t.validation, trainAccuracy: t.train }));
+    const trials = result.trials.map((t) => {
+      const last = t.history[t.history.length - 1];
+      return { trial: t.index + 1, lr: t.settings.lr as number, weightDecay: t.settings.weightDecay as number, validation: last?.valAcc ?? NaN, train: last?.trainAcc ?? NaN, failed: t.status === 'failed', history: t.history };
+    });
+    const best = result.best.slice(0, SHOWN).map((b) => trials[b.index]);
+    const curves: Row[] = best.flatMap((t, rank) => t.history.flatMap((e): Row[] => [
+      { rank: rank + 1, trial: t.trial, panel: `Best-${rank + 1}: val ${t.validation.toFixed(2)}`, set: 'validation', epoch: e.epoch, accuracy: e.valAcc },
+      { rank: rank + 1, trial: t.trial, panel: `Best-${rank + 1}: val ${t.validation.toFixed(2)}`, set: 'train', epoch: e.epoch, accuracy: e.trainAcc },
+    ]));
+    const scatter: Row[] = trials.map((t) => ({ trial: t.trial, lr: t.lr, weightDecay: t.weightDecay, validationAccuracy: Number.isFinite(t.validation) ? t.validation : null, trainAccuracy: Number.isFinite(t.train) ? t.train : null }));
     return {
       name: this.name,
       title: this.title,
@@ -100,13 +89,14 @@ export const hyperparameterSearch: Experiment = {
       conclusion: 'The good learning rates lie around 10^-3 to 10^-2 and the good weight decays around 10^-8 to 10^-6; rates below 10^-4 barely learn in 50 epochs, and weight decay matters much less than the learning rate at these sizes. Random search finds the good region with few trials; the next step is to narrow the ranges and search again.',
       summary: {
         best: best.map((t, rank) => ({ rank: rank + 1, trial: t.trial, lr: t.lr, weightDecay: t.weightDecay, validationAccuracy: t.validation, trainAccuracy: t.train })),
+        failedTrials: result.failed,
       },
       tables: { curves, scatter },
-      spec: chart(this.title, `${settings.trials} trials × ${settings.epochs} epochs on ${order.length - nVal} digits, validated on ${nVal}; lr = 10^U(−6, −2), weight decay = 10^U(−8, −4)`, {
+      spec: chart(this.title, `${settings.trials} trials × ${settings.epochs} epochs on ${ROWS} digits, ${VALIDATION_RATE * 100}% held out for validation; lr = 10^U(−6, −2), weight decay = 10^U(−8, −4)`, {
         vconcat: [
           {
             data: { name: 'curves' },
-            title: `The best ${best.length} trials (validation and training accuracy)`,
+            title: `The best ${best.length} trials: validation and training accuracy`,
             columns: 5,
             facet: { field: 'panel', type: 'nominal', title: null, sort: { field: 'rank' }, header: { labelFontWeight: 'bold' } },
             spec: {
@@ -133,7 +123,6 @@ export const hyperparameterSearch: Experiment = {
               x: field('lr', 'quantitative', 'learning rate (log scale)', { scale: { type: 'log' }, axis: { format: '.0e' } }),
               y: field('weightDecay', 'quantitative', 'weight decay λ (log scale)', { scale: { type: 'log' }, axis: { format: '.0e' } }),
               color: field('validationAccuracy', 'quantitative', 'validation accuracy', { scale: { scheme: 'viridis', domain: [0, 1] } }),
-              tooltip: [{ field: 'trial' }, { field: 'lr' }, { field: 'weightDecay' }, { field: 'validationAccuracy' }],
             },
           },
         ],

@@ -5,7 +5,7 @@ import type { ActivationName } from '../layers/activations.js';
 import { MultiLayerNet } from '../nets/multi-layer-net.js';
 import type { WeightInit } from '../nets/init.js';
 import { SGD } from '../optim/sgd.js';
-import { smoothCurve } from './smooth.js';
+import { smoothCurve } from '../data/smooth.js';
 import { chart, field, firstRows, seriesCount, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

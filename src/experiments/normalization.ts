@@ -62,8 +62,8 @@ export const normalization: Experiment = {
       optimizer: 'Adam lr 0.001',
       batchSize: 100,
       epochs: ctx.quick ? 3 : 10,
-      trainRows: ctx.quick ? 500 : all.xTrain.shape[0],
-      validationRows: ctx.quick ? 300 : all.xTest.shape[0],
+      trainRows: ctx.quick ? 300 : all.xTrain.shape[0],
+      validationRows: ctx.quick ? 200 : all.xTest.shape[0],
       validation: "the digits' held-out test part",
       norms: NORMS.map((n) => n.label),
     };

@@ -2,7 +2,7 @@
 // each optimizer from the same initial weights; smoothed training-loss curves.
 import { MultiLayerNet } from '../nets/multi-layer-net.js';
 import { createOptimizer } from '../optim/registry.js';
-import { smoothCurve } from './smooth.js';
+import { smoothCurve } from '../data/smooth.js';
 import { chart, field, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
@@ -28,9 +28,9 @@ export const optimizerMnist: Experiment = {
     const settings = {
       net: 'MultiLayerNet 784-[100, 100, 100, 100]-10, ReLU, He init',
       batchSize: 128,
-      iterations: ctx.quick ? 300 : 2000,
+      iterations: ctx.quick ? 100 : 2000,
       trainRows: data.xTrain.shape[0],
-      sampling: 'a seeded permutation per epoch (the book draws each batch with replacement)',
+      sampling: "each batch drawn with replacement (the book's np.random.choice)",
       smoothing: "the book's smooth_curve (Kaiser window of 11, beta 2)",
       optimizers: OPTIMIZERS.map((o) => ({ name: o.label, ...o.params })),
     };

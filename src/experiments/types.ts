@@ -3,6 +3,7 @@
 // core never imports a charting library — Node renders it in src/node/charts.ts,
 // a page with vega-embed).
 import type { DataSet } from '../data/dataset.js';
+import type { Executor } from '../search/search.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { IntTensor } from '../runtime/tensor.js';
 
@@ -42,6 +43,8 @@ export interface ExperimentOptions {
   /** Stops the experiment between steps with the signal's reason (an AbortError by default). */
   signal?: AbortSignal;
   onProgress?: (p: ExperimentProgress) => void;
+  /** Where hyperparameter-search runs its trials (e.g. Node's localExecutor: worker threads); default inline on `rt`. Borrowed: not closed. */
+  executor?: Executor;
 }
 
 /** What an experiment returns: everything it plots, how it was made and what the book concludes from it. */
@@ -79,6 +82,7 @@ export interface ExperimentContext {
   readonly quick: boolean;
   readonly seed: number;
   readonly signal?: AbortSignal;
+  readonly executor?: Executor;
   /** The data; throws a clear error when the caller gave none. */
   data(): ExperimentData;
   /** Sets the number of units the whole run will do (call once, before the first tick). */

@@ -9,6 +9,8 @@ import { chartSpec, experimentNames, experiments, runExperiment, type Experiment
 import type { ExperimentData } from '../../experiments/types.js';
 import { loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
+import { localExecutor } from '../search/local.js';
+import { intValue, UsageError, type Command } from './command.js';
 
 /** Where the runner writes; a TTY stderr gets a progress bar redrawn in place. */
 export interface ExperimentOutput {
@@ -61,7 +63,14 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
     for (const name of names) {
       const start = performance.now();
       progress.start(name);
-      const result = await runExperiment(name, { rt, data, quick: s.quick, seed: s.seed, signal, onProgress: (p) => progress.update(p) });
+      // the search's trials run on worker threads, one per core (or --threads of them)
+      const executor = name === 'hyperparameter-search' ? localExecutor(s.threads === 'auto' ? {} : { workers: s.threads }) : undefined;
+      let result: ExperimentResult;
+      try {
+        result = await runExperiment(name, { rt, data, quick: s.quick, seed: s.seed, signal, executor, onProgress: (p) => progress.update(p) });
+      } finally {
+        await executor?.close();
+      }
       const seconds = (performance.now() - start) / 1000;
       const json = path.join(s.out, `${name}.json`);
       const svg = path.join(s.out, `${name}.svg`);
@@ -158,3 +167,50 @@ ${sections}
 `;
 }
 
+
+/** `simdnn experiment NAME|all [--out DIR] [--quick] [--seed N] [--threads N]`. */
+export const experimentCommand: Command = {
+  name: 'experiment',
+  summary: "runs one of the chapter's experiments (or all) and writes its numbers (JSON) and chart (SVG)",
+  positionals: `NAME|all`,
+  description: `Runs an experiment of the training chapter on the bundled digits and writes
+NAME.json (every plotted number, the settings and the book's conclusion) and
+NAME.svg (the chart). 'all' runs every experiment and also writes index.html,
+which shows each chart beside its settings and conclusion.
+Experiments: ${experimentNames.join(', ')}.
+The same seed gives the same JSON, bit for bit, for any --threads.`,
+  options: [
+    { name: 'out', value: 'dir', default: 'experiments', help: 'directory for the files (made if missing)' },
+    { name: 'quick', help: 'reduced settings (fewer iterations, trials, scales): well under a minute each' },
+    { name: 'seed', value: 'n', default: '1', help: 'seed of every run' },
+    { name: 'threads', value: 'n|auto', default: 'auto', help: "kernel threads ('auto': one per core); hyperparameter-search runs this many trials at once" },
+    { name: 'quiet', help: 'no progress on stderr' },
+  ],
+  examples: ['simdnn experiment optimizer-naive', 'simdnn experiment batchnorm --quick --out charts', 'simdnn experiment all --out experiments'],
+  async run({ values, positionals, io, signal }) {
+    if (positionals.length !== 1) throw new UsageError(`expected one experiment name or 'all', got ${positionals.length ? positionals.join(' ') : 'none'} (experiments: ${experimentNames.join(', ')})`);
+    const name = positionals[0];
+    if (name !== 'all' && !experimentNames.includes(name)) throw new UsageError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
+    const threadsText = (values.threads as string | undefined) ?? 'auto';
+    const settings: ExperimentRunSettings = {
+      names: [name],
+      out: (values.out as string | undefined) ?? 'experiments',
+      quick: values.quick === true,
+      seed: values.seed === undefined ? 1 : intValue('seed', values.seed as string, 0, 0xffffffff),
+      threads: threadsText === 'auto' ? 'auto' : intValue('threads', threadsText, 1),
+      quiet: values.quiet === true,
+    };
+    try {
+      const reports = await runExperimentsToDir(settings, io.stderr, signal);
+      for (const r of reports) io.stdout.write(`${r.json}\n${r.svg}\n`);
+      if (name === 'all') io.stdout.write(`${path.join(settings.out, 'index.html')}\n`);
+      return 0;
+    } catch (e) {
+      if (signal.aborted) {
+        io.stderr.write(`simdnn: experiment interrupted (${String(signal.reason)})\n`);
+        return signal.reason === 'SIGTERM' ? 143 : 130;
+      }
+      throw e;
+    }
+  },
+};

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { commandHelp, parseOptions, UsageError, type CliIO, type Command } from './command.js';
 import { trainCommand } from './train.js';
+import { experimentCommand } from './experiment.js';
 
 export { UsageError, type CliIO, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 export { parseTrainArgs, type SavedModel, type TrainReport, type TrainSettings } from './train.js';
@@ -11,6 +12,7 @@ export { parseTrainArgs, type SavedModel, type TrainReport, type TrainSettings }
 /** Every `simdnn <command>`, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
   trainCommand,
+  experimentCommand,
 ];
 
 function version(): string {

@@ -1,0 +1,186 @@
+// Every experiment's quick run on the bundled digits: the JSON's structure
+// and sane values, the rendered SVG (well-formed, one mark per series), the
+// book's conclusions where they are robust on quick runs, the CLI's files,
+// the same JSON for --threads 1 and 2, and vega kept out of `import 'simdnn'`.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runExperiment, chartSpec, experimentNames, type ExperimentResult } from '../src/experiments/index.js';
+import type { ExperimentData } from '../src/experiments/types.js';
+import { renderSvg } from '../src/node/charts.js';
+import { main } from '../src/node/cli/index.js';
+import { loadMnist } from '../src/node/data.js';
+import { createRuntime } from '../src/node/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+let rt: Runtime;
+let data: ExperimentData;
+let tmp: string;
+const results = new Map<string, ExperimentResult>();
+
+beforeAll(async () => {
+  rt = await createRuntime({ seed: 1, threads: 1 });
+  data = (await loadMnist(rt)) as ExperimentData;
+  tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-experiments-'));
+});
+afterAll(async () => {
+  for (const t of Object.values(data)) t.dispose();
+  rt.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** The quick run of `name`, run once for all the tests that look at it. */
+async function quick(name: string): Promise<ExperimentResult> {
+  if (!results.has(name)) results.set(name, await runExperiment(name, { rt, data, quick: true, seed: 1 }));
+  return results.get(name)!;
+}
+
+/** Throws unless the text is one well-formed element tree (every tag closed in order). */
+function checkWellFormed(svg: string): void {
+  const stack: string[] = [];
+  const body = svg.replace(/<\?xml[^>]*\?>/, '').replace(/<!--[\s\S]*?-->/g, '');
+  for (const m of body.matchAll(/<(\/?)([A-Za-z][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g)) {
+    const [, closing, tag, , selfClosing] = m;
+    if (selfClosing) continue;
+    if (!closing) stack.push(tag);
+    else if (stack.pop() !== tag) throw new Error(`</${tag}> closes the wrong element`);
+  }
+  if (stack.length) throw new Error(`unclosed <${stack.join('>, <')}>`);
+}
+
+describe.each(experimentNames)('%s --quick', (name) => {
+  it('has the expected structure and sane values', async () => {
+    const r = await quick(name);
+    expect(r).toMatchObject({ name, quick: true, seed: 1 });
+    expect(r.title.length).toBeGreaterThan(5);
+    expect(r.conclusion.length).toBeGreaterThan(100);
+    expect(Object.keys(r.settings).length).toBeGreaterThan(2);
+    const tables = Object.values(r.tables);
+    expect(tables.length).toBeGreaterThan(0);
+    for (const rows of tables) {
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) {
+        for (const [key, v] of Object.entries(row)) {
+          if (typeof v !== 'number') continue;
+          expect(Number.isFinite(v), `${key} = ${v}`).toBe(true);
+          if (/acc/i.test(key)) expect(v >= 0 && v <= 1, `${key} = ${v}`).toBe(true);
+          if (/loss/i.test(key)) expect(v, key).toBeGreaterThanOrEqual(0);
+        }
+      }
+    }
+    // the JSON written is the result itself: a round trip keeps every number
+    expect(JSON.parse(JSON.stringify(r))).toEqual(JSON.parse(JSON.stringify(r)));
+  });
+
+  it('renders to a well-formed SVG with one mark per series', async () => {
+    const r = await quick(name);
+    const svg = await renderSvg(chartSpec(r));
+    expect(svg.startsWith('<svg')).toBe(true);
+    checkWellFormed(svg);
+    expect(svg).toContain(r.title.replace(/&/g, '&amp;').slice(0, 20));
+    expect(Object.keys(r.marks).length).toBeGreaterThan(0);
+    for (const [mark, count] of Object.entries(r.marks)) {
+      expect(count).toBeGreaterThan(0);
+      const drawn = svg.split(`role-mark ${mark}_marks"`).length - 1;
+      expect(drawn, `${mark} series`).toBe(count);
+    }
+  });
+});
+
+describe("the book's conclusions on quick runs", () => {
+  it('He and Xavier beat std 0.01 on loss', async () => {
+    const loss = (await quick('init-compare')).summary.deepNetMeanLossOfLast20Steps as Record<string, number>;
+    expect(loss.He).toBeLessThan(loss['std 0.01']);
+    expect(loss.Xavier).toBeLessThan(loss['std 0.01']);
+    // std 0.01 stays at chance: ln 10
+    expect(loss['std 0.01']).toBeGreaterThan(2.25);
+  });
+
+  it('batch norm beats no batch norm at small weight scales', async () => {
+    const acc = (await quick('batchnorm')).summary.finalTrainingAccuracy as Record<string, { batchNorm: number; noBatchNorm: number }>;
+    const small = Object.entries(acc).filter(([w]) => Number(w) <= 0.01);
+    expect(small.length).toBeGreaterThanOrEqual(2);
+    for (const [, a] of small) expect(a.batchNorm).toBeGreaterThan(a.noBatchNorm + 0.1);
+  });
+
+  it('L2 and dropout shrink the train-test gap', async () => {
+    const gaps = (await quick('overfit')).summary.lastTenEpochs as Record<string, { gap: number }>;
+    expect(gaps['L2 λ 0.1'].gap).toBeLessThan(gaps['no regularisation'].gap);
+    expect(gaps['dropout 0.2'].gap).toBeLessThan(gaps['no regularisation'].gap);
+  });
+
+  it("SGD's trajectory changes y-direction more often than Adam's", async () => {
+    const s = (await quick('optimizer-naive')).summary as Record<string, { directionChangesY: number }>;
+    expect(s.SGD.directionChangesY).toBeGreaterThan(2 * s.Adam.directionChangesY);
+  });
+
+  it("a sigmoid net's first-layer gradient is orders of magnitude below its last layer's, a ReLU/He net's is not", async () => {
+    const ratio = (await quick('gradient-vanishing')).summary.firstOverLastLayerGradientNorm as Record<string, number>;
+    expect(ratio['sigmoid, Xavier']).toBeLessThan(1e-2);
+    expect(ratio['ReLU, He']).toBeGreaterThan(0.1);
+  });
+
+  it('batch norm lets a sigmoid net with std 0.01 learn under plain SGD', async () => {
+    const s = (await quick('optimizer-batchnorm')).summary as Record<string, Record<string, number>>;
+    expect(s.SGD['batch norm: final test accuracy']).toBeGreaterThan(s.SGD['no batch norm: final test accuracy'] + 0.2);
+  });
+});
+
+describe('simdnn experiment', () => {
+  async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '', stderr = '';
+    const code = await main(argv, { stdout: { write: (s: string) => { stdout += s; } }, stderr: { write: (s: string) => { stderr += s; } } });
+    return { code, stdout, stderr };
+  }
+
+  it('writes the same JSON, bit for bit, with --threads 1 and --threads 2', async () => {
+    for (const name of ['gradient-vanishing', 'normalization']) {
+      const texts: string[] = [];
+      for (const threads of ['1', '2']) {
+        const out = path.join(tmp, `threads-${threads}`);
+        const r = await cli(['experiment', name, '--quick', '--seed', '3', '--threads', threads, '--out', out]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(path.join(out, `${name}.svg`));
+        texts.push(await readFile(path.join(out, `${name}.json`), 'utf8'));
+        expect(await readFile(path.join(out, `${name}.svg`), 'utf8')).toMatch(/^<svg/);
+      }
+      expect(texts[1]).toBe(texts[0]);
+      expect(JSON.parse(texts[0]).seed).toBe(3);
+    }
+  });
+
+  it('refuses a bad command line with exit code 2', async () => {
+    expect((await cli(['experiment'])).code).toBe(2);
+    const r = await cli(['experiment', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown experiment 'nope'");
+    expect((await cli(['experiment', 'batchnorm', '--threads', '0'])).code).toBe(2);
+  });
+});
+
+describe('the charting library stays out of the library', () => {
+  it('no bundle of the package entry refers to vega', () => {
+    for (const bundle of ['index.js', 'node.js', 'node.cjs']) {
+      const text = readFileSync(path.join(root, 'dist', 'bundle', bundle), 'utf8');
+      expect(text, bundle).not.toMatch(/["']vega(-lite|-embed)?["']/);
+    }
+  });
+
+  it("require('simdnn') and import('simdnn') load no vega module", () => {
+    const script = `
+      const simdnn = require(${JSON.stringify(path.join(root, 'dist', 'bundle', 'node.cjs'))});
+      if (typeof simdnn.runExperiment !== 'function') throw new Error('runExperiment is not exported');
+      const loaded = Object.keys(require.cache).filter((f) => /[\\\\/]vega/.test(f));
+      import(${JSON.stringify(path.join(root, 'dist', 'bundle', 'node.js'))}).then(() => {
+        process.stdout.write(JSON.stringify({ loaded, modules: Object.keys(require.cache).length }));
+      });`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 }));
+    expect(out.loaded).toEqual([]);
+    expect(out.modules).toBeGreaterThan(0);
+  });
+});

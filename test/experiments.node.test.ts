@@ -30,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const t of Object.values(data)) t.dispose();
-  rt.dispose();
+  await rt.dispose();
   await rm(tmp, { recursive: true, force: true });
 });
 

@@ -50,7 +50,9 @@ export const deepconvnet: Experiment = {
       for (let start = 0; start < n; start += 100) {
         await ctx.pause();
         const end = Math.min(n, start + 100);
-        const y = net.predict(data.xTest.rows(start, end), false).data;
+        const scores = net.predict(data.xTest.rows(start, end), false);
+        const y = scores.toArray();
+        scores.dispose();
         for (let i = 0; i < end - start; i++) {
           let best = 0;
           for (let c = 1; c < 10; c++) if (y[i * 10 + c] > y[i * 10 + best]) best = c;

@@ -1,10 +1,10 @@
 // The book's weight_init_activation_histogram.py: 1,000 Gaussian inputs of
 // 100 values through 5 layers of 100 units; the histogram of each layer's
 // activations for several initial weight scales and activations.
-import { Affine } from '../layers/affine.js';
-import { activation, type ActivationName } from '../layers/activations.js';
-import type { Tensor } from '../runtime/tensor.js';
-import { initStd, type WeightInit } from '../nets/init.js';
+import type { ActivationName } from '../layers/activations.js';
+import type { WeightInit } from '../nets/init.js';
+import { MultiLayerNet } from '../nets/multi-layer-net.js';
+import { layerActivations } from '../train/activations.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
 
@@ -36,43 +36,38 @@ export const initActivations: Experiment = {
         await ctx.pause();
         ctx.reseed();
         const panel = `${act}, ${label}`;
+        // 5 hidden layers of 100 (biases 0); the output layer after them is not looked at
+        const net = new MultiLayerNet(rt, { inputSize: NODES, hiddenSizeList: Array(LAYERS).fill(NODES), outputSize: 1, activation: act, weightInitStd: init });
         const x = rt.tensor([SAMPLES, NODES]);
-        rt.randn(x, 1);
-        const owned: Array<{ dispose(): void }> = [x];
         const spread: number[] = [];
+        let outputs;
         try {
-          let h: Tensor = x;
-          for (let layer = 1; layer <= LAYERS; layer++) {
-            const W = rt.tensor([NODES, NODES]);
-            const b = rt.tensor([NODES]);
-            owned.push(W, b);
-            rt.randn(W, initStd(init, NODES));
-            const affine = new Affine(W, b);
-            const a = activation(act);
-            owned.push(affine, a);
-            h = a.forward(affine.forward(h, false), false);
-            const values = h.data;
-            const [lo, hi] = RANGE[act];
-            const counts = new Array<number>(BINS).fill(0);
-            let sum = 0, sumSq = 0;
-            for (let i = 0; i < values.length; i++) {
-              const v = values[i];
-              sum += v; sumSq += v * v;
-              // ReLU's zeros (about half the units) would dwarf the rest: the histogram shows the positive values
-              if (v < lo || v > hi || (act === 'relu' && v === 0)) continue;
-              counts[Math.min(BINS - 1, Math.floor(((v - lo) / (hi - lo)) * BINS))]++;
-            }
-            const mean = sum / values.length;
-            spread.push(Math.sqrt(Math.max(0, sumSq / values.length - mean * mean)));
-            counts.forEach((count, bin) => hist.push({
-              panel, activation: act, init: label, layer: `layer ${layer}`,
-              from: lo + ((hi - lo) * bin) / BINS, to: lo + ((hi - lo) * (bin + 1)) / BINS, count,
-            }));
-            ctx.tick(1, panel);
-          }
+          rt.randn(x, 1);
+          outputs = layerActivations(net, x).filter((a) => a.layer.toLowerCase() === act);
         } finally {
-          for (const t of owned) t.dispose();
+          x.dispose();
+          net.dispose();
         }
+        outputs.forEach(({ data: values }, i) => {
+          const layer = i + 1;
+          const [lo, hi] = RANGE[act];
+          const counts = new Array<number>(BINS).fill(0);
+          let sum = 0, sumSq = 0;
+          for (let k = 0; k < values.length; k++) {
+            const v = values[k];
+            sum += v; sumSq += v * v;
+            // ReLU's zeros (about half the units) would dwarf the rest: the histogram shows the positive values
+            if (v < lo || v > hi || (act === 'relu' && v === 0)) continue;
+            counts[Math.min(BINS - 1, Math.floor(((v - lo) / (hi - lo)) * BINS))]++;
+          }
+          const mean = sum / values.length;
+          spread.push(Math.sqrt(Math.max(0, sumSq / values.length - mean * mean)));
+          counts.forEach((count, bin) => hist.push({
+            panel, activation: act, init: label, layer: `layer ${layer}`,
+            from: lo + ((hi - lo) * bin) / BINS, to: lo + ((hi - lo) * (bin + 1)) / BINS, count,
+          }));
+          ctx.tick(1, panel);
+        });
         summary[panel] = spread;
       }
     }

@@ -8,6 +8,7 @@ import { Nesterov } from '../optim/nesterov.js';
 import type { ElementwiseOptimizer } from '../optim/optimizer.js';
 import { RMSprop } from '../optim/rmsprop.js';
 import { SGD } from '../optim/sgd.js';
+import { optimizeScalars } from '../train/scalars.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
 
@@ -49,26 +50,17 @@ export const optimizerNaive: Experiment = {
     const summary: Record<string, { directionChangesY: number; final: number[]; finalF: number }> = {};
     for (const o of OPTIMIZERS) {
       await ctx.pause();
-      const params = { x: rt.tensor([1], [START[0]]), y: rt.tensor([1], [START[1]]) };
-      const grads = { x: rt.tensor([1]), y: rt.tensor([1]) };
       const optimizer = o.make();
-      const ys: number[] = [];
+      let points;
       try {
-        for (let step = 0; step <= STEPS; step++) {
-          const x = params.x.data[0], y = params.y.data[0];
-          path.push({ optimizer: o.name, step, x, y, f: f(x, y) });
-          ys.push(y);
-          if (step === STEPS) break;
-          // ∂f/∂x = x/10, ∂f/∂y = 2y
-          grads.x.data[0] = x / 10;
-          grads.y.data[0] = 2 * y;
-          optimizer.update(params, grads);
-          ctx.tick(1, o.name);
-        }
+        // ∂f/∂x = x/10, ∂f/∂y = 2y
+        points = optimizeScalars(rt, optimizer, { x: START[0], y: START[1] }, (p) => ({ x: p.x / 10, y: 2 * p.y }), STEPS);
       } finally {
         optimizer.dispose();
-        for (const t of [...Object.values(params), ...Object.values(grads)]) t.dispose();
       }
+      points.forEach((p, step) => path.push({ optimizer: o.name, step, x: p.x, y: p.y, f: f(p.x, p.y) }));
+      ctx.tick(STEPS, o.name);
+      const ys = points.map((p) => p.y);
       const last = path[path.length - 1];
       summary[o.name] = { directionChangesY: directionChanges(ys), final: [last.x as number, last.y as number], finalF: last.f as number };
     }

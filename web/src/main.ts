@@ -1,0 +1,280 @@
+// The playground page: controls, charts (Vega-Lite through vega-embed, every
+// run overlaid), the drawing canvas and model files. All computing happens in
+// the worker (worker.ts); this thread only draws, so the page stays responsive.
+import embed, { vega } from 'vega-embed';
+import type { View } from 'vega';
+import { optimizerNames } from 'simdnn';
+import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+// Threads for training: one per core, or ?threads=N.
+const threads = Number(new URLSearchParams(location.search).get('threads')) || navigator.hardwareConcurrency || 1;
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: String(threads) });
+const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
+
+// ---- controls
+
+const optimizer = $<HTMLSelectElement>('optimizer');
+for (const name of optimizerNames) optimizer.add(new Option(name, name, name === 'adam', name === 'adam'));
+
+function readConfig(): RunConfig {
+  const value = (id: string) => $<HTMLInputElement>(id).value;
+  const num = (id: string) => Number(value(id));
+  const init = value('init');
+  return {
+    net: value('net') as RunConfig['net'],
+    hidden: value('hidden').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0),
+    activation: value('activation') as RunConfig['activation'],
+    init: init === 'he' || init === 'xavier' ? init : Number(init),
+    batchnorm: $<HTMLInputElement>('batchnorm').checked,
+    dropout: num('dropout'),
+    optimizer: value('optimizer'),
+    lr: num('lr'),
+    schedule: value('schedule') as RunConfig['schedule'],
+    gamma: num('gamma'),
+    weightDecay: num('weightDecay'),
+    batchSize: num('batchSize'),
+    epochs: num('epochs'),
+  };
+}
+
+const describe = (c: RunConfig) => `${c.net}${c.net.startsWith('mlp') ? ` ${c.hidden.join('-')} ${c.activation}` : ''}${c.batchnorm && c.net === 'mlp-extend' ? ' +BN' : ''}${c.dropout > 0 && c.net === 'mlp-extend' ? ` dropout ${c.dropout}` : ''}, init ${c.init}, ${c.optimizer} ${c.lr}${c.schedule !== 'none' ? ` ${c.schedule}` : ''}${c.weightDecay ? `, decay ${c.weightDecay}` : ''}, batch ${c.batchSize}`;
+
+// ---- charts: one dataset per chart, a row per point, colour by run
+
+const lossSpec = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 'container', height: 180,
+  data: { name: 'points' }, mark: { type: 'line', clip: true },
+  encoding: {
+    x: { field: 'iter', type: 'quantitative', title: 'step' },
+    y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: true } },
+    color: { field: 'run', type: 'nominal', title: 'run' },
+  },
+};
+const accSpec = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 'container', height: 180,
+  data: { name: 'points' }, mark: { type: 'line', point: true },
+  encoding: {
+    x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+    y: { field: 'acc', type: 'quantitative', title: 'accuracy', scale: { zero: false } },
+    color: { field: 'run', type: 'nominal', title: 'run' },
+    strokeDash: { field: 'set', type: 'nominal', title: 'set' },
+  },
+};
+const options = { actions: false, renderer: 'svg' as const };
+const [lossView, accView] = await Promise.all([embed('#loss-chart', lossSpec as never, options), embed('#acc-chart', accSpec as never, options)]).then((r) => r.map((e) => e.view));
+
+// Points are batched and drawn once a second, one chart per task, so each
+// drawing stays a short task on the main thread (tested: no task over 50 ms).
+const queued = new Map<View, object[]>([[lossView, []], [accView, []]]);
+let drawTimer = 0;
+function plot(view: View, rows: object[]): void {
+  queued.get(view)!.push(...rows);
+  drawTimer ||= window.setTimeout(drawQueued, 1000);
+}
+function drawQueued(): void {
+  drawTimer = 0;
+  const next = [...queued].find(([, q]) => q.length > 0);
+  if (!next) return;
+  const [view, q] = next;
+  view.change('points', vega.changeset().insert(q.splice(0))).run();
+  if ([...queued.values()].some((rest) => rest.length > 0)) drawTimer = window.setTimeout(drawQueued, 0);
+}
+
+// ---- runs
+
+let runId = 0;
+let running = false;
+let paused = false;
+const runLabel = new Map<number, string>();
+const runItem = new Map<number, HTMLLIElement>();
+
+function setRunning(on: boolean): void {
+  running = on;
+  $<HTMLButtonElement>('start').disabled = on;
+  $<HTMLButtonElement>('pause').disabled = !on;
+  $<HTMLButtonElement>('stop').disabled = !on;
+  $<HTMLButtonElement>('save').disabled = on || runId === 0 && !modelLoaded;
+  $<HTMLInputElement>('load').disabled = on;
+  if (!on) { paused = false; $('pause').textContent = 'Pause'; }
+}
+
+$<HTMLFormElement>('config').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (running) return;
+  const config = readConfig();
+  runId++;
+  const label = `#${runId}`;
+  runLabel.set(runId, label);
+  const li = document.createElement('li');
+  li.textContent = `${label}: ${describe(config)}`;
+  $('runs').append(li);
+  runItem.set(runId, li);
+  $('error').textContent = '';
+  setRunning(true);
+  send({ type: 'start', runId, config });
+});
+$('pause').addEventListener('click', () => {
+  paused = !paused;
+  send({ type: paused ? 'pause' : 'resume' });
+  $('pause').textContent = paused ? 'Resume' : 'Pause';
+});
+$('stop').addEventListener('click', () => send({ type: 'stop' }));
+
+// ---- drawing
+
+const canvas = $<HTMLCanvasElement>('draw');
+const pen = canvas.getContext('2d')!;
+function clearCanvas(): void {
+  pen.fillStyle = '#000';
+  pen.fillRect(0, 0, canvas.width, canvas.height);
+  $('probs').replaceChildren();
+  $('prediction').textContent = 'Draw a digit.';
+}
+clearCanvas();
+let last: { x: number; y: number } | null = null;
+const at = (e: PointerEvent) => {
+  const r = canvas.getBoundingClientRect();
+  return { x: ((e.clientX - r.left) * canvas.width) / r.width, y: ((e.clientY - r.top) * canvas.height) / r.height };
+};
+canvas.addEventListener('pointerdown', (e) => { canvas.setPointerCapture(e.pointerId); last = at(e); });
+canvas.addEventListener('pointermove', (e) => {
+  if (!last) return;
+  const p = at(e);
+  pen.strokeStyle = '#fff';
+  pen.lineWidth = 22;
+  pen.lineCap = 'round';
+  pen.beginPath();
+  pen.moveTo(last.x, last.y);
+  pen.lineTo(p.x, p.y);
+  pen.stroke();
+  last = p;
+});
+canvas.addEventListener('pointerup', () => { last = null; predictDrawing(); });
+$('clear').addEventListener('click', clearCanvas);
+$('sample').addEventListener('click', () => send({ type: 'sample' }));
+
+/** The drawing as MNIST prepares digits: the ink's box scaled into 20×20, centred by its centre of mass in 28×28. */
+function digitPixels(): Float32Array | null {
+  const { width: W, height: H } = canvas;
+  const src = pen.getImageData(0, 0, W, H).data;
+  let x0 = W, y0 = H, x1 = -1, y1 = -1;
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    if (src[(y * W + x) * 4] > 20) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  }
+  if (x1 < 0) return null;
+  const scale = 20 / Math.max(x1 - x0 + 1, y1 - y0 + 1);
+  const small = new OffscreenCanvas(28, 28).getContext('2d')!;
+  const w = (x1 - x0 + 1) * scale, h = (y1 - y0 + 1) * scale;
+  small.imageSmoothingQuality = 'high';
+  small.drawImage(canvas, x0, y0, x1 - x0 + 1, y1 - y0 + 1, (28 - w) / 2, (28 - h) / 2, w, h);
+  let pixels = Float32Array.from({ length: 784 }, (_, i) => small.getImageData(0, 0, 28, 28).data[i * 4] / 255);
+  // shift so the centre of mass sits at the centre
+  let m = 0, cx = 0, cy = 0;
+  pixels.forEach((v, i) => { m += v; cx += v * (i % 28); cy += v * Math.floor(i / 28); });
+  const dx = Math.round(13.5 - cx / m), dy = Math.round(13.5 - cy / m);
+  const shifted = new Float32Array(784);
+  pixels.forEach((v, i) => {
+    const x = (i % 28) + dx, y = Math.floor(i / 28) + dy;
+    if (x >= 0 && x < 28 && y >= 0 && y < 28) shifted[y * 28 + x] = v;
+  });
+  pixels = shifted;
+  return pixels;
+}
+
+function predictDrawing(): void {
+  const pixels = digitPixels();
+  if (pixels) send({ type: 'predict', pixels }, [pixels.buffer]);
+}
+
+function showPrediction(p: number[]): void {
+  const best = p.indexOf(Math.max(...p));
+  $('prediction').textContent = `Prediction: ${best} (${(p[best] * 100).toFixed(1)}%)`;
+  $('probs').replaceChildren(...p.map((v, d) => {
+    const li = document.createElement('li');
+    if (d === best) li.className = 'top';
+    const meter = Object.assign(document.createElement('meter'), { min: 0, max: 1, value: v });
+    meter.setAttribute('aria-label', `probability of ${d}`);
+    li.append(String(d), meter, `${(v * 100).toFixed(1)}%`);
+    li.dataset.p = String(v);
+    return li;
+  }));
+}
+
+function showSample(pixels: Float32Array, label: number): void {
+  const img = new ImageData(28, 28);
+  pixels.forEach((v, i) => { img.data.set([v * 255, v * 255, v * 255, 255], i * 4); });
+  const small = new OffscreenCanvas(28, 28);
+  small.getContext('2d')!.putImageData(img, 0, 0);
+  pen.imageSmoothingEnabled = false;
+  pen.drawImage(small, 0, 0, canvas.width, canvas.height);
+  $('prediction').textContent = `A test digit labelled ${label}.`;
+  send({ type: 'predict', pixels }, [pixels.buffer]);
+}
+
+// ---- model files
+
+let modelLoaded = false;
+$('save').addEventListener('click', () => send({ type: 'save' }));
+$<HTMLInputElement>('load').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  send({ type: 'load', bytes, name: file.name }, [bytes.buffer]);
+});
+
+function download(bytes: Uint8Array): void {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: 'simdnn-model.safetensors' });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---- the worker's messages
+
+worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+  const m = ev.data;
+  switch (m.type) {
+    case 'ready':
+      $('threads').textContent = m.isolated
+        ? `Threads: ${m.threads} (cross-origin isolated; ?threads=N to change)`
+        : `Threads: 1 (this page is not cross-origin isolated, so no SharedArrayBuffer)`;
+      $('status').textContent = `Ready: ${m.trainRows} training and ${m.testRows} test digits.`;
+      document.body.dataset.ready = 'true';
+      break;
+    case 'steps':
+      plot(lossView, m.points.map((p) => ({ run: runLabel.get(m.runId), iter: p.iter, loss: p.loss })));
+      break;
+    case 'epoch': {
+      const { epoch, trainAcc, testAcc } = m.point;
+      const run = runLabel.get(m.runId);
+      plot(accView, [{ run, epoch, acc: trainAcc, set: 'train' }, { run, epoch, acc: testAcc, set: 'test' }]);
+      $('status').textContent = `Run ${run}, epoch ${epoch}: train accuracy ${trainAcc.toFixed(4)}, test accuracy ${testAcc.toFixed(4)}`;
+      runItem.get(m.runId)!.dataset.testAcc = String(testAcc);
+      break;
+    }
+    case 'state':
+      if (m.state === 'paused') $('status').textContent = `Run ${runLabel.get(m.runId)} paused.`;
+      if (m.state === 'done' || m.state === 'stopped' || m.state === 'failed') {
+        setRunning(false);
+        const li = runItem.get(m.runId)!;
+        li.dataset.state = m.state;
+        li.append(` — ${m.state}${li.dataset.testAcc ? `, test accuracy ${Number(li.dataset.testAcc).toFixed(4)}` : ''}`);
+        if (m.state === 'failed') $('error').textContent = `Run failed: ${m.message}`;
+        else $('status').textContent = `Run ${runLabel.get(m.runId)} ${m.state}.`;
+        predictDrawing();
+      }
+      break;
+    case 'prediction': showPrediction(m.probabilities); break;
+    case 'sample': showSample(m.pixels, m.label); break;
+    case 'saved': download(m.bytes); break;
+    case 'loaded':
+      modelLoaded = true;
+      setRunning(false);
+      $('status').textContent = `Loaded ${m.name}: ${m.summary}`;
+      predictDrawing();
+      break;
+    case 'error': $('error').textContent = m.message; break;
+  }
+};
+worker.onerror = (e) => { $('error').textContent = `The training worker failed: ${e.message}`; };

@@ -1,0 +1,41 @@
+// Messages between the page (main.ts) and the training worker (worker.ts).
+
+/** What the page's controls choose for one run. */
+export interface RunConfig {
+  net: 'mlp' | 'mlp-extend' | 'simple-conv' | 'deep-conv';
+  /** Hidden layer sizes of the MLPs, e.g. [100, 100]. */
+  hidden: number[];
+  activation: 'relu' | 'sigmoid' | 'tanh';
+  init: 'he' | 'xavier' | number;
+  batchnorm: boolean;
+  dropout: number;
+  optimizer: string;
+  lr: number;
+  schedule: 'none' | 'step' | 'exponential' | 'cosine';
+  /** Decay factor of the step and exponential schedules. */
+  gamma: number;
+  weightDecay: number;
+  batchSize: number;
+  epochs: number;
+}
+
+export type ToWorker =
+  | { type: 'start'; runId: number; config: RunConfig }
+  | { type: 'pause' } | { type: 'resume' } | { type: 'stop' }
+  | { type: 'predict'; pixels: Float32Array }
+  | { type: 'sample' }
+  | { type: 'save' }
+  | { type: 'load'; bytes: Uint8Array; name: string };
+
+export interface EpochPoint { epoch: number; trainAcc: number; testAcc: number; trainLoss: number; testLoss: number }
+
+export type FromWorker =
+  | { type: 'ready'; threads: number; isolated: boolean; notes: string[]; trainRows: number; testRows: number }
+  | { type: 'steps'; runId: number; points: Array<{ iter: number; loss: number }> }
+  | { type: 'epoch'; runId: number; point: EpochPoint }
+  | { type: 'state'; runId: number; state: 'running' | 'paused' | 'stopped' | 'done' | 'failed'; message?: string }
+  | { type: 'prediction'; probabilities: number[] }
+  | { type: 'sample'; pixels: Float32Array; label: number }
+  | { type: 'saved'; bytes: Uint8Array }
+  | { type: 'loaded'; name: string; summary: string }
+  | { type: 'error'; message: string };

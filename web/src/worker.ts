@@ -1,0 +1,154 @@
+// The playground's training worker: owns the runtime (threads when the page is
+// cross-origin isolated), the bundled digits and the current model, and trains
+// through the Trainer's async loop (fit), so the page's main thread only draws.
+import {
+  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel,
+  type Runtime, type NetSpec, type Sequential, type Tensor, type IntTensor, type LRSchedule,
+} from 'simdnn';
+import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+/** One gzipped IDX file of the bundled digits (made by web/make-digits.mjs). */
+async function idx(name: string) {
+  const res = await fetch(new URL(`../digits/${name}`, self.location.href));
+  if (!res.ok || !res.body) throw new Error(`digits/${name}: HTTP ${res.status}`);
+  const bytes = new Uint8Array(await new Response(res.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  return parseIdx(bytes, name);
+}
+
+async function loadDigits(rt: Runtime) {
+  const [xi, ti, xe, te] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map(idx));
+  const raw = (x: typeof xi, t: typeof ti) => ({ pixels: x.data, labels: t.data, rows: 28, cols: 28 });
+  return toDataSet(rt, raw(xi, ti), raw(xe, te), { numClasses: 10 }) as { xTrain: Tensor; tTrain: IntTensor; xTest: Tensor; tTest: IntTensor };
+}
+
+// the page names the thread count (the worker's name); one thread where the page is not cross-origin isolated
+const rt = await createRuntime({ seed: 1, threads: self.crossOriginIsolated ? Math.max(1, Number(self.name) || 1) : 1 });
+const data = await loadDigits(rt);
+const images = (x: Tensor) => x.reshape([x.shape[0], 1, 28, 28]);
+const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
+
+let model: Sequential | null = null;
+let training: { runId: number; paused: boolean; resume: (() => void) | null; stop: boolean } | null = null;
+
+function netSpec(c: RunConfig): NetSpec {
+  const init = c.init;
+  switch (c.net) {
+    case 'mlp': return { kind: 'mlp', options: { inputSize: 784, hiddenSizeList: c.hidden, outputSize: 10, activation: c.activation, weightInitStd: init, weightDecayLambda: c.weightDecay } };
+    case 'mlp-extend': return { kind: 'mlp-extend', options: { inputSize: 784, hiddenSizeList: c.hidden, outputSize: 10, activation: c.activation, weightInitStd: init, weightDecayLambda: c.weightDecay, useBatchnorm: c.batchnorm, useDropout: c.dropout > 0, dropoutRatio: c.dropout || 0.5 } };
+    case 'simple-conv': return { kind: 'simple-conv', options: { weightInitStd: init } };
+    case 'deep-conv': return { kind: 'deep-conv', options: {} };
+  }
+}
+
+function schedule(c: RunConfig): LRSchedule | undefined {
+  if (c.schedule === 'step') return createSchedule('step', { stepSize: 1, gamma: c.gamma });
+  if (c.schedule === 'exponential') return createSchedule('exponential', { gamma: c.gamma });
+  if (c.schedule === 'cosine') return createSchedule('cosine', { tMax: c.epochs });
+  return undefined;
+}
+
+async function train(runId: number, c: RunConfig): Promise<void> {
+  const net = buildNet(rt, netSpec(c));
+  const isConv = c.net === 'simple-conv' || c.net === 'deep-conv';
+  const trainer = new Trainer(net, isConv ? conv.xTrain : data.xTrain, data.tTrain, isConv ? conv.xTest : data.xTest, data.tTest, {
+    epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: createOptimizer(c.optimizer, { lr: c.lr }), lrSchedule: schedule(c),
+  });
+  const run = training = { runId, paused: false, resume: null as (() => void) | null, stop: false };
+  if (model) model.dispose();
+  model = net;
+  let pending: Array<{ iter: number; loss: number }> = [];
+  let lastPost = 0;
+  const flush = () => { if (pending.length) post({ type: 'steps', runId, points: pending }); pending = []; lastPost = performance.now(); };
+  post({ type: 'state', runId, state: 'running' });
+  try {
+    const result = await trainer.fit({
+      callbacks: {
+        onStepEnd(e) {
+          pending.push({ iter: e.iter, loss: e.loss });
+          if (performance.now() - lastPost > 150) flush();
+          if (run.stop) e.stop();
+          else if (run.paused) {
+            flush();
+            post({ type: 'state', runId, state: 'paused' });
+            return new Promise<void>((resolve) => { run.resume = resolve; }).then(() => post({ type: 'state', runId, state: 'running' }));
+          }
+        },
+        onEpochEnd(e) {
+          flush();
+          const r = e.record;
+          post({ type: 'epoch', runId, point: { epoch: r.epoch, trainAcc: r.trainAcc, testAcc: r.testAcc, trainLoss: r.trainLoss, testLoss: r.testLoss } });
+        },
+      },
+    });
+    flush();
+    post({ type: 'state', runId, state: result.stopReason === 'completed' ? 'done' : 'stopped' });
+  } catch (e) {
+    post({ type: 'state', runId, state: 'failed', message: e instanceof Error ? e.message : String(e) });
+  } finally {
+    trainer.dispose();
+    training = null;
+  }
+}
+
+function predict(pixels: Float32Array): number[] {
+  if (!model) throw new Error('no model yet: train one or load a .safetensors file');
+  const shape = (model as Sequential & { spec?: NetSpec }).spec?.kind.endsWith('conv') ? [1, 1, 28, 28] : [1, 784];
+  const x = rt.tensor(shape, pixels);
+  try {
+    const logits = Array.from(model.predict(x).toArray());
+    const max = Math.max(...logits);
+    const e = logits.map((v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
+  } finally {
+    x.dispose();
+  }
+}
+
+self.onmessage = async (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  try {
+    switch (m.type) {
+      case 'start':
+        if (training) throw new Error('a run is in progress: stop it first');
+        void train(m.runId, m.config);
+        break;
+      case 'pause': if (training) training.paused = true; break;
+      case 'resume':
+        if (training) { training.paused = false; training.resume?.(); training.resume = null; }
+        break;
+      case 'stop':
+        if (training) { training.stop = true; training.paused = false; training.resume?.(); training.resume = null; }
+        break;
+      case 'predict': post({ type: 'prediction', probabilities: predict(m.pixels) }); break;
+      case 'sample': {
+        const i = Math.floor(Math.random() * data.xTest.shape[0]);
+        const pixels = data.xTest.rows(i, i + 1).toArray();
+        post({ type: 'sample', pixels, label: data.tTest.toArray()[i] }, [pixels.buffer]);
+        break;
+      }
+      case 'save': {
+        if (!model) throw new Error('no model to save yet');
+        if (training) throw new Error('stop or finish the run before saving');
+        const bytes = saveModel(model, { metadata: { savedBy: 'simdnn playground' } });
+        post({ type: 'saved', bytes }, [bytes.buffer]);
+        break;
+      }
+      case 'load': {
+        if (training) throw new Error('stop or finish the run before loading a model');
+        const loaded = loadModel(rt, m.bytes);
+        loaded.optimizer?.dispose?.();
+        model?.dispose();
+        model = loaded.net;
+        post({ type: 'loaded', name: m.name, summary: `${loaded.net.spec.kind} ${JSON.stringify(loaded.net.spec.options)}` });
+        break;
+      }
+    }
+  } catch (e) {
+    post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  }
+};
+
+post({ type: 'ready', threads: rt.features.threads, isolated: self.crossOriginIsolated, notes: rt.features.notes, trainRows: data.xTrain.shape[0], testRows: data.xTest.shape[0] });

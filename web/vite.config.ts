@@ -1,0 +1,21 @@
+// The playground: `npm run web` (dev server) and `npm run build:web` (static files in web/dist).
+// COOP/COEP make the page cross-origin isolated, so the training worker can use threads;
+// static hosts need the same two headers (README: "The playground").
+import { defineConfig } from 'vite';
+import { fileURLToPath } from 'node:url';
+
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: './',
+  // the library as the package ships it (npm run build makes it)
+  resolve: { alias: { simdnn: fileURLToPath(new URL('../dist/bundle/index.js', import.meta.url)) } },
+  server: { headers: isolation, host: '127.0.0.1' },
+  preview: { headers: isolation, host: '127.0.0.1' },
+  worker: { format: 'es' },
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
+});

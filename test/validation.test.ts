@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { Affine, BatchNormalization, Convolution, Dropout, LayerNormalization, Pooling } from '../src/layers/index.js';
+import { Affine, BatchNormalization, Convolution, Dropout, GlobalAveragePooling, LayerNormalization, Pooling } from '../src/layers/index.js';
 import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, alexNet } from '../src/nets/index.js';
 import { AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD, createOptimizer, optimizerNames } from '../src/optim/index.js';
 
@@ -193,5 +193,34 @@ describe('batch-norm running statistics', () => {
     snap.dispose();
     expect(() => snap.restore()).toThrow(/StateSnapshot.restore: used after dispose/);
     net.dispose();
+  });
+});
+
+describe('edge cases the fuzz test found', () => {
+  it('GlobalAveragePooling refuses empty planes (their mean is undefined) instead of returning NaN', () => {
+    expect(() => new GlobalAveragePooling().forward(rt.tensor([2, 3, 0, 4]))).toThrow(/GlobalAveragePooling.forward: x has empty planes \[2, 3, 0, 4\]/);
+  });
+
+  it('Dropout.backward refuses a dout shaped unlike the last forward input, in inference mode too', () => {
+    for (const inverted of [false, true]) {
+      const layer = new Dropout(0.5, { inverted });
+      layer.forward(rt.tensor([2, 3]), false);
+      expect(() => layer.backward(rt.tensor([5]))).toThrow(/Dropout.backward: dout must be \[2, 3\] like the last forward's x, got \[5\]/);
+      layer.forward(rt.tensor([2, 3]), true);
+      expect(() => layer.backward(rt.tensor([3, 2]))).toThrow(/dout must be \[2, 3\]/);
+      layer.dispose();
+    }
+  });
+
+  it('optimizer state() after updating empty parameters', () => {
+    for (const name of optimizerNames) {
+      const opt = createOptimizer(name);
+      const p = { a: rt.tensor([0, 3]), b: rt.tensor([2, 0]) };
+      opt.update(p, { a: rt.tensor([0, 3]), b: rt.tensor([2, 0]) });
+      const state = opt.state();
+      expect(state.t, name).toBe(1);
+      expect(state.params.a.shape, name).toEqual([0, 3]);
+      opt.dispose();
+    }
   });
 });

@@ -23,6 +23,8 @@ export class Dropout implements Layer {
   private fixed: Tensor | null = null;
   private buffers: Buffers | null = null;
   private lastTrain = true;
+  /** Shape of the last forward's input: backward's dout must have it. */
+  private lastShape: number[] | null = null;
   private disposed = false;
 
   constructor(ratio = 0.5, options: DropoutOptions = {}) {
@@ -70,6 +72,7 @@ export class Dropout implements Layer {
     const k = rt.unsafeKernels;
     this.buffers ??= new Buffers(rt);
     this.lastTrain = train;
+    this.lastShape = x.shape;
     if (!train) {
       if (this.inverted) return x;
       const y = this.buffers.get('out', x.shape);
@@ -95,6 +98,10 @@ export class Dropout implements Layer {
     if (this.disposed) throw new Error('Dropout.backward: used after dispose()');
     if (!this.buffers) throw new Error('Dropout.backward: call forward first');
     checkFloatTensor(this.buffers.rt, dout, 'Dropout.backward: dout');
+    const shape = this.lastShape!;
+    if (dout.shape.length !== shape.length || dout.shape.some((d, i) => d !== shape[i])) {
+      throw new RangeError(`Dropout.backward: dout must be [${shape.join(', ')}] like the last forward's x, got [${dout.shape.join(', ')}]`);
+    }
     const k = dout.rt.unsafeKernels;
     if (!this.lastTrain) {
       if (this.inverted) return dout;
@@ -117,6 +124,7 @@ export class Dropout implements Layer {
     this.fixed?.dispose();
     this.fixed = null;
     this.mask = null;
+    this.lastShape = null;
     this.disposed = true;
   }
 }

@@ -121,6 +121,7 @@ export class GlobalAveragePooling implements Layer {
     if (this.disposed) throw new Error('GlobalAveragePooling.forward: used after dispose()');
     checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'GlobalAveragePooling.forward: x');
     const [N, C, H, W] = checkImages('GlobalAveragePooling.forward', x);
+    if (H * W === 0) throw new RangeError(`GlobalAveragePooling.forward: x has empty planes [${x.shape.join(', ')}]; their mean is undefined`);
     this.buffers ??= new Buffers(x.rt);
     const out = this.buffers.get('out', [N, C]);
     x.rt.unsafeKernels.globalAvgPoolForward(out.ptr, x.ptr, N * C, H * W);

@@ -113,9 +113,10 @@ export class StateStore {
     }
     for (const [k, { shape, offset }] of this.entries) {
       const size = shapeSize(shape);
+      const arena = this.arena; // null when every key is empty or the optimizer keeps no state
       out[k] = this.entry(shape, (s) => {
         const start = s * this.regionFloats + offset;
-        return Array.from(this.arena!.data.subarray(start, start + size));
+        return arena ? Array.from(arena.data.subarray(start, start + size)) : [];
       });
     }
     return out;

@@ -30,7 +30,7 @@ beforeAll(async () => {
   rt = await makeRuntime({ memory: { initial: 64, maximum: 1024 } }); // 64 MiB: huge shapes fail fast
   other = await makeRuntime();
 });
-afterAll(() => { rt.dispose(); other.dispose(); });
+afterAll(async () => { await rt.dispose(); await other.dispose(); });
 
 /** A random source and the disposables of one case. */
 /** The bits of an input (its first and last CHECKED words when it is bigger), to spot a write into it. */

@@ -228,7 +228,7 @@ describe('stale .data after memory growth', () => {
       expect(r.memory.buffer.byteLength).toBeGreaterThan(labelsGrown);
       expect(Array.from(dupLabels.data)).toEqual([2, 0, 1]);
       for (const x of [t, big, fill, dup, labels, fill2, dupLabels]) x?.dispose();
-      r.dispose();
+      await r.dispose();
     });
   }
 });

@@ -24,6 +24,8 @@ const chromium = playwright({
 // Tests assert no timings; vitest's 5 s default would fail the longer ones
 // (1,000 training steps) on a loaded 2-core machine running both projects at once.
 const testTimeout = 60_000;
+// Hooks load data sets and start servers: the same allowance as a test.
+const hookTimeout = testTimeout;
 
 export default defineConfig({
   test: {
@@ -32,6 +34,7 @@ export default defineConfig({
         test: {
           name: 'node',
           testTimeout,
+          hookTimeout,
           include: ['test/**/*.test.ts'],
           environment: 'node',
         },
@@ -43,6 +46,7 @@ export default defineConfig({
         test: {
           name: 'browser',
           testTimeout,
+          hookTimeout,
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.node.test.ts'],
           browser: {

@@ -4,3 +4,4 @@ export { runTrial, checkSettings, TRIAL_SETTINGS, type TrialJob, type TrialResul
 export { AshaScheduler, ashaRungs, type AshaOptions, type AshaJob } from './asha.js';
 export { hyperparameterSearch, trialJob, score, type Executor, type Objective, type SearchOptions, type SearchResult, type ScoredResult } from './search.js';
 export { inlineExecutor, DataCache, type DataLoader } from './inline.js';
+export { resumeFrom, resultKey } from './resume.js';

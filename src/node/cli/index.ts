@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import { commandHelp, parseOptions, UsageError, type CliIO, type Command } from './command.js';
 import { trainCommand } from './train.js';
 import { experimentCommand } from './experiment.js';
+import { searchCommand } from './search.js';
+import { workerCommand } from './worker.js';
 
 export { UsageError, type CliIO, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 export { parseTrainArgs, type SavedModel, type TrainReport, type TrainSettings } from './train.js';
@@ -13,6 +15,8 @@ export { parseTrainArgs, type SavedModel, type TrainReport, type TrainSettings }
 export const COMMANDS: readonly Command[] = [
   trainCommand,
   experimentCommand,
+  searchCommand,
+  workerCommand,
 ];
 
 function version(): string {

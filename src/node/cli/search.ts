@@ -1,0 +1,230 @@
+// `simdnn search`: a hyper-parameter study, the book's random search by
+// default (lr = 10^U(−6, −2), weight decay = 10^U(−8, −4), MultiLayerNet
+// 784-[100×6]-10, SGD, batch 100, 500 digits with 20% for validation).
+// Trials run on local worker threads, or with --queue as BullMQ jobs on Redis
+// for `simdnn worker`s anywhere. Every result goes to a JSON-lines file as it
+// comes; running the same study again resumes it from that file (and, with
+// --queue, from Redis). The best trials print as a table.
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { resumeFrom } from '../../search/resume.js';
+import { hyperparameterSearch, type Executor, type ScoredResult, type SearchResult } from '../../search/search.js';
+import { checkSpace, logUniform, type SearchSpace } from '../../search/space.js';
+import type { TrialResult } from '../../search/trial.js';
+import { optimizerNames } from '../../optim/registry.js';
+import { localExecutor } from '../search/local.js';
+import { DEFAULT_QUEUE_NAME, queueExecutor } from '../search/queue.js';
+import { intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: 'study', value: 'name', default: 'study', help: "the study's name: its results file and its jobs' ids; run it again to resume" },
+  { name: 'trials', value: 'n', default: '100', help: 'configurations to try' },
+  { name: 'epochs', value: 'n', default: '50', help: 'epochs of a full trial' },
+  { name: 'seed', value: 'n', default: '1', help: "study seed: trial i's settings, initialisation and batches depend on (seed, i) only" },
+  { name: 'lr', value: 'lo,hi', default: '1e-6,1e-2', help: 'learning rate range, sampled log-uniformly' },
+  { name: 'weight-decay', value: 'lo,hi', default: '1e-8,1e-4', help: 'L2 weight decay range, sampled log-uniformly' },
+  { name: 'hidden', value: 'n,n,...', default: '100,100,100,100,100,100', help: 'hidden layer sizes' },
+  { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
+  { name: 'batch', value: 'n', default: '100', help: 'mini-batch size' },
+  { name: 'space', value: 'file', help: 'a JSON search space ({"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}, "hidden": [50, 50], ...}); replaces --lr, --weight-decay, --hidden, --optimizer, --batch' },
+  { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist' (the bundled digits' training part) or an IDX directory" },
+  { name: 'rows', value: 'n', default: '500', help: 'training rows used (the book: 500)' },
+  { name: 'validation', value: 'share', default: '0.2', help: 'share of those rows held out for validation' },
+  { name: 'scheduler', value: 'name', default: 'none', help: "'none' (every trial runs all epochs) or 'asha' (asynchronous successive halving stops poor trials early)" },
+  { name: 'eta', value: 'x', default: '3', help: "ASHA's reduction factor: each rung keeps the best 1/eta" },
+  { name: 'min-epochs', value: 'n', default: '1', help: "ASHA's first rung" },
+  { name: 'parallel', value: 'n', help: 'ASHA: jobs in flight, which fixes its decisions (default: --workers, or 8 with --queue)' },
+  { name: 'workers', value: 'n', help: 'local worker threads (default: one per core)' },
+  { name: 'queue', value: 'redis://host:port', help: 'run trials as BullMQ jobs on this Redis, for `simdnn worker`s to take' },
+  { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (the workers must use the same)' },
+  { name: 'out', value: 'file', help: "results, one JSON line per finished job (default: <study>.jsonl); an existing file resumes the study" },
+  { name: 'top', value: 'n', default: '10', help: 'best trials to print' },
+  { name: 'json', help: 'print the summary as one JSON object' },
+  { name: 'quiet', help: 'no progress on stderr' },
+];
+
+function get(values: CommandContext['values'], name: string): string {
+  const v = values[name];
+  return typeof v === 'string' ? v : OPTIONS.find((o) => o.name === name)!.default!;
+}
+
+function range(flag: string, text: string): [number, number] {
+  const parts = text.split(',');
+  if (parts.length !== 2) throw new UsageError(`--${flag}: expected lo,hi, got '${text}'`);
+  const [lo, hi] = parts.map((p) => numberValue(flag, p.trim()));
+  if (!(lo > 0 && lo <= hi)) throw new UsageError(`--${flag}: expected 0 < lo <= hi, got '${text}'`);
+  return [lo, hi];
+}
+
+async function spaceOf(values: CommandContext['values']): Promise<SearchSpace> {
+  if (typeof values.space === 'string') {
+    let space: SearchSpace;
+    try {
+      space = JSON.parse(await readFile(values.space, 'utf8')) as SearchSpace;
+    } catch (e) {
+      throw new UsageError(`--space: cannot read ${values.space} as JSON (${(e as Error).message})`);
+    }
+    try { checkSpace(space); } catch (e) { throw new UsageError(`--space: ${(e as Error).message}`); }
+    return space;
+  }
+  const hidden = get(values, 'hidden').split(',').map((n) => intValue('hidden', n.trim(), 1));
+  return {
+    lr: logUniform(...range('lr', get(values, 'lr'))),
+    weightDecay: logUniform(...range('weight-decay', get(values, 'weight-decay'))),
+    hidden,
+    optimizer: oneOf('optimizer', get(values, 'optimizer'), optimizerNames),
+    batchSize: intValue('batch', get(values, 'batch'), 1),
+  };
+}
+
+/** The results already in the file, and the file rewritten without a torn last line (a killed coordinator). */
+async function storedResults(file: string): Promise<TrialResult[]> {
+  let text: string;
+  try { text = await readFile(file, 'utf8'); } catch { return []; }
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const results: TrialResult[] = [];
+  for (const line of lines) {
+    try { results.push(JSON.parse(line) as TrialResult); } catch { /* a line cut short by a kill */ }
+  }
+  await writeFile(file, results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  return results;
+}
+
+/** Progress on stderr: a redrawn line on a TTY, else a line per result. */
+function progress(out: Output, enabled: boolean) {
+  let best: ScoredResult | null = null;
+  return (r: ScoredResult, p: { done: number; total: number | null }) => {
+    if (!enabled) return;
+    if (r.status === 'ok' && (!best || r.objective > best.objective)) best = r;
+    const count = p.total ? `${p.done}/${p.total}` : `${p.done}`;
+    const bar = p.total ? `[${'#'.repeat(Math.round((16 * p.done) / p.total)).padEnd(16, '.')}] ` : '';
+    const what = r.status === 'ok' ? `valAcc ${r.history.at(-1)!.valAcc.toFixed(4)}` : `failed (${r.error})`;
+    const text = `${bar}${count} trial ${r.index} (${r.epochs} epochs) ${what}, ${r.seconds.toFixed(1)} s on ${r.worker}` +
+      `${best ? ` | best ${best.objective.toFixed(4)} (trial ${best.index})` : ''}`;
+    if (out.isTTY) out.write(`\r${text.slice(0, (out.columns || 80) - 1)}\x1b[K`);
+    else out.write(`${text}\n`);
+  };
+}
+
+function fmt(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toExponential(3);
+  return JSON.stringify(v);
+}
+
+/** The best `top` trials as a table; columns for the settings that vary. */
+export function bestTable(result: SearchResult, space: SearchSpace, top: number): string {
+  const varied = Object.entries(space).filter(([, d]) => typeof d === 'object' && d !== null && !Array.isArray(d)).map(([k]) => k);
+  const header = ['rank', 'trial', 'valAcc', 'trainAcc', 'valLoss', 'epochs', ...varied, 'worker'];
+  const rows = result.best.slice(0, top).map((r, i) => {
+    const last = r.history.at(-1);
+    return [String(i + 1), String(r.index), last?.valAcc.toFixed(4) ?? '-', last?.trainAcc.toFixed(4) ?? '-', last?.valLoss.toFixed(4) ?? '-',
+      r.status === 'ok' ? String(r.history.length) : 'failed', ...varied.map((k) => fmt(r.settings[k])), r.worker];
+  });
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  return [header, ...rows].map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+async function search({ values, io, signal }: CommandContext): Promise<number> {
+  const study = get(values, 'study');
+  if (!/^[\w.-]{1,100}$/.test(study)) throw new UsageError(`--study: expected 1 to 100 letters, digits, '_', '.', '-', got '${study}'`);
+  const space = await spaceOf(values);
+  const validation = numberValue('validation', get(values, 'validation'));
+  if (!(validation > 0 && validation < 1)) throw new UsageError(`--validation: expected a share in (0, 1), got ${validation}`);
+  const scheduler = oneOf('scheduler', get(values, 'scheduler'), ['none', 'asha'] as const);
+  const workers = typeof values.workers === 'string' ? intValue('workers', values.workers, 1) : undefined;
+  const queue = typeof values.queue === 'string' ? values.queue : undefined;
+  if (queue && workers !== undefined) throw new UsageError('--workers: with --queue the workers are `simdnn worker` processes; give one or the other');
+  const parallel = typeof values.parallel === 'string' ? intValue('parallel', values.parallel, 1) : undefined;
+  if (parallel !== undefined && scheduler !== 'asha') throw new UsageError('--parallel: only with --scheduler asha');
+  const options = {
+    study,
+    space,
+    trials: intValue('trials', get(values, 'trials'), 1),
+    epochs: intValue('epochs', get(values, 'epochs'), 1),
+    seed: intValue('seed', get(values, 'seed'), 0, 0xffffffff),
+    data: { source: get(values, 'data'), rows: intValue('rows', get(values, 'rows'), 2), validation, splitSeed: 1 },
+    scheduler,
+    ...(scheduler === 'asha' ? {
+      asha: {
+        reductionFactor: numberValue('eta', get(values, 'eta')),
+        minEpochs: intValue('min-epochs', get(values, 'min-epochs'), 1),
+        parallel: parallel ?? (queue ? 8 : undefined),
+      },
+    } : {}),
+  };
+  const out = typeof values.out === 'string' ? values.out : `${study}.jsonl`;
+  const top = intValue('top', get(values, 'top'), 0);
+  const quiet = values.quiet === true;
+  const stored = await storedResults(out);
+  let inner: Executor;
+  try {
+    inner = queue
+      ? await queueExecutor({ url: queue, name: get(values, 'queue-name'), onError: quiet ? undefined : reporter(io.stderr) })
+      : localExecutor({ workers });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--queue: ${e.message}`);
+    throw e;
+  }
+  const executor = resumeFrom(inner, stored);
+  const written = new Set(stored.map((r) => `${r.index}@${r.epochs}`));
+  if (!quiet) {
+    io.stderr.write(`simdnn search: study '${study}', ${options.trials} trials x ${options.epochs} epochs${scheduler === 'asha' ? ' (ASHA)' : ''}, ` +
+      `${queue ? `queue ${queue}` : `${inner.concurrency} local worker${inner.concurrency === 1 ? '' : 's'}`}, results in ${out}` +
+      `${stored.length ? ` (resuming: ${stored.length} stored)` : ''}\n`);
+  }
+  const show = progress(io.stderr, !quiet);
+  let writes = Promise.resolve();
+  let result: SearchResult;
+  try {
+    result = await hyperparameterSearch({
+      ...options,
+      executor,
+      signal,
+      onResult: (r, p) => {
+        show(r, p);
+        const key = `${r.index}@${r.epochs}`;
+        if (written.has(key)) return;
+        written.add(key);
+        const { objective: _o, rung: _r, ...plain } = r;
+        writes = writes.then(() => appendFile(out, `${JSON.stringify(plain)}\n`));
+      },
+    });
+  } finally {
+    await executor.close();
+    await writes;
+    if (io.stderr.isTTY && !quiet) io.stderr.write('\n');
+  }
+  if (values.json === true) {
+    io.stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, epochsSpent: result.epochsSpent, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);
+  } else {
+    io.stdout.write(bestTable(result, space, top));
+    io.stdout.write(`${result.trials.length} trials (${result.failed} failed), ${result.epochsSpent} epochs trained, ${result.seconds.toFixed(1)} s\n`);
+  }
+  return 0;
+}
+
+/** Connection errors on stderr, at most one every 5 s (ioredis retries them). */
+function reporter(out: Output): (e: Error) => void {
+  let last = -Infinity;
+  return (e) => {
+    const t = Date.now();
+    if (t - last < 5000) return;
+    last = t;
+    out.write(`simdnn: queue: ${e.message} (retrying)\n`);
+  };
+}
+
+/** `simdnn search`. */
+export const searchCommand: Command = {
+  name: 'search',
+  summary: 'hyper-parameter search: local worker threads, or BullMQ jobs on Redis with --queue',
+  description: "Random search over hyper-parameters, as the book's hyperparameter_optimization.py (by default\n" +
+    'its space, net and data). Results stream to a JSON-lines file; running the same --study again\n' +
+    'resumes it. With --queue, trials are BullMQ jobs that `simdnn worker` processes run on any machine.',
+  options: OPTIONS,
+  examples: [
+    'simdnn search --trials 100 --epochs 50',
+    'simdnn search --scheduler asha --study book-asha',
+    'simdnn search --queue redis://10.0.0.5:6379 --study big --trials 1000',
+  ],
+  run: search,
+};

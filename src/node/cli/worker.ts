@@ -1,0 +1,58 @@
+// `simdnn worker`: takes trial jobs from a BullMQ queue on Redis and runs them
+// on worker threads until interrupted. Start any number, on any machines,
+// before or after `simdnn search --queue`.
+import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../search/queue.js';
+import { intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: 'queue', value: 'redis://host:port', help: 'the Redis holding the queue (required)' },
+  { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (as given to simdnn search)' },
+  { name: 'threads', value: 'n', help: 'trials at once, one per worker thread (default: one per core)' },
+  { name: 'lock-duration', value: 'ms', default: '30000', help: "a job's lock: if this worker dies, another takes its jobs after about this long" },
+  { name: 'stalled-interval', value: 'ms', default: '30000', help: 'how often this worker looks for jobs whose worker died' },
+  { name: 'quiet', help: 'no line per job on stderr' },
+];
+
+async function worker({ values, io, signal }: CommandContext): Promise<number> {
+  if (typeof values.queue !== 'string') throw new UsageError('--queue: required (redis://HOST:PORT)');
+  const threads = typeof values.threads === 'string' ? intValue('threads', values.threads, 1) : undefined;
+  const num = (name: string) => intValue(name, typeof values[name] === 'string' ? values[name] as string : OPTIONS.find((o) => o.name === name)!.default!, 1);
+  const quiet = values.quiet === true;
+  const log = (text: string) => { if (!quiet) io.stderr.write(`simdnn worker: ${text}\n`); };
+  let running;
+  try {
+    running = await runQueueWorker({
+      url: values.queue,
+      name: typeof values['queue-name'] === 'string' ? values['queue-name'] : DEFAULT_QUEUE_NAME,
+      threads,
+      lockDuration: num('lock-duration'),
+      stalledInterval: num('stalled-interval'),
+      onError: (e) => log(`queue: ${e.message} (retrying)`),
+      onEvent: (e) => log(e.kind === 'started' ? `started ${e.id}`
+        : e.kind === 'done' ? `done ${e.id} ${e.result!.status}${e.result!.status === 'ok' ? ` valAcc ${e.result!.history.at(-1)!.valAcc.toFixed(4)}` : ''} ${e.result!.seconds.toFixed(2)} s`
+          : `error ${e.id}: ${e.error}`),
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--queue: ${e.message}`);
+    throw e;
+  }
+  log(`taking jobs from ${values.queue} (${running.worker.opts.concurrency} at once)`);
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  log('stopping: finishing the jobs in progress');
+  await running.close();
+  return signal.reason === 'SIGINT' ? 130 : signal.reason === 'SIGTERM' ? 143 : 0;
+}
+
+/** `simdnn worker`. */
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'run search trials from a BullMQ queue on Redis (simdnn search --queue)',
+  description: 'Takes trial jobs from the queue and runs them on worker threads, one trial per thread, until\n' +
+    'interrupted. Jobs of a worker that dies are taken over by the others.',
+  options: OPTIONS,
+  examples: ['simdnn worker --queue redis://10.0.0.5:6379'],
+  run: worker,
+};

@@ -1,0 +1,162 @@
+// Search beyond one machine: trials as BullMQ jobs on Redis. The coordinator
+// (queueExecutor) adds each job under a fixed id (study.trial.epochs), so
+// adding it again is a no-op and a restarted coordinator finds the results
+// already in Redis; workers (runQueueWorker) take jobs and train them on
+// worker threads (localExecutor), so their event loop stays free to renew
+// job locks. BullMQ delivers at least once: a job whose worker died goes back
+// to the queue when its lock expires and another worker runs it, to the same
+// bits; a completion without the job's lock is refused, so a result is stored once.
+import { hostname } from 'node:os';
+import type { Job, Queue, Worker } from 'bullmq';
+import type { Executor } from '../../search/search.js';
+import type { TrialJob, TrialResult } from '../../search/trial.js';
+import { localExecutor } from './local.js';
+
+/** The BullMQ queue every study and worker uses unless told otherwise. */
+export const DEFAULT_QUEUE_NAME = 'simdnn-trials';
+
+/** Where the queue is: a redis://HOST:PORT URL and the queue's name. */
+export interface QueueLocation {
+  url: string;
+  /** Default DEFAULT_QUEUE_NAME. */
+  name?: string;
+}
+
+/** `redis://host:port[/db]` → ioredis options; throws a RangeError naming the URL otherwise. */
+export function redisConnection(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
+  let u: URL;
+  try { u = new URL(url); } catch { throw new RangeError(`queue: expected redis://HOST:PORT, got '${url}'`); }
+  if (u.protocol !== 'redis:' || !u.hostname) throw new RangeError(`queue: expected redis://HOST:PORT, got '${url}'`);
+  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new RangeError(`queue: bad database number in '${url}'`);
+  // null: a command waits through a Redis restart instead of failing after 20 retries
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379), db, maxRetriesPerRequest: null };
+}
+
+/** A job's id: the study, the trial index and the epochs it trains to (BullMQ ids may not contain ':'). */
+export function jobId(job: Pick<TrialJob, 'study' | 'index' | 'epochs'>): string {
+  return `${job.study}.t${job.index}.e${job.epochs}`;
+}
+
+async function bullmq(): Promise<typeof import('bullmq')> {
+  try {
+    return await import('bullmq');
+  } catch (e) {
+    throw new Error(`the queue needs the npm packages bullmq and ioredis (npm install bullmq ioredis): ${(e as Error).message}`);
+  }
+}
+
+export interface QueueExecutorOptions extends QueueLocation {
+  /** Jobs kept in flight by the search (ASHA's parallel; plain search adds every job at once). Default 64. */
+  concurrency?: number;
+  /** How often to look for finished jobs. Default 250 ms. */
+  pollMs?: number;
+  /** Attempts BullMQ gives a job whose worker failed it (not a failed trial: that is a result). Default 3. */
+  attempts?: number;
+  /** Connection errors (ioredis retries them); default: ignored. */
+  onError?: (e: Error) => void;
+}
+
+/**
+ * The coordinator's side: run(job) adds the job (a no-op if its id exists) and
+ * resolves with its result once a worker has completed it, at once for a job
+ * completed before (a resumed study). A job lost from Redis is added again; a
+ * job BullMQ failed (its attempts used up) is retried once, then rejects.
+ * close() disconnects (jobs stay in Redis).
+ */
+export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
+  const { Queue } = await bullmq();
+  const connection = redisConnection(options.url);
+  const queue = new Queue(options.name ?? DEFAULT_QUEUE_NAME, { connection });
+  // ioredis reconnects by itself (a Redis restart); its errors must not be unhandled events
+  queue.on('error', (e: Error) => options.onError?.(e));
+  await queue.waitUntilReady();
+  const pollMs = options.pollMs ?? 250;
+  const attempts = options.attempts ?? 3;
+  let closed = false;
+  const add = (job: TrialJob) => queue.add('trial', job, { jobId: jobId(job), attempts, removeOnComplete: false, removeOnFail: false });
+  return {
+    queue,
+    concurrency: options.concurrency ?? 64,
+    async run(job: TrialJob): Promise<TrialResult> {
+      const id = jobId(job);
+      await add(job);
+      let retried = false;
+      for (;;) {
+        if (closed) throw new Error(`queue executor closed while waiting for ${id}`);
+        const found = (await queue.getJob(id)) as Job | undefined;
+        if (!found) { await add(job); continue; } // lost (Redis restarted from an older state): add it again
+        if (found.finishedOn !== undefined && found.returnvalue !== null && found.returnvalue !== undefined && !found.failedReason) {
+          return found.returnvalue as TrialResult;
+        }
+        if (found.finishedOn !== undefined && found.failedReason) {
+          const state = await found.getState();
+          if (state === 'failed') {
+            if (retried) throw new Error(`job ${id} failed in the queue: ${found.failedReason}`);
+            retried = true;
+            await found.retry('failed');
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    },
+    async close() {
+      closed = true;
+      await queue.close();
+    },
+  };
+}
+
+export interface QueueWorkerOptions extends QueueLocation {
+  /** Trials at once (worker threads). Default: one per core. */
+  threads?: number;
+  /** BullMQ lock duration (ms): a dead worker's job is taken over after about this long. Default 30000. */
+  lockDuration?: number;
+  /** How often this worker checks for stalled jobs (ms). Default 30000. */
+  stalledInterval?: number;
+  /** Times a job may stall (its worker die) before BullMQ fails it. Default 5. */
+  maxStalledCount?: number;
+  /** Called when a job starts and when it ends. */
+  /** Connection errors (ioredis retries them); default: ignored. */
+  onError?: (e: Error) => void;
+  onEvent?: (e: { kind: 'started' | 'done' | 'error'; id: string; job: TrialJob; result?: TrialResult; error?: string }) => void;
+}
+
+/**
+ * A worker: takes trial jobs from the queue and runs `threads` at a time on
+ * worker threads. Resolves once connected; close() stops taking jobs, waits
+ * for the running ones and frees the threads.
+ */
+export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const { Worker } = await bullmq();
+  const threads = options.threads ?? (await import('node:os')).availableParallelism();
+  const executor = localExecutor({ workers: threads, label: `${hostname()}:${process.pid}/thread` });
+  const worker = new Worker(options.name ?? DEFAULT_QUEUE_NAME, async (job: Job) => {
+    const data = job.data as TrialJob;
+    options.onEvent?.({ kind: 'started', id: job.id!, job: data });
+    try {
+      const result = await executor.run(data);
+      options.onEvent?.({ kind: 'done', id: job.id!, job: data, result });
+      return result;
+    } catch (e) {
+      options.onEvent?.({ kind: 'error', id: job.id!, job: data, error: (e as Error).message });
+      throw e;
+    }
+  }, {
+    connection: redisConnection(options.url),
+    concurrency: threads,
+    lockDuration: options.lockDuration ?? 30_000,
+    stalledInterval: options.stalledInterval ?? 30_000,
+    maxStalledCount: options.maxStalledCount ?? 5,
+  });
+  // errors of the connection (Redis restarting) are retried by ioredis; they must not be unhandled events
+  worker.on('error', (e: Error) => options.onError?.(e));
+  await worker.waitUntilReady();
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await executor.close();
+    },
+  };
+}

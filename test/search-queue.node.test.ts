@@ -1,0 +1,197 @@
+// The BullMQ executor against a real redis-server (Debian's), each case with
+// its own server on a free loopback port, a temp dir and append-only
+// persistence, and `simdnn search` / `simdnn worker` as real processes:
+//  - a worker killed in the middle of a trial: another worker takes the trial
+//    over, and the study's results equal a run with no fault, bit for bit;
+//  - Redis restarted in the middle of a study: the study completes, nothing lost;
+//  - a worker started before the coordinator, and the coordinator killed and
+//    started again: the study completes, no trial runs twice, each result stored once.
+// Short locks (1 s) make BullMQ notice a dead worker quickly.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRuntime } from '../src/node/runtime.js';
+import { loadSearchData } from '../src/node/search/data.js';
+import { hyperparameterSearch, inlineExecutor, logUniform, type SearchResult, type TrialResult } from '../src/search/index.js';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const cli = path.join(root, 'dist/node/cli.js');
+const children = new Set<ChildProcess>();
+let tmp: string;
+
+/** The study every case runs: the book's net and data, 6 trials of 3 epochs (a trial takes a few tenths of a second). */
+const TRIALS = 6;
+const STUDY_ARGS = ['--trials', String(TRIALS), '--epochs', '3', '--lr', '1e-3,1e-1', '--seed', '4', '--quiet'];
+const WORKER_ARGS = ['--threads', '1', '--lock-duration', '1000', '--stalled-interval', '500'];
+let reference: SearchResult;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-queue-'));
+  // the same study with no queue and no fault, inline on this thread
+  const rt = await createRuntime({ threads: 1 });
+  const exec = inlineExecutor(rt, loadSearchData);
+  reference = await hyperparameterSearch({
+    study: 'ref', trials: TRIALS, epochs: 3, seed: 4, data: { source: 'mnist', rows: 500, validation: 0.2, splitSeed: 1 }, executor: exec,
+    space: { lr: logUniform(1e-3, 1e-1), weightDecay: logUniform(1e-8, 1e-4), hidden: [100, 100, 100, 100, 100, 100], optimizer: 'sgd', batchSize: 100 },
+  });
+  await exec.close();
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all([...children].map((c) => exited(c, 5000).catch(() => undefined)));
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Proc { child: ChildProcess; lines: string[] }
+
+function start(command: string, args: string[]): Proc {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const lines: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+  }
+  return { child, lines };
+}
+
+function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`process ${child.pid} still running after ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
+  });
+}
+
+async function waitFor(what: string, test: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startRedis(dir: string, port: number): Promise<Proc> {
+  const redis = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--daemonize', 'no']);
+  await waitFor('redis-server to accept connections', () => redis.lines.some((l) => l.includes('Ready to accept connections')), 20_000);
+  return redis;
+}
+
+async function stopRedis(redis: Proc): Promise<void> {
+  redis.child.kill('SIGTERM'); // a restart: redis-server flushes its append-only file and exits
+  await exited(redis.child, 20_000);
+}
+
+const worker = (url: string) => start(process.execPath, [cli, 'worker', '--queue', url, ...WORKER_ARGS]);
+const coordinator = (url: string, study: string, out: string) => start(process.execPath, [cli, 'search', '--queue', url, '--study', study, '--out', out, ...STUDY_ARGS]);
+
+/** The results file: checks each trial is stored once and equals the no-fault run; returns the trials lost. */
+async function check(out: string): Promise<{ lost: number; results: TrialResult[] }> {
+  const results = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as TrialResult);
+  expect(results.map((r) => r.index).sort()).toEqual([...new Set(results.map((r) => r.index))].sort()); // each stored once
+  for (const r of results) {
+    const ref = reference.trials[r.index];
+    expect(r.status).toBe('ok');
+    expect(r.settings).toEqual(ref.settings);
+    expect(r.history, `trial ${r.index}`).toEqual(ref.history); // bit for bit: JSON keeps every double exactly
+  }
+  return { lost: TRIALS - results.length, results };
+}
+
+const started = (p: Proc) => p.lines.filter((l) => l.includes('worker: started')).map((l) => l.split('started ')[1]);
+const done = (p: Proc) => p.lines.filter((l) => l.includes('worker: done')).map((l) => l.split(' ')[3]);
+
+describe('search on BullMQ + redis-server', () => {
+  it('a worker killed mid-trial: another takes the trial over; results equal the no-fault run', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'kill-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await startRedis(dir, port);
+    const a = worker(url);
+    await waitFor('worker A to connect', () => a.lines.some((l) => l.includes('taking jobs')));
+    const out = path.join(dir, 'kill.jsonl');
+    const c = coordinator(url, 'kill', out);
+    // A's first job is still loading its thread's runtime and data when it says it started
+    await waitFor('worker A to start a trial', () => started(a).length > 0);
+    a.child.kill('SIGKILL');
+    await exited(a.child, 10_000);
+    const interrupted = started(a).filter((id) => !done(a).includes(id));
+    expect(interrupted.length).toBeGreaterThan(0);
+    const b = worker(url);
+    expect(await exited(c.child, 90_000)).toBe(0);
+    const { lost, results } = await check(out);
+    expect(lost).toBe(0);
+    for (const id of interrupted) {
+      const index = Number(/\.t(\d+)\./.exec(id)![1]);
+      expect(results.find((r) => r.index === index)!.worker).toContain(`:${b.child.pid}/`);
+    }
+    b.child.kill('SIGKILL');
+    await stopRedis(redis);
+  }, 120_000);
+
+  it('Redis restarted mid-study (append-only file on): the study completes, nothing lost', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'restart-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let redis = await startRedis(dir, port);
+    const w = worker(url);
+    const out = path.join(dir, 'restart.jsonl');
+    const c = coordinator(url, 'restart', out);
+    await waitFor('a first trial to finish', () => done(w).length > 0);
+    await stopRedis(redis);
+    const doneBefore = done(w).length;
+    expect(doneBefore).toBeLessThan(TRIALS); // mid-study
+    await new Promise((r) => setTimeout(r, 300));
+    redis = await startRedis(dir, port);
+    expect(await exited(c.child, 90_000)).toBe(0);
+    expect(done(w).length).toBeGreaterThan(doneBefore); // the worker carried on after the restart
+    expect((await check(out)).lost).toBe(0);
+    w.child.kill('SIGKILL');
+    await stopRedis(redis);
+  }, 120_000);
+
+  it('a worker started before the coordinator, and the coordinator restarted mid-study: both carry on', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'resume-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await startRedis(dir, port);
+    const w = worker(url);
+    await waitFor('the worker to connect', () => w.lines.some((l) => l.includes('taking jobs')));
+    const out = path.join(dir, 'resume.jsonl');
+    const c1 = coordinator(url, 'resume', out);
+    await waitFor('two trials to finish', () => done(w).length >= 2);
+    c1.child.kill('SIGKILL');
+    await exited(c1.child, 10_000);
+    expect(c1.child.exitCode).toBe(null); // killed, not finished
+    const c2 = coordinator(url, 'resume', out);
+    expect(await exited(c2.child, 90_000)).toBe(0);
+    expect((await check(out)).lost).toBe(0);
+    // completed trials are not run again: every job started once
+    expect(started(w).length).toBe(new Set(started(w)).size);
+    expect(new Set(started(w)).size).toBe(TRIALS);
+    w.child.kill('SIGKILL');
+    await stopRedis(redis);
+  }, 120_000);
+});

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
-  AshaScheduler, ashaRungs, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
+  AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
   trialJob, uniform, type DataLoader, type SearchSpace,
 } from '../src/search/index.js';
 
@@ -106,7 +106,7 @@ describe('search on the inline executor', () => {
     await exec.close();
     const fresh = await makeRuntime();
     const job = trialJob({ space: tinySpace, data: {}, seed: 5 }, 2, 2);
-    const alone = runTrial(fresh, job, await tinyData(fresh, {}));
+    const alone = await runTrial(fresh, job, await tinyData(fresh, {}));
     expect(alone.history).toEqual(r.trials[2].history);
     expect(alone.settings).toEqual(r.trials[2].settings);
   });
@@ -127,5 +127,28 @@ describe('search on the inline executor', () => {
     for (const t of finished) expect(t.history).toEqual(full.trials[t.index].history);
     // every rung-0 result is a prefix of the full run's history
     for (const t of a.trials) expect(t.history).toEqual(full.trials[t.index].history.slice(0, t.history.length));
+  });
+});
+
+describe('resuming a study', () => {
+  it('stored results answer their jobs without running them; a foreign result is refused', async () => {
+    const exec = inlineExecutor(rt, tinyData);
+    const study = { space: tinySpace, trials: 4, epochs: 3, seed: 9, data: {}, scheduler: 'asha' as const, asha: { parallel: 2 } };
+    const first = await hyperparameterSearch({ ...study, executor: exec });
+    await exec.close();
+    let ran = 0;
+    const none: Executor = { concurrency: 2, run: async () => { ran++; throw new Error('nothing should run'); }, close: async () => undefined };
+    const again = await hyperparameterSearch({ ...study, executor: resumeFrom(none, first.jobs) });
+    expect(ran).toBe(0);
+    expect(again.jobs.map((j) => [j.index, j.epochs, j.history])).toEqual(first.jobs.map((j) => [j.index, j.epochs, j.history]));
+    const foreign = first.jobs.map((j) => (j.index === 1 ? { ...j, settings: { ...j.settings, lr: 0.5 } } : j));
+    await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, foreign) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
+  });
+
+  it('runTrial checks its data tensors and names them', async () => {
+    const other = await makeRuntime();
+    const data = await tinyData(other, {});
+    const job = trialJob({ space: tinySpace, data: {} }, 0, 1);
+    await expect(runTrial(rt, job, data)).rejects.toThrow(/runTrial: data\.xTrain/);
   });
 });

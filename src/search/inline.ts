@@ -8,8 +8,8 @@ import { runTrial, type DataSpec, type TrialData, type TrialJob, type TrialResul
 export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<TrialData>;
 
 /**
- * Runs jobs on `rt` (borrowed), one at a time, yielding to the event loop
- * between trials. Data is loaded once per distinct DataSpec and freed by close().
+ * Runs jobs on `rt` (borrowed), one at a time (training yields to the event
+ * loop now and then). Data is loaded once per distinct DataSpec and freed by close().
  */
 export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline'): Executor {
   const cache = new DataCache(rt, load);
@@ -18,7 +18,6 @@ export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline')
     concurrency: 1,
     run(job: TrialJob): Promise<TrialResult> {
       const result = queue.then(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 0));
         return runTrial(rt, job, await cache.get(job.data), worker);
       });
       queue = result.catch(() => undefined);
@@ -51,7 +50,10 @@ export class DataCache {
 
   dispose(): void {
     for (const data of this.loaded.values()) {
-      data.then((d) => { for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose(); }, () => undefined);
+      data.then((d) => {
+        if (d.dispose) d.dispose();
+        else for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose();
+      }, () => undefined);
     }
     this.loaded.clear();
   }

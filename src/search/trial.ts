@@ -11,7 +11,7 @@ import type { Sequential } from '../nets/sequential.js';
 import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from '../optim/registry.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { checkTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
 import { Trainer } from '../train/trainer.js';
 import type { Settings, SettingValue } from './space.js';
 
@@ -38,6 +38,8 @@ export interface TrialData {
   tTrain: Tensor | IntTensor;
   xVal: Tensor;
   tVal: Tensor | IntTensor;
+  /** Frees the four tensors (and whatever holds them); absent: each tensor is disposed. */
+  dispose?(): void;
 }
 
 export interface EpochResult {
@@ -138,19 +140,20 @@ function checkJob(job: TrialJob): void {
 }
 
 /**
- * Trains the job's net on `data` (borrowed) for job.epochs epochs and returns
- * its per-epoch results. The runtime is reseeded with job.seed first. Training
+ * Trains the job's net on `data` (borrowed) for job.epochs epochs (the book's
+ * Trainer, validation set in the place of its test set) and resolves to its
+ * per-epoch results. The runtime is reseeded with job.seed first. Training
  * errors (NaN/Inf from a diverging learning rate, bad setting values) do not
  * throw: they come back as status 'failed' with the message and the epochs
  * done. Everything the trial allocates is freed before it returns. Throws only
  * on a malformed job or data (TypeError/RangeError naming it).
  */
-export function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline'): TrialResult {
+export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline'): Promise<TrialResult> {
   checkJob(job);
-  checkTensor(rt, data.xTrain, 'data.xTrain');
-  checkTensor(rt, data.tTrain, 'data.tTrain');
-  checkTensor(rt, data.xVal, 'data.xVal');
-  checkTensor(rt, data.tVal, 'data.tVal');
+  checkTensor(rt, data.xTrain, 'runTrial: data.xTrain');
+  checkTensor(rt, data.tTrain, 'runTrial: data.tTrain');
+  checkTensor(rt, data.xVal, 'runTrial: data.xVal');
+  checkTensor(rt, data.tVal, 'runTrial: data.tVal');
   const start = now();
   const history: EpochResult[] = [];
   const result = (status: 'ok' | 'failed', error?: string): TrialResult => ({
@@ -175,7 +178,7 @@ export function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = '
         if (r) history.push({ epoch: r.epoch, trainLoss: r.trainLoss, trainAcc: r.trainAcc, valLoss: r.testLoss, valAcc: r.testAcc });
       },
     });
-    trainer.train();
+    await trainer.fit(); // the same bits as train(), yielding to the event loop now and then
     return result('ok');
   } catch (e) {
     return result('failed', e instanceof Error ? e.message : String(e));
@@ -184,13 +187,6 @@ export function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = '
     (optimizer as { dispose?: () => void } | null)?.dispose?.();
     net?.dispose();
   }
-}
-
-// The tensor-check contract (checkTensor in src/runtime/tensor.ts) is not on main yet; this is its subset.
-function checkTensor(rt: Runtime, t: unknown, name: string): void {
-  if (!(t instanceof Tensor || t instanceof IntTensor)) throw new TypeError(`runTrial: ${name} must be a Tensor or IntTensor`);
-  if (t.disposed) throw new RangeError(`runTrial: ${name} is disposed`);
-  if (t.rt !== rt) throw new RangeError(`runTrial: ${name} belongs to another runtime`);
 }
 
 function maxLabel(t: Tensor | IntTensor): number {

@@ -16,7 +16,7 @@ let queue: Promise<void> = Promise.resolve();
 parentPort!.on('message', ({ id, job }: { id: number; job: TrialJob }) => {
   queue = queue.then(async () => {
     try {
-      parentPort!.postMessage({ id, result: runTrial(rt, job, await cache.get(job.data), label) });
+      parentPort!.postMessage({ id, result: await runTrial(rt, job, await cache.get(job.data), label) });
     } catch (e) {
       parentPort!.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
     }

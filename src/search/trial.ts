@@ -5,8 +5,7 @@
 // batches (and so every bit of its results) depend on the job alone.
 import type { ActivationName } from '../layers/activations.js';
 import type { WeightInit } from '../nets/init.js';
-import { MultiLayerNet } from '../nets/multi-layer-net.js';
-import { MultiLayerNetExtend } from '../nets/multi-layer-net-extend.js';
+import { buildNet, type NetSpec } from '../nets/registry.js';
 import type { Sequential } from '../nets/sequential.js';
 import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from '../optim/registry.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -111,7 +110,8 @@ export function checkSettings(s: Settings): OptimizerName {
   return optimizer;
 }
 
-function buildNet(rt: Runtime, s: Settings, inputSize: number, outputSize: number): Sequential {
+/** The net a trial's settings describe, as the registry builds it. */
+export function trialNetSpec(s: Settings, inputSize: number, outputSize: number): NetSpec {
   const common = {
     inputSize,
     hiddenSizeList: hiddenSizes(s),
@@ -122,8 +122,8 @@ function buildNet(rt: Runtime, s: Settings, inputSize: number, outputSize: numbe
   };
   const dropout = num(s, 'dropout', 0);
   if (typeof (s.batchnorm ?? false) !== 'boolean') throw new TypeError(`settings.batchnorm: expected true or false, got ${JSON.stringify(s.batchnorm)}`);
-  if (dropout === 0 && s.batchnorm !== true) return new MultiLayerNet(rt, common);
-  return new MultiLayerNetExtend(rt, { ...common, useBatchnorm: s.batchnorm === true, useDropout: dropout !== 0, ...(dropout !== 0 ? { dropoutRatio: dropout } : {}) });
+  if (dropout === 0 && s.batchnorm !== true) return { kind: 'mlp', options: common };
+  return { kind: 'mlp-extend', options: { ...common, useBatchnorm: s.batchnorm === true, useDropout: dropout !== 0, ...(dropout !== 0 ? { dropoutRatio: dropout } : {}) } };
 }
 
 function optimizerOf(s: Settings, name: OptimizerName): Optimizer {
@@ -167,7 +167,7 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
     const name = checkSettings(job.settings);
     rt.reseed(job.seed);
     const classes = data.tTrain.shape.length === 2 ? data.tTrain.shape[1] : Math.max(maxLabel(data.tTrain), maxLabel(data.tVal)) + 1;
-    net = buildNet(rt, job.settings, data.xTrain.size / data.xTrain.shape[0], classes);
+    net = buildNet(rt, trialNetSpec(job.settings, data.xTrain.size / data.xTrain.shape[0], classes));
     optimizer = optimizerOf(job.settings, name);
     trainer = new Trainer(net, data.xTrain, data.tTrain, data.xVal, data.tVal, {
       epochs: job.epochs,

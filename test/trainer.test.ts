@@ -107,6 +107,10 @@ describe('Trainer.fit', () => {
     const r2 = await trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === 3) e.stop(); } } });
     expect(r2.steps).toBe(3);
     expect(r2.epochs.map((e) => e.steps)).toEqual([2, 1]);
+    // one run at a time
+    const running = trainer.fit({ callbacks: { onTrainBegin: () => new Promise((resolve) => setTimeout(resolve, 1)) } });
+    expect(() => trainer.train()).toThrow(/already training/);
+    await running;
     trainer.dispose();
   });
 });

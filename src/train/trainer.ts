@@ -225,6 +225,8 @@ export class Trainer {
   private result: TrainResult = emptyResult();
   private stopRequested = false;
   private finished = false;
+  /** A run in progress (train() or fit()): a second one would interleave with it. */
+  private running = false;
   private bestLoss = Infinity;
   private bestEpoch = 0;
   private wait = 0;
@@ -261,6 +263,7 @@ export class Trainer {
     if (!(Number.isInteger(miniBatchSize) && miniBatchSize > 0)) throw new RangeError(`Trainer: miniBatchSize must be a positive integer, got ${miniBatchSize}`);
     if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${String(sampling)}`);
     if (N === 0) throw new RangeError('Trainer: xTrain is empty');
+    if (xTest.shape[0] === 0) throw new RangeError('Trainer: xTest is empty (accuracy on 0 rows is undefined)');
     this.classes = classesOf(network);
     checkTargets(rt, 'tTrain', tTrain, N, this.classes);
     checkTargets(rt, 'tTest', tTest, xTest.shape[0], this.classes);
@@ -511,6 +514,16 @@ export class Trainer {
 
   /** The loop: pauses (yields null) after every step and evaluation chunk, or yields a promise to await. */
   private *run(callbacks: TrainerCallbacks[]): Generator<Pause, TrainResult> {
+    if (this.running) throw new Error('Trainer: already training (await the running fit() first)');
+    this.running = true;
+    try {
+      return yield* this.loop(callbacks);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private *loop(callbacks: TrainerCallbacks[]): Generator<Pause, TrainResult> {
     if (this.finished) this.reset();
     const rt = this.network.rt;
     const k = rt.unsafeKernels;

@@ -142,7 +142,9 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
         loaded.optimizer?.dispose?.();
         model?.dispose();
         model = loaded.net;
-        post({ type: 'loaded', name: m.name, summary: `${loaded.net.spec.kind} ${JSON.stringify(loaded.net.spec.options)}` });
+        const { kind, options } = loaded.net.spec;
+        const hidden = 'hiddenSizeList' in options ? ` ${options.hiddenSizeList?.join('-')}` : '';
+        post({ type: 'loaded', name: m.name, summary: `${kind}${hidden}, ${loaded.net.parameterSet?.size ?? '?'} parameters` });
         break;
       }
     }

@@ -1,14 +1,13 @@
 // Convolution: the im2col/col2im/bias kernels against their scalar references,
 // and the layer against float64 references from the book's im2col formulation.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { makeRuntime, lengths, randomArray, expectClose, expectBits } from './helpers/runtime.js';
-import type { Runtime } from '../src/runtime/runtime.js';
+import { makeTestRuntime, lengths, randomArray, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
 import { Convolution } from '../src/layers/index.js';
 import { convForward, convBackward, outSize, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
 
-let rt: Runtime;
-beforeAll(async () => { rt = await makeRuntime(); });
+let rt: TestRuntime;
+beforeAll(async () => { rt = await makeTestRuntime(); });
 
 // Filter/stride/pad combinations for the kernels: square and not, 1×1,
 // padding wider than the filter's reach, strides 1 to 4.

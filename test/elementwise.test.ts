@@ -3,18 +3,18 @@
 // Also: in-place calls, calls on a sub-range (the tail must compute the same
 // bits as the vector body), and no writes past the end of the range.
 import { describe, it, expect, beforeAll } from 'vitest';
-import type { Kernels, Runtime } from '../src/runtime/runtime.js';
+import type { TestKernels } from '../build/test/kernels-test.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { makeRuntime, lengths, randomArray, randomInts, expectClose, expectBits } from './helpers/runtime.js';
+import { makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
 
 const f32 = Math.fround;
 const SENTINEL = 12345.5;
 const ULP = 2 ** -23; // float32 machine epsilon: 1 ulp relative, at most
 
-let rt: Runtime;
-let k: Kernels;
+let rt: TestRuntime;
+let k: TestKernels;
 beforeAll(async () => {
-  rt = await makeRuntime();
+  rt = await makeTestRuntime();
   k = rt.unsafeKernels;
 });
 

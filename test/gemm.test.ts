@@ -8,9 +8,10 @@
 // Affine epilogue helpers (biasAddForward, biasBackward) and the fused
 // bias + activation epilogue (gemmBiasAct).
 import { describe, it, expect, beforeAll } from 'vitest';
-import type { Kernels, Runtime } from '../src/runtime/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import type { TestKernels } from '../build/test/kernels-test.js';
 import { hasRelaxedSimd } from '../src/runtime/features.js';
-import { host, makeRuntime, lengths, randomArray, expectBits } from './helpers/runtime.js';
+import { host, makeRuntime, makeTestRuntime, lengths, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
 
 const f32 = Math.fround;
 const U = 2 ** -24; // unit roundoff of float32
@@ -20,10 +21,10 @@ const SENTINEL = 12345.5;
 type Trans = 0 | 1;
 const CASES: ReadonlyArray<readonly [string, Trans, Trans]> = [['A·B', 0, 0], ['A·Bᵀ', 0, 1], ['Aᵀ·B', 1, 0], ['Aᵀ·Bᵀ', 1, 1]];
 
-let rt: Runtime;
-let k: Kernels;
+let rt: TestRuntime;
+let k: TestKernels;
 beforeAll(async () => {
-  rt = await makeRuntime();
+  rt = await makeTestRuntime();
   k = rt.unsafeKernels;
 });
 

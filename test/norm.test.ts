@@ -6,16 +6,16 @@
 // then inference), Layer/InstanceNormalization against float64 formulas, and
 // numerical gradient checks of all three.
 import { describe, it, expect, beforeAll } from 'vitest';
-import type { Kernels, Runtime } from '../src/runtime/runtime.js';
+import type { TestKernels } from '../build/test/kernels-test.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { BatchNormalization, LayerNormalization, InstanceNormalization } from '../src/layers/index.js';
-import { makeRuntime, lengths, randomArray, expectClose, expectBits } from './helpers/runtime.js';
+import { makeTestRuntime, lengths, randomArray, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
 
-let rt: Runtime;
-let k: Kernels;
+let rt: TestRuntime;
+let k: TestKernels;
 beforeAll(async () => {
-  rt = await makeRuntime();
+  rt = await makeTestRuntime();
   k = rt.unsafeKernels;
 });
 

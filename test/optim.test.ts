@@ -4,20 +4,20 @@
 // book's f(x, y) = x²/20 + y² comparison, the one-call contiguous step, state
 // export/restore, and errors.
 import { describe, it, expect, beforeAll } from 'vitest';
-import type { Kernels, Runtime } from '../src/runtime/runtime.js';
+import type { TestKernels } from '../build/test/kernels-test.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { ParameterSet } from '../src/nets/parameters.js';
 import {
   AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD,
   createOptimizer, optimizerDefaults, optimizerNames, type ElementwiseOptimizer, type OptimizerName,
 } from '../src/index.js';
-import { makeRuntime, lengths, randomArray, expectBits, expectClose } from './helpers/runtime.js';
+import { makeTestRuntime, lengths, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
 
-let rt: Runtime;
-beforeAll(async () => { rt = await makeRuntime(); });
+let rt: TestRuntime;
+beforeAll(async () => { rt = await makeTestRuntime(); });
 
 type Kernel = (...args: number[]) => void;
-const kernel = (k: Kernels, name: string): Kernel => (k as unknown as Record<string, Kernel>)[name];
+const kernel = (k: TestKernels, name: string): Kernel => (k as unknown as Record<string, Kernel>)[name];
 
 // ---- kernels: SIMD vs scalar Ref, bit for bit
 

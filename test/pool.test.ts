@@ -2,14 +2,13 @@
 // references, and the layers against float64 references from the book's
 // im2col formulation; Flatten.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { makeRuntime, lengths, randomArray, randomInts, expectClose, expectBits } from './helpers/runtime.js';
-import type { Runtime } from '../src/runtime/runtime.js';
+import { makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
 import { Pooling, GlobalAveragePooling, Flatten } from '../src/layers/index.js';
 import { outSize, poolForward, poolBackward, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
 
-let rt: Runtime;
-beforeAll(async () => { rt = await makeRuntime(); });
+let rt: TestRuntime;
+beforeAll(async () => { rt = await makeTestRuntime(); });
 
 // Window/stride/pad combinations: the nets' 2×2/2 and 3×3/2 (overlapping),
 // stride 1, non-square windows, padding (whose zeros take part, as the book's).

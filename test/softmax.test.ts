@@ -4,8 +4,8 @@
 // with 1e-7 inside the log). The kernels return the loss summed over rows;
 // the facade divides by the batch size.
 import { describe, it, expect, beforeAll } from 'vitest';
-import type { Kernels, Runtime } from '../src/runtime/runtime.js';
-import { makeRuntime, lengths, randomArray, randomInts, expectClose, expectBits, rng } from './helpers/runtime.js';
+import type { TestKernels } from '../build/test/kernels-test.js';
+import { makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, rng, type TestRuntime } from './helpers/runtime.js';
 
 const f32 = Math.fround;
 const DELTA = 1e-7;
@@ -14,10 +14,10 @@ const Y_TOL = { rtol: 1e-6, atol: 1e-12 };
 // -log(y + 1e-7) in f32: y's relative error becomes an absolute error of the same size.
 const LOSS_TOL = { rtol: 1e-6, atol: 1e-6 };
 
-let rt: Runtime;
-let k: Kernels;
+let rt: TestRuntime;
+let k: TestKernels;
 beforeAll(async () => {
-  rt = await makeRuntime();
+  rt = await makeTestRuntime();
   k = rt.unsafeKernels;
 });
 

@@ -5,6 +5,7 @@
 import { expect } from 'vitest';
 import { createRuntime as createCore, type Runtime, type RuntimeOptions } from '../../src/runtime/runtime.js';
 import { hasRelaxedSimd } from '../../src/runtime/features.js';
+import type { TestKernels } from '../../build/test/kernels-test.js';
 
 export const host: 'node' | 'browser' = typeof window !== 'undefined' && typeof document !== 'undefined' ? 'browser' : 'node';
 
@@ -12,6 +13,8 @@ const wasmUrls = {
   plain: new URL('../../build/simdnn.wasm', import.meta.url),
   relaxed: new URL('../../build/simdnn-relaxed.wasm', import.meta.url),
   shared: new URL('../../build/simdnn-shared.wasm', import.meta.url),
+  /** The plain build with the scalar references (xxxRef), which the shipped builds leave out. */
+  test: new URL('../../build/test/simdnn-test.wasm', import.meta.url),
 };
 
 export type WasmBuild = keyof typeof wasmUrls;
@@ -56,6 +59,14 @@ export async function makeRuntime(options: RuntimeOptions = {}): Promise<Runtime
     wasm: options.wasm ?? (await wasmModule('plain')),
     relaxedWasm: options.relaxedWasm ?? (options.relaxed && hasRelaxedSimd() ? await wasmModule('relaxed') : undefined),
   });
+}
+
+/** A runtime on the test build: `unsafeKernels` also has every SIMD kernel's scalar reference. */
+export type TestRuntime = Runtime & { readonly unsafeKernels: TestKernels };
+
+/** A one-thread runtime on the test build (build/test/simdnn-test.wasm), for comparing kernels with their references. */
+export async function makeTestRuntime(options: RuntimeOptions = {}): Promise<TestRuntime> {
+  return (await makeRuntime({ ...options, wasm: await wasmModule('test') })) as TestRuntime;
 }
 
 /** Kernel test lengths: 0, 1 and m-1, m, m+1 for every multiple m of the vector width (4) up to 64, and 67. */

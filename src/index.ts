@@ -1,7 +1,7 @@
 // simdnn: the portable core (browsers, edge runtimes, Node). Node-only extras
 // (packaged wasm from disk, data loaders, CLI) are in ./node/.
 export { createRuntime, Runtime, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
-export { Tensor, IntTensor, type Shape } from './runtime/tensor.js';
+export { Tensor, IntTensor, checkTensor, checkFloatTensor, type Shape } from './runtime/tensor.js';
 export type { WasmSource } from './runtime/source.js';
 export type { AllocatorStats } from './runtime/allocator.js';
 export * from './layers/index.js';

@@ -196,6 +196,22 @@ describe('batch-norm running statistics', () => {
   });
 });
 
+describe('entries outside layers and nets', () => {
+  it('a Trainer refuses a disposed net; rt.randn/uniform refuse dead or foreign tensors', async () => {
+    const { Trainer } = await import('../src/train/index.js');
+    const net = new MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
+    const x = rt.tensor([4, 4]), t = rt.labels([4]);
+    net.dispose();
+    expect(() => new Trainer(net, x, t, x, t)).toThrow(/Trainer: network used after dispose/);
+    const dead = rt.tensor([3]);
+    dead.dispose();
+    expect(() => rt.randn(dead)).toThrow(/randn: t: .*used after dispose/);
+    const other = await makeRuntime();
+    expect(() => rt.uniform(other.tensor([3]))).toThrow(/uniform: t: .*another runtime/);
+    await other.dispose();
+  });
+});
+
 describe('edge cases the fuzz test found', () => {
   it('GlobalAveragePooling refuses empty planes (their mean is undefined) instead of returning NaN', () => {
     expect(() => new GlobalAveragePooling().forward(rt.tensor([2, 3, 0, 4]))).toThrow(/GlobalAveragePooling.forward: x has empty planes \[2, 3, 0, 4\]/);

@@ -7,7 +7,7 @@ import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
-import { IntTensor, Tensor, shapeSize, type Shape } from './tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { gemmParts, writeGemmParts } from './gemm-split.js';
 
@@ -418,12 +418,14 @@ export class Runtime {
 
   /** Fills `t` with N(mean, std²) from the seeded stream. */
   randn(t: Tensor, std = 1, mean = 0): Tensor {
+    checkFloatTensor(this, t, 'randn: t');
     this.unsafeKernels.rngNormal(t.ptr, t.size, mean, std, this.seed >>> 0, this.take(t.size + (t.size & 1)));
     return t;
   }
 
   /** Fills `t` with U[lo, hi) from the seeded stream. */
   uniform(t: Tensor, lo = 0, hi = 1): Tensor {
+    checkFloatTensor(this, t, 'uniform: t');
     this.unsafeKernels.rngUniform(t.ptr, t.size, lo, hi, this.seed >>> 0, this.take(t.size));
     return t;
   }

@@ -254,6 +254,7 @@ export class Trainer {
       sampling = 'permutation', lrSchedule, augment, validationSplit, validation, earlyStopping, checkpoint,
     } = options;
     const rt = network.rt;
+    if (network.disposed) throw new Error('Trainer: network used after dispose()');
     checkInput(network, xTrain, 'xTrain');
     checkInput(network, xTest, 'xTest');
     checkTensor(rt, tTrain, 'Trainer: tTrain');

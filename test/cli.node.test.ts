@@ -7,10 +7,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, parseTrainArgs, type Output, type SavedModel, type TrainReport } from '../src/node/cli/index.js';
+import { main, parseTrainArgs, type Output, type PredictReport, type TrainReport } from '../src/node/cli/index.js';
+import { readModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadMnist } from '../src/node/data.js';
-import { MultiLayerNet, type MultiLayerNetOptions } from '../src/nets/multi-layer-net.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { rng } from './helpers/runtime.js';
 
@@ -36,7 +36,8 @@ const SHORT = ['--epochs', '1', '--train-rows', '500', '--test-rows', '200'];
 
 describe('help', () => {
   const flags = ['net', 'hidden', 'activation', 'init', 'optimizer', 'lr', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps',
-    'weight-decay', 'l1', 'batchnorm', 'dropout', 'epochs', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'save', 'threads', 'json', 'quiet', 'help'];
+    'weight-decay', 'l1', 'batchnorm', 'dropout', 'epochs', 'iterations', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'lr-schedule', 'augment',
+    'val-split', 'early-stop', 'save', 'checkpoint', 'checkpoint-every', 'resume', 'threads', 'json', 'quiet', 'help'];
 
   it('documents every option of train, with its default', async () => {
     for (const argv of [['train', '--help'], ['train', '-h']]) {
@@ -47,7 +48,10 @@ describe('help', () => {
       for (const d of ['mlp', '100,100', 'relu', 'he', 'sgd', '5', '16', '1', 'mnist']) expect(r.stdout).toContain(`(default: ${d})`);
       expect(r.stdout).toMatch(/--lr <x> +learning rate \(default: sgd 0\.1, momentum 0\.01/);
     }
-    for (const argv of [['--help'], ['-h']]) expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network/);
+    for (const argv of [['--help'], ['-h']]) {
+      expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network.*\n {2}predict +evaluate a saved model.*\n {2}info +show a model file/);
+    }
+    for (const command of ['predict', 'info']) expect((await run([command, '--help'])).stdout).toMatch(new RegExp(`^Usage: simdnn ${command} \\[options\\]`));
   });
 
   it('parses the defaults the help shows', () => {
@@ -180,23 +184,47 @@ describe('train', () => {
     expect(r.stdout).toMatch(/^train acc/);
   });
 
-  it('--save writes a model that rebuilds the net with the same test accuracy', async () => {
-    const file = path.join(tmp, 'model.json');
+  it('--save writes a safetensors model that info describes, predict evaluates and readModelFile rebuilds with the same accuracy', async () => {
+    const file = path.join(tmp, 'model.safetensors');
     const r = await run(['train', '--json', ...SHORT, '--hidden', '30,20', '--activation', 'tanh', '--save', file]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`saved the model to ${file}`);
     const report = JSON.parse(r.stdout) as TrainReport;
     expect(report.saved).toBe(file);
-    const model = JSON.parse(await readFile(file, 'utf8')) as SavedModel;
-    expect(model).toMatchObject({ format: 'simdnn-model', version: 1, net: 'mlp', input: { shape: [784], normalize: true } });
-    expect(model.training.testAcc).toBe(report.testAcc);
-    expect(Object.keys(model.params)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3']);
     const rt = await createRuntime({ seed: 77 });
-    const net = new MultiLayerNet(rt, model.options as MultiLayerNetOptions);
-    net.importParams(model.params);
+    const { net, metadata } = readModelFile(rt, file);
+    expect(net.spec).toEqual({ kind: 'mlp', options: report.netOptions });
+    expect(Object.keys(net.params)).toEqual(['W1', 'b1', 'W2', 'b2', 'W3', 'b3']);
+    expect(JSON.parse(metadata['train.result'])).toMatchObject({ epochs: 1, testAcc: report.testAcc });
     const data = await loadMnist(rt, { trainRows: 500, testRows: 200 });
     expect(net.accuracy(data.xTest, data.tTest)).toBe(report.testAcc);
     expect(net.accuracy(data.xTrain, data.tTrain)).toBe(report.trainAcc);
+    net.dispose();
+    await rt.dispose();
+
+    const info = await run(['info', file]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/architecture +mlp 784-30-20-10 tanh init he/);
+    expect(info.stdout).toMatch(/parameters +24,380 in 6 tensors/);
+    expect(info.stdout).toMatch(/^ {2}W1 +F32 +\[784, 30\]$/m);
+    expect(info.stdout).toMatch(/optimizer +none saved/);
+    expect(JSON.parse((await run(['info', '--json', file])).stdout)).toMatchObject({ parameterCount: 24380, spec: { kind: 'mlp' } });
+
+    const predicted = await run(['predict', '--model', file, '--test-rows', '200', '--json']);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const p = JSON.parse(predicted.stdout) as PredictReport;
+    expect(p.accuracy).toBe(report.testAcc);
+    expect(p.rows).toBe(200);
+    expect(p.confusion.flat().reduce((a, b) => a + b, 0)).toBe(200);
+    expect(p.confusion.reduce((n, row, c) => n + row[c], 0) / 200).toBe(report.testAcc);
+    p.perClass.forEach((acc, c) => expect(acc).toBe(p.confusion[c][c] / p.confusion[c].reduce((a, b) => a + b, 0)));
+    const text = await run(['predict', '--model', file, '--test-rows', '200']);
+    expect(text.stdout).toMatch(new RegExp(`^accuracy ${report.testAcc.toFixed(4)}$`, 'm'));
+    expect(text.stdout).toMatch(/^true\\pred +0 +1 .* 9 +accuracy$/m);
+
+    expect((await run(['info', path.join(tmp, 'none.safetensors')])).stderr).toMatch(/simdnn: error: readModelInfo: cannot open .*none\.safetensors/);
+    expect((await run(['predict'])).stderr).toMatch(/--model: required/);
+    expect((await run(['info'])).code).toBe(2);
   });
 
   it('--data trains on an IDX directory, sizing the output layer by its labels', async () => {

@@ -7,6 +7,12 @@ import { stratifiedSplit } from '../data/split.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { IntTensor, Tensor } from '../runtime/tensor.js';
 
+/** What the loaders return: the four tensors (the caller owns them) and the class count of the whole data set. */
+export type LoadedDataSet<T extends Tensor | IntTensor = Tensor | IntTensor> = DataSet<T> & {
+  /** Classes in the whole data set (largest label + 1), whatever trainRows/testRows kept. */
+  classes: number;
+};
+
 export interface LoadOptions extends TensorOptions {
   /** Keep only the first N training rows (default: all). */
   trainRows?: number;
@@ -92,17 +98,17 @@ async function readDigitFile(file: string): Promise<Uint8Array> {
  * 2,000 test: stratified (each digit keeps its share in both parts) and
  * seeded with a fixed seed, so every run sees the same split.
  */
-export function loadMnist(rt: Runtime, options: LoadOptions & { oneHotLabel: true }): Promise<DataSet<Tensor>>;
-export function loadMnist(rt: Runtime, options?: LoadOptions & { oneHotLabel?: false }): Promise<DataSet<IntTensor>>;
-export function loadMnist(rt: Runtime, options?: LoadOptions): Promise<DataSet>;
-export async function loadMnist(rt: Runtime, options: LoadOptions = {}): Promise<DataSet> {
+export function loadMnist(rt: Runtime, options: LoadOptions & { oneHotLabel: true }): Promise<LoadedDataSet<Tensor>>;
+export function loadMnist(rt: Runtime, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
+export function loadMnist(rt: Runtime, options?: LoadOptions): Promise<LoadedDataSet>;
+export async function loadMnist(rt: Runtime, options: LoadOptions = {}): Promise<LoadedDataSet> {
   checkOptions('loadMnist', options);
   const { trainRows, testRows, ...tensorOptions } = options;
   const all = await mnistDigits();
   const split = stratifiedSplit(all.labels, MNIST_TEST_ROWS, MNIST_SPLIT_SEED);
   const train = firstRows(selectRows(all, split.train), trainRows, 'loadMnist: trainRows');
   const test = firstRows(selectRows(all, split.test), testRows, 'loadMnist: testRows');
-  return toDataSet(rt, train, test, { ...tensorOptions, numClasses: 10 });
+  return { ...toDataSet(rt, train, test, { ...tensorOptions, numClasses: 10 }), classes: 10 };
 }
 
 // ---- IDX directories
@@ -122,7 +128,13 @@ async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'i
   const name = wanted.find((n) => names.has(n));
   if (!name) throw new Error(`loadIdx: ${dir} has no ${wanted[0]}[.gz] (also looked for ${wanted.slice(2).join(', ')})`);
   const file = path().join(dir, name);
-  let bytes: Uint8Array = await fsPromises().readFile(file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await fsPromises().readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`loadIdx: cannot read ${file}: ${code === 'EISDIR' ? 'it is a directory, not a file' : (e as Error).message}`);
+  }
   // gzip by its magic number, not by the name
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
@@ -153,10 +165,10 @@ async function readPart(dir: string, names: Set<string>, part: Part): Promise<Ra
  * each optionally gzipped (e.g. Debian's /usr/share/datasets/fashion-mnist).
  * One-hot rows are (largest label in the files + 1) wide.
  */
-export function loadIdx(rt: Runtime, dir: string, options: LoadOptions & { oneHotLabel: true }): Promise<DataSet<Tensor>>;
-export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions & { oneHotLabel?: false }): Promise<DataSet<IntTensor>>;
-export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promise<DataSet>;
-export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<DataSet> {
+export function loadIdx(rt: Runtime, dir: string, options: LoadOptions & { oneHotLabel: true }): Promise<LoadedDataSet<Tensor>>;
+export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
+export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promise<LoadedDataSet>;
+export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<LoadedDataSet> {
   checkOptions('loadIdx', options);
   const { trainRows, testRows, ...tensorOptions } = options;
   let names: Set<string>;
@@ -169,10 +181,11 @@ export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new Error(`loadIdx: ${dir}: train images are ${train.rows} x ${train.cols} but t10k images are ${test.rows} x ${test.cols}`);
   }
-  return toDataSet(rt,
-    firstRows(train, trainRows, 'loadIdx: trainRows'),
-    firstRows(test, testRows, 'loadIdx: testRows'),
-    { ...tensorOptions, numClasses: classCount(train.labels, test.labels) });
+  const classes = classCount(train.labels, test.labels);
+  return {
+    ...toDataSet(rt, firstRows(train, trainRows, 'loadIdx: trainRows'), firstRows(test, testRows, 'loadIdx: testRows'), { ...tensorOptions, numClasses: classes }),
+    classes,
+  };
 }
 
 /** zlib is loaded when a .gz file is read: most processes never need it (it costs ~2 ms of a cold start). */

@@ -1,4 +1,5 @@
 // Yielding to the event loop from long synchronous work, on every host:
+// setImmediate where it exists (Node, Bun; see yieldNow), else
 // a macrotask (not a microtask, which would starve rendering, timers and
 // message events) through MessageChannel where it exists (browsers, workers,
 // Node, Deno, Bun, edge runtimes), else setTimeout(0). setTimeout alone is
@@ -30,7 +31,12 @@ export class Yielder {
   /** Resolves on a fresh macrotask. */
   yieldNow(): Promise<void> {
     return new Promise<void>((resolve) => {
-      if (typeof MessageChannel === 'function') {
+      // Node drains a MessagePort's queue in one callback, messages posted meanwhile included,
+      // so a ping-pong through a port starves signals and I/O for seconds; setImmediate lets
+      // every turn of its event loop poll them
+      if (typeof setImmediate === 'function') {
+        setImmediate(resolve);
+      } else if (typeof MessageChannel === 'function') {
         if (this.channel === null) {
           this.channel = new MessageChannel();
           this.channel.port1.onmessage = () => { const r = this.resolve; this.resolve = null; r?.(); };

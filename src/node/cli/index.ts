@@ -3,17 +3,22 @@
 // file plus a line in COMMANDS. The bin is src/node/cli.ts.
 import { createRequire } from 'node:module';
 import { commandHelp, parseOptions, UsageError, type CliIO, type Command } from './command.js';
+import { infoCommand } from './info.js';
+import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 import { experimentCommand } from './experiment.js';
 import { searchCommand } from './search.js';
 import { workerCommand } from './worker.js';
 
 export { UsageError, type CliIO, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
-export { parseTrainArgs, type SavedModel, type TrainReport, type TrainSettings } from './train.js';
+export { parseTrainArgs, type TrainReport, type TrainSettings } from './train.js';
+export type { PredictReport } from './predict.js';
 
 /** Every `simdnn <command>`, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
   trainCommand,
+  predictCommand,
+  infoCommand,
   experimentCommand,
   searchCommand,
   workerCommand,

@@ -1,0 +1,123 @@
+// What several commands share: loading a data set by name (the bundled digits
+// or an IDX directory), describing a net in one line, checking before any work
+// that a model file can be written where asked, and writing it with a
+// fallback so a trained model is never lost.
+import { constants } from 'node:fs';
+import { access, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { SaveModelOptions } from '../../io/model.js';
+import type { NetKind, NetSpec } from '../../nets/registry.js';
+import type { Sequential } from '../../nets/sequential.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { IntTensor } from '../../runtime/tensor.js';
+import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
+import { temporaryBeside, writeModelFile } from '../model-file.js';
+import { UsageError } from './command.js';
+
+/** Whether a net kind takes rows (flattened images) rather than [N, C, H, W]. */
+export function takesRows(kind: NetKind): boolean {
+  return kind === 'mlp' || kind === 'mlp-extend';
+}
+
+/** `--data`: 'mnist' or an existing directory; a UsageError naming the option otherwise. */
+export async function checkDataArg(data: string, flag = 'data'): Promise<void> {
+  if (data === 'mnist') return;
+  const isDir = await stat(data).then((st) => st.isDirectory(), () => false);
+  if (!isDir) throw new UsageError(`--${flag}: '${data}' is neither 'mnist' nor a directory`);
+}
+
+/**
+ * The data set `data` names, as int labels; the caller owns the tensors.
+ * An empty test set is an error (nothing to measure).
+ */
+export async function loadData(rt: Runtime, data: string, options: { flatten: boolean; trainRows?: number; testRows?: number }): Promise<LoadedDataSet<IntTensor>> {
+  const set = data === 'mnist' ? await loadMnist(rt, options) : await loadIdx(rt, data, options);
+  if (set.xTest.shape[0] === 0) {
+    disposeData(set);
+    throw new Error(`--data: the test set of '${data}' is empty`);
+  }
+  return set;
+}
+
+/** Frees a data set's four tensors. */
+export function disposeData(set: LoadedDataSet): void {
+  for (const t of [set.xTrain, set.tTrain, set.xTest, set.tTest]) t.dispose();
+}
+
+/** One line for a net: 'mlp 784-100-100-10 relu init he', 'deep-conv 1x28x28 …'. */
+export function describeNet(spec: NetSpec): string {
+  switch (spec.kind) {
+    case 'mlp': case 'mlp-extend': {
+      const o = spec.options;
+      const extra = spec.kind === 'mlp-extend'
+        ? `${spec.options.useBatchnorm ? ' batchnorm' : ''}${spec.options.useDropout ? ` dropout ${spec.options.dropoutRatio ?? 0.5}` : ''}${spec.options.l1Lambda ? ` L1 ${spec.options.l1Lambda}` : ''}`
+        : '';
+      return `${spec.kind} ${[o.inputSize, ...o.hiddenSizeList, o.outputSize].join('-')} ${o.activation ?? 'relu'} init ${o.weightInitStd ?? 'relu'}` +
+        `${extra}${o.weightDecayLambda ? ` L2 ${o.weightDecayLambda}` : ''}`;
+    }
+    case 'simple-conv': {
+      const o = spec.options;
+      const c = o.convParam ?? { filterNum: 30, filterSize: 5 };
+      return `simple-conv ${(o.inputDim ?? [1, 28, 28]).join('x')} conv ${c.filterNum}x${c.filterSize}x${c.filterSize} pool 2 affine ${o.hiddenSize ?? 100}-${o.outputSize ?? 10} init ${o.weightInitStd ?? 0.01}`;
+    }
+    case 'deep-conv': {
+      const o = spec.options;
+      return `deep-conv ${(o.inputDim ?? [1, 28, 28]).join('x')} conv ${(o.convParams ?? [16, 16, 32, 32, 64, 64].map((filterNum) => ({ filterNum }))).map((p) => p.filterNum).join('-')} affine ${o.hiddenSize ?? 50}-${o.outputSize ?? 10}`;
+    }
+  }
+}
+
+/**
+ * Checks, before any training, that a model can be written to `file`: a
+ * non-empty path, in an existing directory, not a directory or device itself,
+ * and a file can be created (and is removed again) beside it. Throws a
+ * UsageError naming `--flag`.
+ */
+export async function checkWritable(flag: string, file: string): Promise<void> {
+  if (file.trim() === '') throw new UsageError(`--${flag}: the path is empty`);
+  const dir = path.dirname(path.resolve(file));
+  const dirStat = await stat(dir).catch(() => null);
+  if (!dirStat?.isDirectory()) throw new UsageError(`--${flag}: the directory of '${file}' does not exist`);
+  const target = await stat(file).catch(() => null);
+  if (target?.isDirectory()) throw new UsageError(`--${flag}: '${file}' is a directory`);
+  if (target && !target.isFile()) throw new UsageError(`--${flag}: '${file}' is not a regular file (a device or pipe cannot hold a model)`);
+  if (target) {
+    await access(file, constants.W_OK).catch((e: NodeJS.ErrnoException) => { throw new UsageError(`--${flag}: '${file}' cannot be replaced (${e.code ?? e.message})`); });
+  }
+  const probe = temporaryBeside(file);
+  try {
+    const handle = await open(probe, 'wx');
+    await handle.close();
+  } catch (e) {
+    throw new UsageError(`--${flag}: cannot create a file in '${dir}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    await rm(probe, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Writes the model to `file` (atomically); when that fails, to a new file in
+ * the working directory, then in the system's temporary directory. Resolves to
+ * where it went and, when that is not `file`, why `file` failed. Throws only
+ * when every place failed.
+ */
+export async function saveWithFallback(file: string, net: Sequential, options: SaveModelOptions): Promise<{ saved: string; failure?: string }> {
+  try {
+    await writeModelFile(file, net, options);
+    return { saved: file };
+  } catch (e) {
+    const failure = (e as Error).message;
+    const name = `simdnn-model-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.safetensors`;
+    for (const dir of [process.cwd(), tmpdir()]) {
+      const fallback = path.join(dir, name);
+      try {
+        await writeModelFile(fallback, net, options);
+        return { saved: fallback, failure };
+      } catch {
+        // try the next place
+      }
+    }
+    throw new Error(`${failure}; writing it to the working directory and to ${tmpdir()} failed too`);
+  }
+}

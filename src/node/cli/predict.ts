@@ -1,0 +1,109 @@
+// `simdnn predict`: runs a saved model on a data set's test images and
+// reports accuracy, per-class accuracy and the confusion matrix.
+import type { Runtime } from '../../runtime/runtime.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import { readModelFile } from '../model-file.js';
+import { createRuntime } from '../runtime.js';
+import { intValue, UsageError, type Command, type CommandContext } from './command.js';
+import { checkDataArg, describeNet, disposeData, loadData, takesRows } from './common.js';
+
+/** What `simdnn predict --json` prints. */
+export interface PredictReport {
+  model: string;
+  /** The architecture in one line. */
+  net: string;
+  data: string;
+  rows: number;
+  accuracy: number;
+  /** Per true class: the fraction predicted right (null for a class with no rows). */
+  perClass: Array<number | null>;
+  /** confusion[true][predicted]: row counts. */
+  confusion: number[][];
+  /** Rows whose outputs were all NaN (counted as wrong, in no column). */
+  invalid: number;
+}
+
+const ROWS_PER_CHUNK = 1000;
+
+async function predict({ values, io }: CommandContext): Promise<number> {
+  const model = values.model;
+  if (typeof model !== 'string') throw new UsageError('--model: required (a file written by simdnn train --save)');
+  const data = typeof values.data === 'string' ? values.data : 'mnist';
+  const testRows = typeof values['test-rows'] === 'string' ? intValue('test-rows', values['test-rows'], 1) : undefined;
+  await checkDataArg(data);
+  const rt: Runtime = await createRuntime({ threads: 1 });
+  try {
+    const { net } = readModelFile(rt, model);
+    try {
+      const set = await loadData(rt, data, { flatten: takesRows(net.spec.kind), testRows });
+      try {
+        const x = set.xTest, labels = set.tTest.toArray();
+        const o = net.spec.options as { inputSize?: number; inputDim?: readonly number[] };
+        const want = o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])];
+        const got = x.shape.slice(1);
+        if (want.join('x') !== got.join('x')) throw new Error(`the model takes inputs of shape [${want.join(', ')}], ${data} has [${got.join(', ')}]`);
+        const r = evaluate(net.predict.bind(net), x, labels);
+        const out: PredictReport = { model, net: describeNet(net.spec), data, rows: labels.length, ...r };
+        io.stdout.write(values.json ? `${JSON.stringify(out)}\n` : format(out));
+        return 0;
+      } finally {
+        disposeData(set);
+      }
+    } finally {
+      net.dispose();
+    }
+  } finally {
+    await rt.dispose();
+  }
+}
+
+function evaluate(predictFn: (x: Tensor) => Tensor, x: Tensor, labels: Int32Array): Pick<PredictReport, 'accuracy' | 'perClass' | 'confusion' | 'invalid'> {
+  let confusion: number[][] = [];
+  let invalid = 0;
+  const N = labels.length;
+  for (let start = 0; start < N; start += ROWS_PER_CHUNK) {
+    const end = Math.min(N, start + ROWS_PER_CHUNK);
+    const y = predictFn(x.rows(start, end));
+    const C = y.shape[1];
+    if (confusion.length === 0) confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+    const v = y.toArray();
+    y.dispose();
+    for (let i = 0; i < end - start; i++) {
+      const label = labels[start + i];
+      if (label >= C) throw new Error(`the data has label ${label}, the model has ${C} classes`);
+      let best = -1, max = -Infinity;
+      for (let c = 0; c < C; c++) if (v[i * C + c] > max) { max = v[i * C + c]; best = c; }
+      if (best < 0) invalid++;
+      else confusion[label][best]++;
+    }
+  }
+  const correct = confusion.reduce((n, row, c) => n + row[c], 0);
+  const perClass = confusion.map((row, c) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total === 0 ? null : row[c] / total;
+  });
+  return { accuracy: correct / N, perClass, confusion, invalid };
+}
+
+function format(r: PredictReport): string {
+  const C = r.confusion.length;
+  const width = Math.max(5, ...r.confusion.flat().map((n) => String(n).length + 1));
+  const head = `true\\pred${Array.from({ length: C }, (_, c) => String(c).padStart(width)).join('')}  accuracy`;
+  const rows = r.confusion.map((row, c) => `${String(c).padStart(9)}${row.map((n) => String(n).padStart(width)).join('')}  ${r.perClass[c] === null ? '-' : r.perClass[c]!.toFixed(4)}`);
+  return `${r.net} on ${r.data} (${r.rows} test rows)\naccuracy ${r.accuracy.toFixed(4)}${r.invalid ? ` (${r.invalid} rows with NaN outputs)` : ''}\n\n${head}\n${rows.join('\n')}\n`;
+}
+
+/** `simdnn predict`. */
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'evaluate a saved model: accuracy, per-class accuracy, confusion matrix',
+  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, the accuracy per class and the confusion matrix.',
+  options: [
+    { name: 'model', value: 'file', help: 'the model file (safetensors, from simdnn train --save)' },
+    { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
+    { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all)' },
+    { name: 'json', help: 'print one JSON object (accuracy, perClass, confusion) on stdout' },
+  ],
+  examples: ['simdnn predict --model model.safetensors', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],
+  run: predict,
+};

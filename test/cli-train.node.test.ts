@@ -1,0 +1,241 @@
+// `simdnn train` beyond the basics: a model is never lost (the save path is
+// checked before training, a failed write falls back to the working directory,
+// SIGINT/SIGTERM save the last completed epoch — real child processes), a
+// resumed checkpoint ends with the same bits as the uninterrupted run, the
+// Trainer options (schedule, augmentation, validation, early stop,
+// iterations), and the command-line edges of issue 12.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main, type Output, type TrainReport } from '../src/node/cli/index.js';
+import { readModelFile, readModelInfo } from '../src/node/model-file.js';
+import { createRuntime, usableThreads } from '../src/node/runtime.js';
+import { encodeIdx } from '../src/data/idx.js';
+import { expectBits, rng } from './helpers/runtime.js';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const bin = path.join(root, 'dist', 'node', 'cli.js');
+let tmp: string;
+beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-cli-train-')); });
+afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+
+class Capture implements Output {
+  text = '';
+  write(s: string): void { this.text += s; }
+}
+
+async function run(argv: string[]) {
+  const stdout = new Capture(), stderr = new Capture();
+  const code = await main(argv, { stdout, stderr });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const SMALL = ['--train-rows', '300', '--test-rows', '100', '--hidden', '20'];
+
+/** An IDX directory with `train` rows of 6x5 images labelled by `label(i)` and `test` rows labelled i % 5. */
+async function idxDir(name: string, train: number, test: number, label: (i: number) => number): Promise<string> {
+  const dir = path.join(tmp, name);
+  await mkdir(dir);
+  const next = rng(11);
+  const part = async (part: string, n: number, lab: (i: number) => number) => {
+    await writeFile(path.join(dir, `${part}-images-idx3-ubyte`), encodeIdx([n, 6, 5], Uint8Array.from({ length: n * 30 }, () => Math.floor(next() * 256))));
+    await writeFile(path.join(dir, `${part}-labels-idx1-ubyte`), encodeIdx([n], Uint8Array.from({ length: n }, (_, i) => lab(i))));
+  };
+  await part('train', train, label);
+  await part('t10k', test, (i) => i % 5);
+  return dir;
+}
+
+/** Runs the built bin; `onLine` sees each stderr line and may signal the child. Stops it after 60 s whatever happens. */
+function child(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [bin, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '', pending = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.stdout.on('data', (d: Buffer) => { stdout += d; });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      pending += d;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) onLine?.(line, (s) => p.kill(s));
+    });
+    p.on('error', reject);
+    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+describe('saving never loses a model', () => {
+  it('a path that cannot take the model fails before training, with exit 2', async () => {
+    await mkdir(path.join(tmp, 'a-dir'));
+    const cases: Array<[string, RegExp]> = [
+      ['/dev/full', /--save: '\/dev\/full' is not a regular file/],
+      [path.join(tmp, 'a-dir'), /--save: '.*a-dir' is a directory/],
+      ['/proc/simdnn-model.safetensors', /--save: cannot create a file in '\/proc'/],
+      ['', /--save: the path is empty/],
+      [path.join(tmp, 'missing', 'm.safetensors'), /--save: the directory of '.*' does not exist/],
+    ];
+    for (const [file, message] of cases) {
+      const r = await run(['train', ...SMALL, '--save', file]);
+      expect(r.code, file).toBe(2);
+      expect(r.stderr, file).toMatch(message);
+      expect(r.stderr, `${file}: no training`).not.toMatch(/epoch/);
+    }
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a write that fails after training falls back to a file in the working directory and says where (child process)', async () => {
+    expect(existsSync(bin), `${bin} is missing: run npm run build:ts first`).toBe(true);
+    const dir = path.join(tmp, 'vanishing');
+    await mkdir(dir);
+    let removed = false;
+    const r = await child(['train', '--epochs', '2', ...SMALL, '--save', path.join(dir, 'm.safetensors')], (line) => {
+      // the directory goes away while training runs, after the check
+      if (!removed && line.startsWith('epoch 1/2')) { removed = true; void rm(dir, { recursive: true, force: true }); }
+    });
+    expect(removed).toBe(true);
+    expect(r.code, r.stderr).toBe(1);
+    const m = /saved the model to (.*simdnn-model-.*\.safetensors) instead/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(path.dirname(m![1])).toBe(tmp);
+    expect(r.stderr).toMatch(/error: cannot write the model to .*vanishing.*m\.safetensors/);
+    expect(readModelInfo(m![1]).spec).toMatchObject({ kind: 'mlp' });
+  });
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} during training saves the last completed epoch and exits ${code} (child process)`, async () => {
+      const file = path.join(tmp, `${signal}.safetensors`);
+      let sent = false;
+      const r = await child(['train', '--epochs', '200', ...SMALL, '--save', file], (line, kill) => {
+        if (!sent && line.startsWith('epoch 2/200')) { sent = true; kill(signal); }
+      });
+      expect(sent, r.stderr).toBe(true);
+      expect(r.code, r.stderr).toBe(code);
+      const m = new RegExp(`interrupted \\(${signal}\\); saved the model of epoch (\\d+) to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).exec(r.stderr);
+      expect(m, r.stderr).not.toBeNull();
+      const epoch = Number(m![1]);
+      expect(epoch).toBeGreaterThanOrEqual(2);
+      expect(epoch).toBeLessThan(200);
+      expect(JSON.parse(readModelInfo(file).metadata['train.result'])).toEqual({ epochs: epoch, interrupted: signal });
+    });
+  }
+});
+
+describe('checkpoints and resume', () => {
+  it('--resume from an epoch-1 checkpoint ends with the same bits as the uninterrupted run (schedule, validation, Adam, batch norm)', async () => {
+    const run3 = ['--net', 'mlp-extend', '--batchnorm', '--dropout', '0.1', '--optimizer', 'adam', '--lr', '0.01', '--lr-schedule', 'step:stepSize=1,gamma=0.5',
+      '--val-split', '0.2', '--epochs', '3', ...SMALL];
+    const full = path.join(tmp, 'full.safetensors');
+    const a = await run(['train', '--json', '--quiet', ...run3, '--save', full, '--checkpoint', path.join(tmp, 'ck-{epoch}.safetensors'), '--checkpoint-every', '1']);
+    expect(a.code, a.stderr).toBe(0);
+    for (const e of [1, 2, 3]) expect(existsSync(path.join(tmp, `ck-${e}.safetensors`))).toBe(true);
+    const ck = readModelInfo(path.join(tmp, 'ck-1.safetensors'));
+    expect(ck.optimizer).toMatchObject({ name: 'adam' });
+    expect(ck.tensors.some((t) => t.name === 'optimizer.m.W1')).toBe(true);
+    // flags that change the run are refused with --resume
+    expect((await run(['train', '--resume', path.join(tmp, 'ck-1.safetensors'), '--lr', '0.1'])).stderr).toMatch(/--lr: cannot be given with --resume/);
+    expect((await run(['train', '--resume', full])).stderr).toMatch(/--resume: '.*full\.safetensors' is not a checkpoint of simdnn train/);
+    const resumed = path.join(tmp, 'resumed.safetensors');
+    const b = await run(['train', '--json', '--quiet', '--resume', path.join(tmp, 'ck-1.safetensors'), '--save', resumed]);
+    expect(b.code, b.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout) as TrainReport, rb = JSON.parse(b.stdout) as TrainReport;
+    expect(rb.resumedFrom).toMatch(/ck-1\.safetensors$/);
+    const strip = (h: TrainReport['history']) => h.map(({ seconds: _, ...rest }) => rest);
+    expect(strip(rb.history)).toEqual(strip(ra.history));
+    expect(ra.history.map((h) => h.lr)).toEqual([0.01, 0.005, 0.0025]);
+    expect(ra.valRows).toBe(60);
+    const rt = await createRuntime({ threads: 1 });
+    const x = readModelFile(rt, full), y = readModelFile(rt, resumed);
+    for (const [k, t] of Object.entries({ ...x.net.params, ...x.net.state })) {
+      expectBits(({ ...y.net.params, ...y.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
+    }
+    x.net.dispose(); y.net.dispose();
+    await rt.dispose();
+  });
+});
+
+describe('Trainer options on the command line', () => {
+  it('--iterations, --early-stop and --augment reach the Trainer', async () => {
+    const it = JSON.parse((await run(['train', '--json', '--quiet', ...SMALL, '--iterations', '25'])).stdout) as TrainReport;
+    expect(it.steps).toBe(25);
+    expect(it.history.map((h) => h.steps)).toEqual([18, 7]);
+    const es = await run(['train', '--json', '--quiet', ...SMALL, '--lr', '3', '--val-split', '0.3', '--early-stop', '1', '--epochs', '30']);
+    expect(es.code, es.stderr).toBe(0);
+    const r = JSON.parse(es.stdout) as TrainReport;
+    expect(r.stopReason).toBe('earlyStopping');
+    expect(r.epochs).toBeLessThan(30);
+    expect(r.bestEpoch).toBeGreaterThanOrEqual(1);
+    const aug = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1',
+      '--augment', 'shift=2,degrees=10,scale=0.1']);
+    expect(aug.code, aug.stderr).toBe(0);
+    const plain = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1']);
+    expect((JSON.parse(aug.stdout) as TrainReport).trainLoss).not.toBe((JSON.parse(plain.stdout) as TrainReport).trainLoss);
+  });
+});
+
+describe('command-line edges', () => {
+  it('bad values and flags the net ignores exit 2 naming the option, before data loads', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--epochs', '2', '--epochs', '3'], /--epochs is given 2 times/],
+      [['--net', 'deep-conv', '--hidden', '50'], /--hidden: --net deep-conv has no such option/],
+      [['--net', 'deep-conv', '--init', 'he'], /--init: --net deep-conv has no such option/],
+      [['--net', 'simple-conv', '--activation', 'tanh'], /--activation: --net simple-conv has no such option/],
+      [['--net', 'simple-conv', '--hidden', '10,10'], /--hidden: --net simple-conv takes one hidden size/],
+      [['--augment', 'shift=2'], /--augment: --net mlp has no such option/],
+      [['--init', '1e400'], /--init: 1e400 is out of range/],
+      [['--lr', '1e400'], /--lr: 1e400 is out of range/],
+      [['--lr-schedule', 'warp'], /--lr-schedule: unknown name 'warp'/],
+      [['--lr-schedule', 'step:gamma=0.5'], /--lr-schedule: .*stepSize/],
+      [['--early-stop', '2'], /--early-stop: needs --val-split/],
+      [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
+      [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],
+      [['--checkpoint-every', '1'], /--checkpoint-every: needs --checkpoint FILE/],
+      [['--threads', String(usableThreads() + 1)], new RegExp(`--threads: this host can use at most ${usableThreads()}`)],
+      [['--data', path.join(tmp, 'nowhere')], /--data: '.*nowhere' is neither 'mnist' nor a directory/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(['train', ...argv]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toMatch(message);
+    }
+  });
+
+  it('the class count comes from the whole data set, not the rows loaded', async () => {
+    const dir = await idxDir('classes', 40, 10, (i) => (i < 2 ? i : 4 - (i % 3)));
+    const r = await run(['train', '--json', '--quiet', '--data', dir, '--train-rows', '2', '--test-rows', '2', '--batch', '2', '--epochs', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as TrainReport).netOptions).toMatchObject({ outputSize: 5 });
+  });
+
+  it('an empty test set and a directory where a file should be are errors naming them', async () => {
+    const empty = await idxDir('empty-test', 20, 0, (i) => i % 5);
+    const r = await run(['train', '--data', empty]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--data: the test set of '.*empty-test' is empty/);
+    const dirAsFile = await idxDir('dir-as-file', 20, 5, (i) => i % 5);
+    await rm(path.join(dirAsFile, 't10k-labels-idx1-ubyte'));
+    await mkdir(path.join(dirAsFile, 't10k-labels-idx1-ubyte'));
+    const d = await run(['train', '--data', dirAsFile]);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/loadIdx: cannot read .*dir-as-file\/t10k-labels-idx1-ubyte: it is a directory, not a file/);
+  });
+
+  it('main() frees its runtime and workers on every exit path: 20 failing runs leak no worker', async () => {
+    const broken = path.join(tmp, 'broken');
+    await mkdir(broken);
+    const threads = String(Math.min(2, usableThreads()));
+    const workers = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort' || r === 'Worker').length;
+    await run(['train', '--data', broken, '--threads', threads]); // warm up module caches
+    const before = { workers: workers(), rss: process.memoryUsage().rss };
+    for (let i = 0; i < 20; i++) {
+      const r = await run(['train', '--data', broken, '--threads', threads]);
+      expect(r.code).toBe(1);
+    }
+    expect(workers()).toBe(before.workers);
+    expect(process.memoryUsage().rss - before.rss).toBeLessThan(100 << 20);
+  });
+});

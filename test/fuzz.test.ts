@@ -285,6 +285,30 @@ const entries: Record<string, Entry> = {
     netCalls(c, net, [c.dim(3), 1, H, H], net.params.W3.shape[1]);
   },
 
+  importParams(c) {
+    const net = c.own(new MultiLayerNetExtend(rt, { inputSize: c.int(1, 4), hiddenSizeList: [c.int(1, 4)], outputSize: c.int(1, 3), useBatchnorm: true }));
+    const saved = net.exportParams() as Record<string, { shape: number[]; data: ArrayLike<number> }>;
+    const keys = Object.keys(saved);
+    const k = c.pick(keys);
+    switch (c.int(0, 4)) {
+      case 0: delete saved[k]; break;
+      case 1: saved[k] = { shape: c.shapeLike(saved[k].shape, 1), data: saved[k].data }; break;
+      case 2: saved[k] = { shape: saved[k].shape, data: Array.from({ length: c.dim() }, () => c.value(true)) }; break;
+      case 3: saved[k] = c.pick([null, 7, { shape: 'x' }]) as unknown as { shape: number[]; data: number[] }; break;
+      case 4: saved[k] = { shape: saved[k].shape, data: Array.from(saved[k].data, () => c.value(true)) }; break;
+    }
+    const before = net.exportParams();
+    const snap = c.own(net.snapshotState());
+    snap.save();
+    try {
+      net.importParams(saved);
+    } catch (e) {
+      expect(net.exportParams(), 'a refused import writes nothing').toEqual(before);
+      throw e;
+    }
+    snap.restore();
+  },
+
   optimizer(c) {
     const opt = c.own(createOptimizer(c.pick(optimizerNames)));
     const keys = Array.from({ length: c.int(0, 3) }, (_, i) => `p${i}`);

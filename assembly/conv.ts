@@ -8,8 +8,9 @@
 //
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch.
-import { activate, activateScalar, hsum } from "./math";
+import { activate, activateScalar, ftz, ftzs, hsum } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
+import { madd } from "./tile";
 
 // @ts-ignore: decorator
 @inline
@@ -246,7 +247,9 @@ function colBytes(K: i32, P: i32): i32 {
 // out[i] = act(W[FN, K] · col(x[i]) + b) for the n images of x, act coded as
 // in math.ts (0: none). Bias and activation run on each image's output right
 // after its GEMM, while it is in cache, with convBiasForward's and the
-// activation kernel's math (the same bits as those passes).
+// activation kernel's math (the same bits as those passes). Stride 1 runs the
+// direct kernel below when its buffers fit the scratch (they do for 3×3
+// filters and larger); both paths give the same bits.
 export function convForward(
   out: usize, x: usize, w: usize, b: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32, act: i32,
@@ -255,6 +258,10 @@ export function convForward(
   const OW = outSize(W, FW, stride, pad);
   if (OH <= 0 || OW <= 0) return;
   const K = C * FH * FW, P = OH * OW;
+  if (stride == 1 && directScratchBytes(C, H, W, FN, K, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad)) {
+    convForwardDirect(out, x, w, b, scratch, n, C, H, W, FN, FH, FW, pad, act);
+    return;
+  }
   const col = scratch + <usize>gemmWorkspaceBytes();
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
   for (let i = 0; i < n; i++) {
@@ -262,6 +269,200 @@ export function convForward(
     const y = out + <usize>i * outImage;
     gemm(0, 0, FN, P, K, w, K, col, P, y, P, 0, scratch);
     biasAct(y, b, FN, P, act);
+  }
+}
+
+// ---- Direct convolution, stride 1 (an implicit GEMM): out[f, oy, ox..ox+8)
+// is a 4×8 tile of W[FN, K] · col with the col rows read in place from a
+// zero-padded copy of the image, xpad [C, H + 2·pad, W + 2·pad + 8]: row
+// k = (c, ky, kx) of the tile's 8 columns is 8 consecutive floats at
+// xpad[c, oy + ky, ox + kx] (tables of offsets and steps find it). No im2col
+// and no packing of col, which for few channels (K = 9 in a first layer)
+// cost more than the products. Each output element is summed in GEMM's
+// order (k from 0 in blocks of KC, each block's sum added to the previous
+// ones), operands flushed as GEMM packs them, so the bits equal the im2col
+// path's. The 8 columns past a row's end read the padding (never out of xpad).
+const DMR = 4;
+const DNR = 8;
+const KC = 256; // gemm.ts's K block: the same per-element order
+
+// @ts-ignore: decorator
+@inline
+function paddedWidth(W: i32, pad: i32): i32 {
+  return W + 2 * pad + DNR;
+}
+
+// Scratch of the direct path: the packed filters (panels of DMR rows, zero
+// past FN), the filter rows' offsets (at most K), the steps between consecutive
+// k (K), an edge row of 8 floats (T) and xpad, 16-aligned.
+function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, pad: i32): i32 {
+  const panels = (FN + DMR - 1) / DMR;
+  return (panels * DMR * K + 2 * K + DMR * DNR + C * (H + 2 * pad) * paddedWidth(W, pad) + 3) << 2;
+}
+
+function convForwardDirect(
+  out: usize, x: usize, w: usize, b: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32, act: i32,
+): void {
+  const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - FW + 1;
+  const K = C * FH * FW, P = OH * OW;
+  const PH = H + 2 * pad, PW = paddedWidth(W, pad);
+  const panels = (FN + DMR - 1) / DMR;
+  const Wp = scratch;
+  const rows = Wp + (<usize>(panels * DMR * K) << 2);
+  const steps = rows + (<usize>(C * FH) << 2);
+  const T = (steps + (<usize>K << 2) + 15) & ~15;
+  const xpad = T + (DMR * DNR << 2);
+  // W[f, k] into panels of DMR filters: panel t holds, for each k, DMR floats
+  for (let t = 0; t < panels; t++) {
+    for (let k = 0; k < K; k++) {
+      for (let r = 0; r < DMR; r++) {
+        const f = t * DMR + r;
+        store<f32>(Wp + (<usize>((t * K + k) * DMR + r) << 2), f < FN ? ftzs(load<f32>(w + (<usize>(f * K + k) << 2))) : 0);
+      }
+    }
+  }
+  for (let r = 0; r < C * FH; r++) store<i32>(rows + (<usize>r << 2), ((r / FH * PH + r % FH) * PW) << 2);
+  for (let k = 0; k < K; k++) {
+    const r = k / FW, next = k + 1 < K ? load<i32>(rows + (<usize>((k + 1) / FW) << 2)) + ((k + 1) % FW << 2) : 0;
+    store<i32>(steps + (<usize>k << 2), next - load<i32>(rows + (<usize>r << 2)) - (k % FW << 2));
+  }
+  zeros(xpad, C * PH * PW);
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  for (let i = 0; i < n; i++) {
+    padImage(xpad, x + <usize>i * inImage, C, H, W, pad, PH, PW);
+    const y = out + <usize>i * outImage;
+    for (let t = 0; t < panels; t++) {
+      const mr = min(DMR, FN - t * DMR);
+      const a = Wp + (<usize>(t * K * DMR) << 2);
+      for (let oy = 0; oy < OH; oy++) {
+        const xrow = xpad + (<usize>(oy * PW) << 2);
+        const crow = y + (<usize>(t * DMR * P + oy * OW) << 2);
+        // the first K block, then the others added to it (two call sites:
+        // Binaryen inlines a function called once, and inlined here the
+        // tiles' k loop would share V8's registers with these loops and spill)
+        const bt = b + (<usize>(t * DMR) << 2);
+        directTiles(0, min(KC, K), FW, a, rows, steps, xrow, crow, OW, P, 0, K <= KC, bt, act, mr, T);
+        for (let k0 = KC; k0 < K; k0 += KC) {
+          directTiles(k0, min(K, k0 + KC), FW, a + (<usize>(k0 * DMR) << 2), rows, steps, xrow, crow, OW, P, 1, k0 + KC >= K, bt, act, mr, T);
+        }
+      }
+    }
+  }
+}
+
+// xpad[c, pad + iy, pad + ix] = ftz(x[c, iy, ix]); the rest of xpad stays zero.
+function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, pad: i32, PH: i32, PW: i32): void {
+  for (let c = 0; c < C; c++) {
+    for (let iy = 0; iy < H; iy++) {
+      const src = x + (<usize>((c * H + iy) * W) << 2);
+      const dst = xpad + (<usize>((c * PH + iy + pad) * PW + pad) << 2);
+      let j = 0;
+      for (; j + 4 <= W; j += 4) v128.store(dst + (<usize>j << 2), ftz(v128.load(src + (<usize>j << 2))));
+      for (; j < W; j++) store<f32>(dst + (<usize>j << 2), ftzs(load<f32>(src + (<usize>j << 2))));
+    }
+  }
+}
+
+// The 4×8 tiles of one output row (OW columns from xrow, written at crow),
+// over k in [k0, k1): C tile = beta·C + Σ_k a[k] ⊗ x[row of k], beta 0 or 1,
+// the valid mr rows and columns written; on the last K block, then
+// act(· + b[row]).
+function directTiles(k0: i32, k1: i32, FW: i32, a0: usize, rows: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
+  ldc: i32, beta: f32, last: bool, b: usize, act: i32, mr: i32, T: usize): void {
+  const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
+  const rowBytes = <usize>ldc << 2;
+  for (let ox = 0; ox < OW; ox += DNR) {
+    const nr = min(DNR, OW - ox);
+    const c = crow + (<usize>ox << 2);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  // B row k is at p, which steps by steps[k] bytes to row k + 1 (one float
+  // along a filter row, a jump to the next one). 8 accumulators, 2 B vectors,
+  // 4 broadcasts and a product: 15 registers even if V8 loads everything
+  // before the first multiply (it does here; a 6×8 tile spilled)
+  let p = xrow + (<usize>ox << 2) + start;
+  let d = steps + (<usize>k0 << 2);
+  let a = a0;
+  for (let k = k0; k < k1; k++) {
+    const b0 = v128.load(p);
+    const b1 = v128.load(p, 16);
+    let av = v128.load32_splat(a);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 4);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 8);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 12);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    a += DMR << 2;
+    p += <usize>load<i32>(d);
+    d += 4;
+  }
+  // rows past mr are the zero filters of the last panel: not written
+  directRow(c, c00, c01, beta, last ? b : 0, act, nr, T);
+  if (mr > 1) directRow(c + rowBytes, c10, c11, beta, last ? b + 4 : 0, act, nr, T);
+  if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, last ? b + 8 : 0, act, nr, T);
+  if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, last ? b + 12 : 0, act, nr, T);
+  }
+}
+
+// Writes nr ≤ 8 values of one tile row: beta·p + (v0, v1) as storeRow, and
+// with a bias pointer (the last K block) then act(· + bias[0]), the bias and
+// activation kernels' math. Whole groups of 4 use vectors, the rest goes lane
+// by lane through T (reading nothing of C past nr; the same bits).
+// @ts-ignore: decorator
+@inline
+function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, act: i32, nr: i32, T: usize): void {
+  let j = 0;
+  if (nr >= 4) {
+    if (beta != 0) v0 = f32x4.add(v128.load(p), v0);
+    if (bias != 0) v0 = activate(f32x4.add(v0, v128.load32_splat(bias)), act);
+    v128.store(p, v0);
+    j = 4;
+    if (nr == DNR) {
+      if (beta != 0) v1 = f32x4.add(v128.load(p, 16), v1);
+      if (bias != 0) v1 = activate(f32x4.add(v1, v128.load32_splat(bias)), act);
+      v128.store(p, v1, 16);
+      return;
+    }
+  }
+  v128.store(T, v0);
+  v128.store(T, v1, 16);
+  for (; j < nr; j++) {
+    const q = p + (<usize>j << 2);
+    let v = load<f32>(T + (<usize>j << 2));
+    if (beta != 0) v = load<f32>(q) + v;
+    if (bias != 0) v = activateScalar(v + load<f32>(bias), act);
+    store<f32>(q, v);
+  }
+}
+
+// Scalar reference of convForward: each output summed in GEMM's order (k =
+// (c, ky, kx) from 0, in blocks of KC), operands flushed, then bias and act.
+export function convForwardRef(
+  out: usize, x: usize, w: usize, b: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32, act: i32,
+): void {
+  const OH = outSize(H, FH, stride, pad);
+  const OW = outSize(W, FW, stride, pad);
+  if (OH <= 0 || OW <= 0) return;
+  const K = C * FH * FW;
+  for (let i = 0; i < n; i++) for (let f = 0; f < FN; f++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    let v: f32 = 0;
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      let s: f32 = 0;
+      for (let k = k0; k < min(K, k0 + KC); k++) {
+        const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
+        const iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+        const xv: f32 = iy >= 0 && iy < H && ix >= 0 && ix < W ? ftzs(load<f32>(x + (<usize>(((i * C + c) * H + iy) * W + ix) << 2))) : 0;
+        s += ftzs(load<f32>(w + (<usize>(f * K + k) << 2))) * xv;
+      }
+      v = k0 == 0 ? s : v + s;
+    }
+    store<f32>(out + (<usize>(((i * FN + f) * OH + oy) * OW + ox) << 2), activateScalar(v + load<f32>(b + (<usize>f << 2)), act));
   }
 }
 

@@ -29,6 +29,7 @@
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
 import { activate, activateScalar, ftz, ftzs } from "./math";
+import { madd, storeEdge, storeRow } from "./tile";
 
 const MR = 6;
 const NR = 8;
@@ -38,16 +39,6 @@ const NC = 1024; // multiple of NR: the packed B block is at most 1 MiB, in L2
 
 export function gemmWorkspaceBytes(): i32 {
   return (MC * KC + KC * NC + MR * NR) << 2;
-}
-
-// @ts-ignore: decorator
-@inline
-function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(a, b, c);
-  } else {
-    return f32x4.add(f32x4.mul(a, b), c);
-  }
 }
 
 // op(A) is M×K. transA = 0: A is M×K with row stride lda; 1: A is K×M.
@@ -283,22 +274,6 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
   }
 }
 
-// @ts-ignore: decorator
-@inline
-function storeRow(p: usize, v0: v128, v1: v128, beta: f32): void {
-  if (beta == 0) {
-    v128.store(p, v0);
-    v128.store(p, v1, 16);
-  } else if (beta == 1) {
-    v128.store(p, f32x4.add(v128.load(p), v0));
-    v128.store(p, f32x4.add(v128.load(p, 16), v1), 16);
-  } else {
-    const bv = f32x4.splat(beta);
-    v128.store(p, f32x4.add(f32x4.mul(bv, v128.load(p)), v0));
-    v128.store(p, f32x4.add(f32x4.mul(bv, v128.load(p, 16)), v1), 16);
-  }
-}
-
 function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -395,20 +370,6 @@ function micro4x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
   v128.store(T, c20, 64); v128.store(T, c21, 80);
   v128.store(T, c30, 96); v128.store(T, c31, 112);
   storeEdge(T, c, ldc, beta, mr, nr);
-}
-
-// Writes the valid mr×nr part of a tile spilled to T (rows NR floats apart).
-function storeEdge(T: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32): void {
-  const rowBytes = <usize>ldc << 2;
-  for (let i = 0; i < mr; i++) {
-    const row = c + <usize>i * rowBytes;
-    const t = T + (<usize>(i * NR) << 2);
-    for (let j = 0; j < nr; j++) {
-      const p = row + (<usize>j << 2);
-      const v = load<f32>(t + (<usize>j << 2));
-      store<f32>(p, beta == 0 ? v : (beta == 1 ? load<f32>(p) + v : beta * load<f32>(p) + v));
-    }
-  }
 }
 
 // The right edge when at most 4 columns remain: the left half of the 6×8

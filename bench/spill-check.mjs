@@ -1,7 +1,8 @@
 // npm run check:spill [-- --verbose] [-- --wasm=path/to/build.wasm]
 //
-// Reads the machine code V8 generates for the GEMM micro-kernels and fails if
-// any of their k loops touches the stack. Each k loop must keep its 12
+// Reads the machine code V8 generates for the GEMM micro-kernels (and the
+// direct convolution's tile, built the same way) and fails if any of their k
+// loops touches the stack. Each k loop must keep its 12
 // accumulators, B vectors and A broadcasts in the 16 XMM registers x64 has
 // (V8 keeps one as scratch); one value too many and V8 spills an accumulator,
 // which then goes through the stack every iteration (store-to-load forwarding
@@ -12,8 +13,8 @@
 // How: a child `node --print-wasm-code --no-liftoff` (optimised code only)
 // (with --experimental-wasm-relaxed-simd, which Node 20 needs for the relaxed
 // build) runs GEMMs that reach every micro-kernel (6×8 full tiles, the 4×8
-// bottom and 6×4 right edges), once for the plain build and once for the
-// relaxed one. In the printed code, a micro-kernel's k
+// bottom and 6×4 right edges) and direct convolutions, once for the plain
+// build and once for the relaxed one. In the printed code, a micro-kernel's k
 // loop is an innermost loop (a backward jump with no other inside it) with at
 // least 8 packed multiplies/adds/FMAs and no store except to the stack: the
 // k loop only reads memory, while the loops that write C do store. A stack
@@ -34,6 +35,8 @@ const BUILDS = [
 ];
 /** [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge. */
 const SHAPES = [[256, 256, 256], [256, 252, 256]];
+/** [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block). */
+const CONVS = [[16, 14, 32], [32, 8, 64]];
 
 /** Child mode: instantiate one build and run the GEMMs, so V8 compiles the kernels they reach. */
 function runGemms(file) {
@@ -44,6 +47,10 @@ function runGemms(file) {
     const f = new Float32Array(memory.buffer);
     for (let i = 0; i < M * K + K * N; i++) f[A / 4 + i] = (i % 7) - 3;
     k.gemm(0, 0, M, N, K, A, K, B, N, C, N, 0, W);
+  }
+  for (const [C, H, FN] of CONVS) {
+    const x = (k.heapBase() + 63) & ~63, w = x + 4 * C * H * H, b = w + 4 * FN * C * 9, out = b + 4 * FN, s = out + 4 * FN * H * H;
+    k.convForward(out, x, w, b, s, 1, C, H, H, FN, 3, 3, 1, 1, 1);
   }
 }
 

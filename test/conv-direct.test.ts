@@ -1,0 +1,96 @@
+// assembly/conv.ts convForward: the direct (implicit-GEMM) path for stride 1
+// against convForwardRef (each output summed in GEMM's order, in blocks of
+// 256 values of k), bit for bit; the reference against im2col + gemm + the
+// bias pass, bit for bit, so the direct path keeps the bits the im2col path
+// gave. Sizes around the 4-filter × 8-column tile, K across the 256 block,
+// every padding the filter allows, every fused activation, subnormal inputs,
+// and a call on a sub-range of the batch.
+import { describe, it, beforeAll } from 'vitest';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+
+let rt: Runtime;
+beforeAll(async () => { rt = await makeRuntime(); });
+
+interface Case { N: number; C: number; H: number; W: number; FN: number; FH: number; FW: number; stride: number; pad: number }
+
+const outSize = (size: number, f: number, stride: number, pad: number) => Math.floor((size + 2 * pad - f) / stride) + 1;
+
+function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
+  const k = rt.unsafeKernels;
+  const OH = outSize(c.H, c.FH, c.stride, c.pad), OW = outSize(c.W, c.FW, c.stride, c.pad);
+  const K = c.C * c.FH * c.FW, outSize1 = c.FN * OH * OW;
+  const xs = randomArray(c.N * c.C * c.H * c.W, seed);
+  if (subnormal) for (let i = 0; i < xs.length; i += 3) xs[i] = 1e-39 * (i % 2 ? 1 : -1);
+  const x = rt.tensor([xs.length], xs);
+  const w = rt.tensor([c.FN * K], randomArray(c.FN * K, seed + 1, -0.5, 0.5));
+  const b = rt.tensor([c.FN], randomArray(c.FN, seed + 2));
+  const out = rt.tensor([c.N * outSize1]), ref = rt.tensor([c.N * outSize1]);
+  const scratch = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0];
+  k.fill(out.ptr, NaN, out.size); // every output must be written
+  const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad} act ${act}${subnormal ? ' subnormal x' : ''}`;
+  k.convForward(out.ptr, x.ptr, w.ptr, b.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
+  k.convForwardRef(ref.ptr, x.ptr, w.ptr, b.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
+  expectBits(out.data, ref.data, `convForward vs convForwardRef, ${what}`);
+  if (act === 0) {
+    // the reference has the im2col path's bits: im2col, gemm, then the bias pass
+    const P = OH * OW, col = rt.tensor([K * P]), y = rt.tensor([c.N * outSize1]);
+    for (let i = 0; i < c.N; i++) {
+      k.im2colForward(col.ptr, x.ptr + 4 * i * c.C * c.H * c.W, 1, c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad);
+      k.gemm(0, 0, c.FN, P, K, w.ptr, K, col.ptr, P, y.ptr + 4 * i * outSize1, P, 0, rt.unsafeGemmWork);
+    }
+    k.convBiasForward(y.ptr, b.ptr, c.N, c.FN, P);
+    expectBits(ref.data, y.data, `convForwardRef vs im2col + gemm + bias, ${what}`);
+    col.dispose(); y.dispose();
+  }
+  for (const t of [x, w, b, out, ref]) t.dispose();
+}
+
+describe('convForward, direct path (stride 1)', () => {
+  it('gives the bits of its reference and of im2col + gemm: tile edges in filters and columns, pads 0-2, non-square filters', () => {
+    let seed = 1;
+    for (const FN of [1, 5, 6, 7, 13, 16]) {
+      for (const W of [3, 6, 8, 9, 12, 17]) {
+        for (const [FH, FW, pad] of [[3, 3, 1], [3, 3, 0], [2, 3, 2], [1, 3, 1]]) {
+          if (W + 2 * pad < FW) continue;
+          runBoth({ N: 2, C: 2, H: 5, W, FN, FH, FW, stride: 1, pad }, 0, seed++);
+        }
+      }
+    }
+  });
+
+  it('one input channel (K = 9, a first layer) and K across the 256 block (K = 261, 270, 576), with and without ReLU', () => {
+    for (const act of [0, 1]) {
+      runBoth({ N: 3, C: 1, H: 28, W: 28, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 50);
+      runBoth({ N: 1, C: 29, H: 6, W: 10, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 51);
+      runBoth({ N: 1, C: 30, H: 4, W: 8, FN: 13, FH: 3, FW: 3, stride: 1, pad: 2 }, act, 52);
+      runBoth({ N: 2, C: 64, H: 4, W: 4, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 53);
+    }
+  });
+
+  it('every fused activation, and subnormal inputs flushed as GEMM flushes them', () => {
+    for (const act of [0, 1, 2, 3]) runBoth({ N: 2, C: 3, H: 7, W: 11, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 60 + act);
+    runBoth({ N: 2, C: 2, H: 6, W: 9, FN: 8, FH: 3, FW: 3, stride: 1, pad: 1 }, 0, 70, true);
+  });
+
+  it('the im2col path (stride 2, 1×1 filters) keeps the reference\'s bits too', () => {
+    runBoth({ N: 2, C: 3, H: 9, W: 7, FN: 5, FH: 3, FW: 3, stride: 2, pad: 1 }, 1, 80);
+    runBoth({ N: 2, C: 4, H: 6, W: 6, FN: 6, FH: 1, FW: 1, stride: 1, pad: 0 }, 0, 81);
+  });
+
+  it('a call on a sub-range of the batch writes the same bits as the whole call', () => {
+    const k = rt.unsafeKernels;
+    const c = { N: 4, C: 3, H: 9, W: 10, FN: 7, FH: 3, FW: 3, pad: 1 };
+    const img = c.C * c.H * c.W, outImg = c.FN * c.H * c.W;
+    const x = rt.tensor([c.N * img], randomArray(c.N * img, 90));
+    const w = rt.tensor([c.FN * c.C * 9], randomArray(c.FN * c.C * 9, 91));
+    const b = rt.tensor([c.FN], randomArray(c.FN, 92));
+    const whole = rt.tensor([c.N * outImg]), parts = rt.tensor([c.N * outImg]);
+    const s = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, 1))[0];
+    k.convForward(whole.ptr, x.ptr, w.ptr, b.ptr, s, 4, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 1);
+    k.convForward(parts.ptr, x.ptr, w.ptr, b.ptr, s, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 1);
+    k.convForward(parts.ptr + 4 * outImg, x.ptr + 4 * img, w.ptr, b.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 1);
+    expectBits(parts.data, whole.data, 'convForward split at image 1');
+    for (const t of [x, w, b, whole, parts]) t.dispose();
+  });
+});

@@ -6,11 +6,10 @@
 // every padding the filter allows, every fused activation, subnormal inputs,
 // and a call on a sub-range of the batch.
 import { describe, it, beforeAll } from 'vitest';
-import type { Runtime } from '../src/runtime/runtime.js';
-import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import { makeTestRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
 
-let rt: Runtime;
-beforeAll(async () => { rt = await makeRuntime(); });
+let rt: TestRuntime;
+beforeAll(async () => { rt = await makeTestRuntime(); });
 
 interface Case { N: number; C: number; H: number; W: number; FN: number; FH: number; FW: number; stride: number; pad: number }
 

@@ -23,6 +23,7 @@ export interface LRSchedule {
   loadState?(state: Record<string, number>): void;
 }
 
+/** The interval option every closed-form schedule takes. */
 interface IntervalOption {
   /** Advance per 'epoch' (default) or per optimizer 'step'. */
   interval?: ScheduleInterval;
@@ -56,6 +57,7 @@ function bisectRight(milestones: readonly number[], k: number): number {
   return n;
 }
 
+/** StepLR's options (PyTorch's arguments in camelCase). */
 export interface StepLROptions extends IntervalOption { stepSize: number; gamma?: number }
 
 /** StepLR: lr = base · gamma^⌊k / stepSize⌋ (gamma default 0.1). */
@@ -75,6 +77,7 @@ export class StepLR implements LRSchedule {
   }
 }
 
+/** MultiStepLR's options (PyTorch's arguments in camelCase). */
 export interface MultiStepLROptions extends IntervalOption { milestones: readonly number[]; gamma?: number }
 
 /** MultiStepLR: lr = base · gamma^(milestones ≤ k) (gamma default 0.1; a repeated milestone counts twice, as PyTorch's Counter). */
@@ -98,6 +101,7 @@ export class MultiStepLR implements LRSchedule {
   }
 }
 
+/** ExponentialLR's options (PyTorch's arguments in camelCase). */
 export interface ExponentialLROptions extends IntervalOption { gamma: number }
 
 /** ExponentialLR: lr = base · gamma^k. */
@@ -115,6 +119,7 @@ export class ExponentialLR implements LRSchedule {
   }
 }
 
+/** CosineAnnealingLR's options (PyTorch's arguments in camelCase). */
 export interface CosineAnnealingLROptions extends IntervalOption { tMax: number; etaMin?: number }
 
 /** CosineAnnealingLR (PyTorch's closed form): lr = etaMin + (base − etaMin)·(1 + cos(π·k / tMax)) / 2 (etaMin default 0). */
@@ -134,6 +139,7 @@ export class CosineAnnealingLR implements LRSchedule {
   }
 }
 
+/** LinearLR's options (PyTorch's arguments in camelCase). */
 export interface LinearLROptions extends IntervalOption { startFactor?: number; endFactor?: number; totalIters?: number }
 
 /**
@@ -158,6 +164,7 @@ export class LinearLR implements LRSchedule {
   }
 }
 
+/** SequentialLR's options (PyTorch's arguments in camelCase). */
 export interface SequentialLROptions extends IntervalOption { schedulers: readonly LRSchedule[]; milestones: readonly number[] }
 
 /**
@@ -191,6 +198,7 @@ export class SequentialLR implements LRSchedule {
   }
 }
 
+/** ReduceLROnPlateau's options (PyTorch's arguments in camelCase). */
 export interface ReduceLROnPlateauOptions {
   mode?: 'min' | 'max';
   factor?: number;

@@ -201,13 +201,24 @@ const EVAL_CHUNK = 1000;
 /** What the loop hands its driver: a step or chunk is done, or a callback's promise to await. */
 type Pause = Promise<unknown> | null;
 
+/**
+ * The book's Trainer (common/trainer.py) with a synchronous `train()` and an async `fit()`
+ * running the same loop: mini-batches of the training set, an optimizer step each, and per
+ * epoch the loss and accuracy on the training, test and (optional) validation sets.
+ */
 export class Trainer {
+  /** The optimizer stepping the network (given, or built from its name). */
   readonly optimizer: Optimizer;
+  /** Epochs asked for (maxIterations, when given, decides the length instead). */
   readonly epochs: number;
+  /** Rows per step (miniBatchSize, at most the training rows). */
   readonly batchSize: number;
+  /** Steps in an epoch: ⌊training rows / batchSize⌋, at least 1. */
   readonly iterPerEpoch: number;
+  /** Steps in the whole run. */
   readonly maxIter: number;
   readonly sampling: 'permutation' | 'replacement';
+  /** The network's number of classes (the width of its last weight), which targets are checked against. */
   readonly classes: number;
   private readonly data: Dataset;
   private readonly validation: Dataset | null;

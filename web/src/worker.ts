@@ -9,11 +9,19 @@ import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
-/** One gzipped IDX file of the bundled digits (made by web/make-digits.mjs). */
+/**
+ * One gzipped IDX file of the bundled digits (made by web/make-digits.mjs). Some
+ * servers (Vite's dev server among them) send .gz files with Content-Encoding:
+ * gzip, and the browser then hands over the IDX bytes: gunzip only what still
+ * starts with gzip's magic number.
+ */
 async function idx(name: string) {
   const res = await fetch(new URL(`../digits/${name}`, self.location.href));
-  if (!res.ok || !res.body) throw new Error(`digits/${name}: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await new Response(res.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  if (!res.ok) throw new Error(`digits/${name}: HTTP ${res.status}`);
+  let bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    bytes = new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  }
   return parseIdx(bytes, name);
 }
 

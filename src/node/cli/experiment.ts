@@ -125,6 +125,9 @@ class ProgressBar {
   }
 }
 
+/** JSON for reading: indented, but arrays of plain values on one line. */
+const readableJson = (v: unknown) => JSON.stringify(v, null, 1).replace(/\[[^[\]{}]*\]/g, (a) => a.replace(/\s+/g, ' '));
+
 const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** One page with every chart, its settings and the book's conclusion beside it. */
@@ -137,9 +140,9 @@ function indexHtml(results: readonly ExperimentResult[], reports: readonly Exper
 <h3>The book's conclusion</h3>
 <p>${escapeHtml(r.conclusion)}</p>
 <h3>Settings${r.quick ? ' (quick)' : ''}, seed ${r.seed}, ${reports[i].seconds.toFixed(1)} s</h3>
-<pre>${escapeHtml(JSON.stringify(r.settings, null, 1))}</pre>
+<pre>${escapeHtml(readableJson(r.settings))}</pre>
 <h3>Summary</h3>
-<pre>${escapeHtml(JSON.stringify(r.summary, null, 1))}</pre>
+<pre>${escapeHtml(readableJson(r.summary))}</pre>
 <p><a href="${path.basename(reports[i].json)}">${r.name}.json</a> (every plotted number)</p>
 </div>
 </div>
@@ -152,7 +155,7 @@ function indexHtml(results: readonly ExperimentResult[], reports: readonly Exper
 <style>
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 .row { display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }
-.row img { max-width: 100%; border: 1px solid #ddd; }
+.row img { flex: 0 1 auto; max-width: 100%; border: 1px solid #ddd; }
 .side { flex: 1 1 24em; max-width: 40em; }
 pre { background: #f6f6f6; padding: 0.5em; font-size: 12px; overflow: auto; max-height: 24em; }
 nav a { margin-right: 1em; }

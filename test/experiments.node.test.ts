@@ -29,7 +29,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-experiments-'));
 });
 afterAll(async () => {
-  for (const t of Object.values(data)) t.dispose();
+  for (const t of [data.xTrain, data.tTrain, data.xTest, data.tTest]) t.dispose();
   await rt.dispose();
   await rm(tmp, { recursive: true, force: true });
 });
@@ -152,7 +152,7 @@ describe('simdnn experiment', () => {
       expect(texts[1]).toBe(texts[0]);
       expect(JSON.parse(texts[0]).seed).toBe(3);
     }
-  });
+  }, 300_000); // four quick runs, each loading the digits: minutes on a loaded 2-core machine
 
   it('refuses a bad command line with exit code 2', async () => {
     expect((await cli(['experiment'])).code).toBe(2);

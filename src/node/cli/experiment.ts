@@ -83,7 +83,7 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
     if (all) await writeFile(path.join(s.out, 'index.html'), indexHtml(results, reports));
   } finally {
     progress.finish();
-    if (data) for (const t of Object.values(data)) t.dispose();
+    if (data) for (const t of [data.xTrain, data.tTrain, data.xTest, data.tTest]) t.dispose();
     await rt.dispose();
   }
   return reports;

@@ -105,7 +105,9 @@ function predict(pixels: Float32Array): number[] {
   const shape = (model as Sequential & { spec?: NetSpec }).spec?.kind.endsWith('conv') ? [1, 1, 28, 28] : [1, 784];
   const x = rt.tensor(shape, pixels);
   try {
-    const logits = Array.from(model.predict(x).toArray());
+    const y = model.predict(x); // the caller owns predict's result
+    const logits = Array.from(y.toArray());
+    y.dispose();
     const max = Math.max(...logits);
     const e = logits.map((v) => Math.exp(v - max));
     const sum = e.reduce((a, b) => a + b, 0);

@@ -97,7 +97,9 @@ function readImages(value, what, { allowSingle }) {
 function probabilities(net, rt, data, n) {
   const x = rt.tensor([n, LIMITS.inputSize], data);
   try {
-    const logits = net.predict(x).toArray();
+    const y = net.predict(x); // the caller owns predict's result
+    const logits = y.toArray();
+    y.dispose();
     const out = [];
     for (let i = 0; i < n; i++) {
       const row = logits.subarray(i * LIMITS.classes, (i + 1) * LIMITS.classes);

@@ -87,10 +87,10 @@ export class Sequential {
   predict(x: Tensor, train = false, out?: Tensor): Tensor {
     if (out !== undefined) checkFloatTensor(this.rt, out, 'predict: out');
     const y = this.predictBorrowed(x, train, 'predict: x');
-    if (out === undefined) return this.rt.tensor(y.shape, y.data);
-    if (out.size !== y.size) throw new RangeError(`predict: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
-    this.rt.unsafeKernels.copy(out.ptr, y.ptr, y.size);
-    return out;
+    if (out !== undefined && out.size !== y.size) throw new RangeError(`predict: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
+    const result = out ?? this.rt.tensor(y.shape);
+    this.rt.unsafeKernels.copy(result.ptr, y.ptr, y.size);
+    return result;
   }
 
   /**

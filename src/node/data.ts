@@ -13,6 +13,7 @@ export type LoadedDataSet<T extends Tensor | IntTensor = Tensor | IntTensor> = D
   classes: number;
 };
 
+/** Options of loadMnist and loadIdx: the tensors' form (TensorOptions) and how many rows to keep. */
 export interface LoadOptions extends TensorOptions {
   /** Keep only the first N training rows (default: all). */
   trainRows?: number;

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 
 /** Where a command writes; a TTY stderr gets a redrawn progress bar. */
 export interface Output {
+  /** Writes `text` as given (no newline added). */
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
@@ -60,6 +61,7 @@ export interface Command {
   options: readonly OptionSpec[];
   /** Example command lines for the help. */
   examples?: readonly string[];
+  /** Runs the command; resolves to the exit code; throws a UsageError for a bad command line (main() prints it, exit 2). */
   run(context: CommandContext): Promise<number>;
 }
 

@@ -4,7 +4,8 @@
 // tarball, built with Vite, webpack and esbuild, run in cross-origin isolated
 // Chromium on every wasm build the package ships, with no request failing.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -101,6 +102,10 @@ describe('consumer apps importing simdnn run in Chromium with every wasm found',
   it('Vite (vite build, no simdnn-specific setting)', async () => {
     const b = await run(bin('vite'), ['build'], { cwd: dir, timeoutMs: 120_000 });
     expect(b.code, b.stderr).toBe(0);
+    const assets = path.join(dir, 'dist-vite/assets');
+    const js = (await readdir(assets)).filter((f) => f.endsWith('.js'));
+    const bytes = await Promise.all(js.map(async (f) => { const b = await readFile(path.join(assets, f)); return [b.length, gzipSync(b).length]; }));
+    console.log(`Vite consumer app: ${js.length} JS file(s), ${bytes.map(([b, g]) => `${(b / 1024).toFixed(0)} KiB (${(g / 1024).toFixed(0)} KiB gzipped)`).join(', ')}`);
     const r = await runInChromium(browser, path.join(dir, 'dist-vite'), 'index.html');
     expect(r.problems).toEqual([]);
     expect(r.missing).toEqual([]);

@@ -3,8 +3,8 @@
 // console error and no failed request, says it trains on threads, every control
 // is labelled and reachable by keyboard, a run started from the UI passes 0.90
 // test accuracy with no main-thread task over 50 ms while it trains, a drawn
-// digit gets class probabilities, and a saved model loads back (after another
-// run changed the model) and predicts the same. SIMDNN_SCREENSHOTS=1 also
+// digit gets class probabilities, a saved model loads back (after another
+// run changed the model) and predicts the same, and a book experiment charts. SIMDNN_SCREENSHOTS=1 also
 // writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -144,6 +144,15 @@ describe('the playground in Chromium', { timeout: 240_000 }, () => {
     await page.waitForFunction(() => document.querySelector('#status')!.textContent!.startsWith('Loaded'), null, { timeout: 30_000 });
     expect(await drawOne()).toEqual(before);
     if (process.env.SIMDNN_SCREENSHOTS) await page.screenshot({ path: path.join(root, 'docs/playground.png'), fullPage: true });
+  });
+
+  it('runs one of the book\'s experiments and charts it', async () => {
+    await page.selectOption('#experiment', 'optimizer-naive');
+    await page.click('#run-experiment');
+    await page.waitForFunction(() => document.querySelector('#experiment-conclusion')!.textContent!.length > 0, null, { timeout: 120_000 });
+    expect(await page.textContent('#error')).toBe('');
+    await page.locator('#experiment-chart svg').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#experiment-chart svg path').count()).toBeGreaterThan(3);
   });
 
   it('had no console error and no failed request', () => {

@@ -3,7 +3,7 @@
 // the worker (worker.ts); this thread only draws, so the page stays responsive.
 import embed, { vega } from 'vega-embed';
 import type { View } from 'vega';
-import { optimizerNames } from 'simdnn';
+import { optimizerNames, experiments } from 'simdnn';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -96,6 +96,7 @@ function setRunning(on: boolean): void {
   $<HTMLButtonElement>('stop').disabled = !on;
   $<HTMLButtonElement>('save').disabled = on || runId === 0 && !modelLoaded;
   $<HTMLInputElement>('load').disabled = on;
+  $<HTMLButtonElement>('run-experiment').disabled = on;
   if (!on) { paused = false; $('pause').textContent = 'Pause'; }
 }
 
@@ -120,6 +121,20 @@ $('pause').addEventListener('click', () => {
   $('pause').textContent = paused ? 'Resume' : 'Pause';
 });
 $('stop').addEventListener('click', () => send({ type: 'stop' }));
+
+// ---- the book's experiments (the same as `simdnn experiment`), one at a time, stopped by Stop
+
+const experimentSelect = $<HTMLSelectElement>('experiment');
+for (const e of experiments) experimentSelect.add(new Option(e.title, e.name));
+$<HTMLFormElement>('experiments').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (running) return;
+  setRunning(true);
+  $<HTMLButtonElement>('pause').disabled = true;
+  $('experiment-status').textContent = 'Running…';
+  $('experiment-conclusion').textContent = '';
+  send({ type: 'experiment', name: experimentSelect.value, quick: $<HTMLInputElement>('quick').checked });
+});
 
 // ---- drawing
 
@@ -224,7 +239,7 @@ $<HTMLInputElement>('load').addEventListener('change', async (e) => {
 });
 
 function download(bytes: Uint8Array): void {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: 'simdnn-model.safetensors' });
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
@@ -274,7 +289,19 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       $('status').textContent = `Loaded ${m.name}: ${m.summary}`;
       predictDrawing();
       break;
-    case 'error': $('error').textContent = m.message; break;
+    case 'experimentProgress':
+      $('experiment-status').textContent = `${m.phase}: ${m.done} of ${m.total}`;
+      break;
+    case 'experimentDone':
+      setRunning(false);
+      $('experiment-status').textContent = m.title;
+      $('experiment-conclusion').textContent = m.conclusion;
+      void embed('#experiment-chart', m.spec as never, { actions: false, renderer: 'svg' });
+      break;
+    case 'error':
+      $('error').textContent = m.message;
+      if (m.message.startsWith('experiment ')) { setRunning(false); $('experiment-status').textContent = 'Failed.'; }
+      break;
   }
 };
 worker.onerror = (e) => { $('error').textContent = `The training worker failed: ${e.message}`; };

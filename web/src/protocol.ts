@@ -25,7 +25,8 @@ export type ToWorker =
   | { type: 'predict'; pixels: Float32Array }
   | { type: 'sample' }
   | { type: 'save' }
-  | { type: 'load'; bytes: Uint8Array; name: string };
+  | { type: 'load'; bytes: Uint8Array; name: string }
+  | { type: 'experiment'; name: string; quick: boolean };
 
 export interface EpochPoint { epoch: number; trainAcc: number; testAcc: number; trainLoss: number; testLoss: number }
 
@@ -38,4 +39,6 @@ export type FromWorker =
   | { type: 'sample'; pixels: Float32Array; label: number }
   | { type: 'saved'; bytes: Uint8Array }
   | { type: 'loaded'; name: string; summary: string }
+  | { type: 'experimentProgress'; done: number; total: number; phase: string }
+  | { type: 'experimentDone'; title: string; conclusion: string; spec: Record<string, unknown> }
   | { type: 'error'; message: string };

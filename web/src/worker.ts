@@ -2,7 +2,7 @@
 // cross-origin isolated), the bundled digits and the current model, and trains
 // through the Trainer's async loop (fit), so the page's main thread only draws.
 import {
-  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel,
+  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel, runExperiment, chartSpec,
   type Runtime, type NetSpec, type Sequential, type Tensor, type IntTensor, type LRSchedule,
 } from 'simdnn';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
@@ -39,6 +39,28 @@ const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
 
 let model: Sequential | null = null;
 let training: { runId: number; paused: boolean; resume: (() => void) | null; stop: boolean } | null = null;
+/** The experiment running, if any (one job at a time: a run or an experiment). */
+let experiment: AbortController | null = null;
+
+async function runBookExperiment(name: string, quick: boolean): Promise<void> {
+  const abort = experiment = new AbortController();
+  let last = 0;
+  try {
+    const result = await runExperiment(name, {
+      rt, data, quick, signal: abort.signal,
+      onProgress: (p) => {
+        if (performance.now() - last < 250) return;
+        last = performance.now();
+        post({ type: 'experimentProgress', done: p.done, total: p.total, phase: p.phase });
+      },
+    });
+    post({ type: 'experimentDone', title: result.title, conclusion: result.conclusion, spec: chartSpec(result) });
+  } catch (e) {
+    post({ type: 'error', message: `experiment ${name}: ${e instanceof Error ? e.message : String(e)}` });
+  } finally {
+    experiment = null;
+  }
+}
 
 function netSpec(c: RunConfig): NetSpec {
   const init = c.init;
@@ -121,8 +143,12 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   try {
     switch (m.type) {
+      case 'experiment':
+        if (training || experiment) throw new Error('a run or experiment is in progress: stop it first');
+        void runBookExperiment(m.name, m.quick);
+        break;
       case 'start':
-        if (training) throw new Error('a run is in progress: stop it first');
+        if (training || experiment) throw new Error('a run or experiment is in progress: stop it first');
         void train(m.runId, m.config);
         break;
       case 'pause': if (training) training.paused = true; break;
@@ -130,6 +156,7 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
         if (training) { training.paused = false; training.resume?.(); training.resume = null; }
         break;
       case 'stop':
+        experiment?.abort();
         if (training) { training.stop = true; training.paused = false; training.resume?.(); training.resume = null; }
         break;
       case 'predict': post({ type: 'prediction', probabilities: predict(m.pixels) }); break;

@@ -228,7 +228,7 @@ describe('split calls (runParts, partScratch)', () => {
     const rt = await makeRuntime();
     const y = rt.tensor([10]);
     // fill(y + 4·p·2, p + 1, 2) for parts 0..4
-    rt.runParts('fill', 5, (p, a, o) => { a[o] = y.ptr + 8 * p; a[o + 1] = p + 1; a[o + 2] = 2; });
+    rt.runParts('fill', 5, (p, args) => args(y.ptr + 8 * p, p + 1, 2));
     expect(Array.from(y.data)).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
     expect(() => rt.runParts('fill', 0, () => {})).toThrow(/runParts\(fill\): parts must be an integer in \[1, 64\], got 0/);
     expect(() => rt.runParts('fill', 65, () => {})).toThrow(/got 65/);

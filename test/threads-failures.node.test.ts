@@ -169,7 +169,7 @@ describe('a kernel that traps in a worker', () => {
     for (let attempt = 0; attempt < 200 && !inWorker; attempt++) {
       let error: Error | undefined;
       try {
-        rt.runParts('fill', 2, (p, args, o) => { args[o] = p === 0 ? big.ptr : beyond; args[o + 1] = 1; args[o + 2] = p === 0 ? big.size : 16; });
+        rt.runParts('fill', 2, (p, args) => args(p === 0 ? big.ptr : beyond, 1, p === 0 ? big.size : 16));
       } catch (e) { error = e as Error; }
       expect(error?.message, `attempt ${attempt}`).toMatch(/^fill: /);
       expect(error!.message, `attempt ${attempt}`).toMatch(/RuntimeError: memory access out of bounds$/);

@@ -5,7 +5,9 @@ import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
-type KernelName = 'reluForward' | 'reluBackward' | 'sigmoidForward' | 'sigmoidBackward' | 'tanhForward' | 'tanhBackward';
+/** Kernels (y, x, n) and (dx, dy, saved, n). */
+type ForwardKernel = 'reluForward' | 'sigmoidForward' | 'tanhForward';
+type BackwardKernel = 'reluBackward' | 'sigmoidBackward' | 'tanhBackward';
 
 /**
  * An activation that the Affine or Convolution before it may compute in its
@@ -32,16 +34,14 @@ abstract class Activation implements FusableActivation {
   /** ReLU keeps x, the others y. */
   protected saved: Tensor | null = null;
   /** Kernels (y, x, n) and (dx, dy, saved, n): elementwise, so split across threads by ranges. */
-  protected abstract readonly forwardKernel: KernelName;
-  protected abstract readonly backwardKernel: KernelName;
+  protected abstract readonly forwardKernel: ForwardKernel;
+  protected abstract readonly backwardKernel: BackwardKernel;
   protected abstract keepsInput: boolean;
 
   forward(x: Tensor, _train = false): Tensor {
     const buffers = this.buffersFor(x, 'forward: x');
     const out = buffers.get('out', x.shape);
-    x.rt.splitRange(this.forwardKernel, x.size, 1, (i0, i1, a, o) => {
-      a[o] = out.ptr + 4 * i0; a[o + 1] = x.ptr + 4 * i0; a[o + 2] = i1 - i0;
-    });
+    x.rt.splitRange(this.forwardKernel, x.size, 1, (i0, i1, args) => args(out.ptr + 4 * i0, x.ptr + 4 * i0, i1 - i0));
     this.saved = this.keepsInput ? x : out;
     return out;
   }
@@ -60,9 +60,7 @@ abstract class Activation implements FusableActivation {
     checkFloatTensor(s.rt, s, `${this.name}.backward: the tensor kept by forward`);
     if (dout.size !== s.size) throw new RangeError(`${this.name}.backward: dout must be [${s.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     const dx = this.buffers.get('dx', s.shape);
-    s.rt.splitRange(this.backwardKernel, s.size, 1, (i0, i1, a, o) => {
-      a[o] = dx.ptr + 4 * i0; a[o + 1] = dout.ptr + 4 * i0; a[o + 2] = s.ptr + 4 * i0; a[o + 3] = i1 - i0;
-    });
+    s.rt.splitRange(this.backwardKernel, s.size, 1, (i0, i1, args) => args(dx.ptr + 4 * i0, dout.ptr + 4 * i0, s.ptr + 4 * i0, i1 - i0));
     return dx;
   }
 

@@ -120,12 +120,10 @@ export class Convolution implements ActivationFusingLayer {
     const scratch = rt.partScratch(groups, scratchBytes);
     const out = this.buffers.get('out', [N, FN, OH, OW]);
     const inImage = C * H * W * 4, outImage = FN * OH * OW * 4;
-    rt.runParts('convForward', groups, (g, a, o) => {
+    rt.runParts('convForward', groups, (g, args) => {
       const [i0, i1] = groupRange(N, groups, g);
-      a[o] = out.ptr + i0 * outImage; a[o + 1] = x.ptr + i0 * inImage; a[o + 2] = this.W.ptr; a[o + 3] = this.b.ptr;
-      a[o + 4] = scratch[g]; a[o + 5] = i1 - i0;
-      a[o + 6] = C; a[o + 7] = H; a[o + 8] = W; a[o + 9] = FN; a[o + 10] = FH; a[o + 11] = FW; a[o + 12] = this.stride; a[o + 13] = this.pad;
-      a[o + 14] = code;
+      args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, this.W.ptr, this.b.ptr, scratch[g], i1 - i0,
+        C, H, W, FN, FH, FW, this.stride, this.pad, code);
     }, N * FN * C * FH * FW * OH * OW);
     this.x = x;
     return out;
@@ -162,12 +160,11 @@ export class Convolution implements ActivationFusingLayer {
     // added after, in group order
     const partials = this.buffers.get('dWpartials', [Math.max(1, groups - 1), this.dW.size]);
     const inImage = C * H * W * 4, outImage = FN * P * 4;
-    rt.runParts('convBackward', groups, (g, a, o) => {
+    rt.runParts('convBackward', groups, (g, args) => {
       const [i0, i1] = groupRange(N, groups, g);
-      a[o] = dx ? dx.ptr + i0 * inImage : 0; a[o + 1] = g === 0 ? this.dW.ptr : partials.ptr + (g - 1) * this.dW.size * 4;
-      a[o + 2] = x.ptr + i0 * inImage; a[o + 3] = dout.ptr + i0 * outImage; a[o + 4] = this.W.ptr; a[o + 5] = scratch[g];
-      a[o + 6] = i1 - i0; a[o + 7] = C; a[o + 8] = H; a[o + 9] = W; a[o + 10] = FN; a[o + 11] = FH; a[o + 12] = FW;
-      a[o + 13] = this.stride; a[o + 14] = this.pad;
+      args(dx ? dx.ptr + i0 * inImage : 0, g === 0 ? this.dW.ptr : partials.ptr + (g - 1) * this.dW.size * 4,
+        x.ptr + i0 * inImage, dout.ptr + i0 * outImage, this.W.ptr, scratch[g],
+        i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad);
     }, 2 * N * FN * C * FH * FW * P);
     for (let g = 1; g < groups; g++) k.axpy(this.dW.ptr, partials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);
     k.convBiasBackward(this.db.ptr, dout.ptr, N, FN, P);

@@ -57,15 +57,11 @@ export class Pooling implements Layer {
     // planes are independent: split across threads by planes
     if (this.mode === 'max') {
       const arg = this.argMax = this.buffers.labels('argMax', shape);
-      rt.splitRange('maxPoolForward', N * C, work, (p0, p1, a, o) => {
-        a[o] = out.ptr + p0 * outPlane; a[o + 1] = arg.ptr + p0 * outPlane; a[o + 2] = x.ptr + p0 * inPlane; a[o + 3] = p1 - p0;
-        a[o + 4] = H; a[o + 5] = W; a[o + 6] = this.poolH; a[o + 7] = this.poolW; a[o + 8] = this.stride; a[o + 9] = this.pad;
-      });
+      rt.splitRange('maxPoolForward', N * C, work, (p0, p1, args) => args(out.ptr + p0 * outPlane, arg.ptr + p0 * outPlane, x.ptr + p0 * inPlane, p1 - p0,
+        H, W, this.poolH, this.poolW, this.stride, this.pad));
     } else {
-      rt.splitRange('avgPoolForward', N * C, work, (p0, p1, a, o) => {
-        a[o] = out.ptr + p0 * outPlane; a[o + 1] = x.ptr + p0 * inPlane; a[o + 2] = p1 - p0;
-        a[o + 3] = H; a[o + 4] = W; a[o + 5] = this.poolH; a[o + 6] = this.poolW; a[o + 7] = this.stride; a[o + 8] = this.pad;
-      });
+      rt.splitRange('avgPoolForward', N * C, work, (p0, p1, args) => args(out.ptr + p0 * outPlane, x.ptr + p0 * inPlane, p1 - p0,
+        H, W, this.poolH, this.poolW, this.stride, this.pad));
     }
     this.x = x;
     return out;
@@ -87,15 +83,11 @@ export class Pooling implements Layer {
     const P = shape[2] * shape[3], inPlane = H * W * 4, outPlane = P * 4;
     if (this.mode === 'max') {
       const arg = this.argMax!;
-      rt.splitRange('maxPoolBackward', N * C, H * W, (p0, p1, a, o) => {
-        a[o] = dx.ptr + p0 * inPlane; a[o + 1] = dout.ptr + p0 * outPlane; a[o + 2] = arg.ptr + p0 * outPlane; a[o + 3] = p1 - p0;
-        a[o + 4] = H * W; a[o + 5] = P;
-      });
+      rt.splitRange('maxPoolBackward', N * C, H * W, (p0, p1, args) => args(dx.ptr + p0 * inPlane, dout.ptr + p0 * outPlane, arg.ptr + p0 * outPlane, p1 - p0,
+        H * W, P));
     } else {
-      rt.splitRange('avgPoolBackward', N * C, H * W + P * this.poolH * this.poolW, (p0, p1, a, o) => {
-        a[o] = dx.ptr + p0 * inPlane; a[o + 1] = dout.ptr + p0 * outPlane; a[o + 2] = p1 - p0;
-        a[o + 3] = H; a[o + 4] = W; a[o + 5] = this.poolH; a[o + 6] = this.poolW; a[o + 7] = this.stride; a[o + 8] = this.pad;
-      });
+      rt.splitRange('avgPoolBackward', N * C, H * W + P * this.poolH * this.poolW, (p0, p1, args) => args(dx.ptr + p0 * inPlane, dout.ptr + p0 * outPlane, p1 - p0,
+        H, W, this.poolH, this.poolW, this.stride, this.pad));
     }
     return dx;
   }

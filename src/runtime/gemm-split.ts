@@ -8,8 +8,6 @@
 // they come free, so the calling thread takes over a part no worker has
 // started; smaller parts (2 or 4 per thread, tried) cost more in repacking and
 // edge tiles than they gain in balance (MLP step 1.45x -> 1.05x at 4).
-import { MAX_ARGS } from './threads.js';
-
 // assembly/gemm.ts's micro-tile (MR rows × NR columns): parts start on tile
 // boundaries so no part adds an edge tile the whole call would not have.
 const MR = 6;
@@ -34,17 +32,18 @@ export function gemmParts(M: number, N: number, K: number, threads: number): num
   return Math.max(1, Math.min(threads, units, Math.floor((M * N * K) / GEMM_MIN_PART_WORK)));
 }
 
+/** One part of a split GEMM: m×n of C, the operands' and the bias's start (the bias moves with a column split). */
+export type GemmPart = (p: number, m: number, n: number, A: number, B: number, C: number, bias: number) => void;
+
 /**
- * Writes the kernel arguments of each part into the pool's argument slots;
- * `work[p]` is part p's workspace. With a bias (a pointer, never 0) the
- * arguments are gemmBiasAct's (bias and act in place of beta, which must be
- * 0), else gemm's.
+ * Calls `part` for each of `parts` parts of C = op(A)·op(B): rows of C when
+ * M >= N, else columns, each starting on a micro-tile boundary. `bias` (a
+ * pointer to N floats, or 0) moves with the columns; the runtime writes each
+ * part's kernel arguments from these (typed as gemm's or gemmBiasAct's).
  */
-export function writeGemmParts(
-  args: Float64Array, parts: number, work: readonly number[],
-  transA: number, transB: number, M: number, N: number, K: number,
-  A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta: number,
-  bias = 0, act = 0,
+export function forEachGemmPart(
+  parts: number, transA: number, transB: number, M: number, N: number,
+  A: number, lda: number, B: number, ldb: number, C: number, ldc: number, bias: number, part: GemmPart,
 ): void {
   const byRows = M >= N;
   const dim = byRows ? M : N;
@@ -53,28 +52,12 @@ export function writeGemmParts(
   for (let p = 0; p < parts; p++) {
     const start = Math.floor((units * p) / parts) * step;
     const end = p === parts - 1 ? dim : Math.floor((units * (p + 1)) / parts) * step;
-    const o = p * MAX_ARGS;
-    args[o] = transA;
-    args[o + 1] = transB;
-    args[o + 2] = byRows ? end - start : M;
-    args[o + 3] = byRows ? N : end - start;
-    args[o + 4] = K;
-    // row i of op(A) starts at A + i·lda floats, or at A + i when A is stored K×M
-    args[o + 5] = byRows ? A + 4 * (transA ? start : start * lda) : A;
-    args[o + 6] = lda;
-    // column j of op(B) starts at B + j, or at B + j·ldb when B is stored N×K
-    args[o + 7] = byRows ? B : B + 4 * (transB ? start * ldb : start);
-    args[o + 8] = ldb;
-    args[o + 9] = C + 4 * (byRows ? start * ldc : start);
-    args[o + 10] = ldc;
-    if (bias !== 0) {
-      // a column split moves the bias with the columns
-      args[o + 11] = bias + (byRows ? 0 : 4 * start);
-      args[o + 12] = act;
-      args[o + 13] = work[p];
-    } else {
-      args[o + 11] = beta;
-      args[o + 12] = work[p];
-    }
+    part(p, byRows ? end - start : M, byRows ? N : end - start,
+      // row i of op(A) starts at A + i·lda floats, or at A + i when A is stored K×M
+      byRows ? A + 4 * (transA ? start : start * lda) : A,
+      // column j of op(B) starts at B + j, or at B + j·ldb when B is stored N×K
+      byRows ? B : B + 4 * (transB ? start * ldb : start),
+      C + 4 * (byRows ? start * ldc : start),
+      bias === 0 || byRows ? bias : bias + 4 * start);
   }
 }

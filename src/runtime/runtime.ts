@@ -9,7 +9,7 @@ import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
-import { gemmParts, writeGemmParts } from './gemm-split.js';
+import { forEachGemmPart, gemmParts } from './gemm-split.js';
 
 export type { Kernels, ThreadHost, ThreadStats };
 export type { WorkerHandle, WorkerInit } from './threads.js';
@@ -96,6 +96,16 @@ const MIN_PART_WORK = 1 << 16;
  */
 const LAZY_START_WORK = 1 << 27;
 
+/** The exports that are kernels (every one but the memory). */
+export type KernelName = { [K in keyof Kernels]: Kernels[K] extends (...args: never[]) => unknown ? K : never }[keyof Kernels];
+
+/**
+ * Takes one part's arguments, typed as kernel K's parameters (build/kernels.d.ts,
+ * generated from assembly/): a kernel whose signature changes fails to compile
+ * where its parts are written, not at run time.
+ */
+export type PartArgs<K extends KernelName> = (...args: Parameters<Kernels[K]>) => void;
+
 /** Most parts of one runParts() call (the pool's argument slots). */
 export const MAX_SPLIT_PARTS = 64;
 
@@ -118,13 +128,19 @@ export class Runtime {
    * run one after another, so a training step allocates nothing after the first.
    */
   private readonly scratch: Array<{ ptr: number; bytes: number }> = [];
-  private readonly partArgs = new Float64Array(MAX_ARGS);
+  /** Where setSlots writes: the pool's argument slots, at one part's offset. */
+  private slots: Float64Array<ArrayBufferLike> = new Float64Array(MAX_ARGS);
+  private slotOffset = 0;
   /** Threads a lazy pool will have, and the host to start it on (the default, 'auto'). */
   private deferred: { host: ThreadHost; threads: number } | null = null;
   private starting: Promise<void> = Promise.resolve();
   private stopped = false;
   private unsplitWork = 0;
-  private readonly callArgs = new Array<number>(MAX_ARGS).fill(0);
+  private readonly setSlots = (...args: number[]): void => {
+    if (args.length > MAX_ARGS) throw new RangeError(`a split call's kernel takes at most ${MAX_ARGS} arguments, got ${args.length}`);
+    this.slots.set(args, this.slotOffset);
+    this.slots.fill(0, this.slotOffset + args.length, this.slotOffset + MAX_ARGS);
+  };
 
   /** @internal use createRuntime() */
   constructor(
@@ -285,44 +301,38 @@ export class Runtime {
   /**
    * Splits `units` independent units of work (planes, elements: no unit's
    * result depends on another's, so any split gives the same bits) into one
-   * range per thread, and runs kernel `name` on each: `write(start, end, args,
-   * offset)` stores the part's arguments. One part (a plain call) without
+   * range per thread, and runs kernel `name` on each: `write(start, end, args)`
+   * passes the part's arguments to `args` (typed as the kernel's). One part (a plain call) without
    * threads, or when a part would get fewer than MIN_PART_WORK of `workPerUnit`
    * each: handing a part to a worker costs microseconds.
    */
-  splitRange(name: keyof Kernels, units: number, workPerUnit: number, write: (start: number, end: number, args: Float64Array, offset: number) => void): void {
+  splitRange<K extends KernelName>(name: K, units: number, workPerUnit: number, write: (start: number, end: number, args: PartArgs<K>) => void): void {
     const parts = Math.max(1, Math.min(this.plannedThreads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
-    this.runParts(name, parts, (p, a, o) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), a, o), units * workPerUnit);
+    this.runParts(name, parts, (p, args) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), args), units * workPerUnit);
   }
 
   /**
-   * Runs kernel `name` once per part, with the arguments `write(p, args, offset)`
-   * stores at args[offset..] (at most MAX_ARGS). `work` (multiply-adds or
+   * Runs kernel `name` once per part, with the arguments `write(p, args)`
+   * passes to `args` (typed as the kernel's parameters: on one thread it is
+   * the kernel itself, with threads it fills the part's argument slots). `work` (multiply-adds or
    * elements, roughly) counts towards starting a lazy pool. Parts must not share output:
    * with threads they run concurrently, in any order; on one thread in order.
    * Where parts' results are combined (a sum over parts), callers fix the
    * parts from the problem alone, never from the thread count, so results
    * have the same bits on any number of threads.
    */
-  runParts(name: keyof Kernels, parts: number, write: (p: number, args: Float64Array, offset: number) => void, work = 0): void {
+  runParts<K extends KernelName>(name: K, parts: number, write: (p: number, args: PartArgs<K>) => void, work = 0): void {
     if (!(Number.isInteger(parts) && parts >= 1 && parts <= MAX_SPLIT_PARTS)) {
       throw new RangeError(`runParts(${name}): parts must be an integer in [1, ${MAX_SPLIT_PARTS}], got ${parts}`);
     }
     const pool = parts < 2 ? null : this.livePool();
     if (pool === null) {
       if (parts > 1) this.wake(work);
-      const fn = this.unsafeKernels[name] as unknown as (...a: number[]) => unknown;
-      const a = this.partArgs, call = this.callArgs;
-      for (let p = 0; p < parts; p++) {
-        a.fill(0);
-        write(p, a, 0);
-        for (let i = 0; i < MAX_ARGS; i++) call[i] = a[i];
-        fn.apply(null, call);
-      }
+      const kernel = this.unsafeKernels[name] as PartArgs<K>;
+      for (let p = 0; p < parts; p++) write(p, kernel);
       return;
     }
-    pool.args.fill(0, 0, parts * MAX_ARGS);
-    for (let p = 0; p < parts; p++) write(p, pool.args, p * MAX_ARGS);
+    for (let p = 0; p < parts; p++) write(p, this.partArgs<K>(pool, p));
     this.runPool(pool, pool.fn(name), parts, name);
   }
 
@@ -348,9 +358,25 @@ export class Runtime {
       return;
     }
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
-    writeGemmParts(pool.args, parts, work, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
-    if (bias === 0) this.runPool(pool, this.gemmFn, parts, 'gemm');
-    else this.runPool(pool, this.gemmBiasActFn, parts, 'gemmBiasAct');
+    if (bias === 0) {
+      forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, 0, (p, m, n, a, b, c) => {
+        this.partArgs<'gemm'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, beta, work[p]);
+      });
+      this.runPool(pool, this.gemmFn, parts, 'gemm');
+    } else {
+      forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, bias, (p, m, n, a, b, c, partBias) => {
+        this.partArgs<'gemmBiasAct'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, partBias, act, work[p]);
+      });
+      this.runPool(pool, this.gemmBiasActFn, parts, 'gemmBiasAct');
+    }
+  }
+
+  // The one place a split call's arguments are written: part p's slots of the
+  // pool, through a function typed as kernel K's parameters.
+  private partArgs<K extends KernelName>(pool: ThreadPool, p: number): PartArgs<K> {
+    this.slots = pool.args;
+    this.slotOffset = p * MAX_ARGS;
+    return this.setSlots as unknown as PartArgs<K>;
   }
 
   /** Work split across threads so far (zeros on one thread). */

@@ -94,6 +94,10 @@ function gemmCore(
     if (bias != 0) for (let i = 0; i < M; i++) epilogue(C + ((<usize>i * ldc) << 2), ldc, 1, N, bias, act);
     return;
   }
+  if (transA == 0 && transB == 0 && M <= SMALL_M) {
+    gemmRows(M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
+    return;
+  }
   const Ap = work;
   const Bp = work + (<usize>(MC * KC) << 2);
   const T = Bp + (<usize>(KC * NC) << 2);
@@ -122,6 +126,77 @@ function gemmCore(
       }
     }
   }
+}
+
+// ---- A few rows of A·B (a batch of 1 or 2 at inference): packing B, which is
+// K·N floats, would cost more than the M·N·K multiply-adds. Each row of C is
+// computed in chunks of 16 columns straight from B's rows, with the blocked
+// kernel's arithmetic: per K block of KC, s = Σ a·b from 0 in k order
+// (operands flushed as packing flushes them), C = beta·C + s for the first
+// block (s alone for beta 0, C + s for beta 1) and C + s after, then the
+// epilogue. So a call gives the same bits whichever path M picks.
+const SMALL_M = 2;
+
+function gemmRows(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, bias: usize, act: i32): void {
+  const bRow = <usize>ldb << 2;
+  for (let i = 0; i < M; i++) {
+    const a = A + (<usize>(i * lda) << 2);
+    const c = C + (<usize>(i * ldc) << 2);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      const b = pc == 0 ? beta : <f32>1;
+      const ak = a + (<usize>pc << 2);
+      const bk = B + <usize>pc * bRow;
+      let j = 0;
+      for (; j + 16 <= N; j += 16) rowChunk16(kc, ak, bk + (<usize>j << 2), bRow, c + (<usize>j << 2), b);
+      for (; j + 4 <= N; j += 4) {
+        let s = f32x4.splat(0);
+        let q = bk + (<usize>j << 2);
+        for (let k = 0; k < kc; k++) {
+          s = madd(ftz(v128.load32_splat(ak + (<usize>k << 2))), ftz(v128.load(q)), s);
+          q += bRow;
+        }
+        const p = c + (<usize>j << 2);
+        v128.store(p, b == 0 ? s : (b == 1 ? f32x4.add(v128.load(p), s) : f32x4.add(f32x4.mul(f32x4.splat(b), v128.load(p)), s)));
+      }
+      for (; j < N; j++) {
+        let s: f32 = 0;
+        let q = bk + (<usize>j << 2);
+        for (let k = 0; k < kc; k++) {
+          s = maddScalar(ftzs(load<f32>(ak + (<usize>k << 2))), ftzs(load<f32>(q)), s);
+          q += bRow;
+        }
+        const p = c + (<usize>j << 2);
+        store<f32>(p, b == 0 ? s : (b == 1 ? load<f32>(p) + s : b * load<f32>(p) + s));
+      }
+    }
+    if (bias != 0) epilogue(c, ldc, 1, N, bias, act);
+  }
+}
+
+// One lane of madd: the vector kernels' arithmetic for a column past the last 4.
+// @ts-ignore: decorator
+@inline
+function maddScalar(a: f32, b: f32, c: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
+
+// c[0..16) = beta·c + Σ_k a[k]·B[k, 0..16) over kc rows of B (bRow bytes
+// apart). Four accumulators: with the flushes' temporaries and V8 free to
+// load all of B's row before the first multiply, more would spill.
+function rowChunk16(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f32): void {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const av = ftz(v128.load32_splat(a));
+    s0 = madd(av, ftz(v128.load(b)), s0);
+    s1 = madd(av, ftz(v128.load(b, 16)), s1);
+    s2 = madd(av, ftz(v128.load(b, 32)), s2);
+    s3 = madd(av, ftz(v128.load(b, 48)), s3);
+    a += 4;
+    b += bRow;
+  }
+  storeRow(c, s0, s1, beta);
+  storeRow(c + 32, s2, s3, beta);
 }
 
 function scaleC(C: usize, ldc: i32, M: i32, N: i32, beta: f32): void {

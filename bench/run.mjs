@@ -20,6 +20,7 @@ const TOPICS = {
   norm: () => import('./norm.bench.mjs'),
   conv: () => import('./conv.bench.mjs'),
   threads: () => import('./threads.bench.mjs'),
+  inference: () => import('./inference.bench.mjs'),
   startup: () => import('./startup.bench.mjs'),
 };
 /** Topics whose cases run several threads: they keep wall time under --cpu-time (CPU time sums the threads). */

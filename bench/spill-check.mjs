@@ -33,8 +33,8 @@ const BUILDS = [
   { name: 'plain', file: fileURLToPath(new URL('../build/simdnn.wasm', import.meta.url)) },
   { name: 'relaxed', file: fileURLToPath(new URL('../build/simdnn-relaxed.wasm', import.meta.url)) },
 ];
-/** [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge. */
-const SHAPES = [[256, 256, 256], [256, 252, 256]];
+/** [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge; M = 1 the row kernel. */
+const SHAPES = [[256, 256, 256], [256, 252, 256], [1, 100, 784]];
 /** [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block). */
 const CONVS = [[16, 14, 32], [32, 8, 64]];
 

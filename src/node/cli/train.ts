@@ -71,6 +71,8 @@ export interface TrainSettings {
   checkpointEvery?: number;
   /** Checkpoint to continue from. */
   resume?: string;
+  /** Use the relaxed-SIMD build where the host has it. */
+  relaxed: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -79,7 +81,7 @@ export interface TrainSettings {
 const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout',
   'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
-const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'json', 'quiet', 'help']);
+const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
 const NET_SUMMARIES: Record<NetKind, string> = {
   mlp: "the book's MultiLayerNet: (Affine, activation) per hidden layer, Affine, softmax",
@@ -147,6 +149,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
   { name: 'resume', value: 'checkpoint', help: 'continue the run a checkpoint holds (its settings; the result is the same bits as the uninterrupted run)' },
   { name: 'threads', value: 'n|auto', default: 'auto', help: "threads for the kernels ('auto': one per core); results are the same bits for any count" },
+  { name: 'relaxed', help: 'relaxed-SIMD build (fused multiply-add: faster, results differ by CPU; Node 20 needs --experimental-wasm-relaxed-simd)' },
   { name: 'json', help: 'print one JSON object with the results on stdout' },
   { name: 'quiet', help: 'no progress or start line on stderr' },
 ];
@@ -290,6 +293,7 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     checkpoint,
     checkpointEvery,
     resume: optional('resume', (t) => t),
+    relaxed: values.relaxed === true,
     json: values.json === true,
     quiet: values.quiet === true,
   };
@@ -496,7 +500,8 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
   if (s.checkpoint !== undefined) await checkWritable('checkpoint', s.checkpoint.replaceAll('{epoch}', '0'));
 
   // 'auto' is the library's default: a lazy pool, so short runs start no workers
-  const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }) });
+  const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }), ...(s.relaxed ? { relaxed: true } : {}) });
+  if (s.relaxed && !rt.features.relaxed && !s.quiet) io.stderr.write(`simdnn: note: ${rt.features.notes.join('; ')}\n`);
   const owned: Array<{ dispose(): unknown }> = [];
   try {
     const loadStart = now();

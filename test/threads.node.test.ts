@@ -55,6 +55,24 @@ describe('threads in a Node process', () => {
     expect(JSON.parse(child.stdout)).toEqual({ before: 0, threads: cores, notes: [], jobs: cores > 1 ? 1 : 0 });
   });
 
+  it('await rt.dispose() at the top level resolves once the workers have exited (the process does not end first)', () => {
+    const script = `
+      import { createRuntime } from './src/node/runtime.js';
+      const rt = await createRuntime({ threads: 2 });
+      await rt.dispose();
+      // and a lazy pool started by calls that never yielded: its workers' 'ready' is read only after dispose()
+      const lazy = await createRuntime();
+      const n = 256, a = lazy.tensor([n, n]), c = lazy.tensor([n, n]);
+      for (let i = 0; i < 3000 && lazy.threadStats().workerChunks === 0; i++) lazy.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      await lazy.dispose();
+      console.log(JSON.stringify({ threads: rt.features.threads, blocks: rt.memoryStats().blocks }));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(child.stderr).toBe('');
+    expect(child.status, 'exit code (13: a top-level await never settled)').toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ threads: 1, blocks: 1 });
+  });
+
   it('the default lazy pool, not started by a little work: the process exits, with no worker', () => {
     const script = `
       import { createRuntime } from './src/node/runtime.js';

@@ -3,7 +3,7 @@
 // application, not library surface: it is `simdnn/cli` (and the `simdnn` bin),
 // so a cold `import 'simdnn'` does not compile it.
 export * from '../index.js';
-export { createRuntime, nodeThreadHost } from './runtime.js';
+export { createRuntime, nodeThreadHost, usableThreads } from './runtime.js';
 export { loadMnist, loadIdx, type LoadOptions, type LoadedDataSet } from './data.js';
 export { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA, type NodeSearchOptions, type LocalExecutorOptions } from './search/index.js';
 export { writeModelFile, readModelFile, readModelInfo } from './model-file.js';

@@ -34,19 +34,21 @@ export const nodeThreadHost: ThreadHost = {
     // worker_threads is loaded when the first worker starts (~2 ms of a cold start otherwise)
     const worker = new (workerThreads().Worker)(script, { eval: true, workerData: init });
     if (options.background) worker.unref();
-    let error = '';
+    let error = '', stopping = false;
     const exited = new Promise<string>((resolve) => {
       worker.on('error', (e: Error) => { error ||= `${e.name}: ${e.message}`; });
       worker.on('exit', (code: number) => resolve(error || `the worker exited with code ${code}`));
     });
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: unknown) => {
-        if (m === 'ready') { worker.unref(); resolve(); }
+        // a 'ready' read after terminate() (the event loop ran late) must not unref a worker that is stopping
+        if (m === 'ready') { if (!stopping) worker.unref(); resolve(); }
         else if (m !== 'stopped') reject(new Error(String((m as { error?: unknown })?.error ?? m)));
       });
       void exited.then((cause) => reject(new Error(`${cause} before it was ready`)));
     });
-    return { ready, exited, terminate: () => { void worker.terminate(); } };
+    // referenced again while it stops, so a program awaiting dispose() is not ended before the exit
+    return { ready, exited, terminate: () => { stopping = true; worker.ref(); void worker.terminate(); } };
   },
 };
 

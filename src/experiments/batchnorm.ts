@@ -29,9 +29,9 @@ export const batchnorm: Experiment = {
     const finalAccuracy: Record<string, { batchNorm: number; noBatchNorm: number }> = {};
     const order: string[] = [];
     for (const [i, w] of settings.weightScales.entries()) {
-      const panel = `${i + 1}: w = ${w.toExponential(1)}`;
-      order.push(panel);
       const final = { batchNorm: NaN, noBatchNorm: NaN };
+      const rows: Row[] = [];
+      const diverged: string[] = [];
       for (const useBatchnorm of [true, false]) {
         const label = useBatchnorm ? 'batch norm' : 'no batch norm';
         ctx.reseed();
@@ -39,7 +39,8 @@ export const batchnorm: Experiment = {
         const optimizer = new SGD({ lr: 0.01 });
         try {
           const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: settings.epochs, phase: `w ${w.toExponential(1)}, ${label}` });
-          for (const e of run.epochs) curves.push({ panel, scale: w, normalisation: label, epoch: e.epoch, accuracy: e.trainAcc });
+          for (const e of run.epochs) rows.push({ scale: w, normalisation: label, epoch: e.epoch, accuracy: e.trainAcc });
+          if (run.divergedAt !== null) diverged.push(useBatchnorm ? 'BN: NaN' : 'no BN: NaN');
           const acc = run.epochs.length ? run.epochs[run.epochs.length - 1].trainAcc : NaN;
           if (useBatchnorm) final.batchNorm = acc; else final.noBatchNorm = acc;
         } finally {
@@ -47,6 +48,10 @@ export const batchnorm: Experiment = {
           net.dispose();
         }
       }
+      // a run that overflowed to NaN draws no line: the panel's title says so (short: titles set the column width)
+      const panel = `${i + 1}: w = ${w.toExponential(1)}${diverged.length ? ` (${diverged.join(', ')})` : ''}`;
+      order.push(panel);
+      for (const row of rows) curves.push({ panel, ...row });
       finalAccuracy[w.toExponential(3)] = final;
     }
     return {

@@ -47,62 +47,122 @@ async function bullmq(): Promise<typeof import('bullmq')> {
 }
 
 export interface QueueExecutorOptions extends QueueLocation {
-  /** Jobs kept in flight by the search (ASHA's parallel; plain search adds every job at once). Default 64. */
+  /** Jobs kept in flight by the search (ASHA's parallel; plain search keeps this many added). Default 1024. */
   concurrency?: number;
-  /** How often to look for finished jobs. Default 250 ms. */
+  /** How often to read the jobs completed since the last look. Default 250 ms. */
   pollMs?: number;
+  /** How often to look for jobs that failed in BullMQ or vanished from Redis. Default 5000 ms. */
+  auditMs?: number;
   /** Attempts BullMQ gives a job whose worker failed it (not a failed trial: that is a result). Default 3. */
   attempts?: number;
   /** Connection errors (ioredis retries them); default: ignored. */
   onError?: (e: Error) => void;
 }
 
+interface Waiter { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void; retried: boolean }
+
+/**
+ * Completions are read from BullMQ's completed set by score (the finishing
+ * worker's clock) with this much overlap; one a skewed clock puts earlier is
+ * found by the audit.
+ */
+const OVERLAP_MS = 2000;
+
 /**
  * The coordinator's side: run(job) adds the job (a no-op if its id exists) and
  * resolves with its result once a worker has completed it, at once for a job
- * completed before (a resumed study). A job lost from Redis is added again; a
- * job BullMQ failed (its attempts used up) is retried once, then rejects.
- * close() disconnects (jobs stay in Redis).
+ * completed before (a resumed study). One loop serves every waiting job: it
+ * reads the ids completed since its last look (cost grows with the completion
+ * rate, not the jobs waiting) and, less often, looks for jobs that vanished
+ * (Redis restarted from an older state: added again) or that BullMQ failed
+ * (attempts used up: retried once, then run() rejects). close() disconnects;
+ * the jobs stay in Redis.
  */
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
+  const { Redis } = await import('ioredis');
   const connection = redisConnection(options.url);
   const queue = new Queue(options.name ?? DEFAULT_QUEUE_NAME, { connection });
+  const redis = new Redis(connection);
   // ioredis reconnects by itself (a Redis restart); its errors must not be unhandled events
   queue.on('error', (e: Error) => options.onError?.(e));
+  redis.on('error', (e: Error) => options.onError?.(e));
   await queue.waitUntilReady();
   const pollMs = options.pollMs ?? 250;
+  const auditMs = options.auditMs ?? 5000;
   const attempts = options.attempts ?? 3;
+  const waiting = new Map<string, Waiter>();
   let closed = false;
+  let since = 0;
+  let lastAudit = Date.now();
+  let loop: Promise<void> | null = null;
   const add = (job: TrialJob) => queue.add('trial', job, { jobId: jobId(job), attempts, removeOnComplete: false, removeOnFail: false });
+
+  /** Resolves the waiter of `id` if its job has completed; true if it did. */
+  const settle = async (id: string): Promise<boolean> => {
+    const w = waiting.get(id);
+    const found = w && ((await queue.getJob(id)) as Job | undefined);
+    if (!w || !found || found.finishedOn === undefined || found.failedReason || found.returnvalue == null) return false;
+    waiting.delete(id);
+    w.resolve(found.returnvalue as TrialResult);
+    return true;
+  };
+
+  const audit = async (): Promise<void> => {
+    const ids = [...waiting.keys()];
+    const pipe = redis.pipeline();
+    for (const id of ids) pipe.zscore(queue.toKey('failed'), id).exists(queue.toKey(id)).zscore(queue.toKey('completed'), id);
+    const replies = (await pipe.exec()) ?? [];
+    for (let i = 0; i < ids.length; i++) {
+      const w = waiting.get(ids[i]);
+      if (!w) continue;
+      const [failed, exists, completed] = [1, 2, 3].map((k) => replies[3 * i + k - 1]?.[1]);
+      if (completed !== null && completed !== undefined) await settle(ids[i]);
+      else if (exists === 0) await add(w.job); // lost: add it again
+      else if (failed !== null && failed !== undefined) {
+        const job = (await queue.getJob(ids[i])) as Job | undefined;
+        if (w.retried) { waiting.delete(ids[i]); w.reject(new Error(`job ${ids[i]} failed in the queue: ${job?.failedReason}`)); }
+        else { w.retried = true; await job?.retry('failed'); }
+      }
+    }
+  };
+
+  const poll = async (): Promise<void> => {
+    while (waiting.size > 0 && !closed) {
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      try {
+        const done = await redis.zrangebyscore(queue.toKey('completed'), since, '+inf', 'WITHSCORES');
+        for (let i = 0; i < done.length; i += 2) {
+          since = Math.max(since, Number(done[i + 1]) - OVERLAP_MS);
+          if (waiting.has(done[i])) await settle(done[i]);
+        }
+        if (Date.now() - lastAudit >= auditMs) { lastAudit = Date.now(); await audit(); }
+      } catch (e) {
+        options.onError?.(e as Error); // Redis away: try again next round
+      }
+    }
+    loop = null;
+  };
+
   return {
     queue,
-    concurrency: options.concurrency ?? 64,
+    concurrency: options.concurrency ?? 1024,
     async run(job: TrialJob): Promise<TrialResult> {
+      if (closed) throw new Error('queue executor closed');
       const id = jobId(job);
+      const result = new Promise<TrialResult>((resolve, reject) => waiting.set(id, { job, resolve, reject, retried: false }));
       await add(job);
-      let retried = false;
-      for (;;) {
-        if (closed) throw new Error(`queue executor closed while waiting for ${id}`);
-        const found = (await queue.getJob(id)) as Job | undefined;
-        if (!found) { await add(job); continue; } // lost (Redis restarted from an older state): add it again
-        if (found.finishedOn !== undefined && found.returnvalue !== null && found.returnvalue !== undefined && !found.failedReason) {
-          return found.returnvalue as TrialResult;
-        }
-        if (found.finishedOn !== undefined && found.failedReason) {
-          const state = await found.getState();
-          if (state === 'failed') {
-            if (retried) throw new Error(`job ${id} failed in the queue: ${found.failedReason}`);
-            retried = true;
-            await found.retry('failed');
-          }
-        }
-        await new Promise((resolve) => setTimeout(resolve, pollMs));
-      }
+      await settle(id); // completed before (a resumed study)
+      loop ??= poll();
+      return result;
     },
     async close() {
       closed = true;
+      for (const [id, w] of waiting) w.reject(new Error(`queue executor closed while waiting for ${id}`));
+      waiting.clear();
+      await loop;
       await queue.close();
+      redis.disconnect();
     },
   };
 }

@@ -4,8 +4,7 @@
 // Trials run through the search API (src/search): on the executor the caller
 // gives (the CLI: worker threads, one per core), else one after another on
 // this runtime. Every trial's bits depend on its job alone, whatever runs it.
-import { Dataset } from '../data/tensors.js';
-import { stratifiedSplit } from '../data/split.js';
+import { splitSearchData } from '../search/data.js';
 import { inlineExecutor } from '../search/inline.js';
 import { hyperparameterSearch as search } from '../search/search.js';
 import { logUniform } from '../search/space.js';
@@ -17,21 +16,10 @@ const ROWS = 500;
 const VALIDATION_RATE = 0.2;
 const SHOWN = 20;
 
-/**
- * The search's data from the experiment's digits, as Node's search loader
- * (loadSearchData) makes it from the same DataSpec: the first `rows` training
- * rows, a stratified `validation` share held out with `splitSeed`.
- */
+/** The search's data from the experiment's digits, split as Node's loader splits the same DataSpec. */
 function searchData(ctx: ExperimentContext, spec: DataSpec): TrialData {
   const all = ctx.data();
-  const n = Math.min(spec.rows as number, all.xTrain.shape[0]);
-  const labels = all.tTrain.data.subarray(0, n);
-  const split = stratifiedSplit(labels, Math.floor(n * (spec.validation as number)), spec.splitSeed as number);
-  const rows = new Dataset(all.xTrain.rows(0, n), all.tTrain.rows(0, n));
-  const train = rows.select(split.train);
-  const validation = rows.select(split.test);
-  // the executor's cache frees the tensors; the Datasets hold nothing else
-  return { xTrain: train.x, tTrain: train.t, xVal: validation.x, tVal: validation.t };
+  return splitSearchData(all.xTrain, all.tTrain, spec);
 }
 
 export const hyperparameterSearch: Experiment = {

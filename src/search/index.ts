@@ -5,3 +5,5 @@ export { AshaScheduler, ashaRungs, type AshaOptions, type AshaJob } from './asha
 export { hyperparameterSearch, trialJob, score, type Executor, type Objective, type SearchOptions, type SearchResult, type ScoredResult } from './search.js';
 export { inlineExecutor, DataCache, type DataLoader } from './inline.js';
 export { resumeFrom, resultKey } from './resume.js';
+export { searchChart, type SearchChartSpec } from './charts.js';
+export { splitSearchData, splitOptions } from './data.js';

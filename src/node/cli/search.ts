@@ -5,10 +5,12 @@
 // for `simdnn worker`s anywhere. Every result goes to a JSON-lines file as it
 // comes; running the same study again resumes it from that file (and, with
 // --queue, from Redis). The best trials print as a table.
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { resumeFrom } from '../../search/resume.js';
 import { hyperparameterSearch, type Executor, type ScoredResult, type SearchResult } from '../../search/search.js';
 import { checkSpace, logUniform, type SearchSpace } from '../../search/space.js';
+import { searchChart } from '../../search/charts.js';
 import type { TrialResult } from '../../search/trial.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { localExecutor } from '../search/local.js';
@@ -38,6 +40,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (the workers must use the same)' },
   { name: 'out', value: 'file', help: "results, one JSON line per finished job (default: <study>.jsonl); an existing file resumes the study" },
   { name: 'top', value: 'n', default: '10', help: 'best trials to print' },
+  { name: 'chart', value: 'file', help: 'write the charts (best validation accuracy so far over trials; lr x weight decay coloured by validation accuracy): an SVG, or the Vega-Lite spec for a .json file' },
   { name: 'json', help: 'print the summary as one JSON object' },
   { name: 'quiet', help: 'no progress on stderr' },
 ];
@@ -154,6 +157,11 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const out = typeof values.out === 'string' ? values.out : `${study}.jsonl`;
   const top = intValue('top', get(values, 'top'), 0);
   const quiet = values.quiet === true;
+  for (const [flag, file] of [['out', out], ['chart', values.chart]] as const) {
+    if (typeof file !== 'string') continue;
+    const dir = path.dirname(path.resolve(file));
+    if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new UsageError(`--${flag}: the directory of '${file}' does not exist`);
+  }
   const stored = await storedResults(out);
   let inner: Executor;
   try {
@@ -192,6 +200,12 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     await executor.close();
     await writes;
     if (io.stderr.isTTY && !quiet) io.stderr.write('\n');
+  }
+  if (typeof values.chart === 'string') {
+    const spec = searchChart(result);
+    // vega loads only when a chart is drawn
+    const text = values.chart.endsWith('.json') ? JSON.stringify(spec, null, 2) : await (await import('../charts.js')).renderSvg(spec);
+    await writeFile(values.chart, text);
   }
   if (values.json === true) {
     io.stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, epochsSpent: result.epochsSpent, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);

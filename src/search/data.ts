@@ -1,0 +1,34 @@
+// A search's training and validation sets from loaded rows, as a DataSpec
+// describes them: the first `rows` rows, a `validation` share held out at
+// random by Dataset.split seeded with `splitSeed` (the book: 500 rows, 20%).
+// Every loader (Node's files, an experiment's digits, a page's fetch) goes
+// through here, so one DataSpec means the same rows everywhere.
+import { Dataset } from '../data/tensors.js';
+import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import type { DataSpec, TrialData } from './trial.js';
+
+/** The fields of a DataSpec this module reads, with their defaults applied; throws naming a bad one. */
+export function splitOptions(spec: DataSpec): { rows: number | undefined; validation: number; splitSeed: number } {
+  const { rows, validation = 0.2, splitSeed = 1 } = spec;
+  if (rows !== undefined && !(typeof rows === 'number' && Number.isInteger(rows) && rows >= 2)) throw new RangeError(`data.rows: expected an integer >= 2, got ${JSON.stringify(rows)}`);
+  if (!(typeof validation === 'number' && validation > 0 && validation < 1)) throw new RangeError(`data.validation: expected a share in (0, 1), got ${JSON.stringify(validation)}`);
+  if (!(typeof splitSeed === 'number' && Number.isInteger(splitSeed) && splitSeed >= 0)) throw new RangeError(`data.splitSeed: expected a non-negative integer, got ${JSON.stringify(splitSeed)}`);
+  return { rows: rows as number | undefined, validation, splitSeed };
+}
+
+/**
+ * The trial data of `spec` from rows `x`, `t` (borrowed; only copies are kept):
+ * the first spec.rows rows (all when absent), split into training and
+ * validation parts. The caller owns the result (dispose() frees it).
+ */
+export function splitSearchData(x: Tensor, t: Tensor | IntTensor, spec: DataSpec): TrialData {
+  const { rows, validation, splitSeed } = splitOptions(spec);
+  const n = Math.min(rows ?? x.shape[0], x.shape[0]);
+  const full = new Dataset(x.rows(0, n), t.rows(0, n));
+  try {
+    const { train, validation: val } = full.split(validation, splitSeed);
+    return { xTrain: train.x, tTrain: train.t, xVal: val.x, tVal: val.t, dispose: () => { train.dispose(); val.dispose(); } };
+  } finally {
+    full.dispose();
+  }
+}

@@ -11,9 +11,9 @@ class Capture implements Output {
   text = '';
   write(s: string): void { this.text += s; }
 }
-async function run(argv: string[]) {
+async function run(argv: string[], signal?: AbortSignal) {
   const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
+  const code = await main(argv, { stdout, stderr }, { signal });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
@@ -44,6 +44,19 @@ describe('simdnn search', () => {
     expect(again.stdout.split('\n').slice(1, 3)).toEqual(table.slice(1, 3));
     for (const l of lines) expect(again.stderr).toContain(`trial ${l.index} (2 epochs) valAcc ${l.history[1].valAcc.toFixed(4)}, ${l.seconds.toFixed(1)} s`);
     expect((await readFile(out, 'utf8')).trim().split('\n')).toHaveLength(3);
+  });
+
+  it('stops at once when interrupted (exit 130), and the study resumes to completion', async () => {
+    const out = path.join(tmp, 'stopped.jsonl');
+    const args = ['search', '--study', 'stopped', '--trials', '4', '--epochs', '3', '--hidden', '20', '--workers', '1', '--out', out];
+    const controller = new AbortController();
+    setTimeout(() => controller.abort('SIGINT'), 100);
+    const stopped = await run(args, controller.signal);
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toMatch(/stopped \(SIGINT\); \d results in .*stopped\.jsonl; run the same command to resume/);
+    const done = await run(args);
+    expect(done.code).toBe(0);
+    expect((await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).index).sort()).toEqual([0, 1, 2, 3]);
   });
 
   it('refuses bad options with exit code 2, naming them', async () => {

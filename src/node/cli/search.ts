@@ -182,6 +182,9 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const show = progress(io.stderr, !quiet);
   let writes = Promise.resolve();
   let result: SearchResult;
+  // interrupted: stop waiting at once (jobs in a queue stay there; the study resumes from what is stored)
+  const stop = () => { void executor.close(); };
+  signal.addEventListener('abort', stop, { once: true });
   try {
     result = await hyperparameterSearch({
       ...options,
@@ -196,7 +199,13 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
         writes = writes.then(() => appendFile(out, `${JSON.stringify(plain)}\n`));
       },
     });
+  } catch (e) {
+    if (!signal.aborted) throw e;
+    await writes;
+    io.stderr.write(`\nsimdnn search: stopped (${String(signal.reason)}); ${written.size} results in ${out}; run the same command to resume\n`);
+    return signal.reason === 'SIGINT' ? 130 : 143;
   } finally {
+    signal.removeEventListener('abort', stop);
     await executor.close();
     await writes;
     if (io.stderr.isTTY && !quiet) io.stderr.write('\n');

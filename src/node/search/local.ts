@@ -69,6 +69,9 @@ class Slot {
   async stop(): Promise<void> {
     const w = this.worker;
     this.worker = null;
+    const p = this.current;
+    this.current = null;
+    p?.reject(new Error(`trial ${p.job.index}: localExecutor closed`));
     if (w) { w.removeAllListeners('exit'); await w.terminate(); }
   }
 }

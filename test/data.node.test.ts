@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 
 function dispose(ds: DataSet): void {
-  for (const t of Object.values(ds)) t.dispose();
+  for (const t of [ds.xTrain, ds.tTrain, ds.xTest, ds.tTest]) t.dispose();
 }
 
 /** The package's digits as the test reads them: per digit, its images as byte rows. */

@@ -5,7 +5,7 @@
 // worker` processes; BullMQ's throughput with trivial jobs; and ASHA against
 // the full search on the same seed and trial budget. Starts its own
 // redis-server on a free loopback port in a temp dir and stops it.
-//   node scripts/search-figures.mjs [--trials 6] [--epochs 50] [--asha-trials 18] [--asha-epochs 27] [--trivial 2000]
+//   node scripts/search-figures.mjs [--only throughput|asha] [--trials 6] [--epochs 50] [--asha-trials 18] [--asha-epochs 27] [--trivial 2000]
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -63,7 +63,7 @@ const load = () => os.loadavg()[0].toFixed(1);
 
 try {
   if (values.only !== 'asha') await throughput();
-  await asha();
+  if (values.only !== 'throughput') await asha();
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 } finally {
   for (const c of children) c.kill('SIGKILL');

@@ -2,6 +2,10 @@ import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
+/**
+ * Options of AdaDelta: `lr` (default 1.0, >= 0), `rho` (default 0.95, in [0, 1]), `eps` (default 1e-6, > 0).
+ * The constructor throws a TypeError on an unknown key and a RangeError naming an out-of-range value.
+ */
 export interface AdaDeltaOptions { lr?: number; rho?: number; eps?: number }
 
 /**

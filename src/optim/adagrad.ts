@@ -2,6 +2,10 @@ import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
+/**
+ * Options of AdaGrad: `lr` (default 0.01, >= 0), `eps` (default 1e-7, > 0).
+ * The constructor throws a TypeError on an unknown key and a RangeError naming an out-of-range value.
+ */
 export interface AdaGradOptions { lr?: number; eps?: number }
 
 /** AdaGrad (the book's): h += dW²; W −= lr·dW / (√h + eps), eps = 1e-7. */

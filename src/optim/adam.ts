@@ -2,6 +2,10 @@ import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
+/**
+ * Options of Adam: `lr` (default 0.001, >= 0), `beta1` (0.9) and `beta2` (0.999), each in [0, 1), `eps` (default 1e-7, > 0).
+ * The constructor throws a TypeError on an unknown key and a RangeError naming an out-of-range value.
+ */
 export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number }
 
 /**

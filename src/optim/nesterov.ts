@@ -2,6 +2,10 @@ import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
+/**
+ * Options of Nesterov: `lr` (default 0.01, >= 0), `momentum` (default 0.9, in [0, 1)).
+ * The constructor throws a TypeError on an unknown key and a RangeError naming an out-of-range value.
+ */
 export interface NesterovOptions { lr?: number; momentum?: number }
 
 /**

@@ -3,10 +3,14 @@ import type { Kernels } from '../runtime/runtime.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { StateStore, type ParamState } from './state.js';
 
+/** Float tensors keyed by parameter name ('W1', 'b1', …), as `net.params` / `net.grads` hold them; borrowed, never disposed by an optimizer. */
 export type Params = Readonly<Record<string, Tensor>>;
 
+/** What a Trainer steps with: anything that updates params in place from grads. */
 export interface Optimizer {
+  /** The optimizer's kind ('SGD', 'Adam', …), as it appears in states and model files. */
   readonly name: string;
+  /** One step: changes each `params[k]` in place using `grads[k]` (same keys and shapes). */
   update(params: Params, grads: Params): void;
 }
 
@@ -60,6 +64,15 @@ export abstract class ElementwiseOptimizer implements Optimizer {
     return this.steps;
   }
 
+  /**
+   * One step: changes each `params[k]` in place from `grads[k]`. The first
+   * update (and one over other tensors) allocates the state, which the optimizer
+   * owns until dispose(). Nothing is written when a check fails.
+   * @throws TypeError/RangeError naming the key if params or grads are not objects
+   * of live float tensors of one runtime with matching keys and sizes; Error after
+   * dispose(), on a runtime other than the state's, or for a key a loaded state lacks;
+   * RangeError if a key's shape differs from the one its state was made for.
+   */
   update(params: Params, grads: Params): void {
     const keys = checkPairs(this.name, params, grads);
     const { rt, spans, slotBytes } = this.store.prepare(this.name, keys, params, grads);

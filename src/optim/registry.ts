@@ -26,7 +26,9 @@ const classes = {
   adamw: AdamW,
 } satisfies Record<string, OptimizerClass>;
 
+/** Lower-case names createOptimizer accepts: sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw. */
 export type OptimizerName = keyof typeof classes;
+/** Every OptimizerName, in a fixed order (for a CLI's choices or a search space). */
 export const optimizerNames = Object.keys(classes) as OptimizerName[];
 
 /** Each optimizer's options and their defaults, e.g. optimizerDefaults.adam = { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-7 }. */

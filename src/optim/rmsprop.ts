@@ -2,6 +2,10 @@ import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
+/**
+ * Options of RMSprop: `lr` (default 0.01, >= 0), `decayRate` (default 0.99, in [0, 1)), `eps` (default 1e-7, > 0).
+ * The constructor throws a TypeError on an unknown key and a RangeError naming an out-of-range value.
+ */
 export interface RMSpropOptions { lr?: number; decayRate?: number; eps?: number }
 
 /** RMSprop (the book's): h = decayRate·h + (1 − decayRate)·dW²; W −= lr·dW / (√h + eps), eps = 1e-7. */

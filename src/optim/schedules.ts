@@ -312,6 +312,7 @@ const SCHEDULES = {
 
 /** Short names for createSchedule: step, multistep, exponential, cosine, linear, plateau. */
 export type ScheduleName = keyof typeof SCHEDULES;
+/** Every ScheduleName, in a fixed order. */
 export const scheduleNames = Object.keys(SCHEDULES) as ScheduleName[];
 
 /**

@@ -2,6 +2,10 @@ import type { Kernels } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
+/**
+ * Options of SGD: `lr` (default 0.01, >= 0).
+ * The constructor throws a TypeError on an unknown key and a RangeError naming an out-of-range value.
+ */
 export interface SGDOptions { lr?: number }
 
 /** Plain SGD: W −= lr·dW. */

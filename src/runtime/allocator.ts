@@ -5,6 +5,7 @@
 export const ALIGN = 64;
 const PAGE = 65536;
 
+/** A snapshot of a runtime's allocator (`rt.memoryStats()`), in bytes unless said otherwise. */
 export interface AllocatorStats {
   /** Bytes in live blocks. */
   used: number;

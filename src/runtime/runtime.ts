@@ -14,6 +14,7 @@ import { forEachGemmPart, gemmParts } from './gemm-split.js';
 export type { Kernels, ThreadHost, ThreadStats };
 export type { WorkerHandle, WorkerInit } from './threads.js';
 
+/** Options of createRuntime(); every key is optional and an unknown key is a TypeError. */
 export interface RuntimeOptions {
   /** The plain SIMD build. Default: the packaged build/simdnn.wasm (read with fs in Node, fetched elsewhere). */
   wasm?: WasmSource;
@@ -54,7 +55,9 @@ export interface RuntimeOptions {
   threadHost?: ThreadHost;
 }
 
+/** What a runtime runs with (`rt.features`), fixed when it is created except `threads` once a pool starts. */
 export interface RuntimeFeatures {
+  /** Always true: simdnn needs WebAssembly SIMD and createRuntime throws without it. */
   simd: true;
   /** True when the relaxed build is in use. */
   relaxed: boolean;
@@ -72,6 +75,7 @@ const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 const MAX_THREADS = MAX_CHUNKS;
 /** Activations that gemmBiasAct and convForward fuse, and their codes in assembly/math.ts. */
 export const ACTIVATION_CODES = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as const;
+/** An activation a kernel can apply in the same pass as its product: 'none', 'relu', 'sigmoid' or 'tanh'. */
 export type FusedActivation = keyof typeof ACTIVATION_CODES;
 
 /** The kernel code of a fused activation; `who` names the caller in the error for anything else. */
@@ -109,6 +113,11 @@ export type PartArgs<K extends KernelName> = (...args: Parameters<Kernels[K]>) =
 /** Most parts of one runParts() call (the pool's argument slots). */
 export const MAX_SPLIT_PARTS = 64;
 
+/**
+ * One WebAssembly instance and the linear memory it owns: every tensor, layer,
+ * net and optimizer lives in one runtime and cannot be used with another.
+ * Made by createRuntime(); `dispose()` stops its worker threads.
+ */
 export class Runtime {
   /**
    * The raw kernels (typed from assembly/index.ts; the ABI is in ARCHITECTURE.md), for power users.
@@ -402,6 +411,10 @@ export class Runtime {
     return this.allocator.alloc(bytes);
   }
 
+  /**
+   * Frees a block from alloc(). Prefer a tensor's dispose().
+   * @throws Error if `ptr` is not a live allocation (freed twice, or never allocated).
+   */
   free(ptr: number): void {
     this.allocator.release(ptr);
   }
@@ -482,6 +495,7 @@ export class Runtime {
     this.counter = 0;
   }
 
+  /** A snapshot of the allocator: live bytes and blocks, high-water mark, memory size (a new plain object each call). */
   memoryStats(): AllocatorStats {
     return this.allocator.stats();
   }
@@ -572,6 +586,15 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxe
   return { threads: wanted };
 }
 
+/**
+ * Compiles and instantiates simdnn's wasm and returns a runtime; the caller owns
+ * it (`await rt.dispose()` stops its workers). With `threads` given it resolves
+ * once the workers are up; by default the pool starts lazily (see
+ * {@link RuntimeOptions.threads}).
+ * @throws TypeError on an unknown option; RangeError on a bad `seed`, `memory`,
+ * `threads` or `maxThreads`; Error if the host lacks WebAssembly SIMD, or if a
+ * build cannot be loaded or compiled (or, with `threads` given, the shared build).
+ */
 export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   return createRuntimeWith(options, fetchDefault);
 }

@@ -8,6 +8,7 @@
 // `t.data` again after such a call, or keep a copy (`toArray()`).
 import type { Runtime } from './runtime.js';
 
+/** Dimensions of a tensor, outermost first (e.g. `[batch, features]`): non-negative integers. */
 export type Shape = readonly number[];
 
 /**
@@ -65,6 +66,7 @@ abstract class View<A extends Float32Array | Int32Array> {
     this.size = shapeSize(shape);
   }
 
+  /** A typed array over this tensor's elements in `buffer` (no copy, no check); `data` calls it and caches the result. */
   protected abstract makeView(buffer: ArrayBufferLike): A;
 
   /**
@@ -138,6 +140,7 @@ export class Tensor extends View<Float32Array> {
     return new Tensor(rt, ptr, shape, { live: true }, true);
   }
 
+  /** A Float32Array over this tensor's elements in `buffer` (no copy); `data` caches it. */
   protected makeView(buffer: ArrayBufferLike): Float32Array {
     return new Float32Array(buffer, this.ptr, this.size);
   }
@@ -179,6 +182,7 @@ export class IntTensor extends View<Int32Array> {
     return new IntTensor(rt, ptr, shape, { live: true }, true);
   }
 
+  /** An Int32Array over this tensor's elements in `buffer` (no copy); `data` caches it. */
   protected makeView(buffer: ArrayBufferLike): Int32Array {
     return new Int32Array(buffer, this.ptr, this.size);
   }

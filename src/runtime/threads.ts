@@ -66,6 +66,7 @@ export interface WorkerInit {
   index: number;
 }
 
+/** A started worker, as a ThreadHost's spawn() returns it; the pool that spawned it owns it. */
 export interface WorkerHandle {
   /** Resolves once the worker has instantiated the module and entered its loop. */
   readonly ready: Promise<void>;
@@ -75,6 +76,10 @@ export interface WorkerHandle {
    * without it the pool takes a terminated worker to stop at once.
    */
   readonly exited?: Promise<string>;
+  /**
+   * Called by the pool when it stops the worker: the host ends it, at once or
+   * once it has left its loop (a Web Worker that is up); `exited` then resolves.
+   */
   terminate(): void;
 }
 
@@ -208,6 +213,7 @@ export function webThreadHost(): ThreadHost | null {
   };
 }
 
+/** Work split across threads by the runtime's pool (`rt.threadStats()`; zeros on one thread). */
 export interface ThreadStats {
   /** Calls split across threads. */
   jobs: number;

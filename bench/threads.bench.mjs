@@ -6,7 +6,10 @@
 // runtime's splitting (rt.unsafeGemm, convolution by groups of images), which
 // splits only work big enough to gain. In the relaxed pass only the 2-thread
 // side runs, on the relaxed shared-memory build. Wall clock throughout (CPU
-// time would sum the threads).
+// time would sum the threads). Last, the command users run: `simdnn train --net
+// deep-conv` for one epoch with its default threads against `--threads 1`, each in
+// a child process, timed by the training seconds the CLI reports.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { measure, python } from './harness.mjs';
 
@@ -78,6 +81,31 @@ const numpy = (suite, script, args = []) => async () => {
   return r.ms !== undefined ? { ms: r.ms, note: r.blas } : r;
 };
 
+const CLI = fileURLToPath(new URL('../dist/node/cli.js', import.meta.url));
+
+/**
+ * Milliseconds of training (the CLI's own `seconds`: data loading excluded) of
+ * one DeepConvNet epoch on the bundled digits, by `simdnn train` in a child
+ * process with the given extra flags. The relaxed pass passes this process's
+ * V8 flags on (Node 20 runs relaxed SIMD only behind one).
+ */
+function cliEpoch(suite, flags) {
+  const args = [...process.execArgv, CLI, 'train', '--net', 'deep-conv', '--optimizer', 'adam', '--epochs', '1', '--json', '--quiet',
+    ...(suite.quick ? ['--train-rows', '1000', '--test-rows', '200'] : []), ...(suite.relaxed ? ['--relaxed'] : []), ...flags];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`simdnn train ${flags.join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`));
+      resolve(JSON.parse(out).seconds * 1000);
+    });
+  });
+}
+
 /** @param {import('./harness.mjs').Suite} suite */
 export default function register(suite) {
   const cases = [
@@ -96,4 +124,9 @@ export default function register(suite) {
       external: { '1 thread': () => oneThread(make, suite), ...peers },
     });
   }
+  suite.add(`simdnn train --net deep-conv --optimizer adam, 1 epoch${suite.quick ? ' of 1,000 rows' : ''}, default threads (target ≥ 1.7× --threads 1)`, {
+    ours: async () => ({ ms: await cliEpoch(suite, []) }),
+    external: { '--threads 1': () => cliEpoch(suite, ['--threads', '1']) },
+    wallClock: true,
+  });
 }

@@ -24,6 +24,7 @@ import { Yielder, now } from './yield.js';
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
 export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
 
+/** TrainerOptions.earlyStopping: stop when the validation loss has not improved for `patience` epochs. The Trainer throws a RangeError/TypeError naming a bad field. */
 export interface EarlyStoppingOptions {
   /** Epochs without an improvement of the validation loss before training stops. */
   patience: number;
@@ -33,6 +34,7 @@ export interface EarlyStoppingOptions {
   restoreBest?: boolean;
 }
 
+/** TrainerOptions.checkpoint: `every` must be a positive integer and `write` a function (else the Trainer throws). */
 export interface CheckpointOptions {
   /** Write a checkpoint after every `every` epochs. */
   every: number;
@@ -44,6 +46,10 @@ export interface CheckpointOptions {
   write(bytes: Uint8Array, epoch: number): void | Promise<void>;
 }
 
+/**
+ * Options of the Trainer, all optional; the constructor throws a TypeError on an unknown key
+ * and a TypeError/RangeError naming any bad value, before it allocates.
+ */
 export interface TrainerOptions {
   /** Epochs to train (default 20); ignored when maxIterations is given. */
   epochs?: number;
@@ -52,6 +58,7 @@ export interface TrainerOptions {
    * steps, and a last partial epoch is recorded like the others.
    */
   maxIterations?: number;
+  /** Rows per step (default 100; capped at the training rows). */
   miniBatchSize?: number;
   /**
    * How batches are drawn: 'permutation' (default: a seeded shuffle per epoch, every
@@ -60,6 +67,7 @@ export interface TrainerOptions {
   sampling?: 'permutation' | 'replacement';
   /** An optimizer instance, or a name ('sgd', 'adam', …) built with optimizerParams. */
   optimizer?: Optimizer | string;
+  /** Options of an optimizer given by name (e.g. `{ lr: 0.01 }`); see createOptimizer. */
   optimizerParams?: Record<string, number>;
   /** Sets the optimizer's `lr` before every epoch or step (its base rate is the optimizer's lr when training starts). */
   lrSchedule?: LRSchedule;
@@ -81,8 +89,11 @@ export interface TrainerOptions {
   callbacks?: TrainerCallbacks;
 }
 
+/** What TrainerOptions.onProgress gets after every step ('step') and every epoch ('epoch'): a fresh plain object. */
 export interface TrainerProgress {
+  /** Whether a step or an epoch just ended. */
   kind: 'step' | 'epoch';
+  /** The epoch in progress or just ended (1-based). */
   epoch: number;
   /** Steps done so far, and in all. */
   iter: number;
@@ -93,12 +104,17 @@ export interface TrainerProgress {
   record?: EpochRecord;
 }
 
+/** One epoch's figures, as TrainResult.epochs holds them (plain numbers). */
 export interface EpochRecord {
+  /** The epoch (1-based). */
   epoch: number;
   /** Mean of the epoch's step losses. */
   trainLoss: number;
+  /** Accuracy on the training set after the epoch (on its first evaluateSampleNumPerEpoch rows when set; the test set likewise). */
   trainAcc: number;
+  /** Loss on the test set, after the epoch. */
   testLoss: number;
+  /** Accuracy on the test set, after the epoch. */
   testAcc: number;
   /** Set when there is a validation set. */
   valLoss?: number;
@@ -107,13 +123,16 @@ export interface EpochRecord {
   lr?: number;
   /** Steps in this epoch (fewer in a last partial one). */
   steps: number;
+  /** Wall-clock seconds of the epoch's steps (its evaluation not included). */
   seconds: number;
 }
 
 /** Why a run ended. */
 export type StopReason = 'completed' | 'callback' | 'earlyStopping';
 
+/** What train() and fit() return: the run's record, plain data (a new one for each run). */
 export interface TrainResult {
+  /** One record per epoch done. */
   epochs: EpochRecord[];
   /**
    * Loss of every step, taken BEFORE its update: the loss of the forward pass that
@@ -121,12 +140,17 @@ export interface TrainResult {
    * the update, which costs another forward pass).
    */
   trainLossList: number[];
+  /** Training accuracy per epoch. */
   trainAccList: number[];
+  /** Test accuracy per epoch. */
   testAccList: number[];
   /** Validation accuracy per epoch (empty without validation). */
   valAccList: number[];
+  /** Steps done in all. */
   steps: number;
+  /** Wall-clock seconds of the run. */
   seconds: number;
+  /** Why the run ended. */
   stopReason: StopReason;
   /** Epoch whose parameters were restored by earlyStopping.restoreBest (absent otherwise). */
   bestEpoch?: number;
@@ -140,6 +164,7 @@ export interface TrainerEvent {
   /** Steps done so far, and in all. */
   iter: number;
   maxIter: number;
+  /** Asks the Trainer to stop: no further step runs, the current epoch is evaluated and recorded, and the run ends with stopReason 'callback' (no effect from onTrainEnd). */
   stop(): void;
 }
 
@@ -150,18 +175,32 @@ export interface StepEvent extends TrainerEvent {
   batch: number;
 }
 
-export interface EpochEndEvent extends TrainerEvent { record: EpochRecord }
-export interface TrainEndEvent extends TrainerEvent { result: TrainResult }
+/** What onEpochEnd gets: the event and the epoch's record. */
+export interface EpochEndEvent extends TrainerEvent {
+  /** The record just added to the result. */
+  record: EpochRecord;
+}
+/** What onTrainEnd gets: the event and the run's result (what train()/fit() return). */
+export interface TrainEndEvent extends TrainerEvent {
+  /** The finished run's record. */
+  result: TrainResult;
+}
 
 /** Keras-like callbacks. fit() awaits a returned Promise; train() does not. Any may call `stop()`. */
 export interface TrainerCallbacks {
+  /** Before the first epoch (`epoch` 0 on a fresh run). */
   onTrainBegin?(e: TrainerEvent): void | Promise<void>;
+  /** Before an epoch's first step (`epoch` is the one starting, after its shuffle and epoch-wise lr). */
   onEpochBegin?(e: TrainerEvent): void | Promise<void>;
+  /** After every optimizer step, with its loss. */
   onStepEnd?(e: StepEvent): void | Promise<void>;
+  /** After an epoch is evaluated and recorded (before its checkpoint). */
   onEpochEnd?(e: EpochEndEvent): void | Promise<void>;
+  /** Once the run has ended, with its result (after earlyStopping.restoreBest). */
   onTrainEnd?(e: TrainEndEvent): void | Promise<void>;
 }
 
+/** Options of Trainer.fit(). */
 export interface FitOptions {
   /** Aborting rejects fit() with the signal's reason before the next step; the parameters are those of the last completed step. */
   signal?: AbortSignal;

@@ -20,6 +20,7 @@ export interface FusableActivation extends Layer {
   adoptFused(y: Tensor): Tensor;
 }
 
+/** Whether `layer` is one of simdnn's activations (Relu, Sigmoid, Tanh), which an Affine or Convolution before it can fuse. */
 export function isFusableActivation(layer: Layer | undefined): layer is FusableActivation {
   return layer instanceof Activation;
 }
@@ -38,6 +39,11 @@ abstract class Activation implements FusableActivation {
   protected abstract readonly backwardKernel: BackwardKernel;
   protected abstract keepsInput: boolean;
 
+  /**
+   * act(x), elementwise, in a tensor of x's shape that the layer owns (valid until its next
+   * forward; do not dispose it). Relu keeps `x` itself for backward: leave it unchanged until then.
+   * @throws Error after dispose(); TypeError/RangeError if x is not a live float tensor of the runtime of the first call.
+   */
   forward(x: Tensor, _train = false): Tensor {
     const buffers = this.buffersFor(x, 'forward: x');
     const out = buffers.get('out', x.shape);
@@ -53,6 +59,10 @@ abstract class Activation implements FusableActivation {
     return y;
   }
 
+  /**
+   * dx = dout · act'(x) for the last forward (or adoptFused), in a tensor the layer owns (valid until its next backward).
+   * @throws Error before any forward; TypeError/RangeError if dout is not a live float tensor of the forward's shape and runtime.
+   */
   backward(dout: Tensor): Tensor {
     const s = this.saved;
     if (!s || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
@@ -78,6 +88,7 @@ abstract class Activation implements FusableActivation {
   }
 }
 
+/** ReLU, max(x, 0) (the book's Relu); no parameters. */
 export class Relu extends Activation {
   readonly name = 'Relu';
   readonly fusedAs = 'relu';
@@ -86,6 +97,7 @@ export class Relu extends Activation {
   protected readonly backwardKernel = 'reluBackward';
 }
 
+/** The logistic sigmoid, 1 / (1 + e^−x); no parameters. */
 export class Sigmoid extends Activation {
   readonly name = 'Sigmoid';
   readonly fusedAs = 'sigmoid';
@@ -94,6 +106,7 @@ export class Sigmoid extends Activation {
   protected readonly backwardKernel = 'sigmoidBackward';
 }
 
+/** The hyperbolic tangent; no parameters. */
 export class Tanh extends Activation {
   readonly name = 'Tanh';
   readonly fusedAs = 'tanh';
@@ -102,8 +115,13 @@ export class Tanh extends Activation {
   protected readonly backwardKernel = 'tanhBackward';
 }
 
+/** Names activation() accepts. */
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh';
 
+/**
+ * A new activation layer by name; the caller owns it (dispose() frees its buffers).
+ * @throws TypeError for a name other than 'relu', 'sigmoid' or 'tanh'.
+ */
 export function activation(name: ActivationName): Layer {
   switch (name) {
     case 'relu': return new Relu();

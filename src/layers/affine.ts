@@ -5,6 +5,7 @@ import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
+/** Gradient tensors an Affine writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
 
 export class Affine implements ActivationFusingLayer {
@@ -59,6 +60,11 @@ export class Affine implements ActivationFusingLayer {
     return out;
   }
 
+  /**
+   * Fills dW = xᵀ · dout and db = Σ dout for the last forward's x, and returns dx = dout · Wᵀ
+   * ([N, D], owned by the layer, valid until its next backward).
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float [N, M] tensor of W's runtime, or x was disposed.
+   */
   backward(dout: Tensor): Tensor {
     const x = this.paramGrads(dout, 'backward');
     const [D, M] = this.W.shape;

@@ -6,9 +6,14 @@ import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
+/**
+ * Options of BatchNormalization; the constructor throws a TypeError on an unknown key and a
+ * RangeError on a bad eps or a tensor not sized like gamma. Tensors given stay the giver's.
+ */
 export interface BatchNormalizationOptions {
   /** Running statistics to start from (shape of gamma); default zeros, as in the book. */
   runningMean?: Tensor;
+  /** Running variance to start from (shape of gamma); default zeros. */
   runningVar?: Tensor;
   /** Per-channel statistics over N, H, W for [N, C, H, W] input; gamma then has C elements. */
   spatial?: boolean;
@@ -16,6 +21,7 @@ export interface BatchNormalizationOptions {
   eps?: number;
   /** Gradient tensors to fill (e.g. views on a net's gradient arena); default: the layer's own. */
   dgamma?: Tensor;
+  /** Gradient tensor for beta, given with dgamma; default: the layer's own. */
   dbeta?: Tensor;
 }
 
@@ -24,6 +30,12 @@ const OPTION_KEYS = new Set(['runningMean', 'runningVar', 'spatial', 'eps', 'dga
 /** What backward needs from the last forward. */
 interface Saved { x: Tensor; mean: Tensor; invStd: Tensor; train: boolean; batch: number; spatialSize: number }
 
+/**
+ * The book's batch normalization: y = gamma · (x − mean) / √(var + eps) + beta, with the batch's
+ * statistics in training (updating the running ones by `momentum`) and the running ones in
+ * inference. gamma and beta (and any tensor given in options) stay the caller's; the layer owns
+ * its outputs, and the running statistics and gradients it made (freed by dispose()).
+ */
 export class BatchNormalization implements Layer {
   readonly name = 'BatchNormalization';
   readonly params: Readonly<Record<string, Tensor>>;

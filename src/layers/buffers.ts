@@ -6,6 +6,11 @@ import { IntTensor, Tensor, type Shape } from '../runtime/tensor.js';
 
 const SHAPES_PER_NAME = 4;
 
+/**
+ * A layer's scratch: one tensor per (name, shape), made on first use and reused, keeping the
+ * last 4 shapes per name (an older one is disposed when a fifth is asked for). Buffers owns
+ * every tensor it hands out: callers borrow them and never dispose them.
+ */
 export class Buffers {
   private readonly floats = new Map<string, Tensor[]>();
   private readonly ints = new Map<string, IntTensor[]>();
@@ -22,6 +27,7 @@ export class Buffers {
     return pick(this.ints, name, shape, () => this.rt.labels(shape));
   }
 
+  /** Disposes every tensor handed out (they die, views included); the Buffers may be used again after. */
   dispose(): void {
     for (const list of this.floats.values()) for (const t of list) t.dispose();
     for (const list of this.ints.values()) for (const t of list) t.dispose();

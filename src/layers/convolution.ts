@@ -10,6 +10,7 @@ import { Buffers } from './buffers.js';
 import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';
 import { activationCode, type FusedActivation, type Runtime } from '../runtime/runtime.js';
 
+/** Gradient tensors a Convolution writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
 export interface ConvolutionGrads { dW?: Tensor; db?: Tensor }
 
 /**
@@ -129,6 +130,11 @@ export class Convolution implements ActivationFusingLayer {
     return out;
   }
 
+  /**
+   * Fills dW and db for the last forward's x and returns dx ([N, C, H, W], owned by the layer,
+   * valid until its next backward).
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of the output's shape on W's runtime, or x was disposed.
+   */
   backward(dout: Tensor): Tensor {
     return this.backwardPass(dout, true, 'backward')!;
   }

@@ -7,11 +7,16 @@ import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
+/** Options of Dropout (an unknown key is a TypeError). */
 export interface DropoutOptions {
   /** Scale kept inputs by 1 / (1 - ratio) in training instead of scaling by 1 - ratio in inference. */
   inverted?: boolean;
 }
 
+/**
+ * Dropout with a drop probability `ratio` in [0, 1) (a RangeError otherwise), masks drawn from
+ * the runtime's seeded stream; no parameters. The layer owns its outputs, gradients and masks.
+ */
 export class Dropout implements Layer {
   readonly name = 'Dropout';
   readonly params = {};
@@ -94,6 +99,11 @@ export class Dropout implements Layer {
     return y;
   }
 
+  /**
+   * dx = dout · mask after a training forward, dout scaled like the forward after an inference
+   * one; owned by the layer (in the inverted form's inference, `dout` itself is returned).
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor shaped like the last forward's x.
+   */
   backward(dout: Tensor): Tensor {
     if (this.disposed) throw new Error('Dropout.backward: used after dispose()');
     if (!this.buffers) throw new Error('Dropout.backward: call forward first');

@@ -4,6 +4,7 @@
 import type { Layer } from './layer.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
+/** Reshapes [N, d1, d2, …] to [N, d1·d2·…] without copying; no parameters and no memory of its own. */
 export class Flatten implements Layer {
   readonly name = 'Flatten';
   readonly params = {};
@@ -13,6 +14,10 @@ export class Flatten implements Layer {
   private out: Tensor | null = null;
   private dx: Tensor | null = null;
 
+  /**
+   * A [N, d1·d2·…] view of x (shares x's memory and dies with x's owner; do not dispose it).
+   * @throws TypeError if x is not a live float tensor (of the runtime of earlier calls); RangeError for a scalar shape.
+   */
   forward(x: Tensor, _train = false): Tensor {
     checkFloatTensor(this.out?.rt ?? x?.rt, x, 'Flatten.forward: x');
     if (x.shape.length < 1) throw new RangeError('Flatten.forward: x must have a batch dimension, got a scalar shape []');
@@ -23,6 +28,10 @@ export class Flatten implements Layer {
     return this.out;
   }
 
+  /**
+   * A view of dout with the last forward's input shape (shares dout's memory).
+   * @throws Error before any forward; TypeError/RangeError if dout is not a live float tensor of the forward output's size.
+   */
   backward(dout: Tensor): Tensor {
     const shape = this.inShape;
     if (!shape || !this.out) throw new Error('Flatten.backward: call forward first');

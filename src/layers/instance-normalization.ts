@@ -3,6 +3,7 @@
 import type { Tensor } from '../runtime/tensor.js';
 import { SampleNormalization, type NormalizationOptions } from './sample-normalization.js';
 
+/** Instance normalisation of [N, C, H, W] input: each (sample, channel) plane over its H·W values, then gamma and beta per channel. gamma and beta stay the caller's. */
 export class InstanceNormalization extends SampleNormalization {
   readonly name = 'InstanceNormalization';
 

@@ -5,6 +5,7 @@ import { SampleNormalization, type NormalizationOptions } from './sample-normali
 
 export type { NormalizationOptions };
 
+/** Layer normalisation: each sample over all its features, then gamma and beta per feature. gamma and beta stay the caller's. */
 export class LayerNormalization extends SampleNormalization {
   readonly name = 'LayerNormalization';
 

@@ -4,6 +4,10 @@
 import type { Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
+/**
+ * What Sequential runs: a layer owns its outputs and gradients (valid until its next
+ * forward/backward; never dispose them), and the parameters it was given stay the giver's.
+ */
 export interface Layer {
   /** For error messages and Sequential keys, e.g. 'Affine'. */
   readonly name: string;
@@ -13,7 +17,12 @@ export interface Layer {
   readonly grads: Readonly<Record<string, Tensor>>;
   /** Non-learned state saved with the model (batch-norm running statistics); not given to optimizers. */
   readonly state?: Readonly<Record<string, Tensor>>;
+  /**
+   * The layer's output for input `x` (`train` true while training: dropout drops, batch norm uses
+   * the batch's statistics). The layer owns the result; it may keep `x` for backward.
+   */
   forward(x: Tensor, train?: boolean): Tensor;
+  /** The gradient of the loss with respect to the last forward's input, given dout = ∂L/∂output; fills `grads`. The layer owns the result. */
   backward(dout: Tensor): Tensor;
   /**
    * backward() without the input gradient: fills `grads` only. Sequential
@@ -32,9 +41,11 @@ export interface Layer {
  */
 export interface ActivationFusingLayer extends Layer {
   readonly fusesActivation: true;
+  /** forward(), then `act` applied in the same pass (default 'none'). */
   forward(x: Tensor, train?: boolean, act?: FusedActivation): Tensor;
 }
 
+/** Whether `layer` can apply the following activation itself (an ActivationFusingLayer). */
 export function fusesActivation(layer: Layer): layer is ActivationFusingLayer {
   return (layer as Partial<ActivationFusingLayer>).fusesActivation === true;
 }

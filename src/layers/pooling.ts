@@ -5,13 +5,20 @@ import { Buffers } from './buffers.js';
 import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
 import { MAX_WINDOW, checkImages, checkStridePad, convOutputSize } from './convolution.js';
 
+/** How Pooling reduces a window: its maximum or its mean. */
 export type PoolingMode = 'max' | 'avg';
 
+/** Options of Pooling (an unknown key or mode is a TypeError). */
 export interface PoolingOptions {
   /** 'max' (the book's; the gradient goes to the first arg-max) or 'avg'. Default 'max'. */
   mode?: PoolingMode;
 }
 
+/**
+ * The book's Pooling over poolH × poolW windows of NCHW input, max or average; no parameters.
+ * The constructor throws a RangeError for a window size, stride or pad out of range. The layer
+ * owns its outputs and gradients.
+ */
 export class Pooling implements Layer {
   readonly name = 'Pooling';
   readonly params = {};
@@ -41,6 +48,10 @@ export class Pooling implements Layer {
     return [x[0], x[1], convOutputSize(x[2], this.poolH, this.stride, this.pad), convOutputSize(x[3], this.poolW, this.stride, this.pad)];
   }
 
+  /**
+   * The pooled [N, C, OH, OW] output (owned by the layer, valid until its next forward); keeps x for backward.
+   * @throws Error after dispose(); TypeError/RangeError if x is not a live 4-D float tensor (of the runtime of earlier calls) the window fits.
+   */
   forward(x: Tensor, _train = false): Tensor {
     if (this.disposed) throw new Error('Pooling.forward: used after dispose()');
     checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'Pooling.forward: x');
@@ -67,6 +78,10 @@ export class Pooling implements Layer {
     return out;
   }
 
+  /**
+   * dx, shaped like the last forward's x (owned by the layer): max mode routes each gradient to its window's first arg-max, avg spreads it evenly.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of the output's size, or x was disposed.
+   */
   backward(dout: Tensor): Tensor {
     const x = this.x;
     if (this.disposed) throw new Error('Pooling.backward: used after dispose()');
@@ -109,6 +124,10 @@ export class GlobalAveragePooling implements Layer {
   private x: Tensor | null = null;
   private disposed = false;
 
+  /**
+   * The [N, C] plane means (owned by the layer, valid until its next forward); keeps x for backward.
+   * @throws Error after dispose(); TypeError/RangeError if x is not a live 4-D float tensor with non-empty planes.
+   */
   forward(x: Tensor, _train = false): Tensor {
     if (this.disposed) throw new Error('GlobalAveragePooling.forward: used after dispose()');
     checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'GlobalAveragePooling.forward: x');
@@ -121,6 +140,10 @@ export class GlobalAveragePooling implements Layer {
     return out;
   }
 
+  /**
+   * dx, shaped like the last forward's x (each plane gets its dout / (H·W)); owned by the layer.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float [N, C] tensor, or x was disposed.
+   */
   backward(dout: Tensor): Tensor {
     const x = this.x;
     if (this.disposed) throw new Error('GlobalAveragePooling.backward: used after dispose()');

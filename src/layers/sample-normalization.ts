@@ -5,11 +5,16 @@ import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
+/**
+ * Options of LayerNormalization and InstanceNormalization; the constructor throws a TypeError on
+ * an unknown key and a RangeError on a bad eps or a tensor not sized like gamma. Tensors given stay the giver's.
+ */
 export interface NormalizationOptions {
   /** Added to the variance inside the square root; default 1e-5. */
   eps?: number;
   /** Gradient tensors to fill (e.g. views on a net's gradient arena); default: the layer's own. */
   dgamma?: Tensor;
+  /** Gradient tensor for beta, given with dgamma; default: the layer's own. */
   dbeta?: Tensor;
 }
 
@@ -50,10 +55,16 @@ export abstract class SampleNormalization implements Layer {
 
   /** Checks x's shape and returns the shape of its statistics (one per normalised group). */
   protected abstract statsShape(x: Tensor): number[];
+  /** Writes y = gamma · (x − mean) · invStd + beta, and each group's mean and 1/std into `mean` and `invStd`. */
   protected abstract runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void;
   /** Accumulates into dgamma/dbeta (zeroed before the call), so sample ranges can be split. */
   protected abstract runBackward(dx: Tensor, dout: Tensor, s: Saved): void;
 
+  /**
+   * x normalised per sample (training and inference alike), scaled by gamma and shifted by beta; the
+   * output is owned by the layer (valid until its next forward), and x is kept for backward.
+   * @throws Error after dispose(); TypeError if x is not a live float tensor on gamma's runtime; RangeError if its shape does not fit gamma.
+   */
   forward(x: Tensor, _train = false): Tensor {
     if (this.disposed) throw new Error(`${this.name}.forward: used after dispose()`);
     checkFloatTensor(this.gamma.rt, x, `${this.name}.forward: x`);
@@ -66,6 +77,10 @@ export abstract class SampleNormalization implements Layer {
     return y;
   }
 
+  /**
+   * Fills dgamma and dbeta and returns dx, shaped like the last forward's x (owned by the layer).
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of x's size, or x was disposed.
+   */
   backward(dout: Tensor): Tensor {
     const s = this.saved;
     if (this.disposed) throw new Error(`${this.name}.backward: used after dispose()`);

@@ -42,6 +42,11 @@ export class SoftmaxWithLoss {
     return this.loss;
   }
 
+  /**
+   * The gradient of the loss with respect to the last forward's x, (y − t) · dout / N, in a
+   * tensor the layer owns (valid until its next backward). `dout`: a number, or a tensor whose first value is used.
+   * @throws Error after dispose() or before any forward; TypeError if dout is a tensor that is not live or not float; RangeError if dout is not finite.
+   */
   backward(dout: Tensor | number = 1): Tensor {
     const y = this.y, t = this.t;
     if (this.disposed) throw new Error('SoftmaxWithLoss.backward: used after dispose()');
@@ -87,6 +92,7 @@ export class SoftmaxWithLoss {
     return labels;
   }
 
+  /** Frees the layer's buffers (`y`, the gradient, labels it copied); the layer cannot be used afterwards. */
   dispose(): void {
     this.buffers?.dispose();
     this.y = null;

@@ -11,15 +11,23 @@ import { checkOptions } from './multi-layer-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack } from './conv-stack.js';
 
+/** Options of alexNet (an unknown key is a TypeError). */
 export interface AlexNetOptions {
-  /** Default 1000. */
+  /** Classes (width of the last Affine layer); default 1000. */
   numClasses?: number;
-  /** Default 0.5. */
+  /** Drop ratio of the classifier's two Dropout layers; default 0.5. */
   dropout?: number;
 }
 
 const KEYS = new Set(['numClasses', 'dropout']);
 
+/**
+ * AlexNet's layer stack for [N, 3, 224, 224] input (torchvision's, without the adaptive pool):
+ * He-normal weights, zero biases, keys W1/b1 … W8/b8 (61,100,840 parameters for 1000 classes).
+ * The caller owns the net (dispose() frees it and its parameters).
+ * @throws TypeError on an unknown option; RangeError on a bad numClasses or dropout, or when the
+ * runtime's memory cannot hold the parameters.
+ */
 export function alexNet(rt: Runtime, options: AlexNetOptions = {}): Sequential {
   checkOptions('alexNet', options, KEYS);
   const { numClasses = 1000, dropout = 0.5 } = options;

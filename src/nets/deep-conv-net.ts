@@ -9,15 +9,22 @@ import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
 
+/**
+ * Options of DeepConvNet (the book's deep_convnet, He-initialised); the constructor throws a
+ * TypeError on an unknown key and a RangeError unless convParams lists 6 layers.
+ */
 export interface DeepConvNetOptions {
   /** [C, H, W]; default [1, 28, 28]. */
   inputDim?: readonly number[];
   /** The six conv layers' params (the book's conv_param_1 … conv_param_6). */
   convParams?: readonly ConvParam[];
+  /** Width of the hidden Affine layer; default 50. */
   hiddenSize?: number;
+  /** Classes; default 10. */
   outputSize?: number;
 }
 
+/** The book's six conv layers of DeepConvNet (the default convParams): 3×3 filters, 16, 16, 32, 32, 64, 64 of them. */
 export const deepConvNetParams: readonly ConvParam[] = [
   { filterNum: 16, filterSize: 3, pad: 1, stride: 1 },
   { filterNum: 16, filterSize: 3, pad: 1, stride: 1 },

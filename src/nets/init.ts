@@ -1,8 +1,13 @@
 // Weight initialisation as in the book: a Gaussian whose std is a number, or
 // sqrt(1/n) for 'xavier'/'sigmoid', or sqrt(2/n) for 'he'/'relu', n = fan-in.
 
+/** A weight init: a Gaussian's std (a number >= 0), 'xavier'/'sigmoid' (√(1/n)) or 'he'/'relu' (√(2/n)), n the fan-in. */
 export type WeightInit = number | 'xavier' | 'sigmoid' | 'he' | 'relu';
 
+/**
+ * The std `init` gives for a layer of fan-in `fanIn`.
+ * @throws RangeError for a negative or non-finite number; TypeError for an unknown name.
+ */
 export function initStd(init: WeightInit, fanIn: number): number {
   if (typeof init === 'number') {
     if (!(Number.isFinite(init) && init >= 0)) throw new RangeError(`weightInitStd: expected a non-negative number, got ${init}`);

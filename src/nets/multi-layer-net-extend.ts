@@ -12,17 +12,28 @@ import { affineLayer, affineParameters, checkOptions, checkSizes } from './multi
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
 
+/**
+ * Options of MultiLayerNetExtend (the book's multi_layer_net_extend); the constructor throws a
+ * TypeError on an unknown key and a TypeError/RangeError naming a bad value, before it allocates.
+ */
 export interface MultiLayerNetExtendOptions {
+  /** Features per input row (a positive integer). */
   inputSize: number;
+  /** Width of each hidden Affine layer (positive integers). */
   hiddenSizeList: readonly number[];
+  /** Classes (width of the last Affine layer). */
   outputSize: number;
+  /** Activation after each hidden layer; default 'relu'. */
   activation?: ActivationName;
+  /** Weights' init: a std, or 'he'/'relu' (√(2/n)) or 'xavier'/'sigmoid' (√(1/n)); default 'relu'. */
   weightInitStd?: WeightInit;
   /** L2: loss += ½λΣW², dW += λW. */
   weightDecayLambda?: number;
   /** L1: loss += λΣ|W|, dW += λ·sign(W); with weightDecayLambda, the Elastic Net. */
   l1Lambda?: number;
+  /** BatchNormalization after each hidden Affine layer; default false. */
   useBatchnorm?: boolean;
+  /** Dropout after each hidden activation; default false. */
   useDropout?: boolean;
   /** The book's dropout_ration; default 0.5. */
   dropoutRatio?: number;

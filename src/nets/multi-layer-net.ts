@@ -8,12 +8,22 @@ import { ParameterSet } from './parameters.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
 
+/**
+ * Options of MultiLayerNet (the book's multi_layer_net); the constructor throws a TypeError on an
+ * unknown key and a TypeError/RangeError naming a bad value, before it allocates.
+ */
 export interface MultiLayerNetOptions {
+  /** Features per input row (a positive integer). */
   inputSize: number;
+  /** Width of each hidden Affine layer (positive integers). */
   hiddenSizeList: readonly number[];
+  /** Classes (width of the last Affine layer). */
   outputSize: number;
+  /** Activation after each hidden layer; default 'relu'. */
   activation?: ActivationName;
+  /** Weights' init: a std, or 'he'/'relu' (√(2/n)) or 'xavier'/'sigmoid' (√(1/n)); default 'relu'. */
   weightInitStd?: WeightInit;
+  /** L2 weight decay λ (loss += ½λΣW²); default 0. */
   weightDecayLambda?: number;
 }
 

@@ -7,6 +7,12 @@ import { shapeSize, type Tensor, type Shape } from '../runtime/tensor.js';
 
 const PAD = 16;
 
+/**
+ * A net's parameters and gradients, each set in one contiguous block (one optimizer kernel call
+ * over all of them). `params` and `grads` are views of the blocks (zero-filled at first) that die
+ * with the set; the owner (its net) frees both blocks with dispose().
+ * The constructor throws a TypeError/RangeError on a bad shape, and a RangeError when memory runs out (allocating nothing).
+ */
 export class ParameterSet {
   readonly params: Record<string, Tensor> = {};
   readonly grads: Record<string, Tensor> = {};
@@ -40,6 +46,7 @@ export class ParameterSet {
     });
   }
 
+  /** Frees both blocks; every tensor in `params` and `grads` dies with them. */
   dispose(): void {
     this.block.dispose();
     this.gradBlock.dispose();

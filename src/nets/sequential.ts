@@ -12,6 +12,7 @@ import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/ten
 import type { ParameterSet } from './parameters.js';
 import { StateSnapshot } from './state-snapshot.js';
 
+/** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
 export interface SequentialOptions {
   /** L2 weight decay: loss += ½λΣW², dW += λW (weights only, as in the book). */
   weightDecayLambda?: number;

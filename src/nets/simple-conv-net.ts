@@ -7,12 +7,18 @@ import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
 
+/**
+ * Options of SimpleConvNet (the book's conv → relu → pool → affine → relu → affine); the
+ * constructor throws a TypeError on an unknown key and a TypeError/RangeError naming a bad value.
+ */
 export interface SimpleConvNetOptions {
   /** [C, H, W]; default [1, 28, 28]. */
   inputDim?: readonly number[];
   /** Default { filterNum: 30, filterSize: 5, pad: 0, stride: 1 }. */
   convParam?: ConvParam;
+  /** Width of the hidden Affine layer; default 100. */
   hiddenSize?: number;
+  /** Classes; default 10. */
   outputSize?: number;
   /** Std of every weight's Gaussian (default 0.01, as the book), or 'he'/'xavier' from each fan-in. */
   weightInitStd?: WeightInit;

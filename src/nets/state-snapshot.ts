@@ -4,6 +4,11 @@
 import type { Runtime } from '../runtime/runtime.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 
+/**
+ * A copy of a net's layer state (batch-norm running statistics) in one block allocated up front,
+ * so save() and restore() allocate nothing. The caller owns it (dispose() frees the copy, not the
+ * net's tensors); save() and restore() throw an Error after dispose().
+ */
 export class StateSnapshot {
   private readonly entries: Array<{ key: string; tensor: Tensor; offset: number }> = [];
   private readonly block: Tensor | null;

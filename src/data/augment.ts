@@ -5,8 +5,9 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { Buffers } from '../layers/buffers.js';
 
+/** Options of RandomAffine; the constructor throws a TypeError on an unknown key and a RangeError naming a value out of range. */
 export interface RandomAffineOptions {
-  /** Rotation drawn uniformly from [−degrees, degrees]. Default 0. */
+  /** Rotation drawn uniformly from [−degrees, degrees], degrees in [0, 180]. Default 0. */
   degrees?: number;
   /** Scale factor drawn uniformly from [lo, hi] (both > 0). Default [1, 1]. */
   scale?: readonly [number, number];
@@ -16,6 +17,11 @@ export interface RandomAffineOptions {
 
 const KEYS = new Set(['degrees', 'scale', 'shift']);
 
+/**
+ * Random affine augmentation of [N, C, H, W] image batches (rotation, scale, shift), one transform
+ * per image drawn from the runtime's seeded stream, so a seed gives the same bits on every host.
+ * Give it to TrainerOptions.augment. The caller owns it: dispose() frees its buffers.
+ */
 export class RandomAffine {
   readonly degrees: number;
   readonly scale: readonly [number, number];
@@ -38,7 +44,11 @@ export class RandomAffine {
     this.buffers = new Buffers(rt);
   }
 
-  /** A transformed copy of x [N, C, H, W], one random transform per image (valid until the next call). */
+  /**
+   * A transformed copy of x [N, C, H, W], one random transform per image, owned by this RandomAffine
+   * (valid until the next call; do not dispose it).
+   * @throws RangeError if x is not 4-D.
+   */
   apply(x: Tensor): Tensor {
     if (x.shape.length !== 4) throw new RangeError(`RandomAffine.apply: x must be [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [N, C, H, W] = x.shape;
@@ -48,6 +58,7 @@ export class RandomAffine {
     return out;
   }
 
+  /** Frees the output buffers; a tensor apply() returned dies with them. */
   dispose(): void {
     this.buffers.dispose();
   }

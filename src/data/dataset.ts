@@ -14,6 +14,7 @@ export interface RawImages {
   cols: number;
 }
 
+/** How the loaders turn IDX bytes into tensors; all optional. */
 export interface TensorOptions {
   /** Scale pixels to [0, 1] (pixel × f32(1/255), within 1 ulp of pixel / 255); else 0…255. Default true. */
   normalize?: boolean;

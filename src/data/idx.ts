@@ -3,7 +3,9 @@
 // followed by the elements. MNIST-format data sets hold unsigned bytes (type
 // 0x08): idx3 for images [count, rows, cols], idx1 for labels [count].
 
+/** A parsed IDX array (parseIdx), or one to write (encodeIdx). */
 export interface IdxArray {
+  /** The dimensions, outermost first (e.g. [count, rows, cols] for images). */
   dims: number[];
   /** The elements, row-major (a view on the input, no copy). */
   data: Uint8Array;

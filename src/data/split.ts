@@ -2,9 +2,11 @@
 // (mulberry32: 32-bit integer math, identical on every host) rather than the
 // runtime's stream, so a data set's split never depends on the training seed.
 
+/** What stratifiedSplit returns: disjoint row indices, each class split in the same proportion. */
 export interface Split {
   /** Row indices of each part, shuffled (classes interleaved). */
   train: Int32Array;
+  /** Row indices of the test part (testCount of them). */
   test: Int32Array;
 }
 

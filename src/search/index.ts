@@ -7,3 +7,4 @@ export { inlineExecutor, DataCache, type DataLoader } from './inline.js';
 export { resumeFrom, resultKey } from './resume.js';
 export { searchChart, type SearchChartSpec } from './charts.js';
 export { splitSearchData, splitOptions } from './data.js';
+export { webWorkerExecutor, startWebTrialWorker, type WebWorkerExecutorOptions, type SearchRows } from './web-workers.js';

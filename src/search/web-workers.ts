@@ -1,0 +1,222 @@
+// The browser's parallel executor: trials on module Web Workers, one trial per
+// worker, each worker with its own runtime on one thread (the plain SIMD
+// build), so the results are the same bits as inlineExecutor's.
+// Each worker starts from a Blob URL whose one line imports this very module
+// by its own URL (import.meta.url) and calls startWebTrialWorker: no worker
+// file has to be found next to a bundle, and the worker runs the library code
+// the page runs. The page compiles the wasm once and posts the Module and the
+// rows to every worker (both are structured-cloneable).
+import { createRuntime, defaultWasmUrls, type Runtime } from '../runtime/runtime.js';
+import { compileSource, type WasmSource } from '../runtime/source.js';
+import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { splitSearchData } from './data.js';
+import { DataCache } from './inline.js';
+import type { Executor } from './search.js';
+import { runTrial, type TrialJob, type TrialResult } from './trial.js';
+
+/**
+ * The rows every trial draws its data from (copied to each worker). Each
+ * job's DataSpec picks from them as every host does (splitSearchData: `rows`,
+ * `validation`, `splitSeed`). `t` as an Int32Array is class labels; as a
+ * Float32Array, one-hot targets.
+ */
+export interface SearchRows {
+  x: Float32Array;
+  /** Shape of x: rows first. */
+  xShape: readonly number[];
+  t: Int32Array | Float32Array;
+  /** Shape of t: rows first ([rows] for labels). */
+  tShape: readonly number[];
+}
+
+export interface WebWorkerExecutorOptions {
+  /** The rows trials train and validate on. */
+  data: SearchRows;
+  /** Web Workers (trials at once). Default: navigator.hardwareConcurrency (1 where it is unknown). */
+  workers?: number;
+  /** The plain SIMD build (bytes, a Module, a Response or URL). Default: the packaged build/simdnn.wasm, fetched. */
+  wasm?: WasmSource;
+  /** Prefix of each result's `worker` (the worker number is appended). Default 'web-worker'. */
+  label?: string;
+}
+
+interface Init { module: WebAssembly.Module; data: SearchRows; label: string }
+type Reply = 'ready' | { id: number; result?: TrialResult; error?: string };
+
+/**
+ * The worker's side (called by the worker's Blob script; not for pages): waits
+ * for its Init, makes a one-thread runtime with the posted Module and the rows
+ * on it, says 'ready', then runs each { id, job } it is sent, one at a time,
+ * and answers { id, result } (a failed trial is a result) or { id, error }
+ * when the job could not run at all (a malformed job or DataSpec).
+ */
+export function startWebTrialWorker(scope: { onmessage: ((e: MessageEvent) => void) | null; postMessage(m: unknown): void }): void {
+  let queue: Promise<void> = Promise.resolve();
+  let setup: Promise<{ rt: Runtime; cache: DataCache; label: string }> | null = null;
+  scope.onmessage = (e: MessageEvent) => {
+    if (!setup) {
+      setup = prepare(e.data as Init);
+      setup.then(() => scope.postMessage('ready'), (err: unknown) => scope.postMessage({ id: -1, error: message(err) }));
+      return;
+    }
+    const { id, job } = e.data as { id: number; job: TrialJob };
+    queue = queue.then(async () => {
+      try {
+        const { rt, cache, label } = await setup!;
+        scope.postMessage({ id, result: await runTrial(rt, job, await cache.get(job.data), label) });
+      } catch (err) {
+        scope.postMessage({ id, error: message(err) });
+      }
+    });
+  };
+}
+
+async function prepare(init: Init): Promise<{ rt: Runtime; cache: DataCache; label: string }> {
+  const rt = await createRuntime({ wasm: init.module, threads: 1 });
+  const { x, xShape, t, tShape } = init.data;
+  const xs: Tensor = rt.tensor([...xShape], x);
+  const ts: Tensor | IntTensor = t instanceof Int32Array ? rt.labels([...tShape], t) : rt.tensor([...tShape], t);
+  // the rows stay for the worker's life; the worker is terminated, never reused
+  return { rt, cache: new DataCache(rt, (_, spec) => splitSearchData(xs, ts, spec)), label: init.label };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function checkRows(data: SearchRows): void {
+  if (typeof data !== 'object' || data === null) throw new TypeError('webWorkerExecutor: data must be { x, xShape, t, tShape }');
+  const rows = (name: string, a: unknown, shape: unknown, kinds: string): number => {
+    if (!(a instanceof Float32Array || (kinds.includes('Int32Array') && a instanceof Int32Array))) throw new TypeError(`webWorkerExecutor: data.${name} must be a ${kinds}`);
+    if (!Array.isArray(shape) || shape.length < 1 || !shape.every((d) => Number.isInteger(d) && d >= 1)) throw new RangeError(`webWorkerExecutor: data.${name}Shape must be positive integer sizes, got ${JSON.stringify(shape)}`);
+    const size = (shape as number[]).reduce((p, d) => p * d, 1);
+    if (size !== a.length) throw new RangeError(`webWorkerExecutor: data.${name} has ${a.length} values, data.${name}Shape ${JSON.stringify(shape)} needs ${size}`);
+    return (shape as number[])[0];
+  };
+  const n = rows('x', data.x, data.xShape, 'Float32Array');
+  const m = rows('t', data.t, data.tShape, 'Int32Array (labels) or Float32Array (one-hot)');
+  if (n !== m) throw new RangeError(`webWorkerExecutor: data.x has ${n} rows, data.t ${m}`);
+}
+
+interface Pending { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void }
+
+/** One worker, started on first use from a Blob URL that imports this module. */
+class Slot {
+  private worker: Worker | null = null;
+  private ready: Promise<Worker> | null = null;
+  private stopped = false;
+  current: Pending | null = null;
+
+  constructor(readonly label: string, private readonly init: () => Promise<Init>, private readonly done: (slot: Slot) => void) {}
+
+  private start(): Promise<Worker> {
+    this.ready ??= this.init().then((init) => new Promise<Worker>((resolve, reject) => {
+      if (this.stopped) { reject(new Error('webWorkerExecutor: closed')); return; }
+      const script = `import { startWebTrialWorker } from ${JSON.stringify(import.meta.url)};\nstartWebTrialWorker(self);\n`;
+      const url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
+      const worker = new Worker(url, { type: 'module', name: this.label });
+      this.worker = worker;
+      const lost = (why: string) => {
+        if (this.worker !== worker) return;
+        worker.terminate();
+        this.worker = null;
+        this.ready = null;
+        reject(new Error(why));
+        const p = this.current;
+        this.current = null;
+        if (p) { p.reject(new Error(`trial ${p.job.index}: ${why}`)); this.done(this); }
+      };
+      worker.onmessage = (e: MessageEvent<Reply>) => {
+        const m = e.data;
+        if (m === 'ready') { URL.revokeObjectURL(url); resolve(worker); return; }
+        if (m.id === -1) { URL.revokeObjectURL(url); lost(`worker ${this.label} failed to start: ${m.error}`); return; }
+        const p = this.current!;
+        this.current = null;
+        if (m.result) p.resolve(m.result);
+        else p.reject(new Error(`trial ${p.job.index}: ${m.error}`));
+        this.done(this);
+      };
+      worker.onerror = (e: ErrorEvent) => { e.preventDefault(); URL.revokeObjectURL(url); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}`); };
+      worker.postMessage(init);
+    }));
+    return this.ready;
+  }
+
+  run(p: Pending): void {
+    this.current = p;
+    this.start().then((w) => w.postMessage({ id: p.job.index, job: p.job }), (e: Error) => {
+      if (this.current === p) { this.current = null; p.reject(e); this.done(this); }
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const w = this.worker;
+    this.worker = null;
+    this.ready = null;
+    const p = this.current;
+    this.current = null;
+    p?.reject(new Error(`trial ${p.job.index}: webWorkerExecutor closed`));
+    w?.terminate();
+  }
+}
+
+/**
+ * An executor for browsers (and any host with module Web Workers and Blob
+ * URLs): `workers` Web Workers, started on first use, each running one trial
+ * at a time on its own one-thread runtime with `data` copied in. Results have
+ * the same bits as inlineExecutor's for the same jobs; a trial that fails to
+ * train resolves with status 'failed'. A worker that dies or cannot start
+ * rejects its job (and is restarted for the next). The caller owns the
+ * executor: close() terminates every worker (a search aborted by its signal
+ * still needs close()), and rejects the jobs not yet done.
+ * @throws Error where the host has no Worker or Blob URLs; TypeError/RangeError naming a bad option.
+ */
+export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
+  if (typeof Worker !== 'function' || typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') {
+    throw new Error('webWorkerExecutor: this host has no Web Workers with Blob URLs (in Node use localExecutor from simdnn/node)');
+  }
+  if (typeof options !== 'object' || options === null) throw new TypeError('webWorkerExecutor: expected an options object');
+  for (const key of Object.keys(options)) {
+    if (!['data', 'workers', 'wasm', 'label'].includes(key)) throw new TypeError(`webWorkerExecutor: unknown option '${key}' (expected data, workers, wasm, label)`);
+  }
+  checkRows(options.data);
+  const workers = options.workers ?? ((typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1);
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`webWorkerExecutor: workers must be a positive integer, got ${workers}`);
+  const { data } = options;
+  let init: Promise<Init> | null = null;
+  const getInit = (): Promise<Init> => {
+    init ??= compileSource(options.wasm ?? defaultWasmUrls.plain, 'webWorkerExecutor: wasm').then((module) => ({ module, data, label: '' }));
+    init.catch(() => { init = null; });
+    return init;
+  };
+  const waiting: Pending[] = [];
+  const idle: Slot[] = [];
+  const dispatch = (slot: Slot) => {
+    const p = waiting.shift();
+    if (p) slot.run(p);
+    else idle.push(slot);
+  };
+  const slots = Array.from({ length: workers }, (_, i) => {
+    const label = `${options.label ?? 'web-worker'}-${i}`;
+    return new Slot(label, () => getInit().then((base) => ({ ...base, label })), dispatch);
+  });
+  idle.push(...slots);
+  let closed = false;
+  return {
+    concurrency: workers,
+    run(job) {
+      if (closed) return Promise.reject(new Error('webWorkerExecutor: closed'));
+      return new Promise<TrialResult>((resolve, reject) => {
+        waiting.push({ job, resolve, reject });
+        const slot = idle.shift();
+        if (slot) dispatch(slot);
+      });
+    },
+    async close() {
+      closed = true;
+      for (const p of waiting.splice(0)) p.reject(new Error('webWorkerExecutor: closed'));
+      for (const s of slots) s.stop();
+    },
+  };
+}

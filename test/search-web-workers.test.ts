@@ -1,0 +1,73 @@
+// The browser's parallel search executor: trials on 2 module Web Workers give
+// the same bits as the inline executor on this thread, a diverging trial is
+// recorded as failed, and close() terminates every worker. Chromium only (Node
+// has no Web Workers: there the executor must refuse clearly).
+import { describe, it, expect, vi, afterEach } from 'vitest';
+import { makeRuntime, randomArray, randomInts, wasmModule } from './helpers/runtime.js';
+import { choice, hyperparameterSearch, inlineExecutor, logUniform, splitSearchData, webWorkerExecutor, type SearchRows, type SearchSpace } from '../src/search/index.js';
+
+const hasWebWorkers = typeof Worker !== 'undefined' && typeof window !== 'undefined';
+
+/** 100 rows of 12 features, 3 classes: a trial takes milliseconds. */
+const rows: SearchRows = { x: randomArray(1200, 7), xShape: [100, 12], t: randomInts(100, 8, 3), tShape: [100] };
+const data = { rows: 100, validation: 0.2, splitSeed: 3 };
+// lr 1e30 diverges: those trials must come back failed, the others trained
+const space: SearchSpace = { lr: choice([0.05, 1e30]), weightDecay: logUniform(1e-8, 1e-4), hidden: [8, 8], batchSize: 20 };
+
+afterEach(() => { vi.restoreAllMocks(); });
+
+describe('webWorkerExecutor', () => {
+  it.runIf(hasWebWorkers)('gives inlineExecutor\'s bits on 2 workers, records a diverging trial as failed, and terminates its workers', async () => {
+    const rt = await makeRuntime({ threads: 1 });
+    const x = rt.tensor([...rows.xShape], rows.x);
+    const t = rt.labels([...rows.tShape], rows.t);
+    const inline = inlineExecutor(rt, (_, spec) => splitSearchData(x, t, spec));
+    const expected = await hyperparameterSearch({ space, trials: 6, epochs: 2, data, seed: 5, executor: inline });
+    await inline.close();
+    x.dispose();
+    t.dispose();
+    await rt.dispose();
+
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    const exec = webWorkerExecutor({ data: rows, workers: 2, wasm: await wasmModule() });
+    expect(exec.concurrency).toBe(2);
+    let got;
+    try {
+      got = await hyperparameterSearch({ space, trials: 6, epochs: 2, data, seed: 5, executor: exec });
+    } finally {
+      await exec.close();
+    }
+    expect(terminate).toHaveBeenCalledTimes(2);
+    await expect(exec.run({ study: 'study', index: 0, seed: 1, settings: {}, epochs: 1, data })).rejects.toThrow(/closed/);
+
+    // every trial ran on a worker, both workers were used
+    expect(new Set(got.trials.map((r) => r.worker))).toEqual(new Set(['web-worker-0', 'web-worker-1']));
+    const strip = (rs: typeof got.trials) => rs.map(({ worker: _w, seconds: _s, ...r }) => r);
+    expect(strip(got.trials)).toEqual(strip(expected.trials));
+    for (const [i, r] of got.trials.entries()) {
+      for (const [e, h] of r.history.entries()) {
+        const want = expected.trials[i].history[e];
+        // bit for bit, NaN included (toEqual already does; Object.is says so explicitly)
+        for (const k of ['trainLoss', 'trainAcc', 'valLoss', 'valAcc'] as const) expect(Object.is(h[k], want[k])).toBe(true);
+      }
+    }
+    const failed = got.trials.filter((r) => r.settings.lr === 1e30);
+    const ok = got.trials.filter((r) => r.settings.lr === 0.05);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(ok.length).toBeGreaterThan(0);
+    for (const r of failed) { expect(r.status).toBe('failed'); expect(r.error).toMatch(/NaN/); }
+    for (const r of ok) { expect(r.status).toBe('ok'); expect(r.history.map((h) => h.epoch)).toEqual([1, 2]); }
+    expect(got.failed).toBe(failed.length);
+  });
+
+  it.runIf(hasWebWorkers)('rejects bad options naming them, before starting a worker', () => {
+    expect(() => webWorkerExecutor({ data: rows, workers: 0 })).toThrow(/workers must be a positive integer/);
+    expect(() => webWorkerExecutor({ data: { ...rows, xShape: [99, 12] } })).toThrow(/data\.x has 1200 values/);
+    expect(() => webWorkerExecutor({ data: { ...rows, tShape: [50] } })).toThrow(/data\.t has 100 values/);
+    expect(() => webWorkerExecutor({ data: rows, threads: 2 } as never)).toThrow(/unknown option 'threads'/);
+  });
+
+  it.runIf(!hasWebWorkers)('refuses clearly where there are no Web Workers', () => {
+    expect(() => webWorkerExecutor({ data: rows })).toThrow(/no Web Workers/);
+  });
+});

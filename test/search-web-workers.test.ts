@@ -1,7 +1,9 @@
 // The browser's parallel search executor: trials on 2 module Web Workers give
 // the same bits as the inline executor on this thread, a diverging trial is
-// recorded as failed, and close() terminates every worker. Chromium only (Node
-// has no Web Workers: there the executor must refuse clearly).
+// recorded as failed, and close() terminates every worker; the package bundle
+// runs the same way (its workers import the bundle), stops on abort and rejects
+// a job it cannot run. Chromium only (Node has no Web Workers: there the
+// executor must refuse clearly).
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { makeRuntime, randomArray, randomInts, wasmModule } from './helpers/runtime.js';
 import { choice, hyperparameterSearch, inlineExecutor, logUniform, splitSearchData, webWorkerExecutor, type SearchRows, type SearchSpace } from '../src/search/index.js';
@@ -58,6 +60,30 @@ describe('webWorkerExecutor', () => {
     for (const r of failed) { expect(r.status).toBe('failed'); expect(r.error).toMatch(/NaN/); }
     for (const r of ok) { expect(r.status).toBe('ok'); expect(r.history.map((h) => h.epoch)).toEqual([1, 2]); }
     expect(got.failed).toBe(failed.length);
+  });
+
+  it.runIf(hasWebWorkers)('works from the package bundle, stops on abort, rejects a job it cannot run, and terminates its workers', async () => {
+    // the executor of dist/bundle/index.js: its workers import the bundle by its own URL
+    const bundleUrl = new URL('../dist/bundle/index.js', import.meta.url).href;
+    const bundle = (await import(/* @vite-ignore */ bundleUrl)) as typeof import('../src/search/index.js');
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    const exec = bundle.webWorkerExecutor({ data: rows, workers: 2, wasm: await wasmModule() });
+    try {
+      await expect(exec.run({ study: 'study', index: 0, seed: 1, settings: {}, epochs: 1, data: { rows: 1 } })).rejects.toThrow(/trial 0: data\.rows: expected an integer >= 2/);
+      const stop = new AbortController();
+      const streamed: number[] = [];
+      const search = bundle.hyperparameterSearch({
+        space, trials: 20, epochs: 1, data, seed: 5, executor: exec, signal: stop.signal,
+        onResult: (r) => { streamed.push(r.index); stop.abort(new Error('enough')); },
+      });
+      await expect(search).rejects.toThrow('enough');
+      // the jobs in flight when it stopped finish (at most one per worker); nothing more is issued
+      expect(streamed.length).toBeGreaterThanOrEqual(1);
+      expect(streamed.length).toBeLessThanOrEqual(2);
+    } finally {
+      await exec.close();
+    }
+    expect(terminate).toHaveBeenCalledTimes(2);
   });
 
   it.runIf(hasWebWorkers)('rejects bad options naming them, before starting a worker', () => {

@@ -29,6 +29,7 @@ export interface SearchRows {
   tShape: readonly number[];
 }
 
+/** Options of webWorkerExecutor: the rows (required), the worker count, the wasm build, the results' worker label. */
 export interface WebWorkerExecutorOptions {
   /** The rows trials train and validate on. */
   data: SearchRows;

@@ -6,6 +6,7 @@
 // scheduler is a pure state machine: the same sequence of results gives the
 // same decisions (the search driver feeds it results in issue order).
 
+/** Options of ASHA (SearchOptions.asha); the scheduler throws a RangeError naming a bad value. */
 export interface AshaOptions {
   /** Epochs of the first rung. Default 1. */
   minEpochs?: number;
@@ -34,6 +35,10 @@ export function ashaRungs(maxEpochs: number, minEpochs: number, eta: number): nu
   return rungs;
 }
 
+/**
+ * ASHA's decisions as a pure state machine: next() gives the job to run, record() takes its
+ * objective; the same results in the same order give the same decisions. Holds no resources.
+ */
 export class AshaScheduler {
   readonly rungs: number[];
   readonly eta: number;

@@ -48,6 +48,7 @@ export class DataCache {
     return data;
   }
 
+  /** Disposes every loaded data set (its own dispose(), else its four tensors) once its load settles, and forgets them. */
   dispose(): void {
     for (const data of this.loaded.values()) {
       data.then((d) => {

@@ -18,7 +18,12 @@ export interface Executor {
 /** What the search maximises: a metric of the last epoch trained, or a function of the history (higher is better). */
 export type Objective = 'valAcc' | 'valLoss' | 'trainAcc' | 'trainLoss' | ((history: readonly EpochResult[]) => number);
 
+/**
+ * Options of hyperparameterSearch; it throws a TypeError on an unknown key and a
+ * TypeError/RangeError naming a bad value before it issues a job.
+ */
 export interface SearchOptions {
+  /** The settings to sample (see SearchSpace). */
   space: SearchSpace;
   /** Trials (configurations sampled). */
   trials: number;
@@ -34,7 +39,9 @@ export interface SearchOptions {
   study?: string;
   /** 'none' (default): every trial runs all epochs. 'asha': asynchronous successive halving. */
   scheduler?: 'none' | 'asha';
+  /** Options of the 'asha' scheduler (a TypeError without scheduler: 'asha'). */
   asha?: AshaOptions;
+  /** Runs the jobs (inline, on local workers, or on a queue); the caller owns and closes it. */
   executor: Executor;
   /** Called with each job's result as it is committed (in issue order under ASHA, as they finish otherwise). */
   onResult?: (result: ScoredResult, progress: { done: number; total: number | null }) => void;
@@ -48,8 +55,11 @@ export interface ScoredResult extends TrialResult {
   rung: number;
 }
 
+/** What hyperparameterSearch resolves to: plain JSON. */
 export interface SearchResult {
+  /** The study's name. */
   study: string;
+  /** The study's seed. */
   seed: number;
   /** Each trial's furthest result, by trial index. */
   trials: ScoredResult[];
@@ -59,7 +69,9 @@ export interface SearchResult {
   jobs: ScoredResult[];
   /** Epochs trained over all jobs (a promoted ASHA trial retrains from epoch 1, which is counted). */
   epochsSpent: number;
+  /** Trials whose furthest result failed. */
   failed: number;
+  /** Wall-clock seconds of the search. */
   seconds: number;
 }
 

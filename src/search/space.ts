@@ -17,6 +17,7 @@ export interface IntRange { kind: 'int'; low: number; high: number }
 /** One of the values, each equally likely. */
 export interface Choice { kind: 'choice'; values: readonly SettingValue[] }
 
+/** A range a setting is sampled from: log-uniform, uniform, an integer range or a choice. */
 export type Dimension = LogUniform | Uniform | IntRange | Choice;
 
 /** Setting name → a dimension to sample, or a fixed value. Plain JSON: a study can be saved and resumed. */

@@ -41,11 +41,17 @@ export interface TrialData {
   dispose?(): void;
 }
 
+/** One epoch of a trial, from the Trainer's EpochRecord (the trial's validation data is the Trainer's test set). */
 export interface EpochResult {
+  /** The epoch (1-based). */
   epoch: number;
+  /** Mean of the epoch's step losses. */
   trainLoss: number;
+  /** Accuracy on the training data after the epoch. */
   trainAcc: number;
+  /** Loss on the validation data after the epoch. */
   valLoss: number;
+  /** Accuracy on the validation data after the epoch. */
   valAcc: number;
 }
 

@@ -6,6 +6,7 @@ import { localExecutor } from './local.js';
 export { localExecutor, type LocalExecutorOptions } from './local.js';
 export { loadSearchData, BOOK_SEARCH_DATA } from './data.js';
 
+/** SearchOptions with the executor optional (default: worker threads); `workers` and `executor` together are a TypeError. */
 export interface NodeSearchOptions extends Omit<SearchOptions, 'executor'> {
   /** Where trials run. Default: localExecutor({ workers }) (closed when the search ends). */
   executor?: Executor;

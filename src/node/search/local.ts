@@ -6,6 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
 
+/** Options of localExecutor (a bad worker count is a RangeError). */
 export interface LocalExecutorOptions {
   /** Worker threads (trials at once). Default: one per core. */
   workers?: number;

@@ -31,6 +31,7 @@ export interface ExperimentProgress {
   phase: string;
 }
 
+/** Options of runExperiment; only `rt` is required. */
 export interface ExperimentOptions {
   /** The runtime to train on; its random stream is reseeded with `seed` before every run of the experiment. */
   rt: Runtime;
@@ -42,6 +43,7 @@ export interface ExperimentOptions {
   seed?: number;
   /** Stops the experiment between steps with the signal's reason (an AbortError by default). */
   signal?: AbortSignal;
+  /** Called as the experiment runs, with its units done so far. */
   onProgress?: (p: ExperimentProgress) => void;
   /** Where hyperparameter-search runs its trials (e.g. Node's localExecutor: worker threads); default inline on `rt`. Borrowed: not closed. */
   executor?: Executor;
@@ -73,6 +75,10 @@ export interface Experiment {
   readonly title: string;
   /** Whether it trains on the digits (needs `data`). */
   readonly needsData: boolean;
+  /**
+   * Runs the experiment (runExperiment calls it with the context it builds): resolves with its
+   * result, having freed everything it allocated; rejects with the signal's reason when aborted.
+   */
   run(ctx: ExperimentContext): Promise<ExperimentResult>;
 }
 

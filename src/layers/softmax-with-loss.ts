@@ -45,7 +45,7 @@ export class SoftmaxWithLoss {
   /**
    * The gradient of the loss with respect to the last forward's x, (y − t) · dout / N, in a
    * tensor the layer owns (valid until its next backward). `dout`: a number, or a tensor whose first value is used.
-   * @throws Error after dispose() or before any forward; TypeError if dout is a tensor that is not live or not float; RangeError if dout is not finite.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite.
    */
   backward(dout: Tensor | number = 1): Tensor {
     const y = this.y, t = this.t;

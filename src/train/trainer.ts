@@ -130,7 +130,7 @@ export interface EpochRecord {
 /** Why a run ended. */
 export type StopReason = 'completed' | 'callback' | 'earlyStopping';
 
-/** What train() and fit() return: the run's record, plain data (a new one for each run). */
+/** What train() and fit() return: the run's record, plain data. */
 export interface TrainResult {
   /** One record per epoch done. */
   epochs: EpochRecord[];
@@ -164,7 +164,10 @@ export interface TrainerEvent {
   /** Steps done so far, and in all. */
   iter: number;
   maxIter: number;
-  /** Asks the Trainer to stop: no further step runs, the current epoch is evaluated and recorded, and the run ends with stopReason 'callback' (no effect from onTrainEnd). */
+  /**
+   * Asks the Trainer to stop: no further step runs; an epoch in progress is still evaluated and recorded;
+   * the run ends with stopReason 'callback' (unless early stopping ended it then). No effect from onTrainEnd.
+   */
   stop(): void;
 }
 

@@ -15,7 +15,8 @@ export interface DropoutOptions {
 
 /**
  * Dropout with a drop probability `ratio` in [0, 1) (a RangeError otherwise), masks drawn from
- * the runtime's seeded stream; no parameters. The layer owns its outputs, gradients and masks.
+ * the runtime's seeded stream; no parameters. The layer owns its outputs, gradients and masks (in the
+ * inverted form's inference, forward returns x itself and backward dout).
  */
 export class Dropout implements Layer {
   readonly name = 'Dropout';

@@ -2,7 +2,7 @@
 // the runtime's seeded stream: the same seed gives the same transforms, and
 // the same bits, on every host (assembly/augment.ts).
 import type { Runtime } from '../runtime/runtime.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { Buffers } from '../layers/buffers.js';
 
 /** Options of RandomAffine; the constructor throws a TypeError on an unknown key and a RangeError naming a value out of range. */
@@ -47,9 +47,10 @@ export class RandomAffine {
   /**
    * A transformed copy of x [N, C, H, W], one random transform per image, owned by this RandomAffine
    * (valid until the next call; do not dispose it).
-   * @throws RangeError if x is not 4-D.
+   * @throws TypeError if x is not a live float32 Tensor of this runtime; RangeError if x is not 4-D.
    */
   apply(x: Tensor): Tensor {
+    checkFloatTensor(this.rt, x, 'RandomAffine.apply: x');
     if (x.shape.length !== 4) throw new RangeError(`RandomAffine.apply: x must be [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [N, C, H, W] = x.shape;
     const out = this.buffers.get('out', x.shape);

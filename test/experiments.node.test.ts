@@ -13,6 +13,7 @@ import { runExperiment, chartSpec, experimentNames, type ExperimentResult } from
 import type { ExperimentData } from '../src/experiments/types.js';
 import { renderSvg } from '../src/node/charts.js';
 import { main } from '../src/node/cli/index.js';
+import { runExperimentsToDir } from '../src/node/cli/experiment.js';
 import { loadMnist } from '../src/node/data.js';
 import { createRuntime } from '../src/node/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
@@ -153,6 +154,22 @@ describe('simdnn experiment', () => {
       expect(JSON.parse(texts[0]).seed).toBe(3);
     }
   }, 300_000); // four quick runs, each loading the digits: minutes on a loaded 2-core machine
+
+  it('writes index.html with every chart, its settings and the conclusion when several run (as with all)', async () => {
+    const out = path.join(tmp, 'several');
+    const names = ['optimizer-naive', 'gradient-vanishing'];
+    const reports = await runExperimentsToDir({ names, out, quick: true, seed: 1, threads: 1, quiet: true }, { write: () => true });
+    expect(reports.map((r) => r.name)).toEqual(names);
+    const html = await readFile(path.join(out, 'index.html'), 'utf8');
+    for (const name of names) {
+      const result = JSON.parse(await readFile(path.join(out, `${name}.json`), 'utf8')) as ExperimentResult;
+      expect(html).toContain(`<section id="${name}">`);
+      expect(html).toContain(`<img src="${name}.svg"`);
+      expect(html).toContain(`<a href="${name}.json">`);
+      expect(html).toContain(result.conclusion.slice(0, 40).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'));
+    }
+    expect(html.match(/<section /g)).toHaveLength(2);
+  });
 
   it('refuses a bad command line with exit code 2', async () => {
     expect((await cli(['experiment'])).code).toBe(2);

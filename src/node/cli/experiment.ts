@@ -42,7 +42,7 @@ export interface ExperimentRunReport {
 
 /**
  * Runs the experiments and writes their files; resolves to what was written
- * (plus index.html for 'all'). Throws a TypeError for an unknown name, and the
+ * (plus index.html when more than one ran, as with 'all'). Throws a TypeError for an unknown name, and the
  * signal's reason when aborted; the runtime and its workers are released either way.
  */
 export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: ExperimentOutput, signal?: AbortSignal): Promise<ExperimentRunReport[]> {
@@ -80,7 +80,7 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
       reports.push({ name, seconds, json, svg });
       results.push(result);
     }
-    if (all) await writeFile(path.join(s.out, 'index.html'), indexHtml(results, reports));
+    if (results.length > 1) await writeFile(path.join(s.out, 'index.html'), indexHtml(results, reports));
   } finally {
     progress.finish();
     if (data) for (const t of [data.xTrain, data.tTrain, data.xTest, data.tTest]) t.dispose();

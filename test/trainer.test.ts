@@ -65,8 +65,10 @@ describe('Trainer.fit', () => {
         },
       },
     });
+    // without yields the timer could only fire after fit() resolved; when exactly it fires
+    // during the run depends on the host's timer granularity and load
     expect(firedAtStep).toBeGreaterThan(0);
-    expect(firedAtStep).toBeLessThanOrEqual(2);
+    expect(firedAtStep).toBeLessThan(trainer.maxIter);
     trainer.dispose();
   });
 

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Suite, key, machine, runSuite, table } from './harness.mjs';
 import { spillCheck } from './spill-check.mjs';
+import { coreReport, coreSpeeds } from './cores.mjs';
 
 /** Topics in table order: one line each. The peak always runs (the GEMM rows are judged against it). */
 const TOPICS = {
@@ -108,11 +109,16 @@ if (opts.relaxedChild) {
   const spill = spillCheck();
   console.error(spill.report);
   if (!spill.ok) process.exitCode = 1;
+  // The cores' own speeds before and after (bench/cores.mjs): on a VM they can differ, and drift.
+  const coresBefore = coreReport(coreSpeeds());
+  console.error(coresBefore);
   const rows = await runSuite(await buildSuite(opts, false), rt, (line) => console.error(`  ${line}`));
+  const coresAfter = coreReport(coreSpeeds());
   const relaxed = opts.relaxedPass ? await relaxedPass(process.argv.slice(2)) : null;
   const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
   console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
   console.log(spill.report.split('\n')[0]);
+  console.log(`before: ${coresBefore}\nafter: ${coresAfter}`);
   console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
     `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples; 1 thread unless a case says otherwise; ` +
     `ratios = simdnn (plain) speed / peer speed\n`);

@@ -1,0 +1,51 @@
+// How fast each logical CPU runs our code right now: the register-only peak
+// loop and a 100³ and 256³ GEMM on 1 thread, in a child process pinned to one
+// CPU with `taskset` (Linux; skipped where it is missing). On a VM the vCPUs
+// can differ: on the 2-vCPU AMD EPYC Zen 5 guest of docs/BENCHMARKS.md one
+// vCPU ran the peak loop at full speed but GEMM at 52–80% of the other's
+// speed, varying over the day (its physical core shared with another guest),
+// which caps what a second thread can add: the `threads` rows are read
+// against the ceiling printed here, (g0 + g1) / max(g0, g1) for the GEMM rates.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const CHILD = `
+const { peakModule, peakFlops } = await import(${JSON.stringify(new URL('./peak.bench.mjs', import.meta.url).href)});
+const { createRuntime } = await import(${JSON.stringify(new URL('../dist/node/index.js', import.meta.url).href)});
+const best = (fn, flops) => { let b = 0; const end = performance.now() + 400; fn(); while (performance.now() < end) { const t0 = performance.now(); fn(); b = Math.max(b, flops / (performance.now() - t0) / 1e6); } return b; };
+const { peak } = new WebAssembly.Instance(new WebAssembly.Module(peakModule(16, false))).exports;
+const out = { peak: best(() => peak(50000, 1, 1e-7), peakFlops(16)) };
+const rt = await createRuntime({ threads: 1 });
+for (const n of [100, 256]) {
+  const a = rt.randn(rt.tensor([n, n])), b = rt.randn(rt.tensor([n, n])), c = rt.tensor([n, n]);
+  out['gemm' + n] = best(() => rt.unsafeGemm(0, 0, n, n, n, a.ptr, n, b.ptr, n, c.ptr, n), 2 * n ** 3);
+}
+console.log(JSON.stringify(out));
+process.exit(0);
+`;
+
+/** Per logical CPU: best-of GFLOP/s of the peak loop and of 100³ / 256³ GEMMs, or null where taskset is missing. */
+export function coreSpeeds() {
+  const cpus = os.cpus().length;
+  const rows = [];
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const r = spawnSync('taskset', ['-c', String(cpu), process.execPath, '--input-type=module', '-e', CHILD],
+      { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 });
+    if (r.error || r.status !== 0) return null;
+    rows.push({ cpu, ...JSON.parse(r.stdout.trim().split('\n').pop()) });
+  }
+  return rows;
+}
+
+/** One line for the report: each CPU's rates and the ceiling of a 2-thread split of GEMM-like work. */
+export function coreReport(rows) {
+  if (!rows) return 'cores: not probed (no taskset)';
+  const f = (x) => x.toFixed(1);
+  const each = rows.map((r) => `cpu${r.cpu} peak ${f(r.peak)}, GEMM 100³ ${f(r.gemm100)}, 256³ ${f(r.gemm256)}`).join('; ');
+  const g = rows.map((r) => (r.gemm100 + r.gemm256) / 2);
+  const ceiling = g.reduce((s, x) => s + x, 0) / Math.max(...g);
+  return `cores (GFLOP/s, 1 thread pinned to each): ${each}; splitting GEMM work over all ${rows.length} gains at most ${ceiling.toFixed(2)}× (their mean GEMM rates' sum over the fastest's)`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(coreReport(coreSpeeds()));

@@ -6,6 +6,10 @@
 // speed, varying over the day (its physical core shared with another guest),
 // which caps what a second thread can add: the `threads` rows are read
 // against the ceiling printed here, (g0 + g1) / max(g0, g1) for the GEMM rates.
+// It also counts stalls (a slice of ~20 µs of the peak loop that took 50 µs
+// longer than usual): a split call waits for its slowest part, so a thread
+// stalled while it holds one stretches the whole call; at the MLP step's
+// ~25 µs parts such stalls, not the arithmetic, bound the 2-thread gain.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +20,14 @@ const { createRuntime } = await import(${JSON.stringify(new URL('../dist/node/in
 const best = (fn, flops) => { let b = 0; const end = performance.now() + 400; fn(); while (performance.now() < end) { const t0 = performance.now(); fn(); b = Math.max(b, flops / (performance.now() - t0) / 1e6); } return b; };
 const { peak } = new WebAssembly.Instance(new WebAssembly.Module(peakModule(16, false))).exports;
 const out = { peak: best(() => peak(50000, 1, 1e-7), peakFlops(16)) };
+// Stalls: slices of ~20 µs of the peak loop back to back for 500 ms; a slice that took
+// 50 µs longer than the median is a stall (the vCPU or the thread was descheduled).
+const gaps = [];
+for (let end = performance.now() + 500, last = performance.now(); last < end;) { peak(2000, 1, 1e-7); const now = performance.now(); gaps.push(now - last); last = now; }
+gaps.sort((x, y) => x - y);
+const med = gaps[gaps.length >> 1], stalls = gaps.filter((g) => g > med + 0.05);
+out.stallsPerSecond = stalls.length / (gaps.reduce((x, y) => x + y, 0) / 1000);
+out.stallMs = stalls.reduce((x, y) => x + y - med, 0) / (gaps.reduce((x, y) => x + y, 0) / 1000);
 const rt = await createRuntime({ threads: 1 });
 for (const n of [100, 256]) {
   const a = rt.randn(rt.tensor([n, n])), b = rt.randn(rt.tensor([n, n])), c = rt.tensor([n, n]);
@@ -25,7 +37,7 @@ console.log(JSON.stringify(out));
 process.exit(0);
 `;
 
-/** Per logical CPU: best-of GFLOP/s of the peak loop and of 100³ / 256³ GEMMs, or null where taskset is missing. */
+/** Per logical CPU: best-of GFLOP/s of the peak loop and of 100³ / 256³ GEMMs, and its stalls per second and ms lost per second to them; null where taskset is missing. */
 export function coreSpeeds() {
   const cpus = os.cpus().length;
   const rows = [];
@@ -38,11 +50,18 @@ export function coreSpeeds() {
   return rows;
 }
 
+/** The CPU with the best mean GEMM rate, or null without a probe (or with one CPU: nothing to choose). */
+export function fastestCore(rows) {
+  if (!rows || rows.length < 2) return null;
+  return rows.reduce((best, r) => (r.gemm100 + r.gemm256 > best.gemm100 + best.gemm256 ? r : best)).cpu;
+}
+
 /** One line for the report: each CPU's rates and the ceiling of a 2-thread split of GEMM-like work. */
 export function coreReport(rows) {
   if (!rows) return 'cores: not probed (no taskset)';
   const f = (x) => x.toFixed(1);
-  const each = rows.map((r) => `cpu${r.cpu} peak ${f(r.peak)}, GEMM 100³ ${f(r.gemm100)}, 256³ ${f(r.gemm256)}`).join('; ');
+  const each = rows.map((r) => `cpu${r.cpu} peak ${f(r.peak)}, GEMM 100³ ${f(r.gemm100)}, 256³ ${f(r.gemm256)}, ` +
+    `${Math.round(r.stallsPerSecond)} stalls/s losing ${f(r.stallMs)} ms/s`).join('; ');
   const g = rows.map((r) => (r.gemm100 + r.gemm256) / 2);
   const ceiling = g.reduce((s, x) => s + x, 0) / Math.max(...g);
   return `cores (GFLOP/s, 1 thread pinned to each): ${each}; splitting GEMM work over all ${rows.length} gains at most ${ceiling.toFixed(2)}× (their mean GEMM rates' sum over the fastest's)`;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Suite, key, machine, runSuite, table } from './harness.mjs';
 import { spillCheck } from './spill-check.mjs';
-import { coreReport, coreSpeeds } from './cores.mjs';
+import { coreReport, coreSpeeds, fastestCore } from './cores.mjs';
 
 /** Topics in table order: one line each. The peak always runs (the GEMM rows are judged against it). */
 const TOPICS = {
@@ -27,21 +27,25 @@ const TOPICS = {
 /** Topics whose cases run several threads: they keep wall time under --cpu-time (CPU time sums the threads). */
 const WALL_CLOCK_TOPICS = new Set(['threads']);
 
-const USAGE = `usage: npm run bench [-- topic ...] [--quick] [--time=ms] [--cpu-time] [--no-relaxed]
+const USAGE = `usage: npm run bench [-- topic ...] [--quick] [--time=ms] [--cpu-time] [--no-relaxed] [--no-pin]
   topics: ${Object.keys(TOPICS).join(', ')} (default: all; peak always runs)
   --quick       shorter timings and the small cases only
   --time=ms     time budget per measurement (default 1000, quick 200)
   --cpu-time    time by this process's CPU time, not wall time: steadier on a
                 machine shared with other work (multi-threaded cases keep wall time)
-  --no-relaxed  skip the relaxed-SIMD pass`;
+  --no-relaxed  skip the relaxed-SIMD pass
+  --no-pin      run the 1-thread topics on whichever CPU the scheduler picks
+                (default: pinned with taskset to the CPU that ran GEMM fastest)`;
 
 function parseArgs(argv) {
-  const opts = { topics: [], quick: false, time: 0, clock: 'wall', relaxedPass: true, relaxedChild: false };
+  const opts = { topics: [], quick: false, time: 0, clock: 'wall', relaxedPass: true, relaxedChild: false, rowsChild: false, pin: true };
   for (const arg of argv) {
     if (arg === '--quick') opts.quick = true;
     else if (arg === '--cpu-time') opts.clock = 'cpu';
     else if (arg === '--no-relaxed') opts.relaxedPass = false;
     else if (arg === '--relaxed-child') opts.relaxedChild = true;
+    else if (arg === '--rows-child') opts.rowsChild = true;
+    else if (arg === '--no-pin') opts.pin = false;
     else if (arg.startsWith('--time=')) opts.time = Number(arg.slice(7));
     else if (arg === '--help' || arg === '-h') { console.log(USAGE); process.exit(0); }
     else if (arg in TOPICS) opts.topics.push(arg);
@@ -79,48 +83,77 @@ async function buildSuite(opts, relaxed) {
   return suite;
 }
 
-/** The relaxed pass in a child process; returns its results keyed like the rows. */
-function relaxedPass(argv) {
-  const args = ['--experimental-wasm-relaxed-simd', fileURLToPath(import.meta.url), ...argv, '--relaxed-child'];
+/**
+ * Topics whose cases use one thread: they run in a child pinned to the fastest
+ * CPU (bench/cores.mjs) so a slower vCPU or a scheduler move cannot halve a row
+ * between runs; their peers (TF.js in-process, NumPy and start-up children)
+ * inherit the pin, so ratios stay like for like. The others run unpinned.
+ */
+const PINNED_TOPICS = new Set(['peak', 'gemm', 'mlp', 'optim', 'norm', 'conv', 'startup']);
+
+/**
+ * Runs `topics` in a child process (pinned to `cpu` when it is not null) and
+ * returns what it prints last: its rows (a --rows-child) or, in the relaxed
+ * pass, its figures keyed like the rows (a --relaxed-child).
+ */
+function child(topics, passthrough, { relaxed, cpu }) {
+  const node = [...(relaxed ? ['--experimental-wasm-relaxed-simd'] : []), fileURLToPath(import.meta.url), ...topics, ...passthrough,
+    relaxed ? '--relaxed-child' : '--rows-child'];
+  const [cmd, args] = cpu === null ? [process.execPath, node] : ['taskset', ['-c', String(cpu), process.execPath, ...node]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`bench: relaxed pass exited with ${code}`));
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      if (code !== 0) reject(new Error(`bench: the ${relaxed ? 'relaxed' : 'plain'} pass of ${topics.join(', ')} exited with ${code}`));
       else resolve(JSON.parse(out.trim().split('\n').pop()));
     });
   });
 }
 
-const opts = parseArgs(process.argv.slice(2));
-const { createRuntime } = await loadSimdnn();
-const rt = await createRuntime({ relaxed: opts.relaxedChild, threads: 1 }); // the 1-thread rows; the threads topic makes its own
-if (opts.relaxedChild) {
-  if (!rt.features.relaxed) throw new Error(`bench: relaxed pass got the plain build: ${rt.features.notes.join('; ')}`);
-  const rows = await runSuite(await buildSuite(opts, true), rt, (line) => console.error(`  relaxed ${line}`));
-  console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [key(r), r.ours]))));
-} else {
-  const m = machine();
-  console.error(`simdnn bench: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
-  // First, whether V8 keeps the GEMM micro-kernels in registers here (bench/spill-check.mjs):
-  // a spill costs 40% of the GEMM's speed on some CPUs, so the figures below would not be ours.
-  const spill = spillCheck();
-  console.error(spill.report);
-  if (!spill.ok) process.exitCode = 1;
-  // The cores' own speeds before and after (bench/cores.mjs): on a VM they can differ, and drift.
-  const coresBefore = coreReport(coreSpeeds());
-  console.error(coresBefore);
-  const rows = await runSuite(await buildSuite(opts, false), rt, (line) => console.error(`  ${line}`));
-  const coresAfter = coreReport(coreSpeeds());
-  const relaxed = opts.relaxedPass ? await relaxedPass(process.argv.slice(2)) : null;
-  const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
-  console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
-  console.log(spill.report.split('\n')[0]);
-  console.log(`before: ${coresBefore}\nafter: ${coresAfter}`);
-  console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
-    `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples; 1 thread unless a case says otherwise; ` +
-    `ratios = simdnn (plain) speed / peer speed\n`);
-  console.log(table(rows, relaxed));
+/** Both groups of topics, the pinned one first; `merge` combines their results. */
+async function pass(opts, passthrough, relaxed, cpu) {
+  const pinned = opts.topics.filter((t) => PINNED_TOPICS.has(t));
+  const free = opts.topics.filter((t) => !PINNED_TOPICS.has(t));
+  const results = [await child(pinned, passthrough, { relaxed, cpu })];
+  // the unpinned child times the peak again (it always runs); the pinned one's is the table's
+  if (free.length > 0) results.push(await child(free, passthrough, { relaxed, cpu: null }));
+  return results;
 }
+
+const opts = parseArgs(process.argv.slice(2));
+if (opts.relaxedChild || opts.rowsChild) {
+  const { createRuntime } = await loadSimdnn();
+  const rt = await createRuntime({ relaxed: opts.relaxedChild, threads: 1 }); // the 1-thread rows; the threads topic makes its own
+  if (opts.relaxedChild && !rt.features.relaxed) throw new Error(`bench: relaxed pass got the plain build: ${rt.features.notes.join('; ')}`);
+  const rows = await runSuite(await buildSuite(opts, opts.relaxedChild), rt, (line) => console.error(`  ${opts.relaxedChild ? 'relaxed ' : ''}${line}`));
+  console.log(JSON.stringify(opts.relaxedChild ? Object.fromEntries(rows.map((r) => [key(r), r.ours])) : rows));
+  process.exit();
+}
+const m = machine();
+console.error(`simdnn bench: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
+// First, whether V8 keeps the GEMM micro-kernels in registers here (bench/spill-check.mjs):
+// a spill costs 40% of the GEMM's speed on some CPUs, so the figures below would not be ours.
+const spill = spillCheck();
+console.error(spill.report);
+if (!spill.ok) process.exitCode = 1;
+// The cores' own speeds before and after (bench/cores.mjs): on a VM they can differ, and drift.
+const before = coreSpeeds();
+const cpu = opts.pin ? fastestCore(before) : null;
+console.error(coreReport(before));
+console.error(cpu === null ? 'bench: 1-thread topics unpinned' : `bench: 1-thread topics pinned to cpu${cpu}`);
+const passthrough = process.argv.slice(2).filter((a) => !(a in TOPICS));
+const order = Object.keys(TOPICS);
+const [pinnedRows, freeRows = []] = await pass(opts, passthrough, false, cpu);
+const rows = [...pinnedRows, ...freeRows.filter((r) => !r.peak)].sort((a, b) => order.indexOf(a.topic) - order.indexOf(b.topic));
+const relaxed = opts.relaxedPass ? Object.assign({}, ...(await pass(opts, passthrough, true, cpu)).reverse()) : null;
+const after = coreSpeeds();
+const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
+console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
+console.log(spill.report.split('\n')[0]);
+console.log(`before: ${coreReport(before)}\nafter: ${coreReport(after)}`);
+console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
+  `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples; 1 thread unless a case says otherwise` +
+  `${cpu === null ? '' : ` (1-thread topics pinned to cpu${cpu}, with their peers)`}; ratios = simdnn (plain) speed / peer speed\n`);
+console.log(table(rows, relaxed));

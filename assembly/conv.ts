@@ -258,8 +258,8 @@ export function convForward(
   const OW = outSize(W, FW, stride, pad);
   if (OH <= 0 || OW <= 0) return;
   const K = C * FH * FW, P = OH * OW;
-  if (stride == 1 && directScratchBytes(C, H, W, FN, K, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad)) {
-    convForwardDirect(out, x, w, b, scratch, n, C, H, W, FN, FH, FW, pad, act);
+  if (stride == 1 && directScratchBytes(C, H, W, FN, K, pad, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad)) {
+    convForwardDirect(out, x, w, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act);
     return;
   }
   const col = scratch + <usize>gemmWorkspaceBytes();
@@ -295,18 +295,18 @@ function paddedWidth(W: i32, pad: i32): i32 {
 // Scratch of the direct path: the packed filters (panels of DMR rows, zero
 // past FN), the filter rows' offsets (at most K), the steps between consecutive
 // k (K), an edge row of 8 floats (T) and xpad, 16-aligned.
-function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, pad: i32): i32 {
+function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, padH: i32, padW: i32): i32 {
   const panels = (FN + DMR - 1) / DMR;
-  return (panels * DMR * K + 2 * K + DMR * DNR + C * (H + 2 * pad) * paddedWidth(W, pad) + 3) << 2;
+  return (panels * DMR * K + 2 * K + DMR * DNR + C * (H + 2 * padH) * paddedWidth(W, padW) + 3) << 2;
 }
 
 function convForwardDirect(
   out: usize, x: usize, w: usize, b: usize, scratch: usize,
-  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32, act: i32,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, padH: i32, padW: i32, act: i32,
 ): void {
-  const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - FW + 1;
+  const OH = H + 2 * padH - FH + 1, OW = W + 2 * padW - FW + 1;
   const K = C * FH * FW, P = OH * OW;
-  const PH = H + 2 * pad, PW = paddedWidth(W, pad);
+  const PH = H + 2 * padH, PW = paddedWidth(W, padW);
   const panels = (FN + DMR - 1) / DMR;
   const Wp = scratch;
   const rows = Wp + (<usize>(panels * DMR * K) << 2);
@@ -330,7 +330,7 @@ function convForwardDirect(
   zeros(xpad, C * PH * PW);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
   for (let i = 0; i < n; i++) {
-    padImage(xpad, x + <usize>i * inImage, C, H, W, pad, PH, PW);
+    padImage(xpad, x + <usize>i * inImage, C, H, W, padH, padW, PH, PW);
     const y = out + <usize>i * outImage;
     for (let t = 0; t < panels; t++) {
       const mr = min(DMR, FN - t * DMR);
@@ -341,7 +341,7 @@ function convForwardDirect(
         // the first K block, then the others added to it (two call sites:
         // Binaryen inlines a function called once, and inlined here the
         // tiles' k loop would share V8's registers with these loops and spill)
-        const bt = b + (<usize>(t * DMR) << 2);
+        const bt: usize = b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2);
         directTiles(0, min(KC, K), FW, a, rows, steps, xrow, crow, OW, P, 0, K <= KC, bt, act, mr, T);
         for (let k0 = KC; k0 < K; k0 += KC) {
           directTiles(k0, min(K, k0 + KC), FW, a + (<usize>(k0 * DMR) << 2), rows, steps, xrow, crow, OW, P, 1, k0 + KC >= K, bt, act, mr, T);
@@ -351,12 +351,12 @@ function convForwardDirect(
   }
 }
 
-// xpad[c, pad + iy, pad + ix] = ftz(x[c, iy, ix]); the rest of xpad stays zero.
-function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, pad: i32, PH: i32, PW: i32): void {
+// xpad[c, padH + iy, padW + ix] = ftz(x[c, iy, ix]); the rest of xpad stays zero.
+function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, padH: i32, padW: i32, PH: i32, PW: i32): void {
   for (let c = 0; c < C; c++) {
     for (let iy = 0; iy < H; iy++) {
       const src = x + (<usize>((c * H + iy) * W) << 2);
-      const dst = xpad + (<usize>((c * PH + iy + pad) * PW + pad) << 2);
+      const dst = xpad + (<usize>((c * PH + iy + padH) * PW + padW) << 2);
       let j = 0;
       for (; j + 4 <= W; j += 4) v128.store(dst + (<usize>j << 2), ftz(v128.load(src + (<usize>j << 2))));
       for (; j < W; j++) store<f32>(dst + (<usize>j << 2), ftzs(load<f32>(src + (<usize>j << 2))));
@@ -485,9 +485,12 @@ function biasAct(y: usize, b: usize, C: i32, P: i32, act: i32): void {
   }
 }
 
-// For the n images of x and dout: dx[i] = col2im(Wᵀ · dout[i]) and
-// dW = Σ_i dout[i] · col(x[i])ᵀ, summed in image order (dW is overwritten;
-// zero for n = 0). dx = 0 skips dx (a first layer's input needs no gradient).
+// For the n images of x and dout: dx[i] = ∂L/∂x[i] and dW = Σ_i dout[i] ⊗ x[i]
+// (dW is overwritten; zero for n = 0). dx = 0 skips dx (a first layer's input
+// needs no gradient). Stride 1 runs the direct kernels below where they apply
+// (convBackwardPaths); the rest is im2col + GEMM per image: dW += dout[i] ·
+// col(x[i])ᵀ, summed in image order, and dx[i] = col2im(Wᵀ · dout[i]). The
+// bits depend on the sizes alone, never on where the batch was split.
 export function convBackward(
   dx: usize, dW: usize, x: usize, dout: usize, w: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
@@ -500,15 +503,256 @@ export function convBackward(
     if (dx != 0) zeros(dx, n * C * H * W);
     return;
   }
-  const col = scratch + <usize>gemmWorkspaceBytes();
-  const dcol = col + <usize>colBytes(K, P);
+  const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  if (paths & 1) {
+    convWeightsDirect(dW, x, dout, scratch, n, C, H, W, FN, FH, FW, pad);
+  } else {
+    const col = scratch + <usize>gemmWorkspaceBytes();
+    for (let i = 0; i < n; i++) {
+      im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
+      gemm(0, 1, FN, K, P, dout + <usize>i * outImage, P, col, P, dW, K, i == 0 ? 0 : 1, scratch);
+    }
+  }
+  if (dx == 0) return;
+  if (paths & 2) {
+    // dx is the 'full' correlation of dout with the flipped filters, channels
+    // and filters swapped: a forward convolution (pad FH−1−pad, FW−1−pad) of
+    // dout with Wt[c, f, ky, kx] = W[f, c, FH−1−ky, FW−1−kx], no bias
+    const Wt = scratch;
+    flipFilters(Wt, w, C, FN, FH, FW);
+    const rest = (Wt + (<usize>(C * FN * FH * FW) << 2) + 15) & ~15;
+    convForwardDirect(dx, dout, Wt, 0, rest, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0);
+    return;
+  }
+  const dcol = scratch + <usize>gemmWorkspaceBytes();
   for (let i = 0; i < n; i++) {
-    const dy = dout + <usize>i * outImage;
-    im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
-    gemm(0, 1, FN, K, P, dy, P, col, P, dW, K, i == 0 ? 0 : 1, scratch);
-    if (dx == 0) continue;
-    gemm(1, 0, K, P, FN, w, K, dy, P, dcol, P, 0, scratch);
+    gemm(1, 0, K, P, FN, w, K, dout + <usize>i * outImage, P, dcol, P, 0, scratch);
     im2colBackward(dx + <usize>i * inImage, dcol, 1, C, H, W, FH, FW, stride, pad);
   }
+}
+
+// Which passes of convBackward run direct: bit 1 dW, bit 2 dx, each when
+// stride is 1, its buffers fit the scratch (convScratchBytes) and it is the
+// faster one: dW for images of at least DW_MIN_CHUNKS 4-column chunks (on
+// smaller ones a tile's fixed cost outweighs its few steps), dx for at least
+// DX_MIN_C input channels (its tile computes 4 channels at a time) and pads
+// within the filter (the full correlation's pad FH−1−pad is not negative).
+function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32): i32 {
+  if (stride != 1) return 0;
+  const OH = outSize(H, FH, stride, pad), OW = outSize(W, FW, stride, pad);
+  if (OH <= 0 || OW <= 0) return 0;
+  const have = <i64>convScratchBytes(C, H, W, FH, FW, stride, pad);
+  const K = <i64>(C * FH * FW);
+  let paths = 0;
+  if (<i64>OH * <i64>((OW + 3) >> 2) >= <i64>DW_MIN_CHUNKS && weightsScratchBytes(C, H, W, FN, K, pad) <= have) paths |= 1;
+  if (C >= DX_MIN_C && pad < FH && pad < FW) {
+    const Kt = <i64>FN * FH * FW;
+    const panels = <i64>((C + DMR - 1) / DMR);
+    const need = ((<i64>C * Kt + 3) << 2) + ((panels * DMR * Kt + 2 * Kt + DMR * DNR
+      + <i64>FN * (OH + 2 * (FH - 1 - pad)) * <i64>paddedWidth(OW, FW - 1 - pad) + 3) << 2);
+    if (need <= have) paths |= 2;
+  }
+  return paths;
+}
+
+const DW_MIN_CHUNKS = 8;
+const DX_MIN_C = 4;
+
+// Wt[c, f, ky, kx] = W[f, c, FH − 1 − ky, FW − 1 − kx]
+function flipFilters(Wt: usize, w: usize, C: i32, FN: i32, FH: i32, FW: i32): void {
+  const T = FH * FW;
+  for (let c = 0; c < C; c++) for (let f = 0; f < FN; f++) for (let t = 0; t < T; t++) {
+    store<f32>(Wt + (<usize>((c * FN + f) * T + t) << 2), load<f32>(w + (<usize>((f * C + c) * T + T - 1 - t) << 2)));
+  }
+}
+
+// ---- dW direct, stride 1: dW[f, k] for k = (c, ky, kx) is the dot product,
+// over the group's images and output positions, of dout[f, oy, ox] and
+// xpad[c, oy + ky, ox + kx]. A tile of 4 filters × 2 taps keeps 8 vector
+// accumulators over one image's rows, lane j summing the positions with ox ≡ j
+// (mod 4), in (image, oy, ox) order; between images the lanes wait in acc, and
+// at the end dW = (l0 + l1) + (l2 + l3). Each image's dout is copied, flushed,
+// into dpad [filter blocks of 4][OH][OW/4 chunks][4 filters][4 lanes], zero past
+// FN and OW, so a chunk's 4 filter vectors are 64 consecutive bytes and the
+// lanes past a row's end add zero products. Scratch (weightsScratchBytes): acc
+// [blocks][Kp taps][4 filters][4 lanes], dpad, xpad as the forward's, and the
+// taps' offsets in xpad (Kp = K rounded up to even; the odd one reads offset 0
+// into a lane sum never used).
+// @ts-ignore: decorator
+@inline
+function weightsScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i64, pad: i32): i64 {
+  const OH = <i64>(H + 2 * pad), PW = <i64>paddedWidth(W, pad);
+  const blocks = <i64>((FN + 3) >> 2), Kp = (K + 1) & ~1;
+  const chunks = <i64>((W + 2 * pad + 3) >> 2); // ≥ the output's: OW ≤ W + 2·pad
+  return (blocks * Kp << 6) + (blocks * OH * chunks << 6) + (<i64>C * OH * PW << 2) + (Kp << 2);
+}
+
+function convWeightsDirect(
+  dW: usize, x: usize, dout: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32,
+): void {
+  const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - FW + 1;
+  const K = C * FH * FW, Kp = (K + 1) & ~1;
+  const blocks = (FN + 3) >> 2, chunks = (OW + 3) >> 2;
+  const PH = H + 2 * pad, PW = paddedWidth(W, pad);
+  const acc = scratch;
+  const dpad = acc + (<usize>(blocks * Kp) << 6);
+  const blockBytes = <usize>(OH * chunks) << 6;
+  const xpad = dpad + <usize>blocks * blockBytes;
+  const offs = xpad + (<usize>(C * PH * PW) << 2);
+  for (let k = 0; k < Kp; k++) {
+    const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
+    store<i32>(offs + (<usize>k << 2), k < K ? ((c * PH + ky) * PW + kx) << 2 : 0);
+  }
+  zeros(dpad, blocks * OH * chunks << 4);
+  zeros(xpad, C * PH * PW);
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
+  const xRow = <usize>PW << 2;
+  for (let i = 0; i < n; i++) {
+    padImage(xpad, x + <usize>i * inImage, C, H, W, pad, pad, PH, PW);
+    packDout(dpad, dout + <usize>i * outImage, FN, OH, OW, chunks);
+    for (let fb = 0; fb < blocks; fb++) {
+      const d = dpad + <usize>fb * blockBytes;
+      const a = acc + (<usize>(fb * Kp) << 6);
+      for (let k = 0; k < Kp; k += 2) {
+        const x0 = xpad + <usize>load<i32>(offs + (<usize>k << 2));
+        const x1 = xpad + <usize>load<i32>(offs + (<usize>k << 2), 4);
+        // two call sites, so that Binaryen keeps the tile a function of its
+        // own (inlined here, its loop shared V8's registers and spilled)
+        if (i == 0) weightsTile(a + (<usize>k << 6), d, x0, x1, OH, chunks, xRow, true);
+        else weightsTile(a + (<usize>k << 6), d, x0, x1, OH, chunks, xRow, false);
+      }
+    }
+  }
+  for (let f = 0; f < FN; f++) {
+    const a = acc + (<usize>((f >> 2) * Kp) << 6) + (<usize>(f & 3) << 4);
+    for (let k = 0; k < K; k++) store<f32>(dW + (<usize>(f * K + k) << 2), hsum(v128.load(a + (<usize>k << 6))));
+  }
+}
+
+// dpad's block layout of one image's dout (see convWeightsDirect), flushed;
+// the lanes past OW and the filters past FN are left as they are (zero).
+function packDout(dpad: usize, dout: usize, FN: i32, OH: i32, OW: i32, chunks: i32): void {
+  const full = OW >> 2;
+  for (let f = 0; f < FN; f++) {
+    let dst = dpad + <usize>(f >> 2) * (<usize>(OH * chunks) << 6) + (<usize>(f & 3) << 4);
+    let src = dout + (<usize>(f * OH * OW) << 2);
+    for (let oy = 0; oy < OH; oy++) {
+      for (let j = 0; j < full; j++) v128.store(dst + (<usize>j << 6), ftz(v128.load(src + (<usize>j << 4))));
+      for (let ox = full << 2; ox < OW; ox++) {
+        store<f32>(dst + (<usize>(ox >> 2) << 6) + (<usize>(ox & 3) << 2), ftzs(load<f32>(src + (<usize>ox << 2))));
+      }
+      dst += <usize>chunks << 6;
+      src += <usize>OW << 2;
+    }
+  }
+}
+
+// acc[tap t][filter r] (lanes) += Σ over the image's rows and chunks of
+// dpad[r] · x_t, for 4 filters and the taps at x0, x1 (start = 0 on an
+// image's first pass, which starts from zero). 8 accumulators, 2 x vectors,
+// the dout vector and a product: 12 registers, and 15 if V8 loads the 4
+// dout vectors ahead.
+function weightsTile(acc: usize, d: usize, x0: usize, x1: usize, OH: i32, chunks: i32, xRow: usize, first: bool): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  if (!first) {
+    a00 = v128.load(acc); a10 = v128.load(acc, 16); a20 = v128.load(acc, 32); a30 = v128.load(acc, 48);
+    a01 = v128.load(acc, 64); a11 = v128.load(acc, 80); a21 = v128.load(acc, 96); a31 = v128.load(acc, 112);
+  }
+  for (let oy = 0; oy < OH; oy++) {
+    let p0 = x0, p1 = x1;
+    for (let j = 0; j < chunks; j++) {
+      const v0 = v128.load(p0), v1 = v128.load(p1);
+      let dv = v128.load(d);
+      a00 = madd(dv, v0, a00); a01 = madd(dv, v1, a01);
+      dv = v128.load(d, 16);
+      a10 = madd(dv, v0, a10); a11 = madd(dv, v1, a11);
+      dv = v128.load(d, 32);
+      a20 = madd(dv, v0, a20); a21 = madd(dv, v1, a21);
+      dv = v128.load(d, 48);
+      a30 = madd(dv, v0, a30); a31 = madd(dv, v1, a31);
+      d += 64; p0 += 16; p1 += 16;
+    }
+    x0 += xRow; x1 += xRow;
+  }
+  v128.store(acc, a00); v128.store(acc, a10, 16); v128.store(acc, a20, 32); v128.store(acc, a30, 48);
+  v128.store(acc, a01, 64); v128.store(acc, a11, 80); v128.store(acc, a21, 96); v128.store(acc, a31, 112);
+}
+
+// Scalar reference of convBackward, path for path (convBackwardPaths), each
+// element summed in its kernel's order with its operands flushed: dW direct in
+// 4 lanes (ox mod 4) over (image, oy, ox), then (l0 + l1) + (l2 + l3); dW by
+// GEMM per image in blocks of KC positions added to the previous sum; dx
+// direct as convForwardRef over the flipped filters; dx by GEMM (Wᵀ · dout in
+// blocks of KC filters) then col2im's adds in (ky, kx) order.
+export function convBackwardRef(
+  dx: usize, dW: usize, x: usize, dout: usize, w: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
+): void {
+  const OH = outSize(H, FH, stride, pad), OW = outSize(W, FW, stride, pad);
+  const K = C * FH * FW, T = FH * FW;
+  if (n <= 0 || OH <= 0 || OW <= 0) {
+    for (let j = 0; j < FN * K; j++) store<f32>(dW + (<usize>j << 2), 0);
+    if (dx != 0) for (let j = 0; j < n * C * H * W; j++) store<f32>(dx + (<usize>j << 2), 0);
+    return;
+  }
+  const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
+  for (let f = 0; f < FN; f++) for (let k = 0; k < K; k++) {
+    const c = k / T, ky = k / FW % FH, kx = k % FW;
+    let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, v: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      let s: f32 = 0;
+      for (let p = 0; p < OH * OW; p++) {
+        const oy = p / OW, ox = p % OW;
+        const t = refAt(dout, i * FN + f, OH, OW, oy, ox) * refAt(x, i * C + c, H, W, oy * stride - pad + ky, ox * stride - pad + kx);
+        if (paths & 1) {
+          const lane = ox & 3;
+          if (lane == 0) l0 += t; else if (lane == 1) l1 += t; else if (lane == 2) l2 += t; else l3 += t;
+        } else {
+          s += t;
+          if ((p + 1) % KC == 0 || p + 1 == OH * OW) { v = i == 0 && p < KC ? s : v + s; s = 0; }
+        }
+      }
+    }
+    store<f32>(dW + (<usize>(f * K + k) << 2), paths & 1 ? (l0 + l1) + (l2 + l3) : v);
+  }
+  if (dx == 0) return;
+  for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
+    let v: f32 = 0;
+    if (paths & 2) {
+      const Kt = FN * T;
+      for (let k0 = 0; k0 < Kt; k0 += KC) {
+        let s: f32 = 0;
+        for (let k = k0; k < min(Kt, k0 + KC); k++) {
+          const f = k / T, ky = k / FW % FH, kx = k % FW;
+          const wt = ftzs(load<f32>(w + (<usize>((f * C + c) * T + T - 1 - ky * FW - kx) << 2)));
+          s += wt * refAt(dout, i * FN + f, OH, OW, iy + ky - (FH - 1 - pad), ix + kx - (FW - 1 - pad));
+        }
+        v = k0 == 0 ? s : v + s;
+      }
+    } else {
+      for (let ky = 0; ky < FH; ky++) for (let kx = 0; kx < FW; kx++) {
+        const ry = iy + pad - ky, rx = ix + pad - kx;
+        if (ry < 0 || rx < 0 || ry % stride != 0 || rx % stride != 0 || ry / stride >= OH || rx / stride >= OW) continue;
+        let col: f32 = 0;
+        for (let f0 = 0; f0 < FN; f0 += KC) {
+          let s: f32 = 0;
+          for (let f = f0; f < min(FN, f0 + KC); f++) {
+            s += ftzs(load<f32>(w + (<usize>(f * K + (c * FH + ky) * FW + kx) << 2))) * refAt(dout, i * FN + f, OH, OW, ry / stride, rx / stride);
+          }
+          col = f0 == 0 ? s : col + s;
+        }
+        v += col;
+      }
+    }
+    store<f32>(dx + (<usize>(((i * C + c) * H + iy) * W + ix) << 2), v);
+  }
+}
+
+// ftz(plane[y, x]) of a [rows, cols] plane, 0 outside it.
+function refAt(base: usize, plane: i32, rows: i32, cols: i32, y: i32, x: i32): f32 {
+  if (y < 0 || y >= rows || x < 0 || x >= cols) return 0;
+  return ftzs(load<f32>(base + (<usize>((plane * rows + y) * cols + x) << 2)));
 }

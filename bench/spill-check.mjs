@@ -35,7 +35,10 @@ const BUILDS = [
 ];
 /** [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge; M = 1 the row kernel. */
 const SHAPES = [[256, 256, 256], [256, 252, 256], [1, 100, 784]];
-/** [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block). */
+/**
+ * [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block),
+ * forward and backward (the dW kernel's 4-filter × 2-tap tiles, and dx on the forward's tiles).
+ */
 const CONVS = [[16, 14, 32], [32, 8, 64]];
 
 /** Child mode: instantiate one build and run the GEMMs, so V8 compiles the kernels they reach. */
@@ -51,6 +54,8 @@ function runGemms(file) {
   for (const [C, H, FN] of CONVS) {
     const x = (k.heapBase() + 63) & ~63, w = x + 4 * C * H * H, b = w + 4 * FN * C * 9, out = b + 4 * FN, s = out + 4 * FN * H * H;
     k.convForward(out, x, w, b, s, 1, C, H, H, FN, 3, 3, 1, 1, 1);
+    const dx = s + k.convScratchBytes(C, H, H, 3, 3, 1, 1), dW = dx + 4 * C * H * H;
+    k.convBackward(dx, dW, x, out, w, s, 1, C, H, H, FN, 3, 3, 1, 1);
   }
 }
 
@@ -70,7 +75,10 @@ function parseCode(text) {
 const ARITH = /^v?(mulps|addps|vfn?madd\d*ps)\b/;
 const STACK = /\[(rbp|rsp)\b[^\]]*\]/;
 /** A store: the first operand is memory (`vmovdqu [r8+r12*1],xmm12`), or a push. */
-const isStore = (t) => /^\S+\s+\[/.test(t) && !/^(cmp|test|vucomiss|ucomiss)/.test(t) || /^push\b/.test(t);
+const isStore = (t) => {
+  const op = t.replace(/^REX\.W\s+/, ''); // `REX.W movq [rbp-0x118],r12` is a store too
+  return /^\S+\s+\[/.test(op) && !/^(cmp|test|vucomiss|ucomiss)/.test(op) || /^push\b/.test(op);
+};
 
 /** The micro-kernels' k loops in a build's code, with their stack accesses. */
 export function kernelLoops(funcs) {

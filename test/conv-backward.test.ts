@@ -1,0 +1,126 @@
+// assembly/conv.ts convBackward: the direct kernels of stride 1 (dW by 4-filter
+// × 2-tap tiles summed in 4 lanes, dx as a forward convolution of dout with
+// the flipped filters) and the im2col + GEMM path elsewhere, against
+// convBackwardRef (each path's per-element order, scalar) bit for bit and
+// against a float64 reference within f32 summation error. Shapes around the
+// tiles (W not a multiple of 4, FN not a multiple of 4, odd K, K across the
+// 256 block), pads 0 to 2 and beyond the filter, C = 1 to 16, FH ≠ FW, tiny
+// images, 1×1 filters, stride 2; subnormal operands; canaries around dx and
+// dW; a dx call on a sub-range of the batch; the layer's gradient check.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
+import { Canaries, between } from './helpers/canaries.js';
+import { Convolution } from '../src/layers/index.js';
+import { convBackward as convBackward64, outSize, type Geometry } from './reference/im2col.js';
+import { layerGradients, gradError } from './reference/gradcheck.js';
+
+let rt: TestRuntime;
+beforeAll(async () => { rt = await makeTestRuntime(); });
+
+interface Case { N: number; C: number; H: number; W: number; FN: number; FH: number; FW: number; stride: number; pad: number }
+
+function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolean } = {}): void {
+  const k = rt.unsafeKernels;
+  const g: Geometry = { N: c.N, C: c.C, H: c.H, W: c.W, FH: c.FH, FW: c.FW, stride: c.stride, pad: c.pad };
+  const { OH, OW } = outSize(g);
+  const K = c.C * c.FH * c.FW, inSize = c.N * c.C * c.H * c.W, outSize1 = c.N * c.FN * OH * OW;
+  const xs = randomArray(inSize, seed), ds = randomArray(outSize1, seed + 1);
+  if (opts.subnormal) {
+    for (let i = 0; i < xs.length; i += 3) xs[i] = 1e-39 * (i % 2 ? 1 : -1);
+    for (let i = 1; i < ds.length; i += 4) ds[i] = -2e-39;
+  }
+  const canaries = new Canaries(rt, seed);
+  const x = rt.tensor([inSize], xs), dout = rt.tensor([outSize1], ds);
+  const w = rt.tensor([c.FN * K], randomArray(c.FN * K, seed + 2, -0.5, 0.5));
+  const dx = between(canaries, () => rt.tensor([Math.max(1, inSize)]));
+  const dW = between(canaries, () => rt.tensor([c.FN * K]));
+  const dxRef = rt.tensor([Math.max(1, inSize)]), dWRef = rt.tensor([c.FN * K]);
+  const scratch = between(canaries, () => rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0]);
+  k.fill(dx.ptr, NaN, dx.size); // every element must be written
+  k.fill(dW.ptr, NaN, dW.size);
+  const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}${opts.subnormal ? ' subnormal' : ''}`;
+  k.convBackward(opts.noDx ? 0 : dx.ptr, dW.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
+  k.convBackwardRef(dxRef.ptr, dWRef.ptr, x.ptr, dout.ptr, w.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
+  expectBits(dW.data, dWRef.data, `dW vs convBackwardRef, ${what}`);
+  if (opts.noDx) expect(dx.data.every(Number.isNaN), `dx untouched with dx = 0, ${what}`).toBe(true);
+  else expectBits(dx.data.subarray(0, inSize), dxRef.data.subarray(0, inSize), `dx vs convBackwardRef, ${what}`);
+  expect(canaries.changed(), `canaries around dx, dW and the scratch, ${what}`).toBe(0);
+  if (!opts.subnormal) {
+    // f32 sums (in any order) of products of values within 1 and 0.5: rounding grows like sqrt(terms)
+    const ref = convBackward64(xs, w.data, ds, c.FN, g);
+    expectClose(dW.data, ref.dW, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.N * OH * OW) }, `dW vs float64, ${what}`);
+    if (!opts.noDx) expectClose(dx.data.subarray(0, inSize), ref.dx, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.FN * c.FH * c.FW) }, `dx vs float64, ${what}`);
+  }
+  canaries.dispose();
+  for (const t of [x, dout, w, dx, dW, dxRef, dWRef]) t.dispose();
+}
+
+describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
+  it('DeepConvNet\'s shapes (C = 1, 16, 32; 28×28 to 8×8; pads 1 and 2) give their reference\'s bits and float64\'s values', () => {
+    check({ N: 3, C: 1, H: 28, W: 28, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 }, 1);
+    check({ N: 2, C: 16, H: 14, W: 14, FN: 32, FH: 3, FW: 3, stride: 1, pad: 1 }, 2);
+    check({ N: 2, C: 32, H: 14, W: 14, FN: 32, FH: 3, FW: 3, stride: 1, pad: 2 }, 3);
+    check({ N: 2, C: 32, H: 8, W: 8, FN: 64, FH: 3, FW: 3, stride: 1, pad: 1 }, 4);
+  });
+
+  it('tile edges: filters 1 to 9, widths 1 to 13, channels 1 to 5, pads 0 to 2, non-square filters', () => {
+    let seed = 10;
+    for (const FN of [1, 3, 4, 6, 9]) {
+      for (const [H, W] of [[6, 1], [5, 3], [7, 5], [4, 8], [9, 13]]) {
+        for (const [C, FH, FW, pad] of [[1, 3, 3, 1], [3, 3, 3, 0], [4, 2, 3, 2], [5, 1, 3, 1], [4, 3, 1, 0]]) {
+          if (W + 2 * pad < FW || H + 2 * pad < FH) continue;
+          check({ N: 2, C, H, W, FN, FH, FW, stride: 1, pad }, seed++);
+        }
+      }
+    }
+  });
+
+  it('K across the 256 block in dW (C = 30) and in dx (FN = 33: 297 terms), 1×1 filters, tiny images', () => {
+    check({ N: 2, C: 30, H: 9, W: 10, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, 40);
+    check({ N: 2, C: 6, H: 11, W: 9, FN: 33, FH: 3, FW: 3, stride: 1, pad: 1 }, 41);
+    check({ N: 3, C: 8, H: 15, W: 9, FN: 5, FH: 1, FW: 1, stride: 1, pad: 0 }, 42);
+    check({ N: 2, C: 4, H: 2, W: 2, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 43);
+    check({ N: 1, C: 4, H: 1, W: 1, FN: 4, FH: 1, FW: 1, stride: 1, pad: 0 }, 44);
+  });
+
+  it('pads beyond the filter, stride 2 and 3 (im2col + GEMM), a batch of 0, and dx = 0 (dW only)', () => {
+    check({ N: 2, C: 4, H: 6, W: 7, FN: 5, FH: 3, FW: 3, stride: 1, pad: 3 }, 50);
+    check({ N: 2, C: 3, H: 9, W: 7, FN: 5, FH: 3, FW: 3, stride: 2, pad: 1 }, 51);
+    check({ N: 2, C: 5, H: 11, W: 10, FN: 6, FH: 5, FW: 4, stride: 3, pad: 2 }, 52);
+    check({ N: 0, C: 4, H: 8, W: 8, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 53);
+    check({ N: 3, C: 1, H: 28, W: 28, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 }, 54, { noDx: true });
+    check({ N: 2, C: 8, H: 9, W: 11, FN: 6, FH: 3, FW: 3, stride: 1, pad: 1 }, 55, { noDx: true });
+  });
+
+  it('subnormal x and dout are flushed as the forward and GEMM flush them', () => {
+    check({ N: 2, C: 1, H: 12, W: 13, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 60, { subnormal: true });
+    check({ N: 2, C: 6, H: 9, W: 9, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, 61, { subnormal: true });
+  });
+
+  it('dx of a call on a sub-range of the batch has the bits of the whole call', () => {
+    const k = rt.unsafeKernels;
+    const c = { N: 4, C: 5, H: 9, W: 10, FN: 7 };
+    const img = c.C * c.H * c.W, outImg = c.FN * c.H * c.W;
+    const x = rt.tensor([c.N * img], randomArray(c.N * img, 70));
+    const dout = rt.tensor([c.N * outImg], randomArray(c.N * outImg, 71));
+    const w = rt.tensor([c.FN * c.C * 9], randomArray(c.FN * c.C * 9, 72));
+    const whole = rt.tensor([c.N * img]), parts = rt.tensor([c.N * img]), dW = rt.tensor([c.FN * c.C * 9]);
+    const s = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, 1))[0];
+    k.convBackward(whole.ptr, dW.ptr, x.ptr, dout.ptr, w.ptr, s, 4, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    k.convBackward(parts.ptr, dW.ptr, x.ptr, dout.ptr, w.ptr, s, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    k.convBackward(parts.ptr + 4 * img, dW.ptr, x.ptr + 4 * img, dout.ptr + 4 * outImg, w.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    expectBits(parts.data, whole.data, 'convBackward dx split at image 1');
+    for (const t of [x, dout, w, whole, parts, dW]) t.dispose();
+  });
+
+  it('the layer passes a numerical gradient check on the direct paths (stride 1: C = 1, and C = 4 with dx direct)', () => {
+    for (const [C, FN, pad, seed] of [[1, 3, 1, 80], [4, 5, 2, 81]]) {
+      const x = rt.tensor([2, C, 7, 9], randomArray(2 * C * 63, seed));
+      const layer = new Convolution(rt.tensor([FN, C, 3, 2], randomArray(FN * C * 6, seed + 1)), rt.tensor([FN], randomArray(FN, seed + 2)), 1, pad);
+      const { analytic, numeric } = layerGradients(layer, x, 1e-2);
+      // linear in each input: central differences are exact up to f32 rounding of the sums
+      for (const key of ['x', 'W', 'b']) expect(gradError(analytic[key], numeric[key]), `${key}, C = ${C}`).toBeLessThan(2e-3);
+      layer.dispose();
+    }
+  });
+});

@@ -1,4 +1,10 @@
-// Convolution support: im2col / col2im and the per-channel bias.
+// Convolution: the layer's passes (convForward, convBackward), im2col /
+// col2im and the per-channel bias. At stride 1 the passes run direct kernels
+// (no im2col): the forward's 4-filter × 8-column tiles read a zero-padded copy
+// of the image in place; the backward's dW tiles of 4 filters × 2 taps sum in
+// vector lanes, and dx is that forward on dout with the flipped filters.
+// Elsewhere (and where a direct kernel loses, see convBackwardPaths) it is
+// im2col + GEMM per image.
 //
 // Layout (Caffe's, not the book's): for each image, col is [C·FH·FW, OH·OW],
 // row r = (c, ky, kx), column = (oy, ox). Then W[FN, C·FH·FW] · col gives the

@@ -1,10 +1,12 @@
-// The book's Convolution layer on im2col + GEMM, one image at a time
-// (assembly/conv.ts convForward/convBackward):
-// out[i] = W[FN, C·FH·FW] · col[i][C·FH·FW, OH·OW] writes NCHW directly.
-// col is one image's (it stays in cache; no full-batch col is ever built) and
-// is rebuilt in backward rather than kept: im2col is a copy, cheap next to the
-// products. The batch is split into groups of images that run on the
-// runtime's threads, each in a scratch region of its own (rt.partScratch).
+// The book's Convolution layer, one image at a time (assembly/conv.ts
+// convForward/convBackward): out[i] = W[FN, C·FH·FW] · col[i][C·FH·FW, OH·OW]
+// writes NCHW directly. At stride 1 the kernels are direct (no im2col: the
+// forward and dx read a zero-padded copy of the image or of dout in place,
+// dW sums 4 filters × 2 taps per tile in vector lanes); otherwise col is one
+// image's (it stays in cache; no full-batch col is ever built) and is rebuilt
+// in backward rather than kept. The batch is split into groups of images that
+// run on the runtime's threads, each in a scratch region of its own
+// (rt.partScratch); the direct kernels use only what im2col + GEMM would.
 import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';

@@ -14,9 +14,9 @@
 //
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch.
-import { activate, activateScalar, ftz, ftzs, hsum } from "./math";
+import { ACT_RELU, activate, activateScalar, ftz, ftzs, hsum } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
-import { madd } from "./tile";
+import { madd, storeRow } from "./tile";
 
 // @ts-ignore: decorator
 @inline
@@ -347,12 +347,51 @@ function convForwardDirect(
         // the first K block, then the others added to it (two call sites:
         // Binaryen inlines a function called once, and inlined here the
         // tiles' k loop would share V8's registers with these loops and spill)
+        // bias and ReLU (or none) in the last K block's tiles; sigmoid and
+        // tanh after, on the rows written (their constants, in the tiles,
+        // made V8 spill the accumulators)
         const bt: usize = b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2);
-        directTiles(0, min(KC, K), FW, a, rows, steps, xrow, crow, OW, P, 0, K <= KC, bt, act, mr, T);
+        const fused = act == 0 || act == ACT_RELU;
+        const bl: usize = fused ? bt : 0;
+        directTiles(0, min(KC, K), <usize>load<i32>(rows), a, steps, xrow, crow, OW, P, 0, K <= KC ? bl : 0, act, mr, T);
         for (let k0 = KC; k0 < K; k0 += KC) {
-          directTiles(k0, min(K, k0 + KC), FW, a + (<usize>(k0 * DMR) << 2), rows, steps, xrow, crow, OW, P, 1, k0 + KC >= K, bt, act, mr, T);
+          const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
+          directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xrow, crow, OW, P, 1, k0 + KC >= K ? bl : 0, act, mr, T);
         }
+        if (bt != 0 && !fused) rowsBiasAct(crow, P, mr, OW, bt, act, T);
       }
+    }
+  }
+}
+
+// c[r, :OW] = act(c[r, :OW] + b[r]) for the mr rows (ldc floats apart) a row
+// of tiles has just written, still in L1: the bias and activation kernels'
+// math, once per row rather than in each tile, whose accumulators V8 spilled
+// to make room for the activation's constants.
+function rowsBiasAct(c: usize, ldc: i32, mr: i32, OW: i32, b: usize, act: i32, T: usize): void {
+  for (let r = 0; r < mr; r++) {
+    const row = c + (<usize>(r * ldc) << 2);
+    const bv = v128.load32_splat(b + (<usize>r << 2));
+    let j = 0;
+    if (act == ACT_RELU) {
+      const z = f32x4.splat(0);
+      for (; j + 4 <= OW; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(row + o, f32x4.max(f32x4.add(v128.load(row + o), bv), z));
+      }
+    } else {
+      for (; j + 4 <= OW; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(row + o, activate(f32x4.add(v128.load(row + o), bv), act));
+      }
+    }
+    if (j < OW) {
+      // the last OW mod 4 values as one vector through T (the same bits as
+      // the scalar activation; T's other lanes are computed and dropped)
+      const n = OW - j, o = <usize>j << 2;
+      for (let q = 0; q < n; q++) store<f32>(T + (<usize>q << 2), load<f32>(row + o + (<usize>q << 2)));
+      v128.store(T, activate(f32x4.add(v128.load(T), bv), act));
+      for (let q = 0; q < n; q++) store<f32>(row + o + (<usize>q << 2), load<f32>(T + (<usize>q << 2)));
     }
   }
 }
@@ -371,12 +410,13 @@ function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, padH: i32, padW
 }
 
 // The 4×8 tiles of one output row (OW columns from xrow, written at crow),
-// over k in [k0, k1): C tile = beta·C + Σ_k a[k] ⊗ x[row of k], beta 0 or 1,
-// the valid mr rows and columns written; on the last K block, then
-// act(· + b[row]).
-function directTiles(k0: i32, k1: i32, FW: i32, a0: usize, rows: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
-  ldc: i32, beta: f32, last: bool, b: usize, act: i32, mr: i32, T: usize): void {
-  const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
+// over k in [k0, k1) (row k0 of the tile's operand at xrow + start): C tile =
+// beta·C + Σ_k a[k] ⊗ x[row of k], beta 0 or 1, the valid mr rows and
+// columns written; with a bias pointer b (the last K block), then + b[row]
+// and, for act = ReLU, max(·, 0).
+function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
+  ldc: i32, beta: f32, b: usize, act: i32, mr: i32, T: usize): void {
+  const relu = act == ACT_RELU;
   const rowBytes = <usize>ldc << 2;
   for (let ox = 0; ox < OW; ox += DNR) {
     const nr = min(DNR, OW - ox);
@@ -408,42 +448,55 @@ function directTiles(k0: i32, k1: i32, FW: i32, a0: usize, rows: usize, steps: u
     d += 4;
   }
   // rows past mr are the zero filters of the last panel: not written
-  directRow(c, c00, c01, beta, last ? b : 0, act, nr, T);
-  if (mr > 1) directRow(c + rowBytes, c10, c11, beta, last ? b + 4 : 0, act, nr, T);
-  if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, last ? b + 8 : 0, act, nr, T);
-  if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, last ? b + 12 : 0, act, nr, T);
+  directRow(c, c00, c01, beta, b, relu, nr, T);
+  if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, relu, nr, T);
+  if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, relu, nr, T);
+  if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, relu, nr, T);
   }
 }
 
 // Writes nr ≤ 8 values of one tile row: beta·p + (v0, v1) as storeRow, and
-// with a bias pointer (the last K block) then act(· + bias[0]), the bias and
-// activation kernels' math. Whole groups of 4 use vectors, the rest goes lane
-// by lane through T (reading nothing of C past nr; the same bits).
+// with a bias pointer (the last K block) then · + bias[0] and, if relu,
+// max(·, 0): the bias and ReLU kernels' math. Whole groups of 4 use vectors,
+// the rest goes lane by lane through T (reading nothing of C past nr; the
+// same bits).
 // @ts-ignore: decorator
 @inline
-function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, act: i32, nr: i32, T: usize): void {
-  let j = 0;
-  if (nr >= 4) {
-    if (beta != 0) v0 = f32x4.add(v128.load(p), v0);
-    if (bias != 0) v0 = activate(f32x4.add(v0, v128.load32_splat(bias)), act);
-    v128.store(p, v0);
-    j = 4;
-    if (nr == DNR) {
-      if (beta != 0) v1 = f32x4.add(v128.load(p, 16), v1);
-      if (bias != 0) v1 = activate(f32x4.add(v1, v128.load32_splat(bias)), act);
-      v128.store(p, v1, 16);
-      return;
-    }
+function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, relu: bool, nr: i32, T: usize): void {
+  if (nr == DNR) {
+    v128.store(p, epilogue4(p, v0, beta, bias, relu));
+    v128.store(p, epilogue4(p + 16, v1, beta, bias, relu), 16);
+    return;
   }
   v128.store(T, v0);
   v128.store(T, v1, 16);
+  let j = 0;
+  if (nr >= 4) {
+    v128.store(p, epilogue4(p, v0, beta, bias, relu));
+    j = 4;
+  }
   for (; j < nr; j++) {
     const q = p + (<usize>j << 2);
     let v = load<f32>(T + (<usize>j << 2));
     if (beta != 0) v = load<f32>(q) + v;
-    if (bias != 0) v = activateScalar(v + load<f32>(bias), act);
+    if (bias != 0) {
+      v = v + load<f32>(bias);
+      if (relu) v = max<f32>(v, 0);
+    }
     store<f32>(q, v);
   }
+}
+
+// directRow's arithmetic on 4 values at p.
+// @ts-ignore: decorator
+@inline
+function epilogue4(p: usize, v: v128, beta: f32, bias: usize, relu: bool): v128 {
+  if (beta != 0) v = f32x4.add(v128.load(p), v);
+  if (bias != 0) {
+    v = f32x4.add(v, v128.load32_splat(bias));
+    if (relu) v = f32x4.max(v, f32x4.splat(0));
+  }
+  return v;
 }
 
 // Scalar reference of convForward: each output summed in GEMM's order (k =

@@ -3,10 +3,12 @@
 // 256 values of k), bit for bit; the reference against im2col + gemm + the
 // bias pass, bit for bit, so the direct path keeps the bits the im2col path
 // gave. Sizes around the 4-filter × 8-column tile, K across the 256 block,
-// every padding the filter allows, every fused activation, subnormal inputs,
-// and a call on a sub-range of the batch.
-import { describe, it, beforeAll } from 'vitest';
+// every padding the filter allows, every fused activation (bias and ReLU in
+// the tiles, sigmoid and tanh after each row), subnormal inputs, canaries
+// around the output and the scratch, and a call on a sub-range of the batch.
+import { describe, it, expect, beforeAll } from 'vitest';
 import { makeTestRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
+import { Canaries, between } from './helpers/canaries.js';
 
 let rt: TestRuntime;
 beforeAll(async () => { rt = await makeTestRuntime(); });
@@ -24,13 +26,16 @@ function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
   const x = rt.tensor([xs.length], xs);
   const w = rt.tensor([c.FN * K], randomArray(c.FN * K, seed + 1, -0.5, 0.5));
   const b = rt.tensor([c.FN], randomArray(c.FN, seed + 2));
-  const out = rt.tensor([c.N * outSize1]), ref = rt.tensor([c.N * outSize1]);
-  const scratch = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0];
+  const canaries = new Canaries(rt, seed);
+  const out = between(canaries, () => rt.tensor([c.N * outSize1])), ref = rt.tensor([c.N * outSize1]);
+  const scratch = between(canaries, () => rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0]);
   k.fill(out.ptr, NaN, out.size); // every output must be written
   const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad} act ${act}${subnormal ? ' subnormal x' : ''}`;
   k.convForward(out.ptr, x.ptr, w.ptr, b.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
   k.convForwardRef(ref.ptr, x.ptr, w.ptr, b.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
   expectBits(out.data, ref.data, `convForward vs convForwardRef, ${what}`);
+  expect(canaries.changed(), `canaries around out and the scratch, ${what}`).toBe(0);
+  canaries.dispose();
   if (act === 0) {
     // the reference has the im2col path's bits: im2col, gemm, then the bias pass
     const P = OH * OW, col = rt.tensor([K * P]), y = rt.tensor([c.N * outSize1]);

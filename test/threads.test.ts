@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { GEMM_MIN_PART_WORK } from '../src/runtime/gemm-split.js';
-import { Adam, DeepConvNet, MultiLayerNet, Pooling, Relu, SGD, Sigmoid, type Layer } from '../src/index.js';
+import { Adam, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
 
 /** This host's worker starter (Node: worker_threads, browser: Web Workers). */
@@ -256,6 +256,41 @@ describe('threads: elementwise and pooling layers split by ranges', () => {
     const two = await run(2);
     expect(two.stats.jobs, 'every pass was split').toBe(8);
     one.outs.forEach((o, i) => expectBits(two.outs[i], o, `output ${i}`));
+  });
+});
+
+describe('threads: optimizer updates split by ranges', () => {
+  it('every optimizer, on one block and on separate tensors of odd sizes: 2 threads give the bits of one, split across workers', async () => {
+    // 100,003 and 70,001 floats: two parts of >= 2^16 floats touched each, and a scalar tail.
+    // Allocated back to back they are one block (one kernel call a step); a tensor between them makes two.
+    const run = async (threads: number, separate: boolean) => {
+      const rt = await threaded({ threads });
+      const out: Record<string, Float32Array[]> = {};
+      const jobs: Record<string, number> = {};
+      for (const name of optimizerNames) {
+        const W = rt.tensor([100_003], randomArray(100_003, 31));
+        const gap = separate ? rt.tensor([16]) : null;
+        const b = rt.tensor([70_001], randomArray(70_001, 32));
+        const dW = rt.tensor([100_003], randomArray(100_003, 33));
+        const db = rt.tensor([70_001], randomArray(70_001, 34));
+        const optimizer = createOptimizer(name, { lr: 0.01 });
+        const before = rt.threadStats().jobs;
+        for (let step = 0; step < 3; step++) optimizer.update({ W, b }, { W: dW, b: db });
+        jobs[name] = rt.threadStats().jobs - before;
+        out[name] = [W.toArray(), b.toArray()];
+        for (const t of [W, b, dW, db, gap]) t?.dispose();
+        optimizer.dispose();
+      }
+      return { out, jobs };
+    };
+    for (const separate of [false, true]) {
+      const one = await run(1, separate);
+      const two = await run(2, separate);
+      for (const name of optimizerNames) {
+        expect(two.jobs[name], `${name}: every kernel call of the 3 steps was split`).toBe(separate ? 6 : 3);
+        one.out[name].forEach((p, i) => expectBits(two.out[name][i], p, `${name}, tensor ${i}${separate ? ', separate' : ''}`));
+      }
+    }
   });
 });
 

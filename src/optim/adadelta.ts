@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -12,7 +12,8 @@ export interface AdaDeltaOptions { lr?: number; rho?: number; eps?: number }
  * AdaDelta (Zeiler 2012, with PyTorch's lr multiplier; not in the book):
  * h = rho·h + (1 − rho)·dW²; Δ = √(d + eps)/√(h + eps)·dW; d = rho·d + (1 − rho)·Δ²; W −= lr·Δ.
  */
-export class AdaDelta extends ElementwiseOptimizer {
+export class AdaDelta extends ElementwiseOptimizer<'adadeltaStep'> {
+  protected readonly kernel = 'adadeltaStep';
   static readonly options = { lr: [1.0, 'nonNegative'], rho: [0.95, 'closedUnit'], eps: [1e-6, 'positive'] } as const;
   readonly name = 'AdaDelta';
   declare lr: number;
@@ -24,7 +25,7 @@ export class AdaDelta extends ElementwiseOptimizer {
     defineOptions(this, 'AdaDelta', AdaDelta.options, options);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
-    k.adadeltaStep(param, state, state + slotBytes, grad, n, this.lr, this.rho, 1 - this.rho, this.eps);
+  protected step(call: PartArgs<'adadeltaStep'>, param: number, grad: number, state: number, slotBytes: number, n: number): void {
+    call(param, state, state + slotBytes, grad, n, this.lr, this.rho, 1 - this.rho, this.eps);
   }
 }

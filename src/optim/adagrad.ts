@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -9,7 +9,8 @@ import { defineOptions } from './options.js';
 export interface AdaGradOptions { lr?: number; eps?: number }
 
 /** AdaGrad (the book's): h += dW²; W −= lr·dW / (√h + eps), eps = 1e-7. */
-export class AdaGrad extends ElementwiseOptimizer {
+export class AdaGrad extends ElementwiseOptimizer<'adagradStep'> {
+  protected readonly kernel = 'adagradStep';
   static readonly options = { lr: [0.01, 'nonNegative'], eps: [1e-7, 'positive'] } as const;
   readonly name = 'AdaGrad';
   declare lr: number;
@@ -20,7 +21,7 @@ export class AdaGrad extends ElementwiseOptimizer {
     defineOptions(this, 'AdaGrad', AdaGrad.options, options);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
-    k.adagradStep(param, state, grad, n, this.lr, this.eps);
+  protected step(call: PartArgs<'adagradStep'>, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    call(param, state, grad, n, this.lr, this.eps);
   }
 }

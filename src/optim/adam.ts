@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -13,7 +13,8 @@ export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?
  * W −= lr_t·m / (√v + eps), with the bias correction folded into
  * lr_t = lr·√(1 − beta2ᵗ)/(1 − beta1ᵗ) (float64, once per step) and eps = 1e-7.
  */
-export class Adam extends ElementwiseOptimizer {
+export class Adam extends ElementwiseOptimizer<'adamStep'> {
+  protected readonly kernel = 'adamStep';
   static readonly options = { lr: [0.001, 'nonNegative'], beta1: [0.9, 'unit'], beta2: [0.999, 'unit'], eps: [1e-7, 'positive'] } as const;
   readonly name = 'Adam';
   declare lr: number;
@@ -31,7 +32,7 @@ export class Adam extends ElementwiseOptimizer {
     this.lrT = this.lr * Math.sqrt(1 - this.beta2 ** t) / (1 - this.beta1 ** t);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
-    k.adamStep(param, state, state + slotBytes, grad, n, this.lrT, 1 - this.beta1, 1 - this.beta2, this.eps);
+  protected step(call: PartArgs<'adamStep'>, param: number, grad: number, state: number, slotBytes: number, n: number): void {
+    call(param, state, state + slotBytes, grad, n, this.lrT, 1 - this.beta1, 1 - this.beta2, this.eps);
   }
 }

@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -13,7 +13,8 @@ export interface AdamWOptions { lr?: number; beta1?: number; beta2?: number; eps
  * m += (1 − beta1)·(dW − m); v = beta2·v + (1 − beta2)·dW²;
  * W −= lr/(1 − beta1ᵗ) · m / (√v / √(1 − beta2ᵗ) + eps).
  */
-export class AdamW extends ElementwiseOptimizer {
+export class AdamW extends ElementwiseOptimizer<'adamwStep'> {
+  protected readonly kernel = 'adamwStep';
   static readonly options = {
     lr: [0.001, 'nonNegative'], beta1: [0.9, 'unit'], beta2: [0.999, 'unit'], eps: [1e-8, 'positive'], weightDecay: [0.01, 'nonNegative'],
   } as const;
@@ -38,7 +39,7 @@ export class AdamW extends ElementwiseOptimizer {
     this.bc2Sqrt = Math.sqrt(1 - this.beta2 ** t);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void {
-    k.adamwStep(param, state, state + slotBytes, grad, n, this.decay, this.stepSize, this.bc2Sqrt, 1 - this.beta1, this.beta2, 1 - this.beta2, this.eps);
+  protected step(call: PartArgs<'adamwStep'>, param: number, grad: number, state: number, slotBytes: number, n: number): void {
+    call(param, state, state + slotBytes, grad, n, this.decay, this.stepSize, this.bc2Sqrt, 1 - this.beta1, this.beta2, 1 - this.beta2, this.eps);
   }
 }

@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -9,7 +9,8 @@ import { defineOptions } from './options.js';
 export interface MomentumOptions { lr?: number; momentum?: number }
 
 /** Momentum SGD (the book's): v = momentum·v − lr·dW; W += v. */
-export class Momentum extends ElementwiseOptimizer {
+export class Momentum extends ElementwiseOptimizer<'momentumStep'> {
+  protected readonly kernel = 'momentumStep';
   static readonly options = { lr: [0.01, 'nonNegative'], momentum: [0.9, 'unit'] } as const;
   readonly name = 'Momentum';
   declare lr: number;
@@ -20,7 +21,7 @@ export class Momentum extends ElementwiseOptimizer {
     defineOptions(this, 'Momentum', Momentum.options, options);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
-    k.momentumStep(param, state, grad, n, this.lr, this.momentum);
+  protected step(call: PartArgs<'momentumStep'>, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    call(param, state, grad, n, this.lr, this.momentum);
   }
 }

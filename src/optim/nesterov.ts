@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -12,7 +12,8 @@ export interface NesterovOptions { lr?: number; momentum?: number }
  * Nesterov's accelerated gradient in the book's form:
  * v = momentum·v − lr·dW; W += momentum²·v − (1 + momentum)·lr·dW (with the new v).
  */
-export class Nesterov extends ElementwiseOptimizer {
+export class Nesterov extends ElementwiseOptimizer<'nesterovStep'> {
+  protected readonly kernel = 'nesterovStep';
   static readonly options = { lr: [0.01, 'nonNegative'], momentum: [0.9, 'unit'] } as const;
   readonly name = 'Nesterov';
   declare lr: number;
@@ -23,7 +24,7 @@ export class Nesterov extends ElementwiseOptimizer {
     defineOptions(this, 'Nesterov', Nesterov.options, options);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
-    k.nesterovStep(param, state, grad, n, this.lr, this.momentum);
+  protected step(call: PartArgs<'nesterovStep'>, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    call(param, state, grad, n, this.lr, this.momentum);
   }
 }

@@ -1,5 +1,5 @@
 // The book's optimizer contract: update(params, grads) changes params in place.
-import type { Kernels } from '../runtime/runtime.js';
+import type { KernelName, PartArgs } from '../runtime/runtime.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { StateStore, type ParamState } from './state.js';
 
@@ -44,13 +44,24 @@ export function checkPairs(who: string, params: Params, grads: Params): string[]
 }
 
 /**
- * An optimizer whose step is one fused elementwise kernel: the base of all of
- * ours. Subclasses name their state arrays ("slots") and call their kernel in
- * step(); this class keeps the state (see state.ts), counts steps, and exports
- * and restores everything a resumed run needs to continue bit-identically.
+ * Floats in a unit of a split update: parts start on a 64-byte line, and on
+ * the whole call's 4-lane grid, so every element is computed by the same
+ * vector or scalar code as in one call (the same bits on any thread count).
  */
-export abstract class ElementwiseOptimizer implements Optimizer {
+const SPLIT_UNIT = 16;
+
+/**
+ * An optimizer whose step is one fused elementwise kernel: the base of all of
+ * ours. Subclasses name their state arrays ("slots") and their kernel, and
+ * pass its arguments in step(); this class keeps the state (see state.ts),
+ * counts steps, runs the kernel over ranges of the parameters on the
+ * runtime's threads, and exports and restores everything a resumed run needs
+ * to continue bit-identically.
+ */
+export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> implements Optimizer {
   abstract readonly name: string;
+  /** The kernel step() passes its arguments to. */
+  protected abstract readonly kernel: K;
   private readonly store: StateStore;
   private steps = 0;
 
@@ -79,7 +90,13 @@ export abstract class ElementwiseOptimizer implements Optimizer {
     this.steps++;
     if (rt === null) return;
     this.beginStep(this.steps);
-    for (const s of spans) this.step(rt.unsafeKernels, s.param, s.grad, s.state, slotBytes, s.size);
+    const streams = 2 + this.store.slotNames.length; // floats touched per element: param, grad, each slot
+    for (const s of spans) {
+      rt.splitRange(this.kernel, Math.ceil(s.size / SPLIT_UNIT), SPLIT_UNIT * streams, (u0, u1, call) => {
+        const i0 = u0 * SPLIT_UNIT;
+        this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, Math.min(s.size, u1 * SPLIT_UNIT) - i0);
+      });
+    }
   }
 
   /** Whether the last update ran as one kernel call over a contiguous block of all params. */
@@ -124,6 +141,9 @@ export abstract class ElementwiseOptimizer implements Optimizer {
   /** Per-step scalars (Adam's bias correction), given the new step count before the kernels run. */
   protected beginStep(_t: number): void {}
 
-  /** Runs the kernel on `n` floats: param, grad, and state slot s at `state + s · slotBytes`. */
-  protected abstract step(k: Kernels, param: number, grad: number, state: number, slotBytes: number, n: number): void;
+  /**
+   * Passes `call` (the kernel, or one part's argument slots) the arguments for
+   * `n` floats: param, grad, and state slot s at `state + s · slotBytes`.
+   */
+  protected abstract step(call: PartArgs<K>, param: number, grad: number, state: number, slotBytes: number, n: number): void;
 }

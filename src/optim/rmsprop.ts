@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -9,7 +9,8 @@ import { defineOptions } from './options.js';
 export interface RMSpropOptions { lr?: number; decayRate?: number; eps?: number }
 
 /** RMSprop (the book's): h = decayRate·h + (1 − decayRate)·dW²; W −= lr·dW / (√h + eps), eps = 1e-7. */
-export class RMSprop extends ElementwiseOptimizer {
+export class RMSprop extends ElementwiseOptimizer<'rmspropStep'> {
+  protected readonly kernel = 'rmspropStep';
   static readonly options = { lr: [0.01, 'nonNegative'], decayRate: [0.99, 'unit'], eps: [1e-7, 'positive'] } as const;
   readonly name = 'RMSprop';
   declare lr: number;
@@ -21,7 +22,7 @@ export class RMSprop extends ElementwiseOptimizer {
     defineOptions(this, 'RMSprop', RMSprop.options, options);
   }
 
-  protected step(k: Kernels, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
-    k.rmspropStep(param, state, grad, n, this.lr, this.decayRate, 1 - this.decayRate, this.eps);
+  protected step(call: PartArgs<'rmspropStep'>, param: number, grad: number, state: number, _slotBytes: number, n: number): void {
+    call(param, state, grad, n, this.lr, this.decayRate, 1 - this.decayRate, this.eps);
   }
 }

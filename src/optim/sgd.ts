@@ -1,4 +1,4 @@
-import type { Kernels } from '../runtime/runtime.js';
+import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
 
@@ -9,7 +9,8 @@ import { defineOptions } from './options.js';
 export interface SGDOptions { lr?: number }
 
 /** Plain SGD: W −= lr·dW. */
-export class SGD extends ElementwiseOptimizer {
+export class SGD extends ElementwiseOptimizer<'axpy'> {
+  protected readonly kernel = 'axpy';
   static readonly options = { lr: [0.01, 'nonNegative'] } as const;
   readonly name = 'SGD';
   declare lr: number;
@@ -19,7 +20,7 @@ export class SGD extends ElementwiseOptimizer {
     defineOptions(this, 'SGD', SGD.options, options);
   }
 
-  protected step(k: Kernels, param: number, grad: number, _state: number, _slotBytes: number, n: number): void {
-    k.axpy(param, grad, -this.lr, n);
+  protected step(call: PartArgs<'axpy'>, param: number, grad: number, _state: number, _slotBytes: number, n: number): void {
+    call(param, grad, -this.lr, n);
   }
 }

@@ -2,31 +2,84 @@
 //   dist/bundle/node.js   the Node entry as an ES module (`import 'simdnn'` in Node)
 //   dist/bundle/node.cjs  the same as CommonJS (`require('simdnn')`)
 //   dist/bundle/index.js  the portable entry (browsers, edge runtimes, bundlers)
+// and the subpath entries, each in the same three forms:
+//   dist/bundle/search{.node.js,.node.cjs,.js}       simdnn/search (in Node with
+//                                                    the worker-thread executor)
+//   dist/bundle/experiments{.node.js,.node.cjs,.js}  simdnn/experiments
 // One file instead of ~55 takes ~25 ms off a cold start in Node (every ES
 // module is resolved, read and linked on its own), and `require` skips Node's
-// ES module loader: cold start over an empty node 13–14 ms against 22 (npm run
-// bench -- startup). The bundles sit two levels below the package root, as
-// src/runtime/runtime.ts does, so its `new URL('../../build/simdnn.wasm',
-// import.meta.url)` still finds the wasm.
+// ES module loader (npm run bench -- startup). The experiments and the search
+// are subpaths because parsing them cost every `import 'simdnn'` ~10 ms.
+// A subpath bundle does not carry its own copy of the core: its imports of
+// the core's entry (src/index.ts, src/node/index.ts) become imports of the
+// core bundle beside it (./node.js, ./node.cjs or ./index.js), so a program
+// that imports both shares one Runtime, one Tensor class. The build fails if
+// a subpath bundle takes in any other module of the core (only the stateless
+// helpers in SHAREABLE may be copied).
+// The bundles sit two levels below the package root, as src/runtime/runtime.ts
+// does, so its `new URL('../../build/simdnn.wasm', import.meta.url)` still
+// finds the wasm.
 // Declarations stay in dist/ (types resolve through package.json).
 import { build } from 'rolldown';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const entries = [
-  { input: 'dist/node/index.js', file: 'dist/bundle/node.js', platform: 'node', format: 'esm' },
-  { input: 'dist/node/index.js', file: 'dist/bundle/node.cjs', platform: 'node', format: 'cjs' },
-  { input: 'dist/index.js', file: 'dist/bundle/index.js', platform: 'neutral', format: 'esm' },
+const dist = (p) => path.join(root, 'dist', p);
+
+/** Core modules a subpath bundle may copy: no state, nothing a caller can tell apart. */
+const SHAREABLE = ['runtime/source.js', 'node/builtins.js'].map(dist);
+
+/** The three forms of an entry: Node ES module, Node CommonJS, portable ES module. */
+const forms = (name, portableInput, nodeInput = portableInput) => [
+  { input: nodeInput, file: `${name}.node.js`, platform: 'node', format: 'esm', core: './node.js', ext: '.node.js' },
+  { input: nodeInput, file: `${name}.node.cjs`, platform: 'node', format: 'cjs', core: './node.cjs', ext: '.node.cjs' },
+  { input: portableInput, file: `${name}.js`, platform: 'neutral', format: 'esm', core: './index.js', ext: '.js' },
 ];
-for (const { input, file, platform, format } of entries) {
+
+const entries = [
+  { input: 'node/index.js', file: 'node.js', platform: 'node', format: 'esm' },
+  { input: 'node/index.js', file: 'node.cjs', platform: 'node', format: 'cjs' },
+  { input: 'index.js', file: 'index.js', platform: 'neutral', format: 'esm' },
+  ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
+  ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
+];
+
+/**
+ * Resolves the core's entries (and, for the experiments, the search's) to the
+ * bundles beside this one, as externals; records every other module taken in.
+ */
+function subpathLinks({ core, search, own }) {
+  const external = new Map([[dist('index.js'), core], [dist('node/index.js'), core]]);
+  if (search) external.set(dist('search/index.js'), search);
+  const ownDirs = own.map(dist);
+  return {
+    name: 'simdnn-subpath-links',
+    resolveId(source, importer) {
+      if (!importer || !source.startsWith('.')) return null;
+      const target = external.get(path.resolve(path.dirname(importer), source));
+      return target ? { id: target, external: true } : null;
+    },
+    load(id) {
+      const inOwn = ownDirs.some((d) => id.startsWith(d)) || SHAREABLE.includes(id);
+      if (!inOwn && id.startsWith(dist('.') + path.sep)) throw new Error(`bundle: ${path.relative(root, id)} would be copied into a subpath bundle; import it through the core's entry`);
+      return null;
+    },
+  };
+}
+
+for (const entry of entries) {
+  const { input, file, platform, format } = entry;
   await build({
     cwd: root,
-    input,
+    input: dist(input),
     platform,
     // node: builtins and the data package (read from disk at run time) stay imports
     external: [/^node:/, /^mnist(\/|$)/],
+    plugins: entry.core ? [subpathLinks(entry)] : [],
     logLevel: 'warn',
-    output: { file, format, sourcemap: true },
+    // JSDoc goes (declarations and the source map keep it): V8 scans every
+    // byte of a bundle at load, and the core's comments were a fifth of it
+    output: { file: dist(`bundle/${file}`), format, sourcemap: true, comments: { jsdoc: false, annotation: true, legal: true } },
   });
 }

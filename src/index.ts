@@ -1,5 +1,8 @@
 // simdnn: the portable core (browsers, edge runtimes, Node). Node-only extras
-// (packaged wasm from disk, data loaders, CLI) are in ./node/.
+// (packaged wasm from disk, data loaders, CLI) are in ./node/. The book's
+// experiments and the hyper-parameter search are subpath entries of their own
+// (simdnn/experiments, simdnn/search), so a cold `import 'simdnn'` does not
+// parse them.
 export { createRuntime, Runtime, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, type Shape } from './runtime/tensor.js';
 export type { WasmSource } from './runtime/source.js';
@@ -9,7 +12,5 @@ export * from './nets/index.js';
 export * from './optim/index.js';
 export * from './train/index.js';
 export * from './data/index.js';
-export * from './search/index.js';
 export { NET_KINDS, buildNet, checkNetSpec, netTensorShapes, type NetKind, type NetSpec, type NamedNet } from './nets/registry.js';
 export * from './io/index.js';
-export { runExperiment, chartSpec, experiments, experimentNames, type Experiment, type ExperimentOptions, type ExperimentResult, type ExperimentProgress, type ExperimentData, type Row, type VegaLiteSpec } from './experiments/index.js';

@@ -1,7 +1,6 @@
 // The book's batch_norm_test.py: for 16 initial weight scales, training
 // accuracy of a deep ReLU net on 1,000 digits with and without batch norm.
-import { MultiLayerNetExtend } from '../nets/multi-layer-net-extend.js';
-import { SGD } from '../optim/sgd.js';
+import { MultiLayerNetExtend, SGD } from '../index.js';
 import { chart, field, logspace, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

@@ -1,7 +1,6 @@
 // The book's train_deepnet.py and misclassified_mnist.py: DeepConvNet's train
 // and test accuracy per epoch, and the test digits it gets wrong.
-import { DeepConvNet } from '../nets/deep-conv-net.js';
-import { Adam } from '../optim/adam.js';
+import { Adam, DeepConvNet } from '../index.js';
 import { chart, field, firstRows } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

@@ -3,10 +3,7 @@
 // its way back; ReLU (derivative 1 where active) with He weights keeps it.
 // Gradient norms per layer over the first iterations, by the book's own loop
 // (net.gradient, optimizer.update).
-import type { ActivationName } from '../layers/activations.js';
-import { MultiLayerNet } from '../nets/multi-layer-net.js';
-import type { WeightInit } from '../nets/init.js';
-import { SGD } from '../optim/sgd.js';
+import { MultiLayerNet, SGD, type ActivationName, type WeightInit } from '../index.js';
 import { chart, field, seriesCount } from './spec.js';
 import type { Experiment, Row } from './types.js';
 

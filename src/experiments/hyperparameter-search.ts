@@ -4,11 +4,7 @@
 // Trials run through the search API (src/search): on the executor the caller
 // gives (the CLI: worker threads, one per core), else one after another on
 // this runtime. Every trial's bits depend on its job alone, whatever runs it.
-import { splitSearchData } from '../search/data.js';
-import { inlineExecutor } from '../search/inline.js';
-import { hyperparameterSearch as search } from '../search/search.js';
-import { logUniform } from '../search/space.js';
-import type { DataSpec, TrialData } from '../search/trial.js';
+import { hyperparameterSearch as search, inlineExecutor, logUniform, splitSearchData, type DataSpec, type TrialData } from '../search/index.js';
 import { chart, field, seriesCount } from './spec.js';
 import type { Experiment, ExperimentContext, Row } from './types.js';
 

@@ -1,10 +1,7 @@
 // The book's weight_init_activation_histogram.py: 1,000 Gaussian inputs of
 // 100 values through 5 layers of 100 units; the histogram of each layer's
 // activations for several initial weight scales and activations.
-import type { ActivationName } from '../layers/activations.js';
-import type { WeightInit } from '../nets/init.js';
-import { MultiLayerNet } from '../nets/multi-layer-net.js';
-import { layerActivations } from '../train/activations.js';
+import { layerActivations, MultiLayerNet, type ActivationName, type WeightInit } from '../index.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
 

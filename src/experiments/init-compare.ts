@@ -1,11 +1,7 @@
 // The book's weight_init_compare.py (std 0.01 vs Xavier vs He on a deep ReLU
 // net: training-loss curves) and the study notes' grid of activation × initial
 // weights on a small net (accuracy curves).
-import type { ActivationName } from '../layers/activations.js';
-import { MultiLayerNet } from '../nets/multi-layer-net.js';
-import type { WeightInit } from '../nets/init.js';
-import { SGD } from '../optim/sgd.js';
-import { smoothCurve } from '../data/smooth.js';
+import { MultiLayerNet, SGD, smoothCurve, type ActivationName, type WeightInit } from '../index.js';
 import { chart, field, firstRows, seriesCount, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

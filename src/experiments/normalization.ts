@@ -1,18 +1,7 @@
 // SimpleConvNet (the book's Conv-ReLU-Pool-Affine-ReLU-Affine) with nothing,
 // batch, layer or instance normalisation after the convolution; validation
 // loss after each epoch.
-import { Affine } from '../layers/affine.js';
-import { Relu } from '../layers/activations.js';
-import { BatchNormalization } from '../layers/batch-normalization.js';
-import { Convolution } from '../layers/convolution.js';
-import { InstanceNormalization } from '../layers/instance-normalization.js';
-import type { Layer } from '../layers/layer.js';
-import { LayerNormalization } from '../layers/layer-normalization.js';
-import { Pooling } from '../layers/pooling.js';
-import { ParameterSet } from '../nets/parameters.js';
-import { Sequential } from '../nets/sequential.js';
-import { Adam } from '../optim/adam.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { Adam, Affine, BatchNormalization, Convolution, InstanceNormalization, LayerNormalization, ParameterSet, Pooling, Relu, Sequential, type Layer, type Runtime } from '../index.js';
 import { chart, field, firstRows, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

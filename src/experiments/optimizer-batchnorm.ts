@@ -1,7 +1,6 @@
 // The study notes' comparison: each optimizer on a sigmoid net with tiny
 // initial weights (std 0.01), with and without batch normalisation.
-import { MultiLayerNetExtend } from '../nets/multi-layer-net-extend.js';
-import { createOptimizer } from '../optim/registry.js';
+import { createOptimizer, MultiLayerNetExtend } from '../index.js';
 import { chart, field, firstRows, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

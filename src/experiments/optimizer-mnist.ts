@@ -1,8 +1,6 @@
 // The book's optimizer_compare_mnist.py: a 784-[100×4]-10 ReLU net trained by
 // each optimizer from the same initial weights; smoothed training-loss curves.
-import { MultiLayerNet } from '../nets/multi-layer-net.js';
-import { createOptimizer } from '../optim/registry.js';
-import { smoothCurve } from '../data/smooth.js';
+import { createOptimizer, MultiLayerNet, smoothCurve } from '../index.js';
 import { chart, field, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

@@ -1,14 +1,6 @@
 // The book's optimizer_compare_naive.py: each optimizer's path down
 // f(x, y) = x²/20 + y² from (−7, 2) in 30 steps, over the contour lines.
-import { AdaDelta } from '../optim/adadelta.js';
-import { AdaGrad } from '../optim/adagrad.js';
-import { Adam } from '../optim/adam.js';
-import { Momentum } from '../optim/momentum.js';
-import { Nesterov } from '../optim/nesterov.js';
-import type { ElementwiseOptimizer } from '../optim/optimizer.js';
-import { RMSprop } from '../optim/rmsprop.js';
-import { SGD } from '../optim/sgd.js';
-import { optimizeScalars } from '../train/scalars.js';
+import { AdaDelta, AdaGrad, Adam, Momentum, Nesterov, optimizeScalars, RMSprop, SGD, type ElementwiseOptimizer } from '../index.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
 

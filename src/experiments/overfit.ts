@@ -1,8 +1,7 @@
 // The book's overfit_weight_decay.py and overfit_dropout.py, with the study
 // notes' other rates and L1 / Elastic Net: 300 training digits, a deep net,
 // train vs test accuracy per epoch; the train–test gap in each panel's title.
-import { MultiLayerNetExtend, type MultiLayerNetExtendOptions } from '../nets/multi-layer-net-extend.js';
-import { SGD } from '../optim/sgd.js';
+import { MultiLayerNetExtend, SGD, type MultiLayerNetExtendOptions } from '../index.js';
 import { chart, field, firstRows, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';

@@ -1,10 +1,7 @@
 // Training runs for the experiments: the library's Trainer.fit (async, yields
 // to the host, stops on the AbortSignal), with each step counted for progress
 // and a diverging run (NaN/Inf) recorded up to where it failed.
-import type { Sequential } from '../nets/sequential.js';
-import type { Optimizer } from '../optim/optimizer.js';
-import { Trainer, type EpochRecord } from '../train/trainer.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { Trainer, type EpochRecord, type IntTensor, type Optimizer, type Sequential, type Tensor } from '../index.js';
 import type { ExperimentContext } from './types.js';
 
 export interface RunData {

@@ -2,10 +2,8 @@
 // settings, the book's conclusion and a Vega-Lite spec (a plain object; the
 // core never imports a charting library — Node renders it in src/node/charts.ts,
 // a page with vega-embed).
-import type { DataSet } from '../data/dataset.js';
-import type { Executor } from '../search/search.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { IntTensor } from '../runtime/tensor.js';
+import type { DataSet, IntTensor, Runtime } from '../index.js';
+import type { Executor } from '../search/index.js';
 
 /** A JSON value (what JSON.stringify keeps exactly). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

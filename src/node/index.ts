@@ -5,5 +5,4 @@
 export * from '../index.js';
 export { createRuntime, nodeThreadHost, usableThreads } from './runtime.js';
 export { loadMnist, loadIdx, type LoadOptions, type LoadedDataSet } from './data.js';
-export { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA, type NodeSearchOptions, type LocalExecutorOptions } from './search/index.js';
 export { writeModelFile, readModelFile, readModelInfo } from './model-file.js';

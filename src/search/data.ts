@@ -3,8 +3,7 @@
 // random by Dataset.split seeded with `splitSeed` (the book: 500 rows, 20%).
 // Every loader (Node's files, an experiment's digits, a page's fetch) goes
 // through here, so one DataSpec means the same rows everywhere.
-import { Dataset } from '../data/tensors.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { Dataset, type IntTensor, type Tensor } from '../index.js';
 import type { DataSpec, TrialData } from './trial.js';
 
 /** The fields of a DataSpec this module reads, with their defaults applied; throws naming a bad one. */

@@ -1,6 +1,6 @@
 // The simplest executor: trials one after another on a runtime the caller
 // gives, on the calling thread (any host: browsers, edge workers, Node).
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../index.js';
 import type { Executor } from './search.js';
 import { runTrial, type DataSpec, type TrialData, type TrialJob, type TrialResult } from './trial.js';
 

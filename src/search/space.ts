@@ -3,7 +3,7 @@
 // settings are drawn from a generator seeded by (study seed, trial index)
 // alone, so trial 7 of seed 1 has the same settings whatever ran before it,
 // in any order, on any executor.
-import { seededRandom } from '../data/split.js';
+import { seededRandom } from '../index.js';
 
 /** A value a setting can take: plain JSON, so settings travel in jobs. */
 export type SettingValue = number | string | boolean | null | readonly SettingValue[];

@@ -3,15 +3,7 @@
 // and returns per-epoch validation and training accuracy and loss. The trial
 // reseeds the runtime with its own seed first, so its initialisation and
 // batches (and so every bit of its results) depend on the job alone.
-import type { ActivationName } from '../layers/activations.js';
-import type { WeightInit } from '../nets/init.js';
-import { buildNet, type NetSpec } from '../nets/registry.js';
-import type { Sequential } from '../nets/sequential.js';
-import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from '../optim/registry.js';
-import type { Optimizer } from '../optim/optimizer.js';
-import type { Runtime } from '../runtime/runtime.js';
-import { checkTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
-import { Trainer } from '../train/trainer.js';
+import { buildNet, checkTensor, createOptimizer, optimizerDefaults, optimizerNames, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
 import type { Settings, SettingValue } from './space.js';
 
 /** Where a trial's data comes from: plain JSON that the executor's data loader understands. */

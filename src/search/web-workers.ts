@@ -6,9 +6,9 @@
 // file has to be found next to a bundle, and the worker runs the library code
 // the page runs. The page compiles the wasm once and posts the Module and the
 // rows to every worker (both are structured-cloneable).
-import { createRuntime, defaultWasmUrls, type Runtime } from '../runtime/runtime.js';
-import { compileSource, type WasmSource } from '../runtime/source.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
+// compileSource is a stateless helper, not public API: the search bundle keeps its own copy
+import { compileSource } from '../runtime/source.js';
+import { createRuntime, defaultWasmUrls, type IntTensor, type Runtime, type Tensor, type WasmSource } from '../index.js';
 import { splitSearchData } from './data.js';
 import { DataCache } from './inline.js';
 import type { Executor } from './search.js';

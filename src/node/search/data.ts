@@ -1,9 +1,9 @@
 // The data of a search in Node, from a DataSpec: the bundled digits or an IDX
 // directory, split as every host splits it (splitSearchData).
-import type { Runtime } from '../../runtime/runtime.js';
 import { splitOptions, splitSearchData } from '../../search/data.js';
 import type { DataSpec, TrialData } from '../../search/trial.js';
-import { loadIdx, loadMnist } from '../data.js';
+// through the Node entry: the search bundle shares the core bundle's loaders
+import { loadIdx, loadMnist, type Runtime } from '../index.js';
 
 /** The data spec of the book's search: 500 training digits, 20% of them for validation. */
 export const BOOK_SEARCH_DATA: DataSpec = Object.freeze({ source: 'mnist', rows: 500, validation: 0.2, splitSeed: 1 });

@@ -1,8 +1,9 @@
-// Hyper-parameter search in Node: the portable search with worker threads as
-// the default executor.
+// simdnn/search in Node: the portable search (src/search) with worker threads
+// as the default executor, and the Node data loader of a search.
 import { hyperparameterSearch as search, type Executor, type SearchOptions, type SearchResult } from '../../search/search.js';
 import { localExecutor } from './local.js';
 
+export * from '../../search/index.js';
 export { localExecutor, type LocalExecutorOptions } from './local.js';
 export { loadSearchData, BOOK_SEARCH_DATA } from './data.js';
 

@@ -181,19 +181,21 @@ describe('simdnn experiment', () => {
 });
 
 describe('the charting library stays out of the library', () => {
-  it('no bundle of the package entry refers to vega', () => {
-    for (const bundle of ['index.js', 'node.js', 'node.cjs']) {
+  it('no bundle of the package refers to vega', () => {
+    for (const bundle of ['index.js', 'node.js', 'node.cjs', 'experiments.js', 'experiments.node.js', 'experiments.node.cjs', 'search.js', 'search.node.js', 'search.node.cjs']) {
       const text = readFileSync(path.join(root, 'dist', 'bundle', bundle), 'utf8');
       expect(text, bundle).not.toMatch(/["']vega(-lite|-embed)?["']/);
     }
   });
 
-  it("require('simdnn') and import('simdnn') load no vega module", () => {
+  it("require and import of simdnn and simdnn/experiments load no vega module", () => {
+    const bundle = (f: string) => JSON.stringify(path.join(root, 'dist', 'bundle', f));
     const script = `
-      const simdnn = require(${JSON.stringify(path.join(root, 'dist', 'bundle', 'node.cjs'))});
-      if (typeof simdnn.runExperiment !== 'function') throw new Error('runExperiment is not exported');
+      require(${bundle('node.cjs')});
+      const { runExperiment } = require(${bundle('experiments.node.cjs')});
+      if (typeof runExperiment !== 'function') throw new Error('runExperiment is not exported');
       const loaded = Object.keys(require.cache).filter((f) => /[\\\\/]vega/.test(f));
-      import(${JSON.stringify(path.join(root, 'dist', 'bundle', 'node.js'))}).then(() => {
+      Promise.all([import(${bundle('node.js')}), import(${bundle('experiments.node.js')})]).then(() => {
         process.stdout.write(JSON.stringify({ loaded, modules: Object.keys(require.cache).length }));
       });`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 }));

@@ -4,12 +4,19 @@
 // and run, and the portable bundle imports no Node built-in (browsers and edge
 // runtimes load it). The ES module bundle imports builtins only through
 // require (src/node/builtins.ts) and leaves the CLI out: both are cold-start
-// figures (issue 7).
+// figures (issue 7). The search and the experiments are subpaths
+// (simdnn/search, simdnn/experiments) that import the core bundle beside them
+// rather than copy it, and the core bundles hold neither: parsing them cost
+// every cold start ~10 ms (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as source from '../src/node/index.js';
+import * as searchSource from '../src/search/index.js';
+import * as nodeSearchSource from '../src/node/search/index.js';
+import * as experimentsSource from '../src/experiments/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
@@ -32,6 +39,16 @@ describe('the built package', () => {
     for (const f of files) built(f);
     expect(pkg.exports['.'].node).toEqual({ import: './dist/bundle/node.js', require: './dist/bundle/node.cjs' });
     expect(pkg.exports['.'].default).toBe('./dist/bundle/index.js');
+    expect(pkg.exports['./search']).toEqual({
+      node: { types: './dist/node/search/index.d.ts', import: './dist/bundle/search.node.js', require: './dist/bundle/search.node.cjs' },
+      types: './dist/search/index.d.ts',
+      default: './dist/bundle/search.js',
+    });
+    expect(pkg.exports['./experiments']).toEqual({
+      types: './dist/experiments/index.d.ts',
+      node: { import: './dist/bundle/experiments.node.js', require: './dist/bundle/experiments.node.cjs' },
+      default: './dist/bundle/experiments.js',
+    });
   });
 
   it.each(['dist/bundle/node.js', 'dist/bundle/node.cjs'])('the Node bundle %s exports what the source entry does and trains a step', async (file) => {
@@ -43,6 +60,64 @@ describe('the built package', () => {
     const before = net.loss(x, [0, 1]);
     new m.SGD({ lr: 0.05 }).update(net.params, net.gradient(x, [0, 1]));
     expect(net.loss(x, [0, 1])).toBeLessThan(before);
+  });
+
+  it.each([
+    ['dist/bundle/search.node.js', nodeSearchSource], ['dist/bundle/search.node.cjs', nodeSearchSource], ['dist/bundle/search.js', searchSource],
+    ['dist/bundle/experiments.node.js', experimentsSource], ['dist/bundle/experiments.node.cjs', experimentsSource], ['dist/bundle/experiments.js', experimentsSource],
+  ])('the subpath bundle %s exports what its source entry does', async (file, entry) => {
+    const m = file.endsWith('.cjs') ? createRequire(import.meta.url)(built(file)) : await import(built(file));
+    expect(Object.keys(m).sort()).toEqual(Object.keys(entry).sort());
+  });
+
+  it('each subpath bundle imports the core bundle beside it (and the experiments the search beside them), never a copy', () => {
+    const imports = (file: string) => {
+      const text = readFileSync(built(file), 'utf8');
+      return [...text.matchAll(/^import .* from "(\.[^"]+)";$|require\("(\.[^"]+)"\)/gm)].map((m) => m[1] ?? m[2]);
+    };
+    expect(imports('dist/bundle/search.node.js')).toEqual(['./node.js']);
+    expect(imports('dist/bundle/search.node.cjs')).toEqual(['./node.cjs']);
+    expect(imports('dist/bundle/search.js')).toEqual(['./index.js']);
+    expect(imports('dist/bundle/experiments.node.js')).toEqual(['./node.js', './search.node.js']);
+    expect(imports('dist/bundle/experiments.node.cjs')).toEqual(['./node.cjs', './search.node.cjs']);
+    expect(imports('dist/bundle/experiments.js')).toEqual(['./index.js', './search.js']);
+    // the core's classes are defined once, in the core bundles
+    for (const file of ['search.node.js', 'search.js', 'experiments.node.js', 'experiments.js']) {
+      expect(readFileSync(built(`dist/bundle/${file}`), 'utf8'), file).not.toMatch(/\bclass (Runtime|Tensor|Trainer|MultiLayerNet)\b/);
+    }
+  });
+
+  it('the core bundles hold neither the search nor the experiments, and stay small', () => {
+    for (const file of ['dist/bundle/index.js', 'dist/bundle/node.js', 'dist/bundle/node.cjs']) {
+      const text = readFileSync(built(file), 'utf8');
+      for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive']) expect(text, `${file}: ${name}`).not.toContain(name);
+      // a generous ceiling: the core bundles were 200–212 KiB when this was written, 340 KiB with the experiments and the search
+      expect(statSync(built(file)).size, file).toBeLessThan(250 * 1024);
+    }
+  });
+
+  it('simdnn/search and simdnn/experiments resolve by name in Node, share the core with simdnn, and importing simdnn loads neither', () => {
+    // a child process in the package root, where the names resolve to the package itself
+    const cjs = `
+      const simdnn = require('simdnn');
+      const loaded = () => Object.keys(require.cache).map((f) => f.replace(/^.*[\\\\/]/, '')).sort();
+      const before = loaded();
+      const search = require('simdnn/search');
+      const experiments = require('simdnn/experiments');
+      process.stdout.write(JSON.stringify({ before, after: loaded(), core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn,
+        search: typeof search.localExecutor, experiments: experiments.experimentNames.length }));`;
+    const esm = `
+      const simdnn = await import('simdnn');
+      const search = await import('simdnn/search');
+      const experiments = await import('simdnn/experiments');
+      process.stdout.write(JSON.stringify({ core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn,
+        search: typeof search.localExecutor, experiments: experiments.experimentNames.length }));`;
+    const run = (args: string[]) => JSON.parse(execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }));
+    const c = run(['-e', cjs]);
+    expect(c.before).toEqual(['node.cjs']);
+    expect(c.after).toEqual(['experiments.node.cjs', 'node.cjs', 'search.node.cjs']);
+    expect(c).toMatchObject({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length });
+    expect(run(['--input-type=module', '-e', esm])).toEqual({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length });
   });
 
   it('the ES module bundle imports no builtin but node:module statically, and no CLI', () => {
@@ -59,9 +134,9 @@ describe('the built package', () => {
     expect(cli.parseTrainArgs(['--epochs', '2']).epochs).toBe(2);
   });
 
-  it('the portable bundle imports no Node built-in', () => {
-    const text = readFileSync(built('dist/bundle/index.js'), 'utf8');
+  it.each(['dist/bundle/index.js', 'dist/bundle/search.js', 'dist/bundle/experiments.js'])('the portable bundle %s imports no Node built-in', (file) => {
+    const text = readFileSync(built(file), 'utf8');
     expect(text.match(/\bfrom\s+["']node:[^"']+["']|import\(\s*["']node:[^"']+["']\s*\)|require\(\s*["'](node:)?(fs|path|os|worker_threads|zlib)["']\s*\)/g)).toBeNull();
-    expect(text).toContain('createRuntime');
+    expect(text).toMatch(/createRuntime|runExperiment/);
   });
 });

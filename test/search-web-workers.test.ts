@@ -63,8 +63,9 @@ describe('webWorkerExecutor', () => {
   });
 
   it.runIf(hasWebWorkers)('works from the package bundle, stops on abort, rejects a job it cannot run, and terminates its workers', async () => {
-    // the executor of dist/bundle/index.js: its workers import the bundle by its own URL
-    const bundleUrl = new URL('../dist/bundle/index.js', import.meta.url).href;
+    // the executor of dist/bundle/search.js (simdnn/search): its workers import
+    // that bundle by its own URL, and it imports the core bundle beside it
+    const bundleUrl = new URL('../dist/bundle/search.js', import.meta.url).href;
     const bundle = (await import(/* @vite-ignore */ bundleUrl)) as typeof import('../src/search/index.js');
     const terminate = vi.spyOn(Worker.prototype, 'terminate');
     const exec = bundle.webWorkerExecutor({ data: rows, workers: 2, wasm: await wasmModule() });

@@ -1,8 +1,9 @@
 // The package as npm would publish it: `npm pack` holds what users need and
 // nothing else (no tests, benches, kernel or TypeScript sources), and consumer
-// apps (test/fixtures/consumer) that `import 'simdnn'` from the unpacked
-// tarball, built with Vite, webpack and esbuild, run in cross-origin isolated
-// Chromium on every wasm build the package ships, with no request failing.
+// apps (test/fixtures/consumer) that import 'simdnn', 'simdnn/search' and
+// 'simdnn/experiments' from the unpacked tarball, built with Vite, webpack and
+// esbuild, run in cross-origin isolated Chromium on every wasm build the
+// package ships, with no request failing.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
@@ -49,7 +50,7 @@ describe('npm pack', () => {
   it('holds the bundles, the declarations, the wasm builds and the docs, and nothing else', () => {
     const files = packed.files.map((f) => f.path);
     const allowed = [/^package\.json$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.ts$/,
-      /^dist\/bundle\/(index|node)\.(js|cjs)(\.map)?$/, /^dist\/.*\.d\.ts$/, /^dist\/.*\.js$/];
+      /^dist\/bundle\/(index|node|(search|experiments)(\.node)?)\.(js|cjs)(\.map)?$/, /^dist\/.*\.d\.ts$/, /^dist\/.*\.js$/];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /^(test|bench|src|assembly|scripts|docs|web|examples)\//.test(f) || /\.map$/.test(f) && !f.startsWith('dist/bundle/'))).toEqual([]);
     // everything package.json points at is in it
@@ -90,6 +91,8 @@ function expectTrained(results: Record<string, { before: number; after: number; 
       expect(r.after).toBeLessThan(r.before);
     }
   }
+  // simdnn/search and simdnn/experiments, bundled with the app, on its runtime
+  expect(results.subpaths).toEqual({ trials: 1, trialError: null, experiment: 'init-activations' });
 }
 
 const page = (script: string, module: boolean) =>

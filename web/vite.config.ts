@@ -12,8 +12,14 @@ const isolation = {
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
-  // the library as the package ships it (npm run build makes it)
-  resolve: { alias: { simdnn: fileURLToPath(new URL('../dist/bundle/index.js', import.meta.url)) } },
+  // the library as the package ships it (npm run build makes it): the portable
+  // bundles of simdnn, simdnn/search and simdnn/experiments
+  resolve: {
+    alias: [
+      { find: /^simdnn$/, replacement: fileURLToPath(new URL('../dist/bundle/index.js', import.meta.url)) },
+      { find: /^simdnn\/(search|experiments)$/, replacement: fileURLToPath(new URL('../dist/bundle/', import.meta.url)) + '$1.js' },
+    ],
+  },
   server: { headers: isolation, host: '127.0.0.1' },
   preview: { headers: isolation, host: '127.0.0.1' },
   worker: { format: 'es' },

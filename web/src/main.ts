@@ -3,7 +3,8 @@
 // the worker (worker.ts); this thread only draws, so the page stays responsive.
 import embed, { vega } from 'vega-embed';
 import type { View } from 'vega';
-import { optimizerNames, experiments } from 'simdnn';
+import { optimizerNames } from 'simdnn';
+import { experiments } from 'simdnn/experiments';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

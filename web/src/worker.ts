@@ -2,9 +2,10 @@
 // cross-origin isolated), the bundled digits and the current model, and trains
 // through the Trainer's async loop (fit), so the page's main thread only draws.
 import {
-  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel, runExperiment, chartSpec,
+  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel,
   type Runtime, type NetSpec, type Sequential, type Tensor, type IntTensor, type LRSchedule,
 } from 'simdnn';
+import { runExperiment, chartSpec } from 'simdnn/experiments';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);

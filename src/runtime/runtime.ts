@@ -2,7 +2,6 @@
 // allocator that owns it, the seeded random stream and, with `threads`, the
 // pool of workers that share the memory. Host-agnostic: it touches no Node API
 // (src/node/ supplies the packaged wasm bytes and worker_threads there).
-import { instantiateSync } from '@assemblyscript/loader';
 import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
@@ -647,13 +646,12 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
     }
   }
   const memory = new WebAssembly.Memory({ initial, maximum, shared });
-  // The loader instantiates (and supplies the env imports); the kernels are then
-  // called through the raw instance exports, skipping its per-call wrappers.
-  // Its synchronous form, on the module compiled above: the async one tests
-  // `typeof Response`, which in Node 20 loads the whole fetch implementation
-  // (~20 ms of a cold start), and instantiating a compiled ~55 KB module is
-  // allowed on a browser's main thread (the limit is on 8 MB modules).
-  const { instance } = instantiateSync(module, { env: { memory } });
+  // The builds import nothing but the memory, and the kernels are called
+  // through the raw exports, so no loader: @assemblyscript/loader's wrapping of
+  // every export cost ~1.5 ms of a cold start. Synchronous, on the module
+  // compiled above: instantiating a compiled ~60 KB module is allowed on a
+  // browser's main thread (the limit is on 8 MB modules).
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
   const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum);
   if (shared && options.threads === undefined) rt.deferThreads(host!, threads);

@@ -41,8 +41,6 @@ export default defineConfig({
       },
       {
         server: { headers: crossOriginIsolation },
-        // pre-bundle the one runtime dependency so the first test file does not trigger a reload
-        optimizeDeps: { include: ['@assemblyscript/loader'] },
         test: {
           name: 'browser',
           testTimeout,

@@ -23,7 +23,7 @@ export async function transpileRuntime(): Promise<string> {
     await writeFile(path.join(dir, file.replace(/\.ts$/, '.js')), outputText);
   }
   await writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
-  // bare imports (@assemblyscript/loader) and the packaged wasm resolve as from the repo
+  // bare imports and the packaged wasm resolve as from the repo
   await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   await symlink(path.join(root, 'build'), path.join(dir, 'build'));
   return dir;

@@ -9,7 +9,8 @@
 // One file instead of ~55 takes ~25 ms off a cold start in Node (every ES
 // module is resolved, read and linked on its own), and `require` skips Node's
 // ES module loader (npm run bench -- startup). The experiments and the search
-// are subpaths because parsing them cost every `import 'simdnn'` ~10 ms.
+// are subpaths because V8 scans every byte of a bundle it loads: in the core
+// they cost every `require('simdnn')` ~5 ms of CPU (issue 17).
 // A subpath bundle does not carry its own copy of the core: its imports of
 // the core's entry (src/index.ts, src/node/index.ts) become imports of the
 // core bundle beside it (./node.js, ./node.cjs or ./index.js), so a program

@@ -7,7 +7,7 @@
 // figures (issue 7). The search and the experiments are subpaths
 // (simdnn/search, simdnn/experiments) that import the core bundle beside them
 // rather than copy it, and the core bundles hold neither: parsing them cost
-// every cold start ~10 ms (issue 17), so the core bundle's size is bounded.
+// every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -91,7 +91,7 @@ describe('the built package', () => {
     for (const file of ['dist/bundle/index.js', 'dist/bundle/node.js', 'dist/bundle/node.cjs']) {
       const text = readFileSync(built(file), 'utf8');
       for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive']) expect(text, `${file}: ${name}`).not.toContain(name);
-      // a generous ceiling: the core bundles were 200–212 KiB when this was written, 340 KiB with the experiments and the search
+      // a generous ceiling: the core bundles were 189–201 KiB when this was written, 340 KiB with the experiments and the search
       expect(statSync(built(file)).size, file).toBeLessThan(250 * 1024);
     }
   });

@@ -83,6 +83,18 @@ function epilogue(c: usize, ldc: i32, mr: i32, nr: i32, bias: usize, act: i32): 
   }
 }
 
+// Rows of the tile that starts with `rest` rows of the A block left: MR, but
+// 7 or 8 rows run as two 4-row tiles (4×8 kernel) rather than 6 + 1 or 6 + 2,
+// where the second tile would compute 4 rows for 1 or 2 (10 rows of work for
+// 8: MLP predict at batch 8, 1 thread, 0.090 -> 0.081 ms). Each tile's panel
+// of packed A takes MR·kc floats whatever its rows, so an A block still has
+// at most MC/MR panels.
+// @ts-ignore: decorator
+@inline
+function tileRows(rest: i32): i32 {
+  return rest == 7 || rest == 8 ? 4 : min(MR, rest);
+}
+
 function gemmCore(
   transA: i32, transB: i32, M: i32, N: i32, K: i32,
   A: usize, lda: i32, B: usize, ldb: i32,
@@ -95,7 +107,7 @@ function gemmCore(
     return;
   }
   if (transA == 0 && transB == 0 && M <= SMALL_M) {
-    gemmRows(M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
+    gemmRows(M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act, work);
     return;
   }
   const Ap = work;
@@ -113,14 +125,15 @@ function gemmCore(
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bpanel = Bp + (<usize>(jr * kc) << 2);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = min(MR, mc - ir);
+          let a = Ap;
+          for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
+            const mr = tileRows(mc - ir);
             const c = C + ((<usize>(ic + ir) * ldc + <usize>(jc + jr)) << 2);
-            const a = Ap + (<usize>(ir * kc) << 2);
             if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
             else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
             else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
             if (bias != 0 && pc + kc == K) epilogue(c, ldc, mr, nr, bias + (<usize>(jc + jr) << 2), act);
+            a += <usize>(MR * kc) << 2;
           }
         }
       }
@@ -128,66 +141,95 @@ function gemmCore(
   }
 }
 
-// ---- A few rows of A·B (a batch of 1 or 2 at inference): packing B, which is
-// K·N floats, would cost more than the M·N·K multiply-adds. Each row of C is
-// computed in chunks of 16 columns straight from B's rows, with the blocked
-// kernel's arithmetic: per K block of KC, s = Σ a·b from 0 in k order
-// (operands flushed as packing flushes them), C = beta·C + s for the first
-// block (s alone for beta 0, C + s for beta 1) and C + s after, then the
-// epilogue. So a call gives the same bits whichever path M picks.
-const SMALL_M = 2;
+// ---- A few rows of A·B (a batch of up to SMALL_M at inference): packing B,
+// K·N floats, would cost as much as M/8 of the multiply-adds. Instead, per K
+// block of KC, the rows of A are flushed and interleaved into the workspace
+// (M·kc floats, k-major) and B is read in place, each B vector flushed once
+// and multiplied by every row before the next is loaded. The arithmetic is
+// the blocked kernel's: per K block, s = Σ a·b from 0 in k order (operands
+// flushed as packing flushes them), C = beta·C + s for the first block (s
+// alone for beta 0, C + s for beta 1) and C + s after, then the epilogue. So
+// a call gives the same bits whichever path M picks. One or two rows: each
+// row by itself, 16 columns at a time (then 4); three or four: 4 rows × 4
+// columns (V8 loads every broadcast of the k step before the first multiply,
+// which caps the tile: see rows4x4). Columns past N are never read or
+// written. From 5 rows on, packing B costs less than flushing each B vector
+// once per 4 rows, and the packed path wins (batch 8: 6.9% of the time).
+const SMALL_M = 4;
 
-function gemmRows(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, bias: usize, act: i32): void {
+function gemmRows(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, bias: usize, act: i32, work: usize): void {
   const bRow = <usize>ldb << 2;
-  for (let i = 0; i < M; i++) {
-    const a = A + (<usize>(i * lda) << 2);
-    const c = C + (<usize>(i * ldc) << 2);
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = min(KC, K - pc);
-      const b = pc == 0 ? beta : <f32>1;
-      const ak = a + (<usize>pc << 2);
-      const bk = B + <usize>pc * bRow;
-      let j = 0;
-      for (; j + 16 <= N; j += 16) rowChunk16(kc, ak, bk + (<usize>j << 2), bRow, c + (<usize>j << 2), b);
-      for (; j + 4 <= N; j += 4) {
-        let s = f32x4.splat(0);
-        let q = bk + (<usize>j << 2);
-        for (let k = 0; k < kc; k++) {
-          s = madd(ftz(v128.load32_splat(ak + (<usize>k << 2))), ftz(v128.load(q)), s);
-          q += bRow;
-        }
-        const p = c + (<usize>j << 2);
-        v128.store(p, b == 0 ? s : (b == 1 ? f32x4.add(v128.load(p), s) : f32x4.add(f32x4.mul(f32x4.splat(b), v128.load(p)), s)));
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    const b = pc == 0 ? beta : <f32>1;
+    const bk = B + <usize>pc * bRow;
+    if (M <= 2) {
+      for (let i = 0; i < M; i++) {
+        const c = C + (<usize>(i * ldc) << 2);
+        packRows(work, A + ((<usize>i * lda + <usize>pc) << 2), lda, 1, kc, 1);
+        let j = 0;
+        for (; j + 16 <= N; j += 16) rows1x16(kc, work, bk + (<usize>j << 2), bRow, c + (<usize>j << 2), b);
+        for (; j < N; j += 4) rows1x4(kc, work, bk + (<usize>j << 2), bRow, c + (<usize>j << 2), b, min(4, N - j));
       }
-      for (; j < N; j++) {
-        let s: f32 = 0;
-        let q = bk + (<usize>j << 2);
-        for (let k = 0; k < kc; k++) {
-          s = maddScalar(ftzs(load<f32>(ak + (<usize>k << 2))), ftzs(load<f32>(q)), s);
-          q += bRow;
-        }
-        const p = c + (<usize>j << 2);
-        store<f32>(p, b == 0 ? s : (b == 1 ? load<f32>(p) + s : b * load<f32>(p) + s));
-      }
+    } else {
+      packRows(work, A + (<usize>pc << 2), lda, M, kc, 4);
+      for (let j = 0; j < N; j += 4) rows4x4(kc, work, bk + (<usize>j << 2), bRow, C + (<usize>j << 2), ldc, b, M, min(4, N - j));
     }
-    if (bias != 0) epilogue(c, ldc, 1, N, bias, act);
+  }
+  if (bias != 0) epilogue(C, ldc, M, N, bias, act);
+}
+
+// Packs A[0:mr, 0:kc] (rows lda floats apart), flushed, into dst: for each k,
+// R consecutive floats (R = 1 or 4), rows past mr zero.
+function packRows(dst: usize, A: usize, lda: i32, mr: i32, kc: i32, R: i32): void {
+  const stride = <usize>lda << 2;
+  let k = 0;
+  if (R == 1) {
+    for (; k + 4 <= kc; k += 4) v128.store(dst + (<usize>k << 2), ftz(v128.load(A + (<usize>k << 2))));
+  } else if (mr == 4) {
+    for (; k + 4 <= kc; k += 4) transpose4Store(dst + (<usize>k << 4), 16, A + (<usize>k << 2), stride);
+  }
+  for (; k < kc; k++) {
+    const d = dst + ((<usize>k * R) << 2);
+    for (let r = 0; r < R; r++) store<f32>(d + (<usize>r << 2), r < mr ? ftzs(load<f32>(A + <usize>r * stride + (<usize>k << 2))) : 0);
   }
 }
 
-// One lane of madd: the vector kernels' arithmetic for a column past the last 4.
+// B[k, 0..n) for n ≤ 4 (one vector, lanes past n zero): reads only the n floats.
 // @ts-ignore: decorator
 @inline
-function maddScalar(a: f32, b: f32, c: f32): f32 {
-  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+function loadCols(p: usize, n: i32): v128 {
+  if (n == 4) return v128.load(p);
+  if (n == 1) return v128.load32_zero(p);
+  const v = v128.load64_zero(p);
+  return n == 2 ? v : v128.load32_lane(p, v, 2, 8);
+}
+
+// p[0..n) = beta·p + v[0..n) with storeRow's arithmetic (beta = 0 never reads p).
+// @ts-ignore: decorator
+@inline
+function storeCols(p: usize, v: v128, beta: f32, n: i32): void {
+  if (n == 4) {
+    v128.store(p, beta == 0 ? v : (beta == 1 ? f32x4.add(v128.load(p), v) : f32x4.add(f32x4.mul(f32x4.splat(beta), v128.load(p)), v)));
+    return;
+  }
+  const r = beta == 0 ? v : (beta == 1 ? f32x4.add(loadCols(p, n), v) : f32x4.add(f32x4.mul(f32x4.splat(beta), loadCols(p, n)), v));
+  if (n == 1) v128.store32_lane(p, r, 0);
+  else {
+    v128.store64_lane(p, r, 0);
+    if (n == 3) v128.store32_lane(p, r, 2, 8);
+  }
 }
 
 // c[0..16) = beta·c + Σ_k a[k]·B[k, 0..16) over kc rows of B (bRow bytes
-// apart). Four accumulators: with the flushes' temporaries and V8 free to
-// load all of B's row before the first multiply, more would spill.
-function rowChunk16(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f32): void {
+// apart), a packed (flushed). Four accumulators, the four B vectors (V8 loads
+// them all first), the broadcast, the product and ftz's 2 constants: 12
+// registers. Each k costs 5 vector operations per B vector, 3 of them the
+// flush: this is the bound at batch 1, where each B value is used once.
+function rows1x16(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f32): void {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
   for (let k = 0; k < kc; k++) {
-    const av = ftz(v128.load32_splat(a));
+    const av = v128.load32_splat(a);
     s0 = madd(av, ftz(v128.load(b)), s0);
     s1 = madd(av, ftz(v128.load(b, 16)), s1);
     s2 = madd(av, ftz(v128.load(b, 32)), s2);
@@ -197,6 +239,60 @@ function rowChunk16(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f3
   }
   storeRow(c, s0, s1, beta);
   storeRow(c + 32, s2, s3, beta);
+}
+
+// n ≤ 4 columns of a single row: one accumulator.
+function rows1x4(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f32, n: i32): void {
+  let s = f32x4.splat(0);
+  if (n == 4) {
+    for (let k = 0; k < kc; k++) {
+      s = madd(v128.load32_splat(a), ftz(v128.load(b)), s);
+      a += 4;
+      b += bRow;
+    }
+  } else {
+    for (let k = 0; k < kc; k++) {
+      s = madd(v128.load32_splat(a), ftz(loadCols(b, n)), s);
+      a += 4;
+      b += bRow;
+    }
+  }
+  storeCols(c, s, beta, n);
+}
+
+// Rows 0..mr (≤ 4) × n ≤ 4 columns; a packed 4 floats per k. Four
+// accumulators, the B vector and four broadcasts (V8 loads them all before the
+// first multiply), ftz's temporary and its 2 constants: 12 registers. Each B
+// vector is flushed once for the 4 rows. 8 rows at once, or 4 × 8 columns,
+// need 17 under V8's ordering and spill.
+function rows4x4(kc: i32, a: usize, b: usize, bRow: usize, c: usize, ldc: i32, beta: f32, mr: i32, n: i32): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  if (n == 4) {
+    for (let k = 0; k < kc; k++) {
+      const bv = ftz(v128.load(b));
+      c0 = madd(v128.load32_splat(a), bv, c0);
+      c1 = madd(v128.load32_splat(a, 4), bv, c1);
+      c2 = madd(v128.load32_splat(a, 8), bv, c2);
+      c3 = madd(v128.load32_splat(a, 12), bv, c3);
+      a += 16;
+      b += bRow;
+    }
+  } else {
+    for (let k = 0; k < kc; k++) {
+      const bv = ftz(loadCols(b, n));
+      c0 = madd(v128.load32_splat(a), bv, c0);
+      c1 = madd(v128.load32_splat(a, 4), bv, c1);
+      c2 = madd(v128.load32_splat(a, 8), bv, c2);
+      c3 = madd(v128.load32_splat(a, 12), bv, c3);
+      a += 16;
+      b += bRow;
+    }
+  }
+  const rowBytes = <usize>ldc << 2;
+  storeCols(c, c0, beta, n);
+  if (mr > 1) storeCols(c + rowBytes, c1, beta, n);
+  if (mr > 2) storeCols(c + 2 * rowBytes, c2, beta, n);
+  if (mr > 3) storeCols(c + 3 * rowBytes, c3, beta, n);
 }
 
 function scaleC(C: usize, ldc: i32, M: i32, N: i32, beta: f32): void {
@@ -286,9 +382,10 @@ function transpose4Store(dst: usize, dstStride: usize, src: usize, stride: usize
 // Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows: panel t holds, for
 // each k, MR consecutive floats; rows past mc are zero.
 function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
-  for (let ir = 0; ir < mc; ir += MR) {
-    const mr = min(MR, mc - ir);
-    const dst = Ap + (<usize>(ir * kc) << 2);
+  let dst = Ap;
+  for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
+    const mr = tileRows(mc - ir);
+    if (ir > 0) dst += <usize>(MR * kc) << 2;
     if (transA == 0 && mr == MR) {
       // Row i of op(A) is row i of A, contiguous in k. Four k at a time: rows
       // 0-3 transposed 4×4, rows 4-5 interleaved in pairs.
@@ -314,6 +411,27 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
         d += MR << 2;
         src += 4;
       }
+    } else if (transA == 0 && mr == 4) {
+      // a 4-row tile: rows 0-3 as above, rows 4-5 zero (micro6x4 reads them)
+      const stride = <usize>lda << 2;
+      let src = A + ((<usize>(ic + ir) * lda + <usize>pc) << 2);
+      let d = dst;
+      let k = 0;
+      const zero = f32x4.splat(0);
+      for (; k + 4 <= kc; k += 4) {
+        transpose4Store(d, MR << 2, src, stride);
+        v128.store64_lane(d, zero, 0, 16);
+        v128.store64_lane(d, zero, 0, 40);
+        v128.store64_lane(d, zero, 0, 64);
+        v128.store64_lane(d, zero, 0, 88);
+        d += MR << 4;
+        src += 16;
+      }
+      for (; k < kc; k++) {
+        for (let r = 0; r < MR; r++) store<f32>(d + (<usize>r << 2), r < 4 ? ftzs(load<f32>(src + <usize>r * stride)) : 0);
+        d += MR << 2;
+        src += 4;
+      }
     } else if (transA == 0) {
       const base = A + ((<usize>(ic + ir) * lda + <usize>pc) << 2);
       const stride = <usize>lda << 2;
@@ -333,6 +451,14 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
         for (let k = 0; k < kc; k++) {
           v128.store(d, ftz(v128.load(src)));
           v128.store64_lane(d, ftz(v128.load64_zero(src, 16)), 0, 16);
+          d += MR << 2;
+          src += stride;
+        }
+      } else if (mr == 4) {
+        const zero = f32x4.splat(0);
+        for (let k = 0; k < kc; k++) {
+          v128.store(d, ftz(v128.load(src)));
+          v128.store64_lane(d, zero, 0, 16);
           d += MR << 2;
           src += stride;
         }

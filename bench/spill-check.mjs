@@ -33,8 +33,12 @@ const BUILDS = [
   { name: 'plain', file: fileURLToPath(new URL('../build/simdnn.wasm', import.meta.url)) },
   { name: 'relaxed', file: fileURLToPath(new URL('../build/simdnn-relaxed.wasm', import.meta.url)) },
 ];
-/** [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge; M = 1 the row kernel. */
-const SHAPES = [[256, 256, 256], [256, 252, 256], [1, 100, 784]];
+/**
+ * [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge;
+ * M = 8 two 4-row tiles; M = 1 the 1-row kernels (16 columns, then 4); M = 3 and 4 the 4-row × 4 kernel
+ * (N = 10: its partial-column loop too).
+ */
+const SHAPES = [[256, 256, 256], [256, 252, 256], [8, 100, 784], [1, 100, 784], [4, 100, 784], [3, 10, 100]];
 /**
  * [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block),
  * forward and backward (the dW kernel's 4-filter × 2-tap tiles, and dx on the forward's tiles).

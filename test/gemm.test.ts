@@ -205,6 +205,80 @@ describe('gemm', () => {
   });
 });
 
+describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) and 4-row tiles (7 or 8 rows)', () => {
+  const GUARD = 8; // canary floats before and after C
+  /** Subnormals, where a product would be normal unflushed (2^100 · 2^-130), ±0, FLT_MIN, at seeded spots of A and B. */
+  function sprinkle(x: Float32Array, seed: number): Float32Array {
+    const special = [1e-39, -3e-42, 2 ** -130, -(2 ** -149), -0, 0, 1.1754943508222875e-38, -1.1754943508222875e-38, 2 ** 100, -(2 ** 90)];
+    const at = randomArray(x.length, seed, 0, 1);
+    for (let i = 0; i < x.length; i++) if (at[i] < 0.15) x[i] = special[Math.floor(at[i] * 1000) % special.length];
+    return x;
+  }
+
+  /** gemm or gemmBlockedRef on p (A·B only), C with canaries around it; returns C and the canaries. */
+  function call(p: Problem, rows: [number, number], ref: boolean): { C: Float32Array; guards: Float32Array } {
+    const [r0, r1] = rows;
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B);
+    const C = rt.tensor([p.C0.length + 2 * GUARD]);
+    const init = new Float32Array(p.C0.length + 2 * GUARD).fill(SENTINEL);
+    init.set(p.C0, GUARD);
+    C.data.set(init);
+    const args = [0, 0, r1 - r0, p.N, p.K, A.ptr + 4 * r0 * p.lda, p.lda, B.ptr, p.ldb, C.ptr + 4 * (GUARD + r0 * p.ldc), p.ldc, p.beta] as const;
+    if (ref) k.gemmBlockedRef(...args);
+    else k.gemm(...args, rt.unsafeGemmWork);
+    const out = C.toArray();
+    A.dispose(); B.dispose(); C.dispose();
+    return { C: out.subarray(GUARD, GUARD + p.C0.length), guards: Float32Array.from([...out.subarray(0, GUARD), ...out.subarray(GUARD + p.C0.length)]) };
+  }
+
+  it('M = 1..9, odd N, K past one and two K blocks, beta 0 / 1 / 0.5, subnormal operands: the bits of gemmBlockedRef and of the same rows in a 13-row call; C\'s padding and canaries untouched', () => {
+    let seed = 2000;
+    for (const N of [1, 3, 13, 37, 101]) {
+      for (const K of [KC + 1, 2 * KC + 3]) {
+        const beta = [0, 1, 0.5][seed % 3];
+        const p = problem(0, 0, 13, N, K, beta, seed++, seed % 2);
+        sprinkle(p.A, seed++);
+        sprinkle(p.B, seed++);
+        const whole = call(p, [0, 13], false);
+        expectBits(whole.C, call(p, [0, 13], true).C, `13 rows, N=${N} K=${K}`);
+        for (let M = 1; M <= 9; M++) {
+          for (const r0 of [0, 13 - M]) {
+            const what = `rows ${r0}..${r0 + M} N=${N} K=${K} beta=${beta} ldc=${p.ldc}`;
+            const got = call(p, [r0, r0 + M], false);
+            const want = call(p, [r0, r0 + M], true);
+            expectBits(got.C, want.C, what);
+            expectBits(got.C.subarray(r0 * p.ldc, (r0 + M) * p.ldc), whole.C.subarray(r0 * p.ldc, (r0 + M) * p.ldc), `${what} vs the 13-row call`);
+            // rows outside the call, padding columns and canaries keep their values
+            expectBits(got.C.subarray(0, r0 * p.ldc), p.C0.subarray(0, r0 * p.ldc), `${what}: rows before`);
+            expectBits(got.C.subarray((r0 + M) * p.ldc), p.C0.subarray((r0 + M) * p.ldc), `${what}: rows after`);
+            for (let i = r0; i < r0 + M; i++) for (let j = N; j < p.ldc; j++) expect(got.C[i * p.ldc + j], `${what}: padding`).toBe(SENTINEL);
+            expect(got.guards.every((v) => v === SENTINEL), `${what}: canaries`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('flushes subnormal operands as packing does: 2^100 · 2^-130 contributes 0 (2^-30 unflushed), from A or from B, for M = 1..9', () => {
+    for (let M = 1; M <= 9; M++) {
+      for (const subnormalIn of ['A', 'B'] as const) {
+        const p = problem(0, 0, M, 37, KC + 2, 0, 2100 + M);
+        p.A.fill(subnormalIn === 'A' ? 2 ** -130 : 2 ** 100);
+        p.B.fill(subnormalIn === 'A' ? 2 ** 100 : 2 ** -130);
+        // with B subnormal, one normal product in column 2 (k = 3): 2^100 exactly, as the flushed rest adds 0
+        if (subnormalIn === 'B') p.B[3 * p.ldb + 2] = 1;
+        const got = run(rt, p);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < 37; j++) {
+            const want = subnormalIn === 'B' && j === 2 ? 2 ** 100 : 0;
+            if (got[i * p.ldc + j] !== want) expect.fail(`M=${M}, subnormal ${subnormalIn}: C[${i}, ${j}] = ${got[i * p.ldc + j]}, want ${want}`);
+          }
+        }
+      }
+    }
+  });
+});
+
 describe('gemm, relaxed build (fused multiply-add)', () => {
   let relaxed: Runtime;
   beforeAll(async () => {
@@ -317,7 +391,7 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
     let seed = 700;
     for (const [name, act, kernel] of ACTS) {
       for (const [, tA, tB] of CASES) {
-        for (const [M, N, K] of [[1, 1, 1], [6, 8, 5], [13, 21, 7], [53, 45, KC + 44], [100, 100, 784]] as const) {
+        for (const [M, N, K] of [[1, 1, 1], [1, 37, KC + 3], [2, 21, 2 * KC + 1], [3, 13, 7], [4, 101, 300], [6, 8, 5], [8, 21, KC + 1], [13, 21, 7], [53, 45, KC + 44], [100, 100, 784]] as const) {
           const p = problem(tA, tB, M, N, K, 0, seed++, 3);
           const bias = randomArray(N, seed++);
           const got = fused(p, bias, act);

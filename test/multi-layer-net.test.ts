@@ -151,6 +151,30 @@ describe('Sequential', () => {
     x.dispose();
   });
 
+  // The GEMM picks its path by the number of rows (a batch of 1-4 reads the
+  // weights in place, larger ones pack them, 7-8 rows run as two 4-row
+  // tiles); every path has the same reduction order, so a sample's logits do
+  // not depend on the batch it comes in.
+  it('predict: each sample of a batch of 1, 2, 3, 4, 7 or 8 gets the bits of its row in a batch of 100 (MLP 784-[100×6]-10)', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, activation: 'relu', weightInitStd: 'relu' });
+    const all = randomArray(100 * 784, 31, 1).map(Math.abs);
+    const x100 = rt.tensor([100, 784], all);
+    const bits = (v: Float32Array) => Array.from(new Uint32Array(Float32Array.from(v).buffer));
+    const want = bits(net.predict(x100, false).toArray());
+    for (const batch of [1, 2, 3, 4, 7, 8]) {
+      for (const first of [0, 37, 100 - batch]) {
+        const x = rt.tensor([batch, 784], all.subarray(first * 784, (first + batch) * 784));
+        const out = rt.tensor([batch, 10]);
+        net.predict(x, false, out);
+        expect(bits(out.toArray()), `batch ${batch} from sample ${first}`).toEqual(want.slice(first * 10, (first + batch) * 10));
+        x.dispose();
+        out.dispose();
+      }
+    }
+    net.dispose();
+    x100.dispose();
+  });
+
   // predict() fuses each Affine + activation pair into one GEMM epilogue
   it.each(['relu', 'sigmoid', 'tanh'] as const)('fused Affine + %s: the bits of the layers run one by one, forward and backward', (activation) => {
     const net = new MultiLayerNet(rt, { inputSize: 37, hiddenSizeList: [29, 13], outputSize: 5, activation, weightInitStd: 0.5 });

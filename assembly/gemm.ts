@@ -7,7 +7,9 @@
 // keeps the 16th XMM register of x64 as scratch, and a 16th value would be
 // spilled to the stack (see micro6x8). Edge tiles of at most 4 columns or
 // 4 rows run 6×4 or 4×8 kernels instead of computing padding (10% faster at
-// M = 16, a conv layer's filter count). Packing a transposed operand (Bᵀ, or
+// M = 16, a conv layer's filter count), and 7 or 8 last rows run as two 4-row
+// tiles (tileRows). A·B with at most 4 rows (inference at batch 1–4) skips
+// packing B (gemmRows). Packing a transposed operand (Bᵀ, or
 // A stored row-major) transposes 4×4 blocks in registers, so every transpose
 // case runs at the speed of A·B.
 //

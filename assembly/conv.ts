@@ -14,7 +14,7 @@
 //
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch.
-import { ACT_RELU, activate, activateScalar, ftz, ftzs, hsum } from "./math";
+import { ACT_RELU, activate, activateScalar, ftz, ftzs, hsum, relu, relus } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
 import { madd, storeRow } from "./tile";
 
@@ -374,10 +374,9 @@ function rowsBiasAct(c: usize, ldc: i32, mr: i32, OW: i32, b: usize, act: i32, T
     const bv = v128.load32_splat(b + (<usize>r << 2));
     let j = 0;
     if (act == ACT_RELU) {
-      const z = f32x4.splat(0);
       for (; j + 4 <= OW; j += 4) {
         const o = <usize>j << 2;
-        v128.store(row + o, f32x4.max(f32x4.add(v128.load(row + o), bv), z));
+        v128.store(row + o, relu(f32x4.add(v128.load(row + o), bv)));
       }
     } else {
       for (; j + 4 <= OW; j += 4) {
@@ -413,10 +412,10 @@ function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, padH: i32, padW
 // over k in [k0, k1) (row k0 of the tile's operand at xrow + start): C tile =
 // beta·C + Σ_k a[k] ⊗ x[row of k], beta 0 or 1, the valid mr rows and
 // columns written; with a bias pointer b (the last K block), then + b[row]
-// and, for act = ReLU, max(·, 0).
+// and, for act = ReLU, relu(·).
 function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
   ldc: i32, beta: f32, b: usize, act: i32, mr: i32, T: usize): void {
-  const relu = act == ACT_RELU;
+  const doRelu = act == ACT_RELU;
   const rowBytes = <usize>ldc << 2;
   for (let ox = 0; ox < OW; ox += DNR) {
     const nr = min(DNR, OW - ox);
@@ -448,31 +447,31 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xr
     d += 4;
   }
   // rows past mr are the zero filters of the last panel: not written
-  directRow(c, c00, c01, beta, b, relu, nr, T);
-  if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, relu, nr, T);
-  if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, relu, nr, T);
-  if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, relu, nr, T);
+  directRow(c, c00, c01, beta, b, doRelu, nr, T);
+  if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
+  if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
+  if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
   }
 }
 
 // Writes nr ≤ 8 values of one tile row: beta·p + (v0, v1) as storeRow, and
-// with a bias pointer (the last K block) then · + bias[0] and, if relu,
-// max(·, 0): the bias and ReLU kernels' math. Whole groups of 4 use vectors,
+// with a bias pointer (the last K block) then · + bias[0] and, if doRelu,
+// relu(·): the bias and ReLU kernels' math. Whole groups of 4 use vectors,
 // the rest goes lane by lane through T (reading nothing of C past nr; the
 // same bits).
 // @ts-ignore: decorator
 @inline
-function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, relu: bool, nr: i32, T: usize): void {
+function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, doRelu: bool, nr: i32, T: usize): void {
   if (nr == DNR) {
-    v128.store(p, epilogue4(p, v0, beta, bias, relu));
-    v128.store(p, epilogue4(p + 16, v1, beta, bias, relu), 16);
+    v128.store(p, epilogue4(p, v0, beta, bias, doRelu));
+    v128.store(p, epilogue4(p + 16, v1, beta, bias, doRelu), 16);
     return;
   }
   v128.store(T, v0);
   v128.store(T, v1, 16);
   let j = 0;
   if (nr >= 4) {
-    v128.store(p, epilogue4(p, v0, beta, bias, relu));
+    v128.store(p, epilogue4(p, v0, beta, bias, doRelu));
     j = 4;
   }
   for (; j < nr; j++) {
@@ -481,7 +480,7 @@ function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, relu: b
     if (beta != 0) v = load<f32>(q) + v;
     if (bias != 0) {
       v = v + load<f32>(bias);
-      if (relu) v = max<f32>(v, 0);
+      if (doRelu) v = relus(v);
     }
     store<f32>(q, v);
   }
@@ -490,11 +489,11 @@ function directRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, relu: b
 // directRow's arithmetic on 4 values at p.
 // @ts-ignore: decorator
 @inline
-function epilogue4(p: usize, v: v128, beta: f32, bias: usize, relu: bool): v128 {
+function epilogue4(p: usize, v: v128, beta: f32, bias: usize, doRelu: bool): v128 {
   if (beta != 0) v = f32x4.add(v128.load(p), v);
   if (bias != 0) {
     v = f32x4.add(v, v128.load32_splat(bias));
-    if (relu) v = f32x4.max(v, f32x4.splat(0));
+    if (doRelu) v = relu(v);
   }
   return v;
 }

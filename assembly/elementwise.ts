@@ -2,26 +2,27 @@
 // Every SIMD kernel processes 4 lanes per step and finishes the tail with the
 // same math on one lane, so a call on any sub-range gives the same bits.
 // `xxxRef` functions are plain scalar references written from the formulas.
-import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum } from "./math";
+import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum, relu, relus } from "./math";
 
-// ---- ReLU: y = max(x, 0); dx = dy where x > 0 else 0 (the book's mask x <= 0)
+// ---- ReLU: y = x < 0 ? 0 : x (math.ts relu: NaN and -0 pass unchanged);
+// dx = dy where x > 0 else 0 (the book's mask x <= 0, and NaN: no gradient
+// where the output is not positive, so the mask of x and of y agree)
 export function reluForward(y: usize, x: usize, n: i32): void {
-  const zero = f32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(y + o, f32x4.max(v128.load(x + o), zero));
+    v128.store(y + o, relu(v128.load(x + o)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(y + o, max<f32>(load<f32>(x + o), 0));
+    store<f32>(y + o, relus(load<f32>(x + o)));
   }
 }
 
 export function reluForwardRef(y: usize, x: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const v = load<f32>(x + (<usize>i << 2));
-    store<f32>(y + (<usize>i << 2), v > 0 ? v : 0);
+    store<f32>(y + (<usize>i << 2), v < 0 ? 0 : v);
   }
 }
 
@@ -41,7 +42,7 @@ export function reluBackward(dx: usize, dy: usize, x: usize, n: i32): void {
 export function reluBackwardRef(dx: usize, dy: usize, x: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dx + o, load<f32>(x + o) <= 0 ? 0 : load<f32>(dy + o));
+    store<f32>(dx + o, load<f32>(x + o) > 0 ? load<f32>(dy + o) : 0);
   }
 }
 

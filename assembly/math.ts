@@ -104,7 +104,11 @@ export function hmax(v: v128): f32 {
 // ---- the activations that GEMM and convolution epilogues fuse, by code (the
 // facade's ACTIVATION_CODES in src/runtime/runtime.ts mirrors them): 0 none,
 // 1 ReLU, 2 sigmoid, 3 tanh. The same math as the elementwise kernels, so a
-// fused epilogue gives their bits.
+// fused epilogue gives their bits. ReLU is x < 0 ? 0 : x, wasm's pseudo-max
+// f32x4.pmax(x, 0): one maxps under V8, where f32x4.max (IEEE max, ordered
+// ±0 and NaN handling) takes 8 instructions, which counted in the direct
+// convolution's epilogue (9 multiply-adds per output vector for a first
+// layer). It keeps NaN and -0 (max gives +0 for -0); same bits on every host.
 export const ACT_NONE = 0;
 export const ACT_RELU = 1;
 export const ACT_SIGMOID = 2;
@@ -112,8 +116,21 @@ export const ACT_TANH = 3;
 
 // @ts-ignore: decorator
 @inline
+export function relu(v: v128): v128 {
+  return f32x4.pmax(v, f32x4.splat(0));
+}
+
+// relu's lane: x < 0 ? 0 : x.
+// @ts-ignore: decorator
+@inline
+export function relus(x: f32): f32 {
+  return x < 0 ? 0 : x;
+}
+
+// @ts-ignore: decorator
+@inline
 export function activate(v: v128, act: i32): v128 {
-  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == ACT_RELU) return relu(v);
   if (act == ACT_SIGMOID) return sigmoidv(v);
   if (act == ACT_TANH) return tanhv(v);
   return v;
@@ -122,7 +139,7 @@ export function activate(v: v128, act: i32): v128 {
 // @ts-ignore: decorator
 @inline
 export function activateScalar(x: f32, act: i32): f32 {
-  if (act == ACT_RELU) return max<f32>(x, 0);
+  if (act == ACT_RELU) return relus(x);
   if (act == ACT_SIGMOID) return sigmoids(x);
   if (act == ACT_TANH) return tanhs(x);
   return x;

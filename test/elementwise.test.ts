@@ -51,7 +51,7 @@ interface Unary {
 // Tolerances: measured worst errors over dense grids are 0.95 ulp (exp), 1.5 ulp (tanh)
 // and 2.4 ulp (sigmoid, whose Ref, using Mathf.exp, shows the same 2.4 ulp).
 const unaries: Unary[] = [
-  { name: 'reluForward', ref: 'reluForwardRef', f64: (x) => (x > 0 ? x : 0), lo: -2, hi: 2, rtol: 0 },
+  { name: 'reluForward', ref: 'reluForwardRef', f64: (x) => (x < 0 ? 0 : x), lo: -2, hi: 2, rtol: 0 },
   { name: 'sigmoidForward', ref: 'sigmoidForwardRef', f64: (x) => 1 / (1 + Math.exp(-x)), lo: -20, hi: 20, rtol: 3 * ULP },
   { name: 'tanhForward', ref: 'tanhForwardRef', f64: Math.tanh, lo: -5, hi: 5, rtol: 2 * ULP },
   { name: 'expForward', f64: Math.exp, lo: -20, hi: 20, rtol: 2 * ULP },
@@ -155,6 +155,55 @@ describe('tanhForward and sigmoidForward accuracy', () => {
   });
 });
 
+describe('ReLU on special values', () => {
+  /** -0, NaNs (payloads and sign), ±Inf, ±subnormals, ±0 and the float32 extremes, in every lane and in the tail. */
+  function specials(n: number): Float32Array {
+    const bits = [0x80000000, 0x7fc00000, 0xffc00000, 0x7f800001, 0x7f800000, 0xff800000, 0x00000001, 0x80000001,
+      0x007fffff, 0x807fffff, 0x00000000, 0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbf800000];
+    const x = new Float32Array(n);
+    const u = new Uint32Array(x.buffer);
+    for (let i = 0; i < n; i++) u[i] = bits[i % bits.length];
+    return x;
+  }
+
+  it('forward: x < 0 ? 0 : x bit for bit (-0 and NaN pass unchanged, -Inf and negative subnormals give +0), equal to the Ref', () => {
+    for (const n of [15, 16, 17, 45, 67]) {
+      const xs = specials(n);
+      const x = rt.tensor([n], xs);
+      const y = padded(new Float32Array(n));
+      const yRef = rt.tensor([n]);
+      k.reluForward(y.ptr, x.ptr, n);
+      k.reluForwardRef(yRef.ptr, x.ptr, n);
+      const expected = new Float32Array(n);
+      const eu = new Uint32Array(expected.buffer), xu = new Uint32Array(xs.buffer);
+      for (let i = 0; i < n; i++) eu[i] = xs[i] < 0 ? 0 : xu[i];
+      expectBits(y.data.subarray(0, n), expected, `reluForward n=${n}`);
+      expectBits(yRef.data, expected, `reluForwardRef n=${n}`);
+      expectSentinels(y, n, 'reluForward');
+      expect(Object.is(y.data[0], -0), '-0 stays -0').toBe(true);
+      for (const t of [x, y, yRef]) t.dispose();
+    }
+  });
+
+  it('backward: dy where x > 0, else 0 (NaN and -0 included), the same from the input and from the output; equal to the Ref', () => {
+    for (const n of [15, 16, 17, 45, 67]) {
+      const xs = specials(n);
+      const dys = randomArray(n, 40 + n, 0.5, 3);
+      const x = rt.tensor([n], xs), dy = rt.tensor([n], dys), y = rt.tensor([n]);
+      const dx = rt.tensor([n]), dxRef = rt.tensor([n]), dxOut = rt.tensor([n]);
+      k.reluForward(y.ptr, x.ptr, n);
+      k.reluBackward(dx.ptr, dy.ptr, x.ptr, n);
+      k.reluBackwardRef(dxRef.ptr, dy.ptr, x.ptr, n);
+      k.reluBackward(dxOut.ptr, dy.ptr, y.ptr, n);
+      const expected = Float32Array.from(dys, (v, i) => (xs[i] > 0 ? v : 0));
+      expectBits(dx.data, expected, `reluBackward n=${n}`);
+      expectBits(dxRef.data, expected, `reluBackwardRef n=${n}`);
+      expectBits(dxOut.data, expected, `reluBackward from the output n=${n}`);
+      for (const t of [x, dy, y, dx, dxRef, dxOut]) t.dispose();
+    }
+  });
+});
+
 // ---- dx = f(dy, saved): backward kernels, bit-exact against the float64
 // formula rounded to f32 after each operation (what f32 arithmetic does).
 interface Backward {
@@ -165,7 +214,7 @@ interface Backward {
 }
 
 const backwards: Backward[] = [
-  { name: 'reluBackward', ref: 'reluBackwardRef', saved: (n, s) => inputs(n, s, -2, 2), f64: (dy, x) => (x <= 0 ? 0 : dy) },
+  { name: 'reluBackward', ref: 'reluBackwardRef', saved: (n, s) => inputs(n, s, -2, 2), f64: (dy, x) => (x > 0 ? dy : 0) },
   { name: 'sigmoidBackward', ref: 'sigmoidBackwardRef', saved: (n, s) => randomArray(n, s, 0, 1), f64: (dy, y) => f32(f32(dy * f32(1 - y)) * y) },
   { name: 'tanhBackward', ref: 'tanhBackwardRef', saved: (n, s) => randomArray(n, s, -1, 1), f64: (dy, y) => f32(dy * f32(1 - f32(y * y))) },
 ];

@@ -415,6 +415,18 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
     }
   });
 
+  it('ReLU on special values (NaN, ±Inf, ±subnormal, -0 in the bias) gives the bits of the unfused kernels', () => {
+    const bias = new Float32Array(14);
+    new Uint32Array(bias.buffer).set([0x7fc00000, 0xffc00001, 0x7f800000, 0xff800000, 0x00000001, 0x80000001, 0x80000000,
+      0x007fffff, 0x807fffff, 0, 0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbf800000]);
+    for (const K of [0, 3]) {
+      const p = problem(0, 0, 5, 14, K, 0, 950 + K);
+      const got = fused(p, bias, 1);
+      expectBits(got, unfused(p, bias, 'reluForward'), `K=${K}`);
+      for (let i = 0; i < p.M; i++) expect(got[i * p.ldc], `NaN stays NaN, row ${i}`).toBeNaN();
+    }
+  });
+
   it('K = 0 gives act(bias) in every row; rt.unsafeGemmBiasAct names an unknown activation', () => {
     const p = problem(0, 0, 3, 5, 0, 0, 900);
     const bias = Float32Array.from([-2, -0.5, 0, 0.5, 2]);

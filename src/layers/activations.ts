@@ -54,7 +54,7 @@ abstract class Activation implements FusableActivation {
 
   adoptFused(y: Tensor): Tensor {
     this.buffersFor(y, 'adoptFused: y');
-    // ReLU's mask needs x > 0, which is y > 0 for y = max(x, 0)
+    // ReLU's mask needs x > 0, which is y > 0 for y = x < 0 ? 0 : x
     this.saved = y;
     return y;
   }
@@ -88,7 +88,7 @@ abstract class Activation implements FusableActivation {
   }
 }
 
-/** ReLU, max(x, 0) (the book's Relu); no parameters. */
+/** ReLU, x < 0 ? 0 : x (the book's Relu, keeping NaN and -0); no parameters. */
 export class Relu extends Activation {
   readonly name = 'Relu';
   readonly fusedAs = 'relu';

@@ -13,7 +13,8 @@
 // OH = (H + 2·pad − FH) / stride + 1 (integer division, as the book's int()).
 //
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
-// pointers offset to i0, so threads can split a batch.
+// pointers offset to i0, so threads can split a batch. convBackward gives the
+// group's dx, dW and db; the layer adds the groups' dW and db in group order.
 import { ACT_RELU, activate, activateScalar, ftz, ftzs, hsum, relu, relus } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
 import { madd, storeRow } from "./tile";
@@ -543,14 +544,16 @@ function biasAct(y: usize, b: usize, C: i32, P: i32, act: i32): void {
   }
 }
 
-// For the n images of x and dout: dx[i] = ∂L/∂x[i] and dW = Σ_i dout[i] ⊗ x[i]
-// (dW is overwritten; zero for n = 0). dx = 0 skips dx (a first layer's input
-// needs no gradient). Stride 1 runs the direct kernels below where they apply
-// (convBackwardPaths); the rest is im2col + GEMM per image: dW += dout[i] ·
-// col(x[i])ᵀ, summed in image order, and dx[i] = col2im(Wᵀ · dout[i]). The
-// bits depend on the sizes alone, never on where the batch was split.
+// For the n images of x and dout: dx[i] = ∂L/∂x[i], dW = Σ_i dout[i] ⊗ x[i]
+// and db = Σ_i Σ_p dout[i, :, p] (convBiasBackward's order) (dW and db are
+// overwritten; zero for n = 0). dx = 0 skips dx (a first layer's input needs
+// no gradient), db = 0 skips db. Stride 1 runs the direct kernels below where
+// they apply (convBackwardPaths); the rest is im2col + GEMM per image: dW +=
+// dout[i] · col(x[i])ᵀ, summed in image order, and dx[i] = col2im(Wᵀ ·
+// dout[i]). dx has the same bits wherever the batch is split; dW and db are
+// sums over the call's n images (the layer adds its groups' sums in order).
 export function convBackward(
-  dx: usize, dW: usize, x: usize, dout: usize, w: usize, scratch: usize,
+  dx: usize, dW: usize, db: usize, x: usize, dout: usize, w: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
 ): void {
   const OH = outSize(H, FH, stride, pad);
@@ -558,9 +561,11 @@ export function convBackward(
   const K = C * FH * FW, P = max(0, OH) * max(0, OW);
   if (n <= 0 || P == 0) {
     zeros(dW, FN * K);
+    if (db != 0) zeros(db, FN);
     if (dx != 0) zeros(dx, n * C * H * W);
     return;
   }
+  if (db != 0) convBiasBackward(db, dout, n, FN, P);
   const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
   if (paths & 1) {
@@ -740,21 +745,35 @@ function weightsTile(acc: usize, d: usize, x0: usize, x1: usize, OH: i32, chunks
 }
 
 // Scalar reference of convBackward, path for path (convBackwardPaths), each
-// element summed in its kernel's order with its operands flushed: dW direct in
-// 4 lanes (ox mod 4) over (image, oy, ox), then (l0 + l1) + (l2 + l3); dW by
-// GEMM per image in blocks of KC positions added to the previous sum; dx
-// direct as convForwardRef over the flipped filters; dx by GEMM (Wᵀ · dout in
-// blocks of KC filters) then col2im's adds in (ky, kx) order.
+// element summed in its kernel's order with its operands flushed (db's as
+// they are, as convBiasBackward reads them): dW direct in 4 lanes (ox mod 4)
+// over (image, oy, ox), then (l0 + l1) + (l2 + l3); dW by GEMM per image in
+// blocks of KC positions added to the previous sum; dx direct as
+// convForwardRef over the flipped filters; dx by GEMM (Wᵀ · dout in blocks of
+// KC filters) then col2im's adds in (ky, kx) order; db in convBiasBackward's.
 export function convBackwardRef(
-  dx: usize, dW: usize, x: usize, dout: usize, w: usize,
+  dx: usize, dW: usize, db: usize, x: usize, dout: usize, w: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
 ): void {
   const OH = outSize(H, FH, stride, pad), OW = outSize(W, FW, stride, pad);
   const K = C * FH * FW, T = FH * FW;
   if (n <= 0 || OH <= 0 || OW <= 0) {
     for (let j = 0; j < FN * K; j++) store<f32>(dW + (<usize>j << 2), 0);
+    if (db != 0) for (let f = 0; f < FN; f++) store<f32>(db + (<usize>f << 2), 0);
     if (dx != 0) for (let j = 0; j < n * C * H * W; j++) store<f32>(dx + (<usize>j << 2), 0);
     return;
+  }
+  // db as convBiasBackward: lane p mod 4 of the first P − P mod 4 positions,
+  // over (image, p), then (l0 + l1) + (l2 + l3) + the other positions' sum
+  const P = OH * OW, body = P & ~3;
+  if (db != 0) for (let f = 0; f < FN; f++) {
+    let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, tail: f32 = 0;
+    for (let i = 0; i < n; i++) for (let p = 0; p < P; p++) {
+      const v = load<f32>(dout + (<usize>((i * FN + f) * P + p) << 2));
+      if (p >= body) tail += v;
+      else if ((p & 3) == 0) l0 += v; else if ((p & 3) == 1) l1 += v; else if ((p & 3) == 2) l2 += v; else l3 += v;
+    }
+    store<f32>(db + (<usize>f << 2), ((l0 + l1) + (l2 + l3)) + tail);
   }
   const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
   for (let f = 0; f < FN; f++) for (let k = 0; k < K; k++) {

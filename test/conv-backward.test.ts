@@ -1,12 +1,12 @@
 // assembly/conv.ts convBackward: the direct kernels of stride 1 (dW by 4-filter
 // × 2-tap tiles summed in 4 lanes, dx as a forward convolution of dout with
-// the flipped filters) and the im2col + GEMM path elsewhere, against
+// the flipped filters) and the im2col + GEMM path elsewhere, and db, against
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
 // against a float64 reference within f32 summation error. Shapes around the
 // tiles (W not a multiple of 4, FN not a multiple of 4, odd K, K across the
 // 256 block), pads 0 to 2 and beyond the filter, C = 1 to 16, FH ≠ FW, tiny
-// images, 1×1 filters, stride 2; subnormal operands; canaries around dx and
-// dW; a dx call on a sub-range of the batch; the layer's gradient check.
+// images, 1×1 filters, stride 2; subnormal operands; canaries around dx, dW
+// and db; a dx call on a sub-range of the batch; the layer's gradient check.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
@@ -34,25 +34,29 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolea
   const w = rt.tensor([c.FN * K], randomArray(c.FN * K, seed + 2, -0.5, 0.5));
   const dx = between(canaries, () => rt.tensor([Math.max(1, inSize)]));
   const dW = between(canaries, () => rt.tensor([c.FN * K]));
-  const dxRef = rt.tensor([Math.max(1, inSize)]), dWRef = rt.tensor([c.FN * K]);
+  const db = between(canaries, () => rt.tensor([Math.max(1, c.FN)]));
+  const dxRef = rt.tensor([Math.max(1, inSize)]), dWRef = rt.tensor([c.FN * K]), dbRef = rt.tensor([Math.max(1, c.FN)]);
   const scratch = between(canaries, () => rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0]);
   k.fill(dx.ptr, NaN, dx.size); // every element must be written
   k.fill(dW.ptr, NaN, dW.size);
+  k.fill(db.ptr, NaN, db.size);
   const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}${opts.subnormal ? ' subnormal' : ''}`;
-  k.convBackward(opts.noDx ? 0 : dx.ptr, dW.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
-  k.convBackwardRef(dxRef.ptr, dWRef.ptr, x.ptr, dout.ptr, w.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
+  k.convBackward(opts.noDx ? 0 : dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
+  k.convBackwardRef(dxRef.ptr, dWRef.ptr, dbRef.ptr, x.ptr, dout.ptr, w.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
   expectBits(dW.data, dWRef.data, `dW vs convBackwardRef, ${what}`);
+  expectBits(db.data.subarray(0, c.FN), dbRef.data.subarray(0, c.FN), `db vs convBackwardRef, ${what}`);
   if (opts.noDx) expect(dx.data.every(Number.isNaN), `dx untouched with dx = 0, ${what}`).toBe(true);
   else expectBits(dx.data.subarray(0, inSize), dxRef.data.subarray(0, inSize), `dx vs convBackwardRef, ${what}`);
-  expect(canaries.changed(), `canaries around dx, dW and the scratch, ${what}`).toBe(0);
+  expect(canaries.changed(), `canaries around dx, dW, db and the scratch, ${what}`).toBe(0);
   if (!opts.subnormal) {
     // f32 sums (in any order) of products of values within 1 and 0.5: rounding grows like sqrt(terms)
     const ref = convBackward64(xs, w.data, ds, c.FN, g);
     expectClose(dW.data, ref.dW, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.N * OH * OW) }, `dW vs float64, ${what}`);
+    expectClose(db.data.subarray(0, c.FN), ref.db, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.N * OH * OW) }, `db vs float64, ${what}`);
     if (!opts.noDx) expectClose(dx.data.subarray(0, inSize), ref.dx, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.FN * c.FH * c.FW) }, `dx vs float64, ${what}`);
   }
   canaries.dispose();
-  for (const t of [x, dout, w, dx, dW, dxRef, dWRef]) t.dispose();
+  for (const t of [x, dout, w, dx, dW, db, dxRef, dWRef, dbRef]) t.dispose();
 }
 
 describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
@@ -106,9 +110,9 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
     const w = rt.tensor([c.FN * c.C * 9], randomArray(c.FN * c.C * 9, 72));
     const whole = rt.tensor([c.N * img]), parts = rt.tensor([c.N * img]), dW = rt.tensor([c.FN * c.C * 9]);
     const s = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, 1))[0];
-    k.convBackward(whole.ptr, dW.ptr, x.ptr, dout.ptr, w.ptr, s, 4, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
-    k.convBackward(parts.ptr, dW.ptr, x.ptr, dout.ptr, w.ptr, s, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
-    k.convBackward(parts.ptr + 4 * img, dW.ptr, x.ptr + 4 * img, dout.ptr + 4 * outImg, w.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    k.convBackward(whole.ptr, dW.ptr, 0, x.ptr, dout.ptr, w.ptr, s, 4, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    k.convBackward(parts.ptr, dW.ptr, 0, x.ptr, dout.ptr, w.ptr, s, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    k.convBackward(parts.ptr + 4 * img, dW.ptr, 0, x.ptr + 4 * img, dout.ptr + 4 * outImg, w.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
     expectBits(parts.data, whole.data, 'convBackward dx split at image 1');
     for (const t of [x, dout, w, whole, parts, dW]) t.dispose();
   });

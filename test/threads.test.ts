@@ -7,8 +7,11 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { GEMM_MIN_PART_WORK } from '../src/runtime/gemm-split.js';
-import { Adam, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
+import { Adam, Convolution, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
+import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
+import { Canaries, between } from './helpers/canaries.js';
+import { convBackward as convBackward64, outSize } from './reference/im2col.js';
 
 /** This host's worker starter (Node: worker_threads, browser: Web Workers). */
 async function hostThreads(): Promise<ThreadHost> {
@@ -236,6 +239,66 @@ describe('threads: convolution split by groups of images', () => {
     expect(Number.isFinite(a.loss)).toBe(true);
     expect(b.loss).toBe(a.loss);
     for (const key of Object.keys(a.params)) expectBits(b.params[key], a.params[key], key);
+  });
+});
+
+describe('threads: a Convolution\'s backward split by groups of images', () => {
+  // Batch 13 (8 groups of 1 or 2 images): the first layer (C = 1, dx by col2im),
+  // a direct dx (C = 16) and stride 2 (im2col + GEMM).
+  const shapes = [
+    { C: 1, H: 28, FN: 16, stride: 1, pad: 1 },
+    { C: 16, H: 14, FN: 32, stride: 1, pad: 1 },
+    { C: 3, H: 31, FN: 8, stride: 2, pad: 1 },
+  ];
+  const N = 13;
+
+  /** dx, dW and db of one backward on `threads` threads (repeated until a worker has taken a part, at most 50 times). */
+  async function backward(threads: number, c: typeof shapes[number], seed: number) {
+    const rt = await threaded({ threads, maxThreads: threads });
+    await rt.ready;
+    const { OH, OW } = outSize({ N, C: c.C, H: c.H, W: c.H, FH: 3, FW: 3, stride: c.stride, pad: c.pad });
+    const canaries = new Canaries(rt, seed);
+    const W = rt.tensor([c.FN, c.C, 3, 3], randomArray(c.FN * c.C * 9, seed, -0.5, 0.5));
+    const b = rt.tensor([c.FN], randomArray(c.FN, seed + 1));
+    const dW = between(canaries, () => rt.tensor(W.shape)), db = between(canaries, () => rt.tensor([c.FN]));
+    const layer = new Convolution(W, b, c.stride, c.pad, { dW, db });
+    const x = rt.tensor([N, c.C, c.H, c.H], randomArray(N * c.C * c.H * c.H, seed + 2));
+    const dout = rt.tensor([N, c.FN, OH, OW], randomArray(N * c.FN * OH * OW, seed + 3));
+    layer.forward(x, true);
+    let dx = layer.backward(dout);
+    for (let i = 1; threads > 1 && rt.threadStats().workerChunks === 0 && i < 50; i++) dx = layer.backward(dout);
+    const out = { dx: dx.toArray(), dW: dW.toArray(), db: db.toArray(), workerChunks: rt.threadStats().workerChunks, changed: canaries.changed() };
+    // db as the contract says: each group's convBiasBackward, the sums added in group order
+    const groups = Math.min(N, CONV_IMAGE_GROUPS), P = OH * OW, part = rt.tensor([c.FN]);
+    const model = new Float32Array(c.FN);
+    for (let g = 0; g < groups; g++) {
+      const i0 = Math.floor((N * g) / groups), i1 = Math.floor((N * (g + 1)) / groups);
+      rt.unsafeKernels.convBiasBackward(part.ptr, dout.ptr + 4 * i0 * c.FN * P, i1 - i0, c.FN, P);
+      for (let f = 0; f < c.FN; f++) model[f] = g === 0 ? part.data[f] : Math.fround(model[f] + part.data[f]);
+    }
+    const ref = convBackward64(x.toArray(), W.toArray(), dout.toArray(), c.FN, { N, C: c.C, H: c.H, W: c.H, FH: 3, FW: 3, stride: c.stride, pad: c.pad });
+    layer.dispose();
+    canaries.dispose();
+    for (const t of [W, b, dW, db, x, dout, part]) t.dispose();
+    return { ...out, model, ref, P };
+  }
+
+  it.each([2, 3])('dx, dW and db on %i threads have the bits of one; db is the groups\' sums in group order, within f32 error of float64', async (threads) => {
+    let seed = 60;
+    for (const c of shapes) {
+      const what = `[${N}, ${c.C}, ${c.H}, ${c.H}] * ${c.FN} stride ${c.stride}`;
+      const one = await backward(1, c, seed);
+      const many = await backward(threads, c, seed);
+      seed += 10;
+      expect(many.workerChunks, `parts run by workers, ${what}`).toBeGreaterThan(0);
+      expect(one.changed + many.changed, `canaries around dW and db, ${what}`).toBe(0);
+      expectBits(many.dx, one.dx, `dx, ${what}`);
+      expectBits(many.dW, one.dW, `dW, ${what}`);
+      expectBits(many.db, one.db, `db, ${what}`);
+      expectBits(one.db, one.model, `db as the groups' sums, ${what}`);
+      // f32 sums of N·P values within 1: rounding grows like sqrt(terms)
+      expectClose(one.db, one.ref.db, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(N * one.P) }, `db vs float64, ${what}`);
+    }
   });
 });
 

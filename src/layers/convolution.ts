@@ -7,6 +7,7 @@
 // in backward rather than kept. The batch is split into groups of images that
 // run on the runtime's threads, each in a scratch region of its own
 // (rt.partScratch); the direct kernels use only what im2col + GEMM would.
+// Each group's backward sums its own dW and db, added in group order after.
 import type { ActivationFusingLayer } from './layer.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';
@@ -17,9 +18,10 @@ export interface ConvolutionGrads { dW?: Tensor; db?: Tensor }
 
 /**
  * Groups a batch is split into (fewer for a smaller batch): the unit of work
- * for threads, and of the dW sum, which adds each group's partial sum in group
- * order. Fixed by the batch alone, so dW has the same bits on any number of
- * threads; 8 keeps up to 8 threads busy, at a partial dW per extra group.
+ * for threads, and of the dW and db sums, which add each group's partial sums
+ * in group order. Fixed by the batch alone, so dW and db have the same bits on
+ * any number of threads; 8 keeps up to 8 threads busy, at a partial dW and db
+ * per extra group.
  */
 export const CONV_IMAGE_GROUPS = 8;
 
@@ -164,18 +166,23 @@ export class Convolution implements ActivationFusingLayer {
     const groups = imageGroups(N);
     const scratch = rt.partScratch(groups, convScratchBytes(`Convolution.${who}`, rt, C, FH, FW, OH, OW));
     const dx = needDx ? this.buffers.get('dx', x.shape) : null;
-    // group 0 sums its images' dW in place, the others into partial sums
-    // added after, in group order
-    const partials = this.buffers.get('dWpartials', [Math.max(1, groups - 1), this.dW.size]);
+    // group 0 sums its images' dW and db in place, the others into partial
+    // sums added after, in group order
+    const extra = Math.max(1, groups - 1);
+    const dWPartials = this.buffers.get('dWpartials', [extra, this.dW.size]);
+    const dbPartials = this.buffers.get('dbpartials', [extra, FN]);
     const inImage = C * H * W * 4, outImage = FN * P * 4;
     rt.runParts('convBackward', groups, (g, args) => {
       const [i0, i1] = groupRange(N, groups, g);
-      args(dx ? dx.ptr + i0 * inImage : 0, g === 0 ? this.dW.ptr : partials.ptr + (g - 1) * this.dW.size * 4,
+      args(dx ? dx.ptr + i0 * inImage : 0, g === 0 ? this.dW.ptr : dWPartials.ptr + (g - 1) * this.dW.size * 4,
+        g === 0 ? this.db.ptr : dbPartials.ptr + (g - 1) * FN * 4,
         x.ptr + i0 * inImage, dout.ptr + i0 * outImage, this.W.ptr, scratch[g],
         i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad);
     }, 2 * N * FN * C * FH * FW * P);
-    for (let g = 1; g < groups; g++) k.axpy(this.dW.ptr, partials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);
-    k.convBiasBackward(this.db.ptr, dout.ptr, N, FN, P);
+    for (let g = 1; g < groups; g++) {
+      k.axpy(this.dW.ptr, dWPartials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);
+      k.axpy(this.db.ptr, dbPartials.ptr + (g - 1) * FN * 4, 1, FN);
+    }
     return dx;
   }
 

@@ -8,7 +8,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'queue', value: 'redis://host:port', help: 'the Redis holding the queue (required)' },
   { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (as given to simdnn search)' },
   { name: 'threads', value: 'n', help: 'trials at once, one per worker thread (default: one per core)' },
-  { name: 'lock-duration', value: 'ms', default: '30000', help: "a job's lock: if this worker dies, another takes its jobs after about this long" },
+  { name: 'lock-duration', value: 'ms', default: '30000', help: "a job's lock: if this worker dies, another takes its jobs after about this long; a worker that gets no CPU for about half of it loses its job, which runs again (same bits, stored once)" },
   { name: 'stalled-interval', value: 'ms', default: '30000', help: 'how often this worker looks for jobs whose worker died' },
   { name: 'quiet', help: 'no line per job on stderr' },
 ];
@@ -29,8 +29,9 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
       stalledInterval: num('stalled-interval'),
       onError: (e) => log(`queue: ${e.message} (retrying)`),
       onEvent: (e) => log(e.kind === 'started' ? `started ${e.id}`
-        : e.kind === 'done' ? `done ${e.id} ${e.result!.status}${e.result!.status === 'ok' ? ` valAcc ${e.result!.history.at(-1)!.valAcc.toFixed(4)}` : ''} ${e.result!.seconds.toFixed(2)} s`
-          : `error ${e.id}: ${e.error}`),
+        : e.kind === 'stalled' ? `stalled ${e.id}: its lock expired, back in the queue (BullMQ stalled-job recovery)`
+          : e.kind === 'done' ? `done ${e.id} ${e.result!.status}${e.result!.status === 'ok' ? ` valAcc ${e.result!.history.at(-1)!.valAcc.toFixed(4)}` : ''} ${e.result!.seconds.toFixed(2)} s`
+            : `error ${e.id}: ${e.error}`),
     });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--queue: ${e.message}`);

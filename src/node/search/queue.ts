@@ -3,9 +3,10 @@
 // adding it again is a no-op and a restarted coordinator finds the results
 // already in Redis; workers (runQueueWorker) take jobs and train them on
 // worker threads (localExecutor), so their event loop stays free to renew
-// job locks. BullMQ delivers at least once: a job whose worker died goes back
-// to the queue when its lock expires and another worker runs it, to the same
-// bits; a completion without the job's lock is refused, so a result is stored once.
+// job locks. BullMQ delivers at least once: a job whose worker died, or went
+// without CPU or Redis past its lock, goes back to the queue when the lock
+// expires and runs again, to the same bits; a completion without the job's
+// lock is refused, so a result is stored once.
 import { hostname } from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Executor } from '../../search/search.js';
@@ -176,11 +177,22 @@ export interface QueueWorkerOptions extends QueueLocation {
   stalledInterval?: number;
   /** Times a job may stall (its worker die) before BullMQ fails it. Default 5. */
   maxStalledCount?: number;
-  /** Called when a job starts and when it ends. */
-  /** Connection errors (ioredis retries them); default: ignored. */
+  /** Connection errors (ioredis retries them), and a completion BullMQ refused (the job's lock was lost); default: ignored. */
   onError?: (e: Error) => void;
-  onEvent?: (e: { kind: 'started' | 'done' | 'error'; id: string; job: TrialJob; result?: TrialResult; error?: string }) => void;
+  /** Called when a job starts, when it ends, and when this worker finds a job stalled. */
+  onEvent?: (e: QueueWorkerEvent) => void;
 }
+
+/**
+ * What a queue worker reports: a job started, done (its result) or not run
+ * (error); or `stalled`: this worker's stalled-job check found the job's lock
+ * expired (its worker died, or was starved past its lock) and put it back in
+ * the queue, so it starts again; the run that lost its lock, if alive, has its
+ * completion refused.
+ */
+export type QueueWorkerEvent =
+  | { kind: 'started' | 'done' | 'error'; id: string; job: TrialJob; result?: TrialResult; error?: string }
+  | { kind: 'stalled'; id: string };
 
 /**
  * A worker: takes trial jobs from the queue and runs `threads` at a time on
@@ -211,6 +223,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ wor
   });
   // errors of the connection (Redis restarting) are retried by ioredis; they must not be unhandled events
   worker.on('error', (e: Error) => options.onError?.(e));
+  worker.on('stalled', (id: string) => options.onEvent?.({ kind: 'stalled', id }));
   await worker.waitUntilReady();
   return {
     worker,

@@ -84,12 +84,13 @@ async function buildSuite(opts, relaxed) {
 }
 
 /**
- * Topics whose cases use one thread: they run in a child pinned to the fastest
+ * Topics whose cases use one thread (startup is not one: it times a 2-thread
+ * createRuntime, which a pinned process caps at 1): they run in a child pinned to the fastest
  * CPU (bench/cores.mjs) so a slower vCPU or a scheduler move cannot halve a row
  * between runs; their peers (TF.js in-process, NumPy and start-up children)
  * inherit the pin, so ratios stay like for like. The others run unpinned.
  */
-const PINNED_TOPICS = new Set(['peak', 'gemm', 'mlp', 'optim', 'norm', 'conv', 'startup']);
+const PINNED_TOPICS = new Set(['peak', 'gemm', 'mlp', 'optim', 'norm', 'conv']);
 
 /**
  * Runs `topics` in a child process (pinned to `cpu` when it is not null) and

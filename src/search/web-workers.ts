@@ -12,6 +12,7 @@ import { createRuntime, defaultWasmUrls, type IntTensor, type Runtime, type Tens
 import { splitSearchData } from './data.js';
 import { DataCache } from './inline.js';
 import type { Executor } from './search.js';
+import { slotPoolExecutor, type PendingTrial as Pending } from './slot-pool.js';
 import { runTrial, type TrialJob, type TrialResult } from './trial.js';
 
 /**
@@ -99,7 +100,6 @@ function checkRows(data: SearchRows): void {
   if (n !== m) throw new RangeError(`webWorkerExecutor: data.x has ${n} rows, data.t ${m}`);
 }
 
-interface Pending { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void }
 
 /** One worker, started on first use from a Blob URL that imports this module. */
 class Slot {
@@ -191,33 +191,8 @@ export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
     init.catch(() => { init = null; });
     return init;
   };
-  const waiting: Pending[] = [];
-  const idle: Slot[] = [];
-  const dispatch = (slot: Slot) => {
-    const p = waiting.shift();
-    if (p) slot.run(p);
-    else idle.push(slot);
-  };
-  const slots = Array.from({ length: workers }, (_, i) => {
+  return slotPoolExecutor<Slot>('webWorkerExecutor', workers, (i, dispatch) => {
     const label = `${options.label ?? 'web-worker'}-${i}`;
     return new Slot(label, () => getInit().then((base) => ({ ...base, label })), dispatch);
-  });
-  idle.push(...slots);
-  let closed = false;
-  return {
-    concurrency: workers,
-    run(job) {
-      if (closed) return Promise.reject(new Error('webWorkerExecutor: closed'));
-      return new Promise<TrialResult>((resolve, reject) => {
-        waiting.push({ job, resolve, reject });
-        const slot = idle.shift();
-        if (slot) dispatch(slot);
-      });
-    },
-    async close() {
-      closed = true;
-      for (const p of waiting.splice(0)) p.reject(new Error('webWorkerExecutor: closed'));
-      for (const s of slots) s.stop();
-    },
-  };
+  }, async (slots) => { for (const s of slots) s.stop(); });
 }

@@ -4,7 +4,8 @@
 import { os, workerThreads } from '../builtins.js';
 import type { Worker } from 'node:worker_threads';
 import type { Executor } from '../../search/search.js';
-import type { TrialJob, TrialResult } from '../../search/trial.js';
+import { slotPoolExecutor, type PendingTrial as Pending } from '../../search/slot-pool.js';
+import type { TrialResult } from '../../search/trial.js';
 
 /** Options of localExecutor (a bad worker count is a RangeError). */
 export interface LocalExecutorOptions {
@@ -25,7 +26,6 @@ export function trialWorkerUrl(): URL {
   return new URL('./trial-worker.js', here);
 }
 
-interface Pending { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void }
 
 class Slot {
   private worker: Worker | null = null;
@@ -85,30 +85,6 @@ class Slot {
 export function localExecutor(options: LocalExecutorOptions = {}): Executor {
   const workers = options.workers ?? os().availableParallelism();
   if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`localExecutor: workers must be a positive integer, got ${workers}`);
-  const waiting: Pending[] = [];
-  const idle: Slot[] = [];
-  const dispatch = (slot: Slot) => {
-    const p = waiting.shift();
-    if (p) slot.run(p);
-    else idle.push(slot);
-  };
-  const slots = Array.from({ length: workers }, (_, i) => new Slot(`${options.label ?? 'thread'}-${i}`, dispatch));
-  idle.push(...slots);
-  let closed = false;
-  return {
-    concurrency: workers,
-    run(job) {
-      if (closed) return Promise.reject(new Error('localExecutor: closed'));
-      return new Promise<TrialResult>((resolve, reject) => {
-        waiting.push({ job, resolve, reject });
-        const slot = idle.shift();
-        if (slot) dispatch(slot);
-      });
-    },
-    async close() {
-      closed = true;
-      for (const p of waiting.splice(0)) p.reject(new Error('localExecutor: closed'));
-      await Promise.all(slots.map((s) => s.stop()));
-    },
-  };
+  return slotPoolExecutor<Slot>('localExecutor', workers, (i, dispatch) => new Slot(`${options.label ?? 'thread'}-${i}`, dispatch),
+    async (slots) => { await Promise.all(slots.map((s) => s.stop())); });
 }

@@ -1,4 +1,4 @@
-// The job queue both worker-backed executors share (Node's localExecutor on
+// The job queue and the per-worker job bookkeeping both worker-backed executors share (Node's localExecutor on
 // worker_threads, webWorkerExecutor on Web Workers): jobs wait in arrival
 // order, each slot (one worker) runs one at a time and hands itself back
 // through `dispatch` when free, and close() rejects what still waits.
@@ -44,4 +44,51 @@ export function slotPoolExecutor<S extends TrialSlot>(
       await stop(slots);
     },
   };
+}
+
+/** What a trial worker posts back: a result, or why the trial failed. */
+export interface TrialReply { result?: TrialResult; error?: string }
+
+/**
+ * The job bookkeeping of one worker, the same on every host: the job it
+ * runs, settled by the worker's reply or by the worker's loss, after which
+ * the slot hands itself back (`free`). A host's slot starts its worker.
+ */
+export abstract class TrialSlotBase<W extends { postMessage(message: unknown): void }> implements TrialSlot {
+  private current: PendingTrial | null = null;
+
+  constructor(readonly label: string, private readonly free: () => void) {}
+
+  /** The slot's worker, started on first use (and again after a loss). */
+  protected abstract start(): Promise<W>;
+
+  run(p: PendingTrial): void {
+    this.current = p;
+    this.start().then((w) => w.postMessage({ id: p.job.index, job: p.job }), (e: Error) => {
+      if (this.current === p) { this.current = null; p.reject(e); this.free(); }
+    });
+  }
+
+  /** The worker answered the running job. */
+  protected settle(m: TrialReply): void {
+    const p = this.current!;
+    this.current = null;
+    if (m.result) p.resolve(m.result);
+    else p.reject(new Error(`trial ${p.job.index}: ${m.error}`));
+    this.free();
+  }
+
+  /** The worker is gone (`why`): the running job, if any, fails and the slot is free for the next. */
+  protected lose(why: string): void {
+    const p = this.current;
+    this.current = null;
+    if (p) { p.reject(new Error(`trial ${p.job.index}: ${why}`)); this.free(); }
+  }
+
+  /** On close: the running job, if any, fails as closed by `who`; the slot is not handed back. */
+  protected cancel(who: string): void {
+    const p = this.current;
+    this.current = null;
+    p?.reject(new Error(`trial ${p.job.index}: ${who} closed`));
+  }
 }

@@ -12,7 +12,7 @@ import { createRuntime, defaultWasmUrls, type IntTensor, type Runtime, type Tens
 import { splitSearchData } from './data.js';
 import { DataCache } from './inline.js';
 import type { Executor } from './search.js';
-import { slotPoolExecutor, type PendingTrial as Pending } from './slot-pool.js';
+import { slotPoolExecutor, TrialSlotBase } from './slot-pool.js';
 import { runTrial, type TrialJob, type TrialResult } from './trial.js';
 
 /**
@@ -102,15 +102,16 @@ function checkRows(data: SearchRows): void {
 
 
 /** One worker, started on first use from a Blob URL that imports this module. */
-class Slot {
+class Slot extends TrialSlotBase<Worker> {
   private worker: Worker | null = null;
   private ready: Promise<Worker> | null = null;
   private stopped = false;
-  current: Pending | null = null;
 
-  constructor(readonly label: string, private readonly init: () => Promise<Init>, private readonly done: (slot: Slot) => void) {}
+  constructor(label: string, private readonly init: () => Promise<Init>, free: () => void) {
+    super(label, free);
+  }
 
-  private start(): Promise<Worker> {
+  protected start(): Promise<Worker> {
     this.ready ??= this.init().then((init) => new Promise<Worker>((resolve, reject) => {
       if (this.stopped) { reject(new Error('webWorkerExecutor: closed')); return; }
       const script = `import { startWebTrialWorker } from ${JSON.stringify(import.meta.url)};\nstartWebTrialWorker(self);\n`;
@@ -123,19 +124,13 @@ class Slot {
         this.worker = null;
         this.ready = null;
         reject(new Error(why));
-        const p = this.current;
-        this.current = null;
-        if (p) { p.reject(new Error(`trial ${p.job.index}: ${why}`)); this.done(this); }
+        this.lose(why);
       };
       worker.onmessage = (e: MessageEvent<Reply>) => {
         const m = e.data;
         if (m === 'ready') { URL.revokeObjectURL(url); resolve(worker); return; }
         if (m.id === -1) { URL.revokeObjectURL(url); lost(`worker ${this.label} failed to start: ${m.error}`); return; }
-        const p = this.current!;
-        this.current = null;
-        if (m.result) p.resolve(m.result);
-        else p.reject(new Error(`trial ${p.job.index}: ${m.error}`));
-        this.done(this);
+        this.settle(m);
       };
       worker.onerror = (e: ErrorEvent) => { e.preventDefault(); URL.revokeObjectURL(url); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}`); };
       worker.postMessage(init);
@@ -143,21 +138,12 @@ class Slot {
     return this.ready;
   }
 
-  run(p: Pending): void {
-    this.current = p;
-    this.start().then((w) => w.postMessage({ id: p.job.index, job: p.job }), (e: Error) => {
-      if (this.current === p) { this.current = null; p.reject(e); this.done(this); }
-    });
-  }
-
   stop(): void {
     this.stopped = true;
     const w = this.worker;
     this.worker = null;
     this.ready = null;
-    const p = this.current;
-    this.current = null;
-    p?.reject(new Error(`trial ${p.job.index}: webWorkerExecutor closed`));
+    this.cancel('webWorkerExecutor');
     w?.terminate();
   }
 }
@@ -193,6 +179,7 @@ export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
   };
   return slotPoolExecutor<Slot>('webWorkerExecutor', workers, (i, dispatch) => {
     const label = `${options.label ?? 'web-worker'}-${i}`;
-    return new Slot(label, () => getInit().then((base) => ({ ...base, label })), dispatch);
+    const slot: Slot = new Slot(label, () => getInit().then((base) => ({ ...base, label })), () => dispatch(slot));
+    return slot;
   }, async (slots) => { for (const s of slots) s.stop(); });
 }

@@ -4,7 +4,7 @@
 import { os, workerThreads } from '../builtins.js';
 import type { Worker } from 'node:worker_threads';
 import type { Executor } from '../../search/search.js';
-import { slotPoolExecutor, type PendingTrial as Pending } from '../../search/slot-pool.js';
+import { slotPoolExecutor, TrialSlotBase } from '../../search/slot-pool.js';
 import type { TrialResult } from '../../search/trial.js';
 
 /** Options of localExecutor (a bad worker count is a RangeError). */
@@ -27,32 +27,23 @@ export function trialWorkerUrl(): URL {
 }
 
 
-class Slot {
+class Slot extends TrialSlotBase<Worker> {
   private worker: Worker | null = null;
   private ready: Promise<Worker> | null = null;
-  current: Pending | null = null;
 
-  constructor(readonly label: string, private readonly done: (slot: Slot) => void) {}
-
-  private start(): Promise<Worker> {
+  protected start(): Promise<Worker> {
     this.ready ??= new Promise<Worker>((resolve, reject) => {
       const worker = new (workerThreads().Worker)(trialWorkerUrl(), { workerData: { label: this.label } });
       this.worker = worker;
       worker.on('message', (m: 'ready' | { result?: TrialResult; error?: string }) => {
-        if (m === 'ready') { resolve(worker); return; }
-        const p = this.current!;
-        this.current = null;
-        if (m.result) p.resolve(m.result);
-        else p.reject(new Error(`trial ${p.job.index}: ${m.error}`));
-        this.done(this);
+        if (m === 'ready') resolve(worker);
+        else this.settle(m);
       });
       const lost = (why: string) => {
         this.worker = null;
         this.ready = null;
         reject(new Error(why));
-        const p = this.current;
-        this.current = null;
-        if (p) { p.reject(new Error(`trial ${p.job.index}: ${why}`)); this.done(this); }
+        this.lose(why);
       };
       worker.on('error', (e) => lost(`worker ${this.label} failed: ${e.message}`));
       worker.on('exit', (code) => lost(`worker ${this.label} exited with code ${code}`));
@@ -60,19 +51,10 @@ class Slot {
     return this.ready;
   }
 
-  run(p: Pending): void {
-    this.current = p;
-    this.start().then((w) => w.postMessage({ id: p.job.index, job: p.job }), (e: Error) => {
-      if (this.current === p) { this.current = null; p.reject(e); this.done(this); }
-    });
-  }
-
   async stop(): Promise<void> {
     const w = this.worker;
     this.worker = null;
-    const p = this.current;
-    this.current = null;
-    p?.reject(new Error(`trial ${p.job.index}: localExecutor closed`));
+    this.cancel('localExecutor');
     if (w) { w.removeAllListeners('exit'); await w.terminate(); }
   }
 }
@@ -85,6 +67,9 @@ class Slot {
 export function localExecutor(options: LocalExecutorOptions = {}): Executor {
   const workers = options.workers ?? os().availableParallelism();
   if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`localExecutor: workers must be a positive integer, got ${workers}`);
-  return slotPoolExecutor<Slot>('localExecutor', workers, (i, dispatch) => new Slot(`${options.label ?? 'thread'}-${i}`, dispatch),
+  return slotPoolExecutor<Slot>('localExecutor', workers, (i, dispatch) => {
+    const slot: Slot = new Slot(`${options.label ?? 'thread'}-${i}`, () => dispatch(slot));
+    return slot;
+  },
     async (slots) => { await Promise.all(slots.map((s) => s.stop())); });
 }

@@ -30,8 +30,8 @@
 //
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
-import { activate, activateScalar, ftz, ftzs } from "./math";
-import { madd, storeEdge, storeRow } from "./tile";
+import { ACT_RELU, activate, activateScalar, ftz, ftzs } from "./math";
+import { madd, storeEdge, storeRow, storeRowBias } from "./tile";
 
 const MR = 6;
 const NR = 8;
@@ -120,25 +120,105 @@ function gemmCore(
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
       packB(Bp, B, transB, ldb, pc, jc, kc, nc);
-      const b = pc == 0 ? beta : <f32>1;
-      for (let ic = 0; ic < M; ic += MC) {
-        const mc = min(MC, M - ic);
-        packA(Ap, A, transA, lda, ic, pc, mc, kc);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min(NR, nc - jr);
-          const bpanel = Bp + (<usize>(jr * kc) << 2);
-          let a = Ap;
-          for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
-            const mr = tileRows(mc - ir);
-            const c = C + ((<usize>(ic + ir) * ldc + <usize>(jc + jr)) << 2);
-            if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
-            else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
-            else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
-            if (bias != 0 && pc + kc == K) epilogue(c, ldc, mr, nr, bias + (<usize>(jc + jr) << 2), act);
-            a += <usize>(MR * kc) << 2;
-          }
-        }
+      blockRows(transA, M, nc, kc, A, lda, pc, Bp, C + (<usize>jc << 2), ldc, pc == 0 ? beta : 1,
+        bias != 0 && pc + kc == K ? bias + (<usize>jc << 2) : 0, act, Ap, T);
+    }
+  }
+}
+
+// All M rows of C's columns [0, nc) for one K block [pc, pc + kc) of packed
+// B panels Bp: A block by A block (MC rows packed into Ap), panel by panel,
+// tile by tile, C = b·C + Σ. With `bias` (this is the last K block) the
+// epilogue runs on each tile as it is finished.
+function blockRows(
+  transA: i32, M: i32, nc: i32, kc: i32, A: usize, lda: i32, pc: i32,
+  Bp: usize, C: usize, ldc: i32, b: f32, bias: usize, act: i32, Ap: usize, T: usize,
+): void {
+  for (let ic = 0; ic < M; ic += MC) {
+    const mc = min(MC, M - ic);
+    packA(Ap, A, transA, lda, ic, pc, mc, kc);
+    for (let jr = 0; jr < nc; jr += NR) {
+      const nr = min(NR, nc - jr);
+      const bpanel = Bp + (<usize>(jr * kc) << 2);
+      let a = Ap;
+      for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
+        const mr = tileRows(mc - ir);
+        const c = C + ((<usize>(ic + ir) * ldc + <usize>jr) << 2);
+        const tileBias = bias != 0 ? bias + (<usize>jr << 2) : 0;
+        // a full tile adds the bias and applies ReLU in registers, before its
+        // one store; edge tiles, and sigmoid and tanh, whose constants would
+        // crowd the micro-kernel's registers, take the epilogue over memory
+        const inRegisters = tileBias != 0 && act <= ACT_RELU && mr == MR && nr == NR;
+        if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
+        else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
+        else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
+        if (tileBias != 0 && !inRegisters) epilogue(c, ldc, mr, nr, tileBias, act);
+        a += <usize>(MR * kc) << 2;
       }
+    }
+  }
+}
+
+// ---- Rows of C in chunks the threads claim as they run (gemmRowsClaimed).
+// With one equal part per thread, a call waits for the slowest thread, and on
+// a VM one vCPU can run at 55–80% of the other's speed for seconds. Here
+// every thread runs the same call: it claims a chunk of rows, packs all of
+// op(B) into its own workspace once, and claims again until none is left; a
+// slower thread simply claims fewer. One thread claims from the first chunk
+// on and another from the last one back, so each keeps computing the rows it
+// computed in the call before (the previous layer's output it reads, and the
+// rows it writes, stay in its own cache: a cache line between the two vCPUs
+// of a 2-vCPU EPYC VM takes ~200 ns). Each thread packs B itself for the same
+// reason: a B packed once and shared crosses between cores on every call,
+// slower than packing it twice. Same tiles and K blocks as gemm, so the same
+// bits as gemm on one thread.
+
+// Claims a chunk: claim[0] holds the unclaimed chunks [front, back) as
+// front | back << 16. Returns the front one (fromBack 0) or the back one
+// (fromBack 1), or -1 when none is left.
+function claimChunk(claim: usize, fromBack: i32): i32 {
+  for (;;) {
+    const w = ASC_FEATURE_THREADS ? atomic.load<i32>(claim) : load<i32>(claim);
+    const front = w & 0xffff, back = w >>> 16;
+    if (front >= back) return -1;
+    const next = fromBack != 0 ? front | ((back - 1) << 16) : (front + 1) | (back << 16);
+    if (ASC_FEATURE_THREADS) {
+      if (atomic.cmpxchg<i32>(claim, w, next) != w) continue;
+    } else {
+      store<i32>(claim, next);
+    }
+    return fromBack != 0 ? back - 1 : front;
+  }
+}
+
+// C = act(op(A)·op(B) + bias) (bias != 0) or op(A)·op(B) + beta·C (bias 0),
+// by claimed chunks: chunk c of n (claim[1]) is rows [⌊u·c/n⌋·MR, ⌊u·(c+1)/n⌋·MR)
+// (u = ⌈M/MR⌉ tile rows; the last ends at M), n < 2^15. K >= 1, and op(B)
+// packed (K·N rounded up to NR floats) must fit the workspace's B block
+// (KC·NC floats); work is gemmWorkspaceBytes() bytes of this thread's own.
+export function gemmRowsClaimed(
+  transA: i32, transB: i32, M: i32, N: i32, K: i32,
+  A: usize, lda: i32, B: usize, ldb: i32,
+  C: usize, ldc: i32, beta: f32, bias: usize, act: i32, work: usize, claim: usize, fromBack: i32,
+): void {
+  const chunks = load<i32>(claim, 4);
+  let c = claimChunk(claim, fromBack);
+  if (c < 0 || M <= 0 || N <= 0 || K <= 0) return;
+  const np = <usize>((N + NR - 1) / NR * NR);
+  const Bp = work + (<usize>(MC * KC) << 2);
+  const T = Bp + (<usize>(KC * NC) << 2);
+  for (let pc = 0; pc < K; pc += KC) packB(Bp + ((<usize>pc * np) << 2), B, transB, ldb, pc, 0, min(KC, K - pc), N);
+  const units = (M + MR - 1) / MR;
+  for (; c >= 0; c = claimChunk(claim, fromBack)) {
+    const i0 = units * c / chunks * MR;
+    const i1 = c == chunks - 1 ? M : units * (c + 1) / chunks * MR;
+    // row i of op(A) starts at A + i·lda floats, or at A + i when A is stored K×M
+    const a = A + ((transA == 0 ? <usize>i0 * lda : <usize>i0) << 2);
+    const cRows = C + ((<usize>i0 * ldc) << 2);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      blockRows(transA, i1 - i0, N, kc, a, lda, pc, Bp + ((<usize>pc * np) << 2), cRows, ldc, pc == 0 ? beta : 1,
+        pc + kc == K ? bias : 0, act, work, T);
     }
   }
 }
@@ -479,7 +559,9 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
   }
 }
 
-function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
+// A full tile with tileBias != 0 is stored as act(beta·C + Σ + bias), act
+// none or ReLU: the epilogue's arithmetic in registers (storeRowBias).
+function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize, tileBias: usize, act: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -531,6 +613,17 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
     }
   }
   const rowBytes = <usize>ldc << 2;
+  if (tileBias != 0) {
+    const relu = act == ACT_RELU;
+    const b0 = v128.load(tileBias), b1 = v128.load(tileBias, 16);
+    storeRowBias(c, c00, c01, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c10, c11, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c20, c21, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c30, c31, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c40, c41, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c50, c51, beta, b0, b1, relu);
+    return;
+  }
   if (mr == MR && nr == NR) {
     storeRow(c, c00, c01, beta); c += rowBytes;
     storeRow(c, c10, c11, beta); c += rowBytes;

@@ -1,6 +1,7 @@
 // The pieces GEMM's micro-kernels and the direct convolution share: the
 // multiply-add of the build, and writing an accumulated tile of C. Not part
 // of the module's exports (assembly/index.ts does not re-export this file).
+import { relu as reluv } from "./math";
 
 // a·b + c: a rounded product, then a rounded sum (the plain build, the same
 // bits on every host), or one fused multiply-add (the relaxed build).
@@ -44,4 +45,27 @@ export function storeEdge(T: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: 
       store<f32>(p, beta == 0 ? v : (beta == 1 ? load<f32>(p) + v : beta * load<f32>(p) + v));
     }
   }
+}
+
+// storeRow's value, then + bias (b0, b1) and, with relu, ReLU: the GEMM
+// epilogue's arithmetic (biasAddForward, reluForward) in the same order.
+// @ts-ignore: decorator
+@inline
+export function storeRowBias(p: usize, v0: v128, v1: v128, beta: f32, b0: v128, b1: v128, relu: bool): void {
+  if (beta == 1) {
+    v0 = f32x4.add(v128.load(p), v0);
+    v1 = f32x4.add(v128.load(p, 16), v1);
+  } else if (beta != 0) {
+    const bv = f32x4.splat(beta);
+    v0 = f32x4.add(f32x4.mul(bv, v128.load(p)), v0);
+    v1 = f32x4.add(f32x4.mul(bv, v128.load(p, 16)), v1);
+  }
+  v0 = f32x4.add(v0, b0);
+  v1 = f32x4.add(v1, b1);
+  if (relu) {
+    v0 = reluv(v0);
+    v1 = reluv(v1);
+  }
+  v128.store(p, v0);
+  v128.store(p, v1, 16);
 }

@@ -358,6 +358,72 @@ describe('biasAddForward / biasBackward', () => {
   });
 });
 
+describe('gemmRowsClaimed (row chunks claimed by the threads that run the call)', () => {
+  const units = (M: number) => Math.ceil(M / 6);
+  /** Rows [r0, r1) of chunk c of n, as the kernel documents them. */
+  const chunkRows = (M: number, n: number, c: number): [number, number] =>
+    [Math.floor((units(M) * c) / n) * 6, c === n - 1 ? M : Math.floor((units(M) * (c + 1)) / n) * 6];
+
+  /**
+   * Runs the kernel on `p` with chunks [front, back) of `n` unclaimed, claiming from the
+   * front or the back (bias 0: beta·C + A·B; else act(A·B + bias)). Returns C and the claim words after.
+   */
+  function claimed(p: Problem, n: number, front: number, back: number, fromBack: number, bias: Float32Array | null = null, act = 0): { C: Float32Array; claim: Int32Array } {
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0);
+    const b = bias ? tensorOf(rt, bias) : null;
+    const claim = rt.tensor([2]);
+    new Int32Array(rt.memory.buffer, claim.ptr, 2).set([front | (back << 16), n]);
+    k.gemmRowsClaimed(p.tA, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, p.beta, b ? b.ptr : 0, act, rt.unsafeGemmWork, claim.ptr, fromBack);
+    const out = { C: C.toArray().subarray(0, p.C0.length), claim: new Int32Array(rt.memory.buffer, claim.ptr, 2).slice() };
+    for (const t of [A, B, C, claim, b]) t?.dispose();
+    return out;
+  }
+
+  it('claiming every chunk, from the front or the back, gives the bits of gemm: every transpose case, chunk count, edge tile, K block and beta', () => {
+    let seed = 1500;
+    for (const [, tA, tB] of CASES) {
+      for (const [M, N, K] of [[6, 8, 5], [13, 21, 7], [53, 45, KC + 44], [100, 100, 2 * KC + 1], [101, 3, 9]] as const) {
+        for (const n of [1, 2, 3, units(M)]) {
+          const p = problem(tA, tB, M, N, K, [0, 1, 0.5][seed % 3], seed++, 2);
+          const want = run(rt, p);
+          for (const fromBack of [0, 1]) {
+            const got = claimed(p, n, 0, n, fromBack);
+            expectBits(got.C, want, `${tA}${tB} ${M}×${N}×${K} beta ${p.beta}, ${n} chunks from the ${fromBack ? 'back' : 'front'}`);
+            expect(got.claim[0] & 0xffff, 'none left').toBe(got.claim[0] >>> 16);
+          }
+        }
+      }
+    }
+  });
+
+  it('computes only the chunks it claims, and leaves the others\' rows (and the padding) untouched', () => {
+    const p = problem(0, 1, 100, 45, KC + 3, 0, 1600, 3);
+    const want = run(rt, p);
+    const n = 7;
+    for (const [front, back] of [[2, 5], [0, 1], [6, 7], [3, 3]] as const) {
+      const got = claimed(p, n, front, back, front % 2);
+      const [r0] = chunkRows(p.M, n, front), [, r1] = back > front ? chunkRows(p.M, n, back - 1) : [r0, r0];
+      expectBits(got.C.subarray(r0 * p.ldc, r1 * p.ldc), want.subarray(r0 * p.ldc, r1 * p.ldc), `chunks ${front}..${back}: computed`);
+      expectBits(got.C.subarray(0, r0 * p.ldc), p.C0.subarray(0, r0 * p.ldc), `chunks ${front}..${back}: rows before untouched`);
+      expectBits(got.C.subarray(r1 * p.ldc), p.C0.subarray(r1 * p.ldc), `chunks ${front}..${back}: rows after untouched`);
+      expect(got.claim[0], 'claimed all').toBe(back | (back << 16));
+    }
+  });
+
+  it('with a bias, gives the bits of gemmBiasAct for every activation', () => {
+    let seed = 1700;
+    for (const act of [0, 1, 2, 3]) {
+      const p = problem(1, 0, 61, 37, KC + 9, 0, seed++, 1);
+      const bias = randomArray(p.N, seed++);
+      const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0), b = tensorOf(rt, bias);
+      k.gemmBiasAct(p.tA, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, b.ptr, act, rt.unsafeGemmWork);
+      const want = C.toArray().subarray(0, p.C0.length);
+      for (const t of [A, B, C, b]) t.dispose();
+      expectBits(claimed(p, 4, 0, 4, act % 2, bias, act).C, want, `act ${act}`);
+    }
+  });
+});
+
 describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
   const ACTS = [['none', 0, null], ['relu', 1, 'reluForward'], ['sigmoid', 2, 'sigmoidForward'], ['tanh', 3, 'tanhForward']] as const;
 
@@ -419,10 +485,12 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
     const bias = new Float32Array(14);
     new Uint32Array(bias.buffer).set([0x7fc00000, 0xffc00001, 0x7f800000, 0xff800000, 0x00000001, 0x80000001, 0x80000000,
       0x007fffff, 0x807fffff, 0, 0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbf800000]);
-    for (const K of [0, 3]) {
-      const p = problem(0, 0, 5, 14, K, 0, 950 + K);
-      const got = fused(p, bias, 1);
-      expectBits(got, unfused(p, bias, 'reluForward'), `K=${K}`);
+    // 5 rows: edge tiles (the epilogue over memory); 12 × 16 and K past a K block: full tiles (in registers)
+    for (const [M, K] of [[5, 0], [5, 3], [12, 3], [12, KC + 2]]) {
+      const p = problem(0, 0, M, 16, K, 0, 950 + K);
+      const b16 = Float32Array.from({ length: 16 }, (_, j) => bias[j % 14]);
+      const got = fused(p, b16, 1);
+      expectBits(got, unfused(p, b16, 'reluForward'), `${M} rows, K=${K}`);
       for (let i = 0; i < p.M; i++) expect(got[i * p.ldc], `NaN stays NaN, row ${i}`).toBeNaN();
     }
   });

@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest';
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
-import { GEMM_MIN_PART_WORK } from '../src/runtime/gemm-split.js';
+import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, gemmParts, gemmRowChunks, packedBFloats } from '../src/runtime/gemm-split.js';
 import { Adam, Convolution, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
@@ -34,6 +34,9 @@ for (const [transA, transB] of [[0, 0], [0, 1], [1, 0]] as const) {
     { transA, transB, M: 5, N: 1003, K: 701, pad: 0, beta: 1 },
   );
 }
+// A row split whose packed op(B) (1930 × 136 floats) is too big for claimed
+// row chunks: it splits into one equal part per thread.
+cases.push({ transA: 0, transB: 1, M: 131, N: 130, K: 1930, pad: 1, beta: 0 });
 const small: Case = { transA: 0, transB: 1, M: 13, N: 11, K: 9, pad: 1, beta: 0 };
 
 /** Runs one case on `rt` with inputs seeded by the case's index; returns C (with its padding columns). */
@@ -127,6 +130,25 @@ describe('threads: GEMM split across workers', () => {
       expectWorkersTakePart(rt);
     });
   }
+
+  it('row splits go out in 1–4 claimed chunks per part when op(B) fits one workspace, else in equal parts', () => {
+    for (const [M, N, K] of [[100, 100, 100], [100, 100, 784], [784, 100, 100], [203, 161, 131], [1001, 7, 523], [13, 12, 2000], [60, 10, 4000]]) {
+      for (const threads of [2, 3, 8]) {
+        const parts = gemmParts(M, N, K, threads);
+        const chunks = gemmRowChunks(M, N, K, parts);
+        const what = `${M}×${N}×${K} on ${threads} threads`;
+        expect(chunks, what).toBeGreaterThanOrEqual(parts);
+        expect(chunks, what).toBeLessThanOrEqual(4 * parts);
+        expect(chunks, `${what}: a chunk has a tile row at least`).toBeLessThanOrEqual(Math.ceil(M / 6));
+        if (chunks > parts) expect(M * N * K / chunks, `${what}: work per chunk`).toBeGreaterThanOrEqual(GEMM_MIN_CHUNK_WORK);
+      }
+    }
+    expect(gemmRowChunks(100, 101, 100, 2), 'a column split').toBe(0);
+    expect(packedBFloats(130, 1930)).toBeGreaterThan(CLAIMED_B_FLOATS);
+    expect(gemmRowChunks(131, 130, 1930, 2), 'op(B) too big').toBe(0);
+    expect(packedBFloats(1024, 256)).toBe(CLAIMED_B_FLOATS);
+    expect(gemmRowChunks(2048, 1024, 256, 2), 'op(B) exactly one workspace').toBe(8);
+  });
 
   it('gemmBiasAct splits too (the bias moves with a column split): the same bits as one thread', async () => {
     const solo = await threaded({ threads: 1 });

@@ -4,10 +4,14 @@
 // operand it shares, K·N floats of B for a row split — is the smaller one.
 // Each element of C is computed by exactly one part, with the reduction order
 // the kernel uses for the whole call (assembly/gemm.ts), so the result has the
-// same bits for any thread count. One part per thread: threads claim parts as
-// they come free, so the calling thread takes over a part no worker has
-// started; smaller parts (2 or 4 per thread, tried) cost more in repacking and
-// edge tiles than they gain in balance (MLP step 1.45x -> 1.05x at 4).
+// same bits for any thread count. Split by rows, with op(B) small enough for
+// one packing of it in a workspace (CLAIMED_B_FLOATS), C goes out in several
+// row chunks per thread that the threads claim as they run (assembly/gemm.ts
+// gemmRowsClaimed), each thread packing op(B) once: on a VM one vCPU can run
+// at 55–80% of the other's speed for seconds, and equal parts then wait for
+// the slow one. Otherwise one part per thread, each packing the operand it
+// shares (parts smaller than that would each pack it again: MLP step 1.45x ->
+// 1.05x at 4 per thread).
 // assembly/gemm.ts's micro-tile (MR rows × NR columns): parts start on tile
 // boundaries so no part adds an edge tile the whole call would not have.
 const MR = 6;
@@ -30,6 +34,31 @@ export function gemmParts(M: number, N: number, K: number, threads: number): num
   if (threads < 2 || M <= 0 || N <= 0 || K <= 0) return 1;
   const units = M >= N ? Math.ceil(M / MR) : Math.ceil(N / NR);
   return Math.max(1, Math.min(threads, units, Math.floor((M * N * K) / GEMM_MIN_PART_WORK)));
+}
+
+/** Most floats of a packed op(B) for claimed row chunks: the workspace's B block (KC·NC). */
+export const CLAIMED_B_FLOATS = 256 * 1024;
+
+/** Row chunks per thread, at most, of a claimed row split. */
+const CHUNKS_PER_THREAD = 4;
+
+/** Multiply-adds a row chunk must have: claiming one costs a cache line's trip between cores (~0.2 µs). */
+export const GEMM_MIN_CHUNK_WORK = 1 << 16;
+
+/**
+ * Row chunks for a call that gemmParts() splits into `parts` (2 or more) when
+ * it splits by rows and op(B) fits one workspace; 0 when it does not, and the
+ * call splits into `parts` equal parts.
+ */
+export function gemmRowChunks(M: number, N: number, K: number, parts: number): number {
+  if (M < N || packedBFloats(N, K) > CLAIMED_B_FLOATS) return 0;
+  const units = Math.ceil(M / MR);
+  return Math.max(parts, Math.min(units, CHUNKS_PER_THREAD * parts, Math.floor((M * N * K) / GEMM_MIN_CHUNK_WORK)));
+}
+
+/** Floats of op(B) K×N packed once (assembly/gemm.ts gemmPackedBFloats). */
+export function packedBFloats(N: number, K: number): number {
+  return K * Math.ceil(N / NR) * NR;
 }
 
 /** One part of a split GEMM: m×n of C, the operands' and the bias's start (the bias moves with a column split). */

@@ -8,7 +8,7 @@ import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
-import { forEachGemmPart, gemmParts } from './gemm-split.js';
+import { forEachGemmPart, gemmParts, gemmRowChunks } from './gemm-split.js';
 
 export type { Kernels, ThreadHost, ThreadStats };
 export type { WorkerHandle, WorkerInit } from './threads.js';
@@ -99,6 +99,7 @@ const MIN_PART_WORK = 1 << 16;
  */
 const LAZY_START_WORK = 1 << 27;
 
+
 /** The exports that are kernels (every one but the memory). */
 export type KernelName = { [K in keyof Kernels]: Kernels[K] extends (...args: never[]) => unknown ? K : never }[keyof Kernels];
 
@@ -130,6 +131,8 @@ export class Runtime {
   private pool: ThreadPool | null = null;
   private gemmFn = -1;
   private gemmBiasActFn = -1;
+  private rowsClaimedFn = -1;
+  private claim: { pool: ThreadPool; ptr: number; words: Int32Array } | null = null;
   /**
    * Scratch of each part of a split call (GEMM packing at the start of each),
    * made and grown when first needed and shared by every split call: calls
@@ -222,6 +225,7 @@ export class Runtime {
     this.pool = pool;
     this.gemmFn = pool.fn('gemm');
     this.gemmBiasActFn = pool.fn('gemmBiasAct');
+    this.rowsClaimedFn = pool.fn('gemmRowsClaimed');
     this.features.threads = threads;
     return pool.ready.then(() => undefined, (e: unknown) => this.retire(pool, failed(e)));
   }
@@ -238,6 +242,8 @@ export class Runtime {
     this.features.threads = 1;
     if (note) this.features.notes.push(note);
     const scratch = this.scratch.splice(1);
+    if (this.claim !== null && this.claim.pool === pool) scratch.push({ ptr: this.claim.ptr, bytes: 64 });
+    this.claim = null;
     return pool.dispose().then(() => {
       this.free(pool.control);
       for (const s of scratch) this.free(s.ptr);
@@ -365,6 +371,11 @@ export class Runtime {
       else this.unsafeKernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.unsafeGemmWork);
       return;
     }
+    const chunks = gemmRowChunks(M, N, K, parts);
+    if (chunks > 0) {
+      this.splitClaimedRows(pool, chunks, parts, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
+      return;
+    }
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
     if (bias === 0) {
       forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, 0, (p, m, n, a, b, c) => {
@@ -377,6 +388,30 @@ export class Runtime {
       });
       this.runPool(pool, this.gemmBiasActFn, parts, 'gemmBiasAct');
     }
+  }
+
+  // A row split in `chunks` chunks that the `parts` threads claim as they run
+  // (assembly/gemm.ts gemmRowsClaimed): every part is the whole call, on its own workspace.
+  private splitClaimedRows(pool: ThreadPool, chunks: number, parts: number, transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number,
+    A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta: number, bias: number, act: number): void {
+    const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
+    const claim = this.claimWords(pool);
+    claim[0] = chunks << 16; // chunks [0, chunks) unclaimed
+    claim[1] = chunks;
+    for (let p = 0; p < parts; p++) {
+      // part 0 (the calling thread, unless a worker is first) from the first chunk, part 1 from the last
+      this.partArgs<'gemmRowsClaimed'>(pool, p)(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act, work[p], claim.byteOffset, p % 2);
+    }
+    this.runPool(pool, this.rowsClaimedFn, parts, bias === 0 ? 'gemm' : 'gemmBiasAct');
+  }
+
+  // The claim counter and chunk count of gemmRowsClaimed, on a cache line of their own (freed with the pool).
+  private claimWords(pool: ThreadPool): Int32Array {
+    if (this.claim === null || this.claim.pool !== pool) {
+      const ptr = this.alloc(64);
+      this.claim = { pool, ptr, words: new Int32Array(this.memory.buffer, ptr, 2) };
+    }
+    return this.claim.words;
   }
 
   // The one place a split call's arguments are written: part p's slots of the

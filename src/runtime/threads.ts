@@ -29,7 +29,7 @@
 // The pool is host-neutral: a ThreadHost starts the workers (src/node/ gives
 // one on worker_threads; webThreadHost uses Web Workers from a Blob URL).
 
-export const MAX_ARGS = 16;
+export const MAX_ARGS = 18;
 /** Most chunks per call: they fit 12 bits of the claim word. */
 export const MAX_CHUNKS = 4095;
 // How long an idle worker spins before it sleeps (ms): longer than the gaps

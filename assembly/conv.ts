@@ -339,6 +339,10 @@ function convForwardDirect(
   for (let i = 0; i < n; i++) {
     padImage(xpad, x + <usize>i * inImage, C, H, W, padH, padW, PH, PW);
     const y = out + <usize>i * outImage;
+    if (FN == 1) {
+      oneChannel(y, Wp, b, rows, steps, xpad, K, FW, OH, OW, PW, act, T);
+      continue;
+    }
     for (let t = 0; t < panels; t++) {
       const mr = min(DMR, FN - t * DMR);
       const a = Wp + (<usize>(t * K * DMR) << 2);
@@ -362,6 +366,84 @@ function convForwardDirect(
         if (bt != 0 && !fused) rowsBiasAct(crow, P, mr, OW, bt, act, T);
       }
     }
+  }
+}
+
+// One output channel (FN = 1, as dx of a 1-channel first layer is): a 4×8
+// filter tile would compute 3 zero filters for every real one, so the tiles
+// are 3 output rows × 8 columns of the one channel (oneChannelTiles), by
+// rows of tiles; the same arithmetic per element, so the same bits.
+function oneChannel(y: usize, Wp: usize, b: usize, rows: usize, steps: usize, xpad: usize,
+  K: i32, FW: i32, OH: i32, OW: i32, PW: i32, act: i32, T: usize): void {
+  const fused = act == 0 || act == ACT_RELU;
+  const bl: usize = fused ? b : 0;
+  for (let oy = 0; oy < OH; oy += ROWS1) {
+    const mr = min(ROWS1, OH - oy);
+    const xrow = xpad + (<usize>(oy * PW) << 2);
+    const crow = y + (<usize>(oy * OW) << 2);
+    // rows past mr re-read the last valid one (never past xpad), and are not written
+    const s1 = mr > 1 ? <usize>PW << 2 : 0, s2 = mr > 2 ? <usize>(2 * PW) << 2 : s1;
+    oneChannelTiles(0, min(KC, K), <usize>load<i32>(rows), Wp, steps, xrow, s1, s2, crow, OW, 0, K <= KC ? bl : 0, act, mr, T);
+    for (let k0 = KC; k0 < K; k0 += KC) {
+      const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
+      oneChannelTiles(k0, min(K, k0 + KC), start, Wp + (<usize>(k0 * DMR) << 2), steps, xrow, s1, s2, crow, OW, 1, k0 + KC >= K ? bl : 0, act, mr, T);
+    }
+    if (b != 0 && !fused) for (let r = 0; r < mr; r++) rowsBiasAct(crow + (<usize>(r * OW) << 2), OW, 1, OW, b, act, T);
+  }
+}
+
+const ROWS1 = 3;
+
+// directTiles for one output channel: 3 output rows × 8 columns, rows 1 and 2
+// reading xpad s1 and s2 bytes below row 0, all sharing each k's weight
+// (lane 0 of the packed panel, DMR floats per k). 6 accumulators, 6 B
+// vectors, a broadcast and a product: 14 registers even if V8 loads them all
+// before the first multiply.
+function oneChannelTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xrow: usize, s1: usize, s2: usize,
+  crow: usize, OW: i32, beta: f32, b: usize, act: i32, mr: i32, T: usize): void {
+  const doRelu = act == ACT_RELU;
+  const rowBytes = <usize>OW << 2;
+  for (let ox = 0; ox < OW; ox += DNR) {
+    const nr = min(DNR, OW - ox);
+    const c = crow + (<usize>ox << 2);
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let p = xrow + (<usize>ox << 2) + start;
+    let d = steps + (<usize>k0 << 2);
+    let a = a0;
+    for (let k = k0; k < k1; k++) {
+      const av = v128.load32_splat(a);
+      c00 = madd(av, v128.load(p), c00); c01 = madd(av, v128.load(p, 16), c01);
+      c10 = madd(av, v128.load(p + s1), c10); c11 = madd(av, v128.load(p + s1, 16), c11);
+      c20 = madd(av, v128.load(p + s2), c20); c21 = madd(av, v128.load(p + s2, 16), c21);
+      a += DMR << 2;
+      p += <usize>load<i32>(d);
+      d += 4;
+    }
+    if (nr == DNR && mr == ROWS1) {
+      if (beta != 0) {
+        c00 = f32x4.add(v128.load(c), c00); c01 = f32x4.add(v128.load(c, 16), c01);
+        c10 = f32x4.add(v128.load(c + rowBytes), c10); c11 = f32x4.add(v128.load(c + rowBytes, 16), c11);
+        c20 = f32x4.add(v128.load(c + 2 * rowBytes), c20); c21 = f32x4.add(v128.load(c + 2 * rowBytes, 16), c21);
+      }
+      if (b != 0) {
+        const bv = v128.load32_splat(b);
+        c00 = f32x4.add(c00, bv); c01 = f32x4.add(c01, bv);
+        c10 = f32x4.add(c10, bv); c11 = f32x4.add(c11, bv);
+        c20 = f32x4.add(c20, bv); c21 = f32x4.add(c21, bv);
+        if (doRelu) {
+          c00 = relu(c00); c01 = relu(c01); c10 = relu(c10); c11 = relu(c11); c20 = relu(c20); c21 = relu(c21);
+        }
+      }
+      v128.store(c, c00); v128.store(c, c01, 16);
+      v128.store(c + rowBytes, c10); v128.store(c + rowBytes, c11, 16);
+      v128.store(c + 2 * rowBytes, c20); v128.store(c + 2 * rowBytes, c21, 16);
+      continue;
+    }
+    directRow(c, c00, c01, beta, b, doRelu, nr, T);
+    if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b, doRelu, nr, T);
+    if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b, doRelu, nr, T);
   }
 }
 
@@ -628,7 +710,8 @@ export function convBackward(
 // stride is 1, its buffers fit the scratch (convScratchBytes) and it is the
 // faster one: dW for images of at least DW_MIN_CHUNKS 4-column chunks (on
 // smaller ones a tile's fixed cost outweighs its few steps), dx for at least
-// DX_MIN_C input channels (its tile computes 4 channels at a time) and pads
+// DX_MIN_C input channels (its tile computes 4 channels at a time) or for one
+// (3 rows of the one channel at a time: convForwardDirect's FN = 1), and pads
 // within the filter (the full correlation's pad FH−1−pad is not negative).
 function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32): i32 {
   if (stride != 1) return 0;
@@ -638,7 +721,7 @@ function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, st
   const K = <i64>(C * FH * FW);
   let paths = 0;
   if (<i64>OH * <i64>((OW + 3) >> 2) >= <i64>DW_MIN_CHUNKS && weightsScratchBytes(C, H, W, FN, K, pad) <= have) paths |= 1;
-  if (C >= DX_MIN_C && pad < FH && pad < FW) {
+  if ((C >= DX_MIN_C || C == 1) && pad < FH && pad < FW) {
     const Kt = <i64>FN * FH * FW;
     const panels = <i64>((C + DMR - 1) / DMR);
     const need = ((<i64>C * Kt + 3) << 2) + ((panels * DMR * Kt + 2 * Kt + DMR * DNR

@@ -82,6 +82,7 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
   it('K across the 256 block in dW (C = 30) and in dx (FN = 33: 297 terms), 1×1 filters, tiny images', () => {
     check({ N: 2, C: 30, H: 9, W: 10, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, 40);
     check({ N: 2, C: 6, H: 11, W: 9, FN: 33, FH: 3, FW: 3, stride: 1, pad: 1 }, 41);
+    check({ N: 2, C: 1, H: 8, W: 10, FN: 33, FH: 3, FW: 3, stride: 1, pad: 1 }, 45); // one channel: dx on one-channel tiles
     check({ N: 3, C: 8, H: 15, W: 9, FN: 5, FH: 1, FW: 1, stride: 1, pad: 0 }, 42);
     check({ N: 2, C: 4, H: 2, W: 2, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 43);
     check({ N: 1, C: 4, H: 1, W: 1, FN: 4, FH: 1, FW: 1, stride: 1, pad: 0 }, 44);

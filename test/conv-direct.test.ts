@@ -4,7 +4,8 @@
 // bias pass, bit for bit, so the direct path keeps the bits the im2col path
 // gave. Sizes around the 4-filter × 8-column tile, K across the 256 block,
 // every padding the filter allows, every fused activation (bias and ReLU in
-// the tiles, sigmoid and tanh after each row), subnormal inputs, canaries
+// the tiles, sigmoid and tanh after each row), one filter (3 output rows per
+// tile instead of 4 filters), subnormal inputs, canaries
 // around the output and the scratch, and a call on a sub-range of the batch.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeTestRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
@@ -69,6 +70,13 @@ describe('convForward, direct path (stride 1)', () => {
       runBoth({ N: 1, C: 29, H: 6, W: 10, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 51);
       runBoth({ N: 1, C: 30, H: 4, W: 8, FN: 13, FH: 3, FW: 3, stride: 1, pad: 2 }, act, 52);
       runBoth({ N: 2, C: 64, H: 4, W: 4, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 53);
+    }
+  });
+
+  it('one filter (3-row one-channel tiles): rows 1 to 3 of the last tile, columns past a tile, K across the 256 block, every activation', () => {
+    let seed = 80;
+    for (const act of [0, 1, 2, 3]) {
+      for (const [C, H, W] of [[2, 5, 13], [1, 6, 9], [3, 7, 4], [30, 8, 10]]) runBoth({ N: 2, C, H, W, FN: 1, FH: 3, FW: 3, stride: 1, pad: 1 }, act, seed++);
     }
   });
 

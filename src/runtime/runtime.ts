@@ -91,6 +91,9 @@ export function activationCode(act: FusedActivation, who: string): number {
  */
 const MIN_PART_WORK = 1 << 16;
 
+/** Most parts per thread of a splitRange() call. */
+const RANGES_PER_THREAD = 4;
+
 /**
  * Work (multiply-adds) that calls big enough to split must have done on the
  * calling thread before a lazy pool starts: ~3 ms of GEMM, so a process that
@@ -314,14 +317,16 @@ export class Runtime {
 
   /**
    * Splits `units` independent units of work (planes, elements: no unit's
-   * result depends on another's, so any split gives the same bits) into one
-   * range per thread, and runs kernel `name` on each: `write(start, end, args)`
-   * passes the part's arguments to `args` (typed as the kernel's). One part (a plain call) without
-   * threads, or when a part would get fewer than MIN_PART_WORK of `workPerUnit`
-   * each: handing a part to a worker costs microseconds.
+   * result depends on another's, so any split gives the same bits) into up to
+   * RANGES_PER_THREAD ranges per thread, which the threads claim as they come
+   * free (a slower vCPU takes fewer), and runs kernel `name` on each:
+   * `write(start, end, args)` passes the part's arguments to `args` (typed as
+   * the kernel's). One part (a plain call) without threads, or when a part
+   * would get fewer than MIN_PART_WORK of `workPerUnit` each: handing a part
+   * to a worker costs microseconds.
    */
   splitRange<K extends KernelName>(name: K, units: number, workPerUnit: number, write: (start: number, end: number, args: PartArgs<K>) => void): void {
-    const parts = Math.max(1, Math.min(this.plannedThreads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
+    const parts = Math.max(1, Math.min(RANGES_PER_THREAD * this.plannedThreads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
     this.runParts(name, parts, (p, args) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), args), units * workPerUnit);
   }
 

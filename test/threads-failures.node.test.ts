@@ -21,15 +21,18 @@ function workerScript(body: string, patch: string): string {
 });\n`;
 }
 
-/** Worker code that wraps the export `gemm`: `onCall(n)` runs before the worker's n-th part of a gemm. */
+/**
+ * Worker code that wraps the GEMM exports a split runs (`gemm`, and
+ * `gemmRowsClaimed` for row splits): `onCall(n)` runs before the worker's n-th part of either.
+ */
 function wrapGemm(onCall: string): string {
   return `
 const realInstantiate = WebAssembly.instantiate;
 let gemmCalls = 0;
 WebAssembly.instantiate = async (module, imports) => {
   const instance = await realInstantiate(module, imports);
-  const gemm = (...args) => { const n = ++gemmCalls; ${onCall}; return instance.exports.gemm(...args); };
-  return { exports: { ...instance.exports, gemm } };
+  const wrap = (name) => (...args) => { const n = ++gemmCalls; ${onCall}; return instance.exports[name](...args); };
+  return { exports: { ...instance.exports, gemm: wrap('gemm'), gemmRowsClaimed: wrap('gemmRowsClaimed') } };
 };`;
 }
 
@@ -199,14 +202,14 @@ describe('dispose()', () => {
     };
     const rt = await runtime({ threadHost: slowToExit });
     product(rt);
-    const blocks = rt.memoryStats().blocks; // workspaces of both parts, the control block
+    const blocks = rt.memoryStats().blocks; // workspaces of both parts, the control block, the row split's claim counter
     const disposed = rt.dispose();
     expect(rt.features.threads).toBe(1);
     const t = rt.tensor([16]);
     expect(rt.memoryStats().blocks, 'nothing freed while workers may still run').toBe(blocks + 1);
     release();
     await disposed;
-    expect(rt.memoryStats().blocks, 'control block and the second part\'s workspace freed').toBe(blocks - 1);
+    expect(rt.memoryStats().blocks, 'control block, the second part\'s workspace and the claim counter freed').toBe(blocks + 1 - 3);
     t.dispose();
   });
 });

@@ -4,6 +4,7 @@ import { MultiLayerNetExtend, SGD } from '../index.js';
 import { chart, field, logspace, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 export const batchnorm: Experiment = {
   name: 'batchnorm',
@@ -53,11 +54,7 @@ export const batchnorm: Experiment = {
       for (const row of rows) curves.push({ panel, ...row });
       finalAccuracy[w.toExponential(3)] = final;
     }
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'With batch normalisation the net learns quickly at almost every initial weight scale; without it, learning is slow, or does not happen at all, unless the scale is just right. Batch normalisation makes training fast and far less dependent on the initial weights.',
       summary: { finalTrainingAccuracy: finalAccuracy },
@@ -70,6 +67,6 @@ export const batchnorm: Experiment = {
         width: 170, height: 110,
       })),
       marks: { accuracy: seriesCount(curves, ['panel', 'normalisation']) },
-    };
+    });
   },
 };

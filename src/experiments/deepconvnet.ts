@@ -4,6 +4,7 @@ import { Adam, DeepConvNet } from '../index.js';
 import { chart, field, firstRows } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const SIDE = 28;
 const SHOWN = 20;
@@ -68,11 +69,7 @@ export const deepconvnet: Experiment = {
       }
       ctx.tick(1, 'mistakes');
       const last = run.epochs[run.epochs.length - 1];
-      return {
-        name: this.name,
-        title: this.title,
-        quick: ctx.quick,
-        seed: ctx.seed,
+      return experimentResult(this, ctx, {
         settings,
         conclusion: 'A deeper ConvNet of small 3×3 filters, trained with Adam (and dropout), reaches about 99% test accuracy on MNIST in the book; train and test accuracy stay close. The digits it still gets wrong are hard even for people: unusual strokes, digits that look like others.',
         summary: { finalTrainAccuracy: last?.trainAcc ?? null, finalTestAccuracy: last?.testAcc ?? null, misclassified: wrong, testRows: n, divergedAt: run.divergedAt },
@@ -114,7 +111,7 @@ export const deepconvnet: Experiment = {
           resolve: { scale: { color: 'independent' } },
         }),
         marks: { accuracy: 2 },
-      };
+      });
     } finally {
       optimizer.dispose();
       net.dispose();

@@ -6,6 +6,7 @@
 import { MultiLayerNet, SGD, type ActivationName, type WeightInit } from '../index.js';
 import { chart, field, seriesCount } from './spec.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const HIDDEN = [100, 100, 100, 100, 100, 100];
 const NETS: ReadonlyArray<{ label: string; activation: ActivationName; init: WeightInit }> = [
@@ -66,11 +67,7 @@ export const gradientVanishing: Experiment = {
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       ratio[n.label] = mean(first) / mean(last);
     }
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'The derivative of the sigmoid is at most 0.25, so each sigmoid layer scales the gradient flowing back through it down by a factor of four or more: in a deep sigmoid net the first layers get gradients orders of magnitude smaller than the last and barely learn. ReLU passes the gradient unchanged where a unit is active, and with He initialisation the gradient keeps its size through every layer.',
       summary: { firstOverLastLayerGradientNorm: ratio },
@@ -94,6 +91,6 @@ export const gradientVanishing: Experiment = {
         },
       }),
       marks: { norm: seriesCount(norms, ['net', 'layer']) },
-    };
+    });
   },
 };

@@ -7,6 +7,7 @@
 import { hyperparameterSearch as search, inlineExecutor, logUniform, splitSearchData, type DataSpec, type TrialData } from '../search/index.js';
 import { chart, field, seriesCount } from './spec.js';
 import type { Experiment, ExperimentContext, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const ROWS = 500;
 const VALIDATION_RATE = 0.2;
@@ -64,11 +65,7 @@ export const hyperparameterSearch: Experiment = {
       { rank: rank + 1, trial: t.trial, panel: `Best-${rank + 1}: val ${t.validation.toFixed(2)}`, set: 'train', epoch: e.epoch, accuracy: e.trainAcc },
     ]));
     const scatter: Row[] = trials.map((t) => ({ trial: t.trial, lr: t.lr, weightDecay: t.weightDecay, validationAccuracy: Number.isFinite(t.validation) ? t.validation : null, trainAccuracy: Number.isFinite(t.train) ? t.train : null }));
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'The good learning rates lie around 10^-3 to 10^-2 and the good weight decays around 10^-8 to 10^-6; rates below 10^-4 barely learn in 50 epochs, and weight decay matters much less than the learning rate at these sizes. Random search finds the good region with few trials; the next step is to narrow the ranges and search again.',
       summary: {
@@ -113,6 +110,6 @@ export const hyperparameterSearch: Experiment = {
         resolve: { scale: { color: 'independent' } },
       }),
       marks: { accuracy: seriesCount(curves, ['rank', 'set']) },
-    };
+    });
   },
 };

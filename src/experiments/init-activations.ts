@@ -4,6 +4,7 @@
 import { layerActivations, MultiLayerNet, type ActivationName, type WeightInit } from '../index.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const INITS: ReadonlyArray<{ label: string; init: WeightInit }> = [
   { label: 'std 1', init: 1 },
@@ -69,11 +70,7 @@ export const initActivations: Experiment = {
       }
     }
     const panels = ACTIVATIONS.flatMap((a) => INITS.map((i) => `${a}, ${i.label}`));
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings: {
         input: `${SAMPLES} × ${NODES} standard Gaussian`, layers: LAYERS, nodes: NODES, bins: BINS,
         inits: INITS.map((i) => i.label), activations: [...ACTIVATIONS],
@@ -105,6 +102,6 @@ export const initActivations: Experiment = {
         },
       }),
       marks: { hist: panels.length * LAYERS },
-    };
+    });
   },
 };

@@ -5,6 +5,7 @@ import { MultiLayerNet, SGD, smoothCurve, type ActivationName, type WeightInit }
 import { chart, field, firstRows, seriesCount, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const INITS: ReadonlyArray<{ label: string; init: WeightInit }> = [
   { label: 'std 0.01', init: 0.01 },
@@ -65,11 +66,7 @@ export const initCompare: Experiment = {
       }
     }
     const panelOrder = GRID_ACTIVATIONS.flatMap((a) => INITS.map((i) => `${a}, ${i.label}`));
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings: { deepNet: deep, grid: { ...grid, activations: [...GRID_ACTIVATIONS] }, inits: INITS.map((i) => i.label), evaluatedEvery: 'epoch' },
       conclusion: 'With std 0.01 the deep ReLU net does not learn at all (the signal and the gradients shrink layer by layer, the loss stays at ln 10 ≈ 2.30); Xavier and He both learn, He fastest, as He initialisation is derived for ReLU. In the small grid, sigmoid learns with Xavier and ReLU with He; a too-small Gaussian slows both.',
       summary: { deepNetMeanLossOfLast20Steps: finalLoss, gridFinalTestAccuracy: finalTestAccuracy },
@@ -114,6 +111,6 @@ export const initCompare: Experiment = {
         resolve: { scale: { color: 'independent' } },
       }),
       marks: { loss: INITS.length, accuracy: seriesCount(accuracy, ['panel', 'set']) },
-    };
+    });
   },
 };

@@ -5,6 +5,7 @@ import { Adam, Affine, BatchNormalization, Convolution, InstanceNormalization, L
 import { chart, field, firstRows, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 type Norm = 'none' | 'batch' | 'layer' | 'instance';
 const NORMS: ReadonlyArray<{ norm: Norm; label: string }> = [
@@ -78,11 +79,7 @@ export const normalization: Experiment = {
         net.dispose();
       }
     }
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'Normalising the convolution\'s output speeds up training of the ConvNet: with batch, layer or instance normalisation the validation loss falls faster than without. Batch norm uses statistics over the mini-batch (and running averages at inference); layer and instance norm normalise each sample on its own, so they behave the same in training and inference and do not depend on the batch size.',
       summary: { lastEpoch: final },
@@ -102,6 +99,6 @@ export const normalization: Experiment = {
         }],
       }),
       marks: { loss: seriesCount(curves, ['normalisation']) },
-    };
+    });
   },
 };

@@ -4,6 +4,7 @@ import { createOptimizer, MultiLayerNetExtend } from '../index.js';
 import { chart, field, firstRows, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const OPTIMIZERS: ReadonlyArray<{ label: string; name: string; params: Record<string, number> }> = [
   { label: 'SGD', name: 'sgd', params: { lr: 0.1 } },
@@ -53,11 +54,7 @@ export const optimizerBatchnorm: Experiment = {
         }
       }
     }
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'With weights this small a sigmoid net barely learns: the activations collapse and the gradients vanish, so without batch normalisation most optimizers stay near chance for many iterations. Batch normalisation re-centres and re-scales each layer\'s inputs, so every optimizer learns quickly and the choice of optimizer matters much less.',
       summary,
@@ -71,6 +68,6 @@ export const optimizerBatchnorm: Experiment = {
         width: 170,
       })),
       marks: { accuracy: seriesCount(curves, ['optimizer', 'normalisation', 'set']) },
-    };
+    });
   },
 };

@@ -4,6 +4,7 @@ import { createOptimizer, MultiLayerNet, smoothCurve } from '../index.js';
 import { chart, field, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 /** The book's rates (SGD, Momentum, AdaGrad 0.01; Adam 0.001), then the other optimizers at their usual rates. */
 const OPTIMIZERS: ReadonlyArray<{ label: string; name: string; params: Record<string, number> }> = [
@@ -50,11 +51,7 @@ export const optimizerMnist: Experiment = {
         net.dispose();
       }
     }
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'SGD learns slowest; Momentum, AdaGrad and Adam all drive the training loss down faster, AdaGrad often fastest early on. The ranking depends on the learning rates and the network, and no method is best for every problem, but the adaptive and momentum methods usually beat plain SGD.',
       summary: { meanLossOfLast100Steps: summary },
@@ -74,6 +71,6 @@ export const optimizerMnist: Experiment = {
         }],
       }),
       marks: { loss: OPTIMIZERS.length },
-    };
+    });
   },
 };

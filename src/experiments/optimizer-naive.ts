@@ -3,6 +3,7 @@
 import { AdaDelta, AdaGrad, Adam, Momentum, Nesterov, optimizeScalars, RMSprop, SGD, type ElementwiseOptimizer } from '../index.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 const START = [-7, 2] as const;
 const STEPS = 30;
@@ -91,11 +92,7 @@ export const optimizerNaive: Experiment = {
         },
       ],
     });
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings: {
         function: 'x^2/20 + y^2',
         start: [...START],
@@ -111,6 +108,6 @@ export const optimizerNaive: Experiment = {
         concat: OPTIMIZERS.map((o) => panel(o.name)),
       }),
       marks: Object.fromEntries(OPTIMIZERS.map((o) => [`path_${o.name}`, 1])),
-    };
+    });
   },
 };

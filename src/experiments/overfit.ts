@@ -5,6 +5,7 @@ import { MultiLayerNetExtend, SGD, type MultiLayerNetExtendOptions } from '../in
 import { chart, field, firstRows, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
+import { experimentResult } from './result.js';
 
 interface Variant { label: string; options: Partial<MultiLayerNetExtendOptions>; epochs: number; quick: boolean }
 
@@ -61,11 +62,7 @@ export const overfit: Experiment = {
         net.dispose();
       }
     }
-    return {
-      name: this.name,
-      title: this.title,
-      quick: ctx.quick,
-      seed: ctx.seed,
+    return experimentResult(this, ctx, {
       settings,
       conclusion: 'Trained on only 300 digits, the deep net reaches 100% training accuracy while test accuracy stays far lower: it overfits. Weight decay (L2 λ 0.1) and dropout keep the weights from fitting the noise of the training set: training accuracy no longer reaches 100% and the train–test gap shrinks. Small λ (0.005, 0.001) barely helps. L1 pushes every weight toward zero by the same step: at the notes\' λ of 0.1 and 0.125 (and the Elastic Net L1 + L2 at 0.05 each) it zeroes the net within a few dozen epochs, so there is no gap left because nothing is learned — too strong a penalty underfits.',
       summary: { lastTenEpochs: gaps },
@@ -78,6 +75,6 @@ export const overfit: Experiment = {
         width: 190, height: 130,
       })),
       marks: { accuracy: seriesCount(curves, ['panel', 'set']) },
-    };
+    });
   },
 };

@@ -56,7 +56,7 @@ export function gemmRowChunks(M: number, N: number, K: number, parts: number): n
   return Math.max(parts, Math.min(units, CHUNKS_PER_THREAD * parts, Math.floor((M * N * K) / GEMM_MIN_CHUNK_WORK)));
 }
 
-/** Floats of op(B) K×N packed once (assembly/gemm.ts gemmPackedBFloats). */
+/** Floats of op(B) K×N packed for all of K, N rounded up to whole panels (as gemmRowsClaimed packs it). */
 export function packedBFloats(N: number, K: number): number {
   return K * Math.ceil(N / NR) * NR;
 }

@@ -168,7 +168,7 @@ function blockRows(
 // on and another from the last one back, so each keeps computing the rows it
 // computed in the call before (the previous layer's output it reads, and the
 // rows it writes, stay in its own cache: a cache line between the two vCPUs
-// of a 2-vCPU EPYC VM takes ~200 ns). Each thread packs B itself for the same
+// of a 2-vCPU EPYC VM takes ~0.4 µs). Each thread packs B itself for the same
 // reason: a B packed once and shared crosses between cores on every call,
 // slower than packing it twice. Same tiles and K blocks as gemm, so the same
 // bits as gemm on one thread.
@@ -210,8 +210,9 @@ export function gemmRowsClaimed(
   for (let pc = 0; pc < K; pc += KC) packB(Bp + ((<usize>pc * np) << 2), B, transB, ldb, pc, 0, min(KC, K - pc), N);
   const units = (M + MR - 1) / MR;
   for (; c >= 0; c = claimChunk(claim, fromBack)) {
-    const i0 = units * c / chunks * MR;
-    const i1 = c == chunks - 1 ? M : units * (c + 1) / chunks * MR;
+    // in 64 bits: units · chunks can pass 2^31 for a tall C on many threads
+    const i0 = <i32>(<i64>units * c / chunks) * MR;
+    const i1 = c == chunks - 1 ? M : <i32>(<i64>units * (c + 1) / chunks) * MR;
     // row i of op(A) starts at A + i·lda floats, or at A + i when A is stored K×M
     const a = A + ((transA == 0 ? <usize>i0 * lda : <usize>i0) << 2);
     const cRows = C + ((<usize>i0 * ldc) << 2);

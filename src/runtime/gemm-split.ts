@@ -42,7 +42,7 @@ export const CLAIMED_B_FLOATS = 256 * 1024;
 /** Row chunks per thread, at most, of a claimed row split. */
 const CHUNKS_PER_THREAD = 4;
 
-/** Multiply-adds a row chunk must have: claiming one costs a cache line's trip between cores (~0.2 µs). */
+/** Multiply-adds a row chunk must have: claiming one costs a cache line's trip between cores (~0.4 µs). */
 export const GEMM_MIN_CHUNK_WORK = 1 << 16;
 
 /**

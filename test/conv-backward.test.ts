@@ -1,5 +1,6 @@
 // assembly/conv.ts convBackward: the direct kernels of stride 1 (dW by 4-filter
-// × 2-tap tiles summed in 4 lanes, dx as a forward convolution of dout with
+// × 2-tap tiles summed in 4 lanes and a 1-tap tile for an odd K's last tap,
+// db summed as dout is packed, dx as a forward convolution of dout with
 // the flipped filters) and the im2col + GEMM path elsewhere, and db, against
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
 // against a float64 reference within f32 summation error. Shapes around the
@@ -45,6 +46,11 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolea
   k.convBackwardRef(dxRef.ptr, dWRef.ptr, dbRef.ptr, x.ptr, dout.ptr, w.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
   expectBits(dW.data, dWRef.data, `dW vs convBackwardRef, ${what}`);
   expectBits(db.data.subarray(0, c.FN), dbRef.data.subarray(0, c.FN), `db vs convBackwardRef, ${what}`);
+  // the direct dW path sums db as it packs dout: convBiasBackward's bits either way
+  const dbAlone = rt.tensor([Math.max(1, c.FN)]);
+  k.convBiasBackward(dbAlone.ptr, dout.ptr, c.N, c.FN, OH * OW);
+  expectBits(db.data.subarray(0, c.FN), dbAlone.data.subarray(0, c.FN), `db vs convBiasBackward, ${what}`);
+  dbAlone.dispose();
   if (opts.noDx) expect(dx.data.every(Number.isNaN), `dx untouched with dx = 0, ${what}`).toBe(true);
   else expectBits(dx.data.subarray(0, inSize), dxRef.data.subarray(0, inSize), `dx vs convBackwardRef, ${what}`);
   expect(canaries.changed(), `canaries around dx, dW, db and the scratch, ${what}`).toBe(0);

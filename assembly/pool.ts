@@ -102,25 +102,42 @@ export function maxPoolForward(y: usize, arg: usize, x: usize, planes: i32, H: i
       const rowInside = iy0 >= 0 && iy0 + PH <= H;
       let ox = 0;
       while (ox < OW) {
-        const v = vectorAt(ox, lo, hi, rowInside);
-        if (v >= 0) {
-          const o = <usize>(oy * OW + v) << 2;
-          const ix0 = v * stride - pad;
-          let best = loadStrided(xp + (<usize>(iy0 * W + ix0) << 2), stride);
-          let at = i32x4.add(i32x4.splat(iy0 * W + ix0), lanes);
-          for (let ky = 0; ky < PH; ky++) {
-            for (let kx = 0; kx < PW; kx++) {
-              if (ky == 0 && kx == 0) continue;
-              const idx = (iy0 + ky) * W + ix0 + kx;
-              const v = loadStrided(xp + (<usize>idx << 2), stride);
-              const m = f32x4.gt(v, best);
-              best = v128.bitselect(v, best, m);
-              at = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), at, m);
+        const start = vectorAt(ox, lo, hi, rowInside);
+        if (start >= 0) {
+          const o = <usize>(oy * OW + start) << 2;
+          const idx0 = iy0 * W + start * stride - pad;
+          let best = loadStrided(xp + (<usize>idx0 << 2), stride);
+          let at = i32x4.add(i32x4.splat(idx0), lanes);
+          if (PH == 2 && PW == 2 && stride == 2) {
+            // the nets' 2×2 pool, unrolled: the loop below's taps in its order
+            const r0 = xp + (<usize>idx0 << 2), r1 = r0 + (<usize>W << 2);
+            let v = loadStrided(r0 + 4, 2);
+            let m = f32x4.gt(v, best);
+            best = v128.bitselect(v, best, m);
+            at = v128.bitselect(i32x4.add(i32x4.splat(idx0 + 1), lanes), at, m);
+            v = loadStrided(r1, 2);
+            m = f32x4.gt(v, best);
+            best = v128.bitselect(v, best, m);
+            at = v128.bitselect(i32x4.add(i32x4.splat(idx0 + W), lanes), at, m);
+            v = loadStrided(r1 + 4, 2);
+            m = f32x4.gt(v, best);
+            best = v128.bitselect(v, best, m);
+            at = v128.bitselect(i32x4.add(i32x4.splat(idx0 + W + 1), lanes), at, m);
+          } else {
+            for (let ky = 0; ky < PH; ky++) {
+              for (let kx = 0; kx < PW; kx++) {
+                if (ky == 0 && kx == 0) continue;
+                const idx = idx0 + ky * W + kx;
+                const v = loadStrided(xp + (<usize>idx << 2), stride);
+                const m = f32x4.gt(v, best);
+                best = v128.bitselect(v, best, m);
+                at = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), at, m);
+              }
             }
           }
           v128.store(yp + o, best);
           v128.store(ap + o, at);
-          ox = v + 4;
+          ox = start + 4;
         } else {
           const o = <usize>(oy * OW + ox) << 2;
           maxWindow(xp, H, W, iy0, ox * stride - pad, PH, PW, yp + o, ap + o);

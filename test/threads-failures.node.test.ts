@@ -38,7 +38,7 @@ WebAssembly.instantiate = async (module, imports) => {
 
 const runtimes: Runtime[] = [];
 async function runtime(options: RuntimeOptions): Promise<Runtime> {
-  const rt = await createRuntime({ threads: 2, maxThreads: 2, ...options });
+  const rt = await createRuntime({ threads: 2, maxThreads: 2, busyCores: 'split', ...options });
   runtimes.push(rt);
   return rt;
 }
@@ -96,7 +96,7 @@ function dieScenario(host: string): { message: string; cause: string; threads: n
       return out;
     };
     const expected = product(await createRuntime({ threads: 1 }));
-    const rt = await createRuntime({ threads: 2, maxThreads: 2, threadHost: ${host} });
+    const rt = await createRuntime({ threads: 2, maxThreads: 2, threadHost: ${host}, busyCores: 'split' });
     await rt.ready;
     let error = null;
     for (let call = 0; call < 3000 && !error; call++) { try { product(rt); } catch (e) { error = e; } }

@@ -2,11 +2,13 @@
 // run .ts): a runtime with threads, never disposed, must not keep the process
 // alive (the workers are unref'd once ready), and the workers must be ready
 // when createRuntime resolves. In this process: the default pool starts, and
-// is used, while the calling thread never yields (a synchronous train()).
+// is used, while the calling thread never yields (a synchronous train()); and
+// with the cores busy, calls stop splitting and then split again.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { removeTranspiled, transpileRuntime } from './helpers/transpiled.js';
+import { expectBits } from './helpers/runtime.js';
 
 let dir = '';
 beforeAll(async () => { dir = await transpileRuntime(); });
@@ -131,7 +133,7 @@ describe('the default pool during synchronous work', () => {
 
   it('workers that come up while the calling thread never yields take parts of its calls (their readiness is in the shared memory)', { timeout: 60_000 }, async () => {
     const { createRuntime } = await import('../src/node/runtime.js');
-    const rt = await createRuntime();
+    const rt = await createRuntime({ busyCores: 'split' });
     try {
       const n = 256;
       const a = rt.tensor([n, n]), c = rt.tensor([n, n]);
@@ -145,6 +147,59 @@ describe('the default pool during synchronous work', () => {
       if (os.availableParallelism() > 1) expect(rt.threadStats().workerChunks, `parts run by workers within ${calls} calls`).toBeGreaterThan(0);
     } finally {
       await rt.dispose();
+    }
+  });
+
+  it('with the cores busy (more spinning threads than cores), the worker stops spinning and calls run on the calling thread with the same bits; they split again once its quiet ends', { timeout: 60_000 }, async () => {
+    const { createRuntime } = await import('../src/node/runtime.js');
+    const { Worker } = await import('node:worker_threads');
+    const n = 128;
+    const solo = await createRuntime({ threads: 1 });
+    const rt = await createRuntime({ threads: 2 });
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const busy: InstanceType<typeof Worker>[] = [];
+    try {
+      const product = (r: typeof rt) => {
+        const a = r.tensor([n, n]), c = r.tensor([n, n]);
+        r.seed = 9;
+        r.uniform(a, -1, 1);
+        r.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+        return { a, c };
+      };
+      const expected = product(solo).c.toArray();
+      const { a, c } = product(rt);
+      // one busy thread per core, besides this one and the pool's worker
+      const cores = os.availableParallelism();
+      for (let i = 0; i < cores; i++) {
+        busy.push(new Worker('const f = new Int32Array(require("node:worker_threads").workerData); while (Atomics.load(f, 0) === 0) {}', { eval: true, workerData: stop.buffer }));
+      }
+      // calls with pauses between them (as a training step's other work), in which the worker spins idle
+      let calls = 0;
+      const deadline = Date.now() + 20_000;
+      while (rt.threadStats().quietCalls === 0 && Date.now() < deadline) {
+        rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+        calls++;
+        expectBits(c.data, expected, `call ${calls}`);
+        const pause = performance.now() + 0.5;
+        while (performance.now() < pause) { /* this thread's own work */ }
+      }
+      const busyStats = rt.threadStats();
+      expect(busyStats.workerQuiets, `the worker went quiet within ${calls} calls`).toBeGreaterThan(0);
+      expect(busyStats.quietCalls, 'calls run on the calling thread').toBeGreaterThan(0);
+      expectBits(c.data, expected, 'a call on the calling thread');
+      Atomics.store(stop, 0, 1);
+      await Promise.all(busy.map((w) => w.terminate()));
+      busy.length = 0;
+      // the longest quiet (3.2 s) ends by its timeout; the worker then spins again and the next call splits
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      rt.unsafeGemm(0, 1, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+      expect(rt.threadStats().jobs, 'split again').toBe(busyStats.jobs + 1);
+      expectBits(c.data, expected, 'the split call after');
+    } finally {
+      Atomics.store(stop, 0, 1);
+      await Promise.all(busy.map((w) => w.terminate()));
+      await rt.dispose();
+      await solo.dispose();
     }
   });
 });

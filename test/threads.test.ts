@@ -91,8 +91,10 @@ function expectWorkersTakePart(rt: Runtime): void {
 }
 
 const runtimes: Runtime[] = [];
+// These tests check how calls split: they split even if the machine's cores
+// are busy (RuntimeOptions.busyCores; test/threads.node.test.ts tests 'yield').
 async function threaded(options: RuntimeOptions): Promise<Runtime> {
-  const rt = await makeRuntime(options);
+  const rt = await makeRuntime({ busyCores: 'split', ...options });
   runtimes.push(rt);
   return rt;
 }
@@ -433,12 +435,15 @@ describe('threads: the default, a lazy \'auto\' pool', () => {
 describe('threads: options, fallbacks, dispose', () => {
   afterEach(() => { vi.unstubAllGlobals(); });
 
-  it('rejects thread counts that are not positive integers', async () => {
+  it('rejects thread counts that are not positive integers, and busyCores other than yield or split', async () => {
     for (const threads of [0, -2, 1.5, Number.NaN, 'all']) {
       await expect(makeRuntime({ threads } as RuntimeOptions), String(threads)).rejects.toThrow(/options\.threads: expected a positive integer or 'auto'/);
     }
     for (const maxThreads of [0, 2.5, 5000]) {
       await expect(makeRuntime({ threads: 2, maxThreads }), String(maxThreads)).rejects.toThrow(/options\.maxThreads: expected an integer in \[1, 4095\]/);
+    }
+    for (const busyCores of ['wait', '', null, true]) {
+      await expect(makeRuntime({ threads: 2, busyCores } as unknown as RuntimeOptions), String(busyCores)).rejects.toThrow(/options\.busyCores: expected 'yield' or 'split'/);
     }
   });
 
@@ -480,7 +485,7 @@ describe('threads: options, fallbacks, dispose', () => {
     const rt = await createCore({ wasm: await wasmModule('plain'), threads: 2 });
     expect(rt.features.threads).toBe(1);
     expect(rt.features.notes).toEqual([expect.stringMatching(/threads: 2 requested, but this host cannot start workers \(no Worker API\); running on 1 thread/)]);
-    expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0 });
+    expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0, workerQuiets: 0, quietCalls: 0 });
   });
 
   it('runs on one thread, and says why, when workers fail to start (e.g. a CSP forbidding blob: workers)', async () => {
@@ -510,6 +515,6 @@ describe('threads: options, fallbacks, dispose', () => {
     expect(rt.features.threads).toBe(1);
     expect(rt.memoryStats().blocks, 'only the calling thread\'s gemm workspace is left').toBe(1);
     expectBits(runCase(rt, cases[1], 10), one[1], 'after dispose');
-    expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0 });
+    expect(rt.threadStats()).toEqual({ jobs: 0, chunks: 0, workerChunks: 0, workerQuiets: 0, quietCalls: 0 });
   });
 });

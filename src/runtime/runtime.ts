@@ -52,6 +52,19 @@ export interface RuntimeOptions {
   relaxedSharedWasm?: WasmSource;
   /** How to start workers. Default: Web Workers where the host has them; Node's createRuntime passes worker_threads. */
   threadHost?: ThreadHost;
+  /**
+   * What calls do while the cores are busy with other work. A worker waiting
+   * for the next call spins for a moment (a wake-up costs more than a small
+   * call); when another process keeps a core busy, that spinning takes the
+   * calling thread's core share (the MLP step: 3.1 ms on 2 threads against
+   * 1.7 ms on 1). So a worker that finds itself descheduled while it spins
+   * (four times within 50 ms) sleeps at once when idle for 100 ms, doubling
+   * up to 3.2 s while the core stays busy. 'yield' (the default): while every
+   * worker is so quiet, calls run on the calling thread (the same bits), and
+   * split again when the quiet ends. 'split': calls split regardless (the
+   * pool's own tests, which check how calls split).
+   */
+  busyCores?: 'yield' | 'split';
 }
 
 /** What a runtime runs with (`rt.features`), fixed when it is created except `threads` once a pool starts. */
@@ -68,7 +81,7 @@ export interface RuntimeFeatures {
   notes: string[];
 }
 
-const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory', 'threads', 'maxThreads', 'sharedWasm', 'relaxedSharedWasm', 'threadHost']);
+const OPTION_KEYS = new Set(['wasm', 'relaxedWasm', 'relaxed', 'seed', 'memory', 'threads', 'maxThreads', 'sharedWasm', 'relaxedSharedWasm', 'threadHost', 'busyCores']);
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 /** Threads a pool may have: a call's parts (one per thread at most) must fit the claim word. */
 const MAX_THREADS = MAX_CHUNKS;
@@ -146,6 +159,10 @@ export class Runtime {
   private starting: Promise<void> = Promise.resolve();
   private stopped = false;
   private unsplitWork = 0;
+  /** Whether calls run on the calling thread while every worker is quiet (RuntimeOptions.busyCores 'yield'). */
+  private readonly yieldToBusy: boolean;
+  /** Calls that would have split but ran on the calling thread, every worker being quiet. */
+  private quietCalls = 0;
   private readonly setSlots = (...args: number[]): void => {
     if (args.length > MAX_ARGS) throw new RangeError(`a split call's kernel takes at most ${MAX_ARGS} arguments, got ${args.length}`);
     this.slots.set(args, this.slotOffset);
@@ -160,8 +177,10 @@ export class Runtime {
     readonly features: RuntimeFeatures,
     seed: number,
     maxPages: number,
+    busyCores: 'yield' | 'split' = 'yield',
   ) {
     checkSeed(seed);
+    this.yieldToBusy = busyCores === 'yield';
     this.currentSeed = seed;
     this.unsafeKernels = kernels;
     this.allocator = new Allocator(memory, kernels.heapBase(), maxPages);
@@ -259,6 +278,16 @@ export class Runtime {
     return pool;
   }
 
+  /** The pool to split a call on now: livePool(), but null while every worker is quiet (busy cores) and the runtime yields. */
+  private splitPool(): ThreadPool | null {
+    const pool = this.livePool();
+    if (pool !== null && this.yieldToBusy && pool.allQuiet) {
+      this.quietCalls++;
+      return null;
+    }
+    return pool;
+  }
+
   // Runs a published split call; a worker that died during it retires the pool.
   private runPool(pool: ThreadPool, fn: number, parts: number, kernel: string): void {
     try {
@@ -344,7 +373,7 @@ export class Runtime {
     if (!(Number.isInteger(parts) && parts >= 1 && parts <= MAX_SPLIT_PARTS)) {
       throw new RangeError(`runParts(${name}): parts must be an integer in [1, ${MAX_SPLIT_PARTS}], got ${parts}`);
     }
-    const pool = parts < 2 ? null : this.livePool();
+    const pool = parts < 2 ? null : this.splitPool();
     if (pool === null) {
       if (parts > 1) this.wake(work);
       const kernel = this.unsafeKernels[name] as PartArgs<K>;
@@ -369,7 +398,7 @@ export class Runtime {
   private splitGemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     beta: number, bias: number, act: number): void {
     const parts = gemmParts(M, N, K, this.plannedThreads);
-    const pool = parts < 2 ? null : this.livePool();
+    const pool = parts < 2 ? null : this.splitPool();
     if (pool === null) {
       if (parts > 1) this.wake(M * N * K);
       if (bias === 0) this.unsafeKernels.gemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, this.unsafeGemmWork);
@@ -430,7 +459,8 @@ export class Runtime {
 
   /** Work split across threads so far (zeros on one thread). */
   threadStats(): ThreadStats {
-    return this.pool ? this.pool.stats() : { jobs: 0, chunks: 0, workerChunks: 0 };
+    const quietCalls = this.quietCalls;
+    return this.pool ? { ...this.pool.stats(), quietCalls } : { jobs: 0, chunks: 0, workerChunks: 0, workerQuiets: 0, quietCalls };
   }
 
   /**
@@ -652,6 +682,10 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   }
   const seed = options.seed ?? 1;
   checkSeed(seed);
+  const busyCores = options.busyCores === undefined ? 'yield' : options.busyCores;
+  if (busyCores !== 'yield' && busyCores !== 'split') {
+    throw new RangeError(`options.busyCores: expected 'yield' or 'split', got ${String(busyCores)}`);
+  }
   if (!hasSimd()) throw new Error('createRuntime: this host lacks WebAssembly SIMD (fixed-width 128-bit), which simdnn requires');
   const maximum = options.memory?.maximum ?? MAX_PAGES;
   const initial = options.memory?.initial ?? 64;
@@ -694,7 +728,7 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   // browser's main thread (the limit is on 8 MB modules).
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
-  const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum);
+  const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum, busyCores);
   if (shared && options.threads === undefined) rt.deferThreads(host!, threads);
   else if (shared) await rt.startThreads(host!, threads);
   return rt;

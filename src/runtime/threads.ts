@@ -45,6 +45,26 @@ export const MAX_CHUNKS = 4095;
 // MLP step (784-[100×6]-10, batch 100), 2 threads vs 1: 0.93x when workers
 // sleep at once, 1.35–1.5x with 0.2 or 2 ms of spinning.
 const WORKER_SPIN_MS = 2;
+// But a spinning worker is a runnable thread: with another process busy on
+// the machine, three threads share the two cores and the calling thread gets
+// two thirds of one (MLP step 3.4 ms on 2 threads against 1.7 on 1; 2.0 ms
+// with workers that never spin). So a worker that finds itself descheduled
+// while spinning (two polls more than PREEMPTED_MS apart, where polls are
+// ~0.1 µs apart) four times within CONFIRM_MS sleeps at once when idle for
+// QUIET_MS, doubling up to QUIET_MAX_MS while it keeps being descheduled, and
+// back to QUIET_MS once a whole spin window passes QUIET_RESET_MS after the
+// last time it was (a busy neighbour still leaves it whole slices, longer
+// than a spin window, so one undisturbed window proves little). While every worker
+// is quiet the runtime runs calls on the calling thread (RuntimeOptions
+// .busyCores): the MLP step then takes about its 1-thread time. Measured on a
+// 2-vCPU VM, a thread spinning for 5 s saw gaps of 1 ms or more 3 to 5 times
+// when the machine was quiet (the hypervisor's, sometimes two close
+// together), and ~300 gaps of 4 ms or more with two other busy threads.
+const PREEMPTED_MS = 1;
+const CONFIRM_MS = 50;
+const QUIET_MS = 100;
+const QUIET_MAX_MS = 3200;
+const QUIET_RESET_MS = 1000;
 // Polls of the done counter (a few µs) before the calling thread sleeps on it,
 // where it may; the parts are equal, so the wait is usually short.
 const SPIN_BEFORE_WAIT = 1000;
@@ -52,7 +72,7 @@ const SPIN_BEFORE_WAIT = 1000;
 // could notify is still seen; an exit or a finished chunk wakes it at once.
 const WAIT_SLICE_MS = 50;
 
-const CLAIM = 0, DONE = 1, STOP = 2, FAILED = 3, WORKER_CHUNKS = 4, FN = 5, READY = 6, GONE = 7, FAULT = 8, FAULT_LEN = 9, CHUNKS = 10;
+const CLAIM = 0, DONE = 1, STOP = 2, FAILED = 3, WORKER_CHUNKS = 4, FN = 5, READY = 6, GONE = 7, FAULT = 8, FAULT_LEN = 9, CHUNKS = 10, QUIETS = 11, QUIET_NOW = 12;
 const HEADER_BYTES = 64;
 /** UTF-16 code units kept of a failure's cause. */
 const FAULT_CHARS = 240;
@@ -120,7 +140,8 @@ export interface ThreadHost {
 // The worker's side of the protocol, as source text so it runs from a string
 // (no worker file to locate across Node, browsers and bundlers).
 // While idle a worker spins briefly on the claim word before it sleeps in
-// Atomics.wait, so back-to-back calls (a training step) do not pay a wake-up.
+// Atomics.wait, so back-to-back calls (a training step) do not pay a wake-up;
+// not while it finds itself descheduled in the spin (see PREEMPTED_MS).
 export const WORKER_BODY = `
 function simdnnControl(init) {
   const buffer = init.memory.buffer, own = init.control + ${ARGS_BYTE} + init.slots * ${MAX_ARGS * 8} + init.index * 8;
@@ -143,7 +164,8 @@ function simdnnWorkerGone(init, cause) {
 }
 function simdnnWorker(init, post) {
   const CLAIM = ${CLAIM}, DONE = ${DONE}, STOP = ${STOP}, FAILED = ${FAILED}, WORKER_CHUNKS = ${WORKER_CHUNKS}, FN = ${FN}, CHUNKS = ${CHUNKS};
-  const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS};
+  const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS}, PREEMPTED_MS = ${PREEMPTED_MS}, CONFIRM_MS = ${CONFIRM_MS};
+  const QUIET_MS = ${QUIET_MS}, QUIET_MAX_MS = ${QUIET_MAX_MS}, QUIET_RESET_MS = ${QUIET_RESET_MS};
   // views on a shared buffer stay valid when the memory grows
   const c = simdnnControl(init), ctl = c.ctl, slots = c.slots, own = c.own;
   const args = new Array(MAX_ARGS).fill(0);
@@ -152,7 +174,8 @@ function simdnnWorker(init, post) {
     if (Atomics.compareExchange(own, ${STATE}, ${STARTING}, ${UP}) !== ${STARTING}) return;
     Atomics.add(ctl, ${READY}, 1);
     post('ready');
-    let idleSince = -1;
+    // the last three times it was descheduled while spinning; quiet: sleeping at once when idle, until quietUntil
+    let idleSince = -1, lastPoll = 0, p1 = -Infinity, p2 = -Infinity, p3 = -Infinity, quietUntil = 0, quiet = QUIET_MS, isQuiet = false;
     for (;;) {
       const word = Atomics.load(ctl, CLAIM);
       if (Atomics.load(ctl, STOP) !== 0) { post('stopped'); return; }
@@ -173,8 +196,29 @@ function simdnnWorker(init, post) {
         continue;
       }
       const now = performance.now();
+      if (isQuiet && now >= quietUntil) { isQuiet = false; Atomics.sub(ctl, ${QUIET_NOW}, 1); }
       if (idleSince < 0) idleSince = now;
-      else if (now - idleSince > SPIN_MS) { Atomics.wait(ctl, CLAIM, word); idleSince = -1; }
+      else if (now - lastPoll > PREEMPTED_MS) {
+        // descheduled while spinning, the fourth time in a short while: sleep when idle for a while
+        if (now - p3 < CONFIRM_MS) {
+          quietUntil = now + quiet;
+          quiet = Math.min(2 * quiet, QUIET_MAX_MS);
+          Atomics.add(ctl, ${QUIETS}, 1);
+          if (!isQuiet) { isQuiet = true; Atomics.add(ctl, ${QUIET_NOW}, 1); }
+        }
+        p3 = p2; p2 = p1; p1 = now;
+      }
+      lastPoll = now;
+      if (isQuiet) {
+        // the timeout ends the quiet period even if no call comes (the runtime
+        // runs calls alone while every worker is quiet)
+        Atomics.wait(ctl, CLAIM, word, quietUntil - now);
+        idleSince = -1;
+      } else if (now - idleSince > SPIN_MS) {
+        if (now - p1 > QUIET_RESET_MS) quiet = QUIET_MS; // a whole spin window, long after the last deschedule
+        Atomics.wait(ctl, CLAIM, word);
+        idleSince = -1;
+      }
     }
   }, (e) => post({ error: String(e && e.message || e) }));
 }
@@ -229,6 +273,10 @@ export interface ThreadStats {
   chunks: number;
   /** Chunks that worker threads (not the calling thread) ran. */
   workerChunks: number;
+  /** Times a worker found itself descheduled while spinning idle, and so slept when idle for a while (a busy machine). */
+  workerQuiets: number;
+  /** Calls that would have split but ran on the calling thread while every worker was quiet (RuntimeOptions.busyCores). */
+  quietCalls: number;
 }
 
 export class ThreadPool {
@@ -318,6 +366,11 @@ export class ThreadPool {
   /** Workers that have come up (counted through the shared memory). */
   get up(): number {
     return Atomics.load(this.ctl, READY);
+  }
+
+  /** Whether every worker is quiet: each found its core busy with other work (see PREEMPTED_MS). */
+  get allQuiet(): boolean {
+    return Atomics.load(this.ctl, QUIET_NOW) >= this.workerCount;
   }
 
   /** Whether a worker has exited: the pool can no longer be trusted with a call. */
@@ -412,8 +465,8 @@ export class ThreadPool {
     Atomics.notify(this.ctl, DONE);
   }
 
-  stats(): ThreadStats {
-    return { jobs: this.jobs, chunks: this.chunks, workerChunks: Atomics.load(this.ctl, WORKER_CHUNKS) };
+  stats(): Omit<ThreadStats, 'quietCalls'> {
+    return { jobs: this.jobs, chunks: this.chunks, workerChunks: Atomics.load(this.ctl, WORKER_CHUNKS), workerQuiets: Atomics.load(this.ctl, QUIETS) };
   }
 
   /**

@@ -57,11 +57,12 @@ const WORKER_SPIN_MS = 2;
 // than a spin window, so one undisturbed window proves little). While every worker
 // is quiet the runtime runs calls on the calling thread (RuntimeOptions
 // .busyCores): the MLP step then takes about its 1-thread time. Measured on a
-// 2-vCPU VM, a thread spinning for 5 s saw gaps of 1 ms or more 3 to 5 times
-// when the machine was quiet (the hypervisor's, sometimes two close
-// together), and ~300 gaps of 4 ms or more with two other busy threads.
-const PREEMPTED_MS = 1;
-const CONFIRM_MS = 50;
+// 2-vCPU VM, a thread spinning for 5 s saw 3 to 5 gaps of 1 ms or more when
+// the machine was quiet (the hypervisor's; in its worst phases it pauses a
+// vCPU 500 times a second, ~0.1 ms each), 0 to 3 of 2 ms or more, and ~300
+// of 4 ms or more with two other busy threads.
+const PREEMPTED_MS = 2;
+const CONFIRM_MS = 100;
 const QUIET_MS = 100;
 const QUIET_MAX_MS = 3200;
 const QUIET_RESET_MS = 1000;

@@ -526,66 +526,66 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xr
   for (let ox = 0; ox < OW; ox += DNR) {
     const nr = min(DNR, OW - ox);
     const c = crow + (<usize>ox << 2);
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  // B row k is at p, which steps by steps[k] bytes to row k + 1 (one float
-  // along a filter row, a jump to the next one). 8 accumulators, 2 B vectors,
-  // 4 broadcasts and a product: 15 registers even if V8 loads everything
-  // before the first multiply (it does here; a 6×8 tile spilled)
-  let p = xrow + (<usize>ox << 2) + start;
-  let d = steps + (<usize>k0 << 2);
-  let a = a0;
-  for (let k = k0; k < k1; k++) {
-    const b0 = v128.load(p);
-    const b1 = v128.load(p, 16);
-    let av = v128.load32_splat(a);
-    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
-    av = v128.load32_splat(a, 4);
-    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
-    av = v128.load32_splat(a, 8);
-    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
-    av = v128.load32_splat(a, 12);
-    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
-    a += DMR << 2;
-    p += <usize>load<i32>(d);
-    d += 4;
-  }
-  if (nr == DNR && mr == DMR) {
-    // a whole tile: each test once per tile, not per vector (with K = 9 the
-    // per-vector tests cost as much as the multiply-adds); directRow's math
-    if (beta != 0) {
-      c00 = f32x4.add(v128.load(c), c00); c01 = f32x4.add(v128.load(c, 16), c01);
-      c10 = f32x4.add(v128.load(c + rowBytes), c10); c11 = f32x4.add(v128.load(c + rowBytes, 16), c11);
-      c20 = f32x4.add(v128.load(c + 2 * rowBytes), c20); c21 = f32x4.add(v128.load(c + 2 * rowBytes, 16), c21);
-      c30 = f32x4.add(v128.load(c + 3 * rowBytes), c30); c31 = f32x4.add(v128.load(c + 3 * rowBytes, 16), c31);
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    // B row k is at p, which steps by steps[k] bytes to row k + 1 (one float
+    // along a filter row, a jump to the next one). 8 accumulators, 2 B vectors,
+    // 4 broadcasts and a product: 15 registers even if V8 loads everything
+    // before the first multiply (it does here; a 6×8 tile spilled)
+    let p = xrow + (<usize>ox << 2) + start;
+    let d = steps + (<usize>k0 << 2);
+    let a = a0;
+    for (let k = k0; k < k1; k++) {
+      const b0 = v128.load(p);
+      const b1 = v128.load(p, 16);
+      let av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      p += <usize>load<i32>(d);
+      d += 4;
     }
-    if (b != 0) {
-      let bv = v128.load32_splat(b);
-      c00 = f32x4.add(c00, bv); c01 = f32x4.add(c01, bv);
-      bv = v128.load32_splat(b, 4);
-      c10 = f32x4.add(c10, bv); c11 = f32x4.add(c11, bv);
-      bv = v128.load32_splat(b, 8);
-      c20 = f32x4.add(c20, bv); c21 = f32x4.add(c21, bv);
-      bv = v128.load32_splat(b, 12);
-      c30 = f32x4.add(c30, bv); c31 = f32x4.add(c31, bv);
-      if (doRelu) {
-        c00 = relu(c00); c01 = relu(c01); c10 = relu(c10); c11 = relu(c11);
-        c20 = relu(c20); c21 = relu(c21); c30 = relu(c30); c31 = relu(c31);
+    if (nr == DNR && mr == DMR) {
+      // a whole tile: each test once per tile, not per vector (with K = 9 the
+      // per-vector tests cost as much as the multiply-adds); directRow's math
+      if (beta != 0) {
+        c00 = f32x4.add(v128.load(c), c00); c01 = f32x4.add(v128.load(c, 16), c01);
+        c10 = f32x4.add(v128.load(c + rowBytes), c10); c11 = f32x4.add(v128.load(c + rowBytes, 16), c11);
+        c20 = f32x4.add(v128.load(c + 2 * rowBytes), c20); c21 = f32x4.add(v128.load(c + 2 * rowBytes, 16), c21);
+        c30 = f32x4.add(v128.load(c + 3 * rowBytes), c30); c31 = f32x4.add(v128.load(c + 3 * rowBytes, 16), c31);
       }
+      if (b != 0) {
+        let bv = v128.load32_splat(b);
+        c00 = f32x4.add(c00, bv); c01 = f32x4.add(c01, bv);
+        bv = v128.load32_splat(b, 4);
+        c10 = f32x4.add(c10, bv); c11 = f32x4.add(c11, bv);
+        bv = v128.load32_splat(b, 8);
+        c20 = f32x4.add(c20, bv); c21 = f32x4.add(c21, bv);
+        bv = v128.load32_splat(b, 12);
+        c30 = f32x4.add(c30, bv); c31 = f32x4.add(c31, bv);
+        if (doRelu) {
+          c00 = relu(c00); c01 = relu(c01); c10 = relu(c10); c11 = relu(c11);
+          c20 = relu(c20); c21 = relu(c21); c30 = relu(c30); c31 = relu(c31);
+        }
+      }
+      v128.store(c, c00); v128.store(c, c01, 16);
+      v128.store(c + rowBytes, c10); v128.store(c + rowBytes, c11, 16);
+      v128.store(c + 2 * rowBytes, c20); v128.store(c + 2 * rowBytes, c21, 16);
+      v128.store(c + 3 * rowBytes, c30); v128.store(c + 3 * rowBytes, c31, 16);
+      continue;
     }
-    v128.store(c, c00); v128.store(c, c01, 16);
-    v128.store(c + rowBytes, c10); v128.store(c + rowBytes, c11, 16);
-    v128.store(c + 2 * rowBytes, c20); v128.store(c + 2 * rowBytes, c21, 16);
-    v128.store(c + 3 * rowBytes, c30); v128.store(c + 3 * rowBytes, c31, 16);
-    continue;
-  }
-  // rows past mr are the zero filters of the last panel: not written
-  directRow(c, c00, c01, beta, b, doRelu, nr, T);
-  if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
-  if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
-  if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
+    // rows past mr are the zero filters of the last panel: not written
+    directRow(c, c00, c01, beta, b, doRelu, nr, T);
+    if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
+    if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
+    if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
   }
 }
 

@@ -196,10 +196,10 @@ export function avgPoolForward(y: usize, x: usize, planes: i32, H: i32, W: i32, 
       const rowInside = iy0 >= 0 && iy0 + PH <= H;
       let ox = 0;
       while (ox < OW) {
-        const v = vectorAt(ox, lo, hi, rowInside);
-        if (v >= 0) {
-          const o = <usize>(oy * OW + v) << 2;
-          const ix0 = v * stride - pad;
+        const start = vectorAt(ox, lo, hi, rowInside);
+        if (start >= 0) {
+          const o = <usize>(oy * OW + start) << 2;
+          const ix0 = start * stride - pad;
           let s = f32x4.splat(0);
           for (let ky = 0; ky < PH; ky++) {
             for (let kx = 0; kx < PW; kx++) {
@@ -207,7 +207,7 @@ export function avgPoolForward(y: usize, x: usize, planes: i32, H: i32, W: i32, 
             }
           }
           v128.store(yp + o, f32x4.mul(s, invv));
-          ox = v + 4;
+          ox = start + 4;
         } else {
           store<f32>(yp + (<usize>(oy * OW + ox) << 2), avgWindow(xp, H, W, iy0, ox * stride - pad, PH, PW) * inv);
           ox++;

@@ -56,13 +56,14 @@ export interface RuntimeOptions {
    * What calls do while the cores are busy with other work. A worker waiting
    * for the next call spins for a moment (a wake-up costs more than a small
    * call); when another process keeps a core busy, that spinning takes the
-   * calling thread's core share (the MLP step: 3.1 ms on 2 threads against
-   * 1.7 ms on 1). So a worker that finds itself descheduled while it spins
-   * (four pauses of 2 ms or more within 100 ms) sleeps at once when idle for 100 ms, doubling
-   * up to 3.2 s while the core stays busy. 'yield' (the default): while every
-   * worker is so quiet, calls run on the calling thread (the same bits), and
-   * split again when the quiet ends. 'split': calls split regardless (the
-   * pool's own tests, which check how calls split).
+   * calling thread's share of a core (the MLP step: 2.9–3.7 ms on 2 threads
+   * against 1.6–1.8 ms on 1). So a worker that finds itself descheduled
+   * while it spins (four pauses of 2 ms or more within 100 ms) sleeps at once
+   * when idle, for 100 ms, doubling up to 3.2 s while the core stays busy.
+   * 'yield' (the default): while every worker is so quiet, calls run on the
+   * calling thread (the same bits), and split again when the quiet ends.
+   * 'split': calls split regardless (the pool's own tests, which check how
+   * calls split).
    */
   busyCores?: 'yield' | 'split';
 }

@@ -713,6 +713,10 @@ export function convBackward(
     }
   }
   if (dx == 0) return;
+  if (paths & 4) {
+    oneChannelInputGrad(dx, dout, w, scratch, n, H, W, FN, FW, pad);
+    return;
+  }
   if (paths & 2) {
     // dx is the 'full' correlation of dout with the flipped filters, channels
     // and filters swapped: a forward convolution (pad FH−1−pad, FW−1−pad) of
@@ -730,7 +734,8 @@ export function convBackward(
   }
 }
 
-// Which passes of convBackward run direct: bit 1 dW, bit 2 dx, each when
+// Which passes of convBackward run direct: bit 1 dW, bit 2 dx, bit 4 dx of
+// one input channel and 3-row filters (oneChannelInputGrad), each when
 // stride is 1, its buffers fit the scratch (convScratchBytes) and it is the
 // faster one: dW for images of at least DW_MIN_CHUNKS 4-column chunks (on
 // smaller ones a tile's fixed cost outweighs its few steps), dx for at least
@@ -745,6 +750,7 @@ function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, st
   const K = <i64>(C * FH * FW);
   let paths = 0;
   if (<i64>OH * <i64>((OW + 3) >> 2) >= <i64>DW_MIN_CHUNKS && weightsScratchBytes(C, H, W, FN, K, pad) <= have) paths |= 1;
+  if (C == 1 && FH == 3 && pad < FH && pad < FW && oneChannelGradBytes(H, W, FN, FW, pad) <= have) return paths | 4;
   if ((C >= DX_MIN_C || C == 1) && pad < FH && pad < FW) {
     const Kt = <i64>FN * FH * FW;
     const panels = <i64>((C + DMR - 1) / DMR);
@@ -757,6 +763,89 @@ function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, st
 
 const DW_MIN_CHUNKS = 8;
 const DX_MIN_C = 4;
+
+// ---- dx of one input channel, 3-row filters, stride 1: dx[y, x] = Σ over
+// taps (f, kx) of Σ_ky W[f, 0, 2 − ky, FW − 1 − kx] · dpad[f, y + ky, x + kx],
+// dpad being dout zero-padded by (2 − pad, FW − 1 − pad). One channel out
+// leaves no filter to share an input load with, so the tiles share it between
+// output rows instead: 4 rows × 4 columns, each of the tap's 6 input rows
+// loaded once and multiplied by the up to 3 weights that reach an output row
+// (12 products for 6 loads and 3 broadcasts, against 6 loads for 6 products in
+// the forward's one-channel tile). Each element is one sum in (f, kx, ky)
+// order. Scratch (oneChannelGradBytes): the flushed weights, 4 floats a tap
+// (ky = 0, 1, 2, then 0), the steps between taps' input rows, an edge row of
+// 4 floats, and dpad [FN, H + 2, W + FW + 7] with 3 zero rows more at the
+// end, which the bottom tile's rows past H read.
+// @ts-ignore: decorator
+@inline
+function oneChannelGradBytes(H: i32, W: i32, FN: i32, FW: i32, pad: i32): i64 {
+  const OW = <i64>W + 2 * pad - FW + 1, PW = OW + 2 * (FW - 1 - pad) + DNR;
+  const taps = <i64>FN * FW;
+  return (taps << 4) + (taps << 2) + 32 + ((<i64>FN * (H + 2) * PW + 3 * PW) << 2);
+}
+
+function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n: i32, H: i32, W: i32, FN: i32, FW: i32, pad: i32): void {
+  const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
+  const gH = 2 - pad, gW = FW - 1 - pad;
+  const PH = H + 2, PW = paddedWidth(OW, gW);
+  const taps = FN * FW;
+  const wq = scratch;
+  const steps = wq + (<usize>taps << 4);
+  const T = (steps + (<usize>taps << 2) + 15) & ~15;
+  const dpad = T + 16;
+  for (let f = 0; f < FN; f++) for (let kx = 0; kx < FW; kx++) {
+    const t = f * FW + kx;
+    for (let ky = 0; ky < 3; ky++) {
+      store<f32>(wq + (<usize>(t * 4 + ky) << 2), ftzs(load<f32>(w + (<usize>((f * 3 + 2 - ky) * FW + FW - 1 - kx) << 2))));
+    }
+    store<f32>(wq + (<usize>(t * 4 + 3) << 2), 0);
+    store<i32>(steps + (<usize>t << 2), kx + 1 < FW ? 4 : (PH * PW - FW + 1) << 2);
+  }
+  zeros(dpad, FN * PH * PW + 3 * PW);
+  const inImage = <usize>(H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
+  for (let i = 0; i < n; i++) {
+    padImage(dpad, dout + <usize>i * outImage, FN, OH, OW, gH, gW, PH, PW);
+    const out = dx + <usize>i * inImage;
+    for (let y = 0; y < H; y += 4) {
+      oneChannelGradTiles(out + (<usize>(y * W) << 2), wq, steps, taps, dpad + (<usize>(y * PW) << 2), <usize>PW << 2, W, min(4, H - y), T);
+    }
+  }
+}
+
+// One row of oneChannelInputGrad's tiles: dx rows [0, mr) at c (W floats
+// each) from dpad rows at xrow, rowBytes apart. 4 accumulators, 3 weights, 6
+// input vectors and a product: 14 registers even if V8 loads all 6 rows
+// before the first multiply (it does).
+function oneChannelGradTiles(c: usize, a0: usize, steps: usize, taps: i32, xrow: usize, rowBytes: usize, W: i32, mr: i32, T: usize): void {
+  const outRow = <usize>W << 2;
+  for (let ox = 0; ox < W; ox += 4) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let p = xrow + (<usize>ox << 2);
+    let a = a0, d = steps;
+    for (let t = 0; t < taps; t++) {
+      const w0 = v128.load32_splat(a), w1 = v128.load32_splat(a, 4), w2 = v128.load32_splat(a, 8);
+      const q = p + rowBytes * 3;
+      const v0 = v128.load(p), v1 = v128.load(p + rowBytes), v2 = v128.load(p + rowBytes * 2);
+      const v3 = v128.load(q), v4 = v128.load(q + rowBytes), v5 = v128.load(q + rowBytes * 2);
+      c0 = madd(w0, v0, c0); c1 = madd(w0, v1, c1); c2 = madd(w0, v2, c2); c3 = madd(w0, v3, c3);
+      c0 = madd(w1, v1, c0); c1 = madd(w1, v2, c1); c2 = madd(w1, v3, c2); c3 = madd(w1, v4, c3);
+      c0 = madd(w2, v2, c0); c1 = madd(w2, v3, c1); c2 = madd(w2, v4, c2); c3 = madd(w2, v5, c3);
+      a += 16;
+      p += <usize>load<i32>(d);
+      d += 4;
+    }
+    const o = c + (<usize>ox << 2);
+    if (mr == 4 && ox + 4 <= W) {
+      v128.store(o, c0); v128.store(o + outRow, c1); v128.store(o + outRow * 2, c2); v128.store(o + outRow * 3, c3);
+      continue;
+    }
+    const nr = min(4, W - ox);
+    for (let r = 0; r < mr; r++) {
+      v128.store(T, r == 0 ? c0 : r == 1 ? c1 : r == 2 ? c2 : c3);
+      for (let j = 0; j < nr; j++) store<f32>(o + outRow * r + (<usize>j << 2), load<f32>(T + (<usize>j << 2)));
+    }
+  }
+}
 
 // Wt[c, f, ky, kx] = W[f, c, FH − 1 − ky, FW − 1 − kx]
 function flipFilters(Wt: usize, w: usize, C: i32, FN: i32, FH: i32, FW: i32): void {
@@ -917,8 +1006,9 @@ function weightsTile1(acc: usize, d: usize, x0: usize, OH: i32, chunks: i32, xRo
 // element summed in its kernel's order with its operands flushed (db's as
 // they are, as convBiasBackward reads them): dW direct in 4 lanes (ox mod 4)
 // over (image, oy, ox), then (l0 + l1) + (l2 + l3); dW by GEMM per image in
-// blocks of KC positions added to the previous sum; dx direct as
-// convForwardRef over the flipped filters; dx by GEMM (Wᵀ · dout in blocks of
+// blocks of KC positions added to the previous sum; dx of one channel and
+// 3-row filters in (f, kx, ky) order; dx direct as convForwardRef over the
+// flipped filters; dx by GEMM (Wᵀ · dout in blocks of
 // KC filters) then col2im's adds in (ky, kx) order; db in convBiasBackward's.
 export function convBackwardRef(
   dx: usize, dW: usize, db: usize, x: usize, dout: usize, w: usize,
@@ -971,7 +1061,12 @@ export function convBackwardRef(
   if (dx == 0) return;
   for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) {
     let v: f32 = 0;
-    if (paths & 2) {
+    if (paths & 4) {
+      for (let f = 0; f < FN; f++) for (let kx = 0; kx < FW; kx++) for (let ky = 0; ky < 3; ky++) {
+        const wt = ftzs(load<f32>(w + (<usize>((f * 3 + 2 - ky) * FW + FW - 1 - kx) << 2)));
+        v += wt * refAt(dout, i * FN + f, OH, OW, iy + ky - (2 - pad), ix + kx - (FW - 1 - pad));
+      }
+    } else if (paths & 2) {
       const Kt = FN * T;
       for (let k0 = 0; k0 < Kt; k0 += KC) {
         let s: f32 = 0;

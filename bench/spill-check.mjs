@@ -41,9 +41,10 @@ const BUILDS = [
 const SHAPES = [[256, 256, 256], [256, 252, 256], [8, 100, 784], [1, 100, 784], [4, 100, 784], [3, 10, 100]];
 /**
  * [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block),
- * forward and backward (the dW kernel's 4-filter × 2-tap tiles, and dx on the forward's tiles; for C = 1 its 3-row one-channel tiles).
+ * forward and backward (the dW kernel's 4-filter × 2-tap tiles, and dx on the forward's tiles; for C = 1 the 4-row
+ * one-channel dx tiles), and FN = 1, whose forward runs the 3-row one-channel tiles.
  */
-const CONVS = [[16, 14, 32], [32, 8, 64], [1, 28, 16]];
+const CONVS = [[16, 14, 32], [32, 8, 64], [1, 28, 16], [16, 14, 1]];
 
 /** Child mode: instantiate one build and run the GEMMs, so V8 compiles the kernels they reach. */
 function runGemms(file) {

@@ -1,7 +1,8 @@
 // assembly/conv.ts convBackward: the direct kernels of stride 1 (dW by 4-filter
 // × 2-tap tiles summed in 4 lanes and a 1-tap tile for an odd K's last tap,
 // db summed as dout is packed, dx as a forward convolution of dout with
-// the flipped filters) and the im2col + GEMM path elsewhere, and db, against
+// the flipped filters, or for one input channel and 3-row filters by tiles
+// of 4 dx rows) and the im2col + GEMM path elsewhere, and db, against
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
 // against a float64 reference within f32 summation error. Shapes around the
 // tiles (W not a multiple of 4, FN not a multiple of 4, odd K, K across the
@@ -77,7 +78,8 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
     let seed = 10;
     for (const FN of [1, 3, 4, 6, 9]) {
       for (const [H, W] of [[6, 1], [5, 3], [7, 5], [4, 8], [9, 13]]) {
-        for (const [C, FH, FW, pad] of [[1, 3, 3, 1], [3, 3, 3, 0], [4, 2, 3, 2], [5, 1, 3, 1], [4, 3, 1, 0]]) {
+        // C = 1 with 3 filter rows runs dx on the 4-row one-channel tiles (any FW, pads 0 to 2); with 5 on the 3-row ones
+        for (const [C, FH, FW, pad] of [[1, 3, 3, 1], [1, 3, 2, 0], [1, 3, 5, 2], [1, 5, 3, 2], [3, 3, 3, 0], [4, 2, 3, 2], [5, 1, 3, 1], [4, 3, 1, 0]]) {
           if (W + 2 * pad < FW || H + 2 * pad < FH) continue;
           check({ N: 2, C, H, W, FN, FH, FW, stride: 1, pad }, seed++);
         }

@@ -773,7 +773,7 @@ const DX_MIN_C = 4;
 // (12 products for 6 loads and 3 broadcasts, against 6 loads for 6 products in
 // the forward's one-channel tile). Each element is one sum in (f, kx, ky)
 // order. Scratch (oneChannelGradBytes): the flushed weights, 4 floats a tap
-// (ky = 0, 1, 2, then 0), the steps between taps' input rows, an edge row of
+// (ky = 0, 1, 2, then a zero), the steps between taps' input rows, an edge row of
 // 4 floats, and dpad [FN, H + 2, W + FW + 7] with 3 zero rows more at the
 // end, which the bottom tile's rows past H read.
 // @ts-ignore: decorator
@@ -815,7 +815,7 @@ function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n
 // One row of oneChannelInputGrad's tiles: dx rows [0, mr) at c (W floats
 // each) from dpad rows at xrow, rowBytes apart. 4 accumulators, 3 weights, 6
 // input vectors and a product: 14 registers even if V8 loads all 6 rows
-// before the first multiply (it does).
+// before the first multiply. 8 columns (8 accumulators) spilled.
 function oneChannelGradTiles(c: usize, a0: usize, steps: usize, taps: i32, xrow: usize, rowBytes: usize, W: i32, mr: i32, T: usize): void {
   const outRow = <usize>W << 2;
   for (let ox = 0; ox < W; ox += 4) {

@@ -6,7 +6,7 @@
 // iterations), and the command-line edges of issue 12.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,9 +93,10 @@ describe('saving never loses a model', () => {
     const dir = path.join(tmp, 'vanishing');
     await mkdir(dir);
     let removed = false;
-    const r = await child(['train', '--epochs', '2', ...SMALL, '--save', path.join(dir, 'm.safetensors')], (line) => {
-      // the directory goes away while training runs, after the check
-      if (!removed && line.startsWith('epoch 1/2')) { removed = true; void rm(dir, { recursive: true, force: true }); }
+    // the directory goes away while training runs, after the check: at once when epoch 1 ends, with 39 more
+    // epochs to go (with 1, the child once finished and saved before the directory was gone)
+    const r = await child(['train', '--epochs', '40', ...SMALL, '--save', path.join(dir, 'm.safetensors')], (line) => {
+      if (!removed && line.startsWith('epoch 1/40')) { removed = true; rmSync(dir, { recursive: true, force: true }); }
     });
     expect(removed).toBe(true);
     expect(r.code, r.stderr).toBe(1);

@@ -18,7 +18,9 @@
 //            cores.
 //   CHUNKS = the current job's chunk count.
 //   DONE   = chunks finished; the last finisher notifies the main thread.
-//   STOP   = set by dispose(): workers leave their loop.
+//   STOP   = set by dispose(), with a new CLAIM word of no chunks (so a
+//            worker about to wait on the old word does not sleep): workers
+//            leave their loop.
 //   FAILED = chunks whose kernel threw in a worker.
 //   WORKER_CHUNKS = chunks run by workers (statistics).
 //   FN     = index of the export to call (in the `names` the workers got).
@@ -63,6 +65,12 @@ const WORKER_SPIN_MS = 2;
 // of 4 ms or more with two other busy threads.
 const PREEMPTED_MS = 2;
 const CONFIRM_MS = 100;
+// Deschedules in a worker's first second up are not counted: V8 then compiles
+// the new isolate's code and tiers up the kernels on background threads, which
+// take the cores from the spinning worker with no other process busy (on the
+// 2-vCPU VM, 2 quiet periods and ~2,300 of an MLP run's calls alone in its
+// first half second, and none after).
+const STARTUP_GRACE_MS = 1000;
 const QUIET_MS = 100;
 const QUIET_MAX_MS = 3200;
 const QUIET_RESET_MS = 1000;
@@ -165,7 +173,7 @@ function simdnnWorkerGone(init, cause) {
 }
 function simdnnWorker(init, post) {
   const CLAIM = ${CLAIM}, DONE = ${DONE}, STOP = ${STOP}, FAILED = ${FAILED}, WORKER_CHUNKS = ${WORKER_CHUNKS}, FN = ${FN}, CHUNKS = ${CHUNKS};
-  const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS}, PREEMPTED_MS = ${PREEMPTED_MS}, CONFIRM_MS = ${CONFIRM_MS};
+  const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS}, PREEMPTED_MS = ${PREEMPTED_MS}, CONFIRM_MS = ${CONFIRM_MS}, STARTUP_GRACE_MS = ${STARTUP_GRACE_MS};
   const QUIET_MS = ${QUIET_MS}, QUIET_MAX_MS = ${QUIET_MAX_MS}, QUIET_RESET_MS = ${QUIET_RESET_MS};
   // views on a shared buffer stay valid when the memory grows
   const c = simdnnControl(init), ctl = c.ctl, slots = c.slots, own = c.own;
@@ -177,6 +185,7 @@ function simdnnWorker(init, post) {
     post('ready');
     // the last three times it was descheduled while spinning; quiet: sleeping at once when idle, until quietUntil
     let idleSince = -1, lastPoll = 0, p1 = -Infinity, p2 = -Infinity, p3 = -Infinity, quietUntil = 0, quiet = QUIET_MS, isQuiet = false;
+    const counted = performance.now() + STARTUP_GRACE_MS;
     for (;;) {
       const word = Atomics.load(ctl, CLAIM);
       if (Atomics.load(ctl, STOP) !== 0) { post('stopped'); return; }
@@ -199,7 +208,7 @@ function simdnnWorker(init, post) {
       const now = performance.now();
       if (isQuiet && now >= quietUntil) { isQuiet = false; Atomics.sub(ctl, ${QUIET_NOW}, 1); }
       if (idleSince < 0) idleSince = now;
-      else if (now - lastPoll > PREEMPTED_MS) {
+      else if (now - lastPoll > PREEMPTED_MS && now > counted) {
         // descheduled while spinning, the fourth time in a short while: sleep when idle for a while
         if (now - p3 < CONFIRM_MS) {
           quietUntil = now + quiet;
@@ -478,6 +487,11 @@ export class ThreadPool {
   dispose(): Promise<void> {
     this.settle();
     Atomics.store(this.ctl, STOP, 1);
+    // a new claim word with no chunks: a worker that read STOP as 0 just before,
+    // and is about to wait on the old word, returns at once and sees STOP (a
+    // notify alone would be lost on it, and a Web Worker waits for no timeout)
+    this.gen = (this.gen + 1) & 0xff;
+    Atomics.store(this.ctl, CLAIM, this.gen << 24);
     Atomics.notify(this.ctl, CLAIM);
     for (const w of this.workers) w.terminate();
     const exits = this.workers.map((w) => w.exited ?? Promise.resolve());

@@ -5,11 +5,12 @@
 // book's NumPy code with 2 BLAS threads. Both of our sides go through the
 // runtime's splitting (rt.unsafeGemm, convolution by groups of images), which
 // splits only work big enough to gain. Each side runs WARM_MS of steps before
-// it is timed (a new pool's first second is slower). In the relaxed pass only the 2-thread
-// side runs, on the relaxed shared-memory build. Wall clock throughout (CPU
-// time would sum the threads). Last, the command users run: `simdnn train --net
-// deep-conv` for one epoch with its default threads against `--threads 1`, each in
-// a child process, timed by the training seconds the CLI reports.
+// it is timed (a new pool's first second is slower). In the relaxed pass only
+// the 2-thread side runs, on the relaxed shared-memory build. Wall clock
+// throughout (CPU time would sum the threads). Last, the command users run:
+// `simdnn train --net deep-conv` for one epoch with its default threads against
+// `--threads 1`, each in a child process, timed by the training seconds the CLI
+// reports.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { measure, python } from './harness.mjs';

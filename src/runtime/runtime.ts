@@ -61,8 +61,9 @@ export interface RuntimeOptions {
    * while it spins (four pauses of 2 ms or more within 100 ms) sleeps at once
    * when idle, for 100 ms, doubling up to 3.2 s while the core stays busy
    * (pauses in a worker's first second up are not counted: V8's own compiler
-   * threads cause them). 'yield' (the default): while every worker is so quiet, calls run on the
-   * calling thread (the same bits), and split again when the quiet ends.
+   * threads cause them). 'yield' (the default): while every worker is so
+   * quiet, calls run on the calling thread (the same bits), and split again
+   * when the quiet ends.
    * 'split': calls split regardless (the pool's own tests, which check how
    * calls split).
    */

@@ -6,9 +6,10 @@
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
 // against a float64 reference within f32 summation error. Shapes around the
 // tiles (W not a multiple of 4, FN not a multiple of 4, odd K, K across the
-// 256 block), pads 0 to 2 and beyond the filter, C = 1 to 16, FH ≠ FW, tiny
-// images, 1×1 filters, stride 2; subnormal operands; canaries around dx, dW
-// and db; a dx call on a sub-range of the batch; the layer's gradient check.
+// 256 block, many small images), pads 0 to 2 and beyond the filter, C = 1 to
+// 16, FH ≠ FW, tiny images, 1×1 filters, stride 2; subnormal operands;
+// canaries around dx, dW and db; a dx call on a sub-range of the batch; the
+// layer's gradient check.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
@@ -91,6 +92,8 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
     check({ N: 2, C: 30, H: 9, W: 10, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, 40);
     check({ N: 2, C: 6, H: 11, W: 9, FN: 33, FH: 3, FW: 3, stride: 1, pad: 1 }, 41);
     check({ N: 2, C: 1, H: 8, W: 10, FN: 33, FH: 3, FW: 3, stride: 1, pad: 1 }, 45); // one channel: dx on one-channel tiles
+    // many small images: dW's lanes carried from image to image
+    check({ N: 11, C: 3, H: 6, W: 7, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 46);
     check({ N: 3, C: 8, H: 15, W: 9, FN: 5, FH: 1, FW: 1, stride: 1, pad: 0 }, 42);
     check({ N: 2, C: 4, H: 2, W: 2, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 43);
     check({ N: 1, C: 4, H: 1, W: 1, FN: 4, FH: 1, FW: 1, stride: 1, pad: 0 }, 44);

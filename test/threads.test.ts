@@ -326,6 +326,53 @@ describe('threads: a Convolution\'s backward split by groups of images', () => {
   });
 });
 
+describe('threads: a Convolution\'s forward of one image split by filters', () => {
+  // FN = 33: the last part ends past a whole 4-filter block; sigmoid runs after the tiles, ReLU in them;
+  // the first layer's one image is too little work to split
+  const shapes = [
+    { C: 16, H: 14, FN: 32, act: 'relu', split: true },
+    { C: 3, H: 23, FN: 33, act: 'sigmoid', split: true },
+    { C: 1, H: 28, FN: 16, act: 'none', split: false },
+  ] as const;
+
+  async function forward(threads: number, c: typeof shapes[number], seed: number) {
+    const rt = await threaded({ threads, maxThreads: threads });
+    await rt.ready;
+    const canaries = new Canaries(rt, seed);
+    const layer = new Convolution(rt.tensor([c.FN, c.C, 3, 3], randomArray(c.FN * c.C * 9, seed, -0.5, 0.5)), rt.tensor([c.FN], randomArray(c.FN, seed + 1)), 1, 1);
+    const x = between(canaries, () => rt.tensor([1, c.C, c.H, c.H], randomArray(c.C * c.H * c.H, seed + 2)));
+    const jobs = rt.threadStats().jobs;
+    // the first call allocates the layer's output (and the parts' scratch) between canaries
+    let y = between(canaries, () => layer.forward(x, false, c.act));
+    const split = rt.threadStats().jobs - jobs;
+    // repeated until a worker has taken a part (a call is short: on a busy machine the calling thread can
+    // finish every part first, many times over)
+    const deadline = Date.now() + 20_000;
+    while (threads > 1 && c.split && rt.threadStats().workerChunks === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      y = layer.forward(x, false, c.act);
+    }
+    const out = { y: y.toArray(), split, workerChunks: rt.threadStats().workerChunks, changed: canaries.changed() };
+    layer.dispose();
+    canaries.dispose();
+    return out;
+  }
+
+  it.each([2, 3])('on %i threads the output has the bits of one thread', { timeout: 60_000 }, async (threads) => {
+    let seed = 90;
+    for (const c of shapes) {
+      const what = `[1, ${c.C}, ${c.H}, ${c.H}] * ${c.FN}, ${c.act}`;
+      const one = await forward(1, c, seed);
+      const many = await forward(threads, c, seed);
+      seed += 10;
+      expect(one.changed + many.changed, `canaries around x and the output, ${what}`).toBe(0);
+      expectBits(many.y, one.y, `output, ${what}`);
+      expect(many.split, `calls split, ${what}`).toBe(c.split ? 1 : 0);
+      if (c.split) expect(many.workerChunks, `parts run by workers, ${what}`).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('threads: elementwise and pooling layers split by ranges', () => {
   it('Relu, Sigmoid, max and average Pooling: forward and backward give the bits of one thread, split across workers', async () => {
     const run = async (threads: number) => {

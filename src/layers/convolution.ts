@@ -121,15 +121,28 @@ export class Convolution implements ActivationFusingLayer {
     const rt = x.rt;
     // sizes first (float64, checked), then the scratch, then the output: nothing is written before a size fails
     const scratchBytes = convScratchBytes('Convolution.forward', rt, C, FH, FW, OH, OW);
-    const groups = imageGroups(N);
+    const K = C * FH * FW, P = OH * OW;
+    // one image (a prediction) has no groups to split: on threads its filters are split instead, in
+    // blocks of the kernel's 4-filter tiles (each output is summed alone, so the same bits)
+    const filterParts = N === 1 ? rt.splitParts(Math.ceil(FN / 4), 4 * K * P) : 1;
+    const groups = filterParts > 1 ? filterParts : imageGroups(N);
     const scratch = rt.partScratch(groups, scratchBytes);
     const out = this.buffers.get('out', [N, FN, OH, OW]);
-    const inImage = C * H * W * 4, outImage = FN * OH * OW * 4;
-    rt.runParts('convForward', groups, (g, args) => {
-      const [i0, i1] = groupRange(N, groups, g);
-      args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, this.W.ptr, this.b.ptr, scratch[g], i1 - i0,
-        C, H, W, FN, FH, FW, this.stride, this.pad, code);
-    }, N * FN * C * FH * FW * OH * OW);
+    const inImage = C * H * W * 4, outImage = FN * P * 4;
+    if (filterParts > 1) {
+      const blocks = Math.ceil(FN / 4);
+      rt.runParts('convForward', groups, (p, args) => {
+        const f0 = 4 * Math.floor((blocks * p) / groups), f1 = Math.min(FN, 4 * Math.floor((blocks * (p + 1)) / groups));
+        args(out.ptr + f0 * P * 4, x.ptr, this.W.ptr + f0 * K * 4, this.b.ptr + f0 * 4, scratch[p], 1,
+          C, H, W, f1 - f0, FH, FW, this.stride, this.pad, code);
+      }, FN * K * P);
+    } else {
+      rt.runParts('convForward', groups, (g, args) => {
+        const [i0, i1] = groupRange(N, groups, g);
+        args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, this.W.ptr, this.b.ptr, scratch[g], i1 - i0,
+          C, H, W, FN, FH, FW, this.stride, this.pad, code);
+      }, N * FN * K * P);
+    }
     this.x = x;
     return out;
   }

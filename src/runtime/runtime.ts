@@ -358,8 +358,18 @@ export class Runtime {
    * 1 thread, 141 µs on 2).
    */
   splitRange<K extends KernelName>(name: K, units: number, workPerUnit: number, write: (start: number, end: number, args: PartArgs<K>) => void): void {
-    const parts = Math.max(1, Math.min(this.plannedThreads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
+    const parts = this.splitParts(units, workPerUnit);
     this.runParts(name, parts, (p, args) => write(Math.floor((units * p) / parts), Math.floor((units * (p + 1)) / parts), args), units * workPerUnit);
+  }
+
+  /**
+   * The parts splitRange() splits `units` units of `workPerUnit` each into:
+   * at most one per thread (of the pool, or of the lazy pool to be), each
+   * with MIN_PART_WORK at least; 1 without threads. For callers that need a
+   * part's index (its scratch) as well as its range.
+   */
+  splitParts(units: number, workPerUnit: number): number {
+    return Math.max(1, Math.min(this.plannedThreads, MAX_SPLIT_PARTS, units, Math.floor((units * workPerUnit) / MIN_PART_WORK)));
   }
 
   /**

@@ -29,7 +29,7 @@ function imageGroups(N: number): number {
   return Math.max(1, Math.min(N, CONV_IMAGE_GROUPS));
 }
 
-/** Images [i0, i1) of group g: consecutive, sizes differing by at most one. */
+/** Units [u0, u1) of part g of N (images, or a one-image forward's filter blocks): consecutive, sizes differing by at most one. */
 function groupRange(N: number, groups: number, g: number): [number, number] {
   return [Math.floor((N * g) / groups), Math.floor((N * (g + 1)) / groups)];
 }
@@ -124,15 +124,16 @@ export class Convolution implements ActivationFusingLayer {
     const K = C * FH * FW, P = OH * OW;
     // one image (a prediction) has no groups to split: on threads its filters are split instead, in
     // blocks of the kernel's 4-filter tiles (each output is summed alone, so the same bits)
-    const filterParts = N === 1 ? rt.splitParts(Math.ceil(FN / 4), 4 * K * P) : 1;
+    const blocks = Math.ceil(FN / 4);
+    const filterParts = N === 1 ? rt.splitParts(blocks, 4 * K * P) : 1;
     const groups = filterParts > 1 ? filterParts : imageGroups(N);
     const scratch = rt.partScratch(groups, scratchBytes);
     const out = this.buffers.get('out', [N, FN, OH, OW]);
     const inImage = C * H * W * 4, outImage = FN * P * 4;
     if (filterParts > 1) {
-      const blocks = Math.ceil(FN / 4);
       rt.runParts('convForward', groups, (p, args) => {
-        const f0 = 4 * Math.floor((blocks * p) / groups), f1 = Math.min(FN, 4 * Math.floor((blocks * (p + 1)) / groups));
+        const [b0, b1] = groupRange(blocks, groups, p);
+        const f0 = 4 * b0, f1 = Math.min(FN, 4 * b1);
         args(out.ptr + f0 * P * 4, x.ptr, this.W.ptr + f0 * K * 4, this.b.ptr + f0 * 4, scratch[p], 1,
           C, H, W, f1 - f0, FH, FW, this.stride, this.pad, code);
       }, FN * K * P);

@@ -164,55 +164,65 @@ function blockRows(
 // a VM one vCPU can run at 55–80% of the other's speed for seconds. Here
 // every thread runs the same call: it claims a chunk of rows, packs all of
 // op(B) into its own workspace once, and claims again until none is left; a
-// slower thread simply claims fewer. One thread claims from the first chunk
-// on and another from the last one back, so each keeps computing the rows it
+// slower thread simply claims fewer. One thread claims from the first rows on
+// and another from the last ones back, so each keeps computing the rows it
 // computed in the call before (the previous layer's output it reads, and the
 // rows it writes, stay in its own cache: a cache line between the two vCPUs
 // of a 2-vCPU EPYC VM takes ~0.4 µs). Each thread packs B itself for the same
 // reason: a B packed once and shared crosses between cores on every call,
-// slower than packing it twice. Same tiles and K blocks as gemm, so the same
-// bits as gemm on one thread.
+// slower than packing it twice. Chunks shrink as the rows run out (guided
+// self-scheduling): each claim takes 1/divisor of the rows left, so the first
+// claims are big (few claims, each a cache line's trip between cores) and the
+// last are small, so the thread that finishes first waits for a small chunk
+// at most, not for one of a fixed size (100×100×784 on 2 threads: 8 equal
+// chunks waited ~half a 54 µs chunk). Same tiles and K blocks as gemm, so the
+// same bits as gemm on one thread whichever rows a thread claims.
 
-// Claims a chunk: claim[0] holds the unclaimed chunks [front, back) as
-// front | back << 16. Returns the front one (fromBack 0) or the back one
-// (fromBack 1), or -1 when none is left.
+// The claim words: [0] the unclaimed groups [front, back) as front | back << 16;
+// [1] groups n (< 2^15); [2] rows per group (a multiple of MR; the last group
+// ends at M); [3] the divisor; [4] groups a claim takes at least.
+// Claims ⌈left / divisor⌉ groups (at least [4], at most all left) from the
+// front (fromBack 0) or the back (fromBack 1). Returns the first group and
+// the count as first | count << 16, or -1 when none is left.
 function claimChunk(claim: usize, fromBack: i32): i32 {
+  const divisor = load<i32>(claim, 12), least = load<i32>(claim, 16);
   for (;;) {
     const w = ASC_FEATURE_THREADS ? atomic.load<i32>(claim) : load<i32>(claim);
     const front = w & 0xffff, back = w >>> 16;
     if (front >= back) return -1;
-    const next = fromBack != 0 ? front | ((back - 1) << 16) : (front + 1) | (back << 16);
+    const s = min(back - front, max(least, (back - front + divisor - 1) / divisor));
+    const first = fromBack != 0 ? back - s : front;
+    const next = fromBack != 0 ? front | (first << 16) : (front + s) | (back << 16);
     if (ASC_FEATURE_THREADS) {
       if (atomic.cmpxchg<i32>(claim, w, next) != w) continue;
     } else {
       store<i32>(claim, next);
     }
-    return fromBack != 0 ? back - 1 : front;
+    return first | (s << 16);
   }
 }
 
 // C = act(op(A)·op(B) + bias) (bias != 0) or op(A)·op(B) + beta·C (bias 0),
-// by claimed chunks: chunk c of n (claim[1]) is rows [⌊u·c/n⌋·MR, ⌊u·(c+1)/n⌋·MR)
-// (u = ⌈M/MR⌉ tile rows; the last ends at M), n < 2^15. K >= 1, and op(B)
-// packed (K·N rounded up to NR floats) must fit the workspace's B block
-// (KC·NC floats); work is gemmWorkspaceBytes() bytes of this thread's own.
+// by claimed chunks of the groups of rows the claim words describe (above):
+// group g is rows [g·rows, min(M, (g + 1)·rows)). K >= 1, and op(B) packed
+// (K·N rounded up to NR floats) must fit the workspace's B block (KC·NC
+// floats); work is gemmWorkspaceBytes() bytes of this thread's own.
 export function gemmRowsClaimed(
   transA: i32, transB: i32, M: i32, N: i32, K: i32,
   A: usize, lda: i32, B: usize, ldb: i32,
   C: usize, ldc: i32, beta: f32, bias: usize, act: i32, work: usize, claim: usize, fromBack: i32,
 ): void {
-  const chunks = load<i32>(claim, 4);
+  const groupRows = load<i32>(claim, 8);
   let c = claimChunk(claim, fromBack);
   if (c < 0 || M <= 0 || N <= 0 || K <= 0) return;
   const np = <usize>((N + NR - 1) / NR * NR);
   const Bp = work + (<usize>(MC * KC) << 2);
   const T = Bp + (<usize>(KC * NC) << 2);
   for (let pc = 0; pc < K; pc += KC) packB(Bp + ((<usize>pc * np) << 2), B, transB, ldb, pc, 0, min(KC, K - pc), N);
-  const units = (M + MR - 1) / MR;
   for (; c >= 0; c = claimChunk(claim, fromBack)) {
-    // in 64 bits: units · chunks can pass 2^31 for a tall C on many threads
-    const i0 = <i32>(<i64>units * c / chunks) * MR;
-    const i1 = c == chunks - 1 ? M : <i32>(<i64>units * (c + 1) / chunks) * MR;
+    // in 64 bits: groups · rows can pass 2^31 before the min with M
+    const i0 = <i32>min(<i64>(c & 0xffff) * groupRows, <i64>M);
+    const i1 = <i32>min(<i64>((c & 0xffff) + (c >>> 16)) * groupRows, <i64>M);
     // row i of op(A) starts at A + i·lda floats, or at A + i when A is stored K×M
     const a = A + ((transA == 0 ? <usize>i0 * lda : <usize>i0) << 2);
     const cRows = C + ((<usize>i0 * ldc) << 2);

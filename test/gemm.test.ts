@@ -359,36 +359,35 @@ describe('biasAddForward / biasBackward', () => {
 });
 
 describe('gemmRowsClaimed (row chunks claimed by the threads that run the call)', () => {
-  const units = (M: number) => Math.ceil(M / 6);
-  /** Rows [r0, r1) of chunk c of n, as the kernel documents them. */
-  const chunkRows = (M: number, n: number, c: number): [number, number] =>
-    [Math.floor((units(M) * c) / n) * 6, c === n - 1 ? M : Math.floor((units(M) * (c + 1)) / n) * 6];
+  /** How the claims go: groups of `rows` rows, each claim ⌈left / divisor⌉ groups, at least `least`. */
+  interface Claims { rows: number; divisor: number; least: number }
+  const groups = (M: number, c: Claims) => Math.ceil(M / c.rows);
 
   /**
-   * Runs the kernel on `p` with chunks [front, back) of `n` unclaimed, claiming from the
+   * Runs the kernel on `p` with groups [front, back) unclaimed, claiming from the
    * front or the back (bias 0: beta·C + A·B; else act(A·B + bias)). Returns C and the claim words after.
    */
-  function claimed(p: Problem, n: number, front: number, back: number, fromBack: number, bias: Float32Array | null = null, act = 0): { C: Float32Array; claim: Int32Array } {
+  function claimed(p: Problem, c: Claims, front: number, back: number, fromBack: number, bias: Float32Array | null = null, act = 0): { C: Float32Array; claim: Int32Array } {
     const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0);
     const b = bias ? tensorOf(rt, bias) : null;
-    const claim = rt.tensor([2]);
-    new Int32Array(rt.memory.buffer, claim.ptr, 2).set([front | (back << 16), n]);
+    const claim = rt.tensor([5]);
+    new Int32Array(rt.memory.buffer, claim.ptr, 5).set([front | (back << 16), groups(p.M, c), c.rows, c.divisor, c.least]);
     k.gemmRowsClaimed(p.tA, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, p.beta, b ? b.ptr : 0, act, rt.unsafeGemmWork, claim.ptr, fromBack);
-    const out = { C: C.toArray().subarray(0, p.C0.length), claim: new Int32Array(rt.memory.buffer, claim.ptr, 2).slice() };
+    const out = { C: C.toArray().subarray(0, p.C0.length), claim: new Int32Array(rt.memory.buffer, claim.ptr, 5).slice() };
     for (const t of [A, B, C, claim, b]) t?.dispose();
     return out;
   }
 
-  it('claiming every chunk, from the front or the back, gives the bits of gemm: every transpose case, chunk count, edge tile, K block and beta', () => {
+  it('claiming every group, from the front or the back, gives the bits of gemm: every transpose case, group size, claim size, edge tile, K block and beta', () => {
     let seed = 1500;
     for (const [, tA, tB] of CASES) {
       for (const [M, N, K] of [[6, 8, 5], [13, 21, 7], [53, 45, KC + 44], [100, 100, 2 * KC + 1], [101, 3, 9]] as const) {
-        for (const n of [1, 2, 3, units(M)]) {
+        for (const c of [{ rows: 6, divisor: 1, least: 1 }, { rows: 6, divisor: 4, least: 1 }, { rows: 12, divisor: 3, least: 2 }, { rows: 18, divisor: 64, least: 1 }, { rows: 6 * Math.ceil(M / 6), divisor: 2, least: 1 }]) {
           const p = problem(tA, tB, M, N, K, [0, 1, 0.5][seed % 3], seed++, 2);
           const want = run(rt, p);
           for (const fromBack of [0, 1]) {
-            const got = claimed(p, n, 0, n, fromBack);
-            expectBits(got.C, want, `${tA}${tB} ${M}×${N}×${K} beta ${p.beta}, ${n} chunks from the ${fromBack ? 'back' : 'front'}`);
+            const got = claimed(p, c, 0, groups(M, c), fromBack);
+            expectBits(got.C, want, `${tA}${tB} ${M}×${N}×${K} beta ${p.beta}, ${JSON.stringify(c)} from the ${fromBack ? 'back' : 'front'}`);
             expect(got.claim[0] & 0xffff, 'none left').toBe(got.claim[0] >>> 16);
           }
         }
@@ -396,17 +395,18 @@ describe('gemmRowsClaimed (row chunks claimed by the threads that run the call)'
     }
   });
 
-  it('computes only the chunks it claims, and leaves the others\' rows (and the padding) untouched', () => {
+  it('computes only the groups left to claim, and leaves the others\' rows (and the padding) untouched', () => {
     const p = problem(0, 1, 100, 45, KC + 3, 0, 1600, 3);
     const want = run(rt, p);
-    const n = 7;
-    for (const [front, back] of [[2, 5], [0, 1], [6, 7], [3, 3]] as const) {
-      const got = claimed(p, n, front, back, front % 2);
-      const [r0] = chunkRows(p.M, n, front), [, r1] = back > front ? chunkRows(p.M, n, back - 1) : [r0, r0];
-      expectBits(got.C.subarray(r0 * p.ldc, r1 * p.ldc), want.subarray(r0 * p.ldc, r1 * p.ldc), `chunks ${front}..${back}: computed`);
-      expectBits(got.C.subarray(0, r0 * p.ldc), p.C0.subarray(0, r0 * p.ldc), `chunks ${front}..${back}: rows before untouched`);
-      expectBits(got.C.subarray(r1 * p.ldc), p.C0.subarray(r1 * p.ldc), `chunks ${front}..${back}: rows after untouched`);
-      expect(got.claim[0], 'claimed all').toBe(back | (back << 16));
+    const c = { rows: 18, divisor: 3, least: 1 }; // 6 groups, the last of rows 90..99
+    for (const [front, back] of [[2, 5], [0, 1], [5, 6], [3, 3]] as const) {
+      const got = claimed(p, c, front, back, front % 2);
+      const r0 = front * c.rows, r1 = Math.min(p.M, back * c.rows);
+      expectBits(got.C.subarray(r0 * p.ldc, r1 * p.ldc), want.subarray(r0 * p.ldc, r1 * p.ldc), `groups ${front}..${back}: computed`);
+      expectBits(got.C.subarray(0, r0 * p.ldc), p.C0.subarray(0, r0 * p.ldc), `groups ${front}..${back}: rows before untouched`);
+      expectBits(got.C.subarray(r1 * p.ldc), p.C0.subarray(r1 * p.ldc), `groups ${front}..${back}: rows after untouched`);
+      expect(got.claim[0] & 0xffff, 'claimed all').toBe(got.claim[0] >>> 16);
+      expect([front, back], 'claimed within the window').toContain(got.claim[0] & 0xffff);
     }
   });
 
@@ -419,7 +419,7 @@ describe('gemmRowsClaimed (row chunks claimed by the threads that run the call)'
       k.gemmBiasAct(p.tA, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, b.ptr, act, rt.unsafeGemmWork);
       const want = C.toArray().subarray(0, p.C0.length);
       for (const t of [A, B, C, b]) t.dispose();
-      expectBits(claimed(p, 4, 0, 4, act % 2, bias, act).C, want, `act ${act}`);
+      expectBits(claimed(p, { rows: 12, divisor: 2, least: 1 }, 0, 6, act % 2, bias, act).C, want, `act ${act}`);
     }
   });
 });

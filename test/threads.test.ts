@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest';
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
-import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, gemmParts, gemmRowChunks, packedBFloats } from '../src/runtime/gemm-split.js';
+import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
 import { Adam, Convolution, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
@@ -133,23 +133,26 @@ describe('threads: GEMM split across workers', () => {
     });
   }
 
-  it('row splits go out in 1–4 claimed chunks per part when op(B) fits one workspace, else in equal parts', () => {
-    for (const [M, N, K] of [[100, 100, 100], [100, 100, 784], [784, 100, 100], [203, 161, 131], [1001, 7, 523], [13, 12, 2000], [60, 10, 4000]]) {
+  it('row splits go out in claimed chunks when op(B) fits one workspace, else in equal parts; the claim words cover every row', () => {
+    for (const [M, N, K] of [[100, 100, 100], [100, 100, 784], [784, 100, 100], [203, 161, 131], [1001, 7, 523], [13, 12, 2000], [60, 10, 4000], [600_000, 8, 3]]) {
       for (const threads of [2, 3, 8]) {
         const parts = gemmParts(M, N, K, threads);
-        const chunks = gemmRowChunks(M, N, K, parts);
+        const c = gemmRowClaims(M, N, K, parts);
         const what = `${M}×${N}×${K} on ${threads} threads`;
-        expect(chunks, what).toBeGreaterThanOrEqual(parts);
-        expect(chunks, what).toBeLessThanOrEqual(4 * parts);
-        expect(chunks, `${what}: a chunk has a tile row at least`).toBeLessThanOrEqual(Math.ceil(M / 6));
-        if (chunks > parts) expect(M * N * K / chunks, `${what}: work per chunk`).toBeGreaterThanOrEqual(GEMM_MIN_CHUNK_WORK);
+        expect(c, what).not.toBeNull();
+        expect(c!.groupRows % 6, `${what}: groups of whole tile rows`).toBe(0);
+        expect(c!.groups, `${what}: groups fit the claim word`).toBeLessThanOrEqual(MAX_CLAIM_GROUPS);
+        expect((c!.groups - 1) * c!.groupRows < M && c!.groups * c!.groupRows >= M, `${what}: the groups cover M rows`).toBe(true);
+        expect(c!.divisor, `${what}: a claim takes a share of what is left per part`).toBeGreaterThanOrEqual(parts);
+        expect(c!.least * c!.groupRows * N * K, `${what}: work per claim`).toBeGreaterThanOrEqual(Math.min(GEMM_MIN_CHUNK_WORK, M * N * K));
+        expect((c!.least - 1) * c!.groupRows * N * K, `${what}: no more than that`).toBeLessThan(GEMM_MIN_CHUNK_WORK);
       }
     }
-    expect(gemmRowChunks(100, 101, 100, 2), 'a column split').toBe(0);
+    expect(gemmRowClaims(100, 101, 100, 2), 'a column split').toBeNull();
     expect(packedBFloats(130, 1930)).toBeGreaterThan(CLAIMED_B_FLOATS);
-    expect(gemmRowChunks(131, 130, 1930, 2), 'op(B) too big').toBe(0);
+    expect(gemmRowClaims(131, 130, 1930, 2), 'op(B) too big').toBeNull();
     expect(packedBFloats(1024, 256)).toBe(CLAIMED_B_FLOATS);
-    expect(gemmRowChunks(2048, 1024, 256, 2), 'op(B) exactly one workspace').toBe(8);
+    expect(gemmRowClaims(2048, 1024, 256, 2), 'op(B) exactly one workspace').not.toBeNull();
   });
 
   it('gemmBiasAct splits too (the bias moves with a column split): the same bits as one thread', async () => {

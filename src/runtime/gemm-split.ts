@@ -5,11 +5,11 @@
 // Each element of C is computed by exactly one part, with the reduction order
 // the kernel uses for the whole call (assembly/gemm.ts), so the result has the
 // same bits for any thread count. Split by rows, with op(B) small enough for
-// one packing of it in a workspace (CLAIMED_B_FLOATS), C goes out in several
-// row chunks per thread that the threads claim as they run (assembly/gemm.ts
-// gemmRowsClaimed), each thread packing op(B) once: on a VM one vCPU can run
-// at 55–80% of the other's speed for seconds, and equal parts then wait for
-// the slow one. Otherwise one part per thread, each packing the operand it
+// one packing of it in a workspace (CLAIMED_B_FLOATS), C goes out in row
+// chunks that the threads claim as they run, smaller as the rows run out
+// (assembly/gemm.ts gemmRowsClaimed), each thread packing op(B) once: on a VM
+// one vCPU can run at 55–80% of the other's speed for seconds, and equal
+// parts then wait for the slow one. Otherwise one part per thread, each packing the operand it
 // shares (parts smaller than that would each pack it again: MLP step 1.45x ->
 // 1.05x at 4 per thread).
 // assembly/gemm.ts's micro-tile (MR rows × NR columns): parts start on tile
@@ -39,21 +39,41 @@ export function gemmParts(M: number, N: number, K: number, threads: number): num
 /** Most floats of a packed op(B) for claimed row chunks: the workspace's B block (KC·NC). */
 export const CLAIMED_B_FLOATS = 256 * 1024;
 
-/** Row chunks per thread, at most, of a claimed row split. */
-const CHUNKS_PER_THREAD = 4;
-
-/** Multiply-adds a row chunk must have: claiming one costs a cache line's trip between cores (~0.4 µs). */
+/** Multiply-adds a claimed chunk must have at least: claiming one costs a cache line's trip between cores (~0.4 µs). */
 export const GEMM_MIN_CHUNK_WORK = 1 << 16;
 
 /**
- * Row chunks for a call that gemmParts() splits into `parts` (2 or more) when
- * it splits by rows and op(B) fits one workspace; 0 when it does not, and the
- * call splits into `parts` equal parts.
+ * A claim takes 1/(CLAIM_SHARE·parts) of the rows left: the first claims are
+ * a quarter of the call on 2 threads, so a thread stalled in its first chunk
+ * leaves most of the rows to the others.
  */
-export function gemmRowChunks(M: number, N: number, K: number, parts: number): number {
-  if (M < N || packedBFloats(N, K) > CLAIMED_B_FLOATS) return 0;
-  const units = Math.ceil(M / MR);
-  return Math.max(parts, Math.min(units, CHUNKS_PER_THREAD * parts, Math.floor((M * N * K) / GEMM_MIN_CHUNK_WORK)));
+const CLAIM_SHARE = 2;
+
+/** Most groups of rows a claimed split has: the claim word holds two 16-bit group indices. */
+export const MAX_CLAIM_GROUPS = (1 << 15) - 1;
+
+/**
+ * How the threads claim a claimed row split (assembly/gemm.ts gemmRowsClaimed):
+ * rows in `groups` groups of `groupRows` (whole tile rows; the last group ends
+ * at M), each claim taking ⌈left / divisor⌉ groups, at least `least`.
+ */
+export interface RowClaims { groups: number; groupRows: number; divisor: number; least: number }
+
+/**
+ * The claims of a call that gemmParts() splits into `parts` (2 or more) when
+ * it splits by rows and op(B) fits one workspace; null when it does not, and
+ * the call splits into `parts` equal parts.
+ */
+export function gemmRowClaims(M: number, N: number, K: number, parts: number): RowClaims | null {
+  if (M < N || packedBFloats(N, K) > CLAIMED_B_FLOATS) return null;
+  const tileRows = Math.ceil(M / MR);
+  const perGroup = Math.ceil(tileRows / MAX_CLAIM_GROUPS);
+  return {
+    groups: Math.ceil(tileRows / perGroup),
+    groupRows: perGroup * MR,
+    divisor: CLAIM_SHARE * parts,
+    least: Math.max(1, Math.ceil(GEMM_MIN_CHUNK_WORK / (perGroup * MR * N * K))),
+  };
 }
 
 /** Floats of op(B) K×N packed for all of K, N rounded up to whole panels (as gemmRowsClaimed packs it). */

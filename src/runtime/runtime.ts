@@ -8,7 +8,7 @@ import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
-import { forEachGemmPart, gemmParts, gemmRowChunks } from './gemm-split.js';
+import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
 export type { Kernels, ThreadHost, ThreadStats };
 export type { WorkerHandle, WorkerInit } from './threads.js';
@@ -418,9 +418,9 @@ export class Runtime {
       else this.unsafeKernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.unsafeGemmWork);
       return;
     }
-    const chunks = gemmRowChunks(M, N, K, parts);
-    if (chunks > 0) {
-      this.splitClaimedRows(pool, chunks, parts, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
+    const claims = gemmRowClaims(M, N, K, parts);
+    if (claims !== null) {
+      this.splitClaimedRows(pool, claims, parts, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
       return;
     }
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
@@ -437,27 +437,26 @@ export class Runtime {
     }
   }
 
-  // A row split in `chunks` chunks that the `parts` threads claim as they run
+  // A row split in chunks that the `parts` threads claim as they run
   // (assembly/gemm.ts gemmRowsClaimed): every part is the whole call, on its own workspace.
-  private splitClaimedRows(pool: ThreadPool, chunks: number, parts: number, transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number,
+  private splitClaimedRows(pool: ThreadPool, claims: RowClaims, parts: number, transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number,
     A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta: number, bias: number, act: number): void {
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
     const claim = this.claimWords(pool);
-    claim[0] = chunks << 16; // chunks [0, chunks) unclaimed
-    claim[1] = chunks;
+    claim.set([claims.groups << 16, claims.groups, claims.groupRows, claims.divisor, claims.least]); // groups [0, groups) unclaimed
     for (let p = 0; p < parts; p++) {
       // the pool's calling thread claims parts from the front (part 0) and workers from the back:
-      // even parts claim row chunks from the first one on, odd parts from the last one back
+      // even parts claim rows from the first on, odd parts from the last back
       this.partArgs<'gemmRowsClaimed'>(pool, p)(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act, work[p], claim.byteOffset, p % 2);
     }
     this.runPool(pool, this.rowsClaimedFn, parts, bias === 0 ? 'gemm' : 'gemmBiasAct');
   }
 
-  // The claim counter and chunk count of gemmRowsClaimed, on a cache line of their own (freed with the pool).
+  // gemmRowsClaimed's claim words, on a cache line of their own (freed with the pool).
   private claimWords(pool: ThreadPool): Int32Array {
     if (this.claim === null || this.claim.pool !== pool) {
       const ptr = this.alloc(64);
-      this.claim = { pool, ptr, words: new Int32Array(this.memory.buffer, ptr, 2) };
+      this.claim = { pool, ptr, words: new Int32Array(this.memory.buffer, ptr, 5) };
     }
     return this.claim.words;
   }

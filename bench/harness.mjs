@@ -14,11 +14,12 @@ const require = createRequire(import.meta.url);
  * untimed beforeEach() (e.g. restoring weights so every timed step does the
  * same work), a dispose() for its buffers, a flop count that overrides the
  * case's, and a note shown with the figure. Or a figure the setup took
- * itself, not timed here: `ms` (e.g. over fresh processes, or of an async
- * call), or a `value` in another `unit` where less is better (KB, MiB).
+ * itself, not timed here: `ms` (e.g. over fresh processes, of an async call,
+ * or timed alongside a peer; a flop count applies to it as to fn), or a
+ * `value` in another `unit` where less is better (KB, MiB).
  * @typedef {(() => unknown)
  *   | { fn: () => unknown, beforeEach?: () => void, dispose?: () => void, flops?: number, note?: string }
- *   | { ms: number, dispose?: () => void, note?: string }
+ *   | { ms: number, dispose?: () => void, flops?: number, note?: string }
  *   | { value: number, unit: string, dispose?: () => void, note?: string }} Prepared
  */
 
@@ -116,7 +117,7 @@ async function timeOne(setup, time, flops, clock, stat) {
     p = prepared(await setup());
     if (!p.fn) {
       if (!(Number.isFinite(p.ms) || (Number.isFinite(p.value) && p.unit))) throw new Error('bench: a setup must return fn, ms, or value and unit');
-      return { ms: p.ms, value: p.value, unit: p.unit, note: p.note };
+      return { ms: p.ms, flops: p.ms === undefined ? undefined : p.flops ?? flops, value: p.value, unit: p.unit, note: p.note };
     }
     const ms = await measure(p.fn, time, p.beforeEach, clock, stat);
     return { ms, flops: p.flops ?? flops, note: p.note };

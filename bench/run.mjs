@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Suite, key, machine, runSuite, table } from './harness.mjs';
 import { spillCheck } from './spill-check.mjs';
 import { coreReport, coreSpeeds, fastestCore } from './cores.mjs';
+import { RoundTrip } from './roundtrip.mjs';
 
 /** Topics in table order: one line each. The peak always runs (the GEMM rows are judged against it). */
 const TOPICS = {
@@ -139,10 +140,21 @@ console.error(`simdnn bench: ${m.model} (${m.vendor}, family ${m.family}, model 
 const spill = spillCheck();
 console.error(spill.report);
 if (!spill.ok) process.exitCode = 1;
-// The cores' own speeds before and after (bench/cores.mjs): on a VM they can differ, and drift.
+// The cores' own speeds before and after (bench/cores.mjs): on a VM they can differ, and drift;
+// and the cache-line round trip between two threads (bench/roundtrip.mjs), which the host's
+// placement of the vCPUs sets and which prices every split call.
+async function roundTrip() {
+  const probe = await RoundTrip.start();
+  try {
+    return `cache-line round trip between two threads: ${probe.measure().toFixed(0)} ns`;
+  } finally {
+    await probe.close();
+  }
+}
 const before = coreSpeeds();
+const rttBefore = await roundTrip();
 const cpu = opts.pin ? fastestCore(before) : null;
-console.error(coreReport(before));
+console.error(`${coreReport(before)}\n${rttBefore}`);
 console.error(cpu === null ? 'bench: 1-thread topics unpinned' : `bench: 1-thread topics pinned to cpu${cpu}`);
 const passthrough = process.argv.slice(2).filter((a) => !(a in TOPICS));
 const order = Object.keys(TOPICS);
@@ -150,10 +162,11 @@ const [pinnedRows, freeRows = []] = await pass(opts, passthrough, false, cpu);
 const rows = [...pinnedRows, ...freeRows.filter((r) => !r.peak)].sort((a, b) => order.indexOf(a.topic) - order.indexOf(b.topic));
 const relaxed = opts.relaxedPass ? Object.assign({}, ...(await pass(opts, passthrough, true, cpu)).reverse()) : null;
 const after = coreSpeeds();
+const rttAfter = await roundTrip();
 const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
 console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
 console.log(spill.report.split('\n')[0]);
-console.log(`before: ${coreReport(before)}\nafter: ${coreReport(after)}`);
+console.log(`before: ${coreReport(before)}; ${rttBefore}\nafter: ${coreReport(after)}; ${rttAfter}`);
 console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
   `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples; 1 thread unless a case says otherwise` +
   `${cpu === null ? '' : ` (1-thread topics pinned to cpu${cpu}, with their peers)`}; ratios = simdnn (plain) speed / peer speed\n`);

@@ -5,15 +5,19 @@
 // book's NumPy code with 2 BLAS threads. Both of our sides go through the
 // runtime's splitting (rt.unsafeGemm, convolution by groups of images), which
 // splits only work big enough to gain. Each side runs WARM_MS of steps before
-// it is timed (a new pool's first second is slower). In the relaxed pass only
-// the 2-thread side runs, on the relaxed shared-memory build. Wall clock
+// it is timed (a new pool's first second is slower). The two sides are timed
+// in alternating blocks (pairedMs), so a phase of the host (on the 2-vCPU VMs
+// measured, minutes at a time at 1.5x a step's time) weighs on both alike
+// instead of on whichever ran during it. In the relaxed pass only the
+// 2-thread side runs, on the relaxed shared-memory build. Wall clock
 // throughout (CPU time would sum the threads). Last, the command users run:
 // `simdnn train --net deep-conv` for one epoch with its default threads against
 // `--threads 1`, each in a child process, timed by the training seconds the CLI
 // reports.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { measure, python } from './harness.mjs';
+import { python } from './harness.mjs';
+import { RoundTrip } from './roundtrip.mjs';
 
 const THREADS = 2;
 const N = 512;
@@ -83,14 +87,63 @@ async function deepConvCase(rt) {
   };
 }
 
-/** The 1-thread peer: milliseconds per call of the same case on a 1-thread runtime. */
-async function oneThread(make, suite) {
-  const p = warmed(await make(await runtime(1, false)));
+/** Blocks each side of a paired measurement is timed in. */
+const BLOCKS = 20;
+
+/**
+ * Milliseconds per call of the case on THREADS threads and on 1, timed in
+ * BLOCKS alternating blocks of suite.time / BLOCKS ms per side (their order
+ * swapped every block), each call timed alone with its beforeEach untimed, as
+ * the harness times a case: the mean over all of a side's calls. Before each
+ * pair of blocks, the cache-line round trip between two threads
+ * (bench/roundtrip.mjs); `note` gives its range and, where it moved by 2× or
+ * more, the ratio in the pairs of blocks at up to twice the fastest round
+ * trip and in the others.
+ */
+async function pairedMs(make, suite) {
+  const sides = [warmed(await make(await runtime(THREADS, false))), warmed(await make(await runtime(1, false)))];
+  const probe = await RoundTrip.start();
   try {
-    return await measure(p.fn, suite.time, p.beforeEach);
+    const total = [0, 0], calls = [0, 0];
+    const pairs = [];
+    const blockMs = suite.time / BLOCKS;
+    for (let b = 0; b < BLOCKS; b++) {
+      const pair = { ns: probe.measure(), ms: [0, 0] };
+      for (const i of b % 2 ? [1, 0] : [0, 1]) {
+        const p = sides[i];
+        let t = 0, n = 0;
+        for (const end = performance.now() + blockMs; performance.now() < end;) {
+          p.beforeEach?.();
+          const t0 = performance.now();
+          p.fn();
+          t += performance.now() - t0;
+          n++;
+        }
+        total[i] += t;
+        calls[i] += n;
+        pair.ms[i] = t / n;
+      }
+      pairs.push(pair);
+      await new Promise((r) => setImmediate(r)); // let the event loop run between blocks, as tinybench does
+    }
+    return { two: total[0] / calls[0], one: total[1] / calls[1], note: roundTripNote(pairs) };
   } finally {
-    p.dispose();
+    await probe.close();
+    for (const p of sides) p.dispose();
   }
+}
+
+/** The round trips' range, and the ×1 thread ratio by round trip where it moved (see pairedMs). */
+function roundTripNote(pairs) {
+  const ns = pairs.map((p) => p.ns);
+  const lo = Math.min(...ns), hi = Math.max(...ns);
+  let note = `cache-line round trip ${lo.toFixed(0)}–${hi.toFixed(0)} ns`;
+  if (hi >= 2 * lo) {
+    const ratio = (ps) => ps.reduce((s, p) => s + p.ms[1], 0) / ps.reduce((s, p) => s + p.ms[0], 0);
+    const near = pairs.filter((p) => p.ns <= 2 * lo), far = pairs.filter((p) => p.ns > 2 * lo);
+    note += `: ${ratio(near).toFixed(2)}× 1 thread in the ${near.length} pairs of blocks at ≤ ${(2 * lo).toFixed(0)} ns, ${ratio(far).toFixed(2)}× in the ${far.length} above`;
+  }
+  return note;
 }
 
 /** The book's NumPy code for the same step on THREADS BLAS threads, wall clock. */
@@ -136,10 +189,13 @@ export default function register(suite) {
       { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }],
   ];
   for (const [name, flops, make, peers] of cases) {
+    // both sides at once (the harness asks for ours first, then the peer); the relaxed pass times ours alone
+    let paired = null;
+    const both = () => (paired ??= pairedMs(make, suite));
     suite.add(name, {
       flops,
-      ours: async () => warmed(await make(await runtime(THREADS, suite.relaxed))),
-      external: { '1 thread': () => oneThread(make, suite), ...peers },
+      ours: suite.relaxed ? async () => warmed(await make(await runtime(THREADS, true))) : async () => { const r = await both(); return { ms: r.two, note: r.note }; },
+      external: { '1 thread': async () => (await both()).one, ...peers },
     });
   }
   suite.add(`simdnn train --net deep-conv --optimizer adam, 1 epoch${suite.quick ? ' of 1,000 rows' : ''}, default threads (target ≥ 1.7× --threads 1)`, {

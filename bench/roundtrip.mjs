@@ -47,7 +47,9 @@ export class RoundTrip {
       for (let i = 0; i < TRIPS; i++) {
         const v = Atomics.load(a, 0) + 1;
         Atomics.store(a, 0, v);
-        while (Atomics.load(a, 0) === v);
+        for (let spins = 1; Atomics.load(a, 0) === v; spins++) {
+          if ((spins & 0xfffff) === 0 && performance.now() - t0 > 1000) throw new Error('bench: the round-trip worker stopped echoing');
+        }
       }
       ns.push(((performance.now() - t0) * 1e6) / TRIPS);
     }

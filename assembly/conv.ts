@@ -701,8 +701,10 @@ export function convBackward(
   }
   const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
-  if (paths & 1) {
+  if (paths & 8) {
     // db there too, from each image's dout as it is packed (in L1)
+    convWeightsByFilters(dW, db, x, dout, scratch, n, C, H, W, FN, FH, pad);
+  } else if (paths & 1) {
     convWeightsDirect(dW, db, x, dout, scratch, n, C, H, W, FN, FH, FW, pad);
   } else {
     if (db != 0) convBiasBackward(db, dout, n, FN, P);
@@ -734,11 +736,17 @@ export function convBackward(
   }
 }
 
-// Which passes of convBackward run direct: bit 1 dW, bit 2 dx, bit 4 dx of
-// one input channel and 3-row filters (oneChannelInputGrad), each when
-// stride is 1, its buffers fit the scratch (convScratchBytes) and it is the
-// faster one: dW for images of at least DW_MIN_CHUNKS 4-column chunks (on
-// smaller ones a tile's fixed cost outweighs its few steps), dx for at least
+// Which passes of convBackward run direct: bit 1 dW, bit 8 dW by filter lanes
+// (convWeightsByFilters), bit 2 dx, bit 4 dx of one input channel and 3-row
+// filters (oneChannelInputGrad), each when stride is 1, its buffers fit the
+// scratch (convScratchBytes) and it is the faster one: dW by filter lanes for
+// 3-wide filters, at least 8 of them, and at most 8 output columns or fewer
+// than 16 that are not a multiple of 4 (dW+db of [100, 32, H, H]·64 against
+// the lanes over columns, paired: 12–14% faster at 8 and 9 columns, 25% at
+// 7, 8% at 11, 1–5% at 13–15; 4% slower at 12, 13% at 16, 27% at 28; and
+// 24–44% faster than im2col + GEMM at 1 to 4); else dW for images of at
+// least DW_MIN_CHUNKS 4-column chunks (on smaller ones a tile's fixed cost
+// outweighs its few steps), dx for at least
 // DX_MIN_C input channels (its tile computes 4 channels at a time) or for one
 // (3 rows of the one channel at a time: convForwardDirect's FN = 1), and pads
 // within the filter (the full correlation's pad FH−1−pad is not negative).
@@ -749,7 +757,8 @@ function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, st
   const have = <i64>convScratchBytes(C, H, W, FH, FW, stride, pad);
   const K = <i64>(C * FH * FW);
   let paths = 0;
-  if (<i64>OH * <i64>((OW + 3) >> 2) >= <i64>DW_MIN_CHUNKS && weightsScratchBytes(C, H, W, FN, K, pad) <= have) paths |= 1;
+  if (FW == 3 && FN >= 8 && (OW <= 8 || (OW < 16 && (OW & 3) != 0)) && byFiltersScratchBytes(C, H, W, FN, K, pad) <= have) paths |= 8;
+  else if (<i64>OH * <i64>((OW + 3) >> 2) >= <i64>DW_MIN_CHUNKS && weightsScratchBytes(C, H, W, FN, K, pad) <= have) paths |= 1;
   if (C == 1 && FH == 3 && pad < FH && pad < FW && oneChannelGradBytes(H, W, FN, FW, pad) <= have) return paths | 4;
   if ((C >= DX_MIN_C || C == 1) && pad < FH && pad < FW) {
     const Kt = <i64>FN * FH * FW;
@@ -1002,9 +1011,168 @@ function weightsTile1(acc: usize, d: usize, x0: usize, OH: i32, chunks: i32, xRo
   v128.store(acc, a0); v128.store(acc, a1, 16); v128.store(acc, a2, 32); v128.store(acc, a3, 48);
 }
 
+// ---- dW direct with lanes over filters, stride 1, 3-wide filters (bit 8 of
+// convBackwardPaths): for small images, where a row of 7 or 8 outputs leaves
+// the position lanes above a short loop with a lane in 8 idle. Here a lane
+// is a filter: the tile is 8 filters × the 6 taps of two filter rows (c, ky)
+// (kx = 0, 1, 2), 12 accumulators over every output position of the image,
+// each position one step: 2 vectors of dout (8 filters) and 6 broadcast x
+// values, as GEMM's 6×8 micro-kernel (no lane idle but the filters past FN).
+// Each element dW[f, k] is one chain over (image, oy, ox), from 0. Each
+// image's dout is copied, flushed, into dT [P positions][FN rounded to 8]
+// (zero past FN), and db[f] += its channelSum (convBiasBackward's order); x
+// into xpad [C][H + 2·pad][W + 2·pad]. Scratch (byFiltersScratchBytes): acc
+// [FN/8 blocks][K][8], dT and xpad. An odd count of filter rows runs its
+// last row as a 3-tap tile.
+// @ts-ignore: decorator
+@inline
+function byFiltersScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i64, pad: i32): i64 {
+  const FN8 = <i64>((FN + 7) & ~7);
+  const PH = <i64>(H + 2 * pad), PW = <i64>(W + 2 * pad);
+  const P = PH * PW; // ≥ the output's positions
+  return (FN8 * K << 2) + (P * FN8 << 2) + (<i64>C * PH * PW << 2);
+}
+
+function convWeightsByFilters(
+  dW: usize, db: usize, x: usize, dout: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, pad: i32,
+): void {
+  const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - 2, P = OH * OW;
+  const K = C * FH * 3, R = C * FH;
+  const FN8 = (FN + 7) & ~7, blocks = FN8 >> 3;
+  const PH = H + 2 * pad, PW = W + 2 * pad;
+  const acc = scratch;
+  const dT = acc + (<usize>(FN8 * K) << 2);
+  const xpad = dT + (<usize>(P * FN8) << 2);
+  zeros(dT, P * FN8);
+  if (db != 0) zeros(db, FN);
+  zeros(xpad, C * PH * PW);
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  const dStep = <usize>FN8 << 2, xRow = <usize>PW << 2;
+  for (let i = 0; i < n; i++) {
+    padImage(xpad, x + <usize>i * inImage, C, H, W, pad, pad, PH, PW);
+    packDoutByPosition(dT, db, dout + <usize>i * outImage, FN, P, FN8);
+    for (let fb = 0; fb < blocks; fb++) {
+      const d = dT + (<usize>fb << 5);
+      const a = acc + (<usize>(fb * K) << 5);
+      let r = 0;
+      for (; r + 1 < R; r += 2) {
+        const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
+        const x1 = xpad + (<usize>((((r + 1) / FH) * PH + (r + 1) % FH) * PW) << 2);
+        // two call sites, so that Binaryen keeps the tile a function of its own
+        if (i == 0) filterTile6(a + (<usize>(3 * r) << 5), d, dStep, x0, x0, x1, x1, OH, OW, xRow, true);
+        else filterTile6(a + (<usize>(3 * r) << 5), d, dStep, x0, x0, x1, x1, OH, OW, xRow, false);
+      }
+      if (r < R) {
+        const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
+        if (i == 0) filterTile3(a + (<usize>(3 * r) << 5), d, dStep, x0, OH, OW, xRow, true);
+        else filterTile3(a + (<usize>(3 * r) << 5), d, dStep, x0, OH, OW, xRow, false);
+      }
+    }
+  }
+  for (let f = 0; f < FN; f++) {
+    const a = acc + (<usize>((f >> 3) * K) << 5) + (<usize>(f & 7) << 2);
+    for (let k = 0; k < K; k++) store<f32>(dW + (<usize>(f * K + k) << 2), load<f32>(a + (<usize>k << 5)));
+  }
+}
+
+// dT[p, f] = ftz(dout[f, p]) for one image; with db, db[f] += channelSum(dout[f]).
+function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32, FN8: i32): void {
+  for (let f = 0; f < FN; f++) {
+    const src = dout + (<usize>(f * P) << 2);
+    if (db != 0) {
+      const q = db + (<usize>f << 2);
+      store<f32>(q, load<f32>(q) + channelSum(src, P));
+    }
+    let dst = dT + (<usize>f << 2);
+    for (let p = 0; p < P; p++) {
+      store<f32>(dst, ftzs(load<f32>(src + (<usize>p << 2))));
+      dst += <usize>FN8 << 2;
+    }
+  }
+}
+
+// acc[tap t][8 filters] += Σ over the image's positions of dT[p] · x_t[p], for
+// the taps kx = 0, 1, 2 of the rows at x0 and x1 (first: start from zero),
+// position by position along each of the OH rows of OW outputs (xRow bytes
+// apart in xpad). As GEMM's micro6x8 (plain build), each x value is
+// broadcast once per dout vector, through its own pointer (x0b, x1b:
+// Binaryen would merge the same load twice), so the product is computed in
+// the broadcast's register: 12 accumulators + 2 dout + 1 broadcast = 15 XMM
+// registers (bench/spill-check.mjs checks it). A product then a sum in the
+// relaxed build too: with relaxed_madd V8 loaded all twelve broadcasts ahead
+// of the multiply-adds and spilled accumulators (one broadcast for both
+// dout vectors did the same), so this path has the plain build's bits there.
+function filterTile6(acc: usize, d: usize, dStep: usize, x0: usize, x0b: usize, x1: usize, x1b: usize,
+  OH: i32, OW: i32, xRow: usize, first: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  if (!first) {
+    c00 = v128.load(acc); c01 = v128.load(acc, 16); c10 = v128.load(acc, 32); c11 = v128.load(acc, 48);
+    c20 = v128.load(acc, 64); c21 = v128.load(acc, 80); c30 = v128.load(acc, 96); c31 = v128.load(acc, 112);
+    c40 = v128.load(acc, 128); c41 = v128.load(acc, 144); c50 = v128.load(acc, 160); c51 = v128.load(acc, 176);
+  }
+  const rowBytes = <usize>OW << 2;
+  for (let oy = 0; oy < OH; oy++) {
+    let a = x0, a2 = x0b, b = x1, b2 = x1b;
+    const end = a + rowBytes;
+    do {
+      const d0 = v128.load(d), d1 = v128.load(d, 16);
+      c00 = mulAdd(v128.load32_splat(a), d0, c00); c01 = mulAdd(v128.load32_splat(a2), d1, c01);
+      c10 = mulAdd(v128.load32_splat(a, 4), d0, c10); c11 = mulAdd(v128.load32_splat(a2, 4), d1, c11);
+      c20 = mulAdd(v128.load32_splat(a, 8), d0, c20); c21 = mulAdd(v128.load32_splat(a2, 8), d1, c21);
+      c30 = mulAdd(v128.load32_splat(b), d0, c30); c31 = mulAdd(v128.load32_splat(b2), d1, c31);
+      c40 = mulAdd(v128.load32_splat(b, 4), d0, c40); c41 = mulAdd(v128.load32_splat(b2, 4), d1, c41);
+      c50 = mulAdd(v128.load32_splat(b, 8), d0, c50); c51 = mulAdd(v128.load32_splat(b2, 8), d1, c51);
+      a += 4; a2 += 4; b += 4; b2 += 4; d += dStep;
+    } while (a < end);
+    x0 += xRow; x0b += xRow; x1 += xRow; x1b += xRow;
+  }
+  v128.store(acc, c00); v128.store(acc, c01, 16); v128.store(acc, c10, 32); v128.store(acc, c11, 48);
+  v128.store(acc, c20, 64); v128.store(acc, c21, 80); v128.store(acc, c30, 96); v128.store(acc, c31, 112);
+  v128.store(acc, c40, 128); v128.store(acc, c41, 144); v128.store(acc, c50, 160); v128.store(acc, c51, 176);
+}
+
+// a·b + c as two rounded operations in every build (see filterTile6).
+// @ts-ignore: decorator
+@inline
+function mulAdd(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// filterTile6 for the 3 taps of one filter row: 6 accumulators.
+function filterTile3(acc: usize, d: usize, dStep: usize, x0: usize, OH: i32, OW: i32, xRow: usize, first: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  if (!first) {
+    c00 = v128.load(acc); c01 = v128.load(acc, 16); c10 = v128.load(acc, 32); c11 = v128.load(acc, 48);
+    c20 = v128.load(acc, 64); c21 = v128.load(acc, 80);
+  }
+  const rowBytes = <usize>OW << 2;
+  for (let oy = 0; oy < OH; oy++) {
+    let a = x0;
+    const end = a + rowBytes;
+    do {
+      const d0 = v128.load(d), d1 = v128.load(d, 16);
+      let v = v128.load32_splat(a);
+      c00 = madd(v, d0, c00); c01 = madd(v, d1, c01);
+      v = v128.load32_splat(a, 4);
+      c10 = madd(v, d0, c10); c11 = madd(v, d1, c11);
+      v = v128.load32_splat(a, 8);
+      c20 = madd(v, d0, c20); c21 = madd(v, d1, c21);
+      a += 4; d += dStep;
+    } while (a < end);
+    x0 += xRow;
+  }
+  v128.store(acc, c00); v128.store(acc, c01, 16); v128.store(acc, c10, 32); v128.store(acc, c11, 48);
+  v128.store(acc, c20, 64); v128.store(acc, c21, 80);
+}
+
 // Scalar reference of convBackward, path for path (convBackwardPaths), each
 // element summed in its kernel's order with its operands flushed (db's as
-// they are, as convBiasBackward reads them): dW direct in 4 lanes (ox mod 4)
+// they are, as convBiasBackward reads them): dW by filter lanes in one chain
+// over (image, oy, ox); dW direct in 4 lanes (ox mod 4)
 // over (image, oy, ox), then (l0 + l1) + (l2 + l3); dW by GEMM per image in
 // blocks of KC positions added to the previous sum; dx of one channel and
 // 3-row filters in (f, kx, ky) order; dx direct as convForwardRef over the
@@ -1047,7 +1215,9 @@ export function convBackwardRef(
       for (let p = 0; p < OH * OW; p++) {
         const oy = p / OW, ox = p % OW;
         const t = refAt(dout, i * FN + f, OH, OW, oy, ox) * refAt(x, i * C + c, H, W, oy * stride - pad + ky, ox * stride - pad + kx);
-        if (paths & 1) {
+        if (paths & 8) {
+          v += t;
+        } else if (paths & 1) {
           const lane = ox & 3;
           if (lane == 0) l0 += t; else if (lane == 1) l1 += t; else if (lane == 2) l2 += t; else l3 += t;
         } else {

@@ -41,10 +41,11 @@ const BUILDS = [
 const SHAPES = [[256, 256, 256], [256, 252, 256], [8, 100, 784], [1, 100, 784], [4, 100, 784], [3, 10, 100]];
 /**
  * [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block),
- * forward and backward (the dW kernel's 4-filter × 2-tap tiles, and dx on the forward's tiles; for C = 1 the 4-row
- * one-channel dx tiles), and FN = 1, whose forward runs the 3-row one-channel tiles.
+ * forward and backward (the dW kernel's 4-filter × 2-tap tiles, or on 8×8 images its 8-filter × 6-tap tiles, and dx on
+ * the forward's tiles; for C = 1 the 4-row one-channel dx tiles), FN = 1, whose forward runs the 3-row one-channel
+ * tiles, and [1, 8, 8], whose 3 filter rows reach the 8-filter × 3-tap tile.
  */
-const CONVS = [[16, 14, 32], [32, 8, 64], [1, 28, 16], [16, 14, 1]];
+const CONVS = [[16, 14, 32], [32, 8, 64], [1, 28, 16], [16, 14, 1], [1, 8, 8]];
 
 /** Child mode: instantiate one build and run the GEMMs, so V8 compiles the kernels they reach. */
 function runGemms(file) {
@@ -96,6 +97,10 @@ export function kernelLoops(funcs) {
     }
     for (const l of loops) {
       if (loops.some((o) => o !== l && o.start >= l.start && o.end <= l.end)) continue; // not innermost
+      // nor an outer loop whose exit branch V8 placed right before the inner loop's back edge
+      // (`jnc <outer>; jmp <inner>`): the inner loop's header lies inside it, its back edge just past
+      const next = f.ins[f.ins.findIndex((x) => x.off === l.end) + 1];
+      if (next && loops.some((o) => o.end === next.off && o.start > l.start && o.start < l.end)) continue;
       const body = f.ins.filter((x) => x.off >= l.start && x.off <= l.end);
       const arith = body.filter((x) => ARITH.test(x.text)).length;
       if (arith < 8 || body.some((x) => isStore(x.text) && !STACK.test(x.text))) continue;

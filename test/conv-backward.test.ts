@@ -1,6 +1,7 @@
 // assembly/conv.ts convBackward: the direct kernels of stride 1 (dW by 4-filter
 // × 2-tap tiles summed in 4 lanes and a 1-tap tile for an odd K's last tap,
-// db summed as dout is packed, dx as a forward convolution of dout with
+// or for small images by tiles of 8 filters × 6 taps with the filters in the
+// lanes, db summed as dout is packed, dx as a forward convolution of dout with
 // the flipped filters, or for one input channel and 3-row filters by tiles
 // of 4 dx rows) and the im2col + GEMM path elsewhere, and db, against
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
@@ -86,6 +87,18 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
         }
       }
     }
+  });
+
+  it('dW by filter lanes (3-wide filters, at least 8 filters, at most 8 output columns or 9–15 not a multiple of 4): filters past a multiple of 8, an odd count of filter rows, pads 0 to 2, many images', () => {
+    let seed = 90;
+    for (const FN of [8, 12, 17]) {
+      // output widths 6, 8, 3, 5, 1, 8, 10, 14, and 12 (lanes over columns)
+      for (const [C, H, W, FH, pad] of [[1, 6, 6, 3, 1], [2, 8, 8, 3, 1], [3, 7, 5, 3, 0], [5, 4, 3, 3, 2], [2, 9, 1, 2, 1], [4, 6, 8, 1, 0], [2, 4, 10, 3, 1], [1, 3, 14, 3, 1], [2, 3, 12, 3, 1]]) {
+        check({ N: 5, C, H, W, FN, FH, FW: 3, stride: 1, pad }, seed++);
+      }
+    }
+    check({ N: 3, C: 7, H: 7, W: 7, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 }, seed++, { noDx: true });
+    check({ N: 2, C: 3, H: 8, W: 6, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, seed++, { subnormal: true });
   });
 
   it('K across the 256 block in dW (C = 30) and in dx (FN = 33: 297 terms), 1×1 filters, tiny images', () => {

@@ -1019,8 +1019,9 @@ function weightsTile1(acc: usize, d: usize, x0: usize, OH: i32, chunks: i32, xRo
 // each position one step: 2 vectors of dout (8 filters) and 6 broadcast x
 // values, as GEMM's 6×8 micro-kernel (no lane idle but the filters past FN).
 // Each element dW[f, k] is one chain over (image, oy, ox), from 0. Each
-// image's dout is copied, flushed, into dT [P positions][FN rounded to 8]
-// (zero past FN), and db[f] += its channelSum (convBiasBackward's order); x
+// image's dout is copied, flushed, into dT [FN/8 blocks][P positions][8]
+// (zero past FN: a tile streams its block's 32 bytes a position, contiguous),
+// and db[f] += its channelSum (convBiasBackward's order); x
 // into xpad [C][H + 2·pad][W + 2·pad]. Scratch (byFiltersScratchBytes): acc
 // [FN/8 blocks][K][8], dT and xpad. An odd count of filter rows runs its
 // last row as a 3-tap tile.
@@ -1048,12 +1049,12 @@ function convWeightsByFilters(
   if (db != 0) zeros(db, FN);
   zeros(xpad, C * PH * PW);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
-  const dStep = <usize>FN8 << 2, xRow = <usize>PW << 2;
+  const dStep: usize = 32, xRow = <usize>PW << 2;
   for (let i = 0; i < n; i++) {
     padImage(xpad, x + <usize>i * inImage, C, H, W, pad, pad, PH, PW);
-    packDoutByPosition(dT, db, dout + <usize>i * outImage, FN, P, FN8);
+    packDoutByPosition(dT, db, dout + <usize>i * outImage, FN, P);
     for (let fb = 0; fb < blocks; fb++) {
-      const d = dT + (<usize>fb << 5);
+      const d = dT + (<usize>(fb * P) << 5);
       const a = acc + (<usize>(fb * K) << 5);
       let r = 0;
       for (; r + 1 < R; r += 2) {
@@ -1076,18 +1077,18 @@ function convWeightsByFilters(
   }
 }
 
-// dT[p, f] = ftz(dout[f, p]) for one image; with db, db[f] += channelSum(dout[f]).
-function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32, FN8: i32): void {
+// dT[f / 8, p, f % 8] = ftz(dout[f, p]) for one image; with db, db[f] += channelSum(dout[f]).
+function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32): void {
   for (let f = 0; f < FN; f++) {
     const src = dout + (<usize>(f * P) << 2);
     if (db != 0) {
       const q = db + (<usize>f << 2);
       store<f32>(q, load<f32>(q) + channelSum(src, P));
     }
-    let dst = dT + (<usize>f << 2);
+    let dst = dT + (<usize>((f >> 3) * P) << 5) + (<usize>(f & 7) << 2);
     for (let p = 0; p < P; p++) {
       store<f32>(dst, ftzs(load<f32>(src + (<usize>p << 2))));
-      dst += <usize>FN8 << 2;
+      dst += 32;
     }
   }
 }

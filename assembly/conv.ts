@@ -1012,9 +1012,9 @@ function weightsTile1(acc: usize, d: usize, x0: usize, OH: i32, chunks: i32, xRo
 }
 
 // ---- dW direct with lanes over filters, stride 1, 3-wide filters (bit 8 of
-// convBackwardPaths): for small images, where a row of 7 or 8 outputs leaves
-// the position lanes above a short loop with a lane in 8 idle. Here a lane
-// is a filter: the tile is 8 filters × the 6 taps of two filter rows (c, ky)
+// convBackwardPaths), for small images: there the tiles above (lanes over
+// output columns) run a loop of a few steps per row, and a row of 7 outputs
+// leaves a lane in 8 idle. Here a lane is a filter: the tile is 8 filters × the 6 taps of two filter rows (c, ky)
 // (kx = 0, 1, 2), 12 accumulators over every output position of the image,
 // each position one step: 2 vectors of dout (8 filters) and 6 broadcast x
 // values, as GEMM's 6×8 micro-kernel (no lane idle but the filters past FN).
@@ -1049,7 +1049,7 @@ function convWeightsByFilters(
   if (db != 0) zeros(db, FN);
   zeros(xpad, C * PH * PW);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
-  const dStep: usize = 32, xRow = <usize>PW << 2;
+  const xRow = <usize>PW << 2;
   for (let i = 0; i < n; i++) {
     padImage(xpad, x + <usize>i * inImage, C, H, W, pad, pad, PH, PW);
     packDoutByPosition(dT, db, dout + <usize>i * outImage, FN, P);
@@ -1061,13 +1061,13 @@ function convWeightsByFilters(
         const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
         const x1 = xpad + (<usize>((((r + 1) / FH) * PH + (r + 1) % FH) * PW) << 2);
         // two call sites, so that Binaryen keeps the tile a function of its own
-        if (i == 0) filterTile6(a + (<usize>(3 * r) << 5), d, dStep, x0, x0, x1, x1, OH, OW, xRow, true);
-        else filterTile6(a + (<usize>(3 * r) << 5), d, dStep, x0, x0, x1, x1, OH, OW, xRow, false);
+        if (i == 0) filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, x1, OH, OW, xRow, true);
+        else filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, x1, OH, OW, xRow, false);
       }
       if (r < R) {
         const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
-        if (i == 0) filterTile3(a + (<usize>(3 * r) << 5), d, dStep, x0, OH, OW, xRow, true);
-        else filterTile3(a + (<usize>(3 * r) << 5), d, dStep, x0, OH, OW, xRow, false);
+        if (i == 0) filterTile3(a + (<usize>(3 * r) << 5), d, x0, OH, OW, xRow, true);
+        else filterTile3(a + (<usize>(3 * r) << 5), d, x0, OH, OW, xRow, false);
       }
     }
   }
@@ -1104,7 +1104,7 @@ function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32):
 // relaxed build too: with relaxed_madd V8 loaded all twelve broadcasts ahead
 // of the multiply-adds and spilled accumulators (one broadcast for both
 // dout vectors did the same), so this path has the plain build's bits there.
-function filterTile6(acc: usize, d: usize, dStep: usize, x0: usize, x0b: usize, x1: usize, x1b: usize,
+function filterTile6(acc: usize, d: usize, x0: usize, x0b: usize, x1: usize, x1b: usize,
   OH: i32, OW: i32, xRow: usize, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
@@ -1126,7 +1126,7 @@ function filterTile6(acc: usize, d: usize, dStep: usize, x0: usize, x0b: usize, 
       c30 = mulAdd(v128.load32_splat(b), d0, c30); c31 = mulAdd(v128.load32_splat(b2), d1, c31);
       c40 = mulAdd(v128.load32_splat(b, 4), d0, c40); c41 = mulAdd(v128.load32_splat(b2, 4), d1, c41);
       c50 = mulAdd(v128.load32_splat(b, 8), d0, c50); c51 = mulAdd(v128.load32_splat(b2, 8), d1, c51);
-      a += 4; a2 += 4; b += 4; b2 += 4; d += dStep;
+      a += 4; a2 += 4; b += 4; b2 += 4; d += 32;
     } while (a < end);
     x0 += xRow; x0b += xRow; x1 += xRow; x1b += xRow;
   }
@@ -1143,7 +1143,7 @@ function mulAdd(a: v128, b: v128, c: v128): v128 {
 }
 
 // filterTile6 for the 3 taps of one filter row: 6 accumulators.
-function filterTile3(acc: usize, d: usize, dStep: usize, x0: usize, OH: i32, OW: i32, xRow: usize, first: bool): void {
+function filterTile3(acc: usize, d: usize, x0: usize, OH: i32, OW: i32, xRow: usize, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   if (!first) {
@@ -1162,7 +1162,7 @@ function filterTile3(acc: usize, d: usize, dStep: usize, x0: usize, OH: i32, OW:
       c10 = madd(v, d0, c10); c11 = madd(v, d1, c11);
       v = v128.load32_splat(a, 8);
       c20 = madd(v, d0, c20); c21 = madd(v, d1, c21);
-      a += 4; d += dStep;
+      a += 4; d += 32;
     } while (a < end);
     x0 += xRow;
   }

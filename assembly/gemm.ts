@@ -178,14 +178,14 @@ function blockRows(
 // chunks waited ~half a 54 µs chunk). Same tiles and K blocks as gemm, so the
 // same bits as gemm on one thread whichever rows a thread claims.
 
-// The claim words: [0] the unclaimed groups [front, back) as front | back << 16;
-// [1] groups n (< 2^15); [2] rows per group (a multiple of MR; the last group
-// ends at M); [3] the divisor; [4] groups a claim takes at least.
-// Claims ⌈left / divisor⌉ groups (at least [4], at most all left) from the
+// The claim words: [0] the unclaimed groups [front, back) as front | back << 16
+// (at most 2^15 − 1 groups); [1] rows per group (a multiple of MR; the last
+// group ends at M); [2] the divisor; [3] groups a claim takes at least.
+// Claims ⌈left / divisor⌉ groups (at least [3], at most all left) from the
 // front (fromBack 0) or the back (fromBack 1). Returns the first group and
 // the count as first | count << 16, or -1 when none is left.
 function claimChunk(claim: usize, fromBack: i32): i32 {
-  const divisor = load<i32>(claim, 12), least = load<i32>(claim, 16);
+  const divisor = load<i32>(claim, 8), least = load<i32>(claim, 12);
   for (;;) {
     const w = ASC_FEATURE_THREADS ? atomic.load<i32>(claim) : load<i32>(claim);
     const front = w & 0xffff, back = w >>> 16;
@@ -212,7 +212,7 @@ export function gemmRowsClaimed(
   A: usize, lda: i32, B: usize, ldb: i32,
   C: usize, ldc: i32, beta: f32, bias: usize, act: i32, work: usize, claim: usize, fromBack: i32,
 ): void {
-  const groupRows = load<i32>(claim, 8);
+  const groupRows = load<i32>(claim, 4);
   let c = claimChunk(claim, fromBack);
   if (c < 0 || M <= 0 || N <= 0 || K <= 0) return;
   const np = <usize>((N + NR - 1) / NR * NR);

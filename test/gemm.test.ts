@@ -370,10 +370,10 @@ describe('gemmRowsClaimed (row chunks claimed by the threads that run the call)'
   function claimed(p: Problem, c: Claims, front: number, back: number, fromBack: number, bias: Float32Array | null = null, act = 0): { C: Float32Array; claim: Int32Array } {
     const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0);
     const b = bias ? tensorOf(rt, bias) : null;
-    const claim = rt.tensor([5]);
-    new Int32Array(rt.memory.buffer, claim.ptr, 5).set([front | (back << 16), groups(p.M, c), c.rows, c.divisor, c.least]);
+    const claim = rt.tensor([4]);
+    new Int32Array(rt.memory.buffer, claim.ptr, 4).set([front | (back << 16), c.rows, c.divisor, c.least]);
     k.gemmRowsClaimed(p.tA, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, p.beta, b ? b.ptr : 0, act, rt.unsafeGemmWork, claim.ptr, fromBack);
-    const out = { C: C.toArray().subarray(0, p.C0.length), claim: new Int32Array(rt.memory.buffer, claim.ptr, 5).slice() };
+    const out = { C: C.toArray().subarray(0, p.C0.length), claim: new Int32Array(rt.memory.buffer, claim.ptr, 4).slice() };
     for (const t of [A, B, C, claim, b]) t?.dispose();
     return out;
   }

@@ -443,7 +443,7 @@ export class Runtime {
     A: number, lda: number, B: number, ldb: number, C: number, ldc: number, beta: number, bias: number, act: number): void {
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
     const claim = this.claimWords(pool);
-    claim.set([claims.groups << 16, claims.groups, claims.groupRows, claims.divisor, claims.least]); // groups [0, groups) unclaimed
+    claim.set([claims.groups << 16, claims.groupRows, claims.divisor, claims.least]); // groups [0, groups) unclaimed
     for (let p = 0; p < parts; p++) {
       // the pool's calling thread claims parts from the front (part 0) and workers from the back:
       // even parts claim rows from the first on, odd parts from the last back
@@ -456,7 +456,7 @@ export class Runtime {
   private claimWords(pool: ThreadPool): Int32Array {
     if (this.claim === null || this.claim.pool !== pool) {
       const ptr = this.alloc(64);
-      this.claim = { pool, ptr, words: new Int32Array(this.memory.buffer, ptr, 5) };
+      this.claim = { pool, ptr, words: new Int32Array(this.memory.buffer, ptr, 4) };
     }
     return this.claim.words;
   }

@@ -1061,8 +1061,8 @@ function convWeightsByFilters(
         const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
         const x1 = xpad + (<usize>((((r + 1) / FH) * PH + (r + 1) % FH) * PW) << 2);
         // two call sites, so that Binaryen keeps the tile a function of its own
-        if (i == 0) filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, x1, OH, OW, xRow, true);
-        else filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, x1, OH, OW, xRow, false);
+        if (i == 0) filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, OH, OW, xRow, true);
+        else filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, OH, OW, xRow, false);
       }
       if (r < R) {
         const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
@@ -1097,14 +1097,18 @@ function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32):
 // the taps kx = 0, 1, 2 of the rows at x0 and x1 (first: start from zero),
 // position by position along each of the OH rows of OW outputs (xRow bytes
 // apart in xpad). As GEMM's micro6x8 (plain build), each x value is
-// broadcast once per dout vector, through its own pointer (x0b, x1b:
-// Binaryen would merge the same load twice), so the product is computed in
-// the broadcast's register: 12 accumulators + 2 dout + 1 broadcast = 15 XMM
-// registers (bench/spill-check.mjs checks it). A product then a sum in the
+// broadcast once per dout vector, the second time through x0b − x0 added to
+// the address (x0b is x0, passed twice: Binaryen would merge the same load
+// twice, and cannot see that the difference is 0), so the product is computed
+// in the broadcast's register: 12 accumulators + 2 dout + 1 broadcast = 15
+// XMM registers (bench/spill-check.mjs checks it). One offset rather than a
+// second pair of row pointers leaves V8 the general registers to keep the
+// row loop's pointers out of the stack (dW+db of [100, 64, 8, 8]·64 3.7%
+// faster). A product then a sum in the
 // relaxed build too: with relaxed_madd V8 loaded all twelve broadcasts ahead
 // of the multiply-adds and spilled accumulators (one broadcast for both
 // dout vectors did the same), so this path has the plain build's bits there.
-function filterTile6(acc: usize, d: usize, x0: usize, x0b: usize, x1: usize, x1b: usize,
+function filterTile6(acc: usize, d: usize, x0: usize, x0b: usize, x1: usize,
   OH: i32, OW: i32, xRow: usize, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
@@ -1114,21 +1118,22 @@ function filterTile6(acc: usize, d: usize, x0: usize, x0b: usize, x1: usize, x1b
     c20 = v128.load(acc, 64); c21 = v128.load(acc, 80); c30 = v128.load(acc, 96); c31 = v128.load(acc, 112);
     c40 = v128.load(acc, 128); c41 = v128.load(acc, 144); c50 = v128.load(acc, 160); c51 = v128.load(acc, 176);
   }
-  const rowBytes = <usize>OW << 2;
+  const rowBytes = <usize>OW << 2, z = x0b - x0;
   for (let oy = 0; oy < OH; oy++) {
-    let a = x0, a2 = x0b, b = x1, b2 = x1b;
+    let a = x0, b = x1;
     const end = a + rowBytes;
     do {
       const d0 = v128.load(d), d1 = v128.load(d, 16);
+      const a2 = a + z, b2 = b + z;
       c00 = mulAdd(v128.load32_splat(a), d0, c00); c01 = mulAdd(v128.load32_splat(a2), d1, c01);
       c10 = mulAdd(v128.load32_splat(a, 4), d0, c10); c11 = mulAdd(v128.load32_splat(a2, 4), d1, c11);
       c20 = mulAdd(v128.load32_splat(a, 8), d0, c20); c21 = mulAdd(v128.load32_splat(a2, 8), d1, c21);
       c30 = mulAdd(v128.load32_splat(b), d0, c30); c31 = mulAdd(v128.load32_splat(b2), d1, c31);
       c40 = mulAdd(v128.load32_splat(b, 4), d0, c40); c41 = mulAdd(v128.load32_splat(b2, 4), d1, c41);
       c50 = mulAdd(v128.load32_splat(b, 8), d0, c50); c51 = mulAdd(v128.load32_splat(b2, 8), d1, c51);
-      a += 4; a2 += 4; b += 4; b2 += 4; d += 32;
+      a += 4; b += 4; d += 32;
     } while (a < end);
-    x0 += xRow; x0b += xRow; x1 += xRow; x1b += xRow;
+    x0 += xRow; x1 += xRow;
   }
   v128.store(acc, c00); v128.store(acc, c01, 16); v128.store(acc, c10, 32); v128.store(acc, c11, 48);
   v128.store(acc, c20, 64); v128.store(acc, c21, 80); v128.store(acc, c30, 96); v128.store(acc, c31, 112);

@@ -701,8 +701,8 @@ export function convBackward(
   }
   const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  // the direct dW paths sum db too, from each image's dout as it is packed (in L1)
   if (paths & 8) {
-    // db there too, from each image's dout as it is packed (in L1)
     convWeightsByFilters(dW, db, x, dout, scratch, n, C, H, W, FN, FH, pad);
   } else if (paths & 1) {
     convWeightsDirect(dW, db, x, dout, scratch, n, C, H, W, FN, FH, FW, pad);
@@ -943,10 +943,7 @@ function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32
   for (let f = 0; f < FN; f++) {
     let dst = dpad + <usize>(f >> 2) * (<usize>(OH * chunks) << 6) + (<usize>(f & 3) << 4);
     let src = dout + (<usize>(f * OH * OW) << 2);
-    if (db != 0) {
-      const q = db + (<usize>f << 2);
-      store<f32>(q, load<f32>(q) + channelSum(src, OH * OW));
-    }
+    if (db != 0) addChannelSum(db, f, src, OH * OW);
     for (let oy = 0; oy < OH; oy++) {
       for (let j = 0; j < full; j++) v128.store(dst + (<usize>j << 6), ftz(v128.load(src + (<usize>j << 4))));
       for (let ox = full << 2; ox < OW; ox++) {
@@ -956,6 +953,14 @@ function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32
       src += <usize>OW << 2;
     }
   }
+}
+
+// db[f] += channelSum of one image's channel f of dout (convBiasBackward's order).
+// @ts-ignore: decorator
+@inline
+function addChannelSum(db: usize, f: i32, src: usize, P: i32): void {
+  const q = db + (<usize>f << 2);
+  store<f32>(q, load<f32>(q) + channelSum(src, P));
 }
 
 // acc[tap t][filter r] (lanes) += Σ over the image's rows and chunks of
@@ -1014,17 +1019,17 @@ function weightsTile1(acc: usize, d: usize, x0: usize, OH: i32, chunks: i32, xRo
 // ---- dW direct with lanes over filters, stride 1, 3-wide filters (bit 8 of
 // convBackwardPaths), for small images: there the tiles above (lanes over
 // output columns) run a loop of a few steps per row, and a row of 7 outputs
-// leaves a lane in 8 idle. Here a lane is a filter: the tile is 8 filters × the 6 taps of two filter rows (c, ky)
-// (kx = 0, 1, 2), 12 accumulators over every output position of the image,
-// each position one step: 2 vectors of dout (8 filters) and 6 broadcast x
-// values, as GEMM's 6×8 micro-kernel (no lane idle but the filters past FN).
-// Each element dW[f, k] is one chain over (image, oy, ox), from 0. Each
-// image's dout is copied, flushed, into dT [FN/8 blocks][P positions][8]
-// (zero past FN: a tile streams its block's 32 bytes a position, contiguous),
-// and db[f] += its channelSum (convBiasBackward's order); x
-// into xpad [C][H + 2·pad][W + 2·pad]. Scratch (byFiltersScratchBytes): acc
-// [FN/8 blocks][K][8], dT and xpad. An odd count of filter rows runs its
-// last row as a 3-tap tile.
+// leaves a lane in 8 idle. Here a lane is a filter: the tile is 8 filters ×
+// the 6 taps of two filter rows (c, ky) (kx = 0, 1, 2), 12 accumulators over
+// every output position of the image, each position one step: 2 vectors of
+// dout (8 filters) and 6 broadcast x values, as GEMM's 6×8 micro-kernel (no
+// lane idle but the filters past FN). Each element dW[f, k] is one chain over
+// (image, oy, ox), from 0. Each image's dout is copied, flushed, into dT
+// [FN/8 blocks][P positions][8] (zero past FN: a tile streams its block's 32
+// bytes a position, contiguous), and db[f] += its channelSum
+// (convBiasBackward's order); x into xpad [C][H + 2·pad][W + 2·pad]. Scratch
+// (byFiltersScratchBytes): acc [FN/8 blocks][K][8], dT and xpad. An odd count
+// of filter rows runs its last row as a 3-tap tile.
 // @ts-ignore: decorator
 @inline
 function byFiltersScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i64, pad: i32): i64 {
@@ -1081,10 +1086,7 @@ function convWeightsByFilters(
 function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32): void {
   for (let f = 0; f < FN; f++) {
     const src = dout + (<usize>(f * P) << 2);
-    if (db != 0) {
-      const q = db + (<usize>f << 2);
-      store<f32>(q, load<f32>(q) + channelSum(src, P));
-    }
+    if (db != 0) addChannelSum(db, f, src, P);
     let dst = dT + (<usize>((f >> 3) * P) << 5) + (<usize>(f & 7) << 2);
     for (let p = 0; p < P; p++) {
       store<f32>(dst, ftzs(load<f32>(src + (<usize>p << 2))));
@@ -1104,10 +1106,10 @@ function packDoutByPosition(dT: usize, db: usize, dout: usize, FN: i32, P: i32):
 // XMM registers (bench/spill-check.mjs checks it). One offset rather than a
 // second pair of row pointers leaves V8 the general registers to keep the
 // row loop's pointers out of the stack (dW+db of [100, 64, 8, 8]·64 3.7%
-// faster). A product then a sum in the
-// relaxed build too: with relaxed_madd V8 loaded all twelve broadcasts ahead
-// of the multiply-adds and spilled accumulators (one broadcast for both
-// dout vectors did the same), so this path has the plain build's bits there.
+// faster). A product then a sum in the relaxed build too: with relaxed_madd
+// V8 loaded all twelve broadcasts ahead of the multiply-adds and spilled
+// accumulators (one broadcast for both dout vectors did the same), so this
+// path has the plain build's bits there.
 function filterTile6(acc: usize, d: usize, x0: usize, x0b: usize, x1: usize,
   OH: i32, OW: i32, xRow: usize, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -1178,8 +1180,8 @@ function filterTile3(acc: usize, d: usize, x0: usize, OH: i32, OW: i32, xRow: us
 // Scalar reference of convBackward, path for path (convBackwardPaths), each
 // element summed in its kernel's order with its operands flushed (db's as
 // they are, as convBiasBackward reads them): dW by filter lanes in one chain
-// over (image, oy, ox); dW direct in 4 lanes (ox mod 4)
-// over (image, oy, ox), then (l0 + l1) + (l2 + l3); dW by GEMM per image in
+// over (image, oy, ox); dW direct in 4 lanes (ox mod 4) over (image, oy, ox),
+// then (l0 + l1) + (l2 + l3); dW by GEMM per image in
 // blocks of KC positions added to the previous sum; dx of one channel and
 // 3-row filters in (f, kx, ky) order; dx direct as convForwardRef over the
 // flipped filters; dx by GEMM (Wᵀ · dout in blocks of

@@ -101,9 +101,12 @@ const BLOCKS = 20;
  * trip and in the others.
  */
 async function pairedMs(make, suite) {
-  const sides = [warmed(await make(await runtime(THREADS, false))), warmed(await make(await runtime(1, false)))];
-  const probe = await RoundTrip.start();
+  const sides = [];
+  let probe = null;
   try {
+    sides.push(warmed(await make(await runtime(THREADS, false))));
+    sides.push(warmed(await make(await runtime(1, false))));
+    probe = await RoundTrip.start();
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
     const blockMs = suite.time / BLOCKS;
@@ -128,7 +131,7 @@ async function pairedMs(make, suite) {
     }
     return { two: total[0] / calls[0], one: total[1] / calls[1], note: roundTripNote(pairs) };
   } finally {
-    await probe.close();
+    await probe?.close();
     for (const p of sides) p.dispose();
   }
 }
@@ -141,7 +144,7 @@ function roundTripNote(pairs) {
   if (hi >= 2 * lo) {
     const ratio = (ps) => ps.reduce((s, p) => s + p.ms[1], 0) / ps.reduce((s, p) => s + p.ms[0], 0);
     const near = pairs.filter((p) => p.ns <= 2 * lo), far = pairs.filter((p) => p.ns > 2 * lo);
-    note += `: ${ratio(near).toFixed(2)}× 1 thread in the ${near.length} pairs of blocks at ≤ ${(2 * lo).toFixed(0)} ns, ${ratio(far).toFixed(2)}× in the ${far.length} above`;
+    note += `: ${ratio(near).toFixed(2)}× over 1 thread in the ${near.length} pairs of blocks at ≤ ${(2 * lo).toFixed(0)} ns, ${ratio(far).toFixed(2)}× in the ${far.length} above`;
   }
   return note;
 }

@@ -2,7 +2,7 @@
 // Every SIMD kernel processes 4 lanes per step and finishes the tail with the
 // same math on one lane, so a call on any sub-range gives the same bits.
 // `xxxRef` functions are plain scalar references written from the formulas.
-import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum, relu, relus } from "./math";
+import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum, relu, relus, deactivate, deactivateScalar, ACT_RELU, ACT_SIGMOID, ACT_TANH } from "./math";
 
 // ---- ReLU: y = x < 0 ? 0 : x (math.ts relu: NaN and -0 pass unchanged);
 // dx = dy where x > 0 else 0 (the book's mask x <= 0, and NaN: no gradient
@@ -27,16 +27,7 @@ export function reluForwardRef(y: usize, x: usize, n: i32): void {
 }
 
 export function reluBackward(dx: usize, dy: usize, x: usize, n: i32): void {
-  const zero = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dx + o, v128.and(v128.load(dy + o), f32x4.gt(v128.load(x + o), zero)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dx + o, load<f32>(x + o) > 0 ? load<f32>(dy + o) : 0);
-  }
+  activationBackward(dx, dy, x, n, ACT_RELU);
 }
 
 export function reluBackwardRef(dx: usize, dy: usize, x: usize, n: i32): void {
@@ -67,18 +58,7 @@ export function sigmoidForwardRef(y: usize, x: usize, n: i32): void {
 }
 
 export function sigmoidBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  const one = f32x4.splat(1);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const yv = v128.load(y + o);
-    v128.store(dx + o, f32x4.mul(f32x4.mul(v128.load(dy + o), f32x4.sub(one, yv)), yv));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const yv = load<f32>(y + o);
-    store<f32>(dx + o, load<f32>(dy + o) * (1 - yv) * yv);
-  }
+  activationBackward(dx, dy, y, n, ACT_SIGMOID);
 }
 
 export function sigmoidBackwardRef(dx: usize, dy: usize, y: usize, n: i32): void {
@@ -110,17 +90,21 @@ export function tanhForwardRef(y: usize, x: usize, n: i32): void {
 }
 
 export function tanhBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  const one = f32x4.splat(1);
+  activationBackward(dx, dy, y, n, ACT_TANH);
+}
+
+// dx = dy ⊙ act'(saved) (math.ts deactivate, which gemmActBackward shares).
+// @ts-ignore: decorator
+@inline
+function activationBackward(dx: usize, dy: usize, saved: usize, n: i32, act: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const yv = v128.load(y + o);
-    v128.store(dx + o, f32x4.mul(v128.load(dy + o), f32x4.sub(one, f32x4.mul(yv, yv))));
+    v128.store(dx + o, deactivate(v128.load(dy + o), v128.load(saved + o), act));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const yv = load<f32>(y + o);
-    store<f32>(dx + o, load<f32>(dy + o) * (1 - yv * yv));
+    store<f32>(dx + o, deactivateScalar(load<f32>(dy + o), load<f32>(saved + o), act));
   }
 }
 

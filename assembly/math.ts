@@ -145,6 +145,30 @@ export function activateScalar(x: f32, act: i32): f32 {
   return x;
 }
 
+// Codes ACT_BACKWARD + 1..3 ask a GEMM for an activation's backward instead
+// (gemmActBackward): dx = dout ⊙ act'(saved), where saved is what the activation layer
+// keeps (ReLU its input or output: both are > 0 at the same places; sigmoid
+// and tanh their output). The same math as reluBackward, sigmoidBackward and
+// tanhBackward, which call these, so the fused call gives their bits.
+export const ACT_BACKWARD = 4;
+
+// @ts-ignore: decorator
+@inline
+export function deactivate(dy: v128, saved: v128, act: i32): v128 {
+  if (act == ACT_RELU) return v128.and(dy, f32x4.gt(saved, f32x4.splat(0)));
+  const one = f32x4.splat(1);
+  if (act == ACT_SIGMOID) return f32x4.mul(f32x4.mul(dy, f32x4.sub(one, saved)), saved);
+  return f32x4.mul(dy, f32x4.sub(one, f32x4.mul(saved, saved)));
+}
+
+// @ts-ignore: decorator
+@inline
+export function deactivateScalar(dy: f32, saved: f32, act: i32): f32 {
+  if (act == ACT_RELU) return saved > 0 ? dy : 0;
+  if (act == ACT_SIGMOID) return dy * (1 - saved) * saved;
+  return dy * (1 - saved * saved);
+}
+
 // ---- flush to zero. WebAssembly keeps IEEE subnormals, and x86 CPUs take a
 // microcode assist (~100 cycles) on every arithmetic operation that meets one:
 // a 256³ GEMM with half its A subnormal runs 90× slower. Training makes them:

@@ -503,3 +503,115 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
     expect(() => rt.unsafeGemmBiasAct(0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 'gelu' as 'relu')).toThrow(/gemmBiasAct: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
   });
 });
+
+describe('gemmActBackward (an activation\'s backward in the dx GEMM)', () => {
+  const ACTS = [['relu', 1, 'reluBackward'], ['sigmoid', 2, 'sigmoidBackward'], ['tanh', 3, 'tanhBackward']] as const;
+  const ACT_BACKWARD = 4; // assembly/math.ts: the code passed on is this + act, with bias = saved − C
+
+  /** What the activation kept, in C's layout: random values, some ≤ 0, and special values for ReLU's mask. */
+  function savedFor(p: Problem, seed: number): Float32Array {
+    const s = randomArray(p.M * p.ldc, seed);
+    const specials = new Uint32Array([0x7fc00000, 0xffc00001, 0x7f800000, 0xff800000, 0x00000001, 0x80000001, 0x80000000, 0, 0x007fffff]);
+    for (let i = 0; i < s.length; i += 7) new Uint32Array(s.buffer, 4 * i, 1)[0] = specials[(i / 7) % specials.length];
+    return s;
+  }
+
+  /** The kernel on `p` (beta ignored) on rows [r0, r1) × columns [c0, c1); returns C and saved after. */
+  function fused(p: Problem, saved: Float32Array, act: number, rows: [number, number] = [0, p.M], cols: [number, number] = [0, p.N]): { C: Float32Array; saved: Float32Array } {
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0), S = tensorOf(rt, saved);
+    const [r0, r1] = rows, [c0, c1] = cols;
+    const aOff = p.tA ? r0 : r0 * p.lda, bOff = p.tB ? c0 * p.ldb : c0, cOff = r0 * p.ldc + c0;
+    k.gemmActBackward(p.tA, p.tB, r1 - r0, c1 - c0, p.K, A.ptr + 4 * aOff, p.lda, B.ptr + 4 * bOff, p.ldb,
+      C.ptr + 4 * cOff, p.ldc, S.ptr + 4 * cOff, act, rt.unsafeGemmWork);
+    const out = { C: C.toArray().subarray(0, p.C0.length), saved: S.toArray().subarray(0, saved.length) };
+    for (const t of [A, B, C, S]) t.dispose();
+    return out;
+  }
+
+  /** gemm (beta 0), then the activation's backward kernel row by row (ldc may exceed N). */
+  function unfused(p: Problem, saved: Float32Array, kernel: string): Float32Array {
+    const C = run(rt, { ...p, beta: 0 });
+    const row = rt.tensor([Math.max(p.N, 1)]), s = rt.tensor([Math.max(p.N, 1)]);
+    for (let i = 0; i < p.M; i++) {
+      row.data.set(C.subarray(i * p.ldc, i * p.ldc + p.N));
+      s.data.set(saved.subarray(i * p.ldc, i * p.ldc + p.N));
+      (k[kernel as 'reluBackward'])(row.ptr, row.ptr, s.ptr, p.N);
+      C.set(row.data.subarray(0, p.N), i * p.ldc);
+    }
+    row.dispose(); s.dispose();
+    return C;
+  }
+
+  it('gives the bits of gemm, then the activation\'s backward kernel: every activation, transpose case, edge tile and K block; saved and the padding untouched', () => {
+    let seed = 2100;
+    for (const [name, act, kernel] of ACTS) {
+      for (const [, tA, tB] of CASES) {
+        for (const [M, N, K] of [[1, 1, 1], [1, 37, KC + 3], [3, 13, 7], [4, 101, 300], [6, 8, 5], [8, 21, KC + 1], [13, 21, 0], [53, 45, KC + 44], [100, 100, 100]] as const) {
+          const p = problem(tA, tB, M, N, K, 0, seed++, 3);
+          const saved = savedFor(p, seed++);
+          const got = fused(p, saved, act);
+          expectBits(got.C, unfused(p, saved, kernel), `${name} ${tA}${tB} ${M}×${N}×${K}`);
+          expectBits(got.saved, saved, `${name} ${tA}${tB} ${M}×${N}×${K}: saved`);
+          if (name === 'relu' && M * N > 40 && K > 0) {
+            expect(got.C.some((v, i) => i % p.ldc < N && v === 0 && saved[i] <= 0), 'the mask zeroes').toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('a call on a block of rows or columns (saved offset like C) gives the bits of the whole call', () => {
+    const p = problem(0, 1, 53, 45, KC + 44, 0, 2300, 1);
+    const saved = savedFor(p, 2301);
+    for (const [, act] of ACTS) {
+      const whole = fused(p, saved, act).C;
+      for (const [r0, r1] of [[0, 7], [7, 53]] as const) {
+        expectBits(fused(p, saved, act, [r0, r1]).C.subarray(r0 * p.ldc, r1 * p.ldc), whole.subarray(r0 * p.ldc, r1 * p.ldc), `act ${act} rows ${r0}..${r1}`);
+      }
+      for (const [c0, c1] of [[0, 13], [13, 45]] as const) {
+        const part = fused(p, saved, act, [0, p.M], [c0, c1]).C;
+        for (let i = 0; i < p.M; i++) expectBits(part.subarray(i * p.ldc + c0, i * p.ldc + c1), whole.subarray(i * p.ldc + c0, i * p.ldc + c1), `act ${act} columns ${c0}..${c1}`);
+      }
+    }
+  });
+
+  it('gemmRowsClaimed with the backward code (bias = saved − C) gives the bits of the whole call on the groups it claims, and nothing else', () => {
+    const p = problem(0, 1, 100, 45, KC + 3, 0, 2400, 3);
+    const saved = savedFor(p, 2401);
+    for (const [name, act] of ACTS) {
+      const want = fused(p, saved, act).C;
+      for (const [front, back, rows, divisor] of [[0, 17, 6, 4], [2, 5, 18, 3], [0, 1, 102, 1], [3, 3, 18, 2]] as const) {
+        for (const fromBack of [0, 1]) {
+          const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0), S = tensorOf(rt, saved), claim = rt.tensor([4]);
+          new Int32Array(rt.memory.buffer, claim.ptr, 4).set([front | (back << 16), rows, divisor, 1]);
+          k.gemmRowsClaimed(p.tA, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, 0, (S.ptr - C.ptr) >>> 0, ACT_BACKWARD + act, rt.unsafeGemmWork, claim.ptr, fromBack);
+          const got = C.toArray().subarray(0, p.C0.length);
+          const r0 = Math.min(p.M, front * rows), r1 = Math.min(p.M, back * rows), what = `${name} groups ${front}..${back} of ${rows} rows from the ${fromBack ? 'back' : 'front'}`;
+          expectBits(got.subarray(r0 * p.ldc, r1 * p.ldc), want.subarray(r0 * p.ldc, r1 * p.ldc), `${what}: computed`);
+          expectBits(got.subarray(0, r0 * p.ldc), p.C0.subarray(0, r0 * p.ldc), `${what}: rows before untouched`);
+          expectBits(got.subarray(r1 * p.ldc), p.C0.subarray(r1 * p.ldc), `${what}: rows after untouched`);
+          expectBits(S.toArray().subarray(0, saved.length), saved, `${what}: saved untouched`);
+          for (const t of [A, B, C, S, claim]) t.dispose();
+        }
+      }
+    }
+  });
+
+  it('rt.unsafeGemmActBackward: the kernel\'s bits; names a bad activation or a saved block that overlaps C, before writing', () => {
+    const p = problem(0, 1, 13, 21, 9, 0, 2500);
+    const saved = savedFor(p, 2501);
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0), S = tensorOf(rt, saved);
+    rt.unsafeGemmActBackward(0, 1, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, S.ptr, 'sigmoid');
+    expectBits(C.toArray(), fused(p, saved, 2).C, 'sigmoid');
+    C.data.set(p.C0);
+    expect(() => rt.unsafeGemmActBackward(0, 1, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, S.ptr, 'none' as 'relu')).toThrow(/gemmActBackward: act must be one of relu, sigmoid, tanh, got 'none'/);
+    expect(() => rt.unsafeGemmActBackward(0, 1, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, S.ptr, 'gelu' as 'relu')).toThrow(/gemmActBackward: act must be one of none, relu, sigmoid, tanh, got 'gelu'/);
+    for (const at of [C.ptr, C.ptr + 4 * (p.M * p.ldc - 1), C.ptr - 4 * (p.M - 1) * p.ldc - 4 * (p.N - 1)]) {
+      expect(() => rt.unsafeGemmActBackward(0, 1, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, at, 'relu')).toThrow(/gemmActBackward: saved \(bytes \d+\.\.\d+\) overlaps C/);
+    }
+    expectBits(C.toArray(), p.C0, 'C untouched by the refused calls');
+    rt.unsafeGemmActBackward(0, 1, 0, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, C.ptr, 'relu');
+    expectBits(C.toArray(), p.C0, 'M = 0: nothing to do');
+    for (const t of [A, B, C, S]) t.dispose();
+  });
+});

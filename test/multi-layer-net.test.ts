@@ -1,9 +1,10 @@
 // MultiLayerNet and the Trainer: gradients against central differences,
 // initialisation, weight decay, the allocation-free step, errors.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { MultiLayerNet, Trainer, SGD, Sequential, Affine, Relu } from '../src/index.js';
+import { MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, isFusableActivation } from '../src/index.js';
+import { expectBits } from './helpers/runtime.js';
 import { randomArray } from './reference/book.js';
 import { gradError } from './reference/gradcheck.js';
 
@@ -151,6 +152,45 @@ describe('Sequential', () => {
     x.dispose();
   });
 
+  it('gradient() runs an activation\'s backward in the dx GEMM of the Affine after it, with the bits of the layers\' own backward()', () => {
+    const nets = [
+      ...(['relu', 'sigmoid', 'tanh'] as const).map((activation) => new MultiLayerNet(rt, { inputSize: 37, hiddenSizeList: [29, 13, 8], outputSize: 5, activation })),
+      // Affine → BatchNorm → ReLU: the ReLU kept its input, not a fused output
+      new MultiLayerNetExtend(rt, { inputSize: 37, hiddenSizeList: [29, 13], outputSize: 5, useBatchnorm: true }),
+    ];
+    const { x, t } = smallData(11, 37, 5, 14);
+    for (const net of nets) {
+      const spy = vi.spyOn(rt, 'unsafeGemmActBackward');
+      const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([key, g]) => [key, g.toArray()]));
+      const fusedCalls = spy.mock.calls.length;
+      spy.mockRestore();
+      expect(fusedCalls, `${net.layers.map((l) => l.name).join('-')}: one fused call per activation before an Affine`).toBe(net.layers.filter((l, i) => l instanceof Affine && isFusableActivation(net.layers[i - 1])).length);
+      expect(fusedCalls).toBeGreaterThan(0);
+      net.loss(x, t, true);
+      let d = net.lastLayer.backward();
+      for (const layer of net.layers.slice(1).reverse()) d = layer.backward(d);
+      (net.layers[0] as Affine).backwardParams(d);
+      for (const [key, g] of Object.entries(net.grads)) expectBits(g.toArray(), grads[key], `${net.layers.map((l) => l.name).join('-')}: ${key}`);
+      net.dispose();
+    }
+    x.dispose();
+  });
+
+  it('Affine.backwardThrough names an activation that has not run forward, or kept a tensor of another size', () => {
+    const a = new Affine(rt.tensor([3, 2], [1, 2, 3, 4, 5, 6]), rt.tensor([2]));
+    const x = rt.tensor([4, 3], randomArray(12, 3)), dout = rt.tensor([4, 2], randomArray(8, 4));
+    a.forward(x);
+    expect(() => a.backwardThrough(dout, new Relu())).toThrow(/Affine.backwardThrough: call Relu.forward first/);
+    const relu = new Relu();
+    relu.forward(rt.tensor([4, 4]));
+    expect(() => a.backwardThrough(dout, relu)).toThrow(/Affine.backwardThrough: Relu kept \[4, 4\], this layer's input was \[4, 3\]/);
+    const sig = new Sigmoid();
+    sig.forward(x);
+    const want = sig.backward(a.backward(dout)).toArray();
+    expectBits(a.backwardThrough(dout, sig).toArray(), want, 'sigmoid');
+    a.dispose(); relu.dispose(); sig.dispose(); x.dispose(); dout.dispose();
+  });
+
   // The GEMM picks its path by the number of rows (a batch of 1-4 reads the
   // weights in place, larger ones pack them, 7-8 rows run as two 4-row
   // tiles); every path has the same reduction order, so a sample's logits do
@@ -236,8 +276,12 @@ describe('Trainer', () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
     const tr = separable(40);
     const trainer = new Trainer(net, tr.x, tr.t, tr.x, tr.t, { epochs: 1, miniBatchSize: 10 });
-    // a huge but finite weight: the forward pass stays finite, λW overflows dW to Inf
+    // a huge but finite weight from a hidden unit held at 0 (W1's column and b1 make it ReLU(−1)):
+    // the forward pass stays finite whatever the initial weights, λW overflows dW to Inf
     const decayed = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2, weightDecayLambda: 10 });
+    decayed.params.W1.data[0] = 0;
+    decayed.params.W1.data[4] = 0;
+    decayed.params.b1.data[0] = -1;
     decayed.params.W2.data[0] = 1e38;
     const before = decayed.exportParams();
     const t2 = new Trainer(decayed, tr.x, tr.t, tr.x, tr.t, { epochs: 1, miniBatchSize: 10 });

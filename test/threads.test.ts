@@ -173,6 +173,26 @@ describe('threads: GEMM split across workers', () => {
     }
   });
 
+  it('gemmActBackward splits too (rows claimed, or columns with saved moving like C): the same bits as one thread', async () => {
+    const solo = await threaded({ threads: 1 });
+    const rt = await threaded({ threads: 2 });
+    const dx = (r: Runtime, M: number, N: number, K: number, act: 'relu' | 'sigmoid' | 'tanh') => {
+      const dout = r.tensor([M, K], randomArray(M * K, M)), W = r.tensor([N, K], randomArray(K * N, N));
+      const saved = r.tensor([M, N], randomArray(M * N, K)), C = r.tensor([M, N]);
+      r.unsafeGemmActBackward(0, 1, M, N, K, dout.ptr, K, W.ptr, K, C.ptr, N, saved.ptr, act);
+      const out = C.toArray();
+      for (const t of [dout, W, saved, C]) t.dispose();
+      return out;
+    };
+    for (const act of ['relu', 'sigmoid', 'tanh'] as const) {
+      for (const [M, N, K] of [[301, 67, 97], [37, 401, 131]]) {
+        const before = rt.threadStats().jobs;
+        expectBits(dx(rt, M, N, K, act), dx(solo, M, N, K, act), `${act} ${M}×${N}×${K}`);
+        expect(rt.threadStats().jobs, 'split').toBe(before + 1);
+      }
+    }
+  });
+
   it('relaxed SIMD (where the host runs it): 2 threads give the same bits as relaxed on one thread', async () => {
     const solo = await threaded({ relaxed: true });
     const rt = await threaded({ relaxed: true, threads: 2 });

@@ -18,6 +18,12 @@ export interface FusableActivation extends Layer {
   readonly fusedAs: Exclude<FusedActivation, 'none'>;
   /** Takes y = act(x) computed elsewhere as this layer's forward output (and keeps what backward needs). */
   adoptFused(y: Tensor): Tensor;
+  /**
+   * What backward() reads besides dout (ReLU its input or output, the others their output), for a
+   * layer after it that runs this backward in its own call (ActivationBackwardFusingLayer).
+   * @throws Error before any forward; TypeError if that tensor was disposed. `who` names the caller.
+   */
+  savedForBackward(who: string): Tensor;
 }
 
 /** Whether `layer` is one of simdnn's activations (Relu, Sigmoid, Tanh), which an Affine or Convolution before it can fuse. */
@@ -64,14 +70,19 @@ abstract class Activation implements FusableActivation {
    * @throws Error before any forward; TypeError/RangeError if dout is not a live float tensor of the forward's shape and runtime.
    */
   backward(dout: Tensor): Tensor {
-    const s = this.saved;
-    if (!s || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
+    const s = this.savedForBackward(`${this.name}.backward`);
     checkFloatTensor(s.rt, dout, `${this.name}.backward: dout`);
-    checkFloatTensor(s.rt, s, `${this.name}.backward: the tensor kept by forward`);
     if (dout.size !== s.size) throw new RangeError(`${this.name}.backward: dout must be [${s.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
-    const dx = this.buffers.get('dx', s.shape);
+    const dx = this.buffers!.get('dx', s.shape);
     s.rt.splitRange(this.backwardKernel, s.size, 1, (i0, i1, args) => args(dx.ptr + 4 * i0, dout.ptr + 4 * i0, s.ptr + 4 * i0, i1 - i0));
     return dx;
+  }
+
+  savedForBackward(who: string): Tensor {
+    const s = this.saved;
+    if (!s || !this.buffers) throw new Error(`${who}: call ${this.name}.forward first`);
+    checkFloatTensor(s.rt, s, `${who}: the tensor ${this.name}.forward kept`);
+    return s;
   }
 
   dispose(): void {

@@ -1,6 +1,8 @@
 // Affine: out = x · W + b, with N-D input flattened to [N, D] as in the book;
-// the bias add (and a following activation) run in the GEMM's epilogue.
-import type { ActivationFusingLayer } from './layer.js';
+// the bias add (and a following activation) run in the GEMM's epilogue, and the
+// backward of an activation before it in the dx GEMM (backwardThrough).
+import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
+import type { FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
@@ -8,9 +10,10 @@ import type { FusedActivation } from '../runtime/runtime.js';
 /** Gradient tensors an Affine writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
 
-export class Affine implements ActivationFusingLayer {
+export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLayer {
   readonly name = 'Affine';
   readonly fusesActivation = true;
+  readonly fusesActivationBackward = true;
   readonly dW: Tensor;
   readonly db: Tensor;
   readonly params: Readonly<Record<string, Tensor>>;
@@ -71,6 +74,26 @@ export class Affine implements ActivationFusingLayer {
     const N = x.shape[0];
     const dx = this.buffers.get('dx', x.shape);
     x.rt.unsafeGemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D); // dx = dout · Wᵀ
+    return dx;
+  }
+
+  /**
+   * before.backward(this.backward(dout)) in one call: the dx GEMM runs `before`'s backward over
+   * each block of rows as it computes it (rt.unsafeGemmActBackward), so on 2 threads each thread
+   * applies it to rows in its own cache; same bits. `before` is the activation whose output this
+   * layer's last forward took.
+   * @throws like backward(); Error if `before` has not run forward; RangeError if what it kept is not x's size.
+   */
+  backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
+    const x = this.paramGrads(dout, 'backwardThrough');
+    const saved = before.savedForBackward('Affine.backwardThrough');
+    if (saved.rt !== x.rt || saved.size !== x.size) {
+      throw new RangeError(`Affine.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${x.shape.join(', ')}]`);
+    }
+    const [D, M] = this.W.shape;
+    const N = x.shape[0];
+    const dx = this.buffers.get('dx', x.shape);
+    x.rt.unsafeGemmActBackward(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D, saved.ptr, before.fusedAs);
     return dx;
   }
 

@@ -1,4 +1,4 @@
-export { fusesActivation, type Layer, type ActivationFusingLayer } from './layer.js';
+export { fusesActivation, fusesActivationBackward, type Layer, type ActivationFusingLayer, type ActivationBackwardFusingLayer } from './layer.js';
 export { Buffers } from './buffers.js';
 export { Affine, type AffineGrads } from './affine.js';
 export { Relu, Sigmoid, Tanh, activation, isFusableActivation, type ActivationName, type FusableActivation } from './activations.js';

@@ -3,6 +3,7 @@
 // parameters and gradients by name.
 import type { Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
+import type { FusableActivation } from './activations.js';
 
 /**
  * What Sequential runs: a layer owns its outputs and gradients (valid until its next
@@ -48,4 +49,20 @@ export interface ActivationFusingLayer extends Layer {
 /** Whether `layer` can apply the following activation itself (an ActivationFusingLayer). */
 export function fusesActivation(layer: Layer): layer is ActivationFusingLayer {
   return (layer as Partial<ActivationFusingLayer>).fusesActivation === true;
+}
+
+/**
+ * A layer whose input gradient can go through the backward of the activation
+ * before it in the same call (Affine's dx GEMM). Sequential pairs it with that
+ * FusableActivation in gradient().
+ */
+export interface ActivationBackwardFusingLayer extends Layer {
+  readonly fusesActivationBackward: true;
+  /** before.backward(this.backward(dout)) in one call, with its bits; the layer owns the result. */
+  backwardThrough(dout: Tensor, before: FusableActivation): Tensor;
+}
+
+/** Whether `layer` can run the backward of the activation before it (an ActivationBackwardFusingLayer). */
+export function fusesActivationBackward(layer: Layer): layer is ActivationBackwardFusingLayer {
+  return (layer as Partial<ActivationBackwardFusingLayer>).fusesActivationBackward === true;
 }

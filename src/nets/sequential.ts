@@ -3,7 +3,7 @@
 // Parameter keys follow the book: the i-th layer with a weight gets W{i}, b{i};
 // a parameterised layer without a weight (batch norm) takes the index of the
 // weight layer before it (gamma{i}, beta{i}).
-import { fusesActivation, type Layer } from '../layers/layer.js';
+import { fusesActivation, fusesActivationBackward, type Layer } from '../layers/layer.js';
 import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
@@ -174,7 +174,17 @@ export class Sequential {
     let dout = this.lastLayer.backward(1);
     // layers before the first with parameters need no backward; that one, no input gradient
     const first = this.firstTrainable;
-    for (let i = this.layers.length - 1; i > first; i--) dout = this.layers[i].backward(dout);
+    for (let i = this.layers.length - 1; i > first; i--) {
+      const layer = this.layers[i], before = this.layers[i - 1];
+      if (fusesActivationBackward(layer) && isFusableActivation(before)) {
+        // the activation's backward runs in the layer's dx epilogue (same bits); an
+        // activation has no parameters, so i − 1 > first and its backward was due
+        dout = layer.backwardThrough(dout, before);
+        i--;
+      } else {
+        dout = layer.backward(dout);
+      }
+    }
     if (first >= 0) {
       const layer = this.layers[first];
       if (layer.backwardParams) layer.backwardParams(dout);

@@ -93,6 +93,9 @@ export const ACTIVATION_CODES = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as con
 /** An activation a kernel can apply in the same pass as its product: 'none', 'relu', 'sigmoid' or 'tanh'. */
 export type FusedActivation = keyof typeof ACTIVATION_CODES;
 
+/** Added to an activation's code, it asks a GEMM for that activation's backward (assembly/math.ts ACT_BACKWARD). */
+const ACT_BACKWARD = 4;
+
 /** The kernel code of a fused activation; `who` names the caller in the error for anything else. */
 export function activationCode(act: FusedActivation, who: string): number {
   if (!Object.hasOwn(ACTIVATION_CODES, act)) {
@@ -407,7 +410,29 @@ export class Runtime {
     this.splitGemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, bias, activationCode(act, 'gemmBiasAct'));
   }
 
-  // gemm (bias 0) or gemmBiasAct, on this thread or split across the pool.
+  /**
+   * C = op(A)·op(B) ⊙ act'(saved): a layer's input gradient and the backward of the activation
+   * before the layer in one call, each thread applying it to the rows it computed (the same bits
+   * as gemm, then reluBackward, sigmoidBackward or tanhBackward). `saved` is what the activation
+   * kept (M×N, row stride ldc). Unsafe like unsafeGemm.
+   * @throws RangeError for an activation other than 'relu', 'sigmoid' or 'tanh', or if saved's
+   * M×N block overlaps C's (saved is read after C's rows are written).
+   */
+  unsafeGemmActBackward(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
+    saved: number, act: Exclude<FusedActivation, 'none'>): void {
+    const code = activationCode(act, 'gemmActBackward');
+    if (code === ACTIVATION_CODES.none) throw new RangeError("gemmActBackward: act must be one of relu, sigmoid, tanh, got 'none'");
+    if (M <= 0 || N <= 0) return;
+    const span = 4 * ((M - 1) * ldc + N);
+    if (saved < C + span && C < saved + span) {
+      throw new RangeError(`gemmActBackward: saved (bytes ${saved}..${saved + span}) overlaps C (bytes ${C}..${C + span})`);
+    }
+    // the kernels' encoding (assembly/gemm.ts gemmActBackward): a backward code, and saved − C in bias's place
+    this.splitGemm(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, 0, (saved - C) >>> 0, ACT_BACKWARD + code);
+  }
+
+  // gemm (bias 0), gemmBiasAct or gemmActBackward (act > ACT_BACKWARD, bias = saved − C),
+  // on this thread or split across the pool.
   private splitGemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     beta: number, bias: number, act: number): void {
     const parts = gemmParts(M, N, K, this.plannedThreads);
@@ -430,8 +455,10 @@ export class Runtime {
       });
       this.runPool(pool, this.gemmFn, parts, 'gemm');
     } else {
-      forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, bias, (p, m, n, a, b, c, partBias) => {
-        this.partArgs<'gemmBiasAct'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, partBias, act, work[p]);
+      // a bias moves with a column split; saved − C does not
+      const backward = act > ACT_BACKWARD;
+      forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, backward ? 0 : bias, (p, m, n, a, b, c, partBias) => {
+        this.partArgs<'gemmBiasAct'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, backward ? bias : partBias, act, work[p]);
       });
       this.runPool(pool, this.gemmBiasActFn, parts, 'gemmBiasAct');
     }

@@ -176,7 +176,7 @@ describe('Sequential', () => {
     x.dispose();
   });
 
-  it('Affine.backwardThrough names an activation that has not run forward, or kept a tensor of another size', () => {
+  it('Affine.backwardThrough names an activation that has not run forward, or kept a tensor of another size or runtime', async () => {
     const a = new Affine(rt.tensor([3, 2], [1, 2, 3, 4, 5, 6]), rt.tensor([2]));
     const x = rt.tensor([4, 3], randomArray(12, 3)), dout = rt.tensor([4, 2], randomArray(8, 4));
     a.forward(x);
@@ -184,6 +184,11 @@ describe('Sequential', () => {
     const relu = new Relu();
     relu.forward(rt.tensor([4, 4]));
     expect(() => a.backwardThrough(dout, relu)).toThrow(/Affine.backwardThrough: Relu kept \[4, 4\], this layer's input was \[4, 3\]/);
+    const other = await makeRuntime({ seed: 4 });
+    const foreign = new Relu();
+    foreign.forward(other.tensor([4, 3]));
+    expect(() => a.backwardThrough(dout, foreign)).toThrow(/Affine.backwardThrough: the tensor Relu kept: tensor \[4, 3\] belongs to another runtime/);
+    foreign.dispose();
     const sig = new Sigmoid();
     sig.forward(x);
     const want = sig.backward(a.backward(dout)).toArray();

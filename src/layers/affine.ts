@@ -82,12 +82,13 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    * each block of rows as it computes it (rt.unsafeGemmActBackward), so on 2 threads each thread
    * applies it to rows in its own cache; same bits. `before` is the activation whose output this
    * layer's last forward took.
-   * @throws like backward(); Error if `before` has not run forward; RangeError if what it kept is not x's size.
+   * @throws like backward(); Error if `before` has not run forward; TypeError if what it kept is on another runtime; RangeError if it is not x's size.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
     const x = this.paramGrads(dout, 'backwardThrough');
     const saved = before.savedForBackward('Affine.backwardThrough');
-    if (saved.rt !== x.rt || saved.size !== x.size) {
+    checkFloatTensor(x.rt, saved, `Affine.backwardThrough: the tensor ${before.name} kept`);
+    if (saved.size !== x.size) {
       throw new RangeError(`Affine.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${x.shape.join(', ')}]`);
     }
     const [D, M] = this.W.shape;

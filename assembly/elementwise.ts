@@ -2,7 +2,7 @@
 // Every SIMD kernel processes 4 lanes per step and finishes the tail with the
 // same math on one lane, so a call on any sub-range gives the same bits.
 // `xxxRef` functions are plain scalar references written from the formulas.
-import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum, relu, relus, deactivate, deactivateScalar, ACT_RELU, ACT_SIGMOID, ACT_TANH } from "./math";
+import { expv, exps, tanhv, tanhs, sigmoidv, sigmoids, hsum, relu, relus, deactivateRange, ACT_RELU, ACT_SIGMOID, ACT_TANH } from "./math";
 
 // ---- ReLU: y = x < 0 ? 0 : x (math.ts relu: NaN and -0 pass unchanged);
 // dx = dy where x > 0 else 0 (the book's mask x <= 0, and NaN: no gradient
@@ -27,7 +27,7 @@ export function reluForwardRef(y: usize, x: usize, n: i32): void {
 }
 
 export function reluBackward(dx: usize, dy: usize, x: usize, n: i32): void {
-  activationBackward(dx, dy, x, n, ACT_RELU);
+  deactivateRange(dx, dy, x, n, ACT_RELU);
 }
 
 export function reluBackwardRef(dx: usize, dy: usize, x: usize, n: i32): void {
@@ -58,7 +58,7 @@ export function sigmoidForwardRef(y: usize, x: usize, n: i32): void {
 }
 
 export function sigmoidBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  activationBackward(dx, dy, y, n, ACT_SIGMOID);
+  deactivateRange(dx, dy, y, n, ACT_SIGMOID);
 }
 
 export function sigmoidBackwardRef(dx: usize, dy: usize, y: usize, n: i32): void {
@@ -90,22 +90,7 @@ export function tanhForwardRef(y: usize, x: usize, n: i32): void {
 }
 
 export function tanhBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  activationBackward(dx, dy, y, n, ACT_TANH);
-}
-
-// dx = dy ⊙ act'(saved) (math.ts deactivate, which gemmActBackward shares).
-// @ts-ignore: decorator
-@inline
-function activationBackward(dx: usize, dy: usize, saved: usize, n: i32, act: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dx + o, deactivate(v128.load(dy + o), v128.load(saved + o), act));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dx + o, deactivateScalar(load<f32>(dy + o), load<f32>(saved + o), act));
-  }
+  deactivateRange(dx, dy, y, n, ACT_TANH);
 }
 
 export function tanhBackwardRef(dx: usize, dy: usize, y: usize, n: i32): void {

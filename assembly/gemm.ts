@@ -30,7 +30,7 @@
 //
 // The caller passes a workspace of gemmWorkspaceBytes() bytes (16-aligned);
 // concurrent calls need their own workspace.
-import { ACT_BACKWARD, ACT_NONE, ACT_RELU, activate, activateScalar, deactivate, deactivateScalar, ftz, ftzs } from "./math";
+import { ACT_BACKWARD, ACT_NONE, ACT_RELU, activate, activateScalar, deactivateRange, ftz, ftzs } from "./math";
 import { madd, storeEdge, storeRow, storeRowBias } from "./tile";
 
 const MR = 6;
@@ -112,17 +112,8 @@ function epilogue(c: usize, ldc: i32, mr: i32, nr: i32, bias: usize, act: i32): 
 // they stream in.
 function deactivateRows(c: usize, ldc: i32, mr: i32, nr: i32, saved: usize, act: i32): void {
   for (let r = 0; r < mr; r++) {
-    const o0 = (<usize>r * ldc) << 2;
-    const row = c + o0, srow = saved + o0;
-    let j = 0;
-    for (; j + 4 <= nr; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(row + o, deactivate(v128.load(row + o), v128.load(srow + o), act));
-    }
-    for (; j < nr; j++) {
-      const o = <usize>j << 2;
-      store<f32>(row + o, deactivateScalar(load<f32>(row + o), load<f32>(srow + o), act));
-    }
+    const o = (<usize>r * ldc) << 2;
+    deactivateRange(c + o, c + o, saved + o, nr, act);
   }
 }
 

@@ -149,7 +149,8 @@ export function activateScalar(x: f32, act: i32): f32 {
 // (gemmActBackward): dx = dout ⊙ act'(saved), where saved is what the activation layer
 // keeps (ReLU its input or output: both are > 0 at the same places; sigmoid
 // and tanh their output). The same math as reluBackward, sigmoidBackward and
-// tanhBackward, which call these, so the fused call gives their bits.
+// tanhBackward, which call these (through deactivateRange), so the fused call
+// gives their bits.
 export const ACT_BACKWARD = 4;
 
 // @ts-ignore: decorator
@@ -167,6 +168,22 @@ export function deactivateScalar(dy: f32, saved: f32, act: i32): f32 {
   if (act == ACT_RELU) return saved > 0 ? dy : 0;
   if (act == ACT_SIGMOID) return dy * (1 - saved) * saved;
   return dy * (1 - saved * saved);
+}
+
+// dx[i] = dy[i] ⊙ act'(saved[i]) for i < n (dx may be dy): the elementwise
+// backward kernels, and gemmActBackward row by row.
+// @ts-ignore: decorator
+@inline
+export function deactivateRange(dx: usize, dy: usize, saved: usize, n: i32, act: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, deactivate(v128.load(dy + o), v128.load(saved + o), act));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, deactivateScalar(load<f32>(dy + o), load<f32>(saved + o), act));
+  }
 }
 
 // ---- flush to zero. WebAssembly keeps IEEE subnormals, and x86 CPUs take a

@@ -183,7 +183,10 @@ describe('Sequential', () => {
     expect(() => a.backwardThrough(dout, new Relu())).toThrow(/Affine.backwardThrough: call Relu.forward first/);
     const relu = new Relu();
     relu.forward(rt.tensor([4, 4]));
+    a.dW.data.fill(7);
     expect(() => a.backwardThrough(dout, relu)).toThrow(/Affine.backwardThrough: Relu kept \[4, 4\], this layer's input was \[4, 3\]/);
+    expect(() => a.backwardThrough(dout, a as never)).toThrow(/Affine.backwardThrough: before must be a Relu, Sigmoid or Tanh layer/);
+    expect(Array.from(a.dW.data), 'nothing written by the refused calls').toEqual(new Array(6).fill(7));
     const other = await makeRuntime({ seed: 4 });
     const foreign = new Relu();
     foreign.forward(other.tensor([4, 3]));

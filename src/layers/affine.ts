@@ -2,7 +2,7 @@
 // the bias add (and a following activation) run in the GEMM's epilogue, and the
 // backward of an activation before it in the dx GEMM (backwardThrough).
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
-import type { FusableActivation } from './activations.js';
+import { isFusableActivation, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
@@ -82,15 +82,18 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    * each block of rows as it computes it (rt.unsafeGemmActBackward), so on 2 threads each thread
    * applies it to rows in its own cache; same bits. `before` is the activation whose output this
    * layer's last forward took.
-   * @throws like backward(); Error if `before` has not run forward; TypeError if what it kept is on another runtime; RangeError if it is not x's size.
+   * @throws like backward(); TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is on
+   * another runtime; Error if it has not run forward; RangeError if what it kept is not x's size. Nothing is written then.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
-    const x = this.paramGrads(dout, 'backwardThrough');
+    if (!isFusableActivation(before)) throw new TypeError(`Affine.backwardThrough: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
+    // every check before paramGrads writes dW and db
     const saved = before.savedForBackward('Affine.backwardThrough');
-    checkFloatTensor(x.rt, saved, `Affine.backwardThrough: the tensor ${before.name} kept`);
-    if (saved.size !== x.size) {
-      throw new RangeError(`Affine.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${x.shape.join(', ')}]`);
+    checkFloatTensor(this.W.rt, saved, `Affine.backwardThrough: the tensor ${before.name} kept`);
+    if (this.x && saved.size !== this.x.size) {
+      throw new RangeError(`Affine.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${this.x.shape.join(', ')}]`);
     }
+    const x = this.paramGrads(dout, 'backwardThrough');
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     const dx = this.buffers.get('dx', x.shape);

@@ -66,6 +66,13 @@ export class Suite {
 export const TFJS_BACKENDS = ['wasm', 'cpu'];
 
 /**
+ * The order of two sides in round `round` of a paired measurement: side 0
+ * first in even rounds, side 1 first in odd ones, so neither always runs
+ * right after the other (the paired threads, CLI and inference rows).
+ */
+export const sidesInRound = (round) => (round % 2 ? [1, 0] : [0, 1]);
+
+/**
  * 'wall': elapsed time (performance.now), the default. 'cpu': this process's
  * CPU time (process.cpuUsage, microsecond resolution on Linux), which keeps
  * single-threaded figures steady on a machine that other work shares; it
@@ -86,7 +93,7 @@ const MIN_SAMPLE_MS = 0.5;
  * untimed before each call. Fast functions are timed in batches, so timer
  * and harness overhead stay out of the figure.
  */
-export async function measure(fn, time, beforeEach, clock = 'wall', stat = 'mean') {
+async function measure(fn, time, beforeEach, clock = 'wall', stat = 'mean') {
   let reps = 1;
   if (!beforeEach) {
     const t0 = performance.now();

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sidesInRound } from './harness.mjs';
 import { onnxModel } from './onnx.mjs';
 
 const BATCHES = [1, 8, 100];
@@ -129,7 +130,7 @@ async function pairedRow(suite, rt0, spec, batch, threads) {
     const blockMs = Math.max(50, suite.time / BLOCKS);
     const total = [0, 0], calls = [0, 0];
     for (let b = 0; b < BLOCKS; b++) {
-      for (const side of b % 2 ? [1, 0] : [0, 1]) {
+      for (const side of sidesInRound(b)) {
         const r = side === 0 ? ourBlock(predict, blockMs) : await peer.block(blockMs);
         total[side] += r.ms;
         calls[side] += r.calls;

@@ -16,7 +16,7 @@
 // reports, in alternating pairs (pairedCli).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { python } from './harness.mjs';
+import { python, sidesInRound } from './harness.mjs';
 import { RoundTrip } from './roundtrip.mjs';
 
 const THREADS = 2;
@@ -112,7 +112,7 @@ async function pairedMs(make, suite) {
     const blockMs = suite.time / BLOCKS;
     for (let b = 0; b < BLOCKS; b++) {
       const pair = { ns: probe.measure(), ms: [0, 0] };
-      for (const i of b % 2 ? [1, 0] : [0, 1]) {
+      for (const i of sidesInRound(b)) {
         const p = sides[i];
         let t = 0, n = 0;
         for (const end = performance.now() + blockMs; performance.now() < end;) {
@@ -192,7 +192,7 @@ const CLI_PAIRS = 3;
 async function pairedCli(suite) {
   const ms = [[], []];
   for (let i = 0; i < CLI_PAIRS; i++) {
-    for (const side of i % 2 ? [1, 0] : [0, 1]) ms[side].push(await cliEpoch(suite, side ? ['--threads', '1'] : []));
+    for (const side of sidesInRound(i)) ms[side].push(await cliEpoch(suite, side ? ['--threads', '1'] : []));
   }
   const mean = (a) => a.reduce((sum, v) => sum + v, 0) / a.length;
   return { two: mean(ms[0]), one: mean(ms[1]), note: `${CLI_PAIRS} alternating pairs, ×1 thread per pair ${ms[0].map((t, i) => (ms[1][i] / t).toFixed(2)).join(', ')}` };

@@ -96,6 +96,11 @@ export type FusedActivation = keyof typeof ACTIVATION_CODES;
 /** Added to an activation's code, it asks a GEMM for that activation's backward (assembly/math.ts ACT_BACKWARD). */
 const ACT_BACKWARD = 4;
 
+/** The entry a splitGemm call stands for, as a failure names it. */
+function gemmName(bias: number, act: number): string {
+  return bias === 0 ? 'gemm' : act > ACT_BACKWARD ? 'gemmActBackward' : 'gemmBiasAct';
+}
+
 /** The kernel code of a fused activation; `who` names the caller in the error for anything else. */
 export function activationCode(act: FusedActivation, who: string): number {
   if (!Object.hasOwn(ACTIVATION_CODES, act)) {
@@ -460,7 +465,7 @@ export class Runtime {
       forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, backward ? 0 : bias, (p, m, n, a, b, c, partBias) => {
         this.partArgs<'gemmBiasAct'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, backward ? bias : partBias, act, work[p]);
       });
-      this.runPool(pool, this.gemmBiasActFn, parts, 'gemmBiasAct');
+      this.runPool(pool, this.gemmBiasActFn, parts, gemmName(bias, act));
     }
   }
 
@@ -476,7 +481,7 @@ export class Runtime {
       // even parts claim rows from the first on, odd parts from the last back
       this.partArgs<'gemmRowsClaimed'>(pool, p)(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act, work[p], claim.byteOffset, p % 2);
     }
-    this.runPool(pool, this.rowsClaimedFn, parts, bias === 0 ? 'gemm' : 'gemmBiasAct');
+    this.runPool(pool, this.rowsClaimedFn, parts, gemmName(bias, act));
   }
 
   // gemmRowsClaimed's claim words, on a cache line of their own (freed with the pool).

@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { python, sidesInRound } from './harness.mjs';
+import { HalfBatchPair } from './half-batch-pair.mjs';
 import { RoundTrip } from './roundtrip.mjs';
 
 const THREADS = 2;
@@ -87,6 +88,12 @@ async function deepConvCase(rt) {
   };
 }
 
+/**
+ * The MLP case's floor (bench/half-batch-pair.mjs): two workers stepping their own copies of the net on
+ * half the batch each, sharing no data, timed in the same alternating blocks.
+ */
+const halfBatchPair = (optimizer, lr) => () => HalfBatchPair.start({ net: MLP, batch: BATCH, optimizer, lr, warmMs: WARM_MS });
+
 /** Blocks each side of a paired measurement is timed in. */
 const BLOCKS = 20;
 
@@ -98,20 +105,32 @@ const BLOCKS = 20;
  * pair of blocks, the cache-line round trip between two threads
  * (bench/roundtrip.mjs); `note` gives its range and, where it moved by 2× or
  * more, the ratio in the pairs of blocks at up to twice the fastest round
- * trip and in the others.
+ * trip and in the others. With `floor` (a HalfBatchPair's start), the pair
+ * of no-sharing workers is timed in the same rounds, always next to the
+ * 1-thread side (so the 2-thread pool's worker, spinning for a while after
+ * its last call, never competes with the pair's two), and the note gives its
+ * ratio over 1 thread.
  */
-async function pairedMs(make, suite) {
+async function pairedMs(make, suite, floor) {
   const sides = [];
-  let probe = null;
+  let probe = null, halves = null;
   try {
     sides.push(warmed(await make(await runtime(THREADS, false))));
     sides.push(warmed(await make(await runtime(1, false))));
+    if (floor) halves = await floor();
     probe = await RoundTrip.start();
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
     const blockMs = suite.time / BLOCKS;
+    let floorMs = 0, floorSteps = 0;
+    const timeFloor = () => {
+      const r = halves.block(blockMs);
+      floorMs += r.ms * r.steps;
+      floorSteps += r.steps;
+    };
     for (let b = 0; b < BLOCKS; b++) {
       const pair = { ns: probe.measure(), ms: [0, 0] };
+      if (halves && b % 2 === 1) timeFloor();
       for (const i of sidesInRound(b)) {
         const p = sides[i];
         let t = 0, n = 0;
@@ -126,12 +145,20 @@ async function pairedMs(make, suite) {
         calls[i] += n;
         pair.ms[i] = t / n;
       }
+      if (halves && b % 2 === 0) timeFloor();
       pairs.push(pair);
       await new Promise((r) => setImmediate(r)); // let the event loop run between blocks, as tinybench does
     }
-    return { two: total[0] / calls[0], one: total[1] / calls[1], note: roundTripNote(pairs) };
+    const two = total[0] / calls[0], one = total[1] / calls[1];
+    let note = roundTripNote(pairs);
+    if (halves) {
+      const ms = floorMs / floorSteps;
+      note += `; 2 workers on ${BATCH / 2} rows each, sharing no data: ${ms.toFixed(3)} ms, ${(one / ms).toFixed(2)}× over 1 thread (the split's floor here)`;
+    }
+    return { two, one, note };
   } finally {
     await probe?.close();
+    await halves?.close();
     for (const p of sides) p.dispose();
   }
 }
@@ -203,16 +230,16 @@ export default function register(suite) {
   const cases = [
     [`${N}³ A·B, ${THREADS} threads`, 2 * N ** 3, gemmCase, {}],
     [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase('sgd', 0.01),
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=sgd']) }],
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=sgd']) }, halfBatchPair('sgd', 0.01)],
     [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, Adam, ${THREADS} threads`, undefined, mlpCase('adam', 0.001),
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=adam']) }],
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=adam']) }, halfBatchPair('adam', 0.001)],
     [`DeepConvNet training step [${BATCH}, 1, 28, 28], Adam, ${THREADS} threads`, undefined, deepConvCase,
       { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }],
   ];
-  for (const [name, flops, make, peers] of cases) {
+  for (const [name, flops, make, peers, floor] of cases) {
     // both sides at once (the harness asks for ours first, then the peer); the relaxed pass times ours alone
     let paired = null;
-    const both = () => (paired ??= pairedMs(make, suite));
+    const both = () => (paired ??= pairedMs(make, suite, floor));
     suite.add(name, {
       flops,
       ours: suite.relaxed ? async () => warmed(await make(await runtime(THREADS, true))) : async () => { const r = await both(); return { ms: r.two, note: r.note }; },

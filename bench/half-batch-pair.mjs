@@ -1,0 +1,70 @@
+// What a 2-thread MLP step would take if its threads shared no data: two
+// workers, each a 1-thread runtime stepping its own copy of the net on half the
+// batch, in lockstep. The split step (one net, each GEMM split across the two
+// threads) does the same arithmetic per thread and more synchronisation, and
+// reads the lines the other thread wrote: W after the update, activations and
+// gradients after each split GEMM. So the pair's step is a floor for it at the
+// placement of the moment, and the gap between them is what sharing costs
+// there. The floor is generous: it leaves out the synchronisation and each
+// worker runs the whole optimizer update (a split update halves it).
+//
+// Each timed step starts at a barrier, and its time is the slower worker's
+// (both wait for it in a split step); the weights are restored between steps,
+// untimed, as the other sides' beforeEach does.
+import { Worker } from 'node:worker_threads';
+
+// control words: GO (blocks asked for), DONE (workers finished the block), STEPS (steps in the block), BARRIER, READY
+const GO = 0, DONE = 1, STEPS = 2, BARRIER = 3, READY = 4, QUIT = 5;
+
+export class HalfBatchPair {
+  /**
+   * Starts the two workers with net options `net`, `batch` rows in all (half each), optimizer `optimizer`
+   * at `lr`, and resolves once both have run `warmMs` of steps.
+   */
+  static async start({ net, batch, optimizer, lr, warmMs }) {
+    const pair = new HalfBatchPair();
+    pair.workers = [0, 1].map((id) => new Worker(new URL('./half-batch-worker.mjs', import.meta.url), {
+      workerData: { id, buffer: pair.ctl.buffer, net, rows: batch / 2, optimizer, lr, warmMs },
+    }));
+    const failed = new Promise((_, reject) => pair.workers.forEach((w) => w.once('error', reject)));
+    failed.catch(() => {});
+    while (Atomics.load(pair.ctl, READY) < 2) {
+      await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
+    }
+    pair.failed = failed;
+    return pair;
+  }
+
+  constructor() {
+    this.ctl = new Int32Array(new SharedArrayBuffer(64 + 16 * 8));
+    this.ms = new Float64Array(this.ctl.buffer, 64, 16);
+    this.stepMs = 1;
+  }
+
+  /** Runs about `ms` of lockstep steps; returns their mean step time (ms) and count. */
+  block(ms) {
+    const ctl = this.ctl;
+    const steps = Math.max(3, Math.round(ms / this.stepMs));
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, STEPS, steps);
+    Atomics.add(ctl, GO, 1);
+    Atomics.notify(ctl, GO);
+    const end = performance.now() + 60_000;
+    while (Atomics.load(ctl, DONE) < 2) {
+      Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 100);
+      if (performance.now() > end) throw new Error('bench: the half-batch workers stopped answering');
+    }
+    // worker 0 sums the slower worker's time of each step
+    this.stepMs = this.ms[0] / steps;
+    return { ms: this.stepMs, steps };
+  }
+
+  async close() {
+    Atomics.store(this.ctl, QUIT, 1);
+    Atomics.add(this.ctl, GO, 1);
+    Atomics.notify(this.ctl, GO);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+export const CONTROL = { GO, DONE, STEPS, BARRIER, READY, QUIT };

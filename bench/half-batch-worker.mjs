@@ -1,0 +1,46 @@
+// One worker of bench/half-batch-pair.mjs: its own 1-thread runtime and net, on half the batch.
+import { workerData } from 'node:worker_threads';
+import { CONTROL } from './half-batch-pair.mjs';
+
+const { GO, DONE, STEPS, BARRIER, READY, QUIT } = CONTROL;
+const { id, buffer, net: netOptions, rows, optimizer: optimizerName, lr, warmMs } = workerData;
+const ctl = new Int32Array(buffer, 0, 16);
+const ms = new Float64Array(buffer, 64, 16);
+// ms[0]: worker 0's running sum of the slower step; ms[2 + id]: each worker's last step
+
+const { createRuntime } = await import('../dist/node/index.js');
+const { MultiLayerNet, createOptimizer } = await import('../dist/index.js');
+const rt = await createRuntime({ threads: 1 });
+const net = new MultiLayerNet(rt, netOptions);
+const x = rt.uniform(rt.tensor([rows, netOptions.inputSize]));
+const t = rt.labels([rows], Int32Array.from({ length: rows }, (_, i) => (i * 7 + 3) % netOptions.outputSize));
+const optimizer = createOptimizer(optimizerName, { lr });
+const initial = Object.values(net.params).map((p) => [p, p.toArray()]);
+const restore = () => { for (const [p, values] of initial) p.set(values); };
+const step = () => { net.gradient(x, t); optimizer.update(net.params, net.grads); };
+
+for (const end = performance.now() + warmMs; performance.now() < end;) { restore(); step(); }
+
+// both workers spin here until the other arrives (each adds 1 per barrier)
+let passed = 0;
+const barrier = () => { passed += 2; Atomics.add(ctl, BARRIER, 1); while (Atomics.load(ctl, BARRIER) < passed); };
+
+Atomics.add(ctl, READY, 1);
+for (let blocks = 0; ; blocks++) {
+  Atomics.wait(ctl, GO, blocks);
+  if (Atomics.load(ctl, QUIT)) break;
+  const steps = Atomics.load(ctl, STEPS);
+  if (id === 0) ms[0] = 0;
+  for (let i = 0; i < steps; i++) {
+    restore();
+    barrier();
+    const t0 = performance.now();
+    step();
+    ms[2 + id] = performance.now() - t0;
+    barrier();
+    if (id === 0) ms[0] += Math.max(ms[2], ms[3]);
+  }
+  if (Atomics.add(ctl, DONE, 1) === 1) Atomics.notify(ctl, DONE);
+}
+net.dispose();
+rt.dispose();

@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import type { TestKernels } from '../build/test/kernels-test.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { ParameterSet } from '../src/nets/parameters.js';
+import { slotPlacement } from '../src/optim/state.js';
 import {
   AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD,
   createOptimizer, optimizerDefaults, optimizerNames, type ElementwiseOptimizer, type OptimizerName,
@@ -292,6 +293,56 @@ describe('contiguity detection', () => {
     const calls = countCalls(() => opt.update(model.params, model.grads));
     expect(opt.contiguous).toBe(false);
     expect(calls.adamStep).toBe(SHAPES.length);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+// ---- where a contiguous layout's slot regions go within a 4 KiB page (src/optim/state.ts)
+
+const lineInPage = (ptr: number, from: number): number => ((((ptr - from) % 4096) + 4096) % 4096) / 64;
+
+/** The lines of a page (of 64) in order of distance from line 0: 63, 1, 62, 2, …; the first `count` not in `taken`. */
+function nearestFreeLines(taken: number[], count: number): number[] {
+  const order = Array.from({ length: 126 }, (_, i) => ((i % 2 ? 1 : -1) * (1 + (i >> 1)) + 64) % 64);
+  const free: number[] = [];
+  for (const line of order) if (free.length < count && !taken.includes(line) && !free.includes(line)) free.push(line);
+  return free;
+}
+
+describe('slot placement', () => {
+  it('puts region s on the s-th nearest line of the page, from the param block, that neither block nor an earlier region takes', () => {
+    let seed = 7;
+    const next = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+    for (let trial = 0; trial < 300; trial++) {
+      const param = 64 * (1 + next(1 << 16)), grad = 64 * (1 + next(1 << 16)), arena = 64 * (1 + next(1 << 16));
+      const regionBytes = 64 * (1 + next(5000)), slots = 1 + next(3);
+      const { start, pad } = slotPlacement(arena, param, grad, regionBytes, slots);
+      // inside the page of slack per region the arena is given
+      expect(start % 64 === 0 && pad % 64 === 0 && start < 4096 && pad < 4096).toBe(true);
+      expect(start + (slots - 1) * pad + slots * regionBytes).toBeLessThanOrEqual(slots * (regionBytes + 4096));
+      const lines = Array.from({ length: slots }, (_, r) => lineInPage(arena + start + r * (regionBytes + pad), param));
+      // the first two are placed exactly; a third falls where the pad puts it
+      expect(lines.slice(0, 2)).toEqual(nearestFreeLines([0, lineInPage(grad, param)], Math.min(slots, 2)));
+    }
+  });
+
+  it.each(['adam', 'adamw', 'adadelta', 'momentum'] as const)('%s keeps its slot regions of a ParameterSet off the param and grad blocks\' lines', (name) => {
+    const model = blockModel();
+    const opt = createOptimizer(name);
+    setGrads(model, 1);
+    const first = Object.values(model.params)[0], grad = Object.values(model.grads)[0];
+    const seen: number[][] = [];
+    const real = rt.unsafeKernels;
+    const spy = { ...real, [kernelOf[name]]: (...args: number[]) => { seen.push(args); return (real as unknown as Record<string, Kernel>)[kernelOf[name]](...args); } };
+    Object.defineProperty(rt, 'unsafeKernels', { value: spy, configurable: true });
+    try { opt.update(model.params, model.grads); } finally { Object.defineProperty(rt, 'unsafeKernels', { value: real, configurable: true }); }
+    expect(seen).toHaveLength(1);
+    // the state pointers each kernel takes after the param pointer: adam (p, m, v, g), momentum (p, v, g), adadelta (p, h, u, g)
+    const slots = name === 'momentum' ? 1 : 2;
+    const regions = seen[0].slice(1, 1 + slots);
+    const lines = regions.map((r) => lineInPage(r, first.ptr));
+    expect(lines).toEqual(nearestFreeLines([0, lineInPage(grad.ptr, first.ptr)], slots));
     opt.dispose();
     model.dispose();
   });

@@ -14,3 +14,4 @@ export * from "./augment";
 export function heapBase(): usize {
   return __heap_base;
 }
+export * from "./chain";

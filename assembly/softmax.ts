@@ -70,6 +70,19 @@ export function softmaxCrossEntropyForward(y: usize, x: usize, t: usize, rows: i
   return loss;
 }
 
+// The loss sum of softmaxCrossEntropyForward from the softmax y it wrote: the
+// same terms in the same order, so the same bits (the row chain computes y by
+// groups of rows on two threads and sums the loss once, in row order, after).
+export function crossEntropyOfSoftmax(y: usize, t: usize, rows: i32, cols: i32): f64 {
+  const rowBytes = <usize>cols << 2;
+  let loss: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const label = load<i32>(t + (<usize>r << 2));
+    loss -= <f64>Mathf.log(load<f32>(y + <usize>r * rowBytes + (<usize>label << 2)) + LOG_DELTA);
+  }
+  return loss;
+}
+
 // As above with a target distribution t (one-hot or soft): -sum_j t log(y + 1e-7).
 // For one-hot targets this is the book's loss.
 export function softmaxCrossEntropyForwardDense(y: usize, x: usize, t: usize, rows: i32, cols: i32): f64 {

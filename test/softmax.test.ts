@@ -136,7 +136,21 @@ describe('softmax with cross-entropy, integer labels', () => {
     expectBits(yParts.data, y.data, 'y by row blocks');
     expectBits(dxParts.data, dx.data, 'dx by row blocks');
     expectClose([summed], [whole], { rtol: 1e-14 }, 'loss by row blocks');
+    // the row chain's loss: the same sum from the y the blocks wrote, bit for bit (src/nets/row-chain.ts)
+    expect(k.crossEntropyOfSoftmax(yParts.ptr, t.ptr, rows, cols)).toBe(whole);
     for (const a of [x, t, y, dx, yParts, dxParts]) a.dispose();
+  });
+
+  it('crossEntropyOfSoftmax gives the loss softmaxCrossEntropyForward returned, bit for bit, for every column count and saturated rows', () => {
+    for (const cols of colsList) {
+      // logits up to ±60: some rows put ~0 on their label, where log(y + 1e-7) decides the loss
+      const x = rt.tensor([ROWS, cols], randomArray(ROWS * cols, 300 + cols, -60, 60));
+      const t = rt.labels(ROWS, randomInts(ROWS, 400 + cols, cols));
+      const y = rt.tensor([ROWS, cols]);
+      const loss = k.softmaxCrossEntropyForward(y.ptr, x.ptr, t.ptr, ROWS, cols);
+      expect(k.crossEntropyOfSoftmax(y.ptr, t.ptr, ROWS, cols), `cols=${cols}`).toBe(loss);
+      for (const a of [x, t, y]) a.dispose();
+    }
   });
 });
 

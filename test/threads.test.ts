@@ -9,6 +9,7 @@ import { webThreadHost } from '../src/runtime/threads.js';
 import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
 import { Adam, Convolution, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
+import { CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import { convBackward as convBackward64, outSize } from './reference/im2col.js';
@@ -256,6 +257,153 @@ describe('threads: training', () => {
     for (const key of Object.keys(a.params)) expectBits(b.params[key], a.params[key], key);
   });
 });
+
+describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.ts)', () => {
+  type Net = MultiLayerNet & { chain: RowChain };
+  interface Run { grads: Record<string, Float32Array>; loss: number; jobs: number; dlogits: Float32Array; kept: Float32Array[] }
+  /** A gradient on a net of the given shape (same seed on every runtime), what the layers kept, and the split calls it made. */
+  const step = (rt: Runtime, activation: 'relu' | 'sigmoid' | 'tanh', rows: number, share?: number): Run => {
+    rt.seed = 21;
+    const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 37, 100], outputSize: 10, activation }) as Net;
+    if (share !== undefined) net.chain.share = share;
+    const x = rt.tensor([rows, 61], randomArray(rows * 61, rows, -2, 2));
+    const t = Array.from({ length: rows }, (_, i) => (i * 7 + 3) % 10);
+    const jobs = rt.threadStats().jobs;
+    const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([k, g]) => [k, g.toArray()]));
+    const run = {
+      grads, loss: net.lastLoss, jobs: rt.threadStats().jobs - jobs,
+      // the softmax's state and what each activation kept, as the layer path leaves them
+      dlogits: net.lastLayer.backward(1).toArray(),
+      kept: net.layers.filter((l): l is Relu => 'savedForBackward' in l).map((l) => l.savedForBackward('test').toArray()),
+    };
+    net.dispose();
+    x.dispose();
+    return run;
+  };
+  const expectSame = (b: Run, a: Run, what: string) => {
+    expect(b.loss, `${what}: loss`).toBe(a.loss);
+    for (const k of Object.keys(a.grads)) expectBits(b.grads[k], a.grads[k], `${what}: ${k}`);
+    expectBits(b.dlogits, a.dlogits, `${what}: the softmax's gradient`);
+    a.kept.forEach((kept, i) => expectBits(b.kept[i], kept, `${what}: activation ${i} kept`));
+  };
+
+  it('runs a step in 2 split calls with the bits of 1 thread: ReLU, sigmoid, tanh; batches of 12 to 301 rows', async () => {
+    const one = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    for (const activation of ['relu', 'sigmoid', 'tanh'] as const) {
+      for (const rows of [CHAIN_MIN_ROWS, 13, 47, 100, 301]) {
+        const a = step(one, activation, rows), b = step(two, activation, rows);
+        expect(b.jobs, `${activation} ${rows} rows: split calls`).toBe(2);
+        expectSame(b, a, `${activation}, ${rows} rows`);
+      }
+    }
+    // each part's time, for the balance; none on one thread
+    expect(two.lastPartMs(0)).toBeGreaterThan(0);
+    expect(two.lastPartMs(1)).toBeGreaterThan(0);
+    expect(one.lastPartMs(0)).toBeNull();
+  });
+
+  it('gives the same bits wherever the rows are split between the threads', async () => {
+    const one = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    // each runtime's random stream moves on with every net made, so each share has its own reference
+    for (const rows of [13, 100]) {
+      for (const share of [0.1, 0.3, 0.77, 0.9]) expectSame(step(two, 'relu', rows, share), step(one, 'relu', rows), `${rows} rows, share ${share}`);
+    }
+  });
+
+  it('moves the rows towards the faster thread, within [0.1, 0.9]', async () => {
+    const two = await threaded({ threads: 2 });
+    rtSeed(two);
+    const net = new MultiLayerNet(two, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 }) as Net;
+    const x = two.tensor([100, 61], randomArray(100 * 61, 3));
+    const t = Array.from({ length: 100 }, (_, i) => i % 10);
+    // the calling thread's part ran 3 times as fast per row as the worker's, then the other way round
+    const spy = vi.spyOn(two, 'lastPartMs');
+    spy.mockImplementation((p) => (p === 0 ? 1 : 3) * (p === 0 ? splitRows(100, net.chain.share) : 100 - splitRows(100, net.chain.share)));
+    for (let i = 0; i < 12; i++) net.gradient(x, t);
+    expect(net.chain.share).toBeCloseTo(0.75, 2);
+    spy.mockImplementation((p) => (p === 0 ? 10 : 1)); // the calling thread's part took 10 times the worker's
+    for (let i = 0; i < 12; i++) net.gradient(x, t);
+    expect(net.chain.share).toBeCloseTo(0.1, 5);
+    spy.mockImplementation(() => null); // ran on the calling thread alone: no change
+    net.gradient(x, t);
+    expect(net.chain.share).toBeCloseTo(0.1, 5);
+    spy.mockRestore();
+    net.dispose();
+    x.dispose();
+  });
+
+  it('splits rows on tile boundaries, each part at least one tile', () => {
+    for (const n of [12, 13, 17, 100, 301, 5000]) {
+      for (const share of [0, 0.1, 0.5, 0.77, 0.9, 1]) {
+        const split = splitRows(n, share);
+        expect(split % 6).toBe(0);
+        expect(split).toBeGreaterThanOrEqual(6);
+        expect(n - split).toBeGreaterThan(0);
+        expect(Math.abs(split / n - share)).toBeLessThan(share === 0 || share === 1 ? 1 : 6 / n + 0.01);
+      }
+    }
+    expect(splitRows(5, 0.5)).toBe(0); // one tile: all to part 1 (dW of a 5-input layer)
+  });
+
+  it('takes the layer path for one-hot targets and batches under 12 rows, with the same bits', async () => {
+    const one = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    const small = [step(one, 'relu', CHAIN_MIN_ROWS - 1), step(two, 'relu', CHAIN_MIN_ROWS - 1)];
+    expect(small[1].jobs).toBe(0); // too small to split a GEMM either
+    expectSame(small[1], small[0], '11 rows');
+    const oneHot = (rt: Runtime) => {
+      rt.seed = 5;
+      const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 });
+      const x = rt.tensor([100, 61], randomArray(100 * 61, 9));
+      const t = rt.tensor([100, 10], Array.from({ length: 1000 }, (_, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? 1 : 0)));
+      const jobs = rt.threadStats().jobs;
+      const g = Object.values(net.gradient(x, t)).map((v) => v.toArray());
+      const out = { g, loss: net.lastLoss, jobs: rt.threadStats().jobs - jobs };
+      net.dispose(); x.dispose(); t.dispose();
+      return out;
+    };
+    const a = oneHot(one), b = oneHot(two);
+    expect(b.jobs).toBeGreaterThan(2); // the layer path's GEMM splits
+    expect(b.loss).toBe(a.loss);
+    a.g.forEach((g, i) => expectBits(b.g[i], g, `one-hot: grad ${i}`));
+  });
+
+  it('refuses what the layer path refuses, before it writes a gradient: a bad label, a NaN loss, x of another width or disposed', async () => {
+    const two = await threaded({ threads: 2 });
+    rtSeed(two);
+    const net = new MultiLayerNet(two, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 });
+    const x = two.tensor([100, 61], randomArray(100 * 61, 4));
+    const t = Array.from({ length: 100 }, (_, i) => i % 10);
+    net.gradient(x, t);
+    const before = Object.values(net.grads).map((g) => g.toArray());
+    const unchanged = (what: string) => Object.values(net.grads).forEach((g, i) => expectBits(g.toArray(), before[i], `${what}: grad ${i}`));
+    const bad = [...t];
+    bad[3] = 10;
+    expect(() => net.gradient(x, bad)).toThrow('SoftmaxWithLoss.forward: label t[3] = 10 is outside [0, 10)');
+    unchanged('bad label');
+    const w = net.params.W2.data[7];
+    net.params.W2.data[7] = NaN;
+    expect(() => net.gradient(x, t)).toThrow(/the loss is NaN/);
+    unchanged('NaN loss');
+    net.params.W2.data[7] = w;
+    const wide = two.tensor([100, 62]);
+    expect(() => net.gradient(wide, t)).toThrow(/flattens to 62 features per sample, W expects 61/);
+    unchanged('x of another width');
+    wide.dispose();
+    const gone = two.tensor([100, 61]);
+    gone.dispose();
+    expect(() => net.gradient(gone, t)).toThrow(TypeError);
+    unchanged('disposed x');
+    net.dispose();
+    x.dispose();
+  });
+});
+
+function rtSeed(rt: Runtime): void {
+  rt.seed = 17;
+}
 
 describe('threads: convolution split by groups of images', () => {
   // DeepConvNet's six convolutions (pads 1 and 2, 1 to 64 channels) over a

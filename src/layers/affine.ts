@@ -50,17 +50,37 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    * FusableActivation.
    */
   forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
-    this.checkAlive('forward');
-    checkFloatTensor(this.W.rt, x, 'Affine.forward: x');
+    const N = this.checkInput(x, 'forward');
     const [D, M] = this.W.shape;
-    const N = x.shape[0];
-    if (x.size !== N * D) {
-      throw new RangeError(`Affine.forward: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
-    }
     const out = this.buffers.get('out', [N, M]);
     x.rt.unsafeGemmBiasAct(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, this.b.ptr, act);
     this.x = x;
     return out;
+  }
+
+  /**
+   * @internal for src/nets/row-chain.ts, which runs this layer's kernels itself: checks x as
+   * forward(x) does, keeps it as forward would, and returns the buffers forward and backward write
+   * (dx only when asked for). Nothing is computed.
+   */
+  chainBuffers(x: Tensor, needDx: boolean): { out: Tensor; dx: Tensor | null } {
+    const N = this.checkInput(x, 'forward');
+    const out = this.buffers.get('out', [N, this.W.shape[1]]);
+    const dx = needDx ? this.buffers.get('dx', x.shape) : null;
+    this.x = x;
+    return { out, dx };
+  }
+
+  /** Checks the layer and a forward input x (alive, this runtime, D features per row); returns its rows. */
+  private checkInput(x: Tensor, who: string): number {
+    this.checkAlive(who);
+    checkFloatTensor(this.W.rt, x, `Affine.${who}: x`);
+    const D = this.W.shape[0];
+    const N = x.shape[0];
+    if (x.size !== N * D) {
+      throw new RangeError(`Affine.${who}: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
+    }
+    return N;
   }
 
   /**

@@ -18,6 +18,48 @@ export class SoftmaxWithLoss {
 
   /** Returns the mean loss over the batch. */
   forward(x: Tensor, t: Targets): number {
+    const [N, C] = this.checkInput(x, t);
+    const rt = x.rt;
+    this.buffers ??= new Buffers(rt);
+    const y = this.buffers.get('y', x.shape);
+    const k = rt.unsafeKernels;
+    const targets = this.targets(t, N, C);
+    const total = targets instanceof Tensor
+      ? k.softmaxCrossEntropyForwardDense(y.ptr, x.ptr, targets.ptr, N, C)
+      : k.softmaxCrossEntropyForward(y.ptr, x.ptr, targets.ptr, N, C);
+    this.y = y;
+    this.t = targets;
+    return this.setLoss(total, N);
+  }
+
+  /**
+   * @internal for src/nets/row-chain.ts, which runs this layer's kernels itself: checks x and t as
+   * forward(x, t) does and returns the buffers forward and backward write and the labels in memory,
+   * keeping them as forward would; null for one-hot or soft targets (the chain takes labels only).
+   * Once the chain has written y, chainLoss() sums and records the loss.
+   */
+  chainBuffers(x: Tensor, t: Targets): { y: Tensor; dx: Tensor; labels: IntTensor } | null {
+    if (t instanceof Tensor) return null;
+    const [N, C] = this.checkInput(x, t);
+    this.buffers ??= new Buffers(x.rt);
+    const labels = this.targets(t, N, C) as IntTensor;
+    this.y = this.buffers.get('y', x.shape);
+    this.t = labels;
+    return { y: this.y, dx: this.buffers.get('dx', x.shape), labels };
+  }
+
+  /**
+   * @internal the loss of the chain's forward, from the y it wrote (the same sum, in the same
+   * order, as forward()'s kernel); throws forward()'s RangeError when it is not finite.
+   */
+  chainLoss(): number {
+    const y = this.y!, t = this.t as IntTensor;
+    const [N, C] = y.shape;
+    return this.setLoss(y.rt.unsafeKernels.crossEntropyOfSoftmax(y.ptr, t.ptr, N, C), N);
+  }
+
+  /** Checks the layer, x ([batch, classes], alive, the layer's runtime) and that t is given; returns x's shape. */
+  private checkInput(x: Tensor, t: Targets): [number, number] {
     if (this.disposed) throw new Error('SoftmaxWithLoss.forward: used after dispose()');
     checkFloatTensor(this.buffers?.rt ?? x?.rt, x, 'SoftmaxWithLoss.forward: x');
     if (t === undefined || t === null) throw new TypeError('SoftmaxWithLoss.forward(x, t): t (targets) is required');
@@ -25,17 +67,11 @@ export class SoftmaxWithLoss {
     const [N, C] = x.shape;
     if (N === 0) throw new RangeError('SoftmaxWithLoss.forward: x has 0 rows; the mean loss of an empty batch is undefined');
     if (C === 0) throw new RangeError('SoftmaxWithLoss.forward: x has 0 classes (columns)');
-    const rt = x.rt;
-    this.buffers ??= new Buffers(rt);
-    const y = this.buffers.get('y', x.shape);
-    const k = rt.unsafeKernels;
-    let total: number;
-    const targets = this.targets(t, N, C);
-    if (targets instanceof Tensor) total = k.softmaxCrossEntropyForwardDense(y.ptr, x.ptr, targets.ptr, N, C);
-    else total = k.softmaxCrossEntropyForward(y.ptr, x.ptr, targets.ptr, N, C);
-    this.y = y;
-    this.t = targets;
-    this.loss = total / N;
+    return [N, C];
+  }
+
+  private setLoss(total: number, rows: number): number {
+    this.loss = total / rows;
     if (!Number.isFinite(this.loss)) {
       throw new RangeError(`SoftmaxWithLoss: the loss is ${this.loss}; x holds NaN or Inf (training diverged? lower the learning rate)`);
     }

@@ -10,6 +10,7 @@ import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
+import { RowChain } from './row-chain.js';
 import { StateSnapshot } from './state-snapshot.js';
 
 /** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
@@ -78,7 +79,11 @@ export class Sequential {
     this.state = state;
     const decayed = options.decayed ?? ((k: string) => k.startsWith('W'));
     this.decayedKeys = Object.keys(params).filter(decayed);
+    this.chain = RowChain.of(rt, layers, this.lastLayer, this.buffers);
   }
+
+  /** gradient() in two split calls on two threads, for a net of Affine and activation layers (row-chain.ts). */
+  private readonly chain: RowChain | null;
 
   /**
    * Runs the layers (not the loss) and returns a new tensor the caller owns
@@ -166,10 +171,28 @@ export class Sequential {
   /** Loss of the last gradient() call (training mode, with decay terms). */
   lastLoss = NaN;
 
-  /** Backpropagation: fills and returns the gradients, keyed like params. */
+  /**
+   * Backpropagation: fills and returns the gradients, keyed like params. On a runtime split for
+   * 2 threads, a net of Affine and activation layers runs it in two split calls (row-chain.ts)
+   * instead of one per GEMM, with the same bits.
+   */
   gradient(x: Tensor, t: Targets): Readonly<Record<string, Tensor>> {
     this.lastLoss = NaN;
     this.rowsOf(x, 'gradient');
+    const chained = this.chain?.run(x, t) ?? null;
+    if (chained !== null) this.lastLoss = chained + this.decayLoss();
+    else this.backpropagate(x, t);
+    const k = this.rt.unsafeKernels;
+    for (const key of this.decayedKeys) {
+      const w = this.params[key], g = this.grads[key];
+      if (this.weightDecayLambda !== 0) k.axpy(g.ptr, w.ptr, this.weightDecayLambda, w.size);
+      if (this.l1Lambda !== 0) k.l1Gradient(g.ptr, w.ptr, this.l1Lambda, w.size);
+    }
+    return this.grads;
+  }
+
+  /** gradient()'s forward and backward layer by layer. */
+  private backpropagate(x: Tensor, t: Targets): void {
     this.lastLoss = this.loss(x, t, true);
     let dout = this.lastLayer.backward(1);
     // layers before the first with parameters need no backward; that one, no input gradient
@@ -190,13 +213,6 @@ export class Sequential {
       if (layer.backwardParams) layer.backwardParams(dout);
       else layer.backward(dout);
     }
-    const k = this.rt.unsafeKernels;
-    for (const key of this.decayedKeys) {
-      const w = this.params[key], g = this.grads[key];
-      if (this.weightDecayLambda !== 0) k.axpy(g.ptr, w.ptr, this.weightDecayLambda, w.size);
-      if (this.l1Lambda !== 0) k.l1Gradient(g.ptr, w.ptr, this.l1Lambda, w.size);
-    }
-    return this.grads;
   }
 
   /**

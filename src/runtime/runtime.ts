@@ -94,7 +94,7 @@ export const ACTIVATION_CODES = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as con
 export type FusedActivation = keyof typeof ACTIVATION_CODES;
 
 /** Added to an activation's code, it asks a GEMM for that activation's backward (assembly/math.ts ACT_BACKWARD). */
-const ACT_BACKWARD = 4;
+export const ACT_BACKWARD = 4;
 
 /** The entry a splitGemm call stands for, as a failure names it. */
 function gemmName(bias: number, act: number): string {
@@ -323,6 +323,11 @@ export class Runtime {
     return this.starting;
   }
 
+  /** @internal threads this runtime's calls are split for: the pool's, or the lazy pool's to be (1 without). */
+  get splitThreads(): number {
+    return this.plannedThreads;
+  }
+
   /** Threads this runtime's calls are split for: the pool's, or the lazy pool's to be. */
   private get plannedThreads(): number {
     return this.pool ? this.pool.size : this.deferred ? this.deferred.threads : 1;
@@ -395,6 +400,7 @@ export class Runtime {
       throw new RangeError(`runParts(${name}): parts must be an integer in [1, ${MAX_SPLIT_PARTS}], got ${parts}`);
     }
     const pool = parts < 2 ? null : this.splitPool();
+    this.timedPool = pool;
     if (pool === null) {
       if (parts > 1) this.wake(work);
       const kernel = this.unsafeKernels[name] as PartArgs<K>;
@@ -403,6 +409,17 @@ export class Runtime {
     }
     for (let p = 0; p < parts; p++) write(p, this.partArgs<K>(pool, p));
     this.runPool(pool, pool.fn(name), parts, name);
+  }
+
+  /** The pool that ran the last runParts() call, or null if it ran on the calling thread alone. */
+  private timedPool: ThreadPool | null = null;
+
+  /**
+   * @internal milliseconds part p of the last runParts() call took on the thread that ran it, or
+   * null when that call ran on the calling thread alone (no pool, one part, or every worker quiet).
+   */
+  lastPartMs(p: number): number | null {
+    return this.timedPool ? this.timedPool.chunkMs(p) : null;
   }
 
   /**

@@ -34,7 +34,10 @@
 // chunks are all claimed, not all done, and held by no live worker has lost
 // a chunk to a dead worker: the calling thread fails it instead of waiting.
 // Chunk c's arguments are float64 slots at ARGS + c * MAX_ARGS; chunks never
-// share output, so which thread runs a chunk cannot change any result.
+// share output, so which thread runs a chunk cannot change any result. Once a
+// chunk has run, the thread that ran it writes its time (ms) to the chunk's
+// last slot (its arguments were read before), for callers that balance
+// later calls by it (ThreadPool.chunkMs).
 // The pool is host-neutral: a ThreadHost starts the workers (src/node/ gives
 // one on worker_threads; webThreadHost uses Web Workers from a Blob URL).
 
@@ -195,10 +198,12 @@ function simdnnWorker(init, post) {
         if (Atomics.compareExchange(ctl, CLAIM, word, word - 1) !== word) { Atomics.store(own, ${HOLD}, 0); continue; }
         const next = back - 1, chunks = Atomics.load(ctl, CHUNKS);
         for (let i = 0; i < MAX_ARGS; i++) args[i] = slots[next * MAX_ARGS + i];
+        const started = performance.now();
         try { fns[ctl[FN]].apply(null, args); } catch (e) {
           simdnnFault(c, 'part ' + (next + 1) + ' of ' + chunks + ' in a worker thread: ' + (e && e.name ? e.name + ': ' + e.message : String(e)));
           Atomics.add(ctl, FAILED, 1);
         }
+        slots[next * MAX_ARGS + MAX_ARGS - 1] = performance.now() - started;
         Atomics.add(ctl, WORKER_CHUNKS, 1);
         if (Atomics.add(ctl, DONE, 1) + 1 === chunks) Atomics.notify(ctl, DONE);
         Atomics.store(own, ${HOLD}, 0);
@@ -373,6 +378,11 @@ export class ThreadPool {
     return i;
   }
 
+  /** Milliseconds chunk c of the last call took on the thread that ran it (read after run() returned). */
+  chunkMs(c: number): number {
+    return this.args[c * MAX_ARGS + MAX_ARGS - 1];
+  }
+
   /** Workers that have come up (counted through the shared memory). */
   get up(): number {
     return Atomics.load(this.ctl, READY);
@@ -418,7 +428,9 @@ export class ThreadPool {
       if (Atomics.compareExchange(ctl, CLAIM, word, word + (1 << 12)) !== word) continue;
       const base = next * MAX_ARGS;
       for (let i = 0; i < MAX_ARGS; i++) this.callArgs[i] = this.args[base + i];
+      const started = performance.now();
       try { this.fns[fn].apply(null, this.callArgs); } catch (e) { if (error === null) { error = e; failedPart = next + 1; } }
+      this.args[base + MAX_ARGS - 1] = performance.now() - started;
       Atomics.add(ctl, DONE, 1);
     }
     const finished = this.wait(chunks);

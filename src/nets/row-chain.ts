@@ -1,0 +1,195 @@
+// A training step's forward and backward on two threads, for a net of
+// (Affine, activation)* Affine and SoftmaxWithLoss (the book's MultiLayerNet),
+// in two split calls instead of one per GEMM. Every one of these layers treats
+// each row alone, so in the first each thread runs half of the batch's rows
+// through the whole net, forward and back to every layer's input gradient
+// (assembly/chain.ts runChain), with no synchronisation between layers and its
+// activations in its own core. In the second each thread computes its block of
+// rows of every layer's dW, and half of the db sums, from all the batch's rows.
+// The layer-by-layer path makes 17 split calls a gradient on the MLP, each reading
+// lines the other core wrote: between the two vCPUs of a VM a line takes
+// 0.15–0.5 µs to cross, and those waits, more than the arithmetic, were what
+// the 2-thread step lost (docs/BENCHMARKS.md, session 11).
+//
+// The same bits as the layer path by construction: each call is one that path
+// makes on a block of rows (the row-local layers) or of dW's rows (whose every
+// element sums the whole batch in the kernel's order, as a split GEMM does),
+// and the loss is summed once, over all rows in order, from the softmax the
+// first call wrote (assembly/softmax.ts crossEntropyOfSoftmax).
+import { Affine } from '../layers/affine.js';
+import { isFusableActivation, type FusableActivation } from '../layers/activations.js';
+import type { Buffers } from '../layers/buffers.js';
+import type { Layer } from '../layers/layer.js';
+import type { SoftmaxWithLoss, Targets } from '../layers/softmax-with-loss.js';
+import { ACTIVATION_CODES, ACT_BACKWARD, type Runtime } from '../runtime/runtime.js';
+import { Tensor } from '../runtime/tensor.js';
+
+// assembly/chain.ts: slots per entry and op codes
+const SLOTS = 16;
+const GEMM_BIAS_ACT = 0;
+const GEMM = 1;
+const SOFTMAX_CE = 2;
+const BIAS_BACKWARD = 3;
+
+/** Threads (and parts of each of the two calls) the chain runs on. */
+const PARTS = 2;
+
+/**
+ * Fewest rows of a batch the chain runs, so that each half has at least one
+ * tile row of the GEMM's micro-kernel to itself; smaller batches take the
+ * layer path (the same bits).
+ */
+export const CHAIN_MIN_ROWS = 12;
+
+/** Rows of C per micro-tile (assembly/gemm.ts MR): the parts' rows start on a tile boundary. */
+const MR = 6;
+
+/**
+ * Least share of the rows either thread takes. The share follows the threads'
+ * measured speeds (RowChain.balance): on a VM one vCPU can run at a third of
+ * the other's speed for seconds, and equal halves then wait for it (in such a
+ * phase the MLP step on 2 threads took 1.82 ms in halves, against 1.71–1.76 on
+ * 1 thread and 1.43 with the layer path's claimed GEMM splits).
+ */
+const MIN_SHARE = 0.1;
+
+/** Weight of the last call's speeds in the share (the rest is the share before). */
+const SHARE_STEP = 0.5;
+
+/** Rows [0, split) of n for part 0, the rest for part 1: `share` of them, on a tile boundary, each part at least one tile when n allows. */
+export function splitRows(n: number, share: number): number {
+  const tiles = Math.ceil(n / MR);
+  const first = Math.min(tiles - 1, Math.max(1, Math.round(share * tiles)));
+  return Math.min(n, first * MR);
+}
+
+// an f32's bits (no allocation per step)
+const scratchF32 = new Float32Array(1);
+const scratchI32 = new Int32Array(scratchF32.buffer);
+
+function f32Bits(v: number): number {
+  scratchF32[0] = v;
+  return scratchI32[0];
+}
+
+/** Writes one table entry (op and up to 14 arguments) at int index e of d; returns the next entry's index. */
+function put(d: Int32Array, e: number, op: number, a1: number, a2: number, a3: number, a4: number, a5 = 0, a6 = 0, a7 = 0,
+  a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0): number {
+  d[e] = op; d[e + 1] = a1; d[e + 2] = a2; d[e + 3] = a3; d[e + 4] = a4; d[e + 5] = a5; d[e + 6] = a6; d[e + 7] = a7;
+  d[e + 8] = a8; d[e + 9] = a9; d[e + 10] = a10; d[e + 11] = a11; d[e + 12] = a12; d[e + 13] = a13; d[e + 14] = a14;
+  return e + SLOTS;
+}
+
+export class RowChain {
+  /** @internal the share of the rows the calling thread's part takes (part 0), from the parts' measured speeds */
+  share = 0.5;
+
+  private constructor(
+    private readonly rt: Runtime,
+    private readonly affines: readonly Affine[],
+    private readonly activations: readonly FusableActivation[],
+    private readonly last: SoftmaxWithLoss,
+    private readonly buffers: Buffers,
+  ) {}
+
+  /** The chain of a net whose layers are (Affine, Relu|Sigmoid|Tanh)* Affine; null for any other net. */
+  static of(rt: Runtime, layers: readonly Layer[], last: SoftmaxWithLoss, buffers: Buffers): RowChain | null {
+    if (layers.length % 2 !== 1) return null;
+    const affines: Affine[] = [];
+    const activations: FusableActivation[] = [];
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i];
+      if (i % 2 === 0 && layer instanceof Affine) affines.push(layer);
+      else if (i % 2 === 1 && isFusableActivation(layer)) activations.push(layer);
+      else return null;
+    }
+    return new RowChain(rt, affines, activations, last, buffers);
+  }
+
+  /**
+   * gradient()'s forward and backward in two split calls, when they apply: a runtime split for
+   * exactly 2 threads, CHAIN_MIN_ROWS rows or more, and labels (not one-hot targets). Returns the
+   * loss (without decay terms), the layers left as the layer path leaves them, or null without
+   * running anything (the caller runs the layer path).
+   * @throws what the layers' forward would throw, before anything is computed; the loss's RangeError
+   * when it is not finite, after the forward and before any gradient is written (as the layer path).
+   */
+  run(x: Tensor, t: Targets): number | null {
+    const N = x.shape[0];
+    if (this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || t instanceof Tensor) return null;
+    // every check the layer path makes, before anything is computed
+    const L = this.affines.length;
+    const outs: Tensor[] = [];
+    const dxs: Array<Tensor | null> = [];
+    let input = x;
+    for (let l = 0; l < L; l++) {
+      const { out, dx } = this.affines[l].chainBuffers(input, l > 0);
+      if (l < L - 1) this.activations[l].adoptFused(out);
+      outs.push(out);
+      dxs.push(dx);
+      input = out;
+    }
+    const soft = this.last.chainBuffers(input, t)!;
+    // the table: each part's rows through the net (2L entries), then each part's dW and db (at most 2L)
+    const region = 2 * L * SLOTS;
+    const table = this.buffers.labels('chain.table', [2 * PARTS * region]);
+    const d = table.data;
+    const work = this.rt.partScratch(PARTS, this.rt.unsafeKernels.gemmWorkspaceBytes());
+    const C = outs[L - 1].shape[1];
+    const scale = f32Bits(1 / N);
+    const rowOps: number[] = [], gradOps: number[] = [];
+    let macs = 0; // of the forward and the input gradients; the dW calls have N·D·M each
+    const split = splitRows(N, this.share);
+    for (let p = 0; p < PARTS; p++) {
+      const r0 = p === 0 ? 0 : split, R = p === 0 ? split : N - split;
+      let e = p * region;
+      for (let l = 0; l < L; l++) {
+        const a = this.affines[l];
+        const [D, M] = a.W.shape;
+        const from = l === 0 ? x : outs[l - 1];
+        const act = l < L - 1 ? ACTIVATION_CODES[this.activations[l].fusedAs] : ACTIVATION_CODES.none;
+        e = put(d, e, GEMM_BIAS_ACT, 0, 0, R, M, D, from.ptr + 4 * r0 * D, D, a.W.ptr, M, outs[l].ptr + 4 * r0 * M, M, a.b.ptr, act, work[p]);
+        macs += (l === 0 ? 1 : 2) * R * M * D;
+      }
+      e = put(d, e, SOFTMAX_CE, soft.dx.ptr + 4 * r0 * C, soft.y.ptr + 4 * r0 * C, outs[L - 1].ptr + 4 * r0 * C, soft.labels.ptr + 4 * r0, R, C, scale);
+      for (let l = L - 1; l > 0; l--) {
+        const a = this.affines[l];
+        const [D, M] = a.W.shape;
+        const dout = (l === L - 1 ? soft.dx : dxs[l + 1]!).ptr + 4 * r0 * M;
+        const dx = dxs[l]!.ptr + 4 * r0 * D, saved = outs[l - 1].ptr + 4 * r0 * D;
+        const act = ACT_BACKWARD + ACTIVATION_CODES[this.activations[l - 1].fusedAs];
+        e = put(d, e, GEMM_BIAS_ACT, 0, 1, R, D, M, dout, M, a.W.ptr, M, dx, D, (saved - dx) >>> 0, act, work[p]);
+      }
+      rowOps.push((e - p * region) / SLOTS);
+      // dW's rows [i0, i1) of every layer, on tile boundaries; db of every other layer
+      e = (PARTS + p) * region;
+      for (let l = 0; l < L; l++) {
+        const a = this.affines[l];
+        const [D, M] = a.W.shape;
+        const from = l === 0 ? x : outs[l - 1];
+        const dout = l === L - 1 ? soft.dx : dxs[l + 1]!;
+        const rows = splitRows(D, this.share);
+        const i0 = p === 0 ? 0 : rows, i1 = p === 0 ? rows : D;
+        if (i1 > i0) e = put(d, e, GEMM, 1, 0, i1 - i0, M, N, from.ptr + 4 * i0, D, dout.ptr, M, a.dW.ptr + 4 * i0 * M, M, 0, work[p]);
+        if (l % PARTS === p) e = put(d, e, BIAS_BACKWARD, a.db.ptr, dout.ptr, N, M);
+      }
+      gradOps.push((e - (PARTS + p) * region) / SLOTS);
+    }
+    this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * p * region, rowOps[p]), macs);
+    this.balance(split, N - split);
+    // the loss before any gradient is written, as the layer path's forward throws before its backward
+    const loss = this.last.chainLoss();
+    const dWMacs = this.affines.reduce((sum, a) => sum + N * a.W.size, 0);
+    this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * (PARTS + p) * region, gradOps[p]), dWMacs);
+    return loss;
+  }
+
+  /** Moves the share towards the parts' speeds in the last call (rows over its time on the thread that ran it). */
+  private balance(rows0: number, rows1: number): void {
+    const ms0 = this.rt.lastPartMs(0), ms1 = this.rt.lastPartMs(1);
+    if (ms0 === null || ms1 === null || !(ms0 > 0 && ms1 > 0)) return;
+    const speed0 = rows0 / ms0, speed1 = rows1 / ms1;
+    const target = speed0 / (speed0 + speed1);
+    this.share = Math.min(1 - MIN_SHARE, Math.max(MIN_SHARE, (1 - SHARE_STEP) * this.share + SHARE_STEP * target));
+  }
+}

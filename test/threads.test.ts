@@ -9,7 +9,7 @@ import { webThreadHost } from '../src/runtime/threads.js';
 import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
 import { Adam, Convolution, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
-import { CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
+import { CHAIN_MIN_PART_WORK, CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import { convBackward as convBackward64, outSize } from './reference/im2col.js';
@@ -260,18 +260,23 @@ describe('threads: training', () => {
 
 describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.ts)', () => {
   type Net = MultiLayerNet & { chain: RowChain };
-  interface Run { grads: Record<string, Float32Array>; loss: number; jobs: number; dlogits: Float32Array; kept: Float32Array[] }
+  interface Run { grads: Record<string, Float32Array>; loss: number; jobs: number; chained: number; dlogits: Float32Array; kept: Float32Array[] }
   /** A gradient on a net of the given shape (same seed on every runtime), what the layers kept, and the split calls it made. */
+  // 784-[100, 37, 100]-10: 95,200 multiply-adds a row in the forward and input gradients, so batches of 23 rows and up run the chain
+  const INPUTS = 784;
   const step = (rt: Runtime, activation: 'relu' | 'sigmoid' | 'tanh', rows: number, share?: number): Run => {
     rt.seed = 21;
-    const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 37, 100], outputSize: 10, activation }) as Net;
+    const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10, activation }) as Net;
     if (share !== undefined) net.chain.share = share;
-    const x = rt.tensor([rows, 61], randomArray(rows * 61, rows, -2, 2));
+    const x = rt.tensor([rows, INPUTS], randomArray(rows * INPUTS, rows, -2, 2));
     const t = Array.from({ length: rows }, (_, i) => (i * 7 + 3) % 10);
     const jobs = rt.threadStats().jobs;
+    const spy = vi.spyOn(rt, 'runParts');
     const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([k, g]) => [k, g.toArray()]));
+    const chained = spy.mock.calls.filter(([name]) => name === 'runChain').length;
+    spy.mockRestore();
     const run = {
-      grads, loss: net.lastLoss, jobs: rt.threadStats().jobs - jobs,
+      grads, loss: net.lastLoss, jobs: rt.threadStats().jobs - jobs, chained,
       // the softmax's state and what each activation kept, as the layer path leaves them
       dlogits: net.lastLayer.backward(1).toArray(),
       kept: net.layers.filter((l): l is Relu => 'savedForBackward' in l).map((l) => l.savedForBackward('test').toArray()),
@@ -287,13 +292,16 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     a.kept.forEach((kept, i) => expectBits(b.kept[i], kept, `${what}: activation ${i} kept`));
   };
 
-  it('runs a step in 2 split calls with the bits of 1 thread: ReLU, sigmoid, tanh; batches of 12 to 301 rows', async () => {
+  it('runs a step in 2 split calls with the bits of 1 thread: ReLU, sigmoid, tanh; batches of 23 to 301 rows', async () => {
     const one = await threaded({ threads: 1 });
     const two = await threaded({ threads: 2 });
+    expect((22 / 2) * 95_200).toBeLessThan(CHAIN_MIN_PART_WORK);
+    expect((23 / 2) * 95_200).toBeGreaterThanOrEqual(CHAIN_MIN_PART_WORK);
     for (const activation of ['relu', 'sigmoid', 'tanh'] as const) {
-      for (const rows of [CHAIN_MIN_ROWS, 13, 47, 100, 301]) {
+      for (const rows of [23, 24, 47, 100, 301]) {
         const a = step(one, activation, rows), b = step(two, activation, rows);
         expect(b.jobs, `${activation} ${rows} rows: split calls`).toBe(2);
+        expect(b.chained, `${activation} ${rows} rows: chain calls`).toBe(2);
         expectSame(b, a, `${activation}, ${rows} rows`);
       }
     }
@@ -307,7 +315,7 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     const one = await threaded({ threads: 1 });
     const two = await threaded({ threads: 2 });
     // each runtime's random stream moves on with every net made, so each share has its own reference
-    for (const rows of [13, 100]) {
+    for (const rows of [25, 100]) {
       for (const share of [0.1, 0.3, 0.77, 0.9]) expectSame(step(two, 'relu', rows, share), step(one, 'relu', rows), `${rows} rows, share ${share}`);
     }
   });
@@ -347,12 +355,29 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     expect(splitRows(5, 0.5)).toBe(0); // one tile: all to part 1 (dW of a 5-input layer)
   });
 
-  it('takes the layer path for one-hot targets and batches under 12 rows, with the same bits', async () => {
+  it('takes the layer path for one-hot targets and batches too small for the chain to pay, with the same bits', async () => {
     const one = await threaded({ threads: 1 });
     const two = await threaded({ threads: 2 });
-    const small = [step(one, 'relu', CHAIN_MIN_ROWS - 1), step(two, 'relu', CHAIN_MIN_ROWS - 1)];
-    expect(small[1].jobs).toBe(0); // too small to split a GEMM either
-    expectSame(small[1], small[0], '11 rows');
+    for (const rows of [CHAIN_MIN_ROWS - 1, 22]) {
+      const a = step(one, 'relu', rows), b = step(two, 'relu', rows);
+      expect(b.chained, `${rows} rows: chain calls`).toBe(0);
+      expectSame(b, a, `${rows} rows`);
+    }
+    // a wide enough net runs the chain on the fewest rows it takes
+    const wide = (rt: Runtime) => {
+      rt.seed = 8;
+      const net = new MultiLayerNet(rt, { inputSize: 100_000, hiddenSizeList: [20], outputSize: 10 });
+      const x = rt.tensor([CHAIN_MIN_ROWS, 100_000], randomArray(CHAIN_MIN_ROWS * 100_000, 6));
+      const jobs = rt.threadStats().jobs;
+      const g = Object.values(net.gradient(x, Array.from({ length: CHAIN_MIN_ROWS }, (_, i) => i % 10))).map((v) => v.toArray());
+      const out = { g, loss: net.lastLoss, jobs: rt.threadStats().jobs - jobs };
+      net.dispose(); x.dispose();
+      return out;
+    };
+    const wa = wide(one), wb = wide(two);
+    expect(wb.jobs).toBe(2);
+    expect(wb.loss).toBe(wa.loss);
+    wa.g.forEach((g, i) => expectBits(wb.g[i], g, `12 rows of 100,000 inputs: grad ${i}`));
     const oneHot = (rt: Runtime) => {
       rt.seed = 5;
       const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 });

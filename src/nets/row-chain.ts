@@ -35,11 +35,21 @@ const BIAS_BACKWARD = 3;
 const PARTS = 2;
 
 /**
- * Fewest rows of a batch the chain runs, so that each half has at least one
+ * Fewest rows of a batch the chain runs, so that each part has at least one
  * tile row of the GEMM's micro-kernel to itself; smaller batches take the
  * layer path (the same bits).
  */
 export const CHAIN_MIN_ROWS = 12;
+
+/**
+ * Fewest multiply-adds each part's forward and input gradients must have for
+ * the chain to pay; less takes the layer path (the same bits). Measured on 2
+ * threads, SGD steps against the layer path: 784-[100, 100]-10 at batch 16
+ * (0.8M a part) 0.85–0.88× over 1 thread against 1.06×, at batch 24 (1.2M)
+ * 1.20–1.38× against 1.15–1.36×; 784-[100×6]-10 at batch 16 (1.4M) 1.05×
+ * against 1.04×, at 24 1.41× against 1.11×.
+ */
+export const CHAIN_MIN_PART_WORK = 1 << 20;
 
 /** Rows of C per micro-tile (assembly/gemm.ts MR): the parts' rows start on a tile boundary. */
 const MR = 6;
@@ -84,13 +94,18 @@ export class RowChain {
   /** @internal the share of the rows the calling thread's part takes (part 0), from the parts' measured speeds */
   share = 0.5;
 
+  /** Multiply-adds of one row's forward and input gradients (the first layer has none). */
+  private readonly rowWork: number;
+
   private constructor(
     private readonly rt: Runtime,
     private readonly affines: readonly Affine[],
     private readonly activations: readonly FusableActivation[],
     private readonly last: SoftmaxWithLoss,
     private readonly buffers: Buffers,
-  ) {}
+  ) {
+    this.rowWork = affines.reduce((sum, a, l) => sum + (l === 0 ? 1 : 2) * a.W.size, 0);
+  }
 
   /** The chain of a net whose layers are (Affine, Relu|Sigmoid|Tanh)* Affine; null for any other net. */
   static of(rt: Runtime, layers: readonly Layer[], last: SoftmaxWithLoss, buffers: Buffers): RowChain | null {
@@ -108,7 +123,8 @@ export class RowChain {
 
   /**
    * gradient()'s forward and backward in two split calls, when they apply: a runtime split for
-   * exactly 2 threads, CHAIN_MIN_ROWS rows or more, and labels (not one-hot targets). Returns the
+   * exactly 2 threads, CHAIN_MIN_ROWS rows or more, CHAIN_MIN_PART_WORK a part, and labels (not
+   * one-hot targets). Returns the
    * loss (without decay terms), the layers left as the layer path leaves them, or null without
    * running anything (the caller runs the layer path).
    * @throws what the layers' forward would throw, before anything is computed; the loss's RangeError
@@ -116,7 +132,7 @@ export class RowChain {
    */
   run(x: Tensor, t: Targets): number | null {
     const N = x.shape[0];
-    if (this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || t instanceof Tensor) return null;
+    if (this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK || t instanceof Tensor) return null;
     // every check the layer path makes, before anything is computed
     const L = this.affines.length;
     const outs: Tensor[] = [];
@@ -138,7 +154,6 @@ export class RowChain {
     const C = outs[L - 1].shape[1];
     const scale = f32Bits(1 / N);
     const rowOps: number[] = [], gradOps: number[] = [];
-    let macs = 0; // of the forward and the input gradients; the dW calls have N·D·M each
     const split = splitRows(N, this.share);
     for (let p = 0; p < PARTS; p++) {
       const r0 = p === 0 ? 0 : split, R = p === 0 ? split : N - split;
@@ -149,7 +164,6 @@ export class RowChain {
         const from = l === 0 ? x : outs[l - 1];
         const act = l < L - 1 ? ACTIVATION_CODES[this.activations[l].fusedAs] : ACTIVATION_CODES.none;
         e = put(d, e, GEMM_BIAS_ACT, 0, 0, R, M, D, from.ptr + 4 * r0 * D, D, a.W.ptr, M, outs[l].ptr + 4 * r0 * M, M, a.b.ptr, act, work[p]);
-        macs += (l === 0 ? 1 : 2) * R * M * D;
       }
       e = put(d, e, SOFTMAX_CE, soft.dx.ptr + 4 * r0 * C, soft.y.ptr + 4 * r0 * C, outs[L - 1].ptr + 4 * r0 * C, soft.labels.ptr + 4 * r0, R, C, scale);
       for (let l = L - 1; l > 0; l--) {
@@ -175,7 +189,7 @@ export class RowChain {
       }
       gradOps.push((e - (PARTS + p) * region) / SLOTS);
     }
-    this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * p * region, rowOps[p]), macs);
+    this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * p * region, rowOps[p]), N * this.rowWork);
     this.balance(split, N - split);
     // the loss before any gradient is written, as the layer path's forward throws before its backward
     const loss = this.last.chainLoss();

@@ -395,6 +395,20 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     a.g.forEach((g, i) => expectBits(b.g[i], g, `one-hot: grad ${i}`));
   });
 
+  it('takes the layer path while a lazy pool has not started, and the chain once it is up (on 2 cores)', async () => {
+    const one = await threaded({ threads: 1 });
+    const lazy = await threaded({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });
+    const before = step(lazy, 'relu', 100);
+    expect(before.chained).toBe(0);
+    expectSame(before, step(one, 'relu', 100), 'before the pool');
+    // the layer path's splits woke the pool (the first layer's GEMMs pass 2^27 multiply-adds in a few steps)
+    for (let i = 0; i < 40 && lazy.features.threads === 1; i++) step(lazy, 'relu', 100), step(one, 'relu', 100);
+    await lazy.ready;
+    const up = step(lazy, 'relu', 100);
+    expect(up.chained).toBe(lazy.features.threads === 2 ? 2 : 0);
+    expectSame(up, step(one, 'relu', 100), 'on the pool');
+  });
+
   it('refuses what the layer path refuses, before it writes a gradient: a bad label, a NaN loss, x of another width or disposed', async () => {
     const two = await threaded({ threads: 2 });
     rtSeed(two);

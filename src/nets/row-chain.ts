@@ -122,9 +122,9 @@ export class RowChain {
   }
 
   /**
-   * gradient()'s forward and backward in two split calls, when they apply: a runtime split for
-   * exactly 2 threads, CHAIN_MIN_ROWS rows or more, CHAIN_MIN_PART_WORK a part, and labels (not
-   * one-hot targets). Returns the
+   * gradient()'s forward and backward in two split calls, when they apply: a runtime whose pool of
+   * exactly 2 threads takes split calls now, CHAIN_MIN_ROWS rows or more, CHAIN_MIN_PART_WORK a
+   * part, and labels (not one-hot targets). Returns the
    * loss (without decay terms), the layers left as the layer path leaves them, or null without
    * running anything (the caller runs the layer path).
    * @throws what the layers' forward would throw, before anything is computed; the loss's RangeError
@@ -132,7 +132,8 @@ export class RowChain {
    */
   run(x: Tensor, t: Targets): number | null {
     const N = x.shape[0];
-    if (this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK || t instanceof Tensor) return null;
+    // on one thread (a lazy pool not started yet, every worker quiet) the layer path is the faster
+    if (!this.rt.splitsNow || this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK || t instanceof Tensor) return null;
     // every check the layer path makes, before anything is computed
     const L = this.affines.length;
     const outs: Tensor[] = [];

@@ -328,6 +328,15 @@ export class Runtime {
     return this.plannedThreads;
   }
 
+  /**
+   * @internal whether a split call made now would go to the pool: one is up (not a lazy pool yet to
+   * start, not a broken one) and not every worker is quiet.
+   */
+  get splitsNow(): boolean {
+    const pool = this.pool;
+    return pool !== null && !pool.broken && !(this.yieldToBusy && pool.allQuiet);
+  }
+
   /** Threads this runtime's calls are split for: the pool's, or the lazy pool's to be. */
   private get plannedThreads(): number {
     return this.pool ? this.pool.size : this.deferred ? this.deferred.threads : 1;

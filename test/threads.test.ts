@@ -395,6 +395,25 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     a.g.forEach((g, i) => expectBits(b.g[i], g, `one-hot: grad ${i}`));
   });
 
+  it('allocates nothing per step: memory and allocator state are stable across 200 chained steps', async () => {
+    const two = await threaded({ threads: 2 });
+    rtSeed(two);
+    const net = new MultiLayerNet(two, { inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10 });
+    const x = two.tensor([100, 784], randomArray(78400, 3));
+    const t = two.labels([100], Array.from({ length: 100 }, (_, i) => i % 10));
+    const opt = new Adam();
+    opt.update(net.params, net.gradient(x, t));
+    const before = two.memoryStats();
+    const spy = vi.spyOn(two, 'runParts');
+    for (let i = 0; i < 200; i++) opt.update(net.params, net.gradient(x, t));
+    expect(spy.mock.calls.filter(([name]) => name === 'runChain')).toHaveLength(400);
+    spy.mockRestore();
+    expect(two.memoryStats()).toEqual(before);
+    net.dispose();
+    x.dispose();
+    t.dispose();
+  });
+
   it('takes the layer path while a lazy pool has not started, and the chain once it is up (on 2 cores)', async () => {
     const one = await threaded({ threads: 1 });
     const lazy = await threaded({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });

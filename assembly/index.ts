@@ -9,9 +9,9 @@ export * from "./conv";
 export * from "./pool";
 export * from "./optim";
 export * from "./augment";
+export * from "./chain";
 
 // First byte the facade may use: everything below holds the module's static data.
 export function heapBase(): usize {
   return __heap_base;
 }
-export * from "./chain";

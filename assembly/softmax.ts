@@ -60,19 +60,13 @@ function softmaxRow(y: usize, x: usize, cols: i32): void {
 // divides by the batch size): -log(y[r, t[r]] + 1e-7) with int32 labels t.
 export function softmaxCrossEntropyForward(y: usize, x: usize, t: usize, rows: i32, cols: i32): f64 {
   const rowBytes = <usize>cols << 2;
-  let loss: f64 = 0;
-  for (let r = 0; r < rows; r++) {
-    const yr = y + <usize>r * rowBytes;
-    softmaxRow(yr, x + <usize>r * rowBytes, cols);
-    const label = load<i32>(t + (<usize>r << 2));
-    loss -= <f64>Mathf.log(load<f32>(yr + (<usize>label << 2)) + LOG_DELTA);
-  }
-  return loss;
+  for (let r = 0; r < rows; r++) softmaxRow(y + <usize>r * rowBytes, x + <usize>r * rowBytes, cols);
+  return crossEntropyOfSoftmax(y, t, rows, cols);
 }
 
-// The loss sum of softmaxCrossEntropyForward from the softmax y it wrote: the
-// same terms in the same order, so the same bits (the row chain computes y by
-// groups of rows on two threads and sums the loss once, in row order, after).
+// The loss sum of softmaxCrossEntropyForward from a softmax y already written
+// (the row chain computes y by groups of rows on two threads and sums the loss
+// once, in row order, after): the same function, so the same bits.
 export function crossEntropyOfSoftmax(y: usize, t: usize, rows: i32, cols: i32): f64 {
   const rowBytes = <usize>cols << 2;
   let loss: f64 = 0;

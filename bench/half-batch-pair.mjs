@@ -26,12 +26,12 @@ export class HalfBatchPair {
     pair.workers = [0, 1].map((id) => new Worker(new URL('./half-batch-worker.mjs', import.meta.url), {
       workerData: { id, buffer: pair.ctl.buffer, net, rows: batch / 2, optimizer, lr, warmMs },
     }));
+    // a worker that fails to start rejects here; one that dies later makes block() time out
     const failed = new Promise((_, reject) => pair.workers.forEach((w) => w.once('error', reject)));
-    failed.catch(() => {});
     while (Atomics.load(pair.ctl, READY) < 2) {
       await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
     }
-    pair.failed = failed;
+    failed.catch(() => {}); // an error after start is block()'s to report
     return pair;
   }
 

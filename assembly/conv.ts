@@ -937,17 +937,38 @@ function convWeightsDirect(
 
 // dpad's block layout of one image's dout (see convWeightsDirect), flushed;
 // the lanes past OW and the filters past FN are left as they are (zero).
-// With db, db[f] += the image's channelSum (convBiasBackward's order).
+// Written in dpad's order, a block's 4 filters a chunk at a time, so each
+// 64-byte line is written whole at once (filter by filter, dpad's lines were
+// each written 4 times, a channel apart, and an image's dpad is larger than
+// L1). With db, db[f] += the image's channelSum (convBiasBackward's order).
 function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32, chunks: i32): void {
+  const P = OH * OW, channel = <usize>P << 2;
+  if (db != 0) for (let f = 0; f < FN; f++) addChannelSum(db, f, dout + <usize>f * channel, P);
   const full = OW >> 2;
-  for (let f = 0; f < FN; f++) {
-    let dst = dpad + <usize>(f >> 2) * (<usize>(OH * chunks) << 6) + (<usize>(f & 3) << 4);
-    let src = dout + (<usize>(f * OH * OW) << 2);
-    if (db != 0) addChannelSum(db, f, src, OH * OW);
+  let dst = dpad;
+  for (let f0 = 0; f0 < FN; f0 += 4) {
+    const rows = min(4, FN - f0);
+    let src = dout + <usize>f0 * channel;
     for (let oy = 0; oy < OH; oy++) {
-      for (let j = 0; j < full; j++) v128.store(dst + (<usize>j << 6), ftz(v128.load(src + (<usize>j << 4))));
-      for (let ox = full << 2; ox < OW; ox++) {
-        store<f32>(dst + (<usize>(ox >> 2) << 6) + (<usize>(ox & 3) << 2), ftzs(load<f32>(src + (<usize>ox << 2))));
+      if (rows == 4) {
+        for (let j = 0; j < full; j++) {
+          const s = src + (<usize>j << 4), o = dst + (<usize>j << 6);
+          v128.store(o, ftz(v128.load(s)));
+          v128.store(o, ftz(v128.load(s + channel)), 16);
+          v128.store(o, ftz(v128.load(s + (channel << 1))), 32);
+          v128.store(o, ftz(v128.load(s + channel * 3)), 48);
+        }
+      } else {
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < full; j++) {
+            v128.store(dst + (<usize>j << 6) + (<usize>r << 4), ftz(v128.load(src + <usize>r * channel + (<usize>j << 4))));
+          }
+        }
+      }
+      for (let r = 0; r < rows; r++) {
+        for (let ox = full << 2; ox < OW; ox++) {
+          store<f32>(dst + (<usize>(ox >> 2) << 6) + (<usize>r << 4) + (<usize>(ox & 3) << 2), ftzs(load<f32>(src + <usize>r * channel + (<usize>ox << 2))));
+        }
       }
       dst += <usize>chunks << 6;
       src += <usize>OW << 2;

@@ -23,7 +23,12 @@ beforeAll(async () => { rt = await makeTestRuntime(); });
 
 interface Case { N: number; C: number; H: number; W: number; FN: number; FH: number; FW: number; stride: number; pad: number }
 
-function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolean } = {}): void {
+/**
+ * subnormal: every third x and every fourth dout subnormal (products too small to move an O(1) sum);
+ * subnormalPlanes: all of image 0's x and image 1's dout of filter 1 subnormal, so each product in
+ * dW[1, :] has a subnormal operand: 0 exactly when both are flushed, ~1e-37 if either is not.
+ */
+function check(c: Case, seed: number, opts: { subnormal?: boolean; subnormalPlanes?: boolean; noDx?: boolean } = {}): void {
   const k = rt.unsafeKernels;
   const g: Geometry = { N: c.N, C: c.C, H: c.H, W: c.W, FH: c.FH, FW: c.FW, stride: c.stride, pad: c.pad };
   const { OH, OW } = outSize(g);
@@ -32,6 +37,11 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolea
   if (opts.subnormal) {
     for (let i = 0; i < xs.length; i += 3) xs[i] = 1e-39 * (i % 2 ? 1 : -1);
     for (let i = 1; i < ds.length; i += 4) ds[i] = -2e-39;
+  }
+  if (opts.subnormalPlanes) {
+    const image = c.C * c.H * c.W, outPlane = OH * OW;
+    for (let j = 0; j < image; j++) xs[j] = j % 3 ? 1e-39 : -3e-39;
+    for (let j = 0; j < outPlane; j++) ds[(c.FN + 1) * outPlane + j] = j % 5 ? -2e-39 : 4e-39;
   }
   const canaries = new Canaries(rt, seed);
   const x = rt.tensor([inSize], xs), dout = rt.tensor([outSize1], ds);
@@ -44,7 +54,7 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolea
   k.fill(dx.ptr, NaN, dx.size); // every element must be written
   k.fill(dW.ptr, NaN, dW.size);
   k.fill(db.ptr, NaN, db.size);
-  const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}${opts.subnormal ? ' subnormal' : ''}`;
+  const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}${opts.subnormal ? ' subnormal' : ''}${opts.subnormalPlanes ? ' subnormal planes' : ''}`;
   k.convBackward(opts.noDx ? 0 : dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
   k.convBackwardRef(dxRef.ptr, dWRef.ptr, dbRef.ptr, x.ptr, dout.ptr, w.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
   expectBits(dW.data, dWRef.data, `dW vs convBackwardRef, ${what}`);
@@ -57,7 +67,10 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; noDx?: boolea
   if (opts.noDx) expect(dx.data.every(Number.isNaN), `dx untouched with dx = 0, ${what}`).toBe(true);
   else expectBits(dx.data.subarray(0, inSize), dxRef.data.subarray(0, inSize), `dx vs convBackwardRef, ${what}`);
   expect(canaries.changed(), `canaries around dx, dW, db and the scratch, ${what}`).toBe(0);
-  if (!opts.subnormal) {
+  if (opts.subnormalPlanes) {
+    expect(Array.from(dW.data.subarray(K, 2 * K)), `dW[1, :] flushed to 0, ${what}`).toEqual(new Array(K).fill(0));
+  }
+  if (!opts.subnormal && !opts.subnormalPlanes) {
     // f32 sums (in any order) of products of values within 1 and 0.5: rounding grows like sqrt(terms)
     const ref = convBackward64(xs, w.data, ds, c.FN, g);
     expectClose(dW.data, ref.dW, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.N * OH * OW) }, `dW vs float64, ${what}`);
@@ -124,6 +137,11 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
   it('subnormal x and dout are flushed as the forward and GEMM flush them', () => {
     check({ N: 2, C: 1, H: 12, W: 13, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, 60, { subnormal: true });
     check({ N: 2, C: 6, H: 9, W: 9, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, 61, { subnormal: true });
+    // every dW path: 4-filter blocks (whole and partial, widths 28 and 13), filter lanes, im2col + GEMM
+    check({ N: 2, C: 1, H: 28, W: 28, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 }, 62, { subnormalPlanes: true });
+    check({ N: 2, C: 1, H: 12, W: 13, FN: 6, FH: 3, FW: 3, stride: 1, pad: 1 }, 63, { subnormalPlanes: true });
+    check({ N: 2, C: 3, H: 8, W: 6, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, 64, { subnormalPlanes: true });
+    check({ N: 2, C: 3, H: 9, W: 7, FN: 5, FH: 3, FW: 3, stride: 2, pad: 1 }, 65, { subnormalPlanes: true });
   });
 
   it('dx of a call on a sub-range of the batch has the bits of the whole call', () => {

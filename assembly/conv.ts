@@ -15,7 +15,7 @@
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch. convBackward gives the
 // group's dx, dW and db; the layer adds the groups' dW and db in group order.
-import { ACT_RELU, activate, activateScalar, ftz, ftzs, hsum, relu, relus } from "./math";
+import { ACT_RELU, activate, activateScalar, deactivateRange, ftz, ftzs, hsum, relu, relus } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
 import { madd, storeRow } from "./tile";
 
@@ -289,7 +289,7 @@ export function convForward(
   if (OH <= 0 || OW <= 0) return;
   const K = C * FH * FW, P = OH * OW;
   if (stride == 1 && directScratchBytes(C, H, W, FN, K, pad, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad)) {
-    convForwardDirect(out, x, w, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act);
+    convForwardDirect(out, x, w, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
     return;
   }
   const col = scratch + <usize>gemmWorkspaceBytes();
@@ -330,9 +330,12 @@ function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, padH: i32, 
   return (panels * DMR * K + 2 * K + DMR * DNR + C * (H + 2 * padH) * paddedWidth(W, padW) + 3) << 2;
 }
 
+// With dact (an activation code), each image's output then goes through that
+// activation's backward with `saved` (deactivateImage): convBackward's dx.
 function convForwardDirect(
   out: usize, x: usize, w: usize, b: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, padH: i32, padW: i32, act: i32,
+  saved: usize, dact: i32,
 ): void {
   const OH = H + 2 * padH - FH + 1, OW = W + 2 * padW - FW + 1;
   const K = C * FH * FW, P = OH * OW;
@@ -364,6 +367,7 @@ function convForwardDirect(
     const y = out + <usize>i * outImage;
     if (FN == 1) {
       oneChannel(y, Wp, b, rows, steps, xpad, K, FW, OH, OW, PW, act, T);
+      if (dact != 0) deactivateImage(y, saved + <usize>i * outImage, FN * P, dact);
       continue;
     }
     for (let t = 0; t < panels; t++) {
@@ -389,7 +393,15 @@ function convForwardDirect(
         if (bt != 0 && !fused) rowsBiasAct(crow, P, mr, OW, bt, act, T);
       }
     }
+    if (dact != 0) deactivateImage(y, saved + <usize>i * outImage, FN * P, dact);
   }
+}
+
+// p[j] = p[j] ⊙ act'(saved[j]) for j < n: one image of dx through the
+// backward of the activation before the layer, while the image is in cache
+// (the elementwise backward kernels' math, so their bits).
+function deactivateImage(p: usize, saved: usize, n: i32, act: i32): void {
+  deactivateRange(p, p, saved, n, act);
 }
 
 // One output channel (FN = 1, as dx of a 1-channel first layer is): a 4×8
@@ -686,9 +698,14 @@ function biasAct(y: usize, b: usize, C: i32, P: i32, act: i32): void {
 // dout[i] · col(x[i])ᵀ, summed in image order, and dx[i] = col2im(Wᵀ ·
 // dout[i]). dx has the same bits wherever the batch is split; dW and db are
 // sums over the call's n images (the layer adds its groups' sums in order).
+// act (1–3: ReLU, sigmoid, tanh; 0 none) runs that activation's backward on
+// each image's dx as soon as it is written, with `saved` (laid out as dx:
+// what the activation layer before this one kept), so dx is what that
+// layer's backward would return, with its bits.
 export function convBackward(
   dx: usize, dW: usize, db: usize, x: usize, dout: usize, w: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32,
+  saved: usize, act: i32,
 ): void {
   const OH = outSize(H, FH, stride, pad);
   const OW = outSize(W, FW, stride, pad);
@@ -716,7 +733,7 @@ export function convBackward(
   }
   if (dx == 0) return;
   if (paths & 4) {
-    oneChannelInputGrad(dx, dout, w, scratch, n, H, W, FN, FW, pad);
+    oneChannelInputGrad(dx, dout, w, scratch, n, H, W, FN, FW, pad, saved, act);
     return;
   }
   if (paths & 2) {
@@ -726,13 +743,14 @@ export function convBackward(
     const Wt = scratch;
     flipFilters(Wt, w, C, FN, FH, FW);
     const rest = (Wt + (<usize>(C * FN * FH * FW) << 2) + 15) & ~15;
-    convForwardDirect(dx, dout, Wt, 0, rest, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0);
+    convForwardDirect(dx, dout, Wt, 0, rest, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0, saved, act);
     return;
   }
   const dcol = scratch + <usize>gemmWorkspaceBytes();
   for (let i = 0; i < n; i++) {
     gemm(1, 0, K, P, FN, w, K, dout + <usize>i * outImage, P, dcol, P, 0, scratch);
     im2colBackward(dx + <usize>i * inImage, dcol, 1, C, H, W, FH, FW, stride, pad);
+    if (act != 0) deactivateImage(dx + <usize>i * inImage, saved + <usize>i * inImage, C * H * W, act);
   }
 }
 
@@ -793,7 +811,7 @@ function oneChannelGradBytes(H: i32, W: i32, FN: i32, FW: i32, pad: i32): i64 {
   return (taps << 4) + (taps << 2) + 32 + ((<i64>FN * (H + 2) * PW + 3 * PW) << 2);
 }
 
-function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n: i32, H: i32, W: i32, FN: i32, FW: i32, pad: i32): void {
+function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n: i32, H: i32, W: i32, FN: i32, FW: i32, pad: i32, saved: usize, act: i32): void {
   const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
   const gH = 2 - pad, gW = FW - 1 - pad;
   const PH = H + 2, PW = paddedWidth(OW, gW);
@@ -818,6 +836,7 @@ function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n
     for (let y = 0; y < H; y += 4) {
       oneChannelGradTiles(out + (<usize>(y * W) << 2), wq, steps, taps, dpad + (<usize>(y * PW) << 2), <usize>PW << 2, W, min(4, H - y), T);
     }
+    if (act != 0) deactivateImage(out, saved + <usize>i * inImage, H * W, act);
   }
 }
 

@@ -61,7 +61,7 @@ function runGemms(file) {
     const x = (k.heapBase() + 63) & ~63, w = x + 4 * C * H * H, b = w + 4 * FN * C * 9, out = b + 4 * FN, s = out + 4 * FN * H * H;
     k.convForward(out, x, w, b, s, 1, C, H, H, FN, 3, 3, 1, 1, 1);
     const dx = s + k.convScratchBytes(C, H, H, 3, 3, 1, 1), dW = dx + 4 * C * H * H, db = dW + 4 * FN * C * 9;
-    k.convBackward(dx, dW, db, x, out, w, s, 1, C, H, H, FN, 3, 3, 1, 1);
+    k.convBackward(dx, dW, db, x, out, w, s, 1, C, H, H, FN, 3, 3, 1, 1, 0, 0);
   }
 }
 

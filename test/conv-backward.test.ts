@@ -55,7 +55,7 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; subnormalPlan
   k.fill(dW.ptr, NaN, dW.size);
   k.fill(db.ptr, NaN, db.size);
   const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}${opts.subnormal ? ' subnormal' : ''}${opts.subnormalPlanes ? ' subnormal planes' : ''}`;
-  k.convBackward(opts.noDx ? 0 : dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
+  k.convBackward(opts.noDx ? 0 : dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, 0, 0);
   k.convBackwardRef(dxRef.ptr, dWRef.ptr, dbRef.ptr, x.ptr, dout.ptr, w.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
   expectBits(dW.data, dWRef.data, `dW vs convBackwardRef, ${what}`);
   expectBits(db.data.subarray(0, c.FN), dbRef.data.subarray(0, c.FN), `db vs convBackwardRef, ${what}`);
@@ -153,11 +153,54 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
     const w = rt.tensor([c.FN * c.C * 9], randomArray(c.FN * c.C * 9, 72));
     const whole = rt.tensor([c.N * img]), parts = rt.tensor([c.N * img]), dW = rt.tensor([c.FN * c.C * 9]);
     const s = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, 1))[0];
-    k.convBackward(whole.ptr, dW.ptr, 0, x.ptr, dout.ptr, w.ptr, s, 4, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
-    k.convBackward(parts.ptr, dW.ptr, 0, x.ptr, dout.ptr, w.ptr, s, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
-    k.convBackward(parts.ptr + 4 * img, dW.ptr, 0, x.ptr + 4 * img, dout.ptr + 4 * outImg, w.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1);
+    k.convBackward(whole.ptr, dW.ptr, 0, x.ptr, dout.ptr, w.ptr, s, 4, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 0, 0);
+    k.convBackward(parts.ptr, dW.ptr, 0, x.ptr, dout.ptr, w.ptr, s, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 0, 0);
+    k.convBackward(parts.ptr + 4 * img, dW.ptr, 0, x.ptr + 4 * img, dout.ptr + 4 * outImg, w.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 0, 0);
     expectBits(parts.data, whole.data, 'convBackward dx split at image 1');
     for (const t of [x, dout, w, whole, parts, dW]) t.dispose();
+  });
+
+  it("an activation's backward on each image's dx (act 1–3) gives the bits of convBackward, then the elementwise backward kernel, on every dx path", () => {
+    const k = rt.unsafeKernels;
+    const cases: Case[] = [
+      { N: 3, C: 16, H: 10, W: 9, FN: 8, FH: 3, FW: 3, stride: 1, pad: 1 }, // dx direct: the flipped filters' 4×8 tiles
+      { N: 3, C: 1, H: 12, W: 13, FN: 5, FH: 3, FW: 3, stride: 1, pad: 1 }, // the one-channel 4-row dx tiles
+      { N: 2, C: 1, H: 7, W: 9, FN: 3, FH: 5, FW: 3, stride: 1, pad: 2 }, // dx direct with one channel out (3-row tiles)
+      { N: 3, C: 3, H: 9, W: 7, FN: 5, FH: 3, FW: 3, stride: 2, pad: 1 }, // im2col + GEMM + col2im
+      { N: 2, C: 4, H: 6, W: 7, FN: 5, FH: 3, FW: 3, stride: 1, pad: 3 }, // pad past the filter: im2col too
+    ];
+    const kernels = { 1: 'reluBackward', 2: 'sigmoidBackward', 3: 'tanhBackward' } as const;
+    let seed = 200;
+    for (const c of cases) {
+      const { OH, OW } = outSize({ N: c.N, C: c.C, H: c.H, W: c.W, FH: c.FH, FW: c.FW, stride: c.stride, pad: c.pad });
+      const K = c.C * c.FH * c.FW, inSize = c.N * c.C * c.H * c.W;
+      const x = rt.tensor([inSize], randomArray(inSize, seed++));
+      const dout = rt.tensor([c.N * c.FN * OH * OW], randomArray(c.N * c.FN * OH * OW, seed++));
+      const w = rt.tensor([c.FN * K], randomArray(c.FN * K, seed++, -0.5, 0.5));
+      const scratch = rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0];
+      const plain = rt.tensor([inSize]), want = rt.tensor([inSize]), dWPlain = rt.tensor([c.FN * K]), dbPlain = rt.tensor([c.FN]);
+      k.convBackward(plain.ptr, dWPlain.ptr, dbPlain.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, 0, 0);
+      for (const act of [1, 2, 3] as const) {
+        // ReLU's saved with zeros and both signs; sigmoid's in (0, 1); tanh's in (−1, 1)
+        const values = randomArray(inSize, seed++, act === 2 ? 0 : -1, 1);
+        if (act === 1) for (let i = 0; i < inSize; i += 7) values[i] = 0;
+        const saved = rt.tensor([inSize], values);
+        k[kernels[act]](want.ptr, plain.ptr, saved.ptr, inSize);
+        const canaries = new Canaries(rt, seed);
+        const dx = between(canaries, () => rt.tensor([inSize]));
+        const dW = between(canaries, () => rt.tensor([c.FN * K])), db = between(canaries, () => rt.tensor([c.FN]));
+        const what = `act ${act}, C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}`;
+        k.convBackward(dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, saved.ptr, act);
+        expectBits(dx.data, want.data, `dx through the activation's backward, ${what}`);
+        expectBits(dW.data, dWPlain.data, `dW, ${what}`);
+        expectBits(db.data, dbPlain.data, `db, ${what}`);
+        expect(Array.from(saved.data), `saved unchanged, ${what}`).toEqual(Array.from(new Float32Array(values)));
+        expect(canaries.changed(), `canaries, ${what}`).toBe(0);
+        canaries.dispose();
+        for (const t of [saved, dx, dW, db]) t.dispose();
+      }
+      for (const t of [x, dout, w, plain, want, dWPlain, dbPlain]) t.dispose();
+    }
   });
 
   it('the layer passes a numerical gradient check on the direct paths (stride 1: C = 1, and C = 4 with dx direct)', () => {

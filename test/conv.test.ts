@@ -1,8 +1,9 @@
 // Convolution: the im2col/col2im/bias kernels against their scalar references,
 // and the layer against float64 references from the book's im2col formulation.
-import { describe, it, expect, beforeAll } from 'vitest';
-import { makeTestRuntime, lengths, randomArray, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
-import { Convolution } from '../src/layers/index.js';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
+import { makeRuntime, makeTestRuntime, lengths, randomArray, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
+import { Affine, Convolution, Flatten, Pooling, Relu, Sigmoid, Tanh, isFusableActivation } from '../src/layers/index.js';
+import { Sequential } from '../src/nets/sequential.js';
 import { convForward, convBackward, outSize, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
 
@@ -137,6 +138,76 @@ describe('Convolution', () => {
       layer.dispose();
     });
   }
+
+  it("backwardThrough(dout, activation) has the bits of the activation's backward after backward(), and names what it refuses before writing", async () => {
+    const x = rt.tensor([3, 4, 9, 8], randomArray(3 * 4 * 72, 30, -1, 1));
+    const layer = new Convolution(rt.tensor([5, 4, 3, 3], randomArray(180, 31, -0.5, 0.5)), rt.tensor([5], randomArray(5, 32)), 1, 1);
+    const dout = rt.tensor([3, 5, 9, 8], randomArray(3 * 5 * 72, 33));
+    const activations = [new Relu(), new Sigmoid(), new Tanh()];
+    for (const before of activations) {
+      const input = before.forward(x);
+      layer.forward(input);
+      const want = before.backward(layer.backward(dout)).toArray();
+      const dW = layer.dW.toArray(), db = layer.db.toArray();
+      layer.dW.data.fill(7);
+      expectBits(layer.backwardThrough(dout, before).toArray(), want, `${before.name}: dx`);
+      expectBits(layer.dW.toArray(), dW, `${before.name}: dW`);
+      expectBits(layer.db.toArray(), db, `${before.name}: db`);
+    }
+    layer.dW.data.fill(7);
+    const refuse = (before: unknown, pattern: RegExp) => {
+      expect(() => layer.backwardThrough(dout, before as Relu)).toThrow(pattern);
+      expect(Array.from(layer.dW.data), 'nothing written by a refused call').toEqual(new Array(180).fill(7));
+    };
+    refuse(new Relu(), /Convolution.backwardThrough: call Relu.forward first/);
+    refuse(layer, /Convolution.backwardThrough: before must be a Relu, Sigmoid or Tanh layer/);
+    const small = new Relu();
+    small.forward(rt.tensor([3, 4, 9, 7]));
+    refuse(small, /Convolution.backwardThrough: Relu kept \[3, 4, 9, 7\], this layer's input was \[3, 4, 9, 8\]/);
+    const gone = new Relu(), kept = rt.tensor([3, 4, 9, 8]);
+    gone.forward(kept);
+    kept.dispose();
+    refuse(gone, /Convolution.backwardThrough: the tensor Relu.forward kept.*disposed/);
+    const other = await makeRuntime({ seed: 4 });
+    const foreign = new Relu();
+    foreign.forward(other.tensor([3, 4, 9, 8]));
+    refuse(foreign, /Convolution.backwardThrough: the tensor Relu kept: tensor \[3, 4, 9, 8\] belongs to another runtime/);
+    // an activation that kept this layer's own dx: dx would be written over what it reads
+    const dx = layer.backward(dout);
+    const mine = new Relu();
+    mine.forward(dx);
+    layer.dW.data.fill(7);
+    refuse(mine, /Convolution.backwardThrough: the tensor the activation before kept overlaps this layer's dx/);
+    for (const t of [x, dout]) t.dispose();
+    for (const l of [layer, small, gone, foreign, mine, ...activations]) l.dispose();
+  });
+
+  it("a net's gradient() runs each activation before a Convolution in that layer's backward, with the bits of the layers' own backward()", () => {
+    const conv = (C: number, FN: number, F: number, stride: number, pad: number, seed: number) =>
+      new Convolution(rt.tensor([FN, C, F, F], randomArray(FN * C * F * F, seed, -0.4, 0.4)), rt.tensor([FN], randomArray(FN, seed + 1)), stride, pad);
+    // the layer after ReLU runs dx direct, after sigmoid im2col (stride 2), after tanh the one-channel dx
+    // tiles (C = 1, from the 1-filter layer before)
+    const net = new Sequential(rt, [
+      conv(2, 6, 3, 1, 1, 40), new Relu(), conv(6, 4, 3, 1, 1, 42), new Sigmoid(), conv(4, 1, 3, 2, 1, 44), new Tanh(),
+      conv(1, 3, 3, 1, 1, 46), new Relu(), new Pooling(2, 2, 2), new Flatten(),
+      new Affine(rt.tensor([3 * 2 * 2, 4], randomArray(48, 48, -0.3, 0.3)), rt.tensor([4])),
+    ]);
+    const x = rt.tensor([5, 2, 9, 9], randomArray(5 * 162, 50, -1, 1));
+    const t = rt.labels([5], Int32Array.from([0, 3, 1, 2, 3]));
+    const spy = vi.spyOn(Convolution.prototype, 'backwardThrough');
+    const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([key, g]) => [key, g.toArray()]));
+    expect(spy.mock.calls.length, 'one fused call per activation before a Convolution').toBe(
+      net.layers.filter((l, i) => l instanceof Convolution && isFusableActivation(net.layers[i - 1])).length);
+    spy.mockRestore();
+    net.loss(x, t, true);
+    let d = net.lastLayer.backward();
+    for (const layer of net.layers.slice(1).reverse()) d = layer.backward(d);
+    (net.layers[0] as Convolution).backwardParams(d);
+    for (const [key, g] of Object.entries(net.grads)) expectBits(g.toArray(), grads[key], key);
+    net.dispose();
+    x.dispose();
+    t.dispose();
+  });
 
   it('passes a numerical gradient check (stride 2, pad 1, non-square filter)', () => {
     const x = rt.tensor([2, 2, 6, 5], randomArray(120, 5));

@@ -8,7 +8,8 @@
 // run on the runtime's threads, each in a scratch region of its own
 // (rt.partScratch); the direct kernels use only what im2col + GEMM would.
 // Each group's backward sums its own dW and db, added in group order after.
-import type { ActivationFusingLayer } from './layer.js';
+import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
+import { isFusableActivation, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';
 import { activationCode, type FusedActivation, type Runtime } from '../runtime/runtime.js';
@@ -68,9 +69,10 @@ export function checkImages(who: string, x: Tensor, channels?: number): [number,
   return x.shape as [number, number, number, number];
 }
 
-export class Convolution implements ActivationFusingLayer {
+export class Convolution implements ActivationFusingLayer, ActivationBackwardFusingLayer {
   readonly name = 'Convolution';
   readonly fusesActivation = true;
+  readonly fusesActivationBackward = true;
   readonly dW: Tensor;
   readonly db: Tensor;
   readonly params: Readonly<Record<string, Tensor>>;
@@ -157,12 +159,32 @@ export class Convolution implements ActivationFusingLayer {
     return this.backwardPass(dout, true, 'backward')!;
   }
 
+  /**
+   * before.backward(this.backward(dout)) in one call: each image's dx goes through `before`'s
+   * backward as soon as it is computed, while it is in cache (on threads, in the thread that
+   * computed it), with the bits of the two calls. `before` is the activation whose output this
+   * layer's last forward took.
+   * @throws like backward(); TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is on
+   * another runtime or disposed; Error if it has not run forward; RangeError if what it kept is not x's size.
+   * Nothing is written then.
+   */
+  backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
+    if (!isFusableActivation(before)) throw new TypeError(`Convolution.backwardThrough: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
+    const saved = before.savedForBackward('Convolution.backwardThrough');
+    checkFloatTensor(this.W.rt, saved, `Convolution.backwardThrough: the tensor ${before.name} kept`);
+    if (this.x && saved.size !== this.x.size) {
+      throw new RangeError(`Convolution.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${this.x.shape.join(', ')}]`);
+    }
+    return this.backwardPass(dout, true, 'backwardThrough', saved, activationCode(before.fusedAs, 'Convolution.backwardThrough'))!;
+  }
+
   /** dW and db only (no dx: skips Wᵀ · dout and col2im). */
   backwardParams(dout: Tensor): void {
     this.backwardPass(dout, false, 'backwardParams');
   }
 
-  private backwardPass(dout: Tensor, needDx: boolean, who: string): Tensor | null {
+  /** dW, db and (needDx) dx, through the backward of the activation (code act) that kept `saved`. */
+  private backwardPass(dout: Tensor, needDx: boolean, who: string, saved: Tensor | null = null, act = 0): Tensor | null {
     const x = this.x;
     if (this.disposed) throw new Error(`Convolution.${who}: used after dispose()`);
     if (!x) throw new Error(`Convolution.${who}: call forward first`);
@@ -180,6 +202,9 @@ export class Convolution implements ActivationFusingLayer {
     const groups = imageGroups(N);
     const scratch = rt.partScratch(groups, convScratchBytes(`Convolution.${who}`, rt, C, FH, FW, OH, OW));
     const dx = needDx ? this.buffers.get('dx', x.shape) : null;
+    if (saved && dx && saved.ptr < dx.ptr + 4 * dx.size && dx.ptr < saved.ptr + 4 * saved.size) {
+      throw new RangeError(`Convolution.${who}: the tensor the activation before kept overlaps this layer's dx`);
+    }
     // group 0 sums its images' dW and db in place, the others into partial
     // sums added after, in group order
     const extra = Math.max(1, groups - 1);
@@ -191,7 +216,7 @@ export class Convolution implements ActivationFusingLayer {
       args(dx ? dx.ptr + i0 * inImage : 0, g === 0 ? this.dW.ptr : dWPartials.ptr + (g - 1) * this.dW.size * 4,
         g === 0 ? this.db.ptr : dbPartials.ptr + (g - 1) * FN * 4,
         x.ptr + i0 * inImage, dout.ptr + i0 * outImage, this.W.ptr, scratch[g],
-        i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad);
+        i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad, saved ? saved.ptr + i0 * inImage : 0, act);
     }, 2 * N * FN * C * FH * FW * P);
     for (let g = 1; g < groups; g++) {
       k.axpy(this.dW.ptr, dWPartials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);

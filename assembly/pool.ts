@@ -8,7 +8,7 @@
 // The SIMD bodies compute four adjacent outputs of a row in the lanes, each
 // lane visiting its window in the same (ky, kx) order as the scalar code, so
 // vector and scalar outputs are bit-identical.
-import { hsum } from "./math";
+import { deactivateRange, hsum } from "./math";
 
 // @ts-ignore: decorator
 @inline
@@ -163,10 +163,14 @@ export function maxPoolForwardRef(y: usize, arg: usize, x: usize, planes: i32, H
 // dx = 0, then dx[arg] += dy for every output (the book routes each output's
 // gradient to its arg-max). A scatter: wasm SIMD has no scatter store, so this
 // is scalar after the vector zero fill; the test checks it against the book.
-export function maxPoolBackward(dx: usize, dy: usize, arg: usize, planes: i32, HW: i32, P: i32): void {
-  zeros(dx, planes * HW);
+// act (1–3: ReLU, sigmoid, tanh; 0 none) then runs that activation's backward
+// on each plane of dx with `saved` (laid out as dx: what the activation layer
+// before the pooling kept), plane by plane while it is in cache: the bits of
+// the elementwise backward kernel after this one.
+export function maxPoolBackward(dx: usize, dy: usize, arg: usize, planes: i32, HW: i32, P: i32, saved: usize, act: i32): void {
   for (let p = 0; p < planes; p++) {
     const dxp = dx + (<usize>(p * HW) << 2);
+    zeros(dxp, HW);
     const base = <usize>(p * P) << 2;
     for (let j = 0; j < P; j++) {
       const o = base + (<usize>j << 2);
@@ -176,7 +180,13 @@ export function maxPoolBackward(dx: usize, dy: usize, arg: usize, planes: i32, H
         store<f32>(q, load<f32>(q) + load<f32>(dy + o));
       }
     }
+    if (act != 0) deactivatePlane(dxp, saved + (<usize>(p * HW) << 2), HW, act);
   }
+}
+
+// p[j] = p[j] ⊙ act'(saved[j]) for j < n (the elementwise backward kernels' math).
+function deactivatePlane(p: usize, saved: usize, n: i32, act: i32): void {
+  deactivateRange(p, p, saved, n, act);
 }
 
 // ---- average pooling: y = Σ window / (PH·PW), padding counted as zeros.
@@ -248,17 +258,21 @@ export function avgPoolForwardRef(y: usize, x: usize, planes: i32, H: i32, W: i3
 
 // dx = Σ over the windows holding each input of dy / (PH·PW); dx is
 // overwritten. Terms arrive in (oy, ky, kx, ox) order; with stride 1 a run of
-// outputs adds to a contiguous run of inputs (SIMD).
-export function avgPoolBackward(dx: usize, dy: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32): void {
-  zeros(dx, planes * H * W);
+// outputs adds to a contiguous run of inputs (SIMD). act and saved as in
+// maxPoolBackward.
+export function avgPoolBackward(dx: usize, dy: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32, saved: usize, act: i32): void {
   const OH = outSize(H, PH, stride, pad);
   const OW = outSize(W, PW, stride, pad);
-  if (OH <= 0 || OW <= 0) return;
+  if (OH <= 0 || OW <= 0) {
+    zeros(dx, planes * H * W);
+    return;
+  }
   const inv: f32 = <f32>1 / <f32>(PH * PW);
   const invv = f32x4.splat(inv);
   for (let p = 0; p < planes; p++) {
     const dxp = dx + (<usize>(p * H * W) << 2);
     const dyp = dy + (<usize>(p * OH * OW) << 2);
+    zeros(dxp, H * W);
     for (let oy = 0; oy < OH; oy++) {
       const g = dyp + (<usize>(oy * OW) << 2);
       for (let ky = 0; ky < PH; ky++) {
@@ -284,6 +298,7 @@ export function avgPoolBackward(dx: usize, dy: usize, planes: i32, H: i32, W: i3
         }
       }
     }
+    if (act != 0) deactivatePlane(dxp, saved + (<usize>(p * H * W) << 2), H * W, act);
   }
 }
 

@@ -182,7 +182,7 @@ describe('Convolution', () => {
     for (const l of [layer, small, gone, foreign, mine, ...activations]) l.dispose();
   });
 
-  it("a net's gradient() runs each activation before a Convolution in that layer's backward, with the bits of the layers' own backward()", () => {
+  it("a net's gradient() runs each activation before a Convolution or Pooling in that layer's backward, with the bits of the layers' own backward()", () => {
     const conv = (C: number, FN: number, F: number, stride: number, pad: number, seed: number) =>
       new Convolution(rt.tensor([FN, C, F, F], randomArray(FN * C * F * F, seed, -0.4, 0.4)), rt.tensor([FN], randomArray(FN, seed + 1)), stride, pad);
     // the layer after ReLU runs dx direct, after sigmoid im2col (stride 2), after tanh the one-channel dx
@@ -194,11 +194,12 @@ describe('Convolution', () => {
     ]);
     const x = rt.tensor([5, 2, 9, 9], randomArray(5 * 162, 50, -1, 1));
     const t = rt.labels([5], Int32Array.from([0, 3, 1, 2, 3]));
-    const spy = vi.spyOn(Convolution.prototype, 'backwardThrough');
+    const spies = [vi.spyOn(Convolution.prototype, 'backwardThrough'), vi.spyOn(Pooling.prototype, 'backwardThrough')];
     const grads = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([key, g]) => [key, g.toArray()]));
-    expect(spy.mock.calls.length, 'one fused call per activation before a Convolution').toBe(
-      net.layers.filter((l, i) => l instanceof Convolution && isFusableActivation(net.layers[i - 1])).length);
-    spy.mockRestore();
+    expect(spies.map((s) => s.mock.calls.length), 'one fused call per activation before a Convolution or Pooling').toEqual(
+      [Convolution, Pooling].map((kind) => net.layers.filter((l, i) => l instanceof kind && isFusableActivation(net.layers[i - 1])).length));
+    expect(spies[1].mock.calls.length).toBe(1);
+    for (const s of spies) s.mockRestore();
     net.loss(x, t, true);
     let d = net.lastLayer.backward();
     for (const layer of net.layers.slice(1).reverse()) d = layer.backward(d);

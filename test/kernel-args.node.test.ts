@@ -29,12 +29,12 @@ describe('typed argument slots', () => {
       `rt.runParts('fill', 2, (p, args) => args(64 * p, 1, 16));
        rt.splitRange('reluForward', 100, 1, (i0, i1, args) => args(4 * i0, 4 * i0, i1 - i0));`,
       `rt.runParts('fill', 2, (p, args) => args(64 * p, 1));`,
-      `rt.splitRange('maxPoolBackward', 8, 1, (p0, p1, args) => args(0, 0, 0, p1 - p0, 4, 1, 7));`,
+      `rt.splitRange('maxPoolBackward', 8, 1, (p0, p1, args) => args(0, 0, 0, p1 - p0, 4, 1, 0, 0, 7));`,
       `rt.runParts('noSuchKernel', 2, () => {});`,
     ]);
     expect(right).toEqual([]);
     expect(tooFew).toEqual(['Expected 3 arguments, but got 2.']);
-    expect(tooMany).toEqual(['Expected 6 arguments, but got 7.']);
+    expect(tooMany).toEqual(['Expected 8 arguments, but got 9.']);
     expect(unknown).toHaveLength(1);
   });
 });

@@ -2,8 +2,9 @@
 // references, and the layers against float64 references from the book's
 // im2col formulation; Flatten.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
-import { Pooling, GlobalAveragePooling, Flatten } from '../src/layers/index.js';
+import { makeRuntime, makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
+import { Canaries, between } from './helpers/canaries.js';
+import { Pooling, GlobalAveragePooling, Flatten, Relu, Sigmoid, Tanh } from '../src/layers/index.js';
 import { outSize, poolForward, poolBackward, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
 
@@ -46,7 +47,7 @@ describe('pooling kernels', () => {
           expectBits(y.data, yRef.data, `avgPoolForward ${label} W=${W}`);
           const dx = rt.tensor([inSize]), dxRef = rt.tensor([inSize]);
           k.fill(dx.ptr, NaN, inSize);
-          k.avgPoolBackward(dx.ptr, y.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad);
+          k.avgPoolBackward(dx.ptr, y.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad, 0, 0);
           k.avgPoolBackwardRef(dxRef.ptr, y.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad);
           expectBits(dx.data, dxRef.data, `avgPoolBackward ${label} W=${W}`);
           for (const t of [x, y, yRef, arg, argRef, dx, dxRef]) t.dispose();
@@ -54,6 +55,46 @@ describe('pooling kernels', () => {
       }
     });
   }
+
+  it("max and avg backward with an activation's backward (act 1–3) on each plane give the bits of the plain call, then the elementwise backward kernel", () => {
+    const k = rt.unsafeKernels;
+    const kernels = { 1: 'reluBackward', 2: 'sigmoidBackward', 3: 'tanhBackward' } as const;
+    let seed = 300;
+    for (const c of [kernelCases[0], kernelCases[1], kernelCases[3]]) {
+      const planes = 5, H = 9, W = 11;
+      const { OH, OW } = outSize({ N: 1, C: planes, H, W, ...c });
+      const inSize = planes * H * W, outN = planes * OH * OW;
+      const x = rt.tensor([inSize], tiedInputs(inSize, seed++));
+      const y = rt.tensor([outN]), arg = rt.labels([outN]);
+      k.maxPoolForward(y.ptr, arg.ptr, x.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad);
+      const dy = rt.tensor([outN], randomArray(outN, seed++));
+      const plainMax = rt.tensor([inSize]), plainAvg = rt.tensor([inSize]), want = rt.tensor([inSize]);
+      k.maxPoolBackward(plainMax.ptr, dy.ptr, arg.ptr, planes, H * W, OH * OW, 0, 0);
+      k.avgPoolBackward(plainAvg.ptr, dy.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad, 0, 0);
+      for (const act of [1, 2, 3] as const) {
+        const values = randomArray(inSize, seed++, act === 2 ? 0 : -1, 1);
+        if (act === 1) for (let i = 0; i < inSize; i += 5) values[i] = 0;
+        const saved = rt.tensor([inSize], values);
+        const canaries = new Canaries(rt, seed);
+        const dx = between(canaries, () => rt.tensor([inSize]));
+        const what = `act ${act}, window ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad}`;
+        k.fill(dx.ptr, NaN, inSize);
+        k.maxPoolBackward(dx.ptr, dy.ptr, arg.ptr, planes, H * W, OH * OW, saved.ptr, act);
+        k[kernels[act]](want.ptr, plainMax.ptr, saved.ptr, inSize);
+        expectBits(dx.data, want.data, `maxPoolBackward, ${what}`);
+        k.fill(dx.ptr, NaN, inSize);
+        k.avgPoolBackward(dx.ptr, dy.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad, saved.ptr, act);
+        k[kernels[act]](want.ptr, plainAvg.ptr, saved.ptr, inSize);
+        expectBits(dx.data, want.data, `avgPoolBackward, ${what}`);
+        expect(Array.from(saved.data), `saved unchanged, ${what}`).toEqual(Array.from(new Float32Array(values)));
+        expect(canaries.changed(), `canaries, ${what}`).toBe(0);
+        canaries.dispose();
+        saved.dispose();
+        dx.dispose();
+      }
+      for (const t of [x, y, arg, dy, plainMax, plainAvg, want]) t.dispose();
+    }
+  });
 
   it('globalAvgPoolForward is within f32 summation error of its reference; backward matches bit for bit', () => {
     const k = rt.unsafeKernels;
@@ -138,6 +179,45 @@ describe('Pooling', () => {
     tie.forward(rt.tensor([1, 1, 2, 2], [1, 7, 7, 7]));
     expect([...tie.backward(rt.tensor([1, 1, 1, 1], [1])).data]).toEqual([0, 1, 0, 0]);
     layer.dispose(); tie.dispose();
+  });
+
+  it("backwardThrough(dout, activation) has the bits of the activation's backward after backward(), max and avg, and names what it refuses before writing", async () => {
+    const x = rt.tensor([2, 3, 8, 7], randomArray(2 * 3 * 56, 20, -1, 1));
+    const dout = rt.tensor([2, 3, 4, 3], randomArray(2 * 3 * 12, 21));
+    const activations = [new Relu(), new Sigmoid(), new Tanh()];
+    for (const mode of ['max', 'avg'] as const) {
+      const pool = new Pooling(2, 2, 2, 0, { mode });
+      for (const before of activations) {
+        pool.forward(before.forward(x));
+        const want = before.backward(pool.backward(dout)).toArray();
+        expectBits(pool.backwardThrough(dout, before).toArray(), want, `${mode} after ${before.name}`);
+      }
+      pool.dispose();
+    }
+    const pool = new Pooling(2, 2, 2);
+    pool.forward(activations[0].forward(x));
+    const dx = pool.backward(dout);
+    dx.data.fill(7);
+    const refuse = (before: unknown, pattern: RegExp) => {
+      expect(() => pool.backwardThrough(dout, before as Relu)).toThrow(pattern);
+      expect(dx.data.every((v) => v === 7), 'nothing written by a refused call').toBe(true);
+    };
+    refuse(new Relu(), /Pooling.backwardThrough: call Relu.forward first/);
+    refuse(pool, /Pooling.backwardThrough: before must be a Relu, Sigmoid or Tanh layer/);
+    const small = new Relu();
+    small.forward(rt.tensor([2, 3, 8, 6]));
+    refuse(small, /Pooling.backwardThrough: Relu kept \[2, 3, 8, 6\], this layer's input was \[2, 3, 8, 7\]/);
+    const other = await makeRuntime({ seed: 4 });
+    const foreign = new Relu();
+    foreign.forward(other.tensor([2, 3, 8, 7]));
+    refuse(foreign, /Pooling.backwardThrough: the tensor Relu kept: tensor \[2, 3, 8, 7\] belongs to another runtime/);
+    const mine = new Relu();
+    mine.forward(dx);
+    refuse(mine, /Pooling.backwardThrough: the tensor the activation before kept overlaps this layer's dx/);
+    expect(() => pool.backwardThrough(rt.tensor([2, 3, 4, 4]), activations[0])).toThrow(/Pooling.backwardThrough: dout must be \[2, 3, 4, 3\]/);
+    for (const l of [pool, small, foreign, mine, ...activations]) l.dispose();
+    x.dispose();
+    dout.dispose();
   });
 
   it('has no params, takes a mode, and rejects bad settings and shapes naming the layer', () => {

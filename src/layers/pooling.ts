@@ -1,6 +1,8 @@
 // The book's Pooling layer (max, or average) and GlobalAveragePooling, on NCHW
 // input. Padding is the book's: padded positions are zeros inside the window.
-import type { Layer } from './layer.js';
+import type { ActivationBackwardFusingLayer, Layer } from './layer.js';
+import { isFusableActivation, type FusableActivation } from './activations.js';
+import { activationCode } from '../runtime/runtime.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
 import { MAX_WINDOW, checkImages, checkStridePad, convOutputSize } from './convolution.js';
@@ -19,8 +21,9 @@ export interface PoolingOptions {
  * The constructor throws a RangeError for a window size, stride or pad out of range. The layer
  * owns its outputs and gradients.
  */
-export class Pooling implements Layer {
+export class Pooling implements ActivationBackwardFusingLayer {
   readonly name = 'Pooling';
+  readonly fusesActivationBackward = true;
   readonly params = {};
   readonly grads = {};
   readonly mode: PoolingMode;
@@ -83,26 +86,55 @@ export class Pooling implements Layer {
    * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of the output's size, or x was disposed.
    */
   backward(dout: Tensor): Tensor {
+    return this.backwardPass(dout, 'backward');
+  }
+
+  /**
+   * before.backward(this.backward(dout)) in one call: each plane of dx goes through `before`'s
+   * backward as soon as it is written, while it is in cache, with the bits of the two calls.
+   * `before` is the activation whose output this layer's last forward took.
+   * @throws like backward(); TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is on
+   * another runtime or disposed; Error if it has not run forward; RangeError if what it kept is not x's size
+   * or overlaps this layer's dx. Nothing is written then.
+   */
+  backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
+    if (!isFusableActivation(before)) throw new TypeError(`Pooling.backwardThrough: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
+    const saved = before.savedForBackward('Pooling.backwardThrough');
+    if (this.x) {
+      checkFloatTensor(this.x.rt, saved, `Pooling.backwardThrough: the tensor ${before.name} kept`);
+      if (saved.size !== this.x.size) {
+        throw new RangeError(`Pooling.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${this.x.shape.join(', ')}]`);
+      }
+    }
+    return this.backwardPass(dout, 'backwardThrough', saved, activationCode(before.fusedAs, 'Pooling.backwardThrough'));
+  }
+
+  /** dx, through the backward of the activation (code act) that kept `saved`. */
+  private backwardPass(dout: Tensor, who: string, saved: Tensor | null = null, act = 0): Tensor {
     const x = this.x;
-    if (this.disposed) throw new Error('Pooling.backward: used after dispose()');
-    if (!x || !this.buffers) throw new Error(`${this.name}.backward: call forward first`);
-    checkFloatTensor(x.rt, dout, 'Pooling.backward: dout');
-    checkFloatTensor(x.rt, x, 'Pooling.backward: the forward input x');
+    if (this.disposed) throw new Error(`Pooling.${who}: used after dispose()`);
+    if (!x || !this.buffers) throw new Error(`${this.name}.${who}: call forward first`);
+    checkFloatTensor(x.rt, dout, `Pooling.${who}: dout`);
+    checkFloatTensor(x.rt, x, `Pooling.${who}: the forward input x`);
     const [N, C, H, W] = x.shape;
     const shape = this.outputShape(x.shape);
     if (dout.size !== shape.reduce((a, b) => a * b)) {
-      throw new RangeError(`${this.name}.backward: dout must be [${shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+      throw new RangeError(`${this.name}.${who}: dout must be [${shape.join(', ')}], got [${dout.shape.join(', ')}]`);
     }
     const rt = x.rt;
     const dx = this.buffers.get('dx', x.shape);
+    if (saved && saved.ptr < dx.ptr + 4 * dx.size && dx.ptr < saved.ptr + 4 * saved.size) {
+      throw new RangeError(`Pooling.${who}: the tensor the activation before kept overlaps this layer's dx`);
+    }
+    const s = saved ? saved.ptr : 0;
     const P = shape[2] * shape[3], inPlane = H * W * 4, outPlane = P * 4;
     if (this.mode === 'max') {
       const arg = this.argMax!;
       rt.splitRange('maxPoolBackward', N * C, H * W, (p0, p1, args) => args(dx.ptr + p0 * inPlane, dout.ptr + p0 * outPlane, arg.ptr + p0 * outPlane, p1 - p0,
-        H * W, P));
+        H * W, P, saved ? s + p0 * inPlane : 0, act));
     } else {
       rt.splitRange('avgPoolBackward', N * C, H * W + P * this.poolH * this.poolW, (p0, p1, args) => args(dx.ptr + p0 * inPlane, dout.ptr + p0 * outPlane, p1 - p0,
-        H, W, this.poolH, this.poolW, this.stride, this.pad));
+        H, W, this.poolH, this.poolW, this.stride, this.pad, saved ? s + p0 * inPlane : 0, act));
     }
     return dx;
   }

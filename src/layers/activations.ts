@@ -31,6 +31,25 @@ export function isFusableActivation(layer: Layer | undefined): layer is FusableA
   return layer instanceof Activation;
 }
 
+/**
+ * For a layer's backwardThrough (`who`): what `before` kept, checked to be a live float tensor on `rt`
+ * of the size of `input`, the layer's last forward input (both checks skipped while the layer has
+ * none: its own check then names the missing forward).
+ * @throws TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is disposed or on
+ * another runtime; Error if it has not run forward; RangeError for another size.
+ */
+export function keptForBackward(before: FusableActivation, who: string, input: Tensor | null): Tensor {
+  if (!isFusableActivation(before)) throw new TypeError(`${who}: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
+  const saved = before.savedForBackward(who);
+  if (input) {
+    checkFloatTensor(input.rt, saved, `${who}: the tensor ${before.name} kept`);
+    if (saved.size !== input.size) {
+      throw new RangeError(`${who}: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${input.shape.join(', ')}]`);
+    }
+  }
+  return saved;
+}
+
 abstract class Activation implements FusableActivation {
   abstract readonly name: string;
   abstract readonly fusedAs: Exclude<FusedActivation, 'none'>;

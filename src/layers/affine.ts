@@ -2,7 +2,7 @@
 // the bias add (and a following activation) run in the GEMM's epilogue, and the
 // backward of an activation before it in the dx GEMM (backwardThrough).
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
-import { isFusableActivation, type FusableActivation } from './activations.js';
+import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
@@ -106,13 +106,8 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    * another runtime; Error if it has not run forward; RangeError if what it kept is not x's size. Nothing is written then.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
-    if (!isFusableActivation(before)) throw new TypeError(`Affine.backwardThrough: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
     // every check before paramGrads writes dW and db
-    const saved = before.savedForBackward('Affine.backwardThrough');
-    checkFloatTensor(this.W.rt, saved, `Affine.backwardThrough: the tensor ${before.name} kept`);
-    if (this.x && saved.size !== this.x.size) {
-      throw new RangeError(`Affine.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${this.x.shape.join(', ')}]`);
-    }
+    const saved = keptForBackward(before, 'Affine.backwardThrough', this.x);
     const x = this.paramGrads(dout, 'backwardThrough');
     const [D, M] = this.W.shape;
     const N = x.shape[0];

@@ -9,7 +9,7 @@
 // (rt.partScratch); the direct kernels use only what im2col + GEMM would.
 // Each group's backward sums its own dW and db, added in group order after.
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
-import { isFusableActivation, type FusableActivation } from './activations.js';
+import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';
 import { activationCode, type FusedActivation, type Runtime } from '../runtime/runtime.js';
@@ -169,12 +169,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
    * Nothing is written then.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
-    if (!isFusableActivation(before)) throw new TypeError(`Convolution.backwardThrough: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
-    const saved = before.savedForBackward('Convolution.backwardThrough');
-    checkFloatTensor(this.W.rt, saved, `Convolution.backwardThrough: the tensor ${before.name} kept`);
-    if (this.x && saved.size !== this.x.size) {
-      throw new RangeError(`Convolution.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${this.x.shape.join(', ')}]`);
-    }
+    const saved = keptForBackward(before, 'Convolution.backwardThrough', this.x);
     return this.backwardPass(dout, true, 'backwardThrough', saved, activationCode(before.fusedAs, 'Convolution.backwardThrough'))!;
   }
 

@@ -1,7 +1,7 @@
 // The book's Pooling layer (max, or average) and GlobalAveragePooling, on NCHW
 // input. Padding is the book's: padded positions are zeros inside the window.
 import type { ActivationBackwardFusingLayer, Layer } from './layer.js';
-import { isFusableActivation, type FusableActivation } from './activations.js';
+import { keptForBackward, type FusableActivation } from './activations.js';
 import { activationCode } from '../runtime/runtime.js';
 import { Buffers } from './buffers.js';
 import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
@@ -98,14 +98,7 @@ export class Pooling implements ActivationBackwardFusingLayer {
    * or overlaps this layer's dx. Nothing is written then.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
-    if (!isFusableActivation(before)) throw new TypeError(`Pooling.backwardThrough: before must be a Relu, Sigmoid or Tanh layer, got ${String(before)}`);
-    const saved = before.savedForBackward('Pooling.backwardThrough');
-    if (this.x) {
-      checkFloatTensor(this.x.rt, saved, `Pooling.backwardThrough: the tensor ${before.name} kept`);
-      if (saved.size !== this.x.size) {
-        throw new RangeError(`Pooling.backwardThrough: ${before.name} kept [${saved.shape.join(', ')}], this layer's input was [${this.x.shape.join(', ')}]`);
-      }
-    }
+    const saved = keptForBackward(before, 'Pooling.backwardThrough', this.x);
     return this.backwardPass(dout, 'backwardThrough', saved, activationCode(before.fusedAs, 'Pooling.backwardThrough'));
   }
 

@@ -178,6 +178,16 @@ describe('Convolution', () => {
     mine.forward(dx);
     layer.dW.data.fill(7);
     refuse(mine, /Convolution.backwardThrough: the tensor the activation before kept overlaps this layer's dx/);
+    // and one that kept the layer's own dW (W [5, 4, 3, 3] has the size of an input [1, 4, 5, 9])
+    const wide = new Convolution(rt.tensor([5, 4, 3, 3], randomArray(180, 34, -0.5, 0.5)), rt.tensor([5]), 1, 1);
+    const onDW = new Relu();
+    onDW.forward(wide.dW);
+    wide.forward(rt.tensor([1, 4, 5, 9], randomArray(180, 35)));
+    wide.db.data.fill(7);
+    expect(() => wide.backwardThrough(rt.tensor([1, 5, 5, 9]), onDW)).toThrow(/Convolution.backwardThrough: the tensor the activation before kept overlaps this layer's dW/);
+    expect(Array.from(wide.db.data), 'nothing written by a refused call').toEqual(new Array(5).fill(7));
+    wide.dispose();
+    onDW.dispose();
     for (const t of [x, dout]) t.dispose();
     for (const l of [layer, small, gone, foreign, mine, ...activations]) l.dispose();
   });

@@ -32,9 +32,9 @@ export function isFusableActivation(layer: Layer | undefined): layer is FusableA
 }
 
 /**
- * For a layer's backwardThrough (`who`): what `before` kept, checked to be a live float tensor on `rt`
- * of the size of `input`, the layer's last forward input (both checks skipped while the layer has
- * none: its own check then names the missing forward).
+ * For a layer's backwardThrough (`who`): what `before` kept, checked to be a live float tensor on the
+ * runtime of `input`, the layer's last forward input, and of its size (both checks skipped while the
+ * layer has none: its own check then names the missing forward).
  * @throws TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is disposed or on
  * another runtime; Error if it has not run forward; RangeError for another size.
  */

@@ -197,8 +197,11 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const groups = imageGroups(N);
     const scratch = rt.partScratch(groups, convScratchBytes(`Convolution.${who}`, rt, C, FH, FW, OH, OW));
     const dx = needDx ? this.buffers.get('dx', x.shape) : null;
-    if (saved && dx && saved.ptr < dx.ptr + 4 * dx.size && dx.ptr < saved.ptr + 4 * saved.size) {
-      throw new RangeError(`Convolution.${who}: the tensor the activation before kept overlaps this layer's dx`);
+    // the call writes dW, db and dx while it reads saved (threads: concurrently)
+    for (const [name, t] of [['dx', dx], ['dW', this.dW], ['db', this.db]] as const) {
+      if (saved && t && saved.ptr < t.ptr + 4 * t.size && t.ptr < saved.ptr + 4 * saved.size) {
+        throw new RangeError(`Convolution.${who}: the tensor the activation before kept overlaps this layer's ${name}`);
+      }
     }
     // group 0 sums its images' dW and db in place, the others into partial
     // sums added after, in group order

@@ -1,5 +1,6 @@
 // Fuzz: seeded random shapes (0, 1, small, huge, mismatched) and values (NaN,
-// ±Inf, subnormals, float32 extremes) fed to every public layer, loss, net,
+// ±Inf, subnormals, float32 extremes) fed to every public layer (backward, and
+// backwardThrough an activation for the layers that fuse one), loss, net,
 // optimizer and tensor entry. Each case must end in a clear error (an Error
 // whose message names the entry and argument) or a correct result (checked
 // against the float64 book references where the inputs are tame, by shape and
@@ -12,7 +13,8 @@ import type { Runtime } from '../src/runtime/runtime.js';
 import { IntTensor, Tensor } from '../src/runtime/tensor.js';
 import {
   Affine, BatchNormalization, Convolution, Dropout, Flatten, GlobalAveragePooling, InstanceNormalization,
-  LayerNormalization, Pooling, SoftmaxWithLoss, activation, type ActivationName, type Layer,
+  LayerNormalization, Pooling, SoftmaxWithLoss, activation, fusesActivationBackward, type ActivationBackwardFusingLayer,
+  type ActivationName, type Layer,
 } from '../src/layers/index.js';
 import { MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, type Sequential } from '../src/nets/index.js';
 import { createOptimizer, optimizerNames, type OptimizerState } from '../src/optim/index.js';
@@ -131,9 +133,30 @@ function forwardBackward(c: Case, layer: Layer, x: Tensor, train: boolean, expec
   if (expectShape) expect(y.shape).toEqual(expectShape());
   const inputsTame = tame(values(x)) && Object.values(layer.params).every((p) => tame(values(p)));
   if (inputsTame) expect(finite(y.toArray()), `${layer.name}: finite in, finite out`).toBe(true);
-  const dx = c.chance(0.7) ? layer.backward(c.arg(c.shapeLike(y.shape))) : null;
-  if (dx) expect(dx.shape).toEqual(x.shape);
+  if (!c.chance(0.7)) return { y, dx: null };
+  const dout = c.arg(c.shapeLike(y.shape));
+  const dx = fusesActivationBackward(layer) && c.chance(0.4) ? backwardThrough(c, layer, x, dout) : layer.backward(dout);
+  expect(dx.shape).toEqual(x.shape);
   return { y, dx };
+}
+
+/**
+ * layer.backwardThrough(dout, before) for an activation `before` that ran forward on a possibly
+ * mismatched argument (or not at all); where it returns, its bits are those of before.backward(layer.backward(dout)).
+ */
+function backwardThrough(c: Case, layer: ActivationBackwardFusingLayer, x: Tensor, dout: Tensor): Tensor {
+  const before = c.own(activation(c.pick(['relu', 'sigmoid', 'tanh'] as const)));
+  if (c.chance(0.9)) before.forward(c.arg(c.shapeLike(x.shape)));
+  const fused = layer.backwardThrough(dout, before);
+  if (fused.size <= CHECKED) {
+    const got = fused.toArray();
+    expectBits(got, before.backward(layer.backward(dout)).toArray(), `${layer.name}.backwardThrough`);
+  }
+  return fused;
+}
+
+function expectBits(actual: Float32Array, expected: Float32Array, what: string): void {
+  expect(new Int32Array(actual.buffer, actual.byteOffset, actual.length), what).toEqual(new Int32Array(expected.buffer, expected.byteOffset, expected.length));
 }
 
 type Entry = (c: Case) => void;

@@ -15,7 +15,7 @@
 // Every kernel works on `n` whole images: a call on images [i0, i1) needs only
 // pointers offset to i0, so threads can split a batch. convBackward gives the
 // group's dx, dW and db; the layer adds the groups' dW and db in group order.
-import { ACT_RELU, activate, activateScalar, deactivateRange, ftz, ftzs, hsum, relu, relus } from "./math";
+import { ACT_RELU, activate, activateScalar, deactivateInPlace, ftz, ftzs, hsum, relu, relus } from "./math";
 import { gemm, gemmWorkspaceBytes } from "./gemm";
 import { madd, storeRow } from "./tile";
 
@@ -331,7 +331,7 @@ function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, padH: i32, 
 }
 
 // With dact (an activation code), each image's output then goes through that
-// activation's backward with `saved` (deactivateImage): convBackward's dx.
+// activation's backward with `saved` (deactivateInPlace): convBackward's dx.
 function convForwardDirect(
   out: usize, x: usize, w: usize, b: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, padH: i32, padW: i32, act: i32,
@@ -367,7 +367,7 @@ function convForwardDirect(
     const y = out + <usize>i * outImage;
     if (FN == 1) {
       oneChannel(y, Wp, b, rows, steps, xpad, K, FW, OH, OW, PW, act, T);
-      if (dact != 0) deactivateImage(y, saved + <usize>i * outImage, FN * P, dact);
+      if (dact != 0) deactivateInPlace(y, saved + <usize>i * outImage, FN * P, dact);
       continue;
     }
     for (let t = 0; t < panels; t++) {
@@ -393,15 +393,8 @@ function convForwardDirect(
         if (bt != 0 && !fused) rowsBiasAct(crow, P, mr, OW, bt, act, T);
       }
     }
-    if (dact != 0) deactivateImage(y, saved + <usize>i * outImage, FN * P, dact);
+    if (dact != 0) deactivateInPlace(y, saved + <usize>i * outImage, FN * P, dact);
   }
-}
-
-// p[j] = p[j] ⊙ act'(saved[j]) for j < n: one image of dx through the
-// backward of the activation before the layer, while the image is in cache
-// (the elementwise backward kernels' math, so their bits).
-function deactivateImage(p: usize, saved: usize, n: i32, act: i32): void {
-  deactivateRange(p, p, saved, n, act);
 }
 
 // One output channel (FN = 1, as dx of a 1-channel first layer is): a 4×8
@@ -750,7 +743,7 @@ export function convBackward(
   for (let i = 0; i < n; i++) {
     gemm(1, 0, K, P, FN, w, K, dout + <usize>i * outImage, P, dcol, P, 0, scratch);
     im2colBackward(dx + <usize>i * inImage, dcol, 1, C, H, W, FH, FW, stride, pad);
-    if (act != 0) deactivateImage(dx + <usize>i * inImage, saved + <usize>i * inImage, C * H * W, act);
+    if (act != 0) deactivateInPlace(dx + <usize>i * inImage, saved + <usize>i * inImage, C * H * W, act);
   }
 }
 
@@ -836,7 +829,7 @@ function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n
     for (let y = 0; y < H; y += 4) {
       oneChannelGradTiles(out + (<usize>(y * W) << 2), wq, steps, taps, dpad + (<usize>(y * PW) << 2), <usize>PW << 2, W, min(4, H - y), T);
     }
-    if (act != 0) deactivateImage(out, saved + <usize>i * inImage, H * W, act);
+    if (act != 0) deactivateInPlace(out, saved + <usize>i * inImage, H * W, act);
   }
 }
 

@@ -186,6 +186,13 @@ export function deactivateRange(dx: usize, dy: usize, saved: usize, n: i32, act:
   }
 }
 
+// p[i] = p[i] ⊙ act'(saved[i]) for i < n, as a call of its own (not inlined):
+// convBackward's dx image by image and the pooling backward plane by plane,
+// while each is in cache.
+export function deactivateInPlace(p: usize, saved: usize, n: i32, act: i32): void {
+  deactivateRange(p, p, saved, n, act);
+}
+
 // ---- flush to zero. WebAssembly keeps IEEE subnormals, and x86 CPUs take a
 // microcode assist (~100 cycles) on every arithmetic operation that meets one:
 // a 256³ GEMM with half its A subnormal runs 90× slower. Training makes them:

@@ -8,7 +8,7 @@
 // The SIMD bodies compute four adjacent outputs of a row in the lanes, each
 // lane visiting its window in the same (ky, kx) order as the scalar code, so
 // vector and scalar outputs are bit-identical.
-import { deactivateRange, hsum } from "./math";
+import { deactivateInPlace, hsum } from "./math";
 
 // @ts-ignore: decorator
 @inline
@@ -180,13 +180,8 @@ export function maxPoolBackward(dx: usize, dy: usize, arg: usize, planes: i32, H
         store<f32>(q, load<f32>(q) + load<f32>(dy + o));
       }
     }
-    if (act != 0) deactivatePlane(dxp, saved + (<usize>(p * HW) << 2), HW, act);
+    if (act != 0) deactivateInPlace(dxp, saved + (<usize>(p * HW) << 2), HW, act);
   }
-}
-
-// p[j] = p[j] ⊙ act'(saved[j]) for j < n (the elementwise backward kernels' math).
-function deactivatePlane(p: usize, saved: usize, n: i32, act: i32): void {
-  deactivateRange(p, p, saved, n, act);
 }
 
 // ---- average pooling: y = Σ window / (PH·PW), padding counted as zeros.
@@ -298,7 +293,7 @@ export function avgPoolBackward(dx: usize, dy: usize, planes: i32, H: i32, W: i3
         }
       }
     }
-    if (act != 0) deactivatePlane(dxp, saved + (<usize>(p * H * W) << 2), H * W, act);
+    if (act != 0) deactivateInPlace(dxp, saved + (<usize>(p * H * W) << 2), H * W, act);
   }
 }
 

@@ -165,8 +165,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
    * computed it), with the bits of the two calls. `before` is the activation whose output this
    * layer's last forward took.
    * @throws like backward(); TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is on
-   * another runtime or disposed; Error if it has not run forward; RangeError if what it kept is not x's size.
-   * Nothing is written then.
+   * another runtime or disposed; Error if it has not run forward; RangeError if what it kept is not x's size
+   * or overlaps this layer's dx, dW or db. Nothing is written then.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
     const saved = keptForBackward(before, 'Convolution.backwardThrough', this.x);

@@ -119,15 +119,14 @@ export class Pooling implements ActivationBackwardFusingLayer {
     if (saved && saved.ptr < dx.ptr + 4 * dx.size && dx.ptr < saved.ptr + 4 * saved.size) {
       throw new RangeError(`Pooling.${who}: the tensor the activation before kept overlaps this layer's dx`);
     }
-    const s = saved ? saved.ptr : 0;
     const P = shape[2] * shape[3], inPlane = H * W * 4, outPlane = P * 4;
     if (this.mode === 'max') {
       const arg = this.argMax!;
       rt.splitRange('maxPoolBackward', N * C, H * W, (p0, p1, args) => args(dx.ptr + p0 * inPlane, dout.ptr + p0 * outPlane, arg.ptr + p0 * outPlane, p1 - p0,
-        H * W, P, saved ? s + p0 * inPlane : 0, act));
+        H * W, P, saved ? saved.ptr + p0 * inPlane : 0, act));
     } else {
       rt.splitRange('avgPoolBackward', N * C, H * W + P * this.poolH * this.poolW, (p0, p1, args) => args(dx.ptr + p0 * inPlane, dout.ptr + p0 * outPlane, p1 - p0,
-        H, W, this.poolH, this.poolW, this.stride, this.pad, saved ? s + p0 * inPlane : 0, act));
+        H, W, this.poolH, this.poolW, this.stride, this.pad, saved ? saved.ptr + p0 * inPlane : 0, act));
     }
     return dx;
   }

@@ -1,12 +1,14 @@
-// What a 2-thread MLP step would take if its threads shared no data: two
-// workers, each a 1-thread runtime stepping its own copy of the net on half the
-// batch, in lockstep. The split step (one net, each GEMM split across the two
-// threads) does the same arithmetic per thread and more synchronisation, and
-// reads the lines the other thread wrote: W after the update, activations and
-// gradients after each split GEMM. So the pair's step is a floor for it at the
-// placement of the moment, and the gap between them is what sharing costs
-// there. The floor is generous: it leaves out the synchronisation and each
-// worker runs the whole optimizer update (a split update halves it).
+// What a 2-thread training step (the MLP's or the DeepConvNet's) would take if
+// its threads shared no data: two workers, each a 1-thread runtime stepping its
+// own copy of the net on half the batch, in lockstep. The split step (one net,
+// its calls split across the two threads: the MLP's by rows, the convolutions
+// and poolings by images) does the same arithmetic per thread and more
+// synchronisation, and reads the lines the other thread wrote: W after the
+// update, activations and gradients after each split call. So the pair's step
+// is a floor for it at the placement of the moment, and the gap between them is
+// what sharing costs there. The floor is generous: it leaves out the
+// synchronisation and each worker runs the whole optimizer update (a split
+// update halves it).
 //
 // Each timed step starts at a barrier, and its time is the slower worker's
 // (both wait for it in a split step); the weights are restored between steps,
@@ -18,7 +20,7 @@ const GO = 0, DONE = 1, STEPS = 2, BARRIER = 3, READY = 4, QUIT = 5;
 
 export class HalfBatchPair {
   /**
-   * Starts the two workers with net options `net`, `batch` rows in all (half each), optimizer `optimizer`
+   * Starts the two workers with `net` (MultiLayerNet's options, or 'deep-conv'), `batch` rows in all (half each), optimizer `optimizer`
    * at `lr`, and resolves once both have run `warmMs` of steps.
    */
   static async start({ net, batch, optimizer, lr, warmMs }) {
@@ -32,13 +34,13 @@ export class HalfBatchPair {
       await Promise.race([new Promise((r) => setTimeout(r, 20)), failed]);
     }
     failed.catch(() => {}); // an error after start is block()'s to report
+    pair.stepMs = Math.max(pair.ms[2], pair.ms[3]);
     return pair;
   }
 
   constructor() {
     this.ctl = new Int32Array(new SharedArrayBuffer(64 + 16 * 8));
     this.ms = new Float64Array(this.ctl.buffer, 64, 16);
-    this.stepMs = 1;
   }
 
   /** Runs about `ms` of lockstep steps; returns their mean step time (ms) and count. */

@@ -6,20 +6,25 @@ const { GO, DONE, STEPS, BARRIER, READY, QUIT } = CONTROL;
 const { id, buffer, net: netOptions, rows, optimizer: optimizerName, lr, warmMs } = workerData;
 const ctl = new Int32Array(buffer, 0, 16);
 const ms = new Float64Array(buffer, 64, 16);
-// ms[0]: worker 0's running sum of the slower step; ms[2 + id]: each worker's last step
+// ms[0]: worker 0's running sum of the slower step; ms[2 + id]: each worker's mean warm-up step, then its last step
 
 const { createRuntime } = await import('../dist/node/index.js');
-const { MultiLayerNet, createOptimizer } = await import('../dist/index.js');
+const { MultiLayerNet, DeepConvNet, createOptimizer } = await import('../dist/index.js');
 const rt = await createRuntime({ threads: 1 });
-const net = new MultiLayerNet(rt, netOptions);
-const x = rt.uniform(rt.tensor([rows, netOptions.inputSize]));
-const t = rt.labels([rows], Int32Array.from({ length: rows }, (_, i) => (i * 7 + 3) % netOptions.outputSize));
+// netOptions: MultiLayerNet's options, or 'deep-conv' for the book's DeepConvNet on [rows, 1, 28, 28]
+const deep = netOptions === 'deep-conv';
+const net = deep ? new DeepConvNet(rt) : new MultiLayerNet(rt, netOptions);
+const x = rt.uniform(rt.tensor(deep ? [rows, 1, 28, 28] : [rows, netOptions.inputSize]));
+const t = rt.labels([rows], Int32Array.from({ length: rows }, (_, i) => (i * 7 + 3) % (deep ? 10 : netOptions.outputSize)));
 const optimizer = createOptimizer(optimizerName, { lr });
 const initial = Object.values(net.params).map((p) => [p, p.toArray()]);
 const restore = () => { for (const [p, values] of initial) p.set(values); };
 const step = () => { net.gradient(x, t); optimizer.update(net.params, net.grads); };
 
-for (const end = performance.now() + warmMs; performance.now() < end;) { restore(); step(); }
+let warmSteps = 0;
+const warmStart = performance.now();
+for (const end = warmStart + warmMs; performance.now() < end; warmSteps++) { restore(); step(); }
+ms[2 + id] = (performance.now() - warmStart) / warmSteps; // with the restores: sizes the first block
 
 // both workers spin here until the other arrives (each adds 1 per barrier)
 let passed = 0;

@@ -89,10 +89,10 @@ async function deepConvCase(rt) {
 }
 
 /**
- * The MLP case's floor (bench/half-batch-pair.mjs): two workers stepping their own copies of the net on
- * half the batch each, sharing no data, timed in the same alternating blocks.
+ * A net case's floor (bench/half-batch-pair.mjs): two workers stepping their own copies of `net` (the MLP's
+ * options, or 'deep-conv') on half the batch each, sharing no data, timed in the same alternating blocks.
  */
-const halfBatchPair = (optimizer, lr) => () => HalfBatchPair.start({ net: MLP, batch: BATCH, optimizer, lr, warmMs: WARM_MS });
+const halfBatchPair = (net, optimizer, lr) => () => HalfBatchPair.start({ net, batch: BATCH, optimizer, lr, warmMs: WARM_MS });
 
 /** Blocks each side of a paired measurement is timed in. */
 const BLOCKS = 20;
@@ -230,11 +230,11 @@ export default function register(suite) {
   const cases = [
     [`${N}³ A·B, ${THREADS} threads`, 2 * N ** 3, gemmCase, {}],
     [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase('sgd', 0.01),
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=sgd']) }, halfBatchPair('sgd', 0.01)],
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=sgd']) }, halfBatchPair(MLP, 'sgd', 0.01)],
     [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, Adam, ${THREADS} threads`, undefined, mlpCase('adam', 0.001),
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=adam']) }, halfBatchPair('adam', 0.001)],
+      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=adam']) }, halfBatchPair(MLP, 'adam', 0.001)],
     [`DeepConvNet training step [${BATCH}, 1, 28, 28], Adam, ${THREADS} threads`, undefined, deepConvCase,
-      { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }],
+      { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }, halfBatchPair('deep-conv', 'adam', 0.001)],
   ];
   for (const [name, flops, make, peers, floor] of cases) {
     // both sides at once (the harness asks for ours first, then the peer); the relaxed pass times ours alone

@@ -5,13 +5,11 @@ common/layers.py Convolution, Pooling, Relu, Affine, Dropout, SoftmaxWithLoss,
 common/optimizer.py Adam, ch08/deep_convnet.py): batch 100, 1x28x28 input.
 Run by bench/conv.bench.mjs; prints one JSON line:
 {"ms": mean ms per call, "blas": "..."} or {"skip": reason}.
-Usage: python3 deepconvnet_numpy.py --case=step | --case=conv:C,H,FN,pad,forward|backward [--time=ms] [--clock=wall|cpu]
-(cpu: process CPU time, like bench --cpu-time)
+Usage: python3 deepconvnet_numpy.py --case=step | --case=conv:C,H,FN,pad,forward|backward [--time=ms] [--clock=wall|cpu] [--serve]
+(cpu: process CPU time, like bench --cpu-time; --serve: warm up for a quarter of the time, then time blocks
+on request, see numpy_peer.py)
 """
-import ctypes
-import glob
 import json
-import os
 import sys
 import time
 
@@ -22,6 +20,7 @@ except ImportError:
     sys.exit(0)
 
 from book_optimizers import F32, Adam  # noqa: E402 (numpy checked first)
+from numpy_peer import blas_info, serve  # noqa: E402
 
 BATCH, OUTPUT, LR = 100, 10, 0.001
 
@@ -70,23 +69,6 @@ class Relu:
         return dout
 
 
-def blas_info():
-    """OpenBLAS kernel and threads, via threadpoolctl if present, else the library itself (as mlp_numpy.py)."""
-    try:
-        from threadpoolctl import threadpool_info
-        for lib in threadpool_info():
-            if lib.get("internal_api") == "openblas":
-                return f"OpenBLAS {lib.get('version')} {lib.get('architecture')}, {lib.get('num_threads')} thread(s)"
-    except ImportError:
-        pass
-    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "*.libs", "*openblas*")):
-        lib = ctypes.CDLL(path)
-        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                return f"OpenBLAS {fn().decode()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
-    return "BLAS unknown"
 
 
 def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
@@ -232,9 +214,11 @@ def prepare(case, rng):
 
 
 def main():
-    budget_ms, case, clock = 1000.0, None, time.perf_counter
+    budget_ms, case, clock, serving = 1000.0, None, time.perf_counter, False
     for arg in sys.argv[1:]:
-        if arg.startswith("--time="):
+        if arg == "--serve":
+            serving = True
+        elif arg.startswith("--time="):
             budget_ms = float(arg[len("--time="):])
         elif arg.startswith("--case="):
             case = arg[len("--case="):]
@@ -243,13 +227,19 @@ def main():
         elif arg != "--clock=wall":
             sys.exit(f"deepconvnet_numpy.py: unknown argument {arg!r}")
     fn = prepare(case or "", np.random.default_rng(1))
+    if serving:
+        def step():
+            start = clock()
+            fn()
+            return clock() - start
+        return serve(step, budget_ms / 4000)
     fn()  # warm-up
     steps, start = 0, clock()
     while steps < 2 or clock() - start < budget_ms / 1000:
         fn()
         steps += 1
     ms = (clock() - start) * 1000 / steps
-    print(json.dumps({"ms": ms, "blas": f"numpy {np.__version__}, {blas_info()}"}))
+    print(json.dumps({"ms": ms, "blas": blas_info()}))
 
 
 main()

@@ -201,6 +201,15 @@ function describe(cell) {
 
 const gflops = (cell) => cell.flops / cell.ms / 1e6;
 
+/** This process's environment for a NumPy peer on `threads` BLAS threads (see python()). */
+export function pythonEnv(threads) {
+  const n = String(threads);
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
 /**
  * Runs a Python bench script (numpy peers) with `threads` BLAS threads and the
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides of this environment removed
@@ -208,12 +217,8 @@ const gflops = (cell) => cell.flops / cell.ms / 1e6;
  * JSON object on its last line: { ms, blas } or { skip }.
  */
 export function python(script, args = [], threads = 1) {
-  const n = String(threads);
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
   return new Promise((resolve) => {
-    const child = spawn('python3', [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('python3', [script, ...args], { env: pythonEnv(threads), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -279,7 +284,8 @@ export function table(rows, relaxed) {
   for (const r of rows) {
     const rx = relaxed?.[key(r)];
     const unit = r.ours.unit ?? (r.ours.flops ? 'GFLOP/s' : 'ms');
-    const cells = [`${r.topic}: ${r.name}${r.ours.note ? ` (${r.ours.note})` : ''}`, unit, value(r.ours), r.peak ? '' : ofPeak(r.ours, plainPeak),
+    const noteText = [r.ours.note, rx?.note && `relaxed: ${rx.note}`].filter(Boolean).join('; ');
+    const cells = [`${r.topic}: ${r.name}${noteText ? ` (${noteText})` : ''}`, unit, value(r.ours), r.peak ? '' : ofPeak(r.ours, plainPeak),
       value(rx), r.peak ? '' : ofPeak(rx, relaxedPeak),
       ...peers.flatMap((p) => [value(r.peers[p], true), ratio(r.ours, r.peers[p])])];
     lines.push(`| ${cells.join(' | ')} |`);

@@ -5,13 +5,11 @@ common/multi_layer_net.py): Affine, Relu, SoftmaxWithLoss; 784-[100x6]-10 ReLU,
 He init, batch 100; SGD lr 0.01 or Adam lr 0.001 (common/optimizer.py). Run by
 bench/mlp.bench.mjs and bench/threads.bench.mjs; prints one JSON line:
 {"ms": mean ms per step, "blas": "..."} or {"skip": reason}.
-Usage: python3 mlp_numpy.py [--optimizer=sgd|adam] [--time=ms] [--clock=wall|cpu]
-  (cpu: process CPU time, like bench --cpu-time)
+Usage: python3 mlp_numpy.py [--optimizer=sgd|adam] [--time=ms] [--clock=wall|cpu] [--serve]
+  (cpu: process CPU time, like bench --cpu-time; --serve: warm up, then time blocks on request,
+  see numpy_peer.py)
 """
-import ctypes
-import glob
 import json
-import os
 import sys
 import time
 
@@ -22,6 +20,7 @@ except ImportError:
     sys.exit(0)
 
 from book_optimizers import F32, SGD, Adam  # noqa: E402 (numpy checked first)
+from numpy_peer import blas_info, serve  # noqa: E402
 
 INPUT, HIDDEN, OUTPUT, BATCH = 784, [100] * 6, 10, 100
 
@@ -110,30 +109,14 @@ class MultiLayerNet:
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
-def blas_info():
-    """OpenBLAS kernel and threads, via threadpoolctl if present, else the library itself."""
-    try:
-        from threadpoolctl import threadpool_info
-        for lib in threadpool_info():
-            if lib.get("internal_api") == "openblas":
-                return f"OpenBLAS {lib.get('version')} {lib.get('architecture')}, {lib.get('num_threads')} thread(s)"
-    except ImportError:
-        pass
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "*.libs", "*openblas*"))
-    for path in libs:
-        lib = ctypes.CDLL(path)
-        for suffix in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
-            fn = getattr(lib, suffix, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                return f"OpenBLAS {fn().decode()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
-    return "BLAS unknown"
 
 
 def main():
-    budget_ms, clock, optimizer = 1000.0, time.perf_counter, SGD()
+    budget_ms, clock, optimizer, serving = 1000.0, time.perf_counter, SGD(), False
     for arg in sys.argv[1:]:
-        if arg.startswith("--optimizer=") and arg[len("--optimizer="):] in OPTIMIZERS:
+        if arg == "--serve":
+            serving = True
+        elif arg.startswith("--optimizer=") and arg[len("--optimizer="):] in OPTIMIZERS:
             optimizer = OPTIMIZERS[arg[len("--optimizer="):]]()
         elif arg.startswith("--time="):
             budget_ms = float(arg[len("--time="):])
@@ -156,6 +139,8 @@ def main():
         optimizer.update(net.params, net.gradient(x, t))
         return clock() - start
 
+    if serving:
+        return serve(step, max(0.05, budget_ms / 4000))
     warm = 0.0
     while warm < max(0.05, budget_ms / 4000):
         warm += step()
@@ -165,7 +150,7 @@ def main():
         steps += 1
     ms = total * 1000 / steps
     assert net.params["W1"].dtype == np.float32
-    print(json.dumps({"ms": ms, "blas": f"numpy {np.__version__}, {blas_info()}"}))
+    print(json.dumps({"ms": ms, "blas": blas_info()}))
 
 
 main()

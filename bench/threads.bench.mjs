@@ -2,22 +2,25 @@
 // SGD and Adam) and the DeepConvNet training step (batch 100, Adam) on a runtime with
 // 2 threads, against the same work on 1 thread timed in this process (the
 // "1 thread" peer, so that ratio is the speedup) and, for the two nets, the
-// book's NumPy code with 2 BLAS threads. Both of our sides go through the
+// book's NumPy code with 2 BLAS threads, timed in the same rounds
+// (bench/numpy-peer.mjs), in both passes. Both of our sides go through the
 // runtime's splitting (rt.unsafeGemm, convolution by groups of images), which
 // splits only work big enough to gain. Each side runs WARM_MS of steps before
 // it is timed (a new pool's first second is slower). The two sides are timed
 // in alternating blocks (pairedMs), so a phase of the host (on the 2-vCPU VMs
 // measured, minutes at a time at 1.5x a step's time) weighs on both alike
 // instead of on whichever ran during it. In the relaxed pass only the
-// 2-thread side runs, on the relaxed shared-memory build. Wall clock
+// 2-thread side runs, on the relaxed shared-memory build (with NumPy's blocks
+// where the case has them: its note gives that ratio). Wall clock
 // throughout (CPU time would sum the threads). Last, the command users run:
 // `simdnn train --net deep-conv` for one epoch with its default threads against
 // `--threads 1`, each in a child process, timed by the training seconds the CLI
 // reports, in alternating pairs (pairedCli).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { python, sidesInRound } from './harness.mjs';
+import { sidesInRound } from './harness.mjs';
 import { HalfBatchPair } from './half-batch-pair.mjs';
+import { NUMPY_SPIN_MS, NumpyPeer, WORKER_SPIN_MS } from './numpy-peer.mjs';
 import { RoundTrip } from './roundtrip.mjs';
 
 const THREADS = 2;
@@ -106,69 +109,82 @@ const BLOCKS = 20;
  * (bench/roundtrip.mjs); `note` gives its range and, where it moved by 2× or
  * more, the ratio in the pairs of blocks at up to twice the fastest round
  * trip and in the others. With `floor` (a HalfBatchPair's start), the pair
- * of no-sharing workers is timed in the same rounds, always next to the
- * 1-thread side (so the 2-thread pool's worker, spinning for a while after
- * its last call, never competes with the pair's two), and the note gives its
- * ratio over 1 thread.
+ * of no-sharing workers is timed in the same rounds, after our sides and a
+ * pause of WORKER_SPIN_MS (so the 2-thread pool's worker, spinning for a while
+ * after its last call, never competes with the pair's two), and the note gives
+ * its ratio over 1 thread. With `numpy` (a NumpyPeer's start), NumPy is timed
+ * last in each round (`numpy`: its cell), and the next round's first side
+ * runs untimed while NumPy's threads wind down. With
+ * `relaxed`, only the THREADS side runs, on the relaxed build (`one` is
+ * undefined).
  */
-async function pairedMs(make, suite, floor) {
+async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null } = {}) {
   const sides = [];
-  let probe = null, halves = null;
+  let probe = null, halves = null, peer = null;
   try {
-    sides.push(warmed(await make(await runtime(THREADS, false))));
-    sides.push(warmed(await make(await runtime(1, false))));
+    sides.push(warmed(await make(await runtime(THREADS, relaxed))));
+    if (!relaxed) sides.push(warmed(await make(await runtime(1, false))));
     if (floor) halves = await floor();
+    if (numpy) peer = await numpy();
+    const timesNumpy = peer instanceof NumpyPeer;
     probe = await RoundTrip.start();
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
     const blockMs = suite.time / BLOCKS;
-    let floorMs = 0, floorSteps = 0;
-    const timeFloor = () => {
-      const r = halves.block(blockMs);
-      floorMs += r.ms * r.steps;
-      floorSteps += r.steps;
+    const extra = { floor: [0, 0], numpy: [0, 0] }; // [ms, steps] of the floor's and NumPy's blocks
+    const add = (what, r) => { extra[what][0] += r.ms * r.steps; extra[what][1] += r.steps; };
+    const run = (p, ms) => {
+      let t = 0, n = 0;
+      for (const end = performance.now() + ms; performance.now() < end;) {
+        p.beforeEach?.();
+        const t0 = performance.now();
+        p.fn();
+        t += performance.now() - t0;
+        n++;
+      }
+      return { t, n };
     };
     for (let b = 0; b < BLOCKS; b++) {
       const pair = { ns: probe.measure(), ms: [0, 0] };
-      if (halves && b % 2 === 1) timeFloor();
-      for (const i of sidesInRound(b)) {
-        const p = sides[i];
-        let t = 0, n = 0;
-        for (const end = performance.now() + blockMs; performance.now() < end;) {
-          p.beforeEach?.();
-          const t0 = performance.now();
-          p.fn();
-          t += performance.now() - t0;
-          n++;
-        }
+      const order = sides.length === 1 ? [0] : sidesInRound(b);
+      if (b > 0 && timesNumpy) run(sides[order[0]], NUMPY_SPIN_MS); // untimed, while NumPy's threads wind down
+      for (const i of order) {
+        const { t, n } = run(sides[i], blockMs);
         total[i] += t;
         calls[i] += n;
         pair.ms[i] = t / n;
       }
-      if (halves && b % 2 === 0) timeFloor();
+      if (halves) {
+        await new Promise((r) => setTimeout(r, WORKER_SPIN_MS)); // the 2-thread side's worker stops spinning
+        add('floor', halves.block(blockMs));
+      }
+      if (timesNumpy) add('numpy', await peer.block(blockMs));
       pairs.push(pair);
       await new Promise((r) => setImmediate(r)); // let the event loop run between blocks, as tinybench does
     }
-    const two = total[0] / calls[0], one = total[1] / calls[1];
-    let note = roundTripNote(pairs);
+    const two = total[0] / calls[0], one = relaxed ? undefined : total[1] / calls[1];
+    let note = roundTripNote(pairs, !relaxed);
     if (halves) {
-      const ms = floorMs / floorSteps;
+      const ms = extra.floor[0] / extra.floor[1];
       note += `; 2 workers on ${BATCH / 2} rows each, sharing no data: ${ms.toFixed(3)} ms, ${(one / ms).toFixed(2)}× over 1 thread (the split's floor here)`;
     }
-    return { two, one, note };
+    const numpyCell = timesNumpy ? { ms: extra.numpy[0] / extra.numpy[1], note: peer.blas } : peer;
+    if (relaxed && timesNumpy) note += `; numpy ${THREADS} threads in the same rounds: ${numpyCell.ms.toFixed(1)} ms, ${(numpyCell.ms / two).toFixed(2)}×`;
+    return { two, one, note, numpy: numpyCell };
   } finally {
     await probe?.close();
     await halves?.close();
+    if (peer instanceof NumpyPeer) await peer.close();
     for (const p of sides) p.dispose();
   }
 }
 
-/** The round trips' range, and the ×1 thread ratio by round trip where it moved (see pairedMs). */
-function roundTripNote(pairs) {
+/** The round trips' range, and (`byRoundTrip`) the ×1 thread ratio by round trip where it moved (see pairedMs). */
+function roundTripNote(pairs, byRoundTrip) {
   const ns = pairs.map((p) => p.ns);
   const lo = Math.min(...ns), hi = Math.max(...ns);
   let note = `cache-line round trip ${lo.toFixed(0)}–${hi.toFixed(0)} ns`;
-  if (hi >= 2 * lo) {
+  if (byRoundTrip && hi >= 2 * lo) {
     const ratio = (ps) => ps.reduce((s, p) => s + p.ms[1], 0) / ps.reduce((s, p) => s + p.ms[0], 0);
     const near = pairs.filter((p) => p.ns <= 2 * lo), far = pairs.filter((p) => p.ns > 2 * lo);
     note += `: ${ratio(near).toFixed(2)}× over 1 thread in the ${near.length} pairs of blocks at ≤ ${(2 * lo).toFixed(0)} ns, ${ratio(far).toFixed(2)}× in the ${far.length} above`;
@@ -176,11 +192,9 @@ function roundTripNote(pairs) {
   return note;
 }
 
-/** The book's NumPy code for the same step on THREADS BLAS threads, wall clock. */
-const numpy = (suite, script, args = []) => async () => {
-  const r = await python(fileURLToPath(new URL(script, import.meta.url)), [...args, `--time=${suite.time}`, '--clock=wall'], THREADS);
-  return r.ms !== undefined ? { ms: r.ms, note: r.blas } : r;
-};
+/** The book's NumPy code for the same step on THREADS BLAS threads, wall clock, as a peer timed in pairedMs's rounds. */
+const numpyPeer = (suite, script, args = []) => () =>
+  NumpyPeer.start(fileURLToPath(new URL(script, import.meta.url)), [...args, `--time=${suite.time}`, '--clock=wall'], THREADS);
 
 const CLI = fileURLToPath(new URL('../dist/node/cli.js', import.meta.url));
 
@@ -230,20 +244,27 @@ export default function register(suite) {
   const cases = [
     [`${N}³ A·B, ${THREADS} threads`, 2 * N ** 3, gemmCase, {}],
     [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, SGD, ${THREADS} threads`, undefined, mlpCase('sgd', 0.01),
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=sgd']) }, halfBatchPair(MLP, 'sgd', 0.01)],
+      { floor: halfBatchPair(MLP, 'sgd', 0.01), numpy: numpyPeer(suite, './mlp_numpy.py', ['--optimizer=sgd']) }],
     [`MultiLayerNet step 784-[100×6]-10, batch ${BATCH}, Adam, ${THREADS} threads`, undefined, mlpCase('adam', 0.001),
-      { [`numpy ${THREADS} threads`]: numpy(suite, './mlp_numpy.py', ['--optimizer=adam']) }, halfBatchPair(MLP, 'adam', 0.001)],
+      { floor: halfBatchPair(MLP, 'adam', 0.001), numpy: numpyPeer(suite, './mlp_numpy.py', ['--optimizer=adam']) }],
     [`DeepConvNet training step [${BATCH}, 1, 28, 28], Adam, ${THREADS} threads`, undefined, deepConvCase,
-      { [`numpy ${THREADS} threads`]: numpy(suite, './deepconvnet_numpy.py', ['--case=step']) }, halfBatchPair('deep-conv', 'adam', 0.001)],
+      { floor: halfBatchPair('deep-conv', 'adam', 0.001), numpy: numpyPeer(suite, './deepconvnet_numpy.py', ['--case=step']) }],
   ];
-  for (const [name, flops, make, peers, floor] of cases) {
-    // both sides at once (the harness asks for ours first, then the peer); the relaxed pass times ours alone
+  for (const [name, flops, make, others] of cases) {
+    // both sides at once (the harness asks for ours first, then the peers); the relaxed pass times ours
+    // alone, or with NumPy where the case has it
     let paired = null;
-    const both = () => (paired ??= pairedMs(make, suite, floor));
+    const both = () => (paired ??= pairedMs(make, suite, others));
+    const relaxedOurs = others.numpy
+      ? async () => { const r = await pairedMs(make, suite, { relaxed: true, numpy: others.numpy }); return { ms: r.two, note: r.note }; }
+      : async () => warmed(await make(await runtime(THREADS, true)));
     suite.add(name, {
       flops,
-      ours: suite.relaxed ? async () => warmed(await make(await runtime(THREADS, true))) : async () => { const r = await both(); return { ms: r.two, note: r.note }; },
-      external: { '1 thread': async () => (await both()).one, ...peers },
+      ours: suite.relaxed ? relaxedOurs : async () => { const r = await both(); return { ms: r.two, note: r.note }; },
+      external: {
+        '1 thread': async () => (await both()).one,
+        ...(others.numpy ? { [`numpy ${THREADS} threads`]: async () => (await both()).numpy } : {}),
+      },
     });
   }
   let cli = null;

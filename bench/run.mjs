@@ -12,6 +12,7 @@ import { Suite, key, machine, runSuite, table } from './harness.mjs';
 import { spillCheck } from './spill-check.mjs';
 import { coreReport, coreSpeeds, fastestCore } from './cores.mjs';
 import { RoundTrip } from './roundtrip.mjs';
+import { coherence, coherenceReport } from './coherence.mjs';
 
 /** Topics in table order: one line each. The peak always runs (the GEMM rows are judged against it). */
 const TOPICS = {
@@ -141,18 +142,20 @@ const spill = spillCheck();
 console.error(spill.report);
 if (!spill.ok) process.exitCode = 1;
 // The cores' own speeds before and after (bench/cores.mjs): on a VM they can differ, and drift;
-// and the cache-line round trip between two threads (bench/roundtrip.mjs), which the host's
-// placement of the vCPUs sets and which prices every split call.
-async function roundTrip() {
+// the cache-line round trip between two threads (bench/roundtrip.mjs), which the host's
+// placement of the vCPUs sets and which prices every split call; and what writing lines the
+// other thread has read costs there (bench/coherence.mjs), which a split training step pays
+// for the data it exchanges.
+async function betweenCores() {
   const probe = await RoundTrip.start();
   try {
-    return `cache-line round trip between two threads: ${probe.measure().toFixed(0)} ns`;
+    return `cache-line round trip between two threads: ${probe.measure().toFixed(0)} ns; ${coherenceReport(await coherence())}`;
   } finally {
     await probe.close();
   }
 }
 const before = coreSpeeds();
-const rttBefore = await roundTrip();
+const rttBefore = await betweenCores();
 const cpu = opts.pin ? fastestCore(before) : null;
 console.error(`${coreReport(before)}\n${rttBefore}`);
 console.error(cpu === null ? 'bench: 1-thread topics unpinned' : `bench: 1-thread topics pinned to cpu${cpu}`);
@@ -162,7 +165,7 @@ const [pinnedRows, freeRows = []] = await pass(opts, passthrough, false, cpu);
 const rows = [...pinnedRows, ...freeRows.filter((r) => !r.peak)].sort((a, b) => order.indexOf(a.topic) - order.indexOf(b.topic));
 const relaxed = opts.relaxedPass ? Object.assign({}, ...(await pass(opts, passthrough, true, cpu)).reverse()) : null;
 const after = coreSpeeds();
-const rttAfter = await roundTrip();
+const rttAfter = await betweenCores();
 const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
 console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
 console.log(spill.report.split('\n')[0]);

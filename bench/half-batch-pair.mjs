@@ -8,11 +8,12 @@
 // is a floor for it at the placement of the moment, and the gap between them is
 // what sharing costs there. The floor is generous: it leaves out the
 // synchronisation and each worker runs the whole optimizer update (a split
-// update halves it).
+// update halves it). It holds while both cores run at one speed: the halves
+// are fixed, where the split step balances its parts by the threads' speed.
 //
 // Each timed step starts at a barrier, and its time is the slower worker's
 // (both wait for it in a split step); the weights are restored between steps,
-// untimed, as the other sides' beforeEach does.
+// untimed, as the other sides' beforeEach does; a block's first step is untimed, as theirs is.
 import { Worker } from 'node:worker_threads';
 
 // control words: GO (blocks asked for), DONE (workers finished the block), STEPS (steps in the block), BARRIER, READY

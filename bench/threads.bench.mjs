@@ -103,7 +103,7 @@ const BLOCKS = 20;
 /**
  * Milliseconds per call of the case on THREADS threads and on 1, timed in
  * BLOCKS alternating blocks of suite.time / BLOCKS ms per side (their order
- * swapped every block), each call timed alone with its beforeEach untimed, as
+ * swapped every block, each after one untimed call), each call timed alone with its beforeEach untimed, as
  * the harness times a case: the mean over all of a side's calls. Before each
  * pair of blocks, the cache-line round trip between two threads
  * (bench/roundtrip.mjs); `note` gives its range and, where it moved by 2× or
@@ -133,7 +133,11 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     const blockMs = suite.time / BLOCKS;
     const extra = { floor: [0, 0], numpy: [0, 0] }; // [ms, steps] of the floor's and NumPy's blocks
     const add = (what, r) => { extra[what][0] += r.ms * r.steps; extra[what][1] += r.steps; };
+    // a block's first call runs untimed: after the other sides' blocks the pool's worker is asleep and
+    // the caches hold their data, which a training loop's steps, back to back, never meet
     const run = (p, ms) => {
+      p.beforeEach?.();
+      p.fn();
       let t = 0, n = 0;
       for (const end = performance.now() + ms; performance.now() < end;) {
         p.beforeEach?.();

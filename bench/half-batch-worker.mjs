@@ -23,7 +23,7 @@ const step = () => { net.gradient(x, t); optimizer.update(net.params, net.grads)
 
 let warmSteps = 0;
 const warmStart = performance.now();
-for (const end = warmStart + warmMs; performance.now() < end; warmSteps++) { restore(); step(); }
+do { restore(); step(); warmSteps++; } while (performance.now() < warmStart + warmMs);
 ms[2 + id] = (performance.now() - warmStart) / warmSteps; // with the restores: sizes the first block
 
 // both workers spin here until the other arrives (each adds 1 per barrier)

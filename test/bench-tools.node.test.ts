@@ -1,0 +1,65 @@
+// The bench's own tools (bench/*.mjs), run as the bench runs them: the NumPy peer's block protocol, the
+// no-sharing pair of workers for both nets, the coherence probe. What they measure are timings, which tests
+// never judge: these check that each tool answers, in the shape the bench reads, and shuts down.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { NumpyPeer } from '../bench/numpy-peer.mjs';
+import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
+import { coherence, coherenceReport } from '../bench/coherence.mjs';
+
+const script = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
+const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+describe.skipIf(!hasNumpy)('NumpyPeer (python3 + numpy)', () => {
+  it.each([
+    ['mlp_numpy.py', ['--optimizer=adam']],
+    ['deepconvnet_numpy.py', ['--case=conv:1,6,2,1,backward']],
+  ])('%s --serve times blocks on request and exits at the end of its input', async (name, args) => {
+    const peer = await NumpyPeer.start(script(name), [...args, '--time=20', '--clock=wall'], 1);
+    expect(peer).toBeInstanceOf(NumpyPeer);
+    expect(peer.blas).toMatch(/^numpy \d/);
+    for (let i = 0; i < 2; i++) {
+      const r = await peer.block(5);
+      expect(positive(r.ms)).toBe(true);
+      expect(Number.isInteger(r.steps) && r.steps >= 1).toBe(true);
+    }
+    await peer.close();
+    expect(peer.child.exitCode).toBe(0);
+  });
+
+  it('a script that fails to start gives an error cell naming its exit, not a hang', async () => {
+    const r = await NumpyPeer.start(script('mlp_numpy.py'), ['--no-such-flag'], 1);
+    expect(r).not.toBeInstanceOf(NumpyPeer);
+    expect(r.error).toMatch(/python3 exited 1: .*unknown argument '--no-such-flag'/);
+  });
+});
+
+describe('HalfBatchPair', () => {
+  it.each([
+    ['the MLP', { inputSize: 12, hiddenSizeList: [8, 8], outputSize: 3 }],
+    ['the DeepConvNet', 'deep-conv'],
+  ])('two workers step %s on half the batch each, block after block', async (_, net) => {
+    const pair = await HalfBatchPair.start({ net, batch: 4, optimizer: 'adam', lr: 0.001, warmMs: 0 });
+    try {
+      expect(positive(pair.stepMs)).toBe(true);
+      for (let i = 0; i < 2; i++) {
+        const r = pair.block(1);
+        expect(positive(r.ms)).toBe(true);
+        expect(r.steps).toBeGreaterThanOrEqual(3);
+      }
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
+describe('coherence', () => {
+  it('gives the four figures, in µs, and one line for them', async () => {
+    const c = await coherence();
+    expect(c.kb).toBe(256);
+    for (const k of ['readOwn', 'readOther', 'writeOwn', 'writeShared'] as const) expect(positive(c[k])).toBe(true);
+    expect(coherenceReport(c)).toMatch(/^overwriting 256 KB the other thread had read: [\d.]+ µs .*reading 256 KB the other had written: [\d.]+ µs/);
+  });
+});

@@ -25,20 +25,16 @@ export class NumpyPeer {
    * Starts `script` with `args` and --serve on `threads` BLAS threads. Resolves, once it has warmed up,
    * to the peer, or to { skip } (no numpy) or { error } (it exited or answered out of protocol).
    */
-  static start(script, args, threads) {
+  static async start(script, args, threads) {
     const child = spawn('python3', [script, ...args, '--serve'], { env: pythonEnv(threads), stdio: ['pipe', 'pipe', 'pipe'] });
     const peer = new NumpyPeer(child);
-    return new Promise((resolve) => {
-      peer.next().then((first) => {
-        if (first.ready) {
-          peer.blas = first.blas;
-          resolve(peer);
-        } else {
-          resolve(first.skip ? { skip: first.skip } : { error: first.error ?? `python3 ${script}: ${JSON.stringify(first)}` });
-          peer.close();
-        }
-      });
-    });
+    const first = await peer.next();
+    if (first.ready) {
+      peer.blas = first.blas;
+      return peer;
+    }
+    await peer.close();
+    return first.skip ? { skip: first.skip } : { error: first.error ?? `python3 ${script}: ${JSON.stringify(first)}` };
   }
 
   constructor(child) {

@@ -103,20 +103,20 @@ const BLOCKS = 20;
 /**
  * Milliseconds per call of the case on THREADS threads and on 1, timed in
  * BLOCKS alternating blocks of suite.time / BLOCKS ms per side (their order
- * swapped every block, each after one untimed call), each call timed alone with its beforeEach untimed, as
- * the harness times a case: the mean over all of a side's calls. Before each
- * pair of blocks, the cache-line round trip between two threads
- * (bench/roundtrip.mjs); `note` gives its range and, where it moved by 2× or
- * more, the ratio in the pairs of blocks at up to twice the fastest round
- * trip and in the others. With `floor` (a HalfBatchPair's start), the pair
- * of no-sharing workers is timed in the same rounds, after our sides and a
- * pause of WORKER_SPIN_MS (so the 2-thread pool's worker, spinning for a while
- * after its last call, never competes with the pair's two), and the note gives
- * its ratio over 1 thread. With `numpy` (a NumpyPeer's start), NumPy is timed
- * last in each round (`numpy`: its cell), and the next round's first side
- * runs untimed while NumPy's threads wind down. With
- * `relaxed`, only the THREADS side runs, on the relaxed build (`one` is
- * undefined).
+ * swapped every block, each after one untimed call), each call timed alone
+ * with its beforeEach untimed, as the harness times a case: the mean over all
+ * of a side's calls. Before each pair of blocks, the cache-line round trip
+ * between two threads (bench/roundtrip.mjs); `note` gives its range and, where
+ * it moved by 2× or more, the ratio in the pairs of blocks at up to twice the
+ * fastest round trip and in the others. With `floor` (a HalfBatchPair's
+ * start), the pair of no-sharing workers is timed in the same rounds, after
+ * our sides and a pause of WORKER_SPIN_MS (so the 2-thread pool's worker,
+ * spinning for a while after its last call, never competes with the pair's
+ * two), and the note gives its ratio over 1 thread. With `numpy` (a
+ * NumpyPeer's start), NumPy is timed last in each round (`numpy`: its cell),
+ * and the next round's first side runs untimed while NumPy's threads wind
+ * down. With `relaxed`, only the THREADS side runs, on the relaxed build
+ * (`one` is undefined).
  */
 async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null } = {}) {
   const sides = [];

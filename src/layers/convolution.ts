@@ -11,7 +11,7 @@
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, checkKernelSize, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, checkKernelSize, sharesMemory, type Tensor } from '../runtime/tensor.js';
 import { activationCode, type FusedActivation, type Runtime } from '../runtime/runtime.js';
 
 /** Gradient tensors a Convolution writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
@@ -198,10 +198,9 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const scratch = rt.partScratch(groups, convScratchBytes(`Convolution.${who}`, rt, C, FH, FW, OH, OW));
     const dx = needDx ? this.buffers.get('dx', x.shape) : null;
     // the call writes dW, db and dx while it reads saved (threads: concurrently)
-    for (const [name, t] of [['dx', dx], ['dW', this.dW], ['db', this.db]] as const) {
-      if (saved && t && saved.ptr < t.ptr + 4 * t.size && t.ptr < saved.ptr + 4 * saved.size) {
-        throw new RangeError(`Convolution.${who}: the tensor the activation before kept overlaps this layer's ${name}`);
-      }
+    if (saved) {
+      const hit = dx && sharesMemory(saved, dx) ? 'dx' : sharesMemory(saved, this.dW) ? 'dW' : sharesMemory(saved, this.db) ? 'db' : null;
+      if (hit) throw new RangeError(`Convolution.${who}: the tensor the activation before kept overlaps this layer's ${hit}`);
     }
     // group 0 sums its images' dW and db in place, the others into partial
     // sums added after, in group order

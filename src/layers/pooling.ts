@@ -4,7 +4,7 @@ import type { ActivationBackwardFusingLayer, Layer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { activationCode } from '../runtime/runtime.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, sharesMemory, type IntTensor, type Tensor } from '../runtime/tensor.js';
 import { MAX_WINDOW, checkImages, checkStridePad, convOutputSize } from './convolution.js';
 
 /** How Pooling reduces a window: its maximum or its mean. */
@@ -116,7 +116,7 @@ export class Pooling implements ActivationBackwardFusingLayer {
     }
     const rt = x.rt;
     const dx = this.buffers.get('dx', x.shape);
-    if (saved && saved.ptr < dx.ptr + 4 * dx.size && dx.ptr < saved.ptr + 4 * saved.size) {
+    if (saved && sharesMemory(saved, dx)) {
       throw new RangeError(`Pooling.${who}: the tensor the activation before kept overlaps this layer's dx`);
     }
     const P = shape[2] * shape[3], inPlane = H * W * 4, outPlane = P * 4;

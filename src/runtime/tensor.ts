@@ -208,6 +208,11 @@ export function checkTensor(rt: Runtime, t: unknown, what: string): asserts t is
   if (!(t instanceof View) || !t.alive || t.rt !== rt) throw tensorError(rt, t, what);
 }
 
+/** Whether tensors `a` and `b` share any byte of linear memory (both have 4-byte elements). */
+export function sharesMemory(a: Tensor, b: Tensor): boolean {
+  return a.ptr < b.ptr + 4 * b.size && b.ptr < a.ptr + 4 * a.size;
+}
+
 /** checkTensor for a float32 argument: an IntTensor is refused too. */
 export function checkFloatTensor(rt: Runtime, t: unknown, what: string): asserts t is Tensor {
   if (!(t instanceof Tensor) || !t.alive || t.rt !== rt) throw tensorError(rt, t, what, 'a float32 Tensor');

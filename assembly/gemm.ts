@@ -156,27 +156,28 @@ function gemmCore(
     const nc = min(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
-      packB(Bp, B, transB, ldb, pc, jc, kc, nc);
-      blockRows(transA, M, nc, kc, A, lda, pc, Bp, C + (<usize>jc << 2), ldc, pc == 0 ? beta : 1,
+      packB(Bp, B, transB, ldb, pc, jc, kc, nc, kc);
+      blockRows(transA, M, nc, kc, A, lda, pc, Bp, kc, C + (<usize>jc << 2), ldc, pc == 0 ? beta : 1,
         bias != 0 && pc + kc == K ? bias + (<usize>jc << 2) : 0, act, Ap, T);
     }
   }
 }
 
 // All M rows of C's columns [0, nc) for one K block [pc, pc + kc) of packed
-// B panels Bp: A block by A block (MC rows packed into Ap), panel by panel,
-// tile by tile, C = b·C + Σ. With `bias` (this is the last K block) the
-// epilogue runs on each tile as it is finished.
+// B panels Bp (panel t at t·NR·panelK floats: kc for a block packed per call,
+// all of K for weights packed once): A block by A block (MC rows packed into
+// Ap), panel by panel, tile by tile, C = b·C + Σ. With `bias` (this is the
+// last K block) the epilogue runs on each tile as it is finished.
 function blockRows(
   transA: i32, M: i32, nc: i32, kc: i32, A: usize, lda: i32, pc: i32,
-  Bp: usize, C: usize, ldc: i32, b: f32, bias: usize, act: i32, Ap: usize, T: usize,
+  Bp: usize, panelK: i32, C: usize, ldc: i32, b: f32, bias: usize, act: i32, Ap: usize, T: usize,
 ): void {
   for (let ic = 0; ic < M; ic += MC) {
     const mc = min(MC, M - ic);
     packA(Ap, A, transA, lda, ic, pc, mc, kc);
     for (let jr = 0; jr < nc; jr += NR) {
       const nr = min(NR, nc - jr);
-      const bpanel = Bp + (<usize>(jr * kc) << 2);
+      const bpanel = Bp + (<usize>(jr * panelK) << 2);
       let a = Ap;
       for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
         const mr = tileRows(mc - ir);
@@ -257,7 +258,10 @@ export function gemmRowsClaimed(
   const np = <usize>((N + NR - 1) / NR * NR);
   const Bp = work + (<usize>(MC * KC) << 2);
   const T = Bp + (<usize>(KC * NC) << 2);
-  for (let pc = 0; pc < K; pc += KC) packB(Bp + ((<usize>pc * np) << 2), B, transB, ldb, pc, 0, min(KC, K - pc), N);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    packB(Bp + ((<usize>pc * np) << 2), B, transB, ldb, pc, 0, kc, N, kc);
+  }
   for (; c >= 0; c = claimChunk(claim, fromBack)) {
     // in 64 bits: groups · rows can pass 2^31 before the min with M
     const i0 = <i32>min(<i64>(c & 0xffff) * groupRows, <i64>M);
@@ -267,11 +271,178 @@ export function gemmRowsClaimed(
     const cRows = C + ((<usize>i0 * ldc) << 2);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
-      blockRows(transA, i1 - i0, N, kc, a, lda, pc, Bp + ((<usize>pc * np) << 2), cRows, ldc, pc == 0 ? beta : 1,
+      blockRows(transA, i1 - i0, N, kc, a, lda, pc, Bp + ((<usize>pc * np) << 2), kc, cRows, ldc, pc == 0 ? beta : 1,
         pc + kc == K && !backward ? bias : 0, act, work, T);
     }
     if (backward) deactivateRows(cRows, ldc, i1 - i0, N, cRows + bias, act - ACT_BACKWARD);
   }
+}
+
+// ---- Weights packed once (a frozen net's Affine layers: src/nets/frozen.ts).
+// Inference multiplies the same weights by every batch, and packing them on
+// each call cost 18 of the 69 µs the MLP's GEMMs took at batch 8 (each call
+// flushed and copied all 520 KB). packBPanels packs op(B) once, flushed, in
+// panels of NR columns that each hold all K rows (panel t at t·NR·K floats,
+// row k of it at k·NR; columns past N zero), so the block of any K block and
+// any run of whole panels is a pointer into it: a thread's column part of C
+// is B + 4·j·K bytes for its first column j. gemmPacked runs gemm's K blocks,
+// A blocks and tiles on it, so C has gemmBiasAct's bits for the same
+// operands, on any rows or panels of it.
+
+// Packs op(B) (K×N; transB as in gemm) into dst, K·⌈N/NR⌉·NR floats.
+export function packBPanels(transB: i32, N: i32, K: i32, B: usize, ldb: i32, dst: usize): void {
+  if (N > 0 && K > 0) packB(dst, B, transB, ldb, 0, 0, K, N, K);
+}
+
+// C = act(A·B + bias) (bias != 0) or A·B (bias 0), A M×K row-major with row
+// stride lda, B packed by packBPanels for this K (and at least N columns).
+// beta is 0: C is never read. work is gemmWorkspaceBytes() bytes.
+export function gemmPacked(
+  M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize,
+  C: usize, ldc: i32, bias: usize, act: i32, work: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scaleC(C, ldc, M, N, 0);
+    if (bias != 0) for (let i = 0; i < M; i++) epilogue(C + ((<usize>i * ldc) << 2), ldc, 1, N, bias, act);
+    return;
+  }
+  if (M <= PACKED_ROWS_M) packedRows(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
+  else packedBlocks(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
+}
+
+// gemmPacked by the claimed chunks of gemmRowsClaimed (its claim words, its
+// bits): the threads share the packed B, which they only read.
+export function gemmPackedClaimed(
+  M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize,
+  C: usize, ldc: i32, bias: usize, act: i32, work: usize, claim: usize, fromBack: i32,
+): void {
+  const groupRows = load<i32>(claim, 4);
+  let c = claimChunk(claim, fromBack);
+  if (c < 0 || M <= 0 || N <= 0 || K <= 0) return;
+  for (; c >= 0; c = claimChunk(claim, fromBack)) {
+    const i0 = <i32>min(<i64>(c & 0xffff) * groupRows, <i64>M);
+    const i1 = <i32>min(<i64>((c & 0xffff) + (c >>> 16)) * groupRows, <i64>M);
+    packedBlocks(i1 - i0, N, K, A + ((<usize>i0 * lda) << 2), lda, Bp, C + ((<usize>i0 * ldc) << 2), ldc, bias, act, work);
+  }
+}
+
+// gemmCore's loops (NC columns, KC rows of B, then blockRows) on packed B.
+function packedBlocks(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
+  const T = work + (<usize>(MC * KC + KC * NC) << 2);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      blockRows(0, M, nc, kc, A, lda, pc, Bp + ((<usize>jc * K + <usize>(pc * NR)) << 2), K, C + (<usize>jc << 2), ldc, pc == 0 ? 0 : 1,
+        bias != 0 && pc + kc == K ? bias + (<usize>jc << 2) : 0, act, work, T);
+    }
+  }
+}
+
+// Up to four rows (a batch of 1–4) on packed B: gemmRows' arithmetic (per K
+// block s = Σ a·b from 0 in k order, C = s, then C + s; the epilogue last),
+// so its bits, but B is already flushed and each panel's k rows are
+// contiguous: at one row 2 vector operations per B vector where gemmRows
+// needs 5, and three or four rows take a whole panel (4 × 8) per k, which
+// gemmRows' flush of each B vector left no registers for.
+const PACKED_ROWS_M = 4;
+
+function packedRows(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
+  const panelBytes = <usize>(K * NR) << 2;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    const b: f32 = pc == 0 ? 0 : 1;
+    const bk = Bp + (<usize>(pc * NR) << 2);
+    if (M > 2) {
+      packRows(work, A + (<usize>pc << 2), lda, M, kc, 4);
+      for (let j = 0; j < N; j += NR) packedRows4x8(kc, work, bk + <usize>(j / NR) * panelBytes, C + (<usize>j << 2), ldc, b, M, min(NR, N - j));
+      continue;
+    }
+    for (let i = 0; i < M; i++) {
+      const c = C + (<usize>(i * ldc) << 2);
+      packRows(work, A + ((<usize>i * lda + <usize>pc) << 2), lda, 1, kc, 1);
+      let j = 0;
+      for (; j + 16 <= N; j += 16) {
+        const p = bk + <usize>(j / NR) * panelBytes;
+        packedRow1x16(kc, work, p, p + panelBytes, c + (<usize>j << 2), b);
+      }
+      for (; j < N; j += NR) packedRow1x8(kc, work, bk + <usize>(j / NR) * panelBytes, c + (<usize>j << 2), b, min(NR, N - j));
+    }
+  }
+  if (bias != 0) epilogue(C, ldc, M, N, bias, act);
+}
+
+// c[0..16) = beta·c + Σ_k a[k]·(panel p0's row k, panel p1's row k).
+function packedRow1x16(kc: i32, a: usize, p0: usize, p1: usize, c: usize, beta: f32): void {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const av = v128.load32_splat(a);
+    s0 = madd(av, v128.load(p0), s0);
+    s1 = madd(av, v128.load(p0, 16), s1);
+    s2 = madd(av, v128.load(p1), s2);
+    s3 = madd(av, v128.load(p1, 16), s3);
+    a += 4;
+    p0 += NR << 2;
+    p1 += NR << 2;
+  }
+  storeRow(c, s0, s1, beta);
+  storeRow(c + 32, s2, s3, beta);
+}
+
+// Rows 0..mr (≤ 4) × one panel's n ≤ NR columns; a packed 4 floats per k.
+// Eight accumulators, the panel's two vectors, four broadcasts and the
+// product: 15 registers, what V8 leaves (see micro6x8).
+function packedRows4x8(kc: i32, a: usize, p: usize, c: usize, ldc: i32, beta: f32, mr: i32, n: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(p), b1 = v128.load(p, 16);
+    const a0 = v128.load32_splat(a);
+    c00 = madd(a0, b0, c00);
+    c01 = madd(a0, b1, c01);
+    const a1 = v128.load32_splat(a, 4);
+    c10 = madd(a1, b0, c10);
+    c11 = madd(a1, b1, c11);
+    const a2 = v128.load32_splat(a, 8);
+    c20 = madd(a2, b0, c20);
+    c21 = madd(a2, b1, c21);
+    const a3 = v128.load32_splat(a, 12);
+    c30 = madd(a3, b0, c30);
+    c31 = madd(a3, b1, c31);
+    a += 16;
+    p += NR << 2;
+  }
+  const rowBytes = <usize>ldc << 2;
+  storePanelRow(c, c00, c01, beta, n);
+  if (mr > 1) storePanelRow(c + rowBytes, c10, c11, beta, n);
+  if (mr > 2) storePanelRow(c + 2 * rowBytes, c20, c21, beta, n);
+  if (mr > 3) storePanelRow(c + 3 * rowBytes, c30, c31, beta, n);
+}
+
+// p[0..n) = beta·p + (v0, v1)[0..n) for n ≤ NR, with storeRow's arithmetic.
+// @ts-ignore: decorator
+@inline
+function storePanelRow(p: usize, v0: v128, v1: v128, beta: f32, n: i32): void {
+  if (n == NR) {
+    storeRow(p, v0, v1, beta);
+    return;
+  }
+  storeCols(p, v0, beta, min(4, n));
+  if (n > 4) storeCols(p + 16, v1, beta, n - 4);
+}
+
+// c[0..n) (n ≤ NR) of one panel's columns; the panel's padding is computed, never stored.
+function packedRow1x8(kc: i32, a: usize, p: usize, c: usize, beta: f32, n: i32): void {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const av = v128.load32_splat(a);
+    s0 = madd(av, v128.load(p), s0);
+    s1 = madd(av, v128.load(p, 16), s1);
+    a += 4;
+    p += NR << 2;
+  }
+  storePanelRow(c, s0, s1, beta, n);
 }
 
 // ---- A few rows of A·B (a batch of up to SMALL_M at inference): packing B,
@@ -440,12 +611,13 @@ function scaleC(C: usize, ldc: i32, M: i32, N: i32, beta: f32): void {
   }
 }
 
-// Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of NR columns: panel p holds,
-// for each k, NR consecutive floats; columns past nc are zero.
-function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc: i32, nc: i32): void {
+// Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of NR columns: panel t starts
+// at t·NR·panelK floats (panelK ≥ kc) and holds, for each k, NR consecutive
+// floats; columns past nc are zero.
+function packB(Bp: usize, B: usize, transB: i32, ldb: i32, pc: i32, jc: i32, kc: i32, nc: i32, panelK: i32): void {
   for (let jr = 0; jr < nc; jr += NR) {
     const nr = min(NR, nc - jr);
-    let dst = Bp + (<usize>(jr * kc) << 2);
+    let dst = Bp + (<usize>(jr * panelK) << 2);
     if (transB == 0) {
       let src = B + ((<usize>pc * ldb + <usize>(jc + jr)) << 2);
       const stride = <usize>ldb << 2;

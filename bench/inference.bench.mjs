@@ -1,12 +1,14 @@
-// Inference: net.predict at batch 1, 8 and 100 on 1 and 2 threads, for the
-// MLP 784-[100×6]-10 and DeepConvNet, against ONNX Runtime Web 1.30 (wasm,
-// SIMD) running the same weights: bench/onnx.mjs writes the ONNX graph from
-// our net, and bench/ort-peer.mjs runs it in a child process (ORT-web fixes
-// its thread count once per process), where the logits of the first run are
-// compared with ours (the cell fails past 1e-5 of the largest logit). The two
-// sides are timed in alternating blocks (pairedRow), each the mean time per
-// call. Ours predicts into a preallocated tensor (`predict(x, false, out)`),
-// as a server would. Plus the fixed cost of a batch-1 predict: a 1-[1]-1 net, so the
+// Inference: a frozen net's predict at batch 1, 8 and 100 on 1 and 2 threads,
+// for the MLP 784-[100×6]-10 and DeepConvNet, against ONNX Runtime Web 1.30
+// (wasm, SIMD) running the same weights: bench/onnx.mjs writes the ONNX graph
+// from our net, and bench/ort-peer.mjs runs it in a child process (ORT-web
+// fixes its thread count once per process), where the logits of the first run
+// are compared with ours (the cell fails past 1e-5 of the largest logit). The
+// two sides are timed in alternating blocks (pairedRow), each the mean time
+// per call. Ours is `net.freeze()` (weights packed once, as an ORT session
+// packs them when it is created; the net's bits) predicting into a
+// preallocated tensor (`frozen.predict(x, out)`), as a server would. Plus the
+// fixed cost of a batch-1 predict, frozen and not: a 1-[1]-1 net, so the
 // arithmetic is nil and what is left is checks, planning and dispatch.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -32,15 +34,16 @@ async function runtime(rt, threads, relaxed) {
   return { rt: own, own: true };
 }
 
-/** Our side: the net (seeded weights), an input batch and the output tensor. */
+/** Our side: the net (seeded weights) frozen, an input batch and the output tensor; dispose() frees them all. */
 async function prepare(rt, spec, batch) {
   const m = await import('../dist/index.js');
   rt.reseed(1);
   const net = spec.make(m, rt);
+  const frozen = net.freeze();
   const x = rt.uniform(rt.tensor([batch, ...spec.input]));
   const out = rt.tensor([batch, 10]);
-  net.predict(x, false, out); // plan the buffers for this batch
-  return { net, x, out };
+  frozen.predict(x, out); // plan the buffers for this batch
+  return { net, frozen, x, out, dispose: () => { frozen.dispose(); net.dispose(); x.dispose(); out.dispose(); } };
 }
 
 /**
@@ -102,9 +105,10 @@ function ourBlock(fn, ms) {
  */
 async function pairedRow(suite, rt0, spec, batch, threads) {
   const { rt, own } = await runtime(rt0, threads, false);
-  const { net, x, out } = await prepare(rt, spec, batch);
+  const ours = await prepare(rt, spec, batch);
+  const { net, frozen, x, out } = ours;
   const dir = mkdtempSync(path.join(tmpdir(), 'simdnn-ort-'));
-  const predict = () => net.predict(x, false, out);
+  const predict = () => frozen.predict(x, out);
   let peer = null;
   try {
     const modelFile = path.join(dir, 'model.onnx'), inputFile = path.join(dir, 'x.f32');
@@ -112,11 +116,11 @@ async function pairedRow(suite, rt0, spec, batch, threads) {
     writeFileSync(inputFile, x.toArray());
     peer = ortServer(modelFile, inputFile, batch, threads, spec.input);
     const first = await peer.ready.catch((e) => ({ error: String(e?.message ?? e) }));
-    const ours = out.toArray();
+    const logits = out.toArray();
     let diff = 0, scale = 0;
     let problem = first.error ? { error: first.error } : null;
     if (!problem) {
-      for (let i = 0; i < ours.length; i++) { diff = Math.max(diff, Math.abs(ours[i] - first.logits[i])); scale = Math.max(scale, Math.abs(ours[i])); }
+      for (let i = 0; i < logits.length; i++) { diff = Math.max(diff, Math.abs(logits[i] - first.logits[i])); scale = Math.max(scale, Math.abs(logits[i])); }
       if (first.threads !== threads) problem = { skip: `ORT-web ran on ${first.threads} threads, not ${threads}` };
       else if (!(diff <= 1e-5 * Math.max(1, scale))) problem = { error: `logits differ from ours by ${diff.toExponential(2)} (largest logit ${scale.toFixed(3)})` };
     }
@@ -141,9 +145,7 @@ async function pairedRow(suite, rt0, spec, batch, threads) {
   } finally {
     peer?.close();
     rmSync(dir, { recursive: true, force: true });
-    net.dispose();
-    x.dispose();
-    out.dispose();
+    ours.dispose();
     if (own) rt.dispose();
   }
 }
@@ -156,15 +158,15 @@ export default function register(suite) {
         // both sides at once (the harness asks for ours first, then the peer); the relaxed pass times ours alone
         let paired = null;
         const both = (rt0) => (paired ??= pairedRow(suite, rt0, spec, batch, threads));
-        suite.add(`${spec.label} predict, batch ${batch}, ${threads} thread${threads > 1 ? 's' : ''}`, {
+        suite.add(`${spec.label} frozen predict, batch ${batch}, ${threads} thread${threads > 1 ? 's' : ''}`, {
           wallClock: threads > 1,
           ours: suite.relaxed
             ? async (rt0) => {
               const { rt, own } = await runtime(rt0, threads, true);
-              const { net, x, out } = await prepare(rt, spec, batch);
+              const ours = await prepare(rt, spec, batch);
               return {
-                fn: () => net.predict(x, false, out),
-                dispose: () => { net.dispose(); x.dispose(); out.dispose(); if (own) rt.dispose(); },
+                fn: () => ours.frozen.predict(ours.x, ours.out),
+                dispose: () => { ours.dispose(); if (own) rt.dispose(); },
               };
             }
             : async (rt0) => (await both(rt0)).ours,
@@ -173,13 +175,17 @@ export default function register(suite) {
       }
     }
   }
-  suite.add('predict fixed cost: MultiLayerNet 1-[1]-1, batch 1 (checks, planning, dispatch; target < 0.010 ms)', {
-    ours: async (rt) => {
-      const m = await import('../dist/index.js');
-      const net = new m.MultiLayerNet(rt, { inputSize: 1, hiddenSizeList: [1], outputSize: 1 });
-      const x = rt.tensor([1, 1], [0.5]), out = rt.tensor([1, 1]);
-      net.predict(x, false, out);
-      return { fn: () => net.predict(x, false, out), dispose: () => { net.dispose(); x.dispose(); out.dispose(); } };
-    },
-  });
+  for (const frozen of [false, true]) {
+    suite.add(`predict fixed cost${frozen ? ', frozen' : ''}: MultiLayerNet 1-[1]-1, batch 1 (checks, planning, dispatch; target < 0.010 ms)`, {
+      ours: async (rt) => {
+        const m = await import('../dist/index.js');
+        const net = new m.MultiLayerNet(rt, { inputSize: 1, hiddenSizeList: [1], outputSize: 1 });
+        const f = frozen ? net.freeze() : null;
+        const x = rt.tensor([1, 1], [0.5]), out = rt.tensor([1, 1]);
+        const fn = f ? () => f.predict(x, out) : () => net.predict(x, false, out);
+        fn();
+        return { fn, dispose: () => { f?.dispose(); net.dispose(); x.dispose(); out.dispose(); } };
+      },
+    });
+  }
 }

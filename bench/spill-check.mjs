@@ -1,7 +1,8 @@
 // npm run check:spill [-- --verbose] [-- --wasm=path/to/build.wasm]
 //
-// Reads the machine code V8 generates for the GEMM micro-kernels (and the
-// direct convolution's tile, built the same way) and fails if any of their k
+// Reads the machine code V8 generates for the GEMM micro-kernels (with the
+// 1-row kernels on weights packed once, and the direct convolution's tile,
+// built the same way) and fails if any of their k
 // loops touches the stack. Each k loop must keep its 12
 // accumulators, B vectors and A broadcasts in the 16 XMM registers x64 has
 // (V8 keeps one as scratch); one value too many and V8 spills an accumulator,
@@ -40,6 +41,11 @@ const BUILDS = [
  */
 const SHAPES = [[256, 256, 256], [256, 252, 256], [8, 100, 784], [1, 100, 784], [4, 100, 784], [3, 10, 100]];
 /**
+ * [M, N, K] for gemmPacked: M = 1 runs the packed 1-row kernels, 16 columns then one panel (N = 100 = 6·16 + 4);
+ * M = 4 and 3 the 4-row × 8 panel kernel (N = 10: its partial panel too).
+ */
+const PACKED_SHAPES = [[1, 100, 784], [4, 100, 784], [3, 10, 100]];
+/**
  * [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block),
  * forward and backward (the dW kernel's 4-filter × 2-tap tiles, or on 8×8 images its 8-filter × 6-tap tiles, and dx on
  * the forward's tiles; for C = 1 the 4-row one-channel dx tiles), FN = 1, whose forward runs the 3-row one-channel
@@ -56,6 +62,12 @@ function runGemms(file) {
     const f = new Float32Array(memory.buffer);
     for (let i = 0; i < M * K + K * N; i++) f[A / 4 + i] = (i % 7) - 3;
     k.gemm(0, 0, M, N, K, A, K, B, N, C, N, 0, W);
+  }
+  // weights packed once (a frozen net's Affine): the packed few-row kernels
+  for (const [M, N, K] of PACKED_SHAPES) {
+    const A = (k.heapBase() + 63) & ~63, B = A + 4 * M * K, Bp = B + 4 * K * N, C = Bp + 4 * K * (N + 8), W = C + 4 * M * N;
+    k.packBPanels(0, N, K, B, N, Bp);
+    k.gemmPacked(M, N, K, A, K, Bp, C, N, 0, 0, W);
   }
   for (const [C, H, FN] of CONVS) {
     const x = (k.heapBase() + 63) & ~63, w = x + 4 * C * H * H, b = w + 4 * FN * C * 9, out = b + 4 * FN, s = out + 4 * FN * H * H;

@@ -367,11 +367,17 @@ function netCalls(c: Case, net: Sequential, xShape: number[], classes: number): 
   const t = c.chance(0.5)
     ? Array.from({ length: Math.min(c.chance(0.9) ? N : c.dim(), LABELS) }, () => (c.chance(0.95) ? c.int(0, classes - 1) : c.pick([classes, -1, 0.5, NaN])))
     : c.arg(c.shapeLike([N, classes]), false);
-  switch (c.int(0, 4)) {
+  switch (c.int(0, 5)) {
     case 0: {
       const y = c.own(net.predict(x, c.chance(0.3)));
       expect(y.shape).toEqual([N, classes]);
       if (tame(values(x))) expect(finite(y.toArray()), 'predict: finite in, finite out').toBe(true);
+      break;
+    }
+    case 5: {
+      const y = c.own(c.own(net.freeze()).predict(x));
+      expect(y.shape).toEqual([N, classes]);
+      if (tame(values(x))) expect(finite(y.toArray()), 'frozen predict: finite in, finite out').toBe(true);
       break;
     }
     case 1: net.loss(x, t); break;

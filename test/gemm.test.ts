@@ -9,6 +9,7 @@
 // bias + activation epilogue (gemmBiasAct).
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
+import type { Tensor } from '../src/runtime/tensor.js';
 import type { TestKernels } from '../build/test/kernels-test.js';
 import { hasRelaxedSimd } from '../src/runtime/features.js';
 import { host, makeRuntime, makeTestRuntime, lengths, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
@@ -205,15 +206,16 @@ describe('gemm', () => {
   });
 });
 
+/** Subnormals, where a product would be normal unflushed (2^100 · 2^-130), ±0, FLT_MIN, at seeded spots of an operand. */
+function sprinkle(x: Float32Array, seed: number): Float32Array {
+  const special = [1e-39, -3e-42, 2 ** -130, -(2 ** -149), -0, 0, 1.1754943508222875e-38, -1.1754943508222875e-38, 2 ** 100, -(2 ** 90)];
+  const at = randomArray(x.length, seed, 0, 1);
+  for (let i = 0; i < x.length; i++) if (at[i] < 0.15) x[i] = special[Math.floor(at[i] * 1000) % special.length];
+  return x;
+}
+
 describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) and 4-row tiles (7 or 8 rows)', () => {
   const GUARD = 8; // canary floats before and after C
-  /** Subnormals, where a product would be normal unflushed (2^100 · 2^-130), ±0, FLT_MIN, at seeded spots of A and B. */
-  function sprinkle(x: Float32Array, seed: number): Float32Array {
-    const special = [1e-39, -3e-42, 2 ** -130, -(2 ** -149), -0, 0, 1.1754943508222875e-38, -1.1754943508222875e-38, 2 ** 100, -(2 ** 90)];
-    const at = randomArray(x.length, seed, 0, 1);
-    for (let i = 0; i < x.length; i++) if (at[i] < 0.15) x[i] = special[Math.floor(at[i] * 1000) % special.length];
-    return x;
-  }
 
   /** gemm or gemmBlockedRef on p (A·B only), C with canaries around it; returns C and the canaries. */
   function call(p: Problem, rows: [number, number], ref: boolean): { C: Float32Array; guards: Float32Array } {
@@ -316,6 +318,20 @@ describe('gemm, relaxed build (fused multiply-add)', () => {
           expectBits(part.subarray(i * p.ldc, i * p.ldc + Math.min(c1, N)), got.subarray(i * p.ldc, i * p.ldc + Math.min(c1, N)), `relaxed ${name} columns, row ${i}`);
         }
       }
+    }
+  });
+
+  it('gemmPacked gives the bits of gemmBiasAct in the relaxed build too (the same fused multiply-adds in the same order)', () => {
+    let seed = 550;
+    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1]]) {
+      const A = relaxed.tensor([M, K], randomArray(M * K, seed++)), B = relaxed.tensor([K, N], randomArray(K * N, seed++));
+      const b = relaxed.tensor([N], randomArray(N, seed++)), C1 = relaxed.tensor([M, N]), C2 = relaxed.tensor([M, N]);
+      const Bp = relaxed.tensor([K * Math.ceil(N / 8) * 8]);
+      relaxed.unsafeKernels.gemmBiasAct(0, 0, M, N, K, A.ptr, K, B.ptr, N, C1.ptr, N, b.ptr, 1, relaxed.unsafeGemmWork);
+      relaxed.unsafeKernels.packBPanels(0, N, K, B.ptr, N, Bp.ptr);
+      relaxed.unsafeKernels.gemmPacked(M, N, K, A.ptr, K, Bp.ptr, C2.ptr, N, b.ptr, 1, relaxed.unsafeGemmWork);
+      expectBits(C2.toArray(), C1.toArray(), `relaxed ${M}×${N}×${K}`);
+      for (const t of [A, B, b, C1, C2, Bp]) t.dispose();
     }
   });
 });
@@ -613,5 +629,140 @@ describe('gemmActBackward (an activation\'s backward in the dx GEMM)', () => {
     rt.unsafeGemmActBackward(0, 1, 0, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, C.ptr, 'relu');
     expectBits(C.toArray(), p.C0, 'M = 0: nothing to do');
     for (const t of [A, B, C, S]) t.dispose();
+  });
+});
+
+describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a frozen net\'s Affine)', () => {
+  const GUARD = 16; // canary floats before and after the packed B and C
+  const NR = 8;
+  const packedFloats = (N: number, K: number) => K * Math.ceil(N / NR) * NR;
+
+  /** op(B) of p packed by packBPanels into a buffer with canaries around it. */
+  function pack(p: Problem): { buf: Tensor; Bp: number; guardsIntact: () => boolean } {
+    const B = tensorOf(rt, p.B);
+    const n = packedFloats(p.N, p.K);
+    const buf = rt.tensor([n + 2 * GUARD]);
+    buf.data.fill(SENTINEL);
+    k.packBPanels(p.tB, p.N, p.K, B.ptr, p.ldb, buf.ptr + 4 * GUARD);
+    B.dispose();
+    const guardsIntact = () => {
+      const d = buf.data;
+      for (let i = 0; i < GUARD; i++) if (d[i] !== SENTINEL || d[GUARD + n + i] !== SENTINEL) return false;
+      return true;
+    };
+    return { buf, Bp: buf.ptr + 4 * GUARD, guardsIntact };
+  }
+
+  /** gemmPacked on rows [r0, r1) × columns [c0, c1) of p's C (beta ignored; bias null: A·B), C with canaries around it. */
+  function packedCall(p: Problem, Bp: number, bias: Float32Array | null, act: number, rows: [number, number] = [0, p.M], cols: [number, number] = [0, p.N]): { C: Float32Array; guards: boolean } {
+    const [r0, r1] = rows, [c0, c1] = cols;
+    const A = tensorOf(rt, p.A), b = bias ? tensorOf(rt, bias) : null;
+    const C = rt.tensor([p.C0.length + 2 * GUARD]);
+    const init = new Float32Array(p.C0.length + 2 * GUARD).fill(SENTINEL);
+    init.set(p.C0, GUARD);
+    C.data.set(init);
+    k.gemmPacked(r1 - r0, c1 - c0, p.K, A.ptr + 4 * r0 * p.lda, p.lda, Bp + 4 * c0 * p.K, C.ptr + 4 * (GUARD + r0 * p.ldc + c0), p.ldc,
+      b ? b.ptr + 4 * c0 : 0, act, rt.unsafeGemmWork);
+    const out = C.toArray();
+    for (const t of [A, C, b]) t?.dispose();
+    const guards = out.subarray(0, GUARD).every((v) => v === SENTINEL) && out.subarray(GUARD + p.C0.length).every((v) => v === SENTINEL);
+    return { C: out.subarray(GUARD, GUARD + p.C0.length), guards };
+  }
+
+  /** What the unpacked kernels give: gemmBiasAct with a bias, gemm (beta 0) without. */
+  function unpacked(p: Problem, bias: Float32Array | null, act: number): Float32Array {
+    if (!bias) return run(rt, { ...p, beta: 0 });
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B), C = tensorOf(rt, p.C0), b = tensorOf(rt, bias);
+    k.gemmBiasAct(0, p.tB, p.M, p.N, p.K, A.ptr, p.lda, B.ptr, p.ldb, C.ptr, p.ldc, b.ptr, act, rt.unsafeGemmWork);
+    const out = C.toArray().subarray(0, p.C0.length);
+    for (const t of [A, B, C, b]) t.dispose();
+    return out;
+  }
+
+  it('gives the bits of gemm / gemmBiasAct on the unpacked B: M = 1..9, 13, 53, 100; B or Bᵀ; tile edges; K past one and two K blocks; every activation; subnormal operands; C\'s padding and the canaries untouched', () => {
+    let seed = 3000;
+    for (const tB of [0, 1] as const) {
+      for (const [N, K] of [[1, 1], [3, 7], [8, KC], [13, KC + 1], [16, 5], [17, 2 * KC + 3], [37, 9], [100, 784]] as const) {
+        const p = problem(0, tB, 100, N, K, 0, seed++, seed % 2);
+        sprinkle(p.A, seed++);
+        sprinkle(p.B, seed++);
+        const packed = pack(p);
+        for (const M of [1, 2, 3, 4, 5, 7, 8, 9, 13, 53, 100]) {
+          const q = { ...p, M, A: p.A.subarray(0, M * p.lda), C0: p.C0.subarray(0, M * p.ldc) };
+          for (const act of [-1, 0, 1, 2, 3]) {
+            const bias = act < 0 ? null : randomArray(N, seed++);
+            const what = `${tB ? 'Bᵀ' : 'B'} ${M}×${N}×${K} act ${act < 0 ? 'no bias' : act} ldc=${p.ldc}`;
+            const got = packedCall(q, packed.Bp, bias, Math.max(act, 0));
+            expectBits(got.C, unpacked(q, bias, Math.max(act, 0)), what);
+            for (let i = 0; i < M; i++) for (let j = N; j < p.ldc; j++) expect(got.C[i * p.ldc + j], `${what}: padding`).toBe(SENTINEL);
+            expect(got.guards, `${what}: C's canaries`).toBe(true);
+          }
+        }
+        expect(packed.guardsIntact(), `${tB} ${N}×${K}: packBPanels wrote only its ${packedFloats(N, K)} floats`).toBe(true);
+        packed.buf.dispose();
+      }
+    }
+  });
+
+  it('packs op(B) flushed, K rows per panel of 8 columns, the last panel\'s missing columns zero', () => {
+    const p = problem(0, 1, 1, 13, 5, 0, 3100);
+    p.B[2 * p.ldb + 3] = 1e-40; // column 2, k 3: subnormal
+    const packed = pack(p);
+    const d = packed.buf.data.subarray(GUARD);
+    for (let j = 0; j < 16; j++) {
+      for (let kk = 0; kk < p.K; kk++) {
+        const at = Math.floor(j / NR) * p.K * NR + kk * NR + (j % NR);
+        const want = j >= p.N || (j === 2 && kk === 3) ? 0 : bAt(p, kk, j);
+        expect(d[at], `column ${j}, k ${kk}`).toBe(want);
+      }
+    }
+    packed.buf.dispose();
+  });
+
+  it('a column part from a panel boundary (B + 4·j·K bytes, bias + 4·j) and a block of rows give the bits of the whole call; K = 0 gives act(bias)', () => {
+    const p = problem(0, 0, 53, 45, KC + 44, 0, 3200, 2);
+    const bias = randomArray(45, 3201);
+    const packed = pack(p);
+    const whole = packedCall(p, packed.Bp, bias, 1).C;
+    for (const [c0, c1] of [[0, 16], [16, 45], [40, 45]] as const) {
+      const part = packedCall(p, packed.Bp, bias, 1, [0, p.M], [c0, c1]).C;
+      for (let i = 0; i < p.M; i++) expectBits(part.subarray(i * p.ldc + c0, i * p.ldc + c1), whole.subarray(i * p.ldc + c0, i * p.ldc + c1), `columns ${c0}..${c1}, row ${i}`);
+    }
+    for (const [r0, r1] of [[0, 1], [1, 3], [7, 53]] as const) {
+      expectBits(packedCall(p, packed.Bp, bias, 1, [r0, r1]).C.subarray(r0 * p.ldc, r1 * p.ldc), whole.subarray(r0 * p.ldc, r1 * p.ldc), `rows ${r0}..${r1}`);
+    }
+    packed.buf.dispose();
+    const z = problem(0, 0, 3, 5, 0, 0, 3202);
+    const zb = Float32Array.from([-2, -0.5, 0, 0.5, 2]);
+    const got = packedCall(z, rt.unsafeGemmWork, zb, 1).C;
+    for (let i = 0; i < 3; i++) expect([...got.subarray(i * z.ldc, i * z.ldc + 5)]).toEqual([0, 0, 0, 0.5, 2]);
+  });
+
+  it('gemmPackedClaimed computes the groups it claims, from the front or the back, with the bits of gemmPacked, and nothing else', () => {
+    let seed = 3300;
+    for (const [M, N, K, rows, divisor] of [[100, 100, 784, 12, 4], [61, 37, KC + 9, 6, 1], [13, 21, 7, 18, 2]] as const) {
+      const p = problem(0, seed % 2, M, N, K, 0, seed++, 1);
+      const bias = randomArray(N, seed++);
+      const packed = pack(p);
+      const want = packedCall(p, packed.Bp, bias, 2).C;
+      const groups = Math.ceil(M / rows);
+      for (const [front, back, fromBack] of [[0, groups, 0], [0, groups, 1], [1, Math.max(1, groups - 1), 1]] as const) {
+        const A = tensorOf(rt, p.A), C = tensorOf(rt, p.C0), b = tensorOf(rt, bias);
+        const claim = rt.tensor([4]);
+        new Int32Array(rt.memory.buffer, claim.ptr, 4).set([front | (back << 16), rows, divisor, 1]);
+        k.gemmPackedClaimed(M, N, K, A.ptr, p.lda, packed.Bp, C.ptr, p.ldc, b.ptr, 2, rt.unsafeGemmWork, claim.ptr, fromBack);
+        const got = C.toArray().subarray(0, p.C0.length);
+        const words = new Int32Array(rt.memory.buffer, claim.ptr, 4).slice();
+        for (const t of [A, C, b, claim]) t.dispose();
+        const r0 = front * rows, r1 = Math.min(M, back * rows);
+        const what = `${M}×${N}×${K} groups ${front}..${back} from the ${fromBack ? 'back' : 'front'}`;
+        expectBits(got.subarray(r0 * p.ldc, r1 * p.ldc), want.subarray(r0 * p.ldc, r1 * p.ldc), what);
+        expectBits(got.subarray(0, r0 * p.ldc), p.C0.subarray(0, r0 * p.ldc), `${what}: rows before untouched`);
+        expectBits(got.subarray(r1 * p.ldc), p.C0.subarray(r1 * p.ldc), `${what}: rows after untouched`);
+        expect(words[0] & 0xffff, `${what}: none left`).toBe(words[0] >>> 16);
+      }
+      expect(packed.guardsIntact()).toBe(true);
+      packed.buf.dispose();
+    }
   });
 });

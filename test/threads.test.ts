@@ -194,6 +194,46 @@ describe('threads: GEMM split across workers', () => {
     }
   });
 
+  it('gemmPacked (weights packed once) splits: rows claimed over the one packed B, or columns from a panel boundary; the same bits as one thread', async () => {
+    const solo = await threaded({ threads: 1 });
+    const rt = await threaded({ threads: 2 });
+    const packed = (r: Runtime, M: number, N: number, K: number) => {
+      const A = r.tensor([M, K], randomArray(M * K, M)), B = r.tensor([K, N], randomArray(K * N, N));
+      const b = r.tensor([N], randomArray(N, K)), C = r.tensor([M, N]);
+      const Bp = r.tensor([packedBFloats(N, K)]);
+      r.unsafeKernels.packBPanels(0, N, K, B.ptr, N, Bp.ptr);
+      r.unsafeGemmPacked(M, N, K, A.ptr, K, Bp.ptr, C.ptr, N, b.ptr, 'tanh');
+      const out = C.toArray();
+      for (const t of [A, B, b, C, Bp]) t.dispose();
+      return out;
+    };
+    // rows claimed (M >= N), with op(B) past one workspace's B block, which only a packed B can claim over; columns (M < N)
+    for (const [M, N, K] of [[301, 67, 97], [700, 300, 1000], [37, 401, 131], [8, 100, 784]]) {
+      const before = rt.threadStats().jobs;
+      expectBits(packed(rt, M, N, K), packed(solo, M, N, K), `${M}×${N}×${K}`);
+      expect(rt.threadStats().jobs, `${M}×${N}×${K} split`).toBe(before + 1);
+    }
+    expect(packedBFloats(300, 1000)).toBeGreaterThan(CLAIMED_B_FLOATS);
+  });
+
+  it('a frozen net on 2 threads predicts with the bits of the net on one', async () => {
+    const solo = await threaded({ threads: 1, seed: 12 });
+    const rt = await threaded({ threads: 2, seed: 12 });
+    const make = (r: Runtime) => new MultiLayerNet(r, { inputSize: 784, hiddenSizeList: [100, 100, 100], outputSize: 10 });
+    const net1 = make(solo), frozen2 = make(rt).freeze();
+    const jobs = rt.threadStats().jobs;
+    for (const batch of [1, 8, 100]) {
+      const x1 = solo.tensor([batch, 784], randomArray(batch * 784, batch, 0, 1)), x2 = rt.tensor([batch, 784], x1.data);
+      const want = net1.predict(x1), got = frozen2.predict(x2);
+      expectBits(got.toArray(), want.toArray(), `batch ${batch}`);
+      for (const t of [x1, x2, want, got]) t.dispose();
+    }
+    // batch 8's first layer splits by columns, batch 100's layers by claimed rows
+    expect(rt.threadStats().jobs - jobs, 'split calls').toBeGreaterThanOrEqual(2);
+    frozen2.dispose();
+    net1.dispose();
+  });
+
   it('relaxed SIMD (where the host runs it): 2 threads give the same bits as relaxed on one thread', async () => {
     const solo = await threaded({ relaxed: true });
     const rt = await threaded({ relaxed: true, threads: 2 });

@@ -1,5 +1,6 @@
 export { Sequential, type SequentialOptions } from './sequential.js';
 export { StateSnapshot } from './state-snapshot.js';
+export { FrozenNet } from './frozen.js';
 export { MultiLayerNet, type MultiLayerNetOptions } from './multi-layer-net.js';
 export { ParameterSet } from './parameters.js';
 export { initStd, type WeightInit } from './init.js';

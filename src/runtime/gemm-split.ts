@@ -61,11 +61,12 @@ export interface RowClaims { groups: number; groupRows: number; divisor: number;
 
 /**
  * The claims of a call that gemmParts() splits into `parts` (2 or more) when
- * it splits by rows and op(B) fits one workspace; null when it does not, and
- * the call splits into `parts` equal parts.
+ * it splits by rows and op(B) fits one workspace (or was packed once:
+ * `prepacked`); null when it does not, and the call splits into `parts`
+ * equal parts.
  */
-export function gemmRowClaims(M: number, N: number, K: number, parts: number): RowClaims | null {
-  if (M < N || packedBFloats(N, K) > CLAIMED_B_FLOATS) return null;
+export function gemmRowClaims(M: number, N: number, K: number, parts: number, prepacked = false): RowClaims | null {
+  if (M < N || (!prepacked && packedBFloats(N, K) > CLAIMED_B_FLOATS)) return null;
   const tileRows = Math.ceil(M / MR);
   const perGroup = Math.ceil(tileRows / MAX_CLAIM_GROUPS);
   return {

@@ -155,6 +155,8 @@ export class Runtime {
   private gemmFn = -1;
   private gemmBiasActFn = -1;
   private rowsClaimedFn = -1;
+  private packedFn = -1;
+  private packedClaimedFn = -1;
   private claim: { pool: ThreadPool; ptr: number; words: Int32Array } | null = null;
   /**
    * Scratch of each part of a split call (GEMM packing at the start of each),
@@ -255,6 +257,8 @@ export class Runtime {
     this.gemmFn = pool.fn('gemm');
     this.gemmBiasActFn = pool.fn('gemmBiasAct');
     this.rowsClaimedFn = pool.fn('gemmRowsClaimed');
+    this.packedFn = pool.fn('gemmPacked');
+    this.packedClaimedFn = pool.fn('gemmPackedClaimed');
     this.features.threads = threads;
     return pool.ready.then(() => undefined, (e: unknown) => this.retire(pool, failed(e)));
   }
@@ -493,6 +497,40 @@ export class Runtime {
       });
       this.runPool(pool, this.gemmBiasActFn, parts, gemmName(bias, act));
     }
+  }
+
+  /**
+   * C = act(A·B + bias) (bias 0: A·B, act ignored) with A M×K row-major (row stride lda) and B
+   * packed once by unsafeKernels.packBPanels(0 or 1, N, K, …) into packedBFloats(N, K) floats at
+   * Bp: a frozen net's Affine forward. The same bits as unsafeGemmBiasAct(0, transB, …) on the B that
+   * was packed, on any thread count. Unsafe like unsafeGemm.
+   */
+  unsafeGemmPacked(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number,
+    bias: number, act: FusedActivation): void {
+    const code = activationCode(act, 'gemmPacked');
+    const parts = gemmParts(M, N, K, this.plannedThreads);
+    const pool = parts < 2 ? null : this.splitPool();
+    if (pool === null) {
+      if (parts > 1) this.wake(M * N * K);
+      this.unsafeKernels.gemmPacked(M, N, K, A, lda, Bp, C, ldc, bias, code, this.unsafeGemmWork);
+      return;
+    }
+    const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
+    const claims = gemmRowClaims(M, N, K, parts, true);
+    if (claims !== null) {
+      const claim = this.claimWords(pool);
+      claim.set([claims.groups << 16, claims.groupRows, claims.divisor, claims.least]);
+      for (let p = 0; p < parts; p++) {
+        this.partArgs<'gemmPackedClaimed'>(pool, p)(M, N, K, A, lda, Bp, C, ldc, bias, code, work[p], claim.byteOffset, p % 2);
+      }
+      this.runPool(pool, this.packedClaimedFn, parts, 'gemmPacked');
+      return;
+    }
+    // by columns: a packed B's column j starts 4·j·K bytes in, where a B stored N×K (transB 1, ldb K) has it
+    forEachGemmPart(parts, 0, 1, M, N, A, lda, Bp, K, C, ldc, bias, (p, m, n, a, b, c, partBias) => {
+      this.partArgs<'gemmPacked'>(pool, p)(m, n, K, a, lda, b, c, ldc, partBias, code, work[p]);
+    });
+    this.runPool(pool, this.packedFn, parts, 'gemmPacked');
   }
 
   // A row split in chunks that the `parts` threads claim as they run

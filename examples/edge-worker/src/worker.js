@@ -41,7 +41,9 @@ function getModel() {
     const { net, metadata } = loadModel(rt, new Uint8Array(weights));
     // the last affine layer: the highest-numbered W and b
     const last = Math.max(...Object.keys(net.params).filter((k) => /^W\d+$/.test(k)).map((k) => Number(k.slice(1))));
-    return { rt, net, metadata, lastLayer: [`W${last}`, `b${last}`], fineTunes: 0 };
+    // /predict runs a frozen copy (weights packed once: a batch of 1 takes half the time of net.predict);
+    // /fine-tune freezes the net again after it changes the weights
+    return { rt, net, frozen: net.freeze(), metadata, lastLayer: [`W${last}`, `b${last}`], fineTunes: 0 };
   })().catch((e) => { model = null; throw e; });
   return model;
 }
@@ -115,10 +117,10 @@ function readImages(value, what, { allowSingle }) {
   return { data, n: images.length, single };
 }
 
-function probabilities(net, rt, data, n) {
+function probabilities(frozen, rt, data, n) {
   const x = rt.tensor([n, LIMITS.inputSize], data);
   try {
-    const y = net.predict(x); // the caller owns predict's result
+    const y = frozen.predict(x); // the caller owns predict's result
     const logits = y.toArray();
     y.dispose();
     const out = [];
@@ -139,8 +141,8 @@ async function predict(request) {
   const body = await readJson(request);
   if (body === null || typeof body !== 'object' || !('input' in body)) throw new BadRequest(400, 'body must be an object with "input"');
   const { data, n, single } = readImages(body.input, 'input', { allowSingle: true });
-  const { rt, net } = await getModel();
-  const p = probabilities(net, rt, data, n);
+  const { rt, frozen } = await getModel();
+  const p = probabilities(frozen, rt, data, n);
   return json({ probabilities: single ? p[0] : p });
 }
 
@@ -162,6 +164,9 @@ async function fineTune(request) {
     const grads = m.net.gradient(x, labels);
     const pick = (from) => Object.fromEntries(m.lastLayer.map((k) => [k, from[k]]));
     new SGD({ lr }).update(pick(m.net.params), pick(grads));
+    const frozen = m.net.freeze();
+    m.frozen.dispose();
+    m.frozen = frozen;
     m.fineTunes++;
     return json({ lossBefore, loss: m.net.loss(x, labels), fineTunes: m.fineTunes, layer: m.lastLayer });
   } finally {

@@ -1,0 +1,203 @@
+// A net frozen for inference (net.freeze()): a snapshot of its parameters and
+// state that predicts with the net's bits at the moment of freezing, as an
+// ONNX Runtime session or torch.jit.freeze holds its weights. What freezing
+// buys is speed at small batches: each Affine's W is packed once into the
+// GEMM's panel layout (assembly/gemm.ts packBPanels), where net.predict packs
+// all of W on every call — at batch 8 the MLP 784-[100×6]-10 packed 520 KB a
+// call, 18 of the 69 µs its GEMMs took. A snapshot, not a cache: weights are
+// plain memory a user (or an optimizer) may write at any time, so no cache
+// could know when its packing went stale; a frozen net never goes stale, and
+// freezing again after training is explicit.
+import { Affine } from '../layers/affine.js';
+import { BatchNormalization } from '../layers/batch-normalization.js';
+import { Convolution } from '../layers/convolution.js';
+import { Dropout } from '../layers/dropout.js';
+import { Flatten } from '../layers/flatten.js';
+import { InstanceNormalization } from '../layers/instance-normalization.js';
+import { LayerNormalization } from '../layers/layer-normalization.js';
+import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
+import { Relu, Sigmoid, Tanh, isFusableActivation } from '../layers/activations.js';
+import { Buffers } from '../layers/buffers.js';
+import type { Layer } from '../layers/layer.js';
+import type { FusedActivation, Runtime } from '../runtime/runtime.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { packedBFloats } from '../runtime/gemm-split.js';
+
+/** One step of a frozen net's forward: owns its output (valid until its next call) and its copies. */
+interface Stage {
+  forward(x: Tensor): Tensor;
+  dispose(): void;
+}
+
+/**
+ * An Affine with W packed once: act(x · W + b) through rt.unsafeGemmPacked, the bits of
+ * Affine.forward(x, false, act) on the W and b it copied.
+ */
+class PackedAffine implements Stage {
+  private readonly packed: Tensor;
+  private readonly b: Tensor;
+  private readonly buffers: Buffers;
+  private readonly D: number;
+  private readonly M: number;
+
+  constructor(private readonly rt: Runtime, layer: Affine, private readonly act: FusedActivation, private readonly who: string) {
+    [this.D, this.M] = layer.W.shape;
+    this.packed = rt.tensor([packedBFloats(this.M, this.D)]);
+    rt.unsafeKernels.packBPanels(0, this.M, this.D, layer.W.ptr, this.M, this.packed.ptr);
+    this.b = rt.tensor(layer.b.shape, layer.b.data);
+    this.buffers = new Buffers(rt);
+  }
+
+  forward(x: Tensor): Tensor {
+    const N = x.shape[0];
+    if (x.size !== N * this.D) {
+      throw new RangeError(`${this.who}: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, the Affine expects ${this.D}`);
+    }
+    const out = this.buffers.get('out', [N, this.M]);
+    this.rt.unsafeGemmPacked(N, this.M, this.D, x.ptr, this.D, this.packed.ptr, out.ptr, this.M, this.b.ptr, this.act);
+    return out;
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
+    this.packed.dispose();
+    this.b.dispose();
+  }
+}
+
+/**
+ * Any other layer: a twin of it on copies of its parameters and state, run with train = false
+ * (and with the activation after it fused, when it fuses one). The twins only ever run forward
+ * at inference, which never writes gradients, so their gradient slots are the copies themselves:
+ * a frozen net holds no gradient memory.
+ */
+class Twin implements Stage {
+  constructor(private readonly layer: Layer, private readonly copies: Tensor[], private readonly act: FusedActivation) {}
+
+  forward(x: Tensor): Tensor {
+    return this.act === 'none' ? this.layer.forward(x, false) : (this.layer as Convolution).forward(x, false, this.act);
+  }
+
+  dispose(): void {
+    this.layer.dispose();
+    for (const t of this.copies) t.dispose();
+  }
+}
+
+/** A twin of `layer` on copies made by `copy`; null for a layer type freezing does not know. */
+function twinOf(layer: Layer, copy: (t: Tensor) => Tensor): Layer | null {
+  if (layer instanceof Convolution) {
+    const W = copy(layer.W), b = copy(layer.b);
+    return new Convolution(W, b, layer.stride, layer.pad, { dW: W, db: b });
+  }
+  if (layer instanceof BatchNormalization) {
+    const gamma = copy(layer.gamma), beta = copy(layer.beta);
+    return new BatchNormalization(gamma, beta, layer.momentum, {
+      eps: layer.eps, spatial: layer.spatial, runningMean: copy(layer.runningMean), runningVar: copy(layer.runningVar), dgamma: gamma, dbeta: beta,
+    });
+  }
+  if (layer instanceof LayerNormalization || layer instanceof InstanceNormalization) {
+    const gamma = copy(layer.gamma), beta = copy(layer.beta);
+    const Kind = layer instanceof LayerNormalization ? LayerNormalization : InstanceNormalization;
+    return new Kind(gamma, beta, { eps: layer.eps, dgamma: gamma, dbeta: beta });
+  }
+  if (layer instanceof Relu) return new Relu();
+  if (layer instanceof Sigmoid) return new Sigmoid();
+  if (layer instanceof Tanh) return new Tanh();
+  if (layer instanceof Flatten) return new Flatten();
+  if (layer instanceof Dropout) return new Dropout(layer.ratio, { inverted: layer.inverted });
+  if (layer instanceof Pooling) return new Pooling(layer.poolH, layer.poolW, layer.stride, layer.pad, { mode: layer.mode });
+  if (layer instanceof GlobalAveragePooling) return new GlobalAveragePooling();
+  return null;
+}
+
+/**
+ * A net frozen for inference by `net.freeze()`: its own copy of the net's parameters and state
+ * (each Affine's W packed for the GEMM), so its predictions are the net's at the moment of freezing,
+ * bit for bit, whatever the net does after; freeze again to follow further training. Faster than
+ * net.predict at small batches (no packing of W per call), and it never touches the net, so a
+ * server can predict with it between a training run's steps. The caller owns it: dispose() frees
+ * the copies (the net is untouched; disposing the net leaves the frozen net usable).
+ */
+export class FrozenNet {
+  private readonly stages: Stage[] = [];
+  private isDisposed = false;
+
+  /** @internal use net.freeze() */
+  constructor(readonly rt: Runtime, layers: readonly Layer[]) {
+    try {
+      for (let i = 0; i < layers.length; i++) {
+        const layer = layers[i], next = layers[i + 1];
+        // the activation after an Affine or a Convolution runs in its epilogue, as net.predict runs it
+        const act: FusedActivation = (layer instanceof Affine || layer instanceof Convolution) && isFusableActivation(next) ? next.fusedAs : 'none';
+        this.stages.push(this.stageOf(layer, act, i));
+        if (act !== 'none') i++;
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  private stageOf(layer: Layer, act: FusedActivation, index: number): Stage {
+    if (layer instanceof Affine) {
+      checkFloatTensor(this.rt, layer.W, `freeze: layer ${index} (Affine) W`);
+      checkFloatTensor(this.rt, layer.b, `freeze: layer ${index} (Affine) b`);
+      return new PackedAffine(this.rt, layer, act, `FrozenNet.predict: layer ${index} (Affine)`);
+    }
+    const copies: Tensor[] = [];
+    const copy = (t: Tensor): Tensor => {
+      checkFloatTensor(this.rt, t, `freeze: layer ${index} (${layer.name}) parameter or state`);
+      const c = this.rt.tensor(t.shape, t.data);
+      copies.push(c);
+      return c;
+    };
+    let twin: Layer | null;
+    try {
+      twin = twinOf(layer, copy);
+    } catch (e) {
+      for (const t of copies) t.dispose();
+      throw e;
+    }
+    if (twin === null) throw new TypeError(`freeze: layer ${index} (${layer.name}) is not one of simdnn's layers, which are the ones a net can be frozen with`);
+    return new Twin(twin, copies, act);
+  }
+
+  /** True once dispose() was called: predict then throws. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /**
+   * The output for `x` (the net's predict(x, false) at freezing, same bits), in a new tensor the
+   * caller owns, or written into `out` (the output's shape) and returned.
+   * @throws Error after dispose(); TypeError if x or out is not a live float tensor of this runtime;
+   * RangeError if x's shape does not fit the net or out's size is not the output's (out is then not written).
+   */
+  predict(x: Tensor, out?: Tensor): Tensor {
+    if (out !== undefined) checkFloatTensor(this.rt, out, 'FrozenNet.predict: out');
+    const y = this.predictBorrowed(x, 'FrozenNet.predict: x');
+    if (out !== undefined && out.size !== y.size) throw new RangeError(`FrozenNet.predict: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
+    const result = out ?? this.rt.tensor(y.shape);
+    this.rt.unsafeKernels.copy(result.ptr, y.ptr, y.size);
+    return result;
+  }
+
+  /**
+   * predict() without the copy: the output is borrowed from the frozen net (valid until its next
+   * call; do not dispose it).
+   */
+  predictBorrowed(x: Tensor, what = 'FrozenNet.predictBorrowed: x'): Tensor {
+    if (this.isDisposed) throw new Error('FrozenNet: used after dispose()');
+    checkFloatTensor(this.rt, x, what);
+    for (const stage of this.stages) x = stage.forward(x);
+    return x;
+  }
+
+  /** Frees the frozen net's copies and buffers (not the net's). Idempotent. */
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    for (const stage of this.stages) stage.dispose();
+  }
+}

@@ -545,7 +545,10 @@ describe('threads: a Convolution\'s backward split by groups of images', () => {
   ];
   const N = 13;
 
-  /** dx, dW and db of one backward on `threads` threads (repeated until a worker has taken a part, at most 50 times). */
+  /**
+   * dx, dW and db of one backward on `threads` threads (repeated until a worker has taken a part, at most 500
+   * times: with 3 threads on 2 busy cores, 50 were once not enough in Chromium).
+   */
   async function backward(threads: number, c: typeof shapes[number], seed: number) {
     const rt = await threaded({ threads, maxThreads: threads });
     await rt.ready;
@@ -559,7 +562,7 @@ describe('threads: a Convolution\'s backward split by groups of images', () => {
     const dout = rt.tensor([N, c.FN, OH, OW], randomArray(N * c.FN * OH * OW, seed + 3));
     layer.forward(x, true);
     let dx = layer.backward(dout);
-    for (let i = 1; threads > 1 && rt.threadStats().workerChunks === 0 && i < 50; i++) dx = layer.backward(dout);
+    for (let i = 1; threads > 1 && rt.threadStats().workerChunks === 0 && i < 500; i++) dx = layer.backward(dout);
     const out = { dx: dx.toArray(), dW: dW.toArray(), db: db.toArray(), workerChunks: rt.threadStats().workerChunks, changed: canaries.changed() };
     // db as the contract says: each group's convBiasBackward, the sums added in group order
     const groups = Math.min(N, CONV_IMAGE_GROUPS), P = OH * OW, part = rt.tensor([c.FN]);

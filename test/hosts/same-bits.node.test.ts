@@ -1,6 +1,7 @@
 // Same bits everywhere: the seeded 50-step run of test/hosts/train-hash.mjs (a
 // small MLP and SimpleConvNet, Adam) on the default plain-SIMD build gives the
-// same parameter hashes in Node, Chromium, workerd, Bun and Deno, on 1 and 2
+// same parameter and prediction hashes in Node, Chromium, workerd, Bun and
+// Deno (and each host's frozen copy predicts with its net's bits), on 1 and 2
 // threads where the host has threads. Each host runs the built package the way
 // its users load it: Node, Bun and Deno the Node entry (dist/bundle/node.js),
 // Chromium the portable bundle from a cross-origin isolated loopback page,
@@ -19,7 +20,7 @@ for (const f of ['dist/bundle/node.js', 'dist/bundle/index.js', 'build/simdnn.wa
   if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
 }
 
-interface HashRun { mlp: string; conv: string; loss: number[]; threads: number; workerChunks: number }
+interface HashRun { mlp: string; conv: string; loss: number[]; predicted: string[]; frozenPredicted: string[]; threads: number; workerChunks: number }
 const runs: Record<string, HashRun> = {};
 
 function binary(pkg: string, file: string): string | null {
@@ -39,6 +40,7 @@ async function runScript(cmd: string, args: string[]): Promise<HashRun> {
 function record(name: string, r: HashRun, threads: number): void {
   expect(r.threads, `${name}: threads`).toBe(threads);
   if (threads > 1) expect(r.workerChunks, `${name}: parts run by workers`).toBeGreaterThan(0);
+  expect(r.frozenPredicted, `${name}: a frozen copy predicts with the net's bits`).toEqual(r.predicted);
   runs[name] = r;
 }
 
@@ -111,7 +113,7 @@ describe('the seeded run has the same bits on every host', { timeout: 120_000 },
     expect(rows.length).toBe(runtimes.filter((r) => r.cmd !== null).length * 2 + 3);
     const [first] = rows;
     for (const [name, r] of rows) {
-      expect({ name, mlp: r.mlp, conv: r.conv }).toEqual({ name, mlp: first[1].mlp, conv: first[1].conv });
+      expect({ name, mlp: r.mlp, conv: r.conv, predicted: r.predicted }).toEqual({ name, mlp: first[1].mlp, conv: first[1].conv, predicted: first[1].predicted });
     }
   });
 });

@@ -1,6 +1,8 @@
 // The seeded run every host must reproduce bit for bit: 50 Adam steps of a
 // small MLP and of SimpleConvNet on synthetic data from a seeded generator,
-// then a SHA-256 of every parameter's float32 bits, in key order. Plain
+// then a SHA-256 of every parameter's float32 bits, in key order, and of the
+// trained net's predictions (batches 1, 3, 8 and all rows), by net.predict and
+// by its frozen copy (net.freeze(): weights packed once). Plain
 // JavaScript with no import, so Node, Chromium, workerd, Bun and Deno all load
 // it as is; the caller passes the simdnn module it imported and the runtime.
 
@@ -40,6 +42,20 @@ async function hashParams(net) {
   return sha256Hex(new Uint8Array(all.buffer));
 }
 
+/** SHA-256 of predict's outputs for the first 1, 3, 8 and all rows of x, by `predict(rows)`. */
+async function hashPredictions(x, predict) {
+  const parts = [1, 3, 8, x.shape[0]].map((n) => {
+    const y = predict(x.rows(0, n));
+    const v = y.toArray();
+    y.dispose();
+    return v;
+  });
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { all.set(p, at); at += p.length; }
+  return sha256Hex(new Uint8Array(all.buffer));
+}
+
 async function train(simdnn, rt, net, shape, seed) {
   const opt = new simdnn.Adam({ lr: 0.001 });
   const { x, t } = batch(rt, shape, seed);
@@ -49,9 +65,13 @@ async function train(simdnn, rt, net, shape, seed) {
     if (step === STEPS - 1) loss = net.loss(x, t);
   }
   const hash = await hashParams(net);
+  const predicted = await hashPredictions(x, (rows) => net.predict(rows));
+  const frozen = net.freeze();
+  const frozenPredicted = await hashPredictions(x, (rows) => frozen.predict(rows));
+  frozen.dispose();
   x.dispose();
   net.dispose();
-  return { hash, loss };
+  return { hash, loss, predicted, frozenPredicted };
 }
 
 /**
@@ -67,5 +87,9 @@ export async function trainHash(simdnn, rt) {
   const conv = await train(simdnn, rt, new simdnn.SimpleConvNet(rt, {
     inputDim: [1, 28, 28], convParam: { filterNum: 8, filterSize: 5, pad: 0, stride: 1 }, hiddenSize: 32, outputSize: 10,
   }), [16, 1, 28, 28], 3);
-  return { mlp: mlp.hash, conv: conv.hash, loss: [mlp.loss, conv.loss], threads: rt.features.threads, workerChunks: rt.threadStats().workerChunks };
+  return {
+    mlp: mlp.hash, conv: conv.hash, loss: [mlp.loss, conv.loss],
+    predicted: [mlp.predicted, conv.predicted], frozenPredicted: [mlp.frozenPredicted, conv.frozenPredicted],
+    threads: rt.features.threads, workerChunks: rt.threadStats().workerChunks,
+  };
 }

@@ -18,7 +18,7 @@ import { LayerNormalization } from '../layers/layer-normalization.js';
 import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
 import { Relu, Sigmoid, Tanh, isFusableActivation } from '../layers/activations.js';
 import { Buffers } from '../layers/buffers.js';
-import type { Layer } from '../layers/layer.js';
+import { fusesActivation, type Layer } from '../layers/layer.js';
 import type { FusedActivation, Runtime } from '../runtime/runtime.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
@@ -75,7 +75,7 @@ class Twin implements Stage {
   constructor(private readonly layer: Layer, private readonly copies: Tensor[], private readonly act: FusedActivation) {}
 
   forward(x: Tensor): Tensor {
-    return this.act === 'none' ? this.layer.forward(x, false) : (this.layer as Convolution).forward(x, false, this.act);
+    return this.act !== 'none' && fusesActivation(this.layer) ? this.layer.forward(x, false, this.act) : this.layer.forward(x, false);
   }
 
   dispose(): void {
@@ -129,7 +129,7 @@ export class FrozenNet {
       for (let i = 0; i < layers.length; i++) {
         const layer = layers[i], next = layers[i + 1];
         // the activation after an Affine or a Convolution runs in its epilogue, as net.predict runs it
-        const act: FusedActivation = (layer instanceof Affine || layer instanceof Convolution) && isFusableActivation(next) ? next.fusedAs : 'none';
+        const act: FusedActivation = fusesActivation(layer) && isFusableActivation(next) ? next.fusedAs : 'none';
         this.stages.push(this.stageOf(layer, act, i));
         if (act !== 'none') i++;
       }

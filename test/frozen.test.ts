@@ -16,11 +16,9 @@ import {
 import { DeepConvNet, FrozenNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet } from '../src/nets/index.js';
 import { SGD } from '../src/optim/index.js';
 
-let rt: Runtime;
-let other: Runtime;
+let rt: Runtime, other: Runtime; // `other`: for tensors of another runtime
 beforeAll(async () => {
-  rt = await makeRuntime();
-  other = await makeRuntime();
+  [rt, other] = await Promise.all([makeRuntime(), makeRuntime()]);
 });
 
 /** Batches that reach every path of the packed GEMM: 1–2 rows (packed row kernels), 3–8 (4-row tiles), 13 (6-row tiles and an edge). */

@@ -156,48 +156,45 @@ describe('threads: GEMM split across workers', () => {
     expect(gemmRowClaims(2048, 1024, 256, 2), 'op(B) exactly one workspace').not.toBeNull();
   });
 
+  let splitPair: Promise<Runtime[]> | null = null;
+  /** `call` on a 1-thread and a 2-thread runtime (one pair for these tests), at each [M, N, K]: the same bits, and each 2-thread call one split job. */
+  async function expectSplitLikeOne(shapes: ReadonlyArray<readonly [number, number, number]>, call: (r: Runtime, M: number, N: number, K: number) => Float32Array, what = ''): Promise<void> {
+    const [solo, rt] = await (splitPair ??= Promise.all([threaded({ threads: 1 }), threaded({ threads: 2 })]));
+    for (const [M, N, K] of shapes) {
+      const before = rt.threadStats().jobs;
+      expectBits(call(rt, M, N, K), call(solo, M, N, K), `${what}${M}×${N}×${K}`);
+      expect(rt.threadStats().jobs, `${what}${M}×${N}×${K} split`).toBe(before + 1);
+    }
+  }
+
   it('gemmBiasAct splits too (the bias moves with a column split): the same bits as one thread', async () => {
-    const solo = await threaded({ threads: 1 });
-    const rt = await threaded({ threads: 2 });
-    const fused = (r: Runtime, M: number, N: number, K: number) => {
+    await expectSplitLikeOne([[301, 67, 97], [37, 401, 131]], (r, M, N, K) => {
       const A = r.tensor([M, K], randomArray(M * K, M)), B = r.tensor([K, N], randomArray(K * N, N));
       const b = r.tensor([N], randomArray(N, K)), C = r.tensor([M, N]);
       r.unsafeGemmBiasAct(0, 0, M, N, K, A.ptr, K, B.ptr, N, C.ptr, N, b.ptr, 'relu');
       const out = C.toArray();
       for (const t of [A, B, b, C]) t.dispose();
       return out;
-    };
-    for (const [M, N, K] of [[301, 67, 97], [37, 401, 131]]) {
-      const before = rt.threadStats().jobs;
-      expectBits(fused(rt, M, N, K), fused(solo, M, N, K), `${M}×${N}×${K}`);
-      expect(rt.threadStats().jobs, 'split').toBe(before + 1);
-    }
+    });
   });
 
   it('gemmActBackward splits too (rows claimed, or columns with saved moving like C): the same bits as one thread', async () => {
-    const solo = await threaded({ threads: 1 });
-    const rt = await threaded({ threads: 2 });
-    const dx = (r: Runtime, M: number, N: number, K: number, act: 'relu' | 'sigmoid' | 'tanh') => {
-      const dout = r.tensor([M, K], randomArray(M * K, M)), W = r.tensor([N, K], randomArray(K * N, N));
-      const saved = r.tensor([M, N], randomArray(M * N, K)), C = r.tensor([M, N]);
-      r.unsafeGemmActBackward(0, 1, M, N, K, dout.ptr, K, W.ptr, K, C.ptr, N, saved.ptr, act);
-      const out = C.toArray();
-      for (const t of [dout, W, saved, C]) t.dispose();
-      return out;
-    };
     for (const act of ['relu', 'sigmoid', 'tanh'] as const) {
-      for (const [M, N, K] of [[301, 67, 97], [37, 401, 131]]) {
-        const before = rt.threadStats().jobs;
-        expectBits(dx(rt, M, N, K, act), dx(solo, M, N, K, act), `${act} ${M}×${N}×${K}`);
-        expect(rt.threadStats().jobs, 'split').toBe(before + 1);
-      }
+      await expectSplitLikeOne([[301, 67, 97], [37, 401, 131]], (r, M, N, K) => {
+        const dout = r.tensor([M, K], randomArray(M * K, M)), W = r.tensor([N, K], randomArray(K * N, N));
+        const saved = r.tensor([M, N], randomArray(M * N, K)), C = r.tensor([M, N]);
+        r.unsafeGemmActBackward(0, 1, M, N, K, dout.ptr, K, W.ptr, K, C.ptr, N, saved.ptr, act);
+        const out = C.toArray();
+        for (const t of [dout, W, saved, C]) t.dispose();
+        return out;
+      }, `${act} `);
     }
   });
 
   it('gemmPacked (weights packed once) splits: rows claimed over the one packed B, or columns from a panel boundary; the same bits as one thread', async () => {
-    const solo = await threaded({ threads: 1 });
-    const rt = await threaded({ threads: 2 });
-    const packed = (r: Runtime, M: number, N: number, K: number) => {
+    // rows claimed (M >= N), with op(B) past one workspace's B block, which only a packed B can claim over; columns (M < N)
+    expect(packedBFloats(300, 1000)).toBeGreaterThan(CLAIMED_B_FLOATS);
+    await expectSplitLikeOne([[301, 67, 97], [700, 300, 1000], [37, 401, 131], [8, 100, 784]], (r, M, N, K) => {
       const A = r.tensor([M, K], randomArray(M * K, M)), B = r.tensor([K, N], randomArray(K * N, N));
       const b = r.tensor([N], randomArray(N, K)), C = r.tensor([M, N]);
       const Bp = r.tensor([packedBFloats(N, K)]);
@@ -206,14 +203,7 @@ describe('threads: GEMM split across workers', () => {
       const out = C.toArray();
       for (const t of [A, B, b, C, Bp]) t.dispose();
       return out;
-    };
-    // rows claimed (M >= N), with op(B) past one workspace's B block, which only a packed B can claim over; columns (M < N)
-    for (const [M, N, K] of [[301, 67, 97], [700, 300, 1000], [37, 401, 131], [8, 100, 784]]) {
-      const before = rt.threadStats().jobs;
-      expectBits(packed(rt, M, N, K), packed(solo, M, N, K), `${M}×${N}×${K}`);
-      expect(rt.threadStats().jobs, `${M}×${N}×${K} split`).toBe(before + 1);
-    }
-    expect(packedBFloats(300, 1000)).toBeGreaterThan(CLAIMED_B_FLOATS);
+    });
   });
 
   it('a frozen net on 2 threads predicts with the bits of the net on one', async () => {

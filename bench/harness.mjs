@@ -135,6 +135,85 @@ async function timeOne(setup, time, flops, clock, stat) {
   }
 }
 
+/** Rounds of a paired measurement (timePaired): each side runs one block per round. */
+const PAIRED_ROUNDS = 10;
+
+/**
+ * Milliseconds per call of two sides, each { fn, beforeEach? } (synchronous),
+ * timed in alternating blocks (sidesInRound): PAIRED_ROUNDS rounds, each side
+ * running back to back for time / PAIRED_ROUNDS ms per block (at least 20),
+ * after a warm-up of max(50, time / 4) ms each. A block's first call is
+ * untimed (the other side just ran in this core's caches); a side's
+ * beforeEach runs before each of its calls, untimed. The mean over all of a
+ * side's blocks, so a phase of the host (seconds to minutes of stalls on one
+ * vCPU) weighs on both sides alike. `onRound(side)` (tests) sees the order
+ * the sides ran in.
+ * @returns {[number, number]}
+ */
+export function timePaired(sides, time, clock = 'wall', onRound = undefined) {
+  const now = clock === 'cpu' ? cpuNow : () => performance.now();
+  const blockMs = Math.max(20, time / PAIRED_ROUNDS);
+  const block = ({ fn, beforeEach }, ms) => {
+    beforeEach?.();
+    fn();
+    const start = now();
+    let calls = 0, timed = 0;
+    if (beforeEach) {
+      do {
+        beforeEach();
+        const t0 = now();
+        fn();
+        timed += now() - t0;
+        calls++;
+      } while (now() - start < ms);
+    } else {
+      do { fn(); calls++; } while ((timed = now() - start) < ms);
+    }
+    return { ms: timed, calls };
+  };
+  for (const side of sides) block(side, Math.max(50, time / 4));
+  const total = [0, 0], calls = [0, 0];
+  for (let r = 0; r < PAIRED_ROUNDS; r++) {
+    for (const side of sidesInRound(r)) {
+      onRound?.(side);
+      const b = block(sides[side], blockMs);
+      total[side] += b.ms;
+      calls[side] += b.calls;
+    }
+  }
+  return [total[0] / calls[0], total[1] / calls[1]];
+}
+
+/**
+ * Ours and TF.js's wasm backend on one case, timed in alternating blocks
+ * (timePaired) rather than one after the other: timed apart, a slow phase of
+ * the host on one side moved the ratio (session 14's run 2 read the MLP step
+ * at 9.40× TF.js with our step at 2.18 ms, where the same step took 1.73 ms
+ * minutes later). Null when either side cannot be paired (an error, a
+ * figure rather than a function): then each is timed alone.
+ */
+async function timeWithTfjsWasm(c, rt, suite, tf, clock) {
+  let ours, peer;
+  try {
+    ours = prepared(await c.ours(rt, suite));
+    if (!(await tf.setBackend('wasm'))) throw new Error("bench: TF.js backend 'wasm' failed to initialise");
+    peer = prepared(await c.tfjs(tf, 'wasm'));
+    if (!ours.fn || !peer.fn) return null;
+    const [a, b] = timePaired([ours, peer], suite.time, clock);
+    return {
+      ours: { ms: a, flops: ours.flops ?? c.flops, note: ours.note },
+      peer: { ms: b, flops: peer.flops ?? c.flops, note: joinNotes(peer.note, `${PAIRED_ROUNDS} blocks alternating with ours`) },
+    };
+  } catch {
+    return null;
+  } finally {
+    ours?.dispose?.();
+    peer?.dispose?.();
+  }
+}
+
+const joinNotes = (...notes) => notes.filter(Boolean).join('; ');
+
 let tfjs = null;
 /**
  * TF.js core with the cpu and wasm backends registered (all CommonJS: one
@@ -159,23 +238,30 @@ export async function loadTfjs() {
 }
 
 /**
- * Runs every case: simdnn, then each TF.js backend, then external peers.
- * In the relaxed pass only simdnn runs. `progress` gets one line per case.
+ * Runs every case: simdnn and TF.js's wasm backend in alternating blocks
+ * (timeWithTfjsWasm), or simdnn alone; then each other TF.js backend, then
+ * external peers. In the relaxed pass only simdnn runs. `progress` gets one
+ * line per case.
  */
 export async function runSuite(suite, rt, progress) {
   const results = [];
   const tf = !suite.relaxed && suite.cases.some((c) => c.tfjs) ? await loadTfjs() : null;
   for (const c of suite.cases) {
     const clock = c.wallClock ? 'wall' : suite.clock;
+    const paired = tf && c.tfjs && !c.peak ? await timeWithTfjsWasm(c, rt, suite, tf, clock) : null;
     // The peak row takes the median sample: steadier than the mean for a loop
     // that touches no memory, and (latencies skew high) at least as fast as
     // the mean, so the other rows' "% of peak", from means, is not flattered.
     // The fastest sample would track timer and frequency outliers instead.
-    const ours = await timeOne(() => c.ours(rt, suite), suite.time, c.flops, clock, c.peak ? 'p50' : 'mean');
+    const ours = paired?.ours ?? await timeOne(() => c.ours(rt, suite), suite.time, c.flops, clock, c.peak ? 'p50' : 'mean');
     const row = { topic: c.topic, name: c.name, peak: !!c.peak, ours, peers: {} };
     if (!suite.relaxed) {
       if (c.tfjs) {
         for (const backend of TFJS_BACKENDS) {
+          if (backend === 'wasm' && paired) {
+            row.peers['tfjs-wasm'] = paired.peer;
+            continue;
+          }
           if (!(await tf.setBackend(backend))) throw new Error(`bench: TF.js backend '${backend}' failed to initialise`);
           row.peers[`tfjs-${backend}`] = await timeOne(() => c.tfjs(tf, backend), suite.time, c.flops, clock);
         }

@@ -1,5 +1,5 @@
 // The bench's own tools (bench/*.mjs), run as the bench runs them: the NumPy peer's block protocol, the
-// no-sharing pair of workers for both nets, the coherence probe. What they measure are timings, which tests
+// no-sharing pair of workers for both nets, the coherence probe, the alternating blocks of ours and a peer. What they measure are timings, which tests
 // never judge: these check that each tool answers, in the shape the bench reads, and shuts down.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { NumpyPeer } from '../bench/numpy-peer.mjs';
 import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
+import { timePaired } from '../bench/harness.mjs';
 
 const script = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
 const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -61,5 +62,24 @@ describe('coherence', () => {
     expect(c.kb).toBe(256);
     for (const k of ['readOwn', 'readOther', 'writeOwn', 'writeShared'] as const) expect(positive(c[k])).toBe(true);
     expect(coherenceReport(c)).toMatch(/^overwriting 256 KB the other thread had read: [\d.]+ µs .*reading 256 KB the other had written: [\d.]+ µs/);
+  });
+});
+
+describe('timePaired', () => {
+  it('times two functions in alternating blocks, each side first in every other round, and gives each a time per call', () => {
+    const order: number[] = [];
+    const calls = [0, 0];
+    let resets = 0, sink = 0, fresh = false;
+    const [a, b] = timePaired([
+      { fn: () => { calls[0]++; } },
+      // side 1 needs its beforeEach before every call
+      { fn: () => { expect(fresh).toBe(true); fresh = false; calls[1]++; for (let i = 0; i < 1000; i++) sink += i; }, beforeEach: () => { fresh = true; resets++; } },
+    ], 200, 'wall', (side: number) => order.push(side));
+    expect(order).toEqual(Array.from({ length: 10 }, (_, r) => (r % 2 ? [1, 0] : [0, 1])).flat());
+    expect(positive(a) && positive(b)).toBe(true);
+    expect(calls[0]).toBeGreaterThan(10);
+    expect(calls[1]).toBeGreaterThan(10);
+    expect(resets).toBe(calls[1]);
+    expect(sink).toBeGreaterThan(0);
   });
 });

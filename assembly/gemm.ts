@@ -9,7 +9,8 @@
 // 4 rows run 6×4 or 4×8 kernels instead of computing padding (10% faster at
 // M = 16, a conv layer's filter count), and 7 or 8 last rows run as two 4-row
 // tiles (tileRows). A·B with at most 4 rows (inference at batch 1–4) skips
-// packing B (gemmRows). Packing a transposed operand (Bᵀ, or
+// packing B (gemmRows); weights packed once for a frozen net run on the same
+// blocks and tiles without packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
 // A stored row-major) transposes 4×4 blocks in registers, so every transpose
 // case runs at the speed of A·B.
 //

@@ -7,6 +7,18 @@ import { Buffers } from './buffers.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import type { FusedActivation } from '../runtime/runtime.js';
 
+/**
+ * The rows of an affine input x that flattens to D features per row (RangeError naming `who`
+ * otherwise). Also a frozen net's packed Affine's check (src/nets/frozen.ts).
+ */
+export function affineRows(x: Tensor, D: number, who: string): number {
+  const N = x.shape[0];
+  if (x.size !== N * D) {
+    throw new RangeError(`${who}: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
+  }
+  return N;
+}
+
 /** Gradient tensors an Affine writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
 
@@ -75,12 +87,7 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
   private checkInput(x: Tensor, who: string): number {
     this.checkAlive(who);
     checkFloatTensor(this.W.rt, x, `Affine.${who}: x`);
-    const D = this.W.shape[0];
-    const N = x.shape[0];
-    if (x.size !== N * D) {
-      throw new RangeError(`Affine.${who}: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, W expects ${D}`);
-    }
-    return N;
+    return affineRows(x, this.W.shape[0], `Affine.${who}`);
   }
 
   /**

@@ -8,7 +8,7 @@
 // plain memory a user (or an optimizer) may write at any time, so no cache
 // could know when its packing went stale; a frozen net never goes stale, and
 // freezing again after training is explicit.
-import { Affine } from '../layers/affine.js';
+import { Affine, affineRows } from '../layers/affine.js';
 import { BatchNormalization } from '../layers/batch-normalization.js';
 import { Convolution } from '../layers/convolution.js';
 import { Dropout } from '../layers/dropout.js';
@@ -20,7 +20,7 @@ import { Relu, Sigmoid, Tanh, isFusableActivation } from '../layers/activations.
 import { Buffers } from '../layers/buffers.js';
 import { fusesActivation, type Layer } from '../layers/layer.js';
 import type { FusedActivation, Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, copyResult, type Tensor } from '../runtime/tensor.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
 
 /** One step of a frozen net's forward: owns its output (valid until its next call) and its copies. */
@@ -44,15 +44,17 @@ class PackedAffine implements Stage {
     [this.D, this.M] = layer.W.shape;
     this.packed = rt.tensor([packedBFloats(this.M, this.D)]);
     rt.unsafeKernels.packBPanels(0, this.M, this.D, layer.W.ptr, this.M, this.packed.ptr);
-    this.b = rt.tensor(layer.b.shape, layer.b.data);
+    try {
+      this.b = rt.tensor(layer.b.shape, layer.b.data);
+    } catch (e) {
+      this.packed.dispose(); // the stage is not made: nothing else would free it
+      throw e;
+    }
     this.buffers = new Buffers(rt);
   }
 
   forward(x: Tensor): Tensor {
-    const N = x.shape[0];
-    if (x.size !== N * this.D) {
-      throw new RangeError(`${this.who}: x of shape [${x.shape.join(', ')}] flattens to ${x.size / Math.max(N, 1)} features per sample, the Affine expects ${this.D}`);
-    }
+    const N = affineRows(x, this.D, this.who);
     const out = this.buffers.get('out', [N, this.M]);
     this.rt.unsafeGemmPacked(N, this.M, this.D, x.ptr, this.D, this.packed.ptr, out.ptr, this.M, this.b.ptr, this.act);
     return out;
@@ -176,11 +178,7 @@ export class FrozenNet {
    */
   predict(x: Tensor, out?: Tensor): Tensor {
     if (out !== undefined) checkFloatTensor(this.rt, out, 'FrozenNet.predict: out');
-    const y = this.predictBorrowed(x, 'FrozenNet.predict: x');
-    if (out !== undefined && out.size !== y.size) throw new RangeError(`FrozenNet.predict: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
-    const result = out ?? this.rt.tensor(y.shape);
-    this.rt.unsafeKernels.copy(result.ptr, y.ptr, y.size);
-    return result;
+    return copyResult(this.predictBorrowed(x, 'FrozenNet.predict: x'), out, 'FrozenNet.predict');
   }
 
   /**

@@ -8,7 +8,7 @@ import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { StateSnapshot } from './state-snapshot.js';
@@ -93,11 +93,7 @@ export class Sequential {
    */
   predict(x: Tensor, train = false, out?: Tensor): Tensor {
     if (out !== undefined) checkFloatTensor(this.rt, out, 'predict: out');
-    const y = this.predictBorrowed(x, train, 'predict: x');
-    if (out !== undefined && out.size !== y.size) throw new RangeError(`predict: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
-    const result = out ?? this.rt.tensor(y.shape);
-    this.rt.unsafeKernels.copy(result.ptr, y.ptr, y.size);
-    return result;
+    return copyResult(this.predictBorrowed(x, train, 'predict: x'), out, 'predict');
   }
 
   /**

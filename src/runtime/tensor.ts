@@ -213,6 +213,17 @@ export function sharesMemory(a: Tensor, b: Tensor): boolean {
   return a.ptr < b.ptr + 4 * b.size && b.ptr < a.ptr + 4 * a.size;
 }
 
+/**
+ * A borrowed result `y` copied into `out` (already checked live and on y's runtime), or into a new
+ * tensor the caller owns; a RangeError naming `who` if out's size is not y's (out is then not written).
+ */
+export function copyResult(y: Tensor, out: Tensor | undefined, who: string): Tensor {
+  if (out !== undefined && out.size !== y.size) throw new RangeError(`${who}: out must have shape [${y.shape.join(', ')}], got [${out.shape.join(', ')}]`);
+  const result = out ?? y.rt.tensor(y.shape);
+  y.rt.unsafeKernels.copy(result.ptr, y.ptr, y.size);
+  return result;
+}
+
 /** checkTensor for a float32 argument: an IntTensor is refused too. */
 export function checkFloatTensor(rt: Runtime, t: unknown, what: string): asserts t is Tensor {
   if (!(t instanceof Tensor) || !t.alive || t.rt !== rt) throw tensorError(rt, t, what, 'a float32 Tensor');

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
-import { Adam, Convolution, DeepConvNet, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, createOptimizer, type Layer } from '../src/index.js';
+import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, Trainer, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { CHAIN_MIN_PART_WORK, CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
@@ -687,6 +687,114 @@ describe('threads: optimizer updates split by ranges', () => {
         one.out[name].forEach((p, i) => expectBits(two.out[name][i], p, `${name}, tensor ${i}${separate ? ', separate' : ''}`));
       }
     }
+  });
+});
+
+describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
+  const MLP = { inputSize: 784, hiddenSizeList: [64], outputSize: 10 };
+
+  /** Records each runParts call's kernel and each part's arguments, then runs it. */
+  function recordParts(rt: Runtime): Array<{ name: string; parts: unknown[][] }> {
+    const calls: Array<{ name: string; parts: unknown[][] }> = [];
+    const run = rt.runParts.bind(rt);
+    vi.spyOn(rt, 'runParts').mockImplementation((name, parts, write, work) => {
+      const args: unknown[][] = [];
+      for (let p = 0; p < parts; p++) write(p, ((...a: unknown[]) => { args.push(a); }) as never);
+      calls.push({ name, parts: args });
+      run(name, parts, write, work);
+    });
+    return calls;
+  }
+
+  it('every optimizer: each part saves, checks and updates one range of the parameter block, with the bits of one thread', async () => {
+    const train = async (threads: number, name: string) => {
+      const rt = await threaded({ threads, seed: 21 });
+      // 79,510 params: two parts even for SGD's two floats touched per param
+      const net = new MultiLayerNet(rt, { ...MLP, hiddenSizeList: [100] });
+      const x = rt.tensor([50, 784], randomArray(50 * 784, 22, 0, 1));
+      const t = rt.labels([50], Array.from({ length: 50 }, (_, i) => (i * 3) % 10));
+      const optimizer = createOptimizer(name, { lr: 0.01 });
+      const trainer = new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 50, optimizer });
+      trainer.step(x, t); // the first update makes the state: the unsplit path
+      const calls = recordParts(rt);
+      for (let i = 0; i < 3; i++) trainer.step(x, t);
+      vi.restoreAllMocks();
+      const set = { paramPtr: net.parameterSet!.paramPtr, size: net.parameterSet!.size };
+      const result = { params: Object.values(net.params).map((p) => p.toArray()), state: optimizer.state(), calls, set };
+      trainer.dispose();
+      await rt.dispose(); // its workers stop spinning before the next optimizer's start
+      return result;
+    };
+    for (const name of optimizerNames) {
+      const one = await train(1, name);
+      const two = await train(2, name);
+      one.params.forEach((p, i) => expectBits(two.params[i], p, `${name}: params[${i}]`));
+      expect(two.state, name).toEqual(one.state);
+      const at = two.calls.findIndex((c) => c.name === 'backupRange');
+      expect(at, `${name}: a guarded update`).toBeGreaterThanOrEqual(0);
+      const [backup, update, check] = two.calls.slice(at, at + 3);
+      expect(check.name, name).toBe('nonFiniteFlag');
+      expect(backup.parts.length, `${name}: split in 2`).toBe(2);
+      expect(update.parts.length, name).toBe(2);
+      expect(check.parts.length, name).toBe(2);
+      // part p's params: backupRange(pDst, p, …, n, flag), the update(param, …), nonFiniteFlag(x, n, flag)
+      let next = two.set.paramPtr;
+      for (let p = 0; p < 2; p++) {
+        const [, from, , , , , , n] = backup.parts[p] as number[];
+        expect(from, `${name}: part ${p} starts where the last ended`).toBe(next);
+        expect(update.parts[p][0], `${name}: the update's part ${p}`).toBe(from);
+        expect(check.parts[p].slice(0, 2), `${name}: the check's part ${p}`).toEqual([from, n]);
+        next = from + 4 * n;
+      }
+      expect(next, `${name}: the parts cover the block`).toBe(two.set.paramPtr + 4 * two.set.size);
+    }
+  });
+
+  it('rolls back on 2 threads when the worker\'s range fails: NaN/Inf gradients, then an overflowing update', async () => {
+    const rt = await threaded({ threads: 2, seed: 23 });
+    const net = new MultiLayerNet(rt, { ...MLP, weightDecayLambda: 10 });
+    const x = rt.tensor([50, 784], randomArray(50 * 784, 24, 0, 1));
+    const t = rt.labels([50], Array.from({ length: 50 }, (_, i) => (i * 7) % 10));
+    const optimizer = new Momentum({ lr: 0.01 });
+    const trainer = new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 50, optimizer });
+    trainer.step(x, t);
+    trainer.step(x, t);
+    const calls = recordParts(rt);
+    const snapshot = () => ({ params: net.exportParams(), state: optimizer.state() });
+    const expectUnchanged = (was: ReturnType<typeof snapshot>, what: string) => {
+      const now = snapshot();
+      for (const k of Object.keys(was.params)) expectBits(now.params[k].data, was.params[k].data, `${what}: ${k}`);
+      expect(now.state, what).toEqual(was.state);
+    };
+    // input 700 at 3.4e38 with W1's row 700 at 0 keeps the forward pass finite, and with W2
+    // scaled by 1000 its row of dW1 overflows: in the back half of the block (the worker's part)
+    const bad = rt.tensor([50, 784], x.toArray());
+    for (let n = 0; n < 50; n++) bad.data[n * 784 + 700] = 3.4e38;
+    net.params.W1.data.fill(0, 700 * 64, 701 * 64);
+    for (let i = 0; i < net.params.W2.size; i++) net.params.W2.data[i] *= 1000;
+    const beforeNaN = snapshot();
+    expect(() => trainer.step(bad, t, 2)).toThrow(/step 3 produced NaN\/Inf gradients/);
+    expectUnchanged(beforeNaN, 'NaN gradients');
+    const backup = calls.at(-1)!;
+    expect(backup.name, 'stopped after the backup and its checks').toBe('backupRange');
+    const [, from, , , , , , n] = backup.parts[1] as number[];
+    expect(from < net.params.W1.ptr + 4 * 700 * 64 && from + 4 * n > net.params.W1.ptr + 4 * 701 * 64, 'W1\'s row 700 in the worker\'s part').toBe(true);
+    bad.dispose();
+    // hidden activations of 1e37 and lr 100: finite gradients whose update overflows W2
+    for (let i = 0; i < net.params.W2.size; i++) net.params.W2.data[i] /= 1000;
+    net.params.b1.data.fill(1e37);
+    optimizer.lr = 100;
+    const beforeOverflow = snapshot();
+    expect(() => trainer.step(x, t, 2)).toThrow(/step 3 overflowed the parameters/);
+    expectUnchanged(beforeOverflow, 'overflow');
+    expect(calls.at(-1)!.name, 'checked after the update').toBe('nonFiniteFlag');
+    vi.restoreAllMocks();
+    // and training goes on from there
+    net.params.b1.data.fill(0);
+    optimizer.lr = 0.01;
+    expect(Number.isFinite(trainer.step(x, t, 2))).toBe(true);
+    expect(optimizer.t).toBe(3);
+    trainer.dispose();
   });
 });
 

@@ -1,7 +1,7 @@
 // The book's optimizer contract: update(params, grads) changes params in place.
-import type { KernelName, PartArgs } from '../runtime/runtime.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
-import { StateStore, type ParamState } from './state.js';
+import type { KernelName, PartArgs, Runtime } from '../runtime/runtime.js';
+import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
+import { StateStore, type ParamState, type Span } from './state.js';
 
 /** Float tensors keyed by parameter name ('W1', 'b1', …), as `net.params` / `net.grads` hold them; borrowed, never disposed by an optimizer. */
 export type Params = Readonly<Record<string, Tensor>>;
@@ -41,6 +41,22 @@ export function checkPairs(who: string, params: Params, grads: Params): string[]
     }
   }
   return keys;
+}
+
+/** @internal Where guardedUpdate() copies the params and the state arena (byte addresses), and its flags (one int per part). */
+export interface UpdateBackup {
+  params: number;
+  arena: number;
+  flags: IntTensor;
+}
+
+/** @internal What guardedUpdate() found. */
+export type GuardedUpdate = 'ok' | 'gradients' | 'parameters';
+
+function anyFlag(flags: IntTensor, parts: number): boolean {
+  const d = flags.data;
+  for (let p = 0; p < parts; p++) if (d[p] !== 0) return true;
+  return false;
 }
 
 /**
@@ -90,13 +106,57 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     this.steps++;
     if (rt === null) return;
     this.beginStep(this.steps);
-    const streams = 2 + this.store.slotNames.length; // floats touched per element: param, grad, each slot
     for (const s of spans) {
-      rt.splitRange(this.kernel, Math.ceil(s.size / SPLIT_UNIT), SPLIT_UNIT * streams, (u0, u1, call) => {
-        const i0 = u0 * SPLIT_UNIT;
-        this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, Math.min(s.size, u1 * SPLIT_UNIT) - i0);
-      });
+      this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n));
     }
+  }
+
+  /**
+   * Runs `kernel` once per part of span `s`, at most one per thread: part p gets floats
+   * [i0, i0 + n). Every pass over a span splits it here, so a range is the same in each
+   * (the part that updates it also saves and checks it: guardedUpdate).
+   */
+  private eachRange<N extends KernelName>(rt: Runtime, s: Span, kernel: N, write: (i0: number, n: number, call: PartArgs<N>, p: number) => void): number {
+    const units = Math.ceil(s.size / SPLIT_UNIT);
+    const work = SPLIT_UNIT * (2 + this.store.slotNames.length); // floats touched per unit: param, grad, each slot
+    const parts = rt.splitParts(units, work);
+    rt.runParts(kernel, parts, (p, call) => {
+      const i0 = Math.floor((units * p) / parts) * SPLIT_UNIT;
+      write(i0, Math.min(s.size, Math.floor((units * (p + 1)) / parts) * SPLIT_UNIT) - i0, call, p);
+    }, units * work);
+    return parts;
+  }
+
+  /**
+   * @internal The Trainer's guarded step (src/train/rollback.ts): update() with the rollback's
+   * backup and finiteness checks as split calls over the update's own ranges, so the thread that
+   * updates a range is the one that saves and checks it. `backupFor` gets the one span's params
+   * (byte address, floats) and the state arena, and returns where to copy them, or null to
+   * decline. Returns 'gradients' (a gradient is NaN/Inf: nothing written), 'parameters' (the
+   * update made a parameter NaN/Inf: the caller restores the backup), 'ok', or null, with
+   * nothing written, when the update is not one span or `backupFor` declines (the caller then
+   * runs its own checks around update()).
+   */
+  guardedUpdate(params: Params, grads: Params, backupFor: (param: number, size: number, arena: Tensor | null) => UpdateBackup | null): GuardedUpdate | null {
+    const keys = checkPairs(this.name, params, grads);
+    const { rt, spans, slotBytes } = this.store.prepare(this.name, keys, params, grads);
+    if (rt === null || spans.length !== 1) return null;
+    const s = spans[0];
+    const slots = this.store.slotNames.length;
+    const arena = this.store.arenaTensor;
+    if (slots > 0 && arena === null) return null;
+    const backup = backupFor(s.param, s.size, arena);
+    if (backup === null) return null;
+    const flags = backup.flags;
+    const stateTo = arena === null ? 0 : backup.arena + (s.state - arena.ptr);
+    const parts = this.eachRange(rt, s, 'backupRange', (i0, n, call, p) =>
+      call(backup.params + 4 * i0, s.param + 4 * i0, stateTo + 4 * i0, s.state + 4 * i0, slotBytes, slots, s.grad + 4 * i0, n, flags.ptr + 4 * p));
+    if (anyFlag(flags, parts)) return 'gradients';
+    this.steps++;
+    this.beginStep(this.steps);
+    this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n));
+    this.eachRange(rt, s, 'nonFiniteFlag', (i0, n, call, p) => call(s.param + 4 * i0, n, flags.ptr + 4 * p));
+    return anyFlag(flags, parts) ? 'parameters' : 'ok';
   }
 
   /** Whether the last update ran as one kernel call over a contiguous block of all params. */

@@ -6,8 +6,9 @@
 // copies all three into one preallocated block first (bulk memory copies) and
 // copies them back when the step fails.
 import type { Sequential } from '../nets/sequential.js';
-import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
+import { MAX_SPLIT_PARTS } from '../runtime/runtime.js';
+import type { IntTensor, Tensor } from '../runtime/tensor.js';
 
 interface Span { ptr: number; size: number }
 
@@ -22,6 +23,8 @@ export class StepGuard {
   /** The optimizer's state as plain data, before its first update (its arena is made by that update). */
   private initialState: OptimizerState | null = null;
   private savedSteps = 0;
+  /** One flag per part of a guarded update (guardedUpdate). */
+  private flags: IntTensor | null = null;
 
   constructor(private readonly net: Sequential, private readonly optimizer: Optimizer) {
     this.stateSpans = Object.values(net.state).map((t) => ({ ptr: t.ptr, size: t.size }));
@@ -52,6 +55,28 @@ export class StepGuard {
     }
   }
 
+  /**
+   * The update with the backup and checks split like it (ElementwiseOptimizer.guardedUpdate), for
+   * an optimizer of ours stepping the net's one parameter block; null, with nothing done, otherwise
+   * (the caller then checks the gradients, calls saveParams(), updates and checks the parameters).
+   * 'parameters' leaves the backup for restoreAll().
+   */
+  guardedUpdate(grads: Readonly<Record<string, Tensor>>): GuardedUpdate | null {
+    const opt = this.optimizer;
+    // the first update makes the optimizer's state, which a failed one must leave unmade (saveParams)
+    if (!(opt instanceof ElementwiseOptimizer) || opt.t === 0 || this.paramSpans.length !== 1) return null;
+    const span = this.paramSpans[0];
+    return opt.guardedUpdate(this.net.params, grads, (param, size, arena) => {
+      if (param !== span.ptr || size !== span.size) return null;
+      this.savedSteps = opt.t;
+      this.savedArena = arena;
+      this.initialState = null;
+      const block = this.ensure(arena?.size ?? 0);
+      this.flags ??= this.net.rt.labels([MAX_SPLIT_PARTS]);
+      return { params: block.ptr + this.stateFloats * 4, arena: block.ptr + (this.stateFloats + this.paramFloats) * 4, flags: this.flags };
+    });
+  }
+
   /** Whether every parameter is finite (after the update). */
   paramsFinite(): boolean {
     const k = this.net.rt.unsafeKernels;
@@ -71,18 +96,23 @@ export class StepGuard {
     const opt = this.optimizer;
     if (!(opt instanceof ElementwiseOptimizer)) return;
     const arena = opt.unsafeStateTensor;
-    if (this.savedArena === null) {
-      opt.loadState(this.initialState!);
-    } else if (arena === this.savedArena) {
-      this.net.rt.unsafeKernels.copy(arena.ptr, this.block!.ptr + (this.stateFloats + this.paramFloats) * 4, arena.size);
-      // the step count goes back too (Adam's bias correction depends on it)
-      opt.loadState({ ...opt.state(), t: this.savedSteps });
+    if (this.savedArena === null && this.initialState !== null) {
+      opt.loadState(this.initialState);
+      return;
     }
+    if (this.savedArena !== null) {
+      if (arena !== this.savedArena) return;
+      this.net.rt.unsafeKernels.copy(arena.ptr, this.block!.ptr + (this.stateFloats + this.paramFloats) * 4, arena.size);
+    }
+    // the step count goes back too (Adam's bias correction depends on it)
+    opt.loadState({ ...opt.state(), t: this.savedSteps });
   }
 
   dispose(): void {
     this.block?.dispose();
     this.block = null;
+    this.flags?.dispose();
+    this.flags = null;
   }
 
   /** Grows the block to hold the layer state, the parameters and `optFloats` of optimizer state (only when the layout changes). */

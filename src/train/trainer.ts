@@ -444,22 +444,33 @@ export class Trainer {
       guard.restoreLayerState();
       throw e;
     }
-    const k = net.rt.unsafeKernels;
-    const set = net.parameterSet;
-    const bad = set
-      ? k.hasNonFinite(set.gradPtr, set.size) !== 0
-      : Object.values(grads).some((g) => k.hasNonFinite(g.ptr, g.size) !== 0);
-    if (bad || !Number.isFinite(net.lastLoss)) {
-      guard.restoreLayerState();
-      throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${bad ? 'gradients' : 'loss'}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
-    }
-    guard.saveParams();
-    this.optimizer.update(net.params, grads);
-    if (!guard.paramsFinite()) {
-      guard.restoreAll();
-      throw new RangeError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
+    // one of our optimizers saves, checks and updates each range of the parameters on the
+    // thread that updates it (StepGuard.guardedUpdate); others in passes on this thread
+    const guarded = Number.isFinite(net.lastLoss) ? guard.guardedUpdate(grads) : null;
+    if (guarded === null) {
+      const k = net.rt.unsafeKernels;
+      const set = net.parameterSet;
+      const bad = set
+        ? k.hasNonFinite(set.gradPtr, set.size) !== 0
+        : Object.values(grads).some((g) => k.hasNonFinite(g.ptr, g.size) !== 0);
+      if (bad || !Number.isFinite(net.lastLoss)) this.failedStep(iter, bad ? 'gradients' : 'loss');
+      guard.saveParams();
+      this.optimizer.update(net.params, grads);
+      if (!guard.paramsFinite()) this.failedStep(iter, 'parameters');
+    } else if (guarded !== 'ok') {
+      this.failedStep(iter, guarded);
     }
     return net.lastLoss;
+  }
+
+  /** Puts back what a failed step changed and throws the RangeError saying what failed. */
+  private failedStep(iter: number, what: 'gradients' | 'loss' | 'parameters'): never {
+    if (what === 'parameters') {
+      this.guard.restoreAll();
+      throw new RangeError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
+    }
+    this.guard.restoreLayerState();
+    throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
   }
 
   /**

@@ -66,11 +66,17 @@ export class Suite {
 export const TFJS_BACKENDS = ['wasm', 'cpu'];
 
 /**
- * The order of two sides in round `round` of a paired measurement: side 0
- * first in even rounds, side 1 first in odd ones, so neither always runs
- * right after the other (the paired threads, CLI and inference rows).
+ * The order of `n` sides in round `round` of a paired measurement: a rotation
+ * in even rounds, the reverse of the round before in odd ones, so no side
+ * always runs right after another; for two sides, side 0 first in even
+ * rounds and side 1 in odd ones (the paired threads, CLI and inference rows),
+ * for three every order once in six rounds.
  */
-export const sidesInRound = (round) => (round % 2 ? [1, 0] : [0, 1]);
+export const sidesInRound = (round, n = 2) => {
+  const shift = (round - (round % 2)) % n; // 0 for two sides; 0, 2, 1, … for three
+  const order = Array.from({ length: n }, (_, i) => (i + shift) % n);
+  return round % 2 ? order.reverse() : order;
+};
 
 /**
  * 'wall': elapsed time (performance.now), the default. 'cpu': this process's
@@ -139,7 +145,7 @@ async function timeOne(setup, time, flops, clock, stat) {
 const PAIRED_ROUNDS = 10;
 
 /**
- * Milliseconds per call of two sides, each { fn, beforeEach? } (synchronous),
+ * Milliseconds per call of two or more sides, each { fn, beforeEach? } (synchronous),
  * timed in alternating blocks (sidesInRound): PAIRED_ROUNDS rounds, each side
  * running back to back for time / PAIRED_ROUNDS ms per block (at least 20),
  * after a warm-up of max(50, time / 4) ms each. A block's first call is
@@ -172,37 +178,54 @@ export function timePaired(sides, time, clock = 'wall', onRound = undefined) {
     return { ms: timed, calls };
   };
   for (const side of sides) block(side, Math.max(50, time / 4));
-  const total = [0, 0], calls = [0, 0];
+  const total = sides.map(() => 0), calls = sides.map(() => 0);
   for (let r = 0; r < PAIRED_ROUNDS; r++) {
-    for (const side of sidesInRound(r)) {
+    for (const side of sidesInRound(r, sides.length)) {
       onRound?.(side);
       const b = block(sides[side], blockMs);
       total[side] += b.ms;
       calls[side] += b.calls;
     }
   }
-  return [total[0] / calls[0], total[1] / calls[1]];
+  return total.map((t, i) => t / calls[i]);
 }
 
 /**
- * Ours and TF.js's wasm backend on one case, timed in alternating blocks
+ * Ours, TF.js's wasm backend (`tf`, or null) and the peak loop (`peak`, the
+ * peak row's prepared loop, or null) on one case, timed in alternating blocks
  * (timePaired) rather than one after the other: timed apart, a slow phase of
  * the host on one side moved the ratio (session 14's run 2 read the MLP step
  * at 9.40× TF.js with our step at 2.18 ms, where the same step took 1.73 ms
- * minutes later). Null when either side cannot be paired (an error, a
- * figure rather than a function): then each is timed alone.
+ * minutes later), and a GFLOP/s row's "% of peak" compared it with a peak
+ * loop timed minutes before, in another phase (session 15's first run: the
+ * pinned CPU ran GEMM 1024³ at 61% of the peak timed at the start, the MLP
+ * step at 1.7× its usual time). Null when ours cannot be paired (an error, a
+ * figure rather than a function): then each side is timed alone; TF.js that
+ * cannot be paired is left out of the pairing (and timed alone).
  */
-async function timeWithTfjsWasm(c, rt, suite, tf, clock) {
+async function timePairedCase(c, rt, suite, tf, peak, clock) {
   let ours, peer;
   try {
     ours = prepared(await c.ours(rt, suite));
-    if (!(await tf.setBackend('wasm'))) throw new Error("bench: TF.js backend 'wasm' failed to initialise");
-    peer = prepared(await c.tfjs(tf, 'wasm'));
-    if (!ours.fn || !peer.fn) return null;
-    const [a, b] = timePaired([ours, peer], suite.time, clock);
+    if (!ours.fn) return null;
+    if (tf) {
+      try {
+        if (!(await tf.setBackend('wasm'))) throw new Error("bench: TF.js backend 'wasm' failed to initialise");
+        peer = prepared(await c.tfjs(tf, 'wasm'));
+        if (!peer.fn) { peer.dispose?.(); peer = undefined; }
+      } catch {
+        peer = undefined;
+      }
+    }
+    const sides = [ours, peer, peak].filter(Boolean);
+    if (sides.length < 2) return null;
+    const ms = timePaired(sides, suite.time, clock);
+    const at = (side) => ms[sides.indexOf(side)];
+    const flops = ours.flops ?? c.flops;
+    const peakNote = peak ? `peak loop in the same rounds ${(peak.flops / at(peak) / 1e6).toFixed(1)} GFLOP/s` : '';
     return {
-      ours: { ms: a, flops: ours.flops ?? c.flops, note: ours.note },
-      peer: { ms: b, flops: peer.flops ?? c.flops, note: joinNotes(peer.note, `${PAIRED_ROUNDS} blocks alternating with ours`) },
+      ours: { ms: at(ours), flops, note: joinNotes(ours.note, peakNote), ...(peak ? { peak: { ms: at(peak), flops: peak.flops } } : {}) },
+      peer: peer ? { ms: at(peer), flops: peer.flops ?? c.flops, note: joinNotes(peer.note, `${PAIRED_ROUNDS} blocks alternating with ours`) } : null,
     };
   } catch {
     return null;
@@ -238,43 +261,60 @@ export async function loadTfjs() {
 }
 
 /**
- * Runs every case: simdnn and TF.js's wasm backend in alternating blocks
- * (timeWithTfjsWasm), or simdnn alone; then each other TF.js backend, then
- * external peers. In the relaxed pass only simdnn runs. `progress` gets one
- * line per case.
+ * Runs every case: simdnn in alternating blocks with TF.js's wasm backend
+ * and, for a GFLOP/s row, the peak loop (timePairedCase), or simdnn alone;
+ * then each other TF.js backend, then external peers. In the relaxed pass
+ * only simdnn (and the relaxed peak loop) runs. `progress` gets one line per case.
  */
 export async function runSuite(suite, rt, progress) {
   const results = [];
   const tf = !suite.relaxed && suite.cases.some((c) => c.tfjs) ? await loadTfjs() : null;
-  for (const c of suite.cases) {
-    const clock = c.wallClock ? 'wall' : suite.clock;
-    const paired = tf && c.tfjs && !c.peak ? await timeWithTfjsWasm(c, rt, suite, tf, clock) : null;
-    // The peak row takes the median sample: steadier than the mean for a loop
-    // that touches no memory, and (latencies skew high) at least as fast as
-    // the mean, so the other rows' "% of peak", from means, is not flattered.
-    // The fastest sample would track timer and frequency outliers instead.
-    const ours = paired?.ours ?? await timeOne(() => c.ours(rt, suite), suite.time, c.flops, clock, c.peak ? 'p50' : 'mean');
-    const row = { topic: c.topic, name: c.name, peak: !!c.peak, ours, peers: {} };
-    if (!suite.relaxed) {
-      if (c.tfjs) {
-        for (const backend of TFJS_BACKENDS) {
-          if (backend === 'wasm' && paired) {
-            row.peers['tfjs-wasm'] = paired.peer;
-            continue;
-          }
-          if (!(await tf.setBackend(backend))) throw new Error(`bench: TF.js backend '${backend}' failed to initialise`);
-          row.peers[`tfjs-${backend}`] = await timeOne(() => c.tfjs(tf, backend), suite.time, c.flops, clock);
-        }
+  /** The peak row's loop, prepared once: every GFLOP/s row after it is timed in rounds with it. */
+  let peak = null;
+  try {
+    for (const c of suite.cases) {
+      const clock = c.wallClock ? 'wall' : suite.clock;
+      const pairPeak = c.flops && !c.peak && peak?.fn ? peak : null;
+      const pairTf = tf && c.tfjs && !c.peak ? tf : null;
+      const paired = pairTf || pairPeak ? await timePairedCase(c, rt, suite, pairTf, pairPeak, clock) : null;
+      let ours = paired?.ours;
+      if (c.peak) {
+        peak = prepared(await c.ours(rt, suite));
+        // The peak row takes the median sample: steadier than the mean for a loop
+        // that touches no memory, and (latencies skew high) at least as fast as
+        // the mean. The fastest sample would track timer and frequency outliers instead.
+        ours = await timeOne(() => ({ ...peak, dispose: undefined }), suite.time, c.flops, clock, 'p50');
       }
-      for (const [peer, run] of Object.entries(c.external ?? {})) {
-        const r = await run().catch((e) => ({ error: String(e?.message ?? e) }));
-        row.peers[peer] = typeof r === 'number' ? { ms: r, flops: c.flops } : r;
-      }
+      ours ??= await timeOne(() => c.ours(rt, suite), suite.time, c.flops, clock, 'mean');
+      results.push(await finishRow(c, suite, tf, paired, ours, clock, progress));
     }
-    progress(`${c.topic}: ${c.name}  ${describe(row.ours)}${Object.entries(row.peers).map(([p, v]) => `  ${p} ${describe(v)}`).join('')}`);
-    results.push(row);
+  } finally {
+    peak?.dispose?.();
   }
   return results;
+}
+
+/** The row of case c: ours, then the peers (TF.js's wasm from the pairing when it was paired). */
+async function finishRow(c, suite, tf, paired, ours, clock, progress) {
+  const row = { topic: c.topic, name: c.name, peak: !!c.peak, ours, peers: {} };
+  if (!suite.relaxed) {
+    if (c.tfjs) {
+      for (const backend of TFJS_BACKENDS) {
+        if (backend === 'wasm' && paired?.peer) {
+          row.peers['tfjs-wasm'] = paired.peer;
+          continue;
+        }
+        if (!(await tf.setBackend(backend))) throw new Error(`bench: TF.js backend '${backend}' failed to initialise`);
+        row.peers[`tfjs-${backend}`] = await timeOne(() => c.tfjs(tf, backend), suite.time, c.flops, clock);
+      }
+    }
+    for (const [peer, run] of Object.entries(c.external ?? {})) {
+      const r = await run().catch((e) => ({ error: String(e?.message ?? e) }));
+      row.peers[peer] = typeof r === 'number' ? { ms: r, flops: c.flops } : r;
+    }
+  }
+  progress(`${c.topic}: ${c.name}  ${describe(row.ours)}${Object.entries(row.peers).map(([p, v]) => `  ${p} ${describe(v)}`).join('')}`);
+  return row;
 }
 
 function describe(cell) {
@@ -366,7 +406,11 @@ export function table(rows, relaxed) {
   // peer's time (or size) over ours: above 1 is better for simdnn
   const amount = (cell) => (cell.unit ? cell.value : cell.ms);
   const ratio = (ours, peer) => (ok(ours) && ok(peer) && ours.unit === peer.unit ? `${(amount(peer) / amount(ours)).toFixed(2)}×` : '');
-  const ofPeak = (cell, peak) => (ok(cell) && cell.flops && peak ? `${((100 * gflops(cell)) / gflops(peak)).toFixed(0)}%` : '');
+  // over the peak loop timed in the same rounds where the row has one (timePairedCase), else the peak row
+  const ofPeak = (cell, peakRow) => {
+    const peak = cell?.peak ?? peakRow;
+    return ok(cell) && cell.flops && peak ? `${((100 * gflops(cell)) / gflops(peak)).toFixed(0)}%` : '';
+  };
   for (const r of rows) {
     const rx = relaxed?.[key(r)];
     const unit = r.ours.unit ?? (r.ours.flops ? 'GFLOP/s' : 'ms');

@@ -171,6 +171,6 @@ console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.model
 console.log(spill.report.split('\n')[0]);
 console.log(`before: ${coreReport(before)}; ${rttBefore}\nafter: ${coreReport(after)}; ${rttAfter}`);
 console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
-  `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples (of alternating blocks where a cell's note says so); 1 thread unless a case says otherwise` +
+  `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples (of alternating blocks where a cell's note says so; % peak over the peak loop in the same rounds where the row's note gives it); 1 thread unless a case says otherwise` +
   `${cpu === null ? '' : ` (1-thread topics pinned to cpu${cpu}, with their peers)`}; ratios = simdnn (plain) speed / peer speed\n`);
 console.log(table(rows, relaxed));

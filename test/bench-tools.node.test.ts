@@ -83,4 +83,25 @@ describe('timePaired', () => {
     expect(resets).toBe(calls[1]);
     expect(sink).toBeGreaterThan(0);
   });
+
+  it('times three sides (ours, TF.js and the peak loop) in every order once per six rounds, and gives each a time per call', () => {
+    const order: number[][] = [];
+    let round: number[] = [];
+    const calls = [0, 0, 0];
+    let sink = 0;
+    const spin = (side: number, n: number) => () => { calls[side]++; for (let i = 0; i < n; i++) sink += i; };
+    const ms = timePaired([{ fn: spin(0, 100) }, { fn: spin(1, 1000) }, { fn: spin(2, 10_000) }], 300, 'wall', (side: number) => {
+      round.push(side);
+      if (round.length === 3) { order.push(round); round = []; }
+    });
+    expect(order).toHaveLength(10);
+    expect(new Set(order.slice(0, 6).map((o) => o.join(''))).size, 'six different orders').toBe(6);
+    for (const o of order) expect([...o].sort()).toEqual([0, 1, 2]);
+    expect(ms).toHaveLength(3);
+    for (const m of ms) expect(positive(m)).toBe(true);
+    // a hundred times the work takes longer per call
+    expect(ms[2]).toBeGreaterThan(ms[0]);
+    expect(Math.min(...calls)).toBeGreaterThan(10);
+    expect(sink).toBeGreaterThan(0);
+  });
 });

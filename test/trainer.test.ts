@@ -328,6 +328,25 @@ describe('Trainer failed steps (issue 12)', () => {
   });
 });
 
+describe('Trainer memory', () => {
+  it('a step allocates nothing once the backup is made; dispose frees the backup, its flags and the optimizer\'s state', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 20, 16);
+    net.gradient(d.x.rows(0, 10), d.t.rows(0, 10)); // the net's buffers for this batch shape
+    const base = rt.memoryStats();
+    const optimizer = new Adam({ lr: 0.01 });
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 10, optimizer });
+    trainer.step(d.x.rows(0, 10), d.t.rows(0, 10)); // the optimizer's state and the backup block
+    trainer.step(d.x.rows(10, 20), d.t.rows(10, 20), 1); // the guarded update's flags
+    const planned = rt.memoryStats();
+    for (let i = 2; i < 40; i++) trainer.step(d.x.rows(10 * (i % 2), 10 * (i % 2) + 10), d.t.rows(10 * (i % 2), 10 * (i % 2) + 10), i);
+    expect(rt.memoryStats(), 'no allocation per step').toEqual(planned);
+    trainer.dispose();
+    optimizer.dispose();
+    expect(rt.memoryStats().used, 'every byte freed').toBe(base.used);
+  });
+});
+
 describe('Trainer target checks (issue 12)', () => {
   it('rejects labels of the wrong shape, non-integers, NaN/Inf, out of range and nested arrays, before allocating', () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 3 });

@@ -4,7 +4,9 @@
 // the loss can be checked) and the parameters and optimizer state in its
 // update (which can overflow to ±Inf from finite gradients), so the guard
 // copies all three into one preallocated block first (bulk memory copies) and
-// copies them back when the step fails.
+// copies them back when the step fails. For our optimizers the parameters' and
+// the state's copy, and the NaN/Inf checks, run split like the update itself
+// (guardedUpdate), each range on the thread that updates it.
 import type { Sequential } from '../nets/sequential.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import { MAX_SPLIT_PARTS } from '../runtime/runtime.js';

@@ -99,8 +99,6 @@ describe('timePaired', () => {
     for (const o of order) expect([...o].sort()).toEqual([0, 1, 2]);
     expect(ms).toHaveLength(3);
     for (const m of ms) expect(positive(m)).toBe(true);
-    // a hundred times the work takes longer per call
-    expect(ms[2]).toBeGreaterThan(ms[0]);
     expect(Math.min(...calls)).toBeGreaterThan(10);
     expect(sink).toBeGreaterThan(0);
   });

@@ -155,8 +155,8 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     this.steps++;
     this.beginStep(this.steps);
     this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n));
-    this.eachRange(rt, s, 'nonFiniteFlag', (i0, n, call, p) => call(s.param + 4 * i0, n, flags.ptr + 4 * p));
-    return anyFlag(flags, parts) ? 'parameters' : 'ok';
+    const checked = this.eachRange(rt, s, 'nonFiniteFlag', (i0, n, call, p) => call(s.param + 4 * i0, n, flags.ptr + 4 * p));
+    return anyFlag(flags, checked) ? 'parameters' : 'ok';
   }
 
   /** Whether the last update ran as one kernel call over a contiguous block of all params. */

@@ -47,9 +47,9 @@ const SHAPES = [[256, 256, 256], [256, 252, 256], [8, 100, 784], [1, 100, 784], 
 const PACKED_SHAPES = [[1, 100, 784], [4, 100, 784], [3, 10, 100]];
 /**
  * [C, H, FN]: 3×3 convolutions, pad 1, that run the direct kernel's 4×8 tiles (K = 144, and 288 across the 256 block),
- * forward and backward (the dW kernel's 4-filter × 2-tap tiles, or on 8×8 images its 8-filter × 6-tap tiles, and dx on
+ * forward and backward (the dW kernel's 4-filter × 2-tap tiles, or on 8×8 and 14×14 images its 8-filter × 4-row tiles, and dx on
  * the forward's tiles; for C = 1 the 4-row one-channel dx tiles), FN = 1, whose forward runs the 3-row one-channel
- * tiles, and [1, 8, 8], whose 3 filter rows reach the 8-filter × 3-tap tile.
+ * tiles, and [1, 8, 8], whose 3 filter rows reach the 8-filter × 6-tap and × 3-tap tiles.
  */
 const CONVS = [[16, 14, 32], [32, 8, 64], [1, 28, 16], [16, 14, 1], [1, 8, 8]];
 

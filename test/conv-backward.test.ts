@@ -1,7 +1,8 @@
 // assembly/conv.ts convBackward: the direct kernels of stride 1 (dW by 4-filter
 // × 2-tap tiles summed in 4 lanes and a 1-tap tile for an odd K's last tap,
-// or for small images by tiles of 8 filters × 6 taps with the filters in the
-// lanes, db summed as dout is packed, dx as a forward convolution of dout with
+// or for small images with the filters in the lanes, by tiles of 8 filters ×
+// 4 filter rows (one tap of each) and 8 × 6 or 8 × 3 taps for the rows left,
+// db summed as dout is packed, dx as a forward convolution of dout with
 // the flipped filters, or for one input channel and 3-row filters by tiles
 // of 4 dx rows) and the im2col + GEMM path elsewhere, and db, against
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
@@ -10,9 +11,12 @@
 // 256 block, many small images), pads 0 to 2 and beyond the filter, C = 1 to
 // 16, FH ≠ FW, tiny images, 1×1 filters, stride 2; subnormal operands;
 // canaries around dx, dW and db; a dx call on a sub-range of the batch; the
-// layer's gradient check.
+// layer's gradient check. The relaxed build (fused multiply-adds) against
+// float64 on every dW and dx path.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
+import { hasRelaxedSimd } from '../src/runtime/features.js';
+import { host, makeRuntime, makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import { Convolution } from '../src/layers/index.js';
 import { convBackward as convBackward64, outSize, type Geometry } from './reference/im2col.js';
@@ -211,6 +215,62 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
       // linear in each input: central differences are exact up to f32 rounding of the sums
       for (const key of ['x', 'W', 'b']) expect(gradError(analytic[key], numeric[key]), `${key}, C = ${C}`).toBeLessThan(2e-3);
       layer.dispose();
+    }
+  });
+});
+
+describe('convBackward, relaxed build (fused multiply-adds)', () => {
+  let relaxed: Runtime;
+  beforeAll(async () => {
+    if (host === 'node' && !hasRelaxedSimd()) {
+      // Node 20 validates relaxed SIMD only behind this V8 flag; on just long enough to compile the build
+      const v8 = await import('node:v8');
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      try {
+        relaxed = await makeRuntime({ relaxed: true });
+      } finally {
+        v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
+      }
+    } else {
+      relaxed = await makeRuntime({ relaxed: true });
+    }
+  });
+
+  it('every dW and dx path stays within float64\'s bound, writes only dx, dW and db, and fills them all', () => {
+    expect(relaxed.features.relaxed).toBe(true);
+    const k = relaxed.unsafeKernels;
+    let seed = 300;
+    // filter lanes: 4-row tiles alone (C = 32, DeepConvNet's 8×8 layer; FH = 2, 4 rows), with the 6-tap tile after
+    // (C = 2) and the 3-tap one (C = 3, 5); lanes over columns (14×14 pad 2, widths 28 and 13); one input channel
+    for (const c of [
+      { N: 3, C: 32, H: 8, W: 8, FN: 64, FH: 3, pad: 1 }, { N: 5, C: 2, H: 9, W: 1, FN: 12, FH: 2, pad: 1 },
+      { N: 4, C: 2, H: 8, W: 8, FN: 17, FH: 3, pad: 1 }, { N: 2, C: 3, H: 7, W: 5, FN: 9, FH: 3, pad: 0 },
+      { N: 2, C: 5, H: 4, W: 3, FN: 8, FH: 3, pad: 2 }, { N: 2, C: 32, H: 14, W: 14, FN: 32, FH: 3, pad: 2 },
+      { N: 2, C: 4, H: 28, W: 13, FN: 6, FH: 3, pad: 1 }, { N: 2, C: 1, H: 28, W: 28, FN: 16, FH: 3, pad: 1 },
+    ]) {
+      const g: Geometry = { N: c.N, C: c.C, H: c.H, W: c.W, FH: c.FH, FW: 3, stride: 1, pad: c.pad };
+      const { OH, OW } = outSize(g);
+      const K = c.C * c.FH * 3, inSize = c.N * c.C * c.H * c.W, outSize1 = c.N * c.FN * OH * OW;
+      const xs = randomArray(inSize, seed++), ds = randomArray(outSize1, seed++), ws = randomArray(c.FN * K, seed++, -0.5, 0.5);
+      const canaries = new Canaries(relaxed, seed);
+      const x = relaxed.tensor([inSize], xs), dout = relaxed.tensor([outSize1], ds), w = relaxed.tensor([c.FN * K], ws);
+      const dx = between(canaries, () => relaxed.tensor([inSize]));
+      const dW = between(canaries, () => relaxed.tensor([c.FN * K]));
+      const db = between(canaries, () => relaxed.tensor([c.FN]));
+      const scratch = between(canaries, () => relaxed.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, 3, 1, c.pad))[0]);
+      for (const t of [dx, dW, db]) k.fill(t.ptr, NaN, t.size);
+      k.convBackward(dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, 3, 1, c.pad, 0, 0);
+      const what = `relaxed, N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×3 pad ${c.pad}`;
+      const ref = convBackward64(xs, ws, ds, c.FN, g);
+      // 1.5× the plain tests' allowance: on the first case, 18,432 sums of 192 terms, the worst element lies
+      // 1.13× past 2e-7·√terms in the plain build too (the same element, the same error to 1%)
+      const atol = 3e-7 * Math.sqrt(c.N * OH * OW);
+      expectClose(dW.data, ref.dW, { rtol: 1e-5, atol }, `dW vs float64, ${what}`);
+      expectClose(db.data, ref.db, { rtol: 1e-5, atol }, `db vs float64, ${what}`);
+      expectClose(dx.data, ref.dx, { rtol: 1e-5, atol: 3e-7 * Math.sqrt(c.FN * c.FH * 3) }, `dx vs float64, ${what}`);
+      expect(canaries.changed(), `canaries around dx, dW, db and the scratch, ${what}`).toBe(0);
+      canaries.dispose();
+      for (const t of [x, dout, w, dx, dW, db]) t.dispose();
     }
   });
 });

@@ -288,8 +288,8 @@ export function convForward(
   const OW = outSize(W, FW, stride, pad);
   if (OH <= 0 || OW <= 0) return;
   const K = C * FH * FW, P = OH * OW;
-  if (stride == 1 && directScratchBytes(C, H, W, FN, K, pad, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad)) {
-    convForwardDirect(out, x, w, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
+  if (convForwardIsDirect(C, H, W, FN, FH, FW, stride, pad) != 0) {
+    convForwardDirect(out, x, w, 0, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
     return;
   }
   const col = scratch + <usize>gemmWorkspaceBytes();
@@ -300,6 +300,45 @@ export function convForward(
     gemm(0, 0, FN, P, K, w, K, col, P, y, P, 0, scratch);
     biasAct(y, b, FN, P, act);
   }
+}
+
+// 1 if convForward runs the direct kernel for this shape (stride 1, its
+// buffers within convScratchBytes: they are for 3×3 filters and larger), else 0.
+export function convForwardIsDirect(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32): i32 {
+  if (stride != 1 || outSize(H, FH, stride, pad) <= 0 || outSize(W, FW, stride, pad) <= 0) return 0;
+  return directScratchBytes(C, H, W, FN, C * FH * FW, pad, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad) ? 1 : 0;
+}
+
+// Bytes of W[FN, K] packed by convPackFilters: whole panels of DMR filters.
+export function convPackedFiltersBytes(FN: i32, K: i32): i32 {
+  return ((FN + DMR - 1) / DMR) * DMR * K << 2;
+}
+
+// Wp = W[FN, K] in the direct kernel's panels: panel t holds, for each k, the
+// DMR floats W[t·DMR .. t·DMR + DMR, k], flushed, 0 past FN. The panels of
+// filters [4·t0, …) start at Wp + 4·t0·K floats, where W's rows do.
+export function convPackFilters(Wp: usize, w: usize, FN: i32, K: i32): void {
+  const panels = (FN + DMR - 1) / DMR;
+  for (let t = 0; t < panels; t++) {
+    for (let k = 0; k < K; k++) {
+      for (let r = 0; r < DMR; r++) {
+        const f = t * DMR + r;
+        store<f32>(Wp + (<usize>((t * K + k) * DMR + r) << 2), f < FN ? ftzs(load<f32>(w + (<usize>(f * K + k) << 2))) : 0);
+      }
+    }
+  }
+}
+
+// convForward on filters packed once by convPackFilters (a frozen net's, whose
+// W never changes), where convForwardIsDirect: the direct kernel without its
+// packing of W per call (at one image, a fifth of DeepConvNet's conv time),
+// with the same bits. Writes nothing for a shape convForwardIsDirect refuses.
+export function convForwardPacked(
+  out: usize, x: usize, Wp: usize, b: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32, act: i32,
+): void {
+  if (convForwardIsDirect(C, H, W, FN, FH, FW, 1, pad) == 0) return;
+  convForwardDirect(out, x, 0, Wp, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
 }
 
 // ---- Direct convolution, stride 1 (an implicit GEMM): out[f, oy, ox..ox+8)
@@ -332,8 +371,9 @@ function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, padH: i32, 
 
 // With dact (an activation code), each image's output then goes through that
 // activation's backward with `saved` (deactivateInPlace): convBackward's dx.
+// packed: W already in panels (convPackFilters), or 0 to pack w into scratch.
 function convForwardDirect(
-  out: usize, x: usize, w: usize, b: usize, scratch: usize,
+  out: usize, x: usize, w: usize, packed: usize, b: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, padH: i32, padW: i32, act: i32,
   saved: usize, dact: i32,
 ): void {
@@ -341,20 +381,12 @@ function convForwardDirect(
   const K = C * FH * FW, P = OH * OW;
   const PH = H + 2 * padH, PW = paddedWidth(W, padW);
   const panels = (FN + DMR - 1) / DMR;
-  const Wp = scratch;
-  const rows = Wp + (<usize>(panels * DMR * K) << 2);
+  const Wp = packed != 0 ? packed : scratch;
+  const rows = scratch + (<usize>(panels * DMR * K) << 2);
   const steps = rows + (<usize>(C * FH) << 2);
   const T = (steps + (<usize>K << 2) + 15) & ~15;
   const xpad = T + (DMR * DNR << 2);
-  // W[f, k] into panels of DMR filters: panel t holds, for each k, DMR floats
-  for (let t = 0; t < panels; t++) {
-    for (let k = 0; k < K; k++) {
-      for (let r = 0; r < DMR; r++) {
-        const f = t * DMR + r;
-        store<f32>(Wp + (<usize>((t * K + k) * DMR + r) << 2), f < FN ? ftzs(load<f32>(w + (<usize>(f * K + k) << 2))) : 0);
-      }
-    }
-  }
+  if (packed == 0) convPackFilters(Wp, w, FN, K);
   for (let r = 0; r < C * FH; r++) store<i32>(rows + (<usize>r << 2), ((r / FH * PH + r % FH) * PW) << 2);
   for (let k = 0; k < K; k++) {
     const r = k / FW, next = k + 1 < K ? load<i32>(rows + (<usize>((k + 1) / FW) << 2)) + ((k + 1) % FW << 2) : 0;
@@ -736,7 +768,7 @@ export function convBackward(
     const Wt = scratch;
     flipFilters(Wt, w, C, FN, FH, FW);
     const rest = (Wt + (<usize>(C * FN * FH * FW) << 2) + 15) & ~15;
-    convForwardDirect(dx, dout, Wt, 0, rest, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0, saved, act);
+    convForwardDirect(dx, dout, Wt, 0, 0, rest, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0, saved, act);
     return;
   }
   const dcol = scratch + <usize>gemmWorkspaceBytes();

@@ -7,6 +7,9 @@
 // the tiles, sigmoid and tanh after each row), one filter (3 output rows per
 // tile instead of 4 filters), subnormal inputs, canaries
 // around the output and the scratch, and a call on a sub-range of the batch.
+// convForwardPacked (W packed once by convPackFilters, as a frozen net does):
+// the same bits, for all filters and from a later panel on, and nothing
+// written where the direct path does not run.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeTestRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
@@ -17,6 +20,16 @@ beforeAll(async () => { rt = await makeTestRuntime(); });
 interface Case { N: number; C: number; H: number; W: number; FN: number; FH: number; FW: number; stride: number; pad: number }
 
 const outSize = (size: number, f: number, stride: number, pad: number) => Math.floor((size + 2 * pad - f) / stride) + 1;
+
+/** W [FN, K] in panels of 4 filters ([panel][k][4]), 0 past FN, subnormals flushed: what convPackFilters writes. */
+function packedPanels(w: Float32Array, FN: number, K: number): Float32Array {
+  const panels = Math.ceil(FN / 4), out = new Float32Array(panels * 4 * K);
+  for (let f = 0; f < FN; f++) for (let k = 0; k < K; k++) {
+    const v = w[f * K + k];
+    out[((f >> 2) * K + k) * 4 + (f & 3)] = Math.abs(v) < 2 ** -126 ? 0 * Math.sign(v) : v;
+  }
+  return out;
+}
 
 function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
   const k = rt.unsafeKernels;
@@ -35,8 +48,33 @@ function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
   k.convForward(out.ptr, x.ptr, w.ptr, b.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
   k.convForwardRef(ref.ptr, x.ptr, w.ptr, b.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
   expectBits(out.data, ref.data, `convForward vs convForwardRef, ${what}`);
-  expect(canaries.changed(), `canaries around out and the scratch, ${what}`).toBe(0);
+  // W packed once (a frozen net's): the bits of convForward, for the whole and for filters from a panel on
+  const direct = k.convForwardIsDirect(c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad);
+  if (c.stride !== 1) expect(direct, `convForwardIsDirect, ${what}`).toBe(0);
+  if (c.stride === 1 && c.FH === 3 && c.FW === 3) expect(direct, `convForwardIsDirect, ${what}`).toBe(1);
+  const packed = between(canaries, () => rt.tensor([k.convPackedFiltersBytes(c.FN, K) / 4]));
+  k.convPackFilters(packed.ptr, w.ptr, c.FN, K);
+  expect(Array.from(packed.data), `packed panels, ${what}`).toEqual(Array.from(packedPanels(w.data, c.FN, K)));
+  const viaPacked = between(canaries, () => rt.tensor([c.N * outSize1]));
+  k.fill(viaPacked.ptr, NaN, viaPacked.size);
+  // (it takes no stride: stride 1 is its contract)
+  if (c.stride === 1) k.convForwardPacked(viaPacked.ptr, x.ptr, packed.ptr, b.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.pad, act);
+  if (direct === 0) {
+    expect(viaPacked.data.every(Number.isNaN), `convForwardPacked writes nothing off the direct path, ${what}`).toBe(true);
+  } else {
+    expectBits(viaPacked.data, ref.data, `convForwardPacked vs convForwardRef, ${what}`);
+    if (c.FN > 4) {
+      // filters [4, FN) of image 0 from the second panel on, as a thread's part of a one-image forward
+      const P = OH * OW;
+      k.fill(viaPacked.ptr, NaN, viaPacked.size);
+      k.convForwardPacked(viaPacked.ptr + 16 * P, x.ptr, packed.ptr + 16 * K, b.ptr + 16, scratch, 1, c.C, c.H, c.W, c.FN - 4, c.FH, c.FW, c.pad, act);
+      expectBits(viaPacked.data.subarray(4 * P, outSize1), ref.data.subarray(4 * P, outSize1), `convForwardPacked on filters 4.., ${what}`);
+      expect(viaPacked.data.subarray(0, 4 * P).every(Number.isNaN), `filters 0–3 untouched, ${what}`).toBe(true);
+    }
+  }
+  expect(canaries.changed(), `canaries around out, the packed filters and the scratch, ${what}`).toBe(0);
   canaries.dispose();
+  packed.dispose(); viaPacked.dispose();
   if (act === 0) {
     // the reference has the im2col path's bits: im2col, gemm, then the bias pass
     const P = OH * OW, col = rt.tensor([K * P]), y = rt.tensor([c.N * outSize1]);

@@ -189,6 +189,35 @@ describe('FrozenNet: memory', () => {
   });
 });
 
+describe('FrozenNet: memory of a conv net', () => {
+  it('holds each Convolution\'s W twice (its copy and its filter panels, packed once), no gradients; allocates nothing per call at a planned shape; frees all of it', () => {
+    rt.reseed(11);
+    const net = new DeepConvNet(rt);
+    const x1 = input([1, 28, 28], 1, 102), x8 = input([1, 28, 28], 8, 103);
+    const base = rt.memoryStats();
+    const frozen = net.freeze();
+    const held = rt.memoryStats().used - base.used;
+    const convs = net.layers.filter((l): l is Convolution => l instanceof Convolution);
+    expect(convs.length).toBe(6);
+    // the copy of W and b, and W in panels of 4 filters (DeepConvNet's filter counts are multiples of 4)
+    const convBytes = convs.reduce((s, l) => s + 4 * (2 * l.W.size + l.b.size), 0);
+    // the Affines' W packed in panels of 8 columns (1024×50 as 1024×56, 50×10 as 50×16), and their b
+    const affineBytes = 4 * (1024 * 56 + 50 + 50 * 16 + 10);
+    expect(held, 'the conv layers\' copies and panels').toBeGreaterThanOrEqual(convBytes + affineBytes);
+    // 6 × 3 conv blocks and 2 × 2 affine blocks, each aligned to 64 bytes
+    expect(held, 'no gradient memory').toBeLessThanOrEqual(convBytes + affineBytes + 22 * 64);
+    for (const x of [x1, x8]) frozen.predict(x).dispose(); // plans its buffers for batches 1 and 8
+    const planned = rt.memoryStats();
+    for (let i = 0; i < 3; i++) for (const x of [x1, x8]) frozen.predictBorrowed(x);
+    expect(rt.memoryStats().used, 'no allocation per call').toBe(planned.used);
+    expect(rt.memoryStats().blocks).toBe(planned.blocks);
+    frozen.dispose();
+    expect(rt.memoryStats().used, 'dispose frees every byte, the panels too').toBe(base.used);
+    for (const t of [x1, x8]) t.dispose();
+    net.dispose();
+  });
+});
+
 describe('FrozenNet: bad input', () => {
   it('names x or out (another runtime, disposed, wrong shape, wrong size) and leaves out and its neighbours untouched', () => {
     rt.reseed(11);

@@ -224,6 +224,23 @@ describe('threads: GEMM split across workers', () => {
     net1.dispose();
   });
 
+  it('a frozen DeepConvNet (filters packed once) on 2 threads predicts with the bits of the net on one', async () => {
+    const solo = await threaded({ threads: 1, seed: 13 });
+    const rt = await threaded({ threads: 2, seed: 13 });
+    const net1 = new DeepConvNet(solo), frozen2 = new DeepConvNet(rt).freeze();
+    const jobs = rt.threadStats().jobs;
+    for (const batch of [1, 8]) {
+      const x1 = solo.tensor([batch, 1, 28, 28], randomArray(batch * 784, 20 + batch, 0, 1)), x2 = rt.tensor([batch, 1, 28, 28], x1.data);
+      const want = net1.predict(x1), got = frozen2.predict(x2);
+      expectBits(got.toArray(), want.toArray(), `batch ${batch}`);
+      for (const t of [x1, x2, want, got]) t.dispose();
+    }
+    // batch 1 splits each convolution's packed filters by panels, batch 8 its images
+    expect(rt.threadStats().jobs - jobs, 'split calls').toBeGreaterThanOrEqual(2);
+    frozen2.dispose();
+    net1.dispose();
+  });
+
   it('relaxed SIMD (where the host runs it): 2 threads give the same bits as relaxed on one thread', async () => {
     const solo = await threaded({ relaxed: true });
     const rt = await threaded({ relaxed: true, threads: 2 });

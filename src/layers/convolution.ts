@@ -80,6 +80,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   private readonly buffers: Buffers;
   private readonly ownsGrads: boolean;
   private x: Tensor | null = null;
+  private packed: Tensor | null = null;
   private disposed = false;
 
   /** W: [FN, C, FH, FW], b: [FN]. Gradient tensors may be supplied (e.g. views on a net's gradient block). */
@@ -132,22 +133,61 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const scratch = rt.partScratch(groups, scratchBytes);
     const out = this.buffers.get('out', [N, FN, OH, OW]);
     const inImage = C * H * W * 4, outImage = FN * P * 4;
-    if (filterParts > 1) {
-      rt.runParts('convForward', groups, (p, args) => {
-        const [b0, b1] = groupRange(blocks, groups, p);
-        const f0 = 4 * b0, f1 = Math.min(FN, 4 * b1);
-        args(out.ptr + f0 * P * 4, x.ptr, this.W.ptr + f0 * K * 4, this.b.ptr + f0 * 4, scratch[p], 1,
-          C, H, W, f1 - f0, FH, FW, this.stride, this.pad, code);
-      }, FN * K * P);
+    // part p: images [i0, i1) and filters [f0, f1); W's rows and the packed panels of f0 start at the same float
+    const part = (p: number): [number, number, number, number] => {
+      if (filterParts === 1) return [...groupRange(N, groups, p), 0, FN];
+      const [b0, b1] = groupRange(blocks, groups, p);
+      return [0, 1, 4 * b0, Math.min(FN, 4 * b1)];
+    };
+    const work = N * FN * K * P;
+    const packed = this.packedFor(C, H, W, filterParts === 1 && groups > 1);
+    if (packed) {
+      rt.runParts('convForwardPacked', groups, (p, args) => {
+        const [i0, i1, f0, f1] = part(p);
+        args(out.ptr + i0 * outImage + f0 * P * 4, x.ptr + i0 * inImage, packed.ptr + f0 * K * 4, this.b.ptr + f0 * 4, scratch[p],
+          i1 - i0, C, H, W, f1 - f0, FH, FW, this.pad, code);
+      }, work);
     } else {
-      rt.runParts('convForward', groups, (g, args) => {
-        const [i0, i1] = groupRange(N, groups, g);
-        args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, this.W.ptr, this.b.ptr, scratch[g], i1 - i0,
-          C, H, W, FN, FH, FW, this.stride, this.pad, code);
-      }, N * FN * K * P);
+      rt.runParts('convForward', groups, (p, args) => {
+        const [i0, i1, f0, f1] = part(p);
+        args(out.ptr + i0 * outImage + f0 * P * 4, x.ptr + i0 * inImage, this.W.ptr + f0 * K * 4, this.b.ptr + f0 * 4, scratch[p],
+          i1 - i0, C, H, W, f1 - f0, FH, FW, this.stride, this.pad, code);
+      }, work);
     }
     this.x = x;
     return out;
+  }
+
+  /**
+   * W in the direct kernel's filter panels for an input of C × H × W, or null where the forward
+   * does not run direct or packs W itself: the frozen twin's, packed once; else, when `shared`
+   * (several image groups, each of which would pack all of W: a training step's 8 did 8 times),
+   * packed here once for the call. The same bits either way.
+   */
+  private packedFor(C: number, H: number, W: number, shared: boolean): Tensor | null {
+    const [FN, , FH, FW] = this.W.shape;
+    const k = this.W.rt.unsafeKernels;
+    if (k.convForwardIsDirect(C, H, W, FN, FH, FW, this.stride, this.pad) === 0) return null;
+    if (this.packed || !shared) return this.packed;
+    const K = C * FH * FW;
+    const packed = this.buffers.get('packedW', [k.convPackedFiltersBytes(FN, K) / 4]);
+    k.convPackFilters(packed.ptr, this.W.ptr, FN, K);
+    return packed;
+  }
+
+  /**
+   * @internal For a frozen net's twin, whose W never changes: packs W once into the direct
+   * kernel's panels, which forward then reads instead of packing W per call (at one image a fifth
+   * of DeepConvNet's convolution time), with the same bits. A write to W after this goes unseen.
+   */
+  packFilters(): void {
+    this.checkAlive('packFilters');
+    if (this.packed) return;
+    const [FN, C, FH, FW] = this.W.shape;
+    const k = this.W.rt.unsafeKernels;
+    const packed = this.W.rt.tensor([k.convPackedFiltersBytes(FN, C * FH * FW) / 4]);
+    k.convPackFilters(packed.ptr, this.W.ptr, FN, C * FH * FW);
+    this.packed = packed;
   }
 
   /**
@@ -224,6 +264,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
 
   dispose(): void {
     this.buffers.dispose();
+    this.packed?.dispose();
+    this.packed = null;
     if (this.ownsGrads) { this.dW.dispose(); this.db.dispose(); }
     this.x = null;
     this.disposed = true;

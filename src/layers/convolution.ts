@@ -7,7 +7,9 @@
 // in backward rather than kept. The batch is split into groups of images that
 // run on the runtime's threads, each in a scratch region of its own
 // (rt.partScratch); the direct kernels use only what im2col + GEMM would.
-// Each group's backward sums its own dW and db, added in group order after.
+// W goes into the direct forward's filter panels once per call (once for a
+// frozen net's twin), not once per group. Each group's backward sums its own
+// dW and db, added in group order after.
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';

@@ -15,8 +15,7 @@
 // float64 on every dW and dx path.
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { hasRelaxedSimd } from '../src/runtime/features.js';
-import { host, makeRuntime, makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
+import { makeRelaxedRuntime, makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import { Convolution } from '../src/layers/index.js';
 import { convBackward as convBackward64, outSize, type Geometry } from './reference/im2col.js';
@@ -221,20 +220,7 @@ describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
 
 describe('convBackward, relaxed build (fused multiply-adds)', () => {
   let relaxed: Runtime;
-  beforeAll(async () => {
-    if (host === 'node' && !hasRelaxedSimd()) {
-      // Node 20 validates relaxed SIMD only behind this V8 flag; on just long enough to compile the build
-      const v8 = await import('node:v8');
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-      try {
-        relaxed = await makeRuntime({ relaxed: true });
-      } finally {
-        v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
-      }
-    } else {
-      relaxed = await makeRuntime({ relaxed: true });
-    }
-  });
+  beforeAll(async () => { relaxed = await makeRelaxedRuntime(); });
 
   it('every dW and dx path stays within float64\'s bound, writes only dx, dW and db, and fills them all', () => {
     expect(relaxed.features.relaxed).toBe(true);

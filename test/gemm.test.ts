@@ -11,8 +11,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import type { TestKernels } from '../build/test/kernels-test.js';
-import { hasRelaxedSimd } from '../src/runtime/features.js';
-import { host, makeRuntime, makeTestRuntime, lengths, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
+import { makeRelaxedRuntime, makeTestRuntime, lengths, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
 
 const f32 = Math.fround;
 const U = 2 ** -24; // unit roundoff of float32
@@ -283,21 +282,7 @@ describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) 
 
 describe('gemm, relaxed build (fused multiply-add)', () => {
   let relaxed: Runtime;
-  beforeAll(async () => {
-    if (host === 'node' && !hasRelaxedSimd()) {
-      // Node 20 validates relaxed SIMD only behind this V8 flag; turn it on just
-      // long enough to compile the relaxed build (instances keep working after).
-      const v8 = await import('node:v8');
-      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-      try {
-        relaxed = await makeRuntime({ relaxed: true });
-      } finally {
-        v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
-      }
-    } else {
-      relaxed = await makeRuntime({ relaxed: true });
-    }
-  });
+  beforeAll(async () => { relaxed = await makeRelaxedRuntime(); });
 
   it('runs the relaxed build', () => {
     expect(relaxed.features.relaxed).toBe(true);

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
-import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sigmoid, Trainer, createOptimizer, type Layer } from '../src/index.js';
+import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sequential, Sigmoid, Trainer, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { CHAIN_MIN_PART_WORK, CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
@@ -206,39 +206,32 @@ describe('threads: GEMM split across workers', () => {
     });
   });
 
-  it('a frozen net on 2 threads predicts with the bits of the net on one', async () => {
-    const solo = await threaded({ threads: 1, seed: 12 });
-    const rt = await threaded({ threads: 2, seed: 12 });
-    const make = (r: Runtime) => new MultiLayerNet(r, { inputSize: 784, hiddenSizeList: [100, 100, 100], outputSize: 10 });
+  /** A net built by `make` on 1 thread and, frozen, on 2, from the same seed: the same bits at each batch, with split calls. */
+  async function expectFrozenOnTwo(seed: number, make: (r: Runtime) => Sequential, sample: number[], batches: number[]): Promise<void> {
+    const solo = await threaded({ threads: 1, seed });
+    const rt = await threaded({ threads: 2, seed });
     const net1 = make(solo), frozen2 = make(rt).freeze();
     const jobs = rt.threadStats().jobs;
-    for (const batch of [1, 8, 100]) {
-      const x1 = solo.tensor([batch, 784], randomArray(batch * 784, batch, 0, 1)), x2 = rt.tensor([batch, 784], x1.data);
+    const size = sample.reduce((a, b) => a * b, 1);
+    for (const batch of batches) {
+      const x1 = solo.tensor([batch, ...sample], randomArray(batch * size, seed + batch, 0, 1)), x2 = rt.tensor([batch, ...sample], x1.data);
       const want = net1.predict(x1), got = frozen2.predict(x2);
       expectBits(got.toArray(), want.toArray(), `batch ${batch}`);
       for (const t of [x1, x2, want, got]) t.dispose();
     }
-    // batch 8's first layer splits by columns, batch 100's layers by claimed rows
     expect(rt.threadStats().jobs - jobs, 'split calls').toBeGreaterThanOrEqual(2);
     frozen2.dispose();
     net1.dispose();
+  }
+
+  it('a frozen net on 2 threads predicts with the bits of the net on one', async () => {
+    // batch 8's first layer splits by columns, batch 100's layers by claimed rows
+    await expectFrozenOnTwo(12, (r) => new MultiLayerNet(r, { inputSize: 784, hiddenSizeList: [100, 100, 100], outputSize: 10 }), [784], [1, 8, 100]);
   });
 
   it('a frozen DeepConvNet (filters packed once) on 2 threads predicts with the bits of the net on one', async () => {
-    const solo = await threaded({ threads: 1, seed: 13 });
-    const rt = await threaded({ threads: 2, seed: 13 });
-    const net1 = new DeepConvNet(solo), frozen2 = new DeepConvNet(rt).freeze();
-    const jobs = rt.threadStats().jobs;
-    for (const batch of [1, 8]) {
-      const x1 = solo.tensor([batch, 1, 28, 28], randomArray(batch * 784, 20 + batch, 0, 1)), x2 = rt.tensor([batch, 1, 28, 28], x1.data);
-      const want = net1.predict(x1), got = frozen2.predict(x2);
-      expectBits(got.toArray(), want.toArray(), `batch ${batch}`);
-      for (const t of [x1, x2, want, got]) t.dispose();
-    }
     // batch 1 splits each convolution's packed filters by panels, batch 8 its images
-    expect(rt.threadStats().jobs - jobs, 'split calls').toBeGreaterThanOrEqual(2);
-    frozen2.dispose();
-    net1.dispose();
+    await expectFrozenOnTwo(13, (r) => new DeepConvNet(r), [1, 28, 28], [1, 8]);
   });
 
   it('relaxed SIMD (where the host runs it): 2 threads give the same bits as relaxed on one thread', async () => {

@@ -61,6 +61,22 @@ export async function makeRuntime(options: RuntimeOptions = {}): Promise<Runtime
   });
 }
 
+/**
+ * A one-thread runtime on the relaxed build, on every host this suite runs on: Node 20 validates
+ * relaxed SIMD only behind a V8 flag, turned on just long enough to compile the build (instances
+ * keep working after).
+ */
+export async function makeRelaxedRuntime(): Promise<Runtime> {
+  if (host === 'browser' || hasRelaxedSimd()) return makeRuntime({ relaxed: true });
+  const v8 = await import('node:v8');
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  try {
+    return await makeRuntime({ relaxed: true });
+  } finally {
+    v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
+  }
+}
+
 /** A runtime on the test build: `unsafeKernels` also has every SIMD kernel's scalar reference. */
 export type TestRuntime = Runtime & { readonly unsafeKernels: TestKernels };
 

@@ -309,13 +309,9 @@ export function convForwardIsDirect(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW
   return directScratchBytes(C, H, W, FN, C * FH * FW, pad, pad) <= convScratchBytes(C, H, W, FH, FW, stride, pad) ? 1 : 0;
 }
 
-// Bytes of W[FN, K] packed by convPackFilters: whole panels of DMR filters.
-export function convPackedFiltersBytes(FN: i32, K: i32): i32 {
-  return ((FN + DMR - 1) / DMR) * DMR * K << 2;
-}
-
-// Wp = W[FN, K] in the direct kernel's panels: panel t holds, for each k, the
-// DMR floats W[t·DMR .. t·DMR + DMR, k], flushed, 0 past FN. The panels of
+// Wp = W[FN, K] in the direct kernel's panels (⌈FN/DMR⌉·DMR·K floats, which
+// the facade sizes): panel t holds, for each k, the DMR floats
+// W[t·DMR .. t·DMR + DMR, k], flushed, 0 past FN. The panels of
 // filters [4·t0, …) start at Wp + 4·t0·K floats, where W's rows do.
 export function convPackFilters(Wp: usize, w: usize, FN: i32, K: i32): void {
   const panels = (FN + DMR - 1) / DMR;

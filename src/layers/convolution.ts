@@ -63,6 +63,11 @@ export function convScratchBytes(who: string, rt: Runtime, C: number, FH: number
   return rt.unsafeKernels.gemmWorkspaceBytes() + 2 * colBytes;
 }
 
+/** Floats of W [FN, K] in the direct kernel's panels (convPackFilters): whole panels of 4 filters, in float64. */
+function packedFiltersFloats(FN: number, K: number): number {
+  return Math.ceil(FN / 4) * 4 * K;
+}
+
 /** Validates a 4-D NCHW input and returns [N, C, H, W]. */
 export function checkImages(who: string, x: Tensor, channels?: number): [number, number, number, number] {
   if (x.shape.length !== 4 || (channels !== undefined && x.shape[1] !== channels)) {
@@ -172,7 +177,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     if (k.convForwardIsDirect(C, H, W, FN, FH, FW, this.stride, this.pad) === 0) return null;
     if (this.packed || !shared) return this.packed;
     const K = C * FH * FW;
-    const packed = this.buffers.get('packedW', [k.convPackedFiltersBytes(FN, K) / 4]);
+    const packed = this.buffers.get('packedW', [packedFiltersFloats(FN, K)]);
     k.convPackFilters(packed.ptr, this.W.ptr, FN, K);
     return packed;
   }
@@ -187,7 +192,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     if (this.packed) return;
     const [FN, C, FH, FW] = this.W.shape;
     const k = this.W.rt.unsafeKernels;
-    const packed = this.W.rt.tensor([k.convPackedFiltersBytes(FN, C * FH * FW) / 4]);
+    const packed = this.W.rt.tensor([packedFiltersFloats(FN, C * FH * FW)]);
     k.convPackFilters(packed.ptr, this.W.ptr, FN, C * FH * FW);
     this.packed = packed;
   }

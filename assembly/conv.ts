@@ -327,8 +327,8 @@ export function convPackFilters(Wp: usize, w: usize, FN: i32, K: i32): void {
 
 // convForward on filters packed once by convPackFilters (a frozen net's, whose
 // W never changes), where convForwardIsDirect: the direct kernel without its
-// packing of W per call (at one image, a fifth of DeepConvNet's conv time),
-// with the same bits. Writes nothing for a shape convForwardIsDirect refuses.
+// packing of W per call (a frozen DeepConvNet's one-image predict 1.17×
+// faster), with the same bits. Writes nothing for a shape convForwardIsDirect refuses.
 export function convForwardPacked(
   out: usize, x: usize, Wp: usize, b: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32, act: i32,
@@ -1135,14 +1135,14 @@ function convWeightsByFilters(
         }
       }
       for (; r + 1 < R; r += 2) {
-        const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
-        const x1 = xpad + (<usize>((((r + 1) / FH) * PH + (r + 1) % FH) * PW) << 2);
+        const x0 = xpad + rowOffset(r, FH, PH, PW);
+        const x1 = xpad + rowOffset(r + 1, FH, PH, PW);
         // two call sites, so that Binaryen keeps the tile a function of its own
         if (i == 0) filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, OH, OW, xRow, true);
         else filterTile6(a + (<usize>(3 * r) << 5), d, x0, x0, x1, OH, OW, xRow, false);
       }
       if (r < R) {
-        const x0 = xpad + (<usize>(((r / FH) * PH + r % FH) * PW) << 2);
+        const x0 = xpad + rowOffset(r, FH, PH, PW);
         if (i == 0) filterTile3(a + (<usize>(3 * r) << 5), d, x0, OH, OW, xRow, true);
         else filterTile3(a + (<usize>(3 * r) << 5), d, x0, OH, OW, xRow, false);
       }
@@ -1230,8 +1230,9 @@ function rowOffset(r: i32, FH: i32, PH: i32, PW: i32): usize {
 // relaxed build's fused one included); 6 loads for 8 multiply-adds, against
 // filterTile6's 14 for 12. dW+db of 12 images, old build against new in
 // alternating blocks: plain [32, 8, 8]·64, [64, 8, 8]·64 and [16, 14, 14]·32
-// 1.11–1.14× (faster in 30 of 30), relaxed 1.31–1.39×; lanes over columns
-// still win from 16 columns on (1.02× at 16, noise at 12).
+// 1.08–1.14× (faster in 28–30 of 30), relaxed 1.19–1.20× on a calm host and
+// 1.31–1.39× in its slow phases; lanes over columns stay at 12 and 16 columns
+// (this path 1.01–1.02× there, within what a rebuild alone moves).
 function filterTile4(acc: usize, d: usize, x0: usize, o1: usize, o2: usize, o3: usize,
   OH: i32, OW: i32, xRow: usize, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);

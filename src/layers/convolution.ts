@@ -184,8 +184,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
 
   /**
    * @internal For a frozen net's twin, whose W never changes: packs W once into the direct
-   * kernel's panels, which forward then reads instead of packing W per call (at one image a fifth
-   * of DeepConvNet's convolution time), with the same bits. A write to W after this goes unseen.
+   * kernel's panels, which forward then reads instead of packing W per call (a frozen DeepConvNet
+   * predicts one image 1.17× faster), with the same bits. A write to W after this goes unseen.
    */
   packFilters(): void {
     this.checkAlive('packFilters');

@@ -5,8 +5,8 @@
 // GEMM's panel layout (assembly/gemm.ts packBPanels), where net.predict packs
 // all of W on every call — at batch 8 the MLP 784-[100×6]-10 packed 520 KB a
 // call, 18 of the 69 µs its GEMMs took — and each Convolution's W into the
-// direct kernel's filter panels (at one image, 97 of DeepConvNet's 485 µs of
-// convolution were that packing). A snapshot, not a cache: weights are
+// direct kernel's filter panels (at one image, that packing with each call's
+// other fixed work was 97 of DeepConvNet's 485 µs of convolution). A snapshot, not a cache: weights are
 // plain memory a user (or an optimizer) may write at any time, so no cache
 // could know when its packing went stale; a frozen net never goes stale, and
 // freezing again after training is explicit.

@@ -698,6 +698,50 @@ describe('threads: optimizer updates split by ranges', () => {
       }
     }
   });
+
+  it('moves a 2-thread update\'s split towards the faster thread, within [0.1, 0.9]; any split gives the bits of one thread', async () => {
+    const SIZE = 200_003;
+    const one = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    const make = (rt: Runtime) => ({
+      W: rt.tensor([SIZE], randomArray(SIZE, 41)), dW: rt.tensor([SIZE], randomArray(SIZE, 42)), adam: new Adam({ lr: 0.01 }),
+    });
+    const a = make(one), b = make(two);
+    const update = (s: typeof a) => s.adam.update({ W: s.W }, { W: s.dW });
+    // records each adamStep part's floats (its argument n), then runs the call
+    const floats: number[][] = [];
+    const run = two.runParts.bind(two);
+    vi.spyOn(two, 'runParts').mockImplementation((name, parts, write, work) => {
+      const n: number[] = [];
+      for (let p = 0; p < parts; p++) write(p, ((...args: number[]) => { n.push(args[4]); }) as never);
+      floats.push(n);
+      run(name, parts, write, work);
+    });
+    update(a); update(b); // the first update makes the state
+    // any split, the same bits: forced shares, on the worker's real timings
+    for (const share of [0.1, 0.77, 0.9]) {
+      b.adam.splitShare = share;
+      update(a); update(b);
+      const [n0, n1] = floats.at(-1)!;
+      expect(n0 + n1, `share ${share}: the parts cover the block`).toBe(SIZE);
+      expect(Math.abs(n0 / SIZE - share), `share ${share}: part 0's floats`).toBeLessThan(1e-3);
+      expectBits(b.W.toArray(), a.W.toArray(), `share ${share}`);
+    }
+    // the calling thread's part ran 3 times as fast per float as the worker's, then took 10 times the worker's time
+    const ms = vi.spyOn(two, 'lastPartMs');
+    b.adam.splitShare = 0.5;
+    ms.mockImplementation((p) => (p === 0 ? 1 : 3) * floats.at(-1)![p]);
+    for (let i = 0; i < 30; i++) update(b);
+    expect(b.adam.splitShare).toBeCloseTo(0.75, 2);
+    ms.mockImplementation((p) => (p === 0 ? 10 : 1));
+    for (let i = 0; i < 30; i++) update(b);
+    expect(b.adam.splitShare).toBeCloseTo(0.1, 5);
+    ms.mockImplementation(() => null); // ran on the calling thread alone: no change
+    update(b);
+    expect(b.adam.splitShare).toBeCloseTo(0.1, 5);
+    vi.restoreAllMocks();
+    for (const s of [a, b]) { s.W.dispose(); s.dW.dispose(); s.adam.dispose(); }
+  });
 });
 
 describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {

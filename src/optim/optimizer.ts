@@ -67,6 +67,14 @@ function anyFlag(flags: IntTensor, parts: number): boolean {
 const SPLIT_UNIT = 16;
 
 /**
+ * Least share of a 2-thread update's units either thread takes, and the weight
+ * of the last update's measured speeds in the share (see
+ * ElementwiseOptimizer.splitShare).
+ */
+const MIN_SHARE = 0.1;
+const SHARE_STEP = 0.25;
+
+/**
  * An optimizer whose step is one fused elementwise kernel: the base of all of
  * ours. Subclasses name their state arrays ("slots") and their kernel, and
  * pass its arguments in step(); this class keeps the state (see state.ts),
@@ -80,6 +88,19 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
   protected abstract readonly kernel: K;
   private readonly store: StateStore;
   private steps = 0;
+
+  /**
+   * @internal The share of a 2-thread update's units the calling thread's part
+   * takes (part 0), from the parts' measured speeds in the updates before. On a
+   * 2-vCPU VM one vCPU can run its part at two thirds of the other's speed for
+   * seconds, and equal halves then wait for it: Adam's halves on the MLP
+   * 784-[100×6]-10 took 70 and 120 µs. Any split gives the same bits (each
+   * element is updated alone); the split moves by whole units, slowly, so each
+   * range stays with its thread's cache from step to step.
+   */
+  splitShare = 0.5;
+  /** splitShare after the update that is running: set by its kernel's pass, taken once every pass has run. */
+  private nextShare = 0.5;
 
   /** `nonNegativeSlots`: state that is a running sum of squares (loadState refuses negative values there). */
   protected constructor(slotNames: readonly string[], nonNegativeSlots: readonly string[] = []) {
@@ -106,25 +127,44 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     this.steps++;
     if (rt === null) return;
     this.beginStep(this.steps);
+    // the share is measured on a one-span update (a block of all params; per-key spans are small)
+    this.nextShare = this.splitShare;
     for (const s of spans) {
-      this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n));
+      this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n),
+        spans.length === 1);
     }
+    this.splitShare = this.nextShare;
   }
 
   /**
    * Runs `kernel` once per part of span `s`, at most one per thread: part p gets floats
    * [i0, i0 + n). Every pass over a span splits it here, so a range is the same in each
-   * (the part that updates it also saves and checks it: guardedUpdate).
+   * (the part that updates it also saves and checks it: guardedUpdate). Two parts split
+   * at splitShare; `measure` (the update's own kernel) sets nextShare from the parts' measured
+   * speeds, which the caller takes once every pass of the update has run.
    */
-  private eachRange<N extends KernelName>(rt: Runtime, s: Span, kernel: N, write: (i0: number, n: number, call: PartArgs<N>, p: number) => void): number {
+  private eachRange<N extends KernelName>(rt: Runtime, s: Span, kernel: N, write: (i0: number, n: number, call: PartArgs<N>, p: number) => void,
+    measure = false): number {
     const units = Math.ceil(s.size / SPLIT_UNIT);
     const work = SPLIT_UNIT * (2 + this.store.slotNames.length); // floats touched per unit: param, grad, each slot
     const parts = rt.splitParts(units, work);
+    const first = parts === 2 ? Math.min(units - 1, Math.max(1, Math.round(units * this.splitShare))) : 0;
+    const cut = (p: number) => (parts === 2 && p === 1 ? first : Math.floor((units * p) / parts));
     rt.runParts(kernel, parts, (p, call) => {
-      const i0 = Math.floor((units * p) / parts) * SPLIT_UNIT;
-      write(i0, Math.min(s.size, Math.floor((units * (p + 1)) / parts) * SPLIT_UNIT) - i0, call, p);
+      const i0 = cut(p) * SPLIT_UNIT;
+      write(i0, Math.min(s.size, cut(p + 1) * SPLIT_UNIT) - i0, call, p);
     }, units * work);
+    if (measure && parts === 2) this.nextShare = this.balanced(rt, first, units - first);
     return parts;
+  }
+
+  /** splitShare moved towards the parts' speeds in the last call (units over its time on the thread that ran it). */
+  private balanced(rt: Runtime, units0: number, units1: number): number {
+    const ms0 = rt.lastPartMs(0), ms1 = rt.lastPartMs(1);
+    if (ms0 === null || ms1 === null || !(ms0 > 0 && ms1 > 0)) return this.splitShare;
+    const speed0 = units0 / ms0, speed1 = units1 / ms1;
+    const target = speed0 / (speed0 + speed1);
+    return Math.min(1 - MIN_SHARE, Math.max(MIN_SHARE, (1 - SHARE_STEP) * this.splitShare + SHARE_STEP * target));
   }
 
   /**
@@ -154,8 +194,10 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     if (anyFlag(flags, parts)) return 'gradients';
     this.steps++;
     this.beginStep(this.steps);
-    this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n));
+    this.nextShare = this.splitShare;
+    this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n), true);
     const checked = this.eachRange(rt, s, 'nonFiniteFlag', (i0, n, call, p) => call(s.param + 4 * i0, n, flags.ptr + 4 * p));
+    this.splitShare = this.nextShare;
     return anyFlag(flags, checked) ? 'parameters' : 'ok';
   }
 

@@ -1,8 +1,9 @@
 // Convolution: the layer's passes (convForward, convBackward), im2col /
 // col2im and the per-channel bias. At stride 1 the passes run direct kernels
-// (no im2col): the forward's 4-filter × 8-column tiles read a zero-padded copy
-// of the image in place; the backward's dW tiles of 4 filters × 2 taps sum in
-// vector lanes, and dx is that forward on dout with the flipped filters.
+// (no im2col): the forward's 4-filter × 8-column tiles (a row's last ≤ 4
+// columns two rows to a tile) read a zero-padded copy of the image in place;
+// the backward's dW tiles of 4 filters × 2 taps sum in vector lanes, and dx
+// is that forward on dout with the flipped filters.
 // Elsewhere (and where a direct kernel loses, see convBackwardPaths) it is
 // im2col + GEMM per image.
 //
@@ -390,6 +391,9 @@ function convForwardDirect(
   }
   zeros(xpad, C * PH * PW);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  // a row's last OW mod 8 columns, when at most 4, go two rows to a tile (pairTails); the rest in 8-column tiles
+  const tail = OW % DNR <= DNR / 2 ? OW % DNR : 0;
+  const wide = OW - tail;
   for (let i = 0; i < n; i++) {
     padImage(xpad, x + <usize>i * inImage, C, H, W, padH, padW, PH, PW);
     const y = out + <usize>i * outImage;
@@ -401,6 +405,7 @@ function convForwardDirect(
     for (let t = 0; t < panels; t++) {
       const mr = min(DMR, FN - t * DMR);
       const a = Wp + (<usize>(t * K * DMR) << 2);
+      const panelOut = y + (<usize>(t * DMR * P) << 2);
       for (let oy = 0; oy < OH; oy++) {
         const xrow = xpad + (<usize>(oy * PW) << 2);
         const crow = y + (<usize>(t * DMR * P + oy * OW) << 2);
@@ -413,12 +418,20 @@ function convForwardDirect(
         const bt: usize = b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2);
         const fused = act == 0 || act == ACT_RELU;
         const bl: usize = fused ? bt : 0;
-        directTiles(0, min(KC, K), <usize>load<i32>(rows), a, steps, xrow, crow, OW, P, 0, K <= KC ? bl : 0, act, mr, T);
+        directTiles(0, min(KC, K), <usize>load<i32>(rows), a, steps, xrow, crow, wide, P, 0, K <= KC ? bl : 0, act, mr, T);
         for (let k0 = KC; k0 < K; k0 += KC) {
           const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
-          directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xrow, crow, OW, P, 1, k0 + KC >= K ? bl : 0, act, mr, T);
+          directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xrow, crow, wide, P, 1, k0 + KC >= K ? bl : 0, act, mr, T);
         }
-        if (bt != 0 && !fused) rowsBiasAct(crow, P, mr, OW, bt, act, T);
+        // with short tails, a pair of rows is complete after its second row (or a last odd one)
+        const oy0 = tail == 0 ? oy : oy & ~1;
+        if (tail != 0 && (oy > oy0 || oy == OH - 1)) {
+          pairTails(xpad + (<usize>(oy0 * PW + wide) << 2), rows, steps, a, panelOut + (<usize>(oy0 * OW + wide) << 2),
+            oy > oy0 ? <usize>PW << 2 : 0, oy > oy0 ? <usize>OW << 2 : 0, K, FW, P, bl, act, mr, tail, T);
+        }
+        if (bt != 0 && !fused && (tail == 0 || oy > oy0 || oy == OH - 1)) {
+          for (let r = oy0; r <= oy; r++) rowsBiasAct(panelOut + (<usize>(r * OW) << 2), P, mr, OW, bt, act, T);
+        }
       }
     }
     if (dact != 0) deactivateInPlace(y, saved + <usize>i * outImage, FN * P, dact);
@@ -620,6 +633,61 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xr
     if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
     if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
   }
+}
+
+// The last nr ≤ 4 columns of two output rows (row 1's operand s1 bytes past
+// row 0's in xpad, its output c1 bytes past row 0's; both 0 for one row),
+// by K blocks as directTiles, with the same sum per element: the same bits.
+// 28-wide rows end with 4 columns, which an 8-column tile of one row ran at
+// the cost of 8: a [16, 28, 28] → 16 forward took 32/28 of the time of a
+// 32-wide one per output (a 4-column tile of 4 chains waits on the adds'
+// latency and costs as much). Two rows' tails fill the tile.
+function pairTails(xtail: usize, rows: usize, steps: usize, a: usize, c: usize, s1: usize, c1: usize,
+  K: i32, FW: i32, ldc: i32, b: usize, act: i32, mr: i32, nr: i32, T: usize): void {
+  tailTiles(0, min(KC, K), xtail + <usize>load<i32>(rows), a, steps, s1, c, c1, ldc, 0, K <= KC ? b : 0, act, mr, nr, T);
+  for (let k0 = KC; k0 < K; k0 += KC) {
+    const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
+    tailTiles(k0, min(K, k0 + KC), xtail + start, a + (<usize>(k0 * DMR) << 2), steps, s1, c, c1, ldc, 1, k0 + KC >= K ? b : 0, act, mr, nr, T);
+  }
+}
+
+// pairTails' tile over k in [k0, k1): 4 filters × (nr columns of row 0, nr of
+// row 1); directTiles' registers and epilogue.
+function tailTiles(k0: i32, k1: i32, p: usize, a: usize, steps: usize, s1: usize, c: usize, c1: usize,
+  ldc: i32, beta: f32, b: usize, act: i32, mr: i32, nr: i32, T: usize): void {
+  const doRelu = act == ACT_RELU;
+  const rowBytes = <usize>ldc << 2;
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let d = steps + (<usize>k0 << 2);
+  for (let k = k0; k < k1; k++) {
+    const b0 = v128.load(p);
+    const b1 = v128.load(p + s1);
+    let av = v128.load32_splat(a);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 4);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 8);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 12);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    a += DMR << 2;
+    p += <usize>load<i32>(d);
+    d += 4;
+  }
+  const zero = f32x4.splat(0);
+  const b1: usize = b == 0 ? 0 : b + 4, b2: usize = b == 0 ? 0 : b + 8, b3: usize = b == 0 ? 0 : b + 12;
+  directRow(c, c00, zero, beta, b, doRelu, nr, T);
+  if (mr > 1) directRow(c + rowBytes, c10, zero, beta, b1, doRelu, nr, T);
+  if (mr > 2) directRow(c + 2 * rowBytes, c20, zero, beta, b2, doRelu, nr, T);
+  if (mr > 3) directRow(c + 3 * rowBytes, c30, zero, beta, b3, doRelu, nr, T);
+  if (c1 == 0) return;
+  directRow(c + c1, c01, zero, beta, b, doRelu, nr, T);
+  if (mr > 1) directRow(c + c1 + rowBytes, c11, zero, beta, b1, doRelu, nr, T);
+  if (mr > 2) directRow(c + c1 + 2 * rowBytes, c21, zero, beta, b2, doRelu, nr, T);
+  if (mr > 3) directRow(c + c1 + 3 * rowBytes, c31, zero, beta, b3, doRelu, nr, T);
 }
 
 // Writes nr ≤ 8 values of one tile row: beta·p + (v0, v1) as storeRow, and

@@ -2,7 +2,9 @@
 // against convForwardRef (each output summed in GEMM's order, in blocks of
 // 256 values of k), bit for bit; the reference against im2col + gemm + the
 // bias pass, bit for bit, so the direct path keeps the bits the im2col path
-// gave. Sizes around the 4-filter × 8-column tile, K across the 256 block,
+// gave. Sizes around the 4-filter × 8-column tile (and rows whose last 1–4
+// columns share a tile with the next row's, or with none on an odd last row),
+// K across the 256 block,
 // every padding the filter allows, every fused activation (bias and ReLU in
 // the tiles, sigmoid and tanh after each row), one filter (3 output rows per
 // tile instead of 4 filters), subnormal inputs, canaries

@@ -423,16 +423,10 @@ function convForwardDirect(
           const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
           directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xrow, crow, wide, P, 1, k0 + KC >= K ? bl : 0, act, mr, T);
         }
-        // with short tails, a pair of rows is complete after its second row (or a last odd one)
-        const oy0 = tail == 0 ? oy : oy & ~1;
-        if (tail != 0 && (oy > oy0 || oy == OH - 1)) {
-          pairTails(xpad + (<usize>(oy0 * PW + wide) << 2), rows, steps, a, panelOut + (<usize>(oy0 * OW + wide) << 2),
-            oy > oy0 ? <usize>PW << 2 : 0, oy > oy0 ? <usize>OW << 2 : 0, K, FW, P, bl, act, mr, tail, T);
-        }
-        if (bt != 0 && !fused && (tail == 0 || oy > oy0 || oy == OH - 1)) {
-          for (let r = oy0; r <= oy; r++) rowsBiasAct(panelOut + (<usize>(r * OW) << 2), P, mr, OW, bt, act, T);
-        }
+        if (bt != 0 && !fused && tail == 0) rowsBiasAct(crow, P, mr, OW, bt, act, T);
       }
+      if (tail != 0) panelTails(xpad + (<usize>(wide) << 2), rows, steps, a, panelOut, b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2),
+        K, FW, OH, OW, PW, act, mr, tail, T);
     }
     if (dact != 0) deactivateInPlace(y, saved + <usize>i * outImage, FN * P, dact);
   }
@@ -633,6 +627,21 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xr
     if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
     if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
   }
+}
+
+// The last nr ≤ 4 columns of every output row of a panel, two rows to a tile
+// (pairTails); then, for sigmoid and tanh, the bias and activation on the
+// panel's rows (which directTiles left to them: see convForwardDirect).
+function panelTails(xtail: usize, rows: usize, steps: usize, a: usize, out: usize, bt: usize,
+  K: i32, FW: i32, OH: i32, OW: i32, PW: i32, act: i32, mr: i32, nr: i32, T: usize): void {
+  const P = OH * OW;
+  const fused = act == 0 || act == ACT_RELU;
+  for (let oy = 0; oy < OH; oy += 2) {
+    const two = oy + 1 < OH;
+    pairTails(xtail + (<usize>(oy * PW) << 2), rows, steps, a, out + (<usize>(oy * OW + OW - nr) << 2),
+      two ? <usize>PW << 2 : 0, two ? <usize>OW << 2 : 0, K, FW, P, fused ? bt : 0, act, mr, nr, T);
+  }
+  if (bt != 0 && !fused) for (let oy = 0; oy < OH; oy++) rowsBiasAct(out + (<usize>(oy * OW) << 2), P, mr, OW, bt, act, T);
 }
 
 // The last nr ≤ 4 columns of two output rows (row 1's operand s1 bytes past

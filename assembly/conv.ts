@@ -661,7 +661,9 @@ function pairTails(xtail: usize, rows: usize, steps: usize, a: usize, c: usize, 
 }
 
 // pairTails' tile over k in [k0, k1): 4 filters × (nr columns of row 0, nr of
-// row 1); directTiles' registers and epilogue.
+// row 1); directTiles' registers and epilogue. Its k loop is directTiles' with
+// the second operand at p + s1, a copy rather than a shared loop, so that
+// directTiles keeps its immediate offset of 16 and its V8 code unchanged.
 function tailTiles(k0: i32, k1: i32, p: usize, a: usize, steps: usize, s1: usize, c: usize, c1: usize,
   ldc: i32, beta: f32, b: usize, act: i32, mr: i32, nr: i32, T: usize): void {
   const doRelu = act == ACT_RELU;

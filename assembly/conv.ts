@@ -391,7 +391,8 @@ function convForwardDirect(
   }
   zeros(xpad, C * PH * PW);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
-  // a row's last OW mod 8 columns, when at most 4, go two rows to a tile (pairTails); the rest in 8-column tiles
+  // a row's last OW mod 8 columns, when at most 4, go two rows to a tile after the panel's rows (panelTails);
+  // the rest in 8-column tiles
   const tail = OW % DNR <= DNR / 2 ? OW % DNR : 0;
   const wide = OW - tail;
   for (let i = 0; i < n; i++) {
@@ -406,18 +407,18 @@ function convForwardDirect(
       const mr = min(DMR, FN - t * DMR);
       const a = Wp + (<usize>(t * K * DMR) << 2);
       const panelOut = y + (<usize>(t * DMR * P) << 2);
+      // bias and ReLU (or none) in the last K block's tiles; sigmoid and
+      // tanh after, on the rows written (their constants, in the tiles,
+      // made V8 spill the accumulators)
+      const bt: usize = b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2);
+      const fused = act == 0 || act == ACT_RELU;
+      const bl: usize = fused ? bt : 0;
       for (let oy = 0; oy < OH; oy++) {
         const xrow = xpad + (<usize>(oy * PW) << 2);
-        const crow = y + (<usize>(t * DMR * P + oy * OW) << 2);
+        const crow = panelOut + (<usize>(oy * OW) << 2);
         // the first K block, then the others added to it (two call sites:
         // Binaryen inlines a function called once, and inlined here the
         // tiles' k loop would share V8's registers with these loops and spill)
-        // bias and ReLU (or none) in the last K block's tiles; sigmoid and
-        // tanh after, on the rows written (their constants, in the tiles,
-        // made V8 spill the accumulators)
-        const bt: usize = b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2);
-        const fused = act == 0 || act == ACT_RELU;
-        const bl: usize = fused ? bt : 0;
         directTiles(0, min(KC, K), <usize>load<i32>(rows), a, steps, xrow, crow, wide, P, 0, K <= KC ? bl : 0, act, mr, T);
         for (let k0 = KC; k0 < K; k0 += KC) {
           const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
@@ -425,8 +426,7 @@ function convForwardDirect(
         }
         if (bt != 0 && !fused && tail == 0) rowsBiasAct(crow, P, mr, OW, bt, act, T);
       }
-      if (tail != 0) panelTails(xpad + (<usize>(wide) << 2), rows, steps, a, panelOut, b == 0 ? <usize>0 : b + (<usize>(t * DMR) << 2),
-        K, FW, OH, OW, PW, act, mr, tail, T);
+      if (tail != 0) panelTails(xpad + (<usize>wide << 2), rows, steps, a, panelOut, bt, K, FW, OH, OW, PW, act, mr, tail, T);
     }
     if (dact != 0) deactivateInPlace(y, saved + <usize>i * outImage, FN * P, dact);
   }
@@ -688,17 +688,20 @@ function tailTiles(k0: i32, k1: i32, p: usize, a: usize, steps: usize, s1: usize
     p += <usize>load<i32>(d);
     d += 4;
   }
+  tailRows(c, rowBytes, c00, c10, c20, c30, beta, b, doRelu, mr, nr, T);
+  if (c1 != 0) tailRows(c + c1, rowBytes, c01, c11, c21, c31, beta, b, doRelu, mr, nr, T);
+}
+
+// One output row's tail of tailTiles: nr ≤ 4 values of each of the mr filters (rowBytes apart), as directRow.
+// @ts-ignore: decorator
+@inline
+function tailRows(c: usize, rowBytes: usize, v0: v128, v1: v128, v2: v128, v3: v128,
+  beta: f32, b: usize, doRelu: bool, mr: i32, nr: i32, T: usize): void {
   const zero = f32x4.splat(0);
-  const b1: usize = b == 0 ? 0 : b + 4, b2: usize = b == 0 ? 0 : b + 8, b3: usize = b == 0 ? 0 : b + 12;
-  directRow(c, c00, zero, beta, b, doRelu, nr, T);
-  if (mr > 1) directRow(c + rowBytes, c10, zero, beta, b1, doRelu, nr, T);
-  if (mr > 2) directRow(c + 2 * rowBytes, c20, zero, beta, b2, doRelu, nr, T);
-  if (mr > 3) directRow(c + 3 * rowBytes, c30, zero, beta, b3, doRelu, nr, T);
-  if (c1 == 0) return;
-  directRow(c + c1, c01, zero, beta, b, doRelu, nr, T);
-  if (mr > 1) directRow(c + c1 + rowBytes, c11, zero, beta, b1, doRelu, nr, T);
-  if (mr > 2) directRow(c + c1 + 2 * rowBytes, c21, zero, beta, b2, doRelu, nr, T);
-  if (mr > 3) directRow(c + c1 + 3 * rowBytes, c31, zero, beta, b3, doRelu, nr, T);
+  directRow(c, v0, zero, beta, b, doRelu, nr, T);
+  if (mr > 1) directRow(c + rowBytes, v1, zero, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
+  if (mr > 2) directRow(c + 2 * rowBytes, v2, zero, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
+  if (mr > 3) directRow(c + 3 * rowBytes, v3, zero, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
 }
 
 // Writes nr ≤ 8 values of one tile row: beta·p + (v0, v1) as storeRow, and

@@ -5,15 +5,22 @@
 // threads took 339–467 ms in four full runs on one machine, and the ratio
 // moved with it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pythonEnv } from './harness.mjs';
 
 /**
  * How long OpenBLAS's idle threads spin (yielding) before they sleep: 2^28
- * cycles, ~0.1 s here. A side timed after a NumPy block first runs untimed for
- * this long (pairedMs), so it never shares the cores with them.
+ * cycles, ~0.1 s here (the peer's CPU time grew for 130 ms after each block).
+ * quiet() waits this long where it cannot read the peer's CPU time.
  */
 export const NUMPY_SPIN_MS = 150;
+
+/** quiet()'s poll: the peer is idle once its CPU time has not grown for this long (Linux counts it in 10 ms ticks). */
+const QUIET_MS = 30;
+
+/** The longest quiet() waits, ms. */
+const QUIET_LIMIT_MS = 1000;
 
 /** How long simdnn's pool worker spins after its last call (2 ms, src/runtime/threads.ts), with a margin, ms. */
 export const WORKER_SPIN_MS = 20;
@@ -63,7 +70,7 @@ export class NumpyPeer {
 
   /**
    * About `ms` of NumPy steps, after a pause for simdnn's worker to stop spinning: { ms: mean ms per step,
-   * steps }. NumPy's threads spin for NUMPY_SPIN_MS after it.
+   * steps }. NumPy's threads spin for NUMPY_SPIN_MS after it (quiet() waits them out).
    */
   async block(ms) {
     await sleep(WORKER_SPIN_MS);
@@ -71,6 +78,36 @@ export class NumpyPeer {
     const r = await this.next();
     if (r.ms === undefined) throw new Error(`bench: the NumPy peer failed: ${r.error ?? r.skip ?? JSON.stringify(r)}`);
     return r;
+  }
+
+  /**
+   * Resolves once NumPy's process has used no CPU for QUIET_MS: after a block its BLAS threads spin
+   * ~0.1 s. A side timed right after, even behind an untimed run of that length, met them: the
+   * scheduler then put simdnn's pool worker on the main thread's core (both vCPUs busy when it woke),
+   * and whole blocks of the MLP step on 2 threads ran at the speed of 1 (1.53 against 0.97 ms a step,
+   * in 3 of 9 blocks; the case's mean 1.08–1.15 ms against 1.01 without the peer). Waiting for the
+   * peer to idle first, the same rounds gave 1.04 ms. Without /proc (not Linux), waits NUMPY_SPIN_MS.
+   */
+  async quiet() {
+    let last = this.cpuTicks();
+    if (last === null) return sleep(NUMPY_SPIN_MS);
+    for (const end = performance.now() + QUIET_LIMIT_MS; performance.now() < end;) {
+      await sleep(QUIET_MS);
+      const now = this.cpuTicks();
+      if (now === last) return;
+      last = now;
+    }
+  }
+
+  /** The peer's user + system CPU time in clock ticks (all its threads), or null where /proc cannot tell. */
+  cpuTicks() {
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return null;
+    }
   }
 
   async close() {

@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sidesInRound } from './harness.mjs';
 import { HalfBatchPair } from './half-batch-pair.mjs';
-import { NUMPY_SPIN_MS, NumpyPeer, WORKER_SPIN_MS } from './numpy-peer.mjs';
+import { NumpyPeer, WORKER_SPIN_MS } from './numpy-peer.mjs';
 import { RoundTrip } from './roundtrip.mjs';
 
 const THREADS = 2;
@@ -114,8 +114,8 @@ const BLOCKS = 20;
  * spinning for a while after its last call, never competes with the pair's
  * two), and the note gives its ratio over 1 thread. With `numpy` (a
  * NumpyPeer's start), NumPy is timed last in each round (`numpy`: its cell),
- * and the next round's first side runs untimed while NumPy's threads wind
- * down. With `relaxed`, only the THREADS side runs, on the relaxed build
+ * and the next round waits until NumPy's threads have stopped spinning
+ * (NumpyPeer.quiet). With `relaxed`, only the THREADS side runs, on the relaxed build
  * (`one` is undefined).
  */
 async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null } = {}) {
@@ -151,7 +151,7 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     for (let b = 0; b < BLOCKS; b++) {
       const pair = { ns: probe.measure(), ms: [0, 0] };
       const order = sides.length === 1 ? [0] : sidesInRound(b);
-      if (b > 0 && timesNumpy) run(sides[order[0]], NUMPY_SPIN_MS); // untimed, while NumPy's threads wind down
+      if (b > 0 && timesNumpy) await peer.quiet(); // NumPy's threads wind down first (numpy-peer.mjs quiet)
       for (const i of order) {
         const { t, n } = run(sides[i], blockMs);
         total[i] += t;

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NumpyPeer } from '../bench/numpy-peer.mjs';
+import { NUMPY_SPIN_MS, NumpyPeer } from '../bench/numpy-peer.mjs';
 import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
 import { timePaired } from '../bench/harness.mjs';
@@ -29,6 +29,28 @@ describe.skipIf(!hasNumpy)('NumpyPeer (python3 + numpy)', () => {
     }
     await peer.close();
     expect(peer.child.exitCode).toBe(0);
+  });
+
+  it('quiet() waits out the BLAS threads spinning after a block: the peer then uses no CPU', async () => {
+    const peer = await NumpyPeer.start(script('mlp_numpy.py'), ['--optimizer=sgd', '--time=20', '--clock=wall'], 2);
+    expect(peer).toBeInstanceOf(NumpyPeer);
+    try {
+      await peer.block(20);
+      const ticks = peer.cpuTicks();
+      expect(Number.isInteger(ticks)).toBe(process.platform === 'linux');
+      if (ticks === null) return;
+      await peer.quiet();
+      const idle = peer.cpuTicks();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(peer.cpuTicks()).toBe(idle);
+    } finally {
+      await peer.close();
+    }
+    // gone: no CPU time to read, and quiet() falls back to a fixed wait
+    expect(peer.cpuTicks()).toBeNull();
+    const t0 = performance.now();
+    await peer.quiet();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(NUMPY_SPIN_MS - 5);
   });
 
   it('a script that fails to start gives an error cell naming its exit, not a hang', async () => {

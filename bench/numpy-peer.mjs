@@ -82,11 +82,13 @@ export class NumpyPeer {
 
   /**
    * Resolves once NumPy's process has used no CPU for QUIET_MS: after a block its BLAS threads spin
-   * ~0.1 s. A side timed right after, even behind an untimed run of that length, met them: the
-   * scheduler then put simdnn's pool worker on the main thread's core (both vCPUs busy when it woke),
-   * and whole blocks of the MLP step on 2 threads ran at the speed of 1 (1.53 against 0.97 ms a step,
-   * in 3 of 9 blocks; the case's mean 1.08–1.15 ms against 1.01 without the peer). Waiting for the
-   * peer to idle first, the same rounds gave 1.04 ms. Without /proc (not Linux), waits NUMPY_SPIN_MS.
+   * ~0.1 s. A side timed right after, even behind an untimed run of that length, met them: simdnn's
+   * pool worker, descheduled by them while it spun, took the cores for busy and went quiet (it sleeps
+   * when idle for 100 ms and more, and the runtime runs calls on the calling thread meanwhile:
+   * src/runtime/threads.ts), so whole blocks of the MLP step on 2 threads ran at the speed of 1 (1.53
+   * against 0.97 ms a step, in 3 of 9 blocks; 3,588–4,673 of a case's calls on one thread; its mean
+   * 1.06–1.15 ms against 1.01 without the peer). Waiting for the peer to idle first: no quiet call,
+   * 1.04 ms in the same rounds. Without /proc (not Linux), waits NUMPY_SPIN_MS.
    */
   async quiet() {
     let last = this.cpuTicks();

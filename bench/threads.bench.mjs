@@ -59,6 +59,7 @@ function gemmCase(rt) {
   const c = rt.tensor([N, N]);
   return {
     fn: () => rt.unsafeGemm(0, 0, N, N, N, a.ptr, N, b.ptr, N, c.ptr, N),
+    rt,
     dispose: () => { a.dispose(); b.dispose(); c.dispose(); rt.dispose(); },
   };
 }
@@ -75,6 +76,7 @@ const mlpCase = (name, lr) => async (rt) => {
   return {
     fn: () => { net.gradient(x, t); optimizer.update(net.params, net.grads); },
     beforeEach: () => { for (const [p, values] of initial) p.set(values); },
+    rt,
     dispose: () => { net.dispose(); x.dispose(); t.dispose(); rt.dispose(); },
   };
 };
@@ -87,6 +89,7 @@ async function deepConvCase(rt) {
   const adam = createOptimizer('adam', { lr: 0.001 });
   return {
     fn: () => { net.gradient(x, t); adam.update(net.params, net.grads); },
+    rt,
     dispose: () => { net.dispose(); x.dispose(); t.dispose(); rt.dispose(); },
   };
 }
@@ -116,7 +119,9 @@ const BLOCKS = 20;
  * NumpyPeer's start), NumPy is timed last in each round (`numpy`: its cell),
  * and the next round waits until NumPy's threads have stopped spinning
  * (NumpyPeer.quiet). With `relaxed`, only the THREADS side runs, on the relaxed build
- * (`one` is undefined).
+ * (`one` is undefined). The note also counts the THREADS side's calls that
+ * ran on its calling thread alone because its worker had found the cores busy
+ * (the pool's quiet workers, src/runtime/threads.ts), when there were any.
  */
 async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null } = {}) {
   const sides = [];
@@ -128,6 +133,7 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     if (numpy) peer = await numpy();
     const timesNumpy = peer instanceof NumpyPeer;
     probe = await RoundTrip.start();
+    const quietBefore = sides[0].rt.threadStats().quietCalls;
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
     const blockMs = suite.time / BLOCKS;
@@ -168,6 +174,9 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     }
     const two = total[0] / calls[0], one = relaxed ? undefined : total[1] / calls[1];
     let note = roundTripNote(pairs, !relaxed);
+    // the pool's answer to a busy machine (src/runtime/threads.ts, quiet workers): say when it ran calls alone
+    const quiet = sides[0].rt.threadStats().quietCalls - quietBefore;
+    if (quiet > 0) note += `; ${quiet} calls of the ${THREADS}-thread side ran on one thread (a worker found the cores busy)`;
     if (halves) {
       const ms = extra.floor[0] / extra.floor[1];
       note += `; 2 workers on ${BATCH / 2} rows each, sharing no data: ${ms.toFixed(3)} ms, ${(one / ms).toFixed(2)}× over 1 thread (the split's floor here)`;

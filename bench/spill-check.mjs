@@ -107,12 +107,15 @@ export function kernelLoops(funcs) {
       const m = ins.text.match(/^j\w+\s+0x[0-9a-f]+\s+<\+0x([0-9a-f]+)>/);
       if (m && parseInt(m[1], 16) <= ins.off) loops.push({ start: parseInt(m[1], 16), end: ins.off });
     }
+    // V8's out-of-line code (stack checks, traps) follows the function's last `ret` and jumps back into
+    // its loops: those jumps are not loops
+    const ret = f.ins.findLast((x) => /^ret\b/.test(x.text))?.off ?? Infinity;
+    const inner = loops.filter((o) => o.end < ret);
     for (const l of loops) {
       if (loops.some((o) => o !== l && o.start >= l.start && o.end <= l.end)) continue; // not innermost
-      // nor an outer loop whose exit branch V8 placed right before the inner loop's back edge
-      // (`jnc <outer>; jmp <inner>`): the inner loop's header lies inside it, its back edge just past
-      const next = f.ins[f.ins.findIndex((x) => x.off === l.end) + 1];
-      if (next && loops.some((o) => o.end === next.off && o.start > l.start && o.start < l.end)) continue;
+      // nor an outer loop laid out across an inner one: its back edge (`jnc <outer>`) placed between the
+      // inner loop's header and back edge, as V8 lays out a row loop around its k loop
+      if (inner.some((o) => o.start > l.start && o.start < l.end && o.end > l.end)) continue;
       const body = f.ins.filter((x) => x.off >= l.start && x.off <= l.end);
       const arith = body.filter((x) => ARITH.test(x.text)).length;
       if (arith < 8 || body.some((x) => isStore(x.text) && !STACK.test(x.text))) continue;

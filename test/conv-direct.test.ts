@@ -13,7 +13,8 @@
 // the same bits, for all filters and from a later panel on, and nothing
 // written where the direct path does not run.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { makeTestRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
+import { makeTestRuntime, makeRelaxedRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
+import type { Runtime } from '../src/runtime/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 
 let rt: TestRuntime;
@@ -144,5 +145,46 @@ describe('convForward, direct path (stride 1)', () => {
     k.convForward(parts.ptr + 4 * outImg, x.ptr + 4 * img, w.ptr, b.ptr, s, 3, c.C, c.H, c.W, c.FN, 3, 3, 1, 1, 1);
     expectBits(parts.data, whole.data, 'convForward split at image 1');
     for (const t of [x, w, b, whole, parts]) t.dispose();
+  });
+});
+
+describe('convForward, relaxed build: tiles of 5 filters', () => {
+  let relaxed: Runtime;
+  beforeAll(async () => { relaxed = await makeRelaxedRuntime(); });
+
+  it('give, filter for filter, the bits of calls on 4 filters at a time (4-filter tiles only), as a one-image forward split by filters needs', () => {
+    expect(relaxed.features.relaxed).toBe(true);
+    const k = relaxed.unsafeKernels;
+    let seed = 700;
+    // FN = 20, 24, 32, 37, 64: 1, 1, 1, 1 and 3 spare panels (37: a partial last panel); FN = 8, 16: none.
+    // Widths 14 (the last 6 columns in an 8-column tile), 12 and 28 (4-column tails two rows to a tile),
+    // 8 and 5; K = 288 crosses the 256 block
+    for (const c of [
+      { C: 3, H: 14, W: 14, FN: 20, pad: 1 }, { C: 32, H: 8, W: 8, FN: 64, pad: 1 }, { C: 32, H: 12, W: 12, FN: 37, pad: 2 },
+      { C: 4, H: 28, W: 28, FN: 24, pad: 1 }, { C: 16, H: 7, W: 5, FN: 32, pad: 1 }, { C: 5, H: 9, W: 12, FN: 16, pad: 0 },
+      { C: 2, H: 6, W: 10, FN: 8, pad: 1 },
+    ]) {
+      const OH = outSize(c.H, 3, 1, c.pad), OW = outSize(c.W, 3, 1, c.pad), P = OH * OW, K = c.C * 9;
+      const x = relaxed.tensor([c.C * c.H * c.W], randomArray(c.C * c.H * c.W, seed++));
+      const w = relaxed.tensor([c.FN * K], randomArray(c.FN * K, seed++, -0.5, 0.5));
+      const b = relaxed.tensor([c.FN], randomArray(c.FN, seed++));
+      const canaries = new Canaries(relaxed, seed);
+      const whole = between(canaries, () => relaxed.tensor([c.FN * P])), parts = between(canaries, () => relaxed.tensor([c.FN * P]));
+      const scratch = between(canaries, () => relaxed.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, c.pad))[0]);
+      for (let act = 0; act <= 3; act++) {
+        const what = `relaxed, C=${c.C} ${c.H}×${c.W} FN=${c.FN} pad ${c.pad} act ${act}`;
+        k.fill(whole.ptr, NaN, whole.size);
+        k.fill(parts.ptr, NaN, parts.size);
+        k.convForward(whole.ptr, x.ptr, w.ptr, b.ptr, scratch, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, c.pad, act);
+        for (let f = 0; f < c.FN; f += 4) {
+          const n = Math.min(4, c.FN - f);
+          k.convForward(parts.ptr + 4 * f * P, x.ptr, w.ptr + 4 * f * K, b.ptr + 4 * f, scratch, 1, c.C, c.H, c.W, n, 3, 3, 1, c.pad, act);
+        }
+        expectBits(whole.data, parts.data, `whole call vs 4 filters a call, ${what}`);
+        expect(canaries.changed(), `canaries, ${what}`).toBe(0);
+      }
+      canaries.dispose();
+      for (const t of [x, w, b, whole, parts]) t.dispose();
+    }
   });
 });

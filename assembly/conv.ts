@@ -1306,7 +1306,7 @@ function byFiltersScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i64, pad: i32
   const FN8 = <i64>((FN + 7) & ~7);
   const PH = <i64>(H + 2 * pad), PW = <i64>(W + 2 * pad);
   const P = PH * PW; // ≥ the output's positions
-  return (FN8 * K << 2) + (P * FN8 << 2) + (<i64>C * PH * PW << 2);
+  return (FN8 * K << 2) + (P * FN8 << 2) + (<i64>C * PH * PW << 2) + 16;
 }
 
 function convWeightsByFilters(
@@ -1340,6 +1340,24 @@ function convWeightsByFilters(
       const d = dT + <usize>fb * blockBytes;
       const a = acc + (<usize>(fb * K) << 5);
       let r = 0;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        // 8 rows as 4 pairs of 5 taps (the pair's first row's 3, its second's first 2), then the pairs'
+        // last taps as one 4-row tile (its accumulators 6 taps apart)
+        for (; r + 7 < R; r += 8) {
+          for (let j = r; j < r + 8; j += 2) {
+            const xa = xpad + rowOffset(j, FH, PH, PW), ob = xpad + rowOffset(j + 1, FH, PH, PW) - xa;
+            if (first) filterTile5(a + (<usize>(3 * j) << 5), d, xa, ob, m, OH, OW, xRow, jump, true);
+            else filterTile5(a + (<usize>(3 * j) << 5), d, xa, ob, m, OH, OW, xRow, jump, false);
+          }
+          const x0 = xpad + rowOffset(r + 1, FH, PH, PW);
+          const o1 = xpad + rowOffset(r + 3, FH, PH, PW) - x0;
+          const o2 = xpad + rowOffset(r + 5, FH, PH, PW) - x0;
+          const o3 = xpad + rowOffset(r + 7, FH, PH, PW) - x0;
+          const t = a + (<usize>(3 * r + 5) << 5);
+          if (first) filterTile4(t, 192, d, x0 + 8, o1, o2, o3, m, OH, OW, xRow, jump, true);
+          else filterTile4(t, 192, d, x0 + 8, o1, o2, o3, m, OH, OW, xRow, jump, false);
+        }
+      }
       for (; r + 3 < R; r += 4) {
         const x0 = xpad + rowOffset(r, FH, PH, PW);
         const o1 = xpad + rowOffset(r + 1, FH, PH, PW) - x0;
@@ -1347,8 +1365,8 @@ function convWeightsByFilters(
         const o3 = xpad + rowOffset(r + 3, FH, PH, PW) - x0;
         for (let kx = 0; kx < 3; kx++) {
           const t = a + (<usize>(3 * r + kx) << 5);
-          if (first) filterTile4(t, d, x0 + (<usize>kx << 2), o1, o2, o3, m, OH, OW, xRow, jump, true);
-          else filterTile4(t, d, x0 + (<usize>kx << 2), o1, o2, o3, m, OH, OW, xRow, jump, false);
+          if (first) filterTile4(t, 96, d, x0 + (<usize>kx << 2), o1, o2, o3, m, OH, OW, xRow, jump, true);
+          else filterTile4(t, 96, d, x0 + (<usize>kx << 2), o1, o2, o3, m, OH, OW, xRow, jump, false);
         }
       }
       // the rows left over, image by image (over several images, V8 spilled filterTile6's accumulators)
@@ -1385,7 +1403,7 @@ function convWeightsByFilters(
 // relaxed one, whose fused multiply-adds wait on their 8 chains instead.
 function byFiltersImages(n: i32, C: i32, PH: i32, PW: i32, FN8: i32, K: i32, P: i32, have: i64): i32 {
   const perImage = (<i64>P * FN8 + <i64>C * PH * PW) << 2;
-  const fits = (have - (<i64>FN8 * K << 2)) / perImage;
+  const fits = (have - (<i64>FN8 * K << 2) - 16) / perImage;
   return <i32>max(<i64>1, min(fits, <i64>min(n, BY_FILTERS_IMAGES)));
 }
 
@@ -1472,13 +1490,13 @@ function rowOffset(r: i32, FH: i32, PH: i32, PW: i32): usize {
 // 1.08–1.14× (faster in 28–30 of 30), relaxed 1.19–1.20× on a calm host and
 // 1.31–1.39× in its slow phases; lanes over columns stay at 12 and 16 columns
 // (this path 1.01–1.02× there, within what a rebuild alone moves).
-function filterTile4(acc: usize, d: usize, x0: usize, o1: usize, o2: usize, o3: usize,
+function filterTile4(acc: usize, step: usize, d: usize, x0: usize, o1: usize, o2: usize, o3: usize,
   images: i32, OH: i32, OW: i32, xRow: usize, jump: usize, first: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   if (!first) {
-    c00 = v128.load(acc); c01 = v128.load(acc, 16); c10 = v128.load(acc, 96); c11 = v128.load(acc, 112);
-    c20 = v128.load(acc, 192); c21 = v128.load(acc, 208); c30 = v128.load(acc, 288); c31 = v128.load(acc, 304);
+    c00 = v128.load(acc); c01 = v128.load(acc, 16); c10 = v128.load(acc + step); c11 = v128.load(acc + step, 16);
+    c20 = v128.load(acc + 2 * step); c21 = v128.load(acc + 2 * step, 16); c30 = v128.load(acc + 3 * step); c31 = v128.load(acc + 3 * step, 16);
   }
   const rowBytes = <usize>OW << 2;
   for (let img = 0; img < images; img++) {
@@ -1499,8 +1517,57 @@ function filterTile4(acc: usize, d: usize, x0: usize, o1: usize, o2: usize, o3: 
     }
     x0 += jump;
   }
-  v128.store(acc, c00); v128.store(acc, c01, 16); v128.store(acc, c10, 96); v128.store(acc, c11, 112);
-  v128.store(acc, c20, 192); v128.store(acc, c21, 208); v128.store(acc, c30, 288); v128.store(acc, c31, 304);
+  v128.store(acc, c00); v128.store(acc, c01, 16); v128.store(acc + step, c10); v128.store(acc + step, c11, 16);
+  v128.store(acc + 2 * step, c20); v128.store(acc + 2 * step, c21, 16); v128.store(acc + 3 * step, c30); v128.store(acc + 3 * step, c31, 16);
+}
+
+// The relaxed build's acc[tap][8 filters] += Σ over the positions of
+// `images` images of dT[p] · x_t[p] for 5 taps: kx = 0, 1, 2 of the filter
+// row at xa and kx = 0, 1 of the row ob bytes on (accumulators consecutive).
+// Each row's 3 taps are one vector load of x (4 floats from the position on:
+// the scratch has 16 bytes past xpad for the last), broadcast lane by lane
+// with a shuffle next to its multiply-adds: 10 accumulators, 2 dout vectors,
+// 2 x vectors and a shuffled one, 15 XMM registers with every load of a step
+// hoisted (as V8 does), where broadcast loads of 5 taps would need 18. 10
+// fused multiply-add chains, where filterTile4's 8 leave Zen 5's FMA pipes no
+// slack; each element's chain as in filterTile4, so the same bits.
+function filterTile5(acc: usize, d: usize, xa: usize, ob: usize,
+  images: i32, OH: i32, OW: i32, xRow: usize, jump: usize, first: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  if (!first) {
+    c00 = v128.load(acc); c01 = v128.load(acc, 16); c10 = v128.load(acc, 32); c11 = v128.load(acc, 48);
+    c20 = v128.load(acc, 64); c21 = v128.load(acc, 80); c30 = v128.load(acc, 96); c31 = v128.load(acc, 112);
+    c40 = v128.load(acc, 128); c41 = v128.load(acc, 144);
+  }
+  const rowBytes = <usize>OW << 2;
+  for (let img = 0; img < images; img++) {
+    for (let oy = 0; oy < OH; oy++) {
+      let a = xa;
+      const end = a + rowBytes;
+      do {
+        const d0 = v128.load(d), d1 = v128.load(d, 16);
+        const va = v128.load(a), vb = v128.load(a + ob);
+        let v = i32x4.shuffle(va, va, 0, 0, 0, 0);
+        c00 = madd(v, d0, c00); c01 = madd(v, d1, c01);
+        v = i32x4.shuffle(va, va, 1, 1, 1, 1);
+        c10 = madd(v, d0, c10); c11 = madd(v, d1, c11);
+        v = i32x4.shuffle(va, va, 2, 2, 2, 2);
+        c20 = madd(v, d0, c20); c21 = madd(v, d1, c21);
+        v = i32x4.shuffle(vb, vb, 0, 0, 0, 0);
+        c30 = madd(v, d0, c30); c31 = madd(v, d1, c31);
+        v = i32x4.shuffle(vb, vb, 1, 1, 1, 1);
+        c40 = madd(v, d0, c40); c41 = madd(v, d1, c41);
+        a += 4; d += 32;
+      } while (a < end);
+      xa += xRow;
+    }
+    xa += jump;
+  }
+  v128.store(acc, c00); v128.store(acc, c01, 16); v128.store(acc, c10, 32); v128.store(acc, c11, 48);
+  v128.store(acc, c20, 64); v128.store(acc, c21, 80); v128.store(acc, c30, 96); v128.store(acc, c31, 112);
+  v128.store(acc, c40, 128); v128.store(acc, c41, 144);
 }
 
 // a·b + c as two rounded operations in every build (see filterTile6).

@@ -259,4 +259,37 @@ describe('convBackward, relaxed build (fused multiply-adds)', () => {
       for (const t of [x, dout, w, dx, dW, db]) t.dispose();
     }
   });
+
+  it('dW by filter lanes has the same bits whichever tile sums a weight (5-tap tiles of row pairs, their leftover taps, 4-row tiles): channels reversed', () => {
+    const k = relaxed.unsafeKernels;
+    let seed = 400;
+    // R = C·FH filter rows: C = 4, FH = 3: rows 0–7 in pairs of 5 taps and one 4-row tile of the pairs' last taps,
+    // rows 8–11 in 4-row tiles; reversed, channel 3's rows go from the latter to the former. C = 8, FH = 2: all pairs.
+    // N = 5: a batch of 4 images, then 1
+    for (const c of [{ N: 5, C: 4, H: 8, W: 8, FN: 16, FH: 3, pad: 1 }, { N: 3, C: 8, H: 7, W: 6, FN: 12, FH: 2, pad: 1 }]) {
+      const g: Geometry = { N: c.N, C: c.C, H: c.H, W: c.W, FH: c.FH, FW: 3, stride: 1, pad: c.pad };
+      const { OH, OW } = outSize(g);
+      const plane = c.H * c.W, image = c.C * plane, K = c.C * c.FH * 3;
+      const xs = randomArray(c.N * image, seed++), ds = randomArray(c.N * c.FN * OH * OW, seed++);
+      const reversed = new Float32Array(xs.length);
+      for (let i = 0; i < c.N; i++) for (let ch = 0; ch < c.C; ch++) {
+        reversed.set(xs.subarray(i * image + ch * plane, i * image + (ch + 1) * plane), i * image + (c.C - 1 - ch) * plane);
+      }
+      const dout = relaxed.tensor([ds.length], ds), w = relaxed.tensor([c.FN * K]);
+      const scratch = relaxed.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, 3, 1, c.pad))[0];
+      const dWs = [xs, reversed].map((values) => {
+        const x = relaxed.tensor([values.length], values), dW = relaxed.tensor([c.FN * K]), db = relaxed.tensor([c.FN]);
+        k.convBackward(0, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, 3, 1, c.pad, 0, 0);
+        const out = dW.toArray();
+        for (const t of [x, dW, db]) t.dispose();
+        return out;
+      });
+      const taps = c.FH * 3, back = new Float32Array(dWs[1].length);
+      for (let f = 0; f < c.FN; f++) for (let ch = 0; ch < c.C; ch++) {
+        back.set(dWs[1].subarray(f * K + ch * taps, f * K + (ch + 1) * taps), f * K + (c.C - 1 - ch) * taps);
+      }
+      expectBits(back, dWs[0], `relaxed dW, channels reversed, N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×3`);
+      for (const t of [dout, w]) t.dispose();
+    }
+  });
 });

@@ -518,35 +518,8 @@ function fiveTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, steps: 
       d += 4;
     }
     if (nr == DNR) {
-      // a whole tile, as in directTiles
-      if (beta != 0) {
-        c00 = f32x4.add(v128.load(c), c00); c01 = f32x4.add(v128.load(c, 16), c01);
-        c10 = f32x4.add(v128.load(c + rowBytes), c10); c11 = f32x4.add(v128.load(c + rowBytes, 16), c11);
-        c20 = f32x4.add(v128.load(c + 2 * rowBytes), c20); c21 = f32x4.add(v128.load(c + 2 * rowBytes, 16), c21);
-        c30 = f32x4.add(v128.load(c + 3 * rowBytes), c30); c31 = f32x4.add(v128.load(c + 3 * rowBytes, 16), c31);
-        c40 = f32x4.add(v128.load(c5), c40); c41 = f32x4.add(v128.load(c5, 16), c41);
-      }
-      if (b != 0) {
-        let bv = v128.load32_splat(b);
-        c00 = f32x4.add(c00, bv); c01 = f32x4.add(c01, bv);
-        bv = v128.load32_splat(b, 4);
-        c10 = f32x4.add(c10, bv); c11 = f32x4.add(c11, bv);
-        bv = v128.load32_splat(b, 8);
-        c20 = f32x4.add(c20, bv); c21 = f32x4.add(c21, bv);
-        bv = v128.load32_splat(b, 12);
-        c30 = f32x4.add(c30, bv); c31 = f32x4.add(c31, bv);
-        bv = v128.load32_splat(b5);
-        c40 = f32x4.add(c40, bv); c41 = f32x4.add(c41, bv);
-        if (doRelu) {
-          c00 = relu(c00); c01 = relu(c01); c10 = relu(c10); c11 = relu(c11); c20 = relu(c20);
-          c21 = relu(c21); c30 = relu(c30); c31 = relu(c31); c40 = relu(c40); c41 = relu(c41);
-        }
-      }
-      v128.store(c, c00); v128.store(c, c01, 16);
-      v128.store(c + rowBytes, c10); v128.store(c + rowBytes, c11, 16);
-      v128.store(c + 2 * rowBytes, c20); v128.store(c + 2 * rowBytes, c21, 16);
-      v128.store(c + 3 * rowBytes, c30); v128.store(c + 3 * rowBytes, c31, 16);
-      v128.store(c5, c40); v128.store(c5, c41, 16);
+      wholeTile(c, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31, beta, b, doRelu);
+      directRow(c5, c40, c41, beta, b5, doRelu, DNR, T);
       continue;
     }
     directRow(c, c00, c01, beta, b, doRelu, nr, T);
@@ -718,32 +691,7 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xr
       d += 4;
     }
     if (nr == DNR && mr == DMR) {
-      // a whole tile: each test once per tile, not per vector (with K = 9 the
-      // per-vector tests cost as much as the multiply-adds); directRow's math
-      if (beta != 0) {
-        c00 = f32x4.add(v128.load(c), c00); c01 = f32x4.add(v128.load(c, 16), c01);
-        c10 = f32x4.add(v128.load(c + rowBytes), c10); c11 = f32x4.add(v128.load(c + rowBytes, 16), c11);
-        c20 = f32x4.add(v128.load(c + 2 * rowBytes), c20); c21 = f32x4.add(v128.load(c + 2 * rowBytes, 16), c21);
-        c30 = f32x4.add(v128.load(c + 3 * rowBytes), c30); c31 = f32x4.add(v128.load(c + 3 * rowBytes, 16), c31);
-      }
-      if (b != 0) {
-        let bv = v128.load32_splat(b);
-        c00 = f32x4.add(c00, bv); c01 = f32x4.add(c01, bv);
-        bv = v128.load32_splat(b, 4);
-        c10 = f32x4.add(c10, bv); c11 = f32x4.add(c11, bv);
-        bv = v128.load32_splat(b, 8);
-        c20 = f32x4.add(c20, bv); c21 = f32x4.add(c21, bv);
-        bv = v128.load32_splat(b, 12);
-        c30 = f32x4.add(c30, bv); c31 = f32x4.add(c31, bv);
-        if (doRelu) {
-          c00 = relu(c00); c01 = relu(c01); c10 = relu(c10); c11 = relu(c11);
-          c20 = relu(c20); c21 = relu(c21); c30 = relu(c30); c31 = relu(c31);
-        }
-      }
-      v128.store(c, c00); v128.store(c, c01, 16);
-      v128.store(c + rowBytes, c10); v128.store(c + rowBytes, c11, 16);
-      v128.store(c + 2 * rowBytes, c20); v128.store(c + 2 * rowBytes, c21, 16);
-      v128.store(c + 3 * rowBytes, c30); v128.store(c + 3 * rowBytes, c31, 16);
+      wholeTile(c, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31, beta, b, doRelu);
       continue;
     }
     // rows past mr are the zero filters of the last panel: not written
@@ -827,6 +775,39 @@ function tailRows(c: usize, rowBytes: usize, v0: v128, v1: v128, v2: v128, v3: v
   if (mr > 1) directRow(c + rowBytes, v1, zero, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
   if (mr > 2) directRow(c + 2 * rowBytes, v2, zero, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
   if (mr > 3) directRow(c + 3 * rowBytes, v3, zero, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
+}
+
+// A whole 4×8 tile of directTiles (rows rowBytes apart at c, bias b[0..4)
+// or none): directRow's math with each test once per tile, not per vector
+// (with K = 9 the per-vector tests cost as much as the multiply-adds).
+// @ts-ignore: decorator
+@inline
+function wholeTile(c: usize, rowBytes: usize, c00: v128, c01: v128, c10: v128, c11: v128,
+  c20: v128, c21: v128, c30: v128, c31: v128, beta: f32, b: usize, doRelu: bool): void {
+  if (beta != 0) {
+    c00 = f32x4.add(v128.load(c), c00); c01 = f32x4.add(v128.load(c, 16), c01);
+    c10 = f32x4.add(v128.load(c + rowBytes), c10); c11 = f32x4.add(v128.load(c + rowBytes, 16), c11);
+    c20 = f32x4.add(v128.load(c + 2 * rowBytes), c20); c21 = f32x4.add(v128.load(c + 2 * rowBytes, 16), c21);
+    c30 = f32x4.add(v128.load(c + 3 * rowBytes), c30); c31 = f32x4.add(v128.load(c + 3 * rowBytes, 16), c31);
+  }
+  if (b != 0) {
+    let bv = v128.load32_splat(b);
+    c00 = f32x4.add(c00, bv); c01 = f32x4.add(c01, bv);
+    bv = v128.load32_splat(b, 4);
+    c10 = f32x4.add(c10, bv); c11 = f32x4.add(c11, bv);
+    bv = v128.load32_splat(b, 8);
+    c20 = f32x4.add(c20, bv); c21 = f32x4.add(c21, bv);
+    bv = v128.load32_splat(b, 12);
+    c30 = f32x4.add(c30, bv); c31 = f32x4.add(c31, bv);
+    if (doRelu) {
+      c00 = relu(c00); c01 = relu(c01); c10 = relu(c10); c11 = relu(c11);
+      c20 = relu(c20); c21 = relu(c21); c30 = relu(c30); c31 = relu(c31);
+    }
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c + rowBytes, c10); v128.store(c + rowBytes, c11, 16);
+  v128.store(c + 2 * rowBytes, c20); v128.store(c + 2 * rowBytes, c21, 16);
+  v128.store(c + 3 * rowBytes, c30); v128.store(c + 3 * rowBytes, c31, 16);
 }
 
 // Writes nr ≤ 8 values of one tile row: beta·p + (v0, v1) as storeRow, and

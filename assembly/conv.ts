@@ -1279,8 +1279,9 @@ function weightsTile1(acc: usize, d: usize, x0: usize, OH: i32, chunks: i32, xRo
 // dout is copied, flushed, into dT [FN/8 blocks][nb images][P positions][8]
 // (zero past FN: a tile streams its block's 32 bytes a position, contiguous),
 // and db[f] += its channelSum (convBiasBackward's order); x into xpad
-// [nb images][C][H + 2·pad][W + 2·pad]. Scratch: acc [FN/8 blocks][K][8], dT
-// and xpad (byFiltersScratchBytes: for one image).
+// [nb images][C][H + 2·pad][W + 2·pad]. Scratch: acc [FN/8 blocks][K][8], dT,
+// xpad (byFiltersScratchBytes: for one image) and 16 bytes that filterTile5's
+// vector loads may read past xpad's last row.
 // @ts-ignore: decorator
 @inline
 function byFiltersScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i64, pad: i32): i64 {

@@ -1463,7 +1463,8 @@ function rowOffset(r: i32, FH: i32, PH: i32, PW: i32): usize {
 // acc[tap][8 filters] += Σ over the positions of `images` images of dT[p] ·
 // x_t[p] for 4 taps of one kx: the filter rows at x0, x0 + o1, x0 + o2 and
 // x0 + o3 (then jump bytes on from an image's last output row to the next
-// image's first), whose accumulators lie 3 taps (96 bytes) apart. 8 accumulators, 2 dout vectors
+// image's first), whose accumulators lie step bytes apart (3 taps, 96, or for
+// the relaxed build's leftover taps 6, 192). 8 accumulators, 2 dout vectors
 // and 4 broadcasts: 14 XMM registers even with every load of a step hoisted
 // ahead of its multiply-adds, so the build's own madd never spills (the
 // relaxed build's fused one included); 6 loads for 8 multiply-adds, against

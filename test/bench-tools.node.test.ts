@@ -9,6 +9,7 @@ import { NUMPY_SPIN_MS, NumpyPeer } from '../bench/numpy-peer.mjs';
 import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
 import { timePaired } from '../bench/harness.mjs';
+import { kernelLoops } from '../bench/spill-check.mjs';
 
 const script = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
 const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -125,5 +126,32 @@ describe('timePaired', () => {
     for (const m of ms) expect(positive(m)).toBe(true);
     expect(Math.min(...calls)).toBeGreaterThan(10);
     expect(sink).toBeGreaterThan(0);
+  });
+});
+
+describe('spill check: which loops of V8\'s code are k loops', () => {
+  /** One function of `--print-wasm-code` output: [offset, instruction] pairs. */
+  const fn = (lines: [number, string][]) => [{ name: 'wasm-function[0]', ins: lines.map(([off, text]) => ({ off, text })) }];
+  const jump = (op: string, to: number) => `${op} 0x7f0000000000  <+0x${to.toString(16)}>`;
+  const fmas = (from: number, n: number): [number, string][] =>
+    Array.from({ length: n }, (_, i) => [from + 4 * i, `vfmadd231ps xmm${i},xmm13,xmm14`] as [number, string]);
+
+  it('takes the inner loop, not an outer loop whose back edge V8 placed inside the inner loop\'s range', () => {
+    // outer [0x10, 0x80] spills a general register once a row; inner [0x40, 0xa0] is the k loop
+    const loops = kernelLoops(fn([
+      [0x10, 'addl rcx,0x1'], [0x14, 'REX.W movq [rbp-0xe0],rsi'], [0x1c, 'movl r15,[rbp-0xe0]'],
+      ...fmas(0x40, 8), [0x80, jump('jnc', 0x10)], ...fmas(0x84, 4), [0xa0, jump('jc', 0x40)], [0xb0, 'ret'],
+    ]));
+    expect(loops.map((l) => [l.start, l.end])).toEqual([[0x40, 0xa0]]);
+    expect(loops[0].bad).toEqual([]);
+  });
+
+  it('still finds and fails a k loop that spills, whatever the out-of-line code after `ret` jumps back into', () => {
+    const loops = kernelLoops(fn([
+      ...fmas(0x40, 8), [0x60, 'vmovups [rbp-0x50],xmm0'], [0x68, 'vmovups xmm0,[rbp-0x50]'], [0x70, jump('jl', 0x40)],
+      [0x80, 'ret'], [0x90, 'call 0x7f0000000100'], [0x98, jump('jmp', 0x48)],
+    ]));
+    expect(loops.map((l) => [l.start, l.end])).toEqual([[0x40, 0x70]]);
+    expect(loops[0].bad.map((x: { text: string }) => x.text)).toEqual(['vmovups [rbp-0x50],xmm0', 'vmovups xmm0,[rbp-0x50]']);
   });
 });

@@ -1,7 +1,8 @@
 // Convolution: the layer's passes (convForward, convBackward), im2col /
 // col2im and the per-channel bias. At stride 1 the passes run direct kernels
 // (no im2col): the forward's 4-filter × 8-column tiles (a row's last ≤ 4
-// columns two rows to a tile) read a zero-padded copy of the image in place;
+// columns two rows to a tile, its last 5 or 6 those of all rows as one row)
+// read a zero-padded copy of the image in place;
 // the backward's dW tiles of 4 filters × 2 taps sum in vector lanes, and dx
 // is that forward on dout with the flipped filters.
 // Elsewhere (and where a direct kernel loses, see convBackwardPaths) it is
@@ -290,7 +291,7 @@ export function convForward(
   if (OH <= 0 || OW <= 0) return;
   const K = C * FH * FW, P = OH * OW;
   if (convForwardIsDirect(C, H, W, FN, FH, FW, stride, pad) != 0) {
-    convForwardDirect(out, x, w, 0, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
+    convForwardDirect(out, x, w, 0, b, scratch, convScratchBytes(C, H, W, FH, FW, 1, pad), n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
     return;
   }
   const col = scratch + <usize>gemmWorkspaceBytes();
@@ -335,7 +336,7 @@ export function convForwardPacked(
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32, act: i32,
 ): void {
   if (convForwardIsDirect(C, H, W, FN, FH, FW, 1, pad) == 0) return;
-  convForwardDirect(out, x, 0, Wp, b, scratch, n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
+  convForwardDirect(out, x, 0, Wp, b, scratch, convScratchBytes(C, H, W, FH, FW, 1, pad), n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
 }
 
 // ---- Direct convolution, stride 1 (an implicit GEMM): out[f, oy, ox..ox+8)
@@ -368,11 +369,24 @@ function directScratchBytes(C: i32, H: i32, W: i32, FN: i32, K: i32, padH: i32, 
   return (panels * DMR * K + 2 * K + DMR * DNR + C * (H + 2 * padH) * paddedWidth(W, padW) + 3) << 2;
 }
 
+// Scratch of the rows' last 5 or 6 columns (see remainderTiles), after
+// directScratchBytes: the panel's outputs there ([DMR, npad], npad their
+// count rounded up to 8), the steps between consecutive k (K) and the
+// columns' operands for each kx ([FW, C, PH, rem] and 8 floats read past).
+// @ts-ignore: decorator
+@inline
+function remainderBytes(C: i32, K: i32, PH: i32, OH: i32, FW: i32, rem: i32): i64 {
+  const npad = (<i64>OH * rem + DNR - 1) & ~(DNR - 1);
+  return (<i64>DMR * npad + <i64>K + <i64>FW * C * PH * rem + DNR + 8) << 2;
+}
+
 // With dact (an activation code), each image's output then goes through that
 // activation's backward with `saved` (deactivateInPlace): convBackward's dx.
 // packed: W already in panels (convPackFilters), or 0 to pack w into scratch.
+// room: the bytes at scratch, which decide whether rows ending with 5 or 6
+// columns run them as remainderTiles (else in an 8-column tile each).
 function convForwardDirect(
-  out: usize, x: usize, w: usize, packed: usize, b: usize, scratch: usize,
+  out: usize, x: usize, w: usize, packed: usize, b: usize, scratch: usize, room: i64,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, padH: i32, padW: i32, act: i32,
   saved: usize, dact: i32,
 ): void {
@@ -394,11 +408,24 @@ function convForwardDirect(
   zeros(xpad, C * PH * PW);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
   // a row's last OW mod 8 columns, when at most 4, go two rows to a tile after the panel's rows (panelTails);
-  // the rest in 8-column tiles
+  // when 5 or 6, all rows' in remainderTiles where the scratch holds their operands (else, and for 7, where
+  // the remainder would save at most 1 tile in 8, in 8-column tiles)
   const tail = OW % DNR <= DNR / 2 ? OW % DNR : 0;
-  const wide = OW - tail;
+  const rem = tail == 0 && OW % DNR < DNR - 1 && FN > 1
+    && <i64>directScratchBytes(C, H, W, FN, K, padH, padW) + remainderBytes(C, K, PH, OH, FW, OW % DNR) <= room ? OW % DNR : 0;
+  const wide = OW - tail - rem;
+  // the remainder's buffers (remainderBytes) past xpad, and its steps (xr's layout: k = (c, ky, kx) at
+  // [kx, c, ky, ·] rows of rem floats)
+  const Yr = (xpad + (<usize>(C * PH * PW) << 2) + 15) & ~15;
+  const npad = (OH * rem + DNR - 1) & ~(DNR - 1);
+  const stepsR = Yr + (<usize>(DMR * npad) << 2);
+  const xr = (stepsR + (<usize>K << 2) + 15) & ~15;
+  if (rem != 0) for (let k = 0; k < K; k++) {
+    store<i32>(stepsR + (<usize>k << 2), (remainderOffset(k + 1, C, FH, FW, PH, rem) - remainderOffset(k, C, FH, FW, PH, rem)) << 2);
+  }
   for (let i = 0; i < n; i++) {
     padImage(xpad, x + <usize>i * inImage, C, H, W, padH, padW, PH, PW);
+    if (rem != 0) remainderOperands(xr, xpad + (<usize>wide << 2), C, PH, PW, FW, rem);
     const y = out + <usize>i * outImage;
     if (FN == 1) {
       oneChannel(y, Wp, b, rows, steps, xpad, K, FW, OH, OW, PW, act, T);
@@ -435,10 +462,11 @@ function convForwardDirect(
             const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
             directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xrow, crow, wide, P, 1, k0 + KC >= K ? bl : 0, act, mr, T);
           }
-          if (bt != 0 && !fused && tail == 0) rowsBiasAct(crow, P, mr, OW, bt, act, T);
+          if (bt != 0 && !fused && tail == 0) rowsBiasAct(crow, P, mr, wide, bt, act, T);
         }
       }
       if (tail != 0) panelTails(xpad + (<usize>wide << 2), rows, steps, a, panelOut, bt, K, FW, OH, OW, PW, act, mr, tail, T);
+      if (rem != 0) remainderTiles(a, panelOut + (<usize>wide << 2), Yr, stepsR, xr, bt, C, K, FH, FW, OH, OW, PH, act, mr, rem, T);
     }
     if (dact != 0) deactivateInPlace(y, saved + <usize>i * outImage, FN * P, dact);
   }
@@ -465,8 +493,8 @@ function fiveRows(a: usize, a5: usize, out: usize, out5: usize, rows: usize, ste
       fiveTiles(k0, min(K, k0 + KC), start, a + o, a5 + o, steps, xrow, crow, crow5, wide, P, 1, end ? bl : 0, end ? bl5 : 0, act, T);
     }
     if (bt != 0 && !fused && tail == 0) {
-      rowsBiasAct(crow, P, DMR, OW, bt, act, T);
-      rowsBiasAct(crow5, P, 1, OW, b5, act, T);
+      rowsBiasAct(crow, P, DMR, wide, bt, act, T);
+      rowsBiasAct(crow5, P, 1, wide, b5, act, T);
     }
   }
 }
@@ -699,6 +727,61 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xr
     if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
     if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
     if (mr > 3) directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
+  }
+}
+
+// Offset in floats of k = (c, ky, kx)'s operand row in remainderOperands' layout.
+// @ts-ignore: decorator
+@inline
+function remainderOffset(k: i32, C: i32, FH: i32, FW: i32, PH: i32, rem: i32): i32 {
+  const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
+  return ((kx * C + c) * PH + ky) * rem;
+}
+
+// xr[kx, c, row, 0..rem) = xpad[c, row, wide + kx .. + rem) (xtail = xpad's
+// column `wide`) for rem of 5 or 6: the operands of the rows' last rem columns
+// laid out so that, for each k = (c, ky, kx), those columns of all output
+// rows are consecutive floats from row ky (output row oy, column j at
+// [(oy + ky)·rem + j]), as an 8-column tile reads them. Two overlapping
+// vectors a row.
+function remainderOperands(xr: usize, xtail: usize, C: i32, PH: i32, PW: i32, FW: i32, rem: i32): void {
+  const back = <usize>(rem - 4) << 2;
+  let dst = xr;
+  for (let kx = 0; kx < FW; kx++) {
+    for (let r = 0; r < C * PH; r++) {
+      const src = xtail + (<usize>(r * PW + kx) << 2);
+      v128.store(dst, v128.load(src));
+      v128.store(dst + back, v128.load(src + back));
+      dst += <usize>rem << 2;
+    }
+  }
+}
+
+// The last rem (5 or 6) columns of every output row of a panel (a, output at
+// out + its row's first such column), which an 8-column tile of one row ran
+// at the cost of 8 (a 14-wide layer's 14 columns at the cost of 16): all
+// rows' as one row of OH·rem positions in directTiles over xr
+// (remainderOperands, steps stepsR), by K blocks into Yr [mr, npad], so each
+// element is directTiles' sum in directTiles' order (the same bits); then for
+// sigmoid and tanh the bias and activation, and the rows' columns copied out.
+function remainderTiles(a: usize, out: usize, Yr: usize, stepsR: usize, xr: usize, bt: usize,
+  C: i32, K: i32, FH: i32, FW: i32, OH: i32, OW: i32, PH: i32, act: i32, mr: i32, rem: i32, T: usize): void {
+  const fused = act == 0 || act == ACT_RELU;
+  const bl: usize = fused ? bt : 0;
+  const n = OH * rem, npad = (n + DNR - 1) & ~(DNR - 1);
+  directTiles(0, min(KC, K), 0, a, stepsR, xr, Yr, n, npad, 0, K <= KC ? bl : 0, act, mr, T);
+  for (let k0 = KC; k0 < K; k0 += KC) {
+    const start = <usize>remainderOffset(k0, C, FH, FW, PH, rem) << 2;
+    directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), stepsR, xr, Yr, n, npad, 1, k0 + KC >= K ? bl : 0, act, mr, T);
+  }
+  if (bt != 0 && !fused) rowsBiasAct(Yr, npad, mr, n, bt, act, T);
+  const back = <usize>(rem - 4) << 2, P = OH * OW;
+  for (let r = 0; r < mr; r++) {
+    for (let oy = 0; oy < OH; oy++) {
+      const src = Yr + (<usize>(r * npad + oy * rem) << 2), dst = out + (<usize>(r * P + oy * OW) << 2);
+      v128.store(dst, v128.load(src));
+      v128.store(dst + back, v128.load(src + back));
+    }
   }
 }
 
@@ -952,7 +1035,8 @@ export function convBackward(
     const Wt = scratch;
     flipFilters(Wt, w, C, FN, FH, FW);
     const rest = (Wt + (<usize>(C * FN * FH * FW) << 2) + 15) & ~15;
-    convForwardDirect(dx, dout, Wt, 0, 0, rest, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0, saved, act);
+    const room = <i64>convScratchBytes(C, H, W, FH, FW, stride, pad) - <i64>(rest - scratch);
+    convForwardDirect(dx, dout, Wt, 0, 0, rest, room, n, FN, OH, OW, C, FH, FW, FH - 1 - pad, FW - 1 - pad, 0, saved, act);
     return;
   }
   const dcol = scratch + <usize>gemmWorkspaceBytes();

@@ -16,7 +16,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { makeRelaxedRuntime, makeTestRuntime, randomArray, expectBits, expectClose, type TestRuntime } from './helpers/runtime.js';
-import { Canaries, between } from './helpers/canaries.js';
+import { Canaries, between, scratchBetween } from './helpers/canaries.js';
 import { Convolution } from '../src/layers/index.js';
 import { convBackward as convBackward64, outSize, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
@@ -53,7 +53,7 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; subnormalPlan
   const dW = between(canaries, () => rt.tensor([c.FN * K]));
   const db = between(canaries, () => rt.tensor([Math.max(1, c.FN)]));
   const dxRef = rt.tensor([Math.max(1, inSize)]), dWRef = rt.tensor([c.FN * K]), dbRef = rt.tensor([Math.max(1, c.FN)]);
-  const scratch = between(canaries, () => rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0]);
+  const scratchT = scratchBetween(canaries, rt, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad)), scratch = scratchT.ptr;
   k.fill(dx.ptr, NaN, dx.size); // every element must be written
   k.fill(dW.ptr, NaN, dW.size);
   k.fill(db.ptr, NaN, db.size);
@@ -81,7 +81,7 @@ function check(c: Case, seed: number, opts: { subnormal?: boolean; subnormalPlan
     if (!opts.noDx) expectClose(dx.data.subarray(0, inSize), ref.dx, { rtol: 1e-5, atol: 2e-7 * Math.sqrt(c.FN * c.FH * c.FW) }, `dx vs float64, ${what}`);
   }
   canaries.dispose();
-  for (const t of [x, dout, w, dx, dW, db, dxRef, dWRef, dbRef]) t.dispose();
+  for (const t of [x, dout, w, dx, dW, db, dxRef, dWRef, dbRef, scratchT]) t.dispose();
 }
 
 describe('convBackward, direct paths (stride 1) and im2col + GEMM', () => {
@@ -243,7 +243,7 @@ describe('convBackward, relaxed build (fused multiply-adds)', () => {
       const dx = between(canaries, () => relaxed.tensor([inSize]));
       const dW = between(canaries, () => relaxed.tensor([c.FN * K]));
       const db = between(canaries, () => relaxed.tensor([c.FN]));
-      const scratch = between(canaries, () => relaxed.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, 3, 1, c.pad))[0]);
+      const scratchT = scratchBetween(canaries, relaxed, k.convScratchBytes(c.C, c.H, c.W, c.FH, 3, 1, c.pad)), scratch = scratchT.ptr;
       for (const t of [dx, dW, db]) k.fill(t.ptr, NaN, t.size);
       k.convBackward(dx.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, 3, 1, c.pad, 0, 0);
       const what = `relaxed, N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×3 pad ${c.pad}`;
@@ -256,7 +256,7 @@ describe('convBackward, relaxed build (fused multiply-adds)', () => {
       expectClose(dx.data, ref.dx, { rtol: 1e-5, atol: 3e-7 * Math.sqrt(c.FN * c.FH * 3) }, `dx vs float64, ${what}`);
       expect(canaries.changed(), `canaries around dx, dW, db and the scratch, ${what}`).toBe(0);
       canaries.dispose();
-      for (const t of [x, dout, w, dx, dW, db]) t.dispose();
+      for (const t of [x, dout, w, dx, dW, db, scratchT]) t.dispose();
     }
   });
 

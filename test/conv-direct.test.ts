@@ -15,7 +15,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeTestRuntime, makeRelaxedRuntime, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { Canaries, between } from './helpers/canaries.js';
+import { Canaries, between, scratchBetween } from './helpers/canaries.js';
 
 let rt: TestRuntime;
 beforeAll(async () => { rt = await makeTestRuntime(); });
@@ -45,7 +45,7 @@ function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
   const b = rt.tensor([c.FN], randomArray(c.FN, seed + 2));
   const canaries = new Canaries(rt, seed);
   const out = between(canaries, () => rt.tensor([c.N * outSize1])), ref = rt.tensor([c.N * outSize1]);
-  const scratch = between(canaries, () => rt.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad))[0]);
+  const scratchT = scratchBetween(canaries, rt, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad)), scratch = scratchT.ptr;
   k.fill(out.ptr, NaN, out.size); // every output must be written
   const what = `N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad} act ${act}${subnormal ? ' subnormal x' : ''}`;
   k.convForward(out.ptr, x.ptr, w.ptr, b.ptr, scratch, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
@@ -89,7 +89,7 @@ function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
     expectBits(ref.data, y.data, `convForwardRef vs im2col + gemm + bias, ${what}`);
     col.dispose(); y.dispose();
   }
-  for (const t of [x, w, b, out, ref]) t.dispose();
+  for (const t of [x, w, b, out, ref, scratchT]) t.dispose();
 }
 
 describe('convForward, direct path (stride 1)', () => {
@@ -124,6 +124,35 @@ describe('convForward, direct path (stride 1)', () => {
   it('every fused activation, and subnormal inputs flushed as GEMM flushes them', () => {
     for (const act of [0, 1, 2, 3]) runBoth({ N: 2, C: 3, H: 7, W: 11, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 60 + act);
     runBoth({ N: 2, C: 2, H: 6, W: 9, FN: 8, FH: 3, FW: 3, stride: 1, pad: 1 }, 0, 70, true);
+  });
+
+  it('rows ending with 5 or 6 columns, all rows\' as one row of positions: K across the 256 block, every activation, a partial last panel, one output row', () => {
+    let seed = 100;
+    for (const act of [0, 1, 2, 3]) {
+      runBoth({ N: 2, C: 30, H: 5, W: 14, FN: 13, FH: 3, FW: 3, stride: 1, pad: 1 }, act, seed++); // 6 columns past 8, K = 270
+      runBoth({ N: 1, C: 3, H: 9, W: 13, FN: 9, FH: 3, FW: 3, stride: 1, pad: 1 }, act, seed++); // 5 past 8
+      runBoth({ N: 2, C: 2, H: 1, W: 8, FN: 8, FH: 1, FW: 3, stride: 1, pad: 0 }, act, seed++); // one row of 6
+      runBoth({ N: 1, C: 4, H: 7, W: 7, FN: 6, FH: 3, FW: 3, stride: 1, pad: 0 }, act, seed++); // 5 columns alone
+    }
+  });
+
+  it('runs the rows\' last columns as one row only where the scratch holds its buffers: filters on both sides of that bound keep the bits and the scratch\'s canaries', () => {
+    const k = rt.unsafeKernels;
+    // bytes of the direct path (convForwardIsDirect's bound) and of the remainder's buffers, as conv.ts computes them
+    const C = 16, H = 6, W = 6, pad = 1, K = C * 9, PH = H + 2 * pad, PW = W + 2 * pad + 8, OH = H, rem = 6;
+    const direct = (FN: number) => (Math.ceil(FN / 4) * 4 * K + 2 * K + 32 + C * PH * PW + 3) * 4;
+    const remainder = (4 * Math.ceil((OH * rem) / 8) * 8 + K + 3 * C * PH * rem + 16) * 4;
+    const room = k.convScratchBytes(C, H, W, 3, 3, 1, pad);
+    // fits: the most filters (in whole panels) whose remainder fits; most: the most the direct path takes, whose
+    // remainder would overrun the scratch by kilobytes, so it runs 8-column tiles
+    let fits = 4, most = 4;
+    while (direct(fits + 4) + remainder <= room) fits += 4;
+    while (direct(most + 4) <= room) most += 4;
+    expect(direct(most) + remainder - room, 'the remainder overruns at `most`').toBeGreaterThan(4096);
+    expect(k.convForwardIsDirect(C, H, W, most, 3, 3, 1, pad)).toBe(1);
+    expect(k.convForwardIsDirect(C, H, W, most + 4, 3, 3, 1, pad)).toBe(0);
+    runBoth({ N: 1, C, H, W, FN: fits, FH: 3, FW: 3, stride: 1, pad }, 1, 120);
+    runBoth({ N: 1, C, H, W, FN: most, FH: 3, FW: 3, stride: 1, pad }, 1, 121);
   });
 
   it('the im2col path (stride 2, 1×1 filters) keeps the reference\'s bits too', () => {
@@ -170,7 +199,7 @@ describe('convForward, relaxed build: tiles of 5 filters', () => {
       const b = relaxed.tensor([c.FN], randomArray(c.FN, seed++));
       const canaries = new Canaries(relaxed, seed);
       const whole = between(canaries, () => relaxed.tensor([c.FN * P])), parts = between(canaries, () => relaxed.tensor([c.FN * P]));
-      const scratch = between(canaries, () => relaxed.partScratch(1, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, c.pad))[0]);
+      const scratchT = scratchBetween(canaries, relaxed, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, c.pad)), scratch = scratchT.ptr;
       for (let act = 0; act <= 3; act++) {
         const what = `relaxed, C=${c.C} ${c.H}×${c.W} FN=${c.FN} pad ${c.pad} act ${act}`;
         k.fill(whole.ptr, NaN, whole.size);
@@ -184,7 +213,7 @@ describe('convForward, relaxed build: tiles of 5 filters', () => {
         expect(canaries.changed(), `canaries, ${what}`).toBe(0);
       }
       canaries.dispose();
-      for (const t of [x, w, b, whole, parts]) t.dispose();
+      for (const t of [x, w, b, whole, parts, scratchT]) t.dispose();
     }
   });
 });

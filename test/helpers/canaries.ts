@@ -2,7 +2,7 @@
 // works on, checked bit for bit afterwards. A kernel that writes past its
 // buffer (or into freed memory another tensor now holds) changes one.
 import type { Runtime } from '../../src/runtime/runtime.js';
-import type { IntTensor } from '../../src/runtime/tensor.js';
+import type { IntTensor, Tensor } from '../../src/runtime/tensor.js';
 import { rng } from './runtime.js';
 
 const WORDS = 64; // 256 bytes: past any 64-byte alignment slack
@@ -42,4 +42,12 @@ export function between<T>(canaries: Canaries, make: () => T): T {
   const value = make();
   canaries.place();
   return value;
+}
+
+/**
+ * A kernel's scratch of exactly `bytes` (rounded up to whole floats) between two canaries, so that a
+ * write past the bytes the kernel asked for changes one (rt.partScratch may hand out a larger block).
+ */
+export function scratchBetween(canaries: Canaries, rt: Runtime, bytes: number): Tensor {
+  return between(canaries, () => rt.tensor([Math.ceil(bytes / 4)]));
 }

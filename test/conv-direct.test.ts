@@ -3,7 +3,9 @@
 // 256 values of k), bit for bit; the reference against im2col + gemm + the
 // bias pass, bit for bit, so the direct path keeps the bits the im2col path
 // gave. Sizes around the 4-filter × 8-column tile (and rows whose last 1–4
-// columns share a tile with the next row's, or with none on an odd last row),
+// columns share a tile with the next row's, or with none on an odd last row;
+// rows whose last 5 or 6 columns run, all rows' together, as one row of
+// positions, on both sides of the scratch bound that allows it),
 // K across the 256 block,
 // every padding the filter allows, every fused activation (bias and ReLU in
 // the tiles, sigmoid and tanh after each row), one filter (3 output rows per

@@ -411,8 +411,9 @@ function convForwardDirect(
   // when 5 or 6, all rows' in remainderTiles where the scratch holds their operands (else, and for 7, where
   // the remainder would save at most 1 tile in 8, in 8-column tiles)
   const tail = OW % DNR <= DNR / 2 ? OW % DNR : 0;
-  const rem = tail == 0 && OW % DNR < DNR - 1 && FN > 1
-    && <i64>directScratchBytes(C, H, W, FN, K, padH, padW) + remainderBytes(C, K, PH, OH, FW, OW % DNR) <= room ? OW % DNR : 0;
+  const last = OW % DNR;
+  const rem = (last == 5 || last == 6) && FN > 1
+    && <i64>directScratchBytes(C, H, W, FN, K, padH, padW) + remainderBytes(C, K, PH, OH, FW, last) <= room ? last : 0;
   const wide = OW - tail - rem;
   // the remainder's buffers (remainderBytes) past xpad, and its steps (xr's layout: k = (c, ky, kx) at
   // [kx, c, ky, ·] rows of rem floats)
@@ -742,16 +743,13 @@ function remainderOffset(k: i32, C: i32, FH: i32, FW: i32, PH: i32, rem: i32): i
 // column `wide`) for rem of 5 or 6: the operands of the rows' last rem columns
 // laid out so that, for each k = (c, ky, kx), those columns of all output
 // rows are consecutive floats from row ky (output row oy, column j at
-// [(oy + ky)·rem + j]), as an 8-column tile reads them. Two overlapping
-// vectors a row.
+// [(oy + ky)·rem + j]), as an 8-column tile reads them.
 function remainderOperands(xr: usize, xtail: usize, C: i32, PH: i32, PW: i32, FW: i32, rem: i32): void {
   const back = <usize>(rem - 4) << 2;
   let dst = xr;
   for (let kx = 0; kx < FW; kx++) {
     for (let r = 0; r < C * PH; r++) {
-      const src = xtail + (<usize>(r * PW + kx) << 2);
-      v128.store(dst, v128.load(src));
-      v128.store(dst + back, v128.load(src + back));
+      copyShortRow(dst, xtail + (<usize>(r * PW + kx) << 2), back);
       dst += <usize>rem << 2;
     }
   }
@@ -778,11 +776,18 @@ function remainderTiles(a: usize, out: usize, Yr: usize, stepsR: usize, xr: usiz
   const back = <usize>(rem - 4) << 2, P = OH * OW;
   for (let r = 0; r < mr; r++) {
     for (let oy = 0; oy < OH; oy++) {
-      const src = Yr + (<usize>(r * npad + oy * rem) << 2), dst = out + (<usize>(r * P + oy * OW) << 2);
-      v128.store(dst, v128.load(src));
-      v128.store(dst + back, v128.load(src + back));
+      copyShortRow(out + (<usize>(r * P + oy * OW) << 2), Yr + (<usize>(r * npad + oy * rem) << 2), back);
     }
   }
+}
+
+// dst[0..n) = src[0..n) for 4 < n ≤ 8 floats (back = (n − 4)·4 bytes): two
+// vectors, the second overlapping the first, reading and writing nothing past n.
+// @ts-ignore: decorator
+@inline
+function copyShortRow(dst: usize, src: usize, back: usize): void {
+  v128.store(dst, v128.load(src));
+  v128.store(dst + back, v128.load(src + back));
 }
 
 // The last nr ≤ 4 columns of every output row of a panel, two rows to a tile

@@ -820,7 +820,10 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
     // accumulator to the stack every k (store-to-load forwarding in the add
     // chain: 48-59% of peak on Zen 5). The second broadcasts read through a2,
     // a copy of a: through a itself Binaryen merges the identical loads.
-    // bench/spill-check.mjs checks V8's code for this loop.
+    // bench/spill-check.mjs checks V8's code for this loop. It is 53
+    // instructions a k step there, which AMD Zen 3's dispatch of 6 a cycle
+    // holds at ~70% of the peak loop (Zen 5, 8 a cycle: ~90%); the bench's
+    // tiles topic times alternatives on each CPU (docs/BENCHMARKS.md).
     let a2 = a;
     for (let k = 0; k < kc; k++) {
       const b0 = v128.load(b);

@@ -25,6 +25,7 @@ const TOPICS = {
   threads: () => import('./threads.bench.mjs'),
   inference: () => import('./inference.bench.mjs'),
   startup: () => import('./startup.bench.mjs'),
+  tiles: () => import('./tiles.bench.mjs'),
 };
 /** Topics whose cases run several threads: they keep wall time under --cpu-time (CPU time sums the threads). */
 const WALL_CLOCK_TOPICS = new Set(['threads']);
@@ -92,7 +93,7 @@ async function buildSuite(opts, relaxed) {
  * between runs; their peers (TF.js in-process, NumPy and start-up children)
  * inherit the pin, so ratios stay like for like. The others run unpinned.
  */
-const PINNED_TOPICS = new Set(['peak', 'gemm', 'mlp', 'optim', 'norm', 'conv']);
+const PINNED_TOPICS = new Set(['peak', 'gemm', 'mlp', 'optim', 'norm', 'conv', 'tiles']);
 
 /**
  * Runs `topics` in a child process (pinned to `cpu` when it is not null) and

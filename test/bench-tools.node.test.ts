@@ -10,6 +10,7 @@ import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
 import { timePaired } from '../bench/harness.mjs';
 import { kernelLoops } from '../bench/spill-check.mjs';
+import { KC, ROWS, TILES, setUp } from '../bench/tiles.bench.mjs';
 
 const script = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
 const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -153,5 +154,31 @@ describe('spill check: which loops of V8\'s code are k loops', () => {
     ]));
     expect(loops.map((l) => [l.start, l.end])).toEqual([[0x40, 0x70]]);
     expect(loops[0].bad.map((x: { text: string }) => x.text)).toEqual(['vmovups [rbp-0x50],xmm0', 'vmovups xmm0,[rbp-0x50]']);
+  });
+});
+
+describe('tiles: candidate GEMM micro-kernel tiles', () => {
+  it('compiles, and every candidate computes the 48 × 8 block in GEMM\'s order (plain build: each product rounded, then each sum, k in order)', () => {
+    const { runs, a, b0, first } = setUp(false);
+    expect(runs).toHaveLength(TILES.length);
+    for (const run of runs) run();
+    const f = Math.fround;
+    for (let i = 0; i < ROWS; i++) for (let j = 0; j < 8; j++) {
+      let c = 0;
+      for (let k = 0; k < KC; k++) c = f(c + f(a[i * KC + k] * b0[k * 8 + j]));
+      for (const block of first) expect(block[i * 8 + j]).toBe(c);
+    }
+  });
+
+  it('compiles the relaxed build too, its candidates agreeing bit for bit', async () => {
+    // Node 20 validates relaxed SIMD only behind a V8 flag (as test/helpers/runtime.ts makeRelaxedRuntime)
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    try {
+      const { runs } = setUp(true);
+      expect(runs).toHaveLength(TILES.length);
+    } finally {
+      v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd');
+    }
   });
 });

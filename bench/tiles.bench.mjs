@@ -1,0 +1,102 @@
+// Candidate GEMM micro-kernel tiles (bench/tiles.ts), timed on this CPU
+// against the peak loop: the data for choosing a tile per CPU. On the AMD
+// EPYC Zen 3 (family 25, model 1) the shipped plain 6×8 tile runs at ~70% of
+// the peak loop where Zen 5 runs it at ~90%: its k loop, 53 instructions in
+// V8's code per 12 multiply-add pairs (V8 gives each load32_splat at an offset
+// its own address instruction), is held by Zen 3's dispatch of 6 a cycle
+// (docs/BENCHMARKS.md, session 23). Each call sweeps 8 packed B panels (8 columns, K = 256 each)
+// over an A block of 48 rows in the candidate's packing, as blockRows does;
+// all candidates give the same bits (checked here before timing). Compiled with asc for the pass's build: the relaxed
+// pass times the same tiles with relaxed_madd.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const KC = 256;
+const ROWS = 48; // gemm.ts's MC
+const B_PANELS = 8;
+const FLOPS = 2 * ROWS * 8 * KC * B_PANELS;
+
+/** [export, rows per tile, floats per A value in the packing, description]. */
+const TILES = [
+  ['broadcastTwice6x8', 6, 1, '6×8, each A value broadcast per B vector (the plain build\'s micro6x8)'],
+  ['broadcastOnce6x8', 6, 1, '6×8, each A value broadcast once per k (the relaxed build\'s micro6x8)'],
+  ['broadcastOnce4x8', 4, 1, '4×8, each A value broadcast once per k'],
+  ['storedBroadcast4x8', 4, 4, '4×8, A packed broadcast (4 floats a value)'],
+  ['storedBroadcastTwice6x8', 6, 4, '6×8, A packed broadcast, read per B vector'],
+];
+
+/** The tiles module for the plain or the relaxed build, compiled by asc into a temporary directory. */
+function compile(relaxed) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'simdnn-tiles-'));
+  try {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const out = path.join(dir, 'tiles.wasm');
+    const asc = path.join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+    const r = spawnSync(process.execPath, [asc, path.join(root, 'bench', 'tiles.ts'), '-o', out, '-O3', '--runtime', 'stub',
+      '--noAssert', '--initialMemory', '8', '--enable', relaxed ? 'simd,relaxed-simd' : 'simd'], { encoding: 'utf8', cwd: dir }); // not the project's asconfig.json
+    if (r.status !== 0) throw new Error(`tiles: asc failed: ${r.stderr || r.stdout}`);
+    return new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), { env: { abort() { throw new Error('tiles: abort'); } } }).exports;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One instance with B panels, A packed for every candidate, and a C block per candidate; throws unless all agree
+ * bit for bit. `runs[t]` sweeps the B panels with candidate t; `a` (ROWS × KC, row-major), `b0` (B's first
+ * panel, KC × 8) and `first` (each candidate's C block from that panel, ROWS × 8) are for tests.
+ */
+export function setUp(relaxed) {
+  const k = compile(relaxed);
+  const bBytes = B_PANELS * 8 * KC * 4;
+  const aBytes = (stride) => ROWS * KC * stride * 4;
+  const cBytes = ROWS * 8 * 4;
+  const B = 1024, C = B + bBytes;
+  let at = C + TILES.length * cBytes;
+  const A = TILES.map(([, , stride]) => { const p = at; at += aBytes(stride); return p; });
+  const need = at - k.memory.buffer.byteLength;
+  if (need > 0) k.memory.grow(Math.ceil(need / 65536));
+  const f = new Float32Array(k.memory.buffer);
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (let i = 0; i < bBytes / 4; i++) f[B / 4 + i] = rand();
+  const a = Float32Array.from({ length: ROWS * KC }, rand); // row-major ROWS × KC
+  TILES.forEach(([, rows, stride], t) => {
+    // panel p of `rows` rows: for each k the rows' values, each `stride` times
+    for (let p = 0; p < ROWS / rows; p++) for (let kk = 0; kk < KC; kk++) for (let r = 0; r < rows; r++) {
+      for (let s = 0; s < stride; s++) f[A[t] / 4 + ((p * KC + kk) * rows + r) * stride + s] = a[(p * rows + r) * KC + kk];
+    }
+  });
+  const run = TILES.map(([name, rows], t) => {
+    const fn = k[name];
+    return () => { for (let p = 0; p < B_PANELS; p++) fn(ROWS / rows, KC, A[t], B + p * 8 * KC * 4, C + t * cBytes); };
+  });
+  TILES.forEach(([, rows], t) => k[TILES[t][0]](ROWS / rows, KC, A[t], B, C + t * cBytes));
+  const first = TILES.map((_, t) => new Float32Array(k.memory.buffer, C + t * cBytes, ROWS * 8).slice());
+  const bits = first.map((c) => new Uint32Array(c.buffer));
+  for (let t = 1; t < TILES.length; t++) {
+    const i = bits[t].findIndex((v, j) => v !== bits[0][j]);
+    if (i >= 0) throw new Error(`tiles: ${TILES[t][0]} differs from ${TILES[0][0]} at element ${i}`);
+  }
+  return { runs: run, a, b0: new Float32Array(k.memory.buffer, B, 8 * KC).slice(), first };
+}
+
+export { KC, ROWS, TILES };
+
+/** @param {import('./harness.mjs').Suite} suite */
+export default function register(suite) {
+  let runs = null;
+  TILES.forEach(([, , , description], t) => {
+    suite.add(`${description}, ${ROWS} rows × 8 columns × ${KC}`, {
+      flops: FLOPS,
+      ours: (_rt, ctx) => {
+        runs ??= setUp(ctx.relaxed).runs;
+        return { fn: runs[t] };
+      },
+    });
+  });
+}

@@ -4,9 +4,10 @@
 // the peak loop where Zen 5 runs it at ~90%: its k loop, 53 instructions in
 // V8's code per 12 multiply-add pairs (V8 gives each load32_splat at an offset
 // its own address instruction), is held by Zen 3's dispatch of 6 a cycle
-// (docs/BENCHMARKS.md, session 23). Each call sweeps 8 packed B panels (8 columns, K = 256 each)
-// over an A block of 48 rows in the candidate's packing, as blockRows does;
-// all candidates give the same bits (checked here before timing). Compiled with asc for the pass's build: the relaxed
+// (docs/BENCHMARKS.md, session 23). Each call sweeps 8 packed B panels
+// (8 columns, K = 256 each) over an A block of 48 rows in the candidate's
+// packing, as blockRows does; all candidates give the same bits (checked
+// here before timing). Compiled with asc for the pass's build: the relaxed
 // pass times the same tiles with relaxed_madd.
 
 import { spawnSync } from 'node:child_process';
@@ -37,7 +38,8 @@ function compile(relaxed) {
     const out = path.join(dir, 'tiles.wasm');
     const asc = path.join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
     const r = spawnSync(process.execPath, [asc, path.join(root, 'bench', 'tiles.ts'), '-o', out, '-O3', '--runtime', 'stub',
-      '--noAssert', '--initialMemory', '8', '--enable', relaxed ? 'simd,relaxed-simd' : 'simd'], { encoding: 'utf8', cwd: dir }); // not the project's asconfig.json
+      '--noAssert', '--initialMemory', '8', '--enable', relaxed ? 'simd,relaxed-simd' : 'simd'],
+      { encoding: 'utf8', cwd: dir }); // cwd: not the project's asconfig.json (an imported memory)
     if (r.status !== 0) throw new Error(`tiles: asc failed: ${r.stderr || r.stdout}`);
     return new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), { env: { abort() { throw new Error('tiles: abort'); } } }).exports;
   } finally {
@@ -75,7 +77,7 @@ export function setUp(relaxed) {
     const fn = k[name];
     return () => { for (let p = 0; p < B_PANELS; p++) fn(ROWS / rows, KC, A[t], B + p * 8 * KC * 4, C + t * cBytes); };
   });
-  TILES.forEach(([, rows], t) => k[TILES[t][0]](ROWS / rows, KC, A[t], B, C + t * cBytes));
+  TILES.forEach(([name, rows], t) => k[name](ROWS / rows, KC, A[t], B, C + t * cBytes));
   const first = TILES.map((_, t) => new Float32Array(k.memory.buffer, C + t * cBytes, ROWS * 8).slice());
   const bits = first.map((c) => new Uint32Array(c.buffer));
   for (let t = 1; t < TILES.length; t++) {

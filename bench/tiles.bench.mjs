@@ -21,7 +21,7 @@ const ROWS = 48; // gemm.ts's MC
 const B_PANELS = 8;
 const FLOPS = 2 * ROWS * 8 * KC * B_PANELS;
 
-/** [export, rows per tile, floats per A value in the packing, description]. */
+/** [tile function in tiles.ts (sweep's `tile` is its index here), rows per tile, floats per A value in the packing, description]. */
 const TILES = [
   ['broadcastTwice6x8', 6, 1, '6×8, each A value broadcast per B vector (the plain build\'s micro6x8)'],
   ['broadcastOnce6x8', 6, 1, '6×8, each A value broadcast once per k (the relaxed build\'s micro6x8)'],
@@ -73,11 +73,9 @@ export function setUp(relaxed) {
       for (let s = 0; s < stride; s++) f[A[t] / 4 + ((p * KC + kk) * rows + r) * stride + s] = a[(p * rows + r) * KC + kk];
     }
   });
-  const run = TILES.map(([name, rows], t) => {
-    const fn = k[name];
-    return () => { for (let p = 0; p < B_PANELS; p++) fn(ROWS / rows, KC, A[t], B + p * 8 * KC * 4, C + t * cBytes); };
-  });
-  TILES.forEach(([name, rows], t) => k[name](ROWS / rows, KC, A[t], B, C + t * cBytes));
+  const sweep = (t, b) => { const [, rows, stride] = TILES[t]; k.sweep(t, ROWS / rows, KC, A[t], rows * KC * stride * 4, b, C + t * cBytes, rows * 32); };
+  const run = TILES.map((_, t) => () => { for (let p = 0; p < B_PANELS; p++) sweep(t, B + p * 8 * KC * 4); });
+  TILES.forEach((_, t) => sweep(t, B));
   const first = TILES.map((_, t) => new Float32Array(k.memory.buffer, C + t * cBytes, ROWS * 8).slice());
   const bits = first.map((c) => new Uint32Array(c.buffer));
   for (let t = 1; t < TILES.length; t++) {

@@ -123,7 +123,8 @@ export function sweep(tile: i32, panels: i32, kc: i32, A: usize, aPanel: usize, 
       case 1: broadcastOnce6x8(kc, a0, b, c0); broadcastOnce6x8(kc, a1, b, c1); break;
       case 2: broadcastOnce4x8(kc, a0, b, c0); broadcastOnce4x8(kc, a1, b, c1); break;
       case 3: storedBroadcast4x8(kc, a0, b, c0); storedBroadcast4x8(kc, a1, b, c1); break;
-      default: storedBroadcastTwice6x8(kc, a0, b, c0); storedBroadcastTwice6x8(kc, a1, b, c1);
+      case 4: storedBroadcastTwice6x8(kc, a0, b, c0); storedBroadcastTwice6x8(kc, a1, b, c1); break;
+      default: unreachable(); // no such tile
     }
   }
 }

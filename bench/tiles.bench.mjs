@@ -28,6 +28,7 @@ const TILES = [
   ['broadcastOnce4x8', 4, 1, '4×8, each A value broadcast once per k'],
   ['storedBroadcast4x8', 4, 4, '4×8, A packed broadcast (4 floats a value)'],
   ['storedBroadcastTwice6x8', 6, 4, '6×8, A packed broadcast, read per B vector'],
+  ['shuffled4x8', 4, 1, '4×8, A values broadcast by lane shuffles'],
 ];
 
 /** The tiles module for the plain or the relaxed build, compiled by asc into a temporary directory. */

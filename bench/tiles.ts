@@ -83,6 +83,26 @@ function storedBroadcast4x8(kc: i32, a0: usize, b0p: usize, ct: usize): void {
   storeRows(ct, c00, c01, c10, c11); storeRows(ct + 64, c20, c21, c30, c31);
 }
 
+// 4 rows, A packed as broadcastOnce4x8's (4 floats a k): one v128 load per k,
+// each value broadcast by a lane shuffle (as the relaxed conv's fiveTiles
+// does), where 4 broadcast loads cost V8 3 address instructions. 8
+// accumulators + 2 B + the A vector + a shuffled one + a product = 13.
+function shuffled4x8(kc: i32, a0: usize, b0p: usize, ct: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let a = a0, b = b0p;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    const w = v128.load(a);
+    let av = i32x4.shuffle(w, w, 0, 0, 0, 0); c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = i32x4.shuffle(w, w, 1, 1, 1, 1); c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = i32x4.shuffle(w, w, 2, 2, 2, 2); c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = i32x4.shuffle(w, w, 3, 3, 3, 3); c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    a += 16; b += 32;
+  }
+  storeRows(ct, c00, c01, c10, c11); storeRows(ct + 64, c20, c21, c30, c31);
+}
+
 // 6 rows packed already broadcast, each read once per B vector as in micro6x8.
 function storedBroadcastTwice6x8(kc: i32, a0: usize, b0p: usize, ct: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -124,6 +144,7 @@ export function sweep(tile: i32, panels: i32, kc: i32, A: usize, aPanel: usize, 
       case 2: broadcastOnce4x8(kc, a0, b, c0); broadcastOnce4x8(kc, a1, b, c1); break;
       case 3: storedBroadcast4x8(kc, a0, b, c0); storedBroadcast4x8(kc, a1, b, c1); break;
       case 4: storedBroadcastTwice6x8(kc, a0, b, c0); storedBroadcastTwice6x8(kc, a1, b, c1); break;
+      case 5: shuffled4x8(kc, a0, b, c0); shuffled4x8(kc, a1, b, c1); break;
       default: unreachable(); // no such tile
     }
   }

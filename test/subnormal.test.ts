@@ -7,6 +7,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { Kernels, Runtime } from '../src/runtime/runtime.js';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import { Convolution } from '../src/layers/index.js';
 
 const FLT_MIN = 1.1754943508222875e-38;
 const isSubnormal = (v: number) => v !== 0 && Math.abs(v) < FLT_MIN;
@@ -47,6 +48,39 @@ describe('GEMM', () => {
       const aNaN = Float32Array.from(opA);
       aNaN[1] = NaN;
       expect(Number.isNaN(run(aNaN, opB)[1]), 'NaN is not flushed').toBe(true);
+    }
+  });
+});
+
+describe('convolution backward', () => {
+  it('flushes subnormal gradients as it packs dout, on both dW paths (ReLU zeros among them), and passes NaN through', () => {
+    // [C, H, FN], pad 1: 14 wide takes dW with lanes over 8 filters (dout packed value by value), 18 wide
+    // lanes over output columns (4-column chunks, then a 2-column tail packed value by value)
+    for (const [C, H, FN] of [[3, 14, 8], [2, 18, 4]]) {
+      const N = 2, outSize = N * FN * H * H;
+      const W = rt.tensor([FN, C, 3, 3], randomArray(FN * C * 9, 4)), b = rt.tensor([FN]);
+      const conv = new Convolution(W, b, 1, 1);
+      const x = rt.tensor([N, C, H, H], randomArray(N * C * H * H, 5));
+      // a ReLU's gradient: zeros at random, a tenth of the rest subnormal, some -0; the last filter's wholly
+      // subnormal (unflushed, its dW would be subnormal sums where 0 belongs)
+      const last = (i: number) => Math.floor(i / (H * H)) % FN === FN - 1;
+      const dout = randomArray(outSize, 6).map((v, i) => (last(i) ? (v || 1) * 1e-39 : v < 0 ? 0 : i % 10 === 3 ? v * 1e-39 : i % 17 === 5 ? -0 : v));
+      expect(dout.some(isSubnormal)).toBe(true);
+      const run = (d: Float32Array) => {
+        conv.forward(x);
+        const dx = conv.backward(rt.tensor([N, FN, H, H], d)).toArray();
+        return { dW: conv.dW.toArray(), dx };
+      };
+      const what = `[${C}, ${H}, ${H}] · ${FN}`;
+      const got = run(dout);
+      expect([...got.dW, ...got.dx].filter(isSubnormal), `${what}: no subnormal dW or dx`).toEqual([]);
+      const zeroed = run(dout.map((v) => (isSubnormal(v) ? 0 : v)));
+      expect(got.dW.slice((FN - 1) * C * 9).every((v) => v === 0), `${what}: the last filter's dW is 0`).toBe(true);
+      expectBits(got.dW, zeroed.dW, `${what}: dW`);
+      expectBits(got.dx, zeroed.dx, `${what}: dx`);
+      const withNaN = Float32Array.from(dout);
+      withNaN[H + 2] = NaN; // image 0, filter 0, row 1, column 2
+      expect(run(withNaN).dW.slice(0, C * 9).some(Number.isNaN), `${what}: NaN is not flushed`).toBe(true);
     }
   });
 });

@@ -31,6 +31,18 @@ const numpy = (suite, name, flops) => async () => {
   return r.ms !== undefined ? { ms: r.ms, flops, note: r.blas } : r;
 };
 
+/**
+ * dout as training gives it: the gradient through the ReLU after the layer, 0
+ * where the layer's output y is not positive (about half, in y's pattern).
+ * With random dout the bench hid a branch the zeros mispredicted (1.2× on dW
+ * in a DeepConvNet step; docs/BENCHMARKS.md, session 25).
+ */
+function reluGradient(dout, y) {
+  const d = dout.data, out = y.data;
+  for (let i = 0; i < d.length; i++) if (!(out[i] > 0)) d[i] = 0;
+  return dout;
+}
+
 /** The cell of a TF.js backend for a case that needs a conv backward: why it cannot run. */
 function noConvBackward(tf, backend) {
   if (!tf.getKernel('Conv2DBackpropFilter', backend)) throw new Error(`cannot run: TF.js ${backend} has no Conv2DBackpropFilter kernel`);
@@ -55,7 +67,7 @@ export default function register(suite) {
           const b = rt.tensor([FN]);
           const layer = new Convolution(W, b, 1, pad);
           const x = rt.uniform(rt.tensor([BATCH, C, H, H]));
-          const dout = rt.randn(rt.tensor([BATCH, FN, OH, OH]));
+          const dout = reluGradient(rt.randn(rt.tensor([BATCH, FN, OH, OH])), layer.forward(x));
           return {
             fn: backward ? () => { layer.forward(x, true); layer.backward(dout); } : () => layer.forward(x, true),
             dispose: () => { layer.dispose(); for (const t of [W, b, x, dout]) t.dispose(); },

@@ -207,8 +207,9 @@ export function ftz(v: v128): v128 {
   // |v| < 2^-126 (the smallest normal) exactly when v's exponent bits are
   // all 0 (±0 and the subnormals; both become +0, NaN and ±Inf have them all
   // 1). Tested on the bits rather than as f32x4.lt(f32x4.abs(v), 2^-126): V8
-  // rebuilds abs's sign mask (pcmpeqd, psrld) at every use, 5 instructions per flush against
-  // these 3 (and, pcmpeqd, andnot) with two constants it keeps in registers.
+  // rebuilds abs's sign mask (pcmpeqd, psrld) at every use, 5 instructions
+  // per flush against these 3 (and, pcmpeqd, andnot) with two constants it
+  // keeps in registers.
   return v128.andnot(v, i32x4.eq(v128.and(v, i32x4.splat(0x7f800000)), i32x4.splat(0)));
 }
 

@@ -67,8 +67,10 @@ describe('convolution backward', () => {
       const dout = randomArray(outSize, 6).map((v, i) => (last(i) ? (v || 1) * 1e-39 : v < 0 ? 0 : i % 10 === 3 ? v * 1e-39 : i % 17 === 5 ? -0 : v));
       expect(dout.some(isSubnormal)).toBe(true);
       const run = (d: Float32Array) => {
+        const dt = rt.tensor([N, FN, H, H], d);
         conv.forward(x);
-        const dx = conv.backward(rt.tensor([N, FN, H, H], d)).toArray();
+        const dx = conv.backward(dt).toArray();
+        dt.dispose();
         return { dW: conv.dW.toArray(), dx };
       };
       const what = `[${C}, ${H}, ${H}] · ${FN}`;
@@ -81,6 +83,8 @@ describe('convolution backward', () => {
       const withNaN = Float32Array.from(dout);
       withNaN[H + 2] = NaN; // image 0, filter 0, row 1, column 2
       expect(run(withNaN).dW.slice(0, C * 9).some(Number.isNaN), `${what}: NaN is not flushed`).toBe(true);
+      conv.dispose();
+      for (const t of [W, b, x]) t.dispose();
     }
   });
 });

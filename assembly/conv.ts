@@ -1502,17 +1502,45 @@ function byFiltersImages(n: i32, C: i32, PH: i32, PW: i32, FN8: i32, K: i32, P: 
 const BY_FILTERS_IMAGES = 4;
 
 // dT[f / 8, p, f % 8] = ftz(dout[f, p]) for one image, blocks of 8 filters
-// blockBytes apart; with db, db[f] += channelSum(dout[f]).
+// blockBytes apart; with db, db[f] += channelSum(dout[f]). Whole blocks go 4
+// positions at a time as two 4 × 4 transposes; the positions past the last 4
+// and a last partial block, value by value.
 function packDoutByPosition(dT: usize, blockBytes: usize, db: usize, dout: usize, FN: i32, P: i32): void {
+  const channel = <usize>P << 2;
+  if (db != 0) for (let f = 0; f < FN; f++) addChannelSum(db, f, dout + <usize>f * channel, P);
+  const full = FN & ~7, body = P & ~3;
+  for (let f0 = 0; f0 < full; f0 += 8) {
+    const src = dout + <usize>f0 * channel, dst = dT + <usize>(f0 >> 3) * blockBytes;
+    for (let p = 0; p < body; p += 4) {
+      const s = src + (<usize>p << 2), d = dst + (<usize>p << 5);
+      transposeFour(d, s, channel);
+      transposeFour(d + 16, s + (channel << 2), channel);
+    }
+  }
   for (let f = 0; f < FN; f++) {
-    const src = dout + (<usize>(f * P) << 2);
-    if (db != 0) addChannelSum(db, f, src, P);
-    let dst = dT + <usize>(f >> 3) * blockBytes + (<usize>(f & 7) << 2);
-    for (let p = 0; p < P; p++) {
+    const p0 = f < full ? body : 0;
+    const src = dout + <usize>f * channel;
+    let dst = dT + <usize>(f >> 3) * blockBytes + (<usize>(f & 7) << 2) + (<usize>p0 << 5);
+    for (let p = p0; p < P; p++) {
       store<f32>(dst, ftzs(load<f32>(src + (<usize>p << 2))));
       dst += 32;
     }
   }
+}
+
+// dst[32·j + 4·r] = ftz(src[r·channel + 4·j]) for r, j < 4: 4 positions of 4
+// filters, from a row per filter to a 32-byte row per position.
+// @ts-ignore: decorator
+@inline
+function transposeFour(dst: usize, src: usize, channel: usize): void {
+  const r0 = ftz(v128.load(src)), r1 = ftz(v128.load(src + channel));
+  const r2 = ftz(v128.load(src + 2 * channel)), r3 = ftz(v128.load(src + 3 * channel));
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(t0, t2, 2, 3, 6, 7), 32);
+  v128.store(dst, i32x4.shuffle(t1, t3, 0, 1, 4, 5), 64);
+  v128.store(dst, i32x4.shuffle(t1, t3, 2, 3, 6, 7), 96);
 }
 
 // acc[tap t][8 filters] += Σ over the image's positions of dT[p] · x_t[p], for

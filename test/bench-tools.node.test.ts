@@ -1,7 +1,8 @@
 // The bench's own tools (bench/*.mjs), run as the bench runs them: the NumPy peer's block protocol, the
 // no-sharing pair of workers for both nets, the coherence probe, the alternating blocks of ours and a
-// peer, the spill check's loop finder, the candidate tiles' arithmetic. What they measure are timings, which tests never judge: these check that each tool answers, in
-// the shape the bench reads, and shuts down.
+// peer, the spill check's loop finder, the candidate tiles' arithmetic. What they measure are timings,
+// which tests never judge: these check that each tool answers, in the shape the bench reads, and shuts
+// down.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';

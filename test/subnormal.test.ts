@@ -54,10 +54,11 @@ describe('GEMM', () => {
 
 describe('convolution backward', () => {
   it('flushes subnormal gradients as it packs dout, on both dW paths (ReLU zeros among them), and passes NaN through', () => {
-    // [C, H, FN], pad 1: 14 wide takes dW with lanes over 8 filters (dout packed value by value), 18 wide
-    // lanes over output columns (4-column chunks, then a 2-column tail packed value by value); dx runs
-    // direct for 4 channels, in one-channel tiles for 1, through GEMM for 2 (each flushes dout its own way)
-    for (const [C, H, FN] of [[4, 14, 8], [1, 18, 4], [2, 18, 4]]) {
+    // [C, H, FN], pad 1: 13 wide takes dW with lanes over filters (dout packed 4 positions of 8 filters at a
+    // time, then the last position and the partial block of 4 filters value by value), 18 wide lanes over
+    // output columns (4-column chunks, then a 2-column tail value by value); dx runs direct for 4 channels,
+    // in one-channel tiles for 1, through GEMM for 2 (each flushes dout its own way)
+    for (const [C, H, FN] of [[4, 13, 12], [1, 18, 4], [2, 18, 4]]) {
       const N = 2, outSize = N * FN * H * H;
       const W = rt.tensor([FN, C, 3, 3], randomArray(FN * C * 9, 4)), b = rt.tensor([FN]);
       const conv = new Convolution(W, b, 1, 1);

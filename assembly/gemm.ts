@@ -2,13 +2,17 @@
 //
 // BLIS-style blocking: B is packed into KC×NR column panels and A into MR×KC
 // row panels (zero-padded at the edges), so one register-blocked micro-kernel
-// serves all transpose cases. The micro-kernel holds a 6×8 tile of C in twelve
-// v128 accumulators, and its k loop needs at most 15 live v128 values: V8
-// keeps the 16th XMM register of x64 as scratch, and a 16th value would be
-// spilled to the stack (see micro6x8). Edge tiles of at most 4 columns or
-// 4 rows run 6×4 or 4×8 kernels instead of computing padding (10% faster at
-// M = 16, a conv layer's filter count), and 7 or 8 last rows run as two 4-row
-// tiles (tileRows). A·B with at most 4 rows (inference at batch 1–4) skips
+// serves all transpose cases. The micro-kernel holds a tile of C in v128
+// accumulators, and its k loop needs at most 15 live v128 values: V8 keeps
+// the 16th XMM register of x64 as scratch, and a 16th value would be spilled
+// to the stack. The plain build's tile is 5×8 on A packed broadcast
+// (micro5x8: each A value stored as 4 floats, read by plain vector loads);
+// the relaxed build's is 6×8, broadcasting each A value as it reads it
+// (micro6x8: a fused multiply-add needs no register for the product). Edge
+// tiles of at most 4 columns or 4 rows run 5×4 / 6×4 or 4×8 kernels instead
+// of computing padding (10% faster at M = 16, a conv layer's filter count),
+// and 6–8 last rows (7–8 in the relaxed build) run as two 4-row tiles
+// (tileRows). A·B with at most 4 rows (inference at batch 1–4) skips
 // packing B (gemmRows); weights packed once for a frozen net run on the same
 // blocks and tiles without packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
 // A stored row-major) transposes 4×4 blocks in registers, so every transpose
@@ -34,14 +38,23 @@
 import { ACT_BACKWARD, ACT_NONE, ACT_RELU, activate, activateScalar, deactivateRange, ftz, ftzs } from "./math";
 import { madd, storeEdge, storeRow, storeRowBias } from "./tile";
 
-const MR = 6;
+const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
+// floats per packed A value: the plain build packs each A value broadcast (4
+// copies), so its tiles read A with plain vector loads (see micro5x8)
+const AW: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 4;
 const NR = 8;
 const KC = 256;
-const MC = 48;   // multiple of MR: the packed A block is 48 KiB
+const MC: i32 = ASC_FEATURE_RELAXED_SIMD ? 48 : 50; // multiple of MR
 const NC = 1024; // multiple of NR: the packed B block is at most 1 MiB, in L2
+const A_BLOCK = MC * KC * AW; // floats of the packed A block
 
 export function gemmWorkspaceBytes(): i32 {
-  return (MC * KC + KC * NC + MR * NR) << 2;
+  return (A_BLOCK + KC * NC + MR * NR) << 2;
+}
+
+// Rows of C a full micro-tile computes (the facade starts threads' parts on them).
+export function gemmTileRows(): i32 {
+  return MR;
 }
 
 // op(A) is M×K. transA = 0: A is M×K with row stride lda; 1: A is K×M.
@@ -56,7 +69,7 @@ export function gemm(
 }
 
 // C = act(op(A)·op(B) + bias), bias a row vector of N floats (an affine
-// layer's forward): the epilogue runs on each 6×8 tile of C right after its
+// layer's forward): the epilogue runs on each tile of C right after its
 // last K block, while the tile is in L1, so C is written once and never
 // re-read by a separate bias or activation pass. The bias add and the
 // activation are the elementwise kernels' own math (biasAddForward, then
@@ -119,15 +132,15 @@ function deactivateRows(c: usize, ldc: i32, mr: i32, nr: i32, saved: usize, act:
 }
 
 // Rows of the tile that starts with `rest` rows of the A block left: MR, but
-// 7 or 8 rows run as two 4-row tiles (4×8 kernel) rather than 6 + 1 or 6 + 2,
-// where the second tile would compute 4 rows for 1 or 2 (10 rows of work for
-// 8: MLP predict at batch 8, 1 thread, 0.090 -> 0.081 ms). Each tile's panel
-// of packed A takes MR·kc floats whatever its rows, so an A block still has
-// at most MC/MR panels.
+// MR + 1 to 8 rows run as two 4-row tiles (4×8 kernel) rather than MR and
+// a tile that computes 4 rows for 1–3 (8 rows of work where 6 + 1 or 6 + 2
+// took 10: MLP predict at batch 8, 1 thread, 0.090 -> 0.081 ms). Each tile's
+// panel of packed A takes MR·kc·AW floats whatever its rows, so an A block
+// still has at most MC/MR panels.
 // @ts-ignore: decorator
 @inline
 function tileRows(rest: i32): i32 {
-  return rest == 7 || rest == 8 ? 4 : min(MR, rest);
+  return rest > MR && rest <= 8 ? 4 : min(MR, rest);
 }
 
 function gemmCore(
@@ -151,7 +164,7 @@ function gemmCore(
     return;
   }
   const Ap = work;
-  const Bp = work + (<usize>(MC * KC) << 2);
+  const Bp = work + (<usize>A_BLOCK << 2);
   const T = Bp + (<usize>(KC * NC) << 2);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);
@@ -188,11 +201,17 @@ function blockRows(
         // one store; edge tiles, and sigmoid and tanh, whose constants would
         // crowd the micro-kernel's registers, take the epilogue over memory
         const inRegisters = tileBias != 0 && act <= ACT_RELU && mr == MR && nr == NR;
-        if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
-        else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
-        else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
+          else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
+          else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
+        } else {
+          if (nr <= NR / 2) micro5x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
+          else if (mr <= 4) micro4x8b(kc, a, bpanel, c, ldc, b, mr, nr, T);
+          else micro5x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
+        }
         if (tileBias != 0 && !inRegisters) epilogue(c, ldc, mr, nr, tileBias, act);
-        a += <usize>(MR * kc) << 2;
+        a += <usize>(MR * kc * AW) << 2;
       }
     }
   }
@@ -257,7 +276,7 @@ export function gemmRowsClaimed(
   let c = claimChunk(claim, fromBack);
   if (c < 0 || M <= 0 || N <= 0 || K <= 0) return;
   const np = <usize>((N + NR - 1) / NR * NR);
-  const Bp = work + (<usize>(MC * KC) << 2);
+  const Bp = work + (<usize>A_BLOCK << 2);
   const T = Bp + (<usize>(KC * NC) << 2);
   for (let pc = 0; pc < K; pc += KC) {
     const kc = min(KC, K - pc);
@@ -330,7 +349,7 @@ export function gemmPackedClaimed(
 
 // gemmCore's loops (NC columns, KC rows of B, then blockRows) on packed B.
 function packedBlocks(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
-  const T = work + (<usize>(MC * KC + KC * NC) << 2);
+  const T = work + (<usize>(A_BLOCK + KC * NC) << 2);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
@@ -393,7 +412,7 @@ function packedRow1x16(kc: i32, a: usize, p0: usize, p1: usize, c: usize, beta: 
 
 // Rows 0..mr (≤ 4) × one panel's n ≤ NR columns; a packed 4 floats per k.
 // Eight accumulators, the panel's two vectors, four broadcasts and the
-// product: 15 registers, what V8 leaves (see micro6x8).
+// product: 15 registers, what V8 leaves.
 function packedRows4x8(kc: i32, a: usize, p: usize, c: usize, ldc: i32, beta: f32, mr: i32, n: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
@@ -687,9 +706,83 @@ function transpose4Store(dst: usize, dstStride: usize, src: usize, stride: usize
   v128.store(dst + 3 * dstStride, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
 }
 
-// Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows: panel t holds, for
-// each k, MR consecutive floats; rows past mc are zero.
+// Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows for the build's tiles.
+// @ts-ignore: decorator
+@inline
 function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
+  if (ASC_FEATURE_RELAXED_SIMD) packAValues(Ap, A, transA, lda, ic, pc, mc, kc);
+  else packABroadcast(Ap, A, transA, lda, ic, pc, mc, kc);
+}
+
+// The plain build's packing: panel t holds, for each k, its MR values, each
+// broadcast to 4 floats (AW); rows past mc are zero. The tiles then read A
+// with plain vector loads, whose offsets V8 folds into the instruction
+// (micro5x8).
+function packABroadcast(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
+  const kStep = <usize>(MR * AW) << 2; // bytes per k of a panel
+  const zero = f32x4.splat(0);
+  let dst = Ap;
+  for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
+    const mr = tileRows(mc - ir);
+    if (ir > 0) dst += <usize>kc * kStep;
+    if (transA == 0) {
+      // row r of op(A) is row r of A, contiguous in k: 4 k at a time
+      const stride = <usize>lda << 2;
+      for (let r = 0; r < MR; r++) {
+        let d = dst + (<usize>r << 4);
+        if (r >= mr) {
+          for (let k = 0; k < kc; k++) { v128.store(d, zero); d += kStep; }
+          continue;
+        }
+        let src = A + ((<usize>(ic + ir + r) * lda + <usize>pc) << 2);
+        let k = 0;
+        for (; k + 4 <= kc; k += 4) {
+          const v = ftz(v128.load(src));
+          v128.store(d, i32x4.shuffle(v, v, 0, 0, 0, 0));
+          v128.store(d + kStep, i32x4.shuffle(v, v, 1, 1, 1, 1));
+          v128.store(d + 2 * kStep, i32x4.shuffle(v, v, 2, 2, 2, 2));
+          v128.store(d + 3 * kStep, i32x4.shuffle(v, v, 3, 3, 3, 3));
+          d += 4 * kStep;
+          src += 16;
+        }
+        for (; k < kc; k++) {
+          v128.store(d, f32x4.splat(ftzs(load<f32>(src))));
+          d += kStep;
+          src += 4;
+        }
+      }
+    } else {
+      // A is K×M: for each k the mr values are contiguous
+      let src = A + ((<usize>pc * lda + <usize>(ic + ir)) << 2);
+      const stride = <usize>lda << 2;
+      let d = dst;
+      if (mr == MR) {
+        for (let k = 0; k < kc; k++) {
+          const v = ftz(v128.load(src));
+          v128.store(d, i32x4.shuffle(v, v, 0, 0, 0, 0));
+          v128.store(d, i32x4.shuffle(v, v, 1, 1, 1, 1), 16);
+          v128.store(d, i32x4.shuffle(v, v, 2, 2, 2, 2), 32);
+          v128.store(d, i32x4.shuffle(v, v, 3, 3, 3, 3), 48);
+          v128.store(d, f32x4.splat(ftzs(load<f32>(src, 16))), 64);
+          d += kStep;
+          src += stride;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let r = 0; r < MR; r++) {
+            v128.store(d + (<usize>r << 4), r < mr ? f32x4.splat(ftzs(load<f32>(src + (<usize>r << 2)))) : zero);
+          }
+          d += kStep;
+          src += stride;
+        }
+      }
+    }
+  }
+}
+
+// The relaxed build's packing: panel t holds, for each k, MR consecutive
+// floats; rows past mc are zero.
+function packAValues(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
   let dst = Ap;
   for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
     const mr = tileRows(mc - ir);
@@ -783,8 +876,15 @@ function packA(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i32, mc:
   }
 }
 
-// A full tile with tileBias != 0 is stored as act(beta·C + Σ + bias), act
-// none or ReLU: the epilogue's arithmetic in registers (storeRowBias).
+// The relaxed build's full tile: 6 rows × 8 columns, each A value broadcast
+// once per k (load32_splat) and shared by both B vectors: 12 accumulators + 2
+// B + 1 broadcast = 15 registers, as relaxed_madd needs none for the product
+// (the plain build's mul then add would need a 16th, and V8 spilled an
+// accumulator to the stack every k: 48-59% of peak on AMD Zen 5). 92% of the
+// relaxed peak loop on Zen 3; A packed broadcast (micro5x8's form) gains
+// nothing here (bench/tiles.ts). A full tile with tileBias != 0 is stored as
+// act(beta·C + Σ + bias), act none or ReLU: the epilogue's arithmetic in
+// registers (storeRowBias).
 function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize, tileBias: usize, act: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -792,52 +892,23 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
   let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    // relaxed_madd needs no temporary: 12 accumulators + 2 B + 1 splat = 15
-    for (let k = 0; k < kc; k++) {
-      const b0 = v128.load(b);
-      const b1 = v128.load(b, 16);
-      let av = v128.load32_splat(a);
-      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
-      av = v128.load32_splat(a, 4);
-      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
-      av = v128.load32_splat(a, 8);
-      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
-      av = v128.load32_splat(a, 12);
-      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
-      av = v128.load32_splat(a, 16);
-      c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
-      av = v128.load32_splat(a, 20);
-      c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
-      a += MR << 2;
-      b += NR << 2;
-    }
-  } else {
-    // mul then add: each A value is broadcast twice, once per B vector, so
-    // every product is computed in its splat's register and 12 accumulators
-    // + 2 B + 1 splat = 15 XMM registers (V8 keeps the 16th as scratch).
-    // Sharing one splat needs a 16th for the product and V8 spilled an
-    // accumulator to the stack every k (store-to-load forwarding in the add
-    // chain: 48-59% of peak on Zen 5). The second broadcasts read through a2,
-    // a copy of a: through a itself Binaryen merges the identical loads.
-    // bench/spill-check.mjs checks V8's code for this loop. It is 53
-    // instructions a k step there, which AMD Zen 3's dispatch of 6 a cycle
-    // holds at ~70% of the peak loop (Zen 5, 8 a cycle: ~90%); the bench's
-    // tiles topic times alternatives on each CPU (docs/BENCHMARKS.md).
-    let a2 = a;
-    for (let k = 0; k < kc; k++) {
-      const b0 = v128.load(b);
-      const b1 = v128.load(b, 16);
-      c00 = madd(v128.load32_splat(a), b0, c00); c01 = madd(v128.load32_splat(a2), b1, c01);
-      c10 = madd(v128.load32_splat(a, 4), b0, c10); c11 = madd(v128.load32_splat(a2, 4), b1, c11);
-      c20 = madd(v128.load32_splat(a, 8), b0, c20); c21 = madd(v128.load32_splat(a2, 8), b1, c21);
-      c30 = madd(v128.load32_splat(a, 12), b0, c30); c31 = madd(v128.load32_splat(a2, 12), b1, c31);
-      c40 = madd(v128.load32_splat(a, 16), b0, c40); c41 = madd(v128.load32_splat(a2, 16), b1, c41);
-      c50 = madd(v128.load32_splat(a, 20), b0, c50); c51 = madd(v128.load32_splat(a2, 20), b1, c51);
-      a += MR << 2;
-      a2 += MR << 2;
-      b += NR << 2;
-    }
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 4);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 8);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 12);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    av = v128.load32_splat(a, 16);
+    c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+    av = v128.load32_splat(a, 20);
+    c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
+    a += MR << 2;
+    b += NR << 2;
   }
   const rowBytes = <usize>ldc << 2;
   if (tileBias != 0) {
@@ -870,7 +941,114 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
   storeEdge(T, c, ldc, beta, mr, nr);
 }
 
-// The bottom edge when at most 4 rows remain: the top 4 rows of the 6×8 tile.
+// The plain build's full tile: 5 rows × 8 columns on A packed broadcast
+// (packABroadcast), so each k step is 7 vector loads, 10 multiplies and 10
+// adds, and the loop's 35 instructions in V8's code; 10 accumulators + 2 B +
+// 1 A + the product = 14 registers. The former 6×8 tile, broadcasting A as it
+// read it, took 53 instructions per 12 multiply-add pairs, which AMD Zen 3's
+// dispatch of 6 a cycle held at ~75% of the peak loop; this one takes 42
+// (docs/BENCHMARKS.md, session 26). The loop runs on the B pointer alone (no
+// k counter). A full tile with tileBias != 0 is stored as act(beta·C + Σ +
+// bias), act none or ReLU (storeRowBias).
+function micro5x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize, tileBias: usize, act: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  const end = b + (<usize>kc << 5);
+  while (b < end) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load(a);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load(a, 16);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load(a, 32);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load(a, 48);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    av = v128.load(a, 64);
+    c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
+    a += 80;
+    b += NR << 2;
+  }
+  const rowBytes = <usize>ldc << 2;
+  if (tileBias != 0) {
+    const relu = act == ACT_RELU;
+    const b0 = v128.load(tileBias), b1 = v128.load(tileBias, 16);
+    storeRowBias(c, c00, c01, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c10, c11, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c20, c21, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c30, c31, beta, b0, b1, relu); c += rowBytes;
+    storeRowBias(c, c40, c41, beta, b0, b1, relu);
+    return;
+  }
+  if (mr == MR && nr == NR) {
+    storeRow(c, c00, c01, beta); c += rowBytes;
+    storeRow(c, c10, c11, beta); c += rowBytes;
+    storeRow(c, c20, c21, beta); c += rowBytes;
+    storeRow(c, c30, c31, beta); c += rowBytes;
+    storeRow(c, c40, c41, beta);
+    return;
+  }
+  v128.store(T, c00); v128.store(T, c01, 16);
+  v128.store(T, c10, 32); v128.store(T, c11, 48);
+  v128.store(T, c20, 64); v128.store(T, c21, 80);
+  v128.store(T, c30, 96); v128.store(T, c31, 112);
+  v128.store(T, c40, 128); v128.store(T, c41, 144);
+  storeEdge(T, c, ldc, beta, mr, nr);
+}
+
+// The plain build's bottom edge when at most 4 rows remain: micro5x8's top 4 rows.
+function micro4x8b(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const end = b + (<usize>kc << 5);
+  while (b < end) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load(a);
+    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load(a, 16);
+    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load(a, 32);
+    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load(a, 48);
+    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    a += 80;
+    b += NR << 2;
+  }
+  v128.store(T, c00); v128.store(T, c01, 16);
+  v128.store(T, c10, 32); v128.store(T, c11, 48);
+  v128.store(T, c20, 64); v128.store(T, c21, 80);
+  v128.store(T, c30, 96); v128.store(T, c31, 112);
+  storeEdge(T, c, ldc, beta, mr, nr);
+}
+
+// The plain build's right edge when at most 4 columns remain: micro5x8's left half.
+function micro5x4(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0), c4 = f32x4.splat(0);
+  const end = b + (<usize>kc << 5);
+  while (b < end) {
+    const b0 = v128.load(b);
+    c0 = madd(v128.load(a), b0, c0);
+    c1 = madd(v128.load(a, 16), b0, c1);
+    c2 = madd(v128.load(a, 32), b0, c2);
+    c3 = madd(v128.load(a, 48), b0, c3);
+    c4 = madd(v128.load(a, 64), b0, c4);
+    a += 80;
+    b += NR << 2;
+  }
+  v128.store(T, c0); v128.store(T, c1, 32); v128.store(T, c2, 64);
+  v128.store(T, c3, 96); v128.store(T, c4, 128);
+  storeEdge(T, c, ldc, beta, mr, nr);
+}
+
+// The relaxed build's bottom edge when at most 4 rows remain: the top 4 rows of the 6×8 tile.
 function micro4x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -897,7 +1075,7 @@ function micro4x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
   storeEdge(T, c, ldc, beta, mr, nr);
 }
 
-// The right edge when at most 4 columns remain: the left half of the 6×8
+// The relaxed build's right edge when at most 4 columns remain: the left half of the 6×8
 // tile with the same per-element arithmetic (so the same bits), half the work.
 function micro6x4(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);

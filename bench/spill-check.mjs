@@ -13,8 +13,8 @@
 //
 // How: a child `node --print-wasm-code --no-liftoff` (optimised code only)
 // (with --experimental-wasm-relaxed-simd, which Node 20 needs for the relaxed
-// build) runs GEMMs that reach every micro-kernel (6×8 full tiles, the 4×8
-// bottom and 6×4 right edges) and direct convolutions, once for the plain
+// build) runs GEMMs that reach every micro-kernel (full tiles: 5×8 plain,
+// 6×8 relaxed; the 4×8 bottom and 5×4 / 6×4 right edges) and direct convolutions, once for the plain
 // build and once for the relaxed one. In the printed code, a micro-kernel's k
 // loop is an innermost loop (a backward jump with no other inside it) with at
 // least 8 packed multiplies/adds/FMAs and no store except to the stack: the
@@ -35,7 +35,8 @@ const BUILDS = [
   { name: 'relaxed', file: fileURLToPath(new URL('../build/simdnn-relaxed.wasm', import.meta.url)) },
 ];
 /**
- * [M, N, K]: 256³ runs 6×8 tiles and, as 256 = 5·48 + 6 + 6 + 4, the 4×8 edge; N = 252 adds the 6×4 edge;
+ * [M, N, K]: 256³ runs full tiles and the 4×8 edge (plain: 256 = 5·50 + 6, the 6 as two 4-row tiles; relaxed:
+ * 5·48 + 6 + 6 + 4); N = 252 adds the 5×4 / 6×4 edge;
  * M = 8 two 4-row tiles; M = 1 the 1-row kernels (16 columns, then 4); M = 3 and 4 the 4-row × 4 kernel
  * (N = 10: its partial-column loop too).
  */
@@ -133,10 +134,10 @@ function checkBuild(build, verbose, printMain) {
   if (r.status !== 0) return { ok: false, lines: [`${build.name}: the child failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? '').trim().split('\n').pop()}`] };
   const loops = kernelLoops(parseCode(r.stdout));
   const lines = [];
-  // the 6×8 kernel's loop: 24 mul + add (plain) or 12 FMAs (relaxed) per k, or a multiple when V8 unrolls
+  // the GEMM tile's loop: 20 mul + add (plain 5×8) or 12 FMAs (relaxed 6×8) per k, or a multiple when V8 unrolls
   if (!loops.some((l) => l.arith >= 12)) return { ok: false, lines: [`${build.name}: no micro-kernel k loop found in V8's code (did the kernels or V8's output format change?)`] };
   let ok = true;
-  // the 6×8 kernel's loop: the one with the most accumulators (registers that adds/FMAs write)
+  // the loop printed by default: the one with the most accumulators (registers that adds/FMAs write)
   const accumulators = (l) => new Set(l.body.filter((x) => /^v?(addps|vfn?madd\d*ps)/.test(x.text)).map((x) => x.text.split(/[\s,]+/)[1])).size;
   const main = loops.reduce((a, b) => (accumulators(b) > accumulators(a) ? b : a));
   for (const l of loops) {
@@ -152,7 +153,7 @@ function checkBuild(build, verbose, printMain) {
 /**
  * Runs the check on the packaged builds (or on `wasm`, a path); returns { ok, report }.
  * The report lists each k loop and its stack accesses; `printMain` adds the
- * 6×8 kernel's loop, `verbose` every loop, and a loop that spills is always printed.
+ * loop with the most accumulators, `verbose` every loop, and a loop that spills is always printed.
  */
 export function spillCheck({ verbose = false, printMain = false, wasm = undefined } = {}) {
   if (process.arch !== 'x64') return { ok: true, report: `spill check: skipped on ${process.arch} (it reads V8's x64 code)` };

@@ -1,14 +1,15 @@
 // Candidate GEMM micro-kernel tiles (bench/tiles.ts), timed on this CPU
 // against the peak loop: the data for choosing a tile per CPU. On the AMD
-// EPYC Zen 3 (family 25, model 1) the shipped plain 6×8 tile runs at ~70% of
-// the peak loop where Zen 5 runs it at ~90%: its k loop, 53 instructions in
-// V8's code per 12 multiply-add pairs (V8 gives each load32_splat at an offset
-// its own address instruction), is held by Zen 3's dispatch of 6 a cycle
-// (docs/BENCHMARKS.md, session 23). Each call sweeps 8 packed B panels
-// (8 columns, K = 256 each) over an A block of 48 rows in the candidate's
-// packing, as blockRows does; all candidates give the same bits (checked
-// here before timing). Compiled with asc for the pass's build: the relaxed
-// pass times the same tiles with relaxed_madd.
+// EPYC Zen 3 (family 25, model 1) the plain build's former 6×8 tile ran at
+// ~75% of the peak loop where Zen 5 ran it at ~90%: its k loop, 53
+// instructions in V8's code per 12 multiply-add pairs (V8 gives each
+// load32_splat at an offset its own address instruction), is held by Zen 3's
+// dispatch of 6 a cycle (docs/BENCHMARKS.md, sessions 23 and 26). The plain
+// build now ships the 5×8 tile on A packed broadcast (42 per 12 pairs). Each
+// call sweeps 8 packed B panels (8 columns, K = 256 each) over an A block of
+// 60 rows in the candidate's packing, as blockRows does; all candidates give
+// the same bits (checked here before timing). Compiled with asc for the
+// pass's build: the relaxed pass times the same tiles with relaxed_madd.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,18 +18,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const KC = 256;
-const ROWS = 48; // gemm.ts's MC
+const ROWS = 60; // about gemm.ts's MC (48 relaxed, 50 plain), and whole panels of 4, 5 and 6 rows
 const B_PANELS = 8;
 const FLOPS = 2 * ROWS * 8 * KC * B_PANELS;
 
 /** [tile function in tiles.ts (sweep's `tile` is its index here), rows per tile, floats per A value in the packing, description]. */
 const TILES = [
-  ['broadcastTwice6x8', 6, 1, '6×8, each A value broadcast per B vector (the plain build\'s micro6x8)'],
+  ['broadcastTwice6x8', 6, 1, '6×8, each A value broadcast per B vector (the plain build\'s tile before micro5x8)'],
   ['broadcastOnce6x8', 6, 1, '6×8, each A value broadcast once per k (the relaxed build\'s micro6x8)'],
   ['broadcastOnce4x8', 4, 1, '4×8, each A value broadcast once per k'],
   ['storedBroadcast4x8', 4, 4, '4×8, A packed broadcast (4 floats a value)'],
   ['storedBroadcastTwice6x8', 6, 4, '6×8, A packed broadcast, read per B vector'],
   ['shuffled4x8', 4, 1, '4×8, A values broadcast by lane shuffles'],
+  ['storedBroadcast5x8', 5, 4, '5×8, A packed broadcast (the plain build\'s micro5x8)'],
 ];
 
 /** The tiles module for the plain or the relaxed build, compiled by asc into a temporary directory. */

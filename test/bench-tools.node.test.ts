@@ -159,7 +159,7 @@ describe('spill check: which loops of V8\'s code are k loops', () => {
 });
 
 describe('tiles: candidate GEMM micro-kernel tiles', () => {
-  it('compiles, and every candidate computes the 48 × 8 block in GEMM\'s order (plain build: each product rounded, then each sum, k in order)', () => {
+  it('compiles, and every candidate computes the ROWS × 8 block in GEMM\'s order (plain build: each product rounded, then each sum, k in order)', () => {
     const { runs, a, b0, first } = setUp(false);
     expect(runs).toHaveLength(TILES.length);
     for (const run of runs) run();

@@ -1,7 +1,7 @@
 // assembly/gemm.ts: gemm for every transpose case against a float64 reference
 // (within a proven f32 error bound), against an f32 emulation of the kernel's
 // reduction order (bit for bit: the plain build is the reproducible
-// reference), and against gemmRef; sizes around the 6×8 tile, K around the KC
+// reference), and against gemmRef; sizes around the 5×8 and 6×8 tiles, K around the KC
 // block, strided operands, beta 0 / 1 / other. Calls on blocks of rows or
 // columns give the same bits as the whole call (threads split C that way).
 // The relaxed build (fused multiply-add) stays within the bound. Also the
@@ -114,8 +114,9 @@ function expectWithinBound(got: Float32Array, ref: { C: Float64Array; bound: Flo
 const label = (p: Problem): string => `${CASES.find(([, a, b]) => a === p.tA && b === p.tB)![0]} M=${p.M} N=${p.N} K=${p.K} beta=${p.beta} lda=${p.lda} ldb=${p.ldb} ldc=${p.ldc}`;
 
 describe('gemm', () => {
-  // sizes at and around multiples of the tile (6 rows, 8 columns) and of the K block
-  const Ms = [1, 4, 5, 6, 7, 10, 12, 13];
+  // sizes at and around multiples of the plain build's tile (5 rows, 8 columns) and of the K block;
+  // 6–8 rows left run as two 4-row tiles
+  const Ms = [1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16];
   const Ns = [1, 3, 4, 5, 8, 9, 16, 17];
   const Ks = [1, 3, 8, KC - 1, KC, KC + 1];
 
@@ -284,8 +285,10 @@ describe('gemm, relaxed build (fused multiply-add)', () => {
   let relaxed: Runtime;
   beforeAll(async () => { relaxed = await makeRelaxedRuntime(); });
 
-  it('runs the relaxed build', () => {
+  it('runs the relaxed build, whose tiles have 6 rows (the plain build\'s 5)', () => {
     expect(relaxed.features.relaxed).toBe(true);
+    expect(relaxed.gemmTileRows).toBe(6);
+    expect(rt.gemmTileRows).toBe(5);
   });
 
   it('stays within the f32 bound of float64 for every transpose case, and splits by rows and columns bit-identically', () => {

@@ -135,13 +135,14 @@ describe('threads: GEMM split across workers', () => {
   }
 
   it('row splits go out in claimed chunks when op(B) fits one workspace, else in equal parts; the claim words cover every row', () => {
+    // tiles of 5 rows (the plain build) and 6 (the relaxed one)
     for (const [M, N, K] of [[100, 100, 100], [100, 100, 784], [784, 100, 100], [203, 161, 131], [1001, 7, 523], [13, 12, 2000], [60, 10, 4000], [600_000, 8, 3]]) {
-      for (const threads of [2, 3, 8]) {
-        const parts = gemmParts(M, N, K, threads);
-        const c = gemmRowClaims(M, N, K, parts);
-        const what = `${M}×${N}×${K} on ${threads} threads`;
+      for (const threads of [2, 3, 8]) for (const tileRows of [5, 6]) {
+        const parts = gemmParts(M, N, K, threads, tileRows);
+        const c = gemmRowClaims(M, N, K, parts, tileRows);
+        const what = `${M}×${N}×${K} on ${threads} threads, tiles of ${tileRows} rows`;
         expect(c, what).not.toBeNull();
-        expect(c!.groupRows % 6, `${what}: groups of whole tile rows`).toBe(0);
+        expect(c!.groupRows % tileRows, `${what}: groups of whole tile rows`).toBe(0);
         expect(c!.groups, `${what}: groups fit the claim word`).toBeLessThanOrEqual(MAX_CLAIM_GROUPS);
         expect((c!.groups - 1) * c!.groupRows < M && c!.groups * c!.groupRows >= M, `${what}: the groups cover M rows`).toBe(true);
         expect(c!.divisor, `${what}: a claim takes a share of what is left per part`).toBeGreaterThanOrEqual(parts);
@@ -149,11 +150,11 @@ describe('threads: GEMM split across workers', () => {
         expect((c!.least - 1) * c!.groupRows * N * K, `${what}: no more than that`).toBeLessThan(GEMM_MIN_CHUNK_WORK);
       }
     }
-    expect(gemmRowClaims(100, 101, 100, 2), 'a column split').toBeNull();
+    expect(gemmRowClaims(100, 101, 100, 2, 5), 'a column split').toBeNull();
     expect(packedBFloats(130, 1930)).toBeGreaterThan(CLAIMED_B_FLOATS);
-    expect(gemmRowClaims(131, 130, 1930, 2), 'op(B) too big').toBeNull();
+    expect(gemmRowClaims(131, 130, 1930, 2, 5), 'op(B) too big').toBeNull();
     expect(packedBFloats(1024, 256)).toBe(CLAIMED_B_FLOATS);
-    expect(gemmRowClaims(2048, 1024, 256, 2), 'op(B) exactly one workspace').not.toBeNull();
+    expect(gemmRowClaims(2048, 1024, 256, 2, 5), 'op(B) exactly one workspace').not.toBeNull();
   });
 
   let splitPair: Promise<Runtime[]> | null = null;
@@ -368,7 +369,7 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     const t = Array.from({ length: 100 }, (_, i) => i % 10);
     // the calling thread's part ran 3 times as fast per row as the worker's, then the other way round
     const spy = vi.spyOn(two, 'lastPartMs');
-    spy.mockImplementation((p) => (p === 0 ? 1 : 3) * (p === 0 ? splitRows(100, net.chain.share) : 100 - splitRows(100, net.chain.share)));
+    spy.mockImplementation((p) => (p === 0 ? 1 : 3) * (p === 0 ? splitRows(100, net.chain.share, two.gemmTileRows) : 100 - splitRows(100, net.chain.share, two.gemmTileRows)));
     for (let i = 0; i < 12; i++) net.gradient(x, t);
     expect(net.chain.share).toBeCloseTo(0.75, 2);
     spy.mockImplementation((p) => (p === 0 ? 10 : 1)); // the calling thread's part took 10 times the worker's
@@ -383,16 +384,18 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
   });
 
   it('splits rows on tile boundaries, each part at least one tile', () => {
-    for (const n of [12, 13, 17, 100, 301, 5000]) {
-      for (const share of [0, 0.1, 0.5, 0.77, 0.9, 1]) {
-        const split = splitRows(n, share);
-        expect(split % 6).toBe(0);
-        expect(split).toBeGreaterThanOrEqual(6);
-        expect(n - split).toBeGreaterThan(0);
-        expect(Math.abs(split / n - share)).toBeLessThan(share === 0 || share === 1 ? 1 : 6 / n + 0.01);
+    for (const tileRows of [5, 6]) {
+      for (const n of [12, 13, 17, 100, 301, 5000]) {
+        for (const share of [0, 0.1, 0.5, 0.77, 0.9, 1]) {
+          const split = splitRows(n, share, tileRows);
+          expect(split % tileRows).toBe(0);
+          expect(split).toBeGreaterThanOrEqual(tileRows);
+          expect(n - split).toBeGreaterThan(0);
+          expect(Math.abs(split / n - share)).toBeLessThan(share === 0 || share === 1 ? 1 : tileRows / n + 0.01);
+        }
       }
+      expect(splitRows(tileRows, 0.5, tileRows)).toBe(0); // one tile: all to part 1 (dW of a layer with that many inputs)
     }
-    expect(splitRows(5, 0.5)).toBe(0); // one tile: all to part 1 (dW of a 5-input layer)
   });
 
   it('takes the layer path for one-hot targets and batches too small for the chain to pay, with the same bits', async () => {

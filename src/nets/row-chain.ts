@@ -51,9 +51,6 @@ export const CHAIN_MIN_ROWS = 12;
  */
 export const CHAIN_MIN_PART_WORK = 1 << 20;
 
-/** Rows of C per micro-tile (assembly/gemm.ts MR): the parts' rows start on a tile boundary. */
-const MR = 6;
-
 /**
  * Least share of the rows either thread takes. The share follows the threads'
  * measured speeds (RowChain.balance): on a VM one vCPU can run at a third of
@@ -66,11 +63,14 @@ const MIN_SHARE = 0.1;
 /** Weight of the last call's speeds in the share (the rest is the share before). */
 const SHARE_STEP = 0.5;
 
-/** Rows [0, split) of n for part 0, the rest for part 1: `share` of them, on a tile boundary, each part at least one tile when n allows. */
-export function splitRows(n: number, share: number): number {
-  const tiles = Math.ceil(n / MR);
+/**
+ * Rows [0, split) of n for part 0, the rest for part 1: `share` of them, on a boundary of the GEMM's
+ * micro-tiles of `tileRows` rows (Runtime.gemmTileRows), each part at least one tile when n allows.
+ */
+export function splitRows(n: number, share: number, tileRows: number): number {
+  const tiles = Math.ceil(n / tileRows);
   const first = Math.min(tiles - 1, Math.max(1, Math.round(share * tiles)));
-  return Math.min(n, first * MR);
+  return Math.min(n, first * tileRows);
 }
 
 // an f32's bits (no allocation per step)
@@ -155,7 +155,7 @@ export class RowChain {
     const C = outs[L - 1].shape[1];
     const scale = f32Bits(1 / N);
     const rowOps: number[] = [], gradOps: number[] = [];
-    const split = splitRows(N, this.share);
+    const split = splitRows(N, this.share, this.rt.gemmTileRows);
     for (let p = 0; p < PARTS; p++) {
       const r0 = p === 0 ? 0 : split, R = p === 0 ? split : N - split;
       let e = p * region;
@@ -183,7 +183,7 @@ export class RowChain {
         const [D, M] = a.W.shape;
         const from = l === 0 ? x : outs[l - 1];
         const dout = l === L - 1 ? soft.dx : dxs[l + 1]!;
-        const rows = splitRows(D, this.share);
+        const rows = splitRows(D, this.share, this.rt.gemmTileRows);
         const i0 = p === 0 ? 0 : rows, i1 = p === 0 ? rows : D;
         if (i1 > i0) e = put(d, e, GEMM, 1, 0, i1 - i0, M, N, from.ptr + 4 * i0, D, dout.ptr, M, a.dW.ptr + 4 * i0 * M, M, 0, work[p]);
         if (l % PARTS === p) e = put(d, e, BIAS_BACKWARD, a.db.ptr, dout.ptr, N, M);

@@ -12,9 +12,9 @@
 // parts then wait for the slow one. Otherwise one part per thread, each packing the operand it
 // shares (parts smaller than that would each pack it again: MLP step 1.45x ->
 // 1.05x at 4 per thread).
-// assembly/gemm.ts's micro-tile (MR rows × NR columns): parts start on tile
+// assembly/gemm.ts's micro-tile (tileRows × NR columns; tileRows is the
+// build's, kernels.gemmTileRows(): 5 plain, 6 relaxed): parts start on tile
 // boundaries so no part adds an edge tile the whole call would not have.
-const MR = 6;
 const NR = 8;
 
 /**
@@ -30,9 +30,9 @@ const NR = 8;
 export const GEMM_MIN_PART_WORK = 1 << 17;
 
 /** Parts to split a call into: at most one per thread, at least one tile row/column and GEMM_MIN_PART_WORK each. */
-export function gemmParts(M: number, N: number, K: number, threads: number): number {
+export function gemmParts(M: number, N: number, K: number, threads: number, tileRows: number): number {
   if (threads < 2 || M <= 0 || N <= 0 || K <= 0) return 1;
-  const units = M >= N ? Math.ceil(M / MR) : Math.ceil(N / NR);
+  const units = M >= N ? Math.ceil(M / tileRows) : Math.ceil(N / NR);
   return Math.max(1, Math.min(threads, units, Math.floor((M * N * K) / GEMM_MIN_PART_WORK)));
 }
 
@@ -65,15 +65,15 @@ export interface RowClaims { groups: number; groupRows: number; divisor: number;
  * `prepacked`); null when it does not, and the call splits into `parts`
  * equal parts.
  */
-export function gemmRowClaims(M: number, N: number, K: number, parts: number, prepacked = false): RowClaims | null {
+export function gemmRowClaims(M: number, N: number, K: number, parts: number, tileRows: number, prepacked = false): RowClaims | null {
   if (M < N || (!prepacked && packedBFloats(N, K) > CLAIMED_B_FLOATS)) return null;
-  const tileRows = Math.ceil(M / MR);
-  const perGroup = Math.ceil(tileRows / MAX_CLAIM_GROUPS);
+  const tiles = Math.ceil(M / tileRows);
+  const perGroup = Math.ceil(tiles / MAX_CLAIM_GROUPS);
   return {
-    groups: Math.ceil(tileRows / perGroup),
-    groupRows: perGroup * MR,
+    groups: Math.ceil(tiles / perGroup),
+    groupRows: perGroup * tileRows,
     divisor: CLAIM_SHARE * parts,
-    least: Math.max(1, Math.ceil(GEMM_MIN_CHUNK_WORK / (perGroup * MR * N * K))),
+    least: Math.max(1, Math.ceil(GEMM_MIN_CHUNK_WORK / (perGroup * tileRows * N * K))),
   };
 }
 
@@ -92,12 +92,12 @@ export type GemmPart = (p: number, m: number, n: number, A: number, B: number, C
  * part's kernel arguments from these (typed as gemm's or gemmBiasAct's).
  */
 export function forEachGemmPart(
-  parts: number, transA: number, transB: number, M: number, N: number,
+  parts: number, tileRows: number, transA: number, transB: number, M: number, N: number,
   A: number, lda: number, B: number, ldb: number, C: number, ldc: number, bias: number, part: GemmPart,
 ): void {
   const byRows = M >= N;
   const dim = byRows ? M : N;
-  const step = byRows ? MR : NR;
+  const step = byRows ? tileRows : NR;
   const units = Math.ceil(dim / step);
   for (let p = 0; p < parts; p++) {
     const start = Math.floor((units * p) / parts) * step;

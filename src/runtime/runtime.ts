@@ -148,6 +148,8 @@ export class Runtime {
    * linear memory (other tensors, the allocator's blocks). Layers, nets and optimizers are the safe API.
    */
   readonly unsafeKernels: Kernels;
+  /** @internal rows of the build's GEMM micro-tile (kernels.gemmTileRows()): split parts start on them */
+  readonly gemmTileRows: number;
   private readonly allocator: Allocator;
   private counter = 0;
   private currentSeed: number;
@@ -196,6 +198,7 @@ export class Runtime {
     this.yieldToBusy = busyCores === 'yield';
     this.currentSeed = seed;
     this.unsafeKernels = kernels;
+    this.gemmTileRows = kernels.gemmTileRows();
     this.allocator = new Allocator(memory, kernels.heapBase(), maxPages);
     this.partScratch(1, kernels.gemmWorkspaceBytes());
   }
@@ -470,7 +473,7 @@ export class Runtime {
   // on this thread or split across the pool.
   private splitGemm(transA: 0 | 1, transB: 0 | 1, M: number, N: number, K: number, A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     beta: number, bias: number, act: number): void {
-    const parts = gemmParts(M, N, K, this.plannedThreads);
+    const parts = gemmParts(M, N, K, this.plannedThreads, this.gemmTileRows);
     const pool = parts < 2 ? null : this.splitPool();
     if (pool === null) {
       if (parts > 1) this.wake(M * N * K);
@@ -478,21 +481,21 @@ export class Runtime {
       else this.unsafeKernels.gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, this.unsafeGemmWork);
       return;
     }
-    const claims = gemmRowClaims(M, N, K, parts);
+    const claims = gemmRowClaims(M, N, K, parts, this.gemmTileRows);
     if (claims !== null) {
       this.splitClaimedRows(pool, claims, parts, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act);
       return;
     }
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
     if (bias === 0) {
-      forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, 0, (p, m, n, a, b, c) => {
+      forEachGemmPart(parts, this.gemmTileRows, transA, transB, M, N, A, lda, B, ldb, C, ldc, 0, (p, m, n, a, b, c) => {
         this.partArgs<'gemm'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, beta, work[p]);
       });
       this.runPool(pool, this.gemmFn, parts, 'gemm');
     } else {
       // a bias moves with a column split; saved − C does not
       const backward = act > ACT_BACKWARD;
-      forEachGemmPart(parts, transA, transB, M, N, A, lda, B, ldb, C, ldc, backward ? 0 : bias, (p, m, n, a, b, c, partBias) => {
+      forEachGemmPart(parts, this.gemmTileRows, transA, transB, M, N, A, lda, B, ldb, C, ldc, backward ? 0 : bias, (p, m, n, a, b, c, partBias) => {
         this.partArgs<'gemmBiasAct'>(pool, p)(transA, transB, m, n, K, a, lda, b, ldb, c, ldc, backward ? bias : partBias, act, work[p]);
       });
       this.runPool(pool, this.gemmBiasActFn, parts, gemmName(bias, act));
@@ -508,7 +511,7 @@ export class Runtime {
   unsafeGemmPacked(M: number, N: number, K: number, A: number, lda: number, Bp: number, C: number, ldc: number,
     bias: number, act: FusedActivation): void {
     const code = activationCode(act, 'gemmPacked');
-    const parts = gemmParts(M, N, K, this.plannedThreads);
+    const parts = gemmParts(M, N, K, this.plannedThreads, this.gemmTileRows);
     const pool = parts < 2 ? null : this.splitPool();
     if (pool === null) {
       if (parts > 1) this.wake(M * N * K);
@@ -516,7 +519,7 @@ export class Runtime {
       return;
     }
     const work = this.partScratch(parts, this.unsafeKernels.gemmWorkspaceBytes());
-    const claims = gemmRowClaims(M, N, K, parts, true);
+    const claims = gemmRowClaims(M, N, K, parts, this.gemmTileRows, true);
     if (claims !== null) {
       const claim = this.claimWords(pool);
       claim.set([claims.groups << 16, claims.groupRows, claims.divisor, claims.least]);
@@ -527,7 +530,7 @@ export class Runtime {
       return;
     }
     // by columns: a packed B's column j starts 4·j·K bytes in, where a B stored N×K (transB 1, ldb K) has it
-    forEachGemmPart(parts, 0, 1, M, N, A, lda, Bp, K, C, ldc, bias, (p, m, n, a, b, c, partBias) => {
+    forEachGemmPart(parts, this.gemmTileRows, 0, 1, M, N, A, lda, Bp, K, C, ldc, bias, (p, m, n, a, b, c, partBias) => {
       this.partArgs<'gemmPacked'>(pool, p)(m, n, K, a, lda, b, c, ldc, partBias, code, work[p]);
     });
     this.runPool(pool, this.packedFn, parts, 'gemmPacked');

@@ -15,8 +15,9 @@
 // (tileRows). A·B with at most 4 rows (inference at batch 1–4) skips
 // packing B (gemmRows); weights packed once for a frozen net run on the same
 // blocks and tiles without packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
-// A stored row-major) transposes 4×4 blocks in registers, so every transpose
-// case runs at the speed of A·B.
+// in the relaxed build A stored row-major) transposes 4×4 blocks in registers
+// (the plain build broadcasts A's values from vector loads of 4), so every
+// transpose case runs at the speed of A·B.
 //
 // Reduction order for C[i, j] depends only on K and KC, never on where the
 // tile sits or which kernel computes it, so a call on any block of rows or
@@ -25,7 +26,8 @@
 //
 // Block sizes were measured (docs/BENCHMARKS.md): MC from 24 to 48 is equal,
 // 72 and 96 lose 7–8% at 1024³ (each B micro-panel sweeps the whole A
-// block); KC from 192 to 512 and NC of 512 or
+// block), and the plain build's A block (4 floats a value) reads the same at
+// 25 and 50 rows; KC from 192 to 512 and NC of 512 or
 // 1024 are within noise. Reading an operand in place instead of packing it
 // gains at most 3–9% on small shapes and loses 10–40% on large or wide ones
 // (strided panel reads miss L1 and the TLB), so both operands are packed.

@@ -878,6 +878,48 @@ function packAValues(Ap: usize, A: usize, transA: i32, lda: i32, ic: i32, pc: i3
   }
 }
 
+// Writes a tile of `rows` rows (4, 5 or 6, a constant in each inlined copy),
+// held as pairs of accumulators: a full MR×NR tile straight to C, with
+// tileBias != 0 as act(beta·C + Σ + bias), act none or ReLU (storeRowBias,
+// the epilogue's arithmetic in registers); any other through the scratch
+// tile T (rows 8 floats apart) and storeEdge.
+// @ts-ignore: decorator
+@inline
+function writeTile(
+  rows: i32, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize, tileBias: usize, act: i32,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128,
+  c30: v128, c31: v128, c40: v128, c41: v128, c50: v128, c51: v128,
+): void {
+  const rowBytes = <usize>ldc << 2;
+  if (tileBias != 0) {
+    const relu = act == ACT_RELU;
+    const b0 = v128.load(tileBias), b1 = v128.load(tileBias, 16);
+    storeRowBias(c, c00, c01, beta, b0, b1, relu);
+    storeRowBias(c + rowBytes, c10, c11, beta, b0, b1, relu);
+    storeRowBias(c + 2 * rowBytes, c20, c21, beta, b0, b1, relu);
+    storeRowBias(c + 3 * rowBytes, c30, c31, beta, b0, b1, relu);
+    if (rows > 4) storeRowBias(c + 4 * rowBytes, c40, c41, beta, b0, b1, relu);
+    if (rows > 5) storeRowBias(c + 5 * rowBytes, c50, c51, beta, b0, b1, relu);
+    return;
+  }
+  if (rows == MR && mr == MR && nr == NR) {
+    storeRow(c, c00, c01, beta);
+    storeRow(c + rowBytes, c10, c11, beta);
+    storeRow(c + 2 * rowBytes, c20, c21, beta);
+    storeRow(c + 3 * rowBytes, c30, c31, beta);
+    if (rows > 4) storeRow(c + 4 * rowBytes, c40, c41, beta);
+    if (rows > 5) storeRow(c + 5 * rowBytes, c50, c51, beta);
+    return;
+  }
+  v128.store(T, c00); v128.store(T, c01, 16);
+  v128.store(T, c10, 32); v128.store(T, c11, 48);
+  v128.store(T, c20, 64); v128.store(T, c21, 80);
+  v128.store(T, c30, 96); v128.store(T, c31, 112);
+  if (rows > 4) { v128.store(T, c40, 128); v128.store(T, c41, 144); }
+  if (rows > 5) { v128.store(T, c50, 160); v128.store(T, c51, 176); }
+  storeEdge(T, c, ldc, beta, mr, nr);
+}
+
 // The relaxed build's full tile: 6 rows × 8 columns, each A value broadcast
 // once per k (load32_splat) and shared by both B vectors: 12 accumulators + 2
 // B + 1 broadcast = 15 registers, as relaxed_madd needs none for the product
@@ -912,35 +954,7 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
     a += MR << 2;
     b += NR << 2;
   }
-  const rowBytes = <usize>ldc << 2;
-  if (tileBias != 0) {
-    const relu = act == ACT_RELU;
-    const b0 = v128.load(tileBias), b1 = v128.load(tileBias, 16);
-    storeRowBias(c, c00, c01, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c10, c11, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c20, c21, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c30, c31, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c40, c41, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c50, c51, beta, b0, b1, relu);
-    return;
-  }
-  if (mr == MR && nr == NR) {
-    storeRow(c, c00, c01, beta); c += rowBytes;
-    storeRow(c, c10, c11, beta); c += rowBytes;
-    storeRow(c, c20, c21, beta); c += rowBytes;
-    storeRow(c, c30, c31, beta); c += rowBytes;
-    storeRow(c, c40, c41, beta); c += rowBytes;
-    storeRow(c, c50, c51, beta);
-    return;
-  }
-  // Edge tile: spill to the scratch tile, then write the valid part.
-  v128.store(T, c00); v128.store(T, c01, 16);
-  v128.store(T, c10, 32); v128.store(T, c11, 48);
-  v128.store(T, c20, 64); v128.store(T, c21, 80);
-  v128.store(T, c30, 96); v128.store(T, c31, 112);
-  v128.store(T, c40, 128); v128.store(T, c41, 144);
-  v128.store(T, c50, 160); v128.store(T, c51, 176);
-  storeEdge(T, c, ldc, beta, mr, nr);
+  writeTile(6, c, ldc, beta, mr, nr, T, tileBias, act, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
 // The plain build's full tile: 5 rows × 8 columns on A packed broadcast
@@ -975,31 +989,7 @@ function micro5x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
     a += 80;
     b += NR << 2;
   }
-  const rowBytes = <usize>ldc << 2;
-  if (tileBias != 0) {
-    const relu = act == ACT_RELU;
-    const b0 = v128.load(tileBias), b1 = v128.load(tileBias, 16);
-    storeRowBias(c, c00, c01, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c10, c11, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c20, c21, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c30, c31, beta, b0, b1, relu); c += rowBytes;
-    storeRowBias(c, c40, c41, beta, b0, b1, relu);
-    return;
-  }
-  if (mr == MR && nr == NR) {
-    storeRow(c, c00, c01, beta); c += rowBytes;
-    storeRow(c, c10, c11, beta); c += rowBytes;
-    storeRow(c, c20, c21, beta); c += rowBytes;
-    storeRow(c, c30, c31, beta); c += rowBytes;
-    storeRow(c, c40, c41, beta);
-    return;
-  }
-  v128.store(T, c00); v128.store(T, c01, 16);
-  v128.store(T, c10, 32); v128.store(T, c11, 48);
-  v128.store(T, c20, 64); v128.store(T, c21, 80);
-  v128.store(T, c30, 96); v128.store(T, c31, 112);
-  v128.store(T, c40, 128); v128.store(T, c41, 144);
-  storeEdge(T, c, ldc, beta, mr, nr);
+  writeTile(5, c, ldc, beta, mr, nr, T, tileBias, act, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, f32x4.splat(0), f32x4.splat(0));
 }
 
 // The plain build's bottom edge when at most 4 rows remain: micro5x8's top 4 rows.
@@ -1023,11 +1013,7 @@ function micro4x8b(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, m
     a += 80;
     b += NR << 2;
   }
-  v128.store(T, c00); v128.store(T, c01, 16);
-  v128.store(T, c10, 32); v128.store(T, c11, 48);
-  v128.store(T, c20, 64); v128.store(T, c21, 80);
-  v128.store(T, c30, 96); v128.store(T, c31, 112);
-  storeEdge(T, c, ldc, beta, mr, nr);
+  writeTile(4, c, ldc, beta, mr, nr, T, 0, 0, c00, c01, c10, c11, c20, c21, c30, c31, f32x4.splat(0), f32x4.splat(0), f32x4.splat(0), f32x4.splat(0));
 }
 
 // The plain build's right edge when at most 4 columns remain: micro5x8's left half.
@@ -1070,11 +1056,7 @@ function micro4x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
     a += MR << 2;
     b += NR << 2;
   }
-  v128.store(T, c00); v128.store(T, c01, 16);
-  v128.store(T, c10, 32); v128.store(T, c11, 48);
-  v128.store(T, c20, 64); v128.store(T, c21, 80);
-  v128.store(T, c30, 96); v128.store(T, c31, 112);
-  storeEdge(T, c, ldc, beta, mr, nr);
+  writeTile(4, c, ldc, beta, mr, nr, T, 0, 0, c00, c01, c10, c11, c20, c21, c30, c31, f32x4.splat(0), f32x4.splat(0), f32x4.splat(0), f32x4.splat(0));
 }
 
 // The relaxed build's right edge when at most 4 columns remain: the left half of the 6×8

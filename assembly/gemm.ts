@@ -926,9 +926,8 @@ function writeTile(
 // (the plain build's mul then add would need a 16th, and V8 spilled an
 // accumulator to the stack every k: 48-59% of peak on AMD Zen 5). 92% of the
 // relaxed peak loop on Zen 3; A packed broadcast (micro5x8's form) gains
-// nothing here (bench/tiles.ts). A full tile with tileBias != 0 is stored as
-// act(beta·C + Σ + bias), act none or ReLU: the epilogue's arithmetic in
-// registers (storeRowBias).
+// nothing here (bench/tiles.ts). writeTile stores the tile (with tileBias,
+// the epilogue's arithmetic in registers).
 function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize, tileBias: usize, act: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -964,8 +963,8 @@ function micro6x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr
 // read it, took 53 instructions per 12 multiply-add pairs, which AMD Zen 3's
 // dispatch of 6 a cycle held at ~75% of the peak loop; this one takes 42
 // (docs/BENCHMARKS.md, session 26). The loop runs on the B pointer alone (no
-// k counter). A full tile with tileBias != 0 is stored as act(beta·C + Σ +
-// bias), act none or ReLU (storeRowBias).
+// k counter). writeTile stores the tile (with tileBias, the epilogue's
+// arithmetic in registers).
 function micro5x8(kc: i32, a: usize, b: usize, c: usize, ldc: i32, beta: f32, mr: i32, nr: i32, T: usize, tileBias: usize, act: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);

@@ -349,8 +349,9 @@ export function convForwardPacked(
 // order (k from 0 in blocks of KC, each block's sum added to the previous
 // ones), operands flushed as GEMM packs them, so the bits equal the im2col
 // path's. The 8 columns past a row's end read the padding (never out of xpad).
-// The relaxed build runs most whole panels as 5×8 tiles (fiveTiles), with
-// each element's sum unchanged.
+// With 3-tap filter rows (3×3 filters), the 4×8 tile's k loop takes a row an
+// iteration (directRowTiles). The relaxed build runs most whole panels as 5×8
+// tiles (fiveTiles), with each element's sum unchanged.
 const DMR = 4;
 const DNR = 8;
 const KC = 256; // gemm.ts's K block: the same per-element order
@@ -455,10 +456,10 @@ function convForwardDirect(
         // the first K block over all rows, then the others added to it (two call sites:
         // Binaryen inlines a function called once, and inlined here the
         // tiles' k loop would share V8's registers with these loops and spill)
-        directTiles(0, min(KC, K), <usize>load<i32>(rows), a, steps, xpad, panelOut, wide, P, 0, K <= KC ? bl : 0, act, mr, T, OH, PW, OW);
+        directTiles(0, min(KC, K), <usize>load<i32>(rows), a, steps, xpad, panelOut, wide, P, 0, K <= KC ? bl : 0, act, mr, T, OH, PW, OW, FW == 3);
         for (let k0 = KC; k0 < K; k0 += KC) {
           const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
-          directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xpad, panelOut, wide, P, 1, k0 + KC >= K ? bl : 0, act, mr, T, OH, PW, OW);
+          directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), steps, xpad, panelOut, wide, P, 1, k0 + KC >= K ? bl : 0, act, mr, T, OH, PW, OW, FW == 3);
         }
         if (bt != 0 && !fused && tail == 0) for (let oy = 0; oy < OH; oy++) rowsBiasAct(panelOut + (<usize>(oy * OW) << 2), P, mr, wide, bt, act, T);
       }
@@ -697,12 +698,13 @@ function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, padH: i32, padW
 // row cost up to 5% of a conv layer's pass on AMD Zen 3 (K = 576 on 8×8
 // images: 3 calls per 8-column row). Each element's sum is unchanged.
 function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, x0: usize, c0: usize, OW: i32,
-  ldc: i32, beta: f32, b: usize, act: i32, mr: i32, T: usize, nrows: i32, xstride: i32, cstride: i32): void {
+  ldc: i32, beta: f32, b: usize, act: i32, mr: i32, T: usize, nrows: i32, xstride: i32, cstride: i32, rows3: bool): void {
   const doRelu = act == ACT_RELU;
   const rowBytes = <usize>ldc << 2;
+  const head3 = (3 - k0 % 3) % 3;
   for (let r = 0; r < nrows; r++) {
     const xrow = x0 + (<usize>(r * xstride) << 2), crow = c0 + (<usize>(r * cstride) << 2);
-    directRowTiles(k0, k1, start, a0, steps, xrow, crow, OW, rowBytes, beta, b, doRelu, mr, T);
+    directRowTiles(k0, k1, start, a0, steps, xrow, crow, OW, rowBytes, beta, b, doRelu, mr, T, rows3, head3);
   }
 }
 
@@ -710,7 +712,7 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, x0
 // @ts-ignore: decorator
 @inline
 function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
-  rowBytes: usize, beta: f32, b: usize, doRelu: bool, mr: i32, T: usize): void {
+  rowBytes: usize, beta: f32, b: usize, doRelu: bool, mr: i32, T: usize, rows3: bool, head3: i32): void {
   for (let ox = 0; ox < OW; ox += DNR) {
     const nr = min(DNR, OW - ox);
     const c = crow + (<usize>ox << 2);
@@ -725,7 +727,9 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
     let p = xrow + (<usize>ox << 2) + start;
     let d = steps + (<usize>k0 << 2);
     let a = a0;
-    for (let k = k0; k < k1; k++) {
+    // one k at a time (for 3-tap filter rows, up to the first row's start)
+    const head = rows3 ? min(k1, k0 + head3) : k1;
+    for (let k = k0; k < head; k++) {
       const b0 = v128.load(p);
       const b1 = v128.load(p, 16);
       let av = v128.load32_splat(a);
@@ -739,6 +743,56 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
       a += DMR << 2;
       p += <usize>load<i32>(d);
       d += 4;
+    }
+    // then a filter row of 3 taps an iteration: its operands 1 float apart at
+    // offsets V8 folds into the loads, one step from the table a row (the
+    // block may end inside a row). 41 instructions per 12 multiply-add pairs
+    // in V8's code, against 47 one k at a time (whose table step, counter and
+    // loop checks come every k); conv forward 1.03–1.06× on AMD Zen 3. The
+    // exits after each tap keep V8 from loading all three taps' operands
+    // before the first multiply (that spilled 12 registers). Each element's
+    // sum runs in the same k order: the same bits.
+    const aEnd = a0 + (<usize>(k1 - k0) << 4);
+    if (a != aEnd) while (true) {
+      let b0: v128, b1: v128, av: v128;
+      b0 = v128.load(p);
+      b1 = v128.load(p, 16);
+      av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      if (a == aEnd) break;
+      b0 = v128.load(p, 4);
+      b1 = v128.load(p, 20);
+      av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      if (a == aEnd) break;
+      b0 = v128.load(p, 8);
+      b1 = v128.load(p, 24);
+      av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      p += <usize>(load<i32>(d, 8) + 8);
+      d += 12;
+      if (a == aEnd) break;
     }
     if (nr == DNR && mr == DMR) {
       wholeTile(c, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31, beta, b, doRelu);
@@ -788,10 +842,10 @@ function remainderTiles(a: usize, out: usize, Yr: usize, stepsR: usize, xr: usiz
   const fused = act == 0 || act == ACT_RELU;
   const bl: usize = fused ? bt : 0;
   const n = OH * rem, npad = (n + DNR - 1) & ~(DNR - 1);
-  directTiles(0, min(KC, K), 0, a, stepsR, xr, Yr, n, npad, 0, K <= KC ? bl : 0, act, mr, T, 1, 0, 0);
+  directTiles(0, min(KC, K), 0, a, stepsR, xr, Yr, n, npad, 0, K <= KC ? bl : 0, act, mr, T, 1, 0, 0, false);
   for (let k0 = KC; k0 < K; k0 += KC) {
     const start = <usize>remainderOffset(k0, C, FH, FW, PH, rem) << 2;
-    directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), stepsR, xr, Yr, n, npad, 1, k0 + KC >= K ? bl : 0, act, mr, T, 1, 0, 0);
+    directTiles(k0, min(K, k0 + KC), start, a + (<usize>(k0 * DMR) << 2), stepsR, xr, Yr, n, npad, 1, k0 + KC >= K ? bl : 0, act, mr, T, 1, 0, 0, false);
   }
   if (bt != 0 && !fused) rowsBiasAct(Yr, npad, mr, n, bt, act, T);
   const back = <usize>(rem - 4) << 2, P = OH * OW;
@@ -812,66 +866,114 @@ function copyShortRow(dst: usize, src: usize, back: usize): void {
 }
 
 // The last nr ≤ 4 columns of every output row of a panel, two rows to a tile
-// (pairTails); then, for sigmoid and tanh, the bias and activation on the
-// panel's rows (which directTiles left to them: see convForwardDirect).
+// (tailTiles, all row pairs in one call per K block, as directTiles); then, for
+// sigmoid and tanh, the bias and activation on the panel's rows (which
+// directTiles left to them: see convForwardDirect). 28-wide rows end with 4
+// columns, which an 8-column tile of one row ran at the cost of 8: a [16, 28,
+// 28] → 16 forward took 32/28 of the time of a 32-wide one per output (a
+// 4-column tile of 4 chains waits on the adds' latency and costs as much).
+// Two rows' tails fill the tile. Each element is directTiles' sum in
+// directTiles' order: the same bits.
 function panelTails(xtail: usize, rows: usize, steps: usize, a: usize, out: usize, bt: usize,
   K: i32, FW: i32, OH: i32, OW: i32, PW: i32, act: i32, mr: i32, nr: i32, T: usize): void {
   const P = OH * OW;
   const fused = act == 0 || act == ACT_RELU;
-  for (let oy = 0; oy < OH; oy += 2) {
-    const two = oy + 1 < OH;
-    pairTails(xtail + (<usize>(oy * PW) << 2), rows, steps, a, out + (<usize>(oy * OW + OW - nr) << 2),
-      two ? <usize>PW << 2 : 0, two ? <usize>OW << 2 : 0, K, FW, P, fused ? bt : 0, act, mr, nr, T);
+  const b: usize = fused ? bt : 0;
+  const c = out + (<usize>(OW - nr) << 2);
+  // two call sites, as directTiles'
+  tailTiles(0, min(KC, K), xtail + <usize>load<i32>(rows), a, steps, c, P, 0, K <= KC ? b : 0, act, mr, nr, T, OH, PW, OW, FW == 3);
+  for (let k0 = KC; k0 < K; k0 += KC) {
+    const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
+    tailTiles(k0, min(K, k0 + KC), xtail + start, a + (<usize>(k0 * DMR) << 2), steps, c, P, 1, k0 + KC >= K ? b : 0, act, mr, nr, T, OH, PW, OW, FW == 3);
   }
   if (bt != 0 && !fused) for (let oy = 0; oy < OH; oy++) rowsBiasAct(out + (<usize>(oy * OW) << 2), P, mr, OW, bt, act, T);
 }
 
-// The last nr ≤ 4 columns of two output rows (row 1's operand s1 bytes past
-// row 0's in xpad, its output c1 bytes past row 0's; both 0 for one row),
-// by K blocks as directTiles, with the same sum per element: the same bits.
-// 28-wide rows end with 4 columns, which an 8-column tile of one row ran at
-// the cost of 8: a [16, 28, 28] → 16 forward took 32/28 of the time of a
-// 32-wide one per output (a 4-column tile of 4 chains waits on the adds'
-// latency and costs as much). Two rows' tails fill the tile.
-function pairTails(xtail: usize, rows: usize, steps: usize, a: usize, c: usize, s1: usize, c1: usize,
-  K: i32, FW: i32, ldc: i32, b: usize, act: i32, mr: i32, nr: i32, T: usize): void {
-  tailTiles(0, min(KC, K), xtail + <usize>load<i32>(rows), a, steps, s1, c, c1, ldc, 0, K <= KC ? b : 0, act, mr, nr, T);
-  for (let k0 = KC; k0 < K; k0 += KC) {
-    const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
-    tailTiles(k0, min(K, k0 + KC), xtail + start, a + (<usize>(k0 * DMR) << 2), steps, s1, c, c1, ldc, 1, k0 + KC >= K ? b : 0, act, mr, nr, T);
-  }
-}
-
-// pairTails' tile over k in [k0, k1): 4 filters × (nr columns of row 0, nr of
-// row 1); directTiles' registers and epilogue. Its k loop is directTiles' with
-// the second operand at p + s1, a copy rather than a shared loop, so that
-// directTiles keeps its immediate offset of 16 and its V8 code unchanged.
-function tailTiles(k0: i32, k1: i32, p: usize, a: usize, steps: usize, s1: usize, c: usize, c1: usize,
-  ldc: i32, beta: f32, b: usize, act: i32, mr: i32, nr: i32, T: usize): void {
+// panelTails' tiles over k in [k0, k1): for each pair of output rows (the
+// last row alone when OH is odd), 4 filters × (nr columns of the first row,
+// nr of the second), operands from x0 (+ PW floats a row), outputs at c0 (+
+// OW floats a row); directTiles' registers, k loop and epilogue, with the
+// second operand a row on (at q) where directTiles' is 4 floats on: a copy
+// rather than a shared loop, so that directTiles keeps its immediate offset
+// of 16 and its V8 code unchanged.
+function tailTiles(k0: i32, k1: i32, x0: usize, a0: usize, steps: usize, c0: usize,
+  ldc: i32, beta: f32, b: usize, act: i32, mr: i32, nr: i32, T: usize, OH: i32, PW: i32, OW: i32, rows3: bool): void {
   const doRelu = act == ACT_RELU;
   const rowBytes = <usize>ldc << 2;
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let d = steps + (<usize>k0 << 2);
-  for (let k = k0; k < k1; k++) {
-    const b0 = v128.load(p);
-    const b1 = v128.load(p + s1);
-    let av = v128.load32_splat(a);
-    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
-    av = v128.load32_splat(a, 4);
-    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
-    av = v128.load32_splat(a, 8);
-    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
-    av = v128.load32_splat(a, 12);
-    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
-    a += DMR << 2;
-    p += <usize>load<i32>(d);
-    d += 4;
+  const head3 = (3 - k0 % 3) % 3;
+  const head = rows3 ? min(k1, k0 + head3) : k1;
+  const aEnd = a0 + (<usize>(k1 - k0) << 4);
+  for (let oy = 0; oy < OH; oy += 2) {
+    const two = oy + 1 < OH;
+    const s1: usize = two ? <usize>PW << 2 : 0;
+    const c = c0 + (<usize>(oy * OW) << 2);
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let p = x0 + (<usize>(oy * PW) << 2);
+    let d = steps + (<usize>k0 << 2);
+    let a = a0;
+    for (let k = k0; k < head; k++) {
+      const b0 = v128.load(p);
+      const b1 = v128.load(p + s1);
+      let av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      p += <usize>load<i32>(d);
+      d += 4;
+    }
+    if (a != aEnd) while (true) {
+      const q = p + s1;
+      let b0: v128, b1: v128, av: v128;
+      b0 = v128.load(p);
+      b1 = v128.load(q);
+      av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      if (a == aEnd) break;
+      b0 = v128.load(p, 4);
+      b1 = v128.load(q, 4);
+      av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      if (a == aEnd) break;
+      b0 = v128.load(p, 8);
+      b1 = v128.load(q, 8);
+      av = v128.load32_splat(a);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = v128.load32_splat(a, 4);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = v128.load32_splat(a, 8);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = v128.load32_splat(a, 12);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      a += DMR << 2;
+      p += <usize>(load<i32>(d, 8) + 8);
+      d += 12;
+      if (a == aEnd) break;
+    }
+    tailRows(c, rowBytes, c00, c10, c20, c30, beta, b, doRelu, mr, nr, T);
+    if (two) tailRows(c + (<usize>OW << 2), rowBytes, c01, c11, c21, c31, beta, b, doRelu, mr, nr, T);
   }
-  tailRows(c, rowBytes, c00, c10, c20, c30, beta, b, doRelu, mr, nr, T);
-  if (c1 != 0) tailRows(c + c1, rowBytes, c01, c11, c21, c31, beta, b, doRelu, mr, nr, T);
 }
 
 // One output row's tail of tailTiles: nr ≤ 4 values of each of the mr filters (rowBytes apart), as directRow.

@@ -36,7 +36,8 @@ function packedPanels(w: Float32Array, FN: number, K: number): Float32Array {
   return out;
 }
 
-function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
+/** Runs the case; returns convForwardIsDirect for it. */
+function runBoth(c: Case, act: number, seed: number, subnormal = false): number {
   const k = rt.unsafeKernels;
   const OH = outSize(c.H, c.FH, c.stride, c.pad), OW = outSize(c.W, c.FW, c.stride, c.pad);
   const K = c.C * c.FH * c.FW, outSize1 = c.FN * OH * OW;
@@ -92,22 +93,26 @@ function runBoth(c: Case, act: number, seed: number, subnormal = false): void {
     col.dispose(); y.dispose();
   }
   for (const t of [x, w, b, out, ref, scratchT]) t.dispose();
+  return direct;
 }
 
 describe('convForward, direct path (stride 1)', () => {
-  it('gives the bits of its reference and of im2col + gemm: tile edges in filters and columns, pads 0-2, non-square filters', () => {
-    let seed = 1;
+  it('gives the bits of its reference and of im2col + gemm: tile edges in filters and columns, pads 0-2, non-square filters, rows of 3 taps and of 2, 4, 5', () => {
+    let seed = 1, directOtherRows = 0;
     for (const FN of [1, 5, 6, 7, 13, 16]) {
       for (const W of [3, 6, 8, 9, 12, 17]) {
-        for (const [FH, FW, pad] of [[3, 3, 1], [3, 3, 0], [2, 3, 2], [1, 3, 1]]) {
+        for (const [FH, FW, pad] of [[3, 3, 1], [3, 3, 0], [2, 3, 2], [1, 3, 1], [5, 5, 2], [3, 4, 1], [2, 2, 0]]) {
           if (W + 2 * pad < FW) continue;
-          runBoth({ N: 2, C: 2, H: 5, W, FN, FH, FW, stride: 1, pad }, 0, seed++);
+          const direct = runBoth({ N: 2, C: 2, H: 5, W, FN, FH, FW, stride: 1, pad }, 0, seed++);
+          if (FW !== 3) directOtherRows += direct;
         }
       }
     }
+    // the tiles' k loop takes 3-tap rows as a unit: other rows must run the direct path too
+    expect(directOtherRows).toBeGreaterThan(0);
   });
 
-  it('one input channel (K = 9, a first layer) and K across the 256 block (K = 261, 270, 576), with and without ReLU', () => {
+  it('one input channel (K = 9, a first layer) and K across the 256 block (K = 261, 270, 576: blocks that start and end inside a 3-tap filter row), with and without ReLU', () => {
     for (const act of [0, 1]) {
       runBoth({ N: 3, C: 1, H: 28, W: 28, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 50);
       runBoth({ N: 1, C: 29, H: 6, W: 10, FN: 7, FH: 3, FW: 3, stride: 1, pad: 1 }, act, 51);

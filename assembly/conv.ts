@@ -748,7 +748,7 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
     // offsets V8 folds into the loads, one step from the table a row (the
     // block may end inside a row). 41 instructions per 12 multiply-add pairs
     // in V8's code, against 47 one k at a time (whose table step, counter and
-    // loop checks come every k); conv forward 1.03–1.06× on AMD Zen 3. The
+    // loop checks come every k); conv forward 1.01–1.06× on AMD Zen 3. The
     // exits after each tap keep V8 from loading all three taps' operands
     // before the first multiply (that spilled 12 registers). Each element's
     // sum runs in the same k order: the same bits.

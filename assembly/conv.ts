@@ -753,7 +753,7 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
     // before the first multiply (that spilled 12 registers). Each element's
     // sum runs in the same k order: the same bits.
     const aEnd = a0 + (<usize>(k1 - k0) << 4);
-    if (a != aEnd) while (true) {
+    if (a != aEnd) do {
       let b0: v128, b1: v128, av: v128;
       b0 = v128.load(p);
       b1 = v128.load(p, 16);
@@ -792,8 +792,7 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
       a += DMR << 2;
       p += <usize>(load<i32>(d, 8) + 8);
       d += 12;
-      if (a == aEnd) break;
-    }
+    } while (a != aEnd);
     if (nr == DNR && mr == DMR) {
       wholeTile(c, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31, beta, b, doRelu);
       continue;
@@ -929,7 +928,7 @@ function tailTiles(k0: i32, k1: i32, x0: usize, a0: usize, steps: usize, c0: usi
       p += <usize>load<i32>(d);
       d += 4;
     }
-    if (a != aEnd) while (true) {
+    if (a != aEnd) do {
       const q = p + s1;
       let b0: v128, b1: v128, av: v128;
       b0 = v128.load(p);
@@ -969,8 +968,7 @@ function tailTiles(k0: i32, k1: i32, x0: usize, a0: usize, steps: usize, c0: usi
       a += DMR << 2;
       p += <usize>(load<i32>(d, 8) + 8);
       d += 12;
-      if (a == aEnd) break;
-    }
+    } while (a != aEnd);
     tailRows(c, rowBytes, c00, c10, c20, c30, beta, b, doRelu, mr, nr, T);
     if (two) tailRows(c + (<usize>OW << 2), rowBytes, c01, c11, c21, c31, beta, b, doRelu, mr, nr, T);
   }

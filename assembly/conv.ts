@@ -701,20 +701,23 @@ function directTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, x0
   ldc: i32, beta: f32, b: usize, act: i32, mr: i32, T: usize, nrows: i32, xstride: i32, cstride: i32, rows3: bool): void {
   const doRelu = act == ACT_RELU;
   const rowBytes = <usize>ldc << 2;
-  const head3 = (3 - k0 % 3) % 3;
+  // the k of the first filter row's start (for 3-tap rows), up to which the tiles go one k at a time
+  const head = rows3 ? min(k1, k0 + (3 - k0 % 3) % 3) : k1;
+  // tiles before wholeEnd have all 8 columns and 4 filters
+  const wholeEnd = mr == DMR ? OW & ~(DNR - 1) : 0;
+  const aEnd = a0 + (<usize>(k1 - k0) << 4);
   for (let r = 0; r < nrows; r++) {
     const xrow = x0 + (<usize>(r * xstride) << 2), crow = c0 + (<usize>(r * cstride) << 2);
-    directRowTiles(k0, k1, start, a0, steps, xrow, crow, OW, rowBytes, beta, b, doRelu, mr, T, rows3, head3);
+    directRowTiles(k0, head, start, a0, aEnd, steps, xrow, crow, OW, wholeEnd, rowBytes, beta, b, doRelu, mr, T);
   }
 }
 
 // directTiles' tiles of one output row (operands from xrow, outputs at crow).
 // @ts-ignore: decorator
 @inline
-function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
-  rowBytes: usize, beta: f32, b: usize, doRelu: bool, mr: i32, T: usize, rows3: bool, head3: i32): void {
+function directRowTiles(k0: i32, head: i32, start: usize, a0: usize, aEnd: usize, steps: usize, xrow: usize, crow: usize, OW: i32,
+  wholeEnd: i32, rowBytes: usize, beta: f32, b: usize, doRelu: bool, mr: i32, T: usize): void {
   for (let ox = 0; ox < OW; ox += DNR) {
-    const nr = min(DNR, OW - ox);
     const c = crow + (<usize>ox << 2);
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
     let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -727,8 +730,7 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
     let p = xrow + (<usize>ox << 2) + start;
     let d = steps + (<usize>k0 << 2);
     let a = a0;
-    // one k at a time (for 3-tap filter rows, up to the first row's start)
-    const head = rows3 ? min(k1, k0 + head3) : k1;
+    // one k at a time up to head (all of them but for 3-tap filter rows)
     for (let k = k0; k < head; k++) {
       const b0 = v128.load(p);
       const b1 = v128.load(p, 16);
@@ -751,8 +753,7 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
     // loop checks come every k); conv forward 1.01–1.06× on AMD Zen 3. The
     // exits after each tap keep V8 from loading all three taps' operands
     // before the first multiply (that spilled 12 registers). Each element's
-    // sum runs in the same k order: the same bits.
-    const aEnd = a0 + (<usize>(k1 - k0) << 4);
+    // sum runs in the same k order: the same bits. The weights end at aEnd.
     if (a != aEnd) do {
       let b0: v128, b1: v128, av: v128;
       b0 = v128.load(p);
@@ -793,11 +794,12 @@ function directRowTiles(k0: i32, k1: i32, start: usize, a0: usize, steps: usize,
       p += <usize>(load<i32>(d, 8) + 8);
       d += 12;
     } while (a != aEnd);
-    if (nr == DNR && mr == DMR) {
+    if (ox < wholeEnd) {
       wholeTile(c, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31, beta, b, doRelu);
       continue;
     }
     // rows past mr are the zero filters of the last panel: not written
+    const nr = min(DNR, OW - ox);
     directRow(c, c00, c01, beta, b, doRelu, nr, T);
     if (mr > 1) directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
     if (mr > 2) directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);

@@ -1142,6 +1142,12 @@ export function convBackward(
   }
   const paths = convBackwardPaths(C, H, W, FN, FH, FW, stride, pad);
   const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  // one channel's dW and dx image by image, when both scratches fit side by side
+  if (dx != 0 && (paths & 5) == 5
+    && oneChannelBackwardBytes(H, W, FN, FW, pad) <= <i64>convScratchBytes(C, H, W, FH, FW, stride, pad)) {
+    oneChannelBackward(dx, dW, db, x, dout, w, scratch, n, H, W, FN, FW, pad, saved, act);
+    return;
+  }
   // the direct dW paths sum db too, from each image's dout as it is packed (in L1)
   if (paths & 8) {
     convWeightsByFilters(dW, db, x, dout, scratch, n, C, H, W, FN, FH, pad);
@@ -1237,14 +1243,28 @@ function oneChannelGradBytes(H: i32, W: i32, FN: i32, FW: i32, pad: i32): i64 {
 }
 
 function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n: i32, H: i32, W: i32, FN: i32, FW: i32, pad: i32, saved: usize, act: i32): void {
+  oneChannelGradInit(w, scratch, H, W, FN, FW, pad);
   const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
-  const gH = 2 - pad, gW = FW - 1 - pad;
-  const PH = H + 2, PW = paddedWidth(OW, gW);
-  const taps = FN * FW;
-  const wq = scratch;
-  const steps = wq + (<usize>taps << 4);
-  const T = (steps + (<usize>taps << 2) + 15) & ~15;
-  const dpad = T + 16;
+  const inImage = <usize>(H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
+  for (let i = 0; i < n; i++) {
+    oneChannelGradImage(dx + <usize>i * inImage, dout + <usize>i * outImage, saved + <usize>i * inImage, scratch, H, W, FN, FW, pad, act);
+  }
+}
+
+// dpad in oneChannelInputGrad's scratch (after the weights, the steps and T).
+// @ts-ignore: decorator
+@inline
+function oneChannelGradPad(scratch: usize, FN: i32, FW: i32): usize {
+  const taps = <usize>(FN * FW);
+  return ((scratch + (taps << 4) + (taps << 2) + 15) & ~15) + 16;
+}
+
+// oneChannelInputGrad's scratch before the images: the flushed weights, the
+// steps between taps' input rows, and dpad zeroed.
+function oneChannelGradInit(w: usize, scratch: usize, H: i32, W: i32, FN: i32, FW: i32, pad: i32): void {
+  const OW = W + 2 * pad - FW + 1;
+  const PH = H + 2, PW = paddedWidth(OW, FW - 1 - pad);
+  const wq = scratch, steps = wq + (<usize>(FN * FW) << 4);
   for (let f = 0; f < FN; f++) for (let kx = 0; kx < FW; kx++) {
     const t = f * FW + kx;
     for (let ky = 0; ky < 3; ky++) {
@@ -1253,16 +1273,53 @@ function oneChannelInputGrad(dx: usize, dout: usize, w: usize, scratch: usize, n
     store<f32>(wq + (<usize>(t * 4 + 3) << 2), 0);
     store<i32>(steps + (<usize>t << 2), kx + 1 < FW ? 4 : (PH * PW - FW + 1) << 2);
   }
-  zeros(dpad, FN * PH * PW + 3 * PW);
+  zeros(oneChannelGradPad(scratch, FN, FW), FN * PH * PW + 3 * PW);
+}
+
+// One image's dx at out: its dout padded into dpad (dout 0: packDout has
+// written it there), the tiles, then the activation's backward with saved.
+function oneChannelGradImage(out: usize, dout: usize, saved: usize, scratch: usize, H: i32, W: i32, FN: i32, FW: i32, pad: i32, act: i32): void {
+  const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
+  const PH = H + 2, PW = paddedWidth(OW, FW - 1 - pad);
+  const taps = FN * FW;
+  const steps = scratch + (<usize>taps << 4);
+  const dpad = oneChannelGradPad(scratch, FN, FW), T = dpad - 16;
+  if (dout != 0) padImage(dpad, dout, FN, OH, OW, 2 - pad, FW - 1 - pad, PH, PW);
+  for (let y = 0; y < H; y += 4) {
+    oneChannelGradTiles(out + (<usize>(y * W) << 2), scratch, steps, taps, dpad + (<usize>(y * PW) << 2), <usize>PW << 2, W, min(4, H - y), T);
+  }
+  if (act != 0) deactivateInPlace(out, saved, H * W, act);
+}
+
+// dW and dx of a one-channel layer with 3-row filters (convWeightsDirect's and
+// oneChannelInputGrad's passes) image by image, so each image's dout is read
+// and flushed once: packDout writes dx's padded copy beside dW's blocks (the
+// copy alone was a quarter of dx at a first layer's shape on AMD Zen 3).
+// Scratch (oneChannelBackwardBytes): convWeightsDirect's, then
+// oneChannelInputGrad's. Each element is summed as in the two passes: the same bits.
+// @ts-ignore: decorator
+@inline
+function oneChannelBackwardBytes(H: i32, W: i32, FN: i32, FW: i32, pad: i32): i64 {
+  return ((weightsScratchBytes(1, H, W, FN, 3 * FW, pad) + 15) & ~15) + oneChannelGradBytes(H, W, FN, FW, pad);
+}
+
+function oneChannelBackward(dx: usize, dW: usize, db: usize, x: usize, dout: usize, w: usize, scratch: usize,
+  n: i32, H: i32, W: i32, FN: i32, FW: i32, pad: i32, saved: usize, act: i32): void {
+  const K = 3 * FW;
+  const grad = (scratch + <usize>weightsScratchBytes(1, H, W, FN, K, pad) + 15) & ~15;
+  weightsInit(db, scratch, 1, H, W, FN, 3, FW, pad);
+  oneChannelGradInit(w, grad, H, W, FN, FW, pad);
+  const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
+  const PH = H + 2, PW = paddedWidth(OW, FW - 1 - pad);
+  // dout[f, oy, ox] goes to dpad[f, oy + 2 − pad, ox + FW − 1 − pad] (oneChannelGradImage's padImage)
+  const xd = oneChannelGradPad(grad, FN, FW) + (<usize>((2 - pad) * PW + FW - 1 - pad) << 2);
   const inImage = <usize>(H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
   for (let i = 0; i < n; i++) {
-    padImage(dpad, dout + <usize>i * outImage, FN, OH, OW, gH, gW, PH, PW);
-    const out = dx + <usize>i * inImage;
-    for (let y = 0; y < H; y += 4) {
-      oneChannelGradTiles(out + (<usize>(y * W) << 2), wq, steps, taps, dpad + (<usize>(y * PW) << 2), <usize>PW << 2, W, min(4, H - y), T);
-    }
-    if (act != 0) deactivateInPlace(out, saved + <usize>i * inImage, H * W, act);
+    weightsImage(i == 0, x + <usize>i * inImage, dout + <usize>i * outImage, db, scratch, 1, H, W, FN, 3, FW, pad,
+      xd, <usize>PW << 2, <usize>(PH * PW) << 2);
+    oneChannelGradImage(dx + <usize>i * inImage, 0, saved + <usize>i * inImage, grad, H, W, FN, FW, pad, act);
   }
+  weightsFinish(dW, scratch, FN, K);
 }
 
 // One row of oneChannelInputGrad's tiles: dx rows [0, mr) at c (W floats
@@ -1332,6 +1389,39 @@ function convWeightsDirect(
   dW: usize, db: usize, x: usize, dout: usize, scratch: usize,
   n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32,
 ): void {
+  weightsInit(db, scratch, C, H, W, FN, FH, FW, pad);
+  const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - FW + 1;
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
+  for (let i = 0; i < n; i++) {
+    weightsImage(i == 0, x + <usize>i * inImage, dout + <usize>i * outImage, db, scratch, C, H, W, FN, FH, FW, pad, 0, 0, 0);
+  }
+  weightsFinish(dW, scratch, FN, C * FH * FW);
+}
+
+// convWeightsDirect's scratch before the images: the taps' offsets in xpad,
+// dpad, db and xpad zeroed.
+function weightsInit(db: usize, scratch: usize, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32): void {
+  const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - FW + 1;
+  const K = C * FH * FW;
+  const blocks = (FN + 3) >> 2, chunks = (OW + 3) >> 2;
+  const PH = H + 2 * pad, PW = paddedWidth(W, pad);
+  const dpad = scratch + (<usize>(blocks * K) << 6);
+  const xpad = dpad + <usize>blocks * (<usize>(OH * chunks) << 6);
+  const offs = xpad + (<usize>(C * PH * PW) << 2);
+  for (let k = 0; k < K; k++) {
+    const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
+    store<i32>(offs + (<usize>k << 2), ((c * PH + ky) * PW + kx) << 2);
+  }
+  zeros(dpad, blocks * OH * chunks << 4);
+  if (db != 0) zeros(db, FN);
+  zeros(xpad, C * PH * PW);
+}
+
+// One image's part of convWeightsDirect (x and dout the image's; first: the
+// first image, whose tiles start from zero): x padded, dout packed (and, with
+// xd, also padded for dx: see packDout), the tiles.
+function weightsImage(first: bool, x: usize, dout: usize, db: usize, scratch: usize, C: i32, H: i32, W: i32,
+  FN: i32, FH: i32, FW: i32, pad: i32, xd: usize, xdRow: usize, xdPlane: usize): void {
   const OH = H + 2 * pad - FH + 1, OW = W + 2 * pad - FW + 1;
   const K = C * FH * FW;
   const blocks = (FN + 3) >> 2, chunks = (OW + 3) >> 2;
@@ -1341,38 +1431,32 @@ function convWeightsDirect(
   const blockBytes = <usize>(OH * chunks) << 6;
   const xpad = dpad + <usize>blocks * blockBytes;
   const offs = xpad + (<usize>(C * PH * PW) << 2);
-  for (let k = 0; k < K; k++) {
-    const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
-    store<i32>(offs + (<usize>k << 2), ((c * PH + ky) * PW + kx) << 2);
-  }
-  zeros(dpad, blocks * OH * chunks << 4);
-  if (db != 0) zeros(db, FN);
-  zeros(xpad, C * PH * PW);
-  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
   const xRow = <usize>PW << 2;
-  for (let i = 0; i < n; i++) {
-    padImage(xpad, x + <usize>i * inImage, C, H, W, pad, pad, PH, PW);
-    packDout(dpad, db, dout + <usize>i * outImage, FN, OH, OW, chunks);
-    for (let fb = 0; fb < blocks; fb++) {
-      const d = dpad + <usize>fb * blockBytes;
-      const a = acc + (<usize>(fb * K) << 6);
-      for (let k = 0; k + 1 < K; k += 2) {
-        const x0 = xpad + <usize>load<i32>(offs + (<usize>k << 2));
-        const x1 = xpad + <usize>load<i32>(offs + (<usize>k << 2), 4);
-        // two call sites, so that Binaryen keeps the tile a function of its
-        // own (inlined here, its loop shared V8's registers and spilled)
-        if (i == 0) weightsTile(a + (<usize>k << 6), d, x0, x1, OH, chunks, xRow, true);
-        else weightsTile(a + (<usize>k << 6), d, x0, x1, OH, chunks, xRow, false);
-      }
-      if (K & 1) {
-        // the odd last tap alone (a 2-tap tile would compute a tap for nothing:
-        // a tenth of the work for K = 9)
-        const x0 = xpad + <usize>load<i32>(offs + (<usize>(K - 1) << 2));
-        if (i == 0) weightsTile1(a + (<usize>(K - 1) << 6), d, x0, OH, chunks, xRow, true);
-        else weightsTile1(a + (<usize>(K - 1) << 6), d, x0, OH, chunks, xRow, false);
-      }
+  padImage(xpad, x, C, H, W, pad, pad, PH, PW);
+  packDout(dpad, db, dout, FN, OH, OW, chunks, xd, xdRow, xdPlane);
+  for (let fb = 0; fb < blocks; fb++) {
+    const d = dpad + <usize>fb * blockBytes;
+    const a = acc + (<usize>(fb * K) << 6);
+    for (let k = 0; k + 1 < K; k += 2) {
+      const x0 = xpad + <usize>load<i32>(offs + (<usize>k << 2));
+      const x1 = xpad + <usize>load<i32>(offs + (<usize>k << 2), 4);
+      // two call sites, so that Binaryen keeps the tile a function of its
+      // own (inlined here, its loop shared V8's registers and spilled)
+      if (first) weightsTile(a + (<usize>k << 6), d, x0, x1, OH, chunks, xRow, true);
+      else weightsTile(a + (<usize>k << 6), d, x0, x1, OH, chunks, xRow, false);
+    }
+    if (K & 1) {
+      // the odd last tap alone (a 2-tap tile would compute a tap for nothing:
+      // a tenth of the work for K = 9)
+      const x0 = xpad + <usize>load<i32>(offs + (<usize>(K - 1) << 2));
+      if (first) weightsTile1(a + (<usize>(K - 1) << 6), d, x0, OH, chunks, xRow, true);
+      else weightsTile1(a + (<usize>(K - 1) << 6), d, x0, OH, chunks, xRow, false);
     }
   }
+}
+
+// dW from convWeightsDirect's lanes: dW = (l0 + l1) + (l2 + l3).
+function weightsFinish(dW: usize, acc: usize, FN: i32, K: i32): void {
   for (let f = 0; f < FN; f++) {
     const a = acc + (<usize>((f >> 2) * K) << 6) + (<usize>(f & 3) << 4);
     for (let k = 0; k < K; k++) store<f32>(dW + (<usize>(f * K + k) << 2), hsum(v128.load(a + (<usize>k << 6))));
@@ -1385,7 +1469,9 @@ function convWeightsDirect(
 // 64-byte line is written whole at once (filter by filter, dpad's lines were
 // each written 4 times, a channel apart, and an image's dpad is larger than
 // L1). With db, db[f] += the image's channelSum (convBiasBackward's order).
-function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32, chunks: i32): void {
+// With xd, each flushed value dout[f, oy, ox] also goes to xd + f·xdPlane +
+// oy·xdRow + 4·ox bytes (oneChannelBackward: dx's padded copy).
+function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32, chunks: i32, xd: usize, xdRow: usize, xdPlane: usize): void {
   const P = OH * OW, channel = <usize>P << 2;
   if (db != 0) for (let f = 0; f < FN; f++) addChannelSum(db, f, dout + <usize>f * channel, P);
   const full = OW >> 2;
@@ -1394,7 +1480,16 @@ function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32
     const rows = min(4, FN - f0);
     let src = dout + <usize>f0 * channel;
     for (let oy = 0; oy < OH; oy++) {
-      if (rows == 4) {
+      const xrow = xd + <usize>f0 * xdPlane + <usize>oy * xdRow;
+      if (rows == 4 && xd != 0) {
+        for (let j = 0; j < full; j++) {
+          const s = src + (<usize>j << 4), o = dst + (<usize>j << 6), q = xrow + (<usize>j << 4);
+          const v0 = ftz(v128.load(s)), v1 = ftz(v128.load(s + channel));
+          const v2 = ftz(v128.load(s + (channel << 1))), v3 = ftz(v128.load(s + channel * 3));
+          v128.store(o, v0); v128.store(o, v1, 16); v128.store(o, v2, 32); v128.store(o, v3, 48);
+          v128.store(q, v0); v128.store(q + xdPlane, v1); v128.store(q + (xdPlane << 1), v2); v128.store(q + xdPlane * 3, v3);
+        }
+      } else if (rows == 4) {
         for (let j = 0; j < full; j++) {
           const s = src + (<usize>j << 4), o = dst + (<usize>j << 6);
           v128.store(o, ftz(v128.load(s)));
@@ -1405,13 +1500,17 @@ function packDout(dpad: usize, db: usize, dout: usize, FN: i32, OH: i32, OW: i32
       } else {
         for (let r = 0; r < rows; r++) {
           for (let j = 0; j < full; j++) {
-            v128.store(dst + (<usize>j << 6) + (<usize>r << 4), ftz(v128.load(src + <usize>r * channel + (<usize>j << 4))));
+            const v = ftz(v128.load(src + <usize>r * channel + (<usize>j << 4)));
+            v128.store(dst + (<usize>j << 6) + (<usize>r << 4), v);
+            if (xd != 0) v128.store(xrow + <usize>r * xdPlane + (<usize>j << 4), v);
           }
         }
       }
       for (let r = 0; r < rows; r++) {
         for (let ox = full << 2; ox < OW; ox++) {
-          store<f32>(dst + (<usize>(ox >> 2) << 6) + (<usize>r << 4) + (<usize>(ox & 3) << 2), ftzs(load<f32>(src + <usize>r * channel + (<usize>ox << 2))));
+          const v = ftzs(load<f32>(src + <usize>r * channel + (<usize>ox << 2)));
+          store<f32>(dst + (<usize>(ox >> 2) << 6) + (<usize>r << 4) + (<usize>(ox & 3) << 2), v);
+          if (xd != 0) store<f32>(xrow + <usize>r * xdPlane + (<usize>ox << 2), v);
         }
       }
       dst += <usize>chunks << 6;

@@ -4,7 +4,8 @@
 // 4 filter rows (one tap of each) and 8 × 6 or 8 × 3 taps for the rows left,
 // db summed as dout is packed, dx as a forward convolution of dout with
 // the flipped filters, or for one input channel and 3-row filters by tiles
-// of 4 dx rows) and the im2col + GEMM path elsewhere, and db, against
+// of 4 dx rows, dW and dx then image by image with dout packed once for
+// both) and the im2col + GEMM path elsewhere, and db, against
 // convBackwardRef (each path's per-element order, scalar) bit for bit and
 // against a float64 reference within f32 summation error. Shapes around the
 // tiles (W not a multiple of 4, FN not a multiple of 4, odd K, K across the

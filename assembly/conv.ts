@@ -1234,6 +1234,14 @@ const DX_MIN_C = 4;
 // (ky = 0, 1, 2, then a zero), the steps between taps' input rows, an edge row of
 // 4 floats, and dpad [FN, H + 2, W + FW + 7] with 3 zero rows more at the
 // end, which the bottom tile's rows past H read.
+// dpad's row width in oneChannelInputGrad's scratch: dout's OW columns padded
+// by FW − 1 − pad on each side, and 8 more.
+// @ts-ignore: decorator
+@inline
+function oneChannelGradWidth(W: i32, FW: i32, pad: i32): i32 {
+  return paddedWidth(W + 2 * pad - FW + 1, FW - 1 - pad);
+}
+
 // @ts-ignore: decorator
 @inline
 function oneChannelGradBytes(H: i32, W: i32, FN: i32, FW: i32, pad: i32): i64 {
@@ -1262,8 +1270,7 @@ function oneChannelGradPad(scratch: usize, FN: i32, FW: i32): usize {
 // oneChannelInputGrad's scratch before the images: the flushed weights, the
 // steps between taps' input rows, and dpad zeroed.
 function oneChannelGradInit(w: usize, scratch: usize, H: i32, W: i32, FN: i32, FW: i32, pad: i32): void {
-  const OW = W + 2 * pad - FW + 1;
-  const PH = H + 2, PW = paddedWidth(OW, FW - 1 - pad);
+  const PH = H + 2, PW = oneChannelGradWidth(W, FW, pad);
   const wq = scratch, steps = wq + (<usize>(FN * FW) << 4);
   for (let f = 0; f < FN; f++) for (let kx = 0; kx < FW; kx++) {
     const t = f * FW + kx;
@@ -1280,7 +1287,7 @@ function oneChannelGradInit(w: usize, scratch: usize, H: i32, W: i32, FN: i32, F
 // written it there), the tiles, then the activation's backward with saved.
 function oneChannelGradImage(out: usize, dout: usize, saved: usize, scratch: usize, H: i32, W: i32, FN: i32, FW: i32, pad: i32, act: i32): void {
   const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
-  const PH = H + 2, PW = paddedWidth(OW, FW - 1 - pad);
+  const PH = H + 2, PW = oneChannelGradWidth(W, FW, pad);
   const taps = FN * FW;
   const steps = scratch + (<usize>taps << 4);
   const dpad = oneChannelGradPad(scratch, FN, FW), T = dpad - 16;
@@ -1310,7 +1317,7 @@ function oneChannelBackward(dx: usize, dW: usize, db: usize, x: usize, dout: usi
   weightsInit(db, scratch, 1, H, W, FN, 3, FW, pad);
   oneChannelGradInit(w, grad, H, W, FN, FW, pad);
   const OH = H + 2 * pad - 2, OW = W + 2 * pad - FW + 1;
-  const PH = H + 2, PW = paddedWidth(OW, FW - 1 - pad);
+  const PH = H + 2, PW = oneChannelGradWidth(W, FW, pad);
   // dout[f, oy, ox] goes to dpad[f, oy + 2 − pad, ox + FW − 1 − pad] (oneChannelGradImage's padImage)
   const xd = oneChannelGradPad(grad, FN, FW) + (<usize>((2 - pad) * PW + FW - 1 - pad) << 2);
   const inImage = <usize>(H * W) << 2, outImage = <usize>(FN * OH * OW) << 2;
@@ -1398,6 +1405,20 @@ function convWeightsDirect(
   weightsFinish(dW, scratch, FN, C * FH * FW);
 }
 
+// convWeightsDirect's scratch layout (weightsScratchBytes): acc, then dpad
+// (blocks of OH·chunks 64-byte chunks), then xpad, then the taps' offsets.
+// @ts-ignore: decorator
+@inline
+function weightsDpad(scratch: usize, blocks: i32, K: i32): usize {
+  return scratch + (<usize>(blocks * K) << 6);
+}
+
+// @ts-ignore: decorator
+@inline
+function weightsXpad(dpad: usize, blocks: i32, OH: i32, chunks: i32): usize {
+  return dpad + <usize>blocks * (<usize>(OH * chunks) << 6);
+}
+
 // convWeightsDirect's scratch before the images: the taps' offsets in xpad,
 // dpad, db and xpad zeroed.
 function weightsInit(db: usize, scratch: usize, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32): void {
@@ -1405,8 +1426,8 @@ function weightsInit(db: usize, scratch: usize, C: i32, H: i32, W: i32, FN: i32,
   const K = C * FH * FW;
   const blocks = (FN + 3) >> 2, chunks = (OW + 3) >> 2;
   const PH = H + 2 * pad, PW = paddedWidth(W, pad);
-  const dpad = scratch + (<usize>(blocks * K) << 6);
-  const xpad = dpad + <usize>blocks * (<usize>(OH * chunks) << 6);
+  const dpad = weightsDpad(scratch, blocks, K);
+  const xpad = weightsXpad(dpad, blocks, OH, chunks);
   const offs = xpad + (<usize>(C * PH * PW) << 2);
   for (let k = 0; k < K; k++) {
     const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
@@ -1427,9 +1448,9 @@ function weightsImage(first: bool, x: usize, dout: usize, db: usize, scratch: us
   const blocks = (FN + 3) >> 2, chunks = (OW + 3) >> 2;
   const PH = H + 2 * pad, PW = paddedWidth(W, pad);
   const acc = scratch;
-  const dpad = acc + (<usize>(blocks * K) << 6);
+  const dpad = weightsDpad(scratch, blocks, K);
   const blockBytes = <usize>(OH * chunks) << 6;
-  const xpad = dpad + <usize>blocks * blockBytes;
+  const xpad = weightsXpad(dpad, blocks, OH, chunks);
   const offs = xpad + (<usize>(C * PH * PW) << 2);
   const xRow = <usize>PW << 2;
   padImage(xpad, x, C, H, W, pad, pad, PH, PW);

@@ -26,9 +26,8 @@
 //
 // Block sizes were measured (docs/BENCHMARKS.md): MC from 24 to 48 is equal,
 // 72 and 96 lose 7–8% at 1024³ (each B micro-panel sweeps the whole A
-// block), and the plain build's A block (4 floats a value) reads the same at
-// 25 and 50 rows; KC from 192 to 512 and NC of 512 or
-// 1024 are within noise. Reading an operand in place instead of packing it
+// block); KC from 192 to 512 and NC of 512 or 1024 are within noise. The
+// plain build packs A one panel at a time instead of by blocks (blockRows). Reading an operand in place instead of packing it
 // gains at most 3–9% on small shapes and loses 10–40% on large or wide ones
 // (strided panel reads miss L1 and the TLB), so both operands are packed.
 //
@@ -46,9 +45,10 @@ const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
 const AW: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 4;
 const NR = 8;
 const KC = 256;
-const MC: i32 = ASC_FEATURE_RELAXED_SIMD ? 48 : 50; // multiple of MR
-const NC = 1024; // multiple of NR: the packed B block is at most 1 MiB, in L2
-const A_BLOCK = MC * KC * AW; // floats of the packed A block
+const MC = 48; // the relaxed build's A block (multiple of MR); see blockRows
+const NC = 1024; // multiple of NR: the packed B block is at most 1 MiB
+// floats of packed A: the relaxed build's A block, the plain build's one panel
+const A_BLOCK: i32 = ASC_FEATURE_RELAXED_SIMD ? MC * KC : MR * KC * AW;
 
 export function gemmWorkspaceBytes(): i32 {
   return (A_BLOCK + KC * NC + MR * NR) << 2;
@@ -133,12 +133,12 @@ function deactivateRows(c: usize, ldc: i32, mr: i32, nr: i32, saved: usize, act:
   }
 }
 
-// Rows of the tile that starts with `rest` rows of the A block left: MR, but
-// MR + 1 to 8 rows run as two 4-row tiles (4×8 kernel) rather than MR and
-// a tile that computes 4 rows for 1–3 (8 rows of work where 6 + 1 or 6 + 2
-// took 10: MLP predict at batch 8, 1 thread, 0.090 -> 0.081 ms). Each tile's
-// panel of packed A takes MR·kc·AW floats whatever its rows, so an A block
-// still has at most MC/MR panels.
+// Rows of the tile that starts with `rest` rows left (of the A block, or of
+// all M in the plain build): MR, but MR + 1 to 8 rows run as two 4-row tiles
+// (4×8 kernel) rather than MR and a tile that computes 4 rows for 1–3 (8 rows
+// of work where 6 + 1 or 6 + 2 took 10: MLP predict at batch 8, 1 thread,
+// 0.090 -> 0.081 ms). Each tile's panel of packed A takes MR·kc·AW floats
+// whatever its rows, so an A block still has at most MC/MR panels.
 // @ts-ignore: decorator
 @inline
 function tileRows(rest: i32): i32 {
@@ -181,42 +181,71 @@ function gemmCore(
 
 // All M rows of C's columns [0, nc) for one K block [pc, pc + kc) of packed
 // B panels Bp (panel t at t·NR·panelK floats: kc for a block packed per call,
-// all of K for weights packed once): A block by A block (MC rows packed into
-// Ap), panel by panel, tile by tile, C = b·C + Σ. With `bias` (this is the
+// all of K for weights packed once), C = b·C + Σ. With `bias` (this is the
 // last K block) the epilogue runs on each tile as it is finished.
+//
+// Which packed operand stays in L1 depends on the build. The plain build's A
+// is packed broadcast, 80 bytes a k for a 5-row panel against B's 32, so
+// each A panel is packed just before it runs against every B panel: it is
+// written into L1 and read from there, and only B's panels stream from L2
+// (per-call minimum on Zen 3: 128³–256³ and the MLP's shapes 1.02–1.03× over
+// an A block in L2 under a B panel in L1, 512³–1024³ the same;
+// docs/BENCHMARKS.md, session 29). The
+// relaxed build's A is 24 bytes a k against B's 32: an A block of MC rows is
+// packed into L2 and each B panel, in L1, sweeps it (BLIS's order; the
+// plain build's order measured within 1% of it there).
 function blockRows(
   transA: i32, M: i32, nc: i32, kc: i32, A: usize, lda: i32, pc: i32,
   Bp: usize, panelK: i32, C: usize, ldc: i32, b: f32, bias: usize, act: i32, Ap: usize, T: usize,
 ): void {
+  if (!ASC_FEATURE_RELAXED_SIMD) {
+    for (let ir = 0; ir < M; ir += tileRows(M - ir)) {
+      const mr = tileRows(M - ir);
+      packA(Ap, A, transA, lda, ir, pc, mr, kc);
+      for (let jr = 0; jr < nc; jr += NR) tile(kc, Ap, Bp, panelK, jr, nc, C, ldc, ir, mr, b, bias, act, T);
+    }
+    return;
+  }
   for (let ic = 0; ic < M; ic += MC) {
     const mc = min(MC, M - ic);
     packA(Ap, A, transA, lda, ic, pc, mc, kc);
     for (let jr = 0; jr < nc; jr += NR) {
-      const nr = min(NR, nc - jr);
-      const bpanel = Bp + (<usize>(jr * panelK) << 2);
       let a = Ap;
       for (let ir = 0; ir < mc; ir += tileRows(mc - ir)) {
         const mr = tileRows(mc - ir);
-        const c = C + ((<usize>(ic + ir) * ldc + <usize>jr) << 2);
-        const tileBias = bias != 0 ? bias + (<usize>jr << 2) : 0;
-        // a full tile adds the bias and applies ReLU in registers, before its
-        // one store; edge tiles, and sigmoid and tanh, whose constants would
-        // crowd the micro-kernel's registers, take the epilogue over memory
-        const inRegisters = tileBias != 0 && act <= ACT_RELU && mr == MR && nr == NR;
-        if (ASC_FEATURE_RELAXED_SIMD) {
-          if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
-          else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
-          else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
-        } else {
-          if (nr <= NR / 2) micro5x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
-          else if (mr <= 4) micro4x8b(kc, a, bpanel, c, ldc, b, mr, nr, T);
-          else micro5x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
-        }
-        if (tileBias != 0 && !inRegisters) epilogue(c, ldc, mr, nr, tileBias, act);
+        tile(kc, a, Bp, panelK, jr, nc, C, ldc, ic + ir, mr, b, bias, act, T);
         a += <usize>(MR * kc * AW) << 2;
       }
     }
   }
+}
+
+// One tile of C: rows [i, i + mr) and columns [jr, jr + NR) (fewer at the
+// right edge) from A panel a and B panel jr / NR.
+// @ts-ignore: decorator
+@inline
+function tile(
+  kc: i32, a: usize, Bp: usize, panelK: i32, jr: i32, nc: i32, C: usize, ldc: i32,
+  i: i32, mr: i32, b: f32, bias: usize, act: i32, T: usize,
+): void {
+  const nr = min(NR, nc - jr);
+  const bpanel = Bp + (<usize>(jr * panelK) << 2);
+  const c = C + ((<usize>i * ldc + <usize>jr) << 2);
+  const tileBias = bias != 0 ? bias + (<usize>jr << 2) : 0;
+  // a full tile adds the bias and applies ReLU in registers, before its
+  // one store; edge tiles, and sigmoid and tanh, whose constants would
+  // crowd the micro-kernel's registers, take the epilogue over memory
+  const inRegisters = tileBias != 0 && act <= ACT_RELU && mr == MR && nr == NR;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (nr <= NR / 2) micro6x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
+    else if (mr <= 4) micro4x8(kc, a, bpanel, c, ldc, b, mr, nr, T);
+    else micro6x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
+  } else {
+    if (nr <= NR / 2) micro5x4(kc, a, bpanel, c, ldc, b, mr, nr, T);
+    else if (mr <= 4) micro4x8b(kc, a, bpanel, c, ldc, b, mr, nr, T);
+    else micro5x8(kc, a, bpanel, c, ldc, b, mr, nr, T, inRegisters ? tileBias : 0, act);
+  }
+  if (tileBias != 0 && !inRegisters) epilogue(c, ldc, mr, nr, tileBias, act);
 }
 
 // ---- Rows of C in chunks the threads claim as they run (gemmRowsClaimed).

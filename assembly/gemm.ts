@@ -27,9 +27,10 @@
 // Block sizes were measured (docs/BENCHMARKS.md): MC from 24 to 48 is equal,
 // 72 and 96 lose 7–8% at 1024³ (each B micro-panel sweeps the whole A
 // block); KC from 192 to 512 and NC of 512 or 1024 are within noise. The
-// plain build packs A one panel at a time instead of by blocks (blockRows). Reading an operand in place instead of packing it
-// gains at most 3–9% on small shapes and loses 10–40% on large or wide ones
-// (strided panel reads miss L1 and the TLB), so both operands are packed.
+// plain build packs A one panel at a time instead of by blocks (blockRows).
+// Reading an operand in place instead of packing it gains at most 3–9% on
+// small shapes and loses 10–40% on large or wide ones (strided panel reads
+// miss L1 and the TLB), so both operands are packed.
 //
 // Packing flushes subnormal operands to zero (math.ts ftz): x86 computes with
 // them ~90× slower, and training gradients make them.

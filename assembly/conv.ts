@@ -1430,6 +1430,12 @@ function weightsXpad(dpad: usize, blocks: i32, OH: i32, chunks: i32): usize {
   return dpad + <usize>blocks * (<usize>(OH * chunks) << 6);
 }
 
+// @ts-ignore: decorator
+@inline
+function weightsOffs(xpad: usize, C: i32, PH: i32, PW: i32): usize {
+  return xpad + (<usize>(C * PH * PW) << 2);
+}
+
 // convWeightsDirect's scratch before the images: the taps' offsets in xpad,
 // dpad, db and xpad zeroed.
 function weightsInit(db: usize, scratch: usize, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, pad: i32): void {
@@ -1439,7 +1445,7 @@ function weightsInit(db: usize, scratch: usize, C: i32, H: i32, W: i32, FN: i32,
   const PH = H + 2 * pad, PW = paddedWidth(W, pad);
   const dpad = weightsDpad(scratch, blocks, K);
   const xpad = weightsXpad(dpad, blocks, OH, chunks);
-  const offs = xpad + (<usize>(C * PH * PW) << 2);
+  const offs = weightsOffs(xpad, C, PH, PW);
   for (let k = 0; k < K; k++) {
     const c = k / (FH * FW), ky = k / FW % FH, kx = k % FW;
     store<i32>(offs + (<usize>k << 2), ((c * PH + ky) * PW + kx) << 2);
@@ -1462,7 +1468,7 @@ function weightsImage(first: bool, x: usize, dout: usize, db: usize, scratch: us
   const dpad = weightsDpad(scratch, blocks, K);
   const blockBytes = <usize>(OH * chunks) << 6;
   const xpad = weightsXpad(dpad, blocks, OH, chunks);
-  const offs = xpad + (<usize>(C * PH * PW) << 2);
+  const offs = weightsOffs(xpad, C, PH, PW);
   const xRow = <usize>PW << 2;
   padImage(xpad, x, C, H, W, pad, pad, PH, PW);
   packDout(dpad, db, dout, FN, OH, OW, chunks, xd, xdRow, xdPlane);

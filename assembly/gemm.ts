@@ -189,12 +189,12 @@ function gemmCore(
 // is packed broadcast, 80 bytes a k for a 5-row panel against B's 32, so
 // each A panel is packed just before it runs against every B panel: it is
 // written into L1 and read from there, and only B's panels stream from L2
-// (per-call minimum on Zen 3: 128³–256³ and the MLP's shapes 1.02–1.03× over
-// an A block in L2 under a B panel in L1, 512³–1024³ the same;
-// docs/BENCHMARKS.md, session 29). The
-// relaxed build's A is 24 bytes a k against B's 32: an A block of MC rows is
-// packed into L2 and each B panel, in L1, sweeps it (BLIS's order; the
-// plain build's order measured within 1% of it there).
+// (or L3, for a B block larger than L2). Per-call minimum on Zen 3: 128³–256³
+// and the MLP's shapes 1.02–1.03× over an A block in L2 under a B panel in
+// L1, 512³–1024³ the same (docs/BENCHMARKS.md, session 29). The relaxed
+// build's A is 24 bytes a k against B's 32: an A block of MC rows is packed
+// into L2 and each B panel, in L1, sweeps it (BLIS's order; the plain
+// build's order measured within 1% of it there).
 function blockRows(
   transA: i32, M: i32, nc: i32, kc: i32, A: usize, lda: i32, pc: i32,
   Bp: usize, panelK: i32, C: usize, ldc: i32, b: f32, bias: usize, act: i32, Ap: usize, T: usize,

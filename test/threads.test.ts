@@ -299,16 +299,30 @@ describe('threads: training', () => {
   });
 });
 
+/** Records each runParts call's kernel and each part's arguments, then runs it. */
+function recordParts(rt: Runtime): Array<{ name: string; parts: unknown[][] }> {
+  const calls: Array<{ name: string; parts: unknown[][] }> = [];
+  const run = rt.runParts.bind(rt);
+  vi.spyOn(rt, 'runParts').mockImplementation((name, parts, write, work) => {
+    const args: unknown[][] = [];
+    for (let p = 0; p < parts; p++) write(p, ((...a: unknown[]) => { args.push(a); }) as never);
+    calls.push({ name, parts: args });
+    run(name, parts, write, work);
+  });
+  return calls;
+}
+
 describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.ts)', () => {
   type Net = MultiLayerNet & { chain: RowChain };
   interface Run { grads: Record<string, Float32Array>; loss: number; jobs: number; chained: number; dlogits: Float32Array; kept: Float32Array[] }
   /** A gradient on a net of the given shape (same seed on every runtime), what the layers kept, and the split calls it made. */
   // 784-[100, 37, 100]-10: 95,200 multiply-adds a row in the forward and input gradients, so batches of 23 rows and up run the chain
   const INPUTS = 784;
-  const step = (rt: Runtime, activation: 'relu' | 'sigmoid' | 'tanh', rows: number, share?: number): Run => {
+  const step = (rt: Runtime, activation: 'relu' | 'sigmoid' | 'tanh', rows: number, share?: number, gradShare?: number): Run => {
     rt.seed = 21;
     const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10, activation }) as Net;
     if (share !== undefined) net.chain.share = share;
+    if (gradShare !== undefined) net.chain.gradShare = gradShare;
     const x = rt.tensor([rows, INPUTS], randomArray(rows * INPUTS, rows, -2, 2));
     const t = Array.from({ length: rows }, (_, i) => (i * 7 + 3) % 10);
     const jobs = rt.threadStats().jobs;
@@ -352,16 +366,72 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     expect(one.lastPartMs(0)).toBeNull();
   });
 
-  it('gives the same bits wherever the rows are split between the threads', async () => {
+  it('gives the same bits wherever the rows and the gradient block are split between the threads', async () => {
     const one = await threaded({ threads: 1 });
     const two = await threaded({ threads: 2 });
     // each runtime's random stream moves on with every net made, so each share has its own reference
     for (const rows of [25, 100]) {
-      for (const share of [0.1, 0.3, 0.77, 0.9]) expectSame(step(two, 'relu', rows, share), step(one, 'relu', rows), `${rows} rows, share ${share}`);
+      for (const [share, gradShare] of [[0.1, 0.9], [0.3, 0.3], [0.77, 0.1], [0.9, 0.5], [0.5, 0.9008]]) {
+        expectSame(step(two, 'relu', rows, share, gradShare), step(one, 'relu', rows), `${rows} rows, share ${share}, gradShare ${gradShare}`);
+      }
     }
   });
 
-  it('moves the rows towards the faster thread, within [0.1, 0.9]', async () => {
+  it('cuts the gradient block once, at a tile row of a dW near gradShare, for the dW call, with the bits of 1 thread', async () => {
+    const one = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    const ROWS = 100;
+    const train = (rt: Runtime, gradShare?: number) => {
+      rt.seed = 21;
+      const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10 }) as Net;
+      const x = rt.tensor([ROWS, INPUTS], randomArray(ROWS * INPUTS, ROWS, -2, 2));
+      const t = Array.from({ length: ROWS }, (_, i) => (i * 7 + 3) % 10);
+      const sgd = new SGD({ lr: 0.1 });
+      if (gradShare !== undefined) net.chain.gradShare = gradShare;
+      const calls = recordParts(rt);
+      sgd.update(net.params, net.gradient(x, t));
+      vi.restoreAllMocks();
+      const { gradPtr, size } = net.parameterSet!;
+      // the floats of the block each part of the dW call wrote, read from its table (assembly/chain.ts:
+      // 16 slots an entry; GEMM (op 1): rows in slot 3, columns in slot 4, C in slot 10;
+      // BIAS_BACKWARD (op 3): db in slot 1, its floats in slot 4)
+      const written: Array<Array<[number, number]>> = [];
+      const chain = calls.filter((c) => c.name === 'runChain');
+      if (chain.length === 2) {
+        for (const [table, ops] of chain[1].parts as number[][]) {
+          const d = new Int32Array(rt.memory.buffer, table, ops * 16);
+          const ranges: Array<[number, number]> = [];
+          for (let e = 0; e < d.length; e += 16) {
+            expect([1, 3]).toContain(d[e]);
+            const [at, floats] = d[e] === 1 ? [d[e + 10], d[e + 3] * d[e + 4]] : [d[e + 1], d[e + 4]];
+            ranges.push([(at - gradPtr) / 4, (at - gradPtr) / 4 + floats]);
+          }
+          written.push(ranges);
+        }
+      }
+      const out = { params: Object.values(net.params).map((p) => p.toArray()), written, size };
+      net.dispose();
+      x.dispose();
+      return out;
+    };
+    // 784-[100, 37, 100]-10's block: W1 (78,400 floats), b1, W2 (3,700) from float 78,512, …; 0.9008 falls in b1's padding
+    for (const gradShare of [0.1, 0.5, 0.9, 0.9008, 0.95]) {
+      // each runtime's random stream moves on with every net made, so each share has its own reference
+      const a = train(one), b = train(two, gradShare);
+      expect(a.written, 'one thread: no chain').toHaveLength(0);
+      a.params.forEach((p, i) => expectBits(b.params[i], p, `gradShare ${gradShare}: params[${i}]`));
+      const [part0, part1] = b.written;
+      const end0 = Math.max(0, ...part0.map(([, end]) => end)), start1 = Math.min(b.size, ...part1.map(([start]) => start));
+      expect(start1, `gradShare ${gradShare}: part 1 writes after part 0`).toBeGreaterThanOrEqual(end0);
+      const floats = [...part0, ...part1].reduce((sum, [start, end]) => sum + end - start, 0);
+      expect(floats, `gradShare ${gradShare}: every dW and db once`).toBe(784 * 100 + 100 + 100 * 37 + 37 + 37 * 100 + 100 + 100 * 10 + 10);
+      // the cut: on a tile row of a dW (or a dW's first row), near the share
+      expect(Math.abs(start1 / b.size - gradShare), `gradShare ${gradShare}: the cut`).toBeLessThanOrEqual((two.gemmTileRows * 100) / b.size);
+      if (gradShare === 0.9008) expect(start1, 'in b1\'s padding: part 1 starts at W2').toBe(78_512);
+    }
+  });
+
+  it('moves the rows, and the gradient block\'s cut, towards the faster thread, within [0.1, 0.9]', async () => {
     const two = await threaded({ threads: 2 });
     rtSeed(two);
     const net = new MultiLayerNet(two, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 }) as Net;
@@ -375,9 +445,17 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     spy.mockImplementation((p) => (p === 0 ? 10 : 1)); // the calling thread's part took 10 times the worker's
     for (let i = 0; i < 12; i++) net.gradient(x, t);
     expect(net.chain.share).toBeCloseTo(0.1, 5);
+    // the gradient block's cut follows the dW call's own timings
+    expect(net.chain.gradShare).toBeCloseTo(0.1, 5);
+    spy.mockImplementation((p) => (p === 0 ? 1 : 10));
+    for (let i = 0; i < 12; i++) net.gradient(x, t);
+    expect(net.chain.gradShare).toBeCloseTo(0.9, 5);
+    spy.mockImplementation((p) => (p === 0 ? 10 : 1));
+    for (let i = 0; i < 12; i++) net.gradient(x, t);
     spy.mockImplementation(() => null); // ran on the calling thread alone: no change
     net.gradient(x, t);
     expect(net.chain.share).toBeCloseTo(0.1, 5);
+    expect(net.chain.gradShare).toBeCloseTo(0.1, 5);
     spy.mockRestore();
     net.dispose();
     x.dispose();
@@ -749,19 +827,6 @@ describe('threads: optimizer updates split by ranges', () => {
 
 describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
   const MLP = { inputSize: 784, hiddenSizeList: [64], outputSize: 10 };
-
-  /** Records each runParts call's kernel and each part's arguments, then runs it. */
-  function recordParts(rt: Runtime): Array<{ name: string; parts: unknown[][] }> {
-    const calls: Array<{ name: string; parts: unknown[][] }> = [];
-    const run = rt.runParts.bind(rt);
-    vi.spyOn(rt, 'runParts').mockImplementation((name, parts, write, work) => {
-      const args: unknown[][] = [];
-      for (let p = 0; p < parts; p++) write(p, ((...a: unknown[]) => { args.push(a); }) as never);
-      calls.push({ name, parts: args });
-      run(name, parts, write, work);
-    });
-    return calls;
-  }
 
   it('every optimizer: each part saves, checks and updates one range of the parameter block, with the bits of one thread', async () => {
     const SHARE = 0.3;

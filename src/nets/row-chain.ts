@@ -4,8 +4,9 @@
 // each row alone, so in the first each thread runs half of the batch's rows
 // through the whole net, forward and back to every layer's input gradient
 // (assembly/chain.ts runChain), with no synchronisation between layers and its
-// activations in its own core. In the second each thread computes its block of
-// rows of every layer's dW, and half of the db sums, from all the batch's rows.
+// activations in its own core. In the second each thread computes one part of
+// the net's gradient block, cut at a row of one layer's dW (the calling thread
+// the first layers' dW and db, the worker the rest), from all the batch's rows.
 // The layer-by-layer path makes 17 split calls a gradient on the MLP, each reading
 // lines the other core wrote: between the two vCPUs of a VM a line takes
 // 0.15–0.5 µs to cross, and those waits, more than the arithmetic, were what
@@ -90,9 +91,21 @@ function put(d: Int32Array, e: number, op: number, a1: number, a2: number, a3: n
   return e + SLOTS;
 }
 
+/** A net's contiguous gradient block (ParameterSet): `size` floats at byte address `grad`. */
+export interface GradientBlock {
+  grad: number;
+  size: number;
+}
+
 export class RowChain {
   /** @internal the share of the rows the calling thread's part takes (part 0), from the parts' measured speeds */
   share = 0.5;
+  /**
+   * @internal the share of the gradient block's floats whose dW part 0 computes, from the dW call's
+   * measured speeds: its parts read different amounts of the other core's rows (part 1 those of
+   * every layer but the first), so the rows' share does not balance it.
+   */
+  gradShare = 0.5;
 
   /** Multiply-adds of one row's forward and input gradients (the first layer has none). */
   private readonly rowWork: number;
@@ -103,12 +116,16 @@ export class RowChain {
     private readonly activations: readonly FusableActivation[],
     private readonly last: SoftmaxWithLoss,
     private readonly buffers: Buffers,
+    private readonly block: GradientBlock | null,
   ) {
     this.rowWork = affines.reduce((sum, a, l) => sum + (l === 0 ? 1 : 2) * a.W.size, 0);
   }
 
-  /** The chain of a net whose layers are (Affine, Relu|Sigmoid|Tanh)* Affine; null for any other net. */
-  static of(rt: Runtime, layers: readonly Layer[], last: SoftmaxWithLoss, buffers: Buffers): RowChain | null {
+  /**
+   * The chain of a net whose layers are (Affine, Relu|Sigmoid|Tanh)* Affine; null for any other net.
+   * `block`: the contiguous gradient block holding every dW and db in layer order, if the net has one.
+   */
+  static of(rt: Runtime, layers: readonly Layer[], last: SoftmaxWithLoss, buffers: Buffers, block: GradientBlock | null): RowChain | null {
     if (layers.length % 2 !== 1) return null;
     const affines: Affine[] = [];
     const activations: FusableActivation[] = [];
@@ -118,7 +135,9 @@ export class RowChain {
       else if (i % 2 === 1 && isFusableActivation(layer)) activations.push(layer);
       else return null;
     }
-    return new RowChain(rt, affines, activations, last, buffers);
+    const inBlock = (t: Tensor) => block !== null && t.ptr >= block.grad && t.ptr + 4 * t.size <= block.grad + 4 * block.size;
+    const ordered = affines.every((a, l) => inBlock(a.dW) && inBlock(a.db) && a.dW.ptr < a.db.ptr && (l === 0 || affines[l - 1].db.ptr < a.dW.ptr));
+    return new RowChain(rt, affines, activations, last, buffers, ordered ? block : null);
   }
 
   /**
@@ -156,6 +175,7 @@ export class RowChain {
     const scale = f32Bits(1 / N);
     const rowOps: number[] = [], gradOps: number[] = [];
     const split = splitRows(N, this.share, this.rt.gemmTileRows);
+    const { rows: dWRows, dbPart, cut } = this.gradientParts();
     for (let p = 0; p < PARTS; p++) {
       const r0 = p === 0 ? 0 : split, R = p === 0 ? split : N - split;
       let e = p * region;
@@ -183,28 +203,55 @@ export class RowChain {
         const [D, M] = a.W.shape;
         const from = l === 0 ? x : outs[l - 1];
         const dout = l === L - 1 ? soft.dx : dxs[l + 1]!;
-        const rows = splitRows(D, this.share, this.rt.gemmTileRows);
-        const i0 = p === 0 ? 0 : rows, i1 = p === 0 ? rows : D;
+        const i0 = p === 0 ? 0 : dWRows[l], i1 = p === 0 ? dWRows[l] : D;
         if (i1 > i0) e = put(d, e, GEMM, 1, 0, i1 - i0, M, N, from.ptr + 4 * i0, D, dout.ptr, M, a.dW.ptr + 4 * i0 * M, M, 0, work[p]);
-        if (l % PARTS === p) e = put(d, e, BIAS_BACKWARD, a.db.ptr, dout.ptr, N, M);
+        if (dbPart[l] === p) e = put(d, e, BIAS_BACKWARD, a.db.ptr, dout.ptr, N, M);
       }
       gradOps.push((e - (PARTS + p) * region) / SLOTS);
     }
     this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * p * region, rowOps[p]), N * this.rowWork);
-    this.balance(split, N - split);
+    this.share = this.balanced(this.share, split, N - split);
     // the loss before any gradient is written, as the layer path's forward throws before its backward
     const loss = this.last.chainLoss();
     const dWMacs = this.affines.reduce((sum, a) => sum + N * a.W.size, 0);
     this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * (PARTS + p) * region, gradOps[p]), dWMacs);
+    if (this.block !== null) this.gradShare = this.balanced(this.gradShare, cut, this.block.size - cut);
     return loss;
   }
 
-  /** Moves the share towards the parts' speeds in the last call (rows over its time on the thread that ran it). */
-  private balance(rows0: number, rows1: number): void {
+  /**
+   * Part 0's rows of each layer's dW (the rest are part 1's), the part that sums each db, and the
+   * cut. In a gradient block, one cut of the block at gradShare, on a tile row of a dW (every dW
+   * element costs N multiply-adds, so a cut of the floats is a cut of the work): the calling
+   * thread takes the first layers, mostly the first, whose dW reads x and one layer's rows of the
+   * other core, where a block of rows of every dW read every layer's (the dW call on
+   * 784-[100×6]-10 at batch 100, 2 threads: 308 µs against 341; docs/BENCHMARKS.md, session 32).
+   * Otherwise each layer's rows at the rows' share, and the dbs alternately.
+   */
+  private gradientParts(): { rows: number[]; dbPart: number[]; cut: number } {
+    const tile = this.rt.gemmTileRows;
+    const block = this.block;
+    if (block === null) {
+      return { rows: this.affines.map((a) => splitRows(a.W.shape[0], this.share, tile)), dbPart: this.affines.map((_, l) => l % PARTS), cut: 0 };
+    }
+    const target = this.gradShare * block.size;
+    let cut = block.size;
+    const rows = this.affines.map((a) => {
+      const [D, M] = a.W.shape;
+      const at = (a.dW.ptr - block.grad) / 4;
+      const r = Math.min(D, Math.max(0, Math.round((target - at) / M / tile) * tile));
+      if (r < D) cut = Math.min(cut, at + r * M);
+      return r;
+    });
+    return { rows, dbPart: this.affines.map((a) => ((a.db.ptr - block.grad) / 4 < cut ? 0 : 1)), cut };
+  }
+
+  /** `share` moved towards the parts' speeds in the last call (units0 and units1 of work over each part's time on the thread that ran it). */
+  private balanced(share: number, units0: number, units1: number): number {
     const ms0 = this.rt.lastPartMs(0), ms1 = this.rt.lastPartMs(1);
-    if (ms0 === null || ms1 === null || !(ms0 > 0 && ms1 > 0)) return;
-    const speed0 = rows0 / ms0, speed1 = rows1 / ms1;
+    if (ms0 === null || ms1 === null || !(ms0 > 0 && ms1 > 0)) return share;
+    const speed0 = units0 / ms0, speed1 = units1 / ms1;
     const target = speed0 / (speed0 + speed1);
-    this.share = Math.min(1 - MIN_SHARE, Math.max(MIN_SHARE, (1 - SHARE_STEP) * this.share + SHARE_STEP * target));
+    return Math.min(1 - MIN_SHARE, Math.max(MIN_SHARE, (1 - SHARE_STEP) * share + SHARE_STEP * target));
   }
 }

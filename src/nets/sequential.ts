@@ -80,7 +80,8 @@ export class Sequential {
     this.state = state;
     const decayed = options.decayed ?? ((k: string) => k.startsWith('W'));
     this.decayedKeys = Object.keys(params).filter(decayed);
-    this.chain = RowChain.of(rt, layers, this.lastLayer, this.buffers);
+    this.chain = RowChain.of(rt, layers, this.lastLayer, this.buffers,
+      this.parameterSet && { grad: this.parameterSet.gradPtr, size: this.parameterSet.size });
   }
 
   /** gradient() in two split calls on two threads, for a net of Affine and activation layers (row-chain.ts). */

@@ -414,13 +414,17 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
       x.dispose();
       return out;
     };
-    // 784-[100, 37, 100]-10's block: W1 (78,400 floats), b1, W2 (3,700) from float 78,512, …; 0.9008 falls in b1's padding
-    for (const gradShare of [0.1, 0.5, 0.9, 0.9008, 0.95]) {
+    // 784-[100, 37, 100]-10's block: W1 (78,400 floats), b1, W2 (3,700) from float 78,512, …; 0.9008 falls in b1's
+    // padding; at 0 and 1 each part keeps a tile row
+    for (const gradShare of [0, 0.1, 0.5, 0.9, 0.9008, 0.95, 1]) {
       // each runtime's random stream moves on with every net made, so each share has its own reference
       const a = train(one), b = train(two, gradShare);
       expect(a.written, 'one thread: no chain').toHaveLength(0);
       a.params.forEach((p, i) => expectBits(b.params[i], p, `gradShare ${gradShare}: params[${i}]`));
       const [part0, part1] = b.written;
+      // each part at least a tile row of a dW, whatever the share
+      expect(part0.length, `gradShare ${gradShare}: part 0's dW`).toBeGreaterThan(0);
+      expect(part1.length, `gradShare ${gradShare}: part 1's dW`).toBeGreaterThan(0);
       const end0 = Math.max(0, ...part0.map(([, end]) => end)), start1 = Math.min(b.size, ...part1.map(([start]) => start));
       expect(start1, `gradShare ${gradShare}: part 1 writes after part 0`).toBeGreaterThanOrEqual(end0);
       const floats = [...part0, ...part1].reduce((sum, [start, end]) => sum + end - start, 0);

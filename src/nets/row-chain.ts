@@ -234,7 +234,11 @@ export class RowChain {
     if (block === null) {
       return { rows: this.affines.map((a) => splitRows(a.W.shape[0], this.share, tile)), dbPart: this.affines.map((_, l) => l % PARTS), cut: 0 };
     }
-    const target = this.gradShare * block.size;
+    // each part at least a tile row of a dW: the first of the first layer's, the last of the last layer's
+    const first = this.affines[0], last = this.affines[this.affines.length - 1];
+    const lowest = (first.dW.ptr - block.grad) / 4 + tile * first.W.shape[1];
+    const highest = (last.dW.ptr - block.grad) / 4 + (last.W.shape[0] - tile) * last.W.shape[1];
+    const target = Math.max(lowest, Math.min(highest, this.gradShare * block.size));
     let cut = block.size;
     const rows = this.affines.map((a) => {
       const [D, M] = a.W.shape;

@@ -8,8 +8,11 @@
 // is a floor for it at the placement of the moment, and the gap between them is
 // what sharing costs there. The floor is generous: it leaves out the
 // synchronisation and each worker runs the whole optimizer update (a split
-// update halves it). It holds while both cores run at one speed: the halves
-// are fixed, where the split step balances its parts by the threads' speed.
+// update halves it). With fixed halves it holds while both cores run at one
+// speed, where the split step balances its parts by the threads' speeds; so
+// each block also gives the balanced floor: each step as if its rows had been
+// split in proportion to the two workers' speeds in that step (2ab/(a + b) for
+// half-batch times a and b; the whole step taken as proportional to its rows).
 //
 // Each timed step starts at a barrier, and its time is the slower worker's
 // (both wait for it in a split step); the weights are restored between steps,
@@ -44,7 +47,10 @@ export class HalfBatchPair {
     this.ms = new Float64Array(this.ctl.buffer, 64, 16);
   }
 
-  /** Runs about `ms` of lockstep steps; returns their mean step time (ms) and count. */
+  /**
+   * Runs about `ms` of lockstep steps; returns their mean step time (ms: the slower worker's), their count,
+   * the mean balanced step (balancedMs, never above ms) and each worker's mean step (workerMs).
+   */
   block(ms) {
     const ctl = this.ctl;
     const steps = Math.max(3, Math.round(ms / this.stepMs));
@@ -57,9 +63,9 @@ export class HalfBatchPair {
       Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 100);
       if (performance.now() > end) throw new Error('bench: the half-batch workers stopped answering');
     }
-    // worker 0 sums the slower worker's time of each step
+    // worker 0 sums the slower worker's time of each step, the balanced step and each worker's
     this.stepMs = this.ms[0] / steps;
-    return { ms: this.stepMs, steps };
+    return { ms: this.stepMs, steps, balancedMs: this.ms[1] / steps, workerMs: [this.ms[4] / steps, this.ms[5] / steps] };
   }
 
   async close() {

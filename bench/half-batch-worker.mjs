@@ -6,7 +6,8 @@ const { GO, DONE, STEPS, BARRIER, READY, QUIT } = CONTROL;
 const { id, buffer, net: netOptions, rows, optimizer: optimizerName, lr, warmMs } = workerData;
 const ctl = new Int32Array(buffer, 0, 16);
 const ms = new Float64Array(buffer, 64, 16);
-// ms[0]: worker 0's running sum of the slower step; ms[2 + id]: each worker's mean warm-up step, then its last step
+// ms[0]: worker 0's running sum of the slower step; ms[1]: its running sum of each step's balanced time (below);
+// ms[2 + id]: each worker's mean warm-up step, then its last step; ms[4 + id]: each worker's running sum of its steps
 
 const { createRuntime } = await import('../dist/node/index.js');
 const { MultiLayerNet, DeepConvNet, createOptimizer } = await import('../dist/index.js');
@@ -35,7 +36,7 @@ for (let blocks = 0; ; blocks++) {
   Atomics.wait(ctl, GO, blocks);
   if (Atomics.load(ctl, QUIT)) break;
   const steps = Atomics.load(ctl, STEPS);
-  if (id === 0) ms[0] = 0;
+  if (id === 0) ms[0] = ms[1] = ms[4] = ms[5] = 0;
   // step -1 is untimed, as the first call of each of the split step's blocks is (threads.bench.mjs)
   for (let i = -1; i < steps; i++) {
     restore();
@@ -44,7 +45,14 @@ for (let blocks = 0; ; blocks++) {
     step();
     ms[2 + id] = performance.now() - t0;
     barrier();
-    if (id === 0 && i >= 0) ms[0] += Math.max(ms[2], ms[3]);
+    if (id === 0 && i >= 0) {
+      const a = ms[2], b = ms[3];
+      ms[0] += Math.max(a, b);
+      // the step with its rows split between the two in proportion to their speeds in it (a and b for half each)
+      ms[1] += (2 * a * b) / (a + b);
+      ms[4] += a;
+      ms[5] += b;
+    }
   }
   if (Atomics.add(ctl, DONE, 1) === 1) Atomics.notify(ctl, DONE);
 }

@@ -137,7 +137,8 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
     const blockMs = suite.time / BLOCKS;
-    const extra = { floor: [0, 0], numpy: [0, 0] }; // [ms, steps] of the floor's and NumPy's blocks
+    const extra = { floor: [0, 0], balanced: [0, 0], numpy: [0, 0] }; // [ms, steps] of the floor's and NumPy's blocks
+    const workerMs = [0, 0]; // the floor's workers' steps, summed
     const add = (what, r) => { extra[what][0] += r.ms * r.steps; extra[what][1] += r.steps; };
     // a block's first call runs untimed: after the other sides' blocks the pool's worker is asleep and
     // the caches hold their data, which a training loop's steps, back to back, never meet
@@ -166,7 +167,10 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
       }
       if (halves) {
         await new Promise((r) => setTimeout(r, WORKER_SPIN_MS)); // the 2-thread side's worker stops spinning
-        add('floor', halves.block(blockMs));
+        const r = halves.block(blockMs);
+        add('floor', r);
+        add('balanced', { ms: r.balancedMs, steps: r.steps });
+        for (const w of [0, 1]) workerMs[w] += r.workerMs[w] * r.steps;
       }
       if (timesNumpy) add('numpy', await peer.block(blockMs));
       pairs.push(pair);
@@ -179,7 +183,10 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     if (quiet > 0) note += `; ${quiet} calls of the ${THREADS}-thread side ran on one thread (a worker found the cores busy)`;
     if (halves) {
       const ms = extra.floor[0] / extra.floor[1];
+      const balanced = extra.balanced[0] / extra.balanced[1];
+      const [fast, slow] = [...workerMs].sort((a, b) => a - b);
       note += `; 2 workers on ${BATCH / 2} rows each, sharing no data: ${ms.toFixed(3)} ms, ${(one / ms).toFixed(2)}× over 1 thread (the split's floor here)`;
+      note += `, the slower worker at ${(fast / slow).toFixed(2)} of the other's speed; with each step's rows split by the two workers' speeds in it: ${balanced.toFixed(3)} ms, ${(one / balanced).toFixed(2)}× (the floor when the host slows one core)`;
     }
     const numpyCell = timesNumpy ? { ms: extra.numpy[0] / extra.numpy[1], note: peer.blas } : peer;
     if (relaxed && timesNumpy) note += `; numpy ${THREADS} threads in the same rounds: ${numpyCell.ms.toFixed(1)} ms, ${(numpyCell.ms / two).toFixed(2)}×`;

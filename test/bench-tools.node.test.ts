@@ -69,7 +69,7 @@ describe('HalfBatchPair', () => {
   it.each([
     ['the MLP', { inputSize: 12, hiddenSizeList: [8, 8], outputSize: 3 }],
     ['the DeepConvNet', 'deep-conv'],
-  ])('two workers step %s on half the batch each, block after block', async (_, net) => {
+  ])('two workers step %s on half the batch each, block after block, timing each worker and the balanced step', async (_, net) => {
     const pair = await HalfBatchPair.start({ net, batch: 4, optimizer: 'adam', lr: 0.001, warmMs: 0 });
     try {
       expect(positive(pair.stepMs)).toBe(true);
@@ -77,6 +77,9 @@ describe('HalfBatchPair', () => {
         const r = pair.block(1);
         expect(positive(r.ms)).toBe(true);
         expect(r.steps).toBeGreaterThanOrEqual(3);
+        // each step's balanced time 2ab/(a + b) is at most its slower worker's, max(a, b), which is at least each's
+        expect(positive(r.balancedMs) && r.balancedMs <= r.ms * (1 + 1e-12)).toBe(true);
+        expect(r.workerMs.every((w: number) => positive(w) && w <= r.ms * (1 + 1e-12))).toBe(true);
       }
     } finally {
       await pair.close();

@@ -54,8 +54,8 @@ const WORKER_SPIN_MS = 2;
 // the machine, three threads share the two cores and the calling thread gets
 // two thirds of one (MLP step 3.4 ms on 2 threads against 1.7 on 1; 2.0 ms
 // with workers that never spin). So a worker that finds itself descheduled
-// while spinning (two polls more than PREEMPTED_MS apart, where polls are
-// ~0.1 µs apart) four times within CONFIRM_MS sleeps at once when idle for
+// while spinning (two readings of the clock more than PREEMPTED_MS apart,
+// where they are ~0.4 µs apart: one every CLOCK_POLLS polls) four times within CONFIRM_MS sleeps at once when idle for
 // QUIET_MS, doubling up to QUIET_MAX_MS while it keeps being descheduled, and
 // back to QUIET_MS once a whole spin window passes QUIET_RESET_MS after the
 // last time it was (a busy neighbour still leaves it whole slices, longer
@@ -68,6 +68,11 @@ const WORKER_SPIN_MS = 2;
 // of 4 ms or more with two other busy threads.
 const PREEMPTED_MS = 2;
 const CONFIRM_MS = 100;
+// Idle polls per reading of the clock. Node's performance.now() takes ~60 ns
+// and allocates (a young-generation collection every ~32,000 calls): read on
+// every poll, it took a spinning worker's isolate through a collection every
+// ~100 ms. Two atomic loads, the rest of a poll, take ~20 ns.
+const CLOCK_POLLS = 16;
 // Deschedules in a worker's first second up are not counted: V8 then compiles
 // the new isolate's code and tiers up the kernels on background threads, which
 // take the cores from the spinning worker with no other process busy (on the
@@ -177,6 +182,7 @@ function simdnnWorkerGone(init, cause) {
 function simdnnWorker(init, post) {
   const CLAIM = ${CLAIM}, DONE = ${DONE}, STOP = ${STOP}, FAILED = ${FAILED}, WORKER_CHUNKS = ${WORKER_CHUNKS}, FN = ${FN}, CHUNKS = ${CHUNKS};
   const MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${WORKER_SPIN_MS}, PREEMPTED_MS = ${PREEMPTED_MS}, CONFIRM_MS = ${CONFIRM_MS}, STARTUP_GRACE_MS = ${STARTUP_GRACE_MS};
+  const CLOCK_POLLS = ${CLOCK_POLLS};
   const QUIET_MS = ${QUIET_MS}, QUIET_MAX_MS = ${QUIET_MAX_MS}, QUIET_RESET_MS = ${QUIET_RESET_MS};
   // views on a shared buffer stay valid when the memory grows
   const c = simdnnControl(init), ctl = c.ctl, slots = c.slots, own = c.own;
@@ -188,6 +194,7 @@ function simdnnWorker(init, post) {
     post('ready');
     // the last three times it was descheduled while spinning; quiet: sleeping at once when idle, until quietUntil
     let idleSince = -1, lastPoll = 0, p1 = -Infinity, p2 = -Infinity, p3 = -Infinity, quietUntil = 0, quiet = QUIET_MS, isQuiet = false;
+    let polls = 0; // idle polls since the clock was last read
     const counted = performance.now() + STARTUP_GRACE_MS;
     for (;;) {
       const word = Atomics.load(ctl, CLAIM);
@@ -210,6 +217,9 @@ function simdnnWorker(init, post) {
         idleSince = -1;
         continue;
       }
+      // the first idle poll after a part reads the clock, then every CLOCK_POLLS-th
+      if (idleSince >= 0 && ++polls < CLOCK_POLLS) continue;
+      polls = 0;
       const now = performance.now();
       if (isQuiet && now >= quietUntil) { isQuiet = false; Atomics.sub(ctl, ${QUIET_NOW}, 1); }
       if (idleSince < 0) idleSince = now;

@@ -55,9 +55,9 @@ const WORKER_SPIN_MS = 2;
 // two thirds of one (MLP step 3.4 ms on 2 threads against 1.7 on 1; 2.0 ms
 // with workers that never spin). So a worker that finds itself descheduled
 // while spinning (two readings of the clock more than PREEMPTED_MS apart,
-// where they are ~0.4 µs apart: one every CLOCK_POLLS polls) four times within CONFIRM_MS sleeps at once when idle for
-// QUIET_MS, doubling up to QUIET_MAX_MS while it keeps being descheduled, and
-// back to QUIET_MS once a whole spin window passes QUIET_RESET_MS after the
+// where they are ~0.4 µs apart: one every CLOCK_POLLS polls) four times
+// within CONFIRM_MS sleeps at once when idle for QUIET_MS, doubling up to
+// QUIET_MAX_MS while it keeps being descheduled, and back to QUIET_MS once a whole spin window passes QUIET_RESET_MS after the
 // last time it was (a busy neighbour still leaves it whole slices, longer
 // than a spin window, so one undisturbed window proves little). While every worker
 // is quiet the runtime runs calls on the calling thread (RuntimeOptions

@@ -82,8 +82,9 @@ const STARTUP_GRACE_MS = 1000;
 const QUIET_MS = 100;
 const QUIET_MAX_MS = 3200;
 const QUIET_RESET_MS = 1000;
-// Polls of the done counter (a few µs) before the calling thread sleeps on it,
-// where it may; the parts are equal, so the wait is usually short.
+// Polls of the done counter (~17 µs on the 2-vCPU EPYC VMs) before the calling
+// thread sleeps on it, where it may; the parts are balanced, so the wait is
+// usually short (docs/BENCHMARKS.md, session 34, counts the sleeps).
 const SPIN_BEFORE_WAIT = 1000;
 // The calling thread sleeps in slices (ms), so a worker's death that nobody
 // could notify is still seen; an exit or a finished chunk wakes it at once.

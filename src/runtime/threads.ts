@@ -83,9 +83,16 @@ const QUIET_MS = 100;
 const QUIET_MAX_MS = 3200;
 const QUIET_RESET_MS = 1000;
 // Polls of the done counter (~17 µs on the 2-vCPU EPYC VMs) before the calling
-// thread sleeps on it, where it may; the parts are balanced, so the wait is
-// usually short (docs/BENCHMARKS.md, session 34, counts the sleeps).
+// thread sleeps on it, where it may; and it polls on while the wait is shorter
+// than JOIN_SPIN_SHARE of the time its own parts took (at most
+// JOIN_SPIN_MAX_MS): a wake-up costs 15–50 µs on these VMs, and after 1,000
+// polls alone it slept in 24–47% of the MLP row chain's calls on 2 threads,
+// whose parts end tens of µs apart from one call to the next; 4% since
+// (docs/BENCHMARKS.md, session 34). Past that the worker is likely
+// descheduled, and sleeping gives its core back.
 const SPIN_BEFORE_WAIT = 1000;
+const JOIN_SPIN_SHARE = 0.25;
+const JOIN_SPIN_MAX_MS = 0.2;
 // The calling thread sleeps in slices (ms), so a worker's death that nobody
 // could notify is still seen; an exit or a finished chunk wakes it at once.
 const WAIT_SLICE_MS = 50;
@@ -431,7 +438,7 @@ export class ThreadPool {
     Atomics.store(ctl, CHUNKS, chunks);
     Atomics.store(ctl, CLAIM, (this.gen << 24) | chunks);
     Atomics.notify(ctl, CLAIM);
-    let error: unknown = null, failedPart = 0;
+    let error: unknown = null, failedPart = 0, ownMs = 0;
     for (;;) {
       const word = Atomics.load(ctl, CLAIM);
       const next = (word >>> 12) & 0xfff;
@@ -441,10 +448,12 @@ export class ThreadPool {
       for (let i = 0; i < MAX_ARGS; i++) this.callArgs[i] = this.args[base + i];
       const started = performance.now();
       try { this.fns[fn].apply(null, this.callArgs); } catch (e) { if (error === null) { error = e; failedPart = next + 1; } }
-      this.args[base + MAX_ARGS - 1] = performance.now() - started;
+      const ms = performance.now() - started;
+      this.args[base + MAX_ARGS - 1] = ms;
+      ownMs += ms;
       Atomics.add(ctl, DONE, 1);
     }
-    const finished = this.wait(chunks);
+    const finished = this.wait(chunks, Math.min(JOIN_SPIN_MAX_MS, JOIN_SPIN_SHARE * ownMs));
     this.jobs++;
     this.chunks += chunks;
     const failed = Atomics.exchange(ctl, FAILED, 0);
@@ -461,17 +470,23 @@ export class ThreadPool {
     }
   }
 
-  // Every chunk is claimed; wait for those that workers are still running.
+  // Every chunk is claimed; wait for those that workers are still running,
+  // polling for SPIN_BEFORE_WAIT polls and at least `spinMs` before sleeping.
   // False when one is lost: its worker died holding it.
-  private wait(chunks: number): boolean {
+  private wait(chunks: number, spinMs: number): boolean {
     const ctl = this.ctl;
+    const until = performance.now() + spinMs;
+    let patient = spinMs > 0;
     for (let spins = 0; ; spins++) {
       if (Atomics.load(ctl, DONE) === chunks) return true;
       if (Atomics.load(ctl, GONE) > 0 && this.lost(chunks)) return false;
       const done = Atomics.load(ctl, DONE);
       // A browser's main thread cannot block, so it spins; the wait is bounded
       // by one chunk's compute, since a chunk is only claimed by a running thread.
-      if (this.canBlock && spins > SPIN_BEFORE_WAIT) Atomics.wait(ctl, DONE, done, WAIT_SLICE_MS);
+      if (!this.canBlock || spins <= SPIN_BEFORE_WAIT) continue;
+      // the clock every 64 polls (Node's performance.now() allocates)
+      if (patient && (spins & 63) === 0 && performance.now() >= until) patient = false;
+      if (!patient) Atomics.wait(ctl, DONE, done, WAIT_SLICE_MS);
     }
   }
 

@@ -10,6 +10,7 @@ export * from "./pool";
 export * from "./optim";
 export * from "./augment";
 export * from "./chain";
+export * from "./guarded";
 
 // First byte the facade may use: everything below holds the module's static data.
 export function heapBase(): usize {

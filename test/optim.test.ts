@@ -8,6 +8,7 @@ import type { TestKernels } from '../build/test/kernels-test.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { ParameterSet } from '../src/nets/parameters.js';
 import { slotPlacement } from '../src/optim/state.js';
+import { GUARDED_OPS } from '../src/optim/optimizer.js';
 import {
   AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD,
   createOptimizer, optimizerDefaults, optimizerNames, type ElementwiseOptimizer, type OptimizerName,
@@ -60,6 +61,78 @@ describe.each(kernelCases)('$name', ({ name, slots, scalars }) => {
         expect(Array.from(a.subarray(n)), `${name} n=${n} output ${i} past the end`).toEqual([SENTINEL, SENTINEL, SENTINEL, SENTINEL]);
       });
       g.dispose();
+    }
+  });
+});
+
+// ---- the Trainer's guarded update of one range (assembly/guarded.ts): save, check, step, check
+
+describe('guardedStep', () => {
+  const cases: KernelCase[] = [{ name: 'axpy', slots: 0, scalars: [-0.05] }, ...kernelCases];
+  /** The kernel's own arguments, in its order: axpy(y, x, a, n), the others (param, state slots…, grad, n, scalars…). */
+  const argsOf = (c: KernelCase, p: number, state: number[], g: number, n: number) =>
+    c.name === 'axpy' ? [p, g, c.scalars[0], n] : [p, ...state, g, n, ...c.scalars];
+  /** A range of n params with its state slots (slotBytes apart), gradients and backups, each followed by 4 sentinels. */
+  const range = (c: KernelCase, n: number, g: number[], seed: number) => {
+    const pad = n + 4;
+    const params = rt.tensor([pad]), grads = rt.tensor([pad]), state = rt.tensor([Math.max(1, c.slots) * pad]);
+    const pSaved = rt.tensor([pad]), sSaved = rt.tensor([Math.max(1, c.slots) * pad]);
+    for (const t of [params, grads, state, pSaved, sSaved]) t.data.fill(SENTINEL);
+    params.data.set(randomArray(n, seed));
+    grads.data.set(g);
+    for (let s = 0; s < c.slots; s++) state.data.set(randomArray(n, seed + 1 + s, 0, 0.5), s * pad);
+    const slot = (s: number) => state.ptr + 4 * pad * s;
+    return { pad, params, grads, state, pSaved, sSaved, slot, all: [params, grads, state, pSaved, sSaved] };
+  };
+  // flag, p, s, slotBytes, slots, g, n, pDst, sDst, then the kernel's arguments
+  const guarded = (c: KernelCase, r: ReturnType<typeof range>, n: number): number => {
+    const d = rt.tensor([48]);
+    const f64 = new Float64Array(rt.memory.buffer, d.ptr, 24);
+    const state = Array.from({ length: c.slots }, (_, s) => r.slot(s));
+    f64.set([-1, r.params.ptr, r.state.ptr, 4 * r.pad, c.slots, r.grads.ptr, n, r.pSaved.ptr, r.sSaved.ptr, ...argsOf(c, r.params.ptr, state, r.grads.ptr, n)]);
+    rt.unsafeKernels.guardedStep(GUARDED_OPS[c.name as keyof typeof GUARDED_OPS]!, d.ptr);
+    const flag = new Int32Array(rt.memory.buffer, d.ptr, 1)[0];
+    d.dispose();
+    return flag;
+  };
+
+  it.each(cases)('$name: saves the range, steps it with the bits of the kernel called alone, flags nothing; writes nothing past n', (c) => {
+    for (const n of lengths) {
+      const g = randomArray(n, 5 * n + 1);
+      const direct = range(c, n, g, n + 11);
+      const initial = { params: direct.params.toArray(), state: direct.state.toArray() };
+      kernel(rt.unsafeKernels, c.name)(...argsOf(c, direct.params.ptr, Array.from({ length: c.slots }, (_, s) => direct.slot(s)), direct.grads.ptr, n));
+      const r = range(c, n, g, n + 11);
+      expect(guarded(c, r, n), `${c.name} n=${n}: flag`).toBe(0);
+      expectBits(r.params.toArray(), direct.params.toArray(), `${c.name} n=${n}: params`);
+      expectBits(r.state.toArray(), direct.state.toArray(), `${c.name} n=${n}: state`);
+      expectBits(r.pSaved.toArray().subarray(0, n), initial.params.subarray(0, n), `${c.name} n=${n}: saved params`);
+      for (let s = 0; s < c.slots; s++) {
+        const at = s * r.pad;
+        expectBits(r.sSaved.toArray().subarray(at, at + n), initial.state.subarray(at, at + n), `${c.name} n=${n}: saved slot ${s}`);
+      }
+      expect(Array.from(r.pSaved.toArray().subarray(n, n + 4)), `${c.name} n=${n}: past the saved params`).toEqual([SENTINEL, SENTINEL, SENTINEL, SENTINEL]);
+      for (const t of [...direct.all, ...r.all]) t.dispose();
+    }
+  });
+
+  it.each(cases)('$name: NaN/Inf gradients are flagged (1) and the range is saved but not stepped; a parameter left ±Inf by the step is flagged (2)', (c) => {
+    for (const n of [1, 7, 67]) {
+      for (const [at, bad] of [[0, NaN], [n - 1, Infinity], [n >> 1, -Infinity]] as const) {
+        const g = randomArray(n, 3 * n + at);
+        g[at] = bad;
+        const r = range(c, n, g, n + 5);
+        const before = { params: r.params.toArray(), state: r.state.toArray() };
+        expect(guarded(c, r, n), `${c.name} n=${n}: ${bad} gradient at ${at}`).toBe(1);
+        expectBits(r.params.toArray(), before.params, `${c.name} n=${n}: params not stepped`);
+        expectBits(r.state.toArray(), before.state, `${c.name} n=${n}: state not stepped`);
+        expectBits(r.pSaved.toArray().subarray(0, n), before.params.subarray(0, n), `${c.name} n=${n}: saved anyway`);
+        r.all.forEach((t) => t.dispose());
+      }
+      const r = range(c, n, randomArray(n, 9 * n), n + 6);
+      r.params.data[n - 1] = Infinity;
+      expect(guarded(c, r, n), `${c.name} n=${n}: an infinite parameter after the step`).toBe(2);
+      r.all.forEach((t) => t.dispose());
     }
   });
 });

@@ -832,9 +832,16 @@ describe('threads: optimizer updates split by ranges', () => {
 describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
   const MLP = { inputSize: 784, hiddenSizeList: [64], outputSize: 10 };
 
-  it('every optimizer: each part saves, checks and updates one range of the parameter block, with the bits of one thread', async () => {
+  /** The descriptors (assembly/guarded.ts) of a guardedStep call's parts, as they are in memory: flag, p, s, slotBytes, slots, g, n, pDst, sDst, the kernel's arguments. */
+  const descriptors = (rt: Runtime, call: { parts: unknown[][] }) => call.parts.map((args) => {
+    const ptr = args[1] as number;
+    return { flag: new Int32Array(rt.memory.buffer, ptr, 1)[0], slots: Array.from(new Float64Array(rt.memory.buffer, ptr, 21)) };
+  });
+
+  it('every optimizer: one split call whose parts each save, check and update one range of the parameter block, with the bits of one thread', async () => {
     const SHARE = 0.3;
-    const train = async (threads: number, name: string) => {
+    // plain: net.gradient and optimizer.update, the unguarded path, for the bits the guarded one must give
+    const train = async (threads: number, name: string, plain = false) => {
       const rt = await threaded({ threads, seed: 21 });
       // 79,510 params: two parts even for SGD's two floats touched per param
       const net = new MultiLayerNet(rt, { ...MLP, hiddenSizeList: [100] });
@@ -842,41 +849,55 @@ describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
       const t = rt.labels([50], Array.from({ length: 50 }, (_, i) => (i * 3) % 10));
       const optimizer = createOptimizer(name, { lr: 0.01 });
       const trainer = new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 50, optimizer });
-      trainer.step(x, t); // the first update makes the state: the unsplit path
-      // an uneven cut (the measured speeds move it from there): every pass must take the same ranges
+      const step = plain ? () => { net.gradient(x, t); optimizer.update(net.params, net.grads); } : () => trainer.step(x, t);
+      step(); // the first update makes the state: the unsplit path
+      // an uneven cut (the measured speeds move it from there: the parts are checked in the last step)
       if (threads === 2) (optimizer as unknown as { splitShare: number }).splitShare = SHARE;
       const calls = recordParts(rt);
-      for (let i = 0; i < 3; i++) trainer.step(x, t);
+      const lastGuarded = () => descriptors(rt, calls.filter((c) => c.name === 'guardedStep').at(-1) ?? { parts: [] });
+      step();
+      const firstParts = lastGuarded(); // cut at SHARE
+      for (let i = 0; i < 2; i++) step();
       vi.restoreAllMocks();
-      const set = { paramPtr: net.parameterSet!.paramPtr, size: net.parameterSet!.size };
-      const result = { params: Object.values(net.params).map((p) => p.toArray()), state: optimizer.state(), calls, set };
+      const set = { paramPtr: net.parameterSet!.paramPtr, gradPtr: net.parameterSet!.gradPtr, size: net.parameterSet!.size };
+      const guarded = calls.filter((c) => c.name === 'guardedStep');
+      const parts = lastGuarded();
+      const kernel = (optimizer as unknown as { kernel: string }).kernel;
+      const result = { params: Object.values(net.params).map((p) => p.toArray()), state: optimizer.state(), calls, guarded, firstParts, parts, set, kernel };
       trainer.dispose();
       await rt.dispose(); // its workers stop spinning before the next optimizer's start
       return result;
     };
     for (const name of optimizerNames) {
+      const plain = await train(1, name, true);
       const one = await train(1, name);
       const two = await train(2, name);
-      one.params.forEach((p, i) => expectBits(two.params[i], p, `${name}: params[${i}]`));
-      expect(two.state, name).toEqual(one.state);
-      const at = two.calls.findIndex((c) => c.name === 'backupRange');
-      expect(at, `${name}: a guarded update`).toBeGreaterThanOrEqual(0);
-      const [backup, update, check] = two.calls.slice(at, at + 3);
-      expect(check.name, name).toBe('nonFiniteFlag');
-      expect(backup.parts.length, `${name}: split in 2`).toBe(2);
-      expect(update.parts.length, name).toBe(2);
-      expect(check.parts.length, name).toBe(2);
-      // part p's params: backupRange(pDst, p, …, n, flag), the update(param, …), nonFiniteFlag(x, n, flag)
+      for (const run of [one, two]) {
+        plain.params.forEach((p, i) => expectBits(run.params[i], p, `${name}: params[${i}]`));
+        expect(run.state, name).toEqual(plain.state);
+      }
+      for (const run of [one, two]) {
+        expect(run.guarded.length, `${name}: a guarded update per step`).toBe(3);
+        const apart = run.calls.filter((c) => ['backupRange', 'nonFiniteFlag', run.kernel].includes(c.name));
+        expect(apart.map((c) => c.name), `${name}: no backup, check or update of its own`).toEqual([]);
+      }
+      expect(two.guarded.map((c) => c.parts.length), `${name}: split in 2`).toEqual([2, 2, 2]);
+      // part p: flag, p, s, slotBytes, slots, g, n, pDst, sDst, then the kernel's arguments from the range's param on
       let next = two.set.paramPtr;
-      for (let p = 0; p < 2; p++) {
-        const [, from, , , , , , n] = backup.parts[p] as number[];
+      let saved = two.parts[0].slots[7];
+      for (const [p, { flag, slots: d }] of two.parts.entries()) {
+        const [, from, , , , grad, n, pDst] = d;
+        expect(flag, `${name}: part ${p} passed`).toBe(0);
         expect(from, `${name}: part ${p} starts where the last ended`).toBe(next);
-        expect(update.parts[p][0], `${name}: the update's part ${p}`).toBe(from);
-        expect(check.parts[p].slice(0, 2), `${name}: the check's part ${p}`).toEqual([from, n]);
+        expect(grad - two.set.gradPtr, `${name}: part ${p}'s gradients`).toBe(from - two.set.paramPtr);
+        expect(pDst, `${name}: part ${p} saved after the last`).toBe(saved);
+        expect(d[9], `${name}: the kernel's part ${p}`).toBe(from);
+        expect(d.slice(9).includes(n), `${name}: the kernel's length`).toBe(true);
         next = from + 4 * n;
+        saved = pDst + 4 * n;
       }
       expect(next, `${name}: the parts cover the block`).toBe(two.set.paramPtr + 4 * two.set.size);
-      const first = (backup.parts[0] as number[])[7];
+      const first = two.firstParts[0].slots[6];
       expect(Math.abs(first / two.set.size - SHARE), `${name}: part 0 takes the share's floats`).toBeLessThan(16 / two.set.size + 1e-9);
     }
   });
@@ -906,9 +927,12 @@ describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
     const beforeNaN = snapshot();
     expect(() => trainer.step(bad, t, 2)).toThrow(/step 3 produced NaN\/Inf gradients/);
     expectUnchanged(beforeNaN, 'NaN gradients');
-    const backup = calls.at(-1)!;
-    expect(backup.name, 'stopped after the backup and its checks').toBe('backupRange');
-    const [, from, , , , , , n] = backup.parts[1] as number[];
+    // the worker's part found the gradients; the calling thread's part updated its range, which was put back
+    const failed = calls.at(-1)!;
+    expect(failed.name).toBe('guardedStep');
+    const [mine, worker] = descriptors(rt, failed);
+    expect([mine.flag, worker.flag], 'part flags: updated, bad gradients').toEqual([0, 1]);
+    const [, from, , , , , n] = worker.slots;
     expect(from < net.params.W1.ptr + 4 * 700 * 64 && from + 4 * n > net.params.W1.ptr + 4 * 701 * 64, 'W1\'s row 700 in the worker\'s part').toBe(true);
     bad.dispose();
     // hidden activations of 1e37 and lr 100: finite gradients whose update overflows W2
@@ -918,7 +942,9 @@ describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
     const beforeOverflow = snapshot();
     expect(() => trainer.step(x, t, 2)).toThrow(/step 3 overflowed the parameters/);
     expectUnchanged(beforeOverflow, 'overflow');
-    expect(calls.at(-1)!.name, 'checked after the update').toBe('nonFiniteFlag');
+    const overflowed = calls.at(-1)!;
+    expect(overflowed.name).toBe('guardedStep');
+    expect(descriptors(rt, overflowed).map((d) => d.flag), 'the worker\'s part (W2) overflowed').toEqual([0, 2]);
     vi.restoreAllMocks();
     // and training goes on from there
     net.params.b1.data.fill(0);

@@ -1,6 +1,6 @@
 // The book's optimizer contract: update(params, grads) changes params in place.
-import type { KernelName, PartArgs, Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, type IntTensor, type Tensor } from '../runtime/tensor.js';
+import { MAX_SPLIT_PARTS, type KernelName, type PartArgs, type Runtime } from '../runtime/runtime.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { StateStore, type ParamState, type Span } from './state.js';
 
 /** Float tensors keyed by parameter name ('W1', 'b1', …), as `net.params` / `net.grads` hold them; borrowed, never disposed by an optimizer. */
@@ -43,21 +43,40 @@ export function checkPairs(who: string, params: Params, grads: Params): string[]
   return keys;
 }
 
-/** @internal Where guardedUpdate() copies the params and the state arena (byte addresses), and its flags (one int per part). */
+/**
+ * @internal Where guardedUpdate() copies the params and the state arena (byte addresses), and
+ * the parts' descriptors of its kernel (`table`: at least GUARD_TABLE_FLOATS floats).
+ */
 export interface UpdateBackup {
   params: number;
   arena: number;
-  flags: IntTensor;
+  table: Tensor;
 }
 
-/** @internal What guardedUpdate() found. */
+/**
+ * @internal What guardedUpdate() found: 'gradients' (a gradient is NaN/Inf) and 'parameters'
+ * (the update made a parameter NaN/Inf) leave the params and state partly updated, for the
+ * caller to restore from the backup.
+ */
 export type GuardedUpdate = 'ok' | 'gradients' | 'parameters';
 
-function anyFlag(flags: IntTensor, parts: number): boolean {
-  const d = flags.data;
-  for (let p = 0; p < parts; p++) if (d[p] !== 0) return true;
-  return false;
-}
+/** @internal assembly/guarded.ts guardedStep's number for each of our optimizers' kernels. */
+export const GUARDED_OPS: Partial<Record<KernelName, number>> = {
+  axpy: 0, momentumStep: 1, nesterovStep: 2, adagradStep: 3, rmspropStep: 4, adadeltaStep: 5, adamStep: 6, adamwStep: 7,
+};
+
+/**
+ * A guardedStep part's descriptor, in float64 slots (assembly/guarded.ts): three 64-byte lines,
+ * so no two parts write one line. The optimizer kernel's arguments start at GUARD_ARGS_AT.
+ */
+const GUARD_F64 = 24;
+const GUARD_ARGS_AT = 9;
+/** Floats the descriptors of a guarded update's parts take (UpdateBackup.table). */
+export const GUARD_TABLE_FLOATS = 2 * GUARD_F64 * MAX_SPLIT_PARTS;
+
+/** guardedStep's part flags (assembly/guarded.ts). */
+const BAD_GRADIENTS = 1;
+const BAD_PARAMS = 2;
 
 /**
  * Floats in a unit of a split update: parts start on a 64-byte line, and on
@@ -169,37 +188,78 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
 
   /**
    * @internal The Trainer's guarded step (src/train/rollback.ts): update() with the rollback's
-   * backup and finiteness checks as split calls over the update's own ranges, so the thread that
-   * updates a range is the one that saves and checks it. `backupFor` gets the one span's params
-   * (byte address, floats) and the state arena, and returns where to copy them, or null to
-   * decline. Returns 'gradients' (a gradient is NaN/Inf: nothing written), 'parameters' (the
-   * update made a parameter NaN/Inf: the caller restores the backup), 'ok', or null, with
-   * nothing written, when the update is not one span or `backupFor` declines (the caller then
-   * runs its own checks around update()).
+   * backup and finiteness checks in one split call (assembly/guarded.ts guardedStep): each part
+   * saves its range of the params and state, checks its gradients, updates the range and checks
+   * the params it wrote, so the thread that updates a range is the one that saves and checks it
+   * and the threads join once. `backupFor` gets the one span's params (byte address, floats) and
+   * the state arena, and returns where to copy them, or null to decline. Returns 'ok',
+   * 'gradients' (a gradient is NaN/Inf) or 'parameters' (the update made a parameter NaN/Inf):
+   * on either failure ranges may have been updated, and the caller restores the backup (the
+   * step count too). Null, with nothing written, when the update is not one span, the kernel is
+   * not one of ours, or `backupFor` declines (the caller then runs its own checks around update()).
    */
   guardedUpdate(params: Params, grads: Params, backupFor: (param: number, size: number, arena: Tensor | null) => UpdateBackup | null): GuardedUpdate | null {
     const keys = checkPairs(this.name, params, grads);
     const { rt, spans, slotBytes } = this.store.prepare(this.name, keys, params, grads);
-    if (rt === null || spans.length !== 1) return null;
+    const op = GUARDED_OPS[this.kernel];
+    if (rt === null || spans.length !== 1 || op === undefined) return null;
     const s = spans[0];
     const slots = this.store.slotNames.length;
     const arena = this.store.arenaTensor;
     if (slots > 0 && arena === null) return null;
     const backup = backupFor(s.param, s.size, arena);
     if (backup === null) return null;
-    const flags = backup.flags;
+    const table = backup.table;
     const stateTo = arena === null ? 0 : backup.arena + (s.state - arena.ptr);
-    const parts = this.eachRange(rt, s, 'backupRange', (i0, n, call, p) =>
-      call(backup.params + 4 * i0, s.param + 4 * i0, stateTo + 4 * i0, s.state + 4 * i0, slotBytes, slots, s.grad + 4 * i0, n, flags.ptr + 4 * p));
-    if (anyFlag(flags, parts)) return 'gradients';
+    const d = this.descriptors(rt, table);
     this.steps++;
     this.beginStep(this.steps);
     this.nextShare = this.splitShare;
-    this.eachRange(rt, s, this.kernel, (i0, n, call) => this.step(call, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n), true);
-    const checked = this.eachRange(rt, s, 'nonFiniteFlag', (i0, n, call, p) => call(s.param + 4 * i0, n, flags.ptr + 4 * p));
+    const parts = this.eachRange(rt, s, 'guardedStep', (i0, n, call, p) => {
+      const at = p * GUARD_F64;
+      d[at] = 0;
+      d[at + 1] = s.param + 4 * i0;
+      d[at + 2] = s.state + 4 * i0;
+      d[at + 3] = slotBytes;
+      d[at + 4] = slots;
+      d[at + 5] = s.grad + 4 * i0;
+      d[at + 6] = n;
+      d[at + 7] = backup.params + 4 * i0;
+      d[at + 8] = stateTo + 4 * i0;
+      this.recordAt = at + GUARD_ARGS_AT;
+      this.step(this.record as unknown as PartArgs<K>, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n);
+      call(op, table.ptr + 8 * at);
+    }, true);
     this.splitShare = this.nextShare;
-    return anyFlag(flags, checked) ? 'parameters' : 'ok';
+    const flags = this.guardFlags!;
+    let worst = 0;
+    for (let p = 0; p < parts; p++) worst |= flags[2 * p * GUARD_F64];
+    return worst & BAD_GRADIENTS ? 'gradients' : worst & BAD_PARAMS ? 'parameters' : 'ok';
   }
+
+  /** The float64 view over a guarded update's descriptors (kept while the memory's buffer is the same), and its int32 twin for the flags. */
+  private descriptors(rt: Runtime, table: Tensor): Float64Array {
+    const buffer = rt.memory.buffer;
+    if (this.guardView === null || this.guardView.buffer !== buffer || this.guardView.byteOffset !== table.ptr) {
+      this.guardView = new Float64Array(buffer, table.ptr, GUARD_TABLE_FLOATS / 2);
+      this.guardFlags = new Int32Array(buffer, table.ptr, GUARD_TABLE_FLOATS);
+    }
+    return this.guardView;
+  }
+
+  private guardView: Float64Array | null = null;
+  private guardFlags: Int32Array | null = null;
+  /** Where record() writes: the first argument slot of the part being written. */
+  private recordAt = 0;
+  /**
+   * step()'s `call` in a guarded update: writes the kernel's arguments (12 at most: adamwStep's)
+   * into the part's descriptor, unused slots 0. Fixed parameters: no array per call.
+   */
+  private readonly record = (a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0, a10 = 0, a11 = 0): void => {
+    const d = this.guardView!, at = this.recordAt;
+    d[at] = a0; d[at + 1] = a1; d[at + 2] = a2; d[at + 3] = a3; d[at + 4] = a4; d[at + 5] = a5;
+    d[at + 6] = a6; d[at + 7] = a7; d[at + 8] = a8; d[at + 9] = a9; d[at + 10] = a10; d[at + 11] = a11;
+  };
 
   /** Whether the last update ran as one kernel call over a contiguous block of all params. */
   get contiguous(): boolean {

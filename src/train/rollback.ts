@@ -5,12 +5,11 @@
 // update (which can overflow to ±Inf from finite gradients), so the guard
 // copies all three into one preallocated block first (bulk memory copies) and
 // copies them back when the step fails. For our optimizers the parameters' and
-// the state's copy, and the NaN/Inf checks, run split like the update itself
+// the state's copy, and the NaN/Inf checks, run in the update's own split call
 // (guardedUpdate), each range on the thread that updates it.
 import type { Sequential } from '../nets/sequential.js';
-import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
-import { MAX_SPLIT_PARTS } from '../runtime/runtime.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { ElementwiseOptimizer, GUARD_TABLE_FLOATS, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
+import type { Tensor } from '../runtime/tensor.js';
 
 interface Span { ptr: number; size: number }
 
@@ -25,8 +24,8 @@ export class StepGuard {
   /** The optimizer's state as plain data, before its first update (its arena is made by that update). */
   private initialState: OptimizerState | null = null;
   private savedSteps = 0;
-  /** One flag per part of a guarded update (guardedUpdate). */
-  private flags: IntTensor | null = null;
+  /** The parts' descriptors of a guarded update (guardedUpdate). */
+  private table: Tensor | null = null;
 
   constructor(private readonly net: Sequential, private readonly optimizer: Optimizer) {
     this.stateSpans = Object.values(net.state).map((t) => ({ ptr: t.ptr, size: t.size }));
@@ -58,10 +57,10 @@ export class StepGuard {
   }
 
   /**
-   * The update with the backup and checks split like it (ElementwiseOptimizer.guardedUpdate), for
-   * an optimizer of ours stepping the net's one parameter block; null, with nothing done, otherwise
+   * The update with the backup and checks in its own split call (ElementwiseOptimizer.guardedUpdate),
+   * for an optimizer of ours stepping the net's one parameter block; null, with nothing done, otherwise
    * (the caller then checks the gradients, calls saveParams(), updates and checks the parameters).
-   * 'parameters' leaves the backup for restoreAll().
+   * 'gradients' and 'parameters' leave the backup for restoreAll().
    */
   guardedUpdate(grads: Readonly<Record<string, Tensor>>): GuardedUpdate | null {
     const opt = this.optimizer;
@@ -74,8 +73,8 @@ export class StepGuard {
       this.savedArena = arena;
       this.initialState = null;
       const block = this.ensure(arena?.size ?? 0);
-      this.flags ??= this.net.rt.labels([MAX_SPLIT_PARTS]);
-      return { params: block.ptr + this.stateFloats * 4, arena: block.ptr + (this.stateFloats + this.paramFloats) * 4, flags: this.flags };
+      this.table ??= this.net.rt.tensor([GUARD_TABLE_FLOATS]);
+      return { params: block.ptr + this.stateFloats * 4, arena: block.ptr + (this.stateFloats + this.paramFloats) * 4, table: this.table };
     });
   }
 
@@ -113,8 +112,8 @@ export class StepGuard {
   dispose(): void {
     this.block?.dispose();
     this.block = null;
-    this.flags?.dispose();
-    this.flags = null;
+    this.table?.dispose();
+    this.table = null;
   }
 
   /** Grows the block to hold the layer state, the parameters and `optFloats` of optimizer state (only when the layout changes). */

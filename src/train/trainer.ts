@@ -458,18 +458,21 @@ export class Trainer {
       this.optimizer.update(net.params, grads);
       if (!guard.paramsFinite()) this.failedStep(iter, 'parameters');
     } else if (guarded !== 'ok') {
-      this.failedStep(iter, guarded);
+      this.failedStep(iter, guarded, true);
     }
     return net.lastLoss;
   }
 
-  /** Puts back what a failed step changed and throws the RangeError saying what failed. */
-  private failedStep(iter: number, what: 'gradients' | 'loss' | 'parameters'): never {
+  /**
+   * Puts back what a failed step changed and throws the RangeError saying what failed;
+   * `updated`: the update may have written (a guarded update checks gradients as it goes).
+   */
+  private failedStep(iter: number, what: 'gradients' | 'loss' | 'parameters', updated = what === 'parameters'): never {
+    if (updated) this.guard.restoreAll();
+    else this.guard.restoreLayerState();
     if (what === 'parameters') {
-      this.guard.restoreAll();
       throw new RangeError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
     }
-    this.guard.restoreLayerState();
     throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
   }
 

@@ -6,7 +6,10 @@
 // calling thread slept in cost a wake-up: the backup call, with parts of 18
 // and 40 µs, took 70–280 µs (Adam, MLP 784-[100×6]-10). A range whose
 // gradients are not finite is saved and not updated; the caller restores every
-// range from the saves when any part reports a failure.
+// range from the saves when any part reports a failure. A part marks its range
+// saved (an i32 at byte 4, after the save, ordered after it on any CPU) before
+// it updates it: if a worker dies mid-call, the caller puts back exactly the
+// ranges that were saved, and so maybe updated.
 //
 // The descriptor at `d` is GUARD_F64 float64 slots (the caller writes them as
 // numbers): the part's flag (an i32 at byte 0, written here), the range (p, s,
@@ -67,12 +70,15 @@ function runStep(op: i32, d: usize): void {
 }
 
 /**
- * One part of a guarded update (see the file's comment): writes 0, BAD_GRADIENTS or
- * BAD_PARAMS to the i32 at `d`. Unsafe like every kernel: the descriptor is not checked.
+ * One part of a guarded update (see the file's comment): writes 1 to the i32 at `d + 4` once
+ * the range is saved, and 0, BAD_GRADIENTS or BAD_PARAMS to the i32 at `d`. Unsafe like every
+ * kernel: the descriptor is not checked.
  */
 export function guardedStep(op: i32, d: usize): void {
   const p = u(d, 1), s = u(d, 2), slotBytes = u(d, 3), slots = <i32>u(d, 4), g = u(d, 5), n = <i32>u(d, 6);
   backupRange(u(d, 7), p, u(d, 8), s, slotBytes, slots, g, n, d);
+  if (ASC_FEATURE_THREADS) atomic.store<i32>(d, 1, 4);
+  else store<i32>(d, 1, 4);
   if (load<i32>(d) != 0) {
     store<i32>(d, BAD_GRADIENTS);
     return;

@@ -159,6 +159,91 @@ describe('a worker that dies mid-call', () => {
   });
 });
 
+describe('a worker that dies in a Trainer step\'s update', () => {
+  // the whole library, transpiled: the scenario trains a net in a child process
+  let all = '';
+  beforeAll(async () => { all = await transpileRuntime(true); });
+  afterAll(() => removeTranspiled(all));
+
+  /** Worker code that wraps export `name`: on the worker's `k`-th part of it, the worker exits, before running the part or after. */
+  function dieIn(name: string, k: number, when: 'before' | 'after'): string {
+    return `
+const realInstantiate = WebAssembly.instantiate;
+let calls = 0;
+WebAssembly.instantiate = async (module, imports) => {
+  const instance = await realInstantiate(module, imports);
+  const real = instance.exports.${name};
+  const wrapped = (...args) => {
+    const n = ++calls;
+    if (n === ${k} && ${when === 'before'}) process.exit(3);
+    const result = real(...args);
+    if (n === ${k}) process.exit(3);
+    return result;
+  };
+  return { exports: { ...instance.exports, ${name}: wrapped } };
+};`;
+  }
+
+  /**
+   * Trains a 784-[100]-10 MultiLayerNet with Adam on 2 threads, whose worker dies as `patch` says,
+   * until a step fails; then two more steps (on 1 thread). Returns whether the failed step left the
+   * params and optimizer state as they were, and whether the run ends with the bits of a 1-thread
+   * run of as many good steps.
+   */
+  function trainScenario(patch: string): { message: string; threads: number; unchanged: boolean; sameBits: boolean; good: number } {
+    const script = `
+      import { createRuntime, nodeThreadHost } from './src/node/runtime.js';
+      import { MultiLayerNet } from './src/nets/multi-layer-net.js';
+      import { Trainer } from './src/train/trainer.js';
+      const workerScript = ${workerScript.toString()};
+      const setup = (rt) => {
+        const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100], outputSize: 10 });
+        const x = rt.tensor([50, 784]), t = rt.labels([50]);
+        x.data.forEach((_, i) => { x.data[i] = ((i * 7919) % 1009) / 1009; });
+        t.data.forEach((_, i) => { t.data[i] = (i * 7) % 10; });
+        const trainer = new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 50, optimizer: 'adam' });
+        const state = () => JSON.stringify({
+          params: Object.values(net.exportParams()).map((p) => Array.from(new Uint32Array(p.data.buffer, p.data.byteOffset, p.data.length))),
+          optimizer: trainer.optimizer.state(),
+        });
+        return { step: () => trainer.step(x, t), state };
+      };
+      const rt = await createRuntime({ threads: 2, maxThreads: 2, seed: 5, busyCores: 'split',
+        threadHost: { cores: nodeThreadHost.cores, spawn: (body, init, o) => nodeThreadHost.spawn(body + ${JSON.stringify(patch)}, init, o) } });
+      await rt.ready;
+      const run = setup(rt);
+      let error = null, good = 0, unchanged = false;
+      for (let i = 0; i < 300 && !error; i++) {
+        const before = run.state();
+        try { run.step(); good++; } catch (e) { error = e; unchanged = run.state() === before; }
+      }
+      for (let i = 0; i < 2; i++) { run.step(); good++; }
+      const ref = setup(await createRuntime({ threads: 1, seed: 5 }));
+      for (let i = 0; i < good; i++) ref.step();
+      console.log(JSON.stringify({ message: error?.message, threads: rt.features.threads, unchanged, sameBits: run.state() === ref.state(), good }));
+      await rt.dispose();
+    `;
+    const child = runScript(all, script, 60_000);
+    expect(child.error, 'the child process did not finish: the step hung').toBeUndefined();
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    return JSON.parse(child.stdout);
+  }
+
+  it.each([
+    ['before running its part of the guarded update: the calling thread\'s range, updated, is put back', 'guardedStep', 'before', 2],
+    ['after updating its range in the guarded update: both ranges are put back', 'guardedStep', 'after', 2],
+    ['in the first update (unguarded: it makes the optimizer\'s state): everything saveParams() copied is put back', 'adamStep', 'after', 1],
+  ] as const)('%s; training goes on, with the bits of one thread', TIMEOUT, (_, kernel, when, k) => {
+    const seen = trainScenario(dieIn(kernel, k, when));
+    expect(seen.message).toBe(`${kernel}: a worker thread died running its part of the call (the worker exited with code 3)`);
+    expect(seen.threads).toBe(1);
+    expect(seen.unchanged, 'the failed step changed nothing').toBe(true);
+    expect(seen.sameBits, 'then trains as one thread does').toBe(true);
+    expect(seen.good).toBeGreaterThanOrEqual(kernel === 'adamStep' ? 2 : 3);
+  });
+});
+
 describe('a kernel that traps in a worker', () => {
   it('fails the call with an Error naming the kernel and carrying the trap; the pool goes on', TIMEOUT, async () => {
     const expected = await oneThread();

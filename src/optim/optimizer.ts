@@ -215,7 +215,9 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     this.steps++;
     this.beginStep(this.steps);
     this.nextShare = this.splitShare;
-    const parts = this.eachRange(rt, s, 'guardedStep', (i0, n, call, p) => {
+    let written = 0;
+    const write = (i0: number, n: number, call: PartArgs<'guardedStep'>, p: number) => {
+      written = Math.max(written, p + 1);
       const at = p * GUARD_F64;
       d[at] = 0;
       d[at + 1] = s.param + 4 * i0;
@@ -229,12 +231,33 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
       this.recordAt = at + GUARD_ARGS_AT;
       this.step(this.record as unknown as PartArgs<K>, s.param + 4 * i0, s.grad + 4 * i0, s.state + 4 * i0, slotBytes, n);
       call(op, table.ptr + 8 * at);
-    }, true);
+    };
+    let parts: number;
+    try {
+      parts = this.eachRange(rt, s, 'guardedStep', write, true);
+    } catch (e) {
+      // a worker died or a part trapped: put back every range a part saved (and so may have updated)
+      this.restoreSaved(rt, written);
+      this.steps--;
+      throw e;
+    }
     this.splitShare = this.nextShare;
     const flags = this.guardFlags!;
     let worst = 0;
     for (let p = 0; p < parts; p++) worst |= flags[2 * p * GUARD_F64];
     return worst & BAD_GRADIENTS ? 'gradients' : worst & BAD_PARAMS ? 'parameters' : 'ok';
+  }
+
+  /** After a failed guardedStep call: copies back the params and state of each of its first `parts` parts that marked its range saved. */
+  private restoreSaved(rt: Runtime, parts: number): void {
+    const d = this.guardView!, marks = this.guardFlags!, k = rt.unsafeKernels;
+    for (let p = 0; p < parts; p++) {
+      const at = p * GUARD_F64;
+      if (Atomics.load(marks, 2 * at + 1) !== 1) continue;
+      const param = d[at + 1], state = d[at + 2], slotBytes = d[at + 3], slots = d[at + 4], n = d[at + 6], pDst = d[at + 7], sDst = d[at + 8];
+      k.copy(param, pDst, n);
+      for (let i = 0; i < slots; i++) k.copy(state + i * slotBytes, sDst + i * slotBytes, n);
+    }
   }
 
   /** The float64 view over a guarded update's descriptors (kept while the memory's buffer is the same), and its int32 twin for the flags. */

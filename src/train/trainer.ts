@@ -12,7 +12,7 @@ import type { Sequential } from '../nets/sequential.js';
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
-import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
+import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import { RandomAffine } from '../data/augment.js';
@@ -445,8 +445,16 @@ export class Trainer {
       throw e;
     }
     // one of our optimizers saves, checks and updates each range of the parameters on the
-    // thread that updates it (StepGuard.guardedUpdate); others in passes on this thread
-    const guarded = Number.isFinite(net.lastLoss) ? guard.guardedUpdate(grads) : null;
+    // thread that updates it (StepGuard.guardedUpdate); others in passes on this thread.
+    // An update that throws (a worker died mid-call) is undone like a failed one: the guarded
+    // update puts back the ranges it saved, the plain one everything saveParams() copied.
+    let guarded: GuardedUpdate | null;
+    try {
+      guarded = Number.isFinite(net.lastLoss) ? guard.guardedUpdate(grads) : null;
+    } catch (e) {
+      guard.restoreLayerState();
+      throw e;
+    }
     if (guarded === null) {
       const k = net.rt.unsafeKernels;
       const set = net.parameterSet;
@@ -455,7 +463,12 @@ export class Trainer {
         : Object.values(grads).some((g) => k.hasNonFinite(g.ptr, g.size) !== 0);
       if (bad || !Number.isFinite(net.lastLoss)) this.failedStep(iter, bad ? 'gradients' : 'loss');
       guard.saveParams();
-      this.optimizer.update(net.params, grads);
+      try {
+        this.optimizer.update(net.params, grads);
+      } catch (e) {
+        guard.restoreAll();
+        throw e;
+      }
       if (!guard.paramsFinite()) this.failedStep(iter, 'parameters');
     } else if (guarded !== 'ok') {
       this.failedStep(iter, guarded, true);

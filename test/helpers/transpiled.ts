@@ -12,10 +12,15 @@ import ts from 'typescript';
 
 const root = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 
-/** Transpiles src/runtime/*.ts and src/node/{runtime,builtins}.ts into a temp dir, keeping the layout (imports are relative .js); returns the dir. */
-export async function transpileRuntime(): Promise<string> {
+/**
+ * Transpiles src/runtime/*.ts and src/node/{runtime,builtins}.ts (`all`: every .ts under src/) into a temp dir,
+ * keeping the layout (imports are relative .js); returns the dir.
+ */
+export async function transpileRuntime(all = false): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'simdnn-threads-'));
-  const files = [...(await readdir(path.join(root, 'src/runtime'))).filter((f) => f.endsWith('.ts')).map((f) => `src/runtime/${f}`), 'src/node/runtime.ts', 'src/node/builtins.ts'];
+  const files = all
+    ? (await readdir(path.join(root, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => `src/${f}`)
+    : [...(await readdir(path.join(root, 'src/runtime'))).filter((f) => f.endsWith('.ts')).map((f) => `src/runtime/${f}`), 'src/node/runtime.ts', 'src/node/builtins.ts'];
   for (const file of files) {
     const source = await readFile(path.join(root, file), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });

@@ -3,8 +3,8 @@
 // params and optimizer state, check its gradients, run the optimizer's step on
 // it and check the params it wrote. In three split calls (backup, update,
 // check) a 2-thread step joined the threads three times, and each join the
-// calling thread slept in cost a wake-up: the backup call, with parts of 18
-// and 40 µs, took 70–280 µs (Adam, MLP 784-[100×6]-10). A range whose
+// calling thread slept in cost a wake-up: the backup call, with parts of
+// 16–45 µs, took 52–279 µs (Adam, MLP 784-[100×6]-10). A range whose
 // gradients are not finite is saved and not updated; the caller restores every
 // range from the saves when any part reports a failure. A part marks its range
 // saved (an i32 at byte 4, after the save, ordered after it on any CPU) before

@@ -105,11 +105,16 @@ function dieScenario(host: string): { message: string; cause: string; threads: n
       sameBits: after.every((v, i) => v === expected[i]) }));
     await rt.dispose();
   `;
+  return childResult(dir, script, 'the call');
+}
+
+/** Runs `script` in a child process in `dir` (at most 60 s) and parses the JSON it printed; fails if it hung, wrote to stderr or exited non-zero. */
+function childResult<T>(dir: string, script: string, what: string): T {
   const child = runScript(dir, script, 60_000);
-  expect(child.error, 'the child process did not finish: the call hung').toBeUndefined();
+  expect(child.error, `the child process did not finish: ${what} hung`).toBeUndefined();
   expect(child.stderr).toBe('');
   expect(child.status).toBe(0);
-  return JSON.parse(child.stdout);
+  return JSON.parse(child.stdout) as T;
 }
 
 describe('a worker that dies mid-call', () => {
@@ -223,11 +228,7 @@ WebAssembly.instantiate = async (module, imports) => {
       console.log(JSON.stringify({ message: error?.message, threads: rt.features.threads, unchanged, sameBits: run.state() === ref.state(), good }));
       await rt.dispose();
     `;
-    const child = runScript(all, script, 60_000);
-    expect(child.error, 'the child process did not finish: the step hung').toBeUndefined();
-    expect(child.stderr).toBe('');
-    expect(child.status).toBe(0);
-    return JSON.parse(child.stdout);
+    return childResult(all, script, 'the step');
   }
 
   it.each([

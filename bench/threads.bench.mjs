@@ -137,7 +137,7 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
     const blockMs = suite.time / BLOCKS;
-    const extra = { floor: [0, 0], balanced: [0, 0], numpy: [0, 0] }; // [ms, steps] of the floor's and NumPy's blocks
+    const extra = { floor: [0, 0], balanced: [0, 0], numpy: [0, 0] }; // [ms, steps]: the pair's blocks (slower worker, balanced) and NumPy's
     const workerMs = [0, 0]; // the floor's workers' steps, summed
     const add = (what, r) => { extra[what][0] += r.ms * r.steps; extra[what][1] += r.steps; };
     // a block's first call runs untimed: after the other sides' blocks the pool's worker is asleep and

@@ -60,8 +60,9 @@ const WORKER_SPIN_MS = 2;
 // QUIET_MAX_MS while it keeps being descheduled, and back to QUIET_MS once a
 // whole spin window passes QUIET_RESET_MS after the last time it was (a busy
 // neighbour still leaves it whole slices, longer than a spin window, so one
-// undisturbed window proves little). While every worker is quiet the runtime runs calls on the calling thread (RuntimeOptions
-// .busyCores): the MLP step then takes about its 1-thread time. Measured on a
+// undisturbed window proves little). While every worker is quiet the runtime
+// runs calls on the calling thread (RuntimeOptions.busyCores): the MLP step
+// then takes about its 1-thread time. Measured on a
 // 2-vCPU VM, a thread spinning for 5 s saw 3 to 5 gaps of 1 ms or more when
 // the machine was quiet (the hypervisor's; in its worst phases it pauses a
 // vCPU 500 times a second, ~0.1 ms each), 0 to 3 of 2 ms or more, and ~300

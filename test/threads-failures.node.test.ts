@@ -220,7 +220,7 @@ WebAssembly.instantiate = async (module, imports) => {
       await rt.ready;
       let run = null, error = null, good = 0, unchanged = false;
       for (let i = 0; i < 300 && !error; i++) {
-        if (run === null || ${fresh}) { run?.dispose(); rt.seed = 5; run = setup(rt); good = 0; }
+        if (run === null || ${fresh}) { run?.dispose(); rt.reseed(5); run = setup(rt); good = 0; }
         const before = run.state();
         try { run.step(); good++; } catch (e) { error = e; unchanged = run.state() === before; }
       }

@@ -10,6 +10,7 @@ import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GR
 import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sequential, Sigmoid, Trainer, createOptimizer, type Layer } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { CHAIN_MIN_PART_WORK, CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
+import { BLOCK_STEPS, FIRST_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS } from '../src/train/split-choice.js';
 import { expectBits, expectClose, host, makeRuntime, randomArray, wasmModule } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import { convBackward as convBackward64, outSize } from './reference/im2col.js';
@@ -952,6 +953,89 @@ describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
     expect(Number.isFinite(trainer.step(x, t, 2))).toBe(true);
     expect(optimizer.t).toBe(3);
     trainer.dispose();
+  });
+});
+
+describe('threads: a Trainer\'s steps on the pool or on the calling thread (src/train/split-choice.ts)', () => {
+  const MLP = { inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10 };
+  const ROWS = 1000, BATCH = 50; // 20 steps an epoch, every step's first-layer products split
+
+  /** Trains 2 epochs on `rt` from seed 31; `choose` (optional) replaces the Trainer's SplitChoice. Per step: held, pool jobs during it. */
+  const train = (rt: Runtime, options: { adaptiveThreads?: boolean; choose?: (rt: Runtime) => SplitChoice; augment?: () => void } = {}) => {
+    rt.reseed(31);
+    const net = new MultiLayerNet(rt, MLP);
+    const x = rt.tensor([ROWS, 784], randomArray(ROWS * 784, 32, 0, 1));
+    const t = rt.labels([ROWS], Array.from({ length: ROWS }, (_, i) => (i * 7) % 10));
+    const steps: Array<{ held: boolean; jobs: number }> = [];
+    let jobs = 0, held = false;
+    const trainer = new Trainer(net, x, t, x, t, {
+      epochs: 2, miniBatchSize: BATCH, optimizer: 'adam', optimizerParams: { lr: 0.001 },
+      ...(options.adaptiveThreads === undefined ? {} : { adaptiveThreads: options.adaptiveThreads }),
+      // runs inside the step's hold: sees whether it is held and the jobs before the step's calls
+      augment: () => { held = rt.holdSplits; jobs = rt.threadStats().jobs; options.augment?.(); },
+      callbacks: { onStepEnd: () => { steps.push({ held, jobs: rt.threadStats().jobs - jobs }); } },
+    });
+    if (options.choose) trainer.splitChoice = options.choose(rt);
+    let error: unknown = null;
+    try {
+      trainer.train();
+    } catch (e) {
+      error = e;
+    }
+    const result = { params: Object.values(net.params).map((p) => p.toArray()), steps, use: trainer.threadUse, error, holdAfter: rt.holdSplits };
+    trainer.dispose();
+    net.dispose();
+    x.dispose();
+    t.dispose();
+    return result;
+  };
+  // a clock by which a step takes 1 ms held and 2 ms split: the calling thread wins each probe clearly
+  const serialFaster = (rt: Runtime) => {
+    let clock = 0;
+    return new SplitChoice(rt, () => (clock += rt.holdSplits ? 1 : 2));
+  };
+
+  it('steps the calling thread measured faster with the pool\'s splits held (no pool job in them), the others split; the bits of 1 thread either way', async () => {
+    const one = train(await threaded({ threads: 1 }));
+    const rt = await threaded({ threads: 2 });
+    const always = train(rt, { adaptiveThreads: false });
+    const chosen = train(rt, { choose: serialFaster });
+    for (const run of [always, chosen]) one.params.forEach((p, i) => expectBits(run.params[i], p, `params[${i}]`));
+    expect(always.use).toEqual({ pool: true, poolStepMs: null, serialStepMs: null, probes: 0 });
+    expect(always.steps.every((s) => !s.held && s.jobs > 0), 'adaptiveThreads false: every step split').toBe(true);
+    // warm-up steps, half a probe (a clear choice), then held up to the next probe
+    const half = PROBE_BLOCKS.slice(0, 2).map((p) => (p ? 'P' : 'S').repeat(BLOCK_STEPS)).join('');
+    const ways = chosen.steps.map((s) => (s.held ? 'S' : 'P')).join('');
+    expect(ways).toBe(('P'.repeat(WARMUP_STEPS - 1) + half).padEnd(40, 'S'));
+    expect(40 - (WARMUP_STEPS - 1 + half.length), 'no second probe in these steps').toBeLessThan(FIRST_INTERVAL);
+    chosen.steps.forEach((s, i) => expect(s.jobs === 0, `step ${i} (${s.held ? 'held' : 'split'}): no pool job iff held`).toBe(s.held));
+    expect(chosen.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
+    expect(chosen.holdAfter, 'released after the run').toBe(false);
+    // the evaluation after each epoch still splits: the hold is the steps' alone
+    const before = rt.threadStats().jobs;
+    const ev = new MultiLayerNet(rt, MLP);
+    const xs = rt.tensor([ROWS, 784], randomArray(ROWS * 784, 33, 0, 1));
+    ev.predict(xs);
+    expect(rt.threadStats().jobs).toBeGreaterThan(before);
+    ev.dispose();
+    xs.dispose();
+  });
+
+  it('a step that throws in its hold releases it (the runtime splits again) and the error goes on', async () => {
+    const rt = await threaded({ threads: 2 });
+    let calls = 0;
+    const failing = train(rt, { choose: serialFaster, augment: () => { if (++calls === 25) throw new Error('augment failed'); } });
+    expect((failing.error as Error).message).toBe('augment failed');
+    expect(failing.steps.length).toBe(24);
+    expect(failing.steps.at(-1)!.held, 'the steps before it were held').toBe(true);
+    expect(failing.holdAfter).toBe(false);
+    expect(rt.splitsNow).toBe(true);
+  });
+
+  it('on one thread there is nothing to choose: no hold, no probe', async () => {
+    const one = train(await threaded({ threads: 1 }));
+    expect(one.steps.every((s) => !s.held)).toBe(true);
+    expect(one.use).toEqual({ pool: false, poolStepMs: null, serialStepMs: null, probes: 0 });
   });
 });
 

@@ -178,6 +178,11 @@ export class Runtime {
   private readonly yieldToBusy: boolean;
   /** Calls that would have split but ran on the calling thread, every worker being quiet. */
   private quietCalls = 0;
+  /**
+   * @internal while true every call runs on the calling thread, the pool staying up: a Trainer
+   * sets it around the steps it has measured to run faster so (src/train/split-choice.ts).
+   */
+  holdSplits = false;
   private readonly setSlots = (...args: number[]): void => {
     if (args.length > MAX_ARGS) throw new RangeError(`a split call's kernel takes at most ${MAX_ARGS} arguments, got ${args.length}`);
     this.slots.set(args, this.slotOffset);
@@ -296,8 +301,9 @@ export class Runtime {
     return pool;
   }
 
-  /** The pool to split a call on now: livePool(), but null while every worker is quiet (busy cores) and the runtime yields. */
+  /** The pool to split a call on now: livePool(), but null while splits are held, or every worker is quiet (busy cores) and the runtime yields. */
   private splitPool(): ThreadPool | null {
+    if (this.holdSplits) return null;
     const pool = this.livePool();
     if (pool !== null && this.yieldToBusy && pool.allQuiet) {
       this.quietCalls++;
@@ -337,11 +343,11 @@ export class Runtime {
 
   /**
    * @internal whether a split call made now would go to the pool: one is up (not a lazy pool yet to
-   * start, not a broken one) and not every worker is quiet.
+   * start, not a broken one), splits are not held and not every worker is quiet.
    */
   get splitsNow(): boolean {
     const pool = this.pool;
-    return pool !== null && !pool.broken && !(this.yieldToBusy && pool.allQuiet);
+    return pool !== null && !pool.broken && !this.holdSplits && !(this.yieldToBusy && pool.allQuiet);
   }
 
   /** Threads this runtime's calls are split for: the pool's, or the lazy pool's to be. */

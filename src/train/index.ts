@@ -4,5 +4,6 @@ export {
   type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent,
 } from './trainer.js';
 export { YIELD_EVERY_MS } from './yield.js';
+export type { ThreadUse } from './split-choice.js';
 export { layerActivations, type LayerActivation } from './activations.js';
 export { optimizeScalars } from './scalars.js';

@@ -20,6 +20,7 @@ import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
 import { NetCopy, StepGuard } from './rollback.js';
 import { Yielder, now } from './yield.js';
+import { SplitChoice, type ThreadUse } from './split-choice.js';
 
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
 export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
@@ -87,6 +88,14 @@ export interface TrainerOptions {
   onProgress?: (p: TrainerProgress) => void;
   /** Keras-style callbacks, for train() and fit() alike (fit() also accepts its own). */
   callbacks?: TrainerCallbacks;
+  /**
+   * With a thread pool, time steps split across it and on the calling thread alone now and
+   * then (a few steps each way once the pool is up, again after 256 steps, then at growing
+   * intervals up to 4,096) and run them the faster way (Trainer.threadUse says which): small
+   * steps can lose more to data crossing between cores than they gain. The same bits either
+   * way. false: every call big enough splits. Default true.
+   */
+  adaptiveThreads?: boolean;
 }
 
 /** What TrainerOptions.onProgress gets after every step ('step') and every epoch ('epoch'): a fresh plain object. */
@@ -234,7 +243,7 @@ const TRAINER_KEY = 'trainer';
 
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
-  'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks',
+  'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
 ]);
 
 /** Rows per evaluation chunk (the pause between chunks lets fit() yield during long evaluations). */
@@ -267,6 +276,8 @@ export class Trainer {
   private readonly buffers: Buffers;
   private readonly order: IntTensor;
   private readonly guard: StepGuard;
+  /** @internal how the loop's steps use the thread pool (null: adaptiveThreads false) */
+  splitChoice: SplitChoice | null;
   private readonly best: NetCopy | null;
   private readonly evalN: number | null;
   private readonly options: TrainerOptions;
@@ -304,7 +315,7 @@ export class Trainer {
     }
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
-      sampling = 'permutation', lrSchedule, augment, validationSplit, validation, earlyStopping, checkpoint,
+      sampling = 'permutation', lrSchedule, augment, validationSplit, validation, earlyStopping, checkpoint, adaptiveThreads = true,
     } = options;
     const rt = network.rt;
     if (network.disposed) throw new Error('Trainer: network used after dispose()');
@@ -348,6 +359,7 @@ export class Trainer {
       if (checkpoint === null || typeof checkpoint.write !== 'function') throw new TypeError('Trainer: checkpoint must be { every, write(bytes, epoch) }');
       if (!(Number.isInteger(checkpoint.every) && checkpoint.every > 0)) throw new RangeError(`Trainer: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
     }
+    if (typeof adaptiveThreads !== 'boolean') throw new TypeError(`Trainer: adaptiveThreads must be a boolean, got ${String(adaptiveThreads)}`);
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
     this.options = options;
@@ -377,7 +389,16 @@ export class Trainer {
     this.buffers = new Buffers(rt);
     this.order = rt.labels([n]);
     this.guard = new StepGuard(network, this.optimizer);
+    this.splitChoice = adaptiveThreads ? new SplitChoice(rt) : null;
     this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
+  }
+
+  /**
+   * Whether train()/fit() run their steps split across the runtime's thread pool or on the
+   * calling thread, and the step times that chose it (see TrainerOptions.adaptiveThreads).
+   */
+  get threadUse(): ThreadUse {
+    return this.splitChoice?.use ?? { pool: this.network.rt.splitsNow, poolStepMs: null, serialStepMs: null, probes: 0 };
   }
 
   /** The training rows actually stepped on (all of xTrain, or a validationSplit's training part). */
@@ -640,8 +661,17 @@ export class Trainer {
         else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
         k.gatherRows(xb.ptr, x.ptr, idx, B, rowLen);
         k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
-        const input = augment === undefined ? xb : augmented(augment, xb, tb);
-        const loss = this.step(input, tb, this.iter);
+        const splits = this.splitChoice;
+        splits?.begin();
+        let loss: number;
+        try {
+          const input = augment === undefined ? xb : augmented(augment, xb, tb);
+          loss = this.step(input, tb, this.iter);
+        } catch (e) {
+          splits?.abort();
+          throw e;
+        }
+        splits?.end();
         lossSum += loss;
         done++;
         this.result.trainLossList.push(loss);

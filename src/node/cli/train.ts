@@ -15,6 +15,7 @@ import type { ElementwiseOptimizer } from '../../optim/optimizer.js';
 import { createOptimizer, optimizerDefaults, optimizerNames } from '../../optim/registry.js';
 import { createSchedule, scheduleNames, type LRSchedule } from '../../optim/schedules.js';
 import { NetCopy } from '../../train/rollback.js';
+import type { ThreadUse } from '../../train/split-choice.js';
 import { Trainer, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult } from '../../train/trainer.js';
 import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
@@ -408,6 +409,8 @@ export interface TrainReport {
   stepsPerSec: number;
   /** Time to load the data. */
   loadSeconds: number;
+  /** Whether the steps ran split across the thread pool or on the calling thread, and the step times that chose it. */
+  threadUse: ThreadUse;
   history: EpochRecord[];
   /** Where the model went (null without --save; another file when --save could not be written). */
   saved: string | null;
@@ -441,6 +444,7 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     seconds,
     stepsPerSec: result.steps / stepSeconds,
     loadSeconds,
+    threadUse: trainer.threadUse,
     history: result.epochs,
     saved: null,
     resumedFrom: s.resume ?? null,
@@ -449,7 +453,14 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
 
 function fmtSummary(r: TrainReport): string {
   return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}  ` +
-    `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s\n`;
+    `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s${fmtThreadUse(r.threadUse)}\n`;
+}
+
+/** Which way the steps ran, when the Trainer timed both (nothing without a pool). */
+function fmtThreadUse(u: ThreadUse): string {
+  if (u.poolStepMs === null || u.serialStepMs === null) return '';
+  const [way, ms, other, otherMs] = u.pool ? ['split across threads', u.poolStepMs, 'on one', u.serialStepMs] : ['on one thread', u.serialStepMs, 'split', u.poolStepMs];
+  return `  steps ${way} (${ms.toFixed(2)} ms against ${otherMs.toFixed(2)} ${other})`;
 }
 
 // ---- checkpoints

@@ -1,0 +1,142 @@
+// Whether a Trainer's steps split their calls across the runtime's thread pool
+// or run them on the calling thread. Splitting pays for big calls (MultiLayerNet
+// 784-100-100-10 at batch 100: 1.3x on 2 threads) and loses on small ones: on a
+// 2-vCPU VM whose cores trade a cache line in 150–450 ns, the README's main job
+// (the same net at batch 16) stepped an epoch in 183 ms split against 119 ms on
+// the calling thread alone, the weights and batch crossing between the cores in
+// every call. Which way wins depends on the net, the batch and the host, so it
+// is measured: steps run in blocks each way, again and again as training goes
+// on (a VM's host has slow and fast phases), and the faster way is kept. Any
+// split gives the same bits (the runtime's contract), so the choice changes the
+// speed only.
+import type { Runtime } from '../runtime/runtime.js';
+import { now } from './yield.js';
+
+/** How a Trainer's steps used the runtime's thread pool (Trainer.threadUse). */
+export interface ThreadUse {
+  /** Whether steps now split their calls across the pool (false: on the calling thread; also without a pool). */
+  pool: boolean;
+  /** Median milliseconds of a step split across the pool at the last probe (null before one). */
+  poolStepMs: number | null;
+  /** Median milliseconds of a step on the calling thread at the last probe (null before one). */
+  serialStepMs: number | null;
+  /** Probes done: runs of steps timed both ways. */
+  probes: number;
+}
+
+/** What SplitChoice reads and sets on the runtime. */
+export type SplitHolder = Pick<Runtime, 'splitsNow' | 'holdSplits'>;
+
+/** Steps with the pool up before the first probe: the workers coming up, the code warming. */
+export const WARMUP_STEPS = 8;
+/**
+ * Steps a probe runs one way before it switches. The first of each block is not
+ * counted: it pays for the switch (data moving to the other core, a worker waking).
+ */
+export const BLOCK_STEPS = 4;
+/** The ways of a probe's blocks: pool, calling thread, calling thread, pool (each way as often early as late). */
+export const PROBE_BLOCKS: readonly boolean[] = [true, false, false, true];
+/** Steps a probe counts each way. */
+const COUNTED = (PROBE_BLOCKS.length / 2) * (BLOCK_STEPS - 1);
+/** After its first two blocks a probe stops when one way is this much faster (a clear choice costs half a probe). */
+export const CLEAR_RATIO = 1.25;
+/** Steps between probes: the first interval, doubled while a choice stands (×4 when it was clear), at most the last. */
+export const FIRST_INTERVAL = 256;
+export const MAX_INTERVAL = 4096;
+
+/**
+ * Times a Trainer's steps split and unsplit now and then and holds the
+ * runtime's splits through the steps when the calling thread alone is the
+ * faster. begin() before a step, end() after it, abort() when it throws.
+ */
+export class SplitChoice {
+  private usePool = true;
+  private untilProbe = WARMUP_STEPS;
+  private interval = FIRST_INTERVAL;
+  /** The probe in progress: steps done in it, and the times counted each way (kept, so a step allocates nothing). */
+  private probe: Probe | null = null;
+  private readonly times: Probe = { step: 0, pool: new Float64Array(COUNTED), pooled: 0, serial: new Float64Array(COUNTED), serials: 0 };
+  private lastPoolMs: number | null = null;
+  private lastSerialMs: number | null = null;
+  private probes = 0;
+  /** The step in progress is a probe's (its time is counted), and when it began. */
+  private timing = false;
+  private start = 0;
+
+  constructor(private readonly rt: SplitHolder, private readonly clock: () => number = now) {}
+
+  /** How steps use the pool now, and the last probe's medians. */
+  get use(): ThreadUse {
+    return { pool: this.usePool && this.rt.splitsNow, poolStepMs: this.lastPoolMs, serialStepMs: this.lastSerialMs, probes: this.probes };
+  }
+
+  /** Before a step: holds the runtime's splits when this step runs on the calling thread. */
+  begin(): void {
+    this.timing = false;
+    if (!this.rt.splitsNow) return; // no pool to choose (one thread, a lazy pool not up, every worker quiet)
+    if (this.probe === null && --this.untilProbe <= 0) {
+      this.probe = this.times;
+      this.probe.step = this.probe.pooled = this.probe.serials = 0;
+    }
+    const p = this.probe;
+    const pool = p === null ? this.usePool : PROBE_BLOCKS[Math.floor(p.step / BLOCK_STEPS)];
+    this.rt.holdSplits = !pool;
+    if (p !== null) {
+      this.timing = true;
+      this.start = this.clock();
+    }
+  }
+
+  /** After a step that completed: releases the hold, and counts the step's time in a probe. */
+  end(): void {
+    const p = this.probe;
+    if (this.timing && p !== null) {
+      const ms = this.clock() - this.start;
+      if (p.step % BLOCK_STEPS !== 0) {
+        if (this.rt.holdSplits) p.serial[p.serials++] = ms;
+        else p.pool[p.pooled++] = ms;
+      }
+      p.step++;
+      if (p.step === 2 * BLOCK_STEPS) {
+        const ratio = median(p.serial, p.serials) / median(p.pool, p.pooled);
+        if (ratio >= CLEAR_RATIO || ratio <= 1 / CLEAR_RATIO) this.decide(p, 4);
+      } else if (p.step === PROBE_BLOCKS.length * BLOCK_STEPS) {
+        this.decide(p, 2);
+      }
+    }
+    this.release();
+  }
+
+  /** After a step that threw: releases the hold; the step's time is not counted. */
+  abort(): void {
+    this.release();
+  }
+
+  private release(): void {
+    this.timing = false;
+    this.rt.holdSplits = false;
+  }
+
+  // The faster way by the medians (the pool on a tie); the next probe after an
+  // interval that grows by `growth` while the choice stands and restarts when it changes.
+  private decide(p: Probe, growth: number): void {
+    const poolMs = median(p.pool, p.pooled), serialMs = median(p.serial, p.serials);
+    const usePool = !(serialMs < poolMs);
+    this.interval = this.probes === 0 || usePool !== this.usePool ? FIRST_INTERVAL : Math.min(MAX_INTERVAL, this.interval * growth);
+    this.usePool = usePool;
+    this.untilProbe = this.interval;
+    this.lastPoolMs = poolMs;
+    this.lastSerialMs = serialMs;
+    this.probes++;
+    this.probe = null;
+  }
+}
+
+interface Probe { step: number; pool: Float64Array; pooled: number; serial: Float64Array; serials: number }
+
+/** Median of a[0..n) (sorts them in place). */
+function median(a: Float64Array, n: number): number {
+  const s = a.subarray(0, n).sort();
+  const h = n >> 1;
+  return n % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}

@@ -1,0 +1,140 @@
+// src/train/split-choice.ts: which way a Trainer's steps run (split across the
+// pool or on the calling thread), chosen from timed steps. A fake runtime and a
+// fake clock: each step "takes" the time its way is given, so the schedule and
+// the choices are checked exactly.
+import { describe, it, expect } from 'vitest';
+import {
+  BLOCK_STEPS, CLEAR_RATIO, FIRST_INTERVAL, MAX_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, type SplitHolder,
+} from '../src/train/split-choice.js';
+
+/** A runtime with a pool (`splitsNow` unless held or `poolUp` is false) and a clock whose steps take `ms(way)`. */
+class Fake {
+  poolUp = true;
+  holdSplits = false;
+  time = 0;
+  /** Milliseconds of a step on the pool and on the calling thread. */
+  poolMs = 1;
+  serialMs = 1;
+  /** The way each step ran: 'P' split, 'S' held, '-' no pool. */
+  ways = '';
+  readonly choice: SplitChoice;
+  constructor() {
+    const rt: SplitHolder = this as unknown as SplitHolder;
+    Object.defineProperty(this, 'splitsNow', { get: () => this.poolUp && !this.holdSplits });
+    this.choice = new SplitChoice(rt, () => this.time);
+  }
+
+  /** Runs `n` steps; `fail(i)` makes step i throw (abort). */
+  steps(n: number, fail: (i: number) => boolean = () => false): void {
+    for (let i = 0; i < n; i++) {
+      this.choice.begin();
+      const way = !this.poolUp ? '-' : this.holdSplits ? 'S' : 'P';
+      this.ways += way;
+      this.time += way === 'S' ? this.serialMs : this.poolMs;
+      if (fail(i)) this.choice.abort();
+      else this.choice.end();
+      expect(this.holdSplits, 'the hold is released after every step').toBe(false);
+    }
+  }
+}
+
+const probe = (blocks: readonly boolean[]) => blocks.map((p) => (p ? 'P' : 'S').repeat(BLOCK_STEPS)).join('');
+const full = probe(PROBE_BLOCKS), half = probe(PROBE_BLOCKS.slice(0, 2));
+
+describe('SplitChoice: the way a Trainer\'s steps run, timed', () => {
+  it('probes once the pool is up, a block each way (P S S P), and keeps the pool on a tie', () => {
+    const f = new Fake();
+    f.steps(WARMUP_STEPS - 1 + full.length + 10);
+    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + full + 'P'.repeat(10));
+    expect(f.choice.use).toEqual({ pool: true, poolStepMs: 1, serialStepMs: 1, probes: 1 });
+  });
+
+  it('runs steps on the calling thread once that is clearly faster, after half a probe; probes again FIRST_INTERVAL steps on, growing ×4 while clear', () => {
+    const f = new Fake();
+    f.poolMs = 2;
+    f.steps(WARMUP_STEPS - 1 + half.length);
+    expect(f.ways.slice(WARMUP_STEPS - 1)).toBe(half);
+    expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
+    f.ways = '';
+    f.steps(FIRST_INTERVAL - 1 + half.length + 4 * FIRST_INTERVAL - 1 + half.length);
+    expect(f.ways).toBe('S'.repeat(FIRST_INTERVAL - 1) + half + 'S'.repeat(4 * FIRST_INTERVAL - 1) + half);
+    expect(f.choice.use.probes).toBe(3);
+  });
+
+  it('takes a whole probe when the ways are close, and the faster median then (the calling thread 6% faster)', () => {
+    const f = new Fake();
+    f.poolMs = 1.0625;
+    expect(f.poolMs / f.serialMs).toBeLessThan(CLEAR_RATIO);
+    f.steps(WARMUP_STEPS - 1 + full.length + 3);
+    expect(f.ways.slice(WARMUP_STEPS - 1)).toBe(full + 'SSS');
+    expect(f.choice.use).toMatchObject({ pool: false, poolStepMs: 1.0625, serialStepMs: 1 });
+  });
+
+  it('counts no block\'s first step (it pays for the switch): the medians are of the other steps\' times', () => {
+    const f = new Fake();
+    f.steps(WARMUP_STEPS - 1);
+    // the probe's steps, block by block (P S S P); each block's first step takes 5 ms
+    const times = [5, 1, 2, 3, 5, 2, 2, 2, 5, 2, 2, 2, 5, 4, 5, 6];
+    for (const ms of times) {
+      f.choice.begin();
+      f.time += ms;
+      f.choice.end();
+    }
+    // pool: 1 2 3 4 5 6 → 3.5 (with the first steps, 4.5); calling thread: 2
+    expect(f.choice.use).toEqual({ pool: false, poolStepMs: 3.5, serialStepMs: 2, probes: 1 });
+  });
+
+  it('a choice that changes restarts the interval; one that stands doubles it, up to MAX_INTERVAL', () => {
+    const f = new Fake();
+    f.poolMs = 1.0625; // close: whole probes
+    const until = () => WARMUP_STEPS - 1 + full.length;
+    f.steps(until());
+    expect(f.choice.use.pool).toBe(false);
+    let interval = FIRST_INTERVAL;
+    const gaps: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      f.ways = '';
+      f.steps(interval - 1 + full.length);
+      expect(f.ways.slice(interval - 1)).toBe(full);
+      gaps.push(interval);
+      interval = Math.min(MAX_INTERVAL, 2 * interval);
+    }
+    expect(gaps).toEqual([256, 512, 1024, 2048, 4096, 4096]);
+    // the pool turns faster: the next probe flips the choice and the interval starts again
+    f.poolMs = 0.9375;
+    f.ways = '';
+    f.steps(MAX_INTERVAL - 1 + full.length + FIRST_INTERVAL - 1 + 1);
+    expect(f.ways).toBe('S'.repeat(MAX_INTERVAL - 1) + full + 'P'.repeat(FIRST_INTERVAL - 1) + 'P');
+    expect(f.choice.use).toMatchObject({ pool: true, poolStepMs: 0.9375, serialStepMs: 1 });
+  });
+
+  it('without a pool (one thread, a lazy pool not up, every worker quiet) it holds nothing and times nothing; a probe waits for the pool', () => {
+    const f = new Fake();
+    f.poolUp = false;
+    f.steps(100);
+    expect(f.ways).toBe('-'.repeat(100));
+    expect(f.choice.use).toEqual({ pool: false, poolStepMs: null, serialStepMs: null, probes: 0 });
+    f.poolUp = true;
+    f.poolMs = 2;
+    f.ways = '';
+    f.steps(WARMUP_STEPS - 1 + 5);
+    f.poolUp = false; // the workers go quiet mid-probe: the steps run unheld, uncounted
+    f.steps(7);
+    f.poolUp = true;
+    f.steps(half.length - 5);
+    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + half.slice(0, 5) + '-'.repeat(7) + half.slice(5));
+    expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
+  });
+
+  it('a step that throws is not counted and releases the hold; the probe goes on where it was', () => {
+    const f = new Fake();
+    f.poolMs = 2;
+    f.steps(WARMUP_STEPS - 1 + BLOCK_STEPS + 1);
+    f.serialMs = 100; // failing steps "take" 100 ms: counted, they would make the calling thread the slower
+    f.steps(3, () => true);
+    f.serialMs = 1;
+    f.steps(BLOCK_STEPS - 1);
+    expect(f.ways.slice(WARMUP_STEPS - 1)).toBe('P'.repeat(BLOCK_STEPS) + 'S' + 'SSS' + 'S'.repeat(BLOCK_STEPS - 1));
+    expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
+  });
+});

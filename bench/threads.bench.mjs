@@ -13,7 +13,8 @@
 // 2-thread side runs, on the relaxed shared-memory build (with NumPy's blocks
 // where the case has them: its note gives that ratio). Wall clock
 // throughout (CPU time would sum the threads). Last, the command users run:
-// `simdnn train --net deep-conv` for one epoch with its default threads against
+// `simdnn train --net deep-conv` for one epoch, and the README's main job
+// (`simdnn train` with its defaults), with default threads against
 // `--threads 1`, each in a child process, timed by the training seconds the CLI
 // reports, in alternating pairs (pairedCli).
 import { spawn } from 'node:child_process';
@@ -219,14 +220,24 @@ const numpyPeer = (suite, script, args = []) => () =>
 const CLI = fileURLToPath(new URL('../dist/node/cli.js', import.meta.url));
 
 /**
- * Milliseconds of training (the CLI's own `seconds`: data loading excluded) of
- * one DeepConvNet epoch on the bundled digits, by `simdnn train` in a child
- * process with the given extra flags. The relaxed pass passes this process's
- * V8 flags on (Node 20 runs relaxed SIMD only behind one).
+ * The CLI cases: `simdnn train` with `args` (the README's main job: none), in a
+ * child process; `--json --quiet` and, in the relaxed pass, `--relaxed` are added.
  */
-function cliEpoch(suite, flags) {
-  const args = [...process.execArgv, CLI, 'train', '--net', 'deep-conv', '--optimizer', 'adam', '--epochs', '1', '--json', '--quiet',
-    ...(suite.quick ? ['--train-rows', '1000', '--test-rows', '200'] : []), ...(suite.relaxed ? ['--relaxed'] : []), ...flags];
+const CLI_CASES = {
+  'deep-conv': { args: ['--net', 'deep-conv', '--optimizer', 'adam', '--epochs', '1'], quick: ['--train-rows', '1000', '--test-rows', '200'], pairs: 3 },
+  main: { args: [], quick: ['--epochs', '1'], pairs: 6 },
+};
+
+/**
+ * Milliseconds of training (the CLI's own `seconds`: data loading excluded) of
+ * CLI case `name` with the given extra flags, and how its steps used the pool
+ * (the report's threadUse). The relaxed pass passes this process's V8 flags on
+ * (Node 20 runs relaxed SIMD only behind one).
+ */
+function cliRun(suite, name, flags) {
+  const c = CLI_CASES[name];
+  const args = [...process.execArgv, CLI, 'train', ...c.args, '--json', '--quiet',
+    ...(suite.quick ? c.quick : []), ...(suite.relaxed ? ['--relaxed'] : []), ...flags];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -236,27 +247,36 @@ function cliEpoch(suite, flags) {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`simdnn train ${flags.join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`));
-      resolve(JSON.parse(out).seconds * 1000);
+      const r = JSON.parse(out);
+      resolve({ ms: r.seconds * 1000, use: r.threadUse });
     });
   });
 }
 
 /**
- * Epochs per side of the CLI case, in alternating pairs (default threads
- * first, then --threads 1, then the other way round): one epoch a side let a
- * phase of the host decide the ratio (1.91× in one full run, 1.21× in the next,
- * where the 1-thread epoch took 17.5 s and 25.1 s a few minutes later).
+ * Runs per side of a CLI case (its `pairs`), in alternating pairs (default
+ * threads first, then --threads 1, then the other way round): one epoch a side
+ * let a phase of the host decide the DeepConvNet's ratio (1.91× in one full run,
+ * 1.21× in the next, where the 1-thread epoch took 17.5 s and 25.1 s a few
+ * minutes later). The main job's runs take about a second: twice the pairs.
  */
-const CLI_PAIRS = 3;
-
-/** The CLI case's both sides: mean ms per side over CLI_PAIRS alternating pairs, and each pair's ratio. */
-async function pairedCli(suite) {
+async function pairedCli(suite, name) {
+  const pairs = CLI_CASES[name].pairs;
   const ms = [[], []];
-  for (let i = 0; i < CLI_PAIRS; i++) {
-    for (const side of sidesInRound(i)) ms[side].push(await cliEpoch(suite, side ? ['--threads', '1'] : []));
+  const ways = [];
+  for (let i = 0; i < pairs; i++) {
+    for (const side of sidesInRound(i)) {
+      const r = await cliRun(suite, name, side ? ['--threads', '1'] : []);
+      ms[side].push(r.ms);
+      if (!side) ways.push(r.use.poolStepMs === null ? 'no probe' : r.use.pool ? 'split' : 'one thread');
+    }
   }
   const mean = (a) => a.reduce((sum, v) => sum + v, 0) / a.length;
-  return { two: mean(ms[0]), one: mean(ms[1]), note: `${CLI_PAIRS} alternating pairs, ×1 thread per pair ${ms[0].map((t, i) => (ms[1][i] / t).toFixed(2)).join(', ')}` };
+  return {
+    two: mean(ms[0]),
+    one: mean(ms[1]),
+    note: `${pairs} alternating pairs, ×1 thread per pair ${ms[0].map((t, i) => (ms[1][i] / t).toFixed(2)).join(', ')}; steps ran ${ways.join(', ')}`,
+  };
 }
 
 /** @param {import('./harness.mjs').Suite} suite */
@@ -287,11 +307,17 @@ export default function register(suite) {
       },
     });
   }
-  let cli = null;
-  const cliBoth = () => (cli ??= pairedCli(suite));
-  suite.add(`simdnn train --net deep-conv --optimizer adam, 1 epoch${suite.quick ? ' of 1,000 rows' : ''}, default threads (target ≥ 1.7× --threads 1)`, {
-    ours: suite.relaxed ? async () => ({ ms: await cliEpoch(suite, []) }) : async () => { const r = await cliBoth(); return { ms: r.two, note: r.note }; },
-    external: { '--threads 1': async () => (await cliBoth()).one },
-    wallClock: true,
-  });
+  const cliCases = [
+    ['deep-conv', `simdnn train --net deep-conv --optimizer adam, 1 epoch${suite.quick ? ' of 1,000 rows' : ''}, default threads (target ≥ 1.7× --threads 1)`],
+    ['main', `simdnn train (the README's main job: 784-100-100-10, batch 16, ${suite.quick ? '1 epoch' : '5 epochs'}), default threads (target ≥ 1.0× --threads 1)`],
+  ];
+  for (const [key, title] of cliCases) {
+    let cli = null;
+    const cliBoth = () => (cli ??= pairedCli(suite, key));
+    suite.add(title, {
+      ours: suite.relaxed ? async () => ({ ms: (await cliRun(suite, key, [])).ms }) : async () => { const r = await cliBoth(); return { ms: r.two, note: r.note }; },
+      external: { '--threads 1': async () => (await cliBoth()).one },
+      wallClock: true,
+    });
+  }
 }

@@ -4,7 +4,7 @@
 // the choices are checked exactly.
 import { describe, it, expect } from 'vitest';
 import {
-  BLOCK_STEPS, CLEAR_RATIO, FIRST_INTERVAL, MAX_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, type SplitHolder,
+  BLOCK_STEPS, CLEAR_RATIO, FIRST_INTERVAL, LONG_STEP_MS, MAX_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, type SplitHolder,
 } from '../src/train/split-choice.js';
 
 /** A runtime with a pool (`splitsNow` unless held or `poolUp` is false) and a clock whose steps take `ms(way)`. */
@@ -59,6 +59,23 @@ describe('SplitChoice: the way a Trainer\'s steps run, timed', () => {
     f.steps(FIRST_INTERVAL - 1 + half.length + 4 * FIRST_INTERVAL - 1 + half.length);
     expect(f.ways).toBe('S'.repeat(FIRST_INTERVAL - 1) + half + 'S'.repeat(4 * FIRST_INTERVAL - 1) + half);
     expect(f.choice.use.probes).toBe(3);
+  });
+
+  it('judges long steps (a DeepConvNet\'s) after the calling thread\'s first counted step: two steps on it, not four', () => {
+    const f = new Fake();
+    f.poolMs = 64;
+    f.serialMs = 128;
+    expect(f.poolMs).toBeGreaterThanOrEqual(LONG_STEP_MS);
+    f.steps(WARMUP_STEPS - 1 + BLOCK_STEPS + 2 + 5);
+    expect(f.ways.slice(WARMUP_STEPS - 1)).toBe('P'.repeat(BLOCK_STEPS) + 'SS' + 'PPPPP');
+    expect(f.choice.use).toEqual({ pool: true, poolStepMs: 64, serialStepMs: 128, probes: 1 });
+    // close long steps still take the whole probe
+    const g = new Fake();
+    g.poolMs = 68;
+    g.serialMs = 64;
+    g.steps(WARMUP_STEPS - 1 + full.length);
+    expect(g.ways.slice(WARMUP_STEPS - 1)).toBe(full);
+    expect(g.choice.use).toEqual({ pool: false, poolStepMs: 68, serialStepMs: 64, probes: 1 });
   });
 
   it('takes a whole probe when the ways are close, and the faster median then (the calling thread 6% faster)', () => {

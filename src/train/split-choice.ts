@@ -40,6 +40,12 @@ export const PROBE_BLOCKS: readonly boolean[] = [true, false, false, true];
 const COUNTED = (PROBE_BLOCKS.length / 2) * (BLOCK_STEPS - 1);
 /** After its first two blocks a probe stops when one way is this much faster (a clear choice costs half a probe). */
 export const CLEAR_RATIO = 1.25;
+/**
+ * Steps this long (ms, the pool's median) are judged clear after the calling thread's first
+ * counted step: a pause of the host (~0.1 ms) moves them by 2% at most, where the other
+ * steps of the block would add a DeepConvNet step's 60 ms on the slower way each.
+ */
+export const LONG_STEP_MS = 5;
 /** Steps between probes: the first interval, doubled while a choice stands (×4 when it was clear), at most the last. */
 export const FIRST_INTERVAL = 256;
 export const MAX_INTERVAL = 4096;
@@ -97,7 +103,8 @@ export class SplitChoice {
         else p.pool[p.pooled++] = ms;
       }
       p.step++;
-      if (p.step === 2 * BLOCK_STEPS) {
+      const long = p.step < 2 * BLOCK_STEPS && p.serials === 1 && median(p.pool, p.pooled) >= LONG_STEP_MS;
+      if (p.step === 2 * BLOCK_STEPS || long) {
         const ratio = median(p.serial, p.serials) / median(p.pool, p.pooled);
         if (ratio >= CLEAR_RATIO || ratio <= 1 / CLEAR_RATIO) this.decide(p, 4);
       } else if (p.step === PROBE_BLOCKS.length * BLOCK_STEPS) {

@@ -10,6 +10,8 @@ import {
 /** A runtime with a pool (`splitsNow` unless held or `poolUp` is false) and a clock whose steps take `ms(way)`. */
 class Fake {
   poolUp = true;
+  /** Every worker of the pool has come up. */
+  workersUp = true;
   holdSplits = false;
   time = 0;
   /** Milliseconds of a step on the pool and on the calling thread. */
@@ -21,6 +23,7 @@ class Fake {
   constructor() {
     const rt: SplitHolder = this as unknown as SplitHolder;
     Object.defineProperty(this, 'splitsNow', { get: () => this.poolUp && !this.holdSplits });
+    Object.defineProperty(this, 'poolReady', { get: () => this.poolUp && this.workersUp && !this.holdSplits });
     this.choice = new SplitChoice(rt, () => this.time);
   }
 
@@ -141,6 +144,20 @@ describe('SplitChoice: the way a Trainer\'s steps run, timed', () => {
     f.steps(half.length - 5);
     expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + half.slice(0, 5) + '-'.repeat(7) + half.slice(5));
     expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
+  });
+
+  it('waits for every worker of a new pool to be up (until then its calls run partly on the calling thread): no hold, no probe', () => {
+    const f = new Fake();
+    f.workersUp = false;
+    f.steps(50);
+    expect(f.ways).toBe('P'.repeat(50));
+    expect(f.choice.use).toEqual({ pool: true, poolStepMs: null, serialStepMs: null, probes: 0 });
+    f.workersUp = true;
+    f.poolMs = 2;
+    f.ways = '';
+    f.steps(WARMUP_STEPS - 1 + half.length);
+    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + half);
+    expect(f.choice.use.probes).toBe(1);
   });
 
   it('a step that throws is not counted and releases the hold; the probe goes on where it was', () => {

@@ -998,6 +998,8 @@ describe('threads: a Trainer\'s steps on the pool or on the calling thread (src/
   it('steps the calling thread measured faster with the pool\'s splits held (no pool job in them), the others split; the bits of 1 thread either way', async () => {
     const one = train(await threaded({ threads: 1 }));
     const rt = await threaded({ threads: 2 });
+    await rt.ready;
+    expect(rt.poolReady, 'every worker up').toBe(true);
     const always = train(rt, { adaptiveThreads: false });
     const chosen = train(rt, { choose: serialFaster });
     for (const run of [always, chosen]) one.params.forEach((p, i) => expectBits(run.params[i], p, `params[${i}]`));
@@ -1055,8 +1057,10 @@ describe('threads: the default, a lazy \'auto\' pool', () => {
     // 4.3M multiply-adds a call: 32 calls pass the 2^27 that start the pool; all run here
     for (let call = 0; call < 32; call++) expectBits(runCase(rt, cases[0], 0), one[0], `call ${call}, before the pool`);
     expect(rt.threadStats().jobs).toBe(0);
+    expect(rt.poolReady, 'workers still starting (a Trainer waits for them before it times its steps)').toBe(false);
     await rt.ready;
     expect(rt.features.threads).toBe(cores);
+    expect(rt.poolReady, 'every worker up').toBe(cores > 1);
     expectBits(runCase(rt, cases[0], 0), one[0], 'on the pool');
     expect(rt.threadStats().jobs).toBe(cores > 1 ? 1 : 0);
   });

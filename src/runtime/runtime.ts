@@ -350,6 +350,11 @@ export class Runtime {
     return pool !== null && !pool.broken && !this.holdSplits && !(this.yieldToBusy && pool.allQuiet);
   }
 
+  /** @internal splitsNow, and every worker of the pool has come up (a new pool's calls run partly on the calling thread until then). */
+  get poolReady(): boolean {
+    return this.splitsNow && this.pool!.allUp;
+  }
+
   /** Threads this runtime's calls are split for: the pool's, or the lazy pool's to be. */
   private get plannedThreads(): number {
     return this.pool ? this.pool.size : this.deferred ? this.deferred.threads : 1;

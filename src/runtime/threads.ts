@@ -402,9 +402,9 @@ export class ThreadPool {
     return this.args[c * MAX_ARGS + MAX_ARGS - 1];
   }
 
-  /** Workers that have come up (counted through the shared memory). */
-  get up(): number {
-    return Atomics.load(this.ctl, READY);
+  /** Whether every worker has come up (each counts itself in through the shared memory). */
+  get allUp(): boolean {
+    return Atomics.load(this.ctl, READY) >= this.workerCount;
   }
 
   /** Whether every worker is quiet: each found its core busy with other work (see PREEMPTED_MS). */

@@ -25,9 +25,9 @@ export interface ThreadUse {
 }
 
 /** What SplitChoice reads and sets on the runtime. */
-export type SplitHolder = Pick<Runtime, 'splitsNow' | 'holdSplits'>;
+export type SplitHolder = Pick<Runtime, 'splitsNow' | 'poolReady' | 'holdSplits'>;
 
-/** Steps with the pool up before the first probe: the workers coming up, the code warming. */
+/** Steps with every worker up before the first probe: the workers' code warming. */
 export const WARMUP_STEPS = 8;
 /**
  * Steps a probe runs one way before it switches. The first of each block is not
@@ -79,7 +79,7 @@ export class SplitChoice {
   /** Before a step: holds the runtime's splits when this step runs on the calling thread. */
   begin(): void {
     this.timing = false;
-    if (!this.rt.splitsNow) return; // no pool to choose (one thread, a lazy pool not up, every worker quiet)
+    if (!this.rt.poolReady) return; // no pool to choose (one thread, a lazy pool or its workers not up, every worker quiet)
     if (this.probe === null && --this.untilProbe <= 0) {
       this.probe = this.times;
       this.probe.step = this.probe.pooled = this.probe.serials = 0;

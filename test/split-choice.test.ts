@@ -4,7 +4,7 @@
 // the choices are checked exactly.
 import { describe, it, expect } from 'vitest';
 import {
-  BLOCK_STEPS, CLEAR_RATIO, FIRST_INTERVAL, LONG_STEP_MS, MAX_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, type SplitHolder,
+  BLOCK_STEPS, CLEAR_RATIO, FIRST_INTERVAL, LONG_STEP_MS, MAX_INTERVAL, POOL_MARGIN, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, type SplitHolder,
 } from '../src/train/split-choice.js';
 
 /** A runtime with a pool (`splitsNow` unless held or `poolUp` is false) and a clock whose steps take `ms(way)`. */
@@ -45,11 +45,24 @@ const probe = (blocks: readonly boolean[]) => blocks.map((p) => (p ? 'P' : 'S').
 const full = probe(PROBE_BLOCKS), half = probe(PROBE_BLOCKS.slice(0, 2));
 
 describe('SplitChoice: the way a Trainer\'s steps run, timed', () => {
-  it('probes once the pool is up, a block each way (P S S P), and keeps the pool on a tie', () => {
+  it('probes once the pool is up, a block each way (P S S P); the pool must be POOL_MARGIN faster to be kept', () => {
     const f = new Fake();
     f.steps(WARMUP_STEPS - 1 + full.length + 10);
-    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + full + 'P'.repeat(10));
-    expect(f.choice.use).toEqual({ pool: true, poolStepMs: 1, serialStepMs: 1, probes: 1 });
+    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + full + 'S'.repeat(10));
+    expect(f.choice.use).toEqual({ pool: false, poolStepMs: 1, serialStepMs: 1, probes: 1 });
+    // the calling thread 4% slower: within the margin, still the calling thread
+    const g = new Fake();
+    g.poolMs = 0.96;
+    expect(g.poolMs * (1 + POOL_MARGIN)).toBeGreaterThan(g.serialMs);
+    g.steps(WARMUP_STEPS - 1 + full.length + 1);
+    expect(g.choice.use.pool).toBe(false);
+    // 6% slower: the pool
+    const h = new Fake();
+    h.poolMs = 0.9375;
+    expect(h.poolMs * (1 + POOL_MARGIN)).toBeLessThan(h.serialMs);
+    h.steps(WARMUP_STEPS - 1 + full.length + 1);
+    expect(h.ways.at(-1)).toBe('P');
+    expect(h.choice.use).toEqual({ pool: true, poolStepMs: 0.9375, serialStepMs: 1, probes: 1 });
   });
 
   it('runs steps on the calling thread once that is clearly faster, after half a probe; probes again FIRST_INTERVAL steps on, growing ×4 while clear', () => {

@@ -27,7 +27,7 @@ export interface ThreadUse {
 /** What SplitChoice reads and sets on the runtime. */
 export type SplitHolder = Pick<Runtime, 'splitsNow' | 'poolReady' | 'holdSplits'>;
 
-/** Steps with every worker up before the first probe: the workers' code warming. */
+/** The first probe starts on the WARMUP_STEPS-th step with every worker up (the steps before warm the workers' code). */
 export const WARMUP_STEPS = 8;
 /**
  * Steps a probe runs one way before it switches. The first of each block is not
@@ -46,6 +46,13 @@ export const CLEAR_RATIO = 1.25;
  * steps of the block would add a DeepConvNet step's 60 ms on the slower way each.
  */
 export const LONG_STEP_MS = 5;
+/**
+ * The pool must be this much faster (its median step time × (1 + POOL_MARGIN) below the calling
+ * thread's) to be used. Six steps a way leave ~±10% of noise on the 2-vCPU VMs: with no margin,
+ * the README's main job, whose steady steps ran 4–13% faster on the calling thread alone (6 runs
+ * of 5 epochs), ended 5 of a bench run's 6 runs on the pool, at 0.90× its --threads 1 time.
+ */
+export const POOL_MARGIN = 0.05;
 /** Steps between probes: the first interval, doubled while a choice stands (×4 when it was clear), at most the last. */
 export const FIRST_INTERVAL = 256;
 export const MAX_INTERVAL = 4096;
@@ -124,11 +131,11 @@ export class SplitChoice {
     this.rt.holdSplits = false;
   }
 
-  // The faster way by the medians (the pool on a tie); the next probe after an
-  // interval that grows by `growth` while the choice stands and restarts when it changes.
+  // The faster way by the medians (the pool by POOL_MARGIN at least); the next probe after
+  // an interval that grows by `growth` while the choice stands and restarts when it changes.
   private decide(p: Probe, growth: number): void {
     const poolMs = median(p.pool, p.pooled), serialMs = median(p.serial, p.serials);
-    const usePool = !(serialMs < poolMs);
+    const usePool = poolMs * (1 + POOL_MARGIN) < serialMs;
     this.interval = this.probes === 0 || usePool !== this.usePool ? FIRST_INTERVAL : Math.min(MAX_INTERVAL, this.interval * growth);
     this.usePool = usePool;
     this.untilProbe = this.interval;

@@ -141,37 +141,27 @@ describe('SplitChoice: the way a Trainer\'s steps run, timed', () => {
     expect(f.choice.use).toMatchObject({ pool: true, poolStepMs: 0.9375, serialStepMs: 1 });
   });
 
-  it('without a pool (one thread, a lazy pool not up, every worker quiet) it holds nothing and times nothing; a probe waits for the pool', () => {
-    const f = new Fake();
-    f.poolUp = false;
-    f.steps(100);
-    expect(f.ways).toBe('-'.repeat(100));
-    expect(f.choice.use).toEqual({ pool: false, poolStepMs: null, serialStepMs: null, probes: 0 });
-    f.poolUp = true;
-    f.poolMs = 2;
-    f.ways = '';
-    f.steps(WARMUP_STEPS - 1 + 5);
-    f.poolUp = false; // the workers go quiet mid-probe: the steps run unheld, uncounted
-    f.steps(7);
-    f.poolUp = true;
-    f.steps(half.length - 5);
-    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + half.slice(0, 5) + '-'.repeat(7) + half.slice(5));
-    expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
-  });
-
-  it('waits for every worker of a new pool to be up (until then its calls run partly on the calling thread): no hold, no probe', () => {
-    const f = new Fake();
-    f.workersUp = false;
-    f.steps(50);
-    expect(f.ways).toBe('P'.repeat(50));
-    expect(f.choice.use).toEqual({ pool: true, poolStepMs: null, serialStepMs: null, probes: 0 });
-    f.workersUp = true;
-    f.poolMs = 2;
-    f.ways = '';
-    f.steps(WARMUP_STEPS - 1 + half.length);
-    expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + half);
-    expect(f.choice.use.probes).toBe(1);
-  });
+  // no pool (one thread, a lazy pool not started, every worker quiet): steps run unsplit; a pool whose workers are
+  // not all up yet: its calls run partly on the calling thread, so its steps would be judged too slow
+  for (const [missing, set, way] of [['no pool', (f: Fake, on: boolean) => { f.poolUp = on; }, '-'], ['workers not all up', (f: Fake, on: boolean) => { f.workersUp = on; }, 'P']] as const) {
+    it(`${missing}: it holds nothing and times nothing; a probe waits, also when it goes mid-probe`, () => {
+      const f = new Fake();
+      set(f, false);
+      f.steps(100);
+      expect(f.ways).toBe(way.repeat(100));
+      expect(f.choice.use).toEqual({ pool: way === 'P', poolStepMs: null, serialStepMs: null, probes: 0 });
+      set(f, true);
+      f.poolMs = 2;
+      f.ways = '';
+      f.steps(WARMUP_STEPS - 1 + 5);
+      set(f, false);
+      f.steps(7);
+      set(f, true);
+      f.steps(half.length - 5);
+      expect(f.ways).toBe('P'.repeat(WARMUP_STEPS - 1) + half.slice(0, 5) + way.repeat(7) + half.slice(5));
+      expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
+    });
+  }
 
   it('a step that throws is not counted and releases the hold; the probe goes on where it was', () => {
     const f = new Fake();

@@ -149,7 +149,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
   { name: 'resume', value: 'checkpoint', help: 'continue the run a checkpoint holds (its settings; the result is the same bits as the uninterrupted run)' },
-  { name: 'threads', value: 'n|auto', default: 'auto', help: "threads for the kernels ('auto': one per core); results are the same bits for any count" },
+  { name: 'threads', value: 'n|auto', default: 'auto', help: "threads for the kernels ('auto': one per core); results are the same bits for any count; steps run on one thread where the Trainer measures that faster (the summary says)" },
   { name: 'relaxed', help: 'relaxed-SIMD build (fused multiply-add: faster, results differ by CPU; Node 20 needs --experimental-wasm-relaxed-simd)' },
   { name: 'json', help: 'print one JSON object with the results on stdout' },
   { name: 'quiet', help: 'no progress or start line on stderr' },

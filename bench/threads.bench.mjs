@@ -65,6 +65,11 @@ function gemmCase(rt) {
   };
 }
 
+/** Updates timed each way by an MLP case's updateUs (medians). */
+const UPDATE_PROBES = 300;
+
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
 /** The MLP step with the optimizer `name` at learning rate `lr`. */
 const mlpCase = (name, lr) => async (rt) => {
   const { MultiLayerNet, createOptimizer } = await import('../dist/index.js');
@@ -74,9 +79,29 @@ const mlpCase = (name, lr) => async (rt) => {
   const optimizer = createOptimizer(name, { lr });
   // restore the initial weights before each timed step, as bench/mlp.bench.mjs does
   const initial = Object.values(net.params).map((p) => [p, p.toArray()]);
+  const restore = () => { for (const [p, values] of initial) p.set(values); };
   return {
     fn: () => { net.gradient(x, t); optimizer.update(net.params, net.grads); },
-    beforeEach: () => { for (const [p, values] of initial) p.set(values); },
+    beforeEach: restore,
+    /**
+     * µs of the update right after a gradient, as in a step, and of the same update run again at once
+     * (medians): on 2 threads the first takes back from the other core every line of W it writes, since
+     * each core read all of W in its rows' forward; the second finds them in its own cache.
+     */
+    updateUs: () => {
+      const inStep = [], again = [];
+      for (let i = 0; i < UPDATE_PROBES; i++) {
+        restore();
+        net.gradient(x, t);
+        let t0 = performance.now();
+        optimizer.update(net.params, net.grads);
+        inStep.push(performance.now() - t0);
+        t0 = performance.now();
+        optimizer.update(net.params, net.grads);
+        again.push(performance.now() - t0);
+      }
+      return { inStep: 1000 * median(inStep), again: 1000 * median(again) };
+    },
     rt,
     dispose: () => { net.dispose(); x.dispose(); t.dispose(); rt.dispose(); },
   };
@@ -122,7 +147,10 @@ const BLOCKS = 20;
  * (NumpyPeer.quiet). With `relaxed`, only the THREADS side runs, on the relaxed build
  * (`one` is undefined). The note also counts the THREADS side's calls that
  * ran on its calling thread alone because its worker had found the cores busy
- * (the pool's quiet workers, src/runtime/threads.ts), when there were any.
+ * (the pool's quiet workers, src/runtime/threads.ts), when there were any,
+ * and, for a case with `updateUs` (the MLP's), its update's time in a step
+ * against the same update run again at once, on each side: what a step on 2
+ * threads pays for W's lines, which the other core read in the forward.
  */
 async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null } = {}) {
   const sides = [];
@@ -188,6 +216,11 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
       const [fast, slow] = [...workerMs].sort((a, b) => a - b);
       note += `; 2 workers on ${BATCH / 2} rows each, sharing no data: ${ms.toFixed(3)} ms, ${(one / ms).toFixed(2)}× over 1 thread (the split's floor here)`;
       note += `, the slower worker at ${(fast / slow).toFixed(2)} of the other's speed; with each step's rows split by the two workers' speeds in it: ${balanced.toFixed(3)} ms, ${(one / balanced).toFixed(2)}× (the floor when the host slows one core)`;
+    }
+    if (!relaxed && sides[0].updateUs) {
+      const [two, single] = sides.map((p) => p.updateUs());
+      note += `; its update in a step ${two.inStep.toFixed(0)} µs on ${THREADS} threads, ${two.again.toFixed(0)} run again at once`
+        + ` (1 thread: ${single.inStep.toFixed(0)} and ${single.again.toFixed(0)}): the difference is the lines of W taken back from the other core`;
     }
     const numpyCell = timesNumpy ? { ms: extra.numpy[0] / extra.numpy[1], note: peer.blas } : peer;
     if (relaxed && timesNumpy) note += `; numpy ${THREADS} threads in the same rounds: ${numpyCell.ms.toFixed(1)} ms, ${(numpyCell.ms / two).toFixed(2)}×`;

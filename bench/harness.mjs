@@ -65,6 +65,13 @@ export class Suite {
 
 export const TFJS_BACKENDS = ['wasm', 'cpu'];
 
+/** The median of the numbers in `xs` (the mean of the middle two for an even count). */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
 /**
  * The order of `n` sides in round `round` of a paired measurement: a rotation
  * in even rounds, the reverse of the round before in odd ones, so no side

@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { median } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const BUILD = new URL('../build/', import.meta.url);
@@ -41,12 +42,6 @@ const TFJS_WASM_DIR = TFJS_WASM.replace(/[^/]+$/, '');
 const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
 const GEMM_N = 64;
 const MIB = 1024 * 1024;
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const kb = (file) => ({ value: statSync(file).size / 1000, unit: 'KB' });
 

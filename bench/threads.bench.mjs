@@ -19,7 +19,7 @@
 // reports, in alternating pairs (pairedCli).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { sidesInRound } from './harness.mjs';
+import { median, sidesInRound } from './harness.mjs';
 import { HalfBatchPair } from './half-batch-pair.mjs';
 import { NumpyPeer, WORKER_SPIN_MS } from './numpy-peer.mjs';
 import { RoundTrip } from './roundtrip.mjs';
@@ -67,8 +67,6 @@ function gemmCase(rt) {
 
 /** Updates timed each way by an MLP case's updateUs (medians). */
 const UPDATE_PROBES = 300;
-
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
 /** The MLP step with the optimizer `name` at learning rate `lr`. */
 const mlpCase = (name, lr) => async (rt) => {

@@ -65,8 +65,9 @@ function gemmCase(rt) {
   };
 }
 
-/** Updates timed each way by an MLP case's updateUs (medians). */
+/** Updates timed each way by an MLP case's updateUs (medians), after UPDATE_WARM_MS of steps (a pool's worker awake). */
 const UPDATE_PROBES = 300;
+const UPDATE_WARM_MS = 300;
 
 /** The MLP step with the optimizer `name` at learning rate `lr`. */
 const mlpCase = (name, lr) => async (rt) => {
@@ -87,6 +88,11 @@ const mlpCase = (name, lr) => async (rt) => {
      * each core read all of W in its rows' forward; the second finds them in its own cache.
      */
     updateUs: () => {
+      for (const end = performance.now() + UPDATE_WARM_MS; performance.now() < end;) {
+        restore();
+        net.gradient(x, t);
+        optimizer.update(net.params, net.grads);
+      }
       const inStep = [], again = [];
       for (let i = 0; i < UPDATE_PROBES; i++) {
         restore();
@@ -216,6 +222,7 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
       note += `, the slower worker at ${(fast / slow).toFixed(2)} of the other's speed; with each step's rows split by the two workers' speeds in it: ${balanced.toFixed(3)} ms, ${(one / balanced).toFixed(2)}× (the floor when the host slows one core)`;
     }
     if (!relaxed && sides[0].updateUs) {
+      if (timesNumpy) await peer.quiet();
       const [two, single] = sides.map((p) => p.updateUs());
       note += `; its update in a step ${two.inStep.toFixed(0)} µs on ${THREADS} threads, ${two.again.toFixed(0)} run again at once`
         + ` (1 thread: ${single.inStep.toFixed(0)} and ${single.again.toFixed(0)}): the difference is the lines of W taken back from the other core`;

@@ -11,7 +11,10 @@
 // measured, minutes at a time at 1.5x a step's time) weighs on both alike
 // instead of on whichever ran during it. In the relaxed pass only the
 // 2-thread side runs, on the relaxed shared-memory build (with NumPy's blocks
-// where the case has them: its note gives that ratio). Wall clock
+// where the case has them: its note gives that ratio). The MLP rows' note
+// also gives each side's update in a step against the same update run again
+// at once (updateUs): on 2 threads, what W's lines cost to take back from the
+// other core. Wall clock
 // throughout (CPU time would sum the threads). Last, the command users run:
 // `simdnn train --net deep-conv` for one epoch, and the README's main job
 // (`simdnn train` with its defaults), with default threads against

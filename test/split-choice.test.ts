@@ -4,7 +4,8 @@
 // the choices are checked exactly.
 import { describe, it, expect } from 'vitest';
 import {
-  BLOCK_STEPS, CLEAR_RATIO, FIRST_INTERVAL, LONG_STEP_MS, MAX_INTERVAL, POOL_MARGIN, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, type SplitHolder,
+  BLOCK_STEPS, CLEAR_RATIO, DRIFT_MARGIN, FIRST_INTERVAL, LONG_STEP_MS, MAX_INTERVAL, POOL_MARGIN, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS, WATCH_STEPS,
+  type SplitHolder,
 } from '../src/train/split-choice.js';
 
 /** A runtime with a pool (`splitsNow` unless held or `poolUp` is false) and a clock whose steps take `ms(way)`. */
@@ -162,6 +163,52 @@ describe('SplitChoice: the way a Trainer\'s steps run, timed', () => {
       expect(f.choice.use).toEqual({ pool: false, poolStepMs: 2, serialStepMs: 1, probes: 1 });
     });
   }
+
+  it('probes at once when the kept way\'s steps slow past DRIFT_MARGIN and the other way\'s median: a window of WATCH_STEPS, then a probe', () => {
+    const f = new Fake();
+    f.poolMs = 0.5;
+    f.steps(WARMUP_STEPS - 1 + half.length);
+    expect(f.choice.use).toMatchObject({ pool: true, poolStepMs: 0.5, serialStepMs: 1, probes: 1 });
+    // the host slows the pool's steps: 1.5 ms is over 1.2 × 0.5 and over the calling thread's 1
+    f.poolMs = 1.5;
+    expect(f.poolMs).toBeGreaterThan((1 + DRIFT_MARGIN) * 0.5);
+    f.ways = '';
+    f.steps(WATCH_STEPS + half.length + 5);
+    expect(f.ways).toBe('P'.repeat(WATCH_STEPS) + half + 'S'.repeat(5));
+    expect(f.choice.use).toMatchObject({ pool: false, poolStepMs: 1.5, serialStepMs: 1, probes: 2 });
+    // the calling thread kept, then slowed past the pool's median (with its margin): back to the pool once
+    // the window that began after the probe (its first 5 steps at 1 ms) is full
+    f.serialMs = 2;
+    f.ways = '';
+    f.steps(WATCH_STEPS - 5 + half.length + 5);
+    expect(f.ways).toBe('S'.repeat(WATCH_STEPS - 5) + half + 'P'.repeat(5));
+    expect(f.choice.use).toMatchObject({ pool: true, poolStepMs: 1.5, serialStepMs: 2, probes: 3 });
+  });
+
+  it('no early probe for a slowdown within DRIFT_MARGIN, or one that leaves the kept way faster than the other was', () => {
+    const f = new Fake();
+    f.poolMs = 0.5;
+    f.steps(WARMUP_STEPS - 1 + half.length);
+    f.ways = '';
+    f.poolMs = 0.59; // within 20% of 0.5
+    f.steps(FIRST_INTERVAL / 2);
+    f.poolMs = 0.9; // 80% slower, still faster than the calling thread's 1
+    f.steps(FIRST_INTERVAL / 2 - 1);
+    expect(f.ways).toBe('P'.repeat(FIRST_INTERVAL - 1));
+    expect(f.choice.use.probes).toBe(1);
+  });
+
+  it('a phase that slows both ways alike costs one early probe, which keeps the choice; the interval then grows as before', () => {
+    const f = new Fake();
+    f.poolMs = 0.5;
+    f.steps(WARMUP_STEPS - 1 + half.length);
+    f.poolMs = 1.5;
+    f.serialMs = 3;
+    f.ways = '';
+    f.steps(WATCH_STEPS + half.length + 4 * FIRST_INTERVAL - 1 + 1);
+    expect(f.ways).toBe('P'.repeat(WATCH_STEPS) + half + 'P'.repeat(4 * FIRST_INTERVAL - 1) + 'P');
+    expect(f.choice.use).toEqual({ pool: true, poolStepMs: 1.5, serialStepMs: 3, probes: 2 });
+  });
 
   it('a step that throws is not counted and releases the hold; the probe goes on where it was', () => {
     const f = new Fake();

@@ -6,7 +6,9 @@
 // the calling thread alone, the weights and batch crossing between the cores in
 // every call. Which way wins depends on the net, the batch and the host, so it
 // is measured: steps run in blocks each way, again and again as training goes
-// on (a VM's host has slow and fast phases), and the faster way is kept. Any
+// on (a VM's host has slow and fast phases), and the faster way is kept;
+// between probes the kept way's steps are timed too, and a probe comes at once
+// when they have slowed past what the other way took at the last. Any
 // split gives the same bits (the runtime's contract), so the choice changes the
 // speed only.
 import type { Runtime } from '../runtime/runtime.js';
@@ -56,6 +58,16 @@ export const POOL_MARGIN = 0.05;
 /** Steps between probes: the first interval, doubled while a choice stands (×4 when it was clear), at most the last. */
 export const FIRST_INTERVAL = 256;
 export const MAX_INTERVAL = 4096;
+/**
+ * Between probes, the kept way's steps are timed in windows of WATCH_STEPS; a window whose median
+ * is DRIFT_MARGIN over the kept way's last probe median, and over the other way's (the pool's
+ * by POOL_MARGIN), starts a probe at the next step. A host's phase can turn a choice around
+ * within an interval: in a bench run the README's main job kept the pool for the rest of a run
+ * that ended 0.73× its --threads 1 time (the pool chosen at a probe, then slower for
+ * hundreds of steps; docs/BENCHMARKS.md, session 38).
+ */
+export const WATCH_STEPS = 16;
+export const DRIFT_MARGIN = 0.2;
 
 /**
  * Times a Trainer's steps split and unsplit now and then and holds the
@@ -75,6 +87,10 @@ export class SplitChoice {
   /** The step in progress is a probe's (its time is counted), and when it began. */
   private timing = false;
   private start = 0;
+  /** The step in progress is the kept way's, timed for the watch between probes; the window's times so far. */
+  private watching = false;
+  private readonly window = new Float64Array(WATCH_STEPS);
+  private watched = 0;
 
   constructor(private readonly rt: SplitHolder, private readonly clock: () => number = now) {}
 
@@ -85,19 +101,19 @@ export class SplitChoice {
 
   /** Before a step: holds the runtime's splits when this step runs on the calling thread. */
   begin(): void {
-    this.timing = false;
+    this.timing = this.watching = false;
     if (!this.rt.poolReady) return; // no pool to choose (one thread, a lazy pool or its workers not up, every worker quiet)
     if (this.probe === null && --this.untilProbe <= 0) {
       this.probe = this.times;
       this.probe.step = this.probe.pooled = this.probe.serials = 0;
+      this.watched = 0;
     }
     const p = this.probe;
     const pool = p === null ? this.usePool : PROBE_BLOCKS[Math.floor(p.step / BLOCK_STEPS)];
     this.rt.holdSplits = !pool;
-    if (p !== null) {
-      this.timing = true;
-      this.start = this.clock();
-    }
+    this.timing = p !== null;
+    this.watching = p === null && this.probes > 0;
+    if (this.timing || this.watching) this.start = this.clock();
   }
 
   /** After a step that completed: releases the hold, and counts the step's time in a probe. */
@@ -117,8 +133,22 @@ export class SplitChoice {
       } else if (p.step === PROBE_BLOCKS.length * BLOCK_STEPS) {
         this.decide(p, 2);
       }
+    } else if (this.watching) {
+      this.watch(this.clock() - this.start);
     }
     this.release();
+  }
+
+  // A kept-way step of `ms`: at the end of a window, a probe at the next step if the window's median
+  // is DRIFT_MARGIN over the kept way's last median and over the other way's (see WATCH_STEPS).
+  private watch(ms: number): void {
+    this.window[this.watched++] = ms;
+    if (this.watched < WATCH_STEPS) return;
+    this.watched = 0;
+    const now = median(this.window, WATCH_STEPS);
+    const kept = this.usePool ? this.lastPoolMs! : this.lastSerialMs!;
+    const other = this.usePool ? this.lastSerialMs! : this.lastPoolMs! * (1 + POOL_MARGIN);
+    if (now > (1 + DRIFT_MARGIN) * kept && now > other) this.untilProbe = 1;
   }
 
   /** After a step that threw: releases the hold; the step's time is not counted. */
@@ -127,7 +157,7 @@ export class SplitChoice {
   }
 
   private release(): void {
-    this.timing = false;
+    this.timing = this.watching = false;
     this.rt.holdSplits = false;
   }
 
@@ -148,9 +178,9 @@ export class SplitChoice {
 
 interface Probe { step: number; pool: Float64Array; pooled: number; serial: Float64Array; serials: number }
 
-/** Median of a[0..n) (sorts them in place). */
+/** Median of a[0..n) (sorts them in place; a view only when n is less than a's length). */
 function median(a: Float64Array, n: number): number {
-  const s = a.subarray(0, n).sort();
+  const s = n === a.length ? a.sort() : a.subarray(0, n).sort();
   const h = n >> 1;
   return n % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }

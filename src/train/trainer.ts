@@ -91,7 +91,8 @@ export interface TrainerOptions {
   /**
    * With a thread pool, train()/fit() time their steps split across it and on the calling
    * thread alone now and then (a few steps each way once the pool is up, again after 256
-   * steps, then at growing intervals up to 4,096) and run them the faster way (Trainer.threadUse
+   * steps, then at growing intervals up to 4,096, and at once when the kept way's steps slow past
+   * the other's) and run them the faster way (Trainer.threadUse
    * says which): small steps can lose more to data crossing between cores than they gain. The
    * same bits either way. false: every call big enough splits, as in step() called directly.
    * Default true.

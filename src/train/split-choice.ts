@@ -62,9 +62,8 @@ export const MAX_INTERVAL = 4096;
  * Between probes, the kept way's steps are timed in windows of WATCH_STEPS; a window whose median
  * is DRIFT_MARGIN over the kept way's last probe median, and over the other way's (the pool's
  * by POOL_MARGIN), starts a probe at the next step. A host's phase can turn a choice around
- * within an interval: in a bench run the README's main job kept the pool for the rest of a run
- * that ended 0.73× its --threads 1 time (the pool chosen at a probe, then slower for
- * hundreds of steps; docs/BENCHMARKS.md, session 38).
+ * within an interval, which grows to 4,096 steps: in a bench run one run of the README's main job
+ * ended at 0.73× its --threads 1 time with its steps on the pool (docs/BENCHMARKS.md, session 38).
  */
 export const WATCH_STEPS = 16;
 export const DRIFT_MARGIN = 0.2;

@@ -69,9 +69,10 @@ export const WATCH_STEPS = 16;
 export const DRIFT_MARGIN = 0.2;
 
 /**
- * Times a Trainer's steps split and unsplit now and then and holds the
- * runtime's splits through the steps when the calling thread alone is the
- * faster. begin() before a step, end() after it, abort() when it throws.
+ * Times a Trainer's steps split and unsplit now and then (and the kept way's
+ * between, to probe again when they slow) and holds the runtime's splits
+ * through the steps when the calling thread alone is the faster. begin()
+ * before a step, end() after it, abort() when it throws.
  */
 export class SplitChoice {
   private usePool = true;
@@ -115,7 +116,7 @@ export class SplitChoice {
     if (this.timing || this.watching) this.start = this.clock();
   }
 
-  /** After a step that completed: releases the hold, and counts the step's time in a probe. */
+  /** After a step that completed: releases the hold, and counts the step's time in a probe or, between probes, in the watch's window. */
   end(): void {
     const p = this.probe;
     if (this.timing && p !== null) {

@@ -3,7 +3,7 @@
 // experiments and the hyper-parameter search are subpath entries of their own
 // (simdnn/experiments, simdnn/search), so a cold `import 'simdnn'` does not
 // parse them.
-export { createRuntime, Runtime, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
+export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, type Shape } from './runtime/tensor.js';
 export type { WasmSource } from './runtime/source.js';
 export type { AllocatorStats } from './runtime/allocator.js';

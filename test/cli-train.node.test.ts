@@ -1,9 +1,9 @@
 // `simdnn train` beyond the basics: a model is never lost (the save path is
 // checked before training, a failed write falls back to the working directory,
-// SIGINT/SIGTERM save the last completed epoch — real child processes), a
-// resumed checkpoint ends with the same bits as the uninterrupted run, the
-// Trainer options (schedule, augmentation, validation, early stop,
-// iterations), and the command-line edges of issue 12.
+// SIGINT/SIGTERM — real child processes — and a run that fails save the last
+// completed epoch), a resumed checkpoint ends with the same bits as the
+// uninterrupted run, the Trainer options (schedule, augmentation, validation,
+// early stop, iterations), and the command-line edges of issue 12.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -51,9 +51,9 @@ async function idxDir(name: string, train: number, test: number, label: (i: numb
 }
 
 /** Runs the built bin; `onLine` sees each stderr line and may signal the child. Stops it after 60 s whatever happens. */
-function child(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+function child(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void, nodeFlags: string[] = []): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...nodeFlags, bin, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', pending = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
     p.stdout.on('data', (d: Buffer) => { stdout += d; });
@@ -105,6 +105,62 @@ describe('saving never loses a model', () => {
     expect(path.dirname(m![1])).toBe(tmp);
     expect(r.stderr).toMatch(/error: cannot write the model to .*vanishing.*m\.safetensors/);
     expect(readModelInfo(m![1]).spec).toMatchObject({ kind: 'mlp' });
+  });
+
+  it('a run that fails after an epoch saves the last completed epoch and exits 1; without --save the error stands', async () => {
+    // epoch 2's learning rate (0.1 · 1e37) sends the activations to Inf: the loss is NaN
+    const diverging = ['--epochs', '5', '--lr', '0.1', '--lr-schedule', 'exponential:gamma=1e37', ...SMALL];
+    const file = path.join(tmp, 'failed.safetensors'), ref = path.join(tmp, 'epoch-1.safetensors');
+    const r = await run(['train', ...diverging, '--save', file]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/simdnn: error: SoftmaxWithLoss: the loss is NaN/);
+    expect(r.stderr).toContain(`simdnn: training stopped in epoch 2; saved the model of epoch 1 to ${file}\n`);
+    const result = JSON.parse(readModelInfo(file).metadata['train.result']) as { epochs: number; failed: string };
+    expect(result.epochs).toBe(1);
+    expect(result.failed).toMatch(/^SoftmaxWithLoss: the loss is NaN/);
+    // the saved model is epoch 1's: the same bits as a run of that one epoch
+    expect((await run(['train', '--quiet', ...diverging.slice(2), '--epochs', '1', '--save', ref])).code).toBe(0);
+    const rt = await createRuntime({ threads: 1 });
+    const x = readModelFile(rt, ref), y = readModelFile(rt, file);
+    for (const [k, t] of Object.entries(x.net.params)) expectBits((y.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
+    x.net.dispose(); y.net.dispose();
+    await rt.dispose();
+    const bare = await run(['train', ...diverging]);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/simdnn: error: SoftmaxWithLoss: the loss is NaN/);
+    expect(bare.stderr).not.toMatch(/saved/);
+  });
+
+  it('a step a worker thread trapped in runs again on the calling thread: a note, and the model of the run without the fault (child process)', async () => {
+    // preloaded in the worker threads too (--require): the workers' first part of the guarded update traps
+    const trap = path.join(tmp, 'trap-in-worker.cjs');
+    await writeFile(trap, `const { isMainThread } = require('node:worker_threads');
+if (!isMainThread) {
+  const realInstantiate = WebAssembly.instantiate;
+  let calls = 0;
+  WebAssembly.instantiate = async (module, imports) => {
+    const instance = await realInstantiate(module, imports);
+    const real = instance.exports.guardedStep;
+    const wrapped = (...args) => { if (++calls === 1) throw new WebAssembly.RuntimeError('memory access out of bounds'); return real(...args); };
+    return { exports: { ...instance.exports, guardedStep: wrapped } };
+  };
+}
+`);
+    const args = ['train', '--json', '--threads', '2', '--hidden', '100', '--batch', '100', '--train-rows', '1000', '--test-rows', '200', '--epochs', '2', '--optimizer', 'adam', '--lr', '0.01'];
+    const faulted = path.join(tmp, 'faulted.safetensors'), clean = path.join(tmp, 'clean.safetensors');
+    const a = await child([...args, '--save', faulted], undefined, ['--require', trap]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toMatch(/simdnn: note: step \d+: guardedStep: 1 of 2 parts failed: part [12] of 2 in a worker thread: RuntimeError: memory access out of bounds; ran again on the calling thread\n/);
+    const b = await child([...args, '--save', clean]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).not.toMatch(/note: step/);
+    const strip = (r: TrainReport) => r.history.map(({ seconds: _, ...rest }) => rest);
+    expect(strip(JSON.parse(a.stdout) as TrainReport)).toEqual(strip(JSON.parse(b.stdout) as TrainReport));
+    const rt = await createRuntime({ threads: 1 });
+    const x = readModelFile(rt, clean), y = readModelFile(rt, faulted);
+    for (const [k, t] of Object.entries(x.net.params)) expectBits((y.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
+    x.net.dispose(); y.net.dispose();
+    await rt.dispose();
   });
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {

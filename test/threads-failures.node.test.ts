@@ -1,12 +1,14 @@
 // Node-only: a worker that dies or traps in the middle of a call turns the
-// call into an Error naming the kernel, with the worker's own cause, in
+// call into a WorkerFault naming the kernel, with the worker's own cause, in
 // bounded time; the runtime then goes on (on one thread after a death, with a
-// note). dispose() keeps the pool's memory until every worker has exited.
+// note), and a Trainer's step runs again on the calling thread with the bits
+// it would have had. dispose() keeps the pool's memory until every worker has
+// exited.
 // Workers here are real worker_threads started by test hosts built on
 // nodeThreadHost; every test has a timeout, so a hang fails instead of stalling.
 import { describe, it, expect, afterEach, beforeAll, afterAll } from 'vitest';
 import { createRuntime, nodeThreadHost } from '../src/node/runtime.js';
-import type { Runtime, RuntimeOptions, ThreadHost } from '../src/runtime/runtime.js';
+import { WorkerFault, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { expectBits, randomArray } from './helpers/runtime.js';
 import { removeTranspiled, runScript, transpileRuntime } from './helpers/transpiled.js';
 
@@ -164,14 +166,18 @@ describe('a worker that dies mid-call', () => {
   });
 });
 
-describe('a worker that dies in a Trainer step\'s update', () => {
+describe('a worker that dies or traps in a Trainer step', () => {
   // the whole library, transpiled: the scenario trains a net in a child process
   let all = '';
   beforeAll(async () => { all = await transpileRuntime(true); });
   afterAll(() => removeTranspiled(all));
 
-  /** Worker code that wraps export `name`: on the worker's `k`-th part of it, the worker exits, before running the part or after. */
-  function dieIn(name: string, k: number, when: 'before' | 'after'): string {
+  /**
+   * Worker code that wraps export `name`: on the worker's `k`-th part of it, the worker exits
+   * (before running the part or after) or throws the trap session 38's bench met once, before
+   * running the part.
+   */
+  function faultIn(name: string, k: number, fault: 'exit before' | 'exit after' | 'trap'): string {
     return `
 const realInstantiate = WebAssembly.instantiate;
 let calls = 0;
@@ -180,9 +186,10 @@ WebAssembly.instantiate = async (module, imports) => {
   const real = instance.exports.${name};
   const wrapped = (...args) => {
     const n = ++calls;
-    if (n === ${k} && ${when === 'before'}) process.exit(3);
+    if (n === ${k} && ${fault === 'exit before'}) process.exit(3);
+    if (n === ${k} && ${fault === 'trap'}) throw new WebAssembly.RuntimeError('memory access out of bounds');
     const result = real(...args);
-    if (n === ${k}) process.exit(3);
+    if (n === ${k} && ${fault === 'exit after'}) process.exit(3);
     return result;
   };
   return { exports: { ...instance.exports, ${name}: wrapped } };
@@ -190,20 +197,20 @@ WebAssembly.instantiate = async (module, imports) => {
   }
 
   /**
-   * Trains a 784-[100]-10 MultiLayerNet with Adam on 2 threads, whose worker dies as `patch` says,
-   * until a step fails (`fresh`: each attempt a new net and Trainer from the same seed, so every step
-   * is a first update, which the worker may or may not take a part of); then two more steps (on 1
-   * thread). Returns whether the failed step left the params and optimizer state as they were, and
-   * whether the run ends with the bits of a 1-thread run of as many good steps.
+   * Trains a 784-[100]-10 MultiLayerNetExtend with dropout and Adam on 2 threads, whose worker
+   * faults as `patch` says, until a step records a fault (`fresh`: each attempt a new net and
+   * Trainer from the same seed, so every step is a first update, which the worker may or may not
+   * take a part of); then two more steps. Returns the faults the Trainer recorded, any error a
+   * step threw, and whether the run ends with the bits of a 1-thread run of as many steps.
    */
-  function trainScenario(patch: string, fresh: boolean): { message: string; threads: number; unchanged: boolean; sameBits: boolean; good: number } {
+  function trainScenario(patch: string, fresh: boolean): { faults: unknown[]; error: string | null; threads: number; sameBits: boolean; good: number } {
     const script = `
       import { createRuntime, nodeThreadHost } from './src/node/runtime.js';
-      import { MultiLayerNet } from './src/nets/multi-layer-net.js';
+      import { MultiLayerNetExtend } from './src/nets/multi-layer-net-extend.js';
       import { Trainer } from './src/train/trainer.js';
       const workerScript = ${workerScript.toString()};
       const setup = (rt) => {
-        const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100], outputSize: 10 });
+        const net = new MultiLayerNetExtend(rt, { inputSize: 784, hiddenSizeList: [100], outputSize: 10, useDropout: true, dropoutRatio: 0.1 });
         const x = rt.tensor([50, 784]), t = rt.labels([50]);
         x.data.forEach((_, i) => { x.data[i] = ((i * 7919) % 1009) / 1009; });
         t.data.forEach((_, i) => { t.data[i] = (i * 7) % 10; });
@@ -211,39 +218,43 @@ WebAssembly.instantiate = async (module, imports) => {
         const state = () => JSON.stringify({
           params: Object.values(net.exportParams()).map((p) => Array.from(new Uint32Array(p.data.buffer, p.data.byteOffset, p.data.length))),
           optimizer: trainer.optimizer.state(),
+          random: rt.randomState,
         });
         const dispose = () => { trainer.dispose(); net.dispose(); x.dispose(); t.dispose(); };
-        return { step: () => trainer.step(x, t), state, dispose };
+        return { step: () => trainer.step(x, t), faults: () => trainer.workerFaults, state, dispose };
       };
       const rt = await createRuntime({ threads: 2, maxThreads: 2, seed: 5, busyCores: 'split',
         threadHost: { cores: nodeThreadHost.cores, spawn: (body, init, o) => nodeThreadHost.spawn(body + ${JSON.stringify(patch)}, init, o) } });
       await rt.ready;
-      let run = null, error = null, good = 0, unchanged = false;
-      for (let i = 0; i < 300 && !error; i++) {
+      let run = null, error = null, good = 0;
+      for (let i = 0; i < 300 && !error && !(run && run.faults().length > 0); i++) {
         if (run === null || ${fresh}) { run?.dispose(); rt.reseed(5); run = setup(rt); good = 0; }
-        const before = run.state();
-        try { run.step(); good++; } catch (e) { error = e; unchanged = run.state() === before; }
+        try { run.step(); good++; } catch (e) { error = e; }
       }
-      for (let i = 0; i < 2; i++) { run.step(); good++; }
+      for (let i = 0; i < 2 && !error; i++) { run.step(); good++; }
       const ref = setup(await createRuntime({ threads: 1, seed: 5 }));
       for (let i = 0; i < good; i++) ref.step();
-      console.log(JSON.stringify({ message: error?.message, threads: rt.features.threads, unchanged, sameBits: run.state() === ref.state(), good }));
+      console.log(JSON.stringify({ faults: run.faults(), error: error && error.message, threads: rt.features.threads, sameBits: run.state() === ref.state(), good }));
       await rt.dispose();
     `;
     return childResult(all, script, 'the step');
   }
 
+  const died = (kernel: string) => `${kernel}: a worker thread died running its part of the call (the worker exited with code 3)`;
   it.each([
-    ['before running its part of the guarded update: the calling thread\'s range, updated, is put back', 'guardedStep', 'before', 2],
-    ['after updating its range in the guarded update: both ranges are put back', 'guardedStep', 'after', 2],
-    ['in the first update (unguarded: it makes the optimizer\'s state): everything saveParams() copied is put back', 'adamStep', 'after', 1],
-  ] as const)('%s; training goes on, with the bits of one thread', TIMEOUT, (_, kernel, when, k) => {
-    const seen = trainScenario(dieIn(kernel, k, when), kernel === 'adamStep');
-    expect(seen.message).toBe(`${kernel}: a worker thread died running its part of the call (the worker exited with code 3)`);
-    expect(seen.threads).toBe(1);
-    expect(seen.unchanged, 'the failed step changed nothing').toBe(true);
-    expect(seen.sameBits, 'then trains as one thread does').toBe(true);
-    expect(seen.good).toBeGreaterThanOrEqual(kernel === 'adamStep' ? 2 : 3);
+    ['dies before running its part of the guarded update: the calling thread\'s range, updated, is put back', 'guardedStep', 'exit before', 2, died('guardedStep'), 1],
+    ['dies after updating its range in the guarded update: both ranges are put back', 'guardedStep', 'exit after', 2, died('guardedStep'), 1],
+    ['dies in the first update (unguarded: it makes the optimizer\'s state): everything saveParams() copied is put back', 'adamStep', 'exit after', 1, died('adamStep'), 1],
+    ['traps in its part of the guarded update: the pool goes on', 'guardedStep', 'trap', 2,
+      // the worker's second part: of the first call (the worker claims part 2, then part 1 when the calling thread has not yet) or of the next
+      /^guardedStep: 1 of 2 parts failed: part [12] of 2 in a worker thread: RuntimeError: memory access out of bounds$/, 2],
+  ] as const)('%s; the step runs again on the calling thread and training goes on, with the bits of one thread', TIMEOUT, (_, kernel, fault, k, message, threads) => {
+    const seen = trainScenario(faultIn(kernel, k, fault), kernel === 'adamStep');
+    expect(seen.error, 'no step threw').toBeNull();
+    expect(seen.faults).toEqual([{ step: 1, during: 'step', message: typeof message === 'string' ? message : expect.stringMatching(message) }]);
+    expect(seen.threads).toBe(threads);
+    expect(seen.sameBits, 'the run has the bits of one thread, dropout masks and all').toBe(true);
+    expect(seen.good).toBeGreaterThanOrEqual(kernel === 'adamStep' ? 3 : 4);
   });
 });
 
@@ -265,6 +276,8 @@ describe('a kernel that traps in a worker', () => {
       expect(error?.message, `attempt ${attempt}`).toMatch(/^fill: /);
       expect(error!.message, `attempt ${attempt}`).toMatch(/RuntimeError: memory access out of bounds$/);
       expect(String((error!.cause as Error).message), `attempt ${attempt}: the cause`).toMatch(/memory access out of bounds$/);
+      // a worker's trap is a WorkerFault (the work may run again on the calling thread), the calling thread's a plain Error
+      expect(error instanceof WorkerFault, `attempt ${attempt}: ${error!.message}`).toBe(/in a worker thread/.test(error!.message));
       if (/in a worker thread/.test(error!.message)) inWorker = error;
     }
     expect(inWorker?.message).toBe('fill: 1 of 2 parts failed: part 2 of 2 in a worker thread: RuntimeError: memory access out of bounds');

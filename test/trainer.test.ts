@@ -7,7 +7,7 @@ import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
-  type TrainerOptions, type TrainResult,
+  WorkerFault, type TrainerOptions, type TrainResult,
 } from '../src/index.js';
 
 let rt: Runtime;
@@ -325,6 +325,72 @@ describe('Trainer failed steps (issue 12)', () => {
     expect(Number.isFinite(trainer.step(d.x.rows(10, 20), d.t.rows(10, 20), 1))).toBe(true);
     expect(optimizer.t).toBe(2);
     trainer.dispose();
+  });
+});
+
+describe('Trainer after a worker thread\'s fault', () => {
+  // The faults are thrown here as the thread pool throws them (test/threads-failures.node.test.ts
+  // causes them in real worker threads): after the net's real work, so dropout has drawn its masks
+  // and batch norm has moved its running statistics.
+  const fault = () => new WorkerFault('gemm: 1 of 2 parts failed: part 2 of 2 in a worker thread: RuntimeError: memory access out of bounds', false, { cause: new Error('trap') });
+
+  /** fit() of the batch-norm and dropout net; `patch` may wrap its gradient() and evaluate(). */
+  async function faulted(patch: (net: MultiLayerNetExtend) => void) {
+    const r = await makeRuntime({ seed: 8 });
+    const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [8, 8], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.2 });
+    patch(net);
+    const d = blobs(r, 120, 1), te = blobs(r, 40, 2);
+    const trainer = new Trainer(net, d.x, d.t, te.x, te.t, { miniBatchSize: 20, epochs: 3, optimizer: new Adam({ lr: 0.01 }) });
+    try {
+      return { result: await trainer.fit(), params: net.exportParams(), faults: trainer.workerFaults, random: r.randomState };
+    } finally {
+      trainer.dispose();
+    }
+  }
+
+  it('a step is put back and run again from the same point of the random stream: the run has the bits of one without the faults', async () => {
+    const clean = await faulted(() => {});
+    let calls = 0;
+    const seen = await faulted((net) => {
+      const real = net.gradient.bind(net);
+      net.gradient = (x, t) => {
+        const grads = real(x, t);
+        if (++calls === 3 || calls === 8) throw fault();
+        return grads;
+      };
+    });
+    expect(calls, 'two steps ran twice').toBe(18 + 2);
+    expect(seen.faults).toEqual([
+      { step: 3, during: 'step', message: fault().message },
+      { step: 7, during: 'step', message: fault().message },
+    ]);
+    expect(seen.random).toEqual(clean.random);
+    expectBits(bits(seen.result), bits(clean.result), 'losses');
+    for (const k of Object.keys(clean.params)) expectBits(seen.params[k].data, clean.params[k].data, k);
+    expect(seen.result.testAccList).toEqual(clean.result.testAccList);
+  });
+
+  it('an evaluation is run again too; an error on the calling thread is not (the run fails with it)', async () => {
+    const clean = await faulted(() => {});
+    let evaluations = 0;
+    const seen = await faulted((net) => {
+      const real = net.evaluate.bind(net);
+      net.evaluate = (x, t) => {
+        if (++evaluations === 2) throw fault();
+        return real(x, t);
+      };
+    });
+    expect(seen.faults).toEqual([{ step: 6, during: 'evaluation', message: fault().message }]);
+    expect(seen.result.epochs.map(({ seconds: _, ...e }) => e)).toEqual(clean.result.epochs.map(({ seconds: _, ...e }) => e));
+    let calls = 0;
+    await expect(faulted((net) => {
+      const real = net.gradient.bind(net);
+      net.gradient = (x, t) => {
+        if (++calls === 3) throw new Error('gemm: part 1 of 2 on the calling thread: RuntimeError: memory access out of bounds');
+        return real(x, t);
+      };
+    })).rejects.toThrow(/on the calling thread/);
+    expect(calls, 'not run again').toBe(3);
   });
 });
 

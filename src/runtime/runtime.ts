@@ -7,10 +7,11 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
-import { MAX_ARGS, MAX_CHUNKS, ThreadPool, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
+import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
 export type { Kernels, ThreadHost, ThreadStats };
+export { WorkerFault };
 export type { WorkerHandle, WorkerInit } from './threads.js';
 
 /** Options of createRuntime(); every key is optional and an unknown key is a TypeError. */

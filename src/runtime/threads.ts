@@ -313,6 +313,19 @@ export interface ThreadStats {
   quietCalls: number;
 }
 
+/**
+ * A split call that failed in a worker thread, not on the calling thread: the worker died
+ * holding a part (`workerDied`), or its part threw (a trap). The call's inputs were fine as far
+ * as the calling thread knows, so running the work again on the calling thread can succeed
+ * (a Trainer's step does so once); a trap on the calling thread is a plain Error instead.
+ */
+export class WorkerFault extends Error {
+  override readonly name = 'WorkerFault';
+  constructor(message: string, readonly workerDied: boolean, options: { cause: unknown }) {
+    super(message, options);
+  }
+}
+
 export class ThreadPool {
   /** Argument slots: chunk c's arguments start at c * MAX_ARGS. */
   readonly args: Float64Array;
@@ -428,7 +441,8 @@ export class ThreadPool {
    * the caller wrote to `args`, on the workers and the calling thread; returns
    * when every chunk is done. Throws an Error naming `kernel`, with the cause,
    * when a chunk threw (a trap) on any thread, or when a worker died holding a
-   * chunk (then `broken` is true: dispose the pool).
+   * chunk (then `broken` is true: dispose the pool); a WorkerFault when the
+   * calling thread's own chunks all ran.
    */
   run(fn: number, chunks: number, kernel: string): void {
     const ctl = this.ctl;
@@ -459,7 +473,7 @@ export class ThreadPool {
     this.chunks += chunks;
     const failed = Atomics.exchange(ctl, FAILED, 0);
     if (!finished) {
-      throw new Error(`${kernel}: a worker thread died running its part of the call (${this.fault || 'no cause reported'})`, { cause: new Error(this.fault) });
+      throw new WorkerFault(`${kernel}: a worker thread died running its part of the call (${this.fault || 'no cause reported'})`, true, { cause: new Error(this.fault) });
     }
     if (error !== null) {
       const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -467,7 +481,7 @@ export class ThreadPool {
     }
     if (failed) {
       const cause = this.fault;
-      throw new Error(`${kernel}: ${failed} of ${chunks} parts failed: ${cause}`, { cause: new Error(cause) });
+      throw new WorkerFault(`${kernel}: ${failed} of ${chunks} parts failed: ${cause}`, false, { cause: new Error(cause) });
     }
   }
 

@@ -1,7 +1,7 @@
 export {
   Trainer, type TrainerOptions, type TrainerProgress, type TrainResult, type EpochRecord, type StopReason,
   type AugmentFn, type EarlyStoppingOptions, type CheckpointOptions, type FitOptions, type TrainerState,
-  type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent,
+  type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent, type WorkerFaultRecord,
 } from './trainer.js';
 export { YIELD_EVERY_MS } from './yield.js';
 export type { ThreadUse } from './split-choice.js';

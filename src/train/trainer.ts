@@ -15,6 +15,7 @@ import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
+import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
@@ -136,6 +137,16 @@ export interface EpochRecord {
   steps: number;
   /** Wall-clock seconds of the epoch's steps (its evaluation not included). */
   seconds: number;
+}
+
+/** A step or an evaluation a worker thread failed, run again on the calling thread (Trainer.workerFaults). */
+export interface WorkerFaultRecord {
+  /** The step (1-based, as the run counts them) in progress, or the last one done for an evaluation. */
+  step: number;
+  /** Whether it was a step or an epoch's evaluation. */
+  during: 'step' | 'evaluation';
+  /** The WorkerFault's message: the kernel, the part and the worker's cause. */
+  message: string;
 }
 
 /** Why a run ended. */
@@ -296,6 +307,7 @@ export class Trainer {
   private bestLoss = Infinity;
   private bestEpoch = 0;
   private wait = 0;
+  private readonly faults: WorkerFaultRecord[] = [];
 
   /**
    * Checks every option and the data (tensors alive and on the net's runtime, targets as
@@ -403,6 +415,15 @@ export class Trainer {
     return this.splitChoice?.use ?? { pool: this.network.rt.splitsNow, poolStepMs: null, serialStepMs: null, probes: 0 };
   }
 
+  /**
+   * Steps and evaluations a worker thread failed (it died, or its part trapped), each run
+   * again on the calling thread from the same point of the random stream, so the run went on
+   * with the bits it would have had (see step()). Empty on a healthy machine.
+   */
+  get workerFaults(): readonly WorkerFaultRecord[] {
+    return this.faults;
+  }
+
   /** The training rows actually stepped on (all of xTrain, or a validationSplit's training part). */
   get trainingRows(): number {
     return this.data.length;
@@ -454,9 +475,43 @@ export class Trainer {
    * One optimizer step on a batch; returns its loss (taken before the update). On NaN/Inf
    * in the loss or gradients, or parameters the update overflowed to ±Inf, it throws a
    * RangeError and leaves the parameters, the layers' state (batch-norm running
-   * statistics) and the optimizer's state as they were before the step.
+   * statistics) and the optimizer's state as they were before the step. A step a worker
+   * thread failed (a WorkerFault: the worker died, or its part trapped) is put back the
+   * same way and run again on the calling thread, from the same point of the random stream
+   * (dropout draws the same masks), so it gives the bits it would have given; the fault is
+   * recorded in workerFaults. A failure on the calling thread is thrown.
    */
   step(x: Tensor, t: Targets, iter = 0): number {
+    const counter = this.network.rt.take(0);
+    try {
+      return this.stepOnce(x, t, iter);
+    } catch (e) {
+      const held = this.afterFault(e, iter + 1, 'step', counter);
+      try {
+        return this.stepOnce(x, t, iter);
+      } finally {
+        this.network.rt.holdSplits = held;
+      }
+    }
+  }
+
+  /**
+   * After work that threw and changed nothing: rethrows `e` unless a worker thread failed the
+   * work (a WorkerFault); else records the fault, puts the random stream back at `counter` and
+   * holds the runtime's splits, for the caller to run the work once more on the calling thread
+   * and then put back the hold this returns (a pool that lost a worker is retired meanwhile).
+   */
+  private afterFault(e: unknown, step: number, during: WorkerFaultRecord['during'], counter: number): boolean {
+    if (!(e instanceof WorkerFault)) throw e;
+    const rt = this.network.rt;
+    this.faults.push({ step, during, message: e.message });
+    rt.randomState = { seed: rt.seed, counter };
+    const held = rt.holdSplits;
+    rt.holdSplits = true;
+    return held;
+  }
+
+  private stepOnce(x: Tensor, t: Targets, iter: number): number {
     const guard = this.guard;
     const net = this.network;
     guard.saveLayerState();
@@ -665,6 +720,7 @@ export class Trainer {
         k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
         const splits = this.splitChoice;
         splits?.begin();
+        const faults = this.faults.length;
         let loss: number;
         try {
           const input = augment === undefined ? xb : augmented(augment, xb, tb);
@@ -673,7 +729,9 @@ export class Trainer {
           splits?.abort();
           throw e;
         }
-        splits?.end();
+        // a step run again after a worker's fault is not a sample of either way's speed
+        if (this.faults.length === faults) splits?.end();
+        else splits?.abort();
         lossSum += loss;
         done++;
         this.result.trainLossList.push(loss);
@@ -753,12 +811,27 @@ export class Trainer {
     return record;
   }
 
+  /** The network's loss and accuracy on rows [start, end), run again on the calling thread if a worker thread failed it. */
+  private evaluateRows(x: Tensor, t: Targets, start: number, end: number): { loss: number; accuracy: number } {
+    const rows = x.rows(start, end), targets = sliceTargets(t, start, end);
+    try {
+      return this.network.evaluate(rows, targets);
+    } catch (e) {
+      const held = this.afterFault(e, this.iter, 'evaluation', this.network.rt.take(0)); // an evaluation draws nothing from the stream
+      try {
+        return this.network.evaluate(rows, targets);
+      } finally {
+        this.network.rt.holdSplits = held;
+      }
+    }
+  }
+
   /** Loss and accuracy over the first `rows` rows, in chunks (a pause after each). */
   private *evaluateSet(x: Tensor, t: Targets, rows: number): Generator<Pause, { loss: number; accuracy: number }> {
     let lossSum = 0, correct = 0;
     for (let start = 0; start < rows; start += EVAL_CHUNK) {
       const end = Math.min(rows, start + EVAL_CHUNK);
-      const r = this.network.evaluate(x.rows(start, end), sliceTargets(t, start, end));
+      const r = this.evaluateRows(x, t, start, end);
       lossSum += r.loss * (end - start);
       correct += Math.round(r.accuracy * (end - start));
       yield null;

@@ -539,7 +539,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     if (augment) owned.push(augment);
     const epochsLabel = s.iterations !== undefined ? Math.ceil(s.iterations / Math.max(1, Math.floor((data.xTrain.shape[0] * (1 - (s.valSplit ?? 0))) / s.batch))) : s.epochs;
     const progress = new Progress(io.stderr, !s.quiet, epochsLabel);
-    // the last completed epoch's parameters and layer state, for a save on SIGINT/SIGTERM
+    // the last completed epoch's parameters and layer state, saved when a signal or an error stops training
     const lastEpoch = s.save !== undefined ? new NetCopy(net) : null;
     if (lastEpoch) owned.push(lastEpoch);
     let epochsDone = 0;
@@ -586,10 +586,13 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       result = await trainer.fit({ signal });
     } catch (e) {
       progress.finish();
-      if (!signal.aborted) throw e;
+      if (!signal.aborted) return await failed(e as Error, s, net, lastEpoch, epochsDone, io.stderr);
       return await interrupted(String(signal.reason), s, net, lastEpoch, epochsDone, io.stderr);
     }
     progress.finish();
+    for (const f of trainer.workerFaults) {
+      io.stderr.write(`simdnn: note: ${f.during === 'step' ? `step ${f.step}` : `the evaluation after step ${f.step}`}: ${f.message}; ran again on the calling thread\n`);
+    }
     const r = report(s, net.spec, data, trainer, result, loadSeconds, (now() - start) / 1000);
     if (s.save !== undefined) {
       const { saved, failure } = await saveWithFallback(s.save, net, { metadata: modelMetadata(s, r) });
@@ -624,6 +627,23 @@ async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, opt
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: trainerMetadata(trainer) },
   });
   if (failure) throw new Error(`${failure} (the checkpoint went to ${saved})`);
+}
+
+/**
+ * Training failed (a step diverged past what the Trainer puts back, memory ran out, a fault the
+ * calling thread hit too): with --save and an epoch done, saves the last completed epoch and
+ * exits 1 after saying so; else the error stands.
+ */
+async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: NetCopy | null, epochsDone: number, err: Output): Promise<number> {
+  if (s.save === undefined || !lastEpoch || epochsDone === 0) throw error;
+  lastEpoch.restore();
+  const { saved, failure } = await saveWithFallback(s.save, net, {
+    metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },
+  });
+  err.write(`simdnn: error: ${error.message}\n`);
+  if (failure) err.write(`simdnn: error: ${failure}\n`);
+  err.write(`simdnn: training stopped in epoch ${epochsDone + 1}; saved the model of epoch ${epochsDone} to ${saved}\n`);
+  return 1;
 }
 
 /** SIGINT/SIGTERM: saves the last completed epoch when --save was given; the exit code says which signal. */

@@ -636,11 +636,11 @@ async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, opt
  */
 async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: NetCopy | null, epochsDone: number, err: Output): Promise<number> {
   if (s.save === undefined || !lastEpoch || epochsDone === 0) throw error;
+  err.write(`simdnn: error: ${error.message}\n`);
   lastEpoch.restore();
   const { saved, failure } = await saveWithFallback(s.save, net, {
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },
   });
-  err.write(`simdnn: error: ${error.message}\n`);
   if (failure) err.write(`simdnn: error: ${failure}\n`);
   err.write(`simdnn: training stopped in epoch ${epochsDone + 1}; saved the model of epoch ${epochsDone} to ${saved}\n`);
   return 1;

@@ -131,8 +131,10 @@ describe('saving never loses a model', () => {
     expect(bare.stderr).not.toMatch(/saved/);
   });
 
-  it('a step a worker thread trapped in runs again on the calling thread: a note, and the model of the run without the fault (child process)', async () => {
-    // preloaded in the worker threads too (--require): the workers' first part of the guarded update traps
+  it('a part a worker thread trapped in runs again on the calling thread: a note, and the model of the run without the fault (child process)', async () => {
+    // preloaded in the worker threads too (--require): a worker's first part of any call traps. Which
+    // call that is depends on when the workers come up; a loaded machine may leave every part of a run
+    // to the calling thread, so the run is repeated (at most 5 times) until a worker took one.
     const trap = path.join(tmp, 'trap-in-worker.cjs');
     await writeFile(trap, `const { isMainThread } = require('node:worker_threads');
 if (!isMainThread) {
@@ -140,20 +142,27 @@ if (!isMainThread) {
   let calls = 0;
   WebAssembly.instantiate = async (module, imports) => {
     const instance = await realInstantiate(module, imports);
-    const real = instance.exports.guardedStep;
-    const wrapped = (...args) => { if (++calls === 1) throw new WebAssembly.RuntimeError('memory access out of bounds'); return real(...args); };
-    return { exports: { ...instance.exports, guardedStep: wrapped } };
+    const exports = {};
+    for (const [name, value] of Object.entries(instance.exports)) {
+      exports[name] = typeof value !== 'function' ? value
+        : (...args) => { if (++calls === 1) throw new WebAssembly.RuntimeError('memory access out of bounds'); return value(...args); };
+    }
+    return { exports };
   };
 }
 `);
-    const args = ['train', '--json', '--threads', '2', '--hidden', '100', '--batch', '100', '--train-rows', '1000', '--test-rows', '200', '--epochs', '2', '--optimizer', 'adam', '--lr', '0.01'];
+    const args = ['train', '--json', '--threads', '2', '--hidden', '100', '--batch', '100', '--train-rows', '2000', '--test-rows', '200', '--epochs', '2', '--optimizer', 'adam', '--lr', '0.01'];
     const faulted = path.join(tmp, 'faulted.safetensors'), clean = path.join(tmp, 'clean.safetensors');
-    const a = await child([...args, '--save', faulted], undefined, ['--require', trap]);
-    expect(a.code, a.stderr).toBe(0);
-    expect(a.stderr).toMatch(/simdnn: note: step \d+: guardedStep: 1 of 2 parts failed: part [12] of 2 in a worker thread: RuntimeError: memory access out of bounds; ran again on the calling thread\n/);
+    const note = /simdnn: note: (step \d+|the evaluation after step \d+): \w+: 1 of \d+ parts failed: part \d+ of \d+ in a worker thread: RuntimeError: memory access out of bounds; ran again on the calling thread\n/;
+    let a = { code: null as number | null, stdout: '', stderr: '' };
+    for (let attempt = 0; attempt < 5 && !note.test(a.stderr); attempt++) {
+      a = await child([...args, '--save', faulted], undefined, ['--require', trap]);
+      expect(a.code, a.stderr).toBe(0);
+    }
+    expect(a.stderr).toMatch(note);
     const b = await child([...args, '--save', clean]);
     expect(b.code, b.stderr).toBe(0);
-    expect(b.stderr).not.toMatch(/note: step/);
+    expect(b.stderr).not.toMatch(/note: /);
     const strip = (r: TrainReport) => r.history.map(({ seconds: _, ...rest }) => rest);
     expect(strip(JSON.parse(a.stdout) as TrainReport)).toEqual(strip(JSON.parse(b.stdout) as TrainReport));
     const rt = await createRuntime({ threads: 1 });

@@ -82,7 +82,7 @@ afterAll(() => removeTranspiled(dir));
  * started by `host` (a ThreadHost expression; the module has nodeThreadHost,
  * workerScript and wrapGemm in scope) until a call fails; returns what it saw.
  */
-function dieScenario(host: string): { message: string; cause: string; threads: number; notes: string[]; sameBits: boolean } {
+function dieScenario(host: string): { message: string; fault: string; workerDied: boolean; cause: string; threads: number; notes: string[]; sameBits: boolean } {
   const script = `
     import { Worker } from 'node:worker_threads';
     import { createRuntime, nodeThreadHost } from './src/node/runtime.js';
@@ -103,7 +103,7 @@ function dieScenario(host: string): { message: string; cause: string; threads: n
     let error = null;
     for (let call = 0; call < 3000 && !error; call++) { try { product(rt); } catch (e) { error = e; } }
     const after = product(rt);
-    console.log(JSON.stringify({ message: error?.message, cause: error?.cause?.message, threads: rt.features.threads, notes: rt.features.notes,
+    console.log(JSON.stringify({ message: error?.message, fault: error?.name, workerDied: error?.workerDied, cause: error?.cause?.message, threads: rt.features.threads, notes: rt.features.notes,
       sameBits: after.every((v, i) => v === expected[i]) }));
     await rt.dispose();
   `;
@@ -124,6 +124,8 @@ describe('a worker that dies mid-call', () => {
     const seen = dieScenario(`{ cores: nodeThreadHost.cores, spawn: (body, init, o) => nodeThreadHost.spawn(body + wrapGemm('if (n === 3) process.exit(3)'), init, o) }`);
     expect(seen).toEqual({
       message: 'gemm: a worker thread died running its part of the call (the worker exited with code 3)',
+      fault: 'WorkerFault',
+      workerDied: true,
       cause: 'the worker exited with code 3',
       threads: 1,
       notes: ['threads: a worker thread exited (the worker exited with code 3); running on 1 thread'],
@@ -158,6 +160,8 @@ describe('a worker that dies mid-call', () => {
     const seen = dieScenario(killingHost);
     expect(seen).toEqual({
       message: 'gemm: a worker thread died running its part of the call (terminated by its parent thread)',
+      fault: 'WorkerFault',
+      workerDied: true,
       cause: 'terminated by its parent thread',
       threads: 1,
       notes: ['threads: a worker thread exited (terminated by its parent thread); running on 1 thread'],
@@ -281,6 +285,7 @@ describe('a kernel that traps in a worker', () => {
       if (/in a worker thread/.test(error!.message)) inWorker = error;
     }
     expect(inWorker?.message).toBe('fill: 1 of 2 parts failed: part 2 of 2 in a worker thread: RuntimeError: memory access out of bounds');
+    expect((inWorker as WorkerFault).workerDied, 'the worker trapped and lives').toBe(false);
     expect(rt.features.threads).toBe(2);
     expect(rt.features.notes).toEqual([]);
     const before = rt.threadStats().jobs;

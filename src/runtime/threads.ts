@@ -441,8 +441,8 @@ export class ThreadPool {
    * the caller wrote to `args`, on the workers and the calling thread; returns
    * when every chunk is done. Throws an Error naming `kernel`, with the cause,
    * when a chunk threw (a trap) on any thread, or when a worker died holding a
-   * chunk (then `broken` is true: dispose the pool); a WorkerFault when the
-   * calling thread's own chunks all ran.
+   * chunk (then `broken` is true: dispose the pool); a WorkerFault unless the
+   * failure was a trap in one of the calling thread's own chunks.
    */
   run(fn: number, chunks: number, kernel: string): void {
     const ctl = this.ctl;

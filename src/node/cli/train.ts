@@ -2,8 +2,8 @@
 // bundled digits (or an IDX directory), shows progress on stderr and ends with
 // a summary (or one JSON object with --json). The model goes to a safetensors
 // file (--save), checked before training and written atomically, with a
-// fallback file when the write fails; SIGINT/SIGTERM save the last completed
-// epoch. Checkpoints (--checkpoint-every) are model files with the optimizer's
+// fallback file when the write fails; SIGINT/SIGTERM, or an error that ends
+// training, save the last completed epoch. Checkpoints (--checkpoint-every) are model files with the optimizer's
 // state and the Trainer's position in their metadata; --resume continues one
 // bit-identically. Nets come from the registry, options from the FLAGS table
 // (which also writes the help).
@@ -145,7 +145,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'augment', value: 'k=v,...', help: 'random affine augmentation of each training batch: shift=px, degrees=d, scale=f (a factor in [1/(1+f), 1+f]), e.g. shift=2,degrees=10,scale=0.1 (simple-conv, deep-conv)' },
   { name: 'val-split', value: 'ratio', help: 'hold out this fraction of the training rows for validation (reported per epoch)' },
   { name: 'early-stop', value: 'patience', help: 'stop when the validation loss has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split)' },
-  { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM save the last completed epoch)' },
+  { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
   { name: 'resume', value: 'checkpoint', help: 'continue the run a checkpoint holds (its settings; the result is the same bits as the uninterrupted run)' },

@@ -289,7 +289,7 @@ function cliRun(suite, name, flags) {
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`simdnn train ${flags.join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`));
       const r = JSON.parse(out);
-      resolve({ ms: r.seconds * 1000, use: r.threadUse });
+      resolve({ ms: r.seconds * 1000, use: r.threadUse, faults: r.workerFaults });
     });
   });
 }
@@ -305,18 +305,22 @@ async function pairedCli(suite, name) {
   const pairs = CLI_CASES[name].pairs;
   const ms = [[], []];
   const ways = [];
+  const faults = [];
   for (let i = 0; i < pairs; i++) {
     for (const side of sidesInRound(i)) {
       const r = await cliRun(suite, name, side ? ['--threads', '1'] : []);
       ms[side].push(r.ms);
+      faults.push(...r.faults);
       if (!side) ways.push(r.use.poolStepMs === null ? 'no probe' : r.use.pool ? 'split' : 'one thread');
     }
   }
   const mean = (a) => a.reduce((sum, v) => sum + v, 0) / a.length;
+  // a step a worker thread failed ran again on the calling thread (the run goes on): say so, with the first cause
+  const faulted = faults.length === 0 ? '' : `; worker faults: ${faults.length}, each step or evaluation run again on the calling thread (the first: ${faults[0].message})`;
   return {
     two: mean(ms[0]),
     one: mean(ms[1]),
-    note: `${pairs} alternating pairs, ×1 thread per pair ${ms[0].map((t, i) => (ms[1][i] / t).toFixed(2)).join(', ')}; steps ran ${ways.join(', ')}`,
+    note: `${pairs} alternating pairs, ×1 thread per pair ${ms[0].map((t, i) => (ms[1][i] / t).toFixed(2)).join(', ')}; steps ran ${ways.join(', ')}${faulted}`,
   };
 }
 

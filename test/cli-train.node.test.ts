@@ -160,6 +160,9 @@ if (!isMainThread) {
       expect(a.code, a.stderr).toBe(0);
     }
     expect(a.stderr).toMatch(note);
+    const faults = (JSON.parse(a.stdout) as TrainReport).workerFaults;
+    expect(faults).toHaveLength(1);
+    expect(a.stderr).toContain(`${faults[0].message}; ran again on the calling thread\n`);
     const b = await child([...args, '--save', clean]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stderr).not.toMatch(/note: /);

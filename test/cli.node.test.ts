@@ -121,6 +121,7 @@ describe('train', () => {
     expect(r.testAcc).toBeGreaterThan(0.6); // chance is 0.1
     expect(r.seconds).toBeGreaterThan(0);
     expect(r.stepsPerSec).toBeGreaterThan(0);
+    expect(r.workerFaults).toEqual([]);
     const b = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT])).stdout) as TrainReport;
     expect(b.history.map(({ seconds: _, ...rest }) => rest)).toEqual(r.history.map(({ seconds: _, ...rest }) => rest));
   });

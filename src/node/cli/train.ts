@@ -16,7 +16,7 @@ import { createOptimizer, optimizerDefaults, optimizerNames } from '../../optim/
 import { createSchedule, scheduleNames, type LRSchedule } from '../../optim/schedules.js';
 import { NetCopy } from '../../train/rollback.js';
 import type { ThreadUse } from '../../train/split-choice.js';
-import { Trainer, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult } from '../../train/trainer.js';
+import { Trainer, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
 import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
@@ -411,6 +411,8 @@ export interface TrainReport {
   loadSeconds: number;
   /** Whether the steps ran split across the thread pool or on the calling thread, and the step times that chose it. */
   threadUse: ThreadUse;
+  /** Steps and evaluations a worker thread failed, each run again on the calling thread (empty on a healthy machine). */
+  workerFaults: WorkerFaultRecord[];
   history: EpochRecord[];
   /** Where the model went (null without --save; another file when --save could not be written). */
   saved: string | null;
@@ -445,6 +447,7 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     stepsPerSec: result.steps / stepSeconds,
     loadSeconds,
     threadUse: trainer.threadUse,
+    workerFaults: [...trainer.workerFaults],
     history: result.epochs,
     saved: null,
     resumedFrom: s.resume ?? null,

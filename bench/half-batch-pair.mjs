@@ -16,11 +16,12 @@
 //
 // Each timed step starts at a barrier, and its time is the slower worker's
 // (both wait for it in a split step); the weights are restored between steps,
-// untimed, as the other sides' beforeEach does; a block's first step is untimed, as theirs is.
+// untimed, as the other sides' beforeEach does; a block's first steps are untimed, as theirs are.
 import { Worker } from 'node:worker_threads';
 
-// control words: GO (blocks asked for), DONE (workers finished the block), STEPS (steps in the block), BARRIER, READY
-const GO = 0, DONE = 1, STEPS = 2, BARRIER = 3, READY = 4, QUIT = 5;
+// control words: GO (blocks asked for), DONE (workers finished the block), STEPS (timed steps in the block), BARRIER,
+// READY, QUIT, WAKE (untimed steps before them), RAN (steps worker 0 ran in the block)
+const GO = 0, DONE = 1, STEPS = 2, BARRIER = 3, READY = 4, QUIT = 5, WAKE = 6, RAN = 7;
 
 export class HalfBatchPair {
   /**
@@ -48,14 +49,17 @@ export class HalfBatchPair {
   }
 
   /**
-   * Runs about `ms` of lockstep steps; returns their mean step time (ms: the slower worker's), their count,
-   * the mean balanced step (balancedMs, never above ms) and each worker's mean step (workerMs).
+   * Runs about `wakeMs` of lockstep steps untimed (one at least), then about `ms` timed; returns the timed
+   * steps' mean time (ms: the slower worker's), their count, the mean balanced step (balancedMs, never
+   * above ms), each worker's mean step (workerMs) and the untimed steps' count.
    */
-  block(ms) {
+  block(ms, wakeMs = 0) {
     const ctl = this.ctl;
     const steps = Math.max(3, Math.round(ms / this.stepMs));
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, STEPS, steps);
+    Atomics.store(ctl, WAKE, Math.max(1, Math.ceil(wakeMs / this.stepMs)));
+    Atomics.store(ctl, RAN, 0);
     Atomics.add(ctl, GO, 1);
     Atomics.notify(ctl, GO);
     const end = performance.now() + 60_000;
@@ -65,7 +69,7 @@ export class HalfBatchPair {
     }
     // worker 0 sums the slower worker's time of each step, the balanced step and each worker's
     this.stepMs = this.ms[0] / steps;
-    return { ms: this.stepMs, steps, balancedMs: this.ms[1] / steps, workerMs: [this.ms[4] / steps, this.ms[5] / steps] };
+    return { ms: this.stepMs, steps, balancedMs: this.ms[1] / steps, workerMs: [this.ms[4] / steps, this.ms[5] / steps], untimed: Atomics.load(ctl, RAN) - steps };
   }
 
   async close() {
@@ -76,4 +80,4 @@ export class HalfBatchPair {
   }
 }
 
-export const CONTROL = { GO, DONE, STEPS, BARRIER, READY, QUIT };
+export const CONTROL = { GO, DONE, STEPS, BARRIER, READY, QUIT, WAKE, RAN };

@@ -2,7 +2,7 @@
 import { workerData } from 'node:worker_threads';
 import { CONTROL } from './half-batch-pair.mjs';
 
-const { GO, DONE, STEPS, BARRIER, READY, QUIT } = CONTROL;
+const { GO, DONE, STEPS, BARRIER, READY, QUIT, WAKE, RAN } = CONTROL;
 const { id, buffer, net: netOptions, rows, optimizer: optimizerName, lr, warmMs } = workerData;
 const ctl = new Int32Array(buffer, 0, 16);
 const ms = new Float64Array(buffer, 64, 16);
@@ -35,16 +35,17 @@ Atomics.add(ctl, READY, 1);
 for (let blocks = 0; ; blocks++) {
   Atomics.wait(ctl, GO, blocks);
   if (Atomics.load(ctl, QUIT)) break;
-  const steps = Atomics.load(ctl, STEPS);
+  const steps = Atomics.load(ctl, STEPS), wake = Atomics.load(ctl, WAKE);
   if (id === 0) ms[0] = ms[1] = ms[4] = ms[5] = 0;
-  // step -1 is untimed, as the first call of each of the split step's blocks is (threads.bench.mjs)
-  for (let i = -1; i < steps; i++) {
+  // steps -wake to -1 are untimed, as the first calls of each of the split step's blocks are (threads.bench.mjs)
+  for (let i = -wake; i < steps; i++) {
     restore();
     barrier();
     const t0 = performance.now();
     step();
     ms[2 + id] = performance.now() - t0;
     barrier();
+    if (id === 0) Atomics.add(ctl, RAN, 1);
     if (id === 0 && i >= 0) {
       const a = ms[2], b = ms[3];
       ms[0] += Math.max(a, b);

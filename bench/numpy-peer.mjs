@@ -69,12 +69,13 @@ export class NumpyPeer {
   }
 
   /**
-   * About `ms` of NumPy steps, after a pause for simdnn's worker to stop spinning: { ms: mean ms per step,
-   * steps }. NumPy's threads spin for NUMPY_SPIN_MS after it (quiet() waits them out).
+   * About `ms` of NumPy steps, after a pause for simdnn's worker to stop spinning and about `wakeMs` of
+   * untimed steps (one at least, if any): { ms: mean ms per timed step, steps, untimed }. NumPy's threads spin for
+   * NUMPY_SPIN_MS after it (quiet() waits them out).
    */
-  async block(ms) {
+  async block(ms, wakeMs = 0) {
     await sleep(WORKER_SPIN_MS);
-    this.child.stdin.write(`${ms}\n`);
+    this.child.stdin.write(`${ms} ${wakeMs}\n`);
     const r = await this.next();
     if (r.ms === undefined) throw new Error(`bench: the NumPy peer failed: ${r.error ?? r.skip ?? JSON.stringify(r)}`);
     return r;

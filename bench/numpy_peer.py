@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -35,16 +36,25 @@ def _openblas():
 
 def serve(step, warm_s):
     """Runs `step` (one step; returns its timed seconds) for warm_s, prints {"ready": true, "blas": ...},
-    then for each line of stdin (a budget in ms) runs steps until their time reaches it (one at least)
-    and prints {"ms": mean ms per step, "steps": n}. Ends at the end of stdin."""
+    then for each line of stdin (a budget in ms, and optionally a wake-up in ms) runs steps untimed for
+    the wake-up (one at least, if one is given; bench/threads.bench.mjs WAKE_MS), then until their time
+    reaches the budget (one at least), and prints {"ms": mean ms per timed step, "steps": n, "untimed": m}.
+    Ends at the end of stdin."""
     warm = 0.0
     while warm < warm_s:
         warm += step()
     print(json.dumps({"ready": True, "blas": blas_info()}), flush=True)
     for line in sys.stdin:
-        budget = float(line) / 1000
+        fields = line.split()
+        budget = float(fields[0]) / 1000
+        untimed = 0
+        if len(fields) > 1 and float(fields[1]) > 0:
+            wake_end = time.perf_counter() + float(fields[1]) / 1000
+            while untimed < 1 or time.perf_counter() < wake_end:
+                step()
+                untimed += 1
         steps, total = 0, 0.0
         while steps < 1 or total < budget:
             total += step()
             steps += 1
-        print(json.dumps({"ms": total * 1000 / steps, "steps": steps}), flush=True)
+        print(json.dumps({"ms": total * 1000 / steps, "steps": steps, "untimed": untimed}), flush=True)

@@ -137,9 +137,24 @@ const halfBatchPair = (net, optimizer, lr) => () => HalfBatchPair.start({ net, b
 const BLOCKS = 20;
 
 /**
+ * Calls each block runs untimed before it is timed, ms (one call at least), on
+ * every side: ours, the no-sharing pair's and NumPy's. The sides take turns, so
+ * a block starts on vCPUs that sat idle (the 2-thread side's worker through the
+ * 1-thread block, both through the pauses for NumPy's and the pool's spinning
+ * threads), which a training loop's steps, back to back, never do. On the 2-vCPU
+ * Zen 5 guest of docs/BENCHMARKS.md (session 40) two threads that had slept
+ * 2–200 ms lost 0.7–3.4 ms each, in slices of 2.5–8 ms, in their first 40 ms of
+ * spinning and ~0.1 ms in the next 40 (no other process of the guest was busy),
+ * and a split step waits for whichever of its threads is out: in one phase the
+ * 2-thread MLP step's first 10 ms after 200 ms asleep ran at 3.5–5.5 ms a step,
+ * against 0.85 in steady steps and 1.4 on one thread.
+ */
+const WAKE_MS = 40;
+
+/**
  * Milliseconds per call of the case on THREADS threads and on 1, timed in
  * BLOCKS alternating blocks of suite.time / BLOCKS ms per side (their order
- * swapped every block, each after one untimed call), each call timed alone
+ * swapped every block, each after WAKE_MS of untimed calls), each call timed alone
  * with its beforeEach untimed, as the harness times a case: the mean over all
  * of a side's calls. Before each pair of blocks, the cache-line round trip
  * between two threads (bench/roundtrip.mjs); `note` gives its range and, where
@@ -176,11 +191,13 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
     const extra = { floor: [0, 0], balanced: [0, 0], numpy: [0, 0] }; // [ms, steps]: the pair's blocks (slower worker, balanced) and NumPy's
     const workerMs = [0, 0]; // the floor's workers' steps, summed
     const add = (what, r) => { extra[what][0] += r.ms * r.steps; extra[what][1] += r.steps; };
-    // a block's first call runs untimed: after the other sides' blocks the pool's worker is asleep and
-    // the caches hold their data, which a training loop's steps, back to back, never meet
+    // a block's first WAKE_MS of calls run untimed
     const run = (p, ms) => {
-      p.beforeEach?.();
-      p.fn();
+      for (const end = performance.now() + WAKE_MS; ;) {
+        p.beforeEach?.();
+        p.fn();
+        if (performance.now() >= end) break;
+      }
       let t = 0, n = 0;
       for (const end = performance.now() + ms; performance.now() < end;) {
         p.beforeEach?.();
@@ -203,12 +220,12 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
       }
       if (halves) {
         await new Promise((r) => setTimeout(r, WORKER_SPIN_MS)); // the 2-thread side's worker stops spinning
-        const r = halves.block(blockMs);
+        const r = halves.block(blockMs, WAKE_MS);
         add('floor', r);
         add('balanced', { ms: r.balancedMs, steps: r.steps });
         for (const w of [0, 1]) workerMs[w] += r.workerMs[w] * r.steps;
       }
-      if (timesNumpy) add('numpy', await peer.block(blockMs));
+      if (timesNumpy) add('numpy', await peer.block(blockMs, WAKE_MS));
       pairs.push(pair);
       await new Promise((r) => setImmediate(r)); // let the event loop run between blocks, as tinybench does
     }

@@ -29,7 +29,16 @@ describe.skipIf(!hasNumpy)('NumpyPeer (python3 + numpy)', () => {
       const r = await peer.block(5);
       expect(positive(r.ms)).toBe(true);
       expect(Number.isInteger(r.steps) && r.steps >= 1).toBe(true);
+      expect(r.untimed).toBe(0);
     }
+    // a wake-up first: untimed steps, one at least, then the timed ones
+    const woken = await peer.block(5, 1e-3);
+    expect(woken.untimed).toBe(1);
+    expect(woken.steps).toBeGreaterThanOrEqual(1);
+    const t0 = performance.now();
+    const longer = await peer.block(1, 60);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(60);
+    expect(longer.untimed).toBeGreaterThanOrEqual(1);
     await peer.close();
     expect(peer.child.exitCode).toBe(0);
   });
@@ -73,8 +82,11 @@ describe('HalfBatchPair', () => {
     const pair = await HalfBatchPair.start({ net, batch: 4, optimizer: 'adam', lr: 0.001, warmMs: 0 });
     try {
       expect(positive(pair.stepMs)).toBe(true);
-      for (let i = 0; i < 2; i++) {
-        const r = pair.block(1);
+      for (let i = 0; i < 3; i++) {
+        // untimed steps first: one at least, else about wakeMs of them
+        const wakeMs = i === 2 ? 30 : 0, stepMs = pair.stepMs;
+        const r = pair.block(1, wakeMs);
+        expect(r.untimed).toBe(Math.max(1, Math.ceil(wakeMs / stepMs)));
         expect(positive(r.ms)).toBe(true);
         expect(r.steps).toBeGreaterThanOrEqual(3);
         // each step's balanced time 2ab/(a + b) is at most the workers' mean (a + b)/2, which is at most the slower's, max(a, b)

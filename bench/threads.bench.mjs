@@ -146,7 +146,7 @@ const BLOCKS = 20;
  * 2–200 ms lost 0.7–3.4 ms each, in slices of 2.5–8 ms, in their first 40 ms of
  * spinning and ~0.1 ms in the next 40 (no other process of the guest was busy),
  * and a split step waits for whichever of its threads is out: in one phase the
- * 2-thread MLP step's first 10 ms after 200 ms asleep ran at 3.5–5.5 ms a step,
+ * 2-thread MLP step's 10 ms blocks after 200 ms asleep ran at 1.4–5.5 ms a step,
  * against 0.85 in steady steps and 1.4 on one thread.
  */
 const WAKE_MS = 40;

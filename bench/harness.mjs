@@ -29,11 +29,14 @@ const require = createRequire(import.meta.url);
  * run once per backend; `external[peer]()` returns milliseconds per call
  * measured by another program, or `{ skip: reason }`. `peak` marks the row
  * that the GFLOP/s rows are judged against; `wallClock` keeps the wall clock
- * under --cpu-time (a case that runs several threads must set it).
+ * under --cpu-time (a case that runs several threads must set it);
+ * `reference: false` keeps the case out of the relaxed pass's plain-build
+ * reference (runSuite's plainRt), for a setup that depends on ctx.relaxed rather than on rt.
  * @typedef {{
  *   flops?: number,
  *   peak?: boolean,
  *   wallClock?: boolean,
+ *   reference?: boolean,
  *   ours: (rt: import('../dist/index.js').Runtime, ctx: Suite) => Prepared,
  *   tfjs?: (tf: any, backend: string) => Prepared,
  *   external?: Record<string, () => Promise<number | { skip: string }>>,
@@ -198,8 +201,9 @@ export function timePaired(sides, time, clock = 'wall', onRound = undefined) {
 }
 
 /**
- * Ours, TF.js's wasm backend (`tf`, or null) and the peak loop (`peak`, the
- * peak row's prepared loop, or null) on one case, timed in alternating blocks
+ * Ours, TF.js's wasm backend (`tf`, or null), the peak loop (`peak`, the
+ * peak row's prepared loop, or null) and the plain build's same case on
+ * `plainRt` (a plain-build runtime, or null: see runSuite) on one case, timed in alternating blocks
  * (timePaired) rather than one after the other: timed apart, a slow phase of
  * the host on one side moved the ratio (session 14's run 2 read the MLP step
  * at 9.40× TF.js with our step at 2.18 ms, where the same step took 1.73 ms
@@ -207,11 +211,11 @@ export function timePaired(sides, time, clock = 'wall', onRound = undefined) {
  * loop timed minutes before, in another phase (session 15's first run: the
  * pinned CPU ran GEMM 1024³ at 61% of the peak timed at the start, the MLP
  * step at 1.7× its usual time). Null when ours cannot be paired (an error, a
- * figure rather than a function): then each side is timed alone; TF.js that
- * cannot be paired is left out of the pairing (and timed alone).
+ * figure rather than a function): then each side is timed alone; TF.js or a
+ * reference that cannot be paired is left out of the pairing.
  */
-async function timePairedCase(c, rt, suite, tf, peak, clock) {
-  let ours, peer;
+async function timePairedCase(c, rt, suite, tf, peak, clock, plainRt = null) {
+  let ours, peer, ref;
   try {
     ours = prepared(await c.ours(rt, suite));
     if (!ours.fn) return null;
@@ -224,14 +228,27 @@ async function timePairedCase(c, rt, suite, tf, peak, clock) {
         peer = undefined;
       }
     }
-    const sides = [ours, peer, peak].filter(Boolean);
+    if (plainRt) {
+      try {
+        ref = prepared(await c.ours(plainRt, suite));
+        if (!ref.fn) { ref.dispose?.(); ref = undefined; }
+      } catch {
+        ref = undefined;
+      }
+    }
+    const sides = [ours, peer, peak, ref].filter(Boolean);
     if (sides.length < 2) return null;
     const ms = timePaired(sides, suite.time, clock);
     const at = (side) => ms[sides.indexOf(side)];
     const flops = ours.flops ?? c.flops;
     const peakNote = peak ? `peak loop in the same rounds ${(peak.flops / at(peak) / 1e6).toFixed(1)} GFLOP/s` : '';
+    const refNote = ref ? referenceNote(at(ours), at(ref), flops) : '';
     return {
-      ours: { ms: at(ours), flops, note: joinNotes(ours.note, peakNote), ...(peak ? { peak: { ms: at(peak), flops: peak.flops } } : {}) },
+      ours: {
+        ms: at(ours), flops, note: joinNotes(ours.note, peakNote, refNote),
+        ...(peak ? { peak: { ms: at(peak), flops: peak.flops } } : {}),
+        ...(ref ? { reference: { ms: at(ref), flops } } : {}),
+      },
       peer: peer ? { ms: at(peer), flops: peer.flops ?? c.flops, note: joinNotes(peer.note, `${PAIRED_ROUNDS} blocks alternating with ours`) } : null,
     };
   } catch {
@@ -239,7 +256,14 @@ async function timePairedCase(c, rt, suite, tf, peak, clock) {
   } finally {
     ours?.dispose?.();
     peer?.dispose?.();
+    ref?.dispose?.();
   }
+}
+
+/** The note of a relaxed row timed with the plain build in the same rounds: its figure, and relaxed's speed over it. */
+export function referenceNote(oursMs, refMs, flops) {
+  const figure = flops ? `${(flops / refMs / 1e6).toFixed(1)} GFLOP/s` : `${refMs < 10 ? refMs.toFixed(3) : refMs.toFixed(1)} ms`;
+  return `plain build in the same rounds ${figure}, relaxed ${(refMs / oursMs).toFixed(2)}× its speed`;
 }
 
 const joinNotes = (...notes) => notes.filter(Boolean).join('; ');
@@ -270,10 +294,16 @@ export async function loadTfjs() {
 /**
  * Runs every case: simdnn in alternating blocks with TF.js's wasm backend
  * and, for a GFLOP/s row, the peak loop (timePairedCase), or simdnn alone;
- * then each other TF.js backend, then external peers. In the relaxed pass
- * only simdnn (and the relaxed peak loop) runs. `progress` gets one line per case.
+ * then each other TF.js backend, then external peers. In the relaxed pass only
+ * simdnn (and the relaxed peak loop) runs, and with `plainRt` (a plain-build
+ * runtime, which the 1-thread topics' relaxed child passes) also the plain build's
+ * same case in the same rounds: the relaxed pass runs minutes after the plain one,
+ * and a slow phase of the host there slows the caches' and memory's share of the
+ * work, not the peak loop (session 41's run 2: the relaxed GEMM rows all at 70–77%
+ * of the loop, which the plain build had run at 90–103%), so a relaxed row's own
+ * rounds say whether the build or the host lost. `progress` gets one line per case.
  */
-export async function runSuite(suite, rt, progress) {
+export async function runSuite(suite, rt, progress, plainRt = null) {
   const results = [];
   const tf = !suite.relaxed && suite.cases.some((c) => c.tfjs) ? await loadTfjs() : null;
   /** The peak row's loop, prepared once: every GFLOP/s row after it is timed in rounds with it. */
@@ -283,7 +313,8 @@ export async function runSuite(suite, rt, progress) {
       const clock = c.wallClock ? 'wall' : suite.clock;
       const pairPeak = c.flops && !c.peak && peak?.fn ? peak : null;
       const pairTf = tf && c.tfjs && !c.peak ? tf : null;
-      const paired = pairTf || pairPeak ? await timePairedCase(c, rt, suite, pairTf, pairPeak, clock) : null;
+      const pairRef = suite.relaxed && plainRt && !c.peak && c.reference !== false ? plainRt : null;
+      const paired = pairTf || pairPeak || pairRef ? await timePairedCase(c, rt, suite, pairTf, pairPeak, clock, pairRef) : null;
       let ours = paired?.ours;
       if (c.peak) {
         peak = prepared(await c.ours(rt, suite));

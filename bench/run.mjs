@@ -131,7 +131,9 @@ if (opts.relaxedChild || opts.rowsChild) {
   const { createRuntime } = await loadSimdnn();
   const rt = await createRuntime({ relaxed: opts.relaxedChild, threads: 1 }); // the 1-thread rows; the threads topic makes its own
   if (opts.relaxedChild && !rt.features.relaxed) throw new Error(`bench: relaxed pass got the plain build: ${rt.features.notes.join('; ')}`);
-  const rows = await runSuite(await buildSuite(opts, opts.relaxedChild), rt, (line) => console.error(`  ${opts.relaxedChild ? 'relaxed ' : ''}${line}`));
+  // the 1-thread topics' relaxed rows are timed with the plain build's in the same rounds (harness runSuite)
+  const plainRt = opts.relaxedChild && opts.topics.every((t) => PINNED_TOPICS.has(t)) ? await createRuntime({ relaxed: false, threads: 1 }) : null;
+  const rows = await runSuite(await buildSuite(opts, opts.relaxedChild), rt, (line) => console.error(`  ${opts.relaxedChild ? 'relaxed ' : ''}${line}`), plainRt);
   console.log(JSON.stringify(opts.relaxedChild ? Object.fromEntries(rows.map((r) => [key(r), r.ours])) : rows));
   process.exit();
 }

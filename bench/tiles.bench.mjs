@@ -96,6 +96,7 @@ export default function register(suite) {
   TILES.forEach(([, , , description], t) => {
     suite.add(`${description}, ${ROWS} rows × 8 columns × ${KC}`, {
       flops: FLOPS,
+      reference: false, // one tiles module per pass, compiled for ctx.relaxed: no plain-build reference
       ours: (_rt, ctx) => {
         runs ??= setUp(ctx.relaxed).runs;
         return { fn: runs[t] };

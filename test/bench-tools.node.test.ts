@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { NUMPY_SPIN_MS, NumpyPeer } from '../bench/numpy-peer.mjs';
 import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
-import { timePaired } from '../bench/harness.mjs';
+import { Suite, runSuite, timePaired } from '../bench/harness.mjs';
 import { kernelLoops } from '../bench/spill-check.mjs';
 import { KC, ROWS, TILES, setUp } from '../bench/tiles.bench.mjs';
 
@@ -144,6 +144,50 @@ describe('timePaired', () => {
     for (const m of ms) expect(positive(m)).toBe(true);
     expect(Math.min(...calls)).toBeGreaterThan(10);
     expect(sink).toBeGreaterThan(0);
+  });
+});
+
+describe('runSuite, relaxed pass', () => {
+  // stand-ins for the two runtimes: each case's setup sees which one it runs on
+  const relaxedRt = { build: 'relaxed' }, plainRt = { build: 'plain' };
+  const relaxedSuite = (cases: Array<[string, Record<string, unknown>]>) => {
+    const suite = new Suite({ quick: true, relaxed: true, time: 100 });
+    suite.topic = 'gemm';
+    for (const [name, spec] of cases) suite.add(name, spec);
+    return suite;
+  };
+
+  it('times each case on the plain runtime too, in the same rounds, and notes the plain figure and relaxed\'s speed over it', async () => {
+    const calls: Record<string, number> = { relaxed: 0, plain: 0 };
+    let disposed = 0;
+    const suite = relaxedSuite([
+      ['step', { ours: (rt: { build: string }) => ({ fn: () => { calls[rt.build]++; }, dispose: () => { disposed++; } }) }],
+      ['gflops', { flops: 1e6, ours: (rt: { build: string }) => () => { calls[rt.build]++; } }],
+    ]);
+    const rows = await runSuite(suite, relaxedRt, () => {}, plainRt);
+    expect(calls.relaxed).toBeGreaterThan(10);
+    expect(calls.plain).toBeGreaterThan(10);
+    expect(disposed, 'both sides of the first case disposed').toBe(2);
+    for (const row of rows) {
+      expect(positive(row.ours.ms) && positive(row.ours.reference?.ms)).toBe(true);
+      const ratio = (row.ours.reference.ms / row.ours.ms).toFixed(2);
+      expect(row.ours.note).toContain(`relaxed ${ratio}× its speed`);
+    }
+    expect(rows[0].ours.note).toMatch(/^plain build in the same rounds [0-9.]+ ms, /);
+    expect(rows[1].ours.note).toMatch(/^plain build in the same rounds [0-9.]+ GFLOP\/s, /);
+  });
+
+  it('leaves out a case marked reference: false, and every case without a plain runtime', async () => {
+    const calls: Record<string, number> = { relaxed: 0, plain: 0 };
+    const spec = (reference: boolean) => ({ reference, ours: (rt: { build: string }) => () => { calls[rt.build]++; } });
+    const [marked] = await runSuite(relaxedSuite([['marked', spec(false)]]), relaxedRt, () => {}, plainRt);
+    const [alone] = await runSuite(relaxedSuite([['alone', spec(true)]]), relaxedRt, () => {});
+    expect(calls.plain).toBe(0);
+    expect(calls.relaxed).toBeGreaterThan(0);
+    for (const row of [marked, alone]) {
+      expect(row.ours.reference).toBeUndefined();
+      expect(positive(row.ours.ms)).toBe(true);
+    }
   });
 });
 

@@ -56,6 +56,47 @@ export function fastestCore(rows) {
   return rows.reduce((best, r) => (r.gemm100 + r.gemm256 > best.gemm100 + best.gemm256 ? r : best)).cpu;
 }
 
+/** Pins this process, all its threads, to `cpu` (taskset -a -p); false where that fails. */
+export function pinSelf(cpu) {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+/** Milliseconds `probe` runs on each CPU in pinToFastestNow, after one untimed call there. */
+export const PROBE_MS = 30;
+/** A CPU must run the probe this much faster than the current one to move there. */
+const MOVE_MARGIN = 0.02;
+
+/**
+ * Pins this process to the CPU (of `cpus`) that runs `probe` fastest now: each in turn for PROBE_MS, the
+ * current one (`current`) kept unless another is MOVE_MARGIN faster. The vCPUs of the 2-vCPU EPYC guests slow
+ * cache-heavy work (not the peak loop) by a third in phases of seconds to minutes, each on its own (session 41:
+ * a 128³ GEMM at 30–33 GFLOP/s on one vCPU for 7–20 s while the other ran 45–48), so a case pinned to the CPU
+ * that was fastest minutes before may run all its rounds in such a phase. Returns the CPU and each one's
+ * calls per ms, or null where taskset fails (the process then stays where it was).
+ */
+export function pinToFastestNow(probe, cpus, current) {
+  const rates = [];
+  for (const cpu of cpus) {
+    if (!pinSelf(cpu)) return null;
+    probe();
+    let calls = 0;
+    const t0 = performance.now();
+    let t;
+    do { probe(); calls++; } while ((t = performance.now() - t0) < PROBE_MS);
+    rates.push(calls / t);
+  }
+  const cpu = chooseCpu(cpus, rates, current);
+  return pinSelf(cpu) ? { cpu, rates } : null;
+}
+
+/** The CPU of `cpus` with the best rate: `current` unless another's is MOVE_MARGIN higher. */
+export function chooseCpu(cpus, rates, current) {
+  let best = cpus.indexOf(current);
+  for (let i = 0; i < cpus.length; i++) if (best < 0 || rates[i] > rates[best] * (1 + MOVE_MARGIN)) best = i;
+  return cpus[best];
+}
+
 /** One line for the report: each CPU's rates and the ceiling of a 2-thread split of GEMM-like work. */
 export function coreReport(rows) {
   if (!rows) return 'cores: not probed (no taskset)';

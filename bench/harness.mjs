@@ -301,15 +301,17 @@ export async function loadTfjs() {
  * and a slow phase of the host there slows the caches' and memory's share of the
  * work, not the peak loop (session 41's run 2: the relaxed GEMM rows all at 70–77%
  * of the loop, which the plain build had run at 90–103%), so a relaxed row's own
- * rounds say whether the build or the host lost. `progress` gets one line per case.
+ * rounds say whether the build or the host lost. `beforeCase(c)` runs before each case
+ * is prepared (the pinned children move to the fastest CPU there). `progress` gets one line per case.
  */
-export async function runSuite(suite, rt, progress, plainRt = null) {
+export async function runSuite(suite, rt, progress, { plainRt = null, beforeCase = undefined } = {}) {
   const results = [];
   const tf = !suite.relaxed && suite.cases.some((c) => c.tfjs) ? await loadTfjs() : null;
   /** The peak row's loop, prepared once: every GFLOP/s row after it is timed in rounds with it. */
   let peak = null;
   try {
     for (const c of suite.cases) {
+      beforeCase?.(c);
       const clock = c.wallClock ? 'wall' : suite.clock;
       const pairPeak = c.flops && !c.peak && peak?.fn ? peak : null;
       const pairTf = tf && c.tfjs && !c.peak ? tf : null;

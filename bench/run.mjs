@@ -10,7 +10,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Suite, key, machine, runSuite, table } from './harness.mjs';
 import { spillCheck } from './spill-check.mjs';
-import { coreReport, coreSpeeds, fastestCore } from './cores.mjs';
+import { coreReport, coreSpeeds, fastestCore, pinToFastestNow } from './cores.mjs';
 import { RoundTrip } from './roundtrip.mjs';
 import { coherence, coherenceReport } from './coherence.mjs';
 
@@ -38,7 +38,8 @@ const USAGE = `usage: npm run bench [-- topic ...] [--quick] [--time=ms] [--cpu-
                 machine shared with other work (multi-threaded cases keep wall time)
   --no-relaxed  skip the relaxed-SIMD pass
   --no-pin      run the 1-thread topics on whichever CPU the scheduler picks
-                (default: pinned with taskset to the CPU that ran GEMM fastest)`;
+                (default: pinned with taskset, each case to the CPU that runs
+                a 128³ GEMM fastest just before it)`;
 
 function parseArgs(argv) {
   const opts = { topics: [], quick: false, time: 0, clock: 'wall', relaxedPass: true, relaxedChild: false, rowsChild: false, pin: true };
@@ -89,9 +90,9 @@ async function buildSuite(opts, relaxed) {
 /**
  * Topics whose cases use one thread (startup is not one: it times a 2-thread
  * createRuntime, which a pinned process caps at 1): they run in a child pinned to the fastest
- * CPU (bench/cores.mjs) so a slower vCPU or a scheduler move cannot halve a row
- * between runs; their peers (TF.js in-process, NumPy and start-up children)
- * inherit the pin, so ratios stay like for like. The others run unpinned.
+ * CPU (bench/cores.mjs), each case to the one fastest just before it (casePinner), so a slower
+ * vCPU or a scheduler move cannot halve a row between runs; their peers (TF.js in-process,
+ * NumPy children) inherit the pin, so ratios stay like for like. The others run unpinned.
  */
 const PINNED_TOPICS = new Set(['peak', 'gemm', 'mlp', 'optim', 'norm', 'conv', 'tiles']);
 
@@ -126,14 +127,39 @@ async function pass(opts, passthrough, relaxed, cpu) {
   return results;
 }
 
+/**
+ * The 1-thread topics' child moves, before each case, to the CPU that runs a 128³ GEMM on `rt` fastest
+ * just then (cores.mjs pinToFastestNow): the parent's choice at the start is minutes old by the later
+ * topics, and a vCPU's slow phases come and go in seconds. `where()` names the CPU for the progress lines.
+ */
+function casePinner(rt) {
+  const n = 128;
+  const a = rt.randn(rt.tensor([n, n])), c = rt.tensor([n, n]);
+  const probe = () => rt.unsafeGemm(0, 0, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+  const cpus = os.cpus().map((_, i) => i);
+  let current = null, works = cpus.length > 1;
+  return {
+    beforeCase() {
+      if (!works) return;
+      const r = pinToFastestNow(probe, cpus, current);
+      works = r !== null;
+      current = r?.cpu ?? null;
+    },
+    where: () => (current === null ? '' : `[cpu${current}] `),
+  };
+}
+
 const opts = parseArgs(process.argv.slice(2));
 if (opts.relaxedChild || opts.rowsChild) {
   const { createRuntime } = await loadSimdnn();
   const rt = await createRuntime({ relaxed: opts.relaxedChild, threads: 1 }); // the 1-thread rows; the threads topic makes its own
   if (opts.relaxedChild && !rt.features.relaxed) throw new Error(`bench: relaxed pass got the plain build: ${rt.features.notes.join('; ')}`);
+  const pinnedChild = opts.topics.every((t) => PINNED_TOPICS.has(t));
   // the 1-thread topics' relaxed rows are timed with the plain build's in the same rounds (harness runSuite)
-  const plainRt = opts.relaxedChild && opts.topics.every((t) => PINNED_TOPICS.has(t)) ? await createRuntime({ relaxed: false, threads: 1 }) : null;
-  const rows = await runSuite(await buildSuite(opts, opts.relaxedChild), rt, (line) => console.error(`  ${opts.relaxedChild ? 'relaxed ' : ''}${line}`), plainRt);
+  const plainRt = opts.relaxedChild && pinnedChild ? await createRuntime({ relaxed: false, threads: 1 }) : null;
+  const pinner = opts.pin && pinnedChild ? casePinner(rt) : null;
+  const rows = await runSuite(await buildSuite(opts, opts.relaxedChild), rt,
+    (line) => console.error(`  ${pinner?.where() ?? ''}${opts.relaxedChild ? 'relaxed ' : ''}${line}`), { plainRt, beforeCase: pinner?.beforeCase });
   console.log(JSON.stringify(opts.relaxedChild ? Object.fromEntries(rows.map((r) => [key(r), r.ours])) : rows));
   process.exit();
 }
@@ -161,7 +187,7 @@ const before = coreSpeeds();
 const rttBefore = await betweenCores();
 const cpu = opts.pin ? fastestCore(before) : null;
 console.error(`${coreReport(before)}\n${rttBefore}`);
-console.error(cpu === null ? 'bench: 1-thread topics unpinned' : `bench: 1-thread topics pinned to cpu${cpu}`);
+console.error(cpu === null ? 'bench: 1-thread topics unpinned' : `bench: 1-thread topics start pinned to cpu${cpu}; each case then runs on the CPU that runs a 128³ GEMM fastest just before it`);
 const passthrough = process.argv.slice(2).filter((a) => !(a in TOPICS));
 const order = Object.keys(TOPICS);
 const [pinnedRows, freeRows = []] = await pass(opts, passthrough, false, cpu);
@@ -175,5 +201,5 @@ console.log(spill.report.split('\n')[0]);
 console.log(`before: ${coreReport(before)}; ${rttBefore}\nafter: ${coreReport(after)}; ${rttAfter}`);
 console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +
   `${opts.clock === 'cpu' ? 'CPU' : 'wall'} time, mean of tinybench samples (of alternating blocks where a cell's note says so; % peak over the peak loop in the same rounds where the row's note gives it); 1 thread unless a case says otherwise` +
-  `${cpu === null ? '' : ` (1-thread topics pinned to cpu${cpu}, with their peers)`}; ratios = simdnn (plain) speed / peer speed\n`);
+  `${cpu === null ? '' : ' (1-thread topics pinned, each case with its peers to the CPU that ran a 128³ GEMM fastest just before it)'}; ratios = simdnn (plain) speed / peer speed\n`);
 console.log(table(rows, relaxed));

@@ -4,6 +4,7 @@
 // which tests never judge: these check that each tool answers, in the shape the bench reads, and shuts
 // down.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NUMPY_SPIN_MS, NumpyPeer } from '../bench/numpy-peer.mjs';
@@ -11,6 +12,7 @@ import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
 import { Suite, runSuite, timePaired } from '../bench/harness.mjs';
 import { kernelLoops } from '../bench/spill-check.mjs';
+import { chooseCpu } from '../bench/cores.mjs';
 import { KC, ROWS, TILES, setUp } from '../bench/tiles.bench.mjs';
 
 const script = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
@@ -147,6 +149,40 @@ describe('timePaired', () => {
   });
 });
 
+describe('cores: the CPU a pinned case runs on', () => {
+  it('takes the fastest CPU, and keeps the current one unless another is over 2% faster', () => {
+    expect(chooseCpu([0, 1], [10, 12], null)).toBe(1);
+    expect(chooseCpu([0, 1], [10, 10.1], 0)).toBe(0);
+    expect(chooseCpu([0, 1], [10.1, 10], 1)).toBe(1);
+    expect(chooseCpu([0, 1], [10, 10.5], 0)).toBe(1);
+    expect(chooseCpu([0, 1, 2], [10, 10.1, 11], 0)).toBe(2);
+  });
+
+  it.skipIf(os.cpus().length < 2)('pins the whole process to the CPU it chose (taskset), where it then stays', () => {
+    const cores = new URL('../bench/cores.mjs', import.meta.url).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      import { readFileSync } from 'node:fs';
+      import { Worker } from 'node:worker_threads';
+      const { pinToFastestNow } = await import(${JSON.stringify(cores)});
+      const w = new Worker('setInterval(() => {}, 1000)', { eval: true });
+      await new Promise((r) => w.once('online', r));
+      let sink = 0;
+      const chosen = pinToFastestNow(() => { for (let i = 0; i < 1e4; i++) sink += i; }, [0, 1], null);
+      const allowed = (tid) => readFileSync('/proc/self/task/' + tid + '/status', 'utf8').match(/Cpus_allowed_list:\\s*(\\S+)/)[1];
+      const tasks = (await import('node:fs')).readdirSync('/proc/self/task');
+      console.log(JSON.stringify({ chosen, allowed: tasks.map(allowed), sink: sink > 0 }));
+      process.exit(0);`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const { chosen, allowed, sink } = JSON.parse(r.stdout.trim().split('\n').pop());
+    expect(sink).toBe(true);
+    expect([0, 1]).toContain(chosen.cpu);
+    expect(chosen.rates).toHaveLength(2);
+    for (const rate of chosen.rates) expect(positive(rate)).toBe(true);
+    expect(allowed.length, 'the main thread, V8\'s and the worker\'s').toBeGreaterThan(2);
+    for (const cpus of allowed) expect(cpus).toBe(String(chosen.cpu));
+  });
+});
+
 describe('runSuite, relaxed pass', () => {
   // stand-ins for the two runtimes: each case's setup sees which one it runs on
   const relaxedRt = { build: 'relaxed' }, plainRt = { build: 'plain' };
@@ -164,7 +200,7 @@ describe('runSuite, relaxed pass', () => {
       ['step', { ours: (rt: { build: string }) => ({ fn: () => { calls[rt.build]++; }, dispose: () => { disposed++; } }) }],
       ['gflops', { flops: 1e6, ours: (rt: { build: string }) => () => { calls[rt.build]++; } }],
     ]);
-    const rows = await runSuite(suite, relaxedRt, () => {}, plainRt);
+    const rows = await runSuite(suite, relaxedRt, () => {}, { plainRt });
     expect(calls.relaxed).toBeGreaterThan(10);
     expect(calls.plain).toBeGreaterThan(10);
     expect(disposed, 'both sides of the first case disposed').toBe(2);
@@ -180,7 +216,7 @@ describe('runSuite, relaxed pass', () => {
   it('leaves out a case marked reference: false, and every case without a plain runtime', async () => {
     const calls: Record<string, number> = { relaxed: 0, plain: 0 };
     const spec = (reference: boolean) => ({ reference, ours: (rt: { build: string }) => () => { calls[rt.build]++; } });
-    const [marked] = await runSuite(relaxedSuite([['marked', spec(false)]]), relaxedRt, () => {}, plainRt);
+    const [marked] = await runSuite(relaxedSuite([['marked', spec(false)]]), relaxedRt, () => {}, { plainRt });
     const [alone] = await runSuite(relaxedSuite([['alone', spec(true)]]), relaxedRt, () => {});
     expect(calls.plain).toBe(0);
     expect(calls.relaxed).toBeGreaterThan(0);

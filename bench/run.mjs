@@ -136,16 +136,20 @@ function casePinner(rt) {
   const n = 128;
   const a = rt.randn(rt.tensor([n, n])), c = rt.tensor([n, n]);
   const probe = () => rt.unsafeGemm(0, 0, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n);
+  // warmed first: V8 runs a function's first calls unoptimised, which would make the first CPU probed look slow
+  for (const end = performance.now() + 100; performance.now() < end;) probe();
   const cpus = os.cpus().map((_, i) => i);
-  let current = null, works = cpus.length > 1;
+  let current = null, rates = [], works = cpus.length > 1;
   return {
     beforeCase() {
       if (!works) return;
       const r = pinToFastestNow(probe, cpus, current);
       works = r !== null;
       current = r?.cpu ?? null;
+      rates = r?.rates ?? [];
     },
-    where: () => (current === null ? '' : `[cpu${current}] `),
+    // the CPU, and each CPU's probe in GFLOP/s
+    where: () => (current === null ? '' : `[cpu${current}; ${rates.map((perMs) => (perMs * 2 * n ** 3 / 1e6).toFixed(1)).join(', ')}] `),
   };
 }
 

@@ -63,7 +63,7 @@ export function pinSelf(cpu) {
 }
 
 /** Milliseconds `probe` runs on each CPU in pinToFastestNow, after one untimed call there. */
-export const PROBE_MS = 30;
+const PROBE_MS = 30;
 /** A CPU must run the probe this much faster than the current one to move there. */
 const MOVE_MARGIN = 0.02;
 

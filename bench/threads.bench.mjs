@@ -9,9 +9,10 @@
 // it is timed (a new pool's first second is slower). The two sides are timed
 // in alternating blocks (pairedMs), so a phase of the host (on the 2-vCPU VMs
 // measured, minutes at a time at 1.5x a step's time) weighs on both alike
-// instead of on whichever ran during it. In the relaxed pass only the
-// 2-thread side runs, on the relaxed shared-memory build (with NumPy's blocks
-// where the case has them: its note gives that ratio). The MLP rows' note
+// instead of on whichever ran during it. In the relaxed pass the 2-thread
+// side runs on the relaxed shared-memory build, where the case has NumPy's
+// blocks with them and with the plain build on 2 threads (its note gives both
+// ratios: a dip of both builds is the host's). The MLP rows' note
 // also gives each side's update in a step against the same update run again
 // at once (updateUs): on 2 threads, what W's lines cost to take back from the
 // other core. Wall clock
@@ -166,24 +167,26 @@ const WAKE_MS = 40;
  * two), and the note gives its ratio over 1 thread. With `numpy` (a
  * NumpyPeer's start), NumPy is timed last in each round (`numpy`: its cell),
  * and the next round waits until NumPy's threads have stopped spinning
- * (NumpyPeer.quiet). With `relaxed`, only the THREADS side runs, on the relaxed build
- * (`one` is undefined). The note also counts the THREADS side's calls that
+ * (NumpyPeer.quiet). `roundTrip: false` leaves the round-trip probe out (the tests: its
+ * echo worker, starved on a loaded machine, would stop the case). With `relaxed`, the THREADS side runs on the relaxed build, against
+ * the plain build on THREADS threads in place of 1 (`one` is undefined; the note gives the
+ * plain side's time and relaxed's speed over it). The note also counts the THREADS side's calls that
  * ran on its calling thread alone because its worker had found the cores busy
  * (the pool's quiet workers, src/runtime/threads.ts), when there were any,
  * and, for a case with `updateUs` (the MLP's), its update's time in a step
  * against the same update run again at once, on each side: what a step on 2
  * threads pays for W's lines, which the other core read in the forward.
  */
-async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null } = {}) {
+export async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = null, roundTrip = true } = {}) {
   const sides = [];
   let probe = null, halves = null, peer = null;
   try {
     sides.push(warmed(await make(await runtime(THREADS, relaxed))));
-    if (!relaxed) sides.push(warmed(await make(await runtime(1, false))));
+    sides.push(warmed(await make(await runtime(relaxed ? THREADS : 1, false))));
     if (floor) halves = await floor();
     if (numpy) peer = await numpy();
     const timesNumpy = peer instanceof NumpyPeer;
-    probe = await RoundTrip.start();
+    if (roundTrip) probe = await RoundTrip.start();
     const quietBefore = sides[0].rt.threadStats().quietCalls;
     const total = [0, 0], calls = [0, 0];
     const pairs = [];
@@ -209,8 +212,8 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
       return { t, n };
     };
     for (let b = 0; b < BLOCKS; b++) {
-      const pair = { ns: probe.measure(), ms: [0, 0] };
-      const order = sides.length === 1 ? [0] : sidesInRound(b);
+      const pair = { ns: probe?.measure(), ms: [0, 0] };
+      const order = sidesInRound(b);
       if (b > 0 && timesNumpy) await peer.quiet(); // NumPy's threads wind down first (numpy-peer.mjs quiet)
       for (const i of order) {
         const { t, n } = run(sides[i], blockMs);
@@ -230,7 +233,7 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
       await new Promise((r) => setImmediate(r)); // let the event loop run between blocks, as tinybench does
     }
     const two = total[0] / calls[0], one = relaxed ? undefined : total[1] / calls[1];
-    let note = roundTripNote(pairs, !relaxed);
+    let note = probe ? roundTripNote(pairs, !relaxed) : 'no round-trip probe';
     // the pool's answer to a busy machine (src/runtime/threads.ts, quiet workers): say when it ran calls alone
     const quiet = sides[0].rt.threadStats().quietCalls - quietBefore;
     if (quiet > 0) note += `; ${quiet} calls of the ${THREADS}-thread side ran on one thread (a worker found the cores busy)`;
@@ -248,6 +251,10 @@ async function pairedMs(make, suite, { relaxed = false, floor = null, numpy = nu
         + ` (1 thread: ${single.inStep.toFixed(0)} and ${single.again.toFixed(0)}): the difference is the lines of W taken back from the other core`;
     }
     const numpyCell = timesNumpy ? { ms: extra.numpy[0] / extra.numpy[1], note: peer.blas } : peer;
+    if (relaxed) {
+      const plain = total[1] / calls[1];
+      note += `; plain build on ${THREADS} threads in the same rounds: ${plain.toFixed(3)} ms, relaxed ${(plain / two).toFixed(2)}× its speed`;
+    }
     if (relaxed && timesNumpy) note += `; numpy ${THREADS} threads in the same rounds: ${numpyCell.ms.toFixed(1)} ms, ${(numpyCell.ms / two).toFixed(2)}×`;
     return { two, one, note, numpy: numpyCell };
   } finally {

@@ -14,6 +14,7 @@ import { Suite, runSuite, timePaired } from '../bench/harness.mjs';
 import { kernelLoops } from '../bench/spill-check.mjs';
 import { chooseCpu } from '../bench/cores.mjs';
 import { KC, ROWS, TILES, setUp } from '../bench/tiles.bench.mjs';
+import { pairedMs } from '../bench/threads.bench.mjs';
 
 const script = (name: string) => fileURLToPath(new URL(`../bench/${name}`, import.meta.url));
 const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -100,6 +101,28 @@ describe('HalfBatchPair', () => {
       await pair.close();
     }
   });
+});
+
+describe('threads topic: pairedMs', () => {
+  it('in the relaxed pass, times the plain build on as many threads in the same rounds and notes relaxed\'s speed over it', async () => {
+    const threads: number[] = [];
+    let calls = 0;
+    const make = (rt: any) => {
+      threads.push(rt.features.threads);
+      const n = 64, a = rt.randn(rt.tensor([n, n])), c = rt.tensor([n, n]);
+      return {
+        fn: () => { calls++; rt.unsafeGemm(0, 0, n, n, n, a.ptr, n, a.ptr, n, c.ptr, n); },
+        rt,
+        dispose: () => { a.dispose(); c.dispose(); rt.dispose(); },
+      };
+    };
+    const r = await pairedMs(make, { time: 100 }, { relaxed: true, roundTrip: false });
+    expect(threads, 'the relaxed side and the plain one, both on 2 threads').toEqual([2, 2]);
+    expect(r.one).toBeUndefined();
+    expect(positive(r.two)).toBe(true);
+    expect(calls).toBeGreaterThan(40);
+    expect(r.note).toMatch(/; plain build on 2 threads in the same rounds: [0-9.]+ ms, relaxed [0-9.]+× its speed/);
+  }, 60_000);
 });
 
 describe('coherence', () => {

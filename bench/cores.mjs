@@ -71,7 +71,7 @@ const MOVE_MARGIN = 0.02;
  * Pins this process to the CPU (of `cpus`) that runs `probe` fastest now: each in turn for PROBE_MS, the
  * current one (`current`) kept unless another is MOVE_MARGIN faster. The vCPUs of the 2-vCPU EPYC guests slow
  * cache-heavy work (not the peak loop) by a third in phases of seconds to minutes, each on its own (session 41:
- * a 128³ GEMM at 30–33 GFLOP/s on one vCPU for 7–20 s while the other ran 45–48), so a case pinned to the CPU
+ * a 128³ GEMM at 30–34 GFLOP/s on one vCPU for 20 s while the other ran 44–48), so a case pinned to the CPU
  * that was fastest minutes before may run all its rounds in such a phase. Returns the CPU and each one's
  * calls per ms, or null where taskset fails (the process then stays where it was).
  */

@@ -218,12 +218,18 @@ describe('runSuite, relaxed pass', () => {
 
   it('times each case on the plain runtime too, in the same rounds, and notes the plain figure and relaxed\'s speed over it', async () => {
     const calls: Record<string, number> = { relaxed: 0, plain: 0 };
+    const events: string[] = [];
     let disposed = 0;
     const suite = relaxedSuite([
-      ['step', { ours: (rt: { build: string }) => ({ fn: () => { calls[rt.build]++; }, dispose: () => { disposed++; } }) }],
-      ['gflops', { flops: 1e6, ours: (rt: { build: string }) => () => { calls[rt.build]++; } }],
+      ['step', { ours: (rt: { build: string }) => {
+        events.push(`prepare step ${rt.build}`);
+        return { fn: () => { calls[rt.build]++; }, dispose: () => { disposed++; } };
+      } }],
+      ['gflops', { flops: 1e6, ours: (rt: { build: string }) => { events.push(`prepare gflops ${rt.build}`); return () => { calls[rt.build]++; }; } }],
     ]);
-    const rows = await runSuite(suite, relaxedRt, () => {}, { plainRt });
+    const rows = await runSuite(suite, relaxedRt, () => {}, { plainRt, beforeCase: (c: { name: string }) => events.push(`before ${c.name}`) });
+    expect(events, 'beforeCase (where the pinned child moves) runs before each case is prepared').toEqual(
+      ['before step', 'prepare step relaxed', 'prepare step plain', 'before gflops', 'prepare gflops relaxed', 'prepare gflops plain']);
     expect(calls.relaxed).toBeGreaterThan(10);
     expect(calls.plain).toBeGreaterThan(10);
     expect(disposed, 'both sides of the first case disposed').toBe(2);

@@ -43,14 +43,12 @@ export class Allocator {
       }
     }
     if (ptr < 0) {
-      // extend from the top, absorbing a free span that ends there
+      // extend from the top, absorbing a free span that ends there; ensure() throws before anything changes
       const last = this.free[this.free.length - 1];
-      if (last && last.start + last.size === this.top) {
-        this.free.pop();
-        this.top = last.start;
-      }
-      ptr = this.top;
+      const absorb = last !== undefined && last.start + last.size === this.top;
+      ptr = absorb ? last.start : this.top;
       this.ensure(ptr + size, bytes);
+      if (absorb) this.free.pop();
       this.top = ptr + size;
     }
     this.live.set(ptr, size);

@@ -131,6 +131,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const rt = x.rt;
     // sizes first (float64, checked), then the scratch, then the output: nothing is written before a size fails
     const scratchBytes = convScratchBytes('Convolution.forward', rt, C, FH, FW, OH, OW);
+    rt.checkKnownAnswers('convForward', 'Convolution.forward');
     const K = C * FH * FW, P = OH * OW;
     // one image (a prediction) has no groups to split: on threads its filters are split instead, in
     // blocks of the kernel's 4-filter tiles (each output is summed alone, so the same bits)
@@ -240,6 +241,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     }
     const [, , OH, OW] = outShape;
     const rt = x.rt, k = rt.unsafeKernels;
+    rt.checkKnownAnswers('convBackward', `Convolution.${who}`);
     const P = OH * OW;
     const groups = imageGroups(N);
     const scratch = rt.partScratch(groups, convScratchBytes(`Convolution.${who}`, rt, C, FH, FW, OH, OW));

@@ -63,8 +63,9 @@ export class Pooling implements ActivationBackwardFusingLayer {
     if (shape[2] < 1 || shape[3] < 1) {
       throw new RangeError(`${this.name}.forward: a ${this.poolH}×${this.poolW} window with pad ${this.pad} does not fit a ${H}×${W} input (x is [${x.shape.join(', ')}])`);
     }
-    this.buffers ??= new Buffers(x.rt);
     const rt = x.rt;
+    if (this.mode === 'max') rt.checkKnownAnswers('pool', `${this.name}.forward`);
+    this.buffers ??= new Buffers(rt);
     const out = this.buffers.get('out', shape);
     const inPlane = H * W * 4, outPlane = shape[2] * shape[3] * 4;
     const work = shape[2] * shape[3] * this.poolH * this.poolW;

@@ -6,6 +6,7 @@ import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
+import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
 import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
@@ -184,6 +185,8 @@ export class Runtime {
    * sets it around the steps it has measured to run faster so (src/train/split-choice.ts).
    */
   holdSplits = false;
+  /** Families of kernels that gave their known answers on this runtime. */
+  private readonly answered = new Set<KnownAnswerFamily>();
   private readonly setSlots = (...args: number[]): void => {
     if (args.length > MAX_ARGS) throw new RangeError(`a split call's kernel takes at most ${MAX_ARGS} arguments, got ${args.length}`);
     this.slots.set(args, this.slotOffset);
@@ -688,6 +691,27 @@ export class Runtime {
     this.counter = 0;
   }
 
+  /**
+   * @internal the first of `families` whose kernels this host computes wrong (src/runtime/known-answers.ts),
+   * or null; each family is checked until it passes once.
+   */
+  knownAnswers(families: readonly KnownAnswerFamily[]): KnownAnswerFault | null {
+    for (const family of families) {
+      if (this.answered.has(family)) continue;
+      const fault = knownAnswerFault(this, family);
+      if (fault !== null) return fault;
+      this.answered.add(family);
+    }
+    return null;
+  }
+
+  /** @internal throws, naming `who`, before a layer first runs a family of kernels this host computes wrong. */
+  checkKnownAnswers(family: KnownAnswerFamily, who: string): void {
+    if (this.answered.has(family)) return;
+    const fault = this.knownAnswers([family]);
+    if (fault !== null) throw new Error(wrongAnswersMessage(who, fault));
+  }
+
   /** A snapshot of the allocator: live bytes and blocks, high-water mark, memory size (a new plain object each call). */
   memoryStats(): AllocatorStats {
     return this.allocator.stats();
@@ -816,7 +840,7 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
     throw new RangeError(`options.memory: expected integers 1 <= initial <= maximum <= ${MAX_PAGES} (64 KiB pages), got initial ${initial}, maximum ${maximum}`);
   }
   const notes: string[] = [];
-  const relaxed = options.relaxed === true && hasRelaxedSimd();
+  let relaxed = options.relaxed === true && hasRelaxedSimd();
   if (options.relaxed && !relaxed) {
     notes.push('relaxed SIMD requested but this host rejects it (Node 20 needs --experimental-wasm-relaxed-simd); using the plain SIMD build');
   }
@@ -825,14 +849,13 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   if (note) notes.push(note);
   // One thread keeps the plain (non-shared) memory; threads need the shared build.
   let shared = threads > 1;
-  const single = () => (relaxed
+  const single = (relaxedBuild: boolean) => (relaxedBuild
     ? compile(options.relaxedWasm, 'relaxed', 'options.relaxedWasm')
     : compile(options.wasm, 'plain', 'options.wasm'));
-  let module: WebAssembly.Module;
-  if (!shared) module = await single();
-  else {
+  const load = async (relaxedBuild: boolean): Promise<WebAssembly.Module> => {
+    if (!shared) return single(relaxedBuild);
     try {
-      module = await (relaxed
+      return await (relaxedBuild
         ? compile(options.relaxedSharedWasm, 'relaxedShared', 'options.relaxedSharedWasm')
         : compile(options.sharedWasm, 'shared', 'options.sharedWasm'));
     } catch (e) {
@@ -840,18 +863,32 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
       if (options.threads !== undefined) throw e;
       notes.push(`threads: the shared-memory build could not be loaded (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
       shared = false;
-      module = await single();
+      return single(relaxedBuild);
     }
-  }
-  const memory = new WebAssembly.Memory({ initial, maximum, shared });
+  };
   // The builds import nothing but the memory, and the kernels are called
   // through the raw exports, so no loader: @assemblyscript/loader's wrapping of
   // every export cost ~1.5 ms of a cold start. Synchronous, on the module
   // compiled above: instantiating a compiled ~60 KB module is allowed on a
   // browser's main thread (the limit is on 8 MB modules).
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
-  const rt = new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum, busyCores);
+  const instantiate = async (): Promise<Runtime> => {
+    const module = await load(relaxed);
+    const memory = new WebAssembly.Memory({ initial, maximum, shared });
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
+    return new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum, busyCores);
+  };
+  // A host can validate SIMD and still compute it wrong: the core kernels must give known answers
+  // first; the relaxed build's every family, so that it can still fall back to the plain one.
+  let rt = await instantiate();
+  let fault = rt.knownAnswers(relaxed ? KNOWN_ANSWER_FAMILIES : ['core']);
+  if (fault !== null && relaxed) {
+    notes.push(`relaxed SIMD gave a wrong answer on this host (${describeFault(fault)}); using the plain SIMD build`);
+    relaxed = false;
+    rt = await instantiate();
+    fault = rt.knownAnswers(['core']);
+  }
+  if (fault !== null) throw new Error(wrongAnswersMessage('createRuntime', fault));
   if (shared && options.threads === undefined) rt.deferThreads(host!, threads);
   else if (shared) await rt.startThreads(host!, threads);
   return rt;

@@ -1,0 +1,144 @@
+// The known-answer check createRuntime runs before it hands out a runtime: it passes on every
+// build on every host this suite runs on, frees what it takes, touches nothing else, and its
+// convolution shapes reach the paths it claims. (test/known-answers.node.test.ts breaks the
+// builds' SIMD on purpose and sees each fault found.)
+import { describe, it, expect } from 'vitest';
+import {
+  CONV_SHAPES, GEMM_CASES, GEMM_M, GEMM_N, KNOWN_SUMS, POOL, convInputs, convName, convOutSize, gemmInputs, gemmKernel, gemmOutput,
+  KNOWN_ANSWER_FAMILIES, knownAnswerFault, knownSums, poolInput, type ConvShape,
+} from '../src/runtime/known-answers.js';
+import { makeRelaxedRuntime, makeRuntime, makeTestRuntime, randomArray } from './helpers/runtime.js';
+import { Canaries } from './helpers/canaries.js';
+
+/** C = op(A)·op(B) (+ C0) in float64, row-major, op(A) M×K, op(B) K×N. */
+function matmul(transA: number, transB: number, M: number, N: number, K: number, A: ArrayLike<number>, B: ArrayLike<number>, C0: ArrayLike<number> | null): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = C0 ? C0[i * N + j] : 0;
+      for (let k = 0; k < K; k++) s += (transA ? A[k * M + i] : A[i * K + k]) * (transB ? B[j * K + k] : B[k * N + j]);
+      C[i * N + j] = s;
+    }
+  }
+  return C;
+}
+
+/** The book's convolution (3×3 filters) with bias and ReLU, and its backward with no activation, in float64 loops. */
+function convolution(s: ConvShape, i: number): { y: Float64Array; dW: Float64Array; db: Float64Array; dx: Float64Array } {
+  const { n, C, H, FN, stride, pad } = s;
+  const O = convOutSize(s);
+  const { x, w, bias, dout } = convInputs(s, i);
+  const y = new Float64Array(n * FN * O * O), dW = new Float64Array(w.length), db = new Float64Array(FN), dx = new Float64Array(x.length);
+  for (let img = 0; img < n; img++) {
+    for (let f = 0; f < FN; f++) {
+      for (let oy = 0; oy < O; oy++) {
+        for (let ox = 0; ox < O; ox++) {
+          const o = ((img * FN + f) * O + oy) * O + ox;
+          let sum = bias[f];
+          db[f] += dout[o];
+          for (let c = 0; c < C; c++) {
+            for (let ky = 0; ky < 3; ky++) {
+              for (let kx = 0; kx < 3; kx++) {
+                const iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= H) continue;
+                const xi = ((img * C + c) * H + iy) * H + ix, wi = ((f * C + c) * 3 + ky) * 3 + kx;
+                sum += w[wi] * x[xi];
+                dW[wi] += dout[o] * x[xi];
+                dx[xi] += dout[o] * w[wi];
+              }
+            }
+          }
+          y[o] = Math.max(0, sum);
+        }
+      }
+    }
+  }
+  return { y, dW, db, dx };
+}
+
+/** 2×2 max pooling, stride 2: the window's taps in row order, the first largest kept; arg is its index in the plane. */
+function maxPool(): { y: Float64Array; arg: Float64Array } {
+  const { planes, H } = POOL;
+  const O = ((H - 2) >> 1) + 1;
+  const x = poolInput();
+  const y = new Float64Array(planes * O * O).fill(-Infinity), arg = new Float64Array(y.length);
+  for (let p = 0; p < planes; p++) {
+    for (let o = 0; o < O * O; o++) {
+      for (let t = 0; t < 4; t++) {
+        const at = (2 * Math.floor(o / O) + (t >> 1)) * H + 2 * (o % O) + (t & 1);
+        if (x[p * H * H + at] > y[p * O * O + o]) [y[p * O * O + o], arg[p * O * O + o]] = [x[p * H * H + at], at];
+      }
+    }
+  }
+  return { y, arg };
+}
+
+describe('known answers', () => {
+  it('KNOWN_SUMS are the sums of float64 references on the check\'s inputs, every entry', () => {
+    const sums: Record<string, [number, number]> = {};
+    GEMM_CASES.forEach((c, i) => {
+      const { A, B, C0, bias } = gemmInputs(c, i);
+      let C = matmul(c.transA, c.transB, GEMM_M, GEMM_N, c.K, A, B, C0);
+      if (bias) C = C.map((v, j) => Math.max(0, v + bias[j % GEMM_N]));
+      sums[`${gemmKernel(c)}: ${gemmOutput(c)}`] = knownSums(C);
+    });
+    CONV_SHAPES.forEach((s, i) => {
+      const { y, dW, db, dx } = convolution(s, i);
+      const name = convName(s);
+      sums[`convForward: y of ${name} (bias, ReLU)`] = knownSums(y);
+      sums[`convBackward: dW of ${name}`] = knownSums(dW);
+      sums[`convBackward: db of ${name}`] = knownSums(db);
+      sums[`convBackward: dx of ${name}`] = knownSums(dx);
+    });
+    const { y, arg } = maxPool();
+    sums['maxPoolForward: y'] = knownSums(y);
+    sums['maxPoolForward: arg'] = knownSums(arg);
+    expect(KNOWN_SUMS).toEqual(sums);
+    // the sums are exact in float64 (and the outputs' integers in float32)
+    for (const [s, w] of Object.values(sums)) expect(Math.abs(w) < 2 ** 53 && Number.isInteger(s) && Number.isInteger(w)).toBe(true);
+  });
+
+  it('every build gives them on this host: plain, relaxed, shared (2 threads) and the test build', async () => {
+    const runtimes = {
+      plain: await makeRuntime(),
+      relaxed: await makeRelaxedRuntime(),
+      shared: await makeRuntime({ threads: 2 }),
+      test: await makeTestRuntime(),
+    };
+    expect(runtimes.relaxed.features.relaxed).toBe(true);
+    expect(runtimes.shared.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    for (const [build, rt] of Object.entries(runtimes)) {
+      for (const family of KNOWN_ANSWER_FAMILIES) expect(knownAnswerFault(rt, family), `${build}: ${family}`).toBeNull();
+      expect(rt.features.notes.filter((n) => /wrong answer/.test(n)), build).toEqual([]);
+      await rt.dispose();
+    }
+  });
+
+  it('frees what it allocates and leaves the tensors around its blocks bit for bit as they were', async () => {
+    const rt = await makeRuntime();
+    const canaries = new Canaries(rt, 7);
+    canaries.place();
+    const kept = rt.tensor([257], randomArray(257, 3));
+    const before = Float32Array.from(kept.data);
+    canaries.place();
+    const stats = rt.memoryStats();
+    for (const family of KNOWN_ANSWER_FAMILIES) expect(knownAnswerFault(rt, family)).toBeNull();
+    const after = rt.memoryStats();
+    expect(after.used).toBe(stats.used);
+    expect(after.blocks).toBe(stats.blocks);
+    expect(canaries.changed()).toBe(0);
+    expect(kept.data).toEqual(before);
+    // its blocks are free again: the next allocation reuses them, nothing grows
+    for (const family of KNOWN_ANSWER_FAMILIES) expect(knownAnswerFault(rt, family)).toBeNull();
+    expect(rt.memoryStats().top).toBe(after.top);
+  });
+
+  it('its convolution shapes take the direct forward (several channels and one) and the im2col one', async () => {
+    const k = (await makeRuntime()).unsafeKernels;
+    // [C, H, FN, stride, pad] of CONV_SHAPES in src/runtime/known-answers.ts
+    expect(k.convForwardIsDirect(4, 8, 8, 8, 3, 3, 1, 1)).toBe(1);
+    expect(k.convForwardIsDirect(4, 8, 8, 4, 3, 3, 1, 1)).toBe(1);
+    expect(k.convForwardIsDirect(1, 12, 12, 16, 3, 3, 1, 1)).toBe(1);
+    expect(k.convForwardIsDirect(2, 9, 9, 3, 3, 3, 2, 0)).toBe(0);
+  });
+});

@@ -7,6 +7,8 @@ import {
   CONV_SHAPES, GEMM_CASES, GEMM_M, GEMM_N, KNOWN_SUMS, POOL, convInputs, convName, convOutSize, gemmInputs, gemmKernel, gemmOutput,
   KNOWN_ANSWER_FAMILIES, knownAnswerFault, knownSums, poolInput, type ConvShape,
 } from '../src/runtime/known-answers.js';
+import { MultiLayerNet, Trainer } from '../src/index.js';
+import type { Kernels } from '../build/kernels.js';
 import { makeRelaxedRuntime, makeRuntime, makeTestRuntime, randomArray } from './helpers/runtime.js';
 import { Canaries } from './helpers/canaries.js';
 
@@ -128,9 +130,48 @@ describe('known answers', () => {
     expect(after.blocks).toBe(stats.blocks);
     expect(canaries.changed()).toBe(0);
     expect(kept.data).toEqual(before);
-    // its blocks are free again: the next allocation reuses them, nothing grows
+    // again: its blocks are reused, nothing grows
     for (const family of KNOWN_ANSWER_FAMILIES) expect(knownAnswerFault(rt, family)).toBeNull();
-    expect(rt.memoryStats().top).toBe(after.top);
+    expect(rt.memoryStats()).toEqual(after);
+    expect(canaries.changed()).toBe(0);
+  });
+
+  it('the convolutions\' check uses the runtime\'s part scratch where it is large enough (mid-training), else its own', async () => {
+    const rt = await makeRuntime();
+    const own = rt.memoryStats();
+    expect(knownAnswerFault(rt, 'convBackward')).toBeNull();
+    expect(rt.memoryStats().top - own.top).toBeGreaterThan(rt.unsafeKernels.gemmWorkspaceBytes()); // took its own, and freed it
+    rt.partScratch(1, 4 << 20); // as a convolution layer's would be
+    const grown = rt.memoryStats();
+    expect(knownAnswerFault(rt, 'convBackward')).toBeNull();
+    expect(knownAnswerFault(rt, 'convForward')).toBeNull();
+    expect(rt.memoryStats()).toEqual(grown);
+  });
+
+  it('a Trainer checks again after its first epoch, in the optimized code: a kernel wrong since then stops it', async () => {
+    const rt = await makeRuntime();
+    const k = rt.unsafeKernels;
+    let checks = 0;
+    let wrong = false;
+    // the kernels as the runtime sees them: reluForward counts the checks (their ReLU has 19 elements),
+    // gemm goes wrong on demand, as a host's optimized code might
+    (rt as { unsafeKernels: Kernels }).unsafeKernels = {
+      ...k,
+      reluForward: (y: number, x: number, n: number) => { if (n === 19) checks++; k.reluForward(y, x, n); },
+      gemm: (...args: Parameters<Kernels['gemm']>) => {
+        k.gemm(...args);
+        if (wrong) new Float32Array(rt.memory.buffer, args[9], 1)[0] += 1;
+      },
+    };
+    const net = new MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [8], outputSize: 2 });
+    const x = rt.tensor([40, 4], randomArray(160, 5)), t = rt.labels([40], Array.from({ length: 40 }, (_, i) => i % 2));
+    const result = await new Trainer(net, x, t, x, t, { epochs: 3, miniBatchSize: 10 }).fit();
+    expect(result.epochs.length).toBe(3);
+    expect(checks).toBe(1); // once a run, after its first epoch
+    wrong = true;
+    await expect(new Trainer(net, x, t, x, t, { epochs: 3, miniBatchSize: 10 }).fit())
+      .rejects.toThrow(/^Trainer: epoch 1: this host's WebAssembly SIMD gives wrong answers in code it optimized while training: gemm computed C \(transA 0, transB 0, K 300\) wrong/);
+    expect(() => new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 10 }).train()).toThrow(/^Trainer: epoch 1: .* gemm computed/);
   });
 
   it('its convolution shapes take the direct forward (several channels and one) and the im2col one', async () => {

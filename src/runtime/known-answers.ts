@@ -15,8 +15,9 @@
 // took ~70 ms of a cold start. ReLU, softmax and Adam, a few dozen elements,
 // are checked element by element (softmax and Adam against float64, within
 // 1e-6). The checks run in families (KnownAnswerFamily), each once per runtime
-// before its kernels' first use. They test the code a host runs first (V8's
-// baseline tier); a fault only in code optimized later is beyond them.
+// before its kernels' first use, in the code a host runs first (V8's baseline
+// tier); a Trainer runs them again after its first epoch, in the code the host
+// has optimized by then (Runtime.recheckKnownAnswers).
 import type { Kernels } from '../../build/kernels.js';
 
 /** What a kernel computed wrong: the kernel, the output, and its first wrong element or its sums. */
@@ -37,6 +38,8 @@ export interface KnownAnswerHost {
   readonly unsafeGemmWork: number;
   alloc(bytes: number): number;
   free(ptr: number): void;
+  /** Part 0's scratch where it already holds `bytes`, else null (the check then takes its own, and frees it). */
+  borrowScratch(bytes: number): number | null;
 }
 
 const RELU = 1; // ACTIVATION_CODES.relu
@@ -66,8 +69,6 @@ class Blocks {
   private readonly chunks: number[] = [];
   private at = 0;
   private end = 0;
-  private scratchPtr = 0;
-  private scratchBytes = 0;
   constructor(private readonly host: KnownAnswerHost) {}
 
   private take(bytes: number): number {
@@ -97,15 +98,12 @@ class Blocks {
     return ptr;
   }
 
-  /** A kernel's scratch, left as it is, one block for every call of the check (the convolutions' hold GEMM's 1 MiB workspace). */
+  /**
+   * A kernel's scratch, left as it is (the convolutions' holds GEMM's 1 MiB workspace): the runtime's
+   * part 0 scratch where it is large enough, as in the middle of training, else a block of the check's.
+   */
   scratch(bytes: number): number {
-    if (bytes > this.scratchBytes) {
-      if (this.scratchPtr !== 0) this.host.free(this.scratchPtr);
-      this.scratchPtr = 0;
-      this.scratchPtr = this.host.alloc(bytes);
-      this.scratchBytes = bytes;
-    }
-    return this.scratchPtr;
+    return this.host.borrowScratch(bytes) ?? this.take(bytes);
   }
 
   read(ptr: number, n: number): Float32Array {
@@ -118,7 +116,6 @@ class Blocks {
 
   freeAll(): void {
     for (const p of this.chunks) this.host.free(p);
-    if (this.scratchPtr !== 0) this.host.free(this.scratchPtr);
   }
 }
 
@@ -367,9 +364,9 @@ export function knownAnswerFault(host: KnownAnswerHost, family: KnownAnswerFamil
   }
 }
 
-/** The error of a host that computes a family wrong, from `who`. */
-export function wrongAnswersMessage(who: string, fault: KnownAnswerFault): string {
-  return `${who}: this host's WebAssembly SIMD gives wrong answers: ${describeFault(fault)}. `
+/** The error of a host that computes a family wrong, from `who`; `optimized` when its baseline code had given the answers. */
+export function wrongAnswersMessage(who: string, fault: KnownAnswerFault, optimized = false): string {
+  return `${who}: this host's WebAssembly SIMD gives wrong answers${optimized ? ' in code it optimized while training' : ''}: ${describeFault(fault)}. `
     + 'Training here would be silently wrong (Safari 16.4–16.5 on iOS had such a bug; update the browser)';
 }
 

@@ -246,6 +246,12 @@ export class Runtime {
     return ptrs;
   }
 
+  /** @internal part 0's scratch where it holds at least `bytes` already, else null (src/runtime/known-answers.ts). */
+  borrowScratch(bytes: number): number | null {
+    const s = this.scratch[0];
+    return s !== undefined && s.bytes >= bytes ? s.ptr : null;
+  }
+
   /**
    * @internal starts the worker pool (createRuntime does this). If the workers
    * fail to start the runtime stays on one thread and `features.notes` says why.
@@ -710,6 +716,18 @@ export class Runtime {
     if (this.answered.has(family)) return;
     const fault = this.knownAnswers([family]);
     if (fault !== null) throw new Error(wrongAnswersMessage(who, fault));
+  }
+
+  /**
+   * @internal runs again every family that gave its answers, and throws, naming `who`, where one
+   * no longer does: a Trainer calls it after its first epoch, when the kernels it ran are in the
+   * host's optimized code, which the first checks (run in its baseline code) did not see.
+   */
+  recheckKnownAnswers(who: string): void {
+    for (const family of this.answered) {
+      const fault = knownAnswerFault(this, family);
+      if (fault !== null) throw new Error(wrongAnswersMessage(who, fault, true));
+    }
   }
 
   /** A snapshot of the allocator: live bytes and blocks, high-water mark, memory size (a new plain object each call). */

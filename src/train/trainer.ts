@@ -703,6 +703,7 @@ export class Trainer {
     if (schedule && this.baseLr === null) this.baseLr = opt.lr!;
     for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()));
     let reason: StopReason = this.stopRequested ? 'callback' : 'completed';
+    let rechecked = false;
     while (this.epoch < this.epochCount && !this.stopRequested) {
       const epoch = this.epoch + 1;
       const epochStart = now();
@@ -739,6 +740,11 @@ export class Trainer {
         this.options.onProgress?.({ kind: 'step', epoch, iter: this.iter, maxIter: this.maxIter, loss });
         for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }));
         yield null;
+      }
+      // the kernels ran hot through the epoch: check their optimized code too, once a run
+      if (!rechecked && done > 0) {
+        rt.recheckKnownAnswers(`Trainer: epoch ${epoch}`);
+        rechecked = true;
       }
       const record = yield* this.evaluate(epoch, lossSum / Math.max(done, 1), done, epochStart, opt.lr);
       this.epoch = epoch;

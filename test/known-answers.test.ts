@@ -4,86 +4,53 @@
 // builds' SIMD on purpose and sees each fault found.)
 import { describe, it, expect } from 'vitest';
 import {
-  CONV_SHAPES, GEMM_CASES, GEMM_M, GEMM_N, KNOWN_SUMS, POOL, convInputs, convName, convOutSize, gemmInputs, gemmKernel, gemmOutput,
-  KNOWN_ANSWER_FAMILIES, knownAnswerFault, knownSums, poolInput, type ConvShape,
+  CONV_SHAPES, GEMM_CASES, GEMM_M, GEMM_N, KNOWN_SUMS, POOL, convInputs, convName, gemmInputs, gemmKernel, gemmOutput,
+  KNOWN_ANSWER_FAMILIES, knownAnswerFault, knownSums, poolInput, type ConvShape, type GemmCase,
 } from '../src/runtime/known-answers.js';
+import { affine, relu } from './reference/book.js';
+import { convBackward, convForward, outSize, poolForward, type Geometry } from './reference/im2col.js';
 import { MultiLayerNet, Trainer } from '../src/index.js';
 import type { Kernels } from '../build/kernels.js';
 import { makeRelaxedRuntime, makeRuntime, makeTestRuntime, randomArray } from './helpers/runtime.js';
 import { Canaries } from './helpers/canaries.js';
 
-/** C = op(A)·op(B) (+ C0) in float64, row-major, op(A) M×K, op(B) K×N. */
-function matmul(transA: number, transB: number, M: number, N: number, K: number, A: ArrayLike<number>, B: ArrayLike<number>, C0: ArrayLike<number> | null): Float64Array {
-  const C = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = C0 ? C0[i * N + j] : 0;
-      for (let k = 0; k < K; k++) s += (transA ? A[k * M + i] : A[i * K + k]) * (transB ? B[j * K + k] : B[k * N + j]);
-      C[i * N + j] = s;
-    }
-  }
-  return C;
+/** a (rows × cols, row-major) transposed. */
+const transpose = (a: ArrayLike<number>, rows: number, cols: number): Float64Array =>
+  Float64Array.from({ length: rows * cols }, (_, i) => a[(i % rows) * cols + Math.floor(i / rows)]);
+
+/** A GEMM case from the book's affine: op(A)·op(B) (+ C0), then + bias and ReLU for gemmBiasAct. */
+function gemmReference(c: GemmCase, i: number): Float64Array {
+  const { A, B, C0, bias } = gemmInputs(c, i);
+  const M = GEMM_M, N = GEMM_N;
+  const opA = c.transA ? transpose(A, c.K, M) : A, opB = c.transB ? transpose(B, N, c.K) : B;
+  const C = affine(opA, opB, bias ?? new Float64Array(N), M, c.K, N);
+  return C.map((v, j) => (c.biasRelu ? Math.max(0, v) : v + (C0 ? C0[j] : 0)));
 }
 
-/** The book's convolution (3×3 filters) with bias and ReLU, and its backward with no activation, in float64 loops. */
+/** A convolution case from the book's im2col references: the forward with bias and ReLU, the backward with none. */
 function convolution(s: ConvShape, i: number): { y: Float64Array; dW: Float64Array; db: Float64Array; dx: Float64Array } {
-  const { n, C, H, FN, stride, pad } = s;
-  const O = convOutSize(s);
+  const g: Geometry = { N: s.n, C: s.C, H: s.H, W: s.H, FH: 3, FW: 3, stride: s.stride, pad: s.pad };
   const { x, w, bias, dout } = convInputs(s, i);
-  const y = new Float64Array(n * FN * O * O), dW = new Float64Array(w.length), db = new Float64Array(FN), dx = new Float64Array(x.length);
-  for (let img = 0; img < n; img++) {
-    for (let f = 0; f < FN; f++) {
-      for (let oy = 0; oy < O; oy++) {
-        for (let ox = 0; ox < O; ox++) {
-          const o = ((img * FN + f) * O + oy) * O + ox;
-          let sum = bias[f];
-          db[f] += dout[o];
-          for (let c = 0; c < C; c++) {
-            for (let ky = 0; ky < 3; ky++) {
-              for (let kx = 0; kx < 3; kx++) {
-                const iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= H) continue;
-                const xi = ((img * C + c) * H + iy) * H + ix, wi = ((f * C + c) * 3 + ky) * 3 + kx;
-                sum += w[wi] * x[xi];
-                dW[wi] += dout[o] * x[xi];
-                dx[xi] += dout[o] * w[wi];
-              }
-            }
-          }
-          y[o] = Math.max(0, sum);
-        }
-      }
-    }
-  }
-  return { y, dW, db, dx };
+  return { y: relu(convForward(x, w, bias, s.FN, g)), ...convBackward(x, w, dout, s.FN, g) };
 }
 
-/** 2×2 max pooling, stride 2: the window's taps in row order, the first largest kept; arg is its index in the plane. */
+/** 2×2 max pooling, stride 2, from the book's; arg is the index in the plane of the window's arg-max. */
 function maxPool(): { y: Float64Array; arg: Float64Array } {
   const { planes, H } = POOL;
-  const O = ((H - 2) >> 1) + 1;
-  const x = poolInput();
-  const y = new Float64Array(planes * O * O).fill(-Infinity), arg = new Float64Array(y.length);
-  for (let p = 0; p < planes; p++) {
-    for (let o = 0; o < O * O; o++) {
-      for (let t = 0; t < 4; t++) {
-        const at = (2 * Math.floor(o / O) + (t >> 1)) * H + 2 * (o % O) + (t & 1);
-        if (x[p * H * H + at] > y[p * O * O + o]) [y[p * O * O + o], arg[p * O * O + o]] = [x[p * H * H + at], at];
-      }
-    }
-  }
-  return { y, arg };
+  const g: Geometry = { N: 1, C: planes, H, W: H, FH: 2, FW: 2, stride: 2, pad: 0 };
+  const { OW } = outSize(g);
+  const { out, argMax } = poolForward(poolInput(), g, 'max');
+  const arg = Float64Array.from(argMax, (j, r) => {
+    const o = r % (OW * OW);
+    return (2 * Math.floor(o / OW) + (j >> 1)) * H + 2 * (o % OW) + (j & 1);
+  });
+  return { y: out, arg };
 }
 
 describe('known answers', () => {
   it('KNOWN_SUMS are the sums of float64 references on the check\'s inputs, every entry', () => {
     const sums: Record<string, [number, number]> = {};
-    GEMM_CASES.forEach((c, i) => {
-      const { A, B, C0, bias } = gemmInputs(c, i);
-      let C = matmul(c.transA, c.transB, GEMM_M, GEMM_N, c.K, A, B, C0);
-      if (bias) C = C.map((v, j) => Math.max(0, v + bias[j % GEMM_N]));
-      sums[`${gemmKernel(c)}: ${gemmOutput(c)}`] = knownSums(C);
-    });
+    GEMM_CASES.forEach((c, i) => { sums[`${gemmKernel(c)}: ${gemmOutput(c)}`] = knownSums(gemmReference(c, i)); });
     CONV_SHAPES.forEach((s, i) => {
       const { y, dW, db, dx } = convolution(s, i);
       const name = convName(s);

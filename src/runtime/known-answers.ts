@@ -231,7 +231,7 @@ export function convName(s: ConvShape): string {
   return `[${s.n}, ${s.C}, ${s.H}, ${s.H}]·${s.FN} stride ${s.stride} pad ${s.pad}`;
 }
 
-export function convOutSize(s: ConvShape): number {
+function convOutSize(s: ConvShape): number {
   return Math.floor((s.H + 2 * s.pad - 3) / s.stride) + 1;
 }
 

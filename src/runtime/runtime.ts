@@ -867,13 +867,14 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   if (note) notes.push(note);
   // One thread keeps the plain (non-shared) memory; threads need the shared build.
   let shared = threads > 1;
-  const single = (relaxedBuild: boolean) => (relaxedBuild
+  const single = () => (relaxed
     ? compile(options.relaxedWasm, 'relaxed', 'options.relaxedWasm')
     : compile(options.wasm, 'plain', 'options.wasm'));
-  const load = async (relaxedBuild: boolean): Promise<WebAssembly.Module> => {
-    if (!shared) return single(relaxedBuild);
+  // the build `relaxed` names now (it turns false if the relaxed build gives a wrong answer)
+  const load = async (): Promise<WebAssembly.Module> => {
+    if (!shared) return single();
     try {
-      return await (relaxedBuild
+      return await (relaxed
         ? compile(options.relaxedSharedWasm, 'relaxedShared', 'options.relaxedSharedWasm')
         : compile(options.sharedWasm, 'shared', 'options.sharedWasm'));
     } catch (e) {
@@ -881,7 +882,7 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
       if (options.threads !== undefined) throw e;
       notes.push(`threads: the shared-memory build could not be loaded (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
       shared = false;
-      return single(relaxedBuild);
+      return single();
     }
   };
   // The builds import nothing but the memory, and the kernels are called
@@ -890,7 +891,7 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   // compiled above: instantiating a compiled ~60 KB module is allowed on a
   // browser's main thread (the limit is on 8 MB modules).
   const instantiate = async (): Promise<Runtime> => {
-    const module = await load(relaxed);
+    const module = await load();
     const memory = new WebAssembly.Memory({ initial, maximum, shared });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };

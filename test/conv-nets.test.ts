@@ -3,8 +3,9 @@
 // stack: parameter count, shapes, one forward/backward), and a user stack.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray } from './helpers/runtime.js';
+import { Canaries, between } from './helpers/canaries.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { SimpleConvNet, DeepConvNet, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, createOptimizer } from '../src/index.js';
+import { SimpleConvNet, DeepConvNet, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, Trainer, createOptimizer } from '../src/index.js';
 import { gradError } from './reference/gradcheck.js';
 
 let rt: Runtime;
@@ -48,6 +49,54 @@ describe('SimpleConvNet', () => {
     expect(() => new SimpleConvNet(rt, { inputDim: [1, 4, 4] })).toThrow(/SimpleConvNet: layer 1 \(conv\): a 5×5 filter with pad 0 does not fit a 4×4 input/);
     expect(() => new SimpleConvNet(rt, { inputDim: [1, 28] })).toThrow(/inputDim must be \[C, H, W\]/);
     expect(() => new SimpleConvNet(rt, { hidden: 10 } as object)).toThrow(/SimpleConvNet: unknown option 'hidden'/);
+  });
+});
+
+describe('a conv net\'s input shape', () => {
+  it('is checked by every entry before any layer runs: the error names the entry and the shape the net takes', () => {
+    const net = new SimpleConvNet(rt, { inputDim: [1, 10, 10], convParam: { filterNum: 3, filterSize: 3 }, hiddenSize: 4, outputSize: 3 });
+    expect(net.inputShape).toEqual([1, 10, 10]);
+    const good = rt.tensor([2, 1, 10, 10], randomArray(200, 3, 0, 1));
+    const t = [0, 2];
+    const before = net.predict(good).toArray();
+    const canaries = new Canaries(rt);
+    const frozen = net.freeze();
+    const bad = [[2, 1, 10, 9], [2, 1, 9, 10], [2, 2, 10, 10], [2, 100], [2, 1, 10, 10, 1], [200]].map((shape) => between(canaries, () => rt.tensor(shape)));
+    const labels = new Map(bad.map((x) => [x, rt.labels([x.shape[0]])]));
+    const stats = rt.memoryStats();
+    for (const x of bad) {
+      const got = `got \\[${x.shape.join(', ')}\\]`;
+      for (const [what, call] of [
+        ['predict', () => net.predict(x)], ['loss', () => net.loss(x, t)], ['accuracy', () => net.accuracy(x, t)],
+        ['evaluate', () => net.evaluate(x, t)], ['gradient', () => net.gradient(x, t)], ['FrozenNet.predict', () => frozen.predict(x)],
+      ] as const) {
+        expect(call, `${what} ${x.shape}`).toThrow(new RegExp(`^${what}: x must be \\[N, 1, 10, 10\\] \\(the net's input\\), ${got}$`));
+      }
+      if (x.shape.length < 2) continue; // the Trainer asks for rows first
+      expect(() => new Trainer(net, x, labels.get(x)!, good, t)).toThrow(new RegExp(`Trainer: xTrain must be \\[N, 1, 10, 10\\] .*${got}`));
+      expect(() => new Trainer(net, good, t, x, labels.get(x)!)).toThrow(new RegExp(`Trainer: xTest must be \\[N, 1, 10, 10\\] .*${got}`));
+    }
+    expect(rt.memoryStats().blocks).toBe(stats.blocks);
+    expect(canaries.changed()).toBe(0);
+    expect(net.predict(good).toArray()).toEqual(before);
+    expect(net.predict(rt.tensor([0, 1, 10, 10])).shape).toEqual([0, 3]);
+    expect(() => new Sequential(rt, [], { inputShape: [1, 0] })).toThrow(/inputShape: expected one sample's dimensions as positive integers, got \[1,0\]/);
+    frozen.dispose();
+    net.dispose();
+  });
+
+  it('is the conv nets\' inputDim, and AlexNet\'s [3, 224, 224]; an MLP takes any x that flattens to its input', () => {
+    const deep = new DeepConvNet(rt, { inputDim: [1, 12, 12], hiddenSize: 4, outputSize: 3 });
+    expect(deep.inputShape).toEqual([1, 12, 12]);
+    expect(() => deep.predict(rt.tensor([1, 1, 28, 28]))).toThrow(/^predict: x must be \[N, 1, 12, 12\] \(the net's input\), got \[1, 1, 28, 28\]$/);
+    deep.dispose();
+    const alex = alexNet(rt, { numClasses: 2 });
+    expect(alex.inputShape).toEqual([3, 224, 224]);
+    alex.dispose();
+    const mlp = new Sequential(rt, [new Affine(rt.tensor([4, 2]), rt.tensor([2]))]);
+    expect(mlp.inputShape).toBe(null);
+    expect(mlp.predict(rt.tensor([3, 1, 2, 2])).shape).toEqual([3, 2]);
+    mlp.dispose();
   });
 });
 

@@ -316,7 +316,7 @@ const entries: Record<string, Entry> = {
     switch (c.int(0, 4)) {
       case 0: delete saved[k]; break;
       case 1: saved[k] = { shape: c.shapeLike(saved[k].shape, 1), data: saved[k].data }; break;
-      case 2: saved[k] = { shape: saved[k].shape, data: Array.from({ length: c.dim() }, () => c.value(true)) }; break;
+      case 2: saved[k] = { shape: saved[k].shape, data: Array.from({ length: Math.min(c.dim(), 1 << 16) }, () => c.value(true)) }; break;
       case 3: saved[k] = c.pick([null, 7, { shape: 'x' }]) as unknown as { shape: number[]; data: number[] }; break;
       case 4: saved[k] = { shape: saved[k].shape, data: Array.from(saved[k].data, () => c.value(true)) }; break;
     }

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, isFusableActivation } from '../src/index.js';
+import { MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, SoftmaxWithLoss, isFusableActivation } from '../src/index.js';
 import { expectBits } from './helpers/runtime.js';
 import { randomArray } from './reference/book.js';
 import { gradError } from './reference/gradcheck.js';
@@ -129,6 +129,26 @@ describe('Sequential', () => {
     expect(Object.keys(net.params)).toEqual(['W1', 'b1', 'W2', 'b2']);
     expect(net.params.W2).toBe(l2.W);
     expect(() => new Sequential(rt, [l1], { lr: 1 } as never)).toThrow(/unknown option 'lr'/);
+  });
+
+  it('refuses a layer placed twice, the loss layer, what is not a layer and parameters of another runtime, naming the place', async () => {
+    const other = await makeRuntime();
+    const affine = () => new Affine(rt.tensor([2, 2]), rt.tensor([2]));
+    const a = affine(), relu = new Relu();
+    expect(() => new Sequential(rt, [a, new Relu(), a])).toThrow(/^Sequential: layers\[2\] is the same Affine as layers\[0\]; a layer keeps its last forward's input for its backward/);
+    expect(() => new Sequential(rt, [affine(), relu, affine(), relu, affine()])).toThrow(/^Sequential: layers\[3\] is the same Relu as layers\[1\]/);
+    expect(() => new Sequential(rt, [a, new SoftmaxWithLoss()] as never)).toThrow(/^Sequential: layers\[1\] is a SoftmaxWithLoss; a Sequential ends in its own \(net.lastLayer\)/);
+    expect(() => new Sequential(rt, [a, null] as never)).toThrow(/^Sequential: layers\[1\] must be a layer \(params, grads, forward, backward, dispose\), got null$/);
+    expect(() => new Sequential(rt, [{ forward() {} }] as never)).toThrow(/^Sequential: layers\[0\] must be a layer .*got an object with keys \["forward"\]$/);
+    expect(() => new Sequential(rt, ['Relu'] as never)).toThrow(/^Sequential: layers\[0\] must be a layer .*got string$/);
+    const foreign = new Affine(other.tensor([2, 2]), other.tensor([2]));
+    expect(() => new Sequential(rt, [a, new Relu(), foreign])).toThrow(/^Sequential: layers\[2\] \(Affine\) params.W: tensor \[2, 2\] belongs to another runtime/);
+    const dead = affine();
+    dead.params.b.dispose();
+    expect(() => new Sequential(rt, [dead])).toThrow(/^Sequential: layers\[0\] \(Affine\) params.b: .*used after dispose/);
+    // two layers of the same kind are fine
+    expect(Object.keys(new Sequential(rt, [a, new Relu(), affine(), new Relu()]).params)).toEqual(['W1', 'b1', 'W2', 'b2']);
+    await other.dispose();
   });
 
   it('gradient() asks the first layer for its parameter gradients only (no input gradient), with the bits of backward()', () => {

@@ -112,6 +112,29 @@ describe('tensors', () => {
     expect(() => rt.tensor([2, 3], [1, 2, 3, 4, 5])).toThrow(/tensor: shape \[2, 3\] needs 6 values, got 5/);
     expect(() => rt.labels([4], [1, 2])).toThrow(/labels: shape \[4\] needs 4 values, got 2/);
     expect(() => rt.labels([Number.NaN])).toThrow(/labels: dimensions must be non-negative integers/);
+    // values an Int32Array would change silently, or a plain array's non-numbers
+    for (const [data, message] of [
+      [[0, 0.5], /^labels: data\[1\] = 0.5 is not a 32-bit integer$/], [[Number.NaN, 1], /data\[0\] = NaN is not/],
+      [[2 ** 32 + 1, 1], /data\[0\] = 4294967297 is not/], [[1, -(2 ** 31) - 1], /data\[1\] = -2147483649 is not/],
+      [new Float32Array([1, 1.5]), /data\[1\] = 1.5 is not/], [new Uint32Array([2 ** 31, 0]), /data\[0\] = 2147483648 is not/],
+      [['1', 2], /^labels: data\[0\] is the string "1", not a number$/], [[1, undefined], /data\[1\] is undefined, not a number/],
+    ] as const) {
+      expect(() => rt.labels([2], data as ArrayLike<number>), String(data)).toThrow(message);
+    }
+    for (const [data, values] of [[[-(2 ** 31), 2 ** 31 - 1, -0], [-(2 ** 31), 2 ** 31 - 1, 0]], [new Uint8Array([255, 7, 0]), [255, 7, 0]]] as const) {
+      const labels = rt.labels([3], data);
+      expect(Array.from(labels.data)).toEqual(values);
+      labels.dispose();
+    }
+    for (const [data, message] of [
+      [['1', 2], /^tensor: data\[0\] is the string "1", not a number$/], [[[1, 2], [3, 4]], /^tensor: data\[0\] is an array, not a number \(pass the values flat, row after row\)$/],
+      [[1, null], /data\[1\] is null, not a number/], [[1n, 2n], /data\[0\] is a bigint/], [new BigInt64Array(2), /^tensor: data holds BigInts; pass numbers$/],
+    ] as const) {
+      expect(() => rt.tensor([2], data as unknown as ArrayLike<number>), String(data)).toThrow(message);
+    }
+    const wild = rt.tensor([2], [Number.NaN, -Infinity]);
+    expect(Array.from(wild.data)).toEqual([Number.NaN, -Infinity]);
+    wild.dispose();
     const t = rt.tensor([2, 2]);
     expect(() => t.set([1, 2, 3])).toThrow(/Tensor\.set: expected 4 values for shape \[2, 2\], got 3/);
     t.dispose();

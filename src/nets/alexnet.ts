@@ -42,5 +42,5 @@ export function alexNet(rt: Runtime, options: AlexNetOptions = {}): Sequential {
     { kind: 'dropout', ratio: dropout }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
     { kind: 'affine', size: numClasses },
   ], 'he');
-  return new Sequential(rt, layers, { parameterSet, evalBatchSize: 100 });
+  return new Sequential(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: [3, 224, 224] });
 }

@@ -56,7 +56,7 @@ export class DeepConvNet extends Sequential {
     );
     const { layers, parameterSet } = buildStack(rt, 'DeepConvNet', inputDim, items, 'he');
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
-    super(rt, layers, { parameterSet, evalBatchSize: 100 });
+    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });
     this.spec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(options)) };
     this.inputDim = [...inputDim];
   }

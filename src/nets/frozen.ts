@@ -22,7 +22,7 @@ import { Relu, Sigmoid, Tanh, isFusableActivation } from '../layers/activations.
 import { Buffers } from '../layers/buffers.js';
 import { fusesActivation, type Layer } from '../layers/layer.js';
 import type { FusedActivation, Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, copyResult, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, checkSampleShape, copyResult, type Tensor } from '../runtime/tensor.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
 
 /** One step of a frozen net's forward: owns its output (valid until its next call) and its copies. */
@@ -135,7 +135,7 @@ export class FrozenNet {
   private isDisposed = false;
 
   /** @internal use net.freeze() */
-  constructor(readonly rt: Runtime, layers: readonly Layer[]) {
+  constructor(readonly rt: Runtime, layers: readonly Layer[], private readonly inputShape: readonly number[] | null = null) {
     try {
       for (let i = 0; i < layers.length; i++) {
         const layer = layers[i], next = layers[i + 1];
@@ -197,6 +197,7 @@ export class FrozenNet {
   predictBorrowed(x: Tensor, what = 'FrozenNet.predictBorrowed: x'): Tensor {
     if (this.isDisposed) throw new Error('FrozenNet: used after dispose()');
     checkFloatTensor(this.rt, x, what);
+    checkSampleShape(this.inputShape, x, what);
     for (const stage of this.stages) x = stage.forward(x);
     return x;
   }

@@ -8,7 +8,7 @@ import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { StateSnapshot } from './state-snapshot.js';
@@ -24,11 +24,17 @@ export interface SequentialOptions {
   decayed?: (key: string) => boolean;
   /** Rows per chunk when accuracy() runs over a large set. Default 1000. */
   evalBatchSize?: number;
+  /**
+   * One sample's shape where the net fixes it (a conv net's [C, H, W]): every entry then refuses an
+   * x that is not [N, ...inputShape] up front, naming it, where a layer deep in the net would find
+   * the mismatch. Default: none (an Affine first layer takes any x that flattens to its input size).
+   */
+  inputShape?: readonly number[];
   /** @internal the net's parameter arena, freed with the net */
   parameterSet?: ParameterSet;
 }
 
-const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'parameterSet']);
+const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'inputShape', 'parameterSet']);
 
 /** A layer may also hold state that is saved with the model but not learned (batch-norm running statistics). */
 export class Sequential {
@@ -40,6 +46,8 @@ export class Sequential {
   readonly state: Readonly<Record<string, Tensor>>;
   readonly weightDecayLambda: number;
   readonly l1Lambda: number;
+  /** One sample's shape, if the net fixes it (options.inputShape); null otherwise. */
+  readonly inputShape: readonly number[] | null;
   /** The contiguous parameter/gradient blocks when the net allocated its own. */
   readonly parameterSet: ParameterSet | null;
   private readonly decayedKeys: string[];
@@ -49,7 +57,9 @@ export class Sequential {
   constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {
     checkSequentialOptions(options);
     if (!Array.isArray(layers)) throw new TypeError(`Sequential: layers must be an array of layers, got ${typeof layers}`);
+    layers.forEach((layer, i) => checkLayer(rt, layers, layer, i));
     this.layers = layers;
+    this.inputShape = options.inputShape ? [...options.inputShape] : null;
     this.weightDecayLambda = options.weightDecayLambda ?? 0;
     this.l1Lambda = options.l1Lambda ?? 0;
     this.evalBatchSize = options.evalBatchSize ?? 1000;
@@ -107,6 +117,7 @@ export class Sequential {
   predictBorrowed(x: Tensor, train = false, what = 'predictBorrowed: x', observe?: (y: Tensor, index: number, layer: Layer) => void): Tensor {
     this.checkAlive();
     checkFloatTensor(this.rt, x, what);
+    checkSampleShape(this.inputShape, x, what);
     const layers = this.layers;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i], next = layers[i + 1];
@@ -282,7 +293,7 @@ export class Sequential {
    */
   freeze(): FrozenNet {
     this.checkAlive();
-    return new FrozenNet(this.rt, this.layers);
+    return new FrozenNet(this.rt, this.layers, this.inputShape);
   }
 
   /** True once dispose() was called: every entry then throws. */
@@ -310,6 +321,7 @@ export class Sequential {
   private rowsOf(x: Tensor, who: string): number {
     this.checkAlive();
     checkFloatTensor(this.rt, x, `${who}: x`);
+    checkSampleShape(this.inputShape, x, `${who}: x`);
     if (x.shape.length < 1 || x.shape[0] === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]; there is nothing to ${who}`);
     return x.shape[0];
   }
@@ -393,6 +405,34 @@ export function checkSequentialOptions(options: SequentialOptions): void {
   const e = options.evalBatchSize;
   if (e !== undefined && !(Number.isInteger(e) && e > 0)) throw new RangeError(`evalBatchSize: expected a positive integer, got ${e}`);
   if (options.decayed !== undefined && typeof options.decayed !== 'function') throw new TypeError('decayed: expected a function of the parameter key');
+  const shape = options.inputShape;
+  if (shape !== undefined && !(Array.isArray(shape) && shape.length > 0 && shape.every((d) => Number.isInteger(d) && d > 0))) {
+    throw new RangeError(`inputShape: expected one sample's dimensions as positive integers, got ${JSON.stringify(shape)}`);
+  }
+}
+
+/**
+ * Refuses what cannot be a place in the stack: not a layer, the loss layer (a Sequential ends in its
+ * own), a layer already placed (it keeps one forward's values for its backward, so a second place
+ * would overwrite what the first one's backward needs) or parameters on another runtime.
+ */
+function checkLayer(rt: Runtime, layers: readonly Layer[], layer: Layer, i: number): void {
+  const at = `Sequential: layers[${i}]`;
+  if (layer instanceof SoftmaxWithLoss) {
+    throw new TypeError(`${at} is a SoftmaxWithLoss; a Sequential ends in its own (net.lastLayer), so leave it out of layers`);
+  }
+  const l = layer as Partial<Layer> | null;
+  if (l === null || typeof l !== 'object' || typeof l.forward !== 'function' || typeof l.backward !== 'function'
+    || typeof l.dispose !== 'function' || l.params === null || typeof l.params !== 'object' || l.grads === null || typeof l.grads !== 'object') {
+    const got = l === null ? 'null' : typeof l === 'object' ? `an object with keys ${JSON.stringify(Object.keys(l))}` : typeof l;
+    throw new TypeError(`${at} must be a layer (params, grads, forward, backward, dispose), got ${got}`);
+  }
+  const first = layers.indexOf(layer);
+  if (first < i) {
+    throw new TypeError(`${at} is the same ${layer.name} as layers[${first}]; a layer keeps its last forward's input for its backward, so each place needs a layer of its own`);
+  }
+  for (const [name, t] of Object.entries(layer.params)) checkTensor(rt, t, `${at} (${layer.name}) params.${name}`);
+  for (const [name, t] of Object.entries(layer.state ?? {})) checkTensor(rt, t, `${at} (${layer.name}) state.${name}`);
 }
 
 function nonNegative(name: string, v: number): number {

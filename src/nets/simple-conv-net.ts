@@ -47,7 +47,7 @@ export class SimpleConvNet extends Sequential {
       { kind: 'affine', size: outputSize },
     ], weightInitStd);
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
-    super(rt, layers, { parameterSet, evalBatchSize: 100 });
+    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });
     this.spec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(options)) };
     this.inputDim = [...inputDim];
   }

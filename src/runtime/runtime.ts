@@ -641,6 +641,7 @@ export class Runtime {
     const s = typeof shape === 'number' ? [shape] : shape;
     const size = shapeSize(s, 'labels');
     checkData('labels', s, size, data);
+    if (data !== undefined) checkInt32Values('labels', data);
     const source = data === undefined ? undefined : this.detachSafe(data);
     const t = IntTensor.own(this, this.alloc(size * 4), s);
     if (source === undefined) t.data.fill(0);
@@ -742,6 +743,37 @@ function checkData(who: string, shape: Shape, size: number, data: ArrayLike<numb
     throw new TypeError(`${who}: data must be an array-like of ${size} numbers, got ${data === null ? 'null' : typeof data}`);
   }
   if (data.length !== size) throw new RangeError(`${who}: shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new TypeError(`${who}: data holds BigInts; pass numbers`);
+  if (!ArrayBuffer.isView(data)) {
+    // a plain array would be converted silently: '1' to 1, undefined or a nested row to NaN
+    for (let i = 0; i < size; i++) {
+      const v = data[i];
+      if (typeof v !== 'number') {
+        const hint = Array.isArray(v) ? ' (pass the values flat, row after row)' : '';
+        throw new TypeError(`${who}: data[${i}] is ${describe(v)}, not a number${hint}`);
+      }
+    }
+  }
+}
+
+/** Integer typed arrays whose every value fits an Int32Array as is. */
+const FITS_INT32 = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array];
+
+/** Refuses values an Int32Array would change (1.5 to 1, NaN to 0, 2^32 + 1 to 1), naming the first. */
+function checkInt32Values(who: string, data: ArrayLike<number>): void {
+  if (FITS_INT32.some((T) => data instanceof T)) return;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff)) {
+      throw new RangeError(`${who}: data[${i}] = ${v} is not a 32-bit integer`);
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}` : `a ${typeof v}`;
 }
 
 function checkSeed(seed: number): void {

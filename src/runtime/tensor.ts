@@ -208,6 +208,15 @@ export function checkTensor(rt: Runtime, t: unknown, what: string): asserts t is
   if (!(t instanceof View) || !t.alive || t.rt !== rt) throw tensorError(rt, t, what);
 }
 
+/** Refuses an x that is not [N, ...inputShape] (when the net fixes one sample's shape). */
+export function checkSampleShape(inputShape: readonly number[] | null, x: { readonly shape: readonly number[] }, what: string): void {
+  if (inputShape === null) return;
+  const s = x.shape;
+  if (s.length !== inputShape.length + 1 || inputShape.some((d, i) => s[i + 1] !== d)) {
+    throw new RangeError(`${what} must be [N, ${inputShape.join(', ')}] (the net's input), got [${s.join(', ')}]`);
+  }
+}
+
 /** Whether tensors `a` and `b` share any byte of linear memory (both have 4-byte elements). */
 export function sharesMemory(a: Tensor, b: Tensor): boolean {
   return a.ptr < b.ptr + 4 * b.size && b.ptr < a.ptr + 4 * a.size;

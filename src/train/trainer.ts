@@ -14,7 +14,7 @@ import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor } from '../runtime/tensor.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
@@ -853,6 +853,7 @@ function emptyResult(): TrainResult {
 function checkInput(net: Sequential, x: Tensor, name: string): void {
   checkFloatTensor(net.rt, x, `Trainer: ${name}`);
   if (x.shape.length < 2) throw new RangeError(`Trainer: ${name} must have rows [N, …], got [${x.shape.join(', ')}]`);
+  checkSampleShape(net.inputShape, x, `Trainer: ${name}`);
 }
 
 function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | IntTensor): Tensor {

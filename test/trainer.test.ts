@@ -413,6 +413,78 @@ describe('Trainer memory', () => {
   });
 });
 
+describe('Trainer.dispose', () => {
+  const made = (options: TrainerOptions = {}) => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 40, 17);
+    net.gradient(d.x.rows(0, 10), d.t.rows(0, 10)); // the net's buffers for the batch
+    net.evaluate(d.x, d.t); // and for the epochs' evaluation
+    const optimizer = new Adam({ lr: 0.01 });
+    const base = rt.memoryStats();
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 3, miniBatchSize: 10, optimizer, adaptiveThreads: false, ...options });
+    const end = () => { net.dispose(); d.x.dispose(); d.t.dispose(); };
+    return { d, base, trainer, optimizer, end };
+  };
+  /** A canary allocated where freed blocks would be reused; `intact` checks it bit for bit. */
+  const canary = () => rt.labels([64], new Int32Array(64).fill(0x5a5a5a5a));
+  const intact = (c: { data: Int32Array }) => c.data.every((v) => v === 0x5a5a5a5a);
+
+  it('makes every entry throw, frees what the Trainer allocated, and is idempotent', async () => {
+    const { d, base, trainer, optimizer, end } = made();
+    trainer.train();
+    trainer.dispose();
+    optimizer.dispose();
+    expect(trainer.disposed).toBe(true);
+    expect(rt.memoryStats().used, 'every byte freed').toBe(base.used);
+    const c = canary();
+    const state = { format: 'simdnn.trainer/1' } as never;
+    for (const [entry, call] of [
+      ['train', () => trainer.train()], ['step', () => trainer.step(d.x.rows(0, 10), d.t.rows(0, 10))],
+      ['trainerState', () => trainer.trainerState()], ['checkpointBytes', () => trainer.checkpointBytes()], ['resume', () => trainer.resume(state)],
+    ] as const) {
+      expect(call, entry).toThrow(new RegExp(`^Trainer\\.${entry}: used after dispose\\(\\)$`));
+    }
+    await expect(trainer.fit()).rejects.toThrow(/^Trainer\.fit: used after dispose\(\)$/);
+    trainer.dispose();
+    expect(intact(c), 'nothing wrote the freed blocks').toBe(true);
+    c.dispose();
+    end();
+  });
+
+  it('during train(), from a callback: the run stops before its next step and frees once it has unwound, writing nothing freed', () => {
+    let c: ReturnType<typeof canary> | null = null;
+    const { base, trainer, optimizer, end } = made({
+      callbacks: { onEpochEnd: () => { trainer.dispose(); c = canary(); } },
+    });
+    expect(() => trainer.train()).toThrow(/^Trainer: disposed during training; the run stopped after epoch 1, step 4$/);
+    expect(intact(c!), 'the canary made after dispose() is intact').toBe(true);
+    c!.dispose();
+    optimizer.dispose();
+    expect(rt.memoryStats().used, 'the Trainer\'s blocks freed after the run').toBe(base.used);
+    end();
+  });
+
+  it('while fit() awaits: fit() rejects, and nothing freed is written', async () => {
+    let c: ReturnType<typeof canary> | null = null;
+    const { base, trainer, optimizer, end } = made({
+      callbacks: { onStepEnd: (e) => (e.iter === 2 ? Promise.resolve().then(() => { trainer.dispose(); c = canary(); }) : undefined) },
+    });
+    await expect(trainer.fit()).rejects.toThrow(/^Trainer: disposed during training; the run stopped after epoch 0, step 2$/);
+    expect(intact(c!)).toBe(true);
+    c!.dispose();
+    optimizer.dispose();
+    expect(rt.memoryStats().used).toBe(base.used);
+    end();
+  });
+
+  it('resume() is refused during a run (it would move the run\'s position under it)', () => {
+    const { trainer, end } = made({ callbacks: { onEpochEnd: () => trainer.resume(trainer.trainerState()) } });
+    expect(() => trainer.train()).toThrow(/^Trainer\.resume: a run is in progress; resume before train\(\)\/fit\(\) or after it ends$/);
+    trainer.dispose();
+    end();
+  });
+});
+
 describe('Trainer target checks (issue 12)', () => {
   it('rejects labels of the wrong shape, non-integers, NaN/Inf, out of range and nested arrays, before allocating', () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 3 });

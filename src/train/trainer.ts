@@ -304,6 +304,7 @@ export class Trainer {
   private finished = false;
   /** A run in progress (train() or fit()): a second one would interleave with it. */
   private running = false;
+  private isDisposed = false;
   private bestLoss = Infinity;
   private bestEpoch = 0;
   private wait = 0;
@@ -435,6 +436,7 @@ export class Trainer {
    * promises are not awaited. Throws if a step fails (see step()).
    */
   train(): TrainResult {
+    this.checkAlive('train');
     const loop = this.run(this.options.callbacks ? [this.options.callbacks] : []);
     for (;;) {
       const r = loop.next();
@@ -450,6 +452,7 @@ export class Trainer {
    */
   async fit(options: FitOptions = {}): Promise<TrainResult> {
     const { signal, callbacks } = options;
+    this.checkAlive('fit');
     if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError('Trainer.fit: signal must be an AbortSignal');
     const all = [this.options.callbacks, callbacks].filter((c): c is TrainerCallbacks => c !== undefined);
     const loop = this.run(all);
@@ -482,6 +485,7 @@ export class Trainer {
    * recorded in workerFaults. A failure on the calling thread is thrown.
    */
   step(x: Tensor, t: Targets, iter = 0): number {
+    this.checkAlive('step');
     const counter = this.network.rt.take(0);
     try {
       return this.stepOnce(x, t, iter);
@@ -574,6 +578,7 @@ export class Trainer {
    * epoch's end (in a callback or after train()/fit()).
    */
   trainerState(): TrainerState {
+    this.checkAlive('trainerState');
     const opt = this.optimizer;
     return {
       format: 'simdnn.trainer/1',
@@ -600,6 +605,7 @@ export class Trainer {
    * A new array the caller owns.
    */
   checkpointBytes(): Uint8Array {
+    this.checkAlive('checkpointBytes');
     const { params, optimizer, ...position } = this.trainerState();
     const opt = this.optimizer;
     if ((this.network as Partial<NamedNet>).spec !== undefined && (optimizer === null || optimizerNames.includes(opt.name.toLowerCase() as never))) {
@@ -616,6 +622,8 @@ export class Trainer {
    * Trainer, net or optimizer is changed.
    */
   resume(state: TrainerState | Uint8Array): void {
+    this.checkAlive('resume');
+    if (this.running) throw new Error('Trainer.resume: a run is in progress; resume before train()/fit() or after it ends');
     const s = state instanceof Uint8Array ? this.decodeCheckpoint(state) : state;
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
     if (!(Number.isInteger(s.epoch) && s.epoch >= 0 && s.epoch <= this.epochCount && Number.isInteger(s.iter) && s.iter >= 0 && s.iter <= this.maxIter)) {
@@ -661,8 +669,24 @@ export class Trainer {
     }
   }
 
-  /** Frees what the Trainer allocated (not the network, data or optimizer). */
+  /** True once dispose() was called: every entry then throws. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /**
+   * Frees what the Trainer allocated (not the network, data or optimizer); the Trainer cannot
+   * be used afterwards. Called during a run (from a callback, or while fit() awaits), it stops
+   * the run before its next step or epoch (train()/fit() throw) and frees when the run has
+   * unwound, so no step writes memory already freed. Idempotent.
+   */
   dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    if (!this.running) this.release();
+  }
+
+  private release(): void {
     this.buffers.dispose();
     this.order.dispose();
     this.guard.dispose();
@@ -679,7 +703,17 @@ export class Trainer {
       return yield* this.loop(callbacks);
     } finally {
       this.running = false;
+      if (this.isDisposed) this.release();
     }
+  }
+
+  private checkAlive(entry: string): void {
+    if (this.isDisposed) throw new Error(`Trainer.${entry}: used after dispose()`);
+  }
+
+  /** Ends a run whose Trainer was disposed meanwhile (in a callback, or while fit() awaited). */
+  private stopIfDisposed(): void {
+    if (this.isDisposed) throw new Error(`Trainer: disposed during training; the run stopped after epoch ${this.epoch}, step ${this.iter}`);
   }
 
   private *loop(callbacks: TrainerCallbacks[]): Generator<Pause, TrainResult> {
@@ -705,6 +739,7 @@ export class Trainer {
     let reason: StopReason = this.stopRequested ? 'callback' : 'completed';
     let rechecked = false;
     while (this.epoch < this.epochCount && !this.stopRequested) {
+      this.stopIfDisposed();
       const epoch = this.epoch + 1;
       const epochStart = now();
       if (schedule?.interval === 'epoch') opt.lr = schedule.lrAt(this.epoch, this.baseLr!);
@@ -713,6 +748,7 @@ export class Trainer {
       const steps = Math.min(this.iterPerEpoch, this.maxIter - this.iter);
       let lossSum = 0, done = 0;
       for (let b = 0; b < steps && !this.stopRequested; b++) {
+        this.stopIfDisposed();
         if (schedule?.interval === 'step') opt.lr = schedule.lrAt(this.iter, this.baseLr!);
         let idx: number;
         if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
@@ -741,6 +777,7 @@ export class Trainer {
         for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }));
         yield null;
       }
+      this.stopIfDisposed();
       // the kernels ran hot through the epoch: check their optimized code too, once a run
       if (!rechecked && done > 0) {
         rt.recheckKnownAnswers(`Trainer: epoch ${epoch}`);

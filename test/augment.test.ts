@@ -104,6 +104,7 @@ describe('RandomAffine', () => {
     expect(() => aug2.apply(ints as never)).toThrow(/RandomAffine\.apply: x/);
     ints.dispose();
     aug2.dispose();
+    expect(() => aug2.apply(rt.tensor([1, 1, 4, 4]))).toThrow(/^RandomAffine\.apply: used after dispose\(\)$/);
     expect(() => new RandomAffine(rt, { rotate: 3 } as never)).toThrow(/RandomAffine: unknown option 'rotate' \(expected degrees, scale, shift\)/);
     expect(() => new RandomAffine(rt, { degrees: -1 })).toThrow(/degrees must be in \[0, 180\], got -1/);
     expect(() => new RandomAffine(rt, { scale: [1.2, 0.8] })).toThrow(/scale must be \[lo, hi\] with 0 < lo <= hi, got \[1.2,0.8\]/);

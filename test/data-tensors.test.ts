@@ -74,6 +74,36 @@ describe('Dataset', () => {
     expect([...d.batches(3, { dropLast: true })].map((b) => b.x.shape[0])).toEqual([3, 3]);
     d.dispose();
   });
+
+  it('refuses every entry once its borrowed x or t is disposed, or itself: the kernels would read freed memory (another tensor\'s)', () => {
+    const entries = (d: Dataset) => [
+      ['select', () => d.select([0])], ['shuffle', () => d.shuffle(1)], ['split', () => d.split(0.5, 1)],
+      ['randomChoice', () => d.randomChoice(2)], ['batches', () => d.batches(2).next()],
+    ] as const;
+    for (const gone of ['x', 't'] as const) {
+      const d = numbered(6);
+      d[gone].dispose();
+      const reuse = rt.tensor([6, 2], new Float32Array(12).fill(123)); // takes the freed block
+      for (const [entry, call] of entries(d)) {
+        expect(call, `${gone} ${entry}`).toThrow(new RegExp(`^Dataset\\.${entry}: ${gone}: tensor .*used after dispose`));
+      }
+      reuse.dispose();
+      d.dispose();
+      d.x.dispose();
+      d.t.dispose();
+    }
+    const d = numbered(6);
+    const batches = d.batches(2);
+    expect(rowsOf(batches.next().value!)).toEqual([0, 1]);
+    d.x.dispose(); // between two batches
+    expect(() => batches.next()).toThrow(/^Dataset\.batches: x: tensor \[6, 2\] used after dispose/);
+    d.t.dispose();
+    const owned = numbered(6).select([5, 4]);
+    owned.dispose();
+    owned.dispose(); // idempotent
+    for (const [entry, call] of entries(owned)) expect(call, entry).toThrow(new RegExp(`^Dataset\\.${entry}: used after dispose\\(\\)$`));
+    expect(owned.x.alive).toBe(false);
+  });
 });
 
 describe('smoothCurve', () => {

@@ -477,6 +477,22 @@ describe('Trainer.dispose', () => {
     end();
   });
 
+  it('training rows the caller disposes during a run end it at the next step: no step reads them freed', async () => {
+    let reuse: { dispose(): void } | null = null;
+    const { d, trainer, optimizer, end } = made({
+      callbacks: { onStepEnd: (e) => (e.iter === 2 ? Promise.resolve().then(() => { d.x.dispose(); reuse = rt.tensor([40, 2], new Float32Array(80).fill(7)); }) : undefined) },
+    });
+    const x = d.x;
+    let steps = 0;
+    await expect(trainer.fit({ callbacks: { onStepEnd: () => { steps++; } } })).rejects.toThrow(/^Trainer: xTrain: tensor \[40, 2\] used after dispose/);
+    expect(steps).toBe(2);
+    expect(x.alive).toBe(false);
+    reuse!.dispose();
+    trainer.dispose();
+    optimizer.dispose();
+    end();
+  });
+
   it('resume() is refused during a run (it would move the run\'s position under it)', () => {
     const { trainer, end } = made({ callbacks: { onEpochEnd: () => trainer.resume(trainer.trainerState()) } });
     expect(() => trainer.train()).toThrow(/^Trainer\.resume: a run is in progress; resume before train\(\)\/fit\(\) or after it ends$/);

@@ -50,6 +50,7 @@ export class RandomAffine {
    * @throws TypeError if x is not a live float32 Tensor of this runtime; RangeError if x is not 4-D.
    */
   apply(x: Tensor): Tensor {
+    if (this.isDisposed) throw new Error('RandomAffine.apply: used after dispose()');
     checkFloatTensor(this.rt, x, 'RandomAffine.apply: x');
     if (x.shape.length !== 4) throw new RangeError(`RandomAffine.apply: x must be [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [N, C, H, W] = x.shape;
@@ -59,8 +60,11 @@ export class RandomAffine {
     return out;
   }
 
-  /** Frees the output buffers; a tensor apply() returned dies with them. */
+  /** Frees the output buffers; a tensor apply() returned dies with them, and apply() then throws. */
   dispose(): void {
+    this.isDisposed = true;
     this.buffers.dispose();
   }
+
+  private isDisposed = false;
 }

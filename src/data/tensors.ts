@@ -39,6 +39,7 @@ export function drawIndices(rt: Runtime, out: IntTensor, u: Tensor, count: numbe
 export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
   readonly rt: Runtime;
   private readonly buffers: Buffers;
+  private isDisposed = false;
 
   /** Throws if x or t is disposed, they live on different runtimes or their row counts differ. */
   constructor(readonly x: Tensor, readonly t: T, private readonly owned = false) {
@@ -59,10 +60,15 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
 
   /** The rows at `indices`, in that order, copied into new tensors the returned Dataset owns. */
   select(indices: ArrayLike<number>): Dataset<T> {
+    return this.pick(indices, 'select');
+  }
+
+  private pick(indices: ArrayLike<number>, who: string): Dataset<T> {
+    this.checkLive(who);
     const N = this.length;
     for (let i = 0; i < indices.length; i++) {
       const r = indices[i];
-      if (!(Number.isInteger(r) && r >= 0 && r < N)) throw new RangeError(`Dataset.select: indices[${i}] is ${r}, expected an integer in [0, ${N})`);
+      if (!(Number.isInteger(r) && r >= 0 && r < N)) throw new RangeError(`Dataset.${who}: indices[${i}] is ${r}, expected an integer in [0, ${N})`);
     }
     const n = indices.length;
     const idx = this.buffers.labels('select', [Math.max(1, n)]);
@@ -80,7 +86,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
 
   /** All rows in a seeded random order (mulberry32, the same on every host); a new owned Dataset. */
   shuffle(seed: number): Dataset<T> {
-    return this.select(permutation(this.length, checkSeed('shuffle', seed)));
+    return this.pick(permutation(this.length, checkSeed('shuffle', seed)), 'shuffle');
   }
 
   /**
@@ -97,9 +103,10 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
     if (nVal === 0 || nVal === N) throw new RangeError(`Dataset.split: a rate of ${validationRate} on ${N} rows leaves an empty part`);
     const perm = permutation(N, checkSeed('split', seed));
     const sorted = (a: Int32Array) => a.sort();
-    const validation = this.select(sorted(perm.slice(0, nVal)));
+    this.checkLive('split');
+    const validation = this.pick(sorted(perm.slice(0, nVal)), 'split');
     try {
-      return { train: this.select(sorted(perm.slice(nVal))), validation };
+      return { train: this.pick(sorted(perm.slice(nVal)), 'split'), validation };
     } catch (e) { validation.dispose(); throw e; }
   }
 
@@ -110,6 +117,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    */
   randomChoice(size: number): Batch<T> {
     if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`Dataset.randomChoice: size must be a positive integer, got ${size}`);
+    this.checkLive('randomChoice');
     const idx = this.buffers.labels('choice', [size]);
     drawIndices(this.rt, idx, this.buffers.get('choice.u', [2 * size]), size, this.length);
     return this.gather(idx, size, 'batch');
@@ -121,6 +129,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    */
   *batches(batchSize: number, { seed, dropLast = false }: { seed?: number; dropLast?: boolean } = {}): IterableIterator<Batch<T>> {
     if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`Dataset.batches: batchSize must be a positive integer, got ${batchSize}`);
+    this.checkLive('batches');
     const N = this.length;
     const order = seed === undefined ? Int32Array.from({ length: N }, (_, i) => i) : permutation(N, checkSeed('batches', seed));
     const idx = this.rt.labels([Math.max(1, N)], N > 0 ? order : undefined);
@@ -128,6 +137,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
       for (let start = 0; start < N; start += batchSize) {
         const n = Math.min(batchSize, N - start);
         if (n < batchSize && dropLast) break;
+        if (start > 0) this.checkLive('batches'); // the caller may dispose between batches
         yield this.gather(idx.rows(start, start + n), n, 'batches');
       }
     } finally {
@@ -135,10 +145,19 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
     }
   }
 
-  /** Frees the tensors this Dataset owns (those of select/shuffle/split) and its batch buffers. */
+  /** Frees the tensors this Dataset owns (those of select/shuffle/split) and its batch buffers; every entry then throws. */
   dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
     this.buffers.dispose();
     if (this.owned) { this.x.dispose(); this.t.dispose(); }
+  }
+
+  /** The kernels read x and t by address: a borrowed one the caller disposed since would be read freed. */
+  private checkLive(entry: string): void {
+    if (this.isDisposed) throw new Error(`Dataset.${entry}: used after dispose()`);
+    checkTensor(this.rt, this.x, `Dataset.${entry}: x`);
+    checkTensor(this.rt, this.t, `Dataset.${entry}: t`);
   }
 
   private gather(idx: IntTensor, n: number, name: string): Batch<T> {

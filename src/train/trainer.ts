@@ -753,6 +753,9 @@ export class Trainer {
         let idx: number;
         if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
         else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
+        // the gather reads x and t by address: rows the caller disposed since (fit() awaits between steps) would be read freed
+        checkTensor(rt, x, 'Trainer: xTrain');
+        checkTensor(rt, t, 'Trainer: tTrain');
         k.gatherRows(xb.ptr, x.ptr, idx, B, rowLen);
         k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
         const splits = this.splitChoice;

@@ -98,6 +98,38 @@ describe('checkTensor', () => {
     canaries.dispose();
   });
 
+  it('checks the tensors a layer was given (parameters, gradients, running statistics) at forward and backward: the block of one the caller disposed is neither read nor written', () => {
+    const t = (shape: number[], seed: number) => rt.tensor(shape, randomArray(shape.reduce((a, c) => a * c), seed));
+    const cases: Array<[string, number[], () => { layer: { forward(x: Tensor, train?: boolean): Tensor; backward(d: Tensor): Tensor }; given: Record<string, Tensor> }]> = [
+      ['Affine', [2, 3], () => { const given = { W: t([3, 2], 1), b: t([2], 2), dW: t([3, 2], 3), db: t([2], 4) }; return { layer: new Affine(given.W, given.b, { dW: given.dW, db: given.db }), given }; }],
+      ['Convolution', [2, 1, 3, 3], () => { const given = { W: t([2, 1, 2, 2], 1), b: t([2], 2), dW: t([2, 1, 2, 2], 3), db: t([2], 4) }; return { layer: new Convolution(given.W, given.b, 1, 0, { dW: given.dW, db: given.db }), given }; }],
+      ['BatchNormalization', [2, 3], () => {
+        const given = { gamma: t([3], 1), beta: t([3], 2), runningMean: t([3], 3), runningVar: rt.tensor([3], [1, 1, 1]), dgamma: t([3], 4), dbeta: t([3], 5) };
+        const { gamma, beta, ...options } = given;
+        return { layer: new BatchNormalization(gamma, beta, 0.9, options), given };
+      }],
+      ['LayerNormalization', [2, 3], () => { const given = { gamma: t([3], 1), beta: t([3], 2), dgamma: t([3], 3), dbeta: t([3], 4) }; return { layer: new LayerNormalization(given.gamma, given.beta, { dgamma: given.dgamma, dbeta: given.dbeta }), given }; }],
+      ['InstanceNormalization', [2, 1, 3, 3], () => { const given = { gamma: t([1], 1), beta: t([1], 2), dgamma: t([1], 3), dbeta: t([1], 4) }; return { layer: new InstanceNormalization(given.gamma, given.beta, { dgamma: given.dgamma, dbeta: given.dbeta }), given }; }],
+    ];
+    for (const [name, shape, make] of cases) {
+      for (const what of Object.keys(make().given)) {
+        const { layer, given } = make();
+        const x = t(shape, 9);
+        const y = layer.forward(x, true);
+        const dout = rt.tensor(y.shape);
+        given[what].dispose();
+        // a tensor made now takes the freed block: a stray read or write would meet it
+        const reuse = rt.tensor(given[what].shape, new Float32Array(given[what].size).fill(1234));
+        expect(() => layer.backward(dout), `${name} ${what}`).toThrow(new RegExp(`^${name}\\.backward: ${what}: tensor .*used after dispose`));
+        expect(() => layer.forward(x, true), `${name} ${what}`).toThrow(new RegExp(`^${name}\\.forward: ${what}: tensor .*used after dispose`));
+        expect(Array.from(reuse.data).every((v) => v === 1234), `${name} ${what}: the block's new owner untouched`).toBe(true);
+        reuse.dispose();
+      }
+    }
+    expect(() => new Affine(t([3, 2], 1), t([2], 2), { W: t([3, 2], 3) } as never)).toThrow(/^Affine: unknown grads key 'W' \(expected dW, db\)$/);
+    expect(() => new Convolution(t([1, 1, 2, 2], 1), t([1], 2), 1, 0, { dw: t([1, 1, 2, 2], 3) } as never)).toThrow(/^Convolution: unknown grads key 'dw'/);
+  });
+
   it('refuses the backward of a layer whose forward input was disposed since (it would read freed memory)', () => {
     const layer = new Affine(rt.tensor([3, 2], randomArray(6, 5)), rt.tensor([2]));
     const x = rt.tensor([2, 3], randomArray(6, 6));

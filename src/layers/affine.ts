@@ -41,6 +41,9 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
     const rt = W.rt;
     checkFloatTensor(rt, b, 'Affine: b');
     if (grads === null || typeof grads !== 'object') throw new TypeError('Affine: grads must be an object { dW?, db? }');
+    for (const key of Object.keys(grads)) {
+      if (key !== 'dW' && key !== 'db') throw new TypeError(`Affine: unknown grads key '${key}' (expected dW, db)`);
+    }
     if (grads.dW !== undefined) checkFloatTensor(rt, grads.dW, 'Affine: grads.dW');
     if (grads.db !== undefined) checkFloatTensor(rt, grads.db, 'Affine: grads.db');
     if ((grads.dW === undefined) !== (grads.db === undefined)) throw new TypeError('Affine: give both grads.dW and grads.db, or neither');
@@ -131,7 +134,7 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
   /** Fills dW and db; returns the forward input. */
   private paramGrads(dout: Tensor, who: string): Tensor {
     const x = this.x;
-    if (this.disposed) throw new Error(`Affine.${who}: used after dispose()`);
+    this.checkAlive(who); // reads W, writes dW and db: given tensors the caller may have disposed
     if (!x) throw new Error(`Affine.${who}: call forward first`);
     checkFloatTensor(x.rt, dout, `Affine.${who}: dout`);
     checkFloatTensor(x.rt, x, `Affine.${who}: the forward input x`);

@@ -85,7 +85,7 @@ export class BatchNormalization implements Layer {
 
   /** `train` defaults to true, as the book's forward(x, train_flg=True). */
   forward(x: Tensor, train = true): Tensor {
-    if (this.disposed) throw new Error('BatchNormalization.forward: used after dispose()');
+    this.checkAlive('forward');
     checkFloatTensor(this.gamma.rt, x, 'BatchNormalization.forward: x');
     const { batch, features, spatialSize } = this.layout(x);
     if (train && batch === 0) throw new RangeError('BatchNormalization.forward: training mode needs at least one sample');
@@ -119,7 +119,7 @@ export class BatchNormalization implements Layer {
   /** Gradients of the last forward; after an inference-mode forward the statistics count as constants. */
   backward(dout: Tensor): Tensor {
     const s = this.saved;
-    if (this.disposed) throw new Error('BatchNormalization.backward: used after dispose()');
+    this.checkAlive('backward');
     if (!s) throw new Error('BatchNormalization.backward: call forward first');
     const { x, mean, invStd, batch, spatialSize } = s;
     checkFloatTensor(x.rt, dout, 'BatchNormalization.backward: dout');
@@ -143,6 +143,15 @@ export class BatchNormalization implements Layer {
     this.buffers.dispose();
     this.saved = null;
     this.disposed = true;
+  }
+
+  /** The layer, and every tensor it was given (read, or written: running statistics, gradients), must still be alive. */
+  private checkAlive(who: string): void {
+    if (this.disposed) throw new Error(`BatchNormalization.${who}: used after dispose()`);
+    const rt = this.gamma.rt;
+    for (const [what, t] of Object.entries({ gamma: this.gamma, beta: this.beta, runningMean: this.runningMean, runningVar: this.runningVar, dgamma: this.dgamma, dbeta: this.dbeta })) {
+      checkFloatTensor(rt, t, `BatchNormalization.${who}: ${what}`);
+    }
   }
 
   private layout(x: Tensor): { batch: number; features: number; spatialSize: number } {

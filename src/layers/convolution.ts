@@ -96,6 +96,9 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const rt = W.rt;
     checkFloatTensor(rt, b, 'Convolution: b');
     if (grads === null || typeof grads !== 'object') throw new TypeError('Convolution: grads must be an object { dW?, db? }');
+    for (const key of Object.keys(grads)) {
+      if (key !== 'dW' && key !== 'db') throw new TypeError(`Convolution: unknown grads key '${key}' (expected dW, db)`);
+    }
     if (grads.dW !== undefined) checkFloatTensor(rt, grads.dW, 'Convolution: grads.dW');
     if (grads.db !== undefined) checkFloatTensor(rt, grads.db, 'Convolution: grads.db');
     if ((grads.dW === undefined) !== (grads.db === undefined)) throw new TypeError('Convolution: give both grads.dW and grads.db, or neither');
@@ -229,7 +232,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   /** dW, db and (needDx) dx, through the backward of the activation (code act) that kept `saved`. */
   private backwardPass(dout: Tensor, needDx: boolean, who: string, saved: Tensor | null = null, act = 0): Tensor | null {
     const x = this.x;
-    if (this.disposed) throw new Error(`Convolution.${who}: used after dispose()`);
+    this.checkAlive(who); // reads W, writes dW and db: given tensors the caller may have disposed
     if (!x) throw new Error(`Convolution.${who}: call forward first`);
     checkFloatTensor(x.rt, dout, `Convolution.${who}: dout`);
     checkFloatTensor(x.rt, x, `Convolution.${who}: the forward input x`);

@@ -66,7 +66,7 @@ export abstract class SampleNormalization implements Layer {
    * @throws Error after dispose(); TypeError if x is not a live float tensor on gamma's runtime; RangeError if its shape does not fit gamma.
    */
   forward(x: Tensor, _train = false): Tensor {
-    if (this.disposed) throw new Error(`${this.name}.forward: used after dispose()`);
+    this.checkAlive('forward');
     checkFloatTensor(this.gamma.rt, x, `${this.name}.forward: x`);
     const stats = this.statsShape(x);
     const y = this.buffers.get('out', x.shape);
@@ -83,7 +83,7 @@ export abstract class SampleNormalization implements Layer {
    */
   backward(dout: Tensor): Tensor {
     const s = this.saved;
-    if (this.disposed) throw new Error(`${this.name}.backward: used after dispose()`);
+    this.checkAlive('backward');
     if (!s) throw new Error(`${this.name}.backward: call forward first`);
     checkFloatTensor(s.x.rt, dout, `${this.name}.backward: dout`);
     checkFloatTensor(s.x.rt, s.x, `${this.name}.backward: the forward input x`);
@@ -100,5 +100,14 @@ export abstract class SampleNormalization implements Layer {
     this.buffers.dispose();
     this.saved = null;
     this.disposed = true;
+  }
+
+  /** The layer, and every tensor it was given (read, or written: the gradients), must still be alive. */
+  private checkAlive(who: string): void {
+    if (this.disposed) throw new Error(`${this.name}.${who}: used after dispose()`);
+    const rt = this.gamma.rt;
+    for (const [what, t] of Object.entries({ gamma: this.gamma, beta: this.beta, dgamma: this.dgamma, dbeta: this.dbeta })) {
+      checkFloatTensor(rt, t, `${this.name}.${who}: ${what}`);
+    }
   }
 }

@@ -5,7 +5,9 @@
 // whose message names the entry and argument) or a correct result (checked
 // against the float64 book references where the inputs are tame, by shape and
 // finiteness otherwise) — never a wasm trap, a hang or a changed canary, and
-// never a changed input. Bounded: a fixed number of cases on a 64 MiB memory.
+// never a changed input; tensors a layer or Dataset was given and the caller
+// disposed, and layer lists a Sequential must refuse, too. Bounded: a fixed
+// number of cases on a 64 MiB memory.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { makeRuntime, rng } from './helpers/runtime.js';
 import { Canaries } from './helpers/canaries.js';
@@ -16,7 +18,8 @@ import {
   LayerNormalization, Pooling, SoftmaxWithLoss, activation, fusesActivationBackward, type ActivationBackwardFusingLayer,
   type ActivationName, type Layer,
 } from '../src/layers/index.js';
-import { MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, type Sequential } from '../src/nets/index.js';
+import { MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet } from '../src/nets/index.js';
+import { Dataset } from '../src/data/index.js';
 import { createOptimizer, optimizerNames, type OptimizerState } from '../src/optim/index.js';
 import * as book from './reference/book.js';
 import * as conv from './reference/im2col.js';
@@ -357,6 +360,68 @@ const entries: Record<string, Entry> = {
       opt.loadState(state);
       opt.update(params, grads);
     }
+  },
+
+  /** A tensor a layer was given, disposed by the caller and its block taken by an input that must stay unchanged. */
+  givenDisposed(c) {
+    const C = c.int(1, 3), M = c.int(1, 3);
+    const kinds: Record<string, () => { layer: Layer; given: Tensor[]; xShape: number[] }> = {
+      affine: () => { const g = [[C, M], [M], [C, M], [M]].map((s) => c.tensor(s, false, false)); return { layer: new Affine(g[0], g[1], { dW: g[2], db: g[3] }), given: g, xShape: [c.dim(3), C] }; },
+      convolution: () => { const g = [[M, C, 2, 2], [M], [M, C, 2, 2], [M]].map((s) => c.tensor(s, false, false)); return { layer: new Convolution(g[0], g[1], 1, 0, { dW: g[2], db: g[3] }), given: g, xShape: [c.dim(3), C, 3, 3] }; },
+      batchNorm: () => { const g = Array.from({ length: 6 }, () => c.tensor([C], false, false)); g[3].data.fill(1); return { layer: new BatchNormalization(g[0], g[1], 0.9, { runningMean: g[2], runningVar: g[3], dgamma: g[4], dbeta: g[5] }), given: g, xShape: [c.dim(3) + 1, C] }; },
+      layerNorm: () => { const g = Array.from({ length: 4 }, () => c.tensor([C], false, false)); return { layer: new LayerNormalization(g[0], g[1], { dgamma: g[2], dbeta: g[3] }), given: g, xShape: [c.dim(3), C] }; },
+    };
+    const { layer, given, xShape } = kinds[c.pick(Object.keys(kinds))]();
+    c.own(layer);
+    const x = c.tensor(xShape);
+    const y = layer.forward(x, true);
+    const dout = c.tensor(y.shape);
+    const gone = c.chance(0.8) ? c.pick(given) : null;
+    if (gone) {
+      gone.dispose();
+      c.tensor(gone.shape, true); // takes the freed block; as an input, its bits must not change
+    }
+    if (c.chance(0.5)) layer.backward(dout);
+    else layer.forward(x, true);
+    expect(gone, `${layer.name}: a call with a disposed given tensor returned`).toBe(null);
+  },
+
+  /** A Dataset whose borrowed x or t, or itself, may have been disposed (the block then taken by an input). */
+  dataset(c) {
+    const N = c.int(2, 8), D = c.int(1, 4);
+    const x = c.tensor([N, D], false, false);
+    const t = c.own(rt.labels([N], Array.from({ length: N }, (_, i) => i % 3)));
+    const d = c.own(new Dataset(x, t));
+    const what = c.pick(['x', 't', 'dataset', null] as const);
+    if (what === 'x') { x.dispose(); c.tensor([N, D]); }
+    if (what === 't') { t.dispose(); c.tensor([N]); }
+    if (what === 'dataset') d.dispose();
+    switch (c.int(0, 4)) {
+      case 0: c.own(d.select([c.int(0, N - 1)])); break;
+      case 1: c.own(d.shuffle(c.int(0, 9))); break;
+      case 2: { const b = d.randomChoice(c.int(1, 4)); expect(b.x.shape[1]).toBe(D); break; }
+      case 3: for (const b of d.batches(c.int(1, 4))) expect(b.x.shape[1]).toBe(D); break;
+      case 4: { const s = d.split(0.5, 1); c.own(s.train); c.own(s.validation); break; }
+    }
+    expect(what, 'Dataset: a call after this was disposed returned').toBe(null);
+  },
+
+  /** Sequential over a random list: layers placed twice, the loss layer, non-layers, another runtime's. */
+  sequential(c) {
+    const pool: unknown[] = [new Affine(c.tensor([2, 2], false, false), c.tensor([2], false, false)), activation('relu'), new Dropout(0.2)];
+    for (const l of pool) c.own(l as Layer);
+    const layers = Array.from({ length: c.int(0, 4) }, () => {
+      const r = c.next();
+      if (r < 0.6) { const l = c.own(new Affine(c.tensor([2, 2], false, false), c.tensor([2], false, false))); return c.chance(0.5) ? c.own(activation('tanh')) : l; }
+      if (r < 0.8) return c.pick(pool);
+      if (r < 0.9) return c.own(new Affine(c.tensor([2, 2], false, false, other), c.tensor([2], false, false, other)));
+      return c.pick([new SoftmaxWithLoss(), null, {}, 'Affine', { forward() {}, backward() {} }]);
+    });
+    const net = c.own(new Sequential(rt, layers as Layer[]));
+    const unique = new Set(layers).size === layers.length;
+    expect(unique, 'Sequential: a layer placed twice was kept').toBe(true);
+    // every Affine is 2 → 2, so the output is [N, 2] (without one, it is x as given)
+    if (net.layers.some((l) => l instanceof Affine)) netCalls(c, net, [c.dim(3), 2], 2);
   },
 };
 

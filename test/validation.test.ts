@@ -6,7 +6,7 @@ import { makeRuntime, randomArray } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { Affine, BatchNormalization, Convolution, Dropout, GlobalAveragePooling, LayerNormalization, Pooling } from '../src/layers/index.js';
-import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, alexNet } from '../src/nets/index.js';
+import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet, alexNet } from '../src/nets/index.js';
 import { AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD, createOptimizer, optimizerNames } from '../src/optim/index.js';
 
 let rt: Runtime;
@@ -192,6 +192,22 @@ describe('batch-norm running statistics', () => {
     expect(rt.memoryStats().used).toBe(used);
     snap.dispose();
     expect(() => snap.restore()).toThrow(/StateSnapshot.restore: used after dispose/);
+    net.dispose();
+  });
+
+  it('a restore or save with a state tensor the caller disposed writes nothing', () => {
+    const t = (values: number[]) => rt.tensor([2], values);
+    const given = [t([1, 2]), t([3, 4]), t([5, 6]), t([7, 8])];
+    const bn = (i: number) => new BatchNormalization(t([1, 1]), t([0, 0]), 0.9, { runningMean: given[i], runningVar: given[i + 1] });
+    const net = new Sequential(rt, [new Affine(rt.tensor([2, 2]), rt.tensor([2])), bn(0), new Affine(rt.tensor([2, 2]), rt.tensor([2])), bn(2)]);
+    const snap = net.snapshotState();
+    snap.save();
+    given[0].set([9, 9]);
+    given[3].dispose();
+    expect(() => snap.restore()).toThrow(/^StateSnapshot\.restore: state 'runningVar2': .*used after dispose/);
+    expect(Array.from(given[0].data), 'the first entry kept its value: nothing was written').toEqual([9, 9]);
+    expect(() => snap.save()).toThrow(/^StateSnapshot\.save: state 'runningVar2'/);
+    snap.dispose();
     net.dispose();
   });
 });

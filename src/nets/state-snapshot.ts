@@ -28,8 +28,8 @@ export class StateSnapshot {
   /** Copies the current state in (replacing what an earlier save() kept). */
   save(): void {
     const block = this.live('save');
-    for (const { key, tensor, offset } of this.entries) {
-      checkFloatTensor(this.rt, tensor, `StateSnapshot.save: state '${key}'`);
+    for (const { key, tensor } of this.entries) checkFloatTensor(this.rt, tensor, `StateSnapshot.save: state '${key}'`);
+    for (const { tensor, offset } of this.entries) {
       if (block) this.rt.unsafeKernels.copy(block.ptr + offset * 4, tensor.ptr, tensor.size);
     }
     this.saved = true;
@@ -39,8 +39,9 @@ export class StateSnapshot {
   restore(): void {
     const block = this.live('restore');
     if (!this.saved) throw new Error('StateSnapshot.restore: nothing saved yet (call save() first)');
-    for (const { key, tensor, offset } of this.entries) {
-      checkFloatTensor(this.rt, tensor, `StateSnapshot.restore: state '${key}'`);
+    // every check before the first write: a restore is all or nothing
+    for (const { key, tensor } of this.entries) checkFloatTensor(this.rt, tensor, `StateSnapshot.restore: state '${key}'`);
+    for (const { tensor, offset } of this.entries) {
       if (block) this.rt.unsafeKernels.copy(tensor.ptr, block.ptr + offset * 4, tensor.size);
     }
   }

@@ -42,11 +42,23 @@ describe('createRuntime sources', () => {
     await expect(createRuntime({ wasm: new Response('missing', { status: 404 }) })).rejects.toThrow(/options\.wasm: fetching .*HTTP 404/);
     await expect(createRuntime({ wasm: 42 as unknown as BufferSource })).rejects.toThrow(/options\.wasm: expected bytes, a WebAssembly\.Module, a Response or a URL, got \[object Number\]/);
   });
+
+  it('names the option whose bytes do not compile or whose URL cannot be fetched', async () => {
+    const notWasm = /^options\.wasm: not a WebAssembly module this host can compile \(.+\)$/;
+    await expect(createRuntime({ wasm: new Uint8Array([0, 0x61, 0x73, 0x6d]) })).rejects.toThrow(notWasm);
+    await expect(createRuntime({ wasm: new Response(new Uint8Array([1, 2, 3])) })).rejects.toThrow(notWasm);
+    await expect(createRuntime({ wasm: new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'application/wasm' } }) })).rejects.toThrow(notWasm);
+    await expect(createRuntime({ wasm: 'http://[' })).rejects.toThrow(/^options\.wasm: fetching http:\/\/\[ failed \(.+\)$/);
+  });
 });
 
 describe('createRuntime options', () => {
-  it('names an unknown option and lists the valid ones', async () => {
+  it('names an unknown option and lists the valid ones; refuses options that are not an object, and a relaxed that is not a boolean', async () => {
     await expect(makeRuntime({ sed: 1 } as RuntimeOptions)).rejects.toThrow(/createRuntime: unknown option 'sed' \(expected one of wasm, relaxedWasm, relaxed, seed, memory\b.*\)/);
+    for (const [options, got] of [[null, 'null'], [5, 'number'], ['fast', 'string']] as const) {
+      await expect(createRuntime(options as unknown as RuntimeOptions)).rejects.toThrow(new RegExp(`^createRuntime: options must be an object, got ${got}$`));
+    }
+    await expect(makeRuntime({ relaxed: 'yes' } as unknown as RuntimeOptions)).rejects.toThrow(/^options\.relaxed: expected true or false, got "yes"$/);
   });
 
   it('rejects a seed that is not an integer in [0, 2^32)', async () => {

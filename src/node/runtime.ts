@@ -59,5 +59,7 @@ export function usableThreads(): number {
 
 /** The portable createRuntime, with the packaged builds read from disk and workers on worker_threads. */
 export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  return createRuntimeWith({ ...options, threadHost: options.threadHost ?? nodeThreadHost }, packaged);
+  // a non-object is createRuntimeWith's to refuse, by name
+  const given = options !== null && typeof options === 'object' ? { ...options, threadHost: options.threadHost ?? nodeThreadHost } : options;
+  return createRuntimeWith(given, packaged);
 }

@@ -874,9 +874,11 @@ export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
 export async function createRuntimeWith(options: RuntimeOptions, loadDefault: DefaultWasmLoader): Promise<Runtime> {
   const compile = (source: WasmSource | undefined, fallback: keyof typeof defaultWasmUrls, what: string): Promise<WebAssembly.Module> =>
     (source !== undefined ? compileSource(source, what) : loadDefault(defaultWasmUrls[fallback], what));
+  if (options === null || typeof options !== 'object') throw new TypeError(`createRuntime: options must be an object, got ${options === null ? 'null' : typeof options}`);
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`createRuntime: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
   }
+  if (options.relaxed !== undefined && typeof options.relaxed !== 'boolean') throw new TypeError(`options.relaxed: expected true or false, got ${JSON.stringify(options.relaxed)}`);
   const seed = options.seed ?? 1;
   checkSeed(seed);
   const busyCores = options.busyCores === undefined ? 'yield' : options.busyCores;

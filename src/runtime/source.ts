@@ -20,13 +20,19 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
 export async function compileSource(source: WasmSource, what: string): Promise<WebAssembly.Module> {
   if (isModule(source)) return source;
   if (ArrayBuffer.isView(source) || Object.prototype.toString.call(source) === '[object ArrayBuffer]') {
-    return WebAssembly.compile(source as BufferSource);
+    return compiled(WebAssembly.compile(source as BufferSource), what);
   }
   if (isThenable(source)) return compileSource(await source, what);
   if (isResponse(source)) return compileResponse(source, what);
   if (typeof source === 'string' || Object.prototype.toString.call(source) === '[object URL]') {
     if (typeof fetch !== 'function') throw new TypeError(`${what}: cannot fetch ${String(source)} on this host; pass bytes or a WebAssembly.Module`);
-    return compileResponse(await fetch(source as string | URL), what);
+    let response: Response;
+    try {
+      response = await fetch(source as string | URL);
+    } catch (e) {
+      throw new Error(`${what}: fetching ${String(source)} failed (${messageOf(e)})`, { cause: e });
+    }
+    return compileResponse(response, what);
   }
   throw new TypeError(`${what}: expected bytes, a WebAssembly.Module, a Response or a URL, got ${Object.prototype.toString.call(source)}`);
 }
@@ -35,7 +41,20 @@ async function compileResponse(response: Response, what: string): Promise<WebAss
   if (!response.ok) throw new Error(`${what}: fetching ${response.url} failed with HTTP ${response.status}`);
   // compileStreaming needs the application/wasm MIME type; fall back to bytes.
   if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm')) {
-    return WebAssembly.compileStreaming(response);
+    return compiled(WebAssembly.compileStreaming(response), what);
   }
-  return WebAssembly.compile(await response.arrayBuffer());
+  return compiled(WebAssembly.compile(await response.arrayBuffer()), what);
+}
+
+/** The compiled module, or an error naming the option whose bytes are not a module. */
+async function compiled(compiling: Promise<WebAssembly.Module>, what: string): Promise<WebAssembly.Module> {
+  try {
+    return await compiling;
+  } catch (e) {
+    throw new Error(`${what}: not a WebAssembly module this host can compile (${messageOf(e)})`, { cause: e });
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

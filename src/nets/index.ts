@@ -1,4 +1,4 @@
-export { Sequential, type SequentialOptions } from './sequential.js';
+export { Sequential, type AsyncOptions, type SequentialOptions } from './sequential.js';
 export { StateSnapshot } from './state-snapshot.js';
 export { FrozenNet } from './frozen.js';
 export { MultiLayerNet, type MultiLayerNetOptions } from './multi-layer-net.js';

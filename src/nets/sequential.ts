@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
+import { Yielder } from '../runtime/yield.js';
 import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 
@@ -32,6 +33,12 @@ export interface SequentialOptions {
   inputShape?: readonly number[];
   /** @internal the net's parameter arena, freed with the net */
   parameterSet?: ParameterSet;
+}
+
+/** Options of the async entries (evaluateAsync, accuracyAsync, predictAsync). */
+export interface AsyncOptions {
+  /** Checked before every chunk: once aborted, the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
 }
 
 const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'inputShape', 'parameterSet']);
@@ -172,6 +179,92 @@ export class Sequential {
       lossSum += this.lastLayer.forward(y, chunk) * (end - start);
     }
     return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
+  }
+
+  /**
+   * evaluate() without blocking: the same chunks (evalBatchSize rows) and the same result, bit for
+   * bit, yielding to the event loop whenever ~8 ms of them have run (as Trainer.fit does, so a page
+   * stays responsive and a lazy thread pool starts). Labels given as an array or one-hot rows are
+   * copied into a tensor of the call's own, so other calls meanwhile (sync or async) cannot change
+   * them; x, t and the net are checked again at every chunk.
+   * @throws like evaluate(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
+   */
+  async evaluateAsync(x: Tensor, t: Targets, options: AsyncOptions = {}): Promise<{ loss: number; accuracy: number }> {
+    const { lossSum, correct, N } = await this.chunksAsync(x, t, 'evaluateAsync', options, true);
+    return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
+  }
+
+  /** accuracy() without blocking, as evaluateAsync(): the same chunks and result. */
+  async accuracyAsync(x: Tensor, t: Targets, options: AsyncOptions = {}): Promise<number> {
+    const { correct, N } = await this.chunksAsync(x, t, 'accuracyAsync', options, false);
+    return correct / N;
+  }
+
+  /**
+   * predict(x) in inference mode without blocking: the output of each chunk of evalBatchSize rows is
+   * copied into a new tensor the caller owns (or into `out`, shaped like the output), with the bits
+   * predict(x) gives (each row's output does not depend on the rows beside it), yielding to the event
+   * loop whenever ~8 ms have run. On an error or abort the tensor it made is freed (an `out` keeps the
+   * chunks written before).
+   * @throws like predict(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
+   */
+  async predictAsync(x: Tensor, options: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
+    const { signal, out } = checkAsyncOptions('predictAsync', options, true);
+    this.checkAlive();
+    checkFloatTensor(this.rt, x, 'predictAsync: x');
+    if (out !== undefined) checkFloatTensor(this.rt, out, 'predictAsync: out');
+    const N = x.shape[0];
+    if (!(N > 0)) return this.predict(x, false, out); // no rows (or no row axis): nothing to cut
+    const yielder = new Yielder();
+    let result: Tensor | null = out ?? null;
+    try {
+      for (let start = 0; start < N; start += this.evalBatchSize) {
+        signal?.throwIfAborted();
+        if (start > 0 && yielder.due()) await yielder.yieldNow();
+        signal?.throwIfAborted();
+        const end = Math.min(N, start + this.evalBatchSize);
+        checkFloatTensor(this.rt, x, 'predictAsync: x');
+        const y = this.predictBorrowed(x.rows(start, end), false, 'predictAsync: x');
+        const rowSize = y.size / (end - start);
+        if (result === null) result = this.rt.tensor([N, ...y.shape.slice(1)]);
+        checkFloatTensor(this.rt, result, 'predictAsync: out');
+        if (result.size !== N * rowSize) throw new RangeError(`predictAsync: out must have shape [${[N, ...y.shape.slice(1)].join(', ')}], got [${result.shape.join(', ')}]`);
+        this.rt.unsafeKernels.copy(result.ptr + start * rowSize * 4, y.ptr, y.size);
+      }
+      return result!;
+    } catch (e) {
+      if (result !== null && result !== out) result.dispose();
+      throw e;
+    } finally {
+      yielder.close();
+    }
+  }
+
+  /** The chunks of evaluate() (loss too when `withLoss`) or accuracy(), yielding between them. */
+  private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; correct: number; N: number }> {
+    const { signal } = checkAsyncOptions(who, options, false);
+    const N = this.rowsOf(x, who);
+    const labels = this.labelsOf(t, N, who, true);
+    const yielder = new Yielder();
+    let correct = 0, lossSum = 0;
+    try {
+      for (let start = 0; start < N; start += this.evalBatchSize) {
+        signal?.throwIfAborted();
+        if (start > 0 && yielder.due()) await yielder.yieldNow();
+        signal?.throwIfAborted();
+        this.rowsOf(x, who);
+        checkTensor(this.rt, labels, `${who}: t`);
+        const end = Math.min(N, start + this.evalBatchSize);
+        const y = this.predictBorrowed(x.rows(start, end), false, `${who}: x`);
+        const chunk = labels.rows(start, end);
+        correct += this.countCorrect(y, chunk);
+        if (withLoss) lossSum += this.lastLayer.forward(y, chunk) * (end - start);
+      }
+      return { lossSum, correct, N };
+    } finally {
+      yielder.close();
+      if (labels !== t) labels.dispose();
+    }
   }
 
   /** Index of the first layer with parameters (-1: none); gradient() starts nothing before it. */
@@ -359,19 +452,19 @@ export class Sequential {
   }
 
   /** Int labels in memory for t (one-hot rows are reduced with argmax, as the book does), checked against `classes`. */
-  private labelsOf(t: Targets, N: number, who: string): IntTensor {
+  /** Targets as int labels: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees). */
+  private labelsOf(t: Targets, N: number, who: string, own = false): IntTensor {
     const C = this.outputColumns();
     if (t instanceof IntTensor) {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.size !== N) throw new RangeError(`${who}: t must hold ${N} labels, got [${t.shape.join(', ')}]`);
       return t;
     }
-    const labels = this.buffers.labels('accuracy.t', [N]);
+    // every check before the copy is allocated
     if (t instanceof Tensor) {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
       if (C !== null && t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
-      this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
     } else {
       if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
       if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
@@ -379,8 +472,10 @@ export class Sequential {
         const v = t[i];
         if (!(Number.isInteger(v) && v >= 0 && (C === null || v < C))) throw badLabel(who, i, v, C);
       }
-      labels.data.set(t);
     }
+    const labels = own ? this.rt.labels([N]) : this.buffers.labels('accuracy.t', [N]);
+    if (t instanceof Tensor) this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
+    else labels.data.set(t);
     return labels;
   }
 
@@ -395,6 +490,16 @@ export class Sequential {
 }
 
 /** Checks SequentialOptions before a net allocates anything (the named nets call it first). */
+function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }, allowOut: boolean): AsyncOptions & { out?: Tensor } {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (key !== 'signal' && !(allowOut && key === 'out')) throw new TypeError(`${who}: unknown option '${key}' (expected signal${allowOut ? ', out' : ''})`);
+  }
+  const { signal } = options;
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError(`${who}: signal must be an AbortSignal`);
+  return options;
+}
+
 export function checkSequentialOptions(options: SequentialOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('Sequential: options must be an object');
   for (const key of Object.keys(options)) {

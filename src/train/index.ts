@@ -3,7 +3,7 @@ export {
   type AugmentFn, type EarlyStoppingOptions, type CheckpointOptions, type FitOptions, type TrainerState,
   type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent, type WorkerFaultRecord,
 } from './trainer.js';
-export { YIELD_EVERY_MS } from './yield.js';
+export { YIELD_EVERY_MS } from '../runtime/yield.js';
 export type { ThreadUse } from './split-choice.js';
 export { layerActivations, type LayerActivation } from './activations.js';
 export { optimizeScalars } from './scalars.js';

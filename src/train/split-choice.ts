@@ -12,7 +12,7 @@
 // split gives the same bits (the runtime's contract), so the choice changes the
 // speed only.
 import type { Runtime } from '../runtime/runtime.js';
-import { now } from './yield.js';
+import { now } from '../runtime/yield.js';
 
 /** How a Trainer's steps used the runtime's thread pool (Trainer.threadUse). */
 export interface ThreadUse {

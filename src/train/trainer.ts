@@ -20,7 +20,7 @@ import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
 import { NetCopy, StepGuard } from './rollback.js';
-import { Yielder, now } from './yield.js';
+import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
 
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */

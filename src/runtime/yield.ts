@@ -5,7 +5,7 @@
 // Node, Deno, Bun, edge runtimes), else setTimeout(0). setTimeout alone is
 // clamped to ≥ 4 ms after a few nested calls in browsers; a message is not.
 
-/** Milliseconds of work between two yields of the async training loop. */
+/** Milliseconds of work between two yields of the async loops (Trainer.fit, net.evaluateAsync, …). */
 export const YIELD_EVERY_MS = 8;
 
 /** A clock in milliseconds (performance.now where it exists). */

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
-  MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
+  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
   WorkerFault, type TrainerOptions, type TrainResult,
 } from '../src/index.js';
 
@@ -114,6 +114,30 @@ describe('Trainer.fit', () => {
     expect(() => trainer.train()).toThrow(/already training/);
     await running;
     trainer.dispose();
+  });
+});
+
+describe('Trainer evaluation chunks', () => {
+  it('evaluates in the net\'s chunks (1,000 rows of an MLP, 100 images of a conv net), pausing after each', () => {
+    const conv = new SimpleConvNet(rt, { inputDim: [1, 6, 6], convParam: { filterNum: 2, filterSize: 3 }, hiddenSize: 4, outputSize: 2 });
+    const mlp = new MultiLayerNet(rt, { inputSize: 36, hiddenSizeList: [4], outputSize: 2 });
+    for (const [net, chunks] of [[conv, [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 50]], [mlp, [1000, 250]]] as const) {
+      const x = rt.tensor(net === conv ? [1250, 1, 6, 6] : [1250, 36], randomArray(1250 * 36, 8));
+      const t = rt.labels([1250], Array.from({ length: 1250 }, (_, i) => i % 2));
+      const seen: number[] = [];
+      const evaluate = net.evaluate.bind(net);
+      net.evaluate = (xs, ts) => { seen.push(xs.shape[0]); return evaluate(xs, ts); };
+      const trainer = new Trainer(net, x.rows(0, 100), t.rows(0, 100), x, t, { epochs: 1, miniBatchSize: 100, adaptiveThreads: false });
+      let pauses = 0;
+      const run = trainer['run']([]) as Generator<unknown>;
+      for (let r = run.next(); !r.done; r = run.next()) pauses++;
+      expect(seen, net.constructor.name).toEqual([100, ...chunks]); // the training rows' evaluation, then the test set's
+      expect(pauses, 'a pause after the step and after each chunk').toBe(1 + 1 + chunks.length);
+      trainer.dispose();
+      x.dispose();
+      t.dispose();
+      net.dispose();
+    }
   });
 });
 

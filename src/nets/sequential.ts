@@ -58,7 +58,8 @@ export class Sequential {
   /** The contiguous parameter/gradient blocks when the net allocated its own. */
   readonly parameterSet: ParameterSet | null;
   private readonly decayedKeys: string[];
-  private readonly evalBatchSize: number;
+  /** Rows per chunk of accuracy(), evaluate(), the async entries and a Trainer's evaluations (options.evalBatchSize). */
+  readonly evalBatchSize: number;
   private readonly buffers: Buffers;
 
   constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {

@@ -237,7 +237,7 @@ describe('FrozenNet: bad input', () => {
       [() => frozen.predict(input([11], 2, 112), out), /FrozenNet\.predict: layer 0 \(Affine\): x of shape \[2, 11\] flattens to 11 features per sample, W expects 12/, RangeError],
       [() => frozen.predict(x, rt.tensor([2, 4])), /FrozenNet\.predict: out must have shape \[2, 3\], got \[2, 4\]/, RangeError],
       [() => frozen.predict(input([12], 3, 113), out), /FrozenNet\.predict: out must have shape \[3, 3\], got \[2, 3\]/, RangeError],
-      [() => frozen.predictBorrowed('x' as never), /FrozenNet\.predictBorrowed: x: expected a float32 Tensor, got string/, TypeError],
+      [() => frozen.predictBorrowed('x' as never), /FrozenNet\.predictBorrowed: x: expected a float32 Tensor, got the string "x"/, TypeError],
     ];
     for (const [call, message, kind] of cases) {
       expect(call).toThrow(message);

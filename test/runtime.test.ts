@@ -139,8 +139,8 @@ describe('tensors', () => {
       labels.dispose();
     }
     for (const [data, message] of [
-      [['1', 2], /^tensor: data\[0\] is the string "1", not a number$/], [[[1, 2], [3, 4]], /^tensor: data\[0\] is an array, not a number \(pass the values flat, row after row\)$/],
-      [[1, null], /data\[1\] is null, not a number/], [[1n, 2n], /data\[0\] is a bigint/], [new BigInt64Array(2), /^tensor: data holds BigInts; pass numbers$/],
+      [['1', 2], /^tensor: data\[0\] is the string "1", not a number$/], [[[1, 2], [3, 4]], /^tensor: data\[0\] is an Array of length 2, not a number \(pass the values flat, row after row\)$/],
+      [[1, null], /data\[1\] is null, not a number/], [[1n, 2n], /data\[0\] is bigint 1, not a number/], [new BigInt64Array(2), /^tensor: data holds BigInts; pass numbers$/],
     ] as const) {
       expect(() => rt.tensor([2], data as unknown as ArrayLike<number>), String(data)).toThrow(message);
     }

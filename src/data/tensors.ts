@@ -103,7 +103,6 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
     if (nVal === 0 || nVal === N) throw new RangeError(`Dataset.split: a rate of ${validationRate} on ${N} rows leaves an empty part`);
     const perm = permutation(N, checkSeed('split', seed));
     const sorted = (a: Int32Array) => a.sort();
-    this.checkLive('split');
     const validation = this.pick(sorted(perm.slice(0, nVal)), 'split');
     try {
       return { train: this.pick(sorted(perm.slice(nVal)), 'split'), validation };

@@ -8,7 +8,7 @@ import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
@@ -191,8 +191,8 @@ export class Sequential {
    * @throws like evaluate(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
    */
   async evaluateAsync(x: Tensor, t: Targets, options: AsyncOptions = {}): Promise<{ loss: number; accuracy: number }> {
-    const { lossSum, correct, N } = await this.chunksAsync(x, t, 'evaluateAsync', options, true);
-    return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
+    const { lossSum, decay, correct, N } = await this.chunksAsync(x, t, 'evaluateAsync', options, true);
+    return { loss: lossSum / N + decay, accuracy: correct / N };
   }
 
   /** accuracy() without blocking, as evaluateAsync(): the same chunks and result. */
@@ -241,8 +241,11 @@ export class Sequential {
     }
   }
 
-  /** The chunks of evaluate() (loss too when `withLoss`) or accuracy(), yielding between them. */
-  private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; correct: number; N: number }> {
+  /**
+   * The chunks of evaluate() (loss and the decay terms too when `withLoss`, taken with the last chunk,
+   * before anything else can run) or accuracy(), yielding between them.
+   */
+  private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; decay: number; correct: number; N: number }> {
     const { signal } = checkAsyncOptions(who, options, false);
     const N = this.rowsOf(x, who);
     const labels = this.labelsOf(t, N, who, true);
@@ -261,7 +264,7 @@ export class Sequential {
         correct += this.countCorrect(y, chunk);
         if (withLoss) lossSum += this.lastLayer.forward(y, chunk) * (end - start);
       }
-      return { lossSum, correct, N };
+      return { lossSum, decay: withLoss ? this.decayLoss() : 0, correct, N };
     } finally {
       yielder.close();
       if (labels !== t) labels.dispose();
@@ -452,8 +455,10 @@ export class Sequential {
     return decay;
   }
 
-  /** Int labels in memory for t (one-hot rows are reduced with argmax, as the book does), checked against `classes`. */
-  /** Targets as int labels: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees). */
+  /**
+   * Int labels in memory for t (one-hot rows are reduced with argmax, as the book does), checked against
+   * `classes`: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees).
+   */
   private labelsOf(t: Targets, N: number, who: string, own = false): IntTensor {
     const C = this.outputColumns();
     if (t instanceof IntTensor) {
@@ -490,7 +495,6 @@ export class Sequential {
   }
 }
 
-/** Checks SequentialOptions before a net allocates anything (the named nets call it first). */
 function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }, allowOut: boolean): AsyncOptions & { out?: Tensor } {
   if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object`);
   for (const key of Object.keys(options)) {
@@ -501,6 +505,7 @@ function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }
   return options;
 }
 
+/** Checks SequentialOptions before a net allocates anything (the named nets call it first). */
 export function checkSequentialOptions(options: SequentialOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('Sequential: options must be an object');
   for (const key of Object.keys(options)) {
@@ -530,7 +535,7 @@ function checkLayer(rt: Runtime, layers: readonly Layer[], layer: Layer, i: numb
   const l = layer as Partial<Layer> | null;
   if (l === null || typeof l !== 'object' || typeof l.forward !== 'function' || typeof l.backward !== 'function'
     || typeof l.dispose !== 'function' || l.params === null || typeof l.params !== 'object' || l.grads === null || typeof l.grads !== 'object') {
-    const got = l === null ? 'null' : typeof l === 'object' ? `an object with keys ${JSON.stringify(Object.keys(l))}` : typeof l;
+    const got = l !== null && typeof l === 'object' && !Array.isArray(l) ? `an object with keys ${JSON.stringify(Object.keys(l))}` : describeValue(l);
     throw new TypeError(`${at} must be a layer (params, grads, forward, backward, dispose), got ${got}`);
   }
   const first = layers.indexOf(layer);

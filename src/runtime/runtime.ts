@@ -7,7 +7,7 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
-import { IntTensor, Tensor, checkFloatTensor, shapeSize, type Shape } from './tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, describeValue, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
@@ -750,7 +750,7 @@ function checkData(who: string, shape: Shape, size: number, data: ArrayLike<numb
       const v = data[i];
       if (typeof v !== 'number') {
         const hint = Array.isArray(v) ? ' (pass the values flat, row after row)' : '';
-        throw new TypeError(`${who}: data[${i}] is ${describe(v)}, not a number${hint}`);
+        throw new TypeError(`${who}: data[${i}] is ${describeValue(v)}, not a number${hint}`);
       }
     }
   }
@@ -768,12 +768,6 @@ function checkInt32Values(who: string, data: ArrayLike<number>): void {
       throw new RangeError(`${who}: data[${i}] = ${v} is not a 32-bit integer`);
     }
   }
-}
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}` : `a ${typeof v}`;
 }
 
 function checkSeed(seed: number): void {

@@ -33,7 +33,7 @@ export function checkKernelSize(who: string, what: string, n: number): number {
 
 /** Element count of `shape`, in float64; `what` names the shape in the error. */
 export function shapeSize(shape: Shape, what = 'shape'): number {
-  if (shape === null || typeof shape !== 'object') throw new TypeError(`${what}: expected an array of dimensions, got ${describe(shape)}`);
+  if (shape === null || typeof shape !== 'object') throw new TypeError(`${what}: expected an array of dimensions, got ${describeValue(shape)}`);
   let n = 1;
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: dimensions must be non-negative integers, got [${shape.join(', ')}]`);
@@ -95,7 +95,7 @@ abstract class View<A extends Float32Array | Int32Array> {
   /** Copies values in (any array-like of the right length, even a view on this runtime's memory). */
   set(values: ArrayLike<number>): this {
     if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
-      throw new TypeError(`Tensor.set: values must be an array-like of ${this.size} numbers, got ${describe(values)}`);
+      throw new TypeError(`Tensor.set: values must be an array-like of ${this.size} numbers, got ${describeValue(values)}`);
     }
     if (values.length !== this.size) {
       throw new RangeError(`Tensor.set: expected ${this.size} values for shape [${this.shape.join(', ')}], got ${values.length}`);
@@ -240,16 +240,18 @@ export function checkFloatTensor(rt: Runtime, t: unknown, what: string): asserts
 
 /** The error for a tensor argument that failed checkTensor (the slow path). */
 function tensorError(rt: Runtime, t: unknown, what: string, expected = 'a Tensor'): TypeError {
-  if (!(t instanceof View)) return new TypeError(`${what}: expected ${expected}, got ${describe(t)}`);
+  if (!(t instanceof View)) return new TypeError(`${what}: expected ${expected}, got ${describeValue(t)}`);
   if (expected !== 'a Tensor' && !(t instanceof Tensor)) return new TypeError(`${what}: expected ${expected}, got an IntTensor`);
   if (!t.alive) return new TypeError(`${what}: tensor [${t.shape.join(', ')}] used after dispose() (or a view of a disposed tensor)`);
   if (t.rt !== rt) return new TypeError(`${what}: tensor [${t.shape.join(', ')}] belongs to another runtime`);
   return new TypeError(`${what}: invalid tensor`);
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
+/** A value, for an error message that says what was given instead. */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return `an Array of length ${v.length}`;
   if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
   return `${typeof v} ${String(v)}`;
 }

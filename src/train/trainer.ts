@@ -259,7 +259,6 @@ const KEYS = new Set([
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
 ]);
 
-
 /** What the loop hands its driver: a step or chunk is done, or a callback's promise to await. */
 type Pause = Promise<unknown> | null;
 
@@ -872,7 +871,7 @@ export class Trainer {
 
   /**
    * Loss and accuracy over the first `rows` rows, in the net's chunks (a pause after each: 1,000 rows of
-   * an MLP, 100 images of a conv net, so fit() yields within ~40 ms of a DeepConvNet's evaluation).
+   * an MLP, 100 images of a conv net, so fit() yields within ~35 ms of a DeepConvNet's evaluation).
    */
   private *evaluateSet(x: Tensor, t: Targets, rows: number): Generator<Pause, { loss: number; accuracy: number }> {
     let lossSum = 0, correct = 0;

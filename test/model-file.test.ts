@@ -163,6 +163,33 @@ describe('round trips', () => {
     expect(() => saveModel(net)).toThrow(/saveModel: net used after dispose\(\)/);
     W.dispose(); b.dispose();
   });
+
+  it('refuses an optimizer whose state is for another net\'s parameters (loadModel would refuse the file)', () => {
+    const net = buildNet(rt, SPECS.mlp);
+    const [rows, cols] = net.params.W1.shape;
+    const other = buildNet(rt, { ...SPECS.mlp, options: { ...SPECS.mlp.options, inputSize: rows + 1 } } as typeof SPECS.mlp);
+    // the net's three weights and one more: W1..W3 match, W4 is no parameter of the net
+    const stray = new Sequential(rt, [...Object.values(net.params).filter((_, i) => i % 2 === 0).map((W) => new Affine(rt.tensor(W.shape), rt.tensor([W.shape[1]]))),
+      new Affine(rt.tensor([4, 4]), rt.tensor([4]))]);
+    for (const [from, message] of [
+      [other, new RegExp(`^saveModel: the optimizer's state for 'W1' is \\[${rows + 1}, ${cols}\\], the net's 'W1' is \\[${rows}, ${cols}\\] \\(an optimizer of another net\\?\\)$`)],
+      [stray, /^saveModel: the optimizer holds state for 'W4', which is no parameter of the net/],
+    ] as const) {
+      const optimizer = createOptimizer('adam');
+      optimizer.update(from.params, from.params); // any gradients: the state is made for from's parameters
+      expect(() => saveModel(net, { optimizer }), String(message)).toThrow(message);
+      optimizer.dispose();
+    }
+    // state for a subset of the parameters (layers kept frozen) loads, so it saves
+    const subset = createOptimizer('adam');
+    subset.update({ W1: net.params.W1 }, { W1: net.grads.W1 });
+    const loaded = loadModel(rt, saveModel(net, { optimizer: subset }));
+    expect(Object.keys(loaded.optimizer!.state().params)).toEqual(['W1']);
+    loaded.net.dispose();
+    loaded.optimizer!.dispose();
+    subset.dispose();
+    for (const n of [net, other, stray]) n.dispose();
+  });
 });
 
 // ---- files written by hand: dtypes and malformed headers

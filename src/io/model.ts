@@ -126,6 +126,14 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
   const extra: Array<{ name: string; shape: number[]; values: ArrayLike<number> }> = [];
   if (optimizer !== undefined) {
     const { saved, state } = savedOptimizer(who, optimizer);
+    // loadModel refuses state for another parameter or shape: such a file would be read by nothing
+    for (const [key, entry] of Object.entries(state.params)) {
+      const p = named.params[key];
+      if (!p) throw new TypeError(`${who}: the optimizer holds state for '${key}', which is no parameter of the net (an optimizer of another net?)`);
+      if (!sameShape(entry.shape, p.shape)) {
+        throw new RangeError(`${who}: the optimizer's state for '${key}' is [${entry.shape.join(', ')}], the net's '${key}' is [${p.shape.join(', ')}] (an optimizer of another net?)`);
+      }
+    }
     meta[OPTIMIZER_KEY] = JSON.stringify(saved);
     for (const [key, entry] of Object.entries(state.params)) {
       for (const [slot, values] of Object.entries(entry)) {

@@ -330,5 +330,14 @@ describe('Trainer', () => {
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { miniBatchSize: 0 })).toThrow(/miniBatchSize/);
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { adaptiveThreads: 'yes' as never })).toThrow(/adaptiveThreads must be a boolean, got yes/);
     expect(() => new Trainer(net, d.x, d.t.rows(0, 5), d.x, d.t)).toThrow(/tTrain must be int labels of shape \[10\], got \[5\]/);
+    // options that would be ignored without a word
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: new SGD(), optimizerParams: { lr: 1 } }))
+      .toThrow(/^Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given$/);
+    const hooks = 'onTrainBegin, onEpochBegin, onStepEnd, onEpochEnd, onTrainEnd';
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { callbacks: { onEpochEnds() {} } as never }))
+      .toThrow(new RegExp(`^Trainer: callbacks: unknown hook 'onEpochEnds' \\(expected ${hooks}\\)$`));
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { callbacks: { onStepEnd: 'log' } as never })).toThrow(/^Trainer: callbacks\.onStepEnd must be a function, got string$/);
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, callbacks: { best: 0, seen: [] } as never }); // a class's own state passes
+    return expect(trainer.fit({ callbacks: { onBatchEnd() {} } as never })).rejects.toThrow(/^Trainer\.fit: callbacks: unknown hook 'onBatchEnd'/);
   });
 });

@@ -372,6 +372,10 @@ export class Trainer {
       if (!(Number.isInteger(checkpoint.every) && checkpoint.every > 0)) throw new RangeError(`Trainer: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
     }
     if (typeof adaptiveThreads !== 'boolean') throw new TypeError(`Trainer: adaptiveThreads must be a boolean, got ${String(adaptiveThreads)}`);
+    if (options.callbacks !== undefined) checkCallbacks('Trainer: callbacks', options.callbacks);
+    if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
+      throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
+    }
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
     this.options = options;
@@ -451,6 +455,7 @@ export class Trainer {
     const { signal, callbacks } = options;
     this.checkAlive('fit');
     if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError('Trainer.fit: signal must be an AbortSignal');
+    if (callbacks !== undefined) checkCallbacks('Trainer.fit: callbacks', callbacks);
     const all = [this.options.callbacks, callbacks].filter((c): c is TrainerCallbacks => c !== undefined);
     const loop = this.run(all);
     const yielder = new Yielder();
@@ -889,6 +894,23 @@ export class Trainer {
 
 function emptyResult(): TrainResult {
   return { epochs: [], trainLossList: [], trainAccList: [], testAccList: [], valAccList: [], steps: 0, seconds: 0, stopReason: 'completed' };
+}
+
+const HOOKS = ['onTrainBegin', 'onEpochBegin', 'onStepEnd', 'onEpochEnd', 'onTrainEnd'];
+
+/**
+ * A callbacks object's hooks are functions, and no key that looks like a hook is a misspelt one
+ * (`onEpochEnds`, `onBatchEnd`), which would never be called; other keys (a class's own state) pass.
+ */
+function checkCallbacks(who: string, callbacks: TrainerCallbacks): void {
+  if (callbacks === null || typeof callbacks !== 'object') throw new TypeError(`${who} must be an object of hooks (${HOOKS.join(', ')})`);
+  for (const key of HOOKS) {
+    const hook = (callbacks as Record<string, unknown>)[key];
+    if (hook !== undefined && typeof hook !== 'function') throw new TypeError(`${who}.${key} must be a function, got ${typeof hook}`);
+  }
+  for (const key of Object.keys(callbacks)) {
+    if (/^on[A-Z]/.test(key) && !HOOKS.includes(key)) throw new TypeError(`${who}: unknown hook '${key}' (expected ${HOOKS.join(', ')})`);
+  }
 }
 
 function checkInput(net: Sequential, x: Tensor, name: string): void {

@@ -159,6 +159,10 @@ describe('round trips', () => {
     expect(() => saveModel(net, { optimizer: { name: 'Mine', update() {} } })).toThrow(/optimizer must be one of simdnn's/);
     expect(() => saveModel(net, { metadata: { 'simdnn.net': 'x' } })).toThrow(/metadata key 'simdnn.net' is reserved/);
     expect(() => saveModel(net, { metadata: { epochs: 3 as unknown as string } })).toThrow(/metadata\['epochs'\] must be a string/);
+    // a misspelt option would be ignored without a word: the optimizer's state not saved
+    expect(() => saveModel(net, { optimiser: createOptimizer('adam') } as never)).toThrow(/^saveModel: unknown option 'optimiser' \(expected optimizer, metadata, chunkBytes\)$/);
+    expect(() => saveModel(net, null as never)).toThrow(/^saveModel: options must be an object$/);
+    expect(() => loadModel(rt, saveModel(net), { specs: SPECS.mlp } as never)).toThrow(/^loadModel: unknown option 'specs' \(expected byteLength, spec\)$/);
     net.dispose();
     expect(() => saveModel(net)).toThrow(/saveModel: net used after dispose\(\)/);
     W.dispose(); b.dispose();

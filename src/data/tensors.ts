@@ -126,8 +126,13 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    * Batches of `batchSize` rows in order, or in a seeded random order when `seed` is given;
    * the last one is smaller unless `dropLast`. Each batch is borrowed (valid until the next).
    */
-  *batches(batchSize: number, { seed, dropLast = false }: { seed?: number; dropLast?: boolean } = {}): IterableIterator<Batch<T>> {
+  *batches(batchSize: number, options: { seed?: number; dropLast?: boolean } = {}): IterableIterator<Batch<T>> {
     if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`Dataset.batches: batchSize must be a positive integer, got ${batchSize}`);
+    if (options === null || typeof options !== 'object') throw new TypeError('Dataset.batches: options must be an object');
+    for (const key of Object.keys(options)) {
+      if (key !== 'seed' && key !== 'dropLast') throw new TypeError(`Dataset.batches: unknown option '${key}' (expected seed, dropLast)`);
+    }
+    const { seed, dropLast = false } = options;
     this.checkLive('batches');
     const N = this.length;
     const order = seed === undefined ? Int32Array.from({ length: N }, (_, i) => i) : permutation(N, checkSeed('batches', seed));

@@ -82,6 +82,14 @@ export interface SavedOptimizer {
 
 // ---- writing
 
+/** Options must be an object of known keys: a misspelt one (`optimiser`) would be ignored without a word. */
+function checkOptionKeys(who: string, options: object, keys: readonly string[]): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key)) throw new TypeError(`${who}: unknown option '${key}' (expected ${keys.join(', ')})`);
+  }
+}
+
 function netOf(who: string, net: Sequential): NamedNet {
   const spec = (net as Partial<NamedNet> | null)?.spec;
   if (!spec) throw new TypeError(`${who}: net must be a named net (MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet or buildNet's), which carries net.spec`);
@@ -112,6 +120,7 @@ function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimi
 export function saveModelChunks(net: Sequential, options: SaveModelOptions = {}): Iterable<Uint8Array> {
   const who = 'saveModel';
   const named = netOf(who, net);
+  checkOptionKeys(who, options, ['optimizer', 'metadata', 'chunkBytes']);
   const { optimizer, metadata = {}, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
   if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 4)) throw new RangeError(`${who}: chunkBytes must be an integer >= 4, got ${chunkBytes}`);
   const meta: Record<string, string> = {};
@@ -300,6 +309,7 @@ function planTensors(header: SafetensorsHeader, expected: Record<string, number[
  * frees what was built.
  */
 export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>, options: LoadModelOptions = {}): LoadedModel {
+  checkOptionKeys('loadModel', options, ['byteLength', 'spec']);
   const { reader, fileBytes } = readerOf(source, options.byteLength);
   const header = readHeader(reader, fileBytes);
   const rawSpec = options.spec ?? parseJsonMeta<unknown>(header.metadata, NET_KEY);

@@ -151,6 +151,18 @@ describe('Sequential', () => {
     await other.dispose();
   });
 
+  it('predict, loss and predictBorrowed take train as true or false: an options object there would run dropout in training mode', () => {
+    const net = new MultiLayerNetExtend(rt, { inputSize: 4, hiddenSizeList: [8], outputSize: 2, useDropout: true, dropoutRatio: 0.5 });
+    const x = rt.tensor([2, 4], [1, 2, 3, 4, 5, 6, 7, 8]);
+    const out = rt.tensor([2, 2]);
+    expect(() => net.predict(x, { out } as never)).toThrow(/^predict: train must be true or false, got an Object \(predict\(x, train\?, …\) takes positional arguments; predictAsync takes \{ out, signal \}\)$/);
+    expect(() => net.loss(x, [0, 1], 'train' as never)).toThrow(/^loss: train must be true or false, got the string "train"/);
+    expect(() => net.predictBorrowed(x, 1 as never)).toThrow(/^predictBorrowed: train must be true or false, got number 1/);
+    expect(Array.from(out.data)).toEqual([0, 0, 0, 0]);
+    expect(net.predict(x, false, out)).toBe(out);
+    net.dispose();
+  });
+
   it('gradient() asks the first layer for its parameter gradients only (no input gradient), with the bits of backward()', () => {
     const net = new MultiLayerNet(rt, { inputSize: 37, hiddenSizeList: [29], outputSize: 5 });
     const { x, t } = smallData(11, 37, 5, 12);

@@ -111,6 +111,7 @@ export class Sequential {
    * it. `train` selects training-mode behaviour (dropout, batch norm).
    */
   predict(x: Tensor, train = false, out?: Tensor): Tensor {
+    checkTrainFlag('predict', train);
     if (out !== undefined) checkFloatTensor(this.rt, out, 'predict: out');
     return copyResult(this.predictBorrowed(x, train, 'predict: x'), out, 'predict');
   }
@@ -124,6 +125,7 @@ export class Sequential {
    */
   predictBorrowed(x: Tensor, train = false, what = 'predictBorrowed: x', observe?: (y: Tensor, index: number, layer: Layer) => void): Tensor {
     this.checkAlive();
+    checkTrainFlag('predictBorrowed', train);
     checkFloatTensor(this.rt, x, what);
     checkSampleShape(this.inputShape, x, what);
     const layers = this.layers;
@@ -145,6 +147,7 @@ export class Sequential {
 
   /** Mean loss over the batch plus the weight-decay terms. */
   loss(x: Tensor, t: Targets, train = false): number {
+    checkTrainFlag('loss', train);
     this.rowsOf(x, 'loss');
     const y = this.predictBorrowed(x, train, 'loss: x');
     return this.lastLayer.forward(y, t) + this.decayLoss();
@@ -492,6 +495,13 @@ export class Sequential {
       if (W) return W.shape.length === 2 ? W.shape[1] : null;
     }
     return null;
+  }
+}
+
+/** `train` is a flag: an object there (`predict(x, { out })`) would be truthy and run dropout and batch norm in training mode. */
+function checkTrainFlag(who: string, train: unknown): void {
+  if (typeof train !== 'boolean') {
+    throw new TypeError(`${who}: train must be true or false, got ${describeValue(train)} (${who}(x, train?, …) takes positional arguments; predictAsync takes { out, signal })`);
   }
 }
 

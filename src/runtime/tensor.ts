@@ -251,7 +251,10 @@ function tensorError(rt: Runtime, t: unknown, what: string, expected = 'a Tensor
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return `an Array of length ${v.length}`;
-  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  if (typeof v === 'object') {
+    const name = (v as object).constructor?.name ?? 'object';
+    return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name}`;
+  }
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
   return `${typeof v} ${String(v)}`;
 }

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, SoftmaxWithLoss, isFusableActivation } from '../src/index.js';
+import { MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, SoftmaxWithLoss, Dropout, BatchNormalization, isFusableActivation } from '../src/index.js';
 import { expectBits } from './helpers/runtime.js';
 import { randomArray } from './reference/book.js';
 import { gradError } from './reference/gradcheck.js';
@@ -160,6 +160,9 @@ describe('Sequential', () => {
     expect(() => net.predictBorrowed(x, 1 as never)).toThrow(/^predictBorrowed: train must be true or false, got number 1/);
     expect(Array.from(out.data)).toEqual([0, 0, 0, 0]);
     expect(net.predict(x, false, out)).toBe(out);
+    // the layers whose forward it changes, used on their own
+    expect(() => new Dropout(0.5).forward(x, {} as never)).toThrow(/^Dropout\.forward: train must be true or false, got an Object$/);
+    expect(() => new BatchNormalization(rt.tensor([4], [1, 1, 1, 1]), rt.tensor([4])).forward(x, 'no' as never)).toThrow(/^BatchNormalization\.forward: train must be true or false, got the string "no"$/);
     net.dispose();
   });
 

@@ -135,7 +135,7 @@ describe('evaluateAsync, accuracyAsync, predictAsync', () => {
     const narrow = rt.tensor([2500, 3]);
     net.evaluate(x, labels); // the net's buffers for both chunk sizes
     const used = rt.memoryStats().used;
-    await expect(net.evaluateAsync(x, labels, { sigal: 1 } as never)).rejects.toThrow(/^evaluateAsync: unknown option 'sigal' \(expected signal\)$/);
+    await expect(net.evaluateAsync(x, labels, { sigal: 1 } as never)).rejects.toThrow(/^evaluateAsync: unknown option 'sigal' \(expected one of signal\)$/);
     await expect(net.accuracyAsync(x, labels, { out: x } as never)).rejects.toThrow(/^accuracyAsync: unknown option 'out'/);
     await expect(net.predictAsync(x, { signal: 'now' } as never)).rejects.toThrow(/^predictAsync: signal must be an AbortSignal$/);
     await expect(net.evaluateAsync(x, [...labels.slice(1), 7])).rejects.toThrow(/^evaluateAsync: label t\[2499\] = 7 is outside \[0, 4\)/);

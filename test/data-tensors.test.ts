@@ -72,7 +72,7 @@ describe('Dataset', () => {
     for (const b of d.batches(3, { seed: 2 })) seen.push(...rowsOf(b));
     expect([...seen].sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect([...d.batches(3, { dropLast: true })].map((b) => b.x.shape[0])).toEqual([3, 3]);
-    expect(() => d.batches(3, { seeds: 2 } as never).next()).toThrow(/^Dataset\.batches: unknown option 'seeds' \(expected seed, dropLast\)$/);
+    expect(() => d.batches(3, { seeds: 2 } as never).next()).toThrow(/^Dataset\.batches: unknown option 'seeds' \(expected one of seed, dropLast\)$/);
     d.dispose();
   });
 

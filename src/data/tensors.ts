@@ -8,6 +8,9 @@ import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import { seededRandom } from './split.js';
+import { checkOptions } from '../runtime/options.js';
+
+const BATCHES_KEYS = new Set(['seed', 'dropLast']);
 
 /** A borrowed batch: tensors owned by the Dataset, valid until its next batch call. */
 export interface Batch<T extends Tensor | IntTensor = Tensor | IntTensor> {
@@ -128,10 +131,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    */
   *batches(batchSize: number, options: { seed?: number; dropLast?: boolean } = {}): IterableIterator<Batch<T>> {
     if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`Dataset.batches: batchSize must be a positive integer, got ${batchSize}`);
-    if (options === null || typeof options !== 'object') throw new TypeError('Dataset.batches: options must be an object');
-    for (const key of Object.keys(options)) {
-      if (key !== 'seed' && key !== 'dropLast') throw new TypeError(`Dataset.batches: unknown option '${key}' (expected seed, dropLast)`);
-    }
+    checkOptions('Dataset.batches', options, BATCHES_KEYS);
     const { seed, dropLast = false } = options;
     this.checkLive('batches');
     const N = this.length;

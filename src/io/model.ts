@@ -8,6 +8,7 @@
 // pieces, so a model of any size the runtime can hold can be saved and loaded
 // without one giant string or buffer; every check a file can fail is made
 // from its header, before the net is built.
+import { checkOptions } from '../runtime/options.js';
 import { buildNet, checkNetSpec, netTensorShapes, type NamedNet, type NetSpec } from '../nets/registry.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/optimizer.js';
@@ -23,6 +24,8 @@ const OPTIMIZER_KEY = 'simdnn.optimizer';
 const FORMAT_KEY = 'simdnn.format';
 const FORMAT_VERSION = '1';
 const OPTIMIZER_PREFIX = 'optimizer.';
+const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes']);
+const LOAD_KEYS = new Set(['byteLength', 'spec']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Default size of the pieces saveModelChunks yields: 4 MiB. */
 const DEFAULT_CHUNK_BYTES = 1 << 22;
@@ -82,14 +85,6 @@ export interface SavedOptimizer {
 
 // ---- writing
 
-/** Options must be an object of known keys: a misspelt one (`optimiser`) would be ignored without a word. */
-function checkOptionKeys(who: string, options: object, keys: readonly string[]): void {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object`);
-  for (const key of Object.keys(options)) {
-    if (!keys.includes(key)) throw new TypeError(`${who}: unknown option '${key}' (expected ${keys.join(', ')})`);
-  }
-}
-
 function netOf(who: string, net: Sequential): NamedNet {
   const spec = (net as Partial<NamedNet> | null)?.spec;
   if (!spec) throw new TypeError(`${who}: net must be a named net (MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet or buildNet's), which carries net.spec`);
@@ -120,7 +115,7 @@ function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimi
 export function saveModelChunks(net: Sequential, options: SaveModelOptions = {}): Iterable<Uint8Array> {
   const who = 'saveModel';
   const named = netOf(who, net);
-  checkOptionKeys(who, options, ['optimizer', 'metadata', 'chunkBytes']);
+  checkOptions(who, options, SAVE_KEYS);
   const { optimizer, metadata = {}, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
   if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 4)) throw new RangeError(`${who}: chunkBytes must be an integer >= 4, got ${chunkBytes}`);
   const meta: Record<string, string> = {};
@@ -309,7 +304,7 @@ function planTensors(header: SafetensorsHeader, expected: Record<string, number[
  * frees what was built.
  */
 export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>, options: LoadModelOptions = {}): LoadedModel {
-  checkOptionKeys('loadModel', options, ['byteLength', 'spec']);
+  checkOptions('loadModel', options, LOAD_KEYS);
   const { reader, fileBytes } = readerOf(source, options.byteLength);
   const header = readHeader(reader, fileBytes);
   const rawSpec = options.spec ?? parseJsonMeta<unknown>(header.metadata, NET_KEY);

@@ -7,7 +7,7 @@
 // left out). He-normal weights, zero biases; 61,100,840 parameters for 1000
 // classes. Keys W1/b1 … W8/b8.
 import type { Runtime } from '../runtime/runtime.js';
-import { checkOptions } from './multi-layer-net.js';
+import { checkOptions } from '../runtime/options.js';
 import { Sequential } from './sequential.js';
 import { buildStack } from './conv-stack.js';
 

@@ -4,7 +4,7 @@
 // std = sqrt(2 / fan-in), fan-in = C·3·3 for a conv (the book's pre_node_nums).
 // Trained with Adam in the book (lr 0.001). Keys W1/b1 … W8/b8.
 import type { Runtime } from '../runtime/runtime.js';
-import { checkOptions } from './multi-layer-net.js';
+import { checkOptions } from '../runtime/options.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
 import type { NetSpec } from './registry.js';

@@ -8,7 +8,8 @@ import { Dropout } from '../layers/dropout.js';
 import type { Layer } from '../layers/layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { affineLayer, affineParameters, checkOptions, checkSizes } from './multi-layer-net.js';
+import { affineLayer, affineParameters, checkSizes } from './multi-layer-net.js';
+import { checkOptions } from '../runtime/options.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
 

@@ -1,4 +1,5 @@
 // The book's MultiLayerNet: (Affine -> activation) × hidden layers -> Affine -> SoftmaxWithLoss.
+import { checkOptions } from '../runtime/options.js';
 import { Affine } from '../layers/affine.js';
 import { activation, type ActivationName } from '../layers/activations.js';
 import type { Layer } from '../layers/layer.js';
@@ -29,12 +30,6 @@ export interface MultiLayerNetOptions {
 
 const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda']);
 
-export function checkOptions(who: string, options: object, keys: ReadonlySet<string>): void {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object, got ${String(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!keys.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys].join(', ')})`);
-  }
-}
 
 export function checkSizes(who: string, inputSize: number, hiddenSizeList: readonly number[], outputSize: number): number[] {
   if (!Array.isArray(hiddenSizeList)) throw new TypeError(`${who}: hiddenSizeList must be an array of positive integers, got ${String(hiddenSizeList)}`);

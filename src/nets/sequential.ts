@@ -12,6 +12,7 @@ import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, cop
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
+import { checkOptions } from '../runtime/options.js';
 import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 
@@ -505,11 +506,10 @@ function checkTrainFlag(who: string, train: unknown): void {
   }
 }
 
+const ASYNC_KEYS = new Set(['signal']), PREDICT_ASYNC_KEYS = new Set(['signal', 'out']);
+
 function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }, allowOut: boolean): AsyncOptions & { out?: Tensor } {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object`);
-  for (const key of Object.keys(options)) {
-    if (key !== 'signal' && !(allowOut && key === 'out')) throw new TypeError(`${who}: unknown option '${key}' (expected signal${allowOut ? ', out' : ''})`);
-  }
+  checkOptions(who, options, allowOut ? PREDICT_ASYNC_KEYS : ASYNC_KEYS);
   const { signal } = options;
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError(`${who}: signal must be an AbortSignal`);
   return options;

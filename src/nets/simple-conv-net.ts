@@ -2,7 +2,7 @@
 // Affine -> ReLU -> Affine -> SoftmaxWithLoss. Keys W1/b1 (conv), W2/b2, W3/b3.
 import type { Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { checkOptions } from './multi-layer-net.js';
+import { checkOptions } from '../runtime/options.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam } from './conv-stack.js';
 import type { NetSpec } from './registry.js';

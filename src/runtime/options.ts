@@ -1,0 +1,10 @@
+// The one check of an options object: an object whose every key is known. A
+// misspelt key (`optimiser`, `seeds`) would otherwise be ignored without a word.
+
+/** Throws a TypeError naming `who` when `options` is not an object or holds a key outside `keys`. */
+export function checkOptions(who: string, options: object, keys: ReadonlySet<string>): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!keys.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys].join(', ')})`);
+  }
+}

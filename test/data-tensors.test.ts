@@ -111,6 +111,12 @@ describe('smoothCurve', () => {
   // reference values from the book's common/util.py smooth_curve run with NumPy 2.4.6
   const series = (n: number) => Array.from({ length: n }, (_, i) => ((i * 7) % 13) / 3 + i * 0.1);
 
+  it('refuses what is not an array of numbers (a string\'s length, or a string in the series, gave [] or NaN)', () => {
+    expect(() => smoothCurve('abcdefghijkl' as never)).toThrow(/^smoothCurve: x must be an array of numbers, got the string "abcdefghijkl"$/);
+    expect(() => smoothCurve([...series(11), '2'] as never)).toThrow(/^smoothCurve: x\[11\] is the string "2", not a number$/);
+    expect(smoothCurve([Number.NaN, ...series(11)]), 'NaN is a number: a diverged loss').toHaveLength(12);
+  });
+
   it('numpy.kaiser(11, 2)', () => {
     expectClose(kaiserWindow(11, 2), [0.4386762798370488, 0.6113943543616491, 0.7676749968275236, 0.8921614338542881, 0.9723298008693713, 1,
       0.9723298008693713, 0.8921614338542881, 0.7676749968275236, 0.6113943543616491, 0.4386762798370488], { rtol: 1e-14 });

@@ -225,6 +225,17 @@ describe('entries outside layers and nets', () => {
     const other = await makeRuntime();
     expect(() => rt.uniform(other.tensor([3]))).toThrow(/uniform: t: .*another runtime/);
     await other.dispose();
+    // numpy.random.normal refuses a negative scale; NaN or ±Inf would fill the tensor with NaN
+    const t3 = rt.tensor([3], [5, 5, 5]);
+    for (const [call, message] of [
+      [() => rt.randn(t3, -1), /^randn: std must be a finite number >= 0, got -1$/], [() => rt.randn(t3, NaN), /^randn: std must be a finite number >= 0, got NaN$/],
+      [() => rt.randn(t3, 1, Infinity), /^randn: mean must be a finite number, got Infinity$/],
+      [() => rt.uniform(t3, 0, Infinity), /^uniform: lo and hi must be finite numbers, got 0 and Infinity$/],
+    ] as const) {
+      expect(call).toThrow(message);
+    }
+    expect(Array.from(t3.data), 'nothing written').toEqual([5, 5, 5]);
+    t3.dispose();
   });
 });
 

@@ -1,6 +1,7 @@
 // The book's smooth_curve (common/util.py), for loss curves: the series is
 // mirrored by 10 points at each end, convolved with a normalised Kaiser window
 // of 11 points (beta 2, numpy.kaiser), and trimmed back to its length.
+import { describeValue } from '../runtime/tensor.js';
 
 const WINDOW = 11;
 const BETA = 2;
@@ -33,8 +34,11 @@ export function kaiserWindow(m: number, beta: number): number[] {
  * with w = kaiser(11, 2), and returns y[5 : len(y) − 5] as a new array (float64).
  */
 export function smoothCurve(x: ArrayLike<number>): number[] {
-  const n = x.length;
-  if (typeof n !== 'number') throw new TypeError('smoothCurve: x must be an array of numbers');
+  const n = x?.length;
+  if (typeof x !== 'object' || typeof n !== 'number') throw new TypeError(`smoothCurve: x must be an array of numbers, got ${describeValue(x)}`);
+  for (let i = 0; i < n; i++) {
+    if (typeof x[i] !== 'number') throw new TypeError(`smoothCurve: x[${i}] is ${describeValue(x[i])}, not a number`);
+  }
   const head: number[] = [];
   for (let i = Math.min(WINDOW - 1, n - 1); i > 0; i--) head.push(x[i]); // x[10:0:-1]
   const tail: number[] = [];

@@ -661,6 +661,8 @@ export class Runtime {
   /** Fills `t` with N(mean, std²) from the seeded stream. */
   randn(t: Tensor, std = 1, mean = 0): Tensor {
     checkFloatTensor(this, t, 'randn: t');
+    if (!(typeof std === 'number' && Number.isFinite(std) && std >= 0)) throw new RangeError(`randn: std must be a finite number >= 0, got ${String(std)}`);
+    if (!(typeof mean === 'number' && Number.isFinite(mean))) throw new RangeError(`randn: mean must be a finite number, got ${String(mean)}`);
     this.unsafeKernels.rngNormal(t.ptr, t.size, mean, std, this.seed >>> 0, this.take(t.size + (t.size & 1)));
     return t;
   }
@@ -668,6 +670,9 @@ export class Runtime {
   /** Fills `t` with U[lo, hi) from the seeded stream. */
   uniform(t: Tensor, lo = 0, hi = 1): Tensor {
     checkFloatTensor(this, t, 'uniform: t');
+    if (!(typeof lo === 'number' && Number.isFinite(lo) && typeof hi === 'number' && Number.isFinite(hi))) {
+      throw new RangeError(`uniform: lo and hi must be finite numbers, got ${String(lo)} and ${String(hi)}`);
+    }
     this.unsafeKernels.rngUniform(t.ptr, t.size, lo, hi, this.seed >>> 0, this.take(t.size));
     return t;
   }

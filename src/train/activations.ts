@@ -3,6 +3,9 @@
 // hook), each output copied out.
 import type { Sequential } from '../nets/sequential.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { checkOptions } from '../runtime/options.js';
+
+const KEYS = new Set(['train']);
 
 /** One layer's output: a copy the caller owns. */
 export interface LayerActivation {
@@ -19,7 +22,10 @@ export interface LayerActivation {
  * into plain arrays; e.g. the activations after each Sigmoid for the book's histograms:
  * `layerActivations(net, x).filter((a) => a.layer === 'Sigmoid')`. Throws as net.predict does.
  */
-export function layerActivations(net: Sequential, x: Tensor, { train = false }: { train?: boolean } = {}): LayerActivation[] {
+export function layerActivations(net: Sequential, x: Tensor, options: { train?: boolean } = {}): LayerActivation[] {
+  checkOptions('layerActivations', options, KEYS);
+  const { train = false } = options;
+  if (typeof train !== 'boolean') throw new TypeError(`layerActivations: train must be true or false, got ${String(train)}`);
   const out: LayerActivation[] = [];
   net.predictBorrowed(x, train, 'layerActivations: x', (y, index, layer) => out.push({ index, layer: layer.name, shape: [...y.shape], data: y.toArray() }));
   return out;

@@ -19,7 +19,7 @@ describe('layerActivations', () => {
     expectBits(acts[4].data, net.predict(x).toArray(), 'last output');
     expectClose(acts[1].data, Array.from(acts[0].data, (v) => 1 / (1 + Math.exp(-v))), { rtol: 1e-6 }, 'sigmoid of the affine output');
     expect(() => layerActivations(net, x, { training: true } as never)).toThrow(/^layerActivations: unknown option 'training' \(expected one of train\)$/);
-    expect(() => layerActivations(net, x, { train: 1 } as never)).toThrow(/^layerActivations: train must be true or false, got 1$/);
+    expect(() => layerActivations(net, x, { train: 1 } as never)).toThrow(/^layerActivations: train must be true or false, got number 1$/);
     net.dispose();
   });
 });

@@ -4,7 +4,8 @@
 // `spatial` asks for the per-channel form CNNs use (statistics over N, H, W).
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, describeValue, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFlag } from '../runtime/options.js';
 
 /**
  * Options of BatchNormalization; the constructor throws a TypeError on an unknown key and a
@@ -86,7 +87,7 @@ export class BatchNormalization implements Layer {
   /** `train` defaults to true, as the book's forward(x, train_flg=True). */
   forward(x: Tensor, train = true): Tensor {
     this.checkAlive('forward');
-    if (typeof train !== 'boolean') throw new TypeError(`BatchNormalization.forward: train must be true or false, got ${describeValue(train)}`);
+    checkFlag('BatchNormalization.forward', 'train', train);
     checkFloatTensor(this.gamma.rt, x, 'BatchNormalization.forward: x');
     const { batch, features, spatialSize } = this.layout(x);
     if (train && batch === 0) throw new RangeError('BatchNormalization.forward: training mode needs at least one sample');

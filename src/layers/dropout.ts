@@ -5,7 +5,8 @@
 // seeded stream, so a seeded run is reproducible on every host.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, describeValue, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFlag } from '../runtime/options.js';
 
 /** Options of Dropout (an unknown key is a TypeError). */
 export interface DropoutOptions {
@@ -73,7 +74,7 @@ export class Dropout implements Layer {
   /** `train` defaults to true, as the book's forward(x, train_flg=True). */
   forward(x: Tensor, train = true): Tensor {
     if (this.disposed) throw new Error('Dropout.forward: used after dispose()');
-    if (typeof train !== 'boolean') throw new TypeError(`Dropout.forward: train must be true or false, got ${describeValue(train)}`);
+    checkFlag('Dropout.forward', 'train', train);
     checkFloatTensor(this.buffers?.rt ?? this.fixed?.rt ?? x?.rt, x, 'Dropout.forward: x');
     const rt = x.rt;
     const k = rt.unsafeKernels;

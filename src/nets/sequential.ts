@@ -12,7 +12,7 @@ import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, cop
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
-import { checkOptions } from '../runtime/options.js';
+import { checkFlag, checkOptions } from '../runtime/options.js';
 import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 
@@ -501,9 +501,7 @@ export class Sequential {
 
 /** `train` is a flag: an object there (`predict(x, { out })`) would be truthy and run dropout and batch norm in training mode. */
 function checkTrainFlag(who: string, train: unknown): void {
-  if (typeof train !== 'boolean') {
-    throw new TypeError(`${who}: train must be true or false, got ${describeValue(train)} (${who}(x, train?, …) takes positional arguments; predictAsync takes { out, signal })`);
-  }
+  checkFlag(who, 'train', train, ` (${who}(x, train?, …) takes positional arguments; predictAsync takes { out, signal })`);
 }
 
 const ASYNC_KEYS = new Set(['signal']), PREDICT_ASYNC_KEYS = new Set(['signal', 'out']);

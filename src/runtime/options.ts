@@ -1,5 +1,7 @@
 // The one check of an options object: an object whose every key is known. A
 // misspelt key (`optimiser`, `seeds`) would otherwise be ignored without a word.
+// And of a flag: an object or 1 where true or false is meant is truthy, not an error.
+import { describeValue } from './tensor.js';
 
 /** Throws a TypeError naming `who` when `options` is not an object or holds a key outside `keys`. */
 export function checkOptions(who: string, options: object, keys: ReadonlySet<string>): void {
@@ -7,4 +9,9 @@ export function checkOptions(who: string, options: object, keys: ReadonlySet<str
   for (const key of Object.keys(options)) {
     if (!keys.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys].join(', ')})`);
   }
+}
+
+/** Throws a TypeError naming `who` and `name` unless `value` is true or false (`hint` follows the message). */
+export function checkFlag(who: string, name: string, value: unknown, hint = ''): void {
+  if (typeof value !== 'boolean') throw new TypeError(`${who}: ${name} must be true or false, got ${describeValue(value)}${hint}`);
 }

@@ -3,7 +3,7 @@
 // hook), each output copied out.
 import type { Sequential } from '../nets/sequential.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkOptions } from '../runtime/options.js';
+import { checkFlag, checkOptions } from '../runtime/options.js';
 
 const KEYS = new Set(['train']);
 
@@ -25,7 +25,7 @@ export interface LayerActivation {
 export function layerActivations(net: Sequential, x: Tensor, options: { train?: boolean } = {}): LayerActivation[] {
   checkOptions('layerActivations', options, KEYS);
   const { train = false } = options;
-  if (typeof train !== 'boolean') throw new TypeError(`layerActivations: train must be true or false, got ${String(train)}`);
+  checkFlag('layerActivations', 'train', train);
   const out: LayerActivation[] = [];
   net.predictBorrowed(x, train, 'layerActivations: x', (y, index, layer) => out.push({ index, layer: layer.name, shape: [...y.shape], data: y.toArray() }));
   return out;

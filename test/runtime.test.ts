@@ -50,6 +50,18 @@ describe('createRuntime sources', () => {
     await expect(createRuntime({ wasm: new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'application/wasm' } }) })).rejects.toThrow(notWasm);
     await expect(createRuntime({ wasm: 'http://[' })).rejects.toThrow(/^options\.wasm: fetching http:\/\/\[ failed \(.+\)$/);
   });
+
+  it("says what works where the host's fetch cannot read a file: URL (Node's), given or the default build; a page fetches the default", async () => {
+    if (host === 'browser') {
+      expectWorking(await createRuntime());
+      return;
+    }
+    const url = new URL('../build/simdnn.wasm', import.meta.url);
+    const hint = "; this host's fetch cannot read file: URLs: pass the bytes, or in Node import 'simdnn' by its package name (its node entry reads the builds from disk)";
+    const escaped = hint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expect(createRuntime({ wasm: url })).rejects.toThrow(new RegExp(`^options\\.wasm: fetching file:.*simdnn\\.wasm failed \\(.+\\)${escaped}$`));
+    await expect(createRuntime()).rejects.toThrow(new RegExp(`^options\\.wasm not given, the default build: fetching file:.*simdnn\\.wasm failed \\(.+\\)${escaped}$`));
+  });
 });
 
 describe('createRuntime options', () => {

@@ -872,7 +872,7 @@ export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
  */
 export async function createRuntimeWith(options: RuntimeOptions, loadDefault: DefaultWasmLoader): Promise<Runtime> {
   const compile = (source: WasmSource | undefined, fallback: keyof typeof defaultWasmUrls, what: string): Promise<WebAssembly.Module> =>
-    (source !== undefined ? compileSource(source, what) : loadDefault(defaultWasmUrls[fallback], what));
+    (source !== undefined ? compileSource(source, what) : loadDefault(defaultWasmUrls[fallback], `${what} not given, the default build`));
   if (options === null || typeof options !== 'object') throw new TypeError(`createRuntime: options must be an object, got ${options === null ? 'null' : typeof options}`);
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`createRuntime: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);

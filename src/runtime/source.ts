@@ -30,7 +30,7 @@ export async function compileSource(source: WasmSource, what: string): Promise<W
     try {
       response = await fetch(source as string | URL);
     } catch (e) {
-      throw new Error(`${what}: fetching ${String(source)} failed (${messageOf(e)})`, { cause: e });
+      throw new Error(`${what}: fetching ${String(source)} failed (${messageOf(e)})${fileUrlHint(source)}`, { cause: e });
     }
     return compileResponse(response, what);
   }
@@ -53,6 +53,12 @@ async function compiled(compiling: Promise<WebAssembly.Module>, what: string): P
   } catch (e) {
     throw new Error(`${what}: not a WebAssembly module this host can compile (${messageOf(e)})`, { cause: e });
   }
+}
+
+/** Node's fetch reads no file: URLs: say what works instead. */
+function fileUrlHint(source: string | URL): string {
+  if (!String(source).startsWith('file:')) return '';
+  return "; this host's fetch cannot read file: URLs: pass the bytes, or in Node import 'simdnn' by its package name (its node entry reads the builds from disk)";
 }
 
 function messageOf(e: unknown): string {

@@ -65,6 +65,14 @@ describe('Dataset', () => {
     r2.dispose();
   });
 
+  it('randomChoice refuses a Dataset with no rows (it gave a batch of whatever its buffer held)', () => {
+    const d = numbered(6);
+    const empty = d.select([]);
+    expect(empty.length).toBe(0);
+    expect(() => empty.randomChoice(3)).toThrow(/^Dataset\.randomChoice: the Dataset has no rows to draw from$/);
+    for (const x of [empty, d]) x.dispose();
+  });
+
   it('batches in order or seeded order, the last one smaller unless dropLast', () => {
     const d = numbered(7);
     expect([...d.batches(3)].length).toBe(3);
@@ -73,6 +81,7 @@ describe('Dataset', () => {
     expect([...seen].sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect([...d.batches(3, { dropLast: true })].map((b) => b.x.shape[0])).toEqual([3, 3]);
     expect(() => d.batches(3, { seeds: 2 } as never).next()).toThrow(/^Dataset\.batches: unknown option 'seeds' \(expected one of seed, dropLast\)$/);
+    expect(() => d.batches(3, { dropLast: 1 } as never).next()).toThrow(/^Dataset\.batches: dropLast must be true or false, got number 1$/);
     d.dispose();
   });
 

@@ -125,7 +125,8 @@ describe('loadMnist', () => {
 
   it('rejects unknown options and bad row counts', async () => {
     await expect(loadMnist(rt, { shuffle: true } as never)).rejects.toThrow(/loadMnist: unknown option 'shuffle'/);
-    await expect(loadMnist(rt, { trainRows: 0 })).rejects.toThrow(/loadMnist: trainRows: expected a positive integer, got 0/);
+    await expect(loadMnist(rt, { flatten: 'no' } as never)).rejects.toThrow(/^loadMnist: flatten must be true or false, got the string "no"$/);
+    await expect(loadMnist(rt, { trainRows: 0 })).rejects.toThrow(/loadMnist: trainRows: expected a positive integer, got number 0/);
   });
 });
 
@@ -197,6 +198,13 @@ describe('loadIdx', () => {
       ['rank', () => false, { 'train-labels-idx1-ubyte': encodeIdx([12, 1, 1], train.labels) }, /train-labels-idx1-ubyte: expected labels of rank 1 \[count\], got rank 3 \[12, 1, 1\]/],
       ['count', () => false, { 't10k-labels-idx1-ubyte': encodeIdx([4], test.labels.subarray(0, 4)) }, /t10k-labels-idx1-ubyte holds 4 labels but .*t10k-images-idx3-ubyte holds 5 images/],
       ['size', () => false, { 't10k-images-idx3-ubyte': encodeIdx([5, 3, 4], test.images) }, /train images are 4 x 3 but t10k images are 3 x 4/],
+      // 32 KiB that inflate to 32 MiB: refused once the stream passes the header's 20 bytes
+      ['bomb', () => true, { 't10k-labels-idx1-ubyte': null, 't10k-labels-idx1-ubyte.gz': gzipSync(Buffer.concat([encodeIdx([12], train.labels), Buffer.alloc(32 << 20)])) },
+        /t10k-labels-idx1-ubyte\.gz: malformed: decompresses to more than the 20 bytes its header describes/],
+      ['gzheader', () => true, { 't10k-labels-idx1-ubyte': null, 't10k-labels-idx1-ubyte.gz': gzipSync(new Uint8Array([0, 0, 8, 1, 0])) },
+        /t10k-labels-idx1-ubyte\.gz: truncated header: rank 1 needs 8 header bytes, the file has 5/],
+      ['empty', () => false, { 't10k-images-idx3-ubyte': encodeIdx([0, 4, 3], new Uint8Array(0)), 't10k-labels-idx1-ubyte': encodeIdx([0], new Uint8Array(0)) },
+        /t10k-images-idx3-ubyte holds no images \(0x4x3\)/],
     ];
     for (const [name, zip, edit, message] of cases) {
       const dir = await dataDir(name, zip, edit);

@@ -96,6 +96,11 @@ describe('imagesTensor', () => {
     expect(() => imagesTensor(rt, { ...images, pixels: images.pixels.subarray(1) })).toThrow(/5 labels need 60 pixels of 3 x 4, got 59/);
     expect(() => imagesTensor(rt, { ...images, rows: 0 })).toThrow(/rows and cols must be positive integers/);
   });
+
+  it('refuses flags that are not booleans (a truthy \'no\' flattened)', () => {
+    expect(() => imagesTensor(rt, images, { flatten: 'no' } as never)).toThrow(/^imagesTensor: flatten must be true or false, got the string "no"$/);
+    expect(() => imagesTensor(rt, images, { normalize: 0 } as never)).toThrow(/^imagesTensor: normalize must be true or false, got number 0$/);
+  });
 });
 
 describe('oneHot', () => {
@@ -134,7 +139,8 @@ describe('selectRows / firstRows / classCount', () => {
     expect(head.pixels.length).toBe(8);
     expect(head.pixels.buffer).toBe(images.pixels.buffer);
     expect(firstRows(images, 100).labels.length).toBe(6);
-    expect(() => firstRows(images, 0, 'trainRows')).toThrow(/trainRows: expected a positive integer, got 0/);
+    expect(() => firstRows(images, 0, 'trainRows')).toThrow(/trainRows: expected a positive integer, got number 0/);
+    expect(() => firstRows(images, '2' as never, 'testRows')).toThrow(/testRows: expected a positive integer, got the string "2"/);
   });
 
   it('counts classes as the largest label + 1', () => {
@@ -217,6 +223,7 @@ describe('toDataSet', () => {
     const train = synthetic(3, 2, 2, 3, 3);
     expect(() => toDataSet(rt, train, synthetic(2, 2, 2, 3, 4), { oneHotLabel: true, numClasses: 2 })).toThrow(/expected an integer in \[0, 2\)/);
     expect(() => toDataSet(rt, train, synthetic(2, 3, 2, 3, 4))).toThrow(/train images are 2 x 2, test images 3 x 2/);
+    expect(() => toDataSet(rt, train, train, { oneHotLabel: 1 } as never)).toThrow(/^toDataSet: oneHotLabel must be true or false, got number 1$/);
     expect(rt.memoryStats().blocks).toBe(before);
   });
 });

@@ -115,6 +115,7 @@ describe('Dropout masks', () => {
     expect(() => new Dropout(1)).toThrow(/ratio must be in \[0, 1\), got 1/);
     expect(() => new Dropout(-0.1)).toThrow(/ratio must be in \[0, 1\)/);
     expect(() => new Dropout(0.5, { scale: 2 } as never)).toThrow(/unknown option 'scale'/);
+    expect(() => new Dropout(0.5, { inverted: 1 } as never)).toThrow(/^Dropout: options\.inverted must be true or false, got number 1$/);
     const layer = new Dropout();
     expect(() => layer.backward(rt.tensor([2, 2]))).toThrow(/call forward first/);
     expect(() => layer.setMask(rt.tensor([2], [1, 0.5]))).toThrow(/keep\[1\] = 0.5; expected 0 \(drop\) or 1 \(keep\)/);

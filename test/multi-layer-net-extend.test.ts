@@ -192,6 +192,9 @@ describe('MultiLayerNetExtend', () => {
 
   it('rejects bad options with clear errors', () => {
     expect(() => new MultiLayerNetExtend(rt, { ...base, useBatchNorm: true } as never)).toThrow(/MultiLayerNetExtend: unknown option 'useBatchNorm'/);
+    // a truthy 1 built batch norm, which the net's spec (=== true) left out: a saved file loadModel refused
+    expect(() => new MultiLayerNetExtend(rt, { ...base, useBatchnorm: 1 } as never)).toThrow(/^MultiLayerNetExtend: useBatchnorm must be true or false, got number 1$/);
+    expect(() => new MultiLayerNetExtend(rt, { ...base, useDropout: 'yes' } as never)).toThrow(/^MultiLayerNetExtend: useDropout must be true or false, got the string "yes"$/);
     expect(() => new MultiLayerNetExtend(rt, { ...base, hiddenSizeList: [6, 0] })).toThrow(/hiddenSizeList\[1\] must be a positive integer, got 0/);
     expect(() => new MultiLayerNetExtend(rt, { ...base, useDropout: true, dropoutRatio: 1 })).toThrow(/Dropout: ratio must be in \[0, 1\), got 1/);
     expect(() => new MultiLayerNetExtend(rt, { ...base, l1Lambda: -1 })).toThrow(/l1Lambda: expected a non-negative number, got -1/);

@@ -343,7 +343,7 @@ describe('Trainer', () => {
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { epoch: 3 } as never)).toThrow(/unknown option 'epoch'/);
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: 'adamax' })).toThrow(/unknown name 'adamax'/);
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { miniBatchSize: 0 })).toThrow(/miniBatchSize/);
-    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { adaptiveThreads: 'yes' as never })).toThrow(/adaptiveThreads must be a boolean, got yes/);
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { adaptiveThreads: 'yes' as never })).toThrow(/Trainer: adaptiveThreads must be true or false, got the string "yes"/);
     expect(() => new Trainer(net, d.x, d.t.rows(0, 5), d.x, d.t)).toThrow(/tTrain must be int labels of shape \[10\], got \[5\]/);
     // options that would be ignored without a word
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: new SGD(), optimizerParams: { lr: 1 } }))

@@ -395,6 +395,7 @@ describe('BatchNormalization against the book (float64)', () => {
   it('rejects bad arguments with clear errors', () => {
     const g = rt.tensor([3]), b = rt.tensor([3]);
     expect(() => new BatchNormalization(g, b, 0.9, { bogus: 1 } as never)).toThrow(/unknown option 'bogus'/);
+    expect(() => new BatchNormalization(g, b, 0.9, { spatial: 'yes' } as never)).toThrow(/^BatchNormalization: options\.spatial must be true or false, got the string "yes"$/);
     expect(() => new BatchNormalization(g, b, 1.5)).toThrow(/momentum must be in \[0, 1\], got 1.5/);
     expect(() => new BatchNormalization(g, b, 0.9, { eps: 0 })).toThrow(/eps must be a positive number/);
     expect(() => new BatchNormalization(g, rt.tensor([2]))).toThrow(/beta must have 3 elements like gamma/);

@@ -2,7 +2,8 @@
 // load_mnist shapes them: normalize (pixel / 255), flatten (rows of 784, or
 // [N, 1, 28, 28] images), oneHotLabel ([N, classes] rows, or int labels).
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, describeValue } from '../runtime/tensor.js';
+import { checkFlag } from '../runtime/options.js';
 
 /** Images as bytes, the way IDX files and the mnist package hold them. */
 export interface RawImages {
@@ -45,6 +46,8 @@ function count(images: RawImages, who: string): number {
 
 /** The images as a float tensor: [N, rows·cols] when flattened, else [N, 1, rows, cols]. */
 export function imagesTensor(rt: Runtime, images: RawImages, { normalize = true, flatten = true }: TensorOptions = {}): Tensor {
+  checkFlag('imagesTensor', 'normalize', normalize);
+  checkFlag('imagesTensor', 'flatten', flatten);
   const N = count(images, 'imagesTensor');
   const { rows, cols } = images;
   // the typed-array copy converts bytes to floats; the kernel scales in place
@@ -85,7 +88,7 @@ export function selectRows(images: RawImages, indices: ArrayLike<number>): RawIm
 export function firstRows(images: RawImages, n: number | undefined, what = 'rows'): RawImages {
   const N = count(images, 'firstRows');
   if (n === undefined) return images;
-  if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`${what}: expected a positive integer, got ${n}`);
+  if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`${what}: expected a positive integer, got ${describeValue(n)}`);
   const m = Math.min(n, N);
   return { ...images, pixels: images.pixels.subarray(0, m * images.rows * images.cols), labels: images.labels.subarray(0, m) };
 }
@@ -103,6 +106,7 @@ export function classCount(...labelSets: Uint8Array[]): number {
  */
 export function toDataSet(rt: Runtime, train: RawImages, test: RawImages, options: TensorOptions & { numClasses?: number } = {}): DataSet {
   const { numClasses = classCount(train.labels, test.labels), ...tensorOptions } = options;
+  if (options.oneHotLabel !== undefined) checkFlag('toDataSet', 'oneHotLabel', options.oneHotLabel);
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new RangeError(`toDataSet: train images are ${train.rows} x ${train.cols}, test images ${test.rows} x ${test.cols}`);
   }

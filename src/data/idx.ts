@@ -16,6 +16,21 @@ const TYPE_NAMES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signe
 
 /** Parses an unsigned-byte IDX file; `file` names it in errors. Decompress gzipped files first. */
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  const { dims, headerBytes, fileBytes } = readIdxHeader(bytes, file);
+  const size = fileBytes - headerBytes;
+  const have = bytes.length - headerBytes;
+  const shape = dims.join('x');
+  if (have < size) throw new Error(`${file}: truncated: the header says ${shape} = ${size} bytes of data, the file has ${have}`);
+  if (have > size) throw new Error(`${file}: malformed: ${have - size} bytes follow the ${shape} = ${size} bytes of data the header describes`);
+  return { dims, data: bytes.subarray(headerBytes) };
+}
+
+/**
+ * The header of an unsigned-byte IDX file, read from its first bytes (at least
+ * 4 + 4·rank): the dimensions and the file's length by them, so a reader can
+ * refuse a file (or a gzip stream) longer than that before reading it all.
+ */
+export function readIdxHeader(bytes: Uint8Array, file: string): { dims: number[]; headerBytes: number; fileBytes: number } {
   const fail = (what: string): never => { throw new Error(`${file}: ${what}`); };
   if (bytes.length < 4) fail(`too short for an IDX header (${bytes.length} bytes, the header needs at least 4)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
@@ -32,12 +47,7 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   if (bytes.length < headerBytes) fail(`truncated header: rank ${rank} needs ${headerBytes} header bytes, the file has ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
-  const size = dims.reduce((a, b) => a * b, 1);
-  const have = bytes.length - headerBytes;
-  const shape = dims.join('x');
-  if (have < size) fail(`truncated: the header says ${shape} = ${size} bytes of data, the file has ${have}`);
-  if (have > size) fail(`malformed: ${have - size} bytes follow the ${shape} = ${size} bytes of data the header describes`);
-  return { dims, data: bytes.subarray(headerBytes) };
+  return { dims, headerBytes, fileBytes: headerBytes + dims.reduce((a, b) => a * b, 1) };
 }
 
 /** Encodes an unsigned-byte IDX file (the inverse of parseIdx). */

@@ -8,7 +8,7 @@ import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import { seededRandom } from './split.js';
-import { checkOptions } from '../runtime/options.js';
+import { checkFlag, checkOptions } from '../runtime/options.js';
 
 const BATCHES_KEYS = new Set(['seed', 'dropLast']);
 
@@ -120,6 +120,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
   randomChoice(size: number): Batch<T> {
     if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`Dataset.randomChoice: size must be a positive integer, got ${size}`);
     this.checkLive('randomChoice');
+    if (this.length === 0) throw new RangeError('Dataset.randomChoice: the Dataset has no rows to draw from');
     const idx = this.buffers.labels('choice', [size]);
     drawIndices(this.rt, idx, this.buffers.get('choice.u', [2 * size]), size, this.length);
     return this.gather(idx, size, 'batch');
@@ -133,6 +134,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
     if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`Dataset.batches: batchSize must be a positive integer, got ${batchSize}`);
     checkOptions('Dataset.batches', options, BATCHES_KEYS);
     const { seed, dropLast = false } = options;
+    checkFlag('Dataset.batches', 'dropLast', dropLast);
     this.checkLive('batches');
     const N = this.length;
     const order = seed === undefined ? Int32Array.from({ length: N }, (_, i) => i) : permutation(N, checkSeed('batches', seed));

@@ -1,6 +1,7 @@
 // The context an experiment runs in: resolved options, progress, pauses that
 // yield to the host, and reseeding so every run starts from the same stream.
 import type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions } from './types.js';
+import { checkFlag } from '../runtime/options.js';
 
 const OPTION_KEYS = new Set(['rt', 'data', 'quick', 'seed', 'signal', 'onProgress', 'executor']);
 
@@ -13,7 +14,7 @@ export function createContext(experiment: Experiment, options: ExperimentOptions
   const { rt, data, quick = false, seed = 1, signal, onProgress, executor } = options;
   if (rt === null || typeof rt !== 'object' || typeof rt.reseed !== 'function') throw new TypeError('runExperiment: options.rt must be a Runtime (from createRuntime)');
   if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`runExperiment: seed must be an integer in [0, 2^32), got ${seed}`);
-  if (typeof quick !== 'boolean') throw new TypeError(`runExperiment: quick must be a boolean, got ${String(quick)}`);
+  checkFlag('runExperiment', 'quick', quick);
   if (experiment.needsData) checkData(experiment.name, data);
   let total = 0;
   let done = 0;

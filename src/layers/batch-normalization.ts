@@ -66,6 +66,7 @@ export class BatchNormalization implements Layer {
     const eps = options.eps ?? 1e-6;
     if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`BatchNormalization: eps must be a positive number, got ${eps}`);
     const { runningMean, runningVar, dgamma, dbeta, spatial = false } = options;
+    checkFlag('BatchNormalization', 'options.spatial', spatial);
     const given = { beta, runningMean, runningVar, dgamma, dbeta };
     for (const [what, t] of Object.entries(given)) {
       if (t !== undefined) checkFloatTensor(gamma.rt, t, `BatchNormalization: ${what}`);

@@ -40,8 +40,10 @@ export class Dropout implements Layer {
       if (key !== 'inverted') throw new TypeError(`Dropout: unknown option '${key}' (expected inverted)`);
     }
     if (!(Number.isFinite(ratio) && ratio >= 0 && ratio < 1)) throw new RangeError(`Dropout: ratio must be in [0, 1), got ${ratio}`);
+    const { inverted = false } = options;
+    checkFlag('Dropout', 'options.inverted', inverted);
     this.ratio = ratio;
-    this.inverted = options.inverted ?? false;
+    this.inverted = inverted;
   }
 
   /** Scale of a kept input in training mode. */

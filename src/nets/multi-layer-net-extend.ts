@@ -9,7 +9,7 @@ import type { Layer } from '../layers/layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { affineLayer, affineParameters, checkSizes } from './multi-layer-net.js';
-import { checkOptions } from '../runtime/options.js';
+import { checkFlag, checkOptions } from '../runtime/options.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
 
@@ -60,6 +60,8 @@ export class MultiLayerNetExtend extends Sequential {
       inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu',
       weightDecayLambda = 0, l1Lambda = 0, useBatchnorm = false, useDropout = false, dropoutRatio = 0.5,
     } = options;
+    checkFlag('MultiLayerNetExtend', 'useBatchnorm', useBatchnorm);
+    checkFlag('MultiLayerNetExtend', 'useDropout', useDropout);
     const sizes = checkSizes('MultiLayerNetExtend', inputSize, hiddenSizeList, outputSize);
     const hidden = sizes.slice(1, -1);
     const normSpecs: Array<readonly [string, number[]]> = useBatchnorm

@@ -68,6 +68,17 @@ export function buildNet(rt: Runtime, spec: NetSpec): NamedNet {
  * it. Throws a RangeError for sizes the net's constructor would refuse.
  */
 export function netTensorShapes(spec: NetSpec): Record<string, number[]> {
+  const { params, state } = netTensorGroups(spec);
+  return { ...params, ...state };
+}
+
+/** @internal netTensorShapes as the parameters (what optimizers update) and the layer state. */
+export function netTensorGroups(spec: NetSpec): { params: Record<string, number[]>; state: Record<string, number[]> } {
+  const state: Record<string, number[]> = {};
+  return { params: paramShapes(spec, state), state };
+}
+
+function paramShapes(spec: NetSpec, state: Record<string, number[]>): Record<string, number[]> {
   const s = checkNetSpec(spec);
   const out: Record<string, number[]> = {};
   switch (s.kind) {
@@ -82,7 +93,7 @@ export function netTensorShapes(spec: NetSpec): Record<string, number[]> {
       }
       if (batchnorm) {
         for (let i = 1; i < sizes.length - 1; i++) { out[`gamma${i}`] = [sizes[i]]; out[`beta${i}`] = [sizes[i]]; }
-        for (let i = 1; i < sizes.length - 1; i++) { out[`runningMean${i}`] = [sizes[i]]; out[`runningVar${i}`] = [sizes[i]]; }
+        for (let i = 1; i < sizes.length - 1; i++) { state[`runningMean${i}`] = [sizes[i]]; state[`runningVar${i}`] = [sizes[i]]; }
       }
       return out;
     }

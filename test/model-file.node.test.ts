@@ -5,13 +5,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRuntime } from '../src/node/runtime.js';
 import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
 import { buildNet, type NetSpec } from '../src/nets/registry.js';
-import { saveModelChunks } from '../src/io/model.js';
+import { saveModel, saveModelChunks } from '../src/io/model.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { expectBits, randomArray } from './helpers/runtime.js';
 
@@ -50,6 +50,43 @@ describe('files', () => {
     expect(() => readModelFile(rt, tmp)).toThrow(/is a directory, not a model file/);
     expect(() => readModelFile(rt, path.join(tmp, 'none.safetensors'))).toThrow(/cannot open .*none\.safetensors.*ENOENT/);
     loaded.net.dispose();
+    net.dispose();
+  });
+
+  it('writes the net as it was at the call, while training goes on (pieces read between awaits held several steps)', async () => {
+    const file = path.join(tmp, 'moving.safetensors');
+    const net = buildNet(rt, { kind: 'mlp', options: { inputSize: 200, hiddenSizeList: [100, 100], outputSize: 10 } });
+    const atCall = saveModel(net);
+    const writing = writeModelFile(file, net, { chunkBytes: 4096 });
+    // every await of the write lets a step run: the parameters change under it
+    let steps = 0;
+    const stepping = (async () => {
+      for (let done = false; !done; steps++) {
+        for (const t of Object.values(net.params)) rt.unsafeKernels.scale(t.ptr, t.ptr, 1.5, t.size);
+        done = await Promise.race([writing.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+      }
+    })();
+    await writing;
+    await stepping;
+    expect(steps).toBeGreaterThan(1);
+    // equals, not toEqual: a diff of two 400 KB arrays takes minutes to print
+    expect((await readFile(file)).equals(atCall), 'the file is the net at the call').toBe(true);
+    net.dispose();
+  });
+
+  it('writes through a symbolic link, keeps a file\'s permissions, and refuses an empty path', async () => {
+    const net = buildNet(rt, bnSpec);
+    const real = path.join(tmp, 'real.safetensors'), link = path.join(tmp, 'link.safetensors');
+    await writeModelFile(real, net, { metadata: { run: 'first' } });
+    await chmod(real, 0o600);
+    await symlink(real, link);
+    await writeModelFile(link, net, { metadata: { run: 'second' } });
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readlink(link)).toBe(real);
+    expect(readModelInfo(real).metadata.run).toBe('second');
+    expect((await stat(real)).mode & 0o777).toBe(0o600);
+    await expect(writeModelFile('', net)).rejects.toThrow(/^writeModelFile: file must be a non-empty path, got ""$/);
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     net.dispose();
   });
 

@@ -14,7 +14,7 @@ import { Sequential } from '../src/nets/sequential.js';
 import { Affine } from '../src/layers/affine.js';
 import { createOptimizer } from '../src/optim/registry.js';
 import { inspectModel, loadModel, saveModel, saveModelChunks } from '../src/io/model.js';
-import { MAX_HEADER_BYTES, SafetensorsError } from '../src/io/safetensors.js';
+import { MAX_HEADER_BYTES, SafetensorsError, decodeFloats, readHeaderLength } from '../src/io/safetensors.js';
 import { expectBits, makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 
 let rt: Runtime;
@@ -149,6 +149,21 @@ describe('round trips', () => {
       x.dispose();
       for (const d of [net, opt, loaded.net, loaded.optimizer!]) d.dispose();
     }
+  });
+
+  it('an SGD run saved after its steps resumes: SGD keeps no state tensors, so every parameter has its empty state', () => {
+    const { net } = trained(SPECS.mlp);
+    const opt = createOptimizer('sgd', { lr: 0.1 });
+    const x = inputOf(net, 6, 4);
+    const t = Array.from(randomInts(6, 5, 4));
+    for (let i = 0; i < 2; i++) opt.update(net.params, net.gradient(x, t));
+    const loaded = loadModel(rt, saveModel(net, { optimizer: opt }));
+    expect(loaded.optimizer!.state()).toEqual(opt.state());
+    opt.update(net.params, net.gradient(x, t));
+    loaded.optimizer!.update(loaded.net.params, loaded.net.gradient(x, t));
+    for (const [k, p] of Object.entries(net.params)) expectBits(loaded.net.params[k].toArray(), p.toArray(), `sgd ${k} after a step`);
+    x.dispose();
+    for (const d of [net, opt, loaded.net, loaded.optimizer!]) d.dispose();
   });
 
   it('refuses nets it cannot rebuild, foreign optimizers and reserved or non-string metadata', () => {
@@ -310,6 +325,32 @@ describe('malformed files', () => {
     ['an architecture that is not JSON', file({ __metadata__: { 'simdnn.net': 'mlp 784-100-10' } }, new Uint8Array(0)), /'simdnn.net'\] is not valid JSON/],
   ];
 
+  // a header of F32 zeros laid out in order: [name, shape] per tensor
+  const laidOut = (metadata: Record<string, string>, tensors: Array<[string, number[]]>): Uint8Array => {
+    const header: Record<string, unknown> = { __metadata__: metadata };
+    let at = 0;
+    for (const [name, shape] of tensors) {
+      const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+      header[name] = { dtype: 'F32', shape, data_offsets: [at, at + bytes] };
+      at += bytes;
+    }
+    return file(header, new Uint8Array(at));
+  };
+  const adamMeta = { ...tinyMeta.__metadata__, 'simdnn.optimizer': JSON.stringify({ name: 'adam', options: {}, t: 3 }) };
+  const tinyParams: Array<[string, number[]]> = [['W1', [3, 2]], ['b1', [2]]];
+  const bnSpec: NetSpec = { kind: 'mlp-extend', options: { inputSize: 3, hiddenSizeList: [2], outputSize: 2, useBatchnorm: true } };
+  const bnParams: Array<[string, number[]]> = [['W1', [3, 2]], ['b1', [2]], ['gamma1', [2]], ['beta1', [2]], ['W2', [2, 2]], ['b2', [2]], ['runningMean1', [2]], ['runningVar1', [2]]];
+  cases.push(
+    ['a tensor named as an Object member', laidOut(tinyMeta.__metadata__, [...tinyParams, ['constructor', [1]]]), /tensor 'constructor' is not part of the architecture/],
+    ['optimizer state named as an Object member', laidOut(adamMeta, [...tinyParams, ['optimizer.m.__proto__', [1]]]), /optimizer tensor 'optimizer\.m\.__proto__' names no parameter of the net/],
+    ['optimizer state for layer state', laidOut({ 'simdnn.net': JSON.stringify(bnSpec), 'simdnn.optimizer': adamMeta['simdnn.optimizer'] }, [...bnParams, ['optimizer.m.runningMean1', [2]], ['optimizer.v.runningMean1', [2]]]),
+      /optimizer tensor 'optimizer\.m\.runningMean1' names no parameter of the net/],
+    ['optimizer state the optimizer does not keep', laidOut(adamMeta, [...tinyParams, ['optimizer.z.b1', [2]]]), /optimizer tensor 'optimizer\.z\.b1' is no state of the saved optimizer \(it keeps m, v\)/],
+    ['a parameter\'s optimizer state in part', laidOut(adamMeta, [...tinyParams, ['optimizer.m.b1', [2]]]), /the file has no tensor 'optimizer\.v\.b1' beside the saved optimizer's other state for 'b1'/],
+    ['constructor options the net refuses', file({ __metadata__: { 'simdnn.net': JSON.stringify({ kind: 'mlp', options: { ...tinySpec.options, foo: 1 } }) }, W1: w([0, 24]), b1: w([24, 32], [2]) }, data32),
+      /the architecture in the file is not usable \(MultiLayerNet: unknown option 'foo'/],
+  );
+
   it('each gets a clear error before anything is allocated', () => {
     const random = rt.randomState;
     for (const [what, bytes, message] of cases) {
@@ -319,6 +360,45 @@ describe('malformed files', () => {
       expect(rt.memoryStats(), `${what}: nothing allocated`).toEqual(before);
     }
     expect(rt.randomState).toEqual(random);
+  });
+
+  it('values read that the net cannot use are refused, and free the net: a negative running variance, an F64 beyond float32, optimizer state out of range', () => {
+    const before = rt.memoryStats();
+    const bn = buildNet(rt, { kind: 'mlp-extend', options: { inputSize: 3, hiddenSizeList: [2], outputSize: 2, useBatchnorm: true } });
+    bn.state.runningVar1.data[1] = -0.5;
+    expect(() => loadModel(rt, saveModel(bn))).toThrow(/^loadModel: tensor 'runningVar1' holds -0\.5 at index 1; a running variance is never negative or NaN$/);
+    bn.state.runningVar1.data[1] = NaN;
+    expect(() => loadModel(rt, saveModel(bn))).toThrow(/tensor 'runningVar1' holds NaN at index 1/);
+    bn.dispose();
+    expect(() => loadModel(rt, tinyFile('F64', [1, 2, 3e38, 4e38, 5, 6], [7, 8]))).toThrow(/^safetensors: an F64 value 4e\+38 is beyond float32's range \(it would become Infinity\)$/);
+    const opt = createOptimizer('adam');
+    const net = buildNet(rt, tinySpec);
+    opt.update(net.params, net.params);
+    const bytes = saveModel(net, { optimizer: opt });
+    // v is a running sum of squares: a file with v = −1 is refused by the optimizer's own check, as a SafetensorsError
+    const json = new TextDecoder().decode(bytes.subarray(8, 8 + new DataView(bytes.buffer).getUint32(0, true)));
+    const vAt = 8 + json.length + JSON.parse(json)['optimizer.v.b1'].data_offsets[0];
+    new DataView(bytes.buffer).setFloat32(vAt, -1, true);
+    expect(() => loadModel(rt, bytes)).toThrow(SafetensorsError);
+    expect(() => loadModel(rt, bytes)).toThrow(/^loadModel: the saved optimizer's state is not usable \(Adam\.loadState: params\['b1'\]\.v\[0\] is -1; v is a running sum of squares, never negative\)$/);
+    for (const d of [net, opt]) d.dispose();
+    expect(rt.memoryStats().used).toBe(before.used);
+  });
+
+  it('inspectModel refuses an architecture loadModel could not build, as a SafetensorsError; the exported decoders check their arguments', () => {
+    const resnet = file({ __metadata__: { 'simdnn.net': '{"kind":"resnet","options":{}}' } }, new Uint8Array(0));
+    expect(() => inspectModel(resnet)).toThrow(SafetensorsError);
+    expect(() => inspectModel(resnet)).toThrow(/^inspectModel: the architecture in the file is not usable \(architecture\.kind: expected one of mlp/);
+    const huge = file({ __metadata__: { 'simdnn.net': JSON.stringify({ kind: 'mlp', options: { inputSize: 3, hiddenSizeList: [0], outputSize: 2 } }) } }, new Uint8Array(0));
+    expect(() => inspectModel(huge)).toThrow(/inspectModel: the architecture in the file is not usable \(.*hiddenSizeList\[0\] must be a positive integer/);
+    expect(() => readHeaderLength([1, 0, 0, 0, 0, 0, 0, 0] as never)).toThrow(/^readHeaderLength: expected the file's first bytes as a Uint8Array, got \[object Array\]$/);
+    const max = new Uint8Array(8).fill(0xff);
+    max[7] = 0x7f;
+    expect(() => readHeaderLength(max)).toThrow(/the header length is 9223372036854775807 bytes/);
+    const out = new Float32Array(2);
+    expect(() => decodeFloats('F32', new Uint8Array(12), out, 0)).toThrow(/^decodeFloats: 12 bytes of F32 \(4-byte elements\) do not fit a Float32Array of 2 from index 0$/);
+    expect(() => decodeFloats('F16', new Uint8Array(3), out, 0)).toThrow(/3 bytes of F16 \(2-byte elements\) do not fit/);
+    expect(() => decodeFloats('toString', new Uint8Array(4), out, 0)).toThrow(/dtype toString is not a float type simdnn reads/);
   });
 
   it('a file that ends early in chunks without a known length frees the net it built', () => {

@@ -9,7 +9,7 @@
 // without one giant string or buffer; every check a file can fail is made
 // from its header, before the net is built.
 import { checkOptions } from '../runtime/options.js';
-import { buildNet, checkNetSpec, netTensorShapes, type NamedNet, type NetSpec } from '../nets/registry.js';
+import { buildNet, checkNetSpec, netTensorGroups, type NamedNet, type NetSpec } from '../nets/registry.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
@@ -268,28 +268,48 @@ function checkSavedOptimizer(value: unknown): SavedOptimizer {
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Matches the file's tensors against the architecture; every mismatch is an error. */
-function planTensors(header: SafetensorsHeader, expected: Record<string, number[]>): Map<string, { entry: TensorEntry; slot?: string; key?: string }> {
+/**
+ * Matches the file's tensors against the architecture (its parameters and
+ * layer state) and the saved optimizer's state slots; every mismatch is an
+ * error. Names are looked up as own keys only: a tensor named `constructor` is
+ * no parameter.
+ */
+function planTensors(header: SafetensorsHeader, params: Record<string, number[]>, state: Record<string, number[]>, slots: readonly string[] | null): Map<string, { entry: TensorEntry; slot?: string; key?: string }> {
   const plan = new Map<string, { entry: TensorEntry; slot?: string; key?: string }>();
+  const shapeOf = (table: Record<string, number[]>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
   for (const entry of header.tensors) {
     if (!FLOAT_DTYPES.has(entry.dtype)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has dtype ${entry.dtype}; simdnn reads F32, F16, BF16 and F64`);
     if (entry.name.startsWith(OPTIMIZER_PREFIX)) {
       const rest = entry.name.slice(OPTIMIZER_PREFIX.length);
       const dot = rest.indexOf('.');
       const slot = rest.slice(0, dot), key = rest.slice(dot + 1);
-      if (dot <= 0 || !expected[key]) throw new SafetensorsError(`loadModel: optimizer tensor '${entry.name}' names no parameter of the net`);
-      if (!sameShape(entry.shape, expected[key])) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the parameter '${key}' has [${expected[key].join(', ')}]`);
+      const shape = shapeOf(params, key);
+      if (dot <= 0 || !shape) throw new SafetensorsError(`loadModel: optimizer tensor '${entry.name}' names no parameter of the net`);
+      if (slots && !slots.includes(slot)) throw new SafetensorsError(`loadModel: optimizer tensor '${entry.name}' is no state of the saved optimizer (${slots.length > 0 ? `it keeps ${slots.join(', ')}` : 'it keeps none'})`);
+      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the parameter '${key}' has [${shape.join(', ')}]`);
       plan.set(entry.name, { entry, slot, key });
       continue;
     }
-    const shape = expected[entry.name];
-    if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' is not part of the architecture (expected ${Object.keys(expected).join(', ')})`);
+    const shape = shapeOf(params, entry.name) ?? shapeOf(state, entry.name);
+    if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' is not part of the architecture (expected ${[...Object.keys(params), ...Object.keys(state)].join(', ')})`);
     if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the architecture needs [${shape.join(', ')}]`);
     plan.set(entry.name, { entry });
   }
-  const missing = Object.keys(expected).filter((k) => !plan.has(k));
+  const missing = [...Object.keys(params), ...Object.keys(state)].filter((k) => !plan.has(k));
   if (missing.length > 0) throw new SafetensorsError(`loadModel: the file has no tensor ${missing.map((k) => `'${k}'`).join(', ')} for the architecture`);
   return plan;
+}
+
+/**
+ * The saved optimizer's state of each parameter it has, whole: every slot (a
+ * parameter may have none, left out of its updates, e.g. a frozen layer).
+ */
+function checkStateComplete(plan: ReturnType<typeof planTensors>, slots: readonly string[]): void {
+  for (const key of new Set([...plan.values()].flatMap((p) => (p.slot ? [p.key!] : [])))) {
+    for (const slot of slots) {
+      if (!plan.has(`${OPTIMIZER_PREFIX}${slot}.${key}`)) throw new SafetensorsError(`loadModel: the file has no tensor '${OPTIMIZER_PREFIX}${slot}.${key}' beside the saved optimizer's other state for '${key}'`);
+    }
+  }
 }
 
 /**
@@ -309,17 +329,15 @@ export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>
   const header = readHeader(reader, fileBytes);
   const rawSpec = options.spec ?? parseJsonMeta<unknown>(header.metadata, NET_KEY);
   if (rawSpec === undefined) throw new SafetensorsError(`loadModel: the file's __metadata__ has no '${NET_KEY}' (the architecture); pass options.spec`);
-  let spec: NetSpec, expected: Record<string, number[]>;
+  let spec: NetSpec, groups: ReturnType<typeof netTensorGroups>;
   try {
     spec = checkNetSpec(rawSpec, 'loadModel: architecture');
-    expected = netTensorShapes(spec);
+    groups = netTensorGroups(spec);
   } catch (e) {
     throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
   }
   const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
   const optimizerMeta = savedOpt === undefined ? undefined : checkSavedOptimizer(savedOpt);
-  const plan = planTensors(header, expected);
-  if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`loadModel: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
   let optimizer: ElementwiseOptimizer | undefined;
   if (optimizerMeta) {
     try {
@@ -328,11 +346,32 @@ export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>
       throw new SafetensorsError(`loadModel: the saved optimizer cannot be rebuilt (${(e as Error).message})`);
     }
   }
-
   // building draws the initial weights from the stream; the file replaces them, so put the stream back
   const random = rt.randomState;
-  const net = buildNet(rt, spec);
-  rt.randomState = random;
+  let net: NamedNet;
+  try {
+    const plan = planTensors(header, groups.params, groups.state, optimizer?.stateSlots ?? null);
+    if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`loadModel: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
+    if (optimizer) checkStateComplete(plan, optimizer.stateSlots);
+    try {
+      net = buildNet(rt, spec);
+    } catch (e) {
+      throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
+    } finally {
+      rt.randomState = random;
+    }
+    return fill(reader, header, plan, net, optimizer, optimizerMeta, groups.params);
+  } catch (e) {
+    optimizer?.dispose();
+    throw e;
+  }
+}
+
+/** Reads the tensors into the net built for them (and the optimizer's state): the rest of loadModel, which frees the net on failure. */
+function fill(
+  reader: ChunkReader, header: SafetensorsHeader, plan: ReturnType<typeof planTensors>, net: NamedNet,
+  optimizer: ElementwiseOptimizer | undefined, optimizerMeta: SavedOptimizer | undefined, params: Record<string, number[]>,
+): LoadedModel {
   try {
     const targets: Record<string, Tensor> = { ...net.params, ...net.state };
     const slots: Record<string, Record<string, Float32Array>> = {};
@@ -349,19 +388,34 @@ export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>
       readFloats(reader, entry, out);
     }
     if (!reader.atEnd()) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
+    checkRunningVariances(net);
     if (optimizer && optimizerMeta) {
-      const params: OptimizerState['params'] = {};
-      for (const [key, s] of Object.entries(slots)) params[key] = { shape: expected[key], ...s } as unknown as OptimizerState['params'][string];
-      optimizer.loadState({ optimizer: optimizer.name, t: optimizerMeta.t, params });
+      // the parameters whose state the file holds; an optimizer that keeps none (SGD) has every parameter's empty state
+      const state: OptimizerState['params'] = {};
+      const keys = optimizer.stateSlots.length === 0 && optimizerMeta.t > 0 ? Object.keys(params) : Object.keys(slots);
+      for (const key of keys) state[key] = { shape: params[key], ...slots[key] } as unknown as OptimizerState['params'][string];
+      try {
+        optimizer.loadState({ optimizer: optimizer.name, t: optimizerMeta.t, params: state });
+      } catch (e) {
+        throw new SafetensorsError(`loadModel: the saved optimizer's state is not usable (${(e as Error).message})`);
+      }
     }
   } catch (e) {
     net.dispose();
-    optimizer?.dispose();
     throw e;
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
   return { net, ...(optimizer ? { optimizer } : {}), metadata };
+}
+
+/** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */
+function checkRunningVariances(net: NamedNet): void {
+  for (const [name, t] of Object.entries(net.state)) {
+    if (!name.startsWith('runningVar')) continue;
+    const i = t.data.findIndex((v) => !(v >= 0));
+    if (i >= 0) throw new SafetensorsError(`loadModel: tensor '${name}' holds ${t.data[i]} at index ${i}; a running variance is never negative or NaN`);
+  }
 }
 
 /** Streams one tensor's bytes into `out`, converting to float32; elements split across chunks are carried over. */
@@ -402,7 +456,15 @@ export function inspectModel(source: Uint8Array | Iterable<Uint8Array>, options:
   const { reader, fileBytes } = readerOf(source, options.byteLength);
   const header = readHeader(reader, fileBytes);
   const rawSpec = parseJsonMeta<unknown>(header.metadata, NET_KEY);
-  const spec = rawSpec === undefined ? null : checkNetSpec(rawSpec, 'architecture');
+  let spec: NetSpec | null = null;
+  if (rawSpec !== undefined) {
+    try {
+      spec = checkNetSpec(rawSpec, 'architecture');
+      netTensorGroups(spec);
+    } catch (e) {
+      throw new SafetensorsError(`inspectModel: the architecture in the file is not usable (${(e as Error).message})`);
+    }
+  }
   const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
   const tensors = header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
   const parameterCount = tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);

@@ -53,11 +53,13 @@ const utf8 = new TextEncoder();
  * SafetensorsError when N is over 100 MB or runs past the end of the file.
  */
 export function readHeaderLength(first: Uint8Array, fileBytes?: number): number {
+  if (Object.prototype.toString.call(first) !== '[object Uint8Array]') throw new TypeError(`readHeaderLength: expected the file's first bytes as a Uint8Array, got ${Object.prototype.toString.call(first)}`);
   if (first.length < 8) throw new SafetensorsError(`safetensors: the file has ${first.length} bytes, fewer than the 8 of the header length`);
   const view = new DataView(first.buffer, first.byteOffset, 8);
   const lo = view.getUint32(0, true), hi = view.getUint32(4, true);
   const n = hi * 2 ** 32 + lo;
-  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`safetensors: the header length is ${n} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  // the u64 exactly (a float64 would print 2^63 − 1 as 9223372036854776000)
+  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`safetensors: the header length is ${(BigInt(hi) << 32n) | BigInt(lo)} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
   if (fileBytes !== undefined && 8 + n > fileBytes) {
     throw new SafetensorsError(`safetensors: the header length is ${n} bytes, past the end of the ${fileBytes}-byte file`);
   }
@@ -113,7 +115,7 @@ export function parseHeader(json: Uint8Array, fileBytes?: number): SafetensorsHe
     }
     if (entry === null || typeof entry !== 'object') throw new SafetensorsError(`safetensors: tensor '${name}': expected { dtype, shape, data_offsets }`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in SAFETENSORS_DTYPES)) {
+    if (typeof dtype !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPES, dtype)) {
       throw new SafetensorsError(`safetensors: tensor '${name}': unknown dtype ${JSON.stringify(dtype)} (the format defines ${Object.keys(SAFETENSORS_DTYPES).join(', ')})`);
     }
     const count = elementCount(name, shape);
@@ -186,12 +188,19 @@ export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readon
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Decodes `count` elements of `dtype` (F32, F16, BF16 or F64, little-endian)
- * from `bytes` into `out` starting at `outIndex`. Takes bytes the caller keeps;
+ * Decodes the whole elements of `dtype` (F32, F16, BF16 or F64, little-endian)
+ * in `bytes` into `out` starting at `outIndex`. Takes bytes the caller keeps;
  * writes only `out[outIndex, outIndex + count)`. Throws a SafetensorsError for
- * any other dtype.
+ * any other dtype and for an F64 value beyond float32's range (it would become
+ * ±Infinity), a RangeError when `bytes` is not whole elements or they do not
+ * fit `out` from `outIndex`.
  */
 export function decodeFloats(dtype: string, bytes: Uint8Array, out: Float32Array, outIndex: number): void {
+  const size = Object.hasOwn(SAFETENSORS_DTYPES, dtype) ? SAFETENSORS_DTYPES[dtype] : 0;
+  const count = size > 0 ? bytes.length / size : 0;
+  if (size > 0 && !(Number.isInteger(count) && Number.isSafeInteger(outIndex) && outIndex >= 0 && outIndex + count <= out.length)) {
+    throw new RangeError(`decodeFloats: ${bytes.length} bytes of ${dtype} (${size}-byte elements) do not fit a Float32Array of ${out.length} from index ${outIndex}`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F32': {
@@ -200,7 +209,11 @@ export function decodeFloats(dtype: string, bytes: Uint8Array, out: Float32Array
       return;
     }
     case 'F64':
-      for (let i = 0; i < bytes.length / 8; i++) out[outIndex + i] = view.getFloat64(i * 8, true);
+      for (let i = 0; i < count; i++) {
+        const v = view.getFloat64(i * 8, true);
+        out[outIndex + i] = v;
+        if (Math.abs(out[outIndex + i]) === Infinity && Number.isFinite(v)) throw new SafetensorsError(`safetensors: an F64 value ${v} is beyond float32's range (it would become ${out[outIndex + i]})`);
+      }
       return;
     case 'F16':
       for (let i = 0; i < bytes.length / 2; i++) out[outIndex + i] = halfToFloat(view.getUint16(i * 2, true));

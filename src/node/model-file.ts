@@ -20,16 +20,24 @@ export function temporaryBeside(file: string): string {
  * Writes the model (see saveModelChunks) to `file` atomically: into a
  * temporary file in the same directory, flushed to disk, then renamed over
  * `file`. On any failure the temporary file is removed and `file` is left as
- * it was. Takes a named net (and optionally its optimizer and metadata).
- * Resolves when the file is in place. Throws an Error naming the file and the
- * system's reason (ENOSPC, EACCES, EISDIR, …).
+ * it was. Takes a named net (and optionally its optimizer and metadata). The
+ * file holds the net as it was at the call: its bytes are copied before the
+ * first await, so training may go on while they are written. A symbolic link
+ * is written through (its target replaced, the link kept), and a file that
+ * existed keeps its permissions. Resolves when the file is in place. Throws an
+ * Error naming the file and the system's reason (ENOSPC, EACCES, EISDIR, …).
  */
 export async function writeModelFile(file: string, net: Sequential, options: SaveModelOptions = {}): Promise<void> {
-  const chunks = saveModelChunks(net, options); // checks the net and options before touching the disk
-  const temp = temporaryBeside(file);
+  if (typeof file !== 'string' || file === '') throw new TypeError(`writeModelFile: file must be a non-empty path, got ${JSON.stringify(file)}`);
+  // checks the net and options before touching the disk; a copy, so later steps cannot reach the file
+  const chunks = [...saveModelChunks(net, options)];
+  const target = await throughLinks(file);
+  const temp = temporaryBeside(target);
   let handle: Awaited<ReturnType<typeof import('node:fs/promises').open>> | null = null;
   try {
+    const mode = await fsPromises().stat(target).then((st) => st.mode & 0o7777, () => undefined);
     handle = await fsPromises().open(temp, 'wx');
+    if (mode !== undefined) await handle.chmod(mode);
     for (const chunk of chunks) {
       for (let at = 0; at < chunk.length;) {
         const { bytesWritten } = await handle.write(chunk, at, chunk.length - at);
@@ -39,11 +47,20 @@ export async function writeModelFile(file: string, net: Sequential, options: Sav
     await handle.sync();
     await handle.close();
     handle = null;
-    await fsPromises().rename(temp, file);
+    await fsPromises().rename(temp, target);
   } catch (e) {
     await handle?.close().catch(() => {});
     await fsPromises().rm(temp, { force: true }).catch(() => {});
     throw new Error(`cannot write the model to ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The file a path names once symbolic links are followed (the path itself when it is no link, or a dangling one). */
+async function throughLinks(file: string): Promise<string> {
+  try {
+    return await fsPromises().realpath(file);
+  } catch {
+    return file;
   }
 }
 

@@ -126,6 +126,11 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     this.store = new StateStore(slotNames, nonNegativeSlots);
   }
 
+  /** @internal The names of the state each parameter has (Adam's m and v; none for SGD), as state() gives them. */
+  get stateSlots(): readonly string[] {
+    return this.store.slotNames;
+  }
+
   /** Updates done so far. */
   get t(): number {
     return this.steps;

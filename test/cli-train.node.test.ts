@@ -232,12 +232,18 @@ describe('Trainer options on the command line', () => {
     const it = JSON.parse((await run(['train', '--json', '--quiet', ...SMALL, '--iterations', '25'])).stdout) as TrainReport;
     expect(it.steps).toBe(25);
     expect(it.history.map((h) => h.steps)).toEqual([18, 7]);
-    const es = await run(['train', '--json', '--quiet', ...SMALL, '--lr', '3', '--val-split', '0.3', '--early-stop', '1', '--epochs', '30']);
+    const kept = path.join(tmp, 'early.safetensors');
+    const es = await run(['train', '--json', '--quiet', ...SMALL, '--lr', '3', '--val-split', '0.3', '--early-stop', '1', '--epochs', '30', '--save', kept]);
     expect(es.code, es.stderr).toBe(0);
     const r = JSON.parse(es.stdout) as TrainReport;
     expect(r.stopReason).toBe('earlyStopping');
-    expect(r.epochs).toBeLessThan(30);
-    expect(r.bestEpoch).toBeGreaterThanOrEqual(1);
+    expect(r.epochs).toBe(r.bestEpoch! + 1);
+    // the figures are those of the parameters kept (the best epoch's), in the report and in the file
+    const best = r.history[r.bestEpoch! - 1];
+    expect([r.trainAcc, r.testAcc, r.valAcc]).toEqual([best.trainAcc, best.testAcc, best.valAcc]);
+    expect(JSON.parse(readModelInfo(kept).metadata['train.result'])).toMatchObject({ epochs: r.epochs, bestEpoch: r.bestEpoch, testAcc: best.testAcc });
+    const text = await run(['train', '--quiet', ...SMALL, '--lr', '3', '--val-split', '0.3', '--early-stop', '1', '--epochs', '30']);
+    expect(text.stdout).toContain(`epochs ${r.epochs} (the figures of epoch ${r.bestEpoch}, the best, whose parameters were kept)`);
     const aug = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1',
       '--augment', 'shift=2,degrees=10,scale=0.1']);
     expect(aug.code, aug.stderr).toBe(0);

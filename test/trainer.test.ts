@@ -228,20 +228,21 @@ describe('Trainer validation, early stopping, checkpoints', () => {
     trainer.dispose();
   });
 
-  it('early stopping on the validation loss stops after `patience` bad epochs and restores the best epoch\'s parameters', () => {
+  // Keras's count: patience 1 stopped one epoch late (wait > patience)
+  for (const patience of [1, 2]) it(`early stopping on the validation loss stops after \`patience\` (${patience}) bad epochs and restores the best epoch's parameters`, () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
     const d = blobs(rt, 80, 11);
     const flipped = blobs(rt, 40, 12, true); // learning the task makes this set's loss worse
     const snapshots: Record<number, Float32Array> = {};
     const trainer = new Trainer(net, d.x, d.t, d.x, d.t, {
-      epochs: 10, miniBatchSize: 10, optimizerParams: { lr: 0.1 }, validation: flipped, earlyStopping: { patience: 1 },
+      epochs: 10, miniBatchSize: 10, optimizerParams: { lr: 0.1 }, validation: flipped, earlyStopping: { patience },
       callbacks: { onEpochEnd: (e) => { snapshots[e.record.epoch] = net.params.W1.toArray(); } },
     });
     const r = trainer.train();
     expect(r.stopReason).toBe('earlyStopping');
     const best = r.epochs.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a));
     expect(r.bestEpoch).toBe(best.epoch);
-    expect(r.epochs).toHaveLength(best.epoch + 2);
+    expect(r.epochs).toHaveLength(best.epoch + patience);
     expectBits(net.params.W1.toArray(), snapshots[best.epoch], 'W1 restored');
     trainer.dispose();
   });

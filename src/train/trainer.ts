@@ -842,7 +842,8 @@ export class Trainer {
       return false;
     }
     this.wait++;
-    return this.wait > es.patience;
+    // Keras's and Lightning's count: patience 2 stops at the second epoch without improvement
+    return this.wait >= es.patience;
   }
 
   private *evaluate(epoch: number, trainLoss: number, steps: number, epochStart: number, lr: number | undefined): Generator<Pause, EpochRecord> {

@@ -421,7 +421,8 @@ export interface TrainReport {
 }
 
 function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: Trainer, result: TrainResult, loadSeconds: number, seconds: number): TrainReport {
-  const last = result.epochs[result.epochs.length - 1];
+  // the figures of the parameters the run ends with: the best epoch's when early stopping kept them
+  const last = result.epochs.find((r) => r.epoch === result.bestEpoch) ?? result.epochs[result.epochs.length - 1];
   const stepSeconds = result.epochs.reduce((t, r) => t + r.seconds, 0);
   return {
     net: s.net,
@@ -455,7 +456,8 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
 }
 
 function fmtSummary(r: TrainReport): string {
-  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}  ` +
+  const kept = r.bestEpoch !== undefined && r.bestEpoch !== r.epochs ? ` (the figures of epoch ${r.bestEpoch}, the best, whose parameters were kept)` : '';
+  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}${kept}  ` +
     `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s${fmtThreadUse(r.threadUse)}\n`;
 }
 
@@ -620,7 +622,9 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
 function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string> {
   return {
     [SETTINGS_KEY]: JSON.stringify(runSettings(s)),
-    'train.result': JSON.stringify({ epochs: r.epochs, steps: r.steps, trainAcc: r.trainAcc, testAcc: r.testAcc, ...(r.valAcc !== undefined ? { valAcc: r.valAcc } : {}) }),
+    'train.result': JSON.stringify({
+      epochs: r.epochs, steps: r.steps, trainAcc: r.trainAcc, testAcc: r.testAcc, ...(r.valAcc !== undefined ? { valAcc: r.valAcc } : {}), ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch } : {}),
+    }),
   };
 }
 

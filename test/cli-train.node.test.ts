@@ -269,6 +269,7 @@ describe('command-line edges', () => {
       [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],
       [['--checkpoint-every', '1'], /--checkpoint-every: needs --checkpoint FILE/],
+      [['--checkpoint-every', '1', '--checkpoint', path.join(tmp, 'ck-{epoch}', 'c.safetensors')], /--checkpoint: '\{epoch\}' may only be in the file's name, not in its directory/],
       [['--threads', String(usableThreads() + 1)], new RegExp(`--threads: this host can use at most ${usableThreads()}`)],
       [['--data', path.join(tmp, 'nowhere')], /--data: '.*nowhere' is neither 'mnist' nor a directory/],
     ];

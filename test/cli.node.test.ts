@@ -242,11 +242,17 @@ describe('train', () => {
     };
     await part('train', 40);
     await part('t10k', 10);
-    const r = await run(['train', '--json', '--quiet', '--epochs', '1', '--data', dir]);
+    const model = path.join(tmp, 'idx.safetensors');
+    const r = await run(['train', '--json', '--quiet', '--epochs', '1', '--data', dir, '--save', model]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as TrainReport;
     expect(report).toMatchObject({ data: dir, trainRows: 40, testRows: 10, steps: 2 });
     expect(report.netOptions).toMatchObject({ inputSize: 30, outputSize: 3 });
+    // predict reads the t10k files only: a directory without the training files will do
+    for (const kind of ['images-idx3', 'labels-idx1']) await rm(path.join(dir, `train-${kind}-ubyte`));
+    const p = await run(['predict', '--json', '--model', model, '--data', dir]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ rows: 10, accuracy: report.testAcc });
   });
 
   it('reports a broken data directory as an error (exit 1) naming the file', async () => {

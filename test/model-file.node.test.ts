@@ -86,6 +86,12 @@ describe('files', () => {
     expect(readModelInfo(real).metadata.run).toBe('second');
     expect((await stat(real)).mode & 0o777).toBe(0o600);
     await expect(writeModelFile('', net)).rejects.toThrow(/^writeModelFile: file must be a non-empty path, got ""$/);
+    // a FIFO blocked the thread in open() until a writer came (the CLI's Ctrl-C with it); a pipe read as 0 bytes
+    const fifo = path.join(tmp, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expect(() => readModelInfo(fifo)).toThrow(/^readModelInfo: .*fifo is not a regular file \(a pipe or device has no length/);
+    expect(() => readModelFile(rt, '/dev/null')).toThrow(/^readModelFile: \/dev\/null is not a regular file/);
+    await rm(fifo);
     expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     net.dispose();
   });

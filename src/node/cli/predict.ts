@@ -1,11 +1,12 @@
 // `simdnn predict`: runs a saved model on a data set's test images and
 // reports accuracy, per-class accuracy and the confusion matrix.
 import type { Runtime } from '../../runtime/runtime.js';
-import type { Tensor } from '../../runtime/tensor.js';
+import type { IntTensor, Tensor } from '../../runtime/tensor.js';
+import { loadIdxPart, loadMnist } from '../data.js';
 import { readModelFile } from '../model-file.js';
 import { createRuntime } from '../runtime.js';
 import { intValue, UsageError, type Command, type CommandContext } from './command.js';
-import { checkDataArg, describeNet, disposeData, loadData, takesRows } from './common.js';
+import { checkDataArg, describeNet, takesRows } from './common.js';
 
 /** What `simdnn predict --json` prints. */
 export interface PredictReport {
@@ -35,9 +36,9 @@ async function predict({ values, io }: CommandContext): Promise<number> {
   try {
     const { net } = readModelFile(rt, model);
     try {
-      const set = await loadData(rt, data, { flatten: takesRows(net.spec.kind), testRows });
+      const { x, t } = await testSet(rt, data, takesRows(net.spec.kind), testRows);
       try {
-        const x = set.xTest, labels = set.tTest.toArray();
+        const labels = t.toArray();
         const o = net.spec.options as { inputSize?: number; inputDim?: readonly number[] };
         const want = o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])];
         const got = x.shape.slice(1);
@@ -47,7 +48,8 @@ async function predict({ values, io }: CommandContext): Promise<number> {
         io.stdout.write(values.json ? `${JSON.stringify(out)}\n` : format(out));
         return 0;
       } finally {
-        disposeData(set);
+        x.dispose();
+        t.dispose();
       }
     } finally {
       net.dispose();
@@ -55,6 +57,15 @@ async function predict({ values, io }: CommandContext): Promise<number> {
   } finally {
     await rt.dispose();
   }
+}
+
+/** The test images and labels `data` names: the bundled digits' test split, or an IDX directory's t10k files (its training files are not needed). */
+async function testSet(rt: Runtime, data: string, flatten: boolean, testRows: number | undefined): Promise<{ x: Tensor; t: IntTensor }> {
+  if (data !== 'mnist') return loadIdxPart(rt, data, 'test', { flatten, rows: testRows });
+  const set = await loadMnist(rt, { flatten, testRows });
+  set.xTrain.dispose();
+  set.tTrain.dispose();
+  return { x: set.xTest, t: set.tTest };
 }
 
 function evaluate(predictFn: (x: Tensor) => Tensor, x: Tensor, labels: Int32Array): Pick<PredictReport, 'accuracy' | 'perClass' | 'confusion' | 'invalid'> {

@@ -7,6 +7,7 @@
 // state and the Trainer's position in their metadata; --resume continues one
 // bit-identically. Nets come from the registry, options from the FLAGS table
 // (which also writes the help).
+import path from 'node:path';
 import type { ActivationName } from '../../layers/activations.js';
 import { RandomAffine } from '../../data/augment.js';
 import type { WeightInit } from '../../nets/init.js';
@@ -513,7 +514,11 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
   makeOptimizer(s).dispose();
   await checkDataArg(s.data);
   if (s.save !== undefined) await checkWritable('save', s.save);
-  if (s.checkpoint !== undefined) await checkWritable('checkpoint', s.checkpoint.replaceAll('{epoch}', '0'));
+  if (s.checkpoint !== undefined) {
+    // one directory, checked now: an epoch's own directory would not exist until that epoch
+    if (path.dirname(s.checkpoint).includes('{epoch}')) throw new UsageError(`--checkpoint: '{epoch}' may only be in the file's name, not in its directory ('${s.checkpoint}')`);
+    await checkWritable('checkpoint', s.checkpoint.replaceAll('{epoch}', '0'));
+  }
 
   // 'auto' is the library's default: a lazy pool, so short runs start no workers
   const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }), ...(s.relaxed ? { relaxed: true } : {}) });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, type Output, type TrainReport } from '../src/node/cli/index.js';
-import { readModelFile, readModelInfo } from '../src/node/model-file.js';
+import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
 import { createRuntime, usableThreads } from '../src/node/runtime.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { expectBits, rng } from './helpers/runtime.js';
@@ -225,12 +225,41 @@ describe('checkpoints and resume', () => {
     x.net.dispose(); y.net.dispose();
     await rt.dispose();
   });
+
+  it('a checkpoint whose stored settings or position are damaged is refused naming the key (exit 2, before data loads)', async () => {
+    const ck = path.join(tmp, 'damaged-{epoch}.safetensors');
+    const a = await run(['train', '--quiet', ...SMALL, '--epochs', '1', '--checkpoint', ck, '--checkpoint-every', '1']);
+    expect(a.code, a.stderr).toBe(0);
+    const rt = await createRuntime({ threads: 1 });
+    const { net, optimizer, metadata } = readModelFile(rt, ck.replace('{epoch}', '1'));
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ 'train.settings': '{"epochs": 2,' }, /--resume: '.*damaged\.safetensors': train\.settings is not valid JSON/],
+      [{ 'train.settings': 'null' }, /train\.settings must be an object of the run's settings, got null/],
+      [{ 'train.settings': '{"epochs": -5}' }, /train\.settings\.epochs must be a positive integer, got -5/],
+      [{ 'train.settings': '{"lr": 0.1}' }, /train\.settings has an unknown setting 'lr'/],
+      [{ 'train.settings': '{"hidden": "100"}' }, /train\.settings\.hidden must be an array, got "100"/],
+      [{ 'train.state': '[1]' }, /train\.state must be an object \(the Trainer's position\), got \[1\]/],
+    ];
+    const damaged = path.join(tmp, 'damaged.safetensors');
+    for (const [edit, message] of cases) {
+      await writeModelFile(damaged, net, { optimizer, metadata: { ...metadata, ...edit } });
+      const r = await run(['train', '--resume', damaged]);
+      expect(r.code, JSON.stringify(edit)).toBe(2);
+      expect(r.stderr, JSON.stringify(edit)).toMatch(message);
+    }
+    net.dispose();
+    optimizer!.dispose();
+    await rt.dispose();
+  });
 });
 
 describe('Trainer options on the command line', () => {
   it('--iterations, --early-stop and --augment reach the Trainer', async () => {
     const it = JSON.parse((await run(['train', '--json', '--quiet', ...SMALL, '--iterations', '25'])).stdout) as TrainReport;
     expect(it.steps).toBe(25);
+    // a batch larger than the training rows is the rows, as trained (the report gave the flag's 100000)
+    expect(JSON.parse((await run(['train', '--json', '--quiet', ...SMALL, '--iterations', '1', '--batch', '100000'])).stdout)).toMatchObject({ batch: 300, trainRows: 300 });
+    expect(JSON.parse((await run(['train', '--json', '--quiet', '--train-rows', '300', '--test-rows', '100', '--hidden', 'none', '--iterations', '1'])).stdout)).toMatchObject({ netOptions: { hiddenSizeList: [] } });
     expect(it.history.map((h) => h.steps)).toEqual([18, 7]);
     const kept = path.join(tmp, 'early.safetensors');
     const es = await run(['train', '--json', '--quiet', ...SMALL, '--lr', '3', '--val-split', '0.3', '--early-stop', '1', '--epochs', '30', '--save', kept]);
@@ -269,6 +298,8 @@ describe('command-line edges', () => {
       [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],
       [['--checkpoint-every', '1'], /--checkpoint-every: needs --checkpoint FILE/],
+      [['--hidden', ''], /--hidden: expected sizes such as 100,100, or 'none' for no hidden layer; got ''/],
+      [['--net', 'simple-conv', '--hidden', 'none'], /--hidden: --net simple-conv takes one hidden size, got 0/],
       [['--checkpoint-every', '1', '--checkpoint', path.join(tmp, 'ck-{epoch}', 'c.safetensors')], /--checkpoint: '\{epoch\}' may only be in the file's name, not in its directory/],
       [['--threads', String(usableThreads() + 1)], new RegExp(`--threads: this host can use at most ${usableThreads()}`)],
       [['--data', path.join(tmp, 'nowhere')], /--data: '.*nowhere' is neither 'mnist' nor a directory/],

@@ -177,6 +177,13 @@ describe('simdnn experiment', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown experiment 'nope'");
     expect((await cli(['experiment', 'batchnorm', '--threads', '0'])).code).toBe(2);
+    // an --out that cannot be a directory: a usage error naming it (was EEXIST/ENOENT from mkdir, exit 1)
+    for (const [out, message] of [['', /--out: the path is empty/], [fileURLToPath(import.meta.url), /--out: '.*' cannot be a directory of results \(a file of that name is in the way\)/],
+      ['/dev/full', /--out: '\/dev\/full' cannot be a directory of results/]] as const) {
+      const bad = await cli(['experiment', 'batchnorm', '--quick', '--out', out]);
+      expect(bad.code, out).toBe(2);
+      expect(bad.stderr, out).toMatch(message);
+    }
   });
 });
 

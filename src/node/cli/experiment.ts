@@ -3,7 +3,8 @@
 // settings) and NAME.svg (the chart) per experiment; `all` also writes an
 // index.html with every chart, its settings and the book's conclusion.
 // The charting library is loaded here, on first use, never by the library entry.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chartSpec, experimentNames, experiments, runExperiment, type ExperimentProgress, type ExperimentResult } from '../../experiments/index.js';
 import type { ExperimentData } from '../../experiments/types.js';
@@ -203,6 +204,7 @@ The same seed gives the same JSON, bit for bit, for any --threads.`,
       threads: threadsText === 'auto' ? 'auto' : intValue('threads', threadsText, 1),
       quiet: values.quiet === true,
     };
+    await checkOutDir(settings.out);
     try {
       const reports = await runExperimentsToDir(settings, io.stderr, signal);
       for (const r of reports) io.stdout.write(`${r.json}\n${r.svg}\n`);
@@ -217,3 +219,15 @@ The same seed gives the same JSON, bit for bit, for any --threads.`,
     }
   },
 };
+
+/** Makes --out (as runExperimentsToDir would) before any experiment runs, so a bad path is a usage error naming it. */
+async function checkOutDir(out: string): Promise<void> {
+  if (out.trim() === '') throw new UsageError('--out: the path is empty');
+  try {
+    await mkdir(out, { recursive: true });
+    await access(out, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--out: '${out}' cannot be a directory of results (${code === 'EEXIST' || code === 'ENOTDIR' ? 'a file of that name is in the way' : code ?? (e as Error).message})`);
+  }
+}

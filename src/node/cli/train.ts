@@ -118,7 +118,7 @@ function hyper(name: string, param: string, help: string): Flag {
 
 const FLAGS: readonly Flag[] = [
   { name: 'net', value: 'name', default: 'mlp', help: `network: ${NET_KINDS.map((k) => `${k} (${NET_SUMMARIES[k]})`).join('; ')}` },
-  { name: 'hidden', value: 'n,n,...', default: '100,100', help: 'hidden layer sizes (simple-conv: one size, default 100)' },
+  { name: 'hidden', value: 'n,n,...', default: '100,100', help: "hidden layer sizes (simple-conv: one size, default 100); 'none' for no hidden layer (softmax regression)" },
   { name: 'activation', value: 'name', default: 'relu', help: ACTIVATIONS.join(', ') },
   { name: 'init', value: 'name|std', default: 'he', help: `weight init std: ${Object.entries(INITS).map(([k, v]) => `${k} ${v}`).join(', ')} (n = fan-in), or a number` },
   { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
@@ -253,7 +253,9 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
   const initText = get('init');
   const init: WeightInit = /^[\d.+-]/.test(initText) ? numberValue('init', initText) : oneOf('init', initText, Object.keys(INITS) as Array<keyof typeof INITS>);
   if (typeof init === 'number' && init < 0) throw new UsageError(`--init: a std must be non-negative, got ${init}`);
-  const hidden = get('hidden') === '' ? [] : get('hidden').split(',').map((n) => intValue('hidden', n.trim(), 1));
+  // an empty value (an unset shell variable) is refused, not taken as no hidden layer
+  if (get('hidden').trim() === '') throw new UsageError("--hidden: expected sizes such as 100,100, or 'none' for no hidden layer; got ''");
+  const hidden = get('hidden') === 'none' ? [] : get('hidden').split(',').map((n) => intValue('hidden', n.trim(), 1));
   if (net === 'simple-conv' && values.hidden !== undefined && hidden.length !== 1) throw new UsageError(`--hidden: --net simple-conv takes one hidden size, got ${hidden.length}`);
   if (values.epochs !== undefined && values.iterations !== undefined) throw new UsageError('--iterations: give either --epochs or --iterations');
   const valSplit = optional('val-split', (t) => numberValue('val-split', t));
@@ -434,7 +436,7 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     trainRows: trainer.trainingRows,
     testRows: data.xTest.shape[0],
     valRows: data.xTrain.shape[0] - trainer.trainingRows,
-    batch: s.batch,
+    batch: trainer.batchSize,
     seed: s.seed,
     trainAcc: last.trainAcc,
     testAcc: last.testAcc,
@@ -497,8 +499,51 @@ function resumeSettings(s: TrainSettings): TrainSettings {
   if (info.metadata[SETTINGS_KEY] === undefined || info.metadata[TRAINER_KEY] === undefined) {
     throw new UsageError(`--resume: '${file}' is not a checkpoint of simdnn train (it has no trainer state; write one with --checkpoint-every)`);
   }
-  const stored = JSON.parse(info.metadata[SETTINGS_KEY]) as Partial<TrainSettings>;
-  return { ...s, ...stored };
+  storedTrainerState(file, info.metadata[TRAINER_KEY]);
+  return { ...s, ...storedSettings(file, info.metadata[SETTINGS_KEY]) };
+}
+
+/** A checkpoint's trainer position, without the tensors the file holds (the Trainer checks its fields on resume). */
+function storedTrainerState(file: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--resume: '${file}': ${TRAINER_KEY} is not valid JSON (${(e as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--resume: '${file}': ${TRAINER_KEY} must be an object (the Trainer's position), got ${JSON.stringify(value)}`);
+  return value as Record<string, unknown>;
+}
+
+/** The JSON type of each setting a checkpoint stores ('count': a positive integer). */
+const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
+  net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
+  l1: 'number', batchnorm: 'boolean', dropout: 'number', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
+  trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
+};
+
+/**
+ * The run's settings a checkpoint stores, checked as far as their form: a
+ * damaged or edited file is refused naming the key, before data loads (the
+ * values' ranges are checked where the flags' are).
+ */
+function storedSettings(file: string, text: string): Partial<TrainSettings> {
+  const where = `--resume: '${file}': ${SETTINGS_KEY}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${where} is not valid JSON (${(e as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${where} must be an object of the run's settings, got ${JSON.stringify(value)}`);
+  for (const [key, v] of Object.entries(value)) {
+    if (!Object.hasOwn(STORED_KINDS, key)) throw new UsageError(`${where} has an unknown setting '${key}'`);
+    const want = STORED_KINDS[key as keyof typeof STORED_KINDS];
+    const kind = Array.isArray(v) ? 'array' : v === null ? 'null' : want === 'count' && Number.isSafeInteger(v) && (v as number) >= 1 ? 'count' : typeof v;
+    const article = /^[ao]/.test(want) ? 'an' : 'a';
+    if (!want.split('|').includes(kind)) throw new UsageError(`${where}.${key} must be ${want === 'count' ? 'a positive integer' : `${article} ${want.replace('|', ' or ')}`}, got ${JSON.stringify(v)}`);
+  }
+  return value as Partial<TrainSettings>;
 }
 
 // ---- train
@@ -538,7 +583,8 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       owned.push(net);
       if (!loaded.optimizer) throw new Error(`--resume: '${s.resume}' holds no optimizer state`);
       optimizer = loaded.optimizer;
-      state = { ...JSON.parse(loaded.metadata[TRAINER_KEY]), params: net.exportParams(), optimizer: optimizer.state() } as TrainerState;
+      // the parameters as Float32Arrays where the state's JSON form has number[]: Trainer.resume takes either
+      state = { ...storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]), params: net.exportParams(), optimizer: optimizer.state() } as unknown as TrainerState;
     } else {
       net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
       owned.push(net);
@@ -666,7 +712,8 @@ async function interrupted(reason: string, s: TrainSettings, net: NamedNet, last
     return code;
   }
   if (epochsDone === 0) {
-    err.write(`simdnn: interrupted (${reason}) before the first epoch ended; no model saved\n`);
+    const kept = s.resume !== undefined ? ` (the run is where --resume '${s.resume}' left it)` : '';
+    err.write(`simdnn: interrupted (${reason}) before the first epoch of this run ended; no model saved${kept}\n`);
     return code;
   }
   lastEpoch.restore();

@@ -322,7 +322,7 @@ describe('command-line edges', () => {
     const empty = await idxDir('empty-test', 20, 0, (i) => i % 5);
     const r = await run(['train', '--data', empty]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/loadIdx: .*empty-test\/t10k-images-idx3-ubyte holds no images \(0x28x28\)/);
+    expect(r.stderr).toMatch(/loadIdx: .*empty-test\/t10k-images-idx3-ubyte holds no images \(0x6x5\)/);
     const dirAsFile = await idxDir('dir-as-file', 20, 5, (i) => i % 5);
     await rm(path.join(dirAsFile, 't10k-labels-idx1-ubyte'));
     await mkdir(path.join(dirAsFile, 't10k-labels-idx1-ubyte'));

@@ -7,7 +7,7 @@ import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
-  trialJob, uniform, type DataLoader, type SearchSpace,
+  trialJob, uniform, checkSpace, type DataLoader, type SearchSpace, type TrialResult,
 } from '../src/search/index.js';
 
 /** 60 train + 20 validation rows of 12 features, 3 classes: trials take milliseconds. */
@@ -150,5 +150,134 @@ describe('resuming a study', () => {
     const data = await tinyData(other, {});
     const job = trialJob({ space: tinySpace, data: {} }, 0, 1);
     await expect(runTrial(rt, job, data)).rejects.toThrow(/runTrial: data\.xTrain/);
+  });
+});
+
+/** An executor that trains nothing: trial i's valAcc is `acc(i)` each epoch; records the jobs it ran. */
+function fakeExecutor(acc: (index: number) => number = (i) => i / 100) {
+  const ran: string[] = [];
+  const exec: Executor = {
+    concurrency: 2,
+    run: async (job) => {
+      ran.push(`${job.index}@${job.epochs}`);
+      const history = Array.from({ length: job.epochs }, (_, e) => ({ epoch: e + 1, trainLoss: 1, trainAcc: 0.5, valLoss: 1, valAcc: acc(job.index) }));
+      return { study: job.study, index: job.index, seed: job.seed, settings: job.settings, epochs: job.epochs, data: job.data, status: 'ok', history, worker: 'fake', seconds: 0 };
+    },
+    close: async () => undefined,
+  };
+  return { exec, ran };
+}
+const noRun: Executor = { concurrency: 2, run: async (job) => { throw new Error(`trial ${job.index} should not run`); }, close: async () => undefined };
+
+describe('resuming a study on other data', () => {
+  const study = { space: tinySpace, trials: 3, epochs: 2, seed: 4, data: { source: 'a', rows: 100, validation: 0.2 } };
+
+  it('each result records its data; a stored result of other data, or of none, is refused', async () => {
+    const exec = inlineExecutor(rt, tinyData);
+    const first = await hyperparameterSearch({ ...study, executor: exec });
+    await exec.close();
+    expect(first.jobs.every((j) => JSON.stringify(j.data) === JSON.stringify(study.data))).toBe(true);
+    // the same data in another key order resumes
+    const same = await hyperparameterSearch({ ...study, data: { validation: 0.2, rows: 100, source: 'a' }, executor: resumeFrom(noRun, first.jobs) });
+    expect(same.jobs.map((j) => j.history)).toEqual(first.jobs.map((j) => j.history));
+    await expect(hyperparameterSearch({ ...study, data: { ...study.data, rows: 400 }, executor: resumeFrom(noRun, first.jobs) }))
+      .rejects.toThrow(/stored result of trial \d \(2 epochs\) is not this study's: it was trained on other data/);
+    const old = first.jobs.map(({ data: _d, ...r }) => r) as unknown as TrialResult[];
+    await expect(hyperparameterSearch({ ...study, executor: resumeFrom(noRun, old) }))
+      .rejects.toThrow(/stored result of trial \d \(2 epochs\) does not record its data .*start a new study/);
+  });
+
+  it('epochsSpent counts only epochs trained in this run; epochsStored the stored ones', async () => {
+    const { exec, ran } = fakeExecutor();
+    const first = await hyperparameterSearch({ ...study, executor: exec });
+    expect([first.epochsSpent, first.epochsStored]).toEqual([6, 0]);
+    const again = await hyperparameterSearch({ ...study, executor: resumeFrom(noRun, first.jobs) });
+    expect([again.epochsSpent, again.epochsStored]).toEqual([0, 6]);
+    const more = await hyperparameterSearch({ ...study, trials: 5, executor: resumeFrom(exec, first.jobs) });
+    expect([more.epochsSpent, more.epochsStored]).toEqual([4, 6]);
+    expect(ran).toHaveLength(5);
+  });
+});
+
+describe('objectives', () => {
+  it('a NaN objective ranks last among the trials, a failed trial after it; the ranking is a total order', async () => {
+    const { exec } = fakeExecutor((i) => i / 10);
+    const r = await hyperparameterSearch({ space: tinySpace, trials: 6, epochs: 1, data: {}, executor: exec,
+      objective: (h) => (h[0].valAcc === 0.2 || h[0].valAcc === 0.4 ? NaN : h[0].valAcc) });
+    expect(r.best.map((t) => t.index)).toEqual([5, 3, 1, 0, 2, 4]);
+    expect(r.trials[2].objective).toBe(-Infinity);
+  });
+
+  it('an objective that returns no number rejects the search, naming the trial', async () => {
+    const { exec } = fakeExecutor();
+    const objective = (() => '0.5') as unknown as (h: unknown) => number;
+    await expect(hyperparameterSearch({ space: tinySpace, trials: 2, epochs: 1, data: {}, executor: exec, objective }))
+      .rejects.toThrow(/hyperparameterSearch: trial 0 \(1 epochs\): objective: expected the function to return a number, got the string "0.5"/);
+  });
+});
+
+describe('ASHA rungs and options', () => {
+  it('rungs are strictly increasing from minEpochs to maxEpochs, for integer and fractional η', () => {
+    expect(ashaRungs(10, 3, 3.2)).toEqual([3, 10]);
+    const bad: string[] = [];
+    for (let max = 1; max <= 60; max++) {
+      for (let min = 1; min <= max; min++) {
+        for (const eta of [2, 2.5, 3, 3.2, 4, 4.5, 7.9]) {
+          const rungs = ashaRungs(max, min, eta);
+          if (rungs[0] !== min || rungs.at(-1) !== max || rungs.some((e, k) => k > 0 && e <= rungs[k - 1])) bad.push(`(${max}, ${min}, ${eta}): ${rungs}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(() => ashaRungs(10, 3, 1)).toThrow(/ashaRungs: eta must be a number >= 2, got 1/);
+  });
+
+  it('runs no (trial, epochs) job twice when the rounded milestone meets the budget', async () => {
+    const { exec, ran } = fakeExecutor();
+    await hyperparameterSearch({ space: tinySpace, trials: 12, epochs: 10, data: {}, scheduler: 'asha', asha: { minEpochs: 3, reductionFactor: 3.2 }, executor: exec });
+    expect(new Set(ran).size).toBe(ran.length);
+    expect(ran).toContain('11@3');
+  });
+
+  it('refuses unknown keys and a non-object, naming them, before any job', async () => {
+    const base = { space: tinySpace, trials: 2, epochs: 3, data: {}, executor: noRun, scheduler: 'asha' as const };
+    await expect(hyperparameterSearch({ ...base, asha: { eta: 2 } as never })).rejects.toThrow(/asha: unknown option 'eta' \(expected one of minEpochs, reductionFactor, parallel\)/);
+    await expect(hyperparameterSearch({ ...base, asha: null as never })).rejects.toThrow(/asha: options must be an object, got null/);
+    const step = { lr: { kind: 'logUniform', low: 1e-3, high: 1, step: 1 } } as unknown as SearchSpace;
+    await expect(hyperparameterSearch({ ...base, space: step })).rejects.toThrow(/space\.lr: logUniform: unknown option 'step' \(expected one of kind, low, high\)/);
+    const values = { opt: { kind: 'choice', values: ['sgd'], weights: [1] } } as unknown as SearchSpace;
+    await expect(hyperparameterSearch({ ...base, space: values })).rejects.toThrow(/space\.opt: choice: unknown option 'weights'/);
+  });
+});
+
+describe('settings checked before the first job', () => {
+  const base = { trials: 2, epochs: 1, data: {}, executor: noRun };
+
+  it('an unknown setting name, and a fixed value no trial accepts, throw naming the setting', async () => {
+    await expect(hyperparameterSearch({ ...base, space: { learningRate: logUniform(1e-3, 1) } })).rejects.toThrow(/settings\.learningRate: unknown setting/);
+    await expect(hyperparameterSearch({ ...base, space: { ...tinySpace, batchSize: 0 } })).rejects.toThrow(/settings\.batchSize: expected a positive integer, got 0/);
+    await expect(hyperparameterSearch({ ...base, space: { hidden: [8, 0] } })).rejects.toThrow(/settings\.hidden\[1\]: expected a positive integer, got 0/);
+    await expect(hyperparameterSearch({ ...base, space: { hiddenLayers: 2.5 } })).rejects.toThrow(/settings\.hiddenLayers: expected a non-negative integer, got 2\.5/);
+    await expect(hyperparameterSearch({ ...base, space: { optimizer: 'adamm' } })).rejects.toThrow(/settings\.optimizer: unknown name 'adamm'/);
+    await expect(hyperparameterSearch({ ...base, space: { optimizer: 'momentum', momentum: 1.5 } })).rejects.toThrow(/momentum must be/);
+    // a parameter of one optimizer the space can choose is a known name
+    const { exec } = fakeExecutor();
+    const r = await hyperparameterSearch({ ...base, executor: exec, space: { optimizer: choice(['sgd', 'adam']), beta1: uniform(0.8, 0.95) } });
+    expect(r.trials).toHaveLength(2);
+    // a drawn `hidden` overrides hiddenLayers in every trial
+    await hyperparameterSearch({ ...base, executor: exec, space: { hidden: choice([[8]]), hiddenLayers: 2.5 } });
+  });
+
+  it('a drawn value no trial accepts fails its trial, naming the setting', async () => {
+    const exec = inlineExecutor(rt, tinyData);
+    const r = await hyperparameterSearch({ ...base, trials: 4, executor: exec, space: { lr: 0.1, batchSize: 20, hiddenSize: 8, hiddenLayers: choice([1, 2.5]) } });
+    await exec.close();
+    const bad = r.trials.filter((t) => t.settings.hiddenLayers === 2.5);
+    expect(bad.length).toBeGreaterThan(0);
+    for (const t of bad) expect([t.status, t.error]).toEqual(['failed', 'settings.hiddenLayers: expected a non-negative integer, got 2.5']);
+  });
+
+  it('a bound that is not a number says what it is', () => {
+    expect(() => checkSpace({ lr: { kind: 'uniform', low: '0.1', high: 1 } } as unknown as SearchSpace)).toThrow(/space\.lr: uniform: low must be a finite number, got the string "0\.1"/);
   });
 });

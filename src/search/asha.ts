@@ -5,6 +5,7 @@
 // next rung, and a free slot with nothing to promote starts a new trial. The
 // scheduler is a pure state machine: the same sequence of results gives the
 // same decisions (the search driver feeds it results in issue order).
+import { checkOptions } from '../index.js';
 
 /** Options of ASHA (SearchOptions.asha); the scheduler throws a RangeError naming a bad value. */
 export interface AshaOptions {
@@ -27,13 +28,22 @@ export interface AshaJob {
   epochs: number;
 }
 
-/** Rung milestones: minEpochs·η^k below maxEpochs, then maxEpochs. */
+/**
+ * Rung milestones, strictly increasing: minEpochs·η^k rounded, while below maxEpochs, then maxEpochs.
+ * Throws a RangeError naming a bad argument.
+ */
 export function ashaRungs(maxEpochs: number, minEpochs: number, eta: number): number[] {
+  if (!(Number.isInteger(maxEpochs) && maxEpochs >= 1)) throw new RangeError(`ashaRungs: maxEpochs must be a positive integer, got ${maxEpochs}`);
+  if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && minEpochs <= maxEpochs)) throw new RangeError(`ashaRungs: minEpochs must be an integer in [1, maxEpochs = ${maxEpochs}], got ${minEpochs}`);
+  if (!(Number.isFinite(eta) && eta >= 2)) throw new RangeError(`ashaRungs: eta must be a number >= 2, got ${eta}`);
   const rungs: number[] = [];
-  for (let e = minEpochs; e < maxEpochs; e *= eta) rungs.push(Math.round(e));
+  // η >= 2 and e >= 1 keep the rounded milestones apart; only the last may round up to maxEpochs
+  for (let e = minEpochs; Math.round(e) < maxEpochs; e *= eta) rungs.push(Math.round(e));
   rungs.push(maxEpochs);
   return rungs;
 }
+
+const KEYS = new Set(['minEpochs', 'reductionFactor', 'parallel']);
 
 /**
  * ASHA's decisions as a pure state machine: next() gives the job to run, record() takes its
@@ -48,8 +58,14 @@ export class AshaScheduler {
   /** Per rung: trials already promoted out of it. */
   private readonly promoted: Array<Set<number>>;
 
-  /** Throws a RangeError naming the option when minEpochs/reductionFactor/trials/maxEpochs are not valid. */
+  /**
+   * Throws a RangeError naming the option when minEpochs/reductionFactor/trials/maxEpochs are not valid,
+   * a TypeError on options that are not an object or hold an unknown key.
+   */
   constructor(readonly trials: number, maxEpochs: number, options: AshaOptions = {}) {
+    checkOptions('asha', options, KEYS);
+    if (!(Number.isInteger(trials) && trials >= 1)) throw new RangeError(`AshaScheduler: trials must be a positive integer, got ${trials}`);
+    if (!(Number.isInteger(maxEpochs) && maxEpochs >= 1)) throw new RangeError(`AshaScheduler: maxEpochs must be a positive integer, got ${maxEpochs}`);
     const { minEpochs = 1, reductionFactor = 3 } = options;
     if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && minEpochs <= maxEpochs)) throw new RangeError(`asha.minEpochs: expected an integer in [1, epochs = ${maxEpochs}], got ${minEpochs}`);
     if (!(Number.isFinite(reductionFactor) && reductionFactor >= 2)) throw new RangeError(`asha.reductionFactor: expected a number >= 2, got ${reductionFactor}`);

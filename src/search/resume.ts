@@ -1,18 +1,47 @@
 // Resuming a study: results already stored (a JSON-lines file, a database)
 // answer their jobs again without running them; the rest go to the executor.
 import type { Executor } from './search.js';
-import type { TrialJob, TrialResult } from './trial.js';
+import type { DataSpec, TrialJob, TrialResult } from './trial.js';
 
 /** The key of a job's result: trial index and epochs (a trial has one result per ASHA rung it reaches). */
 export function resultKey(r: Pick<TrialJob, 'index' | 'epochs'>): string {
   return `${r.index}@${r.epochs}`;
 }
 
+/** JSON with every object's keys sorted: equal for data specs that differ only in key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value);
+}
+
+/**
+ * Why stored result `r` cannot answer `job`, or null when it can: its study, seed, settings
+ * or data (DataSpec, compared with its keys in any order) differ from the job's, or it
+ * records no data (whether it trained on the job's data is unknown).
+ */
+export function storedMismatch(job: TrialJob, r: TrialResult): string | null {
+  const what = `stored result of trial ${job.index} (${job.epochs} epochs)`;
+  if (r.seed !== job.seed || JSON.stringify(r.settings) !== JSON.stringify(job.settings) || r.study !== job.study) {
+    return `${what} is not this study's: its study, seed or settings differ`;
+  }
+  const data = (r as { data?: DataSpec }).data;
+  if (data === undefined) {
+    return `${what} does not record its data (stored by a simdnn older than the data check, or by an executor that leaves it out); start a new study (another study name or results file) to search again`;
+  }
+  if (canonical(data) !== canonical(job.data)) {
+    return `${what} is not this study's: it was trained on other data (${canonical(data)}, this study's is ${canonical(job.data)})`;
+  }
+  return null;
+}
+
 /**
  * An executor that answers jobs from `stored` results (by trial index and
- * epochs) and sends the others to `inner`. A stored result whose settings or
- * seed differ from the job's belongs to another study: run() rejects, naming
- * the trial. close() closes `inner`.
+ * epochs), marked `stored: true`, and sends the others to `inner`. A stored
+ * result that cannot answer its job (see storedMismatch: another study, seed,
+ * settings or data, or no data recorded) makes run() reject, naming the trial.
+ * close() closes `inner`.
  */
 export function resumeFrom(inner: Executor, stored: Iterable<TrialResult>): Executor {
   const known = new Map<string, TrialResult>();
@@ -22,10 +51,8 @@ export function resumeFrom(inner: Executor, stored: Iterable<TrialResult>): Exec
     run(job) {
       const r = known.get(resultKey(job));
       if (!r) return inner.run(job);
-      if (r.seed !== job.seed || JSON.stringify(r.settings) !== JSON.stringify(job.settings) || r.study !== job.study) {
-        return Promise.reject(new Error(`stored result of trial ${job.index} (${job.epochs} epochs) is not this study's: its study, seed or settings differ`));
-      }
-      return Promise.resolve(r);
+      const mismatch = storedMismatch(job, r);
+      return mismatch ? Promise.reject(new Error(mismatch)) : Promise.resolve({ ...r, stored: true });
     },
     close: () => inner.close(),
   };

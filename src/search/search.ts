@@ -2,9 +2,10 @@
 // on any executor. The driver describes trials as jobs and hands them to an
 // executor (inline, worker threads, a BullMQ queue...); the results depend on
 // the jobs alone, so a study gives the same bits on every executor.
+import { describeValue } from '../index.js';
 import { AshaScheduler, type AshaJob, type AshaOptions } from './asha.js';
 import { checkSpace, sampleSettings, trialSeed, type SearchSpace } from './space.js';
-import type { DataSpec, EpochResult, TrialJob, TrialResult } from './trial.js';
+import { checkSpaceSettings, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
 
 /** Runs trial jobs. The search keeps up to `concurrency` jobs in flight; `run` may queue more. */
 export interface Executor {
@@ -15,7 +16,10 @@ export interface Executor {
   close(): Promise<void>;
 }
 
-/** What the search maximises: a metric of the last epoch trained, or a function of the history (higher is better). */
+/**
+ * What the search maximises: a metric of the last epoch trained, or a function of the history
+ * (higher is better; NaN ranks last, as for the metrics; a value that is not a number rejects the search).
+ */
 export type Objective = 'valAcc' | 'valLoss' | 'trainAcc' | 'trainLoss' | ((history: readonly EpochResult[]) => number);
 
 /**
@@ -63,12 +67,14 @@ export interface SearchResult {
   seed: number;
   /** Each trial's furthest result, by trial index. */
   trials: ScoredResult[];
-  /** Trials by objective, best first (failed ones last). */
+  /** Trials by objective, best first (at equal objectives failed ones after the others, then by index). */
   best: ScoredResult[];
   /** Every job's result in the order they were committed (ASHA runs a trial once per rung it reaches). */
   jobs: ScoredResult[];
-  /** Epochs trained over all jobs (a promoted ASHA trial retrains from epoch 1, which is counted). */
+  /** Epochs trained in this run over all jobs (a promoted ASHA trial retrains from epoch 1, which is counted). */
   epochsSpent: number;
+  /** Epochs of the jobs answered by stored results (a resumed study), not trained in this run. */
+  epochsStored: number;
   /** Trials whose furthest result failed. */
   failed: number;
   /** Wall-clock seconds of the search. */
@@ -77,19 +83,35 @@ export interface SearchResult {
 
 const KEYS = new Set(['space', 'trials', 'epochs', 'data', 'objective', 'seed', 'study', 'scheduler', 'asha', 'executor', 'onResult', 'signal']);
 
-/** The objective of a history: higher is better; −Infinity when there is none. */
+/**
+ * The objective of a history: higher is better; −Infinity when there is none or it is NaN.
+ * Throws a TypeError when a function objective returns something other than a number.
+ */
 export function score(objective: Objective, history: readonly EpochResult[]): number {
-  if (typeof objective === 'function') return history.length ? objective(history) : -Infinity;
   const last = history[history.length - 1];
   if (!last) return -Infinity;
-  const v = objective === 'valAcc' ? last.valAcc : objective === 'valLoss' ? -last.valLoss : objective === 'trainAcc' ? last.trainAcc : -last.trainLoss;
+  let v: number;
+  if (typeof objective === 'function') {
+    v = objective(history);
+    if (typeof v !== 'number') throw new TypeError(`objective: expected the function to return a number, got ${describeValue(v)}`);
+  } else {
+    v = objective === 'valAcc' ? last.valAcc : objective === 'valLoss' ? -last.valLoss : objective === 'trainAcc' ? last.trainAcc : -last.trainLoss;
+  }
   return Number.isNaN(v) ? -Infinity : v;
+}
+
+/** Best first: higher objective, then an ok trial before a failed one, then the lower index (objectives are never NaN). */
+function rank(a: ScoredResult, b: ScoredResult): number {
+  if (a.objective !== b.objective) return a.objective > b.objective ? -1 : 1;
+  if (a.status !== b.status) return a.status === 'ok' ? -1 : 1;
+  return a.index - b.index;
 }
 
 function check(o: SearchOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('hyperparameterSearch: expected an options object');
   for (const key of Object.keys(o)) if (!KEYS.has(key)) throw new TypeError(`hyperparameterSearch: unknown option '${key}' (expected one of ${[...KEYS].join(', ')})`);
   checkSpace(o.space);
+  checkSpaceSettings(o.space);
   if (!(Number.isInteger(o.trials) && o.trials >= 1)) throw new RangeError(`hyperparameterSearch: trials must be a positive integer, got ${o.trials}`);
   if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new RangeError(`hyperparameterSearch: epochs must be a positive integer, got ${o.epochs}`);
   const seed = o.seed ?? 1;
@@ -126,7 +148,15 @@ export async function hyperparameterSearch(options: SearchOptions): Promise<Sear
   const jobs: ScoredResult[] = [];
   const latest = new Map<number, ScoredResult>();
   const commit = (r: TrialResult, rung: number, total: number | null): ScoredResult => {
-    const scored: ScoredResult = { ...r, objective: r.status === 'ok' ? score(objective, r.history) : -Infinity, rung };
+    let value = -Infinity;
+    if (r.status === 'ok') {
+      try {
+        value = score(objective, r.history);
+      } catch (e) {
+        throw new TypeError(`hyperparameterSearch: trial ${r.index} (${r.epochs} epochs): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    }
+    const scored: ScoredResult = { ...r, objective: value, rung };
     jobs.push(scored);
     const prev = latest.get(r.index);
     if (!prev || prev.epochs < r.epochs) latest.set(r.index, scored);
@@ -140,9 +170,10 @@ export async function hyperparameterSearch(options: SearchOptions): Promise<Sear
     study: options.study ?? 'study',
     seed: options.seed ?? 1,
     trials,
-    best: [...trials].sort((a, b) => b.objective - a.objective || a.index - b.index),
+    best: [...trials].sort(rank),
     jobs,
-    epochsSpent: jobs.reduce((n, r) => n + r.history.length, 0),
+    epochsSpent: jobs.reduce((n, r) => n + (r.stored ? 0 : r.history.length), 0),
+    epochsStored: jobs.reduce((n, r) => n + (r.stored ? r.history.length : 0), 0),
     failed: trials.filter((r) => r.status === 'failed').length,
     seconds: (now() - start) / 1000,
   };
@@ -174,9 +205,9 @@ async function runAll(o: SearchOptions, commit: Commit): Promise<void> {
  * issued before it), so each decision sees the same results on any executor.
  */
 async function runAsha(o: SearchOptions, commit: Commit): Promise<void> {
+  const scheduler = new AshaScheduler(o.trials, o.epochs, o.asha);
   const parallel = o.asha?.parallel ?? o.executor.concurrency;
   if (!(Number.isInteger(parallel) && parallel >= 1)) throw new RangeError(`hyperparameterSearch: asha.parallel must be a positive integer, got ${parallel}`);
-  const scheduler = new AshaScheduler(o.trials, o.epochs, o.asha);
   const issued: Array<{ job: AshaJob; result: Promise<TrialResult> }> = [];
   let committed = 0;
   const fill = (): void => {

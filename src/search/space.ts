@@ -3,7 +3,7 @@
 // settings are drawn from a generator seeded by (study seed, trial index)
 // alone, so trial 7 of seed 1 has the same settings whatever ran before it,
 // in any order, on any executor.
-import { seededRandom } from '../index.js';
+import { checkOptions, describeValue, seededRandom } from '../index.js';
 
 /** A value a setting can take: plain JSON, so settings travel in jobs. */
 export type SettingValue = number | string | boolean | null | readonly SettingValue[];
@@ -27,7 +27,7 @@ export type SearchSpace = Readonly<Record<string, Dimension | SettingValue>>;
 export type Settings = Record<string, SettingValue>;
 
 const finite = (who: string, name: string, v: unknown): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${who}: ${name} must be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${who}: ${name} must be a finite number, got ${describeValue(v)}`);
   return v;
 };
 
@@ -63,9 +63,13 @@ export function choice(values: readonly SettingValue[]): Choice {
   return { kind: 'choice', values: [...values] };
 }
 
-function isDimension(v: unknown): v is Dimension {
+/** Whether a space's entry is a dimension to sample (an object with `kind`) rather than a fixed value. */
+export function isDimension(v: unknown): v is Dimension {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v;
 }
+
+const BOUNDED = new Set(['kind', 'low', 'high']);
+const CHOICE = new Set(['kind', 'values']);
 
 /** Checks every entry of a space (a dimension with valid bounds, or a JSON value); throws naming the setting. */
 export function checkSpace(space: SearchSpace): void {
@@ -74,10 +78,10 @@ export function checkSpace(space: SearchSpace): void {
     try {
       if (!isDimension(d)) { checkJson(d); continue; }
       switch (d.kind) {
-        case 'logUniform': logUniform(d.low, d.high); break;
-        case 'uniform': uniform(d.low, d.high); break;
-        case 'int': int(d.low, d.high); break;
-        case 'choice': choice(d.values); d.values.forEach(checkJson); break;
+        case 'logUniform': checkOptions('logUniform', d, BOUNDED); logUniform(d.low, d.high); break;
+        case 'uniform': checkOptions('uniform', d, BOUNDED); uniform(d.low, d.high); break;
+        case 'int': checkOptions('int', d, BOUNDED); int(d.low, d.high); break;
+        case 'choice': checkOptions('choice', d, CHOICE); choice(d.values); d.values.forEach(checkJson); break;
         default: throw new TypeError(`unknown dimension kind '${String((d as { kind: unknown }).kind)}' (expected logUniform, uniform, int or choice)`);
       }
     } catch (e) {

@@ -3,8 +3,8 @@
 // and returns per-epoch validation and training accuracy and loss. The trial
 // reseeds the runtime with its own seed first, so its initialisation and
 // batches (and so every bit of its results) depend on the job alone.
-import { buildNet, checkTensor, createOptimizer, optimizerDefaults, optimizerNames, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
-import type { Settings, SettingValue } from './space.js';
+import { buildNet, checkTensor, createOptimizer, describeValue, optimizerDefaults, optimizerNames, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
+import { isDimension, type SearchSpace, type Settings, type SettingValue } from './space.js';
 
 /** Where a trial's data comes from: plain JSON that the executor's data loader understands. */
 export type DataSpec = Readonly<Record<string, SettingValue>>;
@@ -55,6 +55,8 @@ export interface TrialResult {
   settings: Settings;
   /** The epochs the job asked for. */
   epochs: number;
+  /** The job's data (results stored before simdnn recorded it lack it, and a resumed study refuses them). */
+  data: DataSpec;
   /** 'failed': training threw (a diverging learning rate, bad settings); `error` says why. */
   status: 'ok' | 'failed';
   error?: string;
@@ -64,6 +66,8 @@ export interface TrialResult {
   worker: string;
   /** Wall time of the trial, data loading excluded. */
   seconds: number;
+  /** True when a stored result answered the job (resumeFrom): nothing was trained for it in this run. */
+  stored?: boolean;
 }
 
 /**
@@ -79,7 +83,7 @@ const DEFAULT_HIDDEN = [100, 100, 100, 100, 100, 100];
 
 function num(s: Settings, key: string, fallback: number): number {
   const v = s[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`settings.${key}: expected a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`settings.${key}: expected a number, got ${describeValue(v)}`);
   return v;
 }
 
@@ -92,27 +96,68 @@ function hiddenSizes(s: Settings): number[] {
     });
   }
   if (s.hiddenSize === undefined && s.hiddenLayers === undefined) return DEFAULT_HIDDEN;
-  return new Array<number>(num(s, 'hiddenLayers', 6)).fill(num(s, 'hiddenSize', 100));
+  const layers = num(s, 'hiddenLayers', 6);
+  if (!(Number.isInteger(layers) && layers >= 0)) throw new RangeError(`settings.hiddenLayers: expected a non-negative integer, got ${layers}`);
+  return new Array<number>(layers).fill(num(s, 'hiddenSize', 100));
 }
 
-/** Checks the setting names (an unknown name is a TypeError naming it); values are checked by the net and optimizer. */
-export function checkSettings(s: Settings): OptimizerName {
-  const optimizer = String(s.optimizer ?? 'sgd').toLowerCase() as OptimizerName;
-  if (!optimizerNames.includes(optimizer)) throw new TypeError(`settings.optimizer: unknown name '${String(s.optimizer)}' (expected one of ${optimizerNames.join(', ')})`);
-  const optimizerKeys = Object.keys(optimizerDefaults[optimizer]);
-  for (const key of Object.keys(s)) {
+/** The Trainer's miniBatchSize, named as the setting when it is not a positive integer. */
+function batchSize(s: Settings): number {
+  const n = num(s, 'batchSize', 100);
+  if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`settings.batchSize: expected a positive integer, got ${n}`);
+  return n;
+}
+
+function optimizerName(v: SettingValue | undefined): OptimizerName {
+  const optimizer = String(v ?? 'sgd').toLowerCase() as OptimizerName;
+  if (!optimizerNames.includes(optimizer)) throw new TypeError(`settings.optimizer: unknown name '${String(v)}' (expected one of ${optimizerNames.join(', ')})`);
+  return optimizer;
+}
+
+/** Throws a TypeError naming the first of `keys` that is neither a trial setting nor a parameter of one of `optimizers`. */
+function checkNames(keys: readonly string[], optimizers: readonly OptimizerName[]): void {
+  const optimizerKeys = [...new Set(optimizers.flatMap((o) => Object.keys(optimizerDefaults[o])))];
+  for (const key of keys) {
     if (!(TRIAL_SETTINGS as readonly string[]).includes(key) && !optimizerKeys.includes(key)) {
       throw new TypeError(`settings.${key}: unknown setting (expected one of ${[...TRIAL_SETTINGS, ...optimizerKeys.filter((k) => k !== 'lr')].join(', ')})`);
     }
   }
+}
+
+/** Checks the setting names (an unknown name is a TypeError naming it); values are checked by the net and optimizer. */
+export function checkSettings(s: Settings): OptimizerName {
+  const optimizer = optimizerName(s.optimizer);
+  checkNames(Object.keys(s), [optimizer]);
   return optimizer;
+}
+
+/**
+ * Checks a space against what runTrial accepts, before any job is issued: every setting name
+ * (an optimizer's parameter needs that optimizer among those the space can give) and the fixed
+ * values (batch size, hidden sizes, optimizer parameters…); throws naming the setting. A value
+ * drawn from a dimension is checked by its trial: an invalid one fails that trial.
+ */
+export function checkSpaceSettings(space: SearchSpace): void {
+  const opt = space.optimizer;
+  const optimizers = !isDimension(opt) ? [optimizerName(opt)] : opt.kind === 'choice' ? opt.values.map(optimizerName) : optimizerNames;
+  checkNames(Object.keys(space), optimizers);
+  const fixed: Settings = {};
+  for (const [name, d] of Object.entries(space)) if (!isDimension(d)) fixed[name] = d;
+  if (isDimension(space.hidden)) fixed.hidden = []; // a drawn `hidden` overrides hiddenSize and hiddenLayers
+  trialNetSpec(fixed, 1, 1);
+  batchSize(fixed);
+  for (const o of optimizers) optimizerOf(fixed, o); // holds no memory until its first step
 }
 
 /** The net a trial's settings describe, as the registry builds it. */
 export function trialNetSpec(s: Settings, inputSize: number, outputSize: number): NetSpec {
+  const hiddenSizeList = hiddenSizes(s);
+  hiddenSizeList.forEach((n, i) => {
+    if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`settings.${s.hidden !== undefined ? `hidden[${i}]` : 'hiddenSize'}: expected a positive integer, got ${n}`);
+  });
   const common = {
     inputSize,
-    hiddenSizeList: hiddenSizes(s),
+    hiddenSizeList,
     outputSize,
     activation: (s.activation ?? 'relu') as ActivationName,
     weightInitStd: (s.init ?? 'relu') as WeightInit,
@@ -155,7 +200,7 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
   const start = now();
   const history: EpochResult[] = [];
   const result = (status: 'ok' | 'failed', error?: string): TrialResult => ({
-    study: job.study, index: job.index, seed: job.seed, settings: job.settings, epochs: job.epochs,
+    study: job.study, index: job.index, seed: job.seed, settings: job.settings, epochs: job.epochs, data: job.data,
     status, ...(error !== undefined ? { error } : {}), history, worker, seconds: (now() - start) / 1000,
   });
   let net: Sequential | null = null;
@@ -169,7 +214,7 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
     optimizer = optimizerOf(job.settings, name);
     trainer = new Trainer(net, data.xTrain, data.tTrain, data.xVal, data.tVal, {
       epochs: job.epochs,
-      miniBatchSize: num(job.settings, 'batchSize', 100),
+      miniBatchSize: batchSize(job.settings),
       optimizer,
       onProgress: (p) => {
         const r = p.record;

@@ -52,6 +52,8 @@ describe('help', () => {
       expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network.*\n {2}predict +evaluate a saved model.*\n {2}info +show a model file/);
     }
     for (const command of ['predict', 'info']) expect((await run([command, '--help'])).stdout).toMatch(new RegExp(`^Usage: simdnn ${command} \\[options\\]`));
+    expect((await run(['help', 'predict'])).stdout).toBe((await run(['predict', '--help'])).stdout);
+    expect((await run(['help', 'nope'])).stderr).toMatch(/help: unknown command 'nope'/);
   });
 
   it('parses the defaults the help shows', () => {

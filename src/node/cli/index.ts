@@ -63,7 +63,10 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
   const names = COMMANDS.map((c) => c.name).join(', ');
   try {
     if (name === '-h' || name === '--help' || name === 'help') {
-      io.stdout.write(help());
+      // `simdnn help train` is `simdnn train --help`, as git and npm read it
+      const about = name === 'help' && rest.length > 0 ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+      if (name === 'help' && rest.length > 0 && !about) throw new UsageError(`help: unknown command '${rest[0]}' (expected ${names})`);
+      io.stdout.write(about ? commandHelp(about) : help());
       return 0;
     }
     if (name === '--version') {

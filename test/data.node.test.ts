@@ -196,6 +196,9 @@ describe('loadIdx', () => {
       ['short', () => false, { 'train-images-idx3-ubyte': files['train-images-idx3-ubyte'].subarray(0, 100) }, /train-images-idx3-ubyte: truncated: the header says 12x4x3 = 144 bytes of data, the file has 84/],
       ['magic', () => false, { 'train-labels-idx1-ubyte': new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) }, /train-labels-idx1-ubyte: not an IDX file: magic 0x01020304/],
       ['rank', () => false, { 'train-labels-idx1-ubyte': encodeIdx([12, 1, 1], train.labels) }, /train-labels-idx1-ubyte: expected labels of rank 1 \[count\], got rank 3 \[12, 1, 1\]/],
+      // a rank-1 header before the images' pixels: its rank is what is wrong, not its size
+      ['rank1', () => false, { 'train-images-idx3-ubyte': Buffer.concat([encodeIdx([12], train.labels).subarray(0, 8), files['train-images-idx3-ubyte'].subarray(16)]) },
+        /train-images-idx3-ubyte: expected images of rank 3 \[count, rows, cols\], got rank 1 \[12\]/],
       ['count', () => false, { 't10k-labels-idx1-ubyte': encodeIdx([4], test.labels.subarray(0, 4)) }, /t10k-labels-idx1-ubyte holds 4 labels but .*t10k-images-idx3-ubyte holds 5 images/],
       ['size', () => false, { 't10k-images-idx3-ubyte': encodeIdx([5, 3, 4], test.images) }, /train images are 4 x 3 but t10k images are 3 x 4/],
       // 32 KiB that inflate to 32 MiB: refused once the stream passes the header's 20 bytes

@@ -140,13 +140,14 @@ async function readIdxFile(dir: string, names: Set<string>, part: Part, kind: 'i
   }
   // gzip by its magic number, not by the name
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzipIdx(bytes, `loadIdx: ${file}`);
-  const idx = parseIdx(bytes, `loadIdx: ${file}`);
+  // the rank first: a labels file given as images is named so, not as a file of the wrong size
+  const { dims } = readIdxHeader(bytes, `loadIdx: ${file}`);
   const want = kind === 'images' ? 3 : 1;
-  if (idx.dims.length !== want) {
+  if (dims.length !== want) {
     const layout = kind === 'images' ? '[count, rows, cols]' : '[count]';
-    throw new Error(`loadIdx: ${file}: expected ${kind} of rank ${want} ${layout}, got rank ${idx.dims.length} [${idx.dims.join(', ')}]`);
+    throw new Error(`loadIdx: ${file}: expected ${kind} of rank ${want} ${layout}, got rank ${dims.length} [${dims.join(', ')}]`);
   }
-  return { file, ...idx };
+  return { file, ...parseIdx(bytes, `loadIdx: ${file}`) };
 }
 
 async function readPart(dir: string, names: Set<string>, part: Part): Promise<RawImages> {

@@ -149,3 +149,34 @@ describe('evaluateAsync, accuracyAsync, predictAsync', () => {
   });
 });
 
+
+describe('FrozenNet.predictAsync', () => {
+  it('gives predict\'s bits in chunks of the net\'s evalBatchSize, into out too; refuses what predictAsync refuses; stops when the frozen net is disposed', async () => {
+    const net = new SimpleConvNet(rt, { inputDim: [1, 8, 8], convParam: { filterNum: 3, filterSize: 3 }, hiddenSize: 8, outputSize: 3 });
+    const frozen = net.freeze();
+    const x = rt.tensor([250, 1, 8, 8], randomArray(250 * 64, 5, 0, 1));
+    const y = frozen.predict(x);
+    const yAsync = await frozen.predictAsync(x);
+    expectBits(yAsync.toArray(), y.toArray(), 'FrozenNet.predictAsync');
+    expectBits(yAsync.toArray(), net.predict(x).toArray(), 'the net\'s predict');
+    const out = rt.tensor([250, 3]);
+    expect(await frozen.predictAsync(x, { out })).toBe(out);
+    expectBits(out.toArray(), y.toArray(), 'into out');
+    expect((await frozen.predictAsync(rt.tensor([0, 1, 8, 8]))).shape).toEqual([0, 3]);
+    await expect(frozen.predictAsync(x, { signal: 1 } as never)).rejects.toThrow(/^FrozenNet\.predictAsync: signal must be an AbortSignal$/);
+    await expect(frozen.predictAsync(x, { train: false } as never)).rejects.toThrow(/^FrozenNet\.predictAsync: unknown option 'train'/);
+    await expect(frozen.predictAsync(rt.tensor([2, 64]))).rejects.toThrow(/^FrozenNet\.predictAsync: x must be \[N, 1, 8, 8\]/);
+    const aborted = new AbortController();
+    aborted.abort(new Error('stop'));
+    await expect(frozen.predictAsync(x, { signal: aborted.signal })).rejects.toThrow(/^stop$/);
+    // ~1.7 GFLOP in 10 chunks (as the yield test above): it yields, and the dispose lands between chunks
+    const heavy = new SimpleConvNet(rt);
+    const heavyFrozen = heavy.freeze();
+    const big = rt.tensor([1000, 1, 28, 28], randomArray(784_000, 6, 0, 1));
+    const pending = heavyFrozen.predictAsync(big);
+    setTimeout(() => heavyFrozen.dispose(), 0);
+    await expect(pending).rejects.toThrow(/^FrozenNet: used after dispose\(\)$/);
+    for (const t of [x, y, yAsync, out, big]) t.dispose();
+    for (const n of [net, frozen, heavy]) n.dispose();
+  });
+});

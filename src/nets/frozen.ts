@@ -24,6 +24,7 @@ import { fusesActivation, type Layer } from '../layers/layer.js';
 import type { FusedActivation, Runtime } from '../runtime/runtime.js';
 import { checkFloatTensor, checkSampleShape, copyResult, type Tensor } from '../runtime/tensor.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
+import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
 
 /** One step of a frozen net's forward: owns its output (valid until its next call) and its copies. */
 interface Stage {
@@ -135,7 +136,7 @@ export class FrozenNet {
   private isDisposed = false;
 
   /** @internal use net.freeze() */
-  constructor(readonly rt: Runtime, layers: readonly Layer[], private readonly inputShape: readonly number[] | null = null) {
+  constructor(readonly rt: Runtime, layers: readonly Layer[], private readonly inputShape: readonly number[] | null = null, private readonly evalBatchSize = 1000) {
     try {
       for (let i = 0; i < layers.length; i++) {
         const layer = layers[i], next = layers[i + 1];
@@ -200,6 +201,23 @@ export class FrozenNet {
     checkSampleShape(this.inputShape, x, what);
     for (const stage of this.stages) x = stage.forward(x);
     return x;
+  }
+
+  /**
+   * predict(x) without blocking, as the net's predictAsync: chunks of the net's evalBatchSize rows
+   * (at freezing) copied into a new tensor the caller owns (or `out`), the same bits, yielding to the
+   * event loop whenever ~8 ms have run; on an error or abort the tensor it made is freed.
+   * @throws like predict(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
+   */
+  async predictAsync(x: Tensor, options: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
+    const who = 'FrozenNet.predictAsync';
+    const { out } = checkAsyncOptions(who, options, true);
+    const alive = () => { if (this.isDisposed) throw new Error('FrozenNet: used after dispose()'); };
+    alive();
+    checkFloatTensor(this.rt, x, `${who}: x`);
+    if (out !== undefined) checkFloatTensor(this.rt, out, `${who}: out`);
+    if (!(x.shape[0] > 0)) return this.predict(x, out); // no rows (or no row axis): nothing to cut
+    return predictInChunks(this.rt, who, x, this.evalBatchSize, options, alive, (chunk) => this.predictBorrowed(chunk, `${who}: x`));
   }
 
   /** Frees the frozen net's copies and buffers (not the net's). Idempotent. */

@@ -1,4 +1,5 @@
-export { Sequential, type AsyncOptions, type SequentialOptions } from './sequential.js';
+export { Sequential, type SequentialOptions } from './sequential.js';
+export type { AsyncOptions } from './async-predict.js';
 export { StateSnapshot } from './state-snapshot.js';
 export { FrozenNet } from './frozen.js';
 export { MultiLayerNet, type MultiLayerNetOptions } from './multi-layer-net.js';

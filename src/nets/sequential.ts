@@ -12,9 +12,10 @@ import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, cop
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
-import { checkFlag, checkOptions } from '../runtime/options.js';
+import { checkFlag } from '../runtime/options.js';
 import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
+import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
 
 /** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
 export interface SequentialOptions {
@@ -34,12 +35,6 @@ export interface SequentialOptions {
   inputShape?: readonly number[];
   /** @internal the net's parameter arena, freed with the net */
   parameterSet?: ParameterSet;
-}
-
-/** Options of the async entries (evaluateAsync, accuracyAsync, predictAsync). */
-export interface AsyncOptions {
-  /** Checked before every chunk: once aborted, the promise rejects with `signal.reason`. */
-  signal?: AbortSignal;
 }
 
 const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'inputShape', 'parameterSet']);
@@ -214,35 +209,12 @@ export class Sequential {
    * @throws like predict(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
    */
   async predictAsync(x: Tensor, options: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
-    const { signal, out } = checkAsyncOptions('predictAsync', options, true);
+    const { out } = checkAsyncOptions('predictAsync', options, true);
     this.checkAlive();
     checkFloatTensor(this.rt, x, 'predictAsync: x');
     if (out !== undefined) checkFloatTensor(this.rt, out, 'predictAsync: out');
-    const N = x.shape[0];
-    if (!(N > 0)) return this.predict(x, false, out); // no rows (or no row axis): nothing to cut
-    const yielder = new Yielder();
-    let result: Tensor | null = out ?? null;
-    try {
-      for (let start = 0; start < N; start += this.evalBatchSize) {
-        signal?.throwIfAborted();
-        if (start > 0 && yielder.due()) await yielder.yieldNow();
-        signal?.throwIfAborted();
-        const end = Math.min(N, start + this.evalBatchSize);
-        checkFloatTensor(this.rt, x, 'predictAsync: x');
-        const y = this.predictBorrowed(x.rows(start, end), false, 'predictAsync: x');
-        const rowSize = y.size / (end - start);
-        if (result === null) result = this.rt.tensor([N, ...y.shape.slice(1)]);
-        checkFloatTensor(this.rt, result, 'predictAsync: out');
-        if (result.size !== N * rowSize) throw new RangeError(`predictAsync: out must have shape [${[N, ...y.shape.slice(1)].join(', ')}], got [${result.shape.join(', ')}]`);
-        this.rt.unsafeKernels.copy(result.ptr + start * rowSize * 4, y.ptr, y.size);
-      }
-      return result!;
-    } catch (e) {
-      if (result !== null && result !== out) result.dispose();
-      throw e;
-    } finally {
-      yielder.close();
-    }
+    if (!(x.shape[0] > 0)) return this.predict(x, false, out); // no rows (or no row axis): nothing to cut
+    return predictInChunks(this.rt, 'predictAsync', x, this.evalBatchSize, options, () => this.checkAlive(), (chunk) => this.predictBorrowed(chunk, false, 'predictAsync: x'));
   }
 
   /**
@@ -394,7 +366,7 @@ export class Sequential {
    */
   freeze(): FrozenNet {
     this.checkAlive();
-    return new FrozenNet(this.rt, this.layers, this.inputShape);
+    return new FrozenNet(this.rt, this.layers, this.inputShape, this.evalBatchSize);
   }
 
   /** True once dispose() was called: every entry then throws. */
@@ -502,15 +474,6 @@ export class Sequential {
 /** `train` is a flag: an object there (`predict(x, { out })`) would be truthy and run dropout and batch norm in training mode. */
 function checkTrainFlag(who: string, train: unknown): void {
   checkFlag(who, 'train', train, ` (${who}(x, train?, …) takes positional arguments; predictAsync takes { out, signal })`);
-}
-
-const ASYNC_KEYS = new Set(['signal']), PREDICT_ASYNC_KEYS = new Set(['signal', 'out']);
-
-function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }, allowOut: boolean): AsyncOptions & { out?: Tensor } {
-  checkOptions(who, options, allowOut ? PREDICT_ASYNC_KEYS : ASYNC_KEYS);
-  const { signal } = options;
-  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError(`${who}: signal must be an AbortSignal`);
-  return options;
 }
 
 /** Checks SequentialOptions before a net allocates anything (the named nets call it first). */

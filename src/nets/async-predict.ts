@@ -1,0 +1,63 @@
+// The async entries' shared parts: their options, and a prediction cut into
+// chunks of rows that yields to the event loop between them (Sequential's and
+// FrozenNet's predictAsync), so a page stays responsive and a lazy thread pool
+// starts while thousands of rows are predicted.
+import type { Runtime } from '../runtime/runtime.js';
+import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkOptions } from '../runtime/options.js';
+import { Yielder } from '../runtime/yield.js';
+
+/** Options of the async entries (evaluateAsync, accuracyAsync, predictAsync). */
+export interface AsyncOptions {
+  /** Checked before every chunk: once aborted, the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+const ASYNC_KEYS = new Set(['signal']), PREDICT_ASYNC_KEYS = new Set(['signal', 'out']);
+
+/** The options of an async entry (`out` too where the entry writes one), checked. */
+export function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }, allowOut: boolean): AsyncOptions & { out?: Tensor } {
+  checkOptions(who, options, allowOut ? PREDICT_ASYNC_KEYS : ASYNC_KEYS);
+  const { signal } = options;
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError(`${who}: signal must be an AbortSignal`);
+  return options;
+}
+
+/**
+ * `predictBorrowed` over x's rows in chunks of `rows`, each output copied into
+ * a new tensor (or `out`), yielding whenever ~8 ms have run. `alive` is called
+ * before every chunk (the net may be disposed while the caller awaits); x and
+ * out are checked again there too. On an error or abort the tensor it made is
+ * freed (an `out` keeps the chunks written before). x must have rows (N > 0).
+ */
+export async function predictInChunks(
+  rt: Runtime, who: string, x: Tensor, rows: number, options: AsyncOptions & { out?: Tensor },
+  alive: () => void, predictBorrowed: (chunk: Tensor) => Tensor,
+): Promise<Tensor> {
+  const { signal, out } = options;
+  const N = x.shape[0];
+  const yielder = new Yielder();
+  let result: Tensor | null = out ?? null;
+  try {
+    for (let start = 0; start < N; start += rows) {
+      signal?.throwIfAborted();
+      if (start > 0 && yielder.due()) await yielder.yieldNow();
+      signal?.throwIfAborted();
+      alive();
+      const end = Math.min(N, start + rows);
+      checkFloatTensor(rt, x, `${who}: x`);
+      const y = predictBorrowed(x.rows(start, end));
+      const rowSize = y.size / (end - start);
+      if (result === null) result = rt.tensor([N, ...y.shape.slice(1)]);
+      checkFloatTensor(rt, result, `${who}: out`);
+      if (result.size !== N * rowSize) throw new RangeError(`${who}: out must have shape [${[N, ...y.shape.slice(1)].join(', ')}], got [${result.shape.join(', ')}]`);
+      rt.unsafeKernels.copy(result.ptr + start * rowSize * 4, y.ptr, y.size);
+    }
+    return result!;
+  } catch (e) {
+    if (result !== null && result !== out) result.dispose();
+    throw e;
+  } finally {
+    yielder.close();
+  }
+}

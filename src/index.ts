@@ -5,8 +5,8 @@
 // parse them.
 export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape } from './runtime/tensor.js';
-/** @internal the one options check, for the subpath bundles (search, experiments), which import the core through this entry */
-export { checkOptions } from './runtime/options.js';
+/** @internal the options and flag checks, for the subpath bundles (search, experiments), which import the core through this entry */
+export { checkFlag, checkOptions } from './runtime/options.js';
 export type { WasmSource } from './runtime/source.js';
 export type { AllocatorStats } from './runtime/allocator.js';
 export * from './layers/index.js';

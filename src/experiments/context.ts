@@ -1,7 +1,7 @@
 // The context an experiment runs in: resolved options, progress, pauses that
 // yield to the host, and reseeding so every run starts from the same stream.
 import type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions } from './types.js';
-import { checkFlag } from '../runtime/options.js';
+import { checkFlag } from '../index.js';
 
 const OPTION_KEYS = new Set(['rt', 'data', 'quick', 'seed', 'signal', 'onProgress', 'executor']);
 

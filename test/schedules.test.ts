@@ -53,6 +53,9 @@ describe('closed-form schedules', () => {
     expect(() => new CosineAnnealingLR({ tMax: 5, eta: 1 } as never)).toThrow(/unknown option 'eta'/);
     expect(() => new LinearLR({ interval: 'batch' } as never)).toThrow(/interval must be 'epoch' or 'step'/);
     expect(() => createSchedule('warm')).toThrow(/unknown name 'warm'/);
+    // a name of Object's prototype is no schedule (it returned the options object itself)
+    expect(() => createSchedule('constructor', { stepSize: 1 })).toThrow(/^schedule: unknown name 'constructor'/);
+    expect(() => createSchedule(null as never)).toThrow(/^schedule: unknown name null/);
     expect(createSchedule('cosine', { tMax: 4 }).lrAt(4, 1)).toBeCloseTo(0, 15);
   });
 });
@@ -81,5 +84,31 @@ describe('ReduceLROnPlateau', () => {
     expect(s.lrAt(0, 0.1)).toBeCloseTo(0.01, 15);
     s.observe(0.4); // reduce to max(0.001, 0.005)
     expect(s.lrAt(0, 0.1)).toBe(0.005);
+  });
+
+  it('reset() forgets a run: the next lrAt takes its base rate again (a Trainer resets it when a run starts)', () => {
+    const s = new ReduceLROnPlateau({ factor: 0.1, patience: 0 });
+    s.lrAt(0, 0.5);
+    s.observe(1);
+    s.observe(2);
+    expect(s.lrAt(1, 0.5)).toBeCloseTo(0.05, 15);
+    s.reset();
+    expect(s.lrAt(0, 0.001)).toBe(0.001);
+    expect(s.state()).toEqual({ lr: 0.001, best: 0, hasBest: 0, numBadEpochs: 0, cooldownCounter: 0 });
+  });
+
+  it('refuses a metric that is not a number and a state with counts that are not counts; an infinite best survives a checkpoint', () => {
+    const s = new ReduceLROnPlateau({ patience: 0 });
+    s.lrAt(0, 1);
+    expect(() => s.observe('abc' as never)).toThrow(/^ReduceLROnPlateau\.observe: metric must be a number, got the string "abc"$/);
+    expect(() => s.loadState({ ...s.state(), numBadEpochs: -5 })).toThrow(/numBadEpochs must be a non-negative integer, got -5/);
+    expect(() => s.loadState({ ...s.state(), cooldownCounter: 0.5 })).toThrow(/cooldownCounter must be a non-negative integer, got 0\.5/);
+    s.observe(-Infinity); // best −Infinity in min mode: every later metric is a bad epoch
+    const t = new ReduceLROnPlateau({ patience: 0 });
+    t.loadState(JSON.parse(JSON.stringify(s.state())));
+    s.observe(0);
+    t.observe(0);
+    expect(t.lrAt(2, 1)).toBe(s.lrAt(2, 1));
+    expect(s.lrAt(2, 1)).toBeCloseTo(0.1, 15);
   });
 });

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
-  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, StepLR, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
+  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, StepLR, ReduceLROnPlateau, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
   WorkerFault, type TrainerOptions, type TrainResult,
 } from '../src/index.js';
 
@@ -226,6 +226,23 @@ describe('Trainer validation, early stopping, checkpoints', () => {
     expect(r.valAccList).toHaveLength(2);
     expect(r.epochs[1].valLoss).toBeGreaterThan(0);
     trainer.dispose();
+  });
+
+  it('a plateau schedule starts each run from its optimizer\'s base rate (it kept the first run\'s, up to 500× the rate asked for)', () => {
+    const schedule = new ReduceLROnPlateau({ factor: 0.1, patience: 0 });
+    const d = blobs(rt, 40, 21), flipped = blobs(rt, 20, 22, true);
+    const lrs = (lr: number) => {
+      const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+      const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 3, miniBatchSize: 10, optimizer: new SGD({ lr }), lrSchedule: schedule, validation: flipped });
+      const r = trainer.train().epochs.map((e) => e.lr);
+      trainer.dispose();
+      net.dispose();
+      return r;
+    };
+    expect(lrs(0.5)[0]).toBe(0.5);
+    const second = lrs(0.001);
+    expect(second[0]).toBe(0.001);
+    expect(second.every((lr) => lr! <= 0.001)).toBe(true);
   });
 
   // Keras's count: patience 1 stopped one epoch late (wait > patience)

@@ -4,6 +4,7 @@
 // resumed run needs only k; ReduceLROnPlateau alone keeps state, exported by
 // state(). The Trainer sets the optimizer's `lr` before each period; the
 // optimizer kernels take lr as an argument, so a schedule costs no extra pass.
+import { describeValue } from '../runtime/tensor.js';
 
 /** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
 export type ScheduleInterval = 'epoch' | 'step';
@@ -21,6 +22,8 @@ export interface LRSchedule {
   state?(): Record<string, number>;
   /** Restores what state() returned. */
   loadState?(state: Record<string, number>): void;
+  /** Forgets what earlier runs observed (stateful schedules only): the Trainer calls it when a run starts from its first step. */
+  reset?(): void;
 }
 
 /** The interval option every closed-form schedule takes. */
@@ -250,6 +253,14 @@ export class ReduceLROnPlateau implements LRSchedule {
     this.best = mode === 'min' ? Infinity : -Infinity;
   }
 
+  /** Back to the state after construction: the next lrAt takes its base rate again. */
+  reset(): void {
+    this.lr = NaN;
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+    this.numBadEpochs = 0;
+    this.cooldownCounter = 0;
+  }
+
   /** The current rate (the base rate until the first reduction). */
   lrAt(_k: number, baseLr: number): number {
     if (Number.isNaN(this.lr)) this.lr = baseLr;
@@ -259,6 +270,7 @@ export class ReduceLROnPlateau implements LRSchedule {
   /** The epoch's metric: counts bad epochs and reduces the rate as PyTorch's step(metrics). */
   observe(metric: number): void {
     if (Number.isNaN(this.lr)) throw new Error('ReduceLROnPlateau.observe: call lrAt first (the Trainer does)');
+    if (typeof metric !== 'number') throw new TypeError(`ReduceLROnPlateau.observe: metric must be a number, got ${describeValue(metric)}`);
     if (this.isBetter(metric)) {
       this.best = metric;
       this.numBadEpochs = 0;
@@ -278,9 +290,11 @@ export class ReduceLROnPlateau implements LRSchedule {
   }
 
   state(): Record<string, number> {
-    // JSON has no Infinity: hasBest says whether best is set
-    const hasBest = Number.isFinite(this.best) ? 1 : 0;
-    return { lr: Number.isNaN(this.lr) ? -1 : this.lr, best: hasBest ? this.best : 0, hasBest, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter };
+    // JSON has no Infinity: hasBest 0 is the start's (none yet), 2 an infinite best whose sign `best` holds
+    const unset = this.best === (this.mode === 'min' ? Infinity : -Infinity);
+    const hasBest = unset ? 0 : Number.isFinite(this.best) ? 1 : 2;
+    const best = hasBest === 1 ? this.best : hasBest === 2 ? Math.sign(this.best) : 0;
+    return { lr: Number.isNaN(this.lr) ? -1 : this.lr, best, hasBest, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter };
   }
 
   loadState(s: Record<string, number>): void {
@@ -288,8 +302,12 @@ export class ReduceLROnPlateau implements LRSchedule {
     for (const key of ['lr', 'best', 'hasBest', 'numBadEpochs', 'cooldownCounter']) {
       if (typeof s?.[key] !== 'number' || !Number.isFinite(s[key])) throw new RangeError(`${who}: ${key} must be a finite number, got ${String(s?.[key])}`);
     }
+    if (![0, 1, 2].includes(s.hasBest)) throw new RangeError(`${who}: hasBest must be 0, 1 or 2, got ${s.hasBest}`);
+    for (const key of ['numBadEpochs', 'cooldownCounter']) {
+      if (!nonNegativeInt(s[key])) throw new RangeError(`${who}: ${key} must be a non-negative integer, got ${s[key]}`);
+    }
     this.lr = s.lr < 0 ? NaN : s.lr;
-    this.best = s.hasBest ? s.best : (this.mode === 'min' ? Infinity : -Infinity);
+    this.best = s.hasBest === 1 ? s.best : s.hasBest === 2 ? s.best * Infinity : (this.mode === 'min' ? Infinity : -Infinity);
     this.numBadEpochs = s.numBadEpochs;
     this.cooldownCounter = s.cooldownCounter;
   }
@@ -320,7 +338,9 @@ export const scheduleNames = Object.keys(SCHEDULES) as ScheduleName[];
  * e.g. createSchedule('step', { stepSize: 1, gamma: 0.9 }). Unknown name: TypeError.
  */
 export function createSchedule(name: string, options: object = {}): LRSchedule {
-  const make = (SCHEDULES as Record<string, (o: object) => LRSchedule>)[name.toLowerCase()];
-  if (!make) throw new TypeError(`schedule: unknown name '${name}' (expected one of ${scheduleNames.join(', ')})`);
+  const key = typeof name === 'string' ? name.toLowerCase() : '';
+  // own keys only: 'constructor' is no schedule
+  if (!Object.hasOwn(SCHEDULES, key)) throw new TypeError(`schedule: unknown name ${typeof name === 'string' ? `'${name}'` : describeValue(name)} (expected one of ${scheduleNames.join(', ')})`);
+  const make = SCHEDULES[key as ScheduleName] as (o: object) => LRSchedule;
   return make(options);
 }

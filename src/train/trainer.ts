@@ -738,6 +738,8 @@ export class Trainer {
     const event = (): TrainerEvent => ({ trainer: this, epoch: this.epoch, iter: this.iter, maxIter: this.maxIter, stop: () => { this.stopRequested = true; } });
     const start = now();
     if (schedule && this.baseLr === null) this.baseLr = opt.lr!;
+    // a run from its first step: what a stateful schedule saw in another run (or Trainer) does not carry over
+    if (this.iter === 0) schedule?.reset?.();
     for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()));
     let reason: StopReason = this.stopRequested ? 'callback' : 'completed';
     let rechecked = false;

@@ -95,6 +95,20 @@ describe('RandomAffine', () => {
     x.dispose();
   });
 
+  it('applied to its own last output (apply(apply(x))), gives what it gives a copy of it', () => {
+    const x = rt.tensor([3, 1, 12, 12], randomArray(3 * 144, 8, 0, 1));
+    const aug = new RandomAffine(rt, { degrees: 20, scale: [0.8, 1.2], shift: 2 });
+    rt.reseed(5);
+    const once = aug.apply(x);
+    const copy = rt.tensor(once.shape, once.data);
+    const state = rt.randomState;
+    const twice = aug.apply(once).toArray(); // the output buffer in, the output buffer out
+    rt.randomState = state;
+    expectBits(twice, aug.apply(copy).toArray(), 'chained');
+    for (const t of [x, copy]) t.dispose();
+    aug.dispose();
+  });
+
   it('checks its options and input by name', () => {
     const aug2 = new RandomAffine(rt, { degrees: 5 });
     const gone = rt.tensor([1, 1, 4, 4]);
@@ -105,10 +119,16 @@ describe('RandomAffine', () => {
     ints.dispose();
     aug2.dispose();
     expect(() => aug2.apply(rt.tensor([1, 1, 4, 4]))).toThrow(/^RandomAffine\.apply: used after dispose\(\)$/);
-    expect(() => new RandomAffine(rt, { rotate: 3 } as never)).toThrow(/RandomAffine: unknown option 'rotate' \(expected degrees, scale, shift\)/);
+    expect(() => new RandomAffine(rt, { rotate: 3 } as never)).toThrow(/RandomAffine: unknown option 'rotate' \(expected one of degrees, scale, shift\)/);
+    expect(() => new RandomAffine(rt, null as never)).toThrow(/^RandomAffine: options must be an object, got null$/);
+    expect(() => new RandomAffine(undefined as never)).toThrow(/^RandomAffine: rt must be a Runtime \(from createRuntime\), got undefined$/);
     expect(() => new RandomAffine(rt, { degrees: -1 })).toThrow(/degrees must be in \[0, 180\], got -1/);
-    expect(() => new RandomAffine(rt, { scale: [1.2, 0.8] })).toThrow(/scale must be \[lo, hi\] with 0 < lo <= hi, got \[1.2,0.8\]/);
-    expect(() => new RandomAffine(rt, { shift: NaN })).toThrow(/shift must be a non-negative number of pixels, got NaN/);
+    expect(() => new RandomAffine(rt, { scale: [1.2, 0.8] })).toThrow(/scale must be \[lo, hi\] with 0 < lo <= hi in float32's range, got \[1.2,0.8\]/);
+    // values float32 cannot hold: every image came out black
+    expect(() => new RandomAffine(rt, { scale: [1e-50, 1e-50] })).toThrow(/scale must be \[lo, hi\] with 0 < lo <= hi in float32's range/);
+    expect(() => new RandomAffine(rt, { scale: [1, 1e39] })).toThrow(/scale must be \[lo, hi\] with 0 < lo <= hi in float32's range/);
+    expect(() => new RandomAffine(rt, { shift: 1e39 })).toThrow(/shift must be a non-negative number of pixels in float32's range, got 1e\+39/);
+    expect(() => new RandomAffine(rt, { shift: NaN })).toThrow(/shift must be a non-negative number of pixels in float32's range, got NaN/);
     expect(() => new RandomAffine(rt).apply(rt.tensor([2, 784]))).toThrow(/RandomAffine.apply: x must be \[N, C, H, W\], got \[2, 784\]/);
   });
 });

@@ -186,6 +186,23 @@ describe('checkTensor', () => {
   });
 });
 
+describe('a runtime where one is expected', () => {
+  it('every constructor that takes one refuses anything else by name (was "Cannot read properties of undefined")', () => {
+    const mlp = { inputSize: 2, hiddenSizeList: [3], outputSize: 2 };
+    const cases: Array<[string, (rt: unknown) => unknown]> = [
+      ['MultiLayerNet', (r) => new MultiLayerNet(r as Runtime, mlp)], ['MultiLayerNetExtend', (r) => new MultiLayerNetExtend(r as Runtime, mlp)],
+      ['SimpleConvNet', (r) => new SimpleConvNet(r as Runtime)], ['DeepConvNet', (r) => new DeepConvNet(r as Runtime)], ['Sequential', (r) => new Sequential(r as Runtime, [])],
+    ];
+    const tensor = rt.tensor([1]);
+    for (const [who, make] of cases) {
+      for (const [value, got] of [[undefined, 'undefined'], [{}, 'an Object'], [tensor, 'a Tensor']] as const) {
+        expect(() => make(value), `${who}(${got})`).toThrow(new RegExp(`^${who}: rt must be a Runtime \\(from createRuntime\\), got ${got}$`));
+      }
+    }
+    tensor.dispose();
+  });
+});
+
 describe('results the caller owns', () => {
   it('predict returns a new tensor per call that survives later calls of any batch shape', () => {
     const net = new MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [6], outputSize: 3 });

@@ -1,9 +1,10 @@
 // Random affine augmentation of image batches (rotation, scale, shift), on
 // the runtime's seeded stream: the same seed gives the same transforms, and
 // the same bits, on every host (assembly/augment.ts).
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
 import { Buffers } from '../layers/buffers.js';
+import { checkOptions } from '../runtime/options.js';
 
 /** Options of RandomAffine; the constructor throws a TypeError on an unknown key and a RangeError naming a value out of range. */
 export interface RandomAffineOptions {
@@ -29,15 +30,15 @@ export class RandomAffine {
   private readonly buffers: Buffers;
 
   constructor(readonly rt: Runtime, options: RandomAffineOptions = {}) {
-    for (const key of Object.keys(options)) {
-      if (!KEYS.has(key)) throw new TypeError(`RandomAffine: unknown option '${key}' (expected ${[...KEYS].join(', ')})`);
-    }
+    checkRuntime(rt, 'RandomAffine');
+    checkOptions('RandomAffine', options, KEYS);
     const { degrees = 0, scale = [1, 1], shift = 0 } = options;
     if (!(Number.isFinite(degrees) && degrees >= 0 && degrees <= 180)) throw new RangeError(`RandomAffine: degrees must be in [0, 180], got ${degrees}`);
-    if (!(Array.isArray(scale) && scale.length === 2 && scale[0] > 0 && scale[1] >= scale[0] && Number.isFinite(scale[1]))) {
-      throw new RangeError(`RandomAffine: scale must be [lo, hi] with 0 < lo <= hi, got ${JSON.stringify(scale)}`);
+    // the kernel takes float32: 1e-50 would round to 0 and 1e39 to Infinity, and every image come out black
+    if (!(Array.isArray(scale) && scale.length === 2 && Math.fround(scale[0]) > 0 && scale[1] >= scale[0] && Number.isFinite(Math.fround(scale[1])))) {
+      throw new RangeError(`RandomAffine: scale must be [lo, hi] with 0 < lo <= hi in float32's range, got ${JSON.stringify(scale)}`);
     }
-    if (!(Number.isFinite(shift) && shift >= 0)) throw new RangeError(`RandomAffine: shift must be a non-negative number of pixels, got ${shift}`);
+    if (!(Number.isFinite(Math.fround(shift)) && shift >= 0)) throw new RangeError(`RandomAffine: shift must be a non-negative number of pixels in float32's range, got ${shift}`);
     this.degrees = degrees;
     this.scale = [scale[0], scale[1]];
     this.shift = shift;
@@ -46,7 +47,7 @@ export class RandomAffine {
 
   /**
    * A transformed copy of x [N, C, H, W], one random transform per image, owned by this RandomAffine
-   * (valid until the next call; do not dispose it).
+   * (valid until the next call; do not dispose it). x may be the last call's output (apply(apply(x))).
    * @throws TypeError if x is not a live float32 Tensor of this runtime; RangeError if x is not 4-D.
    */
   apply(x: Tensor): Tensor {
@@ -55,8 +56,14 @@ export class RandomAffine {
     if (x.shape.length !== 4) throw new RangeError(`RandomAffine.apply: x must be [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [N, C, H, W] = x.shape;
     const out = this.buffers.get('out', x.shape);
+    // x may be (a view of) the last output: the kernel would read pixels it has already written
+    let src = x;
+    if (x.ptr < out.ptr + out.size * 4 && out.ptr < x.ptr + x.size * 4) {
+      src = this.buffers.get('in', x.shape);
+      this.rt.unsafeKernels.copy(src.ptr, x.ptr, x.size);
+    }
     const u = this.rt.uniform(this.buffers.get('u', [Math.max(1, 4 * N)]));
-    this.rt.unsafeKernels.randomAffineForward(out.ptr, x.ptr, u.ptr, N, C, H, W, this.degrees, this.scale[0], this.scale[1], this.shift);
+    this.rt.unsafeKernels.randomAffineForward(out.ptr, src.ptr, u.ptr, N, C, H, W, this.degrees, this.scale[0], this.scale[1], this.shift);
     return out;
   }
 

@@ -3,7 +3,7 @@
 // -> Dropout(0.5) -> Affine(10) -> Dropout(0.5). He initialisation per layer:
 // std = sqrt(2 / fan-in), fan-in = C·3·3 for a conv (the book's pre_node_nums).
 // Trained with Adam in the book (lr 0.001). Keys W1/b1 … W8/b8.
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { checkOptions } from '../runtime/options.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
@@ -42,6 +42,7 @@ export class DeepConvNet extends Sequential {
   readonly inputDim: readonly number[];
 
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
+    checkRuntime(rt, 'DeepConvNet');
     checkOptions('DeepConvNet', options, KEYS);
     const { inputDim = [1, 28, 28], convParams = deepConvNetParams, hiddenSize = 50, outputSize = 10 } = options;
     if (convParams.length !== 6) throw new RangeError(`DeepConvNet: convParams must list 6 conv layers, got ${convParams.length}`);

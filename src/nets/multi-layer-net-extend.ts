@@ -6,7 +6,7 @@ import { activation, type ActivationName } from '../layers/activations.js';
 import { BatchNormalization } from '../layers/batch-normalization.js';
 import { Dropout } from '../layers/dropout.js';
 import type { Layer } from '../layers/layer.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { affineLayer, affineParameters, checkSizes } from './multi-layer-net.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
@@ -55,6 +55,7 @@ export class MultiLayerNetExtend extends Sequential {
   readonly dropoutRatio: number;
 
   constructor(rt: Runtime, options: MultiLayerNetExtendOptions) {
+    checkRuntime(rt, 'MultiLayerNetExtend');
     checkOptions('MultiLayerNetExtend', options, KEYS);
     const {
       inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu',

@@ -3,7 +3,7 @@ import { checkOptions } from '../runtime/options.js';
 import { Affine } from '../layers/affine.js';
 import { activation, type ActivationName } from '../layers/activations.js';
 import type { Layer } from '../layers/layer.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
@@ -72,6 +72,7 @@ export class MultiLayerNet extends Sequential {
   readonly activation: ActivationName;
 
   constructor(rt: Runtime, options: MultiLayerNetOptions) {
+    checkRuntime(rt, 'MultiLayerNet');
     checkOptions('MultiLayerNet', options, KEYS);
     const { inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu', weightDecayLambda = 0 } = options;
     const sizes = checkSizes('MultiLayerNet', inputSize, hiddenSizeList, outputSize);

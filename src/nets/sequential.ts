@@ -7,7 +7,7 @@ import { fusesActivation, fusesActivationBackward, type Layer } from '../layers/
 import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
@@ -59,6 +59,7 @@ export class Sequential {
   private readonly buffers: Buffers;
 
   constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {
+    checkRuntime(rt, 'Sequential');
     checkSequentialOptions(options);
     if (!Array.isArray(layers)) throw new TypeError(`Sequential: layers must be an array of layers, got ${typeof layers}`);
     layers.forEach((layer, i) => checkLayer(rt, layers, layer, i));

@@ -1,6 +1,6 @@
 // The book's SimpleConvNet (ch07): Conv -> ReLU -> Pool(2×2, stride 2) ->
 // Affine -> ReLU -> Affine -> SoftmaxWithLoss. Keys W1/b1 (conv), W2/b2, W3/b3.
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { checkOptions } from '../runtime/options.js';
 import { Sequential } from './sequential.js';
@@ -32,6 +32,7 @@ export class SimpleConvNet extends Sequential {
   readonly inputDim: readonly number[];
 
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
+    checkRuntime(rt, 'SimpleConvNet');
     checkOptions('SimpleConvNet', options, KEYS);
     const {
       inputDim = [1, 28, 28],

@@ -775,6 +775,11 @@ function checkInt32Values(who: string, data: ArrayLike<number>): void {
   }
 }
 
+/** Throws a TypeError naming `who` unless `rt` is a Runtime (from createRuntime): a constructor's first check, before it allocates. */
+export function checkRuntime(rt: unknown, who: string): asserts rt is Runtime {
+  if (!(rt instanceof Runtime)) throw new TypeError(`${who}: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}`);
+}
+
 function checkSeed(seed: number): void {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed: expected an integer in [0, 2^32), got ${seed}`);
 }

@@ -132,6 +132,20 @@ describe("the book's conclusions on quick runs", () => {
   });
 });
 
+describe('errors during a run', () => {
+  it('only NaN/Inf in training counts as divergence: a RangeError of a callback that mentions NaN rejects (it was read as the run diverging)', async () => {
+    let calls = 0;
+    const onProgress = () => { if (++calls === 3) throw new RangeError('my metric is NaN'); };
+    await expect(runExperiment('overfit', { rt, data, quick: true, onProgress })).rejects.toThrow(/^my metric is NaN$/);
+  });
+
+  it('refuses a signal and an onProgress of the wrong kind before it runs', async () => {
+    await expect(runExperiment('overfit', { rt, data, quick: true, signal: 'x' as never })).rejects.toThrow(/^runExperiment: signal must be an AbortSignal$/);
+    await expect(runExperiment('overfit', { rt, data, quick: true, signal: {} as never })).rejects.toThrow(/^runExperiment: signal must be an AbortSignal$/);
+    await expect(runExperiment('overfit', { rt, data, quick: true, onProgress: 5 as never })).rejects.toThrow(/^runExperiment: onProgress must be a function, got number 5$/);
+  });
+});
+
 describe('simdnn experiment', () => {
   async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     let stdout = '', stderr = '';

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, SoftmaxWithLoss, Dropout, BatchNormalization, isFusableActivation } from '../src/index.js';
+import { MultiLayerNet, MultiLayerNetExtend, NonFiniteError, Trainer, SGD, Sequential, Affine, Relu, Sigmoid, SoftmaxWithLoss, Dropout, BatchNormalization, isFusableActivation } from '../src/index.js';
 import { expectBits } from './helpers/runtime.js';
 import { randomArray } from './reference/book.js';
 import { gradError } from './reference/gradcheck.js';
@@ -329,6 +329,9 @@ describe('Trainer', () => {
     const before = decayed.exportParams();
     const t2 = new Trainer(decayed, tr.x, tr.t, tr.x, tr.t, { epochs: 1, miniBatchSize: 10 });
     expect(() => t2.step(tr.x.rows(0, 10), tr.t.rows(0, 10))).toThrow(/step 1 produced NaN\/Inf/);
+    // a class of its own, so a sweep tells divergence from other RangeErrors; still a RangeError
+    expect(() => t2.step(tr.x.rows(0, 10), tr.t.rows(0, 10))).toThrow(NonFiniteError);
+    expect(() => t2.step(tr.x.rows(0, 10), tr.t.rows(0, 10))).toThrow(RangeError);
     expect(decayed.exportParams()).toEqual(before);
     // an Inf input makes the loss NaN: caught before backward
     const w1 = net.params.W1.toArray();

@@ -1,7 +1,7 @@
 // The context an experiment runs in: resolved options, progress, pauses that
 // yield to the host, and reseeding so every run starts from the same stream.
 import type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions } from './types.js';
-import { checkFlag } from '../index.js';
+import { checkFlag, describeValue } from '../index.js';
 
 const OPTION_KEYS = new Set(['rt', 'data', 'quick', 'seed', 'signal', 'onProgress', 'executor']);
 
@@ -15,6 +15,8 @@ export function createContext(experiment: Experiment, options: ExperimentOptions
   if (rt === null || typeof rt !== 'object' || typeof rt.reseed !== 'function') throw new TypeError('runExperiment: options.rt must be a Runtime (from createRuntime)');
   if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`runExperiment: seed must be an integer in [0, 2^32), got ${seed}`);
   checkFlag('runExperiment', 'quick', quick);
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.throwIfAborted === 'function')) throw new TypeError('runExperiment: signal must be an AbortSignal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`runExperiment: onProgress must be a function, got ${describeValue(onProgress)}`);
   if (experiment.needsData) checkData(experiment.name, data);
   let total = 0;
   let done = 0;

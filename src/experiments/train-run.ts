@@ -1,7 +1,7 @@
 // Training runs for the experiments: the library's Trainer.fit (async, yields
 // to the host, stops on the AbortSignal), with each step counted for progress
 // and a diverging run (NaN/Inf) recorded up to where it failed.
-import { Trainer, type EpochRecord, type IntTensor, type Optimizer, type Sequential, type Tensor } from '../index.js';
+import { NonFiniteError, Trainer, type EpochRecord, type IntTensor, type Optimizer, type Sequential, type Tensor } from '../index.js';
 import type { ExperimentContext } from './types.js';
 
 export interface RunData {
@@ -65,7 +65,7 @@ export async function trainRun(ctx: ExperimentContext, net: Sequential, data: Ru
     });
   } catch (e) {
     // the Trainer's NaN/Inf check, or the loss layer's when an evaluation meets overflowed activations
-    if (!(e instanceof RangeError && /NaN/.test(e.message))) throw e;
+    if (!(e instanceof NonFiniteError)) throw e;
     record.divergedAt = record.losses.length + 1;
     ctx.tick(total - record.losses.length, s.phase); // the steps that will not run
   } finally {

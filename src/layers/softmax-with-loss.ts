@@ -1,6 +1,7 @@
 // Softmax followed by cross-entropy (the book's SoftmaxWithLoss), in one kernel.
 import { Buffers } from './buffers.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
+import { NonFiniteError } from '../runtime/errors.js';
 
 /** Targets: a one-hot (or soft) Tensor like x, int labels in memory, or labels in a JS array. */
 export type Targets = Tensor | IntTensor | ArrayLike<number>;
@@ -73,7 +74,7 @@ export class SoftmaxWithLoss {
   private setLoss(total: number, rows: number): number {
     this.loss = total / rows;
     if (!Number.isFinite(this.loss)) {
-      throw new RangeError(`SoftmaxWithLoss: the loss is ${this.loss}; x holds NaN or Inf (training diverged? lower the learning rate)`);
+      throw new NonFiniteError(`SoftmaxWithLoss: the loss is ${this.loss}; x holds NaN or Inf (training diverged? lower the learning rate)`);
     }
     return this.loss;
   }

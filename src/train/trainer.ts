@@ -16,6 +16,7 @@ import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type Optimize
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor } from '../runtime/tensor.js';
 import { checkFlag } from '../runtime/options.js';
+import { NonFiniteError } from '../runtime/errors.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
@@ -569,9 +570,9 @@ export class Trainer {
     if (updated) this.guard.restoreAll();
     else this.guard.restoreLayerState();
     if (what === 'parameters') {
-      throw new RangeError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
+      throw new NonFiniteError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
     }
-    throw new RangeError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
+    throw new NonFiniteError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
   }
 
   /**

@@ -1,0 +1,11 @@
+// Errors a program may want to tell apart from the rest by class, not by
+// message: training that met NaN or Inf is one a learning-rate sweep expects.
+
+/**
+ * A loss, gradient or parameter became NaN or Inf (training diverged: the
+ * learning rate is too high for the net). A RangeError, as it was before it
+ * had a class of its own. The Trainer throws it after putting the step back.
+ */
+export class NonFiniteError extends RangeError {
+  override readonly name = 'NonFiniteError';
+}

@@ -129,6 +129,14 @@ describe('smoothCurve', () => {
   it('numpy.kaiser(11, 2)', () => {
     expectClose(kaiserWindow(11, 2), [0.4386762798370488, 0.6113943543616491, 0.7676749968275236, 0.8921614338542881, 0.9723298008693713, 1,
       0.9723298008693713, 0.8921614338542881, 0.7676749968275236, 0.6113943543616491, 0.4386762798370488], { rtol: 1e-14 });
+    // large beta: the series ran 50 terms (3.6e-130 at beta 800, where I0 overflows)
+    expectClose(kaiserWindow(5, 50), [3.409997134604562e-21, 0.0013249058037932944, 1, 0.0013249058037932944, 3.409997134604562e-21], { rtol: 1e-12 });
+    expectClose(kaiserWindow(5, 600), [1.6269936722628168e-259, 1.3200549055940048e-35, 1, 1.3200549055940048e-35, 1.6269936722628168e-259], { rtol: 1e-10 });
+    expect(kaiserWindow(0, 2)).toEqual([]);
+    expect(() => kaiserWindow(2.5, 2)).toThrow(/^kaiserWindow: m must be a non-negative integer, got number 2\.5$/);
+    expect(() => kaiserWindow('3' as never, 2)).toThrow(/m must be a non-negative integer, got the string "3"/);
+    expect(() => kaiserWindow(5, 800)).toThrow(/^kaiserWindow: beta must be a number in \[-700, 700\], got number 800$/);
+    expect(() => kaiserWindow(5, NaN)).toThrow(/beta must be a number in \[-700, 700\], got number NaN/);
   });
 
   it('matches the book\'s smooth_curve on 30, 12 and 11 points, and is empty below 11 as the book\'s slices make it', () => {

@@ -7,7 +7,7 @@ import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
-  trialJob, uniform, checkSpace, type DataLoader, type SearchSpace, type TrialResult,
+  trialJob, uniform, checkSpace, searchChart, type DataLoader, type SearchSpace, type TrialResult,
 } from '../src/search/index.js';
 
 /** 60 train + 20 validation rows of 12 features, 3 classes: trials take milliseconds. */
@@ -279,5 +279,20 @@ describe('settings checked before the first job', () => {
 
   it('a bound that is not a number says what it is', () => {
     expect(() => checkSpace({ lr: { kind: 'uniform', low: '0.1', high: 1 } } as unknown as SearchSpace)).toThrow(/space\.lr: uniform: low must be a finite number, got the string "0\.1"/);
+  });
+});
+
+describe('searchChart', () => {
+  it('refuses what is not a search result, unknown options, and axes named as the chart\'s own fields (a setting \'epochs\' was overwritten by the history length)', async () => {
+    const rt = await makeRuntime({ seed: 1 });
+    const executor = inlineExecutor(rt, tinyData);
+    const result = await hyperparameterSearch({ space: tinySpace, trials: 2, epochs: 1, data: {}, executor });
+    await executor.close();
+    expect(searchChart(result)).toMatchObject({ hconcat: [{}, { title: 'lr × weightDecay, coloured by validation accuracy' }] });
+    expect(() => searchChart(null as never)).toThrow(/^searchChart: expected what hyperparameterSearch returned$/);
+    expect(() => searchChart(result, { z: 'lr' } as never)).toThrow(/^searchChart: unknown option 'z'/);
+    expect(() => searchChart(result, { x: 'epochs' })).toThrow(/^searchChart: x 'epochs' is one of the chart's own fields/);
+    expect(() => searchChart(result, { y: 3 } as never)).toThrow(/^searchChart: y must name a setting, got number 3$/);
+    rt.dispose();
   });
 });

@@ -10,7 +10,8 @@ const BETA = 2;
 function besselI0(x: number): number {
   let sum = 1, term = 1;
   const q = (x * x) / 4;
-  for (let k = 1; k < 50; k++) {
+  // terms grow until k ≈ x/2, then fall: enough of them for x up to MAX_BETA
+  for (let k = 1; k < 2000; k++) {
     term *= q / (k * k);
     sum += term;
     if (term < sum * 1e-17) break;
@@ -18,8 +19,16 @@ function besselI0(x: number): number {
   return sum;
 }
 
-/** numpy.kaiser(m, beta): I0(beta·√(1 − (2n/(m−1) − 1)²)) / I0(beta). */
+/** The largest |beta| whose I0 a float64 holds (I0(713) ≈ 1.7e308). */
+const MAX_BETA = 700;
+
+/**
+ * numpy.kaiser(m, beta): I0(beta·√(1 − (2n/(m−1) − 1)²)) / I0(beta), for m points (a
+ * non-negative integer; 0 gives []) and |beta| <= 700 (beyond it I0 overflows a float64).
+ */
 export function kaiserWindow(m: number, beta: number): number[] {
+  if (!(Number.isSafeInteger(m) && m >= 0)) throw new RangeError(`kaiserWindow: m must be a non-negative integer, got ${describeValue(m)}`);
+  if (!(typeof beta === 'number' && Math.abs(beta) <= MAX_BETA)) throw new RangeError(`kaiserWindow: beta must be a number in [-${MAX_BETA}, ${MAX_BETA}], got ${describeValue(beta)}`);
   if (m === 1) return [1];
   const denominator = besselI0(beta);
   return Array.from({ length: m }, (_, n) => {

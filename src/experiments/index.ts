@@ -17,7 +17,7 @@ import type { Experiment, ExperimentOptions, ExperimentResult, VegaLiteSpec } fr
 export type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions, ExperimentProgress, ExperimentResult, Json, JsonObject, Row, VegaLiteSpec } from './types.js';
 
 /** Every experiment, in the chapter's order. */
-export const experiments: readonly Experiment[] = [
+export const experiments: readonly Experiment[] = Object.freeze([
   optimizerNaive,
   optimizerMnist,
   optimizerBatchnorm,
@@ -29,10 +29,10 @@ export const experiments: readonly Experiment[] = [
   gradientVanishing,
   hyperparameterSearch,
   deepconvnet,
-];
+]);
 
 /** The experiments' names, in the chapter's order. */
-export const experimentNames: readonly string[] = experiments.map((e) => e.name);
+export const experimentNames: readonly string[] = Object.freeze(experiments.map((e) => e.name));
 
 /**
  * Runs one experiment by name and returns its numbers, settings, conclusion
@@ -49,5 +49,6 @@ export async function runExperiment(name: string, options: ExperimentOptions): P
 
 /** The result's chart as one self-contained Vega-Lite spec (its tables inlined as named datasets), for vega-embed or a renderer. */
 export function chartSpec(result: ExperimentResult): VegaLiteSpec {
+  if (result === null || typeof result !== 'object' || typeof result.spec !== 'object' || result.spec === null) throw new TypeError('chartSpec: expected what runExperiment returned');
   return { ...result.spec, datasets: result.tables };
 }

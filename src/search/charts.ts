@@ -2,19 +2,30 @@
 // core draws nothing: Node renders them with src/node/charts.ts, a page with
 // vega-embed): the best validation accuracy so far over trials, and every
 // trial's learning rate × weight decay coloured by its validation accuracy.
+import { checkOptions, describeValue } from '../index.js';
 import type { SearchResult } from './search.js';
 
 /** A Vega-Lite spec as plain JSON. */
 export type SearchChartSpec = Record<string, unknown>;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const AXES = new Set(['x', 'y']);
+/** The fields each point carries beside the two settings: a setting of one of these names would overwrite it. */
+const OWN_FIELDS = new Set(['trial', 'validationAccuracy', 'epochs', 'status']);
 
 /**
  * The study's charts in one spec (two panels side by side). `x`/`y` name the
  * settings of the scatter (default lr and weightDecay; a trial without them
  * is left out of it); failed trials are drawn grey.
  */
-export function searchChart(result: SearchResult, { x = 'lr', y = 'weightDecay' }: { x?: string; y?: string } = {}): SearchChartSpec {
+export function searchChart(result: SearchResult, options: { x?: string; y?: string } = {}): SearchChartSpec {
+  if (result === null || typeof result !== 'object' || !Array.isArray(result.trials)) throw new TypeError('searchChart: expected what hyperparameterSearch returned');
+  checkOptions('searchChart', options, AXES);
+  const { x = 'lr', y = 'weightDecay' } = options;
+  for (const [axis, name] of [['x', x], ['y', y]]) {
+    if (typeof name !== 'string' || name === '') throw new TypeError(`searchChart: ${axis} must name a setting, got ${describeValue(name)}`);
+    if (OWN_FIELDS.has(name)) throw new RangeError(`searchChart: ${axis} '${name}' is one of the chart's own fields (${[...OWN_FIELDS].join(', ')}), not a setting`);
+  }
   let best = -Infinity;
   const progress = result.trials.map((t) => {
     const acc = t.status === 'ok' ? t.history.at(-1)?.valAcc ?? null : null;

@@ -228,6 +228,28 @@ describe('Trainer validation, early stopping, checkpoints', () => {
     trainer.dispose();
   });
 
+  it('resume refuses a state whose validationSplit chose other rows (a Trainer made on a runtime of another seed)', async () => {
+    const make = async (seed: number, split = true) => {
+      const r = await makeRuntime({ seed });
+      const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+      const d = blobs(r, 60, 23);
+      return { r, net, trainer: new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 2, miniBatchSize: 10, ...(split ? { validationSplit: 0.2 } : {}) }) };
+    };
+    const a = await make(3);
+    a.trainer.train();
+    const state = a.trainer.trainerState();
+    expect(state.splitSeed).toBe(3);
+    const other = await make(4);
+    const before = other.net.exportParams();
+    expect(() => other.trainer.resume(state)).toThrow(/^Trainer\.resume: the state's run held out its validation rows with seed 3, this Trainer with seed 4 \(the runtime's seed when it was made\)/);
+    expect(other.net.exportParams(), 'nothing changed').toEqual(before);
+    const none = await make(3, false);
+    expect(() => none.trainer.resume(state)).toThrow(/held out its validation rows with seed 3, this Trainer with none/);
+    const same = await make(3);
+    same.trainer.resume(state);
+    for (const x of [a, other, none, same]) { x.trainer.dispose(); x.net.dispose(); x.r.dispose(); }
+  });
+
   it('a plateau schedule starts each run from its optimizer\'s base rate (it kept the first run\'s, up to 500× the rate asked for)', () => {
     const schedule = new ReduceLROnPlateau({ factor: 0.1, patience: 0 });
     const d = blobs(rt, 40, 21), flipped = blobs(rt, 20, 22, true);

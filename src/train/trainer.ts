@@ -251,6 +251,8 @@ export interface TrainerState {
   params: Record<string, { shape: number[]; data: number[] }>;
   /** The best epoch's parameters kept for earlyStopping.restoreBest. */
   best: Record<string, { shape: number[]; data: number[] }> | null;
+  /** The seed that chose validationSplit's rows (null without one; absent in states written before it was recorded). */
+  splitSeed?: number | null;
 }
 
 /** The metadata key of a checkpoint's position (a model file's caller metadata). */
@@ -306,6 +308,8 @@ export class Trainer {
   private isDisposed = false;
   private bestLoss = Infinity;
   private bestEpoch = 0;
+  /** The seed validationSplit's rows were chosen with (null without a split). */
+  private splitSeed: number | null = null;
   private wait = 0;
   private readonly faults: WorkerFaultRecord[] = [];
 
@@ -386,7 +390,8 @@ export class Trainer {
     // from here on the Trainer allocates
     const full = new Dataset(xTrain, tTrain);
     if (validationSplit !== undefined) {
-      const parts = full.split(validationSplit, rt.randomState.seed);
+      this.splitSeed = rt.randomState.seed;
+      const parts = full.split(validationSplit, this.splitSeed);
       this.data = parts.train;
       this.validation = parts.validation;
     } else {
@@ -598,6 +603,7 @@ export class Trainer {
       optimizer: opt instanceof ElementwiseOptimizer ? opt.state() : null,
       params: toJson(this.network.exportParams()),
       best: this.best?.saved ? toJson(this.best.export()) : null,
+      splitSeed: this.splitSeed,
     };
   }
 
@@ -632,6 +638,10 @@ export class Trainer {
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
     if (!(Number.isInteger(s.epoch) && s.epoch >= 0 && s.epoch <= this.epochCount && Number.isInteger(s.iter) && s.iter >= 0 && s.iter <= this.maxIter)) {
       throw new RangeError(`Trainer.resume: position epoch ${s.epoch}, step ${s.iter} is outside this run (${this.epochCount} epochs, ${this.maxIter} steps)`);
+    }
+    // another split trains and validates on other rows: the resumed run would not be the interrupted one
+    if (s.splitSeed !== undefined && s.splitSeed !== this.splitSeed) {
+      throw new RangeError(`Trainer.resume: the state's run held out its validation rows ${s.splitSeed === null ? 'with no validationSplit' : `with seed ${s.splitSeed}`}, this Trainer ${this.splitSeed === null ? 'with none' : `with seed ${this.splitSeed}`} (the runtime's seed when it was made): make it on a runtime of the state's seed, with the same validationSplit`);
     }
     const opt = this.optimizer;
     if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');

@@ -5,16 +5,16 @@
 // for `simdnn worker`s anywhere. Every result goes to a JSON-lines file as it
 // comes; running the same study again resumes it from that file (and, with
 // --queue, from Redis). The best trials print as a table.
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { resumeFrom } from '../../search/resume.js';
+import { resultKey, resumeFrom } from '../../search/resume.js';
 import { hyperparameterSearch, type Executor, type ScoredResult, type SearchResult } from '../../search/search.js';
-import { checkSpace, logUniform, type SearchSpace } from '../../search/space.js';
+import { checkSpace, isDimension, logUniform, type SearchSpace } from '../../search/space.js';
 import { searchChart } from '../../search/charts.js';
-import type { TrialResult } from '../../search/trial.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { localExecutor } from '../search/local.js';
-import { DEFAULT_QUEUE_NAME, queueExecutor } from '../search/queue.js';
+import { DEFAULT_QUEUE_NAME, queueExecutor, redisConnection, shownUrl } from '../search/queue.js';
+import { ResultsFile } from '../search/results-file.js';
 import { intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -36,9 +36,10 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'min-epochs', value: 'n', default: '1', help: "ASHA's first rung" },
   { name: 'parallel', value: 'n', help: 'ASHA: jobs in flight, which fixes its decisions (default: --workers, or 8 with --queue)' },
   { name: 'workers', value: 'n', help: 'local worker threads (default: one per core)' },
-  { name: 'queue', value: 'redis://host:port', help: 'run trials as BullMQ jobs on this Redis, for `simdnn worker`s to take' },
+  { name: 'queue', value: 'url', help: 'run trials as BullMQ jobs on this Redis (redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS), for `simdnn worker`s to take' },
   { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (the workers must use the same)' },
-  { name: 'out', value: 'file', help: "results, one JSON line per finished job (default: <study>.jsonl); an existing file resumes the study" },
+  { name: 'connect-timeout', value: 's', default: '30', help: 'with --queue: give up when Redis cannot be reached for this long at the start (later outages are waited out)' },
+  { name: 'out', value: 'file', help: "results, one JSON line per finished job (default: <study>.jsonl); an existing file resumes the study; one search at a time writes it (<file>.lock)" },
   { name: 'top', value: 'n', default: '10', help: 'best trials to print' },
   { name: 'chart', value: 'file', help: 'write the charts (best validation accuracy so far over trials; lr x weight decay coloured by validation accuracy): an SVG, or the Vega-Lite spec for a .json file' },
   { name: 'json', help: 'print the summary as one JSON object' },
@@ -67,6 +68,7 @@ async function spaceOf(values: CommandContext['values']): Promise<SearchSpace> {
       throw new UsageError(`--space: cannot read ${values.space} as JSON (${(e as Error).message})`);
     }
     try { checkSpace(space); } catch (e) { throw new UsageError(`--space: ${(e as Error).message}`); }
+    if (Object.keys(space).length === 0) throw new UsageError(`--space: ${values.space} holds no setting, so nothing is searched (e.g. {"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}})`);
     return space;
   }
   const hidden = get(values, 'hidden').split(',').map((n) => intValue('hidden', n.trim(), 1));
@@ -77,19 +79,6 @@ async function spaceOf(values: CommandContext['values']): Promise<SearchSpace> {
     optimizer: oneOf('optimizer', get(values, 'optimizer'), optimizerNames),
     batchSize: intValue('batch', get(values, 'batch'), 1),
   };
-}
-
-/** The results already in the file, and the file rewritten without a torn last line (a killed coordinator). */
-async function storedResults(file: string): Promise<TrialResult[]> {
-  let text: string;
-  try { text = await readFile(file, 'utf8'); } catch { return []; }
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  const results: TrialResult[] = [];
-  for (const line of lines) {
-    try { results.push(JSON.parse(line) as TrialResult); } catch { /* a line cut short by a kill */ }
-  }
-  await writeFile(file, results.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  return results;
 }
 
 /** Progress on stderr: a redrawn line on a TTY, else a line per result. */
@@ -113,9 +102,14 @@ function fmt(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** The settings a space samples (the others are fixed). */
+function sampled(space: SearchSpace): string[] {
+  return Object.entries(space).filter(([, d]) => isDimension(d)).map(([k]) => k);
+}
+
 /** The best `top` trials as a table; columns for the settings that vary. */
 export function bestTable(result: SearchResult, space: SearchSpace, top: number): string {
-  const varied = Object.entries(space).filter(([, d]) => typeof d === 'object' && d !== null && !Array.isArray(d)).map(([k]) => k);
+  const varied = sampled(space);
   const header = ['rank', 'trial', 'valAcc', 'trainAcc', 'valLoss', 'epochs', ...varied, 'worker'];
   const rows = result.best.slice(0, top).map((r, i) => {
     const last = r.history.at(-1);
@@ -126,7 +120,14 @@ export function bestTable(result: SearchResult, space: SearchSpace, top: number)
   return [header, ...rows].map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** The exit code of a command interrupted by `signal` (its reason: the signal's name). */
+export function interrupted(signal: AbortSignal): number {
+  return signal.reason === 'SIGINT' ? 130 : 143;
+}
+
 async function search({ values, io, signal }: CommandContext): Promise<number> {
+  const stdout = unbroken(io.stdout);
+  const stderr = unbroken(io.stderr);
   const study = get(values, 'study');
   if (!/^[\w.-]{1,100}$/.test(study)) throw new UsageError(`--study: expected 1 to 100 letters, digits, '_', '.', '-', got '${study}'`);
   const space = await spaceOf(values);
@@ -136,20 +137,29 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const workers = typeof values.workers === 'string' ? intValue('workers', values.workers, 1) : undefined;
   const queue = typeof values.queue === 'string' ? values.queue : undefined;
   if (queue && workers !== undefined) throw new UsageError('--workers: with --queue the workers are `simdnn worker` processes; give one or the other');
+  if (queue) {
+    try { redisConnection(queue); } catch (e) { throw new UsageError(`--queue: ${(e as Error).message}`); }
+  }
+  if (!queue && typeof values['connect-timeout'] === 'string') throw new UsageError('--connect-timeout: only with --queue');
+  const connectTimeout = numberValue('connect-timeout', get(values, 'connect-timeout'));
+  if (!(connectTimeout > 0)) throw new UsageError(`--connect-timeout: expected a number of seconds > 0, got ${connectTimeout}`);
   const parallel = typeof values.parallel === 'string' ? intValue('parallel', values.parallel, 1) : undefined;
   if (parallel !== undefined && scheduler !== 'asha') throw new UsageError('--parallel: only with --scheduler asha');
+  const epochs = intValue('epochs', get(values, 'epochs'), 1);
+  const eta = numberValue('eta', get(values, 'eta'));
+  if (!(eta >= 2)) throw new UsageError(`--eta: expected a number >= 2 (each rung keeps the best 1/eta), got ${eta}`);
   const options = {
     study,
     space,
     trials: intValue('trials', get(values, 'trials'), 1),
-    epochs: intValue('epochs', get(values, 'epochs'), 1),
+    epochs,
     seed: intValue('seed', get(values, 'seed'), 0, 0xffffffff),
     data: { source: get(values, 'data'), rows: intValue('rows', get(values, 'rows'), 2), validation, splitSeed: 1 },
     scheduler,
     ...(scheduler === 'asha' ? {
       asha: {
-        reductionFactor: numberValue('eta', get(values, 'eta')),
-        minEpochs: intValue('min-epochs', get(values, 'min-epochs'), 1),
+        reductionFactor: eta,
+        minEpochs: intValue('min-epochs', get(values, 'min-epochs'), 1, epochs),
         parallel: parallel ?? (queue ? 8 : undefined),
       },
     } : {}),
@@ -162,77 +172,142 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     const dir = path.dirname(path.resolve(file));
     if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new UsageError(`--${flag}: the directory of '${file}' does not exist`);
   }
-  const stored = await storedResults(out);
-  let inner: Executor;
+  let results: ResultsFile;
   try {
-    inner = queue
-      ? await queueExecutor({ url: queue, name: get(values, 'queue-name'), onError: quiet ? undefined : reporter(io.stderr) })
-      : localExecutor({ workers });
+    results = await ResultsFile.open(out);
   } catch (e) {
-    if (e instanceof RangeError) throw new UsageError(`--queue: ${e.message}`);
+    if (e instanceof RangeError) throw new UsageError(`--out: ${e.message}`);
     throw e;
   }
-  const executor = resumeFrom(inner, stored);
-  const written = new Set(stored.map((r) => `${r.index}@${r.epochs}`));
-  if (!quiet) {
-    io.stderr.write(`simdnn search: study '${study}', ${options.trials} trials x ${options.epochs} epochs${scheduler === 'asha' ? ' (ASHA)' : ''}, ` +
-      `${queue ? `queue ${queue}` : `${inner.concurrency} local worker${inner.concurrency === 1 ? '' : 's'}`}, results in ${out}` +
-      `${stored.length ? ` (resuming: ${stored.length} stored)` : ''}\n`);
-  }
-  const show = progress(io.stderr, !quiet);
-  let writes = Promise.resolve();
-  let result: SearchResult;
-  // interrupted: stop waiting at once (jobs in a queue stay there; the study resumes from what is stored)
-  const stop = () => { void executor.close(); };
-  signal.addEventListener('abort', stop, { once: true });
   try {
-    result = await hyperparameterSearch({
-      ...options,
-      executor,
-      signal,
-      onResult: (r, p) => {
-        show(r, p);
-        const key = `${r.index}@${r.epochs}`;
-        if (written.has(key)) return;
-        written.add(key);
-        const { objective: _o, rung: _r, ...plain } = r;
-        writes = writes.then(() => appendFile(out, `${JSON.stringify(plain)}\n`));
-      },
-    });
-  } catch (e) {
-    if (!signal.aborted) throw e;
-    await writes;
-    io.stderr.write(`\nsimdnn search: stopped (${String(signal.reason)}); ${written.size} results in ${out}; run the same command to resume\n`);
-    return signal.reason === 'SIGINT' ? 130 : 143;
+    for (const note of results.notes) stderr.write(`simdnn search: ${note}\n`);
+    if (sampled(space).length === 0) stderr.write('simdnn search: warning: --space samples no setting (every value is fixed): the trials differ only in their seeds\n');
+    let inner: Executor;
+    try {
+      inner = queue
+        ? await queueExecutor({ url: queue, name: get(values, 'queue-name'), connectTimeoutMs: connectTimeout * 1000, signal, onError: quiet ? undefined : retryReporter(stderr, 'simdnn') })
+        : localExecutor({ workers });
+    } catch (e) {
+      if (!signal.aborted) throw e;
+      stderr.write(`simdnn search: stopped (${String(signal.reason)}) while connecting to ${shownUrl(queue!)}\n`);
+      return interrupted(signal);
+    }
+    return await run(inner);
   } finally {
-    signal.removeEventListener('abort', stop);
-    await executor.close();
-    await writes;
-    if (io.stderr.isTTY && !quiet) io.stderr.write('\n');
+    await results.close();
   }
-  if (typeof values.chart === 'string') {
-    const spec = searchChart(result);
-    // vega loads only when a chart is drawn
-    const text = values.chart.endsWith('.json') ? JSON.stringify(spec, null, 2) : await (await import('../charts.js')).renderSvg(spec);
-    await writeFile(values.chart, text);
+
+  async function run(inner: Executor): Promise<number> {
+    const stored = results.results;
+    const executor = resumeFrom(inner, stored);
+    const written = new Set(stored.map(resultKey));
+    if (!quiet) {
+      stderr.write(`simdnn search: study '${study}', ${options.trials} trials x ${options.epochs} epochs${scheduler === 'asha' ? ' (ASHA)' : ''}, ` +
+        `${queue ? `queue ${shownUrl(queue)}` : `${inner.concurrency} local worker${inner.concurrency === 1 ? '' : 's'}`}, results in ${out}` +
+        `${stored.length ? ` (resuming: ${stored.length} stored)` : ''}\n`);
+    }
+    const show = progress(stderr, !quiet);
+    let writes = Promise.resolve();
+    let failure: Error | null = null;
+    // interrupted, or the file cannot take a result: stop waiting at once (jobs in a queue stay there; the study resumes from what is stored)
+    const halt = new AbortController();
+    const stop = (reason: unknown) => {
+      if (halt.signal.aborted) return;
+      halt.abort(reason);
+      void executor.close();
+    };
+    const onSignal = () => stop(signal.reason);
+    signal.addEventListener('abort', onSignal, { once: true });
+    let result: SearchResult | null = null;
+    try {
+      result = await hyperparameterSearch({
+        ...options,
+        executor,
+        signal: halt.signal,
+        onResult: (r, p) => {
+          const { objective: _o, rung: _r, ...plain } = r;
+          // stored before it is shown: a closed stderr or a kill loses no result
+          writes = writes.then(async () => {
+            if (failure) return;
+            if (!written.has(resultKey(r))) {
+              try {
+                await results.append(plain);
+              } catch (e) {
+                failure = e as Error;
+                stop(failure);
+                return;
+              }
+              written.add(resultKey(r));
+            }
+            show(r, p);
+          });
+        },
+      });
+    } catch (e) {
+      if (!halt.signal.aborted) throw e;
+    } finally {
+      signal.removeEventListener('abort', onSignal);
+      await executor.close();
+      await writes;
+      if (stderr.isTTY && !quiet) stderr.write('\n');
+    }
+    if (failure) throw new Error(`cannot append a result to ${out} (${(failure as Error).message}); the search stopped with ${written.size} results in it: run the same command to resume`);
+    if (!result) {
+      stderr.write(`simdnn search: stopped (${String(signal.reason)}); ${written.size} results in ${out}; run the same command to resume\n`);
+      return interrupted(signal);
+    }
+    if (typeof values.chart === 'string') {
+      const spec = searchChart(result);
+      // vega loads only when a chart is drawn
+      const text = values.chart.endsWith('.json') ? JSON.stringify(spec, null, 2) : await (await import('../charts.js')).renderSvg(spec);
+      await writeFile(values.chart, text);
+    }
+    if (values.json === true) {
+      stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, epochsSpent: result.epochsSpent, epochsStored: result.epochsStored, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);
+    } else {
+      stdout.write(bestTable(result, space, top));
+      stdout.write(`${result.trials.length} trials (${result.failed} failed), ${result.epochsSpent} epochs trained${result.epochsStored ? ` (${result.epochsStored} more stored)` : ''}, ${result.seconds.toFixed(1)} s\n`);
+    }
+    return 0;
   }
-  if (values.json === true) {
-    io.stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, epochsSpent: result.epochsSpent, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);
-  } else {
-    io.stdout.write(bestTable(result, space, top));
-    io.stdout.write(`${result.trials.length} trials (${result.failed} failed), ${result.epochsSpent} epochs trained, ${result.seconds.toFixed(1)} s\n`);
-  }
-  return 0;
 }
 
-/** Connection errors on stderr, at most one every 5 s (ioredis retries them). */
-function reporter(out: Output): (e: Error) => void {
-  let last = -Infinity;
+/**
+ * Connection errors on stderr (ioredis retries them), each message at most
+ * once every 5 s: a Redis that is away does not flood the log.
+ */
+export function retryReporter(out: Output, prefix: string): (e: Error) => void {
+  const last = new Map<string, number>();
   return (e) => {
     const t = Date.now();
-    if (t - last < 5000) return;
-    last = t;
-    out.write(`simdnn: queue: ${e.message} (retrying)\n`);
+    for (const [message, at] of last) if (t - at >= 5000) last.delete(message);
+    if (last.has(e.message)) return;
+    last.set(e.message, t);
+    out.write(`${prefix}: queue: ${e.message} (retrying)\n`);
+  };
+}
+
+const closedOutputs = new WeakSet<Output>();
+const watchedOutputs = new WeakSet<Output>();
+
+/**
+ * `out`, writing nothing once it is a closed pipe (`simdnn search | head -1`):
+ * EPIPE stops the printing, not the command.
+ */
+export function unbroken(out: Output): Output {
+  const stream = out as Output & { on?: (event: 'error', listener: (e: NodeJS.ErrnoException) => void) => unknown };
+  if (typeof stream.on === 'function' && !watchedOutputs.has(out)) {
+    watchedOutputs.add(out);
+    // kept for the stream's life: the error of a write comes after it, maybe after the command has returned
+    stream.on('error', (e) => {
+      if (e.code !== 'EPIPE' && !closedOutputs.has(out)) throw e;
+      closedOutputs.add(out);
+    });
+  }
+  return {
+    write: (text) => closedOutputs.has(out) || out.write(text),
+    get isTTY() { return out.isTTY; },
+    get columns() { return out.columns; },
   };
 }
 

@@ -1,24 +1,31 @@
 // `simdnn worker`: takes trial jobs from a BullMQ queue on Redis and runs them
 // on worker threads until interrupted. Start any number, on any machines,
 // before or after `simdnn search --queue`.
-import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../search/queue.js';
-import { intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
+import { runQueueWorker, DEFAULT_QUEUE_NAME, shownUrl } from '../search/queue.js';
+import { intValue, numberValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
+import { interrupted, retryReporter, unbroken } from './search.js';
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: 'queue', value: 'redis://host:port', help: 'the Redis holding the queue (required)' },
+  { name: 'queue', value: 'url', help: 'the Redis holding the queue (required): redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS' },
   { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (as given to simdnn search)' },
   { name: 'threads', value: 'n', help: 'trials at once, one per worker thread (default: one per core)' },
   { name: 'lock-duration', value: 'ms', default: '30000', help: "a job's lock: if this worker dies, another takes its jobs after about this long; a worker that gets no CPU for about half of it loses its job, which runs again (same bits, stored once)" },
   { name: 'stalled-interval', value: 'ms', default: '30000', help: 'how often this worker looks for jobs whose worker died' },
+  { name: 'connect-timeout', value: 's', default: '30', help: 'give up when Redis cannot be reached for this long at the start (later outages are waited out)' },
   { name: 'quiet', help: 'no line per job on stderr' },
 ];
 
 async function worker({ values, io, signal }: CommandContext): Promise<number> {
   if (typeof values.queue !== 'string') throw new UsageError('--queue: required (redis://HOST:PORT)');
   const threads = typeof values.threads === 'string' ? intValue('threads', values.threads, 1) : undefined;
-  const num = (name: string) => intValue(name, typeof values[name] === 'string' ? values[name] as string : OPTIONS.find((o) => o.name === name)!.default!, 1);
+  const given = (name: string) => typeof values[name] === 'string' ? values[name] as string : OPTIONS.find((o) => o.name === name)!.default!;
+  const num = (name: string) => intValue(name, given(name), 1);
+  const connectTimeout = numberValue('connect-timeout', given('connect-timeout'));
+  if (!(connectTimeout > 0)) throw new UsageError(`--connect-timeout: expected a number of seconds > 0, got ${connectTimeout}`);
   const quiet = values.quiet === true;
-  const log = (text: string) => { if (!quiet) io.stderr.write(`simdnn worker: ${text}\n`); };
+  const stderr = unbroken(io.stderr);
+  const log = (text: string) => { if (!quiet) stderr.write(`simdnn worker: ${text}\n`); };
+  const retrying = retryReporter(stderr, 'simdnn worker');
   let running;
   try {
     running = await runQueueWorker({
@@ -27,7 +34,9 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
       threads,
       lockDuration: num('lock-duration'),
       stalledInterval: num('stalled-interval'),
-      onError: (e) => log(`queue: ${e.message} (retrying)`),
+      connectTimeoutMs: connectTimeout * 1000,
+      signal,
+      onError: (e) => { if (!quiet) retrying(e); },
       onEvent: (e) => log(e.kind === 'started' ? `started ${e.id}`
         : e.kind === 'stalled' ? `stalled ${e.id}: its lock expired, back in the queue (BullMQ stalled-job recovery)`
           : e.kind === 'done' ? `done ${e.id} ${e.result!.status}${e.result!.status === 'ok' ? ` valAcc ${e.result!.history.at(-1)!.valAcc.toFixed(4)}` : ''} ${e.result!.seconds.toFixed(2)} s`
@@ -35,9 +44,11 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
     });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--queue: ${e.message}`);
-    throw e;
+    if (!signal.aborted) throw e;
+    log(`stopped (${String(signal.reason)}) while connecting to ${shownUrl(values.queue)}`);
+    return interrupted(signal);
   }
-  log(`taking jobs from ${values.queue} (${running.worker.opts.concurrency} at once)`);
+  log(`taking jobs from ${shownUrl(values.queue)} (${running.worker.opts.concurrency} at once)`);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });

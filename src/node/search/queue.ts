@@ -9,6 +9,7 @@
 // lock is refused, so a result is stored once.
 import { hostname } from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
+import { storedMismatch } from '../../search/resume.js';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
 import { localExecutor } from './local.js';
@@ -16,22 +17,89 @@ import { localExecutor } from './local.js';
 /** The BullMQ queue every study and worker uses unless told otherwise. */
 export const DEFAULT_QUEUE_NAME = 'simdnn-trials';
 
-/** Where the queue is: a redis://HOST:PORT URL and the queue's name. */
+/** Where the queue is: a redis[s]://[USER:PASSWORD@]HOST:PORT[/DB] URL and the queue's name. */
 export interface QueueLocation {
   url: string;
   /** Default DEFAULT_QUEUE_NAME. */
   name?: string;
 }
 
-/** `redis://host:port[/db]` → ioredis options; throws a RangeError naming the URL otherwise. */
-export function redisConnection(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
+/** ioredis options of a queue URL. */
+export interface RedisConnection {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  /** rediss://: TLS, the server's certificate checked against the host name. */
+  tls?: Record<string, never>;
+  maxRetriesPerRequest: null;
+}
+
+const URL_FORM = 'redis://[USER:PASSWORD@]HOST:PORT[/DB] (or rediss:// for TLS)';
+
+/** `url` with its password starred, for messages. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href.replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+/** `redis[s]://[user:password@]host:port[/db]` → ioredis options; throws a RangeError naming the URL otherwise. */
+export function redisConnection(url: string): RedisConnection {
   let u: URL;
-  try { u = new URL(url); } catch { throw new RangeError(`queue: expected redis://HOST:PORT, got '${url}'`); }
-  if (u.protocol !== 'redis:' || !u.hostname) throw new RangeError(`queue: expected redis://HOST:PORT, got '${url}'`);
+  try { u = new URL(url); } catch { throw new RangeError(`queue: expected ${URL_FORM}, got '${url}'`); }
+  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname) throw new RangeError(`queue: expected ${URL_FORM}, got '${shownUrl(url)}'`);
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new RangeError(`queue: bad database number in '${url}'`);
-  // null: a command waits through a Redis restart instead of failing after 20 retries
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379), db, maxRetriesPerRequest: null };
+  if (!Number.isInteger(db) || db < 0) throw new RangeError(`queue: bad database number in '${shownUrl(url)}'`);
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port || 6379),
+    db,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    // null: a command waits through a Redis restart instead of failing after 20 retries
+    maxRetriesPerRequest: null,
+  };
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** How long to wait for Redis at the start, and a signal to stop waiting. */
+export interface ConnectOptions {
+  /** Give up when Redis cannot be reached for this long at the start (later outages are waited out). Default 30000. */
+  connectTimeoutMs?: number;
+  /** Stops waiting for the connection: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Resolves when `ready` does; rejects with the signal's reason when it aborts,
+ * or after the connect timeout, naming the URL and the last connection error.
+ */
+function untilReady(ready: Promise<unknown>, url: string, options: ConnectOptions, lastError: () => Error | null): Promise<void> {
+  const ms = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const signal = options.signal;
+  return new Promise<void>((resolve, reject) => {
+    const end = (settle: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = () => end(() => reject(signal!.reason));
+    const timer = setTimeout(() => end(() => {
+      const last = lastError();
+      reject(new Error(`cannot reach Redis at ${shownUrl(url)} within ${ms / 1000} s${last ? ` (${last.message})` : ''}`));
+    }), ms);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    ready.then(() => end(resolve), (e: Error) => end(() => reject(e)));
+  });
 }
 
 /** A job's id: the study, the trial index and the epochs it trains to (BullMQ ids may not contain ':'). */
@@ -47,7 +115,7 @@ async function bullmq(): Promise<typeof import('bullmq')> {
   }
 }
 
-export interface QueueExecutorOptions extends QueueLocation {
+export interface QueueExecutorOptions extends QueueLocation, ConnectOptions {
   /** Jobs kept in flight by the search (ASHA's parallel; plain search keeps this many added). Default 1024. */
   concurrency?: number;
   /** How often to read the jobs completed since the last look. Default 250 ms. */
@@ -58,6 +126,20 @@ export interface QueueExecutorOptions extends QueueLocation {
   attempts?: number;
   /** Connection errors (ioredis retries them); default: ignored. */
   onError?: (e: Error) => void;
+}
+
+/**
+ * Why the result job `id` holds in Redis cannot answer `job`, or null: the
+ * search core's resume check, so a job left there under the same id by an
+ * earlier study of the same name (another seed, space or data) is refused as
+ * a stored result of another study is.
+ */
+function mismatch(job: TrialJob, id: string, value: unknown): string | null {
+  const r = value as TrialResult;
+  const why = typeof value !== 'object' || r.index !== job.index || r.epochs !== job.epochs
+    ? `not a result of trial ${job.index} (${job.epochs} epochs)`
+    : storedMismatch(job, r);
+  return why && `${why} (job ${id} in Redis: give the study another name, or use another queue)`;
 }
 
 interface Waiter { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void; retried: boolean }
@@ -76,8 +158,11 @@ const OVERLAP_MS = 2000;
  * reads the ids completed since its last look (cost grows with the completion
  * rate, not the jobs waiting) and, less often, looks for jobs that vanished
  * (Redis restarted from an older state: added again) or that BullMQ failed
- * (attempts used up: retried once, then run() rejects). close() disconnects;
- * the jobs stay in Redis.
+ * (attempts used up: retried once, then run() rejects). A result whose
+ * study, seed, settings or data are not its job's (a job an earlier study of
+ * the same name left under the id) rejects run(). close() disconnects; the jobs
+ * stay in Redis. Rejects when Redis cannot be reached within the connect
+ * timeout, or when the signal aborts first.
  */
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
@@ -85,10 +170,18 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   const connection = redisConnection(options.url);
   const queue = new Queue(options.name ?? DEFAULT_QUEUE_NAME, { connection });
   const redis = new Redis(connection);
+  let lastError: Error | null = null;
+  const onError = (e: Error) => { lastError = e; options.onError?.(e); };
   // ioredis reconnects by itself (a Redis restart); its errors must not be unhandled events
-  queue.on('error', (e: Error) => options.onError?.(e));
-  redis.on('error', (e: Error) => options.onError?.(e));
-  await queue.waitUntilReady();
+  queue.on('error', onError);
+  redis.on('error', onError);
+  try {
+    await untilReady(queue.waitUntilReady(), options.url, options, () => lastError);
+  } catch (e) {
+    await queue.close();
+    redis.disconnect();
+    throw e;
+  }
   const pollMs = options.pollMs ?? 250;
   const auditMs = options.auditMs ?? 5000;
   const attempts = options.attempts ?? 3;
@@ -99,13 +192,15 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   let loop: Promise<void> | null = null;
   const add = (job: TrialJob) => queue.add('trial', job, { jobId: jobId(job), attempts, removeOnComplete: false, removeOnFail: false });
 
-  /** Resolves the waiter of `id` if its job has completed; true if it did. */
+  /** Settles the waiter of `id` if its job has completed (rejects it if the result is not its job's); true if it did. */
   const settle = async (id: string): Promise<boolean> => {
     const w = waiting.get(id);
     const found = w && ((await queue.getJob(id)) as Job | undefined);
     if (!w || !found || found.finishedOn === undefined || found.failedReason || found.returnvalue == null) return false;
     waiting.delete(id);
-    w.resolve(found.returnvalue as TrialResult);
+    const why = mismatch(w.job, id, found.returnvalue);
+    if (why) w.reject(new Error(why));
+    else w.resolve(found.returnvalue as TrialResult);
     return true;
   };
 
@@ -168,7 +263,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   };
 }
 
-export interface QueueWorkerOptions extends QueueLocation {
+export interface QueueWorkerOptions extends QueueLocation, ConnectOptions {
   /** Trials at once (worker threads). Default: one per core. */
   threads?: number;
   /** BullMQ lock duration (ms): a dead worker's job is taken over after about this long. Default 30000. */
@@ -196,11 +291,13 @@ export type QueueWorkerEvent =
 
 /**
  * A worker: takes trial jobs from the queue and runs `threads` at a time on
- * worker threads. Resolves once connected; close() stops taking jobs, waits
- * for the running ones and frees the threads.
+ * worker threads. Resolves once connected (rejects as queueExecutor does when
+ * Redis cannot be reached); close() stops taking jobs, waits for the running
+ * ones and frees the threads.
  */
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { Worker } = await bullmq();
+  const connection = redisConnection(options.url);
   const threads = options.threads ?? (await import('node:os')).availableParallelism();
   const executor = localExecutor({ workers: threads, label: `${hostname()}:${process.pid}/thread` });
   const worker = new Worker(options.name ?? DEFAULT_QUEUE_NAME, async (job: Job) => {
@@ -215,16 +312,23 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ wor
       throw e;
     }
   }, {
-    connection: redisConnection(options.url),
+    connection,
     concurrency: threads,
     lockDuration: options.lockDuration ?? 30_000,
     stalledInterval: options.stalledInterval ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 5,
   });
+  let lastError: Error | null = null;
   // errors of the connection (Redis restarting) are retried by ioredis; they must not be unhandled events
-  worker.on('error', (e: Error) => options.onError?.(e));
+  worker.on('error', (e: Error) => { lastError = e; options.onError?.(e); });
   worker.on('stalled', (id: string) => options.onEvent?.({ kind: 'stalled', id }));
-  await worker.waitUntilReady();
+  try {
+    await untilReady(worker.waitUntilReady(), options.url, options, () => lastError);
+  } catch (e) {
+    await worker.close(true); // true: close() would wait for a connection
+    await executor.close();
+    throw e;
+  }
   return {
     worker,
     async close() {

@@ -11,7 +11,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, type Output, type TrainReport } from '../src/node/cli/index.js';
+import type { TrainReport } from '../src/node/cli/index.js';
+import { runCli } from './helpers/cli.js';
 import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
 import { createRuntime, usableThreads } from '../src/node/runtime.js';
 import { encodeIdx } from '../src/data/idx.js';
@@ -23,16 +24,7 @@ let tmp: string;
 beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-cli-train-')); });
 afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 
-class Capture implements Output {
-  text = '';
-  write(s: string): void { this.text += s; }
-}
-
-async function run(argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = (argv: string[]) => runCli(argv);
 
 const SMALL = ['--train-rows', '300', '--test-rows', '100', '--hidden', '20'];
 

@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, parseTrainArgs, type Output, type PredictReport, type TrainReport } from '../src/node/cli/index.js';
+import { parseTrainArgs, type PredictReport, type TrainReport } from '../src/node/cli/index.js';
+import { runCli } from './helpers/cli.js';
 import { readModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadMnist } from '../src/node/data.js';
@@ -19,17 +20,7 @@ let tmp: string;
 beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-cli-')); });
 afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 
-class Capture implements Output {
-  text = '';
-  constructor(readonly isTTY = false, readonly columns?: number) {}
-  write(s: string): void { this.text += s; }
-}
-
-async function run(argv: string[], tty = false) {
-  const stdout = new Capture(), stderr = new Capture(tty, 60);
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = (argv: string[], tty = false) => runCli(argv, { tty });
 
 /** A short run on the bundled digits: 1 epoch, 500 train / 200 test rows. */
 const SHORT = ['--epochs', '1', '--train-rows', '500', '--test-rows', '200'];

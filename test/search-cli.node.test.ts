@@ -12,17 +12,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { main, type Output } from '../src/node/cli/index.js';
+import { main } from '../src/node/cli/index.js';
+import { Capture, runCli } from './helpers/cli.js';
 
-class Capture implements Output {
-  text = '';
-  write(s: string): void { this.text += s; }
-}
-async function run(argv: string[], signal?: AbortSignal) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr }, { signal });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = (argv: string[], signal?: AbortSignal) => runCli(argv, { signal });
 
 /** A quick study: 100 digits, a 784-20-10 net, one worker thread. */
 const QUICK = ['search', '--hidden', '20', '--rows', '100', '--epochs', '1', '--workers', '1'];

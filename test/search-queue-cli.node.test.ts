@@ -10,32 +10,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { main, type Output } from '../src/node/cli/index.js';
+import { freePort, runCli } from './helpers/cli.js';
 import { redisConnection } from '../src/node/search/queue.js';
 
-class Capture implements Output {
-  text = '';
-  write(s: string): void { this.text += s; }
-}
-async function run(argv: string[], signal?: AbortSignal) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr }, { signal });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+const run = (argv: string[], signal?: AbortSignal) => runCli(argv, { signal });
 
 const QUICK = ['--hidden', '20', '--rows', '100', '--epochs', '1', '--trials', '3'];
 let tmp: string;

@@ -17,13 +17,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadSearchData } from '../src/node/search/data.js';
 import { hyperparameterSearch, inlineExecutor, logUniform, type SearchResult, type TrialResult } from '../src/search/index.js';
+import { freePort } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/node/cli.js');
@@ -53,17 +53,6 @@ afterAll(async () => {
   await Promise.all([...children].map((c) => exited(c, 5000).catch(() => undefined)));
   await rm(tmp, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Proc { child: ChildProcess; lines: string[] }
 

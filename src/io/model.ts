@@ -319,9 +319,11 @@ function checkStateComplete(plan: ReturnType<typeof planTensors>, slots: readonl
  * checked up front); F32, F16, BF16 and F64 tensors are converted to float32.
  * Does not advance `rt`'s random stream. Returns a net and optimizer the caller
  * owns. Throws a SafetensorsError for a malformed file (header length, JSON,
- * dtype, offsets, sizes, missing or unexpected tensors, absurd shapes) before
- * anything is allocated; a file that ends early is found while reading and
- * frees what was built.
+ * dtype, offsets, sizes, missing or unexpected tensors, absurd shapes,
+ * optimizer state the net or the saved optimizer has no place for) before
+ * anything is allocated; a file that ends early, or holds values the net
+ * cannot use (a negative running variance, an F64 beyond float32, optimizer
+ * state its optimizer refuses), is found while reading and frees what was built.
  */
 export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>, options: LoadModelOptions = {}): LoadedModel {
   checkOptions('loadModel', options, LOAD_KEYS);

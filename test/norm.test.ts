@@ -398,6 +398,14 @@ describe('BatchNormalization against the book (float64)', () => {
     expect(() => new BatchNormalization(g, b, 0.9, { spatial: 'yes' } as never)).toThrow(/^BatchNormalization: options\.spatial must be true or false, got the string "yes"$/);
     expect(() => new BatchNormalization(g, b, 1.5)).toThrow(/momentum must be in \[0, 1\], got 1.5/);
     expect(() => new BatchNormalization(g, b, 0.9, { eps: 0 })).toThrow(/eps must be a positive number/);
+    // 1e-46 is 0 in float32: a constant feature's output was NaN
+    expect(() => new BatchNormalization(g, b, 0.9, { eps: 1e-46 })).toThrow(/^BatchNormalization: eps must be a positive number a float32 holds, got 1e-46$/);
+    expect(() => new LayerNormalization(g, b, { eps: 1e-46 })).toThrow(/^LayerNormalization: eps must be a positive number a float32 holds, got 1e-46$/);
+    const spatial = new BatchNormalization(g, b, 0.9, { spatial: true });
+    // no value a channel: the running statistics became 0/0 = NaN for good
+    expect(() => spatial.forward(rt.tensor([2, 3, 0, 4]))).toThrow(/^BatchNormalization\.forward: training mode needs at least one value a feature, got x \[2, 3, 0, 4\]$/);
+    expect(spatial.runningVar.data.every((v) => v === 0 || Number.isFinite(v))).toBe(true);
+    spatial.dispose();
     expect(() => new BatchNormalization(g, rt.tensor([2]))).toThrow(/beta must have 3 elements like gamma/);
     expect(() => new BatchNormalization(g, b, 0.9, { runningVar: rt.tensor([4]) })).toThrow(/runningVar must have 3 elements/);
     const layer = new BatchNormalization(g, b);

@@ -228,6 +228,9 @@ describe('Pooling', () => {
     expect(() => new Pooling(2, 2, 2, 0, { mode: 'min' as 'max' })).toThrow(/mode must be 'max' or 'avg', got 'min'/);
     expect(() => new Pooling(2, 2, 2, 0, { kind: 'max' } as object)).toThrow(/unknown option 'kind'/);
     expect(() => new Pooling(0, 2)).toThrow(/poolH must be a positive integer, got 0/);
+    // the kernels' 32-bit area: a 46341×46341 mean came out negative, 65536×65536 Infinity
+    expect(() => new Pooling(46341, 46341, 46341, 46340, { mode: 'avg' })).toThrow(/^Pooling: the window poolH × poolW = 46341 × 46341 holds 2147488281 values, more than 16777216$/);
+    expect(new Pooling(4096, 4096).poolH).toBe(4096);
     expect(() => new Pooling(2, 2, 1.5)).toThrow(/stride must be a positive integer, got 1.5/);
     expect(() => layer.forward(rt.tensor([2, 8]))).toThrow(/Pooling.forward: x must be \[N, C, H, W\], got \[2, 8\]/);
     expect(() => new Pooling(3, 3).forward(rt.tensor([1, 1, 2, 4]))).toThrow(/a 3×3 window with pad 0 does not fit a 2×4 input/);

@@ -64,7 +64,8 @@ export class BatchNormalization implements Layer {
     }
     if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) throw new RangeError(`BatchNormalization: momentum must be in [0, 1], got ${momentum}`);
     const eps = options.eps ?? 1e-6;
-    if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`BatchNormalization: eps must be a positive number, got ${eps}`);
+    // the kernels take eps as a float32: below ~7e-46 it is 0, and a constant feature's 1/√0 NaN
+    if (!(Number.isFinite(eps) && Math.fround(eps) > 0)) throw new RangeError(`BatchNormalization: eps must be a positive number a float32 holds, got ${eps}`);
     const { runningMean, runningVar, dgamma, dbeta, spatial = false } = options;
     checkFlag('BatchNormalization', 'options.spatial', spatial);
     const given = { beta, runningMean, runningVar, dgamma, dbeta };
@@ -91,7 +92,8 @@ export class BatchNormalization implements Layer {
     checkFlag('BatchNormalization.forward', 'train', train);
     checkFloatTensor(this.gamma.rt, x, 'BatchNormalization.forward: x');
     const { batch, features, spatialSize } = this.layout(x);
-    if (train && batch === 0) throw new RangeError('BatchNormalization.forward: training mode needs at least one sample');
+    // (spatial: N·H·W values a channel; [N, C, 0, W] would make the running statistics 0/0)
+    if (train && batch * spatialSize === 0) throw new RangeError(`BatchNormalization.forward: training mode needs at least one value a feature, got x [${x.shape.join(', ')}]`);
     const rt = x.rt;
     const k = rt.unsafeKernels;
     const y = this.buffers.get('out', x.shape);

@@ -42,6 +42,8 @@ export class Pooling implements ActivationBackwardFusingLayer {
     for (const [what, v] of [['poolH', poolH], ['poolW', poolW]] as const) {
       if (!(Number.isInteger(v) && v > 0 && v <= MAX_WINDOW)) throw new RangeError(`Pooling: ${what} must be a positive integer, got ${v} (at most ${MAX_WINDOW})`);
     }
+    // the kernels take the area as a 32-bit integer (the mean's 1 / (poolH·poolW)), and each output scans it
+    if (poolH * poolW > MAX_WINDOW) throw new RangeError(`Pooling: the window poolH × poolW = ${poolH} × ${poolW} holds ${poolH * poolW} values, more than ${MAX_WINDOW}`);
     checkStridePad('Pooling', stride, pad);
     this.mode = mode;
   }

@@ -40,7 +40,8 @@ export abstract class SampleNormalization implements Layer {
       if (key !== 'eps' && key !== 'dgamma' && key !== 'dbeta') throw new TypeError(`${who}: unknown option '${key}' (expected one of eps, dgamma, dbeta)`);
     }
     const { eps = 1e-5, dgamma, dbeta } = options;
-    if (!(Number.isFinite(eps) && eps > 0)) throw new RangeError(`${who}: eps must be a positive number, got ${eps}`);
+    // the kernels take eps as a float32: below ~7e-46 it is 0, and a constant sample's 1/√0 NaN
+    if (!(Number.isFinite(eps) && Math.fround(eps) > 0)) throw new RangeError(`${who}: eps must be a positive number a float32 holds, got ${eps}`);
     for (const [what, t] of Object.entries({ beta, dgamma, dbeta })) {
       if (t !== undefined) checkFloatTensor(gamma.rt, t, `${who}: ${what}`);
       if (t && t.size !== gamma.size) throw new RangeError(`${who}: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);

@@ -64,6 +64,16 @@ function zeros(dst: usize, n: i32): void {
 
 // ---- max pooling: y = window max, arg = its index in the plane (iy·W + ix),
 // the first one in (ky, kx) order on ties as np.argmax; -1 if it is padding.
+// A NaN in the window is its max, as np.max has it (the first NaN's index:
+// np.argmax's), so a diverging net's NaN is not hidden between layers.
+
+// v takes best's place: greater, or the window's first NaN.
+// @ts-ignore: decorator
+@inline
+function takes(v: v128, best: v128): v128 {
+  return v128.or(f32x4.gt(v, best), v128.andnot(f32x4.ne(v, v), f32x4.ne(best, best)));
+}
+
 // One window, scalar: out-of-range positions count as 0 with index -1.
 // @ts-ignore: decorator
 @inline
@@ -76,7 +86,7 @@ function maxWindow(xp: usize, H: i32, W: i32, iy0: i32, ix0: i32, PH: i32, PW: i
       const ix = ix0 + kx;
       const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
       const v: f32 = inside ? load<f32>(xp + (<usize>(iy * W + ix) << 2)) : 0;
-      if ((ky == 0 && kx == 0) || v > best) {
+      if ((ky == 0 && kx == 0) || v > best || (v != v && best == best)) {
         best = v;
         at = inside ? iy * W + ix : -1;
       }
@@ -112,15 +122,15 @@ export function maxPoolForward(y: usize, arg: usize, x: usize, planes: i32, H: i
             // the nets' 2×2 pool, unrolled: the loop below's taps in its order
             const r0 = xp + (<usize>idx0 << 2), r1 = r0 + (<usize>W << 2);
             let v = loadStrided(r0 + 4, 2);
-            let m = f32x4.gt(v, best);
+            let m = takes(v, best);
             best = v128.bitselect(v, best, m);
             at = v128.bitselect(i32x4.add(i32x4.splat(idx0 + 1), lanes), at, m);
             v = loadStrided(r1, 2);
-            m = f32x4.gt(v, best);
+            m = takes(v, best);
             best = v128.bitselect(v, best, m);
             at = v128.bitselect(i32x4.add(i32x4.splat(idx0 + W), lanes), at, m);
             v = loadStrided(r1 + 4, 2);
-            m = f32x4.gt(v, best);
+            m = takes(v, best);
             best = v128.bitselect(v, best, m);
             at = v128.bitselect(i32x4.add(i32x4.splat(idx0 + W + 1), lanes), at, m);
           } else {
@@ -129,7 +139,7 @@ export function maxPoolForward(y: usize, arg: usize, x: usize, planes: i32, H: i
                 if (ky == 0 && kx == 0) continue;
                 const idx = idx0 + ky * W + kx;
                 const v = loadStrided(xp + (<usize>idx << 2), stride);
-                const m = f32x4.gt(v, best);
+                const m = takes(v, best);
                 best = v128.bitselect(v, best, m);
                 at = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), at, m);
               }

@@ -24,6 +24,8 @@ const kernelCases: Array<Pick<Geometry, 'FH' | 'FW' | 'stride' | 'pad'>> = [
 
 /** Inputs with many exact ties (small integers, negatives included) to pin the first-arg-max rule. */
 const tiedInputs = (n: number, seed: number) => Float32Array.from(randomInts(n, seed, 7), (v) => v - 4);
+/** Tied inputs with about one value in eight NaN (a diverging net's activations). */
+const nanInputs = (n: number, seed: number) => Float32Array.from(randomInts(n, seed, 8), (v) => (v === 7 ? NaN : v - 4));
 
 describe('pooling kernels', () => {
   for (const c of kernelCases) {
@@ -34,7 +36,7 @@ describe('pooling kernels', () => {
         const planes = 3, H = c.FH + 3;
         const { OH, OW } = outSize({ N: 1, C: planes, H, W, ...c });
         const inSize = planes * H * W, outN = planes * OH * OW;
-        for (const [label, values] of [['random', randomArray(inSize, W + 1)], ['tied', tiedInputs(inSize, W + 2)]] as const) {
+        for (const [label, values] of [['random', randomArray(inSize, W + 1)], ['tied', tiedInputs(inSize, W + 2)], ['nan', nanInputs(inSize, W + 3)]] as const) {
           const x = rt.tensor([inSize], values);
           const y = rt.tensor([outN]), yRef = rt.tensor([outN]);
           const arg = rt.labels([outN]), argRef = rt.labels([outN]);
@@ -55,6 +57,33 @@ describe('pooling kernels', () => {
       }
     });
   }
+
+  it('max pool: a NaN in a window is its max, at the first NaN\'s index (np.max, np.argmax), wherever it sits in the window', () => {
+    const k = rt.unsafeKernels;
+    for (const c of kernelCases) {
+      const planes = 2, H = c.FH + 4, W = 13;
+      const { OH, OW } = outSize({ N: 1, C: planes, H, W, ...c });
+      const inSize = planes * H * W, outN = planes * OH * OW;
+      const values = nanInputs(inSize, 41 + c.FH);
+      const x = rt.tensor([inSize], values), y = rt.tensor([outN]), arg = rt.labels([outN]);
+      k.maxPoolForward(y.ptr, arg.ptr, x.ptr, planes, H, W, c.FH, c.FW, c.stride, c.pad);
+      let windowsWithNaN = 0;
+      for (let p = 0; p < planes; p++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+        let first = -1;
+        for (let ky = 0; ky < c.FH && first < 0; ky++) for (let kx = 0; kx < c.FW && first < 0; kx++) {
+          const iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
+          if (iy >= 0 && iy < H && ix >= 0 && ix < W && Number.isNaN(values[p * H * W + iy * W + ix])) first = iy * W + ix;
+        }
+        const o = (p * OH + oy) * OW + ox;
+        if (first < 0) continue;
+        windowsWithNaN++;
+        expect(Number.isNaN(y.data[o]), `window ${o} ${c.FH}×${c.FW}/${c.stride}`).toBe(true);
+        expect(arg.data[o], `window ${o}'s index`).toBe(first);
+      }
+      expect(windowsWithNaN).toBeGreaterThan(3);
+      for (const t of [x, y, arg]) t.dispose();
+    }
+  });
 
   it("max and avg backward with an activation's backward (act 1–3) on each plane give the bits of the plain call, then the elementwise backward kernel", () => {
     const k = rt.unsafeKernels;

@@ -161,3 +161,31 @@ describe('the playground in Chromium', { timeout: 240_000 }, () => {
     expect(server.missing).toEqual([]);
   });
 });
+
+describe('the playground started early, or given settings the net refuses', { timeout: 240_000 }, () => {
+  it('a Start clicked while the worker still loads runs once it is ready (the message was dropped and the page stuck); a net the library refuses fails the run visibly', async () => {
+    const early = await browser.newPage();
+    const errors: string[] = [];
+    early.on('pageerror', (e) => errors.push(String(e)));
+    // the digits held back: the click lands before the worker's runtime and data are in, on any machine
+    await early.route('**/*.gz', async (route) => { await new Promise((resolve) => setTimeout(resolve, 1500)); await route.continue(); });
+    await early.goto(`${server.url}/index.html`, { waitUntil: 'domcontentloaded' });
+    await early.fill('#hidden', '20');
+    await early.fill('#epochs', '1');
+    expect(await early.$('body[data-ready=true]'), 'clicked before the worker was ready').toBeNull();
+    await early.click('#start');
+    const first = early.locator('#runs li:nth-child(1)[data-state]');
+    await first.waitFor({ timeout: 180_000 });
+    expect(await first.getAttribute('data-state')).toBe('done');
+    // 784 × 2,000,000 floats: the net's constructor refuses it; the run must end as failed, saying why
+    await early.fill('#hidden', '2000000');
+    await early.click('#start');
+    const second = early.locator('#runs li:nth-child(2)[data-state]');
+    await second.waitFor({ timeout: 60_000 });
+    expect(await second.getAttribute('data-state')).toBe('failed');
+    expect(await early.textContent('#error')).toMatch(/^Run failed: .*2000000/);
+    expect(await early.isEnabled('#start'), 'the page takes a new run').toBe(true);
+    expect(errors).toEqual([]);
+    await early.close();
+  });
+});

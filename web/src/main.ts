@@ -8,8 +8,9 @@ import { experiments } from 'simdnn/experiments';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-// Threads for training: one per core, or ?threads=N.
-const threads = Number(new URLSearchParams(location.search).get('threads')) || navigator.hardwareConcurrency || 1;
+// Threads for training: one per core, or ?threads=N (a positive integer; anything else is the default).
+const asked = Number(new URLSearchParams(location.search).get('threads'));
+const threads = Number.isInteger(asked) && asked >= 1 ? asked : navigator.hardwareConcurrency || 1;
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: String(threads) });
 const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
 
@@ -39,7 +40,7 @@ function readConfig(): RunConfig {
   };
 }
 
-const describe = (c: RunConfig) => `${c.net}${c.net.startsWith('mlp') ? ` ${c.hidden.join('-')} ${c.activation}` : ''}${c.batchnorm && c.net === 'mlp-extend' ? ' +BN' : ''}${c.dropout > 0 && c.net === 'mlp-extend' ? ` dropout ${c.dropout}` : ''}, init ${c.init}, ${c.optimizer} ${c.lr}${c.schedule !== 'none' ? ` ${c.schedule}` : ''}${c.weightDecay ? `, decay ${c.weightDecay}` : ''}, batch ${c.batchSize}`;
+const describe = (c: RunConfig) => `${c.net}${c.net.startsWith('mlp') ? ` ${c.hidden.length ? c.hidden.join('-') : 'no hidden layer'} ${c.activation}` : ''}${c.batchnorm && c.net === 'mlp-extend' ? ' +BN' : ''}${c.dropout > 0 && c.net === 'mlp-extend' ? ` dropout ${c.dropout}` : ''}, init ${c.init}, ${c.optimizer} ${c.lr}${c.schedule !== 'none' ? ` ${c.schedule}` : ''}${c.weightDecay ? `, decay ${c.weightDecay}` : ''}, batch ${c.batchSize}`;
 
 // ---- charts: one dataset per chart, a row per point, colour by run
 
@@ -184,7 +185,8 @@ function digitPixels(): Float32Array | null {
   const w = (x1 - x0 + 1) * scale, h = (y1 - y0 + 1) * scale;
   small.imageSmoothingQuality = 'high';
   small.drawImage(canvas, x0, y0, x1 - x0 + 1, y1 - y0 + 1, (28 - w) / 2, (28 - h) / 2, w, h);
-  let pixels = Float32Array.from({ length: 784 }, (_, i) => small.getImageData(0, 0, 28, 28).data[i * 4] / 255);
+  const rgba = small.getImageData(0, 0, 28, 28).data; // once: a readback per pixel took ~22 ms
+  let pixels = Float32Array.from({ length: 784 }, (_, i) => rgba[i * 4] / 255);
   // shift so the centre of mass sits at the centre
   let m = 0, cx = 0, cy = 0;
   pixels.forEach((v, i) => { m += v; cx += v * (i % 28); cy += v * Math.floor(i / 28); });
@@ -287,6 +289,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'loaded':
       modelLoaded = true;
       setRunning(false);
+      $('error').textContent = '';
       $('status').textContent = `Loaded ${m.name}: ${m.summary}`;
       predictDrawing();
       break;

@@ -32,8 +32,14 @@ async function loadDigits(rt: Runtime) {
   return toDataSet(rt, raw(xi, ti), raw(xe, te), { numClasses: 10 }) as { xTrain: Tensor; tTrain: IntTensor; xTest: Tensor; tTest: IntTensor };
 }
 
+// A worker drops the messages that come while it has no handler: those sent while the runtime and the
+// digits load (a Start clicked at once) are kept here and handled, in order, once they are in.
+const early: ToWorker[] = [];
+self.onmessage = (ev: MessageEvent<ToWorker>) => { early.push(ev.data); };
+
 // the page names the thread count (the worker's name); one thread where the page is not cross-origin isolated
-const rt = await createRuntime({ seed: 1, threads: self.crossOriginIsolated ? Math.max(1, Number(self.name) || 1) : 1 });
+const named = Math.floor(Number(self.name));
+const rt = await createRuntime({ seed: 1, threads: self.crossOriginIsolated && named >= 1 ? named : 1 });
 const data = await loadDigits(rt);
 const images = (x: Tensor) => x.reshape([x.shape[0], 1, 28, 28]);
 const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
@@ -81,11 +87,19 @@ function schedule(c: RunConfig): LRSchedule | undefined {
 }
 
 async function train(runId: number, c: RunConfig): Promise<void> {
-  const net = buildNet(rt, netSpec(c));
-  const isConv = c.net === 'simple-conv' || c.net === 'deep-conv';
-  const trainer = new Trainer(net, isConv ? conv.xTrain : data.xTrain, data.tTrain, isConv ? conv.xTest : data.xTest, data.tTest, {
-    epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: createOptimizer(c.optimizer, { lr: c.lr }), lrSchedule: schedule(c),
-  });
+  // settings the net or the Trainer refuse (hidden sizes of 2,000,000) end the run as failed, not silently
+  let net: Sequential | null = null, trainer: Trainer;
+  try {
+    net = buildNet(rt, netSpec(c));
+    const isConv = c.net === 'simple-conv' || c.net === 'deep-conv';
+    trainer = new Trainer(net, isConv ? conv.xTrain : data.xTrain, data.tTrain, isConv ? conv.xTest : data.xTest, data.tTest, {
+      epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: createOptimizer(c.optimizer, { lr: c.lr }), lrSchedule: schedule(c),
+    });
+  } catch (e) {
+    net?.dispose();
+    post({ type: 'state', runId, state: 'failed', message: e instanceof Error ? e.message : String(e) });
+    return;
+  }
   const run = training = { runId, paused: false, resume: null as (() => void) | null, stop: false };
   if (model) model.dispose();
   model = net;
@@ -140,8 +154,7 @@ function predict(pixels: Float32Array): number[] {
   }
 }
 
-self.onmessage = async (ev: MessageEvent<ToWorker>) => {
-  const m = ev.data;
+async function handle(m: ToWorker): Promise<void> {
   try {
     switch (m.type) {
       case 'experiment':
@@ -178,6 +191,13 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
         if (training) throw new Error('stop or finish the run before loading a model');
         const loaded = loadModel(rt, m.bytes);
         loaded.optimizer?.dispose?.();
+        // a model of other inputs would load, then fail at every prediction
+        const o = loaded.net.spec.options as { inputSize?: number; inputDim?: readonly number[] };
+        const input = o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])];
+        if (input.join('x') !== '784' && input.join('x') !== '1x28x28') {
+          loaded.net.dispose();
+          throw new Error(`${m.name} takes inputs of shape [${input.join(', ')}]; the playground's digits are 28×28 (784 values)`);
+        }
         model?.dispose();
         model = loaded.net;
         const { kind, options } = loaded.net.spec;
@@ -189,6 +209,8 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   } catch (e) {
     post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   }
-};
+}
 
+self.onmessage = (ev: MessageEvent<ToWorker>) => void handle(ev.data);
 post({ type: 'ready', threads: rt.features.threads, isolated: self.crossOriginIsolated, notes: rt.features.notes, trainRows: data.xTrain.shape[0], testRows: data.xTest.shape[0] });
+for (const m of early.splice(0)) await handle(m);

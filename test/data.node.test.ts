@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createRuntime } from '../src/node/runtime.js';
-import { loadIdx, loadMnist } from '../src/node/data.js';
+import { loadIdx, loadIdxPart, loadMnist } from '../src/node/data.js';
 import { encodeIdx, parseIdx, type DataSet } from '../src/data/index.js';
 import { IntTensor, Tensor } from '../src/runtime/tensor.js';
 import type { Runtime } from '../src/runtime/runtime.js';
@@ -175,6 +175,21 @@ describe('loadIdx', () => {
     expect(ds.tTest.shape).toEqual([2, 7]);
     expect(Array.from(ds.tTest.data.subarray(0, 7))).toEqual([0, 0, 0, 0, 0, 0, 1]);
     dispose(ds);
+  });
+
+  it('loadIdxPart reads one part without the other, as loadIdx reads it', async () => {
+    const dir = await dataDir('test-only', () => true, { 'train-images-idx3-ubyte': null, 'train-labels-idx1-ubyte': null });
+    const part = await loadIdxPart(rt, dir, 'test', { flatten: false, oneHotLabel: true, rows: 2 });
+    expect(part.x.shape).toEqual([2, 1, 4, 3]);
+    expectClose(part.x.data, Array.from(test.images.subarray(0, 24), (p) => p / 255), { rtol: 1.2e-7 }, 'pixels');
+    // as loadIdx: one-hot rows as wide as the part's largest label + 1, whatever rows kept
+    expect(part.classes).toBe(7);
+    expect(part.t.shape).toEqual([2, 7]);
+    for (const t of [part.x, part.t]) t.dispose();
+    await expect(loadIdxPart(rt, dir, 'train')).rejects.toThrow(/has no train-images-idx3-ubyte/);
+    await expect(loadIdxPart(rt, dir, 'val' as never)).rejects.toThrow(/^loadIdxPart: part must be 'train' or 'test', got "val"$/);
+    await expect(loadIdxPart(rt, dir, 'test', { testRows: 2 } as never)).rejects.toThrow(/^loadIdxPart: unknown option 'testRows'/);
+    await expect(loadIdxPart(rt, dir, 'test', { flatten: 'no' } as never)).rejects.toThrow(/^loadIdxPart: flatten must be true or false/);
   });
 
   it('accepts the dotted names some mirrors use', async () => {

@@ -24,8 +24,9 @@ export interface LoadOptions extends TensorOptions {
 
 const OPTION_KEYS = new Set(['normalize', 'flatten', 'oneHotLabel', 'trainRows', 'testRows']);
 
-function checkLoadOptions(who: string, options: LoadOptions): void {
-  checkOptions(who, options, OPTION_KEYS);
+/** A loader's options: known keys, and the tensors' flags true or false. */
+function checkLoadOptions(who: string, options: TensorOptions, keys: ReadonlySet<string>): void {
+  checkOptions(who, options, keys);
   for (const flag of ['normalize', 'flatten', 'oneHotLabel'] as const) {
     if (options[flag] !== undefined) checkFlag(who, flag, options[flag]);
   }
@@ -105,7 +106,7 @@ export function loadMnist(rt: Runtime, options: LoadOptions & { oneHotLabel: tru
 export function loadMnist(rt: Runtime, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
 export function loadMnist(rt: Runtime, options?: LoadOptions): Promise<LoadedDataSet>;
 export async function loadMnist(rt: Runtime, options: LoadOptions = {}): Promise<LoadedDataSet> {
-  checkLoadOptions('loadMnist', options);
+  checkLoadOptions('loadMnist', options, OPTION_KEYS);
   const { trainRows, testRows, ...tensorOptions } = options;
   const all = await mnistDigits();
   const split = stratifiedSplit(all.labels, MNIST_TEST_ROWS, MNIST_SPLIT_SEED);
@@ -168,7 +169,7 @@ export function loadIdx(rt: Runtime, dir: string, options: LoadOptions & { oneHo
 export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
 export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promise<LoadedDataSet>;
 export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<LoadedDataSet> {
-  checkLoadOptions('loadIdx', options);
+  checkLoadOptions('loadIdx', options, OPTION_KEYS);
   const { trainRows, testRows, ...tensorOptions } = options;
   const names = await fileNames(dir, 'loadIdx');
   const [train, test] = await Promise.all([readPart(dir, names, 'train'), readPart(dir, names, 't10k')]);
@@ -207,12 +208,9 @@ export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', op
 export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options?: PartOptions & { oneHotLabel?: false }): Promise<LoadedPart<IntTensor>>;
 export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options?: PartOptions): Promise<LoadedPart>;
 export async function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options: PartOptions = {}): Promise<LoadedPart> {
-  checkOptions('loadIdxPart', options, PART_OPTION_KEYS);
+  checkLoadOptions('loadIdxPart', options, PART_OPTION_KEYS);
   if (part !== 'train' && part !== 'test') throw new TypeError(`loadIdxPart: part must be 'train' or 'test', got ${JSON.stringify(part)}`);
   const { rows, ...tensorOptions } = options;
-  for (const flag of ['normalize', 'flatten', 'oneHotLabel'] as const) {
-    if (options[flag] !== undefined) checkFlag('loadIdxPart', flag, options[flag]);
-  }
   const images = await readPart(dir, await fileNames(dir, 'loadIdxPart'), part === 'train' ? 'train' : 't10k');
   const classes = classCount(images.labels);
   const kept = firstRows(images, rows, 'loadIdxPart: rows');

@@ -1,7 +1,8 @@
 // Model files on disk (Node): written through a temporary file beside the
 // target and renamed over it, so an interrupted or failed write never leaves a
-// truncated file or destroys the previous model; read in chunks, so neither
-// direction holds the whole file in one buffer.
+// truncated file or destroys the previous model, from a copy of the file's
+// pieces taken at the call (the net as it was then, whatever trains after);
+// read in chunks, so reading never holds the whole file in one buffer.
 import { inspectModel, loadModel, saveModelChunks, type LoadedModel, type LoadModelOptions, type ModelInfo, type SaveModelOptions } from '../io/model.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { Runtime } from '../runtime/runtime.js';

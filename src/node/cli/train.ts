@@ -425,7 +425,7 @@ export interface TrainReport {
 
 function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: Trainer, result: TrainResult, loadSeconds: number, seconds: number): TrainReport {
   // the figures of the parameters the run ends with: the best epoch's when early stopping kept them
-  const last = result.epochs.find((r) => r.epoch === result.bestEpoch) ?? result.epochs[result.epochs.length - 1];
+  const kept = result.epochs.find((r) => r.epoch === result.bestEpoch) ?? result.epochs[result.epochs.length - 1];
   const stepSeconds = result.epochs.reduce((t, r) => t + r.seconds, 0);
   return {
     net: s.net,
@@ -438,11 +438,11 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     valRows: data.xTrain.shape[0] - trainer.trainingRows,
     batch: trainer.batchSize,
     seed: s.seed,
-    trainAcc: last.trainAcc,
-    testAcc: last.testAcc,
-    trainLoss: last.trainLoss,
-    testLoss: last.testLoss,
-    ...(last.valAcc !== undefined ? { valAcc: last.valAcc, valLoss: last.valLoss } : {}),
+    trainAcc: kept.trainAcc,
+    testAcc: kept.testAcc,
+    trainLoss: kept.trainLoss,
+    testLoss: kept.testLoss,
+    ...(kept.valAcc !== undefined ? { valAcc: kept.valAcc, valLoss: kept.valLoss } : {}),
     epochs: result.epochs.length,
     steps: result.steps,
     stopReason: result.stopReason,

@@ -5,6 +5,7 @@
 // 4xx JSON error while the isolate keeps serving.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -123,6 +124,22 @@ describe('the edge worker in workerd', { timeout: 60_000 }, () => {
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     expect((await res.json()).error).toMatch(message);
   });
+
+  it('answers 408 to an upload that stalls (it held the request for good), and serves the next', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.write('{"inp'); // and nothing more
+      setTimeout(() => { req.destroy(); reject(new Error('no answer within 30 s')); }, 30_000).unref();
+    });
+    expect(answer.status).toBe(408);
+    expect(JSON.parse(answer.body).error).toMatch(/the body did not arrive within 10 s/);
+    expect((await post('/predict', { input: (await digits(1, 1))[0] })).status).toBe(200);
+  }, 40_000);
 
   it('still serves after every bad request (the isolate never crashed)', async () => {
     const res = await post('/predict', { input: (await digits(0, 1))[0] });

@@ -15,6 +15,8 @@ import weights from './model.safetensors';
 const LIMITS = Object.freeze({
   /** Largest request body, in bytes. */
   maxBodyBytes: 1 << 20,
+  /** Time a body may take to arrive, in ms: a client that stalls its upload would hold the request for good. */
+  bodyMs: 10_000,
   /** Most images in one /predict or /fine-tune request. */
   maxBatch: 64,
   /** Values per image (28 × 28 pixels in [0, 1]). */
@@ -78,13 +80,25 @@ async function readJson(request) {
   }
   const chunks = [];
   let size = 0;
-  for (let r = reader ? await reader.read() : { done: true }; !r.done; r = await reader.read()) {
-    size += r.value.byteLength;
-    if (size > LIMITS.maxBodyBytes) {
-      await drain(reader);
-      throw new BadRequest(413, `body exceeds the limit of ${LIMITS.maxBodyBytes} bytes`);
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new BadRequest(408, `the body did not arrive within ${LIMITS.bodyMs / 1000} s`)), LIMITS.bodyMs);
+  });
+  const read = () => Promise.race([reader.read(), late]);
+  try {
+    for (let r = reader ? await read() : { done: true }; !r.done; r = await read()) {
+      size += r.value.byteLength;
+      if (size > LIMITS.maxBodyBytes) {
+        await drain(reader);
+        throw new BadRequest(413, `body exceeds the limit of ${LIMITS.maxBodyBytes} bytes`);
+      }
+      chunks.push(r.value);
     }
-    chunks.push(r.value);
+  } catch (e) {
+    if (e instanceof BadRequest && e.status === 408) await reader.cancel().catch(() => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
   }
   const bytes = new Uint8Array(size);
   let at = 0;

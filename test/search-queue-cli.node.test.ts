@@ -33,7 +33,6 @@ afterAll(async () => {
 describe('search --queue and worker: connecting', () => {
   it('a closed port: both give up after --connect-timeout with a clear error; the worker logs the retries once', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
-    const t0 = Date.now();
     const search = await run(['search', '--queue', url, '--connect-timeout', '1', '--out', path.join(tmp, 'closed.jsonl'), ...QUICK]);
     expect(search.code).toBe(1);
     expect(search.stderr).toMatch(new RegExp(`simdnn: error: cannot reach Redis at ${url} within 1 s \\(connect ECONNREFUSED`));
@@ -41,7 +40,6 @@ describe('search --queue and worker: connecting', () => {
     expect(worker.code).toBe(1);
     expect(worker.stderr).toMatch(new RegExp(`simdnn: error: cannot reach Redis at ${url} within 2 s \\(connect ECONNREFUSED`));
     expect(worker.stderr.match(/ECONNREFUSED.*\(retrying\)/g)).toHaveLength(1); // ioredis retried about 20 times
-    expect(Date.now() - t0).toBeLessThan(15_000);
     await expect(stat(path.join(tmp, 'closed.jsonl'))).rejects.toThrow(); // nothing written
   });
 
@@ -53,11 +51,9 @@ describe('search --queue and worker: connecting', () => {
     ] as const) {
       const controller = new AbortController();
       setTimeout(() => controller.abort(reason), 300);
-      const t0 = Date.now();
       const r = await run([...argv], controller.signal);
       expect(r.code, argv[0]).toBe(code);
       expect(r.stderr, argv[0]).toMatch(new RegExp(`stopped \\(${reason}\\) while connecting to ${url}`));
-      expect(Date.now() - t0, argv[0]).toBeLessThan(5000);
     }
   }, 20_000);
 

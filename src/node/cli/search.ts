@@ -120,6 +120,13 @@ export function bestTable(result: SearchResult, space: SearchSpace, top: number)
   return [header, ...rows].map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** --connect-timeout (seconds > 0, search's and worker's) in ms. */
+export function connectTimeoutMs(text: string): number {
+  const seconds = numberValue('connect-timeout', text);
+  if (!(seconds > 0)) throw new UsageError(`--connect-timeout: expected a number of seconds > 0, got ${seconds}`);
+  return seconds * 1000;
+}
+
 /** The exit code of a command interrupted by `signal` (its reason: the signal's name). */
 export function interrupted(signal: AbortSignal): number {
   return signal.reason === 'SIGINT' ? 130 : 143;
@@ -141,8 +148,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     try { redisConnection(queue); } catch (e) { throw new UsageError(`--queue: ${(e as Error).message}`); }
   }
   if (!queue && typeof values['connect-timeout'] === 'string') throw new UsageError('--connect-timeout: only with --queue');
-  const connectTimeout = numberValue('connect-timeout', get(values, 'connect-timeout'));
-  if (!(connectTimeout > 0)) throw new UsageError(`--connect-timeout: expected a number of seconds > 0, got ${connectTimeout}`);
+  const connectTimeout = connectTimeoutMs(get(values, 'connect-timeout'));
   const parallel = typeof values.parallel === 'string' ? intValue('parallel', values.parallel, 1) : undefined;
   if (parallel !== undefined && scheduler !== 'asha') throw new UsageError('--parallel: only with --scheduler asha');
   const epochs = intValue('epochs', get(values, 'epochs'), 1);
@@ -185,7 +191,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     let inner: Executor;
     try {
       inner = queue
-        ? await queueExecutor({ url: queue, name: get(values, 'queue-name'), connectTimeoutMs: connectTimeout * 1000, signal, onError: quiet ? undefined : retryReporter(stderr, 'simdnn') })
+        ? await queueExecutor({ url: queue, name: get(values, 'queue-name'), connectTimeoutMs: connectTimeout, signal, onError: quiet ? undefined : retryReporter(stderr, 'simdnn') })
         : localExecutor({ workers });
     } catch (e) {
       if (!signal.aborted) throw e;

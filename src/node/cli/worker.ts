@@ -2,8 +2,8 @@
 // on worker threads until interrupted. Start any number, on any machines,
 // before or after `simdnn search --queue`.
 import { runQueueWorker, DEFAULT_QUEUE_NAME, shownUrl } from '../search/queue.js';
-import { intValue, numberValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
-import { interrupted, retryReporter, unbroken } from './search.js';
+import { intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
+import { connectTimeoutMs, interrupted, retryReporter, unbroken } from './search.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'queue', value: 'url', help: 'the Redis holding the queue (required): redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS' },
@@ -20,8 +20,7 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
   const threads = typeof values.threads === 'string' ? intValue('threads', values.threads, 1) : undefined;
   const given = (name: string) => typeof values[name] === 'string' ? values[name] as string : OPTIONS.find((o) => o.name === name)!.default!;
   const num = (name: string) => intValue(name, given(name), 1);
-  const connectTimeout = numberValue('connect-timeout', given('connect-timeout'));
-  if (!(connectTimeout > 0)) throw new UsageError(`--connect-timeout: expected a number of seconds > 0, got ${connectTimeout}`);
+  const connectTimeout = connectTimeoutMs(given('connect-timeout'));
   const quiet = values.quiet === true;
   const stderr = unbroken(io.stderr);
   const log = (text: string) => { if (!quiet) stderr.write(`simdnn worker: ${text}\n`); };
@@ -34,7 +33,7 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
       threads,
       lockDuration: num('lock-duration'),
       stalledInterval: num('stalled-interval'),
-      connectTimeoutMs: connectTimeout * 1000,
+      connectTimeoutMs: connectTimeout,
       signal,
       onError: (e) => { if (!quiet) retrying(e); },
       onEvent: (e) => log(e.kind === 'started' ? `started ${e.id}`

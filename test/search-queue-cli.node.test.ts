@@ -8,11 +8,11 @@
 //  - a study name used again with another seed: the old study's results in
 //    Redis are refused as the resume refuses another study's results.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, runCli } from './helpers/cli.js';
+import { freePort, runCli, startRedis, stopRedis } from './helpers/cli.js';
 import { redisConnection } from '../src/node/search/queue.js';
 
 const run = (argv: string[], signal?: AbortSignal) => runCli(argv, { signal });
@@ -23,10 +23,7 @@ let redis: ChildProcess | null = null;
 
 beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-queue-cli-')); });
 afterAll(async () => {
-  if (redis && redis.exitCode === null) {
-    redis.kill('SIGTERM');
-    await new Promise((r) => redis!.once('exit', r));
-  }
+  await stopRedis(redis);
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -69,14 +66,7 @@ describe('search --queue and worker on a redis-server with a password', () => {
     port = await freePort();
     const conf = path.join(tmp, 'redis.conf');
     await writeFile(conf, `port ${port}\nbind 127.0.0.1\ndir ${tmp}\nsave ""\nrequirepass secret\nuser alice on >wonder ~* &* +@all\n`);
-    redis = spawn('redis-server', [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    redis.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
-    const end = Date.now() + 20_000;
-    while (!log.includes('Ready to accept connections')) {
-      if (Date.now() > end || redis.exitCode !== null) throw new Error(`redis-server did not start:\n${log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    redis = await startRedis([conf]);
   });
 
   /** A worker (this process) logging in as alice, while `body` runs; stopped after it. */

@@ -1,5 +1,6 @@
 // The command line run in this process with its output captured, and a free
 // loopback port for the servers (redis-server) the tests start.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { main, type Output } from '../../src/node/cli/index.js';
 
@@ -27,4 +28,28 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** redis-server with `args` (a config file, or options), once it accepts connections. */
+export async function startRedis(args: string[], cwd?: string): Promise<ChildProcess> {
+  const redis = spawn('redis-server', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  redis.stdout!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+  const end = Date.now() + 20_000;
+  while (!log.includes('Ready to accept connections')) {
+    if (Date.now() > end || redis.exitCode !== null) {
+      redis.kill('SIGKILL');
+      throw new Error(`redis-server did not start:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return redis;
+}
+
+/** Stops a redis-server startRedis gave (if it still runs) and waits for it to exit. */
+export async function stopRedis(redis: ChildProcess | null): Promise<void> {
+  if (!redis || redis.exitCode !== null || redis.signalCode !== null) return;
+  const exited = new Promise((r) => redis.once('exit', r));
+  redis.kill('SIGTERM');
+  await exited;
 }

@@ -68,6 +68,44 @@ export function redisConnection(url: string): RedisConnection {
   };
 }
 
+/**
+ * ioredis's options for `url` (redisConnection's), with a connector for
+ * rediss:// whose sockets always have an error listener. ioredis listens for
+ * one error a socket; a socket it closes while its TLS handshake is under way
+ * (a retry in flight when a connection gives up) can fail twice (the
+ * handshake, then the server's alert at the close), and the second error,
+ * with no listener, ended the process. ioredis still gets the first.
+ */
+async function ioredisOptions(url: string): Promise<RedisConnection & { Connector?: import('ioredis').RedisOptions['Connector'] }> {
+  const connection = redisConnection(url);
+  if (!connection.tls) return connection;
+  const { AbstractConnector } = await import('ioredis');
+  const { connect } = await import('node:tls');
+  type Options = { host: string; port: number; tls: object; disconnectTimeout: number };
+  class TlsConnector extends AbstractConnector {
+    private readonly options: Options;
+
+    constructor(options: unknown) {
+      super((options as Options).disconnectTimeout);
+      this.options = options as Options;
+    }
+
+    connect(): Promise<import('node:tls').TLSSocket> {
+      this.connecting = true;
+      const { host, port, tls } = this.options;
+      // a new tick, as ioredis's own connector: the caller attaches its listeners first
+      return new Promise((resolve, reject) => process.nextTick(() => {
+        if (!this.connecting) return reject(new Error('Connection is closed.'));
+        const stream = connect({ host, port, ...tls });
+        stream.on('error', () => {});
+        this.stream = stream;
+        resolve(stream);
+      }));
+    }
+  }
+  return { ...connection, Connector: TlsConnector };
+}
+
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /** How long to wait for Redis at the start, and a signal to stop waiting. */
@@ -79,27 +117,82 @@ export interface ConnectOptions {
 }
 
 /**
- * Resolves when `ready` does; rejects with the signal's reason when it aborts,
- * or after the connect timeout, naming the URL and the last connection error.
+ * Node's codes for a server certificate it does not accept. Waiting cannot
+ * mend these (unlike a Redis that is restarting), so the first one ends the
+ * connection's wait.
  */
-function untilReady(ready: Promise<unknown>, url: string, options: ConnectOptions, lastError: () => Error | null): Promise<void> {
-  const ms = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const signal = options.signal;
-  return new Promise<void>((resolve, reject) => {
-    const end = (settle: () => void) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      settle();
-    };
-    const onAbort = () => end(() => reject(signal!.reason));
-    const timer = setTimeout(() => end(() => {
-      const last = lastError();
-      reject(new Error(`cannot reach Redis at ${shownUrl(url)} within ${ms / 1000} s${last ? ` (${last.message})` : ''}`));
-    }), ms);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    ready.then(() => end(resolve), (e: Error) => end(() => reject(e)));
-  });
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_SIGNATURE_FAILURE',
+  'CERT_REVOKED', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const isCertificateError = (e: Error): boolean => CERTIFICATE_CODES.has((e as NodeJS.ErrnoException).code ?? '');
+
+/** Why the server's certificate was refused, and what to do about it. */
+function certificateMessage(url: string, e: Error): string {
+  const what = (e as NodeJS.ErrnoException).code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+    ? 'connect to the name or address its certificate is for'
+    : 'to trust a private CA, start Node with NODE_EXTRA_CA_CERTS=<its certificate, PEM>';
+  return `Redis at ${shownUrl(url)}: its TLS certificate is not accepted (${e.message}): ${what}`;
+}
+
+/** What the connection's last error (or none) suggests about the URL's scheme. */
+function schemeHint(url: string, last: Error | null): string {
+  const tls = url.startsWith('rediss:');
+  if (tls && !last) return '; no TLS handshake completed: if the server does not take TLS, use redis://';
+  if (!tls && (last as NodeJS.ErrnoException | null)?.code === 'ECONNRESET') return '; if the server takes TLS only, use rediss://';
+  return '';
+}
+
+/**
+ * A connection's errors: passed on to `onError` (ioredis retries them), the
+ * last one kept for the connect timeout's message, a certificate error while
+ * starting failed at once; none passed on once starting has failed (those of
+ * closing the connection).
+ */
+class ConnectErrors {
+  last: Error | null = null;
+  private fail: ((e: Error) => void) | null = null;
+  private failed = false;
+
+  constructor(private readonly url: string, private readonly onError?: (e: Error) => void) {}
+
+  readonly record = (e: Error): void => {
+    if (this.failed) return;
+    this.last = e;
+    if (isCertificateError(e) && this.fail) this.fail(new Error(certificateMessage(this.url, e)));
+    else this.onError?.(e);
+  };
+
+  /**
+   * Resolves when `ready` does; rejects with the signal's reason when it aborts,
+   * at the first certificate error, or after the connect timeout, naming the URL
+   * and the last connection error.
+   */
+  until(ready: Promise<unknown>, options: ConnectOptions): Promise<void> {
+    const ms = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const signal = options.signal;
+    return new Promise<void>((resolve, reject) => {
+      const end = (error: unknown | null) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.fail = null;
+        if (error === null) return resolve();
+        this.failed = true;
+        reject(error);
+      };
+      const onAbort = () => end(signal!.reason);
+      const timer = setTimeout(() => {
+        const last = this.last;
+        end(new Error(`cannot reach Redis at ${shownUrl(this.url)} within ${ms / 1000} s${last ? ` (${last.message})` : ''}${schemeHint(this.url, last)}`));
+      }, ms);
+      this.fail = end;
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      ready.then(() => end(null), end);
+    });
+  }
 }
 
 /** A job's id: the study, the trial index and the epochs it trains to (BullMQ ids may not contain ':'). */
@@ -167,16 +260,15 @@ const OVERLAP_MS = 2000;
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
   const { Redis } = await import('ioredis');
-  const connection = redisConnection(options.url);
+  const connection = await ioredisOptions(options.url);
   const queue = new Queue(options.name ?? DEFAULT_QUEUE_NAME, { connection });
   const redis = new Redis(connection);
-  let lastError: Error | null = null;
-  const onError = (e: Error) => { lastError = e; options.onError?.(e); };
+  const errors = new ConnectErrors(options.url, options.onError);
   // ioredis reconnects by itself (a Redis restart); its errors must not be unhandled events
-  queue.on('error', onError);
-  redis.on('error', onError);
+  queue.on('error', errors.record);
+  redis.on('error', errors.record);
   try {
-    await untilReady(queue.waitUntilReady(), options.url, options, () => lastError);
+    await errors.until(queue.waitUntilReady(), options);
   } catch (e) {
     await queue.close();
     redis.disconnect();
@@ -297,7 +389,7 @@ export type QueueWorkerEvent =
  */
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { Worker } = await bullmq();
-  const connection = redisConnection(options.url);
+  const connection = await ioredisOptions(options.url);
   const threads = options.threads ?? (await import('node:os')).availableParallelism();
   const executor = localExecutor({ workers: threads, label: `${hostname()}:${process.pid}/thread` });
   const worker = new Worker(options.name ?? DEFAULT_QUEUE_NAME, async (job: Job) => {
@@ -318,12 +410,12 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ wor
     stalledInterval: options.stalledInterval ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 5,
   });
-  let lastError: Error | null = null;
+  const errors = new ConnectErrors(options.url, options.onError);
   // errors of the connection (Redis restarting) are retried by ioredis; they must not be unhandled events
-  worker.on('error', (e: Error) => { lastError = e; options.onError?.(e); });
+  worker.on('error', errors.record);
   worker.on('stalled', (id: string) => options.onEvent?.({ kind: 'stalled', id }));
   try {
-    await untilReady(worker.waitUntilReady(), options.url, options, () => lastError);
+    await errors.until(worker.waitUntilReady(), options);
   } catch (e) {
     await worker.close(true); // true: close() would wait for a connection
     await executor.close();

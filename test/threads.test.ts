@@ -540,6 +540,34 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     t.dispose();
   });
 
+  it('a lazy pool starts in a training loop without an allocation: its memory was taken when the runtime was made', async () => {
+    const lazy = await threaded({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });
+    rtSeed(lazy);
+    expect(lazy.splitThreads, 'a lazy pool of 2 threads planned (2 cores)').toBe(2);
+    const net = new MultiLayerNet(lazy, { inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10 });
+    const x = lazy.tensor([100, 784], randomArray(78400, 3));
+    const t = lazy.labels([100], Array.from({ length: 100 }, (_, i) => i % 10));
+    const opt = new Adam();
+    opt.update(net.params, net.gradient(x, t)); // the first step at this shape plans its buffers
+    const before = lazy.memoryStats();
+    const alloc = vi.spyOn(lazy, 'alloc');
+    const parts = vi.spyOn(lazy, 'runParts');
+    // synchronous steps, as a plain training loop: the layer path's GEMMs start the pool, then the chain runs
+    for (let i = 0; i < 200 && parts.mock.calls.filter(([name]) => name === 'runChain').length < 20; i++) {
+      opt.update(net.params, net.gradient(x, t));
+    }
+    expect(lazy.features.threads, 'the pool started').toBe(2);
+    expect(parts.mock.calls.filter(([name]) => name === 'runChain').length, 'the chain ran on it').toBeGreaterThanOrEqual(20);
+    expect(alloc).not.toHaveBeenCalled();
+    expect(lazy.memoryStats()).toEqual(before);
+    alloc.mockRestore();
+    parts.mockRestore();
+    net.dispose();
+    x.dispose();
+    t.dispose();
+    opt.dispose();
+  });
+
   it('takes the layer path while a lazy pool has not started, and the chain once it is up (on 2 cores)', async () => {
     const one = await threaded({ threads: 1 });
     const lazy = await threaded({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });
@@ -1201,7 +1229,7 @@ describe('threads: options, fallbacks, dispose', () => {
     expectBits(runCase(rt, cases[1], 10), one[1], 'before dispose');
     const stats = rt.threadStats();
     expect(stats.jobs).toBe(1);
-    expect(rt.memoryStats().blocks, 'gemm workspaces of both parts and the control block').toBe(3);
+    expect(rt.memoryStats().blocks, 'gemm workspaces of both parts, the control block and the claim words').toBe(4);
     const disposed = rt.dispose();
     await rt.dispose();
     await disposed;

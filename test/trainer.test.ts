@@ -2,7 +2,7 @@
 // iterations and sampling, schedules in the loop, augmentation, validation,
 // early stopping, checkpoints and resume, the failed-step guarantee and
 // target validation. Small nets and few steps throughout.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
@@ -460,21 +460,48 @@ describe('Trainer after a worker thread\'s fault', () => {
 });
 
 describe('Trainer memory', () => {
-  it('a step allocates nothing once the backup is made; dispose frees the backup, its flags and the optimizer\'s state', () => {
+  it('a step allocates nothing after the first (which makes the backup); dispose frees the backup, its flags and the optimizer\'s state', () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
     const d = blobs(rt, 20, 16);
     net.gradient(d.x.rows(0, 10), d.t.rows(0, 10)); // the net's buffers for this batch shape
     const base = rt.memoryStats();
     const optimizer = new Adam({ lr: 0.01 });
     const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 10, optimizer });
-    trainer.step(d.x.rows(0, 10), d.t.rows(0, 10)); // the optimizer's state and the backup block
-    trainer.step(d.x.rows(10, 20), d.t.rows(10, 20), 1); // the guarded update's flags
+    trainer.step(d.x.rows(0, 10), d.t.rows(0, 10)); // the optimizer's state, the backup block and the guarded update's flags
     const planned = rt.memoryStats();
-    for (let i = 2; i < 40; i++) trainer.step(d.x.rows(10 * (i % 2), 10 * (i % 2) + 10), d.t.rows(10 * (i % 2), 10 * (i % 2) + 10), i);
+    for (let i = 1; i < 40; i++) trainer.step(d.x.rows(10 * (i % 2), 10 * (i % 2) + 10), d.t.rows(10 * (i % 2), 10 * (i % 2) + 10), i);
     expect(rt.memoryStats(), 'no allocation per step').toEqual(planned);
     trainer.dispose();
     optimizer.dispose();
     expect(rt.memoryStats().used, 'every byte freed').toBe(base.used);
+  });
+});
+
+describe('Trainer memory in a whole run', () => {
+  it('no step allocates after the first epoch, with five batch shapes in use (training batch, evaluation chunk, three remainders)', () => {
+    const r = rt;
+    const net = new SimpleConvNet(r, { inputDim: [1, 6, 6], convParam: { filterNum: 4, filterSize: 3, pad: 0, stride: 1 }, hiddenSize: 8, outputSize: 2 });
+    const data = (N: number, seed: number) => ({ x: r.tensor([N, 1, 6, 6], randomArray(N * 36, seed)), t: r.labels([N], Array.from({ length: N }, (_, i) => i % 2)) });
+    // 120 rows: 102 to train on (evaluated as 100 + 2) and 18 to validate; 40 test rows; evaluation chunks of 100
+    const train = data(120, 31), test = data(40, 32);
+    const alloc = vi.spyOn(r, 'alloc');
+    const late: string[] = [];
+    let seen = 0;
+    const trainer = new Trainer(net, train.x, train.t, test.x, test.t, {
+      epochs: 4, miniBatchSize: 16, optimizer: new Momentum({ lr: 0.01 }), validationSplit: 0.15, adaptiveThreads: false,
+      callbacks: { onStepEnd: (e) => {
+        const calls = alloc.mock.calls.length;
+        if (e.epoch > 1 && calls > seen) late.push(`epoch ${e.epoch}, batch ${e.batch}: ${calls - seen} allocations`);
+        seen = calls;
+      }, onEpochEnd: () => { seen = alloc.mock.calls.length; } }, // an evaluation shape's first use may allocate
+    });
+    const result = trainer.train();
+    alloc.mockRestore();
+    expect(result.trainLossList).toHaveLength(4 * 6);
+    expect(late).toEqual([]);
+    trainer.dispose();
+    net.dispose();
+    for (const d of [train, test]) { d.x.dispose(); d.t.dispose(); }
   });
 });
 

@@ -1,14 +1,18 @@
 // Per-layer buffer plan: one tensor per (name, shape), made on first use and
 // reused after, so a training step with a batch shape seen before allocates
-// nothing. A few shapes are kept per name (training batch, evaluation chunk).
+// nothing. A few shapes are kept per name: a Trainer uses up to five (the
+// training batch, the evaluation chunk, and the remainders of the training
+// rows evaluated, the validation and the test sets), and with four kept its
+// evaluations evicted the training batch's buffers, which every epoch's first
+// step then made again; eight leave room for the caller's own shapes.
 import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, type Shape } from '../runtime/tensor.js';
 
-const SHAPES_PER_NAME = 4;
+const SHAPES_PER_NAME = 8;
 
 /**
  * A layer's scratch: one tensor per (name, shape), made on first use and reused, keeping the
- * last 4 shapes per name (an older one is disposed when a fifth is asked for). Buffers owns
+ * last 8 shapes per name (the least recently used is disposed when a ninth is asked for). Buffers owns
  * every tensor it hands out: callers borrow them and never dispose them.
  */
 export class Buffers {

@@ -23,7 +23,7 @@ import type { Buffers } from '../layers/buffers.js';
 import type { Layer } from '../layers/layer.js';
 import type { SoftmaxWithLoss, Targets } from '../layers/softmax-with-loss.js';
 import { ACTIVATION_CODES, ACT_BACKWARD, type Runtime } from '../runtime/runtime.js';
-import { Tensor } from '../runtime/tensor.js';
+import { Tensor, type IntTensor } from '../runtime/tensor.js';
 
 // assembly/chain.ts: slots per entry and op codes
 const SLOTS = 16;
@@ -119,6 +119,18 @@ export class RowChain {
     private readonly block: GradientBlock | null,
   ) {
     this.rowWork = affines.reduce((sum, a, l) => sum + (l === 0 ? 1 : 2) * a.W.size, 0);
+    // made now where the chain may run, so the step that first runs it (a lazy pool's start) allocates nothing
+    if (rt.splitThreads === PARTS) this.table();
+  }
+
+  /** The chain's table: each part's rows through the net (2L entries), then each part's dW and db (at most 2L). */
+  private table(): IntTensor {
+    return this.buffers.labels('chain.table', [2 * PARTS * this.region]);
+  }
+
+  /** Int32 slots of one part's region of the table. */
+  private get region(): number {
+    return 2 * this.affines.length * SLOTS;
   }
 
   /**
@@ -166,9 +178,8 @@ export class RowChain {
       input = out;
     }
     const soft = this.last.chainBuffers(input, t)!;
-    // the table: each part's rows through the net (2L entries), then each part's dW and db (at most 2L)
-    const region = 2 * L * SLOTS;
-    const table = this.buffers.labels('chain.table', [2 * PARTS * region]);
+    const region = this.region;
+    const table = this.table();
     const d = table.data;
     const work = this.rt.partScratch(PARTS, this.rt.unsafeKernels.gemmWorkspaceBytes());
     const C = outs[L - 1].shape[1];

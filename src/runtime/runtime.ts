@@ -98,6 +98,9 @@ export type FusedActivation = keyof typeof ACTIVATION_CODES;
 /** Added to an activation's code, it asks a GEMM for that activation's backward (assembly/math.ts ACT_BACKWARD). */
 export const ACT_BACKWARD = 4;
 
+/** Byte addresses of a pool's control block and of gemmRowsClaimed's claim words. */
+interface PoolBlocks { control: number; claim: number }
+
 /** The entry a splitGemm call stands for, as a failure names it. */
 function gemmName(bias: number, act: number): string {
   return bias === 0 ? 'gemm' : act > ACT_BACKWARD ? 'gemmActBackward' : 'gemmBiasAct';
@@ -172,7 +175,7 @@ export class Runtime {
   private slots: Float64Array<ArrayBufferLike> = new Float64Array(MAX_ARGS);
   private slotOffset = 0;
   /** Threads a lazy pool will have, and the host to start it on (the default, 'auto'). */
-  private deferred: { host: ThreadHost; threads: number } | null = null;
+  private deferred: { host: ThreadHost; threads: number; blocks: PoolBlocks } | null = null;
   private starting: Promise<void> = Promise.resolve();
   private stopped = false;
   private unsplitWork = 0;
@@ -256,22 +259,26 @@ export class Runtime {
    * @internal starts the worker pool (createRuntime does this). If the workers
    * fail to start the runtime stays on one thread and `features.notes` says why.
    */
-  startThreads(host: ThreadHost, threads: number, background = false): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+  startThreads(host: ThreadHost, threads: number, background = false, blocks = this.poolBlocks(threads)): Promise<void> {
+    if (this.stopped) {
+      this.freePoolBlocks(blocks);
+      return Promise.resolve();
+    }
     const slots = Math.max(threads, MAX_SPLIT_PARTS);
-    const control = this.alloc(ThreadPool.controlBytes(slots, threads - 1));
+    const { control } = blocks;
     const names = WebAssembly.Module.exports(this.module).filter((e) => e.kind === 'function').map((e) => e.name);
     const failed = (e: unknown) => `threads: ${threads} requested, but starting worker threads failed (${e instanceof Error ? e.message : String(e)}); running on 1 thread`;
     let pool: ThreadPool;
     try {
       pool = ThreadPool.launch(host, threads, { module: this.module, memory: this.memory, control, slots, names }, this.unsafeKernels as unknown as Record<string, unknown>, background);
     } catch (e) {
-      this.free(control);
+      this.freePoolBlocks(blocks);
       this.features.notes.push(failed(e));
       return Promise.resolve();
     }
     // In use at once: calls split from now on, and workers take parts as they come up.
     this.pool = pool;
+    this.claim = { pool, ptr: blocks.claim, words: new Int32Array(this.memory.buffer, blocks.claim, 4) };
     this.gemmFn = pool.fn('gemm');
     this.gemmBiasActFn = pool.fn('gemmBiasAct');
     this.rowsClaimedFn = pool.fn('gemmRowsClaimed');
@@ -332,9 +339,25 @@ export class Runtime {
     }
   }
 
-  /** @internal a pool of `threads` started by the first call big enough to split (the default). */
+  /**
+   * @internal a pool of `threads` started by the first call big enough to split (the default). Its
+   * memory (control block, claim words, each part's GEMM workspace) is taken now, so that the
+   * training step that starts it allocates nothing.
+   */
   deferThreads(host: ThreadHost, threads: number): void {
-    this.deferred = { host, threads };
+    this.deferred = { host, threads, blocks: this.poolBlocks(threads) };
+    this.partScratch(threads, this.unsafeKernels.gemmWorkspaceBytes());
+  }
+
+  /** A pool's control block and gemmRowsClaimed's claim words (on a cache line of their own); freed with the pool. */
+  private poolBlocks(threads: number): PoolBlocks {
+    const control = this.alloc(ThreadPool.controlBytes(Math.max(threads, MAX_SPLIT_PARTS), threads - 1));
+    return { control, claim: this.alloc(64) };
+  }
+
+  private freePoolBlocks(blocks: PoolBlocks): void {
+    this.free(blocks.control);
+    this.free(blocks.claim);
   }
 
   /**
@@ -380,7 +403,7 @@ export class Runtime {
     this.unsplitWork += work;
     if (this.unsplitWork < LAZY_START_WORK) return;
     this.deferred = null;
-    this.starting = this.startThreads(d.host, d.threads, true);
+    this.starting = this.startThreads(d.host, d.threads, true, d.blocks);
   }
 
   /**
@@ -572,12 +595,9 @@ export class Runtime {
     this.runPool(pool, this.rowsClaimedFn, parts, gemmName(bias, act));
   }
 
-  // gemmRowsClaimed's claim words, on a cache line of their own (freed with the pool).
+  // gemmRowsClaimed's claim words (made with the pool).
   private claimWords(pool: ThreadPool): Int32Array {
-    if (this.claim === null || this.claim.pool !== pool) {
-      const ptr = this.alloc(64);
-      this.claim = { pool, ptr, words: new Int32Array(this.memory.buffer, ptr, 4) };
-    }
+    if (this.claim === null || this.claim.pool !== pool) throw new Error('runtime: the claim words are not this pool\'s');
     return this.claim.words;
   }
 
@@ -604,6 +624,7 @@ export class Runtime {
    */
   dispose(): Promise<void> {
     this.stopped = true;
+    if (this.deferred) this.freePoolBlocks(this.deferred.blocks);
     this.deferred = null;
     return this.pool ? this.retire(this.pool, '') : Promise.resolve();
   }

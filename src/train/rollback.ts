@@ -78,6 +78,18 @@ export class StepGuard {
     });
   }
 
+  /**
+   * After an update that succeeded: makes the block and the descriptor table the next step's guarded
+   * update needs, now that the optimizer's state exists (its first update makes it), so that no later
+   * step allocates.
+   */
+  prepareNext(): void {
+    const opt = this.optimizer;
+    if (!(opt instanceof ElementwiseOptimizer)) return;
+    this.ensure(opt.unsafeStateTensor?.size ?? 0);
+    if (this.paramSpans.length === 1) this.table ??= this.net.rt.tensor([GUARD_TABLE_FLOATS]);
+  }
+
   /** Whether every parameter is finite (after the update). */
   paramsFinite(): boolean {
     const k = this.net.rt.unsafeKernels;

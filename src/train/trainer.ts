@@ -561,6 +561,7 @@ export class Trainer {
         throw e;
       }
       if (!guard.paramsFinite()) this.failedStep(iter, 'parameters');
+      guard.prepareNext();
     } else if (guarded !== 'ok') {
       this.failedStep(iter, guarded, true);
     }

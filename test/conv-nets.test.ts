@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { SimpleConvNet, DeepConvNet, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, Trainer, createOptimizer } from '../src/index.js';
+import { SimpleConvNet, DeepConvNet, deepConvNetParams, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, Trainer, createOptimizer } from '../src/index.js';
 import { gradError } from './reference/gradcheck.js';
 
 let rt: Runtime;
@@ -45,8 +45,8 @@ describe('SimpleConvNet', () => {
     net.dispose();
   });
 
-  it('names the net and the layer when the input is too small for the filter', () => {
-    expect(() => new SimpleConvNet(rt, { inputDim: [1, 4, 4] })).toThrow(/SimpleConvNet: layer 1 \(conv\): a 5×5 filter with pad 0 does not fit a 4×4 input/);
+  it('names the net, the option and the layer when the input is too small for the filter', () => {
+    expect(() => new SimpleConvNet(rt, { inputDim: [1, 4, 4] })).toThrow(/SimpleConvNet: convParam \(layer 1\): a 5×5 filter with pad 0 does not fit a 4×4 input/);
     expect(() => new SimpleConvNet(rt, { inputDim: [1, 28] })).toThrow(/inputDim must be \[C, H, W\]/);
     expect(() => new SimpleConvNet(rt, { hidden: 10 } as object)).toThrow(/SimpleConvNet: unknown option 'hidden'/);
   });
@@ -206,9 +206,25 @@ describe('alexNet', () => {
 
   it('checks its options before allocating anything', () => {
     const before = rt.memoryStats().used;
-    expect(() => alexNet(rt, { dropout: 1 })).toThrow(/alexNet: layer 15 \(dropout\): ratio must be in \[0, 1\), got 1/);
-    expect(() => alexNet(rt, { numClasses: 0 })).toThrow(/alexNet: layer 21 \(affine\): size must be a positive integer, got 0/);
+    expect(() => alexNet(rt, { dropout: 1 })).toThrow(new RangeError('alexNet: dropout must be in [0, 1), got 1'));
+    expect(() => alexNet(rt, { numClasses: 0 })).toThrow(new RangeError('alexNet: numClasses must be a positive integer, got 0'));
     expect(() => alexNet(rt, { classes: 10 } as object)).toThrow(/alexNet: unknown option 'classes'/);
+    expect(rt.memoryStats().used).toBe(before);
+  });
+});
+
+describe('the conv nets name the option a bad value came from, before allocating anything', () => {
+  it.each([
+    ['DeepConvNet outputSize', () => new DeepConvNet(rt, { outputSize: 0 }), 'DeepConvNet: outputSize must be a positive integer, got 0'],
+    ['DeepConvNet hiddenSize', () => new DeepConvNet(rt, { hiddenSize: 1.5 }), 'DeepConvNet: hiddenSize must be a positive integer, got 1.5'],
+    ['DeepConvNet convParams', () => new DeepConvNet(rt, { convParams: deepConvNetParams.map((p, i) => (i === 2 ? { ...p, filterNum: 0 } : p)) }),
+      'DeepConvNet: convParams[2] (layer 6): filterNum must be a positive integer, got 0'],
+    ['SimpleConvNet hiddenSize', () => new SimpleConvNet(rt, { hiddenSize: -1 }), 'SimpleConvNet: hiddenSize must be a positive integer, got -1'],
+    ['SimpleConvNet outputSize', () => new SimpleConvNet(rt, { outputSize: 0 }), 'SimpleConvNet: outputSize must be a positive integer, got 0'],
+    ['SimpleConvNet convParam', () => new SimpleConvNet(rt, { convParam: { filterNum: 0, filterSize: 5 } }), 'SimpleConvNet: convParam (layer 1): filterNum must be a positive integer, got 0'],
+  ])('%s', (_, make, message) => {
+    const before = rt.memoryStats().used;
+    expect(make).toThrow(new RangeError(message));
     expect(rt.memoryStats().used).toBe(before);
   });
 });

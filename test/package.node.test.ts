@@ -10,7 +10,8 @@
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as source from '../src/node/index.js';
@@ -37,7 +38,8 @@ describe('the built package', () => {
     const files = [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.bin)];
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) built(f);
-    expect(pkg.exports['.'].node).toEqual({ import: './dist/bundle/node.js', require: './dist/bundle/node.cjs' });
+    expect(pkg.exports['.'].node).toEqual({ types: './dist/node/index.d.ts', import: './dist/bundle/node.js', require: './dist/bundle/node.cjs' });
+    expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
     expect(pkg.exports['.'].default).toBe('./dist/bundle/index.js');
     expect(pkg.exports['./search']).toEqual({
       node: { types: './dist/node/search/index.d.ts', import: './dist/bundle/search.node.js', require: './dist/bundle/search.node.cjs' },
@@ -140,5 +142,55 @@ describe('the built package', () => {
     const text = readFileSync(built(file), 'utf8');
     expect(text.match(/\bfrom\s+["']node:[^"']+["']|import\(\s*["']node:[^"']+["']\s*\)|require\(\s*["'](node:)?(fs|path|os|worker_threads|zlib)["']\s*\)/g)).toBeNull();
     expect(text).toMatch(/createRuntime|runExperiment/);
+  });
+});
+
+describe('the package\'s types, as a TypeScript user resolves them (tsc --strict on the built .d.ts)', () => {
+  /** tsc's output on `files` in a scratch directory inside the package (so 'simdnn' resolves to it), with `options`. */
+  function typeCheck(files: Record<string, string>, options: Record<string, string>): string {
+    const dir = mkdtempSync(path.join(root, '.types-check-'));
+    try {
+      for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { strict: true, noEmit: true, target: 'es2022', skipLibCheck: false, types: ['node'], ...options },
+        files: Object.keys(files),
+      }));
+      try {
+        execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+        return '';
+      } catch (e) {
+        return (e as { stdout: string }).stdout;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** README's code block after `heading`. */
+  const readmeBlock = (heading: string) => {
+    const text = readFileSync(`${root}/README.md`, 'utf8');
+    return text.slice(text.indexOf(heading)).match(/```ts\n([\s\S]*?)```/)![1];
+  };
+
+  it('in Node (nodenext): README\'s library example and every subpath check; Node-only names come from \'simdnn\' too', () => {
+    const out = typeCheck({
+      'readme.ts': `${readmeBlock('## The library')}\nexport {};\n`,
+      'subpaths.ts': [
+        "import { readModelFile, loadIdx } from 'simdnn/node';",
+        "import { localExecutor, hyperparameterSearch } from 'simdnn/search';",
+        "import { runExperiment } from 'simdnn/experiments';",
+        "import { main } from 'simdnn/cli';",
+        'export const used = [readModelFile, loadIdx, localExecutor, hyperparameterSearch, runExperiment, main];',
+      ].join('\n'),
+    }, { module: 'nodenext', moduleResolution: 'nodenext' });
+    expect(out).toBe('');
+  });
+
+  it('for a bundler (no node condition): the portable core, where a Node-only name is an error', () => {
+    const out = typeCheck({
+      'portable.ts': "import { createRuntime, MultiLayerNet } from 'simdnn';\nexport const used = [createRuntime, MultiLayerNet];\n",
+      'nodeOnly.ts': "import { loadMnist } from 'simdnn';\nexport const used = loadMnist;\n",
+    }, { module: 'esnext', moduleResolution: 'bundler' });
+    expect(out.trim().split('\n')).toEqual([expect.stringMatching(/nodeOnly\.ts\(1,10\): error TS2305: Module '"simdnn"' has no exported member 'loadMnist'\./)]);
   });
 });

@@ -38,9 +38,9 @@ export function alexNet(rt: Runtime, options: AlexNetOptions = {}): Sequential {
     { kind: 'conv', filterNum: 256, filterSize: 3, pad: 1 }, { kind: 'relu' },
     { kind: 'conv', filterNum: 256, filterSize: 3, pad: 1 }, { kind: 'relu' }, { kind: 'pool', size: 3, stride: 2 },
     { kind: 'flatten' },
-    { kind: 'dropout', ratio: dropout }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
-    { kind: 'dropout', ratio: dropout }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
-    { kind: 'affine', size: numClasses },
+    { kind: 'dropout', ratio: dropout, option: 'dropout' }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
+    { kind: 'dropout', ratio: dropout, option: 'dropout' }, { kind: 'affine', size: 4096 }, { kind: 'relu' },
+    { kind: 'affine', size: numClasses, option: 'numClasses' },
   ], 'he');
   return new Sequential(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: [3, 224, 224] });
 }

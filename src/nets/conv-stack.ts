@@ -23,11 +23,12 @@ export interface ConvParam {
 }
 
 export type StackItem =
-  | ({ kind: 'conv' } & ConvParam)
+  | ({ kind: 'conv'; option?: string } & ConvParam)
   | { kind: 'pool'; size: number; stride: number }
-  | { kind: 'affine'; size: number }
+  // option: the net's constructor option the value came from, which its error then names
+  | { kind: 'affine'; size: number; option?: string }
   | { kind: 'relu' }
-  | { kind: 'dropout'; ratio: number }
+  | { kind: 'dropout'; ratio: number; option?: string }
   | { kind: 'flatten' };
 
 export interface Stack {
@@ -58,14 +59,15 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
     const i = fanIns.length + 1;
     switch (item.kind) {
       case 'conv': {
-        if (shape.length !== 3) throw new RangeError(`${at}: needs [C, H, W] input, got [${shape.join(', ')}]`);
+        const where = item.option ? `${who}: ${item.option} (layer ${n + 1})` : at;
+        if (shape.length !== 3) throw new RangeError(`${where}: needs [C, H, W] input, got [${shape.join(', ')}]`);
         const [C, H, W] = shape;
-        const FN = positive(at, 'filterNum', item.filterNum);
-        const F = positive(at, 'filterSize', item.filterSize);
+        const FN = positive(where, 'filterNum', item.filterNum);
+        const F = positive(where, 'filterSize', item.filterSize);
         const stride = item.stride ?? 1, pad = item.pad ?? 0;
-        checkStridePad(at, stride, pad);
+        checkStridePad(where, stride, pad);
         const OH = convOutputSize(H, F, stride, pad), OW = convOutputSize(W, F, stride, pad);
-        if (!(OH >= 1 && OW >= 1)) throw new RangeError(`${at}: a ${F}×${F} filter with pad ${pad} does not fit a ${H}×${W} input`);
+        if (!(OH >= 1 && OW >= 1)) throw new RangeError(`${where}: a ${F}×${F} filter with pad ${pad} does not fit a ${H}×${W} input`);
         specs.push([`W${i}`, [FN, C, F, F]], [`b${i}`, [FN]]);
         fanIns.push(C * F * F);
         shape = [FN, OH, OW];
@@ -83,16 +85,17 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
       }
       case 'affine': {
         const D = shape.reduce((a, b) => a * b, 1);
-        specs.push([`W${i}`, [D, positive(at, 'size', item.size)]], [`b${i}`, [item.size]]);
+        const size = item.option ? positive(who, item.option, item.size) : positive(at, 'size', item.size);
+        specs.push([`W${i}`, [D, size]], [`b${i}`, [size]]);
         fanIns.push(D);
-        shape = [item.size];
+        shape = [size];
         return i;
       }
       case 'flatten':
         shape = [shape.reduce((a, b) => a * b, 1)];
         return 0;
       case 'dropout':
-        if (!(item.ratio >= 0 && item.ratio < 1)) throw new RangeError(`${at}: ratio must be in [0, 1), got ${item.ratio}`);
+        if (!(item.ratio >= 0 && item.ratio < 1)) throw new RangeError(`${item.option ? `${who}: ${item.option}` : `${at}: ratio`} must be in [0, 1), got ${item.ratio}`);
         return 0;
       case 'relu':
         return 0;

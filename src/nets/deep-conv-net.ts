@@ -48,12 +48,12 @@ export class DeepConvNet extends Sequential {
     if (convParams.length !== 6) throw new RangeError(`DeepConvNet: convParams must list 6 conv layers, got ${convParams.length}`);
     const items: StackItem[] = [];
     convParams.forEach((p, i) => {
-      items.push({ kind: 'conv', ...p }, { kind: 'relu' });
+      items.push({ kind: 'conv', ...p, option: `convParams[${i}]` }, { kind: 'relu' });
       if (i % 2 === 1) items.push({ kind: 'pool', size: 2, stride: 2 });
     });
     items.push(
-      { kind: 'affine', size: hiddenSize }, { kind: 'relu' }, { kind: 'dropout', ratio: 0.5 },
-      { kind: 'affine', size: outputSize }, { kind: 'dropout', ratio: 0.5 },
+      { kind: 'affine', size: hiddenSize, option: 'hiddenSize' }, { kind: 'relu' }, { kind: 'dropout', ratio: 0.5 },
+      { kind: 'affine', size: outputSize, option: 'outputSize' }, { kind: 'dropout', ratio: 0.5 },
     );
     const { layers, parameterSet } = buildStack(rt, 'DeepConvNet', inputDim, items, 'he');
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers

@@ -40,12 +40,12 @@ export class SimpleConvNet extends Sequential {
       hiddenSize = 100, outputSize = 10, weightInitStd = 0.01,
     } = options;
     const { layers, parameterSet } = buildStack(rt, 'SimpleConvNet', inputDim, [
-      { kind: 'conv', ...convParam },
+      { kind: 'conv', ...convParam, option: 'convParam' },
       { kind: 'relu' },
       { kind: 'pool', size: 2, stride: 2 },
-      { kind: 'affine', size: hiddenSize },
+      { kind: 'affine', size: hiddenSize, option: 'hiddenSize' },
       { kind: 'relu' },
-      { kind: 'affine', size: outputSize },
+      { kind: 'affine', size: outputSize, option: 'outputSize' },
     ], weightInitStd);
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
     super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });

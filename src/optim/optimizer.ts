@@ -34,7 +34,7 @@ export function checkPairs(who: string, params: Params, grads: Params): string[]
     const p = params[k];
     const g = grads[k];
     checkFloatTensor(rt!, p, `${who}.update: params['${k}']`);
-    if (!g) throw new Error(`${who}.update: grads has no '${k}' (params has keys ${keys.join(', ')})`);
+    if (!g) throw new TypeError(`${who}.update: grads has no '${k}' (params has keys ${keys.join(', ')})`);
     checkFloatTensor(rt!, g, `${who}.update: grads['${k}']`);
     if (g.size !== p.size) {
       throw new RangeError(`${who}.update: grads['${k}'] has shape [${g.shape.join(', ')}], expected [${p.shape.join(', ')}] like params['${k}']`);

@@ -161,7 +161,7 @@ class Slot extends TrialSlotBase<Worker> {
  */
 export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
   if (typeof Worker !== 'function' || typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') {
-    throw new Error('webWorkerExecutor: this host has no Web Workers with Blob URLs (in Node use localExecutor from simdnn/node)');
+    throw new Error('webWorkerExecutor: this host has no Web Workers with Blob URLs (in Node use localExecutor from simdnn/search)');
   }
   if (typeof options !== 'object' || options === null) throw new TypeError('webWorkerExecutor: expected an options object');
   for (const key of Object.keys(options)) {

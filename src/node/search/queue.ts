@@ -68,6 +68,9 @@ export function redisConnection(url: string): RedisConnection {
   };
 }
 
+/** How long a closing connection's socket may take to close before it is destroyed. */
+const DISCONNECT_MS = 100;
+
 /**
  * ioredis's options for `url` (redisConnection's), with a connector for
  * rediss:// whose sockets always have an error listener. ioredis listens for
@@ -76,8 +79,10 @@ export function redisConnection(url: string): RedisConnection {
  * handshake, then the server's alert at the close), and the second error,
  * with no listener, ended the process. ioredis still gets the first.
  */
-async function ioredisOptions(url: string): Promise<RedisConnection & { Connector?: import('ioredis').RedisOptions['Connector'] }> {
-  const connection = redisConnection(url);
+async function ioredisOptions(url: string): Promise<RedisConnection & Pick<import('ioredis').RedisOptions, 'Connector' | 'disconnectTimeout'>> {
+  // ioredis waits this long for a socket to close once it has ended it, keeping the process up for it:
+  // a connection that never came up (its socket closed already) kept a failed command 2 s (the default)
+  const connection = { ...redisConnection(url), disconnectTimeout: DISCONNECT_MS };
   if (!connection.tls) return connection;
   const { AbstractConnector } = await import('ioredis');
   const { connect } = await import('node:tls');

@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,18 @@ describe('saving never loses a model', () => {
     expect(bare.stderr).not.toMatch(/saved/);
   });
 
+  it('a run that diverges in its first epoch saves nothing and says so (exit 1); a file already at --save is left as it was', async () => {
+    const file = path.join(tmp, 'diverged-at-once.safetensors');
+    await writeFile(file, 'an older model');
+    const r = await run(['train', ...SMALL, '--lr', '1e30', '--save', file]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/simdnn: error: .*(NaN|Inf).*lower the learning rate/);
+    expect(r.stderr).toContain(`simdnn: training stopped before the first epoch of this run ended; no model saved, '${file}' not written\n`);
+    expect(r.stdout).toBe('');
+    expect(await readFile(file, 'utf8')).toBe('an older model');
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('a part a worker thread trapped in runs again on the calling thread: a note, and the model of the run without the fault (child process)', async () => {
     // preloaded in the worker threads too (--require): a worker's first part of any call traps. Which
     // call that is depends on when the workers come up; a loaded machine may leave every part of a run
@@ -214,6 +226,56 @@ describe('checkpoints and resume', () => {
     for (const [k, t] of Object.entries({ ...x.net.params, ...x.net.state })) {
       expectBits(({ ...y.net.params, ...y.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
     }
+    x.net.dispose(); y.net.dispose();
+    await rt.dispose();
+  });
+
+  it('--resume from the checkpoint of a run that had finished trains nothing, says so and exits 0 with the checkpoint\'s model (no time or rate of zero steps)', async () => {
+    const args = ['--epochs', '2', ...SMALL];
+    const full = path.join(tmp, 'finished.safetensors'), ck = path.join(tmp, 'finished-ck-{epoch}.safetensors');
+    const a = await run(['train', '--json', '--quiet', ...args, '--save', full, '--checkpoint', ck, '--checkpoint-every', '1']);
+    expect(a.code, a.stderr).toBe(0);
+    const last = ck.replace('{epoch}', '2'), again = path.join(tmp, 'finished-again.safetensors');
+    const b = await run(['train', '--resume', last, '--save', again]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toContain(`simdnn: note: the run in '${last}' had already finished (epoch 2, step 36 of 36); nothing trained, the result is the checkpoint's model\n`);
+    expect(b.stderr).toContain(`simdnn: saved the model to ${again}\n`);
+    expect(b.stderr).not.toMatch(/^epoch /m);
+    const ra = JSON.parse(a.stdout) as TrainReport;
+    expect(b.stdout).toBe(`train acc ${ra.trainAcc.toFixed(4)}  test acc ${ra.testAcc.toFixed(4)}  epochs 2  already finished in ${last}, nothing trained\n`);
+    expect(b.stdout).not.toMatch(/steps\/s| s /);
+    const rt = await createRuntime({ threads: 1 });
+    const x = readModelFile(rt, full), y = readModelFile(rt, again);
+    for (const [k, t] of Object.entries(x.net.params)) expectBits((y.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
+    x.net.dispose(); y.net.dispose();
+    await rt.dispose();
+    const j = await run(['train', '--json', '--quiet', '--resume', last]);
+    expect(j.code, j.stderr).toBe(0);
+    const rj = JSON.parse(j.stdout) as TrainReport;
+    expect(rj).toMatchObject({ alreadyFinished: true, resumedFrom: last, epochs: 2, steps: 36, trainAcc: ra.trainAcc, testAcc: ra.testAcc });
+    expect(ra.alreadyFinished).toBe(false);
+    // a checkpoint with an epoch to go trains it, as before
+    const c = await run(['train', '--json', '--quiet', '--resume', ck.replace('{epoch}', '1')]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toBe('');
+    expect(JSON.parse(c.stdout) as TrainReport).toMatchObject({ alreadyFinished: false, epochs: 2, testAcc: ra.testAcc });
+  });
+
+  it('--resume from the checkpoint of the epoch where early stopping ended the run trains nothing: the run\'s model (its best epoch\'s)', async () => {
+    const args = ['--epochs', '30', '--lr', '3', '--val-split', '0.3', '--early-stop', '1', ...SMALL];
+    const full = path.join(tmp, 'stopped.safetensors'), ck = path.join(tmp, 'stopped-ck-{epoch}.safetensors');
+    const a = await run(['train', '--json', '--quiet', ...args, '--save', full, '--checkpoint', ck, '--checkpoint-every', '1']);
+    expect(a.code, a.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout) as TrainReport;
+    expect(ra.epochs).toBeLessThan(30); // early stopping ended it
+    const last = ck.replace('{epoch}', String(ra.epochs)), again = path.join(tmp, 'stopped-again.safetensors');
+    const b = await run(['train', '--json', '--resume', last, '--save', again]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toContain(`simdnn: note: the run in '${last}' had already finished (early stopping ended it at epoch ${ra.epochs}); nothing trained`);
+    expect(JSON.parse(b.stdout) as TrainReport).toMatchObject({ alreadyFinished: true, epochs: ra.epochs, bestEpoch: ra.bestEpoch, valAcc: ra.valAcc, testAcc: ra.testAcc });
+    const rt = await createRuntime({ threads: 1 });
+    const x = readModelFile(rt, full), y = readModelFile(rt, again);
+    for (const [k, t] of Object.entries(x.net.params)) expectBits((y.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
     x.net.dispose(); y.net.dispose();
     await rt.dispose();
   });

@@ -38,6 +38,10 @@ describe('help', () => {
       for (const f of flags) expect(r.stdout, `--${f} in the help of ${argv.join(' ')}`).toMatch(new RegExp(`^  (-h, )?--${f}\\b`, 'm'));
       for (const d of ['mlp', '100,100', 'relu', 'he', 'sgd', '5', '16', '1', 'mnist']) expect(r.stdout).toContain(`(default: ${d})`);
       expect(r.stdout).toMatch(/--lr <x> +learning rate \(default: sgd 0\.1, momentum 0\.01/);
+      // small defaults are all written as 1e-n (adadelta's eps showed as 0.000001 beside the others' 1e-7)
+      const eps = /--eps <x> +([^]*?)\n {2}--/.exec(r.stdout)![1].replace(/\s+/g, ' ');
+      expect(eps).toMatch(/adagrad 1e-7, rmsprop 1e-7, adadelta 1e-6, adam 1e-7, adamw 1e-8\)$/);
+      expect(r.stdout).not.toMatch(/0\.0000/);
     }
     for (const argv of [['--help'], ['-h']]) {
       expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network.*\n {2}predict +evaluate a saved model.*\n {2}info +show a model file/);
@@ -85,6 +89,10 @@ describe('bad options', () => {
     [['train', '--threads', '0'], /--threads: expected an integer >= 1, got '0'/],
     [['train', '--data', path.join(root, 'no-such-dir')], /--data: '.*no-such-dir' is neither 'mnist' nor a directory/],
     [['train', '--save', path.join(root, 'no-such-dir', 'm.json')], /--save: the directory of '.*' does not exist/],
+    [['train', '--lr-schedule', 'multistep:milestones=3/'], /--lr-schedule: milestones: a list of numbers separated by '\/' has an empty item in '3\/' \(write e\.g\. milestones=3\/6, or milestones=3 for one\)/],
+    [['train', '--lr-schedule', 'multistep:milestones=3//6'], /--lr-schedule: milestones: .*empty item in '3\/\/6'/],
+    [['train', '--lr-schedule', 'step:stepSize=2/3'], /--lr-schedule: stepSize takes one number, not a list, got '2\/3' \(lists: milestones\)/],
+    [['train', '--lr-schedule', 'multistep:milestones=0'], /--lr-schedule: MultiStepLR: milestones must be an array of positive integers/],
   ];
 
   it('exit with code 2 and a clear message on stderr', async () => {
@@ -117,6 +125,14 @@ describe('train', () => {
     expect(r.workerFaults).toEqual([]);
     const b = JSON.parse((await run(['train', '--json', '--quiet', ...SHORT])).stdout) as TrainReport;
     expect(b.history.map(({ seconds: _, ...rest }) => rest)).toEqual(r.history.map(({ seconds: _, ...rest }) => rest));
+  });
+
+  it('--lr-schedule takes a list with \'/\' and one milestone as a list of one', async () => {
+    expect(parseTrainArgs(['--lr-schedule', 'multistep:milestones=3']).lrSchedule).toEqual({ name: 'multistep', options: { milestones: [3] } });
+    expect(parseTrainArgs(['--lr-schedule', 'multistep:milestones=3/6,gamma=0.5']).lrSchedule).toEqual({ name: 'multistep', options: { milestones: [3, 6], gamma: 0.5 } });
+    const r = await run(['train', '--json', '--quiet', ...SHORT.slice(2), '--epochs', '3', '--lr-schedule', 'multistep:milestones=2,gamma=0.5']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as TrainReport).history.map((h) => h.lr)).toEqual([0.1, 0.1, 0.05]);
   });
 
   it('passes optimizer hyper-parameters through by their createOptimizer names', async () => {

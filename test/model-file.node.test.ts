@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRuntime } from '../src/node/runtime.js';
@@ -93,6 +94,37 @@ describe('files', () => {
     expect(() => readModelFile(rt, '/dev/null')).toThrow(/^readModelFile: \/dev\/null is not a regular file/);
     await rm(fifo);
     expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    net.dispose();
+  });
+
+  it('refuses, before writing anything, a target that is a FIFO, a socket or a directory, also through a symbolic link (the rename would replace the node with a file)', async () => {
+    const net = buildNet(rt, bnSpec);
+    const dir = await mkdtemp(path.join(tmp, 'nodes-'));
+    const fifo = path.join(dir, 'pipe'), link = path.join(dir, 'link-to-pipe'), empty = path.join(dir, 'empty-dir');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    await symlink(fifo, link);
+    await mkdir(empty);
+    const server = createServer();
+    const sock = path.join(dir, 'sock');
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(sock, resolve); });
+    try {
+      await expect(writeModelFile(fifo, net)).rejects.toThrow(/^cannot write the model to .*pipe: it is a FIFO \(named pipe\), not a regular file \(nothing was written; give the path of a file\)$/);
+      await expect(writeModelFile(link, net)).rejects.toThrow(/^cannot write the model to .*link-to-pipe: it links to .*pipe, which is a FIFO \(named pipe\), not a regular file/);
+      await expect(writeModelFile(sock, net)).rejects.toThrow(/^cannot write the model to .*sock: it is a socket, not a regular file/);
+      await expect(writeModelFile(empty, net)).rejects.toThrow(/^cannot write the model to .*empty-dir: it is a directory, not a regular file/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    // every node is what it was, the link still a link to the FIFO, and no temporary file was left
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readlink(link)).toBe(fifo);
+    expect((await stat(link)).isFIFO()).toBe(true);
+    expect((await lstat(empty)).isDirectory()).toBe(true);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // a regular file through a link is still written (see above); a path that does not exist yet is created
+    await writeModelFile(path.join(dir, 'new.safetensors'), net);
+    expect((await lstat(path.join(dir, 'new.safetensors'))).isFile()).toBe(true);
     net.dispose();
   });
 

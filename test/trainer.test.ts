@@ -3,7 +3,7 @@
 // early stopping, checkpoints and resume, the failed-step guarantee and
 // target validation. Small nets and few steps throughout.
 import { describe, it, expect, beforeAll, vi } from 'vitest';
-import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import { makeRuntime, randomArray, randomInts, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, StepLR, ReduceLROnPlateau, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
@@ -314,6 +314,45 @@ describe('Trainer validation, early stopping, checkpoints', () => {
     for (const x of [full.trainer, trainer]) x.dispose();
     full.r.dispose();
     r.dispose();
+  });
+});
+
+describe('Trainer resumed where early stopping ended its run', () => {
+  it('trains nothing more: the record, the stop reason and the best epoch\'s parameters of the uninterrupted run', async () => {
+    // random labels: the validation loss stops improving within a few epochs
+    const make = async (checkpoint?: TrainerOptions['checkpoint']) => {
+      const r = await makeRuntime({ seed: 21 });
+      const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
+      const x = r.tensor([120, 2], randomArray(240, 5)), t = r.labels([120], randomInts(120, 6, 2));
+      const trainer = new Trainer(net, x, t, x, t, {
+        miniBatchSize: 20, epochs: 30, optimizer: new SGD({ lr: 0.1 }), validationSplit: 0.3, earlyStopping: { patience: 1 }, checkpoint,
+      });
+      return { r, net, trainer };
+    };
+    const written: Array<[number, Uint8Array]> = [];
+    const full = await make({ every: 1, write: (bytes, epoch) => { written.push([epoch, bytes]); } });
+    const expected = await full.trainer.fit();
+    expect(expected.stopReason).toBe('earlyStopping');
+    const stoppedAt = expected.epochs.length;
+    expect(stoppedAt).toBeLessThan(30);
+    expect(expected.bestEpoch).toBeLessThan(stoppedAt); // the kept parameters are an earlier epoch's
+    const params = full.net.exportParams();
+    for (const [epoch, bytes] of written.slice(-2)) { // the epoch before the stop, and the stop's
+      const again = await make();
+      again.trainer.resume(bytes);
+      expect(again.trainer.atRunEnd, `epoch ${epoch}`).toBe(epoch === stoppedAt);
+      const result = await again.trainer.fit();
+      expect(result.stopReason, `epoch ${epoch}`).toBe('earlyStopping');
+      expect(result.epochs.length, `epoch ${epoch}`).toBe(stoppedAt);
+      expect(result.bestEpoch, `epoch ${epoch}`).toBe(expected.bestEpoch);
+      expect(result.trainLossList, `epoch ${epoch}`).toEqual(expected.trainLossList);
+      const got = again.net.exportParams();
+      for (const k of Object.keys(params)) expectBits(got[k].data, params[k].data, `epoch ${epoch}: ${k}`);
+      again.trainer.dispose();
+      again.r.dispose();
+    }
+    full.trainer.dispose();
+    full.r.dispose();
   });
 });
 

@@ -38,11 +38,11 @@ describe('constructors validate before they allocate', () => {
   it('conv nets: bad init, shapes or sizes leak nothing', () => {
     expectNoLeak(() => new SimpleConvNet(rt, { weightInitStd: NaN }), /weightInitStd/);
     expectNoLeak(() => new SimpleConvNet(rt, { convParam: { filterNum: 30, filterSize: 5, stride: 0 } }), /stride must be a positive integer/);
-    expectNoLeak(() => new SimpleConvNet(rt, { hiddenSize: 0 }), /size must be a positive integer/);
+    expectNoLeak(() => new SimpleConvNet(rt, { hiddenSize: 0 }), /SimpleConvNet: hiddenSize must be a positive integer/);
     expectNoLeak(() => new DeepConvNet(rt, { inputDim: [1, 1, 1] }), /does not fit/);
-    expectNoLeak(() => new DeepConvNet(rt, { outputSize: -1 }), /size must be a positive integer/);
-    expectNoLeak(() => alexNet(rt, { dropout: 2 }), /ratio must be in \[0, 1\)/);
-    expectNoLeak(() => alexNet(rt, { numClasses: 0 }), /size must be a positive integer/);
+    expectNoLeak(() => new DeepConvNet(rt, { outputSize: -1 }), /DeepConvNet: outputSize must be a positive integer/);
+    expectNoLeak(() => alexNet(rt, { dropout: 2 }), /alexNet: dropout must be in \[0, 1\)/);
+    expectNoLeak(() => alexNet(rt, { numClasses: 0 }), /alexNet: numClasses must be a positive integer/);
   });
 
   it('layers: mismatched or dead tensors leak nothing', () => {

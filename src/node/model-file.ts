@@ -26,17 +26,27 @@ export function temporaryBeside(file: string): string {
  * first await, so training may go on while they are written. A symbolic link
  * is written through (its target replaced, the link kept), and a file that
  * existed keeps its permissions. Resolves when the file is in place. Throws an
- * Error naming the file and the system's reason (ENOSPC, EACCES, EISDIR, …).
+ * Error naming the file and the system's reason (ENOSPC, EACCES, EISDIR, …);
+ * a path that exists and is no regular file once links are followed (a
+ * directory, FIFO, device or socket) is refused before anything is written,
+ * so the rename never replaces such a node with a file.
  */
 export async function writeModelFile(file: string, net: Sequential, options: SaveModelOptions = {}): Promise<void> {
   if (typeof file !== 'string' || file === '') throw new TypeError(`writeModelFile: file must be a non-empty path, got ${JSON.stringify(file)}`);
   // checks the net and options before touching the disk; a copy, so later steps cannot reach the file
   const chunks = [...saveModelChunks(net, options)];
   const target = await throughLinks(file);
+  // a missing file (or one stat cannot see: open or rename then gives the reason) is created
+  const existing = await fsPromises().stat(target).catch(() => null);
+  if (existing && !existing.isFile()) {
+    const viaLink = (await fsPromises().lstat(file).catch(() => null))?.isSymbolicLink() === true;
+    const it = viaLink ? `it links to ${target}, which` : 'it';
+    throw new Error(`cannot write the model to ${file}: ${it} is ${nodeKind(existing)}, not a regular file (nothing was written; give the path of a file)`);
+  }
   const temp = temporaryBeside(target);
   let handle: Awaited<ReturnType<typeof import('node:fs/promises').open>> | null = null;
   try {
-    const mode = await fsPromises().stat(target).then((st) => st.mode & 0o7777, () => undefined);
+    const mode = existing ? existing.mode & 0o7777 : undefined;
     handle = await fsPromises().open(temp, 'wx');
     if (mode !== undefined) await handle.chmod(mode);
     for (const chunk of chunks) {
@@ -54,6 +64,16 @@ export async function writeModelFile(file: string, net: Sequential, options: Sav
     await fsPromises().rm(temp, { force: true }).catch(() => {});
     throw new Error(`cannot write the model to ${file}: ${(e as Error).message}`);
   }
+}
+
+/** What a node that is not a regular file is, for a message: 'a FIFO (named pipe)', 'a directory', … */
+function nodeKind(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'a node of an unknown kind';
 }
 
 /** The file a path names once symbolic links are followed (the path itself when it is no link, or a dangling one). */

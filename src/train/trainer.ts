@@ -754,6 +754,11 @@ export class Trainer {
     if (this.iter === 0) schedule?.reset?.();
     for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()));
     let reason: StopReason = this.stopRequested ? 'callback' : 'completed';
+    // resumed from a checkpoint of the epoch where early stopping said stop: the run ended there
+    if (this.earlyStopReached()) {
+      this.stopRequested = true;
+      reason = 'earlyStopping';
+    }
     let rechecked = false;
     while (this.epoch < this.epochCount && !this.stopRequested) {
       this.stopIfDisposed();
@@ -842,6 +847,21 @@ export class Trainer {
     this.wait = 0;
     this.best?.clear();
     this.finished = false;
+  }
+
+  /** Whether early stopping has said stop (its count of epochs without improvement reached the patience). */
+  private earlyStopReached(): boolean {
+    const es = this.options.earlyStopping;
+    return es !== undefined && this.wait > 0 && this.wait >= es.patience;
+  }
+
+  /**
+   * True when this Trainer's position is its run's end: every step done, or early stopping said stop
+   * (a run resumed from its last checkpoint). The next train()/fit() then trains nothing and returns the
+   * run's record (with early stopping's best epoch restored), as the uninterrupted run ended.
+   */
+  get atRunEnd(): boolean {
+    return this.iter >= this.maxIter || this.earlyStopReached();
   }
 
   /** Records the validation loss; true when early stopping says stop. */

@@ -112,8 +112,13 @@ interface Flag extends OptionSpec {
 function hyper(name: string, param: string, help: string): Flag {
   const users = Object.entries(optimizerDefaults)
     .filter(([, d]) => param in d)
-    .map(([opt, d]) => `${opt} ${param === 'lr' ? DEFAULT_LR[opt] ?? d.lr : d[param]}`);
+    .map(([opt, d]) => `${opt} ${fmtDefault(param === 'lr' ? DEFAULT_LR[opt] ?? d.lr : d[param])}`);
   return { name, value: 'x', optimizerParam: param, help: `${help} (default: ${users.join(', ')})` };
+}
+
+/** A default as the help writes it: 0.001, 0.9, and small ones as 1e-6, 1e-7 (JavaScript would write 0.000001 beside 1e-7). */
+function fmtDefault(v: number): string {
+  return v !== 0 && Math.abs(v) < 1e-4 ? v.toExponential() : String(v);
 }
 
 const FLAGS: readonly Flag[] = [
@@ -142,7 +147,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all)' },
   { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all)' },
-  { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists with '/', e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 or cosine:tMax=10 (interval=step to advance per step)` },
+  { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step)` },
   { name: 'augment', value: 'k=v,...', help: 'random affine augmentation of each training batch: shift=px, degrees=d, scale=f (a factor in [1/(1+f), 1+f]), e.g. shift=2,degrees=10,scale=0.1 (simple-conv, deep-conv)' },
   { name: 'val-split', value: 'ratio', help: 'hold out this fraction of the training rows for validation (reported per epoch)' },
   { name: 'early-stop', value: 'patience', help: 'stop when the validation loss has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split)' },
@@ -156,8 +161,12 @@ const FLAGS: readonly Flag[] = [
   { name: 'quiet', help: 'no progress or start line on stderr' },
 ];
 
-/** `k=v,k=v` into an object; values are numbers unless `text` says otherwise; lists with '/'. */
-function keyValues(flag: string, text: string, strings: readonly string[] = []): Record<string, number | string | number[]> {
+/**
+ * `k=v,k=v` into an object; values are numbers, except the keys in `strings`
+ * (text) and in `lists` (a list of numbers written with '/', e.g. 3/6; one
+ * number, 3, is a list of one).
+ */
+function keyValues(flag: string, text: string, { strings = [], lists = [] }: { strings?: readonly string[]; lists?: readonly string[] } = {}): Record<string, number | string | number[]> {
   const out: Record<string, number | string | number[]> = {};
   if (text === '') return out;
   for (const part of text.split(',')) {
@@ -165,15 +174,27 @@ function keyValues(flag: string, text: string, strings: readonly string[] = []):
     if (eq <= 0) throw new UsageError(`--${flag}: expected key=value, got '${part}'`);
     const key = part.slice(0, eq).trim(), value = part.slice(eq + 1).trim();
     if (key in out) throw new UsageError(`--${flag}: '${key}' is given twice`);
-    out[key] = strings.includes(key) ? value : value.includes('/') ? value.split('/').map((v) => numberValue(flag, v)) : numberValue(flag, value);
+    if (strings.includes(key)) {
+      out[key] = value;
+    } else if (lists.includes(key)) {
+      const items = value.split('/').map((v) => v.trim());
+      if (items.includes('')) throw new UsageError(`--${flag}: ${key}: a list of numbers separated by '/' has an empty item in '${value}' (write e.g. ${key}=3/6, or ${key}=3 for one)`);
+      out[key] = items.map((v) => numberValue(flag, v));
+    } else {
+      if (value.includes('/')) throw new UsageError(`--${flag}: ${key} takes one number, not a list, got '${value}'${lists.length > 0 ? ` (lists: ${lists.join(', ')})` : ''}`);
+      out[key] = numberValue(flag, value);
+    }
   }
   return out;
 }
 
+/** --lr-schedule options that are text, and those that are lists of numbers. */
+const SCHEDULE_STRINGS = ['interval', 'mode', 'thresholdMode'], SCHEDULE_LISTS = ['milestones'];
+
 function parseSchedule(text: string): TrainSettings['lrSchedule'] {
   const colon = text.indexOf(':');
   const name = oneOf('lr-schedule', colon < 0 ? text : text.slice(0, colon), scheduleNames);
-  const options = keyValues('lr-schedule', colon < 0 ? '' : text.slice(colon + 1), ['interval', 'mode', 'thresholdMode']);
+  const options = keyValues('lr-schedule', colon < 0 ? '' : text.slice(colon + 1), { strings: SCHEDULE_STRINGS, lists: SCHEDULE_LISTS });
   makeSchedule({ name, options }); // checks the options now, before data loads
   return { name, options };
 }
@@ -421,9 +442,11 @@ export interface TrainReport {
   saved: string | null;
   /** The checkpoint this run continued, if any. */
   resumedFrom: string | null;
+  /** True when --resume found the run already finished: nothing trained, the figures and model are the checkpoint's (seconds is ~0; stepsPerSec is the run's, from its history). */
+  alreadyFinished: boolean;
 }
 
-function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: Trainer, result: TrainResult, loadSeconds: number, seconds: number): TrainReport {
+function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: Trainer, result: TrainResult, loadSeconds: number, seconds: number, alreadyFinished: boolean): TrainReport {
   // the figures of the parameters the run ends with: the best epoch's when early stopping kept them
   const kept = result.epochs.find((r) => r.epoch === result.bestEpoch) ?? result.epochs[result.epochs.length - 1];
   const stepSeconds = result.epochs.reduce((t, r) => t + r.seconds, 0);
@@ -455,13 +478,15 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     history: result.epochs,
     saved: null,
     resumedFrom: s.resume ?? null,
+    alreadyFinished,
   };
 }
 
 function fmtSummary(r: TrainReport): string {
   const kept = r.bestEpoch !== undefined && r.bestEpoch !== r.epochs ? ` (the figures of epoch ${r.bestEpoch}, the best, whose parameters were kept)` : '';
-  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}${kept}  ` +
-    `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s${fmtThreadUse(r.threadUse)}\n`;
+  // a run --resume found finished trained nothing here: no time or rate of this process to show
+  const timing = r.alreadyFinished ? `already finished in ${r.resumedFrom}, nothing trained` : `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s${fmtThreadUse(r.threadUse)}`;
+  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}${kept}  ${timing}\n`;
 }
 
 /** Which way the steps ran, when the Trainer timed both (nothing without a pool). */
@@ -629,6 +654,9 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     }
     owned.push(trainer);
     if (state) trainer.resume(state);
+    // a checkpoint of the run's last epoch (or of the one early stopping ended it at): fit() trains nothing and
+    // returns the run's record (the model is the checkpoint's, or its best epoch's when early stopping kept it)
+    const alreadyFinished = state !== null && trainer.atRunEnd;
     if (!s.quiet) {
       const params = Object.entries(s.optimizerParams).map(([k, v]) => ` ${k} ${v}`).join('');
       const length = s.iterations !== undefined ? `${s.iterations} steps` : `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${trainer.iterPerEpoch} steps`;
@@ -646,10 +674,14 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       return await interrupted(String(signal.reason), s, net, lastEpoch, epochsDone, io.stderr);
     }
     progress.finish();
+    if (alreadyFinished) {
+      const where = state!.iter >= trainer.maxIter ? `epoch ${state!.epoch}, step ${state!.iter} of ${trainer.maxIter}` : `early stopping ended it at epoch ${state!.epoch}`;
+      io.stderr.write(`simdnn: note: the run in '${s.resume}' had already finished (${where}); nothing trained, the result is the checkpoint's model\n`);
+    }
     for (const f of trainer.workerFaults) {
       io.stderr.write(`simdnn: note: ${f.during === 'step' ? `step ${f.step}` : `the evaluation after step ${f.step}`}: ${f.message}; ran again on the calling thread\n`);
     }
-    const r = report(s, net.spec, data, trainer, result, loadSeconds, (now() - start) / 1000);
+    const r = report(s, net.spec, data, trainer, result, loadSeconds, (now() - start) / 1000, alreadyFinished);
     if (s.save !== undefined) {
       const { saved, failure } = await saveWithFallback(s.save, net, { metadata: modelMetadata(s, r) });
       r.saved = saved;
@@ -690,11 +722,17 @@ async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, opt
 /**
  * Training failed (a step diverged past what the Trainer puts back, memory ran out, a fault the
  * calling thread hit too): with --save and an epoch done, saves the last completed epoch and
- * exits 1 after saying so; else the error stands.
+ * exits 1 after saying so; with --save and no epoch done, says that nothing was saved (exit 1);
+ * without --save the error stands.
  */
 async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: NetCopy | null, epochsDone: number, err: Output): Promise<number> {
-  if (s.save === undefined || !lastEpoch || epochsDone === 0) throw error;
+  if (s.save === undefined || !lastEpoch) throw error;
   err.write(`simdnn: error: ${error.message}\n`);
+  if (epochsDone === 0) {
+    const kept = s.resume !== undefined ? ` (the run is where --resume '${s.resume}' left it)` : '';
+    err.write(`simdnn: training stopped before the first epoch of this run ended; no model saved, '${s.save}' not written${kept}\n`);
+    return 1;
+  }
   lastEpoch.restore();
   const { saved, failure } = await saveWithFallback(s.save, net, {
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },

@@ -2,7 +2,7 @@
 // and whole searches on the inline executor with a tiny synthetic data set
 // (a failed trial recorded and the search going on; ASHA deterministic and
 // cheaper than the full search).
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
@@ -98,6 +98,31 @@ describe('search on the inline executor', () => {
     for (const t of ok) expect(t.history.map((h) => h.epoch)).toEqual([1, 2]);
     expect(r.best[0].status).toBe('ok');
     expect(r.best.at(-1)!.status).toBe('failed');
+  });
+
+  it('an abort mid-trial stops the trial between steps and rejects the search with the reason; nothing is committed', async () => {
+    for (const scheduler of ['none', 'asha'] as const) {
+      const exec = inlineExecutor(rt, tinyData);
+      const controller = new AbortController();
+      const real = rt.take.bind(rt);
+      let epochs = 0;
+      // a permutation per epoch: the third epoch of the first trial aborts
+      const take = vi.spyOn(rt, 'take').mockImplementation((n: number) => {
+        if (++epochs === 3) controller.abort(new Error(`stop ${scheduler}`));
+        return real(n);
+      });
+      const committed: number[] = [];
+      await expect(hyperparameterSearch({ space: tinySpace, trials: 4, epochs: 50, data: {}, executor: exec, scheduler, signal: controller.signal, onResult: (r) => committed.push(r.index) }))
+        .rejects.toThrow(`stop ${scheduler}`);
+      take.mockRestore();
+      expect(epochs, scheduler).toBe(3); // no epoch began after the abort
+      expect(committed, scheduler).toEqual([]);
+      await exec.close();
+    }
+    // the runtime is as usable as before
+    const exec = inlineExecutor(rt, tinyData);
+    expect((await hyperparameterSearch({ space: tinySpace, trials: 1, epochs: 1, data: {}, executor: exec })).trials[0].status).toBe('ok');
+    await exec.close();
   });
 
   it('a trial gives the same bits run alone on a fresh runtime as inside a search', async () => {

@@ -10,15 +10,17 @@ export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<Tr
 /**
  * Runs jobs on `rt` (borrowed), one at a time (training yields to the event
  * loop now and then). Data is loaded once per distinct DataSpec and freed by close().
+ * A job whose signal aborts stops between steps (or before it starts) and rejects with the signal's reason.
  */
 export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline'): Executor {
   const cache = new DataCache(rt, load);
   let queue: Promise<unknown> = Promise.resolve();
   return {
     concurrency: 1,
-    run(job: TrialJob): Promise<TrialResult> {
+    run(job: TrialJob, signal?: AbortSignal): Promise<TrialResult> {
       const result = queue.then(async () => {
-        return runTrial(rt, job, await cache.get(job.data), worker);
+        signal?.throwIfAborted();
+        return runTrial(rt, job, await cache.get(job.data), worker, signal);
       });
       queue = result.catch(() => undefined);
       return result;

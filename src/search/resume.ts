@@ -48,9 +48,9 @@ export function resumeFrom(inner: Executor, stored: Iterable<TrialResult>): Exec
   for (const r of stored) known.set(resultKey(r), r);
   return {
     concurrency: inner.concurrency,
-    run(job) {
+    run(job, signal) {
       const r = known.get(resultKey(job));
-      if (!r) return inner.run(job);
+      if (!r) return inner.run(job, signal);
       const mismatch = storedMismatch(job, r);
       return mismatch ? Promise.reject(new Error(mismatch)) : Promise.resolve({ ...r, stored: true });
     },

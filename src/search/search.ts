@@ -10,8 +10,12 @@ import { checkSpaceSettings, type DataSpec, type EpochResult, type TrialJob, typ
 /** Runs trial jobs. The search keeps up to `concurrency` jobs in flight; `run` may queue more. */
 export interface Executor {
   readonly concurrency: number;
-  /** The job's result; a trial that fails to train resolves with status 'failed' (rejecting is for infrastructure errors). */
-  run(job: TrialJob): Promise<TrialResult>;
+  /**
+   * The job's result; a trial that fails to train resolves with status 'failed' (rejecting is for infrastructure
+   * errors). `signal`: the search's; an executor may stop the job when it aborts, rejecting with its reason
+   * (inlineExecutor does, between steps; the others leave the job to finish, or to close()).
+   */
+  run(job: TrialJob, signal?: AbortSignal): Promise<TrialResult>;
   /** Frees what the executor holds (workers, connections). */
   close(): Promise<void>;
 }
@@ -49,7 +53,10 @@ export interface SearchOptions {
   executor: Executor;
   /** Called with each job's result as it is committed (in issue order under ASHA, as they finish otherwise). */
   onResult?: (result: ScoredResult, progress: { done: number; total: number | null }) => void;
-  /** Stops issuing jobs; the search rejects with the signal's reason once the jobs in flight are done. */
+  /**
+   * Stops issuing jobs; the search rejects with the signal's reason once the jobs in flight are done, or
+   * stopped (the executor gets the signal with each job: inlineExecutor stops its trial between steps).
+   */
   signal?: AbortSignal;
 }
 
@@ -188,7 +195,7 @@ async function runAll(o: SearchOptions, commit: Commit): Promise<void> {
     while (next < o.trials && !o.signal?.aborted) {
       const job = trialJob(o, next++, o.epochs);
       try {
-        commit(await o.executor.run(job), 0, o.trials);
+        commit(await o.executor.run(job, o.signal), 0, o.trials);
       } catch (e) {
         next = o.trials; // an executor error ends the search: issue nothing more
         throw e;
@@ -214,7 +221,7 @@ async function runAsha(o: SearchOptions, commit: Commit): Promise<void> {
     while (!o.signal?.aborted && issued.length - committed < parallel) {
       const job = scheduler.next();
       if (!job) break;
-      const result = o.executor.run(trialJob(o, job.index, job.epochs));
+      const result = o.executor.run(trialJob(o, job.index, job.epochs), o.signal);
       result.catch(() => undefined); // awaited in order below; an early rejection is not unhandled
       issued.push({ job, result });
     }

@@ -189,9 +189,10 @@ function checkJob(job: TrialJob): void {
  * errors (NaN/Inf from a diverging learning rate, bad setting values) do not
  * throw: they come back as status 'failed' with the message and the epochs
  * done. Everything the trial allocates is freed before it returns. Throws only
- * on a malformed job or data (TypeError/RangeError naming it).
+ * on a malformed job or data (TypeError/RangeError naming it), or with the
+ * signal's reason when it aborts (training stops between steps).
  */
-export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline'): Promise<TrialResult> {
+export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline', signal?: AbortSignal): Promise<TrialResult> {
   checkJob(job);
   checkTensor(rt, data.xTrain, 'runTrial: data.xTrain');
   checkTensor(rt, data.tTrain, 'runTrial: data.tTrain');
@@ -221,9 +222,10 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
         if (r) history.push({ epoch: r.epoch, trainLoss: r.trainLoss, trainAcc: r.trainAcc, valLoss: r.testLoss, valAcc: r.testAcc });
       },
     });
-    await trainer.fit(); // the same bits as train(), yielding to the event loop now and then
+    await trainer.fit({ signal }); // the same bits as train(), yielding to the event loop now and then
     return result('ok');
   } catch (e) {
+    if (signal?.aborted) throw signal.reason; // stopped, not a trial that failed to train
     return result('failed', e instanceof Error ? e.message : String(e));
   } finally {
     trainer?.dispose();

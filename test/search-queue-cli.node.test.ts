@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, runCli, startRedis, stopRedis } from './helpers/cli.js';
-import { redisConnection } from '../src/node/search/queue.js';
+import { redisConnection } from '../src/node/search/redis-connection.js';
 
 const run = (argv: string[], signal?: AbortSignal) => runCli(argv, { signal });
 

@@ -13,7 +13,8 @@ import { checkSpace, isDimension, logUniform, type SearchSpace } from '../../sea
 import { searchChart } from '../../search/charts.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { localExecutor } from '../search/local.js';
-import { DEFAULT_QUEUE_NAME, queueExecutor, redisConnection, shownUrl } from '../search/queue.js';
+import { DEFAULT_QUEUE_NAME, queueExecutor } from '../search/queue.js';
+import { redisConnection, shownUrl } from '../search/redis-connection.js';
 import { ResultsFile } from '../search/results-file.js';
 import { intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 

@@ -1,7 +1,8 @@
 // `simdnn worker`: takes trial jobs from a BullMQ queue on Redis and runs them
 // on worker threads until interrupted. Start any number, on any machines,
 // before or after `simdnn search --queue`.
-import { runQueueWorker, DEFAULT_QUEUE_NAME, shownUrl } from '../search/queue.js';
+import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../search/queue.js';
+import { shownUrl } from '../search/redis-connection.js';
 import { intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
 import { connectTimeoutMs, interrupted, retryReporter, unbroken } from './search.js';
 

@@ -19,7 +19,7 @@ for (let trial = 0; trial < optimizationTrial; trial++) {
   const weightDecay = 10 ** uniform(-8, -4);
   const lr = 10 ** uniform(-6, -2);
   const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, weightDecayLambda: weightDecay });
-  const trainer = new Trainer(net, train.x, train.t, validation.x, validation.t, { epochs, miniBatchSize: 100, optimizer: 'sgd', optimizerParams: { lr } });
+  const trainer = new Trainer(net, train.x, train.t, validation.x, validation.t, { epochs, miniBatchSize: 100, optimizer: 'sgd', optimizerParams: { lr }, sampling: 'replacement' });
   const { testAccList } = await trainer.fit();
   const valAcc = testAccList.at(-1);
   console.log(`val acc:${valAcc.toFixed(4)} | lr:${lr}, weight decay:${weightDecay}`);

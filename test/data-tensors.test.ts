@@ -30,6 +30,20 @@ describe('Dataset', () => {
     expect(d.x.disposed).toBe(false); // borrowed
   });
 
+  it('select, shuffle and split leave nothing in the Dataset they copy from: disposing what they return frees all they made', () => {
+    const d = numbered(40);
+    const base = rt.memoryStats();
+    for (let i = 0; i < 3; i++) {
+      const { train, validation } = d.split(0.25, i);
+      const s = d.select([3, 1]), sh = d.shuffle(i);
+      for (const part of [train, validation, s, sh]) part.dispose();
+      expect(rt.memoryStats(), `round ${i}`).toEqual(base);
+    }
+    d.x.dispose();
+    d.t.dispose();
+    d.dispose();
+  });
+
   it('shuffle is a seeded permutation; split is seeded, disjoint, complete and keeps row order', () => {
     const d = numbered(20);
     const a = d.shuffle(5), b = d.shuffle(5), c = d.shuffle(6);

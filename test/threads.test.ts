@@ -540,6 +540,17 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     t.dispose();
   });
 
+  it('a lazy pool disposed before it started frees the memory taken for it, as a started pool does', async () => {
+    const one = await threaded({ threads: 1 });
+    const lazy = await threaded({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });
+    expect(lazy.splitThreads, 'a lazy pool of 2 threads planned (2 cores)').toBe(2);
+    expect(lazy.memoryStats().blocks).toBeGreaterThan(one.memoryStats().blocks);
+    await lazy.dispose();
+    expect(lazy.features.threads).toBe(1);
+    const { used, blocks } = one.memoryStats();
+    expect(lazy.memoryStats()).toMatchObject({ used, blocks });
+  });
+
   it('a lazy pool starts in a training loop without an allocation: its memory was taken when the runtime was made', async () => {
     const lazy = await threaded({ threads: undefined, ...(host === 'browser' ? { sharedWasm: await wasmModule('shared') } : {}) });
     rtSeed(lazy);

@@ -517,6 +517,47 @@ describe('Trainer memory', () => {
 });
 
 describe('Trainer memory in a whole run', () => {
+  it('a Trainer with validationSplit and an optimizer given by name frees all it made (its split copies, their index lists and the optimizer)', () => {
+    const d = blobs(rt, 60, 41);
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    let base = rt.memoryStats();
+    for (let i = 0; i < 4; i++) {
+      const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 10, optimizer: 'adam', validationSplit: 0.2, adaptiveThreads: false });
+      trainer.train();
+      const optimizer = trainer.optimizer;
+      trainer.dispose();
+      expect(() => optimizer.update(net.params, net.grads), 'the named optimizer is freed with its Trainer').toThrow(/after dispose/);
+      // the first run also made the net's own buffers for its batch shapes, which the net keeps
+      if (i === 0) base = rt.memoryStats();
+      else expect(rt.memoryStats().used, `round ${i}`).toBe(base.used);
+    }
+    net.dispose();
+    d.x.dispose();
+    d.t.dispose();
+  });
+
+  it('refuses a second run on the runtime while one is in progress (they would share its random stream), and runs it after', async () => {
+    const make = () => {
+      const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+      const d = blobs(rt, 40, 42);
+      const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 2, miniBatchSize: 10, optimizer: new SGD({ lr: 0.1 }), adaptiveThreads: false });
+      return { trainer, end: () => { trainer.dispose(); net.dispose(); d.x.dispose(); d.t.dispose(); } };
+    };
+    const a = make(), b = make();
+    let refused: unknown = null, second: Promise<unknown> | null = null;
+    await a.trainer.fit({ callbacks: { onStepEnd: () => {
+      if (second !== null) return;
+      second = b.trainer.fit().then(() => 'ran', (e: Error) => e.message);
+      try { b.trainer.train(); } catch (e) { refused = e; }
+    } } });
+    expect(await second).toMatch(/^Trainer: another Trainer is training on this runtime; runs on one runtime share its random stream/);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toMatch(/another Trainer is training on this runtime/);
+    expect((await b.trainer.fit()).epochs).toHaveLength(2); // once the other has ended
+    a.end();
+    b.end();
+  });
+
   it('no step allocates after the first epoch, with five batch shapes in use (training batch, evaluation chunk, three remainders)', () => {
     const r = rt;
     const net = new SimpleConvNet(r, { inputDim: [1, 6, 6], convParam: { filterNum: 4, filterSize: 3, pad: 0, stride: 1 }, hiddenSize: 8, outputSize: 2 });

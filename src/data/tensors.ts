@@ -74,17 +74,22 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
       if (!(Number.isInteger(r) && r >= 0 && r < N)) throw new RangeError(`Dataset.${who}: indices[${i}] is ${r}, expected an integer in [0, ${N})`);
     }
     const n = indices.length;
-    const idx = this.buffers.labels('select', [Math.max(1, n)]);
-    idx.data.set(indices);
-    const x = this.rt.tensor([n, ...this.x.shape.slice(1)]);
-    let t: T;
+    // a one-off copy: its index list is freed with the call (kept, it outlived the split a Trainer made)
+    const idx = this.rt.labels([Math.max(1, n)]);
     try {
-      t = (this.t instanceof Tensor ? this.rt.tensor([n, ...this.t.shape.slice(1)]) : this.rt.labels([n, ...this.t.shape.slice(1)])) as T;
-    } catch (e) { x.dispose(); throw e; }
-    const k = this.rt.unsafeKernels;
-    k.gatherRows(x.ptr, this.x.ptr, idx.ptr, n, this.x.size / Math.max(N, 1));
-    k.gatherRows(t.ptr, this.t.ptr, idx.ptr, n, this.t.size / Math.max(N, 1));
-    return new Dataset(x, t, true);
+      idx.data.set(indices);
+      const x = this.rt.tensor([n, ...this.x.shape.slice(1)]);
+      let t: T;
+      try {
+        t = (this.t instanceof Tensor ? this.rt.tensor([n, ...this.t.shape.slice(1)]) : this.rt.labels([n, ...this.t.shape.slice(1)])) as T;
+      } catch (e) { x.dispose(); throw e; }
+      const k = this.rt.unsafeKernels;
+      k.gatherRows(x.ptr, this.x.ptr, idx.ptr, n, this.x.size / Math.max(N, 1));
+      k.gatherRows(t.ptr, this.t.ptr, idx.ptr, n, this.t.size / Math.max(N, 1));
+      return new Dataset(x, t, true);
+    } finally {
+      idx.dispose();
+    }
   }
 
   /** All rows in a seeded random order (mulberry32, the same on every host); a new owned Dataset. */

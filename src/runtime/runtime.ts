@@ -624,7 +624,11 @@ export class Runtime {
    */
   dispose(): Promise<void> {
     this.stopped = true;
-    if (this.deferred) this.freePoolBlocks(this.deferred.blocks);
+    if (this.deferred) {
+      // a lazy pool that never started: its memory goes as a started pool's does (retire)
+      this.freePoolBlocks(this.deferred.blocks);
+      for (const s of this.scratch.splice(1)) this.free(s.ptr);
+    }
     this.deferred = null;
     return this.pool ? this.retire(this.pool, '') : Promise.resolve();
   }

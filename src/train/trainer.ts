@@ -17,6 +17,7 @@ import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor } from '../runtime/tensor.js';
 import { checkFlag } from '../runtime/options.js';
 import { NonFiniteError } from '../runtime/errors.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
@@ -272,8 +273,9 @@ type Pause = Promise<unknown> | null;
  * epoch the loss and accuracy on the training, test and (optional) validation sets.
  */
 export class Trainer {
-  /** The optimizer stepping the network (given, or built from its name). */
+  /** The optimizer stepping the network: the one given (the caller's), or one built from its name (the Trainer's: dispose() frees it). */
   readonly optimizer: Optimizer;
+  private readonly ownsOptimizer: boolean;
   /** Epochs asked for (maxIterations, when given, decides the length instead). */
   readonly epochs: number;
   /** Rows per step (miniBatchSize, at most the training rows). */
@@ -383,6 +385,7 @@ export class Trainer {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
     }
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
+    this.ownsOptimizer = typeof optimizer === 'string';
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
     this.options = options;
     this.sampling = sampling;
@@ -392,6 +395,7 @@ export class Trainer {
     if (validationSplit !== undefined) {
       this.splitSeed = rt.randomState.seed;
       const parts = full.split(validationSplit, this.splitSeed);
+      full.dispose(); // it borrowed xTrain and tTrain; the parts own their copies
       this.data = parts.train;
       this.validation = parts.validation;
     } else {
@@ -690,7 +694,8 @@ export class Trainer {
   }
 
   /**
-   * Frees what the Trainer allocated (not the network, data or optimizer); the Trainer cannot
+   * Frees what the Trainer allocated (not the network or data, nor an optimizer it was given: one it
+   * built from a name is its own and freed too); the Trainer cannot
    * be used afterwards. Called during a run (from a callback, or while fit() awaits), it stops
    * the run before its next step or epoch (train()/fit() throw) and frees when the run has
    * unwound, so no step writes memory already freed. Idempotent.
@@ -708,16 +713,25 @@ export class Trainer {
     this.best?.dispose();
     this.data.dispose();
     this.validation?.dispose();
+    if (this.ownsOptimizer) (this.optimizer as { dispose?: () => void }).dispose?.();
   }
 
   /** The loop: pauses (yields null) after every step and evaluation chunk, or yields a promise to await. */
   private *run(callbacks: TrainerCallbacks[]): Generator<Pause, TrainResult> {
     if (this.running) throw new Error('Trainer: already training (await the running fit() first)');
+    const rt = this.network.rt;
+    // a run draws its batches, dropout masks and augmentation from the runtime's one random stream: two runs
+    // at once (fit()s interleaving at their yields) would each get draws the other's timing decided
+    if (runningOn.has(rt)) {
+      throw new Error('Trainer: another Trainer is training on this runtime; runs on one runtime share its random stream, so two at once would give neither run\'s bits (await the other run, or give each its own runtime)');
+    }
     this.running = true;
+    runningOn.add(rt);
     try {
       return yield* this.loop(callbacks);
     } finally {
       this.running = false;
+      runningOn.delete(rt);
       if (this.isDisposed) this.release();
     }
   }
@@ -964,6 +978,9 @@ function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | Int
   }
   return out;
 }
+
+/** Runtimes a Trainer's run is in progress on (one at a time: Trainer.run). */
+const runningOn = new WeakSet<Runtime>();
 
 /** Yields a callback's promise (for fit() to await), nothing for a plain return. */
 function* awaited(r: void | Promise<void>): Generator<Pause, void> {

@@ -34,6 +34,31 @@ describe('threads in a Node process', () => {
     expect(out.c0).toBeGreaterThan(0); // row 0 of a·aᵀ at (0, 0) is a sum of squares
   });
 
+  it('the workers of runtimes dropped without dispose() exit once the runtimes are collected', () => {
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { createRuntime } from './src/node/runtime.js';
+      const osThreads = () => Number(readFileSync('/proc/self/status', 'utf8').match(/^Threads:\\s+(\\d+)/m)[1]);
+      // a runtime used and dropped inside a function (a top-level block's last binding may stay reachable)
+      async function useAndDrop() {
+        const rt = await createRuntime({ threads: 2 });
+        const a = rt.tensor([256, 256]), c = rt.tensor([256, 256]);
+        rt.unsafeGemm(0, 1, 256, 256, 256, a.ptr, 256, a.ptr, 256, c.ptr, 256);
+      }
+      const before = osThreads();
+      for (let i = 0; i < 4; i++) await useAndDrop();
+      const held = osThreads();
+      for (let i = 0; i < 100 && osThreads() > before; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 50)); }
+      console.log(JSON.stringify({ before, held, after: osThreads() }));
+    `;
+    const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    const { before, held, after } = JSON.parse(child.stdout);
+    expect(held, 'a worker thread per runtime').toBeGreaterThanOrEqual(before + 4);
+    expect(after, 'every dropped runtime\'s worker exited').toBeLessThanOrEqual(before);
+  });
+
   it('the default lazy pool: a process that starts it (in the background) still exits by itself, and the pool comes up', () => {
     const script = `
       import { createRuntime } from './src/node/runtime.js';

@@ -98,6 +98,14 @@ export type FusedActivation = keyof typeof ACTIVATION_CODES;
 /** Added to an activation's code, it asks a GEMM for that activation's backward (assembly/math.ts ACT_BACKWARD). */
 export const ACT_BACKWARD = 4;
 
+/**
+ * Stops the workers of a runtime dropped without dispose(): nothing can call it any more, and its pool's
+ * threads (each with a heap of its own) would otherwise stay for the life of the process or page. The pool
+ * holds nothing of its runtime, so the runtime can be collected. Absent where the host has no
+ * FinalizationRegistry.
+ */
+const dropped = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<ThreadPool>((pool) => { void pool.dispose(); }) : null;
+
 /** Byte addresses of a pool's control block and of gemmRowsClaimed's claim words. */
 interface PoolBlocks { control: number; claim: number }
 
@@ -278,6 +286,7 @@ export class Runtime {
     }
     // In use at once: calls split from now on, and workers take parts as they come up.
     this.pool = pool;
+    dropped?.register(this, pool, pool);
     this.claim = { pool, ptr: blocks.claim, words: new Int32Array(this.memory.buffer, blocks.claim, 4) };
     this.gemmFn = pool.fn('gemm');
     this.gemmBiasActFn = pool.fn('gemmBiasAct');
@@ -297,6 +306,7 @@ export class Runtime {
   private retire(pool: ThreadPool, note: string): Promise<void> {
     if (this.pool !== pool) return Promise.resolve();
     this.pool = null;
+    dropped?.unregister(pool);
     this.features.threads = 1;
     if (note) this.features.notes.push(note);
     const scratch = this.scratch.splice(1);

@@ -28,6 +28,19 @@ describe('local executor', () => {
     expect(new Set(two.trials.map((t) => t.worker))).toEqual(new Set(['thread-0', 'thread-1']));
   });
 
+  it('an abort terminates the trials in flight and rejects the search with the reason; the executor runs the next job with the same bits', async () => {
+    const exec = localExecutor({ workers: 2 });
+    opened.push(exec);
+    const controller = new AbortController();
+    // 2 trials of 100,000 epochs: only stopping them ends the search within the test's time
+    const long = hyperparameterSearch({ ...study, trials: 2, epochs: 100_000, executor: exec, signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('stopped by the test')), 1000);
+    await expect(long).rejects.toThrow('stopped by the test');
+    const again = await hyperparameterSearch({ ...study, trials: 1, executor: exec });
+    const alone = await hyperparameterSearch({ ...study, trials: 1, workers: 1 });
+    expect(bits(again)).toEqual(bits(alone));
+  });
+
   it('rejects a job whose data cannot load, and keeps working', async () => {
     const exec = localExecutor({ workers: 1 });
     opened.push(exec);

@@ -78,13 +78,22 @@ describe('webWorkerExecutor', () => {
         onResult: (r) => { streamed.push(r.index); stop.abort(new Error('enough')); },
       });
       await expect(search).rejects.toThrow('enough');
-      // the jobs in flight when it stopped finish (at most one per worker); nothing more is issued
+      // the other job in flight when it stopped is stopped, or had finished; nothing more is issued
       expect(streamed.length).toBeGreaterThanOrEqual(1);
       expect(streamed.length).toBeLessThanOrEqual(2);
+      // trials of 100,000 epochs: only terminating their workers ends this search within the test's time
+      const long = new AbortController();
+      const stopped = bundle.hyperparameterSearch({ space: { ...space, lr: 0.05 }, trials: 2, epochs: 100_000, data, seed: 5, executor: exec, signal: long.signal });
+      setTimeout(() => long.abort(new Error('long enough')), 500);
+      await expect(stopped).rejects.toThrow('long enough');
+      const after = await bundle.hyperparameterSearch({ space, trials: 2, epochs: 1, data, seed: 5, executor: exec });
+      // the executor goes on: each slot starts a new worker for its next job
+      expect(after.trials).toHaveLength(2);
+      for (const r of after.trials) expect(r.status === 'failed' ? r.error : r.history.length).toEqual(r.status === 'failed' ? expect.stringMatching(/NaN/) : 1);
     } finally {
       await exec.close();
     }
-    expect(terminate).toHaveBeenCalledTimes(2);
+    expect(terminate.mock.calls.length).toBeGreaterThanOrEqual(4); // the two long trials' workers, then close()'s
   });
 
   it.runIf(hasWebWorkers)('rejects bad options naming them, before starting a worker', () => {

@@ -13,7 +13,8 @@ export interface Executor {
   /**
    * The job's result; a trial that fails to train resolves with status 'failed' (rejecting is for infrastructure
    * errors). `signal`: the search's; an executor may stop the job when it aborts, rejecting with its reason
-   * (inlineExecutor does, between steps; the others leave the job to finish, or to close()).
+   * (inlineExecutor between steps; localExecutor and webWorkerExecutor terminate the job's worker; the queue's
+   * jobs run on other machines and finish there).
    */
   run(job: TrialJob, signal?: AbortSignal): Promise<TrialResult>;
   /** Frees what the executor holds (workers, connections). */
@@ -55,7 +56,7 @@ export interface SearchOptions {
   onResult?: (result: ScoredResult, progress: { done: number; total: number | null }) => void;
   /**
    * Stops issuing jobs; the search rejects with the signal's reason once the jobs in flight are done, or
-   * stopped (the executor gets the signal with each job: inlineExecutor stops its trial between steps).
+   * stopped (the executor gets the signal with each job: see Executor.run).
    */
   signal?: AbortSignal;
 }

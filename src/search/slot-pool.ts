@@ -1,15 +1,20 @@
 // The job queue and the per-worker job bookkeeping both worker-backed executors share (Node's localExecutor on
 // worker_threads, webWorkerExecutor on Web Workers): jobs wait in arrival
 // order, each slot (one worker) runs one at a time and hands itself back
-// through `dispatch` when free, and close() rejects what still waits.
+// through `dispatch` when free, and close() rejects what still waits. A job
+// whose signal aborts is dropped if it waits, or its worker is terminated if it
+// runs (the slot starts a new one for its next job), and rejects with the reason.
 import type { Executor } from './search.js';
 import type { TrialJob, TrialResult } from './trial.js';
 
 /** A job waiting for, or running on, a slot. */
 export interface PendingTrial { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void }
 
-/** One worker of a pool: runs a job, then calls the dispatch it was made with. */
-export interface TrialSlot { run(p: PendingTrial): void }
+/** One worker of a pool: runs a job, then calls the dispatch it was made with; abort() stops the job it runs. */
+export interface TrialSlot {
+  run(p: PendingTrial): void;
+  abort(p: PendingTrial, reason: unknown): void;
+}
 
 /**
  * An executor over `count` slots made by `makeSlot(i, dispatch)`; `stop`
@@ -20,20 +25,33 @@ export function slotPoolExecutor<S extends TrialSlot>(
 ): Executor {
   const waiting: PendingTrial[] = [];
   const idle: S[] = [];
+  const running = new Map<PendingTrial, S>();
   const dispatch = (slot: S) => {
     const p = waiting.shift();
-    if (p) slot.run(p);
-    else idle.push(slot);
+    if (p) { running.set(p, slot); slot.run(p); } else idle.push(slot);
   };
   const slots = Array.from({ length: count }, (_, i) => makeSlot(i, dispatch));
   idle.push(...slots);
   let closed = false;
   return {
     concurrency: count,
-    run(job) {
+    run(job, signal) {
       if (closed) return Promise.reject(new Error(`${who}: closed`));
+      if (signal?.aborted) return Promise.reject(signal.reason);
       return new Promise<TrialResult>((resolve, reject) => {
-        waiting.push({ job, resolve, reject });
+        const onAbort = () => {
+          const slot = running.get(p);
+          if (slot) slot.abort(p, signal!.reason);
+          else if (waiting.includes(p)) { waiting.splice(waiting.indexOf(p), 1); p.reject(signal!.reason); }
+        };
+        const settled = () => { running.delete(p); signal?.removeEventListener('abort', onAbort); };
+        const p: PendingTrial = {
+          job,
+          resolve: (r) => { settled(); resolve(r); },
+          reject: (e) => { settled(); reject(e); },
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        waiting.push(p);
         const slot = idle.shift();
         if (slot) dispatch(slot);
       });
@@ -61,6 +79,18 @@ export abstract class TrialSlotBase<W extends { postMessage(message: unknown): v
 
   /** The slot's worker, started on first use (and again after a loss). */
   protected abstract start(): Promise<W>;
+
+  /** Terminates the slot's worker, if any, with no loss reported: the next job starts another. */
+  protected abstract kill(): void;
+
+  /** Stops the job `p` if it runs here: its worker is terminated and `p` rejects with `reason`; the slot is free. */
+  abort(p: PendingTrial, reason: unknown): void {
+    if (this.current !== p) return;
+    this.current = null;
+    this.kill();
+    p.reject(reason as Error);
+    this.free();
+  }
 
   run(p: PendingTrial): void {
     this.current = p;

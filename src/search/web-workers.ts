@@ -138,6 +138,13 @@ class Slot extends TrialSlotBase<Worker> {
     return this.ready;
   }
 
+  protected kill(): void {
+    const w = this.worker;
+    this.worker = null;
+    this.ready = null;
+    w?.terminate();
+  }
+
   stop(): void {
     this.stopped = true;
     const w = this.worker;

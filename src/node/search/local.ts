@@ -51,6 +51,13 @@ class Slot extends TrialSlotBase<Worker> {
     return this.ready;
   }
 
+  protected kill(): void {
+    const w = this.worker;
+    this.worker = null;
+    this.ready = null;
+    if (w) { w.removeAllListeners('exit'); w.removeAllListeners('error'); w.on('error', () => {}); void w.terminate(); }
+  }
+
   async stop(): Promise<void> {
     const w = this.worker;
     this.worker = null;
@@ -61,7 +68,8 @@ class Slot extends TrialSlotBase<Worker> {
 
 /**
  * An executor on `workers` worker threads (started on first use). A worker
- * that dies rejects its job (and is replaced for the next one); close()
+ * that dies rejects its job (and is replaced for the next one); a job whose
+ * signal aborts has its worker terminated and rejects with the reason; close()
  * terminates them all. Throws a RangeError on a bad worker count.
  */
 export function localExecutor(options: LocalExecutorOptions = {}): Executor {

@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
+import { ConcurrentRunError, MultiLayerNet, SGD, Trainer } from '../src/index.js';
 import {
   AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
   trialJob, uniform, checkSpace, searchChart, type DataLoader, type SearchSpace, type TrialResult,
@@ -123,6 +124,29 @@ describe('search on the inline executor', () => {
     const exec = inlineExecutor(rt, tinyData);
     expect((await hyperparameterSearch({ space: tinySpace, trials: 1, epochs: 1, data: {}, executor: exec })).trials[0].status).toBe('ok');
     await exec.close();
+  });
+
+  it('a search on a runtime another Trainer is training on rejects with a ConcurrentRunError, recording no failed trial', async () => {
+    const d = await tinyData(rt, {});
+    const net = new MultiLayerNet(rt, { inputSize: 12, hiddenSizeList: [8], outputSize: 3 });
+    const trainer = new Trainer(net, d.xTrain, d.tTrain, d.xVal, d.tVal, { epochs: 2, miniBatchSize: 20, optimizer: new SGD({ lr: 0.1 }), adaptiveThreads: false });
+    const exec = inlineExecutor(rt, tinyData);
+    const committed: number[] = [];
+    let search: Promise<unknown> | null = null;
+    await trainer.fit({ callbacks: { onStepEnd: async () => {
+      if (search) return;
+      search = hyperparameterSearch({ space: tinySpace, trials: 2, epochs: 1, data: {}, executor: exec, onResult: (r) => committed.push(r.index) })
+        .then(() => 'ran', (e: unknown) => e);
+      await search; // the run waits for its callback: the search's trial starts while it is in progress
+    } } });
+    const outcome = await search;
+    expect(outcome).toBeInstanceOf(ConcurrentRunError);
+    expect((outcome as Error).message).toMatch(/^Trainer: another Trainer is training on this runtime/);
+    expect(committed).toEqual([]);
+    await exec.close();
+    trainer.dispose();
+    net.dispose();
+    for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose();
   });
 
   it('a trial gives the same bits run alone on a fresh runtime as inside a search', async () => {

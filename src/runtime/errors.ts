@@ -9,3 +9,12 @@
 export class NonFiniteError extends RangeError {
   override readonly name = 'NonFiniteError';
 }
+
+/**
+ * A Trainer's run refused because another is in progress on the same runtime:
+ * both would draw from its one random stream, so neither would give its bits.
+ * Not a fault of the run's settings (a search does not record it as a failed trial).
+ */
+export class ConcurrentRunError extends Error {
+  override readonly name = 'ConcurrentRunError';
+}

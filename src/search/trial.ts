@@ -3,7 +3,7 @@
 // and returns per-epoch validation and training accuracy and loss. The trial
 // reseeds the runtime with its own seed first, so its initialisation and
 // batches (and so every bit of its results) depend on the job alone.
-import { buildNet, checkTensor, createOptimizer, describeValue, optimizerDefaults, optimizerNames, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
+import { buildNet, checkTensor, ConcurrentRunError, createOptimizer, describeValue, optimizerDefaults, optimizerNames, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
 import { isDimension, type SearchSpace, type Settings, type SettingValue } from './space.js';
 
 /** Where a trial's data comes from: plain JSON that the executor's data loader understands. */
@@ -189,8 +189,9 @@ function checkJob(job: TrialJob): void {
  * errors (NaN/Inf from a diverging learning rate, bad setting values) do not
  * throw: they come back as status 'failed' with the message and the epochs
  * done. Everything the trial allocates is freed before it returns. Throws only
- * on a malformed job or data (TypeError/RangeError naming it), or with the
- * signal's reason when it aborts (training stops between steps).
+ * on a malformed job or data (TypeError/RangeError naming it), with the
+ * signal's reason when it aborts (training stops between steps), and with a
+ * ConcurrentRunError when another Trainer's run is in progress on `rt`.
  */
 export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline', signal?: AbortSignal): Promise<TrialResult> {
   checkJob(job);
@@ -226,6 +227,7 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
     return result('ok');
   } catch (e) {
     if (signal?.aborted) throw signal.reason; // stopped, not a trial that failed to train
+    if (e instanceof ConcurrentRunError) throw e; // the runtime was busy: nothing about these settings
     return result('failed', e instanceof Error ? e.message : String(e));
   } finally {
     trainer?.dispose();

@@ -16,7 +16,7 @@ import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type Optimize
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor } from '../runtime/tensor.js';
 import { checkFlag } from '../runtime/options.js';
-import { NonFiniteError } from '../runtime/errors.js';
+import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
@@ -723,7 +723,7 @@ export class Trainer {
     // a run draws its batches, dropout masks and augmentation from the runtime's one random stream: two runs
     // at once (fit()s interleaving at their yields) would each get draws the other's timing decided
     if (runningOn.has(rt)) {
-      throw new Error('Trainer: another Trainer is training on this runtime; runs on one runtime share its random stream, so two at once would give neither run\'s bits (await the other run, or give each its own runtime)');
+      throw new ConcurrentRunError('Trainer: another Trainer is training on this runtime; runs on one runtime share its random stream, so two at once would give neither run\'s bits (await the other run, or give each its own runtime)');
     }
     this.running = true;
     runningOn.add(rt);

@@ -9,7 +9,10 @@
 //  - Redis restarted in the middle of a study: the study completes, nothing lost;
 //  - a worker started before the coordinator, and the coordinator killed and
 //    started again: the study completes, each result stored once, and no trial
-//    starts again unless BullMQ's stalled-job recovery put it back in the queue.
+//    starts again unless BullMQ's stalled-job recovery put it back in the queue;
+//  - a search whose signal aborts (a program's AbortController, the coordinator's
+//    Ctrl-C) while a worker runs a long trial: it stops waiting at once, the jobs
+//    no worker took leave the queue, the running one is left to finish.
 // Short locks (1 s) make BullMQ notice a dead worker quickly; on a starved
 // machine they also expire under a live worker, and BullMQ runs that trial
 // again (at-least-once): the guarantee is the record (each trial once, the
@@ -22,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadSearchData } from '../src/node/search/data.js';
+import { queueExecutor } from '../src/node/search/queue.js';
 import { hyperparameterSearch, inlineExecutor, logUniform, type SearchResult, type TrialResult } from '../src/search/index.js';
 import { freePort } from './helpers/cli.js';
 
@@ -242,4 +246,44 @@ describe('search on BullMQ + redis-server', () => {
     w.child.kill('SIGKILL');
     await stopRedis(redis);
   }, 120_000);
+
+  it('a search aborted while a worker runs a long trial stops waiting; the jobs no worker took leave the queue', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'abort-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await startRedis(dir, port);
+    const w = worker(url);
+    await waitFor('the worker to connect', () => w.lines.some((l) => l.includes('taking jobs')));
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('simdnn-trials', { connection: { host: '127.0.0.1', port } });
+    // trials of 100,000 epochs (minutes each): a search that waited for the one running would time the test out
+    const executor = await queueExecutor({ url, pollMs: 50 });
+    const halt = new AbortController();
+    const search = hyperparameterSearch({
+      study: 'abort', trials: 4, epochs: 100_000, seed: 4, data: { source: 'mnist', rows: 500, validation: 0.2, splitSeed: 1 }, executor, signal: halt.signal,
+      space: { lr: logUniform(1e-3, 1e-1), hidden: [100], optimizer: 'sgd', batchSize: 100 },
+    });
+    await waitFor('the worker to start a trial', () => started(w).length > 0);
+    halt.abort(new Error('stopped by the test'));
+    await expect(search).rejects.toThrow('stopped by the test');
+    await executor.close();
+    // the worker (one thread) holds one job; the other three were waiting and are gone
+    expect(await queue.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 1 });
+    expect((await queue.getJobs(['active'])).map((j) => j.id)).toEqual([started(w)[0]]);
+
+    // the coordinator's Ctrl-C does the same: its four jobs wait behind the busy worker, and leave with it
+    const out = path.join(dir, 'abort.jsonl');
+    const c = start(process.execPath, [cli, 'search', '--queue', url, '--study', 'abort-cli', '--out', out, '--trials', '4', '--epochs', '100000', '--seed', '4']);
+    await waitFor('the coordinator to add its jobs', () => c.lines.some((l) => l.includes("study 'abort-cli'")));
+    const counts = async () => queue.getJobCounts('waiting', 'active');
+    const end = Date.now() + 30_000;
+    while ((await counts()).waiting < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(await counts()).toEqual({ waiting: 4, active: 1 });
+    c.child.kill('SIGINT');
+    expect(await exited(c.child, 30_000)).toBe(130);
+    expect(await counts()).toEqual({ waiting: 0, active: 1 });
+    await queue.close();
+    w.child.kill('SIGKILL');
+    await stopRedis(redis);
+  }, 90_000);
 });

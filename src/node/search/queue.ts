@@ -85,7 +85,9 @@ const OVERLAP_MS = 2000;
  * study, seed, settings or data are not its job's (a job an earlier study of
  * the same name left under the id) rejects run(). close() disconnects; the jobs
  * stay in Redis. Rejects when Redis cannot be reached within the connect
- * timeout, or when the signal aborts first.
+ * timeout, or when the signal aborts first. run(job, signal) rejects with the
+ * signal's reason when it aborts; the job leaves the queue unless a worker
+ * has taken it (then it finishes, and its result is kept for a resumed study).
  */
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
@@ -108,6 +110,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   const auditMs = options.auditMs ?? 5000;
   const attempts = options.attempts ?? 3;
   const waiting = new Map<string, Waiter>();
+  const withdrawals = new Set<Promise<void>>(); // jobs being taken out of the queue: close() lets them finish
   let closed = false;
   let since = 0;
   let lastAudit = Date.now();
@@ -145,6 +148,32 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
     }
   };
 
+  /**
+   * The search no longer waits for `id` (its signal aborted): its waiter rejects with `reason`, and the job
+   * leaves the queue if no worker has taken it yet.
+   */
+  const withdraw = async (id: string, reason: unknown): Promise<void> => {
+    const w = waiting.get(id);
+    if (!w) return;
+    waiting.delete(id);
+    w.reject(reason as Error);
+    await unqueue(id);
+  };
+
+  /**
+   * Removes job `id` if it still waits for a worker. A running job finishes and its result stays in Redis for
+   * a resumed study; BullMQ refuses to remove a job a worker holds the lock of, so that race is safe.
+   */
+  const unqueue = async (id: string): Promise<void> => {
+    try {
+      const job = (await queue.getJob(id)) as Job | undefined;
+      const state = await job?.getState();
+      if (state === 'waiting' || state === 'prioritized' || state === 'delayed') await job!.remove();
+    } catch {
+      // taken by a worker meanwhile (locked), or Redis away: the job runs and its result is kept
+    }
+  };
+
   const poll = async (): Promise<void> => {
     while (waiting.size > 0 && !closed) {
       await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -165,11 +194,20 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   return {
     queue,
     concurrency: options.concurrency ?? 1024,
-    async run(job: TrialJob): Promise<TrialResult> {
+    async run(job: TrialJob, signal?: AbortSignal): Promise<TrialResult> {
       if (closed) throw new Error('queue executor closed');
+      signal?.throwIfAborted();
       const id = jobId(job);
       const result = new Promise<TrialResult>((resolve, reject) => waiting.set(id, { job, resolve, reject, retried: false }));
+      const onAbort = () => {
+        const done = withdraw(id, signal!.reason);
+        withdrawals.add(done);
+        void done.then(() => withdrawals.delete(done));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      result.then(() => signal?.removeEventListener('abort', onAbort), () => signal?.removeEventListener('abort', onAbort));
       await add(job);
+      if (signal?.aborted) await unqueue(id); // aborted while the job was being added: its waiter has rejected
       await settle(id); // completed before (a resumed study)
       loop ??= poll();
       return result;
@@ -178,6 +216,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
       closed = true;
       for (const [id, w] of waiting) w.reject(new Error(`queue executor closed while waiting for ${id}`));
       waiting.clear();
+      await Promise.all(withdrawals);
       await loop;
       await queue.close();
       redis.disconnect();

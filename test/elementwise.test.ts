@@ -308,14 +308,15 @@ describe('axpy, scale, fill, copy', () => {
 });
 
 describe('sumSquares and sumAbs', () => {
-  // Float32 lane partial sums of positive terms: relative error below about (n/4 + 2) * 2^-24.
+  // Float64 lane sums of exact float64 terms (an f32's square or magnitude), all positive: relative error
+  // below (n/4 + 2) * 2^-53.
   it('match the Ref and float64 sums', () => {
     for (const n of lengths) {
       const xs = randomArray(n, 800 + n, -3, 3);
       const x = rt.tensor([n], xs);
       let sq = 0, ab = 0;
       for (const v of xs) { sq += v * v; ab += Math.abs(v); }
-      const rtol = (n / 4 + 2) * 2 ** -24;
+      const rtol = (n / 4 + 2) * 2 ** -53;
       // the Refs accumulate exact float64 terms in order, as the loop above
       expect(k.sumSquaresRef(x.ptr, n), `sumSquaresRef n=${n}`).toBe(sq);
       expect(k.sumAbsRef(x.ptr, n), `sumAbsRef n=${n}`).toBe(ab);
@@ -323,6 +324,17 @@ describe('sumSquares and sumAbs', () => {
       expectClose([k.sumAbs(x.ptr, n)], [ab], { rtol }, `sumAbs n=${n}`);
       x.dispose();
     }
+  });
+
+  it('keep their precision over a wide net\'s weights (8M elements; float32 lane sums were 1e-3 off)', () => {
+    const n = 8 << 20;
+    const xs = randomArray(n, 812, -0.05, 0.05);
+    const x = rt.tensor([n], xs);
+    let sq = 0, ab = 0;
+    for (const v of xs) { sq += v * v; ab += Math.abs(v); }
+    expectClose([k.sumSquares(x.ptr, n)], [sq], { rtol: 1e-12 }, 'sumSquares');
+    expectClose([k.sumAbs(x.ptr, n)], [ab], { rtol: 1e-12 }, 'sumAbs');
+    x.dispose();
   });
 });
 

@@ -72,7 +72,10 @@ export interface TrainerOptions {
   sampling?: 'permutation' | 'replacement';
   /** An optimizer instance, or a name ('sgd', 'adam', …) built with optimizerParams. */
   optimizer?: Optimizer | string;
-  /** Options of an optimizer given by name (e.g. `{ lr: 0.01 }`); see createOptimizer. */
+  /**
+   * Options of an optimizer given by name (e.g. `{ lr: 0.01 }`); see createOptimizer. Default `{}`: the optimizer's
+   * own defaults (Adam's lr 0.001), where the book's trainer.py passes `lr: 0.01` to every optimizer.
+   */
   optimizerParams?: Record<string, number>;
   /** Sets the optimizer's `lr` before every epoch or step (its base rate is the optimizer's lr when training starts). */
   lrSchedule?: LRSchedule;

@@ -46,7 +46,7 @@ describe('the edge worker in workerd', { timeout: 60_000 }, () => {
   it('GET / describes the bundled model and the limits', async () => {
     const info = await (await fetch(`${url}/`)).json();
     expect(Number(info.model.testAcc)).toBeGreaterThan(0.85);
-    expect(info.limits).toMatchObject({ inputSize: 784, maxBatch: 64, maxLr: 0.1 });
+    expect(info.limits).toMatchObject({ inputSize: 784, maxBatch: 64, maxLr: 0.1, maxGradNorm: 1 });
     // HEAD is GET without the body
     const head = await fetch(`${url}/`, { method: 'HEAD' });
     expect(head.status).toBe(200);
@@ -90,6 +90,29 @@ describe('the edge worker in workerd', { timeout: 60_000 }, () => {
     expect(await truth()).toBeGreaterThan(before);
   });
 
+  it('a fine-tune on one mislabelled digit or a white image moves the model little (its gradient is clipped)', async () => {
+    // 640 real digits the model was not fine-tuned on: 64 of each class
+    const held = await Promise.all(Array.from({ length: 10 }, async (_, d) => (await digits(d, 564)).slice(500)));
+    const accuracy = async () => {
+      let right = 0;
+      for (let d = 0; d < 10; d++) {
+        const p: number[][] = (await (await post('/predict', { input: held[d] })).json()).probabilities;
+        right += p.filter((row) => row.indexOf(Math.max(...row)) === d).length;
+      }
+      return right / 640;
+    };
+    const before = await accuracy();
+    expect(before).toBeGreaterThan(0.85);
+    // unclipped, at the default lr (0.1, the cap), each step took the model to 0.21 and 0.10 accuracy
+    const wrong = await (await post('/fine-tune', { inputs: [held[4][0]], labels: [9] })).json();
+    expect(wrong).toMatchObject({ clipped: true });
+    expect(wrong.gradNorm).toBeGreaterThan(1);
+    expect(await accuracy()).toBeGreaterThan(before - 0.02);
+    const white = await (await post('/fine-tune', { inputs: [Array.from({ length: 784 }, () => 1)], labels: [0] })).json();
+    expect(white).toMatchObject({ clipped: true });
+    expect(await accuracy()).toBeGreaterThan(before - 0.03);
+  });
+
   const pixels = (n: number, v: unknown = 0.5) => Array.from({ length: n }, () => v);
   const bad: Array<[string, () => Promise<Response>, number, RegExp]> = [
     ['wrong length', () => post('/predict', { input: pixels(783) }), 400, /783 values; expected 784/],
@@ -125,19 +148,35 @@ describe('the edge worker in workerd', { timeout: 60_000 }, () => {
     expect((await res.json()).error).toMatch(message);
   });
 
-  it('answers 408 to an upload that stalls (it held the request for good), and serves the next', async () => {
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => { body += c; });
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      });
-      req.on('error', reject);
-      req.write('{"inp'); // and nothing more
-      setTimeout(() => { req.destroy(); reject(new Error('no answer within 30 s')); }, 30_000).unref();
+  /** Sends `head` of a body and nothing more; resolves with the answer (a request never answered fails at 30 s). */
+  const stalled = (headers: Record<string, string>, head: string | Buffer) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
     });
+    req.on('error', reject);
+    req.write(head); // and nothing more
+    setTimeout(() => { req.destroy(); reject(new Error('no answer within 30 s')); }, 30_000).unref();
+  });
+
+  it('answers 408 to an upload that stalls (it held the request for good), and serves the next', async () => {
+    const answer = await stalled({ 'transfer-encoding': 'chunked' }, '{"inp');
     expect(answer.status).toBe(408);
     expect(JSON.parse(answer.body).error).toMatch(/the body did not arrive within 10 s/);
+    expect((await post('/predict', { input: (await digits(1, 1))[0] })).status).toBe(200);
+  }, 40_000);
+
+  it('answers 413 to an upload over the limit that stalls (its drain waited for good)', async () => {
+    // declared over the limit, 100 bytes sent; and streamed past the limit, then stalled
+    const [declared, streamed] = await Promise.all([
+      stalled({ 'content-length': '2000000' }, ' '.repeat(100)),
+      stalled({ 'transfer-encoding': 'chunked' }, Buffer.alloc(1_100_000, 32)),
+    ]);
+    expect(declared.status).toBe(413);
+    expect(JSON.parse(declared.body).error).toMatch(/body is 2000000 bytes; the limit is 1048576/);
+    expect(streamed.status).toBe(413);
+    expect(JSON.parse(streamed.body).error).toMatch(/body exceeds the limit/);
     expect((await post('/predict', { input: (await digits(1, 1))[0] })).status).toBe(200);
   }, 40_000);
 

@@ -5,7 +5,10 @@
 // the facade divides by the batch size.
 import { describe, it, expect, beforeAll } from 'vitest';
 import type { TestKernels } from '../build/test/kernels-test.js';
-import { makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, rng, type TestRuntime } from './helpers/runtime.js';
+import { makeRuntime, makeTestRuntime, lengths, randomArray, randomInts, expectClose, expectBits, rng, type TestRuntime } from './helpers/runtime.js';
+import { Canaries, between } from './helpers/canaries.js';
+import { softmax } from '../src/layers/softmax.js';
+import { SoftmaxWithLoss } from '../src/layers/softmax-with-loss.js';
 
 const f32 = Math.fround;
 const DELTA = 1e-7;
@@ -280,5 +283,71 @@ describe('argmaxRows and countCorrect', () => {
       expect(Array.from(part.data.subarray(4)), `rows [4, ${rows}) cols=${cols}`).toEqual(expected.slice(4));
       for (const a of [x, out, t, part]) a.dispose();
     }
+  });
+});
+
+describe('softmax(x): the public entry', () => {
+  it('gives each row\'s probabilities within Y_TOL of float64, the bits SoftmaxWithLoss computes, in place or not', () => {
+    for (const [rows, cols] of [[1, 1], [3, 10], [7, 13], [64, 4], [5, 1000]]) {
+      const xs = randomArray(rows * cols, 900 + cols, -60, 60); // logits far apart: the max is subtracted first
+      const x = rt.tensor([rows, cols], xs);
+      const y = softmax(x);
+      expect(y.shape).toEqual([rows, cols]);
+      expectClose(y.data, softmax64(xs, rows, cols), Y_TOL, `softmax ${rows}x${cols}`);
+      const layer = new SoftmaxWithLoss();
+      layer.forward(x, Array.from({ length: rows }, () => 0));
+      expectBits(y.data, layer.y!.data, `the loss layer's y ${rows}x${cols}`);
+      const out = rt.tensor([rows * cols]);
+      expect(softmax(x, { out })).toBe(out);
+      expectBits(out.data, y.data, 'into out');
+      expect(softmax(x, { out: x })).toBe(x);
+      expectBits(x.data, y.data, 'in place');
+      for (const t of [x, y, out]) t.dispose();
+      layer.dispose();
+    }
+  });
+
+  it('takes the last axis of any shape, and an empty batch', () => {
+    const xs = randomArray(2 * 3 * 5, 950, -4, 4);
+    const x = rt.tensor([2, 3, 5], xs);
+    const y = softmax(x);
+    expect(y.shape).toEqual([2, 3, 5]);
+    expectClose(y.data, softmax64(xs, 6, 5), Y_TOL, '[2, 3, 5]');
+    const empty = rt.tensor([0, 10]);
+    expect(softmax(empty).shape).toEqual([0, 10]);
+    for (const t of [x, y, empty]) t.dispose();
+  });
+
+  it('refuses a bad x or out with an error naming it, writing nothing (canaries, out bit for bit)', async () => {
+    const other = await makeRuntime({ threads: 1 });
+    const canaries = new Canaries(rt, 9);
+    const x = between(canaries, () => rt.tensor([4, 10], randomArray(40, 960)));
+    const out = between(canaries, () => rt.tensor([4, 10], randomArray(40, 961)));
+    const outBits = out.data.slice();
+    const dead = rt.tensor([4, 10]);
+    dead.dispose();
+    const foreign = other.tensor([4, 10]);
+    const labels = rt.labels([4], [1, 2, 3, 4]);
+    const cases: Array<[() => unknown, RegExp]> = [
+      [() => softmax([1, 2, 3] as never), /softmax: x: expected a float32 Tensor, got an Array of length 3/],
+      [() => softmax(labels as never), /softmax: x: expected a float32 Tensor, got an IntTensor/],
+      [() => softmax(dead), /softmax: x: tensor \[4, 10\] used after dispose\(\)/],
+      [() => softmax(x, { out: foreign }), /softmax: options.out: tensor \[4, 10\] belongs to another runtime/],
+      [() => softmax(x, { out: dead }), /softmax: options.out: tensor \[4, 10\] used after dispose/],
+      [() => softmax(x, { out: out.view(0, [39]) }), /softmax: options.out must have x's 40 elements \(\[4, 10\]\), got \[39\]/],
+      [() => softmax(x, { out: x.view(4, [36]).reshape([36]) }), /options.out must have x's 40 elements/],
+      [() => softmax(out.view(0, [30]), { out: out.view(4, [30]) }), /softmax: options.out overlaps x without being x/],
+      [() => softmax(x, { into: out } as never), /softmax: unknown option 'into'/],
+      [() => softmax(x, null as never), /softmax: options must be an object/],
+    ];
+    for (const [call, message] of cases) {
+      expect(call, String(message)).toThrow(message);
+      expectBits(out.data, outBits, `out after ${message}`);
+    }
+    expect(canaries.changed()).toBe(0);
+    expect(softmax(foreign).rt).toBe(other); // a free function: x's runtime does the work
+    for (const t of [x, out, foreign, labels]) t.dispose();
+    canaries.dispose();
+    other.dispose();
   });
 });

@@ -12,6 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, run, startService, type Service } from './serve.js';
 import { WORKERD } from './workerd.js';
+import { createRuntime } from '../../src/node/runtime.js';
+import { loadModel } from '../../src/io/model.js';
+import { softmax } from '../../src/layers/softmax.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let out = '';
@@ -70,6 +73,13 @@ describe('the edge worker in workerd', { timeout: 60_000 }, () => {
     // one image gives the same probabilities as its row of the batch
     const single = await (await post('/predict', { input: batch[4] })).json();
     expect(single.probabilities).toEqual(probabilities[4]);
+    // and the library in Node gives the same bits from the same model file (JSON keeps a float32 exactly)
+    const rt = await createRuntime({ threads: 1 });
+    const { net } = loadModel(rt, await readFile(path.join(out, 'model.safetensors')));
+    const logits = net.predict(rt.tensor([30, 784], Float32Array.from(batch.flat())));
+    const here = softmax(logits).toArray();
+    expect(probabilities.flat()).toEqual(Array.from(here));
+    rt.dispose();
   });
 
   it('fine-tunes the last layer in memory: the loss on the batch falls and later predictions change', async () => {

@@ -9,7 +9,7 @@
 // compiling from bytes) and the weights as bytes; both are bundled with the
 // worker. The runtime and model are made once per isolate, on its first
 // request, and kept. Every bad request gets a 4xx and a JSON error.
-import { createRuntime, loadModel, SGD } from 'simdnn';
+import { createRuntime, loadModel, SGD, softmax } from 'simdnn';
 import wasm from 'simdnn/wasm/simdnn.wasm';
 import weights from './model.safetensors';
 
@@ -153,21 +153,14 @@ function readImages(value, what, { allowSingle }) {
   return { data, n: images.length, single };
 }
 
+/** Each row's class probabilities: the wasm's softmax, the same bits as the library gives on any host (Math.exp is not). */
 function probabilities(frozen, rt, data, n) {
   const x = rt.tensor([n, LIMITS.inputSize], data);
   try {
     const y = frozen.predict(x); // the caller owns predict's result
-    const logits = y.toArray();
+    const p = softmax(y, { out: y }).toArray();
     y.dispose();
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      const row = logits.subarray(i * LIMITS.classes, (i + 1) * LIMITS.classes);
-      const max = Math.max(...row);
-      const e = Array.from(row, (v) => Math.exp(v - max));
-      const sum = e.reduce((a, b) => a + b, 0);
-      out.push(e.map((v) => v / sum));
-    }
-    return out;
+    return Array.from({ length: n }, (_, i) => Array.from(p.subarray(i * LIMITS.classes, (i + 1) * LIMITS.classes)));
   } finally {
     x.dispose();
   }

@@ -4,8 +4,10 @@
 // is labelled and reachable by keyboard, a run started from the UI passes 0.90
 // test accuracy with no main-thread task over 50 ms while it trains, a drawn
 // digit gets class probabilities, a saved model loads back (after another
-// run changed the model) and predicts the same, and a book experiment charts. SIMDNN_SCREENSHOTS=1 also
-// writes docs/playground.png.
+// run changed the model) and predicts the same, and a book experiment charts. Stop ends a run where it
+// is (also at an epoch's end, during its evaluation) and a book experiment as "Stopped.", not as failed;
+// pause and resume hold and continue a run; a run's label names only the settings its net used.
+// SIMDNN_SCREENSHOTS=1 also writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,7 +90,8 @@ describe('the playground in Chromium', { timeout: 240_000 }, () => {
       .filter((el) => !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent!.trim())))
       .map((el) => el.id));
     expect(unlabelled).toEqual([]);
-    const controls = await page.$$eval('#config :is(input, select, button:not([disabled])), section :is(input, button:not([disabled])), #draw', (els) => els.map((el) => el.id));
+    // the fields the chosen net ignores (batch norm and dropout for the plain MLP, gamma for a constant rate) are disabled
+    const controls = await page.$$eval('#config :is(input, select, button):not([disabled]), section :is(input, select, button):not([disabled]), #draw', (els) => els.map((el) => el.id));
     expect(controls.length).toBeGreaterThan(15);
     const reached = new Set<string>();
     await page.focus('body');
@@ -187,5 +190,155 @@ describe('the playground started early, or given settings the net refuses', { ti
     expect(await early.isEnabled('#start'), 'the page takes a new run').toBe(true);
     expect(errors).toEqual([]);
     await early.close();
+  });
+});
+
+/** What the page's worker said, in order, with the page's time (recorded by an init script on `p`). */
+interface WorkerMessage { t: number; type: string; state?: string; iter?: number; epoch?: number; message?: string }
+const recordWorkerMessages = (p: Page) => p.addInitScript(() => {
+  const w = window as unknown as { workerMessages: WorkerMessage[] };
+  w.workerMessages = [];
+  const Base = window.Worker;
+  window.Worker = class extends Base {
+    constructor(url: string | URL, options?: WorkerOptions) {
+      super(url, options);
+      this.addEventListener('message', (ev: MessageEvent) => w.workerMessages.push({
+        t: performance.now(), type: ev.data.type, state: ev.data.state, iter: ev.data.points?.at(-1)?.iter, epoch: ev.data.point?.epoch, message: ev.data.message,
+      }));
+    }
+  };
+});
+
+describe('the playground stopped, paused and labelled', { timeout: 240_000 }, () => {
+  let p: Page;
+  const errors: string[] = [];
+  const messages = () => p.evaluate(() => (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages);
+  const waitMessage = (predicate: string, timeout = 180_000) => p.waitForFunction(`window.workerMessages.some(${predicate})`, null, { timeout, polling: 10 });
+  const runText = (n: number) => p.textContent(`#runs li:nth-child(${n})`);
+  /** Waits for run `n` to end (a run that did not stop would outlast the timeout: its epochs take hours). */
+  const ended = async (n: number) => {
+    const li = p.locator(`#runs li:nth-child(${n})[data-state]`);
+    await li.waitFor({ timeout: 120_000 });
+    return li.getAttribute('data-state');
+  };
+
+  beforeAll(async () => {
+    p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+    p.on('pageerror', (e) => errors.push(`page: ${e}`));
+    await recordWorkerMessages(p);
+    await p.goto(`${server.url}/index.html`);
+    await p.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+  }, 120_000);
+  afterAll(async () => { await p?.close(); });
+
+  it('Stop that comes as an epoch ends (its last step done, its evaluation running) stops the run there: no further step, no one-step epoch after it', async () => {
+    // DeepConvNet, batch 1000: 8 steps an epoch, then an evaluation of 10,000 images that takes seconds.
+    // It used to stop only at the next step's end, then evaluate and record that one step as epoch 2.
+    await p.selectOption('#net', 'deep-conv');
+    await p.fill('#batchSize', '1000');
+    await p.fill('#epochs', '100');
+    await p.click('#start');
+    await waitMessage(`(m) => m.type === 'steps' && m.iter >= 8`);
+    const before = (await messages()).length;
+    await p.click('#stop');
+    expect(await ended(1)).toBe('stopped');
+    const all = await messages();
+    const after = all.slice(before);
+    expect(after.filter((m) => m.type === 'epoch').map((m) => m.epoch), 'epochs recorded after Stop').toEqual([]);
+    expect(Math.max(...all.filter((m) => m.type === 'steps').map((m) => m.iter!)), 'the last step').toBe(8);
+    expect(after.filter((m) => m.type === 'state').map((m) => m.state)).toEqual(['stopped']);
+    expect(await p.textContent('#status')).toBe('Run #1 stopped.');
+    expect(await p.textContent('#error')).toBe('');
+    expect(await p.isEnabled('#start')).toBe(true);
+  });
+
+  it('Pause holds a run, Resume continues it, and Stop while paused stops it', async () => {
+    await p.selectOption('#net', 'mlp');
+    await p.fill('#batchSize', '100');
+    await p.fill('#epochs', '100');
+    await p.evaluate(() => { (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages.length = 0; });
+    await p.click('#start');
+    await waitMessage(`(m) => m.type === 'steps' && m.iter >= 20`);
+    await p.click('#pause');
+    await waitMessage(`(m) => m.state === 'paused'`, 30_000);
+    expect(await p.textContent('#status')).toBe('Run #2 paused.');
+    const lastIter = async () => Math.max(...(await messages()).filter((m) => m.type === 'steps').map((m) => m.iter!));
+    const held = await lastIter();
+    // the worker posts steps at least every 150 ms while it trains: nothing comes while paused
+    await p.waitForTimeout(1000);
+    expect(await lastIter(), 'steps while paused').toBe(held);
+    await p.click('#pause'); // Resume
+    await waitMessage(`(m) => m.type === 'steps' && m.iter > ${held + 20}`, 60_000);
+    await p.click('#pause');
+    await p.waitForFunction(() => (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages.filter((m) => m.state === 'paused').length === 2, null, { timeout: 30_000 });
+    await p.click('#stop');
+    expect(await ended(2)).toBe('stopped');
+    expect(await p.textContent('#status')).toBe('Run #2 stopped.');
+    expect(await p.textContent('#error')).toBe('');
+    expect(await p.textContent('#pause')).toBe('Pause');
+  });
+
+  it('labels a run with the settings its net used: no weight decay for the conv nets, no chosen init for DeepConvNet; and disables the fields they ignore', async () => {
+    const stopSoon = async (n: number) => {
+      await waitMessage(`(m) => m.type === 'state' && m.state === 'running'`, 60_000);
+      await p.click('#stop');
+      expect(await ended(n)).toBe('stopped');
+      await p.evaluate(() => { (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages.length = 0; });
+    };
+    await p.evaluate(() => { (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages.length = 0; });
+    // the MLP takes both: they are in its label
+    await p.selectOption('#net', 'mlp');
+    await p.fill('#weightDecay', '0.1');
+    await p.selectOption('#init', 'xavier');
+    await p.click('#start');
+    await stopSoon(3);
+    expect(await runText(3)).toMatch(/^#3: mlp 100-100 relu, init xavier, adam 0\.001, decay 0\.1, batch 100/);
+    // SimpleConvNet takes the init, not the weight decay (nor the MLP's activation)
+    await p.selectOption('#init', '0.01');
+    await p.selectOption('#net', 'simple-conv');
+    await p.click('#start');
+    await stopSoon(4);
+    const simple = (await runText(4))!;
+    expect(simple).toMatch(/^#4: simple-conv, init 0\.01, adam 0\.001, batch 100/);
+    expect(simple).not.toMatch(/decay/);
+    expect(await p.isDisabled('#weightDecay'), 'weight decay for SimpleConvNet').toBe(true);
+    expect(await p.isDisabled('#activation'), 'activation for SimpleConvNet').toBe(true);
+    expect(await p.isEnabled('#init'), 'init for SimpleConvNet').toBe(true);
+    // DeepConvNet takes neither (always He)
+    await p.selectOption('#net', 'mlp');
+    await p.selectOption('#init', 'xavier');
+    await p.selectOption('#net', 'deep-conv');
+    await p.click('#start');
+    await stopSoon(5);
+    const deep = (await runText(5))!;
+    expect(deep).not.toMatch(/xavier|decay/);
+    expect(deep).toMatch(/^#5: deep-conv, init he \(built in\), adam 0\.001, batch 100/);
+    expect(await p.isDisabled('#init'), 'init for DeepConvNet').toBe(true);
+    expect(await p.isDisabled('#weightDecay'), 'weight decay for DeepConvNet').toBe(true);
+    // back to the MLP: its fields are enabled again
+    await p.selectOption('#net', 'mlp');
+    expect(await p.isEnabled('#weightDecay')).toBe(true);
+    expect(await p.isEnabled('#init')).toBe(true);
+    expect(await p.isDisabled('#batchnorm'), 'batch norm for the plain MLP').toBe(true);
+    await p.fill('#weightDecay', '0');
+  });
+
+  it('Stop during a book experiment says "Stopped.", with no error', async () => {
+    // optimizer-mnist with the book's settings (2,000 steps for each of four optimizers): a run that did not stop would time out
+    await p.uncheck('#quick');
+    await p.selectOption('#experiment', 'optimizer-mnist');
+    await p.click('#run-experiment');
+    await p.waitForFunction(() => document.querySelector('#experiment-status')!.textContent!.includes(' of '), null, { timeout: 60_000 });
+    await p.click('#stop');
+    await p.waitForFunction(() => !(document.querySelector('#start') as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+    expect(await p.textContent('#experiment-status')).toBe('Stopped.');
+    expect(await p.textContent('#error')).toBe('');
+    expect(await p.textContent('#experiment-conclusion')).toBe('');
+    await p.check('#quick');
+  });
+
+  it('had no console error', () => {
+    expect(errors).toEqual([]);
   });
 });

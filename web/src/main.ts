@@ -5,7 +5,7 @@ import embed, { vega } from 'vega-embed';
 import type { View } from 'vega';
 import { optimizerNames } from 'simdnn';
 import { experiments } from 'simdnn/experiments';
-import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
+import { netUses, scheduleUsesGamma, type FromWorker, type RunConfig, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 // Threads for training: one per core, or ?threads=N (a positive integer; anything else is the default).
@@ -40,7 +40,33 @@ function readConfig(): RunConfig {
   };
 }
 
-const describe = (c: RunConfig) => `${c.net}${c.net.startsWith('mlp') ? ` ${c.hidden.length ? c.hidden.join('-') : 'no hidden layer'} ${c.activation}` : ''}${c.batchnorm && c.net === 'mlp-extend' ? ' +BN' : ''}${c.dropout > 0 && c.net === 'mlp-extend' ? ` dropout ${c.dropout}` : ''}, init ${c.init}, ${c.optimizer} ${c.lr}${c.schedule !== 'none' ? ` ${c.schedule}` : ''}${c.weightDecay ? `, decay ${c.weightDecay}` : ''}, batch ${c.batchSize}`;
+/** A run's label: only the settings the run used (a conv net ignores the MLP's fields, DeepConvNet the init too). */
+function describe(c: RunConfig): string {
+  const uses = netUses(c.net);
+  let net: string = c.net;
+  if (uses.hidden) net += ` ${c.hidden.length ? c.hidden.join('-') : 'no hidden layer'}`;
+  if (uses.activation) net += ` ${c.activation}`;
+  if (uses.batchnorm && c.batchnorm) net += ' +BN';
+  if (uses.dropout && c.dropout > 0) net += ` dropout ${c.dropout}`;
+  const init = uses.init ? `init ${c.init}` : 'init he (built in)';
+  const schedule = c.schedule === 'none' ? '' : ` ${c.schedule}${scheduleUsesGamma(c.schedule) ? ` gamma ${c.gamma}` : ''}`;
+  const decay = uses.weightDecay && c.weightDecay ? `, decay ${c.weightDecay}` : '';
+  return `${net}, ${init}, ${c.optimizer} ${c.lr}${schedule}${decay}, batch ${c.batchSize}`;
+}
+
+/** Disables the fields the chosen net (or schedule) ignores, and says why. */
+function syncControls(): void {
+  const net = $<HTMLSelectElement>('net').value as RunConfig['net'];
+  const uses = netUses(net);
+  for (const [id, used] of Object.entries(uses)) $<HTMLInputElement>(id).disabled = !used;
+  $<HTMLInputElement>('gamma').disabled = !scheduleUsesGamma($<HTMLSelectElement>('schedule').value as RunConfig['schedule']);
+  $('net-note').textContent = net === 'deep-conv'
+    ? 'DeepConvNet: ReLU, He initialisation, no weight decay (as in the book).'
+    : net === 'simple-conv' ? 'SimpleConvNet: ReLU, no weight decay (as in the book).' : '';
+}
+$('net').addEventListener('change', syncControls);
+$('schedule').addEventListener('change', syncControls);
+syncControls();
 
 // ---- charts: one dataset per chart, a row per point, colour by run
 
@@ -301,6 +327,10 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       $('experiment-status').textContent = m.title;
       $('experiment-conclusion').textContent = m.conclusion;
       void embed('#experiment-chart', m.spec as never, { actions: false, renderer: 'svg' });
+      break;
+    case 'experimentStopped':
+      setRunning(false);
+      $('experiment-status').textContent = 'Stopped.';
       break;
     case 'error':
       $('error').textContent = m.message;

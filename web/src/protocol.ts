@@ -41,4 +41,19 @@ export type FromWorker =
   | { type: 'loaded'; name: string; summary: string }
   | { type: 'experimentProgress'; done: number; total: number; phase: string }
   | { type: 'experimentDone'; title: string; conclusion: string; spec: Record<string, unknown> }
+  /** The experiment ended because Stop aborted it (not a failure). */
+  | { type: 'experimentStopped' }
   | { type: 'error'; message: string };
+
+/**
+ * Which of the page's network settings a net uses: worker.ts's netSpec passes exactly these to the library
+ * (its conv nets take no weight decay, as in the book; DeepConvNet is always He-initialised and ReLU; SimpleConvNet
+ * is ReLU). The page disables the others and leaves them out of a run's label.
+ */
+export function netUses(net: RunConfig['net']): { hidden: boolean; activation: boolean; init: boolean; weightDecay: boolean; batchnorm: boolean; dropout: boolean } {
+  const mlp = net === 'mlp' || net === 'mlp-extend';
+  return { hidden: mlp, activation: mlp, init: net !== 'deep-conv', weightDecay: mlp, batchnorm: net === 'mlp-extend', dropout: net === 'mlp-extend' };
+}
+
+/** Whether a schedule uses gamma (the step and exponential ones). */
+export const scheduleUsesGamma = (schedule: RunConfig['schedule']): boolean => schedule === 'step' || schedule === 'exponential';

@@ -2,7 +2,7 @@
 // cross-origin isolated), the bundled digits and the current model, and trains
 // through the Trainer's async loop (fit), so the page's main thread only draws.
 import {
-  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel,
+  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel, softmax,
   type Runtime, type NetSpec, type Sequential, type Tensor, type IntTensor, type LRSchedule,
 } from 'simdnn';
 import { runExperiment, chartSpec } from 'simdnn/experiments';
@@ -45,7 +45,12 @@ const images = (x: Tensor) => x.reshape([x.shape[0], 1, 28, 28]);
 const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
 
 let model: Sequential | null = null;
-let training: { runId: number; paused: boolean; resume: (() => void) | null; stop: boolean } | null = null;
+/**
+ * The run training, if any. Stop aborts `abort`, whose signal fit() sees between steps and between the chunks
+ * of an epoch's evaluation (it rejects with the signal's reason), so a Stop that comes at an epoch's end is not
+ * followed by one more step and a one-step epoch.
+ */
+let training: { runId: number; paused: boolean; resume: (() => void) | null; abort: AbortController } | null = null;
 /** The experiment running, if any (one job at a time: a run or an experiment). */
 let experiment: AbortController | null = null;
 
@@ -63,7 +68,9 @@ async function runBookExperiment(name: string, quick: boolean): Promise<void> {
     });
     post({ type: 'experimentDone', title: result.title, conclusion: result.conclusion, spec: chartSpec(result) });
   } catch (e) {
-    post({ type: 'error', message: `experiment ${name}: ${e instanceof Error ? e.message : String(e)}` });
+    // Stop aborts the signal: runExperiment rejects with its reason (an AbortError), which is no failure
+    if (abort.signal.aborted) post({ type: 'experimentStopped' });
+    else post({ type: 'error', message: `experiment ${name}: ${e instanceof Error ? e.message : String(e)}` });
   } finally {
     experiment = null;
   }
@@ -100,7 +107,8 @@ async function train(runId: number, c: RunConfig): Promise<void> {
     post({ type: 'state', runId, state: 'failed', message: e instanceof Error ? e.message : String(e) });
     return;
   }
-  const run = training = { runId, paused: false, resume: null as (() => void) | null, stop: false };
+  const run = training = { runId, paused: false, resume: null as (() => void) | null, abort: new AbortController() };
+  const { signal } = run.abort;
   if (model) model.dispose();
   model = net;
   let pending: Array<{ iter: number; loss: number }> = [];
@@ -109,18 +117,20 @@ async function train(runId: number, c: RunConfig): Promise<void> {
   post({ type: 'state', runId, state: 'running' });
   try {
     const result = await trainer.fit({
+      signal,
       callbacks: {
         onStepEnd(e) {
           pending.push({ iter: e.iter, loss: e.loss });
           if (performance.now() - lastPost > 150) flush();
-          if (run.stop) e.stop();
-          else if (run.paused) {
+          if (run.paused && !signal.aborted) {
             flush();
             post({ type: 'state', runId, state: 'paused' });
-            return new Promise<void>((resolve) => { run.resume = resolve; }).then(() => post({ type: 'state', runId, state: 'running' }));
+            // Stop while paused resolves this too; fit() then sees the aborted signal before the next step
+            return new Promise<void>((resolve) => { run.resume = resolve; }).then(() => { if (!signal.aborted) post({ type: 'state', runId, state: 'running' }); });
           }
         },
         onEpochEnd(e) {
+          if (signal.aborted) return; // fit() checks the signal before it evaluates; this is belt and braces
           flush();
           const r = e.record;
           post({ type: 'epoch', runId, point: { epoch: r.epoch, trainAcc: r.trainAcc, testAcc: r.testAcc, trainLoss: r.trainLoss, testLoss: r.testLoss } });
@@ -130,7 +140,10 @@ async function train(runId: number, c: RunConfig): Promise<void> {
     flush();
     post({ type: 'state', runId, state: result.stopReason === 'completed' ? 'done' : 'stopped' });
   } catch (e) {
-    post({ type: 'state', runId, state: 'failed', message: e instanceof Error ? e.message : String(e) });
+    flush();
+    // Stop: fit() rejects with the signal's reason; the model keeps the parameters of the last completed step
+    if (signal.aborted) post({ type: 'state', runId, state: 'stopped' });
+    else post({ type: 'state', runId, state: 'failed', message: e instanceof Error ? e.message : String(e) });
   } finally {
     trainer.dispose();
     training = null;
@@ -143,12 +156,9 @@ function predict(pixels: Float32Array): number[] {
   const x = rt.tensor(shape, pixels);
   try {
     const y = model.predict(x); // the caller owns predict's result
-    const logits = Array.from(y.toArray());
+    const p = Array.from(softmax(y, { out: y }).toArray()); // the wasm's softmax: the same bits as in Node
     y.dispose();
-    const max = Math.max(...logits);
-    const e = logits.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / sum);
+    return p;
   } finally {
     x.dispose();
   }
@@ -171,7 +181,7 @@ async function handle(m: ToWorker): Promise<void> {
         break;
       case 'stop':
         experiment?.abort();
-        if (training) { training.stop = true; training.paused = false; training.resume?.(); training.resume = null; }
+        if (training) { training.abort.abort(); training.paused = false; training.resume?.(); training.resume = null; }
         break;
       case 'predict': post({ type: 'prediction', probabilities: predict(m.pixels) }); break;
       case 'sample': {

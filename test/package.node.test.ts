@@ -131,6 +131,20 @@ describe('the built package', () => {
     expect(text).not.toContain('parseTrainArgs');
   });
 
+  it('an object of the other copy (import and require both used) is refused saying so, not "expected a Runtime, got a Runtime"', async () => {
+    const esm = await import(path.join(root, 'dist/bundle/node.js')) as typeof source;
+    const cjs = createRequire(import.meta.url)(path.join(root, 'dist/bundle/node.cjs')) as typeof source;
+    const rt = await esm.createRuntime({ threads: 1 });
+    const rtCjs = await cjs.createRuntime({ threads: 1 });
+    const hint = /of another copy of simdnn \(the package is loaded twice, e\.g\. by both import and require: use one\)/;
+    expect(() => new cjs.MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 })).toThrow(new RegExp(`rt must be a Runtime \\(from createRuntime\\), got a Runtime ${hint.source}`));
+    const net = new cjs.MultiLayerNet(rtCjs, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
+    expect(() => net.predict(rt.tensor([1, 4]))).toThrow(new RegExp(`expected a float32 Tensor, got a Tensor ${hint.source}|expected a Tensor, got a Tensor ${hint.source}`));
+    expect(() => net.predict([1, 2, 3, 4] as never)).not.toThrow(hint); // anything else: no such hint
+    rt.dispose();
+    rtCjs.dispose();
+  });
+
   it('simdnn/cli is the command line, importable by name', async () => {
     expect(pkg.exports['./cli']).toEqual({ types: './dist/node/cli/index.d.ts', default: './dist/node/cli/index.js' });
     const cli = await import('simdnn/cli');

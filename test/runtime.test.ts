@@ -51,6 +51,21 @@ describe('createRuntime sources', () => {
     await expect(createRuntime({ wasm: 'http://[' })).rejects.toThrow(/^options\.wasm: fetching http:\/\/\[ failed \(.+\)$/);
   });
 
+  it('names the option given a module that is not a simdnn build, or the build for the other kind of memory', async () => {
+    // an empty module, and one that imports a memory but exports nothing of ours
+    const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    const importsMemory = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 2, 0x0f, 1, 3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 0, 1]);
+    const foreign = /^options\.wasm: not a simdnn build \(it lacks the exports heapBase, gemmTileRows, gemmWorkspaceBytes, softmaxForward\); pass one of the package's wasm builds/;
+    await expect(createRuntime({ wasm: empty, threads: 1 })).rejects.toThrow(foreign);
+    await expect(createRuntime({ wasm: await WebAssembly.compile(importsMemory), threads: 1 })).rejects.toThrow(foreign);
+    await expect(createRuntime({ wasm: await wasmModule('shared'), threads: 1 }))
+      .rejects.toThrow(/^options\.wasm: the wrong build for it \(.+\): one thread needs a build on unshared memory \(simdnn\.wasm/);
+    // threads: on Node's worker_threads or a page's Web Workers
+    await expect(makeRuntime({ sharedWasm: await wasmModule('plain'), threads: 2 }))
+      .rejects.toThrow(/^options\.sharedWasm: the wrong build for it \(.+\): threads need a build on shared memory \(simdnn-shared\.wasm/);
+    await expect(makeRuntime({ sharedWasm: empty, threads: 2 })).rejects.toThrow(/^options\.sharedWasm: not a simdnn build/);
+  });
+
   it("says what works where the host's fetch cannot read a file: URL (Node's), given or the default build; a page fetches the default", async () => {
     if (host === 'browser') {
       expectWorking(await createRuntime());

@@ -7,7 +7,7 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
-import { IntTensor, Tensor, checkFloatTensor, describeValue, shapeSize, type Shape } from './tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, describeValue, otherCopyHint, shapeSize, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
@@ -812,7 +812,7 @@ function checkInt32Values(who: string, data: ArrayLike<number>): void {
 
 /** Throws a TypeError naming `who` unless `rt` is a Runtime (from createRuntime): a constructor's first check, before it allocates. */
 export function checkRuntime(rt: unknown, who: string): asserts rt is Runtime {
-  if (!(rt instanceof Runtime)) throw new TypeError(`${who}: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}`);
+  if (!(rt instanceof Runtime)) throw new TypeError(`${who}: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}${otherCopyHint(rt, ['Runtime'])}`);
 }
 
 function checkSeed(seed: number): void {
@@ -911,8 +911,11 @@ export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
  * host compiles nothing it does not need.
  */
 export async function createRuntimeWith(options: RuntimeOptions, loadDefault: DefaultWasmLoader): Promise<Runtime> {
-  const compile = (source: WasmSource | undefined, fallback: keyof typeof defaultWasmUrls, what: string): Promise<WebAssembly.Module> =>
-    (source !== undefined ? compileSource(source, what) : loadDefault(defaultWasmUrls[fallback], `${what} not given, the default build`));
+  const compile = async (source: WasmSource | undefined, fallback: keyof typeof defaultWasmUrls, what: string): Promise<Build> => {
+    const module = await (source !== undefined ? compileSource(source, what) : loadDefault(defaultWasmUrls[fallback], `${what} not given, the default build`));
+    checkBuild(module, what);
+    return { module, what, shared: fallback === 'shared' || fallback === 'relaxedShared' };
+  };
   if (options === null || typeof options !== 'object') throw new TypeError(`createRuntime: options must be an object, got ${options === null ? 'null' : typeof options}`);
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`createRuntime: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
@@ -944,29 +947,28 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
     ? compile(options.relaxedWasm, 'relaxed', 'options.relaxedWasm')
     : compile(options.wasm, 'plain', 'options.wasm'));
   // the build `relaxed` names now (it turns false if the relaxed build gives a wrong answer)
-  const load = async (): Promise<WebAssembly.Module> => {
-    if (!shared) return single();
+  const load = async (): Promise<Linked> => {
+    if (!shared) return link(await single());
     try {
-      return await (relaxed
+      return link(await (relaxed
         ? compile(options.relaxedSharedWasm, 'relaxedShared', 'options.relaxedSharedWasm')
-        : compile(options.sharedWasm, 'shared', 'options.sharedWasm'));
+        : compile(options.sharedWasm, 'shared', 'options.sharedWasm')));
     } catch (e) {
       // threads asked for: the error stands; by default, one thread on the single-threaded build
       if (options.threads !== undefined) throw e;
       notes.push(`threads: the shared-memory build could not be loaded (${e instanceof Error ? e.message : String(e)}); running on 1 thread`);
       shared = false;
-      return single();
+      return link(await single());
     }
   };
+  const link = (build: Build): Linked => linkBuild(build, initial, maximum);
   // The builds import nothing but the memory, and the kernels are called
   // through the raw exports, so no loader: @assemblyscript/loader's wrapping of
   // every export cost ~1.5 ms of a cold start. Synchronous, on the module
   // compiled above: instantiating a compiled ~60 KB module is allowed on a
   // browser's main thread (the limit is on 8 MB modules).
   const instantiate = async (): Promise<Runtime> => {
-    const module = await load();
-    const memory = new WebAssembly.Memory({ initial, maximum, shared });
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const { module, memory, instance } = await load();
     const features: RuntimeFeatures = { simd: true, relaxed, sharedMemory: hasSharedMemory(), threads: 1, notes };
     return new Runtime(module, memory, instance.exports as unknown as Kernels, features, seed, maximum, busyCores);
   };
@@ -984,4 +986,45 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   if (shared && options.threads === undefined) rt.deferThreads(host!, threads);
   else if (shared) await rt.startThreads(host!, threads);
   return rt;
+}
+
+/** A compiled build, the option it came from, and whether it is to import a shared memory. */
+interface Build { module: WebAssembly.Module; what: string; shared: boolean }
+
+/** A build instantiated on its own memory. */
+interface Linked { module: WebAssembly.Module; memory: WebAssembly.Memory; instance: WebAssembly.Instance }
+
+/** Exports every simdnn build has, and that another module is unlikely to: what tells a simdnn build apart. */
+const BUILD_EXPORTS = ['heapBase', 'gemmTileRows', 'gemmWorkspaceBytes', 'softmaxForward'];
+
+/**
+ * Refuses a module that is not a simdnn build (another program's wasm given as an option), naming the option:
+ * it would fail later as "kernels.x is not a function" or a link error.
+ */
+function checkBuild(module: WebAssembly.Module, what: string): void {
+  const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  const imports = WebAssembly.Module.imports(module);
+  const missing = BUILD_EXPORTS.filter((name) => !exported.has(name));
+  const importsOk = imports.length === 1 && imports[0].module === 'env' && imports[0].name === 'memory' && imports[0].kind === 'memory';
+  if (missing.length > 0 || !importsOk) {
+    const why = missing.length > 0 ? `it lacks the exports ${missing.join(', ')}` : `it imports ${imports.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ') || 'nothing'}, not only env.memory`;
+    throw new Error(`${what}: not a simdnn build (${why}); pass one of the package's wasm builds (simdnn/wasm/…)`);
+  }
+}
+
+/**
+ * Instantiates `build` on a new memory, shared if the build is to be: a build of the other kind (the plain
+ * build given as the shared one, or the reverse) fails to link, and the error names the option.
+ */
+function linkBuild(build: Build, initial: number, maximum: number): Linked {
+  const memory = new WebAssembly.Memory({ initial, maximum, shared: build.shared });
+  try {
+    return { module: build.module, memory, instance: new WebAssembly.Instance(build.module, { env: { memory } }) };
+  } catch (e) {
+    if (!(e instanceof WebAssembly.LinkError)) throw e;
+    const wanted = build.shared
+      ? 'threads need a build on shared memory (simdnn-shared.wasm, simdnn-relaxed-shared.wasm with relaxed)'
+      : 'one thread needs a build on unshared memory (simdnn.wasm, simdnn-relaxed.wasm with relaxed)';
+    throw new Error(`${build.what}: the wrong build for it (${e.message}): ${wanted}`, { cause: e });
+  }
 }

@@ -30,7 +30,7 @@ export async function compileSource(source: WasmSource, what: string): Promise<W
     try {
       response = await fetch(source as string | URL);
     } catch (e) {
-      throw new Error(`${what}: fetching ${String(source)} failed (${messageOf(e)})${fileUrlHint(source)}`, { cause: e });
+      throw new Error(`${what}: fetching ${String(source)} failed (${messageOf(e)})${fileUrlHint(source, e)}`, { cause: e });
     }
     return compileResponse(response, what);
   }
@@ -43,7 +43,14 @@ async function compileResponse(response: Response, what: string): Promise<WebAss
   if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm')) {
     return compiled(WebAssembly.compileStreaming(response), what);
   }
-  return compiled(WebAssembly.compile(await response.arrayBuffer()), what);
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await response.arrayBuffer();
+  } catch (e) {
+    // Bun's fetch of a missing file: URL fails here, when the body is read
+    throw new Error(`${what}: reading ${response.url || 'the response'} failed (${messageOf(e)})`, { cause: e });
+  }
+  return compiled(WebAssembly.compile(bytes), what);
 }
 
 /** The compiled module, or an error naming the option whose bytes are not a module. */
@@ -51,13 +58,16 @@ async function compiled(compiling: Promise<WebAssembly.Module>, what: string): P
   try {
     return await compiling;
   } catch (e) {
+    // compileStreaming also fails when the body cannot be read (Bun's fetch of a missing file: URL)
+    if (!(e instanceof WebAssembly.CompileError)) throw new Error(`${what}: reading the module failed (${messageOf(e)})`, { cause: e });
     throw new Error(`${what}: not a WebAssembly module this host can compile (${messageOf(e)})`, { cause: e });
   }
 }
 
-/** Node's fetch reads no file: URLs: say what works instead. */
-function fileUrlHint(source: string | URL): string {
-  if (!String(source).startsWith('file:')) return '';
+/** Node's fetch reads no file: URLs (undici: "not implemented"): say what works instead. Deno's and Bun's do. */
+function fileUrlHint(source: string | URL, e: unknown): string {
+  const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : '';
+  if (!String(source).startsWith('file:') || !/not implemented/i.test(`${messageOf(e)} ${cause}`)) return '';
   return "; this host's fetch cannot read file: URLs: pass the bytes, or in Node import 'simdnn' by its package name (its node entry reads the builds from disk)";
 }
 

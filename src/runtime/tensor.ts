@@ -240,11 +240,22 @@ export function checkFloatTensor(rt: Runtime, t: unknown, what: string): asserts
 
 /** The error for a tensor argument that failed checkTensor (the slow path). */
 function tensorError(rt: Runtime, t: unknown, what: string, expected = 'a Tensor'): TypeError {
-  if (!(t instanceof View)) return new TypeError(`${what}: expected ${expected}, got ${describeValue(t)}`);
+  if (!(t instanceof View)) return new TypeError(`${what}: expected ${expected}, got ${describeValue(t)}${otherCopyHint(t, ['Tensor', 'IntTensor'])}`);
   if (expected !== 'a Tensor' && !(t instanceof Tensor)) return new TypeError(`${what}: expected ${expected}, got an IntTensor`);
   if (!t.alive) return new TypeError(`${what}: tensor [${t.shape.join(', ')}] used after dispose() (or a view of a disposed tensor)`);
   if (t.rt !== rt) return new TypeError(`${what}: tensor [${t.shape.join(', ')}] belongs to another runtime`);
   return new TypeError(`${what}: invalid tensor`);
+}
+
+/**
+ * A hint for a value of one of our `classes` by name that failed `instanceof`: an object of another copy of
+ * simdnn, loaded twice (by `import` and by `require`, or from two paths); '' for anything else.
+ */
+export function otherCopyHint(v: unknown, classes: readonly string[]): string {
+  const name = v !== null && typeof v === 'object' ? (v as object).constructor?.name : undefined;
+  return name !== undefined && classes.includes(name)
+    ? ` of another copy of simdnn (the package is loaded twice, e.g. by both import and require: use one)`
+    : '';
 }
 
 /** A value, for an error message that says what was given instead. */

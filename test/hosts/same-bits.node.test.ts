@@ -60,6 +60,17 @@ describe('the seeded run has the same bits on every host', { timeout: 120_000 },
     if (cmd === null) console.warn(`same-bits: ${name} is skipped: its npm package's binary is not installed`);
   }
 
+  for (const { name, cmd, args } of runtimes.slice(1)) {
+    it.skipIf(cmd === null)(`${name}: a file: URL that does not exist names the option and the file`, async () => {
+      const { code, stdout, stderr } = await run(cmd!, [...args, 'missing-wasm.mjs'], { cwd: here, timeoutMs: 60_000 });
+      expect(code, stderr).toBe(0);
+      const { message } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { message: string | null };
+      expect(message).toMatch(/^options\.wasm: (reading the module|fetching file:\S+no-such-build\.wasm) failed \(.*(No such file|ENOENT)/);
+      expect(message).toMatch(/\(.*no-such-build\.wasm/); // the host's own words name the file
+      expect(message).not.toMatch(/cannot read file: URLs/); // Node's hint: these hosts' fetch reads them
+    });
+  }
+
   it('Chromium, 1 and 2 threads, cross-origin isolated', async () => {
     const server = await serveStatic(root);
     const browser = await launchChromium();

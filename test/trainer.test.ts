@@ -665,6 +665,21 @@ describe('Trainer.dispose', () => {
     end();
   });
 
+  it('a net disposed in the last epoch\'s callback ends the run: the best epoch is not written back into its freed memory', async () => {
+    const canaries: Array<ReturnType<typeof canary>> = [];
+    const { d, trainer, optimizer } = made({
+      validationSplit: 0.25, earlyStopping: { patience: 5, minDelta: 1e9 }, // epoch 1 stays the best: restored at the end
+      callbacks: { onEpochEnd: (e) => { if (e.record.epoch === 3) { net.dispose(); for (let i = 0; i < 8; i++) canaries.push(canary()); } } },
+    });
+    const net = trainer.network;
+    await expect(trainer.fit()).rejects.toThrow(/^Trainer: the network was disposed during training; the run stopped after epoch 3, step \d+$/);
+    expect(canaries.filter((c) => !intact(c)).length, 'canaries written').toBe(0);
+    for (const c of canaries) c.dispose();
+    trainer.dispose();
+    optimizer.dispose();
+    d.x.dispose(); d.t.dispose();
+  });
+
   it('resume() is refused during a run (it would move the run\'s position under it)', () => {
     const { trainer, end } = made({ callbacks: { onEpochEnd: () => trainer.resume(trainer.trainerState()) } });
     expect(() => trainer.train()).toThrow(/^Trainer\.resume: a run is in progress; resume before train\(\)\/fit\(\) or after it ends$/);

@@ -176,6 +176,8 @@ export class NetCopy {
 
   restore(): void {
     if (!this.saved) return;
+    // the tensors' memory is another's once the net is disposed: never write it
+    if (this.net.disposed) throw new Error('NetCopy.restore: the network was disposed');
     this.each((t, at) => this.net.rt.unsafeKernels.copy(t.ptr, at, t.size));
   }
 

@@ -744,8 +744,10 @@ export class Trainer {
   }
 
   /** Ends a run whose Trainer was disposed meanwhile (in a callback, or while fit() awaited). */
+  /** Ends the run if the Trainer or its network was disposed (by a callback, or between fit()'s steps). */
   private stopIfDisposed(): void {
     if (this.isDisposed) throw new Error(`Trainer: disposed during training; the run stopped after epoch ${this.epoch}, step ${this.iter}`);
+    if (this.network.disposed) throw new Error(`Trainer: the network was disposed during training; the run stopped after epoch ${this.epoch}, step ${this.iter}`);
   }
 
   private *loop(callbacks: TrainerCallbacks[]): Generator<Pause, TrainResult> {
@@ -836,10 +838,12 @@ export class Trainer {
       if (this.watchEarlyStop(record)) { this.stopRequested = true; reason = 'earlyStopping'; }
       this.options.onProgress?.({ kind: 'epoch', epoch, iter: this.iter, maxIter: this.maxIter, loss: this.result.trainLossList[this.iter - 1], record });
       for (const c of callbacks) yield* awaited(c.onEpochEnd?.({ ...event(), record }));
+      this.stopIfDisposed(); // before the checkpoint reads the parameters, or the best epoch's are written back
       if (this.stopRequested && reason === 'completed') reason = 'callback';
       const cp = this.options.checkpoint;
       if (cp && epoch % cp.every === 0) yield* awaited(cp.write(this.checkpointBytes(), epoch));
     }
+    this.stopIfDisposed();
     if (this.best?.saved && this.bestEpoch !== this.epoch) {
       this.best.restore();
       this.result.bestEpoch = this.bestEpoch;

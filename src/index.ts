@@ -4,7 +4,7 @@
 // (simdnn/experiments, simdnn/search), so a cold `import 'simdnn'` does not
 // parse them.
 export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
-export { ConcurrentRunError, NonFiniteError } from './runtime/errors.js';
+export { ConcurrentRunError, NonFiniteError, OutOfMemoryError } from './runtime/errors.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape } from './runtime/tensor.js';
 /** @internal the options and flag checks, for the subpath bundles (search, experiments), which import the core through this entry */
 export { checkFlag, checkOptions } from './runtime/options.js';

@@ -16,6 +16,7 @@ import { createOptimizer } from '../src/optim/registry.js';
 import { inspectModel, loadModel, saveModel, saveModelChunks } from '../src/io/model.js';
 import { MAX_HEADER_BYTES, SafetensorsError, decodeFloats, readHeaderLength } from '../src/io/safetensors.js';
 import { expectBits, makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
+import { OutOfMemoryError } from '../src/runtime/errors.js';
 
 let rt: Runtime;
 beforeAll(async () => { rt = await makeRuntime({ seed: 3 }); });
@@ -409,5 +410,23 @@ describe('malformed files', () => {
     expect(() => loadModel(rt, [good, new Uint8Array(4)])).toThrow(/bytes after the last tensor/);
     expect(rt.memoryStats().used).toBe(before.used);
     expect(() => loadModel(rt, 'model' as unknown as Uint8Array)).toThrow(/source must be a Uint8Array or an iterable of Uint8Array chunks/);
+  });
+});
+
+describe('a runtime too small for the file\'s net', () => {
+  it('loadModel throws OutOfMemoryError (a RangeError), not a SafetensorsError that would blame the file, and keeps nothing', async () => {
+    const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [1000, 1000], outputSize: 10 });
+    const bytes = saveModel(net);
+    net.dispose();
+    const small = await makeRuntime({ memory: { initial: 16, maximum: 32 } }); // 2 MiB: the net's 7 MB do not fit
+    const before = small.memoryStats().used;
+    let error: unknown;
+    try { loadModel(small, bytes); } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(OutOfMemoryError);
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error).not.toBeInstanceOf(SafetensorsError);
+    expect((error as Error).message).toMatch(/^out of memory: a \d+-byte allocation needs/);
+    expect(small.memoryStats().used).toBe(before);
+    small.dispose();
   });
 });

@@ -326,3 +326,56 @@ describe('sizes computed in float64, checked before anything is written', () => 
     b.dispose();
   });
 });
+
+describe('shapes and indices are read once', () => {
+  /** An array whose first element reads `first` once and `later` after (a getter; a Proxy does the same). */
+  const flaky = (first: number, later: number, rest: number[] = []): number[] => {
+    const a = [first, ...rest];
+    let reads = 0;
+    Object.defineProperty(a, 0, { get: () => (reads++ === 0 ? first : later), enumerable: true });
+    return a;
+  };
+
+  it('a tensor\'s shape is frozen: editing it in place cannot make a view or a layer reach past the tensor', () => {
+    const x = rt.tensor([4, 3]);
+    expect(Object.isFrozen(x.shape)).toBe(true);
+    expect(() => { (x.shape as number[])[0] = 200; }).toThrow(TypeError); // modules run in strict mode
+    expect(x.shape).toEqual([4, 3]);
+    for (const v of [x.reshape([3, 4]), x.rows(1, 3), x.view(2, [5])]) expect(Object.isFrozen(v.shape)).toBe(true);
+    expect(Object.isFrozen(rt.labels(5).shape)).toBe(true);
+    x.dispose();
+  });
+
+  it('rt.tensor, rt.labels, reshape and view size and describe a tensor by one reading of its shape', () => {
+    const canaries = new Canaries(rt, 21);
+    const t = between(canaries, () => rt.tensor(flaky(1, 10_000)));
+    const l = between(canaries, () => rt.labels(flaky(2, 10_000)));
+    expect([t.size, t.shape, l.size, l.shape]).toEqual([1, [1], 2, [2]]);
+    t.data.fill(1);
+    l.data.fill(1);
+    const x = between(canaries, () => rt.tensor([2, 6]));
+    expect(x.reshape(flaky(3, 300, [4])).shape).toEqual([3, 4]);
+    expect(x.view(0, flaky(6, 600)).size).toBe(6);
+    expect(canaries.changed()).toBe(0);
+    for (const v of [t, l, x]) v.dispose();
+    canaries.dispose();
+  });
+
+  it('Dataset.select gathers the rows it checked (an index that changes after the check was read out of bounds)', async () => {
+    const { Dataset } = await import('../src/data/tensors.js');
+    const x = rt.tensor([4, 3], Float32Array.from({ length: 12 }, (_, i) => i));
+    const t = rt.labels([4], [0, 1, 2, 0]);
+    const d = new Dataset(x, t);
+    for (const later of [3, 1000, 2 ** 24, -5]) {
+      const s = d.select(flaky(1, later));
+      expect(Array.from(s.x.toArray()), `then ${later}`).toEqual([3, 4, 5]);
+      expect(Array.from(s.t.toArray())).toEqual([1]);
+      s.dispose();
+    }
+    expect(() => d.select(5 as never)).toThrow(/^Dataset\.select: indices must be an array of row numbers, got number 5$/);
+    expect(() => d.select([Symbol('r')] as never)).toThrow(/^Dataset\.select: indices\[0\] is Symbol\(r\), expected an integer in \[0, 4\)$/);
+    d.dispose();
+    x.dispose();
+    t.dispose();
+  });
+});

@@ -6,7 +6,7 @@
 // every host.
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue } from '../runtime/tensor.js';
 import { seededRandom } from './split.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
 
@@ -66,12 +66,18 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
     return this.pick(indices, 'select');
   }
 
-  private pick(indices: ArrayLike<number>, who: string): Dataset<T> {
+  private pick(given: ArrayLike<number>, who: string): Dataset<T> {
     this.checkLive(who);
     const N = this.length;
+    if (given === null || typeof given !== 'object' || !Number.isSafeInteger(given.length)) {
+      throw new TypeError(`Dataset.${who}: indices must be an array of row numbers, got ${describeValue(given)}`);
+    }
+    // read once: the gather uses the indices checked (an array whose elements change between reads, by
+    // getters or a Proxy, had the gather read rows outside the tensors)
+    const indices = Array.from(given);
     for (let i = 0; i < indices.length; i++) {
       const r = indices[i];
-      if (!(Number.isInteger(r) && r >= 0 && r < N)) throw new RangeError(`Dataset.${who}: indices[${i}] is ${r}, expected an integer in [0, ${N})`);
+      if (!(Number.isInteger(r) && r >= 0 && r < N)) throw new RangeError(`Dataset.${who}: indices[${i}] is ${String(r)}, expected an integer in [0, ${N})`);
     }
     const n = indices.length;
     // a one-off copy: its index list is freed with the call (kept, it outlived the split a Trainer made)

@@ -13,6 +13,7 @@ import { buildNet, checkNetSpec, netTensorGroups, type NamedNet, type NetSpec } 
 import type { Sequential } from '../nets/sequential.js';
 import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import { OutOfMemoryError } from '../runtime/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { decodeFloats, encodeHeader, float32Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
@@ -358,6 +359,7 @@ export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>
     try {
       net = buildNet(rt, spec);
     } catch (e) {
+      if (e instanceof OutOfMemoryError) throw e; // not the file's fault
       throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
     } finally {
       rt.randomState = random;
@@ -399,6 +401,7 @@ function fill(
       try {
         optimizer.loadState({ optimizer: optimizer.name, t: optimizerMeta.t, params: state });
       } catch (e) {
+        if (e instanceof OutOfMemoryError) throw e;
         throw new SafetensorsError(`loadModel: the saved optimizer's state is not usable (${(e as Error).message})`);
       }
     }

@@ -31,7 +31,7 @@ export class Dropout implements Layer {
   private buffers: Buffers | null = null;
   private lastTrain = true;
   /** Shape of the last forward's input: backward's dout must have it. */
-  private lastShape: number[] | null = null;
+  private lastShape: readonly number[] | null = null;
   private disposed = false;
 
   constructor(ratio = 0.5, options: DropoutOptions = {}) {

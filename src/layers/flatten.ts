@@ -9,7 +9,7 @@ export class Flatten implements Layer {
   readonly name = 'Flatten';
   readonly params = {};
   readonly grads = {};
-  private inShape: number[] | null = null;
+  private inShape: readonly number[] | null = null;
   // the last views handed out, reused while the same buffer comes back
   private out: Tensor | null = null;
   private dx: Tensor | null = null;

@@ -1,6 +1,7 @@
 // First-fit allocator over the linear memory, with coalescing on free.
 // The facade owns every byte above the module's static data; kernels never
 // allocate. Blocks are 64-byte aligned (a cache line; v128 needs 16).
+import { OutOfMemoryError } from './errors.js';
 
 export const ALIGN = 64;
 const PAGE = 65536;
@@ -90,7 +91,7 @@ export class Allocator {
       if (pages < need) throw new RangeError('maximum reached');
       this.memory.grow(pages);
     } catch {
-      throw new RangeError(
+      throw new OutOfMemoryError(
         `out of memory: a ${requested}-byte allocation needs ${mib(end)} MiB of linear memory; ` +
         `it has ${mib(have)} MiB and may grow to ${mib(this.maxPages * PAGE)} MiB (options.memory.maximum)`);
     }

@@ -18,3 +18,11 @@ export class NonFiniteError extends RangeError {
 export class ConcurrentRunError extends Error {
   override readonly name = 'ConcurrentRunError';
 }
+
+/**
+ * The runtime's linear memory cannot hold an allocation (it would pass `options.memory.maximum` or the host's
+ * limit). A RangeError, as it was before it had a class of its own; nothing was allocated.
+ */
+export class OutOfMemoryError extends RangeError {
+  override readonly name = 'OutOfMemoryError';
+}

@@ -7,7 +7,7 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
-import { IntTensor, Tensor, checkFloatTensor, describeValue, otherCopyHint, shapeSize, type Shape } from './tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, describeValue, otherCopyHint, shapeSnapshot, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
@@ -662,10 +662,10 @@ export class Runtime {
    * tensor's `data`). The caller owns it: dispose() frees it.
    */
   tensor(shape: Shape, data?: ArrayLike<number>): Tensor {
-    const size = shapeSize(shape, 'tensor');
-    checkData('tensor', shape, size, data);
+    const { dims, size } = shapeSnapshot(shape, 'tensor');
+    checkData('tensor', dims, size, data);
     const source = data === undefined ? undefined : this.detachSafe(data);
-    const t = Tensor.own(this, this.alloc(size * 4), shape);
+    const t = Tensor.own(this, this.alloc(size * 4), dims);
     if (source === undefined) this.unsafeKernels.fill(t.ptr, 0, size);
     else t.data.set(source);
     return t;
@@ -673,12 +673,11 @@ export class Runtime {
 
   /** An int32 tensor (labels, indices), zero-filled or copied from `data`; the caller owns it. */
   labels(shape: Shape | number, data?: ArrayLike<number>): IntTensor {
-    const s = typeof shape === 'number' ? [shape] : shape;
-    const size = shapeSize(s, 'labels');
-    checkData('labels', s, size, data);
+    const { dims, size } = shapeSnapshot(typeof shape === 'number' ? [shape] : shape, 'labels');
+    checkData('labels', dims, size, data);
     if (data !== undefined) checkInt32Values('labels', data);
     const source = data === undefined ? undefined : this.detachSafe(data);
-    const t = IntTensor.own(this, this.alloc(size * 4), s);
+    const t = IntTensor.own(this, this.alloc(size * 4), dims);
     if (source === undefined) t.data.fill(0);
     else t.data.set(source);
     return t;

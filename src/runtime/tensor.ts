@@ -31,6 +31,18 @@ export function checkKernelSize(who: string, what: string, n: number): number {
   return n;
 }
 
+/**
+ * `shape` read once into a frozen array, and its element count (checked as shapeSize does): an entry that
+ * sizes a block from a shape must describe the tensor by the same dimensions (a caller's array whose
+ * elements change between reads, by getters or a Proxy, sized a 64-byte block for 10,000 elements).
+ */
+export function shapeSnapshot(shape: Shape, what = 'shape'): { dims: readonly number[]; size: number } {
+  if (shape === null || typeof shape !== 'object') throw new TypeError(`${what}: expected an array of dimensions, got ${describeValue(shape)}`);
+  if (typeof (shape as Iterable<number>)[Symbol.iterator] !== 'function') throw new TypeError(`${what}: expected an array of dimensions, got ${describeValue(shape)}`);
+  const dims = Object.freeze(Array.from(shape));
+  return { dims, size: shapeSize(dims, what) };
+}
+
 /** Element count of `shape`, in float64; `what` names the shape in the error. */
 export function shapeSize(shape: Shape, what = 'shape'): number {
   if (shape === null || typeof shape !== 'object') throw new TypeError(`${what}: expected an array of dimensions, got ${describeValue(shape)}`);
@@ -53,7 +65,8 @@ export function sameShape(a: Shape, b: Shape): boolean {
 interface Block { live: boolean }
 
 abstract class View<A extends Float32Array | Int32Array> {
-  readonly shape: number[];
+  /** Frozen: a shape edited in place would no longer match `size` (a row view past the end, a layer reading beyond). */
+  readonly shape: readonly number[];
   readonly size: number;
   private cache: A | null = null;
   private cacheBuffer: ArrayBufferLike | null = null;
@@ -62,8 +75,8 @@ abstract class View<A extends Float32Array | Int32Array> {
 
   /** @internal use rt.tensor / rt.labels, or reshape / rows / view of a tensor */
   constructor(readonly rt: Runtime, readonly ptr: number, shape: Shape, private readonly block: Block, private readonly owner: boolean) {
-    this.shape = [...shape];
-    this.size = shapeSize(shape);
+    this.shape = Object.freeze(Array.from(shape)); // read once: a shape whose getters change cannot size one block and describe another
+    this.size = shapeSize(this.shape);
   }
 
   /** A typed array over this tensor's elements in `buffer` (no copy, no check); `data` calls it and caches the result. */
@@ -153,9 +166,9 @@ export class Tensor extends View<Float32Array> {
   /** A view with another shape of the same size (shares memory; dies with this tensor's owner). */
   reshape(shape: Shape): Tensor {
     const block = this.viewBlock('reshape');
-    const n = shapeSize(shape, 'reshape');
-    if (n !== this.size) throw new RangeError(`reshape: [${this.shape.join(', ')}] has ${this.size} elements, [${shape.join(', ')}] has ${n}`);
-    return new Tensor(this.rt, this.ptr, shape, block, false);
+    const { dims, size: n } = shapeSnapshot(shape, 'reshape');
+    if (n !== this.size) throw new RangeError(`reshape: [${this.shape.join(', ')}] has ${this.size} elements, [${dims.join(', ')}] has ${n}`);
+    return new Tensor(this.rt, this.ptr, dims, block, false);
   }
 
   /** A view on rows [start, end) of the first dimension (shares memory; dies with this tensor's owner). */
@@ -167,11 +180,11 @@ export class Tensor extends View<Float32Array> {
   /** A view of `shape` starting `offset` floats in (shares memory; dies with this tensor's owner). */
   view(offset: number, shape: Shape): Tensor {
     const block = this.viewBlock('view');
-    const n = shapeSize(shape, 'view');
+    const { dims, size: n } = shapeSnapshot(shape, 'view');
     if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= this.size)) {
-      throw new RangeError(`view(${offset}, [${shape.join(', ')}]): expected 0 <= offset and offset + ${n} <= ${this.size}`);
+      throw new RangeError(`view(${describeValue(offset)}, [${dims.join(', ')}]): expected 0 <= offset and offset + ${n} <= ${this.size}`);
     }
-    return new Tensor(this.rt, this.ptr + offset * 4, shape, block, false);
+    return new Tensor(this.rt, this.ptr + offset * 4, dims, block, false);
   }
 }
 

@@ -95,6 +95,15 @@ describe('createRuntime options', () => {
     expect((await makeRuntime({ seed: 2 ** 32 - 1 })).seed).toBe(2 ** 32 - 1);
   });
 
+  it('refuses a randomState that is not { seed, counter }, naming it', async () => {
+    const rt = await makeRuntime();
+    const state = rt.randomState;
+    for (const bad of [null, 5, 'x']) expect(() => { rt.randomState = bad as never; }).toThrow(/^randomState: expected \{ seed, counter \}/);
+    expect(() => { rt.randomState = { seed: 1, counter: Symbol('c') } as never; }).toThrow(/^randomState\.counter: expected a non-negative safe integer, got Symbol\(c\)$/);
+    expect(rt.randomState).toEqual(state);
+    rt.dispose();
+  });
+
   it('rejects memory sizes outside 1 <= initial <= maximum <= 65536 pages', async () => {
     for (const memory of [{ initial: 0 }, { initial: 8, maximum: 4 }, { maximum: 65537 }, { initial: 2.5 }]) {
       await expect(makeRuntime({ memory }), JSON.stringify(memory)).rejects.toThrow(/options\.memory: expected integers 1 <= initial <= maximum <= 65536/);

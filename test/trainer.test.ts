@@ -680,6 +680,30 @@ describe('Trainer.dispose', () => {
     d.x.dispose(); d.t.dispose();
   });
 
+  it('test rows the caller disposes during a run end it at the next evaluation chunk, naming xTest', async () => {
+    const { d, trainer, optimizer } = made();
+    const xTest = rt.tensor([40, 2], d.x.toArray());
+    const tTest = rt.labels([40], d.t.toArray());
+    const t2 = new Trainer(trainer.network, d.x, d.t, xTest, tTest, { epochs: 3, miniBatchSize: 10, optimizer, adaptiveThreads: false });
+    await expect(t2.fit({ callbacks: { onStepEnd: (e) => (e.iter === 2 ? Promise.resolve().then(() => xTest.dispose()) : undefined) } }))
+      .rejects.toThrow(/^Trainer: xTest: tensor \[40, 2\] used after dispose/);
+    t2.dispose(); trainer.dispose(); optimizer.dispose(); tTest.dispose();
+    trainer.network.dispose(); d.x.dispose(); d.t.dispose();
+  });
+
+  it('refuses an optimizer that is not one, and a signal that is not an AbortSignal, naming them', async () => {
+    const { d, trainer, optimizer } = made();
+    for (const bad of [{}, { update: 1 }, null, 5]) {
+      expect(() => new Trainer(trainer.network, d.x, d.t, d.x, d.t, { optimizer: bad as never }), String(bad))
+        .toThrow(/^Trainer: options\.optimizer must be an optimizer \(with update\(params, grads\)\) or a name \(sgd, /);
+    }
+    for (const bad of [{ aborted: false }, { aborted: false, throwIfAborted: 1 }, 'stop']) {
+      await expect(trainer.fit({ signal: bad as never })).rejects.toThrow(/^Trainer\.fit: signal must be an AbortSignal, got /);
+    }
+    trainer.dispose(); optimizer.dispose();
+    trainer.network.dispose(); d.x.dispose(); d.t.dispose();
+  });
+
   it('resume() is refused during a run (it would move the run\'s position under it)', () => {
     const { trainer, end } = made({ callbacks: { onEpochEnd: () => trainer.resume(trainer.trainerState()) } });
     expect(() => trainer.train()).toThrow(/^Trainer\.resume: a run is in progress; resume before train\(\)\/fit\(\) or after it ends$/);

@@ -15,3 +15,9 @@ export function checkOptions(who: string, options: object, keys: ReadonlySet<str
 export function checkFlag(who: string, name: string, value: unknown, hint = ''): void {
   if (typeof value !== 'boolean') throw new TypeError(`${who}: ${name} must be true or false, got ${describeValue(value)}${hint}`);
 }
+
+/** Whether `v` can be used as an AbortSignal: an `aborted` flag and `throwIfAborted()` (a `{ aborted: false }` cannot). */
+export function isAbortSignal(v: unknown): v is AbortSignal {
+  return v !== null && typeof v === 'object' && typeof (v as AbortSignal).aborted === 'boolean'
+    && typeof (v as AbortSignal).throwIfAborted === 'function' && typeof (v as AbortSignal).addEventListener === 'function';
+}

@@ -724,8 +724,9 @@ export class Runtime {
   }
 
   set randomState(s: { seed: number; counter: number }) {
+    if (s === null || typeof s !== 'object') throw new TypeError(`randomState: expected { seed, counter } (a value read from randomState), got ${describeValue(s)}`);
     checkSeed(s.seed);
-    if (!Number.isSafeInteger(s.counter) || s.counter < 0) throw new RangeError(`randomState.counter: expected a non-negative safe integer, got ${s.counter}`);
+    if (!Number.isSafeInteger(s.counter) || s.counter < 0) throw new RangeError(`randomState.counter: expected a non-negative safe integer, got ${String(s.counter)}`);
     this.seed = s.seed;
     this.counter = s.counter;
   }
@@ -815,7 +816,7 @@ export function checkRuntime(rt: unknown, who: string): asserts rt is Runtime {
 }
 
 function checkSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed: expected an integer in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed: expected an integer in [0, 2^32), got ${String(seed)}`);
 }
 
 /**

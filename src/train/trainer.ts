@@ -14,8 +14,8 @@ import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor } from '../runtime/tensor.js';
-import { checkFlag } from '../runtime/options.js';
+import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, describeValue } from '../runtime/tensor.js';
+import { checkFlag, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { WorkerFault } from '../runtime/threads.js';
@@ -387,6 +387,9 @@ export class Trainer {
     if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
     }
+    if (typeof optimizer !== 'string' && !(optimizer !== null && typeof optimizer === 'object' && typeof (optimizer as Optimizer).update === 'function')) {
+      throw new TypeError(`Trainer: options.optimizer must be an optimizer (with update(params, grads)) or a name (${optimizerNames.join(', ')}), got ${describeValue(optimizer)}`);
+    }
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
     this.ownsOptimizer = typeof optimizer === 'string';
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
@@ -468,7 +471,7 @@ export class Trainer {
   async fit(options: FitOptions = {}): Promise<TrainResult> {
     const { signal, callbacks } = options;
     this.checkAlive('fit');
-    if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError('Trainer.fit: signal must be an AbortSignal');
+    if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError(`Trainer.fit: signal must be an AbortSignal, got ${describeValue(signal)}`);
     if (callbacks !== undefined) checkCallbacks('Trainer.fit: callbacks', callbacks);
     const all = [this.options.callbacks, callbacks].filter((c): c is TrainerCallbacks => c !== undefined);
     const loop = this.run(all);
@@ -904,11 +907,11 @@ export class Trainer {
   private *evaluate(epoch: number, trainLoss: number, steps: number, epochStart: number, lr: number | undefined): Generator<Pause, EpochRecord> {
     const seconds = (now() - epochStart) / 1000;
     const limit = (rows: number) => (this.evalN === null ? rows : Math.min(this.evalN, rows));
-    const tr = yield* this.evaluateSet(this.data.x, this.data.t, limit(this.data.length));
-    const te = yield* this.evaluateSet(this.xTest, this.tTest, limit(this.xTest.shape[0]));
+    const tr = yield* this.evaluateSet(this.data.x, this.data.t, limit(this.data.length), 'xTrain');
+    const te = yield* this.evaluateSet(this.xTest, this.tTest, limit(this.xTest.shape[0]), 'xTest');
     const record: EpochRecord = { epoch, trainLoss, trainAcc: tr.accuracy, testLoss: te.loss, testAcc: te.accuracy, steps, seconds };
     if (this.validation) {
-      const va = yield* this.evaluateSet(this.validation.x, this.validation.t, this.validation.length);
+      const va = yield* this.evaluateSet(this.validation.x, this.validation.t, this.validation.length, 'validation x');
       record.valLoss = va.loss;
       record.valAcc = va.accuracy;
     }
@@ -935,10 +938,13 @@ export class Trainer {
    * Loss and accuracy over the first `rows` rows, in the net's chunks (a pause after each: 1,000 rows of
    * an MLP, 100 images of a conv net, so fit() yields within ~35 ms of a DeepConvNet's evaluation).
    */
-  private *evaluateSet(x: Tensor, t: Targets, rows: number): Generator<Pause, { loss: number; accuracy: number }> {
+  private *evaluateSet(x: Tensor, t: Targets, rows: number, what: string): Generator<Pause, { loss: number; accuracy: number }> {
     let lossSum = 0, correct = 0;
     const chunk = this.network.evalBatchSize;
     for (let start = 0; start < rows; start += chunk) {
+      // fit() pauses between chunks: the caller may have disposed the rows meanwhile
+      checkTensor(this.network.rt, x, `Trainer: ${what}`);
+      if (t instanceof Tensor || t instanceof IntTensor) checkTensor(this.network.rt, t, `Trainer: ${what === 'xTest' ? 'tTest' : what === 'xTrain' ? 'tTrain' : 'validation t'}`);
       const end = Math.min(rows, start + chunk);
       const r = this.evaluateRows(x, t, start, end);
       lossSum += r.loss * (end - start);

@@ -2,6 +2,7 @@
 // (two zero bytes, an element-type byte, the rank, then one u32 per dimension)
 // followed by the elements. MNIST-format data sets hold unsigned bytes (type
 // 0x08): idx3 for images [count, rows, cols], idx1 for labels [count].
+import { describeValue } from '../runtime/tensor.js';
 
 /** A parsed IDX array (parseIdx), or one to write (encodeIdx). */
 export interface IdxArray {
@@ -14,8 +15,13 @@ export interface IdxArray {
 const UBYTE = 0x08;
 const TYPE_NAMES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'int16', 0x0c: 'int32', 0x0d: 'float32', 0x0e: 'float64' };
 
-/** Parses an unsigned-byte IDX file; `file` names it in errors. Decompress gzipped files first. */
+/**
+ * Parses an unsigned-byte IDX file (a Uint8Array); `file` (a string) names it in errors. Decompress
+ * gzipped files first. A TypeError naming parseIdx and the argument when either is of the wrong type.
+ */
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  if (typeof file !== 'string') throw new TypeError(`parseIdx: file must be a string (the name errors give the file), got ${describeValue(file)}`);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseIdx: bytes must be a Uint8Array (the file's bytes), got ${describeValue(bytes)}`);
   const { dims, headerBytes, fileBytes } = readIdxHeader(bytes, file);
   const size = fileBytes - headerBytes;
   const have = bytes.length - headerBytes;
@@ -50,19 +56,31 @@ export function readIdxHeader(bytes: Uint8Array, file: string): { dims: number[]
   return { dims, headerBytes, fileBytes: headerBytes + dims.reduce((a, b) => a * b, 1) };
 }
 
-/** Encodes an unsigned-byte IDX file (the inverse of parseIdx). */
+/**
+ * Encodes an unsigned-byte IDX file (the inverse of parseIdx): `dims` an array of 1 to 255 integers
+ * in [0, 2^32), `data` a Uint8Array of their product's length. A TypeError (wrong type) or RangeError
+ * naming encodeIdx and the argument otherwise.
+ */
 export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
-  const size = dims.reduce((a, b) => a * b, 1);
-  if (dims.length < 1 || dims.length > 255 || !dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)) {
-    throw new RangeError(`encodeIdx: dims must be 1 to 255 integers in [0, 2^32), got [${dims.join(', ')}]`);
-  }
-  if (data.length !== size) throw new RangeError(`encodeIdx: dims [${dims.join(', ')}] need ${size} bytes, got ${data.length}`);
-  const out = new Uint8Array(4 + 4 * dims.length + size);
+  const expected = 'encodeIdx: dims must be 1 to 255 integers in [0, 2^32)';
+  if (!Array.isArray(dims)) throw new TypeError(`${expected}, got ${describeValue(dims)}`);
+  const rank = dims.length;
+  if (rank < 1 || rank > 255) throw new RangeError(`${expected}, got ${rank === 0 ? '[]' : describeValue(dims)}`);
+  // read once: what is checked is what is written
+  const d: unknown[] = Array.from({ length: rank }, (_, i) => dims[i]);
+  const got = `got [${d.map((v) => (typeof v === 'number' ? String(v) : describeValue(v))).join(', ')}]`;
+  if (!d.every((v) => typeof v === 'number')) throw new TypeError(`${expected}, ${got}`);
+  const checked = d as number[];
+  if (!checked.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new RangeError(`${expected}, ${got}`);
+  if (!(data instanceof Uint8Array)) throw new TypeError(`encodeIdx: data must be a Uint8Array, got ${describeValue(data)}`);
+  const size = checked.reduce((a, b) => a * b, 1);
+  if (data.length !== size) throw new RangeError(`encodeIdx: dims [${checked.join(', ')}] need ${size} bytes, got ${data.length}`);
+  const out = new Uint8Array(4 + 4 * rank + size);
   const view = new DataView(out.buffer);
   out[2] = UBYTE;
-  out[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
+  out[3] = rank;
+  checked.forEach((v, i) => view.setUint32(4 + 4 * i, v, false));
+  out.set(data, 4 + 4 * rank);
   return out;
 }
 

@@ -23,12 +23,21 @@ function besselI0(x: number): number {
 const MAX_BETA = 700;
 
 /**
- * numpy.kaiser(m, beta): I0(beta·√(1 − (2n/(m−1) − 1)²)) / I0(beta), for m points (a
- * non-negative integer; 0 gives []) and |beta| <= 700 (beyond it I0 overflows a float64).
+ * The most points kaiserWindow gives: 2^20 (1,048,576), far more than a training curve's smoothing
+ * needs (smoothCurve takes 11); a longer window would only be a mistake, and an array of many millions
+ * of numbers can end the process (V8 aborts on an array it cannot allocate: no error to catch).
+ */
+const MAX_KAISER_POINTS = 2 ** 20;
+
+/**
+ * numpy.kaiser(m, beta): I0(beta·√(1 − (2n/(m−1) − 1)²)) / I0(beta), for m points (an integer
+ * in [0, MAX_KAISER_POINTS = 2^20]; 0 gives []) and |beta| <= 700 (beyond it I0 overflows a float64).
+ * Throws a RangeError (a TypeError for a non-number) naming m or beta otherwise.
  */
 export function kaiserWindow(m: number, beta: number): number[] {
-  if (!(Number.isSafeInteger(m) && m >= 0)) throw new RangeError(`kaiserWindow: m must be a non-negative integer, got ${describeValue(m)}`);
-  if (!(typeof beta === 'number' && Math.abs(beta) <= MAX_BETA)) throw new RangeError(`kaiserWindow: beta must be a number in [-${MAX_BETA}, ${MAX_BETA}], got ${describeValue(beta)}`);
+  if (!(Number.isSafeInteger(m) && m >= 0)) throw new (typeof m === 'number' ? RangeError : TypeError)(`kaiserWindow: m must be a non-negative integer, got ${describeValue(m)}`);
+  if (m > MAX_KAISER_POINTS) throw new RangeError(`kaiserWindow: m must be at most ${MAX_KAISER_POINTS} (2^20 points), got ${describeValue(m)}`);
+  if (!(typeof beta === 'number' && Math.abs(beta) <= MAX_BETA)) throw new (typeof beta === 'number' ? RangeError : TypeError)(`kaiserWindow: beta must be a number in [-${MAX_BETA}, ${MAX_BETA}], got ${describeValue(beta)}`);
   if (m === 1) return [1];
   const denominator = besselI0(beta);
   return Array.from({ length: m }, (_, n) => {

@@ -1,6 +1,7 @@
 // A seeded, stratified train/test split. It uses its own small generator
 // (mulberry32: 32-bit integer math, identical on every host) rather than the
 // runtime's stream, so a data set's split never depends on the training seed.
+import { describeValue, shown } from '../runtime/tensor.js';
 
 /** What stratifiedSplit returns: disjoint row indices, each class split in the same proportion. */
 export interface Split {
@@ -10,8 +11,9 @@ export interface Split {
   test: Int32Array;
 }
 
-/** Uniform numbers in [0, 1) from a 32-bit seed (mulberry32). */
+/** Uniform numbers in [0, 1) from a 32-bit seed (mulberry32; a number, taken modulo 2^32). */
 export function seededRandom(seed: number): () => number {
+  if (typeof seed !== 'number') throw new TypeError(`seededRandom: seed must be a number (a 32-bit seed), got ${describeValue(seed)}`);
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -37,14 +39,21 @@ function shuffle(a: Int32Array, next: () => number): Int32Array {
  * largest remainder (ties to the smaller label) so the quotas sum exactly.
  */
 export function stratifiedSplit(labels: ArrayLike<number>, testCount: number, seed: number): Split {
-  const N = labels.length;
+  const N = labels !== null && typeof labels === 'object' ? labels.length : undefined;
+  if (!(typeof N === 'number' && Number.isSafeInteger(N) && N >= 0)) {
+    throw new TypeError(`stratifiedSplit: labels must be an array (or typed array) of class labels, got ${describeValue(labels)}`);
+  }
+  if (typeof testCount !== 'number') throw new TypeError(`stratifiedSplit: testCount must be an integer in [0, ${N}], got ${describeValue(testCount)}`);
   if (!(Number.isInteger(testCount) && testCount >= 0 && testCount <= N)) {
     throw new RangeError(`stratifiedSplit: testCount must be an integer in [0, ${N}], got ${testCount}`);
   }
+  if (typeof seed !== 'number') throw new TypeError(`stratifiedSplit: seed must be a number (a 32-bit seed), got ${describeValue(seed)}`);
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < N; i++) {
     const c = labels[i];
-    if (!(Number.isInteger(c) && c >= 0)) throw new RangeError(`stratifiedSplit: labels[${i}] is ${c}, expected a non-negative integer`);
+    if (!(typeof c === 'number' && Number.isInteger(c) && c >= 0)) {
+      throw new (typeof c === 'number' ? RangeError : TypeError)(`stratifiedSplit: labels[${i}] is ${shown(c)}, expected a non-negative integer`);
+    }
     let rows = byClass.get(c);
     if (!rows) byClass.set(c, rows = []);
     rows.push(i);

@@ -4,23 +4,30 @@
 // starts while thousands of rows are predicted.
 import type { Runtime } from '../runtime/runtime.js';
 import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
-import { checkOptions } from '../runtime/options.js';
+import { checkOptions, isAbortSignal } from '../runtime/options.js';
 import { Yielder } from '../runtime/yield.js';
 
 /** Options of the async entries (evaluateAsync, accuracyAsync, predictAsync). */
 export interface AsyncOptions {
-  /** Checked before every chunk: once aborted, the promise rejects with `signal.reason`. */
+  /**
+   * Checked before every chunk: once aborted, the promise rejects with `signal.reason`. An AbortSignal
+   * (or an object with its `aborted` boolean and `throwIfAborted`, `addEventListener` functions);
+   * anything else is refused with a TypeError naming signal.
+   */
   signal?: AbortSignal;
 }
 
 const ASYNC_KEYS = new Set(['signal']), PREDICT_ASYNC_KEYS = new Set(['signal', 'out']);
 
-/** The options of an async entry (`out` too where the entry writes one), checked. */
+/**
+ * The options of an async entry (`out` too where the entry writes one), read once and checked: a
+ * plain copy. `signal` must be an AbortSignal (a TypeError naming `who` and signal otherwise).
+ */
 export function checkAsyncOptions(who: string, options: AsyncOptions & { out?: Tensor }, allowOut: boolean): AsyncOptions & { out?: Tensor } {
   checkOptions(who, options, allowOut ? PREDICT_ASYNC_KEYS : ASYNC_KEYS);
-  const { signal } = options;
-  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) throw new TypeError(`${who}: signal must be an AbortSignal`);
-  return options;
+  const signal = options.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError(`${who}: signal must be an AbortSignal`);
+  return allowOut ? { signal, out: options.out } : { signal };
 }
 
 /**
@@ -34,7 +41,7 @@ export async function predictInChunks(
   rt: Runtime, who: string, x: Tensor, rows: number, options: AsyncOptions & { out?: Tensor },
   alive: () => void, predictBorrowed: (chunk: Tensor) => Tensor,
 ): Promise<Tensor> {
-  const { signal, out } = options;
+  const { signal, out } = options; // as checkAsyncOptions returned them: read once
   const N = x.shape[0];
   const yielder = new Yielder();
   let result: Tensor | null = out ?? null;

@@ -4,14 +4,19 @@
 // std = sqrt(2 / fan-in), fan-in = C·3·3 for a conv (the book's pre_node_nums).
 // Trained with Adam in the book (lr 0.001). Keys W1/b1 … W8/b8.
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { checkOptions } from '../runtime/options.js';
+import { describeValue } from '../runtime/tensor.js';
+import { orDefault, positiveInteger, readOptions } from './net-options.js';
+import { readConvParam, readInputDim } from './simple-conv-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
 
 /**
  * Options of DeepConvNet (the book's deep_convnet, He-initialised); the constructor throws a
- * TypeError on an unknown key and a RangeError unless convParams lists 6 layers.
+ * TypeError on an unknown key (of the options or of a conv layer's params), a RangeError unless
+ * convParams lists 6 layers, and a TypeError/RangeError naming any other bad value, before it allocates.
+ * It reads each option (and each element of inputDim and convParams) once: the net is built from that
+ * read, and records it as its spec.
  */
 export interface DeepConvNetOptions {
   /** [C, H, W]; default [1, 28, 28]. */
@@ -36,16 +41,33 @@ export const deepConvNetParams: readonly ConvParam[] = [
 
 const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize']);
 
+/** The six conv layers' params read once (plain copies) and their types checked; a TypeError/RangeError naming convParams otherwise. */
+function readConvParams(who: string, v: unknown): ConvParam[] {
+  if (!Array.isArray(v)) throw new TypeError(`${who}: convParams must be an array of 6 conv layers' params, got ${describeValue(v)}`);
+  const n = v.length;
+  if (n !== 6) throw new RangeError(`${who}: convParams must list 6 conv layers, got ${n}`);
+  return Array.from({ length: 6 }, (_, i) => readConvParam(who, `convParams[${i}]`, v[i]));
+}
+
 export class DeepConvNet extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
   readonly spec: NetSpec;
   readonly inputDim: readonly number[];
 
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
-    checkRuntime(rt, 'DeepConvNet');
-    checkOptions('DeepConvNet', options, KEYS);
-    const { inputDim = [1, 28, 28], convParams = deepConvNetParams, hiddenSize = 50, outputSize = 10 } = options;
-    if (convParams.length !== 6) throw new RangeError(`DeepConvNet: convParams must list 6 conv layers, got ${convParams.length}`);
+    const who = 'DeepConvNet';
+    checkRuntime(rt, who);
+    // the options are read once: the net is built from this copy and records it as its spec
+    const o = readOptions(who, options, KEYS);
+    const inputDim = readInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
+    const convParams = readConvParams(who, orDefault(o.convParams, deepConvNetParams));
+    const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 50));
+    const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
+    // plain JSON of checked numbers: the options given (undefined values dropped, as JSON.stringify does)
+    const given: Record<string, unknown> = { ...o };
+    if (o.inputDim !== undefined) given.inputDim = inputDim;
+    if (o.convParams !== undefined) given.convParams = convParams;
+    const spec: NetSpec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(given)) };
     const items: StackItem[] = [];
     convParams.forEach((p, i) => {
       items.push({ kind: 'conv', ...p, option: `convParams[${i}]` }, { kind: 'relu' });
@@ -55,10 +77,10 @@ export class DeepConvNet extends Sequential {
       { kind: 'affine', size: hiddenSize, option: 'hiddenSize' }, { kind: 'relu' }, { kind: 'dropout', ratio: 0.5 },
       { kind: 'affine', size: outputSize, option: 'outputSize' }, { kind: 'dropout', ratio: 0.5 },
     );
-    const { layers, parameterSet } = buildStack(rt, 'DeepConvNet', inputDim, items, 'he');
+    const { layers, parameterSet } = buildStack(rt, who, inputDim, items, 'he');
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
     super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });
-    this.spec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(options)) };
+    this.spec = spec;
     this.inputDim = [...inputDim];
   }
 }

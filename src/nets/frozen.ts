@@ -211,13 +211,14 @@ export class FrozenNet {
    */
   async predictAsync(x: Tensor, options: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
     const who = 'FrozenNet.predictAsync';
-    const { out } = checkAsyncOptions(who, options, true);
+    const checked = checkAsyncOptions(who, options, true); // read once: the chunks use what was checked
+    const { out } = checked;
     const alive = () => { if (this.isDisposed) throw new Error('FrozenNet: used after dispose()'); };
     alive();
     checkFloatTensor(this.rt, x, `${who}: x`);
     if (out !== undefined) checkFloatTensor(this.rt, out, `${who}: out`);
     if (!(x.shape[0] > 0)) return this.predict(x, out); // no rows (or no row axis): nothing to cut
-    return predictInChunks(this.rt, who, x, this.evalBatchSize, options, alive, (chunk) => this.predictBorrowed(chunk, `${who}: x`));
+    return predictInChunks(this.rt, who, x, this.evalBatchSize, checked, alive, (chunk) => this.predictBorrowed(chunk, `${who}: x`));
   }
 
   /** Frees the frozen net's copies and buffers (not the net's). Idempotent. */

@@ -9,13 +9,15 @@ import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { affineLayer, affineParameters, checkSizes } from './multi-layer-net.js';
-import { checkFlag, checkOptions } from '../runtime/options.js';
+import { activationOption, initOption, numberOption, orDefault, readOptions } from './net-options.js';
+import { checkFlag } from '../runtime/options.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
 
 /**
  * Options of MultiLayerNetExtend (the book's multi_layer_net_extend); the constructor throws a
- * TypeError on an unknown key and a TypeError/RangeError naming a bad value, before it allocates.
+ * TypeError on an unknown key and a TypeError/RangeError naming a bad value, before it allocates. It reads
+ * each option (and each element of hiddenSizeList) once: the net is built from that read, and records it as its spec.
  */
 export interface MultiLayerNetExtendOptions {
   /** Features per input row (a positive integer). */
@@ -55,21 +57,29 @@ export class MultiLayerNetExtend extends Sequential {
   readonly dropoutRatio: number;
 
   constructor(rt: Runtime, options: MultiLayerNetExtendOptions) {
-    checkRuntime(rt, 'MultiLayerNetExtend');
-    checkOptions('MultiLayerNetExtend', options, KEYS);
-    const {
-      inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu',
-      weightDecayLambda = 0, l1Lambda = 0, useBatchnorm = false, useDropout = false, dropoutRatio = 0.5,
-    } = options;
-    checkFlag('MultiLayerNetExtend', 'useBatchnorm', useBatchnorm);
-    checkFlag('MultiLayerNetExtend', 'useDropout', useDropout);
-    const sizes = checkSizes('MultiLayerNetExtend', inputSize, hiddenSizeList, outputSize);
+    const who = 'MultiLayerNetExtend';
+    checkRuntime(rt, who);
+    // the options are read once: the net is built from this copy and records it as its spec
+    const o = readOptions(who, options, KEYS);
+    const useBatchnorm = orDefault(o.useBatchnorm, false) as boolean, useDropout = orDefault(o.useDropout, false) as boolean;
+    checkFlag(who, 'useBatchnorm', useBatchnorm);
+    checkFlag(who, 'useDropout', useDropout);
+    const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
+    const act = activationOption(who, orDefault(o.activation, 'relu'));
+    const weightInitStd = initOption(who, orDefault(o.weightInitStd, 'relu'));
+    const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
+    const l1Lambda = numberOption(who, 'l1Lambda', orDefault(o.l1Lambda, 0), 'a non-negative number');
+    const dropoutRatio = numberOption(who, 'dropoutRatio', orDefault(o.dropoutRatio, 0.5), 'a number in [0, 1)');
+    // with dropout on, Dropout checks it; off, it is still recorded in the spec, which must rebuild this net
+    if (!useDropout && !(dropoutRatio >= 0 && dropoutRatio < 1)) throw new RangeError(`${who}: dropoutRatio must be in [0, 1), got ${dropoutRatio}`);
     const hidden = sizes.slice(1, -1);
     const normSpecs: Array<readonly [string, number[]]> = useBatchnorm
       ? hidden.flatMap((h, j) => [[`gamma${j + 1}`, [h]], [`beta${j + 1}`, [h]]] as Array<[string, number[]]>)
       : [];
     // Checked and built before the arena so a bad option allocates nothing.
     checkSequentialOptions({ weightDecayLambda, l1Lambda });
+    // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does)
+    const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden })) };
     const activations = hidden.map(() => activation(act));
     const dropouts = useDropout ? hidden.map(() => new Dropout(dropoutRatio)) : [];
     const set = affineParameters(rt, sizes, weightInitStd, normSpecs);
@@ -86,10 +96,10 @@ export class MultiLayerNetExtend extends Sequential {
       if (useDropout) layers.push(dropouts[i - 1]);
     }
     super(rt, layers, { weightDecayLambda, l1Lambda, parameterSet: set });
-    this.spec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify(options)) };
-    this.inputSize = inputSize;
-    this.hiddenSizeList = [...hiddenSizeList];
-    this.outputSize = outputSize;
+    this.spec = spec;
+    this.inputSize = sizes[0];
+    this.hiddenSizeList = hidden;
+    this.outputSize = sizes[sizes.length - 1];
     this.activation = act;
     this.useBatchnorm = useBatchnorm;
     this.useDropout = useDropout;

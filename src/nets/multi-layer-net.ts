@@ -1,9 +1,10 @@
 // The book's MultiLayerNet: (Affine -> activation) × hidden layers -> Affine -> SoftmaxWithLoss.
-import { checkOptions } from '../runtime/options.js';
 import { Affine } from '../layers/affine.js';
 import { activation, type ActivationName } from '../layers/activations.js';
 import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
+import { describeValue } from '../runtime/tensor.js';
+import { activationOption, initOption, numberOption, orDefault, positiveInteger, readOptions } from './net-options.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
@@ -11,7 +12,8 @@ import type { NetSpec } from './registry.js';
 
 /**
  * Options of MultiLayerNet (the book's multi_layer_net); the constructor throws a TypeError on an
- * unknown key and a TypeError/RangeError naming a bad value, before it allocates.
+ * unknown key and a TypeError/RangeError naming a bad value, before it allocates. It reads each
+ * option (and each element of hiddenSizeList) once: the net is built from that read, and records it as its spec.
  */
 export interface MultiLayerNetOptions {
   /** Features per input row (a positive integer). */
@@ -30,16 +32,18 @@ export interface MultiLayerNetOptions {
 
 const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda']);
 
-
-export function checkSizes(who: string, inputSize: number, hiddenSizeList: readonly number[], outputSize: number): number[] {
-  if (!Array.isArray(hiddenSizeList)) throw new TypeError(`${who}: hiddenSizeList must be an array of positive integers, got ${String(hiddenSizeList)}`);
-  const sizes = [inputSize, ...hiddenSizeList, outputSize];
-  sizes.forEach((s, i) => {
-    if (!(Number.isInteger(s) && s > 0)) {
-      const what = i === 0 ? 'inputSize' : i === sizes.length - 1 ? 'outputSize' : `hiddenSizeList[${i - 1}]`;
-      throw new RangeError(`${who}: ${what} must be a positive integer, got ${s}`);
-    }
-  });
+/**
+ * [inputSize, ...hiddenSizeList, outputSize], checked (TypeError for a non-array list or a
+ * non-number, RangeError for a number that is no positive integer, each naming its option) and
+ * copied: every element is read once.
+ */
+export function checkSizes(who: string, inputSize: unknown, hiddenSizeList: unknown, outputSize: unknown): number[] {
+  if (!Array.isArray(hiddenSizeList)) throw new TypeError(`${who}: hiddenSizeList must be an array of positive integers, got ${describeValue(hiddenSizeList)}`);
+  const sizes = [positiveInteger(who, 'inputSize', inputSize)];
+  const n = hiddenSizeList.length;
+  // one read of each element, each checked as it is read (a sparse array fails at its first hole)
+  for (let i = 0; i < n; i++) sizes.push(positiveInteger(who, `hiddenSizeList[${i}]`, hiddenSizeList[i]));
+  sizes.push(positiveInteger(who, 'outputSize', outputSize));
   return sizes;
 }
 
@@ -72,12 +76,19 @@ export class MultiLayerNet extends Sequential {
   readonly activation: ActivationName;
 
   constructor(rt: Runtime, options: MultiLayerNetOptions) {
-    checkRuntime(rt, 'MultiLayerNet');
-    checkOptions('MultiLayerNet', options, KEYS);
-    const { inputSize, hiddenSizeList, outputSize, activation: act = 'relu', weightInitStd = 'relu', weightDecayLambda = 0 } = options;
-    const sizes = checkSizes('MultiLayerNet', inputSize, hiddenSizeList, outputSize);
+    const who = 'MultiLayerNet';
+    checkRuntime(rt, who);
+    // the options are read once: the net is built from this copy and records it as its spec
+    const o = readOptions(who, options, KEYS);
+    const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
+    const act = activationOption(who, orDefault(o.activation, 'relu'));
+    const weightInitStd = initOption(who, orDefault(o.weightInitStd, 'relu'));
+    const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
     // every option is checked before the parameters are allocated: a bad one leaks nothing
     checkSequentialOptions({ weightDecayLambda });
+    const hiddenSizeList = sizes.slice(1, -1);
+    // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does)
+    const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList })) };
     const activations = sizes.slice(2).map(() => activation(act));
     const set = affineParameters(rt, sizes, weightInitStd);
     const layers: Layer[] = [];
@@ -86,10 +97,10 @@ export class MultiLayerNet extends Sequential {
       if (i < sizes.length - 1) layers.push(activations[i - 1]);
     }
     super(rt, layers, { weightDecayLambda, parameterSet: set });
-    this.spec = { kind: 'mlp', options: JSON.parse(JSON.stringify(options)) };
-    this.inputSize = inputSize;
-    this.hiddenSizeList = [...hiddenSizeList];
-    this.outputSize = outputSize;
+    this.spec = spec;
+    this.inputSize = sizes[0];
+    this.hiddenSizeList = hiddenSizeList;
+    this.outputSize = sizes[sizes.length - 1];
     this.activation = act;
   }
 }

@@ -210,12 +210,13 @@ export class Sequential {
    * @throws like predict(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
    */
   async predictAsync(x: Tensor, options: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
-    const { out } = checkAsyncOptions('predictAsync', options, true);
+    const checked = checkAsyncOptions('predictAsync', options, true); // read once: the chunks use what was checked
+    const { out } = checked;
     this.checkAlive();
     checkFloatTensor(this.rt, x, 'predictAsync: x');
     if (out !== undefined) checkFloatTensor(this.rt, out, 'predictAsync: out');
     if (!(x.shape[0] > 0)) return this.predict(x, false, out); // no rows (or no row axis): nothing to cut
-    return predictInChunks(this.rt, 'predictAsync', x, this.evalBatchSize, options, () => this.checkAlive(), (chunk) => this.predictBorrowed(chunk, false, 'predictAsync: x'));
+    return predictInChunks(this.rt, 'predictAsync', x, this.evalBatchSize, checked, () => this.checkAlive(), (chunk) => this.predictBorrowed(chunk, false, 'predictAsync: x'));
   }
 
   /**

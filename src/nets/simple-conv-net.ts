@@ -2,14 +2,17 @@
 // Affine -> ReLU -> Affine -> SoftmaxWithLoss. Keys W1/b1 (conv), W2/b2, W3/b3.
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { checkOptions } from '../runtime/options.js';
+import { describeValue, shown } from '../runtime/tensor.js';
+import { initOption, orDefault, positiveInteger, readOptions } from './net-options.js';
 import { Sequential } from './sequential.js';
 import { buildStack, type ConvParam } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
 
 /**
  * Options of SimpleConvNet (the book's conv → relu → pool → affine → relu → affine); the
- * constructor throws a TypeError on an unknown key and a TypeError/RangeError naming a bad value.
+ * constructor throws a TypeError on an unknown key (of the options or of convParam) and a
+ * TypeError/RangeError naming a bad value, before it allocates. It reads each option (and each element
+ * of inputDim and convParam) once: the net is built from that read, and records it as its spec.
  */
 export interface SimpleConvNetOptions {
   /** [C, H, W]; default [1, 28, 28]. */
@@ -25,6 +28,40 @@ export interface SimpleConvNetOptions {
 }
 
 const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd']);
+const CONV_KEYS = new Set(['filterNum', 'filterSize', 'pad', 'stride']);
+
+/**
+ * @internal inputDim read once and checked: [C, H, W] of positive integers (a TypeError naming `who`
+ * for a non-array or a non-number, a RangeError for another length or a number that is no positive integer).
+ */
+export function readInputDim(who: string, v: unknown): [number, number, number] {
+  const expected = `${who}: inputDim must be [C, H, W] of positive integers`;
+  if (!Array.isArray(v)) throw new TypeError(`${expected}, got ${describeValue(v)}`);
+  const n = v.length;
+  if (n !== 3) throw new RangeError(`${expected}, got ${n <= 8 ? `[${Array.from({ length: n }, (_, i) => shown(v[i])).join(', ')}]` : describeValue(v)}`);
+  const dims = [v[0], v[1], v[2]];
+  const got = `got [${dims.map(shown).join(', ')}]`;
+  if (!dims.every((d) => typeof d === 'number')) throw new TypeError(`${expected}, ${got}`);
+  if (!dims.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`${expected}, ${got}`);
+  return dims as [number, number, number];
+}
+
+/**
+ * @internal A conv layer's params read once (a plain copy) and their types checked: an object of
+ * filterNum, filterSize (numbers), pad and stride (numbers, optional), or a TypeError naming `who`
+ * and `what`. Their values are checked by buildStack.
+ */
+export function readConvParam(who: string, what: string, v: unknown): ConvParam {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${who}: ${what} must be { filterNum, filterSize, pad?, stride? }, got ${describeValue(v)}`);
+  const p = readOptions(`${who}: ${what}`, v, CONV_KEYS);
+  for (const key of ['filterNum', 'filterSize', 'pad', 'stride']) {
+    const optional = key === 'pad' || key === 'stride';
+    if (typeof p[key] !== 'number' && !(optional && p[key] === undefined)) {
+      throw new TypeError(`${who}: ${what}.${key} must be a ${key === 'pad' ? 'non-negative' : 'positive'} integer, got ${describeValue(p[key])}`);
+    }
+  }
+  return p as unknown as ConvParam;
+}
 
 export class SimpleConvNet extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
@@ -32,14 +69,21 @@ export class SimpleConvNet extends Sequential {
   readonly inputDim: readonly number[];
 
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
-    checkRuntime(rt, 'SimpleConvNet');
-    checkOptions('SimpleConvNet', options, KEYS);
-    const {
-      inputDim = [1, 28, 28],
-      convParam = { filterNum: 30, filterSize: 5, pad: 0, stride: 1 },
-      hiddenSize = 100, outputSize = 10, weightInitStd = 0.01,
-    } = options;
-    const { layers, parameterSet } = buildStack(rt, 'SimpleConvNet', inputDim, [
+    const who = 'SimpleConvNet';
+    checkRuntime(rt, who);
+    // the options are read once: the net is built from this copy and records it as its spec
+    const o = readOptions(who, options, KEYS);
+    const inputDim = readInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
+    const convParam = readConvParam(who, 'convParam', orDefault(o.convParam, { filterNum: 30, filterSize: 5, pad: 0, stride: 1 }));
+    const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 100));
+    const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
+    const weightInitStd = initOption(who, orDefault(o.weightInitStd, 0.01));
+    // plain JSON of checked numbers and strings: the options given (undefined values dropped, as JSON.stringify does)
+    const given: Record<string, unknown> = { ...o };
+    if (o.inputDim !== undefined) given.inputDim = inputDim;
+    if (o.convParam !== undefined) given.convParam = convParam;
+    const spec: NetSpec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(given)) };
+    const { layers, parameterSet } = buildStack(rt, who, inputDim, [
       { kind: 'conv', ...convParam, option: 'convParam' },
       { kind: 'relu' },
       { kind: 'pool', size: 2, stride: 2 },
@@ -49,7 +93,7 @@ export class SimpleConvNet extends Sequential {
     ], weightInitStd);
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
     super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });
-    this.spec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(options)) };
+    this.spec = spec;
     this.inputDim = [...inputDim];
   }
 }

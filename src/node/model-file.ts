@@ -6,6 +6,7 @@
 import { inspectModel, loadModel, saveModelChunks, type LoadedModel, type LoadModelOptions, type ModelInfo, type SaveModelOptions } from '../io/model.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { describeValue } from '../runtime/tensor.js';
 import { fs, fsPromises, path } from './builtins.js';
 
 const READ_CHUNK = 1 << 22;
@@ -29,10 +30,11 @@ export function temporaryBeside(file: string): string {
  * Error naming the file and the system's reason (ENOSPC, EACCES, EISDIR, …);
  * a path that exists and is no regular file once links are followed (a
  * directory, FIFO, device or socket) is refused before anything is written,
- * so the rename never replaces such a node with a file.
+ * so the rename never replaces such a node with a file. A `file` that is no string, empty or holds a
+ * NUL byte is refused with a TypeError naming writeModelFile, before anything is read or written.
  */
 export async function writeModelFile(file: string, net: Sequential, options: SaveModelOptions = {}): Promise<void> {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`writeModelFile: file must be a non-empty path, got ${JSON.stringify(file)}`);
+  checkPath('writeModelFile', file);
   // checks the net and options before touching the disk; a copy, so later steps cannot reach the file
   const chunks = [...saveModelChunks(net, options)];
   const target = await throughLinks(file);
@@ -66,6 +68,16 @@ export async function writeModelFile(file: string, net: Sequential, options: Sav
   }
 }
 
+/**
+ * Refuses what can be no file's path, naming `who` and `file`: not a string, the empty string, or a
+ * string holding a NUL byte (which no file system takes; Node would refuse it with its own words).
+ */
+function checkPath(who: string, file: unknown): asserts file is string {
+  const got = typeof file === 'string' ? JSON.stringify(file) : describeValue(file);
+  if (typeof file !== 'string' || file === '') throw new TypeError(`${who}: file must be a non-empty path, got ${got}`);
+  if (file.includes('\0')) throw new TypeError(`${who}: file must be a path without NUL bytes (\\0), got ${got}`);
+}
+
 /** What a node that is not a regular file is, for a message: 'a FIFO (named pipe)', 'a directory', … */
 function nodeKind(st: import('node:fs').Stats): string {
   if (st.isDirectory()) return 'a directory';
@@ -87,6 +99,7 @@ async function throughLinks(file: string): Promise<string> {
 
 /** The file's bytes in chunks, read as they are consumed; and its length. */
 function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; byteLength: number; close(): void } {
+  checkPath(who, file);
   // looked at before it is opened: opening a FIFO blocks the thread (signals too) until a writer comes
   let kind: import('node:fs').Stats;
   try {
@@ -118,8 +131,8 @@ function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; 
 /**
  * Loads a model file (see loadModel) in chunks. Takes the runtime to build on
  * and the path; returns the net (and optimizer) the caller owns. Throws an
- * Error naming the file when it cannot be read, and loadModel's errors for a
- * malformed file.
+ * Error naming the file when it cannot be read (a TypeError for a `file` that is no
+ * string, empty or holds a NUL byte), and loadModel's errors for a malformed file.
  */
 export function readModelFile(rt: Runtime, file: string, options: Omit<LoadModelOptions, 'byteLength'> = {}): LoadedModel {
   const f = fileChunks(file, 'readModelFile');
@@ -133,7 +146,8 @@ export function readModelFile(rt: Runtime, file: string, options: Omit<LoadModel
 /**
  * Reads a model file's header only (see inspectModel): architecture,
  * tensors, parameter count, optimizer, metadata. Throws an Error naming the
- * file when it cannot be read, and inspectModel's errors for a malformed header.
+ * file when it cannot be read (a TypeError for a `file` that is no string, empty
+ * or holds a NUL byte), and inspectModel's errors for a malformed header.
  */
 export function readModelInfo(file: string): ModelInfo {
   const f = fileChunks(file, 'readModelInfo');

@@ -9,6 +9,7 @@ import type { ElementwiseOptimizer } from './optimizer.js';
 import { defaultsOf, type OptionSpecs } from './options.js';
 import { RMSprop } from './rmsprop.js';
 import { SGD } from './sgd.js';
+import { describeValue } from '../runtime/tensor.js';
 
 interface OptimizerClass {
   readonly options: OptionSpecs;
@@ -36,9 +37,16 @@ export const optimizerDefaults = Object.fromEntries(
   Object.entries(classes).map(([name, cls]) => [name, Object.freeze(defaultsOf(cls.options))]),
 ) as Readonly<Record<OptimizerName, Readonly<Record<string, number>>>>;
 
-/** An optimizer by name (case-insensitive) with its options (unknown keys: TypeError; bad values: RangeError). */
+/**
+ * An optimizer by name (case-insensitive) with its options. A name that is not a string, or no
+ * optimizer's: TypeError naming `name`; unknown option keys: TypeError; bad values: RangeError.
+ */
 export function createOptimizer(name: string, options: Record<string, number> = {}): ElementwiseOptimizer {
-  const cls = (classes as Record<string, OptimizerClass>)[name.toLowerCase()];
-  if (!cls) throw new TypeError(`optimizer: unknown name '${name}' (expected one of ${optimizerNames.join(', ')})`);
+  const expected = `expected one of ${optimizerNames.join(', ')}`;
+  if (typeof name !== 'string') throw new TypeError(`createOptimizer: name must be a string (${expected}), got ${describeValue(name)}`);
+  const key = name.toLowerCase();
+  // own keys only: 'constructor' or '__proto__' is no optimizer's name
+  const cls = Object.prototype.hasOwnProperty.call(classes, key) ? (classes as Record<string, OptimizerClass>)[key] : undefined;
+  if (!cls) throw new TypeError(`createOptimizer: unknown name '${name}' (${expected})`);
   return new cls(options);
 }

@@ -271,6 +271,11 @@ export function otherCopyHint(v: unknown, classes: readonly string[]): string {
     : '';
 }
 
+/** A value for a message: a number as written (0, -1.5, NaN), anything else described (never throws). */
+export function shown(v: unknown): string {
+  return typeof v === 'number' ? String(v) : describeValue(v);
+}
+
 /** A value, for an error message that says what was given instead. */
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);

@@ -93,10 +93,10 @@ describe('the built package', () => {
     for (const file of ['dist/bundle/index.js', 'dist/bundle/node.js', 'dist/bundle/node.cjs']) {
       const text = readFileSync(built(file), 'utf8');
       for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive']) expect(text, `${file}: ${name}`).not.toContain(name);
-      // a ceiling well under the 340 KiB the core would take with the experiments and the search: the
-      // core bundles were 189–201 KiB when this was written, 241–251 KiB with the known answers and the
-      // checks of session 43
-      expect(statSync(built(file)).size, file).toBeLessThan(280 * 1024);
+      // a ceiling under what the core would take with the experiments and the search (they add ~90 KiB):
+      // the core bundles were 189–201 KiB when this was written, 241–251 KiB with the known answers and
+      // the checks of session 43, 280–296 KiB with session 46's argument checks
+      expect(statSync(built(file)).size, file).toBeLessThan(330 * 1024);
     }
   });
 

@@ -2,11 +2,11 @@
 // the runtime's seeded stream: the same seed gives the same transforms, and
 // the same bits, on every host (assembly/augment.ts).
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, describeValue, shown, type Tensor } from '../runtime/tensor.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkOptions } from '../runtime/options.js';
 
-/** Options of RandomAffine; the constructor throws a TypeError on an unknown key and a RangeError naming a value out of range. */
+/** Options of RandomAffine; the constructor throws a TypeError on an unknown key or a value that is not a number, and a RangeError naming a value out of range. */
 export interface RandomAffineOptions {
   /** Rotation drawn uniformly from [−degrees, degrees], degrees in [0, 180]. Default 0. */
   degrees?: number;
@@ -32,15 +32,23 @@ export class RandomAffine {
   constructor(readonly rt: Runtime, options: RandomAffineOptions = {}) {
     checkRuntime(rt, 'RandomAffine');
     checkOptions('RandomAffine', options, KEYS);
-    const { degrees = 0, scale = [1, 1], shift = 0 } = options;
+    // each option read once; what is not a number is a TypeError naming it (a Symbol or a BigInt
+    // would throw while its message was formatted, or in Math.fround)
+    const { degrees = 0, scale = [1, 1], shift = 0 } = options as Record<string, unknown>;
+    if (typeof degrees !== 'number') throw new TypeError(`RandomAffine: degrees must be a number in [0, 180], got ${describeValue(degrees)}`);
     if (!(Number.isFinite(degrees) && degrees >= 0 && degrees <= 180)) throw new RangeError(`RandomAffine: degrees must be in [0, 180], got ${degrees}`);
+    const scaleExpected = "RandomAffine: scale must be [lo, hi] with 0 < lo <= hi in float32's range";
+    if (!Array.isArray(scale)) throw new TypeError(`${scaleExpected}, got ${describeValue(scale)}`);
+    const n = scale.length;
+    if (n !== 2) throw new RangeError(`${scaleExpected}, got ${n <= 8 ? `[${Array.from({ length: n }, (_, i) => shown(scale[i])).join(',')}]` : describeValue(scale)}`);
+    const lo: unknown = scale[0], hi: unknown = scale[1];
+    if (typeof lo !== 'number' || typeof hi !== 'number') throw new TypeError(`${scaleExpected}, got [${shown(lo)},${shown(hi)}]`);
     // the kernel takes float32: 1e-50 would round to 0 and 1e39 to Infinity, and every image come out black
-    if (!(Array.isArray(scale) && scale.length === 2 && Math.fround(scale[0]) > 0 && scale[1] >= scale[0] && Number.isFinite(Math.fround(scale[1])))) {
-      throw new RangeError(`RandomAffine: scale must be [lo, hi] with 0 < lo <= hi in float32's range, got ${JSON.stringify(scale)}`);
-    }
+    if (!(Math.fround(lo) > 0 && hi >= lo && Number.isFinite(Math.fround(hi)))) throw new RangeError(`${scaleExpected}, got [${lo},${hi}]`);
+    if (typeof shift !== 'number') throw new TypeError(`RandomAffine: shift must be a non-negative number of pixels in float32's range, got ${describeValue(shift)}`);
     if (!(Number.isFinite(Math.fround(shift)) && shift >= 0)) throw new RangeError(`RandomAffine: shift must be a non-negative number of pixels in float32's range, got ${shift}`);
     this.degrees = degrees;
-    this.scale = [scale[0], scale[1]];
+    this.scale = [lo, hi];
     this.shift = shift;
     this.buffers = new Buffers(rt);
   }

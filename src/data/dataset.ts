@@ -1,8 +1,8 @@
 // From raw image bytes and labels to tensors on the runtime, as the book's
 // load_mnist shapes them: normalize (pixel / 255), flatten (rows of 784, or
 // [N, 1, 28, 28] images), oneHotLabel ([N, classes] rows, or int labels).
-import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, describeValue } from '../runtime/tensor.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
+import { IntTensor, Tensor, describeValue, shown } from '../runtime/tensor.js';
 import { checkFlag } from '../runtime/options.js';
 
 /** Images as bytes, the way IDX files and the mnist package hold them. */
@@ -58,14 +58,25 @@ export function imagesTensor(rt: Runtime, images: RawImages, { normalize = true,
 
 /** Labels as one-hot rows [N, numClasses]; each label must be an integer in [0, numClasses). */
 export function oneHot(rt: Runtime, labels: ArrayLike<number>, numClasses: number): Tensor {
+  checkRuntime(rt, 'oneHot');
+  if (typeof numClasses !== 'number') throw new TypeError(`oneHot: numClasses must be a positive integer, got ${describeValue(numClasses)}`);
   if (!(Number.isInteger(numClasses) && numClasses > 0)) throw new RangeError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
-  for (let i = 0; i < labels.length; i++) {
-    const c = labels[i];
-    if (!(Number.isInteger(c) && c >= 0 && c < numClasses)) throw new RangeError(`oneHot: labels[${i}] is ${c}, expected an integer in [0, ${numClasses})`);
+  const N = labels !== null && typeof labels === 'object' ? labels.length : undefined;
+  if (!(typeof N === 'number' && Number.isSafeInteger(N) && N >= 0)) {
+    throw new TypeError(`oneHot: labels must be an array (or typed array) of class labels, got ${describeValue(labels)}`);
   }
-  const t = rt.tensor([labels.length, numClasses]);
+  // each label read once: the value checked is the value written
+  const classes: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const c = labels[i];
+    if (!(typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < numClasses)) {
+      throw new (typeof c === 'number' ? RangeError : TypeError)(`oneHot: labels[${i}] is ${shown(c)}, expected an integer in [0, ${numClasses})`);
+    }
+    classes.push(c);
+  }
+  const t = rt.tensor([N, numClasses]);
   const data = t.data;
-  for (let i = 0; i < labels.length; i++) data[i * numClasses + labels[i]] = 1;
+  for (let i = 0; i < N; i++) data[i * numClasses + classes[i]] = 1;
   return t;
 }
 

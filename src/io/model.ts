@@ -15,7 +15,7 @@ import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/o
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
 import { decodeFloats, encodeHeader, float32Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 
 /** Metadata keys simdnn writes itself; the caller's keys may not start with this prefix. */
@@ -118,7 +118,8 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
   const named = netOf(who, net);
   checkOptions(who, options, SAVE_KEYS);
   const { optimizer, metadata = {}, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
-  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 4)) throw new RangeError(`${who}: chunkBytes must be an integer >= 4, got ${chunkBytes}`);
+  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 4)) throw new RangeError(`${who}: chunkBytes must be an integer >= 4, got ${shown(chunkBytes)}`);
+  if (metadata === null || typeof metadata !== 'object') throw new TypeError(`${who}: metadata must be an object of strings, got ${describeValue(metadata)}`);
   const meta: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata)) {
     if (k.startsWith(RESERVED_PREFIX)) throw new TypeError(`${who}: metadata key '${k}' is reserved (keys starting with '${RESERVED_PREFIX}' are simdnn's)`);

@@ -9,6 +9,8 @@
 // run outside the data are errors. All of them are found from the header
 // alone, before the caller allocates anything.
 
+import { describeValue } from '../runtime/tensor.js';
+
 /** Bytes per element of every dtype the format defines. */
 export const SAFETENSORS_DTYPES: Readonly<Record<string, number>> = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
@@ -47,6 +49,13 @@ export class SafetensorsError extends Error {
 
 const utf8 = new TextEncoder();
 
+/** `fileBytes` is undefined or a file length: a TypeError / RangeError naming `who` otherwise. */
+function checkFileBytes(who: string, fileBytes: unknown): void {
+  if (fileBytes === undefined) return;
+  if (typeof fileBytes !== 'number') throw new TypeError(`${who}: fileBytes must be the file's length in bytes (or undefined), got ${describeValue(fileBytes)}`);
+  if (!(Number.isSafeInteger(fileBytes) && fileBytes >= 0)) throw new RangeError(`${who}: fileBytes must be the file's length in bytes (a non-negative integer), got ${fileBytes}`);
+}
+
 /**
  * The header length N from the first 8 bytes. Takes the file's first bytes
  * (at least 8) and, when known, the file's length in bytes. Throws a
@@ -54,6 +63,7 @@ const utf8 = new TextEncoder();
  */
 export function readHeaderLength(first: Uint8Array, fileBytes?: number): number {
   if (Object.prototype.toString.call(first) !== '[object Uint8Array]') throw new TypeError(`readHeaderLength: expected the file's first bytes as a Uint8Array, got ${Object.prototype.toString.call(first)}`);
+  checkFileBytes('readHeaderLength', fileBytes);
   if (first.length < 8) throw new SafetensorsError(`safetensors: the file has ${first.length} bytes, fewer than the 8 of the header length`);
   const view = new DataView(first.buffer, first.byteOffset, 8);
   const lo = view.getUint32(0, true), hi = view.getUint32(4, true);
@@ -86,9 +96,12 @@ function elementCount(name: string, shape: unknown): number {
  * SafetensorsError for invalid UTF-8 or JSON, a non-object, metadata values
  * that are not strings, unknown dtypes, malformed shapes or offsets, a shape
  * whose size does not match its byte range, ranges that overlap or leave a
- * gap, and (with `fileBytes`) data outside the file or bytes after the last tensor.
+ * gap, and (with `fileBytes`) data outside the file or bytes after the last tensor; a
+ * TypeError/RangeError for `json` that is not a Uint8Array or a `fileBytes` that is not a length.
  */
 export function parseHeader(json: Uint8Array, fileBytes?: number): SafetensorsHeader {
+  if (Object.prototype.toString.call(json) !== '[object Uint8Array]') throw new TypeError(`parseHeader: json must be the header's bytes as a Uint8Array, got ${describeValue(json)}`);
+  checkFileBytes('parseHeader', fileBytes);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(json);
@@ -193,9 +206,13 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * writes only `out[outIndex, outIndex + count)`. Throws a SafetensorsError for
  * any other dtype and for an F64 value beyond float32's range (it would become
  * ±Infinity), a RangeError when `bytes` is not whole elements or they do not
- * fit `out` from `outIndex`.
+ * fit `out` from `outIndex`, a TypeError for arguments of the wrong type.
  */
 export function decodeFloats(dtype: string, bytes: Uint8Array, out: Float32Array, outIndex: number): void {
+  if (typeof dtype !== 'string') throw new TypeError(`decodeFloats: dtype must be a string (F32, F16, BF16 or F64), got ${describeValue(dtype)}`);
+  if (Object.prototype.toString.call(bytes) !== '[object Uint8Array]') throw new TypeError(`decodeFloats: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  if (Object.prototype.toString.call(out) !== '[object Float32Array]') throw new TypeError(`decodeFloats: out must be a Float32Array, got ${describeValue(out)}`);
+  if (typeof outIndex !== 'number') throw new TypeError(`decodeFloats: outIndex must be a non-negative integer, got ${describeValue(outIndex)}`);
   const size = Object.hasOwn(SAFETENSORS_DTYPES, dtype) ? SAFETENSORS_DTYPES[dtype] : 0;
   const count = size > 0 ? bytes.length / size : 0;
   if (size > 0 && !(Number.isInteger(count) && Number.isSafeInteger(outIndex) && outIndex >= 0 && outIndex + count <= out.length)) {

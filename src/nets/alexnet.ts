@@ -6,7 +6,7 @@
 // (torchvision's adaptive 6×6 average pool is the identity at 224×224 and is
 // left out). He-normal weights, zero biases; 61,100,840 parameters for 1000
 // classes. Keys W1/b1 … W8/b8.
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { checkOptions } from '../runtime/options.js';
 import { Sequential } from './sequential.js';
 import { buildStack } from './conv-stack.js';
@@ -25,11 +25,13 @@ const KEYS = new Set(['numClasses', 'dropout']);
  * AlexNet's layer stack for [N, 3, 224, 224] input (torchvision's, without the adaptive pool):
  * He-normal weights, zero biases, keys W1/b1 … W8/b8 (61,100,840 parameters for 1000 classes).
  * The caller owns the net (dispose() frees it and its parameters).
- * @throws TypeError on an unknown option; RangeError on a bad numClasses or dropout, or when the
- * runtime's memory cannot hold the parameters.
+ * @throws TypeError on an unknown option or a numClasses or dropout that is not a number; RangeError
+ * on a bad numClasses or dropout, or when the runtime's memory cannot hold the parameters.
  */
 export function alexNet(rt: Runtime, options: AlexNetOptions = {}): Sequential {
+  checkRuntime(rt, 'alexNet');
   checkOptions('alexNet', options, KEYS);
+  // read once; buildStack checks them (a TypeError for what is not a number, naming alexNet and the option)
   const { numClasses = 1000, dropout = 0.5 } = options;
   const { layers, parameterSet } = buildStack(rt, 'alexNet', [3, 224, 224], [
     { kind: 'conv', filterNum: 64, filterSize: 11, stride: 4, pad: 2 }, { kind: 'relu' }, { kind: 'pool', size: 3, stride: 2 },

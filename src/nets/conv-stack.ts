@@ -11,6 +11,7 @@ import { Flatten } from '../layers/flatten.js';
 import type { Layer } from '../layers/layer.js';
 import { Pooling } from '../layers/pooling.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { describeValue, shown } from '../runtime/tensor.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
 
@@ -37,15 +38,38 @@ export interface Stack {
 }
 
 export function checkInputDim(who: string, inputDim: readonly number[]): [number, number, number] {
-  if (inputDim.length !== 3 || !inputDim.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new RangeError(`${who}: inputDim must be [C, H, W] of positive integers, got [${inputDim.join(', ')}]`);
-  }
-  return [inputDim[0], inputDim[1], inputDim[2]];
+  const expected = `${who}: inputDim must be [C, H, W] of positive integers`;
+  // each element read once, and shown without formatting what cannot be (a Symbol, a BigInt)
+  if (!Array.isArray(inputDim)) throw new TypeError(`${expected}, got ${describeValue(inputDim)}`);
+  const n = inputDim.length;
+  if (n !== 3) throw new RangeError(`${expected}, got ${n <= 8 ? `[${Array.from({ length: n }, (_, i) => shown(inputDim[i])).join(', ')}]` : describeValue(inputDim)}`);
+  const dims: unknown[] = [inputDim[0], inputDim[1], inputDim[2]];
+  if (!dims.every((d) => typeof d === 'number')) throw new TypeError(`${expected}, got [${dims.map(shown).join(', ')}]`);
+  if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0)) throw new RangeError(`${expected}, got [${dims.join(', ')}]`);
+  return dims as [number, number, number];
 }
 
-function positive(who: string, what: string, v: number): number {
+/** A positive integer, or a TypeError (not a number) / RangeError naming `who` and `what`. */
+function positive(who: string, what: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${who}: ${what} must be a positive integer, got ${describeValue(v)}`);
   if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${who}: ${what} must be a positive integer, got ${v}`);
   return v;
+}
+
+/**
+ * The weight init's std for each fan-in, checked up front and named after `who` (initStd's own
+ * messages start with the option's name; a net's caller should see the net's).
+ */
+function initStds(who: string, init: WeightInit, fanIns: readonly number[]): number[] {
+  const names = "a number, 'xavier', 'sigmoid', 'he' or 'relu'";
+  if (typeof init === 'number') {
+    if (!(Number.isFinite(init) && init >= 0)) throw new RangeError(`${who}: weightInitStd: expected a non-negative number, got ${init}`);
+  } else if (typeof init !== 'string') {
+    throw new TypeError(`${who}: weightInitStd: expected ${names}, got ${describeValue(init)}`);
+  } else if (!['xavier', 'sigmoid', 'he', 'relu'].includes(init)) {
+    throw new TypeError(`${who}: weightInitStd: expected ${names}, got '${init}'`);
+  }
+  return fanIns.map((n) => initStd(init, n));
 }
 
 export function buildStack(rt: Runtime, who: string, inputDim: readonly number[], items: readonly StackItem[], init: WeightInit): Stack {
@@ -95,6 +119,7 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
         shape = [shape.reduce((a, b) => a * b, 1)];
         return 0;
       case 'dropout':
+        if (typeof item.ratio !== 'number') throw new TypeError(`${item.option ? `${who}: ${item.option}` : `${at}: ratio`} must be a number in [0, 1), got ${describeValue(item.ratio)}`);
         if (!(item.ratio >= 0 && item.ratio < 1)) throw new RangeError(`${item.option ? `${who}: ${item.option}` : `${at}: ratio`} must be in [0, 1), got ${item.ratio}`);
         return 0;
       case 'relu':
@@ -103,7 +128,7 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
         throw new TypeError(`${at}: unknown kind`);
     }
   });
-  const stds = fanIns.map((n) => initStd(init, n));
+  const stds = initStds(who, init, fanIns);
   const set = new ParameterSet(rt, specs);
   stds.forEach((std, j) => rt.randn(set.params[`W${j + 1}`], std));
   const layers = items.map((item, n): Layer => {

@@ -77,7 +77,7 @@ export class MultiLayerNetExtend extends Sequential {
       ? hidden.flatMap((h, j) => [[`gamma${j + 1}`, [h]], [`beta${j + 1}`, [h]]] as Array<[string, number[]]>)
       : [];
     // Checked and built before the arena so a bad option allocates nothing.
-    checkSequentialOptions({ weightDecayLambda, l1Lambda });
+    checkSequentialOptions({ weightDecayLambda, l1Lambda }, who);
     // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does)
     const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden })) };
     const activations = hidden.map(() => activation(act));

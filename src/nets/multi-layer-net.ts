@@ -85,7 +85,7 @@ export class MultiLayerNet extends Sequential {
     const weightInitStd = initOption(who, orDefault(o.weightInitStd, 'relu'));
     const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
     // every option is checked before the parameters are allocated: a bad one leaks nothing
-    checkSequentialOptions({ weightDecayLambda });
+    checkSequentialOptions({ weightDecayLambda }, who);
     const hiddenSizeList = sizes.slice(1, -1);
     // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does)
     const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList })) };

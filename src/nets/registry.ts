@@ -4,6 +4,7 @@
 // rebuild it anywhere. New named nets need an entry here.
 import { convOutputSize } from '../layers/convolution.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { describeValue, shown } from '../runtime/tensor.js';
 import { checkInputDim, type ConvParam } from './conv-stack.js';
 import { DeepConvNet, deepConvNetParams, type DeepConvNetOptions } from './deep-conv-net.js';
 import { MultiLayerNet, checkSizes, type MultiLayerNetOptions } from './multi-layer-net.js';
@@ -27,23 +28,29 @@ export type NetSpec =
 /** A net built from a spec: a Sequential that knows how to rebuild itself. */
 export type NamedNet = Sequential & { readonly spec: NetSpec };
 
+/** A value in a message: a string as JSON (quoted), anything else as shown() gives it (never throws, unlike JSON.stringify on a BigInt). */
+function got(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : shown(v);
+}
+
 /**
  * Checks that `spec` is `{ kind, options }` with a known kind and an options
  * object; throws a TypeError naming what is wrong. The options themselves are
- * checked by the net's constructor (and by `netTensorShapes`).
+ * checked by the net's constructor (and by `netTensorShapes`). Returns
+ * `{ kind, options }` as read once (a getter is not asked again).
  */
 export function checkNetSpec(spec: unknown, who = 'spec'): NetSpec {
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TypeError(`${who}: expected { kind, options }, got ${JSON.stringify(spec)}`);
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TypeError(`${who}: expected { kind, options }, got ${got(spec)}`);
   const { kind, options } = spec as { kind?: unknown; options?: unknown };
   if (typeof kind !== 'string' || !(NET_KINDS as readonly string[]).includes(kind)) {
-    throw new TypeError(`${who}.kind: expected one of ${NET_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+    throw new TypeError(`${who}.kind: expected one of ${NET_KINDS.join(', ')}, got ${got(kind)}`);
   }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`${who}.options: expected an object of constructor options, got ${JSON.stringify(options)}`);
+    throw new TypeError(`${who}.options: expected an object of constructor options, got ${got(options)}`);
   }
   const extra = Object.keys(spec).filter((k) => k !== 'kind' && k !== 'options');
   if (extra.length > 0) throw new TypeError(`${who}: unknown key '${extra[0]}' (expected kind, options)`);
-  return spec as NetSpec;
+  return { kind, options } as NetSpec;
 }
 
 /**
@@ -53,7 +60,7 @@ export function checkNetSpec(spec: unknown, who = 'spec'): NetSpec {
  * or bad options, before anything is allocated.
  */
 export function buildNet(rt: Runtime, spec: NetSpec): NamedNet {
-  const s = checkNetSpec(spec);
+  const s = checkNetSpec(spec, 'buildNet: spec');
   switch (s.kind) {
     case 'mlp': return new MultiLayerNet(rt, s.options);
     case 'mlp-extend': return new MultiLayerNetExtend(rt, s.options);
@@ -68,23 +75,25 @@ export function buildNet(rt: Runtime, spec: NetSpec): NamedNet {
  * it. Throws a RangeError for sizes the net's constructor would refuse.
  */
 export function netTensorShapes(spec: NetSpec): Record<string, number[]> {
-  const { params, state } = netTensorGroups(spec);
+  const { params, state } = netTensorGroups(spec, 'netTensorShapes: spec');
   return { ...params, ...state };
 }
 
 /** @internal netTensorShapes as the parameters (what optimizers update) and the layer state. */
-export function netTensorGroups(spec: NetSpec): { params: Record<string, number[]>; state: Record<string, number[]> } {
+export function netTensorGroups(spec: NetSpec, who = 'spec'): { params: Record<string, number[]>; state: Record<string, number[]> } {
   const state: Record<string, number[]> = {};
-  return { params: paramShapes(spec, state), state };
+  return { params: paramShapes(spec, state, who), state };
 }
 
-function paramShapes(spec: NetSpec, state: Record<string, number[]>): Record<string, number[]> {
-  const s = checkNetSpec(spec);
+function paramShapes(spec: NetSpec, state: Record<string, number[]>, who: string): Record<string, number[]> {
+  const checked = checkNetSpec(spec, who);
+  // the options read once: each value checked is the one used
+  const s = { kind: checked.kind, options: { ...checked.options } } as NetSpec;
   const out: Record<string, number[]> = {};
   switch (s.kind) {
     case 'mlp': case 'mlp-extend': {
       const o = s.options;
-      if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${s.kind}: hiddenSizeList must be an array, got ${JSON.stringify(o.hiddenSizeList)}`);
+      if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${s.kind}: hiddenSizeList must be an array, got ${got(o.hiddenSizeList)}`);
       const sizes = checkSizes(s.kind, o.inputSize, o.hiddenSizeList, o.outputSize);
       const batchnorm = s.kind === 'mlp-extend' && s.options.useBatchnorm === true;
       for (let i = 1; i < sizes.length; i++) {
@@ -122,14 +131,21 @@ function paramShapes(spec: NetSpec, state: Record<string, number[]>): Record<str
   }
 }
 
-function positiveInt(who: string, what: string, v: unknown): number {
-  if (!(typeof v === 'number' && Number.isInteger(v) && v > 0)) throw new RangeError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+/** An integer >= `min` (1 or 0): a TypeError for what is not a number, a RangeError for a number out of range. */
+function positiveInt(who: string, what: string, v: unknown, min = 1): number {
+  const expected = `${who}: ${what} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`;
+  if (typeof v !== 'number') throw new TypeError(`${expected}, got ${describeValue(v)}`);
+  if (!(Number.isInteger(v) && v >= min)) throw new RangeError(`${expected}, got ${v}`);
   return v;
 }
 
-function conv(who: string, [C, H, W]: [number, number, number], p: ConvParam, i: number, out: Record<string, number[]>): [number, number, number] {
+function conv(who: string, [C, H, W]: [number, number, number], param: ConvParam, i: number, out: Record<string, number[]>): [number, number, number] {
+  if (param === null || typeof param !== 'object' || Array.isArray(param)) {
+    throw new TypeError(`${who}: conv ${i} must be { filterNum, filterSize, pad?, stride? }, got ${describeValue(param)}`);
+  }
+  const p = { ...param }; // each value read once
   const FN = positiveInt(who, `conv ${i} filterNum`, p.filterNum), F = positiveInt(who, `conv ${i} filterSize`, p.filterSize);
-  const stride = p.stride ?? 1, pad = p.pad ?? 0;
+  const stride = positiveInt(who, `conv ${i} stride`, p.stride ?? 1), pad = positiveInt(who, `conv ${i} pad`, p.pad ?? 0, 0);
   const OH = convOutputSize(H, F, stride, pad), OW = convOutputSize(W, F, stride, pad);
   if (!(OH >= 1 && OW >= 1)) throw new RangeError(`${who}: conv ${i} (${F}×${F}, pad ${pad}) does not fit a ${H}×${W} input`);
   out[`W${i}`] = [FN, C, F, F];

@@ -8,7 +8,7 @@ import { isFusableActivation } from '../layers/activations.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue, shown } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
@@ -60,11 +60,12 @@ export class Sequential {
 
   constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {
     checkRuntime(rt, 'Sequential');
-    checkSequentialOptions(options);
+    // the options read once (each getter runs once): what is checked is what is kept
+    options = readSequentialOptions(options, 'Sequential');
     if (!Array.isArray(layers)) throw new TypeError(`Sequential: layers must be an array of layers, got ${typeof layers}`);
     layers.forEach((layer, i) => checkLayer(rt, layers, layer, i));
     this.layers = layers;
-    this.inputShape = options.inputShape ? [...options.inputShape] : null;
+    this.inputShape = options.inputShape ?? null;
     this.weightDecayLambda = options.weightDecayLambda ?? 0;
     this.l1Lambda = options.l1Lambda ?? 0;
     this.evalBatchSize = options.evalBatchSize ?? 1000;
@@ -478,21 +479,46 @@ function checkTrainFlag(who: string, train: unknown): void {
   checkFlag(who, 'train', train, ` (${who}(x, train?, …) takes positional arguments; predictAsync takes { out, signal })`);
 }
 
-/** Checks SequentialOptions before a net allocates anything (the named nets call it first). */
-export function checkSequentialOptions(options: SequentialOptions): void {
+/**
+ * Checks SequentialOptions before a net allocates anything (the named nets call it first). With
+ * `who` (the entry, e.g. 'Sequential'), the option messages start with it; without, with the option.
+ */
+export function checkSequentialOptions(options: SequentialOptions, who?: string): void {
+  readSequentialOptions(options, who);
+}
+
+/**
+ * SequentialOptions read once and checked: a copy of the object's own properties (each getter runs
+ * once) with inputShape copied too, so the values checked are the values kept.
+ */
+function readSequentialOptions(options: SequentialOptions, who?: string): SequentialOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('Sequential: options must be an object');
-  for (const key of Object.keys(options)) {
+  const o: SequentialOptions = { ...options };
+  for (const key of Object.keys(o)) {
     if (!OPTIONS.has(key)) throw new TypeError(`Sequential: unknown option '${key}' (expected one of ${[...OPTIONS].join(', ')})`);
   }
-  if (options.weightDecayLambda !== undefined) nonNegative('weightDecayLambda', options.weightDecayLambda);
-  if (options.l1Lambda !== undefined) nonNegative('l1Lambda', options.l1Lambda);
-  const e = options.evalBatchSize;
-  if (e !== undefined && !(Number.isInteger(e) && e > 0)) throw new RangeError(`evalBatchSize: expected a positive integer, got ${e}`);
-  if (options.decayed !== undefined && typeof options.decayed !== 'function') throw new TypeError('decayed: expected a function of the parameter key');
-  const shape = options.inputShape;
-  if (shape !== undefined && !(Array.isArray(shape) && shape.length > 0 && shape.every((d) => Number.isInteger(d) && d > 0))) {
-    throw new RangeError(`inputShape: expected one sample's dimensions as positive integers, got ${JSON.stringify(shape)}`);
+  const at = (name: string) => (who ? `${who}: ${name}` : name);
+  if (o.weightDecayLambda !== undefined) nonNegative(at('weightDecayLambda'), o.weightDecayLambda);
+  if (o.l1Lambda !== undefined) nonNegative(at('l1Lambda'), o.l1Lambda);
+  const e: unknown = o.evalBatchSize;
+  if (e !== undefined) {
+    if (typeof e !== 'number') throw new TypeError(`${at('evalBatchSize')}: expected a positive integer, got ${describeValue(e)}`);
+    if (!(Number.isInteger(e) && e > 0)) throw new RangeError(`${at('evalBatchSize')}: expected a positive integer, got ${e}`);
   }
+  if (o.decayed !== undefined && typeof o.decayed !== 'function') throw new TypeError(`${at('decayed')}: expected a function of the parameter key`);
+  const shape: unknown = o.inputShape;
+  if (shape !== undefined) {
+    const expected = `${at('inputShape')}: expected one sample's dimensions as positive integers`;
+    if (!Array.isArray(shape)) throw new TypeError(`${expected}, got ${describeValue(shape)}`);
+    const n = shape.length;
+    if (n === 0) throw new RangeError(`${expected}, got []`);
+    const dims: unknown[] = Array.from({ length: n }, (_, i) => shape[i]); // each element read once
+    const got = n <= 8 ? `[${dims.map(shown).join(',')}]` : describeValue(shape);
+    if (!dims.every((d) => typeof d === 'number')) throw new TypeError(`${expected}, got ${got}`);
+    if (!dims.every((d) => Number.isInteger(d) && (d as number) > 0)) throw new RangeError(`${expected}, got ${got}`);
+    o.inputShape = dims as number[];
+  }
+  return o;
 }
 
 /**
@@ -519,7 +545,8 @@ function checkLayer(rt: Runtime, layers: readonly Layer[], layer: Layer, i: numb
   for (const [name, t] of Object.entries(layer.state ?? {})) checkTensor(rt, t, `${at} (${layer.name}) state.${name}`);
 }
 
-function nonNegative(name: string, v: number): number {
+function nonNegative(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${name}: expected a non-negative number, got ${describeValue(v)}`);
   if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${name}: expected a non-negative number, got ${v}`);
   return v;
 }

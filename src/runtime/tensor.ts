@@ -132,6 +132,11 @@ abstract class View<A extends Float32Array | Int32Array> {
   protected rowView(start: number, end: number): { block: Block; ptr: number; shape: number[] } {
     if (!this.alive) throw new TypeError('rows: tensor used after dispose()');
     const rows = this.shape[0];
+    // a value that is not a number is named as such (a Symbol would throw in the message, a Date or a
+    // function would print as itself); numbers keep the range form
+    for (const [what, v] of [['start', start], ['end', end]] as const) {
+      if (typeof v !== 'number') throw new TypeError(`rows: ${what} must be an integer in [0, ${rows}], got ${describeValue(v)}`);
+    }
     if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= rows)) {
       throw new RangeError(`rows(${start}, ${end}): expected 0 <= start <= end <= ${rows}`);
     }
@@ -181,8 +186,11 @@ export class Tensor extends View<Float32Array> {
   view(offset: number, shape: Shape): Tensor {
     const block = this.viewBlock('view');
     const { dims, size: n } = shapeSnapshot(shape, 'view');
+    if (typeof offset !== 'number') {
+      throw new TypeError(`view: offset must be a non-negative integer, got ${describeValue(offset)}`);
+    }
     if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= this.size)) {
-      throw new RangeError(`view(${describeValue(offset)}, [${dims.join(', ')}]): expected 0 <= offset and offset + ${n} <= ${this.size}`);
+      throw new RangeError(`view(${offset}, [${dims.join(', ')}]): expected 0 <= offset and offset + ${n} <= ${this.size}`);
     }
     return new Tensor(this.rt, this.ptr + offset * 4, dims, block, false);
   }

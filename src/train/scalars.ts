@@ -2,8 +2,8 @@
 // drives an optimizer over two plain numbers. Optimizers work on tensors, so
 // each number becomes a 1-element tensor; this does that in one call.
 import type { Optimizer } from '../optim/optimizer.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
+import { describeValue, type Tensor } from '../runtime/tensor.js';
 
 /**
  * Runs `steps` updates of `optimizer` on named numbers from `start`, with `gradient` giving
@@ -20,21 +20,30 @@ export function optimizeScalars(
   gradient: (point: Record<string, number>) => Record<string, number>,
   steps: number,
 ): Array<Record<string, number>> {
+  // every argument checked before anything is allocated; what is not a number is a TypeError naming it
+  checkRuntime(rt, 'optimizeScalars');
+  if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.update !== 'function') {
+    throw new TypeError(`optimizeScalars: optimizer must be an Optimizer (from createOptimizer or new SGD(…)), got ${describeValue(optimizer)}`);
+  }
+  if (start === null || typeof start !== 'object' || Array.isArray(start)) {
+    throw new TypeError(`optimizeScalars: start must be an object of named numbers ({ x: -7, y: 2 }), got ${describeValue(start)}`);
+  }
+  if (typeof gradient !== 'function') throw new TypeError(`optimizeScalars: gradient must be a function of the point, got ${describeValue(gradient)}`);
+  if (typeof steps !== 'number') throw new TypeError(`optimizeScalars: steps must be a non-negative integer, got ${describeValue(steps)}`);
   if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`optimizeScalars: steps must be a non-negative integer, got ${steps}`);
   const keys = Object.keys(start);
-  for (const k of keys) if (!Number.isFinite(start[k])) throw new RangeError(`optimizeScalars: start.${k} must be a finite number, got ${start[k]}`);
+  const values = keys.map((k) => start[k]); // each read once: the value checked is the value used
+  keys.forEach((k, i) => finite(`start.${k}`, values[i]));
   const params: Record<string, Tensor> = {};
   const grads: Record<string, Tensor> = {};
   try {
-    for (const k of keys) { params[k] = rt.tensor([1], [start[k]]); grads[k] = rt.tensor([1]); }
+    keys.forEach((k, i) => { params[k] = rt.tensor([1], [values[i]]); grads[k] = rt.tensor([1]); });
     const point = () => Object.fromEntries(keys.map((k) => [k, params[k].data[0]]));
     const path = [point()];
     for (let i = 0; i < steps; i++) {
       const g = gradient(path[path.length - 1]);
-      for (const k of keys) {
-        if (!Number.isFinite(g?.[k])) throw new RangeError(`optimizeScalars: gradient().${k} must be a finite number, got ${g?.[k]}`);
-        grads[k].data[0] = g[k];
-      }
+      if (g === null || typeof g !== 'object') throw new TypeError(`optimizeScalars: gradient() must return an object of named numbers, got ${describeValue(g)}`);
+      for (const k of keys) grads[k].data[0] = finite(`gradient().${k}`, g[k]);
       optimizer.update(params, grads);
       path.push(point());
     }
@@ -42,4 +51,11 @@ export function optimizeScalars(
   } finally {
     for (const t of [...Object.values(params), ...Object.values(grads)]) t.dispose();
   }
+}
+
+/** A finite number, or a TypeError (not a number) / RangeError naming `what`. */
+function finite(what: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`optimizeScalars: ${what} must be a finite number, got ${describeValue(v)}`);
+  if (!Number.isFinite(v)) throw new RangeError(`optimizeScalars: ${what} must be a finite number, got ${v}`);
+  return v;
 }

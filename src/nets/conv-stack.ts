@@ -13,6 +13,7 @@ import { Pooling } from '../layers/pooling.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { describeValue, shown } from '../runtime/tensor.js';
 import { initStd, type WeightInit } from './init.js';
+import { positiveInteger } from './net-options.js';
 import { ParameterSet } from './parameters.js';
 
 /** The book's conv_param: { filter_num, filter_size, pad, stride }. */
@@ -49,13 +50,6 @@ export function checkInputDim(who: string, inputDim: readonly number[]): [number
   return dims as [number, number, number];
 }
 
-/** A positive integer, or a TypeError (not a number) / RangeError naming `who` and `what`. */
-function positive(who: string, what: string, v: unknown): number {
-  if (typeof v !== 'number') throw new TypeError(`${who}: ${what} must be a positive integer, got ${describeValue(v)}`);
-  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${who}: ${what} must be a positive integer, got ${v}`);
-  return v;
-}
-
 /**
  * The weight init's std for each fan-in, checked up front and named after `who` (initStd's own
  * messages start with the option's name; a net's caller should see the net's).
@@ -86,8 +80,8 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
         const where = item.option ? `${who}: ${item.option} (layer ${n + 1})` : at;
         if (shape.length !== 3) throw new RangeError(`${where}: needs [C, H, W] input, got [${shape.join(', ')}]`);
         const [C, H, W] = shape;
-        const FN = positive(where, 'filterNum', item.filterNum);
-        const F = positive(where, 'filterSize', item.filterSize);
+        const FN = positiveInteger(where, 'filterNum', item.filterNum);
+        const F = positiveInteger(where, 'filterSize', item.filterSize);
         const stride = item.stride ?? 1, pad = item.pad ?? 0;
         checkStridePad(where, stride, pad);
         const OH = convOutputSize(H, F, stride, pad), OW = convOutputSize(W, F, stride, pad);
@@ -100,8 +94,8 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
       case 'pool': {
         if (shape.length !== 3) throw new RangeError(`${at}: needs [C, H, W] input, got [${shape.join(', ')}]`);
         const [C, H, W] = shape;
-        positive(at, 'size', item.size);
-        positive(at, 'stride', item.stride);
+        positiveInteger(at, 'size', item.size);
+        positiveInteger(at, 'stride', item.stride);
         const OH = convOutputSize(H, item.size, item.stride, 0), OW = convOutputSize(W, item.size, item.stride, 0);
         if (!(OH >= 1 && OW >= 1)) throw new RangeError(`${at}: a ${item.size}×${item.size} window does not fit a ${H}×${W} input`);
         shape = [C, OH, OW];
@@ -109,7 +103,7 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
       }
       case 'affine': {
         const D = shape.reduce((a, b) => a * b, 1);
-        const size = item.option ? positive(who, item.option, item.size) : positive(at, 'size', item.size);
+        const size = item.option ? positiveInteger(who, item.option, item.size) : positiveInteger(at, 'size', item.size);
         specs.push([`W${i}`, [D, size]], [`b${i}`, [size]]);
         fanIns.push(D);
         shape = [size];

@@ -6,6 +6,7 @@
 // Node and Chromium.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
+import { expectRefused as refused, type ErrorClass } from './helpers/refused.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   Affine, MultiLayerNet, RandomAffine, SGD, Sequential, SimpleConvNet, alexNet, buildNet,
@@ -16,22 +17,8 @@ import {
 let rt: Runtime;
 beforeAll(async () => { rt = await makeRuntime({ seed: 3 }); });
 
-type ErrorClass = new (message?: string) => Error;
-
-/** `f` throws an error of class `cls` whose message matches `message`, and leaves the memory as it found it. */
-function expectRefused(f: () => unknown, cls: ErrorClass, message: RegExp): void {
-  const before = rt.memoryStats();
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, String(message)).toBeInstanceOf(cls);
-  expect((error as Error).message).toMatch(message);
-  const after = rt.memoryStats();
-  expect({ used: after.used, blocks: after.blocks }, String(message)).toEqual({ used: before.used, blocks: before.blocks });
-}
+/** `f` is refused with `cls` and `message`, allocating nothing on the suite's runtime. */
+const expectRefused = (f: () => unknown, cls: ErrorClass, message: RegExp) => refused(rt, f, cls, message);
 
 /** An object whose `key` is a getter: `values[0]` on the first read, `values[1]` after. */
 function flaky<T extends object>(base: T, key: string, values: readonly unknown[]): T {

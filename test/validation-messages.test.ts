@@ -5,6 +5,7 @@
 // once: what a net records as its spec is what it built. Node and Chromium.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
+import { expectRefused as refused, type ErrorClass } from './helpers/refused.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, buildNet, createOptimizer,
@@ -15,22 +16,8 @@ import {
 let rt: Runtime;
 beforeAll(async () => { rt = await makeRuntime({ seed: 3 }); });
 
-type ErrorClass = new (message?: string) => Error;
-
-/** `f` throws an error of class `cls` whose message matches `message`, and leaves the memory as it found it. */
-function expectRefused(f: () => unknown, cls: ErrorClass, message: RegExp): void {
-  const before = rt.memoryStats();
-  let error: unknown;
-  try {
-    f();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, String(message)).toBeInstanceOf(cls);
-  expect((error as Error).message).toMatch(message);
-  const after = rt.memoryStats();
-  expect({ used: after.used, blocks: after.blocks }, String(message)).toEqual({ used: before.used, blocks: before.blocks });
-}
+/** `f` is refused with `cls` and `message`, allocating nothing on the suite's runtime. */
+const expectRefused = (f: () => unknown, cls: ErrorClass, message: RegExp) => refused(rt, f, cls, message);
 
 const sym = Symbol('s');
 const NAMES = 'sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw';

@@ -185,7 +185,25 @@ describe('tensors', () => {
     wild.dispose();
     const t = rt.tensor([2, 2]);
     expect(() => t.set([1, 2, 3])).toThrow(/Tensor\.set: expected 4 values for shape \[2, 2\], got 3/);
+    // set checks its values as rt.tensor and rt.labels do, writing nothing on a refusal ('1' was written as 1, a row as NaN)
+    t.set([5, 6, 7, 8]);
+    for (const [data, message] of [
+      [['1', 2, 3, 4], /^Tensor\.set: data\[0\] is the string "1", not a number$/], [[1, 2, 3, [4]], /data\[3\] is an Array of length 1, not a number/],
+      [new BigInt64Array(4), /^Tensor\.set: data holds BigInts; pass numbers$/],
+    ] as const) {
+      expect(() => t.set(data as unknown as ArrayLike<number>), String(data)).toThrow(message);
+    }
+    expect(Array.from(t.data)).toEqual([5, 6, 7, 8]);
+    const l = rt.labels([2]);
+    expect(() => l.set([1, 0.5])).toThrow(/^Tensor\.set: data\[1\] = 0.5 is not a 32-bit integer$/);
+    // a value read once: a getter that turns into a string after the check is not asked again
+    const flaky = [1, 2, 3, 4];
+    let reads = 0;
+    Object.defineProperty(flaky, 0, { get: () => (reads++ === 0 ? 9 : 'x'), enumerable: true });
+    t.set(flaky);
+    expect([Array.from(t.data), reads]).toEqual([[9, 2, 3, 4], 1]);
     t.dispose();
+    l.dispose();
     const after = rt.memoryStats();
     expect({ used: after.used, blocks: after.blocks }).toEqual({ used: before.used, blocks: before.blocks });
   });

@@ -7,7 +7,7 @@ import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
-import { IntTensor, Tensor, checkFloatTensor, describeValue, otherCopyHint, shapeSnapshot, type Shape } from './tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkedValues, describeValue, otherCopyHint, shapeSnapshot, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
@@ -663,8 +663,7 @@ export class Runtime {
    */
   tensor(shape: Shape, data?: ArrayLike<number>): Tensor {
     const { dims, size } = shapeSnapshot(shape, 'tensor');
-    checkData('tensor', dims, size, data);
-    const source = data === undefined ? undefined : this.detachSafe(data);
+    const source = data === undefined ? undefined : this.detachSafe(checkedValues('tensor', dims, size, data, false));
     const t = Tensor.own(this, this.alloc(size * 4), dims);
     if (source === undefined) this.unsafeKernels.fill(t.ptr, 0, size);
     else t.data.set(source);
@@ -674,9 +673,7 @@ export class Runtime {
   /** An int32 tensor (labels, indices), zero-filled or copied from `data`; the caller owns it. */
   labels(shape: Shape | number, data?: ArrayLike<number>): IntTensor {
     const { dims, size } = shapeSnapshot(typeof shape === 'number' ? [shape] : shape, 'labels');
-    checkData('labels', dims, size, data);
-    if (data !== undefined) checkInt32Values('labels', data);
-    const source = data === undefined ? undefined : this.detachSafe(data);
+    const source = data === undefined ? undefined : this.detachSafe(checkedValues('labels', dims, size, data, true));
     const t = IntTensor.own(this, this.alloc(size * 4), dims);
     if (source === undefined) t.data.fill(0);
     else t.data.set(source);
@@ -774,39 +771,6 @@ export class Runtime {
   /** A snapshot of the allocator: live bytes and blocks, high-water mark, memory size (a new plain object each call). */
   memoryStats(): AllocatorStats {
     return this.allocator.stats();
-  }
-}
-
-function checkData(who: string, shape: Shape, size: number, data: ArrayLike<number> | undefined): void {
-  if (data === undefined) return;
-  if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
-    throw new TypeError(`${who}: data must be an array-like of ${size} numbers, got ${data === null ? 'null' : typeof data}`);
-  }
-  if (data.length !== size) throw new RangeError(`${who}: shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new TypeError(`${who}: data holds BigInts; pass numbers`);
-  if (!ArrayBuffer.isView(data)) {
-    // a plain array would be converted silently: '1' to 1, undefined or a nested row to NaN
-    for (let i = 0; i < size; i++) {
-      const v = data[i];
-      if (typeof v !== 'number') {
-        const hint = Array.isArray(v) ? ' (pass the values flat, row after row)' : '';
-        throw new TypeError(`${who}: data[${i}] is ${describeValue(v)}, not a number${hint}`);
-      }
-    }
-  }
-}
-
-/** Integer typed arrays whose every value fits an Int32Array as is. */
-const FITS_INT32 = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array];
-
-/** Refuses values an Int32Array would change (1.5 to 1, NaN to 0, 2^32 + 1 to 1), naming the first. */
-function checkInt32Values(who: string, data: ArrayLike<number>): void {
-  if (FITS_INT32.some((T) => data instanceof T)) return;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff)) {
-      throw new RangeError(`${who}: data[${i}] = ${v} is not a 32-bit integer`);
-    }
   }
 }
 

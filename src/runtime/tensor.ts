@@ -113,7 +113,8 @@ abstract class View<A extends Float32Array | Int32Array> {
     if (values.length !== this.size) {
       throw new RangeError(`Tensor.set: expected ${this.size} values for shape [${this.shape.join(', ')}], got ${values.length}`);
     }
-    this.data.set(values);
+    // as rt.tensor / rt.labels check their data: non-numbers, BigInts, and for an IntTensor values it would change
+    this.data.set(checkedValues('Tensor.set', this.shape, this.size, values, this instanceof IntTensor));
     return this;
   }
 
@@ -278,6 +279,42 @@ export function otherCopyHint(v: unknown, classes: readonly string[]): string {
     ? ` of another copy of simdnn (the package is loaded twice, e.g. by both import and require: use one)`
     : '';
 }
+
+/**
+ * `data` checked as the `size` values of a tensor of `shape`, and what to copy from it: a typed array as it is, a
+ * plain array's values read once (a getter is not asked again; checked, they are what is copied). A plain array's
+ * non-numbers are refused (a Float32Array would turn '1' into 1 and a nested row into NaN without a word), BigInt
+ * arrays too, and with `int32` a value an Int32Array would change (1.5, NaN, 2^32 + 1), naming `who` and the first.
+ */
+export function checkedValues(who: string, shape: Shape, size: number, data: unknown, int32: boolean): ArrayLike<number> {
+  const length = data !== null && typeof data === 'object' ? (data as ArrayLike<unknown>).length : undefined;
+  if (typeof length !== 'number') throw new TypeError(`${who}: data must be an array-like of ${size} numbers, got ${describeValue(data)}`);
+  if (length !== size) throw new RangeError(`${who}: shape [${shape.join(', ')}] needs ${size} values, got ${length}`);
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new TypeError(`${who}: data holds BigInts; pass numbers`);
+  let values = data as ArrayLike<number>;
+  if (!ArrayBuffer.isView(data)) {
+    const read = new Array<number>(size);
+    for (let i = 0; i < size; i++) {
+      const v: unknown = (data as ArrayLike<unknown>)[i];
+      if (typeof v !== 'number') {
+        const hint = Array.isArray(v) ? ' (pass the values flat, row after row)' : '';
+        throw new TypeError(`${who}: data[${i}] is ${describeValue(v)}, not a number${hint}`);
+      }
+      read[i] = v;
+    }
+    values = read;
+  }
+  if (int32 && !FITS_INT32.some((T) => values instanceof T)) {
+    for (let i = 0; i < size; i++) {
+      const v = values[i];
+      if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff)) throw new RangeError(`${who}: data[${i}] = ${v} is not a 32-bit integer`);
+    }
+  }
+  return values;
+}
+
+/** Integer typed arrays whose every value fits an Int32Array as is. */
+const FITS_INT32 = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array];
 
 /** A value for a message: a number as written (0, -1.5, NaN), anything else described (never throws). */
 export function shown(v: unknown): string {

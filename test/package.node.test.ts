@@ -141,6 +141,13 @@ describe('the built package', () => {
     const net = new cjs.MultiLayerNet(rtCjs, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
     expect(() => net.predict(rt.tensor([1, 4]))).toThrow(new RegExp(`expected a float32 Tensor, got a Tensor ${hint.source}|expected a Tensor, got a Tensor ${hint.source}`));
     expect(() => net.predict([1, 2, 3, 4] as never)).not.toThrow(hint); // anything else: no such hint
+    // a Dataset, a Trainer and loadModel given the other copy's objects say so too
+    const x = rtCjs.tensor([2, 4]), t = rtCjs.labels([2], [0, 1]);
+    expect(() => new esm.Dataset(x as never, t as never)).toThrow(new RegExp(`^Dataset: x must be a Tensor, got a Tensor ${hint.source}`));
+    const xe = rt.tensor([2, 4]), te = rt.labels([2], [0, 1]);
+    expect(() => new esm.Trainer(net as never, xe, te, xe, te)).toThrow(new RegExp(`^Trainer: network must be a net .*got a MultiLayerNet ${hint.source}`));
+    expect(() => esm.loadModel(rtCjs as never, esm.saveModel(new esm.MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 }))))
+      .toThrow(new RegExp(`^loadModel: rt must be a Runtime \\(from createRuntime\\), got a Runtime ${hint.source}`));
     rt.dispose();
     rtCjs.dispose();
   });

@@ -10,7 +10,7 @@ import { expectRefused as refused, type ErrorClass } from './helpers/refused.js'
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   Affine, MultiLayerNet, RandomAffine, SGD, Sequential, SimpleConvNet, alexNet, buildNet,
-  decodeFloats, netTensorShapes, oneHot, optimizeScalars, parseHeader, readHeaderLength, saveModel, MultiLayerNetExtend,
+  decodeFloats, netTensorShapes, oneHot, optimizeScalars, parseHeader, readHeaderLength, saveModel, MultiLayerNetExtend, softmax,
   type NetSpec,
 } from '../src/index.js';
 
@@ -265,5 +265,16 @@ describe('the MLPs name themselves in the weight-decay messages; saveModel names
     expectRefused(() => saveModel(net, { metadata: null as never }), TypeError, /^saveModel: metadata must be an object of strings, got null$/);
     expectRefused(() => saveModel(net, { chunkBytes: sym as never }), RangeError, /^saveModel: chunkBytes must be an integer >= 4, got symbol Symbol\(s\)$/);
     net.dispose();
+  });
+});
+
+describe('a message never throws while naming a hostile value', () => {
+  it('a constructor whose name is a Symbol, or a constructor getter that throws', () => {
+    const symbolName = { constructor: { name: sym } };
+    const throwing = { get constructor(): never { throw new Error('hostile'); } };
+    for (const v of [symbolName, throwing]) {
+      expectRefused(() => softmax(v as never), TypeError, /^softmax: x: expected a float32 Tensor, got an object$/);
+      expectRefused(() => new MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: v as never, outputSize: 2 }), TypeError, /^MultiLayerNet: hiddenSizeList must be an array of positive integers, got an object$/);
+    }
   });
 });

@@ -6,7 +6,7 @@
 // every host.
 import { Buffers } from '../layers/buffers.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
 import { seededRandom } from './split.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
 
@@ -46,7 +46,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
 
   /** Throws if x or t is disposed, they live on different runtimes or their row counts differ. */
   constructor(readonly x: Tensor, readonly t: T, private readonly owned = false) {
-    if (!(x instanceof Tensor)) throw new TypeError('Dataset: x must be a Tensor');
+    if (!(x instanceof Tensor)) throw new TypeError(`Dataset: x must be a Tensor, got ${describeValue(x)}${otherCopyHint(x, ['Tensor'])}`);
     checkFloatTensor(x.rt, x, 'Dataset: x');
     checkTensor(x.rt, t, 'Dataset: t (on the runtime of x)');
     if (x.shape.length === 0 || t.shape.length === 0 || x.shape[0] !== t.shape[0]) {

@@ -14,7 +14,7 @@ import type { Sequential } from '../nets/sequential.js';
 import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
 import { decodeFloats, encodeHeader, float32Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 
@@ -328,6 +328,7 @@ function checkStateComplete(plan: ReturnType<typeof planTensors>, slots: readonl
  * state its optimizer refuses), is found while reading and frees what was built.
  */
 export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>, options: LoadModelOptions = {}): LoadedModel {
+  checkRuntime(rt, 'loadModel'); // first: a bad runtime is not the file's fault
   checkOptions('loadModel', options, LOAD_KEYS);
   const { reader, fileBytes } = readerOf(source, options.byteLength);
   const header = readHeader(reader, fileBytes);

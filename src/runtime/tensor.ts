@@ -274,7 +274,7 @@ function tensorError(rt: Runtime, t: unknown, what: string, expected = 'a Tensor
  * simdnn, loaded twice (by `import` and by `require`, or from two paths); '' for anything else.
  */
 export function otherCopyHint(v: unknown, classes: readonly string[]): string {
-  const name = v !== null && typeof v === 'object' ? (v as object).constructor?.name : undefined;
+  const name = v !== null && typeof v === 'object' ? className(v) : undefined;
   return name !== undefined && classes.includes(name)
     ? ` of another copy of simdnn (the package is loaded twice, e.g. by both import and require: use one)`
     : '';
@@ -321,12 +321,22 @@ export function shown(v: unknown): string {
   return typeof v === 'number' ? String(v) : describeValue(v);
 }
 
+/** An object's class name for a message, or undefined: never throws (a hostile `constructor` may be a getter or hold a Symbol). */
+function className(v: object): string | undefined {
+  try {
+    const name: unknown = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A value, for an error message that says what was given instead. */
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return `an Array of length ${v.length}`;
   if (typeof v === 'object') {
-    const name = (v as object).constructor?.name ?? 'object';
+    const name = className(v) ?? 'object';
     return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name}`;
   }
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;

@@ -8,13 +8,13 @@
 // allocates nothing.
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
-import type { Sequential } from '../nets/sequential.js';
+import { Sequential } from '../nets/sequential.js';
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, describeValue } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
 import { checkFlag, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -270,6 +270,9 @@ const KEYS = new Set([
 /** What the loop hands its driver: a step or chunk is done, or a callback's promise to await. */
 type Pause = Promise<unknown> | null;
 
+/** The package's net classes, by name: a net of another copy of the package is named as such. */
+const NET_CLASSES = ['Sequential', 'MultiLayerNet', 'MultiLayerNetExtend', 'SimpleConvNet', 'DeepConvNet'];
+
 /**
  * The book's Trainer (common/trainer.py) with a synchronous `train()` and an async `fit()`
  * running the same loop: mini-batches of the training set, an optimizer step each, and per
@@ -340,6 +343,9 @@ export class Trainer {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, validation, earlyStopping, checkpoint, adaptiveThreads = true,
     } = options;
+    if (!(network instanceof Sequential)) {
+      throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
+    }
     const rt = network.rt;
     if (network.disposed) throw new Error('Trainer: network used after dispose()');
     checkInput(network, xTrain, 'xTrain');

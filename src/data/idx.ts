@@ -2,7 +2,7 @@
 // (two zero bytes, an element-type byte, the rank, then one u32 per dimension)
 // followed by the elements. MNIST-format data sets hold unsigned bytes (type
 // 0x08): idx3 for images [count, rows, cols], idx1 for labels [count].
-import { describeValue } from '../runtime/tensor.js';
+import { describeValue, shown } from '../runtime/tensor.js';
 
 /** A parsed IDX array (parseIdx), or one to write (encodeIdx). */
 export interface IdxArray {
@@ -68,7 +68,7 @@ export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array
   if (rank < 1 || rank > 255) throw new RangeError(`${expected}, got ${rank === 0 ? '[]' : describeValue(dims)}`);
   // read once: what is checked is what is written
   const d: unknown[] = Array.from({ length: rank }, (_, i) => dims[i]);
-  const got = `got [${d.map((v) => (typeof v === 'number' ? String(v) : describeValue(v))).join(', ')}]`;
+  const got = `got [${d.map(shown).join(', ')}]`;
   if (!d.every((v) => typeof v === 'number')) throw new TypeError(`${expected}, ${got}`);
   const checked = d as number[];
   if (!checked.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new RangeError(`${expected}, ${got}`);

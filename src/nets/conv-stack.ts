@@ -38,7 +38,8 @@ export interface Stack {
   parameterSet: ParameterSet;
 }
 
-export function checkInputDim(who: string, inputDim: readonly number[]): [number, number, number] {
+/** inputDim read once and checked: [C, H, W] of positive integers, or a TypeError (not an array, a non-number) / RangeError naming `who`. */
+export function checkInputDim(who: string, inputDim: unknown): [number, number, number] {
   const expected = `${who}: inputDim must be [C, H, W] of positive integers`;
   // each element read once, and shown without formatting what cannot be (a Symbol, a BigInt)
   if (!Array.isArray(inputDim)) throw new TypeError(`${expected}, got ${describeValue(inputDim)}`);
@@ -50,23 +51,7 @@ export function checkInputDim(who: string, inputDim: readonly number[]): [number
   return dims as [number, number, number];
 }
 
-/**
- * The weight init's std for each fan-in, checked up front and named after `who` (initStd's own
- * messages start with the option's name; a net's caller should see the net's).
- */
-function initStds(who: string, init: WeightInit, fanIns: readonly number[]): number[] {
-  const names = "a number, 'xavier', 'sigmoid', 'he' or 'relu'";
-  if (typeof init === 'number') {
-    if (!(Number.isFinite(init) && init >= 0)) throw new RangeError(`${who}: weightInitStd: expected a non-negative number, got ${init}`);
-  } else if (typeof init !== 'string') {
-    throw new TypeError(`${who}: weightInitStd: expected ${names}, got ${describeValue(init)}`);
-  } else if (!['xavier', 'sigmoid', 'he', 'relu'].includes(init)) {
-    throw new TypeError(`${who}: weightInitStd: expected ${names}, got '${init}'`);
-  }
-  return fanIns.map((n) => initStd(init, n));
-}
-
-export function buildStack(rt: Runtime, who: string, inputDim: readonly number[], items: readonly StackItem[], init: WeightInit): Stack {
+export function buildStack(rt: Runtime, who: string, inputDim: unknown, items: readonly StackItem[], init: WeightInit): Stack {
   let shape: number[] = checkInputDim(who, inputDim);
   const specs: Array<readonly [string, number[]]> = [];
   const fanIns: number[] = [];
@@ -122,7 +107,7 @@ export function buildStack(rt: Runtime, who: string, inputDim: readonly number[]
         throw new TypeError(`${at}: unknown kind`);
     }
   });
-  const stds = initStds(who, init, fanIns);
+  const stds = fanIns.map((n) => initStd(init, n, who));
   const set = new ParameterSet(rt, specs);
   stds.forEach((std, j) => rt.randn(set.params[`W${j + 1}`], std));
   const layers = items.map((item, n): Layer => {

@@ -6,9 +6,9 @@
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue } from '../runtime/tensor.js';
 import { orDefault, positiveInteger, readOptions } from './net-options.js';
-import { readConvParam, readInputDim } from './simple-conv-net.js';
+import { readConvParam } from './simple-conv-net.js';
 import { Sequential } from './sequential.js';
-import { buildStack, type ConvParam, type StackItem } from './conv-stack.js';
+import { buildStack, checkInputDim, type ConvParam, type StackItem } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
 
 /**
@@ -59,7 +59,7 @@ export class DeepConvNet extends Sequential {
     checkRuntime(rt, who);
     // the options are read once: the net is built from this copy and records it as its spec
     const o = readOptions(who, options, KEYS);
-    const inputDim = readInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
+    const inputDim = checkInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
     const convParams = readConvParams(who, orDefault(o.convParams, deepConvNetParams));
     const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 50));
     const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));

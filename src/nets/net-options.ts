@@ -24,11 +24,17 @@ export function orDefault(value: unknown, fallback: unknown): unknown {
   return value === undefined ? fallback : value;
 }
 
+/** An integer >= `min` (1: positive, 0: non-negative): a TypeError (not a number) or RangeError naming `who` and `what` otherwise. */
+export function integerAtLeast(who: string, what: string, v: unknown, min: 0 | 1): number {
+  const expected = `${who}: ${what} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`;
+  if (typeof v !== 'number') throw new TypeError(`${expected}, got ${describeValue(v)}`);
+  if (!(Number.isInteger(v) && v >= min)) throw new RangeError(`${expected}, got ${v}`);
+  return v;
+}
+
 /** A positive integer: a TypeError (not a number) or RangeError naming `who` and `what` otherwise. */
 export function positiveInteger(who: string, what: string, v: unknown): number {
-  if (typeof v !== 'number') throw new TypeError(`${who}: ${what} must be a positive integer, got ${describeValue(v)}`);
-  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${who}: ${what} must be a positive integer, got ${v}`);
-  return v;
+  return integerAtLeast(who, what, v, 1);
 }
 
 /** A number option (its range is checked where it is used): a TypeError naming `who` and `what` otherwise. */

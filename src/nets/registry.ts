@@ -6,6 +6,7 @@ import { convOutputSize } from '../layers/convolution.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { describeValue, shown } from '../runtime/tensor.js';
 import { checkInputDim, type ConvParam } from './conv-stack.js';
+import { integerAtLeast, positiveInteger } from './net-options.js';
 import { DeepConvNet, deepConvNetParams, type DeepConvNetOptions } from './deep-conv-net.js';
 import { MultiLayerNet, checkSizes, type MultiLayerNetOptions } from './multi-layer-net.js';
 import { MultiLayerNetExtend, type MultiLayerNetExtendOptions } from './multi-layer-net-extend.js';
@@ -131,21 +132,13 @@ function paramShapes(spec: NetSpec, state: Record<string, number[]>, who: string
   }
 }
 
-/** An integer >= `min` (1 or 0): a TypeError for what is not a number, a RangeError for a number out of range. */
-function positiveInt(who: string, what: string, v: unknown, min = 1): number {
-  const expected = `${who}: ${what} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`;
-  if (typeof v !== 'number') throw new TypeError(`${expected}, got ${describeValue(v)}`);
-  if (!(Number.isInteger(v) && v >= min)) throw new RangeError(`${expected}, got ${v}`);
-  return v;
-}
-
 function conv(who: string, [C, H, W]: [number, number, number], param: ConvParam, i: number, out: Record<string, number[]>): [number, number, number] {
   if (param === null || typeof param !== 'object' || Array.isArray(param)) {
     throw new TypeError(`${who}: conv ${i} must be { filterNum, filterSize, pad?, stride? }, got ${describeValue(param)}`);
   }
   const p = { ...param }; // each value read once
-  const FN = positiveInt(who, `conv ${i} filterNum`, p.filterNum), F = positiveInt(who, `conv ${i} filterSize`, p.filterSize);
-  const stride = positiveInt(who, `conv ${i} stride`, p.stride ?? 1), pad = positiveInt(who, `conv ${i} pad`, p.pad ?? 0, 0);
+  const FN = positiveInteger(who, `conv ${i} filterNum`, p.filterNum), F = positiveInteger(who, `conv ${i} filterSize`, p.filterSize);
+  const stride = positiveInteger(who, `conv ${i} stride`, p.stride ?? 1), pad = integerAtLeast(who, `conv ${i} pad`, p.pad ?? 0, 0);
   const OH = convOutputSize(H, F, stride, pad), OW = convOutputSize(W, F, stride, pad);
   if (!(OH >= 1 && OW >= 1)) throw new RangeError(`${who}: conv ${i} (${F}×${F}, pad ${pad}) does not fit a ${H}×${W} input`);
   out[`W${i}`] = [FN, C, F, F];
@@ -159,6 +152,6 @@ function pool([C, H, W]: [number, number, number]): [number, number, number] {
 }
 
 function affine(who: string, input: number[], size: unknown, i: number, out: Record<string, number[]>): void {
-  out[`W${i}`] = [input.reduce((a, b) => a * b, 1), positiveInt(who, `affine ${i} size`, size)];
+  out[`W${i}`] = [input.reduce((a, b) => a * b, 1), positiveInteger(who, `affine ${i} size`, size)];
   out[`b${i}`] = [size as number];
 }

@@ -2,10 +2,10 @@
 // Affine -> ReLU -> Affine -> SoftmaxWithLoss. Keys W1/b1 (conv), W2/b2, W3/b3.
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { describeValue, shown } from '../runtime/tensor.js';
+import { describeValue } from '../runtime/tensor.js';
 import { initOption, orDefault, positiveInteger, readOptions } from './net-options.js';
 import { Sequential } from './sequential.js';
-import { buildStack, type ConvParam } from './conv-stack.js';
+import { buildStack, checkInputDim, type ConvParam } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
 
 /**
@@ -29,22 +29,6 @@ export interface SimpleConvNetOptions {
 
 const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd']);
 const CONV_KEYS = new Set(['filterNum', 'filterSize', 'pad', 'stride']);
-
-/**
- * @internal inputDim read once and checked: [C, H, W] of positive integers (a TypeError naming `who`
- * for a non-array or a non-number, a RangeError for another length or a number that is no positive integer).
- */
-export function readInputDim(who: string, v: unknown): [number, number, number] {
-  const expected = `${who}: inputDim must be [C, H, W] of positive integers`;
-  if (!Array.isArray(v)) throw new TypeError(`${expected}, got ${describeValue(v)}`);
-  const n = v.length;
-  if (n !== 3) throw new RangeError(`${expected}, got ${n <= 8 ? `[${Array.from({ length: n }, (_, i) => shown(v[i])).join(', ')}]` : describeValue(v)}`);
-  const dims = [v[0], v[1], v[2]];
-  const got = `got [${dims.map(shown).join(', ')}]`;
-  if (!dims.every((d) => typeof d === 'number')) throw new TypeError(`${expected}, ${got}`);
-  if (!dims.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`${expected}, ${got}`);
-  return dims as [number, number, number];
-}
 
 /**
  * @internal A conv layer's params read once (a plain copy) and their types checked: an object of
@@ -73,7 +57,7 @@ export class SimpleConvNet extends Sequential {
     checkRuntime(rt, who);
     // the options are read once: the net is built from this copy and records it as its spec
     const o = readOptions(who, options, KEYS);
-    const inputDim = readInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
+    const inputDim = checkInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
     const convParam = readConvParam(who, 'convParam', orDefault(o.convParam, { filterNum: 30, filterSize: 5, pad: 0, stride: 1 }));
     const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 100));
     const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));

@@ -200,3 +200,44 @@ describe('MultiLayerNetExtend', () => {
     expect(() => new MultiLayerNetExtend(rt, { ...base, l1Lambda: -1 })).toThrow(/l1Lambda: expected a non-negative number, got -1/);
   });
 });
+
+describe('a training-mode pass that fails part way', () => {
+  // Memory filled so that gradient() at a new batch shape runs out part way: after the first batch norm moved
+  // its running statistics (the forward allocates layer by layer) or in the backward pass.
+  it('leaves the running statistics and the random stream as they were, and the call again gives the bits of one that never failed', async () => {
+    const { OutOfMemoryError } = await import('../src/runtime/errors.js');
+    const small = await makeRuntime({ seed: 3, threads: 1, memory: { initial: 64, maximum: 64 } });
+    const options = { inputSize: 64, hiddenSizeList: [64, 64], outputSize: 10, useBatchnorm: true, useDropout: true, dropoutRatio: 0.2 };
+    const net = new MultiLayerNetExtend(small, options);
+    const x = small.tensor([50, 64], randomArray(50 * 64, 5, -1, 1));
+    const t = small.labels([50], Array.from({ length: 50 }, (_, i) => i % 10));
+    net.gradient(x.rows(0, 10), t.rows(0, 10));
+    const state = () => Object.values(net.state).map((s) => s.toArray());
+    const stateBefore = state(), randomBefore = small.randomState;
+    let failures = 0;
+    for (let free = 0; ; free += 1024) {
+      let lo = 1, hi = 1 << 20; // the largest block the memory holds, less `free` bytes, held while gradient() runs
+      while (lo < hi) { const mid = (lo + hi + 1) >> 1; try { small.tensor([mid]).dispose(); lo = mid; } catch { hi = mid - 1; } }
+      const hog = small.tensor([Math.max(1, lo - free / 4)]);
+      let error: unknown = null;
+      try { net.gradient(x, t); } catch (e) { error = e; }
+      hog.dispose();
+      if (error === null) break;
+      expect(error).toBeInstanceOf(OutOfMemoryError);
+      failures++;
+      state().forEach((s, i) => expectBits(s, stateBefore[i]));
+      expect(small.randomState).toEqual(randomBefore);
+    }
+    expect(failures).toBeGreaterThan(8); // the sweep met failures in the forward and in the backward pass
+    // a twin on a memory with room: the same seed, net and first call, then the call that failed above
+    const twinRt = await makeRuntime({ seed: 3, threads: 1 });
+    const twin = new MultiLayerNetExtend(twinRt, options);
+    const tx = twinRt.tensor([50, 64], x.toArray()), tt = twinRt.labels([50], t.toArray());
+    twin.gradient(tx.rows(0, 10), tt.rows(0, 10));
+    twin.gradient(tx, tt);
+    for (const [k, g] of Object.entries(twin.grads)) expectBits(net.grads[k].toArray(), g.toArray(), k);
+    for (const [k, s] of Object.entries(twin.state)) expectBits(net.state[k].toArray(), s.toArray(), k);
+    expect(small.randomState).toEqual(twinRt.randomState);
+    net.dispose(); twin.dispose(); small.dispose(); twinRt.dispose();
+  });
+});

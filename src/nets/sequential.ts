@@ -94,6 +94,7 @@ export class Sequential {
     this.grads = grads;
     this.firstTrainable = this.layers.findIndex((l) => Object.keys(l.params).length > 0);
     this.state = state;
+    this.hasState = Object.keys(state).length > 0;
     const decayed = options.decayed ?? ((k: string) => k.startsWith('W'));
     this.decayedKeys = Object.keys(params).filter(decayed);
     this.chain = RowChain.of(rt, layers, this.lastLayer, this.buffers,
@@ -126,6 +127,40 @@ export class Sequential {
     checkTrainFlag('predictBorrowed', train);
     checkFloatTensor(this.rt, x, what);
     checkSampleShape(this.inputShape, x, what);
+    return train ? this.wholePass(() => this.forward(x, true, observe)) : this.forward(x, false, observe);
+  }
+
+  /**
+   * Runs a training-mode pass (forward, or gradient()'s forward and backward) all or nothing: a pass
+   * that throws part way (memory running out at a new batch shape, a worker thread dying) after batch
+   * normalization moved its running statistics, or dropout drew its masks from the runtime's stream,
+   * puts both back, so the net and the stream are as before the call and calling again gives the bits
+   * the first call would have. Passes nest (gradient() runs loss()): the outermost one guards.
+   */
+  private wholePass<T>(pass: () => T): T {
+    if (this.inPass) return pass();
+    const random = this.rt.randomState;
+    const backup = this.hasState ? (this.stateBackup ??= new StateSnapshot(this.rt, this.state)) : null;
+    backup?.save();
+    this.inPass = true;
+    try {
+      return pass();
+    } catch (e) {
+      if (!this.isDisposed) backup?.restore(); // a net disposed mid-pass (by an observer) has no state to write
+      this.rt.randomState = random;
+      throw e;
+    } finally {
+      this.inPass = false;
+    }
+  }
+
+  private inPass = false;
+  private readonly hasState: boolean;
+  /** The layer state copied before each training-mode pass (made at the first, for a net that has state). */
+  private stateBackup: StateSnapshot | null = null;
+
+  /** The layers' forward passes, each activation fused into the layer before it where it can be. */
+  private forward(x: Tensor, train: boolean, observe?: (y: Tensor, index: number, layer: Layer) => void): Tensor {
     const layers = this.layers;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i], next = layers[i + 1];
@@ -264,9 +299,11 @@ export class Sequential {
   gradient(x: Tensor, t: Targets): Readonly<Record<string, Tensor>> {
     this.lastLoss = NaN;
     this.rowsOf(x, 'gradient');
-    const chained = this.chain?.run(x, t) ?? null;
-    if (chained !== null) this.lastLoss = chained + this.decayLoss();
-    else this.backpropagate(x, t);
+    this.wholePass(() => {
+      const chained = this.chain?.run(x, t) ?? null;
+      if (chained !== null) this.lastLoss = chained + this.decayLoss();
+      else this.backpropagate(x, t);
+    });
     const k = this.rt.unsafeKernels;
     for (const key of this.decayedKeys) {
       const w = this.params[key], g = this.grads[key];
@@ -385,6 +422,7 @@ export class Sequential {
     this.lastLayer.dispose();
     this.buffers.dispose();
     this.parameterSet?.dispose();
+    this.stateBackup?.dispose();
   }
 
   private isDisposed = false;

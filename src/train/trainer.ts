@@ -543,14 +543,8 @@ export class Trainer {
   private stepOnce(x: Tensor, t: Targets, iter: number): number {
     const guard = this.guard;
     const net = this.network;
-    guard.saveLayerState();
-    let grads: Readonly<Record<string, Tensor>>;
-    try {
-      grads = net.gradient(x, t);
-    } catch (e) {
-      guard.restoreLayerState();
-      throw e;
-    }
+    guard.saveLayerState(); // for a step whose loss or update fails its checks (a gradient() that throws puts the state back itself)
+    const grads = net.gradient(x, t);
     // one of our optimizers saves, checks and updates each range of the parameters on the
     // thread that updates it (StepGuard.guardedUpdate); others in passes on this thread.
     // An update that throws (a worker died mid-call) is undone like a failed one: the guarded

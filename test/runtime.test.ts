@@ -301,7 +301,7 @@ describe('allocator', () => {
     const rt = await makeRuntime({ memory: { initial: 32, maximum: 40 } });
     const before = rt.memoryStats();
     expect(() => rt.tensor([1 << 20])).toThrow(
-      /out of memory: a 4194304-byte allocation needs .* MiB of linear memory; it has 2\.0 MiB and may grow to 2\.5 MiB \(options\.memory\.maximum\)/);
+      /^out of memory: a 4194304-byte allocation needs the memory to reach \d+ bytes \(\d\.\d MiB\), past its maximum of 2621440 bytes \(2\.5 MiB\) \(options\.memory\.maximum\); no free block holds it, and \d+ bytes \(\d+\.\d MiB\) are in use in \d+ blocks$/);
     expect(rt.memoryStats()).toEqual(before);
     expect(rt.memory.buffer.byteLength).toBe(32 * PAGE);
     // what fits still allocates, growing within the maximum: this one ends at page 36

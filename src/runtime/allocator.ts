@@ -87,13 +87,17 @@ export class Allocator {
     // grow by at least 1/8 of the current size to keep growth events rare
     const need = Math.ceil((end - have) / PAGE);
     const pages = Math.min(Math.max(need, Math.ceil(have / PAGE / 8)), this.maxPages - have / PAGE);
+    const max = this.maxPages * PAGE;
     try {
       if (pages < need) throw new RangeError('maximum reached');
       this.memory.grow(pages);
-    } catch {
+    } catch (e) {
+      // bytes as well as MiB: the end and the maximum may differ by less than a MiB's tenth
+      const why = end > max
+        ? `the memory to reach ${size(end)}, past its maximum of ${size(max)} (options.memory.maximum)`
+        : `the memory to grow from ${size(have)} to ${size(end)}, which the host refused (${(e as Error).message})`;
       throw new OutOfMemoryError(
-        `out of memory: a ${requested}-byte allocation needs ${mib(end)} MiB of linear memory; ` +
-        `it has ${mib(have)} MiB and may grow to ${mib(this.maxPages * PAGE)} MiB (options.memory.maximum)`);
+        `out of memory: a ${requested}-byte allocation needs ${why}; no free block holds it, and ${size(this.used)} are in use in ${this.live.size} blocks`);
     }
   }
 }
@@ -102,6 +106,6 @@ export function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
 }
 
-function mib(bytes: number): string {
-  return (bytes / 1048576).toFixed(1);
+function size(bytes: number): string {
+  return `${bytes} bytes (${(bytes / 1048576).toFixed(1)} MiB)`;
 }

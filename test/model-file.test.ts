@@ -176,7 +176,7 @@ describe('round trips', () => {
     expect(() => saveModel(net, { metadata: { 'simdnn.net': 'x' } })).toThrow(/metadata key 'simdnn.net' is reserved/);
     expect(() => saveModel(net, { metadata: { epochs: 3 as unknown as string } })).toThrow(/metadata\['epochs'\] must be a string/);
     // a misspelt option would be ignored without a word: the optimizer's state not saved
-    expect(() => saveModel(net, { optimiser: createOptimizer('adam') } as never)).toThrow(/^saveModel: unknown option 'optimiser' \(expected one of optimizer, metadata, chunkBytes\)$/);
+    expect(() => saveModel(net, { optimiser: createOptimizer('adam') } as never)).toThrow(/^saveModel: unknown option 'optimiser' \(expected one of optimizer, metadata, chunkBytes, best\)$/);
     expect(() => saveModel(net, null as never)).toThrow(/^saveModel: options must be an object, got null$/);
     expect(() => loadModel(rt, saveModel(net), { specs: SPECS.mlp } as never)).toThrow(/^loadModel: unknown option 'specs' \(expected one of byteLength, spec\)$/);
     net.dispose();
@@ -428,5 +428,41 @@ describe('a runtime too small for the file\'s net', () => {
     expect((error as Error).message).toMatch(/^out of memory: a \d+-byte allocation needs/);
     expect(small.memoryStats().used).toBe(before);
     small.dispose();
+  });
+});
+
+describe('a checkpoint\'s best epoch (best.<name> tensors)', () => {
+  it('saves and loads every parameter and state of the net, and refuses a partial, misshapen or foreign one', () => {
+    const { net, opt } = trained(SPECS['mlp-extend']);
+    opt.dispose();
+    const exported = net.exportParams();
+    const best = Object.fromEntries(Object.entries(exported).map(([k, v]) => [k, { shape: v.shape, data: v.data.map((x) => x * 2) }]));
+    const bytes = saveModel(net, { best });
+    const loaded = loadModel(rt, bytes);
+    expect(Object.keys(loaded.best!).sort()).toEqual(Object.keys(exported).sort());
+    for (const [k, v] of Object.entries(best)) expectBits(loaded.best![k].data, v.data, k);
+    expect(inspectModel(bytes).parameterCount).toBe(Object.values(exported).reduce((n, p) => n + p.data.length, 0));
+    expect(loadModel(rt, saveModel(net)).best).toBeUndefined();
+    loaded.net.dispose();
+    const { W1: _w1, ...partial } = best;
+    expect(() => saveModel(net, { best: partial })).toThrow(/saveModel: best\['W1'\] is missing \(best holds every parameter and state of the net\)/);
+    expect(() => saveModel(net, { best: { ...best, W9: best.W1 } })).toThrow(/saveModel: best\['W9'\] is no parameter or state of the net/);
+    expect(() => saveModel(net, { best: { ...best, b1: { shape: [3], data: new Float32Array(3) } } })).toThrow(/saveModel: best\['b1'\] must have the shape \[8\] and 8 values/);
+    expect(() => saveModel(net, { best: 5 as never })).toThrow(/saveModel: best must be an object/);
+    // files with a part of a best epoch, a misshapen or a foreign one; a negative running variance among them
+    const W = [1, 2, 3, 4, 5, 6], b = [0.5, -0.5];
+    const data = new Uint8Array([...encode('F32', W), ...encode('F32', b), ...encode('F32', W)]);
+    const withBest = (name: string, shape: number[]) => file({
+      ...tinyMeta, W1: { dtype: 'F32', shape: [3, 2], data_offsets: [0, 24] }, b1: { dtype: 'F32', shape: [2], data_offsets: [24, 32] },
+      [name]: { dtype: 'F32', shape, data_offsets: [32, 56] },
+    }, data);
+    expect(() => loadModel(rt, withBest('best.W1', [3, 2]))).toThrow(/loadModel: the file has no tensor 'best\.b1' beside its other 'best\.' tensors \(a checkpoint's best epoch\)/);
+    expect(() => loadModel(rt, withBest('best.W1', [2, 3]))).toThrow(/loadModel: tensor 'best\.W1' has shape \[2, 3\], 'W1' has \[3, 2\]/);
+    expect(() => loadModel(rt, withBest('best.W7', [3, 2]))).toThrow(/loadModel: tensor 'best\.W7' \(a checkpoint's best epoch\) names no parameter or state of the net/);
+    const used = rt.memoryStats().used;
+    const negative = saveModel(net, { best: { ...best, runningVar1: { shape: best.runningVar1.shape, data: best.runningVar1.data.map(() => -1) } } });
+    expect(() => loadModel(rt, negative)).toThrow(/loadModel: tensor 'best\.runningVar1' holds -1 at index 0; a running variance is never negative or NaN/);
+    expect(rt.memoryStats().used).toBe(used);
+    net.dispose();
   });
 });

@@ -1,7 +1,8 @@
 // Model files: a named net (and optionally its optimizer's state) as
 // safetensors. Tensors are named as the book's params (W1, b1, gamma1, …),
 // then the layer state (runningMean1, runningVar1, …), then the optimizer's
-// state as `optimizer.<slot>.<param>` (optimizer.m.W1, …). `__metadata__`
+// state as `optimizer.<slot>.<param>` (optimizer.m.W1, …), and in a Trainer's
+// checkpoint the best epoch's parameters and layer state as `best.<name>`. `__metadata__`
 // holds the architecture (`simdnn.net`: the net's spec as JSON), the
 // optimizer's kind, hyper-parameters and step count (`simdnn.optimizer`), and
 // the caller's own string values. Writing and reading stream in bounded
@@ -25,7 +26,8 @@ const OPTIMIZER_KEY = 'simdnn.optimizer';
 const FORMAT_KEY = 'simdnn.format';
 const FORMAT_VERSION = '1';
 const OPTIMIZER_PREFIX = 'optimizer.';
-const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes']);
+const BEST_PREFIX = 'best.';
+const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best']);
 const LOAD_KEYS = new Set(['byteLength', 'spec']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Default size of the pieces saveModelChunks yields: 4 MiB. */
@@ -39,6 +41,22 @@ export interface SaveModelOptions {
   metadata?: Readonly<Record<string, string>>;
   /** Largest piece saveModelChunks yields, in bytes (default 4 MiB; rounded down to whole floats). */
   chunkBytes?: number;
+  /**
+   * Values for every parameter and layer state of the net, keyed and shaped like them (what exportParams gives),
+   * saved as `best.<name>` tensors: a Trainer's checkpoint keeps the best epoch's for early stopping this way.
+   */
+  best?: Readonly<Record<string, SavedTensor>>;
+}
+
+/** A tensor's values outside the runtime, as exportParams gives them. */
+export interface SavedTensor {
+  readonly shape: readonly number[];
+  readonly data: ArrayLike<number>;
+}
+
+/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch). */
+export function isNetTensor(name: string): boolean {
+  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX);
 }
 
 /** What loadModel returns; the caller owns `net` and `optimizer` and disposes them. */
@@ -48,6 +66,8 @@ export interface LoadedModel {
   optimizer?: ElementwiseOptimizer;
   /** The caller's metadata as saved (without the 'simdnn.' keys). */
   metadata: Record<string, string>;
+  /** The `best.<name>` tensors of a checkpoint (see SaveModelOptions.best), keyed by name; absent when the file has none. */
+  best?: Record<string, { shape: number[]; data: Float32Array }>;
 }
 
 /** Options of loadModel. */
@@ -64,7 +84,7 @@ export interface ModelInfo {
   spec: NetSpec | null;
   /** Every tensor: name, dtype, shape. */
   tensors: Array<{ name: string; dtype: string; shape: number[] }>;
-  /** Elements of the net's tensors (parameters and layer state; not the optimizer's). */
+  /** Elements of the net's tensors (parameters and layer state; not the optimizer's, nor a checkpoint's best epoch). */
   parameterCount: number;
   /** The saved optimizer: its name, hyper-parameters and step count; null when none. */
   optimizer: SavedOptimizer | null;
@@ -129,7 +149,21 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
   meta[FORMAT_KEY] = FORMAT_VERSION;
   meta[NET_KEY] = JSON.stringify(named.spec);
   const own = Object.entries({ ...named.params, ...named.state });
-  const extra: Array<{ name: string; shape: number[]; values: ArrayLike<number> }> = [];
+  const extra: Array<{ name: string; shape: readonly number[]; values: ArrayLike<number> }> = [];
+  if (options.best !== undefined) {
+    const best = options.best;
+    if (best === null || typeof best !== 'object') throw new TypeError(`${who}: best must be an object of { shape, data } keyed like the net's parameters and state, got ${describeValue(best)}`);
+    for (const key of Object.keys(best)) if (!own.some(([name]) => name === key)) throw new TypeError(`${who}: best['${key}'] is no parameter or state of the net`);
+    for (const [name, t] of own) {
+      const b = Object.hasOwn(best, name) ? best[name] : undefined;
+      if (b === undefined || b === null || typeof b !== 'object') throw new TypeError(`${who}: best['${name}'] is missing (best holds every parameter and state of the net)`);
+      const { shape, data } = b; // read once: what is checked is what is written
+      if (!Array.isArray(shape) || !sameShape(shape, t.shape) || data === null || typeof data !== 'object' || data.length !== t.size) {
+        throw new RangeError(`${who}: best['${name}'] must have the shape [${t.shape.join(', ')}] and ${t.size} values`);
+      }
+      extra.push({ name: `${BEST_PREFIX}${name}`, shape, values: data });
+    }
+  }
   if (optimizer !== undefined) {
     const { saved, state } = savedOptimizer(who, optimizer);
     // loadModel refuses state for another parameter or shape: such a file would be read by nothing
@@ -159,7 +193,8 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
     }
     for (const { values } of extra) {
       for (let at = 0; at < values.length; at += floatsPerPiece) {
-        yield float32Bytes(Float32Array.from(Array.prototype.slice.call(values, at, Math.min(values.length, at + floatsPerPiece)) as number[]));
+        const end = Math.min(values.length, at + floatsPerPiece);
+        yield float32Bytes(values instanceof Float32Array ? values.slice(at, end) : Float32Array.from(Array.prototype.slice.call(values, at, end) as number[]));
       }
     }
   }
@@ -276,8 +311,8 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  * error. Names are looked up as own keys only: a tensor named `constructor` is
  * no parameter.
  */
-function planTensors(header: SafetensorsHeader, params: Record<string, number[]>, state: Record<string, number[]>, slots: readonly string[] | null): Map<string, { entry: TensorEntry; slot?: string; key?: string }> {
-  const plan = new Map<string, { entry: TensorEntry; slot?: string; key?: string }>();
+function planTensors(header: SafetensorsHeader, params: Record<string, number[]>, state: Record<string, number[]>, slots: readonly string[] | null): Map<string, TensorPlan> {
+  const plan = new Map<string, TensorPlan>();
   const shapeOf = (table: Record<string, number[]>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
   for (const entry of header.tensors) {
     if (!FLOAT_DTYPES.has(entry.dtype)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has dtype ${entry.dtype}; simdnn reads F32, F16, BF16 and F64`);
@@ -292,21 +327,38 @@ function planTensors(header: SafetensorsHeader, params: Record<string, number[]>
       plan.set(entry.name, { entry, slot, key });
       continue;
     }
+    if (entry.name.startsWith(BEST_PREFIX)) {
+      const key = entry.name.slice(BEST_PREFIX.length);
+      const shape = shapeOf(params, key) ?? shapeOf(state, key);
+      if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' (a checkpoint's best epoch) names no parameter or state of the net`);
+      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], '${key}' has [${shape.join(', ')}]`);
+      plan.set(entry.name, { entry, best: key });
+      continue;
+    }
     const shape = shapeOf(params, entry.name) ?? shapeOf(state, entry.name);
     if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' is not part of the architecture (expected ${[...Object.keys(params), ...Object.keys(state)].join(', ')})`);
     if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the architecture needs [${shape.join(', ')}]`);
     plan.set(entry.name, { entry });
   }
-  const missing = [...Object.keys(params), ...Object.keys(state)].filter((k) => !plan.has(k));
+  const names = [...Object.keys(params), ...Object.keys(state)];
+  const missing = names.filter((k) => !plan.has(k));
   if (missing.length > 0) throw new SafetensorsError(`loadModel: the file has no tensor ${missing.map((k) => `'${k}'`).join(', ')} for the architecture`);
+  // a best epoch is whole or absent: a part of one would restore a net that never existed
+  const bestMissing = names.filter((k) => !plan.has(`${BEST_PREFIX}${k}`));
+  if ([...plan.values()].some((p) => p.best) && bestMissing.length > 0) {
+    throw new SafetensorsError(`loadModel: the file has no tensor ${bestMissing.map((k) => `'${BEST_PREFIX}${k}'`).join(', ')} beside its other '${BEST_PREFIX}' tensors (a checkpoint's best epoch)`);
+  }
   return plan;
 }
+
+/** Where a file's tensor goes: the net (neither field), an optimizer slot of a parameter, or a checkpoint's best epoch. */
+interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string }
 
 /**
  * The saved optimizer's state of each parameter it has, whole: every slot (a
  * parameter may have none, left out of its updates, e.g. a frozen layer).
  */
-function checkStateComplete(plan: ReturnType<typeof planTensors>, slots: readonly string[]): void {
+function checkStateComplete(plan: Map<string, TensorPlan>, slots: readonly string[]): void {
   for (const key of new Set([...plan.values()].flatMap((p) => (p.slot ? [p.key!] : [])))) {
     for (const slot of slots) {
       if (!plan.has(`${OPTIMIZER_PREFIX}${slot}.${key}`)) throw new SafetensorsError(`loadModel: the file has no tensor '${OPTIMIZER_PREFIX}${slot}.${key}' beside the saved optimizer's other state for '${key}'`);
@@ -375,26 +427,31 @@ export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>
 
 /** Reads the tensors into the net built for them (and the optimizer's state): the rest of loadModel, which frees the net on failure. */
 function fill(
-  reader: ChunkReader, header: SafetensorsHeader, plan: ReturnType<typeof planTensors>, net: NamedNet,
+  reader: ChunkReader, header: SafetensorsHeader, plan: Map<string, TensorPlan>, net: NamedNet,
   optimizer: ElementwiseOptimizer | undefined, optimizerMeta: SavedOptimizer | undefined, params: Record<string, number[]>,
 ): LoadedModel {
+  let best: LoadedModel['best'];
   try {
     const targets: Record<string, Tensor> = { ...net.params, ...net.state };
     const slots: Record<string, Record<string, Float32Array>> = {};
     for (const entry of header.tensors) {
-      const { slot, key } = plan.get(entry.name)!;
+      const { slot, key, best: bestKey } = plan.get(entry.name)!;
       const count = entry.shape.reduce((a, b) => a * b, 1);
       let out: Float32Array;
       if (slot) {
         out = new Float32Array(count);
         (slots[key!] ??= {})[slot] = out;
+      } else if (bestKey) {
+        out = new Float32Array(count);
+        (best ??= {})[bestKey] = { shape: [...entry.shape], data: out };
       } else {
         out = targets[entry.name].data;
       }
       readFloats(reader, entry, out);
     }
     if (!reader.atEnd()) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
-    checkRunningVariances(net);
+    checkRunningVariances(Object.entries(net.state).map(([name, t]) => [name, t.data]));
+    if (best) checkRunningVariances(Object.entries(best).map(([name, t]) => [`${BEST_PREFIX}${name}`, t.data]));
     if (optimizer && optimizerMeta) {
       // the parameters whose state the file holds; an optimizer that keeps none (SGD) has every parameter's empty state
       const state: OptimizerState['params'] = {};
@@ -413,15 +470,15 @@ function fill(
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
-  return { net, ...(optimizer ? { optimizer } : {}), metadata };
+  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}) };
 }
 
 /** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */
-function checkRunningVariances(net: NamedNet): void {
-  for (const [name, t] of Object.entries(net.state)) {
-    if (!name.startsWith('runningVar')) continue;
-    const i = t.data.findIndex((v) => !(v >= 0));
-    if (i >= 0) throw new SafetensorsError(`loadModel: tensor '${name}' holds ${t.data[i]} at index ${i}; a running variance is never negative or NaN`);
+function checkRunningVariances(state: Array<[string, Float32Array]>): void {
+  for (const [name, data] of state) {
+    if (!name.replace(BEST_PREFIX, '').startsWith('runningVar')) continue;
+    const i = data.findIndex((v) => !(v >= 0));
+    if (i >= 0) throw new SafetensorsError(`loadModel: tensor '${name}' holds ${data[i]} at index ${i}; a running variance is never negative or NaN`);
   }
 }
 
@@ -474,7 +531,7 @@ export function inspectModel(source: Uint8Array | Iterable<Uint8Array>, options:
   }
   const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
   const tensors = header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
-  const parameterCount = tensors.filter((t) => !t.name.startsWith(OPTIMIZER_PREFIX)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  const parameterCount = tensors.filter((t) => isNetTensor(t.name)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
   return {
     spec,
     tensors,

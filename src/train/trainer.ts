@@ -77,7 +77,10 @@ export interface TrainerOptions {
    * own defaults (Adam's lr 0.001), where the book's trainer.py passes `lr: 0.01` to every optimizer.
    */
   optimizerParams?: Record<string, number>;
-  /** Sets the optimizer's `lr` before every epoch or step (its base rate is the optimizer's lr when training starts). */
+  /**
+   * Sets the optimizer's `lr` before every epoch or step. Its base rate is the optimizer's lr when a run starts from
+   * its first step, unless that lr is the one the schedule left there (a second run then repeats the schedule).
+   */
   lrSchedule?: LRSchedule;
   /** Run on every gathered training batch before its step: a RandomAffine (its output is trained on) or any function. */
   augment?: RandomAffine | AugmentFn;
@@ -245,6 +248,13 @@ export interface TrainerState {
   /** Epochs and steps done. */
   epoch: number;
   iter: number;
+  /**
+   * Steps done of an epoch in progress (a state taken mid-epoch: in onStepEnd, or after fit() was aborted or a
+   * step threw), and where in the random stream that epoch drew its permutation; a resumed run finishes the epoch.
+   * 0 (or absent, in states written before they were recorded) between epochs.
+   */
+  epochStep?: number;
+  epochCounter?: number;
   random: { seed: number; counter: number };
   baseLr: number | null;
   schedule: Record<string, number> | null;
@@ -258,6 +268,9 @@ export interface TrainerState {
   /** The seed that chose validationSplit's rows (null without one; absent in states written before it was recorded). */
   splitSeed?: number | null;
 }
+
+/** TrainerState without its tensors: what a checkpoint model file keeps as JSON in its metadata. */
+export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best'>;
 
 /** The metadata key of a checkpoint's position (a model file's caller metadata). */
 const TRAINER_KEY = 'trainer';
@@ -307,7 +320,13 @@ export class Trainer {
   // position: epochs and steps done, the run's record so far
   private epoch = 0;
   private iter = 0;
+  /** Steps done of the epoch in progress (0 between epochs): a run stopped mid-epoch (an abort, a failed step) finishes it. */
+  private epochStep = 0;
+  /** Where in the random stream the epoch in progress drew its permutation, to draw it again when it goes on. */
+  private epochCounter = 0;
   private baseLr: number | null = null;
+  /** The rate the schedule last gave the optimizer: an lr found there at a new run's start is the schedule's, not the user's. */
+  private scheduledLr: number | null = null;
   private result: TrainResult = emptyResult();
   private stopRequested = false;
   private finished = false;
@@ -543,8 +562,14 @@ export class Trainer {
   private stepOnce(x: Tensor, t: Targets, iter: number): number {
     const guard = this.guard;
     const net = this.network;
-    guard.saveLayerState(); // for a step whose loss or update fails its checks (a gradient() that throws puts the state back itself)
-    const grads = net.gradient(x, t);
+    guard.saveLayerState();
+    let grads: Readonly<Record<string, Tensor>>;
+    try {
+      grads = net.gradient(x, t);
+    } catch (e) {
+      guard.restoreLayerState(); // ours puts it back itself; a net's own gradient() (a subclass's) may not
+      throw e;
+    }
     // one of our optimizers saves, checks and updates each range of the parameters on the
     // thread that updates it (StepGuard.guardedUpdate); others in passes on this thread.
     // An update that throws (a worker died mid-call) is undone like a failed one: the guarded
@@ -594,16 +619,29 @@ export class Trainer {
   /**
    * The position and everything a resumed run needs to continue bit-identically, as plain
    * JSON: epochs/steps done, the random stream, the schedule and early-stopping state, the
-   * record so far, the optimizer state and the parameters with the layer state. Taken at an
-   * epoch's end (in a callback or after train()/fit()).
+   * record so far, the optimizer state and the parameters with the layer state. Taken between
+   * steps: at an epoch's end (in onEpochEnd, or after train()/fit()) or within an epoch (in
+   * onStepEnd, or after fit() was aborted), whose rest the resumed run trains.
    */
   trainerState(): TrainerState {
     this.checkAlive('trainerState');
     const opt = this.optimizer;
     return {
+      ...this.position(),
+      optimizer: opt instanceof ElementwiseOptimizer ? opt.state() : null,
+      params: toJson(this.network.exportParams()),
+      best: this.best?.saved ? toJson(this.best.export()) : null,
+    };
+  }
+
+  /** trainerState() without the tensors (parameters, the best epoch's, the optimizer's state). */
+  private position(): TrainerPosition {
+    return {
       format: 'simdnn.trainer/1',
       epoch: this.epoch,
       iter: this.iter,
+      epochStep: this.epochStep,
+      epochCounter: this.epochCounter,
       random: this.network.rt.randomState,
       baseLr: this.baseLr,
       schedule: this.options.lrSchedule?.state?.() ?? null,
@@ -611,9 +649,6 @@ export class Trainer {
         ? { best: Number.isFinite(this.bestLoss) ? this.bestLoss : null, wait: this.wait, bestEpoch: this.bestEpoch }
         : null,
       result: structuredClone(this.result),
-      optimizer: opt instanceof ElementwiseOptimizer ? opt.state() : null,
-      params: toJson(this.network.exportParams()),
-      best: this.best?.saved ? toJson(this.best.export()) : null,
       splitSeed: this.splitSeed,
     };
   }
@@ -621,18 +656,32 @@ export class Trainer {
   /**
    * What checkpoint.write receives. For a named net (net.spec: MultiLayerNet, DeepConvNet, …)
    * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
-   * state), the rest of trainerState() as JSON under the metadata key 'trainer', so the file
-   * also loads with loadModel and `simdnn predict`. Otherwise trainerState() as UTF-8 JSON.
-   * A new array the caller owns.
+   * state, and early stopping's best epoch as `best.<name>` tensors), the rest of trainerState()
+   * as JSON under the metadata key 'trainer', so the file also loads with loadModel and `simdnn
+   * predict`. Otherwise trainerState() as UTF-8 JSON. A new array the caller owns.
    */
   checkpointBytes(): Uint8Array {
     this.checkAlive('checkpointBytes');
-    const { params, optimizer, ...position } = this.trainerState();
     const opt = this.optimizer;
-    if ((this.network as Partial<NamedNet>).spec !== undefined && (optimizer === null || optimizerNames.includes(opt.name.toLowerCase() as never))) {
-      return saveModel(this.network, { optimizer: optimizer === null ? undefined : opt, metadata: { [TRAINER_KEY]: JSON.stringify(position) } });
+    if ((this.network as Partial<NamedNet>).spec !== undefined && (!(opt instanceof ElementwiseOptimizer) || optimizerNames.includes(opt.name.toLowerCase() as never))) {
+      const { optimizer, best, position } = this.checkpointParts();
+      return saveModel(this.network, { optimizer, best, metadata: { [TRAINER_KEY]: position } });
     }
-    return new TextEncoder().encode(JSON.stringify({ ...position, params, optimizer }));
+    return new TextEncoder().encode(JSON.stringify(this.trainerState()));
+  }
+
+  /**
+   * @internal A checkpoint model file's parts for saveModel (the CLI adds its own metadata): the optimizer
+   * whose state it holds, early stopping's best epoch as tensors, and the position as JSON.
+   */
+  checkpointParts(): { optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>; position: string } {
+    this.checkAlive('checkpointBytes');
+    const opt = this.optimizer;
+    return {
+      ...(opt instanceof ElementwiseOptimizer ? { optimizer: opt } : {}),
+      ...(this.best?.saved ? { best: this.best.export() } : {}),
+      position: JSON.stringify(this.position()),
+    };
   }
 
   /**
@@ -649,6 +698,13 @@ export class Trainer {
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
     if (!(Number.isInteger(s.epoch) && s.epoch >= 0 && s.epoch <= this.epochCount && Number.isInteger(s.iter) && s.iter >= 0 && s.iter <= this.maxIter)) {
       throw new RangeError(`Trainer.resume: position epoch ${s.epoch}, step ${s.iter} is outside this run (${this.epochCount} epochs, ${this.maxIter} steps)`);
+    }
+    const epochStep = s.epochStep ?? 0, epochCounter = s.epochCounter ?? 0;
+    if (!(Number.isInteger(epochStep) && epochStep >= 0 && epochStep <= Math.min(this.iterPerEpoch, s.iter) && s.epoch < this.epochCount + (epochStep === 0 ? 1 : 0))) {
+      throw new RangeError(`Trainer.resume: epochStep ${String(s.epochStep)} is no step of epoch ${s.epoch + 1} of this run (${this.iterPerEpoch} steps an epoch)`);
+    }
+    if (!(Number.isSafeInteger(epochCounter) && epochCounter >= 0 && epochCounter <= (s.random?.counter ?? 0))) {
+      throw new RangeError(`Trainer.resume: epochCounter ${String(s.epochCounter)} is no position of the state's random stream (0 to ${String(s.random?.counter)})`);
     }
     // another split trains and validates on other rows: the resumed run would not be the interrupted one
     if (s.splitSeed !== undefined && s.splitSeed !== this.splitSeed) {
@@ -671,6 +727,8 @@ export class Trainer {
     }
     this.epoch = s.epoch;
     this.iter = s.iter;
+    this.epochStep = epochStep;
+    this.epochCounter = epochCounter;
     this.baseLr = s.baseLr;
     if (s.baseLr !== null && this.options.lrSchedule) (opt as unknown as { lr: number }).lr = s.baseLr;
     this.result = structuredClone(s.result);
@@ -687,7 +745,10 @@ export class Trainer {
     try {
       const position = loaded.metadata[TRAINER_KEY];
       if (position === undefined) throw new TypeError(`Trainer.resume: the model file has no '${TRAINER_KEY}' metadata (not a checkpoint)`);
-      return { ...JSON.parse(position), params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null };
+      const stored = JSON.parse(position) as TrainerPosition & { best?: TrainerState['best'] };
+      // the best epoch as tensors; a checkpoint written before they were kept so has it in the JSON
+      const best = loaded.best ? toJson(loaded.best) : stored.best ?? null;
+      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best };
     } finally {
       loaded.net.dispose();
       loaded.optimizer?.dispose();
@@ -771,7 +832,10 @@ export class Trainer {
     this.stopRequested = false;
     const event = (): TrainerEvent => ({ trainer: this, epoch: this.epoch, iter: this.iter, maxIter: this.maxIter, stop: () => { this.stopRequested = true; } });
     const start = now();
-    if (schedule && this.baseLr === null) this.baseLr = opt.lr!;
+    // the schedule's base is the optimizer's lr when a run starts from its first step, unless it is the rate
+    // the schedule left there (a second train() repeats the schedule; a rate the user set is the new base)
+    if (schedule && (this.baseLr === null || (this.iter === 0 && opt.lr !== this.scheduledLr))) this.baseLr = opt.lr!;
+    const setLr = (lr: number) => { opt.lr = lr; this.scheduledLr = lr; };
     // a run from its first step: what a stateful schedule saw in another run (or Trainer) does not carry over
     if (this.iter === 0) schedule?.reset?.();
     for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()));
@@ -786,14 +850,28 @@ export class Trainer {
       this.stopIfDisposed();
       const epoch = this.epoch + 1;
       const epochStart = now();
-      if (schedule?.interval === 'epoch') opt.lr = schedule.lrAt(this.epoch, this.baseLr!);
-      if (this.sampling === 'permutation') k.shuffleIndices(this.order.ptr, n, rt.seed >>> 0, rt.take(n));
+      // an epoch a run left part way (aborted, a step that threw, a state taken mid-epoch) goes on at its next step
+      const from = this.epochStep;
+      const random = rt.randomState;
+      if (schedule?.interval === 'epoch') setLr(schedule.lrAt(this.epoch, this.baseLr!));
+      if (from === 0) this.epochCounter = rt.take(0);
+      // the epoch's permutation; an epoch going on draws it again from where it was drawn, not moving the stream
+      if (this.sampling === 'permutation') k.shuffleIndices(this.order.ptr, n, rt.seed >>> 0, from === 0 ? rt.take(n) : this.epochCounter);
       for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }));
-      const steps = Math.min(this.iterPerEpoch, this.maxIter - this.iter);
-      let lossSum = 0, done = 0;
-      for (let b = 0; b < steps && !this.stopRequested; b++) {
+      if (this.stopRequested) {
+        // stopped before the epoch's first step: nothing of it happened, so none of it is recorded (a record of
+        // no steps would feed a made-up loss to the schedule and early stopping) and its draw is made again
+        rt.randomState = random;
+        reason = 'callback';
+        break;
+      }
+      const steps = Math.min(this.iterPerEpoch, this.maxIter - (this.iter - from));
+      let lossSum = 0, done = from;
+      // the epoch's losses so far, summed in the order the uninterrupted run adds them
+      for (let i = this.iter - from; i < this.iter; i++) lossSum += this.result.trainLossList[i];
+      for (let b = from; b < steps && !this.stopRequested; b++) {
         this.stopIfDisposed();
-        if (schedule?.interval === 'step') opt.lr = schedule.lrAt(this.iter, this.baseLr!);
+        if (schedule?.interval === 'step') setLr(schedule.lrAt(this.iter, this.baseLr!));
         let idx: number;
         if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
         else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
@@ -820,6 +898,7 @@ export class Trainer {
         done++;
         this.result.trainLossList.push(loss);
         this.iter++;
+        this.epochStep = b + 1;
         this.options.onProgress?.({ kind: 'step', epoch, iter: this.iter, maxIter: this.maxIter, loss });
         for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }));
         yield null;
@@ -830,8 +909,9 @@ export class Trainer {
         rt.recheckKnownAnswers(`Trainer: epoch ${epoch}`);
         rechecked = true;
       }
-      const record = yield* this.evaluate(epoch, lossSum / Math.max(done, 1), done, epochStart, opt.lr);
+      const record = yield* this.evaluate(epoch, lossSum / done, done, epochStart, opt.lr);
       this.epoch = epoch;
+      this.epochStep = 0;
       this.result.epochs.push(record);
       this.result.trainAccList.push(record.trainAcc);
       this.result.testAccList.push(record.testAcc);
@@ -865,6 +945,8 @@ export class Trainer {
   private reset(): void {
     this.epoch = 0;
     this.iter = 0;
+    this.epochStep = 0;
+    this.epochCounter = 0;
     this.result = emptyResult();
     this.bestLoss = Infinity;
     this.bestEpoch = 0;

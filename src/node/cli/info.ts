@@ -1,5 +1,6 @@
 // `simdnn info FILE`: what a model file holds, from its header alone.
 import { readModelInfo } from '../model-file.js';
+import { isNetTensor } from '../../io/model.js';
 import { UsageError, type Command, type CommandContext } from './command.js';
 import { describeNet } from './common.js';
 
@@ -15,7 +16,7 @@ async function info({ values, positionals, io }: CommandContext): Promise<number
     `file          ${file} (${m.fileBytes.toLocaleString('en-US')} bytes)`,
     `architecture  ${m.spec ? describeNet(m.spec) : 'none recorded (not written by simdnn)'}`,
     ...(m.spec ? [`spec          ${JSON.stringify(m.spec)}`] : []),
-    `parameters    ${m.parameterCount.toLocaleString('en-US')} in ${m.tensors.filter((t) => !t.name.startsWith('optimizer.')).length} tensors`,
+    `parameters    ${m.parameterCount.toLocaleString('en-US')} in ${m.tensors.filter((t) => isNetTensor(t.name)).length} tensors`,
     `optimizer     ${m.optimizer ? `${m.optimizer.name} ${Object.entries(m.optimizer.options).map(([k, v]) => `${k} ${v}`).join(' ')}, ${m.optimizer.t} steps` : 'none saved'}`,
     'tensors',
     ...m.tensors.map((t) => `  ${t.name.padEnd(22)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]`),

@@ -507,11 +507,6 @@ function runSettings(s: TrainSettings): Partial<TrainSettings> {
 }
 
 /** The Trainer's state without the arrays the model file holds as tensors (parameters, optimizer state). */
-function trainerMetadata(trainer: Trainer): string {
-  const { params: _params, optimizer: _optimizer, ...rest } = trainer.trainerState();
-  return JSON.stringify(rest);
-}
-
 /** The settings of the run a checkpoint holds, with the flags that may change on resume from `s`. */
 function resumeSettings(s: TrainSettings): TrainSettings {
   const file = s.resume!;
@@ -609,7 +604,9 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       if (!loaded.optimizer) throw new Error(`--resume: '${s.resume}' holds no optimizer state`);
       optimizer = loaded.optimizer;
       // the parameters as Float32Arrays where the state's JSON form has number[]: Trainer.resume takes either
-      state = { ...storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]), params: net.exportParams(), optimizer: optimizer.state() } as unknown as TrainerState;
+      const stored = storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]);
+      // early stopping's best epoch: tensors, or in the JSON of a checkpoint written before they were kept so
+      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null } as unknown as TrainerState;
     } else {
       net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
       owned.push(net);
@@ -641,7 +638,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
           lastEpoch?.save();
           if (s.checkpoint !== undefined && s.checkpointEvery !== undefined && epoch % s.checkpointEvery === 0) {
             const file = s.checkpoint.replaceAll('{epoch}', String(epoch));
-            await saveCheckpoint(file, trainer, net, optimizer, s);
+            await saveCheckpoint(file, trainer, net, s);
             checkpoints.push(file);
           }
         },
@@ -711,10 +708,12 @@ function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string>
   };
 }
 
-async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, optimizer: ElementwiseOptimizer, s: TrainSettings): Promise<void> {
+async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, s: TrainSettings): Promise<void> {
+  // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch as tensors, the position) with the run's settings
+  const { optimizer, best, position } = trainer.checkpointParts();
   const { saved, failure } = await saveWithFallback(file, net, {
-    optimizer,
-    metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: trainerMetadata(trainer) },
+    optimizer, best,
+    metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: position },
   });
   if (failure) throw new Error(`${failure} (the checkpoint went to ${saved})`);
 }

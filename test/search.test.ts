@@ -29,7 +29,7 @@ describe('space', () => {
     const seen = new Set<number>();
     for (let i = 0; i < 200; i++) {
       const s = sampleSettings(space, 7, i);
-      expect(s.lr).toBeGreaterThanOrEqual(1e-6 * (1 - 1e-12));
+      expect(s.lr).toBeGreaterThanOrEqual(1e-6);
       expect(s.lr).toBeLessThan(1e-2);
       expect(s.wd).toBeGreaterThanOrEqual(-1);
       expect(s.wd).toBeLessThan(1);
@@ -45,6 +45,49 @@ describe('space', () => {
     const exps = Array.from({ length: 200 }, (_, i) => Math.log10(sampleSettings(space, 7, i).lr as number));
     expect(Math.min(...exps)).toBeLessThan(-5.8);
     expect(Math.max(...exps)).toBeGreaterThan(-2.2);
+  });
+
+  it('a degenerate range gives its bound exactly; uniform stays below high at large magnitudes and over the widest span', () => {
+    for (const v of [3e-4, 0.07, 5e-5]) for (let i = 0; i < 20; i++) expect(sampleSettings({ x: logUniform(v, v) }, 1, i).x).toBe(v); // 10 ** log10(3e-4) is 3.0000000000000014e-4
+    expect(sampleSettings({ x: uniform(0.3, 0.3) }, 1, 0).x).toBe(0.3);
+    const space: SearchSpace = { big: uniform(1e15, 1e15 + 1), wide: uniform(-1e308, 1e308) };
+    for (let i = 0; i < 2000; i++) {
+      const s = sampleSettings(space, 1, i);
+      expect(s.big).toBeGreaterThanOrEqual(1e15);
+      expect(s.big).toBeLessThan(1e15 + 1); // lo + (hi − lo)·u rounded up to hi for ~6% of these draws
+      expect(Math.abs(s.wide as number)).toBeLessThanOrEqual(1e308); // high − low overflowed to Infinity
+    }
+  });
+
+  it('an int range wider than 2^32 reaches every residue; the widest stays in range', () => {
+    const residues = new Set<number>();
+    let sum = 0;
+    for (let i = 0; i < 2000; i++) {
+      const { k, w } = sampleSettings({ k: int(0, 2 ** 40), w: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) }, 1, i) as { k: number; w: number };
+      expect(Number.isInteger(k) && k >= 0 && k <= 2 ** 40).toBe(true);
+      expect(Number.isSafeInteger(w)).toBe(true);
+      residues.add(k % 256);
+      sum += k / 2 ** 40;
+    }
+    expect(residues.size).toBeGreaterThan(240); // 32 bits scaled by 2^40 gave multiples of 256 only (1 residue); 2000 draws over 256 miss ~0
+    expect(Math.abs(sum / 2000 - 0.5)).toBeLessThan(0.03); // the mean of U(0, 1): sd 0.0065 over 2000 draws
+  });
+
+  it("a known seed's settings are those drawn before the sampling edges were fixed (ranges up to 2^32 draw as they did)", () => {
+    const space: SearchSpace = { lr: logUniform(1e-6, 1e-2), weightDecay: logUniform(1e-8, 1e-4), dropout: uniform(0, 0.5), hidden: int(16, 256), wide: int(-(2 ** 31), 2 ** 31 - 1), opt: choice(['sgd', 'adam', 'momentum']), batch: 100 };
+    const before: Array<[number, number, Record<string, unknown>]> = [
+      [1, 0, { lr: 0.000537884279236594, weightDecay: 3.0834873316060977e-7, dropout: 0.4184250548714772, hidden: 208, wide: -35970298, opt: 'adam', batch: 100 }],
+      [1, 7, { lr: 0.006188590943970977, weightDecay: 0.00006704533307189939, dropout: 0.17368594522122294, hidden: 153, wide: 2067044837, opt: 'momentum', batch: 100 }],
+      [42, 3, { lr: 0.000497198493188939, weightDecay: 0.0000074069498327579205, dropout: 0.20981723989825696, hidden: 26, wide: 1752636225, opt: 'adam', batch: 100 }],
+      [0xffffffff, 99, { lr: 0.0007108324915607929, weightDecay: 0.000050108169602411835, dropout: 0.14346804295200855, hidden: 256, wide: 203931259, opt: 'adam', batch: 100 }],
+    ];
+    for (const [seed, index, { lr, weightDecay, ...exact }] of before) {
+      const { lr: l, weightDecay: w, ...rest } = sampleSettings(space, seed, index);
+      expect(rest).toEqual(exact);
+      // 10 ** x is not correctly rounded: Chromium's differs from Node's by an ulp (the values above are Node's)
+      expect(Math.abs((l as number) / (lr as number) - 1)).toBeLessThanOrEqual(2 ** -51);
+      expect(Math.abs((w as number) / (weightDecay as number) - 1)).toBeLessThanOrEqual(2 ** -51);
+    }
   });
 
   it('rejects bad dimensions and names the setting', () => {

@@ -10,7 +10,7 @@ export type SettingValue = number | string | boolean | null | readonly SettingVa
 
 /** 10^U(log10 low, log10 high): the book's lr = 10^U(−6, −2) is logUniform(1e-6, 1e-2). */
 export interface LogUniform { kind: 'logUniform'; low: number; high: number }
-/** U(low, high). */
+/** U(low, high): a value in [low, high) (low when they are equal). */
 export interface Uniform { kind: 'uniform'; low: number; high: number }
 /** An integer in [low, high], each equally likely. */
 export interface IntRange { kind: 'int'; low: number; high: number }
@@ -125,15 +125,50 @@ export function sampleSettings(space: SearchSpace, seed: number, index: number):
     if (!isDimension(d)) { out[name] = d; continue; }
     const u = next();
     switch (d.kind) {
-      case 'logUniform': {
-        const lo = Math.log10(d.low), hi = Math.log10(d.high);
-        out[name] = 10 ** (lo + (hi - lo) * u);
-        break;
-      }
-      case 'uniform': out[name] = d.low + (d.high - d.low) * u; break;
-      case 'int': out[name] = d.low + Math.floor(u * (d.high - d.low + 1)); break;
+      case 'logUniform': out[name] = logUniformDraw(d.low, d.high, u); break;
+      case 'uniform': out[name] = uniformDraw(d.low, d.high, u); break;
+      case 'int': out[name] = intDraw(d.low, d.high, u, next); break;
       case 'choice': out[name] = d.values[Math.floor(u * d.values.length)]; break;
     }
   }
   return out;
+}
+
+/** 10^U(log10 low, log10 high), clamped: 10 ** log10(x) can land a few ulp outside [low, high] (logUniform(v, v) gives v). */
+function logUniformDraw(low: number, high: number, u: number): number {
+  if (low === high) return low;
+  const lo = Math.log10(low), hi = Math.log10(high);
+  return Math.min(high, Math.max(low, 10 ** (lo + (hi - lo) * u)));
+}
+
+/** low + (high − low)·u, kept below high (it rounds up to high when high − low is small beside them); low when low = high. */
+function uniformDraw(low: number, high: number, u: number): number {
+  const span = high - low;
+  // a span beyond the largest double (uniform(-1e308, 1e308)) would give ±Infinity or NaN
+  const v = Number.isFinite(span) ? low + span * u : low * (1 - u) + high * u;
+  return v < high ? v : Math.max(low, nextDown(high));
+}
+
+/**
+ * low + ⌊u·n⌋ over the n = high − low + 1 integers. u has 32 bits, so a range
+ * wider than 2^32 takes a second draw for 53 bits (narrower ranges draw as
+ * they always have: a study's settings do not change); beyond 2^53 integers
+ * not all of them can be drawn.
+ */
+function intDraw(low: number, high: number, u: number, next: () => number): number {
+  const n = high - low + 1;
+  if (n <= 2 ** 32) return low + Math.floor(u * n);
+  const u53 = (u * 2 ** 32 * 2 ** 21 + Math.floor(next() * 2 ** 21)) / 2 ** 53;
+  return Math.min(high, low + Math.floor(u53 * n));
+}
+
+const bits = new Float64Array(1);
+const bitsInt = new BigInt64Array(bits.buffer);
+
+/** The largest double below x (x finite, not the most negative). */
+function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  bits[0] = x;
+  bitsInt[0] += x > 0 ? -1n : 1n;
+  return bits[0];
 }

@@ -2,9 +2,16 @@
 // interface: params, predict, loss, accuracy, gradient, numericalGradient.
 // Parameter keys follow the book: the i-th layer with a weight gets W{i}, b{i};
 // a parameterised layer without a weight (batch norm) takes the index of the
-// weight layer before it (gamma{i}, beta{i}).
+// weight layer before it (gamma{i}, beta{i}; 1 before the first), and a second
+// such layer at one index gets a suffix on all its keys (gamma1_2, beta1_2, …).
 import { fusesActivation, fusesActivationBackward, type Layer } from '../layers/layer.js';
 import { isFusableActivation } from '../layers/activations.js';
+import { BatchNormalization } from '../layers/batch-normalization.js';
+import { SampleNormalization } from '../layers/sample-normalization.js';
+import { Dropout } from '../layers/dropout.js';
+import { Convolution } from '../layers/convolution.js';
+import { Flatten } from '../layers/flatten.js';
+import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
 import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
@@ -74,22 +81,30 @@ export class Sequential {
     const params: Record<string, Tensor> = {};
     const grads: Record<string, Tensor> = {};
     const state: Record<string, Tensor> = {};
+    const claimed = new Set<string>();
     let index = 0;
-    for (const layer of layers) {
-      const names = Object.keys(layer.params);
+    layers.forEach((layer, i) => {
+      const names = Object.keys(layer.params), stateNames = Object.keys(layer.state ?? {});
+      const both = names.find((name) => stateNames.includes(name));
+      if (both !== undefined) throw new TypeError(`Sequential: layers[${i}] (${layer.name}) has '${both}' both in params and in state`);
       if (names.includes('W')) index++;
+      // The book's key (gamma1) when it is free; a layer finding one of its keys claimed (a second norm
+      // before the next weight layer) suffixes all of its keys with the first free _2, _3, …: gamma1_2.
+      const base = Math.max(index, 1);
+      let suffix = '';
+      for (let n = 2; [...names, ...stateNames].some((name) => claimed.has(`${name}${base}${suffix}`)); n++) suffix = `_${n}`;
       for (const name of names) {
-        const key = `${name}${Math.max(index, 1)}`;
-        if (params[key]) throw new Error(`Sequential: two layers claim the parameter key '${key}'`);
+        const key = `${name}${base}${suffix}`;
+        claimed.add(key);
         params[key] = layer.params[name];
         grads[key] = layer.grads[name];
       }
-      for (const [name, t] of Object.entries(layer.state ?? {})) {
-        const key = `${name}${Math.max(index, 1)}`;
-        if (params[key] || state[key]) throw new Error(`Sequential: two layers claim the key '${key}'`);
-        state[key] = t;
+      for (const name of stateNames) {
+        const key = `${name}${base}${suffix}`;
+        claimed.add(key);
+        state[key] = layer.state![name];
       }
-    }
+    });
     this.params = params;
     this.grads = grads;
     this.firstTrainable = this.layers.findIndex((l) => Object.keys(l.params).length > 0);
@@ -192,7 +207,7 @@ export class Sequential {
    */
   accuracy(x: Tensor, t: Targets): number {
     const N = this.rowsOf(x, 'accuracy');
-    const labels = this.labelsOf(t, N, 'accuracy');
+    const labels = this.labelsOf(x, t, N, 'accuracy');
     let correct = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
       const end = Math.min(N, start + this.evalBatchSize);
@@ -205,7 +220,7 @@ export class Sequential {
   /** Loss (with decay terms) and accuracy over a whole set, in inference mode, in chunks. */
   evaluate(x: Tensor, t: Targets): { loss: number; accuracy: number } {
     const N = this.rowsOf(x, 'evaluate');
-    const labels = this.labelsOf(t, N, 'evaluate');
+    const labels = this.labelsOf(x, t, N, 'evaluate');
     let correct = 0;
     let lossSum = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
@@ -262,7 +277,7 @@ export class Sequential {
   private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; decay: number; correct: number; N: number }> {
     const { signal } = checkAsyncOptions(who, options, false);
     const N = this.rowsOf(x, who);
-    const labels = this.labelsOf(t, N, who, true);
+    const labels = this.labelsOf(x, t, N, who, true);
     const yielder = new Yielder();
     let correct = 0, lossSum = 0;
     try {
@@ -474,27 +489,25 @@ export class Sequential {
 
   /**
    * Int labels in memory for t (one-hot rows are reduced with argmax, as the book does), checked against
-   * `classes`: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees).
+   * the net's outputs on x: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees).
    */
-  private labelsOf(t: Targets, N: number, who: string, own = false): IntTensor {
-    const C = this.outputColumns();
+  private labelsOf(x: Tensor, t: Targets, N: number, who: string, own = false): IntTensor {
+    const C = this.outputColumns(x, who);
     if (t instanceof IntTensor) {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.size !== N) throw new RangeError(`${who}: t must hold ${N} labels, got [${t.shape.join(', ')}]`);
+      checkLabels(who, t.data, C);
       return t;
     }
     // every check before the copy is allocated
     if (t instanceof Tensor) {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
-      if (C !== null && t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
+      if (t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
     } else {
       if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
       if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
-      for (let i = 0; i < N; i++) {
-        const v = t[i];
-        if (!(Number.isInteger(v) && v >= 0 && (C === null || v < C))) throw badLabel(who, i, v, C);
-      }
+      checkLabels(who, t, C);
     }
     const labels = own ? this.rt.labels([N]) : this.buffers.labels('accuracy.t', [N]);
     if (t instanceof Tensor) this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
@@ -502,13 +515,51 @@ export class Sequential {
     return labels;
   }
 
-  /** Width of the last layer with weights (the class count), when it has one. */
-  private outputColumns(): number | null {
+  /**
+   * The net's output width (its class count) for input x, which has a row. Told by the layers where they
+   * tell it: the last weight's width when it is an Affine's (every net that has one), or a Convolution's
+   * filter count carried to the output by a GlobalAveragePooling (a fully convolutional classifier). Else
+   * (a Flatten after the last conv, a layer of the caller's, no weight at all) the width may depend on
+   * the input, so the net runs on x's first row in inference mode: that moves no state (batch-norm
+   * statistics, the random stream) and writes only the layers' own buffers, which the next call overwrites.
+   * @internal (the Trainer's class count)
+   * @throws RangeError, naming `who` and x as `xName`, if that output is not [1, classes].
+   */
+  outputColumns(x: Tensor, who: string, xName = 'x'): number {
+    const C = this.outputColumnsOfShapes();
+    if (C !== null) return C;
+    const y = this.predictBorrowed(x.rows(0, 1), false, `${who}: ${xName}`);
+    if (y.shape.length !== 2) throw new RangeError(`${who}: the net's output for a row of ${xName} is [${y.shape.join(', ')}], not [rows, classes]`);
+    return y.shape[1];
+  }
+
+  /** The output width when the layers' parameters tell it, else null (outputColumns). */
+  private outputColumnsOfShapes(): number | null {
+    // what the layers after layers[i] carry to the output unchanged: the width of their input, its channel
+    // count (through a GlobalAveragePooling) or, after a layer that may change it, neither
+    let carried: 'width' | 'channels' | null = 'width';
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const W = this.layers[i].params.W;
-      if (W) return W.shape.length === 2 ? W.shape[1] : null;
+      const layer = this.layers[i], W = layer.params.W;
+      if (W?.shape.length === 2) return W.shape[1]; // an Affine's, whatever follows it (as the book's nets count their classes)
+      if (W) return carried === 'channels' && layer instanceof Convolution ? W.shape[0] : null;
+      if (keepsShape(layer)) continue;
+      if (carried === 'width' && layer instanceof GlobalAveragePooling) carried = 'channels';
+      else if (!(carried === 'width' && layer instanceof Flatten) && !(carried === 'channels' && layer instanceof Pooling)) carried = null;
     }
     return null;
+  }
+}
+
+/** Whether the layer's output has its input's shape (activations, dropout, the normalizations). */
+function keepsShape(layer: Layer): boolean {
+  return isFusableActivation(layer) || layer instanceof Dropout || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
+}
+
+/** Refuses (naming `who`) a label that is not an integer in [0, classes). */
+function checkLabels(who: string, t: ArrayLike<number>, classes: number): void {
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i];
+    if (!(Number.isInteger(v) && v >= 0 && v < classes)) throw badLabel(who, i, v, classes);
   }
 }
 

@@ -7,11 +7,16 @@ import type { Sequential } from '../nets/sequential.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkTensor } from '../runtime/tensor.js';
 
-/** The number of classes the net outputs: the width of its last 2-D weight. */
-export function classesOf(net: Sequential): number {
-  const weights = Object.entries(net.params).filter(([k, p]) => k.startsWith('W') && p.shape.length === 2);
-  if (weights.length === 0) throw new TypeError('Trainer: the network has no 2-D weight (W…) to tell its number of classes');
-  return weights[weights.length - 1][1].shape[1];
+/**
+ * The number of classes the net outputs: its output width (Sequential.outputColumns: from its last
+ * Affine's W or a Convolution's filters through GlobalAveragePooling, else from one row of `xTrain` run
+ * in inference mode). A net without a weight has nothing to learn the classes with and is refused.
+ */
+export function classesOf(net: Sequential, xTrain: Tensor): number {
+  if (!net.layers.some((layer) => layer.params.W)) {
+    throw new TypeError('Trainer: the network has no weight (no layer with a W, as Affine and Convolution have): it has nothing to learn the classes with');
+  }
+  return net.outputColumns(xTrain, 'Trainer', 'xTrain');
 }
 
 /**

@@ -377,7 +377,7 @@ export class Trainer {
     if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${String(sampling)}`);
     if (N === 0) throw new RangeError('Trainer: xTrain is empty');
     if (xTest.shape[0] === 0) throw new RangeError('Trainer: xTest is empty (accuracy on 0 rows is undefined)');
-    this.classes = classesOf(network);
+    this.classes = classesOf(network, xTrain);
     checkTargets(rt, 'tTrain', tTrain, N, this.classes);
     checkTargets(rt, 'tTest', tTest, xTest.shape[0], this.classes);
     if (evaluateSampleNumPerEpoch !== null && !(Number.isInteger(evaluateSampleNumPerEpoch) && evaluateSampleNumPerEpoch > 0)) {

@@ -52,6 +52,17 @@ describe('simdnn search', () => {
     expect((await readFile(out, 'utf8')).trim().split('\n')).toHaveLength(3);
   });
 
+  it('draws each chart axis on the scale of its setting in --space (a uniform weight decay on a linear axis)', async () => {
+    const space = path.join(tmp, 'uniform-wd.json');
+    await writeFile(space, JSON.stringify({ lr: { kind: 'logUniform', low: 0.01, high: 0.1 }, weightDecay: { kind: 'uniform', low: 0.001, high: 0.01 }, hidden: [8] }));
+    const chart = path.join(tmp, 'uniform-wd.json.chart.json');
+    const done = await run(['search', '--study', 'uniform-wd', '--trials', '2', '--epochs', '1', '--rows', '100', '--workers', '1', '--space', space, '--out', path.join(tmp, 'uniform-wd.jsonl'), '--chart', chart]);
+    expect(done.code).toBe(0);
+    const spec = JSON.parse(await readFile(chart, 'utf8'));
+    const scatter = spec.hconcat[1]; // lr × weight decay
+    expect([scatter.encoding.x.scale?.type, scatter.encoding.y.scale?.type]).toEqual(['log', 'linear']);
+  });
+
   it('stops at once when interrupted (exit 130), and the study resumes to completion', async () => {
     const out = path.join(tmp, 'stopped.jsonl');
     const args = ['search', '--study', 'stopped', '--trials', '4', '--epochs', '3', '--hidden', '20', '--workers', '1', '--out', out];

@@ -5,6 +5,6 @@ export { AshaScheduler, ashaRungs, type AshaOptions, type AshaJob } from './asha
 export { hyperparameterSearch, trialJob, score, type Executor, type Objective, type SearchOptions, type SearchResult, type ScoredResult } from './search.js';
 export { inlineExecutor, DataCache, type DataLoader } from './inline.js';
 export { resumeFrom, resultKey, storedMismatch } from './resume.js';
-export { searchChart, type SearchChartSpec } from './charts.js';
+export { searchChart, type SearchChartSpec, type SearchChartOptions } from './charts.js';
 export { splitSearchData, splitOptions } from './data.js';
 export { webWorkerExecutor, startWebTrialWorker, type WebWorkerExecutorOptions, type SearchRows } from './web-workers.js';

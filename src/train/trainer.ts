@@ -304,7 +304,7 @@ export class Trainer {
   /** Steps in the whole run. */
   readonly maxIter: number;
   readonly sampling: 'permutation' | 'replacement';
-  /** The network's number of classes (the width of its last weight), which targets are checked against. */
+  /** The network's number of classes (the net's output width), which targets are checked against. */
   readonly classes: number;
   private readonly data: Dataset;
   private readonly validation: Dataset | null;

@@ -264,7 +264,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
       return interrupted(signal);
     }
     if (typeof values.chart === 'string') {
-      const spec = searchChart(result);
+      const spec = searchChart(result, { space });
       // vega loads only when a chart is drawn
       const text = values.chart.endsWith('.json') ? JSON.stringify(spec, null, 2) : await (await import('../charts.js')).renderSvg(spec);
       await writeFile(values.chart, text);

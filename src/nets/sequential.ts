@@ -154,7 +154,7 @@ export class Sequential {
    */
   private wholePass<T>(pass: () => T): T {
     if (this.inPass) return pass();
-    const random = this.rt.randomState;
+    const seed = this.rt.seed, counter = this.rt.take(0); // no object made on the hot path: a step allocates nothing
     const backup = this.hasState ? (this.stateBackup ??= new StateSnapshot(this.rt, this.state)) : null;
     backup?.save();
     this.inPass = true;
@@ -162,7 +162,7 @@ export class Sequential {
       return pass();
     } catch (e) {
       if (!this.isDisposed) backup?.restore(); // a net disposed mid-pass (by an observer) has no state to write
-      this.rt.randomState = random;
+      this.rt.randomState = { seed, counter };
       throw e;
     } finally {
       this.inPass = false;

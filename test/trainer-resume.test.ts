@@ -48,12 +48,16 @@ describe('Trainer state taken within an epoch', () => {
     const want = await setup(13, options);
     const wantResult = want.trainer.train();
     const steps = wantResult.steps;
-    for (const at of [1, 8, steps - 1]) { // the first step, one within epoch 2, the last but one
+    // after the first step, one within epoch 2, the last but one; and in onEpochBegin of epoch 3 (at = -3)
+    for (const at of [1, 8, steps - 1, -3]) {
       const taken = await setup(13, options);
       let state: TrainerState | null = null, bytes: Uint8Array | null = null;
-      const stopAt = { onStepEnd: (e: { iter: number; stop(): void }) => { if (e.iter === at) { state = JSON.parse(JSON.stringify(taken.trainer.trainerState())); bytes = taken.trainer.checkpointBytes(); } } };
-      await taken.trainer.fit({ callbacks: stopAt });
-      expect(state!.iter).toBe(at);
+      const take = () => { state = JSON.parse(JSON.stringify(taken.trainer.trainerState())); bytes = taken.trainer.checkpointBytes(); };
+      await taken.trainer.fit({ callbacks: {
+        onStepEnd: (e) => { if (e.iter === at) take(); },
+        onEpochBegin: (e) => { if (e.epoch === -at) take(); },
+      } });
+      expect(state!.iter).toBe(at > 0 ? at : wantResult.epochs.slice(0, -at - 1).reduce((n, e) => n + e.steps, 0));
       for (const [how, from] of [['state', state!], ['bytes', bytes!]] as const) {
         const again = await setup(13, options); // the seed its validationSplit was drawn with
         again.r.reseed(77); // the position, the stream and all come from the state

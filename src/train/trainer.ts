@@ -852,19 +852,18 @@ export class Trainer {
       const epochStart = now();
       // an epoch a run left part way (aborted, a step that threw, a state taken mid-epoch) goes on at its next step
       const from = this.epochStep;
-      const random = rt.randomState;
       if (schedule?.interval === 'epoch') setLr(schedule.lrAt(this.epoch, this.baseLr!));
-      if (from === 0) this.epochCounter = rt.take(0);
-      // the epoch's permutation; an epoch going on draws it again from where it was drawn, not moving the stream
-      if (this.sampling === 'permutation') k.shuffleIndices(this.order.ptr, n, rt.seed >>> 0, from === 0 ? rt.take(n) : this.epochCounter);
       for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }));
       if (this.stopRequested) {
         // stopped before the epoch's first step: nothing of it happened, so none of it is recorded (a record of
-        // no steps would feed a made-up loss to the schedule and early stopping) and its draw is made again
-        rt.randomState = random;
+        // no steps would feed a made-up loss to the schedule and early stopping)
         reason = 'callback';
         break;
       }
+      // the epoch's permutation, drawn after onEpochBegin so that a state taken there is an epoch boundary's;
+      // an epoch going on draws it again from where it was drawn, not moving the stream
+      if (from === 0) this.epochCounter = rt.take(0);
+      if (this.sampling === 'permutation') k.shuffleIndices(this.order.ptr, n, rt.seed >>> 0, from === 0 ? rt.take(n) : this.epochCounter);
       const steps = Math.min(this.iterPerEpoch, this.maxIter - (this.iter - from));
       let lossSum = 0, done = from;
       // the epoch's losses so far, summed in the order the uninterrupted run adds them

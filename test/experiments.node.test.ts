@@ -2,7 +2,7 @@
 // and sane values, the rendered SVG (well-formed, one mark per series), the
 // book's conclusions where they are robust on quick runs, the CLI's files,
 // the same JSON for --threads 1 and 2, and vega kept out of `import 'simdnn'`.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -129,6 +129,28 @@ describe("the book's conclusions on quick runs", () => {
   it('batch norm lets a sigmoid net with std 0.01 learn under plain SGD', async () => {
     const s = (await quick('optimizer-batchnorm')).summary as Record<string, Record<string, number>>;
     expect(s.SGD['batch norm: final test accuracy']).toBeGreaterThan(s.SGD['no batch norm: final test accuracy'] + 0.2);
+  });
+});
+
+describe('a run on a memory that grows', () => {
+  it('deepconvnet counts its mistakes against the labels given (a view of them was emptied when predict() grew the memory: every row a mistake)', async () => {
+    const want = (await quick('deepconvnet')).summary; // on a memory left alone
+    expect(want.misclassified).toBeLessThan(want.testRows);
+    const { Allocator } = await import('../src/runtime/allocator.js');
+    const alloc = Allocator.prototype.alloc;
+    const grow = vi.spyOn(Allocator.prototype, 'alloc').mockImplementation(function (this: typeof Allocator.prototype, bytes: number) {
+      const ptr = alloc.call(this, bytes);
+      (this as unknown as { memory: WebAssembly.Memory }).memory.grow(0); // detaches the buffer, as a growth does
+      return ptr;
+    });
+    const moving = await createRuntime({ seed: 1, threads: 1 });
+    try {
+      const got = await runExperiment('deepconvnet', { rt: moving, data: (await loadMnist(moving)) as ExperimentData, quick: true, seed: 1 });
+      expect(got.summary).toEqual(want);
+    } finally {
+      grow.mockRestore();
+      await moving.dispose();
+    }
   });
 });
 

@@ -19,6 +19,21 @@ const space: SearchSpace = { lr: choice([0.05, 1e30]), weightDecay: logUniform(1
 afterEach(() => { vi.restoreAllMocks(); });
 
 describe('webWorkerExecutor', () => {
+  it.runIf(hasWebWorkers)('copies rows given as tensors\' data: the memory growing before a worker starts leaves them whole', async () => {
+    const rt = await makeRuntime({ threads: 1 });
+    const x = rt.tensor([...rows.xShape], rows.x);
+    const t = rt.labels([...rows.tShape], rows.t);
+    const exec = webWorkerExecutor({ data: { x: x.data, xShape: rows.xShape, t: t.data, tShape: rows.tShape }, workers: 1, wasm: await wasmModule() });
+    rt.memory.grow(1); // before the first trial, as a page that goes on allocating would (it emptied the views)
+    try {
+      const got = await hyperparameterSearch({ space: { ...space, lr: 0.05 }, trials: 1, epochs: 1, data, seed: 5, executor: exec });
+      expect(got.trials[0].status).toBe('ok');
+    } finally {
+      await exec.close();
+      await rt.dispose();
+    }
+  });
+
   it.runIf(hasWebWorkers)('gives inlineExecutor\'s bits on 2 workers, records a diverging trial as failed, and terminates its workers', async () => {
     const rt = await makeRuntime({ threads: 1 });
     const x = rt.tensor([...rows.xShape], rows.x);

@@ -46,7 +46,7 @@ export const deepconvnet: Experiment = {
       }
       // predictions in chunks of 100 (the net's evaluation batch) to find the mistakes
       const n = data.xTest.shape[0];
-      const labels = data.tTest.data;
+      const labels = data.tTest.toArray(); // a copy: predict() may grow the memory, which empties a view
       for (let start = 0; start < n; start += 100) {
         await ctx.pause();
         const end = Math.min(n, start + 100);

@@ -161,7 +161,8 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
       if (!Array.isArray(shape) || !sameShape(shape, t.shape) || data === null || typeof data !== 'object' || data.length !== t.size) {
         throw new RangeError(`${who}: best['${name}'] must have the shape [${t.shape.join(', ')}] and ${t.size} values`);
       }
-      extra.push({ name: `${BEST_PREFIX}${name}`, shape, values: data });
+      // a tensor's data would be emptied if the memory grew while the pieces are consumed (writeModelFile awaits)
+      extra.push({ name: `${BEST_PREFIX}${name}`, shape, values: named.rt.detachSafe(data) });
     }
   }
   if (optimizer !== undefined) {

@@ -2,9 +2,19 @@
 import { Buffers } from './buffers.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
 import { NonFiniteError } from '../runtime/errors.js';
+import type { Runtime } from '../runtime/runtime.js';
 
 /** Targets: a one-hot (or soft) Tensor like x, int labels in memory, or labels in a JS array. */
 export type Targets = Tensor | IntTensor | ArrayLike<number>;
+
+/**
+ * @internal Targets given as an array: copied when it is a tensor's `data` (a view on the memory), which
+ * an allocation before it is read (a forward pass's, at a new batch size) would empty on a non-shared
+ * memory that grows.
+ */
+export function ownTargets(rt: Runtime, t: Targets): Targets {
+  return t instanceof Tensor || t instanceof IntTensor || t === null || typeof t !== 'object' ? t : rt.detachSafe(t);
+}
 
 /** The last layer of a classifier: not a Layer, since forward takes targets and returns the loss. */
 export class SoftmaxWithLoss {
@@ -21,6 +31,7 @@ export class SoftmaxWithLoss {
   forward(x: Tensor, t: Targets): number {
     const [N, C] = this.checkInput(x, t);
     const rt = x.rt;
+    t = ownTargets(rt, t); // before the buffers below are made: growing the memory would empty a tensor's data
     this.buffers ??= new Buffers(rt);
     const y = this.buffers.get('y', x.shape);
     const k = rt.unsafeKernels;

@@ -12,7 +12,7 @@ import { Dropout } from '../layers/dropout.js';
 import { Convolution } from '../layers/convolution.js';
 import { Flatten } from '../layers/flatten.js';
 import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
-import { SoftmaxWithLoss, badLabel, type Targets } from '../layers/softmax-with-loss.js';
+import { SoftmaxWithLoss, badLabel, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue, shown } from '../runtime/tensor.js';
@@ -197,6 +197,7 @@ export class Sequential {
   loss(x: Tensor, t: Targets, train = false): number {
     checkTrainFlag('loss', train);
     this.rowsOf(x, 'loss');
+    t = ownTargets(this.rt, t);
     const y = this.predictBorrowed(x, train, 'loss: x');
     return this.lastLayer.forward(y, t) + this.decayLoss();
   }
@@ -314,6 +315,7 @@ export class Sequential {
   gradient(x: Tensor, t: Targets): Readonly<Record<string, Tensor>> {
     this.lastLoss = NaN;
     this.rowsOf(x, 'gradient');
+    t = ownTargets(this.rt, t);
     this.wholePass(() => {
       const chained = this.chain?.run(x, t) ?? null;
       if (chained !== null) this.lastLoss = chained + this.decayLoss();
@@ -492,6 +494,7 @@ export class Sequential {
    * the net's outputs on x: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees).
    */
   private labelsOf(x: Tensor, t: Targets, N: number, who: string, own = false): IntTensor {
+    t = ownTargets(this.rt, t);
     const C = this.outputColumns(x, who);
     if (t instanceof IntTensor) {
       checkTensor(this.rt, t, `${who}: t`);

@@ -681,12 +681,12 @@ export class Runtime {
   }
 
   /**
-   * `data`, copied first when it is a view on this runtime's memory (another
-   * tensor's `data`): the allocation that follows may grow a non-shared memory,
-   * which detaches it.
+   * @internal `data`, copied first when it is a view on this runtime's memory (a
+   * tensor's `data`): an allocation before it is read may grow a non-shared
+   * memory, which detaches it (length 0).
    */
-  private detachSafe(data: ArrayLike<number>): ArrayLike<number> {
-    return ArrayBuffer.isView(data) && data.buffer === this.memory.buffer ? (data as unknown as Float32Array).slice() : data;
+  detachSafe<T extends ArrayLike<number>>(data: T): T {
+    return ArrayBuffer.isView(data) && data.buffer === this.memory.buffer ? (data as unknown as Float32Array).slice() as unknown as T : data;
   }
 
   /** Fills `t` with N(mean, std²) from the seeded stream. */

@@ -174,10 +174,14 @@ export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
   for (const key of Object.keys(options)) {
     if (!['data', 'workers', 'wasm', 'label'].includes(key)) throw new TypeError(`webWorkerExecutor: unknown option '${key}' (expected data, workers, wasm, label)`);
   }
-  checkRows(options.data);
+  const given = options.data;
+  checkRows(given);
   const workers = options.workers ?? ((typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1);
   if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`webWorkerExecutor: workers must be a positive integer, got ${workers}`);
-  const { data } = options;
+  // rows given as a tensor's data (a view on a part of the wasm memory) are copied now: the memory growing
+  // before a worker starts would empty them, and posting a view clones its whole buffer, the memory
+  const own = <T extends Float32Array | Int32Array>(a: T): T => (a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength ? a.slice() as T : a);
+  const data: SearchRows = { ...given, x: own(given.x), t: own(given.t) };
   let init: Promise<Init> | null = null;
   const getInit = (): Promise<Init> => {
     init ??= compileSource(options.wasm ?? defaultWasmUrls.plain, 'webWorkerExecutor: wasm').then((module) => ({ module, data, label: '' }));

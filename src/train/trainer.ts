@@ -22,6 +22,7 @@ import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
+import { ownTargets } from '../layers/softmax-with-loss.js';
 import { NetCopy, StepGuard } from './rollback.js';
 import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
@@ -360,13 +361,18 @@ export class Trainer {
     }
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
-      sampling = 'permutation', lrSchedule, augment, validationSplit, validation, earlyStopping, checkpoint, adaptiveThreads = true,
+      sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
     }
     const rt = network.rt;
     if (network.disposed) throw new Error('Trainer: network used after dispose()');
+    // labels given as a tensor's data are copied before anything here allocates (the class count's probe, the
+    // split, the buffers): the memory growing would empty them (they are read at every evaluation)
+    this.tTest = ownTargets(rt, tTest);
+    const given = options.validation;
+    const validation = given !== null && typeof given === 'object' ? { x: given.x, t: ownTargets(rt, given.t) } : given;
     checkInput(network, xTrain, 'xTrain');
     checkInput(network, xTest, 'xTest');
     checkTensor(rt, tTrain, 'Trainer: tTrain');
@@ -379,7 +385,7 @@ export class Trainer {
     if (xTest.shape[0] === 0) throw new RangeError('Trainer: xTest is empty (accuracy on 0 rows is undefined)');
     this.classes = classesOf(network, xTrain);
     checkTargets(rt, 'tTrain', tTrain, N, this.classes);
-    checkTargets(rt, 'tTest', tTest, xTest.shape[0], this.classes);
+    checkTargets(rt, 'tTest', this.tTest, xTest.shape[0], this.classes);
     if (evaluateSampleNumPerEpoch !== null && !(Number.isInteger(evaluateSampleNumPerEpoch) && evaluateSampleNumPerEpoch > 0)) {
       throw new RangeError(`Trainer: evaluateSampleNumPerEpoch must be a positive integer or null, got ${evaluateSampleNumPerEpoch}`);
     }

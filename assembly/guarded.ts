@@ -9,7 +9,10 @@
 // range from the saves when any part reports a failure. A part marks its range
 // saved (an i32 at byte 4, after the save, ordered after it on any CPU) before
 // it updates it: if a worker dies mid-call, the caller puts back exactly the
-// ranges that were saved, and so maybe updated.
+// ranges that were saved, and so maybe updated. The state the step wrote is
+// checked with the params: a gradient whose square passes float32's range
+// (|g| ≥ 1.8e19) makes AdaGrad's sum Inf with the params still finite, and
+// every later step of that weight 0.
 //
 // The descriptor at `d` is GUARD_F64 float64 slots (the caller writes them as
 // numbers): the part's flag (an i32 at byte 0, written here), the range (p, s,
@@ -34,7 +37,7 @@ const OP_ADAMW = 7;
 /** Slots before the kernel's arguments: flag, p, s, slotBytes, slots, g, n, pDst, sDst. */
 const ARGS_AT = 9;
 
-/** Part flag values: the range's gradients, or the params the step wrote, hold NaN/Inf. */
+/** Part flag values: the range's gradients, or the params or state the step wrote, hold NaN/Inf. */
 const BAD_GRADIENTS = 1;
 const BAD_PARAMS = 2;
 
@@ -84,5 +87,7 @@ export function guardedStep(op: i32, d: usize): void {
     return;
   }
   runStep(op, d);
-  store<i32>(d, hasNonFinite(p, n) != 0 ? BAD_PARAMS : 0);
+  let bad = hasNonFinite(p, n) != 0;
+  for (let i = 0; i < slots && !bad; i++) bad = hasNonFinite(s + <usize>i * slotBytes, n) != 0;
+  store<i32>(d, bad ? BAD_PARAMS : 0);
 }

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, randomInts, expectBits } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
-  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, StepLR, ReduceLROnPlateau, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
+  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, AdaGrad, NonFiniteError, StepLR, ReduceLROnPlateau, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
   WorkerFault, type TrainerOptions, type TrainResult,
 } from '../src/index.js';
 
@@ -430,6 +430,35 @@ describe('Trainer failed steps (issue 12)', () => {
     expect(optimizer.t).toBe(2);
     trainer.dispose();
   });
+});
+
+describe('Trainer steps whose gradient squares past float32 (issue 12)', () => {
+  // a feature holding 1e20 (a missing-value code in unprepared data) gives gradients of ~1e20: AdaGrad's and
+  // Adam's g² is Inf with the parameters still finite; AdaGrad then froze the weight for good, Adam made it NaN
+  // a step later, and the rollback through loadState refused the Inf the state held
+  for (const [name, make] of [['AdaGrad', () => new AdaGrad({ lr: 0.01 })], ['Adam', () => new Adam({ lr: 0.001 })]] as const) {
+    it(`${name}: a NonFiniteError at the step, the state as after the last good step, and the run resumable`, async () => {
+      for (const at of [0, 2]) { // the first update (which makes the state), and a later one
+        const r = await makeRuntime({ seed: 1 });
+        const xs = randomArray(40 * 3, 9), ts = randomInts(40, 10, 2);
+        for (let i = 0; i < 10; i++) xs[(at * 10 + i) * 3] = 1e20; // the rows of step `at` + 1
+        const x = r.tensor([40, 3], xs), t = r.labels([40], ts);
+        const net = new MultiLayerNet(r, { inputSize: 3, hiddenSizeList: [], outputSize: 2 });
+        const optimizer = make();
+        const trainer = new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 10, optimizer });
+        for (let i = 0; i < at; i++) trainer.step(x.rows(i * 10, i * 10 + 10), t.rows(i * 10, i * 10 + 10), i);
+        const params = net.exportParams(), state = optimizer.state();
+        let error: unknown;
+        try { trainer.step(x.rows(at * 10, at * 10 + 10), t.rows(at * 10, at * 10 + 10), at); } catch (e) { error = e; }
+        expect(error, `step ${at + 1}`).toBeInstanceOf(NonFiniteError);
+        expect((error as Error).message).toMatch(new RegExp(`step ${at + 1} overflowed the parameters or the optimizer's state to NaN/Inf`));
+        expect(optimizer.state(), `step ${at + 1}`).toEqual(state);
+        for (const k of Object.keys(params)) expectBits(net.exportParams()[k].data, params[k].data, k);
+        trainer.resume(trainer.trainerState()); // its state holds nothing loadState refuses
+        trainer.dispose(); r.dispose();
+      }
+    });
+  }
 });
 
 describe('Trainer after a worker thread\'s fault', () => {

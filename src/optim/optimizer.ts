@@ -198,7 +198,7 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
    * the params it wrote, so the thread that updates a range is the one that saves and checks it
    * and the threads join once. `backupFor` gets the one span's params (byte address, floats) and
    * the state arena, and returns where to copy them, or null to decline. Returns 'ok',
-   * 'gradients' (a gradient is NaN/Inf) or 'parameters' (the update made a parameter NaN/Inf):
+   * 'gradients' (a gradient is NaN/Inf) or 'parameters' (the update made a parameter or its state NaN/Inf):
    * on either failure ranges may have been updated, and the caller restores the backup (the
    * step count too). Null, with nothing written, when the update is not one span, the kernel is
    * not one of ours, or `backupFor` declines (the caller then runs its own checks around update()).
@@ -300,6 +300,11 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
    */
   get unsafeStateTensor(): Tensor | null {
     return this.store.arenaTensor;
+  }
+
+  /** @internal Puts the step count back to `t` (the Trainer's rollback of a failed update, which restores the state itself). */
+  rewindSteps(t: number): void {
+    this.steps = t;
   }
 
   /** A copy of the step count and every key's state, as plain data. */

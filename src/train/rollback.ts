@@ -90,11 +90,15 @@ export class StepGuard {
     if (this.paramSpans.length === 1) this.table ??= this.net.rt.tensor([GUARD_TABLE_FLOATS]);
   }
 
-  /** Whether every parameter is finite (after the update). */
+  /**
+   * Whether every parameter, and the state of one of our optimizers, is finite (after an update the
+   * guarded one did not check: the first, which makes the state, or a foreign optimizer's).
+   */
   paramsFinite(): boolean {
     const k = this.net.rt.unsafeKernels;
     for (const s of this.paramSpans) if (k.hasNonFinite(s.ptr, s.size) !== 0) return false;
-    return true;
+    const arena = this.optimizer instanceof ElementwiseOptimizer ? this.optimizer.unsafeStateTensor : null;
+    return arena === null || k.hasNonFinite(arena.ptr, arena.size) === 0;
   }
 
   /** After a failed forward/backward: puts the layers' state back. */
@@ -117,8 +121,9 @@ export class StepGuard {
       if (arena !== this.savedArena) return;
       this.net.rt.unsafeKernels.copy(arena.ptr, this.block!.ptr + (this.stateFloats + this.paramFloats) * 4, arena.size);
     }
-    // the step count goes back too (Adam's bias correction depends on it)
-    opt.loadState({ ...opt.state(), t: this.savedSteps });
+    // the step count goes back too (Adam's bias correction depends on it); not through loadState, which
+    // copies the whole state out and back and refuses what a failed update left in it (NaN, Inf)
+    opt.rewindSteps(this.savedSteps);
   }
 
   dispose(): void {

@@ -617,7 +617,7 @@ export class Trainer {
     if (updated) this.guard.restoreAll();
     else this.guard.restoreLayerState();
     if (what === 'parameters') {
-      throw new NonFiniteError(`Trainer: step ${iter + 1} overflowed the parameters to NaN/Inf; parameters, running statistics and optimizer state restored to the last good step (lower the learning rate)`);
+      throw new NonFiniteError(`Trainer: step ${iter + 1} overflowed the parameters or the optimizer's state to NaN/Inf (a gradient as large as 1.8e19 squares past float32's range); parameters, running statistics and optimizer state restored to the last good step (lower the learning rate, or scale the inputs)`);
     }
     throw new NonFiniteError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
   }

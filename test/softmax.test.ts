@@ -351,3 +351,38 @@ describe('softmax(x): the public entry', () => {
     other.dispose();
   });
 });
+
+describe('target rows: probabilities, one-hot or soft', () => {
+  it('evaluate() takes soft rows\' loss as loss() does (it took their argmax label\'s), and every entry refuses rows that are not probabilities', async () => {
+    const { MultiLayerNet } = await import('../src/nets/multi-layer-net.js');
+    const r = await makeRuntime({ seed: 2 });
+    const net = new MultiLayerNet(r, { inputSize: 3, hiddenSizeList: [4], outputSize: 3 });
+    const x = r.tensor([4, 3], randomArray(12, 5, -1, 1));
+    const soft = r.tensor([4, 3], [0.9, 0.05, 0.05, 0.05, 0.9, 0.05, 0.1, 0.1, 0.8, 0.4, 0.3, 0.3]);
+    const loss = net.loss(x, soft);
+    expect(net.evaluate(x, soft).loss).toBe(loss);
+    expect((await net.evaluateAsync(x, soft)).loss).toBe(loss);
+    // accuracy against each row's largest: the same as with those labels
+    expect(net.evaluate(x, soft).accuracy).toBe(net.accuracy(x, [0, 1, 2, 0]));
+    // one-hot rows keep the label's loss, bit for bit
+    const oneHot = r.tensor([4, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0]);
+    expect(net.evaluate(x, oneHot).loss).toBe(net.evaluate(x, [0, 1, 2, 0]).loss);
+    const bad: Array<[number[], RegExp]> = [
+      [[0, 0, 0], /t\[1\] sums to 0; target rows are probabilities \(one-hot or soft\), which sum to 1 \(a row of zeros names no class\)/],
+      [[0, 1, 1], /t\[1\] sums to 2/],
+      [[NaN, 1, 0], /t\[1\]\[0\] is NaN; target rows are probabilities/],
+      [[-0.5, 1.5, 0], /t\[1\]\[0\] is -0\.5/],
+      [[Infinity, 0, 0], /t\[1\]\[0\] is Infinity/],
+    ];
+    for (const [row, message] of bad) {
+      const t = r.tensor([4, 3], [1, 0, 0, ...row, 0, 0, 1, 1, 0, 0]);
+      for (const [who, call] of [
+        ['SoftmaxWithLoss.forward', () => net.loss(x, t)], ['SoftmaxWithLoss.forward', () => net.gradient(x, t)],
+        ['evaluate', () => net.evaluate(x, t)], ['accuracy', () => net.accuracy(x, t)],
+      ] as const) expect(call, `${who} ${row}`).toThrow(new RegExp(`^${who}: ${message.source}`));
+      await expect(net.evaluateAsync(x, t)).rejects.toThrow(message);
+      t.dispose();
+    }
+    r.dispose();
+  });
+});

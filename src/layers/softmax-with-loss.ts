@@ -8,6 +8,25 @@ import type { Runtime } from '../runtime/runtime.js';
 export type Targets = Tensor | IntTensor | ArrayLike<number>;
 
 /**
+ * @internal Refuses (naming `who`) one-hot or soft target rows that are not probabilities: a value NaN, ±Inf or
+ * negative (the loss would be NaN, its error blaming x), or a row whose sum is not 1 (a row of zeros, what a
+ * one-hot encoding of a missing label gives, has a loss of 0 and a gradient of y; with several 1s the gradient
+ * y − t is not the loss's).
+ */
+export function checkTargetRows(who: string, t: Tensor): void {
+  const [N, C] = t.shape, v = t.data;
+  for (let r = 0; r < N; r++) {
+    let sum = 0;
+    for (let c = 0; c < C; c++) {
+      const a = v[r * C + c];
+      if (!(a >= 0 && a < Infinity)) throw new RangeError(`${who}: t[${r}][${c}] is ${a}; target rows are probabilities (one-hot or soft)`);
+      sum += a;
+    }
+    if (!(Math.abs(sum - 1) <= 1e-3)) throw new RangeError(`${who}: t[${r}] sums to ${sum}; target rows are probabilities (one-hot or soft), which sum to 1${sum === 0 ? ' (a row of zeros names no class)' : ''}`);
+  }
+}
+
+/**
  * @internal Targets given as an array: copied when it is a tensor's `data` (a view on the memory), which
  * an allocation before it is read (a forward pass's, at a new batch size) would empty on a non-shared
  * memory that grows.
@@ -117,6 +136,7 @@ export class SoftmaxWithLoss {
       if (t.shape.length !== 2 || t.shape[0] !== N || t.shape[1] !== C) {
         throw new RangeError(`SoftmaxWithLoss.forward: one-hot t must be [${N}, ${C}] like x, got [${t.shape.join(', ')}]`);
       }
+      checkTargetRows('SoftmaxWithLoss.forward', t);
       return t;
     }
     let labels: IntTensor;

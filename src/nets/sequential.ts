@@ -12,7 +12,7 @@ import { Dropout } from '../layers/dropout.js';
 import { Convolution } from '../layers/convolution.js';
 import { Flatten } from '../layers/flatten.js';
 import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
-import { SoftmaxWithLoss, badLabel, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
+import { SoftmaxWithLoss, badLabel, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue, shown } from '../runtime/tensor.js';
@@ -222,6 +222,7 @@ export class Sequential {
   evaluate(x: Tensor, t: Targets): { loss: number; accuracy: number } {
     const N = this.rowsOf(x, 'evaluate');
     const labels = this.labelsOf(x, t, N, 'evaluate');
+    const soft = softRows(t); // the loss of soft rows as loss() takes it; accuracy against each row's largest
     let correct = 0;
     let lossSum = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
@@ -229,7 +230,7 @@ export class Sequential {
       const y = this.predictBorrowed(x.rows(start, end), false, 'evaluate: x');
       const chunk = labels.rows(start, end);
       correct += this.countCorrect(y, chunk);
-      lossSum += this.lastLayer.forward(y, chunk) * (end - start);
+      lossSum += this.lastLayer.forward(y, soft?.rows(start, end) ?? chunk) * (end - start);
     }
     return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
   }
@@ -279,9 +280,13 @@ export class Sequential {
     const { signal } = checkAsyncOptions(who, options, false);
     const N = this.rowsOf(x, who);
     const labels = this.labelsOf(x, t, N, who, true);
+    let soft: Tensor | null = null;
     const yielder = new Yielder();
     let correct = 0, lossSum = 0;
     try {
+      // soft rows for the loss, copied as the labels are (other calls meanwhile cannot change them)
+      const given = withLoss ? softRows(t) : null;
+      if (given) soft = this.rt.tensor(given.shape, given.data);
       for (let start = 0; start < N; start += this.evalBatchSize) {
         signal?.throwIfAborted();
         if (start > 0 && yielder.due()) await yielder.yieldNow();
@@ -292,12 +297,13 @@ export class Sequential {
         const y = this.predictBorrowed(x.rows(start, end), false, `${who}: x`);
         const chunk = labels.rows(start, end);
         correct += this.countCorrect(y, chunk);
-        if (withLoss) lossSum += this.lastLayer.forward(y, chunk) * (end - start);
+        if (withLoss) lossSum += this.lastLayer.forward(y, soft?.rows(start, end) ?? chunk) * (end - start);
       }
       return { lossSum, decay: withLoss ? this.decayLoss() : 0, correct, N };
     } finally {
       yielder.close();
       if (labels !== t) labels.dispose();
+      soft?.dispose();
     }
   }
 
@@ -507,6 +513,7 @@ export class Sequential {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
       if (t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
+      checkTargetRows(who, t);
     } else {
       if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
       if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
@@ -556,6 +563,23 @@ export class Sequential {
 /** Whether the layer's output has its input's shape (activations, dropout, the normalizations). */
 function keepsShape(layer: Layer): boolean {
   return isFusableActivation(layer) || layer instanceof Dropout || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
+}
+
+/** Float targets that are not all one-hot (label smoothing, soft labels): their loss is not the argmax label's. */
+function softRows(t: Targets): Tensor | null {
+  if (!(t instanceof Tensor)) return null;
+  const v = t.data;
+  const [N, C] = t.shape;
+  for (let r = 0; r < N; r++) {
+    let ones = 0;
+    for (let c = 0; c < C; c++) {
+      const a = v[r * C + c];
+      if (a === 1) ones++;
+      else if (a !== 0) return t;
+    }
+    if (ones !== 1) return t;
+  }
+  return null;
 }
 
 /** Refuses (naming `who`) a label that is not an integer in [0, classes). */

@@ -74,14 +74,18 @@ export function shuffleIndices(idx: usize, n: i32, seed: u32, counter: f64): voi
   }
 }
 
-// Dropout, forward in training mode: mask[i] = (U > ratio) ? scale : 0 and
+// Dropout, forward in training mode: mask[i] = (U >= ratio) ? scale : 0 and
 // y = x * mask. The book's form uses scale = 1; inverted dropout 1 / (1 - ratio).
+// U is a multiple of 2^-24 in [0, 1): with >= a unit is kept with probability
+// exactly 1 - ratio for a ratio on that grid, and ratio 0 keeps every unit (the
+// book's rand() > ratio, on 53 bits, drops one in 2^53 there; > on 24 bits
+// dropped one unit in 2^24).
 export function dropoutForward(y: usize, mask: usize, x: usize, n: i32, ratio: f32, scale: f32, seed: u32, counter: f64): void {
   const k = key(seed);
   const c0 = <u64>counter;
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    const m: f32 = unit(k, c0 + <u64>i) > ratio ? scale : 0;
+    const m: f32 = unit(k, c0 + <u64>i) >= ratio ? scale : 0;
     store<f32>(mask + o, m);
     store<f32>(y + o, load<f32>(x + o) * m);
   }

@@ -206,7 +206,7 @@ describe('shuffleIndices', () => {
 });
 
 describe('dropout', () => {
-  it('forward: mask = (u > ratio) ? scale : 0 on the uniform stream, y = x * mask', () => {
+  it('forward: mask = (u >= ratio) ? scale : 0 on the uniform stream, y = x * mask', () => {
     const n = 1001, ratio = f32(0.3), scale = f32(1 / (1 - 0.3));
     const xs = randomArray(n, 1);
     const x = rt.tensor([n], xs);
@@ -214,7 +214,7 @@ describe('dropout', () => {
     const mask = rt.tensor([n]);
     k.dropoutForward(y.ptr, mask.ptr, x.ptr, n, ratio, scale, 4, 900);
     const u = uniform(n, 4, 900);
-    const expectedMask = u.map((v) => (v > ratio ? scale : 0));
+    const expectedMask = u.map((v) => (v >= ratio ? scale : 0));
     expectBits(mask.data, expectedMask, 'mask');
     expectBits(y.data, xs.map((v, i) => f32(v * expectedMask[i])), 'y');
     const kept = expectedMask.filter((m) => m !== 0).length / n;
@@ -224,10 +224,19 @@ describe('dropout', () => {
     const partMask = rt.tensor([n]);
     k.dropoutForward(y.ptr, mask.ptr, x.ptr, n, ratio, 1, 4, 900);
     k.dropoutForward(part.ptr + 40, partMask.ptr + 40, x.ptr + 40, n - 10, ratio, 1, 4, 910);
-    expectBits(y.data, xs.map((v, i) => v * (u[i] > ratio ? 1 : 0)), 'book dropout (x * 0 keeps the sign: -0)');
+    expectBits(y.data, xs.map((v, i) => v * (u[i] >= ratio ? 1 : 0)), 'book dropout (x * 0 keeps the sign: -0)');
     expectBits(part.data.subarray(10), y.data.subarray(10), 'sub-range y');
     expectBits(partMask.data.subarray(10), mask.data.subarray(10), 'sub-range mask');
     for (const t of [x, y, mask, part, partMask]) t.dispose();
+  });
+
+  it('ratio 0 keeps every unit, the stream\'s u = 0 too (u > 0 dropped one unit in 2^24)', () => {
+    const at = 676704; // seed 4's first u of exactly 0
+    expect(uniform(3, 4, at - 1)[1]).toBe(0);
+    const x = rt.tensor([3], [1, 2, 3]), y = rt.tensor([3]), mask = rt.tensor([3]);
+    k.dropoutForward(y.ptr, mask.ptr, x.ptr, 3, 0, 1, 4, at - 1);
+    expect(Array.from(mask.data)).toEqual([1, 1, 1]);
+    for (const t of [x, y, mask]) t.dispose();
   });
 
   it('backward: dx = dy * mask, in place and on sub-ranges', () => {

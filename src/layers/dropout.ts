@@ -1,5 +1,5 @@
 // Dropout. The book's form (default): training keeps each input with
-// probability 1 - ratio (y = x · mask, mask = U > ratio) and inference scales
+// probability 1 - ratio (y = x · mask, mask = U ≥ ratio, U on a 2^-24 grid) and inference scales
 // by 1 - ratio. The inverted form scales the kept inputs by 1 / (1 - ratio)
 // in training, and inference is the identity. Masks come from the runtime's
 // seeded stream, so a seeded run is reproducible on every host.

@@ -14,7 +14,8 @@ export interface SoftmaxOptions {
 
 /**
  * `softmax(x)` along x's last axis (each row of a [N, C] tensor of logits sums to 1), stable for any finite
- * logits (x − max, as the book's softmax); a probability below float32's smallest normal (1.2e-38) comes out as 0 or, in a row whose other exponentials sum to less than 2, as about that smallest normal. Returns `out`
+ * logits (x − max, as the book's softmax); a probability below float32's smallest normal (1.2e-38) comes
+ * out as 0 or, in a row whose exponentials sum to less than 2, as about that smallest normal. Returns `out`
  * or a new tensor of x's shape. Throws, writing nothing, for an x or out that is not a live float tensor of one
  * runtime, or an out of another size or partly overlapping x.
  */

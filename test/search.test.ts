@@ -184,7 +184,7 @@ describe('search on the inline executor', () => {
     } } });
     const outcome = await search;
     expect(outcome).toBeInstanceOf(ConcurrentRunError);
-    expect((outcome as Error).message).toMatch(/^Trainer: another Trainer is training on this runtime/);
+    expect((outcome as Error).message).toMatch(/^reseed: a Trainer('s fit\(\) is using| is training on) this runtime/); // refused before the trial moved the run's stream
     expect(committed).toEqual([]);
     await exec.close();
     trainer.dispose();

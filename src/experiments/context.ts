@@ -39,7 +39,13 @@ export function createContext(experiment: Experiment, options: ExperimentOptions
     },
     async pause() {
       signal?.throwIfAborted();
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      // other code runs meanwhile: its draws from the runtime's stream would change this experiment's bits
+      const release = rt.holdStream(`runExperiment('${experiment.name}')`);
+      try {
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      } finally {
+        release();
+      }
       signal?.throwIfAborted();
     },
     reseed() {

@@ -404,20 +404,17 @@ export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>
       throw new SafetensorsError(`loadModel: the saved optimizer cannot be rebuilt (${(e as Error).message})`);
     }
   }
-  // building draws the initial weights from the stream; the file replaces them, so put the stream back
-  const random = rt.randomState;
   let net: NamedNet;
   try {
     const plan = planTensors(header, groups.params, groups.state, optimizer?.stateSlots ?? null);
     if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`loadModel: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
     if (optimizer) checkStateComplete(plan, optimizer.stateSlots);
     try {
-      net = buildNet(rt, spec);
+      // building draws the initial weights from the stream; the file replaces them, so the stream is put back
+      net = rt.drawsUndone(() => buildNet(rt, spec));
     } catch (e) {
       if (e instanceof OutOfMemoryError) throw e; // not the file's fault
       throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
-    } finally {
-      rt.randomState = random;
     }
     return fill(reader, header, plan, net, optimizer, optimizerMeta, groups.params);
   } catch (e) {

@@ -5,6 +5,7 @@
 import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
+import { ConcurrentRunError } from './errors.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
 import { IntTensor, Tensor, checkFloatTensor, checkedValues, describeValue, otherCopyHint, shapeSnapshot, type Shape } from './tensor.js';
@@ -230,6 +231,7 @@ export class Runtime {
 
   set seed(seed: number) {
     checkSeed(seed);
+    if (seed !== this.currentSeed) this.checkStream('seed');
     this.currentSeed = seed;
   }
 
@@ -708,8 +710,9 @@ export class Runtime {
     return t;
   }
 
-  /** Reserves `n` counters of the random stream and returns the first. */
+  /** Reserves `n` counters of the random stream and returns the first (take(0) reads the position). */
   take(n: number): number {
+    if (n > 0 && this.streamHolder !== null) this.checkStream('a draw from the random stream (building a net, randn, dropout, a batch)');
     const c = this.counter;
     this.counter += n;
     return c;
@@ -724,14 +727,56 @@ export class Runtime {
     if (s === null || typeof s !== 'object') throw new TypeError(`randomState: expected { seed, counter } (a value read from randomState), got ${describeValue(s)}`);
     checkSeed(s.seed);
     if (!Number.isSafeInteger(s.counter) || s.counter < 0) throw new RangeError(`randomState.counter: expected a non-negative safe integer, got ${String(s.counter)}`);
-    this.seed = s.seed;
+    if (s.seed !== this.currentSeed || s.counter !== this.counter) this.checkStream('randomState');
+    this.currentSeed = s.seed;
     this.counter = s.counter;
+  }
+
+  /**
+   * @internal Holds the random stream for `who` (a Trainer's fit(), an experiment) while it awaits, when other
+   * code runs: a draw, a reseed or a new position meanwhile would change its bits, and throws
+   * ConcurrentRunError instead. Returns the release. The run's own draws come between its awaits.
+   */
+  holdStream(who: string): () => void {
+    const before = this.streamHolder;
+    this.streamHolder = who;
+    return () => { this.streamHolder = before; };
+  }
+
+  /**
+   * @internal Runs `f`, which may draw from the stream, and puts the stream where it was (seed and counter):
+   * allowed while a run holds it, which finds it unchanged (loadModel's net draws initial weights the file replaces).
+   */
+  drawsUndone<T>(f: () => T): T {
+    const holder = this.streamHolder, seed = this.currentSeed, counter = this.counter;
+    this.streamHolder = null;
+    try {
+      return f();
+    } finally {
+      this.currentSeed = seed;
+      this.counter = counter;
+      this.streamHolder = holder;
+    }
+  }
+
+  private streamHolder: string | null = null;
+
+  /** @internal True while a Trainer's run is in progress (one at a time: Trainer.run); reseed() is refused meanwhile. */
+  trainerRunning = false;
+
+  private checkStream(what: string): void {
+    if (this.streamHolder !== null) {
+      throw new ConcurrentRunError(`${what}: ${this.streamHolder} is using this runtime's random stream (it is awaiting); drawing from it now would change that run's bits: wait for it, or give this work its own runtime`);
+    }
   }
 
   /** Restarts the random stream at `seed`. */
   reseed(seed: number): void {
     checkSeed(seed);
-    this.seed = seed;
+    this.checkStream('reseed');
+    // a search's trial or an experiment started from a run's callback: refused before it moves the run's stream
+    if (this.trainerRunning) throw new ConcurrentRunError('reseed: a Trainer is training on this runtime; restarting its random stream would change that run\'s bits: wait for it, or give this work its own runtime');
+    this.currentSeed = seed;
     this.counter = 0;
   }
 

@@ -17,7 +17,6 @@ import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
 import { checkFlag, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
-import type { Runtime } from '../runtime/runtime.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
@@ -507,6 +506,12 @@ export class Trainer {
     const all = [this.options.callbacks, callbacks].filter((c): c is TrainerCallbacks => c !== undefined);
     const loop = this.run(all);
     const yielder = new Yielder();
+    const rt = this.network.rt;
+    // while it awaits, other code runs: its draws from the runtime's stream would change this run's bits
+    const held = async (pause: Promise<unknown>) => {
+      const release = rt.holdStream('a Trainer\'s fit()');
+      try { await pause; } finally { release(); }
+    };
     try {
       for (;;) {
         if (signal?.aborted) {
@@ -515,8 +520,8 @@ export class Trainer {
         }
         const r = loop.next();
         if (r.done) return r.value;
-        if (r.value !== null) await r.value;
-        else if (yielder.due()) await yielder.yieldNow();
+        if (r.value !== null) await held(r.value);
+        else if (yielder.due()) await held(yielder.yieldNow());
       }
     } finally {
       yielder.close();
@@ -795,16 +800,16 @@ export class Trainer {
     const rt = this.network.rt;
     // a run draws its batches, dropout masks and augmentation from the runtime's one random stream: two runs
     // at once (fit()s interleaving at their yields) would each get draws the other's timing decided
-    if (runningOn.has(rt)) {
+    if (rt.trainerRunning) {
       throw new ConcurrentRunError('Trainer: another Trainer is training on this runtime; runs on one runtime share its random stream, so two at once would give neither run\'s bits (await the other run, or give each its own runtime)');
     }
     this.running = true;
-    runningOn.add(rt);
+    rt.trainerRunning = true;
     try {
       return yield* this.loop(callbacks);
     } finally {
       this.running = false;
-      runningOn.delete(rt);
+      rt.trainerRunning = false;
       if (this.isDisposed) this.release();
     }
   }
@@ -1079,8 +1084,6 @@ function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | Int
   return out;
 }
 
-/** Runtimes a Trainer's run is in progress on (one at a time: Trainer.run). */
-const runningOn = new WeakSet<Runtime>();
 
 /** Yields a callback's promise (for fit() to await), nothing for a plain return. */
 function* awaited(r: void | Promise<void>): Generator<Pause, void> {

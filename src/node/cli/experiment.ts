@@ -52,7 +52,7 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
   for (const name of names) {
     if (!experimentNames.includes(name)) throw new TypeError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
   }
-  const { renderSvg } = await import('../charts.js');
+  const renderSvg = await (await import('../charts.js')).svgRenderer(); // before any work: a missing vega is said at once
   await mkdir(s.out, { recursive: true });
   const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }) });
   let data: ExperimentData | undefined;

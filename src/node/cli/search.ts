@@ -179,6 +179,8 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     const dir = path.dirname(path.resolve(file));
     if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new UsageError(`--${flag}: the directory of '${file}' does not exist`);
   }
+  // vega loads only when an SVG is drawn, and before the trials: a missing package is said at once, not after them
+  const renderSvg = typeof values.chart === 'string' && !values.chart.endsWith('.json') ? await (await import('../charts.js')).svgRenderer() : null;
   let results: ResultsFile;
   try {
     results = await ResultsFile.open(out);
@@ -266,7 +268,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     if (typeof values.chart === 'string') {
       const spec = searchChart(result, { space });
       // vega loads only when a chart is drawn
-      const text = values.chart.endsWith('.json') ? JSON.stringify(spec, null, 2) : await (await import('../charts.js')).renderSvg(spec);
+      const text = renderSvg ? await renderSvg(spec) : JSON.stringify(spec, null, 2);
       await writeFile(values.chart, text);
     }
     if (values.json === true) {

@@ -77,6 +77,34 @@ describe('webWorkerExecutor', () => {
     expect(got.failed).toBe(failed.length);
   });
 
+  it.runIf(hasWebWorkers)('runs its trials on workers the caller makes (options.worker: a bundled app\'s own worker file), with the bits of the default workers', async () => {
+    // what an app's trial-worker.js holds, as a bundler would serve it: an import of simdnn/search and one call
+    const bundleUrl = new URL('../dist/bundle/search.js', import.meta.url).href;
+    const file = URL.createObjectURL(new Blob([`import { startWebTrialWorker } from ${JSON.stringify(bundleUrl)};\nstartWebTrialWorker(self);\n`], { type: 'text/javascript' }));
+    const wasm = await wasmModule();
+    let made = 0;
+    const own = webWorkerExecutor({ data: rows, workers: 2, wasm, worker: () => { made++; return new Worker(file, { type: 'module' }); } });
+    const standard = webWorkerExecutor({ data: rows, workers: 2, wasm });
+    try {
+      const got = await hyperparameterSearch({ space, trials: 4, epochs: 1, data, seed: 5, executor: own });
+      const want = await hyperparameterSearch({ space, trials: 4, epochs: 1, data, seed: 5, executor: standard });
+      expect(made).toBe(2);
+      const strip = (rs: typeof got.trials) => rs.map(({ worker: _w, seconds: _s, ...r }) => r);
+      expect(strip(got.trials)).toEqual(strip(want.trials));
+    } finally {
+      await own.close();
+      await standard.close();
+      URL.revokeObjectURL(file);
+    }
+    expect(() => webWorkerExecutor({ data: rows, worker: 'trial-worker.js' as never })).toThrow(/^webWorkerExecutor: options\.worker must be a function that returns a Worker, got /);
+    const bad = webWorkerExecutor({ data: rows, workers: 1, wasm, worker: () => ({}) as never });
+    try {
+      await expect(hyperparameterSearch({ space, trials: 1, epochs: 1, data, seed: 5, executor: bad })).rejects.toThrow(/options\.worker must return a Worker/);
+    } finally {
+      await bad.close();
+    }
+  });
+
   it.runIf(hasWebWorkers)('works from the package bundle, stops on abort, rejects a job it cannot run, and terminates its workers', async () => {
     // the executor of dist/bundle/search.js (simdnn/search): its workers import
     // that bundle by its own URL, and it imports the core bundle beside it

@@ -8,7 +8,7 @@
 // rows to every worker (both are structured-cloneable).
 // compileSource is a stateless helper, not public API: the search bundle keeps its own copy
 import { compileSource } from '../runtime/source.js';
-import { createRuntime, defaultWasmUrls, type IntTensor, type Runtime, type Tensor, type WasmSource } from '../index.js';
+import { createRuntime, defaultWasmUrls, describeValue, type IntTensor, type Runtime, type Tensor, type WasmSource } from '../index.js';
 import { splitSearchData } from './data.js';
 import { DataCache } from './inline.js';
 import type { Executor } from './search.js';
@@ -40,6 +40,13 @@ export interface WebWorkerExecutorOptions {
   wasm?: WasmSource;
   /** Prefix of each result's `worker` (the worker number is appended). Default 'web-worker'. */
   label?: string;
+  /**
+   * Makes each worker, for an app a bundler builds (Vite, webpack): the default starts a Blob script that
+   * imports this module by its URL, which a bundle no longer has. Give a module worker of your own file that
+   * calls `startWebTrialWorker(self)`, in the form bundlers follow:
+   * `() => new Worker(new URL('./trial-worker.js', import.meta.url), { type: 'module' })`.
+   */
+  worker?: () => Worker;
 }
 
 interface Init { module: WebAssembly.Module; data: SearchRows; label: string }
@@ -107,16 +114,24 @@ class Slot extends TrialSlotBase<Worker> {
   private ready: Promise<Worker> | null = null;
   private stopped = false;
 
-  constructor(label: string, private readonly init: () => Promise<Init>, free: () => void) {
+  constructor(label: string, private readonly init: () => Promise<Init>, free: () => void, private readonly make?: () => Worker) {
     super(label, free);
   }
 
   protected start(): Promise<Worker> {
     this.ready ??= this.init().then((init) => new Promise<Worker>((resolve, reject) => {
       if (this.stopped) { reject(new Error('webWorkerExecutor: closed')); return; }
-      const script = `import { startWebTrialWorker } from ${JSON.stringify(import.meta.url)};\nstartWebTrialWorker(self);\n`;
-      const url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
-      const worker = new Worker(url, { type: 'module', name: this.label });
+      let url = '';
+      let worker: Worker;
+      if (this.make) {
+        worker = this.make();
+        if (!(worker instanceof Worker)) { reject(new TypeError(`webWorkerExecutor: options.worker must return a Worker, got ${describeValue(worker)}`)); return; }
+      } else {
+        const script = `import { startWebTrialWorker } from ${JSON.stringify(import.meta.url)};\nstartWebTrialWorker(self);\n`;
+        url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
+        worker = new Worker(url, { type: 'module', name: this.label });
+      }
+      const revoke = () => { if (url) URL.revokeObjectURL(url); };
       this.worker = worker;
       const lost = (why: string) => {
         if (this.worker !== worker) return;
@@ -128,11 +143,13 @@ class Slot extends TrialSlotBase<Worker> {
       };
       worker.onmessage = (e: MessageEvent<Reply>) => {
         const m = e.data;
-        if (m === 'ready') { URL.revokeObjectURL(url); resolve(worker); return; }
-        if (m.id === -1) { URL.revokeObjectURL(url); lost(`worker ${this.label} failed to start: ${m.error}`); return; }
+        if (m === 'ready') { revoke(); resolve(worker); return; }
+        if (m.id === -1) { revoke(); lost(`worker ${this.label} failed to start: ${m.error}`); return; }
         this.settle(m);
       };
-      worker.onerror = (e: ErrorEvent) => { e.preventDefault(); URL.revokeObjectURL(url); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}`); };
+      // in a bundled app the default script's import finds no such module: options.worker is the way there
+      const hint = this.make ? '' : ' (in an app a bundler built, give webWorkerExecutor options.worker)';
+      worker.onerror = (e: ErrorEvent) => { e.preventDefault(); revoke(); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}${hint}`); };
       worker.postMessage(init);
     }));
     return this.ready;
@@ -172,9 +189,11 @@ export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
   }
   if (typeof options !== 'object' || options === null) throw new TypeError('webWorkerExecutor: expected an options object');
   for (const key of Object.keys(options)) {
-    if (!['data', 'workers', 'wasm', 'label'].includes(key)) throw new TypeError(`webWorkerExecutor: unknown option '${key}' (expected data, workers, wasm, label)`);
+    if (!['data', 'workers', 'wasm', 'label', 'worker'].includes(key)) throw new TypeError(`webWorkerExecutor: unknown option '${key}' (expected data, workers, wasm, label, worker)`);
   }
   const given = options.data;
+  const make = options.worker;
+  if (make !== undefined && typeof make !== 'function') throw new TypeError(`webWorkerExecutor: options.worker must be a function that returns a Worker, got ${describeValue(make)}`);
   checkRows(given);
   const workers = options.workers ?? ((typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1);
   if (!(Number.isInteger(workers) && workers >= 1)) throw new RangeError(`webWorkerExecutor: workers must be a positive integer, got ${workers}`);
@@ -190,7 +209,7 @@ export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {
   };
   return slotPoolExecutor<Slot>('webWorkerExecutor', workers, (i, dispatch) => {
     const label = `${options.label ?? 'web-worker'}-${i}`;
-    const slot: Slot = new Slot(label, () => getInit().then((base) => ({ ...base, label })), () => dispatch(slot));
+    const slot: Slot = new Slot(label, () => getInit().then((base) => ({ ...base, label })), () => dispatch(slot), make);
     return slot;
   }, async (slots) => { for (const s of slots) s.stop(); });
 }

@@ -3,9 +3,9 @@
 // experiments and the hyper-parameter search are subpath entries of their own
 // (simdnn/experiments, simdnn/search), so a cold `import 'simdnn'` does not
 // parse them.
-export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
+export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type KernelName, type PartArgs, type SpawnOptions, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { ConcurrentRunError, NonFiniteError, OutOfMemoryError } from './runtime/errors.js';
-export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape } from './runtime/tensor.js';
+export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape, type View } from './runtime/tensor.js';
 /** @internal the options and flag checks, for the subpath bundles (search, experiments), which import the core through this entry */
 export { checkFlag, checkOptions } from './runtime/options.js';
 export type { WasmSource } from './runtime/source.js';

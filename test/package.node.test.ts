@@ -203,6 +203,12 @@ describe('the package\'s types, as a TypeScript user resolves them (tsc --strict
         "import { main } from 'simdnn/cli';",
         'export const used = [readModelFile, loadIdx, localExecutor, hyperparameterSearch, runExperiment, main];',
       ].join('\n'),
+      // the types public signatures name, each nameable by a user (they were reachable only through Parameters<…>)
+      'named.ts': [
+        "import type { KernelName, PartArgs, SpawnOptions, View, Activation, SampleNormalization, IntervalOption, SavedTensor } from 'simdnn';",
+        "import type { SearchChartOptions } from 'simdnn/search';",
+        "export type Named = [KernelName, PartArgs<'axpy'>, SpawnOptions, View<Float32Array>, Activation, SampleNormalization, IntervalOption, SavedTensor, SearchChartOptions];",
+      ].join('\n'),
     }, { module: 'nodenext', moduleResolution: 'nodenext' });
     expect(out).toBe('');
   });

@@ -50,7 +50,8 @@ export function keptForBackward(before: FusableActivation, who: string, input: T
   return saved;
 }
 
-abstract class Activation implements FusableActivation {
+/** What Relu, Sigmoid and Tanh share: an elementwise layer that can run fused into the layer before it. */
+export abstract class Activation implements FusableActivation {
   abstract readonly name: string;
   abstract readonly fusedAs: Exclude<FusedActivation, 'none'>;
   readonly params = {};

@@ -1,7 +1,8 @@
 export { fusesActivation, fusesActivationBackward, type Layer, type ActivationFusingLayer, type ActivationBackwardFusingLayer } from './layer.js';
 export { Buffers } from './buffers.js';
 export { Affine, type AffineGrads } from './affine.js';
-export { Relu, Sigmoid, Tanh, activation, isFusableActivation, type ActivationName, type FusableActivation } from './activations.js';
+export { Relu, Sigmoid, Tanh, activation, isFusableActivation, type Activation, type ActivationName, type FusableActivation } from './activations.js';
+export type { SampleNormalization } from './sample-normalization.js';
 export { SoftmaxWithLoss, type Targets } from './softmax-with-loss.js';
 export { softmax, type SoftmaxOptions } from './softmax.js';
 export { BatchNormalization, type BatchNormalizationOptions } from './batch-normalization.js';

@@ -20,6 +20,7 @@ export interface NormalizationOptions {
 
 interface Saved { x: Tensor; mean: Tensor; invStd: Tensor }
 
+/** What LayerNormalization and InstanceNormalization share: normalizing each sample over its own features, with gamma and beta. */
 export abstract class SampleNormalization implements Layer {
   abstract readonly name: string;
   readonly params: Readonly<Record<string, Tensor>>;

@@ -11,6 +11,6 @@ export { AdamW, type AdamWOptions } from './adamw.js';
 export { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from './registry.js';
 export {
   StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau, createSchedule, scheduleNames,
-  type LRSchedule, type ScheduleInterval, type ScheduleName, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions,
+  type LRSchedule, type IntervalOption, type ScheduleInterval, type ScheduleName, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions,
   type CosineAnnealingLROptions, type LinearLROptions, type SequentialLROptions, type ReduceLROnPlateauOptions,
 } from './schedules.js';

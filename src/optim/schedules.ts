@@ -27,7 +27,7 @@ export interface LRSchedule {
 }
 
 /** The interval option every closed-form schedule takes. */
-interface IntervalOption {
+export interface IntervalOption {
   /** Advance per 'epoch' (default) or per optimizer 'step'. */
   interval?: ScheduleInterval;
 }

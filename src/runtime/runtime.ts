@@ -14,7 +14,7 @@ import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gem
 
 export type { Kernels, ThreadHost, ThreadStats };
 export { WorkerFault };
-export type { WorkerHandle, WorkerInit } from './threads.js';
+export type { SpawnOptions, WorkerHandle, WorkerInit } from './threads.js';
 
 /** Options of createRuntime(); every key is optional and an unknown key is a TypeError. */
 export interface RuntimeOptions {

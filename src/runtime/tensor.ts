@@ -64,7 +64,8 @@ export function sameShape(a: Shape, b: Shape): boolean {
 /** The liveness of one allocation, shared by its owner and every view of it. */
 interface Block { live: boolean }
 
-abstract class View<A extends Float32Array | Int32Array> {
+/** What Tensor and IntTensor share: a shape, a size and a live allocation (or a view of one) in a runtime's memory. */
+export abstract class View<A extends Float32Array | Int32Array> {
   /** Frozen: a shape edited in place would no longer match `size` (a row view past the end, a layer reading beyond). */
   readonly shape: readonly number[];
   readonly size: number;

@@ -136,6 +136,7 @@ export interface WorkerHandle {
   terminate(): void;
 }
 
+/** How ThreadHost.spawn starts a worker. */
 export interface SpawnOptions {
   /**
    * Started in the background, not awaited by the program: the worker must

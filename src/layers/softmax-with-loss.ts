@@ -11,19 +11,23 @@ export type Targets = Tensor | IntTensor | ArrayLike<number>;
  * @internal Refuses (naming `who`) one-hot or soft target rows that are not probabilities: a value NaN, ±Inf or
  * negative (the loss would be NaN, its error blaming x), or a row whose sum is not 1 (a row of zeros, what a
  * one-hot encoding of a missing label gives, has a loss of 0 and a gradient of y; with several 1s the gradient
- * y − t is not the loss's).
+ * y − t is not the loss's). Returns whether every row is one-hot (else some are soft: label smoothing).
  */
-export function checkTargetRows(who: string, t: Tensor): void {
+export function checkTargetRows(who: string, t: Tensor): boolean {
   const [N, C] = t.shape, v = t.data;
+  let oneHot = true;
   for (let r = 0; r < N; r++) {
-    let sum = 0;
+    let sum = 0, ones = 0;
     for (let c = 0; c < C; c++) {
       const a = v[r * C + c];
       if (!(a >= 0 && a < Infinity)) throw new RangeError(`${who}: t[${r}][${c}] is ${a}; target rows are probabilities (one-hot or soft)`);
       sum += a;
+      if (a === 1) ones++;
     }
     if (!(Math.abs(sum - 1) <= 1e-3)) throw new RangeError(`${who}: t[${r}] sums to ${sum}; target rows are probabilities (one-hot or soft), which sum to 1${sum === 0 ? ' (a row of zeros names no class)' : ''}`);
+    if (ones !== 1 || sum !== 1) oneHot = false;
   }
+  return oneHot;
 }
 
 /**

@@ -208,7 +208,7 @@ export class Sequential {
    */
   accuracy(x: Tensor, t: Targets): number {
     const N = this.rowsOf(x, 'accuracy');
-    const labels = this.labelsOf(x, t, N, 'accuracy');
+    const { labels } = this.labelsOf(x, t, N, 'accuracy');
     let correct = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
       const end = Math.min(N, start + this.evalBatchSize);
@@ -221,8 +221,7 @@ export class Sequential {
   /** Loss (with decay terms) and accuracy over a whole set, in inference mode, in chunks. */
   evaluate(x: Tensor, t: Targets): { loss: number; accuracy: number } {
     const N = this.rowsOf(x, 'evaluate');
-    const labels = this.labelsOf(x, t, N, 'evaluate');
-    const soft = softRows(t); // the loss of soft rows as loss() takes it; accuracy against each row's largest
+    const { labels, soft } = this.labelsOf(x, t, N, 'evaluate'); // soft rows' loss as loss() takes it
     let correct = 0;
     let lossSum = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
@@ -279,14 +278,13 @@ export class Sequential {
   private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; decay: number; correct: number; N: number }> {
     const { signal } = checkAsyncOptions(who, options, false);
     const N = this.rowsOf(x, who);
-    const labels = this.labelsOf(x, t, N, who, true);
+    const { labels, soft: given } = this.labelsOf(x, t, N, who, true);
     let soft: Tensor | null = null;
     const yielder = new Yielder();
     let correct = 0, lossSum = 0;
     try {
       // soft rows for the loss, copied as the labels are (other calls meanwhile cannot change them)
-      const given = withLoss ? softRows(t) : null;
-      if (given) soft = this.rt.tensor(given.shape, given.data);
+      if (withLoss && given) soft = this.rt.tensor(given.shape, given.data);
       for (let start = 0; start < N; start += this.evalBatchSize) {
         signal?.throwIfAborted();
         if (start > 0 && yielder.due()) await yielder.yieldNow();
@@ -499,21 +497,22 @@ export class Sequential {
    * Int labels in memory for t (one-hot rows are reduced with argmax, as the book does), checked against
    * the net's outputs on x: t itself, or a copy in the net's buffer (or, when `own`, in a tensor the caller frees).
    */
-  private labelsOf(x: Tensor, t: Targets, N: number, who: string, own = false): IntTensor {
+  private labelsOf(x: Tensor, t: Targets, N: number, who: string, own = false): { labels: IntTensor; soft: Tensor | null } {
     t = ownTargets(this.rt, t);
     const C = this.outputColumns(x, who);
     if (t instanceof IntTensor) {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.size !== N) throw new RangeError(`${who}: t must hold ${N} labels, got [${t.shape.join(', ')}]`);
       checkLabels(who, t.data, C);
-      return t;
+      return { labels: t, soft: null };
     }
     // every check before the copy is allocated
+    let soft: Tensor | null = null;
     if (t instanceof Tensor) {
       checkTensor(this.rt, t, `${who}: t`);
       if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
       if (t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
-      checkTargetRows(who, t);
+      if (!checkTargetRows(who, t)) soft = t;
     } else {
       if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
       if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
@@ -522,7 +521,7 @@ export class Sequential {
     const labels = own ? this.rt.labels([N]) : this.buffers.labels('accuracy.t', [N]);
     if (t instanceof Tensor) this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
     else labels.data.set(t);
-    return labels;
+    return { labels, soft };
   }
 
   /**
@@ -563,23 +562,6 @@ export class Sequential {
 /** Whether the layer's output has its input's shape (activations, dropout, the normalizations). */
 function keepsShape(layer: Layer): boolean {
   return isFusableActivation(layer) || layer instanceof Dropout || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
-}
-
-/** Float targets that are not all one-hot (label smoothing, soft labels): their loss is not the argmax label's. */
-function softRows(t: Targets): Tensor | null {
-  if (!(t instanceof Tensor)) return null;
-  const v = t.data;
-  const [N, C] = t.shape;
-  for (let r = 0; r < N; r++) {
-    let ones = 0;
-    for (let c = 0; c < C; c++) {
-      const a = v[r * C + c];
-      if (a === 1) ones++;
-      else if (a !== 0) return t;
-    }
-    if (ones !== 1) return t;
-  }
-  return null;
 }
 
 /** Refuses (naming `who`) a label that is not an integer in [0, classes). */

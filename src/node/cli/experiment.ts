@@ -179,7 +179,9 @@ export const experimentCommand: Command = {
   positionals: `NAME|all`,
   description: `Runs an experiment of the training chapter on the bundled digits and writes
 NAME.json (every plotted number, the settings and the book's conclusion) and
-NAME.svg (the chart). 'all' runs every experiment and also writes index.html,
+NAME.svg (the chart, drawn with the npm packages vega and vega-lite, which an
+installed simdnn leaves optional: npm install vega vega-lite). 'all' runs every
+experiment and also writes index.html,
 which shows each chart beside its settings and conclusion.
 Experiments: ${experimentNames.join(', ')}.
 The same seed gives the same JSON, bit for bit, for any --threads.`,

@@ -42,7 +42,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'connect-timeout', value: 's', default: '30', help: 'with --queue: give up when Redis cannot be reached for this long at the start (later outages are waited out)' },
   { name: 'out', value: 'file', help: "results, one JSON line per finished job (default: <study>.jsonl); an existing file resumes the study; one search at a time writes it (<file>.lock)" },
   { name: 'top', value: 'n', default: '10', help: 'best trials to print' },
-  { name: 'chart', value: 'file', help: 'write the charts (best validation accuracy so far over trials; lr x weight decay coloured by validation accuracy): an SVG, or the Vega-Lite spec for a .json file' },
+  { name: 'chart', value: 'file', help: 'write the charts (best validation accuracy so far over trials; lr x weight decay coloured by validation accuracy): an SVG (needs the npm packages vega and vega-lite), or the Vega-Lite spec for a .json file' },
   { name: 'json', help: 'print the summary as one JSON object' },
   { name: 'quiet', help: 'no progress on stderr' },
 ];

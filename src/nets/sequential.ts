@@ -537,10 +537,18 @@ export class Sequential {
   outputColumns(x: Tensor, who: string, xName = 'x'): number {
     const C = this.outputColumnsOfShapes();
     if (C !== null) return C;
+    // the width depends only on a sample's shape: one probe per shape (an evaluation's every chunk asks)
+    const key = x.shape.slice(1).join(',');
+    const known = this.probedWidths.get(key);
+    if (known !== undefined) return known;
     const y = this.predictBorrowed(x.rows(0, 1), false, `${who}: ${xName}`);
     if (y.shape.length !== 2) throw new RangeError(`${who}: the net's output for a row of ${xName} is [${y.shape.join(', ')}], not [rows, classes]`);
+    this.probedWidths.set(key, y.shape[1]);
     return y.shape[1];
   }
+
+  /** outputColumns' probed widths by a sample's shape. */
+  private readonly probedWidths = new Map<string, number>();
 
   /** The output width when the layers' parameters tell it, else null (outputColumns). */
   private outputColumnsOfShapes(): number | null {

@@ -239,6 +239,27 @@ describe('dropout', () => {
     for (const t of [x, y, mask]) t.dispose();
   });
 
+  it('keeps a unit iff u >= ratio for ratios on, beside and off the 2^-24 grid (the kernel tests 24-bit integers)', () => {
+    // Counters where the stream's u takes known grid values, and ratios at those
+    // values, one ulp either side, and off the grid: the integer threshold
+    // ceil(ratio·2^24) must decide every unit as u >= ratio does.
+    const n = 4099, seed = 11, counter = 2 ** 33 + 5;
+    const key = streamKey(seed);
+    const us = Array.from({ length: n }, (_, i) => unit(key, counter + i));
+    const ratios = [0, -0, 1e-45, 2 ** -25, 2 ** -24, f32(1.5 * 2 ** -24), f32(1 - 2 ** -24), f32(1 - 2 ** -25), 1, 1.5, -0.25, NaN];
+    for (const u of us.slice(0, 40)) {
+      const above = f32(u + 2 ** -26), below = f32(u - 2 ** -26);
+      ratios.push(u, above, below);
+    }
+    const x = rt.tensor([n], randomArray(n, 3)), y = rt.tensor([n]), mask = rt.tensor([n]);
+    for (const ratio of ratios) {
+      k.dropoutForward(y.ptr, mask.ptr, x.ptr, n, ratio, 2, seed, counter);
+      const expected = Float32Array.from(us, (u) => (u >= ratio ? 2 : 0));
+      expectBits(mask.data, expected, `mask at ratio ${ratio}`);
+    }
+    for (const t of [x, y, mask]) t.dispose();
+  });
+
   it('backward: dx = dy * mask, in place and on sub-ranges', () => {
     for (const n of [0, 1, 3, 4, 5, 17, 67]) {
       const dys = randomArray(n, 2 + n), masks = uniform(n, 6, 0).map((v) => (v > 0.5 ? 2 : 0));

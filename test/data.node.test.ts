@@ -208,6 +208,9 @@ describe('loadIdx', () => {
     const cases: Array<[string, (f: string) => boolean, Record<string, Uint8Array | null>, RegExp]> = [
       ['missing', () => true, { 't10k-labels-idx1-ubyte': null }, /missing has no t10k-labels-idx1-ubyte\[\.gz\] \(also looked for t10k-labels\.idx1-ubyte/],
       ['badgz', () => true, { 't10k-images-idx3-ubyte': null, 't10k-images-idx3-ubyte.gz': gz.subarray(0, gz.length - 10) }, /t10k-images-idx3-ubyte\.gz: gzip data is corrupt or truncated/],
+      // cut within the gzip header (10 bytes) or before the first IDX bytes inflate: the gzip is truncated, not the IDX data
+      ['gzcut10', () => true, { 't10k-images-idx3-ubyte': null, 't10k-images-idx3-ubyte.gz': gz.subarray(0, 10) }, /t10k-images-idx3-ubyte\.gz: gzip data is corrupt or truncated \(unexpected end of file\)/],
+      ['gzcut12', () => true, { 't10k-images-idx3-ubyte': null, 't10k-images-idx3-ubyte.gz': gz.subarray(0, 12) }, /t10k-images-idx3-ubyte\.gz: gzip data is corrupt or truncated/],
       ['short', () => false, { 'train-images-idx3-ubyte': files['train-images-idx3-ubyte'].subarray(0, 100) }, /train-images-idx3-ubyte: truncated: the header says 12x4x3 = 144 bytes of data, the file has 84/],
       ['magic', () => false, { 'train-labels-idx1-ubyte': new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) }, /train-labels-idx1-ubyte: not an IDX file: magic 0x01020304/],
       ['rank', () => false, { 'train-labels-idx1-ubyte': encodeIdx([12, 1, 1], train.labels) }, /train-labels-idx1-ubyte: expected labels of rank 1 \[count\], got rank 3 \[12, 1, 1\]/],

@@ -251,6 +251,15 @@ async function gunzipIdx(bytes: Uint8Array, file: string): Promise<Uint8Array> {
   const headerLength = (head: Uint8Array) => (head.length < 4 ? 4 : 4 + 4 * head[3]);
   let prefix = 1024, head = inflatePrefix(prefix);
   while (head.length < headerLength(head) && prefix < bytes.length) head = inflatePrefix(prefix *= 8);
+  if (head.length < headerLength(head)) {
+    // the whole file inflates short of a header: a stream cut off (strict inflating says so; the
+    // header's length check would blame the IDX data), or a whole one of too little (the check's to say)
+    try {
+      z.gunzipSync(bytes);
+    } catch (e) {
+      corrupt(e);
+    }
+  }
   const limit = readIdxHeader(head, file).fileBytes;
   if (limit > buffer().kMaxLength) throw new Error(`${file}: the header describes ${limit} bytes, more than this host's largest buffer (${buffer().kMaxLength})`);
   try {

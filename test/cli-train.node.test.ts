@@ -99,6 +99,25 @@ describe('saving never loses a model', () => {
     expect(readModelInfo(m![1]).spec).toMatchObject({ kind: 'mlp' });
   });
 
+  it('a checkpoint that cannot be written ends the run after its epoch, and the message names that epoch (child process)', async () => {
+    const dir = path.join(tmp, 'vanishing-checkpoints');
+    await mkdir(dir);
+    const file = path.join(tmp, 'after-checkpoint.safetensors');
+    let removed = false;
+    const r = await child(['train', '--epochs', '40', ...SMALL, '--save', file, '--checkpoint', path.join(dir, 'ck-{epoch}.safetensors'), '--checkpoint-every', '1'], (line) => {
+      if (!removed && line.startsWith('epoch 1/40')) { removed = true; rmSync(dir, { recursive: true, force: true }); }
+    });
+    expect(removed).toBe(true);
+    expect(r.code, r.stderr).toBe(1);
+    // the epoch whose checkpoint failed had ended: its model is saved, and no epoch past the run's is named
+    const m = /simdnn: training stopped after epoch (\d+) \(writing its checkpoint failed\); saved the model of epoch (\d+) to (.*)\n/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(m![1]).toBe(m![2]);
+    expect(m![3]).toBe(file);
+    expect(JSON.parse(readModelInfo(file).metadata['train.result']).epochs).toBe(Number(m![1]));
+    for (const f of (await readdir(tmp)).filter((n) => n.startsWith('simdnn-model-'))) rmSync(path.join(tmp, f)); // the checkpoint's fallback
+  });
+
   it('a run that fails after an epoch saves the last completed epoch and exits 1; without --save the error stands', async () => {
     // epoch 2's learning rate (0.1 · 1e37) sends the activations to Inf: the loss is NaN
     const diverging = ['--epochs', '5', '--lr', '0.1', '--lr-schedule', 'exponential:gamma=1e37', ...SMALL];

@@ -7,6 +7,7 @@ import { access, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SaveModelOptions } from '../../io/model.js';
+import { SafetensorsError } from '../../io/safetensors.js';
 import type { NetKind, NetSpec } from '../../nets/registry.js';
 import type { Sequential } from '../../nets/sequential.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -95,13 +96,16 @@ export async function checkWritable(flag: string, file: string): Promise<void> {
  * Writes the model to `file` (atomically); when that fails, to a new file in
  * the working directory, then in the system's temporary directory. Resolves to
  * where it went and, when that is not `file`, why `file` failed. Throws only
- * when every place failed.
+ * when every place failed, or at once when the model cannot be encoded (no
+ * other place would change that).
  */
 export async function saveWithFallback(file: string, net: Sequential, options: SaveModelOptions): Promise<{ saved: string; failure?: string }> {
   try {
     await writeModelFile(file, net, options);
     return { saved: file };
   } catch (e) {
+    // writeModelFile's disk failures are plain Errors; encoding's are these, before any file is touched
+    if (e instanceof SafetensorsError || e instanceof TypeError || e instanceof RangeError) throw e;
     const failure = (e as Error).message;
     const name = `simdnn-model-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.safetensors`;
     for (const dir of [process.cwd(), tmpdir()]) {

@@ -621,6 +621,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     const lastEpoch = s.save !== undefined ? new NetCopy(net) : null;
     if (lastEpoch) owned.push(lastEpoch);
     let epochsDone = 0;
+    let checkpointing = false; // a failure then comes after epochsDone's end, from its checkpoint
     let trainer: Trainer;
     const checkpoints: string[] = [];
     const options: TrainerOptions = {
@@ -638,7 +639,9 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
           lastEpoch?.save();
           if (s.checkpoint !== undefined && s.checkpointEvery !== undefined && epoch % s.checkpointEvery === 0) {
             const file = s.checkpoint.replaceAll('{epoch}', String(epoch));
+            checkpointing = true;
             await saveCheckpoint(file, trainer, net, s);
+            checkpointing = false;
             checkpoints.push(file);
           }
         },
@@ -667,7 +670,10 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       result = await trainer.fit({ signal });
     } catch (e) {
       progress.finish();
-      if (!signal.aborted) return await failed(e as Error, s, net, lastEpoch, epochsDone, io.stderr);
+      if (!signal.aborted) {
+        const where = checkpointing ? `after epoch ${epochsDone} (writing its checkpoint failed)` : `in epoch ${epochsDone + 1}`;
+        return await failed(e as Error, s, net, lastEpoch, epochsDone, where, io.stderr);
+      }
       return await interrupted(String(signal.reason), s, net, lastEpoch, epochsDone, io.stderr);
     }
     progress.finish();
@@ -710,9 +716,9 @@ function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string>
 
 async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, s: TrainSettings): Promise<void> {
   // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch as tensors, the position) with the run's settings
-  const { optimizer, best, position } = trainer.checkpointParts();
+  const { optimizer, best, trainLoss, position } = trainer.checkpointParts();
   const { saved, failure } = await saveWithFallback(file, net, {
-    optimizer, best,
+    optimizer, best, trainLoss,
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: position },
   });
   if (failure) throw new Error(`${failure} (the checkpoint went to ${saved})`);
@@ -724,7 +730,7 @@ async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, s: 
  * exits 1 after saying so; with --save and no epoch done, says that nothing was saved (exit 1);
  * without --save the error stands.
  */
-async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: NetCopy | null, epochsDone: number, err: Output): Promise<number> {
+async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: NetCopy | null, epochsDone: number, where: string, err: Output): Promise<number> {
   if (s.save === undefined || !lastEpoch) throw error;
   err.write(`simdnn: error: ${error.message}\n`);
   if (epochsDone === 0) {
@@ -737,7 +743,7 @@ async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: 
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },
   });
   if (failure) err.write(`simdnn: error: ${failure}\n`);
-  err.write(`simdnn: training stopped in epoch ${epochsDone + 1}; saved the model of epoch ${epochsDone} to ${saved}\n`);
+  err.write(`simdnn: training stopped ${where}; saved the model of epoch ${epochsDone} to ${saved}\n`);
   return 1;
 }
 

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRuntime } from '../src/node/runtime.js';
-import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
+import { readModelFile, readModelInfo, writeFileAtomic, writeModelFile } from '../src/node/model-file.js';
 import { buildNet, type NetSpec } from '../src/nets/registry.js';
 import { saveModel, saveModelChunks } from '../src/io/model.js';
 import type { Runtime } from '../src/runtime/runtime.js';
@@ -52,6 +52,31 @@ describe('files', () => {
     expect(() => readModelFile(rt, path.join(tmp, 'none.safetensors'))).toThrow(/cannot open .*none\.safetensors.*ENOENT/);
     loaded.net.dispose();
     net.dispose();
+  });
+
+  it('writeFileAtomic writes a Trainer checkpoint\'s bytes as writeModelFile writes a model: copied at the call, all or nothing', async () => {
+    const { Trainer, SGD } = await import('../src/index.js');
+    const net = buildNet(rt, { kind: 'mlp', options: { inputSize: 4, hiddenSizeList: [6], outputSize: 2 } });
+    const x = rt.tensor([12, 4], randomArray(48, 3)), t = rt.labels([12], Array.from({ length: 12 }, (_, i) => i % 2));
+    const file = path.join(tmp, 'checkpoint.safetensors');
+    const writes: Array<Promise<void>> = [];
+    const trainer = new Trainer(net, x, t, x, t, { epochs: 2, miniBatchSize: 4, optimizer: new SGD({ lr: 0.1 }), checkpoint: { every: 1, write: (bytes) => { writes.push(writeFileAtomic(file, bytes)); bytes.fill(0); } } });
+    trainer.train();
+    await Promise.all(writes);
+    const loaded = readModelFile(rt, file); // epoch 2's, whole: the caller's bytes.fill(0) after the call reached nothing
+    for (const [k, p] of Object.entries(net.params)) expectBits((loaded.net.params as Record<string, typeof p>)[k].toArray(), p.toArray(), k);
+    expect(JSON.parse(loaded.metadata.trainer).epoch).toBe(2);
+    loaded.net.dispose(); loaded.optimizer?.dispose();
+    const before = await readFile(file);
+    const taken = path.join(tmp, 'taken-bytes');
+    await mkdir(taken);
+    await expect(writeFileAtomic(taken, before)).rejects.toThrow(/cannot write the bytes to .*taken-bytes: it is a directory/);
+    await expect(writeFileAtomic(path.join(tmp, 'no-dir', 'c.safetensors'), before)).rejects.toThrow(/cannot write the bytes to .*no-dir.*ENOENT/);
+    await expect(writeFileAtomic(file, [1, 2, 3] as never)).rejects.toThrow(/writeFileAtomic: bytes must be a Uint8Array, got/);
+    await expect(writeFileAtomic('', before)).rejects.toThrow(/writeFileAtomic: file must be a non-empty path/);
+    expect(await readFile(file)).toEqual(before);
+    expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    trainer.dispose(); net.dispose(); x.dispose(); t.dispose();
   });
 
   it('writes the net as it was at the call, while training goes on (pieces read between awaits held several steps)', async () => {

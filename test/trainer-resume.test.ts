@@ -167,6 +167,7 @@ describe('Trainer checkpoints with early stopping', () => {
     const position = JSON.parse(loadModel(full.r, cp).metadata.trainer);
     const withJsonBest = (() => {
       const m = loadModel(full.r, cp);
+      position.result.trainLossList = Array.from(m.trainLoss!); // the former kind kept the losses in the JSON too
       const best = Object.fromEntries(Object.entries(m.best!).map(([k, v]) => [k, { shape: v.shape, data: Array.from(v.data) }]));
       const bytes = saveModel(m.net, { optimizer: m.optimizer, metadata: { trainer: JSON.stringify({ ...position, best }) } });
       m.net.dispose(); m.optimizer?.dispose();
@@ -185,5 +186,37 @@ describe('Trainer checkpoints with early stopping', () => {
     }
     expect(state.best).not.toBeNull();
     full.trainer.dispose(); full.r.dispose();
+  });
+
+  it('keep the loss of every step as an F64 tensor: the header does not grow with the run, and the losses come back exactly', async () => {
+    // 120 steps an epoch (batch 1): as JSON numbers in the header, the losses grew it ~20 bytes a step
+    const written: Uint8Array[] = [];
+    const r = await makeRuntime({ seed: 5 });
+    const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [4], outputSize: 2, weightDecayLambda: 1e-3 });
+    const d = blobs(r, 120, 6);
+    const options: TrainerOptions = { epochs: 4, miniBatchSize: 1, optimizer: new SGD({ lr: 0.05 }), checkpoint: { every: 1, write: (b) => { written.push(b); } } };
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, options);
+    const result = trainer.train();
+    const headerBytes = (b: Uint8Array) => Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
+    expect(written.length).toBe(4);
+    // the position's numbers (steps, counters, the epochs' records) add a little an epoch; 120 losses added ~2,400 bytes
+    for (let i = 1; i < 4; i++) expect(headerBytes(written[i]) - headerBytes(written[i - 1])).toBeLessThan(400);
+    const info = inspectModel(written[3]);
+    expect(info.tensors.find((t) => t.name === 'trainer.trainLoss')).toEqual({ name: 'trainer.trainLoss', dtype: 'F64', shape: [480] });
+    expect(info.parameterCount).toBe(Object.values(net.params).reduce((n, p) => n + p.size, 0));
+    const loaded = loadModel(r, written[1]);
+    expect(Array.from(loaded.trainLoss!)).toEqual(result.trainLossList.slice(0, 240)); // doubles, exactly
+    expect(JSON.parse(loaded.metadata.trainer).result.trainLossList).toEqual([]);
+    // resumed from epoch 2's file: the uninterrupted run's record, every loss included
+    const again = new Trainer(net, d.x, d.t, d.x, d.t, { ...options, checkpoint: undefined });
+    again.resume(written[1]);
+    expect(record(again.train())).toEqual(record(result));
+    // a file whose losses do not match its position is refused before anything changes
+    const position = JSON.parse(loaded.metadata.trainer);
+    const short = saveModel(loaded.net, { trainLoss: loaded.trainLoss!.subarray(1), metadata: { trainer: JSON.stringify(position) } });
+    expect(() => again.resume(short)).toThrow(/holds 239 losses for the 240 steps/);
+    loaded.net.dispose();
+    for (const t of [trainer, again]) t.dispose();
+    r.dispose();
   });
 });

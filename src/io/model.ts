@@ -2,7 +2,8 @@
 // safetensors. Tensors are named as the book's params (W1, b1, gamma1, …),
 // then the layer state (runningMean1, runningVar1, …), then the optimizer's
 // state as `optimizer.<slot>.<param>` (optimizer.m.W1, …), and in a Trainer's
-// checkpoint the best epoch's parameters and layer state as `best.<name>`. `__metadata__`
+// checkpoint the best epoch's parameters and layer state as `best.<name>` and the loss
+// of every step so far as the F64 tensor `trainer.trainLoss`. `__metadata__`
 // holds the architecture (`simdnn.net`: the net's spec as JSON), the
 // optimizer's kind, hyper-parameters and step count (`simdnn.optimizer`), and
 // the caller's own string values. Writing and reading stream in bounded
@@ -17,7 +18,7 @@ import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
-import { decodeFloats, encodeHeader, float32Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
+import { decodeFloats, encodeHeader, float32Bytes, float64Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 
 /** Metadata keys simdnn writes itself; the caller's keys may not start with this prefix. */
 export const RESERVED_PREFIX = 'simdnn.';
@@ -27,7 +28,8 @@ const FORMAT_KEY = 'simdnn.format';
 const FORMAT_VERSION = '1';
 const OPTIMIZER_PREFIX = 'optimizer.';
 const BEST_PREFIX = 'best.';
-const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best']);
+const TRAIN_LOSS_TENSOR = 'trainer.trainLoss';
+const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'trainLoss']);
 const LOAD_KEYS = new Set(['byteLength', 'spec']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Default size of the pieces saveModelChunks yields: 4 MiB. */
@@ -46,6 +48,11 @@ export interface SaveModelOptions {
    * saved as `best.<name>` tensors: a Trainer's checkpoint keeps the best epoch's for early stopping this way.
    */
   best?: Readonly<Record<string, SavedTensor>>;
+  /**
+   * @internal A Trainer checkpoint's loss of every step so far, saved as the F64 tensor `trainer.trainLoss`:
+   * as JSON in the header it grew ~20 bytes a step and a long run's checkpoint passed the header's limit.
+   */
+  trainLoss?: ArrayLike<number>;
 }
 
 /** A tensor's values outside the runtime, as exportParams gives them. */
@@ -54,9 +61,9 @@ export interface SavedTensor {
   readonly data: ArrayLike<number>;
 }
 
-/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch). */
+/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch or losses). */
 export function isNetTensor(name: string): boolean {
-  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX);
+  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX) && name !== TRAIN_LOSS_TENSOR;
 }
 
 /** What loadModel returns; the caller owns `net` and `optimizer` and disposes them. */
@@ -68,6 +75,8 @@ export interface LoadedModel {
   metadata: Record<string, string>;
   /** The `best.<name>` tensors of a checkpoint (see SaveModelOptions.best), keyed by name; absent when the file has none. */
   best?: Record<string, { shape: number[]; data: Float32Array }>;
+  /** @internal A checkpoint's `trainer.trainLoss` (see SaveModelOptions.trainLoss); absent when the file has none. */
+  trainLoss?: Float64Array;
 }
 
 /** Options of loadModel. */
@@ -182,7 +191,11 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
       }
     }
   }
-  const header = encodeHeader([...own.map(([name, t]) => ({ name, shape: t.shape })), ...extra], meta);
+  // copied at the call, as the best epoch's are: the Trainer goes on appending
+  if (options.trainLoss !== undefined && (options.trainLoss === null || typeof options.trainLoss !== 'object')) throw new TypeError(`${who}: trainLoss must be an array of numbers, got ${describeValue(options.trainLoss)}`);
+  const trainLoss = options.trainLoss === undefined ? undefined : Float64Array.from(options.trainLoss);
+  const lossTensor = trainLoss ? [{ name: TRAIN_LOSS_TENSOR, shape: [trainLoss.length], dtype: 'F64' as const }] : [];
+  const header = encodeHeader([...own.map(([name, t]) => ({ name, shape: t.shape })), ...extra, ...lossTensor], meta);
   const floatsPerPiece = Math.floor(chunkBytes / 4);
   function* pieces(): Generator<Uint8Array> {
     yield header;
@@ -197,6 +210,10 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
         const end = Math.min(values.length, at + floatsPerPiece);
         yield float32Bytes(values instanceof Float32Array ? values.slice(at, end) : Float32Array.from(Array.prototype.slice.call(values, at, end) as number[]));
       }
+    }
+    const doublesPerPiece = Math.max(1, Math.floor(chunkBytes / 8));
+    for (let at = 0; trainLoss && at < trainLoss.length; at += doublesPerPiece) {
+      yield float64Bytes(trainLoss.slice(at, Math.min(trainLoss.length, at + doublesPerPiece)));
     }
   }
   return pieces();
@@ -317,6 +334,12 @@ function planTensors(header: SafetensorsHeader, params: Record<string, number[]>
   const shapeOf = (table: Record<string, number[]>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
   for (const entry of header.tensors) {
     if (!FLOAT_DTYPES.has(entry.dtype)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has dtype ${entry.dtype}; simdnn reads F32, F16, BF16 and F64`);
+    if (entry.name === TRAIN_LOSS_TENSOR) {
+      // the losses are doubles (a mean over the batch, plus weight decay): kept exact
+      if (entry.dtype !== 'F64' || entry.shape.length !== 1) throw new SafetensorsError(`loadModel: tensor '${entry.name}' (a checkpoint's losses) must be F64 of rank 1, got ${entry.dtype} [${entry.shape.join(', ')}]`);
+      plan.set(entry.name, { entry, trainLoss: true });
+      continue;
+    }
     if (entry.name.startsWith(OPTIMIZER_PREFIX)) {
       const rest = entry.name.slice(OPTIMIZER_PREFIX.length);
       const dot = rest.indexOf('.');
@@ -352,8 +375,8 @@ function planTensors(header: SafetensorsHeader, params: Record<string, number[]>
   return plan;
 }
 
-/** Where a file's tensor goes: the net (neither field), an optimizer slot of a parameter, or a checkpoint's best epoch. */
-interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string }
+/** Where a file's tensor goes: the net (no field), an optimizer slot of a parameter, a checkpoint's best epoch or its losses. */
+interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string; trainLoss?: true }
 
 /**
  * The saved optimizer's state of each parameter it has, whole: every slot (a
@@ -429,12 +452,17 @@ function fill(
   optimizer: ElementwiseOptimizer | undefined, optimizerMeta: SavedOptimizer | undefined, params: Record<string, number[]>,
 ): LoadedModel {
   let best: LoadedModel['best'];
+  let trainLoss: Float64Array | undefined;
   try {
     const targets: Record<string, Tensor> = { ...net.params, ...net.state };
     const slots: Record<string, Record<string, Float32Array>> = {};
     for (const entry of header.tensors) {
-      const { slot, key, best: bestKey } = plan.get(entry.name)!;
+      const { slot, key, best: bestKey, trainLoss: isLoss } = plan.get(entry.name)!;
       const count = entry.shape.reduce((a, b) => a * b, 1);
+      if (isLoss) {
+        trainLoss = readDoubles(reader, entry, count);
+        continue;
+      }
       let out: Float32Array;
       if (slot) {
         out = new Float32Array(count);
@@ -468,7 +496,7 @@ function fill(
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
-  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}) };
+  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}), ...(trainLoss ? { trainLoss } : {}) };
 }
 
 /** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */
@@ -481,6 +509,18 @@ function checkRunningVariances(state: Array<[string, Float32Array]>): void {
 }
 
 /** Streams one tensor's bytes into `out`, converting to float32; elements split across chunks are carried over. */
+/** An F64 tensor's values as doubles, exactly. */
+function readDoubles(reader: ChunkReader, entry: TensorEntry, count: number): Float64Array {
+  const bytes = new Uint8Array(count * 8);
+  let at = 0;
+  reader.stream(entry.end - entry.begin, `tensor '${entry.name}'`, (piece) => {
+    bytes.set(piece, at);
+    at += piece.length;
+  });
+  const view = new DataView(bytes.buffer);
+  return Float64Array.from({ length: count }, (_, i) => view.getFloat64(i * 8, true));
+}
+
 function readFloats(reader: ChunkReader, entry: TensorEntry, out: Float32Array): void {
   const size = SAFETENSORS_DTYPES[entry.dtype];
   const carry = new Uint8Array(size);

@@ -163,14 +163,15 @@ export function parseHeader(json: Uint8Array, fileBytes?: number): SafetensorsHe
   return { tensors, metadata, dataStart, dataBytes: at };
 }
 
-/** A tensor to write: its name, shape and float32 values (possibly produced lazily in pieces). */
+/** A tensor to write: its name, shape and dtype (F32 unless F64 is named; the values are produced lazily in pieces). */
 export interface TensorToWrite {
   name: string;
   shape: readonly number[];
+  dtype?: 'F32' | 'F64';
 }
 
 /**
- * The 8-byte length and the JSON header for F32 tensors stored in the given
+ * The 8-byte length and the JSON header for F32 (or F64) tensors stored in the given
  * order, the JSON padded with spaces to a multiple of 8 bytes (as the
  * reference writer does, so the data is aligned). Returns the bytes the caller
  * owns. Throws a SafetensorsError for a metadata value that is not a string or
@@ -185,8 +186,9 @@ export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readon
   let at = 0;
   for (const t of tensors) {
     if (t.name === '__metadata__' || t.name in header) throw new SafetensorsError(`safetensors: tensor name '${t.name}' is reserved or repeated`);
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
-    header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [at, at + bytes] };
+    const dtype = t.dtype ?? 'F32';
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPES[dtype];
+    header[t.name] = { dtype, shape: [...t.shape], data_offsets: [at, at + bytes] };
     at += bytes;
   }
   const json = utf8.encode(JSON.stringify(header));
@@ -257,6 +259,15 @@ function halfToFloat(h: number): number {
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Float64 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
+export function float64Bytes(values: Float64Array): Uint8Array {
+  if (littleEndian) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const out = new Uint8Array(values.byteLength);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => view.setFloat64(i * 8, v, true));
+  return out;
 }
 
 /** Float32 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */

@@ -36,14 +36,31 @@ export function temporaryBeside(file: string): string {
 export async function writeModelFile(file: string, net: Sequential, options: SaveModelOptions = {}): Promise<void> {
   checkPath('writeModelFile', file);
   // checks the net and options before touching the disk; a copy, so later steps cannot reach the file
-  const chunks = [...saveModelChunks(net, options)];
+  await writeAtomically(file, [...saveModelChunks(net, options)], 'the model');
+}
+
+/**
+ * Writes `bytes` to `file` atomically, as writeModelFile writes a model (a temporary file beside it,
+ * flushed, renamed over it; on failure `file` is left as it was): for what a Trainer's
+ * `checkpoint.write(bytes, epoch)` receives, or any model file's bytes. The bytes are copied at the
+ * call. Throws as writeModelFile does; a `bytes` that is no Uint8Array is a TypeError.
+ */
+export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  checkPath('writeFileAtomic', file);
+  // by its tag, as decodeFloats checks: a Uint8Array of another realm (a vm context, a worker's) is one too
+  if (Object.prototype.toString.call(bytes) !== '[object Uint8Array]') throw new TypeError(`writeFileAtomic: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  await writeAtomically(file, [Uint8Array.prototype.slice.call(bytes)], 'the bytes');
+}
+
+/** The write both entries share; `what` names the content in messages. */
+async function writeAtomically(file: string, chunks: readonly Uint8Array[], what: string): Promise<void> {
   const target = await throughLinks(file);
   // a missing file (or one stat cannot see: open or rename then gives the reason) is created
   const existing = await fsPromises().stat(target).catch(() => null);
   if (existing && !existing.isFile()) {
     const viaLink = (await fsPromises().lstat(file).catch(() => null))?.isSymbolicLink() === true;
     const it = viaLink ? `it links to ${target}, which` : 'it';
-    throw new Error(`cannot write the model to ${file}: ${it} is ${nodeKind(existing)}, not a regular file (nothing was written; give the path of a file)`);
+    throw new Error(`cannot write ${what} to ${file}: ${it} is ${nodeKind(existing)}, not a regular file (nothing was written; give the path of a file)`);
   }
   const temp = temporaryBeside(target);
   let handle: Awaited<ReturnType<typeof import('node:fs/promises').open>> | null = null;
@@ -64,7 +81,7 @@ export async function writeModelFile(file: string, net: Sequential, options: Sav
   } catch (e) {
     await handle?.close().catch(() => {});
     await fsPromises().rm(temp, { force: true }).catch(() => {});
-    throw new Error(`cannot write the model to ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot write ${what} to ${file}: ${(e as Error).message}`);
   }
 }
 

@@ -675,23 +675,28 @@ export class Trainer {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     if ((this.network as Partial<NamedNet>).spec !== undefined && (!(opt instanceof ElementwiseOptimizer) || optimizerNames.includes(opt.name.toLowerCase() as never))) {
-      const { optimizer, best, position } = this.checkpointParts();
-      return saveModel(this.network, { optimizer, best, metadata: { [TRAINER_KEY]: position } });
+      const { optimizer, best, trainLoss, position } = this.checkpointParts();
+      return saveModel(this.network, { optimizer, best, trainLoss, metadata: { [TRAINER_KEY]: position } });
     }
     return new TextEncoder().encode(JSON.stringify(this.trainerState()));
   }
 
   /**
    * @internal A checkpoint model file's parts for saveModel (the CLI adds its own metadata): the optimizer
-   * whose state it holds, early stopping's best epoch as tensors, and the position as JSON.
+   * whose state it holds, early stopping's best epoch and the loss of every step as tensors, and the rest
+   * of the position as JSON (whose size then does not grow with the run).
    */
-  checkpointParts(): { optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>; position: string } {
+  checkpointParts(): { optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>; trainLoss: number[]; position: string } {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
+    const position = this.position();
+    const trainLoss = position.result.trainLossList;
+    position.result.trainLossList = [];
     return {
       ...(opt instanceof ElementwiseOptimizer ? { optimizer: opt } : {}),
       ...(this.best?.saved ? { best: this.best.export() } : {}),
-      position: JSON.stringify(this.position()),
+      trainLoss,
+      position: JSON.stringify(position),
     };
   }
 
@@ -757,8 +762,14 @@ export class Trainer {
       const position = loaded.metadata[TRAINER_KEY];
       if (position === undefined) throw new TypeError(`Trainer.resume: the model file has no '${TRAINER_KEY}' metadata (not a checkpoint)`);
       const stored = JSON.parse(position) as TrainerPosition & { best?: TrainerState['best'] };
-      // the best epoch as tensors; a checkpoint written before they were kept so has it in the JSON
+      // the best epoch and the losses as tensors; a checkpoint written before they were kept so has them in the JSON
       const best = loaded.best ? toJson(loaded.best) : stored.best ?? null;
+      if (loaded.trainLoss && stored.result && typeof stored.result === 'object') {
+        if (loaded.trainLoss.length !== stored.iter) {
+          throw new RangeError(`Trainer.resume: the checkpoint's trainer.trainLoss holds ${loaded.trainLoss.length} losses for the ${String(stored.iter)} steps its position has done`);
+        }
+        stored.result.trainLossList = Array.from(loaded.trainLoss);
+      }
       return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best };
     } finally {
       loaded.net.dispose();

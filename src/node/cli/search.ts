@@ -13,7 +13,7 @@ import { checkSpace, isDimension, logUniform, type SearchSpace } from '../../sea
 import { searchChart } from '../../search/charts.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { localExecutor } from '../search/local.js';
-import { DEFAULT_QUEUE_NAME, queueExecutor } from '../search/queue.js';
+import { DEFAULT_QUEUE_NAME, queueExecutor, refusedFinish } from '../search/queue.js';
 import { redisConnection, shownUrl } from '../search/redis-connection.js';
 import { ResultsFile } from '../search/results-file.js';
 import { intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
@@ -194,7 +194,10 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     let inner: Executor;
     try {
       inner = queue
-        ? await queueExecutor({ url: queue, name: get(values, 'queue-name'), connectTimeoutMs: connectTimeout, signal, onError: quiet ? undefined : retryReporter(stderr, 'simdnn') })
+        ? await queueExecutor({
+          url: queue, name: get(values, 'queue-name'), connectTimeoutMs: connectTimeout, signal, onError: quiet ? undefined : retryReporter(stderr, 'simdnn'),
+          onForcedStop: () => stderr.write(`simdnn search: ${notAnswering(queue)} (the jobs no worker has taken stay in the queue)\n`),
+        })
         : localExecutor({ workers });
     } catch (e) {
       if (!signal.aborted) throw e;
@@ -281,9 +284,15 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   }
 }
 
+/** What a command says when it stops without waiting for Redis (it answered no PING within STOP_GRACE_MS). */
+export function notAnswering(url: string): string {
+  return `Redis at ${shownUrl(url)} is not answering: stopping without waiting for it`;
+}
+
 /**
  * Connection errors on stderr (ioredis retries them), each message at most
- * once every 5 s: a Redis that is away does not flood the log.
+ * once every 5 s: a Redis that is away does not flood the log. A worker's
+ * completion BullMQ refused (refusedFinish) is never retried: it says why.
  */
 export function retryReporter(out: Output, prefix: string): (e: Error) => void {
   const last = new Map<string, number>();
@@ -292,7 +301,10 @@ export function retryReporter(out: Output, prefix: string): (e: Error) => void {
     for (const [message, at] of last) if (t - at >= 5000) last.delete(message);
     if (last.has(e.message)) return;
     last.set(e.message, t);
-    out.write(`${prefix}: queue: ${e.message} (retrying)\n`);
+    const what = refusedFinish(e)
+      ? "this run's result is dropped, not retried: the job's lock had expired and the job went back to the queue; the run holding it stores the trial's result"
+      : 'retrying';
+    out.write(`${prefix}: queue: ${e.message} (${what})\n`);
   };
 }
 

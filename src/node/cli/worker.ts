@@ -4,7 +4,7 @@
 import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../search/queue.js';
 import { shownUrl } from '../search/redis-connection.js';
 import { intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
-import { connectTimeoutMs, interrupted, retryReporter, unbroken } from './search.js';
+import { connectTimeoutMs, interrupted, notAnswering, retryReporter, unbroken } from './search.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'queue', value: 'url', help: 'the Redis holding the queue (required): redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS' },
@@ -17,7 +17,8 @@ const OPTIONS: readonly OptionSpec[] = [
 ];
 
 async function worker({ values, io, signal }: CommandContext): Promise<number> {
-  if (typeof values.queue !== 'string') throw new UsageError('--queue: required (redis://HOST:PORT)');
+  const url = values.queue;
+  if (typeof url !== 'string') throw new UsageError('--queue: required (redis://HOST:PORT)');
   const threads = typeof values.threads === 'string' ? intValue('threads', values.threads, 1) : undefined;
   const given = (name: string) => typeof values[name] === 'string' ? values[name] as string : OPTIONS.find((o) => o.name === name)!.default!;
   const num = (name: string) => intValue(name, given(name), 1);
@@ -29,7 +30,7 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
   let running;
   try {
     running = await runQueueWorker({
-      url: values.queue,
+      url,
       name: typeof values['queue-name'] === 'string' ? values['queue-name'] : DEFAULT_QUEUE_NAME,
       threads,
       lockDuration: num('lock-duration'),
@@ -37,6 +38,7 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
       connectTimeoutMs: connectTimeout,
       signal,
       onError: (e) => { if (!quiet) retrying(e); },
+      onForcedStop: () => stderr.write(`simdnn worker: ${notAnswering(url)} (its jobs in progress go back to the queue when their locks expire)\n`),
       onEvent: (e) => log(e.kind === 'started' ? `started ${e.id}`
         : e.kind === 'stalled' ? `stalled ${e.id}: its lock expired, back in the queue (BullMQ stalled-job recovery)`
           : e.kind === 'done' ? `done ${e.id} ${e.result!.status}${e.result!.status === 'ok' ? ` valAcc ${e.result!.history.at(-1)!.valAcc.toFixed(4)}` : ''} ${e.result!.seconds.toFixed(2)} s`
@@ -45,10 +47,10 @@ async function worker({ values, io, signal }: CommandContext): Promise<number> {
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--queue: ${e.message}`);
     if (!signal.aborted) throw e;
-    log(`stopped (${String(signal.reason)}) while connecting to ${shownUrl(values.queue)}`);
+    log(`stopped (${String(signal.reason)}) while connecting to ${shownUrl(url)}`);
     return interrupted(signal);
   }
-  log(`taking jobs from ${shownUrl(values.queue)} (${running.worker.opts.concurrency} at once)`);
+  log(`taking jobs from ${shownUrl(url)} (${running.worker.opts.concurrency} at once)`);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });

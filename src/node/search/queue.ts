@@ -13,7 +13,7 @@ import { storedMismatch } from '../../search/resume.js';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
 import { localExecutor } from './local.js';
-import { ConnectErrors, ioredisOptions, type ConnectOptions } from './redis-connection.js';
+import { ConnectErrors, drop, ioredisOptions, whileAnswering, type ConnectOptions, type Droppable } from './redis-connection.js';
 
 /** The BullMQ queue every study and worker uses unless told otherwise. */
 export const DEFAULT_QUEUE_NAME = 'simdnn-trials';
@@ -38,6 +38,11 @@ async function bullmq(): Promise<typeof import('bullmq')> {
   }
 }
 
+/** A BullMQ connection's client: the ioredis client it made from our options (BullMQ types it without ping). */
+async function ioredisOf(client: Promise<unknown>): Promise<Droppable> {
+  return (await client) as Droppable;
+}
+
 export interface QueueExecutorOptions extends QueueLocation, ConnectOptions {
   /** Jobs kept in flight by the search (ASHA's parallel; plain search keeps this many added). Default 1024. */
   concurrency?: number;
@@ -49,6 +54,8 @@ export interface QueueExecutorOptions extends QueueLocation, ConnectOptions {
   attempts?: number;
   /** Connection errors (ioredis retries them); default: ignored. */
   onError?: (e: Error) => void;
+  /** Called when close() stops without waiting for Redis, which answered no PING within STOP_GRACE_MS. */
+  onForcedStop?: () => void;
 }
 
 /**
@@ -84,10 +91,14 @@ const OVERLAP_MS = 2000;
  * (attempts used up: retried once, then run() rejects). A result whose
  * study, seed, settings or data are not its job's (a job an earlier study of
  * the same name left under the id) rejects run(). close() disconnects; the jobs
- * stay in Redis. Rejects when Redis cannot be reached within the connect
- * timeout, or when the signal aborts first. run(job, signal) rejects with the
- * signal's reason when it aborts; the job leaves the queue unless a worker
- * has taken it (then it finishes, and its result is kept for a resumed study).
+ * stay in Redis. close() waits for Redis (the jobs withdrawn, the connection
+ * quit) only while it answers: when it answers no PING within STOP_GRACE_MS
+ * (down or frozen), close() drops the connections and resolves, the jobs not
+ * yet withdrawn left in the queue. Rejects when Redis cannot be reached within
+ * the connect timeout, or when the signal aborts first. run(job, signal)
+ * rejects with the signal's reason when it aborts, at once (even while Redis
+ * is away); the job leaves the queue unless a worker has taken it (then it
+ * finishes, and its result is kept for a resumed study).
  */
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
@@ -111,7 +122,11 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   const attempts = options.attempts ?? 3;
   const waiting = new Map<string, Waiter>();
   const withdrawals = new Set<Promise<void>>(); // jobs being taken out of the queue: close() lets them finish
+  // one abort listener per signal, for all its jobs in flight (a search passes its signal with each of up to
+  // `concurrency` jobs: a listener each went past Node's limit of 10 and printed MaxListenersExceededWarning)
+  const watched = new Map<AbortSignal, { ids: Set<string>; onAbort: () => void }>();
   let closed = false;
+  let closing: Promise<void> | null = null;
   let since = 0;
   let lastAudit = Date.now();
   let loop: Promise<void> | null = null;
@@ -174,6 +189,34 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
     }
   };
 
+  /** Withdraws job `id` when `signal` aborts, until `result` settles. */
+  const watch = (id: string, signal: AbortSignal, result: Promise<unknown>): void => {
+    let w = watched.get(signal);
+    if (!w) {
+      const ids = new Set<string>();
+      const onAbort = () => {
+        watched.delete(signal);
+        for (const id of [...ids]) {
+          const done = withdraw(id, signal.reason);
+          withdrawals.add(done);
+          void done.then(() => withdrawals.delete(done));
+        }
+      };
+      w = { ids, onAbort };
+      watched.set(signal, w);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const entry = w;
+    entry.ids.add(id);
+    const unwatch = () => {
+      entry.ids.delete(id);
+      if (entry.ids.size > 0 || watched.get(signal) !== entry) return;
+      watched.delete(signal);
+      signal.removeEventListener('abort', entry.onAbort);
+    };
+    result.then(unwatch, unwatch);
+  };
+
   const poll = async (): Promise<void> => {
     while (waiting.size > 0 && !closed) {
       await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -185,7 +228,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
         }
         if (Date.now() - lastAudit >= auditMs) { lastAudit = Date.now(); await audit(); }
       } catch (e) {
-        options.onError?.(e as Error); // Redis away: try again next round
+        if (!closed) options.onError?.(e as Error); // Redis away: try again next round
       }
     }
     loop = null;
@@ -199,27 +242,35 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
       signal?.throwIfAborted();
       const id = jobId(job);
       const result = new Promise<TrialResult>((resolve, reject) => waiting.set(id, { job, resolve, reject, retried: false }));
-      const onAbort = () => {
-        const done = withdraw(id, signal!.reason);
-        withdrawals.add(done);
-        void done.then(() => withdrawals.delete(done));
+      if (signal) watch(id, signal, result);
+      const enqueue = async () => {
+        await add(job);
+        if (signal?.aborted) await unqueue(id); // aborted while the job was being added: its waiter has rejected
+        await settle(id); // completed before (a resumed study)
+        loop ??= poll();
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      result.then(() => signal?.removeEventListener('abort', onAbort), () => signal?.removeEventListener('abort', onAbort));
-      await add(job);
-      if (signal?.aborted) await unqueue(id); // aborted while the job was being added: its waiter has rejected
-      await settle(id); // completed before (a resumed study)
-      loop ??= poll();
-      return result;
+      // an abort (or close()) rejects the waiter: run() rejects at once, even while Redis has not taken the job
+      return Promise.race([enqueue().then(() => result), result]);
     },
-    async close() {
-      closed = true;
-      for (const [id, w] of waiting) w.reject(new Error(`queue executor closed while waiting for ${id}`));
-      waiting.clear();
-      await Promise.all(withdrawals);
-      await loop;
-      await queue.close();
-      redis.disconnect();
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        for (const [id, w] of waiting) w.reject(new Error(`queue executor closed while waiting for ${id}`));
+        waiting.clear();
+        const graceful = (async () => {
+          await Promise.all(withdrawals);
+          await loop;
+          await queue.close();
+        })();
+        await whileAnswering(redis, graceful, async () => {
+          errors.stop();
+          options.onForcedStop?.();
+          drop(await ioredisOf(queue.backend.client));
+          drop(redis);
+        });
+        redis.disconnect();
+      })();
+      return closing;
     },
   };
 }
@@ -237,6 +288,21 @@ export interface QueueWorkerOptions extends QueueLocation, ConnectOptions {
   onError?: (e: Error) => void;
   /** Called when a job starts, when it ends, and when this worker finds a job stalled. */
   onEvent?: (e: QueueWorkerEvent) => void;
+  /** Called when close() stops without waiting for Redis, which answered no PING within STOP_GRACE_MS. */
+  onForcedStop?: () => void;
+}
+
+/** BullMQ's codes for a job this worker no longer holds: gone from Redis, lock missing, not active, another's lock. */
+const NOT_HELD = new Set([-1, -2, -3, -6]);
+
+/**
+ * Whether `e` is BullMQ's refusal to end a job (moveToFinished) this worker
+ * no longer holds: its lock expired and the job went back to the queue (or
+ * another worker took it). BullMQ drops that run's result and does not retry
+ * it; the run holding the job stores the trial's result.
+ */
+export function refusedFinish(e: Error): boolean {
+  return NOT_HELD.has((e as { code?: unknown }).code as number) && /\bmoveToFinished\b/.test(e.message);
 }
 
 /**
@@ -254,7 +320,10 @@ export type QueueWorkerEvent =
  * A worker: takes trial jobs from the queue and runs `threads` at a time on
  * worker threads. Resolves once connected (rejects as queueExecutor does when
  * Redis cannot be reached); close() stops taking jobs, waits for the running
- * ones and frees the threads.
+ * ones and frees the threads. It waits only while Redis answers: when Redis
+ * answers no PING within STOP_GRACE_MS (down or frozen), close() stops the
+ * running trials and drops the connections; those jobs go back to the queue
+ * when their locks expire.
  */
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { Worker } = await bullmq();
@@ -290,11 +359,24 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ wor
     await executor.close();
     throw e;
   }
+  const client = await ioredisOf(worker.backend.client);
+  const blocking = worker.backend.blockingClient && await ioredisOf(worker.backend.blockingClient);
+  let closing: Promise<void> | null = null;
   return {
     worker,
-    async close() {
-      await worker.close();
-      await executor.close();
+    close() {
+      const graceful = async () => {
+        await worker.close();
+        await executor.close();
+      };
+      closing ??= whileAnswering(client, graceful(), async () => {
+        errors.stop();
+        options.onForcedStop?.();
+        await executor.close(); // the running trials stop; their jobs go back to the queue when their locks expire
+        drop(client);
+        if (blocking) drop(blocking);
+      });
+      return closing;
     },
   };
 }

@@ -1,6 +1,7 @@
 // A queue's connection to Redis: its URL (credentials, database, TLS) as
-// ioredis options, and the wait for the first connection (the connect
-// timeout, the caller's signal, and a certificate error, which no retry mends).
+// ioredis options, the wait for the first connection (the connect timeout,
+// the caller's signal, and a certificate error, which no retry mends), and a
+// stop that waits for Redis only while it answers.
 /** ioredis options of a queue URL. */
 export interface RedisConnection {
   host: string;
@@ -137,15 +138,21 @@ export class ConnectErrors {
   last: Error | null = null;
   private fail: ((e: Error) => void) | null = null;
   private failed = false;
+  private stopped = false;
 
   constructor(private readonly url: string, private readonly onError?: (e: Error) => void) {}
 
   readonly record = (e: Error): void => {
-    if (this.failed) return;
+    if (this.failed || this.stopped) return;
     this.last = e;
     if (isCertificateError(e) && this.fail) this.fail(new Error(certificateMessage(this.url, e)));
     else this.onError?.(e);
   };
+
+  /** Passes on no more errors: those of connections dropped by a stop that did not wait for Redis. */
+  stop(): void {
+    this.stopped = true;
+  }
 
   /**
    * Resolves when `ready` does; rejects with the signal's reason when it aborts,
@@ -177,4 +184,67 @@ export class ConnectErrors {
       ready.then(() => { settle(); resolve(); }, fail);
     });
   }
+}
+
+/**
+ * How long a stop waits for Redis to answer (a queue executor's close(), a
+ * worker's close()): a PING unanswered this long means Redis is down or frozen,
+ * which the connections would otherwise wait out for ever, so the stop goes on
+ * without it.
+ */
+export const STOP_GRACE_MS = 3000;
+
+/** The part of an ioredis connection a stop uses. */
+export interface Droppable {
+  status: string;
+  ping(): Promise<unknown>;
+  connect(): Promise<void>;
+  disconnect(): void;
+}
+
+/**
+ * Closes an ioredis connection at once: its pending commands reject
+ * ("Connection is closed.") and it ends. disconnect() alone leaves a
+ * connection waiting to reconnect (Redis down) in that state, its commands
+ * pending for ever; a connection attempt closed before it opens (the second
+ * disconnect) ends it.
+ */
+export function drop(client: Droppable): void {
+  client.disconnect();
+  if (client.status !== 'reconnecting') return;
+  client.connect().catch(() => {});
+  client.disconnect();
+}
+
+/**
+ * Waits for `graceful` (a stop that needs Redis) while Redis answers: `client`
+ * gets a PING at once and then every STOP_GRACE_MS. When one goes unanswered
+ * for STOP_GRACE_MS, calls `force` instead and returns once it has, without
+ * waiting for `graceful` (which rejects or ends with the connections `force`
+ * drops). Rejects if `graceful` does first.
+ */
+export async function whileAnswering(client: Pick<Droppable, 'ping'>, graceful: Promise<void>, force: () => Promise<void>): Promise<void> {
+  let done = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const unanswered = new Promise<true>((resolve) => {
+    const ping = (): void => {
+      if (done) return;
+      timer = setTimeout(() => resolve(true), STOP_GRACE_MS);
+      client.ping().then(() => {
+        clearTimeout(timer);
+        if (!done) timer = setTimeout(ping, STOP_GRACE_MS);
+      }, () => {}); // a connection error: the timer decides
+    };
+    ping();
+  });
+  let forced: boolean;
+  try {
+    forced = await Promise.race([graceful.then(() => false), unanswered]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
+  if (!forced) return;
+  graceful.catch(() => {});
+  await force();
 }

@@ -5,6 +5,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA } from '../src/node/search/index.js';
 import { inlineExecutor, logUniform, choice, type SearchSpace } from '../src/search/index.js';
 import { createRuntime } from '../src/node/runtime.js';
+import type { PendingTrial } from '../src/search/slot-pool.js';
+import type { TrialJob } from '../src/search/trial.js';
 
 const space: SearchSpace = { lr: logUniform(1e-3, 1e-1), weightDecay: logUniform(1e-8, 1e-4), hidden: choice([[20], [20, 20]]) };
 const study = { space, trials: 4, epochs: 2, seed: 11, data: BOOK_SEARCH_DATA };
@@ -48,5 +50,42 @@ describe('local executor', () => {
     await expect(bad).rejects.toThrow(/trial 0: loadIdx: cannot read the directory \/nonexistent-dir/);
     const ok = await hyperparameterSearch({ ...study, trials: 1, executor: exec });
     expect(ok.trials[0].status).toBe('ok');
+  });
+});
+
+describe('worker pools (slotPoolExecutor, under localExecutor and webWorkerExecutor)', () => {
+  it('keep one abort listener per signal for all the jobs in flight (a listener a job warned past 10), and an abort stops them all', async () => {
+    const { slotPoolExecutor } = await import('../src/search/slot-pool.js');
+    const { getEventListeners } = await import('node:events');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => { warnings.push(w); };
+    process.on('warning', onWarning);
+    const aborted: number[] = [];
+    // 12 slots whose jobs never end on their own: only the abort settles them
+    const exec = slotPoolExecutor('pool', 12, () => {
+      let current: PendingTrial | null = null;
+      return { run: (p: PendingTrial) => { current = p; }, abort: (p: PendingTrial, reason: unknown) => { if (current === p) { aborted.push(p.job.index); current = null; p.reject(reason as Error); } } };
+    }, async () => {});
+    const controller = new AbortController();
+    const job = (index: number) => ({ study: 's', index, seed: index, settings: {}, epochs: 1, data: { source: 'mnist' } }) as unknown as TrialJob;
+    const runs = Array.from({ length: 14 }, (_, i) => exec.run(job(i), controller.signal)); // 12 run, 2 wait
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort(new Error('stop'));
+    const settled = await Promise.allSettled(runs);
+    expect(settled.map((s) => (s.status === 'rejected' ? (s.reason as Error).message : 'resolved'))).toEqual(Array(14).fill('stop'));
+    expect(aborted.sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // a job that settles takes its place off the signal: the listener goes with the last
+    const other = new AbortController();
+    let finish: PendingTrial | null = null;
+    const one = slotPoolExecutor('pool', 1, () => ({ run: (p: PendingTrial) => { finish = p; }, abort: () => {} }), async () => {});
+    const r = one.run(job(0), other.signal);
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1);
+    finish!.resolve({ index: 0 } as never);
+    await r;
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    process.off('warning', onWarning);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@
 // runs (the slot starts a new one for its next job), and rejects with the reason.
 import type { Executor } from './search.js';
 import type { TrialJob, TrialResult } from './trial.js';
+import { abortWatcher } from './abort-watch.js';
 
 /** A job waiting for, or running on, a slot. */
 export interface PendingTrial { job: TrialJob; resolve: (r: TrialResult) => void; reject: (e: Error) => void }
@@ -32,6 +33,12 @@ export function slotPoolExecutor<S extends TrialSlot>(
   };
   const slots = Array.from({ length: count }, (_, i) => makeSlot(i, dispatch));
   idle.push(...slots);
+  // a job whose signal aborts: its worker stopped if it runs, dropped if it waits
+  const watchAbort = abortWatcher<PendingTrial>((p, reason) => {
+    const slot = running.get(p);
+    if (slot) slot.abort(p, reason);
+    else if (waiting.includes(p)) { waiting.splice(waiting.indexOf(p), 1); p.reject(reason as Error); }
+  });
   let closed = false;
   return {
     concurrency: count,
@@ -39,18 +46,14 @@ export function slotPoolExecutor<S extends TrialSlot>(
       if (closed) return Promise.reject(new Error(`${who}: closed`));
       if (signal?.aborted) return Promise.reject(signal.reason);
       return new Promise<TrialResult>((resolve, reject) => {
-        const onAbort = () => {
-          const slot = running.get(p);
-          if (slot) slot.abort(p, signal!.reason);
-          else if (waiting.includes(p)) { waiting.splice(waiting.indexOf(p), 1); p.reject(signal!.reason); }
-        };
-        const settled = () => { running.delete(p); signal?.removeEventListener('abort', onAbort); };
+        let unwatch = () => {};
+        const settled = () => { running.delete(p); unwatch(); };
         const p: PendingTrial = {
           job,
           resolve: (r) => { settled(); resolve(r); },
           reject: (e) => { settled(); reject(e); },
         };
-        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal) unwatch = watchAbort(signal, p);
         waiting.push(p);
         const slot = idle.shift();
         if (slot) dispatch(slot);

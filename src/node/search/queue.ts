@@ -10,6 +10,7 @@
 import { hostname } from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
 import { storedMismatch } from '../../search/resume.js';
+import { abortWatcher } from '../../search/abort-watch.js';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
 import { localExecutor } from './local.js';
@@ -122,9 +123,6 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   const attempts = options.attempts ?? 3;
   const waiting = new Map<string, Waiter>();
   const withdrawals = new Set<Promise<void>>(); // jobs being taken out of the queue: close() lets them finish
-  // one abort listener per signal, for all its jobs in flight (a search passes its signal with each of up to
-  // `concurrency` jobs: a listener each went past Node's limit of 10 and printed MaxListenersExceededWarning)
-  const watched = new Map<AbortSignal, { ids: Set<string>; onAbort: () => void }>();
   let closed = false;
   let closing: Promise<void> | null = null;
   let since = 0;
@@ -190,30 +188,13 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
   };
 
   /** Withdraws job `id` when `signal` aborts, until `result` settles. */
+  const watchAbort = abortWatcher<string>((id, reason) => {
+    const done = withdraw(id, reason);
+    withdrawals.add(done);
+    void done.then(() => withdrawals.delete(done));
+  });
   const watch = (id: string, signal: AbortSignal, result: Promise<unknown>): void => {
-    let w = watched.get(signal);
-    if (!w) {
-      const ids = new Set<string>();
-      const onAbort = () => {
-        watched.delete(signal);
-        for (const id of [...ids]) {
-          const done = withdraw(id, signal.reason);
-          withdrawals.add(done);
-          void done.then(() => withdrawals.delete(done));
-        }
-      };
-      w = { ids, onAbort };
-      watched.set(signal, w);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    const entry = w;
-    entry.ids.add(id);
-    const unwatch = () => {
-      entry.ids.delete(id);
-      if (entry.ids.size > 0 || watched.get(signal) !== entry) return;
-      watched.delete(signal);
-      signal.removeEventListener('abort', entry.onAbort);
-    };
+    const unwatch = watchAbort(signal, id);
     result.then(unwatch, unwatch);
   };
 

@@ -12,8 +12,8 @@
 // tiles of at most 4 columns or 4 rows run 5×4 / 6×4 or 4×8 kernels instead
 // of computing padding (10% faster at M = 16, a conv layer's filter count),
 // and 6–8 last rows (7–8 in the relaxed build) run as two 4-row tiles
-// (tileRows). A·B with at most 4 rows (inference at batch 1–4) skips
-// packing B (gemmRows); weights packed once for a frozen net run on the same
+// (tileRows). A·B with at most 4 rows (a batch of 1–4) skips packing B
+// and reads it in sweeps of a few rows (gemmRows); weights packed once for a frozen net run on the same
 // blocks and tiles without packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
 // in the relaxed build A stored row-major) transposes 4×4 blocks in registers
 // (the plain build broadcasts A's values from vector loads of 4), so every
@@ -497,53 +497,93 @@ function packedRow1x8(kc: i32, a: usize, p: usize, c: usize, beta: f32, n: i32):
   storePanelRow(c, s0, s1, beta, n);
 }
 
-// ---- A few rows of A·B (a batch of up to SMALL_M at inference): packing B,
-// K·N floats, would cost as much as M/8 of the multiply-adds. Instead, per K
-// block of KC, the rows of A are flushed and interleaved into the workspace
-// (M·kc floats, k-major) and B is read in place, each B vector flushed once
-// and multiplied by every row before the next is loaded. The arithmetic is
-// the blocked kernel's: per K block, s = Σ a·b from 0 in k order (operands
-// flushed as packing flushes them), C = beta·C + s for the first block (s
-// alone for beta 0, C + s for beta 1) and C + s after, then the epilogue. So
-// a call gives the same bits whichever path M picks. One or two rows: each
-// row by itself, 16 columns at a time (then 4); three or four: 4 rows × 4
-// columns (V8 loads every broadcast of the k step before the first multiply,
-// which caps the tile: see rows4x4). Columns past N are never read or
-// written. From 5 rows on the packed path wins: B is flushed once when packed
-// rather than once per 4 rows, and its 4×8 kernel has 8 accumulators where
-// rows4x4 waits on the add's latency (MLP predict at batch 8: two 4-row
-// blocks 0.091 ms, packed 0.081).
+// ---- A few rows of A·B (a batch of up to SMALL_M: inference, or a training
+// batch of 1–4): packing B, K·N floats, would cost as much as M/8 of the
+// multiply-adds. Instead, per K block of KC, the rows of A are flushed and
+// interleaved into the workspace (groups of 4, 2 or 1 rows: rowGroup) and B
+// is read in place, each B vector flushed once per group and multiplied by
+// every row of it before the next is loaded. B is read in sweeps of RB rows
+// (more when B is narrow): a sweep reads its rows left to right over a chunk
+// of NB columns, a strip of 4–16 columns at a time down the RB rows, so a
+// cache line of B is read whole while it is in L1 and the prefetcher sees RB
+// sequential streams; a second group of rows finds the sweep's B in L1. The
+// strips' partial sums wait in the workspace between sweeps (M·NB floats)
+// and go to C at the K block's last sweep. (Strips walked down all kc rows
+// of a K block before: each row of B on a new 4 KiB page, with a row stride
+// of a multiple of 4 KiB all in one L1 set, and 3–4 rows read each line in
+// 4 separate walks: 1–4 × 4096 × 4096 at 3–10 GFLOP/s, 0.4–0.6× TF.js.)
+// The arithmetic is the blocked kernel's: per K block, s = Σ a·b from 0 in k
+// order (operands flushed as packing flushes them; a sum held in the
+// workspace between sweeps is the same float it was in the register), C =
+// beta·C + s for the first block (s alone for beta 0, C + s for beta 1) and
+// C + s after, then the epilogue. So a call gives the same bits whichever
+// path M picks. Strips: one row 16 columns, two rows 8, four rows 4 (V8
+// loads every broadcast of the k step before the first multiply, which caps
+// the tile: see stripRows); then 4-column strips. Columns past N are never
+// read or written. From 5 rows on the packed path is kept: B is flushed once
+// when packed rather than once per group, and its 5×8 kernel keeps more
+// accumulators (sweeps measured 1.3–1.7× faster at 5–6 × 4096 × 4096 but
+// 0.6× at 5–8 × 1000 × 784; docs/BENCHMARKS.md).
 const SMALL_M = 4;
+const RB = 8; // rows of B per sweep (16 for one row: its sweep computes a quarter as much per line)
+const NB = 1024; // columns of B per sweep: the sums of 4 rows take 16 KiB
+const SWEEP_FLOATS = 4096; // narrower B: more rows per sweep, up to 16 KiB of B (whole K blocks of N ≤ 16)
 
 function gemmRows(M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, beta: f32, bias: usize, act: i32, work: usize): void {
   const bRow = <usize>ldb << 2;
+  const S = work + (<usize>A_BLOCK << 2); // the sums: row r at S + r·NB floats
   for (let pc = 0; pc < K; pc += KC) {
     const kc = min(KC, K - pc);
     const b = pc == 0 ? beta : <f32>1;
-    const bk = B + <usize>pc * bRow;
-    if (M <= 2) {
-      for (let i = 0; i < M; i++) {
-        const c = C + (<usize>(i * ldc) << 2);
-        packRows(work, A + ((<usize>i * lda + <usize>pc) << 2), lda, 1, kc, 1);
-        let j = 0;
-        for (; j + 16 <= N; j += 16) rows1x16(kc, work, bk + (<usize>j << 2), bRow, c + (<usize>j << 2), b);
-        for (; j < N; j += 4) rows1x4(kc, work, bk + (<usize>j << 2), bRow, c + (<usize>j << 2), b, min(4, N - j));
+    // the rows of each group (rowGroup) from row g at work + g·KC floats
+    for (let g = 0; g < M; g += rowGroup(M - g)) {
+      const R = rowGroup(M - g);
+      packRows(work + (<usize>(g * KC) << 2), A + ((<usize>g * lda + <usize>pc) << 2), lda, R, kc, R);
+    }
+    for (let jc = 0; jc < N; jc += NB) {
+      const nb = min(NB, N - jc);
+      let bk = B + <usize>pc * bRow + (<usize>jc << 2);
+      const rb = max(M == 1 ? 2 * RB : RB, SWEEP_FLOATS / nb);
+      for (let k0 = 0; k0 < kc; k0 += rb) {
+        const kb = min(rb, kc - k0);
+        const first = k0 == 0, last = k0 + kb == kc;
+        // each group of rows in turn on the same rows of B, in L1 after the first
+        for (let g = 0; g < M; g += rowGroup(M - g)) {
+          const R = rowGroup(M - g);
+          const a = work + (<usize>(g * KC + k0 * R) << 2);
+          const s = S + (<usize>(g * NB) << 2), c = C + ((<usize>g * ldc + <usize>jc) << 2);
+          if (R == 1) sweep1(kb, a, bk, bRow, s, c, b, nb, first, last);
+          else if (R == 2) sweep2(kb, a, bk, bRow, s, c, ldc, b, nb, first, last);
+          else sweep4(kb, a, bk, bRow, s, c, ldc, b, nb, first, last);
+        }
+        bk += <usize>kb * bRow;
       }
-    } else {
-      packRows(work, A + (<usize>pc << 2), lda, M, kc, 4);
-      for (let j = 0; j < N; j += 4) rows4x4(kc, work, bk + (<usize>j << 2), bRow, C + (<usize>j << 2), ldc, b, M, min(4, N - j));
     }
   }
   if (bias != 0) epilogue(C, ldc, M, N, bias, act);
 }
 
+// Rows of the group that starts with `rest` rows left: 4, 2 or 1 (3 rows run
+// as 2 + 1: 1.1–1.4× faster than 4 rows with a zero row).
+// @ts-ignore: decorator
+@inline
+function rowGroup(rest: i32): i32 {
+  return rest >= 4 ? 4 : (rest >= 2 ? 2 : 1);
+}
+
 // Packs A[0:mr, 0:kc] (rows lda floats apart), flushed, into dst: for each k,
-// R consecutive floats (R = 1 or 4), rows past mr zero.
+// R consecutive floats (R = 1, 2 or 4), rows past mr zero.
 function packRows(dst: usize, A: usize, lda: i32, mr: i32, kc: i32, R: i32): void {
   const stride = <usize>lda << 2;
   let k = 0;
   if (R == 1) {
     for (; k + 4 <= kc; k += 4) v128.store(dst + (<usize>k << 2), ftz(v128.load(A + (<usize>k << 2))));
+  } else if (R == 2) {
+    for (; k + 4 <= kc; k += 4) {
+      const r0 = ftz(v128.load(A + (<usize>k << 2))), r1 = ftz(v128.load(A + stride + (<usize>k << 2)));
+      v128.store(dst + (<usize>k << 3), f32x4.shuffle(r0, r1, 0, 4, 1, 5));
+      v128.store(dst + (<usize>k << 3), f32x4.shuffle(r0, r1, 2, 6, 3, 7), 16);
+    }
   } else if (mr == 4) {
     for (; k + 4 <= kc; k += 4) transpose4Store(dst + (<usize>k << 4), 16, A + (<usize>k << 2), stride);
   }
@@ -579,78 +619,124 @@ function storeCols(p: usize, v: v128, beta: f32, n: i32): void {
   }
 }
 
-// c[0..16) = beta·c + Σ_k a[k]·B[k, 0..16) over kc rows of B (bRow bytes
-// apart), a packed (flushed). Four accumulators, the four B vectors (V8 loads
-// them all first), the broadcast, the product and ftz's 2 constants: 12
-// registers. Each k costs 5 vector operations per B vector, 3 of them the
+// One sweep of one row: kb rows of B (bRow bytes apart) × n columns, a
+// packed (flushed, 1 float per k). Sums start at 0 on the K block's first
+// sweep (else from S) and go to C (beta·C + s) on its last (else to S).
+// Strips of 16 columns: four accumulators, the four B vectors (V8 loads
+// them all first), the broadcast, the product and ftz's 2 constants, 12
+// registers; each k costs 5 vector operations per B vector, 3 of them the
 // flush: this is the bound at batch 1, where each B value is used once.
-function rows1x16(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f32): void {
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const av = v128.load32_splat(a);
-    s0 = madd(av, ftz(v128.load(b)), s0);
-    s1 = madd(av, ftz(v128.load(b, 16)), s1);
-    s2 = madd(av, ftz(v128.load(b, 32)), s2);
-    s3 = madd(av, ftz(v128.load(b, 48)), s3);
-    a += 4;
+function sweep1(kb: i32, a: usize, b: usize, bRow: usize, S: usize, c: usize, beta: f32, n: i32, first: bool, last: bool): void {
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const o = <usize>j << 2;
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    if (!first) {
+      s0 = v128.load(S + o); s1 = v128.load(S + o, 16);
+      s2 = v128.load(S + o, 32); s3 = v128.load(S + o, 48);
+    }
+    let p = b + o, q = a;
+    for (let k = 0; k < kb; k++) {
+      const av = v128.load32_splat(q);
+      s0 = madd(av, ftz(v128.load(p)), s0);
+      s1 = madd(av, ftz(v128.load(p, 16)), s1);
+      s2 = madd(av, ftz(v128.load(p, 32)), s2);
+      s3 = madd(av, ftz(v128.load(p, 48)), s3);
+      q += 4;
+      p += bRow;
+    }
+    if (last) {
+      storeRow(c + o, s0, s1, beta);
+      storeRow(c + o + 32, s2, s3, beta);
+    } else {
+      v128.store(S + o, s0); v128.store(S + o, s1, 16);
+      v128.store(S + o, s2, 32); v128.store(S + o, s3, 48);
+    }
+  }
+  for (; j < n; j += 4) stripRows(1, kb, a, b + (<usize>j << 2), bRow, S + (<usize>j << 2), c + (<usize>j << 2), 0, beta, min(4, n - j), first, last);
+}
+
+// sweep1 for two rows (a 2 floats per k), strips of 8 columns: four
+// accumulators, two B vectors, two broadcasts, the product and ftz's
+// temporary and 2 constants, 12 registers.
+function sweep2(kb: i32, a: usize, b: usize, bRow: usize, S: usize, c: usize, ldc: i32, beta: f32, n: i32, first: bool, last: bool): void {
+  const rowBytes = <usize>ldc << 2;
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const o = <usize>j << 2;
+    let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+    if (!first) {
+      s00 = v128.load(S + o); s01 = v128.load(S + o, 16);
+      s10 = v128.load(S + o, NB << 2); s11 = v128.load(S + o, (NB << 2) + 16);
+    }
+    let p = b + o, q = a;
+    for (let k = 0; k < kb; k++) {
+      const b0 = ftz(v128.load(p)), b1 = ftz(v128.load(p, 16));
+      const a0 = v128.load32_splat(q);
+      s00 = madd(a0, b0, s00);
+      s01 = madd(a0, b1, s01);
+      const a1 = v128.load32_splat(q, 4);
+      s10 = madd(a1, b0, s10);
+      s11 = madd(a1, b1, s11);
+      q += 8;
+      p += bRow;
+    }
+    if (last) {
+      storeRow(c + o, s00, s01, beta);
+      storeRow(c + o + rowBytes, s10, s11, beta);
+    } else {
+      v128.store(S + o, s00); v128.store(S + o, s01, 16);
+      v128.store(S + o, s10, NB << 2); v128.store(S + o, s11, (NB << 2) + 16);
+    }
+  }
+  for (; j < n; j += 4) stripRows(2, kb, a, b + (<usize>j << 2), bRow, S + (<usize>j << 2), c + (<usize>j << 2), ldc, beta, min(4, n - j), first, last);
+}
+
+// sweep1 for four rows (a 4 floats per k), strips of 4 columns.
+function sweep4(kb: i32, a: usize, b: usize, bRow: usize, S: usize, c: usize, ldc: i32, beta: f32, n: i32, first: bool, last: bool): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) stripRows(4, kb, a, b + (<usize>j << 2), bRow, S + (<usize>j << 2), c + (<usize>j << 2), ldc, beta, 4, first, last);
+  if (j < n) stripRows(4, kb, a, b + (<usize>j << 2), bRow, S + (<usize>j << 2), c + (<usize>j << 2), ldc, beta, n - j, first, last);
+}
+
+// One strip of n ≤ 4 columns of a sweep for R rows (1, 2 or 4, a constant
+// in each inlined copy; a R floats per k; S's rows NB floats apart). At R = 4: four accumulators, the B vector and four broadcasts (V8
+// loads them all before the first multiply), ftz's temporary and its 2
+// constants: 12 registers. 8 rows at once, or 4 × 8 columns, need 17 under
+// V8's ordering and spill.
+// @ts-ignore: decorator
+@inline
+function stripRows(R: i32, kb: i32, a: usize, b: usize, bRow: usize, s: usize, c: usize, ldc: i32, beta: f32, n: i32, first: bool, last: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  if (!first) {
+    c0 = v128.load(s);
+    if (R > 1) c1 = v128.load(s, NB << 2);
+    if (R > 2) { c2 = v128.load(s, NB << 3); c3 = v128.load(s, 3 * NB << 2); }
+  }
+  for (let k = 0; k < kb; k++) {
+    const bv = ftz(loadCols(b, n));
+    c0 = madd(v128.load32_splat(a), bv, c0);
+    if (R > 1) c1 = madd(v128.load32_splat(a, 4), bv, c1);
+    if (R > 2) {
+      c2 = madd(v128.load32_splat(a, 8), bv, c2);
+      c3 = madd(v128.load32_splat(a, 12), bv, c3);
+    }
+    a += <usize>R << 2;
     b += bRow;
   }
-  storeRow(c, s0, s1, beta);
-  storeRow(c + 32, s2, s3, beta);
-}
-
-// n ≤ 4 columns of a single row: one accumulator.
-function rows1x4(kc: i32, a: usize, b: usize, bRow: usize, c: usize, beta: f32, n: i32): void {
-  let s = f32x4.splat(0);
-  if (n == 4) {
-    for (let k = 0; k < kc; k++) {
-      s = madd(v128.load32_splat(a), ftz(v128.load(b)), s);
-      a += 4;
-      b += bRow;
+  if (last) {
+    const rowBytes = <usize>ldc << 2;
+    storeCols(c, c0, beta, n);
+    if (R > 1) storeCols(c + rowBytes, c1, beta, n);
+    if (R > 2) {
+      storeCols(c + 2 * rowBytes, c2, beta, n);
+      storeCols(c + 3 * rowBytes, c3, beta, n);
     }
   } else {
-    for (let k = 0; k < kc; k++) {
-      s = madd(v128.load32_splat(a), ftz(loadCols(b, n)), s);
-      a += 4;
-      b += bRow;
-    }
+    v128.store(s, c0);
+    if (R > 1) v128.store(s, c1, NB << 2);
+    if (R > 2) { v128.store(s, c2, NB << 3); v128.store(s, c3, 3 * NB << 2); }
   }
-  storeCols(c, s, beta, n);
-}
-
-// Rows 0..mr (≤ 4) × n ≤ 4 columns; a packed 4 floats per k. Four
-// accumulators, the B vector and four broadcasts (V8 loads them all before the
-// first multiply), ftz's temporary and its 2 constants: 12 registers. Each B
-// vector is flushed once for the 4 rows. 8 rows at once, or 4 × 8 columns,
-// need 17 under V8's ordering and spill.
-function rows4x4(kc: i32, a: usize, b: usize, bRow: usize, c: usize, ldc: i32, beta: f32, mr: i32, n: i32): void {
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  if (n == 4) {
-    for (let k = 0; k < kc; k++) {
-      const bv = ftz(v128.load(b));
-      c0 = madd(v128.load32_splat(a), bv, c0);
-      c1 = madd(v128.load32_splat(a, 4), bv, c1);
-      c2 = madd(v128.load32_splat(a, 8), bv, c2);
-      c3 = madd(v128.load32_splat(a, 12), bv, c3);
-      a += 16;
-      b += bRow;
-    }
-  } else {
-    for (let k = 0; k < kc; k++) {
-      const bv = ftz(loadCols(b, n));
-      c0 = madd(v128.load32_splat(a), bv, c0);
-      c1 = madd(v128.load32_splat(a, 4), bv, c1);
-      c2 = madd(v128.load32_splat(a, 8), bv, c2);
-      c3 = madd(v128.load32_splat(a, 12), bv, c3);
-      a += 16;
-      b += bRow;
-    }
-  }
-  const rowBytes = <usize>ldc << 2;
-  storeCols(c, c0, beta, n);
-  if (mr > 1) storeCols(c + rowBytes, c1, beta, n);
-  if (mr > 2) storeCols(c + 2 * rowBytes, c2, beta, n);
-  if (mr > 3) storeCols(c + 3 * rowBytes, c3, beta, n);
 }
 
 function scaleC(C: usize, ldc: i32, M: i32, N: i32, beta: f32): void {

@@ -11,7 +11,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import type { TestKernels } from '../build/test/kernels-test.js';
-import { makeRelaxedRuntime, makeTestRuntime, lengths, randomArray, expectBits, type TestRuntime } from './helpers/runtime.js';
+import { makeRelaxedRuntime, makeTestRuntime, lengths, randomArray, rng, expectBits, type TestRuntime } from './helpers/runtime.js';
 
 const f32 = Math.fround;
 const U = 2 ** -24; // unit roundoff of float32
@@ -281,6 +281,87 @@ describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) 
   });
 });
 
+describe('gemm with 1–4 rows on wide or tall B (the rows path\'s sweeps of B)', () => {
+  const GUARD = 8; // canary floats before and after C
+  // B's widths and heights across the 4-float vector, the 8- and 16-column strips, the K block (KC) and the
+  // 1024-column chunk of a sweep; sweeps read 8 rows of B at a time (more when B is narrow)
+  const EDGES = [1, 3, 4, 15, 16, 17, 255, 256, 257, 1000, 1023, 1024, 1025, 4096];
+
+  /** `kernel` on rows [r0, r1) × columns [c0, c1) of p (A·B), C with canaries around it; C and whether the canaries held. */
+  function call(p: Problem, kernel: 'gemm' | 'gemmBlockedRef', rows: [number, number] = [0, p.M], cols: [number, number] = [0, p.N]): { C: Float32Array; guards: boolean } {
+    const [r0, r1] = rows, [c0, c1] = cols;
+    const A = tensorOf(rt, p.A), B = tensorOf(rt, p.B);
+    const C = rt.tensor([p.C0.length + 2 * GUARD]);
+    const init = new Float32Array(p.C0.length + 2 * GUARD).fill(SENTINEL);
+    init.set(p.C0, GUARD);
+    C.data.set(init);
+    const args = [0, 0, r1 - r0, c1 - c0, p.K, A.ptr + 4 * r0 * p.lda, p.lda, B.ptr + 4 * c0, p.ldb, C.ptr + 4 * (GUARD + r0 * p.ldc + c0), p.ldc, p.beta] as const;
+    if (kernel === 'gemm') k.gemm(...args, rt.unsafeGemmWork);
+    else k.gemmBlockedRef(...args);
+    const out = C.toArray();
+    A.dispose(); B.dispose(); C.dispose();
+    const guards = out.subarray(0, GUARD).every((v) => v === SENTINEL) && out.subarray(GUARD + p.C0.length).every((v) => v === SENTINEL);
+    return { C: out.subarray(GUARD, GUARD + p.C0.length), guards };
+  }
+
+  it('random M = 1..8, N and K across the strip, chunk and K-block edges, strided operands (row strides of 1024 floats too), beta 0 / 1 / 0.5 / -0.75, subnormal operands: the bits of gemmBlockedRef; C\'s padding and canaries untouched; column parts on 8-column boundaries (a thread\'s part) give the whole call\'s bits', () => {
+    const next = rng(4000);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)];
+    let seed = 4000, tried = 0;
+    while (tried < 60) {
+      const N = pick(EDGES), K = pick(EDGES);
+      if (N * K > 1 << 20) continue; // the scalar reference's time; 4096 wide runs with K ≤ 256, 4096 tall with N ≤ 256
+      tried++;
+      const M = 1 + Math.floor(next() * 8), beta = pick([0, 1, 0.5, -0.75]);
+      const p = problem(0, 0, M, N, K, beta, seed++, Math.floor(next() * 3));
+      if (next() < 0.3) { // B's row stride a multiple of 4 KiB, as a 1024- or 4096-wide weight has
+        const ldb = Math.ceil((N + 1) / 1024) * 1024, B = new Float32Array(K * ldb).fill(SENTINEL);
+        for (let kk = 0; kk < K; kk++) B.set(p.B.subarray(kk * p.ldb, kk * p.ldb + N), kk * ldb);
+        Object.assign(p, { B, ldb });
+      }
+      sprinkle(p.A, seed++);
+      sprinkle(p.B, seed++);
+      const what = `M=${M} N=${N} K=${K} beta=${beta} lda=${p.lda} ldb=${p.ldb} ldc=${p.ldc}`;
+      const got = call(p, 'gemm');
+      expectBits(got.C, call(p, 'gemmBlockedRef').C, what);
+      for (let i = 0; i < M; i++) for (let j = N; j < p.ldc; j++) expect(got.C[i * p.ldc + j], `${what}: padding`).toBe(SENTINEL);
+      expect(got.guards, `${what}: canaries`).toBe(true);
+      if (N > 8) {
+        const cut = 8 * (1 + Math.floor(next() * Math.floor((N - 1) / 8))); // in [8, N)
+        const left = call(p, 'gemm', [0, M], [0, cut]), right = call(p, 'gemm', [0, M], [cut, N]);
+        for (let i = 0; i < M; i++) {
+          expectBits(left.C.subarray(i * p.ldc, i * p.ldc + cut), got.C.subarray(i * p.ldc, i * p.ldc + cut), `${what}: columns 0..${cut}, row ${i}`);
+          expectBits(right.C.subarray(i * p.ldc + cut, i * p.ldc + N), got.C.subarray(i * p.ldc + cut, i * p.ldc + N), `${what}: columns ${cut}..${N}, row ${i}`);
+        }
+      }
+    }
+  });
+
+  it('gemmBiasAct and gemmActBackward on 1–4 rows give the bits of the frozen path (gemmPacked) and of gemm then the activation\'s backward, across the chunk and K-block edges', () => {
+    let seed = 4200;
+    for (const [N, K] of [[1025, 257], [4096, 17], [1000, 784], [17, 4096], [100, 100]] as const) {
+      for (const M of [1, 2, 3, 4]) {
+        const A = rt.tensor([M, K], sprinkle(randomArray(M * K, seed++), seed++)), B = rt.tensor([K, N], sprinkle(randomArray(K * N, seed++), seed++));
+        const b = rt.tensor([N], randomArray(N, seed++)), saved = rt.tensor([M, N], randomArray(M * N, seed++));
+        const C1 = rt.tensor([M, N]), C2 = rt.tensor([M, N]), Bp = rt.tensor([K * Math.ceil(N / 8) * 8]);
+        k.packBPanels(0, N, K, B.ptr, N, Bp.ptr);
+        for (const act of [0, 1, 2, 3]) {
+          k.gemmBiasAct(0, 0, M, N, K, A.ptr, K, B.ptr, N, C1.ptr, N, b.ptr, act, rt.unsafeGemmWork);
+          k.gemmPacked(M, N, K, A.ptr, K, Bp.ptr, C2.ptr, N, b.ptr, act, rt.unsafeGemmWork);
+          expectBits(C1.toArray(), C2.toArray(), `gemmBiasAct ${M}×${N}×${K} act ${act}`);
+          if (act === 0) continue;
+          k.gemmActBackward(0, 0, M, N, K, A.ptr, K, B.ptr, N, C1.ptr, N, saved.ptr, act, rt.unsafeGemmWork);
+          k.gemm(0, 0, M, N, K, A.ptr, K, B.ptr, N, C2.ptr, N, 0, rt.unsafeGemmWork);
+          const backward = (['reluBackward', 'sigmoidBackward', 'tanhBackward'] as const)[act - 1];
+          k[backward](C2.ptr, C2.ptr, saved.ptr, M * N);
+          expectBits(C1.toArray(), C2.toArray(), `gemmActBackward ${M}×${N}×${K} act ${act}`);
+        }
+        for (const t of [A, B, b, saved, C1, C2, Bp]) t.dispose();
+      }
+    }
+  });
+});
+
 describe('gemm, relaxed build (fused multiply-add)', () => {
   let relaxed: Runtime;
   beforeAll(async () => { relaxed = await makeRelaxedRuntime(); });
@@ -311,7 +392,7 @@ describe('gemm, relaxed build (fused multiply-add)', () => {
 
   it('gemmPacked gives the bits of gemmBiasAct in the relaxed build too (the same fused multiply-adds in the same order)', () => {
     let seed = 550;
-    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1]]) {
+    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1], [1, 1025, 257], [2, 1000, 300], [3, 4096, 17], [4, 1023, KC + 9]]) {
       const A = relaxed.tensor([M, K], randomArray(M * K, seed++)), B = relaxed.tensor([K, N], randomArray(K * N, seed++));
       const b = relaxed.tensor([N], randomArray(N, seed++)), C1 = relaxed.tensor([M, N]), C2 = relaxed.tensor([M, N]);
       const Bp = relaxed.tensor([K * Math.ceil(N / 8) * 8]);

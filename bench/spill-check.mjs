@@ -37,8 +37,8 @@ const BUILDS = [
 /**
  * [M, N, K]: 256³ runs full tiles and the 4×8 edge (plain: 256 = 5·50 + 6, the 6 as two 4-row tiles; relaxed:
  * 5·48 + 6 + 6 + 4); N = 252 adds the 5×4 / 6×4 edge;
- * M = 8 two 4-row tiles; M = 1 the 1-row kernels (16 columns, then 4); M = 3 and 4 the 4-row × 4 kernel
- * (N = 10: its partial-column loop too).
+ * M = 8 two 4-row tiles; M = 1 the 1-row sweep (16 columns, then 4); M = 4 the 4-row sweep; M = 3 the 2-row
+ * and 1-row sweeps (N = 10: their partial-column loops too).
  */
 const SHAPES = [[256, 256, 256], [256, 252, 256], [8, 100, 784], [1, 100, 784], [4, 100, 784], [3, 10, 100]];
 /**

@@ -5,8 +5,8 @@
 //
 // Kernels work on `planes` whole planes of H×W (planes = N·C): a call on planes
 // [p0, p1) needs only pointers offset to p0, so threads can split a batch.
-// The SIMD bodies compute four adjacent outputs of a row in the lanes, in
-// four planes at once (independent chains that overlap), each lane visiting
+// The SIMD bodies compute four adjacent outputs of a row in the lanes (max
+// pooling's in four planes at once: independent chains that overlap), each lane visiting
 // its window in the same (ky, kx) order as the scalar code, so vector and
 // scalar outputs are bit-identical.
 import { deactivateInPlace, hsum } from "./math";
@@ -220,58 +220,27 @@ function maxVectors(inside: bool, exact: bool, x0: usize, x1: usize, x2: usize, 
   v128.store(arg + d3 + o, inside ? i32x4.add(a3, base) : edgeArg(a3, iy0, ix0, sh, H, W));
 }
 
-// Average pool (Σ in (ky, kx) order from 0, then × inv) of the same outputs.
-// Padding columns add +0 where the scalar sum skips them: the same bits, as a
-// sum from +0 is never -0 (x + y is -0 only for -0 + -0).
-// @ts-ignore: decorator
-@inline
-function avgVectors(inside: bool, x0: usize, x1: usize, x2: usize, x3: usize, y: usize,
-  d0: usize, d1: usize, d2: usize, d3: usize, oy: i32, ox: i32, H: i32, W: i32, OW: i32, PH: i32, PW: i32, stride: i32, pad: i32, inv: v128): void {
-  const iy0 = oy * stride - pad, c0 = ox * stride - pad;
-  const ix0 = i32x4.add(i32x4.splat(c0), i32x4(0, stride, 2 * stride, 3 * stride));
-  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
-  for (let ky = 0; ky < PH; ky++) {
-    const iy = iy0 + ky;
-    if (!inside && <u32>iy >= <u32>H) continue;
-    for (let kx = 0; kx < PW; kx++) {
-      const c = c0 + kx, i = iy * W + c, ix = i32x4.add(ix0, i32x4.splat(kx));
-      const full = inside || (c >= 0 && c + 3 * stride < W);
-      const at = clampedAt(iy, ix, W), inRow = i32x4.lt_u(ix, i32x4.splat(W));
-      s0 = f32x4.add(s0, tapAt(x0, i, full, at, inRow, stride));
-      s1 = f32x4.add(s1, tapAt(x1, i, full, at, inRow, stride));
-      s2 = f32x4.add(s2, tapAt(x2, i, full, at, inRow, stride));
-      s3 = f32x4.add(s3, tapAt(x3, i, full, at, inRow, stride));
-    }
-  }
-  const o = <usize>(oy * OW + ox) << 2;
-  v128.store(y + d0 + o, f32x4.mul(s0, inv));
-  v128.store(y + d1 + o, f32x4.mul(s1, inv));
-  v128.store(y + d2 + o, f32x4.mul(s2, inv));
-  v128.store(y + d3 + o, f32x4.mul(s3, inv));
-}
-
 // Pools four planes at a time (the last group repeats its last plane: outputs
 // computed again have the same bits), the same four outputs of a row in each:
-// four chains that overlap. Vectors of outputs whose windows are inside the
-// plane run the inside kernels (the last one moved back to end at hi), the
-// others the edge kernels. Rows under 4 outputs take the scalar windows.
+// four chains that overlap. Vectors of outputs whose windows are inside
+// planes without NaN run the inside kernel (the last one moved back to end at
+// hi); the others the kernel that takes any window. (A kernel more, e.g. one
+// for a constant stride, costs ~0.5–0.8 KB of wasm; the builds stay under
+// 100 KB.) Rows under 4 outputs take the scalar windows.
 // @ts-ignore: decorator
 @inline
-function poolPlanes(isMax: bool, y: usize, arg: usize, x: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32): void {
+function maxPoolPlanes(y: usize, arg: usize, x: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32): void {
   const OH = outSize(H, PH, stride, pad);
   const OW = outSize(W, PW, stride, pad);
   if (OH <= 0 || OW <= 0) return;
   const lo = insideLo(stride, pad), hi = insideHi(W, PW, stride, pad, OW), rhi = insideHi(H, PH, stride, pad, OH);
-  const inv: f32 = <f32>1 / <f32>(PH * PW);
-  const invv = f32x4.splat(inv);
   const inPlane = <usize>(H * W) << 2, outPlane = <usize>(OH * OW) << 2;
   if (OW < 4) {
     for (let p = 0; p < planes; p++) {
       const xp = x + <usize>p * inPlane, o = <usize>p * outPlane;
       for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
         const q = o + (<usize>(oy * OW + ox) << 2);
-        if (isMax) maxWindow(xp, H, W, oy * stride - pad, ox * stride - pad, PH, PW, y + q, arg + q);
-        else store<f32>(y + q, avgWindow(xp, H, W, oy * stride - pad, ox * stride - pad, PH, PW) * inv);
+        maxWindow(xp, H, W, oy * stride - pad, ox * stride - pad, PH, PW, y + q, arg + q);
       }
     }
     return;
@@ -281,26 +250,16 @@ function poolPlanes(isMax: bool, y: usize, arg: usize, x: usize, planes: i32, H:
     const d2 = <usize>min(p + 2, planes - 1) * outPlane, d3 = <usize>min(p + 3, planes - 1) * outPlane;
     const x0 = x + <usize>p * inPlane, x1 = x + <usize>min(p + 1, planes - 1) * inPlane;
     const x2 = x + <usize>min(p + 2, planes - 1) * inPlane, x3 = x + <usize>min(p + 3, planes - 1) * inPlane;
-    const exact = isMax && (mayHoldNaN(x0, H * W) || mayHoldNaN(x1, H * W) || mayHoldNaN(x2, H * W) || mayHoldNaN(x3, H * W));
+    const exact = (mayHoldNaN(x0, H * W) || mayHoldNaN(x1, H * W) || mayHoldNaN(x2, H * W) || mayHoldNaN(x3, H * W));
     for (let oy = 0; oy < OH; oy++) {
       const rowInside = oy >= lo && oy < rhi && hi - lo >= 4;
       let ox = 0;
       while (ox < OW) {
         const inside = rowInside && ox >= lo && ox < hi;
         const start = inside ? min(ox, hi - 4) : min(ox, OW - 4);
-        // inside windows without NaN: kernels for a constant stride 1 or 2 (no load
-        // branches in the tap loop) or any; the rest on the edge kernels, which take any window
-        if (isMax) {
-          if (inside && !exact && stride == 1) maxVectors(true, false, x0, x1, x2, x3, y, arg, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, 1, pad);
-          else if (inside && !exact && stride == 2) maxVectors(true, false, x0, x1, x2, x3, y, arg, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, 2, pad);
-          else if (inside && !exact) maxVectors(true, false, x0, x1, x2, x3, y, arg, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, stride, pad);
-          else maxVectors(false, exact, x0, x1, x2, x3, y, arg, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, stride, pad);
-        } else {
-          if (inside && stride == 1) avgVectors(true, x0, x1, x2, x3, y, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, 1, pad, invv);
-          else if (inside && stride == 2) avgVectors(true, x0, x1, x2, x3, y, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, 2, pad, invv);
-          else if (inside) avgVectors(true, x0, x1, x2, x3, y, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, stride, pad, invv);
-          else avgVectors(false, x0, x1, x2, x3, y, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, stride, pad, invv);
-        }
+        // the inside kernel for a constant stride 2: no load branches in its tap loop
+        if (inside && !exact) maxVectors(true, false, x0, x1, x2, x3, y, arg, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, stride, pad);
+        else maxVectors(false, exact, x0, x1, x2, x3, y, arg, d0, d1, d2, d3, oy, start, H, W, OW, PH, PW, stride, pad);
         ox = start + 4;
       }
     }
@@ -308,7 +267,7 @@ function poolPlanes(isMax: bool, y: usize, arg: usize, x: usize, planes: i32, H:
 }
 
 export function maxPoolForward(y: usize, arg: usize, x: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32): void {
-  poolPlanes(true, y, arg, x, planes, H, W, PH, PW, stride, pad);
+  maxPoolPlanes(y, arg, x, planes, H, W, PH, PW, stride, pad);
 }
 
 export function maxPoolForwardRef(y: usize, arg: usize, x: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32): void {
@@ -347,9 +306,54 @@ export function maxPoolBackward(dx: usize, dy: usize, arg: usize, planes: i32, H
   }
 }
 
+// Start of the vector of 4 outputs that covers ox with every window inside:
+// ox itself, or hi − 4 for the last 1–3 of the inside run (up to 3 outputs
+// computed again, with the same bits); -1 where ox needs the scalar window.
+// (Average pooling's kernel: four planes at once as max pooling's measured
+// 0.9–1.3× this, and one more kernel would take the wasm past 100 KB.)
+// @ts-ignore: decorator
+@inline
+function vectorAt(ox: i32, lo: i32, hi: i32, rowInside: bool): i32 {
+  if (!rowInside || ox < lo || ox >= hi || hi - lo < 4) return -1;
+  return min(ox, hi - 4);
+}
+
 // ---- average pooling: y = Σ window / (PH·PW), padding counted as zeros.
 export function avgPoolForward(y: usize, x: usize, planes: i32, H: i32, W: i32, PH: i32, PW: i32, stride: i32, pad: i32): void {
-  poolPlanes(false, y, 0, x, planes, H, W, PH, PW, stride, pad);
+  const OH = outSize(H, PH, stride, pad);
+  const OW = outSize(W, PW, stride, pad);
+  if (OH <= 0 || OW <= 0) return;
+  const inv: f32 = <f32>1 / <f32>(PH * PW);
+  const invv = f32x4.splat(inv);
+  const lo = insideLo(stride, pad);
+  const hi = insideHi(W, PW, stride, pad, OW);
+  for (let p = 0; p < planes; p++) {
+    const xp = x + (<usize>(p * H * W) << 2);
+    const yp = y + (<usize>(p * OH * OW) << 2);
+    for (let oy = 0; oy < OH; oy++) {
+      const iy0 = oy * stride - pad;
+      const rowInside = iy0 >= 0 && iy0 + PH <= H;
+      let ox = 0;
+      while (ox < OW) {
+        const start = vectorAt(ox, lo, hi, rowInside);
+        if (start >= 0) {
+          const o = <usize>(oy * OW + start) << 2;
+          const ix0 = start * stride - pad;
+          let s = f32x4.splat(0);
+          for (let ky = 0; ky < PH; ky++) {
+            for (let kx = 0; kx < PW; kx++) {
+              s = f32x4.add(s, loadStrided(xp + (<usize>((iy0 + ky) * W + ix0 + kx) << 2), stride));
+            }
+          }
+          v128.store(yp + o, f32x4.mul(s, invv));
+          ox = start + 4;
+        } else {
+          store<f32>(yp + (<usize>(oy * OW + ox) << 2), avgWindow(xp, H, W, iy0, ox * stride - pad, PH, PW) * inv);
+          ox++;
+        }
+      }
+    }
+  }
 }
 
 // Σ of the window's inside values, in (ky, kx) order.

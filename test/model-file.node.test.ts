@@ -59,10 +59,9 @@ describe('files', () => {
     const net = buildNet(rt, { kind: 'mlp', options: { inputSize: 4, hiddenSizeList: [6], outputSize: 2 } });
     const x = rt.tensor([12, 4], randomArray(48, 3)), t = rt.labels([12], Array.from({ length: 12 }, (_, i) => i % 2));
     const file = path.join(tmp, 'checkpoint.safetensors');
-    const writes: Array<Promise<void>> = [];
-    const trainer = new Trainer(net, x, t, x, t, { epochs: 2, miniBatchSize: 4, optimizer: new SGD({ lr: 0.1 }), checkpoint: { every: 1, write: (bytes) => { writes.push(writeFileAtomic(file, bytes)); bytes.fill(0); } } });
-    trainer.train();
-    await Promise.all(writes);
+    // fit() awaits each write before the next epoch
+    const trainer = new Trainer(net, x, t, x, t, { epochs: 2, miniBatchSize: 4, optimizer: new SGD({ lr: 0.1 }), checkpoint: { every: 1, write: (bytes) => { const done = writeFileAtomic(file, bytes); bytes.fill(0); return done; } } });
+    await trainer.fit();
     const loaded = readModelFile(rt, file); // epoch 2's, whole: the caller's bytes.fill(0) after the call reached nothing
     for (const [k, p] of Object.entries(net.params)) expectBits((loaded.net.params as Record<string, typeof p>)[k].toArray(), p.toArray(), k);
     expect(JSON.parse(loaded.metadata.trainer).epoch).toBe(2);

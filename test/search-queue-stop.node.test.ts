@@ -27,7 +27,7 @@ import { retryReporter } from '../src/node/cli/search.js';
 import { queueExecutor, runQueueWorker, type QueueWorkerEvent } from '../src/node/search/queue.js';
 import { STOP_GRACE_MS } from '../src/node/search/redis-connection.js';
 import { hyperparameterSearch, logUniform } from '../src/search/index.js';
-import { Capture, freePort, startRedis } from './helpers/cli.js';
+import { Capture, freePort, startCollecting, startRedis, type Proc } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/node/cli.js');
@@ -41,24 +41,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-interface Proc { child: ChildProcess; lines: string[] }
-
-function start(command: string, args: string[]): Proc {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const lines: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      lines.push(...parts);
-    });
-  }
-  return { child, lines };
-}
+const start = (command: string, args: string[]): Proc => startCollecting(children, command, args);
 
 function exited(p: Proc, timeoutMs = HANG_MS): Promise<number | null> {
   const { child } = p;

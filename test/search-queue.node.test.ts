@@ -27,7 +27,7 @@ import { createRuntime } from '../src/node/runtime.js';
 import { loadSearchData } from '../src/node/search/data.js';
 import { queueExecutor } from '../src/node/search/queue.js';
 import { hyperparameterSearch, inlineExecutor, logUniform, type SearchResult, type TrialResult } from '../src/search/index.js';
-import { freePort } from './helpers/cli.js';
+import { freePort, startCollecting, type Proc } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/node/cli.js');
@@ -58,24 +58,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-interface Proc { child: ChildProcess; lines: string[] }
-
-function start(command: string, args: string[]): Proc {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const lines: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      lines.push(...parts);
-    });
-  }
-  return { child, lines };
-}
+const start = (command: string, args: string[]): Proc => startCollecting(children, command, args);
 
 function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);

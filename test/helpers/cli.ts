@@ -53,3 +53,24 @@ export async function stopRedis(redis: ChildProcess | null): Promise<void> {
   redis.kill('SIGTERM');
   await exited;
 }
+
+/** A child process and the lines it has written so far (stdout and stderr, in arrival order). */
+export interface Proc { child: ChildProcess; lines: string[] }
+
+/** Spawns `command`, keeps it in `children` until it exits (for afterAll to kill), and collects its lines. */
+export function startCollecting(children: Set<ChildProcess>, command: string, args: string[]): Proc {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const lines: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+  }
+  return { child, lines };
+}

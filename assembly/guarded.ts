@@ -88,6 +88,6 @@ export function guardedStep(op: i32, d: usize): void {
   }
   runStep(op, d);
   let bad = hasNonFinite(p, n) != 0;
-  for (let i = 0; i < slots && !bad; i++) bad = hasNonFinite(s + <usize>i * slotBytes, n) != 0;
+  for (let i = 0; i < slots && !bad; i++) bad = hasNonFinite(<usize>s + <usize>i * <usize>slotBytes, n) != 0;
   store<i32>(d, bad ? BAD_PARAMS : 0);
 }

@@ -89,3 +89,30 @@ describe('worker pools (slotPoolExecutor, under localExecutor and webWorkerExecu
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 });
+
+describe('a reply that arrives after its job was aborted', () => {
+  it('is dropped: no uncaught exception, the pool goes on with the next job', async () => {
+    const { slotPoolExecutor, TrialSlotBase } = await import('../src/search/slot-pool.js');
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => { uncaught.push(e); };
+    process.on('uncaughtException', onUncaught);
+    // a worker whose reply to a job is already posted when the job is aborted (killing it does not recall the reply)
+    class LateSlot extends TrialSlotBase<{ postMessage(m: { id: number }): void }> {
+      protected start() {
+        return Promise.resolve({ postMessage: (m: { id: number }) => { setTimeout(() => this.settle({ result: { index: m.id } as never }), 5); } });
+      }
+      protected kill(): void {}
+    }
+    const exec = slotPoolExecutor('late', 1, (i, dispatch) => { const s: LateSlot = new LateSlot(`late-${i}`, () => dispatch(s)); return s; }, async () => {});
+    const job = (index: number) => ({ study: 's', index, seed: index, settings: {}, epochs: 1, data: { source: 'mnist' } }) as unknown as TrialJob;
+    const controller = new AbortController();
+    const first = exec.run(job(0), controller.signal);
+    await Promise.resolve(); // the job is posted
+    controller.abort(new Error('stop'));
+    await expect(first).rejects.toThrow('stop');
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the late reply lands with no job running
+    process.off('uncaughtException', onUncaught);
+    expect(uncaught).toEqual([]);
+    await expect(exec.run(job(1))).resolves.toEqual({ index: 1 });
+  });
+});

@@ -102,9 +102,13 @@ export abstract class TrialSlotBase<W extends { postMessage(message: unknown): v
     });
   }
 
-  /** The worker answered the running job. */
+  /**
+   * The worker answered the running job. A reply with no job running (the job aborted or the executor closed
+   * while the reply was on its way) is dropped: it threw in the message handler, an uncaught exception.
+   */
   protected settle(m: TrialReply): void {
-    const p = this.current!;
+    const p = this.current;
+    if (!p) return;
     this.current = null;
     if (m.result) p.resolve(m.result);
     else p.reject(new Error(`trial ${p.job.index}: ${m.error}`));

@@ -145,7 +145,8 @@ class Slot extends TrialSlotBase<Worker> {
         const m = e.data;
         if (m === 'ready') { revoke(); resolve(worker); return; }
         if (m.id === -1) { revoke(); lost(`worker ${this.label} failed to start: ${m.error}`); return; }
-        this.settle(m);
+        // a reply already on its way from a worker terminated since (its job aborted) is no answer to the next job
+        if (this.worker === worker) this.settle(m);
       };
       // in a bundled app the default script's import finds no such module: options.worker is the way there
       const hint = this.make ? '' : ' (in an app a bundler built, give webWorkerExecutor options.worker)';

@@ -37,7 +37,8 @@ class Slot extends TrialSlotBase<Worker> {
       this.worker = worker;
       worker.on('message', (m: 'ready' | { result?: TrialResult; error?: string }) => {
         if (m === 'ready') resolve(worker);
-        else this.settle(m);
+        // a reply already on its way from a worker killed since (its job aborted) is no answer to the next job
+        else if (this.worker === worker) this.settle(m);
       });
       const lost = (why: string) => {
         this.worker = null;

@@ -18,7 +18,7 @@ import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
-import { decodeFloats, encodeHeader, float32Bytes, float64Bytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
+import { decodeFloats, encodeHeader, float32Bytes, littleEndianBytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 
 /** Metadata keys simdnn writes itself; the caller's keys may not start with this prefix. */
 export const RESERVED_PREFIX = 'simdnn.';
@@ -213,7 +213,7 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
     }
     const doublesPerPiece = Math.max(1, Math.floor(chunkBytes / 8));
     for (let at = 0; trainLoss && at < trainLoss.length; at += doublesPerPiece) {
-      yield float64Bytes(trainLoss.slice(at, Math.min(trainLoss.length, at + doublesPerPiece)));
+      yield littleEndianBytes(trainLoss.slice(at, Math.min(trainLoss.length, at + doublesPerPiece)));
     }
   }
   return pieces();

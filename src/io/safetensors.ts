@@ -261,20 +261,20 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Float64 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
-export function float64Bytes(values: Float64Array): Uint8Array {
-  if (littleEndian) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const out = new Uint8Array(values.byteLength);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setFloat64(i * 8, v, true));
-  return out;
-}
-
 /** Float32 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
 export function float32Bytes(values: Float32Array): Uint8Array {
+  return littleEndianBytes(values);
+}
+
+/** Float32 or float64 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
+export function littleEndianBytes(values: Float32Array | Float64Array): Uint8Array {
   if (littleEndian) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint8Array(values.byteLength);
   const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  const wide = values.BYTES_PER_ELEMENT === 8;
+  for (let i = 0; i < values.length; i++) {
+    if (wide) view.setFloat64(i * 8, values[i], true);
+    else view.setFloat32(i * 4, values[i], true);
+  }
   return out;
 }

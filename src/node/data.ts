@@ -3,6 +3,7 @@
 import { buffer, fsPromises, path, resolveModule, zlib } from './builtins.js';
 import { firstRows, classCount, imagesTensor, oneHot, selectRows, toDataSet, type DataSet, type RawImages, type TensorOptions } from '../data/dataset.js';
 import { parseIdx, readIdxHeader } from '../data/idx.js';
+import { parseDigitJson } from '../data/digit-json.js';
 import { stratifiedSplit } from '../data/split.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { IntTensor, Tensor } from '../runtime/tensor.js';
@@ -73,28 +74,15 @@ async function readDigits(): Promise<RawImages> {
   return { pixels, labels, rows: SIDE, cols: SIDE };
 }
 
-/** One `{ "data": [...] }` file: 784 values per image, each pixel/255 rounded to 3 decimals. */
+/** One `{ "data": [...] }` file of the package (parseDigitJson). */
 async function readDigitFile(file: string): Promise<Uint8Array> {
-  let json: unknown;
+  let bytes: Uint8Array;
   try {
-    json = JSON.parse(await fsPromises().readFile(file, 'utf8'));
+    bytes = await fsPromises().readFile(file);
   } catch (e) {
     throw new Error(`loadMnist: ${file}: ${(e as Error).message}`);
   }
-  const data = (json as { data?: unknown } | null)?.data;
-  if (!Array.isArray(data)) throw new Error(`loadMnist: ${file}: expected an object { "data": [pixel values] }`);
-  if (data.length === 0 || data.length % PIXELS !== 0) {
-    throw new Error(`loadMnist: ${file}: holds ${data.length} values, not a whole number of ${PIXELS}-pixel images`);
-  }
-  // Back to the original bytes: rounding to 3 decimals moved each value by at
-  // most 0.0005 (0.13 of a pixel step), so round(v * 255) is exact.
-  const bytes = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new Error(`loadMnist: ${file}: data[${i}] is ${JSON.stringify(v)}, expected a pixel value in [0, 1]`);
-    bytes[i] = Math.round(v * 255);
-  }
-  return bytes;
+  return parseDigitJson(bytes, file);
 }
 
 /**

@@ -4,6 +4,7 @@
 // alone, so trial 7 of seed 1 has the same settings whatever ran before it,
 // in any order, on any executor.
 import { checkOptions, describeValue, seededRandom } from '../index.js';
+import { exactLog10, exactPow10 } from './exact-powers.js';
 
 /** A value a setting can take: plain JSON, so settings travel in jobs. */
 export type SettingValue = number | string | boolean | null | readonly SettingValue[];
@@ -134,11 +135,14 @@ export function sampleSettings(space: SearchSpace, seed: number, index: number):
   return out;
 }
 
-/** 10^U(log10 low, log10 high), clamped: 10 ** log10(x) can land a few ulp outside [low, high] (logUniform(v, v) gives v). */
+/**
+ * 10^U(log10 low, log10 high), clamped: 10^log10(x) can land an ulp outside [low, high] (logUniform(v, v)
+ * gives v). log10 and 10^x are exactLog10 and exactPow10, the same bits on every engine.
+ */
 function logUniformDraw(low: number, high: number, u: number): number {
   if (low === high) return low;
-  const lo = Math.log10(low), hi = Math.log10(high);
-  return Math.min(high, Math.max(low, 10 ** (lo + (hi - lo) * u)));
+  const lo = exactLog10(low), hi = exactLog10(high);
+  return Math.min(high, Math.max(low, exactPow10(lo + (hi - lo) * u)));
 }
 
 /** low + (high − low)·u, kept below high (it rounds up to high when high − low is small beside them); low when low = high. */

@@ -20,8 +20,14 @@
 // The bundles sit two levels below the package root, as src/runtime/runtime.ts
 // does, so its `new URL('../../build/simdnn.wasm', import.meta.url)` still
 // finds the wasm.
-// Declarations stay in dist/ (types resolve through package.json).
+// Declarations stay in dist/ (types resolve through package.json). tsc's
+// .d.ts are ES module declarations (the package is "type": "module"), which a
+// CommonJS TypeScript project may not `require` (TS1479): each .d.ts the
+// CommonJS entries reach gets a .d.cts twin (build/kernels.d.ts, from the wasm
+// build, too), its relative imports pointing at the twins (./x.js → ./x.cjs),
+// starting from those that package.json's `require` conditions name.
 import { build } from 'rolldown';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -83,4 +89,24 @@ for (const entry of entries) {
     // byte of a bundle at load, and the core's comments were a fifth of it
     output: { file: dist(`bundle/${file}`), format, sourcemap: true, comments: { jsdoc: false, annotation: true, legal: true } },
   });
+}
+
+/** The `types` of every `require` condition in `exports` (package.json's). */
+const requireTypes = (value) => typeof value !== 'object' || value === null ? []
+  : Object.entries(value).flatMap(([key, v]) => key === 'require' ? [v.types] : requireTypes(v));
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+// tsc writes every relative specifier of a declaration as './x.js' or '../x.js'
+const RELATIVE_IMPORT = /(\bfrom\s*|\bimport\(\s*)(['"])(\.\.?\/[^'"]*)\.js\2/g;
+
+const twinned = new Set();
+const pending = requireTypes(pkg.exports).map((types) => path.join(root, types.replace(/\.d\.cts$/, '.d.ts')));
+while (pending.length > 0) {
+  const file = pending.pop();
+  if (twinned.has(file)) continue;
+  twinned.add(file);
+  const text = readFileSync(file, 'utf8').replace(RELATIVE_IMPORT, (_, lead, quote, spec) => {
+    pending.push(path.resolve(path.dirname(file), `${spec}.d.ts`));
+    return `${lead}${quote}${spec}.cjs${quote}`;
+  });
+  writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
 }

@@ -10,7 +10,7 @@
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -35,22 +35,23 @@ function targets(value: unknown): string[] {
 
 describe('the built package', () => {
   it('package.json names only files the build made', () => {
-    const files = [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.bin)];
+    const files = [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.typesVersions), ...targets(pkg.bin)];
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) built(f);
-    expect(pkg.exports['.'].node).toEqual({ types: './dist/node/index.d.ts', import: './dist/bundle/node.js', require: './dist/bundle/node.cjs' });
-    expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
-    expect(pkg.exports['.'].default).toBe('./dist/bundle/index.js');
-    expect(pkg.exports['./search']).toEqual({
-      node: { types: './dist/node/search/index.d.ts', import: './dist/bundle/search.node.js', require: './dist/bundle/search.node.cjs' },
-      types: './dist/search/index.d.ts',
-      default: './dist/bundle/search.js',
+    // each condition's own declarations: the ES module ones for import, their .d.cts twins for require
+    const node = (types: string, js: string) => ({
+      import: { types: `./dist/${types}.d.ts`, default: `./dist/bundle/${js}.js` },
+      require: { types: `./dist/${types}.d.cts`, default: `./dist/bundle/${js}.cjs` },
     });
-    expect(pkg.exports['./experiments']).toEqual({
-      types: './dist/experiments/index.d.ts',
-      node: { import: './dist/bundle/experiments.node.js', require: './dist/bundle/experiments.node.cjs' },
-      default: './dist/bundle/experiments.js',
-    });
+    expect(pkg.exports['.']).toEqual({ node: node('node/index', 'node'), types: './dist/index.d.ts', default: './dist/bundle/index.js' });
+    expect(pkg.exports['./node']).toEqual(node('node/index', 'node'));
+    expect(pkg.exports['./search']).toEqual({ node: node('node/search/index', 'search.node'), types: './dist/search/index.d.ts', default: './dist/bundle/search.js' });
+    expect(pkg.exports['./experiments']).toEqual({ node: node('experiments/index', 'experiments.node'), types: './dist/experiments/index.d.ts', default: './dist/bundle/experiments.js' });
+    // node10 resolution reads no exports: it gets what `require` in Node loads
+    expect(pkg.types).toBe('./dist/node/index.d.cts');
+    expect(pkg.typesVersions).toEqual({ '*': {
+      node: ['./dist/node/index.d.cts'], search: ['./dist/node/search/index.d.cts'], experiments: ['./dist/experiments/index.d.cts'],
+    } });
   });
 
   it.each(['dist/bundle/node.js', 'dist/bundle/node.cjs'])('the Node bundle %s exports what the source entry does and trains a step', async (file) => {
@@ -167,25 +168,45 @@ describe('the built package', () => {
 });
 
 describe('the package\'s types, as a TypeScript user resolves them (tsc --strict on the built .d.ts)', () => {
-  /** tsc's output on `files` in a scratch directory inside the package (so 'simdnn' resolves to it), with `options`. */
-  function typeCheck(files: Record<string, string>, options: Record<string, string>): string {
+  /** `then` on a scratch directory inside the package holding `files` and their tsconfig.json (tsc --strict with `options`); removed after. */
+  function inScratch<T>(files: Record<string, string>, options: Record<string, unknown>, then: (dir: string) => T): T {
     const dir = mkdtempSync(path.join(root, '.types-check-'));
     try {
       for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
       writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { strict: true, noEmit: true, target: 'es2022', skipLibCheck: false, types: ['node'], ...options },
+        compilerOptions: { strict: true, target: 'es2022', skipLibCheck: false, types: ['node'], ...options },
         files: Object.keys(files),
       }));
-      try {
-        execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
-        return '';
-      } catch (e) {
-        return (e as { stdout: string }).stdout;
-      }
+      return then(dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+
+  /** tsc's errors in `dir` ('' when none). */
+  const tsc = (dir: string) => {
+    try {
+      execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+      return '';
+    } catch (e) {
+      return (e as { stdout: string }).stdout;
+    }
+  };
+
+  /** tsc's output on `files` in a scratch directory inside the package (so 'simdnn' resolves to it), with `options`. */
+  const typeCheck = (files: Record<string, string>, options: Record<string, string>) => inScratch(files, { noEmit: true, ...options }, tsc);
+
+  /**
+   * A CommonJS project of its own ("type": "commonjs", the package installed in its node_modules) holding
+   * `files`, compiled with `options` to out/ (tsc emits despite type errors): tsc's errors and what out/main.js prints.
+   */
+  const commonjsConsumer = (files: Record<string, string>, options: Record<string, string>) => inScratch(files, { outDir: 'out', ...options }, (dir) => {
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'commonjs' }));
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(root, path.join(dir, 'node_modules', 'simdnn'), 'dir');
+    const errors = tsc(dir);
+    return { errors, printed: execFileSync(process.execPath, [path.join(dir, 'out', 'main.js')], { cwd: dir, encoding: 'utf8', timeout: 30_000 }) };
+  });
 
   /** README's code block after `heading`. */
   const readmeBlock = (heading: string) => {
@@ -219,5 +240,45 @@ describe('the package\'s types, as a TypeScript user resolves them (tsc --strict
       'nodeOnly.ts': "import { loadMnist } from 'simdnn';\nexport const used = loadMnist;\n",
     }, { module: 'esnext', moduleResolution: 'bundler' });
     expect(out.trim().split('\n')).toEqual([expect.stringMatching(/nodeOnly\.ts\(1,10\): error TS2305: Module '"simdnn"' has no exported member 'loadMnist'\./)]);
+  });
+
+  // README's library example (its top-level await is an ES module's: here in an async function, not run, as
+  // it reads MNIST), a Node-only name from each Node subpath, and a small run of the emitted CommonJS
+  const readme = () => {
+    const [importLine, ...body] = readmeBlock('## The library').trim().split('\n');
+    return `${importLine}\nexport async function readme(): Promise<void> {\n${body.join('\n')}\n}\n`;
+  };
+  const main = [
+    "import { createRuntime, Relu, loadMnist, Trainer } from 'simdnn';",
+    "import { readModelFile } from 'simdnn/node';",
+    "import { localExecutor, hyperparameterSearch } from 'simdnn/search';",
+    "import { runExperiment, experimentNames } from 'simdnn/experiments';",
+    'async function main(): Promise<void> {',
+    '  const rt = await createRuntime({ seed: 1 });',
+    '  const y = new Relu().forward(rt.tensor([2, 2], [-1, 2, -3, 4]));',
+    '  const names: readonly string[] = experimentNames;',
+    '  const kinds = [loadMnist, Trainer, readModelFile, localExecutor, hyperparameterSearch, runExperiment].map((f) => typeof f);',
+    '  console.log(JSON.stringify({ y: Array.from(y.toArray()), shape: y.shape, kinds, experiments: names.length }));',
+    '}',
+    'void main();',
+  ].join('\n');
+  const ran = { y: [0, 2, 0, 4], shape: [2, 2], kinds: Array(6).fill('function'), experiments: experimentsSource.experimentNames.length };
+
+  it.each([
+    ['node16 ("type": "commonjs")', { module: 'node16', moduleResolution: 'node16' }],
+    ['node10 (module: commonjs)', { module: 'commonjs', moduleResolution: 'node10' }],
+  ])('in a CommonJS project, %s: README\'s example and the subpaths check against the .d.cts, and the compiled require() runs', (_, options) => {
+    const { errors, printed } = commonjsConsumer({
+      'readme.ts': readme(),
+      'main.ts': main,
+      // the declarations are read, not taken as any: a wrong type is an error
+      'wrong.ts': "import { createRuntime } from 'simdnn';\nimport { experimentNames } from 'simdnn/experiments';\n" +
+        "export const seeded = createRuntime({ seed: 'one' });\nexport const n: string = experimentNames.length;\n",
+    }, options);
+    expect(errors.trim().split('\n')).toEqual([
+      expect.stringMatching(/\bwrong\.ts\(3,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/),
+      expect.stringMatching(/\bwrong\.ts\(4,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/),
+    ]);
+    expect(JSON.parse(printed)).toEqual(ran);
   });
 });

@@ -48,14 +48,21 @@ afterAll(async () => {
 describe('npm pack', () => {
   it('holds the bundles, the declarations, the wasm builds and the docs, and nothing else', () => {
     const files = packed.files.map((f) => f.path);
-    const allowed = [/^package\.json$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.ts$/,
-      /^dist\/bundle\/(index|node|(search|experiments)(\.node)?)\.(js|cjs)(\.map)?$/, /^dist\/.*\.d\.ts$/, /^dist\/.*\.js$/];
+    const allowed = [/^package\.json$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/,
+      /^dist\/bundle\/(index|node|(search|experiments)(\.node)?)\.(js|cjs)(\.map)?$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /^(test|bench|src|assembly|scripts|docs|web|examples)\//.test(f) || /\.map$/.test(f) && !f.startsWith('dist/bundle/'))).toEqual([]);
     // everything package.json points at is in it
     const pkg = JSON.parse(require('node:fs').readFileSync(path.join(root, 'package.json'), 'utf8'));
     const targets = (v: unknown): string[] => typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(targets) : [];
-    for (const t of [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.bin)]) expect(files, t).toContain(t.replace(/^\.\//, ''));
+    for (const t of [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.typesVersions), ...targets(pkg.bin)]) expect(files, t).toContain(t.replace(/^\.\//, ''));
+    // and what the CommonJS declarations import: each other's twins and build/kernels.d.cts
+    const cts = files.filter((f) => f.endsWith('.d.cts'));
+    expect(cts).toContain('build/kernels.d.cts');
+    for (const f of cts) {
+      const text = require('node:fs').readFileSync(path.join(dir, 'node_modules/simdnn', f), 'utf8');
+      for (const [, , spec] of text.matchAll(/\b(?:from\s*|import\(\s*)(['"])(\.[^'"]*)\.cjs\1/g)) expect(files, f).toContain(path.posix.join(path.posix.dirname(f), `${spec}.d.cts`));
+    }
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
     console.log(`npm pack: ${packed.filename} ${kb(packed.size)} (unpacked ${kb(packed.unpackedSize)}, ${files.length} files)\n` +
       packed.files.filter((f) => /\.wasm$|bundle\/index\.js$/.test(f.path)).map((f) => `  ${f.path} ${kb(f.size)}`).join('\n'));

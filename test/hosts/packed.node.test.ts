@@ -46,9 +46,10 @@ afterAll(async () => {
 });
 
 describe('npm pack', () => {
-  it('holds the bundles, the declarations, the wasm builds and the docs, and nothing else', () => {
+  it('holds the bundles, the declarations, the wasm builds, the docs and the licence, and nothing else', () => {
     const files = packed.files.map((f) => f.path);
-    const allowed = [/^package\.json$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/,
+    expect(files).toContain('LICENSE'); // MIT asks that its text go with every copy
+    const allowed = [/^package\.json$/, /^LICENSE$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/,
       /^dist\/bundle\/(index|node|(search|experiments)(\.node)?)\.(js|cjs)(\.map)?$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /^(test|bench|src|assembly|scripts|docs|web|examples)\//.test(f) || /\.map$/.test(f) && !f.startsWith('dist/bundle/'))).toEqual([]);

@@ -35,7 +35,7 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const dist = (p) => path.join(root, 'dist', p);
 
 /** Core modules a subpath bundle may copy: no state, nothing a caller can tell apart. */
-const SHAREABLE = ['runtime/source.js', 'node/builtins.js'].map(dist);
+const SHAREABLE = ['runtime/source.js', 'runtime/exact-math.js', 'node/builtins.js'].map(dist);
 
 /** The three forms of an entry: Node ES module, Node CommonJS, portable ES module. */
 const forms = (name, portableInput, nodeInput = portableInput) => [

@@ -1,6 +1,7 @@
 import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
+import { exactPowInt } from '../runtime/exact-math.js';
 
 /**
  * Options of Adam: `lr` (default 0.001, >= 0), `beta1` (0.9) and `beta2` (0.999), each in [0, 1), `eps` (default 1e-7, > 0).
@@ -11,7 +12,8 @@ export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?
 /**
  * Adam (the book's): m += (1 − beta1)·(dW − m); v += (1 − beta2)·(dW² − v);
  * W −= lr_t·m / (√v + eps), with the bias correction folded into
- * lr_t = lr·√(1 − beta2ᵗ)/(1 − beta1ᵗ) (float64, once per step) and eps = 1e-7.
+ * lr_t = lr·√(1 − beta2ᵗ)/(1 − beta1ᵗ) (float64, once per step; betaᵗ by exactPowInt, the same bits
+ * on every engine) and eps = 1e-7.
  */
 export class Adam extends ElementwiseOptimizer<'adamStep'> {
   protected readonly kernel = 'adamStep';
@@ -29,7 +31,7 @@ export class Adam extends ElementwiseOptimizer<'adamStep'> {
   }
 
   protected beginStep(t: number): void {
-    this.lrT = this.lr * Math.sqrt(1 - this.beta2 ** t) / (1 - this.beta1 ** t);
+    this.lrT = this.lr * Math.sqrt(1 - exactPowInt(this.beta2, t)) / (1 - exactPowInt(this.beta1, t));
   }
 
   protected step(call: PartArgs<'adamStep'>, param: number, grad: number, state: number, slotBytes: number, n: number): void {

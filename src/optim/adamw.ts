@@ -1,6 +1,7 @@
 import type { PartArgs } from '../runtime/runtime.js';
 import { ElementwiseOptimizer } from './optimizer.js';
 import { defineOptions } from './options.js';
+import { exactPowInt } from '../runtime/exact-math.js';
 
 /**
  * Options of AdamW: `lr` (default 0.001, >= 0), `beta1` (0.9) and `beta2` (0.999), each in [0, 1), `eps` (default 1e-8, > 0), `weightDecay` (default 0.01, >= 0).
@@ -35,8 +36,8 @@ export class AdamW extends ElementwiseOptimizer<'adamwStep'> {
 
   protected beginStep(t: number): void {
     this.decay = 1 - this.lr * this.weightDecay;
-    this.stepSize = this.lr / (1 - this.beta1 ** t);
-    this.bc2Sqrt = Math.sqrt(1 - this.beta2 ** t);
+    this.stepSize = this.lr / (1 - exactPowInt(this.beta1, t));
+    this.bc2Sqrt = Math.sqrt(1 - exactPowInt(this.beta2, t));
   }
 
   protected step(call: PartArgs<'adamwStep'>, param: number, grad: number, state: number, slotBytes: number, n: number): void {

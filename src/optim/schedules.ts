@@ -5,6 +5,7 @@
 // state(). The Trainer sets the optimizer's `lr` before each period; the
 // optimizer kernels take lr as an argument, so a schedule costs no extra pass.
 import { describeValue } from '../runtime/tensor.js';
+import { exactCosPiRatio, exactPowInt } from '../runtime/exact-math.js';
 
 /** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
 export type ScheduleInterval = 'epoch' | 'step';
@@ -76,7 +77,7 @@ export class StepLR implements LRSchedule {
     this.interval = intervalOf('StepLR', options);
   }
   lrAt(k: number, baseLr: number): number {
-    return baseLr * this.gamma ** Math.floor(k / this.stepSize);
+    return baseLr * exactPowInt(this.gamma, Math.floor(k / this.stepSize));
   }
 }
 
@@ -100,7 +101,7 @@ export class MultiStepLR implements LRSchedule {
     this.interval = intervalOf('MultiStepLR', options);
   }
   lrAt(k: number, baseLr: number): number {
-    return baseLr * this.gamma ** bisectRight(this.milestones, k);
+    return baseLr * exactPowInt(this.gamma, bisectRight(this.milestones, k));
   }
 }
 
@@ -118,7 +119,7 @@ export class ExponentialLR implements LRSchedule {
     this.interval = intervalOf('ExponentialLR', options);
   }
   lrAt(k: number, baseLr: number): number {
-    return baseLr * this.gamma ** k;
+    return baseLr * exactPowInt(this.gamma, k);
   }
 }
 
@@ -138,7 +139,7 @@ export class CosineAnnealingLR implements LRSchedule {
     this.interval = intervalOf('CosineAnnealingLR', options);
   }
   lrAt(k: number, baseLr: number): number {
-    return this.etaMin + (baseLr - this.etaMin) * (1 + Math.cos(Math.PI * k / this.tMax)) / 2;
+    return this.etaMin + (baseLr - this.etaMin) * (1 + exactCosPiRatio(k, this.tMax)) / 2;
   }
 }
 

@@ -4,7 +4,7 @@
 // alone, so trial 7 of seed 1 has the same settings whatever ran before it,
 // in any order, on any executor.
 import { checkOptions, describeValue, seededRandom } from '../index.js';
-import { exactLog10, exactPow10 } from './exact-powers.js';
+import { exactLog10, exactPow10 } from '../runtime/exact-math.js';
 
 /** A value a setting can take: plain JSON, so settings travel in jobs. */
 export type SettingValue = number | string | boolean | null | readonly SettingValue[];

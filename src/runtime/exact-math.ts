@@ -1,11 +1,12 @@
-// log10 and 10^x with the same bits on every JavaScript engine, for the
-// log-uniform draws of a search. Math.log10 and `10 ** x` are not specified to
-// the bit: Node 20's `10 ** x` differs from Chromium 156's in ~10% of the
-// book's lr draws (and is the one not correctly rounded), so a study drawn in a
-// page and one drawn in Node trained other settings. These use only +, −, ×, ÷
-// and exact scalings, which IEEE 754 fixes on every host, in double-double
-// arithmetic (~106 bits): the result is the correctly rounded double but where
-// the exact value lies within ~2^-100 of a rounding boundary.
+// Powers, logarithms and cosines with the same bits on every JavaScript
+// engine. Math.cos, Math.log10 and `**` are not specified to the bit, and
+// engines differ: Node 20 and Chromium 156 disagree on `0.999 ** t` for ~10% of
+// t (Adam's bias correction each step), on `10 ** x` for ~10% of the book's lr
+// draws, on cos(π·k/n) for ~3% of a cosine schedule's epochs; the float32 the
+// kernels take hides most such ulps, not all. These use only +, −, ×, ÷ and
+// exact scalings, which IEEE 754 fixes on every host, in double-double
+// arithmetic (~106 bits): each result is the double nearest the exact value
+// but where that lies within ~2^-100 of a rounding boundary.
 
 /** A double-double: the unevaluated sum hi + lo, |lo| ≤ ulp(hi)/2. */
 type DD = readonly [number, number];
@@ -122,6 +123,43 @@ function expDD(y: DD): number {
   for (let i = 0; i < 10; i++) em1 = add([2 * em1[0], 2 * em1[1]], mul(em1, em1));
   const v = add([1, 0], em1);
   return scale(v[0], k);
+}
+
+/** b^n for an integer n ≥ 0 (binary powering in double-double), the same bits on every engine. */
+export function exactPowInt(b: number, n: number): number {
+  let result: DD = [1, 0];
+  let square: DD = [b, 0];
+  for (let k = n; k > 0; k = Math.floor(k / 2)) {
+    if (k % 2 === 1) result = mul(result, square);
+    if (k > 1) square = mul(square, square);
+  }
+  return result[0] + result[1];
+}
+
+const PI: DD = [3.141592653589793, 1.2246467991473532e-16];
+
+/** cos θ (sine = false) or sin θ for a double-double |θ| ≤ π/4: Taylor series to 2^-110. */
+function cosOrSin(theta: DD, sine: boolean): number {
+  const t2 = mul(theta, theta);
+  let term: DD = sine ? theta : [1, 0];
+  let sum = term;
+  for (let n = sine ? 2 : 1; n <= 30; n += 2) {
+    // term · (−θ²) / (n (n + 1)): the next odd or even power
+    term = div(mul(term, neg(t2)), [n * (n + 1), 0]);
+    sum = add(sum, term);
+  }
+  return sum[0] + sum[1];
+}
+
+/** cos(π·k/n) for integers k ≥ 0, n > 0 (a cosine schedule), the same bits on every engine. */
+export function exactCosPiRatio(k: number, n: number): number {
+  // cos(π·x), x = (k mod 2n)/n in [0, 2): by symmetry to x in [0, 1/2], then to [0, 1/4]
+  let r = k % (2 * n);
+  if (r > n) r = 2 * n - r; // cos(π(2 − x)) = cos(πx)
+  const sign = 2 * r > n ? -1 : 1; // cos(π(1 − x)) = −cos(πx)
+  if (sign < 0) r = n - r;
+  if (4 * r > n) return sign * cosOrSin(mul(PI, div([n - 2 * r, 0], [2 * n, 0])), true); // cos(πx) = sin(π(1/2 − x))
+  return sign * cosOrSin(mul(PI, div([r, 0], [n, 0])), false);
 }
 
 /** log10 x for a finite x > 0, the same bits on every engine. */

@@ -1,0 +1,38 @@
+// exactLog10, exactPow10 (the search's log-uniform draws), exactPowInt (Adam's
+// bias correction, the step and exponential schedules) and exactCosPiRatio (the
+// cosine schedule) give the double nearest the exact value, in Node and in
+// Chromium alike (this file runs in both), where `**`, Math.log10 and Math.cos
+// gave different last bits on the two. The tables come from Python's decimal
+// module at 90–100 digits (test/fixtures/exact-math-table.ts).
+import { describe, it, expect } from 'vitest';
+import { exactCosPiRatio, exactLog10, exactPow10, exactPowInt } from '../src/runtime/exact-math.js';
+import { COS_PI_RATIO, LOG10, POW10, POW_INT } from './fixtures/exact-math-table.js';
+
+describe('exact powers, logarithms and cosines', () => {
+  it('10^x: the nearest double, over the book\'s lr and weight-decay exponents, subnormals, overflow', () => {
+    const wrong = POW10.filter(([x, v]) => !Object.is(exactPow10(x), v)).map(([x, v]) => `10^${x}: ${exactPow10(x)}, expected ${v}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('log10 y: the nearest double, from the smallest subnormal to the largest double', () => {
+    const wrong = LOG10.filter(([y, v]) => !Object.is(exactLog10(y), v)).map(([y, v]) => `log10 ${y}: ${exactLog10(y)}, expected ${v}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('powers of ten round-trip exactly', () => {
+    for (let k = -22; k <= 22; k++) {
+      expect(exactLog10(Number(`1e${k}`))).toBe(k);
+      expect(exactPow10(k)).toBe(Number(`1e${k}`));
+    }
+  });
+
+  it('b^n for integer n: Adam\'s betas over 300,000 steps, the schedules\' gammas, underflow to subnormals', () => {
+    const wrong = POW_INT.filter(([b, n, v]) => !Object.is(exactPowInt(b, n), v)).map(([b, n, v]) => `${b}^${n}: ${exactPowInt(b, n)}, expected ${v}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('cos(πk/n) over several periods, with the exact zeros and ±1 of the quarter turns', () => {
+    const wrong = COS_PI_RATIO.filter(([k, n, v]) => !Object.is(exactCosPiRatio(k, n), v)).map(([k, n, v]) => `cos(π·${k}/${n}): ${exactCosPiRatio(k, n)}, expected ${v}`);
+    expect(wrong).toEqual([]);
+  });
+});

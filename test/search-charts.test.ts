@@ -17,7 +17,7 @@ const trial = (index: number, settings: Settings, valAcc: number | null, stored 
 
 const study = (trials: ScoredResult[], epochsStored = 0): SearchResult => ({
   study: 's', seed: 1, trials, best: trials, jobs: trials, epochsSpent: trials.length * 2 - epochsStored, epochsStored,
-  failed: trials.filter((t) => t.status === 'failed').length, seconds: 0,
+  failed: trials.filter((t) => t.status === 'failed').length, timedOut: 0, seconds: 0,
 });
 
 const scatter = (spec: Record<string, unknown>) => (spec.hconcat as Panel[])[1];

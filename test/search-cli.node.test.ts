@@ -76,6 +76,25 @@ describe('simdnn search', () => {
     expect((await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).index).sort()).toEqual([0, 1, 2, 3]);
   });
 
+  it('--trial-timeout: trials past it are recorded as timed out with the epochs they completed; the resumed study does not run them again', async () => {
+    const out = path.join(tmp, 'limited.jsonl');
+    // 1,000 epochs of the book's net (seconds a trial) against a limit of 1 ms: every trial is stopped
+    const args = ['search', '--study', 'limited', '--trials', '2', '--epochs', '1000', '--rows', '100', '--workers', '1', '--trial-timeout', '0.001', '--out', out];
+    const first = await run(args);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^2 trials \(0 failed, 2 timed out\), \d+ epochs trained/m);
+    expect(first.stdout.split('\n')[1]).toMatch(/^1 +0 +(-|0\.\d{4}) .* timeout +/);
+    expect(first.stderr).toMatch(/trial \d \(1000 epochs\) timed out: stopped at the trial time limit of 0\.001 s after \d+ of 1000 epochs/);
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.index, l.status])).toEqual(expect.arrayContaining([[0, 'timeout'], [1, 'timeout']]));
+    for (const l of lines) expect(l.error).toBe(`timed out: stopped at the trial time limit of 0.001 s after ${l.history.length} of 1000 epochs`);
+    const again = await run(args);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/resuming: 2 stored/);
+    expect(again.stdout).toMatch(/^2 trials \(0 failed, 2 timed out\), 0 epochs trained/m);
+    expect((await readFile(out, 'utf8')).trim().split('\n')).toHaveLength(2);
+  });
+
   it('refuses bad options with exit code 2, naming them', async () => {
     const empty = path.join(tmp, 'empty-space.json');
     await writeFile(empty, '{}');
@@ -90,6 +109,10 @@ describe('simdnn search', () => {
       [['search', '--lr', '1e-2'], /--lr: expected lo,hi/],
       [['search', '--lr', '0,1'], /--lr: expected 0 < lo <= hi/],
       [['search', '--parallel', '2'], /--parallel: only with --scheduler asha/],
+      [['search', '--trial-timeout', '0'], /--trial-timeout: expected a number of seconds in \(0, 2147483\.647\] \(about 24\.8 days\), got 0/],
+      [['search', '--trial-timeout=-5'], /--trial-timeout: expected a number of seconds in \(0, 2147483\.647\]/],
+      [['search', '--trial-timeout', '3000000'], /--trial-timeout: expected a number of seconds in \(0, 2147483\.647\]/],
+      [['search', '--trial-timeout', 'soon'], /--trial-timeout: expected a number, got 'soon'/],
       [['search', '--scheduler', 'hyperband'], /--scheduler: unknown name 'hyperband'/],
       [['search', '--queue', 'redis://127.0.0.1:1', '--workers', '2'], /--workers: with --queue/],
       [['search', '--study', 'a:b'], /--study: expected 1 to 100 letters/],

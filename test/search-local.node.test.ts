@@ -2,8 +2,9 @@
 // The same study gives the same bits on 1 and 2 workers and inline on the
 // calling thread; the worker that ran each trial is recorded.
 import { describe, it, expect, afterAll } from 'vitest';
+import { createRequire } from 'node:module';
 import { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA } from '../src/node/search/index.js';
-import { inlineExecutor, logUniform, choice, type SearchSpace } from '../src/search/index.js';
+import { inlineExecutor, logUniform, choice, type Executor, type SearchResult, type SearchSpace } from '../src/search/index.js';
 import { createRuntime } from '../src/node/runtime.js';
 import type { PendingTrial } from '../src/search/slot-pool.js';
 import type { TrialJob } from '../src/search/trial.js';
@@ -114,5 +115,81 @@ describe('a reply that arrives after its job was aborted', () => {
     process.off('uncaughtException', onUncaught);
     expect(uncaught).toEqual([]);
     await expect(exec.run(job(1))).resolves.toEqual({ index: 1 });
+  });
+});
+
+/** `inner` with trial 1 asking for 100,000 epochs (minutes of training): only a time limit ends it in a test's time. */
+const withSlowTrial = (inner: Executor): Executor => ({
+  concurrency: inner.concurrency,
+  run: (job, signal) => inner.run(job.index === 1 ? { ...job, epochs: 100_000 } : job, signal),
+  close: () => inner.close(),
+});
+const strip = (r: SearchResult['trials'][number]) => { const { worker: _w, seconds: _s, ...rest } = r; return rest; };
+
+/** Trial 1 recorded as timed out after whole epochs; the others as in `plain`, the search without the limit. */
+function expectTimedOut(got: SearchResult, plain: SearchResult, limitS: number): void {
+  const slow = got.trials[1];
+  expect(slow.status).toBe('timeout');
+  expect(slow.epochs).toBe(100_000);
+  expect(slow.history.length).toBeGreaterThan(0); // a 784-20-10 epoch on 400 rows takes milliseconds
+  expect(slow.history.map((e) => e.epoch)).toEqual(slow.history.map((_, i) => i + 1));
+  // its epochs are the trial's own: the first ones equal the same trial trained to 2 epochs (trials share no state)
+  expect(slow.history.slice(0, 2)).toEqual(plain.trials[1].history.slice(0, slow.history.length));
+  expect(slow.error).toBe(`timed out: stopped at the trial time limit of ${limitS} s after ${slow.history.length} of 100000 epochs`);
+  expect([got.timedOut, got.failed]).toEqual([1, 0]);
+  expect(got.best.at(-1)!.index).toBe(1); // ranked after every trial that finished
+  for (const i of [0, 2, 3]) expect(strip(got.trials[i])).toEqual(strip(plain.trials[i]));
+}
+
+describe('trialTimeoutMs', () => {
+  it('local workers: a trial past the limit has its worker terminated and replaced, and is recorded as timed out; the others keep their bits', async () => {
+    // every worker thread the executor makes, and which of them have exited
+    const threads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    const Original = threads.Worker;
+    const made: InstanceType<typeof Original>[] = [];
+    const exited = new Set<unknown>();
+    threads.Worker = class extends Original {
+      constructor(...args: ConstructorParameters<typeof Original>) { super(...args); made.push(this); }
+      emit(event: string | symbol, ...rest: unknown[]): boolean { if (event === 'exit') exited.add(this); return super.emit(event, ...rest); }
+    };
+    let got: SearchResult;
+    const exec = localExecutor({ workers: 1 });
+    try {
+      got = await hyperparameterSearch({ ...study, executor: withSlowTrial(exec), trialTimeoutMs: 5000 });
+      // one slot: trials 0 and 1 on its first worker, then 2 and 3 on the one started after the first was terminated
+      expect(made).toHaveLength(2);
+      for (let t = 0; !exited.has(made[0]); t++) {
+        if (t > 200) throw new Error('the timed-out trial\'s worker thread is still running');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(exited.has(made[1])).toBe(false);
+    } finally {
+      threads.Worker = Original;
+      await exec.close();
+    }
+    expect(exited.has(made[1])).toBe(true);
+    expect(got.trials.map((t) => t.worker)).toEqual(['thread-0', 'thread-0', 'thread-0', 'thread-0']);
+    const plain = await hyperparameterSearch({ ...study, workers: 1 });
+    expectTimedOut(got, plain, 5);
+  });
+
+  it('inline: a trial past the limit stops between steps and is recorded as timed out; the others keep their bits', async () => {
+    const rt = await createRuntime({ threads: 1 });
+    const exec = inlineExecutor(rt, loadSearchData);
+    opened.push(exec);
+    const got = await hyperparameterSearch({ ...study, executor: withSlowTrial(exec), trialTimeoutMs: 5000 });
+    const plain = await hyperparameterSearch({ ...study, executor: exec });
+    expectTimedOut(got, plain, 5);
+    expect(got.trials[1].worker).toBe('inline');
+  });
+
+  it('rejects a limit that is not a positive number of ms a timer can hold, naming the option, before any job', async () => {
+    let ran = 0;
+    const exec: Executor = { concurrency: 1, run: () => { ran++; return Promise.reject(new Error('ran')); }, close: async () => {} };
+    for (const bad of [0, -1, NaN, Infinity, 2 ** 31, '5000']) {
+      await expect(hyperparameterSearch({ ...study, executor: exec, trialTimeoutMs: bad as number }))
+        .rejects.toThrow(/^hyperparameterSearch: trialTimeoutMs must be a number of milliseconds in \(0, 2147483647\]/);
+    }
+    expect(ran).toBe(0);
   });
 });

@@ -13,6 +13,10 @@
 //  - a search whose signal aborts (a program's AbortController, the coordinator's
 //    Ctrl-C) while a worker runs a long trial: it stops waiting at once, the jobs
 //    no worker took leave the queue, the running one is left to finish.
+//  - a study with a per-trial time limit and a trial that would run for minutes on
+//    a live worker (which keeps renewing its lock): the worker stops it at the
+//    limit, its job completes as timed out (not failed, not retried), the other
+//    trials keep the no-fault bits, and the worker exits cleanly when stopped.
 // Short locks (1 s) make BullMQ notice a dead worker quickly; on a starved
 // machine they also expire under a live worker, and BullMQ runs that trial
 // again (at-least-once): the guarantee is the record (each trial once, the
@@ -26,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadSearchData } from '../src/node/search/data.js';
 import { queueExecutor } from '../src/node/search/queue.js';
-import { hyperparameterSearch, inlineExecutor, logUniform, type SearchResult, type TrialResult } from '../src/search/index.js';
+import { hyperparameterSearch, inlineExecutor, logUniform, type Executor, type SearchResult, type TrialResult } from '../src/search/index.js';
 import { freePort, startCollecting, type Proc } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -87,7 +91,7 @@ async function stopRedis(redis: Proc): Promise<void> {
   await exited(redis.child, 20_000);
 }
 
-const worker = (url: string) => start(process.execPath, [cli, 'worker', '--queue', url, ...WORKER_ARGS]);
+const worker = (url: string, args = WORKER_ARGS) => start(process.execPath, [cli, 'worker', '--queue', url, ...args]);
 const coordinator = (url: string, study: string, out: string) => start(process.execPath, [cli, 'search', '--queue', url, '--study', study, '--out', out, ...STUDY_ARGS]);
 
 /** The results file: checks each trial is stored once and equals the no-fault run; returns the trials lost. */
@@ -269,4 +273,51 @@ describe('search on BullMQ + redis-server', () => {
     w.child.kill('SIGKILL');
     await stopRedis(redis);
   }, 90_000);
+
+  it('a trial past its time limit on a live worker: stopped there, its job completed as timed out once; the others keep their bits', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'timeout-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await startRedis(dir, port);
+    // the default 30 s lock: the worker renews it all along, so only the time limit can end the long trial
+    const w = worker(url, ['--threads', '1']);
+    await waitFor('the worker to connect', () => w.lines.some((l) => l.includes('taking jobs')));
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('simdnn-trials', { connection: { host: '127.0.0.1', port } });
+    const inner = await queueExecutor({ url, pollMs: 50 });
+    // trial 1 asks for 100,000 epochs (minutes of training): the study ends within the test only if the limit holds
+    const executor: Executor = { concurrency: inner.concurrency, run: (job, signal) => inner.run(job.index === 1 ? { ...job, epochs: 100_000 } : job, signal), close: () => inner.close() };
+    let got: SearchResult;
+    try {
+      got = await hyperparameterSearch({
+        study: 'timeout', trials: 4, epochs: 3, seed: 4, data: { source: 'mnist', rows: 500, validation: 0.2, splitSeed: 1 }, executor, trialTimeoutMs: 8000,
+        space: { lr: logUniform(1e-3, 1e-1), weightDecay: logUniform(1e-8, 1e-4), hidden: [100, 100, 100, 100, 100, 100], optimizer: 'sgd', batchSize: 100 },
+      });
+    } finally {
+      await executor.close();
+    }
+    const slow = got.trials[1];
+    expect(slow.status).toBe('timeout');
+    expect(slow.error).toBe(`timed out: stopped at the trial time limit of 8 s after ${slow.history.length} of 100000 epochs`);
+    expect(slow.history.length).toBeGreaterThan(0); // the 784-[100×6]-10 epoch on 400 rows takes a fraction of a second
+    expect(slow.history.slice(0, 3)).toEqual(reference.trials[1].history.slice(0, slow.history.length)); // its own epochs
+    expect([got.timedOut, got.failed]).toEqual([1, 0]);
+    for (const i of [0, 2, 3]) {
+      expect(got.trials[i].status).toBe('ok');
+      expect(got.trials[i].history, `trial ${i}`).toEqual(reference.trials[i].history); // bit for bit
+    }
+    // one thread: the trials after trial 1 ran on the thread started in place of the one terminated
+    for (const r of got.trials) expect(r.worker).toMatch(new RegExp(`:${w.child.pid}/thread-0$`));
+    // the timed-out job completed (a final outcome), once: not failed, not retried, nothing left in the queue
+    expect(await queue.getJobCounts('waiting', 'active', 'failed', 'completed')).toEqual({ waiting: 0, active: 0, failed: 0, completed: 4 });
+    const job = await queue.getJob('timeout.t1.e100000');
+    expect([job?.attemptsMade, (job?.returnvalue as TrialResult).status]).toEqual([1, 'timeout']);
+    expect(started(w).sort()).toEqual(['timeout.t0.e3', 'timeout.t1.e100000', 'timeout.t2.e3', 'timeout.t3.e3']);
+    expect(w.lines.some((l) => /^simdnn worker: done timeout\.t1\.e100000 timeout /.test(l))).toBe(true);
+    // stopped, the worker finishes nothing more and exits: no thread of the long trial holds it
+    w.child.kill('SIGTERM');
+    expect(await exited(w.child, 30_000)).toBe(143);
+    await queue.close();
+    await stopRedis(redis);
+  }, 120_000);
 });

@@ -2,11 +2,12 @@
 // the same bits as the inline executor on this thread, a diverging trial is
 // recorded as failed, and close() terminates every worker; the package bundle
 // runs the same way (its workers import the bundle), stops on abort and rejects
-// a job it cannot run. Chromium only (Node has no Web Workers: there the
+// a job it cannot run; a trial past its time limit has its worker terminated
+// and is recorded as timed out, the others keeping their bits. Chromium only (Node has no Web Workers: there the
 // executor must refuse clearly).
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { makeRuntime, randomArray, randomInts, wasmModule } from './helpers/runtime.js';
-import { choice, hyperparameterSearch, inlineExecutor, logUniform, splitSearchData, webWorkerExecutor, type SearchRows, type SearchSpace } from '../src/search/index.js';
+import { choice, hyperparameterSearch, inlineExecutor, logUniform, splitSearchData, webWorkerExecutor, type Executor, type SearchRows, type SearchSpace } from '../src/search/index.js';
 
 const hasWebWorkers = typeof Worker !== 'undefined' && typeof window !== 'undefined';
 
@@ -137,6 +138,30 @@ describe('webWorkerExecutor', () => {
       await exec.close();
     }
     expect(terminate.mock.calls.length).toBeGreaterThanOrEqual(4); // the two long trials' workers, then close()'s
+  });
+
+  it.runIf(hasWebWorkers)('stops a trial past trialTimeoutMs by terminating its worker, records it as timed out with its epochs, and runs the rest on a new worker with their bits', async () => {
+    const exec = webWorkerExecutor({ data: rows, workers: 1, wasm: await wasmModule() });
+    // trial 1 asks for 10,000,000 epochs (many minutes even of these tiny ones): only the limit ends it
+    const slow: Executor = { concurrency: 1, run: (job, signal) => exec.run(job.index === 1 ? { ...job, epochs: 10_000_000 } : job, signal), close: () => exec.close() };
+    const study = { space: { ...space, lr: 0.05 }, trials: 4, epochs: 2, data, seed: 5 };
+    try {
+      const terminate = vi.spyOn(Worker.prototype, 'terminate');
+      const got = await hyperparameterSearch({ ...study, executor: slow, trialTimeoutMs: 5000 });
+      expect(terminate).toHaveBeenCalledTimes(1); // the timed-out trial's worker; trials 2 and 3 ran on its successor
+      const plain = await hyperparameterSearch({ ...study, executor: exec });
+      const t = got.trials[1];
+      expect([t.status, t.epochs, t.worker]).toEqual(['timeout', 10_000_000, 'web-worker-0']);
+      expect(t.history.length).toBeGreaterThan(0);
+      expect(t.history.map((e) => e.epoch)).toEqual(t.history.map((_, i) => i + 1));
+      expect(t.history.slice(0, 2)).toEqual(plain.trials[1].history.slice(0, t.history.length));
+      expect(t.error).toBe(`timed out: stopped at the trial time limit of 5 s after ${t.history.length} of 10000000 epochs`);
+      expect(got.timedOut).toBe(1);
+      const strip = (r: typeof t) => { const { worker: _w, seconds: _s, ...rest } = r; return rest; };
+      for (const i of [0, 2, 3]) expect(strip(got.trials[i])).toEqual(strip(plain.trials[i]));
+    } finally {
+      await exec.close();
+    }
   });
 
   it.runIf(hasWebWorkers)('rejects bad options naming them, before starting a worker', () => {

@@ -66,7 +66,7 @@ export function searchChart(result: SearchResult, options: SearchChartOptions = 
   const stored = result.epochsStored ? ` (${result.epochsStored} more stored)` : '';
   return {
     $schema: SCHEMA,
-    title: { text: `Study '${result.study}'`, subtitle: `${result.trials.length} trials (${result.failed} failed), ${result.epochsSpent} epochs trained${stored}, seed ${result.seed}`, anchor: 'start' },
+    title: { text: `Study '${result.study}'`, subtitle: `${result.trials.length} trials (${result.failed} failed${result.timedOut ? `, ${result.timedOut} timed out` : ''}), ${result.epochsSpent} epochs trained${stored}, seed ${result.seed}`, anchor: 'start' },
     hconcat: [
       {
         title: 'Best validation accuracy so far',

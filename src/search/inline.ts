@@ -2,7 +2,7 @@
 // gives, on the calling thread (any host: browsers, edge workers, Node).
 import type { Runtime } from '../index.js';
 import type { Executor } from './search.js';
-import { runTrial, type DataSpec, type TrialData, type TrialJob, type TrialResult } from './trial.js';
+import { runTrial, timedOutResult, type DataSpec, type EpochResult, type TrialData, type TrialJob, type TrialResult } from './trial.js';
 
 /** Loads the tensors a DataSpec describes onto `rt` (the executor owns and disposes them). */
 export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<TrialData>;
@@ -10,7 +10,9 @@ export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<Tr
 /**
  * Runs jobs on `rt` (borrowed), one at a time (training yields to the event
  * loop now and then). Data is loaded once per distinct DataSpec and freed by close().
- * A job whose signal aborts stops between steps (or before it starts) and rejects with the signal's reason.
+ * A job whose signal aborts stops between steps (or before it starts) and rejects with the signal's reason;
+ * one still running job.timeoutMs after it started (its data's loading included) stops between steps and
+ * resolves as timed out (a synchronous call in progress, one step, runs to its end first).
  */
 export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline'): Executor {
   const cache = new DataCache(rt, load);
@@ -20,7 +22,8 @@ export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline')
     run(job: TrialJob, signal?: AbortSignal): Promise<TrialResult> {
       const result = queue.then(async () => {
         signal?.throwIfAborted();
-        return runTrial(rt, job, await cache.get(job.data), worker, signal);
+        if (job.timeoutMs === undefined) return runTrial(rt, job, await cache.get(job.data), worker, signal);
+        return runTimed(rt, job, () => cache.get(job.data), worker, signal);
       });
       queue = result.catch(() => undefined);
       return result;
@@ -30,6 +33,31 @@ export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline')
       cache.dispose();
     },
   };
+}
+
+/** runTrial under job.timeoutMs: a timer stops it between steps, and its result is the epochs done by then. */
+async function runTimed(rt: Runtime, job: TrialJob, data: () => Promise<TrialData>, worker: string, signal?: AbortSignal): Promise<TrialResult> {
+  const begun = now();
+  const stop = new AbortController();
+  const expired = new Error('trial time limit');
+  const timer = setTimeout(() => stop.abort(expired), job.timeoutMs);
+  // the executor runs one job at a time: this is the one listener it adds to the search's signal
+  const forward = () => stop.abort(signal!.reason);
+  signal?.addEventListener('abort', forward, { once: true });
+  const history: EpochResult[] = [];
+  try {
+    return await runTrial(rt, job, await data(), worker, stop.signal, (e) => history.push(e));
+  } catch (e) {
+    if (stop.signal.reason === expired) return timedOutResult(job, history, worker, (now() - begun) / 1000);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', forward);
+  }
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
 
 /** Loaded data by DataSpec (its JSON), owned until dispose(). */

@@ -5,7 +5,7 @@
 import { describeValue } from '../index.js';
 import { AshaScheduler, type AshaJob, type AshaOptions } from './asha.js';
 import { checkSpace, sampleSettings, trialSeed, type SearchSpace } from './space.js';
-import { checkSpaceSettings, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
+import { checkSpaceSettings, checkTrialTimeout, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
 
 /** Runs trial jobs. The search keeps up to `concurrency` jobs in flight; `run` may queue more. */
 export interface Executor {
@@ -14,7 +14,8 @@ export interface Executor {
    * The job's result; a trial that fails to train resolves with status 'failed' (rejecting is for infrastructure
    * errors). `signal`: the search's; an executor may stop the job when it aborts, rejecting with its reason
    * (inlineExecutor between steps; localExecutor and webWorkerExecutor terminate the job's worker; the queue's
-   * jobs run on other machines and finish there).
+   * jobs run on other machines and finish there). A job with `timeoutMs` still running that long after it
+   * started resolves with status 'timeout' (timedOutResult), its work stopped: every executor here enforces it.
    */
   run(job: TrialJob, signal?: AbortSignal): Promise<TrialResult>;
   /** Frees what the executor holds (workers, connections). */
@@ -50,6 +51,12 @@ export interface SearchOptions {
   scheduler?: 'none' | 'asha';
   /** Options of the 'asha' scheduler (a TypeError without scheduler: 'asha'). */
   asha?: AshaOptions;
+  /**
+   * A time limit per trial (each ASHA rung's job apart), in ms from when a worker starts it: a trial still
+   * running then is stopped (its worker terminated and replaced; the inline executor stops between steps) and
+   * recorded with status 'timeout' and the epochs it completed; the search goes on. Default: none.
+   */
+  trialTimeoutMs?: number;
   /** Runs the jobs (inline, on local workers, or on a queue); the caller owns and closes it. */
   executor: Executor;
   /** Called with each job's result as it is committed (in issue order under ASHA, as they finish otherwise). */
@@ -61,7 +68,7 @@ export interface SearchOptions {
   signal?: AbortSignal;
 }
 
-/** A job's result with its objective (−Infinity for a failed trial) and rung (0 without a scheduler). */
+/** A job's result with its objective (−Infinity for a failed or timed-out trial) and rung (0 without a scheduler). */
 export interface ScoredResult extends TrialResult {
   objective: number;
   rung: number;
@@ -75,7 +82,7 @@ export interface SearchResult {
   seed: number;
   /** Each trial's furthest result, by trial index. */
   trials: ScoredResult[];
-  /** Trials by objective, best first (at equal objectives failed ones after the others, then by index). */
+  /** Trials by objective, best first (at equal objectives failed and timed-out ones after the others, then by index). */
   best: ScoredResult[];
   /** Every job's result in the order they were committed (ASHA runs a trial once per rung it reaches). */
   jobs: ScoredResult[];
@@ -85,11 +92,13 @@ export interface SearchResult {
   epochsStored: number;
   /** Trials whose furthest result failed. */
   failed: number;
+  /** Trials whose furthest result timed out (trialTimeoutMs). */
+  timedOut: number;
   /** Wall-clock seconds of the search. */
   seconds: number;
 }
 
-const KEYS = new Set(['space', 'trials', 'epochs', 'data', 'objective', 'seed', 'study', 'scheduler', 'asha', 'executor', 'onResult', 'signal']);
+const KEYS = new Set(['space', 'trials', 'epochs', 'data', 'objective', 'seed', 'study', 'scheduler', 'asha', 'trialTimeoutMs', 'executor', 'onResult', 'signal']);
 
 /**
  * The objective of a history: higher is better; −Infinity when there is none or it is NaN.
@@ -108,10 +117,10 @@ export function score(objective: Objective, history: readonly EpochResult[]): nu
   return Number.isNaN(v) ? -Infinity : v;
 }
 
-/** Best first: higher objective, then an ok trial before a failed one, then the lower index (objectives are never NaN). */
+/** Best first: higher objective, then an ok trial before a failed or timed-out one, then the lower index (objectives are never NaN). */
 function rank(a: ScoredResult, b: ScoredResult): number {
   if (a.objective !== b.objective) return a.objective > b.objective ? -1 : 1;
-  if (a.status !== b.status) return a.status === 'ok' ? -1 : 1;
+  if ((a.status === 'ok') !== (b.status === 'ok')) return a.status === 'ok' ? -1 : 1;
   return a.index - b.index;
 }
 
@@ -126,6 +135,7 @@ function check(o: SearchOptions): void {
   if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`hyperparameterSearch: seed must be an integer in [0, 2^32), got ${seed}`);
   if (o.scheduler !== undefined && o.scheduler !== 'none' && o.scheduler !== 'asha') throw new TypeError(`hyperparameterSearch: scheduler must be 'none' or 'asha', got '${String(o.scheduler)}'`);
   if (o.asha !== undefined && o.scheduler !== 'asha') throw new TypeError("hyperparameterSearch: asha options need scheduler: 'asha'");
+  if (o.trialTimeoutMs !== undefined) checkTrialTimeout(o.trialTimeoutMs, 'hyperparameterSearch: trialTimeoutMs');
   const objective = o.objective ?? 'valAcc';
   if (typeof objective !== 'function' && !['valAcc', 'valLoss', 'trainAcc', 'trainLoss'].includes(objective)) {
     throw new TypeError(`hyperparameterSearch: objective must be 'valAcc', 'valLoss', 'trainAcc', 'trainLoss' or a function, got '${String(objective)}'`);
@@ -135,16 +145,18 @@ function check(o: SearchOptions): void {
 }
 
 /** The job of trial `index` trained to `epochs`. */
-export function trialJob(o: Pick<SearchOptions, 'space' | 'data' | 'seed' | 'study'>, index: number, epochs: number): TrialJob {
+export function trialJob(o: Pick<SearchOptions, 'space' | 'data' | 'seed' | 'study' | 'trialTimeoutMs'>, index: number, epochs: number): TrialJob {
   const seed = o.seed ?? 1;
-  return { study: o.study ?? 'study', index, seed: trialSeed(seed, index), settings: sampleSettings(o.space, seed, index), epochs, data: o.data };
+  const job: TrialJob = { study: o.study ?? 'study', index, seed: trialSeed(seed, index), settings: sampleSettings(o.space, seed, index), epochs, data: o.data };
+  return o.trialTimeoutMs === undefined ? job : { ...job, timeoutMs: o.trialTimeoutMs };
 }
 
 /**
  * Runs a study: samples `trials` settings from `space`, trains each on the
  * executor (all epochs, or ASHA's rungs) and returns every result with the
  * best first. Results stream through onResult. A trial that fails to train is
- * recorded (status 'failed', its error) and the search goes on; an executor
+ * recorded (status 'failed', its error), as is one stopped at trialTimeoutMs
+ * (status 'timeout'), and the search goes on; an executor
  * error (a lost worker the executor could not recover from) rejects.
  * Throws a TypeError/RangeError naming a bad option before any job is issued.
  * The executor stays the caller's.
@@ -183,6 +195,7 @@ export async function hyperparameterSearch(options: SearchOptions): Promise<Sear
     epochsSpent: jobs.reduce((n, r) => n + (r.stored ? 0 : r.history.length), 0),
     epochsStored: jobs.reduce((n, r) => n + (r.stored ? r.history.length : 0), 0),
     failed: trials.filter((r) => r.status === 'failed').length,
+    timedOut: trials.filter((r) => r.status === 'timeout').length,
     seconds: (now() - start) / 1000,
   };
 }

@@ -3,9 +3,11 @@
 // order, each slot (one worker) runs one at a time and hands itself back
 // through `dispatch` when free, and close() rejects what still waits. A job
 // whose signal aborts is dropped if it waits, or its worker is terminated if it
-// runs (the slot starts a new one for its next job), and rejects with the reason.
+// runs (the slot starts a new one for its next job), and rejects with the reason;
+// a job that outlives its time limit (job.timeoutMs) has its worker terminated
+// the same way and resolves as timed out.
 import type { Executor } from './search.js';
-import type { TrialJob, TrialResult } from './trial.js';
+import { timedOutResult, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
 import { abortWatcher } from './abort-watch.js';
 
 /** A job waiting for, or running on, a slot. */
@@ -67,16 +69,22 @@ export function slotPoolExecutor<S extends TrialSlot>(
   };
 }
 
-/** What a trial worker posts back: a result, or why the trial failed. */
-export interface TrialReply { result?: TrialResult; error?: string }
+/** What a trial worker posts back: an epoch the trial has trained (streamed), its result, or why it could not run. */
+export interface TrialReply { epoch?: EpochResult; result?: TrialResult; error?: string }
 
 /**
  * The job bookkeeping of one worker, the same on every host: the job it
- * runs, settled by the worker's reply or by the worker's loss, after which
+ * runs, settled by the worker's reply, by the worker's loss or by the job's
+ * time limit (job.timeoutMs: the worker is terminated, since a trial stuck in
+ * a synchronous wasm call cannot be stopped any other way, and the job
+ * resolves as timed out with the epochs the worker streamed), after which
  * the slot hands itself back (`free`). A host's slot starts its worker.
  */
 export abstract class TrialSlotBase<W extends { postMessage(message: unknown): void }> implements TrialSlot {
   private current: PendingTrial | null = null;
+  /** The running job's epochs so far, as its worker streams them. */
+  private history: EpochResult[] = [];
+  private limit: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly label: string, private readonly free: () => void) {}
 
@@ -89,7 +97,7 @@ export abstract class TrialSlotBase<W extends { postMessage(message: unknown): v
   /** Stops the job `p` if it runs here: its worker is terminated and `p` rejects with `reason`; the slot is free. */
   abort(p: PendingTrial, reason: unknown): void {
     if (this.current !== p) return;
-    this.current = null;
+    this.end();
     this.kill();
     p.reject(reason as Error);
     this.free();
@@ -97,19 +105,37 @@ export abstract class TrialSlotBase<W extends { postMessage(message: unknown): v
 
   run(p: PendingTrial): void {
     this.current = p;
-    this.start().then((w) => w.postMessage({ id: p.job.index, job: p.job }), (e: Error) => {
-      if (this.current === p) { this.current = null; p.reject(e); this.free(); }
+    this.history = [];
+    this.start().then((w) => {
+      if (this.current !== p) return; // aborted while its worker started
+      w.postMessage({ id: p.job.index, job: p.job });
+      const ms = p.job.timeoutMs;
+      if (ms !== undefined) {
+        const begun = now();
+        this.limit = setTimeout(() => {
+          if (this.current !== p) return;
+          const history = this.history;
+          this.end();
+          this.kill();
+          p.resolve(timedOutResult(p.job, history, this.label, (now() - begun) / 1000));
+          this.free();
+        }, ms);
+      }
+    }, (e: Error) => {
+      if (this.current === p) { this.end(); p.reject(e); this.free(); }
     });
   }
 
   /**
-   * The worker answered the running job. A reply with no job running (the job aborted or the executor closed
-   * while the reply was on its way) is dropped: it threw in the message handler, an uncaught exception.
+   * The worker answered the running job: an epoch trained, or its end. A reply with no job running (the job
+   * aborted or the executor closed while the reply was on its way) is dropped: it threw in the message
+   * handler, an uncaught exception.
    */
   protected settle(m: TrialReply): void {
     const p = this.current;
     if (!p) return;
-    this.current = null;
+    if (m.epoch) { this.history.push(m.epoch); return; }
+    this.end();
     if (m.result) p.resolve(m.result);
     else p.reject(new Error(`trial ${p.job.index}: ${m.error}`));
     this.free();
@@ -117,15 +143,27 @@ export abstract class TrialSlotBase<W extends { postMessage(message: unknown): v
 
   /** The worker is gone (`why`): the running job, if any, fails and the slot is free for the next. */
   protected lose(why: string): void {
-    const p = this.current;
-    this.current = null;
+    const p = this.end();
     if (p) { p.reject(new Error(`trial ${p.job.index}: ${why}`)); this.free(); }
   }
 
   /** On close: the running job, if any, fails as closed by `who`; the slot is not handed back. */
   protected cancel(who: string): void {
-    const p = this.current;
-    this.current = null;
+    const p = this.end();
     p?.reject(new Error(`trial ${p.job.index}: ${who} closed`));
   }
+
+  /** Takes the running job off the slot (its time limit cleared) and returns it. */
+  private end(): PendingTrial | null {
+    const p = this.current;
+    this.current = null;
+    this.history = [];
+    clearTimeout(this.limit);
+    this.limit = undefined;
+    return p;
+  }
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }

@@ -21,6 +21,11 @@ export interface TrialJob {
   /** Train to this epoch (a scheduler's rung, or the whole budget). */
   epochs: number;
   data: DataSpec;
+  /**
+   * The trial's time limit in ms (SearchOptions.trialTimeoutMs), counted from when its worker starts it (its
+   * data's loading included): the executor stops the trial there and resolves with status 'timeout'.
+   */
+  timeoutMs?: number;
 }
 
 /** The training and validation sets of a trial, on the trial's runtime (borrowed: runTrial never disposes them). */
@@ -57,14 +62,17 @@ export interface TrialResult {
   epochs: number;
   /** The job's data (results stored before simdnn recorded it lack it, and a resumed study refuses them). */
   data: DataSpec;
-  /** 'failed': training threw (a diverging learning rate, bad settings); `error` says why. */
-  status: 'ok' | 'failed';
+  /**
+   * 'failed': training threw (a diverging learning rate, bad settings); 'timeout': the executor stopped it at
+   * its time limit (job.timeoutMs). `error` says why.
+   */
+  status: 'ok' | 'failed' | 'timeout';
   error?: string;
-  /** One record per epoch trained (up to the failure, for a failed trial). */
+  /** One record per epoch trained (up to the failure or the time limit, for a failed or timed-out trial). */
   history: EpochResult[];
   /** Who ran it (executor-defined: a thread, a host and pid). */
   worker: string;
-  /** Wall time of the trial, data loading excluded. */
+  /** Wall time of the trial, data loading excluded (included for a timed-out trial: the time its limit counted). */
   seconds: number;
   /** True when a stored result answered the job (resumeFrom): nothing was trained for it in this run. */
   stored?: boolean;
@@ -175,11 +183,22 @@ function optimizerOf(s: Settings, name: OptimizerName): Optimizer {
   return createOptimizer(name, params);
 }
 
+/** The longest time limit a timer holds (2^31 − 1 ms, about 24.8 days): a longer one would fire at once. */
+export const MAX_TRIAL_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Throws a RangeError naming `name` unless `ms` is a time limit in (0, MAX_TRIAL_TIMEOUT_MS] ms. */
+export function checkTrialTimeout(ms: unknown, name: string): void {
+  if (!(typeof ms === 'number' && ms > 0 && ms <= MAX_TRIAL_TIMEOUT_MS)) {
+    throw new RangeError(`${name} must be a number of milliseconds in (0, ${MAX_TRIAL_TIMEOUT_MS}] (about 24.8 days), got ${describeValue(ms)}`);
+  }
+}
+
 function checkJob(job: TrialJob): void {
   if (typeof job !== 'object' || job === null) throw new TypeError('runTrial: job must be a TrialJob object');
   if (!(Number.isInteger(job.index) && job.index >= 0)) throw new RangeError(`runTrial: job.index must be a non-negative integer, got ${job.index}`);
   if (!(Number.isInteger(job.epochs) && job.epochs > 0)) throw new RangeError(`runTrial: job.epochs must be a positive integer, got ${job.epochs}`);
   if (!(Number.isInteger(job.seed) && job.seed >= 0 && job.seed <= 0xffffffff)) throw new RangeError(`runTrial: job.seed must be an integer in [0, 2^32), got ${job.seed}`);
+  if (job.timeoutMs !== undefined) checkTrialTimeout(job.timeoutMs, 'runTrial: job.timeoutMs');
 }
 
 /**
@@ -191,9 +210,11 @@ function checkJob(job: TrialJob): void {
  * done. Everything the trial allocates is freed before it returns. Throws only
  * on a malformed job or data (TypeError/RangeError naming it), with the
  * signal's reason when it aborts (training stops between steps), and with a
- * ConcurrentRunError when another Trainer's run is in progress on `rt`.
+ * ConcurrentRunError when another Trainer's run is in progress on `rt`. `onEpoch` gets each epoch's record as
+ * it is trained (a worker streams them, so a trial stopped at its time limit keeps the epochs it completed).
+ * job.timeoutMs is the executor's to enforce (see timedOutResult), not runTrial's.
  */
-export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline', signal?: AbortSignal): Promise<TrialResult> {
+export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline', signal?: AbortSignal, onEpoch?: (e: EpochResult) => void): Promise<TrialResult> {
   checkJob(job);
   checkTensor(rt, data.xTrain, 'runTrial: data.xTrain');
   checkTensor(rt, data.tTrain, 'runTrial: data.tTrain');
@@ -220,7 +241,10 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
       optimizer,
       onProgress: (p) => {
         const r = p.record;
-        if (r) history.push({ epoch: r.epoch, trainLoss: r.trainLoss, trainAcc: r.trainAcc, valLoss: r.testLoss, valAcc: r.testAcc });
+        if (!r) return;
+        const e: EpochResult = { epoch: r.epoch, trainLoss: r.trainLoss, trainAcc: r.trainAcc, valLoss: r.testLoss, valAcc: r.testAcc };
+        history.push(e);
+        onEpoch?.(e);
       },
     });
     await trainer.fit({ signal }); // the same bits as train(), yielding to the event loop now and then
@@ -234,6 +258,16 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
     (optimizer as { dispose?: () => void } | null)?.dispose?.();
     net?.dispose();
   }
+}
+
+/**
+ * The result of `job` stopped by its executor at its time limit (job.timeoutMs) after the epochs in `history`,
+ * `seconds` after its worker started it: status 'timeout', a final outcome like 'failed' (ranked with the
+ * failed trials, never promoted by ASHA, and not run again by a resumed study).
+ */
+export function timedOutResult(job: TrialJob, history: readonly EpochResult[], worker: string, seconds: number): TrialResult {
+  const error = `timed out: stopped at the trial time limit of ${(job.timeoutMs ?? 0) / 1000} s after ${history.length} of ${job.epochs} epochs`;
+  return { study: job.study, index: job.index, seed: job.seed, settings: job.settings, epochs: job.epochs, data: job.data, status: 'timeout', error, history: [...history], worker, seconds };
 }
 
 function maxLabel(t: Tensor | IntTensor): number {

@@ -12,8 +12,8 @@ import { createRuntime, defaultWasmUrls, describeValue, type IntTensor, type Run
 import { splitSearchData } from './data.js';
 import { DataCache } from './inline.js';
 import type { Executor } from './search.js';
-import { slotPoolExecutor, TrialSlotBase } from './slot-pool.js';
-import { runTrial, type TrialJob, type TrialResult } from './trial.js';
+import { slotPoolExecutor, TrialSlotBase, type TrialReply } from './slot-pool.js';
+import { runTrial, type TrialJob } from './trial.js';
 
 /**
  * The rows every trial draws its data from (copied to each worker). Each
@@ -50,14 +50,15 @@ export interface WebWorkerExecutorOptions {
 }
 
 interface Init { module: WebAssembly.Module; data: SearchRows; label: string }
-type Reply = 'ready' | { id: number; result?: TrialResult; error?: string };
+type Reply = 'ready' | ({ id: number } & TrialReply);
 
 /**
  * The worker's side (called by the worker's Blob script; not for pages): waits
  * for its Init, makes a one-thread runtime with the posted Module and the rows
  * on it, says 'ready', then runs each { id, job } it is sent, one at a time,
- * and answers { id, result } (a failed trial is a result) or { id, error }
- * when the job could not run at all (a malformed job or DataSpec).
+ * posts { id, epoch } for each epoch trained and answers { id, result } (a
+ * failed trial is a result) or { id, error } when the job could not run at all
+ * (a malformed job or DataSpec).
  */
 export function startWebTrialWorker(scope: { onmessage: ((e: MessageEvent) => void) | null; postMessage(m: unknown): void }): void {
   let queue: Promise<void> = Promise.resolve();
@@ -72,7 +73,8 @@ export function startWebTrialWorker(scope: { onmessage: ((e: MessageEvent) => vo
     queue = queue.then(async () => {
       try {
         const { rt, cache, label } = await setup!;
-        scope.postMessage({ id, result: await runTrial(rt, job, await cache.get(job.data), label) });
+        const result = await runTrial(rt, job, await cache.get(job.data), label, undefined, (epoch) => scope.postMessage({ id, epoch }));
+        scope.postMessage({ id, result });
       } catch (err) {
         scope.postMessage({ id, error: message(err) });
       }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { resultKey, resumeFrom } from '../../search/resume.js';
 import { hyperparameterSearch, type Executor, type ScoredResult, type SearchResult } from '../../search/search.js';
 import { checkSpace, isDimension, logUniform, type SearchSpace } from '../../search/space.js';
+import { MAX_TRIAL_TIMEOUT_MS } from '../../search/trial.js';
 import { searchChart } from '../../search/charts.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { localExecutor } from '../search/local.js';
@@ -36,6 +37,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'eta', value: 'x', default: '3', help: "ASHA's reduction factor: each rung keeps the best 1/eta" },
   { name: 'min-epochs', value: 'n', default: '1', help: "ASHA's first rung" },
   { name: 'parallel', value: 'n', help: 'ASHA: jobs in flight, which fixes its decisions (default: --workers, or 8 with --queue)' },
+  { name: 'trial-timeout', value: 's', help: "stop a trial still running this long after its worker started it (the worker is replaced) and record it as timed out, with the epochs it completed; with --queue it goes in each job and the workers enforce it (default: no limit)" },
   { name: 'workers', value: 'n', help: 'local worker threads (default: one per core)' },
   { name: 'queue', value: 'url', help: 'run trials as BullMQ jobs on this Redis (redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS), for `simdnn worker`s to take' },
   { name: 'queue-name', value: 'name', default: DEFAULT_QUEUE_NAME, help: 'BullMQ queue name (the workers must use the same)' },
@@ -90,7 +92,7 @@ function progress(out: Output, enabled: boolean) {
     if (r.status === 'ok' && (!best || r.objective > best.objective)) best = r;
     const count = p.total ? `${p.done}/${p.total}` : `${p.done}`;
     const bar = p.total ? `[${'#'.repeat(Math.round((16 * p.done) / p.total)).padEnd(16, '.')}] ` : '';
-    const what = r.status === 'ok' ? `valAcc ${r.history.at(-1)!.valAcc.toFixed(4)}` : `failed (${r.error})`;
+    const what = r.status === 'ok' ? `valAcc ${r.history.at(-1)!.valAcc.toFixed(4)}` : r.status === 'timeout' ? r.error : `failed (${r.error})`;
     const text = `${bar}${count} trial ${r.index} (${r.epochs} epochs) ${what}, ${r.seconds.toFixed(1)} s on ${r.worker}` +
       `${best ? ` | best ${best.objective.toFixed(4)} (trial ${best.index})` : ''}`;
     if (out.isTTY) out.write(`\r${text.slice(0, (out.columns || 80) - 1)}\x1b[K`);
@@ -115,7 +117,7 @@ export function bestTable(result: SearchResult, space: SearchSpace, top: number)
   const rows = result.best.slice(0, top).map((r, i) => {
     const last = r.history.at(-1);
     return [String(i + 1), String(r.index), last?.valAcc.toFixed(4) ?? '-', last?.trainAcc.toFixed(4) ?? '-', last?.valLoss.toFixed(4) ?? '-',
-      r.status === 'ok' ? String(r.history.length) : 'failed', ...varied.map((k) => fmt(r.settings[k])), r.worker];
+      r.status === 'ok' ? String(r.history.length) : r.status, ...varied.map((k) => fmt(r.settings[k])), r.worker];
   });
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
   return [header, ...rows].map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
@@ -125,6 +127,14 @@ export function bestTable(result: SearchResult, space: SearchSpace, top: number)
 export function connectTimeoutMs(text: string): number {
   const seconds = numberValue('connect-timeout', text);
   if (!(seconds > 0)) throw new UsageError(`--connect-timeout: expected a number of seconds > 0, got ${seconds}`);
+  return seconds * 1000;
+}
+
+/** --trial-timeout (seconds > 0, at most what a timer holds) in ms. */
+function trialTimeoutMs(text: string): number {
+  const seconds = numberValue('trial-timeout', text);
+  const max = MAX_TRIAL_TIMEOUT_MS / 1000;
+  if (!(seconds > 0 && seconds <= max)) throw new UsageError(`--trial-timeout: expected a number of seconds in (0, ${max}] (about 24.8 days), got ${text}`);
   return seconds * 1000;
 }
 
@@ -155,6 +165,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const epochs = intValue('epochs', get(values, 'epochs'), 1);
   const eta = numberValue('eta', get(values, 'eta'));
   if (!(eta >= 2)) throw new UsageError(`--eta: expected a number >= 2 (each rung keeps the best 1/eta), got ${eta}`);
+  const trialTimeout = typeof values['trial-timeout'] === 'string' ? trialTimeoutMs(values['trial-timeout']) : undefined;
   const options = {
     study,
     space,
@@ -163,6 +174,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     seed: intValue('seed', get(values, 'seed'), 0, 0xffffffff),
     data: { source: get(values, 'data'), rows: intValue('rows', get(values, 'rows'), 2), validation, splitSeed: 1 },
     scheduler,
+    ...(trialTimeout !== undefined ? { trialTimeoutMs: trialTimeout } : {}),
     ...(scheduler === 'asha' ? {
       asha: {
         reductionFactor: eta,
@@ -275,10 +287,10 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
       await writeFile(values.chart, text);
     }
     if (values.json === true) {
-      stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, epochsSpent: result.epochsSpent, epochsStored: result.epochsStored, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);
+      stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, timedOut: result.timedOut, epochsSpent: result.epochsSpent, epochsStored: result.epochsStored, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);
     } else {
       stdout.write(bestTable(result, space, top));
-      stdout.write(`${result.trials.length} trials (${result.failed} failed), ${result.epochsSpent} epochs trained${result.epochsStored ? ` (${result.epochsStored} more stored)` : ''}, ${result.seconds.toFixed(1)} s\n`);
+      stdout.write(`${result.trials.length} trials (${result.failed} failed${result.timedOut ? `, ${result.timedOut} timed out` : ''}), ${result.epochsSpent} epochs trained${result.epochsStored ? ` (${result.epochsStored} more stored)` : ''}, ${result.seconds.toFixed(1)} s\n`);
     }
     return 0;
   }

@@ -4,8 +4,7 @@
 import { os, workerThreads } from '../builtins.js';
 import type { Worker } from 'node:worker_threads';
 import type { Executor } from '../../search/search.js';
-import { slotPoolExecutor, TrialSlotBase } from '../../search/slot-pool.js';
-import type { TrialResult } from '../../search/trial.js';
+import { slotPoolExecutor, TrialSlotBase, type TrialReply } from '../../search/slot-pool.js';
 
 /** Options of localExecutor (a bad worker count is a RangeError). */
 export interface LocalExecutorOptions {
@@ -35,7 +34,7 @@ class Slot extends TrialSlotBase<Worker> {
     this.ready ??= new Promise<Worker>((resolve, reject) => {
       const worker = new (workerThreads().Worker)(trialWorkerUrl(), { workerData: { label: this.label } });
       this.worker = worker;
-      worker.on('message', (m: 'ready' | { result?: TrialResult; error?: string }) => {
+      worker.on('message', (m: 'ready' | TrialReply) => {
         if (m === 'ready') resolve(worker);
         // a reply already on its way from a worker killed since (its job aborted) is no answer to the next job
         else if (this.worker === worker) this.settle(m);
@@ -70,8 +69,9 @@ class Slot extends TrialSlotBase<Worker> {
 /**
  * An executor on `workers` worker threads (started on first use). A worker
  * that dies rejects its job (and is replaced for the next one); a job whose
- * signal aborts has its worker terminated and rejects with the reason; close()
- * terminates them all. Throws a RangeError on a bad worker count.
+ * signal aborts has its worker terminated and rejects with the reason; a job
+ * still running job.timeoutMs after it started has its worker terminated (and
+ * replaced) and resolves as timed out; close() terminates them all. Throws a RangeError on a bad worker count.
  */
 export function localExecutor(options: LocalExecutorOptions = {}): Executor {
   const workers = options.workers ?? os().availableParallelism();

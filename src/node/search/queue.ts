@@ -6,7 +6,10 @@
 // job locks. BullMQ delivers at least once: a job whose worker died, or went
 // without CPU or Redis past its lock, goes back to the queue when the lock
 // expires and runs again, to the same bits; a completion without the job's
-// lock is refused, so a result is stored once.
+// lock is refused, so a result is stored once. A trial's time limit travels in
+// its job (timeoutMs, from the coordinator's trialTimeoutMs): the worker's
+// thread pool enforces it, and a timed-out trial completes its job with a
+// 'timeout' result, a final outcome that BullMQ does not retry.
 import { hostname } from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
 import { storedMismatch } from '../../search/resume.js';
@@ -299,7 +302,11 @@ export type QueueWorkerEvent =
 
 /**
  * A worker: takes trial jobs from the queue and runs `threads` at a time on
- * worker threads. Resolves once connected (rejects as queueExecutor does when
+ * worker threads. A job with a time limit (timeoutMs in its data) still running
+ * that long after its thread started it has the thread terminated (and
+ * replaced) and completes with its 'timeout' result: the limit holds while this
+ * process is alive and keeps renewing the job's lock, which only a dead or
+ * starved worker loses. Resolves once connected (rejects as queueExecutor does when
  * Redis cannot be reached); close() stops taking jobs, waits for the running
  * ones and frees the threads. It waits only while Redis answers: when Redis
  * answers no PING within STOP_GRACE_MS (down or frozen), close() stops the

@@ -16,7 +16,7 @@ function isResult(v: unknown): v is TrialResult {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
   return typeof r.study === 'string' && Number.isInteger(r.index) && Number.isInteger(r.seed) && Number.isInteger(r.epochs) &&
-    typeof r.settings === 'object' && r.settings !== null && (r.status === 'ok' || r.status === 'failed') &&
+    typeof r.settings === 'object' && r.settings !== null && (r.status === 'ok' || r.status === 'failed' || r.status === 'timeout') &&
     typeof r.worker === 'string' && typeof r.seconds === 'number' && Array.isArray(r.history) &&
     // JSON writes a NaN metric (a diverging trial) as null
     r.history.every((e: unknown) => typeof e === 'object' && e !== null &&

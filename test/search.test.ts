@@ -233,6 +233,25 @@ describe('resuming a study', () => {
     await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, foreign) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
   });
 
+  it('a result stored with a log-uniform value an ulp off (Node 20\'s 10 ** x) still answers its job; two ulps do not', async () => {
+    const exec = inlineExecutor(rt, tinyData);
+    const study = { space: tinySpace, trials: 2, epochs: 1, seed: 9, data: {} };
+    const first = await hyperparameterSearch({ ...study, executor: exec });
+    await exec.close();
+    const none: Executor = { concurrency: 1, run: async () => { throw new Error('nothing should run'); }, close: async () => undefined };
+    const up = (x: number, ulps: number) => { const v = new DataView(new ArrayBuffer(8)); v.setFloat64(0, x); v.setBigInt64(0, v.getBigInt64(0) + BigInt(ulps)); return v.getFloat64(0); };
+    const shifted = (ulps: number) => first.jobs.map((j) => (j.index === 1 ? { ...j, settings: { ...j.settings, lr: up(j.settings.lr as number, ulps) } } : j));
+    for (const ulps of [1, -1]) {
+      const again = await hyperparameterSearch({ ...study, executor: resumeFrom(none, shifted(ulps)) });
+      // answered by the stored result, with the value it trained with
+      expect(again.trials[1].settings.lr).toBe(up(first.trials[1].settings.lr as number, ulps));
+      expect(again.trials[1].history).toEqual(first.trials[1].history);
+    }
+    await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, shifted(2)) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
+    const reordered = first.jobs.map((j) => (j.index === 1 ? { ...j, settings: Object.fromEntries(Object.entries(j.settings).reverse()) } : j));
+    await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, reordered) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
+  });
+
   it('runTrial checks its data tensors and names them', async () => {
     const other = await makeRuntime();
     const data = await tinyData(other, {});

@@ -1,6 +1,7 @@
 // Resuming a study: results already stored (a JSON-lines file, a database)
 // answer their jobs again without running them; the rest go to the executor.
 import type { Executor } from './search.js';
+import type { Settings } from './space.js';
 import type { DataSpec, TrialJob, TrialResult } from './trial.js';
 
 /** The key of a job's result: trial index and epochs (a trial has one result per ASHA rung it reaches). */
@@ -16,14 +17,40 @@ function canonical(v: unknown): string {
       : value);
 }
 
+const bits = new DataView(new ArrayBuffer(16));
+
+/** a and b are neighbouring doubles of one sign. */
+function adjacent(a: number, b: number): boolean {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a === b || Math.sign(a) !== Math.sign(b)) return false;
+  bits.setFloat64(0, a);
+  bits.setFloat64(8, b);
+  const d = bits.getBigInt64(0) - bits.getBigInt64(8);
+  return d === 1n || d === -1n;
+}
+
+/**
+ * The same settings, a number an ulp away counting as the same: simdnn drew log-uniform values
+ * with the engine's `10 ** x` before exactPow10, and Node 20's was an ulp off for ~10% of draws,
+ * so a study stored then still resumes (its stored results keep the values they trained with).
+ */
+function sameSettings(a: Settings, b: Settings): boolean {
+  const keys = Object.keys(a);
+  if (JSON.stringify(keys) !== JSON.stringify(Object.keys(b))) return false;
+  return keys.every((k) => {
+    const x = a[k], y = b[k];
+    return JSON.stringify(x) === JSON.stringify(y) || (typeof x === 'number' && typeof y === 'number' && adjacent(x, y));
+  });
+}
+
 /**
  * Why stored result `r` cannot answer `job`, or null when it can: its study, seed, settings
- * or data (DataSpec, compared with its keys in any order) differ from the job's, or it
- * records no data (whether it trained on the job's data is unknown).
+ * (a number an ulp away counts as the same: sameSettings) or data (DataSpec, compared with its
+ * keys in any order) differ from the job's, or it records no data (whether it trained on the
+ * job's data is unknown).
  */
 export function storedMismatch(job: TrialJob, r: TrialResult): string | null {
   const what = `stored result of trial ${job.index} (${job.epochs} epochs)`;
-  if (r.seed !== job.seed || JSON.stringify(r.settings) !== JSON.stringify(job.settings) || r.study !== job.study) {
+  if (r.seed !== job.seed || !sameSettings(r.settings, job.settings) || r.study !== job.study) {
     return `${what} is not this study's: its study, seed or settings differ`;
   }
   const data = (r as { data?: DataSpec }).data;

@@ -1,5 +1,6 @@
 // Small builders for the experiments' Vega-Lite specs (plain JSON).
 import type { Row, VegaLiteSpec } from './types.js';
+import { exactPow10 } from '../runtime/exact-math.js';
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
@@ -28,9 +29,9 @@ export function seriesCount(rows: readonly Row[], keys: readonly string[]): numb
   return new Set(rows.map((r) => JSON.stringify(keys.map((k) => r[k])))).size;
 }
 
-/** n numbers log-spaced from 10^a to 10^b inclusive (numpy.logspace). */
+/** n numbers log-spaced from 10^a to 10^b inclusive (numpy.logspace), the same bits on every engine (exactPow10). */
 export function logspace(a: number, b: number, n: number): number[] {
-  return Array.from({ length: n }, (_, i) => 10 ** (n === 1 ? a : a + ((b - a) * i) / (n - 1)));
+  return Array.from({ length: n }, (_, i) => exactPow10(n === 1 ? a : a + ((b - a) * i) / (n - 1)));
 }
 
 /** Mean of the last `n` values (fewer if the list is shorter). */

@@ -2,7 +2,7 @@
 // gives, on the calling thread (any host: browsers, edge workers, Node).
 import type { Runtime } from '../index.js';
 import type { Executor } from './search.js';
-import { runTrial, timedOutResult, type DataSpec, type EpochResult, type TrialData, type TrialJob, type TrialResult } from './trial.js';
+import { now, runTrial, timedOutResult, type DataSpec, type EpochResult, type TrialData, type TrialJob, type TrialResult } from './trial.js';
 
 /** Loads the tensors a DataSpec describes onto `rt` (the executor owns and disposes them). */
 export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<TrialData>;
@@ -54,10 +54,6 @@ async function runTimed(rt: Runtime, job: TrialJob, data: () => Promise<TrialDat
     clearTimeout(timer);
     signal?.removeEventListener('abort', forward);
   }
-}
-
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
 
 /** Loaded data by DataSpec (its JSON), owned until dispose(). */

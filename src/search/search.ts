@@ -5,7 +5,7 @@
 import { describeValue } from '../index.js';
 import { AshaScheduler, type AshaJob, type AshaOptions } from './asha.js';
 import { checkSpace, sampleSettings, trialSeed, type SearchSpace } from './space.js';
-import { checkSpaceSettings, checkTrialTimeout, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
+import { checkSpaceSettings, checkTrialTimeout, now, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
 
 /** Runs trial jobs. The search keeps up to `concurrency` jobs in flight; `run` may queue more. */
 export interface Executor {
@@ -262,8 +262,4 @@ async function settleAll(lanes: Array<Promise<void>>): Promise<void> {
   const settled = await Promise.allSettled(lanes);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-}
-
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }

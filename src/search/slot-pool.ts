@@ -7,7 +7,7 @@
 // a job that outlives its time limit (job.timeoutMs) has its worker terminated
 // the same way and resolves as timed out.
 import type { Executor } from './search.js';
-import { timedOutResult, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
+import { now, timedOutResult, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
 import { abortWatcher } from './abort-watch.js';
 
 /** A job waiting for, or running on, a slot. */
@@ -162,8 +162,4 @@ export abstract class TrialSlotBase<W extends { postMessage(message: unknown): v
     this.limit = undefined;
     return p;
   }
-}
-
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }

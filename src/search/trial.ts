@@ -276,6 +276,7 @@ function maxLabel(t: Tensor | IntTensor): number {
   return max;
 }
 
-function now(): number {
+/** A clock in ms (performance.now where the host has it): the search's trial and study times. */
+export function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }

@@ -35,4 +35,14 @@ describe('exact powers, logarithms and cosines', () => {
     const wrong = COS_PI_RATIO.filter(([k, n, v]) => !Object.is(exactCosPiRatio(k, n), v)).map(([k, n, v]) => `cos(π·${k}/${n}): ${exactCosPiRatio(k, n)}, expected ${v}`);
     expect(wrong).toEqual([]);
   });
+
+  it('overflow gives Infinity and subnormal results are rounded once (an audit found NaN and 1-ulp cases)', () => {
+    expect(exactPowInt(1e301, 1)).toBe(1e301); // Dekker's split of a value above 2^996 overflowed
+    expect(exactPowInt(1.5, 1751)).toBe(Infinity); // an ExponentialLR with gamma 1.5 gave NaN at epoch 1751
+    expect(exactPowInt(1e160, 2)).toBe(Infinity);
+    expect(exactPowInt(2, 1000)).toBe(2 ** 1000);
+    // the nearest doubles (mpmath at 400 bits); rounding to 53 bits, then to the subnormal grid, was an ulp above
+    expect(exactPow10(-307.6526555685888)).toBe(2.225073858507187e-308);
+    expect(exactPow10(-307.84266471862793)).toBe(1.436598079023995e-308);
+  });
 });

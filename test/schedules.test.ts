@@ -48,7 +48,9 @@ describe('closed-form schedules', () => {
   });
 
   it('rejects bad options by name, and unknown names', () => {
-    expect(() => new StepLR({ stepSize: 0 })).toThrow(/StepLR: stepSize must be a positive integer, got 0/);
+    expect(() => new StepLR({ stepSize: 0 })).toThrow(/StepLR: stepSize must be a positive integer up to 2\^53 − 1, got 0/);
+    // a period beyond 2^53 − 1 has no exact double multiples to reduce by (cos gave NaN at 9e307)
+    expect(() => new CosineAnnealingLR({ tMax: 9e307 })).toThrow(/CosineAnnealingLR: tMax must be a positive integer up to 2\^53 − 1, got 9e\+307/);
     expect(() => new ExponentialLR({ gamma: -1 })).toThrow(/gamma must be a number > 0/);
     expect(() => new CosineAnnealingLR({ tMax: 5, eta: 1 } as never)).toThrow(/unknown option 'eta'/);
     expect(() => new LinearLR({ interval: 'batch' } as never)).toThrow(/interval must be 'epoch' or 'step'/);

@@ -12,8 +12,8 @@ const CLOSE = /^\][ \t\n\r]*\}[ \t\n\r]*$/;
 const ZERO = 0x30, NINE = 0x39, DOT = 0x2e, COMMA = 0x2c, CLOSE_BRACKET = 0x5d;
 /** Fraction digits read exactly: mantissas stay below 2^53 and 10^d is exact. */
 const MAX_FRACTION_DIGITS = 15;
-/** Keeps a byte-order mark, so that a file with one takes the JSON path (which drops it). */
-const ASCII = new TextDecoder('utf-8', { ignoreBOM: true });
+/** UTF-8 that keeps a byte-order mark, as the loader's readFile(file, 'utf8') did (JSON.parse refuses one). */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const POW10 = Array.from({ length: MAX_FRACTION_DIGITS + 1 }, (_, d) => 10 ** d);
 
 /**
@@ -32,9 +32,9 @@ export function parseDigitJson(bytes: Uint8Array, source: string): Uint8Array {
  * correctly rounded division of exact doubles, the very number JSON.parse reads.
  */
 function fastDigits(bytes: Uint8Array): Uint8Array | null {
-  const open = OPEN.exec(ASCII.decode(bytes.subarray(0, 64)));
+  const open = OPEN.exec(UTF8.decode(bytes.subarray(0, 64)));
   if (!open) return null;
-  let i = open[0].length; // ASCII: one byte a character
+  let i = open[0].length; // OPEN matches ASCII only: one byte a character
   const n = bytes.length;
   const out = new Uint8Array(n >>> 1); // a value and its comma take 2 bytes at least
   let count = 0;
@@ -64,7 +64,7 @@ function fastDigits(bytes: Uint8Array): Uint8Array | null {
     if (c !== CLOSE_BRACKET) return null;
     break;
   }
-  if (!CLOSE.test(ASCII.decode(bytes.subarray(i - 1)))) return null;
+  if (!CLOSE.test(UTF8.decode(bytes.subarray(i - 1)))) return null;
   if (count % PIXELS !== 0) return null;
   return out.slice(0, count);
 }
@@ -73,7 +73,7 @@ function fastDigits(bytes: Uint8Array): Uint8Array | null {
 function digitsFromJson(bytes: Uint8Array, source: string): Uint8Array {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
+    json = JSON.parse(UTF8.decode(bytes));
   } catch (e) {
     throw new Error(`loadMnist: ${source}: ${(e as Error).message}`);
   }

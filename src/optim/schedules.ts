@@ -51,7 +51,8 @@ function intervalOf(who: string, options: IntervalOption): ScheduleInterval {
   return v;
 }
 
-const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
+// counts beyond 2^53 − 1 are not integers a double holds exactly (nor a cosine's period it can reduce)
+const positiveInt = (v: number) => Number.isSafeInteger(v) && v > 0;
 const nonNegativeInt = (v: number) => Number.isInteger(v) && v >= 0;
 
 /** Number of sorted `milestones` <= k (Python's bisect_right). */
@@ -72,7 +73,7 @@ export class StepLR implements LRSchedule {
   readonly gamma: number;
   constructor(options: StepLROptions) {
     checkKeys('StepLR', options, ['stepSize', 'gamma']);
-    this.stepSize = check('StepLR', 'stepSize', options.stepSize, positiveInt, 'a positive integer');
+    this.stepSize = check('StepLR', 'stepSize', options.stepSize, positiveInt, 'a positive integer up to 2^53 − 1');
     this.gamma = check('StepLR', 'gamma', options.gamma ?? 0.1, (v) => v > 0, 'a number > 0');
     this.interval = intervalOf('StepLR', options);
   }
@@ -134,7 +135,7 @@ export class CosineAnnealingLR implements LRSchedule {
   readonly etaMin: number;
   constructor(options: CosineAnnealingLROptions) {
     checkKeys('CosineAnnealingLR', options, ['tMax', 'etaMin']);
-    this.tMax = check('CosineAnnealingLR', 'tMax', options.tMax, positiveInt, 'a positive integer');
+    this.tMax = check('CosineAnnealingLR', 'tMax', options.tMax, positiveInt, 'a positive integer up to 2^53 − 1');
     this.etaMin = check('CosineAnnealingLR', 'etaMin', options.etaMin ?? 0, (v) => v >= 0, 'a number >= 0');
     this.interval = intervalOf('CosineAnnealingLR', options);
   }
@@ -160,7 +161,7 @@ export class LinearLR implements LRSchedule {
     checkKeys('LinearLR', options, ['startFactor', 'endFactor', 'totalIters']);
     this.startFactor = check('LinearLR', 'startFactor', options.startFactor ?? 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
     this.endFactor = check('LinearLR', 'endFactor', options.endFactor ?? 1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
-    this.totalIters = check('LinearLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer');
+    this.totalIters = check('LinearLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer up to 2^53 − 1');
     this.interval = intervalOf('LinearLR', options);
   }
   lrAt(k: number, baseLr: number): number {

@@ -16,6 +16,11 @@ const LN10: DD = [2.302585092994046, -2.1707562233822494e-16];
 const SPLITTER = 134217729; // 2^27 + 1: Dekker's split of a double into two 26-bit halves
 const SQRT2 = 1.4142135623730951;
 const TWO_54 = 18014398509481984;
+const TWO_28 = 268435456;
+const TWO_MINUS_28 = 3.725290298461914e-9;
+const TWO_996 = 6.696928794914171e299;
+const MIN_NORMAL = 2.2250738585072014e-308;
+const MIN_SUBNORMAL = 5e-324;
 
 function twoSum(a: number, b: number): DD {
   const s = a + b;
@@ -29,11 +34,23 @@ function quickTwoSum(a: number, b: number): DD {
   return [s, b - (s - a)];
 }
 
-/** a · b exactly as a double-double (no fused multiply-add: Dekker's product). */
+/** Dekker's split of a into two 26-bit halves, scaled down first where SPLITTER · a would overflow. */
+function split(a: number): DD {
+  if (Math.abs(a) > TWO_996) {
+    const s = a * TWO_MINUS_28;
+    const c = SPLITTER * s, h = c - (c - s);
+    return [h * TWO_28, (s - h) * TWO_28];
+  }
+  const c = SPLITTER * a, h = c - (c - a);
+  return [h, a - h];
+}
+
+/** a · b exactly as a double-double (no fused multiply-add: Dekker's product); ±Infinity as [±Infinity, 0]. */
 function twoProd(a: number, b: number): DD {
   const p = a * b;
-  const ca = SPLITTER * a, ah = ca - (ca - a), al = a - ah;
-  const cb = SPLITTER * b, bh = cb - (cb - b), bl = b - bh;
+  if (!Number.isFinite(p)) return [p, 0];
+  const [ah, al] = split(a);
+  const [bh, bl] = split(b);
   return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
 }
 
@@ -48,6 +65,7 @@ const neg = (x: DD): DD => [-x[0], -x[1]];
 
 function mul(x: DD, y: DD): DD {
   const [p, e] = twoProd(x[0], y[0]);
+  if (!Number.isFinite(p)) return [p, 0]; // overflow: the low part would be Infinity − Infinity
   return quickTwoSum(p, e + (x[0] * y[1] + x[1] * y[0]));
 }
 
@@ -75,10 +93,13 @@ function powerOfTwo(k: number): number {
   return bits.getFloat64(0);
 }
 
-/** v · 2^k, in steps that stay in the normal range. */
+/**
+ * v · 2^k for k in [-2044, 2046]: in two steps where 2^k is not a double, the one that can round (into the
+ * subnormal range) last, so v is rounded once.
+ */
 function scale(v: number, k: number): number {
-  for (; k > 1023; k -= 1023) v *= powerOfTwo(1023);
-  for (; k < -1022; k += 1022) v *= powerOfTwo(-1022);
+  if (k > 1023) return v * powerOfTwo(k - 1023) * powerOfTwo(1023);
+  if (k < -1022) return v * powerOfTwo(k + 1022) * powerOfTwo(-1022);
   return v * powerOfTwo(k);
 }
 
@@ -122,7 +143,16 @@ function expDD(y: DD): number {
   // (1 + a)² − 1 = 2a + a², ten times
   for (let i = 0; i < 10; i++) em1 = add([2 * em1[0], 2 * em1[1]], mul(em1, em1));
   const v = add([1, 0], em1);
-  return scale(v[0], k);
+  const m = scale(v[0], k);
+  if (m >= MIN_NORMAL || m === Infinity) return m;
+  // a subnormal (or zero) result: v[0] was rounded to 53 bits before m to the subnormal grid, so the
+  // low part may move the nearest value by a step of 2^-1074; decide with what v[0] lost to m and v[1]
+  const lost = add([v[0] - scale(m, -k), 0], [v[1], 0])[0]; // v[0] − m·2^-k is exact (Sterbenz)
+  const half = powerOfTwo(-1075 - k); // half a subnormal step, at v's scale
+  const odd = (m / MIN_SUBNORMAL) % 2 === 1;
+  if (lost > half || (lost === half && odd)) return m + MIN_SUBNORMAL;
+  if (lost < -half || (lost === -half && odd)) return m - MIN_SUBNORMAL;
+  return m;
 }
 
 /** b^n for an integer n ≥ 0 (binary powering in double-double), the same bits on every engine. */
@@ -151,7 +181,7 @@ function cosOrSin(theta: DD, sine: boolean): number {
   return sum[0] + sum[1];
 }
 
-/** cos(π·k/n) for integers k ≥ 0, n > 0 (a cosine schedule), the same bits on every engine. */
+/** cos(π·k/n) for integers 0 ≤ k, 0 < n ≤ 2^53 − 1 (a cosine schedule), the same bits on every engine. */
 export function exactCosPiRatio(k: number, n: number): number {
   // cos(π·x), x = (k mod 2n)/n in [0, 2): by symmetry to x in [0, 1/2], then to [0, 1/4]
   let r = k % (2 * n);

@@ -50,6 +50,11 @@ const entries = [
   { input: 'index.js', file: 'index.js', platform: 'neutral', format: 'esm' },
   ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
   ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
+  // the `simdnn` bin's commands (src/node/cli.ts imports it): an application, whole in one file (its own copy
+  // of the core), since Node resolving, reading and linking the CLI's ~130 modules one by one took ~170 ms of
+  // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports
+  // (and its own lazy imports, the charts' module, inlined: one file)
+  { input: 'node/cli/index.js', file: 'cli.js', platform: 'node', format: 'esm', external: [/^(bullmq|ioredis|vega|vega-lite)(\/|$)/], output: { codeSplitting: false } },
 ];
 
 /**
@@ -82,12 +87,12 @@ for (const entry of entries) {
     input: dist(input),
     platform,
     // node: builtins and the data package (read from disk at run time) stay imports
-    external: [/^node:/, /^mnist(\/|$)/],
+    external: [/^node:/, /^mnist(\/|$)/, ...(entry.external ?? [])],
     plugins: entry.core ? [subpathLinks(entry)] : [],
     logLevel: 'warn',
     // JSDoc goes (declarations and the source map keep it): V8 scans every
     // byte of a bundle at load, and the core's comments were a fifth of it
-    output: { file: dist(`bundle/${file}`), format, sourcemap: true, comments: { jsdoc: false, annotation: true, legal: true } },
+    output: { file: dist(`bundle/${file}`), format, sourcemap: true, comments: { jsdoc: false, annotation: true, legal: true }, ...entry.output },
   });
 }
 

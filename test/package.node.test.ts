@@ -9,7 +9,7 @@
 // rather than copy it, and the core bundles hold neither: parsing them cost
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -158,6 +158,23 @@ describe('the built package', () => {
     const cli = await import('simdnn/cli');
     expect(typeof cli.main).toBe('function');
     expect(cli.parseTrainArgs(['--epochs', '2']).epochs).toBe(2);
+  });
+
+  it('the simdnn bin loads its commands as one bundle: Node resolves 2 files for `simdnn --version`, not the ~130 modules of the CLI', () => {
+    // a module resolve hook (module.register) that names every file Node resolves
+    const dir = mkdtempSync(path.join(root, '.types-check-bin-'));
+    try {
+      const hook = path.join(dir, 'hook.mjs');
+      writeFileSync(hook, "export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.startsWith('file:')) process.stderr.write(`RESOLVED ${r.url}\\n`); return r; }\n");
+      const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(`file://${hook}`)});`;
+      const run = spawnSync(process.execPath, ['--import', register, built(pkg.bin.simdnn), '--version'], { encoding: 'utf8' });
+      expect(run.status).toBe(0);
+      expect(run.stdout.trim()).toBe(pkg.version);
+      const files = [...new Set(run.stderr.split('\n').filter((l) => l.startsWith('RESOLVED ')).map((l) => path.relative(root, fileURLToPath(l.slice(9)))))];
+      expect(files).toEqual([pkg.bin.simdnn.replace(/^\.\//, ''), 'dist/bundle/cli.js']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(['dist/bundle/index.js', 'dist/bundle/search.js', 'dist/bundle/experiments.js'])('the portable bundle %s imports no Node built-in', (file) => {

@@ -25,7 +25,8 @@ export const COMMANDS: readonly Command[] = [
 ];
 
 function version(): string {
-  return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+  // by the package's own name: the module runs from dist/node/cli/ and, bundled, from dist/bundle/
+  return (createRequire(import.meta.url)('simdnn/package.json') as { version: string }).version;
 }
 
 function help(): string {

@@ -55,6 +55,9 @@ const entries = [
   // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports
   // (and its own lazy imports, the charts' module, inlined: one file)
   { input: 'node/cli/index.js', file: 'cli.js', platform: 'node', format: 'esm', external: [/^(bullmq|ioredis|vega|vega-lite)(\/|$)/], output: { codeSplitting: false } },
+  // the search's worker thread (src/node/search/local.ts starts it from beside the bundles): its own isolate, so
+  // a copy of the core is no second class to tell apart; one file starts a thread ~0.1 s sooner
+  { input: 'node/search/trial-worker.js', file: 'trial-worker.js', platform: 'node', format: 'esm' },
 ];
 
 /**

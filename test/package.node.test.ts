@@ -160,18 +160,26 @@ describe('the built package', () => {
     expect(cli.parseTrainArgs(['--epochs', '2']).epochs).toBe(2);
   });
 
-  it('the simdnn bin loads its commands as one bundle: Node resolves 2 files for `simdnn --version`, not the ~130 modules of the CLI', () => {
+  it('the simdnn bin loads its commands as one bundle, and a search its worker threads: Node resolves 2 files for `simdnn --version` (122 modules before), 3 for a search', () => {
     // a module resolve hook (module.register) that names every file Node resolves
     const dir = mkdtempSync(path.join(root, '.types-check-bin-'));
     try {
       const hook = path.join(dir, 'hook.mjs');
       writeFileSync(hook, "export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.startsWith('file:')) process.stderr.write(`RESOLVED ${r.url}\\n`); return r; }\n");
       const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(`file://${hook}`)});`;
-      const run = spawnSync(process.execPath, ['--import', register, built(pkg.bin.simdnn), '--version'], { encoding: 'utf8' });
-      expect(run.status).toBe(0);
-      expect(run.stdout.trim()).toBe(pkg.version);
-      const files = [...new Set(run.stderr.split('\n').filter((l) => l.startsWith('RESOLVED ')).map((l) => path.relative(root, fileURLToPath(l.slice(9)))))];
-      expect(files).toEqual([pkg.bin.simdnn.replace(/^\.\//, ''), 'dist/bundle/cli.js']);
+      // worker threads inherit --import: the hook sees their modules too
+      const resolved = (...args: string[]) => {
+        const run = spawnSync(process.execPath, ['--import', register, built(pkg.bin.simdnn), ...args], { encoding: 'utf8' });
+        expect(run.status, run.stderr).toBe(0);
+        return { stdout: run.stdout, files: [...new Set(run.stderr.split('\n').filter((l) => l.startsWith('RESOLVED ')).map((l) => path.relative(root, fileURLToPath(l.slice(9)))))].sort() };
+      };
+      const bin = pkg.bin.simdnn.replace(/^\.\//, '');
+      const version = resolved('--version');
+      expect(version.stdout.trim()).toBe(pkg.version);
+      expect(version.files).toEqual(['dist/bundle/cli.js', bin]);
+      const search = resolved('search', '--trials', '2', '--epochs', '1', '--rows', '200', '--workers', '1', '--out', path.join(dir, 'study.jsonl'));
+      expect(search.stdout).toMatch(/2 trials \(0 failed\), 2 epochs trained/);
+      expect(search.files).toEqual(['dist/bundle/cli.js', 'dist/bundle/trial-worker.js', bin]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

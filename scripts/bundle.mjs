@@ -6,6 +6,9 @@
 //   dist/bundle/search{.node.js,.node.cjs,.js}       simdnn/search (in Node with
 //                                                    the worker-thread executor)
 //   dist/bundle/experiments{.node.js,.node.cjs,.js}  simdnn/experiments
+// and two Node applications, whole (each its own copy of the core):
+//   dist/bundle/cli.js           the `simdnn` bin's commands
+//   dist/bundle/trial-worker.js  a search's worker thread
 // One file instead of ~55 takes ~25 ms off a cold start in Node (every ES
 // module is resolved, read and linked on its own), and `require` skips Node's
 // ES module loader (npm run bench -- startup). The experiments and the search
@@ -51,9 +54,9 @@ const entries = [
   ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
   ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
   // the `simdnn` bin's commands (src/node/cli.ts imports it): an application, whole in one file (its own copy
-  // of the core), since Node resolving, reading and linking the CLI's ~130 modules one by one took ~170 ms of
-  // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports
-  // (and its own lazy imports, the charts' module, inlined: one file)
+  // of the core), since Node resolving, reading and linking the CLI's ~120 modules one by one took ~0.15 s of
+  // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports, and its
+  // own lazy import (the charts' module) is inlined: one file
   { input: 'node/cli/index.js', file: 'cli.js', platform: 'node', format: 'esm', external: [/^(bullmq|ioredis|vega|vega-lite)(\/|$)/], output: { codeSplitting: false } },
   // the search's worker thread (src/node/search/local.ts starts it from beside the bundles): its own isolate, so
   // a copy of the core is no second class to tell apart; one file starts a thread ~0.1 s sooner

@@ -1,37 +1,17 @@
 // parseDigitJson reads the `mnist` package's digit files from their bytes: the
-// same pixels and the same errors as JSON.parse followed by the check the
-// loader made before (`reference` below), on the real files, on forms the
-// package does not use, and on mutated files.
+// same pixels and the same errors as its JSON path (digitsFromJson: JSON.parse
+// and the check the loader made before, whose messages are pinned below), on the
+// real files, on forms the package does not use, and on mutated files.
 import { describe, it, expect, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parseDigitJson } from '../src/data/digit-json.js';
+import { digitsFromJson, parseDigitJson } from '../src/data/digit-json.js';
+
+const reference = digitsFromJson;
 
 const PIXELS = 784;
 const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
-
-/** The loader's former reading: readFile(file, 'utf8') (a byte-order mark kept), JSON.parse, then every value checked and rounded. */
-function reference(bytes: Uint8Array, source: string): Uint8Array {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (e) {
-    throw new Error(`loadMnist: ${source}: ${(e as Error).message}`);
-  }
-  const data = (json as { data?: unknown } | null)?.data;
-  if (!Array.isArray(data)) throw new Error(`loadMnist: ${source}: expected an object { "data": [pixel values] }`);
-  if (data.length === 0 || data.length % PIXELS !== 0) {
-    throw new Error(`loadMnist: ${source}: holds ${data.length} values, not a whole number of ${PIXELS}-pixel images`);
-  }
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new Error(`loadMnist: ${source}: data[${i}] is ${JSON.stringify(v)}, expected a pixel value in [0, 1]`);
-    out[i] = Math.round(v * 255);
-  }
-  return out;
-}
 
 type Outcome = { bytes: number[] } | { error: string };
 function outcome(read: (b: Uint8Array, s: string) => Uint8Array, bytes: Uint8Array): Outcome {
@@ -113,6 +93,16 @@ describe('parseDigitJson', () => {
     const kinds = Object.values(cases).map((b) => 'error' in outcome(parseDigitJson, b));
     expect(kinds).toContain(true);
     expect(kinds).toContain(false);
+  });
+
+  it('the JSON path refuses as the loader did: its messages, and a byte-order mark (readFile(…, \'utf8\') kept it)', () => {
+    const img = image().map(packageValue);
+    const refused = (bytes: Uint8Array) => () => parseDigitJson(bytes, 'd.json');
+    expect(refused(utf8('\uFEFF{ "data": [' + img.join(',') + ']}'))).toThrow(/^loadMnist: d\.json: Unexpected token .*is not valid JSON$/);
+    expect(refused(utf8('{ "pixels": [0] }'))).toThrow(/^loadMnist: d\.json: expected an object \{ "data": \[pixel values\] \}$/);
+    expect(refused(file(img.slice(1)))).toThrow(/^loadMnist: d\.json: holds 783 values, not a whole number of 784-pixel images$/);
+    expect(refused(file(img.map((v, j) => (j === 100 ? '1.5' : v))))).toThrow(/^loadMnist: d\.json: data\[100\] is 1\.5, expected a pixel value in \[0, 1\]$/);
+    expect(refused(file(img.map((v, j) => (j === 11 ? '"0.5"' : v))))).toThrow(/^loadMnist: d\.json: data\[11\] is "0\.5", expected a pixel value in \[0, 1\]$/);
   });
 
   it('3,000 mutated files: the same pixels or the same error as JSON', () => {

@@ -69,8 +69,8 @@ function fastDigits(bytes: Uint8Array): Uint8Array | null {
   return out.slice(0, count);
 }
 
-/** Any other file, through JSON.parse, with its errors. */
-function digitsFromJson(bytes: Uint8Array, source: string): Uint8Array {
+/** Any other file, through JSON.parse, with its errors (the loader's former reading, moved here as it was). */
+export function digitsFromJson(bytes: Uint8Array, source: string): Uint8Array {
   let json: unknown;
   try {
     json = JSON.parse(UTF8.decode(bytes));

@@ -144,7 +144,7 @@ function expDD(y: DD): number {
   for (let i = 0; i < 10; i++) em1 = add([2 * em1[0], 2 * em1[1]], mul(em1, em1));
   const v = add([1, 0], em1);
   const m = scale(v[0], k);
-  if (m >= MIN_NORMAL || m === Infinity) return m;
+  if (m >= MIN_NORMAL) return m; // Infinity included
   // a subnormal (or zero) result: v[0] was rounded to 53 bits before m to the subnormal grid, so the
   // low part may move the nearest value by a step of 2^-1074; decide with what v[0] lost to m and v[1]
   const lost = add([v[0] - scale(m, -k), 0], [v[1], 0])[0]; // v[0] − m·2^-k is exact (Sterbenz)

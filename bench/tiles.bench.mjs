@@ -6,10 +6,18 @@
 // load32_splat at an offset its own address instruction), is held by Zen 3's
 // dispatch of 6 a cycle (docs/BENCHMARKS.md, sessions 23 and 26). The plain
 // build now ships the 5×8 tile on A packed broadcast (42 per 12 pairs). Each
-// call sweeps 8 packed B panels (8 columns, K = 256 each) over an A block of
-// 60 rows in the candidate's packing, as blockRows does; all candidates give
-// the same bits (checked here before timing). Compiled with asc for the
-// pass's build: the relaxed pass times the same tiles with relaxed_madd.
+// call multiplies an A block of 60 rows in the candidate's packing by 8 packed
+// B panels (8 columns, K = 256 each) in the order gemm.ts's blockRows runs
+// that packing: a candidate on A packed broadcast (4 floats a value) one A
+// panel at a time against every B panel (the plain build's order: the panel
+// in L1, B from L2), the others each B panel over the whole A block (the
+// relaxed build's). Timed in the other order, the packed candidates read a
+// 240 KB A block from L2 at 4× the bytes of the rest: on an Intel Xeon
+// (family 6, model 207) micro5x8 then ran at 80% of the peak loop, where the
+// plain GEMM that runs it reached 96–98% (docs/BENCHMARKS.md, session 50).
+// All candidates give the same bits (checked here before timing). Compiled
+// with asc for the pass's build: the relaxed pass times the same tiles with
+// relaxed_madd.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +31,7 @@ const B_PANELS = 8;
 const FLOPS = 2 * ROWS * 8 * KC * B_PANELS;
 
 /** [tile function in tiles.ts (sweep's `tile` is its index here), rows per tile, floats per A value in the packing, description]. */
+/** Each runs in its packing's order (header): A packed broadcast one panel at a time, the others by B panel. */
 const TILES = [
   ['broadcastTwice6x8', 6, 1, '6×8, each A value broadcast per B vector (the plain build\'s tile before micro5x8)'],
   ['broadcastOnce6x8', 6, 1, '6×8, each A value broadcast once per k (the relaxed build\'s micro6x8)'],
@@ -52,8 +61,9 @@ function compile(relaxed) {
 
 /**
  * One instance with B panels, A packed for every candidate, and a C block per candidate; throws unless all agree
- * bit for bit. `runs[t]` sweeps the B panels with candidate t; `a` (ROWS × KC, row-major), `b0` (B's first
- * panel, KC × 8) and `first` (each candidate's C block from that panel, ROWS × 8) are for tests.
+ * bit for bit. `runs[t]` multiplies the A block by the B panels with candidate t, in its order; `a` (ROWS × KC,
+ * row-major), `b0` (B's first panel, KC × 8), `first` (each candidate's C block from that panel, ROWS × 8),
+ * `lastPanel()` (B's last panel) and `block(t)` (candidate t's C block now) are for tests.
  */
 export function setUp(relaxed) {
   const k = compile(relaxed);
@@ -77,7 +87,13 @@ export function setUp(relaxed) {
     }
   });
   const sweep = (t, b) => { const [, rows, stride] = TILES[t]; k.sweep(t, ROWS / rows, KC, A[t], rows * KC * stride * 4, b, C + t * cBytes, rows * 32); };
-  const run = TILES.map((_, t) => () => { for (let p = 0; p < B_PANELS; p++) sweep(t, B + p * 8 * KC * 4); });
+  const bPanel = 8 * KC * 4;
+  const panelOrder = (t) => {
+    const [, rows, stride] = TILES[t];
+    for (let p = 0; p < ROWS / rows; p++) k.panelSweep(t, B_PANELS, KC, A[t] + p * rows * KC * stride * 4, B, bPanel, C + t * cBytes + p * rows * 32);
+  };
+  const blockOrder = (t) => { for (let p = 0; p < B_PANELS; p++) sweep(t, B + p * bPanel); };
+  const run = TILES.map(([, , stride], t) => (stride === 4 ? () => panelOrder(t) : () => blockOrder(t)));
   TILES.forEach((_, t) => sweep(t, B));
   const first = TILES.map((_, t) => new Float32Array(k.memory.buffer, C + t * cBytes, ROWS * 8).slice());
   const bits = first.map((c) => new Uint32Array(c.buffer));
@@ -85,7 +101,10 @@ export function setUp(relaxed) {
     const i = bits[t].findIndex((v, j) => v !== bits[0][j]);
     if (i >= 0) throw new Error(`tiles: ${TILES[t][0]} differs from ${TILES[0][0]} at element ${i}`);
   }
-  return { runs: run, a, b0: new Float32Array(k.memory.buffer, B, 8 * KC).slice(), first };
+  // after a run, each candidate's C block is A times the last B panel
+  const lastPanel = () => new Float32Array(k.memory.buffer, B + (B_PANELS - 1) * bPanel, 8 * KC).slice();
+  const block = (t) => new Float32Array(k.memory.buffer, C + t * cBytes, ROWS * 8).slice();
+  return { runs: run, a, b0: new Float32Array(k.memory.buffer, B, 8 * KC).slice(), first, lastPanel, block };
 }
 
 export { KC, ROWS, TILES };
@@ -93,8 +112,8 @@ export { KC, ROWS, TILES };
 /** @param {import('./harness.mjs').Suite} suite */
 export default function register(suite) {
   let runs = null;
-  TILES.forEach(([, , , description], t) => {
-    suite.add(`${description}, ${ROWS} rows × 8 columns × ${KC}`, {
+  TILES.forEach(([, , stride, description], t) => {
+    suite.add(`${description}, ${ROWS} rows × 8 columns × ${KC}${stride === 4 ? ', one A panel at a time' : ''}`, {
       flops: FLOPS,
       reference: false, // one tiles module per pass, compiled for ctx.relaxed: no plain-build reference
       ours: (_rt, ctx) => {

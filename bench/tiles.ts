@@ -174,3 +174,24 @@ export function sweep(tile: i32, panels: i32, kc: i32, A: usize, aPanel: usize, 
     }
   }
 }
+
+// One A panel against `bPanels` B panels (bPanel bytes apart), every tile into
+// c, with tile `tile`: the plain build's order (gemm.ts's blockRows packs each
+// A panel, 80 bytes a k for micro5x8, into L1 and runs it against every B
+// panel, which stream from L2).
+export function panelSweep(tile: i32, bPanels: i32, kc: i32, a: usize, b: usize, bPanel: usize, c: usize): void {
+  for (let q = 0; q < bPanels; q += 2) {
+    const b0 = b + <usize>q * bPanel, b1 = b0 + bPanel;
+    const second = q + 1 < bPanels;
+    switch (tile) {
+      case 0: broadcastTwice6x8(kc, a, b0, c); if (second) broadcastTwice6x8(kc, a, b1, c); break;
+      case 1: broadcastOnce6x8(kc, a, b0, c); if (second) broadcastOnce6x8(kc, a, b1, c); break;
+      case 2: broadcastOnce4x8(kc, a, b0, c); if (second) broadcastOnce4x8(kc, a, b1, c); break;
+      case 3: storedBroadcast4x8(kc, a, b0, c); if (second) storedBroadcast4x8(kc, a, b1, c); break;
+      case 4: storedBroadcastTwice6x8(kc, a, b0, c); if (second) storedBroadcastTwice6x8(kc, a, b1, c); break;
+      case 5: shuffled4x8(kc, a, b0, c); if (second) shuffled4x8(kc, a, b1, c); break;
+      case 6: storedBroadcast5x8(kc, a, b0, c); if (second) storedBroadcast5x8(kc, a, b1, c); break;
+      default: unreachable(); // no such tile
+    }
+  }
+}

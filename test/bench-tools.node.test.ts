@@ -285,15 +285,24 @@ describe('spill check: which loops of V8\'s code are k loops', () => {
 
 describe('tiles: candidate GEMM micro-kernel tiles', () => {
   it('compiles, and every candidate computes the ROWS × 8 block in GEMM\'s order (plain build: each product rounded, then each sum, k in order)', () => {
-    const { runs, a, b0, first } = setUp(false);
+    const { runs, a, b0, first, lastPanel, block } = setUp(false);
     expect(runs).toHaveLength(TILES.length);
-    for (const run of runs) run();
     const f = Math.fround;
-    for (let i = 0; i < ROWS; i++) for (let j = 0; j < 8; j++) {
+    const expected = (b: Float32Array) => Float32Array.from({ length: ROWS * 8 }, (_, e) => {
+      const i = e >> 3, j = e & 7;
       let c = 0;
-      for (let k = 0; k < KC; k++) c = f(c + f(a[i * KC + k] * b0[k * 8 + j]));
-      for (const block of first) expect(block[i * 8 + j]).toBe(c);
-    }
+      for (let k = 0; k < KC; k++) c = f(c + f(a[i * KC + k] * b[k * 8 + j]));
+      return c;
+    });
+    const fromFirst = expected(b0);
+    for (const c of first) expect(c).toEqual(fromFirst);
+    // a timed run, in its candidate's order (by A panel or by B panel), ends with A times the last B panel
+    const fromLast = expected(lastPanel());
+    expect(fromLast).not.toEqual(fromFirst);
+    runs.forEach((run, t) => {
+      run();
+      expect(block(t), TILES[t][0]).toEqual(fromLast);
+    });
   });
 
   it('compiles the relaxed build too, its candidates agreeing bit for bit', async () => {

@@ -153,25 +153,12 @@ function storeRows(ct: usize, c00: v128, c01: v128, c10: v128, c11: v128): void 
 }
 
 // One B panel against `panels` A panels (aPanel bytes apart; their tiles cPanel
-// bytes apart from c) with tile `tile` (the order of tiles.bench.mjs's TILES).
-// Each tile is called from two places, so that Binaryen keeps it a function of
-// its own, as gemm.ts's micro-kernels are (inlined, V8 allocated the panel
-// loop's values and the tile's together and the tile ran slower).
+// bytes apart from c) with tile `tile` (the order of tiles.bench.mjs's TILES):
+// the relaxed build's order (gemm.ts's blockRows sweeps an A block with each B panel).
 export function sweep(tile: i32, panels: i32, kc: i32, A: usize, aPanel: usize, b: usize, c: usize, cPanel: usize): void {
   for (let t = 0; t < panels; t += 2) {
-    const a0 = A + <usize>t * aPanel, a1 = a0 + aPanel;
-    const c0 = c + <usize>t * cPanel, c1 = c0 + cPanel;
-    const second = t + 1 < panels;
-    switch (tile) {
-      case 0: broadcastTwice6x8(kc, a0, b, c0); if (second) broadcastTwice6x8(kc, a1, b, c1); break;
-      case 1: broadcastOnce6x8(kc, a0, b, c0); if (second) broadcastOnce6x8(kc, a1, b, c1); break;
-      case 2: broadcastOnce4x8(kc, a0, b, c0); if (second) broadcastOnce4x8(kc, a1, b, c1); break;
-      case 3: storedBroadcast4x8(kc, a0, b, c0); if (second) storedBroadcast4x8(kc, a1, b, c1); break;
-      case 4: storedBroadcastTwice6x8(kc, a0, b, c0); if (second) storedBroadcastTwice6x8(kc, a1, b, c1); break;
-      case 5: shuffled4x8(kc, a0, b, c0); if (second) shuffled4x8(kc, a1, b, c1); break;
-      case 6: storedBroadcast5x8(kc, a0, b, c0); if (second) storedBroadcast5x8(kc, a1, b, c1); break;
-      default: unreachable(); // no such tile
-    }
+    const a0 = A + <usize>t * aPanel, c0 = c + <usize>t * cPanel;
+    twoTiles(tile, kc, a0, b, c0, a0 + aPanel, b, c0 + cPanel, t + 1 < panels);
   }
 }
 
@@ -181,17 +168,24 @@ export function sweep(tile: i32, panels: i32, kc: i32, A: usize, aPanel: usize, 
 // panel, which stream from L2).
 export function panelSweep(tile: i32, bPanels: i32, kc: i32, a: usize, b: usize, bPanel: usize, c: usize): void {
   for (let q = 0; q < bPanels; q += 2) {
-    const b0 = b + <usize>q * bPanel, b1 = b0 + bPanel;
-    const second = q + 1 < bPanels;
-    switch (tile) {
-      case 0: broadcastTwice6x8(kc, a, b0, c); if (second) broadcastTwice6x8(kc, a, b1, c); break;
-      case 1: broadcastOnce6x8(kc, a, b0, c); if (second) broadcastOnce6x8(kc, a, b1, c); break;
-      case 2: broadcastOnce4x8(kc, a, b0, c); if (second) broadcastOnce4x8(kc, a, b1, c); break;
-      case 3: storedBroadcast4x8(kc, a, b0, c); if (second) storedBroadcast4x8(kc, a, b1, c); break;
-      case 4: storedBroadcastTwice6x8(kc, a, b0, c); if (second) storedBroadcastTwice6x8(kc, a, b1, c); break;
-      case 5: shuffled4x8(kc, a, b0, c); if (second) shuffled4x8(kc, a, b1, c); break;
-      case 6: storedBroadcast5x8(kc, a, b0, c); if (second) storedBroadcast5x8(kc, a, b1, c); break;
-      default: unreachable(); // no such tile
-    }
+    const b0 = b + <usize>q * bPanel;
+    twoTiles(tile, kc, a, b0, c, a, b0 + bPanel, c, q + 1 < bPanels);
+  }
+}
+
+// Tile `tile` on (a0, b0) into c0, then, if `second`, on (a1, b1) into c1.
+// Each tile is called from two places, so that Binaryen keeps it a function of
+// its own, as gemm.ts's micro-kernels are (inlined, V8 allocated the panel
+// loop's values and the tile's together and the tile ran slower).
+function twoTiles(tile: i32, kc: i32, a0: usize, b0: usize, c0: usize, a1: usize, b1: usize, c1: usize, second: bool): void {
+  switch (tile) {
+    case 0: broadcastTwice6x8(kc, a0, b0, c0); if (second) broadcastTwice6x8(kc, a1, b1, c1); break;
+    case 1: broadcastOnce6x8(kc, a0, b0, c0); if (second) broadcastOnce6x8(kc, a1, b1, c1); break;
+    case 2: broadcastOnce4x8(kc, a0, b0, c0); if (second) broadcastOnce4x8(kc, a1, b1, c1); break;
+    case 3: storedBroadcast4x8(kc, a0, b0, c0); if (second) storedBroadcast4x8(kc, a1, b1, c1); break;
+    case 4: storedBroadcastTwice6x8(kc, a0, b0, c0); if (second) storedBroadcastTwice6x8(kc, a1, b1, c1); break;
+    case 5: shuffled4x8(kc, a0, b0, c0); if (second) shuffled4x8(kc, a1, b1, c1); break;
+    case 6: storedBroadcast5x8(kc, a0, b0, c0); if (second) storedBroadcast5x8(kc, a1, b1, c1); break;
+    default: unreachable(); // no such tile
   }
 }

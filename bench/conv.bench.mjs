@@ -57,8 +57,10 @@ export default function register(suite) {
     const K = C * F * F, P = OH * OH;
     const shape = `[${BATCH}, ${C}, ${H}, ${H}] * ${FN}×${C}×${F}×${F} pad ${pad}`;
     for (const backward of [false, true]) {
-      // forward 2·FN·K·P per image; backward the same again for dW and for dx
-      const flops = (backward ? 3 : 1) * 2 * BATCH * FN * K * P;
+      // forward 2·FN·K·P per image and dW the same; dx 2·FN·K·H·W, what the direct kernel computes
+      // (a correlation of dout padded by FH − 1 − pad, giving H×W: at pad 2, 14² of the forward's 16²
+      // positions, so counting dx as a forward would overstate that row's GFLOP/s by 8.5%)
+      const flops = 2 * BATCH * FN * K * (backward ? 2 * P + H * H : P);
       suite.add(`Convolution ${backward ? 'forward + backward' : 'forward'} ${shape}`, {
         flops,
         ours: async (rt) => {

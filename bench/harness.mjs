@@ -326,7 +326,7 @@ export async function runSuite(suite, rt, progress, { plainRt = null, beforeCase
         ours = await timeOne(() => ({ ...peak, dispose: undefined }), suite.time, c.flops, clock, 'p50');
       }
       ours ??= await timeOne(() => c.ours(rt, suite), suite.time, c.flops, clock, 'mean');
-      results.push(await finishRow(c, suite, tf, paired, ours, clock, progress));
+      results.push(await finishRow(c, suite, tf, paired, ours, clock, progress, beforeCase));
     }
   } finally {
     peak?.dispose?.();
@@ -334,8 +334,13 @@ export async function runSuite(suite, rt, progress, { plainRt = null, beforeCase
   return results;
 }
 
-/** The row of case c: ours, then the peers (TF.js's wasm from the pairing when it was paired). */
-async function finishRow(c, suite, tf, paired, ours, clock, progress) {
+/**
+ * The row of case c: ours, then the peers (TF.js's wasm from the pairing when it was paired). Each peer
+ * timed on its own (TF.js's other backends, external programs such as NumPy) runs after `beforeCase(c)`
+ * again: ours ran on the CPU found fastest just before it, and a peer timed seconds later on that CPU,
+ * without its own probe, could meet the slow phase the probe had steered ours away from.
+ */
+async function finishRow(c, suite, tf, paired, ours, clock, progress, beforeCase = undefined) {
   const row = { topic: c.topic, name: c.name, peak: !!c.peak, ours, peers: {} };
   if (!suite.relaxed) {
     if (c.tfjs) {
@@ -345,10 +350,12 @@ async function finishRow(c, suite, tf, paired, ours, clock, progress) {
           continue;
         }
         if (!(await tf.setBackend(backend))) throw new Error(`bench: TF.js backend '${backend}' failed to initialise`);
+        beforeCase?.(c);
         row.peers[`tfjs-${backend}`] = await timeOne(() => c.tfjs(tf, backend), suite.time, c.flops, clock);
       }
     }
     for (const [peer, run] of Object.entries(c.external ?? {})) {
+      beforeCase?.(c);
       const r = await run().catch((e) => ({ error: String(e?.message ?? e) }));
       row.peers[peer] = typeof r === 'number' ? { ms: r, flops: c.flops } : r;
     }

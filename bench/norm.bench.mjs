@@ -40,18 +40,16 @@ export default function register(suite) {
       const dout = tf.randomNormal([BATCH, D]);
       const runningMean = tf.variable(tf.zeros([D]));
       const runningVar = tf.variable(tf.zeros([D]));
-      // gradients of Σ dout ⊙ y with respect to x, gamma, beta = backward(dout)
+      // y's gradients with respect to x, gamma, beta for the upstream gradient dout = backward(dout); the
+      // batch's statistics computed once, as ours (the running ones updated from them inside the forward)
       const grads = tf.grads((xs, g, b) => {
         const { mean, variance } = tf.moments(xs, 0);
-        return tf.sum(tf.mul(tf.batchNorm(xs, mean, variance, b, g, EPS), dout));
+        runningMean.assign(tf.add(tf.mul(runningMean, MOMENTUM), tf.mul(mean, 1 - MOMENTUM)));
+        runningVar.assign(tf.add(tf.mul(runningVar, MOMENTUM), tf.mul(variance, 1 - MOMENTUM)));
+        return tf.batchNorm(xs, mean, variance, b, g, EPS);
       });
       return {
-        fn: () => tf.tidy(() => {
-          const { mean, variance } = tf.moments(x, 0);
-          runningMean.assign(tf.add(tf.mul(runningMean, MOMENTUM), tf.mul(mean, 1 - MOMENTUM)));
-          runningVar.assign(tf.add(tf.mul(runningVar, MOMENTUM), tf.mul(variance, 1 - MOMENTUM)));
-          grads([x, gamma, beta]);
-        }),
+        fn: () => tf.tidy(() => { grads([x, gamma, beta], dout); }),
         dispose: () => tf.dispose([gamma, beta, x, dout, runningMean, runningVar]),
       };
     },

@@ -1,5 +1,5 @@
 // One optimizer step: update every parameter of the book's MultiLayerNet
-// 784-[100×6]-10 (129,010 floats in 14 tensors) from fixed gradients, for each
+// 784-[100×6]-10 (130,010 floats in 14 tensors) from fixed gradients, for each
 // of our optimizers, against TF.js's tf.train.* counterpart applying the same
 // gradients to tf.variable weights (optimizer.applyGradients). Ours runs as
 // one fused kernel over the net's contiguous parameter block. TF.js has no

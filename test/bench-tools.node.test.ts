@@ -206,6 +206,21 @@ describe('cores: the CPU a pinned case runs on', () => {
   });
 });
 
+describe('runSuite, plain pass', () => {
+  it('moves the pinned child again (beforeCase) before each peer timed on its own, not only before ours', async () => {
+    const events: string[] = [];
+    const suite = new Suite({ quick: true, relaxed: false, time: 50 });
+    suite.topic = 'conv';
+    suite.add('step', {
+      ours: () => { events.push('prepare ours'); return () => {}; },
+      external: { numpy: async () => { events.push('numpy'); return 1; }, other: async () => { events.push('other'); return 2; } },
+    });
+    const [row] = await runSuite(suite, {}, () => {}, { beforeCase: (c: { name: string }) => events.push(`before ${c.name}`) });
+    expect(events).toEqual(['before step', 'prepare ours', 'before step', 'numpy', 'before step', 'other']);
+    expect(row.peers.numpy.ms).toBe(1);
+  });
+});
+
 describe('runSuite, relaxed pass', () => {
   // stand-ins for the two runtimes: each case's setup sees which one it runs on
   const relaxedRt = { build: 'relaxed' }, plainRt = { build: 'plain' };

@@ -30,8 +30,11 @@ const ROWS = 60; // about gemm.ts's MC (48 relaxed, 50 plain), and whole panels 
 const B_PANELS = 8;
 const FLOPS = 2 * ROWS * 8 * KC * B_PANELS;
 
-/** [tile function in tiles.ts (sweep's `tile` is its index here), rows per tile, floats per A value in the packing, description]. */
-/** Each runs in its packing's order (header): A packed broadcast one panel at a time, the others by B panel. */
+/**
+ * [tile function in tiles.ts (the sweeps' `tile` is its index here), rows per tile, floats per A value in the
+ * packing, description]. Each runs in its packing's order (header): A packed broadcast one panel at a time
+ * (4 floats a value), the others by B panel.
+ */
 const TILES = [
   ['broadcastTwice6x8', 6, 1, '6×8, each A value broadcast per B vector (the plain build\'s tile before micro5x8)'],
   ['broadcastOnce6x8', 6, 1, '6×8, each A value broadcast once per k (the relaxed build\'s micro6x8)'],

@@ -2,7 +2,8 @@
 // (tiles.bench.mjs compiles this file for the pass's build). Each tile
 // function multiplies one packed A panel by one packed B panel (8 columns ×
 // kc) and stores its rows of C at ct, 8 floats each; `sweep` runs one B panel
-// over an A block's panels, as gemm.ts's blockRows does. Only the k loops
+// over an A block's panels (the relaxed build's blockRows), `panelSweep` one A
+// panel against several B panels (the plain build's). Only the k loops
 // differ; madd is the shipped builds' own (tile.ts), so every candidate
 // computes each C element in the same order with the same bits.
 import { madd } from "../assembly/tile";

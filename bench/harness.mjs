@@ -426,7 +426,34 @@ export function machine() {
     modelNumber = field('model') ?? modelNumber;
     vendor = field('vendor_id') ?? vendor;
   } catch { /* not Linux */ }
-  return { model, vendor, family, modelNumber, flags, node: process.version, tfjs: require('@tensorflow/tfjs-core/package.json').version };
+  return {
+    model, vendor, family, modelNumber, generation: generation(vendor, family, modelNumber), flags,
+    node: process.version, tfjs: require('@tensorflow/tfjs-core/package.json').version,
+  };
+}
+
+/**
+ * Server cores by vendor, family and model number: a VM's model name often hides the generation ("Intel(R)
+ * Xeon(R) Processor"), which docs/BENCHMARKS.md keeps a table for.
+ */
+const GENERATIONS = {
+  'GenuineIntel 6 85': 'Skylake-SP / Cascade Lake',
+  'GenuineIntel 6 106': 'Ice Lake-SP',
+  'GenuineIntel 6 143': 'Sapphire Rapids',
+  'GenuineIntel 6 173': 'Granite Rapids',
+  'GenuineIntel 6 175': 'Sierra Forest',
+  'GenuineIntel 6 207': 'Emerald Rapids',
+  'AuthenticAMD 23 49': 'Zen 2 (Rome)',
+  'AuthenticAMD 25 1': 'Zen 3 (Milan)',
+  'AuthenticAMD 25 17': 'Zen 4 (Genoa)',
+  'AuthenticAMD 25 160': 'Zen 4c (Bergamo)',
+  'AuthenticAMD 26 2': 'Zen 5 (Turin)',
+  'AuthenticAMD 26 17': 'Zen 5c (Turin dense)',
+};
+
+/** The generation of a known server core, or null. */
+export function generation(vendor, family, modelNumber) {
+  return GENERATIONS[`${vendor} ${family} ${modelNumber}`] ?? null;
 }
 
 /** The results as a markdown table; ratios are simdnn (plain) speed over the peer's. */

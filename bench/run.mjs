@@ -168,7 +168,7 @@ if (opts.relaxedChild || opts.rowsChild) {
   process.exit();
 }
 const m = machine();
-console.error(`simdnn bench: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
+console.error(`simdnn bench: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}${m.generation ? `: ${m.generation}` : ''}), Node ${m.node}, TF.js ${m.tfjs}; ${opts.quick ? 'quick, ' : ''}${opts.time} ms per measurement, ${opts.clock} clock`);
 // First, whether V8 keeps the GEMM micro-kernels in registers here (bench/spill-check.mjs):
 // a spill costs 40% of the GEMM's speed on some CPUs, so the figures below would not be ours.
 const spill = spillCheck();
@@ -200,7 +200,7 @@ const relaxed = opts.relaxedPass ? Object.assign({}, ...(await pass(opts, passth
 const after = coreSpeeds();
 const rttAfter = await betweenCores();
 const simd = m.flags.split(' ').filter((f) => /^(sse4_2|avx|avx2|fma|avx512f)$/.test(f)).join(' ');
-console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}), flags: ${m.flags}`);
+console.log(`\nCPU: ${m.model} (${m.vendor}, family ${m.family}, model ${m.modelNumber}${m.generation ? `: ${m.generation}` : ''}), flags: ${m.flags}`);
 console.log(spill.report.split('\n')[0]);
 console.log(`before: ${coreReport(before)}; ${rttBefore}\nafter: ${coreReport(after)}; ${rttAfter}`);
 console.log(`\nMachine: ${m.model} (${simd}), ${os.cpus().length} cores, Node ${m.node}, TF.js ${m.tfjs}; ` +

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { NUMPY_SPIN_MS, NumpyPeer } from '../bench/numpy-peer.mjs';
 import { HalfBatchPair } from '../bench/half-batch-pair.mjs';
 import { coherence, coherenceReport } from '../bench/coherence.mjs';
-import { Suite, runSuite, timePaired } from '../bench/harness.mjs';
+import { generation, runSuite, Suite, timePaired } from '../bench/harness.mjs';
 import { kernelLoops } from '../bench/spill-check.mjs';
 import { chooseCpu } from '../bench/cores.mjs';
 import { KC, ROWS, TILES, setUp } from '../bench/tiles.bench.mjs';
@@ -203,6 +203,18 @@ describe('cores: the CPU a pinned case runs on', () => {
     for (const rate of chosen.rates) expect(positive(rate)).toBe(true);
     expect(allowed.length, 'the main thread, V8\'s and the worker\'s').toBeGreaterThan(2);
     for (const cpus of allowed) expect(cpus).toBe(String(chosen.cpu));
+  });
+});
+
+describe('machine: the CPU the bench prints', () => {
+  it('names the generation of the server cores met so far, and of none it does not know', () => {
+    expect(generation('GenuineIntel', '6', '207')).toBe('Emerald Rapids');
+    expect(generation('GenuineIntel', '6', '143')).toBe('Sapphire Rapids');
+    expect(generation('AuthenticAMD', '25', '1')).toBe('Zen 3 (Milan)');
+    expect(generation('AuthenticAMD', '25', '17')).toBe('Zen 4 (Genoa)');
+    expect(generation('AuthenticAMD', '26', '2')).toBe('Zen 5 (Turin)');
+    expect(generation('AuthenticAMD', '26', '207')).toBeNull();
+    expect(generation('?', '?', '?')).toBeNull();
   });
 });
 

@@ -12,8 +12,8 @@
 // tiles of at most 4 columns or 4 rows run 5×4 / 6×4 or 4×8 kernels instead
 // of computing padding (10% faster at M = 16, a conv layer's filter count),
 // and 6–8 last rows (7–8 in the relaxed build) run as two 4-row tiles
-// (tileRows). A·B with at most 4 rows (a batch of 1–4) skips packing B
-// and reads it in sweeps of a few rows (gemmRows); weights packed once for a frozen net run on the same
+// (tileRows). A·B with at most 4 rows (a batch of 1–4), or 5–8 on large B,
+// skips packing B and reads it in sweeps of a few rows (gemmRows); weights packed once for a frozen net run on the same
 // blocks and tiles without packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
 // in the relaxed build A stored row-major) transposes 4×4 blocks in registers
 // (the plain build broadcasts A's values from vector loads of 4), so every
@@ -162,7 +162,7 @@ function gemmCore(
     if (bias != 0) for (let i = 0; i < M; i++) epilogue(C + ((<usize>i * ldc) << 2), ldc, 1, N, bias, act);
     return;
   }
-  if (transA == 0 && transB == 0 && M <= SMALL_M) {
+  if (transA == 0 && transB == 0 && sweepsB(M, N, K)) {
     gemmRows(M, N, K, A, lda, B, ldb, C, ldc, beta, bias, act, work);
     return;
   }
@@ -497,10 +497,11 @@ function packedRow1x8(kc: i32, a: usize, p: usize, c: usize, beta: f32, n: i32):
   storePanelRow(c, s0, s1, beta, n);
 }
 
-// ---- A few rows of A·B (a batch of up to SMALL_M: inference, or a training
-// batch of 1–4): packing B, K·N floats, would cost as much as M/8 of the
-// multiply-adds. Instead, per K block of KC, the rows of A are flushed and
-// interleaved into the workspace (groups of 4, 2 or 1 rows: rowGroup) and B
+// ---- A few rows of A·B (a batch of up to SMALL_M, or SWEEP_M on large B:
+// inference, or a small training batch): packing B, K·N floats, would cost
+// as much as M/8 of the multiply-adds. Instead, per K block of KC, the rows
+// of A are flushed and interleaved into the workspace (groups of 4, 2 or 1
+// rows: rowGroup) and B
 // is read in place, each B vector flushed once per group and multiplied by
 // every row of it before the next is loaded. B is read in sweeps of RB rows
 // (more when B is narrow): a sweep reads its rows left to right over a chunk
@@ -520,11 +521,25 @@ function packedRow1x8(kc: i32, a: usize, p: usize, c: usize, beta: f32, n: i32):
 // path M picks. Strips: one row 16 columns, two rows 8, four rows 4 (V8
 // loads every broadcast of the k step before the first multiply, which caps
 // the tile: see stripRows); then 4-column strips. Columns past N are never
-// read or written. From 5 rows on the packed path is kept: B is flushed once
-// when packed rather than once per group, and its 5×8 kernel keeps more
-// accumulators (sweeps measured 1.3–1.7× faster at 5–6 × 4096 × 4096 but
-// 0.6× at 5–8 × 1000 × 784; docs/BENCHMARKS.md).
+// read or written. From 5 rows the packed path flushes B once rather than
+// once per group, and its 5×8 kernel keeps more accumulators: it is kept for
+// B in cache (sweeps 0.6–0.9× it at 5–8 × 1000 × 784, 512², 4096 × 256).
+// For 5–8 rows on a B of 8 MiB or more (past every L2, as AlexNet's
+// classifier) packing B, read once from memory and written once, costs more
+// than the second flush: there sweeps run 1.2–1.9× faster (1.5× at 8 × 9216 ×
+// 4096) in both builds, unless B is narrow (a sweep's chunk of B is then
+// short: 0.6–0.8× at 512 columns, 0.96–1.09× at 768; docs/BENCHMARKS.md).
 const SMALL_M = 4;
+const SWEEP_M = 8;
+const SWEEP_MIN_B = 1 << 21; // floats
+const SWEEP_MIN_N = 768;
+
+// Whether A·B runs as gemmRows' sweeps (same bits as the packed path either way).
+// @ts-ignore: decorator
+@inline
+function sweepsB(M: i32, N: i32, K: i32): bool {
+  return M <= SMALL_M || (M <= SWEEP_M && N >= SWEEP_MIN_N && <i64>K * N >= SWEEP_MIN_B);
+}
 const RB = 8; // rows of B per sweep (16 for one row: its sweep computes a quarter as much per line)
 const NB = 1024; // columns of B per sweep: the sums of 4 rows take 16 KiB
 const SWEEP_FLOATS = 4096; // narrower B: more rows per sweep, up to 16 KiB of B (whole K blocks of N ≤ 16)

@@ -14,8 +14,11 @@ const SQUARES = [128, 256, 512, 1024];
 const QUICK_SQUARES = [128, 256];
 /** [M, K, N]: an MLP layer's products at batch 100 (784→100, 100→100). */
 const TRAINING = [[100, 784, 100], [100, 100, 100]];
-/** [M, K, N]: a few rows against large weights (predicting a few rows, training at batch 1–4), A·B only. */
-const FEW_ROWS = [[1, 4096, 4096], [3, 4096, 4096], [4, 1024, 1024]];
+/**
+ * [M, K, N]: a few rows against large weights (predicting a few rows, training at a small batch), A·B only;
+ * 8 × 4096² is AlexNet's second classifier layer at batch 8.
+ */
+const FEW_ROWS = [[1, 4096, 4096], [3, 4096, 4096], [4, 1024, 1024], [8, 4096, 4096]];
 /** [label, transA, transB]: forward y = x·W, dx = dy·Wᵀ, dW = xᵀ·dy. */
 const CASES = [['A·B', 0, 0], ['A·Bᵀ', 0, 1], ['Aᵀ·B', 1, 0]];
 

@@ -281,7 +281,7 @@ describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) 
   });
 });
 
-describe('gemm with 1–4 rows on wide or tall B (the rows path\'s sweeps of B)', () => {
+describe('gemm with 1–4 rows on wide or tall B, and 5–8 on large B (the rows path\'s sweeps of B)', () => {
   const GUARD = 8; // canary floats before and after C
   // B's widths and heights across the 4-float vector, the 8- and 16-column strips, the K block (KC) and the
   // 1024-column chunk of a sweep; sweeps read 8 rows of B at a time (more when B is narrow)
@@ -337,10 +337,37 @@ describe('gemm with 1–4 rows on wide or tall B (the rows path\'s sweeps of B)'
     }
   });
 
-  it('gemmBiasAct and gemmActBackward on 1–4 rows give the bits of the frozen path (gemmPacked) and of gemm then the activation\'s backward, across the chunk and K-block edges', () => {
+  it('5–8 rows on B of at least 2^21 floats and 768 columns (sweeps), and just below either bound (packed): strided B, beta 0 / 1 / 0.5, subnormal operands: the bits of gemmBlockedRef; canaries untouched; column parts give the whole call\'s bits', () => {
+    let seed = 4100;
+    // [M, N, K]: at the bounds (2^21 floats, 768 columns), past them, just below each; 7 rows run as 4 + 2 + 1
+    const shapes = [[5, 1024, 2048], [6, 768, 2731], [7, 1025, 2047], [8, 2048, 1024], [8, 767, 2735], [8, 1024, 2047]] as const;
+    for (const [M, N, K] of shapes) {
+      const beta = [0, 1, 0.5][seed % 3];
+      const p = problem(0, 0, M, N, K, beta, seed++);
+      if (N % 2 === 0) { // B's row stride a multiple of 4 KiB, as a 1024- or 4096-wide weight has
+        const ldb = Math.ceil((N + 1) / 1024) * 1024, B = new Float32Array(K * ldb).fill(SENTINEL);
+        for (let kk = 0; kk < K; kk++) B.set(p.B.subarray(kk * p.ldb, kk * p.ldb + N), kk * ldb);
+        Object.assign(p, { B, ldb });
+      }
+      sprinkle(p.A, seed++);
+      sprinkle(p.B, seed++);
+      const what = `M=${M} N=${N} K=${K} beta=${beta} ldb=${p.ldb}`;
+      const got = call(p, 'gemm');
+      expectBits(got.C, call(p, 'gemmBlockedRef').C, what);
+      expect(got.guards, `${what}: canaries`).toBe(true);
+      const cut = 8 * Math.floor(N / 16); // a 2-thread column split
+      const left = call(p, 'gemm', [0, M], [0, cut]), right = call(p, 'gemm', [0, M], [cut, N]);
+      for (let i = 0; i < M; i++) {
+        expectBits(left.C.subarray(i * p.ldc, i * p.ldc + cut), got.C.subarray(i * p.ldc, i * p.ldc + cut), `${what}: columns 0..${cut}, row ${i}`);
+        expectBits(right.C.subarray(i * p.ldc + cut, i * p.ldc + N), got.C.subarray(i * p.ldc + cut, i * p.ldc + N), `${what}: columns ${cut}..${N}, row ${i}`);
+      }
+    }
+  });
+
+  it('gemmBiasAct and gemmActBackward on 1–4 rows (5–8 on large B) give the bits of the frozen path (gemmPacked) and of gemm then the activation\'s backward, across the chunk and K-block edges', () => {
     let seed = 4200;
-    for (const [N, K] of [[1025, 257], [4096, 17], [1000, 784], [17, 4096], [100, 100]] as const) {
-      for (const M of [1, 2, 3, 4]) {
+    for (const [N, K] of [[1025, 257], [4096, 17], [1000, 784], [17, 4096], [100, 100], [1024, 2048]] as const) {
+      for (const M of N * K >= 1 << 21 ? [5, 6, 7, 8] : [1, 2, 3, 4]) {
         const A = rt.tensor([M, K], sprinkle(randomArray(M * K, seed++), seed++)), B = rt.tensor([K, N], sprinkle(randomArray(K * N, seed++), seed++));
         const b = rt.tensor([N], randomArray(N, seed++)), saved = rt.tensor([M, N], randomArray(M * N, seed++));
         const C1 = rt.tensor([M, N]), C2 = rt.tensor([M, N]), Bp = rt.tensor([K * Math.ceil(N / 8) * 8]);
@@ -390,9 +417,9 @@ describe('gemm, relaxed build (fused multiply-add)', () => {
     }
   });
 
-  it('gemmPacked gives the bits of gemmBiasAct in the relaxed build too (the same fused multiply-adds in the same order)', () => {
+  it('gemmPacked gives the bits of gemmBiasAct in the relaxed build too (the same fused multiply-adds in the same order; 5–8 rows on large B: sweeps against packed B)', () => {
     let seed = 550;
-    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1], [1, 1025, 257], [2, 1000, 300], [3, 4096, 17], [4, 1023, KC + 9]]) {
+    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1], [1, 1025, 257], [2, 1000, 300], [3, 4096, 17], [4, 1023, KC + 9], [5, 1024, 2048], [7, 1025, 2047], [8, 768, 2731]]) {
       const A = relaxed.tensor([M, K], randomArray(M * K, seed++)), B = relaxed.tensor([K, N], randomArray(K * N, seed++));
       const b = relaxed.tensor([N], randomArray(N, seed++)), C1 = relaxed.tensor([M, N]), C2 = relaxed.tensor([M, N]);
       const Bp = relaxed.tensor([K * Math.ceil(N / 8) * 8]);

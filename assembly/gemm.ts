@@ -397,29 +397,48 @@ function packedBlocks(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: 
 // so its bits, but B is already flushed and each panel's k rows are
 // contiguous: at one row 2 vector operations per B vector where gemmRows
 // needs 5, and three or four rows take a whole panel (4 × 8) per k, which
-// gemmRows' flush of each B vector left no registers for.
+// gemmRows' flush of each B vector left no registers for. Each panel runs
+// all its K blocks before the next (the C tile stays in L1 between them), so
+// B streams through memory in order, panel after panel. (With the K blocks
+// outermost, as gemmCore runs them, each block read 8 KiB of every 128 KiB
+// panel of a 4096-row B in turn: 1.15–1.3× slower at 1–4 × 4096² in both
+// builds.) The rows of A go into the B block's room (gemmPacked packs no B),
+// PACKED_SPAN k at a time.
 const PACKED_ROWS_M = 4;
+const PACKED_SPAN = KC * NC / 4; // a multiple of KC: spans hold whole K blocks
 
 function packedRows(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
   const panelBytes = <usize>(K * NR) << 2;
-  for (let pc = 0; pc < K; pc += KC) {
-    const kc = min(KC, K - pc);
-    const b: f32 = pc == 0 ? 0 : 1;
-    const bk = Bp + (<usize>(pc * NR) << 2);
+  const a = work + (<usize>A_BLOCK << 2);
+  for (let ks = 0; ks < K; ks += PACKED_SPAN) {
+    const ke = min(K, ks + PACKED_SPAN);
     if (M > 2) {
-      packRows(work, A + (<usize>pc << 2), lda, M, kc, 4);
-      for (let j = 0; j < N; j += NR) packedRows4x8(kc, work, bk + <usize>(j / NR) * panelBytes, C + (<usize>j << 2), ldc, b, M, min(NR, N - j));
+      packRows(a, A + (<usize>ks << 2), lda, M, ke - ks, 4);
+      for (let j = 0; j < N; j += NR) {
+        const p = Bp + <usize>(j / NR) * panelBytes, c = C + (<usize>j << 2), n = min(NR, N - j);
+        for (let pc = ks; pc < ke; pc += KC) {
+          packedRows4x8(min(KC, ke - pc), a + (<usize>((pc - ks) * 4) << 2), p + (<usize>(pc * NR) << 2), c, ldc, pc == 0 ? 0 : 1, M, n);
+        }
+      }
       continue;
     }
     for (let i = 0; i < M; i++) {
       const c = C + (<usize>(i * ldc) << 2);
-      packRows(work, A + ((<usize>i * lda + <usize>pc) << 2), lda, 1, kc, 1);
+      packRows(a, A + ((<usize>i * lda + <usize>ks) << 2), lda, 1, ke - ks, 1);
       let j = 0;
       for (; j + 16 <= N; j += 16) {
-        const p = bk + <usize>(j / NR) * panelBytes;
-        packedRow1x16(kc, work, p, p + panelBytes, c + (<usize>j << 2), b);
+        const p = Bp + <usize>(j / NR) * panelBytes;
+        for (let pc = ks; pc < ke; pc += KC) {
+          const o = <usize>(pc * NR) << 2;
+          packedRow1x16(min(KC, ke - pc), a + (<usize>(pc - ks) << 2), p + o, p + panelBytes + o, c + (<usize>j << 2), pc == 0 ? 0 : 1);
+        }
       }
-      for (; j < N; j += NR) packedRow1x8(kc, work, bk + <usize>(j / NR) * panelBytes, c + (<usize>j << 2), b, min(NR, N - j));
+      for (; j < N; j += NR) {
+        const p = Bp + <usize>(j / NR) * panelBytes;
+        for (let pc = ks; pc < ke; pc += KC) {
+          packedRow1x8(min(KC, ke - pc), a + (<usize>(pc - ks) << 2), p + (<usize>(pc * NR) << 2), c + (<usize>j << 2), pc == 0 ? 0 : 1, min(NR, N - j));
+        }
+      }
     }
   }
   if (bias != 0) epilogue(C, ldc, M, N, bias, act);

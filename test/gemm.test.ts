@@ -800,6 +800,27 @@ describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a f
     }
   });
 
+  it('1–4 rows with K past the span of A that the workspace holds (2^16 k, then the rest): the bits of gemm / gemmBiasAct on the unpacked B', () => {
+    let seed = 3050;
+    for (const N of [8, 17]) {
+      const p = problem(0, 0, 4, N, (1 << 16) + KC + 3, 0, seed++);
+      sprinkle(p.A, seed++);
+      sprinkle(p.B, seed++);
+      const packed = pack(p);
+      for (const M of [1, 2, 3, 4]) {
+        const q = { ...p, M, A: p.A.subarray(0, M * p.lda), C0: p.C0.subarray(0, M * p.ldc) };
+        for (const act of [-1, 1]) {
+          const bias = act < 0 ? null : randomArray(N, seed++);
+          const what = `${M}×${N}×${p.K} act ${act < 0 ? 'no bias' : act}`;
+          const got = packedCall(q, packed.Bp, bias, Math.max(act, 0));
+          expectBits(got.C, unpacked(q, bias, Math.max(act, 0)), what);
+          expect(got.guards, `${what}: C's canaries`).toBe(true);
+        }
+      }
+      packed.buf.dispose();
+    }
+  });
+
   it('packs op(B) flushed, K rows per panel of 8 columns, the last panel\'s missing columns zero', () => {
     const p = problem(0, 1, 1, 13, 5, 0, 3100);
     p.B[2 * p.ldb + 3] = 1e-40; // column 2, k 3: subnormal

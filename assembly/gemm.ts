@@ -13,8 +13,9 @@
 // of computing padding (10% faster at M = 16, a conv layer's filter count),
 // and 6–8 last rows (7–8 in the relaxed build) run as two 4-row tiles
 // (tileRows). A·B with at most 4 rows (a batch of 1–4), or 5–8 on large B,
-// skips packing B and reads it in sweeps of a few rows (gemmRows); weights packed once for a frozen net run on the same
-// blocks and tiles without packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
+// skips packing B and reads it in sweeps of a few rows (gemmRows); weights
+// packed once for a frozen net run on the same blocks and tiles without
+// packing B per call (gemmPacked). Packing a transposed operand (Bᵀ, or
 // in the relaxed build A stored row-major) transposes 4×4 blocks in registers
 // (the plain build broadcasts A's values from vector loads of 4), so every
 // transpose case runs at the speed of A·B.
@@ -517,40 +518,40 @@ function packedRow1x8(kc: i32, a: usize, p: usize, c: usize, beta: f32, n: i32):
 }
 
 // ---- A few rows of A·B (a batch of up to SMALL_M, or SWEEP_M on large B:
-// inference, or a small training batch): packing B, K·N floats, would cost
-// as much as M/8 of the multiply-adds. Instead, per K block of KC, the rows
-// of A are flushed and interleaved into the workspace (groups of 4, 2 or 1
-// rows: rowGroup) and B
-// is read in place, each B vector flushed once per group and multiplied by
-// every row of it before the next is loaded. B is read in sweeps of RB rows
-// (more when B is narrow): a sweep reads its rows left to right over a chunk
-// of NB columns, a strip of 4–16 columns at a time down the RB rows, so a
-// cache line of B is read whole while it is in L1 and the prefetcher sees RB
-// sequential streams; a second group of rows finds the sweep's B in L1. The
-// strips' partial sums wait in the workspace between sweeps (M·NB floats)
-// and go to C at the K block's last sweep. (Strips walked down all kc rows
-// of a K block before: each row of B on a new 4 KiB page, with a row stride
-// of a multiple of 4 KiB all in one L1 set, and 3–4 rows read each line in
-// 4 separate walks: 1–4 × 4096 × 4096 at 3–10 GFLOP/s, 0.4–0.6× TF.js.)
-// The arithmetic is the blocked kernel's: per K block, s = Σ a·b from 0 in k
-// order (operands flushed as packing flushes them; a sum held in the
-// workspace between sweeps is the same float it was in the register), C =
-// beta·C + s for the first block (s alone for beta 0, C + s for beta 1) and
-// C + s after, then the epilogue. So a call gives the same bits whichever
-// path M picks. Strips: one row 16 columns, two rows 8, four rows 4 (V8
-// loads every broadcast of the k step before the first multiply, which caps
-// the tile: see stripRows); then 4-column strips. Columns past N are never
-// read or written. From 5 rows the packed path flushes B once rather than
-// once per group, and its 5×8 kernel keeps more accumulators: it is kept for
-// B in cache (sweeps 0.6–0.9× it at 5–8 × 1000 × 784, 512², 4096 × 256).
-// For 5–8 rows on a B of 8 MiB or more (past every L2, as AlexNet's
-// classifier) packing B, read once from memory and written once, costs more
-// than the second flush: there sweeps run 1.2–1.9× faster (1.5× at 8 × 9216 ×
-// 4096) in both builds, unless B is narrow (a sweep's chunk of B is then
-// short: 0.6–0.8× at 512 columns, 0.96–1.09× at 768; docs/BENCHMARKS.md).
+// inference, or a small training batch): packing B, K·N floats, would cost as
+// much as M/8 of the multiply-adds. Instead, per K block of KC, the rows of A
+// are flushed and interleaved into the workspace (groups of 4, 2 or 1 rows:
+// rowGroup) and B is read in place, each B vector flushed once per group and
+// multiplied by every row of it before the next is loaded. B is read in sweeps
+// of RB rows (more when B is narrow): a sweep reads its rows left to right
+// over a chunk of NB columns, a strip of 4–16 columns at a time down the RB
+// rows, so a cache line of B is read whole while it is in L1 and the
+// prefetcher sees RB sequential streams; a second group of rows finds the
+// sweep's B in L1. The strips' partial sums wait in the workspace between
+// sweeps (M·NB floats) and go to C at the K block's last sweep. (Strips walked
+// down all kc rows of a K block before: each row of B on a new 4 KiB page,
+// with a row stride of a multiple of 4 KiB all in one L1 set, and 3–4 rows
+// read each line in 4 separate walks: 1–4 × 4096 × 4096 at 3–10 GFLOP/s,
+// 0.4–0.6× TF.js.) The arithmetic is the blocked kernel's: per K block,
+// s = Σ a·b from 0 in k order (operands flushed as packing flushes them; a sum
+// held in the workspace between sweeps is the same float it was in the
+// register), C = beta·C + s for the first block (s alone for beta 0, C + s for
+// beta 1) and C + s after, then the epilogue. So a call gives the same bits
+// whichever path M picks. Strips: one row 16 columns, two rows 8, four rows 4
+// (V8 loads every broadcast of the k step before the first multiply, which
+// caps the tile: see stripRows); then 4-column strips. Columns past N are
+// never read or written. From 5 rows the packed path flushes B once rather
+// than once per group, and its 5×8 kernel keeps more accumulators: it is kept
+// for B in cache (sweeps ran 0.77–0.93× it at 8 × 784 × 1000, 512² and 4096 ×
+// 256 on Intel, 0.6× at 5–8 × 1000 × 784 on Zen 5). For 5–8 rows on a B of 8
+// MiB or more (past every L2, as AlexNet's classifier) packing B, read once
+// from memory and written once, costs more than the second flush: there sweeps
+// run 1.2–1.9× faster (1.5× at 8 × 9216 × 4096) in both builds, unless B is
+// narrow (a sweep's chunk of B is then short: 0.6–0.8× at 512 columns,
+// 0.96–1.09× at 768; docs/BENCHMARKS.md).
 const SMALL_M = 4;
 const SWEEP_M = 8;
-const SWEEP_MIN_B = 1 << 21; // floats
+const SWEEP_MIN_B = 1 << 21; // floats of B (8 MiB)
 const SWEEP_MIN_N = 768;
 
 // Whether A·B runs as gemmRows' sweeps (same bits as the packed path either way).
@@ -559,6 +560,7 @@ const SWEEP_MIN_N = 768;
 function sweepsB(M: i32, N: i32, K: i32): bool {
   return M <= SMALL_M || (M <= SWEEP_M && N >= SWEEP_MIN_N && <i64>K * N >= SWEEP_MIN_B);
 }
+
 const RB = 8; // rows of B per sweep (16 for one row: its sweep computes a quarter as much per line)
 const NB = 1024; // columns of B per sweep: the sums of 4 rows take 16 KiB
 const SWEEP_FLOATS = 4096; // narrower B: more rows per sweep, up to 16 KiB of B (whole K blocks of N ≤ 16)

@@ -4,13 +4,14 @@
 // gradient, so each thread runs its rows through every layer with no
 // synchronisation between layers and its activations never leave its core;
 // then, in a second split, each thread's share of every layer's dW and db
-// (src/nets/row-chain.ts builds the tables). Each call computes what the
-// layer-by-layer path computes for those rows or that block of dW, with the
-// same reduction order, so the bits are that path's.
+// (src/nets/row-chain.ts builds the tables). A frozen net of Affine layers
+// predicts the same way, on its weights packed once (src/nets/frozen.ts).
+// Each call computes what the layer-by-layer path computes for those rows or
+// that block of dW, with the same reduction order, so the bits are that path's.
 //
 // An entry is CHAIN_SLOTS 32-bit slots: the op code, then its arguments in
 // the kernel's order (f32 arguments as their bits).
-import { gemm, gemmBiasAct, biasBackward } from "./gemm";
+import { gemm, gemmBiasAct, gemmPacked, biasBackward } from "./gemm";
 import { softmaxCrossEntropyForward, softmaxCrossEntropyBackward } from "./softmax";
 
 const CHAIN_SLOTS = 16;
@@ -22,6 +23,8 @@ const CHAIN_GEMM = 1;
 const CHAIN_SOFTMAX_CE = 2;
 /** biasBackward(db, dy, rows, cols) */
 const CHAIN_BIAS_BACKWARD = 3;
+/** gemmPacked(M, N, K, A, lda, Bp, C, ldc, bias, act, work) */
+const CHAIN_GEMM_PACKED = 4;
 
 /**
  * Runs the `ops` entries of the table at `table` in order (see the file's comment).
@@ -44,6 +47,9 @@ export function runChain(table: usize, ops: i32): void {
       softmaxCrossEntropyBackward(load<u32>(e, 4), load<u32>(e, 8), load<u32>(e, 16), load<i32>(e, 20), load<i32>(e, 24), load<f32>(e, 28));
     } else if (op == CHAIN_BIAS_BACKWARD) {
       biasBackward(load<u32>(e, 4), load<u32>(e, 8), load<i32>(e, 12), load<i32>(e, 16));
+    } else if (op == CHAIN_GEMM_PACKED) {
+      gemmPacked(load<i32>(e, 4), load<i32>(e, 8), load<i32>(e, 12), load<u32>(e, 16), load<i32>(e, 20),
+        load<u32>(e, 24), load<u32>(e, 28), load<i32>(e, 32), load<u32>(e, 36), load<i32>(e, 40), load<u32>(e, 44));
     }
   }
 }

@@ -227,8 +227,37 @@ describe('threads: GEMM split across workers', () => {
   }
 
   it('a frozen net on 2 threads predicts with the bits of the net on one', async () => {
-    // batch 8's first layer splits by columns, batch 100's layers by claimed rows
+    // batch 1 on one thread; batches 8 and 100 in one split call of both parts' rows through every layer (below)
     await expectFrozenOnTwo(12, (r) => new MultiLayerNet(r, { inputSize: 784, hiddenSizeList: [100, 100, 100], outputSize: 10 }), [784], [1, 8, 100]);
+  });
+
+  it('a frozen MLP on 2 threads runs each part\'s rows through every layer in one split call (runChain), with the bits of the net on one thread; fewer than 6 rows, or over 2^18 weights at fewer than 24, take the layer path', async () => {
+    const solo = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    const chains = vi.spyOn(two, 'runParts');
+    const cases = [
+      { hidden: [100, 100, 100], chained: [6, 7, 8, 13, 24, 100], layered: [1, 2, 5] },
+      // 784·400 + 400·400 + 400·10 weights, past the 2^18 each part reads whole
+      { hidden: [400, 400], chained: [24, 31], layered: [6, 12, 23] },
+    ];
+    for (const activation of ['relu', 'sigmoid', 'tanh'] as const) {
+      for (const { hidden, chained, layered } of cases) {
+        solo.seed = two.seed = 21;
+        const net1 = new MultiLayerNet(solo, { inputSize: 784, hiddenSizeList: hidden, outputSize: 10, activation });
+        const frozen = new MultiLayerNet(two, { inputSize: 784, hiddenSizeList: hidden, outputSize: 10, activation }).freeze();
+        for (const batch of [...chained, ...layered]) {
+          const x1 = solo.tensor([batch, 784], randomArray(batch * 784, batch, 0, 1)), x2 = two.tensor([batch, 784], x1.data);
+          chains.mockClear();
+          const want = net1.predict(x1), got = frozen.predict(x2);
+          const what = `${activation} [${hidden.join(', ')}] batch ${batch}`;
+          expect(chains.mock.calls.filter(([name]) => name === 'runChain').length, `${what}: chain calls`).toBe(chained.includes(batch) ? 1 : 0);
+          expectBits(got.toArray(), want.toArray(), what);
+          for (const t of [x1, x2, want, got]) t.dispose();
+        }
+        frozen.dispose();
+        net1.dispose();
+      }
+    }
   });
 
   it('a frozen DeepConvNet (filters packed once) on 2 threads predicts with the bits of the net on one', async () => {

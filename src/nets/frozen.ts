@@ -21,10 +21,11 @@ import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
 import { Relu, Sigmoid, Tanh, isFusableActivation } from '../layers/activations.js';
 import { Buffers } from '../layers/buffers.js';
 import { fusesActivation, type Layer } from '../layers/layer.js';
-import type { FusedActivation, Runtime } from '../runtime/runtime.js';
+import { ACTIVATION_CODES, type FusedActivation, type Runtime } from '../runtime/runtime.js';
 import { checkFloatTensor, checkSampleShape, copyResult, type Tensor } from '../runtime/tensor.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
+import { balancedShare, GEMM_PACKED, PARTS, put, SLOTS, splitRows } from './row-chain.js';
 
 /** One step of a frozen net's forward: owns its output (valid until its next call) and its copies. */
 interface Stage {
@@ -37,13 +38,13 @@ interface Stage {
  * Affine.forward(x, false, act) on the W and b it copied.
  */
 class PackedAffine implements Stage {
-  private readonly packed: Tensor;
-  private readonly b: Tensor;
+  readonly packed: Tensor;
+  readonly b: Tensor;
   private readonly buffers: Buffers;
-  private readonly D: number;
-  private readonly M: number;
+  readonly D: number;
+  readonly M: number;
 
-  constructor(private readonly rt: Runtime, layer: Affine, private readonly act: FusedActivation, private readonly who: string) {
+  constructor(private readonly rt: Runtime, layer: Affine, readonly act: FusedActivation, readonly who: string) {
     [this.D, this.M] = layer.W.shape;
     this.packed = rt.tensor([packedBFloats(this.M, this.D)]);
     rt.unsafeKernels.packBPanels(0, this.M, this.D, layer.W.ptr, this.M, this.packed.ptr);
@@ -57,16 +58,95 @@ class PackedAffine implements Stage {
   }
 
   forward(x: Tensor): Tensor {
-    const N = affineRows(x, this.D, this.who);
-    const out = this.buffers.get('out', [N, this.M]);
-    this.rt.unsafeGemmPacked(N, this.M, this.D, x.ptr, this.D, this.packed.ptr, out.ptr, this.M, this.b.ptr, this.act);
+    const out = this.out(affineRows(x, this.D, this.who));
+    this.rt.unsafeGemmPacked(out.shape[0], this.M, this.D, x.ptr, this.D, this.packed.ptr, out.ptr, this.M, this.b.ptr, this.act);
     return out;
+  }
+
+  /** The output for N rows (valid until the next call). */
+  out(N: number): Tensor {
+    return this.buffers.get('out', [N, this.M]);
   }
 
   dispose(): void {
     this.buffers.dispose();
     this.packed.dispose();
     this.b.dispose();
+  }
+}
+
+/**
+ * When the chain pays over the layer path, measured on 2 threads (docs/BENCHMARKS.md, session 51):
+ * 6 rows and more, each part 3 at least (4 rows as 2 + 2 ran 0.72–1.07× the layer path, whose
+ * 4-row GEMM reads each weight once; 5 as 3 + 2 0.73–0.96×; 6–16 rows on 784-[100×6]-10 1.27–1.71×,
+ * 100 rows 1.05–1.10×); 2^16 multiply-adds a part at least (784-[10]-10 and 784-[20]-10 ran 0.94–1.07×
+ * either way); and with more than 2^18 floats of weights (1 MiB: each part reads all of them, where
+ * the layer path's column split reads half a layer a thread) 24 rows at least (784-[1000, 1000]-10
+ * at 12 and 16 rows: 0.77–0.99×; at 24 and 100: 1.05–1.20×).
+ */
+const CHAIN_MIN_ROWS = 6;
+const CHAIN_MIN_PART_WORK = 1 << 16;
+const CHAIN_CACHED_WEIGHTS = 1 << 18;
+const CHAIN_WIDE_ROWS = 24;
+
+/**
+ * A frozen net of Affine layers alone (activations fused: the book's MultiLayerNet) predicting on
+ * two threads in one split call: each thread runs its rows through every layer (assembly/chain.ts
+ * runChain, gemmPacked on each layer's packed W), with no synchronisation between layers and its
+ * activations in its own core, where the layer path splits each layer's GEMM apart (and runs the
+ * layers too small to split on one thread). Each call is one the layer path makes on a block
+ * of rows, with its reduction order: the same bits. Rows go to the parts by their measured speeds,
+ * as a training step's chain (row-chain.ts).
+ */
+class FrozenChain {
+  /** The share of the rows the calling thread's part takes. */
+  private share = 0.5;
+  private readonly buffers: Buffers;
+  /** Multiply-adds of one row through the net. */
+  private readonly rowWork: number;
+
+  constructor(private readonly rt: Runtime, private readonly affines: readonly PackedAffine[]) {
+    this.buffers = new Buffers(rt);
+    this.rowWork = affines.reduce((sum, a) => sum + a.D * a.M, 0);
+  }
+
+  /**
+   * The output for x's rows (borrowed from the last layer), or null without running anything where
+   * the layer path is the one to take: no pool of two threads taking split calls now, or a batch
+   * the chain does not pay for (above).
+   * @throws RangeError where the first layer's forward would, before anything is computed.
+   */
+  run(x: Tensor): Tensor | null {
+    const rt = this.rt;
+    const first = this.affines[0];
+    const N = affineRows(x, first.D, first.who);
+    if (!rt.splitsNow || rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK) return null;
+    if (this.rowWork > CHAIN_CACHED_WEIGHTS && N < CHAIN_WIDE_ROWS) return null;
+    const L = this.affines.length, region = L * SLOTS;
+    const table = this.buffers.labels('table', [PARTS * region]);
+    const work = rt.partScratch(PARTS, rt.unsafeKernels.gemmWorkspaceBytes());
+    const outs = this.affines.map((a) => a.out(N));
+    // the measured share of the rows: to the nearest row, each part 3 at least, where whole micro-tiles
+    // would be too coarse (784-[100×6]-10 at 12 rows: 1.17× the layer path as 10 + 2, 1.46× as 6 + 6),
+    // else on a micro-tile boundary
+    const split = N < 4 * rt.gemmTileRows ? Math.min(N - 3, Math.max(3, Math.round(N * this.share))) : splitRows(N, this.share, rt.gemmTileRows);
+    const d = table.data;
+    for (let p = 0; p < PARTS; p++) {
+      const r0 = p === 0 ? 0 : split, R = p === 0 ? split : N - split;
+      let e = p * region;
+      for (let l = 0; l < L; l++) {
+        const a = this.affines[l];
+        const from = l === 0 ? x : outs[l - 1];
+        e = put(d, e, GEMM_PACKED, R, a.M, a.D, from.ptr + 4 * r0 * a.D, a.D, a.packed.ptr, outs[l].ptr + 4 * r0 * a.M, a.M, a.b.ptr, ACTIVATION_CODES[a.act], work[p]);
+      }
+    }
+    rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * p * region, L), N * this.rowWork);
+    this.share = balancedShare(rt, this.share, split, N - split);
+    return outs[L - 1];
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
   }
 }
 
@@ -133,6 +213,8 @@ function twinOf(layer: Layer, copy: (t: Tensor) => Tensor): Layer | null {
  */
 export class FrozenNet {
   private readonly stages: Stage[] = [];
+  /** The stages in one split call on two threads, when every stage is a PackedAffine. */
+  private readonly chain: FrozenChain | null = null;
   private isDisposed = false;
 
   /** @internal use net.freeze() */
@@ -145,6 +227,8 @@ export class FrozenNet {
         this.stages.push(this.stageOf(layer, act, i));
         if (act !== 'none') i++;
       }
+      const affines = this.stages.filter((stage) => stage instanceof PackedAffine);
+      if (affines.length > 0 && affines.length === this.stages.length) this.chain = new FrozenChain(rt, affines);
     } catch (e) {
       this.dispose();
       throw e;
@@ -199,6 +283,8 @@ export class FrozenNet {
     if (this.isDisposed) throw new Error('FrozenNet: used after dispose()');
     checkFloatTensor(this.rt, x, what);
     checkSampleShape(this.inputShape, x, what);
+    const chained = this.chain?.run(x);
+    if (chained) return chained;
     for (const stage of this.stages) x = stage.forward(x);
     return x;
   }
@@ -226,5 +312,6 @@ export class FrozenNet {
     if (this.isDisposed) return;
     this.isDisposed = true;
     for (const stage of this.stages) stage.dispose();
+    this.chain?.dispose();
   }
 }

@@ -25,15 +25,16 @@ import type { SoftmaxWithLoss, Targets } from '../layers/softmax-with-loss.js';
 import { ACTIVATION_CODES, ACT_BACKWARD, type Runtime } from '../runtime/runtime.js';
 import { Tensor, type IntTensor } from '../runtime/tensor.js';
 
-// assembly/chain.ts: slots per entry and op codes
-const SLOTS = 16;
+// assembly/chain.ts: slots per entry and op codes (GEMM_PACKED: a frozen net's chain, src/nets/frozen.ts)
+export const SLOTS = 16;
 const GEMM_BIAS_ACT = 0;
 const GEMM = 1;
 const SOFTMAX_CE = 2;
 const BIAS_BACKWARD = 3;
+export const GEMM_PACKED = 4;
 
-/** Threads (and parts of each of the two calls) the chain runs on. */
-const PARTS = 2;
+/** Threads (and parts of each split call) a chain runs on. */
+export const PARTS = 2;
 
 /**
  * Fewest rows of a batch the chain runs, so that each part has at least one
@@ -84,7 +85,7 @@ function f32Bits(v: number): number {
 }
 
 /** Writes one table entry (op and up to 14 arguments) at int index e of d; returns the next entry's index. */
-function put(d: Int32Array, e: number, op: number, a1: number, a2: number, a3: number, a4: number, a5 = 0, a6 = 0, a7 = 0,
+export function put(d: Int32Array, e: number, op: number, a1: number, a2: number, a3: number, a4: number, a5 = 0, a6 = 0, a7 = 0,
   a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0): number {
   d[e] = op; d[e + 1] = a1; d[e + 2] = a2; d[e + 3] = a3; d[e + 4] = a4; d[e + 5] = a5; d[e + 6] = a6; d[e + 7] = a7;
   d[e + 8] = a8; d[e + 9] = a9; d[e + 10] = a10; d[e + 11] = a11; d[e + 12] = a12; d[e + 13] = a13; d[e + 14] = a14;
@@ -221,12 +222,12 @@ export class RowChain {
       gradOps.push((e - (PARTS + p) * region) / SLOTS);
     }
     this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * p * region, rowOps[p]), N * this.rowWork);
-    this.share = this.balanced(this.share, split, N - split);
+    this.share = balancedShare(this.rt, this.share, split, N - split);
     // the loss before any gradient is written, as the layer path's forward throws before its backward
     const loss = this.last.chainLoss();
     const dWMacs = this.affines.reduce((sum, a) => sum + N * a.W.size, 0);
     this.rt.runParts('runChain', PARTS, (p, args) => args(table.ptr + 4 * (PARTS + p) * region, gradOps[p]), dWMacs);
-    if (this.block !== null) this.gradShare = this.balanced(this.gradShare, cut, this.block.size - cut);
+    if (this.block !== null) this.gradShare = balancedShare(this.rt, this.gradShare, cut, this.block.size - cut);
     return loss;
   }
 
@@ -261,12 +262,13 @@ export class RowChain {
     return { rows, dbPart: this.affines.map((a) => ((a.db.ptr - block.grad) / 4 < cut ? 0 : 1)), cut };
   }
 
-  /** `share` moved towards the parts' speeds in the last call (units0 and units1 of work over each part's time on the thread that ran it). */
-  private balanced(share: number, units0: number, units1: number): number {
-    const ms0 = this.rt.lastPartMs(0), ms1 = this.rt.lastPartMs(1);
-    if (ms0 === null || ms1 === null || !(ms0 > 0 && ms1 > 0)) return share;
-    const speed0 = units0 / ms0, speed1 = units1 / ms1;
-    const target = speed0 / (speed0 + speed1);
-    return Math.min(1 - MIN_SHARE, Math.max(MIN_SHARE, (1 - SHARE_STEP) * share + SHARE_STEP * target));
-  }
+}
+
+/** `share` moved towards the parts' speeds in rt's last split call (units0 and units1 of work over each part's time on the thread that ran it). */
+export function balancedShare(rt: Runtime, share: number, units0: number, units1: number): number {
+  const ms0 = rt.lastPartMs(0), ms1 = rt.lastPartMs(1);
+  if (ms0 === null || ms1 === null || !(ms0 > 0 && ms1 > 0)) return share;
+  const speed0 = units0 / ms0, speed1 = units1 / ms1;
+  const target = speed0 / (speed0 + speed1);
+  return Math.min(1 - MIN_SHARE, Math.max(MIN_SHARE, (1 - SHARE_STEP) * share + SHARE_STEP * target));
 }

@@ -261,7 +261,6 @@ export class RowChain {
     });
     return { rows, dbPart: this.affines.map((a) => ((a.db.ptr - block.grad) / 4 < cut ? 0 : 1)), cut };
   }
-
 }
 
 /** `share` moved towards the parts' speeds in rt's last split call (units0 and units1 of work over each part's time on the thread that ran it). */

@@ -360,7 +360,7 @@ export function gemmPacked(
     if (bias != 0) for (let i = 0; i < M; i++) epilogue(C + ((<usize>i * ldc) << 2), ldc, 1, N, bias, act);
     return;
   }
-  if (M <= PACKED_ROWS_M) packedRows(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
+  if (M <= PACKED_ROWS_M || (M > MR && M <= 2 * PACKED_ROWS_M)) packedRows(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
   else packedBlocks(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
 }
 
@@ -404,21 +404,34 @@ function packedBlocks(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: 
 // outermost, as gemmCore runs them, each block read 8 KiB of every 128 KiB
 // panel of a 4096-row B in turn: 1.15–1.3× slower at 1–4 × 4096² in both
 // builds.) The rows of A go into the B block's room (gemmPacked packs no B),
-// PACKED_SPAN k at a time.
+// PACKED_SPAN k at a time. Rows that the blocks would run as two 4-row tiles
+// (more than MR, at most 8: 6–8 plain, 7–8 relaxed) run here as two groups
+// of 4, the second on each K block of the panel while it is in L1 (half a
+// span of A each): 1.06–1.34× at 6–8 × 4096², 1.1–1.3× at the MLP's shapes,
+// up to 2.5× on short K (7–8 × 10 × 100; docs/BENCHMARKS.md). Five rows
+// (plain) and six (relaxed) keep the blocks' one full tile: as a 4-row
+// group and a 1- or 2-row one they ran 0.64–0.84×.
 const PACKED_ROWS_M = 4;
 const PACKED_SPAN = KC * NC / 4; // a multiple of KC: spans hold whole K blocks
 
 function packedRows(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
   const panelBytes = <usize>(K * NR) << 2;
   const a = work + (<usize>A_BLOCK << 2);
-  for (let ks = 0; ks < K; ks += PACKED_SPAN) {
-    const ke = min(K, ks + PACKED_SPAN);
+  const span = M > 4 ? PACKED_SPAN / 2 : PACKED_SPAN;
+  for (let ks = 0; ks < K; ks += span) {
+    const ke = min(K, ks + span);
     if (M > 2) {
-      packRows(a, A + (<usize>ks << 2), lda, M, ke - ks, 4);
+      // rows 4–7 (M > 4) packed after rows 0–3, half a span each
+      const a1 = a + (<usize>(PACKED_SPAN / 2 * 4) << 2);
+      packRows(a, A + (<usize>ks << 2), lda, min(M, 4), ke - ks, 4);
+      if (M > 4) packRows(a1, A + ((<usize>4 * lda + <usize>ks) << 2), lda, M - 4, ke - ks, 4);
       for (let j = 0; j < N; j += NR) {
         const p = Bp + <usize>(j / NR) * panelBytes, c = C + (<usize>j << 2), n = min(NR, N - j);
         for (let pc = ks; pc < ke; pc += KC) {
-          packedRows4x8(min(KC, ke - pc), a + (<usize>((pc - ks) * 4) << 2), p + (<usize>(pc * NR) << 2), c, ldc, pc == 0 ? 0 : 1, M, n);
+          const kc = min(KC, ke - pc), o = <usize>((pc - ks) * 4) << 2, pb = p + (<usize>(pc * NR) << 2), b: f32 = pc == 0 ? 0 : 1;
+          packedRows4x8(kc, a + o, pb, c, ldc, b, min(M, 4), n);
+          // the second group finds this K block of the panel in L1
+          if (M > 4) packedRows4x8(kc, a1 + o, pb, c + ((<usize>4 * ldc) << 2), ldc, b, M - 4, n);
         }
       }
       continue;

@@ -206,12 +206,38 @@ describe('gemm', () => {
   });
 });
 
-/** Subnormals, where a product would be normal unflushed (2^100 · 2^-130), ±0, FLT_MIN, at seeded spots of an operand. */
-function sprinkle(x: Float32Array, seed: number): Float32Array {
-  const special = [1e-39, -3e-42, 2 ** -130, -(2 ** -149), -0, 0, 1.1754943508222875e-38, -1.1754943508222875e-38, 2 ** 100, -(2 ** 90)];
-  const at = randomArray(x.length, seed, 0, 1);
-  for (let i = 0; i < x.length; i++) if (at[i] < 0.15) x[i] = special[Math.floor(at[i] * 1000) % special.length];
-  return x;
+/** Subnormals, ±0 and ±FLT_MIN (the smallest normal: kept, never flushed). */
+const SMALL_SPECIAL = [1e-39, -3e-42, 2 ** -130, -(2 ** -149), -0, 0, 1.1754943508222875e-38, -1.1754943508222875e-38];
+
+/**
+ * Seeded special values in op(A) (M×K, element (i, k) at A[aAt(i, k)]) and op(B) (K×N, at B[bAt(k, j)]), placed so
+ * every sum stays finite and shows them. At k ≡ 5 (mod 16) op(A)'s column holds ±2^120 and op(B)'s row small
+ * specials: a subnormal contributes 2^120 · 2^-130 = 2^-10 unflushed, 0 flushed; FLT_MIN 2^-6, always. At k ≡ 11
+ * the operands swap roles. Elsewhere a tenth of the values are small specials. (Huge values at random spots, as
+ * this helper placed them before, meet normal ones: over K ≥ 256 every output was infinite or past 1e15, where a
+ * wrong sum of the normal terms gives the same bits.)
+ */
+function sprinkleOperands(M: number, N: number, K: number, A: Float32Array, aAt: (i: number, kk: number) => number,
+  B: Float32Array, bAt: (kk: number, j: number) => number, seed: number): void {
+  const r = rng(seed);
+  const small = () => SMALL_SPECIAL[Math.floor(r() * SMALL_SPECIAL.length)];
+  const huge = () => (r() < 0.5 ? -1 : 1) * 2 ** 120;
+  for (let kk = 0; kk < K; kk++) {
+    const probe = kk % 16 === 5 ? 'A' : kk % 16 === 11 ? 'B' : null;
+    for (let i = 0; i < M; i++) {
+      if (probe) A[aAt(i, kk)] = probe === 'A' ? huge() : small();
+      else if (r() < 0.1) A[aAt(i, kk)] = small();
+    }
+    for (let j = 0; j < N; j++) {
+      if (probe) B[bAt(kk, j)] = probe === 'B' ? huge() : small();
+      else if (r() < 0.1) B[bAt(kk, j)] = small();
+    }
+  }
+}
+
+/** sprinkleOperands on a problem's operands, as their transposes and strides lay them out. */
+function sprinkle(p: Problem, seed: number): void {
+  sprinkleOperands(p.M, p.N, p.K, p.A, (i, kk) => (p.tA ? kk * p.lda + i : i * p.lda + kk), p.B, (kk, j) => (p.tB ? j * p.ldb + kk : kk * p.ldb + j), seed);
 }
 
 describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) and 4-row tiles (7 or 8 rows)', () => {
@@ -239,8 +265,7 @@ describe('gemm with few rows (inference batches): the rows path (A·B, M ≤ 4) 
       for (const K of [KC + 1, 2 * KC + 3]) {
         const beta = [0, 1, 0.5][seed % 3];
         const p = problem(0, 0, 13, N, K, beta, seed++, seed % 2);
-        sprinkle(p.A, seed++);
-        sprinkle(p.B, seed++);
+        sprinkle(p, seed++);
         const whole = call(p, [0, 13], false);
         expectBits(whole.C, call(p, [0, 13], true).C, `13 rows, N=${N} K=${K}`);
         for (let M = 1; M <= 9; M++) {
@@ -319,8 +344,7 @@ describe('gemm with 1–4 rows on wide or tall B, and 5–8 on large B (the rows
         for (let kk = 0; kk < K; kk++) B.set(p.B.subarray(kk * p.ldb, kk * p.ldb + N), kk * ldb);
         Object.assign(p, { B, ldb });
       }
-      sprinkle(p.A, seed++);
-      sprinkle(p.B, seed++);
+      sprinkle(p, seed++);
       const what = `M=${M} N=${N} K=${K} beta=${beta} lda=${p.lda} ldb=${p.ldb} ldc=${p.ldc}`;
       const got = call(p, 'gemm');
       expectBits(got.C, call(p, 'gemmBlockedRef').C, what);
@@ -349,8 +373,7 @@ describe('gemm with 1–4 rows on wide or tall B, and 5–8 on large B (the rows
         for (let kk = 0; kk < K; kk++) B.set(p.B.subarray(kk * p.ldb, kk * p.ldb + N), kk * ldb);
         Object.assign(p, { B, ldb });
       }
-      sprinkle(p.A, seed++);
-      sprinkle(p.B, seed++);
+      sprinkle(p, seed++);
       const what = `M=${M} N=${N} K=${K} beta=${beta} ldb=${p.ldb}`;
       const got = call(p, 'gemm');
       expectBits(got.C, call(p, 'gemmBlockedRef').C, what);
@@ -368,7 +391,9 @@ describe('gemm with 1–4 rows on wide or tall B, and 5–8 on large B (the rows
     let seed = 4200;
     for (const [N, K] of [[1025, 257], [4096, 17], [1000, 784], [17, 4096], [100, 100], [1024, 2048]] as const) {
       for (const M of N * K >= 1 << 21 ? [5, 6, 7, 8] : [1, 2, 3, 4]) {
-        const A = rt.tensor([M, K], sprinkle(randomArray(M * K, seed++), seed++)), B = rt.tensor([K, N], sprinkle(randomArray(K * N, seed++), seed++));
+        const a = randomArray(M * K, seed++), bv = randomArray(K * N, seed++);
+        sprinkleOperands(M, N, K, a, (i, kk) => i * K + kk, bv, (kk, j) => kk * N + j, seed++);
+        const A = rt.tensor([M, K], a), B = rt.tensor([K, N], bv);
         const b = rt.tensor([N], randomArray(N, seed++)), saved = rt.tensor([M, N], randomArray(M * N, seed++));
         const C1 = rt.tensor([M, N]), C2 = rt.tensor([M, N]), Bp = rt.tensor([K * Math.ceil(N / 8) * 8]);
         k.packBPanels(0, N, K, B.ptr, N, Bp.ptr);
@@ -419,7 +444,7 @@ describe('gemm, relaxed build (fused multiply-add)', () => {
 
   it('gemmPacked gives the bits of gemmBiasAct in the relaxed build too (the same fused multiply-adds in the same order; 5–8 rows on large B: sweeps against packed B)', () => {
     let seed = 550;
-    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1], [1, 1025, 257], [2, 1000, 300], [3, 4096, 17], [4, 1023, KC + 9], [5, 1024, 2048], [7, 1025, 2047], [8, 768, 2731]]) {
+    for (const [M, N, K] of [[1, 37, KC + 3], [2, 16, 9], [5, 100, 784], [13, 45, 2 * KC + 1], [1, 1025, 257], [2, 1000, 300], [3, 4096, 17], [4, 1023, KC + 9], [5, 1024, 2048], [7, 1025, 2047], [8, 768, 2731], [8, 37, KC + 3], [7, 13, 9]]) {
       const A = relaxed.tensor([M, K], randomArray(M * K, seed++)), B = relaxed.tensor([K, N], randomArray(K * N, seed++));
       const b = relaxed.tensor([N], randomArray(N, seed++)), C1 = relaxed.tensor([M, N]), C2 = relaxed.tensor([M, N]);
       const Bp = relaxed.tensor([K * Math.ceil(N / 8) * 8]);
@@ -780,10 +805,9 @@ describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a f
     for (const tB of [0, 1] as const) {
       for (const [N, K] of [[1, 1], [3, 7], [8, KC], [13, KC + 1], [16, 5], [17, 2 * KC + 3], [37, 9], [100, 784]] as const) {
         const p = problem(0, tB, 100, N, K, 0, seed++, seed % 2);
-        sprinkle(p.A, seed++);
-        sprinkle(p.B, seed++);
+        sprinkle(p, seed++);
         const packed = pack(p);
-        for (const M of [1, 2, 3, 4, 5, 7, 8, 9, 13, 53, 100]) {
+        for (const M of [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 53, 100]) {
           const q = { ...p, M, A: p.A.subarray(0, M * p.lda), C0: p.C0.subarray(0, M * p.ldc) };
           for (const act of [-1, 0, 1, 2, 3]) {
             const bias = act < 0 ? null : randomArray(N, seed++);
@@ -800,14 +824,13 @@ describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a f
     }
   });
 
-  it('1–4 rows with K past the span of A that the workspace holds (2^16 k, then the rest): the bits of gemm / gemmBiasAct on the unpacked B', () => {
+  it('1–8 rows with K past the spans of A that the workspace holds (2^16 k for 1–4 rows, 2^15 for two groups of 4): the bits of gemm / gemmBiasAct on the unpacked B', () => {
     let seed = 3050;
     for (const N of [8, 17]) {
-      const p = problem(0, 0, 4, N, (1 << 16) + KC + 3, 0, seed++);
-      sprinkle(p.A, seed++);
-      sprinkle(p.B, seed++);
+      const p = problem(0, 0, 8, N, (1 << 16) + KC + 3, 0, seed++);
+      sprinkle(p, seed++);
       const packed = pack(p);
-      for (const M of [1, 2, 3, 4]) {
+      for (const M of [1, 2, 3, 4, 5, 6, 7, 8]) {
         const q = { ...p, M, A: p.A.subarray(0, M * p.lda), C0: p.C0.subarray(0, M * p.ldc) };
         for (const act of [-1, 1]) {
           const bias = act < 0 ? null : randomArray(N, seed++);

@@ -214,7 +214,7 @@ const SMALL_SPECIAL = [1e-39, -3e-42, 2 ** -130, -(2 ** -149), -0, 0, 1.17549435
  * every sum stays finite and shows them. At k ≡ 5 (mod 16) op(A)'s column holds ±2^120 and op(B)'s row small
  * specials: a subnormal contributes 2^120 · 2^-130 = 2^-10 unflushed, 0 flushed; FLT_MIN 2^-6, always. At k ≡ 11
  * the operands swap roles. Elsewhere a tenth of the values are small specials. (Huge values at random spots, as
- * this helper placed them before, meet normal ones: over K ≥ 256 every output was infinite or past 1e15, where a
+ * this helper placed them before, meet normal ones: over K ≥ 256 most outputs were infinite or past 1e15, where a
  * wrong sum of the normal terms gives the same bits.)
  */
 function sprinkleOperands(M: number, N: number, K: number, A: Float32Array, aAt: (i: number, kk: number) => number,

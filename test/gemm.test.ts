@@ -864,11 +864,14 @@ describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a f
     const bias = randomArray(45, 3201);
     const packed = pack(p);
     const whole = packedCall(p, packed.Bp, bias, 1).C;
-    for (const [c0, c1] of [[0, 16], [16, 45], [40, 45]] as const) {
-      const part = packedCall(p, packed.Bp, bias, 1, [0, p.M], [c0, c1]).C;
-      for (let i = 0; i < p.M; i++) expectBits(part.subarray(i * p.ldc + c0, i * p.ldc + c1), whole.subarray(i * p.ldc + c0, i * p.ldc + c1), `columns ${c0}..${c1}, row ${i}`);
+    // all 53 rows (the blocks), and 8 of them (two 4-row groups on each panel)
+    for (const [r0, r1] of [[0, 53], [45, 53]] as const) {
+      for (const [c0, c1] of [[0, 16], [16, 45], [40, 45]] as const) {
+        const part = packedCall(p, packed.Bp, bias, 1, [r0, r1], [c0, c1]).C;
+        for (let i = r0; i < r1; i++) expectBits(part.subarray(i * p.ldc + c0, i * p.ldc + c1), whole.subarray(i * p.ldc + c0, i * p.ldc + c1), `rows ${r0}..${r1}, columns ${c0}..${c1}, row ${i}`);
+      }
     }
-    for (const [r0, r1] of [[0, 1], [1, 3], [7, 53]] as const) {
+    for (const [r0, r1] of [[0, 1], [1, 3], [45, 51], [45, 53], [7, 53]] as const) {
       expectBits(packedCall(p, packed.Bp, bias, 1, [r0, r1]).C.subarray(r0 * p.ldc, r1 * p.ldc), whole.subarray(r0 * p.ldc, r1 * p.ldc), `rows ${r0}..${r1}`);
     }
     packed.buf.dispose();

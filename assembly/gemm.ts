@@ -417,12 +417,12 @@ const PACKED_SPAN = KC * NC / 4; // a multiple of KC: spans hold whole K blocks
 function packedRows(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
   const panelBytes = <usize>(K * NR) << 2;
   const a = work + (<usize>A_BLOCK << 2);
+  // rows 4–7 (M > 4) packed after rows 0–3, half a span each
   const span = M > 4 ? PACKED_SPAN / 2 : PACKED_SPAN;
+  const a1 = a + (<usize>(PACKED_SPAN / 2 * 4) << 2);
   for (let ks = 0; ks < K; ks += span) {
     const ke = min(K, ks + span);
     if (M > 2) {
-      // rows 4–7 (M > 4) packed after rows 0–3, half a span each
-      const a1 = a + (<usize>(PACKED_SPAN / 2 * 4) << 2);
       packRows(a, A + (<usize>ks << 2), lda, min(M, 4), ke - ks, 4);
       if (M > 4) packRows(a1, A + ((<usize>4 * lda + <usize>ks) << 2), lda, M - 4, ke - ks, 4);
       for (let j = 0; j < N; j += NR) {

@@ -5,7 +5,9 @@
 // - createRuntime() in a warm process (modules already compiled), median
 //   over repetitions, plain and with 2 threads (target ≤ 5 ms);
 // - cold start: median over fresh Node processes of a program that loads the
-//   built package by name, creates a runtime and runs one 64³ rt.unsafeGemm, minus
+//   built package by name, creates a runtime and runs one 64³ rt.unsafeGemm
+//   (with the core's code cache, which the first, untimed process writes, in
+//   a directory of the bench's own; and once without it), minus
 //   the median of an empty program of the same kind (target ≤ 15 ms): a
 //   CommonJS program (`require`, the CommonJS bundle; `node -e`) and an ES
 //   module program (`import`, the ES module bundle; `node --input-type=module
@@ -105,13 +107,30 @@ function oneLinePackage() {
   return dir;
 }
 
+/**
+ * coldStart with the core's code cache (src/node/code-cache.cts) in a fresh
+ * directory, which the untimed first process writes: what every later
+ * process of a machine meets.
+ */
+function coldStartCached(flags, script, processes) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'simdnn-bench-code-cache-'));
+  try {
+    const result = coldStart(flags, script, processes, ROOT, { NODE_COMPILE_CACHE: dir });
+    const written = readdirSync(path.join(dir, 'simdnn'));
+    if (written.length !== 1) throw new Error(`the code cache holds ${written.length} files, expected 1`);
+    return { ...result, note: `${result.note}; code cache ${(statSync(path.join(dir, 'simdnn', written[0])).size / 1000).toFixed(0)} KB` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The environment of the cold-start processes (see the header: no NODE_EXTRA_CA_CERTS). */
 const { NODE_EXTRA_CA_CERTS: _certs, ...childEnv } = process.env;
 
-/** Wall ms of one fresh `node [flags] -e script` run in `cwd`, spawn to exit. */
-function runNode(flags, script, cwd = ROOT) {
+/** Wall ms of one fresh `node [flags] -e script` run in `cwd`, spawn to exit, with `env` over childEnv. */
+function runNode(flags, script, cwd = ROOT, env = {}) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { cwd, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { cwd, env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`node -e exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
   return ms;
@@ -122,13 +141,13 @@ function runNode(flags, script, cwd = ROOT) {
  * the differences of pairs run back to back (a pair shares the machine's load
  * of the moment, which the difference of two medians does not).
  */
-function coldStart(flags, script, processes, cwd = ROOT) {
-  runNode(flags, script, cwd); // untimed: fills the OS file cache
+function coldStart(flags, script, processes, cwd = ROOT, env = {}) {
+  runNode(flags, script, cwd, env); // untimed: fills the OS file cache (and writes the code cache where it is on)
   const full = [];
   const empty = [];
   for (let i = 0; i < processes; i++) {
-    full.push(runNode(flags, script, cwd));
-    empty.push(runNode(flags, '', cwd));
+    full.push(runNode(flags, script, cwd, env));
+    empty.push(runNode(flags, '', cwd, env));
   }
   const ms = median(full.map((f, i) => f - empty[i]));
   return { ms, note: `median of ${processes} pairs; medians ${median(full).toFixed(1)} ms and ${median(empty).toFixed(1)} ms for empty node` };
@@ -184,11 +203,14 @@ export default function register(suite) {
     ours: () => createTime({ relaxed, threads: 2 }, suite.time, 5),
   });
   suite.add(`cold start: CommonJS program, require, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
-    ours: () => coldStart(flags, oursProgram(relaxed, 'require'), processes),
+    ours: () => coldStartCached(flags, oursProgram(relaxed, 'require'), processes),
     external: { 'tfjs-wasm': async () => coldStart([], tfjsScript(), processes) },
   });
   suite.add(`cold start: ES module program, import, createRuntime, one ${GEMM_N}³ GEMM, over empty node (target ≤ 15 ms)`, {
-    ours: () => coldStart([...flags, ESM], oursProgram(relaxed, 'import'), processes),
+    ours: () => coldStartCached([...flags, ESM], oursProgram(relaxed, 'import'), processes),
+  });
+  suite.add(`cold start without the code cache (a machine's first process; NODE_DISABLE_COMPILE_CACHE=1): CommonJS program as above`, {
+    ours: () => coldStart(flags, oursProgram(relaxed, 'require'), processes, ROOT, { NODE_DISABLE_COMPILE_CACHE: '1' }),
   });
   // in the relaxed pass too: under Node's relaxed-SIMD flag its ES module
   // loader alone costs ~3 ms more (a one-line package: ~4.8 ms, flagged ~7.7)

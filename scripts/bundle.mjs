@@ -1,7 +1,11 @@
 // Bundles the compiled entry points (dist/, from tsc) into one file each:
-//   dist/bundle/node.js   the Node entry as an ES module (`import 'simdnn'` in Node)
-//   dist/bundle/node.cjs  the same as CommonJS (`require('simdnn')`)
-//   dist/bundle/index.js  the portable entry (browsers, edge runtimes, bundlers)
+//   dist/bundle/node.core.cjs  the Node entry (src/node/index.ts) as CommonJS
+//   dist/bundle/node.cjs       `require('simdnn')`: loads node.core.cjs through
+//                              V8's code cache (src/node/code-cache.cts)
+//   dist/bundle/node.js        `import 'simdnn'` in Node: node.cjs's exports
+//                              under their names (written here), so import and
+//                              require share one copy and one code cache
+//   dist/bundle/index.js       the portable entry (browsers, edge runtimes, bundlers)
 // and the subpath entries, each in the same three forms:
 //   dist/bundle/search{.node.js,.node.cjs,.js}       simdnn/search (in Node with
 //                                                    the worker-thread executor)
@@ -48,8 +52,9 @@ const forms = (name, portableInput, nodeInput = portableInput) => [
 ];
 
 const entries = [
-  { input: 'node/index.js', file: 'node.js', platform: 'node', format: 'esm' },
-  { input: 'node/index.js', file: 'node.cjs', platform: 'node', format: 'cjs' },
+  { input: 'node/index.js', file: 'node.core.cjs', platform: 'node', format: 'cjs' },
+  // the loader is its own small bundle: the core stays a file of its own for V8 to cache
+  { input: 'node/require-entry.cjs', file: 'node.cjs', platform: 'node', format: 'cjs', external: [/node\.core\.cjs$/] },
   { input: 'index.js', file: 'index.js', platform: 'neutral', format: 'esm' },
   ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
   ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
@@ -86,9 +91,11 @@ function subpathLinks({ core, search, own }) {
   };
 }
 
+/** The names the Node core exports (from its bundle), for the ES module entry. */
+let coreNames = null;
 for (const entry of entries) {
   const { input, file, platform, format } = entry;
-  await build({
+  const result = await build({
     cwd: root,
     input: dist(input),
     platform,
@@ -100,6 +107,22 @@ for (const entry of entries) {
     // byte of a bundle at load, and the core's comments were a fifth of it
     output: { file: dist(`bundle/${file}`), format, sourcemap: true, comments: { jsdoc: false, annotation: true, legal: true }, ...entry.output },
   });
+  if (file === 'node.core.cjs') coreNames = result.output[0].exports;
+  if (file === 'node.cjs') writeNodeModuleEntry(coreNames);
+}
+
+/** dist/bundle/node.js: the CommonJS entry's exports as an ES module's (the subpath bundles import it as the core). */
+function writeNodeModuleEntry(names) {
+  if (!names?.length || names.includes('default')) throw new Error(`bundle: the Node core's exports are not plain names: ${names}`);
+  writeFileSync(dist('bundle/node.js'), `// \`import 'simdnn'\` in Node: the CommonJS entry beside this file (node.cjs), which
+// loads the core through V8's code cache, under the names it exports (written by
+// scripts/bundle.mjs). One copy of the core serves import and require alike.
+import { createRequire } from "node:module";
+const core = createRequire(import.meta.url)("./node.cjs");
+export const {
+${names.map((n) => `\t${n},`).join('\n')}
+} = core;
+`);
 }
 
 /** The `types` of every `require` condition in `exports` (package.json's). */

@@ -1,10 +1,10 @@
 // The built package as users import it (needs `npm run build`, which `npm ci`
 // runs through `prepare`): package.json's exports point at files that exist,
-// the Node bundles (ES module and CommonJS) export what src/node/index.ts does
-// and run, and the portable bundle imports no Node built-in (browsers and edge
-// runtimes load it). The ES module bundle imports builtins only through
-// require (src/node/builtins.ts) and leaves the CLI out: both are cold-start
-// figures (issue 7). The search and the experiments are subpaths
+// the Node entries (ES module and CommonJS, one copy of the core behind both:
+// node.js re-exports node.cjs, which loads node.core.cjs through V8's code
+// cache, test/code-cache.node.test.ts) export what src/node/index.ts does and
+// run, and the portable bundle imports no Node built-in (browsers and edge
+// runtimes load it). The core leaves the CLI out: a cold-start figure (issue 7). The search and the experiments are subpaths
 // (simdnn/search, simdnn/experiments) that import the core bundle beside them
 // rather than copy it, and the core bundles hold neither: parsing them cost
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
@@ -91,7 +91,9 @@ describe('the built package', () => {
   });
 
   it('the core bundles hold neither the search nor the experiments, and stay small', () => {
-    for (const file of ['dist/bundle/index.js', 'dist/bundle/node.js', 'dist/bundle/node.cjs']) {
+    // the Node entries only lead to the core: one names its exports, the other loads it
+    for (const file of ['dist/bundle/node.js', 'dist/bundle/node.cjs']) expect(statSync(built(file)).size, file).toBeLessThan(8 * 1024);
+    for (const file of ['dist/bundle/index.js', 'dist/bundle/node.core.cjs']) {
       const text = readFileSync(built(file), 'utf8');
       for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive']) expect(text, `${file}: ${name}`).not.toContain(name);
       // a ceiling under what the core would take with the experiments and the search (they add ~90 KiB):
@@ -119,25 +121,36 @@ describe('the built package', () => {
         search: typeof search.localExecutor, experiments: experiments.experimentNames.length }));`;
     const run = (args: string[]) => JSON.parse(execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }));
     const c = run(['-e', cjs]);
-    expect(c.before).toEqual(['node.cjs']);
-    expect(c.after).toEqual(['experiments.node.cjs', 'node.cjs', 'search.node.cjs']);
+    expect(c.before).toEqual(['node.cjs', 'node.core.cjs']);
+    expect(c.after).toEqual(['experiments.node.cjs', 'node.cjs', 'node.core.cjs', 'search.node.cjs']);
     expect(c).toMatchObject({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length });
     expect(run(['--input-type=module', '-e', esm])).toEqual({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length });
   });
 
-  it('the ES module bundle imports no builtin but node:module statically, and no CLI', () => {
+  it('the ES module entry is the CommonJS one under its names (one copy for import and require), and the core holds no CLI', async () => {
     const text = readFileSync(built('dist/bundle/node.js'), 'utf8');
     const imports = [...text.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
     expect(imports).toEqual(['node:module']);
-    expect(text).not.toContain('parseTrainArgs');
+    expect(text).toContain('createRequire(import.meta.url)("./node.cjs")');
+    const esm = await import(built('dist/bundle/node.js'));
+    const cjs = createRequire(import.meta.url)(built('dist/bundle/node.cjs'));
+    for (const name of Object.keys(source)) expect(esm[name], name).toBe(cjs[name]);
+    expect(readFileSync(built('dist/bundle/node.core.cjs'), 'utf8')).not.toContain('parseTrainArgs');
   });
 
-  it('an object of the other copy (import and require both used) is refused saying so, not "expected a Runtime, got a Runtime"', async () => {
+  it('an object of another copy (the package loaded twice, e.g. two installs) is refused saying so, not "expected a Runtime, got a Runtime"', async () => {
     const esm = await import(path.join(root, 'dist/bundle/node.js')) as typeof source;
-    const cjs = createRequire(import.meta.url)(path.join(root, 'dist/bundle/node.cjs')) as typeof source;
+    // a second copy of the core: the first one out of require.cache, the file required again
+    const require = createRequire(import.meta.url);
+    const core = path.join(root, 'dist/bundle/node.core.cjs');
+    const first = require.cache[core];
+    delete require.cache[core];
+    const cjs = require(core) as typeof source;
+    if (first) require.cache[core] = first;
+    expect(cjs.createRuntime).not.toBe(esm.createRuntime);
     const rt = await esm.createRuntime({ threads: 1 });
     const rtCjs = await cjs.createRuntime({ threads: 1 });
-    const hint = /of another copy of simdnn \(the package is loaded twice, e\.g\. by both import and require: use one\)/;
+    const hint = /of another copy of simdnn \(the package is loaded twice, e\.g\. from two installs: use one\)/;
     expect(() => new cjs.MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 })).toThrow(new RegExp(`rt must be a Runtime \\(from createRuntime\\), got a Runtime ${hint.source}`));
     const net = new cjs.MultiLayerNet(rtCjs, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
     expect(() => net.predict(rt.tensor([1, 4]))).toThrow(new RegExp(`expected a float32 Tensor, got a Tensor ${hint.source}|expected a Tensor, got a Tensor ${hint.source}`));

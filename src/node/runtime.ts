@@ -57,9 +57,15 @@ export function usableThreads(): number {
   return nodeThreadHost.cores();
 }
 
+/** Set by the CommonJS entry (src/node/code-cache.cts) while its code cache waits for the code a program runs first: called when a runtime is made. */
+const CODE_CACHE_READY = Symbol.for('simdnn.codeCacheReady');
+
 /** The portable createRuntime, with the packaged builds read from disk and workers on worker_threads. */
 export function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   // a non-object is createRuntimeWith's to refuse, by name
   const given = options !== null && typeof options === 'object' ? { ...options, threadHost: options.threadHost ?? nodeThreadHost } : options;
-  return createRuntimeWith(given, packaged);
+  const made = createRuntimeWith(given, packaged);
+  const codeCacheReady = (globalThis as Record<symbol, unknown>)[CODE_CACHE_READY];
+  if (typeof codeCacheReady === 'function') made.then(() => codeCacheReady(), () => undefined);
+  return made;
 }

@@ -272,12 +272,12 @@ function tensorError(rt: Runtime, t: unknown, what: string, expected = 'a Tensor
 
 /**
  * A hint for a value of one of our `classes` by name that failed `instanceof`: an object of another copy of
- * simdnn, loaded twice (by `import` and by `require`, or from two paths); '' for anything else.
+ * simdnn, loaded twice (two installs, or a bundle of the package beside the package itself); '' for anything else.
  */
 export function otherCopyHint(v: unknown, classes: readonly string[]): string {
   const name = v !== null && typeof v === 'object' ? className(v) : undefined;
   return name !== undefined && classes.includes(name)
-    ? ` of another copy of simdnn (the package is loaded twice, e.g. by both import and require: use one)`
+    ? ` of another copy of simdnn (the package is loaded twice, e.g. from two installs: use one)`
     : '';
 }
 

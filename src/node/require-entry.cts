@@ -1,0 +1,8 @@
+// `require('simdnn')` in Node: the core bundle beside this one (node.core.cjs,
+// made by scripts/bundle.mjs from src/node/index.ts) through V8's code cache
+// (code-cache.cts). The ES module entry (node.js) re-exports this one, so
+// import and require share one copy of the core.
+import path = require('node:path');
+import { loadBundle } from './code-cache.cjs';
+
+export = loadBundle(path.join(__dirname, 'node.core.cjs'), module, () => require('./node.core.cjs')).exports;

@@ -294,4 +294,19 @@ describe('the package entries through the code cache', () => {
     const off = node(script, { ...env, NODE_DISABLE_COMPILE_CACHE: '1' });
     expect(JSON.parse(off.stdout)).toEqual(a);
   });
+
+  it('with --enable-source-maps the core loads the plain way, so stack traces name the compiled modules, not the bundle', () => {
+    const env = { NODE_COMPILE_CACHE: path.join(dir, 'cache') };
+    const script = `require('simdnn').createRuntime({ threads: 1 }).then((rt) => {
+      try { rt.tensor([-1]); } catch (e) { process.stdout.write(e.stack.split('\\n')[1]); }
+    });`;
+    const mapped = node(script, env, ['--enable-source-maps']);
+    expect(mapped.status, mapped.stderr).toBe(0);
+    expect(mapped.stdout).toMatch(/dist[\\/]runtime[\\/]tensor\.js:\d+:\d+\)$/);
+    expect(caches(path.join(dir, 'cache', 'simdnn'))).toEqual([]);
+    // and without: the bundle's own lines, from the cache it writes
+    const plain = node(script, env);
+    expect(plain.stdout).toMatch(/dist[\\/]bundle[\\/]node\.core\.cjs:\d+:\d+\)$/);
+    expect(caches(path.join(dir, 'cache', 'simdnn'))).toHaveLength(1);
+  });
 });

@@ -34,7 +34,8 @@
 //   met it). So each file is a header (MAGIC, then a 64-bit checksum of the
 //   rest) and V8's bytes; one that fails is compiled from source and written
 //   again, as a cache V8 refuses is.
-// - Only in Node itself: Bun and Deno load the bundle as any module.
+// - Only in Node itself: Bun and Deno load the bundle as any module, and so
+//   does Node with --enable-source-maps (it maps only what its loader compiled).
 // Nothing here may fail a `require`: any file error leaves the plain load.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import Module = require('node:module');
@@ -92,9 +93,11 @@ function checked(bytes: Buffer): Buffer | undefined {
   return bytes.readBigUInt64LE(8) === checksum(data) ? data : undefined;
 }
 
-/** Whether this process may use a code cache of its own: Node (not Bun or Deno), not turned off, Node's cache not on. */
+/** Whether this process may use a code cache of its own: Node (not Bun or Deno), not turned off, Node's cache not on, no source maps asked for. */
 function usable(): boolean {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return false;
+  // Node maps stack traces (--enable-source-maps) only for what its module loader compiled
+  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return false;
   if (process.versions.bun !== undefined || (process.versions as Record<string, string | undefined>).deno !== undefined) return false;
   // Node ≥ 22.1 with its cache on caches the bundle itself when it is required
   const nodeCache = (Module as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir;

@@ -10,7 +10,7 @@
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,17 @@ describe('the built package', () => {
       // the checks of session 43, 280–296 KiB with session 46's argument checks
       expect(statSync(built(file)).size, file).toBeLessThan(330 * 1024);
     }
+  });
+
+  it('every bundle is ASCII (non-ASCII escaped): V8 keeps its source one byte a character, and a page served without a charset reads its messages right', () => {
+    const files = readdirSync(path.join(root, 'dist/bundle')).filter((f) => /\.c?js$/.test(f));
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const text = readFileSync(path.join(root, 'dist/bundle', f), 'latin1');
+      expect(text.match(/[^\x00-\x7f]/g), f).toBeNull();
+    }
+    // escaped where the text had it: the core's messages write a filter's size as H×W
+    expect(readFileSync(built('dist/bundle/node.core.cjs'), 'latin1')).toMatch(/\\u00d7/i);
   });
 
   it('simdnn/search and simdnn/experiments resolve by name in Node, share the core with simdnn, and importing simdnn loads neither', () => {

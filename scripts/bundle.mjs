@@ -5,11 +5,14 @@
 //   dist/bundle/node.js        `import 'simdnn'` in Node: node.cjs's exports
 //                              under their names (written here), so import and
 //                              require share one copy and one code cache
+//   dist/bundle/node.module.js the Node entry as ES modules, for bundlers that
+//                              target Node (package.json's `module` condition,
+//                              which Node itself ignores)
 //   dist/bundle/index.js       the portable entry (browsers, edge runtimes, bundlers)
-// and the subpath entries, each in the same three forms:
-//   dist/bundle/search{.node.js,.node.cjs,.js}       simdnn/search (in Node with
-//                                                    the worker-thread executor)
-//   dist/bundle/experiments{.node.js,.node.cjs,.js}  simdnn/experiments
+// and the subpath entries, each in the same four forms:
+//   dist/bundle/search{.node.js,.node.cjs,.node.module.js,.js}       simdnn/search
+//                                         (in Node with the worker-thread executor)
+//   dist/bundle/experiments{.node.js,.node.cjs,.node.module.js,.js}  simdnn/experiments
 // and two Node applications, whole (each its own copy of the core):
 //   dist/bundle/cli.js           the `simdnn` bin's commands
 //   dist/bundle/trial-worker.js  a search's worker thread
@@ -20,7 +23,7 @@
 // they cost every `require('simdnn')` ~5 ms of CPU (issue 17).
 // A subpath bundle does not carry its own copy of the core: its imports of
 // the core's entry (src/index.ts, src/node/index.ts) become imports of the
-// core bundle beside it (./node.js, ./node.cjs or ./index.js), so a program
+// core bundle beside it (./node.js, ./node.cjs, ./node.module.js or ./index.js), so a program
 // that imports both shares one Runtime, one Tensor class. The build fails if
 // a subpath bundle takes in any other module of the core (only the stateless
 // helpers in SHAREABLE may be copied).
@@ -44,15 +47,19 @@ const dist = (p) => path.join(root, 'dist', p);
 /** Core modules a subpath bundle may copy: no state, nothing a caller can tell apart. */
 const SHAREABLE = ['runtime/source.js', 'runtime/exact-math.js', 'node/builtins.js'].map(dist);
 
-/** The three forms of an entry: Node ES module, Node CommonJS, portable ES module. */
+/** The four forms of an entry: Node ES module, Node CommonJS, ES module for a bundler targeting Node, portable ES module. */
 const forms = (name, portableInput, nodeInput = portableInput) => [
   { input: nodeInput, file: `${name}.node.js`, platform: 'node', format: 'esm', core: './node.js', ext: '.node.js' },
   { input: nodeInput, file: `${name}.node.cjs`, platform: 'node', format: 'cjs', core: './node.cjs', ext: '.node.cjs' },
+  { input: nodeInput, file: `${name}.node.module.js`, platform: 'node', format: 'esm', core: './node.module.js', ext: '.node.module.js' },
   { input: portableInput, file: `${name}.js`, platform: 'neutral', format: 'esm', core: './index.js', ext: '.js' },
 ];
 
 const entries = [
   { input: 'node/index.js', file: 'node.core.cjs', platform: 'node', format: 'cjs' },
+  // a bundler targeting Node (the `module` condition, which Node ignores): the core as ES modules all the
+  // way, since a bundler cannot follow the CommonJS entry's loader and its ES output has no __dirname
+  { input: 'node/index.js', file: 'node.module.js', platform: 'node', format: 'esm' },
   // the loader is its own small bundle: the core stays a file of its own for V8 to cache
   { input: 'node/require-entry.cjs', file: 'node.cjs', platform: 'node', format: 'cjs', external: [/node\.core\.cjs$/] },
   { input: 'index.js', file: 'index.js', platform: 'neutral', format: 'esm' },

@@ -12,6 +12,7 @@ import { describe, it, expect } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as source from '../src/node/index.js';
@@ -39,8 +40,9 @@ describe('the built package', () => {
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) built(f);
     // each condition's own declarations: the ES module ones for import, their .d.cts twins for require
+    // (and for a bundler targeting Node, the `module` condition inside `import`: ES modules all the way)
     const node = (types: string, js: string) => ({
-      import: { types: `./dist/${types}.d.ts`, default: `./dist/bundle/${js}.js` },
+      import: { types: `./dist/${types}.d.ts`, module: `./dist/bundle/${js}.module.js`, default: `./dist/bundle/${js}.js` },
       require: { types: `./dist/${types}.d.cts`, default: `./dist/bundle/${js}.cjs` },
     });
     expect(pkg.exports['.']).toEqual({ node: node('node/index', 'node'), types: './dist/index.d.ts', default: './dist/bundle/index.js' });
@@ -54,7 +56,7 @@ describe('the built package', () => {
     } });
   });
 
-  it.each(['dist/bundle/node.js', 'dist/bundle/node.cjs'])('the Node bundle %s exports what the source entry does and trains a step', async (file) => {
+  it.each(['dist/bundle/node.js', 'dist/bundle/node.cjs', 'dist/bundle/node.module.js'])('the Node bundle %s exports what the source entry does and trains a step', async (file) => {
     const m = file.endsWith('.cjs') ? createRequire(import.meta.url)(built(file)) : await import(built(file));
     expect(Object.keys(m).sort()).toEqual(Object.keys(source).sort());
     const rt = await m.createRuntime({ seed: 1 });
@@ -66,8 +68,8 @@ describe('the built package', () => {
   });
 
   it.each([
-    ['dist/bundle/search.node.js', nodeSearchSource], ['dist/bundle/search.node.cjs', nodeSearchSource], ['dist/bundle/search.js', searchSource],
-    ['dist/bundle/experiments.node.js', experimentsSource], ['dist/bundle/experiments.node.cjs', experimentsSource], ['dist/bundle/experiments.js', experimentsSource],
+    ['dist/bundle/search.node.js', nodeSearchSource], ['dist/bundle/search.node.cjs', nodeSearchSource], ['dist/bundle/search.node.module.js', nodeSearchSource], ['dist/bundle/search.js', searchSource],
+    ['dist/bundle/experiments.node.js', experimentsSource], ['dist/bundle/experiments.node.cjs', experimentsSource], ['dist/bundle/experiments.node.module.js', experimentsSource], ['dist/bundle/experiments.js', experimentsSource],
   ])('the subpath bundle %s exports what its source entry does', async (file, entry) => {
     const m = file.endsWith('.cjs') ? createRequire(import.meta.url)(built(file)) : await import(built(file));
     expect(Object.keys(m).sort()).toEqual(Object.keys(entry).sort());
@@ -80,12 +82,14 @@ describe('the built package', () => {
     };
     expect(imports('dist/bundle/search.node.js')).toEqual(['./node.js']);
     expect(imports('dist/bundle/search.node.cjs')).toEqual(['./node.cjs']);
+    expect(imports('dist/bundle/search.node.module.js')).toEqual(['./node.module.js']);
+    expect(imports('dist/bundle/experiments.node.module.js')).toEqual(['./node.module.js', './search.node.module.js']);
     expect(imports('dist/bundle/search.js')).toEqual(['./index.js']);
     expect(imports('dist/bundle/experiments.node.js')).toEqual(['./node.js', './search.node.js']);
     expect(imports('dist/bundle/experiments.node.cjs')).toEqual(['./node.cjs', './search.node.cjs']);
     expect(imports('dist/bundle/experiments.js')).toEqual(['./index.js', './search.js']);
     // the core's classes are defined once, in the core bundles
-    for (const file of ['search.node.js', 'search.js', 'experiments.node.js', 'experiments.js']) {
+    for (const file of ['search.node.js', 'search.node.module.js', 'search.js', 'experiments.node.js', 'experiments.node.module.js', 'experiments.js']) {
       expect(readFileSync(built(`dist/bundle/${file}`), 'utf8'), file).not.toMatch(/\bclass (Runtime|Tensor|Trainer|MultiLayerNet)\b/);
     }
   });
@@ -93,7 +97,7 @@ describe('the built package', () => {
   it('the core bundles hold neither the search nor the experiments, and stay small', () => {
     // the Node entries only lead to the core: one names its exports, the other loads it
     for (const file of ['dist/bundle/node.js', 'dist/bundle/node.cjs']) expect(statSync(built(file)).size, file).toBeLessThan(8 * 1024);
-    for (const file of ['dist/bundle/index.js', 'dist/bundle/node.core.cjs']) {
+    for (const file of ['dist/bundle/index.js', 'dist/bundle/node.core.cjs', 'dist/bundle/node.module.js']) {
       const text = readFileSync(built(file), 'utf8');
       for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive']) expect(text, `${file}: ${name}`).not.toContain(name);
       // a ceiling under what the core would take with the experiments and the search (they add ~90 KiB):
@@ -175,6 +179,40 @@ describe('the built package', () => {
       .toThrow(new RegExp(`^loadModel: rt must be a Runtime \\(from createRuntime\\), got a Runtime ${hint.source}`));
     rt.dispose();
     rtCjs.dispose();
+  });
+
+  it('an app bundled for Node (esbuild, platform node) gets one copy of the core: ES modules all the way for imports (the `module` condition), the CommonJS entry for require, and runs', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'simdnn-node-bundle-'));
+    try {
+      mkdirSync(path.join(dir, 'node_modules'));
+      symlinkSync(root, path.join(dir, 'node_modules', 'simdnn'));
+      const wasm = JSON.stringify(path.join(root, 'build/simdnn.wasm'));
+      const body = `
+        const rt = await createRuntime({ wasm: readFileSync(${wasm}), threads: 1 });
+        const net = new MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
+        process.stdout.write(JSON.stringify({ loss: Number.isFinite(net.loss(rt.tensor([1, 4], [1, 2, 3, 4]), [1])), search: typeof localExecutor }));`;
+      writeFileSync(path.join(dir, 'app.mjs'), `import { readFileSync } from 'node:fs';
+        import { createRuntime, MultiLayerNet } from 'simdnn';
+        import { localExecutor } from 'simdnn/search';
+        ${body}`);
+      writeFileSync(path.join(dir, 'app.cjs'), `const { readFileSync } = require('node:fs');
+        const { createRuntime, MultiLayerNet } = require('simdnn');
+        const { localExecutor } = require('simdnn/search');
+        (async () => { ${body} })();`);
+      for (const [app, format, out] of [['app.mjs', 'esm', 'out.mjs'], ['app.cjs', 'cjs', 'out.cjs']]) {
+        const built = spawnSync(path.join(root, 'node_modules/.bin/esbuild'), [app, '--bundle', '--platform=node', `--format=${format}`, `--outfile=${out}`, '--log-level=error'], { cwd: dir, encoding: 'utf8' });
+        expect(built.status, built.stderr).toBe(0);
+        const text = readFileSync(path.join(dir, out), 'utf8');
+        expect(text.match(/\bvar Runtime = class\b/g), out).toHaveLength(1);
+        // the ES module build takes no loader; the CommonJS one takes the loader, which finds no core file beside the bundle
+        expect(text.includes('function loadBundle('), out).toBe(format === 'cjs');
+        const ran = spawnSync(process.execPath, [out], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+        expect(ran.status, ran.stderr).toBe(0);
+        expect(JSON.parse(ran.stdout), out).toEqual({ loss: true, search: 'function' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('simdnn/cli is the command line, importable by name', async () => {

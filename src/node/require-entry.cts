@@ -5,4 +5,7 @@
 import path = require('node:path');
 import { loadBundle } from './code-cache.cjs';
 
-export = loadBundle(path.join(__dirname, 'node.core.cjs'), module, () => require('./node.core.cjs')).exports;
+// A bundler that copied this file into an ES module output left no __dirname: the plain require, bundled.
+export = (typeof __dirname === 'string'
+  ? loadBundle(path.join(__dirname, 'node.core.cjs'), module, () => require('./node.core.cjs')).exports
+  : require('./node.core.cjs')) as unknown;

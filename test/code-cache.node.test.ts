@@ -235,6 +235,31 @@ ${READY}?.();\n`);
     expect(JSON.parse(r.stdout)).toEqual({ same: true, status: 'off' });
   });
 
+  it('processes starting at once (a cluster, parallel tests) each load, and leave one whole cache that the next reads (another `node -e` program: its code is no flag of the key)', async () => {
+    const file = path.join(dir, 'bigger.cjs');
+    writeFileSync(file, `${Array.from({ length: 300 }, (_, i) => `exports.f${i} = (x) => x * ${i};`).join('\n')}
+exports.value = () => exports.f2(3);
+for (let i = 0; i < 300; i++) exports['f' + i](i);
+${READY}?.();\n`);
+    const env = { NODE_COMPILE_CACHE: path.join(dir, 'cache') };
+    const store = path.join(dir, 'cache', 'simdnn');
+    const { spawn } = await import('node:child_process');
+    const { NODE_COMPILE_CACHE: _a, NODE_DISABLE_COMPILE_CACHE: _b, ...base } = process.env;
+    const script = `const { loadBundle } = require(${JSON.stringify(loader)});
+      const { exports, status } = loadBundle(${JSON.stringify(file)}, module, () => require(${JSON.stringify(file)}));
+      process.stdout.write(JSON.stringify({ status, value: exports.value() }));`;
+    const runs = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script], { cwd: root, env: { ...base, ...env } });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+    })));
+    for (const r of runs) expect(JSON.parse(r)).toMatchObject({ value: 6 });
+    // renamed into place whole: one cache, no temporary file left
+    expect(readdirSync(store)).toEqual([expect.stringMatching(/^simdnn-bigger\.cjs-[0-9a-f]{16}\.v8cache$/)]);
+    expect(load(file, env)).toMatchObject({ status: 'accepted', value: 6 });
+  });
+
   it('keeps at most 16 caches in its directory, dropping the oldest', () => {
     const store = path.join(dir, 'cache', 'simdnn');
     mkdirSync(store, { recursive: true });

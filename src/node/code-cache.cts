@@ -161,7 +161,7 @@ function openCache(file: string): { source: string; cacheFile: string; cached: B
     // a program bundled with this package has no file here: its bundler resolved `plain` instead
     const stat = statSync(file);
     const source = readFileSync(file, 'utf8');
-    const key = [file, stat.dev, stat.ino, stat.size, stat.ctimeMs, stat.mtimeMs, process.versions.v8, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0');
+    const key = [file, stat.dev, stat.ino, stat.size, stat.ctimeMs, stat.mtimeMs, process.versions.v8, process.arch, ...flags(process.execArgv), process.env.NODE_OPTIONS ?? ''].join('\0');
     const cacheFile = path.join(dir, `${PREFIX}${path.basename(file)}-${fnv1a64(key)}.v8cache`);
     let bytes: Buffer | undefined;
     try { bytes = readFileSync(cacheFile); } catch { bytes = undefined; }
@@ -169,6 +169,17 @@ function openCache(file: string): { source: string; cacheFile: string; cached: B
   } catch {
     return null;
   }
+}
+
+/** The process's flags without the code of `-e` / `-p` (a program, not a flag: every `node -e` would get a cache of its own). */
+function flags(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    if (/^(-[a-z]*[ep]|--eval|--print)$/.test(arg)) i++;
+    else if (arg.startsWith('-') && !/^--(eval|print)=/.test(arg)) kept.push(arg);
+  }
+  return kept;
 }
 
 /** FNV-1a over the string's UTF-16 units, 64 bits as two 32-bit halves, in hex: a file name, not a defence (the directory is the user's own). */

@@ -306,9 +306,13 @@ describe('the package entries through the code cache', () => {
     expect(a).toMatchObject({ same: true, core: 1 });
     const [name] = caches(store);
     expect(name).toMatch(/^simdnn-node\.core\.cjs-[0-9a-f]{16}\.v8cache$/);
+    const written = statSync(path.join(store, name));
     const again = node(script, env);
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual(a);
+    // read, not written again (a refused or missed cache would be rewritten)
+    const read = statSync(path.join(store, name));
+    expect([read.ino, read.mtimeMs]).toEqual([written.ino, written.mtimeMs]);
     const bytes = readFileSync(path.join(store, name));
     bytes.fill(0xa5, 24, 96);
     writeFileSync(path.join(store, name), bytes);

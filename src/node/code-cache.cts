@@ -14,11 +14,11 @@
 //   directory of the user's own in the OS temp directory (created 0700, used
 //   only if it is a real directory that user owns and no one else can write).
 //   NODE_DISABLE_COMPILE_CACHE turns it off, as it turns off Node's.
-// - Which file: named by a hash of the bundle's path, size and change time
-//   (ctime, which any write moves and no one can set back: an edited or
-//   reinstalled bundle never meets the cache of another text; CPython keys
-//   its bytecode caches on the source's mtime and size alike), Node's V8
-//   version and the process's V8 flags. V8 itself checks the version, the
+// - Which file: named by checksum() of the bundle's path, device, inode,
+//   size, mtime and change time (ctime, which any write moves and no one can
+//   set back: an edited or reinstalled bundle never meets the cache of
+//   another text; CPython keys its bytecode caches on the source's mtime and
+//   size alike), Node's V8 version and the process's flags. V8 itself checks the version, the
 //   flags and the text's length again, and compiles from source where a
 //   cache fails them. (Hashing the text instead loads node:crypto, ~3 ms.)
 // - When written: once, by a process that found no usable cache, right after
@@ -71,6 +71,8 @@ const HEADER = 16;
  * loading node:crypto or node:zlib for theirs took 1.5–3 ms.
  */
 const CHECKSUM_WASM = 'AGFzbQEAAAABBgFgAX8BfgIIAQFtAW0CAAADAgEABwUBAXMAAApFAUMCAX8BfiAArUKlxoihyJyn+UuFIQICQANAIAEgAE8NASACIAFBA3QpAwCFQrODgICAIH4hAiABQQFqIQEMAAsLIAIL';
+/** CHECKSUM_WASM compiled, once per process (each load sums the key and the cache file). */
+let checksumModule: WebAssembly.Module | undefined;
 
 /**
  * A 64-bit FNV-style sum of the bytes' 8-byte words (the last zero-padded),
@@ -81,8 +83,8 @@ export function checksum(bytes: Uint8Array): bigint {
   const words = Math.ceil(bytes.length / 8);
   const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil((words * 8) / 65536)) });
   new Uint8Array(memory.buffer).set(bytes);
-  const module = new WebAssembly.Module(Buffer.from(CHECKSUM_WASM, 'base64'));
-  const { s } = new WebAssembly.Instance(module, { m: { m: memory } }).exports as { s: (words: number) => bigint };
+  checksumModule ??= new WebAssembly.Module(Buffer.from(CHECKSUM_WASM, 'base64'));
+  const { s } = new WebAssembly.Instance(checksumModule, { m: { m: memory } }).exports as { s: (words: number) => bigint };
   return BigInt.asUintN(64, s(words) ^ BigInt(bytes.length));
 }
 
@@ -162,7 +164,8 @@ function openCache(file: string): { source: string; cacheFile: string; cached: B
     const stat = statSync(file);
     const source = readFileSync(file, 'utf8');
     const key = [file, stat.dev, stat.ino, stat.size, stat.ctimeMs, stat.mtimeMs, process.versions.v8, process.arch, ...flags(process.execArgv), process.env.NODE_OPTIONS ?? ''].join('\0');
-    const cacheFile = path.join(dir, `${PREFIX}${path.basename(file)}-${fnv1a64(key)}.v8cache`);
+    const name = checksum(Buffer.from(key)).toString(16).padStart(16, '0');
+    const cacheFile = path.join(dir, `${PREFIX}${path.basename(file)}-${name}.v8cache`);
     let bytes: Buffer | undefined;
     try { bytes = readFileSync(cacheFile); } catch { bytes = undefined; }
     return { source, cacheFile, cached: bytes && checked(bytes), found: bytes !== undefined };
@@ -180,17 +183,6 @@ function flags(execArgv: readonly string[]): string[] {
     else if (arg.startsWith('-') && !/^--(eval|print)=/.test(arg)) kept.push(arg);
   }
   return kept;
-}
-
-/** FNV-1a over the string's UTF-16 units, 64 bits as two 32-bit halves, in hex: a file name, not a defence (the directory is the user's own). */
-function fnv1a64(text: string): string {
-  let h1 = 0x811c9dc5, h2 = 0xcbf29ce4;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c ^ (h1 >>> 16), 0x01000193) >>> 0;
-  }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
 
 /** Writes the script's code cache once, after the bundle's first runtime is made (an immediate later, so that the caller's first steps are in it too). */

@@ -242,25 +242,6 @@ export function hasNonFinite(x: usize, n: i32): i32 {
   return s != s ? 1 : 0;
 }
 
-// hasNonFinite into flag (an i32), for a split check: each part writes its own.
-export function nonFiniteFlag(x: usize, n: i32, flag: usize): void {
-  store<i32>(flag, hasNonFinite(x, n));
-}
-
-// The Trainer's guarded update (src/train/rollback.ts), one part of it, before
-// the optimizer's step on the same range: copies the n params at p to pDst and
-// each of the `slots` state arrays (slotBytes apart from s) to sDst (the same
-// layout), and writes hasNonFinite(g, n) to flag. The part that will update a
-// range saves it, so on two threads each core reads only what it updates
-// (a backup on the calling thread read every line the worker was about to
-// write: the Adam update then took 295 µs on 2 threads against 173 on 1).
-export function backupRange(pDst: usize, p: usize, sDst: usize, s: usize, slotBytes: usize, slots: i32, g: usize, n: i32, flag: usize): void {
-  const bytes = <usize>n << 2;
-  memory.copy(pDst, p, bytes);
-  for (let i = 0; i < slots; i++) memory.copy(sDst + <usize>i * slotBytes, s + <usize>i * slotBytes, bytes);
-  store<i32>(flag, hasNonFinite(g, n));
-}
-
 // Copy whole rows by index: dst[r] = src[idx[r]], rows of `rowLen` floats (or
 // int32s: the copy is bitwise). Used to gather mini-batches in place.
 export function gatherRows(dst: usize, src: usize, idx: usize, count: i32, rowLen: i32): void {

@@ -4,24 +4,37 @@
 // it and check the params it wrote. In three split calls (backup, update,
 // check) a 2-thread step joined the threads three times, and each join the
 // calling thread slept in cost a wake-up: the backup call, with parts of
-// 16–45 µs, took 52–279 µs (Adam, MLP 784-[100×6]-10). A range whose
-// gradients are not finite is saved and not updated; the caller restores every
-// range from the saves when any part reports a failure. A part marks its range
-// saved (an i32 at byte 4, after the save, ordered after it on any CPU) before
-// it updates it: if a worker dies mid-call, the caller puts back exactly the
-// ranges that were saved, and so maybe updated. The state the step wrote is
-// checked with the params: a gradient whose square passes float32's range
-// (|g| ≥ 1.8e19) makes AdaGrad's sum Inf with the params still finite, and
-// every later step of that weight 0.
+// 16–45 µs, took 52–279 µs (Adam, MLP 784-[100×6]-10).
+//
+// The range goes through in chunks of CHUNK floats, each saved, checked,
+// stepped and checked while it is in cache. As four passes over the whole
+// range, a range in memory was read from it four times: SGD's guarded update
+// of 61M params (AlexNet's) took 2.75x its step alone; in chunks, that of 30M
+// params takes 0.68x the time it took, Adam's of 20M 0.63x; on 89,610 params
+// (the README's main job's net, in L2) SGD's takes the same, Adam's 1.04x
+// (docs/BENCHMARKS.md, session 54).
+// Each chunk is saved before it is stepped, and the i32 at byte 4 counts the
+// floats saved so far (an atomic store after each save, ordered after it on
+// any CPU): if a worker dies or traps mid-range, the caller puts back exactly
+// that many, which hold everything stepped. A chunk whose gradients are not
+// finite is not stepped, nor is any after a failure; the rest of the range is
+// still saved, so the caller can restore the whole range from the backup when
+// any part reports a failure. The state the step wrote is checked with the
+// params: a gradient whose square passes float32's range (|g| ≥ 1.8e19)
+// makes AdaGrad's sum Inf with the params still finite, and every later step
+// of that weight 0.
 //
 // The descriptor at `d` is GUARD_F64 float64 slots (the caller writes them as
-// numbers): the part's flag (an i32 at byte 0, written here), the range (p, s,
-// slotBytes, slots, g, n), where it is saved (pDst, sDst), then the
-// optimizer kernel's own arguments in its order, as src/optim passes them.
-// Each argument is converted as a call from JavaScript converts it (f32: round
-// to nearest; pointers and sizes are integers below 2³²), so the step's bits
-// are those of the kernel called alone.
-import { axpy, backupRange, hasNonFinite } from "./elementwise";
+// numbers): the part's flag and saved count (i32s at bytes 0 and 4, written
+// here), the range (p, s, slotBytes, slots, g, n), where it is saved (pDst,
+// sDst), then the optimizer kernel's own arguments in its order, as src/optim
+// passes them: its arrays first (the params, its state slots, the gradients),
+// then n. Each argument is converted as a call from JavaScript converts it
+// (f32: round to nearest; pointers and sizes are integers below 2³²), and a
+// chunk starts on the range's 4-lane grid, so every element is computed by the
+// code, vector or scalar, that the kernel called alone on the range uses: the
+// same bits.
+import { axpy, hasNonFinite } from "./elementwise";
 import { adadeltaStep, adagradStep, adamStep, adamwStep, momentumStep, nesterovStep, rmspropStep } from "./optim";
 
 /** The kernel of each optimizer, as src/optim/optimizer.ts GUARDED_OPS numbers them. */
@@ -41,6 +54,14 @@ const ARGS_AT = 9;
 const BAD_GRADIENTS = 1;
 const BAD_PARAMS = 2;
 
+/**
+ * Floats of a chunk (a multiple of 16, hasNonFinite's unrolled step): Adam's chunk of params,
+ * gradients, two slots and three backups is 896 KiB, within a 1 MiB L2. Measured on a range in
+ * L2 (89,610 floats), Adam's update took 1.06–1.10x its old time in chunks of 1,024 to 16,384
+ * floats, 1.04x in chunks of 32,768 and 1.02x in chunks of 65,536 (whose arrays pass 1 MiB).
+ */
+const CHUNK = 32768;
+
 // slot i of the descriptor as a pointer or size, and as the f32 a call would pass
 @inline function u(d: usize, i: i32): u32 {
   return <u32>load<f64>(d + (<usize>i << 3));
@@ -49,45 +70,59 @@ const BAD_PARAMS = 2;
   return <f32>load<f64>(d + (<usize>i << 3));
 }
 
-/** Runs optimizer kernel `op` with the arguments at slot ARGS_AT on. */
-function runStep(op: i32, d: usize): void {
+// slot i of the descriptor as an array of the kernel's, `o` bytes on
+@inline function at(d: usize, i: i32, o: usize): usize {
+  return <usize>u(d, i) + o;
+}
+
+/** Runs optimizer kernel `op` (its arguments at slot ARGS_AT on) on the m floats `o` bytes into its arrays. */
+function runStep(op: i32, d: usize, o: usize, m: i32): void {
   const a = ARGS_AT;
   if (op == OP_AXPY) {
-    axpy(u(d, a), u(d, a + 1), f(d, a + 2), <i32>u(d, a + 3));
+    axpy(at(d, a, o), at(d, a + 1, o), f(d, a + 2), m);
   } else if (op == OP_MOMENTUM) {
-    momentumStep(u(d, a), u(d, a + 1), u(d, a + 2), <i32>u(d, a + 3), f(d, a + 4), f(d, a + 5));
+    momentumStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), m, f(d, a + 4), f(d, a + 5));
   } else if (op == OP_NESTEROV) {
-    nesterovStep(u(d, a), u(d, a + 1), u(d, a + 2), <i32>u(d, a + 3), f(d, a + 4), f(d, a + 5));
+    nesterovStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), m, f(d, a + 4), f(d, a + 5));
   } else if (op == OP_ADAGRAD) {
-    adagradStep(u(d, a), u(d, a + 1), u(d, a + 2), <i32>u(d, a + 3), f(d, a + 4), f(d, a + 5));
+    adagradStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), m, f(d, a + 4), f(d, a + 5));
   } else if (op == OP_RMSPROP) {
-    rmspropStep(u(d, a), u(d, a + 1), u(d, a + 2), <i32>u(d, a + 3), f(d, a + 4), f(d, a + 5), f(d, a + 6), f(d, a + 7));
+    rmspropStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), m, f(d, a + 4), f(d, a + 5), f(d, a + 6), f(d, a + 7));
   } else if (op == OP_ADADELTA) {
-    adadeltaStep(u(d, a), u(d, a + 1), u(d, a + 2), u(d, a + 3), <i32>u(d, a + 4), f(d, a + 5), f(d, a + 6), f(d, a + 7), f(d, a + 8));
+    adadeltaStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), at(d, a + 3, o), m, f(d, a + 5), f(d, a + 6), f(d, a + 7), f(d, a + 8));
   } else if (op == OP_ADAM) {
-    adamStep(u(d, a), u(d, a + 1), u(d, a + 2), u(d, a + 3), <i32>u(d, a + 4), f(d, a + 5), f(d, a + 6), f(d, a + 7), f(d, a + 8));
+    adamStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), at(d, a + 3, o), m, f(d, a + 5), f(d, a + 6), f(d, a + 7), f(d, a + 8));
   } else if (op == OP_ADAMW) {
-    adamwStep(u(d, a), u(d, a + 1), u(d, a + 2), u(d, a + 3), <i32>u(d, a + 4), f(d, a + 5), f(d, a + 6), f(d, a + 7), f(d, a + 8),
+    adamwStep(at(d, a, o), at(d, a + 1, o), at(d, a + 2, o), at(d, a + 3, o), m, f(d, a + 5), f(d, a + 6), f(d, a + 7), f(d, a + 8),
       f(d, a + 9), f(d, a + 10), f(d, a + 11));
   }
 }
 
 /**
- * One part of a guarded update (see the file's comment): writes 1 to the i32 at `d + 4` once
- * the range is saved, and 0, BAD_GRADIENTS or BAD_PARAMS to the i32 at `d`. Unsafe like every
- * kernel: the descriptor is not checked.
+ * One part of a guarded update (see the file's comment): writes the floats saved so far to the
+ * i32 at `d + 4` as it goes, and 0, BAD_GRADIENTS or BAD_PARAMS to the i32 at `d`. Unsafe like
+ * every kernel: the descriptor is not checked.
  */
 export function guardedStep(op: i32, d: usize): void {
-  const p = u(d, 1), s = u(d, 2), slotBytes = u(d, 3), slots = <i32>u(d, 4), g = u(d, 5), n = <i32>u(d, 6);
-  backupRange(u(d, 7), p, u(d, 8), s, slotBytes, slots, g, n, d);
-  if (ASC_FEATURE_THREADS) atomic.store<i32>(d, 1, 4);
-  else store<i32>(d, 1, 4);
-  if (load<i32>(d) != 0) {
-    store<i32>(d, BAD_GRADIENTS);
-    return;
+  const p = u(d, 1), s = u(d, 2), slotBytes = u(d, 3), slots = <i32>u(d, 4), g = u(d, 5), n = <i32>u(d, 6), pDst = u(d, 7), sDst = u(d, 8);
+  let flag = 0;
+  store<i32>(d, 0, 4);
+  for (let i = 0; i < n; i += CHUNK) {
+    const m = min(CHUNK, n - i);
+    const o = <usize>i << 2, bytes = <usize>m << 2;
+    memory.copy(pDst + o, p + o, bytes);
+    for (let k = 0; k < slots; k++) memory.copy(sDst + o + <usize>k * slotBytes, s + o + <usize>k * slotBytes, bytes);
+    if (ASC_FEATURE_THREADS) atomic.store<i32>(d, i + m, 4);
+    else store<i32>(d, i + m, 4);
+    if (flag != 0) continue;
+    if (hasNonFinite(g + o, m) != 0) {
+      flag = BAD_GRADIENTS;
+      continue;
+    }
+    runStep(op, d, o, m);
+    let bad = hasNonFinite(p + o, m) != 0;
+    for (let k = 0; k < slots && !bad; k++) bad = hasNonFinite(s + o + <usize>k * slotBytes, m) != 0;
+    if (bad) flag = BAD_PARAMS;
   }
-  runStep(op, d);
-  let bad = hasNonFinite(p, n) != 0;
-  for (let i = 0; i < slots && !bad; i++) bad = hasNonFinite(<usize>s + <usize>i * <usize>slotBytes, n) != 0;
-  store<i32>(d, bad ? BAD_PARAMS : 0);
+  store<i32>(d, flag);
 }

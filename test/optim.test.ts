@@ -84,15 +84,27 @@ describe('guardedStep', () => {
     const slot = (s: number) => state.ptr + 4 * pad * s;
     return { pad, params, grads, state, pSaved, sSaved, slot, all: [params, grads, state, pSaved, sSaved] };
   };
-  // flag, p, s, slotBytes, slots, g, n, pDst, sDst, then the kernel's arguments
-  const guarded = (c: KernelCase, r: ReturnType<typeof range>, n: number): number => {
+  // flag, p, s, slotBytes, slots, g, n, pDst, sDst, then the kernel's arguments (`g`: where they read the gradients)
+  const guardedCall = (c: KernelCase, r: ReturnType<typeof range>, n: number, g = r.grads.ptr): { flag: number; saved: number } => {
     const d = rt.tensor([48]);
-    const f64 = new Float64Array(rt.memory.buffer, d.ptr, 24);
-    const state = Array.from({ length: c.slots }, (_, s) => r.slot(s));
-    f64.set([-1, r.params.ptr, r.state.ptr, 4 * r.pad, c.slots, r.grads.ptr, n, r.pSaved.ptr, r.sSaved.ptr, ...argsOf(c, r.params.ptr, state, r.grads.ptr, n)]);
-    rt.unsafeKernels.guardedStep(GUARDED_OPS[c.name as keyof typeof GUARDED_OPS]!, d.ptr);
-    const flag = new Int32Array(rt.memory.buffer, d.ptr, 1)[0];
-    d.dispose();
+    try {
+      const f64 = new Float64Array(rt.memory.buffer, d.ptr, 24);
+      const state = Array.from({ length: c.slots }, (_, s) => r.slot(s));
+      f64.set([-1, r.params.ptr, r.state.ptr, 4 * r.pad, c.slots, g, n, r.pSaved.ptr, r.sSaved.ptr, ...argsOf(c, r.params.ptr, state, g, n)]);
+      try {
+        rt.unsafeKernels.guardedStep(GUARDED_OPS[c.name as keyof typeof GUARDED_OPS]!, d.ptr);
+      } catch (e) {
+        throw Object.assign(e as Error, { saved: new Int32Array(rt.memory.buffer, d.ptr, 2)[1] });
+      }
+      const [flag, saved] = new Int32Array(rt.memory.buffer, d.ptr, 2);
+      return { flag, saved };
+    } finally {
+      d.dispose();
+    }
+  };
+  const guarded = (c: KernelCase, r: ReturnType<typeof range>, n: number): number => {
+    const { flag, saved } = guardedCall(c, r, n);
+    expect(saved, `${c.name} n=${n}: floats saved`).toBe(n);
     return flag;
   };
 
@@ -134,6 +146,77 @@ describe('guardedStep', () => {
       expect(guarded(c, r, n), `${c.name} n=${n}: an infinite parameter after the step`).toBe(2);
       r.all.forEach((t) => t.dispose());
     }
+  });
+
+  // assembly/guarded.ts CHUNK: a range goes through in chunks of this many floats
+  const CHUNK = 32768;
+  const N = 2 * CHUNK + 37;
+  /** The kernel alone on a copy of r's first `m` params and their state: the params and state it leaves. */
+  const alone = (c: KernelCase, g: number[], seed: number, m: number) => {
+    const r = range(c, m, g.slice(0, m), seed);
+    kernel(rt.unsafeKernels, c.name)(...argsOf(c, r.params.ptr, Array.from({ length: c.slots }, (_, s) => r.slot(s)), r.grads.ptr, m));
+    const out = { params: r.params.toArray().subarray(0, m), state: Array.from({ length: c.slots }, (_, s) => r.state.toArray().subarray(s * r.pad, s * r.pad + m)) };
+    r.all.forEach((t) => t.dispose());
+    return out;
+  };
+  /** Params [from, to) and each slot's, from a range's tensors. */
+  const part = (r: ReturnType<typeof range>, c: KernelCase, from: number, to: number) => ({
+    params: r.params.toArray().subarray(from, to),
+    state: Array.from({ length: c.slots }, (_, s) => r.state.toArray().subarray(s * r.pad + from, s * r.pad + to)),
+  });
+
+  it.each(cases)('$name: a range of several chunks gives the bits of the kernel alone; a bad gradient stops the stepping at its chunk, and the whole range is saved', (c) => {
+    const g = randomArray(N, 31);
+    const r = range(c, N, g, 32);
+    const initial = part(r, c, 0, N);
+    const copy = { params: initial.params.slice(), state: initial.state.map((a) => a.slice()) };
+    expect(guarded(c, r, N), `${c.name}: flag`).toBe(0);
+    const whole = alone(c, g, 32, N);
+    expectBits(part(r, c, 0, N).params, whole.params, `${c.name}: params`);
+    part(r, c, 0, N).state.forEach((a, s) => expectBits(a, whole.state[s], `${c.name}: slot ${s}`));
+    expectBits(r.pSaved.toArray().subarray(0, N), copy.params, `${c.name}: saved params`);
+    copy.state.forEach((a, s) => expectBits(r.sSaved.toArray().subarray(s * r.pad, s * r.pad + N), a, `${c.name}: saved slot ${s}`));
+    r.all.forEach((t) => t.dispose());
+    // a NaN in the second chunk: the first chunk stepped, the rest not, all saved (the caller restores from the backup)
+    const bad = g.slice();
+    bad[CHUNK + 5] = NaN;
+    const r2 = range(c, N, bad, 32);
+    expect(guarded(c, r2, N), `${c.name}: NaN gradient in chunk 1`).toBe(1);
+    const first = alone(c, g, 32, CHUNK);
+    expectBits(part(r2, c, 0, CHUNK).params, first.params, `${c.name}: chunk 0 stepped`);
+    part(r2, c, 0, CHUNK).state.forEach((a, s) => expectBits(a, first.state[s], `${c.name}: chunk 0's slot ${s} stepped`));
+    expectBits(part(r2, c, CHUNK, N).params, copy.params.subarray(CHUNK), `${c.name}: the rest not stepped`);
+    part(r2, c, CHUNK, N).state.forEach((a, s) => expectBits(a, copy.state[s].subarray(CHUNK), `${c.name}: the rest's slot ${s} not stepped`));
+    expectBits(r2.pSaved.toArray().subarray(0, N), copy.params, `${c.name}: all saved`);
+    copy.state.forEach((a, s) => expectBits(r2.sSaved.toArray().subarray(s * r2.pad, s * r2.pad + N), a, `${c.name}: slot ${s} all saved`));
+    r2.all.forEach((t) => t.dispose());
+    // an infinite parameter in the first chunk: flagged after it, nothing after it stepped
+    const r3 = range(c, N, g, 32);
+    r3.params.data[7] = Infinity;
+    expect(guarded(c, r3, N), `${c.name}: infinite parameter in chunk 0`).toBe(2);
+    expectBits(part(r3, c, CHUNK, N).params, copy.params.subarray(CHUNK), `${c.name}: after the overflow, not stepped`);
+    r3.all.forEach((t) => t.dispose());
+  });
+
+  it.each(cases)('$name: a trap mid-range leaves the count of floats saved, which hold every float stepped', (c) => {
+    // the gradients' second chunk past the end of memory: the first chunk reads (zeroed) free memory and is
+    // stepped, the second is saved and its check traps
+    const end = rt.memory.buffer.byteLength;
+    const g = end - 4 * CHUNK;
+    const r = range(c, N, [], 33);
+    expect(rt.memoryStats().top, 'the last chunk of memory is free').toBeLessThanOrEqual(g);
+    new Float32Array(rt.memory.buffer, g, CHUNK).fill(0);
+    const initial = part(r, c, 0, N);
+    const copy = { params: initial.params.slice(), state: initial.state.map((a) => a.slice()) };
+    let error: (Error & { saved?: number }) | undefined;
+    try { guardedCall(c, r, N, g); } catch (e) { error = e as Error & { saved?: number }; }
+    expect(error?.message).toMatch(/memory access out of bounds/);
+    expect(error!.saved, `${c.name}: floats saved`).toBe(2 * CHUNK);
+    expectBits(r.pSaved.toArray().subarray(0, 2 * CHUNK), copy.params.subarray(0, 2 * CHUNK), `${c.name}: saved params`);
+    copy.state.forEach((a, s) => expectBits(r.sSaved.toArray().subarray(s * r.pad, s * r.pad + 2 * CHUNK), a.subarray(0, 2 * CHUNK), `${c.name}: saved slot ${s}`));
+    expectBits(part(r, c, CHUNK, N).params, copy.params.subarray(CHUNK), `${c.name}: nothing stepped past the first chunk`);
+    part(r, c, CHUNK, N).state.forEach((a, s) => expectBits(a, copy.state[s].subarray(CHUNK), `${c.name}: slot ${s} past the first chunk`));
+    r.all.forEach((t) => t.dispose());
   });
 });
 

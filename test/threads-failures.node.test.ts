@@ -181,7 +181,17 @@ describe('a worker that dies or traps in a Trainer step', () => {
    * (before running the part or after) or throws the trap session 38's bench met once, before
    * running the part.
    */
-  function faultIn(name: string, k: number, fault: 'exit before' | 'exit after' | 'trap'): string {
+  // assembly/guarded.ts CHUNK: a guarded update's part goes through its range in chunks of this many floats
+  const GUARD_CHUNK = 32768;
+
+  /**
+   * A worker patch: the worker's k-th call of kernel `name` exits the process before or after it
+   * runs, throws a trap instead of running, or ('trap mid', guardedStep only) runs with its
+   * gradients moved so that its second chunk lies past the end of memory: the first chunk, in
+   * free (zeroed) memory, is saved and stepped, the second saved, and its check traps (a part
+   * of one chunk traps in its check, after its save).
+   */
+  function faultIn(name: string, k: number, fault: 'exit before' | 'exit after' | 'trap' | 'trap mid'): string {
     return `
 const realInstantiate = WebAssembly.instantiate;
 let calls = 0;
@@ -192,6 +202,14 @@ WebAssembly.instantiate = async (module, imports) => {
     const n = ++calls;
     if (n === ${k} && ${fault === 'exit before'}) process.exit(3);
     if (n === ${k} && ${fault === 'trap'}) throw new WebAssembly.RuntimeError('memory access out of bounds');
+    if (n === ${k} && ${fault === 'trap mid'}) {
+      // the descriptor (assembly/guarded.ts): the range's gradients at slot 5, its length at 6, Adam's (p, m, v, g, n, …) from 9
+      const d = new Float64Array(imports.env.memory.buffer, args[1], 24);
+      const end = imports.env.memory.buffer.byteLength;
+      const g = d[6] > ${GUARD_CHUNK} ? end - 4 * ${GUARD_CHUNK} : end - 4 * (d[6] - 4);
+      d[5] = g;
+      d[12] = g;
+    }
     const result = real(...args);
     if (n === ${k} && ${fault === 'exit after'}) process.exit(3);
     return result;
@@ -208,6 +226,7 @@ WebAssembly.instantiate = async (module, imports) => {
    * step threw, and whether the run ends with the bits of a 1-thread run of as many steps.
    */
   function trainScenario(patch: string, fresh: boolean): { faults: unknown[]; error: string | null; threads: number; sameBits: boolean; good: number } {
+    // 32 MiB of memory: its last chunk is free (zeros) for 'trap mid'
     const script = `
       import { createRuntime, nodeThreadHost } from './src/node/runtime.js';
       import { MultiLayerNetExtend } from './src/nets/multi-layer-net-extend.js';
@@ -227,7 +246,7 @@ WebAssembly.instantiate = async (module, imports) => {
         const dispose = () => { trainer.dispose(); net.dispose(); x.dispose(); t.dispose(); };
         return { step: () => trainer.step(x, t), faults: () => trainer.workerFaults, state, dispose };
       };
-      const rt = await createRuntime({ threads: 2, maxThreads: 2, seed: 5, busyCores: 'split',
+      const rt = await createRuntime({ threads: 2, maxThreads: 2, seed: 5, busyCores: 'split', memory: { initial: 512 },
         threadHost: { cores: nodeThreadHost.cores, spawn: (body, init, o) => nodeThreadHost.spawn(body + ${JSON.stringify(patch)}, init, o) } });
       await rt.ready;
       let run = null, error = null, good = 0;
@@ -251,6 +270,8 @@ WebAssembly.instantiate = async (module, imports) => {
     ['dies in the first update (unguarded: it makes the optimizer\'s state): everything saveParams() copied is put back', 'adamStep', 'exit after', 1, died('adamStep'), 1],
     ['traps in its part of the guarded update: the pool goes on', 'guardedStep', 'trap', 2,
       // the worker's second part: of the first call (the worker claims part 2, then part 1 when the calling thread has not yet) or of the next
+      /^guardedStep: 1 of 2 parts failed: part [12] of 2 in a worker thread: RuntimeError: memory access out of bounds$/, 2],
+    ['traps in the second chunk of its part of the guarded update, the first stepped: what it saved is put back', 'guardedStep', 'trap mid', 2,
       /^guardedStep: 1 of 2 parts failed: part [12] of 2 in a worker thread: RuntimeError: memory access out of bounds$/, 2],
   ] as const)('%s; the step runs again on the calling thread and training goes on, with the bits of one thread', TIMEOUT, (_, kernel, fault, k, message, threads) => {
     const seen = trainScenario(faultIn(kernel, k, fault), kernel === 'adamStep');

@@ -253,15 +253,16 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
     return worst & BAD_GRADIENTS ? 'gradients' : worst & BAD_PARAMS ? 'parameters' : 'ok';
   }
 
-  /** After a failed guardedStep call: copies back the params and state of each of its first `parts` parts that marked its range saved. */
+  /** After a failed guardedStep call: copies back the params and state each of its first `parts` parts had saved (its count of floats saved holds all it stepped). */
   private restoreSaved(rt: Runtime, parts: number): void {
     const d = this.guardView!, marks = this.guardFlags!, k = rt.unsafeKernels;
     for (let p = 0; p < parts; p++) {
       const at = p * GUARD_F64;
-      if (Atomics.load(marks, 2 * at + 1) !== 1) continue;
-      const param = d[at + 1], state = d[at + 2], slotBytes = d[at + 3], slots = d[at + 4], n = d[at + 6], pDst = d[at + 7], sDst = d[at + 8];
-      k.copy(param, pDst, n);
-      for (let i = 0; i < slots; i++) k.copy(state + i * slotBytes, sDst + i * slotBytes, n);
+      const saved = Atomics.load(marks, 2 * at + 1);
+      if (saved <= 0) continue;
+      const param = d[at + 1], state = d[at + 2], slotBytes = d[at + 3], slots = d[at + 4], pDst = d[at + 7], sDst = d[at + 8];
+      k.copy(param, pDst, saved);
+      for (let i = 0; i < slots; i++) k.copy(state + i * slotBytes, sDst + i * slotBytes, saved);
     }
   }
 

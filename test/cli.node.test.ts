@@ -235,6 +235,13 @@ describe('train', () => {
     const text = await run(['predict', '--model', file, '--test-rows', '200']);
     expect(text.stdout).toMatch(new RegExp(`^accuracy ${report.testAcc.toFixed(4)}$`, 'm'));
     expect(text.stdout).toMatch(/^true\\pred +0 +1 .* 9 +accuracy$/m);
+    // the model as the argument, as info takes it; once
+    expect((await run(['predict', file, '--test-rows', '200'])).stdout).toBe(text.stdout);
+    expect((await run(['predict', '--model', file, file, '--test-rows', '200'])).stdout).toBe(text.stdout);
+    const twice = await run(['predict', '--model', file, path.join(tmp, 'other.safetensors')]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain(`two model files: --model ${file} and ${path.join(tmp, 'other.safetensors')}; give one`);
+    expect((await run(['predict', file, file])).stderr).toMatch(/expected one model file, got 2/);
 
     expect((await run(['info', path.join(tmp, 'none.safetensors')])).stderr).toMatch(/simdnn: error: readModelInfo: cannot open .*none\.safetensors/);
     expect((await run(['predict'])).stderr).toMatch(/--model: required/);

@@ -26,9 +26,8 @@ export interface PredictReport {
 
 const ROWS_PER_CHUNK = 1000;
 
-async function predict({ values, io }: CommandContext): Promise<number> {
-  const model = values.model;
-  if (typeof model !== 'string') throw new UsageError('--model: required (a file written by simdnn train --save)');
+async function predict({ values, positionals, io }: CommandContext): Promise<number> {
+  const model = modelArg(values.model, positionals);
   const data = typeof values.data === 'string' ? values.data : 'mnist';
   const testRows = typeof values['test-rows'] === 'string' ? intValue('test-rows', values['test-rows'], 1) : undefined;
   await checkDataArg(data);
@@ -57,6 +56,16 @@ async function predict({ values, io }: CommandContext): Promise<number> {
   } finally {
     await rt.dispose();
   }
+}
+
+/** The model file, given as --model or as the one positional argument (as `simdnn info FILE` takes it). */
+function modelArg(option: string | boolean | undefined, positionals: readonly string[]): string {
+  if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}: ${positionals.join(' ')}`);
+  const [given] = positionals;
+  if (typeof option === 'string' && given !== undefined && given !== option) throw new UsageError(`two model files: --model ${option} and ${given}; give one`);
+  const model = typeof option === 'string' ? option : given;
+  if (model === undefined) throw new UsageError('--model: required (a file written by simdnn train --save; or give it as the argument, simdnn predict FILE)');
+  return model;
 }
 
 /** The test images and labels `data` names: the bundled digits' test split, or an IDX directory's t10k files (its training files are not needed). */
@@ -108,13 +117,14 @@ function format(r: PredictReport): string {
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'evaluate a saved model: accuracy, per-class accuracy, confusion matrix',
+  positionals: '[FILE]',
   description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, the accuracy per class and the confusion matrix.',
   options: [
-    { name: 'model', value: 'file', help: 'the model file (safetensors, from simdnn train --save)' },
+    { name: 'model', value: 'file', help: 'the model file (safetensors, from simdnn train --save); or give it as FILE' },
     { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
     { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all)' },
     { name: 'json', help: 'print one JSON object (accuracy, perClass, confusion) on stdout' },
   ],
-  examples: ['simdnn predict --model model.safetensors', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],
+  examples: ['simdnn predict model.safetensors', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],
   run: predict,
 };

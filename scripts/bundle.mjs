@@ -117,7 +117,12 @@ for (const entry of entries) {
     // without a charset still reads the messages' × and ≤ right
     output: { file: dist(`bundle/${file}`), format, sourcemap: true, charset: 'ascii', comments: { jsdoc: false, annotation: true, legal: true }, ...entry.output },
   });
-  if (file === 'node.core.cjs') coreNames = result.output[0].exports;
+  if (file === 'node.core.cjs') {
+    coreNames = result.output[0].exports;
+    // the core runs from V8's code cache (src/node/code-cache.cts), where Node 20 loses import()'s callback
+    const dynamic = result.output[0].dynamicImports;
+    if (dynamic.length > 0) throw new Error(`bundle: the Node core imports ${dynamic.join(', ')} with import(), which fails when it runs from the code cache; load it with require or through node/builtins.js`);
+  }
   if (file === 'node.cjs') writeNodeModuleEntry(coreNames);
 }
 

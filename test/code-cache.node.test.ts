@@ -224,6 +224,18 @@ ${READY}?.();\n`);
     expect(JSON.parse(r.stdout)).toEqual({ name: 'RangeError', message: 'bundle failed', cached: false });
   });
 
+  it('import() in a bundle fails alike from source and from the cache (Node 20 loses its callback in a cached function): no program works only on its first run', () => {
+    const file = path.join(dir, 'importing.cjs');
+    writeFileSync(file, `exports.value = () => 1;\nexports.here = __filename;\nexports.os = () => import('node:os');\n${READY}?.();\n`);
+    const env = { NODE_COMPILE_CACHE: path.join(dir, 'cache') };
+    const run = () => node(`
+      const { loadBundle } = require(${JSON.stringify(loader)});
+      const { exports, status } = loadBundle(${JSON.stringify(file)}, module, () => require(${JSON.stringify(file)}));
+      exports.os().then(() => 'imported', (e) => e.code).then((how) => process.stdout.write(JSON.stringify({ status, how })));`, env);
+    const results = [run(), run()].map((r) => { expect(r.status, r.stderr).toBe(0); return JSON.parse(r.stdout); });
+    expect(results).toEqual([{ status: 'missed', how: 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING' }, { status: 'accepted', how: 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING' }]);
+  });
+
   it('a bundle already in require.cache is that one, not a second copy', () => {
     const file = fixture(13);
     const r = node(`

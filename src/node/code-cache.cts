@@ -131,12 +131,10 @@ export function loadBundle(file: string, parent: NodeModule, plain: () => unknow
   const opened = usable() ? openCache(file) : null;
   if (opened === null) return { exports: plain(), status: 'off' };
   const { source, cacheFile, cached, found } = opened;
-  const script = new vm.Script(Module.wrap(source), {
-    filename: file,
-    cachedData: cached,
-    // the bundle's own import() calls resolve as in any module of this process
-    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: on Node 20 a function V8 read from a cache lost it (`import()` threw "A dynamic
+  // import callback was not specified" where the same script compiled from source imported), so a bundle
+  // loaded here must not call import() (scripts/bundle.mjs fails the build when the core does)
+  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData: cached });
   const status: CacheStatus = !found ? 'missed' : cached === undefined || script.cachedDataRejected ? 'rejected' : 'accepted';
   // set before the bundle runs: a bundle may make its runtime as it loads
   if (status !== 'accepted') writeWhenReady(script, cacheFile);

@@ -17,7 +17,8 @@ const crossOriginIsolation = {
 const chromium = playwright({
   launchOptions: {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    // --expose-gc: test/search-web-workers.test.ts collects the page's garbage before its workers start (see there)
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--js-flags=--expose-gc'],
   },
 });
 

@@ -176,20 +176,16 @@ describe('a worker that dies or traps in a Trainer step', () => {
   beforeAll(async () => { all = await transpileRuntime(true); });
   afterAll(() => removeTranspiled(all));
 
-  /**
-   * Worker code that wraps export `name`: on the worker's `k`-th part of it, the worker exits
-   * (before running the part or after) or throws the trap session 38's bench met once, before
-   * running the part.
-   */
   // assembly/guarded.ts CHUNK: a guarded update's part goes through its range in chunks of this many floats
   const GUARD_CHUNK = 32768;
 
   /**
-   * A worker patch: the worker's k-th call of kernel `name` exits the process before or after it
-   * runs, throws a trap instead of running, or ('trap mid', guardedStep only) runs with its
-   * gradients moved so that its second chunk lies past the end of memory: the first chunk, in
-   * free (zeroed) memory, is saved and stepped, the second saved, and its check traps (a part
-   * of one chunk traps in its check, after its save).
+   * Worker code that wraps export `name`: on the worker's `k`-th part of it, the worker exits
+   * (before running the part or after), throws the trap session 38's bench met once (before
+   * running the part), or ('trap mid', guardedStep only) runs the part with its gradients moved
+   * so that its second chunk lies past the end of memory: the first chunk, in free (zeroed)
+   * memory, is saved and stepped, the second saved, and its check traps (a part of one chunk
+   * traps in its check, after its save).
    */
   function faultIn(name: string, k: number, fault: 'exit before' | 'exit after' | 'trap' | 'trap mid'): string {
     return `

@@ -17,8 +17,7 @@ const crossOriginIsolation = {
 const chromium = playwright({
   launchOptions: {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // --expose-gc: test/search-web-workers.test.ts collects the page's garbage before its workers start (see there)
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--js-flags=--expose-gc'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   },
 });
 

@@ -110,6 +110,22 @@ function checkRows(data: SearchRows): void {
 }
 
 
+/** What a worker's createRuntime says when the browser holds as many wasm memories as it allows. */
+const OUT_OF_WASM_MEMORIES = /WebAssembly\.Memory\(\): could not allocate memory/;
+const MEMORIES_HINT = ' (the browser holds a limited number of wasm memories in a page and its workers, ~124 in Chromium: each runtime and each worker of this executor is one; dispose of runtimes you no longer need, or use fewer workers)';
+
+/**
+ * Makes the page collect its dropped runtimes' memories: an allocation that finds no room collects this
+ * thread's heap before it gives up (it is dropped at once; where it fails, there was nothing to collect).
+ */
+function collectPageWasmMemories(): void {
+  try {
+    new WebAssembly.Memory({ initial: 1 });
+  } catch {
+    // the page's memories are all alive: the worker's second start says so
+  }
+}
+
 /** One worker, started on first use from a Blob URL that imports this module. */
 class Slot extends TrialSlotBase<Worker> {
   private worker: Worker | null = null;
@@ -122,38 +138,55 @@ class Slot extends TrialSlotBase<Worker> {
 
   protected start(): Promise<Worker> {
     this.ready ??= this.init().then((init) => new Promise<Worker>((resolve, reject) => {
-      if (this.stopped) { reject(new Error('webWorkerExecutor: closed')); return; }
-      let url = '';
-      let worker: Worker;
-      if (this.make) {
-        worker = this.make();
-        if (!(worker instanceof Worker)) { reject(new TypeError(`webWorkerExecutor: options.worker must return a Worker, got ${describeValue(worker)}`)); return; }
-      } else {
-        const script = `import { startWebTrialWorker } from ${JSON.stringify(import.meta.url)};\nstartWebTrialWorker(self);\n`;
-        url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
-        worker = new Worker(url, { type: 'module', name: this.label });
-      }
-      const revoke = () => { if (url) URL.revokeObjectURL(url); };
-      this.worker = worker;
-      const lost = (why: string) => {
-        if (this.worker !== worker) return;
-        worker.terminate();
-        this.worker = null;
-        this.ready = null;
-        reject(new Error(why));
-        this.lose(why);
+      // Chromium holds ~124 wasm memories at once in a page and its workers together, and a worker whose
+      // runtime finds no room collects only its own heap: the page's dropped runtimes still hold theirs. An
+      // allocation in the page at that limit collects the page's garbage; then the worker starts once more.
+      const launch = (retried: boolean): void => {
+        if (this.stopped) { reject(new Error('webWorkerExecutor: closed')); return; }
+        let url = '';
+        let worker: Worker;
+        if (this.make) {
+          worker = this.make();
+          if (!(worker instanceof Worker)) { reject(new TypeError(`webWorkerExecutor: options.worker must return a Worker, got ${describeValue(worker)}`)); return; }
+        } else {
+          const script = `import { startWebTrialWorker } from ${JSON.stringify(import.meta.url)};\nstartWebTrialWorker(self);\n`;
+          url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
+          worker = new Worker(url, { type: 'module', name: this.label });
+        }
+        const revoke = () => { if (url) URL.revokeObjectURL(url); };
+        this.worker = worker;
+        const lost = (why: string) => {
+          if (this.worker !== worker) return;
+          worker.terminate();
+          this.worker = null;
+          this.ready = null;
+          reject(new Error(why));
+          this.lose(why);
+        };
+        worker.onmessage = (e: MessageEvent<Reply>) => {
+          const m = e.data;
+          if (m === 'ready') { revoke(); resolve(worker); return; }
+          if (m.id === -1) {
+            revoke();
+            const error = String(m.error);
+            if (!retried && OUT_OF_WASM_MEMORIES.test(error) && this.worker === worker) {
+              worker.terminate();
+              collectPageWasmMemories();
+              launch(true);
+              return;
+            }
+            lost(`worker ${this.label} failed to start: ${error}${OUT_OF_WASM_MEMORIES.test(error) ? MEMORIES_HINT : ''}`);
+            return;
+          }
+          // a reply already on its way from a worker terminated since (its job aborted) is no answer to the next job
+          if (this.worker === worker) this.settle(m);
+        };
+        // in a bundled app the default script's import finds no such module: options.worker is the way there
+        const hint = this.make ? '' : ' (in an app a bundler built, give webWorkerExecutor options.worker)';
+        worker.onerror = (e: ErrorEvent) => { e.preventDefault(); revoke(); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}${hint}`); };
+        worker.postMessage(init);
       };
-      worker.onmessage = (e: MessageEvent<Reply>) => {
-        const m = e.data;
-        if (m === 'ready') { revoke(); resolve(worker); return; }
-        if (m.id === -1) { revoke(); lost(`worker ${this.label} failed to start: ${m.error}`); return; }
-        // a reply already on its way from a worker terminated since (its job aborted) is no answer to the next job
-        if (this.worker === worker) this.settle(m);
-      };
-      // in a bundled app the default script's import finds no such module: options.worker is the way there
-      const hint = this.make ? '' : ' (in an app a bundler built, give webWorkerExecutor options.worker)';
-      worker.onerror = (e: ErrorEvent) => { e.preventDefault(); revoke(); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}${hint}`); };
-      worker.postMessage(init);
+      launch(false);
     }));
     return this.ready;
   }
@@ -181,7 +214,9 @@ class Slot extends TrialSlotBase<Worker> {
  * at a time on its own one-thread runtime with `data` copied in. Results have
  * the same bits as inlineExecutor's for the same jobs; a trial that fails to
  * train resolves with status 'failed'. A worker that dies or cannot start
- * rejects its job (and is restarted for the next). The caller owns the
+ * rejects its job (and is restarted for the next); one whose runtime finds the
+ * browser's wasm memories all taken starts once more after the page collects its
+ * dropped runtimes'. The caller owns the
  * executor: close() terminates every worker (a search aborted by its signal
  * still needs close()), and rejects the jobs not yet done.
  * @throws Error where the host has no Worker or Blob URLs; TypeError/RangeError naming a bad option.

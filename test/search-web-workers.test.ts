@@ -3,8 +3,9 @@
 // recorded as failed, and close() terminates every worker; the package bundle
 // runs the same way (its workers import the bundle), stops on abort and rejects
 // a job it cannot run; a trial past its time limit has its worker terminated
-// and is recorded as timed out, the others keeping their bits. Chromium only (Node has no Web Workers: there the
-// executor must refuse clearly).
+// and is recorded as timed out, the others keeping their bits; a page full of dropped wasm memories still
+// starts its workers. Chromium only (Node has no Web Workers: there the executor must refuse clearly, and a
+// stand-in Worker whose runtime finds no room is started once more, then names the limit).
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { makeRuntime, randomArray, randomInts, wasmModule } from './helpers/runtime.js';
 import { choice, hyperparameterSearch, inlineExecutor, logUniform, splitSearchData, webWorkerExecutor, type Executor, type SearchRows, type SearchSpace } from '../src/search/index.js';
@@ -187,6 +188,39 @@ describe('webWorkerExecutor', () => {
     expect(() => webWorkerExecutor({ data: { ...rows, xShape: [99, 12] } })).toThrow(/data\.x has 1200 values/);
     expect(() => webWorkerExecutor({ data: { ...rows, tShape: [50] } })).toThrow(/data\.t has 100 values/);
     expect(() => webWorkerExecutor({ data: rows, threads: 2 } as never)).toThrow(/unknown option 'threads'/);
+  });
+
+  it.runIf(!hasWebWorkers)('starts a worker that found no room for its memory once more, and then says which limit it met (a stand-in Worker)', async () => {
+    const started: string[] = [];
+    const replies: unknown[] = [];
+    /** A worker whose runtime fails as `replies` says, in order, then starts. */
+    class StandInWorker {
+      onmessage: ((e: { data: unknown }) => void) | null = null;
+      onerror: ((e: unknown) => void) | null = null;
+      constructor(_url: string, o: { name: string }) { started.push(o.name); }
+      postMessage(): void {
+        const reply = replies.shift() ?? { id: -1, error: 'RangeError: WebAssembly.Memory(): could not allocate memory' };
+        queueMicrotask(() => this.onmessage?.({ data: reply }));
+      }
+      terminate(): void { /* nothing runs */ }
+    }
+    vi.stubGlobal('Worker', StandInWorker);
+    try {
+      const job = { study: 'study', index: 0, seed: 1, settings: {}, epochs: 1, data: { rows: 100 } };
+      const exec = webWorkerExecutor({ data: rows, workers: 1, wasm: await wasmModule() });
+      await expect(exec.run(job)).rejects.toThrow(/^trial 0: worker web-worker-0 failed to start: RangeError: WebAssembly\.Memory\(\): could not allocate memory \(the browser holds a limited number of wasm memories in a page and its workers, ~124 in Chromium/);
+      expect(started, 'started twice: the page collected between').toEqual(['web-worker-0', 'web-worker-0']);
+      await exec.close();
+      // any other failure: no second start, no hint
+      started.length = 0;
+      replies.push({ id: -1, error: 'Error: something else' });
+      const other = webWorkerExecutor({ data: rows, workers: 1, wasm: await wasmModule() });
+      await expect(other.run(job)).rejects.toThrow(/^trial 0: worker web-worker-0 failed to start: Error: something else$/);
+      expect(started).toEqual(['web-worker-0']);
+      await other.close();
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it.runIf(!hasWebWorkers)('refuses clearly where there are no Web Workers', () => {

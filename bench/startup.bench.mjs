@@ -14,7 +14,9 @@
 //   -e`), with TF.js wasm (require tfjs-core and tfjs-backend-wasm,
 //   setBackend('wasm'), one tf.matMul) as the peer of the first; and, for
 //   scale, an ES module program importing a one-line package by name: what
-//   Node's ES module resolution and loading cost before any of our code runs.
+//   Node's ES module resolution and loading cost before any of our code runs;
+//   and the `simdnn` bin (`simdnn --help`) with its code cache (written by an
+//   untimed first command that makes a runtime) and without it.
 //   Each program alternates with an empty one, and the figure is the median
 //   of the pairs' differences, so load drifts hit both sides of a pair. The children
 //   run without NODE_EXTRA_CA_CERTS: where it is set (as on the bench
@@ -127,10 +129,10 @@ function coldStartCached(flags, script, processes) {
 /** The environment of the cold-start processes (see the header: no NODE_EXTRA_CA_CERTS). */
 const { NODE_EXTRA_CA_CERTS: _certs, ...childEnv } = process.env;
 
-/** Wall ms of one fresh `node [flags] -e script` run in `cwd`, spawn to exit, with `env` over childEnv. */
+/** Wall ms of one fresh `node [flags] -e script` (or `node [flags] ...script` where it is an array) run in `cwd`, spawn to exit, with `env` over childEnv. */
 function runNode(flags, script, cwd = ROOT, env = {}) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { cwd, env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...flags, ...(Array.isArray(script) ? script : ['-e', script])], { cwd, env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`node -e exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
   return ms;
@@ -142,7 +144,7 @@ function runNode(flags, script, cwd = ROOT, env = {}) {
  * of the moment, which the difference of two medians does not).
  */
 function coldStart(flags, script, processes, cwd = ROOT, env = {}) {
-  runNode(flags, script, cwd, env); // untimed: fills the OS file cache (and writes the code cache where it is on)
+  runNode(flags, script, cwd, env); // untimed: fills the OS file cache (and writes the core's code cache where it is on)
   const full = [];
   const empty = [];
   for (let i = 0; i < processes; i++) {
@@ -151,6 +153,27 @@ function coldStart(flags, script, processes, cwd = ROOT, env = {}) {
   }
   const ms = median(full.map((f, i) => f - empty[i]));
   return { ms, note: `median of ${processes} pairs; medians ${median(full).toFixed(1)} ms and ${median(empty).toFixed(1)} ms for empty node` };
+}
+
+/**
+ * `simdnn --help` (the bin: its commands' bundle, argument parsing, the help
+ * text) over an empty process: with the bin's code cache, which an untimed
+ * first command that makes a runtime writes (a quick experiment), or without.
+ */
+function cliStart(flags, processes, cached) {
+  const bin = [path.join(ROOT, 'dist/node/cli.js'), '--help'];
+  if (!cached) return coldStart(flags, bin, processes, ROOT, { NODE_DISABLE_COMPILE_CACHE: '1' });
+  const dir = mkdtempSync(path.join(tmpdir(), 'simdnn-bench-cli-cache-'));
+  try {
+    const env = { NODE_COMPILE_CACHE: dir };
+    runNode(flags, [bin[0], 'experiment', 'optimizer-naive', '--quick', '--threads', '1', '--quiet', '--out', path.join(dir, 'out')], ROOT, env);
+    const written = readdirSync(path.join(dir, 'simdnn'));
+    if (written.length !== 1) throw new Error(`the bin's code cache holds ${written.length} files, expected 1`);
+    const result = coldStart(flags, bin, processes, ROOT, env);
+    return { ...result, note: `${result.note}; code cache ${(statSync(path.join(dir, 'simdnn', written[0])).size / 1000).toFixed(0)} KB` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---- peak linear memory of training runs
@@ -211,6 +234,12 @@ export default function register(suite) {
   });
   suite.add(`cold start without the code cache (a machine's first process; NODE_DISABLE_COMPILE_CACHE=1): CommonJS program as above`, {
     ours: () => coldStart(flags, oursProgram(relaxed, 'require'), processes, ROOT, { NODE_DISABLE_COMPILE_CACHE: '1' }),
+  });
+  suite.add('cold start of the simdnn bin: `simdnn --help`, over empty node, with its code cache', {
+    ours: () => cliStart(flags, processes, true),
+  });
+  suite.add('cold start of the simdnn bin: `simdnn --help` without the code cache (NODE_DISABLE_COMPILE_CACHE=1)', {
+    ours: () => cliStart(flags, processes, false),
   });
   // in the relaxed pass too: under Node's relaxed-SIMD flag its ES module
   // loader alone costs ~3 ms more (a one-line package: ~4.8 ms, flagged ~7.7)

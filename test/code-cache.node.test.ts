@@ -336,6 +336,34 @@ describe('the package entries through the code cache', () => {
     expect(JSON.parse(off.stdout)).toEqual(a);
   });
 
+  it('the simdnn bin runs its commands from a cache of their bundle: written by the first command that makes a runtime, read by later ones, whose Vega (imported through the bin) draws the same chart', () => {
+    const env = { NODE_COMPILE_CACHE: path.join(dir, 'cache') };
+    const store = path.join(dir, 'cache', 'simdnn');
+    const bin = path.join(root, 'dist/node/cli.js');
+    const simdnn = (...args: string[]) => {
+      const { NODE_COMPILE_CACHE: _a, NODE_DISABLE_COMPILE_CACHE: _b, ...base } = process.env;
+      const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...base, ...env }, encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(simdnn('--version').trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(caches(store)).toEqual([]); // no runtime made: nothing worth caching yet
+    const experiment = (out: string) => {
+      simdnn('experiment', 'optimizer-naive', '--quick', '--threads', '1', '--quiet', '--out', path.join(dir, out));
+      return [readFileSync(path.join(dir, out, 'optimizer-naive.json'), 'utf8'), readFileSync(path.join(dir, out, 'optimizer-naive.svg'), 'utf8')];
+    };
+    const first = experiment('a');
+    const [name] = caches(store);
+    expect(name).toMatch(/^simdnn-cli\.cjs-[0-9a-f]{16}\.v8cache$/);
+    const written = statSync(path.join(store, name));
+    const again = experiment('b');
+    expect(again).toEqual(first);
+    expect(again[1]).toMatch(/^<svg/);
+    // read, not written again: this command made a runtime, so a missed or refused cache would have been rewritten
+    const read = statSync(path.join(store, name));
+    expect([read.ino, read.mtimeMs]).toEqual([written.ino, written.mtimeMs]);
+  });
+
   it('with --enable-source-maps the core loads the plain way, so stack traces name the compiled modules, not the bundle', () => {
     const env = { NODE_COMPILE_CACHE: path.join(dir, 'cache') };
     const script = `require('simdnn').createRuntime({ threads: 1 }).then((rt) => {

@@ -222,26 +222,29 @@ describe('the built package', () => {
     expect(cli.parseTrainArgs(['--epochs', '2']).epochs).toBe(2);
   });
 
-  it('the simdnn bin loads its commands as one bundle, and a search its worker threads: Node resolves 2 files for `simdnn --version` (122 modules before), 3 for a search', () => {
+  it('the simdnn bin loads its commands as one bundle (through the code cache\'s loader), and a search its worker threads: Node loads 4 files for `simdnn --version` (with package.json; 122 modules before), 4 for a search', () => {
     // a module resolve hook (module.register) that names every file Node resolves
     const dir = mkdtempSync(path.join(root, '.types-check-bin-'));
     try {
       const hook = path.join(dir, 'hook.mjs');
       writeFileSync(hook, "export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.startsWith('file:')) process.stderr.write(`RESOLVED ${r.url}\\n`); return r; }\n");
       const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(`file://${hook}`)});`;
-      // worker threads inherit --import: the hook sees their modules too
+      // CommonJS files (the commands' bundle and its loader) are in require.cache, which no resolve hook sees
+      const listCommonJs = path.join(dir, 'list.cjs');
+      writeFileSync(listCommonJs, "process.on('exit', () => { for (const f of Object.keys(require.cache)) if (f !== __filename) process.stderr.write(`RESOLVED file://${f}\\n`); });\n");
+      // worker threads inherit --import and --require: the hook and the list see their modules too
       const resolved = (...args: string[]) => {
-        const run = spawnSync(process.execPath, ['--import', register, built(pkg.bin.simdnn), ...args], { encoding: 'utf8' });
+        const run = spawnSync(process.execPath, ['--import', register, '--require', listCommonJs, built(pkg.bin.simdnn), ...args], { encoding: 'utf8' });
         expect(run.status, run.stderr).toBe(0);
         return { stdout: run.stdout, files: [...new Set(run.stderr.split('\n').filter((l) => l.startsWith('RESOLVED ')).map((l) => path.relative(root, fileURLToPath(l.slice(9)))))].sort() };
       };
       const bin = pkg.bin.simdnn.replace(/^\.\//, '');
       const version = resolved('--version');
       expect(version.stdout.trim()).toBe(pkg.version);
-      expect(version.files).toEqual(['dist/bundle/cli.js', bin]);
+      expect(version.files).toEqual(['dist/bundle/cli.cjs', bin, 'dist/node/code-cache.cjs', 'package.json']);
       const search = resolved('search', '--trials', '2', '--epochs', '1', '--rows', '200', '--workers', '1', '--out', path.join(dir, 'study.jsonl'));
       expect(search.stdout).toMatch(/2 trials \(0 failed\), 2 epochs trained/);
-      expect(search.files).toEqual(['dist/bundle/cli.js', 'dist/bundle/trial-worker.js', bin]);
+      expect(search.files).toEqual(['dist/bundle/cli.cjs', 'dist/bundle/trial-worker.js', bin, 'dist/node/code-cache.cjs']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

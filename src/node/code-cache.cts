@@ -123,9 +123,9 @@ function cacheDirectory(): string | null {
  * Runs the CommonJS file `file` as a module (registered in require.cache, its
  * `require` resolving from its own place) from V8's code cache when there is
  * one; `plain` is the ordinary `require` of the same file, used where no
- * cache may be.
+ * cache may be. `parent`: the requiring module (none from an ES module).
  */
-export function loadBundle(file: string, parent: NodeModule, plain: () => unknown): LoadedBundle {
+export function loadBundle(file: string, parent: NodeModule | undefined, plain: () => unknown): LoadedBundle {
   const loaded = require.cache[file];
   if (loaded) return { exports: loaded.exports, status: 'off' };
   const opened = usable() ? openCache(file) : null;
@@ -133,7 +133,7 @@ export function loadBundle(file: string, parent: NodeModule, plain: () => unknow
   const { source, cacheFile, cached, found } = opened;
   // No importModuleDynamically: on Node 20 a function V8 read from a cache lost it (`import()` threw "A dynamic
   // import callback was not specified" where the same script compiled from source imported), so a bundle
-  // loaded here must not call import() (scripts/bundle.mjs fails the build when the core does)
+  // loaded here must not call import() (scripts/bundle.mjs fails the build when the core or the CLI does)
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData: cached });
   const status: CacheStatus = !found ? 'missed' : cached === undefined || script.cachedDataRejected ? 'rejected' : 'accepted';
   // set before the bundle runs: a bundle may make its runtime as it loads

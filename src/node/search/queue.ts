@@ -10,12 +10,13 @@
 // its job (timeoutMs, from the coordinator's trialTimeoutMs): the worker's
 // thread pool enforces it, and a timed-out trial completes its job with a
 // 'timeout' result, a final outcome that BullMQ does not retry.
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
 import { storedMismatch } from '../../search/resume.js';
 import { abortWatcher } from '../../search/abort-watch.js';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
+import { importPackage } from '../builtins.js';
 import { localExecutor } from './local.js';
 import { ConnectErrors, drop, ioredisOptions, whileAnswering, type ConnectOptions, type Droppable } from './redis-connection.js';
 
@@ -36,7 +37,7 @@ export function jobId(job: Pick<TrialJob, 'study' | 'index' | 'epochs'>): string
 
 async function bullmq(): Promise<typeof import('bullmq')> {
   try {
-    return await import('bullmq');
+    return await importPackage<typeof import('bullmq')>('bullmq');
   } catch (e) {
     throw new Error(`the queue needs the npm packages bullmq and ioredis (npm install bullmq ioredis): ${(e as Error).message}`);
   }
@@ -106,7 +107,7 @@ const OVERLAP_MS = 2000;
  */
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
-  const { Redis } = await import('ioredis');
+  const { Redis } = await importPackage<typeof import('ioredis')>('ioredis');
   const connection = await ioredisOptions(options.url);
   const queue = new Queue(options.name ?? DEFAULT_QUEUE_NAME, { connection });
   const redis = new Redis(connection);
@@ -316,7 +317,7 @@ export type QueueWorkerEvent =
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { Worker } = await bullmq();
   const connection = await ioredisOptions(options.url);
-  const threads = options.threads ?? (await import('node:os')).availableParallelism();
+  const threads = options.threads ?? availableParallelism();
   const executor = localExecutor({ workers: threads, label: `${hostname()}:${process.pid}/thread` });
   const worker = new Worker(options.name ?? DEFAULT_QUEUE_NAME, async (job: Job) => {
     const data = job.data as TrialJob;

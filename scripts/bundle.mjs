@@ -56,6 +56,9 @@ const forms = (name, portableInput, nodeInput = portableInput) => [
   { input: portableInput, file: `${name}.js`, platform: 'neutral', format: 'esm', core: './index.js', ext: '.js' },
 ];
 
+/** The optional packages the CLI imports when asked (package.json's optional peer dependencies). */
+const OPTIONAL = /^(bullmq|ioredis|vega|vega-lite)(\/|$)/;
+
 const entries = [
   { input: 'node/index.js', file: 'node.core.cjs', platform: 'node', format: 'cjs' },
   // a bundler targeting Node (the `module` condition, which Node ignores): the core as ES modules all the
@@ -71,7 +74,7 @@ const entries = [
   // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports, and its
   // own lazy import (the charts' module) is inlined: one file
   // CommonJS, for the bin to run it through V8's code cache as the core's entry runs the core (~20 ms a command)
-  { input: 'node/cli/index.js', file: 'cli.cjs', platform: 'node', format: 'cjs', external: [/^(bullmq|ioredis|vega|vega-lite)(\/|$)/], output: { codeSplitting: false } },
+  { input: 'node/cli/index.js', file: 'cli.cjs', platform: 'node', format: 'cjs', external: [OPTIONAL], output: { codeSplitting: false } },
   // the search's worker thread (src/node/search/local.ts starts it from beside the bundles): its own isolate, so
   // a copy of the core is no second class to tell apart; one file starts a thread ~0.1 s sooner
   { input: 'node/search/trial-worker.js', file: 'trial-worker.js', platform: 'node', format: 'esm' },
@@ -121,10 +124,18 @@ for (const entry of entries) {
   });
   if (file === 'node.core.cjs') coreNames = result.output[0].exports;
   if (file === 'node.core.cjs' || file === 'cli.cjs') {
-    // these run from V8's code cache (src/node/code-cache.cts), where Node 20 loses import()'s callback
-    // (a lazy import of its own modules, inlined, is listed as the bundle itself)
-    const dynamic = result.output[0].dynamicImports.filter((d) => d !== file);
-    if (dynamic.length > 0) throw new Error(`bundle: ${file} imports ${dynamic.join(', ')} with import(), which fails when it runs from the code cache; load a builtin with require (node/builtins.js), a package with importPackage`);
+    // these run from V8's code cache (src/node/code-cache.cts), where Node 20 loses import()'s callback; the CLI
+    // imports the optional packages through importPackage, which calls the bin's import() (its own is the fallback
+    // for other hosts); a lazy import of the bundle's own modules, inlined, is listed as the bundle itself
+    const dynamic = result.output[0].dynamicImports.filter((d) => d !== file && !(file === 'cli.cjs' && OPTIONAL.test(d)));
+    if (dynamic.length > 0) throw new Error(`bundle: ${file} imports ${dynamic.join(', ')} with import(), which fails when it runs from the code cache; load a builtin with require (node/builtins.js), a package with importPackage (node/import-package.js)`);
+    if (file === 'cli.cjs') {
+      // and only through importPackage, which the bin's import() serves (a bare import() of one throws from the cache)
+      const code = result.output[0].code;
+      const bare = [...code.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].filter((m) => OPTIONAL.test(m[1])).length;
+      const through = [...code.matchAll(/\bimportPackage\(\s*"([^"]+)",\s*\(\)\s*=>\s*import\(\s*"\1"\s*\)\s*\)/g)].length;
+      if (bare !== through) throw new Error(`bundle: cli.cjs imports an optional package with a bare import() (${bare - through} of ${bare}), which throws when it runs from the code cache; use importPackage (node/import-package.js)`);
+    }
   }
   if (file === 'node.cjs') writeNodeModuleEntry(coreNames);
 }

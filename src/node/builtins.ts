@@ -18,18 +18,3 @@ export const zlib = (): typeof import('node:zlib') => nodeRequire('node:zlib');
 /** Resolves a module id as require would from this package (the `mnist` data package). */
 export const resolveModule = (id: string): string => nodeRequire.resolve(id);
 
-/** The global under which the `simdnn` bin (src/node/cli.ts) leaves its own `import()`. */
-const IMPORTER = Symbol.for('simdnn.import');
-
-/**
- * `import(specifier)` of an optional package (Vega, BullMQ, ioredis). The bin
- * runs its commands' bundle from V8's code cache (src/node/code-cache.cts),
- * where Node 20 loses `import()`'s callback: functions read from the cache
- * throw ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING. So the bin, a file Node's own
- * loader compiled, leaves its `import()` under IMPORTER, and this calls that;
- * elsewhere (a program importing the library) the plain `import()`.
- */
-export function importPackage<T>(specifier: string): Promise<T> {
-  const importer = (globalThis as Record<symbol, unknown>)[IMPORTER] as ((specifier: string) => Promise<T>) | undefined;
-  return importer ? importer(specifier) : import(specifier) as Promise<T>;
-}

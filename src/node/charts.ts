@@ -4,7 +4,7 @@
 // dependencies) are optional peer dependencies, loaded only when an SVG is
 // drawn: neither `import 'simdnn'` nor the other commands ever load them.
 import type { VegaLiteSpec } from '../experiments/types.js';
-import { importPackage } from './builtins.js';
+import { importPackage } from './import-package.js';
 
 /** Draws a spec as an SVG document (text); throws vega-lite's error for an invalid spec. */
 export type SvgRenderer = (spec: VegaLiteSpec) => Promise<string>;
@@ -16,7 +16,7 @@ export type SvgRenderer = (spec: VegaLiteSpec) => Promise<string>;
 export async function svgRenderer(): Promise<SvgRenderer> {
   let vega: typeof import('vega'), vl: typeof import('vega-lite');
   try {
-    [vega, vl] = await Promise.all([importPackage<typeof import('vega')>('vega'), importPackage<typeof import('vega-lite')>('vega-lite')]);
+    [vega, vl] = await Promise.all([importPackage('vega', () => import('vega')), importPackage('vega-lite', () => import('vega-lite'))]);
   } catch (e) {
     throw new Error(`SVG charts need the npm packages vega and vega-lite, which simdnn leaves optional (npm install vega vega-lite; a chart written as .json needs neither): ${(e as Error).message}`);
   }

@@ -6,7 +6,7 @@
 // through V8's code cache (code-cache.cts, as `require('simdnn')` runs the
 // core), which starts it ~20 ms sooner again. Functions read from that cache
 // lose import() on Node 20, so the bundle imports the optional packages
-// (Vega, BullMQ, ioredis) through this file's import() (builtins.ts).
+// (Vega, BullMQ, ioredis) through this file's import() (import-package.ts).
 // SIGINT/SIGTERM abort the running command (train saves its last completed
 // epoch and exits 130/143); a second signal exits at once.
 import { createRequire } from 'node:module';

@@ -16,7 +16,7 @@ import { storedMismatch } from '../../search/resume.js';
 import { abortWatcher } from '../../search/abort-watch.js';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
-import { importPackage } from '../builtins.js';
+import { importPackage } from '../import-package.js';
 import { localExecutor } from './local.js';
 import { ConnectErrors, drop, ioredisOptions, whileAnswering, type ConnectOptions, type Droppable } from './redis-connection.js';
 
@@ -37,7 +37,7 @@ export function jobId(job: Pick<TrialJob, 'study' | 'index' | 'epochs'>): string
 
 async function bullmq(): Promise<typeof import('bullmq')> {
   try {
-    return await importPackage<typeof import('bullmq')>('bullmq');
+    return await importPackage('bullmq', () => import('bullmq'));
   } catch (e) {
     throw new Error(`the queue needs the npm packages bullmq and ioredis (npm install bullmq ioredis): ${(e as Error).message}`);
   }
@@ -107,7 +107,7 @@ const OVERLAP_MS = 2000;
  */
 export async function queueExecutor(options: QueueExecutorOptions): Promise<Executor & { queue: Queue }> {
   const { Queue } = await bullmq();
-  const { Redis } = await importPackage<typeof import('ioredis')>('ioredis');
+  const { Redis } = await importPackage('ioredis', () => import('ioredis'));
   const connection = await ioredisOptions(options.url);
   const queue = new Queue(options.name ?? DEFAULT_QUEUE_NAME, { connection });
   const redis = new Redis(connection);

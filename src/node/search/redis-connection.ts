@@ -2,7 +2,8 @@
 // ioredis options, the wait for the first connection (the connect timeout,
 // the caller's signal, and a certificate error, which no retry mends), and a
 // stop that waits for Redis only while it answers.
-import { importPackage, tls } from '../builtins.js';
+import { tls } from '../builtins.js';
+import { importPackage } from '../import-package.js';
 
 /** ioredis options of a queue URL. */
 export interface RedisConnection {
@@ -64,7 +65,7 @@ export async function ioredisOptions(url: string): Promise<RedisConnection & Pic
   // a connection that never came up (its socket closed already) kept a failed command 2 s (the default)
   const connection = { ...redisConnection(url), disconnectTimeout: DISCONNECT_MS };
   if (!connection.tls) return connection;
-  const { AbstractConnector } = await importPackage<typeof import('ioredis')>('ioredis');
+  const { AbstractConnector } = await importPackage('ioredis', () => import('ioredis'));
   const { connect } = tls();
   type Options = { host: string; port: number; tls: object; disconnectTimeout: number };
   class TlsConnector extends AbstractConnector {

@@ -17,4 +17,3 @@ export const workerThreads = (): typeof import('node:worker_threads') => nodeReq
 export const zlib = (): typeof import('node:zlib') => nodeRequire('node:zlib');
 /** Resolves a module id as require would from this package (the `mnist` data package). */
 export const resolveModule = (id: string): string => nodeRequire.resolve(id);
-

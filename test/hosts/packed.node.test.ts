@@ -5,7 +5,7 @@
 // esbuild, run in cross-origin isolated Chromium on every wasm build the
 // package ships, with no request failing.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -50,7 +50,7 @@ describe('npm pack', () => {
     const files = packed.files.map((f) => f.path);
     expect(files).toContain('LICENSE'); // MIT asks that its text go with every copy
     const allowed = [/^package\.json$/, /^LICENSE$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/,
-      /^dist\/bundle\/(index|node|node\.core|node\.module|(search|experiments)(\.node(\.module)?)?)\.(js|cjs)(\.map)?$/, /^dist\/bundle\/(cli\.cjs|trial-worker\.js)(\.map)?$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
+      /^dist\/bundle\/(index|node|node\.core|node\.module|(search|experiments)(\.node(\.module)?)?)\.(js|cjs)(\.map)?$/, /^dist\/bundle\/(cli\.cjs|trial-worker\.js)(\.map)?$/, /^dist\/node\/code-cache\.cjs$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /^(test|bench|src|assembly|scripts|docs|web|examples)\//.test(f) || /\.map$/.test(f) && !f.startsWith('dist/bundle/'))).toEqual([]);
     // everything package.json points at is in it
@@ -67,6 +67,19 @@ describe('npm pack', () => {
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
     console.log(`npm pack: ${packed.filename} ${kb(packed.size)} (unpacked ${kb(packed.unpackedSize)}, ${files.length} files)\n` +
       packed.files.filter((f) => /\.wasm$|bundle\/index\.js$/.test(f.path)).map((f) => `  ${f.path} ${kb(f.size)}`).join('\n'));
+  });
+
+  it('its bin runs as npm installs it, through node_modules/.bin (a symbolic link), with its commands\' bundle', async () => {
+    const pkg = JSON.parse(await readFile(path.join(dir, 'node_modules/simdnn/package.json'), 'utf8'));
+    const link = path.join(dir, 'node_modules/.bin/simdnn');
+    await mkdir(path.dirname(link), { recursive: true });
+    await symlink(path.join('..', 'simdnn', pkg.bin.simdnn), link);
+    const version = await run(process.execPath, [link, '--version'], { cwd: dir, timeoutMs: 30_000 });
+    expect(version.code, version.stderr).toBe(0);
+    expect(version.stdout.trim()).toBe(pkg.version);
+    const help = await run(process.execPath, [link, 'train', '--help'], { cwd: dir, timeoutMs: 30_000 });
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: simdnn train/);
   });
 });
 

@@ -63,8 +63,8 @@ const BAD_PARAMS = 2;
 const CHUNK = 32768;
 
 // slot i of the descriptor as a pointer or size, and as the f32 a call would pass
-@inline function u(d: usize, i: i32): u32 {
-  return <u32>load<f64>(d + (<usize>i << 3));
+@inline function u(d: usize, i: i32): usize {
+  return <usize>load<f64>(d + (<usize>i << 3));
 }
 @inline function f(d: usize, i: i32): f32 {
   return <f32>load<f64>(d + (<usize>i << 3));
@@ -72,7 +72,7 @@ const CHUNK = 32768;
 
 // slot i of the descriptor as an array of the kernel's, `o` bytes on
 @inline function at(d: usize, i: i32, o: usize): usize {
-  return <usize>u(d, i) + o;
+  return u(d, i) + o;
 }
 
 /** Runs optimizer kernel `op` (its arguments at slot ARGS_AT on) on the m floats `o` bytes into its arrays. */

@@ -134,7 +134,7 @@ function runNode(flags, script, cwd = ROOT, env = {}) {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [...flags, ...(Array.isArray(script) ? script : ['-e', script])], { cwd, env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`node -e exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
+  if (r.status !== 0) throw new Error(`node ${Array.isArray(script) ? script.map((a) => path.basename(a)).join(' ') : '-e'} exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim()}`);
   return ms;
 }
 

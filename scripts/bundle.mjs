@@ -73,7 +73,7 @@ const entries = [
   // of the core), since Node resolving, reading and linking the CLI's ~120 modules one by one took ~0.15 s of
   // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports, and its
   // own lazy import (the charts' module) is inlined: one file
-  // CommonJS, for the bin to run it through V8's code cache as the core's entry runs the core (~10 ms a command)
+  // CommonJS, for the bin to run it through V8's code cache as the core's entry runs the core (6–9 ms a command)
   { input: 'node/cli/index.js', file: 'cli.cjs', platform: 'node', format: 'cjs', external: [OPTIONAL], output: { codeSplitting: false } },
   // the search's worker thread (src/node/search/local.ts starts it from beside the bundles): its own isolate, so
   // a copy of the core is no second class to tell apart; one file starts a thread ~0.1 s sooner

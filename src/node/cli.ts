@@ -4,7 +4,7 @@
 // runs the same module bundled into one CommonJS file (dist/bundle/cli.cjs,
 // made by scripts/bundle.mjs), which starts every command ~0.15 s sooner, and
 // through V8's code cache (code-cache.cts, as `require('simdnn')` runs the
-// core), which starts it ~10 ms sooner again (npm run bench -- startup).
+// core), which starts it 6–9 ms sooner again (npm run bench -- startup).
 // Functions read from that cache lose import() on Node 20, so the bundle
 // imports the optional packages (Vega, BullMQ, ioredis) through this file's
 // import() (import-package.ts).

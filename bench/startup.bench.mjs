@@ -165,7 +165,7 @@ function coldStart(flags, script, processes, cwd = ROOT, env = {}) {
  * minutes (apart, the two rows met different phases of the host).
  */
 function cliStart(flags, processes) {
-  const bin = [path.join(ROOT, 'dist/node/cli.js'), '--help'];
+  const bin = [path.join(ROOT, 'dist/node/cli.cjs'), '--help'];
   const dir = mkdtempSync(path.join(tmpdir(), 'simdnn-bench-cli-cache-'));
   try {
     const cached = { NODE_COMPILE_CACHE: dir };

@@ -282,7 +282,7 @@ function roundTripNote(pairs, byRoundTrip) {
 const numpyPeer = (suite, script, args = []) => () =>
   NumpyPeer.start(fileURLToPath(new URL(script, import.meta.url)), [...args, `--time=${suite.time}`, '--clock=wall'], THREADS);
 
-const CLI = fileURLToPath(new URL('../dist/node/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/node/cli.cjs', import.meta.url));
 
 /**
  * The CLI cases: `simdnn train` with `args` (the README's main job: none), in a

@@ -37,7 +37,7 @@ for (const arg of process.argv.slice(2)) {
 }
 if (opts.sets.length === 0) opts.sets = Object.keys(SETS);
 
-const cli = fileURLToPath(new URL('../dist/node/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/node/cli.cjs', import.meta.url));
 // Node 20 validates relaxed SIMD only behind a V8 flag
 const node = [...(opts.relaxed ? ['--experimental-wasm-relaxed-simd'] : []), cli];
 const summaries = [];

@@ -69,7 +69,7 @@ const entries = [
   { input: 'index.js', file: 'index.js', platform: 'neutral', format: 'esm' },
   ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
   ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
-  // the `simdnn` bin's commands (src/node/cli.ts imports it): an application, whole in one file (its own copy
+  // the `simdnn` bin's commands (src/node/cli.cts loads it): an application, whole in one file (its own copy
   // of the core), since Node resolving, reading and linking the CLI's ~120 modules one by one took ~0.15 s of
   // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports, and its
   // own lazy import (the charts' module) is inlined: one file

@@ -19,7 +19,7 @@ import { hyperparameterSearch, BOOK_SEARCH_DATA } from '../dist/node/search/inde
 import { queueExecutor, runQueueWorker } from '../dist/node/search/queue.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cli = path.join(root, 'dist/node/cli.js');
+const cli = path.join(root, 'dist/node/cli.cjs');
 const { values } = parseArgs({ options: {
   trials: { type: 'string', default: '6' }, epochs: { type: 'string', default: '50' },
   'asha-trials': { type: 'string', default: '18' }, 'asha-epochs': { type: 'string', default: '27' },

@@ -19,7 +19,7 @@ import { encodeIdx } from '../src/data/idx.js';
 import { expectBits, rng } from './helpers/runtime.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const bin = path.join(root, 'dist', 'node', 'cli.js');
+const bin = path.join(root, 'dist', 'node', 'cli.cjs');
 let tmp: string;
 beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-cli-train-')); });
 afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });

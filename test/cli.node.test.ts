@@ -281,7 +281,7 @@ describe('train', () => {
 });
 
 describe('the built bin (npm run build:ts)', () => {
-  const bin = path.join(root, 'dist', 'node', 'cli.js');
+  const bin = path.join(root, 'dist', 'node', 'cli.cjs');
 
   it('runs under node with a shebang, exit codes 0 and 2, and a --json run', async () => {
     expect(existsSync(bin), `${bin} is missing: run npm run build:ts first`).toBe(true);

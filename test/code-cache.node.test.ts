@@ -339,7 +339,7 @@ describe('the package entries through the code cache', () => {
   it('the simdnn bin runs its commands from a cache of their bundle: written by the first command that makes a runtime, read by later ones, whose Vega (imported through the bin) draws the same chart', () => {
     const env = { NODE_COMPILE_CACHE: path.join(dir, 'cache') };
     const store = path.join(dir, 'cache', 'simdnn');
-    const bin = path.join(root, 'dist/node/cli.js');
+    const bin = path.join(root, 'dist/node/cli.cjs');
     const simdnn = (...args: string[]) => {
       const { NODE_COMPILE_CACHE: _a, NODE_DISABLE_COMPILE_CACHE: _b, ...base } = process.env;
       const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...base, ...env }, encoding: 'utf8', timeout: 120_000 });

@@ -30,7 +30,7 @@ import { hyperparameterSearch, logUniform } from '../src/search/index.js';
 import { Capture, freePort, startCollecting, startRedis, type Proc } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cli = path.join(root, 'dist/node/cli.js');
+const cli = path.join(root, 'dist/node/cli.cjs');
 const HANG_MS = 60_000;
 const children = new Set<ChildProcess>();
 let tmp: string;

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, runCli, startRedis, stopRedis } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const bin = path.join(root, 'dist', 'node', 'cli.js');
+const bin = path.join(root, 'dist', 'node', 'cli.cjs');
 const QUICK = ['--hidden', '20', '--rows', '100', '--epochs', '1', '--trials', '3'];
 
 let tmp: string;

@@ -34,7 +34,7 @@ import { hyperparameterSearch, inlineExecutor, logUniform, type Executor, type S
 import { freePort, startCollecting, type Proc } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const cli = path.join(root, 'dist/node/cli.js');
+const cli = path.join(root, 'dist/node/cli.cjs');
 const children = new Set<ChildProcess>();
 let tmp: string;
 

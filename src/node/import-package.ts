@@ -1,7 +1,7 @@
 // `import()` of the optional packages (Vega, BullMQ, ioredis). The `simdnn`
 // bin runs its commands' bundle from V8's code cache (src/node/code-cache.cts),
 // where Node 20 loses `import()`'s callback: functions read from the cache
-// throw ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING. So the bin (src/node/cli.ts),
+// throw ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING. So the bin (src/node/cli.cts),
 // a file Node's own loader compiled, leaves its `import()` under IMPORTER, and
 // importPackage calls that; elsewhere (a program importing the library, a
 // browser drawing a chart) the caller's own `import('name')`, written out so

@@ -50,7 +50,7 @@ describe('npm pack', () => {
     const files = packed.files.map((f) => f.path);
     expect(files).toContain('LICENSE'); // MIT asks that its text go with every copy
     const allowed = [/^package\.json$/, /^LICENSE$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/,
-      /^dist\/bundle\/(index|node|node\.core|node\.module|(search|experiments)(\.node(\.module)?)?)\.(js|cjs)(\.map)?$/, /^dist\/bundle\/(cli\.cjs|trial-worker\.js)(\.map)?$/, /^dist\/node\/code-cache\.cjs$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
+      /^dist\/bundle\/(index|node|node\.core|node\.module|(search|experiments)(\.node(\.module)?)?)\.(js|cjs)(\.map)?$/, /^dist\/bundle\/(cli\.cjs|trial-worker\.js)(\.map)?$/, /^dist\/node\/(cli|code-cache)\.cjs$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /^(test|bench|src|assembly|scripts|docs|web|examples)\//.test(f) || /\.map$/.test(f) && !f.startsWith('dist/bundle/'))).toEqual([]);
     // everything package.json points at is in it

@@ -6,9 +6,10 @@
 // through V8's code cache (code-cache.cts, as `require('simdnn')` runs the
 // core), which starts it 6–9 ms sooner again (npm run bench -- startup). The
 // bin is CommonJS itself: as an ES module, Node's ES module loader took ~5 ms
-// more of every command (`simdnn --help` 21.5 -> 11.9 ms with both). Functions read from the code cache lose import() on
-// Node 20, so the bundle imports the optional packages (Vega, BullMQ, ioredis)
-// through this file's import() (import-package.ts).
+// more of every command (`simdnn --help` 21.5 -> 11.9 ms with both). Functions
+// read from the code cache lose import() on Node 20, so the bundle imports the
+// optional packages (Vega, BullMQ, ioredis) through this file's import()
+// (import-package.ts).
 // SIGINT/SIGTERM abort the running command (train saves its last completed
 // epoch and exits 130/143); a second signal exits at once.
 import path = require('node:path');

@@ -1,6 +1,7 @@
 // The book's optimizer_compare_naive.py: each optimizer's path down
 // f(x, y) = x²/20 + y² from (−7, 2) in 30 steps, over the contour lines.
 import { AdaDelta, AdaGrad, Adam, Momentum, Nesterov, optimizeScalars, RMSprop, SGD, type ElementwiseOptimizer } from '../index.js';
+import { exactCosPiRatio } from '../runtime/exact-math.js';
 import { chart, field } from './spec.js';
 import type { Experiment, Row } from './types.js';
 import { experimentResult } from './result.js';
@@ -57,12 +58,13 @@ export const optimizerNaive: Experiment = {
       const last = path[path.length - 1];
       summary[o.name] = { directionChangesY: directionChanges(ys), final: [last.x as number, last.y as number], finalF: last.f as number };
     }
-    // contour lines of f are ellipses: x = √(20c)·cos t, y = √c·sin t
+    // contour lines of f are ellipses: x = √(20c)·cos t, y = √c·sin t at t = 2π·i/72, the cosines exact
+    // (exact-math.ts: Math.cos and Math.sin differ by an ulp between engines, Node 20 against Bun and Deno here)
     const contours: Row[] = [];
     for (const c of LEVELS) {
       for (let i = 0; i <= 72; i++) {
-        const t = (2 * Math.PI * i) / 72;
-        contours.push({ level: c, i, x: Math.sqrt(20 * c) * Math.cos(t), y: Math.sqrt(c) * Math.sin(t) });
+        // cos(πi/36), and sin(πi/36) = cos(π(i − 18)/36), cos being even
+        contours.push({ level: c, i, x: Math.sqrt(20 * c) * exactCosPiRatio(i, 36), y: Math.sqrt(c) * exactCosPiRatio(Math.abs(i - 18), 36) });
       }
     }
     const x = field('x', 'quantitative', 'x', { scale: { domain: [-10, 10] } });

@@ -1,5 +1,6 @@
 // Loads a CommonJS bundle through V8's code cache, so a process skips parsing
-// it and compiling what earlier processes ran (the core's cold start).
+// it and compiling what earlier processes ran (the core's cold start, and the
+// `simdnn` bin's commands: src/node/cli.cts).
 //
 // V8 scans every byte of a script it loads and compiles each function the
 // first time it runs: for the ~320 KB core bundle, ~7 ms of parsing and a few

@@ -215,10 +215,10 @@ class Slot extends TrialSlotBase<Worker> {
  * the same bits as inlineExecutor's for the same jobs; a trial that fails to
  * train resolves with status 'failed'. A worker that dies or cannot start
  * rejects its job (and is restarted for the next); one whose runtime finds the
- * browser's wasm memories all taken starts once more after the page collects its
- * dropped runtimes'. The caller owns the
- * executor: close() terminates every worker (a search aborted by its signal
- * still needs close()), and rejects the jobs not yet done.
+ * browser's wasm memories all taken starts once more after the page collects
+ * its dropped runtimes'. The caller owns the executor: close() terminates
+ * every worker (a search aborted by its signal still needs close()), and
+ * rejects the jobs not yet done.
  * @throws Error where the host has no Worker or Blob URLs; TypeError/RangeError naming a bad option.
  */
 export function webWorkerExecutor(options: WebWorkerExecutorOptions): Executor {

@@ -18,7 +18,7 @@
 // pointers offset to i0, so threads can split a batch. convBackward gives the
 // group's dx, dW and db; the layer adds the groups' dW and db in group order.
 import { ACT_RELU, activate, activateScalar, deactivateInPlace, ftz, ftzs, hsum, relu, relus } from "./math";
-import { gemm, gemmWorkspaceBytes } from "./gemm";
+import { gemm, gemmPackedBlocks, gemmWorkspaceBytes } from "./gemm";
 import { madd, storeRow } from "./tile";
 
 // @ts-ignore: decorator
@@ -337,6 +337,62 @@ export function convForwardPacked(
 ): void {
   if (convForwardIsDirect(C, H, W, FN, FH, FW, 1, pad) == 0) return;
   convForwardDirect(out, x, 0, Wp, b, scratch, convScratchBytes(C, H, W, FH, FW, 1, pad), n, C, H, W, FN, FH, FW, pad, pad, act, 0, 0);
+}
+
+// convForward's im2col path on Wᵀ packed once (Wt: packBPanels(1, FN, K, w,
+// K, Wt), K·⌈FN/8⌉·8 floats), for outputs of few positions: each image's
+// outputs as yt = act(col(x[i])ᵀ · Wᵀ + b) (P × FN, gemmPackedBlocks), then
+// transposed into out[i]. gemm(W, col) packs W, its A operand, again for every
+// image (4 floats a value in the plain build), and at 7 × 7 positions each
+// packed value serves 49 columns: W · col of 512 filters over 49 positions and
+// K = 2304 1.3× faster this way (K = 128–256: 1.2×), 196 positions the same
+// (docs/BENCHMARKS.md, session 56). Every element is the same products summed
+// in the same K blocks and k order, and the bias and activation are the
+// epilogue's math: convForward's bits, for any shape and stride. yt: P·FN
+// floats of the caller's (not in scratch, which holds the GEMM workspace and
+// col as for convForward).
+export function convForwardIm2colPacked(
+  out: usize, x: usize, Wt: usize, b: usize, scratch: usize, yt: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32, act: i32,
+): void {
+  const OH = outSize(H, FH, stride, pad);
+  const OW = outSize(W, FW, stride, pad);
+  if (OH <= 0 || OW <= 0) return;
+  const K = C * FH * FW, P = OH * OW;
+  const col = scratch + <usize>gemmWorkspaceBytes();
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  for (let i = 0; i < n; i++) {
+    im2colForward(col, x + <usize>i * inImage, 1, C, H, W, FH, FW, stride, pad);
+    gemmPackedBlocks(1, P, FN, K, col, P, Wt, yt, FN, b, act, scratch);
+    transposeRows(out + <usize>i * outImage, yt, P, FN);
+  }
+}
+
+// dst[j, i] = src[i, j] for src rows × cols (rows and cols floats a row), the
+// values as they are (no flush): 4 × 4 blocks in registers, the edges value
+// by value.
+function transposeRows(dst: usize, src: usize, rows: i32, cols: i32): void {
+  const srcRow = <usize>cols << 2, dstRow = <usize>rows << 2;
+  const r4 = rows & ~3, c4 = cols & ~3;
+  for (let i = 0; i < r4; i += 4) {
+    const s = src + <usize>i * srcRow, d = dst + (<usize>i << 2);
+    for (let j = 0; j < c4; j += 4) {
+      const o = <usize>j << 2;
+      const a0 = v128.load(s + o), a1 = v128.load(s + srcRow + o);
+      const a2 = v128.load(s + 2 * srcRow + o), a3 = v128.load(s + 3 * srcRow + o);
+      const t0 = i32x4.shuffle(a0, a1, 0, 4, 1, 5), t1 = i32x4.shuffle(a0, a1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(a2, a3, 0, 4, 1, 5), t3 = i32x4.shuffle(a2, a3, 2, 6, 3, 7);
+      const e = d + <usize>j * dstRow;
+      v128.store(e, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+      v128.store(e + dstRow, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+      v128.store(e + 2 * dstRow, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+      v128.store(e + 3 * dstRow, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+    }
+  }
+  for (let i = 0; i < rows; i++) {
+    const s = src + <usize>i * srcRow, d = dst + (<usize>i << 2);
+    for (let j = i < r4 ? c4 : 0; j < cols; j++) store<u32>(d + <usize>j * dstRow, load<u32>(s + (<usize>j << 2)));
+  }
 }
 
 // ---- Direct convolution, stride 1 (an implicit GEMM): out[f, oy, ox..ox+8)

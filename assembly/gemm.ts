@@ -361,7 +361,7 @@ export function gemmPacked(
     return;
   }
   if (M <= PACKED_ROWS_M || (M > MR && M <= 2 * PACKED_ROWS_M)) packedRows(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
-  else packedBlocks(M, N, K, A, lda, Bp, C, ldc, bias, act, work);
+  else packedBlocks(0, M, N, K, A, lda, Bp, C, ldc, bias, act, work);
 }
 
 // gemmPacked by the claimed chunks of gemmRowsClaimed (its claim words, its
@@ -376,18 +376,30 @@ export function gemmPackedClaimed(
   for (; c >= 0; c = claimChunk(claim, fromBack)) {
     const i0 = <i32>min(<i64>(c & 0xffff) * groupRows, <i64>M);
     const i1 = <i32>min(<i64>((c & 0xffff) + (c >>> 16)) * groupRows, <i64>M);
-    packedBlocks(i1 - i0, N, K, A + ((<usize>i0 * lda) << 2), lda, Bp, C + ((<usize>i0 * ldc) << 2), ldc, bias, act, work);
+    packedBlocks(0, i1 - i0, N, K, A + ((<usize>i0 * lda) << 2), lda, Bp, C + ((<usize>i0 * ldc) << 2), ldc, bias, act, work);
   }
 }
 
+// C = act(op(A)·B + bias) (bias != 0) or op(A)·B on B packed by packBPanels,
+// op(A) = A (transA 0: M×K, row stride lda) or Aᵀ (transA 1: A stored K×M):
+// gemmPacked's blocks and tiles for any M (not its few-row kernels, which
+// take A row-major), so gemmBiasAct's bits for the same operands. A
+// convolution's col(x)ᵀ · Wᵀ (assembly/conv.ts convForwardIm2colPacked).
+export function gemmPackedBlocks(
+  transA: i32, M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize,
+  C: usize, ldc: i32, bias: usize, act: i32, work: usize,
+): void {
+  if (M > 0 && N > 0 && K > 0) packedBlocks(transA, M, N, K, A, lda, Bp, C, ldc, bias, act, work);
+}
+
 // gemmCore's loops (NC columns, KC rows of B, then blockRows) on packed B.
-function packedBlocks(M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
+function packedBlocks(transA: i32, M: i32, N: i32, K: i32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32, bias: usize, act: i32, work: usize): void {
   const T = work + (<usize>(A_BLOCK + KC * NC) << 2);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
-      blockRows(0, M, nc, kc, A, lda, pc, Bp + ((<usize>jc * K + <usize>(pc * NR)) << 2), K, C + (<usize>jc << 2), ldc, pc == 0 ? 0 : 1,
+      blockRows(transA, M, nc, kc, A, lda, pc, Bp + ((<usize>jc * K + <usize>(pc * NR)) << 2), K, C + (<usize>jc << 2), ldc, pc == 0 ? 0 : 1,
         bias != 0 && pc + kc == K ? bias + (<usize>jc << 2) : 0, act, work, T);
     }
   }

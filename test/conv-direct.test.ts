@@ -78,9 +78,18 @@ function runBoth(c: Case, act: number, seed: number, subnormal = false): number 
       expect(viaPacked.data.subarray(0, 4 * P).every(Number.isNaN), `filters 0–3 untouched, ${what}`).toBe(true);
     }
   }
-  expect(canaries.changed(), `canaries around out, the packed filters and the scratch, ${what}`).toBe(0);
+  // by positions on Wᵀ packed once (convForwardIm2colPacked, any shape and stride): the reference's bits
+  const P1 = OH * OW;
+  const Wt = between(canaries, () => rt.tensor([K * Math.ceil(c.FN / 8) * 8]));
+  k.packBPanels(1, c.FN, K, w.ptr, K, Wt.ptr);
+  const yt = between(canaries, () => rt.tensor([P1 * c.FN]));
+  const byPositions = between(canaries, () => rt.tensor([c.N * outSize1]));
+  k.fill(byPositions.ptr, NaN, byPositions.size);
+  k.convForwardIm2colPacked(byPositions.ptr, x.ptr, Wt.ptr, b.ptr, scratch, yt.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
+  expectBits(byPositions.data, ref.data, `convForwardIm2colPacked vs convForwardRef, ${what}`);
+  expect(canaries.changed(), `canaries around out, the packed filters, Wᵀ's panels, the positions' block and the scratch, ${what}`).toBe(0);
   canaries.dispose();
-  packed.dispose(); viaPacked.dispose();
+  packed.dispose(); viaPacked.dispose(); Wt.dispose(); yt.dispose(); byPositions.dispose();
   if (act === 0) {
     // the reference has the im2col path's bits: im2col, gemm, then the bias pass
     const P = OH * OW, col = rt.tensor([K * P]), y = rt.tensor([c.N * outSize1]);
@@ -223,4 +232,52 @@ describe('convForward, relaxed build: tiles of 5 filters', () => {
       for (const t of [x, w, b, whole, parts, scratchT]) t.dispose();
     }
   });
+});
+
+// convForwardIm2colPacked (each image's outputs by positions, P × FN on Wᵀ packed once, then
+// transposed into NCHW): convForward's bits in both builds, for every path convForward would take
+// (direct, one-channel, im2col), K across one and two 256 blocks, positions and filters on and off
+// the tiles' and the transpose's edges (P = 1, 3, 16, 49, 50, 100; FN = 1, 3, 8, 13, 36), every
+// activation, with canaries around the output, Wᵀ's panels, the positions' block and the scratch.
+describe('convForwardIm2colPacked: convForward by positions on Wᵀ packed once', () => {
+  const cases: Case[] = [
+    { N: 2, C: 16, H: 7, W: 7, FN: 36, FH: 1, FW: 1, stride: 1, pad: 0 },
+    { N: 1, C: 30, H: 10, W: 5, FN: 13, FH: 1, FW: 1, stride: 1, pad: 0 },
+    { N: 2, C: 40, H: 14, W: 14, FN: 8, FH: 3, FW: 3, stride: 2, pad: 1 },
+    { N: 1, C: 60, H: 9, W: 9, FN: 3, FH: 3, FW: 3, stride: 2, pad: 0 },
+    { N: 2, C: 3, H: 8, W: 8, FN: 36, FH: 3, FW: 3, stride: 1, pad: 1 },
+    { N: 1, C: 1, H: 5, W: 3, FN: 1, FH: 3, FW: 3, stride: 1, pad: 1 },
+    { N: 1, C: 2, H: 3, W: 3, FN: 13, FH: 3, FW: 3, stride: 2, pad: 1 },
+    { N: 1, C: 5, H: 4, W: 4, FN: 8, FH: 4, FW: 4, stride: 1, pad: 0 },
+  ];
+  for (const build of ['plain', 'relaxed'] as const) {
+    it(`gives convForward's bits (${build} build)`, async () => {
+      const r = build === 'plain' ? rt : await makeRelaxedRuntime();
+      expect(r.features.relaxed).toBe(build === 'relaxed');
+      const k = r.unsafeKernels;
+      let seed = 900;
+      for (const c of cases) {
+        const OH = outSize(c.H, c.FH, c.stride, c.pad), OW = outSize(c.W, c.FW, c.stride, c.pad), P = OH * OW, K = c.C * c.FH * c.FW;
+        const x = r.tensor([c.N * c.C * c.H * c.W], randomArray(c.N * c.C * c.H * c.W, seed++));
+        const w = r.tensor([c.FN * K], randomArray(c.FN * K, seed++, -0.5, 0.5));
+        const b = r.tensor([c.FN], randomArray(c.FN, seed++));
+        const canaries = new Canaries(r, seed);
+        const Wt = between(canaries, () => r.tensor([K * Math.ceil(c.FN / 8) * 8]));
+        const yt = between(canaries, () => r.tensor([P * c.FN]));
+        const want = between(canaries, () => r.tensor([c.N * c.FN * P])), got = between(canaries, () => r.tensor([c.N * c.FN * P]));
+        const scratchT = scratchBetween(canaries, r, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad));
+        k.packBPanels(1, c.FN, K, w.ptr, K, Wt.ptr);
+        for (let act = 0; act <= 3; act++) {
+          const what = `${build}, N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad} (P = ${P}, K = ${K}) act ${act}`;
+          k.fill(got.ptr, NaN, got.size);
+          k.convForward(want.ptr, x.ptr, w.ptr, b.ptr, scratchT.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
+          k.convForwardIm2colPacked(got.ptr, x.ptr, Wt.ptr, b.ptr, scratchT.ptr, yt.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act);
+          expectBits(got.data, want.data, `convForwardIm2colPacked vs convForward, ${what}`);
+          expect(canaries.changed(), `canaries, ${what}`).toBe(0);
+        }
+        canaries.dispose();
+        for (const t of [x, w, b, Wt, yt, want, got, scratchT]) t.dispose();
+      }
+    });
+  }
 });

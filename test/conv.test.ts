@@ -3,6 +3,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, makeTestRuntime, lengths, randomArray, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
 import { Affine, Convolution, Flatten, Pooling, Relu, Sigmoid, Tanh, isFusableActivation } from '../src/layers/index.js';
+import { forwardByPositions } from '../src/layers/convolution.js';
 import { Sequential } from '../src/nets/sequential.js';
 import { convForward, convBackward, outSize, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
@@ -109,6 +110,8 @@ const layerCases: Array<{ x: [number, number, number, number]; f: [number, numbe
   { x: [1, 3, 23, 23], f: [4, 11, 11], stride: 4, pad: 2 }, // AlexNet's first layer, small
   { x: [40, 1, 28, 28], f: [2, 3, 3], stride: 1, pad: 1 }, // two im2col chunks (37 + 3 images)
   { x: [3, 16, 32, 32], f: [4, 3, 3], stride: 1, pad: 1 }, // one image per chunk
+  { x: [2, 8, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },   // 1×1 on rows of 7: the forward by positions
+  { x: [2, 4, 9, 9], f: [30, 3, 3], stride: 2, pad: 1 },   // more filters than positions: the same
 ];
 
 describe('Convolution', () => {
@@ -269,4 +272,63 @@ describe('Convolution', () => {
     expect(() => layer.backward(rt.tensor([2, 2, 4, 3]))).toThrow(/Convolution.backward: dout must be \[2, 2, 3, 3\], got \[2, 2, 4, 3\]/);
     layer.dispose();
   });
+});
+
+// The layer's forward by positions (P × FN on Wᵀ packed once, convForwardIm2colPacked), where
+// forwardByPositions chooses it: the bits of the convForward kernel on the same operands, for every
+// fused activation, on one thread and split by image groups over two (each group its own block of
+// positions), and from a one-image forward, whose split by filters keeps the kernel's own path.
+describe('Convolution forward by positions', () => {
+  const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number]; stride: number; pad: number }> = [
+    { x: [9, 8, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },
+    { x: [5, 6, 10, 10], f: [33, 1, 1], stride: 1, pad: 0 },
+    { x: [9, 4, 9, 9], f: [30, 3, 3], stride: 2, pad: 1 },
+    { x: [3, 30, 6, 6], f: [12, 3, 3], stride: 2, pad: 0 },
+    { x: [1, 8, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },
+  ];
+
+  it('is chosen for these shapes (more filters than positions off the direct path; 1×1 on rows of 7, 10, 14) and not for DeepConvNet\'s', () => {
+    const P = (H: number, F: number, s: number, pad: number) => (Math.floor((H + 2 * pad - F) / s) + 1) ** 2;
+    expect(forwardByPositions(true, 1, 1, 7, P(7, 1, 1, 0), 40)).toBe(true);
+    expect(forwardByPositions(true, 1, 1, 10, P(10, 1, 1, 0), 33)).toBe(true);
+    expect(forwardByPositions(false, 3, 3, 5, P(9, 3, 2, 1), 30)).toBe(true);
+    expect(forwardByPositions(false, 3, 3, 2, P(6, 3, 2, 0), 12)).toBe(true);
+    expect(forwardByPositions(true, 1, 1, 8, 64, 128), '1×1 on rows of 8').toBe(false);
+    expect(forwardByPositions(true, 1, 1, 7, 49, 16), '1×1 with few filters').toBe(false);
+    expect(forwardByPositions(false, 3, 3, 7, 49, 49), 'as many filters as positions').toBe(false);
+    // DeepConvNet's layers (all 3×3, stride 1, direct) keep the direct kernel
+    for (const [C, H, FN, pad] of [[1, 28, 16, 1], [16, 28, 16, 1], [16, 14, 32, 1], [32, 14, 32, 2], [32, 8, 64, 1], [64, 8, 64, 1]]) {
+      const OW = H + 2 * pad - 2;
+      expect(forwardByPositions(true, 3, 3, OW, OW * OW, FN), `DeepConvNet's [${C}, ${H}]·${FN}`).toBe(false);
+    }
+  });
+
+  for (const threads of [1, 2]) {
+    it(`gives the convForward kernel's bits for every fused activation, on ${threads} thread${threads > 1 ? 's' : ''}`, async () => {
+      const r = threads === 1 ? rt : await makeRuntime({ threads: 2 });
+      const k = r.unsafeKernels;
+      let seed = 40;
+      for (const { x: xs, f: [FN, FH, FW], stride, pad } of shapes) {
+        const [N, C, H, W] = xs;
+        const K = C * FH * FW;
+        const x = r.tensor(xs, randomArray(N * C * H * W, seed++));
+        const w = r.tensor([FN, C, FH, FW], randomArray(FN * K, seed++, -0.5, 0.5));
+        const b = r.tensor([FN], randomArray(FN, seed++));
+        const layer = new Convolution(w, b, stride, pad);
+        for (const act of ['none', 'relu', 'sigmoid', 'tanh'] as const) {
+          const jobs = r.threadStats().jobs;
+          const y = layer.forward(x, false, act);
+          if (threads > 1 && N > 1) expect(r.threadStats().jobs, 'the forward ran split').toBe(jobs + 1);
+          const want = r.tensor(y.shape);
+          const scratch = r.partScratch(1, k.convScratchBytes(C, H, W, FH, FW, stride, pad))[0];
+          k.convForward(want.ptr, x.ptr, w.ptr, b.ptr, scratch, N, C, H, W, FN, FH, FW, stride, pad, ['none', 'relu', 'sigmoid', 'tanh'].indexOf(act));
+          expectBits(y.data, want.data, `x [${xs.join(', ')}]·${FN}×${FH}×${FW} stride ${stride} pad ${pad} ${act}, ${threads} thread(s)`);
+          want.dispose();
+        }
+        layer.dispose();
+        for (const t of [x, w, b]) t.dispose();
+      }
+      if (threads > 1) await r.dispose();
+    });
+  }
 });

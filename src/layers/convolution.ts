@@ -8,8 +8,11 @@
 // run on the runtime's threads, each in a scratch region of its own
 // (rt.partScratch); the direct kernels use only what im2col + GEMM would.
 // W goes into the direct forward's filter panels once per call (once for a
-// frozen net's twin), not once per group. Each group's backward sums its own
-// dW and db, added in group order after.
+// frozen net's twin), not once per group. Where the outputs have few
+// positions for their filters (forwardByPositions), the forward computes each
+// image's P × FN outputs on Wᵀ packed once per call instead, and transposes
+// them into NCHW. Each group's backward sums its own dW and db, added in
+// group order after.
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
@@ -66,6 +69,21 @@ export function convScratchBytes(who: string, rt: Runtime, C: number, FH: number
 /** Floats of W [FN, K] in the direct kernel's panels (convPackFilters): whole panels of 4 filters, in float64. */
 function packedFiltersFloats(FN: number, K: number): number {
   return Math.ceil(FN / 4) * 4 * K;
+}
+
+/**
+ * Whether a forward computes each image's outputs by positions, P × FN on Wᵀ packed once
+ * (assembly/conv.ts convForwardIm2colPacked), rather than W · col with W packed again for every
+ * image (im2col + GEMM) or the direct kernel's 4-filter × 8-column tiles: the same bits either
+ * way. Measured on Intel, plain and relaxed builds (docs/BENCHMARKS.md, session 56): on the im2col
+ * path (stride > 1, or filters too large for the direct kernel's scratch) 1.03–1.4× where there
+ * are more filters than positions, 0.73–0.99× where fewer; 1 × 1 filters, whose direct tiles run a
+ * row's columns 8 at a time, 1.07–1.67× on rows of 7, 10 or 14 positions with 32 filters or more,
+ * 0.78–0.93× on rows of 4, 8 or 28.
+ */
+export function forwardByPositions(direct: boolean, FH: number, FW: number, OW: number, P: number, FN: number): boolean {
+  if (!direct) return FN > P;
+  return FH === 1 && FW === 1 && OW % 4 !== 0 && P <= 256 && FN >= 32;
 }
 
 /** Validates a 4-D NCHW input and returns [N, C, H, W]. */
@@ -151,7 +169,22 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
       return [0, 1, 4 * b0, Math.min(FN, 4 * b1)];
     };
     const work = N * FN * K * P;
-    const packed = this.packedFor(C, H, W, filterParts === 1 && groups > 1);
+    const k = rt.unsafeKernels;
+    const direct = k.convForwardIsDirect(C, H, W, FN, FH, FW, this.stride, this.pad) === 1;
+    if (filterParts === 1 && forwardByPositions(direct, FH, FW, OW, P, FN)) {
+      // Wᵀ in GEMM's B panels, once for the call; each group's P × FN outputs in a block of its own
+      const Wt = this.buffers.get('packedWt', [K * Math.ceil(FN / 8) * 8]);
+      k.packBPanels(1, FN, K, this.W.ptr, K, Wt.ptr);
+      const yt = this.buffers.get('outByPositions', [groups, P * FN]);
+      rt.runParts('convForwardIm2colPacked', groups, (p, args) => {
+        const [i0, i1] = groupRange(N, groups, p);
+        args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, Wt.ptr, this.b.ptr, scratch[p], yt.ptr + p * P * FN * 4,
+          i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad, code);
+      }, work);
+      this.x = x;
+      return out;
+    }
+    const packed = direct ? this.packedFor(K, filterParts === 1 && groups > 1) : null;
     if (packed) {
       rt.runParts('convForwardPacked', groups, (p, args) => {
         const [i0, i1, f0, f1] = part(p);
@@ -170,19 +203,16 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   }
 
   /**
-   * W in the direct kernel's filter panels for an input of C × H × W, or null where the forward
-   * does not run direct or packs W itself: the frozen twin's, packed once; else, when `shared`
-   * (several image groups, each of which would pack all of W: a training step's 8 did 8 times),
-   * packed here once for the call. The same bits either way.
+   * W [FN, K] in the direct kernel's filter panels (for a forward that runs direct), or null where
+   * the kernel packs W itself: the frozen twin's, packed once; else, when `shared` (several image
+   * groups, each of which would pack all of W: a training step's 8 did 8 times), packed here once
+   * for the call. The same bits either way.
    */
-  private packedFor(C: number, H: number, W: number, shared: boolean): Tensor | null {
-    const [FN, , FH, FW] = this.W.shape;
-    const k = this.W.rt.unsafeKernels;
-    if (k.convForwardIsDirect(C, H, W, FN, FH, FW, this.stride, this.pad) === 0) return null;
+  private packedFor(K: number, shared: boolean): Tensor | null {
     if (this.packed || !shared) return this.packed;
-    const K = C * FH * FW;
+    const FN = this.W.shape[0];
     const packed = this.buffers.get('packedW', [packedFiltersFloats(FN, K)]);
-    k.convPackFilters(packed.ptr, this.W.ptr, FN, K);
+    this.W.rt.unsafeKernels.convPackFilters(packed.ptr, this.W.ptr, FN, K);
     return packed;
   }
 

@@ -9,7 +9,8 @@
 // gives exactly these numbers. The shapes reach every path of the training
 // kernels: GEMM's tiles and tails and a second K block, the fused bias and
 // ReLU, the direct convolution (several input channels, and one), its dW by
-// filters and by columns, its dx, the im2col path, pooling. Their outputs are
+// filters and by columns, its dx, the im2col path, the forward by positions
+// (convForwardIm2colPacked: convForward's sums), pooling. Their outputs are
 // checked by two sums each, kept in KNOWN_SUMS (test/known-answers.test.ts
 // computes them again from float64 references): computing the references here
 // took ~70 ms of a cold start. ReLU, softmax and Adam, a few dozen elements,
@@ -252,8 +253,16 @@ function checkConvForward(h: KnownAnswerHost, b: Blocks, s: ConvShape, i: number
   const { x, w, bias, dout } = convInputs(s, i);
   const scratch = b.scratch(k.convScratchBytes(C, H, H, 3, 3, stride, pad));
   const py = b.floats(dout.length);
-  k.convForward(py, b.floats(x.length, x), b.floats(w.length, w), b.floats(FN, bias), scratch, n, C, H, H, FN, 3, 3, stride, pad, RELU);
-  return compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(py, dout.length));
+  const px = b.floats(x.length, x), pw = b.floats(w.length, w), pb = b.floats(FN, bias);
+  k.convForward(py, px, pw, pb, scratch, n, C, H, H, FN, 3, 3, stride, pad, RELU);
+  const fault = compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(py, dout.length));
+  if (fault) return fault;
+  // the forward by positions on Wᵀ packed once (the layer's for some shapes): the same bits, so the same sums
+  const K = C * 9, P = dout.length / (n * FN), Wt = b.floats(K * Math.ceil(FN / 8) * 8), pyt = b.floats(dout.length);
+  k.packBPanels(1, FN, K, pw, K, Wt);
+  k.convForwardIm2colPacked(pyt, px, Wt, pb, scratch, b.floats(P * FN), n, C, H, H, FN, 3, 3, stride, pad, RELU);
+  const byPositions = compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(pyt, dout.length));
+  return byPositions && { ...byPositions, kernel: 'convForwardIm2colPacked' };
 }
 
 function checkConvBackward(h: KnownAnswerHost, b: Blocks, s: ConvShape, i: number): KnownAnswerFault | null {

@@ -1252,6 +1252,40 @@ export function convBackward(
   }
 }
 
+// dx of convBackward's im2col path by positions, on W packed once (Wp:
+// packBPanels(0, K, FN, w, K, Wp), FN·⌈K/8⌉·8 floats): each image's dcolᵀ =
+// dout[i]ᵀ · W (P × K), transposed into dcol, both in the scratch's two
+// columns, and added back into dx[i] by col2im, then
+// through the backward of the activation that kept `saved` (act, as
+// convBackward). As convForwardIm2colPacked for the forward: W packed once
+// rather than Wᵀ for every image, faster where each image has few positions
+// for its K = C·FH·FW columns; every element the same sum in the same blocks
+// of filters and order as convBackward's im2col dx, so its bits, and those
+// of its direct dx for 1 × 1 filters (one tap; with more, the direct dx sums
+// each element's taps in another order). Writes dx only (convBackward with
+// dx = 0 gives dW and db).
+export function convInputGradIm2colPacked(
+  dx: usize, dout: usize, Wp: usize, scratch: usize,
+  n: i32, C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32, saved: usize, act: i32,
+): void {
+  const OH = outSize(H, FH, stride, pad);
+  const OW = outSize(W, FW, stride, pad);
+  const K = C * FH * FW, P = max(0, OH) * max(0, OW);
+  if (P == 0) {
+    zeros(dx, n * C * H * W);
+    return;
+  }
+  // the scratch's two columns (convScratchBytes): dcolᵀ, then dcol
+  const dcolT = scratch + <usize>gemmWorkspaceBytes(), dcol = dcolT + <usize>colBytes(K, P);
+  const inImage = <usize>(C * H * W) << 2, outImage = <usize>(FN * P) << 2;
+  for (let i = 0; i < n; i++) {
+    gemmPackedBlocks(1, P, K, FN, dout + <usize>i * outImage, P, Wp, dcolT, K, 0, 0, scratch);
+    transposeRows(dcol, dcolT, P, K);
+    im2colBackward(dx + <usize>i * inImage, dcol, 1, C, H, W, FH, FW, stride, pad);
+    if (act != 0) deactivateInPlace(dx + <usize>i * inImage, saved + <usize>i * inImage, C * H * W, act);
+  }
+}
+
 // Which passes of convBackward run direct: bit 1 dW, bit 8 dW by filter lanes
 // (convWeightsByFilters), bit 2 dx, bit 4 dx of one input channel and 3-row
 // filters (oneChannelInputGrad), each when stride is 1, its buffers fit the
@@ -1266,7 +1300,7 @@ export function convBackward(
 // DX_MIN_C input channels (its tile computes 4 channels at a time) or for one
 // (3 rows of the one channel at a time: convForwardDirect's FN = 1), and pads
 // within the filter (the full correlation's pad FH−1−pad is not negative).
-function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32): i32 {
+export function convBackwardPaths(C: i32, H: i32, W: i32, FN: i32, FH: i32, FW: i32, stride: i32, pad: i32): i32 {
   if (stride != 1) return 0;
   const OH = outSize(H, FH, stride, pad), OW = outSize(W, FW, stride, pad);
   if (OH <= 0 || OW <= 0) return 0;

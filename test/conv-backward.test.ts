@@ -294,3 +294,57 @@ describe('convBackward, relaxed build (fused multiply-adds)', () => {
     }
   });
 });
+
+// convInputGradIm2colPacked (dx by positions: each image's dcolᵀ = doutᵀ · W on W packed once,
+// transposed, then col2im and the activation's backward): convBackward's dx bit for bit in both
+// builds where convBackward's dx runs im2col, or direct with 1×1 filters (one tap: the same sums; the
+// direct dx of larger filters sums each element's taps in another order, and the layer keeps it
+// there), with the filters across one and two 256 blocks (FN = 300), positions and K on and off the
+// tiles' and the transpose's edges, plain and through each activation's backward, with canaries
+// around dx, W's panels and the scratch.
+describe('convInputGradIm2colPacked: convBackward\'s dx by positions on W packed once', () => {
+  const cases = [
+    { N: 2, C: 36, H: 7, W: 7, FN: 40, FH: 1, FW: 1, stride: 1, pad: 0 },
+    { N: 1, C: 9, H: 10, W: 5, FN: 13, FH: 1, FW: 1, stride: 1, pad: 0 },
+    { N: 2, C: 5, H: 14, W: 14, FN: 300, FH: 3, FW: 3, stride: 2, pad: 1 },
+    { N: 1, C: 6, H: 9, W: 9, FN: 3, FH: 3, FW: 3, stride: 2, pad: 0 },
+    { N: 1, C: 3, H: 11, W: 10, FN: 7, FH: 5, FW: 4, stride: 3, pad: 2 },
+    { N: 3, C: 2, H: 6, W: 7, FN: 5, FH: 2, FW: 2, stride: 2, pad: 0 },
+  ];
+  for (const build of ['plain', 'relaxed'] as const) {
+    it(`gives convBackward's dx (${build} build)`, async () => {
+      const r: Runtime = build === 'plain' ? rt : await makeRelaxedRuntime();
+      expect(r.features.relaxed).toBe(build === 'relaxed');
+      const k = r.unsafeKernels;
+      let seed = 950;
+      const paths = new Set<number>();
+      for (const c of cases) {
+        const OH = Math.floor((c.H + 2 * c.pad - c.FH) / c.stride) + 1, OW = Math.floor((c.W + 2 * c.pad - c.FW) / c.stride) + 1;
+        const K = c.C * c.FH * c.FW, inSize = c.N * c.C * c.H * c.W, outSize1 = c.N * c.FN * OH * OW;
+        paths.add(k.convBackwardPaths(c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad) & 6);
+        const x = r.tensor([inSize], randomArray(inSize, seed++));
+        const w = r.tensor([c.FN * K], randomArray(c.FN * K, seed++, -0.5, 0.5));
+        const dout = r.tensor([outSize1], randomArray(outSize1, seed++));
+        const saved = r.tensor([inSize], randomArray(inSize, seed++, -2, 2));
+        const dW = r.tensor([c.FN * K]), db = r.tensor([c.FN]);
+        const canaries = new Canaries(r, seed);
+        const Wp = between(canaries, () => r.tensor([c.FN * Math.ceil(K / 8) * 8]));
+        const want = between(canaries, () => r.tensor([inSize])), got = between(canaries, () => r.tensor([inSize]));
+        const scratchT = scratchBetween(canaries, r, k.convScratchBytes(c.C, c.H, c.W, c.FH, c.FW, c.stride, c.pad));
+        k.packBPanels(0, K, c.FN, w.ptr, K, Wp.ptr);
+        for (let act = 0; act <= 3; act++) {
+          const what = `${build}, N=${c.N} C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${c.FH}×${c.FW} stride ${c.stride} pad ${c.pad} act ${act}`;
+          k.fill(got.ptr, NaN, got.size);
+          k.convBackward(want.ptr, dW.ptr, db.ptr, x.ptr, dout.ptr, w.ptr, scratchT.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act ? saved.ptr : 0, act);
+          k.convInputGradIm2colPacked(got.ptr, dout.ptr, Wp.ptr, scratchT.ptr, c.N, c.C, c.H, c.W, c.FN, c.FH, c.FW, c.stride, c.pad, act ? saved.ptr : 0, act);
+          expectBits(got.data, want.data, `convInputGradIm2colPacked vs convBackward's dx, ${what}`);
+          expect(canaries.changed(), `canaries, ${what}`).toBe(0);
+        }
+        canaries.dispose();
+        for (const t of [x, w, dout, saved, dW, db, Wp, want, got, scratchT]) t.dispose();
+      }
+      // convBackward's dx ran im2col (0) and direct (2, the 1×1 cases)
+      expect([...paths].sort()).toEqual([0, 2]);
+    });
+  }
+});

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, makeTestRuntime, lengths, randomArray, expectClose, expectBits, type TestRuntime } from './helpers/runtime.js';
 import { Affine, Convolution, Flatten, Pooling, Relu, Sigmoid, Tanh, isFusableActivation } from '../src/layers/index.js';
-import { forwardByPositions } from '../src/layers/convolution.js';
+import { forwardByPositions, inputGradByPositions } from '../src/layers/convolution.js';
 import { Sequential } from '../src/nets/sequential.js';
 import { convForward, convBackward, outSize, type Geometry } from './reference/im2col.js';
 import { layerGradients, gradError } from './reference/gradcheck.js';
@@ -111,7 +111,7 @@ const layerCases: Array<{ x: [number, number, number, number]; f: [number, numbe
   { x: [40, 1, 28, 28], f: [2, 3, 3], stride: 1, pad: 1 }, // two im2col chunks (37 + 3 images)
   { x: [3, 16, 32, 32], f: [4, 3, 3], stride: 1, pad: 1 }, // one image per chunk
   { x: [2, 8, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },   // 1×1 on rows of 7: the forward by positions
-  { x: [2, 4, 9, 9], f: [30, 3, 3], stride: 2, pad: 1 },   // more filters than positions: the same
+  { x: [2, 8, 9, 9], f: [64, 3, 3], stride: 2, pad: 1 },   // few positions for the filters and K: the same
 ];
 
 describe('Convolution', () => {
@@ -274,59 +274,95 @@ describe('Convolution', () => {
   });
 });
 
-// The layer's forward by positions (P × FN on Wᵀ packed once, convForwardIm2colPacked), where
-// forwardByPositions chooses it: the bits of the convForward kernel on the same operands, for every
-// fused activation, on one thread and split by image groups over two (each group its own block of
-// positions), and from a one-image forward, whose split by filters keeps the kernel's own path.
-describe('Convolution forward by positions', () => {
+// The layer's passes by positions (assembly/conv.ts convForwardIm2colPacked, convInputGradIm2colPacked:
+// P × FN outputs on Wᵀ packed once, P × K of dcol on W packed once), where forwardByPositions and
+// inputGradByPositions choose them: the bits of the convForward and convBackward kernels on the same
+// operands, for every fused activation and through an activation's backward, on one thread and split
+// by image groups over two (each group its own block of positions), and for a one-image forward,
+// whose split by filters keeps the kernel's own path.
+describe('Convolution by positions', () => {
   const shapes: Array<{ x: [number, number, number, number]; f: [number, number, number]; stride: number; pad: number }> = [
-    { x: [9, 8, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },
-    { x: [5, 6, 10, 10], f: [33, 1, 1], stride: 1, pad: 0 },
-    { x: [9, 4, 9, 9], f: [30, 3, 3], stride: 2, pad: 1 },
+    { x: [9, 32, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },
+    { x: [5, 34, 10, 10], f: [33, 1, 1], stride: 1, pad: 0 },
+    { x: [9, 8, 9, 9], f: [64, 3, 3], stride: 2, pad: 1 },
     { x: [3, 30, 6, 6], f: [12, 3, 3], stride: 2, pad: 0 },
-    { x: [1, 8, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },
+    { x: [1, 32, 7, 7], f: [40, 1, 1], stride: 1, pad: 0 },
   ];
 
-  it('is chosen for these shapes (more filters than positions off the direct path; 1×1 on rows of 7, 10, 14) and not for DeepConvNet\'s', () => {
-    const P = (H: number, F: number, s: number, pad: number) => (Math.floor((H + 2 * pad - F) / s) + 1) ** 2;
-    expect(forwardByPositions(true, 1, 1, 7, P(7, 1, 1, 0), 40)).toBe(true);
-    expect(forwardByPositions(true, 1, 1, 10, P(10, 1, 1, 0), 33)).toBe(true);
-    expect(forwardByPositions(false, 3, 3, 5, P(9, 3, 2, 1), 30)).toBe(true);
-    expect(forwardByPositions(false, 3, 3, 2, P(6, 3, 2, 0), 12)).toBe(true);
-    expect(forwardByPositions(true, 1, 1, 8, 64, 128), '1×1 on rows of 8').toBe(false);
-    expect(forwardByPositions(true, 1, 1, 7, 49, 16), '1×1 with few filters').toBe(false);
-    expect(forwardByPositions(false, 3, 3, 7, 49, 49), 'as many filters as positions').toBe(false);
-    // DeepConvNet's layers (all 3×3, stride 1, direct) keep the direct kernel
+  it('are chosen with at most half as many positions as filters and K (off the direct path), and for 1×1 filters on rows of 7, 10 or 14; not for DeepConvNet\'s layers', () => {
+    const k = rt.unsafeKernels;
+    for (const { x: [, C, H], f: [FN, F], stride, pad } of shapes) {
+      const OW = Math.floor((H + 2 * pad - F) / stride) + 1, P = OW * OW, K = C * F * F;
+      const direct = k.convForwardIsDirect(C, H, H, FN, F, F, stride, pad) === 1;
+      expect(forwardByPositions(direct, F, F, OW, P, FN, K), `forward, [${C}, ${H}]·${FN}×${F} stride ${stride}`).toBe(true);
+      const paths = k.convBackwardPaths(C, H, H, FN, F, F, stride, pad);
+      expect(inputGradByPositions(paths, F, F, H, P, K, FN, C), `dx, [${C}, ${H}]·${FN}×${F} stride ${stride}`).toBe(true);
+    }
+    expect(forwardByPositions(true, 1, 1, 8, 64, 128, 64), '1×1 on rows of 8').toBe(false);
+    expect(forwardByPositions(true, 1, 1, 7, 49, 16, 64), '1×1 with few filters').toBe(false);
+    expect(forwardByPositions(false, 3, 3, 7, 49, 97, 576), 'fewer than twice as many filters as positions').toBe(false);
+    expect(forwardByPositions(false, 3, 3, 7, 49, 98, 576), 'twice as many').toBe(true);
+    expect(forwardByPositions(false, 3, 3, 7, 49, 64, 27), 'K below the positions').toBe(false);
+    expect(inputGradByPositions(4, 3, 3, 28, 784, 9, 16, 1), 'one input channel').toBe(false);
+    expect(inputGradByPositions(0, 3, 3, 16, 64, 288, 64, 32), 'as many filters as positions').toBe(false);
+    expect(inputGradByPositions(2, 3, 3, 9, 49, 576, 512, 64), 'the direct dx of 3×3 filters').toBe(false);
+    // DeepConvNet's layers (all 3×3, stride 1, direct) keep the direct kernels
     for (const [C, H, FN, pad] of [[1, 28, 16, 1], [16, 28, 16, 1], [16, 14, 32, 1], [32, 14, 32, 2], [32, 8, 64, 1], [64, 8, 64, 1]]) {
-      const OW = H + 2 * pad - 2;
-      expect(forwardByPositions(true, 3, 3, OW, OW * OW, FN), `DeepConvNet's [${C}, ${H}]·${FN}`).toBe(false);
+      const OW = H + 2 * pad - 2, P = OW * OW, K = C * 9;
+      expect(forwardByPositions(k.convForwardIsDirect(C, H, H, FN, 3, 3, 1, pad) === 1, 3, 3, OW, P, FN, K), `DeepConvNet's [${C}, ${H}]·${FN}`).toBe(false);
+      expect(inputGradByPositions(k.convBackwardPaths(C, H, H, FN, 3, 3, 1, pad), 3, 3, H, P, K, FN, C), `DeepConvNet's [${C}, ${H}]·${FN} dx`).toBe(false);
     }
   });
 
+  const ACTS = ['none', 'relu', 'sigmoid', 'tanh'] as const;
   for (const threads of [1, 2]) {
-    it(`gives the convForward kernel's bits for every fused activation, on ${threads} thread${threads > 1 ? 's' : ''}`, async () => {
+    it(`give the convForward and convBackward kernels' bits, every fused activation and through an activation's backward, on ${threads} thread${threads > 1 ? 's' : ''}`, async () => {
       const r = threads === 1 ? rt : await makeRuntime({ threads: 2 });
       const k = r.unsafeKernels;
       let seed = 40;
       for (const { x: xs, f: [FN, FH, FW], stride, pad } of shapes) {
         const [N, C, H, W] = xs;
-        const K = C * FH * FW;
+        const K = C * FH * FW, OH = Math.floor((H + 2 * pad - FH) / stride) + 1, OW = Math.floor((W + 2 * pad - FW) / stride) + 1;
+        const what = `x [${xs.join(', ')}]·${FN}×${FH}×${FW} stride ${stride} pad ${pad}, ${threads} thread(s)`;
         const x = r.tensor(xs, randomArray(N * C * H * W, seed++));
         const w = r.tensor([FN, C, FH, FW], randomArray(FN * K, seed++, -0.5, 0.5));
         const b = r.tensor([FN], randomArray(FN, seed++));
+        const dout = r.tensor([N, FN, OH, OW], randomArray(N * FN * OH * OW, seed++));
         const layer = new Convolution(w, b, stride, pad);
-        for (const act of ['none', 'relu', 'sigmoid', 'tanh'] as const) {
+        const scratch = r.partScratch(1, k.convScratchBytes(C, H, W, FH, FW, stride, pad))[0];
+        const want = r.tensor([N, FN, OH, OW]), dxWant = r.tensor(xs), dWWant = r.tensor([FN * K]), dbWant = r.tensor([FN]);
+        for (const act of ACTS) {
           const jobs = r.threadStats().jobs;
           const y = layer.forward(x, false, act);
-          if (threads > 1 && N > 1) expect(r.threadStats().jobs, 'the forward ran split').toBe(jobs + 1);
-          const want = r.tensor(y.shape);
-          const scratch = r.partScratch(1, k.convScratchBytes(C, H, W, FH, FW, stride, pad))[0];
-          k.convForward(want.ptr, x.ptr, w.ptr, b.ptr, scratch, N, C, H, W, FN, FH, FW, stride, pad, ['none', 'relu', 'sigmoid', 'tanh'].indexOf(act));
-          expectBits(y.data, want.data, `x [${xs.join(', ')}]·${FN}×${FH}×${FW} stride ${stride} pad ${pad} ${act}, ${threads} thread(s)`);
-          want.dispose();
+          if (threads > 1 && N > 1) expect(r.threadStats().jobs, `the forward ran split, ${what}`).toBe(jobs + 1);
+          k.convForward(want.ptr, x.ptr, w.ptr, b.ptr, scratch, N, C, H, W, FN, FH, FW, stride, pad, ACTS.indexOf(act));
+          expectBits(y.data, want.data, `forward ${act}, ${what}`);
+        }
+        // the backward, plain and through a sigmoid that kept x (its output, as the layer's input)
+        const sigmoid = new Sigmoid();
+        const xs2 = sigmoid.forward(x);
+        layer.forward(xs2);
+        for (const through of [false, true]) {
+          const jobs = r.threadStats().jobs;
+          const dx = through ? layer.backwardThrough(dout, sigmoid) : layer.backward(dout);
+          if (threads > 1 && N > 1) expect(r.threadStats().jobs, `the backward ran split (dW and db, then dx), ${what}`).toBe(jobs + 2);
+          k.convBackward(dxWant.ptr, dWWant.ptr, dbWant.ptr, xs2.ptr, dout.ptr, w.ptr, scratch, N, C, H, W, FN, FH, FW, stride, pad,
+            through ? xs2.ptr : 0, through ? 2 : 0);
+          expectBits(dx.data, dxWant.data, `dx${through ? ' through the sigmoid' : ''}, ${what}`);
+          // dW and db as the layer sums them: each image group's (at most 8 groups) by the kernel, added in group order
+          const groups = Math.min(N, 8), dWg = r.tensor([FN * K]), dbg = r.tensor([FN]);
+          for (let g = 0; g < groups; g++) {
+            const i0 = Math.floor((N * g) / groups), i1 = Math.floor((N * (g + 1)) / groups);
+            k.convBackward(0, g === 0 ? dWWant.ptr : dWg.ptr, g === 0 ? dbWant.ptr : dbg.ptr, xs2.ptr + 4 * i0 * C * H * W,
+              dout.ptr + 4 * i0 * FN * OH * OW, w.ptr, scratch, i1 - i0, C, H, W, FN, FH, FW, stride, pad, 0, 0);
+            if (g > 0) { k.axpy(dWWant.ptr, dWg.ptr, 1, FN * K); k.axpy(dbWant.ptr, dbg.ptr, 1, FN); }
+          }
+          expectBits(layer.dW.data, dWWant.data, `dW, ${what}`);
+          expectBits(layer.db.data, dbWant.data, `db, ${what}`);
+          dWg.dispose(); dbg.dispose();
         }
         layer.dispose();
-        for (const t of [x, w, b]) t.dispose();
+        for (const t of [x, w, b, dout, want, dxWant, dWWant, dbWant]) t.dispose();
       }
       if (threads > 1) await r.dispose();
     });

@@ -86,8 +86,8 @@ class Wat {
 }
 
 // the kernels the checks run: createRuntime's (in its order), then those a layer checks at its first use
-const CHECKED = ['gemm', 'gemmBiasAct', 'reluForward', 'softmaxCrossEntropyForward', 'adamStep', 'convForward', 'convForwardIm2colPacked', 'convBackward', 'maxPoolForward'];
-const LAYER_KERNELS = ['convForward', 'convForwardIm2colPacked', 'convBackward', 'maxPoolForward'];
+const CHECKED = ['gemm', 'gemmBiasAct', 'reluForward', 'softmaxCrossEntropyForward', 'adamStep', 'convForward', 'convForwardIm2colPacked', 'convBackward', 'convInputGradIm2colPacked', 'maxPoolForward'];
+const LAYER_KERNELS = ['convForward', 'convForwardIm2colPacked', 'convBackward', 'convInputGradIm2colPacked', 'maxPoolForward'];
 
 let plain: Uint8Array<ArrayBuffer>;
 let wat: Wat;
@@ -113,8 +113,9 @@ describe('known answers on a host whose SIMD is wrong', () => {
     for (const kernel of CHECKED) {
       const own = new Set([...wat.reach(kernel)].filter((f) => !earlier.has(f)));
       for (const f of wat.reach(kernel)) earlier.add(f);
-      // a kernel that only wraps an earlier one's code (gemmBiasAct: gemm's core; convForwardIm2colPacked: im2col and
-      // gemm's blocks, and a transpose, which moves bits with no float arithmetic) has nothing of its own to break
+      // a kernel that only wraps an earlier one's code (gemmBiasAct: gemm's core; convForwardIm2colPacked and
+      // convInputGradIm2colPacked: im2col or col2im and gemm's blocks, and a transpose, which moves bits with no
+      // float arithmetic) has nothing of its own to break
       if (wat.swappable(own) === 0) continue;
       named.push(kernel);
       const made = createRuntime({ wasm: wat.broken(own), threads: 1 });
@@ -131,14 +132,14 @@ describe('known answers on a host whose SIMD is wrong', () => {
       const conv = between(canaries, () => new Convolution(rt.tensor([8, 4, 3, 3], randomArray(288, 3)), rt.tensor([8]), 1, 1));
       const W = Float32Array.from(conv.W.data);
       if (kernel.startsWith('convForward')) expect(() => conv.forward(x), kernel).toThrow(wrong('Convolution.forward'));
-      else if (kernel === 'convBackward') {
+      else if (kernel === 'convBackward' || kernel === 'convInputGradIm2colPacked') {
         conv.forward(x);
         expect(() => conv.backward(dout), kernel).toThrow(wrong('Convolution.backward'));
       } else expect(() => new Pooling(2, 2, 2).forward(x), kernel).toThrow(wrong('Pooling.forward'));
       expect(canaries.changed(), kernel).toBe(0);
       expect(conv.W.data, kernel).toEqual(W);
     }
-    expect(named).toEqual(CHECKED.filter((k) => k !== 'gemmBiasAct' && k !== 'convForwardIm2colPacked'));
+    expect(named).toEqual(CHECKED.filter((k) => !['gemmBiasAct', 'convForwardIm2colPacked', 'convInputGradIm2colPacked'].includes(k)));
   });
 
   it('the shared build broken: refused when threads are asked for too', async () => {

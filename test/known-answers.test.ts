@@ -141,10 +141,11 @@ describe('known answers', () => {
     expect(() => new Trainer(net, x, t, x, t, { epochs: 1, miniBatchSize: 10 }).train()).toThrow(/^Trainer: epoch 1: .* gemm computed/);
   });
 
-  it('its convolution shapes take the direct forward (several channels and one) and the im2col one', async () => {
+  it('its convolution shapes take the direct forward (several channels and one) and the im2col one, and dx direct, by one channel and im2col (which dx by positions is checked on)', async () => {
     const k = (await makeRuntime()).unsafeKernels;
     // read from CONV_SHAPES itself, so the test follows the shapes if they change
     expect(CONV_SHAPES.map((s) => k.convForwardIsDirect(s.C, s.H, s.H, s.FN, 3, 3, s.stride, s.pad))).toEqual([1, 1, 1, 0]);
     expect(CONV_SHAPES.map((s) => s.C)).toEqual([4, 4, 1, 2]);
+    expect(CONV_SHAPES.map((s) => k.convBackwardPaths(s.C, s.H, s.H, s.FN, 3, 3, s.stride, s.pad) & 6)).toEqual([2, 2, 4, 0]);
   });
 });

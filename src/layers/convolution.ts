@@ -75,15 +75,33 @@ function packedFiltersFloats(FN: number, K: number): number {
  * Whether a forward computes each image's outputs by positions, P × FN on Wᵀ packed once
  * (assembly/conv.ts convForwardIm2colPacked), rather than W · col with W packed again for every
  * image (im2col + GEMM) or the direct kernel's 4-filter × 8-column tiles: the same bits either
- * way. Measured on Intel, plain and relaxed builds (docs/BENCHMARKS.md, session 56): on the im2col
- * path (stride > 1, or filters too large for the direct kernel's scratch) 1.03–1.4× where there
- * are more filters than positions, 0.73–0.99× where fewer; 1 × 1 filters, whose direct tiles run a
- * row's columns 8 at a time, 1.07–1.67× on rows of 7, 10 or 14 positions with 32 filters or more,
- * 0.78–0.93× on rows of 4, 8 or 28.
+ * way. Packing W for each image costs in proportion to 1/P of the products, packing colᵀ and
+ * transposing the outputs 1/FN and 1/K. Measured on Intel, plain and relaxed builds
+ * (docs/BENCHMARKS.md, session 56): on the im2col path (stride > 1, or filters too large for the
+ * direct kernel's scratch) 1.1–1.4× with at most half as many positions as filters and as K,
+ * 1.0–1.1× at 196 positions for 256 filters, 0.73–0.99× with more positions; 1 × 1 filters, whose
+ * direct tiles run a row's columns 8 at a time, 1.07–1.67× on rows of 7, 10 or 14 positions with
+ * 32 filters or more, 0.78–0.93× on rows of 4, 8 or 28.
  */
-export function forwardByPositions(direct: boolean, FH: number, FW: number, OW: number, P: number, FN: number): boolean {
-  if (!direct) return FN > P;
+export function forwardByPositions(direct: boolean, FH: number, FW: number, OW: number, P: number, FN: number, K: number): boolean {
+  if (!direct) return 2 * P <= Math.min(FN, K);
   return FH === 1 && FW === 1 && OW % 4 !== 0 && P <= 256 && FN >= 32;
+}
+
+/**
+ * Whether a backward computes dx by positions, each image's dcolᵀ = doutᵀ · W (P × K) on W packed
+ * once (assembly/conv.ts convInputGradIm2colPacked), rather than convBackward's dx (Wᵀ packed again
+ * for every image, or the direct kernels): the same bits either way. `paths` is
+ * convBackwardPaths'; its one-channel dx (bit 4) stays, and its direct dx of larger filters, which
+ * sums each element's taps in another order. As forwardByPositions, with the dx pass's own sizes:
+ * on the im2col path, at most half as many positions as filters and as K (1.12–1.38× at 7 × 7 on
+ * Intel; at 196 positions for 256 filters 0.86–1.04×, 0.77–1.0× with more positions); the direct
+ * path's 1 × 1 filters on input rows of 7 or 10 with 32 input channels or more (1.32–1.96×).
+ */
+export function inputGradByPositions(paths: number, FH: number, FW: number, W: number, P: number, K: number, FN: number, C: number): boolean {
+  if (paths & 4) return false;
+  if (paths & 2) return FH === 1 && FW === 1 && W % 4 !== 0 && P <= 256 && C >= 32;
+  return 2 * P <= Math.min(K, FN);
 }
 
 /** Validates a 4-D NCHW input and returns [N, C, H, W]. */
@@ -171,11 +189,11 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const work = N * FN * K * P;
     const k = rt.unsafeKernels;
     const direct = k.convForwardIsDirect(C, H, W, FN, FH, FW, this.stride, this.pad) === 1;
-    if (filterParts === 1 && forwardByPositions(direct, FH, FW, OW, P, FN)) {
+    if (filterParts === 1 && forwardByPositions(direct, FH, FW, OW, P, FN, K)) {
       // Wᵀ in GEMM's B panels, once for the call; each group's P × FN outputs in a block of its own
       const Wt = this.buffers.get('packedWt', [K * Math.ceil(FN / 8) * 8]);
-      k.packBPanels(1, FN, K, this.W.ptr, K, Wt.ptr);
       const yt = this.buffers.get('outByPositions', [groups, P * FN]);
+      k.packBPanels(1, FN, K, this.W.ptr, K, Wt.ptr);
       rt.runParts('convForwardIm2colPacked', groups, (p, args) => {
         const [i0, i1] = groupRange(N, groups, p);
         args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, Wt.ptr, this.b.ptr, scratch[p], yt.ptr + p * P * FN * 4,
@@ -290,16 +308,30 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const dWPartials = this.buffers.get('dWpartials', [extra, this.dW.size]);
     const dbPartials = this.buffers.get('dbpartials', [extra, FN]);
     const inImage = C * H * W * 4, outImage = FN * P * 4;
+    const K = C * FH * FW;
+    const paths = k.convBackwardPaths(C, H, W, FN, FH, FW, this.stride, this.pad);
+    // dx by positions: a pass of its own after dW and db, on W packed once for the call
+    const dxByPositions = dx !== null && inputGradByPositions(paths, FH, FW, W, P, K, FN, C);
+    const Wp = dxByPositions ? this.buffers.get('packedWForDx', [FN * Math.ceil(K / 8) * 8]) : null;
+    const dxHere = dxByPositions ? null : dx;
     rt.runParts('convBackward', groups, (g, args) => {
       const [i0, i1] = groupRange(N, groups, g);
-      args(dx ? dx.ptr + i0 * inImage : 0, g === 0 ? this.dW.ptr : dWPartials.ptr + (g - 1) * this.dW.size * 4,
+      args(dxHere ? dxHere.ptr + i0 * inImage : 0, g === 0 ? this.dW.ptr : dWPartials.ptr + (g - 1) * this.dW.size * 4,
         g === 0 ? this.db.ptr : dbPartials.ptr + (g - 1) * FN * 4,
         x.ptr + i0 * inImage, dout.ptr + i0 * outImage, this.W.ptr, scratch[g],
-        i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad, saved ? saved.ptr + i0 * inImage : 0, act);
-    }, 2 * N * FN * C * FH * FW * P);
+        i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad, saved && dxHere ? saved.ptr + i0 * inImage : 0, dxHere ? act : 0);
+    }, (dxHere ? 2 : 1) * N * FN * K * P);
     for (let g = 1; g < groups; g++) {
       k.axpy(this.dW.ptr, dWPartials.ptr + (g - 1) * this.dW.size * 4, 1, this.dW.size);
       k.axpy(this.db.ptr, dbPartials.ptr + (g - 1) * FN * 4, 1, FN);
+    }
+    if (dx && Wp) {
+      k.packBPanels(0, K, FN, this.W.ptr, K, Wp.ptr);
+      rt.runParts('convInputGradIm2colPacked', groups, (g, args) => {
+        const [i0, i1] = groupRange(N, groups, g);
+        args(dx.ptr + i0 * inImage, dout.ptr + i0 * outImage, Wp.ptr, scratch[g],
+          i1 - i0, C, H, W, FN, FH, FW, this.stride, this.pad, saved ? saved.ptr + i0 * inImage : 0, act);
+      }, N * FN * K * P);
     }
     return dx;
   }

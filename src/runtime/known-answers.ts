@@ -9,8 +9,9 @@
 // gives exactly these numbers. The shapes reach every path of the training
 // kernels: GEMM's tiles and tails and a second K block, the fused bias and
 // ReLU, the direct convolution (several input channels, and one), its dW by
-// filters and by columns, its dx, the im2col path, the forward by positions
-// (convForwardIm2colPacked: convForward's sums), pooling. Their outputs are
+// filters and by columns, its dx, the im2col path, the forward and the im2col
+// dx by positions (convForwardIm2colPacked, convInputGradIm2colPacked: the
+// sums of convForward and convBackward), pooling. Their outputs are
 // checked by two sums each, kept in KNOWN_SUMS (test/known-answers.test.ts
 // computes them again from float64 references): computing the references here
 // took ~70 ms of a cold start. ReLU, softmax and Adam, a few dozen elements,
@@ -272,10 +273,18 @@ function checkConvBackward(h: KnownAnswerHost, b: Blocks, s: ConvShape, i: numbe
   const name = convName(s);
   const scratch = b.scratch(k.convScratchBytes(C, H, H, 3, 3, stride, pad));
   const pdx = b.floats(x.length), pdW = b.floats(w.length), pdb = b.floats(FN);
-  k.convBackward(pdx, pdW, pdb, b.floats(x.length, x), b.floats(dout.length, dout), b.floats(w.length, w), scratch, n, C, H, H, FN, 3, 3, stride, pad, 0, 0);
-  return compareSums('convBackward', `dW of ${name}`, b.read(pdW, w.length))
+  const pdout = b.floats(dout.length, dout), pw = b.floats(w.length, w);
+  k.convBackward(pdx, pdW, pdb, b.floats(x.length, x), pdout, pw, scratch, n, C, H, H, FN, 3, 3, stride, pad, 0, 0);
+  const fault = compareSums('convBackward', `dW of ${name}`, b.read(pdW, w.length))
     ?? compareSums('convBackward', `db of ${name}`, b.read(pdb, FN))
     ?? compareSums('convBackward', `dx of ${name}`, b.read(pdx, x.length));
+  if (fault || (k.convBackwardPaths(C, H, H, FN, 3, 3, stride, pad) & 6) !== 0) return fault;
+  // where dx runs im2col, dx by positions on W packed once (the layer's for some shapes): the same sums
+  const K = C * 9, Wp = b.floats(FN * Math.ceil(K / 8) * 8), pdx2 = b.floats(x.length);
+  k.packBPanels(0, K, FN, pw, K, Wp);
+  k.convInputGradIm2colPacked(pdx2, pdout, Wp, scratch, n, C, H, H, FN, 3, 3, stride, pad, 0, 0);
+  const byPositions = compareSums('convBackward', `dx of ${name}`, b.read(pdx2, x.length));
+  return byPositions && { ...byPositions, kernel: 'convInputGradIm2colPacked' };
 }
 
 /** Max pooling's case: 2×2 windows, stride 2, over 3 planes of 11×11 (a vector of 4 outputs and one more a row). */

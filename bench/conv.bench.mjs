@@ -19,6 +19,8 @@ const QUICK_LAYERS = [1, 5];
 const F = 3;
 const OUTPUT = 10;
 const LR = 0.001;
+/** [N, C, H, FN, F, stride, pad] (full runs only): a 1×1 convolution at 7×7 and a 3×3 one of stride 2 down to 7×7. */
+const FEW_POSITIONS = [[32, 256, 7, 256, 1, 1, 0], [32, 256, 14, 512, 3, 2, 1]];
 /** AlexNet's step (full runs only): 61M parameters, about 1 s per step at this batch. */
 const ALEX_BATCH = 8;
 
@@ -106,6 +108,41 @@ export default function register(suite) {
   });
 
   if (suite.quick) return;
+  // Two shapes of ResNet-like nets, outside DeepConvNet, with few positions for their filters: the
+  // passes by positions (src/layers/convolution.ts forwardByPositions, inputGradByPositions). The
+  // forward + backward rows count dx as 2·N·FN·K·P, what im2col + GEMM computes (a 1×1 filter's P is
+  // H·W), so 3× the forward's flops.
+  for (const [N, C, H, FN, F, stride, pad] of FEW_POSITIONS) {
+    const OH = Math.floor((H + 2 * pad - F) / stride) + 1, K = C * F * F, P = OH * OH;
+    const shape = `[${N}, ${C}, ${H}, ${H}] * ${FN}×${C}×${F}×${F}${stride > 1 ? ` stride ${stride}` : ''} pad ${pad} (${OH}×${OH} positions)`;
+    for (const backward of [false, true]) {
+      suite.add(`Convolution ${backward ? 'forward + backward' : 'forward'} ${shape}`, {
+        flops: (backward ? 3 : 1) * 2 * N * FN * K * P,
+        ours: async (rt) => {
+          const { Convolution } = await import('../dist/index.js');
+          const W = rt.randn(rt.tensor([FN, C, F, F]), Math.sqrt(2 / K));
+          const b = rt.tensor([FN]);
+          const layer = new Convolution(W, b, stride, pad);
+          const x = rt.uniform(rt.tensor([N, C, H, H]));
+          const dout = reluGradient(rt.randn(rt.tensor([N, FN, OH, OH])), layer.forward(x));
+          return {
+            fn: backward ? () => { layer.forward(x, true); layer.backward(dout); } : () => layer.forward(x, true),
+            dispose: () => { layer.dispose(); for (const t of [W, b, x, dout]) t.dispose(); },
+          };
+        },
+        tfjs: backward ? noConvBackward : (tf) => {
+          const x = tf.randomUniform([N, H, H, C]);
+          const filter = tf.randomNormal([F, F, C, FN], 0, Math.sqrt(2 / K));
+          const bias = tf.zeros([FN]);
+          return {
+            fn: () => tf.tidy(() => tf.fused.conv2d({ x, filter, strides: stride, pad: pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]], bias })),
+            dispose: () => tf.dispose([x, filter, bias]),
+          };
+        },
+      });
+    }
+  }
+
   suite.add(`alexNet training step [${ALEX_BATCH}, 3, 224, 224], 1000 classes, SGD`, {
     ours: async (rt) => {
       const { alexNet, SGD } = await import('../dist/index.js');

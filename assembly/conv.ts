@@ -6,7 +6,10 @@
 // the backward's dW tiles of 4 filters × 2 taps sum in vector lanes, and dx
 // is that forward on dout with the flipped filters.
 // Elsewhere (and where a direct kernel loses, see convBackwardPaths) it is
-// im2col + GEMM per image.
+// im2col + GEMM per image. Where an image has few output positions for its
+// filters, the layer runs the forward and the im2col dx by positions instead
+// (convForwardIm2colPacked, convInputGradIm2colPacked: colᵀ · Wᵀ and doutᵀ ·
+// W on weights packed once per call, then transposed), with the same bits.
 //
 // Layout (Caffe's, not the book's): for each image, col is [C·FH·FW, OH·OW],
 // row r = (c, ky, kx), column = (oy, ox). Then W[FN, C·FH·FW] · col gives the

@@ -909,3 +909,35 @@ describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a f
     }
   });
 });
+
+// gemmPackedBlocks: gemmPacked's blocks and tiles on a packed B for any M, with op(A) = A or Aᵀ (the
+// convolution by positions' colᵀ · Wᵀ and doutᵀ · W): gemmBiasAct's bits on the same operands in both
+// builds, every activation and none, M from 1 past the relaxed build's 48-row A block, K across one and two
+// 256 blocks, N off the 8-column panels; C's canaries untouched.
+describe('gemmPackedBlocks (op(A) on a packed B)', () => {
+  for (const build of ['plain', 'relaxed'] as const) {
+    it(`gives gemmBiasAct's bits for A and Aᵀ (${build} build)`, async () => {
+      const r = build === 'plain' ? rt : await makeRelaxedRuntime();
+      const kk = r.unsafeKernels;
+      let seed = 1300;
+      for (const [M, N, K] of [[1, 9, 5], [3, 16, 300], [49, 37, 2 * KC + 7], [50, 64, KC], [100, 13, 45], [7, 100, 9]]) {
+        for (const transA of [0, 1]) {
+          const A = r.tensor([M * K], randomArray(M * K, seed++)), B = r.tensor([K * N], randomArray(K * N, seed++));
+          const b = r.tensor([N], randomArray(N, seed++)), Bp = r.tensor([K * Math.ceil(N / 8) * 8]);
+          const want = r.tensor([M * N]), got = r.tensor([M * N + 8]);
+          kk.packBPanels(0, N, K, B.ptr, N, Bp.ptr);
+          const lda = transA ? M : K;
+          for (let act = 0; act <= 3; act++) {
+            const what = `${build} ${M}×${N}×${K} transA ${transA} act ${act}`;
+            got.data.fill(SENTINEL);
+            kk.gemmBiasAct(transA, 0, M, N, K, A.ptr, lda, B.ptr, N, want.ptr, N, b.ptr, act, r.unsafeGemmWork);
+            kk.gemmPackedBlocks(transA, M, N, K, A.ptr, lda, Bp.ptr, got.ptr, N, b.ptr, act, r.unsafeGemmWork);
+            expectBits(got.toArray().subarray(0, M * N), want.toArray(), what);
+            expect(got.toArray().subarray(M * N).every((v) => Object.is(v, SENTINEL)), `C's canaries, ${what}`).toBe(true);
+          }
+          for (const t of [A, B, b, Bp, want, got]) t.dispose();
+        }
+      }
+    });
+  }
+});

@@ -51,6 +51,32 @@ function noConvBackward(tf, backend) {
   throw new Error(`cannot run: TF.js ${backend}'s Conv2DBackpropFilter is a per-element loop, minutes per call at these shapes`);
 }
 
+/** Our case: a Convolution layer's forward (in training mode), or forward then backward with a ReLU's gradient. */
+const oursConv = (N, C, H, FN, F, stride, pad, backward) => async (rt) => {
+  const { Convolution } = await import('../dist/index.js');
+  const OH = Math.floor((H + 2 * pad - F) / stride) + 1;
+  const W = rt.randn(rt.tensor([FN, C, F, F]), Math.sqrt(2 / (C * F * F)));
+  const b = rt.tensor([FN]);
+  const layer = new Convolution(W, b, stride, pad);
+  const x = rt.uniform(rt.tensor([N, C, H, H]));
+  const dout = reluGradient(rt.randn(rt.tensor([N, FN, OH, OH])), layer.forward(x));
+  return {
+    fn: backward ? () => { layer.forward(x, true); layer.backward(dout); } : () => layer.forward(x, true),
+    dispose: () => { layer.dispose(); for (const t of [W, b, x, dout]) t.dispose(); },
+  };
+};
+
+/** TF.js's forward of the same layer: FusedConv2D with its bias, NHWC, `pad` zeros on every side as ours. */
+const tfjsConvForward = (N, C, H, FN, F, stride, pad) => (tf) => {
+  const x = tf.randomUniform([N, H, H, C]);
+  const filter = tf.randomNormal([F, F, C, FN], 0, Math.sqrt(2 / (C * F * F)));
+  const bias = tf.zeros([FN]);
+  return {
+    fn: () => tf.tidy(() => tf.fused.conv2d({ x, filter, strides: stride, pad, bias })),
+    dispose: () => tf.dispose([x, filter, bias]),
+  };
+};
+
 /** @param {import('./harness.mjs').Suite} suite */
 export default function register(suite) {
   const layers = suite.quick ? QUICK_LAYERS.map((i) => LAYERS[i]) : LAYERS;
@@ -65,27 +91,8 @@ export default function register(suite) {
       const flops = 2 * BATCH * FN * K * (backward ? 2 * P + H * H : P);
       suite.add(`Convolution ${backward ? 'forward + backward' : 'forward'} ${shape}`, {
         flops,
-        ours: async (rt) => {
-          const { Convolution } = await import('../dist/index.js');
-          const W = rt.randn(rt.tensor([FN, C, F, F]), Math.sqrt(2 / K));
-          const b = rt.tensor([FN]);
-          const layer = new Convolution(W, b, 1, pad);
-          const x = rt.uniform(rt.tensor([BATCH, C, H, H]));
-          const dout = reluGradient(rt.randn(rt.tensor([BATCH, FN, OH, OH])), layer.forward(x));
-          return {
-            fn: backward ? () => { layer.forward(x, true); layer.backward(dout); } : () => layer.forward(x, true),
-            dispose: () => { layer.dispose(); for (const t of [W, b, x, dout]) t.dispose(); },
-          };
-        },
-        tfjs: backward ? noConvBackward : (tf) => {
-          const x = tf.randomUniform([BATCH, H, H, C]);
-          const filter = tf.randomNormal([F, F, C, FN], 0, Math.sqrt(2 / K));
-          const bias = tf.zeros([FN]);
-          return {
-            fn: () => tf.tidy(() => tf.fused.conv2d({ x, filter, strides: 1, pad, bias })),
-            dispose: () => tf.dispose([x, filter, bias]),
-          };
-        },
+        ours: oursConv(BATCH, C, H, FN, F, 1, pad, backward),
+        tfjs: backward ? noConvBackward : tfjsConvForward(BATCH, C, H, FN, F, 1, pad),
         external: { numpy: numpy(suite, `conv:${C},${H},${FN},${pad},${backward ? 'backward' : 'forward'}`, flops) },
       });
     }
@@ -118,27 +125,8 @@ export default function register(suite) {
     for (const backward of [false, true]) {
       suite.add(`Convolution ${backward ? 'forward + backward' : 'forward'} ${shape}`, {
         flops: (backward ? 3 : 1) * 2 * N * FN * K * P,
-        ours: async (rt) => {
-          const { Convolution } = await import('../dist/index.js');
-          const W = rt.randn(rt.tensor([FN, C, F, F]), Math.sqrt(2 / K));
-          const b = rt.tensor([FN]);
-          const layer = new Convolution(W, b, stride, pad);
-          const x = rt.uniform(rt.tensor([N, C, H, H]));
-          const dout = reluGradient(rt.randn(rt.tensor([N, FN, OH, OH])), layer.forward(x));
-          return {
-            fn: backward ? () => { layer.forward(x, true); layer.backward(dout); } : () => layer.forward(x, true),
-            dispose: () => { layer.dispose(); for (const t of [W, b, x, dout]) t.dispose(); },
-          };
-        },
-        tfjs: backward ? noConvBackward : (tf) => {
-          const x = tf.randomUniform([N, H, H, C]);
-          const filter = tf.randomNormal([F, F, C, FN], 0, Math.sqrt(2 / K));
-          const bias = tf.zeros([FN]);
-          return {
-            fn: () => tf.tidy(() => tf.fused.conv2d({ x, filter, strides: stride, pad: pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]], bias })),
-            dispose: () => tf.dispose([x, filter, bias]),
-          };
-        },
+        ours: oursConv(N, C, H, FN, F, stride, pad, backward),
+        tfjs: backward ? noConvBackward : tfjsConvForward(N, C, H, FN, F, stride, pad),
       });
     }
   }

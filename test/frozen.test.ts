@@ -13,6 +13,7 @@ import type { Tensor } from '../src/runtime/tensor.js';
 import {
   Affine, BatchNormalization, Convolution, Dropout, Flatten, GlobalAveragePooling, InstanceNormalization, LayerNormalization, Pooling, Relu, Sigmoid, Tanh, type Layer,
 } from '../src/layers/index.js';
+import { forwardByPositions } from '../src/layers/convolution.js';
 import { DeepConvNet, FrozenNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet } from '../src/nets/index.js';
 import { SGD } from '../src/optim/index.js';
 
@@ -214,6 +215,46 @@ describe('FrozenNet: memory of a conv net', () => {
     frozen.dispose();
     expect(rt.memoryStats().used, 'dispose frees every byte, the panels too').toBe(base.used);
     for (const t of [x1, x8]) t.dispose();
+    net.dispose();
+  });
+});
+
+describe('FrozenNet: convolutions by positions', () => {
+  /** A 1×1 layer on 7×7 and a stride-2 one down to 4×4, both run by positions. */
+  function positionsNet(): Sequential {
+    rt.reseed(12);
+    const t = (shape: number[], std = 0.2) => rt.randn(rt.tensor(shape), std);
+    const k = rt.unsafeKernels;
+    expect(forwardByPositions(k.convForwardIsDirect(8, 7, 7, 40, 1, 1, 1, 0) === 1, 1, 1, 7, 49, 40, 8), 'the 1×1 layer').toBe(true);
+    expect(forwardByPositions(k.convForwardIsDirect(40, 7, 7, 36, 3, 3, 2, 1) === 1, 3, 3, 4, 16, 36, 360), 'the stride-2 layer').toBe(true);
+    return new Sequential(rt, [
+      new Convolution(t([40, 8, 1, 1]), t([40]), 1, 0), new Relu(),
+      new Convolution(t([36, 40, 3, 3]), t([36]), 2, 1), new Relu(),
+      new Flatten(), new Affine(t([36 * 16, 10]), t([10])),
+    ]);
+  }
+
+  it('a 1×1 layer on 7×7 and a stride-2 one down to 4×4: the net\'s bits at every batch', () => {
+    const net = positionsNet();
+    const frozen = net.freeze();
+    expectSameBits(net, frozen, [8, 7, 7], 'convolutions by positions');
+    frozen.dispose();
+    net.dispose();
+  });
+
+  it('keeps each layer\'s Wᵀ panels from its first call: no allocation per call at a planned shape; frees all of it', () => {
+    const net = positionsNet();
+    const x1 = input([8, 7, 7], 1, 300), x5 = input([8, 7, 7], 5, 301);
+    const base = rt.memoryStats();
+    const frozen = net.freeze();
+    for (const x of [x1, x5]) frozen.predict(x).dispose();
+    const planned = rt.memoryStats();
+    for (let i = 0; i < 3; i++) for (const x of [x1, x5]) frozen.predictBorrowed(x);
+    expect(rt.memoryStats().used, 'no allocation per call: Wᵀ packed once').toBe(planned.used);
+    expect(rt.memoryStats().blocks).toBe(planned.blocks);
+    frozen.dispose();
+    expect(rt.memoryStats().used, 'dispose frees every byte, the kept Wᵀ panels too').toBe(base.used);
+    for (const x of [x1, x5]) x.dispose();
     net.dispose();
   });
 });

@@ -124,6 +124,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   private readonly ownsGrads: boolean;
   private x: Tensor | null = null;
   private packed: Tensor | null = null;
+  /** A frozen twin's Wᵀ in GEMM's B panels, for the forward by positions: packed at its first use, kept. */
+  private packedByPositions: Tensor | null = null;
   private disposed = false;
 
   /** W: [FN, C, FH, FW], b: [FN]. Gradient tensors may be supplied (e.g. views on a net's gradient block). */
@@ -190,10 +192,16 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const k = rt.unsafeKernels;
     const direct = k.convForwardIsDirect(C, H, W, FN, FH, FW, this.stride, this.pad) === 1;
     if (filterParts === 1 && forwardByPositions(direct, FH, FW, OW, P, FN, K)) {
-      // Wᵀ in GEMM's B panels, once for the call; each group's P × FN outputs in a block of its own
-      const Wt = this.buffers.get('packedWt', [K * Math.ceil(FN / 8) * 8]);
+      // Wᵀ in GEMM's B panels, once for the call (once for a frozen twin, whose W never changes);
+      // each group's P × FN outputs in a block of its own
+      const frozen = this.packed !== null;
+      const Wt = frozen ? this.packedByPositions ?? rt.tensor([K * Math.ceil(FN / 8) * 8]) : this.buffers.get('packedWt', [K * Math.ceil(FN / 8) * 8]);
+      if (frozen && this.packedByPositions !== Wt) {
+        this.packedByPositions = Wt;
+        k.packBPanels(1, FN, K, this.W.ptr, K, Wt.ptr);
+      }
       const yt = this.buffers.get('outByPositions', [groups, P * FN]);
-      k.packBPanels(1, FN, K, this.W.ptr, K, Wt.ptr);
+      if (!frozen) k.packBPanels(1, FN, K, this.W.ptr, K, Wt.ptr);
       rt.runParts('convForwardIm2colPacked', groups, (p, args) => {
         const [i0, i1] = groupRange(N, groups, p);
         args(out.ptr + i0 * outImage, x.ptr + i0 * inImage, Wt.ptr, this.b.ptr, scratch[p], yt.ptr + p * P * FN * 4,
@@ -237,7 +245,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   /**
    * @internal For a frozen net's twin, whose W never changes: packs W once into the direct
    * kernel's panels, which forward then reads instead of packing W per call (a frozen DeepConvNet
-   * predicts one image 1.17× faster), with the same bits. A write to W after this goes unseen.
+   * predicts one image 1.17× faster), with the same bits; a forward by positions packs Wᵀ at its
+   * first call and keeps it too. A write to W after this goes unseen.
    */
   packFilters(): void {
     this.checkAlive('packFilters');
@@ -340,6 +349,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     this.buffers.dispose();
     this.packed?.dispose();
     this.packed = null;
+    this.packedByPositions?.dispose();
+    this.packedByPositions = null;
     if (this.ownsGrads) { this.dW.dispose(); this.db.dispose(); }
     this.x = null;
     this.disposed = true;

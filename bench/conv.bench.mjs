@@ -1,8 +1,9 @@
 // Convolution: the layer's forward, and forward + backward, at each of the
 // book's DeepConvNet conv shapes (batch 100), and one DeepConvNet training
 // step (Adam, batch 100), against TF.js in this process and the book's NumPy
-// code in float32 (bench/deepconvnet_numpy.py); outside --quick, also one
-// AlexNet training step. TF.js's forward is FusedConv2D (conv + bias) in NHWC,
+// code in float32 (bench/deepconvnet_numpy.py); outside --quick, also the
+// layer at two ResNet-like shapes with 7×7 output positions (FEW_POSITIONS,
+// against TF.js only) and one AlexNet training step. TF.js's forward is FusedConv2D (conv + bias) in NHWC,
 // its native layout (ours is the book's NCHW). Neither TF.js backend can time
 // a conv backward here: wasm has no Conv2DBackpropFilter kernel, and cpu's is
 // a per-element loop that takes minutes per call (about 2.5 minutes at the

@@ -237,7 +237,7 @@ describe('convForward, relaxed build: tiles of 5 filters', () => {
 // convForwardIm2colPacked (each image's outputs by positions, P × FN on Wᵀ packed once, then
 // transposed into NCHW): convForward's bits in both builds, for every path convForward would take
 // (direct, one-channel, im2col), K across one and two 256 blocks, positions and filters on and off
-// the tiles' and the transpose's edges (P = 1, 3, 16, 49, 50, 100; FN = 1, 3, 8, 13, 36), every
+// the tiles' and the transpose's edges (P = 1, 4, 15, 16, 49, 50, 64; FN = 1, 3, 8, 13, 36), every
 // activation, with canaries around the output, Wᵀ's panels, the positions' block and the scratch.
 describe('convForwardIm2colPacked: convForward by positions on Wᵀ packed once', () => {
   const cases: Case[] = [

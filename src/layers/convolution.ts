@@ -78,9 +78,9 @@ function packedFiltersFloats(FN: number, K: number): number {
  * way. Packing W for each image costs in proportion to 1/P of the products, packing colᵀ and
  * transposing the outputs 1/FN and 1/K. Measured on Intel, plain and relaxed builds
  * (docs/BENCHMARKS.md, session 56): on the im2col path (stride > 1, or filters too large for the
- * direct kernel's scratch) 1.1–1.4× with at most half as many positions as filters and as K,
+ * direct kernel's scratch) 1.05–1.4× with at most half as many positions as filters and as K,
  * 1.0–1.1× at 196 positions for 256 filters, 0.73–0.99× with more positions; 1 × 1 filters, whose
- * direct tiles run a row's columns 8 at a time, 1.07–1.67× on rows of 7, 10 or 14 positions with
+ * direct tiles run a row's columns 8 at a time, 1.06–1.67× on rows of 7, 10 or 14 positions with
  * 32 filters or more, 0.78–0.93× on rows of 4, 8 or 28.
  */
 export function forwardByPositions(direct: boolean, FH: number, FW: number, OW: number, P: number, FN: number, K: number): boolean {
@@ -95,8 +95,9 @@ export function forwardByPositions(direct: boolean, FH: number, FW: number, OW: 
  * convBackwardPaths'; its one-channel dx (bit 4) stays, and its direct dx of larger filters, which
  * sums each element's taps in another order. As forwardByPositions, with the dx pass's own sizes:
  * on the im2col path, at most half as many positions as filters and as K (1.12–1.38× at 7 × 7 on
- * Intel; at 196 positions for 256 filters 0.86–1.04×, 0.77–1.0× with more positions); the direct
- * path's 1 × 1 filters on input rows of 7 or 10 with 32 input channels or more (1.32–1.96×).
+ * Intel; at 196 positions for 256 filters 0.86–1.04×, 0.77–1.07× with more positions); the direct
+ * path's 1 × 1 filters on input rows as the forward's (1.32–1.96× on rows of 7 and 10), with 32
+ * input channels or more.
  */
 export function inputGradByPositions(paths: number, FH: number, FW: number, W: number, P: number, K: number, FN: number, C: number): boolean {
   if (paths & 4) return false;

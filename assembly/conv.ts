@@ -747,14 +747,24 @@ function rowsBiasAct(c: usize, ldc: i32, mr: i32, OW: i32, b: usize, act: i32, T
 }
 
 // xpad[c, padH + iy, padW + ix] = ftz(x[c, iy, ix]); the rest of xpad stays zero.
+// Rows of 4 or more floats end with one vector that overlaps the last whole
+// one (the same values written twice) rather than value by value, and the
+// pointers step row by row: the rows here are short (8–28 floats), and the
+// per-row work was most of a copy that took 1.1–2 cycles a float.
 function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, padH: i32, padW: i32, PH: i32, PW: i32): void {
+  const rowBytes = <usize>W << 2, whole = rowBytes & ~15, dstRow = <usize>PW << 2;
+  const last = rowBytes - 16;
+  let src = x;
   for (let c = 0; c < C; c++) {
+    let dst = xpad + (<usize>((c * PH + padH) * PW + padW) << 2);
     for (let iy = 0; iy < H; iy++) {
-      const src = x + (<usize>((c * H + iy) * W) << 2);
-      const dst = xpad + (<usize>((c * PH + iy + padH) * PW + padW) << 2);
-      let j = 0;
-      for (; j + 4 <= W; j += 4) v128.store(dst + (<usize>j << 2), ftz(v128.load(src + (<usize>j << 2))));
-      for (; j < W; j++) store<f32>(dst + (<usize>j << 2), ftzs(load<f32>(src + (<usize>j << 2))));
+      for (let j: usize = 0; j < whole; j += 16) v128.store(dst + j, ftz(v128.load(src + j)));
+      if (whole != rowBytes) {
+        if (W >= 4) v128.store(dst + last, ftz(v128.load(src + last)));
+        else for (let j = whole; j < rowBytes; j += 4) store<f32>(dst + j, ftzs(load<f32>(src + j)));
+      }
+      src += rowBytes;
+      dst += dstRow;
     }
   }
 }

@@ -747,10 +747,11 @@ function rowsBiasAct(c: usize, ldc: i32, mr: i32, OW: i32, b: usize, act: i32, T
 }
 
 // xpad[c, padH + iy, padW + ix] = ftz(x[c, iy, ix]); the rest of xpad stays zero.
-// Rows of 4 or more floats end with one vector that overlaps the last whole
-// one (the same values written twice) rather than value by value, and the
-// pointers step row by row: the rows here are short (8–28 floats), and the
-// per-row work was most of a copy that took 1.1–2 cycles a float.
+// A row of 4 or more floats that is not a multiple of 4 ends with one vector
+// that overlaps the last whole one (the same values written twice) rather
+// than value by value, and the pointers step row by row: the rows here are
+// short (8–28 floats), and the per-row work was most of a copy that took
+// 1.1–2 cycles a float.
 function padImage(xpad: usize, x: usize, C: i32, H: i32, W: i32, padH: i32, padW: i32, PH: i32, PW: i32): void {
   const rowBytes = <usize>W << 2, whole = rowBytes & ~15, dstRow = <usize>PW << 2;
   const last = rowBytes - 16;

@@ -551,11 +551,11 @@ function fiveRows(a: usize, a5: usize, out: usize, out5: usize, rows: usize, ste
   const fused = act == 0 || act == ACT_RELU;
   const bl: usize = fused ? bt : 0, bl5: usize = fused ? b5 : 0;
   const last = K <= KC;
-  fiveTiles(0, min(KC, K), <usize>load<i32>(rows), a, a5, steps, xpad, out, out5, wide, P, 0, last ? bl : 0, last ? bl5 : 0, act, T, OH, PW, OW);
+  fiveTiles(0, min(KC, K), <usize>load<i32>(rows), a, a5, steps, xpad, out, out5, wide, P, 0, last ? bl : 0, last ? bl5 : 0, act, T, OH, PW, OW, FW == 3);
   for (let k0 = KC; k0 < K; k0 += KC) {
     const start = <usize>load<i32>(rows + (<usize>(k0 / FW) << 2)) + (<usize>(k0 % FW) << 2);
     const o = <usize>(k0 * DMR) << 2, end = k0 + KC >= K;
-    fiveTiles(k0, min(K, k0 + KC), start, a + o, a5 + o, steps, xpad, out, out5, wide, P, 1, end ? bl : 0, end ? bl5 : 0, act, T, OH, PW, OW);
+    fiveTiles(k0, min(K, k0 + KC), start, a + o, a5 + o, steps, xpad, out, out5, wide, P, 1, end ? bl : 0, end ? bl5 : 0, act, T, OH, PW, OW, FW == 3);
   }
   if (bt != 0 && !fused && tail == 0) {
     for (let oy = 0; oy < OH; oy++) {
@@ -579,21 +579,29 @@ function fiveRows(a: usize, a5: usize, out: usize, out5: usize, rows: usize, ste
 // filter's bias in the last K block, or 0. All nrows output rows in one call,
 // as directTiles.
 function fiveTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, steps: usize, x0: usize, c0: usize, c50: usize,
-  OW: i32, ldc: i32, beta: f32, b: usize, b5: usize, act: i32, T: usize, nrows: i32, xstride: i32, cstride: i32): void {
+  OW: i32, ldc: i32, beta: f32, b: usize, b5: usize, act: i32, T: usize, nrows: i32, xstride: i32, cstride: i32, rows3: bool): void {
   const doRelu = act == ACT_RELU;
   const rowBytes = <usize>ldc << 2;
+  // head and aEnd as directTiles'; the fifth filter's weights are a fixed step on from the panel's
+  const head = rows3 ? min(k1, k0 + (3 - k0 % 3) % 3) : k1;
+  const aEnd = a0 + (<usize>(k1 - k0) << 4);
+  const fifth = a5 - a0;
   for (let r = 0; r < nrows; r++) {
     const xrow = x0 + (<usize>(r * xstride) << 2);
     const crow = c0 + (<usize>(r * cstride) << 2), crow5 = c50 + (<usize>(r * cstride) << 2);
-    fiveRowTiles(k0, k1, start, a0, a5, steps, xrow, crow, crow5, OW, rowBytes, beta, b, b5, doRelu, T);
+    fiveRowTiles(k0, head, start, a0, aEnd, fifth, steps, xrow, crow, crow5, OW, rowBytes, beta, b, b5, doRelu, T);
   }
 }
 
-// fiveTiles' tiles of one output row.
+// fiveTiles' tiles of one output row, their k loop as directRowTiles': one k
+// at a time up to head, then a filter row of 3 taps an iteration with an exit
+// after each tap. One k an iteration, V8's loop ran 31 instructions per 10
+// multiply-adds (its counter, bound and table step, and a reloaded interrupt
+// check, every k), against 23 so.
 // @ts-ignore: decorator
 @inline
-function fiveRowTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, steps: usize, xrow: usize, crow: usize, crow5: usize,
-  OW: i32, rowBytes: usize, beta: f32, b: usize, b5: usize, doRelu: bool, T: usize): void {
+function fiveRowTiles(k0: i32, head: i32, start: usize, a0: usize, aEnd: usize, fifth: usize, steps: usize, xrow: usize, crow: usize,
+  crow5: usize, OW: i32, rowBytes: usize, beta: f32, b: usize, b5: usize, doRelu: bool, T: usize): void {
   for (let ox = 0; ox < OW; ox += DNR) {
     const nr = min(DNR, OW - ox);
     const c = crow + (<usize>ox << 2), c5 = crow5 + (<usize>ox << 2);
@@ -604,13 +612,14 @@ function fiveRowTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, step
     let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
     let p = xrow + (<usize>ox << 2) + start;
     let d = steps + (<usize>k0 << 2);
-    let a = a0, q = a5;
-    for (let k = k0; k < k1; k++) {
-      const b0 = v128.load(p);
-      const b1 = v128.load(p, 16);
-      const w = v128.load(a);
-      const w4 = v128.load32_splat(q);
-      let av = i32x4.shuffle(w, w, 0, 0, 0, 0);
+    let a = a0;
+    let b0: v128, b1: v128, w: v128, w4: v128, av: v128;
+    for (let k = k0; k < head; k++) {
+      b0 = v128.load(p);
+      b1 = v128.load(p, 16);
+      w = v128.load(a);
+      w4 = v128.load32_splat(a + fifth);
+      av = i32x4.shuffle(w, w, 0, 0, 0, 0);
       c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
       av = i32x4.shuffle(w, w, 1, 1, 1, 1);
       c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
@@ -620,21 +629,75 @@ function fiveRowTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, step
       c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
       c40 = madd(w4, b0, c40); c41 = madd(w4, b1, c41);
       a += DMR << 2;
-      q += DMR << 2;
       p += <usize>load<i32>(d);
       d += 4;
     }
+    if (a != aEnd) do {
+      b0 = v128.load(p);
+      b1 = v128.load(p, 16);
+      w = v128.load(a);
+      w4 = v128.load32_splat(a + fifth);
+      av = i32x4.shuffle(w, w, 0, 0, 0, 0);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = i32x4.shuffle(w, w, 1, 1, 1, 1);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = i32x4.shuffle(w, w, 2, 2, 2, 2);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = i32x4.shuffle(w, w, 3, 3, 3, 3);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      c40 = madd(w4, b0, c40); c41 = madd(w4, b1, c41);
+      a += DMR << 2;
+      if (a == aEnd) break;
+      b0 = v128.load(p, 4);
+      b1 = v128.load(p, 20);
+      w = v128.load(a);
+      w4 = v128.load32_splat(a + fifth);
+      av = i32x4.shuffle(w, w, 0, 0, 0, 0);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = i32x4.shuffle(w, w, 1, 1, 1, 1);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = i32x4.shuffle(w, w, 2, 2, 2, 2);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = i32x4.shuffle(w, w, 3, 3, 3, 3);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      c40 = madd(w4, b0, c40); c41 = madd(w4, b1, c41);
+      a += DMR << 2;
+      if (a == aEnd) break;
+      b0 = v128.load(p, 8);
+      b1 = v128.load(p, 24);
+      w = v128.load(a);
+      w4 = v128.load32_splat(a + fifth);
+      av = i32x4.shuffle(w, w, 0, 0, 0, 0);
+      c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+      av = i32x4.shuffle(w, w, 1, 1, 1, 1);
+      c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+      av = i32x4.shuffle(w, w, 2, 2, 2, 2);
+      c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+      av = i32x4.shuffle(w, w, 3, 3, 3, 3);
+      c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+      c40 = madd(w4, b0, c40); c41 = madd(w4, b1, c41);
+      a += DMR << 2;
+      p += <usize>(load<i32>(d, 8) + 8);
+      d += 12;
+    } while (a != aEnd);
     if (nr == DNR) {
       wholeTile(c, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31, beta, b, doRelu);
       directRow(c5, c40, c41, beta, b5, doRelu, DNR, T);
       continue;
     }
-    directRow(c, c00, c01, beta, b, doRelu, nr, T);
-    directRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
-    directRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
-    directRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
-    directRow(c5, c40, c41, beta, b5, doRelu, nr, T);
+    partialRow(c, c00, c01, beta, b, doRelu, nr, T);
+    partialRow(c + rowBytes, c10, c11, beta, b == 0 ? 0 : b + 4, doRelu, nr, T);
+    partialRow(c + 2 * rowBytes, c20, c21, beta, b == 0 ? 0 : b + 8, doRelu, nr, T);
+    partialRow(c + 3 * rowBytes, c30, c31, beta, b == 0 ? 0 : b + 12, doRelu, nr, T);
+    partialRow(c5, c40, c41, beta, b5, doRelu, nr, T);
   }
+}
+
+// directRow as a call, for fiveTiles' rows of fewer than 8 columns (a row's
+// last, where OW mod 8 is 7 or neither a remainder nor a tail takes them):
+// its five inlined copies made the relaxed wasm 1.4 KB larger.
+function partialRow(p: usize, v0: v128, v1: v128, beta: f32, bias: usize, doRelu: bool, nr: i32, T: usize): void {
+  directRow(p, v0, v1, beta, bias, doRelu, nr, T);
 }
 
 // One output channel (FN = 1, as dx of a 1-channel first layer is): a 4×8

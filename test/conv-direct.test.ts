@@ -203,27 +203,32 @@ describe('convForward, relaxed build: tiles of 5 filters', () => {
     let seed = 700;
     // FN = 20, 24, 32, 37, 64: 1, 1, 1, 1 and 3 spare panels (37: a partial last panel); FN = 8, 16: none.
     // Widths 14 (the last 6 columns in an 8-column tile), 12 and 28 (4-column tails two rows to a tile),
-    // 8 and 5; K = 288 crosses the 256 block
+    // 8 and 5; K = 288 crosses the 256 block 2 taps into a filter row, K = 540 the 512 block 1 tap in
+    // (the tiles' k loop takes a filter row an iteration, from there); filters 3 wide and 5 tall; 5×5
+    // filters, whose rows the tiles take one tap at a time
     for (const c of [
       { C: 3, H: 14, W: 14, FN: 20, pad: 1 }, { C: 32, H: 8, W: 8, FN: 64, pad: 1 }, { C: 32, H: 12, W: 12, FN: 37, pad: 2 },
       { C: 4, H: 28, W: 28, FN: 24, pad: 1 }, { C: 16, H: 7, W: 5, FN: 32, pad: 1 }, { C: 5, H: 9, W: 12, FN: 16, pad: 0 },
-      { C: 2, H: 6, W: 10, FN: 8, pad: 1 },
+      { C: 2, H: 6, W: 10, FN: 8, pad: 1 }, { C: 60, H: 6, W: 9, FN: 20, pad: 1 },
+      { C: 7, H: 11, W: 13, FN: 21, pad: 1, FH: 5 }, { C: 12, H: 9, W: 15, FN: 24, pad: 2, FH: 5, FW: 5 },
     ]) {
-      const OH = outSize(c.H, 3, 1, c.pad), OW = outSize(c.W, 3, 1, c.pad), P = OH * OW, K = c.C * 9;
+      const FH = c.FH ?? 3, FW = c.FW ?? 3;
+      const OH = outSize(c.H, FH, 1, c.pad), OW = outSize(c.W, FW, 1, c.pad), P = OH * OW, K = c.C * FH * FW;
       const x = relaxed.tensor([c.C * c.H * c.W], randomArray(c.C * c.H * c.W, seed++));
       const w = relaxed.tensor([c.FN * K], randomArray(c.FN * K, seed++, -0.5, 0.5));
       const b = relaxed.tensor([c.FN], randomArray(c.FN, seed++));
       const canaries = new Canaries(relaxed, seed);
       const whole = between(canaries, () => relaxed.tensor([c.FN * P])), parts = between(canaries, () => relaxed.tensor([c.FN * P]));
-      const scratchT = scratchBetween(canaries, relaxed, k.convScratchBytes(c.C, c.H, c.W, 3, 3, 1, c.pad)), scratch = scratchT.ptr;
+      const scratchT = scratchBetween(canaries, relaxed, k.convScratchBytes(c.C, c.H, c.W, FH, FW, 1, c.pad)), scratch = scratchT.ptr;
+      expect(k.convForwardIsDirect(c.C, c.H, c.W, c.FN, FH, FW, 1, c.pad)).toBe(1);
       for (let act = 0; act <= 3; act++) {
-        const what = `relaxed, C=${c.C} ${c.H}×${c.W} FN=${c.FN} pad ${c.pad} act ${act}`;
+        const what = `relaxed, C=${c.C} ${c.H}×${c.W} FN=${c.FN} ${FH}×${FW} pad ${c.pad} act ${act}`;
         k.fill(whole.ptr, NaN, whole.size);
         k.fill(parts.ptr, NaN, parts.size);
-        k.convForward(whole.ptr, x.ptr, w.ptr, b.ptr, scratch, 1, c.C, c.H, c.W, c.FN, 3, 3, 1, c.pad, act);
+        k.convForward(whole.ptr, x.ptr, w.ptr, b.ptr, scratch, 1, c.C, c.H, c.W, c.FN, FH, FW, 1, c.pad, act);
         for (let f = 0; f < c.FN; f += 4) {
           const n = Math.min(4, c.FN - f);
-          k.convForward(parts.ptr + 4 * f * P, x.ptr, w.ptr + 4 * f * K, b.ptr + 4 * f, scratch, 1, c.C, c.H, c.W, n, 3, 3, 1, c.pad, act);
+          k.convForward(parts.ptr + 4 * f * P, x.ptr, w.ptr + 4 * f * K, b.ptr + 4 * f, scratch, 1, c.C, c.H, c.W, n, FH, FW, 1, c.pad, act);
         }
         expectBits(whole.data, parts.data, `whole call vs 4 filters a call, ${what}`);
         expect(canaries.changed(), `canaries, ${what}`).toBe(0);

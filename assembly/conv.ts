@@ -577,7 +577,8 @@ function fiveRows(a: usize, a5: usize, out: usize, out5: usize, rows: usize, ste
 // 1.02× faster on 1 thread (Zen 5: 118.5–118.8 against 120.9–121.3 ms). Rows
 // 0–3 are written at crow (ldc floats apart), row 4 at crow5; b5: the fifth
 // filter's bias in the last K block, or 0. All nrows output rows in one call,
-// as directTiles.
+// as directTiles; rows3: 3-tap filter rows (then a row of taps an iteration,
+// see fiveRowTiles).
 function fiveTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, steps: usize, x0: usize, c0: usize, c50: usize,
   OW: i32, ldc: i32, beta: f32, b: usize, b5: usize, act: i32, T: usize, nrows: i32, xstride: i32, cstride: i32, rows3: bool): void {
   const doRelu = act == ACT_RELU;
@@ -597,7 +598,7 @@ function fiveTiles(k0: i32, k1: i32, start: usize, a0: usize, a5: usize, steps: 
 // at a time up to head, then a filter row of 3 taps an iteration with an exit
 // after each tap. One k an iteration, V8's loop ran 31 instructions per 10
 // multiply-adds (its counter, bound and table step, and a reloaded interrupt
-// check, every k), against 23 so.
+// check, every k); 23 now.
 // @ts-ignore: decorator
 @inline
 function fiveRowTiles(k0: i32, head: i32, start: usize, a0: usize, aEnd: usize, fifth: usize, steps: usize, xrow: usize, crow: usize,

@@ -11,6 +11,7 @@ export * from "./optim";
 export * from "./augment";
 export * from "./chain";
 export * from "./guarded";
+export * from "./known";
 
 // First byte the facade may use: everything below holds the module's static data.
 export function heapBase(): usize {

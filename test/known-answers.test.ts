@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   CONV_SHAPES, GEMM_CASES, GEMM_M, GEMM_N, KNOWN_SUMS, POOL, convInputs, convName, gemmInputs, gemmKernel, gemmOutput,
-  KNOWN_ANSWER_FAMILIES, knownAnswerFault, knownSums, poolInput, type ConvShape, type GemmCase,
+  KNOWN_ANSWER_FAMILIES, POOL_INPUT, knownAnswerFault, knownInts, knownSums, type ConvShape, type GemmCase,
 } from '../src/runtime/known-answers.js';
 import { affine, relu } from './reference/book.js';
 import { convBackward, convForward, outSize, poolForward, type Geometry } from './reference/im2col.js';
@@ -20,7 +20,8 @@ const transpose = (a: ArrayLike<number>, rows: number, cols: number): Float64Arr
 
 /** A GEMM case from the book's affine: op(A)·op(B) (+ C0), then + bias and ReLU for gemmBiasAct. */
 function gemmReference(c: GemmCase, i: number): Float64Array {
-  const { A, B, C0, bias } = gemmInputs(c, i);
+  const inputs = gemmInputs(c, i);
+  const A = knownInts(inputs.A), B = knownInts(inputs.B), C0 = inputs.C0 && knownInts(inputs.C0), bias = inputs.bias && knownInts(inputs.bias);
   const M = GEMM_M, N = GEMM_N;
   const opA = c.transA ? transpose(A, c.K, M) : A, opB = c.transB ? transpose(B, N, c.K) : B;
   const C = affine(opA, opB, bias ?? new Float64Array(N), M, c.K, N);
@@ -30,7 +31,8 @@ function gemmReference(c: GemmCase, i: number): Float64Array {
 /** A convolution case from the book's im2col references: the forward with bias and ReLU, the backward with none. */
 function convolution(s: ConvShape, i: number): { y: Float64Array; dW: Float64Array; db: Float64Array; dx: Float64Array } {
   const g: Geometry = { N: s.n, C: s.C, H: s.H, W: s.H, FH: 3, FW: 3, stride: s.stride, pad: s.pad };
-  const { x, w, bias, dout } = convInputs(s, i);
+  const inputs = convInputs(s, i);
+  const x = knownInts(inputs.x), w = knownInts(inputs.w), bias = knownInts(inputs.bias), dout = knownInts(inputs.dout);
   return { y: relu(convForward(x, w, bias, s.FN, g)), ...convBackward(x, w, dout, s.FN, g) };
 }
 
@@ -39,7 +41,7 @@ function maxPool(): { y: Float64Array; arg: Float64Array } {
   const { planes, H } = POOL;
   const g: Geometry = { N: 1, C: planes, H, W: H, FH: 2, FW: 2, stride: 2, pad: 0 };
   const { OW } = outSize(g);
-  const { out, argMax } = poolForward(poolInput(), g, 'max');
+  const { out, argMax } = poolForward(knownInts(POOL_INPUT), g, 'max');
   const arg = Float64Array.from(argMax, (j, r) => {
     const o = r % (OW * OW);
     return (2 * Math.floor(o / OW) + (j >> 1)) * H + 2 * (o % OW) + (j & 1);
@@ -48,6 +50,28 @@ function maxPool(): { y: Float64Array; arg: Float64Array } {
 }
 
 describe('known answers', () => {
+  it('kernel knownInts writes its reference\'s values bit for bit, in every build, and nothing around them', async () => {
+    for (const rt of [await makeRuntime(), await makeRelaxedRuntime()]) {
+      for (const n of [0, 1, 7, 143, 3300]) {
+        for (const seed of [0, 11, 41, 2 ** 31, 2 ** 32 - 1]) {
+          const canaries = new Canaries(rt, n + seed);
+          canaries.place();
+          const out = rt.tensor([n + 1], new Float32Array(n + 1).fill(NaN));
+          canaries.place();
+          rt.unsafeKernels.knownInts(out.ptr, n, seed);
+          const want = knownInts({ n, seed });
+          expect(new Uint32Array(out.data.buffer, out.data.byteOffset, n), `n ${n}, seed ${seed}`).toEqual(new Uint32Array(want.buffer));
+          expect(out.data[n], `n ${n}, seed ${seed}: the float after`).toBeNaN();
+          expect(canaries.changed()).toBe(0);
+          if (n > 7) expect(new Set(want).size, 'all of -3..3').toBe(7);
+          out.dispose();
+          canaries.dispose();
+        }
+      }
+      await rt.dispose();
+    }
+  });
+
   it('KNOWN_SUMS are the sums of float64 references on the check\'s inputs, every entry', () => {
     const sums: Record<string, [number, number]> = {};
     GEMM_CASES.forEach((c, i) => { sums[`${gemmKernel(c)}: ${gemmOutput(c)}`] = knownSums(gemmReference(c, i)); });

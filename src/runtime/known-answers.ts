@@ -46,20 +46,20 @@ export interface KnownAnswerHost {
 
 const RELU = 1; // ACTIVATION_CODES.relu
 
-const cachedInts = new Map<string, Float32Array>();
+/** n inputs of a check: n small integers from the sequence started at seed (knownInts). */
+export interface KnownInts { readonly n: number; readonly seed: number }
 
-/** Small integers in [-3, 3] from a fixed linear congruential sequence; made once per process (read only). */
-function ints(n: number, seed: number): Float32Array {
-  const key = `${n}:${seed}`;
-  let out = cachedInts.get(key);
-  if (out === undefined) {
-    out = new Float32Array(n);
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      out[i] = ((s >>> 24) % 7) - 3;
-    }
-    cachedInts.set(key, out);
+/**
+ * Small integers in [-3, 3] from a fixed linear congruential sequence: the checks' inputs, for those compared
+ * element by element here (a few dozen) and as the reference of kernel knownInts, which writes the inputs
+ * of those checked by their sums (thousands) into the runtime's memory.
+ */
+export function knownInts({ n, seed }: KnownInts): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s >>> 24) % 7) - 3;
   }
   return out;
 }
@@ -91,6 +91,13 @@ class Blocks {
     const view = new Float32Array(this.host.memory.buffer, ptr, n);
     if (data) view.set(data);
     else view.fill(NaN);
+    return ptr;
+  }
+
+  /** A block of the inputs `ints`, written by kernel knownInts. */
+  known(ints: KnownInts): number {
+    const ptr = this.take(ints.n * 4);
+    this.host.unsafeKernels.knownInts(ptr, ints.n, ints.seed);
     return ptr;
   }
 
@@ -197,12 +204,12 @@ export function gemmOutput(c: GemmCase): string {
 }
 
 /** A (stored K×M when transA), B (stored N×K when transB), C's starting values (beta 1) and the bias. */
-export function gemmInputs(c: GemmCase, i: number): { A: Float32Array; B: Float32Array; C0: Float32Array | null; bias: Float32Array | null } {
+export function gemmInputs(c: GemmCase, i: number): { A: KnownInts; B: KnownInts; C0: KnownInts | null; bias: KnownInts | null } {
   return {
-    A: ints(GEMM_M * c.K, 11 + 4 * i),
-    B: ints(c.K * GEMM_N, 12 + 4 * i),
-    C0: c.beta ? ints(GEMM_M * GEMM_N, 13 + 4 * i) : null,
-    bias: c.biasRelu ? ints(GEMM_N, 14 + 4 * i) : null,
+    A: { n: GEMM_M * c.K, seed: 11 + 4 * i },
+    B: { n: c.K * GEMM_N, seed: 12 + 4 * i },
+    C0: c.beta ? { n: GEMM_M * GEMM_N, seed: 13 + 4 * i } : null,
+    bias: c.biasRelu ? { n: GEMM_N, seed: 14 + 4 * i } : null,
   };
 }
 
@@ -211,8 +218,8 @@ function checkGemm(h: KnownAnswerHost, b: Blocks, c: GemmCase, i: number): Known
   const { transA, transB, K, beta } = c;
   const M = GEMM_M, N = GEMM_N;
   const { A, B, C0, bias } = gemmInputs(c, i);
-  const pa = b.floats(A.length, A), pb = b.floats(B.length, B), pc = b.floats(M * N, C0 ?? undefined);
-  if (bias) k.gemmBiasAct(transA, transB, M, N, K, pa, transA ? M : K, pb, transB ? K : N, pc, N, b.floats(N, bias), RELU, h.unsafeGemmWork);
+  const pa = b.known(A), pb = b.known(B), pc = C0 ? b.known(C0) : b.floats(M * N);
+  if (bias) k.gemmBiasAct(transA, transB, M, N, K, pa, transA ? M : K, pb, transB ? K : N, pc, N, b.known(bias), RELU, h.unsafeGemmWork);
   else k.gemm(transA, transB, M, N, K, pa, transA ? M : K, pb, transB ? K : N, pc, N, beta, h.unsafeGemmWork);
   return compareSums(gemmKernel(c), gemmOutput(c), b.read(pc, M * N));
 }
@@ -238,13 +245,13 @@ function convOutSize(s: ConvShape): number {
 }
 
 /** x, the filters, the bias and the gradient dout that come back from the layer above. */
-export function convInputs(s: ConvShape, i: number): { x: Float32Array; w: Float32Array; bias: Float32Array; dout: Float32Array } {
+export function convInputs(s: ConvShape, i: number): { x: KnownInts; w: KnownInts; bias: KnownInts; dout: KnownInts } {
   const O = convOutSize(s);
   return {
-    x: ints(s.n * s.C * s.H * s.H, 101 + 10 * i),
-    w: ints(s.FN * s.C * 9, 102 + 10 * i),
-    bias: ints(s.FN, 103 + 10 * i),
-    dout: ints(s.n * s.FN * O * O, 104 + 10 * i),
+    x: { n: s.n * s.C * s.H * s.H, seed: 101 + 10 * i },
+    w: { n: s.FN * s.C * 9, seed: 102 + 10 * i },
+    bias: { n: s.FN, seed: 103 + 10 * i },
+    dout: { n: s.n * s.FN * O * O, seed: 104 + 10 * i },
   };
 }
 
@@ -253,16 +260,16 @@ function checkConvForward(h: KnownAnswerHost, b: Blocks, s: ConvShape, i: number
   const { n, C, H, FN, stride, pad } = s;
   const { x, w, bias, dout } = convInputs(s, i);
   const scratch = b.scratch(k.convScratchBytes(C, H, H, 3, 3, stride, pad));
-  const py = b.floats(dout.length);
-  const px = b.floats(x.length, x), pw = b.floats(w.length, w), pb = b.floats(FN, bias);
+  const py = b.floats(dout.n);
+  const px = b.known(x), pw = b.known(w), pb = b.known(bias);
   k.convForward(py, px, pw, pb, scratch, n, C, H, H, FN, 3, 3, stride, pad, RELU);
-  const fault = compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(py, dout.length));
+  const fault = compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(py, dout.n));
   if (fault) return fault;
   // the forward by positions on Wᵀ packed once (the layer's for some shapes): the same bits, so the same sums
-  const K = C * 9, P = dout.length / (n * FN), Wt = b.floats(K * Math.ceil(FN / 8) * 8), pyt = b.floats(dout.length);
+  const K = C * 9, P = dout.n / (n * FN), Wt = b.floats(K * Math.ceil(FN / 8) * 8), pyt = b.floats(dout.n);
   k.packBPanels(1, FN, K, pw, K, Wt);
   k.convForwardIm2colPacked(pyt, px, Wt, pb, scratch, b.floats(P * FN), n, C, H, H, FN, 3, 3, stride, pad, RELU);
-  const byPositions = compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(pyt, dout.length));
+  const byPositions = compareSums('convForward', `y of ${convName(s)} (bias, ReLU)`, b.read(pyt, dout.n));
   return byPositions && { ...byPositions, kernel: 'convForwardIm2colPacked' };
 }
 
@@ -272,39 +279,37 @@ function checkConvBackward(h: KnownAnswerHost, b: Blocks, s: ConvShape, i: numbe
   const { x, w, dout } = convInputs(s, i);
   const name = convName(s);
   const scratch = b.scratch(k.convScratchBytes(C, H, H, 3, 3, stride, pad));
-  const pdx = b.floats(x.length), pdW = b.floats(w.length), pdb = b.floats(FN);
-  const pdout = b.floats(dout.length, dout), pw = b.floats(w.length, w);
-  k.convBackward(pdx, pdW, pdb, b.floats(x.length, x), pdout, pw, scratch, n, C, H, H, FN, 3, 3, stride, pad, 0, 0);
-  const fault = compareSums('convBackward', `dW of ${name}`, b.read(pdW, w.length))
+  const pdx = b.floats(x.n), pdW = b.floats(w.n), pdb = b.floats(FN);
+  const pdout = b.known(dout), pw = b.known(w);
+  k.convBackward(pdx, pdW, pdb, b.known(x), pdout, pw, scratch, n, C, H, H, FN, 3, 3, stride, pad, 0, 0);
+  const fault = compareSums('convBackward', `dW of ${name}`, b.read(pdW, w.n))
     ?? compareSums('convBackward', `db of ${name}`, b.read(pdb, FN))
-    ?? compareSums('convBackward', `dx of ${name}`, b.read(pdx, x.length));
+    ?? compareSums('convBackward', `dx of ${name}`, b.read(pdx, x.n));
   if (fault || (k.convBackwardPaths(C, H, H, FN, 3, 3, stride, pad) & 6) !== 0) return fault;
   // where dx runs im2col, dx by positions on W packed once (the layer's for some shapes): the same sums
-  const K = C * 9, Wp = b.floats(FN * Math.ceil(K / 8) * 8), pdx2 = b.floats(x.length);
+  const K = C * 9, Wp = b.floats(FN * Math.ceil(K / 8) * 8), pdx2 = b.floats(x.n);
   k.packBPanels(0, K, FN, pw, K, Wp);
   k.convInputGradIm2colPacked(pdx2, pdout, Wp, scratch, n, C, H, H, FN, 3, 3, stride, pad, 0, 0);
-  const byPositions = compareSums('convBackward', `dx of ${name}`, b.read(pdx2, x.length));
+  const byPositions = compareSums('convBackward', `dx of ${name}`, b.read(pdx2, x.n));
   return byPositions && { ...byPositions, kernel: 'convInputGradIm2colPacked' };
 }
 
 /** Max pooling's case: 2×2 windows, stride 2, over 3 planes of 11×11 (a vector of 4 outputs and one more a row). */
 export const POOL = { planes: 3, H: 11 } as const;
 
-export function poolInput(): Float32Array {
-  return ints(POOL.planes * POOL.H * POOL.H, 41);
-}
+export const POOL_INPUT: KnownInts = { n: POOL.planes * POOL.H * POOL.H, seed: 41 };
 
 function checkPool(h: KnownAnswerHost, b: Blocks): KnownAnswerFault | null {
   const { planes, H } = POOL;
   const outs = planes * (((H - 2) >> 1) + 1) ** 2;
   const py = b.floats(outs), parg = b.floats(outs);
-  h.unsafeKernels.maxPoolForward(py, parg, b.floats(planes * H * H, poolInput()), planes, H, H, 2, 2, 2, 0);
+  h.unsafeKernels.maxPoolForward(py, parg, b.known(POOL_INPUT), planes, H, H, 2, 2, 2, 0);
   return compareSums('maxPoolForward', 'y', b.read(py, outs))
     ?? compareSums('maxPoolForward', 'arg', b.readInts(parg, outs));
 }
 
 function checkRelu(h: KnownAnswerHost, b: Blocks): KnownAnswerFault | null {
-  const r = ints(19, 43);
+  const r = knownInts({ n: 19, seed: 43 });
   const pr = b.floats(r.length);
   h.unsafeKernels.reluForward(pr, b.floats(r.length, r), r.length);
   return compare('reluForward', 'y of 19', b.read(pr, r.length), r.map((v) => Math.max(0, v)));
@@ -313,7 +318,7 @@ function checkRelu(h: KnownAnswerHost, b: Blocks): KnownAnswerFault | null {
 function checkSoftmaxAndAdam(h: KnownAnswerHost, b: Blocks): KnownAnswerFault | null {
   const k = h.unsafeKernels;
   const rows = 3, cols = 10;
-  const x = ints(rows * cols, 47), labels = [3, 0, 9];
+  const x = knownInts({ n: rows * cols, seed: 47 }), labels = [3, 0, 9];
   const y = new Float64Array(x.length);
   let loss = 0;
   for (let r = 0; r < rows; r++) {
@@ -330,7 +335,8 @@ function checkSoftmaxAndAdam(h: KnownAnswerHost, b: Blocks): KnownAnswerFault | 
   if (fault) return fault;
   // one Adam step (lr_t 0.01, 1 - beta1 = 0.1, 1 - beta2 = 0.001, eps 1e-7) on 19 parameters
   const n = 19, lrT = 0.01, k1 = 0.1, k2 = 0.001, eps = 1e-7;
-  const p = ints(n, 53), m = ints(n, 59).map((v) => v / 4), v = ints(n, 61).map((q) => q * q + 1), g = ints(n, 67);
+  const p = knownInts({ n, seed: 53 }), m = knownInts({ n, seed: 59 }).map((v) => v / 4);
+  const v = knownInts({ n, seed: 61 }).map((q) => q * q + 1), g = knownInts({ n, seed: 67 });
   const pp = b.floats(n, p), pm = b.floats(n, m), pv = b.floats(n, v);
   k.adamStep(pp, pm, pv, b.floats(n, g), n, lrT, k1, k2, eps);
   const f = Math.fround;

@@ -307,6 +307,7 @@ describe('the package\'s types, as a TypeScript user resolves them (tsc --strict
   it('in Node (nodenext): README\'s library example and every subpath check; Node-only names come from \'simdnn\' too', () => {
     const out = typeCheck({
       'readme.ts': `${readmeBlock('## The library')}\nexport {};\n`,
+      'readme-models.ts': `${readmeBlock('## Model files')}\nexport {};\n`,
       'subpaths.ts': [
         "import { readModelFile, loadIdx } from 'simdnn/node';",
         "import { localExecutor, hyperparameterSearch } from 'simdnn/search';",

@@ -18,6 +18,7 @@ import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
+import { ChunkReader, readSync, type Reading } from './chunk-reader.js';
 import { decodeFloats, encodeHeader, float32Bytes, littleEndianBytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 
 /** Metadata keys simdnn writes itself; the caller's keys may not start with this prefix. */
@@ -234,89 +235,41 @@ export function saveModel(net: Sequential, options: SaveModelOptions = {}): Uint
 
 // ---- reading
 
-/** Hands out exactly the bytes asked for from a sequence of chunks. */
-class ChunkReader {
-  private chunk: Uint8Array = new Uint8Array(0);
-  private at = 0;
-  /** Bytes consumed so far. */
-  position = 0;
-
-  constructor(private readonly chunks: Iterator<Uint8Array>) {}
-
-  /** Exactly `n` bytes (a copy when they span chunks); throws a SafetensorsError at the end of the input. */
-  read(n: number, what: string): Uint8Array {
-    if (this.chunk.length - this.at >= n) {
-      const out = this.chunk.subarray(this.at, this.at + n);
-      this.at += n;
-      this.position += n;
-      return out;
-    }
-    const out = new Uint8Array(n);
-    let filled = 0;
-    this.stream(n, what, (piece) => { out.set(piece, filled); filled += piece.length; });
-    return out;
-  }
-
-  /** Passes the next `n` bytes to `sink` in the pieces they arrive in. */
-  stream(n: number, what: string, sink: (piece: Uint8Array) => void): void {
-    let left = n;
-    while (left > 0) {
-      if (this.at === this.chunk.length && !this.next()) {
-        throw new SafetensorsError(`safetensors: the file ends at byte ${this.position}, inside ${what} (${left} bytes short)`);
-      }
-      const take = Math.min(left, this.chunk.length - this.at);
-      sink(this.chunk.subarray(this.at, this.at + take));
-      this.at += take;
-      this.position += take;
-      left -= take;
-    }
-  }
-
-  /** Whether any byte is left. */
-  atEnd(): boolean {
-    while (this.at === this.chunk.length) if (!this.next()) return true;
-    return false;
-  }
-
-  private next(): boolean {
-    const r = this.chunks.next();
-    if (r.done) return false;
-    if (!(r.value instanceof Uint8Array)) throw new TypeError(`loadModel: every chunk must be a Uint8Array, got ${Object.prototype.toString.call(r.value)}`);
-    this.chunk = r.value;
-    this.at = 0;
-    return true;
-  }
-}
-
-function readerOf(source: Uint8Array | Iterable<Uint8Array>, byteLength: number | undefined): { reader: ChunkReader; fileBytes: number | undefined } {
-  if (source instanceof Uint8Array) return { reader: new ChunkReader([source][Symbol.iterator]()), fileBytes: source.length };
+/** The chunks of `source` and the file's length where known; a TypeError / RangeError naming `who` for a bad source or byteLength. */
+export function chunksOf(who: string, source: Uint8Array | Iterable<Uint8Array>, byteLength: number | undefined): { chunks: Iterator<unknown>; fileBytes: number | undefined } {
+  if (source instanceof Uint8Array) return { chunks: [source][Symbol.iterator](), fileBytes: source.length };
   if (source === null || typeof source !== 'object' || typeof (source as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') {
-    throw new TypeError(`loadModel: source must be a Uint8Array or an iterable of Uint8Array chunks, got ${Object.prototype.toString.call(source)}`);
+    throw new TypeError(`${who}: source must be a Uint8Array or an iterable of Uint8Array chunks, got ${Object.prototype.toString.call(source)}`);
   }
-  if (byteLength !== undefined && !(Number.isSafeInteger(byteLength) && byteLength >= 0)) throw new RangeError(`loadModel: byteLength must be a non-negative integer, got ${byteLength}`);
-  return { reader: new ChunkReader(source[Symbol.iterator]()), fileBytes: byteLength };
+  return { chunks: source[Symbol.iterator](), fileBytes: checkByteLength(who, byteLength) };
 }
 
-function readHeader(reader: ChunkReader, fileBytes: number | undefined): SafetensorsHeader {
+/** `byteLength` as given: undefined or a file's length (a RangeError naming `who` otherwise). */
+export function checkByteLength(who: string, byteLength: number | undefined): number | undefined {
+  if (byteLength !== undefined && !(Number.isSafeInteger(byteLength) && byteLength >= 0)) throw new RangeError(`${who}: byteLength must be a non-negative integer, got ${byteLength}`);
+  return byteLength;
+}
+
+function* readHeader(reader: ChunkReader, fileBytes: number | undefined): Reading<SafetensorsHeader> {
   if (fileBytes !== undefined && fileBytes < 8) readHeaderLength(new Uint8Array(fileBytes));
-  const n = readHeaderLength(reader.read(8, 'the header length'), fileBytes);
-  return parseHeader(reader.read(n, 'the header'), fileBytes);
+  const n = readHeaderLength(yield* reader.read(8, 'the header length'), fileBytes);
+  return parseHeader(yield* reader.read(n, 'the header'), fileBytes);
 }
 
-function parseJsonMeta<T>(metadata: Record<string, string>, key: string): T | undefined {
+function parseJsonMeta<T>(who: string, metadata: Record<string, string>, key: string): T | undefined {
   if (metadata[key] === undefined) return undefined;
   try {
     return JSON.parse(metadata[key]) as T;
   } catch (e) {
-    throw new SafetensorsError(`loadModel: __metadata__['${key}'] is not valid JSON (${(e as Error).message})`);
+    throw new SafetensorsError(`${who}: __metadata__['${key}'] is not valid JSON (${(e as Error).message})`);
   }
 }
 
-function checkSavedOptimizer(value: unknown): SavedOptimizer {
+function checkSavedOptimizer(who: string, value: unknown): SavedOptimizer {
   const o = value as Partial<SavedOptimizer> | null;
   if (o === null || typeof o !== 'object' || typeof o.name !== 'string' || !(optimizerNames as string[]).includes(o.name) ||
     o.options === null || typeof o.options !== 'object' || !(Number.isSafeInteger(o.t) && o.t! >= 0)) {
-    throw new SafetensorsError(`loadModel: __metadata__['${OPTIMIZER_KEY}'] must be { name: one of ${optimizerNames.join(', ')}, options, t }, got ${JSON.stringify(value)}`);
+    throw new SafetensorsError(`${who}: __metadata__['${OPTIMIZER_KEY}'] must be { name: one of ${optimizerNames.join(', ')}, options, t }, got ${JSON.stringify(value)}`);
   }
   return o as SavedOptimizer;
 }
@@ -329,14 +282,14 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  * error. Names are looked up as own keys only: a tensor named `constructor` is
  * no parameter.
  */
-function planTensors(header: SafetensorsHeader, params: Record<string, number[]>, state: Record<string, number[]>, slots: readonly string[] | null): Map<string, TensorPlan> {
+function planTensors(who: string, header: SafetensorsHeader, params: Record<string, number[]>, state: Record<string, number[]>, slots: readonly string[] | null): Map<string, TensorPlan> {
   const plan = new Map<string, TensorPlan>();
   const shapeOf = (table: Record<string, number[]>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
   for (const entry of header.tensors) {
-    if (!FLOAT_DTYPES.has(entry.dtype)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has dtype ${entry.dtype}; simdnn reads F32, F16, BF16 and F64`);
+    if (!FLOAT_DTYPES.has(entry.dtype)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has dtype ${entry.dtype}; simdnn reads F32, F16, BF16 and F64`);
     if (entry.name === TRAIN_LOSS_TENSOR) {
       // the losses are doubles (a mean over the batch, plus weight decay): kept exact
-      if (entry.dtype !== 'F64' || entry.shape.length !== 1) throw new SafetensorsError(`loadModel: tensor '${entry.name}' (a checkpoint's losses) must be F64 of rank 1, got ${entry.dtype} [${entry.shape.join(', ')}]`);
+      if (entry.dtype !== 'F64' || entry.shape.length !== 1) throw new SafetensorsError(`${who}: tensor '${entry.name}' (a checkpoint's losses) must be F64 of rank 1, got ${entry.dtype} [${entry.shape.join(', ')}]`);
       plan.set(entry.name, { entry, trainLoss: true });
       continue;
     }
@@ -345,32 +298,32 @@ function planTensors(header: SafetensorsHeader, params: Record<string, number[]>
       const dot = rest.indexOf('.');
       const slot = rest.slice(0, dot), key = rest.slice(dot + 1);
       const shape = shapeOf(params, key);
-      if (dot <= 0 || !shape) throw new SafetensorsError(`loadModel: optimizer tensor '${entry.name}' names no parameter of the net`);
-      if (slots && !slots.includes(slot)) throw new SafetensorsError(`loadModel: optimizer tensor '${entry.name}' is no state of the saved optimizer (${slots.length > 0 ? `it keeps ${slots.join(', ')}` : 'it keeps none'})`);
-      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the parameter '${key}' has [${shape.join(', ')}]`);
+      if (dot <= 0 || !shape) throw new SafetensorsError(`${who}: optimizer tensor '${entry.name}' names no parameter of the net`);
+      if (slots && !slots.includes(slot)) throw new SafetensorsError(`${who}: optimizer tensor '${entry.name}' is no state of the saved optimizer (${slots.length > 0 ? `it keeps ${slots.join(', ')}` : 'it keeps none'})`);
+      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the parameter '${key}' has [${shape.join(', ')}]`);
       plan.set(entry.name, { entry, slot, key });
       continue;
     }
     if (entry.name.startsWith(BEST_PREFIX)) {
       const key = entry.name.slice(BEST_PREFIX.length);
       const shape = shapeOf(params, key) ?? shapeOf(state, key);
-      if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' (a checkpoint's best epoch) names no parameter or state of the net`);
-      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], '${key}' has [${shape.join(', ')}]`);
+      if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' (a checkpoint's best epoch) names no parameter or state of the net`);
+      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], '${key}' has [${shape.join(', ')}]`);
       plan.set(entry.name, { entry, best: key });
       continue;
     }
     const shape = shapeOf(params, entry.name) ?? shapeOf(state, entry.name);
-    if (!shape) throw new SafetensorsError(`loadModel: tensor '${entry.name}' is not part of the architecture (expected ${[...Object.keys(params), ...Object.keys(state)].join(', ')})`);
-    if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`loadModel: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the architecture needs [${shape.join(', ')}]`);
+    if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' is not part of the architecture (expected ${[...Object.keys(params), ...Object.keys(state)].join(', ')})`);
+    if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the architecture needs [${shape.join(', ')}]`);
     plan.set(entry.name, { entry });
   }
   const names = [...Object.keys(params), ...Object.keys(state)];
   const missing = names.filter((k) => !plan.has(k));
-  if (missing.length > 0) throw new SafetensorsError(`loadModel: the file has no tensor ${missing.map((k) => `'${k}'`).join(', ')} for the architecture`);
+  if (missing.length > 0) throw new SafetensorsError(`${who}: the file has no tensor ${missing.map((k) => `'${k}'`).join(', ')} for the architecture`);
   // a best epoch is whole or absent: a part of one would restore a net that never existed
   const bestMissing = names.filter((k) => !plan.has(`${BEST_PREFIX}${k}`));
   if ([...plan.values()].some((p) => p.best) && bestMissing.length > 0) {
-    throw new SafetensorsError(`loadModel: the file has no tensor ${bestMissing.map((k) => `'${BEST_PREFIX}${k}'`).join(', ')} beside its other '${BEST_PREFIX}' tensors (a checkpoint's best epoch)`);
+    throw new SafetensorsError(`${who}: the file has no tensor ${bestMissing.map((k) => `'${BEST_PREFIX}${k}'`).join(', ')} beside its other '${BEST_PREFIX}' tensors (a checkpoint's best epoch)`);
   }
   return plan;
 }
@@ -382,10 +335,10 @@ interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: s
  * The saved optimizer's state of each parameter it has, whole: every slot (a
  * parameter may have none, left out of its updates, e.g. a frozen layer).
  */
-function checkStateComplete(plan: Map<string, TensorPlan>, slots: readonly string[]): void {
+function checkStateComplete(who: string, plan: Map<string, TensorPlan>, slots: readonly string[]): void {
   for (const key of new Set([...plan.values()].flatMap((p) => (p.slot ? [p.key!] : [])))) {
     for (const slot of slots) {
-      if (!plan.has(`${OPTIMIZER_PREFIX}${slot}.${key}`)) throw new SafetensorsError(`loadModel: the file has no tensor '${OPTIMIZER_PREFIX}${slot}.${key}' beside the saved optimizer's other state for '${key}'`);
+      if (!plan.has(`${OPTIMIZER_PREFIX}${slot}.${key}`)) throw new SafetensorsError(`${who}: the file has no tensor '${OPTIMIZER_PREFIX}${slot}.${key}' beside the saved optimizer's other state for '${key}'`);
     }
   }
 }
@@ -402,55 +355,66 @@ function checkStateComplete(plan: Map<string, TensorPlan>, slots: readonly strin
  * anything is allocated; a file that ends early, or holds values the net
  * cannot use (a negative running variance, an F64 beyond float32, optimizer
  * state its optimizer refuses), is found while reading and frees what was built.
+ * For a file that arrives over time (a fetch `Response`, a stream, a `Blob`),
+ * see loadModelAsync.
  */
 export function loadModel(rt: Runtime, source: Uint8Array | Iterable<Uint8Array>, options: LoadModelOptions = {}): LoadedModel {
   checkRuntime(rt, 'loadModel'); // first: a bad runtime is not the file's fault
   checkOptions('loadModel', options, LOAD_KEYS);
-  const { reader, fileBytes } = readerOf(source, options.byteLength);
-  const header = readHeader(reader, fileBytes);
-  const rawSpec = options.spec ?? parseJsonMeta<unknown>(header.metadata, NET_KEY);
-  if (rawSpec === undefined) throw new SafetensorsError(`loadModel: the file's __metadata__ has no '${NET_KEY}' (the architecture); pass options.spec`);
+  const { chunks, fileBytes } = chunksOf('loadModel', source, options.byteLength);
+  return readSync(loading(rt, 'loadModel', fileBytes, options.spec), chunks);
+}
+
+/**
+ * loadModel's work as reading code (chunk-reader.ts) for the entry `who`: the
+ * header, the net and optimizer built for it, then the tensors read into them.
+ */
+export function* loading(rt: Runtime, who: string, fileBytes: number | undefined, givenSpec: NetSpec | undefined): Reading<LoadedModel> {
+  const reader = new ChunkReader(who);
+  const header = yield* readHeader(reader, fileBytes);
+  const rawSpec = givenSpec ?? parseJsonMeta<unknown>(who, header.metadata, NET_KEY);
+  if (rawSpec === undefined) throw new SafetensorsError(`${who}: the file's __metadata__ has no '${NET_KEY}' (the architecture); pass options.spec`);
   let spec: NetSpec, groups: ReturnType<typeof netTensorGroups>;
   try {
-    spec = checkNetSpec(rawSpec, 'loadModel: architecture');
+    spec = checkNetSpec(rawSpec, `${who}: architecture`);
     groups = netTensorGroups(spec);
   } catch (e) {
-    throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
+    throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
   }
-  const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
-  const optimizerMeta = savedOpt === undefined ? undefined : checkSavedOptimizer(savedOpt);
+  const savedOpt = parseJsonMeta<unknown>(who, header.metadata, OPTIMIZER_KEY);
+  const optimizerMeta = savedOpt === undefined ? undefined : checkSavedOptimizer(who, savedOpt);
   let optimizer: ElementwiseOptimizer | undefined;
   if (optimizerMeta) {
     try {
       optimizer = createOptimizer(optimizerMeta.name, optimizerMeta.options);
     } catch (e) {
-      throw new SafetensorsError(`loadModel: the saved optimizer cannot be rebuilt (${(e as Error).message})`);
+      throw new SafetensorsError(`${who}: the saved optimizer cannot be rebuilt (${(e as Error).message})`);
     }
   }
   let net: NamedNet;
   try {
-    const plan = planTensors(header, groups.params, groups.state, optimizer?.stateSlots ?? null);
-    if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`loadModel: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
-    if (optimizer) checkStateComplete(plan, optimizer.stateSlots);
+    const plan = planTensors(who, header, groups.params, groups.state, optimizer?.stateSlots ?? null);
+    if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`${who}: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
+    if (optimizer) checkStateComplete(who, plan, optimizer.stateSlots);
     try {
       // building draws the initial weights from the stream; the file replaces them, so the stream is put back
       net = rt.drawsUndone(() => buildNet(rt, spec));
     } catch (e) {
       if (e instanceof OutOfMemoryError) throw e; // not the file's fault
-      throw new SafetensorsError(`loadModel: the architecture in the file is not usable (${(e as Error).message})`);
+      throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
     }
-    return fill(reader, header, plan, net, optimizer, optimizerMeta, groups.params);
+    return yield* fill(who, reader, header, plan, net, optimizer, optimizerMeta, groups.params);
   } catch (e) {
     optimizer?.dispose();
     throw e;
   }
 }
 
-/** Reads the tensors into the net built for them (and the optimizer's state): the rest of loadModel, which frees the net on failure. */
-function fill(
-  reader: ChunkReader, header: SafetensorsHeader, plan: Map<string, TensorPlan>, net: NamedNet,
+/** Reads the tensors into the net built for them (and the optimizer's state): the rest of loading, which frees the net on failure. */
+function* fill(
+  who: string, reader: ChunkReader, header: SafetensorsHeader, plan: Map<string, TensorPlan>, net: NamedNet,
   optimizer: ElementwiseOptimizer | undefined, optimizerMeta: SavedOptimizer | undefined, params: Record<string, number[]>,
-): LoadedModel {
+): Reading<LoadedModel> {
   let best: LoadedModel['best'];
   let trainLoss: Float64Array | undefined;
   try {
@@ -460,24 +424,29 @@ function fill(
       const { slot, key, best: bestKey, trainLoss: isLoss } = plan.get(entry.name)!;
       const count = entry.shape.reduce((a, b) => a * b, 1);
       if (isLoss) {
-        trainLoss = readDoubles(reader, entry, count);
+        trainLoss = yield* readDoubles(reader, entry, count);
         continue;
       }
-      let out: Float32Array;
+      // a net's tensor is written through a view taken for each piece: an async caller's other code may grow
+      // the runtime's memory between pieces, which detaches the views taken before
+      let out: () => Float32Array;
       if (slot) {
-        out = new Float32Array(count);
-        (slots[key!] ??= {})[slot] = out;
+        const values = new Float32Array(count);
+        (slots[key!] ??= {})[slot] = values;
+        out = () => values;
       } else if (bestKey) {
-        out = new Float32Array(count);
-        (best ??= {})[bestKey] = { shape: [...entry.shape], data: out };
+        const values = new Float32Array(count);
+        (best ??= {})[bestKey] = { shape: [...entry.shape], data: values };
+        out = () => values;
       } else {
-        out = targets[entry.name].data;
+        const target = targets[entry.name];
+        out = () => target.data;
       }
-      readFloats(reader, entry, out);
+      yield* readFloats(reader, entry, out);
     }
-    if (!reader.atEnd()) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
-    checkRunningVariances(Object.entries(net.state).map(([name, t]) => [name, t.data]));
-    if (best) checkRunningVariances(Object.entries(best).map(([name, t]) => [`${BEST_PREFIX}${name}`, t.data]));
+    if (!(yield* reader.atEnd())) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
+    checkRunningVariances(who, Object.entries(net.state).map(([name, t]) => [name, t.data]));
+    if (best) checkRunningVariances(who, Object.entries(best).map(([name, t]) => [`${BEST_PREFIX}${name}`, t.data]));
     if (optimizer && optimizerMeta) {
       // the parameters whose state the file holds; an optimizer that keeps none (SGD) has every parameter's empty state
       const state: OptimizerState['params'] = {};
@@ -487,7 +456,7 @@ function fill(
         optimizer.loadState({ optimizer: optimizer.name, t: optimizerMeta.t, params: state });
       } catch (e) {
         if (e instanceof OutOfMemoryError) throw e;
-        throw new SafetensorsError(`loadModel: the saved optimizer's state is not usable (${(e as Error).message})`);
+        throw new SafetensorsError(`${who}: the saved optimizer's state is not usable (${(e as Error).message})`);
       }
     }
   } catch (e) {
@@ -500,20 +469,19 @@ function fill(
 }
 
 /** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */
-function checkRunningVariances(state: Array<[string, Float32Array]>): void {
+function checkRunningVariances(who: string, state: Array<[string, Float32Array]>): void {
   for (const [name, data] of state) {
     if (!name.replace(BEST_PREFIX, '').startsWith('runningVar')) continue;
     const i = data.findIndex((v) => !(v >= 0));
-    if (i >= 0) throw new SafetensorsError(`loadModel: tensor '${name}' holds ${data[i]} at index ${i}; a running variance is never negative or NaN`);
+    if (i >= 0) throw new SafetensorsError(`${who}: tensor '${name}' holds ${data[i]} at index ${i}; a running variance is never negative or NaN`);
   }
 }
 
-/** Streams one tensor's bytes into `out`, converting to float32; elements split across chunks are carried over. */
 /** An F64 tensor's values as doubles, exactly. */
-function readDoubles(reader: ChunkReader, entry: TensorEntry, count: number): Float64Array {
+function* readDoubles(reader: ChunkReader, entry: TensorEntry, count: number): Reading<Float64Array> {
   const bytes = new Uint8Array(count * 8);
   let at = 0;
-  reader.stream(entry.end - entry.begin, `tensor '${entry.name}'`, (piece) => {
+  yield* reader.stream(entry.end - entry.begin, `tensor '${entry.name}'`, (piece) => {
     bytes.set(piece, at);
     at += piece.length;
   });
@@ -521,12 +489,14 @@ function readDoubles(reader: ChunkReader, entry: TensorEntry, count: number): Fl
   return Float64Array.from({ length: count }, (_, i) => view.getFloat64(i * 8, true));
 }
 
-function readFloats(reader: ChunkReader, entry: TensorEntry, out: Float32Array): void {
+/** Streams one tensor's bytes into `out()`, converting to float32; elements split across chunks are carried over. */
+function* readFloats(reader: ChunkReader, entry: TensorEntry, out: () => Float32Array): Reading<void> {
   const size = SAFETENSORS_DTYPES[entry.dtype];
   const carry = new Uint8Array(size);
   let carried = 0;
   let index = 0;
-  reader.stream(entry.end - entry.begin, `tensor '${entry.name}'`, (piece) => {
+  yield* reader.stream(entry.end - entry.begin, `tensor '${entry.name}'`, (piece) => {
+    const values = out();
     let p = piece;
     if (carried > 0) {
       const take = Math.min(size - carried, p.length);
@@ -534,12 +504,12 @@ function readFloats(reader: ChunkReader, entry: TensorEntry, out: Float32Array):
       carried += take;
       p = p.subarray(take);
       if (carried < size) return;
-      decodeFloats(entry.dtype, carry, out, index++);
+      decodeFloats(entry.dtype, carry, values, index++);
       carried = 0;
     }
     const whole = p.length - (p.length % size);
     if (whole > 0) {
-      decodeFloats(entry.dtype, p.subarray(0, whole), out, index);
+      decodeFloats(entry.dtype, p.subarray(0, whole), values, index);
       index += whole / size;
     }
     carry.set(p.subarray(whole));
@@ -555,26 +525,31 @@ function readFloats(reader: ChunkReader, entry: TensorEntry, out: Float32Array):
  * malformed header.
  */
 export function inspectModel(source: Uint8Array | Iterable<Uint8Array>, options: { byteLength?: number } = {}): ModelInfo {
-  const { reader, fileBytes } = readerOf(source, options.byteLength);
-  const header = readHeader(reader, fileBytes);
-  const rawSpec = parseJsonMeta<unknown>(header.metadata, NET_KEY);
+  const { chunks, fileBytes } = chunksOf('inspectModel', source, options.byteLength);
+  return readSync(inspecting('inspectModel', fileBytes), chunks);
+}
+
+/** inspectModel's work as reading code for the entry `who`: the header, and nothing after it. */
+export function* inspecting(who: string, fileBytes: number | undefined): Reading<ModelInfo> {
+  const header = yield* readHeader(new ChunkReader(who), fileBytes);
+  const rawSpec = parseJsonMeta<unknown>(who, header.metadata, NET_KEY);
   let spec: NetSpec | null = null;
   if (rawSpec !== undefined) {
     try {
       spec = checkNetSpec(rawSpec, 'architecture');
       netTensorGroups(spec);
     } catch (e) {
-      throw new SafetensorsError(`inspectModel: the architecture in the file is not usable (${(e as Error).message})`);
+      throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
     }
   }
-  const savedOpt = parseJsonMeta<unknown>(header.metadata, OPTIMIZER_KEY);
+  const savedOpt = parseJsonMeta<unknown>(who, header.metadata, OPTIMIZER_KEY);
   const tensors = header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
   const parameterCount = tensors.filter((t) => isNetTensor(t.name)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
   return {
     spec,
     tensors,
     parameterCount,
-    optimizer: savedOpt === undefined ? null : checkSavedOptimizer(savedOpt),
+    optimizer: savedOpt === undefined ? null : checkSavedOptimizer(who, savedOpt),
     metadata: header.metadata,
     fileBytes: header.dataStart + header.dataBytes,
   };

@@ -5,7 +5,8 @@
 // early stop closes the connection: the server sends no more.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -15,6 +16,7 @@ import { buildNet } from '../src/nets/registry.js';
 import { createOptimizer } from '../src/optim/registry.js';
 import { inspectModel, loadModel, saveModel } from '../src/io/model.js';
 import { inspectModelAsync, loadModelAsync } from '../src/io/model-async.js';
+import { readModelFile, readModelFileAsync, readModelInfo, readModelInfoAsync } from '../src/node/model-file.js';
 import { expectBits, makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 
 let rt: Runtime;
@@ -131,6 +133,47 @@ describe('loadModelAsync over HTTP and from files', () => {
   it('inspectModelAsync reads the header of a download and closes the connection, which the server would hold open', async () => {
     expect(await inspectModelAsync(fetch(`${base}/stall-inspect`))).toEqual(inspectModel(bytes));
     await until(() => served.get('/stall-inspect')!.closed);
+  });
+});
+
+describe('readModelFileAsync and readModelInfoAsync', () => {
+  it('read readModelFile\'s bits and readModelInfo\'s header from disk, the length known up front; refuse what is no regular file; an abort closes the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'simdnn-async-'));
+    const file = join(dir, 'model.safetensors');
+    writeFileSync(file, bytes);
+    const openFiles = () => readdirSync('/proc/self/fd').length;
+    try {
+      const expected = readModelFile(rt, file);
+      const fds = openFiles();
+      let last: [number, number | undefined] = [0, undefined];
+      const got = await readModelFileAsync(rt, file, { onProgress: (n, of) => { last = [n, of]; } });
+      expect(last).toEqual([bytes.length, bytes.length]);
+      for (const [k, t] of Object.entries(expected.net.params)) expectBits(got.net.params[k].toArray(), t.toArray(), k);
+      expect(await readModelInfoAsync(file)).toEqual(readModelInfo(file));
+      expect(openFiles(), 'the file is closed').toBe(fds);
+      for (const m of [got, expected]) { m.net.dispose(); m.optimizer!.dispose(); }
+
+      const used = rt.memoryStats().used;
+      const reason = new Error('stop');
+      const controller = new AbortController();
+      const pending = readModelFileAsync(rt, file, { signal: controller.signal, onProgress: () => controller.abort(reason) });
+      await expect(pending).rejects.toBe(reason);
+      expect(rt.memoryStats().used).toBe(used);
+      expect(openFiles(), 'closed after an abort too').toBe(fds);
+
+      const fifo = join(dir, 'fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      await expect(readModelFileAsync(rt, fifo)).rejects.toThrow(/^readModelFileAsync: .*fifo is not a regular file \(a pipe or device has no length/);
+      await expect(readModelInfoAsync(dir)).rejects.toThrow(/^readModelInfoAsync: .* is a directory, not a model file$/);
+      await expect(readModelFileAsync(rt, join(dir, 'none'))).rejects.toThrow(/^readModelFileAsync: cannot open .*none: ENOENT/);
+      await expect(readModelFileAsync(rt, '')).rejects.toThrow(/^readModelFileAsync: file must be a non-empty path, got ""$/);
+      await expect(readModelFileAsync(rt, file, { byteLength: 3 } as never)).rejects.toThrow(/^readModelFileAsync: unknown option 'byteLength' \(expected one of spec, signal, onProgress\)$/);
+      await expect(readModelInfoAsync(file, { spec: {} } as never)).rejects.toThrow(/^readModelInfoAsync: unknown option 'spec' \(expected one of signal\)$/);
+      await expect(readModelFileAsync({} as Runtime, file)).rejects.toThrow(/^readModelFileAsync: rt must be a Runtime/);
+      expect(openFiles()).toBe(fds);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

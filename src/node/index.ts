@@ -5,4 +5,4 @@
 export * from '../index.js';
 export { createRuntime, nodeThreadHost, usableThreads } from './runtime.js';
 export { loadMnist, loadIdx, loadIdxPart, type LoadOptions, type LoadedDataSet, type LoadedPart, type PartOptions } from './data.js';
-export { writeModelFile, writeFileAtomic, readModelFile, readModelInfo } from './model-file.js';
+export { writeModelFile, writeFileAtomic, readModelFile, readModelInfo, readModelFileAsync, readModelInfoAsync } from './model-file.js';

@@ -2,10 +2,14 @@
 // target and renamed over it, so an interrupted or failed write never leaves a
 // truncated file or destroys the previous model, from a copy of the file's
 // pieces taken at the call (the net as it was then, whatever trains after);
-// read in chunks, so reading never holds the whole file in one buffer.
+// read in chunks, so reading never holds the whole file in one buffer, at
+// once or (the Async entries) as the chunks come from disk, the event loop
+// running between them.
 import { inspectModel, loadModel, saveModelChunks, type LoadedModel, type LoadModelOptions, type ModelInfo, type SaveModelOptions } from '../io/model.js';
+import { inspectModelAsync, loadModelAsync, type InspectModelAsyncOptions, type LoadModelAsyncOptions } from '../io/model-async.js';
 import type { Sequential } from '../nets/sequential.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
+import { checkOptions } from '../runtime/options.js';
 import { describeValue } from '../runtime/tensor.js';
 import { fs, fsPromises, path } from './builtins.js';
 
@@ -114,6 +118,12 @@ async function throughLinks(file: string): Promise<string> {
   }
 }
 
+/** Refuses a path that names no regular file: an Error naming `who` and the file. */
+function checkRegularFile(who: string, file: string, kind: import('node:fs').Stats): void {
+  if (kind.isDirectory()) throw new Error(`${who}: ${file} is a directory, not a model file`);
+  if (!kind.isFile()) throw new Error(`${who}: ${file} is not a regular file (a pipe or device has no length to check a model against; save it to a file first)`);
+}
+
 /** The file's bytes in chunks, read as they are consumed; and its length. */
 function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; byteLength: number; close(): void } {
   checkPath(who, file);
@@ -124,8 +134,7 @@ function fileChunks(file: string, who: string): { chunks: Iterable<Uint8Array>; 
   } catch (e) {
     throw new Error(`${who}: cannot open ${file}: ${(e as Error).message}`);
   }
-  if (kind.isDirectory()) throw new Error(`${who}: ${file} is a directory, not a model file`);
-  if (!kind.isFile()) throw new Error(`${who}: ${file} is not a regular file (a pipe or device has no length to check a model against; save it to a file first)`);
+  checkRegularFile(who, file, kind);
   let fd: number;
   try {
     fd = fs().openSync(file, 'r');
@@ -174,3 +183,52 @@ export function readModelInfo(file: string): ModelInfo {
     f.close();
   }
 }
+
+type FileHandle = Awaited<ReturnType<typeof import('node:fs/promises').open>>;
+
+/**
+ * Opens `file` for an async read, with fileChunks' checks (stat before open:
+ * a FIFO would hold the open until a writer came), and runs `read` on its
+ * chunks and length; the file is closed after, however `read` ends.
+ */
+async function withFileChunks<T>(file: string, who: string, read: (chunks: AsyncIterable<Uint8Array>, byteLength: number) => Promise<T>): Promise<T> {
+  checkPath(who, file);
+  const cannotOpen = (e: unknown) => new Error(`${who}: cannot open ${file}: ${(e as Error).message}`);
+  checkRegularFile(who, file, await fsPromises().stat(file).catch((e) => { throw cannotOpen(e); }));
+  const handle: FileHandle = await fsPromises().open(file, 'r').catch((e) => { throw cannotOpen(e); });
+  try {
+    const { size } = await handle.stat();
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let position = 0; position < size;) {
+        const buffer = new Uint8Array(Math.min(READ_CHUNK, size - position));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) return;
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+    }
+    return await read(chunks(), size);
+  } finally {
+    await handle.close(); // after a read in flight (an abort does not wait for it)
+  }
+}
+
+/**
+ * readModelFile without blocking the event loop: loads the file as its chunks
+ * come from disk (see loadModelAsync), with `signal` and `onProgress`. Rejects
+ * with readModelFile's errors, or the signal's reason once it aborts.
+ */
+export async function readModelFileAsync(rt: Runtime, file: string, options: Omit<LoadModelAsyncOptions, 'byteLength'> = {}): Promise<LoadedModel> {
+  checkRuntime(rt, 'readModelFileAsync');
+  checkOptions('readModelFileAsync', options, READ_ASYNC_KEYS);
+  return withFileChunks(file, 'readModelFileAsync', (chunks, byteLength) => loadModelAsync(rt, chunks, { ...options, byteLength }));
+}
+
+/** readModelInfo without blocking the event loop (see inspectModelAsync). */
+export async function readModelInfoAsync(file: string, options: Omit<InspectModelAsyncOptions, 'byteLength'> = {}): Promise<ModelInfo> {
+  checkOptions('readModelInfoAsync', options, INFO_ASYNC_KEYS);
+  return withFileChunks(file, 'readModelInfoAsync', (chunks, byteLength) => inspectModelAsync(chunks, { ...options, byteLength }));
+}
+
+const READ_ASYNC_KEYS = new Set(['spec', 'signal', 'onProgress']);
+const INFO_ASYNC_KEYS = new Set(['signal']);

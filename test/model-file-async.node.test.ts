@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -133,6 +134,23 @@ describe('loadModelAsync over HTTP and from files', () => {
   it('inspectModelAsync reads the header of a download and closes the connection, which the server would hold open', async () => {
     expect(await inspectModelAsync(fetch(`${base}/stall-inspect`))).toEqual(inspectModel(bytes));
     await until(() => served.get('/stall-inspect')!.closed);
+  });
+});
+
+describe('bytes from another realm', () => {
+  it('a vm context\'s Uint8Array, whole or in chunks, loads as this realm\'s does (sync and async)', async () => {
+    const foreign = runInNewContext('new Uint8Array(n)', { n: bytes.length }) as Uint8Array;
+    foreign.set(bytes);
+    expect(foreign instanceof Uint8Array).toBe(false);
+    const expected = loadModel(rt, bytes);
+    const pieces = [foreign.subarray(0, 1000), foreign.subarray(1000)];
+    for (const got of [loadModel(rt, foreign), loadModel(rt, pieces), await loadModelAsync(rt, foreign), await loadModelAsync(rt, pieces)]) {
+      for (const [k, t] of Object.entries(expected.net.params)) expectBits(got.net.params[k].toArray(), t.toArray(), k);
+      got.net.dispose();
+      got.optimizer!.dispose();
+    }
+    expected.net.dispose();
+    expected.optimizer!.dispose();
   });
 });
 

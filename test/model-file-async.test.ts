@@ -247,6 +247,7 @@ describe('loadModelAsync', () => {
       ['a 404', () => loadModelAsync(rt, new Response('not here', { status: 404 })), /^loadModelAsync: the response failed with HTTP 404$/],
       ['a read body', () => loadModelAsync(rt, read), /^loadModelAsync: the response: its body was already read$/],
       ['a locked stream', () => loadModelAsync(rt, locked), /^loadModelAsync: source's stream cannot be read .*: is it locked, or already read\?$/],
+      ['a promise that rejects', () => loadModelAsync(rt, Promise.reject(new TypeError('fetch failed'))), /^loadModelAsync: source, a promise of a Response, rejected \(fetch failed\)$/],
       ['a promise of something else', () => loadModelAsync(rt, Promise.resolve(bytes) as never), /^loadModelAsync: source is a promise of \[object Uint8Array\], not of a Response$/],
       ['an unknown option', () => loadModelAsync(rt, bytes, { progress: () => {} } as never), /^loadModelAsync: unknown option 'progress' \(expected one of byteLength, spec, signal, onProgress\)$/],
       ['onProgress', () => loadModelAsync(rt, bytes, { onProgress: 1 as never }), /^loadModelAsync: onProgress must be a function, got \[object Number\]$/],

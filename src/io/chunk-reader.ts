@@ -61,8 +61,9 @@ export class ChunkReader {
   private *next(): Reading<boolean> {
     const chunk = yield;
     if (chunk === END_OF_INPUT) return false;
-    if (!(chunk instanceof Uint8Array)) throw new TypeError(`${this.who}: every chunk must be a Uint8Array, got ${Object.prototype.toString.call(chunk)}`);
-    this.chunk = chunk;
+    // by tag, not instanceof: bytes from another realm (an iframe, a vm context) are bytes too
+    if (Object.prototype.toString.call(chunk) !== '[object Uint8Array]') throw new TypeError(`${this.who}: every chunk must be a Uint8Array, got ${Object.prototype.toString.call(chunk)}`);
+    this.chunk = chunk as Uint8Array;
     this.at = 0;
     return true;
   }

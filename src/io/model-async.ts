@@ -97,12 +97,19 @@ const tagOf = (x: unknown) => Object.prototype.toString.call(x);
 
 /** The chunks of `source` and the file's length where known (`byteLength` first). */
 async function chunksOfSource(who: string, source: ModelSource, byteLength: number | undefined, signal: AbortSignal | undefined): Promise<{ chunks: Chunks; fileBytes: number | undefined }> {
-  if (source instanceof Uint8Array) return { chunks: iteratorChunks([source][Symbol.iterator]()), fileBytes: source.length };
   if (source === null || typeof source !== 'object') throw sourceError(who, source);
+  // by tag, not instanceof: bytes from another realm (an iframe, a vm context) are bytes too
+  if (tagOf(source) === '[object Uint8Array]') return { chunks: iteratorChunks([source][Symbol.iterator]()), fileBytes: (source as Uint8Array).length };
   if (typeof (source as PromiseLike<Response>).then === 'function') {
-    const response = await untilAborted(Promise.resolve(source as PromiseLike<Response>), signal);
+    let response: unknown;
+    try {
+      response = await untilAborted(Promise.resolve(source as PromiseLike<Response>), signal);
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw new Error(`${who}: source, a promise of a Response, rejected (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
     if (tagOf(response) !== '[object Response]') throw new TypeError(`${who}: source is a promise of ${tagOf(response)}, not of a Response`);
-    return chunksOfSource(who, response, byteLength, signal);
+    return chunksOfSource(who, response as Response, byteLength, signal);
   }
   if (tagOf(source) === '[object Response]') {
     const response = source as Response;
@@ -230,12 +237,13 @@ async function readAsync<T>(
           piece = rest;
           rest = null;
         }
-        if (piece instanceof Uint8Array && piece.length > SLICE_BYTES) {
-          rest = piece.subarray(SLICE_BYTES);
-          piece = piece.subarray(0, SLICE_BYTES);
+        const bytes = tagOf(piece) === '[object Uint8Array]' ? (piece as Uint8Array) : null; // anything else: the reader refuses it
+        if (bytes !== null && bytes.length > SLICE_BYTES) {
+          rest = bytes.subarray(SLICE_BYTES);
+          piece = bytes.subarray(0, SLICE_BYTES);
         }
-        if (piece instanceof Uint8Array && piece.length > 0) {
-          bytesRead += piece.length;
+        if (bytes !== null && bytes.length > 0) {
+          bytesRead += (piece as Uint8Array).length;
           onProgress?.(bytesRead, fileBytes); // before the piece is read, so its throw still reaches the reading code
         }
       } catch (e) {

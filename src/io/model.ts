@@ -237,7 +237,7 @@ export function saveModel(net: Sequential, options: SaveModelOptions = {}): Uint
 
 /** The chunks of `source` and the file's length where known; a TypeError / RangeError naming `who` for a bad source or byteLength. */
 export function chunksOf(who: string, source: Uint8Array | Iterable<Uint8Array>, byteLength: number | undefined): { chunks: Iterator<unknown>; fileBytes: number | undefined } {
-  if (source instanceof Uint8Array) return { chunks: [source][Symbol.iterator](), fileBytes: source.length };
+  if (Object.prototype.toString.call(source) === '[object Uint8Array]') return { chunks: [source][Symbol.iterator](), fileBytes: (source as Uint8Array).length };
   if (source === null || typeof source !== 'object' || typeof (source as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') {
     throw new TypeError(`${who}: source must be a Uint8Array or an iterable of Uint8Array chunks, got ${Object.prototype.toString.call(source)}`);
   }

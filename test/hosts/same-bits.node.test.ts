@@ -1,7 +1,9 @@
 // Same bits everywhere: the seeded 50-step run of test/hosts/train-hash.mjs (a
 // small MLP and SimpleConvNet, Adam) on the default plain-SIMD build gives the
 // same parameter and prediction hashes in Node, Chromium, workerd, Bun and
-// Deno (and each host's frozen copy predicts with its net's bits), on 1 and 2
+// Deno (and each host's frozen copy predicts with its net's bits, and its net
+// saved and read back by loadModelAsync from the host's own Response, Blob and
+// stream has them), on 1 and 2
 // threads where the host has threads. Each host runs the built package the way
 // its users load it: Node, Bun and Deno the Node entry (dist/bundle/node.js),
 // Chromium the portable bundle from a cross-origin isolated loopback page,
@@ -23,7 +25,7 @@ for (const f of ['dist/bundle/node.js', 'dist/bundle/index.js', 'build/simdnn.wa
   if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
 }
 
-interface HashRun { mlp: string; conv: string; loss: number[]; predicted: string[]; frozenPredicted: string[]; threads: number; workerChunks: number }
+interface HashRun { mlp: string; conv: string; loss: number[]; predicted: string[]; frozenPredicted: string[]; reloaded: string[]; threads: number; workerChunks: number }
 const runs: Record<string, HashRun> = {};
 
 function binary(pkg: string, file: string): string | null {
@@ -44,6 +46,7 @@ function record(name: string, r: HashRun, threads: number): void {
   expect(r.threads, `${name}: threads`).toBe(threads);
   if (threads > 1) expect(r.workerChunks, `${name}: parts run by workers`).toBeGreaterThan(0);
   expect(r.frozenPredicted, `${name}: a frozen copy predicts with the net's bits`).toEqual(r.predicted);
+  expect(r.reloaded, `${name}: the net saved and read back by loadModelAsync from the host's Response has its bits`).toEqual([r.mlp, r.conv]);
   runs[name] = r;
 }
 

@@ -2,7 +2,8 @@
 // small MLP and of SimpleConvNet on synthetic data from a seeded generator,
 // then a SHA-256 of every parameter's float32 bits, in key order, and of the
 // trained net's predictions (batches 1, 3, 8 and all rows), by net.predict and
-// by its frozen copy (net.freeze(): weights packed once). Plain
+// by its frozen copy (net.freeze(): weights packed once), and of the net saved
+// and read back by loadModelAsync from the host's own Response. Plain
 // JavaScript with no import, so Node, Chromium, workerd, Bun and Deno all load
 // it as is; the caller passes the simdnn module it imported and the runtime.
 
@@ -69,9 +70,17 @@ async function train(simdnn, rt, net, shape, seed) {
   const frozen = net.freeze();
   const frozenPredicted = await hashPredictions(x, (rows) => frozen.predict(rows));
   frozen.dispose();
+  // the trained net saved and read back as this host's own Response of a Blob's stream, in pieces
+  const bytes = simdnn.saveModel(net, { optimizer: opt });
+  let received = 0;
+  const loaded = await simdnn.loadModelAsync(rt, new Response(new Blob([bytes]).stream()), { onProgress: (n) => { received = n; } });
+  const reloaded = received === bytes.length ? await hashParams(loaded.net) : `read ${received} of ${bytes.length} bytes`;
+  loaded.net.dispose();
+  loaded.optimizer.dispose();
+  opt.dispose();
   x.dispose();
   net.dispose();
-  return { hash, loss, predicted, frozenPredicted };
+  return { hash, loss, predicted, frozenPredicted, reloaded };
 }
 
 /**
@@ -90,6 +99,7 @@ export async function trainHash(simdnn, rt) {
   return {
     mlp: mlp.hash, conv: conv.hash, loss: [mlp.loss, conv.loss],
     predicted: [mlp.predicted, conv.predicted], frozenPredicted: [mlp.frozenPredicted, conv.frozenPredicted],
+    reloaded: [mlp.reloaded, conv.reloaded],
     threads: rt.features.threads, workerChunks: rt.threadStats().workerChunks,
   };
 }

@@ -143,3 +143,8 @@ export function oneOf<T extends string>(flag: string, text: string, names: reado
   if (!names.includes(name)) throw new UsageError(`--${flag}: unknown name '${text}' (expected one of ${names.join(', ')})`);
   return name;
 }
+
+/** The exit code of a command interrupted by `signal` (its reason: the signal's name). */
+export function interrupted(signal: AbortSignal): number {
+  return signal.reason === 'SIGINT' ? 130 : 143;
+}

@@ -1,19 +1,21 @@
 // What several commands share: loading a data set by name (the bundled digits
-// or an IDX directory), describing a net in one line, checking before any work
+// or an IDX directory), reading a model from a file or an http(s) URL,
+// describing a net in one line, checking before any work
 // that a model file can be written where asked, and writing it with a
 // fallback so a trained model is never lost.
 import { constants } from 'node:fs';
 import { access, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SaveModelOptions } from '../../io/model.js';
+import type { LoadedModel, ModelInfo, SaveModelOptions } from '../../io/model.js';
+import { inspectModelAsync, loadModelAsync } from '../../io/model-async.js';
 import { SafetensorsError } from '../../io/safetensors.js';
 import type { NetKind, NetSpec } from '../../nets/registry.js';
 import type { Sequential } from '../../nets/sequential.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor } from '../../runtime/tensor.js';
 import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
-import { temporaryBeside, writeModelFile } from '../model-file.js';
+import { readModelFile, readModelInfo, temporaryBeside, writeModelFile } from '../model-file.js';
 import { UsageError } from './command.js';
 
 /** Whether a net kind takes rows (flattened images) rather than [N, C, H, W]. */
@@ -118,5 +120,31 @@ export async function saveWithFallback(file: string, net: Sequential, options: S
       }
     }
     throw new Error(`${failure}; writing it to the working directory and to ${tmpdir()} failed too`);
+  }
+}
+
+/** Whether a model argument is an http(s) URL (read with fetch) rather than a file's path. */
+export function isModelUrl(model: string): boolean {
+  return /^https?:\/\//i.test(model);
+}
+
+/** The model `model` names, a file or an http(s) URL (read as it downloads); the caller owns it. */
+export async function readModel(rt: Runtime, model: string, signal: AbortSignal): Promise<LoadedModel> {
+  return isModelUrl(model) ? loadModelAsync(rt, await fetchModel(model, signal), { signal }) : readModelFile(rt, model);
+}
+
+/** The header of the model `model` names, a file or an http(s) URL (whose download stops after the header). */
+export async function readHeaderOf(model: string, signal: AbortSignal): Promise<ModelInfo> {
+  return isModelUrl(model) ? inspectModelAsync(await fetchModel(model, signal), { signal }) : readModelInfo(model);
+}
+
+/** The response for a model's URL; an Error naming the URL when none comes (the loaders check its status). */
+async function fetchModel(url: string, signal: AbortSignal): Promise<Response> {
+  try {
+    return await fetch(url, { signal });
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    const cause = (e as Error & { cause?: unknown }).cause;
+    throw new Error(`cannot fetch ${url}: ${cause instanceof Error ? cause.message : (e as Error).message}`, { cause: e });
   }
 }

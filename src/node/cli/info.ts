@@ -1,13 +1,20 @@
-// `simdnn info FILE`: what a model file holds, from its header alone.
-import { readModelInfo } from '../model-file.js';
-import { isNetTensor } from '../../io/model.js';
-import { UsageError, type Command, type CommandContext } from './command.js';
-import { describeNet } from './common.js';
+// `simdnn info FILE|URL`: what a model file holds, from its header alone (of a
+// URL, only the header is downloaded).
+import { isNetTensor, type ModelInfo } from '../../io/model.js';
+import { interrupted, UsageError, type Command, type CommandContext } from './command.js';
+import { describeNet, readHeaderOf } from './common.js';
 
-async function info({ values, positionals, io }: CommandContext): Promise<number> {
+async function info({ values, positionals, io, signal }: CommandContext): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one model file, got ${positionals.length}`);
   const file = positionals[0];
-  const m = readModelInfo(file);
+  let m: ModelInfo;
+  try {
+    m = await readHeaderOf(file, signal);
+  } catch (e) {
+    if (!signal.aborted) throw e;
+    io.stderr.write(`simdnn: stopped (${String(signal.reason)}) while reading ${file}\n`);
+    return interrupted(signal);
+  }
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ file, ...m, architecture: m.spec ? describeNet(m.spec) : null })}\n`);
     return 0;
@@ -31,9 +38,9 @@ async function info({ values, positionals, io }: CommandContext): Promise<number
 export const infoCommand: Command = {
   name: 'info',
   summary: 'show a model file: architecture, parameter count, optimizer, metadata',
-  positionals: 'FILE',
-  description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata.',
+  positionals: 'FILE|URL',
+  description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata. Of an http(s) URL,\nonly the header is downloaded.',
   options: [{ name: 'json', help: 'print one JSON object on stdout' }],
-  examples: ['simdnn info model.safetensors'],
+  examples: ['simdnn info model.safetensors', 'simdnn info https://example.com/models/digits.safetensors'],
   run: info,
 };

@@ -3,10 +3,10 @@
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor, Tensor } from '../../runtime/tensor.js';
 import { loadIdxPart, loadMnist } from '../data.js';
-import { readModelFile } from '../model-file.js';
 import { createRuntime } from '../runtime.js';
-import { intValue, UsageError, type Command, type CommandContext } from './command.js';
-import { checkDataArg, describeNet, takesRows } from './common.js';
+import type { NamedNet } from '../../nets/registry.js';
+import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
+import { checkDataArg, describeNet, readModel, takesRows } from './common.js';
 
 /** What `simdnn predict --json` prints. */
 export interface PredictReport {
@@ -26,14 +26,23 @@ export interface PredictReport {
 
 const ROWS_PER_CHUNK = 1000;
 
-async function predict({ values, positionals, io }: CommandContext): Promise<number> {
+async function predict({ values, positionals, io, signal }: CommandContext): Promise<number> {
   const model = modelArg(values.model, positionals);
   const data = typeof values.data === 'string' ? values.data : 'mnist';
   const testRows = typeof values['test-rows'] === 'string' ? intValue('test-rows', values['test-rows'], 1) : undefined;
   await checkDataArg(data);
   const rt: Runtime = await createRuntime({ threads: 1 });
   try {
-    const { net } = readModelFile(rt, model);
+    let net: NamedNet;
+    try {
+      const loaded = await readModel(rt, model, signal);
+      loaded.optimizer?.dispose();
+      net = loaded.net;
+    } catch (e) {
+      if (!signal.aborted) throw e;
+      io.stderr.write(`simdnn: stopped (${String(signal.reason)}) while reading ${model}\n`);
+      return interrupted(signal);
+    }
     try {
       const { x, t } = await testSet(rt, data, takesRows(net.spec.kind), testRows);
       try {
@@ -117,10 +126,10 @@ function format(r: PredictReport): string {
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'evaluate a saved model: accuracy, per-class accuracy, confusion matrix',
-  positionals: '[FILE]',
-  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, the accuracy per class and the confusion matrix.',
+  positionals: '[FILE|URL]',
+  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, the accuracy per class and the confusion matrix.\nThe model may be an http(s) URL, read as it downloads.',
   options: [
-    { name: 'model', value: 'file', help: 'the model file (safetensors, from simdnn train --save); or give it as FILE' },
+    { name: 'model', value: 'file|url', help: 'the model file (safetensors, from simdnn train --save) or its http(s) URL; or give it as FILE|URL' },
     { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
     { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all)' },
     { name: 'json', help: 'print one JSON object (accuracy, perClass, confusion) on stdout' },

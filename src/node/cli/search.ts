@@ -17,7 +17,7 @@ import { localExecutor } from '../search/local.js';
 import { DEFAULT_QUEUE_NAME, queueExecutor, refusedFinish } from '../search/queue.js';
 import { redisConnection, shownUrl } from '../search/redis-connection.js';
 import { ResultsFile } from '../search/results-file.js';
-import { intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
+import { interrupted, intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'study', value: 'name', default: 'study', help: "the study's name: its results file and its jobs' ids; run it again to resume" },
@@ -136,11 +136,6 @@ function trialTimeoutMs(text: string): number {
   const max = MAX_TRIAL_TIMEOUT_MS / 1000;
   if (!(seconds > 0 && seconds <= max)) throw new UsageError(`--trial-timeout: expected a number of seconds in (0, ${max}] (about 24.8 days), got ${text}`);
   return seconds * 1000;
-}
-
-/** The exit code of a command interrupted by `signal` (its reason: the signal's name). */
-export function interrupted(signal: AbortSignal): number {
-  return signal.reason === 'SIGINT' ? 130 : 143;
 }
 
 async function search({ values, io, signal }: CommandContext): Promise<number> {

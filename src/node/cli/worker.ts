@@ -3,8 +3,8 @@
 // before or after `simdnn search --queue`.
 import { runQueueWorker, DEFAULT_QUEUE_NAME } from '../search/queue.js';
 import { shownUrl } from '../search/redis-connection.js';
-import { intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
-import { connectTimeoutMs, interrupted, notAnswering, retryReporter, unbroken } from './search.js';
+import { interrupted, intValue, UsageError, type Command, type CommandContext, type OptionSpec } from './command.js';
+import { connectTimeoutMs, notAnswering, retryReporter, unbroken } from './search.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'queue', value: 'url', help: 'the Redis holding the queue (required): redis://[USER:PASSWORD@]HOST:PORT[/DB], rediss:// for TLS' },

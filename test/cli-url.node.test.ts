@@ -1,8 +1,9 @@
 // `simdnn info URL` and `simdnn predict URL`: a model read over HTTP from a
 // local server, as from its file. info needs the header only: a server that
 // sends the header and then holds the connection open still gets an answer
-// (and sees the connection closed). A 404, a refused connection and a signal
-// while the model downloads each end with a clear message and exit code.
+// (and sees the connection closed). A 404, a refused connection, a signal
+// while the model downloads and a server that stops sending (--read-timeout)
+// each end with a clear message and exit code.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,6 +34,23 @@ beforeAll(async () => {
     else if (url === '/header-then-nothing' || url === '/half-then-nothing') {
       // the rest never comes: only a client that stops reading ends this response
       res.writeHead(200, { 'content-length': bytes.length }).write(bytes.subarray(0, url === '/half-then-nothing' ? bytes.length >> 1 : headerEnd));
+    } else if (url === '/headers-then-nothing') {
+      res.writeHead(200, { 'content-length': bytes.length }).flushHeaders();
+    } else if (url === '/slow') {
+      // the model in 10 pieces 100 ms apart: a second in all, never 0.3 s without a byte
+      res.writeHead(200, { 'content-length': bytes.length });
+      const piece = Math.ceil(bytes.length / 10);
+      let at = 0;
+      const next = () => {
+        if (res.destroyed) return;
+        res.write(bytes.subarray(at, at + piece));
+        at += piece;
+        if (at >= bytes.length) res.end();
+        else setTimeout(next, 100);
+      };
+      next();
+    } else if (url === '/silent') {
+      // no status line, no headers: the request is never answered
     } else res.writeHead(404).end('no such model');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -76,6 +94,29 @@ describe('the command line reads a model from an http(s) URL', () => {
     const stopped = await pending;
     expect([stopped.code, stopped.stderr]).toEqual([130, `simdnn: stopped (SIGINT) while reading ${base}/half-then-nothing\n`]);
     await until(() => closed.has('/half-then-nothing'));
+  });
+});
+
+describe('a server that stops sending', () => {
+  it('ends the command after --read-timeout seconds without a byte, saying how much came; a bad --read-timeout is a usage error', async () => {
+    const cases: Array<[string[], string, number]> = [
+      [['info'], '/silent', 0],
+      [['info'], '/headers-then-nothing', 0],
+      [['predict', '--test-rows', '10'], '/half-then-nothing', bytes.length >> 1],
+    ];
+    for (const [command, route, received] of cases) {
+      const r = await runCli([...command, `${base}${route}`, '--read-timeout', '0.3']);
+      expect([r.code, r.stderr], route).toEqual([1, `simdnn: error: ${base}${route} sent nothing for 0.3 s (${received} bytes received; --read-timeout)\n`]);
+    }
+    // a slow server that keeps sending is waited for
+    const slow = await runCli(['predict', `${base}/slow`, '--test-rows', '200', '--json', '--read-timeout', '0.3']);
+    expect(slow.code, slow.stderr).toBe(0);
+    expect(JSON.parse(slow.stdout).model).toBe(`${base}/slow`);
+    for (const bad of ['0', '-1', 'soon', '3e9']) {
+      const r = await runCli(['info', `${base}/model`, `--read-timeout=${bad}`]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr, bad).toMatch(/^simdnn: --read-timeout: expected a number/);
+    }
   });
 });
 

@@ -16,7 +16,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor } from '../../runtime/tensor.js';
 import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo, temporaryBeside, writeModelFile } from '../model-file.js';
-import { UsageError } from './command.js';
+import { numberValue, UsageError } from './command.js';
 
 /** Whether a net kind takes rows (flattened images) rather than [N, C, H, W]. */
 export function takesRows(kind: NetKind): boolean {
@@ -128,14 +128,62 @@ export function isModelUrl(model: string): boolean {
   return /^https?:\/\//i.test(model);
 }
 
+/** Seconds a model's URL may send nothing before the command gives up (--read-timeout's default, as long as curl waits to connect). */
+export const READ_TIMEOUT_S = 30;
+
+/** The --read-timeout option of the commands that read a model. */
+export const READ_TIMEOUT_OPTION = { name: 'read-timeout', value: 's', default: String(READ_TIMEOUT_S), help: 'of a model read from a URL: give up when it sends nothing for this many seconds' } as const;
+
+/** --read-timeout's value: seconds in (0, what a timer holds]. */
+export function readTimeoutS(text: string | boolean | undefined): number {
+  if (typeof text !== 'string') return READ_TIMEOUT_S;
+  const s = numberValue('read-timeout', text);
+  const max = (2 ** 31 - 1) / 1000;
+  if (!(s > 0 && s <= max)) throw new UsageError(`--read-timeout: expected a number of seconds in (0, ${max}], got ${text}`);
+  return s;
+}
+
 /** The model `model` names, a file or an http(s) URL (read as it downloads); the caller owns it. */
-export async function readModel(rt: Runtime, model: string, signal: AbortSignal): Promise<LoadedModel> {
-  return isModelUrl(model) ? loadModelAsync(rt, await fetchModel(model, signal), { signal }) : readModelFile(rt, model);
+export async function readModel(rt: Runtime, model: string, signal: AbortSignal, timeoutS: number): Promise<LoadedModel> {
+  if (!isModelUrl(model)) return readModelFile(rt, model);
+  return fromUrl(model, signal, timeoutS, (response, options) => loadModelAsync(rt, response, options));
 }
 
 /** The header of the model `model` names, a file or an http(s) URL (whose download stops after the header). */
-export async function readHeaderOf(model: string, signal: AbortSignal): Promise<ModelInfo> {
-  return isModelUrl(model) ? inspectModelAsync(await fetchModel(model, signal), { signal }) : readModelInfo(model);
+export async function readHeaderOf(model: string, signal: AbortSignal, timeoutS: number): Promise<ModelInfo> {
+  if (!isModelUrl(model)) return readModelInfo(model);
+  return fromUrl(model, signal, timeoutS, (response, { signal: both }) => inspectModelAsync(response, { signal: both }));
+}
+
+/**
+ * Fetches `url` and runs `read` on its response, aborting with an Error that
+ * says so when the server sends nothing for `timeoutS` seconds (a stalled
+ * server would otherwise hold the command for good) or when `signal` aborts
+ * (then with its reason).
+ */
+async function fromUrl<T>(
+  url: string, signal: AbortSignal, timeoutS: number,
+  read: (response: Response, options: { signal: AbortSignal; onProgress: (bytesRead: number) => void }) => Promise<T>,
+): Promise<T> {
+  const both = new AbortController();
+  const onAbort = () => both.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  let received = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => both.abort(new Error(`${url} sent nothing for ${timeoutS} s (${received} bytes received; --read-timeout)`)), timeoutS * 1000);
+  };
+  try {
+    arm();
+    const response = await fetchModel(url, both.signal);
+    arm();
+    return await read(response, { signal: both.signal, onProgress: (n) => { received = n; arm(); } });
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** The response for a model's URL; an Error naming the URL when none comes (the loaders check its status). */

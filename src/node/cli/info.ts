@@ -2,14 +2,15 @@
 // URL, only the header is downloaded).
 import { isNetTensor, type ModelInfo } from '../../io/model.js';
 import { interrupted, UsageError, type Command, type CommandContext } from './command.js';
-import { describeNet, readHeaderOf } from './common.js';
+import { describeNet, READ_TIMEOUT_OPTION, readHeaderOf, readTimeoutS } from './common.js';
 
 async function info({ values, positionals, io, signal }: CommandContext): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one model file, got ${positionals.length}`);
   const file = positionals[0];
+  const timeoutS = readTimeoutS(values['read-timeout']);
   let m: ModelInfo;
   try {
-    m = await readHeaderOf(file, signal);
+    m = await readHeaderOf(file, signal, timeoutS);
   } catch (e) {
     if (!signal.aborted) throw e;
     io.stderr.write(`simdnn: stopped (${String(signal.reason)}) while reading ${file}\n`);
@@ -40,7 +41,7 @@ export const infoCommand: Command = {
   summary: 'show a model file: architecture, parameter count, optimizer, metadata',
   positionals: 'FILE|URL',
   description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata. Of an http(s) URL,\nonly the header is downloaded.',
-  options: [{ name: 'json', help: 'print one JSON object on stdout' }],
+  options: [{ name: 'json', help: 'print one JSON object on stdout' }, READ_TIMEOUT_OPTION],
   examples: ['simdnn info model.safetensors', 'simdnn info https://example.com/models/digits.safetensors'],
   run: info,
 };

@@ -6,7 +6,7 @@ import { loadIdxPart, loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import type { NamedNet } from '../../nets/registry.js';
 import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
-import { checkDataArg, describeNet, readModel, takesRows } from './common.js';
+import { checkDataArg, describeNet, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
 
 /** What `simdnn predict --json` prints. */
 export interface PredictReport {
@@ -30,12 +30,13 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
   const model = modelArg(values.model, positionals);
   const data = typeof values.data === 'string' ? values.data : 'mnist';
   const testRows = typeof values['test-rows'] === 'string' ? intValue('test-rows', values['test-rows'], 1) : undefined;
+  const timeoutS = readTimeoutS(values['read-timeout']);
   await checkDataArg(data);
   const rt: Runtime = await createRuntime({ threads: 1 });
   try {
     let net: NamedNet;
     try {
-      const loaded = await readModel(rt, model, signal);
+      const loaded = await readModel(rt, model, signal, timeoutS);
       loaded.optimizer?.dispose();
       net = loaded.net;
     } catch (e) {
@@ -133,6 +134,7 @@ export const predictCommand: Command = {
     { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
     { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all)' },
     { name: 'json', help: 'print one JSON object (accuracy, perClass, confusion) on stdout' },
+    READ_TIMEOUT_OPTION,
   ],
   examples: ['simdnn predict model.safetensors', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],
   run: predict,

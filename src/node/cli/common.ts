@@ -128,7 +128,7 @@ export function isModelUrl(model: string): boolean {
   return /^https?:\/\//i.test(model);
 }
 
-/** Seconds a model's URL may send nothing before the command gives up (--read-timeout's default, as long as curl waits to connect). */
+/** Seconds a model's URL may send nothing before the command gives up (--read-timeout's default). */
 export const READ_TIMEOUT_S = 30;
 
 /** The --read-timeout option of the commands that read a model. */

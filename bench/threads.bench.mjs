@@ -335,7 +335,8 @@ async function pairedCli(suite, name) {
       const r = await cliRun(suite, name, side ? ['--threads', '1'] : []);
       ms[side].push(r.ms);
       faults.push(...r.faults);
-      if (!side) ways.push(r.use.poolStepMs === null ? 'no probe' : r.use.pool ? 'split' : 'one thread');
+      // a run that ended on one thread says what its last probe measured (a step split and on one thread, in ms)
+      if (!side) ways.push(r.use.poolStepMs === null ? 'no probe' : r.use.pool ? 'split' : `one thread (probe ${r.use.probes}: ${r.use.poolStepMs.toPrecision(3)} ms split, ${r.use.serialStepMs.toPrecision(3)} on one)`);
     }
   }
   const mean = (a) => a.reduce((sum, v) => sum + v, 0) / a.length;

@@ -12,6 +12,7 @@ import { createOptimizer } from '../src/optim/registry.js';
 import { inspectModel, loadModel, saveModel, type LoadedModel } from '../src/io/model.js';
 import { inspectModelAsync, loadModelAsync } from '../src/io/model-async.js';
 import { SafetensorsError } from '../src/io/safetensors.js';
+import { OutOfMemoryError } from '../src/runtime/errors.js';
 import { expectBits, makeRuntime, randomArray, randomInts, rng } from './helpers/runtime.js';
 import { Canaries } from './helpers/canaries.js';
 
@@ -278,6 +279,25 @@ describe('loadModelAsync', () => {
     expect(got.net.spec).toEqual(mlp);
     got.net.dispose();
     net.dispose();
+  });
+});
+
+describe('loadModelAsync on a runtime too small for the file\'s net', () => {
+  it('rejects with OutOfMemoryError (not a SafetensorsError, which would blame the file), keeps nothing and cancels the download', async () => {
+    const net = buildNet(rt, { kind: 'mlp', options: { inputSize: 784, hiddenSizeList: [1000, 1000], outputSize: 10 } });
+    const bytes = saveModel(net);
+    net.dispose();
+    const small = await makeRuntime({ memory: { initial: 16, maximum: 32 } }); // 2 MiB: the net's 7 MB do not fit
+    const before = small.memoryStats().used;
+    const { stream, log } = streamOf(cut(bytes, [64 * 1024]));
+    const error = await loadModelAsync(small, stream).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OutOfMemoryError);
+    expect(error).not.toBeInstanceOf(SafetensorsError);
+    expect((error as Error).message).toMatch(/^out of memory: a \d+-byte allocation needs/);
+    expect(small.memoryStats().used).toBe(before);
+    expect(log.cancelled, 'the rest of the file is not downloaded').toBe(true);
+    expect(log.pulls).toBeLessThan(5);
+    small.dispose();
   });
 });
 

@@ -160,21 +160,8 @@ function streamChunks(who: string, stream: ReadableStream): Chunks {
   } catch (e) {
     throw new TypeError(`${who}: source's stream cannot be read (${(e as Error).message}): is it locked, or already read?`);
   }
-  let done = false;
-  return {
-    async next() {
-      const r = await reader.read();
-      if (!r.done) return r.value;
-      done = true;
-      reader.releaseLock();
-      return END_OF_INPUT;
-    },
-    stop(reason) {
-      if (done) return;
-      done = true;
-      reader.cancel(reason).catch(() => {}); // not awaited: a pending read resolves at once, the source's own cleanup may not
-    },
-  };
+  // a reader's read() answers as an iterator's next() does; cancel() stops the stream (a pending read resolves at once)
+  return iteratorChunks({ next: () => reader.read(), return: (reason?: unknown) => reader.cancel(reason) as never });
 }
 
 function iteratorChunks(it: Iterator<unknown> | AsyncIterator<unknown>): Chunks {
@@ -186,11 +173,12 @@ function iteratorChunks(it: Iterator<unknown> | AsyncIterator<unknown>): Chunks 
       done = true;
       return END_OF_INPUT;
     },
-    stop() {
+    stop(reason) {
       if (done) return;
       done = true;
       try {
-        Promise.resolve(it.return?.()).catch(() => {}); // an async generator's return waits for a pending next: not awaited
+        // not awaited: an async generator's return waits for a pending next, a stream's source may take its time
+        Promise.resolve(it.return?.(reason)).catch(() => {});
       } catch {
         // a throwing return() has nothing left to stop
       }

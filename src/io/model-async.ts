@@ -95,7 +95,7 @@ interface Chunks {
 
 const tagOf = (x: unknown) => Object.prototype.toString.call(x);
 
-/** The chunks of `source` and the file's length where known (`byteLength` first). */
+/** The chunks of `source` and the file's length where known: bytes' and a Blob's own, else `byteLength`, else a Response's Content-Length where it is the file's. */
 async function chunksOfSource(who: string, source: ModelSource, byteLength: number | undefined, signal: AbortSignal | undefined): Promise<{ chunks: Chunks; fileBytes: number | undefined }> {
   if (source === null || typeof source !== 'object') throw sourceError(who, source);
   // by tag, not instanceof: bytes from another realm (an iframe, a vm context) are bytes too

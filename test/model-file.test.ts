@@ -14,7 +14,7 @@ import { Sequential } from '../src/nets/sequential.js';
 import { Affine } from '../src/layers/affine.js';
 import { createOptimizer } from '../src/optim/registry.js';
 import { inspectModel, loadModel, saveModel, saveModelChunks } from '../src/io/model.js';
-import { MAX_HEADER_BYTES, SafetensorsError, decodeFloats, readHeaderLength } from '../src/io/safetensors.js';
+import { MAX_HEADER_BYTES, SafetensorsError, decodeFloats, encodeHeader, parseHeader, readHeaderLength } from '../src/io/safetensors.js';
 import { expectBits, makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import { OutOfMemoryError } from '../src/runtime/errors.js';
 
@@ -352,6 +352,23 @@ describe('malformed files', () => {
       /the architecture in the file is not usable \(MultiLayerNet: unknown option 'foo'/],
   );
 
+  // the same header as text, with W1's entry spelled out: a repeated key is only seen in the text
+  const entry = (offsets: [number, number], shape = [3, 2]) => JSON.stringify(w(offsets, shape));
+  const meta = JSON.stringify(tinyMeta.__metadata__);
+  const text = (...members: string[]) => file(`{${members.join(',')}}`, data32);
+  cases.push(
+    ['a tensor named twice', text(`"__metadata__":${meta}`, `"W1":${entry([0, 24])}`, `"b1":${entry([24, 32], [2])}`, `"b1":${entry([32, 40], [2])}`),
+      /^safetensors: the header holds tensor 'b1' twice \(a reader would keep one of them\)$/],
+    ['a tensor named twice, once with an escape', text(`"__metadata__":${meta}`, `"W1":${entry([0, 24])}`, `"b1":${entry([24, 32], [2])}`, `"b\\u0031":${entry([24, 32], [2])}`),
+      /the header holds tensor 'b1' twice/],
+    ['__metadata__ twice', text(`"__metadata__":${meta}`, `"W1":${entry([0, 24])}`, `"__metadata__":{"a":"b"}`, `"b1":${entry([24, 32], [2])}`),
+      /^safetensors: the header holds '__metadata__' twice/],
+    ['a metadata key twice', text(`"__metadata__":{"note":"x","simdnn.net":${JSON.stringify(JSON.stringify(tinySpec))},"note":"y"}`, `"W1":${entry([0, 24])}`, `"b1":${entry([24, 32], [2])}`),
+      /^safetensors: the header repeats the key 'note' in '__metadata__'$/],
+    ['a tensor entry\'s field twice', text(`"__metadata__":${meta}`, `"W1":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24],"dtype":"F16"}`, `"b1":${entry([24, 32], [2])}`),
+      /^safetensors: the header repeats the key 'dtype' in 'W1'$/],
+  );
+
   it('each gets a clear error before anything is allocated', () => {
     const random = rt.randomState;
     for (const [what, bytes, message] of cases) {
@@ -371,7 +388,8 @@ describe('malformed files', () => {
     bn.state.runningVar1.data[1] = NaN;
     expect(() => loadModel(rt, saveModel(bn))).toThrow(/tensor 'runningVar1' holds NaN at index 1/);
     bn.dispose();
-    expect(() => loadModel(rt, tinyFile('F64', [1, 2, 3e38, 4e38, 5, 6], [7, 8]))).toThrow(/^safetensors: an F64 value 4e\+38 is beyond float32's range \(it would become Infinity\)$/);
+    expect(() => loadModel(rt, tinyFile('F64', [1, 2, 3e38, 4e38, 5, 6], [7, 8]))).toThrow(/^loadModel: tensor 'W1': an F64 value 4e\+38 is beyond float32's range \(it would become Infinity\)$/);
+    expect(() => loadModel(rt, cut(tinyFile('F64', [1, 2, 3, 4, 5, 6], [7, -1e39]), [3, 5]))).toThrow(/^loadModel: tensor 'b1': an F64 value -1e\+39 is beyond float32's range \(it would become -Infinity\)$/);
     const opt = createOptimizer('adam');
     const net = buildNet(rt, tinySpec);
     opt.update(net.params, net.params);
@@ -384,6 +402,29 @@ describe('malformed files', () => {
     expect(() => loadModel(rt, bytes)).toThrow(/^loadModel: the saved optimizer's state is not usable \(Adam\.loadState: params\['b1'\]\.v\[0\] is -1; v is a running sum of squares, never negative\)$/);
     for (const d of [net, opt]) d.dispose();
     expect(rt.memoryStats().used).toBe(before.used);
+  });
+
+  it('inspectModel refuses each as loadModel does, but for the net constructor\'s own checks of its options', () => {
+    for (const [what, bytes, message] of cases) {
+      if (what === 'constructor options the net refuses') {
+        expect(inspectModel(bytes).spec?.options).toHaveProperty('foo', 1);
+        continue;
+      }
+      expect(() => inspectModel(bytes), what).toThrow(SafetensorsError);
+      expect(() => inspectModel(bytes), what).toThrow(new RegExp(message.source.replace(/^\^loadModel/, '^inspectModel')));
+    }
+    const badOptions = file({ ...tinyMeta, __metadata__: { ...adamMeta, 'simdnn.optimizer': JSON.stringify({ name: 'adam', options: { beta1: 2 }, t: 3 }) }, W1: w([0, 24]), b1: w([24, 32], [2]) }, data32);
+    expect(() => inspectModel(badOptions)).toThrow(/^inspectModel: the saved optimizer cannot be rebuilt \(.*beta1/);
+    expect(() => loadModel(rt, badOptions)).toThrow(/^loadModel: the saved optimizer cannot be rebuilt \(.*beta1/);
+  });
+
+  it('keys are repeated only within one object: quotes, braces and colons inside strings, and the same field in every tensor, are no repeat', () => {
+    const odd = { 'simdnn.net': JSON.stringify(tinySpec), '': '"{"a":1}"', 'a\\":{': 'b1', 'b1': '}]:"b1":' };
+    const bytes = tinyFile('F32', [1, 2, 3, 4, 5, 6], [7, 8], { __metadata__: odd });
+    const { net, metadata } = loadModel(rt, bytes);
+    expect(metadata).toEqual({ '': '"{"a":1}"', 'a\\":{': 'b1', 'b1': '}]:"b1":' });
+    net.dispose();
+    expect(inspectModel(bytes).metadata).toEqual(odd);
   });
 
   it('inspectModel refuses an architecture loadModel could not build, as a SafetensorsError; the exported decoders check their arguments', () => {
@@ -400,6 +441,17 @@ describe('malformed files', () => {
     expect(() => decodeFloats('F32', new Uint8Array(12), out, 0)).toThrow(/^decodeFloats: 12 bytes of F32 \(4-byte elements\) do not fit a Float32Array of 2 from index 0$/);
     expect(() => decodeFloats('F16', new Uint8Array(3), out, 0)).toThrow(/3 bytes of F16 \(2-byte elements\) do not fit/);
     expect(() => decodeFloats('toString', new Uint8Array(4), out, 0)).toThrow(/dtype toString is not a float type simdnn reads/);
+    // an F64 beyond float32 is found before anything is written
+    out.fill(7);
+    expect(() => decodeFloats('F64', encode('F64', [1, 1e39]), out, 0)).toThrow(/an F64 value 1e\+39 is beyond float32's range/);
+    expect(Array.from(out)).toEqual([7, 7]);
+    expect(() => encodeHeader([{ name: 'W', shape: [2], dtype: 'I32' as 'F32' }], {})).toThrow(/^safetensors: tensor 'W': simdnn writes F32 or F64, got "I32"$/);
+    expect(() => encodeHeader([{ name: 'W', shape: [-2, 0.5] }], {})).toThrow(/^safetensors: tensor 'W': shape \[-2, 0\.5\] must hold non-negative integers$/);
+    expect(() => encodeHeader([{ name: 'W', shape: [2] }, { name: 'W', shape: [3] }], {})).toThrow(/tensor name 'W' is reserved or repeated/);
+    // names of Object's members are tensors like any other
+    const names = encodeHeader([{ name: 'constructor', shape: [1] }, { name: '__proto__', shape: [2] }], { note: 'x' });
+    const json = names.subarray(8, 8 + readHeaderLength(names));
+    expect(parseHeader(json).tensors.map((t) => [t.name, t.begin, t.end])).toEqual([['constructor', 0, 4], ['__proto__', 4, 12]]);
   });
 
   it('a file that ends early in chunks without a known length frees the net it built', () => {

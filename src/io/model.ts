@@ -374,9 +374,43 @@ export function* loading(rt: Runtime, who: string, fileBytes: number | undefined
   const header = yield* readHeader(reader, fileBytes);
   const rawSpec = givenSpec ?? parseJsonMeta<unknown>(who, header.metadata, NET_KEY);
   if (rawSpec === undefined) throw new SafetensorsError(`${who}: the file's __metadata__ has no '${NET_KEY}' (the architecture); pass options.spec`);
+  const { spec, params, plan, optimizer, optimizerMeta } = checkAgainstSpec(who, header, rawSpec);
+  let net: NamedNet;
+  try {
+    try {
+      // building draws the initial weights from the stream; the file replaces them, so the stream is put back
+      net = rt.drawsUndone(() => buildNet(rt, spec));
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) throw e; // not the file's fault
+      throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
+    }
+    return yield* fill(who, reader, header, plan, net, optimizer, optimizerMeta, params);
+  } catch (e) {
+    optimizer?.dispose();
+    throw e;
+  }
+}
+
+/** What a header holds for the architecture `rawSpec`, every tensor matched to its place: a file that passes loads unless its bytes fail. */
+interface CheckedHeader {
+  spec: NetSpec;
+  params: Record<string, number[]>;
+  plan: Map<string, TensorPlan>;
+  /** The saved optimizer, rebuilt (the caller owns it); undefined when none was saved. */
+  optimizer?: ElementwiseOptimizer;
+  optimizerMeta?: SavedOptimizer;
+}
+
+/**
+ * Every check of a header against an architecture that needs no tensor's
+ * bytes: the spec, the saved optimizer, each tensor's place and shape, the
+ * optimizer's state complete. loadModel makes them before it builds anything;
+ * inspectModel makes them too, so `simdnn info` accepts only files that load.
+ */
+function checkAgainstSpec(who: string, header: SafetensorsHeader, rawSpec: unknown): CheckedHeader {
   let spec: NetSpec, groups: ReturnType<typeof netTensorGroups>;
   try {
-    spec = checkNetSpec(rawSpec, `${who}: architecture`);
+    spec = checkNetSpec(rawSpec, 'architecture');
     groups = netTensorGroups(spec);
   } catch (e) {
     throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
@@ -391,19 +425,11 @@ export function* loading(rt: Runtime, who: string, fileBytes: number | undefined
       throw new SafetensorsError(`${who}: the saved optimizer cannot be rebuilt (${(e as Error).message})`);
     }
   }
-  let net: NamedNet;
   try {
     const plan = planTensors(who, header, groups.params, groups.state, optimizer?.stateSlots ?? null);
     if ([...plan.values()].some((p) => p.slot) && !optimizerMeta) throw new SafetensorsError(`${who}: the file has optimizer tensors but no '${OPTIMIZER_KEY}' metadata`);
     if (optimizer) checkStateComplete(who, plan, optimizer.stateSlots);
-    try {
-      // building draws the initial weights from the stream; the file replaces them, so the stream is put back
-      net = rt.drawsUndone(() => buildNet(rt, spec));
-    } catch (e) {
-      if (e instanceof OutOfMemoryError) throw e; // not the file's fault
-      throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
-    }
-    return yield* fill(who, reader, header, plan, net, optimizer, optimizerMeta, groups.params);
+    return { spec, params: groups.params, plan, ...(optimizer ? { optimizer, optimizerMeta } : {}) };
   } catch (e) {
     optimizer?.dispose();
     throw e;
@@ -442,7 +468,7 @@ function* fill(
         const target = targets[entry.name];
         out = () => target.data;
       }
-      yield* readFloats(reader, entry, out);
+      yield* readFloats(who, reader, entry, out);
     }
     if (!(yield* reader.atEnd())) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
     checkRunningVariances(who, Object.entries(net.state).map(([name, t]) => [name, t.data]));
@@ -490,8 +516,17 @@ function* readDoubles(reader: ChunkReader, entry: TensorEntry, count: number): R
 }
 
 /** Streams one tensor's bytes into `out()`, converting to float32; elements split across chunks are carried over. */
-function* readFloats(reader: ChunkReader, entry: TensorEntry, out: () => Float32Array): Reading<void> {
+function* readFloats(who: string, reader: ChunkReader, entry: TensorEntry, out: () => Float32Array): Reading<void> {
   const size = SAFETENSORS_DTYPES[entry.dtype];
+  const decode = (bytes: Uint8Array, values: Float32Array, at: number) => {
+    try {
+      decodeFloats(entry.dtype, bytes, values, at);
+    } catch (e) {
+      // an F64 beyond float32's range
+      if (e instanceof SafetensorsError) throw new SafetensorsError(`${who}: tensor '${entry.name}': ${e.message.replace(/^safetensors: /, '')}`);
+      throw e;
+    }
+  };
   const carry = new Uint8Array(size);
   let carried = 0;
   let index = 0;
@@ -504,12 +539,12 @@ function* readFloats(reader: ChunkReader, entry: TensorEntry, out: () => Float32
       carried += take;
       p = p.subarray(take);
       if (carried < size) return;
-      decodeFloats(entry.dtype, carry, values, index++);
+      decode(carry, values, index++);
       carried = 0;
     }
     const whole = p.length - (p.length % size);
     if (whole > 0) {
-      decodeFloats(entry.dtype, p.subarray(0, whole), values, index);
+      decode(p.subarray(0, whole), values, index);
       index += whole / size;
     }
     carry.set(p.subarray(whole));
@@ -519,10 +554,11 @@ function* readFloats(reader: ChunkReader, entry: TensorEntry, out: () => Float32
 
 /**
  * Reads a model file's header only: architecture, tensors, parameter count,
- * optimizer and metadata, with the same checks as loadModel's header. Takes the
- * file's bytes or chunks (only the header's are consumed; give `byteLength`
- * with chunks). Allocates no runtime memory. Throws a SafetensorsError for a
- * malformed header.
+ * optimizer and metadata, with every check loadModel makes from the header (a
+ * file with no architecture gets the format's checks only: loadModel needs one
+ * given). Takes the file's bytes or chunks (only the header's are consumed; give
+ * `byteLength` with chunks). Allocates no runtime memory. Throws a
+ * SafetensorsError for a malformed header or one that does not fit its architecture.
  */
 export function inspectModel(source: Uint8Array | Iterable<Uint8Array>, options: { byteLength?: number } = {}): ModelInfo {
   const { chunks, fileBytes } = chunksOf('inspectModel', source, options.byteLength);
@@ -534,23 +570,17 @@ export function* inspecting(who: string, fileBytes: number | undefined): Reading
   const header = yield* readHeader(new ChunkReader(who), fileBytes);
   const rawSpec = parseJsonMeta<unknown>(who, header.metadata, NET_KEY);
   let spec: NetSpec | null = null;
+  let optimizer: SavedOptimizer | null = null;
   if (rawSpec !== undefined) {
-    try {
-      spec = checkNetSpec(rawSpec, 'architecture');
-      netTensorGroups(spec);
-    } catch (e) {
-      throw new SafetensorsError(`${who}: the architecture in the file is not usable (${(e as Error).message})`);
-    }
+    const checked = checkAgainstSpec(who, header, rawSpec);
+    checked.optimizer?.dispose();
+    ({ spec } = checked);
+    optimizer = checked.optimizerMeta ?? null;
+  } else {
+    const savedOpt = parseJsonMeta<unknown>(who, header.metadata, OPTIMIZER_KEY);
+    if (savedOpt !== undefined) optimizer = checkSavedOptimizer(who, savedOpt);
   }
-  const savedOpt = parseJsonMeta<unknown>(who, header.metadata, OPTIMIZER_KEY);
   const tensors = header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
   const parameterCount = tensors.filter((t) => isNetTensor(t.name)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return {
-    spec,
-    tensors,
-    parameterCount,
-    optimizer: savedOpt === undefined ? null : checkSavedOptimizer(who, savedOpt),
-    metadata: header.metadata,
-    fileBytes: header.dataStart + header.dataBytes,
-  };
+  return { spec, tensors, parameterCount, optimizer, metadata: header.metadata, fileBytes: header.dataStart + header.dataBytes };
 }

@@ -90,11 +90,49 @@ function elementCount(name: string, shape: unknown): number {
   return count;
 }
 
+const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/**
+ * The first key that an object of the valid JSON `text` holds twice, after the
+ * keys of the objects around it (outermost first); null when none. JSON.parse
+ * keeps a repeated key's last value silently, so a file naming a tensor twice
+ * would read as one whose data has a gap, and repeated metadata would drop a value.
+ */
+function repeatedKey(text: string): string[] | null {
+  const keys: Array<Set<string> | null> = []; // per open container: an object's keys so far; null for an array
+  const path: Array<string | null> = []; // the key each open container is the value of (null: the outermost, an array's item)
+  let lastKey = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = i + 1;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+      let next = end + 1;
+      while (isJsonSpace(text.charCodeAt(next))) next++;
+      const own = keys[keys.length - 1];
+      if (own && text.charCodeAt(next) === 0x3a) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (own.has(key)) return [...path.filter((k) => k !== null), key];
+        own.add(key);
+        lastKey = key;
+      }
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      path.push(keys[keys.length - 1] ? lastKey : null);
+      keys.push(c === 0x7b ? new Set() : null);
+    } else if (c === 0x7d || c === 0x5d) {
+      keys.pop();
+      path.pop();
+    }
+  }
+  return null;
+}
+
 /**
  * Parses and checks the header. Takes its N JSON bytes, N, and, when known,
  * the file's length. Returns the tensors sorted by offset. Throws a
- * SafetensorsError for invalid UTF-8 or JSON, a non-object, metadata values
- * that are not strings, unknown dtypes, malformed shapes or offsets, a shape
+ * SafetensorsError for invalid UTF-8 or JSON, a non-object, a key an object holds
+ * twice (a tensor named twice), metadata values that are not strings, unknown dtypes, malformed shapes or offsets, a shape
  * whose size does not match its byte range, ranges that overlap or leave a
  * gap, and (with `fileBytes`) data outside the file or bytes after the last tensor; a
  * TypeError/RangeError for `json` that is not a Uint8Array or a `fileBytes` that is not a length.
@@ -115,6 +153,13 @@ export function parseHeader(json: Uint8Array, fileBytes?: number): SafetensorsHe
     throw new SafetensorsError(`safetensors: the header is not valid JSON (${(e as Error).message})`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SafetensorsError('safetensors: the header must be a JSON object');
+  const repeated = repeatedKey(text);
+  if (repeated) {
+    const key = repeated[repeated.length - 1], around = repeated.slice(0, -1);
+    throw new SafetensorsError(around.length === 0
+      ? `safetensors: the header holds ${key === '__metadata__' ? "'__metadata__'" : `tensor '${key}'`} twice (a reader would keep one of them)`
+      : `safetensors: the header repeats the key '${key}' in '${around.join('.')}'`);
+  }
   const metadata: Record<string, string> = {};
   const tensors: TensorEntry[] = [];
   for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
@@ -174,11 +219,13 @@ export interface TensorToWrite {
  * The 8-byte length and the JSON header for F32 (or F64) tensors stored in the given
  * order, the JSON padded with spaces to a multiple of 8 bytes (as the
  * reference writer does, so the data is aligned). Returns the bytes the caller
- * owns. Throws a SafetensorsError for a metadata value that is not a string or
- * a tensor named `__metadata__`.
+ * owns. Throws a SafetensorsError for a metadata value that is not a string, a
+ * tensor named `__metadata__` or twice, a dtype other than F32 and F64, or a
+ * shape that is not non-negative integers.
  */
 export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readonly<Record<string, string>>): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // no prototype: a tensor may be named 'constructor' or '__proto__'
+  const header: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new SafetensorsError(`safetensors: metadata.${k} must be a string, got ${typeof v}`);
   }
@@ -187,7 +234,8 @@ export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readon
   for (const t of tensors) {
     if (t.name === '__metadata__' || t.name in header) throw new SafetensorsError(`safetensors: tensor name '${t.name}' is reserved or repeated`);
     const dtype = t.dtype ?? 'F32';
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPES[dtype];
+    if (dtype !== 'F32' && dtype !== 'F64') throw new SafetensorsError(`safetensors: tensor '${t.name}': simdnn writes F32 or F64, got ${JSON.stringify(dtype)}`);
+    const bytes = elementCount(t.name, t.shape) * SAFETENSORS_DTYPES[dtype];
     header[t.name] = { dtype, shape: [...t.shape], data_offsets: [at, at + bytes] };
     at += bytes;
   }
@@ -205,7 +253,7 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * Decodes the whole elements of `dtype` (F32, F16, BF16 or F64, little-endian)
  * in `bytes` into `out` starting at `outIndex`. Takes bytes the caller keeps;
- * writes only `out[outIndex, outIndex + count)`. Throws a SafetensorsError for
+ * writes only `out[outIndex, outIndex + count)`, and nothing when it throws. Throws a SafetensorsError for
  * any other dtype and for an F64 value beyond float32's range (it would become
  * ±Infinity), a RangeError when `bytes` is not whole elements or they do not
  * fit `out` from `outIndex`, a TypeError for arguments of the wrong type.
@@ -228,11 +276,12 @@ export function decodeFloats(dtype: string, bytes: Uint8Array, out: Float32Array
       return;
     }
     case 'F64':
+      // every value checked before any is written
       for (let i = 0; i < count; i++) {
         const v = view.getFloat64(i * 8, true);
-        out[outIndex + i] = v;
-        if (Math.abs(out[outIndex + i]) === Infinity && Number.isFinite(v)) throw new SafetensorsError(`safetensors: an F64 value ${v} is beyond float32's range (it would become ${out[outIndex + i]})`);
+        if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) throw new SafetensorsError(`safetensors: an F64 value ${v} is beyond float32's range (it would become ${Math.fround(v)})`);
       }
+      for (let i = 0; i < count; i++) out[outIndex + i] = view.getFloat64(i * 8, true);
       return;
     case 'F16':
       for (let i = 0; i < bytes.length / 2; i++) out[outIndex + i] = halfToFloat(view.getUint16(i * 2, true));

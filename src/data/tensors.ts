@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
 import { seededRandom } from './split.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
+import { positiveInteger } from '../nets/net-options.js';
 
 const BATCHES_KEYS = new Set(['seed', 'dropLast']);
 
@@ -109,9 +110,9 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    * keep the original row order. Both are new owned Datasets; neither may be empty.
    */
   split(validationRate: number, seed: number): { train: Dataset<T>; validation: Dataset<T> } {
-    if (!(typeof validationRate === 'number' && validationRate > 0 && validationRate < 1)) {
-      throw new RangeError(`Dataset.split: validationRate must be a number in (0, 1), got ${validationRate}`);
-    }
+    const expected = 'Dataset.split: validationRate must be a number in (0, 1)';
+    if (typeof validationRate !== 'number') throw new TypeError(`${expected}, got ${describeValue(validationRate)}`);
+    if (!(validationRate > 0 && validationRate < 1)) throw new RangeError(`${expected}, got ${validationRate}`);
     const N = this.length;
     const nVal = N - Math.floor(N * (1 - validationRate));
     if (nVal === 0 || nVal === N) throw new RangeError(`Dataset.split: a rate of ${validationRate} on ${N} rows leaves an empty part`);
@@ -129,7 +130,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    * next call (no allocation once a size has been seen).
    */
   randomChoice(size: number): Batch<T> {
-    if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`Dataset.randomChoice: size must be a positive integer, got ${size}`);
+    positiveInteger('Dataset.randomChoice', 'size', size);
     this.checkLive('randomChoice');
     if (this.length === 0) throw new RangeError('Dataset.randomChoice: the Dataset has no rows to draw from');
     const idx = this.buffers.labels('choice', [size]);
@@ -142,7 +143,7 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
    * the last one is smaller unless `dropLast`. Each batch is borrowed (valid until the next).
    */
   *batches(batchSize: number, options: { seed?: number; dropLast?: boolean } = {}): IterableIterator<Batch<T>> {
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`Dataset.batches: batchSize must be a positive integer, got ${batchSize}`);
+    positiveInteger('Dataset.batches', 'batchSize', batchSize);
     checkOptions('Dataset.batches', options, BATCHES_KEYS);
     const { seed, dropLast = false } = options;
     checkFlag('Dataset.batches', 'dropLast', dropLast);
@@ -189,7 +190,9 @@ export class Dataset<T extends Tensor | IntTensor = Tensor | IntTensor> {
 }
 
 function checkSeed(who: string, seed: number): number {
-  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`Dataset.${who}: seed must be an integer in [0, 2^32), got ${seed}`);
+  const expected = `Dataset.${who}: seed must be an integer in [0, 2^32)`;
+  if (typeof seed !== 'number') throw new TypeError(`${expected}, got ${describeValue(seed)}`);
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`${expected}, got ${seed}`);
   return seed;
 }
 

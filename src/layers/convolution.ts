@@ -40,8 +40,23 @@ function groupRange(N: number, groups: number, g: number): [number, number] {
   return [Math.floor((N * g) / groups), Math.floor((N * (g + 1)) / groups)];
 }
 
-/** Output size along one axis, as the book: 1 + floor((size + 2·pad − filter) / stride). */
+/**
+ * Output size along one axis, as the book: 1 + floor((size + 2·pad − filter) / stride), below 1 when the
+ * filter does not fit (the callers say so). size and pad must be non-negative integers, filter and stride
+ * positive ones, all and size + 2·pad safe integers (so the result is exact): a TypeError (not a number) or
+ * RangeError naming the argument otherwise.
+ */
 export function convOutputSize(size: number, filter: number, stride: number, pad: number): number {
+  if (!(Number.isSafeInteger(size) && size >= 0 && Number.isSafeInteger(filter) && filter > 0 && Number.isSafeInteger(stride) && stride > 0
+    && Number.isSafeInteger(pad) && pad >= 0 && Number.isSafeInteger(size + 2 * pad))) {
+    // the arguments are listed only here: a layer's forward calls this, and allocates nothing
+    for (const [what, v, min] of [['size', size, 0], ['filter', filter, 1], ['stride', stride, 1], ['pad', pad, 0]] as const) {
+      const expected = `convOutputSize: ${what} must be a ${min === 1 ? 'positive' : 'non-negative'} integer (at most 2^53 − 1)`;
+      if (typeof v !== 'number') throw new TypeError(`${expected}, got ${v === null ? 'null' : typeof v}`);
+      if (!(Number.isSafeInteger(v) && v >= min)) throw new RangeError(`${expected}, got ${v}`);
+    }
+    throw new RangeError(`convOutputSize: size + 2·pad must be at most 2^53 − 1, got ${size} + 2·${pad}`);
+  }
   return 1 + Math.floor((size + 2 * pad - filter) / stride);
 }
 

@@ -6,10 +6,14 @@ import { describeValue } from '../runtime/tensor.js';
 export type WeightInit = number | 'xavier' | 'sigmoid' | 'he' | 'relu';
 
 /**
- * The std `init` gives for a layer of fan-in `fanIn`; `who`, when given, starts the error messages.
- * @throws RangeError for a negative or non-finite number; TypeError for an unknown name or another type.
+ * The std `init` gives for a layer of fan-in `fanIn` (a positive integer); `who`, when given, starts the
+ * error messages about `init`.
+ * @throws RangeError for a negative or non-finite number, or a fanIn that is not a positive integer;
+ * TypeError for an unknown name or another type.
  */
 export function initStd(init: WeightInit, fanIn: number, who?: string): number {
+  if (typeof fanIn !== 'number') throw new TypeError(`initStd: fanIn must be a positive integer, got ${describeValue(fanIn)}`);
+  if (!(Number.isInteger(fanIn) && fanIn > 0)) throw new RangeError(`initStd: fanIn must be a positive integer, got ${fanIn}`);
   const option = `${who ? `${who}: ` : ''}weightInitStd`;
   if (typeof init === 'number') {
     if (!(Number.isFinite(init) && init >= 0)) throw new RangeError(`${option}: expected a non-negative number, got ${init}`);

@@ -8,7 +8,10 @@
 // `t.data` again after such a call, or keep a copy (`toArray()`).
 import type { Runtime } from './runtime.js';
 
-/** Dimensions of a tensor, outermost first (e.g. `[batch, features]`): non-negative integers. */
+/**
+ * Dimensions of a tensor, outermost first (e.g. `[batch, features]`): non-negative integers whose
+ * product, zeros left out, is at most MAX_ELEMENTS (an empty tensor's other dimensions too).
+ */
 export type Shape = readonly number[];
 
 /**
@@ -43,16 +46,24 @@ export function shapeSnapshot(shape: Shape, what = 'shape'): { dims: readonly nu
   return { dims, size: shapeSize(dims, what) };
 }
 
-/** Element count of `shape`, in float64; `what` names the shape in the error. */
+/**
+ * Element count of `shape`, in float64; `what` names the shape in the error. The dimensions other
+ * than 0 must multiply to at most MAX_ELEMENTS even when one is 0: a row of an empty [0, 2^40] or an
+ * empty batch of 2^40 rows is sized (and indexed, in 32 bits) as a full tensor's would be.
+ */
 export function shapeSize(shape: Shape, what = 'shape'): number {
   if (shape === null || typeof shape !== 'object') throw new TypeError(`${what}: expected an array of dimensions, got ${describeValue(shape)}`);
-  let n = 1;
+  let n = 1, nonzero = 1;
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: dimensions must be non-negative integers, got [${shape.join(', ')}]`);
     n *= d;
+    if (d > 0) nonzero *= d;
   }
   if (n > MAX_ELEMENTS) {
     throw new RangeError(`${what}: [${shape.join(', ')}] has ${n} elements; a tensor holds at most ${MAX_ELEMENTS} (2 GiB: kernels address a tensor with 32-bit offsets)`);
+  }
+  if (nonzero > MAX_ELEMENTS) {
+    throw new RangeError(`${what}: [${shape.join(', ')}]: the dimensions other than 0 multiply to more than ${MAX_ELEMENTS}, the most elements a tensor holds (an empty tensor's dimensions are limited as a full one's)`);
   }
   return n;
 }
@@ -133,6 +144,7 @@ export abstract class View<A extends Float32Array | Int32Array> {
   /** @internal the block and checks for a view of `rows` rows [start, end). */
   protected rowView(start: number, end: number): { block: Block; ptr: number; shape: number[] } {
     if (!this.alive) throw new TypeError('rows: tensor used after dispose()');
+    if (this.shape.length === 0) throw new RangeError('rows: the tensor has no rows (rank 0)');
     const rows = this.shape[0];
     // a value that is not a number is named as such (a Symbol would throw in the message, a Date or a
     // function would print as itself); numbers keep the range form

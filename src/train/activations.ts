@@ -1,11 +1,12 @@
 // The book's weight-initialisation histograms need every hidden layer's
 // output for one batch: one forward pass with an observer (Sequential.predictBorrowed's
 // hook), each output copied out.
-import type { Sequential } from '../nets/sequential.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { Sequential } from '../nets/sequential.js';
+import { describeValue, otherCopyHint, type Tensor } from '../runtime/tensor.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
 
 const KEYS = new Set(['train']);
+const NET_CLASSES = ['Sequential', 'MultiLayerNet', 'MultiLayerNetExtend', 'SimpleConvNet', 'DeepConvNet'];
 
 /** One layer's output: a copy the caller owns. */
 export interface LayerActivation {
@@ -20,9 +21,13 @@ export interface LayerActivation {
 /**
  * Every layer's output for `x` from one forward pass (inference mode unless `train`), copied
  * into plain arrays; e.g. the activations after each Sigmoid for the book's histograms:
- * `layerActivations(net, x).filter((a) => a.layer === 'Sigmoid')`. Throws as net.predict does.
+ * `layerActivations(net, x).filter((a) => a.layer === 'Sigmoid')`. A TypeError naming net when it is
+ * not one; otherwise throws as net.predict does.
  */
 export function layerActivations(net: Sequential, x: Tensor, options: { train?: boolean } = {}): LayerActivation[] {
+  if (!(net instanceof Sequential)) {
+    throw new TypeError(`layerActivations: net must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(net)}${otherCopyHint(net, NET_CLASSES)}`);
+  }
   checkOptions('layerActivations', options, KEYS);
   const { train = false } = options;
   checkFlag('layerActivations', 'train', train);

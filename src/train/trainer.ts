@@ -9,13 +9,19 @@
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { Sequential } from '../nets/sequential.js';
+import { Affine } from '../layers/affine.js';
+import { isFusableActivation } from '../layers/activations.js';
+import { BatchNormalization } from '../layers/batch-normalization.js';
+import { Dropout } from '../layers/dropout.js';
+import { Flatten } from '../layers/flatten.js';
+import { SampleNormalization } from '../layers/sample-normalization.js';
 import { createOptimizer, optimizerNames } from '../optim/registry.js';
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
-import { checkFlag, isAbortSignal } from '../runtime/options.js';
+import { checkFlag, checkOptions, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
@@ -46,7 +52,7 @@ export interface CheckpointOptions {
   /**
    * Receives the checkpoint's bytes (see Trainer.checkpointBytes) and the epoch; should write
    * them atomically (e.g. to a temporary file, then rename). fit() awaits a returned Promise;
-   * train() does not.
+   * train() cannot, and refuses one with a TypeError (use fit(), or a synchronous write).
    */
   write(bytes: Uint8Array, epoch: number): void | Promise<void>;
 }
@@ -92,7 +98,10 @@ export interface TrainerOptions {
   earlyStopping?: EarlyStoppingOptions;
   /** Checkpoints every N epochs: model, optimizer, schedule, random stream and position. */
   checkpoint?: CheckpointOptions;
-  /** Evaluate accuracy on only the first N samples of each set per epoch (null: all). */
+  /**
+   * Evaluate loss and accuracy on only the first N rows of the training and the test set per epoch, as the
+   * book's Trainer does (null: all); a validation set is always evaluated in full.
+   */
   evaluateSampleNumPerEpoch?: number | null;
   /** Called after every step and at the end of every epoch. */
   onProgress?: (p: TrainerProgress) => void;
@@ -137,7 +146,7 @@ export interface EpochRecord {
   testLoss: number;
   /** Accuracy on the test set, after the epoch. */
   testAcc: number;
-  /** Set when there is a validation set. */
+  /** Set when there is a validation set: on all of its rows, whatever evaluateSampleNumPerEpoch says. */
   valLoss?: number;
   valAcc?: number;
   /** The learning rate of the epoch's last step. */
@@ -220,11 +229,14 @@ export interface TrainEndEvent extends TrainerEvent {
   result: TrainResult;
 }
 
-/** Keras-like callbacks. fit() awaits a returned Promise; train() does not. Any may call `stop()`. */
+/** Keras-like callbacks. fit() awaits a returned Promise; train() cannot, and refuses one with a TypeError. Any may call `stop()`. */
 export interface TrainerCallbacks {
   /** Before the first epoch (`epoch` 0 on a fresh run). */
   onTrainBegin?(e: TrainerEvent): void | Promise<void>;
-  /** Before an epoch's first step (`epoch` is the one starting, after its shuffle and epoch-wise lr). */
+  /**
+   * Before an epoch's first step (or, resumed within an epoch, its next one); `epoch` is the one starting. Its
+   * epoch-wise lr is already set; its permutation is drawn after this returns, so a state taken here is an epoch boundary's.
+   */
   onEpochBegin?(e: TrainerEvent): void | Promise<void>;
   /** After every optimizer step, with its loss. */
   onStepEnd?(e: StepEvent): void | Promise<void>;
@@ -279,9 +291,14 @@ const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
 ]);
+const EARLY_STOPPING_KEYS = new Set(['patience', 'minDelta', 'restoreBest']);
+const CHECKPOINT_KEYS = new Set(['every', 'write']);
+const VALIDATION_KEYS = new Set(['x', 't']);
+/** A schedule's optional methods, which the loop calls when present. */
+const SCHEDULE_METHODS = ['observe', 'state', 'loadState', 'reset'] as const;
 
-/** What the loop hands its driver: a step or chunk is done, or a callback's promise to await. */
-type Pause = Promise<unknown> | null;
+/** What the loop hands its driver: a step or chunk is done (null), or the promise a hook or checkpoint.write returned, to await. */
+type Pause = { promise: PromiseLike<unknown>; from: string } | null;
 
 /** The package's net classes, by name: a net of another copy of the package is named as such. */
 const NET_CLASSES = ['Sequential', 'MultiLayerNet', 'MultiLayerNetExtend', 'SimpleConvNet', 'DeepConvNet'];
@@ -354,10 +371,7 @@ export class Trainer {
     readonly tTest: Targets,
     options: TrainerOptions = {},
   ) {
-    if (options === null || typeof options !== 'object') throw new TypeError(`Trainer: options must be an object, got ${String(options)}`);
-    for (const key of Object.keys(options)) {
-      if (!KEYS.has(key)) throw new TypeError(`Trainer: unknown option '${key}' (expected one of ${[...KEYS].join(', ')})`);
-    }
+    checkOptions('Trainer', options, KEYS);
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
@@ -391,6 +405,13 @@ export class Trainer {
     if (lrSchedule !== undefined && !(typeof lrSchedule === 'object' && lrSchedule !== null && typeof lrSchedule.lrAt === 'function' && (lrSchedule.interval === 'epoch' || lrSchedule.interval === 'step'))) {
       throw new TypeError('Trainer: lrSchedule must be a schedule (StepLR, CosineAnnealingLR, … from createSchedule)');
     }
+    for (const method of SCHEDULE_METHODS) {
+      const f = lrSchedule?.[method];
+      if (f !== undefined && typeof f !== 'function') throw new TypeError(`Trainer: lrSchedule.${method} must be a function, got ${describeValue(f)}`);
+    }
+    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+      throw new TypeError(`Trainer: onProgress must be a function of the progress, got ${describeValue(options.onProgress)}`);
+    }
     if (augment !== undefined && !(augment instanceof RandomAffine || typeof augment === 'function')) throw new TypeError('Trainer: augment must be a RandomAffine or a function of the batch');
     if (validationSplit !== undefined && validation !== undefined) throw new TypeError('Trainer: give validationSplit or validation, not both');
     if (validationSplit !== undefined && !(typeof validationSplit === 'number' && validationSplit > 0 && validationSplit < 1)) {
@@ -398,11 +419,13 @@ export class Trainer {
     }
     if (validation !== undefined) {
       if (validation === null || typeof validation !== 'object') throw new TypeError('Trainer: validation must be { x, t }');
+      checkOptions('Trainer: validation', given as object, VALIDATION_KEYS);
       checkInput(network, validation.x, 'validation.x');
       checkTargets(rt, 'validation.t', validation.t, validation.x.shape[0], this.classes);
     }
     if (earlyStopping !== undefined) {
       if (validationSplit === undefined && validation === undefined) throw new TypeError('Trainer: earlyStopping watches the validation loss: give validationSplit or validation');
+      checkOptions('Trainer: earlyStopping', earlyStopping, EARLY_STOPPING_KEYS);
       const { patience, minDelta = 0, restoreBest = true } = earlyStopping;
       if (!(Number.isInteger(patience) && patience >= 0)) throw new RangeError(`Trainer: earlyStopping.patience must be a non-negative integer, got ${patience}`);
       if (!(Number.isFinite(minDelta) && minDelta >= 0)) throw new RangeError(`Trainer: earlyStopping.minDelta must be a number >= 0, got ${minDelta}`);
@@ -410,6 +433,7 @@ export class Trainer {
     }
     if (checkpoint !== undefined) {
       if (checkpoint === null || typeof checkpoint.write !== 'function') throw new TypeError('Trainer: checkpoint must be { every, write(bytes, epoch) }');
+      checkOptions('Trainer: checkpoint', checkpoint, CHECKPOINT_KEYS);
       if (!(Number.isInteger(checkpoint.every) && checkpoint.every > 0)) throw new RangeError(`Trainer: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
     }
     checkFlag('Trainer', 'adaptiveThreads', adaptiveThreads);
@@ -480,16 +504,36 @@ export class Trainer {
 
   /**
    * The book's synchronous loop: runs from the current position (the start, or where
-   * resume() put it) to the end and returns the run's record. Blocks its thread; callbacks'
-   * promises are not awaited. Throws if a step fails (see step()).
+   * resume() put it) to the end and returns the run's record. Blocks its thread, so it cannot
+   * await: a callback or checkpoint.write that returns a promise ends the run with a TypeError
+   * naming it (use fit()). Throws if a step fails (see step()).
    */
   train(): TrainResult {
     this.checkAlive('train');
     const loop = this.run(this.options.callbacks ? [this.options.callbacks] : []);
-    for (;;) {
-      const r = loop.next();
-      if (r.done) return r.value;
+    try {
+      for (;;) {
+        const r = loop.next();
+        if (r.done) return r.value;
+        if (r.value !== null) this.refusePromise(r.value.promise, r.value.from);
+      }
+    } finally {
+      loop.return(undefined as never);
     }
+  }
+
+  /**
+   * train() cannot await `promise` (returned by `from`): writes would race the next epochs' and a rejection
+   * go unseen after train() returned. Throws, with the rejection marked handled: the TypeError reports it.
+   */
+  private refusePromise(promise: PromiseLike<unknown>, from: string): never {
+    promise.then(undefined, () => {});
+    const at = this.finished ? `at its end (epoch ${this.epoch}, step ${this.iter})`
+      : this.epochStep > 0 ? `within epoch ${this.epoch + 1}, after step ${this.iter}`
+        : this.iter === 0 && this.epoch === 0 ? 'before its first step'
+          : `after epoch ${this.epoch} (step ${this.iter}), which is complete`;
+    const pending = from === 'checkpoint.write' ? `; epoch ${this.epoch}'s checkpoint write is still in flight` : '';
+    throw new TypeError(`Trainer.train: ${from} returned a promise, which train() cannot await; use fit(), which awaits it, or make ${from} synchronous. Nothing more was trained: the run stopped ${at}${pending}`);
   }
 
   /**
@@ -508,7 +552,7 @@ export class Trainer {
     const yielder = new Yielder();
     const rt = this.network.rt;
     // while it awaits, other code runs: its draws from the runtime's stream would change this run's bits
-    const held = async (pause: Promise<unknown>) => {
+    const held = async (pause: PromiseLike<unknown>) => {
       const release = rt.holdStream('a Trainer\'s fit()');
       try { await pause; } finally { release(); }
     };
@@ -520,7 +564,7 @@ export class Trainer {
         }
         const r = loop.next();
         if (r.done) return r.value;
-        if (r.value !== null) await held(r.value);
+        if (r.value !== null) await held(r.value.promise);
         else if (yielder.due()) await held(yielder.yieldNow());
       }
     } finally {
@@ -537,10 +581,17 @@ export class Trainer {
    * thread failed (a WorkerFault: the worker died, or its part trapped) is put back the
    * same way and run again on the calling thread, from the same point of the random stream
    * (dropout draws the same masks), so it gives the bits it would have given; the fault is
-   * recorded in workerFaults. A failure on the calling thread is thrown.
+   * recorded in workerFaults. A failure on the calling thread is thrown. Refused while this Trainer's
+   * train() or fit() runs (from a callback, or while fit() awaits): that loop steps the net itself.
    */
   step(x: Tensor, t: Targets, iter = 0): number {
     this.checkAlive('step');
+    if (this.running) throw new Error('Trainer.step: a run is in progress; step before train()/fit() or after it ends');
+    return this.stepRetried(x, t, iter);
+  }
+
+  /** step() without its checks: the loop's step. */
+  private stepRetried(x: Tensor, t: Targets, iter: number): number {
     const counter = this.network.rt.take(0);
     try {
       return this.stepOnce(x, t, iter);
@@ -701,7 +752,8 @@ export class Trainer {
   }
 
   /**
-   * Puts the Trainer, its network, optimizer, schedule and the runtime's random stream where
+   * Puts the Trainer, its network, optimizer (with a schedule, its lr the uninterrupted run's at that
+   * position, a finished run's final rate included), schedule and the runtime's random stream where
    * `state` (trainerState(), or checkpointBytes(): a model file or JSON) says; the next
    * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
    * Checks the state first: a wrong format, optimizer or parameter shape throws before the
@@ -746,7 +798,14 @@ export class Trainer {
     this.epochStep = epochStep;
     this.epochCounter = epochCounter;
     this.baseLr = s.baseLr;
-    if (s.baseLr !== null && this.options.lrSchedule) (opt as unknown as { lr: number }).lr = s.baseLr;
+    const schedule = this.options.lrSchedule;
+    if (s.baseLr !== null && schedule) {
+      // the rate the uninterrupted run's optimizer had at this position (a finished run's is never set again)
+      const last = s.result.epochs[s.result.epochs.length - 1];
+      const lr = epochStep > 0 ? schedule.lrAt(schedule.interval === 'step' ? s.iter - 1 : s.epoch, s.baseLr) : last?.lr ?? s.baseLr;
+      (opt as unknown as { lr: number }).lr = lr;
+      this.scheduledLr = lr;
+    }
     this.result = structuredClone(s.result);
     this.bestLoss = s.earlyStopping?.best ?? Infinity;
     this.wait = s.earlyStopping?.wait ?? 0;
@@ -860,7 +919,7 @@ export class Trainer {
     const setLr = (lr: number) => { opt.lr = lr; this.scheduledLr = lr; };
     // a run from its first step: what a stateful schedule saw in another run (or Trainer) does not carry over
     if (this.iter === 0) schedule?.reset?.();
-    for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()));
+    for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()), 'callbacks.onTrainBegin');
     let reason: StopReason = this.stopRequested ? 'callback' : 'completed';
     // resumed from a checkpoint of the epoch where early stopping said stop: the run ended there
     if (this.earlyStopReached()) {
@@ -875,7 +934,7 @@ export class Trainer {
       // an epoch a run left part way (aborted, a step that threw, a state taken mid-epoch) goes on at its next step
       const from = this.epochStep;
       if (schedule?.interval === 'epoch') setLr(schedule.lrAt(this.epoch, this.baseLr!));
-      for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }));
+      for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }), 'callbacks.onEpochBegin');
       if (this.stopRequested) {
         // stopped before the epoch's first step: nothing of it happened, so none of it is recorded (a record of
         // no steps would feed a made-up loss to the schedule and early stopping)
@@ -907,7 +966,7 @@ export class Trainer {
         let loss: number;
         try {
           const input = augment === undefined ? xb : augmented(augment, xb, tb);
-          loss = this.step(input, tb, this.iter);
+          loss = this.stepRetried(input, tb, this.iter);
         } catch (e) {
           splits?.abort();
           throw e;
@@ -921,7 +980,7 @@ export class Trainer {
         this.iter++;
         this.epochStep = b + 1;
         this.options.onProgress?.({ kind: 'step', epoch, iter: this.iter, maxIter: this.maxIter, loss });
-        for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }));
+        for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }), 'callbacks.onStepEnd');
         yield null;
       }
       this.stopIfDisposed();
@@ -941,11 +1000,11 @@ export class Trainer {
       if (this.stopRequested) reason = 'callback';
       if (this.watchEarlyStop(record)) { this.stopRequested = true; reason = 'earlyStopping'; }
       this.options.onProgress?.({ kind: 'epoch', epoch, iter: this.iter, maxIter: this.maxIter, loss: this.result.trainLossList[this.iter - 1], record });
-      for (const c of callbacks) yield* awaited(c.onEpochEnd?.({ ...event(), record }));
+      for (const c of callbacks) yield* awaited(c.onEpochEnd?.({ ...event(), record }), 'callbacks.onEpochEnd');
       this.stopIfDisposed(); // before the checkpoint reads the parameters, or the best epoch's are written back
       if (this.stopRequested && reason === 'completed') reason = 'callback';
       const cp = this.options.checkpoint;
-      if (cp && epoch % cp.every === 0) yield* awaited(cp.write(this.checkpointBytes(), epoch));
+      if (cp && epoch % cp.every === 0) yield* awaited(cp.write(this.checkpointBytes(), epoch), 'checkpoint.write');
     }
     this.stopIfDisposed();
     if (this.best?.saved && this.bestEpoch !== this.epoch) {
@@ -958,7 +1017,7 @@ export class Trainer {
     this.result.seconds += (now() - start) / 1000;
     this.result.stopReason = reason;
     this.finished = true;
-    for (const c of callbacks) yield* awaited(c.onTrainEnd?.({ ...event(), result: this.result }));
+    for (const c of callbacks) yield* awaited(c.onTrainEnd?.({ ...event(), result: this.result }), 'callbacks.onTrainEnd');
     return this.result;
   }
 
@@ -1083,6 +1142,21 @@ function checkInput(net: Sequential, x: Tensor, name: string): void {
   checkFloatTensor(net.rt, x, `Trainer: ${name}`);
   if (x.shape.length < 2) throw new RangeError(`Trainer: ${name} must have rows [N, …], got [${x.shape.join(', ')}]`);
   checkSampleShape(net.inputShape, x, `Trainer: ${name}`);
+  const first = net.inputShape === null ? firstAffine(net) : null;
+  const features = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  if (first !== null && features !== first.W.shape[0]) {
+    throw new RangeError(`Trainer: ${name} has rows of ${features} features ([${x.shape.join(', ')}]), the net takes ${first.W.shape[0]} (its first Affine's W is [${first.W.shape.join(', ')}])`);
+  }
+}
+
+/** The net's first layer if an Affine, or the Affine after leading layers that keep a row's size (activations, dropout, normalizations, Flatten); else null. */
+function firstAffine(net: Sequential): Affine | null {
+  for (const layer of net.layers) {
+    if (layer instanceof Affine) return layer;
+    const keepsRowSize = isFusableActivation(layer) || layer instanceof Dropout || layer instanceof Flatten || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
+    if (!keepsRowSize) return null;
+  }
+  return null;
 }
 
 function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | IntTensor): Tensor {
@@ -1092,13 +1166,14 @@ function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | Int
   if (!(out instanceof Tensor) || out.size !== x.size || out.shape.length !== x.shape.length || out.shape.some((d, i) => d !== x.shape[i])) {
     throw new TypeError(`Trainer: augment must change the batch in place or return a Tensor of its shape [${x.shape.join(', ')}]`);
   }
+  checkFloatTensor(x.rt, out, "Trainer: augment's result");
   return out;
 }
 
 
-/** Yields a callback's promise (for fit() to await), nothing for a plain return. */
-function* awaited(r: void | Promise<void>): Generator<Pause, void> {
-  if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') yield r;
+/** Yields a hook's or write's promise (for fit() to await), with `from` naming what returned it; nothing for a plain return. */
+function* awaited(r: void | Promise<void>, from: string): Generator<Pause, void> {
+  if (r !== undefined && r !== null && typeof (r as PromiseLike<void>).then === 'function') yield { promise: r, from };
 }
 
 function sliceTargets(t: Targets, start: number, end: number): Targets {

@@ -1,8 +1,8 @@
 // What several commands share: loading a data set by name (the bundled digits
 // or an IDX directory), reading a model from a file or an http(s) URL,
 // describing a net in one line, checking before any work
-// that a model file can be written where asked, and writing it with a
-// fallback so a trained model is never lost.
+// that a model file can be written where asked (or read, for one given), and
+// writing it with a fallback so a trained model is never lost.
 import { constants } from 'node:fs';
 import { access, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -79,7 +79,7 @@ export async function checkWritable(flag: string, file: string): Promise<void> {
   if (!dirStat?.isDirectory()) throw new UsageError(`--${flag}: the directory of '${file}' does not exist`);
   const target = await stat(file).catch(() => null);
   if (target?.isDirectory()) throw new UsageError(`--${flag}: '${file}' is a directory`);
-  if (target && !target.isFile()) throw new UsageError(`--${flag}: '${file}' is not a regular file (a device or pipe cannot hold a model)`);
+  if (target && !target.isFile()) throw new UsageError(`--${flag}: '${file}' is not a regular file (a device or pipe cannot hold what is written)`);
   if (target) {
     await access(file, constants.W_OK).catch((e: NodeJS.ErrnoException) => { throw new UsageError(`--${flag}: '${file}' cannot be replaced (${e.code ?? e.message})`); });
   }
@@ -91,6 +91,28 @@ export async function checkWritable(flag: string, file: string): Promise<void> {
     throw new UsageError(`--${flag}: cannot create a file in '${dir}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
     await rm(probe, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Checks, before any work, a model file the command line names (`arg`:
+ * '--resume', '--model', 'predict FILE', …): a path that does not exist or is
+ * no regular file is a UsageError naming `arg`. What the file holds is
+ * checked when it is read (see fromModelFile).
+ */
+export async function checkModelFile(arg: string, file: string): Promise<void> {
+  const st = await stat(file).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) throw new UsageError(`${arg}: ${st.code === 'ENOENT' ? `'${file}' does not exist` : `cannot read '${file}' (${st.code ?? st.message})`}`);
+  if (st.isDirectory()) throw new UsageError(`${arg}: '${file}' is a directory, not a model file`);
+  if (!st.isFile()) throw new UsageError(`${arg}: '${file}' is not a regular file (a device or pipe holds no model)`);
+}
+
+/** What `read` returns from the model file `arg` names; its error (the file's content is wrong) prefixed with `arg` and the file. */
+export function fromModelFile<T>(arg: string, file: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new Error(`${arg}: '${file}': ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -143,15 +165,15 @@ export function readTimeoutS(text: string | boolean | undefined): number {
   return s;
 }
 
-/** The model `model` names, a file or an http(s) URL (read as it downloads); the caller owns it. */
-export async function readModel(rt: Runtime, model: string, signal: AbortSignal, timeoutS: number): Promise<LoadedModel> {
-  if (!isModelUrl(model)) return readModelFile(rt, model);
+/** The model `model` (given as `arg`) names, a file or an http(s) URL (read as it downloads); the caller owns it. */
+export async function readModel(rt: Runtime, arg: string, model: string, signal: AbortSignal, timeoutS: number): Promise<LoadedModel> {
+  if (!isModelUrl(model)) return fromModelFile(arg, model, () => readModelFile(rt, model));
   return fromUrl(model, signal, timeoutS, (response, options) => loadModelAsync(rt, response, options));
 }
 
-/** The header of the model `model` names, a file or an http(s) URL (whose download stops after the header). */
-export async function readHeaderOf(model: string, signal: AbortSignal, timeoutS: number): Promise<ModelInfo> {
-  if (!isModelUrl(model)) return readModelInfo(model);
+/** The header of the model `model` (given as `arg`) names, a file or an http(s) URL (whose download stops after the header). */
+export async function readHeaderOf(arg: string, model: string, signal: AbortSignal, timeoutS: number): Promise<ModelInfo> {
+  if (!isModelUrl(model)) return fromModelFile(arg, model, () => readModelInfo(model));
   return fromUrl(model, signal, timeoutS, (response, { signal: both }) => inspectModelAsync(response, { signal: both }));
 }
 

@@ -2,15 +2,16 @@
 // URL, only the header is downloaded).
 import { isNetTensor, type ModelInfo } from '../../io/model.js';
 import { interrupted, UsageError, type Command, type CommandContext } from './command.js';
-import { describeNet, READ_TIMEOUT_OPTION, readHeaderOf, readTimeoutS } from './common.js';
+import { checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readHeaderOf, readTimeoutS } from './common.js';
 
 async function info({ values, positionals, io, signal }: CommandContext): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one model file, got ${positionals.length}`);
   const file = positionals[0];
   const timeoutS = readTimeoutS(values['read-timeout']);
+  if (!isModelUrl(file)) await checkModelFile('info FILE', file);
   let m: ModelInfo;
   try {
-    m = await readHeaderOf(file, signal, timeoutS);
+    m = await readHeaderOf('info FILE', file, signal, timeoutS);
   } catch (e) {
     if (!signal.aborted) throw e;
     io.stderr.write(`simdnn: stopped (${String(signal.reason)}) while reading ${file}\n`);

@@ -6,7 +6,7 @@ import { loadIdxPart, loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import type { NamedNet } from '../../nets/registry.js';
 import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
-import { checkDataArg, describeNet, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
+import { checkDataArg, checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
 
 /** What `simdnn predict --json` prints. */
 export interface PredictReport {
@@ -27,16 +27,17 @@ export interface PredictReport {
 const ROWS_PER_CHUNK = 1000;
 
 async function predict({ values, positionals, io, signal }: CommandContext): Promise<number> {
-  const model = modelArg(values.model, positionals);
+  const [model, arg] = modelArg(values.model, positionals);
   const data = typeof values.data === 'string' ? values.data : 'mnist';
   const testRows = typeof values['test-rows'] === 'string' ? intValue('test-rows', values['test-rows'], 1) : undefined;
   const timeoutS = readTimeoutS(values['read-timeout']);
   await checkDataArg(data);
+  if (!isModelUrl(model)) await checkModelFile(arg, model);
   const rt: Runtime = await createRuntime({ threads: 1 });
   try {
     let net: NamedNet;
     try {
-      const loaded = await readModel(rt, model, signal, timeoutS);
+      const loaded = await readModel(rt, arg, model, signal, timeoutS);
       loaded.optimizer?.dispose();
       net = loaded.net;
     } catch (e) {
@@ -68,14 +69,14 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
   }
 }
 
-/** The model file, given as --model or as the one positional argument (as `simdnn info FILE` takes it). */
-function modelArg(option: string | boolean | undefined, positionals: readonly string[]): string {
+/** The model file, given as --model or as the one positional argument (as `simdnn info FILE` takes it), and which it was. */
+function modelArg(option: string | boolean | undefined, positionals: readonly string[]): [model: string, arg: string] {
   if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}: ${positionals.join(' ')}`);
   const [given] = positionals;
   if (typeof option === 'string' && given !== undefined && given !== option) throw new UsageError(`two model files: --model ${option} and ${given}; give one`);
   const model = typeof option === 'string' ? option : given;
   if (model === undefined) throw new UsageError('--model: required (a file written by simdnn train --save; or give it as the argument, simdnn predict FILE)');
-  return model;
+  return [model, typeof option === 'string' ? '--model' : 'predict FILE'];
 }
 
 /** The test images and labels `data` names: the bundled digits' test split, or an IDX directory's t10k files (its training files are not needed). */

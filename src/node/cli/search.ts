@@ -18,6 +18,7 @@ import { DEFAULT_QUEUE_NAME, queueExecutor, refusedFinish } from '../search/queu
 import { redisConnection, shownUrl } from '../search/redis-connection.js';
 import { ResultsFile } from '../search/results-file.js';
 import { interrupted, intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
+import { checkDataArg, checkWritable } from './common.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'study', value: 'name', default: 'study', help: "the study's name: its results file and its jobs' ids; run it again to resume" },
@@ -44,7 +45,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'connect-timeout', value: 's', default: '30', help: 'with --queue: give up when Redis cannot be reached for this long at the start (later outages are waited out)' },
   { name: 'out', value: 'file', help: "results, one JSON line per finished job (default: <study>.jsonl); an existing file resumes the study; one search at a time writes it (<file>.lock)" },
   { name: 'top', value: 'n', default: '10', help: 'best trials to print' },
-  { name: 'chart', value: 'file', help: 'write the charts (best validation accuracy so far over trials; lr x weight decay coloured by validation accuracy): an SVG (needs the npm packages vega and vega-lite), or the Vega-Lite spec for a .json file' },
+  { name: 'chart', value: 'file', help: 'write the charts (best validation accuracy so far over trials; lr x weight decay coloured by validation accuracy): to a .svg file (needs the npm packages vega and vega-lite), or their Vega-Lite spec to a .json file' },
   { name: 'json', help: 'print the summary as one JSON object' },
   { name: 'quiet', help: 'no progress on stderr' },
 ];
@@ -62,8 +63,13 @@ function range(flag: string, text: string): [number, number] {
   return [lo, hi];
 }
 
+/** The flags a --space file replaces. */
+const SPACE_FLAGS = ['lr', 'weight-decay', 'hidden', 'optimizer', 'batch'];
+
 async function spaceOf(values: CommandContext['values']): Promise<SearchSpace> {
   if (typeof values.space === 'string') {
+    const replaced = SPACE_FLAGS.find((flag) => values[flag] !== undefined);
+    if (replaced) throw new UsageError(`--${replaced}: not with --space (the space file replaces it: set it there)`);
     let space: SearchSpace;
     try {
       space = JSON.parse(await readFile(values.space, 'utf8')) as SearchSpace;
@@ -155,8 +161,11 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   }
   if (!queue && typeof values['connect-timeout'] === 'string') throw new UsageError('--connect-timeout: only with --queue');
   const connectTimeout = connectTimeoutMs(get(values, 'connect-timeout'));
+  const asha = scheduler === 'asha';
+  for (const flag of ['parallel', 'eta', 'min-epochs']) {
+    if (values[flag] !== undefined && !asha) throw new UsageError(`--${flag}: only with --scheduler asha`);
+  }
   const parallel = typeof values.parallel === 'string' ? intValue('parallel', values.parallel, 1) : undefined;
-  if (parallel !== undefined && scheduler !== 'asha') throw new UsageError('--parallel: only with --scheduler asha');
   const epochs = intValue('epochs', get(values, 'epochs'), 1);
   const eta = numberValue('eta', get(values, 'eta'));
   if (!(eta >= 2)) throw new UsageError(`--eta: expected a number >= 2 (each rung keeps the best 1/eta), got ${eta}`);
@@ -170,7 +179,7 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
     data: { source: get(values, 'data'), rows: intValue('rows', get(values, 'rows'), 2), validation, splitSeed: 1 },
     scheduler,
     ...(trialTimeout !== undefined ? { trialTimeoutMs: trialTimeout } : {}),
-    ...(scheduler === 'asha' ? {
+    ...(asha ? {
       asha: {
         reductionFactor: eta,
         minEpochs: intValue('min-epochs', get(values, 'min-epochs'), 1, epochs),
@@ -181,13 +190,16 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const out = typeof values.out === 'string' ? values.out : `${study}.jsonl`;
   const top = intValue('top', get(values, 'top'), 0);
   const quiet = values.quiet === true;
-  for (const [flag, file] of [['out', out], ['chart', values.chart]] as const) {
-    if (typeof file !== 'string') continue;
-    const dir = path.dirname(path.resolve(file));
-    if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new UsageError(`--${flag}: the directory of '${file}' does not exist`);
-  }
+  if (out.trim() === '') throw new UsageError('--out: the path is empty');
+  if (!(await stat(path.dirname(path.resolve(out))).then((st) => st.isDirectory(), () => false))) throw new UsageError(`--out: the directory of '${out}' does not exist`);
+  const chart = typeof values.chart === 'string' ? values.chart : undefined;
+  const chartKind = chart !== undefined ? path.extname(chart).toLowerCase() : undefined;
+  if (chartKind !== undefined && chartKind !== '.svg' && chartKind !== '.json') throw new UsageError(`--chart: expected a file ending in .svg (the charts) or .json (their Vega-Lite spec), got '${chart}'`);
+  if (chart !== undefined) await checkWritable('chart', chart);
+  // the trials run where the workers are: with --queue, --data names a directory on their machines
+  if (!queue) await checkDataArg(options.data.source);
   // vega loads only when an SVG is drawn, and before the trials: a missing package is said at once, not after them
-  const renderSvg = typeof values.chart === 'string' && !values.chart.endsWith('.json') ? await (await import('../charts.js')).svgRenderer() : null;
+  const renderSvg = chartKind === '.svg' ? await (await import('../charts.js')).svgRenderer() : null;
   let results: ResultsFile;
   try {
     results = await ResultsFile.open(out);
@@ -275,17 +287,21 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
       stderr.write(`simdnn search: stopped (${String(signal.reason)}); ${written.size} results in ${out}; run the same command to resume\n`);
       return interrupted(signal);
     }
-    if (typeof values.chart === 'string') {
-      const spec = searchChart(result, { space });
-      // vega loads only when a chart is drawn
-      const text = renderSvg ? await renderSvg(spec) : JSON.stringify(spec, null, 2);
-      await writeFile(values.chart, text);
-    }
     if (values.json === true) {
       stdout.write(`${JSON.stringify({ study, trials: result.trials.length, failed: result.failed, timedOut: result.timedOut, epochsSpent: result.epochsSpent, epochsStored: result.epochsStored, seconds: result.seconds, best: result.best.slice(0, top) })}\n`);
     } else {
       stdout.write(bestTable(result, space, top));
       stdout.write(`${result.trials.length} trials (${result.failed} failed${result.timedOut ? `, ${result.timedOut} timed out` : ''}), ${result.epochsSpent} epochs trained${result.epochsStored ? ` (${result.epochsStored} more stored)` : ''}, ${result.seconds.toFixed(1)} s\n`);
+    }
+    // after the results are printed: a chart that cannot be written (checked at the start) loses none of them
+    if (chart !== undefined) {
+      const spec = searchChart(result, { space });
+      const text = renderSvg ? await renderSvg(spec) : JSON.stringify(spec, null, 2);
+      try {
+        await writeFile(chart, text);
+      } catch (e) {
+        throw new Error(`--chart: cannot write '${chart}' (${(e as Error).message}); the results are in ${out}`, { cause: e });
+      }
     }
     return 0;
   }

@@ -22,7 +22,7 @@ import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
 import { intValue, numberValue, oneOf, parseOptions, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
-import { checkDataArg, checkWritable, describeNet, disposeData, loadData, saveWithFallback, takesRows } from './common.js';
+import { checkDataArg, checkModelFile, checkWritable, describeNet, disposeData, fromModelFile, loadData, saveWithFallback, takesRows } from './common.js';
 
 // ---- settings
 
@@ -199,6 +199,16 @@ function parseSchedule(text: string): TrainSettings['lrSchedule'] {
   return { name, options };
 }
 
+/** A UsageError naming `flag` when `optimizer` refuses `value` for `param` (the library's message names its own key). */
+function checkOptimizerValue(optimizer: string, flag: string, param: string, value: number): void {
+  try {
+    createOptimizer(optimizer, { [param]: value }).dispose();
+  } catch (e) {
+    // 'SGD: lr must be a finite number >= 0, got -1' -> 'expected a finite number >= 0, got -1'
+    throw new UsageError(`--${flag}: ${(e as Error).message.replace(/^\w+: \w+ must be /, 'expected ')} (--optimizer ${optimizer})`);
+  }
+}
+
 function makeOptimizer(s: TrainSettings): ElementwiseOptimizer {
   try {
     return createOptimizer(s.optimizer, s.optimizerParams);
@@ -216,6 +226,8 @@ function makeSchedule(spec: NonNullable<TrainSettings['lrSchedule']>): LRSchedul
 }
 
 function parseAugment(text: string): TrainSettings['augment'] {
+  // an empty value (an unset shell variable) is refused, not taken as no augmentation
+  if (text.trim() === '') throw new UsageError("--augment: expected k=v,... such as shift=2,degrees=10,scale=0.1; got ''");
   const o = keyValues('augment', text);
   for (const key of Object.keys(o)) {
     if (!['shift', 'degrees', 'scale'].includes(key)) throw new UsageError(`--augment: unknown key '${key}' (expected shift, degrees, scale)`);
@@ -247,10 +259,14 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
   }
   const optimizer = oneOf('optimizer', get('optimizer'), optimizerNames);
   const optimizerParams: Record<string, number> = {};
+  const takes = FLAGS.filter((f) => f.optimizerParam !== undefined && f.optimizerParam in optimizerDefaults[optimizer]);
   for (const f of FLAGS) {
     if (!f.optimizerParam) continue;
     const v = optional(f.name, (text) => numberValue(f.name, text));
-    if (v !== undefined) optimizerParams[f.optimizerParam] = v;
+    if (v === undefined) continue;
+    if (!takes.includes(f)) throw new UsageError(`--${f.name}: --optimizer ${optimizer} has no such option (its options: ${takes.map((t) => `--${t.name}`).join(', ')})`);
+    checkOptimizerValue(optimizer, f.name, f.optimizerParam, v);
+    optimizerParams[f.optimizerParam] = v;
   }
   if (optimizerParams.lr === undefined && DEFAULT_LR[optimizer] !== undefined) optimizerParams.lr = DEFAULT_LR[optimizer];
   const net = oneOf('net', get('net'), NET_KINDS);
@@ -278,6 +294,9 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
   if (get('hidden').trim() === '') throw new UsageError("--hidden: expected sizes such as 100,100, or 'none' for no hidden layer; got ''");
   const hidden = get('hidden') === 'none' ? [] : get('hidden').split(',').map((n) => intValue('hidden', n.trim(), 1));
   if (net === 'simple-conv' && values.hidden !== undefined && hidden.length !== 1) throw new UsageError(`--hidden: --net simple-conv takes one hidden size, got ${hidden.length}`);
+  for (const flag of ['activation', 'batchnorm', 'dropout']) {
+    if (hidden.length === 0 && values[flag] !== undefined) throw new UsageError(`--${flag}: acts on hidden layers, and --hidden none has none`);
+  }
   if (values.epochs !== undefined && values.iterations !== undefined) throw new UsageError('--iterations: give either --epochs or --iterations');
   const valSplit = optional('val-split', (t) => numberValue('val-split', t));
   if (valSplit !== undefined && !(valSplit > 0 && valSplit < 1)) throw new UsageError(`--val-split: expected a ratio in (0, 1), got ${valSplit}`);
@@ -510,12 +529,7 @@ function runSettings(s: TrainSettings): Partial<TrainSettings> {
 /** The settings of the run a checkpoint holds, with the flags that may change on resume from `s`. */
 function resumeSettings(s: TrainSettings): TrainSettings {
   const file = s.resume!;
-  let info;
-  try {
-    info = readModelInfo(file);
-  } catch (e) {
-    throw new UsageError(`--resume: ${(e as Error).message}`);
-  }
+  const info = fromModelFile('--resume', file, () => readModelInfo(file));
   if (info.metadata[SETTINGS_KEY] === undefined || info.metadata[TRAINER_KEY] === undefined) {
     throw new UsageError(`--resume: '${file}' is not a checkpoint of simdnn train (it has no trainer state; write one with --checkpoint-every)`);
   }
@@ -573,7 +587,10 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 async function train({ values, io, signal }: CommandContext): Promise<number> {
   let s = trainSettings(values);
-  if (s.resume !== undefined) s = resumeSettings(s);
+  if (s.resume !== undefined) {
+    await checkModelFile('--resume', s.resume);
+    s = resumeSettings(s);
+  }
   // everything a bad command line can get wrong is found before data loads or training starts
   if (s.lrSchedule) makeSchedule(s.lrSchedule);
   makeOptimizer(s).dispose();
@@ -598,7 +615,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     let optimizer: ElementwiseOptimizer;
     let state: TrainerState | null = null;
     if (s.resume !== undefined) {
-      const loaded = readModelFile(rt, s.resume);
+      const loaded = fromModelFile('--resume', s.resume, () => readModelFile(rt, s.resume!));
       net = loaded.net;
       owned.push(net);
       if (!loaded.optimizer) throw new Error(`--resume: '${s.resume}' holds no optimizer state`);
@@ -650,7 +667,8 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     try {
       trainer = new Trainer(net, data.xTrain, data.tTrain, data.xTest, data.tTest, options);
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      // whether --val-split leaves rows on both sides is known only now, from the rows loaded
+      throw new UsageError(`${/^Dataset\.split:/.test((e as Error).message) ? '--val-split: ' : ''}${(e as Error).message}`);
     }
     owned.push(trainer);
     if (state) trainer.resume(state);

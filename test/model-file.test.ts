@@ -321,7 +321,7 @@ describe('malformed files', () => {
     ['a tensor of the wrong shape', file({ ...tinyMeta, W1: w([0, 24], [2, 3]), b1: w([24, 32], [2]) }, data32), /tensor 'W1' has shape \[2, 3\], the architecture needs \[3, 2\]/],
     ['a tensor not in the architecture', file({ ...tinyMeta, W1: w([0, 24]), b1: w([24, 32], [2]), W9: w([32, 32], [0]) }, data32), /tensor 'W9' is not part of the architecture/],
     ['an architecture of absurd size', file({ __metadata__: { 'simdnn.net': JSON.stringify({ kind: 'mlp', options: { inputSize: 1e6, hiddenSizeList: [1e6, 1e6], outputSize: 10 } }) } }, new Uint8Array(0)),
-      /the file has no tensor 'W1', 'b1', 'W2'/],
+      /the architecture in the file is not usable \(MultiLayerNet: W1: \[1000000, 1000000\] has 1000000000000 elements/],
     ['an unknown net kind', file({ __metadata__: { 'simdnn.net': '{"kind":"resnet","options":{}}' } }, new Uint8Array(0)), /architecture in the file is not usable .*kind: expected one of mlp/],
     ['an architecture that is not JSON', file({ __metadata__: { 'simdnn.net': 'mlp 784-100-10' } }, new Uint8Array(0)), /'simdnn.net'\] is not valid JSON/],
   ];
@@ -404,12 +404,8 @@ describe('malformed files', () => {
     expect(rt.memoryStats().used).toBe(before.used);
   });
 
-  it('inspectModel refuses each as loadModel does, but for the net constructor\'s own checks of its options', () => {
+  it('inspectModel refuses each as loadModel does', () => {
     for (const [what, bytes, message] of cases) {
-      if (what === 'constructor options the net refuses') {
-        expect(inspectModel(bytes).spec?.options).toHaveProperty('foo', 1);
-        continue;
-      }
       expect(() => inspectModel(bytes), what).toThrow(SafetensorsError);
       expect(() => inspectModel(bytes), what).toThrow(new RegExp(message.source.replace(/^\^loadModel/, '^inspectModel')));
     }

@@ -4,8 +4,8 @@
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
-import type { FusedActivation } from '../runtime/runtime.js';
+import { checkFloatTensor, sharesMemory, type Tensor } from '../runtime/tensor.js';
+import { activationCode, type FusedActivation } from '../runtime/runtime.js';
 
 /**
  * The rows of an affine input x that flattens to D features per row (RangeError naming `who`
@@ -50,6 +50,14 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
     if (W.shape.length !== 2) throw new RangeError(`Affine: W must be 2-D [inputSize, outputSize], got [${W.shape.join(', ')}]`);
     if (b.size !== W.shape[1]) throw new RangeError(`Affine: b must have ${W.shape[1]} elements (W's columns), got [${b.shape.join(', ')}]`);
     if (grads.dW && (grads.dW.size !== W.size || grads.db!.size !== b.size)) throw new RangeError('Affine: dW/db must match W/b in size');
+    if (grads.dW) {
+      // backward writes dW and db, then reads W for dx
+      for (const [g, name] of [[grads.dW, 'dW'], [grads.db!, 'db']] as const) {
+        if (sharesMemory(g, W)) throw new RangeError(`Affine: grads.${name} overlaps W`);
+        if (sharesMemory(g, b)) throw new RangeError(`Affine: grads.${name} overlaps b`);
+      }
+      if (sharesMemory(grads.dW, grads.db!)) throw new RangeError('Affine: grads.dW overlaps grads.db');
+    }
     this.buffers = new Buffers(rt);
     this.ownsGrads = !grads.dW;
     this.dW = grads.dW ?? rt.tensor(W.shape);
@@ -62,12 +70,13 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    * With `act` the activation that follows is fused into the GEMM's epilogue
    * (rt.unsafeGemmBiasAct): the output is act(x · W + b), and x · W + b itself is
    * never stored. Sequential does this for an Affine followed by a
-   * FusableActivation.
+   * FusableActivation. x may be this layer's last output (out is then another buffer).
    */
   forward(x: Tensor, _train = false, act: FusedActivation = 'none'): Tensor {
     const N = this.checkInput(x, 'forward');
+    activationCode(act, 'Affine.forward');
     const [D, M] = this.W.shape;
-    const out = this.buffers.get('out', [N, M]);
+    const out = this.buffers.apart('out', [N, M], x);
     x.rt.unsafeGemmBiasAct(0, 0, N, M, D, x.ptr, D, this.W.ptr, M, out.ptr, M, this.b.ptr, act);
     this.x = x;
     return out;
@@ -80,7 +89,8 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    */
   chainBuffers(x: Tensor, needDx: boolean): { out: Tensor; dx: Tensor | null } {
     const N = this.checkInput(x, 'forward');
-    const out = this.buffers.get('out', [N, this.W.shape[1]]);
+    this.checkApart('backward', x, 'the forward input x'); // the chain's dW reads it
+    const out = this.buffers.apart('out', [N, this.W.shape[1]], x);
     const dx = needDx ? this.buffers.get('dx', x.shape) : null;
     this.x = x;
     return { out, dx };
@@ -95,14 +105,15 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
 
   /**
    * Fills dW = xᵀ · dout and db = Σ dout for the last forward's x, and returns dx = dout · Wᵀ
-   * ([N, D], owned by the layer, valid until its next backward).
-   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float [N, M] tensor of W's runtime, or x was disposed.
+   * ([N, D], owned by the layer, valid until its next backward; dout may be this layer's last dx).
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float [N, M] tensor of W's runtime, or x was disposed;
+   * RangeError if dout or x overlaps dW or db. Nothing is written then.
    */
   backward(dout: Tensor): Tensor {
-    const x = this.paramGrads(dout, 'backward');
+    const x = this.paramGrads(dout, 'backward', null);
     const [D, M] = this.W.shape;
     const N = x.shape[0];
-    const dx = this.buffers.get('dx', x.shape);
+    const dx = this.buffers.apart('dx', x.shape, dout);
     x.rt.unsafeGemm(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D); // dx = dout · Wᵀ
     return dx;
   }
@@ -113,26 +124,26 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
    * applies it to rows in its own cache; same bits. `before` is the activation whose output this
    * layer's last forward took.
    * @throws like backward(); TypeError if `before` is not a Relu, Sigmoid or Tanh layer or what it kept is on
-   * another runtime; Error if it has not run forward; RangeError if what it kept is not x's size. Nothing is written then.
+   * another runtime; Error if it has not run forward; RangeError if what it kept is not x's size, or it, dout or x overlaps dW or db. Nothing is written then.
    */
   backwardThrough(dout: Tensor, before: FusableActivation): Tensor {
     // every check before paramGrads writes dW and db
     const saved = keptForBackward(before, 'Affine.backwardThrough', this.x);
-    const x = this.paramGrads(dout, 'backwardThrough');
+    const x = this.paramGrads(dout, 'backwardThrough', saved);
     const [D, M] = this.W.shape;
     const N = x.shape[0];
-    const dx = this.buffers.get('dx', x.shape);
+    const dx = this.buffers.apart('dx', x.shape, dout, saved);
     x.rt.unsafeGemmActBackward(0, 1, N, D, M, dout.ptr, M, this.W.ptr, M, dx.ptr, D, saved.ptr, before.fusedAs);
     return dx;
   }
 
   /** dW and db only (no dx). */
   backwardParams(dout: Tensor): void {
-    this.paramGrads(dout, 'backwardParams');
+    this.paramGrads(dout, 'backwardParams', null);
   }
 
-  /** Fills dW and db; returns the forward input. */
-  private paramGrads(dout: Tensor, who: string): Tensor {
+  /** Fills dW and db; returns the forward input. `saved`: what backwardThrough reads after dW and db are written. */
+  private paramGrads(dout: Tensor, who: string, saved: Tensor | null): Tensor {
     const x = this.x;
     this.checkAlive(who); // reads W, writes dW and db: given tensors the caller may have disposed
     if (!x) throw new Error(`Affine.${who}: call forward first`);
@@ -141,6 +152,10 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
     const [D, M] = this.W.shape;
     const N = x.shape[0];
     if (dout.size !== N * M) throw new RangeError(`Affine.${who}: dout must be [${N}, ${M}], got [${dout.shape.join(', ')}]`);
+    // read after (or while) dW and db are written
+    this.checkApart(who, dout, 'dout');
+    this.checkApart(who, x, 'the forward input x');
+    if (saved) this.checkApart(who, saved, 'the tensor the activation before kept');
     const rt = x.rt;
     rt.unsafeGemm(1, 0, D, M, N, x.ptr, D, dout.ptr, M, this.dW.ptr, M); // dW = xᵀ · dout
     rt.unsafeKernels.biasBackward(this.db.ptr, dout.ptr, N, M);           // db = Σ_rows dout
@@ -152,6 +167,12 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
     if (this.ownsGrads) { this.dW.dispose(); this.db.dispose(); }
     this.x = null;
     this.disposed = true;
+  }
+
+  /** Refuses `t` (named `what`) overlapping dW or db. */
+  private checkApart(who: string, t: Tensor, what: string): void {
+    if (sharesMemory(t, this.dW)) throw new RangeError(`Affine.${who}: ${what} overlaps dW`);
+    if (sharesMemory(t, this.db)) throw new RangeError(`Affine.${who}: ${what} overlaps db`);
   }
 
   /** The layer, and the parameters and gradients it was given, must still be alive. */

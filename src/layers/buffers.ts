@@ -6,7 +6,7 @@
 // evaluations evicted the training batch's buffers, which every epoch's first
 // step then made again; eight leave room for the caller's own shapes.
 import type { Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, type Shape } from '../runtime/tensor.js';
+import { IntTensor, Tensor, sharesMemory, type Shape } from '../runtime/tensor.js';
 
 const SHAPES_PER_NAME = 8;
 
@@ -24,6 +24,17 @@ export class Buffers {
   /** A float tensor for `name` with this shape; contents are whatever the last user left. */
   get(name: string, shape: Shape): Tensor {
     return pick(this.floats, name, shape, () => this.rt.tensor(shape));
+  }
+
+  /**
+   * get(name, shape), or when that tensor overlaps `a` or `b` (a kernel would read them while
+   * writing it: a layer fed its own output) another of this shape that overlaps neither.
+   */
+  apart(name: string, shape: Shape, a: Tensor, b: Tensor | null = null): Tensor {
+    let t = this.get(name, shape);
+    // a tensor lies inside one allocation, so at most two names are passed over
+    for (let k = 2; sharesMemory(t, a) || (b !== null && sharesMemory(t, b)); k++) t = this.get(`${name}#${k}`, shape);
+    return t;
   }
 
   /** An int32 tensor for `name` with this shape. */

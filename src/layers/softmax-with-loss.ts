@@ -56,9 +56,10 @@ export class SoftmaxWithLoss {
     const rt = x.rt;
     t = ownTargets(rt, t); // before the buffers below are made: growing the memory would empty a tensor's data
     this.buffers ??= new Buffers(rt);
-    const y = this.buffers.get('y', x.shape);
-    const k = rt.unsafeKernels;
     const targets = this.targets(t, N, C);
+    // soft targets may be this layer's last y (distillation): the kernel reads each row of t after writing y's
+    const y = targets instanceof Tensor ? this.buffers.apart('y', x.shape, targets) : this.buffers.get('y', x.shape);
+    const k = rt.unsafeKernels;
     const total = targets instanceof Tensor
       ? k.softmaxCrossEntropyForwardDense(y.ptr, x.ptr, targets.ptr, N, C)
       : k.softmaxCrossEntropyForward(y.ptr, x.ptr, targets.ptr, N, C);
@@ -116,7 +117,7 @@ export class SoftmaxWithLoss {
   /**
    * The gradient of the loss with respect to the last forward's x, (y − t) · dout / N, in a
    * tensor the layer owns (valid until its next backward). `dout`: a number, or a tensor whose first value is used.
-   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite, or a label of the forward's t (in memory) is now outside [0, classes). Nothing is written then.
    */
   backward(dout: Tensor | number = 1): Tensor {
     const y = this.y, t = this.t;
@@ -127,6 +128,8 @@ export class SoftmaxWithLoss {
     if (!Number.isFinite(scale)) throw new RangeError(`SoftmaxWithLoss.backward: dout must be a finite number, got ${scale}`);
     checkTensor(y.rt, t, 'SoftmaxWithLoss.backward: the targets of the last forward');
     const [N, C] = y.shape;
+    // labels in memory may have changed since forward checked them; the kernel writes at each
+    if (t instanceof IntTensor) checkLabelRange('SoftmaxWithLoss.backward', t, C);
     const dx = this.buffers.get('dx', y.shape);
     const k = y.rt.unsafeKernels;
     if (t instanceof Tensor) k.softmaxCrossEntropyBackwardDense(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
@@ -157,10 +160,7 @@ export class SoftmaxWithLoss {
       labels = this.buffers!.labels('t', [N]);
       labels.data.set(t);
     }
-    const v = labels.data;
-    for (let i = 0; i < N; i++) {
-      if (!(v[i] >= 0 && v[i] < C)) throw new RangeError(`SoftmaxWithLoss.forward: label t[${i}] = ${v[i]} is outside [0, ${C})`);
-    }
+    checkLabelRange('SoftmaxWithLoss.forward', labels, C);
     return labels;
   }
 
@@ -170,6 +170,14 @@ export class SoftmaxWithLoss {
     this.y = null;
     this.t = null;
     this.disposed = true;
+  }
+}
+
+/** Refuses (naming `who`) a label in memory outside [0, classes): the kernels index rows by it. */
+function checkLabelRange(who: string, labels: IntTensor, classes: number): void {
+  const v = labels.data;
+  for (let i = 0; i < v.length; i++) {
+    if (!(v[i] >= 0 && v[i] < classes)) throw badLabel(who, i, v[i], classes);
   }
 }
 

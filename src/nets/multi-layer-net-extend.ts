@@ -8,8 +8,8 @@ import { Dropout } from '../layers/dropout.js';
 import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { affineLayer, affineParameters, checkSizes } from './multi-layer-net.js';
-import { activationOption, initOption, numberOption, orDefault, readOptions } from './net-options.js';
+import { affineLayer, affineParameters, affineSpecs, checkActivation, checkInit, checkParameterBlock, checkSizes, type MultiLayerNetPlan } from './multi-layer-net.js';
+import { numberOption, orDefault, readOptions } from './net-options.js';
 import { checkFlag } from '../runtime/options.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
@@ -45,6 +45,48 @@ export interface MultiLayerNetExtendOptions {
 const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd',
   'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio']);
 
+/** @internal What a MultiLayerNetExtend is built from (planMultiLayerNetExtend). */
+export interface MultiLayerNetExtendPlan extends MultiLayerNetPlan {
+  l1Lambda: number;
+  useBatchnorm: boolean;
+  useDropout: boolean;
+  dropoutRatio: number;
+  /** The layer state's names and shapes (batch norm's running statistics). */
+  state: Array<readonly [string, number[]]>;
+}
+
+/**
+ * @internal MultiLayerNetExtend's options read once and checked, and the tensors the net would hold,
+ * without a runtime: the constructor builds from it, and netTensorShapes lists it, so both refuse the same.
+ */
+export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPlan {
+  const who = 'MultiLayerNetExtend';
+  const o = readOptions(who, options, KEYS);
+  const useBatchnorm = orDefault(o.useBatchnorm, false) as boolean, useDropout = orDefault(o.useDropout, false) as boolean;
+  checkFlag(who, 'useBatchnorm', useBatchnorm);
+  checkFlag(who, 'useDropout', useDropout);
+  const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
+  const act = checkActivation(who, orDefault(o.activation, 'relu'));
+  const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 'relu'));
+  const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
+  const l1Lambda = numberOption(who, 'l1Lambda', orDefault(o.l1Lambda, 0), 'a non-negative number');
+  const dropoutRatio = numberOption(who, 'dropoutRatio', orDefault(o.dropoutRatio, 0.5), 'a number in [0, 1)');
+  // recorded in the spec, which must rebuild this net, even with no Dropout layer to hold it
+  if (useDropout) new Dropout(dropoutRatio); // its own check and message; a layer object only, no memory
+  else if (!(dropoutRatio >= 0 && dropoutRatio < 1)) throw new RangeError(`${who}: dropoutRatio must be in [0, 1), got ${dropoutRatio}`);
+  checkSequentialOptions({ weightDecayLambda, l1Lambda }, who);
+  const hidden = sizes.slice(1, -1);
+  const norm = (a: string, b: string) => (useBatchnorm ? hidden.flatMap((h, j) => [[`${a}${j + 1}`, [h]], [`${b}${j + 1}`, [h]]] as Array<[string, number[]]>) : []);
+  const params = [...affineSpecs(sizes), ...norm('gamma', 'beta')];
+  checkParameterBlock(who, params);
+  // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does)
+  const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden })) };
+  return {
+    spec, sizes, activation: act, weightInitStd, weightDecayLambda, params,
+    l1Lambda, useBatchnorm, useDropout, dropoutRatio, state: norm('runningMean', 'runningVar'),
+  };
+}
+
 export class MultiLayerNetExtend extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
   readonly spec: NetSpec;
@@ -57,32 +99,14 @@ export class MultiLayerNetExtend extends Sequential {
   readonly dropoutRatio: number;
 
   constructor(rt: Runtime, options: MultiLayerNetExtendOptions) {
-    const who = 'MultiLayerNetExtend';
-    checkRuntime(rt, who);
-    // the options are read once: the net is built from this copy and records it as its spec
-    const o = readOptions(who, options, KEYS);
-    const useBatchnorm = orDefault(o.useBatchnorm, false) as boolean, useDropout = orDefault(o.useDropout, false) as boolean;
-    checkFlag(who, 'useBatchnorm', useBatchnorm);
-    checkFlag(who, 'useDropout', useDropout);
-    const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
-    const act = activationOption(who, orDefault(o.activation, 'relu'));
-    const weightInitStd = initOption(who, orDefault(o.weightInitStd, 'relu'));
-    const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
-    const l1Lambda = numberOption(who, 'l1Lambda', orDefault(o.l1Lambda, 0), 'a non-negative number');
-    const dropoutRatio = numberOption(who, 'dropoutRatio', orDefault(o.dropoutRatio, 0.5), 'a number in [0, 1)');
-    // with dropout on, Dropout checks it; off, it is still recorded in the spec, which must rebuild this net
-    if (!useDropout && !(dropoutRatio >= 0 && dropoutRatio < 1)) throw new RangeError(`${who}: dropoutRatio must be in [0, 1), got ${dropoutRatio}`);
+    checkRuntime(rt, 'MultiLayerNetExtend');
+    // the options are read once, and every one is checked before the arena is allocated: a bad one leaks nothing
+    const plan = planMultiLayerNetExtend(options);
+    const { sizes, useBatchnorm, useDropout, dropoutRatio } = plan;
     const hidden = sizes.slice(1, -1);
-    const normSpecs: Array<readonly [string, number[]]> = useBatchnorm
-      ? hidden.flatMap((h, j) => [[`gamma${j + 1}`, [h]], [`beta${j + 1}`, [h]]] as Array<[string, number[]]>)
-      : [];
-    // Checked and built before the arena so a bad option allocates nothing.
-    checkSequentialOptions({ weightDecayLambda, l1Lambda }, who);
-    // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does)
-    const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden })) };
-    const activations = hidden.map(() => activation(act));
+    const activations = hidden.map(() => activation(plan.activation));
     const dropouts = useDropout ? hidden.map(() => new Dropout(dropoutRatio)) : [];
-    const set = affineParameters(rt, sizes, weightInitStd, normSpecs);
+    const set = affineParameters(rt, plan.params, sizes, plan.weightInitStd);
     const layers: Layer[] = [];
     for (let i = 1; i < sizes.length; i++) {
       layers.push(affineLayer(set, i));
@@ -95,12 +119,12 @@ export class MultiLayerNetExtend extends Sequential {
       layers.push(activations[i - 1]);
       if (useDropout) layers.push(dropouts[i - 1]);
     }
-    super(rt, layers, { weightDecayLambda, l1Lambda, parameterSet: set });
-    this.spec = spec;
+    super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, parameterSet: set });
+    this.spec = plan.spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = hidden;
     this.outputSize = sizes[sizes.length - 1];
-    this.activation = act;
+    this.activation = plan.activation;
     this.useBatchnorm = useBatchnorm;
     this.useDropout = useDropout;
     this.dropoutRatio = dropoutRatio;

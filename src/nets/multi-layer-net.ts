@@ -3,7 +3,7 @@ import { Affine } from '../layers/affine.js';
 import { activation, type ActivationName } from '../layers/activations.js';
 import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { describeValue } from '../runtime/tensor.js';
+import { MAX_ELEMENTS, describeValue, shapeSize } from '../runtime/tensor.js';
 import { activationOption, initOption, numberOption, orDefault, positiveInteger, readOptions } from './net-options.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
@@ -47,24 +47,87 @@ export function checkSizes(who: string, inputSize: unknown, hiddenSizeList: unkn
   return sizes;
 }
 
+/** W{i}, b{i} for consecutive sizes, in the arena's order. */
+export function affineSpecs(sizes: readonly number[]): Array<readonly [string, number[]]> {
+  const specs: Array<readonly [string, number[]]> = [];
+  for (let i = 1; i < sizes.length; i++) specs.push([`W${i}`, [sizes[i - 1], sizes[i]]], [`b${i}`, [sizes[i]]]);
+  return specs;
+}
+
 /**
- * Allocates W{i}, b{i} for consecutive sizes in one arena; W ~ N(0, std²), b = 0.
+ * Refuses (RangeError naming `who`) parameters that ParameterSet could not hold: a tensor, or the
+ * block of all of them (each padded to 16 floats, as ParameterSet lays them out), over MAX_ELEMENTS.
+ */
+export function checkParameterBlock(who: string, specs: ReadonlyArray<readonly [string, readonly number[]]>): void {
+  let total = 0;
+  for (const [name, shape] of specs) total += Math.ceil(shapeSize(shape, `${who}: ${name}`) / 16) * 16;
+  if (total > MAX_ELEMENTS) throw new RangeError(`${who}: the parameters take ${total} floats (each tensor padded to 16); one block holds at most ${MAX_ELEMENTS}`);
+}
+
+/** An activation option: a name activation() knows (checked even when no hidden layer will use it), or a TypeError naming `who`. */
+export function checkActivation(who: string, v: unknown): ActivationName {
+  const name = activationOption(who, v);
+  try {
+    activation(name); // a layer object only: no memory
+  } catch (e) {
+    throw new TypeError(`${who}: ${(e as Error).message}`);
+  }
+  return name;
+}
+
+/** A weight init option, its type and value checked (as initStd checks them for every layer), or a TypeError/RangeError naming `who`. */
+export function checkInit(who: string, v: unknown): WeightInit {
+  const init = initOption(who, v);
+  initStd(init, 1, who);
+  return init;
+}
+
+/**
+ * Allocates the parameters `specs` lists (affineSpecs(sizes) first) in one arena; W ~ N(0, std²), b = 0.
  * The init is checked first: a bad one allocates nothing.
  */
-export function affineParameters(rt: Runtime, sizes: readonly number[], init: WeightInit, extra: ReadonlyArray<readonly [string, number[]]> = []): ParameterSet {
-  const specs: Array<readonly [string, number[]]> = [];
+export function affineParameters(rt: Runtime, specs: ReadonlyArray<readonly [string, number[]]>, sizes: readonly number[], init: WeightInit): ParameterSet {
   const stds: number[] = [];
-  for (let i = 1; i < sizes.length; i++) {
-    specs.push([`W${i}`, [sizes[i - 1], sizes[i]]], [`b${i}`, [sizes[i]]]);
-    stds.push(initStd(init, sizes[i - 1]));
-  }
-  const set = new ParameterSet(rt, [...specs, ...extra]);
+  for (let i = 1; i < sizes.length; i++) stds.push(initStd(init, sizes[i - 1]));
+  const set = new ParameterSet(rt, specs);
   stds.forEach((std, j) => rt.randn(set.params[`W${j + 1}`], std));
   return set;
 }
 
 export function affineLayer(set: ParameterSet, i: number): Affine {
   return new Affine(set.params[`W${i}`], set.params[`b${i}`], { dW: set.grads[`W${i}`], db: set.grads[`b${i}`] });
+}
+
+/** @internal What a MultiLayerNet is built from (planMultiLayerNet). */
+export interface MultiLayerNetPlan {
+  /** The options as read, plain JSON: what the net records. */
+  spec: NetSpec;
+  /** [inputSize, ...hiddenSizeList, outputSize]. */
+  sizes: number[];
+  activation: ActivationName;
+  weightInitStd: WeightInit;
+  weightDecayLambda: number;
+  /** The parameters' names and shapes, in the arena's order. */
+  params: Array<readonly [string, number[]]>;
+}
+
+/**
+ * @internal MultiLayerNet's options read once and checked, and the parameters the net would hold,
+ * without a runtime: the constructor builds from it, and netTensorShapes lists it, so both refuse the same.
+ */
+export function planMultiLayerNet(options: unknown): MultiLayerNetPlan {
+  const who = 'MultiLayerNet';
+  const o = readOptions(who, options, KEYS);
+  const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
+  const act = checkActivation(who, orDefault(o.activation, 'relu'));
+  const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 'relu'));
+  const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
+  checkSequentialOptions({ weightDecayLambda }, who);
+  const params = affineSpecs(sizes);
+  checkParameterBlock(who, params);
+  // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does)
+  const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: sizes.slice(1, -1) })) };
+  return { spec, sizes, activation: act, weightInitStd, weightDecayLambda, params };
 }
 
 export class MultiLayerNet extends Sequential {
@@ -76,21 +139,11 @@ export class MultiLayerNet extends Sequential {
   readonly activation: ActivationName;
 
   constructor(rt: Runtime, options: MultiLayerNetOptions) {
-    const who = 'MultiLayerNet';
-    checkRuntime(rt, who);
-    // the options are read once: the net is built from this copy and records it as its spec
-    const o = readOptions(who, options, KEYS);
-    const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
-    const act = activationOption(who, orDefault(o.activation, 'relu'));
-    const weightInitStd = initOption(who, orDefault(o.weightInitStd, 'relu'));
-    const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
-    // every option is checked before the parameters are allocated: a bad one leaks nothing
-    checkSequentialOptions({ weightDecayLambda }, who);
-    const hiddenSizeList = sizes.slice(1, -1);
-    // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does)
-    const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList })) };
+    checkRuntime(rt, 'MultiLayerNet');
+    // the options are read once, and every one is checked before the parameters are allocated: a bad one leaks nothing
+    const { spec, sizes, activation: act, weightInitStd, weightDecayLambda, params } = planMultiLayerNet(options);
     const activations = sizes.slice(2).map(() => activation(act));
-    const set = affineParameters(rt, sizes, weightInitStd);
+    const set = affineParameters(rt, params, sizes, weightInitStd);
     const layers: Layer[] = [];
     for (let i = 1; i < sizes.length; i++) {
       layers.push(affineLayer(set, i));
@@ -99,7 +152,7 @@ export class MultiLayerNet extends Sequential {
     super(rt, layers, { weightDecayLambda, parameterSet: set });
     this.spec = spec;
     this.inputSize = sizes[0];
-    this.hiddenSizeList = hiddenSizeList;
+    this.hiddenSizeList = sizes.slice(1, -1);
     this.outputSize = sizes[sizes.length - 1];
     this.activation = act;
   }

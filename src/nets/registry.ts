@@ -8,8 +8,8 @@ import { describeValue, shown } from '../runtime/tensor.js';
 import { checkInputDim, type ConvParam } from './conv-stack.js';
 import { integerAtLeast, positiveInteger } from './net-options.js';
 import { DeepConvNet, deepConvNetParams, type DeepConvNetOptions } from './deep-conv-net.js';
-import { MultiLayerNet, checkSizes, type MultiLayerNetOptions } from './multi-layer-net.js';
-import { MultiLayerNetExtend, type MultiLayerNetExtendOptions } from './multi-layer-net-extend.js';
+import { MultiLayerNet, checkParameterBlock, planMultiLayerNet, type MultiLayerNetOptions } from './multi-layer-net.js';
+import { MultiLayerNetExtend, planMultiLayerNetExtend, type MultiLayerNetExtendOptions } from './multi-layer-net-extend.js';
 import type { Sequential } from './sequential.js';
 import { SimpleConvNet, type SimpleConvNetOptions } from './simple-conv-net.js';
 
@@ -73,7 +73,10 @@ export function buildNet(rt: Runtime, spec: NetSpec): NamedNet {
 /**
  * The tensors a net built from `spec` holds (parameters, then layer state such
  * as batch-norm running statistics), name → shape, computed without building
- * it. Throws a RangeError for sizes the net's constructor would refuse.
+ * it. Throws a TypeError/RangeError where the net's constructor would refuse the
+ * spec: for the MLP kinds any option (their constructors' own checks and
+ * messages); for the conv kinds their sizes (a layer that does not fit, a
+ * tensor or the parameter block over what one block holds).
  */
 export function netTensorShapes(spec: NetSpec): Record<string, number[]> {
   const { params, state } = netTensorGroups(spec, 'netTensorShapes: spec');
@@ -95,17 +98,11 @@ function paramShapes(spec: NetSpec, state: Record<string, number[]>, who: string
     case 'mlp': case 'mlp-extend': {
       const o = s.options;
       if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${s.kind}: hiddenSizeList must be an array, got ${got(o.hiddenSizeList)}`);
-      const sizes = checkSizes(s.kind, o.inputSize, o.hiddenSizeList, o.outputSize);
-      const batchnorm = s.kind === 'mlp-extend' && s.options.useBatchnorm === true;
-      for (let i = 1; i < sizes.length; i++) {
-        out[`W${i}`] = [sizes[i - 1], sizes[i]];
-        out[`b${i}`] = [sizes[i]];
-      }
-      if (batchnorm) {
-        for (let i = 1; i < sizes.length - 1; i++) { out[`gamma${i}`] = [sizes[i]]; out[`beta${i}`] = [sizes[i]]; }
-        for (let i = 1; i < sizes.length - 1; i++) { state[`runningMean${i}`] = [sizes[i]]; state[`runningVar${i}`] = [sizes[i]]; }
-      }
-      return out;
+      // the constructor's own checks, without a runtime
+      if (s.kind === 'mlp') return Object.fromEntries(planMultiLayerNet(o).params);
+      const plan = planMultiLayerNetExtend(o);
+      Object.assign(state, Object.fromEntries(plan.state));
+      return Object.fromEntries(plan.params);
     }
     case 'simple-conv': {
       const o = s.options;
@@ -114,6 +111,7 @@ function paramShapes(spec: NetSpec, state: Record<string, number[]>, who: string
       shape = pool(shape);
       affine(s.kind, shape, o.hiddenSize ?? 100, 2, out);
       affine(s.kind, [o.hiddenSize ?? 100], o.outputSize ?? 10, 3, out);
+      checkParameterBlock(s.kind, Object.entries(out));
       return out;
     }
     case 'deep-conv': {
@@ -127,6 +125,7 @@ function paramShapes(spec: NetSpec, state: Record<string, number[]>, who: string
       });
       affine(s.kind, shape, o.hiddenSize ?? 50, 7, out);
       affine(s.kind, [o.hiddenSize ?? 50], o.outputSize ?? 10, 8, out);
+      checkParameterBlock(s.kind, Object.entries(out));
       return out;
     }
   }

@@ -193,11 +193,20 @@ export class Sequential {
     return x;
   }
 
-  /** Mean loss over the batch plus the weight-decay terms. */
+  /**
+   * Mean loss over the batch plus the weight-decay terms. In training mode a call that throws (targets
+   * the loss layer refuses, a loss that is not finite) leaves the batch-norm statistics and the
+   * random stream as they were, as gradient() does.
+   */
   loss(x: Tensor, t: Targets, train = false): number {
     checkTrainFlag('loss', train);
     this.rowsOf(x, 'loss');
-    t = ownTargets(this.rt, t);
+    const targets = ownTargets(this.rt, t);
+    // the targets are checked after the forward pass: a training-mode pass is undone if they are refused
+    return train && !this.inPass ? this.wholePass(() => this.lossOf(x, targets, true)) : this.lossOf(x, targets, train);
+  }
+
+  private lossOf(x: Tensor, t: Targets, train: boolean): number {
     const y = this.predictBorrowed(x, train, 'loss: x');
     return this.lastLayer.forward(y, t) + this.decayLoss();
   }

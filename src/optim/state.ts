@@ -8,6 +8,9 @@
 // laid out the same way, the regions mirror that block, so a step is ONE
 // kernel call over the whole block; the padding stays zero (its gradient is
 // zero, so no update moves it). Otherwise each key is stepped on its own.
+// The padding is memory no parameter covers (a caller's own block, or new
+// tensors at the addresses of disposed ones), so each update checks it is
+// still zero before it reuses a one-call layout.
 import type { Runtime } from '../runtime/runtime.js';
 import { Tensor, sameShape, shapeSize } from '../runtime/tensor.js';
 import type { Params } from './optimizer.js';
@@ -64,6 +67,8 @@ interface Planned {
   layout: Layout;
   /** The pointers the layout was made for, to spot a different set of tensors. */
   ptrs: Map<string, { param: number; grad: number }>;
+  /** A contiguous layout's padding in the param and grad blocks: float index, count, float index, count, … */
+  gaps: number[];
 }
 
 const EMPTY: Layout = { rt: null, spans: [], slotBytes: 0, contiguous: false };
@@ -102,7 +107,7 @@ export class StateStore {
         throw new RangeError(`${who}.update: params['${k}'] has shape [${p.shape.join(', ')}], but the optimizer's state for '${k}' has shape [${known.join(', ')}]; use a new optimizer for another model`);
       }
     }
-    if (this.planned && this.sameTensors(keys, params, grads)) return this.planned.layout;
+    if (this.planned && this.sameTensors(keys, params, grads) && this.gapsZero(this.planned.gaps)) return this.planned.layout;
     return this.plan(keys, params, grads);
   }
 
@@ -157,7 +162,7 @@ export class StateStore {
       }
       const extra = Object.keys(entry!).filter((name) => name !== 'shape' && !this.slotNames.includes(name));
       if (extra.length > 0) throw new TypeError(`${where} has unknown state '${extra[0]}' (expected ${['shape', ...this.slotNames].join(', ')})`);
-      const size = shapeSize(shape);
+      const size = shapeSize(shape, `${where}.shape`);
       const slots = this.slotNames.map((name) => {
         const values = entry![name] as ArrayLike<number> | undefined;
         if (values === undefined || values === null || typeof values !== 'object' || values.length !== size) {
@@ -214,10 +219,21 @@ export class StateStore {
     return true;
   }
 
+  /** Whether every padding float is still zero (a kernel over the whole block would move it otherwise). */
+  private gapsZero(gaps: readonly number[]): boolean {
+    if (gaps.length === 0) return true;
+    const buffer = this.rt!.memory.buffer;
+    if (this.memoryView?.buffer !== buffer) this.memoryView = new Float32Array(buffer);
+    return zeros(this.memoryView, gaps);
+  }
+
+  /** A Float32Array over the whole memory, made again when the memory's buffer changes (it grew). */
+  private memoryView: Float32Array | null = null;
+
   /** A new arena laid out for these tensors, holding the state kept so far (or loaded). */
   private plan(keys: readonly string[], params: Params, grads: Params): Layout {
     if (keys.length === 0) {
-      this.planned = { layout: EMPTY, ptrs: new Map() };
+      this.planned = { layout: EMPTY, ptrs: new Map(), gaps: [] };
       return EMPTY;
     }
     const rt = params[keys[0]].rt;
@@ -271,7 +287,7 @@ export class StateStore {
       ? [{ param: block.param, grad: block.grad, state: statePtr + placed.start, size: block.size }]
       : keys.map((k) => ({ param: params[k].ptr, grad: grads[k].ptr, state: statePtr + offsets.get(k)! * 4, size: params[k].size }));
     const layout: Layout = { rt, spans, slotBytes: regionFloats * 4, contiguous: block !== null };
-    this.planned = { layout, ptrs: new Map(keys.map((k) => [k, { param: params[k].ptr, grad: grads[k].ptr }])) };
+    this.planned = { layout, ptrs: new Map(keys.map((k) => [k, { param: params[k].ptr, grad: grads[k].ptr }])), gaps: block?.gaps ?? [] };
     return layout;
   }
 }
@@ -305,7 +321,7 @@ export function slotPlacement(arena: number, param: number, grad: number, region
  * offsets from their first, the two blocks do not overlap, and every padding
  * float is zero in both (so a kernel over the whole block leaves it alone).
  */
-function findBlock(keys: readonly string[], params: Params, grads: Params): { param: number; grad: number; size: number } | null {
+function findBlock(keys: readonly string[], params: Params, grads: Params): { param: number; grad: number; size: number; gaps: number[] } | null {
   if (keys.length < 2) return null;
   const order = [...keys].sort((a, b) => params[a].ptr - params[b].ptr);
   const base = params[order[0]].ptr;
@@ -318,15 +334,21 @@ function findBlock(keys: readonly string[], params: Params, grads: Params): { pa
   }
   const bytes = end - base;
   if (gradBase < end && base < gradBase + bytes) return null;
-  const memory = new Float32Array(params[order[0]].rt.memory.buffer);
+  const gaps: number[] = [];
   for (const k of order) {
     const p = params[k];
     const gap = padded(p.size) - p.size;
-    const at = p.ptr / 4 + p.size;
-    const gradAt = grads[k].ptr / 4 + p.size;
-    for (let i = 0; i < gap; i++) {
-      if (memory[at + i] !== 0 || memory[gradAt + i] !== 0) return null;
-    }
+    if (gap > 0) gaps.push(p.ptr / 4 + p.size, gap, grads[k].ptr / 4 + p.size, gap);
   }
-  return { param: base, grad: gradBase, size: bytes / 4 };
+  if (!zeros(new Float32Array(params[order[0]].rt.memory.buffer), gaps)) return null;
+  return { param: base, grad: gradBase, size: bytes / 4, gaps };
+}
+
+/** Whether `memory` holds zeros in every (float index, count) pair of `gaps`. */
+function zeros(memory: Float32Array, gaps: readonly number[]): boolean {
+  for (let g = 0; g < gaps.length; g += 2) {
+    const at = gaps[g], end = at + gaps[g + 1];
+    for (let i = at; i < end; i++) if (memory[i] !== 0) return false;
+  }
+  return true;
 }

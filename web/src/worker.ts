@@ -2,7 +2,7 @@
 // cross-origin isolated), the bundled digits and the current model, and trains
 // through the Trainer's async loop (fit), so the page's main thread only draws.
 import {
-  createRuntime, parseIdx, toDataSet, buildNet, createOptimizer, createSchedule, Trainer, saveModel, loadModel, softmax,
+  createRuntime, parseIdx, toDataSet, buildNet, createSchedule, Trainer, saveModel, loadModel, softmax,
   type Runtime, type NetSpec, type Sequential, type Tensor, type IntTensor, type LRSchedule,
 } from 'simdnn';
 import { runExperiment, chartSpec } from 'simdnn/experiments';
@@ -100,7 +100,7 @@ async function train(runId: number, c: RunConfig): Promise<void> {
     net = buildNet(rt, netSpec(c));
     const isConv = c.net === 'simple-conv' || c.net === 'deep-conv';
     trainer = new Trainer(net, isConv ? conv.xTrain : data.xTrain, data.tTrain, isConv ? conv.xTest : data.xTest, data.tTest, {
-      epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: createOptimizer(c.optimizer, { lr: c.lr }), lrSchedule: schedule(c),
+      epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: c.optimizer, optimizerParams: { lr: c.lr }, lrSchedule: schedule(c), // by name: the Trainer owns and frees it
     });
   } catch (e) {
     net?.dispose();

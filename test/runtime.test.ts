@@ -110,6 +110,40 @@ describe('createRuntime options', () => {
     }
   });
 
+  it('refuses a memory option that is not { initial?, maximum? } of numbers, rather than using the defaults (a cap meant would be lost)', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ max: 10 }, /^options\.memory: unknown key 'max' \(expected initial, maximum: 64 KiB pages\)$/],
+      [5, /^options\.memory: expected \{ initial\?, maximum\? \} in 64 KiB pages, got number 5$/],
+      ['big', /^options\.memory: expected \{ initial\?, maximum\? \} in 64 KiB pages, got the string "big"$/],
+      [null, /^options\.memory: expected .*, got null$/],
+      [{ maximum: '20' }, /^options\.memory\.maximum: expected a number of 64 KiB pages, got the string "20"$/],
+    ];
+    for (const [memory, message] of cases) await expect(makeRuntime({ memory } as RuntimeOptions), String(memory)).rejects.toThrow(message);
+  });
+
+  it('refuses a threadHost that is not one, naming the option', async () => {
+    for (const threadHost of [5, {}, { cores: () => 2 }]) {
+      await expect(makeRuntime({ threads: 2, threadHost } as unknown as RuntimeOptions)).rejects.toThrow(/^options\.threadHost: expected \{ cores\(\), spawn\(body, init, options\) \} \(a ThreadHost\), got /);
+    }
+  });
+
+  it('by default, a memory.maximum too small for the lazy pool\'s scratch keeps one thread and says so (it does not fail)', async () => {
+    // two cores and a pool never started: deferring it only reserves its scratch
+    const threadHost = { cores: () => 2, spawn: () => { throw new Error('not started'); } };
+    const shared = host === 'node' ? {} : { sharedWasm: await wasmModule('shared') };
+    const rt = await makeRuntime({ threads: undefined, threadHost, memory: { initial: 1, maximum: 20 }, ...shared });
+    expect(rt.features.notes.join('\n')).toMatch(/threads: the pool's scratch \(2 parts\) does not fit options\.memory\.maximum \(20 pages\); running on 1 thread/);
+    expect(rt.splitThreads).toBe(1);
+    const a = rt.tensor([2, 2], [1, 2, 3, 4]), c = rt.tensor([2, 2]);
+    rt.unsafeGemm(0, 0, 2, 2, 2, a.ptr, 2, a.ptr, 2, c.ptr, 2);
+    expect(Array.from(c.toArray())).toEqual([7, 10, 15, 22]);
+    rt.dispose();
+    // with room for it, the same runtime plans the pool
+    const roomy = await makeRuntime({ threads: undefined, threadHost, memory: { initial: 1, maximum: 200 }, ...shared });
+    expect(roomy.splitThreads).toBe(2);
+    roomy.dispose();
+  });
+
   it('reports the features in use; plain SIMD by default', async () => {
     const rt = await makeRuntime();
     expect(rt.features).toMatchObject({ simd: true, relaxed: false, sharedMemory: true, notes: [] });

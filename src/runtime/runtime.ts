@@ -5,7 +5,7 @@
 import type { Kernels } from '../../build/kernels.js';
 import { Allocator, type AllocatorStats } from './allocator.js';
 import { compileSource, type WasmSource } from './source.js';
-import { ConcurrentRunError } from './errors.js';
+import { ConcurrentRunError, OutOfMemoryError } from './errors.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
 import { IntTensor, Tensor, checkFloatTensor, checkedValues, describeValue, otherCopyHint, shapeSnapshot, type Shape } from './tensor.js';
@@ -357,8 +357,14 @@ export class Runtime {
    * training step that starts it allocates nothing.
    */
   deferThreads(host: ThreadHost, threads: number): void {
-    this.deferred = { host, threads, blocks: this.poolBlocks(threads) };
-    this.partScratch(threads, this.unsafeKernels.gemmWorkspaceBytes());
+    const blocks = this.poolBlocks(threads);
+    try {
+      this.partScratch(threads, this.unsafeKernels.gemmWorkspaceBytes());
+    } catch (e) {
+      this.freePoolBlocks(blocks); // no pool planned: the runtime stays on one thread
+      throw e;
+    }
+    this.deferred = { host, threads, blocks };
   }
 
   /** A pool's control block and gemmRowsClaimed's claim words (on a cache line of their own); freed with the pool. */
@@ -937,8 +943,18 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
     throw new RangeError(`options.busyCores: expected 'yield' or 'split', got ${String(busyCores)}`);
   }
   if (!hasSimd()) throw new Error('createRuntime: this host lacks WebAssembly SIMD (fixed-width 128-bit), which simdnn requires');
+  const memoryOption: unknown = options.memory;
+  if (memoryOption !== undefined) {
+    if (memoryOption === null || typeof memoryOption !== 'object') throw new TypeError(`options.memory: expected { initial?, maximum? } in 64 KiB pages, got ${describeValue(memoryOption)}`);
+    for (const key of Object.keys(memoryOption)) {
+      if (key !== 'initial' && key !== 'maximum') throw new TypeError(`options.memory: unknown key '${key}' (expected initial, maximum: 64 KiB pages)`);
+    }
+  }
   const maximum = options.memory?.maximum ?? MAX_PAGES;
   const initial = options.memory?.initial ?? 64;
+  for (const [key, v] of [['initial', initial], ['maximum', maximum]] as const) {
+    if (typeof v !== 'number') throw new TypeError(`options.memory.${key}: expected a number of 64 KiB pages, got ${describeValue(v)}`);
+  }
   if (!Number.isInteger(initial) || !Number.isInteger(maximum) || initial < 1 || maximum < initial || maximum > MAX_PAGES) {
     throw new RangeError(`options.memory: expected integers 1 <= initial <= maximum <= ${MAX_PAGES} (64 KiB pages), got initial ${initial}, maximum ${maximum}`);
   }
@@ -946,6 +962,10 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
   let relaxed = options.relaxed === true && hasRelaxedSimd();
   if (options.relaxed && !relaxed) {
     notes.push('relaxed SIMD requested but this host rejects it (Node 20 needs --experimental-wasm-relaxed-simd); using the plain SIMD build');
+  }
+  const given: unknown = options.threadHost;
+  if (given !== undefined && !(given !== null && typeof given === 'object' && typeof (given as ThreadHost).cores === 'function' && typeof (given as ThreadHost).spawn === 'function')) {
+    throw new TypeError(`options.threadHost: expected { cores(), spawn(body, init, options) } (a ThreadHost), got ${describeValue(given)}`);
   }
   const host = options.threadHost ?? webThreadHost();
   const { threads, note } = resolveThreads(options, host, relaxed);
@@ -992,8 +1012,15 @@ export async function createRuntimeWith(options: RuntimeOptions, loadDefault: De
     fault = rt.knownAnswers(['core']);
   }
   if (fault !== null) throw new Error(wrongAnswersMessage('createRuntime', fault));
-  if (shared && options.threads === undefined) rt.deferThreads(host!, threads);
-  else if (shared) await rt.startThreads(host!, threads);
+  if (shared && options.threads === undefined) {
+    try {
+      rt.deferThreads(host!, threads);
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e;
+      // the default adapts: a memory.maximum too small for the pool's scratch keeps one thread
+      notes.push(`threads: the pool's scratch (${threads} parts) does not fit options.memory.maximum (${maximum} pages); running on 1 thread`);
+    }
+  } else if (shared) await rt.startThreads(host!, threads);
   return rt;
 }
 

@@ -39,7 +39,7 @@ describe('createRuntime sources', () => {
   });
 
   it('rejects a failed Response and a source of the wrong kind', async () => {
-    await expect(createRuntime({ wasm: new Response('missing', { status: 404 }) })).rejects.toThrow(/options\.wasm: fetching .*HTTP 404/);
+    await expect(createRuntime({ wasm: new Response('missing', { status: 404 }) })).rejects.toThrow(/^options\.wasm: the response failed with HTTP 404$/);
     await expect(createRuntime({ wasm: 42 as unknown as BufferSource })).rejects.toThrow(/options\.wasm: expected bytes, a WebAssembly\.Module, a Response or a URL, got \[object Number\]/);
   });
 
@@ -93,6 +93,15 @@ describe('createRuntime options', () => {
       await expect(makeRuntime({ seed }), `seed ${seed}`).rejects.toThrow(/seed: expected an integer in \[0, 2\^32\)/);
     }
     expect((await makeRuntime({ seed: 2 ** 32 - 1 })).seed).toBe(2 ** 32 - 1);
+    // a string that prints as a number is named as a string
+    await expect(makeRuntime({ seed: '1' } as unknown as RuntimeOptions)).rejects.toThrow(/^seed: expected an integer in \[0, 2\^32\), got the string "1"$/);
+  });
+
+  it('says when maxThreads caps the threads asked for', async () => {
+    const rt = await makeRuntime({ threads: 2, maxThreads: 1 });
+    expect(rt.features.notes).toContain('threads: 2 requested, maxThreads is 1; running on 1');
+    expect(rt.features.threads).toBe(1);
+    rt.dispose();
   });
 
   it('refuses a randomState that is not { seed, counter }, naming it', async () => {

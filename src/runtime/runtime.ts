@@ -831,6 +831,7 @@ export function checkRuntime(rt: unknown, who: string): asserts rt is Runtime {
 }
 
 function checkSeed(seed: number): void {
+  if (typeof seed !== 'number') throw new TypeError(`seed: expected an integer in [0, 2^32), got ${describeValue(seed)}`);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed: expected an integer in [0, 2^32), got ${String(seed)}`);
 }
 
@@ -889,7 +890,9 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxe
     throw new RangeError(`options.threads: expected a positive integer or 'auto', got ${String(asked)}`);
   }
   const wanted = Math.min(asked === 'auto' ? (host?.cores() ?? 1) : asked, maxThreads);
-  if (wanted === 1) return { threads: 1 };
+  // a count asked for and capped by the caller's own maxThreads is said, as a cap by the cores is
+  const cappedNote = asked !== 'auto' && asked > maxThreads ? `threads: ${asked} requested, maxThreads is ${maxThreads}; running on ${maxThreads}` : undefined;
+  if (wanted === 1) return cappedNote ? { threads: 1, note: cappedNote } : { threads: 1 };
   if (byDefault) {
     // a build the caller chose is used as given: no shared build of ours behind its back
     const own = relaxed ? options.relaxedWasm !== undefined && options.relaxedSharedWasm === undefined
@@ -904,7 +907,7 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxe
   // more threads than cores only slow a call down (and each costs a worker's start): only maxThreads allows them
   const cores = Math.max(1, host.cores());
   if (capped && wanted > cores) return { threads: cores, note: `${why} this host has ${cores} core${cores > 1 ? 's' : ''}; running on ${cores} (set maxThreads to run more)` };
-  return { threads: wanted };
+  return cappedNote ? { threads: wanted, note: cappedNote } : { threads: wanted };
 }
 
 /**

@@ -38,7 +38,7 @@ export async function compileSource(source: WasmSource, what: string): Promise<W
 }
 
 async function compileResponse(response: Response, what: string): Promise<WebAssembly.Module> {
-  if (!response.ok) throw new Error(`${what}: fetching ${response.url} failed with HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`${what}: ${response.url ? `fetching ${response.url}` : 'the response'} failed with HTTP ${response.status}`);
   // compileStreaming needs the application/wasm MIME type; fall back to bytes.
   if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm')) {
     return compiled(WebAssembly.compileStreaming(response), what);

@@ -33,12 +33,17 @@
 // finds the wasm.
 // Declarations stay in dist/ (types resolve through package.json). tsc's
 // .d.ts are ES module declarations (the package is "type": "module"), which a
-// CommonJS TypeScript project may not `require` (TS1479): each .d.ts the
-// CommonJS entries reach gets a .d.cts twin (build/kernels.d.ts, from the wasm
-// build, too), its relative imports pointing at the twins (./x.js → ./x.cjs),
-// starting from those that package.json's `require` conditions name.
+// CommonJS TypeScript project may not `require` (TS1479 under node16/node18).
+// Each entry package.json's `require` conditions name gets a .d.cts that
+// declares the same exports from the ES module declarations themselves (a type-only
+// import with resolution-mode 'import', which node16, nodenext and node10
+// resolution accept in CommonJS), so a program of .cts and .mts files sees one
+// Runtime, one Tensor class, as it gets one at run time: twins of the .d.ts
+// were separate declarations, and a Runtime from an .mts was no Runtime to a
+// .cts ("separate declarations of a private property").
 import { build } from 'rolldown';
-import { readFileSync, writeFileSync } from 'node:fs';
+import ts from 'typescript';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -158,18 +163,76 @@ ${names.map((n) => `\t${n},`).join('\n')}
 const requireTypes = (value) => typeof value !== 'object' || value === null ? []
   : Object.entries(value).flatMap(([key, v]) => key === 'require' ? [v.types] : requireTypes(v));
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-// tsc writes every relative specifier of a declaration as './x.js' or '../x.js'
-const RELATIVE_IMPORT = /(\bfrom\s*|\bimport\(\s*)(['"])(\.\.?\/[^'"]*)\.js\2/g;
 
-const twinned = new Set();
-const pending = requireTypes(pkg.exports).map((types) => path.join(root, types.replace(/\.d\.cts$/, '.d.ts')));
-while (pending.length > 0) {
-  const file = pending.pop();
-  if (twinned.has(file)) continue;
-  twinned.add(file);
-  const text = readFileSync(file, 'utf8').replace(RELATIVE_IMPORT, (_, lead, quote, spec) => {
-    pending.push(path.resolve(path.dirname(file), `${spec}.d.ts`));
-    return `${lead}${quote}${spec}.cjs${quote}`;
+const commonJsEntries = new Set(requireTypes(pkg.exports).map((types) => path.join(root, types)));
+for (const target of commonJsEntries) writeFileSync(target, commonJsDeclarations(target.replace(/\.d\.cts$/, '.d.ts')));
+// the .d.cts twins of every declaration that earlier builds wrote are no longer read: not left to be packed
+for (const file of readdirSync(dist('.'), { recursive: true })) {
+  const full = dist(file);
+  if (full.endsWith('.d.cts') && !commonJsEntries.has(full)) rmSync(full);
+}
+
+/**
+ * A .d.cts declaring every export of the ES module declarations `file` (its twin .d.ts) from them: types
+ * (interfaces, type aliases) re-exported; functions and constants as constants of their type; classes as
+ * a constant of the class's type (its constructor) and a type of the same name (its instances). Each
+ * declaration keeps its doc comment. Fails on an export of another kind.
+ */
+function commonJsDeclarations(file) {
+  const program = ts.createProgram([file], {
+    module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, types: [], noEmit: true,
   });
-  writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
+  const checker = program.getTypeChecker();
+  const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)));
+  const names = new Set(exported.map((s) => s.name));
+  const from = `'./${path.basename(file, '.d.ts')}.js' with { 'resolution-mode': 'import' }`;
+  const printer = ts.createPrinter({ removeComments: true });
+  // a type parameter's constraint or default, its references to the entry's exports through `esm.`
+  const qualified = (node) => {
+    const visit = (n) => ts.isTypeReferenceNode(n) && ts.isIdentifier(n.typeName) && names.has(n.typeName.text)
+      ? ts.factory.updateTypeReferenceNode(n, ts.factory.createQualifiedName(ts.factory.createIdentifier('esm'), n.typeName.text), n.typeArguments && ts.visitNodes(n.typeArguments, visit))
+      : ts.visitEachChild(n, visit, undefined);
+    return printer.printNode(ts.EmitHint.Unspecified, ts.visitNode(node, visit), node.getSourceFile());
+  };
+  const docOf = (decl) => {
+    const docs = ts.getJSDocCommentsAndTags(decl).filter((d) => ts.isJSDoc(d));
+    return docs.length > 0 ? `${docs.at(-1).getText()}\n` : '';
+  };
+  /** Whether `symbol` reaches its declaration through a type-only export (`export type { X }`): no value then. */
+  const typeOnly = (symbol) => {
+    for (let s = symbol; s.flags & ts.SymbolFlags.Alias; s = checker.getImmediateAliasedSymbol(s)) {
+      if (s.declarations?.some((d) => (ts.isExportSpecifier(d) || ts.isImportSpecifier(d)) && (d.isTypeOnly || d.parent.parent.isTypeOnly))) return true;
+    }
+    return false;
+  };
+  const types = [];
+  const values = [];
+  for (const symbol of exported) {
+    const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+    const decl = target.declarations?.[0];
+    const { name } = symbol;
+    if (typeOnly(symbol)) {
+      types.push(name);
+    } else if (target.flags & ts.SymbolFlags.Class) {
+      const params = decl.typeParameters ?? [];
+      const list = params.map((p) => `${p.name.text}${p.constraint ? ` extends ${qualified(p.constraint)}` : ''}${p.default ? ` = ${qualified(p.default)}` : ''}`);
+      const generic = list.length > 0 ? `<${list.join(', ')}>` : '';
+      const args = params.length > 0 ? `<${params.map((p) => p.name.text).join(', ')}>` : '';
+      values.push(`${docOf(decl)}export declare const ${name}: typeof esm.${name};\nexport type ${name}${generic} = esm.${name}${args};`);
+    } else if (target.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Variable)) {
+      values.push(`${docOf(decl)}export declare const ${name}: typeof esm.${name};`);
+    } else if (target.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias) && !(target.flags & ts.SymbolFlags.Value)) {
+      types.push(name);
+    } else {
+      throw new Error(`bundle: ${path.relative(root, file)} exports '${name}', of a kind its .d.cts does not declare (flags ${target.flags})`);
+    }
+  }
+  return `// Written by scripts/bundle.mjs: the exports of ${path.basename(file)}, declared from it for CommonJS (one set of classes for
+// import and require alike).
+import type * as esm from ${from};
+export type {
+${types.map((n) => `  ${n},`).join('\n')}
+} from ${from};
+${values.join('\n')}
+`;
 }

@@ -180,3 +180,25 @@ describe('FrozenNet.predictAsync', () => {
     for (const n of [net, frozen, heavy]) n.dispose();
   });
 });
+
+describe('a wrong x is named as the caller gave it, not as the chunk that found it', () => {
+  it('predictAsync, evaluateAsync and a frozen net\'s predictAsync quote the whole x, up front', async () => {
+    const mlp = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [8], outputSize: 10 });
+    const cnn = new SimpleConvNet(rt, { inputDim: [1, 28, 28], convParam: { filterNum: 2, filterSize: 5, pad: 0, stride: 1 }, hiddenSize: 4, outputSize: 10 });
+    const [frozenMlp, frozenCnn] = [mlp.freeze(), cnn.freeze()];
+    const wide = rt.tensor([2500, 783]), flat = rt.tensor([250, 28, 28]), t = rt.labels([2500]);
+    const widthError = (who: string) => new RegExp(`^${who}: x has rows of 783 features \\(\\[2500, 783\\]\\), the net takes 784 \\(its first Affine's W is \\[784, 8\\]\\)$`);
+    await expect(mlp.predictAsync(wide)).rejects.toThrow(widthError('predictAsync'));
+    await expect(mlp.evaluateAsync(wide, t)).rejects.toThrow(widthError('evaluateAsync'));
+    await expect(frozenMlp.predictAsync(wide)).rejects.toThrow(widthError('FrozenNet\\.predictAsync'));
+    expect(() => mlp.predict(wide)).toThrow(widthError('predict'));
+    await expect(cnn.predictAsync(flat)).rejects.toThrow(/^predictAsync: x must be \[N, 1, 28, 28\] \(the net's input\), got \[250, 28, 28\]$/);
+    await expect(frozenCnn.predictAsync(flat)).rejects.toThrow(/^FrozenNet\.predictAsync: x must be \[N, 1, 28, 28\] \(the net's input\), got \[250, 28, 28\]$/);
+    // no rows: named by the entry called
+    const none = rt.tensor([0, 783]);
+    await expect(mlp.predictAsync(none)).rejects.toThrow(/^predictAsync: x has rows of 783 features/);
+    const empty = rt.tensor([0, 784]);
+    expect((await mlp.predictAsync(empty)).shape).toEqual([0, 10]);
+    for (const d of [mlp, cnn, frozenMlp, frozenCnn, wide, flat, t, none, empty]) d.dispose();
+  });
+});

@@ -39,7 +39,7 @@ describe('the built package', () => {
     const files = [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.typesVersions), ...targets(pkg.bin)];
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) built(f);
-    // each condition's own declarations: the ES module ones for import, their .d.cts twins for require
+    // each condition's own declarations: the ES module ones for import, for require .d.cts files declaring the same exports from them
     // (and for a bundler targeting Node, the `module` condition inside `import`: ES modules all the way)
     const node = (types: string, js: string) => ({
       import: { types: `./dist/${types}.d.ts`, module: `./dist/bundle/${js}.module.js`, default: `./dist/bundle/${js}.js` },

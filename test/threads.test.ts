@@ -641,7 +641,7 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     unchanged('NaN loss');
     net.params.W2.data[7] = w;
     const wide = two.tensor([100, 62]);
-    expect(() => net.gradient(wide, t)).toThrow(/flattens to 62 features per sample, W expects 61/);
+    expect(() => net.gradient(wide, t)).toThrow(/^gradient: x has rows of 62 features \(\[100, 62\]\), the net takes 61/);
     unchanged('x of another width');
     wide.dispose();
     const gone = two.tensor([100, 61]);

@@ -29,6 +29,12 @@ export class RandomAffine {
   readonly shift: number;
   private readonly buffers: Buffers;
 
+  /**
+   * An augmentation on `rt` drawing each image's rotation, scale and shift from `options` (RandomAffineOptions;
+   * the defaults leave images as they are). The caller owns it: dispose() frees the output buffers it makes.
+   * @throws TypeError if rt is not a Runtime, options has an unknown key or a value that is not a number (scale:
+   * an array of two); RangeError naming a value out of range.
+   */
   constructor(readonly rt: Runtime, options: RandomAffineOptions = {}) {
     checkRuntime(rt, 'RandomAffine');
     checkOptions('RandomAffine', options, KEYS);

@@ -59,9 +59,9 @@ export function readIdxHeader(bytes: Uint8Array, file: string): { dims: number[]
 /**
  * Encodes an unsigned-byte IDX file (the inverse of parseIdx): `dims` an array of 1 to 255 integers
  * in [0, 2^32), `data` a Uint8Array of their product's length. A TypeError (wrong type) or RangeError
- * naming encodeIdx and the argument otherwise.
+ * naming encodeIdx and the argument otherwise. Returns a new array (on an ArrayBuffer of its own) the caller owns.
  */
-export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
+export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array<ArrayBuffer> {
   const expected = 'encodeIdx: dims must be 1 to 255 integers in [0, 2^32)';
   if (!Array.isArray(dims)) throw new TypeError(`${expected}, got ${describeValue(dims)}`);
   const rank = dims.length;

@@ -12,9 +12,9 @@ import { batchnorm } from './batchnorm.js';
 import { initCompare } from './init-compare.js';
 import { initActivations } from './init-activations.js';
 import { optimizerBatchnorm } from './optimizer-batchnorm.js';
-import type { Experiment, ExperimentOptions, ExperimentResult, VegaLiteSpec } from './types.js';
+import type { Experiment, ExperimentName, ExperimentOptions, ExperimentResult, VegaLiteSpec } from './types.js';
 
-export type { Experiment, ExperimentContext, ExperimentData, ExperimentOptions, ExperimentProgress, ExperimentResult, Json, JsonObject, Row, VegaLiteSpec } from './types.js';
+export type { Experiment, ExperimentName, ExperimentContext, ExperimentData, ExperimentOptions, ExperimentProgress, ExperimentResult, Json, JsonObject, Row, VegaLiteSpec } from './types.js';
 
 /** Every experiment, in the chapter's order. */
 export const experiments: readonly Experiment[] = Object.freeze([
@@ -31,8 +31,8 @@ export const experiments: readonly Experiment[] = Object.freeze([
   deepconvnet,
 ]);
 
-/** The experiments' names, in the chapter's order. */
-export const experimentNames: readonly string[] = Object.freeze(experiments.map((e) => e.name));
+/** The experiments' names (every ExperimentName), in the chapter's order. */
+export const experimentNames: readonly ExperimentName[] = Object.freeze(experiments.map((e) => e.name));
 
 /**
  * Runs one experiment by name and returns its numbers, settings, conclusion
@@ -41,7 +41,7 @@ export const experimentNames: readonly string[] = Object.freeze(experiments.map(
  * returns). Throws a TypeError for an unknown name or missing data, and the
  * signal's reason when aborted.
  */
-export async function runExperiment(name: string, options: ExperimentOptions): Promise<ExperimentResult> {
+export async function runExperiment(name: ExperimentName, options: ExperimentOptions): Promise<ExperimentResult> {
   const experiment = experiments.find((e) => e.name === name);
   if (!experiment) throw new TypeError(`runExperiment: unknown experiment '${String(name)}' (expected one of ${experimentNames.join(', ')})`);
   return experiment.run(createContext(experiment, options));

@@ -1,12 +1,12 @@
 // The study notes' comparison: each optimizer on a sigmoid net with tiny
 // initial weights (std 0.01), with and without batch normalisation.
-import { createOptimizer, MultiLayerNetExtend } from '../index.js';
+import { createOptimizer, MultiLayerNetExtend, type OptimizerName, type OptimizerOptions } from '../index.js';
 import { chart, field, firstRows, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
 import { experimentResult } from './result.js';
 
-const OPTIMIZERS: ReadonlyArray<{ label: string; name: string; params: Record<string, number> }> = [
+const OPTIMIZERS: ReadonlyArray<{ label: string; name: OptimizerName; params: OptimizerOptions }> = [
   { label: 'SGD', name: 'sgd', params: { lr: 0.1 } },
   { label: 'Momentum', name: 'momentum', params: { lr: 0.1 } },
   { label: 'AdaGrad', name: 'adagrad', params: { lr: 0.1 } },

@@ -1,13 +1,13 @@
 // The book's optimizer_compare_mnist.py: a 784-[100×4]-10 ReLU net trained by
 // each optimizer from the same initial weights; smoothed training-loss curves.
-import { createOptimizer, MultiLayerNet, smoothCurve } from '../index.js';
+import { createOptimizer, MultiLayerNet, smoothCurve, type OptimizerName, type OptimizerOptions } from '../index.js';
 import { chart, field, tailMean } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
 import { experimentResult } from './result.js';
 
 /** The book's rates (SGD, Momentum, AdaGrad 0.01; Adam 0.001), then the other optimizers at their usual rates. */
-const OPTIMIZERS: ReadonlyArray<{ label: string; name: string; params: Record<string, number> }> = [
+const OPTIMIZERS: ReadonlyArray<{ label: string; name: OptimizerName; params: OptimizerOptions }> = [
   { label: 'SGD', name: 'sgd', params: { lr: 0.01 } },
   { label: 'Momentum', name: 'momentum', params: { lr: 0.01 } },
   { label: 'AdaGrad', name: 'adagrad', params: { lr: 0.01 } },

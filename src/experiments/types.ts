@@ -67,9 +67,19 @@ export interface ExperimentResult {
   marks: Record<string, number>;
 }
 
+/**
+ * The experiments' names (runExperiment's first argument, experimentNames in the chapter's order): the book's
+ * chapter 6 comparisons of optimizers, weight initialisations, batch normalisation, overfitting and its cures,
+ * the hyper-parameter search, and chapter 8's DeepConvNet.
+ */
+export type ExperimentName =
+  | 'optimizer-naive' | 'optimizer-mnist' | 'optimizer-batchnorm' | 'init-activations' | 'init-compare' | 'batchnorm'
+  | 'overfit' | 'normalization' | 'gradient-vanishing' | 'hyperparameter-search' | 'deepconvnet';
+
 /** One experiment of the chapter. */
 export interface Experiment {
-  readonly name: string;
+  /** Its name, as runExperiment takes it. */
+  readonly name: ExperimentName;
   readonly title: string;
   /** Whether it trains on the digits (needs `data`). */
   readonly needsData: boolean;

@@ -14,7 +14,7 @@ import { checkOptions } from '../runtime/options.js';
 import { buildNet, checkNetSpec, netTensorGroups, type NamedNet, type NetSpec } from '../nets/registry.js';
 import type { Sequential } from '../nets/sequential.js';
 import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/optimizer.js';
-import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import { createOptimizer, optimizerNames, type OptimizerName } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
@@ -107,7 +107,7 @@ export interface ModelInfo {
 /** The optimizer as `simdnn.optimizer` stores it. */
 export interface SavedOptimizer {
   /** createOptimizer's name ('adam', …). */
-  name: string;
+  name: OptimizerName;
   /** Its hyper-parameters, as createOptimizer takes them. */
   options: Record<string, number>;
   /** Updates done (Adam's bias correction depends on it). */
@@ -125,9 +125,9 @@ function netOf(who: string, net: Sequential): NamedNet {
 
 function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimizer; state: OptimizerState } {
   const o = optimizer as ElementwiseOptimizer;
-  const name = typeof o?.name === 'string' ? o.name.toLowerCase() : '';
+  const name = (typeof o?.name === 'string' ? o.name.toLowerCase() : '') as OptimizerName; // checked next
   const options = (o?.constructor as { options?: Record<string, unknown> } | undefined)?.options;
-  if (!(optimizerNames as string[]).includes(name) || typeof o.state !== 'function' || !options) {
+  if (!optimizerNames.includes(name) || typeof o.state !== 'function' || !options) {
     throw new TypeError(`${who}: optimizer must be one of simdnn's (${optimizerNames.join(', ')}), got ${String(o?.name)}`);
   }
   const values: Record<string, number> = {};
@@ -138,12 +138,14 @@ function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimi
 
 /**
  * The model as safetensors bytes, in pieces of at most `chunkBytes` (the
- * header first). Takes a named net (and optionally its optimizer); reads the
+ * header first). Takes a named net (MultiLayerNet, MultiLayerNetExtend,
+ * SimpleConvNet, DeepConvNet or buildNet's: a NamedNet, whose spec the file
+ * records; a plain Sequential has none) and optionally its optimizer; reads the
  * net's memory lazily as the pieces are consumed, so do not train between
- * pieces. Each piece is a new array the caller owns. Throws a TypeError for a
+ * pieces. Each piece is a new array (on an ArrayBuffer of its own) the caller owns. Throws a TypeError for a
  * net without `spec`, a foreign optimizer or bad metadata, before yielding.
  */
-export function saveModelChunks(net: Sequential, options: SaveModelOptions = {}): Iterable<Uint8Array> {
+export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): Iterable<Uint8Array<ArrayBuffer>> {
   const who = 'saveModel';
   const named = netOf(who, net);
   checkOptions(who, options, SAVE_KEYS);
@@ -198,7 +200,7 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
   const lossTensor = trainLoss ? [{ name: TRAIN_LOSS_TENSOR, shape: [trainLoss.length], dtype: 'F64' as const }] : [];
   const header = encodeHeader([...own.map(([name, t]) => ({ name, shape: t.shape })), ...extra, ...lossTensor], meta);
   const floatsPerPiece = Math.floor(chunkBytes / 4);
-  function* pieces(): Generator<Uint8Array> {
+  function* pieces(): Generator<Uint8Array<ArrayBuffer>> {
     yield header;
     for (const [, t] of own) {
       for (let at = 0; at < t.size; at += floatsPerPiece) {
@@ -221,11 +223,11 @@ export function saveModelChunks(net: Sequential, options: SaveModelOptions = {})
 }
 
 /**
- * The model as one safetensors byte array the caller owns (see
- * saveModelChunks for what is written; use that form for very large models).
- * Throws as saveModelChunks does.
+ * The model as one safetensors byte array the caller owns, on an ArrayBuffer of its own (a BlobPart
+ * and a fetch body as it is). Takes a named net (a NamedNet; see saveModelChunks for what is written;
+ * use that form for very large models). Throws as saveModelChunks does.
  */
-export function saveModel(net: Sequential, options: SaveModelOptions = {}): Uint8Array {
+export function saveModel(net: NamedNet, options: SaveModelOptions = {}): Uint8Array<ArrayBuffer> {
   const parts = [...saveModelChunks(net, options)];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

@@ -223,7 +223,7 @@ export interface TensorToWrite {
  * tensor named `__metadata__` or twice, a dtype other than F32 and F64, or a
  * shape that is not non-negative integers.
  */
-export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readonly<Record<string, string>>): Uint8Array {
+export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readonly<Record<string, string>>): Uint8Array<ArrayBuffer> {
   // no prototype: a tensor may be named 'constructor' or '__proto__'
   const header: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(metadata)) {
@@ -310,12 +310,20 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Float32 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
+/**
+ * Float32 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy.
+ * Values on an ArrayBuffer (a copy such as `tensor.data.slice()`) give bytes on an ArrayBuffer.
+ */
+export function float32Bytes(values: Float32Array<ArrayBuffer>): Uint8Array<ArrayBuffer>;
+/** Values on any buffer (a view of a runtime's memory, a SharedArrayBuffer's): the bytes may be a view of it. */
+export function float32Bytes(values: Float32Array): Uint8Array;
 export function float32Bytes(values: Float32Array): Uint8Array {
   return littleEndianBytes(values);
 }
 
-/** Float32 or float64 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy. */
+/** Float32 or float64 values as little-endian bytes: a view of the same memory on little-endian hosts, else a swapped copy (on an ArrayBuffer). */
+export function littleEndianBytes(values: Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>): Uint8Array<ArrayBuffer>;
+export function littleEndianBytes(values: Float32Array | Float64Array): Uint8Array;
 export function littleEndianBytes(values: Float32Array | Float64Array): Uint8Array {
   if (littleEndian) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint8Array(values.byteLength);

@@ -58,11 +58,13 @@ export abstract class Activation implements FusableActivation {
   readonly grads = {};
   private buffers: Buffers | null = null;
   private disposed = false;
-  /** ReLU keeps x, the others y. */
+  /** @internal What backward reads: ReLU keeps x, the others y. */
   protected saved: Tensor | null = null;
-  /** Kernels (y, x, n) and (dx, dy, saved, n): elementwise, so split across threads by ranges. */
+  /** @internal The kernel (y, x, n): elementwise, so split across threads by ranges. Relu, Sigmoid and Tanh are the only subclasses. */
   protected abstract readonly forwardKernel: ForwardKernel;
+  /** @internal The kernel (dx, dy, saved, n). */
   protected abstract readonly backwardKernel: BackwardKernel;
+  /** @internal Whether backward reads the input (ReLU) rather than the output. */
   protected abstract keepsInput: boolean;
 
   /**
@@ -123,8 +125,11 @@ export abstract class Activation implements FusableActivation {
 export class Relu extends Activation {
   readonly name = 'Relu';
   readonly fusedAs = 'relu';
+  /** @internal */
   protected keepsInput = true;
+  /** @internal */
   protected readonly forwardKernel = 'reluForward';
+  /** @internal */
   protected readonly backwardKernel = 'reluBackward';
 }
 
@@ -132,8 +137,11 @@ export class Relu extends Activation {
 export class Sigmoid extends Activation {
   readonly name = 'Sigmoid';
   readonly fusedAs = 'sigmoid';
+  /** @internal */
   protected keepsInput = false;
+  /** @internal */
   protected readonly forwardKernel = 'sigmoidForward';
+  /** @internal */
   protected readonly backwardKernel = 'sigmoidBackward';
 }
 
@@ -141,8 +149,11 @@ export class Sigmoid extends Activation {
 export class Tanh extends Activation {
   readonly name = 'Tanh';
   readonly fusedAs = 'tanh';
+  /** @internal */
   protected keepsInput = false;
+  /** @internal */
   protected readonly forwardKernel = 'tanhForward';
+  /** @internal */
   protected readonly backwardKernel = 'tanhBackward';
 }
 

@@ -22,6 +22,12 @@ export function affineRows(x: Tensor, D: number, who: string): number {
 /** Gradient tensors an Affine writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
 export interface AffineGrads { dW?: Tensor; db?: Tensor }
 
+/**
+ * The book's Affine layer: out = x · W + b for x of N rows, each flattening to W's D inputs (an N-D x is
+ * flattened as the book's). The bias add, and an activation that follows it in a Sequential, run in the
+ * GEMM's epilogue. The layer reads W and b where they are (an optimizer's update is seen at the next
+ * forward) and never frees them; it owns its outputs and the gradients it made.
+ */
 export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLayer {
   readonly name = 'Affine';
   readonly fusesActivation = true;
@@ -35,7 +41,15 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
   private readonly ownsGrads: boolean;
   private disposed = false;
 
-  /** W: [D, M], b: [M]. Gradient tensors may be supplied (e.g. views on a net's gradient arena). */
+  /**
+   * An Affine over W [D, M] and b [M], live float tensors of one runtime, kept by reference: they stay the
+   * caller's (dispose() leaves them; free them after the layer). `grads` gives the dW and db it fills instead
+   * of making its own (e.g. views on a net's gradient block; both or neither): they stay the giver's too.
+   * Without them the layer makes zero-filled dW and db, which dispose() frees.
+   * @throws TypeError if W, b, dW or db is not a live float tensor of W's runtime, grads is not an object, has
+   * an unknown key, or gives only one of dW and db; RangeError if W is not 2-D, b does not have W's M elements,
+   * dW and db are not W's and b's sizes, or one overlaps W, b or the other.
+   */
   constructor(readonly W: Tensor, readonly b: Tensor, grads: AffineGrads = {}) {
     checkFloatTensor(W?.rt, W, 'Affine: W');
     const rt = W.rt;

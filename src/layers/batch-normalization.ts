@@ -55,6 +55,15 @@ export class BatchNormalization implements Layer {
   private saved: Saved | null = null;
   private disposed = false;
 
+  /**
+   * Batch normalization with scale `gamma` and shift `beta` (live float tensors of one runtime, one value a
+   * feature, or a channel with `options.spatial`), kept by reference: they stay the caller's, as do the tensors
+   * given in options. `momentum` (default 0.9, in [0, 1]) weighs the running statistics' old values. The
+   * running statistics and gradients not given are made zero-filled, owned by the layer: dispose() frees them.
+   * @throws TypeError if gamma, beta or a tensor in options is not a live float tensor of gamma's runtime, options
+   * is not an object or has an unknown key, or spatial is not a boolean; RangeError for a momentum or eps out of
+   * range, or beta or a tensor in options not sized like gamma.
+   */
   constructor(readonly gamma: Tensor, readonly beta: Tensor, momentum = 0.9, options: BatchNormalizationOptions = {}) {
     checkFloatTensor(gamma?.rt, gamma, 'BatchNormalization: gamma');
     checkFloatTensor(gamma.rt, beta, 'BatchNormalization: beta');

@@ -19,6 +19,7 @@ export class Buffers {
   private readonly floats = new Map<string, Tensor[]>();
   private readonly ints = new Map<string, IntTensor[]>();
 
+  /** Scratch on `rt`, empty: it allocates nothing until a tensor is asked for; dispose() frees every one it made. */
   constructor(readonly rt: Runtime) {}
 
   /** A float tensor for `name` with this shape; contents are whatever the last user left. */

@@ -128,6 +128,13 @@ export function checkImages(who: string, x: Tensor, channels?: number): [number,
   return x.shape as [number, number, number, number];
 }
 
+/**
+ * The book's Convolution layer on NCHW images: FN filters W [FN, C, FH, FW] plus a bias b [FN] each, at a
+ * stride and zero padding, giving [N, FN, OH, OW] (see convOutputSize). An activation that follows it in a
+ * Sequential is applied in the same pass as the bias. The batch's images run split across the runtime's
+ * threads, with the same bits on any number of them. The layer reads W and b where they are and never frees
+ * them; it owns its outputs and the gradients it made.
+ */
 export class Convolution implements ActivationFusingLayer, ActivationBackwardFusingLayer {
   readonly name = 'Convolution';
   readonly fusesActivation = true;
@@ -144,7 +151,17 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   private packedByPositions: Tensor | null = null;
   private disposed = false;
 
-  /** W: [FN, C, FH, FW], b: [FN]. Gradient tensors may be supplied (e.g. views on a net's gradient block). */
+  /**
+   * A Convolution with filters W [FN, C, FH, FW] and biases b [FN], live float tensors of one runtime, kept by
+   * reference: they stay the caller's (dispose() leaves them; free them after the layer). `stride` (default 1)
+   * and `pad` (default 0) are integers. `grads` gives the dW and db it fills instead of making its own (e.g.
+   * views on a net's gradient block; both or neither): they stay the giver's too. Without them the layer makes
+   * zero-filled dW and db, which dispose() frees.
+   * @throws TypeError if W, b, dW or db is not a live float tensor of W's runtime, grads is not an object, has
+   * an unknown key, or gives only one of dW and db; RangeError if W is not 4-D, b does not have W's FN
+   * elements, stride is not a positive integer or pad a non-negative one (each at most a window's limit), or
+   * dW and db are not W's and b's sizes.
+   */
   constructor(readonly W: Tensor, readonly b: Tensor, readonly stride = 1, readonly pad = 0, grads: ConvolutionGrads = {}) {
     checkFloatTensor(W?.rt, W, 'Convolution: W');
     const rt = W.rt;

@@ -34,6 +34,12 @@ export class Dropout implements Layer {
   private lastShape: readonly number[] | null = null;
   private disposed = false;
 
+  /**
+   * Dropout dropping each input with probability `ratio` (default 0.5, in [0, 1)), in the book's form or, with
+   * `options.inverted`, the inverted one. Holds no memory until its first forward; dispose() frees what it made.
+   * @throws RangeError if ratio is not a number in [0, 1); TypeError if options is not an object, has an unknown
+   * key, or inverted is not a boolean.
+   */
   constructor(ratio = 0.5, options: DropoutOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Dropout: options must be an object');
     for (const key of Object.keys(options)) {

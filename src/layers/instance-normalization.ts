@@ -12,6 +12,7 @@ export class InstanceNormalization extends SampleNormalization {
     super('InstanceNormalization', gamma, beta, options);
   }
 
+  /** @internal */
   protected statsShape(x: Tensor): number[] {
     const C = this.gamma.size;
     if (x.shape.length !== 4 || x.shape[1] !== C) {
@@ -20,11 +21,13 @@ export class InstanceNormalization extends SampleNormalization {
     return [x.shape[0], C];
   }
 
+  /** @internal */
   protected runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void {
     const [N, C, H, W] = x.shape;
     x.rt.unsafeKernels.instanceNormForward(y.ptr, mean.ptr, invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, N, C, H * W, this.eps);
   }
 
+  /** @internal */
   protected runBackward(dx: Tensor, dout: Tensor, { x, mean, invStd }: { x: Tensor; mean: Tensor; invStd: Tensor }): void {
     const [N, C, H, W] = x.shape;
     x.rt.unsafeKernels.instanceNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, N, C, H * W);

@@ -14,6 +14,7 @@ export class LayerNormalization extends SampleNormalization {
     super('LayerNormalization', gamma, beta, options);
   }
 
+  /** @internal */
   protected statsShape(x: Tensor): number[] {
     const F = this.gamma.size;
     const N = x.shape[0];
@@ -23,10 +24,12 @@ export class LayerNormalization extends SampleNormalization {
     return [N];
   }
 
+  /** @internal */
   protected runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void {
     x.rt.unsafeKernels.layerNormForward(y.ptr, mean.ptr, invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, x.shape[0], this.gamma.size, this.eps);
   }
 
+  /** @internal */
   protected runBackward(dx: Tensor, dout: Tensor, { x, mean, invStd }: { x: Tensor; mean: Tensor; invStd: Tensor }): void {
     x.rt.unsafeKernels.layerNormBackward(dx.ptr, this.dgamma.ptr, this.dbeta.ptr, dout.ptr, x.ptr, mean.ptr, invStd.ptr, this.gamma.ptr, x.shape[0], this.gamma.size);
   }

@@ -55,11 +55,12 @@ export abstract class SampleNormalization implements Layer {
     this.grads = { gamma: this.dgamma, beta: this.dbeta };
   }
 
-  /** Checks x's shape and returns the shape of its statistics (one per normalised group). */
+  // the subclasses' kernels (LayerNormalization, InstanceNormalization: the only ones; the class is exported as a type only)
+  /** @internal Checks x's shape and returns the shape of its statistics (one per normalised group). */
   protected abstract statsShape(x: Tensor): number[];
-  /** Writes y = gamma · (x − mean) · invStd + beta, and each group's mean and 1/std into `mean` and `invStd`. */
+  /** @internal Writes y = gamma · (x − mean) · invStd + beta, and each group's mean and 1/std into `mean` and `invStd`. */
   protected abstract runForward(y: Tensor, mean: Tensor, invStd: Tensor, x: Tensor): void;
-  /** Accumulates into dgamma/dbeta (zeroed before the call), so sample ranges can be split. */
+  /** @internal Accumulates into dgamma/dbeta (zeroed before the call), so sample ranges can be split. */
   protected abstract runBackward(dx: Tensor, dout: Tensor, s: Saved): void;
 
   /**

@@ -49,11 +49,24 @@ function readConvParams(who: string, v: unknown): ConvParam[] {
   return Array.from({ length: 6 }, (_, i) => readConvParam(who, `convParams[${i}]`, v[i]));
 }
 
+/**
+ * The book's DeepConvNet (ch08): three blocks of (Convolution → ReLU → Convolution → ReLU → 2×2 max Pooling),
+ * then Affine → ReLU → Dropout(0.5) → Affine → Dropout(0.5) → SoftmaxWithLoss; He initialisation; parameters
+ * W1/b1 … W8/b8. A named net: `spec` rebuilds it (buildNet) and saveModel records it.
+ */
 export class DeepConvNet extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
   readonly spec: NetSpec;
   readonly inputDim: readonly number[];
 
+  /**
+   * Builds the net on `rt` (defaults: 1×28×28 input, deepConvNetParams' six conv layers, 50 hidden, 10 classes),
+   * weights drawn from rt's seeded stream with He's std (√(2 / fan-in)), biases zero. The net owns its parameters
+   * and gradients (a block of each): dispose() frees them.
+   * @throws TypeError if rt is not a Runtime; TypeError/RangeError naming a bad option (see DeepConvNetOptions)
+   * or a layer the input does not fit, before anything is allocated; OutOfMemoryError (a RangeError) when rt's
+   * memory cannot hold the parameters.
+   */
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
     const who = 'DeepConvNet';
     checkRuntime(rt, who);

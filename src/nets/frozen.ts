@@ -22,7 +22,8 @@ import { Relu, Sigmoid, Tanh, isFusableActivation } from '../layers/activations.
 import { Buffers } from '../layers/buffers.js';
 import { fusesActivation, type Layer } from '../layers/layer.js';
 import { ACTIVATION_CODES, type FusedActivation, type Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, checkSampleShape, copyResult, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, copyResult, type Tensor } from '../runtime/tensor.js';
+import { checkSamples, firstAffineW } from './samples.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
 import { balancedShare, GEMM_PACKED, PARTS, put, SLOTS, splitRows } from './row-chain.js';
@@ -216,9 +217,12 @@ export class FrozenNet {
   /** The stages in one split call on two threads, when every stage is a PackedAffine. */
   private readonly chain: FrozenChain | null = null;
   private isDisposed = false;
+  /** The first Affine's W shape where it sets the rows' size (see samples.ts). */
+  private readonly firstW: readonly number[] | null;
 
   /** @internal use net.freeze() */
   constructor(readonly rt: Runtime, layers: readonly Layer[], private readonly inputShape: readonly number[] | null = null, private readonly evalBatchSize = 1000) {
+    this.firstW = firstAffineW(layers);
     try {
       for (let i = 0; i < layers.length; i++) {
         const layer = layers[i], next = layers[i + 1];
@@ -282,7 +286,7 @@ export class FrozenNet {
   predictBorrowed(x: Tensor, what = 'FrozenNet.predictBorrowed: x'): Tensor {
     if (this.isDisposed) throw new Error('FrozenNet: used after dispose()');
     checkFloatTensor(this.rt, x, what);
-    checkSampleShape(this.inputShape, x, what);
+    checkSamples(this.inputShape, this.firstW, x, what);
     const chained = this.chain?.run(x);
     if (chained) return chained;
     for (const stage of this.stages) x = stage.forward(x);
@@ -302,8 +306,10 @@ export class FrozenNet {
     const alive = () => { if (this.isDisposed) throw new Error('FrozenNet: used after dispose()'); };
     alive();
     checkFloatTensor(this.rt, x, `${who}: x`);
+    checkSamples(this.inputShape, this.firstW, x, `${who}: x`); // the whole x, as the caller gave it: the chunks are checked again
     if (out !== undefined) checkFloatTensor(this.rt, out, `${who}: out`);
-    if (!(x.shape[0] > 0)) return this.predict(x, out); // no rows (or no row axis): nothing to cut
+    // no rows (or no row axis): nothing to cut
+    if (!(x.shape[0] > 0)) return copyResult(this.predictBorrowed(x, `${who}: x`), out, who);
     return predictInChunks(this.rt, who, x, this.evalBatchSize, checked, alive, (chunk) => this.predictBorrowed(chunk, `${who}: x`));
   }
 

@@ -87,6 +87,12 @@ export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPl
   };
 }
 
+/**
+ * The book's MultiLayerNetExtend (multi_layer_net_extend.py): MultiLayerNet with, after each hidden Affine,
+ * optional BatchNormalization (parameters gamma1, beta1, …; running statistics in `state`) and, after each
+ * hidden activation, optional Dropout; L2 and L1 weight decay. A named net: `spec` rebuilds it (buildNet) and
+ * saveModel records it.
+ */
 export class MultiLayerNetExtend extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
   readonly spec: NetSpec;
@@ -98,6 +104,14 @@ export class MultiLayerNetExtend extends Sequential {
   readonly useDropout: boolean;
   readonly dropoutRatio: number;
 
+  /**
+   * Builds the net on `rt`: weights drawn from rt's seeded stream with the std `options.weightInitStd` gives,
+   * biases and beta zero, gamma one. The net owns its parameters, gradients and batch-norm statistics:
+   * dispose() frees them.
+   * @throws TypeError if rt is not a Runtime; TypeError/RangeError naming a bad option (see
+   * MultiLayerNetExtendOptions), before anything is allocated; OutOfMemoryError (a RangeError) when rt's
+   * memory cannot hold the parameters.
+   */
   constructor(rt: Runtime, options: MultiLayerNetExtendOptions) {
     checkRuntime(rt, 'MultiLayerNetExtend');
     // the options are read once, and every one is checked before the arena is allocated: a bad one leaks nothing

@@ -130,6 +130,11 @@ export function planMultiLayerNet(options: unknown): MultiLayerNetPlan {
   return { spec, sizes, activation: act, weightInitStd, weightDecayLambda, params };
 }
 
+/**
+ * The book's MultiLayerNet (multi_layer_net.py): for each hidden size an Affine and the activation, then an
+ * Affine to the classes and SoftmaxWithLoss; parameters W1, b1, W2, b2, … and optional L2 weight decay.
+ * A named net: `spec` rebuilds it (buildNet) and saveModel records it.
+ */
 export class MultiLayerNet extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
   readonly spec: NetSpec;
@@ -138,6 +143,13 @@ export class MultiLayerNet extends Sequential {
   readonly outputSize: number;
   readonly activation: ActivationName;
 
+  /**
+   * Builds the net on `rt`: weights drawn from rt's seeded stream with the std `options.weightInitStd` gives,
+   * biases zero. The net owns its parameters and gradients (a block of each): dispose() frees them.
+   * @throws TypeError if rt is not a Runtime; TypeError/RangeError naming a bad option (see
+   * MultiLayerNetOptions), before anything is allocated; OutOfMemoryError (a RangeError) when rt's memory
+   * cannot hold the parameters.
+   */
   constructor(rt: Runtime, options: MultiLayerNetOptions) {
     checkRuntime(rt, 'MultiLayerNet');
     // the options are read once, and every one is checked before the parameters are allocated: a bad one leaks nothing

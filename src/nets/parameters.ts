@@ -23,6 +23,7 @@ export class ParameterSet {
   private readonly block: Tensor;
   private readonly gradBlock: Tensor;
 
+  /** A set on `rt` of a tensor per [name, shape] of `specs`, laid out in that order, each starting on a 16-float boundary. */
   constructor(rt: Runtime, specs: ReadonlyArray<readonly [string, Shape]>) {
     let total = 0;
     const offsets: number[] = [];

@@ -4,6 +4,9 @@
 // a parameterised layer without a weight (batch norm) takes the index of the
 // weight layer before it (gamma{i}, beta{i}; 1 before the first), and a second
 // such layer at one index gets a suffix on all its keys (gamma1_2, beta1_2, …).
+// A layer may also hold state that is saved with the model but not learned
+// (batch-norm running statistics): net.state, keyed by the same rule
+// (runningMean1, runningVar1, …).
 import { fusesActivation, fusesActivationBackward, type Layer } from '../layers/layer.js';
 import { isFusableActivation } from '../layers/activations.js';
 import { BatchNormalization } from '../layers/batch-normalization.js';
@@ -15,7 +18,7 @@ import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
 import { SoftmaxWithLoss, badLabel, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, copyResult, describeValue, shown } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult, describeValue, shown } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
@@ -23,6 +26,7 @@ import { checkFlag } from '../runtime/options.js';
 import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
+import { checkSamples, firstAffineW } from './samples.js';
 
 /** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
 export interface SequentialOptions {
@@ -46,7 +50,15 @@ export interface SequentialOptions {
 
 const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'inputShape', 'parameterSet']);
 
-/** A layer may also hold state that is saved with the model but not learned (batch-norm running statistics). */
+/**
+ * A stack of layers ending in its own SoftmaxWithLoss (`lastLayer`), with the book's network interface:
+ * predict, loss, accuracy, gradient and numericalGradient, and `params`/`grads` keyed as the book's
+ * (W1, b1, gamma1, …; each layer's keys numbered by the weight layers before it), ready for an optimizer or a
+ * Trainer. Layer state that is saved but not learned (batch-norm running statistics) is in `state`. An
+ * Affine or Convolution followed by a Relu, Sigmoid or Tanh applies it in the same pass. The named nets
+ * (MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet) are Sequentials that build their own
+ * layers and parameters and carry a `spec`: only those can be saved as model files (see NamedNet).
+ */
 export class Sequential {
   readonly layers: readonly Layer[];
   readonly lastLayer = new SoftmaxWithLoss();
@@ -58,6 +70,8 @@ export class Sequential {
   readonly l1Lambda: number;
   /** One sample's shape, if the net fixes it (options.inputShape); null otherwise. */
   readonly inputShape: readonly number[] | null;
+  /** The first Affine's W shape where it sets the rows' size (see samples.ts). */
+  private readonly firstW: readonly number[] | null;
   /** The contiguous parameter/gradient blocks when the net allocated its own. */
   readonly parameterSet: ParameterSet | null;
   private readonly decayedKeys: string[];
@@ -65,6 +79,15 @@ export class Sequential {
   readonly evalBatchSize: number;
   private readonly buffers: Buffers;
 
+  /**
+   * A net running `layers` in order on `rt` (every parameter and state tensor of theirs must be rt's). The net
+   * takes the layers: dispose() disposes them (their own buffers and gradients), with the net's. The tensors
+   * given to the layers (W, b, gamma, beta, …) stay the caller's: dispose them after the net.
+   * @throws TypeError if rt is not a Runtime; if a layer is not one (params, grads, forward, backward,
+   * dispose), is a SoftmaxWithLoss (the net ends in its own), is placed twice, holds a tensor that is not a live
+   * one of rt, or has a key both in params and in state; TypeError/RangeError naming a bad option
+   * (SequentialOptions). Nothing is kept or allocated then.
+   */
   constructor(readonly rt: Runtime, layers: Layer[], options: SequentialOptions = {}) {
     checkRuntime(rt, 'Sequential');
     // the options read once (each getter runs once): what is checked is what is kept
@@ -73,6 +96,7 @@ export class Sequential {
     layers.forEach((layer, i) => checkLayer(rt, layers, layer, i));
     this.layers = layers;
     this.inputShape = options.inputShape ?? null;
+    this.firstW = firstAffineW(layers);
     this.weightDecayLambda = options.weightDecayLambda ?? 0;
     this.l1Lambda = options.l1Lambda ?? 0;
     this.evalBatchSize = options.evalBatchSize ?? 1000;
@@ -141,7 +165,7 @@ export class Sequential {
     this.checkAlive();
     checkTrainFlag('predictBorrowed', train);
     checkFloatTensor(this.rt, x, what);
-    checkSampleShape(this.inputShape, x, what);
+    this.checkSamples(x, what);
     return train ? this.wholePass(() => this.forward(x, true, observe)) : this.forward(x, false, observe);
   }
 
@@ -275,8 +299,10 @@ export class Sequential {
     const { out } = checked;
     this.checkAlive();
     checkFloatTensor(this.rt, x, 'predictAsync: x');
+    this.checkSamples(x, 'predictAsync: x'); // the whole x, as the caller gave it: the chunks are checked again
     if (out !== undefined) checkFloatTensor(this.rt, out, 'predictAsync: out');
-    if (!(x.shape[0] > 0)) return this.predict(x, false, out); // no rows (or no row axis): nothing to cut
+    // no rows (or no row axis): nothing to cut
+    if (!(x.shape[0] > 0)) return copyResult(this.predictBorrowed(x, false, 'predictAsync: x'), out, 'predictAsync');
     return predictInChunks(this.rt, 'predictAsync', x, this.evalBatchSize, checked, () => this.checkAlive(), (chunk) => this.predictBorrowed(chunk, false, 'predictAsync: x'));
   }
 
@@ -462,10 +488,18 @@ export class Sequential {
   }
 
   /** Rows of a set given to accuracy/evaluate: at least one. */
+  /**
+   * @internal Refuses (a RangeError naming `what`) an x whose samples the net does not take: not
+   * [N, ...inputShape], or rows of another size than its first Affine takes.
+   */
+  checkSamples(x: Tensor, what: string): void {
+    checkSamples(this.inputShape, this.firstW, x, what);
+  }
+
   private rowsOf(x: Tensor, who: string): number {
     this.checkAlive();
     checkFloatTensor(this.rt, x, `${who}: x`);
-    checkSampleShape(this.inputShape, x, `${who}: x`);
+    this.checkSamples(x, `${who}: x`);
     if (x.shape.length < 1 || x.shape[0] === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]; there is nothing to ${who}`);
     return x.shape[0];
   }

@@ -47,11 +47,24 @@ export function readConvParam(who: string, what: string, v: unknown): ConvParam 
   return p as unknown as ConvParam;
 }
 
+/**
+ * The book's SimpleConvNet (ch07): Convolution → ReLU → 2×2 max Pooling (stride 2) → Affine → ReLU → Affine
+ * → SoftmaxWithLoss, on [N, C, H, W] images; parameters W1/b1 (the convolution), W2/b2, W3/b3. A named net:
+ * `spec` rebuilds it (buildNet) and saveModel records it.
+ */
 export class SimpleConvNet extends Sequential {
   /** What rebuilds this net (`buildNet(rt, net.spec)`): its kind and constructor options, plain JSON. */
   readonly spec: NetSpec;
   readonly inputDim: readonly number[];
 
+  /**
+   * Builds the net on `rt` (defaults: 1×28×28 input, 30 filters of 5×5, 100 hidden, 10 classes), weights drawn
+   * from rt's seeded stream (std 0.01 as the book, or `options.weightInitStd`), biases zero. The net owns its
+   * parameters and gradients (a block of each): dispose() frees them.
+   * @throws TypeError if rt is not a Runtime; TypeError/RangeError naming a bad option (see
+   * SimpleConvNetOptions) or a layer the input does not fit, before anything is allocated; OutOfMemoryError
+   * (a RangeError) when rt's memory cannot hold the parameters.
+   */
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
     const who = 'SimpleConvNet';
     checkRuntime(rt, who);

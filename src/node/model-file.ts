@@ -7,7 +7,7 @@
 // running between them.
 import { inspectModel, loadModel, saveModelChunks, type LoadedModel, type LoadModelOptions, type ModelInfo, type SaveModelOptions } from '../io/model.js';
 import { inspectModelAsync, loadModelAsync, type InspectModelAsyncOptions, type LoadModelAsyncOptions } from '../io/model-async.js';
-import type { Sequential } from '../nets/sequential.js';
+import type { NamedNet } from '../nets/registry.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { checkOptions } from '../runtime/options.js';
 import { describeValue } from '../runtime/tensor.js';
@@ -26,7 +26,8 @@ export function temporaryBeside(file: string): string {
  * Writes the model (see saveModelChunks) to `file` atomically: into a
  * temporary file in the same directory, flushed to disk, then renamed over
  * `file`. On any failure the temporary file is removed and `file` is left as
- * it was. Takes a named net (and optionally its optimizer and metadata). The
+ * it was. Takes a named net (a NamedNet: MultiLayerNet, SimpleConvNet, buildNet's, …;
+ * a plain Sequential has no spec to record) and optionally its optimizer and metadata. The
  * file holds the net as it was at the call: its bytes are copied before the
  * first await, so training may go on while they are written. A symbolic link
  * is written through (its target replaced, the link kept), and a file that
@@ -37,7 +38,7 @@ export function temporaryBeside(file: string): string {
  * so the rename never replaces such a node with a file. A `file` that is no string, empty or holds a
  * NUL byte is refused with a TypeError naming writeModelFile, before anything is read or written.
  */
-export async function writeModelFile(file: string, net: Sequential, options: SaveModelOptions = {}): Promise<void> {
+export async function writeModelFile(file: string, net: NamedNet, options: SaveModelOptions = {}): Promise<void> {
   checkPath('writeModelFile', file);
   // checks the net and options before touching the disk; a copy, so later steps cannot reach the file
   await writeAtomically(file, [...saveModelChunks(net, options)], 'the model');

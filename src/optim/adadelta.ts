@@ -20,6 +20,12 @@ export class AdaDelta extends ElementwiseOptimizer<'adadeltaStep'> {
   declare rho: number;
   declare eps: number;
 
+  /**
+   * AdaDelta with `options` (AdaDeltaOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: AdaDeltaOptions = {}) {
     super(['h', 'd'], ['h', 'd']);
     defineOptions(this, 'AdaDelta', AdaDelta.options, options);

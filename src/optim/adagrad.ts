@@ -16,6 +16,12 @@ export class AdaGrad extends ElementwiseOptimizer<'adagradStep'> {
   declare lr: number;
   declare eps: number;
 
+  /**
+   * AdaGrad with `options` (AdaGradOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: AdaGradOptions = {}) {
     super(['h'], ['h']);
     defineOptions(this, 'AdaGrad', AdaGrad.options, options);

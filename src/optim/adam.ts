@@ -25,6 +25,12 @@ export class Adam extends ElementwiseOptimizer<'adamStep'> {
   declare eps: number;
   private lrT = 0;
 
+  /**
+   * Adam with `options` (AdamOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: AdamOptions = {}) {
     super(['m', 'v'], ['v']);
     defineOptions(this, 'Adam', Adam.options, options);

@@ -29,6 +29,12 @@ export class AdamW extends ElementwiseOptimizer<'adamwStep'> {
   private stepSize = 0;
   private bc2Sqrt = 1;
 
+  /**
+   * AdamW with `options` (AdamWOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: AdamWOptions = {}) {
     super(['m', 'v'], ['v']);
     defineOptions(this, 'AdamW', AdamW.options, options);

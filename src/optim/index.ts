@@ -8,9 +8,9 @@ export { RMSprop, type RMSpropOptions } from './rmsprop.js';
 export { AdaDelta, type AdaDeltaOptions } from './adadelta.js';
 export { Adam, type AdamOptions } from './adam.js';
 export { AdamW, type AdamWOptions } from './adamw.js';
-export { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from './registry.js';
+export { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName, type OptimizerOptions, type OptimizerOptionsMap } from './registry.js';
 export {
   StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau, createSchedule, scheduleNames,
-  type LRSchedule, type IntervalOption, type ScheduleInterval, type ScheduleName, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions,
+  type LRSchedule, type IntervalOption, type ScheduleInterval, type ScheduleName, type ScheduleOptionsMap, type DefaultedScheduleName, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions,
   type CosineAnnealingLROptions, type LinearLROptions, type SequentialLROptions, type ReduceLROnPlateauOptions,
 } from './schedules.js';

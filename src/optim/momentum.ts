@@ -16,6 +16,12 @@ export class Momentum extends ElementwiseOptimizer<'momentumStep'> {
   declare lr: number;
   declare momentum: number;
 
+  /**
+   * Momentum with `options` (MomentumOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: MomentumOptions = {}) {
     super(['v']);
     defineOptions(this, 'Momentum', Momentum.options, options);

@@ -19,6 +19,12 @@ export class Nesterov extends ElementwiseOptimizer<'nesterovStep'> {
   declare lr: number;
   declare momentum: number;
 
+  /**
+   * Nesterov with `options` (NesterovOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: NesterovOptions = {}) {
     super(['v']);
     defineOptions(this, 'Nesterov', Nesterov.options, options);

@@ -1,21 +1,40 @@
 // Optimizers by name, for the Trainer and the CLI.
-import { AdaDelta } from './adadelta.js';
-import { AdaGrad } from './adagrad.js';
-import { Adam } from './adam.js';
-import { AdamW } from './adamw.js';
-import { Momentum } from './momentum.js';
-import { Nesterov } from './nesterov.js';
+import { AdaDelta, type AdaDeltaOptions } from './adadelta.js';
+import { AdaGrad, type AdaGradOptions } from './adagrad.js';
+import { Adam, type AdamOptions } from './adam.js';
+import { AdamW, type AdamWOptions } from './adamw.js';
+import { Momentum, type MomentumOptions } from './momentum.js';
+import { Nesterov, type NesterovOptions } from './nesterov.js';
 import type { ElementwiseOptimizer } from './optimizer.js';
 import { defaultsOf, type OptionSpecs } from './options.js';
-import { RMSprop } from './rmsprop.js';
-import { SGD } from './sgd.js';
+import { RMSprop, type RMSpropOptions } from './rmsprop.js';
+import { SGD, type SGDOptions } from './sgd.js';
 import { describeValue } from '../runtime/tensor.js';
 
-interface OptimizerClass {
-  readonly options: OptionSpecs;
-  new (options?: Record<string, number>): ElementwiseOptimizer;
+/** The names createOptimizer (and TrainerOptions.optimizer, a model file, a search's `optimizer` setting) takes, in lower case. */
+export type OptimizerName = 'sgd' | 'momentum' | 'nesterov' | 'adagrad' | 'rmsprop' | 'adadelta' | 'adam' | 'adamw';
+
+/** The options each optimizer takes, by OptimizerName: createOptimizer(name, options) and TrainerOptions.optimizerParams. */
+export interface OptimizerOptionsMap {
+  sgd: SGDOptions;
+  momentum: MomentumOptions;
+  nesterov: NesterovOptions;
+  adagrad: AdaGradOptions;
+  rmsprop: RMSpropOptions;
+  adadelta: AdaDeltaOptions;
+  adam: AdamOptions;
+  adamw: AdamWOptions;
 }
 
+/** The options of any optimizer (a key one of them takes); see OptimizerOptionsMap for each one's. */
+export type OptimizerOptions = OptimizerOptionsMap[OptimizerName];
+
+interface OptimizerClass<O> {
+  readonly options: OptionSpecs;
+  new (options?: O): ElementwiseOptimizer;
+}
+
+// every OptimizerName and no other, each class taking its map entry's options (checked by the compiler)
 const classes = {
   sgd: SGD,
   momentum: Momentum,
@@ -25,10 +44,8 @@ const classes = {
   adadelta: AdaDelta,
   adam: Adam,
   adamw: AdamW,
-} satisfies Record<string, OptimizerClass>;
+} satisfies { [N in OptimizerName]: OptimizerClass<OptimizerOptionsMap[N]> };
 
-/** Lower-case names createOptimizer accepts: sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw. */
-export type OptimizerName = keyof typeof classes;
 /** Every OptimizerName, in a fixed order (for a CLI's choices or a search space). */
 export const optimizerNames = Object.keys(classes) as OptimizerName[];
 
@@ -38,15 +55,20 @@ export const optimizerDefaults = Object.fromEntries(
 ) as Readonly<Record<OptimizerName, Readonly<Record<string, number>>>>;
 
 /**
- * An optimizer by name (case-insensitive) with its options. A name that is not a string, or no
- * optimizer's: TypeError naming `name`; unknown option keys: TypeError; bad values: RangeError.
+ * An optimizer by name with its options (OptimizerOptionsMap[name]: e.g. `{ lr, beta1, beta2, eps }` for
+ * 'adam'), every one optional with the defaults optimizerDefaults lists. The type takes the lower-case
+ * names; at run time the name is case-insensitive ('Adam' and 'ADAM' work too: cast such a name to
+ * OptimizerName). The caller owns the optimizer: it holds no memory until its first update, and
+ * dispose() frees its state.
+ * @throws TypeError naming `name` when it is not a string or no optimizer's; TypeError for an unknown
+ * option key; RangeError naming an option whose value is out of range.
  */
-export function createOptimizer(name: string, options: Record<string, number> = {}): ElementwiseOptimizer {
+export function createOptimizer<N extends OptimizerName>(name: N, options: OptimizerOptionsMap[N] = {}): ElementwiseOptimizer {
   const expected = `expected one of ${optimizerNames.join(', ')}`;
   if (typeof name !== 'string') throw new TypeError(`createOptimizer: name must be a string (${expected}), got ${describeValue(name)}`);
   const key = name.toLowerCase();
   // own keys only: 'constructor' or '__proto__' is no optimizer's name
-  const cls = Object.prototype.hasOwnProperty.call(classes, key) ? (classes as Record<string, OptimizerClass>)[key] : undefined;
+  const cls = Object.prototype.hasOwnProperty.call(classes, key) ? (classes as Record<string, OptimizerClass<object>>)[key] : undefined;
   if (!cls) throw new TypeError(`createOptimizer: unknown name '${name}' (${expected})`);
   return new cls(options);
 }

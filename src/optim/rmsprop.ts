@@ -17,6 +17,12 @@ export class RMSprop extends ElementwiseOptimizer<'rmspropStep'> {
   declare decayRate: number;
   declare eps: number;
 
+  /**
+   * RMSprop with `options` (RMSpropOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: RMSpropOptions = {}) {
     super(['h'], ['h']);
     defineOptions(this, 'RMSprop', RMSprop.options, options);

@@ -71,6 +71,11 @@ export class StepLR implements LRSchedule {
   readonly interval: ScheduleInterval;
   readonly stepSize: number;
   readonly gamma: number;
+  /**
+   * StepLR multiplying the rate by `gamma` (default 0.1) every `stepSize` periods (a positive integer), per
+   * `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: StepLROptions) {
     checkKeys('StepLR', options, ['stepSize', 'gamma']);
     this.stepSize = check('StepLR', 'stepSize', options.stepSize, positiveInt, 'a positive integer up to 2^53 − 1');
@@ -91,6 +96,12 @@ export class MultiStepLR implements LRSchedule {
   readonly interval: ScheduleInterval;
   readonly milestones: readonly number[];
   readonly gamma: number;
+  /**
+   * MultiStepLR multiplying the rate by `gamma` (default 0.1) at each of `milestones` (positive integers, in any
+   * order: a copy is sorted), per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range
+   * (milestones: not an array of positive integers).
+   */
   constructor(options: MultiStepLROptions) {
     checkKeys('MultiStepLR', options, ['milestones', 'gamma']);
     const m = options.milestones;
@@ -114,6 +125,11 @@ export class ExponentialLR implements LRSchedule {
   readonly name = 'ExponentialLR';
   readonly interval: ScheduleInterval;
   readonly gamma: number;
+  /**
+   * ExponentialLR multiplying the rate by `gamma` (> 0) every period, per `interval` ('epoch' default, or 'step').
+   * Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: ExponentialLROptions) {
     checkKeys('ExponentialLR', options, ['gamma']);
     this.gamma = check('ExponentialLR', 'gamma', options.gamma, (v) => v > 0, 'a number > 0');
@@ -133,6 +149,11 @@ export class CosineAnnealingLR implements LRSchedule {
   readonly interval: ScheduleInterval;
   readonly tMax: number;
   readonly etaMin: number;
+  /**
+   * CosineAnnealingLR from the base rate down to `etaMin` (default 0) over `tMax` periods (a positive integer),
+   * per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: CosineAnnealingLROptions) {
     checkKeys('CosineAnnealingLR', options, ['tMax', 'etaMin']);
     this.tMax = check('CosineAnnealingLR', 'tMax', options.tMax, positiveInt, 'a positive integer up to 2^53 − 1');
@@ -157,6 +178,11 @@ export class LinearLR implements LRSchedule {
   readonly startFactor: number;
   readonly endFactor: number;
   readonly totalIters: number;
+  /**
+   * LinearLR from startFactor (default 1/3) to endFactor (default 1) times the base rate over totalIters periods
+   * (default 5), per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: LinearLROptions = {}) {
     checkKeys('LinearLR', options, ['startFactor', 'endFactor', 'totalIters']);
     this.startFactor = check('LinearLR', 'startFactor', options.startFactor ?? 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
@@ -182,6 +208,14 @@ export class SequentialLR implements LRSchedule {
   readonly interval: ScheduleInterval;
   readonly schedulers: readonly LRSchedule[];
   readonly milestones: readonly number[];
+  /**
+   * SequentialLR running `schedulers` one after another, switching at `milestones` (one fewer, increasing
+   * positive integers). It keeps copies of both lists and the schedules themselves (by reference); it holds no
+   * memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key, or a schedule is not a closed-form one
+   * (ReduceLROnPlateau); RangeError for empty schedulers, bad milestones, an interval other than 'epoch' or
+   * 'step', or a schedule advancing per another interval than this one.
+   */
   constructor(options: SequentialLROptions) {
     checkKeys('SequentialLR', options, ['schedulers', 'milestones']);
     const { schedulers, milestones } = options;
@@ -237,6 +271,13 @@ export class ReduceLROnPlateau implements LRSchedule {
   private numBadEpochs = 0;
   private cooldownCounter = 0;
 
+  /**
+   * ReduceLROnPlateau with `options` (ReduceLROnPlateauOptions, each optional; defaults as PyTorch's), per
+   * epoch only. It keeps state (the best metric, counters; see state()), reset when a Trainer's run starts from
+   * its first step; it holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError for a mode or thresholdMode
+   * other than the two allowed, an interval other than 'epoch', or a value out of range.
+   */
   constructor(options: ReduceLROnPlateauOptions = {}) {
     const who = 'ReduceLROnPlateau';
     checkKeys(who, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
@@ -321,6 +362,23 @@ export class ReduceLROnPlateau implements LRSchedule {
   }
 }
 
+/** The short names createSchedule takes: step (StepLR), multistep (MultiStepLR), exponential (ExponentialLR), cosine (CosineAnnealingLR), linear (LinearLR), plateau (ReduceLROnPlateau). */
+export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'linear' | 'plateau';
+
+/** The options each schedule takes, by ScheduleName: createSchedule(name, options). */
+export interface ScheduleOptionsMap {
+  step: StepLROptions;
+  multistep: MultiStepLROptions;
+  exponential: ExponentialLROptions;
+  cosine: CosineAnnealingLROptions;
+  linear: LinearLROptions;
+  plateau: ReduceLROnPlateauOptions;
+}
+
+/** The ScheduleNames whose options are all optional (createSchedule may leave them out): linear and plateau. */
+export type DefaultedScheduleName = { [N in ScheduleName]: {} extends ScheduleOptionsMap[N] ? N : never }[ScheduleName];
+
+// every ScheduleName and no other, each taking its map entry's options (checked by the compiler)
 const SCHEDULES = {
   step: (o: object) => new StepLR(o as StepLROptions),
   multistep: (o: object) => new MultiStepLR(o as MultiStepLROptions),
@@ -328,17 +386,21 @@ const SCHEDULES = {
   cosine: (o: object) => new CosineAnnealingLR(o as CosineAnnealingLROptions),
   linear: (o: object) => new LinearLR(o as LinearLROptions),
   plateau: (o: object) => new ReduceLROnPlateau(o as ReduceLROnPlateauOptions),
-} as const;
+} as const satisfies { [N in ScheduleName]: (o: ScheduleOptionsMap[N]) => LRSchedule };
 
-/** Short names for createSchedule: step, multistep, exponential, cosine, linear, plateau. */
-export type ScheduleName = keyof typeof SCHEDULES;
 /** Every ScheduleName, in a fixed order. */
 export const scheduleNames = Object.keys(SCHEDULES) as ScheduleName[];
 
 /**
- * A schedule by short name with its options (PyTorch's argument names in camelCase),
- * e.g. createSchedule('step', { stepSize: 1, gamma: 0.9 }). Unknown name: TypeError.
+ * A schedule by short name with its options (ScheduleOptionsMap[name]: PyTorch's argument names in camelCase),
+ * e.g. createSchedule('step', { stepSize: 1, gamma: 0.9 }). The type takes the lower-case names; at run time
+ * the name is case-insensitive ('Cosine' works too: cast such a name to ScheduleName).
+ * @throws TypeError for a name that is no schedule's, an options value that is not an object or an unknown
+ * option key; RangeError naming an option whose value is out of range (as the schedule's constructor).
  */
+export function createSchedule<N extends ScheduleName>(name: N, options: ScheduleOptionsMap[N]): LRSchedule;
+/** A schedule whose options all have defaults (linear, plateau), with those defaults. */
+export function createSchedule(name: DefaultedScheduleName): LRSchedule;
 export function createSchedule(name: string, options: object = {}): LRSchedule {
   const key = typeof name === 'string' ? name.toLowerCase() : '';
   // own keys only: 'constructor' is no schedule

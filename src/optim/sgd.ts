@@ -15,6 +15,12 @@ export class SGD extends ElementwiseOptimizer<'axpy'> {
   readonly name = 'SGD';
   declare lr: number;
 
+  /**
+   * SGD with `options` (SGDOptions: each optional, defaults as listed there), which stay settable between
+   * steps (`opt.lr = 0.01`; a bad value throws). Holds no memory until its first update, which allocates its
+   * state (if any) on the params' runtime. The caller owns it: dispose() frees the state.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
   constructor(options: SGDOptions = {}) {
     super([]);
     defineOptions(this, 'SGD', SGD.options, options);

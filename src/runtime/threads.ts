@@ -322,6 +322,7 @@ export interface ThreadStats {
  */
 export class WorkerFault extends Error {
   override readonly name = 'WorkerFault';
+  /** `workerDied`: the worker died (rather than its part threw); `options.cause`: what the worker reported. */
   constructor(message: string, readonly workerDied: boolean, options: { cause: unknown }) {
     super(message, options);
   }

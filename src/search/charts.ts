@@ -4,7 +4,7 @@
 // trial's learning rate × weight decay coloured by its validation accuracy.
 import { checkOptions, describeValue } from '../index.js';
 import type { SearchResult } from './search.js';
-import { checkSpace, isDimension, type SearchSpace } from './space.js';
+import { checkSpace, isDimension, type SearchSpace, type SettingName } from './space.js';
 
 /** A Vega-Lite spec as plain JSON. */
 export type SearchChartSpec = Record<string, unknown>;
@@ -107,6 +107,6 @@ function accuracy(t: SearchResult['trials'][number]): number | null {
 function isLogAxis(space: SearchSpace | undefined, name: string, values: number[]): boolean {
   if (!values.every((v) => v > 0)) return false;
   if (space === undefined || !(name in space)) return true;
-  const d = space[name];
+  const d = space[name as SettingName]; // `name in space`: one of its settings
   return isDimension(d) && d.kind === 'logUniform';
 }

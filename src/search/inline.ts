@@ -60,6 +60,7 @@ async function runTimed(rt: Runtime, job: TrialJob, data: () => Promise<TrialDat
 export class DataCache {
   private readonly loaded = new Map<string, Promise<TrialData>>();
 
+  /** A cache loading each DataSpec's data with `load` on `rt` at its first get(); it loads nothing before. */
   constructor(private readonly rt: Runtime, private readonly load: DataLoader) {}
 
   /** The data of `spec`, loaded on first use (a failed load is retried next time). */

@@ -3,8 +3,9 @@
 // settings are drawn from a generator seeded by (study seed, trial index)
 // alone, so trial 7 of seed 1 has the same settings whatever ran before it,
 // in any order, on any executor.
-import { checkOptions, describeValue, seededRandom } from '../index.js';
+import { checkOptions, describeValue, seededRandom, type OptimizerName, type OptimizerOptionsMap } from '../index.js';
 import { exactLog10, exactPow10 } from '../runtime/exact-math.js';
+import type { TRIAL_SETTINGS } from './trial.js';
 
 /** A value a setting can take: plain JSON, so settings travel in jobs. */
 export type SettingValue = number | string | boolean | null | readonly SettingValue[];
@@ -21,8 +22,17 @@ export interface Choice { kind: 'choice'; values: readonly SettingValue[] }
 /** A range a setting is sampled from: log-uniform, uniform, an integer range or a choice. */
 export type Dimension = LogUniform | Uniform | IntRange | Choice;
 
-/** Setting name → a dimension to sample, or a fixed value. Plain JSON: a study can be saved and resumed. */
-export type SearchSpace = Readonly<Record<string, Dimension | SettingValue>>;
+/** A parameter of one of the optimizers (lr, momentum, beta1, …): a trial passes it to its optimizer. */
+export type OptimizerParamName = { [N in OptimizerName]: keyof OptimizerOptionsMap[N] }[OptimizerName];
+
+/** A setting a search space may name: one of TRIAL_SETTINGS, or an optimizer's parameter (which needs that optimizer among those the space gives). */
+export type SettingName = (typeof TRIAL_SETTINGS)[number] | OptimizerParamName;
+
+/**
+ * Setting name → a dimension to sample, or a fixed value. Plain JSON: a study can be saved and resumed.
+ * The names are SettingName's (the search refuses any other with a TypeError before it starts).
+ */
+export type SearchSpace = { readonly [K in SettingName]?: Dimension | SettingValue };
 
 /** A trial's sampled settings. */
 export type Settings = Record<string, SettingValue>;

@@ -9,18 +9,12 @@
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { Sequential } from '../nets/sequential.js';
-import { Affine } from '../layers/affine.js';
-import { isFusableActivation } from '../layers/activations.js';
-import { BatchNormalization } from '../layers/batch-normalization.js';
-import { Dropout } from '../layers/dropout.js';
-import { Flatten } from '../layers/flatten.js';
-import { SampleNormalization } from '../layers/sample-normalization.js';
-import { createOptimizer, optimizerNames } from '../optim/registry.js';
+import { createOptimizer, optimizerNames, type OptimizerName, type OptimizerOptions } from '../optim/registry.js';
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor, checkFloatTensor, checkSampleShape, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
 import { checkFlag, checkOptions, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import { WorkerFault } from '../runtime/threads.js';
@@ -54,7 +48,7 @@ export interface CheckpointOptions {
    * them atomically (e.g. to a temporary file, then rename). fit() awaits a returned Promise;
    * train() cannot, and refuses one with a TypeError (use fit(), or a synchronous write).
    */
-  write(bytes: Uint8Array, epoch: number): void | Promise<void>;
+  write(bytes: Uint8Array<ArrayBuffer>, epoch: number): void | Promise<void>;
 }
 
 /**
@@ -76,13 +70,19 @@ export interface TrainerOptions {
    * row once) or 'replacement' (the book's np.random.choice per batch, seeded).
    */
   sampling?: 'permutation' | 'replacement';
-  /** An optimizer instance, or a name ('sgd', 'adam', …) built with optimizerParams. */
-  optimizer?: Optimizer | string;
   /**
-   * Options of an optimizer given by name (e.g. `{ lr: 0.01 }`); see createOptimizer. Default `{}`: the optimizer's
-   * own defaults (Adam's lr 0.001), where the book's trainer.py passes `lr: 0.01` to every optimizer.
+   * An optimizer instance (the caller keeps owning it), or a name ('sgd', 'adam', …; createOptimizer's, which
+   * takes other casings at run time) built with optimizerParams, which the Trainer owns and frees with dispose().
+   * Default 'sgd'.
    */
-  optimizerParams?: Record<string, number>;
+  optimizer?: Optimizer | OptimizerName;
+  /**
+   * Options of an optimizer given by name (e.g. `{ lr: 0.01 }`): OptimizerOptionsMap[name], see createOptimizer. Default `{}`:
+   * the optimizer's own defaults (Adam's lr 0.001), where the book's trainer.py passes `lr: 0.01` to every optimizer.
+   * The type takes any optimizer's keys (a name held in a variable still compiles); the Trainer refuses, with a
+   * TypeError, a key the named optimizer does not take, and optimizerParams beside an optimizer instance.
+   */
+  optimizerParams?: OptimizerOptions;
   /**
    * Sets the optimizer's `lr` before every epoch or step. Its base rate is the optimizer's lr when a run starts from
    * its first step, unless that lr is the one the schedule left there (a second run then repeats the schedule).
@@ -720,14 +720,14 @@ export class Trainer {
    * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
    * state, and early stopping's best epoch as `best.<name>` tensors), the rest of trainerState()
    * as JSON under the metadata key 'trainer', so the file also loads with loadModel and `simdnn
-   * predict`. Otherwise trainerState() as UTF-8 JSON. A new array the caller owns.
+   * predict`. Otherwise trainerState() as UTF-8 JSON. A new array (on an ArrayBuffer of its own) the caller owns.
    */
-  checkpointBytes(): Uint8Array {
+  checkpointBytes(): Uint8Array<ArrayBuffer> {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     if ((this.network as Partial<NamedNet>).spec !== undefined && (!(opt instanceof ElementwiseOptimizer) || optimizerNames.includes(opt.name.toLowerCase() as never))) {
       const { optimizer, best, trainLoss, position } = this.checkpointParts();
-      return saveModel(this.network, { optimizer, best, trainLoss, metadata: { [TRAINER_KEY]: position } });
+      return saveModel(this.network as NamedNet, { optimizer, best, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
     }
     return new TextEncoder().encode(JSON.stringify(this.trainerState()));
   }
@@ -1141,22 +1141,7 @@ function checkCallbacks(who: string, callbacks: TrainerCallbacks): void {
 function checkInput(net: Sequential, x: Tensor, name: string): void {
   checkFloatTensor(net.rt, x, `Trainer: ${name}`);
   if (x.shape.length < 2) throw new RangeError(`Trainer: ${name} must have rows [N, …], got [${x.shape.join(', ')}]`);
-  checkSampleShape(net.inputShape, x, `Trainer: ${name}`);
-  const first = net.inputShape === null ? firstAffine(net) : null;
-  const features = x.shape.slice(1).reduce((a, b) => a * b, 1);
-  if (first !== null && features !== first.W.shape[0]) {
-    throw new RangeError(`Trainer: ${name} has rows of ${features} features ([${x.shape.join(', ')}]), the net takes ${first.W.shape[0]} (its first Affine's W is [${first.W.shape.join(', ')}])`);
-  }
-}
-
-/** The net's first layer if an Affine, or the Affine after leading layers that keep a row's size (activations, dropout, normalizations, Flatten); else null. */
-function firstAffine(net: Sequential): Affine | null {
-  for (const layer of net.layers) {
-    if (layer instanceof Affine) return layer;
-    const keepsRowSize = isFusableActivation(layer) || layer instanceof Dropout || layer instanceof Flatten || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
-    if (!keepsRowSize) return null;
-  }
-  return null;
+  net.checkSamples(x, `Trainer: ${name}`);
 }
 
 function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | IntTensor): Tensor {

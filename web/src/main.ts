@@ -30,7 +30,7 @@ function readConfig(): RunConfig {
     init: init === 'he' || init === 'xavier' ? init : Number(init),
     batchnorm: $<HTMLInputElement>('batchnorm').checked,
     dropout: num('dropout'),
-    optimizer: value('optimizer'),
+    optimizer: value('optimizer') as RunConfig['optimizer'], // the select lists optimizerNames
     lr: num('lr'),
     schedule: value('schedule') as RunConfig['schedule'],
     gamma: num('gamma'),

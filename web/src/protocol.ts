@@ -1,4 +1,5 @@
 // Messages between the page (main.ts) and the training worker (worker.ts).
+import type { OptimizerName } from 'simdnn';
 
 /** What the page's controls choose for one run. */
 export interface RunConfig {
@@ -9,7 +10,7 @@ export interface RunConfig {
   init: 'he' | 'xavier' | number;
   batchnorm: boolean;
   dropout: number;
-  optimizer: string;
+  optimizer: OptimizerName;
   lr: number;
   schedule: 'none' | 'step' | 'exponential' | 'cosine';
   /** Decay factor of the step and exponential schedules. */

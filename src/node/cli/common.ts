@@ -10,8 +10,7 @@ import path from 'node:path';
 import type { LoadedModel, ModelInfo, SaveModelOptions } from '../../io/model.js';
 import { inspectModelAsync, loadModelAsync } from '../../io/model-async.js';
 import { SafetensorsError } from '../../io/safetensors.js';
-import type { NetKind, NetSpec } from '../../nets/registry.js';
-import type { Sequential } from '../../nets/sequential.js';
+import type { NamedNet, NetKind, NetSpec } from '../../nets/registry.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor } from '../../runtime/tensor.js';
 import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
@@ -123,7 +122,7 @@ export function fromModelFile<T>(arg: string, file: string, read: () => T): T {
  * when every place failed, or at once when the model cannot be encoded (no
  * other place would change that).
  */
-export async function saveWithFallback(file: string, net: Sequential, options: SaveModelOptions): Promise<{ saved: string; failure?: string }> {
+export async function saveWithFallback(file: string, net: NamedNet, options: SaveModelOptions): Promise<{ saved: string; failure?: string }> {
   try {
     await writeModelFile(file, net, options);
     return { saved: file };

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chartSpec, experimentNames, experiments, runExperiment, type ExperimentProgress, type ExperimentResult } from '../../experiments/index.js';
+import { chartSpec, experimentNames, experiments, runExperiment, type ExperimentName, type ExperimentProgress, type ExperimentResult } from '../../experiments/index.js';
 import type { ExperimentData } from '../../experiments/types.js';
 import { loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
@@ -50,7 +50,7 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
   const all = s.names.length === 1 && s.names[0] === 'all';
   const names = all ? [...experimentNames] : [...s.names];
   for (const name of names) {
-    if (!experimentNames.includes(name)) throw new TypeError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
+    if (!(experimentNames as readonly string[]).includes(name)) throw new TypeError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
   }
   const renderSvg = await (await import('../charts.js')).svgRenderer(); // before any work: a missing vega is said at once
   await mkdir(s.out, { recursive: true });
@@ -68,7 +68,8 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
       const executor = name === 'hyperparameter-search' ? localExecutor(s.threads === 'auto' ? {} : { workers: s.threads }) : undefined;
       let result: ExperimentResult;
       try {
-        result = await runExperiment(name, { rt, data, quick: s.quick, seed: s.seed, signal, executor, onProgress: (p) => progress.update(p) });
+        // a name checked above
+        result = await runExperiment(name as ExperimentName, { rt, data, quick: s.quick, seed: s.seed, signal, executor, onProgress: (p) => progress.update(p) });
       } finally {
         await executor?.close();
       }
@@ -196,7 +197,7 @@ The same seed gives the same JSON, bit for bit, for any --threads.`,
   async run({ values, positionals, io, signal }) {
     if (positionals.length !== 1) throw new UsageError(`expected one experiment name or 'all', got ${positionals.length ? positionals.join(' ') : 'none'} (experiments: ${experimentNames.join(', ')})`);
     const name = positionals[0];
-    if (name !== 'all' && !experimentNames.includes(name)) throw new UsageError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
+    if (name !== 'all' && !(experimentNames as readonly string[]).includes(name)) throw new UsageError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
     const threadsText = (values.threads as string | undefined) ?? 'auto';
     const settings: ExperimentRunSettings = {
       names: [name],

@@ -13,8 +13,8 @@ import { RandomAffine } from '../../data/augment.js';
 import type { WeightInit } from '../../nets/init.js';
 import { buildNet, NET_KINDS, type NamedNet, type NetKind, type NetSpec } from '../../nets/registry.js';
 import type { ElementwiseOptimizer } from '../../optim/optimizer.js';
-import { createOptimizer, optimizerDefaults, optimizerNames } from '../../optim/registry.js';
-import { createSchedule, scheduleNames, type LRSchedule } from '../../optim/schedules.js';
+import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from '../../optim/registry.js';
+import { createSchedule, scheduleNames, type LRSchedule, type ScheduleName, type ScheduleOptionsMap } from '../../optim/schedules.js';
 import { NetCopy } from '../../train/rollback.js';
 import type { ThreadUse } from '../../train/split-choice.js';
 import { Trainer, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
@@ -202,7 +202,8 @@ function parseSchedule(text: string): TrainSettings['lrSchedule'] {
 /** A UsageError naming `flag` when `optimizer` refuses `value` for `param` (the library's message names its own key). */
 function checkOptimizerValue(optimizer: string, flag: string, param: string, value: number): void {
   try {
-    createOptimizer(optimizer, { [param]: value }).dispose();
+    // a name and key from the flags: createOptimizer checks them at run time, and its message is the point here
+    createOptimizer(optimizer as OptimizerName, { [param]: value }).dispose();
   } catch (e) {
     // 'SGD: lr must be a finite number >= 0, got -1' -> 'expected a finite number >= 0, got -1'
     throw new UsageError(`--${flag}: ${(e as Error).message.replace(/^\w+: \w+ must be /, 'expected ')} (--optimizer ${optimizer})`);
@@ -211,7 +212,7 @@ function checkOptimizerValue(optimizer: string, flag: string, param: string, val
 
 function makeOptimizer(s: TrainSettings): ElementwiseOptimizer {
   try {
-    return createOptimizer(s.optimizer, s.optimizerParams);
+    return createOptimizer(s.optimizer as OptimizerName, s.optimizerParams); // checked at run time (a UsageError below)
   } catch (e) {
     throw new UsageError(`--optimizer ${s.optimizer}: ${(e as Error).message}`);
   }
@@ -219,7 +220,8 @@ function makeOptimizer(s: TrainSettings): ElementwiseOptimizer {
 
 function makeSchedule(spec: NonNullable<TrainSettings['lrSchedule']>): LRSchedule {
   try {
-    return createSchedule(spec.name, spec.options);
+    // a name and options parsed from --lr-schedule: createSchedule checks them at run time (a UsageError below)
+    return createSchedule(spec.name as ScheduleName, spec.options as ScheduleOptionsMap[ScheduleName]);
   } catch (e) {
     throw new UsageError(`--lr-schedule: ${(e as Error).message}`);
   }

@@ -4,19 +4,12 @@
 // naming it, before anything is drawn or updated.
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, randomArray, randomInts, expectBits, host } from './helpers/runtime.js';
+import { blobs } from './helpers/blobs.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   MultiLayerNet, Trainer, Adam, SGD, ExponentialLR, StepLR, CosineAnnealingLR, LinearLR, ReduceLROnPlateau, saveModel,
   type LRSchedule, type TrainerOptions, type TrainerState, type TrainResult,
 } from '../src/index.js';
-
-/** Two Gaussian blobs in 2-D with labels 0/1. */
-function blobs(r: Runtime, N: number, seed: number) {
-  const xs = randomArray(N * 2, seed);
-  const t: number[] = [];
-  for (let i = 0; i < N; i++) { const c = i % 2; t.push(c); xs[i * 2] += c ? 1 : -1; }
-  return { x: r.tensor([N, 2], xs), t: r.labels([N], t) };
-}
 
 /** 2-[8]-2 on 120 rows (6 steps an epoch at batch 20), Adam lr 0.01, on a runtime of its own. */
 async function setup(options: TrainerOptions = {}, seed = 11) {

@@ -3,20 +3,13 @@
 // epoch; a second run takes a rate the user set as its schedule's base; early stopping's best epoch rides
 // in a checkpoint as tensors (its JSON form made the header of a 5.6M-parameter net's checkpoint 118 MB).
 import { describe, it, expect } from 'vitest';
-import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import { makeRuntime, expectBits } from './helpers/runtime.js';
+import { blobs } from './helpers/blobs.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, Trainer, SGD, Adam, StepLR, ReduceLROnPlateau, CosineAnnealingLR, loadModel, inspectModel, saveModel,
   type TrainerOptions, type TrainResult, type TrainerState,
 } from '../src/index.js';
-
-/** Two Gaussian blobs in 2-D with labels 0/1. */
-function blobs(r: Runtime, N: number, seed: number) {
-  const xs = randomArray(N * 2, seed);
-  const t: number[] = [];
-  for (let i = 0; i < N; i++) { const c = i % 2; t.push(c); xs[i * 2] += c ? 1 : -1; }
-  return { x: r.tensor([N, 2], xs), t: r.labels([N], t) };
-}
 
 /** A batch-norm and dropout net on 120 rows, 6 steps an epoch at batch 20. */
 async function setup(seed: number, options: () => TrainerOptions) {

@@ -4,6 +4,7 @@
 // target validation. Small nets and few steps throughout.
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, randomInts, expectBits } from './helpers/runtime.js';
+import { blobs as twoBlobs } from './helpers/blobs.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer, SGD, Momentum, Adam, AdaGrad, NonFiniteError, StepLR, ReduceLROnPlateau, ExponentialLR, LinearLR, RandomAffine, Sequential, Affine, Relu, loadModel,
@@ -13,13 +14,8 @@ import {
 let rt: Runtime;
 beforeAll(async () => { rt = await makeRuntime({ seed: 3 }); });
 
-/** Two Gaussian blobs in 2-D with labels 0/1 (optionally flipped). */
-function blobs(r: Runtime, N: number, seed: number, flip = false) {
-  const xs = randomArray(N * 2, seed);
-  const t: number[] = [];
-  for (let i = 0; i < N; i++) { const c = i % 2; t.push(flip ? 1 - c : c); xs[i * 2] += c ? 2 : -2; }
-  return { x: r.tensor([N, 2], xs), t: r.labels([N], t) };
-}
+/** The blobs 2 apart; `flip` swaps the labels. */
+const blobs = (r: Runtime, N: number, seed: number, flip = false) => twoBlobs(r, N, seed, { spread: 2, flip });
 
 async function run(seed: number, options: TrainerOptions, how: 'train' | 'fit', extend = false) {
   const r = await makeRuntime({ seed });

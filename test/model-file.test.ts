@@ -322,6 +322,8 @@ describe('malformed files', () => {
     ['a tensor not in the architecture', file({ ...tinyMeta, W1: w([0, 24]), b1: w([24, 32], [2]), W9: w([32, 32], [0]) }, data32), /tensor 'W9' is not part of the architecture/],
     ['an architecture of absurd size', file({ __metadata__: { 'simdnn.net': JSON.stringify({ kind: 'mlp', options: { inputSize: 1e6, hiddenSizeList: [1e6, 1e6], outputSize: 10 } }) } }, new Uint8Array(0)),
       /the architecture in the file is not usable \(MultiLayerNet: W1: \[1000000, 1000000\] has 1000000000000 elements/],
+    ['a conv net option the constructor refuses', file({ __metadata__: { 'simdnn.net': JSON.stringify({ kind: 'simple-conv', options: { foo: 1 } }) } }, new Uint8Array(0)),
+      /the architecture in the file is not usable \(SimpleConvNet: unknown option 'foo'/],
     ['an unknown net kind', file({ __metadata__: { 'simdnn.net': '{"kind":"resnet","options":{}}' } }, new Uint8Array(0)), /architecture in the file is not usable .*kind: expected one of mlp/],
     ['an architecture that is not JSON', file({ __metadata__: { 'simdnn.net': 'mlp 784-100-10' } }, new Uint8Array(0)), /'simdnn.net'\] is not valid JSON/],
   ];

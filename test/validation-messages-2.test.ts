@@ -73,25 +73,28 @@ describe('buildNet and netTensorShapes', () => {
   it('netTensorShapes: options that are BigInts or Symbols, and conv params that are not numbers', () => {
     expectRefused(() => netTensorShapes({ kind: 'mlp', options: { inputSize: 4, hiddenSizeList: 3n, outputSize: 2 } } as never), TypeError,
       /^mlp: hiddenSizeList must be an array, got bigint 3$/);
-    expectRefused(() => netTensorShapes({ kind: 'simple-conv', options: { inputDim: [1, sym, 8] } } as never), TypeError,
-      /^simple-conv: inputDim must be \[C, H, W\] of positive integers, got \[1, symbol Symbol\(s\), 8\]$/);
-    expectRefused(() => netTensorShapes({ kind: 'deep-conv', options: { inputDim: 5 } } as never), TypeError,
-      /^deep-conv: inputDim must be \[C, H, W\] of positive integers, got number 5$/);
-    expectRefused(() => netTensorShapes({ kind: 'simple-conv', options: { convParam: { filterNum: 2n, filterSize: 3 } } } as never), TypeError,
-      /^simple-conv: conv 1 filterNum must be a positive integer, got bigint 2$/);
-    expectRefused(() => netTensorShapes({ kind: 'simple-conv', options: { convParam: { filterNum: 2, filterSize: 3, stride: sym } } } as never), TypeError,
-      /^simple-conv: conv 1 stride must be a positive integer, got symbol Symbol\(s\)$/);
-    expectRefused(() => netTensorShapes({ kind: 'simple-conv', options: { convParam: { filterNum: 2, filterSize: 3, pad: 1n } } } as never), TypeError,
-      /^simple-conv: conv 1 pad must be a non-negative integer, got bigint 1$/);
-    expectRefused(() => netTensorShapes({ kind: 'simple-conv', options: { convParam: 5 } } as never), TypeError,
-      /^simple-conv: conv 1 must be \{ filterNum, filterSize, pad\?, stride\? \}, got number 5$/);
+    // the conv kinds' options: the constructor's own checks and messages (buildNet shows them)
     const six = Array.from({ length: 6 }, (_, i) => (i === 2 ? null : { filterNum: 2, filterSize: 3, pad: 1 }));
-    expectRefused(() => netTensorShapes({ kind: 'deep-conv', options: { inputDim: [1, 8, 8], convParams: six } } as never), TypeError,
-      /^deep-conv: conv 3 must be \{ filterNum, filterSize, pad\?, stride\? \}, got null$/);
-    expectRefused(() => netTensorShapes({ kind: 'deep-conv', options: { hiddenSize: 1n } } as never), TypeError,
-      /^deep-conv: affine 7 size must be a positive integer, got bigint 1$/);
-    // numbers: a RangeError, shown as numbers (NaN, not JSON's null)
-    expectRefused(() => netTensorShapes({ kind: 'deep-conv', options: { hiddenSize: NaN } }), RangeError, /^deep-conv: affine 7 size must be a positive integer, got NaN$/);
+    const conv: Array<[unknown, ErrorClass, RegExp]> = [
+      [{ kind: 'simple-conv', options: { inputDim: [1, sym, 8] } }, TypeError, /^SimpleConvNet: inputDim must be \[C, H, W\] of positive integers, got \[1, symbol Symbol\(s\), 8\]$/],
+      [{ kind: 'deep-conv', options: { inputDim: 5 } }, TypeError, /^DeepConvNet: inputDim must be \[C, H, W\] of positive integers, got number 5$/],
+      [{ kind: 'simple-conv', options: { convParam: { filterNum: 2n, filterSize: 3 } } }, TypeError, /^SimpleConvNet: convParam\.filterNum must be a positive integer, got bigint 2$/],
+      [{ kind: 'simple-conv', options: { convParam: { filterNum: 2, filterSize: 3, stride: sym } } }, TypeError, /^SimpleConvNet: convParam\.stride must be a positive integer, got symbol Symbol\(s\)$/],
+      [{ kind: 'simple-conv', options: { convParam: { filterNum: 2, filterSize: 3, pad: 1n } } }, TypeError, /^SimpleConvNet: convParam\.pad must be a non-negative integer, got bigint 1$/],
+      [{ kind: 'simple-conv', options: { convParam: 5 } }, TypeError, /^SimpleConvNet: convParam must be \{ filterNum, filterSize, pad\?, stride\? \}, got number 5$/],
+      [{ kind: 'deep-conv', options: { inputDim: [1, 8, 8], convParams: six } }, TypeError, /^DeepConvNet: convParams\[2\] must be \{ filterNum, filterSize, pad\?, stride\? \}, got null$/],
+      [{ kind: 'deep-conv', options: { hiddenSize: 1n } }, TypeError, /^DeepConvNet: hiddenSize must be a positive integer, got bigint 1$/],
+      [{ kind: 'deep-conv', options: { hiddenSize: NaN } }, RangeError, /^DeepConvNet: hiddenSize must be a positive integer, got NaN$/],
+      [{ kind: 'simple-conv', options: { hiddenSize: 4, foo: 1 } }, TypeError, /^SimpleConvNet: unknown option 'foo'/],
+      [{ kind: 'simple-conv', options: { weightInitStd: 'gaussian' } }, TypeError, /^SimpleConvNet: weightInitStd/],
+      [{ kind: 'deep-conv', options: { dropout: 0.3 } }, TypeError, /^DeepConvNet: unknown option 'dropout'/],
+    ];
+    for (const [spec, cls, message] of conv) {
+      expectRefused(() => netTensorShapes(spec as never), cls, message);
+      expectRefused(() => buildNet(rt, spec as never), cls, message);
+    }
+    // a layer that does not fit: the registry's own check, by layer
+    expectRefused(() => netTensorShapes({ kind: 'simple-conv', options: { inputDim: [1, 3, 3], convParam: { filterNum: 2, filterSize: 5 } } }), RangeError, /^simple-conv: conv 1/);
   });
 
   it('reads the spec and its options once: a getter that changes between reads does not change what is built', () => {

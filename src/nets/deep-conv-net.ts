@@ -50,6 +50,28 @@ function readConvParams(who: string, v: unknown): ConvParam[] {
 }
 
 /**
+ * @internal DeepConvNet's options read once (the net is built from this copy and records it as its spec) and
+ * checked, without a runtime: the constructor and netTensorShapes both call it, so both refuse the same. Whether
+ * the layers fit the input is buildStack's (and netTensorShapes') to say.
+ */
+export function readDeepConvNetOptions(options: unknown): {
+  spec: NetSpec; inputDim: [number, number, number]; convParams: ConvParam[]; hiddenSize: number; outputSize: number;
+} {
+  const who = 'DeepConvNet';
+  const o = readOptions(who, options, KEYS);
+  const inputDim = checkInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
+  const convParams = readConvParams(who, orDefault(o.convParams, deepConvNetParams));
+  const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 50));
+  const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
+  // plain JSON of checked numbers: the options given (undefined values dropped, as JSON.stringify does)
+  const given: Record<string, unknown> = { ...o };
+  if (o.inputDim !== undefined) given.inputDim = inputDim;
+  if (o.convParams !== undefined) given.convParams = convParams;
+  const spec: NetSpec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(given)) };
+  return { spec, inputDim, convParams, hiddenSize, outputSize };
+}
+
+/**
  * The book's DeepConvNet (ch08): three blocks of (Convolution → ReLU → Convolution → ReLU → 2×2 max Pooling),
  * then Affine → ReLU → Dropout(0.5) → Affine → Dropout(0.5) → SoftmaxWithLoss; He initialisation; parameters
  * W1/b1 … W8/b8. A named net: `spec` rebuilds it (buildNet) and saveModel records it.
@@ -70,17 +92,7 @@ export class DeepConvNet extends Sequential {
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
     const who = 'DeepConvNet';
     checkRuntime(rt, who);
-    // the options are read once: the net is built from this copy and records it as its spec
-    const o = readOptions(who, options, KEYS);
-    const inputDim = checkInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
-    const convParams = readConvParams(who, orDefault(o.convParams, deepConvNetParams));
-    const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 50));
-    const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
-    // plain JSON of checked numbers: the options given (undefined values dropped, as JSON.stringify does)
-    const given: Record<string, unknown> = { ...o };
-    if (o.inputDim !== undefined) given.inputDim = inputDim;
-    if (o.convParams !== undefined) given.convParams = convParams;
-    const spec: NetSpec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(given)) };
+    const { spec, inputDim, convParams, hiddenSize, outputSize } = readDeepConvNetOptions(options);
     const items: StackItem[] = [];
     convParams.forEach((p, i) => {
       items.push({ kind: 'conv', ...p, option: `convParams[${i}]` }, { kind: 'relu' });

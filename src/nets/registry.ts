@@ -5,13 +5,13 @@
 import { convOutputSize } from '../layers/convolution.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { describeValue, shown } from '../runtime/tensor.js';
-import { checkInputDim, type ConvParam } from './conv-stack.js';
+import type { ConvParam } from './conv-stack.js';
 import { integerAtLeast, positiveInteger } from './net-options.js';
-import { DeepConvNet, deepConvNetParams, type DeepConvNetOptions } from './deep-conv-net.js';
+import { DeepConvNet, readDeepConvNetOptions, type DeepConvNetOptions } from './deep-conv-net.js';
 import { MultiLayerNet, checkParameterBlock, planMultiLayerNet, type MultiLayerNetOptions } from './multi-layer-net.js';
 import { MultiLayerNetExtend, planMultiLayerNetExtend, type MultiLayerNetExtendOptions } from './multi-layer-net-extend.js';
 import type { Sequential } from './sequential.js';
-import { SimpleConvNet, type SimpleConvNetOptions } from './simple-conv-net.js';
+import { SimpleConvNet, readSimpleConvNetOptions, type SimpleConvNetOptions } from './simple-conv-net.js';
 
 /** The kinds of named nets, as `NetSpec.kind` and the CLI's `--net` name them. */
 export const NET_KINDS = ['mlp', 'mlp-extend', 'simple-conv', 'deep-conv'] as const;
@@ -74,9 +74,8 @@ export function buildNet(rt: Runtime, spec: NetSpec): NamedNet {
  * The tensors a net built from `spec` holds (parameters, then layer state such
  * as batch-norm running statistics), name → shape, computed without building
  * it. Throws a TypeError/RangeError where the net's constructor would refuse the
- * spec: for the MLP kinds any option (their constructors' own checks and
- * messages); for the conv kinds their sizes (a layer that does not fit, a
- * tensor or the parameter block over what one block holds).
+ * spec: any option (the constructors' own checks and messages), a layer that
+ * does not fit, a tensor or the parameter block over what one block holds.
  */
 export function netTensorShapes(spec: NetSpec): Record<string, number[]> {
   const { params, state } = netTensorGroups(spec, 'netTensorShapes: spec');
@@ -105,26 +104,25 @@ function paramShapes(spec: NetSpec, state: Record<string, number[]>, who: string
       return Object.fromEntries(plan.params);
     }
     case 'simple-conv': {
-      const o = s.options;
-      const p = o.convParam ?? { filterNum: 30, filterSize: 5, pad: 0, stride: 1 };
-      let shape = conv(s.kind, checkInputDim(s.kind, o.inputDim ?? [1, 28, 28]), p, 1, out);
+      // the constructor's own checks of the options, then whether the layers fit
+      const o = readSimpleConvNetOptions(s.options);
+      let shape = conv(s.kind, o.inputDim, o.convParam, 1, out);
       shape = pool(shape);
-      affine(s.kind, shape, o.hiddenSize ?? 100, 2, out);
-      affine(s.kind, [o.hiddenSize ?? 100], o.outputSize ?? 10, 3, out);
+      affine(s.kind, shape, o.hiddenSize, 2, out);
+      affine(s.kind, [o.hiddenSize], o.outputSize, 3, out);
       checkParameterBlock(s.kind, Object.entries(out));
       return out;
     }
     case 'deep-conv': {
-      const o = s.options;
-      const params = o.convParams ?? deepConvNetParams;
-      if (!Array.isArray(params) || params.length !== 6) throw new RangeError(`deep-conv: convParams must list 6 conv layers`);
-      let shape = checkInputDim(s.kind, o.inputDim ?? [1, 28, 28]);
-      params.forEach((p, i) => {
+      // the constructor's own checks of the options, then whether the layers fit
+      const o = readDeepConvNetOptions(s.options);
+      let shape = o.inputDim;
+      o.convParams.forEach((p, i) => {
         shape = conv(s.kind, shape, p, i + 1, out);
         if (i % 2 === 1) shape = pool(shape);
       });
-      affine(s.kind, shape, o.hiddenSize ?? 50, 7, out);
-      affine(s.kind, [o.hiddenSize ?? 50], o.outputSize ?? 10, 8, out);
+      affine(s.kind, shape, o.hiddenSize, 7, out);
+      affine(s.kind, [o.hiddenSize], o.outputSize, 8, out);
       checkParameterBlock(s.kind, Object.entries(out));
       return out;
     }

@@ -3,7 +3,8 @@
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { describeValue } from '../runtime/tensor.js';
-import { initOption, orDefault, positiveInteger, readOptions } from './net-options.js';
+import { orDefault, positiveInteger, readOptions } from './net-options.js';
+import { checkInit } from './multi-layer-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, checkInputDim, type ConvParam } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
@@ -48,6 +49,29 @@ export function readConvParam(who: string, what: string, v: unknown): ConvParam 
 }
 
 /**
+ * @internal SimpleConvNet's options read once (the net is built from this copy and records it as its spec) and
+ * checked, without a runtime: the constructor and netTensorShapes both call it, so both refuse the same. Whether
+ * the layers fit the input is buildStack's (and netTensorShapes') to say.
+ */
+export function readSimpleConvNetOptions(options: unknown): {
+  spec: NetSpec; inputDim: [number, number, number]; convParam: ConvParam; hiddenSize: number; outputSize: number; weightInitStd: WeightInit;
+} {
+  const who = 'SimpleConvNet';
+  const o = readOptions(who, options, KEYS);
+  const inputDim = checkInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
+  const convParam = readConvParam(who, 'convParam', orDefault(o.convParam, { filterNum: 30, filterSize: 5, pad: 0, stride: 1 }));
+  const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 100));
+  const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
+  const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 0.01));
+  // plain JSON of checked numbers and strings: the options given (undefined values dropped, as JSON.stringify does)
+  const given: Record<string, unknown> = { ...o };
+  if (o.inputDim !== undefined) given.inputDim = inputDim;
+  if (o.convParam !== undefined) given.convParam = convParam;
+  const spec: NetSpec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(given)) };
+  return { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd };
+}
+
+/**
  * The book's SimpleConvNet (ch07): Convolution → ReLU → 2×2 max Pooling (stride 2) → Affine → ReLU → Affine
  * → SoftmaxWithLoss, on [N, C, H, W] images; parameters W1/b1 (the convolution), W2/b2, W3/b3. A named net:
  * `spec` rebuilds it (buildNet) and saveModel records it.
@@ -68,18 +92,7 @@ export class SimpleConvNet extends Sequential {
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
     const who = 'SimpleConvNet';
     checkRuntime(rt, who);
-    // the options are read once: the net is built from this copy and records it as its spec
-    const o = readOptions(who, options, KEYS);
-    const inputDim = checkInputDim(who, orDefault(o.inputDim, [1, 28, 28]));
-    const convParam = readConvParam(who, 'convParam', orDefault(o.convParam, { filterNum: 30, filterSize: 5, pad: 0, stride: 1 }));
-    const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 100));
-    const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
-    const weightInitStd = initOption(who, orDefault(o.weightInitStd, 0.01));
-    // plain JSON of checked numbers and strings: the options given (undefined values dropped, as JSON.stringify does)
-    const given: Record<string, unknown> = { ...o };
-    if (o.inputDim !== undefined) given.inputDim = inputDim;
-    if (o.convParam !== undefined) given.convParam = convParam;
-    const spec: NetSpec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(given)) };
+    const { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd } = readSimpleConvNetOptions(options);
     const { layers, parameterSet } = buildStack(rt, who, inputDim, [
       { kind: 'conv', ...convParam, option: 'convParam' },
       { kind: 'relu' },

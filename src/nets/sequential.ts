@@ -157,6 +157,8 @@ export class Sequential {
   /**
    * predict() without the copy, for hot paths: the result is borrowed from the
    * last layer (valid until the net's next call, which may reuse or free it).
+   * Do not give it back to this net as x (to gradient(), say): that call writes the memory
+   * it reads; predict() gives a copy the caller owns.
    * `observe`, if given, sees every layer's output in order (the hidden activations of the book's
    * histograms from one pass), borrowed likewise; with an observer no layers are fused, so each
    * output exists (same bits).

@@ -203,6 +203,24 @@ describe('Affine fed its own buffers', () => {
     expect(bits(net.predictBorrowed(net.predictBorrowed(x)))).toEqual(bits(expected));
     for (const v of [net, x, copy, expected]) v.dispose();
   });
+
+  it('trains on its own borrowed output as on a copy (gradient, loss): the pass would overwrite x before its backward reads it', async () => {
+    for (const threads of [1, 2]) {
+      const r = threads === 1 ? rt : await makeRuntime({ seed: 5, threads: 2 });
+      await r.ready;
+      const net = new MultiLayerNet(r, { inputSize: 8, hiddenSizeList: [8], outputSize: 8 });
+      const x = r.tensor([6, 8], randomArray(48, 34)), t = r.labels([6], [0, 1, 2, 3, 4, 5]);
+      const copy = net.predict(x);
+      const want = Object.fromEntries(Object.entries(net.gradient(copy, t)).map(([k, g]) => [k, bits(g)]));
+      const wantLoss = net.loss(copy, t, true);
+      const lent = net.predictBorrowed(x);
+      const got = net.gradient(lent, t);
+      for (const [k, g] of Object.entries(got)) expect(bits(g), `${threads} threads: ${k}`).toEqual(want[k]);
+      expect(net.loss(net.predictBorrowed(x), t, true), `${threads} threads: loss`).toBe(wantLoss);
+      for (const v of [net, x, t, copy]) v.dispose();
+      if (r !== rt) await r.dispose();
+    }
+  });
 });
 
 describe('Sequential.loss in training mode with targets it refuses', () => {

@@ -18,7 +18,7 @@ import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
 import { SoftmaxWithLoss, badLabel, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult, describeValue, shown } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult, describeValue, sharesMemory, shown } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
@@ -47,6 +47,9 @@ export interface SequentialOptions {
   /** @internal the net's parameter arena, freed with the net */
   parameterSet?: ParameterSet;
 }
+
+/** Lent outputs remembered: each layer's Buffers keep 8 shapes a name, and a net lends from its last layer. */
+const LENT_KEPT = 16;
 
 const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'inputShape', 'parameterSet']);
 
@@ -157,8 +160,8 @@ export class Sequential {
   /**
    * predict() without the copy, for hot paths: the result is borrowed from the
    * last layer (valid until the net's next call, which may reuse or free it).
-   * Do not give it back to this net as x (to gradient(), say): that call writes the memory
-   * it reads; predict() gives a copy the caller owns.
+   * Given back to this net as x (to train on its own predictions), it is copied first: a training
+   * pass writes that memory before it reads x again.
    * `observe`, if given, sees every layer's output in order (the hidden activations of the book's
    * histograms from one pass), borrowed likewise; with an observer no layers are fused, so each
    * output exists (same bits).
@@ -168,7 +171,26 @@ export class Sequential {
     checkTrainFlag('predictBorrowed', train);
     checkFloatTensor(this.rt, x, what);
     this.checkSamples(x, what);
-    return train ? this.wholePass(() => this.forward(x, true, observe)) : this.forward(x, false, observe);
+    const y = train ? this.wholePass(() => this.forward(x, true, observe)) : this.forward(x, false, observe);
+    if (!this.lent.includes(y)) {
+      this.lent.push(y);
+      if (this.lent.length > LENT_KEPT) this.lent.shift();
+    }
+    return y;
+  }
+
+  /** The outputs predictBorrowed has lent (its last layer's buffers, a few per batch shape), newest last. */
+  private readonly lent: Tensor[] = [];
+
+  /**
+   * x, or a copy of it where it is an output this net lent (a borrowed result given back, e.g. to train on
+   * predictions of the same width): a training pass writes that memory before its backward reads x.
+   */
+  private unlent(x: Tensor): Tensor {
+    if (!this.lent.some((y) => y.alive && sharesMemory(x, y))) return x;
+    const copy = this.buffers.get('lent input', x.shape);
+    this.rt.unsafeKernels.copy(copy.ptr, x.ptr, x.size);
+    return copy;
   }
 
   /**
@@ -229,7 +251,7 @@ export class Sequential {
     this.rowsOf(x, 'loss');
     const targets = ownTargets(this.rt, t);
     // the targets are checked after the forward pass: a training-mode pass is undone if they are refused
-    return train && !this.inPass ? this.wholePass(() => this.lossOf(x, targets, true)) : this.lossOf(x, targets, train);
+    return train && !this.inPass ? this.wholePass(() => this.lossOf(this.unlent(x), targets, true)) : this.lossOf(x, targets, train);
   }
 
   private lossOf(x: Tensor, t: Targets, train: boolean): number {
@@ -357,6 +379,7 @@ export class Sequential {
     this.lastLoss = NaN;
     this.rowsOf(x, 'gradient');
     t = ownTargets(this.rt, t);
+    x = this.unlent(x);
     this.wholePass(() => {
       const chained = this.chain?.run(x, t) ?? null;
       if (chained !== null) this.lastLoss = chained + this.decayLoss();

@@ -129,7 +129,7 @@ export class SoftmaxWithLoss {
     checkTensor(y.rt, t, 'SoftmaxWithLoss.backward: the targets of the last forward');
     const [N, C] = y.shape;
     // labels in memory may have changed since forward checked them; the kernel writes at each
-    if (t instanceof IntTensor) checkLabelRange('SoftmaxWithLoss.backward', t, C);
+    if (t instanceof IntTensor) checkLabels('SoftmaxWithLoss.backward', t.data, C);
     const dx = this.buffers.get('dx', y.shape);
     const k = y.rt.unsafeKernels;
     if (t instanceof Tensor) k.softmaxCrossEntropyBackwardDense(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
@@ -153,14 +153,13 @@ export class SoftmaxWithLoss {
     } else {
       if (typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`SoftmaxWithLoss.forward: t must be a Tensor, an IntTensor or an array of labels, got ${typeof t}`);
       if (t.length !== N) throw new RangeError(`SoftmaxWithLoss.forward: t must hold ${N} labels, got ${t.length}`);
-      for (let i = 0; i < N; i++) {
-        const v = t[i];
-        if (!(Number.isInteger(v) && v >= 0 && v < C)) throw badLabel('SoftmaxWithLoss.forward', i, v, C);
-      }
+      // checked before they are copied: an int32 copy would truncate 1.5 to a label in range
+      checkLabels('SoftmaxWithLoss.forward', t, C);
       labels = this.buffers!.labels('t', [N]);
       labels.data.set(t);
+      return labels;
     }
-    checkLabelRange('SoftmaxWithLoss.forward', labels, C);
+    checkLabels('SoftmaxWithLoss.forward', labels.data, C);
     return labels;
   }
 
@@ -173,11 +172,11 @@ export class SoftmaxWithLoss {
   }
 }
 
-/** Refuses (naming `who`) a label in memory outside [0, classes): the kernels index rows by it. */
-function checkLabelRange(who: string, labels: IntTensor, classes: number): void {
-  const v = labels.data;
-  for (let i = 0; i < v.length; i++) {
-    if (!(v[i] >= 0 && v[i] < classes)) throw badLabel(who, i, v[i], classes);
+/** Refuses (naming `who`) a label that is not an integer in [0, classes): the kernels index rows by it. */
+export function checkLabels(who: string, t: ArrayLike<number>, classes: number): void {
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i];
+    if (!(Number.isInteger(v) && v >= 0 && v < classes)) throw badLabel(who, i, v, classes);
   }
 }
 

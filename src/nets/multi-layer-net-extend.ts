@@ -8,7 +8,7 @@ import { Dropout } from '../layers/dropout.js';
 import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { affineLayer, affineParameters, affineSpecs, checkActivation, checkInit, checkParameterBlock, checkSizes, type MultiLayerNetPlan } from './multi-layer-net.js';
+import { affineLayer, affineParameters, affineSpecs, checkParameterBlock, readMlpOptions, type MultiLayerNetPlan } from './multi-layer-net.js';
 import { numberOption, orDefault, readOptions } from './net-options.js';
 import { checkFlag } from '../runtime/options.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
@@ -65,10 +65,7 @@ export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPl
   const useBatchnorm = orDefault(o.useBatchnorm, false) as boolean, useDropout = orDefault(o.useDropout, false) as boolean;
   checkFlag(who, 'useBatchnorm', useBatchnorm);
   checkFlag(who, 'useDropout', useDropout);
-  const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
-  const act = checkActivation(who, orDefault(o.activation, 'relu'));
-  const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 'relu'));
-  const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
+  const { sizes, activation: act, weightInitStd, weightDecayLambda } = readMlpOptions(who, o);
   const l1Lambda = numberOption(who, 'l1Lambda', orDefault(o.l1Lambda, 0), 'a non-negative number');
   const dropoutRatio = numberOption(who, 'dropoutRatio', orDefault(o.dropoutRatio, 0.5), 'a number in [0, 1)');
   // recorded in the spec, which must rebuild this net, even with no Dropout layer to hold it

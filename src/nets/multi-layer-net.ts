@@ -111,6 +111,16 @@ export interface MultiLayerNetPlan {
   params: Array<readonly [string, number[]]>;
 }
 
+/** @internal The options both MLPs take (read by readOptions), checked: sizes, activation, init, L2 decay. */
+export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<MultiLayerNetPlan, 'sizes' | 'activation' | 'weightInitStd' | 'weightDecayLambda'> {
+  return {
+    sizes: checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize),
+    activation: checkActivation(who, orDefault(o.activation, 'relu')),
+    weightInitStd: checkInit(who, orDefault(o.weightInitStd, 'relu')),
+    weightDecayLambda: numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number'),
+  };
+}
+
 /**
  * @internal MultiLayerNet's options read once and checked, and the parameters the net would hold,
  * without a runtime: the constructor builds from it, and netTensorShapes lists it, so both refuse the same.
@@ -118,10 +128,7 @@ export interface MultiLayerNetPlan {
 export function planMultiLayerNet(options: unknown): MultiLayerNetPlan {
   const who = 'MultiLayerNet';
   const o = readOptions(who, options, KEYS);
-  const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
-  const act = checkActivation(who, orDefault(o.activation, 'relu'));
-  const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 'relu'));
-  const weightDecayLambda = numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number');
+  const { sizes, activation: act, weightInitStd, weightDecayLambda } = readMlpOptions(who, o);
   checkSequentialOptions({ weightDecayLambda }, who);
   const params = affineSpecs(sizes);
   checkParameterBlock(who, params);

@@ -10,15 +10,19 @@ import type { Layer } from '../layers/layer.js';
 import { SampleNormalization } from '../layers/sample-normalization.js';
 import { checkSampleShape, type Tensor } from '../runtime/tensor.js';
 
+/** Whether the layer's output has its input's shape (activations, dropout, the normalizations). */
+export function keepsShape(layer: Layer): boolean {
+  return isFusableActivation(layer) || layer instanceof Dropout || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
+}
+
 /**
- * The shape of the first Affine's W when only layers that keep a row's size (activations, dropout,
- * normalizations, Flatten) come before it; null otherwise (a convolution first: its own checks hold).
+ * The shape of the first Affine's W when only layers that keep a row's size (those that keep its shape,
+ * and Flatten) come before it; null otherwise (a convolution first: its own checks hold).
  */
 export function firstAffineW(layers: readonly Layer[]): readonly number[] | null {
   for (const layer of layers) {
     if (layer instanceof Affine) return [...layer.W.shape];
-    const keepsRowSize = isFusableActivation(layer) || layer instanceof Dropout || layer instanceof Flatten || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
-    if (!keepsRowSize) return null;
+    if (!(keepsShape(layer) || layer instanceof Flatten)) return null;
   }
   return null;
 }

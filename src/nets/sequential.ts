@@ -9,13 +9,10 @@
 // (runningMean1, runningVar1, …).
 import { fusesActivation, fusesActivationBackward, type Layer } from '../layers/layer.js';
 import { isFusableActivation } from '../layers/activations.js';
-import { BatchNormalization } from '../layers/batch-normalization.js';
-import { SampleNormalization } from '../layers/sample-normalization.js';
-import { Dropout } from '../layers/dropout.js';
 import { Convolution } from '../layers/convolution.js';
 import { Flatten } from '../layers/flatten.js';
 import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
-import { SoftmaxWithLoss, badLabel, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
+import { SoftmaxWithLoss, checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult, describeValue, sharesMemory, shown } from '../runtime/tensor.js';
@@ -26,7 +23,7 @@ import { checkFlag } from '../runtime/options.js';
 import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
-import { checkSamples, firstAffineW } from './samples.js';
+import { checkSamples, firstAffineW, keepsShape } from './samples.js';
 
 /** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
 export interface SequentialOptions {
@@ -635,18 +632,7 @@ export class Sequential {
   }
 }
 
-/** Whether the layer's output has its input's shape (activations, dropout, the normalizations). */
-function keepsShape(layer: Layer): boolean {
-  return isFusableActivation(layer) || layer instanceof Dropout || layer instanceof BatchNormalization || layer instanceof SampleNormalization;
-}
 
-/** Refuses (naming `who`) a label that is not an integer in [0, classes). */
-function checkLabels(who: string, t: ArrayLike<number>, classes: number): void {
-  for (let i = 0; i < t.length; i++) {
-    const v = t[i];
-    if (!(Number.isInteger(v) && v >= 0 && v < classes)) throw badLabel(who, i, v, classes);
-  }
-}
 
 /** `train` is a flag: an object there (`predict(x, { out })`) would be truthy and run dropout and batch norm in training mode. */
 function checkTrainFlag(who: string, train: unknown): void {

@@ -119,8 +119,8 @@ async function throughLinks(file: string): Promise<string> {
   }
 }
 
-/** Refuses a path that names no regular file: an Error naming `who` and the file. */
-function checkRegularFile(who: string, file: string, kind: import('node:fs').Stats): void {
+/** @internal Refuses a path that names no regular file (a directory, a pipe, a device): an Error naming `who` and the file. */
+export function checkRegularFile(who: string, file: string, kind: import('node:fs').Stats): void {
   if (kind.isDirectory()) throw new Error(`${who}: ${file} is a directory, not a model file`);
   if (!kind.isFile()) throw new Error(`${who}: ${file} is not a regular file (a pipe or device has no length to check a model against; save it to a file first)`);
 }

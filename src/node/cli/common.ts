@@ -14,7 +14,7 @@ import type { NamedNet, NetKind, NetSpec } from '../../nets/registry.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor } from '../../runtime/tensor.js';
 import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
-import { readModelFile, readModelInfo, temporaryBeside, writeModelFile } from '../model-file.js';
+import { checkRegularFile, readModelFile, readModelInfo, temporaryBeside, writeModelFile } from '../model-file.js';
 import { numberValue, UsageError } from './command.js';
 
 /** Whether a net kind takes rows (flattened images) rather than [N, C, H, W]. */
@@ -102,8 +102,11 @@ export async function checkWritable(flag: string, file: string): Promise<void> {
 export async function checkModelFile(arg: string, file: string): Promise<void> {
   const st = await stat(file).catch((e: NodeJS.ErrnoException) => e);
   if (st instanceof Error) throw new UsageError(`${arg}: ${st.code === 'ENOENT' ? `'${file}' does not exist` : `cannot read '${file}' (${st.code ?? st.message})`}`);
-  if (st.isDirectory()) throw new UsageError(`${arg}: '${file}' is a directory, not a model file`);
-  if (!st.isFile()) throw new UsageError(`${arg}: '${file}' is not a regular file (a device or pipe holds no model)`);
+  try {
+    checkRegularFile(arg, `'${file}'`, st);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** What `read` returns from the model file `arg` names; its error (the file's content is wrong) prefixed with `arg` and the file. */

@@ -30,7 +30,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'hidden', value: 'n,n,...', default: '100,100,100,100,100,100', help: 'hidden layer sizes' },
   { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
   { name: 'batch', value: 'n', default: '100', help: 'mini-batch size' },
-  { name: 'space', value: 'file', help: 'a JSON search space ({"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}, "hidden": [50, 50], ...}); replaces --lr, --weight-decay, --hidden, --optimizer, --batch' },
+  { name: 'space', value: 'file', help: 'a JSON search space ({"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}, "hidden": [50, 50], ...}); replaces --lr, --weight-decay, --hidden, --optimizer, --batch (refused beside it: set them in the file)' },
   { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist' (the bundled digits' training part) or an IDX directory" },
   { name: 'rows', value: 'n', default: '500', help: 'training rows used (the book: 500)' },
   { name: 'validation', value: 'share', default: '0.2', help: 'share of those rows held out for validation' },

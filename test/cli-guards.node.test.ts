@@ -127,17 +127,18 @@ describe('train options that would be ignored or named wrongly', () => {
 });
 
 describe('model file arguments', () => {
+  /** Each command line naming a model file `file`, with the argument its errors name. */
+  const withModel = (file: string): Array<[string[], string]> => [
+    [['train', '--resume', file], '--resume'],
+    [['predict', file], 'predict FILE'],
+    [['predict', '--model', file], '--model'],
+    [['info', file], 'info FILE'],
+  ];
+
   it('a path that does not exist or is not a regular file exits 2 naming the argument, in train, predict and info', async () => {
     const missing = path.join(tmp, 'missing.safetensors');
-    const cases: Array<[string[], string]> = [
-      [['train', '--resume', missing], '--resume'],
-      [['predict', missing], 'predict FILE'],
-      [['predict', '--model', missing], '--model'],
-      [['info', missing], 'info FILE'],
-    ];
-    for (const [argv, arg] of cases) {
-      for (const [file, what] of [[missing, 'does not exist'], [tmp, 'is a directory, not a model file'], ['/dev/null', 'is not a regular file']]) {
-        const line = argv.map((a) => (a === missing ? file : a));
+    for (const [file, what] of [[missing, 'does not exist'], [tmp, 'is a directory, not a model file'], ['/dev/null', 'is not a regular file']]) {
+      for (const [line, arg] of withModel(file)) {
         const r = await run(line);
         expect(r.code, line.join(' ')).toBe(2);
         expect(r.stderr, line.join(' ')).toContain(`simdnn: ${arg}: '${file}' ${what}`);
@@ -148,13 +149,7 @@ describe('model file arguments', () => {
   it('a file whose content is not a model is an error (exit 1) naming the argument and the file', async () => {
     const garbage = path.join(tmp, 'garbage.safetensors');
     await writeFile(garbage, Buffer.alloc(64, 0xff));
-    const cases: Array<[string[], string]> = [
-      [['train', '--resume', garbage], '--resume'],
-      [['predict', garbage], 'predict FILE'],
-      [['predict', '--model', garbage], '--model'],
-      [['info', garbage], 'info FILE'],
-    ];
-    for (const [argv, arg] of cases) {
+    for (const [argv, arg] of withModel(garbage)) {
       const r = await run(argv);
       expect(r.code, argv.join(' ')).toBe(1);
       expect(r.stderr, argv.join(' ')).toMatch(new RegExp(`^simdnn: error: ${arg}: '${literally(garbage)}': safetensors: `));

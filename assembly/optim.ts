@@ -40,7 +40,8 @@ export function momentumStepRef(p: usize, v: usize, g: usize, n: i32, lr: f32, m
   }
 }
 
-// ---- Nesterov (the book's form): v = momentum·v − lr·g; p += momentum²·v; p −= (1 + momentum)·lr·g
+// ---- Nesterov (the book's form since its 2021 fix, as PyTorch's nesterov=True): p += momentum²·v; p −= (1 + momentum)·lr·g;
+// then v = momentum·v − lr·g (the step uses the old v)
 export function nesterovStep(p: usize, v: usize, g: usize, n: i32, lr: f32, momentum: f32): void {
   const mm = momentum * momentum;
   const c = (<f32>1 + momentum) * lr;
@@ -52,17 +53,17 @@ export function nesterovStep(p: usize, v: usize, g: usize, n: i32, lr: f32, mome
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const gv = v128.load(g + o);
-    const vn = ftz(f32x4.sub(f32x4.mul(mv, v128.load(v + o)), f32x4.mul(lrv, gv)));
-    v128.store(v + o, vn);
-    const pv = f32x4.add(v128.load(p + o), f32x4.mul(mmv, vn));
+    const vo = v128.load(v + o);
+    const pv = f32x4.add(v128.load(p + o), f32x4.mul(mmv, vo));
     v128.store(p + o, f32x4.sub(pv, f32x4.mul(cv, gv)));
+    v128.store(v + o, ftz(f32x4.sub(f32x4.mul(mv, vo), f32x4.mul(lrv, gv))));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const vn = ftzs(momentum * load<f32>(v + o) - lr * gs);
-    store<f32>(v + o, vn);
-    store<f32>(p + o, (load<f32>(p + o) + mm * vn) - c * gs);
+    const vo = load<f32>(v + o);
+    store<f32>(p + o, (load<f32>(p + o) + mm * vo) - c * gs);
+    store<f32>(v + o, ftzs(momentum * vo - lr * gs));
   }
 }
 
@@ -72,9 +73,9 @@ export function nesterovStepRef(p: usize, v: usize, g: usize, n: i32, lr: f32, m
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const gs = load<f32>(g + o);
-    const vn = ftzs(momentum * load<f32>(v + o) - lr * gs);
-    store<f32>(v + o, vn);
-    store<f32>(p + o, (load<f32>(p + o) + mm * vn) - c * gs);
+    const vo = load<f32>(v + o);
+    store<f32>(p + o, (load<f32>(p + o) + mm * vo) - c * gs);
+    store<f32>(v + o, ftzs(momentum * vo - lr * gs));
   }
 }
 

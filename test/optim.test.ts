@@ -239,8 +239,9 @@ function referenceStep(name: OptimizerName, o: Hyper, t: number, p: F64, g: Arra
         p[i] += s.v[i];
         break;
       case 'nesterov':
-        s.v[i] = o.momentum * s.v[i] - o.lr * gi;
+        // the book's common/optimizer.py since its 2021 fix: the step uses the old v
         p[i] += o.momentum * o.momentum * s.v[i] - (1 + o.momentum) * o.lr * gi;
+        s.v[i] = o.momentum * s.v[i] - o.lr * gi;
         break;
       case 'adagrad':
         s.h[i] += gi * gi;

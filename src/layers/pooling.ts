@@ -34,12 +34,13 @@ export class Pooling implements ActivationBackwardFusingLayer {
 
   /**
    * Pooling over poolH × poolW windows (positive integers whose product is at most MAX_WINDOW) moved by
-   * `stride` (default 1; the book's nets pool 2×2 at stride 2) over the input zero-padded by `pad` (default 0);
-   * `options.mode` 'max' (default) or 'avg'. Holds no memory until its first forward; dispose() frees what it made.
+   * `stride` (default 2, as the book's `Pooling(pool_h, pool_w, stride=2, pad=0)`) over the input zero-padded by
+   * `pad` (default 0); `options.mode` 'max' (default) or 'avg'. Holds no memory until its first forward; dispose()
+   * frees what it made.
    * @throws TypeError if options is not an object, has an unknown key or an unknown mode; RangeError for a window
    * size, stride or pad that is not a positive (pad: non-negative) integer within MAX_WINDOW.
    */
-  constructor(readonly poolH: number, readonly poolW: number, readonly stride = 1, readonly pad = 0, options: PoolingOptions = {}) {
+  constructor(readonly poolH: number, readonly poolW: number, readonly stride = 2, readonly pad = 0, options: PoolingOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Pooling: options must be an object');
     for (const key of Object.keys(options)) {
       if (key !== 'mode') throw new TypeError(`Pooling: unknown option '${key}' (expected mode)`);

@@ -9,8 +9,8 @@ import { defineOptions } from './options.js';
 export interface NesterovOptions { lr?: number; momentum?: number }
 
 /**
- * Nesterov's accelerated gradient in the book's form:
- * v = momentum·v − lr·dW; W += momentum²·v − (1 + momentum)·lr·dW (with the new v).
+ * Nesterov's accelerated gradient in the book's form (common/optimizer.py since its 2021 fix; PyTorch's
+ * nesterov=True while lr is constant): W += momentum²·v − (1 + momentum)·lr·dW; then v = momentum·v − lr·dW.
  */
 export class Nesterov extends ElementwiseOptimizer<'nesterovStep'> {
   protected readonly kernel = 'nesterovStep';

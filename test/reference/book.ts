@@ -56,6 +56,27 @@ export function crossEntropy(y: ArrayLike<number>, t: ArrayLike<number>, N: numb
   return s / N;
 }
 
+/**
+ * BatchNormalization.__forward in training mode on [N, D] rows: xn = (x − μ) / √(σ² + 10e-7) with the
+ * batch's mean and biased variance, y = γ·xn + β; returns y and the batch's μ and σ² (for the running ones).
+ */
+export function batchNormTrain(x: ArrayLike<number>, N: number, D: number, gamma: ArrayLike<number>, beta: ArrayLike<number>) {
+  const y = new Float64Array(N * D), mean = new Float64Array(D), variance = new Float64Array(D);
+  for (let j = 0; j < D; j++) {
+    let mu = 0;
+    for (let i = 0; i < N; i++) mu += x[i * D + j];
+    mu /= N;
+    let v = 0;
+    for (let i = 0; i < N; i++) v += (x[i * D + j] - mu) ** 2;
+    v /= N;
+    const std = Math.sqrt(v + 10e-7);
+    for (let i = 0; i < N; i++) y[i * D + j] = (gamma[j] * (x[i * D + j] - mu)) / std + beta[j];
+    mean[j] = mu;
+    variance[j] = v;
+  }
+  return { y, mean, variance };
+}
+
 export function oneHot(labels: ArrayLike<number>, C: number): F64 {
   const t = new Float64Array(labels.length * C);
   for (let i = 0; i < labels.length; i++) t[i * C + labels[i]] = 1;

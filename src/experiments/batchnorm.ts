@@ -1,7 +1,7 @@
 // The book's batch_norm_test.py: for 16 initial weight scales, training
 // accuracy of a deep ReLU net on 1,000 digits with and without batch norm.
 import { MultiLayerNetExtend, SGD } from '../index.js';
-import { chart, field, logspace, panels, seriesCount } from './spec.js';
+import { chart, field, firstRows, logspace, panels, seriesCount } from './spec.js';
 import { runSteps, trainRun } from './train-run.js';
 import type { Experiment, Row } from './types.js';
 import { experimentResult } from './result.js';
@@ -20,10 +20,11 @@ export const batchnorm: Experiment = {
       trainRows: 1000,
       epochs: ctx.quick ? 8 : 20,
       weightScales: logspace(0, -4, scaleCount),
+      sampling: "each batch drawn with replacement (the book's np.random.choice)",
       plotted: 'training accuracy on the 1,000 training digits after each epoch of 10 iterations (as the book)',
     };
     // accuracy is measured on the training rows (the book's figure); the Trainer's test set is one row it must be given
-    const data = { xTrain: all.xTrain.rows(0, settings.trainRows), tTrain: all.tTrain.rows(0, settings.trainRows), xTest: all.xTest.rows(0, 1), tTest: all.tTest.rows(0, 1) };
+    const data = firstRows(this.name, all, settings.trainRows, 1);
     ctx.plan(settings.weightScales.length * 2 * runSteps(settings.trainRows, settings));
     const curves: Row[] = [];
     const finalAccuracy: Record<string, { batchNorm: number; noBatchNorm: number }> = {};
@@ -38,7 +39,7 @@ export const batchnorm: Experiment = {
         const net = new MultiLayerNetExtend(ctx.rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100], outputSize: 10, weightInitStd: w, useBatchnorm });
         const optimizer = new SGD({ lr: 0.01 });
         try {
-          const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: settings.epochs, phase: `w ${w.toExponential(1)}, ${label}` });
+          const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: settings.epochs, sampling: 'replacement', phase: `w ${w.toExponential(1)}, ${label}` });
           for (const e of run.epochs) rows.push({ scale: w, normalisation: label, epoch: e.epoch, accuracy: e.trainAcc });
           if (run.divergedAt !== null) diverged.push(useBatchnorm ? 'BN: NaN' : 'no BN: NaN');
           const acc = run.epochs.length ? run.epochs[run.epochs.length - 1].trainAcc : NaN;

@@ -17,7 +17,10 @@ export function createContext(experiment: Experiment, options: ExperimentOptions
   checkFlag('runExperiment', 'quick', quick);
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.throwIfAborted === 'function')) throw new TypeError('runExperiment: signal must be an AbortSignal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`runExperiment: onProgress must be a function, got ${describeValue(onProgress)}`);
-  if (experiment.needsData) checkData(experiment.name, data);
+  if (experiment.needsData) {
+    checkData(experiment.name, data);
+    checkPixels(experiment.name, data);
+  }
   let total = 0;
   let done = 0;
   return {
@@ -60,8 +63,25 @@ function checkData(name: string, data: ExperimentData | undefined): asserts data
   if (xTrain?.shape?.length !== 2 || xTest?.shape?.length !== 2) {
     throw new RangeError(`runExperiment('${name}'): data.xTrain and data.xTest must be flattened rows [N, 784] (loadMnist's default)`);
   }
-  if (xTrain.shape[1] !== 784 || xTest.shape[1] !== 784) throw new RangeError(`runExperiment('${name}'): data rows must hold 784 pixels (28 × 28), got ${xTrain.shape[1]}`);
+  for (const [part, x] of [['xTrain', xTrain], ['xTest', xTest]] as const) {
+    if (x.shape[1] !== 784) throw new RangeError(`runExperiment('${name}'): data.${part} rows must hold 784 pixels (28 × 28), got ${x.shape[1]}`);
+  }
   if (tTrain?.shape?.[0] !== xTrain.shape[0] || tTest?.shape?.[0] !== xTest.shape[0] || tTrain.shape.length !== 1 || tTest.shape.length !== 1) {
     throw new RangeError(`runExperiment('${name}'): data.tTrain/tTest must be int labels [N] matching the rows (loadMnist's default, oneHotLabel false)`);
+  }
+}
+
+/**
+ * Refuses pixels outside [0, 1] (raw 0…255 bytes, standardised values): every setting and conclusion
+ * assumes loadMnist's normalised digits, and on raw bytes the nets saturate or diverge without a word.
+ */
+function checkPixels(name: string, data: ExperimentData): void {
+  for (const part of ['xTrain', 'xTest'] as const) {
+    const v = data[part].data;
+    for (let i = 0; i < v.length; i++) {
+      if (!(v[i] >= 0 && v[i] <= 1)) {
+        throw new RangeError(`runExperiment('${name}'): options.data.${part} must hold pixels in [0, 1] (loadMnist's normalize, the default), got ${v[i]} in row ${Math.floor(i / 784)}`);
+      }
+    }
   }
 }

@@ -22,11 +22,12 @@ export const deepconvnet: Experiment = {
       optimizer: 'Adam lr 0.001',
       batchSize: 100,
       epochs: ctx.quick ? 2 : 20,
+      sampling: "each batch drawn with replacement (the book's common/trainer.py: np.random.choice)",
       trainRows: ctx.quick ? 300 : all.xTrain.shape[0],
       testRows: ctx.quick ? 200 : all.xTest.shape[0],
       shownMistakes: SHOWN,
     };
-    const rows = firstRows(all, settings.trainRows, settings.testRows);
+    const rows = firstRows(this.name, all, settings.trainRows, settings.testRows);
     const data = {
       xTrain: rows.xTrain.reshape([rows.xTrain.shape[0], 1, SIDE, SIDE]), tTrain: rows.tTrain,
       xTest: rows.xTest.reshape([rows.xTest.shape[0], 1, SIDE, SIDE]), tTest: rows.tTest,
@@ -39,7 +40,7 @@ export const deepconvnet: Experiment = {
     const pixels: Row[] = [];
     let wrong = 0;
     try {
-      const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: settings.epochs, phase: 'DeepConvNet' });
+      const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: settings.epochs, sampling: 'replacement', phase: 'DeepConvNet' });
       for (const e of run.epochs) {
         curves.push({ set: 'train', epoch: e.epoch, accuracy: e.trainAcc });
         curves.push({ set: 'test', epoch: e.epoch, accuracy: e.testAcc });

@@ -4,7 +4,7 @@
 // Gradient norms per layer over the first iterations, by the book's own loop
 // (net.gradient, optimizer.update).
 import { MultiLayerNet, SGD, type ActivationName, type WeightInit } from '../index.js';
-import { chart, field, seriesCount } from './spec.js';
+import { chart, field, needRows, seriesCount } from './spec.js';
 import type { Experiment, Row } from './types.js';
 import { experimentResult } from './result.js';
 
@@ -37,6 +37,8 @@ export const gradientVanishing: Experiment = {
       batches: 'consecutive rows of the (shuffled) training digits',
       measured: '‖∂L/∂W‖ (Frobenius norm) of each layer, before that iteration\'s update',
     };
+    const rows = data.xTrain.shape[0];
+    needRows(this.name, 'xTrain', rows, settings.batchSize);
     const layers = HIDDEN.length + 1;
     ctx.plan(NETS.length * settings.iterations);
     const norms: Row[] = [];
@@ -49,7 +51,8 @@ export const gradientVanishing: Experiment = {
       try {
         for (let it = 0; it < settings.iterations; it++) {
           if (it % 10 === 0) await ctx.pause();
-          const start = (it * settings.batchSize) % (data.xTrain.shape[0] - settings.batchSize);
+          // batches of consecutive rows, wrapped so that each lies within the rows (100 rows: always rows 0–99)
+          const start = (it * settings.batchSize) % (rows - settings.batchSize + 1);
           const grads = net.gradient(data.xTrain.rows(start, start + settings.batchSize), data.tTrain.rows(start, start + settings.batchSize));
           for (let l = 1; l <= layers; l++) {
             const g = norm(grads[`W${l}`].data);

@@ -5,7 +5,7 @@
 // gives (the CLI: worker threads, one per core), else one after another on
 // this runtime. Every trial's bits depend on its job alone, whatever runs it.
 import { hyperparameterSearch as search, inlineExecutor, logUniform, splitSearchData, type DataSpec, type TrialData } from '../search/index.js';
-import { chart, field, seriesCount } from './spec.js';
+import { chart, field, needRows, seriesCount } from './spec.js';
 import type { Experiment, ExperimentContext, Row } from './types.js';
 import { experimentResult } from './result.js';
 
@@ -37,6 +37,8 @@ export const hyperparameterSearch: Experiment = {
       ranking: 'validation accuracy after the last epoch',
       executor: ctx.executor ? 'the caller\'s executor' : 'inline: one trial after another on this runtime',
     };
+    // the caller's executor loads the same DataSpec's digits itself; the inline one takes them from options.data
+    needRows(this.name, 'xTrain', ctx.data().xTrain.shape[0], ROWS);
     ctx.plan(settings.trials);
     const executor = ctx.executor ?? inlineExecutor(ctx.rt, (_rt, spec) => searchData(ctx, spec));
     let result;

@@ -26,7 +26,7 @@ export const initCompare: Experiment = {
       net: 'MultiLayerNet 784-[40, 20]-10', optimizer: 'SGD lr 0.1', batchSize: 100,
       iterations: ctx.quick ? 100 : 2000, trainRows: ctx.quick ? 1000 : all.xTrain.shape[0], testRows: ctx.quick ? 500 : all.xTest.shape[0],
     };
-    const gridData = firstRows(all, grid.trainRows, grid.testRows);
+    const gridData = firstRows(this.name, all, grid.trainRows, grid.testRows);
     ctx.plan(INITS.length * runSteps(deep.trainRows, deep) + GRID_ACTIVATIONS.length * INITS.length * runSteps(grid.trainRows, grid));
     const losses: Row[] = [];
     const accuracy: Row[] = [];

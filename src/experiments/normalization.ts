@@ -57,7 +57,7 @@ export const normalization: Experiment = {
       validation: "the digits' held-out test part",
       norms: NORMS.map((n) => n.label),
     };
-    const rows = firstRows(all, settings.trainRows, settings.validationRows);
+    const rows = firstRows(this.name, all, settings.trainRows, settings.validationRows);
     const data = {
       xTrain: rows.xTrain.reshape([rows.xTrain.shape[0], 1, SIDE, SIDE]), tTrain: rows.tTrain,
       xTest: rows.xTest.reshape([rows.xTest.shape[0], 1, SIDE, SIDE]), tTest: rows.tTest,

@@ -29,7 +29,7 @@ export const optimizerBatchnorm: Experiment = {
       optimizers: OPTIMIZERS.map((o) => ({ name: o.label, ...o.params })),
       note: "The study notes' settings; learning rates are ours (SGD-like methods 0.1, RMSprop and Adam 0.01).",
     };
-    const data = firstRows(ctx.data(), settings.trainRows, settings.testRows);
+    const data = firstRows(this.name, ctx.data(), settings.trainRows, settings.testRows);
     ctx.plan(OPTIMIZERS.length * 2 * runSteps(settings.trainRows, settings));
     const curves: Row[] = [];
     const summary: Record<string, Record<string, number>> = {};

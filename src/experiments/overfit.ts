@@ -31,12 +31,13 @@ export const overfit: Experiment = {
       net: 'MultiLayerNetExtend 784-[100, 100, 100, 100, 100, 100]-10, ReLU, He init',
       optimizer: 'SGD lr 0.01',
       batchSize: 100,
+      sampling: "each batch drawn with replacement (the book's np.random.choice), epochs of 3 iterations",
       trainRows: 300,
       testRows: ctx.quick ? 500 : ctx.data().xTest.shape[0],
       variants: variants.map((v) => ({ label: v.label, ...v.options, epochs: epochsOf(v) })),
       gap: 'train accuracy − test accuracy, mean over the last 10 epochs',
     };
-    const data = firstRows(ctx.data(), settings.trainRows, settings.testRows);
+    const data = firstRows(this.name, ctx.data(), settings.trainRows, settings.testRows);
     ctx.plan(variants.reduce((n, v) => n + runSteps(settings.trainRows, { batchSize: settings.batchSize, epochs: epochsOf(v) }), 0));
     const curves: Row[] = [];
     const gaps: Record<string, { train: number; test: number; gap: number }> = {};
@@ -46,7 +47,7 @@ export const overfit: Experiment = {
       const net = new MultiLayerNetExtend(ctx.rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, weightInitStd: 'he', ...v.options });
       const optimizer = new SGD({ lr: 0.01 });
       try {
-        const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: epochsOf(v), phase: v.label });
+        const run = await trainRun(ctx, net, data, { optimizer, batchSize: settings.batchSize, epochs: epochsOf(v), sampling: 'replacement', phase: v.label });
         const tail = run.epochs.slice(-10);
         const mean = (f: (e: (typeof tail)[number]) => number) => tail.reduce((s, e) => s + f(e), 0) / tail.length;
         const train = mean((e) => e.trainAcc), test = mean((e) => e.testAcc);

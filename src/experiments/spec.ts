@@ -45,11 +45,19 @@ export function finiteOrNull(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
-/** Rows [0, n) of the digits' training and test parts, as views (no copy). */
-export function firstRows<T extends { xTrain: { rows(a: number, b: number): unknown; shape: readonly number[] }; tTrain: { rows(a: number, b: number): unknown }; xTest: { rows(a: number, b: number): unknown; shape: readonly number[] }; tTest: { rows(a: number, b: number): unknown } }>(data: T, trainRows: number, testRows: number): T {
-  const nTr = Math.min(trainRows, data.xTrain.shape[0]);
-  const nTe = Math.min(testRows, data.xTest.shape[0]);
-  return { ...data, xTrain: data.xTrain.rows(0, nTr), tTrain: data.tTrain.rows(0, nTr), xTest: data.xTest.rows(0, nTe), tTest: data.tTest.rows(0, nTe) };
+/**
+ * Refuses data whose `part` holds fewer than the `need` rows `experiment` uses: taking fewer would
+ * leave the result's settings (and the book's comparison) describing a run that did not happen.
+ */
+export function needRows(experiment: string, part: 'xTrain' | 'xTest', have: number, need: number): void {
+  if (have < need) throw new RangeError(`runExperiment('${experiment}'): options.data.${part} holds ${have} rows, fewer than the ${need} this experiment uses`);
+}
+
+/** Rows [0, n) of the digits' training and test parts, as views (no copy); `experiment` names the run in needRows' error. */
+export function firstRows<T extends { xTrain: { rows(a: number, b: number): unknown; shape: readonly number[] }; tTrain: { rows(a: number, b: number): unknown }; xTest: { rows(a: number, b: number): unknown; shape: readonly number[] }; tTest: { rows(a: number, b: number): unknown } }>(experiment: string, data: T, trainRows: number, testRows: number): T {
+  needRows(experiment, 'xTrain', data.xTrain.shape[0], trainRows);
+  needRows(experiment, 'xTest', data.xTest.shape[0], testRows);
+  return { ...data, xTrain: data.xTrain.rows(0, trainRows), tTrain: data.tTrain.rows(0, trainRows), xTest: data.xTest.rows(0, testRows), tTest: data.tTest.rows(0, testRows) };
 }
 
 /**

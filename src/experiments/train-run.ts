@@ -14,10 +14,15 @@ export interface RunData {
 export interface RunSettings {
   optimizer: Optimizer;
   batchSize: number;
-  /** Whole epochs to run (batches: a seeded permutation per epoch)… */
+  /** Whole epochs to run, of ⌊N / batch⌋ steps each… */
   epochs?: number;
   /** …or a number of steps, each batch drawn with replacement as the book's np.random.choice. */
   iterations?: number;
+  /**
+   * How an epochs run draws its batches: 'permutation' (default: a seeded shuffle per epoch) or 'replacement'
+   * (the book's np.random.choice per batch, as its own loops and common/trainer.py do).
+   */
+  sampling?: 'permutation' | 'replacement';
   /** Evaluate train and test accuracy and loss after every epoch. Default true. */
   evaluate?: boolean;
   /** Progress label. */
@@ -48,7 +53,7 @@ export async function trainRun(ctx: ExperimentContext, net: Sequential, data: Ru
   const evaluate = s.evaluate ?? true;
   const total = runSteps(data.xTrain.shape[0], s);
   const trainer = new Trainer(net, data.xTrain, data.tTrain, data.xTest, data.tTest, {
-    ...(s.iterations !== undefined ? { maxIterations: s.iterations, sampling: 'replacement' as const } : { epochs: s.epochs ?? 0 }),
+    ...(s.iterations !== undefined ? { maxIterations: s.iterations, sampling: 'replacement' as const } : { epochs: s.epochs ?? 0, sampling: s.sampling ?? 'permutation' }),
     miniBatchSize: s.batchSize,
     optimizer: s.optimizer,
     // the Trainer always evaluates; one row is the least it can be asked to look at

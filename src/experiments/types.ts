@@ -33,7 +33,10 @@ export interface ExperimentProgress {
 export interface ExperimentOptions {
   /** The runtime to train on; its random stream is reseeded with `seed` before every run of the experiment. */
   rt: Runtime;
-  /** The digits (required by every experiment but optimizer-naive, init-activations); the caller owns them. */
+  /**
+   * The digits (required by every experiment but optimizer-naive, init-activations); the caller owns them. Pixels
+   * outside [0, 1], or fewer rows than an experiment's settings use (e.g. overfit's 300 training digits), are a RangeError.
+   */
   data?: ExperimentData;
   /** The reduced settings (fewer iterations, trials, scales): well under a minute each. Default false. */
   quick?: boolean;

@@ -43,8 +43,9 @@ export interface ExperimentRunReport {
 
 /**
  * Runs the experiments and writes their files; resolves to what was written
- * (plus index.html when more than one ran, as with 'all'). Throws a TypeError for an unknown name, and the
- * signal's reason when aborted; the runtime and its workers are released either way.
+ * (plus index.html when more than one ran, as with 'all'). Throws a TypeError for an unknown name, a
+ * UsageError naming --out when `out` cannot be a directory, and the signal's reason when aborted; the
+ * runtime and its workers are released either way.
  */
 export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: ExperimentOutput, signal?: AbortSignal): Promise<ExperimentRunReport[]> {
   const all = s.names.length === 1 && s.names[0] === 'all';
@@ -53,7 +54,7 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
     if (!(experimentNames as readonly string[]).includes(name)) throw new TypeError(`unknown experiment '${name}' (expected all or one of ${experimentNames.join(', ')})`);
   }
   const renderSvg = await (await import('../charts.js')).svgRenderer(); // before any work: a missing vega is said at once
-  await mkdir(s.out, { recursive: true });
+  await checkOutDir(s.out);
   const rt = await createRuntime({ seed: s.seed, ...(s.threads === 'auto' ? {} : { threads: s.threads }) });
   let data: ExperimentData | undefined;
   const progress = new ProgressBar(stderr, !s.quiet);
@@ -207,7 +208,6 @@ The same seed gives the same JSON, bit for bit, for any --threads.`,
       threads: threadsText === 'auto' ? 'auto' : intValue('threads', threadsText, 1),
       quiet: values.quiet === true,
     };
-    await checkOutDir(settings.out);
     try {
       const reports = await runExperimentsToDir(settings, io.stderr, signal);
       for (const r of reports) io.stdout.write(`${r.json}\n${r.svg}\n`);
@@ -223,7 +223,7 @@ The same seed gives the same JSON, bit for bit, for any --threads.`,
   },
 };
 
-/** Makes --out (as runExperimentsToDir would) before any experiment runs, so a bad path is a usage error naming it. */
+/** Makes --out before any experiment runs (and after vega is found: a missing one leaves no directory), so a bad path is a usage error naming it. */
 async function checkOutDir(out: string): Promise<void> {
   if (out.trim() === '') throw new UsageError('--out: the path is empty');
   try {

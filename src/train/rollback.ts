@@ -69,11 +69,12 @@ export class StepGuard {
     const span = this.paramSpans[0];
     return opt.guardedUpdate(this.net.params, grads, (param, size, arena) => {
       if (param !== span.ptr || size !== span.size) return null;
+      // allocations first: one that fails (memory full) leaves what a restore reads as it was
+      const block = this.ensure(arena?.size ?? 0);
+      this.table ??= this.net.rt.tensor([GUARD_TABLE_FLOATS]);
       this.savedSteps = opt.t;
       this.savedArena = arena;
       this.initialState = null;
-      const block = this.ensure(arena?.size ?? 0);
-      this.table ??= this.net.rt.tensor([GUARD_TABLE_FLOATS]);
       return { params: block.ptr + this.stateFloats * 4, arena: block.ptr + (this.stateFloats + this.paramFloats) * 4, table: this.table };
     });
   }
@@ -199,11 +200,16 @@ export class NetCopy {
     return out;
   }
 
-  /** Loads values keyed like exportParams (every key, right sizes) as the saved copy. */
-  import(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+  /** Throws a RangeError naming the first key of `saved` that import() would refuse (missing, or the wrong size). */
+  check(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
     for (const [k, t] of this.tensors) {
       if (saved[k]?.data?.length !== t.size) throw new RangeError(`Trainer.resume: best['${k}'] must hold ${t.size} values`);
     }
+  }
+
+  /** Loads values keyed like exportParams (every key, right sizes: see check()) as the saved copy. */
+  import(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+    this.check(saved);
     this.block ??= this.net.rt.tensor([Math.max(1, this.floats)]);
     const data = this.block.data;
     let at = 0;

@@ -14,7 +14,7 @@ import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue, otherCopyHint, shown } from '../runtime/tensor.js';
 import { checkFlag, checkOptions, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import { WorkerFault } from '../runtime/threads.js';
@@ -279,6 +279,13 @@ export interface TrainerState {
   best: Record<string, { shape: number[]; data: number[] }> | null;
   /** The seed that chose validationSplit's rows (null without one; absent in states written before it was recorded). */
   splitSeed?: number | null;
+  /**
+   * Rows per step, training rows and how batches are drawn, which the position's steps count in: resume()
+   * refuses a Trainer that differs (absent in states written before they were recorded).
+   */
+  batchSize?: number;
+  trainingRows?: number;
+  sampling?: 'permutation' | 'replacement';
 }
 
 /** TrainerState without its tensors: what a checkpoint model file keeps as JSON in its metadata. */
@@ -294,6 +301,8 @@ const KEYS = new Set([
 const EARLY_STOPPING_KEYS = new Set(['patience', 'minDelta', 'restoreBest']);
 const CHECKPOINT_KEYS = new Set(['every', 'write']);
 const VALIDATION_KEYS = new Set(['x', 't']);
+/** The lists of a run's record (TrainResult), which a resumed run goes on appending to. */
+const RESULT_LISTS = ['epochs', 'trainLossList', 'trainAccList', 'testAccList', 'valAccList'] as const;
 /** A schedule's optional methods, which the loop calls when present. */
 const SCHEDULE_METHODS = ['observe', 'state', 'loadState', 'reset'] as const;
 
@@ -658,7 +667,12 @@ export class Trainer {
         throw e;
       }
       if (!guard.paramsFinite()) this.failedStep(iter, 'parameters');
-      guard.prepareNext();
+      try {
+        guard.prepareNext();
+      } catch (e) {
+        guard.restoreAll(); // its allocation failed (memory full): the step is not done, so nothing of it stays
+        throw e;
+      }
     } else if (guarded !== 'ok') {
       this.failedStep(iter, guarded, true);
     }
@@ -712,7 +726,13 @@ export class Trainer {
         : null,
       result: structuredClone(this.result),
       splitSeed: this.splitSeed,
+      ...this.stepping(),
     };
+  }
+
+  /** What the position's steps are counted in (TrainerState.batchSize, trainingRows, sampling). */
+  private stepping(): Required<Pick<TrainerState, 'batchSize' | 'trainingRows' | 'sampling'>> {
+    return { batchSize: this.batchSize, trainingRows: this.data.length, sampling: this.sampling };
   }
 
   /**
@@ -756,14 +776,19 @@ export class Trainer {
    * position, a finished run's final rate included), schedule and the runtime's random stream where
    * `state` (trainerState(), or checkpointBytes(): a model file or JSON) says; the next
    * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
-   * Checks the state first: a wrong format, optimizer or parameter shape throws before the
-   * Trainer, net or optimizer is changed.
+   * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record)
+   * throws with the Trainer, net, optimizer, schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
     this.checkAlive('resume');
     if (this.running) throw new Error('Trainer.resume: a run is in progress; resume before train()/fit() or after it ends');
     const s = state instanceof Uint8Array ? this.decodeCheckpoint(state) : state;
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
+    const r = s.result as Partial<TrainResult> | null | undefined;
+    if (r === null || typeof r !== 'object' || RESULT_LISTS.some((key) => !Array.isArray(r[key]))) {
+      throw new TypeError(`Trainer.resume: result must be the run's record so far (${RESULT_LISTS.join(', ')}: arrays), got ${describeValue(r)}`);
+    }
+    checkStreamPosition(s.random);
     if (!(Number.isInteger(s.epoch) && s.epoch >= 0 && s.epoch <= this.epochCount && Number.isInteger(s.iter) && s.iter >= 0 && s.iter <= this.maxIter)) {
       throw new RangeError(`Trainer.resume: position epoch ${s.epoch}, step ${s.iter} is outside this run (${this.epochCount} epochs, ${this.maxIter} steps)`);
     }
@@ -778,27 +803,38 @@ export class Trainer {
     if (s.splitSeed !== undefined && s.splitSeed !== this.splitSeed) {
       throw new RangeError(`Trainer.resume: the state's run held out its validation rows ${s.splitSeed === null ? 'with no validationSplit' : `with seed ${s.splitSeed}`}, this Trainer ${this.splitSeed === null ? 'with none' : `with seed ${this.splitSeed}`} (the runtime's seed when it was made): make it on a runtime of the state's seed, with the same validationSplit`);
     }
+    // another batch size, row count or draw would step through other rows from this position: not the interrupted run
+    const stepping = this.stepping();
+    for (const key of ['batchSize', 'trainingRows', 'sampling'] as const) {
+      if (s[key] !== undefined && s[key] !== stepping[key]) throw new RangeError(`Trainer.resume: the state's run has ${key} ${String(s[key])}, this Trainer ${stepping[key]}: a resumed run must step as the interrupted one did`);
+    }
     const opt = this.optimizer;
     if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');
     if (s.optimizer !== null && s.optimizer.optimizer !== opt.name) throw new TypeError(`Trainer.resume: the state is for ${s.optimizer.optimizer}, this trainer uses ${opt.name}`);
+    if (s.best && this.best) this.best.check(s.best);
     const net = this.network;
-    const current = net.exportParams();
+    const schedule = this.options.lrSchedule;
+    // what a refusal part way must put back: each of these writes only once its own checks have passed
+    const current = net.exportParams(), random = net.rt.randomState, scheduleState = s.schedule ? schedule?.state?.() : undefined;
     net.importParams(s.params); // validates every key and shape before writing
     try {
-      if (s.optimizer !== null) (opt as ElementwiseOptimizer).loadState(s.optimizer);
-      if (s.schedule) this.options.lrSchedule?.loadState?.(s.schedule);
       net.rt.randomState = s.random;
-      if (s.best && this.best) this.best.import(s.best);
+      if (s.schedule) schedule?.loadState?.(s.schedule);
+      // last: nothing after it can fail, and a state it refuses leaves the optimizer as it was
+      if (s.optimizer !== null) (opt as ElementwiseOptimizer).loadState(s.optimizer);
     } catch (e) {
       net.importParams(current);
+      net.rt.randomState = random;
+      if (scheduleState) schedule!.loadState!(scheduleState);
       throw e;
     }
+    if (s.best) this.best?.import(s.best); // checked above
+    else this.best?.clear(); // none kept yet: not one an earlier run of this Trainer kept
     this.epoch = s.epoch;
     this.iter = s.iter;
     this.epochStep = epochStep;
     this.epochCounter = epochCounter;
     this.baseLr = s.baseLr;
-    const schedule = this.options.lrSchedule;
     if (s.baseLr !== null && schedule) {
       // the rate the uninterrupted run's optimizer had at this position (a finished run's is never set again)
       const last = s.result.epochs[s.result.epochs.length - 1];
@@ -952,23 +988,28 @@ export class Trainer {
       for (let b = from; b < steps && !this.stopRequested; b++) {
         this.stopIfDisposed();
         if (schedule?.interval === 'step') setLr(schedule.lrAt(this.iter, this.baseLr!));
-        let idx: number;
-        if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
-        else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
-        // the gather reads x and t by address: rows the caller disposed since (fit() awaits between steps) would be read freed
-        checkTensor(rt, x, 'Trainer: xTrain');
-        checkTensor(rt, t, 'Trainer: tTrain');
-        k.gatherRows(xb.ptr, x.ptr, idx, B, rowLen);
-        k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
+        // where the step's draws begin (an epoch's first step: before its permutation)
+        const drawsFrom = b === 0 ? this.epochCounter : rt.take(0);
         const splits = this.splitChoice;
-        splits?.begin();
         const faults = this.faults.length;
         let loss: number;
         try {
+          let idx: number;
+          if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
+          else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
+          // the gather reads x and t by address: rows the caller disposed since (fit() awaits between steps) would be read freed
+          checkTensor(rt, x, 'Trainer: xTrain');
+          checkTensor(rt, t, 'Trainer: tTrain');
+          k.gatherRows(xb.ptr, x.ptr, idx, B, rowLen);
+          k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
+          splits?.begin();
           const input = augment === undefined ? xb : augmented(augment, xb, tb);
           loss = this.stepRetried(input, tb, this.iter);
         } catch (e) {
           splits?.abort();
+          // a step that threw changed nothing, its draws included (a batch with replacement, augmentation, dropout,
+          // an epoch's permutation): a run that goes on (memory freed after an OutOfMemoryError) draws them again
+          rt.randomState = { seed: rt.seed, counter: drawsFrom };
           throw e;
         }
         // a step run again after a worker's fault is not a sample of either way's speed
@@ -1155,6 +1196,14 @@ function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | Int
   return out;
 }
 
+
+/** A TrainerState's `random`: a RangeError naming it unless it is a position the runtime's randomState setter takes. */
+function checkStreamPosition(random: unknown): void {
+  const { seed, counter } = (random ?? {}) as { seed?: unknown; counter?: unknown };
+  if (random === null || typeof random !== 'object' || !(Number.isInteger(seed) && (seed as number) >= 0 && (seed as number) <= 0xffffffff) || !(Number.isSafeInteger(counter) && (counter as number) >= 0)) {
+    throw new RangeError(`Trainer.resume: random must be { seed: an integer in [0, 2^32), counter: a non-negative integer } (the runtime's randomState), got ${random !== null && typeof random === 'object' ? `{ seed: ${shown(seed)}, counter: ${shown(counter)} }` : describeValue(random)}`);
+  }
+}
 
 /** Yields a hook's or write's promise (for fit() to await), with `from` naming what returned it; nothing for a plain return. */
 function* awaited(r: void | Promise<void>, from: string): Generator<Pause, void> {

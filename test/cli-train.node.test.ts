@@ -232,7 +232,8 @@ describe('checkpoints and resume', () => {
     expect((await run(['train', '--resume', path.join(tmp, 'ck-1.safetensors'), '--lr', '0.1'])).stderr).toMatch(/--lr: cannot be given with --resume/);
     expect((await run(['train', '--resume', full])).stderr).toMatch(/--resume: '.*full\.safetensors' is not a checkpoint of simdnn train/);
     const resumed = path.join(tmp, 'resumed.safetensors');
-    const b = await run(['train', '--json', '--quiet', '--resume', path.join(tmp, 'ck-1.safetensors'), '--save', resumed]);
+    const b = await run(['train', '--json', '--quiet', '--resume', path.join(tmp, 'ck-1.safetensors'), '--save', resumed,
+      '--checkpoint', path.join(tmp, 'rk-{epoch}.safetensors'), '--checkpoint-every', '1']);
     expect(b.code, b.stderr).toBe(0);
     const ra = JSON.parse(a.stdout) as TrainReport, rb = JSON.parse(b.stdout) as TrainReport;
     expect(rb.resumedFrom).toMatch(/ck-1\.safetensors$/);
@@ -246,6 +247,11 @@ describe('checkpoints and resume', () => {
       expectBits(({ ...y.net.params, ...y.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), k);
     }
     x.net.dispose(); y.net.dispose();
+    // the resumed run's checkpoint keeps every step's loss, those before the resume included (it kept only its own)
+    const ca = readModelFile(rt, path.join(tmp, 'ck-3.safetensors')), cb = readModelFile(rt, path.join(tmp, 'rk-3.safetensors'));
+    expect(ca.trainLoss?.length).toBe(ra.steps);
+    expectBits(Array.from(cb.trainLoss ?? []), Array.from(ca.trainLoss!), 'trainer.trainLoss');
+    for (const c of [ca, cb]) { c.net.dispose(); c.optimizer?.dispose(); }
     await rt.dispose();
   });
 

@@ -859,12 +859,7 @@ export class Trainer {
       const stored = JSON.parse(position) as TrainerPosition & { best?: TrainerState['best'] };
       // the best epoch and the losses as tensors; a checkpoint written before they were kept so has them in the JSON
       const best = loaded.best ? toJson(loaded.best) : stored.best ?? null;
-      if (loaded.trainLoss && stored.result && typeof stored.result === 'object') {
-        if (loaded.trainLoss.length !== stored.iter) {
-          throw new RangeError(`Trainer.resume: the checkpoint's trainer.trainLoss holds ${loaded.trainLoss.length} losses for the ${String(stored.iter)} steps its position has done`);
-        }
-        stored.result.trainLossList = Array.from(loaded.trainLoss);
-      }
+      putBackTrainLoss(stored, loaded.trainLoss, 'Trainer.resume');
       return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best };
     } finally {
       loaded.net.dispose();
@@ -1196,6 +1191,19 @@ function augmented(augment: RandomAffine | AugmentFn, x: Tensor, t: Tensor | Int
   return out;
 }
 
+
+/**
+ * Puts a checkpoint's losses (its trainer.trainLoss tensor, kept apart from the position's JSON) back into
+ * the position's record, refusing a count that is not the position's steps; `from` names the caller in the error.
+ */
+export function putBackTrainLoss(position: { iter?: unknown; result?: unknown }, trainLoss: ArrayLike<number> | undefined, from: string): void {
+  const result = position.result as { trainLossList?: number[] } | null | undefined;
+  if (trainLoss === undefined || result === null || typeof result !== 'object') return;
+  if (trainLoss.length !== position.iter) {
+    throw new RangeError(`${from}: the checkpoint's trainer.trainLoss holds ${trainLoss.length} losses for the ${String(position.iter)} steps its position has done`);
+  }
+  result.trainLossList = Array.from(trainLoss);
+}
 
 /** A TrainerState's `random`: a RangeError naming it unless it is a position the runtime's randomState setter takes. */
 function checkStreamPosition(random: unknown): void {

@@ -17,7 +17,7 @@ import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName 
 import { createSchedule, scheduleNames, type LRSchedule, type ScheduleName, type ScheduleOptionsMap } from '../../optim/schedules.js';
 import { NetCopy } from '../../train/rollback.js';
 import type { ThreadUse } from '../../train/split-choice.js';
-import { Trainer, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
+import { Trainer, putBackTrainLoss, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
 import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
@@ -527,7 +527,6 @@ function runSettings(s: TrainSettings): Partial<TrainSettings> {
   return Object.fromEntries(RUN_KEYS.filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
 }
 
-/** The Trainer's state without the arrays the model file holds as tensors (parameters, optimizer state). */
 /** The settings of the run a checkpoint holds, with the flags that may change on resume from `s`. */
 function resumeSettings(s: TrainSettings): TrainSettings {
   const file = s.resume!;
@@ -624,6 +623,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       optimizer = loaded.optimizer;
       // the parameters as Float32Arrays where the state's JSON form has number[]: Trainer.resume takes either
       const stored = storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]);
+      putBackTrainLoss(stored, loaded.trainLoss, `--resume: '${s.resume}'`); // the steps' losses, kept as a tensor
       // early stopping's best epoch: tensors, or in the JSON of a checkpoint written before they were kept so
       state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null } as unknown as TrainerState;
     } else {

@@ -239,7 +239,9 @@ export class Sequential {
   }
 
   /**
-   * Mean loss over the batch plus the weight-decay terms. In training mode a call that throws (targets
+   * Mean loss over the batch plus the weight-decay terms; `train` (default false: inference mode, as the book's
+   * MultiLayerNetExtend.loss; its DeepConvNet.loss always trains) runs dropout and batch statistics as a training
+   * step does. In training mode a call that throws (targets
    * the loss layer refuses, a loss that is not finite) leaves the batch-norm statistics and the
    * random stream as they were, as gradient() does.
    */
@@ -417,7 +419,8 @@ export class Sequential {
 
   /**
    * Central differences of the loss in training mode, keyed like params, in
-   * float64. Slow (two forward passes per parameter element): for checks only.
+   * float64. Slow (two forward passes per parameter element): for checks only. The default step h is
+   * 1e-3, not the book's 1e-4: the loss is float32, whose rounding a smaller step would magnify.
    * Layers with randomness (dropout) must be given fixed masks to be checked.
    */
   numericalGradient(x: Tensor, t: Targets, h = 1e-3): Record<string, Float64Array> {

@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { ConcurrentRunError, MultiLayerNet, SGD, Trainer } from '../src/index.js';
+import { AdamW, ConcurrentRunError, MultiLayerNet, SGD, Trainer } from '../src/index.js';
 import {
   AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
   trialJob, uniform, checkSpace, searchChart, type DataLoader, type SearchSpace, type TrialResult,
@@ -382,6 +382,38 @@ describe('settings checked before the first job', () => {
     const bad = r.trials.filter((t) => t.settings.hiddenLayers === 2.5);
     expect(bad.length).toBeGreaterThan(0);
     for (const t of bad) expect([t.status, t.error]).toEqual(['failed', 'settings.hiddenLayers: expected a non-negative integer, got 2.5']);
+  });
+
+  it("a parameter of some of the optimizers a space draws goes to their trials; the others train without it (they failed, 'unknown setting')", async () => {
+    const space: SearchSpace = { ...tinySpace, lr: 0.1, optimizer: choice(['sgd', 'momentum']), momentum: uniform(0.5, 0.9) };
+    const exec = inlineExecutor(rt, tinyData);
+    const r = await hyperparameterSearch({ ...base, trials: 6, seed: 2, executor: exec, space });
+    await exec.close();
+    const sgd = r.trials.filter((t) => t.settings.optimizer === 'sgd'), momentum = r.trials.filter((t) => t.settings.optimizer === 'momentum');
+    expect([sgd.length > 0, momentum.length > 0]).toEqual([true, true]);
+    expect(r.trials.map((t) => [t.index, t.status, t.error])).toEqual(r.trials.map((t) => [t.index, 'ok', undefined]));
+    for (const t of sgd) expect(t.settings).toEqual({ ...sampleSettings(space, 2, t.index), momentum: undefined });
+    for (const t of sgd) expect(Object.keys(t.settings)).not.toContain('momentum');
+    for (const t of momentum) expect(t.settings).toEqual(sampleSettings(space, 2, t.index));
+  });
+
+  it("weightDecay with adamw is its decoupled decay alone, as `simdnn train` and PyTorch take it (it was also the net's L2 λ)", async () => {
+    const d = await tinyData(rt, {});
+    const settings = { lr: 0.01, optimizer: 'adamw', weightDecay: 0.5, hidden: [8, 8], batchSize: 20 };
+    const trial = await runTrial(rt, { study: 's', index: 0, seed: 7, settings, epochs: 3, data: {} }, d);
+    // by hand: the net without an L2 term, AdamW with the decay; then with both, the old reading
+    const byHand = async (lambda: number) => {
+      rt.reseed(7);
+      const net = new MultiLayerNet(rt, { inputSize: 12, hiddenSizeList: [8, 8], outputSize: 3, weightDecayLambda: lambda });
+      const trainer = new Trainer(net, d.xTrain, d.tTrain, d.xVal, d.tVal, { epochs: 3, miniBatchSize: 20, optimizer: new AdamW({ lr: 0.01, weightDecay: 0.5 }) });
+      try {
+        return (await trainer.fit()).epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, trainAcc: e.trainAcc, valLoss: e.testLoss, valAcc: e.testAcc }));
+      } finally { trainer.dispose(); net.dispose(); }
+    };
+    expect(trial.status).toBe('ok');
+    expect(trial.history).toEqual(await byHand(0));
+    expect(trial.history).not.toEqual(await byHand(0.5));
+    for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose();
   });
 
   it('a bound that is not a number says what it is', () => {

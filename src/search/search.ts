@@ -5,7 +5,7 @@
 import { describeValue } from '../index.js';
 import { AshaScheduler, type AshaJob, type AshaOptions } from './asha.js';
 import { checkSpace, sampleSettings, trialSeed, type SearchSpace } from './space.js';
-import { checkSpaceSettings, checkTrialTimeout, now, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
+import { checkSpaceSettings, checkTrialTimeout, now, trialSettings, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
 
 /** Runs trial jobs. The search keeps up to `concurrency` jobs in flight; `run` may queue more. */
 export interface Executor {
@@ -144,10 +144,10 @@ function check(o: SearchOptions): void {
   if (typeof o.study !== 'undefined' && !/^[\w.-]{1,100}$/.test(o.study)) throw new RangeError(`hyperparameterSearch: study must be 1 to 100 letters, digits, '_', '.', '-', got '${o.study}'`);
 }
 
-/** The job of trial `index` trained to `epochs`. */
+/** The job of trial `index` trained to `epochs` (its settings: trialSettings of those drawn). */
 export function trialJob(o: Pick<SearchOptions, 'space' | 'data' | 'seed' | 'study' | 'trialTimeoutMs'>, index: number, epochs: number): TrialJob {
   const seed = o.seed ?? 1;
-  const job: TrialJob = { study: o.study ?? 'study', index, seed: trialSeed(seed, index), settings: sampleSettings(o.space, seed, index), epochs, data: o.data };
+  const job: TrialJob = { study: o.study ?? 'study', index, seed: trialSeed(seed, index), settings: trialSettings(sampleSettings(o.space, seed, index)), epochs, data: o.data };
   return o.trialTimeoutMs === undefined ? job : { ...job, timeoutMs: o.trialTimeoutMs };
 }
 

@@ -81,7 +81,7 @@ export interface TrialResult {
 /**
  * The settings runTrial understands (the book's search varies lr and weightDecay):
  * - `lr`, `optimizer` (default 'sgd') and that optimizer's other parameters (`momentum`, `beta1`, …);
- * - `weightDecay`: the net's L2 λ; `hidden` (sizes) or `hiddenSize` × `hiddenLayers` (default 6 × 100);
+ * - `weightDecay`: the net's L2 λ (with adamw its decoupled decay instead, as `simdnn train` takes it); `hidden` (sizes) or `hiddenSize` × `hiddenLayers` (default 6 × 100);
  * - `activation`, `init` (the net's weightInitStd, default 'relu'), `batchSize` (default 100);
  * - `dropout` (ratio, 0 = none) and `batchnorm` (boolean): either one builds MultiLayerNetExtend.
  */
@@ -140,10 +140,24 @@ export function checkSettings(s: Settings): OptimizerName {
 }
 
 /**
- * Checks a space against what runTrial accepts, before any job is issued: every setting name
- * (an optimizer's parameter needs that optimizer among those the space can give) and the fixed
- * values (batch size, hidden sizes, optimizer parameters…); throws naming the setting. A value
- * drawn from a dimension is checked by its trial: an invalid one fails that trial.
+ * The settings a trial trains with, from those drawn for it: a parameter that another optimizer takes but the
+ * trial's does not is left out. A space that draws `optimizer` may hold a parameter for the optimizers that
+ * take it (`momentum` beside choice(['sgd', 'momentum'])); its other trials train without it, and their
+ * results record the settings they trained with. An unknown optimizer keeps them all (runTrial fails it).
+ */
+export function trialSettings(drawn: Settings): Settings {
+  const name = String(drawn.optimizer ?? 'sgd').toLowerCase() as OptimizerName;
+  if (!optimizerNames.includes(name)) return drawn;
+  const takes = (o: OptimizerName, key: string) => Object.hasOwn(optimizerDefaults[o], key);
+  const other = (key: string) => !(TRIAL_SETTINGS as readonly string[]).includes(key) && !takes(name, key) && optimizerNames.some((o) => takes(o, key));
+  return Object.fromEntries(Object.entries(drawn).filter(([key]) => !other(key)));
+}
+
+/**
+ * Checks a space against what runTrial accepts, before any job is issued: every setting name (an
+ * optimizer's parameter needs that optimizer among those the space can give; trialSettings leaves it out
+ * of the others' trials) and the fixed values (batch size, hidden sizes, optimizer parameters…); throws
+ * naming the setting. A value drawn from a dimension is checked by its trial: an invalid one fails that trial.
  */
 export function checkSpaceSettings(space: SearchSpace): void {
   const opt = space.optimizer;
@@ -169,7 +183,8 @@ export function trialNetSpec(s: Settings, inputSize: number, outputSize: number)
     outputSize,
     activation: (s.activation ?? 'relu') as ActivationName,
     weightInitStd: (s.init ?? 'relu') as WeightInit,
-    weightDecayLambda: num(s, 'weightDecay', 0),
+    // adamw takes `weightDecay` as its decoupled decay (optimizerOf), not as an L2 term besides it (simdnn train, PyTorch)
+    weightDecayLambda: optimizerName(s.optimizer) === 'adamw' ? 0 : num(s, 'weightDecay', 0),
   };
   const dropout = num(s, 'dropout', 0);
   if (typeof (s.batchnorm ?? false) !== 'boolean') throw new TypeError(`settings.batchnorm: expected true or false, got ${JSON.stringify(s.batchnorm)}`);

@@ -26,7 +26,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'epochs', value: 'n', default: '50', help: 'epochs of a full trial' },
   { name: 'seed', value: 'n', default: '1', help: "study seed: trial i's settings, initialisation and batches depend on (seed, i) only" },
   { name: 'lr', value: 'lo,hi', default: '1e-6,1e-2', help: 'learning rate range, sampled log-uniformly' },
-  { name: 'weight-decay', value: 'lo,hi', default: '1e-8,1e-4', help: 'L2 weight decay range, sampled log-uniformly' },
+  { name: 'weight-decay', value: 'lo,hi', default: '1e-8,1e-4', help: "weight decay range, sampled log-uniformly: the net's L2 λ (the book's), with --optimizer adamw its decoupled decay instead" },
   { name: 'hidden', value: 'n,n,...', default: '100,100,100,100,100,100', help: 'hidden layer sizes' },
   { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
   { name: 'batch', value: 'n', default: '100', help: 'mini-batch size' },
@@ -107,6 +107,7 @@ function progress(out: Output, enabled: boolean) {
 }
 
 function fmt(v: unknown): string {
+  if (v === undefined) return '-'; // a parameter its trial's optimizer does not take (trialSettings)
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toExponential(3);
   return JSON.stringify(v);
 }

@@ -202,6 +202,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
     result.then(unwatch, unwatch);
   };
 
+  /** Reads completions while any job waits (startPolling runs it). */
   const poll = async (): Promise<void> => {
     while (waiting.size > 0 && !closed) {
       await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -216,7 +217,16 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
         if (!closed) options.onError?.(e as Error); // Redis away: try again next round
       }
     }
-    loop = null;
+  };
+
+  /**
+   * Starts the loop unless it runs or no job waits; a loop that ends starts again if a job came meanwhile.
+   * Only this sets and clears `loop`: a poll() that cleared it itself, ending at once with nothing waiting (the
+   * job just found completed), was then kept as the loop, and no later job was ever polled.
+   */
+  const startPolling = (): void => {
+    if (loop || closed || waiting.size === 0) return;
+    loop = poll().then(() => { loop = null; startPolling(); });
   };
 
   return {
@@ -232,7 +242,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
         await add(job);
         if (signal?.aborted) await unqueue(id); // aborted while the job was being added: its waiter has rejected
         await settle(id); // completed before (a resumed study)
-        loop ??= poll();
+        startPolling();
       };
       // an abort (or close()) rejects the waiter: run() rejects at once, even while Redis has not taken the job
       return Promise.race([enqueue().then(() => result), result]);

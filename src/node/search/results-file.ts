@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { access, appendFile, link, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { resultKey } from '../../search/resume.js';
 import type { TrialResult } from '../../search/trial.js';
 
@@ -41,6 +42,13 @@ function mayBeAlive(holder: string): boolean {
   }
 }
 
+/**
+ * The locks this process holds (by absolute path). A lock on disk naming this process's own pid@host that is
+ * not among them was left by an earlier process that had the same pid: a restarted container, where the
+ * search is pid 1 (or another low pid) each time under the same host name.
+ */
+const held = new Set<string>();
+
 export class ResultsFile {
   private constructor(
     readonly file: string,
@@ -66,12 +74,22 @@ export class ResultsFile {
     const lock = `${file}.lock`;
     const holder = `${process.pid}@${hostname()}`;
     const notes: string[] = [];
-    const stale = await takeLock(file, lock, holder);
-    if (stale !== null) notes.push(`took over ${lock} of a search that is gone (${stale})`);
+    // claimed in this process first (synchronously: two opens here cannot both pass), then on disk
+    const key = path.resolve(lock);
+    if (held.has(key)) throw busy(file, lock, holder);
+    held.add(key);
+    try {
+      const stale = await takeLock(file, lock, holder);
+      if (stale !== null) notes.push(`took over ${lock} of a search that is gone (${stale})`);
+    } catch (e) {
+      held.delete(key);
+      throw e;
+    }
     try {
       const results = await readResults(file, notes);
       return new ResultsFile(file, results, notes, lock, holder);
     } catch (e) {
+      held.delete(key);
       await rm(lock, { force: true });
       throw e;
     }
@@ -85,8 +103,14 @@ export class ResultsFile {
 
   /** Releases the lock (if it is still this process's). */
   async close(): Promise<void> {
+    held.delete(path.resolve(this.lock));
     if ((await readFile(this.lock, 'utf8').catch(() => null)) === this.holder) await rm(this.lock, { force: true });
   }
+}
+
+/** The error of a results file another search writes: `holder` is its pid@host. */
+function busy(file: string, lock: string, holder: string): Error {
+  return new Error(`another simdnn search (pid@host ${holder}) is writing to ${file}: wait for it to end (or remove ${lock} if it is gone)`);
 }
 
 /** Creates `lock` holding `holder`; replaces a lock whose process is gone and returns what it held (null if there was none). */
@@ -107,9 +131,8 @@ async function takeLock(file: string, lock: string, holder: string): Promise<str
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RangeError(`cannot create its lock file ${lock} (${(e as NodeJS.ErrnoException).code})`);
       }
       const other = await readFile(lock, 'utf8').catch(() => '');
-      if (attempt > 0 || mayBeAlive(other)) {
-        throw new Error(`another simdnn search (pid@host ${other || 'unknown'}) is writing to ${file}: wait for it to end (or remove ${lock} if it is gone)`);
-      }
+      // our own pid@host: not a search of this process (open() excludes those), so an earlier process's
+      if (attempt > 0 || (other !== holder && mayBeAlive(other))) throw busy(file, lock, other || 'unknown');
       await rm(lock, { force: true });
       await link(temp, lock).catch(() => undefined);
       if ((await readFile(lock, 'utf8').catch(() => '')) === holder) return other;

@@ -22,6 +22,10 @@ const TYPOS: ReadonlyArray<readonly [string, string]> = [
   ["new Trainer(net, x, t, x, t, { optimizer: 'adma' });", 'TS2322'],
   ["new Trainer(net, x, t, x, t, { optimizer: 'adam', optimizerParams: { learningRate: 0.1 } });", 'TS2353'],
   ['new Trainer(net, x, t, x, t, { optimizerParams: { learningRate: 0.1 } });', 'TS2353'],
+  // another optimizer's key: the Trainer's optimizerParams are the named one's, as createOptimizer's
+  ["new Trainer(net, x, t, x, t, { optimizer: 'sgd', optimizerParams: { momentum: 0.9 } });", 'TS2353'],
+  ["new Trainer(net, x, t, x, t, { optimizer: 'adam', optimizerParams: { rho: 0.9 } });", 'TS2353'],
+  ['new Trainer(net, x, t, x, t, { optimizerParams: { beta1: 0.9 } });', 'TS2345'], // the default, sgd, has no beta1
   ["createOptimizer('adma');", 'TS2345'],
   ["createOptimizer('adam', { learningRate: 0.1 });", 'TS2353'],
   ["createOptimizer('sgd', { momentum: 0.9 });", 'TS2353'],

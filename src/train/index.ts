@@ -1,5 +1,5 @@
 export {
-  Trainer, type TrainerOptions, type TrainerProgress, type TrainResult, type EpochRecord, type StopReason,
+  Trainer, type TrainerOptions, type TrainerBaseOptions, type OptimizerChoice, type TrainerProgress, type TrainResult, type EpochRecord, type StopReason,
   type AugmentFn, type EarlyStoppingOptions, type CheckpointOptions, type FitOptions, type TrainerState,
   type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent, type WorkerFaultRecord,
 } from './trainer.js';

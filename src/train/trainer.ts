@@ -9,7 +9,7 @@
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { Sequential } from '../nets/sequential.js';
-import { createOptimizer, optimizerNames, type OptimizerName, type OptimizerOptions } from '../optim/registry.js';
+import { createOptimizer, optimizerNames, type OptimizerName, type OptimizerOptionsMap } from '../optim/registry.js';
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
@@ -52,10 +52,28 @@ export interface CheckpointOptions {
 }
 
 /**
- * Options of the Trainer, all optional; the constructor throws a TypeError on an unknown key
- * and a TypeError/RangeError naming any bad value, before it allocates.
+ * The Trainer's optimizer: an instance (the caller keeps owning it), or a name ('sgd', 'adam', …; createOptimizer's,
+ * which takes other casings at run time) built with `optimizerParams`, which the Trainer owns and frees with dispose().
+ * Default 'sgd'. `optimizerParams` are the named optimizer's options (OptimizerOptionsMap[name], e.g. `{ lr: 0.01 }`):
+ * the compiler refuses another optimizer's key for a literal name; a name held in a variable of type OptimizerName
+ * takes the keys every optimizer takes (`lr`). Default `{}`: the optimizer's own defaults (Adam's lr 0.001), where the
+ * book's trainer.py passes `lr: 0.01` to every optimizer. At run time the Trainer refuses, with a TypeError, a key the
+ * named optimizer does not take, and optimizerParams beside an optimizer instance.
  */
-export interface TrainerOptions {
+export type OptimizerChoice =
+  | { optimizer?: undefined; optimizerParams?: OptimizerOptionsMap['sgd'] }
+  | { optimizer: Optimizer; optimizerParams?: undefined }
+  | { [N in OptimizerName]: { optimizer: N; optimizerParams?: OptimizerOptionsMap[N] } }[OptimizerName];
+
+/** Options of the Trainer: TrainerBaseOptions and the optimizer (OptimizerChoice). */
+export type TrainerOptions = TrainerBaseOptions & OptimizerChoice;
+
+/**
+ * Options of the Trainer, all optional; the constructor throws a TypeError on an unknown key
+ * and a TypeError/RangeError naming any bad value, before it allocates. The optimizer and its
+ * options are OptimizerChoice's (TrainerOptions holds both).
+ */
+export interface TrainerBaseOptions {
   /** Epochs to train (default 20); ignored when maxIterations is given. */
   epochs?: number;
   /**
@@ -70,19 +88,6 @@ export interface TrainerOptions {
    * row once) or 'replacement' (the book's np.random.choice per batch, seeded).
    */
   sampling?: 'permutation' | 'replacement';
-  /**
-   * An optimizer instance (the caller keeps owning it), or a name ('sgd', 'adam', …; createOptimizer's, which
-   * takes other casings at run time) built with optimizerParams, which the Trainer owns and frees with dispose().
-   * Default 'sgd'.
-   */
-  optimizer?: Optimizer | OptimizerName;
-  /**
-   * Options of an optimizer given by name (e.g. `{ lr: 0.01 }`): OptimizerOptionsMap[name], see createOptimizer. Default `{}`:
-   * the optimizer's own defaults (Adam's lr 0.001), where the book's trainer.py passes `lr: 0.01` to every optimizer.
-   * The type takes any optimizer's keys (a name held in a variable still compiles); the Trainer refuses, with a
-   * TypeError, a key the named optimizer does not take, and optimizerParams beside an optimizer instance.
-   */
-  optimizerParams?: OptimizerOptions;
   /**
    * Sets the optimizer's `lr` before every epoch or step. Its base rate is the optimizer's lr when a run starts from
    * its first step, unless that lr is the one the schedule left there (a second run then repeats the schedule).

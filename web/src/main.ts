@@ -305,8 +305,11 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
         li.dataset.state = m.state;
         li.append(` — ${m.state}${li.dataset.testAcc ? `, test accuracy ${Number(li.dataset.testAcc).toFixed(4)}` : ''}`);
         if (m.state === 'failed') $('error').textContent = `Run failed: ${m.message}`;
-        else $('status').textContent = `Run ${runLabel.get(m.runId)} ${m.state}.`;
-        predictDrawing();
+        else {
+          $('status').textContent = `Run ${runLabel.get(m.runId)} ${m.state}.`;
+          // not after a failure: with no model yet, the worker's "no model yet" would replace why the run failed
+          predictDrawing();
+        }
       }
       break;
     case 'prediction': showPrediction(m.probabilities); break;

@@ -10,12 +10,13 @@
 // net refuses says why on the page, also with a digit drawn before any model existed.
 // SIMDNN_SCREENSHOTS=1 also writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, run, serveStatic, type StaticServer } from './serve.js';
+import viteConfig from '../../web/vite.config.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let out = '';
@@ -84,6 +85,14 @@ describe('the playground in Chromium', { timeout: 240_000 }, () => {
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     expect(cores).toBeGreaterThan(1);
     expect(await page.textContent('#threads')).toBe(`Threads: ${cores} (cross-origin isolated; ?threads=N to change)`);
+  });
+
+  it('builds with a _headers file (Netlify, Cloudflare Pages) sending the dev server\'s isolation headers to every path', async () => {
+    // a _headers put in web/dist by hand was emptied away by the next build (emptyOutDir): it comes from web/public
+    const lines = (await readFile(path.join(out, '_headers'), 'utf8')).trimEnd().split('\n');
+    expect(lines[0]).toBe('/*');
+    const sent = Object.fromEntries(lines.slice(1).map((l) => { expect(l).toMatch(/^ {2}\S/); return l.trim().split(/:\s*/, 2); }));
+    expect(sent).toEqual(viteConfig.server?.headers);
   });
 
   it('labels every control and reaches each by keyboard', async () => {

@@ -1,5 +1,6 @@
 // Same bits everywhere: the seeded 50-step run of test/hosts/train-hash.mjs (a
-// small MLP and SimpleConvNet, Adam) on the default plain-SIMD build gives the
+// small MLP and SimpleConvNet, Adam; then the Trainer's fit() with batch norm,
+// dropout, AdamW, a schedule and augmentation) on the default plain-SIMD build gives the
 // same parameter and prediction hashes in Node, Chromium, workerd, Bun and
 // Deno (and each host's frozen copy predicts with its net's bits, and its net
 // saved and read back by loadModelAsync from the host's own Response, Blob and
@@ -25,7 +26,7 @@ for (const f of ['dist/bundle/node.js', 'dist/bundle/index.js', 'build/simdnn.wa
   if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
 }
 
-interface HashRun { mlp: string; conv: string; loss: number[]; predicted: string[]; frozenPredicted: string[]; reloaded: string[]; threads: number; workerChunks: number }
+interface HashRun { mlp: string; conv: string; fitted: { params: string[]; records: string }; loss: number[]; predicted: string[]; frozenPredicted: string[]; reloaded: string[]; threads: number; workerChunks: number }
 const runs: Record<string, HashRun> = {};
 
 function binary(pkg: string, file: string): string | null {
@@ -148,7 +149,7 @@ describe('the seeded run has the same bits on every host', { timeout: 120_000 },
     expect(rows.length).toBe(runtimes.filter((r) => r.cmd !== null).length * 2 + 3);
     const [first] = rows;
     for (const [name, r] of rows) {
-      expect({ name, mlp: r.mlp, conv: r.conv, predicted: r.predicted }).toEqual({ name, mlp: first[1].mlp, conv: first[1].conv, predicted: first[1].predicted });
+      expect({ name, mlp: r.mlp, conv: r.conv, predicted: r.predicted, fitted: r.fitted }).toEqual({ name, mlp: first[1].mlp, conv: first[1].conv, predicted: first[1].predicted, fitted: first[1].fitted });
     }
   });
 });

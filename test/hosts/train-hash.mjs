@@ -3,7 +3,9 @@
 // then a SHA-256 of every parameter's float32 bits, in key order, and of the
 // trained net's predictions (batches 1, 3, 8 and all rows), by net.predict and
 // by its frozen copy (net.freeze(): weights packed once), and of the net saved
-// and read back by loadModelAsync from the host's own Response. Plain
+// and read back by loadModelAsync from the host's own Response; and the Trainer's
+// path (fit() with batch norm, dropout, decay, AdamW, a schedule, sampling with
+// replacement, a validation split, augmentation): parameters and epoch records. Plain
 // JavaScript with no import, so Node, Chromium, workerd, Bun and Deno all load
 // it as is; the caller passes the simdnn module it imported and the runtime.
 
@@ -84,6 +86,41 @@ async function train(simdnn, rt, net, shape, seed) {
 }
 
 /**
+ * The Trainer's path, by fit(): a batch-norm + dropout MLP with L2 decay trained by AdamW under a cosine
+ * schedule on batches drawn with replacement, with a validation split; then SimpleConvNet on RandomAffine-
+ * augmented batches. The hash of both nets' parameters after it and every epoch's record but its seconds.
+ */
+async function fitHash(simdnn, rt) {
+  const runs = [];
+  const { x, t } = batch(rt, [120, 784], 4);
+  const labels = rt.labels([120], t);
+  const mlp = new simdnn.MultiLayerNetExtend(rt, {
+    inputSize: 784, hiddenSizeList: [64, 64], outputSize: 10, useBatchnorm: true, useDropout: true, dropoutRatio: 0.2, weightDecayLambda: 0.01,
+  });
+  runs.push({ net: mlp, trainer: new simdnn.Trainer(mlp, x, labels, x, labels, {
+    epochs: 3, miniBatchSize: 20, sampling: 'replacement', optimizer: 'adamw', optimizerParams: { lr: 0.01 },
+    lrSchedule: simdnn.createSchedule('cosine', { tMax: 3 }), validationSplit: 0.2,
+  }) });
+  const images = batch(rt, [40, 1, 28, 28], 5);
+  const imageLabels = rt.labels([40], images.t);
+  const augment = new simdnn.RandomAffine(rt, { degrees: 10, scale: [0.9, 1.1], shift: 2 });
+  const conv = new simdnn.SimpleConvNet(rt, {
+    inputDim: [1, 28, 28], convParam: { filterNum: 8, filterSize: 5, pad: 0, stride: 1 }, hiddenSize: 32, outputSize: 10,
+  });
+  runs.push({ net: conv, trainer: new simdnn.Trainer(conv, images.x, imageLabels, images.x, imageLabels, { epochs: 2, miniBatchSize: 10, optimizer: 'momentum', augment }) });
+  const records = [];
+  for (const { trainer } of runs) {
+    const result = await trainer.fit();
+    records.push(result.epochs.map(({ seconds: _, ...rest }) => rest));
+  }
+  const params = [await hashParams(mlp), await hashParams(conv)];
+  for (const { net, trainer } of runs) { trainer.dispose(); net.dispose(); }
+  augment.dispose();
+  for (const tensor of [x, labels, images.x, imageLabels]) tensor.dispose();
+  return { params, records: await sha256Hex(new TextEncoder().encode(JSON.stringify(records))) };
+}
+
+/**
  * Runs both nets on `rt` (a fresh runtime, seed 1) and returns their parameter
  * hashes, the last losses, and the threads the runtime ran on with the parts
  * its workers took (proof that a 2-thread run split work).
@@ -96,8 +133,9 @@ export async function trainHash(simdnn, rt) {
   const conv = await train(simdnn, rt, new simdnn.SimpleConvNet(rt, {
     inputDim: [1, 28, 28], convParam: { filterNum: 8, filterSize: 5, pad: 0, stride: 1 }, hiddenSize: 32, outputSize: 10,
   }), [16, 1, 28, 28], 3);
+  const fitted = await fitHash(simdnn, rt);
   return {
-    mlp: mlp.hash, conv: conv.hash, loss: [mlp.loss, conv.loss],
+    mlp: mlp.hash, conv: conv.hash, loss: [mlp.loss, conv.loss], fitted,
     predicted: [mlp.predicted, conv.predicted], frozenPredicted: [mlp.frozenPredicted, conv.frozenPredicted],
     reloaded: [mlp.reloaded, conv.reloaded],
     threads: rt.features.threads, workerChunks: rt.threadStats().workerChunks,

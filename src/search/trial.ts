@@ -116,8 +116,13 @@ function batchSize(s: Settings): number {
   return n;
 }
 
+/** A setting's optimizer as createOptimizer takes it (any casing; default 'sgd'), not yet checked. */
+function namedOptimizer(v: SettingValue | undefined): OptimizerName {
+  return String(v ?? 'sgd').toLowerCase() as OptimizerName;
+}
+
 function optimizerName(v: SettingValue | undefined): OptimizerName {
-  const optimizer = String(v ?? 'sgd').toLowerCase() as OptimizerName;
+  const optimizer = namedOptimizer(v);
   if (!optimizerNames.includes(optimizer)) throw new TypeError(`settings.optimizer: unknown name '${String(v)}' (expected one of ${optimizerNames.join(', ')})`);
   return optimizer;
 }
@@ -146,7 +151,7 @@ export function checkSettings(s: Settings): OptimizerName {
  * results record the settings they trained with. An unknown optimizer keeps them all (runTrial fails it).
  */
 export function trialSettings(drawn: Settings): Settings {
-  const name = String(drawn.optimizer ?? 'sgd').toLowerCase() as OptimizerName;
+  const name = namedOptimizer(drawn.optimizer);
   if (!optimizerNames.includes(name)) return drawn;
   const takes = (o: OptimizerName, key: string) => Object.hasOwn(optimizerDefaults[o], key);
   const other = (key: string) => !(TRIAL_SETTINGS as readonly string[]).includes(key) && !takes(name, key) && optimizerNames.some((o) => takes(o, key));

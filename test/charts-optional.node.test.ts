@@ -2,7 +2,7 @@
 // SVG say how to install them, before any work (search ran every trial first, then failed on the import;
 // experiment made its --out directory first).
 import { describe, it, expect, vi } from 'vitest';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -34,10 +34,10 @@ describe('SVG charts without vega installed', () => {
 
 /** Runs `body` in a fresh temporary directory (removed after) with the command line, loaded after the mock above. */
 async function inTempDir(body: (dir: string, runCli: typeof import('./helpers/cli.js').runCli, exists: (p: string) => Promise<boolean>) => Promise<void>): Promise<void> {
-  const { runCli } = await import('./helpers/cli.js');
+  const { runCli, exists } = await import('./helpers/cli.js');
   const dir = await mkdtemp(path.join(tmpdir(), 'simdnn-charts-optional-'));
   try {
-    await body(dir, runCli, (p) => stat(p).then(() => true, () => false));
+    await body(dir, runCli, exists);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -4,15 +4,14 @@
 // whose content is wrong is an error (exit 1) naming the argument. Every
 // command line here is small, so a guard that is gone costs a short run.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../src/node/cli/index.js';
-import { Capture, runCli } from './helpers/cli.js';
+import { Capture, runCli, exists } from './helpers/cli.js';
 
 const run = (argv: string[]) => runCli(argv);
-const exists = (file: string) => stat(file).then(() => true, () => false);
 /** `text` as a regular expression matching it literally. */
 const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -8,18 +8,17 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../src/node/cli/index.js';
-import { Capture, runCli } from './helpers/cli.js';
+import { Capture, runCli, exists } from './helpers/cli.js';
 
 const run = (argv: string[], signal?: AbortSignal) => runCli(argv, { signal });
 
 /** A quick study: 100 digits, a 784-20-10 net, one worker thread. */
 const QUICK = ['search', '--hidden', '20', '--rows', '100', '--epochs', '1', '--workers', '1'];
-const exists = (file: string) => stat(file).then(() => true, () => false);
 const indices = async (file: string) => (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).index as number).sort();
 
 let tmp: string;

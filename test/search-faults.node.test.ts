@@ -9,18 +9,17 @@
 //    for its next job for ever (an ASHA study, one job at a time, hung at its first job not stored).
 // Time limits here are ceilings for a hang, not timings.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { queueExecutor, runQueueWorker } from '../src/node/search/queue.js';
 import { hyperparameterSearch, logUniform, type SearchOptions } from '../src/search/index.js';
-import { freePort, runCli, startRedis, stopRedis } from './helpers/cli.js';
+import { freePort, runCli, startRedis, stopRedis, within as withinMs, exists } from './helpers/cli.js';
 
 const HANG_MS = 60_000;
 
 /** A quick study: 100 digits, a 784-20-10 net, one worker thread. */
 const QUICK = ['search', '--hidden', '20', '--rows', '100', '--epochs', '1', '--workers', '1', '--quiet'];
-const exists = (file: string) => stat(file).then(() => true, () => false);
 const lines = async (file: string) => (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { index: number });
 
 let tmp: string;
@@ -57,11 +56,7 @@ describe('a --space that draws the optimizer, with a parameter of one of them', 
 });
 
 /** `promise`, or a rejection naming `what` after HANG_MS. */
-function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const hang = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${HANG_MS} ms`)), HANG_MS); });
-  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
-}
+const within = <T>(what: string, promise: Promise<T>): Promise<T> => withinMs(what, promise, HANG_MS);
 
 describe('the queue coordinator', () => {
   it('reads on after a job it finds completed in Redis with no other job waiting (it waited for the next for ever)', async () => {

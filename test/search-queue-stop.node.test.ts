@@ -27,7 +27,7 @@ import { retryReporter } from '../src/node/cli/search.js';
 import { queueExecutor, runQueueWorker, type QueueWorkerEvent } from '../src/node/search/queue.js';
 import { STOP_GRACE_MS } from '../src/node/search/redis-connection.js';
 import { hyperparameterSearch, logUniform } from '../src/search/index.js';
-import { Capture, freePort, startCollecting, startRedis, type Proc } from './helpers/cli.js';
+import { Capture, freePort, startCollecting, startRedis, type Proc, within as withinMs } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'dist/node/cli.cjs');
@@ -53,11 +53,7 @@ function exited(p: Proc, timeoutMs = HANG_MS): Promise<number | null> {
 }
 
 /** `promise`, or a rejection naming `what` after HANG_MS. */
-function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const hang = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${HANG_MS} ms`)), HANG_MS); });
-  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
-}
+const within = <T>(what: string, promise: Promise<T>): Promise<T> => withinMs(what, promise, HANG_MS);
 
 async function waitFor(what: string, test: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + HANG_MS;

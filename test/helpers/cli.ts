@@ -2,6 +2,7 @@
 // loopback port for the servers (redis-server) the tests start.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { stat } from 'node:fs/promises';
 import { main, type Output } from '../../src/node/cli/index.js';
 
 /** An Output that keeps what is written; a TTY `columns` wide when asked (progress redraws then). */
@@ -17,6 +18,16 @@ export async function runCli(argv: string[], options: { signal?: AbortSignal; tt
   const code = await main(argv, { stdout, stderr }, { signal: options.signal });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
+
+/** `promise`, or a rejection naming `what` once it has been pending `ms` (a ceiling for a hang, not a timing). */
+export function within<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  const hang = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); });
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
+}
+
+/** Whether `file` exists (a file or a directory). */
+export const exists = (file: string): Promise<boolean> => stat(file).then(() => true, () => false);
 
 /** A loopback port nothing listens on (as the kernel picked it a moment ago). */
 export function freePort(): Promise<number> {

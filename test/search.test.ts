@@ -252,6 +252,24 @@ describe('resuming a study', () => {
     await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, reordered) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
   });
 
+  it('a metric stored as JSON null (a NaN: JSON has none) is NaN again when it answers its job', async () => {
+    const exec = inlineExecutor(rt, tinyData);
+    const study = { space: tinySpace, trials: 3, epochs: 1, seed: 9, data: {}, objective: 'valLoss' as const };
+    const first = await hyperparameterSearch({ ...study, executor: exec });
+    await exec.close();
+    const none: Executor = { concurrency: 1, run: async () => { throw new Error('nothing should run'); }, close: async () => undefined };
+    const diverged = first.jobs.map((j) => (j.index === 0 ? { ...j, history: j.history.map((e) => ({ ...e, valLoss: NaN })) } : j));
+    const stored = JSON.parse(JSON.stringify(diverged)) as typeof first.jobs;
+    expect(stored.find((j) => j.index === 0)!.history[0].valLoss).toBeNull();
+    const again = await hyperparameterSearch({ ...study, executor: resumeFrom(none, stored) });
+    const t0 = again.trials[0];
+    expect(t0.history[0].valLoss).toBeNaN();
+    expect(t0.history[0].valAcc).toBe(first.trials[0].history[0].valAcc);
+    expect(t0.objective).toBe(-Infinity);
+    expect(again.best.at(-1)!.index).toBe(0);
+    expect(again.trials.slice(1).map((t) => t.history)).toEqual(first.trials.slice(1).map((t) => t.history));
+  });
+
   it('runTrial checks its data tensors and names them', async () => {
     const other = await makeRuntime();
     const data = await tinyData(other, {});

@@ -63,9 +63,25 @@ export function storedMismatch(job: TrialJob, r: TrialResult): string | null {
   return null;
 }
 
+const METRICS = ['trainLoss', 'trainAcc', 'valLoss', 'valAcc'] as const;
+
+/**
+ * `r` as the search made it: JSON (a results file, Redis, a database) writes a NaN metric as
+ * null, which would reach objectives, rankings and tables as null; it is NaN again here.
+ */
+export function revivedResult(r: TrialResult): TrialResult {
+  if (!r.history.some((e) => METRICS.some((m) => e[m] === null))) return r;
+  const history = r.history.map((e) => {
+    const out = { ...e };
+    for (const m of METRICS) if (out[m] === null) out[m] = NaN;
+    return out;
+  });
+  return { ...r, history };
+}
+
 /**
  * An executor that answers jobs from `stored` results (by trial index and
- * epochs), marked `stored: true`, and sends the others to `inner`. A stored
+ * epochs), marked `stored: true` (metrics stored as JSON null are NaN again: revivedResult), and sends the others to `inner`. A stored
  * result that cannot answer its job (see storedMismatch: another study, seed,
  * settings or data, or no data recorded) makes run() reject, naming the trial.
  * close() closes `inner`.
@@ -79,7 +95,7 @@ export function resumeFrom(inner: Executor, stored: Iterable<TrialResult>): Exec
       const r = known.get(resultKey(job));
       if (!r) return inner.run(job, signal);
       const mismatch = storedMismatch(job, r);
-      return mismatch ? Promise.reject(new Error(mismatch)) : Promise.resolve({ ...r, stored: true });
+      return mismatch ? Promise.reject(new Error(mismatch)) : Promise.resolve({ ...revivedResult(r), stored: true });
     },
     close: () => inner.close(),
   };

@@ -12,7 +12,7 @@
 // 'timeout' result, a final outcome that BullMQ does not retry.
 import { availableParallelism, hostname } from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
-import { storedMismatch } from '../../search/resume.js';
+import { revivedResult, storedMismatch } from '../../search/resume.js';
 import { abortWatcher } from '../../search/abort-watch.js';
 import type { Executor } from '../../search/search.js';
 import type { TrialJob, TrialResult } from '../../search/trial.js';
@@ -142,7 +142,7 @@ export async function queueExecutor(options: QueueExecutorOptions): Promise<Exec
     waiting.delete(id);
     const why = mismatch(w.job, id, found.returnvalue);
     if (why) w.reject(new Error(why));
-    else w.resolve(found.returnvalue as TrialResult);
+    else w.resolve(revivedResult(found.returnvalue as TrialResult)); // BullMQ keeps results as JSON
     return true;
   };
 

@@ -14,6 +14,7 @@ import type { ExperimentData } from '../src/experiments/types.js';
 import { renderSvg } from '../src/node/charts.js';
 import { main } from '../src/node/cli/index.js';
 import { runExperimentsToDir } from '../src/node/cli/experiment.js';
+import { exists } from './helpers/cli.js';
 import { loadMnist } from '../src/node/data.js';
 import { createRuntime } from '../src/node/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
@@ -205,6 +206,21 @@ describe('simdnn experiment', () => {
       expect(html).toContain(result.conclusion.slice(0, 40).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'));
     }
     expect(html.match(/<section /g)).toHaveLength(2);
+  });
+
+  it('a stopped run keeps index.html of the experiments that finished and names the rest', async () => {
+    const out = path.join(tmp, 'stopped');
+    const names = ['optimizer-naive', 'gradient-vanishing', 'init-activations'];
+    const stop = new AbortController();
+    const reason = new Error('stopped by the test');
+    // abort once the first has written its files (its line on a non-TTY stderr)
+    const stderr = { write: (text: string) => { if (text.startsWith('optimizer-naive: ') && text.includes(' -> ')) stop.abort(reason); return true; } };
+    await expect(runExperimentsToDir({ names, out, quick: true, seed: 1, threads: 1 }, stderr, stop.signal)).rejects.toBe(reason);
+    const html = await readFile(path.join(out, 'index.html'), 'utf8');
+    expect(html.match(/<section /g)).toHaveLength(1);
+    expect(html).toContain('<section id="optimizer-naive">');
+    expect(html).toContain('The run stopped before it finished <code>gradient-vanishing</code>, <code>init-activations</code>.');
+    expect(await exists(path.join(out, 'gradient-vanishing.json'))).toBe(false);
   });
 
   it('refuses a bad command line with exit code 2', async () => {

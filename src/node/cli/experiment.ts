@@ -43,7 +43,8 @@ export interface ExperimentRunReport {
 
 /**
  * Runs the experiments and writes their files; resolves to what was written
- * (plus index.html when more than one ran, as with 'all'). Throws a TypeError for an unknown name, a
+ * (plus index.html when several were asked for, as with 'all'; when a run stops, the page shows those that
+ * finished and names the rest). Throws a TypeError for an unknown name, a
  * UsageError naming --out when `out` cannot be a directory, and the signal's reason when aborted; the
  * runtime and its workers are released either way.
  */
@@ -60,9 +61,11 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
   const progress = new ProgressBar(stderr, !s.quiet);
   const reports: ExperimentRunReport[] = [];
   const results: ExperimentResult[] = [];
+  let stopped: string | undefined;
   try {
     if (names.some((n) => experiments.find((e) => e.name === n)!.needsData)) data = (await loadMnist(rt)) as ExperimentData;
     for (const name of names) {
+      stopped = name;
       const start = performance.now();
       progress.start(name);
       // the search's trials run on worker threads, one per core (or --threads of them)
@@ -83,11 +86,17 @@ export async function runExperimentsToDir(s: ExperimentRunSettings, stderr: Expe
       reports.push({ name, seconds, json, svg });
       results.push(result);
     }
-    if (results.length > 1) await writeFile(path.join(s.out, 'index.html'), indexHtml(results, reports));
+    stopped = undefined;
   } finally {
     progress.finish();
     if (data) for (const t of [data.xTrain, data.tTrain, data.xTest, data.tTest]) t.dispose();
     await rt.dispose();
+    if (names.length > 1 && results.length > 0) {
+      const index = path.join(s.out, 'index.html');
+      if (stopped === undefined) await writeFile(index, indexHtml(results, reports, []));
+      // a stopped run keeps a page of the experiments that finished, naming the rest; its own error is what the caller hears
+      else await writeFile(index, indexHtml(results, reports, names.slice(names.indexOf(stopped)))).catch(() => undefined);
+    }
   }
   return reports;
 }
@@ -133,8 +142,8 @@ const readableJson = (v: unknown) => JSON.stringify(v, null, 1).replace(/\[[^[\]
 
 const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
-/** One page with every chart, its settings and the book's conclusion beside it. */
-function indexHtml(results: readonly ExperimentResult[], reports: readonly ExperimentRunReport[]): string {
+/** One page with every chart, its settings and the book's conclusion beside it; `missing`: those a stopped run did not finish. */
+function indexHtml(results: readonly ExperimentResult[], reports: readonly ExperimentRunReport[], missing: readonly string[]): string {
   const sections = results.map((r, i) => `<section id="${r.name}">
 <h2>${escapeHtml(r.title)} <code>${r.name}</code></h2>
 <div class="row">
@@ -162,12 +171,13 @@ body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 .side { flex: 1 1 24em; max-width: 40em; }
 pre { background: #f6f6f6; padding: 0.5em; font-size: 12px; overflow: auto; max-height: 24em; }
 nav a { margin-right: 1em; }
+.stopped { color: #a40; }
 </style>
 </head>
 <body>
 <h1>The chapter's experiments</h1>
 <nav>${results.map((r) => `<a href="#${r.name}">${r.name}</a>`).join(' ')}</nav>
-${sections}
+${missing.length ? `<p class="stopped">The run stopped before it finished ${missing.map((n) => `<code>${n}</code>`).join(', ')}.</p>\n` : ''}${sections}
 </body>
 </html>
 `;

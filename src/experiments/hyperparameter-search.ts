@@ -28,7 +28,8 @@ export const hyperparameterSearch: Experiment = {
       net: 'MultiLayerNet 784-[100, 100, 100, 100, 100, 100]-10, ReLU, He init (the search API\'s trial defaults)',
       optimizer: 'SGD',
       batchSize: 100,
-      data: { source: 'mnist', rows: ROWS, validation: VALIDATION_RATE, splitSeed: ctx.seed },
+      // the inline executor splits the caller's digits; a caller's executor loads the DataSpec's own (Node's: the bundled mnist)
+      data: { source: ctx.executor ? 'mnist' : 'options.data', rows: ROWS, validation: VALIDATION_RATE, splitSeed: ctx.seed },
       trials: ctx.quick ? 6 : 100,
       epochs: ctx.quick ? 8 : 50,
       learningRate: '10^U(-6, -2)',
@@ -37,7 +38,6 @@ export const hyperparameterSearch: Experiment = {
       ranking: 'validation accuracy after the last epoch',
       executor: ctx.executor ? 'the caller\'s executor' : 'inline: one trial after another on this runtime',
     };
-    // the caller's executor loads the same DataSpec's digits itself; the inline one takes them from options.data
     needRows(this.name, 'xTrain', ctx.data().xTrain.shape[0], ROWS);
     ctx.plan(settings.trials);
     const executor = ctx.executor ?? inlineExecutor(ctx.rt, (_rt, spec) => searchData(ctx, spec));

@@ -46,7 +46,11 @@ export interface ExperimentOptions {
   signal?: AbortSignal;
   /** Called as the experiment runs, with its units done so far. */
   onProgress?: (p: ExperimentProgress) => void;
-  /** Where hyperparameter-search runs its trials (e.g. Node's localExecutor: worker threads); default inline on `rt`. Borrowed: not closed. */
+  /**
+   * Where hyperparameter-search runs its trials (e.g. Node's localExecutor: worker threads); default inline on `rt`,
+   * splitting `data`. An executor loads its trials' data itself from the DataSpec `{ source: 'mnist', rows: 500, … }`
+   * (Node's: the bundled digits), not from `data`. Borrowed: not closed.
+   */
   executor?: Executor;
 }
 

@@ -21,8 +21,11 @@ export interface LayerActivation {
 /**
  * Every layer's output for `x` from one forward pass (inference mode unless `train`), copied
  * into plain arrays; e.g. the activations after each Sigmoid for the book's histograms:
- * `layerActivations(net, x).filter((a) => a.layer === 'Sigmoid')`. A TypeError naming net when it is
- * not one; otherwise throws as net.predict does.
+ * `layerActivations(net, x).filter((a) => a.layer === 'Sigmoid')`. With `train: true` the pass is a
+ * training pass, as `net.predict(x, true)`: batch normalization uses the batch's statistics and moves
+ * its running ones, dropout draws its masks from the runtime's stream (net.snapshotState() and rt.randomState keep
+ * them, to look without changing the net). A TypeError naming net when it is not one;
+ * otherwise throws as net.predict does.
  */
 export function layerActivations(net: Sequential, x: Tensor, options: { train?: boolean } = {}): LayerActivation[] {
   if (!(net instanceof Sequential)) {

@@ -183,13 +183,18 @@ describe('the playground started early, or given settings the net refuses', { ti
     // the digits held back: the click lands before the worker's runtime and data are in, on any machine
     await early.route('**/*.gz', async (route) => { await new Promise((resolve) => setTimeout(resolve, 1500)); await route.continue(); });
     await early.goto(`${server.url}/index.html`, { waitUntil: 'domcontentloaded' });
-    await early.fill('#hidden', '20');
+    await early.fill('#hidden', '20, 10'); // spaces after commas, as people type lists
     await early.fill('#epochs', '1');
     expect(await early.$('body[data-ready=true]'), 'clicked before the worker was ready').toBeNull();
     await early.click('#start');
     const first = early.locator('#runs li:nth-child(1)[data-state]');
     await first.waitFor({ timeout: 180_000 });
     expect(await first.getAttribute('data-state')).toBe('done');
+    expect(await first.textContent()).toContain('mlp 20-10 ');
+    // what the field takes: positive sizes, spaces around commas, or nothing (no hidden layer)
+    const valid = (v: string) => early.$eval('#hidden', (el, value) => { const input = el as HTMLInputElement; input.value = value; return input.checkValidity(); }, v);
+    for (const v of ['100', '100,100', ' 100 , 50 ', '']) expect(await valid(v), JSON.stringify(v)).toBe(true);
+    for (const v of ['100,', '100,abc', '0', '100,0', '1.5', '-3']) expect(await valid(v), JSON.stringify(v)).toBe(false);
     // 784 × 2,000,000 floats: the net's constructor refuses it; the run must end as failed, saying why
     await early.fill('#hidden', '2000000');
     await early.click('#start');

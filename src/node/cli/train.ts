@@ -143,7 +143,7 @@ const FLAGS: readonly Flag[] = [
   // 16, not the book's 100: on 8,000 digits, 5 epochs of 100 (400 steps) reach only ~0.92 test
   // accuracy with SGD lr 0.1; 5 epochs of 16 (2,500 steps) reach the 0.95 the defaults promise
   { name: 'batch', value: 'n', default: '16', help: 'mini-batch size' },
-  { name: 'seed', value: 'n', default: '1', help: 'random seed of initialisation and shuffling (the data split is fixed)' },
+  { name: 'seed', value: 'n', default: '1', help: "random seed of initialisation, shuffling, dropout, augmentation and --val-split's held-out rows (the data's train/test split is fixed)" },
   { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all)' },
   { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all)' },
@@ -154,7 +154,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
-  { name: 'resume', value: 'checkpoint', help: 'continue the run a checkpoint holds (its settings; the result is the same bits as the uninterrupted run)' },
+  { name: 'resume', value: 'checkpoint', help: 'continue the run a checkpoint holds, with its settings (beside it only --save, --checkpoint, --checkpoint-every, --threads, --relaxed, --json, --quiet); the result is the same bits as the uninterrupted run' },
   { name: 'threads', value: 'n|auto', default: 'auto', help: "threads for the kernels ('auto': one per core); results are the same bits for any count; steps run on one thread where the Trainer measures that faster (the summary says)" },
   { name: 'relaxed', help: 'relaxed-SIMD build (fused multiply-add: faster, results differ by CPU; Node 20 needs --experimental-wasm-relaxed-simd)' },
   { name: 'json', help: 'print one JSON object with the results on stdout' },

@@ -125,6 +125,21 @@ describe('train options that would be ignored or named wrongly', () => {
   });
 });
 
+describe('row counts above the data', () => {
+  it('--train-rows and --test-rows above what the data holds exit 2 naming the flag (the loaders took the first n: a run used fewer rows than asked)', async () => {
+    await refused([
+      [['train', '--quiet', '--train-rows', '8001', '--test-rows', '50', '--epochs', '1'], /^simdnn: --train-rows: 8001 is more than the 8,000 training rows of the bundled digits/],
+      [['train', '--quiet', '--train-rows', '100', '--test-rows', '2001', '--epochs', '1'], /^simdnn: --test-rows: 2001 is more than the 2,000 test rows of the bundled digits/],
+    ]);
+    const model = path.join(tmp, 'rows-model.safetensors');
+    expect((await run([...TINY_TRAIN, '--save', model])).code).toBe(0);
+    await refused([[['predict', model, '--test-rows', '2001'], /^simdnn: --test-rows: 2001 is more than the 2,000 test rows of the bundled digits/]]);
+    // all the rows there are is no error
+    const all = await run(['predict', model, '--test-rows', '2000', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+  });
+});
+
 describe('model file arguments', () => {
   /** Each command line naming a model file `file`, with the argument its errors name. */
   const withModel = (file: string): Array<[string[], string]> => [

@@ -97,10 +97,16 @@ describe('simdnn search', () => {
   it('refuses bad options with exit code 2, naming them', async () => {
     const empty = path.join(tmp, 'empty-space.json');
     await writeFile(empty, '{}');
+    const badName = path.join(tmp, 'bad-name-space.json');
+    await writeFile(badName, JSON.stringify({ lr: { kind: 'logUniform', low: 1e-6, high: 1e-2 }, batch: 50 }));
+    const badValue = path.join(tmp, 'bad-value-space.json');
+    await writeFile(badValue, JSON.stringify({ lr: { kind: 'logUniform', low: 1e-6, high: 1e-2 }, batchSize: 0 }));
     const cases: Array<[string[], RegExp]> = [
       [['search', '--scheduler', 'asha', '--eta', '1'], /--eta: expected a number >= 2/],
       [['search', '--scheduler', 'asha', '--min-epochs', '5', '--epochs', '2'], /--min-epochs: expected an integer in \[1, 2\], got '5'/],
       [['search', '--space', empty], /--space: .*empty-space\.json holds no setting, so nothing is searched/],
+      [['search', '--space', badName], /^simdnn: --space: settings\.batch: unknown setting/m],
+      [['search', '--space', badValue], /^simdnn: --space: settings\.batchSize: expected a positive integer, got 0/m],
       [['search', '--connect-timeout', '5'], /--connect-timeout: only with --queue/],
       [['search', '--queue', 'redis://127.0.0.1:1', '--connect-timeout', '0'], /--connect-timeout: expected a number of seconds > 0/],
       [['worker', '--queue', 'redis://127.0.0.1:1', '--connect-timeout', 'x'], /--connect-timeout: expected a number/],

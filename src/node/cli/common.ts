@@ -34,7 +34,25 @@ export async function checkDataArg(data: string, flag = 'data'): Promise<void> {
  * (loadIdx refuses a part with no images: there would be nothing to measure.)
  */
 export async function loadData(rt: Runtime, data: string, options: { flatten: boolean; trainRows?: number; testRows?: number }): Promise<LoadedDataSet<IntTensor>> {
-  return data === 'mnist' ? loadMnist(rt, options) : loadIdx(rt, data, options);
+  const set = data === 'mnist' ? await loadMnist(rt, options) : await loadIdx(rt, data, options);
+  try {
+    checkRowCount('train-rows', options.trainRows, set.xTrain.shape[0], 'training', data);
+    checkRowCount('test-rows', options.testRows, set.xTest.shape[0], 'test', data);
+  } catch (e) {
+    disposeData(set);
+    throw e;
+  }
+  return set;
+}
+
+/**
+ * `--<flag> n` asked for more rows than the data holds: a UsageError (the loaders take the first n, so
+ * a run would silently use fewer than the user asked for and believes it trained or tested on).
+ */
+export function checkRowCount(flag: string, asked: number | undefined, held: number, part: string, data: string): void {
+  if (asked !== undefined && asked > held) {
+    throw new UsageError(`--${flag}: ${asked} is more than the ${held.toLocaleString('en-US')} ${part} rows of ${data === 'mnist' ? 'the bundled digits' : `'${data}'`}`);
+  }
 }
 
 /** Frees a data set's four tensors. */

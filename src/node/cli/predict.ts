@@ -6,7 +6,7 @@ import { loadIdxPart, loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import type { NamedNet } from '../../nets/registry.js';
 import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
-import { checkDataArg, checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
+import { checkDataArg, checkRowCount, checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
 
 /** What `simdnn predict --json` prints. */
 export interface PredictReport {
@@ -81,11 +81,22 @@ function modelArg(option: string | boolean | undefined, positionals: readonly st
 
 /** The test images and labels `data` names: the bundled digits' test split, or an IDX directory's t10k files (its training files are not needed). */
 async function testSet(rt: Runtime, data: string, flatten: boolean, testRows: number | undefined): Promise<{ x: Tensor; t: IntTensor }> {
-  if (data !== 'mnist') return loadIdxPart(rt, data, 'test', { flatten, rows: testRows });
-  const set = await loadMnist(rt, { flatten, testRows });
-  set.xTrain.dispose();
-  set.tTrain.dispose();
-  return { x: set.xTest, t: set.tTest };
+  let x: Tensor, t: IntTensor;
+  if (data !== 'mnist') ({ x, t } = await loadIdxPart(rt, data, 'test', { flatten, rows: testRows }));
+  else {
+    const set = await loadMnist(rt, { flatten, testRows });
+    set.xTrain.dispose();
+    set.tTrain.dispose();
+    ({ xTest: x, tTest: t } = set);
+  }
+  try {
+    checkRowCount('test-rows', testRows, x.shape[0], 'test', data);
+  } catch (e) {
+    x.dispose();
+    t.dispose();
+    throw e;
+  }
+  return { x, t };
 }
 
 function evaluate(predictFn: (x: Tensor) => Tensor, x: Tensor, labels: Int32Array): Pick<PredictReport, 'accuracy' | 'perClass' | 'confusion' | 'invalid'> {
@@ -133,7 +144,7 @@ export const predictCommand: Command = {
   options: [
     { name: 'model', value: 'file|url', help: 'the model file (safetensors, from simdnn train --save) or its http(s) URL; or give it as FILE|URL' },
     { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
-    { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all)' },
+    { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all; more than the data holds is an error)' },
     { name: 'json', help: 'print one JSON object (accuracy, perClass, confusion) on stdout' },
     READ_TIMEOUT_OPTION,
   ],

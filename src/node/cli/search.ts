@@ -10,7 +10,7 @@ import path from 'node:path';
 import { resultKey, resumeFrom } from '../../search/resume.js';
 import { hyperparameterSearch, type Executor, type ScoredResult, type SearchResult } from '../../search/search.js';
 import { checkSpace, isDimension, logUniform, type SearchSpace } from '../../search/space.js';
-import { MAX_TRIAL_TIMEOUT_MS } from '../../search/trial.js';
+import { checkSpaceSettings, MAX_TRIAL_TIMEOUT_MS } from '../../search/trial.js';
 import { searchChart } from '../../search/charts.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { localExecutor } from '../search/local.js';
@@ -76,8 +76,9 @@ async function spaceOf(values: CommandContext['values']): Promise<SearchSpace> {
     } catch (e) {
       throw new UsageError(`--space: cannot read ${values.space} as JSON (${(e as Error).message})`);
     }
-    try { checkSpace(space); } catch (e) { throw new UsageError(`--space: ${(e as Error).message}`); }
-    if (Object.keys(space).length === 0) throw new UsageError(`--space: ${values.space} holds no setting, so nothing is searched (e.g. {"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}})`);
+    if (typeof space === 'object' && space !== null && Object.keys(space).length === 0) throw new UsageError(`--space: ${values.space} holds no setting, so nothing is searched (e.g. {"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}})`);
+    // the settings too (names, fixed values), as the search would refuse them after its first line
+    try { checkSpace(space); checkSpaceSettings(space); } catch (e) { throw new UsageError(`--space: ${(e as Error).message}`); }
     return space;
   }
   const hidden = get(values, 'hidden').split(',').map((n) => intValue('hidden', n.trim(), 1));

@@ -17,7 +17,10 @@ export interface LRSchedule {
   readonly interval: ScheduleInterval;
   /** The learning rate for period k (k periods done, 0-based) given the optimizer's base rate. */
   lrAt(k: number, baseLr: number): number;
-  /** Reports the epoch's metric (ReduceLROnPlateau only; the Trainer passes the validation loss, else the training loss). */
+  /**
+   * Reports the epoch's metric (ReduceLROnPlateau only). The Trainer passes the validation loss, else the training
+   * loss; to a schedule whose `mode` is 'max', the validation accuracy, else the training accuracy.
+   */
   observe?(metric: number): void;
   /** Plain-JSON state for checkpoints (stateful schedules only). */
   state?(): Record<string, number>;
@@ -143,7 +146,13 @@ export class ExponentialLR implements LRSchedule {
 /** CosineAnnealingLR's options (PyTorch's arguments in camelCase). */
 export interface CosineAnnealingLROptions extends IntervalOption { tMax: number; etaMin?: number }
 
-/** CosineAnnealingLR (PyTorch's closed form): lr = etaMin + (base − etaMin)·(1 + cos(π·k / tMax)) / 2 (etaMin default 0). */
+/**
+ * CosineAnnealingLR (PyTorch's closed form): lr = etaMin + (base − etaMin)·(1 + cos(π·k / tMax)) / 2 (etaMin default 0).
+ * Past tMax the cosine goes on, as PyTorch's does: back up to the base rate at 2·tMax, down again at 3·tMax (it
+ * neither stays at etaMin, as Keras's CosineDecay does, nor restarts): end the run at tMax periods for one descent.
+ * Per step over a whole run, tMax is the Trainer's maxIter: epochs × ⌊rows / batch⌋ (it drops the partial batch
+ * that PyTorch's DataLoader keeps by default, so epochs × len(loader) would stop short of etaMin).
+ */
 export class CosineAnnealingLR implements LRSchedule {
   readonly name = 'CosineAnnealingLR';
   readonly interval: ScheduleInterval;
@@ -200,8 +209,10 @@ export interface SequentialLROptions extends IntervalOption { schedulers: readon
 
 /**
  * SequentialLR: schedulers[i] from milestones[i−1] on, each restarted at its milestone
- * (k − milestones[i−1]); e.g. a LinearLR warm-up then CosineAnnealingLR. Every inner
- * schedule must have this one's interval and none may be ReduceLROnPlateau.
+ * (k − milestones[i−1]), as PyTorch's (whose step runs the next schedule's period 0 at its milestone);
+ * e.g. a LinearLR warm-up then CosineAnnealingLR. Every inner schedule must have this one's interval
+ * and none may be ReduceLROnPlateau. A milestone 0 is refused (PyTorch's SequentialLR runs schedulers[0]
+ * at period 0 anyway, pytorch/pytorch#185872): leave out the schedule it would skip.
  */
 export class SequentialLR implements LRSchedule {
   readonly name = 'SequentialLR';
@@ -239,6 +250,7 @@ export class SequentialLR implements LRSchedule {
 
 /** ReduceLROnPlateau's options (PyTorch's arguments in camelCase). */
 export interface ReduceLROnPlateauOptions {
+  /** 'min' (default): watch for a fall (a Trainer shows it the loss); 'max': for a rise (a Trainer shows it the accuracy). */
   mode?: 'min' | 'max';
   factor?: number;
   patience?: number;
@@ -250,10 +262,12 @@ export interface ReduceLROnPlateauOptions {
 }
 
 /**
- * ReduceLROnPlateau (PyTorch's, per epoch): after `patience` epochs whose metric did
- * not improve on the best by `threshold` (relative: best·(1 ∓ threshold); absolute:
- * best ∓ threshold), lr ← max(lr·factor, minLr), then `cooldown` epochs without
- * counting; a change smaller than eps is skipped. Defaults: min, 0.1, 10, 1e-4, rel, 0, 0, 1e-8.
+ * ReduceLROnPlateau (PyTorch's, per epoch): at the end of the (patience + 1)-th epoch in a row whose metric did
+ * not improve on the best by `threshold` (relative: best·(1 ∓ threshold); absolute: best ∓ threshold; a NaN
+ * never improves), lr ← max(lr·factor, minLr) from the next epoch on, then `cooldown` epochs without counting;
+ * a change smaller than eps is skipped. PyTorch's count: patience 2 lets two such epochs pass and cuts after
+ * the third (Keras's ReduceLROnPlateau cuts after the second; early stopping's patience counts as Keras's).
+ * Defaults: min, 0.1, 10, 1e-4, rel, 0, 0, 1e-8.
  */
 export class ReduceLROnPlateau implements LRSchedule {
   readonly name = 'ReduceLROnPlateau';

@@ -33,10 +33,22 @@ export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
 export interface EarlyStoppingOptions {
   /** Epochs without an improvement of the validation loss before training stops. */
   patience: number;
-  /** An improvement is a validation loss below the best by more than this. Default 0. */
+  /** An improvement is a validation loss below the best by more than this (Keras's test: loss + minDelta < best). Default 0. */
   minDelta?: number;
-  /** Put back the parameters (and layer state) of the best epoch when training ends. Default true. */
+  /**
+   * Put back the parameters (and layer state) of the best epoch when training ends, however it ends but by an
+   * error or an abort (Keras's restore_best_weights, which restores in on_train_end). Default true, where Keras's
+   * default is False: pass false for the last epoch's parameters, as a ported `EarlyStopping(patience=…)` keeps.
+   */
   restoreBest?: boolean;
+  /**
+   * Keras's baseline: the count of epochs starts again only at a validation loss that beats both the best and
+   * this (by minDelta); once `patience` epochs have gone by without beating it, the first epoch that does not
+   * improve on the best stops the run. Default none.
+   */
+  baseline?: number;
+  /** Keras's start_from_epoch: the first N epochs (a warm-up) are not watched, nor kept as the best. Default 0. */
+  startFromEpoch?: number;
 }
 
 /** TrainerOptions.checkpoint: `every` must be a positive integer and `write` a function (else the Trainer throws). */
@@ -91,6 +103,8 @@ export interface TrainerBaseOptions {
   /**
    * Sets the optimizer's `lr` before every epoch or step. Its base rate is the optimizer's lr when a run starts from
    * its first step, unless that lr is the one the schedule left there (a second run then repeats the schedule).
+   * A ReduceLROnPlateau is shown each epoch's validation loss (no validation: the epoch's training loss), or with
+   * mode 'max' its validation accuracy (else training accuracy).
    */
   lrSchedule?: LRSchedule;
   /** Run on every gathered training batch before its step: a RandomAffine (its output is trained on) or any function. */
@@ -234,7 +248,13 @@ export interface TrainEndEvent extends TrainerEvent {
   result: TrainResult;
 }
 
-/** Keras-like callbacks. fit() awaits a returned Promise; train() cannot, and refuses one with a TypeError. Any may call `stop()`. */
+/**
+ * Keras-like callbacks. fit() awaits a returned Promise; train() cannot, and refuses one with a TypeError. Any may call `stop()`.
+ * A hook that throws (or whose promise rejects) ends train()/fit() with its error where the run was: an epoch
+ * already evaluated stays recorded (the schedule and early stopping have seen it; its checkpoint is not written).
+ * The next train()/fit() goes on from there and ends with the bits of the run the error interrupted, as after a
+ * step that threw; a run that ended (finished, stopped, or fit() aborted) is started afresh instead.
+ */
 export interface TrainerCallbacks {
   /** Before the first epoch (`epoch` 0 on a fresh run). */
   onTrainBegin?(e: TrainerEvent): void | Promise<void>;
@@ -303,7 +323,7 @@ const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
 ]);
-const EARLY_STOPPING_KEYS = new Set(['patience', 'minDelta', 'restoreBest']);
+const EARLY_STOPPING_KEYS = new Set(['patience', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
 const CHECKPOINT_KEYS = new Set(['every', 'write']);
 const VALIDATION_KEYS = new Set(['x', 't']);
 /** The lists of a run's record (TrainResult), which a resumed run goes on appending to. */
@@ -440,9 +460,11 @@ export class Trainer {
     if (earlyStopping !== undefined) {
       if (validationSplit === undefined && validation === undefined) throw new TypeError('Trainer: earlyStopping watches the validation loss: give validationSplit or validation');
       checkOptions('Trainer: earlyStopping', earlyStopping, EARLY_STOPPING_KEYS);
-      const { patience, minDelta = 0, restoreBest = true } = earlyStopping;
+      const { patience, minDelta = 0, restoreBest = true, baseline, startFromEpoch = 0 } = earlyStopping;
       if (!(Number.isInteger(patience) && patience >= 0)) throw new RangeError(`Trainer: earlyStopping.patience must be a non-negative integer, got ${patience}`);
       if (!(Number.isFinite(minDelta) && minDelta >= 0)) throw new RangeError(`Trainer: earlyStopping.minDelta must be a number >= 0, got ${minDelta}`);
+      if (baseline !== undefined && !Number.isFinite(baseline)) throw new RangeError(`Trainer: earlyStopping.baseline must be a finite number, got ${shown(baseline)}`);
+      if (!(Number.isSafeInteger(startFromEpoch) && startFromEpoch >= 0)) throw new RangeError(`Trainer: earlyStopping.startFromEpoch must be a non-negative integer, got ${shown(startFromEpoch)}`);
       checkFlag('Trainer', 'earlyStopping.restoreBest', restoreBest);
     }
     if (checkpoint !== undefined) {
@@ -1037,7 +1059,7 @@ export class Trainer {
       this.result.trainAccList.push(record.trainAcc);
       this.result.testAccList.push(record.testAcc);
       if (record.valAcc !== undefined) this.result.valAccList.push(record.valAcc);
-      schedule?.observe?.(record.valLoss ?? record.trainLoss);
+      schedule?.observe?.(watchedMetric(schedule, record));
       if (this.stopRequested) reason = 'callback';
       if (this.watchEarlyStop(record)) { this.stopRequested = true; reason = 'earlyStopping'; }
       this.options.onProgress?.({ kind: 'epoch', epoch, iter: this.iter, maxIter: this.maxIter, loss: this.result.trainLossList[this.iter - 1], record });
@@ -1076,10 +1098,13 @@ export class Trainer {
     this.finished = false;
   }
 
-  /** Whether early stopping has said stop (its count of epochs without improvement reached the patience). */
+  /**
+   * Whether early stopping has said stop: its count reached the patience at an epoch that did not improve
+   * (with a baseline the count also runs on through improvements that stay above it, which do not stop a run).
+   */
   private earlyStopReached(): boolean {
     const es = this.options.earlyStopping;
-    return es !== undefined && this.wait > 0 && this.wait >= es.patience;
+    return es !== undefined && this.wait > 0 && this.wait >= es.patience && this.bestEpoch !== this.epoch;
   }
 
   /**
@@ -1091,18 +1116,25 @@ export class Trainer {
     return this.iter >= this.maxIter || this.earlyStopReached();
   }
 
-  /** Records the validation loss; true when early stopping says stop. */
+  /** Records the validation loss; true when early stopping says stop (Keras's EarlyStopping.on_epoch_end). */
   private watchEarlyStop(record: EpochRecord): boolean {
     const es = this.options.earlyStopping;
     if (!es || record.valLoss === undefined) return false;
-    if (record.valLoss < this.bestLoss - (es.minDelta ?? 0)) {
-      this.bestLoss = record.valLoss;
+    // a warm-up's epochs are neither counted nor kept as the best
+    if (record.epoch <= (es.startFromEpoch ?? 0)) return false;
+    const loss = record.valLoss, minDelta = es.minDelta ?? 0;
+    // Keras's and Lightning's test, to the bit: `best − minDelta` rounds otherwise for some losses, and a run
+    // stopped an epoch apart from theirs on the same losses
+    const improves = (reference: number) => loss + minDelta < reference;
+    this.wait++;
+    if (improves(this.bestLoss)) {
+      this.bestLoss = loss;
       this.bestEpoch = record.epoch;
-      this.wait = 0;
       this.best?.save();
+      // the count starts again only at a loss that also beats the baseline
+      if (es.baseline === undefined || improves(es.baseline)) this.wait = 0;
       return false;
     }
-    this.wait++;
     // Keras's and Lightning's count: patience 2 stops at the second epoch without improvement
     return this.wait >= es.patience;
   }
@@ -1156,6 +1188,15 @@ export class Trainer {
     }
     return { loss: lossSum / rows, accuracy: correct / rows };
   }
+}
+
+/**
+ * The epoch's figure a stateful schedule watches: the validation (else training) accuracy for one that looks for
+ * a rise (ReduceLROnPlateau's mode 'max', as PyTorch's `scheduler.step(val_acc)`), else the validation (else
+ * training) loss: a loss fed to mode 'max' never improved while the net learnt, and cut the rate every few epochs.
+ */
+function watchedMetric(schedule: LRSchedule, record: EpochRecord): number {
+  return (schedule as { mode?: unknown }).mode === 'max' ? record.valAcc ?? record.trainAcc : record.valLoss ?? record.trainLoss;
 }
 
 function emptyResult(): TrainResult {

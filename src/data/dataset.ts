@@ -2,7 +2,7 @@
 // load_mnist shapes them: normalize (pixel / 255), flatten (rows of 784, or
 // [N, 1, 28, 28] images), oneHotLabel ([N, classes] rows, or int labels).
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { IntTensor, MAX_ELEMENTS, Tensor, describeValue, shown } from '../runtime/tensor.js';
+import { badNumber, IntTensor, MAX_ELEMENTS, Tensor, describeValue, shown } from '../runtime/tensor.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
 
 /** Images as bytes, the way IDX files and the mnist package hold them. */
@@ -94,7 +94,7 @@ export function oneHot(rt: Runtime, labels: ArrayLike<number>, numClasses: numbe
   for (let i = 0; i < N; i++) {
     const c = labels[i];
     if (!(typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < numClasses)) {
-      throw new (typeof c === 'number' ? RangeError : TypeError)(`oneHot: labels[${i}] is ${shown(c)}, expected an integer in [0, ${numClasses})`);
+      throw badNumber(c, `oneHot: labels[${i}] is ${shown(c)}, expected an integer in [0, ${numClasses})`);
     }
     classes.push(c);
   }
@@ -115,7 +115,7 @@ export function selectRows(images: RawImages, indices: ArrayLike<number>): RawIm
   for (let r = 0; r < indices.length; r++) {
     const i = indices[r];
     if (!(typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < N)) {
-      throw new (typeof i === 'number' ? RangeError : TypeError)(`selectRows: indices[${r}] is ${shown(i)}, expected an integer in [0, ${N})`);
+      throw badNumber(i, `selectRows: indices[${r}] is ${shown(i)}, expected an integer in [0, ${N})`);
     }
     chosen.push(i);
   }

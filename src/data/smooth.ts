@@ -1,7 +1,7 @@
 // The book's smooth_curve (common/util.py), for loss curves: the series is
 // mirrored by 10 points at each end, convolved with a normalised Kaiser window
 // of 11 points (beta 2, numpy.kaiser), and trimmed back to its length.
-import { describeValue } from '../runtime/tensor.js';
+import { badNumber, describeValue } from '../runtime/tensor.js';
 
 const WINDOW = 11;
 const BETA = 2;
@@ -35,9 +35,9 @@ const MAX_KAISER_POINTS = 2 ** 20;
  * Throws a RangeError (a TypeError for a non-number) naming m or beta otherwise.
  */
 export function kaiserWindow(m: number, beta: number): number[] {
-  if (!(Number.isSafeInteger(m) && m >= 0)) throw new (typeof m === 'number' ? RangeError : TypeError)(`kaiserWindow: m must be a non-negative integer, got ${describeValue(m)}`);
+  if (!(Number.isSafeInteger(m) && m >= 0)) throw badNumber(m, `kaiserWindow: m must be a non-negative integer, got ${describeValue(m)}`);
   if (m > MAX_KAISER_POINTS) throw new RangeError(`kaiserWindow: m must be at most ${MAX_KAISER_POINTS} (2^20 points), got ${describeValue(m)}`);
-  if (!(typeof beta === 'number' && Math.abs(beta) <= MAX_BETA)) throw new (typeof beta === 'number' ? RangeError : TypeError)(`kaiserWindow: beta must be a number in [-${MAX_BETA}, ${MAX_BETA}], got ${describeValue(beta)}`);
+  if (!(typeof beta === 'number' && Math.abs(beta) <= MAX_BETA)) throw badNumber(beta, `kaiserWindow: beta must be a number in [-${MAX_BETA}, ${MAX_BETA}], got ${describeValue(beta)}`);
   if (m === 1) return [1];
   const denominator = besselI0(beta);
   return Array.from({ length: m }, (_, n) => {

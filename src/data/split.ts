@@ -1,7 +1,7 @@
 // A seeded, stratified train/test split. It uses its own small generator
 // (mulberry32: 32-bit integer math, identical on every host) rather than the
 // runtime's stream, so a data set's split never depends on the training seed.
-import { describeValue, shown } from '../runtime/tensor.js';
+import { badNumber, describeValue, shown } from '../runtime/tensor.js';
 
 /** What stratifiedSplit returns: disjoint row indices, each class split in the same proportion. */
 export interface Split {
@@ -52,7 +52,7 @@ export function stratifiedSplit(labels: ArrayLike<number>, testCount: number, se
   for (let i = 0; i < N; i++) {
     const c = labels[i];
     if (!(typeof c === 'number' && Number.isInteger(c) && c >= 0)) {
-      throw new (typeof c === 'number' ? RangeError : TypeError)(`stratifiedSplit: labels[${i}] is ${shown(c)}, expected a non-negative integer`);
+      throw badNumber(c, `stratifiedSplit: labels[${i}] is ${shown(c)}, expected a non-negative integer`);
     }
     let rows = byClass.get(c);
     if (!rows) byClass.set(c, rows = []);

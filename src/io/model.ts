@@ -17,7 +17,7 @@ import type { ElementwiseOptimizer, Optimizer, OptimizerState } from '../optim/o
 import { createOptimizer, optimizerNames, type OptimizerName } from '../optim/registry.js';
 import { OutOfMemoryError } from '../runtime/errors.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { describeValue, shown, type Tensor } from '../runtime/tensor.js';
+import { checkedValues, describeValue, shown, type Tensor } from '../runtime/tensor.js';
 import { ChunkReader, readSync, type Reading } from './chunk-reader.js';
 import { decodeFloats, encodeHeader, float32Bytes, littleEndianBytes, parseHeader, readHeaderLength, SafetensorsError, SAFETENSORS_DTYPES, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 
@@ -136,6 +136,9 @@ function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimi
   return { saved: { name, options: values, t: state.t }, state };
 }
 
+/** Most elements a JavaScript array holds (2^32 − 1): trainLoss can be no longer. */
+const MAX_ARRAY_LENGTH = 2 ** 32 - 1;
+
 /**
  * The model as safetensors bytes, in pieces of at most `chunkBytes` (the
  * header first). Takes a named net (MultiLayerNet, MultiLayerNetExtend,
@@ -173,8 +176,9 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
       if (!Array.isArray(shape) || !sameShape(shape, t.shape) || data === null || typeof data !== 'object' || data.length !== t.size) {
         throw new RangeError(`${who}: best['${name}'] must have the shape [${t.shape.join(', ')}] and ${t.size} values`);
       }
-      // a tensor's data would be emptied if the memory grew while the pieces are consumed (writeModelFile awaits)
-      extra.push({ name: `${BEST_PREFIX}${name}`, shape, values: named.rt.detachSafe(data) });
+      // a tensor's data would be emptied if the memory grew while the pieces are consumed (writeModelFile awaits);
+      // the values checked as numbers (a string or an object was written as NaN)
+      extra.push({ name: `${BEST_PREFIX}${name}`, shape, values: named.rt.detachSafe(checkedValues(`${who}: best['${name}']`, shape, t.size, data, false)) });
     }
   }
   if (optimizer !== undefined) {
@@ -195,8 +199,11 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
     }
   }
   // copied at the call, as the best epoch's are: the Trainer goes on appending
-  if (options.trainLoss !== undefined && (options.trainLoss === null || typeof options.trainLoss !== 'object')) throw new TypeError(`${who}: trainLoss must be an array of numbers, got ${describeValue(options.trainLoss)}`);
-  const trainLoss = options.trainLoss === undefined ? undefined : Float64Array.from(options.trainLoss);
+  const givenLoss: unknown = options.trainLoss;
+  const lossLength = givenLoss !== null && typeof givenLoss === 'object' ? (givenLoss as ArrayLike<unknown>).length : undefined;
+  if (givenLoss !== undefined && !(Number.isInteger(lossLength) && lossLength! >= 0 && lossLength! <= MAX_ARRAY_LENGTH)) throw new TypeError(`${who}: trainLoss must be an array of numbers, got ${describeValue(givenLoss)}`);
+  // its values checked as numbers (a string was written as NaN, an object without elements as that many NaNs)
+  const trainLoss = givenLoss === undefined ? undefined : Float64Array.from(checkedValues(`${who}: trainLoss`, [lossLength!], lossLength!, givenLoss, false));
   const lossTensor = trainLoss ? [{ name: TRAIN_LOSS_TENSOR, shape: [trainLoss.length], dtype: 'F64' as const }] : [];
   const header = encodeHeader([...own.map(([name, t]) => ({ name, shape: t.shape })), ...extra, ...lossTensor], meta);
   const floatsPerPiece = Math.floor(chunkBytes / 4);
@@ -204,6 +211,7 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
     yield header;
     for (const [, t] of own) {
       for (let at = 0; at < t.size; at += floatsPerPiece) {
+        if (named.disposed) throw new Error(`${who}: the net was disposed while its pieces were read`);
         // a copy: the memory may grow (detaching views) while the caller holds the piece
         yield float32Bytes(t.data.slice(at, Math.min(t.size, at + floatsPerPiece)));
       }

@@ -221,9 +221,15 @@ export interface TensorToWrite {
  * reference writer does, so the data is aligned). Returns the bytes the caller
  * owns. Throws a SafetensorsError for a metadata value that is not a string, a
  * tensor named `__metadata__` or twice, a dtype other than F32 and F64, or a
- * shape that is not non-negative integers.
+ * shape that is not non-negative integers; a TypeError for tensors that are not
+ * an array of objects named by strings, or metadata that is not an object.
  */
 export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Readonly<Record<string, string>>): Uint8Array<ArrayBuffer> {
+  if (!Array.isArray(tensors)) throw new TypeError(`encodeHeader: tensors must be an array of { name, shape, dtype? }, got ${describeValue(tensors)}`);
+  tensors.forEach((t: unknown, i) => {
+    if (t === null || typeof t !== 'object' || typeof (t as TensorToWrite).name !== 'string') throw new TypeError(`encodeHeader: tensors[${i}] must be { name, shape, dtype? } with a string name, got ${describeValue(t)}`);
+  });
+  if (metadata === null || typeof metadata !== 'object') throw new TypeError(`encodeHeader: metadata must be an object of strings, got ${describeValue(metadata)}`);
   // no prototype: a tensor may be named 'constructor' or '__proto__'
   const header: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(metadata)) {

@@ -4,7 +4,7 @@
 // `spatial` asks for the per-channel form CNNs use (statistics over N, H, W).
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { badNumber, checkFloatTensor, overlapOf, shown, type Tensor } from '../runtime/tensor.js';
 import { checkFlag } from '../runtime/options.js';
 
 /**
@@ -54,6 +54,10 @@ export class BatchNormalization implements Layer {
   private readonly buffers: Buffers;
   private saved: Saved | null = null;
   private disposed = false;
+  /** Where the running statistics given overlap another tensor given ('runningMean overlaps gamma'), or null. */
+  private readonly statsOverlap: string | null;
+  /** Where the gradients given overlap another tensor given, or null. */
+  private readonly gradsOverlap: string | null;
 
   /**
    * Batch normalization with scale `gamma` and shift `beta` (live float tensors of one runtime, one value a
@@ -61,8 +65,9 @@ export class BatchNormalization implements Layer {
    * given in options. `momentum` (default 0.9, in [0, 1]) weighs the running statistics' old values. The
    * running statistics and gradients not given are made zero-filled, owned by the layer: dispose() frees them.
    * @throws TypeError if gamma, beta or a tensor in options is not a live float tensor of gamma's runtime, options
-   * is not an object or has an unknown key, or spatial is not a boolean; RangeError for a momentum or eps out of
-   * range, or beta or a tensor in options not sized like gamma.
+   * is not an object or has an unknown key, spatial is not a boolean, or momentum or eps is not a number; RangeError
+   * for a momentum or eps out of range, or beta or a tensor in options not sized like gamma. Running statistics
+   * or gradients given that overlap another tensor given are refused by a training-mode forward or by backward.
    */
   constructor(readonly gamma: Tensor, readonly beta: Tensor, momentum = 0.9, options: BatchNormalizationOptions = {}) {
     checkFloatTensor(gamma?.rt, gamma, 'BatchNormalization: gamma');
@@ -71,10 +76,10 @@ export class BatchNormalization implements Layer {
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key)) throw new TypeError(`BatchNormalization: unknown option '${key}' (expected one of ${[...OPTION_KEYS].join(', ')})`);
     }
-    if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) throw new RangeError(`BatchNormalization: momentum must be in [0, 1], got ${momentum}`);
+    if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) throw badNumber(momentum, `BatchNormalization: momentum must be in [0, 1], got ${shown(momentum)}`);
     const eps = options.eps ?? 1e-6;
     // the kernels take eps as a float32: below ~7e-46 it is 0, and a constant feature's 1/√0 NaN
-    if (!(Number.isFinite(eps) && Math.fround(eps) > 0)) throw new RangeError(`BatchNormalization: eps must be a positive number a float32 holds, got ${eps}`);
+    if (!(Number.isFinite(eps) && Math.fround(eps) > 0)) throw badNumber(eps, `BatchNormalization: eps must be a positive number a float32 holds, got ${shown(eps)}`);
     const { runningMean, runningVar, dgamma, dbeta, spatial = false } = options;
     checkFlag('BatchNormalization', 'options.spatial', spatial);
     const given = { beta, runningMean, runningVar, dgamma, dbeta };
@@ -82,6 +87,10 @@ export class BatchNormalization implements Layer {
       if (t !== undefined) checkFloatTensor(gamma.rt, t, `BatchNormalization: ${what}`);
       if (t && t.size !== gamma.size) throw new RangeError(`BatchNormalization: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
     }
+    // a training forward writes the running statistics and backward the gradients while they read gamma (a frozen
+    // net's forward-only twin gives gamma and beta as its gradients: frozen.ts), so each refuses tensors that overlap
+    this.statsOverlap = overlapOf({ gamma, beta, dgamma, dbeta }, { runningMean, runningVar });
+    this.gradsOverlap = overlapOf({ gamma, beta, runningMean, runningVar }, { dgamma, dbeta });
     this.buffers = new Buffers(gamma.rt);
     this.momentum = momentum;
     this.eps = eps;
@@ -103,6 +112,7 @@ export class BatchNormalization implements Layer {
     const { batch, features, spatialSize } = this.layout(x);
     // (spatial: N·H·W values a channel; [N, C, 0, W] would make the running statistics 0/0)
     if (train && batch * spatialSize === 0) throw new RangeError(`BatchNormalization.forward: training mode needs at least one value a feature, got x [${x.shape.join(', ')}]`);
+    if (train && this.statsOverlap) throw new RangeError(`BatchNormalization.forward: the tensors given overlap (${this.statsOverlap}); training mode would write the running statistics while it reads them`);
     const rt = x.rt;
     const k = rt.unsafeKernels;
     const y = this.buffers.get('out', x.shape);
@@ -139,6 +149,7 @@ export class BatchNormalization implements Layer {
     checkFloatTensor(x.rt, dout, 'BatchNormalization.backward: dout');
     checkFloatTensor(x.rt, x, 'BatchNormalization.backward: the forward input x');
     if (dout.size !== x.size) throw new RangeError(`BatchNormalization.backward: dout must be [${x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    if (this.gradsOverlap) throw new RangeError(`BatchNormalization.backward: the tensors given overlap (${this.gradsOverlap}); it would write the gradients while it reads gamma`);
     const k = x.rt.unsafeKernels;
     const dx = this.buffers.get('dx', x.shape);
     const C = this.gamma.size;

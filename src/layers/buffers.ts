@@ -5,7 +5,7 @@
 // rows evaluated, the validation and the test sets), and with four kept its
 // evaluations evicted the training batch's buffers, which every epoch's first
 // step then made again; eight leave room for the caller's own shapes.
-import type { Runtime } from '../runtime/runtime.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, sharesMemory, type Shape } from '../runtime/tensor.js';
 
 const SHAPES_PER_NAME = 8;
@@ -20,7 +20,9 @@ export class Buffers {
   private readonly ints = new Map<string, IntTensor[]>();
 
   /** Scratch on `rt`, empty: it allocates nothing until a tensor is asked for; dispose() frees every one it made. */
-  constructor(readonly rt: Runtime) {}
+  constructor(readonly rt: Runtime) {
+    checkRuntime(rt, 'Buffers'); // else the first get() failed deep inside
+  }
 
   /** A float tensor for `name` with this shape; contents are whatever the last user left. */
   get(name: string, shape: Shape): Tensor {

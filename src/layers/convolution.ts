@@ -16,7 +16,7 @@
 import type { ActivationBackwardFusingLayer, ActivationFusingLayer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, checkKernelSize, sharesMemory, type Tensor } from '../runtime/tensor.js';
+import { badNumber, checkFloatTensor, checkKernelSize, overlapOf, sharesMemory, shown, type Tensor } from '../runtime/tensor.js';
 import { activationCode, type FusedActivation, type Runtime } from '../runtime/runtime.js';
 
 /** Gradient tensors a Convolution writes into instead of making its own: both or neither, sized like W and b; they stay the giver's (dispose() leaves them). */
@@ -67,8 +67,9 @@ export function convOutputSize(size: number, filter: number, stride: number, pad
 export const MAX_WINDOW = 2 ** 24;
 
 export function checkStridePad(who: string, stride: number, pad: number): void {
-  if (!(Number.isInteger(stride) && stride > 0 && stride <= MAX_WINDOW)) throw new RangeError(`${who}: stride must be a positive integer, got ${stride} (at most ${MAX_WINDOW})`);
-  if (!(Number.isInteger(pad) && pad >= 0 && pad <= MAX_WINDOW)) throw new RangeError(`${who}: pad must be a non-negative integer, got ${pad} (at most ${MAX_WINDOW})`);
+  // shown(): a Symbol in the message would throw while it is formatted, a BigInt or a string read as a number
+  if (!(Number.isInteger(stride) && stride > 0 && stride <= MAX_WINDOW)) throw badNumber(stride, `${who}: stride must be a positive integer, got ${shown(stride)} (at most ${MAX_WINDOW})`);
+  if (!(Number.isInteger(pad) && pad >= 0 && pad <= MAX_WINDOW)) throw badNumber(pad, `${who}: pad must be a non-negative integer, got ${shown(pad)} (at most ${MAX_WINDOW})`);
 }
 
 /**
@@ -145,6 +146,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   readonly grads: Readonly<Record<string, Tensor>>;
   private readonly buffers: Buffers;
   private readonly ownsGrads: boolean;
+  /** Where the grads given overlap W, b or each other ('dW overlaps W'), or null: backward refuses then. */
+  private readonly gradsOverlap: string | null;
   private x: Tensor | null = null;
   private packed: Tensor | null = null;
   /** A frozen twin's Wᵀ in GEMM's B panels, for the forward by positions: packed at its first use, kept. */
@@ -158,9 +161,10 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
    * views on a net's gradient block; both or neither): they stay the giver's too. Without them the layer makes
    * zero-filled dW and db, which dispose() frees.
    * @throws TypeError if W, b, dW or db is not a live float tensor of W's runtime, grads is not an object, has
-   * an unknown key, or gives only one of dW and db; RangeError if W is not 4-D, b does not have W's FN
-   * elements, stride is not a positive integer or pad a non-negative one (each at most a window's limit), or
-   * dW and db are not W's and b's sizes.
+   * an unknown key, or gives only one of dW and db, or stride or pad is not a number; RangeError if W is not
+   * 4-D, b does not have W's FN elements, stride is not a positive integer or pad a non-negative one (each at
+   * most a window's limit), or dW and db are not W's and b's sizes. Grads that overlap W, b or each other are
+   * refused by backward.
    */
   constructor(readonly W: Tensor, readonly b: Tensor, readonly stride = 1, readonly pad = 0, grads: ConvolutionGrads = {}) {
     checkFloatTensor(W?.rt, W, 'Convolution: W');
@@ -177,6 +181,9 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     if (b.size !== W.shape[0]) throw new RangeError(`Convolution: b must have ${W.shape[0]} elements (W's filters), got [${b.shape.join(', ')}]`);
     checkStridePad('Convolution', stride, pad);
     if (grads.dW && (grads.dW.size !== W.size || grads.db!.size !== b.size)) throw new RangeError('Convolution: dW/db must match W/b in size');
+    // grads that alias W and b are a frozen net's forward-only twin (frozen.ts): refused at backward, which writes
+    // dW and db while it reads W for dx (image by image, on a first layer's path)
+    this.gradsOverlap = grads.dW ? overlapOf({ W, b }, { dW: grads.dW, db: grads.db }) : null;
     this.buffers = new Buffers(rt);
     this.ownsGrads = !grads.dW;
     this.dW = grads.dW ?? rt.tensor(W.shape);
@@ -294,7 +301,8 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
   /**
    * Fills dW and db for the last forward's x and returns dx ([N, C, H, W], owned by the layer,
    * valid until its next backward).
-   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of the output's shape on W's runtime, or x was disposed.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of the output's shape on W's runtime, or x was disposed;
+   * RangeError if the dW or db given overlap W, b or each other.
    */
   backward(dout: Tensor): Tensor {
     return this.backwardPass(dout, true, 'backward')!;
@@ -324,6 +332,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const x = this.x;
     this.checkAlive(who); // reads W, writes dW and db: given tensors the caller may have disposed
     if (!x) throw new Error(`Convolution.${who}: call forward first`);
+    if (this.gradsOverlap) throw new RangeError(`Convolution.${who}: the grads given overlap (${this.gradsOverlap}); it would write them while it reads W and b`);
     checkFloatTensor(x.rt, dout, `Convolution.${who}: dout`);
     checkFloatTensor(x.rt, x, `Convolution.${who}: the forward input x`);
     const [FN, C, FH, FW] = this.W.shape;

@@ -5,7 +5,7 @@
 // seeded stream, so a seeded run is reproducible on every host.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { badNumber, checkFloatTensor, shown, type Tensor } from '../runtime/tensor.js';
 import { checkFlag } from '../runtime/options.js';
 
 /** Options of Dropout (an unknown key is a TypeError). */
@@ -37,15 +37,15 @@ export class Dropout implements Layer {
   /**
    * Dropout dropping each input with probability `ratio` (default 0.5, in [0, 1)), in the book's form or, with
    * `options.inverted`, the inverted one. Holds no memory until its first forward; dispose() frees what it made.
-   * @throws RangeError if ratio is not a number in [0, 1); TypeError if options is not an object, has an unknown
-   * key, or inverted is not a boolean.
+   * @throws RangeError if ratio is not in [0, 1) (a TypeError if it is not a number); TypeError if options is
+   * not an object, has an unknown key, or inverted is not a boolean.
    */
   constructor(ratio = 0.5, options: DropoutOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Dropout: options must be an object');
     for (const key of Object.keys(options)) {
       if (key !== 'inverted') throw new TypeError(`Dropout: unknown option '${key}' (expected inverted)`);
     }
-    if (!(Number.isFinite(ratio) && ratio >= 0 && ratio < 1)) throw new RangeError(`Dropout: ratio must be in [0, 1), got ${ratio}`);
+    if (!(Number.isFinite(ratio) && ratio >= 0 && ratio < 1)) throw badNumber(ratio, `Dropout: ratio must be in [0, 1), got ${shown(ratio)}`);
     const { inverted = false } = options;
     checkFlag('Dropout', 'options.inverted', inverted);
     this.ratio = ratio;

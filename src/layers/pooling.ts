@@ -4,7 +4,7 @@ import type { ActivationBackwardFusingLayer, Layer } from './layer.js';
 import { keptForBackward, type FusableActivation } from './activations.js';
 import { activationCode } from '../runtime/runtime.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, sharesMemory, type IntTensor, type Tensor } from '../runtime/tensor.js';
+import { badNumber, checkFloatTensor, sharesMemory, shown, type IntTensor, type Tensor } from '../runtime/tensor.js';
 import { MAX_WINDOW, checkImages, checkStridePad, convOutputSize } from './convolution.js';
 
 /** How Pooling reduces a window: its maximum or its mean. */
@@ -37,8 +37,8 @@ export class Pooling implements ActivationBackwardFusingLayer {
    * `stride` (default 2, as the book's `Pooling(pool_h, pool_w, stride=2, pad=0)`) over the input zero-padded by
    * `pad` (default 0); `options.mode` 'max' (default) or 'avg'. Holds no memory until its first forward; dispose()
    * frees what it made.
-   * @throws TypeError if options is not an object, has an unknown key or an unknown mode; RangeError for a window
-   * size, stride or pad that is not a positive (pad: non-negative) integer within MAX_WINDOW.
+   * @throws TypeError if options is not an object, has an unknown key or an unknown mode, or a window size, stride
+   * or pad is not a number; RangeError for one that is not a positive (pad: non-negative) integer within MAX_WINDOW.
    */
   constructor(readonly poolH: number, readonly poolW: number, readonly stride = 2, readonly pad = 0, options: PoolingOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('Pooling: options must be an object');
@@ -48,7 +48,7 @@ export class Pooling implements ActivationBackwardFusingLayer {
     const mode = options.mode ?? 'max';
     if (mode !== 'max' && mode !== 'avg') throw new TypeError(`Pooling: mode must be 'max' or 'avg', got '${String(mode)}'`);
     for (const [what, v] of [['poolH', poolH], ['poolW', poolW]] as const) {
-      if (!(Number.isInteger(v) && v > 0 && v <= MAX_WINDOW)) throw new RangeError(`Pooling: ${what} must be a positive integer, got ${v} (at most ${MAX_WINDOW})`);
+      if (!(Number.isInteger(v) && v > 0 && v <= MAX_WINDOW)) throw badNumber(v, `Pooling: ${what} must be a positive integer, got ${shown(v)} (at most ${MAX_WINDOW})`);
     }
     // the kernels take the area as a 32-bit integer (the mean's 1 / (poolH·poolW)), and each output scans it
     if (poolH * poolW > MAX_WINDOW) throw new RangeError(`Pooling: the window poolH × poolW = ${poolH} × ${poolW} holds ${poolH * poolW} values, more than ${MAX_WINDOW}`);

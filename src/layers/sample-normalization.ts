@@ -3,7 +3,7 @@
 // with their gradients, and a kernel pair that saves mean and 1/std.
 import type { Layer } from './layer.js';
 import { Buffers } from './buffers.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { badNumber, checkFloatTensor, overlapOf, shown, type Tensor } from '../runtime/tensor.js';
 
 /**
  * Options of LayerNormalization and InstanceNormalization; the constructor throws a TypeError on
@@ -32,6 +32,8 @@ export abstract class SampleNormalization implements Layer {
   private readonly buffers: Buffers;
   private saved: Saved | null = null;
   private disposed = false;
+  /** Where the gradients given overlap gamma, beta or each other ('dgamma overlaps gamma'), or null: backward refuses then. */
+  private readonly gradsOverlap: string | null;
 
   constructor(who: string, readonly gamma: Tensor, readonly beta: Tensor, options: NormalizationOptions) {
     checkFloatTensor(gamma?.rt, gamma, `${who}: gamma`);
@@ -42,11 +44,13 @@ export abstract class SampleNormalization implements Layer {
     }
     const { eps = 1e-5, dgamma, dbeta } = options;
     // the kernels take eps as a float32: below ~7e-46 it is 0, and a constant sample's 1/√0 NaN
-    if (!(Number.isFinite(eps) && Math.fround(eps) > 0)) throw new RangeError(`${who}: eps must be a positive number a float32 holds, got ${eps}`);
+    if (!(Number.isFinite(eps) && Math.fround(eps) > 0)) throw badNumber(eps, `${who}: eps must be a positive number a float32 holds, got ${shown(eps)}`);
     for (const [what, t] of Object.entries({ beta, dgamma, dbeta })) {
       if (t !== undefined) checkFloatTensor(gamma.rt, t, `${who}: ${what}`);
       if (t && t.size !== gamma.size) throw new RangeError(`${who}: ${what} must have ${gamma.size} elements like gamma, got [${t.shape.join(', ')}]`);
     }
+    // backward zeroes the gradients, then reads gamma (a frozen net's forward-only twin gives gamma and beta as its gradients)
+    this.gradsOverlap = overlapOf({ gamma, beta }, { dgamma, dbeta });
     this.eps = eps;
     this.buffers = new Buffers(gamma.rt);
     this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
@@ -82,7 +86,8 @@ export abstract class SampleNormalization implements Layer {
 
   /**
    * Fills dgamma and dbeta and returns dx, shaped like the last forward's x (owned by the layer).
-   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of x's size, or x was disposed.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is not a live float tensor of x's size, or x was disposed;
+   * RangeError if the dgamma or dbeta given overlap gamma, beta or each other.
    */
   backward(dout: Tensor): Tensor {
     const s = this.saved;
@@ -91,6 +96,7 @@ export abstract class SampleNormalization implements Layer {
     checkFloatTensor(s.x.rt, dout, `${this.name}.backward: dout`);
     checkFloatTensor(s.x.rt, s.x, `${this.name}.backward: the forward input x`);
     if (dout.size !== s.x.size) throw new RangeError(`${this.name}.backward: dout must be [${s.x.shape.join(', ')}], got [${dout.shape.join(', ')}]`);
+    if (this.gradsOverlap) throw new RangeError(`${this.name}.backward: the tensors given overlap (${this.gradsOverlap}); it would write the gradients while it reads gamma`);
     const k = s.x.rt.unsafeKernels;
     const dx = this.buffers.get('dx', s.x.shape);
     k.fill(this.dgamma.ptr, 0, this.gamma.size);

@@ -3,7 +3,7 @@
 // FrozenNet's predictAsync), so a page stays responsive and a lazy thread pool
 // starts while thousands of rows are predicted.
 import type { Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, sharesMemory, type Tensor } from '../runtime/tensor.js';
 import { checkOptions, isAbortSignal } from '../runtime/options.js';
 import { Yielder } from '../runtime/yield.js';
 
@@ -58,6 +58,11 @@ export async function predictInChunks(
       if (result === null) result = rt.tensor([N, ...y.shape.slice(1)]);
       checkFloatTensor(rt, result, `${who}: out`);
       if (result.size !== N * rowSize) throw new RangeError(`${who}: out must have shape [${[N, ...y.shape.slice(1)].join(', ')}], got [${result.shape.join(', ')}]`);
+      // out is written chunk by chunk while x's later rows are still to be read: only x itself, with output rows
+      // no wider than its own, overwrites nothing but rows already read (predict copies once, after the whole pass)
+      if (start === 0 && result === out && sharesMemory(out, x) && !(out.ptr === x.ptr && rowSize <= x.size / N)) {
+        throw new RangeError(`${who}: out overlaps x, whose rows a chunk's output would overwrite before they are read; pass another tensor (or x itself when the output rows are no wider than x's)`);
+      }
       rt.unsafeKernels.copy(result.ptr + start * rowSize * 4, y.ptr, y.size);
     }
     return result!;

@@ -2,8 +2,8 @@
 // linear memory, so an optimizer step can be one kernel call over the block.
 // Every tensor starts on a 16-float boundary; the zero padding between them is
 // harmless to any elementwise update (its gradient is zero).
-import type { Runtime } from '../runtime/runtime.js';
-import { shapeSize, type Tensor, type Shape } from '../runtime/tensor.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
+import { describeValue, shapeSize, type Tensor, type Shape } from '../runtime/tensor.js';
 
 const PAD = 16;
 
@@ -25,6 +25,8 @@ export class ParameterSet {
 
   /** A set on `rt` of a tensor per [name, shape] of `specs`, laid out in that order, each starting on a 16-float boundary. */
   constructor(rt: Runtime, specs: ReadonlyArray<readonly [string, Shape]>) {
+    checkRuntime(rt, 'ParameterSet');
+    if (!Array.isArray(specs)) throw new TypeError(`ParameterSet: specs must be an array of [name, shape], got ${describeValue(specs)}`);
     let total = 0;
     const offsets: number[] = [];
     for (const [, shape] of specs) {

@@ -15,7 +15,7 @@ import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
 import { SoftmaxWithLoss, checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, copyResult, describeValue, sharesMemory, shown } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, checkedValues, copyResult, describeValue, sharesMemory, shown } from '../runtime/tensor.js';
 import type { ParameterSet } from './parameters.js';
 import { RowChain } from './row-chain.js';
 import { Yielder } from '../runtime/yield.js';
@@ -424,18 +424,24 @@ export class Sequential {
    * Layers with randomness (dropout) must be given fixed masks to be checked.
    */
   numericalGradient(x: Tensor, t: Targets, h = 1e-3): Record<string, Float64Array> {
+    if (typeof h !== 'number') throw new TypeError(`numericalGradient: h must be a positive number, got ${describeValue(h)}`);
     if (!(Number.isFinite(h) && h > 0)) throw new RangeError(`numericalGradient: h must be a positive number, got ${h}`);
+    this.rowsOf(x, 'numericalGradient');
     const out: Record<string, Float64Array> = {};
     for (const [key, p] of Object.entries(this.params)) {
       const g = new Float64Array(p.size);
       for (let i = 0; i < p.size; i++) {
         const v = p.data[i];
-        p.data[i] = v + h;
-        const fp = this.loss(x, t, true);
-        p.data[i] = v - h;
-        const fm = this.loss(x, t, true);
-        p.data[i] = v;
-        g[i] = (fp - fm) / (2 * h);
+        // put back even when a loss throws (targets it refuses, a NaN loss): a parameter left at v ± h would be a changed model
+        try {
+          p.data[i] = v + h;
+          const fp = this.loss(x, t, true);
+          p.data[i] = v - h;
+          const fm = this.loss(x, t, true);
+          g[i] = (fp - fm) / (2 * h);
+        } finally {
+          p.data[i] = v;
+        }
       }
       out[key] = g;
     }
@@ -454,18 +460,22 @@ export class Sequential {
   importParams(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
     this.checkAlive();
     if (saved === null || typeof saved !== 'object') throw new TypeError(`importParams: expected what exportParams returns, got ${String(saved)}`);
-    const all = { ...this.params, ...this.state };
-    for (const [k, p] of Object.entries(all)) {
+    // every entry read once and its values checked before the first is written: a value set() refuses
+    // (a string, a BigInt) in a later key left the earlier ones imported
+    const checked: Array<[Tensor, ArrayLike<number>]> = [];
+    for (const [k, p] of Object.entries({ ...this.params, ...this.state })) {
       const s = saved[k];
       if (!s) throw new Error(`importParams: missing parameter '${k}'`);
-      if (!Array.isArray(s.shape) || s.data === null || typeof s.data !== 'object' || typeof s.data.length !== 'number') {
+      const { shape, data } = s;
+      if (!Array.isArray(shape) || data === null || typeof data !== 'object' || typeof data.length !== 'number') {
         throw new TypeError(`importParams: '${k}' must be { shape, data }`);
       }
-      if (s.shape.length !== p.shape.length || s.shape.some((d, i) => d !== p.shape[i]) || s.data.length !== p.size) {
-        throw new RangeError(`importParams: '${k}' has shape [${s.shape.join(', ')}], the net expects [${p.shape.join(', ')}]`);
+      if (shape.length !== p.shape.length || p.shape.some((d, i) => shape[i] !== d) || data.length !== p.size) {
+        throw new RangeError(`importParams: '${k}' has shape [${shape.join(', ')}], the net expects [${p.shape.join(', ')}]`);
       }
+      checked.push([p, this.rt.detachSafe(checkedValues(`importParams: '${k}'`, p.shape, p.size, data, false))]);
     }
-    for (const [k, p] of Object.entries(all)) p.set(saved[k].data);
+    for (const [p, values] of checked) p.data.set(values);
   }
 
   /**
@@ -570,7 +580,8 @@ export class Sequential {
     const C = this.outputColumns(x, who);
     if (t instanceof IntTensor) {
       checkTensor(this.rt, t, `${who}: t`);
-      if (t.size !== N) throw new RangeError(`${who}: t must hold ${N} labels, got [${t.shape.join(', ')}]`);
+      // a row each: the chunks take t's rows (an IntTensor [1, N] held N labels in one row, and failed deep inside)
+      if (t.size !== N || t.shape[0] !== N) throw new RangeError(`${who}: t must hold ${N} labels, a row each, got [${t.shape.join(', ')}]`);
       checkLabels(who, t.data, C);
       return { labels: t, soft: null };
     }

@@ -5,8 +5,8 @@ import { firstRows, classCount, imagesTensor, oneHot, selectRows, toDataSet, typ
 import { parseIdx, readIdxHeader } from '../data/idx.js';
 import { parseDigitJson } from '../data/digit-json.js';
 import { stratifiedSplit } from '../data/split.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { IntTensor, Tensor } from '../runtime/tensor.js';
+import { checkRuntime, type Runtime } from '../runtime/runtime.js';
+import { describeValue, type IntTensor, type Tensor } from '../runtime/tensor.js';
 import { checkFlag, checkOptions } from '../runtime/options.js';
 
 /** What the loaders return: the four tensors (the caller owns them) and the class count of the whole data set. */
@@ -25,8 +25,9 @@ export interface LoadOptions extends TensorOptions {
 
 const OPTION_KEYS = new Set(['normalize', 'flatten', 'oneHotLabel', 'trainRows', 'testRows']);
 
-/** A loader's options: known keys, and the tensors' flags true or false. */
-function checkLoadOptions(who: string, options: TensorOptions, keys: ReadonlySet<string>): void {
+/** A loader's runtime and options (known keys, the tensors' flags true or false), before it reads a file. */
+function checkLoadOptions(who: string, rt: Runtime, options: TensorOptions, keys: ReadonlySet<string>): void {
+  checkRuntime(rt, who); // else refused by the tensor helper, by its name, once the files were read
   checkOptions(who, options, keys);
   for (const flag of ['normalize', 'flatten', 'oneHotLabel'] as const) {
     if (options[flag] !== undefined) checkFlag(who, flag, options[flag]);
@@ -94,7 +95,7 @@ export function loadMnist(rt: Runtime, options: LoadOptions & { oneHotLabel: tru
 export function loadMnist(rt: Runtime, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
 export function loadMnist(rt: Runtime, options?: LoadOptions): Promise<LoadedDataSet>;
 export async function loadMnist(rt: Runtime, options: LoadOptions = {}): Promise<LoadedDataSet> {
-  checkLoadOptions('loadMnist', options, OPTION_KEYS);
+  checkLoadOptions('loadMnist', rt, options, OPTION_KEYS);
   const { trainRows, testRows, ...tensorOptions } = options;
   const all = await mnistDigits();
   const split = stratifiedSplit(all.labels, MNIST_TEST_ROWS, MNIST_SPLIT_SEED);
@@ -157,7 +158,7 @@ export function loadIdx(rt: Runtime, dir: string, options: LoadOptions & { oneHo
 export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions & { oneHotLabel?: false }): Promise<LoadedDataSet<IntTensor>>;
 export function loadIdx(rt: Runtime, dir: string, options?: LoadOptions): Promise<LoadedDataSet>;
 export async function loadIdx(rt: Runtime, dir: string, options: LoadOptions = {}): Promise<LoadedDataSet> {
-  checkLoadOptions('loadIdx', options, OPTION_KEYS);
+  checkLoadOptions('loadIdx', rt, options, OPTION_KEYS);
   const { trainRows, testRows, ...tensorOptions } = options;
   const names = await fileNames(dir, 'loadIdx');
   const [train, test] = await Promise.all([readPart(dir, names, 'train'), readPart(dir, names, 't10k')]);
@@ -196,7 +197,7 @@ export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', op
 export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options?: PartOptions & { oneHotLabel?: false }): Promise<LoadedPart<IntTensor>>;
 export function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options?: PartOptions): Promise<LoadedPart>;
 export async function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'test', options: PartOptions = {}): Promise<LoadedPart> {
-  checkLoadOptions('loadIdxPart', options, PART_OPTION_KEYS);
+  checkLoadOptions('loadIdxPart', rt, options, PART_OPTION_KEYS);
   if (part !== 'train' && part !== 'test') throw new TypeError(`loadIdxPart: part must be 'train' or 'test', got ${JSON.stringify(part)}`);
   const { rows, ...tensorOptions } = options;
   const images = await readPart(dir, await fileNames(dir, 'loadIdxPart'), part === 'train' ? 'train' : 't10k');
@@ -212,6 +213,7 @@ export async function loadIdxPart(rt: Runtime, dir: string, part: 'train' | 'tes
 }
 
 async function fileNames(dir: string, who: string): Promise<Set<string>> {
+  if (typeof dir !== 'string' || dir === '') throw new TypeError(`${who}: dir must be a directory's path, got ${describeValue(dir)}`);
   try {
     return new Set(await fsPromises().readdir(dir));
   } catch (e) {

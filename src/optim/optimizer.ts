@@ -24,23 +24,31 @@ export interface OptimizerState {
   params: Record<string, ParamState>;
 }
 
-/** Checks that params and grads have the same keys and shapes, and hold live tensors of one runtime. */
-export function checkPairs(who: string, params: Params, grads: Params): string[] {
+/**
+ * Checks that params and grads have the same keys and shapes, and hold live tensors of one runtime; returns the
+ * keys and the tensors checked, each read once (a getter or Proxy that gave another tensor at a later read, a
+ * disposed one, had the update write into the block of whatever tensor holds that memory now).
+ */
+export function checkPairs(who: string, params: Params, grads: Params): { keys: string[]; params: Params; grads: Params } {
   if (params === null || typeof params !== 'object') throw new TypeError(`${who}.update: params must be an object of Tensors keyed by name, got ${String(params)}`);
   if (grads === null || typeof grads !== 'object') throw new TypeError(`${who}.update: grads must be an object of Tensors keyed by name, got ${String(grads)}`);
   const keys = Object.keys(params);
-  const rt = keys.length > 0 ? (params[keys[0]] as Tensor | undefined)?.rt : undefined;
+  const read = { params: {} as Record<string, Tensor>, grads: {} as Record<string, Tensor> };
+  let rt: Runtime | undefined;
   for (const k of keys) {
     const p = params[k];
     const g = grads[k];
+    rt ??= (p as Tensor | undefined)?.rt;
     checkFloatTensor(rt!, p, `${who}.update: params['${k}']`);
     if (!g) throw new TypeError(`${who}.update: grads has no '${k}' (params has keys ${keys.join(', ')})`);
     checkFloatTensor(rt!, g, `${who}.update: grads['${k}']`);
     if (g.size !== p.size) {
       throw new RangeError(`${who}.update: grads['${k}'] has shape [${g.shape.join(', ')}], expected [${p.shape.join(', ')}] like params['${k}']`);
     }
+    read.params[k] = p;
+    read.grads[k] = g;
   }
-  return keys;
+  return { keys, ...read };
 }
 
 /**
@@ -146,8 +154,8 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
    * RangeError if a key's shape differs from the one its state was made for.
    */
   update(params: Params, grads: Params): void {
-    const keys = checkPairs(this.name, params, grads);
-    const { rt, spans, slotBytes } = this.store.prepare(this.name, keys, params, grads);
+    const checked = checkPairs(this.name, params, grads); // what is checked is what is stepped: read once
+    const { rt, spans, slotBytes } = this.store.prepare(this.name, checked.keys, checked.params, checked.grads);
     this.steps++;
     if (rt === null) return;
     this.beginStep(this.steps);
@@ -204,8 +212,8 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
    * not one of ours, or `backupFor` declines (the caller then runs its own checks around update()).
    */
   guardedUpdate(params: Params, grads: Params, backupFor: (param: number, size: number, arena: Tensor | null) => UpdateBackup | null): GuardedUpdate | null {
-    const keys = checkPairs(this.name, params, grads);
-    const { rt, spans, slotBytes } = this.store.prepare(this.name, keys, params, grads);
+    const checked = checkPairs(this.name, params, grads);
+    const { rt, spans, slotBytes } = this.store.prepare(this.name, checked.keys, checked.params, checked.grads);
     const op = GUARDED_OPS[this.kernel];
     if (rt === null || spans.length !== 1 || op === undefined) return null;
     const s = spans[0];
@@ -319,7 +327,7 @@ export abstract class ElementwiseOptimizer<K extends KernelName = KernelName> im
    * a state without every parameter this optimizer has stepped, non-finite
    * values, negative running sums of squares. After a state with t > 0, an
    * update of a parameter the state lacks is refused too (its moments would
-   * start at zero under a bias correction for step t).
+   * start at zero under a bias correction for step t). An Error after dispose().
    */
   loadState(saved: OptimizerState): void {
     if (saved === null || typeof saved !== 'object') throw new TypeError(`${this.name}.loadState: expected what state() returns, got ${String(saved)}`);

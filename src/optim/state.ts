@@ -12,7 +12,7 @@
 // tensors at the addresses of disposed ones), so each update checks it is
 // still zero before it reuses a one-call layout.
 import type { Runtime } from '../runtime/runtime.js';
-import { Tensor, sameShape, shapeSize } from '../runtime/tensor.js';
+import { Tensor, describeValue, sameShape, shapeSize } from '../runtime/tensor.js';
 import type { Params } from './optimizer.js';
 
 const PAD = 16; // floats: ParameterSet's tensor alignment, and the allocator's 64 bytes
@@ -147,6 +147,7 @@ export class StateStore {
    * key stepped so far, and every key updated next, must be in it.
    */
   restore(who: string, saved: unknown, complete: boolean): void {
+    if (this.disposed) throw new Error(`${who}.loadState: used after dispose()`);
     if (saved === null || typeof saved !== 'object') throw new TypeError(`${who}.loadState: params must be an object of per-key state, got ${String(saved)}`);
     if (complete) {
       const missing = [...(this.loaded ?? this.entries).keys()].filter((k) => !Object.hasOwn(saved, k));
@@ -168,7 +169,11 @@ export class StateStore {
         if (values === undefined || values === null || typeof values !== 'object' || values.length !== size) {
           throw new RangeError(`${where}.${name} must hold ${size} numbers for shape [${shape.join(', ')}], got ${values === undefined ? 'nothing' : `length ${values?.length}`}`);
         }
-        const copy = Float32Array.from(values);
+        // read once, numbers only: Float32Array.from turned '0.5' into 0.5 and an object into NaN, and threw on a BigInt
+        const copy = Float32Array.from(values, (v: unknown, i) => {
+          if (typeof v !== 'number') throw new TypeError(`${where}.${name}[${i}] is ${describeValue(v)}, expected a finite float32 number`);
+          return v;
+        });
         const nonNegative = this.nonNegativeSlots.includes(name);
         for (let i = 0; i < size; i++) {
           if (!Number.isFinite(copy[i])) throw new RangeError(`${where}.${name}[${i}] is ${values[i]}, expected a finite float32 number`);

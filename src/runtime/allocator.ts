@@ -2,6 +2,7 @@
 // The facade owns every byte above the module's static data; kernels never
 // allocate. Blocks are 64-byte aligned (a cache line; v128 needs 16).
 import { OutOfMemoryError } from './errors.js';
+import { badNumber, shown } from './tensor.js';
 
 export const ALIGN = 64;
 const PAGE = 65536;
@@ -31,7 +32,7 @@ export class Allocator {
   }
 
   alloc(bytes: number): number {
-    if (!Number.isFinite(bytes) || bytes < 0) throw new RangeError(`alloc: bytes must be a non-negative finite number, got ${bytes}`);
+    if (!Number.isFinite(bytes) || bytes < 0) throw badNumber(bytes, `alloc: bytes must be a non-negative finite number, got ${shown(bytes)}`);
     const size = Math.max(ALIGN, alignUp(bytes));
     let ptr = -1;
     for (let i = 0; i < this.free.length; i++) {

@@ -8,7 +8,7 @@ import { compileSource, type WasmSource } from './source.js';
 import { ConcurrentRunError, OutOfMemoryError } from './errors.js';
 import { hasRelaxedSimd, hasSharedMemory, hasSimd } from './features.js';
 import { KNOWN_ANSWER_FAMILIES, describeFault, knownAnswerFault, wrongAnswersMessage, type KnownAnswerFamily, type KnownAnswerFault } from './known-answers.js';
-import { IntTensor, Tensor, checkFloatTensor, checkedValues, describeValue, otherCopyHint, shapeSnapshot, type Shape } from './tensor.js';
+import { badNumber, IntTensor, Tensor, checkFloatTensor, checkedValues, describeValue, otherCopyHint, shapeSnapshot, shown, type Shape } from './tensor.js';
 import { MAX_ARGS, MAX_CHUNKS, ThreadPool, WorkerFault, webThreadHost, type ThreadHost, type ThreadStats } from './threads.js';
 import { forEachGemmPart, gemmParts, gemmRowClaims, type RowClaims } from './gemm-split.js';
 
@@ -718,6 +718,10 @@ export class Runtime {
 
   /** Reserves `n` counters of the random stream and returns the first (take(0) reads the position). */
   take(n: number): number {
+    // a negative, fractional or non-number n would move the stream back, off the integers or to NaN (a
+    // string concatenated): every later draw would repeat or lose its counters without a word
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw badNumber(n, `take: n must be a non-negative integer, got ${shown(n)}`);
+    if (!Number.isSafeInteger(this.counter + n)) throw new RangeError(`take: ${n} counters from ${this.counter} pass 2^53 − 1, the last position randomState can hold`);
     if (n > 0 && this.streamHolder !== null) this.checkStream('a draw from the random stream (building a net, randn, dropout, a batch)');
     const c = this.counter;
     this.counter += n;
@@ -884,7 +888,7 @@ function resolveThreads(options: RuntimeOptions, host: ThreadHost | null, relaxe
   const byDefault = options.threads === undefined;
   const capped = options.maxThreads === undefined;
   if (!(Number.isInteger(maxThreads) && maxThreads >= 1 && maxThreads <= MAX_THREADS)) {
-    throw new RangeError(`options.maxThreads: expected an integer in [1, ${MAX_THREADS}], got ${maxThreads}`);
+    throw badNumber(maxThreads, `options.maxThreads: expected an integer in [1, ${MAX_THREADS}], got ${shown(maxThreads)}`);
   }
   if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1)) {
     throw new RangeError(`options.threads: expected a positive integer or 'auto', got ${String(asked)}`);

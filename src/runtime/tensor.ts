@@ -258,6 +258,20 @@ export function sharesMemory(a: Tensor, b: Tensor): boolean {
 }
 
 /**
+ * The first tensor of `written` (state or gradients a layer was given and writes) that shares memory with
+ * another of `read` or `written`, as 'dgamma overlaps gamma', or null; undefined entries (not given) are
+ * skipped. A kernel writing one would change what it is still reading.
+ */
+export function overlapOf(read: Readonly<Record<string, Tensor | undefined>>, written: Readonly<Record<string, Tensor | undefined>>): string | null {
+  const all = Object.entries({ ...read, ...written }).filter((e): e is [string, Tensor] => e[1] !== undefined);
+  for (const [name, t] of Object.entries(written)) {
+    const hit = t === undefined ? undefined : all.find(([other, u]) => other !== name && sharesMemory(t, u));
+    if (hit) return `${name} overlaps ${hit[0]}`;
+  }
+  return null;
+}
+
+/**
  * A borrowed result `y` copied into `out` (already checked live and on y's runtime), or into a new
  * tensor the caller owns; a RangeError naming `who` if out's size is not y's (out is then not written).
  */
@@ -332,6 +346,11 @@ const FITS_INT32 = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16
 /** A value for a message: a number as written (0, -1.5, NaN), anything else described (never throws). */
 export function shown(v: unknown): string {
   return typeof v === 'number' ? String(v) : describeValue(v);
+}
+
+/** The error of a numeric argument refused: a RangeError for a number out of range, a TypeError for any other value. */
+export function badNumber(v: unknown, message: string): RangeError | TypeError {
+  return typeof v === 'number' ? new RangeError(message) : new TypeError(message);
 }
 
 /** An object's class name for a message, or undefined: never throws (a hostile `constructor` may be a getter or hold a Symbol). */

@@ -5,7 +5,7 @@
 // next rung, and a free slot with nothing to promote starts a new trial. The
 // scheduler is a pure state machine: the same sequence of results gives the
 // same decisions (the search driver feeds it results in issue order).
-import { checkOptions } from '../index.js';
+import { badNumber, checkOptions, shown } from '../index.js';
 
 /** Options of ASHA (SearchOptions.asha); the scheduler throws a RangeError naming a bad value. */
 export interface AshaOptions {
@@ -33,9 +33,9 @@ export interface AshaJob {
  * Throws a RangeError naming a bad argument.
  */
 export function ashaRungs(maxEpochs: number, minEpochs: number, eta: number): number[] {
-  if (!(Number.isInteger(maxEpochs) && maxEpochs >= 1)) throw new RangeError(`ashaRungs: maxEpochs must be a positive integer, got ${maxEpochs}`);
-  if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && minEpochs <= maxEpochs)) throw new RangeError(`ashaRungs: minEpochs must be an integer in [1, maxEpochs = ${maxEpochs}], got ${minEpochs}`);
-  if (!(Number.isFinite(eta) && eta >= 2)) throw new RangeError(`ashaRungs: eta must be a number >= 2, got ${eta}`);
+  if (!(Number.isInteger(maxEpochs) && maxEpochs >= 1)) throw badNumber(maxEpochs, `ashaRungs: maxEpochs must be a positive integer, got ${shown(maxEpochs)}`);
+  if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && minEpochs <= maxEpochs)) throw badNumber(minEpochs, `ashaRungs: minEpochs must be an integer in [1, maxEpochs = ${maxEpochs}], got ${shown(minEpochs)}`);
+  if (!(Number.isFinite(eta) && eta >= 2)) throw badNumber(eta, `ashaRungs: eta must be a number >= 2, got ${shown(eta)}`);
   const rungs: number[] = [];
   // η >= 2 and e >= 1 keep the rounded milestones apart; only the last may round up to maxEpochs
   for (let e = minEpochs; Math.round(e) < maxEpochs; e *= eta) rungs.push(Math.round(e));
@@ -64,11 +64,11 @@ export class AshaScheduler {
    */
   constructor(readonly trials: number, maxEpochs: number, options: AshaOptions = {}) {
     checkOptions('asha', options, KEYS);
-    if (!(Number.isInteger(trials) && trials >= 1)) throw new RangeError(`AshaScheduler: trials must be a positive integer, got ${trials}`);
-    if (!(Number.isInteger(maxEpochs) && maxEpochs >= 1)) throw new RangeError(`AshaScheduler: maxEpochs must be a positive integer, got ${maxEpochs}`);
+    if (!(Number.isInteger(trials) && trials >= 1)) throw badNumber(trials, `AshaScheduler: trials must be a positive integer, got ${shown(trials)}`);
+    if (!(Number.isInteger(maxEpochs) && maxEpochs >= 1)) throw badNumber(maxEpochs, `AshaScheduler: maxEpochs must be a positive integer, got ${shown(maxEpochs)}`);
     const { minEpochs = 1, reductionFactor = 3 } = options;
-    if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && minEpochs <= maxEpochs)) throw new RangeError(`asha.minEpochs: expected an integer in [1, epochs = ${maxEpochs}], got ${minEpochs}`);
-    if (!(Number.isFinite(reductionFactor) && reductionFactor >= 2)) throw new RangeError(`asha.reductionFactor: expected a number >= 2, got ${reductionFactor}`);
+    if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && minEpochs <= maxEpochs)) throw badNumber(minEpochs, `asha.minEpochs: expected an integer in [1, epochs = ${maxEpochs}], got ${shown(minEpochs)}`);
+    if (!(Number.isFinite(reductionFactor) && reductionFactor >= 2)) throw badNumber(reductionFactor, `asha.reductionFactor: expected a number >= 2, got ${shown(reductionFactor)}`);
     this.eta = reductionFactor;
     this.rungs = ashaRungs(maxEpochs, minEpochs, reductionFactor);
     this.recorded = this.rungs.map(() => []);
@@ -92,6 +92,14 @@ export class AshaScheduler {
 
   /** Records a job's objective at its rung (−Infinity for a failed trial: never promoted). */
   record(job: AshaJob, objective: number): void {
-    this.recorded[job.rung].push([job.index, objective]);
+    // a rung it does not have failed deep inside; a NaN objective made the promotions' sort order undefined
+    const { rung, index } = (job ?? {}) as Partial<AshaJob>;
+    if (!(Number.isInteger(rung) && rung! >= 0 && rung! < this.rungs.length && Number.isInteger(index) && index! >= 0 && index! < this.started)) {
+      throw new RangeError(`AshaScheduler.record: job must be one next() gave (rung in [0, ${this.rungs.length}), index in [0, ${this.started})), got rung ${shown(rung)}, index ${shown(index)}`);
+    }
+    if (typeof objective !== 'number' || Number.isNaN(objective)) {
+      throw badNumber(objective, `AshaScheduler.record: objective must be a number (−Infinity for a failed trial), got ${shown(objective)}`);
+    }
+    this.recorded[rung!].push([index!, objective]);
   }
 }

@@ -3,11 +3,12 @@
 // random by Dataset.split seeded with `splitSeed` (the book: 500 rows, 20%).
 // Every loader (Node's files, an experiment's digits, a page's fetch) goes
 // through here, so one DataSpec means the same rows everywhere.
-import { Dataset, type IntTensor, type Tensor } from '../index.js';
+import { Dataset, Tensor, checkFloatTensor, checkTensor, describeValue, type IntTensor } from '../index.js';
 import type { DataSpec, TrialData } from './trial.js';
 
 /** The fields of a DataSpec this module reads, with their defaults applied; throws naming a bad one. */
 export function splitOptions(spec: DataSpec): { rows: number | undefined; validation: number; splitSeed: number } {
+  if (spec === null || typeof spec !== 'object') throw new TypeError(`data: expected a DataSpec object, got ${describeValue(spec)}`);
   const { rows, validation = 0.2, splitSeed = 1 } = spec;
   if (rows !== undefined && !(typeof rows === 'number' && Number.isInteger(rows) && rows >= 2)) throw new RangeError(`data.rows: expected an integer >= 2, got ${JSON.stringify(rows)}`);
   if (!(typeof validation === 'number' && validation > 0 && validation < 1)) throw new RangeError(`data.validation: expected a share in (0, 1), got ${JSON.stringify(validation)}`);
@@ -21,6 +22,11 @@ export function splitOptions(spec: DataSpec): { rows: number | undefined; valida
  * validation parts. The caller owns the result (dispose() frees it).
  */
 export function splitSearchData(x: Tensor, t: Tensor | IntTensor, spec: DataSpec): TrialData {
+  checkFloatTensor(x instanceof Tensor ? x.rt : (null as never), x, 'splitSearchData: x'); // not a Tensor: named as such
+  checkTensor(x.rt, t, 'splitSearchData: t');
+  if (x.shape.length === 0 || t.shape.length === 0 || t.shape[0] !== x.shape[0]) {
+    throw new RangeError(`splitSearchData: x [${x.shape.join(', ')}] and t [${t.shape.join(', ')}] must have the same number of rows`);
+  }
   const { rows, validation, splitSeed } = splitOptions(spec);
   const n = Math.min(rows ?? x.shape[0], x.shape[0]);
   const full = new Dataset(x.rows(0, n), t.rows(0, n));

@@ -1,6 +1,6 @@
 // The simplest executor: trials one after another on a runtime the caller
 // gives, on the calling thread (any host: browsers, edge workers, Node).
-import type { Runtime } from '../index.js';
+import { Runtime, describeValue } from '../index.js';
 import type { Executor } from './search.js';
 import { now, runTrial, timedOutResult, type DataSpec, type EpochResult, type TrialData, type TrialJob, type TrialResult } from './trial.js';
 
@@ -15,6 +15,7 @@ export type DataLoader = (rt: Runtime, spec: DataSpec) => TrialData | Promise<Tr
  * resolves as timed out (a synchronous call in progress, one step, runs to its end first).
  */
 export function inlineExecutor(rt: Runtime, load: DataLoader, worker = 'inline'): Executor {
+  checkLoader('inlineExecutor', rt, load);
   const cache = new DataCache(rt, load);
   let queue: Promise<unknown> = Promise.resolve();
   return {
@@ -61,7 +62,9 @@ export class DataCache {
   private readonly loaded = new Map<string, Promise<TrialData>>();
 
   /** A cache loading each DataSpec's data with `load` on `rt` at its first get(); it loads nothing before. */
-  constructor(private readonly rt: Runtime, private readonly load: DataLoader) {}
+  constructor(private readonly rt: Runtime, private readonly load: DataLoader) {
+    checkLoader('DataCache', rt, load);
+  }
 
   /** The data of `spec`, loaded on first use (a failed load is retried next time). */
   get(spec: DataSpec): Promise<TrialData> {
@@ -85,4 +88,10 @@ export class DataCache {
     }
     this.loaded.clear();
   }
+}
+
+/** Refuses, naming `who`, an rt that is not a Runtime or a load that is not a function (each failed only at the first job, deep inside). */
+function checkLoader(who: string, rt: unknown, load: unknown): void {
+  if (!(rt instanceof Runtime)) throw new TypeError(`${who}: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}`);
+  if (typeof load !== 'function') throw new TypeError(`${who}: load must be a function (rt, spec) => data, got ${describeValue(load)}`);
 }

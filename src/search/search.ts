@@ -2,7 +2,7 @@
 // on any executor. The driver describes trials as jobs and hands them to an
 // executor (inline, worker threads, a BullMQ queue...); the results depend on
 // the jobs alone, so a study gives the same bits on every executor.
-import { describeValue } from '../index.js';
+import { badNumber, describeValue, isAbortSignal, shown } from '../index.js';
 import { AshaScheduler, type AshaJob, type AshaOptions } from './asha.js';
 import { checkSpace, sampleSettings, trialSeed, type SearchSpace } from './space.js';
 import { checkSpaceSettings, checkTrialTimeout, now, trialSettings, type DataSpec, type EpochResult, type TrialJob, type TrialResult } from './trial.js';
@@ -102,9 +102,11 @@ const KEYS = new Set(['space', 'trials', 'epochs', 'data', 'objective', 'seed', 
 
 /**
  * The objective of a history: higher is better; −Infinity when there is none or it is NaN.
- * Throws a TypeError when a function objective returns something other than a number.
+ * Throws a TypeError when objective is neither a metric's name nor a function, or a function objective
+ * returns something other than a number.
  */
 export function score(objective: Objective, history: readonly EpochResult[]): number {
+  checkObjective('score', objective); // another string was scored as trainLoss
   const last = history[history.length - 1];
   if (!last) return -Infinity;
   let v: number;
@@ -115,6 +117,15 @@ export function score(objective: Objective, history: readonly EpochResult[]): nu
     v = objective === 'valAcc' ? last.valAcc : objective === 'valLoss' ? -last.valLoss : objective === 'trainAcc' ? last.trainAcc : -last.trainLoss;
   }
   return Number.isNaN(v) ? -Infinity : v;
+}
+
+const METRICS: readonly unknown[] = ['valAcc', 'valLoss', 'trainAcc', 'trainLoss'];
+
+/** Throws a TypeError naming `who` unless `objective` is one of the metrics or a function. */
+function checkObjective(who: string, objective: unknown): void {
+  if (typeof objective !== 'function' && !METRICS.includes(objective)) {
+    throw new TypeError(`${who}: objective must be 'valAcc', 'valLoss', 'trainAcc', 'trainLoss' or a function, got ${typeof objective === 'string' ? `'${objective}'` : describeValue(objective)}`);
+  }
 }
 
 /** Best first: higher objective, then an ok trial before a failed or timed-out one, then the lower index (objectives are never NaN). */
@@ -129,19 +140,28 @@ function check(o: SearchOptions): void {
   for (const key of Object.keys(o)) if (!KEYS.has(key)) throw new TypeError(`hyperparameterSearch: unknown option '${key}' (expected one of ${[...KEYS].join(', ')})`);
   checkSpace(o.space);
   checkSpaceSettings(o.space);
-  if (!(Number.isInteger(o.trials) && o.trials >= 1)) throw new RangeError(`hyperparameterSearch: trials must be a positive integer, got ${o.trials}`);
-  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new RangeError(`hyperparameterSearch: epochs must be a positive integer, got ${o.epochs}`);
+  if (!(Number.isInteger(o.trials) && o.trials >= 1)) throw badNumber(o.trials, `hyperparameterSearch: trials must be a positive integer, got ${shown(o.trials)}`);
+  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw badNumber(o.epochs, `hyperparameterSearch: epochs must be a positive integer, got ${shown(o.epochs)}`);
   const seed = o.seed ?? 1;
-  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw new RangeError(`hyperparameterSearch: seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw badNumber(seed, `hyperparameterSearch: seed must be an integer in [0, 2^32), got ${shown(seed)}`);
   if (o.scheduler !== undefined && o.scheduler !== 'none' && o.scheduler !== 'asha') throw new TypeError(`hyperparameterSearch: scheduler must be 'none' or 'asha', got '${String(o.scheduler)}'`);
   if (o.asha !== undefined && o.scheduler !== 'asha') throw new TypeError("hyperparameterSearch: asha options need scheduler: 'asha'");
   if (o.trialTimeoutMs !== undefined) checkTrialTimeout(o.trialTimeoutMs, 'hyperparameterSearch: trialTimeoutMs');
   const objective = o.objective ?? 'valAcc';
-  if (typeof objective !== 'function' && !['valAcc', 'valLoss', 'trainAcc', 'trainLoss'].includes(objective)) {
-    throw new TypeError(`hyperparameterSearch: objective must be 'valAcc', 'valLoss', 'trainAcc', 'trainLoss' or a function, got '${String(objective)}'`);
-  }
+  checkObjective('hyperparameterSearch', objective);
   if (!o.executor || typeof o.executor.run !== 'function') throw new TypeError('hyperparameterSearch: executor must have run(job) and concurrency');
-  if (typeof o.study !== 'undefined' && !/^[\w.-]{1,100}$/.test(o.study)) throw new RangeError(`hyperparameterSearch: study must be 1 to 100 letters, digits, '_', '.', '-', got '${o.study}'`);
+  // each read at a job or a result, deep inside: a concurrency that is not a number ran no lane (a search of no
+  // trials, resolved), an onResult or signal of the wrong kind failed after the first trial had trained
+  const concurrency: unknown = o.executor.concurrency;
+  if (!(typeof concurrency === 'number' && concurrency >= 1 && (Number.isInteger(concurrency) || concurrency === Infinity))) {
+    throw badNumber(concurrency, `hyperparameterSearch: executor.concurrency must be a positive integer (the jobs it runs at once), got ${shown(concurrency)}`);
+  }
+  if (o.onResult !== undefined && typeof o.onResult !== 'function') throw new TypeError(`hyperparameterSearch: onResult must be a function, got ${describeValue(o.onResult)}`);
+  if (o.signal !== undefined && !isAbortSignal(o.signal)) throw new TypeError(`hyperparameterSearch: signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  if (o.data === null || typeof o.data !== 'object') throw new TypeError(`hyperparameterSearch: data must be a DataSpec object, got ${describeValue(o.data)}`);
+  if (typeof o.study !== 'undefined' && !(typeof o.study === 'string' && /^[\w.-]{1,100}$/.test(o.study))) {
+    throw new (typeof o.study === 'string' ? RangeError : TypeError)(`hyperparameterSearch: study must be 1 to 100 letters, digits, '_', '.', '-', got ${typeof o.study === 'string' ? `'${o.study}'` : describeValue(o.study)}`);
+  }
 }
 
 /** The job of trial `index` trained to `epochs` (its settings: trialSettings of those drawn). */
@@ -228,7 +248,7 @@ async function runAll(o: SearchOptions, commit: Commit): Promise<void> {
 async function runAsha(o: SearchOptions, commit: Commit): Promise<void> {
   const scheduler = new AshaScheduler(o.trials, o.epochs, o.asha);
   const parallel = o.asha?.parallel ?? o.executor.concurrency;
-  if (!(Number.isInteger(parallel) && parallel >= 1)) throw new RangeError(`hyperparameterSearch: asha.parallel must be a positive integer, got ${parallel}`);
+  if (!(Number.isInteger(parallel) && parallel >= 1)) throw badNumber(parallel, `hyperparameterSearch: asha.parallel must be a positive integer, got ${shown(parallel)}`);
   const issued: Array<{ job: AshaJob; result: Promise<TrialResult> }> = [];
   let committed = 0;
   const fill = (): void => {

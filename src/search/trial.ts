@@ -3,7 +3,7 @@
 // and returns per-epoch validation and training accuracy and loss. The trial
 // reseeds the runtime with its own seed first, so its initialisation and
 // batches (and so every bit of its results) depend on the job alone.
-import { buildNet, checkTensor, ConcurrentRunError, createOptimizer, describeValue, optimizerDefaults, optimizerNames, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
+import { badNumber, buildNet, checkTensor, ConcurrentRunError, createOptimizer, describeValue, optimizerDefaults, optimizerNames, Runtime, shown, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Sequential, type Tensor, type WeightInit } from '../index.js';
 import { isDimension, type SearchSpace, type Settings, type SettingValue } from './space.js';
 
 /** Where a trial's data comes from: plain JSON that the executor's data loader understands. */
@@ -139,6 +139,7 @@ function checkNames(keys: readonly string[], optimizers: readonly OptimizerName[
 
 /** Checks the setting names (an unknown name is a TypeError naming it); values are checked by the net and optimizer. */
 export function checkSettings(s: Settings): OptimizerName {
+  if (s === null || typeof s !== 'object') throw new TypeError(`settings: expected an object of setting name → value, got ${describeValue(s)}`);
   const optimizer = optimizerName(s.optimizer);
   checkNames(Object.keys(s), [optimizer]);
   return optimizer;
@@ -165,6 +166,7 @@ export function trialSettings(drawn: Settings): Settings {
  * naming the setting. A value drawn from a dimension is checked by its trial: an invalid one fails that trial.
  */
 export function checkSpaceSettings(space: SearchSpace): void {
+  if (space === null || typeof space !== 'object') throw new TypeError(`space: expected an object of setting name → dimension or value, got ${describeValue(space)}`);
   const opt = space.optimizer;
   const optimizers = !isDimension(opt) ? [optimizerName(opt)] : opt.kind === 'choice' ? opt.values.map(optimizerName) : optimizerNames;
   checkNames(Object.keys(space), optimizers);
@@ -215,9 +217,9 @@ export function checkTrialTimeout(ms: unknown, name: string): void {
 
 function checkJob(job: TrialJob): void {
   if (typeof job !== 'object' || job === null) throw new TypeError('runTrial: job must be a TrialJob object');
-  if (!(Number.isInteger(job.index) && job.index >= 0)) throw new RangeError(`runTrial: job.index must be a non-negative integer, got ${job.index}`);
-  if (!(Number.isInteger(job.epochs) && job.epochs > 0)) throw new RangeError(`runTrial: job.epochs must be a positive integer, got ${job.epochs}`);
-  if (!(Number.isInteger(job.seed) && job.seed >= 0 && job.seed <= 0xffffffff)) throw new RangeError(`runTrial: job.seed must be an integer in [0, 2^32), got ${job.seed}`);
+  if (!(Number.isInteger(job.index) && job.index >= 0)) throw badNumber(job.index, `runTrial: job.index must be a non-negative integer, got ${shown(job.index)}`);
+  if (!(Number.isInteger(job.epochs) && job.epochs > 0)) throw badNumber(job.epochs, `runTrial: job.epochs must be a positive integer, got ${shown(job.epochs)}`);
+  if (!(Number.isInteger(job.seed) && job.seed >= 0 && job.seed <= 0xffffffff)) throw badNumber(job.seed, `runTrial: job.seed must be an integer in [0, 2^32), got ${shown(job.seed)}`);
   if (job.timeoutMs !== undefined) checkTrialTimeout(job.timeoutMs, 'runTrial: job.timeoutMs');
 }
 
@@ -235,7 +237,9 @@ function checkJob(job: TrialJob): void {
  * job.timeoutMs is the executor's to enforce (see timedOutResult), not runTrial's.
  */
 export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline', signal?: AbortSignal, onEpoch?: (e: EpochResult) => void): Promise<TrialResult> {
+  if (!(rt instanceof Runtime)) throw new TypeError(`runTrial: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}`);
   checkJob(job);
+  if (data === null || typeof data !== 'object') throw new TypeError(`runTrial: data must be { xTrain, tTrain, xVal, tVal } (tensors on rt), got ${describeValue(data)}`);
   checkTensor(rt, data.xTrain, 'runTrial: data.xTrain');
   checkTensor(rt, data.tTrain, 'runTrial: data.tTrain');
   checkTensor(rt, data.xVal, 'runTrial: data.xVal');

@@ -156,6 +156,28 @@ describe('Optimizer.update', () => {
   });
 });
 
+describe('Optimizer.update, one tensor under two keys', () => {
+  it('params that share memory are refused before any is stepped (the tensor was stepped twice, its state made twice)', () => {
+    for (const opt of [new SGD({ lr: 1 }), new Adam()]) {
+      const p = rt.tensor([4], [1, 2, 3, 4]);
+      const block = rt.tensor([8], [1, 2, 3, 4, 5, 6, 7, 8]);
+      const g = rt.tensor([4], [1, 1, 1, 1]);
+      const before = [bits(p), bits(block)];
+      expectRefused(() => opt.update({ a: p, b: p }, { a: g, b: g }), RangeError, new RegExp(`^${opt.name}\\.update: params\\['a'\\] and params\\['b'\\] share memory`));
+      // views overlapping in a block, given out of order
+      const hi = block.reshape([8]).rows(2, 6), lo = block.reshape([8]).rows(0, 4);
+      expectRefused(() => opt.update({ hi, lo }, { hi: g, lo: g }), RangeError, new RegExp(`^${opt.name}\\.update: params\\['hi'\\] and params\\['lo'\\] share memory`));
+      expect([bits(p), bits(block)]).toEqual(before);
+      // apart, in any order: stepped
+      const q = rt.tensor([4], [1, 2, 3, 4]);
+      opt.update({ q, p }, { q: g, p: g });
+      expect(Array.from(p.data).every((v, i) => v < i + 1)).toBe(true);
+      for (const t of [p, q, block, g]) t.dispose();
+      opt.dispose();
+    }
+  });
+});
+
 describe('layers given tensors that overlap what they write (a net\'s frozen twins give gamma as dgamma, so refused where written)', () => {
   it('Convolution.backward: grads.dW overlapping W (it wrote dW while it read W for dx: a wrong dx and a changed W), db overlapping b or dW', () => {
     const canaries = new Canaries(rt, 31);

@@ -55,6 +55,14 @@ describe('closed-form schedules', () => {
     expect(() => new CosineAnnealingLR({ tMax: 5, eta: 1 } as never)).toThrow(/unknown option 'eta'/);
     expect(() => new LinearLR({ interval: 'batch' } as never)).toThrow(/interval must be 'epoch' or 'step'/);
     expect(() => createSchedule('warm')).toThrow(/unknown name 'warm'/);
+    // holes in a list (every() skips them): one was kept as a milestone, undefined
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => new MultiStepLR({ milestones: [1, , 3] })).toThrow(/^MultiStepLR: milestones must be an array of positive integers, got \[1, undefined, 3\]$/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => new SequentialLR({ schedulers: [new LinearLR(), new ExponentialLR({ gamma: 0.5 })], milestones: [, ] as never })).toThrow(/^SequentialLR: milestones must be 1 increasing positive integers .*, got \[undefined\]$/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => new SequentialLR({ schedulers: [new LinearLR(), , new ExponentialLR({ gamma: 0.5 })] as never, milestones: [2, 4] })).toThrow(/^SequentialLR: schedulers\[1\] must be a closed-form schedule/);
+    expect(() => new MultiStepLR({ milestones: [1, 2n] as never })).toThrow(/got \[1, bigint 2\]$/);
     // a name of Object's prototype is no schedule (it returned the options object itself)
     expect(() => createSchedule('constructor', { stepSize: 1 })).toThrow(/^schedule: unknown name 'constructor'/);
     expect(() => createSchedule(null as never)).toThrow(/^schedule: unknown name null/);

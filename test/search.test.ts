@@ -252,6 +252,14 @@ describe('resuming a study', () => {
     await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, reordered) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
   });
 
+  it('resumeFrom refuses an inner that is no executor and stored results that are no list of results, by name', () => {
+    const none: Executor = { concurrency: 1, run: async () => { throw new Error('nothing should run'); }, close: async () => undefined };
+    expect(() => resumeFrom(null as never, [])).toThrow(/^resumeFrom: inner must be an executor \(run, concurrency, close\), got null$/);
+    expect(() => resumeFrom(none, null as never)).toThrow(/^resumeFrom: stored must be an iterable of trial results \(an array\), got null$/);
+    expect(() => resumeFrom(none, 5 as never)).toThrow(/^resumeFrom: stored must be an iterable of trial results \(an array\), got number 5$/);
+    expect(() => resumeFrom(none, [null] as never)).toThrow(/^resumeFrom: stored\[0\] must be a trial result .*, got null$/);
+  });
+
   it('a metric stored as JSON null (a NaN: JSON has none) is NaN again when it answers its job', async () => {
     const exec = inlineExecutor(rt, tinyData);
     const study = { space: tinySpace, trials: 3, epochs: 1, seed: 9, data: {}, objective: 'valLoss' as const };

@@ -185,6 +185,29 @@ describe('Trainer input checks before anything is drawn or updated', () => {
     s.end();
   });
 
+  it('numeric options of another type are a TypeError showing the value (a Symbol threw while its message was formatted; a string read as its number)', async () => {
+    const s = await setup();
+    const make = (options: TrainerOptions) => () => new Trainer(s.net, s.d.x, s.d.t, s.d.x, s.d.t, options);
+    const sym = Symbol('n');
+    for (const key of ['epochs', 'maxIterations', 'miniBatchSize', 'evaluateSampleNumPerEpoch', 'validationSplit'] as const) {
+      expect(make({ [key]: sym } as never), key).toThrow(new RegExp(`^Trainer: ${key} must be .*, got symbol Symbol\\(n\\)$`));
+      expect(make({ [key]: '2' } as never), key).toThrow(TypeError);
+      expect(make({ [key]: '2' } as never), key).toThrow(/, got the string "2"$/);
+      expect(make({ [key]: -3 } as never), key).toThrow(RangeError);
+    }
+    expect(make({ sampling: sym as never })).toThrow(/^Trainer: sampling must be 'permutation' or 'replacement', got symbol Symbol\(n\)$/);
+    s.end();
+  });
+
+  it('fit() refuses an unknown option before anything runs (it was ignored)', async () => {
+    const s = await setup();
+    const before = s.net.exportParams();
+    await expect(s.trainer.fit({ signals: new AbortController().signal } as never)).rejects.toThrow(/^Trainer\.fit: unknown option 'signals' \(expected one of signal, callbacks\)$/);
+    expect(s.net.exportParams()).toEqual(before);
+    expect(s.trainer.trainerState().iter).toBe(0);
+    s.end();
+  });
+
   it('refuses unknown keys in earlyStopping, checkpoint and validation, naming the option', async () => {
     const s = await setup();
     const make = (options: TrainerOptions) => () => new Trainer(s.net, s.d.x, s.d.t, s.d.x, s.d.t, options);

@@ -142,6 +142,8 @@ describe('optimizeScalars', () => {
     expectRefused(() => optimizeScalars(rt, new SGD(), { x: sym } as never, grad, 3), TypeError, /^optimizeScalars: start\.x must be a finite number, got symbol Symbol\(s\)$/);
     expectRefused(() => optimizeScalars(rt, new SGD(), { x: 1, y: 2n } as never, grad, 3), TypeError, /^optimizeScalars: start\.y must be a finite number, got bigint 2$/);
     expectRefused(() => optimizeScalars(rt, new SGD(), { x: 1, y: 2 }, grad, sym as never), TypeError, /^optimizeScalars: steps must be a non-negative integer, got symbol Symbol\(s\)$/);
+    // a path of 2^40 points grew until V8's heap gave out, minutes later
+    expectRefused(() => optimizeScalars(rt, new SGD(), { x: 1, y: 2 }, grad, 2 ** 40), RangeError, /^optimizeScalars: steps must be a non-negative integer, at most 16777216, got 1099511627776$/);
     expectRefused(() => optimizeScalars(rt, new SGD(), { x: 1, y: 2 }, 5 as never, 3), TypeError, /^optimizeScalars: gradient must be a function of the point, got number 5$/);
     expectRefused(() => optimizeScalars(rt, new SGD(), { x: 1, y: 2 }, () => ({ x: 1, y: sym }) as never, 3), TypeError,
       /^optimizeScalars: gradient\(\)\.y must be a finite number, got symbol Symbol\(s\)$/);

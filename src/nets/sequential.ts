@@ -535,7 +535,7 @@ export class Sequential {
     this.checkAlive();
     checkFloatTensor(this.rt, x, `${who}: x`);
     this.checkSamples(x, `${who}: x`);
-    if (x.shape.length < 1 || x.shape[0] === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]; there is nothing to ${who}`);
+    if (x.shape.length < 1 || x.shape[0] === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]`);
     return x.shape[0];
   }
 

@@ -1,6 +1,6 @@
 // The book's optimizer contract: update(params, grads) changes params in place.
 import { MAX_SPLIT_PARTS, type KernelName, type PartArgs, type Runtime } from '../runtime/runtime.js';
-import { checkFloatTensor, type Tensor } from '../runtime/tensor.js';
+import { checkFloatTensor, sharesMemory, type Tensor } from '../runtime/tensor.js';
 import { StateStore, type ParamState, type Span } from './state.js';
 
 /** Float tensors keyed by parameter name ('W1', 'b1', …), as `net.params` / `net.grads` hold them; borrowed, never disposed by an optimizer. */
@@ -48,7 +48,24 @@ export function checkPairs(who: string, params: Params, grads: Params): { keys: 
     read.params[k] = p;
     read.grads[k] = g;
   }
+  const shared = sharedParams(keys, read.params);
+  if (shared) throw new RangeError(`${who}.update: params['${shared[0]}'] and params['${shared[1]}'] share memory (a tensor given twice would be stepped twice)`);
   return { keys, ...read };
+}
+
+/** The first two keys whose params share memory, or null; linear for params laid out in key order (a ParameterSet's). */
+function sharedParams(keys: readonly string[], params: Params): [string, string] | null {
+  let end = -Infinity;
+  let ordered = true;
+  for (const k of keys) {
+    if (params[k].ptr < end) { ordered = false; break; }
+    end = params[k].ptr + 4 * params[k].size;
+  }
+  if (ordered) return null;
+  for (let i = 0; i < keys.length; i++) {
+    for (let j = i + 1; j < keys.length; j++) if (sharesMemory(params[keys[i]], params[keys[j]])) return [keys[i], keys[j]];
+  }
+  return null;
 }
 
 /**

@@ -4,7 +4,7 @@
 // resumed run needs only k; ReduceLROnPlateau alone keeps state, exported by
 // state(). The Trainer sets the optimizer's `lr` before each period; the
 // optimizer kernels take lr as an argument, so a schedule costs no extra pass.
-import { describeValue } from '../runtime/tensor.js';
+import { describeValue, shown } from '../runtime/tensor.js';
 import { exactCosPiRatio, exactPowInt } from '../runtime/exact-math.js';
 
 /** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
@@ -90,6 +90,9 @@ export class StepLR implements LRSchedule {
   }
 }
 
+/** A list of values for a message (a hole as undefined; never throws, as JSON.stringify does on a BigInt). */
+const shownList = (v: unknown): string => (Array.isArray(v) ? `[${Array.from(v, shown).join(', ')}]` : shown(v));
+
 /** MultiStepLR's options (PyTorch's arguments in camelCase). */
 export interface MultiStepLROptions extends IntervalOption { milestones: readonly number[]; gamma?: number }
 
@@ -107,11 +110,12 @@ export class MultiStepLR implements LRSchedule {
    */
   constructor(options: MultiStepLROptions) {
     checkKeys('MultiStepLR', options, ['milestones', 'gamma']);
-    const m = options.milestones;
+    // Array.from: a hole is undefined there (every() skips holes, and one was kept as a milestone)
+    const m = Array.isArray(options.milestones) ? Array.from(options.milestones) : options.milestones;
     if (!Array.isArray(m) || !m.every((v) => Number.isInteger(v) && v > 0)) {
-      throw new RangeError(`MultiStepLR: milestones must be an array of positive integers, got ${JSON.stringify(m)}`);
+      throw new RangeError(`MultiStepLR: milestones must be an array of positive integers, got ${shownList(m)}`);
     }
-    this.milestones = [...m].sort((a, b) => a - b);
+    this.milestones = m.sort((a, b) => a - b);
     this.gamma = check('MultiStepLR', 'gamma', options.gamma ?? 0.1, (v) => v > 0, 'a number > 0');
     this.interval = intervalOf('MultiStepLR', options);
   }
@@ -229,11 +233,13 @@ export class SequentialLR implements LRSchedule {
    */
   constructor(options: SequentialLROptions) {
     checkKeys('SequentialLR', options, ['schedulers', 'milestones']);
-    const { schedulers, milestones } = options;
+    // Array.from: holes are undefined there (every() and forEach() skip them)
+    const schedulers = Array.isArray(options.schedulers) ? Array.from(options.schedulers) : options.schedulers;
+    const milestones = Array.isArray(options.milestones) ? Array.from(options.milestones) : options.milestones;
     this.interval = intervalOf('SequentialLR', options);
     if (!Array.isArray(schedulers) || schedulers.length === 0) throw new RangeError('SequentialLR: schedulers must be a non-empty array of schedules');
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1 || !milestones.every((v, i) => Number.isInteger(v) && v > 0 && (i === 0 || v > milestones[i - 1]))) {
-      throw new RangeError(`SequentialLR: milestones must be ${schedulers.length - 1} increasing positive integers (one fewer than schedulers), got ${JSON.stringify(milestones)}`);
+      throw new RangeError(`SequentialLR: milestones must be ${schedulers.length - 1} increasing positive integers (one fewer than schedulers), got ${shownList(milestones)}`);
     }
     schedulers.forEach((s, i) => {
       if (typeof s?.lrAt !== 'function' || s.observe) throw new TypeError(`SequentialLR: schedulers[${i}] must be a closed-form schedule (not ReduceLROnPlateau)`);

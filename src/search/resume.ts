@@ -1,5 +1,6 @@
 // Resuming a study: results already stored (a JSON-lines file, a database)
 // answer their jobs again without running them; the rest go to the executor.
+import { describeValue } from '../index.js';
 import type { Executor } from './search.js';
 import type { Settings } from './space.js';
 import type { DataSpec, TrialJob, TrialResult } from './trial.js';
@@ -87,8 +88,15 @@ export function revivedResult(r: TrialResult): TrialResult {
  * close() closes `inner`.
  */
 export function resumeFrom(inner: Executor, stored: Iterable<TrialResult>): Executor {
+  if (inner === null || typeof inner !== 'object' || typeof inner.run !== 'function') throw new TypeError(`resumeFrom: inner must be an executor (run, concurrency, close), got ${describeValue(inner)}`);
+  if (stored === null || typeof (stored as Partial<Iterable<TrialResult>>)?.[Symbol.iterator] !== 'function') throw new TypeError(`resumeFrom: stored must be an iterable of trial results (an array), got ${describeValue(stored)}`);
   const known = new Map<string, TrialResult>();
-  for (const r of stored) known.set(resultKey(r), r);
+  let i = 0;
+  for (const r of stored) {
+    if (r === null || typeof r !== 'object' || !Array.isArray(r.history)) throw new TypeError(`resumeFrom: stored[${i}] must be a trial result (what an executor's run() resolved with), got ${describeValue(r)}`);
+    known.set(resultKey(r), r);
+    i++;
+  }
   return {
     concurrency: inner.concurrency,
     run(job, signal) {

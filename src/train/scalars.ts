@@ -5,6 +5,9 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue, type Tensor } from '../runtime/tensor.js';
 
+/** Most steps optimizeScalars takes (2^24): its path holds a point per step. */
+const MAX_STEPS = 2 ** 24;
+
 /**
  * Runs `steps` updates of `optimizer` on named numbers from `start`, with `gradient` giving
  * the gradient at each point, and returns the path: steps + 1 points, the start first (the
@@ -30,7 +33,8 @@ export function optimizeScalars(
   }
   if (typeof gradient !== 'function') throw new TypeError(`optimizeScalars: gradient must be a function of the point, got ${describeValue(gradient)}`);
   if (typeof steps !== 'number') throw new TypeError(`optimizeScalars: steps must be a non-negative integer, got ${describeValue(steps)}`);
-  if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`optimizeScalars: steps must be a non-negative integer, got ${steps}`);
+  // the path is kept in JavaScript objects: 2^40 steps ran until V8's heap gave out, minutes later
+  if (!(Number.isInteger(steps) && steps >= 0 && steps <= MAX_STEPS)) throw new RangeError(`optimizeScalars: steps must be a non-negative integer, at most ${MAX_STEPS}, got ${steps}`);
   const keys = Object.keys(start);
   const values = keys.map((k) => start[k]); // each read once: the value checked is the value used
   keys.forEach((k, i) => finite(`start.${k}`, values[i]));

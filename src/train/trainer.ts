@@ -14,7 +14,7 @@ import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
 import type { LRSchedule } from '../optim/schedules.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue, otherCopyHint, shown } from '../runtime/tensor.js';
+import { IntTensor, Tensor, badNumber, checkFloatTensor, checkTensor, describeValue, otherCopyHint, shown } from '../runtime/tensor.js';
 import { checkFlag, checkOptions, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import { WorkerFault } from '../runtime/threads.js';
@@ -326,6 +326,7 @@ const KEYS = new Set([
 const EARLY_STOPPING_KEYS = new Set(['patience', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
 const CHECKPOINT_KEYS = new Set(['every', 'write']);
 const VALIDATION_KEYS = new Set(['x', 't']);
+const FIT_KEYS = new Set(['signal', 'callbacks']);
 /** The lists of a run's record (TrainResult), which a resumed run goes on appending to. */
 const RESULT_LISTS = ['epochs', 'trainLossList', 'trainAccList', 'testAccList', 'valAccList'] as const;
 /** A schedule's optional methods, which the loop calls when present. */
@@ -424,17 +425,17 @@ export class Trainer {
     checkInput(network, xTest, 'xTest');
     checkTensor(rt, tTrain, 'Trainer: tTrain');
     const N = xTrain.shape[0];
-    if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RangeError(`Trainer: epochs must be a non-negative integer, got ${epochs}`);
-    if (maxIterations !== undefined && !(Number.isInteger(maxIterations) && maxIterations >= 0)) throw new RangeError(`Trainer: maxIterations must be a non-negative integer, got ${maxIterations}`);
-    if (!(Number.isInteger(miniBatchSize) && miniBatchSize > 0)) throw new RangeError(`Trainer: miniBatchSize must be a positive integer, got ${miniBatchSize}`);
-    if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${String(sampling)}`);
+    if (!(Number.isInteger(epochs) && epochs >= 0)) throw badNumber(epochs, `Trainer: epochs must be a non-negative integer, got ${shown(epochs)}`);
+    if (maxIterations !== undefined && !(Number.isInteger(maxIterations) && maxIterations >= 0)) throw badNumber(maxIterations, `Trainer: maxIterations must be a non-negative integer, got ${shown(maxIterations)}`);
+    if (!(Number.isInteger(miniBatchSize) && miniBatchSize > 0)) throw badNumber(miniBatchSize, `Trainer: miniBatchSize must be a positive integer, got ${shown(miniBatchSize)}`);
+    if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${shown(sampling)}`);
     if (N === 0) throw new RangeError('Trainer: xTrain is empty');
     if (xTest.shape[0] === 0) throw new RangeError('Trainer: xTest is empty (accuracy on 0 rows is undefined)');
     this.classes = classesOf(network, xTrain);
     checkTargets(rt, 'tTrain', tTrain, N, this.classes);
     checkTargets(rt, 'tTest', this.tTest, xTest.shape[0], this.classes);
     if (evaluateSampleNumPerEpoch !== null && !(Number.isInteger(evaluateSampleNumPerEpoch) && evaluateSampleNumPerEpoch > 0)) {
-      throw new RangeError(`Trainer: evaluateSampleNumPerEpoch must be a positive integer or null, got ${evaluateSampleNumPerEpoch}`);
+      throw badNumber(evaluateSampleNumPerEpoch, `Trainer: evaluateSampleNumPerEpoch must be a positive integer or null, got ${shown(evaluateSampleNumPerEpoch)}`);
     }
     if (lrSchedule !== undefined && !(typeof lrSchedule === 'object' && lrSchedule !== null && typeof lrSchedule.lrAt === 'function' && (lrSchedule.interval === 'epoch' || lrSchedule.interval === 'step'))) {
       throw new TypeError('Trainer: lrSchedule must be a schedule (StepLR, CosineAnnealingLR, … from createSchedule)');
@@ -449,7 +450,7 @@ export class Trainer {
     if (augment !== undefined && !(augment instanceof RandomAffine || typeof augment === 'function')) throw new TypeError('Trainer: augment must be a RandomAffine or a function of the batch');
     if (validationSplit !== undefined && validation !== undefined) throw new TypeError('Trainer: give validationSplit or validation, not both');
     if (validationSplit !== undefined && !(typeof validationSplit === 'number' && validationSplit > 0 && validationSplit < 1)) {
-      throw new RangeError(`Trainer: validationSplit must be a number in (0, 1), got ${validationSplit}`);
+      throw badNumber(validationSplit, `Trainer: validationSplit must be a number in (0, 1), got ${shown(validationSplit)}`);
     }
     if (validation !== undefined) {
       if (validation === null || typeof validation !== 'object') throw new TypeError('Trainer: validation must be { x, t }');
@@ -579,8 +580,9 @@ export class Trainer {
    * and rejects with `signal.reason` when aborted (checked before every step).
    */
   async fit(options: FitOptions = {}): Promise<TrainResult> {
-    const { signal, callbacks } = options;
     this.checkAlive('fit');
+    checkOptions('Trainer.fit', options, FIT_KEYS);
+    const { signal, callbacks } = options;
     if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError(`Trainer.fit: signal must be an AbortSignal, got ${describeValue(signal)}`);
     if (callbacks !== undefined) checkCallbacks('Trainer.fit: callbacks', callbacks);
     const all = [this.options.callbacks, callbacks].filter((c): c is TrainerCallbacks => c !== undefined);

@@ -57,7 +57,7 @@ describe('closed-form schedules', () => {
     expect(() => createSchedule('warm')).toThrow(/unknown name 'warm'/);
     // holes in a list (every() skips them): one was kept as a milestone, undefined
     // eslint-disable-next-line no-sparse-arrays
-    expect(() => new MultiStepLR({ milestones: [1, , 3] })).toThrow(/^MultiStepLR: milestones must be an array of positive integers, got \[1, undefined, 3\]$/);
+    expect(() => new MultiStepLR({ milestones: [1, , 3] as never })).toThrow(/^MultiStepLR: milestones must be an array of positive integers, got \[1, undefined, 3\]$/);
     // eslint-disable-next-line no-sparse-arrays
     expect(() => new SequentialLR({ schedulers: [new LinearLR(), new ExponentialLR({ gamma: 0.5 })], milestones: [, ] as never })).toThrow(/^SequentialLR: milestones must be 1 increasing positive integers .*, got \[undefined\]$/);
     // eslint-disable-next-line no-sparse-arrays

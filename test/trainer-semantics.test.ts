@@ -7,7 +7,7 @@ import { makeRuntime, expectBits } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
 import {
   MultiLayerNet, Trainer, SGD, StepLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau,
-  type TrainerBaseOptions, type TrainResult,
+  type EpochRecord, type TrainerBaseOptions, type TrainResult,
 } from '../src/index.js';
 
 /** The optimizer's initial rate, which the references start from too. */
@@ -79,7 +79,8 @@ describe('the learning rate of every step against PyTorch\'s loop', () => {
 });
 
 /** PyTorch's ReduceLROnPlateau.step(metrics) on its optimizer's lr (float64), as lr_scheduler.py has it. */
-function torchPlateau(o: { mode?: 'min' | 'max'; factor: number; patience: number; threshold: number; cooldown: number }, base: number) {
+type PlateauOptions = { mode?: 'min' | 'max'; factor: number; patience: number; threshold: number; cooldown: number };
+function torchPlateau(o: PlateauOptions, base: number) {
   const max = o.mode === 'max';
   let lr = base, best = max ? -Infinity : Infinity, bad = 0, cool = 0;
   return {
@@ -106,33 +107,30 @@ function watched(schedule: ReduceLROnPlateau) {
 }
 
 describe('ReduceLROnPlateau in the Trainer against PyTorch\'s scheduler.step(val_loss) after each epoch', () => {
-  for (const validate of [true, false]) it(`on the ${validate ? 'validation' : 'training (no validation set)'} loss: each epoch's rate is the one the epochs before it left`, async () => {
-    const options = { patience: 1, cooldown: 2, factor: 0.5, threshold: validate ? 0.01 : 0.05 };
+  const cases = [
+    {
+      title: (set: string) => `on the ${set} loss: each epoch's rate is the one the epochs before it left`,
+      options: (validate: boolean): PlateauOptions => ({ patience: 1, cooldown: 2, factor: 0.5, threshold: validate ? 0.01 : 0.05 }),
+      metric: (e: EpochRecord, validate: boolean) => (validate ? e.valLoss! : e.trainLoss),
+    },
+    {
+      // mode 'max' was shown the loss too: it never saw a rise while the net learnt, and cut the rate every other epoch
+      title: (set: string) => `mode 'max' watches the ${set} accuracy, as scheduler.step(val_acc)`,
+      options: (): PlateauOptions => ({ mode: 'max', patience: 1, cooldown: 0, factor: 0.5, threshold: 0 }),
+      metric: (e: EpochRecord, validate: boolean) => (validate ? e.valAcc! : e.trainAcc),
+    },
+  ];
+  for (const c of cases) for (const validate of [true, false]) it(c.title(validate ? 'validation' : 'training (no validation set)'), async () => {
+    const options = c.options(validate);
     const { schedule, seen } = watched(new ReduceLROnPlateau(options));
     const s = await setup({ epochs: 40, lrSchedule: schedule }, { validate });
     const result = s.trainer.train();
     const ref = torchPlateau(options, base);
     for (const e of result.epochs) {
       expect(e.lr, `epoch ${e.epoch}`).toBe(ref.lr);
-      ref.step(validate ? e.valLoss! : e.trainLoss);
+      ref.step(c.metric(e, validate));
     }
-    expect(seen).toEqual(result.epochs.map((e) => (validate ? e.valLoss : e.trainLoss)));
-    expect(new Set(result.epochs.map((e) => e.lr)).size, 'the rate was cut more than once').toBeGreaterThan(2);
-    s.end();
-  });
-
-  // mode 'max' was shown the loss too: it never saw a rise while the net learnt, and cut the rate every other epoch
-  for (const validate of [true, false]) it(`mode 'max' watches the ${validate ? 'validation' : 'training (no validation set)'} accuracy, as scheduler.step(val_acc)`, async () => {
-    const options = { mode: 'max' as const, patience: 1, cooldown: 0, factor: 0.5, threshold: 0 };
-    const { schedule, seen } = watched(new ReduceLROnPlateau(options));
-    const s = await setup({ epochs: 40, lrSchedule: schedule }, { validate });
-    const result = s.trainer.train();
-    const ref = torchPlateau(options, base);
-    for (const e of result.epochs) {
-      expect(e.lr, `epoch ${e.epoch}`).toBe(ref.lr);
-      ref.step(validate ? e.valAcc! : e.trainAcc);
-    }
-    expect(seen).toEqual(result.epochs.map((e) => (validate ? e.valAcc : e.trainAcc)));
+    expect(seen).toEqual(result.epochs.map((e) => c.metric(e, validate)));
     expect(new Set(result.epochs.map((e) => e.lr)).size, 'the rate was cut more than once').toBeGreaterThan(2);
     s.end();
   });

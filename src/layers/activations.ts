@@ -164,7 +164,7 @@ export type ActivationName = 'relu' | 'sigmoid' | 'tanh';
  * A new activation layer by name; the caller owns it (dispose() frees its buffers).
  * @throws TypeError for a name other than 'relu', 'sigmoid' or 'tanh'.
  */
-export function activation(name: ActivationName): Layer {
+export function activation(name: ActivationName): Activation {
   switch (name) {
     case 'relu': return new Relu();
     case 'sigmoid': return new Sigmoid();

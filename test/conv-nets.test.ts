@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { SimpleConvNet, DeepConvNet, deepConvNetParams, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, Trainer, createOptimizer } from '../src/index.js';
+import { SimpleConvNet, DeepConvNet, deepConvNetParams, alexNet, Sequential, Convolution, Tanh, Pooling, Flatten, Affine, Trainer, createOptimizer, Dropout } from '../src/index.js';
 import { gradError } from './reference/gradcheck.js';
 
 let rt: Runtime;
@@ -74,7 +74,8 @@ describe('a conv net\'s input shape', () => {
       }
       if (x.shape.length < 2) continue; // the Trainer asks for rows first
       expect(() => new Trainer(net, x, labels.get(x)!, good, t)).toThrow(new RegExp(`Trainer: xTrain must be \\[N, 1, 10, 10\\] .*${got}`));
-      expect(() => new Trainer(net, good, t, x, labels.get(x)!)).toThrow(new RegExp(`Trainer: xTest must be \\[N, 1, 10, 10\\] .*${got}`));
+      // t (plain labels, which tTrain does not take) is never read: xTest is refused first
+      expect(() => new Trainer(net, good, t as never, x, labels.get(x)!)).toThrow(new RegExp(`Trainer: xTest must be \\[N, 1, 10, 10\\] .*${got}`));
     }
     expect(rt.memoryStats().blocks).toBe(stats.blocks);
     expect(canaries.changed()).toBe(0);
@@ -191,6 +192,8 @@ describe('alexNet', () => {
       W4: [256, 384, 3, 3], b4: [256], W5: [256, 256, 3, 3], b5: [256],
       W6: [9216, 4096], b6: [4096], W7: [4096, 4096], b7: [4096], W8: [4096, 1000], b8: [1000],
     });
+    // torchvision's classifier: Dropout(p=0.5) before each of the first two Linear layers
+    expect(net.layers.filter((l) => l instanceof Dropout).map((l) => (l as Dropout).ratio)).toEqual([0.5, 0.5]);
     const x = rt.tensor([2, 3, 224, 224], randomArray(2 * 3 * 224 * 224, 4, 0, 1));
     const grads = net.gradient(x, [3, 777]);
     expect(Number.isFinite(net.lastLoss)).toBe(true);

@@ -196,7 +196,7 @@ describe('cores: the CPU a pinned case runs on', () => {
       console.log(JSON.stringify({ chosen, allowed: tasks.map(allowed), sink: sink > 0 }));
       process.exit(0);`], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    const { chosen, allowed, sink } = JSON.parse(r.stdout.trim().split('\n').pop());
+    const { chosen, allowed, sink } = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(sink).toBe(true);
     expect([0, 1]).toContain(chosen.cpu);
     expect(chosen.rates).toHaveLength(2);
@@ -296,7 +296,7 @@ describe('spill check: which loops of V8\'s code are k loops', () => {
       [0x10, 'addl rcx,0x1'], [0x14, 'REX.W movq [rbp-0xe0],rsi'], [0x1c, 'movl r15,[rbp-0xe0]'],
       ...fmas(0x40, 8), [0x80, jump('jnc', 0x10)], ...fmas(0x84, 4), [0xa0, jump('jc', 0x40)], [0xb0, 'ret'],
     ]));
-    expect(loops.map((l) => [l.start, l.end])).toEqual([[0x40, 0xa0]]);
+    expect(loops.map((l: { start: number; end: number }) => [l.start, l.end])).toEqual([[0x40, 0xa0]]);
     expect(loops[0].bad).toEqual([]);
   });
 
@@ -305,7 +305,7 @@ describe('spill check: which loops of V8\'s code are k loops', () => {
       ...fmas(0x40, 8), [0x60, 'vmovups [rbp-0x50],xmm0'], [0x68, 'vmovups xmm0,[rbp-0x50]'], [0x70, jump('jl', 0x40)],
       [0x80, 'ret'], [0x90, 'call 0x7f0000000100'], [0x98, jump('jmp', 0x48)],
     ]));
-    expect(loops.map((l) => [l.start, l.end])).toEqual([[0x40, 0x70]]);
+    expect(loops.map((l: { start: number; end: number }) => [l.start, l.end])).toEqual([[0x40, 0x70]]);
     expect(loops[0].bad.map((x: { text: string }) => x.text)).toEqual(['vmovups [rbp-0x50],xmm0', 'vmovups xmm0,[rbp-0x50]']);
   });
 });
@@ -326,7 +326,7 @@ describe('tiles: candidate GEMM micro-kernel tiles', () => {
     // a timed run, in its candidate's order (by A panel or by B panel), ends with A times the last B panel
     const fromLast = expected(lastPanel());
     expect(fromLast).not.toEqual(fromFirst);
-    runs.forEach((run, t) => {
+    runs.forEach((run: () => void, t: number) => {
       run();
       expect(block(t), TILES[t][0]).toEqual(fromLast);
     });

@@ -250,7 +250,7 @@ describe('checkpoints and resume', () => {
     // the resumed run's checkpoint keeps every step's loss, those before the resume included (it kept only its own)
     const ca = readModelFile(rt, path.join(tmp, 'ck-3.safetensors')), cb = readModelFile(rt, path.join(tmp, 'rk-3.safetensors'));
     expect(ca.trainLoss?.length).toBe(ra.steps);
-    expectBits(Array.from(cb.trainLoss ?? []), Array.from(ca.trainLoss!), 'trainer.trainLoss');
+    expect(Array.from(cb.trainLoss ?? []), 'trainer.trainLoss').toEqual(Array.from(ca.trainLoss!));
     for (const c of [ca, cb]) { c.net.dispose(); c.optimizer?.dispose(); }
     await rt.dispose();
   });

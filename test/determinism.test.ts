@@ -9,7 +9,7 @@ import { blobs } from './helpers/blobs.js';
 import { OutOfMemoryError } from '../src/runtime/errors.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, Trainer, createOptimizer, optimizerNames, StepLR, CosineAnnealingLR, ReduceLROnPlateau,
-  type OptimizerName, type TrainerOptions, type TrainResult, type TrainerState,
+  type OptimizerName, type TrainerBaseOptions, type TrainerOptions, type TrainResult, type TrainerState,
 } from '../src/index.js';
 
 /** A run's record without its wall times, which no two runs share. */
@@ -19,7 +19,7 @@ const LR: Record<OptimizerName, number> = { sgd: 0.1, momentum: 0.05, nesterov: 
 
 describe('every optimizer resumes to the uninterrupted run\'s bits', () => {
   /** Batch norm, dropout, elastic decay, a schedule, a validation split and early stopping: 4 epochs of 4 steps. */
-  async function setup(name: OptimizerName, threads: number, extra: Partial<TrainerOptions> = {}) {
+  async function setup(name: OptimizerName, threads: number, extra: TrainerBaseOptions = {}) {
     const rt = await makeRuntime({ seed: 11, threads });
     await rt.ready;
     const net = new MultiLayerNetExtend(rt, { inputSize: 2, hiddenSizeList: [8, 8], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.2, weightDecayLambda: 1e-3, l1Lambda: 1e-3 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runExperiment, chartSpec, experimentNames, type ExperimentResult } from '../src/experiments/index.js';
-import type { ExperimentData } from '../src/experiments/types.js';
+import type { ExperimentData, ExperimentName } from '../src/experiments/types.js';
 import { renderSvg } from '../src/node/charts.js';
 import { main } from '../src/node/cli/index.js';
 import { runExperimentsToDir } from '../src/node/cli/experiment.js';
@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 /** The quick run of `name`, run once for all the tests that look at it. */
-async function quick(name: string): Promise<ExperimentResult> {
+async function quick(name: ExperimentName): Promise<ExperimentResult> {
   if (!results.has(name)) results.set(name, await runExperiment(name, { rt, data, quick: true, seed: 1 }));
   return results.get(name)!;
 }
@@ -135,7 +135,7 @@ describe("the book's conclusions on quick runs", () => {
 
 describe('a run on a memory that grows', () => {
   it('deepconvnet counts its mistakes against the labels given (a view of them was emptied when predict() grew the memory: every row a mistake)', async () => {
-    const want = (await quick('deepconvnet')).summary; // on a memory left alone
+    const want = (await quick('deepconvnet')).summary as { misclassified: number; testRows: number }; // on a memory left alone
     expect(want.misclassified).toBeLessThan(want.testRows);
     const { Allocator } = await import('../src/runtime/allocator.js');
     const alloc = Allocator.prototype.alloc;

@@ -48,7 +48,7 @@ describe('portable experiments', () => {
 
   it('refuses bad names and options by name', async () => {
     expect(experimentNames).toHaveLength(11);
-    await expect(runExperiment('nope', { rt })).rejects.toThrow(/unknown experiment 'nope'/);
+    await expect(runExperiment('nope' as never, { rt })).rejects.toThrow(/unknown experiment 'nope'/);
     await expect(runExperiment('optimizer-mnist', { rt })).rejects.toThrow(/options.data is required/);
     await expect(runExperiment('optimizer-naive', { rt, seed: -1 })).rejects.toThrow(/seed/);
     await expect(runExperiment('optimizer-naive', { rt, fast: true } as never)).rejects.toThrow(/unknown option 'fast'/);

@@ -76,7 +76,7 @@ class Case {
   }
 
   /** A float tensor of `shape` (the allocation may fail: a clear error is a valid outcome). */
-  tensor(shape: number[], wild = this.chance(0.3), input = true, on: Runtime = rt): Tensor {
+  tensor(shape: readonly number[], wild = this.chance(0.3), input = true, on: Runtime = rt): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
     const t = n <= 1 << 16 ? on.tensor(shape, Float32Array.from({ length: n }, () => this.value(wild))) : on.tensor(shape);
     this.owned.push(t);
@@ -86,7 +86,7 @@ class Case {
   }
 
   /** A tensor argument: usually `shape` on rt; sometimes disposed, a dead view, another runtime's, an IntTensor or not a tensor. */
-  arg(shape: number[], wild?: boolean, input = true): Tensor {
+  arg(shape: readonly number[], wild?: boolean, input = true): Tensor {
     const r = this.next();
     if (r < 0.9) return this.tensor(shape, wild, input);
     if (r < 0.92) { const t = rt.tensor([1]); t.dispose(); return t; }
@@ -97,7 +97,7 @@ class Case {
   }
 
   /** A shape of `rank` dims, or a mismatched variant of `shape`. */
-  shapeLike(shape: number[], pMismatch = 0.15): number[] {
+  shapeLike<S extends readonly number[]>(shape: S, pMismatch = 0.15): S | number[] {
     if (!this.chance(pMismatch)) return shape;
     const s = [...shape];
     if (this.chance(0.3)) return this.chance(0.5) ? s.slice(1) : [...s, this.dim()];
@@ -131,7 +131,7 @@ const ACTIVATIONS: Record<ActivationName, { f: (x: ArrayLike<number>) => Float64
 };
 
 /** Forward then backward of a layer, each with a possibly mismatched argument; checks shapes. */
-function forwardBackward(c: Case, layer: Layer, x: Tensor, train: boolean, expectShape?: () => number[]): { y: Tensor; dx: Tensor | null } {
+function forwardBackward(c: Case, layer: Layer, x: Tensor, train: boolean, expectShape?: () => readonly number[]): { y: Tensor; dx: Tensor | null } {
   const y = layer.forward(x, train);
   if (expectShape) expect(y.shape).toEqual(expectShape());
   const inputsTame = tame(values(x)) && Object.values(layer.params).every((p) => tame(values(p)));

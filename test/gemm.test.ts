@@ -599,7 +599,7 @@ describe('gemmBiasAct (bias + activation fused in the epilogue)', () => {
           const bias = randomArray(N, seed++);
           const got = fused(p, bias, act);
           expectBits(got, unfused(p, bias, kernel), `${name} ${tA}${tB} ${M}×${N}×${K}`);
-          if (name === 'relu' && M * N > 40) expect(got.filter((v, i) => i % p.ldc < N).some((v) => v === 0), 'relu clips').toBe(true);
+          if (name === 'relu' && M * N > 40) expect(got.filter((_v, i) => i % p.ldc < N).some((v) => v === 0), 'relu clips').toBe(true);
         }
       }
     }
@@ -884,7 +884,7 @@ describe('packBPanels / gemmPacked / gemmPackedClaimed (weights packed once: a f
   it('gemmPackedClaimed computes the groups it claims, from the front or the back, with the bits of gemmPacked, and nothing else', () => {
     let seed = 3300;
     for (const [M, N, K, rows, divisor] of [[100, 100, 784, 12, 4], [61, 37, KC + 9, 6, 1], [13, 21, 7, 18, 2]] as const) {
-      const p = problem(0, seed % 2, M, N, K, 0, seed++, 1);
+      const p = problem(0, (seed % 2) as Trans, M, N, K, 0, seed++, 1);
       const bias = randomArray(N, seed++);
       const packed = pack(p);
       const want = packedCall(p, packed.Bp, bias, 2).C;

@@ -74,7 +74,7 @@ describe('Affine', () => {
 
 describe('activations', () => {
   const cases = [
-    { name: 'relu', make: () => new Relu(), f: book.relu, back: (x: Float32Array, y: Float32Array, d: Float32Array) => book.reluBackward(x, d) },
+    { name: 'relu', make: () => new Relu(), f: book.relu, back: (x: Float32Array, _y: Float32Array, d: Float32Array) => book.reluBackward(x, d) },
     { name: 'sigmoid', make: () => new Sigmoid(), f: book.sigmoid, back: (_x: Float32Array, y: Float32Array, d: Float32Array) => book.sigmoidBackward(y, d) },
     { name: 'tanh', make: () => new Tanh(), f: book.tanh, back: (_x: Float32Array, y: Float32Array, d: Float32Array) => book.tanhBackward(y, d) },
   ];

@@ -129,7 +129,7 @@ describe('round trips', () => {
   });
 
   it('saves the optimizer state; the loaded pair continues bit-identically', () => {
-    for (const name of ['adam', 'momentum', 'adadelta']) {
+    for (const name of ['adam', 'momentum', 'adadelta'] as const) {
       const { net } = trained(SPECS['mlp-extend']);
       const opt = createOptimizer(name, { lr: 0.02 });
       const x = inputOf(net, 6, 4);
@@ -170,7 +170,7 @@ describe('round trips', () => {
   it('refuses nets it cannot rebuild, foreign optimizers and reserved or non-string metadata', () => {
     const W = rt.tensor([2, 2]), b = rt.tensor([2]);
     const plain = new Sequential(rt, [new Affine(W, b)]);
-    expect(() => saveModel(plain)).toThrow(/saveModel: net must be a named net/);
+    expect(() => saveModel(plain as never)).toThrow(/saveModel: net must be a named net/);
     const net = buildNet(rt, SPECS.mlp);
     expect(() => saveModel(net, { optimizer: { name: 'Mine', update() {} } })).toThrow(/optimizer must be one of simdnn's/);
     expect(() => saveModel(net, { metadata: { 'simdnn.net': 'x' } })).toThrow(/metadata key 'simdnn.net' is reserved/);

@@ -344,12 +344,12 @@ describe('Trainer', () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
     const d = separable(10);
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { epoch: 3 } as never)).toThrow(/unknown option 'epoch'/);
-    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: 'adamax' })).toThrow(/unknown name 'adamax'/);
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: 'adamax' as never })).toThrow(/unknown name 'adamax'/);
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { miniBatchSize: 0 })).toThrow(/miniBatchSize/);
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { adaptiveThreads: 'yes' as never })).toThrow(/Trainer: adaptiveThreads must be true or false, got the string "yes"/);
     expect(() => new Trainer(net, d.x, d.t.rows(0, 5), d.x, d.t)).toThrow(/tTrain must be int labels of shape \[10\], got \[5\]/);
     // options that would be ignored without a word
-    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: new SGD(), optimizerParams: { lr: 1 } }))
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { optimizer: new SGD(), optimizerParams: { lr: 1 } as never }))
       .toThrow(/^Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given$/);
     const hooks = 'onTrainBegin, onEpochBegin, onStepEnd, onEpochEnd, onTrainEnd';
     expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { callbacks: { onEpochEnds() {} } as never }))

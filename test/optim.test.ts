@@ -73,7 +73,7 @@ describe('guardedStep', () => {
   const argsOf = (c: KernelCase, p: number, state: number[], g: number, n: number) =>
     c.name === 'axpy' ? [p, g, c.scalars[0], n] : [p, ...state, g, n, ...c.scalars];
   /** A range of n params with its state slots (slotBytes apart), gradients and backups, each followed by 4 sentinels. */
-  const range = (c: KernelCase, n: number, g: number[], seed: number) => {
+  const range = (c: KernelCase, n: number, g: ArrayLike<number>, seed: number) => {
     const pad = n + 4;
     const params = rt.tensor([pad]), grads = rt.tensor([pad]), state = rt.tensor([Math.max(1, c.slots) * pad]);
     const pSaved = rt.tensor([pad]), sSaved = rt.tensor([Math.max(1, c.slots) * pad]);
@@ -152,7 +152,7 @@ describe('guardedStep', () => {
   const CHUNK = 32768;
   const N = 2 * CHUNK + 37;
   /** The kernel alone on a copy of r's first `m` params and their state: the params and state it leaves. */
-  const alone = (c: KernelCase, g: number[], seed: number, m: number) => {
+  const alone = (c: KernelCase, g: Float32Array, seed: number, m: number) => {
     const r = range(c, m, g.slice(0, m), seed);
     kernel(rt.unsafeKernels, c.name)(...argsOf(c, r.params.ptr, Array.from({ length: c.slots }, (_, s) => r.slot(s)), r.grads.ptr, m));
     const out = { params: r.params.toArray().subarray(0, m), state: Array.from({ length: c.slots }, (_, s) => r.state.toArray().subarray(s * r.pad, s * r.pad + m)) };
@@ -632,16 +632,16 @@ describe('options', () => {
 
   it('the registry builds each class by name (any case) with its options', () => {
     const classes = [SGD, Momentum, Nesterov, AdaGrad, RMSprop, AdaDelta, Adam, AdamW];
-    optimizerNames.forEach((name, i) => expect(createOptimizer(name.toUpperCase())).toBeInstanceOf(classes[i]));
+    optimizerNames.forEach((name, i) => expect(createOptimizer(name.toUpperCase() as OptimizerName)).toBeInstanceOf(classes[i]));
     expect((createOptimizer('rmsprop', { decayRate: 0.9 }) as RMSprop).decayRate).toBe(0.9);
-    expect(() => createOptimizer('adamax')).toThrow(TypeError);
-    expect(() => createOptimizer('adamax')).toThrow(/unknown name 'adamax'/);
+    expect(() => createOptimizer('adamax' as never)).toThrow(TypeError);
+    expect(() => createOptimizer('adamax' as never)).toThrow(/unknown name 'adamax'/);
   });
 
   it('rejects unknown keys with a TypeError and bad values with a RangeError, naming them', () => {
     expect(() => new Adam({ beta3: 0.9 } as never)).toThrow(TypeError);
     expect(() => new Adam({ beta3: 0.9 } as never)).toThrow(/Adam: unknown option 'beta3'/);
-    expect(() => createOptimizer('sgd', { momentum: 0.9 })).toThrow(/SGD: unknown option 'momentum' \(expected one of lr\)/);
+    expect(() => createOptimizer('sgd', { momentum: 0.9 } as never)).toThrow(/SGD: unknown option 'momentum' \(expected one of lr\)/);
     const bad: Array<[() => ElementwiseOptimizer, RegExp]> = [
       [() => new SGD({ lr: -1 }), /SGD: lr must be a finite number >= 0, got -1/],
       [() => new SGD({ lr: NaN }), /lr must be/],

@@ -6,12 +6,12 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, randomArray, wasmModule, host } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { IntTensor, Tensor, checkTensor } from '../src/runtime/tensor.js';
+import { Tensor, checkTensor } from '../src/runtime/tensor.js';
 import {
   Affine, BatchNormalization, Convolution, Dropout, Flatten, GlobalAveragePooling, InstanceNormalization,
   LayerNormalization, Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh,
 } from '../src/layers/index.js';
-import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Sequential, alexNet } from '../src/nets/index.js';
+import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Sequential } from '../src/nets/index.js';
 import { AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop, SGD } from '../src/optim/index.js';
 
 let rt: Runtime;

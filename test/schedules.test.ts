@@ -54,7 +54,7 @@ describe('closed-form schedules', () => {
     expect(() => new ExponentialLR({ gamma: -1 })).toThrow(/gamma must be a number > 0/);
     expect(() => new CosineAnnealingLR({ tMax: 5, eta: 1 } as never)).toThrow(/unknown option 'eta'/);
     expect(() => new LinearLR({ interval: 'batch' } as never)).toThrow(/interval must be 'epoch' or 'step'/);
-    expect(() => createSchedule('warm')).toThrow(/unknown name 'warm'/);
+    expect(() => createSchedule('warm' as never)).toThrow(/unknown name 'warm'/);
     // holes in a list (every() skips them): one was kept as a milestone, undefined
     // eslint-disable-next-line no-sparse-arrays
     expect(() => new MultiStepLR({ milestones: [1, , 3] as never })).toThrow(/^MultiStepLR: milestones must be an array of positive integers, got \[1, undefined, 3\]$/);
@@ -64,7 +64,7 @@ describe('closed-form schedules', () => {
     expect(() => new SequentialLR({ schedulers: [new LinearLR(), , new ExponentialLR({ gamma: 0.5 })] as never, milestones: [2, 4] })).toThrow(/^SequentialLR: schedulers\[1\] must be a closed-form schedule/);
     expect(() => new MultiStepLR({ milestones: [1, 2n] as never })).toThrow(/got \[1, bigint 2\]$/);
     // a name of Object's prototype is no schedule (it returned the options object itself)
-    expect(() => createSchedule('constructor', { stepSize: 1 })).toThrow(/^schedule: unknown name 'constructor'/);
+    expect(() => createSchedule('constructor' as never, { stepSize: 1 } as never)).toThrow(/^schedule: unknown name 'constructor'/);
     expect(() => createSchedule(null as never)).toThrow(/^schedule: unknown name null/);
     expect(createSchedule('cosine', { tMax: 4 }).lrAt(4, 1)).toBeCloseTo(0, 15);
   });

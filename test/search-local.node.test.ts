@@ -2,6 +2,7 @@
 // The same study gives the same bits on 1 and 2 workers and inline on the
 // calling thread; the worker that ran each trial is recorded.
 import { describe, it, expect, afterAll } from 'vitest';
+import { getEventListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { hyperparameterSearch, localExecutor, loadSearchData, BOOK_SEARCH_DATA } from '../src/node/search/index.js';
 import { inlineExecutor, logUniform, choice, type Executor, type SearchResult, type SearchSpace } from '../src/search/index.js';
@@ -57,7 +58,6 @@ describe('local executor', () => {
 describe('worker pools (slotPoolExecutor, under localExecutor and webWorkerExecutor)', () => {
   it('keep one abort listener per signal for all the jobs in flight (a listener a job warned past 10), and an abort stops them all', async () => {
     const { slotPoolExecutor } = await import('../src/search/slot-pool.js');
-    const { getEventListeners } = await import('node:events');
     const warnings: Error[] = [];
     const onWarning = (w: Error) => { warnings.push(w); };
     process.on('warning', onWarning);

@@ -16,7 +16,7 @@
 //    not retried, a connection error as retrying.
 // Time limits here are ceilings for a hang (tens of seconds against a 3 s grace), not timings.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -22,7 +22,7 @@
 // again (at-least-once): the guarantee is the record (each trial once, the
 // no-fault run's bits), not the number of runs.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

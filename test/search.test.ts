@@ -8,8 +8,11 @@ import type { Runtime } from '../src/runtime/runtime.js';
 import { AdamW, ConcurrentRunError, MultiLayerNet, SGD, Trainer } from '../src/index.js';
 import {
   AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
-  trialJob, uniform, checkSpace, searchChart, type DataLoader, type SearchSpace, type TrialResult,
+  trialJob, uniform, checkSpace, searchChart, type DataLoader, type Dimension, type SearchSpace, type SettingValue, type TrialResult,
 } from '../src/search/index.js';
+
+/** A space of any names, as sampleSettings draws it (a search refuses the names no trial takes). */
+type AnySpace = Record<string, Dimension | SettingValue>;
 
 /** 60 train + 20 validation rows of 12 features, 3 classes: trials take milliseconds. */
 const tinyData: DataLoader = (rt) => ({
@@ -25,7 +28,7 @@ beforeAll(async () => { rt = await makeRuntime(); });
 
 describe('space', () => {
   it('draws each dimension within its range, from (seed, index) alone', () => {
-    const space: SearchSpace = { lr: logUniform(1e-6, 1e-2), wd: uniform(-1, 1), n: int(2, 4), opt: choice(['sgd', 'adam']), fixed: [1, 2] };
+    const space: AnySpace = { lr: logUniform(1e-6, 1e-2), wd: uniform(-1, 1), n: int(2, 4), opt: choice(['sgd', 'adam']), fixed: [1, 2] };
     const seen = new Set<number>();
     for (let i = 0; i < 200; i++) {
       const s = sampleSettings(space, 7, i);
@@ -48,9 +51,9 @@ describe('space', () => {
   });
 
   it('a degenerate range gives its bound exactly; uniform stays below high at large magnitudes and over the widest span', () => {
-    for (const v of [3e-4, 0.07, 5e-5]) for (let i = 0; i < 20; i++) expect(sampleSettings({ x: logUniform(v, v) }, 1, i).x).toBe(v); // 10 ** log10(3e-4) is 3.0000000000000014e-4
-    expect(sampleSettings({ x: uniform(0.3, 0.3) }, 1, 0).x).toBe(0.3);
-    const space: SearchSpace = { big: uniform(1e15, 1e15 + 1), wide: uniform(-1e308, 1e308) };
+    for (const v of [3e-4, 0.07, 5e-5]) for (let i = 0; i < 20; i++) expect(sampleSettings({ x: logUniform(v, v) } as AnySpace, 1, i).x).toBe(v); // 10 ** log10(3e-4) is 3.0000000000000014e-4
+    expect(sampleSettings({ x: uniform(0.3, 0.3) } as AnySpace, 1, 0).x).toBe(0.3);
+    const space: AnySpace = { big: uniform(1e15, 1e15 + 1), wide: uniform(-1e308, 1e308) };
     for (let i = 0; i < 2000; i++) {
       const s = sampleSettings(space, 1, i);
       expect(s.big).toBeGreaterThanOrEqual(1e15);
@@ -63,7 +66,7 @@ describe('space', () => {
     const residues = new Set<number>();
     let sum = 0;
     for (let i = 0; i < 2000; i++) {
-      const { k, w } = sampleSettings({ k: int(0, 2 ** 40), w: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) }, 1, i) as { k: number; w: number };
+      const { k, w } = sampleSettings({ k: int(0, 2 ** 40), w: int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) } as AnySpace, 1, i) as { k: number; w: number };
       expect(Number.isInteger(k) && k >= 0 && k <= 2 ** 40).toBe(true);
       expect(Number.isSafeInteger(w)).toBe(true);
       residues.add(k % 256);
@@ -74,7 +77,7 @@ describe('space', () => {
   });
 
   it("a known seed's settings are those drawn before the sampling edges were fixed (ranges up to 2^32 draw as they did)", () => {
-    const space: SearchSpace = { lr: logUniform(1e-6, 1e-2), weightDecay: logUniform(1e-8, 1e-4), dropout: uniform(0, 0.5), hidden: int(16, 256), wide: int(-(2 ** 31), 2 ** 31 - 1), opt: choice(['sgd', 'adam', 'momentum']), batch: 100 };
+    const space: AnySpace = { lr: logUniform(1e-6, 1e-2), weightDecay: logUniform(1e-8, 1e-4), dropout: uniform(0, 0.5), hidden: int(16, 256), wide: int(-(2 ** 31), 2 ** 31 - 1), opt: choice(['sgd', 'adam', 'momentum']), batch: 100 };
     // the log-uniform values are the nearest doubles (exactPow10); Node 20's `10 ** x` drew
     // 0.0007108324915607929 for the last lr, an ulp above (Chromium's was this one)
     const before: Array<[number, number, Record<string, unknown>]> = [
@@ -171,7 +174,7 @@ describe('search on the inline executor', () => {
     const trainer = new Trainer(net, d.xTrain, d.tTrain, d.xVal, d.tVal, { epochs: 2, miniBatchSize: 20, optimizer: new SGD({ lr: 0.1 }), adaptiveThreads: false });
     const exec = inlineExecutor(rt, tinyData);
     const committed: number[] = [];
-    let search: Promise<unknown> | null = null;
+    let search = null as Promise<unknown> | null; // set in the callback: not narrowed to null
     await trainer.fit({ callbacks: { onStepEnd: async () => {
       if (search) return;
       search = hyperparameterSearch({ space: tinySpace, trials: 2, epochs: 1, data: {}, executor: exec, onResult: (r) => committed.push(r.index) })
@@ -387,7 +390,7 @@ describe('settings checked before the first job', () => {
   const base = { trials: 2, epochs: 1, data: {}, executor: noRun };
 
   it('an unknown setting name, and a fixed value no trial accepts, throw naming the setting', async () => {
-    await expect(hyperparameterSearch({ ...base, space: { learningRate: logUniform(1e-3, 1) } })).rejects.toThrow(/settings\.learningRate: unknown setting/);
+    await expect(hyperparameterSearch({ ...base, space: { learningRate: logUniform(1e-3, 1) } as never })).rejects.toThrow(/settings\.learningRate: unknown setting/);
     await expect(hyperparameterSearch({ ...base, space: { ...tinySpace, batchSize: 0 } })).rejects.toThrow(/settings\.batchSize: expected a positive integer, got 0/);
     await expect(hyperparameterSearch({ ...base, space: { hidden: [8, 0] } })).rejects.toThrow(/settings\.hidden\[1\]: expected a positive integer, got 0/);
     await expect(hyperparameterSearch({ ...base, space: { hiddenLayers: 2.5 } })).rejects.toThrow(/settings\.hiddenLayers: expected a non-negative integer, got 2\.5/);

@@ -57,14 +57,6 @@ function product(rt: Runtime): Float32Array {
   }
 }
 
-/** Calls product() until one throws (at most `calls` times); returns that error. */
-function firstFailure(rt: Runtime, calls = 3000): Error {
-  for (let i = 0; i < calls; i++) {
-    try { product(rt); } catch (e) { return e as Error; }
-  }
-  throw new Error(`no call failed in ${calls} calls (workers ran ${rt.threadStats().workerChunks} parts)`);
-}
-
 async function oneThread(): Promise<Float32Array> {
   const rt = await runtime({ threads: 1 });
   return product(rt);

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
-import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sequential, Sigmoid, Trainer, createOptimizer, type Layer } from '../src/index.js';
+import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sequential, Sigmoid, Trainer, createOptimizer, type Layer, type OptimizerName } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { CHAIN_MIN_PART_WORK, CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
 import { BLOCK_STEPS, FIRST_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS } from '../src/train/split-choice.js';
@@ -343,14 +343,15 @@ function recordParts(rt: Runtime): Array<{ name: string; parts: unknown[][] }> {
 }
 
 describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.ts)', () => {
-  type Net = MultiLayerNet & { chain: RowChain };
+  // the net with its private row chain in view (Omit keeps the public members: the class itself & a public `chain` is never)
+  type Net = Omit<MultiLayerNet, never> & { chain: RowChain };
   interface Run { grads: Record<string, Float32Array>; loss: number; jobs: number; chained: number; dlogits: Float32Array; kept: Float32Array[] }
   /** A gradient on a net of the given shape (same seed on every runtime), what the layers kept, and the split calls it made. */
   // 784-[100, 37, 100]-10: 95,200 multiply-adds a row in the forward and input gradients, so batches of 23 rows and up run the chain
   const INPUTS = 784;
   const step = (rt: Runtime, activation: 'relu' | 'sigmoid' | 'tanh', rows: number, share?: number, gradShare?: number): Run => {
     rt.seed = 21;
-    const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10, activation }) as Net;
+    const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10, activation }) as unknown as Net;
     if (share !== undefined) net.chain.share = share;
     if (gradShare !== undefined) net.chain.gradShare = gradShare;
     const x = rt.tensor([rows, INPUTS], randomArray(rows * INPUTS, rows, -2, 2));
@@ -413,7 +414,7 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     const ROWS = 100;
     const train = (rt: Runtime, gradShare?: number) => {
       rt.seed = 21;
-      const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10 }) as Net;
+      const net = new MultiLayerNet(rt, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10 }) as unknown as Net;
       const x = rt.tensor([ROWS, INPUTS], randomArray(ROWS * INPUTS, ROWS, -2, 2));
       const t = Array.from({ length: ROWS }, (_, i) => (i * 7 + 3) % 10);
       const sgd = new SGD({ lr: 0.1 });
@@ -468,7 +469,7 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
   it('moves the rows, and the gradient block\'s cut, towards the faster thread, within [0.1, 0.9]', async () => {
     const two = await threaded({ threads: 2 });
     rtSeed(two);
-    const net = new MultiLayerNet(two, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 }) as Net;
+    const net = new MultiLayerNet(two, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 }) as unknown as Net;
     const x = two.tensor([100, 61], randomArray(100 * 61, 3));
     const t = Array.from({ length: 100 }, (_, i) => i % 10);
     // the calling thread's part ran 3 times as fast per row as the worker's, then the other way round
@@ -910,7 +911,7 @@ describe('threads: the Trainer\'s guarded step (src/train/rollback.ts)', () => {
   it('every optimizer: one split call whose parts each save, check and update one range of the parameter block, with the bits of one thread', async () => {
     const SHARE = 0.3;
     // plain: net.gradient and optimizer.update, the unguarded path, for the bits the guarded one must give
-    const train = async (threads: number, name: string, plain = false) => {
+    const train = async (threads: number, name: OptimizerName, plain = false) => {
       const rt = await threaded({ threads, seed: 21 });
       // 79,510 params: two parts even for SGD's two floats touched per param
       const net = new MultiLayerNet(rt, { ...MLP, hiddenSizeList: [100] });

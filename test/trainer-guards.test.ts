@@ -8,11 +8,11 @@ import { blobs } from './helpers/blobs.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import {
   MultiLayerNet, Trainer, Adam, SGD, ExponentialLR, StepLR, CosineAnnealingLR, LinearLR, ReduceLROnPlateau, saveModel,
-  type LRSchedule, type TrainerOptions, type TrainerState, type TrainResult,
+  type LRSchedule, type TrainerBaseOptions, type TrainerOptions, type TrainerState, type TrainResult,
 } from '../src/index.js';
 
 /** 2-[8]-2 on 120 rows (6 steps an epoch at batch 20), Adam lr 0.01, on a runtime of its own. */
-async function setup(options: TrainerOptions = {}, seed = 11) {
+async function setup(options: TrainerBaseOptions = {}, seed = 11) {
   const r = await makeRuntime({ seed });
   const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
   const d = blobs(r, 120, 1), te = blobs(r, 40, 2);
@@ -83,7 +83,7 @@ describe('Trainer.train() and promises', () => {
 });
 
 describe('Trainer resumed from a checkpoint: the optimizer\'s learning rate', () => {
-  const schedules: Array<[string, () => LRSchedule, TrainerOptions?]> = [
+  const schedules: Array<[string, () => LRSchedule, TrainerBaseOptions?]> = [
     ['ExponentialLR per epoch', () => new ExponentialLR({ gamma: 0.5 })],
     ['StepLR per step', () => new StepLR({ stepSize: 4, gamma: 0.5, interval: 'step' })],
     ['CosineAnnealingLR per step', () => new CosineAnnealingLR({ tMax: 18, etaMin: 0.001, interval: 'step' })],

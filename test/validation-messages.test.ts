@@ -10,7 +10,7 @@ import type { Runtime } from '../src/runtime/runtime.js';
 import {
   DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, buildNet, createOptimizer,
   encodeIdx, kaiserWindow, loadModel, parseIdx, saveModel, seededRandom, stratifiedSplit,
-  type NamedNet, type Sequential,
+  type NamedNet, type OptimizerName, type Sequential,
 } from '../src/index.js';
 
 let rt: Runtime;
@@ -30,10 +30,10 @@ describe('createOptimizer', () => {
   });
 
   it('refuses an unknown name, and the names every object has (constructor, __proto__)', () => {
-    expectRefused(() => createOptimizer('adamax'), TypeError, new RegExp(`^createOptimizer: unknown name 'adamax' \\(expected one of ${NAMES}\\)$`));
-    expectRefused(() => createOptimizer('constructor'), TypeError, /^createOptimizer: unknown name 'constructor'/);
-    expectRefused(() => createOptimizer('__proto__'), TypeError, /^createOptimizer: unknown name '__proto__'/);
-    const adam = createOptimizer('ADAM', { lr: 0.01 });
+    expectRefused(() => createOptimizer('adamax' as never), TypeError, new RegExp(`^createOptimizer: unknown name 'adamax' \\(expected one of ${NAMES}\\)$`));
+    expectRefused(() => createOptimizer('constructor' as never), TypeError, /^createOptimizer: unknown name 'constructor'/);
+    expectRefused(() => createOptimizer('__proto__' as never), TypeError, /^createOptimizer: unknown name '__proto__'/);
+    const adam = createOptimizer('ADAM' as OptimizerName, { lr: 0.01 });
     expect(adam.name).toBe('Adam');
     adam.dispose();
   });

@@ -3,7 +3,7 @@
 // .ts): a process that exits by itself, or a scenario that would block its
 // thread forever if it regressed (a vitest timeout cannot stop a thread
 // blocked in Atomics.wait; a child process's timeout can).
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +40,6 @@ export async function removeTranspiled(dir: string): Promise<void> {
 }
 
 /** Runs ES module `script` with node in `dir`; kills it after `timeout` ms. */
-export function runScript(dir: string, script: string, timeout = 30_000): ReturnType<typeof spawnSync<string>> {
+export function runScript(dir: string, script: string, timeout = 30_000): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8', timeout });
 }

@@ -9,6 +9,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadIdx, loadIdxPart, loadMnist } from '../src/node/data.js';
 import { encodeIdx, parseIdx, type DataSet } from '../src/data/index.js';
+import { stratifiedSplit } from '../src/data/split.js';
 import { IntTensor, Tensor } from '../src/runtime/tensor.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { expectClose, rng } from './helpers/runtime.js';
@@ -63,6 +64,17 @@ describe('loadMnist', () => {
     const source = digits[first].map((r) => key(r)).indexOf(key(raw.xTrain.rows(0, 1).data));
     expect(source).toBeGreaterThanOrEqual(0);
     dispose(ds);
+  });
+
+  it("the test rows are the package's digits stratifiedSplit chooses with loadMnist's fixed seed (20150), in its order", () => {
+    // the package's digits in its files' order (0.json's first), as the loader concatenates them
+    const rows = digits.flat();
+    const labels = digits.flatMap((r, d) => r.map(() => d));
+    const split = stratifiedSplit(labels, 2000, 20150);
+    expect(Array.from(raw.tTest.data)).toEqual(Array.from(split.test, (i) => labels[i]));
+    const xTest = raw.xTest.data;
+    split.test.forEach((i, r) => { if (key(xTest.subarray(r * 784, (r + 1) * 784)) !== key(rows[i])) expect.fail(`test row ${r} is not package digit ${i}`); });
+    expect(Array.from(raw.tTrain.data)).toEqual(Array.from(split.train, (i) => labels[i]));
   });
 
   it('uses every digit of the package exactly once, with its label', () => {

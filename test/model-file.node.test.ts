@@ -2,7 +2,8 @@
 // file, chunked reads, a 100M-parameter model written and read in bounded
 // pieces, and interop with NumPy (a small reader/writer of the format written
 // with numpy alone: the `safetensors` Python package cannot be installed here).
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
+import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -38,11 +39,20 @@ describe('files', () => {
     expect(readModelInfo(file).metadata.run).toBe('first');
     // a net that cannot be saved fails before the disk is touched
     await expect(writeModelFile(file, { params: {}, state: {} } as never)).rejects.toThrow(/net must be a named net/);
-    // the rename fails (the target is a non-empty directory): the temporary file goes away
+    // a directory as the target is refused before anything is written
     const taken = path.join(tmp, 'taken');
     await mkdir(taken);
     await writeFile(path.join(taken, 'inside'), '');
     await expect(writeModelFile(taken, net)).rejects.toThrow(/cannot write the model to .*taken/);
+    // the rename fails after the temporary file was written and flushed (another device, a full disk): it goes away
+    const fsp = createRequire(import.meta.url)('node:fs/promises') as typeof import('node:fs/promises');
+    const rename = vi.spyOn(fsp, 'rename').mockRejectedValueOnce(Object.assign(new Error('EXDEV: cross-device link not permitted'), { code: 'EXDEV' }));
+    try {
+      await expect(writeModelFile(file, net, { metadata: { run: 'second' } })).rejects.toThrow(/cannot write the model to .*atomic\.safetensors: EXDEV/);
+      expect(rename).toHaveBeenCalledTimes(1);
+    } finally {
+      rename.mockRestore();
+    }
     await expect(writeModelFile(path.join(tmp, 'no-such-dir', 'm.safetensors'), net)).rejects.toThrow(/cannot write the model to .*no-such-dir.*ENOENT/);
     expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(await readFile(file)).toEqual(first);

@@ -53,6 +53,23 @@ describe('files', () => {
     } finally {
       rename.mockRestore();
     }
+    // the temporary file is flushed to disk before the rename: after a power loss the new name holds the new bytes
+    const steps: string[] = [];
+    const [openFile, renameFile] = [fsp.open.bind(fsp), fsp.rename.bind(fsp)];
+    const opened = vi.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+      const handle = await openFile(...args);
+      const sync = handle.sync.bind(handle);
+      handle.sync = async () => { steps.push('sync'); await sync(); };
+      return handle;
+    });
+    const renamed = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => { steps.push('rename'); await renameFile(from, to); });
+    try {
+      await writeModelFile(path.join(tmp, 'flushed.safetensors'), net);
+      expect(steps).toEqual(['sync', 'rename']);
+    } finally {
+      opened.mockRestore();
+      renamed.mockRestore();
+    }
     await expect(writeModelFile(path.join(tmp, 'no-such-dir', 'm.safetensors'), net)).rejects.toThrow(/cannot write the model to .*no-such-dir.*ENOENT/);
     expect((await readdir(tmp)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(await readFile(file)).toEqual(first);

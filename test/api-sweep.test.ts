@@ -10,7 +10,7 @@ import { expectRefused as refused, type ErrorClass } from './helpers/refused.js'
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import {
-  Adam, Affine, BatchNormalization, Buffers, Convolution, Dropout, InstanceNormalization, LayerNormalization, Momentum, MultiLayerNet, MultiLayerNetExtend,
+  Adam, Affine, BatchNormalization, Relu, Sigmoid, Tanh, Buffers, Convolution, Dropout, InstanceNormalization, LayerNormalization, Momentum, MultiLayerNet, MultiLayerNetExtend,
   ParameterSet, Pooling, SGD, Sequential, SimpleConvNet, encodeHeader, loadModel, saveModel, saveModelChunks,
 } from '../src/index.js';
 import {
@@ -152,6 +152,24 @@ describe('Optimizer.update', () => {
       expect(Array.from(live.data).every((v) => v < 0), `${opt.name}: the checked tensor stepped`).toBe(true);
       for (const t of [live, g, taker]) t.dispose();
       opt.dispose();
+    }
+  });
+});
+
+describe('activations after dispose()', () => {
+  it('backward, and a layer backward through it, say the activation was disposed (they said "call forward first")', () => {
+    for (const act of [new Relu(), new Sigmoid(), new Tanh()]) {
+      const x = rt.tensor([2, 4], randomArray(8, 3, -1, 1));
+      const y = act.forward(x);
+      const dout = rt.tensor(y.shape, randomArray(8, 4, -1, 1));
+      act.dispose();
+      expectRefused(() => act.backward(dout), Error, new RegExp(`^${act.name}\\.backward: ${act.name} used after dispose\\(\\)$`));
+      const [W, b] = [rt.tensor([4, 4]), rt.tensor([4])];
+      const affine = new Affine(W, b);
+      affine.forward(x);
+      expectRefused(() => affine.backwardThrough(dout, act), Error, new RegExp(`^Affine\\.backwardThrough: ${act.name} used after dispose\\(\\)$`));
+      affine.dispose();
+      for (const t of [x, dout, W, b]) t.dispose();
     }
   });
 });

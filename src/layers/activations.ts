@@ -102,6 +102,7 @@ export abstract class Activation implements FusableActivation {
 
   savedForBackward(who: string): Tensor {
     const s = this.saved;
+    if (this.disposed) throw new Error(`${who}: ${this.name} used after dispose()`);
     if (!s || !this.buffers) throw new Error(`${who}: call ${this.name}.forward first`);
     checkFloatTensor(s.rt, s, `${who}: the tensor ${this.name}.forward kept`);
     return s;

@@ -7,7 +7,7 @@ import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { AdamW, ConcurrentRunError, MultiLayerNet, SGD, Trainer } from '../src/index.js';
 import {
-  AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings,
+  AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings, trialSeed,
   trialJob, uniform, checkSpace, searchChart, type DataLoader, type Dimension, type SearchSpace, type SettingValue, type TrialResult,
 } from '../src/search/index.js';
 
@@ -253,6 +253,18 @@ describe('resuming a study', () => {
     await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, shifted(2)) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
     const reordered = first.jobs.map((j) => (j.index === 1 ? { ...j, settings: Object.fromEntries(Object.entries(j.settings).reverse()) } : j));
     await expect(hyperparameterSearch({ ...study, executor: resumeFrom(none, reordered) })).rejects.toThrow(/stored result of trial 1 .* is not this study's/);
+  });
+
+  it('sampleSettings and trialSeed refuse a seed or index that is not a 32-bit word (1.5 drew trial 1\'s settings, 2^32 trial 0\'s)', () => {
+    const space = { lr: logUniform(1e-4, 1e-1) };
+    for (const [f, who] of [[(s: number, i: number) => sampleSettings(space, s, i), 'sampleSettings'], [trialSeed, 'trialSeed']] as const) {
+      expect(() => f(1.5, 0)).toThrow(new RangeError(`${who}: seed must be an integer in [0, 2^32), got 1.5`));
+      expect(() => f(2 ** 32, 0)).toThrow(new RangeError(`${who}: seed must be an integer in [0, 2^32), got 4294967296`));
+      expect(() => f('1' as never, 0)).toThrow(new TypeError(`${who}: seed must be an integer in [0, 2^32), got the string "1"`));
+      expect(() => f(1, -1)).toThrow(new RangeError(`${who}: index must be an integer in [0, 2^32), got -1`));
+      expect(() => f(1, 0.5)).toThrow(new RangeError(`${who}: index must be an integer in [0, 2^32), got 0.5`));
+      expect(() => f(0xffffffff, 0xffffffff)).not.toThrow();
+    }
   });
 
   it('resumeFrom refuses an inner that is no executor and stored results that are no list of results, by name', () => {

@@ -3,7 +3,7 @@
 // settings are drawn from a generator seeded by (study seed, trial index)
 // alone, so trial 7 of seed 1 has the same settings whatever ran before it,
 // in any order, on any executor.
-import { checkOptions, describeValue, seededRandom, type OptimizerName, type OptimizerOptionsMap } from '../index.js';
+import { badNumber, checkOptions, describeValue, seededRandom, shown, type OptimizerName, type OptimizerOptionsMap } from '../index.js';
 import { exactLog10, exactPow10 } from '../runtime/exact-math.js';
 import type { TRIAL_SETTINGS } from './trial.js';
 
@@ -120,8 +120,18 @@ export function mixSeed(...words: number[]): number {
   return h >>> 0;
 }
 
-/** The seed of trial `index`'s runtime stream (initialisation, shuffling, dropout). */
+/**
+ * Refuses, naming `who`, a study seed that is not an integer in [0, 2^32) or a trial index that is not a
+ * non-negative integer below 2^32: mixSeed takes 32-bit words, so 1.5 drew trial 1's settings and 2^32 trial 0's.
+ */
+function checkSeedIndex(who: string, seed: number, index: number): void {
+  if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) throw badNumber(seed, `${who}: seed must be an integer in [0, 2^32), got ${shown(seed)}`);
+  if (!(Number.isInteger(index) && index >= 0 && index <= 0xffffffff)) throw badNumber(index, `${who}: index must be an integer in [0, 2^32), got ${shown(index)}`);
+}
+
+/** The seed of trial `index`'s runtime stream (initialisation, shuffling, dropout); a RangeError/TypeError for a seed or index that is not a 32-bit word. */
 export function trialSeed(seed: number, index: number): number {
+  checkSeedIndex('trialSeed', seed, index);
   return mixSeed(seed, index, 1);
 }
 
@@ -130,6 +140,7 @@ export function trialSeed(seed: number, index: number): number {
  * from a generator seeded by (seed, index) only. Fixed values are copied.
  */
 export function sampleSettings(space: SearchSpace, seed: number, index: number): Settings {
+  checkSeedIndex('sampleSettings', seed, index);
   const next = seededRandom(mixSeed(seed, index, 0));
   const out: Settings = {};
   for (const [name, d] of Object.entries(space)) {

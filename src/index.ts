@@ -6,6 +6,8 @@
 export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type KernelName, type PartArgs, type SpawnOptions, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { ConcurrentRunError, NonFiniteError, OutOfMemoryError } from './runtime/errors.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape, type View } from './runtime/tensor.js';
+/** @internal the runtime check, for the subpath bundles (search, experiments), which import the core through this entry */
+export { checkRuntime } from './runtime/runtime.js';
 /** @internal the options, flag and AbortSignal checks, for the subpath bundles (search, experiments), which import the core through this entry */
 export { checkFlag, checkOptions, isAbortSignal } from './runtime/options.js';
 /** @internal a value as an error message names it, and the error of a numeric argument, for the subpath bundles */

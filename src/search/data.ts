@@ -3,7 +3,7 @@
 // random by Dataset.split seeded with `splitSeed` (the book: 500 rows, 20%).
 // Every loader (Node's files, an experiment's digits, a page's fetch) goes
 // through here, so one DataSpec means the same rows everywhere.
-import { Dataset, Tensor, checkFloatTensor, checkTensor, describeValue, type IntTensor } from '../index.js';
+import { Dataset, checkFloatTensor, checkTensor, describeValue, type IntTensor, type Tensor } from '../index.js';
 import type { DataSpec, TrialData } from './trial.js';
 
 /** The fields of a DataSpec this module reads, with their defaults applied; throws naming a bad one. */
@@ -22,7 +22,7 @@ export function splitOptions(spec: DataSpec): { rows: number | undefined; valida
  * validation parts. The caller owns the result (dispose() frees it).
  */
 export function splitSearchData(x: Tensor, t: Tensor | IntTensor, spec: DataSpec): TrialData {
-  checkFloatTensor(x instanceof Tensor ? x.rt : (null as never), x, 'splitSearchData: x'); // not a Tensor: named as such
+  checkFloatTensor(x?.rt, x, 'splitSearchData: x');
   checkTensor(x.rt, t, 'splitSearchData: t');
   if (x.shape.length === 0 || t.shape.length === 0 || t.shape[0] !== x.shape[0]) {
     throw new RangeError(`splitSearchData: x [${x.shape.join(', ')}] and t [${t.shape.join(', ')}] must have the same number of rows`);

@@ -1,6 +1,6 @@
 // The simplest executor: trials one after another on a runtime the caller
 // gives, on the calling thread (any host: browsers, edge workers, Node).
-import { Runtime, describeValue } from '../index.js';
+import { checkRuntime, describeValue, type Runtime } from '../index.js';
 import type { Executor } from './search.js';
 import { now, runTrial, timedOutResult, type DataSpec, type EpochResult, type TrialData, type TrialJob, type TrialResult } from './trial.js';
 
@@ -92,6 +92,6 @@ export class DataCache {
 
 /** Refuses, naming `who`, an rt that is not a Runtime or a load that is not a function (each failed only at the first job, deep inside). */
 function checkLoader(who: string, rt: unknown, load: unknown): void {
-  if (!(rt instanceof Runtime)) throw new TypeError(`${who}: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}`);
+  checkRuntime(rt, who);
   if (typeof load !== 'function') throw new TypeError(`${who}: load must be a function (rt, spec) => data, got ${describeValue(load)}`);
 }

@@ -3,7 +3,7 @@
 // and returns per-epoch validation and training accuracy and loss. The trial
 // reseeds the runtime with its own seed first, so its initialisation and
 // batches (and so every bit of its results) depend on the job alone.
-import { badNumber, buildNet, checkTensor, ConcurrentRunError, createOptimizer, describeValue, optimizerDefaults, optimizerNames, Runtime, shown, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Sequential, type Tensor, type WeightInit } from '../index.js';
+import { badNumber, buildNet, checkRuntime, checkTensor, ConcurrentRunError, createOptimizer, describeValue, optimizerDefaults, optimizerNames, shown, Trainer, type ActivationName, type IntTensor, type NetSpec, type Optimizer, type OptimizerName, type Runtime, type Sequential, type Tensor, type WeightInit } from '../index.js';
 import { isDimension, type SearchSpace, type Settings, type SettingValue } from './space.js';
 
 /** Where a trial's data comes from: plain JSON that the executor's data loader understands. */
@@ -237,7 +237,7 @@ function checkJob(job: TrialJob): void {
  * job.timeoutMs is the executor's to enforce (see timedOutResult), not runTrial's.
  */
 export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, worker = 'inline', signal?: AbortSignal, onEpoch?: (e: EpochResult) => void): Promise<TrialResult> {
-  if (!(rt instanceof Runtime)) throw new TypeError(`runTrial: rt must be a Runtime (from createRuntime), got ${describeValue(rt)}`);
+  checkRuntime(rt, 'runTrial');
   checkJob(job);
   if (data === null || typeof data !== 'object') throw new TypeError(`runTrial: data must be { xTrain, tTrain, xVal, tVal } (tensors on rt), got ${describeValue(data)}`);
   checkTensor(rt, data.xTrain, 'runTrial: data.xTrain');

@@ -317,6 +317,7 @@ describe('checkpoints and resume', () => {
       [{ 'train.settings': '{"epochs": -5}' }, /train\.settings\.epochs must be a positive integer, got -5/],
       [{ 'train.settings': '{"lr": 0.1}' }, /train\.settings has an unknown setting 'lr'/],
       [{ 'train.settings': '{"hidden": "100"}' }, /train\.settings\.hidden must be an array, got "100"/],
+      [{ 'train.settings': '{"earlyStop": 2, "earlyStopMonitor": "valAcc"}' }, /train\.settings\.earlyStopMonitor must be one of val-loss, val-acc, train-loss, train-acc, got "valAcc"/],
       [{ 'train.state': '[1]' }, /train\.state must be an object \(the Trainer's position\), got \[1\]/],
     ];
     const damaged = path.join(tmp, 'damaged.safetensors');
@@ -352,6 +353,21 @@ describe('Trainer options on the command line', () => {
     expect(JSON.parse(readModelInfo(kept).metadata['train.result'])).toMatchObject({ epochs: r.epochs, bestEpoch: r.bestEpoch, testAcc: best.testAcc });
     const text = await run(['train', '--quiet', ...SMALL, '--lr', '3', '--val-split', '0.3', '--early-stop', '1', '--epochs', '30']);
     expect(text.stdout).toContain(`epochs ${r.epochs} (the figures of epoch ${r.bestEpoch}, the best, whose parameters were kept)`);
+    // --early-stop-monitor: the epoch of the best training accuracy is kept (no validation set needed), and a run
+    // resumed from its checkpoints watches it too
+    const ck = path.join(tmp, 'by-acc-{epoch}.safetensors');
+    const byAcc = await run(['train', '--json', '--quiet', ...SMALL, '--lr', '3', '--early-stop', '2', '--early-stop-monitor', 'train-acc', '--epochs', '30',
+      '--checkpoint', ck, '--checkpoint-every', '1']);
+    expect(byAcc.code, byAcc.stderr).toBe(0);
+    const ra = JSON.parse(byAcc.stdout) as TrainReport;
+    expect(ra.stopReason).toBe('earlyStopping');
+    const accs = ra.history.map((h) => h.trainAcc);
+    const firstMax = accs.indexOf(Math.max(...accs)) + 1;
+    expect(ra.bestEpoch).toBe(firstMax);
+    expect(ra.epochs).toBe(firstMax + 2);
+    const resumed = await run(['train', '--json', '--quiet', '--resume', ck.replace('{epoch}', '1')]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout) as TrainReport).toMatchObject({ epochs: ra.epochs, bestEpoch: ra.bestEpoch, trainAcc: ra.trainAcc, testAcc: ra.testAcc });
     const aug = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1',
       '--augment', 'shift=2,degrees=10,scale=0.1']);
     expect(aug.code, aug.stderr).toBe(0);
@@ -373,7 +389,10 @@ describe('command-line edges', () => {
       [['--lr', '1e400'], /--lr: 1e400 is out of range/],
       [['--lr-schedule', 'warp'], /--lr-schedule: unknown name 'warp'/],
       [['--lr-schedule', 'step:gamma=0.5'], /--lr-schedule: .*stepSize/],
-      [['--early-stop', '2'], /--early-stop: needs --val-split/],
+      [['--early-stop', '2'], /--early-stop: needs --val-split \(it watches the validation loss; /],
+      [['--early-stop', '2', '--early-stop-monitor', 'val-acc'], /--early-stop: needs --val-split \(it watches the validation accuracy; /],
+      [['--early-stop-monitor', 'train-acc'], /--early-stop-monitor: needs --early-stop \(the patience\)/],
+      [['--early-stop', '2', '--early-stop-monitor', 'val_loss'], /--early-stop-monitor: unknown name 'val_loss' \(expected one of val-loss, val-acc, train-loss, train-acc\)/],
       [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],
       [['--checkpoint-every', '1'], /--checkpoint-every: needs --checkpoint FILE/],

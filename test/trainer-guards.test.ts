@@ -212,7 +212,7 @@ describe('Trainer input checks before anything is drawn or updated', () => {
     const s = await setup();
     const make = (options: TrainerOptions) => () => new Trainer(s.net, s.d.x, s.d.t, s.d.x, s.d.t, options);
     expect(make({ validationSplit: 0.2, earlyStopping: { patience: 1, restorebest: false } as never }))
-      .toThrow(/^Trainer: earlyStopping: unknown option 'restorebest' \(expected one of patience, minDelta, restoreBest, baseline, startFromEpoch\)$/);
+      .toThrow(/^Trainer: earlyStopping: unknown option 'restorebest' \(expected one of patience, monitor, minDelta, restoreBest, baseline, startFromEpoch\)$/);
     expect(make({ checkpoint: { every: 1, write: () => {}, evry: 2 } as never }))
       .toThrow(/^Trainer: checkpoint: unknown option 'evry' \(expected one of every, write\)$/);
     expect(make({ validation: { x: s.d.x, t: s.d.t, weights: [] } as never }))

@@ -137,13 +137,15 @@ describe('ReduceLROnPlateau in the Trainer against PyTorch\'s scheduler.step(val
 });
 
 /**
- * Keras 3's EarlyStopping.on_epoch_end (monitor val_loss, mode min) over a run's validation losses: the epoch
- * it stops at (null: it does not) and the epoch whose weights on_train_end restores (null: none), 0-based.
+ * Keras 3's EarlyStopping.on_epoch_end over a run's values of its monitor (mode 'min' for a loss, 'max' for an
+ * accuracy): the epoch it stops at (null: it does not) and the epoch whose weights on_train_end restores (null:
+ * none), 0-based.
  */
-function kerasEarlyStopping(losses: number[], patience: number, minDelta: number, { baseline, startFromEpoch = 0 }: { baseline?: number; startFromEpoch?: number } = {}) {
-  const delta = -Math.abs(minDelta); // min mode: min_delta *= -1
-  const improves = (current: number, reference: number) => current - delta < reference;
-  let best = Infinity, wait = 0, bestEpoch: number | null = null;
+function kerasEarlyStopping(losses: number[], patience: number, minDelta: number, { baseline, startFromEpoch = 0, mode = 'min' }: { baseline?: number; startFromEpoch?: number; mode?: 'min' | 'max' } = {}) {
+  // min mode: min_delta *= -1 and monitor_op less; max mode: greater (_is_improvement: op(current − min_delta, reference))
+  const delta = mode === 'min' ? -Math.abs(minDelta) : Math.abs(minDelta);
+  const improves = mode === 'min' ? (current: number, reference: number) => current - delta < reference : (current: number, reference: number) => current - delta > reference;
+  let best = mode === 'min' ? Infinity : -Infinity, wait = 0, bestEpoch: number | null = null; // Keras's best None: anything improves
   for (let epoch = 0; epoch < losses.length; epoch++) {
     if (epoch < startFromEpoch) continue;
     bestEpoch ??= epoch; // best weights never set: the current ones are the best
@@ -159,19 +161,19 @@ function kerasEarlyStopping(losses: number[], patience: number, minDelta: number
   return { stoppedEpoch: null, bestEpoch };
 }
 
-/** A run of up to 40 epochs with early stopping: its record, validation losses and parameters at the end of every epoch. */
-async function stoppingRun(earlyStopping: NonNullable<TrainerBaseOptions['earlyStopping']>) {
+/** A run of up to 40 epochs with early stopping: its record, the watched figures and the parameters at the end of every epoch. */
+async function stoppingRun(earlyStopping: NonNullable<TrainerBaseOptions['earlyStopping']>, validate = true) {
   const snapshots: Array<Record<string, { data: Float32Array }>> = [];
-  const s = await setup({ epochs: 40, earlyStopping, callbacks: { onEpochEnd: () => { snapshots.push(s.net.exportParams()); } } });
+  const s = await setup({ epochs: 40, earlyStopping, callbacks: { onEpochEnd: () => { snapshots.push(s.net.exportParams()); } } }, { validate });
   const result = s.trainer.train();
-  return { s, result, snapshots, losses: result.epochs.map((e) => e.valLoss!) };
+  return { s, result, snapshots, losses: result.epochs.map((e) => e[earlyStopping.monitor ?? 'valLoss']!) };
 }
 
 function expectParams(got: Record<string, { data: Float32Array }>, want: Record<string, { data: Float32Array }>, what: string) {
   for (const k of Object.keys(want)) expectBits(got[k].data, want[k].data, `${what}: ${k}`);
 }
 
-describe('early stopping against Keras\'s EarlyStopping(monitor=\'val_loss\', restore_best_weights=True)', () => {
+describe('early stopping against Keras\'s EarlyStopping(restore_best_weights=True)', () => {
   const cases: Array<NonNullable<TrainerBaseOptions['earlyStopping']>> = [
     ...[0, 1, 2, 3, 5].flatMap((patience) => [0, 0.002, 0.02].map((minDelta) => ({ patience, minDelta }))),
     // a baseline no epoch beats, one some epochs beat; a warm-up of epochs not watched
@@ -208,6 +210,31 @@ describe('early stopping against Keras\'s EarlyStopping(monitor=\'val_loss\', re
     expect(result.bestEpoch).toBe(keras.bestEpoch! + 1);
     expectParams(s.net.exportParams(), snapshots[keras.bestEpoch!], 'the best epoch\'s parameters');
     s.end();
+  });
+
+  // the monitor's values: losses fall, accuracies rise (Keras's mode 'auto'); accuracies of 30 or 40 rows tie
+  // often, and a tie is no improvement
+  for (const [monitor, validate] of [['valAcc', true], ['trainLoss', false], ['trainAcc', false], ['trainLoss', true]] as const) {
+    const mode = monitor.endsWith('Acc') ? 'max' : 'min';
+    const cases: Array<NonNullable<TrainerBaseOptions['earlyStopping']>> = [
+      { monitor, patience: 1 }, { monitor, patience: 3 }, { monitor, patience: 2, minDelta: mode === 'max' ? 0.02 : 0.002 },
+      { monitor, patience: 2, baseline: mode === 'max' ? 0.9 : 0.5 }, { monitor, patience: 1, startFromEpoch: 3 },
+    ];
+    for (const es of cases) it(`monitor '${monitor}' (Keras's mode ${mode})${validate ? ', beside a validation set' : ', no validation set'}: Keras's epochs: ${JSON.stringify({ ...es, monitor: undefined })}`, async () => {
+      const { s, result, snapshots, losses } = await stoppingRun(es, validate);
+      const keras = kerasEarlyStopping(losses, es.patience, es.minDelta ?? 0, { ...es, mode });
+      expect(keras.stoppedEpoch, 'Keras stops at the run\'s last epoch').toBe(result.stopReason === 'earlyStopping' ? losses.length - 1 : null);
+      expect(result.bestEpoch).toBe(keras.bestEpoch === null ? undefined : keras.bestEpoch + 1);
+      expectParams(s.net.exportParams(), snapshots[keras.bestEpoch ?? losses.length - 1], 'the parameters');
+      s.end();
+    });
+  }
+
+  it('watching an accuracy, the epochs Keras stops at differ from those of the loss: the monitor is what is watched', async () => {
+    const byAcc = await stoppingRun({ monitor: 'valAcc', patience: 2 });
+    const byLoss = await stoppingRun({ patience: 2 });
+    expect([byAcc.result.epochs.length, byAcc.result.bestEpoch]).not.toEqual([byLoss.result.epochs.length, byLoss.result.bestEpoch]);
+    byAcc.s.end(); byLoss.s.end();
   });
 
   it('a second train() starts early stopping afresh (Keras resets it in on_train_begin), from the restored parameters', async () => {
@@ -287,6 +314,58 @@ describe('early stopping with a baseline, resumed', () => {
       again.end();
     }
     want.end();
+  });
+
+  it('watching an accuracy (best none yet: −∞ until its first epoch), from the checkpoint of every epoch: the uninterrupted run', async () => {
+    const es = { monitor: 'valAcc', patience: 2, startFromEpoch: 2 } as const;
+    const written: Uint8Array[] = [];
+    const want = await setup({ epochs: 40, earlyStopping: es, checkpoint: { every: 1, write: (bytes) => { written.push(bytes); } } });
+    const wantResult = want.trainer.train();
+    expect(wantResult.stopReason).toBe('earlyStopping');
+    for (const [i, bytes] of written.entries()) {
+      const again = await setup({ epochs: 40, earlyStopping: es });
+      again.trainer.resume(bytes);
+      expect(record(again.trainer.train()), `from epoch ${i + 1}`).toEqual(record(wantResult));
+      expectParams(again.net.exportParams(), want.net.exportParams(), `from epoch ${i + 1}`);
+      again.end();
+    }
+    want.end();
+  });
+
+  it('resume() refuses a state whose early stopping watched another figure, or whose record is not one, before it writes', async () => {
+    const want = await setup({ epochs: 3, earlyStopping: { patience: 5 } });
+    want.trainer.train();
+    const state = want.trainer.trainerState();
+    want.end();
+    const again = await setup({ epochs: 3, earlyStopping: { monitor: 'valAcc', patience: 5 } });
+    const before = again.net.exportParams();
+    expect(() => again.trainer.resume(state)).toThrow(/^Trainer\.resume: the state's early stopping watched valLoss, this Trainer's watches valAcc$/);
+    const old = { ...state, earlyStopping: { best: 0.5, wait: 0, bestEpoch: 1 } }; // written before the monitor was recorded: valLoss
+    expect(() => again.trainer.resume(old)).toThrow(/watched valLoss, this Trainer's watches valAcc/);
+    for (const [bad, shown] of [
+      [{ best: '0.5', wait: 0, bestEpoch: 1 }, 'best: the string "0.5", wait: 0, bestEpoch: 1'],
+      [{ best: 0.5, wait: -1, bestEpoch: 1 }, 'best: 0.5, wait: -1, bestEpoch: 1'],
+      [{ best: 0.5, wait: 0, bestEpoch: 4 }, 'best: 0.5, wait: 0, bestEpoch: 4'],
+    ] as const) {
+      const s = { ...state, earlyStopping: { ...bad, monitor: 'valAcc' } } as never;
+      expect(() => again.trainer.resume(s)).toThrow(`Trainer.resume: earlyStopping must be { best: a number or null, wait: a count, bestEpoch: an epoch done (0 to 3) }, got { ${shown} }`);
+    }
+    expectParams(again.net.exportParams(), before, 'after the refusals');
+    again.end();
+  });
+
+  it('refuses a monitor that is none, and a validation figure without a validation set, naming it', async () => {
+    const r = await makeRuntime({ seed: 1 });
+    const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(r, 20, 1);
+    expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { validationSplit: 0.5, earlyStopping: { patience: 1, monitor: 'val_loss' as never } }))
+      .toThrow(/^Trainer: earlyStopping\.monitor must be one of valLoss, valAcc, trainLoss, trainAcc, got the string "val_loss"$/);
+    for (const monitor of [undefined, 'valAcc'] as const) {
+      expect(() => new Trainer(net, d.x, d.t, d.x, d.t, { earlyStopping: { patience: 1, monitor } }))
+        .toThrow(new TypeError(`Trainer: earlyStopping watches ${monitor ?? 'valLoss'}: give validationSplit or validation (or monitor 'trainLoss' or 'trainAcc')`));
+    }
+    new Trainer(net, d.x, d.t, d.x, d.t, { earlyStopping: { patience: 1, monitor: 'trainAcc' } }).dispose();
+    r.dispose();
   });
 
   it('refuses a baseline or startFromEpoch that is not one, naming it', async () => {

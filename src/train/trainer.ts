@@ -29,11 +29,28 @@ import { SplitChoice, type ThreadUse } from './split-choice.js';
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
 export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
 
-/** TrainerOptions.earlyStopping: stop when the validation loss has not improved for `patience` epochs. The Trainer throws a RangeError/TypeError naming a bad field. */
+/**
+ * The epoch figure early stopping watches (an EpochRecord key, as Keras's `monitor` is a logs key): the validation
+ * loss or accuracy, or the training ones ('trainLoss': the mean of the epoch's step losses, Keras's 'loss').
+ */
+export type EarlyStoppingMonitor = 'valLoss' | 'valAcc' | 'trainLoss' | 'trainAcc';
+
+/**
+ * TrainerOptions.earlyStopping: stop when the watched figure (the validation loss by default) has not improved for
+ * `patience` epochs. The Trainer throws a RangeError/TypeError naming a bad field.
+ */
 export interface EarlyStoppingOptions {
-  /** Epochs without an improvement of the validation loss before training stops. */
+  /** Epochs without an improvement of the watched figure before training stops. */
   patience: number;
-  /** An improvement is a validation loss below the best by more than this (Keras's test: loss + minDelta < best). Default 0. */
+  /**
+   * What is watched (Keras's monitor, with its mode 'auto'): 'valLoss' (default) or 'valAcc', which need
+   * validationSplit or validation, or 'trainLoss' or 'trainAcc'. A loss improves by falling, an accuracy by rising.
+   */
+  monitor?: EarlyStoppingMonitor;
+  /**
+   * An improvement is a change past the best by more than this, as Keras tests it: a loss improves when
+   * `loss + minDelta < best`, an accuracy when `acc − minDelta > best`. Default 0.
+   */
   minDelta?: number;
   /**
    * Put back the parameters (and layer state) of the best epoch when training ends, however it ends but by an
@@ -42,7 +59,7 @@ export interface EarlyStoppingOptions {
    */
   restoreBest?: boolean;
   /**
-   * Keras's baseline: the count of epochs starts again only at a validation loss that beats both the best and
+   * Keras's baseline: the count of epochs starts again only at a value that beats both the best and
    * this (by minDelta); once `patience` epochs have gone by without beating it, the first epoch that does not
    * improve on the best stops the run. Default none.
    */
@@ -113,7 +130,7 @@ export interface TrainerBaseOptions {
   validationSplit?: number;
   /** An explicit validation set (instead of validationSplit). */
   validation?: { x: Tensor; t: Targets };
-  /** Stop when the validation loss stops improving (needs validation or validationSplit). */
+  /** Stop when the validation loss (or another monitor) stops improving. */
   earlyStopping?: EarlyStoppingOptions;
   /** Checkpoints every N epochs: model, optimizer, schedule, random stream and position. */
   checkpoint?: CheckpointOptions;
@@ -295,7 +312,11 @@ export interface TrainerState {
   random: { seed: number; counter: number };
   baseLr: number | null;
   schedule: Record<string, number> | null;
-  earlyStopping: { best: number | null; wait: number; bestEpoch: number } | null;
+  /**
+   * Early stopping's best value so far (null: none yet), its count of epochs and the best epoch; `monitor` what it
+   * watches (absent in states written before it was recorded: 'valLoss'), which resume() refuses to change.
+   */
+  earlyStopping: { best: number | null; wait: number; bestEpoch: number; monitor?: EarlyStoppingMonitor } | null;
   result: TrainResult;
   optimizer: OptimizerState | null;
   /** Parameters and layer state (batch-norm running statistics), as exportParams gives them. */
@@ -323,10 +344,21 @@ const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
 ]);
-const EARLY_STOPPING_KEYS = new Set(['patience', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
+const EARLY_STOPPING_KEYS = new Set(['patience', 'monitor', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
+const MONITORS: readonly EarlyStoppingMonitor[] = ['valLoss', 'valAcc', 'trainLoss', 'trainAcc'];
 const CHECKPOINT_KEYS = new Set(['every', 'write']);
 const VALIDATION_KEYS = new Set(['x', 't']);
 const FIT_KEYS = new Set(['signal', 'callbacks']);
+
+/** A state's early-stopping record, refused before resume() writes: one of another monitor would compare other figures. */
+function checkEarlyStoppingState(es: NonNullable<TrainerState['earlyStopping']>, epoch: number, monitor: EarlyStoppingMonitor): void {
+  const { best, wait, bestEpoch } = es, watched = es.monitor ?? 'valLoss';
+  if (watched !== monitor) throw new RangeError(`Trainer.resume: the state's early stopping watched ${MONITORS.includes(watched) ? watched : shown(watched)}, this Trainer's watches ${monitor}`);
+  if (!((best === null || typeof best === 'number') && Number.isSafeInteger(wait) && wait >= 0 && Number.isSafeInteger(bestEpoch) && bestEpoch >= 0 && bestEpoch <= epoch)) {
+    throw new TypeError(`Trainer.resume: earlyStopping must be { best: a number or null, wait: a count, bestEpoch: an epoch done (0 to ${epoch}) }, got { best: ${shown(best)}, wait: ${shown(wait)}, bestEpoch: ${shown(bestEpoch)} }`);
+  }
+}
+
 /** The lists of a run's record (TrainResult), which a resumed run goes on appending to. */
 const RESULT_LISTS = ['epochs', 'trainLossList', 'trainAccList', 'testAccList', 'valAccList'] as const;
 /** A schedule's optional methods, which the loop calls when present. */
@@ -385,7 +417,8 @@ export class Trainer {
   /** A run in progress (train() or fit()): a second one would interleave with it. */
   private running = false;
   private isDisposed = false;
-  private bestLoss = Infinity;
+  /** Early stopping's best value of its monitor so far (±Infinity: none yet). */
+  private bestValue = Infinity;
   private bestEpoch = 0;
   /** The seed validationSplit's rows were chosen with (null without a split). */
   private splitSeed: number | null = null;
@@ -459,9 +492,12 @@ export class Trainer {
       checkTargets(rt, 'validation.t', validation.t, validation.x.shape[0], this.classes);
     }
     if (earlyStopping !== undefined) {
-      if (validationSplit === undefined && validation === undefined) throw new TypeError('Trainer: earlyStopping watches the validation loss: give validationSplit or validation');
       checkOptions('Trainer: earlyStopping', earlyStopping, EARLY_STOPPING_KEYS);
-      const { patience, minDelta = 0, restoreBest = true, baseline, startFromEpoch = 0 } = earlyStopping;
+      const { patience, monitor = 'valLoss', minDelta = 0, restoreBest = true, baseline, startFromEpoch = 0 } = earlyStopping;
+      if (!MONITORS.includes(monitor)) throw new RangeError(`Trainer: earlyStopping.monitor must be one of ${MONITORS.join(', ')}, got ${shown(monitor)}`);
+      if (monitor.startsWith('val') && validationSplit === undefined && validation === undefined) {
+        throw new TypeError(`Trainer: earlyStopping watches ${monitor}: give validationSplit or validation (or monitor 'trainLoss' or 'trainAcc')`);
+      }
       if (!(Number.isInteger(patience) && patience >= 0)) throw new RangeError(`Trainer: earlyStopping.patience must be a non-negative integer, got ${patience}`);
       if (!(Number.isFinite(minDelta) && minDelta >= 0)) throw new RangeError(`Trainer: earlyStopping.minDelta must be a number >= 0, got ${minDelta}`);
       if (baseline !== undefined && !Number.isFinite(baseline)) throw new RangeError(`Trainer: earlyStopping.baseline must be a finite number, got ${shown(baseline)}`);
@@ -485,6 +521,7 @@ export class Trainer {
     this.ownsOptimizer = typeof optimizer === 'string';
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
     this.options = options;
+    this.bestValue = this.noBest;
     this.sampling = sampling;
 
     // from here on the Trainer allocates
@@ -751,7 +788,7 @@ export class Trainer {
       baseLr: this.baseLr,
       schedule: this.options.lrSchedule?.state?.() ?? null,
       earlyStopping: this.options.earlyStopping
-        ? { best: Number.isFinite(this.bestLoss) ? this.bestLoss : null, wait: this.wait, bestEpoch: this.bestEpoch }
+        ? { best: Number.isFinite(this.bestValue) ? this.bestValue : null, wait: this.wait, bestEpoch: this.bestEpoch, monitor: this.monitor }
         : null,
       result: structuredClone(this.result),
       splitSeed: this.splitSeed,
@@ -837,6 +874,7 @@ export class Trainer {
     for (const key of ['batchSize', 'trainingRows', 'sampling'] as const) {
       if (s[key] !== undefined && s[key] !== stepping[key]) throw new RangeError(`Trainer.resume: the state's run has ${key} ${String(s[key])}, this Trainer ${stepping[key]}: a resumed run must step as the interrupted one did`);
     }
+    if (this.options.earlyStopping && s.earlyStopping) checkEarlyStoppingState(s.earlyStopping, s.epoch, this.monitor);
     const opt = this.optimizer;
     if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');
     if (s.optimizer !== null && s.optimizer.optimizer !== opt.name) throw new TypeError(`Trainer.resume: the state is for ${s.optimizer.optimizer}, this trainer uses ${opt.name}`);
@@ -872,7 +910,7 @@ export class Trainer {
       this.scheduledLr = lr;
     }
     this.result = structuredClone(s.result);
-    this.bestLoss = s.earlyStopping?.best ?? Infinity;
+    this.bestValue = s.earlyStopping?.best ?? this.noBest;
     this.wait = s.earlyStopping?.wait ?? 0;
     this.bestEpoch = s.earlyStopping?.bestEpoch ?? 0;
     this.finished = false;
@@ -1093,7 +1131,7 @@ export class Trainer {
     this.epochStep = 0;
     this.epochCounter = 0;
     this.result = emptyResult();
-    this.bestLoss = Infinity;
+    this.bestValue = this.noBest;
     this.bestEpoch = 0;
     this.wait = 0;
     this.best?.clear();
@@ -1118,19 +1156,30 @@ export class Trainer {
     return this.iter >= this.maxIter || this.earlyStopReached();
   }
 
-  /** Records the validation loss; true when early stopping says stop (Keras's EarlyStopping.on_epoch_end). */
+  /** What early stopping watches. */
+  private get monitor(): EarlyStoppingMonitor {
+    return this.options.earlyStopping?.monitor ?? 'valLoss';
+  }
+
+  /** Early stopping's best before any epoch: every value of its monitor improves on it. */
+  private get noBest(): number {
+    return this.monitor.endsWith('Acc') ? -Infinity : Infinity;
+  }
+
+  /** Records the watched figure; true when early stopping says stop (Keras's EarlyStopping.on_epoch_end). */
   private watchEarlyStop(record: EpochRecord): boolean {
     const es = this.options.earlyStopping;
-    if (!es || record.valLoss === undefined) return false;
+    const value = record[this.monitor];
+    if (!es || value === undefined) return false;
     // a warm-up's epochs are neither counted nor kept as the best
     if (record.epoch <= (es.startFromEpoch ?? 0)) return false;
-    const loss = record.valLoss, minDelta = es.minDelta ?? 0;
-    // Keras's and Lightning's test, to the bit: `best − minDelta` rounds otherwise for some losses, and a run
+    const minDelta = es.minDelta ?? 0;
+    // Keras's and Lightning's tests, to the bit: `best − minDelta` rounds otherwise for some losses, and a run
     // stopped an epoch apart from theirs on the same losses
-    const improves = (reference: number) => loss + minDelta < reference;
+    const improves = this.monitor.endsWith('Acc') ? (reference: number) => value - minDelta > reference : (reference: number) => value + minDelta < reference;
     this.wait++;
-    if (improves(this.bestLoss)) {
-      this.bestLoss = loss;
+    if (improves(this.bestValue)) {
+      this.bestValue = value;
       this.bestEpoch = record.epoch;
       this.best?.save();
       // the count starts again only at a loss that also beats the baseline

@@ -17,7 +17,7 @@ import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName 
 import { createSchedule, scheduleNames, type LRSchedule, type ScheduleName, type ScheduleOptionsMap } from '../../optim/schedules.js';
 import { NetCopy } from '../../train/rollback.js';
 import type { ThreadUse } from '../../train/split-choice.js';
-import { Trainer, putBackTrainLoss, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
+import { Trainer, putBackTrainLoss, type EarlyStoppingMonitor, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
 import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
@@ -27,6 +27,10 @@ import { checkDataArg, checkModelFile, checkWritable, describeNet, disposeData, 
 // ---- settings
 
 const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh'];
+/** --early-stop-monitor's names and the Trainer's monitor each stands for. */
+const MONITORS = { 'val-loss': 'valLoss', 'val-acc': 'valAcc', 'train-loss': 'trainLoss', 'train-acc': 'trainAcc' } as const satisfies Record<string, EarlyStoppingMonitor>;
+type MonitorFlag = keyof typeof MONITORS;
+const MONITOR_FLAGS = Object.keys(MONITORS) as MonitorFlag[];
 const INITS: Record<Exclude<WeightInit, number>, string> = {
   he: 'sqrt(2/n)', relu: 'sqrt(2/n)', xavier: 'sqrt(1/n)', sigmoid: 'sqrt(1/n)',
 };
@@ -65,8 +69,10 @@ export interface TrainSettings {
   augment?: { shift: number; degrees: number; scale: number };
   /** Fraction of the training rows held out for validation. */
   valSplit?: number;
-  /** Early-stopping patience in epochs (needs valSplit). */
+  /** Early-stopping patience in epochs (needs valSplit, unless it watches a training figure). */
   earlyStop?: number;
+  /** What early stopping watches (--early-stop-monitor's name; default val-loss). */
+  earlyStopMonitor?: MonitorFlag;
   save?: string;
   /** Checkpoint path; `{epoch}` in it is replaced by the epoch. */
   checkpoint?: string;
@@ -81,7 +87,7 @@ export interface TrainSettings {
 
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
 const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout',
-  'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop'] as const;
+  'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
 const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
@@ -150,7 +156,8 @@ const FLAGS: readonly Flag[] = [
   { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step)` },
   { name: 'augment', value: 'k=v,...', help: 'random affine augmentation of each training batch: shift=px, degrees=d, scale=f (a factor in [1/(1+f), 1+f]), e.g. shift=2,degrees=10,scale=0.1 (simple-conv, deep-conv)' },
   { name: 'val-split', value: 'ratio', help: 'hold out this fraction of the training rows for validation (reported per epoch)' },
-  { name: 'early-stop', value: 'patience', help: 'stop when the validation loss has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split)' },
+  { name: 'early-stop', value: 'patience', help: 'stop when the validation loss (or --early-stop-monitor\'s figure) has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split, unless it watches the training set)' },
+  { name: 'early-stop-monitor', value: 'figure', default: 'val-loss', help: `what --early-stop watches, as Keras's monitor: ${MONITOR_FLAGS.join(', ')} (a loss must fall, an accuracy rise; train-loss is the mean of the epoch's step losses)` },
   { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
@@ -303,7 +310,11 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
   const valSplit = optional('val-split', (t) => numberValue('val-split', t));
   if (valSplit !== undefined && !(valSplit > 0 && valSplit < 1)) throw new UsageError(`--val-split: expected a ratio in (0, 1), got ${valSplit}`);
   const earlyStop = optional('early-stop', (t) => intValue('early-stop', t, 1));
-  if (earlyStop !== undefined && valSplit === undefined) throw new UsageError('--early-stop: needs --val-split (it watches the validation loss)');
+  const earlyStopMonitor = optional('early-stop-monitor', (t) => oneOf('early-stop-monitor', t, MONITOR_FLAGS));
+  if (earlyStopMonitor !== undefined && earlyStop === undefined) throw new UsageError('--early-stop-monitor: needs --early-stop (the patience)');
+  if (earlyStop !== undefined && valSplit === undefined && !earlyStopMonitor?.startsWith('train-')) {
+    throw new UsageError(`--early-stop: needs --val-split (it watches the validation ${earlyStopMonitor === 'val-acc' ? 'accuracy' : 'loss'}; --early-stop-monitor train-loss or train-acc watch the training set's)`);
+  }
   const save = optional('save', (t) => t);
   const checkpointEvery = optional('checkpoint-every', (t) => intValue('checkpoint-every', t, 1));
   let checkpoint = optional('checkpoint', (t) => t);
@@ -335,6 +346,7 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     augment: optional('augment', parseAugment),
     valSplit,
     earlyStop,
+    earlyStopMonitor,
     save,
     checkpoint,
     checkpointEvery,
@@ -555,6 +567,7 @@ const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
   l1: 'number', batchnorm: 'boolean', dropout: 'number', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
   trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
+  earlyStopMonitor: 'string',
 };
 
 /**
@@ -578,6 +591,8 @@ function storedSettings(file: string, text: string): Partial<TrainSettings> {
     const article = /^[ao]/.test(want) ? 'an' : 'a';
     if (!want.split('|').includes(kind)) throw new UsageError(`${where}.${key} must be ${want === 'count' ? 'a positive integer' : `${article} ${want.replace('|', ' or ')}`}, got ${JSON.stringify(v)}`);
   }
+  const monitor = (value as Partial<TrainSettings>).earlyStopMonitor;
+  if (monitor !== undefined && !MONITOR_FLAGS.includes(monitor)) throw new UsageError(`${where}.earlyStopMonitor must be one of ${MONITOR_FLAGS.join(', ')}, got ${JSON.stringify(monitor)}`);
   return value as Partial<TrainSettings>;
 }
 
@@ -650,7 +665,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.lrSchedule ? { lrSchedule: makeSchedule(s.lrSchedule) } : {}),
       ...(augment ? { augment } : {}),
       ...(s.valSplit !== undefined ? { validationSplit: s.valSplit } : {}),
-      ...(s.earlyStop !== undefined ? { earlyStopping: { patience: s.earlyStop, restoreBest: true } } : {}),
+      ...(s.earlyStop !== undefined ? { earlyStopping: { patience: s.earlyStop, monitor: MONITORS[s.earlyStopMonitor ?? 'val-loss'], restoreBest: true } } : {}),
       onProgress: (p) => progress.update(p),
       callbacks: {
         onEpochEnd: async ({ epoch }) => {

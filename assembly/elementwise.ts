@@ -150,6 +150,28 @@ export function scale(y: usize, x: usize, a: f32, n: i32): void {
   }
 }
 
+// y = min(max(x, lo), hi) (y may alias x): a NaN stays NaN, as PyTorch's clamp (gradient clipping by value)
+export function clampRange(y: usize, x: usize, lo: f32, hi: f32, n: i32): void {
+  const l = f32x4.splat(lo);
+  const h = f32x4.splat(hi);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.min(f32x4.max(v128.load(x + o), l), h));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, min<f32>(max<f32>(load<f32>(x + o), lo), hi));
+  }
+}
+
+export function clampRangeRef(y: usize, x: usize, lo: f32, hi: f32, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, min<f32>(max<f32>(load<f32>(x + o), lo), hi));
+  }
+}
+
 export function fill(y: usize, value: f32, n: i32): void {
   const v = f32x4.splat(value);
   let i = 0;

@@ -368,6 +368,17 @@ describe('Trainer options on the command line', () => {
     const resumed = await run(['train', '--json', '--quiet', '--resume', ck.replace('{epoch}', '1')]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout) as TrainReport).toMatchObject({ epochs: ra.epochs, bestEpoch: ra.bestEpoch, trainAcc: ra.trainAcc, testAcc: ra.testAcc });
+    // --clip-grad-norm and --clip-grad-value reach the Trainer: a bound no step reaches leaves the run's bits, a small one changes them
+    const clipRun = async (...flags: string[]) => {
+      const c = await run(['train', '--json', '--quiet', ...SMALL, '--epochs', '2', ...flags]);
+      expect(c.code, c.stderr).toBe(0);
+      return (JSON.parse(c.stdout) as TrainReport).history;
+    };
+    const unclipped = await clipRun();
+    for (const flag of ['--clip-grad-norm', '--clip-grad-value']) {
+      expect(await clipRun(flag, '1e30'), `${flag} 1e30`).toEqual(unclipped.map((h) => ({ ...h, seconds: expect.any(Number) })));
+      expect((await clipRun(flag, '0.001')).map((h) => h.trainLoss), `${flag} 0.001`).not.toEqual(unclipped.map((h) => h.trainLoss));
+    }
     const aug = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1',
       '--augment', 'shift=2,degrees=10,scale=0.1']);
     expect(aug.code, aug.stderr).toBe(0);
@@ -394,6 +405,8 @@ describe('command-line edges', () => {
       [['--early-stop-monitor', 'train-acc'], /--early-stop-monitor: needs --early-stop \(the patience\)/],
       [['--early-stop', '2', '--early-stop-monitor', 'val_loss'], /--early-stop-monitor: unknown name 'val_loss' \(expected one of val-loss, val-acc, train-loss, train-acc\)/],
       [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
+      [['--clip-grad-norm', '0'], /--clip-grad-norm: expected a positive number, got 0/],
+      [['--clip-grad-value=-1'], /--clip-grad-value: expected a positive number, got -1/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],
       [['--checkpoint-every', '1'], /--checkpoint-every: needs --checkpoint FILE/],
       [['--hidden', ''], /--hidden: expected sizes such as 100,100, or 'none' for no hidden layer; got ''/],

@@ -28,7 +28,7 @@ const SHORT = ['--epochs', '1', '--train-rows', '500', '--test-rows', '200'];
 describe('help', () => {
   const flags = ['net', 'hidden', 'activation', 'init', 'optimizer', 'lr', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps',
     'weight-decay', 'l1', 'batchnorm', 'dropout', 'epochs', 'iterations', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'lr-schedule', 'augment',
-    'val-split', 'early-stop', 'early-stop-monitor', 'save', 'checkpoint', 'checkpoint-every', 'resume', 'threads', 'relaxed', 'json', 'quiet', 'help'];
+    'val-split', 'early-stop', 'early-stop-monitor', 'clip-grad-norm', 'clip-grad-value', 'save', 'checkpoint', 'checkpoint-every', 'resume', 'threads', 'relaxed', 'json', 'quiet', 'help'];
 
   it('documents every option of train, with its default', async () => {
     for (const argv of [['train', '--help'], ['train', '-h']]) {

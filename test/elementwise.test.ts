@@ -291,6 +291,33 @@ describe('axpy, scale, fill, copy', () => {
     }
   });
 
+  it('clampRange: y = min(max(x, lo), hi), out of place and in place, exact; NaN stays NaN, -0 stays -0', () => {
+    const [lo, hi] = [f32(-0.7), f32(0.7)];
+    const clamp = (v: number) => (Number.isNaN(v) ? NaN : Math.min(Math.max(v, lo), hi));
+    // a NaN's sign and payload are the host's (Wasm: an arithmetic NaN); every other value to the bit
+    const expectClamped = (got: Float32Array, want: Float32Array, what: string) => {
+      const nan = Array.from(want, Number.isNaN);
+      expect(Array.from(got, Number.isNaN), `${what}: NaN positions`).toEqual(nan);
+      expectBits(got.filter((_, i) => !nan[i]), want.filter((_, i) => !nan[i]), what);
+    };
+    for (const n of lengths) {
+      const xs = randomArray(n, 650 + n, -2, 2);
+      for (let i = 0; i < n; i += 7) xs[i] = i % 2 === 0 ? NaN : -0;
+      const expected = Float32Array.from(xs, clamp);
+      for (const kernel of ['clampRange', 'clampRangeRef'] as const) {
+        const x = padded(xs);
+        const y = padded(new Float32Array(n));
+        k[kernel](y.ptr, x.ptr, lo, hi, n);
+        expectClamped(y.data.subarray(0, n), expected, `${kernel} n=${n}`);
+        expectSentinels(y, n, kernel);
+        k[kernel](x.ptr, x.ptr, lo, hi, n);
+        expectClamped(x.data.subarray(0, n), expected, `${kernel} in place n=${n}`);
+        expectSentinels(x, n, `${kernel} in place`);
+        x.dispose(); y.dispose();
+      }
+    }
+  });
+
   it('fill writes exactly n values; copy moves bits (NaN payloads, -0) exactly', () => {
     for (const n of lengths) {
       const y = padded(new Float32Array(n));

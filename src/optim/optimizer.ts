@@ -54,7 +54,7 @@ export function checkPairs(who: string, params: Params, grads: Params): { keys: 
 }
 
 /** The first two keys whose params share memory, or null; linear for params laid out in key order (a ParameterSet's). */
-function sharedParams(keys: readonly string[], params: Params): [string, string] | null {
+export function sharedParams(keys: readonly string[], params: Params): [string, string] | null {
   let end = -Infinity;
   let ordered = true;
   for (const k of keys) {

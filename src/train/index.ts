@@ -6,4 +6,5 @@ export {
 export { YIELD_EVERY_MS } from '../runtime/yield.js';
 export type { ThreadUse } from './split-choice.js';
 export { layerActivations, type LayerActivation } from './activations.js';
+export { clipGradNorm, clipGradValue } from './clip.js';
 export { optimizeScalars } from './scalars.js';

@@ -25,6 +25,7 @@ import { ownTargets } from '../layers/softmax-with-loss.js';
 import { NetCopy, StepGuard } from './rollback.js';
 import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
+import { clipGradNorm, clipGradValue } from './clip.js';
 
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
 export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
@@ -153,6 +154,17 @@ export interface TrainerBaseOptions {
    * Default true.
    */
   adaptiveThreads?: boolean;
+  /**
+   * Clip each step's gradients (weight decay's terms included) to this 2-norm, taken over all of them as one
+   * vector, before the update: PyTorch's `clip_grad_norm_(net.parameters(), maxNorm)` between `backward()` and
+   * `step()`, Keras's `global_clipnorm` (see clipGradNorm). Default: no clipping.
+   */
+  clipGradNorm?: number;
+  /**
+   * Clamp each step's gradient elements to [−v, v] before the update (PyTorch's `clip_grad_value_`, Keras's
+   * `clipvalue`; see clipGradValue); with clipGradNorm too, the values are clamped first. Default: no clipping.
+   */
+  clipGradValue?: number;
 }
 
 /** What TrainerOptions.onProgress gets after every step ('step') and every epoch ('epoch'): a fresh plain object. */
@@ -343,6 +355,7 @@ const TRAINER_KEY = 'trainer';
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
+  'clipGradNorm', 'clipGradValue',
 ]);
 const EARLY_STOPPING_KEYS = new Set(['patience', 'monitor', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
 const MONITORS: readonly EarlyStoppingMonitor[] = ['valLoss', 'valAcc', 'trainLoss', 'trainAcc'];
@@ -443,6 +456,7 @@ export class Trainer {
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
+      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
@@ -510,6 +524,9 @@ export class Trainer {
       if (!(Number.isInteger(checkpoint.every) && checkpoint.every > 0)) throw new RangeError(`Trainer: checkpoint.every must be a positive integer, got ${checkpoint.every}`);
     }
     checkFlag('Trainer', 'adaptiveThreads', adaptiveThreads);
+    for (const [name, v] of [['clipGradNorm', clipGradNormTo], ['clipGradValue', clipGradValueTo]] as const) {
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw badNumber(v, `Trainer: ${name} must be a positive finite number, got ${shown(v)}`);
+    }
     if (options.callbacks !== undefined) checkCallbacks('Trainer: callbacks', options.callbacks);
     if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
@@ -703,6 +720,9 @@ export class Trainer {
     let grads: Readonly<Record<string, Tensor>>;
     try {
       grads = net.gradient(x, t);
+      const { clipGradValue: value, clipGradNorm: norm } = this.options;
+      if (value !== undefined) clipGradValue(grads, value);
+      if (norm !== undefined) clipGradNorm(grads, norm);
     } catch (e) {
       guard.restoreLayerState(); // ours puts it back itself; a net's own gradient() (a subclass's) may not
       throw e;

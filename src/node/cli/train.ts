@@ -73,6 +73,9 @@ export interface TrainSettings {
   earlyStop?: number;
   /** What early stopping watches (--early-stop-monitor's name; default val-loss). */
   earlyStopMonitor?: MonitorFlag;
+  /** Gradient clipping before each update: the 2-norm over all gradients, and each element's magnitude. */
+  clipGradNorm?: number;
+  clipGradValue?: number;
   save?: string;
   /** Checkpoint path; `{epoch}` in it is replaced by the epoch. */
   checkpoint?: string;
@@ -87,7 +90,8 @@ export interface TrainSettings {
 
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
 const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout',
-  'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor'] as const;
+  'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
+  'clipGradNorm', 'clipGradValue'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
 const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
@@ -158,6 +162,8 @@ const FLAGS: readonly Flag[] = [
   { name: 'val-split', value: 'ratio', help: 'hold out this fraction of the training rows for validation (reported per epoch)' },
   { name: 'early-stop', value: 'patience', help: 'stop when the validation loss (or --early-stop-monitor\'s figure) has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split, unless it watches the training set)' },
   { name: 'early-stop-monitor', value: 'figure', default: 'val-loss', help: `what --early-stop watches, as Keras's monitor: ${MONITOR_FLAGS.join(', ')} (a loss must fall, an accuracy rise; train-loss is the mean of the epoch's step losses)` },
+  { name: 'clip-grad-norm', value: 'x', help: "clip each step's gradients to this 2-norm over all of them before the update (PyTorch's clip_grad_norm_)" },
+  { name: 'clip-grad-value', value: 'x', help: "clamp each step's gradient elements to [-x, x] before the update (PyTorch's clip_grad_value_; before --clip-grad-norm)" },
   { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
@@ -315,6 +321,11 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
   if (earlyStop !== undefined && valSplit === undefined && !earlyStopMonitor?.startsWith('train-')) {
     throw new UsageError(`--early-stop: needs --val-split (it watches the validation ${earlyStopMonitor === 'val-acc' ? 'accuracy' : 'loss'}; --early-stop-monitor train-loss or train-acc watch the training set's)`);
   }
+  const [clipGradNorm, clipGradValue] = (['clip-grad-norm', 'clip-grad-value'] as const).map((flag) => optional(flag, (t) => {
+    const v = numberValue(flag, t);
+    if (!(v > 0)) throw new UsageError(`--${flag}: expected a positive number, got ${t}`);
+    return v;
+  }));
   const save = optional('save', (t) => t);
   const checkpointEvery = optional('checkpoint-every', (t) => intValue('checkpoint-every', t, 1));
   let checkpoint = optional('checkpoint', (t) => t);
@@ -347,6 +358,8 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     valSplit,
     earlyStop,
     earlyStopMonitor,
+    clipGradNorm,
+    clipGradValue,
     save,
     checkpoint,
     checkpointEvery,
@@ -567,7 +580,7 @@ const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
   l1: 'number', batchnorm: 'boolean', dropout: 'number', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
   trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
-  earlyStopMonitor: 'string',
+  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number',
 };
 
 /**
@@ -665,6 +678,8 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.lrSchedule ? { lrSchedule: makeSchedule(s.lrSchedule) } : {}),
       ...(augment ? { augment } : {}),
       ...(s.valSplit !== undefined ? { validationSplit: s.valSplit } : {}),
+      ...(s.clipGradNorm !== undefined ? { clipGradNorm: s.clipGradNorm } : {}),
+      ...(s.clipGradValue !== undefined ? { clipGradValue: s.clipGradValue } : {}),
       ...(s.earlyStop !== undefined ? { earlyStopping: { patience: s.earlyStop, monitor: MONITORS[s.earlyStopMonitor ?? 'val-loss'], restoreBest: true } } : {}),
       onProgress: (p) => progress.update(p),
       callbacks: {

@@ -96,7 +96,13 @@ describe('how the book\'s loops draw their batches', () => {
         expect(drawn.length, name).toBeGreaterThan(0);
         expect(new Set(drawn), name).toEqual(new Set(['replacement']));
         expect(r.settings.sampling, name).toMatch(/with replacement/);
+        if (name === 'deepconvnet') expect(r.settings.evaluation).toMatch(/^train and test accuracy after every epoch on all their rows/);
       }
+      // the search's trials shuffle each epoch, and the settings say so where the book draws with replacement
+      drawn.length = 0;
+      const r = await runExperiment('hyperparameter-search', { rt, data, quick: true });
+      expect(new Set(drawn)).toEqual(new Set(['permutation']));
+      expect(r.settings.sampling).toMatch(/^a seeded permutation per epoch, every row once/);
     } finally {
       spy.mockRestore();
       dispose(data);

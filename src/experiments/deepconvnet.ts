@@ -23,6 +23,7 @@ export const deepconvnet: Experiment = {
       batchSize: 100,
       epochs: ctx.quick ? 2 : 20,
       sampling: "each batch drawn with replacement (the book's common/trainer.py: np.random.choice)",
+      evaluation: "train and test accuracy after every epoch on all their rows (the book's train_deepnet.py on the first 1,000 of each, and on every test row once at the end)",
       trainRows: ctx.quick ? 300 : all.xTrain.shape[0],
       testRows: ctx.quick ? 200 : all.xTest.shape[0],
       shownMistakes: SHOWN,

@@ -28,6 +28,7 @@ export const hyperparameterSearch: Experiment = {
       net: 'MultiLayerNet 784-[100, 100, 100, 100, 100, 100]-10, ReLU, He init (the search API\'s trial defaults)',
       optimizer: 'SGD',
       batchSize: 100,
+      sampling: "a seeded permutation per epoch, every row once (the search's trials; the book's common/trainer.py draws each batch with replacement)",
       // the inline executor splits the caller's digits; a caller's executor loads the DataSpec's own (Node's: the bundled mnist)
       data: { source: ctx.executor ? 'mnist' : 'options.data', rows: ROWS, validation: VALIDATION_RATE, splitSeed: ctx.seed },
       trials: ctx.quick ? 6 : 100,

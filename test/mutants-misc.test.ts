@@ -696,11 +696,21 @@ describe("init-activations and gradient-vanishing against the book's procedure, 
   });
 });
 
+/**
+ * Digits whose label is written in their first pixels: row i's pixel (i·step) % 10 is 1, the rest noise in
+ * [0, noise) from a seeded stream; its label (i·step) % 10. Makers of x and t rows (the stream shared, in call order).
+ */
+function labelledDigits(seed: number, step: number, noise: number) {
+  const next = rng(seed);
+  return {
+    x: (n: number) => rt.tensor([n, 784], Float32Array.from({ length: n * 784 }, (_, k) => (k % 784 === (Math.floor(k / 784) * step) % 10 ? 1 : noise * next()))),
+    t: (n: number) => rt.labels([n], Int32Array.from({ length: n }, (_, i) => (i * step) % 10)),
+  };
+}
+
 describe('overfit and normalization: what they report and build', () => {
   it("overfit's gaps are the means over each variant's last 10 epochs of the accuracies it plots", async () => {
-    const next = rng(12);
-    const x = (n: number) => rt.tensor([n, 784], Float32Array.from({ length: n * 784 }, (_, k) => (k % 784 === (Math.floor(k / 784) * 3) % 10 ? 1 : 0.3 * next())));
-    const t = (n: number) => rt.labels([n], Int32Array.from({ length: n }, (_, i) => (i * 3) % 10));
+    const { x, t } = labelledDigits(12, 3, 0.3);
     const data = { xTrain: x(300), tTrain: t(300), xTest: x(500), tTest: t(500) };
     try {
       const r = await runExperiment('overfit', { rt, data, quick: true, seed: 1 });
@@ -754,9 +764,7 @@ describe('overfit and normalization: what they report and build', () => {
 describe('hyperparameter-search: what it shows', () => {
   it('the best trials shown are the best by validation accuracy, in order (not the first trials run)', async () => {
     // digits whose label is written in their first pixels: the good rates learn them, the small ones do not
-    const next = rng(6);
-    const x = (n: number) => rt.tensor([n, 784], Float32Array.from({ length: n * 784 }, (_, k) => (k % 784 === (Math.floor(k / 784) * 7) % 10 ? 1 : 0.2 * next())));
-    const t = (n: number) => rt.labels([n], Int32Array.from({ length: n }, (_, i) => (i * 7) % 10));
+    const { x, t } = labelledDigits(6, 7, 0.2);
     const data = { xTrain: x(500), tTrain: t(500), xTest: x(10), tTest: t(10) };
     try {
       const r = await runExperiment('hyperparameter-search', { rt, data, quick: true, seed: 3 });

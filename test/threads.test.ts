@@ -397,6 +397,23 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     expect(one.lastPartMs(0)).toBeNull();
   });
 
+  it('refuses an x that overlaps the first layer\'s dW on the chain\'s path too, before anything is written (the layer path refuses it as well)', async () => {
+    const two = await threaded({ threads: 2 });
+    two.seed = 21;
+    const net = new MultiLayerNet(two, { inputSize: INPUTS, hiddenSizeList: [100, 37, 100], outputSize: 10 });
+    const dW1 = net.grads.W1; // [784, 100]: 100 rows of 784 viewed as an x, a batch the chain takes
+    dW1.data.set(randomArray(dW1.size, 3, -1, 1));
+    const before = Object.fromEntries(Object.entries(net.grads).map(([k, g]) => [k, g.toArray()]));
+    const params = net.exportParams();
+    const spy = vi.spyOn(two, 'runParts');
+    expect(() => net.gradient(dW1.reshape([100, INPUTS]), Array.from({ length: 100 }, (_, i) => i % 10))).toThrow(/^Affine\.backward: the forward input x overlaps dW$/);
+    expect(spy.mock.calls.length, 'no split call ran').toBe(0);
+    spy.mockRestore();
+    for (const [k, g] of Object.entries(net.grads)) expectBits(g.toArray(), before[k], `grads.${k}`);
+    for (const [k, p] of Object.entries(net.exportParams())) expectBits(p.data, params[k].data, k);
+    net.dispose();
+  });
+
   it('gives the same bits wherever the rows and the gradient block are split between the threads', async () => {
     const one = await threaded({ threads: 1 });
     const two = await threaded({ threads: 2 });

@@ -21,8 +21,7 @@ export class Flatten implements Layer {
   forward(x: Tensor, _train = false): Tensor {
     checkFloatTensor(this.out?.rt ?? x?.rt, x, 'Flatten.forward: x');
     if (x.shape.length < 1) throw new RangeError('Flatten.forward: x must have a batch dimension, got a scalar shape []');
-    const N = x.shape[0];
-    const shape = [N, N === 0 ? 0 : x.size / N];
+    const shape = [x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]; // [0, d1·d2·…] for an empty batch too
     this.inShape = x.shape;
     this.out = reuse(this.out, x, shape);
     return this.out;

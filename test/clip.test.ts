@@ -134,9 +134,10 @@ describe('the Trainer clips every step as a hand-written loop does', () => {
   // the gradient the update would. The loop's clip runs in its optimizer's update, between net.gradient() and
   // Adam's step, as `clip_grad_norm_` between PyTorch's backward() and step().
   async function run(threads: number, options: { clipGradNorm?: number; clipGradValue?: number }, byHand: boolean) {
-    const r = await makeRuntime({ seed: 21, threads });
+    const r = await makeRuntime({ seed: 21, threads, busyCores: 'split' }); // split even while other test files busy the cores
     await r.ready;
-    const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [16, 16], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.1, weightDecayLambda: 1e-3 });
+    // 256 × 256 weights at 48 rows: GEMMs big enough to split on 2 threads
+    const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [256, 256], outputSize: 2, useBatchnorm: true, useDropout: true, dropoutRatio: 0.1, weightDecayLambda: 1e-3 });
     const d = blobs(r, 96, 1);
     const adam = new Adam({ lr: 0.05 });
     const norms: number[] = [];
@@ -149,11 +150,15 @@ describe('the Trainer clips every step as a hand-written loop does', () => {
         adam.update(params, grads);
       },
     };
-    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 3, miniBatchSize: 24, ...(byHand ? { optimizer: loop } : { optimizer: adam, ...options }) });
+    const jobs = r.threadStats().jobs;
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, {
+      epochs: 6, miniBatchSize: 48, adaptiveThreads: false, ...(byHand ? { optimizer: loop } : { optimizer: adam, ...options }),
+    });
     const result = trainer.train();
     const params = net.exportParams();
+    const split = r.threadStats().jobs - jobs;
     trainer.dispose(); adam.dispose(); net.dispose(); r.dispose();
-    return { result, params, norms };
+    return { result, params, norms, split };
   }
 
   for (const clip of [{ clipGradNorm: 0.2 }, { clipGradValue: 0.05 }, { clipGradValue: 0.1, clipGradNorm: 0.15 }]) {
@@ -164,6 +169,7 @@ describe('the Trainer clips every step as a hand-written loop does', () => {
       expect(record(plain.result), 'clipping changed the run').not.toEqual(record(want.result));
       for (const threads of [1, 2]) {
         const got = await run(threads, clip, false);
+        if (threads === 2) expect(got.split, 'calls split across the 2 threads').toBeGreaterThan(0);
         expect(record(got.result), `${threads} threads`).toEqual(record(want.result));
         for (const k of Object.keys(want.params)) expectBits(got.params[k].data, want.params[k].data, `${k} on ${threads} threads`);
       }

@@ -48,13 +48,16 @@ export function checkPairs(who: string, params: Params, grads: Params): { keys: 
     read.params[k] = p;
     read.grads[k] = g;
   }
-  const shared = sharedParams(keys, read.params);
+  const shared = sharedKeys(keys, read.params);
   if (shared) throw new RangeError(`${who}.update: params['${shared[0]}'] and params['${shared[1]}'] share memory (a tensor given twice would be stepped twice)`);
   return { keys, ...read };
 }
 
-/** The first two keys whose params share memory, or null; linear for params laid out in key order (a ParameterSet's). */
-export function sharedParams(keys: readonly string[], params: Params): [string, string] | null {
+/**
+ * @internal The first two keys whose tensors share memory, or null; linear for tensors laid out in key order (a
+ * ParameterSet's params or grads). The optimizers check their params with it, gradient clipping its grads.
+ */
+export function sharedKeys(keys: readonly string[], params: Params): [string, string] | null {
   let end = -Infinity;
   let ordered = true;
   for (const k of keys) {

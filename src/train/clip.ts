@@ -1,7 +1,7 @@
 // Gradient clipping between a step's backward pass and its update, as PyTorch's torch.nn.utils.clip_grad_norm_
 // and clip_grad_value_ (and Keras's global_clipnorm and clipvalue): the Trainer's clipGradNorm and clipGradValue
 // options call these, and a hand-written loop may call them on net.gradient()'s result.
-import { sharedParams, type Params } from '../optim/optimizer.js';
+import { sharedKeys, type Params } from '../optim/optimizer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Tensor, badNumber, checkFloatTensor, describeValue, shown } from '../runtime/tensor.js';
 
@@ -52,7 +52,7 @@ function checkGrads(who: string, grads: Params): Tensor[] {
     checkFloatTensor(rt!, g, `${who}: grads['${key}']`);
     read[key] = g;
   }
-  const shared = sharedParams(keys, read);
+  const shared = sharedKeys(keys, read);
   if (shared) throw new RangeError(`${who}: grads['${shared[0]}'] and grads['${shared[1]}'] share memory (a tensor given twice would be clipped twice)`);
   return keys.map((key) => read[key]);
 }

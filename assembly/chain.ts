@@ -12,7 +12,7 @@
 // An entry is CHAIN_SLOTS 32-bit slots: the op code, then its arguments in
 // the kernel's order (f32 arguments as their bits).
 import { gemm, gemmBiasAct, gemmPacked, biasBackward } from "./gemm";
-import { softmaxCrossEntropyForward, softmaxCrossEntropyBackward } from "./softmax";
+import { softmaxForward, softmaxCrossEntropyForward, softmaxCrossEntropyBackward, softmaxCrossEntropyBackwardDense } from "./softmax";
 
 const CHAIN_SLOTS = 16;
 /** gemmBiasAct(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias, act, work) */
@@ -25,6 +25,8 @@ const CHAIN_SOFTMAX_CE = 2;
 const CHAIN_BIAS_BACKWARD = 3;
 /** gemmPacked(M, N, K, A, lda, Bp, C, ldc, bias, act, work) */
 const CHAIN_GEMM_PACKED = 4;
+/** softmaxForward(y, x, rows, cols) (the loss is summed after, for all rows), then softmaxCrossEntropyBackwardDense(dx, y, t, rows, cols, scale) with t one-hot or soft rows: (dx, y, x, t, rows, cols, scale) */
+const CHAIN_SOFTMAX_CE_DENSE = 5;
 
 /**
  * Runs the `ops` entries of the table at `table` in order (see the file's comment).
@@ -50,6 +52,9 @@ export function runChain(table: usize, ops: i32): void {
     } else if (op == CHAIN_GEMM_PACKED) {
       gemmPacked(load<i32>(e, 4), load<i32>(e, 8), load<i32>(e, 12), load<u32>(e, 16), load<i32>(e, 20),
         load<u32>(e, 24), load<u32>(e, 28), load<i32>(e, 32), load<u32>(e, 36), load<i32>(e, 40), load<u32>(e, 44));
+    } else if (op == CHAIN_SOFTMAX_CE_DENSE) {
+      softmaxForward(load<u32>(e, 8), load<u32>(e, 12), load<i32>(e, 20), load<i32>(e, 24));
+      softmaxCrossEntropyBackwardDense(load<u32>(e, 4), load<u32>(e, 8), load<u32>(e, 16), load<i32>(e, 20), load<i32>(e, 24), load<f32>(e, 28));
     }
   }
 }

@@ -3,6 +3,7 @@
 // Probabilities and gradients below the smallest normal float are flushed to
 // zero (math.ts ftz): a confident net's 1e-40s would slow every later product.
 import { expv, exps, ftz, ftzs, hsum, hmax } from "./math";
+import { fill } from "./elementwise";
 
 // The book's cross_entropy_error adds 1e-7 inside the log.
 const LOG_DELTA: f32 = 1e-7;
@@ -81,17 +82,49 @@ export function crossEntropyOfSoftmax(y: usize, t: usize, rows: i32, cols: i32):
 // For one-hot targets this is the book's loss.
 export function softmaxCrossEntropyForwardDense(y: usize, x: usize, t: usize, rows: i32, cols: i32): f64 {
   const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) softmaxRow(y + <usize>r * rowBytes, x + <usize>r * rowBytes, cols);
+  return crossEntropyOfSoftmaxDense(y, t, rows, cols);
+}
+
+// The loss sum of softmaxCrossEntropyForwardDense from a softmax y already
+// written (the row chain's, as crossEntropyOfSoftmax): the same bits.
+export function crossEntropyOfSoftmaxDense(y: usize, t: usize, rows: i32, cols: i32): f64 {
+  const rowBytes = <usize>cols << 2;
   let loss: f64 = 0;
   for (let r = 0; r < rows; r++) {
     const yr = y + <usize>r * rowBytes;
     const tr = t + <usize>r * rowBytes;
-    softmaxRow(yr, x + <usize>r * rowBytes, cols);
     for (let j = 0; j < cols; j++) {
       const tj = load<f32>(tr + (<usize>j << 2));
       if (tj != 0) loss -= <f64>(tj * Mathf.log(load<f32>(yr + (<usize>j << 2)) + LOG_DELTA));
     }
   }
   return loss;
+}
+
+// Label smoothing's targets (PyTorch's and Keras's label_smoothing ε):
+// out = t * keep + off over n floats of one-hot or soft rows, keep = 1 - ε and
+// off = ε / classes (given as f32: every host rounds them the same).
+export function smoothTargets(out: usize, t: usize, n: i32, keep: f32, off: f32): void {
+  const kv = f32x4.splat(keep), ov = f32x4.splat(off);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(f32x4.mul(v128.load(t + o), kv), ov));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(t + o) * keep + off);
+  }
+}
+
+// smoothTargets of the one-hot rows of int32 labels t: off everywhere, and
+// keep + off (what 1 * keep + off rounds to) at each row's label.
+export function smoothLabels(out: usize, t: usize, rows: i32, cols: i32, keep: f32, off: f32): void {
+  fill(out, off, rows * cols);
+  const on: f32 = keep + off;
+  const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) store<f32>(out + <usize>r * rowBytes + (<usize>load<i32>(t + (<usize>r << 2)) << 2), on);
 }
 
 // dx = (y - onehot(t)) * scale, scale = dout / batchSize.
@@ -148,6 +181,21 @@ export function softmaxCrossEntropyForwardRef(y: usize, x: usize, t: usize, rows
     loss -= <f64>Mathf.log(load<f32>(yr + (<usize>label << 2)) + LOG_DELTA);
   }
   return loss;
+}
+
+// Scalar references of smoothTargets and smoothLabels, written from the formula t * keep + off.
+export function smoothTargetsRef(out: usize, t: usize, n: i32, keep: f32, off: f32): void {
+  for (let i = 0; i < n; i++) store<f32>(out + (<usize>i << 2), load<f32>(t + (<usize>i << 2)) * keep + off);
+}
+
+export function smoothLabelsRef(out: usize, t: usize, rows: i32, cols: i32, keep: f32, off: f32): void {
+  for (let r = 0; r < rows; r++) {
+    const label = load<i32>(t + (<usize>r << 2));
+    for (let j = 0; j < cols; j++) {
+      const hot: f32 = j == label ? 1 : 0;
+      store<f32>(out + ((<usize>r * cols + j) << 2), hot * keep + off);
+    }
+  }
 }
 
 // Index of the first maximum of a row (the book's np.argmax).

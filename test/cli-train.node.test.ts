@@ -379,8 +379,23 @@ describe('Trainer options on the command line', () => {
       expect(await clipRun(flag, '1e30'), `${flag} 1e30`).toEqual(unclipped.map((h) => ({ ...h, seconds: expect.any(Number) })));
       expect((await clipRun(flag, '0.001')).map((h) => h.trainLoss), `${flag} 0.001`).not.toEqual(unclipped.map((h) => h.trainLoss));
     }
+    // --label-smoothing reaches the net's loss (the report's net options, the model file's spec, the losses), and --resume keeps it
+    const sck = path.join(tmp, 'smooth-{epoch}.safetensors'), smoothFile = path.join(tmp, 'smooth.safetensors');
+    const smooth = await run(['train', '--json', '--quiet', ...SMALL, '--epochs', '2', '--label-smoothing', '0.1', '--save', smoothFile, '--checkpoint', sck, '--checkpoint-every', '1']);
+    expect(smooth.code, smooth.stderr).toBe(0);
+    const rs = JSON.parse(smooth.stdout) as TrainReport;
+    expect(rs.netOptions).toMatchObject({ labelSmoothing: 0.1 });
+    expect(readModelInfo(smoothFile).spec).toMatchObject({ kind: 'mlp', options: { labelSmoothing: 0.1 } });
+    expect(rs.history.map((h) => h.trainLoss)).not.toEqual(unclipped.map((h) => h.trainLoss));
+    const smoothResumed = await run(['train', '--json', '--quiet', '--resume', sck.replace('{epoch}', '1')]);
+    expect(smoothResumed.code, smoothResumed.stderr).toBe(0);
+    expect((JSON.parse(smoothResumed.stdout) as TrainReport).history).toEqual(rs.history.map((h) => ({ ...h, seconds: expect.any(Number) })));
     const aug = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1',
-      '--augment', 'shift=2,degrees=10,scale=0.1']);
+      '--augment', 'shift=2,degrees=10,scale=0.1', '--label-smoothing', '0.2']);
+    expect((JSON.parse(aug.stdout) as TrainReport).netOptions).toMatchObject({ labelSmoothing: 0.2 });
+    const deep = await run(['train', '--json', '--quiet', '--net', 'deep-conv', '--train-rows', '16', '--test-rows', '8', '--iterations', '1', '--batch', '8', '--label-smoothing', '0.3']);
+    expect(deep.code, deep.stderr).toBe(0);
+    expect((JSON.parse(deep.stdout) as TrainReport).netOptions).toMatchObject({ labelSmoothing: 0.3 });
     expect(aug.code, aug.stderr).toBe(0);
     const plain = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1']);
     expect((JSON.parse(aug.stdout) as TrainReport).trainLoss).not.toBe((JSON.parse(plain.stdout) as TrainReport).trainLoss);
@@ -407,6 +422,8 @@ describe('command-line edges', () => {
       [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
       [['--clip-grad-norm', '0'], /--clip-grad-norm: expected a positive number, got 0/],
       [['--clip-grad-value=-1'], /--clip-grad-value: expected a positive number, got -1/],
+      [['--label-smoothing', '1.5'], /--label-smoothing: expected a number in \[0, 1\], got 1.5/],
+      [['--label-smoothing=-0.1'], /--label-smoothing: expected a number in \[0, 1\], got -0.1/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],
       [['--checkpoint-every', '1'], /--checkpoint-every: needs --checkpoint FILE/],
       [['--hidden', ''], /--hidden: expected sizes such as 100,100, or 'none' for no hidden layer; got ''/],

@@ -91,8 +91,9 @@ describe('a conv net\'s input shape', () => {
     expect(deep.inputShape).toEqual([1, 12, 12]);
     expect(() => deep.predict(rt.tensor([1, 1, 28, 28]))).toThrow(/^predict: x must be \[N, 1, 12, 12\] \(the net's input\), got \[1, 1, 28, 28\]$/);
     deep.dispose();
-    const alex = alexNet(rt, { numClasses: 2 });
+    const alex = alexNet(rt, { numClasses: 2, labelSmoothing: 0.1 });
     expect(alex.inputShape).toEqual([3, 224, 224]);
+    expect(alex.lastLayer.labelSmoothing).toBe(0.1);
     alex.dispose();
     const mlp = new Sequential(rt, [new Affine(rt.tensor([4, 2]), rt.tensor([2]))]);
     expect(mlp.inputShape).toBe(null);

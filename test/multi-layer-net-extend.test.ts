@@ -78,6 +78,8 @@ describe('MultiLayerNetExtend', () => {
     { name: 'L1 0.1', options: { l1Lambda: 0.1 } },
     { name: 'L1 0.05 + L2 0.1 (Elastic Net)', options: { l1Lambda: 0.05, weightDecayLambda: 0.1 } },
     { name: 'batch norm + dropout + L1 + L2', options: { useBatchnorm: true, useDropout: true, dropoutRatio: 0.2, l1Lambda: 0.05, weightDecayLambda: 0.1 } },
+    { name: 'label smoothing 0.1 + batch norm', options: { useBatchnorm: true, labelSmoothing: 0.1 } },
+    { name: 'label smoothing 1 (uniform targets) + L2', options: { labelSmoothing: 1, weightDecayLambda: 0.1 } },
   ];
   const maxAbs = (v: ArrayLike<number>) => Math.max(...Array.from(v, Math.abs));
   for (const c of cases) {

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { createRuntime as createCore, type Runtime, type RuntimeOptions, type ThreadHost } from '../src/runtime/runtime.js';
 import { webThreadHost } from '../src/runtime/threads.js';
 import { CLAIMED_B_FLOATS, GEMM_MIN_CHUNK_WORK, GEMM_MIN_PART_WORK, MAX_CLAIM_GROUPS, gemmParts, gemmRowClaims, packedBFloats } from '../src/runtime/gemm-split.js';
-import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sequential, Sigmoid, Trainer, createOptimizer, type Layer, type OptimizerName } from '../src/index.js';
+import { Adam, Convolution, DeepConvNet, Momentum, MultiLayerNet, optimizerNames, Pooling, Relu, SGD, Sequential, Sigmoid, Tensor, Trainer, createOptimizer, type Layer, type OptimizerName } from '../src/index.js';
 import { CONV_IMAGE_GROUPS } from '../src/layers/convolution.js';
 import { CHAIN_MIN_PART_WORK, CHAIN_MIN_ROWS, splitRows, type RowChain } from '../src/nets/row-chain.js';
 import { BLOCK_STEPS, FIRST_INTERVAL, PROBE_BLOCKS, SplitChoice, WARMUP_STEPS } from '../src/train/split-choice.js';
@@ -528,7 +528,7 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     }
   });
 
-  it('takes the layer path for one-hot targets and batches too small for the chain to pay, with the same bits', async () => {
+  it('takes the layer path for batches too small for the chain to pay, with the same bits', async () => {
     const one = await threaded({ threads: 1 });
     const two = await threaded({ threads: 2 });
     for (const rows of [CHAIN_MIN_ROWS - 1, 22]) {
@@ -551,21 +551,66 @@ describe('threads: a MultiLayerNet step in two split calls (src/nets/row-chain.t
     expect(wb.jobs).toBe(2);
     expect(wb.loss).toBe(wa.loss);
     wa.g.forEach((g, i) => expectBits(wb.g[i], g, `12 rows of 100,000 inputs: grad ${i}`));
-    const oneHot = (rt: Runtime) => {
-      rt.seed = 5;
-      const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 });
-      const x = rt.tensor([100, 61], randomArray(100 * 61, 9));
-      const t = rt.tensor([100, 10], Array.from({ length: 1000 }, (_, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? 1 : 0)));
-      const jobs = rt.threadStats().jobs;
+  });
+
+  it('runs one-hot, soft and label-smoothed targets through the chain too (its dense softmax op), with the bits of 1 thread', async () => {
+    const one = await threaded({ threads: 1 });
+    const two = await threaded({ threads: 2 });
+    const ROWS = 100;
+    // every row a distribution over 10 classes: one-hot, or soft (a teacher's: 3/4 and 1/4, sums exactly 1)
+    const labels = Array.from({ length: ROWS }, (_, r) => (r * 3) % 10);
+    const hot = new Array<number>(ROWS * 10).fill(0), soft = new Array<number>(ROWS * 10).fill(0);
+    labels.forEach((c, r) => {
+      hot[r * 10 + c] = 1;
+      soft[r * 10 + c] += 0.75;
+      soft[r * 10 + ((r * 7 + 1) % 10)] += 0.25;
+    });
+    const gradient = (rt: Runtime, targets: 'hot' | 'soft' | 'labels', labelSmoothing: number) => {
+      rt.reseed(5);
+      const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10, labelSmoothing });
+      const x = rt.tensor([ROWS, 61], randomArray(ROWS * 61, 9));
+      const t = targets === 'labels' ? labels : rt.tensor([ROWS, 10], targets === 'hot' ? hot : soft);
+      const spy = vi.spyOn(rt, 'runParts');
       const g = Object.values(net.gradient(x, t)).map((v) => v.toArray());
-      const out = { g, loss: net.lastLoss, jobs: rt.threadStats().jobs - jobs };
-      net.dispose(); x.dispose(); t.dispose();
+      const chained = spy.mock.calls.filter(([name]) => name === 'runChain').length;
+      spy.mockRestore();
+      const out = { g, loss: net.lastLoss, chained, dlogits: net.lastLayer.backward(1).toArray() };
+      net.dispose(); x.dispose();
+      if (t instanceof Tensor) t.dispose();
       return out;
     };
-    const a = oneHot(one), b = oneHot(two);
-    expect(b.jobs).toBeGreaterThan(2); // the layer path's GEMM splits
-    expect(b.loss).toBe(a.loss);
-    a.g.forEach((g, i) => expectBits(b.g[i], g, `one-hot: grad ${i}`));
+    for (const [targets, labelSmoothing] of [['hot', 0], ['soft', 0], ['labels', 0.1], ['hot', 0.1], ['soft', 0.2]] as const) {
+      const what = `${targets}, label smoothing ${labelSmoothing}`;
+      const a = gradient(one, targets, labelSmoothing), b = gradient(two, targets, labelSmoothing);
+      expect(b.chained, `${what}: chain calls`).toBe(2);
+      expect(b.loss, `${what}: loss`).toBe(a.loss);
+      a.g.forEach((g, i) => expectBits(b.g[i], g, `${what}: grad ${i}`));
+      expectBits(b.dlogits, a.dlogits, `${what}: the softmax's gradient`);
+    }
+    // smoothed labels are smoothed one-hot rows: the same bits on the chain
+    const fromLabels = gradient(two, 'labels', 0.1), fromHot = gradient(two, 'hot', 0.1);
+    expect(fromLabels.loss).toBe(fromHot.loss);
+    fromHot.g.forEach((g, i) => expectBits(fromLabels.g[i], g, `labels and one-hot rows, smoothed: grad ${i}`));
+    // the net's own last softmax as its soft targets (self-distillation): the chain writes y apart from them, as the layer path does
+    const distilled = (rt: Runtime) => {
+      rt.reseed(6);
+      const net = new MultiLayerNet(rt, { inputSize: 61, hiddenSizeList: [100, 100], outputSize: 10 });
+      const x = rt.tensor([ROWS, 61], randomArray(ROWS * 61, 10));
+      const x2 = rt.tensor([ROWS, 61], randomArray(ROWS * 61, 11));
+      net.gradient(x2, labels);
+      const spy = vi.spyOn(rt, 'runParts');
+      const g = Object.values(net.gradient(x, net.lastLayer.y!)).map((v) => v.toArray());
+      const chained = spy.mock.calls.filter(([name]) => name === 'runChain').length;
+      spy.mockRestore();
+      const out = { g, loss: net.lastLoss, chained };
+      net.dispose(); x.dispose(); x2.dispose();
+      return out;
+    };
+    const da = distilled(one), db = distilled(two);
+    expect(db.chained, 'self-distillation: chain calls').toBe(2);
+    expect(db.loss).toBe(da.loss);
+    da.g.forEach((g, i) => expectBits(db.g[i], g, `self-distillation: grad ${i}`));
+    expect(Math.max(...da.g[0].map(Math.abs)), 'a gradient that is not zero').toBeGreaterThan(0);
   });
 
   it('allocates nothing per step: memory and allocator state are stable across 200 chained steps', async () => {

@@ -3,7 +3,7 @@ export { Buffers } from './buffers.js';
 export { Affine, type AffineGrads } from './affine.js';
 export { Relu, Sigmoid, Tanh, activation, isFusableActivation, type Activation, type ActivationName, type FusableActivation } from './activations.js';
 export type { SampleNormalization } from './sample-normalization.js';
-export { SoftmaxWithLoss, type Targets } from './softmax-with-loss.js';
+export { SoftmaxWithLoss, type SoftmaxWithLossOptions, type Targets } from './softmax-with-loss.js';
 export { softmax, type SoftmaxOptions } from './softmax.js';
 export { BatchNormalization, type BatchNormalizationOptions } from './batch-normalization.js';
 export { LayerNormalization, type NormalizationOptions } from './layer-normalization.js';

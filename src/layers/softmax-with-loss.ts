@@ -1,7 +1,8 @@
 // Softmax followed by cross-entropy (the book's SoftmaxWithLoss), in one kernel.
 import { Buffers } from './buffers.js';
-import { IntTensor, Tensor, checkFloatTensor, checkTensor } from '../runtime/tensor.js';
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue } from '../runtime/tensor.js';
 import { NonFiniteError } from '../runtime/errors.js';
+import { checkOptions } from '../runtime/options.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 /** Targets: a one-hot (or soft) Tensor like x, int labels in memory, or labels in a JS array. */
@@ -39,9 +40,29 @@ export function ownTargets(rt: Runtime, t: Targets): Targets {
   return t instanceof Tensor || t instanceof IntTensor || t === null || typeof t !== 'object' ? t : rt.detachSafe(t);
 }
 
+/** Options of SoftmaxWithLoss. */
+export interface SoftmaxWithLossOptions {
+  /**
+   * Label smoothing ε in [0, 1] (PyTorch's and Keras's `label_smoothing`; default 0, the book's loss): the
+   * targets become t·(1 − ε) + ε/classes, for labels as for one-hot or soft rows, in the loss and its gradient.
+   */
+  labelSmoothing?: number;
+}
+
+const OPTION_KEYS = new Set(['labelSmoothing']);
+
+/** @internal Refuses (naming `who`) a label smoothing ε that is not a number in [0, 1]; returns it. */
+export function checkLabelSmoothing(who: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${who}: labelSmoothing must be a number in [0, 1], got ${describeValue(v)}`);
+  if (!(v >= 0 && v <= 1)) throw new RangeError(`${who}: labelSmoothing must be a number in [0, 1], got ${v}`);
+  return v;
+}
+
 /** The last layer of a classifier: not a Layer, since forward takes targets and returns the loss. */
 export class SoftmaxWithLoss {
   readonly name = 'SoftmaxWithLoss';
+  /** Label smoothing ε (options.labelSmoothing); 0: the book's loss. */
+  readonly labelSmoothing: number;
   /** Softmax output of the last forward. */
   y: Tensor | null = null;
   /** Loss of the last forward. */
@@ -50,13 +71,22 @@ export class SoftmaxWithLoss {
   private t: Tensor | IntTensor | null = null;
   private disposed = false;
 
+  /**
+   * The loss layer; `options.labelSmoothing` (default 0) smooths its targets.
+   * @throws TypeError for options that are not an object, an unknown key or a labelSmoothing that is not a number; RangeError for one outside [0, 1].
+   */
+  constructor(options: SoftmaxWithLossOptions = {}) {
+    checkOptions('SoftmaxWithLoss', options, OPTION_KEYS);
+    this.labelSmoothing = checkLabelSmoothing('SoftmaxWithLoss', options.labelSmoothing ?? 0);
+  }
+
   /** Returns the mean loss over the batch. */
   forward(x: Tensor, t: Targets): number {
     const [N, C] = this.checkInput(x, t);
     const rt = x.rt;
     t = ownTargets(rt, t); // before the buffers below are made: growing the memory would empty a tensor's data
     this.buffers ??= new Buffers(rt);
-    const targets = this.targets(t, N, C);
+    const targets = this.smoothed(this.targets(t, N, C), N, C);
     // soft targets may be this layer's last y (distillation): the kernel reads each row of t after writing y's
     const y = targets instanceof Tensor ? this.buffers.apart('y', x.shape, targets) : this.buffers.get('y', x.shape);
     const k = rt.unsafeKernels;
@@ -70,18 +100,18 @@ export class SoftmaxWithLoss {
 
   /**
    * @internal for src/nets/row-chain.ts, which runs this layer's kernels itself: checks x and t as
-   * forward(x, t) does and returns the buffers forward and backward write and the labels in memory,
-   * keeping them as forward would; null for one-hot or soft targets (the chain takes labels only).
+   * forward(x, t) does and returns the buffers forward and backward write and the targets the kernels
+   * read (labels in memory, or one-hot, soft or smoothed rows), keeping them as forward would.
    * Once the chain has written y, chainLoss() sums and records the loss.
    */
-  chainBuffers(x: Tensor, t: Targets): { y: Tensor; dx: Tensor; labels: IntTensor } | null {
-    if (t instanceof Tensor) return null;
+  chainBuffers(x: Tensor, t: Targets): { y: Tensor; dx: Tensor; targets: Tensor | IntTensor } {
     const [N, C] = this.checkInput(x, t);
     this.buffers ??= new Buffers(x.rt);
-    const labels = this.targets(t, N, C) as IntTensor;
-    this.y = this.buffers.get('y', x.shape);
-    this.t = labels;
-    return { y: this.y, dx: this.buffers.get('dx', x.shape), labels };
+    const targets = this.smoothed(this.targets(t, N, C), N, C);
+    // as forward(): soft targets may be this layer's last y, which the chain reads after writing y's rows
+    this.y = targets instanceof Tensor ? this.buffers.apart('y', x.shape, targets) : this.buffers.get('y', x.shape);
+    this.t = targets;
+    return { y: this.y, dx: this.buffers.get('dx', x.shape), targets };
   }
 
   /**
@@ -89,9 +119,25 @@ export class SoftmaxWithLoss {
    * order, as forward()'s kernel); throws forward()'s RangeError when it is not finite.
    */
   chainLoss(): number {
-    const y = this.y!, t = this.t as IntTensor;
+    const y = this.y!, t = this.t!;
     const [N, C] = y.shape;
-    return this.setLoss(y.rt.unsafeKernels.crossEntropyOfSoftmax(y.ptr, t.ptr, N, C), N);
+    const k = y.rt.unsafeKernels;
+    return this.setLoss(t instanceof Tensor ? k.crossEntropyOfSoftmaxDense(y.ptr, t.ptr, N, C) : k.crossEntropyOfSoftmax(y.ptr, t.ptr, N, C), N);
+  }
+
+  /**
+   * The targets the loss takes: with label smoothing ε, t·(1 − ε) + ε/classes in a buffer of the
+   * layer's (labels as one-hot rows), which backward() then reads too; without, t itself.
+   */
+  private smoothed(t: Tensor | IntTensor, N: number, C: number): Tensor | IntTensor {
+    const e = this.labelSmoothing;
+    if (e === 0) return t;
+    const out = this.buffers!.get('smoothed', [N, C]);
+    const keep = Math.fround(1 - e), off = Math.fround(e / C);
+    const k = out.rt.unsafeKernels;
+    if (t instanceof Tensor) k.smoothTargets(out.ptr, t.ptr, N * C, keep, off);
+    else k.smoothLabels(out.ptr, t.ptr, N, C, keep, off);
+    return out;
   }
 
   /** Checks the layer, x ([batch, classes], alive, the layer's runtime) and that t is given; returns x's shape. */

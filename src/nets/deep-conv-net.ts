@@ -10,6 +10,7 @@ import { readConvParam } from './simple-conv-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, checkInputDim, type ConvParam, type StackItem } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
+import { checkLabelSmoothing } from '../layers/softmax-with-loss.js';
 
 /**
  * Options of DeepConvNet (the book's deep_convnet, He-initialised); the constructor throws a
@@ -27,6 +28,8 @@ export interface DeepConvNetOptions {
   hiddenSize?: number;
   /** Classes; default 10. */
   outputSize?: number;
+  /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
+  labelSmoothing?: number;
 }
 
 /** The book's six conv layers of DeepConvNet (the default convParams): 3×3 filters, 16, 16, 32, 32, 64, 64 of them. */
@@ -39,7 +42,7 @@ export const deepConvNetParams: readonly ConvParam[] = [
   { filterNum: 64, filterSize: 3, pad: 1, stride: 1 },
 ];
 
-const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize']);
+const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'labelSmoothing']);
 
 /** The six conv layers' params read once (plain copies) and their types checked; a TypeError/RangeError naming convParams otherwise. */
 function readConvParams(who: string, v: unknown): ConvParam[] {
@@ -55,7 +58,7 @@ function readConvParams(who: string, v: unknown): ConvParam[] {
  * the layers fit the input is buildStack's (and netTensorShapes') to say.
  */
 export function readDeepConvNetOptions(options: unknown): {
-  spec: NetSpec; inputDim: [number, number, number]; convParams: ConvParam[]; hiddenSize: number; outputSize: number;
+  spec: NetSpec; inputDim: [number, number, number]; convParams: ConvParam[]; hiddenSize: number; outputSize: number; labelSmoothing: number;
 } {
   const who = 'DeepConvNet';
   const o = readOptions(who, options, KEYS);
@@ -63,12 +66,13 @@ export function readDeepConvNetOptions(options: unknown): {
   const convParams = readConvParams(who, orDefault(o.convParams, deepConvNetParams));
   const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 50));
   const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
+  const labelSmoothing = checkLabelSmoothing(who, orDefault(o.labelSmoothing, 0));
   // plain JSON of checked numbers: the options given (undefined values dropped, as JSON.stringify does)
   const given: Record<string, unknown> = { ...o };
   if (o.inputDim !== undefined) given.inputDim = inputDim;
   if (o.convParams !== undefined) given.convParams = convParams;
   const spec: NetSpec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(given)) };
-  return { spec, inputDim, convParams, hiddenSize, outputSize };
+  return { spec, inputDim, convParams, hiddenSize, outputSize, labelSmoothing };
 }
 
 /**
@@ -92,7 +96,7 @@ export class DeepConvNet extends Sequential {
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
     const who = 'DeepConvNet';
     checkRuntime(rt, who);
-    const { spec, inputDim, convParams, hiddenSize, outputSize } = readDeepConvNetOptions(options);
+    const { spec, inputDim, convParams, hiddenSize, outputSize, labelSmoothing } = readDeepConvNetOptions(options);
     const items: StackItem[] = [];
     convParams.forEach((p, i) => {
       items.push({ kind: 'conv', ...p, option: `convParams[${i}]` }, { kind: 'relu' });
@@ -104,7 +108,7 @@ export class DeepConvNet extends Sequential {
     );
     const { layers, parameterSet } = buildStack(rt, who, inputDim, items, 'he');
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
-    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });
+    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim, labelSmoothing });
     this.spec = spec;
     this.inputDim = [...inputDim];
   }

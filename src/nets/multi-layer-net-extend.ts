@@ -40,10 +40,12 @@ export interface MultiLayerNetExtendOptions {
   useDropout?: boolean;
   /** The book's dropout_ration; default 0.5. */
   dropoutRatio?: number;
+  /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
+  labelSmoothing?: number;
 }
 
 const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd',
-  'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio']);
+  'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio', 'labelSmoothing']);
 
 /** @internal What a MultiLayerNetExtend is built from (planMultiLayerNetExtend). */
 export interface MultiLayerNetExtendPlan extends MultiLayerNetPlan {
@@ -65,7 +67,7 @@ export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPl
   const useBatchnorm = orDefault(o.useBatchnorm, false) as boolean, useDropout = orDefault(o.useDropout, false) as boolean;
   checkFlag(who, 'useBatchnorm', useBatchnorm);
   checkFlag(who, 'useDropout', useDropout);
-  const { sizes, activation: act, weightInitStd, weightDecayLambda } = readMlpOptions(who, o);
+  const { sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing } = readMlpOptions(who, o);
   const l1Lambda = numberOption(who, 'l1Lambda', orDefault(o.l1Lambda, 0), 'a non-negative number');
   const dropoutRatio = numberOption(who, 'dropoutRatio', orDefault(o.dropoutRatio, 0.5), 'a number in [0, 1)');
   // recorded in the spec, which must rebuild this net, even with no Dropout layer to hold it
@@ -79,7 +81,7 @@ export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPl
   // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does)
   const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden })) };
   return {
-    spec, sizes, activation: act, weightInitStd, weightDecayLambda, params,
+    spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, params,
     l1Lambda, useBatchnorm, useDropout, dropoutRatio, state: norm('runningMean', 'runningVar'),
   };
 }
@@ -130,7 +132,7 @@ export class MultiLayerNetExtend extends Sequential {
       layers.push(activations[i - 1]);
       if (useDropout) layers.push(dropouts[i - 1]);
     }
-    super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, parameterSet: set });
+    super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, labelSmoothing: plan.labelSmoothing, parameterSet: set });
     this.spec = plan.spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = hidden;

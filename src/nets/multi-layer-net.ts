@@ -9,6 +9,7 @@ import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
 import type { NetSpec } from './registry.js';
+import { checkLabelSmoothing } from '../layers/softmax-with-loss.js';
 
 /**
  * Options of MultiLayerNet (the book's multi_layer_net); the constructor throws a TypeError on an
@@ -28,9 +29,11 @@ export interface MultiLayerNetOptions {
   weightInitStd?: WeightInit;
   /** L2 weight decay λ (loss += ½λΣW²); default 0. */
   weightDecayLambda?: number;
+  /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
+  labelSmoothing?: number;
 }
 
-const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda']);
+const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda', 'labelSmoothing']);
 
 /**
  * [inputSize, ...hiddenSizeList, outputSize], checked (TypeError for a non-array list or a
@@ -107,17 +110,19 @@ export interface MultiLayerNetPlan {
   activation: ActivationName;
   weightInitStd: WeightInit;
   weightDecayLambda: number;
+  labelSmoothing: number;
   /** The parameters' names and shapes, in the arena's order. */
   params: Array<readonly [string, number[]]>;
 }
 
-/** @internal The options both MLPs take (read by readOptions), checked: sizes, activation, init, L2 decay. */
-export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<MultiLayerNetPlan, 'sizes' | 'activation' | 'weightInitStd' | 'weightDecayLambda'> {
+/** @internal The options both MLPs take (read by readOptions), checked: sizes, activation, init, L2 decay, label smoothing. */
+export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<MultiLayerNetPlan, 'sizes' | 'activation' | 'weightInitStd' | 'weightDecayLambda' | 'labelSmoothing'> {
   return {
     sizes: checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize),
     activation: checkActivation(who, orDefault(o.activation, 'relu')),
     weightInitStd: checkInit(who, orDefault(o.weightInitStd, 'relu')),
     weightDecayLambda: numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number'),
+    labelSmoothing: checkLabelSmoothing(who, orDefault(o.labelSmoothing, 0)),
   };
 }
 
@@ -128,13 +133,13 @@ export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<Mu
 export function planMultiLayerNet(options: unknown): MultiLayerNetPlan {
   const who = 'MultiLayerNet';
   const o = readOptions(who, options, KEYS);
-  const { sizes, activation: act, weightInitStd, weightDecayLambda } = readMlpOptions(who, o);
+  const { sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing } = readMlpOptions(who, o);
   checkSequentialOptions({ weightDecayLambda }, who);
   const params = affineSpecs(sizes);
   checkParameterBlock(who, params);
   // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does)
   const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: sizes.slice(1, -1) })) };
-  return { spec, sizes, activation: act, weightInitStd, weightDecayLambda, params };
+  return { spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, params };
 }
 
 /**
@@ -160,7 +165,7 @@ export class MultiLayerNet extends Sequential {
   constructor(rt: Runtime, options: MultiLayerNetOptions) {
     checkRuntime(rt, 'MultiLayerNet');
     // the options are read once, and every one is checked before the parameters are allocated: a bad one leaks nothing
-    const { spec, sizes, activation: act, weightInitStd, weightDecayLambda, params } = planMultiLayerNet(options);
+    const { spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, params } = planMultiLayerNet(options);
     const activations = sizes.slice(2).map(() => activation(act));
     const set = affineParameters(rt, params, sizes, weightInitStd);
     const layers: Layer[] = [];
@@ -168,7 +173,7 @@ export class MultiLayerNet extends Sequential {
       layers.push(affineLayer(set, i));
       if (i < sizes.length - 1) layers.push(activations[i - 1]);
     }
-    super(rt, layers, { weightDecayLambda, parameterSet: set });
+    super(rt, layers, { weightDecayLambda, labelSmoothing, parameterSet: set });
     this.spec = spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = sizes.slice(1, -1);

@@ -16,7 +16,8 @@
 // makes on a block of rows (the row-local layers) or of dW's rows (whose every
 // element sums the whole batch in the kernel's order, as a split GEMM does),
 // and the loss is summed once, over all rows in order, from the softmax the
-// first call wrote (assembly/softmax.ts crossEntropyOfSoftmax).
+// first call wrote (assembly/softmax.ts crossEntropyOfSoftmax, or
+// crossEntropyOfSoftmaxDense for one-hot, soft or label-smoothed targets).
 import { Affine } from '../layers/affine.js';
 import { isFusableActivation, type FusableActivation } from '../layers/activations.js';
 import type { Buffers } from '../layers/buffers.js';
@@ -32,6 +33,7 @@ const GEMM = 1;
 const SOFTMAX_CE = 2;
 const BIAS_BACKWARD = 3;
 export const GEMM_PACKED = 4;
+const SOFTMAX_CE_DENSE = 5;
 
 /** Threads (and parts of each split call) a chain runs on. */
 export const PARTS = 2;
@@ -156,7 +158,7 @@ export class RowChain {
   /**
    * gradient()'s forward and backward in two split calls, when they apply: a runtime whose pool of
    * exactly 2 threads takes split calls now, CHAIN_MIN_ROWS rows or more, CHAIN_MIN_PART_WORK a
-   * part, and labels (not one-hot targets). Returns the
+   * part. Returns the
    * loss (without decay terms), the layers left as the layer path leaves them, or null without
    * running anything (the caller runs the layer path).
    * @throws what the layers' forward would throw, before anything is computed; the loss's RangeError
@@ -165,7 +167,7 @@ export class RowChain {
   run(x: Tensor, t: Targets): number | null {
     const N = x.shape[0];
     // on one thread (a lazy pool not started yet, every worker quiet) the layer path is the faster
-    if (!this.rt.splitsNow || this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK || t instanceof Tensor) return null;
+    if (!this.rt.splitsNow || this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK) return null;
     // every check the layer path makes, before anything is computed
     const L = this.affines.length;
     const outs: Tensor[] = [];
@@ -178,7 +180,7 @@ export class RowChain {
       dxs.push(dx);
       input = out;
     }
-    const soft = this.last.chainBuffers(input, t)!;
+    const soft = this.last.chainBuffers(input, t);
     const region = this.region;
     const table = this.table();
     const d = table.data;
@@ -198,7 +200,10 @@ export class RowChain {
         const act = l < L - 1 ? ACTIVATION_CODES[this.activations[l].fusedAs] : ACTIVATION_CODES.none;
         e = put(d, e, GEMM_BIAS_ACT, 0, 0, R, M, D, from.ptr + 4 * r0 * D, D, a.W.ptr, M, outs[l].ptr + 4 * r0 * M, M, a.b.ptr, act, work[p]);
       }
-      e = put(d, e, SOFTMAX_CE, soft.dx.ptr + 4 * r0 * C, soft.y.ptr + 4 * r0 * C, outs[L - 1].ptr + 4 * r0 * C, soft.labels.ptr + 4 * r0, R, C, scale);
+      // labels: one int a row; one-hot, soft or smoothed targets: a row of C floats
+      const dense = soft.targets instanceof Tensor;
+      const t0 = soft.targets.ptr + 4 * r0 * (dense ? C : 1);
+      e = put(d, e, dense ? SOFTMAX_CE_DENSE : SOFTMAX_CE, soft.dx.ptr + 4 * r0 * C, soft.y.ptr + 4 * r0 * C, outs[L - 1].ptr + 4 * r0 * C, t0, R, C, scale);
       for (let l = L - 1; l > 0; l--) {
         const a = this.affines[l];
         const [D, M] = a.W.shape;

@@ -12,7 +12,7 @@ import { isFusableActivation } from '../layers/activations.js';
 import { Convolution } from '../layers/convolution.js';
 import { Flatten } from '../layers/flatten.js';
 import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
-import { SoftmaxWithLoss, checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
+import { SoftmaxWithLoss, checkLabelSmoothing, checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor, checkedValues, copyResult, describeValue, sharesMemory, shown } from '../runtime/tensor.js';
@@ -36,6 +36,11 @@ export interface SequentialOptions {
   /** Rows per chunk when accuracy() runs over a large set. Default 1000. */
   evalBatchSize?: number;
   /**
+   * Label smoothing ε in [0, 1] of the net's loss (SoftmaxWithLossOptions.labelSmoothing, PyTorch's and Keras's
+   * `label_smoothing`): targets t·(1 − ε) + ε/classes in loss() and gradient(). Default 0 (the book's loss).
+   */
+  labelSmoothing?: number;
+  /**
    * One sample's shape where the net fixes it (a conv net's [C, H, W]): every entry then refuses an
    * x that is not [N, ...inputShape] up front, naming it, where a layer deep in the net would find
    * the mismatch. Default: none (an Affine first layer takes any x that flattens to its input size).
@@ -48,7 +53,7 @@ export interface SequentialOptions {
 /** Lent outputs remembered: each layer's Buffers keep 8 shapes a name, and a net lends from its last layer. */
 const LENT_KEPT = 16;
 
-const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'inputShape', 'parameterSet']);
+const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'labelSmoothing', 'inputShape', 'parameterSet']);
 
 /**
  * A stack of layers ending in its own SoftmaxWithLoss (`lastLayer`), with the book's network interface:
@@ -61,7 +66,8 @@ const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchS
  */
 export class Sequential {
   readonly layers: readonly Layer[];
-  readonly lastLayer = new SoftmaxWithLoss();
+  /** The net's loss layer (with options.labelSmoothing). */
+  readonly lastLayer: SoftmaxWithLoss;
   readonly params: Readonly<Record<string, Tensor>>;
   readonly grads: Readonly<Record<string, Tensor>>;
   /** Layer state keyed like params (runningMean1, …): saved by exportParams, never given to optimizers. */
@@ -100,6 +106,7 @@ export class Sequential {
     this.weightDecayLambda = options.weightDecayLambda ?? 0;
     this.l1Lambda = options.l1Lambda ?? 0;
     this.evalBatchSize = options.evalBatchSize ?? 1000;
+    this.lastLayer = new SoftmaxWithLoss({ labelSmoothing: options.labelSmoothing ?? 0 });
     this.parameterSet = options.parameterSet ?? null;
     this.buffers = new Buffers(rt);
     const params: Record<string, Tensor> = {};
@@ -679,6 +686,7 @@ function readSequentialOptions(options: SequentialOptions, who?: string): Sequen
     if (typeof e !== 'number') throw new TypeError(`${at('evalBatchSize')}: expected a positive integer, got ${describeValue(e)}`);
     if (!(Number.isInteger(e) && e > 0)) throw new RangeError(`${at('evalBatchSize')}: expected a positive integer, got ${e}`);
   }
+  if (o.labelSmoothing !== undefined) checkLabelSmoothing(who ?? 'Sequential', o.labelSmoothing);
   if (o.decayed !== undefined && typeof o.decayed !== 'function') throw new TypeError(`${at('decayed')}: expected a function of the parameter key`);
   const shape: unknown = o.inputShape;
   if (shape !== undefined) {

@@ -8,6 +8,7 @@ import { checkInit } from './multi-layer-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, checkInputDim, type ConvParam } from './conv-stack.js';
 import type { NetSpec } from './registry.js';
+import { checkLabelSmoothing } from '../layers/softmax-with-loss.js';
 
 /**
  * Options of SimpleConvNet (the book's conv → relu → pool → affine → relu → affine); the
@@ -26,9 +27,11 @@ export interface SimpleConvNetOptions {
   outputSize?: number;
   /** Std of every weight's Gaussian (default 0.01, as the book), or 'he'/'xavier' from each fan-in. */
   weightInitStd?: WeightInit;
+  /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
+  labelSmoothing?: number;
 }
 
-const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd']);
+const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'labelSmoothing']);
 const CONV_KEYS = new Set(['filterNum', 'filterSize', 'pad', 'stride']);
 
 /**
@@ -55,6 +58,7 @@ export function readConvParam(who: string, what: string, v: unknown): ConvParam 
  */
 export function readSimpleConvNetOptions(options: unknown): {
   spec: NetSpec; inputDim: [number, number, number]; convParam: ConvParam; hiddenSize: number; outputSize: number; weightInitStd: WeightInit;
+  labelSmoothing: number;
 } {
   const who = 'SimpleConvNet';
   const o = readOptions(who, options, KEYS);
@@ -63,12 +67,13 @@ export function readSimpleConvNetOptions(options: unknown): {
   const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 100));
   const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
   const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 0.01));
+  const labelSmoothing = checkLabelSmoothing(who, orDefault(o.labelSmoothing, 0));
   // plain JSON of checked numbers and strings: the options given (undefined values dropped, as JSON.stringify does)
   const given: Record<string, unknown> = { ...o };
   if (o.inputDim !== undefined) given.inputDim = inputDim;
   if (o.convParam !== undefined) given.convParam = convParam;
   const spec: NetSpec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(given)) };
-  return { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd };
+  return { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd, labelSmoothing };
 }
 
 /**
@@ -92,7 +97,7 @@ export class SimpleConvNet extends Sequential {
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
     const who = 'SimpleConvNet';
     checkRuntime(rt, who);
-    const { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd } = readSimpleConvNetOptions(options);
+    const { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd, labelSmoothing } = readSimpleConvNetOptions(options);
     const { layers, parameterSet } = buildStack(rt, who, inputDim, [
       { kind: 'conv', ...convParam, option: 'convParam' },
       { kind: 'relu' },
@@ -102,7 +107,7 @@ export class SimpleConvNet extends Sequential {
       { kind: 'affine', size: outputSize, option: 'outputSize' },
     ], weightInitStd);
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
-    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim });
+    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim, labelSmoothing });
     this.spec = spec;
     this.inputDim = [...inputDim];
   }

@@ -83,9 +83,10 @@ export interface TrialResult {
  * - `lr`, `optimizer` (default 'sgd') and that optimizer's other parameters (`momentum`, `beta1`, …);
  * - `weightDecay`: the net's L2 λ (with adamw its decoupled decay instead, as `simdnn train` takes it); `hidden` (sizes) or `hiddenSize` × `hiddenLayers` (default 6 × 100);
  * - `activation`, `init` (the net's weightInitStd, default 'relu'), `batchSize` (default 100);
- * - `dropout` (ratio, 0 = none) and `batchnorm` (boolean): either one builds MultiLayerNetExtend.
+ * - `dropout` (ratio, 0 = none) and `batchnorm` (boolean): either one builds MultiLayerNetExtend;
+ * - `labelSmoothing` (ε, default 0): the loss's, in the validation loss too (rank trials that differ in it by accuracy).
  */
-export const TRIAL_SETTINGS = ['lr', 'optimizer', 'weightDecay', 'hidden', 'hiddenSize', 'hiddenLayers', 'activation', 'init', 'batchSize', 'dropout', 'batchnorm'] as const;
+export const TRIAL_SETTINGS = ['lr', 'optimizer', 'weightDecay', 'hidden', 'hiddenSize', 'hiddenLayers', 'activation', 'init', 'batchSize', 'dropout', 'batchnorm', 'labelSmoothing'] as const;
 
 const DEFAULT_HIDDEN = [100, 100, 100, 100, 100, 100];
 
@@ -184,6 +185,8 @@ export function trialNetSpec(s: Settings, inputSize: number, outputSize: number)
   hiddenSizeList.forEach((n, i) => {
     if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`settings.${s.hidden !== undefined ? `hidden[${i}]` : 'hiddenSize'}: expected a positive integer, got ${n}`);
   });
+  const labelSmoothing = num(s, 'labelSmoothing', 0);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new RangeError(`settings.labelSmoothing: expected a number in [0, 1], got ${labelSmoothing}`);
   const common = {
     inputSize,
     hiddenSizeList,
@@ -192,6 +195,8 @@ export function trialNetSpec(s: Settings, inputSize: number, outputSize: number)
     weightInitStd: (s.init ?? 'relu') as WeightInit,
     // adamw takes `weightDecay` as its decoupled decay (optimizerOf), not as an L2 term besides it (simdnn train, PyTorch)
     weightDecayLambda: optimizerName(s.optimizer) === 'adamw' ? 0 : num(s, 'weightDecay', 0),
+    // left out at 0, so a trial without it records the spec it always did
+    ...(labelSmoothing !== 0 ? { labelSmoothing } : {}),
   };
   const dropout = num(s, 'dropout', 0);
   if (typeof (s.batchnorm ?? false) !== 'boolean') throw new TypeError(`settings.batchnorm: expected true or false, got ${JSON.stringify(s.batchnorm)}`);

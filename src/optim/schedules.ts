@@ -2,10 +2,12 @@
 // (torch.optim.lr_scheduler). Each gives the rate as a closed form of the
 // number of periods done, k (0 before the first period: the base rate), so a
 // resumed run needs only k; ReduceLROnPlateau alone keeps state, exported by
-// state(). The Trainer sets the optimizer's `lr` before each period; the
-// optimizer kernels take lr as an argument, so a schedule costs no extra pass.
+// state(). The Trainer sets the optimizer's `lr` (and OneCycleLR's momentum)
+// before each period; the optimizer kernels take them as arguments, so a
+// schedule costs no extra pass.
 import { describeValue, shown } from '../runtime/tensor.js';
 import { exactCosPiRatio, exactPowInt } from '../runtime/exact-math.js';
+import { checkFlag } from '../runtime/options.js';
 
 /** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
 export type ScheduleInterval = 'epoch' | 'step';
@@ -17,6 +19,16 @@ export interface LRSchedule {
   readonly interval: ScheduleInterval;
   /** The learning rate for period k (k periods done, 0-based) given the optimizer's base rate. */
   lrAt(k: number, baseLr: number): number;
+  /**
+   * The most periods the schedule defines (OneCycleLR's totalSteps; absent: no end): a Trainer refuses a run of
+   * more periods before its first step, where PyTorch's scheduler raises part way through.
+   */
+  readonly periods?: number;
+  /**
+   * The momentum for period k (OneCycleLR with cycleMomentum): the Trainer sets it with the rate, as the optimizer's
+   * `momentum` (Momentum, Nesterov) or `beta1` (Adam, AdamW: PyTorch's betas[0]).
+   */
+  momentumAt?(k: number): number;
   /**
    * Reports the epoch's metric (ReduceLROnPlateau only). The Trainer passes the validation loss, else the training
    * loss; to a schedule whose `mode` is 'max', the validation accuracy, else the training accuracy.
@@ -48,8 +60,8 @@ function checkKeys(who: string, options: object, keys: readonly string[]): void 
   }
 }
 
-function intervalOf(who: string, options: IntervalOption): ScheduleInterval {
-  const v = options.interval ?? 'epoch';
+function intervalOf(who: string, options: IntervalOption, fallback: ScheduleInterval = 'epoch'): ScheduleInterval {
+  const v = options.interval ?? fallback;
   if (v !== 'epoch' && v !== 'step') throw new RangeError(`${who}: interval must be 'epoch' or 'step', got ${String(v)}`);
   return v;
 }
@@ -178,6 +190,72 @@ export class CosineAnnealingLR implements LRSchedule {
   }
 }
 
+/** CosineAnnealingWarmRestarts' options (PyTorch's arguments in camelCase: T_0, T_mult, eta_min). */
+export interface CosineAnnealingWarmRestartsOptions extends IntervalOption { t0: number; tMult?: number; etaMin?: number }
+
+/**
+ * CosineAnnealingWarmRestarts (SGDR), PyTorch's closed form (its step(epoch)): cycles of t0, t0·tMult, t0·tMult², …
+ * periods, each a cosine from the base rate down towards etaMin that restarts at the base rate:
+ * lr = etaMin + (base − etaMin)·(1 + cos(π·tCur / tI)) / 2, tCur the periods done of the current cycle, tI its length.
+ * The cycle is found with integers (PyTorch's step(epoch) takes a floating logarithm for it). With tMult > 1 the
+ * cycles grow until one is longer than 2^53 − 1 periods, which no double counts exactly: `periods` ends the
+ * schedule at that cycle's start (2^53 − 1 for t0 1 and tMult 2; within a run's reach only for a tMult near
+ * 2^53 / t0: t0 3 and tMult 2^52 end at period 3).
+ */
+export class CosineAnnealingWarmRestarts implements LRSchedule {
+  readonly name = 'CosineAnnealingWarmRestarts';
+  readonly interval: ScheduleInterval;
+  readonly t0: number;
+  readonly tMult: number;
+  readonly etaMin: number;
+  /** The periods before the first cycle longer than 2^53 − 1 (undefined: every period a double counts has its cycle). */
+  readonly periods: number | undefined;
+  /**
+   * CosineAnnealingWarmRestarts from the base rate down to `etaMin` (default 0) over a first cycle of `t0` periods
+   * (a positive integer), each next cycle `tMult` (an integer >= 1, default 1) times longer, per `interval`
+   * ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
+  constructor(options: CosineAnnealingWarmRestartsOptions) {
+    const who = 'CosineAnnealingWarmRestarts';
+    checkKeys(who, options, ['t0', 'tMult', 'etaMin']);
+    this.t0 = check(who, 't0', options.t0, positiveInt, 'a positive integer up to 2^53 − 1');
+    this.tMult = check(who, 'tMult', options.tMult ?? 1, positiveInt, 'an integer >= 1 up to 2^53 − 1');
+    this.etaMin = check(who, 'etaMin', options.etaMin ?? 0, (v) => v >= 0, 'a number >= 0');
+    this.interval = intervalOf(who, options);
+    this.periods = this.tMult === 1 ? undefined : restartsEnd(this.t0, this.tMult);
+  }
+  /** @throws RangeError for k at or past `periods`. */
+  lrAt(k: number, baseLr: number): number {
+    if (this.periods !== undefined && k >= this.periods) {
+      throw new RangeError(`CosineAnnealingWarmRestarts: period ${k} is past the schedule's end (it defines ${this.periods} periods; the next cycle is longer than 2^53 − 1)`);
+    }
+    // the cycle k is in: its start and length tI (with tMult > 1, whole cycles while k is past them: tI grows at
+    // most ~53 times, and stops once it passes what is left of k, a countable length below periods)
+    let start = k - (k % this.t0), tI = this.t0;
+    if (this.tMult > 1) {
+      start = 0;
+      while (k - start >= tI) { start += tI; tI *= this.tMult; }
+    }
+    const tCur = k - start;
+    return this.etaMin + (baseLr - this.etaMin) * (1 + exactCosPiRatio(tCur, tI)) / 2;
+  }
+}
+
+/**
+ * Where cycles of t0·tMult^i (tMult > 1) stop being countable: the start of the first cycle longer than
+ * 2^53 − 1, or undefined when a cycle of a countable length already reaches period 2^53 − 1.
+ */
+function restartsEnd(t0: number, tMult: number): number | undefined {
+  let start = 0, length = t0;
+  while (length <= Number.MAX_SAFE_INTEGER) {
+    if (length > Number.MAX_SAFE_INTEGER - start) return undefined;
+    start += length;
+    length *= tMult; // past 2^53 − 1 it may round, but stays past it
+  }
+  return start;
+}
+
 /** LinearLR's options (PyTorch's arguments in camelCase). */
 export interface LinearLROptions extends IntervalOption { startFactor?: number; endFactor?: number; totalIters?: number }
 
@@ -208,6 +286,162 @@ export class LinearLR implements LRSchedule {
   }
 }
 
+/** OneCycleLR's options (PyTorch's arguments in camelCase): its length as totalSteps, or as epochs and stepsPerEpoch. */
+export interface OneCycleLROptions {
+  /** The peak rate (> 0); the cycle starts at maxLr / divFactor and ends at that / finalDivFactor. */
+  maxLr: number;
+  /** Periods in the cycle (a positive integer); or give epochs and stepsPerEpoch, whose product it then is. */
+  totalSteps?: number;
+  epochs?: number;
+  stepsPerEpoch?: number;
+  /** The share of the cycle spent raising the rate, in (0, 1) (default 0.3). */
+  pctStart?: number;
+  /** 'cos' (default) or 'linear' annealing within each phase. */
+  annealStrategy?: 'cos' | 'linear';
+  /** Cycle the optimizer's momentum or beta1 inversely to the rate, between maxMomentum and baseMomentum (default true). */
+  cycleMomentum?: boolean;
+  /** The momentum at the peak rate (default 0.85) and at the start and end (default 0.95), each in [0, 1). */
+  baseMomentum?: number;
+  maxMomentum?: number;
+  /** initial rate = maxLr / divFactor (default 25); minimum rate = initial rate / finalDivFactor (default 1e4); each > 0. */
+  divFactor?: number;
+  finalDivFactor?: number;
+  /** A third phase (the first two symmetric, then down to the minimum rate) instead of fastai's two (default false). */
+  threePhase?: boolean;
+  /** Advance per optimizer 'step' (default here: PyTorch's OneCycleLR is stepped after every batch), or per 'epoch'. */
+  interval?: ScheduleInterval;
+}
+
+/** A phase of OneCycleLR: up to period `end` (a float, as PyTorch's end_step), from one rate and momentum to the next. */
+interface OneCyclePhase { end: number; startLr: number; endLr: number; startMomentum: number; endMomentum: number }
+
+/**
+ * OneCycleLR, transcribed from PyTorch's (torch/optim/lr_scheduler.py, class OneCycleLR: its phases' end_step and
+ * get_lr, as of pytorch/pytorch 008f727ece15): the rate rises from maxLr / divFactor to maxLr over the first pctStart of totalSteps periods, then falls
+ * to maxLr / divFactor / finalDivFactor (threePhase: back to maxLr / divFactor, then down to that minimum), each
+ * phase annealed by cosine or linearly; with cycleMomentum the momentum moves the other way (momentumAt). It sets
+ * the rate itself, from maxLr: lrAt ignores the optimizer's base rate. It advances per optimizer step by default
+ * (PyTorch's is stepped after every batch): a run of totalSteps steps at most, which a Trainer checks before it
+ * starts (PyTorch raises once stepped past totalSteps); with interval 'epoch', totalSteps counts epochs.
+ */
+export class OneCycleLR implements LRSchedule {
+  readonly name = 'OneCycleLR';
+  readonly interval: ScheduleInterval;
+  readonly maxLr: number;
+  readonly totalSteps: number;
+  readonly pctStart: number;
+  readonly annealStrategy: 'cos' | 'linear';
+  readonly cycleMomentum: boolean;
+  readonly baseMomentum: number;
+  readonly maxMomentum: number;
+  readonly divFactor: number;
+  readonly finalDivFactor: number;
+  readonly threePhase: boolean;
+  /** The momentum for period k, present with cycleMomentum (the Trainer then sets the optimizer's momentum or beta1). */
+  readonly momentumAt?: (k: number) => number;
+  private readonly phases: readonly OneCyclePhase[];
+
+  /**
+   * OneCycleLR with `options` (OneCycleLROptions: maxLr, and totalSteps or epochs and stepsPerEpoch; the rest
+   * optional, defaults as PyTorch's). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule, with
+   * an optimizer that has a momentum (Momentum, Nesterov) or beta1 (Adam, AdamW) unless cycleMomentum is false.
+   * @throws TypeError if options is not an object or has an unknown key, or cycleMomentum or threePhase is not a
+   * boolean; RangeError naming a value out of range, for a length given neither or both ways, or a pctStart and
+   * totalSteps that leave a phase no periods (pctStart·totalSteps = 1; with threePhase also 2·pctStart·totalSteps =
+   * totalSteps + 1), where PyTorch divides by zero.
+   */
+  constructor(options: OneCycleLROptions) {
+    const who = 'OneCycleLR';
+    checkKeys(who, options, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'cycleMomentum', 'baseMomentum',
+      'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase']);
+    this.maxLr = check(who, 'maxLr', options.maxLr, (v) => v > 0, 'a number > 0');
+    this.totalSteps = oneCycleLength(options);
+    const p = this.pctStart = check(who, 'pctStart', options.pctStart ?? 0.3, (v) => v > 0 && v < 1, 'a number in (0, 1)');
+    const { annealStrategy = 'cos', cycleMomentum = true, threePhase = false } = options;
+    if (annealStrategy !== 'cos' && annealStrategy !== 'linear') throw new RangeError(`${who}: annealStrategy must be 'cos' or 'linear', got ${String(annealStrategy)}`);
+    checkFlag(who, 'cycleMomentum', cycleMomentum);
+    checkFlag(who, 'threePhase', threePhase);
+    this.annealStrategy = annealStrategy;
+    this.cycleMomentum = cycleMomentum;
+    this.threePhase = threePhase;
+    // what the optimizers take as momentum or beta1
+    const unit = (v: number) => v >= 0 && v < 1;
+    const base = this.baseMomentum = check(who, 'baseMomentum', options.baseMomentum ?? 0.85, unit, 'a number in [0, 1)');
+    const max = this.maxMomentum = check(who, 'maxMomentum', options.maxMomentum ?? 0.95, unit, 'a number in [0, 1)');
+    this.divFactor = check(who, 'divFactor', options.divFactor ?? 25, (v) => v > 0, 'a number > 0');
+    this.finalDivFactor = check(who, 'finalDivFactor', options.finalDivFactor ?? 1e4, (v) => v > 0, 'a number > 0');
+    const initialLr = this.maxLr / this.divFactor, minLr = initialLr / this.finalDivFactor;
+    if (!Number.isFinite(minLr)) throw new RangeError(`${who}: maxLr / divFactor / finalDivFactor must be finite, got ${this.maxLr} / ${this.divFactor} / ${this.finalDivFactor}`);
+    this.interval = intervalOf(who, options, 'step');
+    const T = this.totalSteps;
+    // PyTorch's _schedule_phases: end_step float(pct_start * total_steps) - 1, float(2 * pct_start * total_steps) - 2, total_steps - 1
+    const up: OneCyclePhase = { end: p * T - 1, startLr: initialLr, endLr: this.maxLr, startMomentum: max, endMomentum: base };
+    this.phases = threePhase
+      ? [up, { end: 2 * p * T - 2, startLr: this.maxLr, endLr: initialLr, startMomentum: base, endMomentum: max }, { end: T - 1, startLr: initialLr, endLr: minLr, startMomentum: max, endMomentum: max }]
+      : [up, { end: T - 1, startLr: this.maxLr, endLr: minLr, startMomentum: base, endMomentum: max }];
+    // a phase reached with no length: PyTorch's pct is x / 0 there (a ZeroDivisionError), the first phase's at
+    // period 0, the third's at period totalSteps (the other phases are never reached when empty)
+    const last = this.phases.length - 1;
+    if (this.phases[0].end === 0 || this.phases[last].end === this.phases[last - 1].end) {
+      throw new RangeError(`${who}: pctStart ${p} with totalSteps ${T} leaves a phase no periods (pctStart·totalSteps = 1${threePhase ? ', or 2·pctStart·totalSteps = totalSteps + 1' : ''}), where PyTorch's OneCycleLR divides by zero: change pctStart or totalSteps`);
+    }
+    if (cycleMomentum) this.momentumAt = (k) => this.at(k, true);
+  }
+
+  /** The most periods the cycle defines: totalSteps. */
+  get periods(): number {
+    return this.totalSteps;
+  }
+
+  /** The rate for period k (0 to totalSteps, as PyTorch's get_lr); `_baseLr` is not used (the cycle is maxLr's). @throws RangeError past totalSteps. */
+  lrAt(k: number, _baseLr?: number): number {
+    return this.at(k, false);
+  }
+
+  /** PyTorch's get_lr for `step_num` k: the first phase whose end_step k does not pass (else the last), annealed at pct. */
+  private at(k: number, momentum: boolean): number {
+    if (k > this.totalSteps) throw new RangeError(`OneCycleLR: period ${k} is past totalSteps ${this.totalSteps} (PyTorch's raises "Tried to step ${k} times")`);
+    const phases = this.phases;
+    let i = 0;
+    while (i < phases.length - 1 && k > phases[i].end) i++;
+    const start = i === 0 ? 0 : phases[i - 1].end;
+    const pct = (k - start) / (phases[i].end - start);
+    const phase = phases[i];
+    if (!momentum) return this.anneal(phase.startLr, phase.endLr, pct);
+    // the formula can round an ulp past the momenta it moves between (to 1 from 1 − 2^-53, which the optimizers
+    // refuse part way through a run): kept between them
+    const m = this.anneal(phase.startMomentum, phase.endMomentum, pct);
+    return Math.min(Math.max(m, Math.min(this.baseMomentum, this.maxMomentum)), Math.max(this.baseMomentum, this.maxMomentum));
+  }
+
+  /** PyTorch's _annealing_cos (end + (start − end)/2·(cos(π·pct) + 1)) or _annealing_linear ((end − start)·pct + start). */
+  private anneal(start: number, end: number, pct: number): number {
+    if (this.annealStrategy === 'linear') return (end - start) * pct + start;
+    // cos(π·pct) with the same bits on every engine: pct is a double, not a ratio of integers, but with n = 1 every
+    // reduction exactCosPiRatio makes (r % 2, 2 − r, 1 − r, 1 − 2r) is exact for any finite double (Sterbenz)
+    const cosOut = exactCosPiRatio(Math.abs(pct), 1) + 1;
+    return end + (start - end) / 2 * cosOut;
+  }
+}
+
+/** OneCycleLR's totalSteps, given as such or as epochs × stepsPerEpoch (one way; PyTorch's errors otherwise). */
+function oneCycleLength(options: OneCycleLROptions): number {
+  const who = 'OneCycleLR';
+  const { totalSteps, epochs, stepsPerEpoch } = options;
+  const given = `got totalSteps ${String(totalSteps)}, epochs ${String(epochs)}, stepsPerEpoch ${String(stepsPerEpoch)}`;
+  if (totalSteps !== undefined) {
+    if (epochs !== undefined || stepsPerEpoch !== undefined) throw new RangeError(`${who}: give totalSteps, or epochs and stepsPerEpoch, not both ways; ${given}`);
+    return check(who, 'totalSteps', totalSteps, positiveInt, 'a positive integer up to 2^53 − 1');
+  }
+  if (epochs === undefined || stepsPerEpoch === undefined) {
+    throw new RangeError(`${who}: you must define either totalSteps OR (epochs AND stepsPerEpoch) (PyTorch's words); ${given}`);
+  }
+  check(who, 'epochs', epochs, positiveInt, 'a positive integer');
+  check(who, 'stepsPerEpoch', stepsPerEpoch, positiveInt, 'a positive integer');
+  if (!Number.isSafeInteger(epochs * stepsPerEpoch)) throw new RangeError(`${who}: epochs × stepsPerEpoch must be at most 2^53 − 1, got ${epochs} × ${stepsPerEpoch}`);
+  return epochs * stepsPerEpoch;
+}
+
 /** SequentialLR's options (PyTorch's arguments in camelCase). */
 export interface SequentialLROptions extends IntervalOption { schedulers: readonly LRSchedule[]; milestones: readonly number[] }
 
@@ -215,7 +449,7 @@ export interface SequentialLROptions extends IntervalOption { schedulers: readon
  * SequentialLR: schedulers[i] from milestones[i−1] on, each restarted at its milestone
  * (k − milestones[i−1]), as PyTorch's (whose step runs the next schedule's period 0 at its milestone);
  * e.g. a LinearLR warm-up then CosineAnnealingLR. Every inner schedule must have this one's interval
- * and none may be ReduceLROnPlateau. A milestone 0 is refused (PyTorch's SequentialLR runs schedulers[0]
+ * and none may be ReduceLROnPlateau or cycle momentum. A milestone 0 is refused (PyTorch's SequentialLR runs schedulers[0]
  * at period 0 anyway, pytorch/pytorch#185872): leave out the schedule it would skip.
  */
 export class SequentialLR implements LRSchedule {
@@ -223,13 +457,16 @@ export class SequentialLR implements LRSchedule {
   readonly interval: ScheduleInterval;
   readonly schedulers: readonly LRSchedule[];
   readonly milestones: readonly number[];
+  /** The last schedule's periods after its milestone (undefined: no end). */
+  readonly periods: number | undefined;
   /**
    * SequentialLR running `schedulers` one after another, switching at `milestones` (one fewer, increasing
    * positive integers). It keeps copies of both lists and the schedules themselves (by reference); it holds no
    * memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
    * @throws TypeError if options is not an object or has an unknown key, or a schedule is not a closed-form one
-   * (ReduceLROnPlateau); RangeError for empty schedulers, bad milestones, an interval other than 'epoch' or
-   * 'step', or a schedule advancing per another interval than this one.
+   * (ReduceLROnPlateau) or cycles momentum (OneCycleLR with cycleMomentum); RangeError for empty schedulers, bad
+   * milestones, an interval other than 'epoch' or 'step', a schedule advancing per another interval than this one,
+   * or one that defines fewer periods (OneCycleLR's totalSteps) than its part of the sequence.
    */
   constructor(options: SequentialLROptions) {
     checkKeys('SequentialLR', options, ['schedulers', 'milestones']);
@@ -243,10 +480,18 @@ export class SequentialLR implements LRSchedule {
     }
     schedulers.forEach((s, i) => {
       if (typeof s?.lrAt !== 'function' || s.observe) throw new TypeError(`SequentialLR: schedulers[${i}] must be a closed-form schedule (not ReduceLROnPlateau)`);
+      // the momentum of the periods of the schedules beside it would be whatever it left
+      if (s.momentumAt) throw new TypeError(`SequentialLR: schedulers[${i}] cycles momentum (a OneCycleLR): give it cycleMomentum: false`);
       if (s.interval !== this.interval) throw new RangeError(`SequentialLR: schedulers[${i}] advances per ${s.interval}, this one per ${this.interval}`);
+      const span = i < milestones.length ? milestones[i] - (i > 0 ? milestones[i - 1] : 0) : 0;
+      if (s.periods !== undefined && span > s.periods) {
+        throw new RangeError(`SequentialLR: schedulers[${i}] (${s.name}) defines ${s.periods} periods, and its part (to milestone ${milestones[i]}) takes ${span}`);
+      }
     });
     this.schedulers = [...schedulers];
     this.milestones = [...milestones];
+    const last = schedulers[schedulers.length - 1].periods;
+    this.periods = last === undefined ? undefined : (milestones[milestones.length - 1] ?? 0) + last;
   }
   lrAt(k: number, baseLr: number): number {
     const i = bisectRight(this.milestones, k);
@@ -382,8 +627,11 @@ export class ReduceLROnPlateau implements LRSchedule {
   }
 }
 
-/** The short names createSchedule takes: step (StepLR), multistep (MultiStepLR), exponential (ExponentialLR), cosine (CosineAnnealingLR), linear (LinearLR), plateau (ReduceLROnPlateau). */
-export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'linear' | 'plateau';
+/**
+ * The short names createSchedule takes: step (StepLR), multistep (MultiStepLR), exponential (ExponentialLR), cosine
+ * (CosineAnnealingLR), cosine-restarts (CosineAnnealingWarmRestarts), linear (LinearLR), onecycle (OneCycleLR), plateau (ReduceLROnPlateau).
+ */
+export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'cosine-restarts' | 'linear' | 'onecycle' | 'plateau';
 
 /** The options each schedule takes, by ScheduleName: createSchedule(name, options). */
 export interface ScheduleOptionsMap {
@@ -391,7 +639,9 @@ export interface ScheduleOptionsMap {
   multistep: MultiStepLROptions;
   exponential: ExponentialLROptions;
   cosine: CosineAnnealingLROptions;
+  'cosine-restarts': CosineAnnealingWarmRestartsOptions;
   linear: LinearLROptions;
+  onecycle: OneCycleLROptions;
   plateau: ReduceLROnPlateauOptions;
 }
 
@@ -404,7 +654,9 @@ const SCHEDULES = {
   multistep: (o: object) => new MultiStepLR(o as MultiStepLROptions),
   exponential: (o: object) => new ExponentialLR(o as ExponentialLROptions),
   cosine: (o: object) => new CosineAnnealingLR(o as CosineAnnealingLROptions),
+  'cosine-restarts': (o: object) => new CosineAnnealingWarmRestarts(o as CosineAnnealingWarmRestartsOptions),
   linear: (o: object) => new LinearLR(o as LinearLROptions),
+  onecycle: (o: object) => new OneCycleLR(o as OneCycleLROptions),
   plateau: (o: object) => new ReduceLROnPlateau(o as ReduceLROnPlateauOptions),
 } as const satisfies { [N in ScheduleName]: (o: ScheduleOptionsMap[N]) => LRSchedule };
 

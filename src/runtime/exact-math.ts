@@ -181,7 +181,10 @@ function cosOrSin(theta: DD, sine: boolean): number {
   return sum[0] + sum[1];
 }
 
-/** cos(π·k/n) for integers 0 ≤ k, 0 < n ≤ 2^53 − 1 (a cosine schedule), the same bits on every engine. */
+/**
+ * cos(π·k/n) for integers 0 ≤ k, 0 < n ≤ 2^53 − 1 (a cosine schedule), the same bits on every engine; also for
+ * n = 1 and any double k in [0, 2] (OneCycleLR's phase fraction), where every reduction below is exact (Sterbenz).
+ */
 export function exactCosPiRatio(k: number, n: number): number {
   // cos(π·x), x = (k mod 2n)/n in [0, 2): by symmetry to x in [0, 1/2], then to [0, 1/4]
   let r = k % (2 * n);

@@ -122,7 +122,9 @@ export interface TrainerBaseOptions {
    * Sets the optimizer's `lr` before every epoch or step. Its base rate is the optimizer's lr when a run starts from
    * its first step, unless that lr is the one the schedule left there (a second run then repeats the schedule).
    * A ReduceLROnPlateau is shown each epoch's validation loss (no validation: the epoch's training loss), or with
-   * mode 'max' its validation accuracy (else training accuracy).
+   * mode 'max' its validation accuracy (else training accuracy). A schedule that cycles momentum (OneCycleLR) sets
+   * the optimizer's `momentum` or `beta1` with the rate (one without either is refused here). A run longer than the
+   * schedule's `periods` (OneCycleLR's totalSteps) is refused by train(), fit() and resume() before anything changes.
    */
   lrSchedule?: LRSchedule;
   /** Run on every gathered training batch before its step: a RandomAffine (its output is trained on) or any function. */
@@ -375,7 +377,16 @@ function checkEarlyStoppingState(es: NonNullable<TrainerState['earlyStopping']>,
 /** The lists of a run's record (TrainResult), which a resumed run goes on appending to. */
 const RESULT_LISTS = ['epochs', 'trainLossList', 'trainAccList', 'testAccList', 'valAccList'] as const;
 /** A schedule's optional methods, which the loop calls when present. */
-const SCHEDULE_METHODS = ['observe', 'state', 'loadState', 'reset'] as const;
+const SCHEDULE_METHODS = ['observe', 'state', 'loadState', 'reset', 'momentumAt'] as const;
+
+/** The optimizer option a schedule's momentumAt sets: beta1 (Adam, AdamW: PyTorch's betas[0]) or momentum (Momentum, Nesterov). */
+type MomentumOption = 'beta1' | 'momentum';
+
+/** Which MomentumOption `opt` has (beta1 first, as PyTorch's OneCycleLR prefers betas), or null. */
+function momentumOptionOf(opt: Optimizer): MomentumOption | null {
+  const o = opt as { beta1?: unknown; momentum?: unknown };
+  return typeof o.beta1 === 'number' ? 'beta1' : typeof o.momentum === 'number' ? 'momentum' : null;
+}
 
 /** What the loop hands its driver: a step or chunk is done (null), or the promise a hook or checkpoint.write returned, to await. */
 type Pause = { promise: PromiseLike<unknown>; from: string } | null;
@@ -424,6 +435,8 @@ export class Trainer {
   private baseLr: number | null = null;
   /** The rate the schedule last gave the optimizer: an lr found there at a new run's start is the schedule's, not the user's. */
   private scheduledLr: number | null = null;
+  /** The optimizer option the schedule's momentumAt sets (null: the schedule cycles no momentum). */
+  private readonly momentumOption: MomentumOption | null = null;
   private result: TrainResult = emptyResult();
   private stopRequested = false;
   private finished = false;
@@ -491,6 +504,8 @@ export class Trainer {
       const f = lrSchedule?.[method];
       if (f !== undefined && typeof f !== 'function') throw new TypeError(`Trainer: lrSchedule.${method} must be a function, got ${describeValue(f)}`);
     }
+    const periods = lrSchedule?.periods;
+    if (periods !== undefined && !(Number.isSafeInteger(periods) && periods >= 0)) throw badNumber(periods, `Trainer: lrSchedule.periods must be a non-negative integer or undefined, got ${shown(periods)}`);
     if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
       throw new TypeError(`Trainer: onProgress must be a function of the progress, got ${describeValue(options.onProgress)}`);
     }
@@ -537,6 +552,13 @@ export class Trainer {
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
     this.ownsOptimizer = typeof optimizer === 'string';
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
+    if (lrSchedule?.momentumAt) {
+      // PyTorch's OneCycleLR raises too for an optimizer without momentum or betas
+      this.momentumOption = momentumOptionOf(this.optimizer);
+      if (this.momentumOption === null) {
+        throw new TypeError(`Trainer: lrSchedule ${lrSchedule.name} cycles momentum, and ${this.optimizer.name} has neither momentum nor beta1: pass cycleMomentum: false to the schedule, or use Momentum, Nesterov, Adam or AdamW`);
+      }
+    }
     this.options = options;
     this.bestValue = this.noBest;
     this.sampling = sampling;
@@ -597,10 +619,12 @@ export class Trainer {
    * The book's synchronous loop: runs from the current position (the start, or where
    * resume() put it) to the end and returns the run's record. Blocks its thread, so it cannot
    * await: a callback or checkpoint.write that returns a promise ends the run with a TypeError
-   * naming it (use fit()). Throws if a step fails (see step()).
+   * naming it (use fit()). Throws if a step fails (see step()), and a RangeError before any step if the run is
+   * longer than its lrSchedule's periods (OneCycleLR's totalSteps).
    */
   train(): TrainResult {
     this.checkAlive('train');
+    this.checkSchedulePeriods('Trainer.train');
     const loop = this.run(this.options.callbacks ? [this.options.callbacks] : []);
     try {
       for (;;) {
@@ -631,11 +655,13 @@ export class Trainer {
    * The same loop as train() (same bits for the same seed), async: yields to the event
    * loop whenever ~8 ms have passed since the last yield (a macrotask, so pages repaint
    * and timers and signals are seen), awaits callbacks' promises and checkpoint writes,
-   * and rejects with `signal.reason` when aborted (checked before every step).
+   * and rejects with `signal.reason` when aborted (checked before every step); like train(), it refuses a run
+   * longer than its lrSchedule's periods before any step.
    */
   async fit(options: FitOptions = {}): Promise<TrainResult> {
     this.checkAlive('fit');
     checkOptions('Trainer.fit', options, FIT_KEYS);
+    this.checkSchedulePeriods('Trainer.fit');
     const { signal, callbacks } = options;
     if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError(`Trainer.fit: signal must be an AbortSignal, got ${describeValue(signal)}`);
     if (callbacks !== undefined) checkCallbacks('Trainer.fit: callbacks', callbacks);
@@ -862,12 +888,13 @@ export class Trainer {
    * position, a finished run's final rate included), schedule and the runtime's random stream where
    * `state` (trainerState(), or checkpointBytes(): a model file or JSON) says; the next
    * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
-   * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record)
-   * throws with the Trainer, net, optimizer, schedule and random stream as they were.
+   * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record), or a
+   * run longer than its schedule's periods, throws with the Trainer, net, optimizer, schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
     this.checkAlive('resume');
     if (this.running) throw new Error('Trainer.resume: a run is in progress; resume before train()/fit() or after it ends');
+    this.checkSchedulePeriods('Trainer.resume');
     const s = state instanceof Uint8Array ? this.decodeCheckpoint(state) : state;
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
     const r = s.result as Partial<TrainResult> | null | undefined;
@@ -928,6 +955,11 @@ export class Trainer {
       const lr = epochStep > 0 ? schedule.lrAt(schedule.interval === 'step' ? s.iter - 1 : s.epoch, s.baseLr) : last?.lr ?? s.baseLr;
       (opt as unknown as { lr: number }).lr = lr;
       this.scheduledLr = lr;
+    }
+    if (this.momentumOption !== null) {
+      // likewise the momentum: the last period's (none yet: the optimizer's own)
+      const k = schedule!.interval === 'step' ? s.iter - 1 : epochStep > 0 ? s.epoch : s.epoch - 1;
+      if (k >= 0) this.setMomentum(k);
     }
     this.result = structuredClone(s.result);
     this.bestValue = s.earlyStopping?.best ?? this.noBest;
@@ -1002,6 +1034,25 @@ export class Trainer {
     }
   }
 
+  /** Sets the optimizer's momentum or beta1 to the schedule's for period k. */
+  private setMomentum(k: number): void {
+    (this.optimizer as unknown as Record<MomentumOption, number>)[this.momentumOption!] = this.options.lrSchedule!.momentumAt!(k);
+  }
+
+  /**
+   * Refuses, before anything is trained or written, a run longer than its schedule defines (OneCycleLR's totalSteps):
+   * PyTorch's scheduler raises once stepped past it, part way through the run.
+   */
+  private checkSchedulePeriods(who: string): void {
+    const schedule = this.options.lrSchedule;
+    if (schedule?.periods === undefined) return;
+    const perStep = schedule.interval === 'step';
+    const run = perStep ? this.maxIter : this.epochCount, unit = perStep ? 'steps' : 'epochs';
+    if (run > schedule.periods) {
+      throw new RangeError(`${who}: lrSchedule ${schedule.name} defines ${schedule.periods} ${unit}, and this run takes ${run} ${unit}: shorten the run (epochs, maxIterations) or lengthen the schedule (OneCycleLR's totalSteps)`);
+    }
+  }
+
   private checkAlive(entry: string): void {
     if (this.isDisposed) throw new Error(`Trainer.${entry}: used after dispose()`);
   }
@@ -1035,6 +1086,11 @@ export class Trainer {
     // the schedule left there (a second train() repeats the schedule; a rate the user set is the new base)
     if (schedule && (this.baseLr === null || (this.iter === 0 && opt.lr !== this.scheduledLr))) this.baseLr = opt.lr!;
     const setLr = (lr: number) => { opt.lr = lr; this.scheduledLr = lr; };
+    // before period k (an epoch or a step): the schedule's rate, and its momentum when it cycles one
+    const schedulePeriod = (k: number) => {
+      setLr(schedule!.lrAt(k, this.baseLr!));
+      if (this.momentumOption !== null) this.setMomentum(k);
+    };
     // a run from its first step: what a stateful schedule saw in another run (or Trainer) does not carry over
     if (this.iter === 0) schedule?.reset?.();
     for (const c of callbacks) yield* awaited(c.onTrainBegin?.(event()), 'callbacks.onTrainBegin');
@@ -1051,7 +1107,7 @@ export class Trainer {
       const epochStart = now();
       // an epoch a run left part way (aborted, a step that threw, a state taken mid-epoch) goes on at its next step
       const from = this.epochStep;
-      if (schedule?.interval === 'epoch') setLr(schedule.lrAt(this.epoch, this.baseLr!));
+      if (schedule?.interval === 'epoch') schedulePeriod(this.epoch);
       for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }), 'callbacks.onEpochBegin');
       if (this.stopRequested) {
         // stopped before the epoch's first step: nothing of it happened, so none of it is recorded (a record of
@@ -1069,7 +1125,7 @@ export class Trainer {
       for (let i = this.iter - from; i < this.iter; i++) lossSum += this.result.trainLossList[i];
       for (let b = from; b < steps && !this.stopRequested; b++) {
         this.stopIfDisposed();
-        if (schedule?.interval === 'step') setLr(schedule.lrAt(this.iter, this.baseLr!));
+        if (schedule?.interval === 'step') schedulePeriod(this.iter);
         // where the step's draws begin (an epoch's first step: before its permutation)
         const drawsFrom = b === 0 ? this.epochCounter : rt.take(0);
         const splits = this.splitChoice;

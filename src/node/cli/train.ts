@@ -66,7 +66,7 @@ export interface TrainSettings {
   trainRows?: number;
   testRows?: number;
   /** A learning-rate schedule: createSchedule's name and options. */
-  lrSchedule?: { name: string; options: Record<string, number | string | number[]> };
+  lrSchedule?: { name: string; options: Record<string, number | string | boolean | number[]> };
   /** Random affine augmentation of the training images. */
   augment?: { shift: number; degrees: number; scale: number };
   /** Fraction of the training rows held out for validation. */
@@ -160,7 +160,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all; more than the data holds is an error)' },
   { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all; more than the data holds is an error)' },
-  { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step)` },
+  { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', flags as true or false, e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step) or cosine-restarts:t0=5,tMult=2 or onecycle:maxLr=0.1,totalSteps=2500 (per step by default; annealStrategy=linear, threePhase=true, cycleMomentum=false for an optimizer without momentum or beta1)` },
   { name: 'augment', value: 'k=v,...', help: 'random affine augmentation of each training batch: shift=px, degrees=d, scale=f (a factor in [1/(1+f), 1+f]), e.g. shift=2,degrees=10,scale=0.1 (simple-conv, deep-conv)' },
   { name: 'val-split', value: 'ratio', help: 'hold out this fraction of the training rows for validation (reported per epoch)' },
   { name: 'early-stop', value: 'patience', help: 'stop when the validation loss (or --early-stop-monitor\'s figure) has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split, unless it watches the training set)' },
@@ -179,11 +179,11 @@ const FLAGS: readonly Flag[] = [
 
 /**
  * `k=v,k=v` into an object; values are numbers, except the keys in `strings`
- * (text) and in `lists` (a list of numbers written with '/', e.g. 3/6; one
- * number, 3, is a list of one).
+ * (text), in `booleans` (true or false) and in `lists` (a list of numbers
+ * written with '/', e.g. 3/6; one number, 3, is a list of one).
  */
-function keyValues(flag: string, text: string, { strings = [], lists = [] }: { strings?: readonly string[]; lists?: readonly string[] } = {}): Record<string, number | string | number[]> {
-  const out: Record<string, number | string | number[]> = {};
+function keyValues(flag: string, text: string, { strings = [], booleans = [], lists = [] }: { strings?: readonly string[]; booleans?: readonly string[]; lists?: readonly string[] } = {}): Record<string, number | string | boolean | number[]> {
+  const out: Record<string, number | string | boolean | number[]> = {};
   if (text === '') return out;
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
@@ -192,6 +192,9 @@ function keyValues(flag: string, text: string, { strings = [], lists = [] }: { s
     if (key in out) throw new UsageError(`--${flag}: '${key}' is given twice`);
     if (strings.includes(key)) {
       out[key] = value;
+    } else if (booleans.includes(key)) {
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--${flag}: ${key} takes true or false, got '${value}'`);
+      out[key] = value === 'true';
     } else if (lists.includes(key)) {
       const items = value.split('/').map((v) => v.trim());
       if (items.includes('')) throw new UsageError(`--${flag}: ${key}: a list of numbers separated by '/' has an empty item in '${value}' (write e.g. ${key}=3/6, or ${key}=3 for one)`);
@@ -204,14 +207,19 @@ function keyValues(flag: string, text: string, { strings = [], lists = [] }: { s
   return out;
 }
 
-/** --lr-schedule options that are text, and those that are lists of numbers. */
-const SCHEDULE_STRINGS = ['interval', 'mode', 'thresholdMode'], SCHEDULE_LISTS = ['milestones'];
+/** --lr-schedule options that are text, those that are true or false, and those that are lists of numbers. */
+const SCHEDULE_STRINGS = ['interval', 'mode', 'thresholdMode', 'annealStrategy'], SCHEDULE_BOOLEANS = ['cycleMomentum', 'threePhase'], SCHEDULE_LISTS = ['milestones'];
 
-function parseSchedule(text: string): TrainSettings['lrSchedule'] {
+/** --lr-schedule's name and options, checked now (before data loads), with the optimizer a schedule cycling momentum needs. */
+function parseSchedule(text: string, optimizer: OptimizerName): TrainSettings['lrSchedule'] {
   const colon = text.indexOf(':');
   const name = oneOf('lr-schedule', colon < 0 ? text : text.slice(0, colon), scheduleNames);
-  const options = keyValues('lr-schedule', colon < 0 ? '' : text.slice(colon + 1), { strings: SCHEDULE_STRINGS, lists: SCHEDULE_LISTS });
-  makeSchedule({ name, options }); // checks the options now, before data loads
+  const options = keyValues('lr-schedule', colon < 0 ? '' : text.slice(colon + 1), { strings: SCHEDULE_STRINGS, booleans: SCHEDULE_BOOLEANS, lists: SCHEDULE_LISTS });
+  const schedule = makeSchedule({ name, options });
+  const defaults = optimizerDefaults[optimizer];
+  if (schedule.momentumAt && !('momentum' in defaults || 'beta1' in defaults)) {
+    throw new UsageError(`--lr-schedule ${name}: cycles the momentum, which --optimizer ${optimizer} has none of: add cycleMomentum=false, or use --optimizer momentum, nesterov, adam or adamw`);
+  }
   return { name, options };
 }
 
@@ -359,7 +367,7 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     data: get('data'),
     trainRows: optional('train-rows', (t) => intValue('train-rows', t, 1)),
     testRows: optional('test-rows', (t) => intValue('test-rows', t, 1)),
-    lrSchedule: optional('lr-schedule', parseSchedule),
+    lrSchedule: optional('lr-schedule', (text) => parseSchedule(text, optimizer)),
     augment: optional('augment', parseAugment),
     valSplit,
     earlyStop,

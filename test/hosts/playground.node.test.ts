@@ -7,7 +7,8 @@
 // run changed the model) and predicts the same, and a book experiment charts. Stop ends a run where it
 // is (also at an epoch's end, during its evaluation) and a book experiment as "Stopped.", not as failed;
 // pause and resume hold and continue a run; a run's label names only the settings its net used; a run the
-// net refuses says why on the page, also with a digit drawn before any model existed.
+// net refuses says why on the page, also with a digit drawn before any model existed; a one-cycle run steps
+// with OneCycleLR's rates over its steps, and its label smoothing reaches the saved model.
 // SIMDNN_SCREENSHOTS=1 also writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, run, serveStatic, type StaticServer } from './serve.js';
 import viteConfig from '../../web/vite.config.js';
+import { OneCycleLR, inspectModel } from '../../src/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let out = '';
@@ -232,7 +234,7 @@ describe('the playground started early, or given settings the net refuses', { ti
 });
 
 /** What the page's worker said, in order, with the page's time and its error line as the message came (recorded by an init script on `p`). */
-interface WorkerMessage { t: number; type: string; state?: string; iter?: number; epoch?: number; message?: string; errorShown?: string }
+interface WorkerMessage { t: number; type: string; state?: string; iter?: number; epoch?: number; message?: string; errorShown?: string; lrs?: number[] }
 const recordWorkerMessages = (p: Page) => p.addInitScript(() => {
   const w = window as unknown as { workerMessages: WorkerMessage[] };
   w.workerMessages = [];
@@ -242,6 +244,7 @@ const recordWorkerMessages = (p: Page) => p.addInitScript(() => {
       super(url, options);
       this.addEventListener('message', (ev: MessageEvent) => w.workerMessages.push({
         t: performance.now(), type: ev.data.type, state: ev.data.state, iter: ev.data.points?.at(-1)?.iter, epoch: ev.data.point?.epoch, message: ev.data.message,
+        lrs: ev.data.points?.map((pt: { lr: number }) => pt.lr),
         errorShown: document.querySelector('#error')?.textContent ?? undefined, // before the page handles this message
       }));
     }
@@ -262,7 +265,7 @@ describe('the playground stopped, paused and labelled', { timeout: 240_000 }, ()
   };
 
   beforeAll(async () => {
-    p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    p = await browser.newPage({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
     p.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
     p.on('pageerror', (e) => errors.push(`page: ${e}`));
     await recordWorkerMessages(p);
@@ -361,6 +364,35 @@ describe('the playground stopped, paused and labelled', { timeout: 240_000 }, ()
     expect(await p.isEnabled('#init')).toBe(true);
     expect(await p.isDisabled('#batchnorm'), 'batch norm for the plain MLP').toBe(true);
     await p.fill('#weightDecay', '0');
+  });
+
+  it('a one-cycle run with label smoothing: its label says so, each step\'s rate is OneCycleLR\'s over the run\'s steps, the saved model records the smoothing', async () => {
+    await p.evaluate(() => { (window as unknown as { workerMessages: WorkerMessage[] }).workerMessages.length = 0; });
+    const before = await p.locator('#runs li').count();
+    await p.selectOption('#net', 'mlp');
+    await p.fill('#hidden', '20');
+    await p.selectOption('#optimizer', 'adam');
+    await p.fill('#lr', '0.01');
+    await p.selectOption('#schedule', 'onecycle');
+    await p.fill('#labelSmoothing', '0.1');
+    await p.fill('#batchSize', '1000');
+    await p.fill('#epochs', '2');
+    await p.click('#start');
+    const n = before + 1;
+    expect(await ended(n)).toBe('done');
+    expect(await runText(n)).toMatch(new RegExp(`^#${n}: mlp 20 relu, init \\S+, adam 0\\.01 onecycle, label smoothing 0\\.1, batch 1000`));
+    // 8,000 training digits in batches of 1,000: 16 steps, the cycle's totalSteps (up to 0.01 at 30%, down to 0.01 / 25 / 1e4)
+    const lrs = (await messages()).filter((m) => m.type === 'steps').flatMap((m) => m.lrs!);
+    const cycle = new OneCycleLR({ maxLr: 0.01, totalSteps: 16 });
+    expect(lrs).toEqual(Array.from({ length: 16 }, (_, k) => cycle.lrAt(k)));
+    expect(Math.max(...lrs)).toBeCloseTo(0.01, 4);
+    const [download] = await Promise.all([p.waitForEvent('download', { timeout: 30_000 }), p.click('#save')]);
+    const info = inspectModel(await readFile((await download.path())!));
+    expect(info.spec).toMatchObject({ kind: 'mlp', options: { labelSmoothing: 0.1 } });
+    await p.selectOption('#schedule', 'none');
+    await p.fill('#labelSmoothing', '0');
+    await p.fill('#hidden', '100,100');
+    await p.fill('#batchSize', '100');
   });
 
   it('Stop during a book experiment says "Stopped.", with no error', async () => {

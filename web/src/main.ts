@@ -4,7 +4,7 @@
 import embed, { vega } from 'vega-embed';
 import type { View } from 'vega';
 import { optimizerNames } from 'simdnn';
-import { experiments } from 'simdnn/experiments';
+import { experiments, type ExperimentName } from 'simdnn/experiments';
 import { netUses, scheduleUsesGamma, type FromWorker, type RunConfig, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -30,6 +30,7 @@ function readConfig(): RunConfig {
     init: init === 'he' || init === 'xavier' ? init : Number(init),
     batchnorm: $<HTMLInputElement>('batchnorm').checked,
     dropout: num('dropout'),
+    labelSmoothing: num('labelSmoothing'),
     optimizer: value('optimizer') as RunConfig['optimizer'], // the select lists optimizerNames
     lr: num('lr'),
     schedule: value('schedule') as RunConfig['schedule'],
@@ -51,7 +52,8 @@ function describe(c: RunConfig): string {
   const init = uses.init ? `init ${c.init}` : 'init he (built in)';
   const schedule = c.schedule === 'none' ? '' : ` ${c.schedule}${scheduleUsesGamma(c.schedule) ? ` gamma ${c.gamma}` : ''}`;
   const decay = uses.weightDecay && c.weightDecay ? `, decay ${c.weightDecay}` : '';
-  return `${net}, ${init}, ${c.optimizer} ${c.lr}${schedule}${decay}, batch ${c.batchSize}`;
+  const smoothing = c.labelSmoothing ? `, label smoothing ${c.labelSmoothing}` : '';
+  return `${net}, ${init}, ${c.optimizer} ${c.lr}${schedule}${decay}${smoothing}, batch ${c.batchSize}`;
 }
 
 /** Disables the fields the chosen net (or schedule) ignores, and says why. */
@@ -161,7 +163,8 @@ $<HTMLFormElement>('experiments').addEventListener('submit', (ev) => {
   $<HTMLButtonElement>('pause').disabled = true;
   $('experiment-status').textContent = 'Running…';
   $('experiment-conclusion').textContent = '';
-  send({ type: 'experiment', name: experimentSelect.value, quick: $<HTMLInputElement>('quick').checked });
+  // the select lists the experiments' names
+  send({ type: 'experiment', name: experimentSelect.value as ExperimentName, quick: $<HTMLInputElement>('quick').checked });
 });
 
 // ---- drawing

@@ -1,5 +1,6 @@
 // Messages between the page (main.ts) and the training worker (worker.ts).
 import type { OptimizerName } from 'simdnn';
+import type { ExperimentName } from 'simdnn/experiments';
 
 /** What the page's controls choose for one run. */
 export interface RunConfig {
@@ -10,9 +11,12 @@ export interface RunConfig {
   init: 'he' | 'xavier' | number;
   batchnorm: boolean;
   dropout: number;
+  /** Label smoothing ε of the loss (0: none), for every net. */
+  labelSmoothing: number;
   optimizer: OptimizerName;
   lr: number;
-  schedule: 'none' | 'step' | 'exponential' | 'cosine';
+  /** onecycle: OneCycleLR per step from lr / 25 up to lr and down, cycling momentum or beta1 where the optimizer has one. */
+  schedule: 'none' | 'step' | 'exponential' | 'cosine' | 'onecycle';
   /** Decay factor of the step and exponential schedules. */
   gamma: number;
   weightDecay: number;
@@ -27,13 +31,14 @@ export type ToWorker =
   | { type: 'sample' }
   | { type: 'save' }
   | { type: 'load'; bytes: Uint8Array; name: string }
-  | { type: 'experiment'; name: string; quick: boolean };
+  | { type: 'experiment'; name: ExperimentName; quick: boolean };
 
 export interface EpochPoint { epoch: number; trainAcc: number; testAcc: number; trainLoss: number; testLoss: number }
 
 export type FromWorker =
   | { type: 'ready'; threads: number; isolated: boolean; notes: string[]; trainRows: number; testRows: number }
-  | { type: 'steps'; runId: number; points: Array<{ iter: number; loss: number }> }
+  /** Each step's loss, and the learning rate it stepped with. */
+  | { type: 'steps'; runId: number; points: Array<{ iter: number; loss: number; lr: number }> }
   | { type: 'epoch'; runId: number; point: EpochPoint }
   | { type: 'state'; runId: number; state: 'running' | 'paused' | 'stopped' | 'done' | 'failed'; message?: string }
   | { type: 'prediction'; probabilities: number[] }

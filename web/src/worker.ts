@@ -3,9 +3,9 @@
 // through the Trainer's async loop (fit), so the page's main thread only draws.
 import {
   createRuntime, parseIdx, toDataSet, buildNet, createSchedule, Trainer, saveModel, loadModel, softmax,
-  type Runtime, type NetSpec, type Sequential, type Tensor, type IntTensor, type LRSchedule,
+  type Runtime, type NetSpec, type NamedNet, type Tensor, type IntTensor, type LRSchedule,
 } from 'simdnn';
-import { runExperiment, chartSpec } from 'simdnn/experiments';
+import { runExperiment, chartSpec, type ExperimentName } from 'simdnn/experiments';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -44,7 +44,7 @@ const data = await loadDigits(rt);
 const images = (x: Tensor) => x.reshape([x.shape[0], 1, 28, 28]);
 const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
 
-let model: Sequential | null = null;
+let model: NamedNet | null = null;
 /**
  * The run training, if any. Stop aborts `abort`, whose signal fit() sees between steps and between the chunks
  * of an epoch's evaluation (it rejects with the signal's reason), so a Stop that comes at an epoch's end is not
@@ -54,7 +54,7 @@ let training: { runId: number; paused: boolean; resume: (() => void) | null; abo
 /** The experiment running, if any (one job at a time: a run or an experiment). */
 let experiment: AbortController | null = null;
 
-async function runBookExperiment(name: string, quick: boolean): Promise<void> {
+async function runBookExperiment(name: ExperimentName, quick: boolean): Promise<void> {
   const abort = experiment = new AbortController();
   let last = 0;
   try {
@@ -78,29 +78,36 @@ async function runBookExperiment(name: string, quick: boolean): Promise<void> {
 
 function netSpec(c: RunConfig): NetSpec {
   const init = c.init;
+  // every net takes label smoothing (left out at 0: the spec a saved model records is the one it always was)
+  const smoothing = c.labelSmoothing ? { labelSmoothing: c.labelSmoothing } : {};
   switch (c.net) {
-    case 'mlp': return { kind: 'mlp', options: { inputSize: 784, hiddenSizeList: c.hidden, outputSize: 10, activation: c.activation, weightInitStd: init, weightDecayLambda: c.weightDecay } };
-    case 'mlp-extend': return { kind: 'mlp-extend', options: { inputSize: 784, hiddenSizeList: c.hidden, outputSize: 10, activation: c.activation, weightInitStd: init, weightDecayLambda: c.weightDecay, useBatchnorm: c.batchnorm, useDropout: c.dropout > 0, dropoutRatio: c.dropout || 0.5 } };
-    case 'simple-conv': return { kind: 'simple-conv', options: { weightInitStd: init } };
-    case 'deep-conv': return { kind: 'deep-conv', options: {} };
+    case 'mlp': return { kind: 'mlp', options: { inputSize: 784, hiddenSizeList: c.hidden, outputSize: 10, activation: c.activation, weightInitStd: init, weightDecayLambda: c.weightDecay, ...smoothing } };
+    case 'mlp-extend': return { kind: 'mlp-extend', options: { inputSize: 784, hiddenSizeList: c.hidden, outputSize: 10, activation: c.activation, weightInitStd: init, weightDecayLambda: c.weightDecay, useBatchnorm: c.batchnorm, useDropout: c.dropout > 0, dropoutRatio: c.dropout || 0.5, ...smoothing } };
+    case 'simple-conv': return { kind: 'simple-conv', options: { weightInitStd: init, ...smoothing } };
+    case 'deep-conv': return { kind: 'deep-conv', options: { ...smoothing } };
   }
 }
 
-function schedule(c: RunConfig): LRSchedule | undefined {
+/** The run's schedule; `steps`: the run's optimizer steps (OneCycleLR's totalSteps). */
+function schedule(c: RunConfig, steps: number): LRSchedule | undefined {
   if (c.schedule === 'step') return createSchedule('step', { stepSize: 1, gamma: c.gamma });
   if (c.schedule === 'exponential') return createSchedule('exponential', { gamma: c.gamma });
   if (c.schedule === 'cosine') return createSchedule('cosine', { tMax: c.epochs });
+  // momentum cycled where the optimizer has one (PyTorch's default), not where it has none (which PyTorch refuses)
+  if (c.schedule === 'onecycle') return createSchedule('onecycle', { maxLr: c.lr, totalSteps: steps, cycleMomentum: ['momentum', 'nesterov', 'adam', 'adamw'].includes(c.optimizer) });
   return undefined;
 }
 
 async function train(runId: number, c: RunConfig): Promise<void> {
   // settings the net or the Trainer refuse (hidden sizes of 2,000,000) end the run as failed, not silently
-  let net: Sequential | null = null, trainer: Trainer;
+  let net: NamedNet | null = null, trainer: Trainer;
   try {
     net = buildNet(rt, netSpec(c));
     const isConv = c.net === 'simple-conv' || c.net === 'deep-conv';
+    // the run's steps as the Trainer counts them (a batch capped at the rows, at least one step an epoch)
+    const rows = data.xTrain.shape[0], steps = c.epochs * Math.max(Math.floor(rows / Math.min(c.batchSize, rows)), 1);
     trainer = new Trainer(net, isConv ? conv.xTrain : data.xTrain, data.tTrain, isConv ? conv.xTest : data.xTest, data.tTest, {
-      epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: c.optimizer, optimizerParams: { lr: c.lr }, lrSchedule: schedule(c), // by name: the Trainer owns and frees it
+      epochs: c.epochs, miniBatchSize: c.batchSize, optimizer: c.optimizer, optimizerParams: { lr: c.lr }, lrSchedule: schedule(c, steps), // by name: the Trainer owns and frees it
     });
   } catch (e) {
     net?.dispose();
@@ -111,7 +118,7 @@ async function train(runId: number, c: RunConfig): Promise<void> {
   const { signal } = run.abort;
   if (model) model.dispose();
   model = net;
-  let pending: Array<{ iter: number; loss: number }> = [];
+  let pending: Array<{ iter: number; loss: number; lr: number }> = [];
   let lastPost = 0;
   const flush = () => { if (pending.length) post({ type: 'steps', runId, points: pending }); pending = []; lastPost = performance.now(); };
   post({ type: 'state', runId, state: 'running' });
@@ -120,7 +127,7 @@ async function train(runId: number, c: RunConfig): Promise<void> {
       signal,
       callbacks: {
         onStepEnd(e) {
-          pending.push({ iter: e.iter, loss: e.loss });
+          pending.push({ iter: e.iter, loss: e.loss, lr: (trainer.optimizer as { lr?: number }).lr ?? NaN });
           if (performance.now() - lastPost > 150) flush();
           if (run.paused && !signal.aborted) {
             flush();
@@ -152,7 +159,7 @@ async function train(runId: number, c: RunConfig): Promise<void> {
 
 function predict(pixels: Float32Array): number[] {
   if (!model) throw new Error('no model yet: train one or load a .safetensors file');
-  const shape = (model as Sequential & { spec?: NetSpec }).spec?.kind.endsWith('conv') ? [1, 1, 28, 28] : [1, 784];
+  const shape = model.spec.kind.endsWith('conv') ? [1, 1, 28, 28] : [1, 784];
   const x = rt.tensor(shape, pixels);
   try {
     const y = model.predict(x); // the caller owns predict's result

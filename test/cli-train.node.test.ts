@@ -400,6 +400,31 @@ describe('Trainer options on the command line', () => {
     const plain = await run(['train', '--json', '--quiet', '--net', 'simple-conv', '--hidden', '10', '--train-rows', '64', '--test-rows', '32', '--epochs', '1']);
     expect((JSON.parse(aug.stdout) as TrainReport).trainLoss).not.toBe((JSON.parse(plain.stdout) as TrainReport).trainLoss);
   });
+
+  it('--ema ends the run with the averaged parameters (the figures stay the raw ones\'), and --resume keeps it to the same bits', async () => {
+    const args = ['--epochs', '2', '--optimizer', 'adam', '--lr', '0.01', ...SMALL];
+    const files = (name: string) => ({ model: path.join(tmp, `${name}.safetensors`), ck: path.join(tmp, `${name}-ck-{epoch}.safetensors`) });
+    const raw = files('no-ema'), ema = files('ema');
+    const a = await run(['train', '--json', '--quiet', ...args, '--save', raw.model]);
+    const b = await run(['train', '--json', '--quiet', ...args, '--ema', '0.9', '--save', ema.model, '--checkpoint', ema.ck, '--checkpoint-every', '1']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout) as TrainReport, rb = JSON.parse(b.stdout) as TrainReport;
+    expect(rb.history).toEqual(ra.history.map((h) => ({ ...h, seconds: expect.any(Number) })));
+    const ck1 = ema.ck.replace('{epoch}', '1');
+    const info = readModelInfo(ck1);
+    expect(info.tensors.filter((t) => t.name.startsWith('ema.')).map((t) => t.name).sort()).toEqual(['ema.W1', 'ema.W2', 'ema.b1', 'ema.b2']);
+    expect(JSON.parse(info.metadata['train.settings'])).toMatchObject({ ema: 0.9 });
+    const resumed = path.join(tmp, 'ema-resumed.safetensors');
+    const c = await run(['train', '--json', '--quiet', '--resume', ck1, '--save', resumed]);
+    expect(c.code, c.stderr).toBe(0);
+    const rt = await createRuntime({ threads: 1 });
+    const x = readModelFile(rt, raw.model), y = readModelFile(rt, ema.model), z = readModelFile(rt, resumed);
+    expect(Array.from(y.net.params.W1.toArray()), 'the averages, not the last step\'s parameters').not.toEqual(Array.from(x.net.params.W1.toArray()));
+    for (const [k, t] of Object.entries(y.net.params)) expectBits((z.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), `${k} resumed`);
+    for (const m of [x, y, z]) m.net.dispose();
+    await rt.dispose();
+  });
 });
 
 describe('command-line edges', () => {
@@ -422,6 +447,9 @@ describe('command-line edges', () => {
       [['--val-split', '1'], /--val-split: expected a ratio in \(0, 1\)/],
       [['--clip-grad-norm', '0'], /--clip-grad-norm: expected a positive number, got 0/],
       [['--clip-grad-value=-1'], /--clip-grad-value: expected a positive number, got -1/],
+      [['--ema', '1.5'], /--ema: expected a decay in \[0, 1\] \(e\.g\. 0\.99\), got 1\.5/],
+      [['--ema=-0.1'], /--ema: expected a decay in \[0, 1\] \(e\.g\. 0\.99\), got -0\.1/],
+      [['--ema', 'high'], /--ema: expected a number, got 'high'/],
       [['--label-smoothing', '1.5'], /--label-smoothing: expected a number in \[0, 1\], got 1.5/],
       [['--label-smoothing=-0.1'], /--label-smoothing: expected a number in \[0, 1\], got -0.1/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],

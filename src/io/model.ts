@@ -2,7 +2,8 @@
 // safetensors. Tensors are named as the book's params (W1, b1, gamma1, …),
 // then the layer state (runningMean1, runningVar1, …), then the optimizer's
 // state as `optimizer.<slot>.<param>` (optimizer.m.W1, …), and in a Trainer's
-// checkpoint the best epoch's parameters and layer state as `best.<name>` and the loss
+// checkpoint the best epoch's parameters and layer state as `best.<name>`, the moving
+// average of the parameters (TrainerOptions.ema) as `ema.<name>`, and the loss
 // of every step so far as the F64 tensor `trainer.trainLoss`. `__metadata__`
 // holds the architecture (`simdnn.net`: the net's spec as JSON), the
 // optimizer's kind, hyper-parameters and step count (`simdnn.optimizer`), and
@@ -29,8 +30,9 @@ const FORMAT_KEY = 'simdnn.format';
 const FORMAT_VERSION = '1';
 const OPTIMIZER_PREFIX = 'optimizer.';
 const BEST_PREFIX = 'best.';
+const EMA_PREFIX = 'ema.';
 const TRAIN_LOSS_TENSOR = 'trainer.trainLoss';
-const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'trainLoss']);
+const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'ema', 'trainLoss']);
 const LOAD_KEYS = new Set(['byteLength', 'spec']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Default size of the pieces saveModelChunks yields: 4 MiB. */
@@ -50,6 +52,11 @@ export interface SaveModelOptions {
    */
   best?: Readonly<Record<string, SavedTensor>>;
   /**
+   * Values for every parameter of the net (not its layer state), keyed and shaped like net.params, saved as
+   * `ema.<name>` tensors: a Trainer's checkpoint keeps TrainerOptions.ema's averages this way.
+   */
+  ema?: Readonly<Record<string, SavedTensor>>;
+  /**
    * @internal A Trainer checkpoint's loss of every step so far, saved as the F64 tensor `trainer.trainLoss`:
    * as JSON in the header it grew ~20 bytes a step and a long run's checkpoint passed the header's limit.
    */
@@ -62,9 +69,9 @@ export interface SavedTensor {
   readonly data: ArrayLike<number>;
 }
 
-/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch or losses). */
+/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch, averages or losses). */
 export function isNetTensor(name: string): boolean {
-  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX) && name !== TRAIN_LOSS_TENSOR;
+  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX) && !name.startsWith(EMA_PREFIX) && name !== TRAIN_LOSS_TENSOR;
 }
 
 /** What loadModel returns; the caller owns `net` and `optimizer` and disposes them. */
@@ -76,6 +83,8 @@ export interface LoadedModel {
   metadata: Record<string, string>;
   /** The `best.<name>` tensors of a checkpoint (see SaveModelOptions.best), keyed by name; absent when the file has none. */
   best?: Record<string, { shape: number[]; data: Float32Array }>;
+  /** The `ema.<name>` tensors of a checkpoint (see SaveModelOptions.ema), keyed by name; absent when the file has none. */
+  ema?: Record<string, { shape: number[]; data: Float32Array }>;
   /** @internal A checkpoint's `trainer.trainLoss` (see SaveModelOptions.trainLoss); absent when the file has none. */
   trainLoss?: Float64Array;
 }
@@ -123,6 +132,33 @@ function netOf(who: string, net: Sequential): NamedNet {
   return net as NamedNet;
 }
 
+/**
+ * A copy of `tensors` to save as `<field>.<name>` tensors (SaveModelOptions.best, ema): every key of `tensors` and
+ * no other, each of its shape; the values checked as numbers and copied at the call.
+ */
+function savedCopy(
+  who: string, named: NamedNet, field: 'best' | 'ema', copy: Readonly<Record<string, SavedTensor>> | null, tensors: Array<[string, Tensor]>, keyedLike: string,
+): Array<{ name: string; shape: readonly number[]; values: ArrayLike<number> }> {
+  if (copy === null || typeof copy !== 'object') throw new TypeError(`${who}: ${field} must be an object of { shape, data } keyed like ${keyedLike}, got ${describeValue(copy)}`);
+  for (const key of Object.keys(copy)) {
+    if (!tensors.some(([name]) => name === key)) throw new TypeError(`${who}: ${field}['${key}'] is no ${field === 'best' ? 'parameter or state' : 'parameter'} of the net`);
+  }
+  const out: Array<{ name: string; shape: readonly number[]; values: ArrayLike<number> }> = [];
+  for (const [name, t] of tensors) {
+    const b = Object.hasOwn(copy, name) ? copy[name] : undefined;
+    if (b === undefined || b === null || typeof b !== 'object') throw new TypeError(`${who}: ${field}['${name}'] is missing (${field} holds every ${field === 'best' ? 'parameter and state' : 'parameter'} of the net)`);
+    const { shape, data } = b; // read once: what is checked is what is written
+    if (!Array.isArray(shape) || !sameShape(shape, t.shape) || data === null || typeof data !== 'object' || data.length !== t.size) {
+      throw new RangeError(`${who}: ${field}['${name}'] must have the shape [${t.shape.join(', ')}] and ${t.size} values`);
+    }
+    // a tensor's data would be emptied if the memory grew while the pieces are consumed (writeModelFile awaits);
+    // the values checked as numbers (a string or an object was written as NaN)
+    const prefix = field === 'best' ? BEST_PREFIX : EMA_PREFIX;
+    out.push({ name: `${prefix}${name}`, shape, values: named.rt.detachSafe(checkedValues(`${who}: ${field}['${name}']`, shape, t.size, data, false)) });
+  }
+  return out;
+}
+
 function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimizer; state: OptimizerState } {
   const o = optimizer as ElementwiseOptimizer;
   const name = (typeof o?.name === 'string' ? o.name.toLowerCase() : '') as OptimizerName; // checked next
@@ -165,22 +201,8 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
   meta[NET_KEY] = JSON.stringify(named.spec);
   const own = Object.entries({ ...named.params, ...named.state });
   const extra: Array<{ name: string; shape: readonly number[]; values: ArrayLike<number> }> = [];
-  if (options.best !== undefined) {
-    const best = options.best;
-    if (best === null || typeof best !== 'object') throw new TypeError(`${who}: best must be an object of { shape, data } keyed like the net's parameters and state, got ${describeValue(best)}`);
-    for (const key of Object.keys(best)) if (!own.some(([name]) => name === key)) throw new TypeError(`${who}: best['${key}'] is no parameter or state of the net`);
-    for (const [name, t] of own) {
-      const b = Object.hasOwn(best, name) ? best[name] : undefined;
-      if (b === undefined || b === null || typeof b !== 'object') throw new TypeError(`${who}: best['${name}'] is missing (best holds every parameter and state of the net)`);
-      const { shape, data } = b; // read once: what is checked is what is written
-      if (!Array.isArray(shape) || !sameShape(shape, t.shape) || data === null || typeof data !== 'object' || data.length !== t.size) {
-        throw new RangeError(`${who}: best['${name}'] must have the shape [${t.shape.join(', ')}] and ${t.size} values`);
-      }
-      // a tensor's data would be emptied if the memory grew while the pieces are consumed (writeModelFile awaits);
-      // the values checked as numbers (a string or an object was written as NaN)
-      extra.push({ name: `${BEST_PREFIX}${name}`, shape, values: named.rt.detachSafe(checkedValues(`${who}: best['${name}']`, shape, t.size, data, false)) });
-    }
-  }
+  if (options.best !== undefined) extra.push(...savedCopy(who, named, 'best', options.best, own, "the net's parameters and state"));
+  if (options.ema !== undefined) extra.push(...savedCopy(who, named, 'ema', options.ema, Object.entries(named.params), "the net's parameters"));
   if (optimizer !== undefined) {
     const { saved, state } = savedOptimizer(who, optimizer);
     // loadModel refuses state for another parameter or shape: such a file would be read by nothing
@@ -322,6 +344,14 @@ function planTensors(who: string, header: SafetensorsHeader, params: Record<stri
       plan.set(entry.name, { entry, best: key });
       continue;
     }
+    if (entry.name.startsWith(EMA_PREFIX)) {
+      const key = entry.name.slice(EMA_PREFIX.length);
+      const shape = shapeOf(params, key);
+      if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' (a checkpoint's moving average) names no parameter of the net`);
+      if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], '${key}' has [${shape.join(', ')}]`);
+      plan.set(entry.name, { entry, ema: key });
+      continue;
+    }
     const shape = shapeOf(params, entry.name) ?? shapeOf(state, entry.name);
     if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' is not part of the architecture (expected ${[...Object.keys(params), ...Object.keys(state)].join(', ')})`);
     if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], the architecture needs [${shape.join(', ')}]`);
@@ -335,11 +365,16 @@ function planTensors(who: string, header: SafetensorsHeader, params: Record<stri
   if ([...plan.values()].some((p) => p.best) && bestMissing.length > 0) {
     throw new SafetensorsError(`${who}: the file has no tensor ${bestMissing.map((k) => `'${BEST_PREFIX}${k}'`).join(', ')} beside its other '${BEST_PREFIX}' tensors (a checkpoint's best epoch)`);
   }
+  // the averages likewise, of every parameter
+  const emaMissing = Object.keys(params).filter((k) => !plan.has(`${EMA_PREFIX}${k}`));
+  if ([...plan.values()].some((p) => p.ema) && emaMissing.length > 0) {
+    throw new SafetensorsError(`${who}: the file has no tensor ${emaMissing.map((k) => `'${EMA_PREFIX}${k}'`).join(', ')} beside its other '${EMA_PREFIX}' tensors (a checkpoint's moving average)`);
+  }
   return plan;
 }
 
-/** Where a file's tensor goes: the net (no field), an optimizer slot of a parameter, a checkpoint's best epoch or its losses. */
-interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string; trainLoss?: true }
+/** Where a file's tensor goes: the net (no field), an optimizer slot of a parameter, a checkpoint's best epoch, averages or losses. */
+interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string; ema?: string; trainLoss?: true }
 
 /**
  * The saved optimizer's state of each parameter it has, whole: every slot (a
@@ -452,12 +487,13 @@ function* fill(
   optimizer: ElementwiseOptimizer | undefined, optimizerMeta: SavedOptimizer | undefined, params: Record<string, number[]>,
 ): Reading<LoadedModel> {
   let best: LoadedModel['best'];
+  let ema: LoadedModel['ema'];
   let trainLoss: Float64Array | undefined;
   try {
     const targets: Record<string, Tensor> = { ...net.params, ...net.state };
     const slots: Record<string, Record<string, Float32Array>> = {};
     for (const entry of header.tensors) {
-      const { slot, key, best: bestKey, trainLoss: isLoss } = plan.get(entry.name)!;
+      const { slot, key, best: bestKey, ema: emaKey, trainLoss: isLoss } = plan.get(entry.name)!;
       const count = entry.shape.reduce((a, b) => a * b, 1);
       if (isLoss) {
         trainLoss = yield* readDoubles(reader, entry, count);
@@ -473,6 +509,10 @@ function* fill(
       } else if (bestKey) {
         const values = new Float32Array(count);
         (best ??= {})[bestKey] = { shape: [...entry.shape], data: values };
+        out = () => values;
+      } else if (emaKey) {
+        const values = new Float32Array(count);
+        (ema ??= {})[emaKey] = { shape: [...entry.shape], data: values };
         out = () => values;
       } else {
         const target = targets[entry.name];
@@ -501,7 +541,7 @@ function* fill(
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
-  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}), ...(trainLoss ? { trainLoss } : {}) };
+  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}), ...(ema ? { ema } : {}), ...(trainLoss ? { trainLoss } : {}) };
 }
 
 /** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */

@@ -9,7 +9,7 @@
 // (guardedUpdate), each range on the thread that updates it.
 import type { Sequential } from '../nets/sequential.js';
 import { ElementwiseOptimizer, GUARD_TABLE_FLOATS, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { describeValue, type Tensor } from '../runtime/tensor.js';
 
 interface Span { ptr: number; size: number }
 
@@ -161,21 +161,23 @@ export class StepGuard {
 
 /**
  * A copy of a net's parameters and layer state in one block (made at the first
- * save): early stopping keeps the best epoch's here and puts it back.
+ * save): early stopping keeps the best epoch's here and puts it back. `what`
+ * names the copy in resume()'s errors; `tensors` (default: the parameters and
+ * the layer state) are the net's tensors it copies.
  */
 export class NetCopy {
-  private readonly tensors: Array<[string, Tensor]>;
+  protected readonly tensors: Array<[string, Tensor]>;
   private readonly floats: number;
-  private block: Tensor | null = null;
+  protected block: Tensor | null = null;
   saved = false;
 
-  constructor(private readonly net: Sequential) {
-    this.tensors = Object.entries({ ...net.params, ...net.state });
+  constructor(protected readonly net: Sequential, tensors: Readonly<Record<string, Tensor>> = { ...net.params, ...net.state }, private readonly what = 'best') {
+    this.tensors = Object.entries(tensors);
     this.floats = this.tensors.reduce((n, [, t]) => n + t.size, 0);
   }
 
   save(): void {
-    this.block ??= this.net.rt.tensor([Math.max(1, this.floats)]);
+    this.allocate();
     this.each((t, at) => this.net.rt.unsafeKernels.copy(at, t.ptr, t.size));
     this.saved = true;
   }
@@ -200,18 +202,25 @@ export class NetCopy {
     return out;
   }
 
-  /** Throws a RangeError naming the first key of `saved` that import() would refuse (missing, or the wrong size). */
+  /** Throws a RangeError naming the first key of `saved` that import() would refuse (missing, unknown, or the wrong shape). */
   check(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+    if (saved === null || typeof saved !== 'object') throw new TypeError(`Trainer.resume: ${this.what} must be an object of { shape, data } keyed like the net's tensors`);
     for (const [k, t] of this.tensors) {
-      if (saved[k]?.data?.length !== t.size) throw new RangeError(`Trainer.resume: best['${k}'] must hold ${t.size} values`);
+      const s = Object.hasOwn(saved, k) ? saved[k] : undefined;
+      if (s?.data?.length !== t.size) throw new RangeError(`Trainer.resume: ${this.what}['${k}'] must hold ${t.size} values`);
+      const shape: unknown = s.shape;
+      if (!Array.isArray(shape) || shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
+        throw new RangeError(`Trainer.resume: ${this.what}['${k}'] must have the shape [${t.shape.join(', ')}], got ${Array.isArray(shape) ? `[${shape.map(String).join(', ')}]` : describeValue(shape)}`);
+      }
     }
+    const known = new Set(this.tensors.map(([k]) => k));
+    for (const k of Object.keys(saved)) if (!known.has(k)) throw new RangeError(`Trainer.resume: ${this.what}['${k}'] is no tensor this Trainer keeps there (${[...known].join(', ')})`);
   }
 
-  /** Loads values keyed like exportParams (every key, right sizes: see check()) as the saved copy. */
+  /** Loads values keyed like exportParams (every key, right shapes: see check()) as the saved copy. */
   import(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
     this.check(saved);
-    this.block ??= this.net.rt.tensor([Math.max(1, this.floats)]);
-    const data = this.block.data;
+    const data = this.allocate().data;
     let at = 0;
     for (const [k, t] of this.tensors) { data.set(saved[k].data, at); at += t.size; }
     this.saved = true;
@@ -222,8 +231,59 @@ export class NetCopy {
     this.block = null;
   }
 
-  private each(f: (t: Tensor, at: number) => void): void {
+  /** The block, made at the first call. */
+  protected allocate(): Tensor {
+    this.block ??= this.net.rt.tensor([Math.max(1, this.floats)]);
+    return this.block;
+  }
+
+  protected each(f: (t: Tensor, at: number) => void): void {
     let at = this.block!.ptr;
     for (const [, t] of this.tensors) { f(t, at); at += t.size * 4; }
+  }
+}
+
+/**
+ * The exponential moving average of a net's parameters (TrainerOptions.ema), Keras 3's optimizer `use_ema=True`
+ * (keras/src/optimizers/base_optimizer.py, `_update_model_variables_moving_average`, called after every
+ * update_step while `iterations` still counts the updates before it):
+ *   momentum = (iterations != 0) · ema_momentum;  average = momentum · average + (1 − momentum) · variable
+ * in the variables' float32: the first update copies the parameters (as PyTorch's AveragedModel's first
+ * update_parameters does), each later one is float32's `fround(d·avg) + fround((1 − d)·w)` with d and 1 − d the
+ * float32 Keras computes (1 − d subtracted in float32 from d's float32). Only the learned parameters (Keras averages
+ * trainable variables; batch-norm's running statistics are not). restore() is Keras's finalize_variable_values.
+ * The block is made here, once, so that no step allocates; `saved` says whether averages exist (an update done).
+ */
+export class ParamAverage extends NetCopy {
+  /** The kernels' factors, as Keras's float32 ops compute them. */
+  private readonly keep: number;
+  private readonly take: number;
+
+  constructor(net: Sequential, decay: number) {
+    super(net, net.params, 'ema');
+    this.keep = Math.fround(decay);
+    this.take = Math.fround(1 - this.keep);
+    this.allocate();
+  }
+
+  /** After a step's update succeeded: the first of a run copies the parameters, the others average them in. */
+  update(): void {
+    if (!this.saved) {
+      this.save();
+      return;
+    }
+    const k = this.net.rt.unsafeKernels;
+    // no kernel computes y = a·y + b·x in one pass: scale, then axpy, each one float32 rounding as Keras's ops
+    // (the calling thread's raw kernels: elementwise, so the same bits whatever the thread count)
+    this.each((t, at) => {
+      k.scale(at, at, this.keep, t.size);
+      k.axpy(at, t.ptr, this.take, t.size);
+    });
+  }
+
+  /** The averages as new arrays keyed like net.params, the caller's (null before the first update). */
+  copies(): Record<string, Float32Array> | null {
+    if (!this.saved) return null;
+    return Object.fromEntries(Object.entries(this.export()).map(([k, v]) => [k, v.data]));
   }
 }

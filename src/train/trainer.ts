@@ -22,7 +22,7 @@ import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
 import { ownTargets } from '../layers/softmax-with-loss.js';
-import { NetCopy, StepGuard } from './rollback.js';
+import { NetCopy, ParamAverage, StepGuard } from './rollback.js';
 import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
 import { clipGradNorm, clipGradValue } from './clip.js';
@@ -67,6 +67,20 @@ export interface EarlyStoppingOptions {
   baseline?: number;
   /** Keras's start_from_epoch: the first N epochs (a warm-up) are not watched, nor kept as the best. Default 0. */
   startFromEpoch?: number;
+}
+
+/**
+ * TrainerOptions.ema: an exponential moving average of the parameters, Keras 3's optimizer option `use_ema=True,
+ * ema_momentum=decay` (with its default `ema_overwrite_frequency=None`). The Trainer throws a RangeError/TypeError
+ * naming a bad field.
+ */
+export interface EmaOptions {
+  /**
+   * Keras's ema_momentum, in [0, 1] as Keras checks it (0.99 is Keras's default; here it must be given): after
+   * each step `average = decay · average + (1 − decay) · parameter`, the run's first step copying the parameters.
+   * 0 keeps the last step's parameters; 1 the first step's.
+   */
+  decay: number;
 }
 
 /** TrainerOptions.checkpoint: `every` must be a positive integer and `write` a function (else the Trainer throws). */
@@ -167,6 +181,18 @@ export interface TrainerBaseOptions {
    * `clipvalue`; see clipGradValue); with clipGradNorm too, the values are clamped first. Default: no clipping.
    */
   clipGradValue?: number;
+  /**
+   * Keep an exponential moving average of the parameters (net.params; not batch-norm's running statistics), updated
+   * after every train()/fit() step that succeeds (a step that fails leaves it as it was; step() called directly does
+   * not touch it: it belongs to a run, which starts it at its first step and ends with it) and written over the
+   * parameters when the run ends: completed, stopped by a callback or by early stopping, but not when it throws or
+   * fit() is aborted (the last good step's parameters then stay). Keras 3's `use_ema=True, ema_momentum=decay`:
+   * its fit() calls optimizer.finalize_variable_values before callbacks.on_train_end, where EarlyStopping's
+   * restore_best_weights puts back the best epoch's raw weights; so here earlyStopping.restoreBest (default true)
+   * wins over the averages. The epoch records (accuracies, losses) are the raw parameters', as Keras's history is.
+   * Checkpoints keep the averages (resume() restores them); emaParams() gives copies mid-run. Default: none.
+   */
+  ema?: EmaOptions;
 }
 
 /** What TrainerOptions.onProgress gets after every step ('step') and every epoch ('epoch'): a fresh plain object. */
@@ -298,7 +324,7 @@ export interface TrainerCallbacks {
   onStepEnd?(e: StepEvent): void | Promise<void>;
   /** After an epoch is evaluated and recorded (before its checkpoint). */
   onEpochEnd?(e: EpochEndEvent): void | Promise<void>;
-  /** Once the run has ended, with its result (after earlyStopping.restoreBest). */
+  /** Once the run has ended, with its result (after the ema's averages were written over the parameters, then earlyStopping.restoreBest). */
   onTrainEnd?(e: TrainEndEvent): void | Promise<void>;
 }
 
@@ -337,6 +363,11 @@ export interface TrainerState {
   params: Record<string, { shape: number[]; data: number[] }>;
   /** The best epoch's parameters kept for earlyStopping.restoreBest. */
   best: Record<string, { shape: number[]; data: number[] }> | null;
+  /**
+   * TrainerOptions.ema's averages of the parameters (null: no ema, or no step done yet; absent in states written
+   * before they were recorded).
+   */
+  ema?: Record<string, { shape: number[]; data: number[] }> | null;
   /** The seed that chose validationSplit's rows (null without one; absent in states written before it was recorded). */
   splitSeed?: number | null;
   /**
@@ -349,7 +380,7 @@ export interface TrainerState {
 }
 
 /** TrainerState without its tensors: what a checkpoint model file keeps as JSON in its metadata. */
-export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best'>;
+export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best' | 'ema'>;
 
 /** The metadata key of a checkpoint's position (a model file's caller metadata). */
 const TRAINER_KEY = 'trainer';
@@ -357,8 +388,9 @@ const TRAINER_KEY = 'trainer';
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
-  'clipGradNorm', 'clipGradValue',
+  'clipGradNorm', 'clipGradValue', 'ema',
 ]);
+const EMA_KEYS = new Set(['decay']);
 const EARLY_STOPPING_KEYS = new Set(['patience', 'monitor', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
 const MONITORS: readonly EarlyStoppingMonitor[] = ['valLoss', 'valAcc', 'trainLoss', 'trainAcc'];
 const CHECKPOINT_KEYS = new Set(['every', 'write']);
@@ -422,6 +454,8 @@ export class Trainer {
   /** @internal how the loop's steps use the thread pool (null: adaptiveThreads false) */
   splitChoice: SplitChoice | null;
   private readonly best: NetCopy | null;
+  /** TrainerOptions.ema's averages (null without the option). */
+  private readonly ema: ParamAverage | null = null;
   private readonly evalN: number | null;
   private readonly options: TrainerOptions;
   private readonly epochCount: number;
@@ -469,7 +503,7 @@ export class Trainer {
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
-      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo,
+      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
@@ -542,6 +576,12 @@ export class Trainer {
     for (const [name, v] of [['clipGradNorm', clipGradNormTo], ['clipGradValue', clipGradValueTo]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw badNumber(v, `Trainer: ${name} must be a positive finite number, got ${shown(v)}`);
     }
+    if (ema !== undefined) {
+      if (ema === null || typeof ema !== 'object') throw new TypeError(`Trainer: ema must be { decay }, got ${describeValue(ema)}`);
+      checkOptions('Trainer: ema', ema, EMA_KEYS);
+      // Keras's check of ema_momentum (base_optimizer.py): [0, 1]
+      if (!(typeof ema.decay === 'number' && ema.decay >= 0 && ema.decay <= 1)) throw badNumber(ema.decay, `Trainer: ema.decay must be a number in [0, 1] (Keras's ema_momentum, e.g. 0.99), got ${shown(ema.decay)}`);
+    }
     if (options.callbacks !== undefined) checkCallbacks('Trainer: callbacks', options.callbacks);
     if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
@@ -591,6 +631,13 @@ export class Trainer {
     this.guard = new StepGuard(network, this.optimizer);
     this.splitChoice = adaptiveThreads ? new SplitChoice(rt) : null;
     this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
+    try {
+      // its block made now, once: no step allocates
+      if (ema) this.ema = new ParamAverage(network, ema.decay);
+    } catch (e) {
+      this.release(); // the memory full: nothing this constructor made stays allocated
+      throw e;
+    }
   }
 
   /**
@@ -807,7 +854,7 @@ export class Trainer {
   /**
    * The position and everything a resumed run needs to continue bit-identically, as plain
    * JSON: epochs/steps done, the random stream, the schedule and early-stopping state, the
-   * record so far, the optimizer state and the parameters with the layer state. Taken between
+   * record so far, the optimizer state, the parameters with the layer state and the ema's averages. Taken between
    * steps: at an epoch's end (in onEpochEnd, or after train()/fit()) or within an epoch (in
    * onStepEnd, or after fit() was aborted), whose rest the resumed run trains.
    */
@@ -819,10 +866,21 @@ export class Trainer {
       optimizer: opt instanceof ElementwiseOptimizer ? opt.state() : null,
       params: toJson(this.network.exportParams()),
       best: this.best?.saved ? toJson(this.best.export()) : null,
+      ema: this.ema?.saved ? toJson(this.ema.export()) : null,
     };
   }
 
-  /** trainerState() without the tensors (parameters, the best epoch's, the optimizer's state). */
+  /**
+   * TrainerOptions.ema's averages of the parameters as they are now, keyed like net.params: new arrays the caller
+   * owns (later steps do not change them), to evaluate the averaged parameters mid-run (e.g. net.importParams
+   * into another net of the same spec). null without the ema option, or before the run's first step.
+   */
+  emaParams(): Record<string, Float32Array> | null {
+    this.checkAlive('emaParams');
+    return this.ema?.copies() ?? null;
+  }
+
+  /** trainerState() without the tensors (parameters, the best epoch's, the ema's averages, the optimizer's state). */
   private position(): TrainerPosition {
     return {
       format: 'simdnn.trainer/1',
@@ -850,7 +908,7 @@ export class Trainer {
   /**
    * What checkpoint.write receives. For a named net (net.spec: MultiLayerNet, DeepConvNet, …)
    * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
-   * state, and early stopping's best epoch as `best.<name>` tensors), the rest of trainerState()
+   * state, early stopping's best epoch as `best.<name>` tensors and the ema's averages as `ema.<name>`), the rest of trainerState()
    * as JSON under the metadata key 'trainer', so the file also loads with loadModel and `simdnn
    * predict`. Otherwise trainerState() as UTF-8 JSON. A new array (on an ArrayBuffer of its own) the caller owns.
    */
@@ -858,18 +916,21 @@ export class Trainer {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     if ((this.network as Partial<NamedNet>).spec !== undefined && (!(opt instanceof ElementwiseOptimizer) || optimizerNames.includes(opt.name.toLowerCase() as never))) {
-      const { optimizer, best, trainLoss, position } = this.checkpointParts();
-      return saveModel(this.network as NamedNet, { optimizer, best, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
+      const { optimizer, best, ema, trainLoss, position } = this.checkpointParts();
+      return saveModel(this.network as NamedNet, { optimizer, best, ema, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
     }
     return new TextEncoder().encode(JSON.stringify(this.trainerState()));
   }
 
   /**
    * @internal A checkpoint model file's parts for saveModel (the CLI adds its own metadata): the optimizer
-   * whose state it holds, early stopping's best epoch and the loss of every step as tensors, and the rest
+   * whose state it holds, early stopping's best epoch, the ema's averages and the loss of every step as tensors, and the rest
    * of the position as JSON (whose size then does not grow with the run).
    */
-  checkpointParts(): { optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>; trainLoss: number[]; position: string } {
+  checkpointParts(): {
+    optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>; ema?: Record<string, { shape: number[]; data: Float32Array }>;
+    trainLoss: number[]; position: string;
+  } {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     const position = this.position();
@@ -878,6 +939,7 @@ export class Trainer {
     return {
       ...(opt instanceof ElementwiseOptimizer ? { optimizer: opt } : {}),
       ...(this.best?.saved ? { best: this.best.export() } : {}),
+      ...(this.ema?.saved ? { ema: this.ema.export() } : {}),
       trainLoss,
       position: JSON.stringify(position),
     };
@@ -888,7 +950,9 @@ export class Trainer {
    * position, a finished run's final rate included), schedule and the runtime's random stream where
    * `state` (trainerState(), or checkpointBytes(): a model file or JSON) says; the next
    * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
-   * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record), or a
+   * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record; ema
+   * averages this Trainer has no ema option for, none past the first step when it has one, or of other keys or
+   * shapes than the parameters'), or a
    * run longer than its schedule's periods, throws with the Trainer, net, optimizer, schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
@@ -926,6 +990,7 @@ export class Trainer {
     if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');
     if (s.optimizer !== null && s.optimizer.optimizer !== opt.name) throw new TypeError(`Trainer.resume: the state is for ${s.optimizer.optimizer}, this trainer uses ${opt.name}`);
     if (s.best && this.best) this.best.check(s.best);
+    this.checkEmaState(s.ema, s.iter);
     const net = this.network;
     const schedule = this.options.lrSchedule;
     // what a refusal part way must put back: each of these writes only once its own checks have passed
@@ -944,6 +1009,8 @@ export class Trainer {
     }
     if (s.best) this.best?.import(s.best); // checked above
     else this.best?.clear(); // none kept yet: not one an earlier run of this Trainer kept
+    if (s.ema) this.ema!.import(s.ema); // checked above
+    else this.ema?.clear();
     this.epoch = s.epoch;
     this.iter = s.iter;
     this.epochStep = epochStep;
@@ -968,6 +1035,21 @@ export class Trainer {
     this.finished = false;
   }
 
+  /**
+   * A state's averages, refused before resume() writes: averages without this Trainer's ema option, none for a
+   * position past the first step when it has one (the resumed run's would start there, not the interrupted
+   * run's), averages before any step, or of other keys or shapes than net.params.
+   */
+  private checkEmaState(ema: TrainerState['ema'], iter: number): void {
+    if (ema === null || ema === undefined) {
+      if (this.ema && iter > 0) throw new RangeError(`Trainer.resume: this Trainer keeps an ema of the parameters, and the state (after step ${iter}) holds none: the run that wrote it had no ema option`);
+      return;
+    }
+    if (!this.ema) throw new RangeError('Trainer.resume: the state holds ema averages of the parameters, and this Trainer has no ema option (give the interrupted run\'s ema: { decay })');
+    if (iter === 0) throw new RangeError('Trainer.resume: the state holds ema averages at step 0 (a run\'s first step makes them)');
+    this.ema.check(ema);
+  }
+
   /** A checkpoint's bytes as a TrainerState: JSON, or a model file with the position in its metadata. */
   private decodeCheckpoint(bytes: Uint8Array): TrainerState {
     if (bytes[0] === 0x7b) return JSON.parse(new TextDecoder().decode(bytes)) as TrainerState; // '{': JSON
@@ -975,11 +1057,12 @@ export class Trainer {
     try {
       const position = loaded.metadata[TRAINER_KEY];
       if (position === undefined) throw new TypeError(`Trainer.resume: the model file has no '${TRAINER_KEY}' metadata (not a checkpoint)`);
-      const stored = JSON.parse(position) as TrainerPosition & { best?: TrainerState['best'] };
+      const stored = JSON.parse(position) as TrainerPosition & { best?: TrainerState['best']; ema?: TrainerState['ema'] };
       // the best epoch and the losses as tensors; a checkpoint written before they were kept so has them in the JSON
       const best = loaded.best ? toJson(loaded.best) : stored.best ?? null;
       putBackTrainLoss(stored, loaded.trainLoss, 'Trainer.resume');
-      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best };
+      const ema = loaded.ema ? toJson(loaded.ema) : stored.ema ?? null;
+      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best, ema };
     } finally {
       loaded.net.dispose();
       loaded.optimizer?.dispose();
@@ -1009,6 +1092,7 @@ export class Trainer {
     this.order.dispose();
     this.guard.dispose();
     this.best?.dispose();
+    this.ema?.dispose();
     this.data.dispose();
     this.validation?.dispose();
     if (this.ownsOptimizer) (this.optimizer as { dispose?: () => void }).dispose?.();
@@ -1153,6 +1237,8 @@ export class Trainer {
         // a step run again after a worker's fault is not a sample of either way's speed
         if (this.faults.length === faults) splits?.end();
         else splits?.abort();
+        // after the update that succeeded (a failed step threw above, leaving the averages as they were)
+        this.ema?.update();
         lossSum += loss;
         done++;
         this.result.trainLossList.push(loss);
@@ -1186,7 +1272,13 @@ export class Trainer {
       if (cp && epoch % cp.every === 0) yield* awaited(cp.write(this.checkpointBytes(), epoch), 'checkpoint.write');
     }
     this.stopIfDisposed();
-    if (this.best?.saved && this.bestEpoch !== this.epoch) {
+    // Keras 3's fit() (keras/src/backend/*/trainer.py) calls optimizer.finalize_variable_values (the parameters
+    // overwritten with their averages) after its last epoch and before callbacks.on_train_end, where EarlyStopping
+    // restores the best epoch's weights: the averages first, the best epoch's raw parameters over them. A run
+    // that did no step has no averages, and keeps its parameters (Keras would write its zero-initialized ones).
+    const averaged = this.ema?.saved === true;
+    if (averaged) this.ema!.restore();
+    if (this.best?.saved && (averaged || this.bestEpoch !== this.epoch)) {
       this.best.restore();
       this.result.bestEpoch = this.bestEpoch;
     } else if (this.best?.saved) {
@@ -1211,6 +1303,7 @@ export class Trainer {
     this.bestEpoch = 0;
     this.wait = 0;
     this.best?.clear();
+    this.ema?.clear(); // the new run's first step copies the parameters again
     this.finished = false;
   }
 

@@ -78,6 +78,8 @@ export interface TrainSettings {
   /** Gradient clipping before each update: the 2-norm over all gradients, and each element's magnitude. */
   clipGradNorm?: number;
   clipGradValue?: number;
+  /** The decay of a moving average of the parameters, which the run ends with (TrainerOptions.ema). */
+  ema?: number;
   save?: string;
   /** Checkpoint path; `{epoch}` in it is replaced by the epoch. */
   checkpoint?: string;
@@ -93,7 +95,7 @@ export interface TrainSettings {
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
 const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing',
   'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
-  'clipGradNorm', 'clipGradValue'] as const;
+  'clipGradNorm', 'clipGradValue', 'ema'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
 const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
@@ -167,6 +169,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'early-stop-monitor', value: 'figure', default: 'val-loss', help: `what --early-stop watches, as Keras's monitor: ${MONITOR_FLAGS.join(', ')} (a loss must fall, an accuracy rise; train-loss is the mean of the epoch's step losses)` },
   { name: 'clip-grad-norm', value: 'x', help: "clip each step's gradients to this 2-norm over all of them before the update (PyTorch's clip_grad_norm_)" },
   { name: 'clip-grad-value', value: 'x', help: "clamp each step's gradient elements to [-x, x] before the update (PyTorch's clip_grad_value_; before --clip-grad-norm)" },
+  { name: 'ema', value: 'decay', help: "keep a moving average of the parameters (decay in [0, 1], e.g. 0.99: Keras's use_ema, ema_momentum) and end the run with it; --early-stop's best epoch wins over it, and the figures shown are the raw parameters'" },
   { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
@@ -339,6 +342,11 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     if (!(v > 0)) throw new UsageError(`--${flag}: expected a positive number, got ${t}`);
     return v;
   }));
+  const ema = optional('ema', (t) => {
+    const v = numberValue('ema', t);
+    if (!(v >= 0 && v <= 1)) throw new UsageError(`--ema: expected a decay in [0, 1] (e.g. 0.99), got ${t}`);
+    return v;
+  });
   const save = optional('save', (t) => t);
   const checkpointEvery = optional('checkpoint-every', (t) => intValue('checkpoint-every', t, 1));
   let checkpoint = optional('checkpoint', (t) => t);
@@ -374,6 +382,7 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     earlyStopMonitor,
     clipGradNorm,
     clipGradValue,
+    ema,
     save,
     checkpoint,
     checkpointEvery,
@@ -596,7 +605,7 @@ const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
   l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
   trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
-  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number',
+  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number',
 };
 
 /**
@@ -669,7 +678,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       const stored = storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]);
       putBackTrainLoss(stored, loaded.trainLoss, `--resume: '${s.resume}'`); // the steps' losses, kept as a tensor
       // early stopping's best epoch: tensors, or in the JSON of a checkpoint written before they were kept so
-      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null } as unknown as TrainerState;
+      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ema: loaded.ema ?? null } as unknown as TrainerState;
     } else {
       net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
       owned.push(net);
@@ -696,6 +705,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.valSplit !== undefined ? { validationSplit: s.valSplit } : {}),
       ...(s.clipGradNorm !== undefined ? { clipGradNorm: s.clipGradNorm } : {}),
       ...(s.clipGradValue !== undefined ? { clipGradValue: s.clipGradValue } : {}),
+      ...(s.ema !== undefined ? { ema: { decay: s.ema } } : {}),
       ...(s.earlyStop !== undefined ? { earlyStopping: { patience: s.earlyStop, monitor: MONITORS[s.earlyStopMonitor ?? 'val-loss'], restoreBest: true } } : {}),
       onProgress: (p) => progress.update(p),
       callbacks: {
@@ -781,10 +791,10 @@ function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string>
 }
 
 async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, s: TrainSettings): Promise<void> {
-  // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch as tensors, the position) with the run's settings
-  const { optimizer, best, trainLoss, position } = trainer.checkpointParts();
+  // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch and the ema's averages as tensors, the position) with the run's settings
+  const { optimizer, best, ema, trainLoss, position } = trainer.checkpointParts();
   const { saved, failure } = await saveWithFallback(file, net, {
-    optimizer, best, trainLoss,
+    optimizer, best, ema, trainLoss,
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: position },
   });
   if (failure) throw new Error(`${failure} (the checkpoint went to ${saved})`);

@@ -19,5 +19,5 @@ export * from './nets/index.js';
 export * from './optim/index.js';
 export * from './train/index.js';
 export * from './data/index.js';
-export { NET_KINDS, buildNet, checkNetSpec, netTensorShapes, type NetKind, type NetSpec, type NamedNet } from './nets/registry.js';
+export { NET_KINDS, buildNet, checkNetSpec, netSummary, netTensorShapes, type NetKind, type NetSpec, type NamedNet } from './nets/registry.js';
 export * from './io/index.js';

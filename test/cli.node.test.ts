@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrainArgs, type PredictReport, type TrainReport } from '../src/node/cli/index.js';
 import { runCli } from './helpers/cli.js';
-import { readModelFile } from '../src/node/model-file.js';
+import { readModelFile, writeModelFile } from '../src/node/model-file.js';
+import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, formatSummary, type NamedNet } from '../src/index.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadMnist } from '../src/node/data.js';
 import { encodeIdx } from '../src/data/idx.js';
@@ -297,5 +298,44 @@ describe('the built bin (npm run build:ts)', () => {
     expect(short.status, short.stderr).toBe(0);
     expect(short.stderr).toMatch(/epoch 1\/1/);
     expect(JSON.parse(short.stdout)).toMatchObject({ epochs: 1, trainRows: 500, testRows: 200 });
+  });
+});
+
+describe('info prints the summary of the model\'s net', () => {
+  it('computed from the recorded architecture: the net\'s own summary, for every kind of named net; in --json under summary', async () => {
+    const rt = await createRuntime({ seed: 3 });
+    const nets: NamedNet[] = [
+      new MultiLayerNet(rt, { inputSize: 12, hiddenSizeList: [7, 5], outputSize: 3, activation: 'tanh', labelSmoothing: 0.05 }),
+      new MultiLayerNetExtend(rt, { inputSize: 12, hiddenSizeList: [6, 4], outputSize: 3, activation: 'sigmoid', useBatchnorm: true, useDropout: true }),
+      new SimpleConvNet(rt, { inputDim: [2, 9, 9], convParam: { filterNum: 3, filterSize: 3, pad: 1, stride: 2 }, hiddenSize: 6, outputSize: 4 }),
+      new DeepConvNet(rt, { inputDim: [1, 20, 20], convParams: [{ filterNum: 4, filterSize: 3, pad: 1, stride: 2 }, ...Array(5).fill({ filterNum: 4, filterSize: 3, pad: 1 })] }),
+    ];
+    for (const [i, net] of nets.entries()) {
+      const file = path.join(tmp, `summary-${i}.safetensors`);
+      await writeModelFile(file, net);
+      const expected = net.summary();
+      expect(expected.rows.every((r) => r.outputShape !== null), net.spec.kind).toBe(true);
+      const json = await run(['info', '--json', file]);
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout).summary, net.spec.kind).toEqual(expected);
+      const text = await run(['info', file]);
+      expect(text.stdout.endsWith(`\nsummary\n${formatSummary(expected).split('\n').map((l) => `  ${l}`).join('\n')}\n`), text.stdout).toBe(true);
+      net.dispose();
+    }
+    await rt.dispose();
+  });
+
+  it('of a file with no architecture recorded: none', async () => {
+    const header = new TextEncoder().encode(JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+    const bytes = new Uint8Array(8 + header.length + 4);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    const file = path.join(tmp, 'foreign.safetensors');
+    await writeFile(file, bytes);
+    const text = await run(['info', file]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/architecture +none recorded/);
+    expect(text.stdout).not.toMatch(/^summary$/m);
+    expect(JSON.parse((await run(['info', '--json', file])).stdout)).toMatchObject({ spec: null, summary: null });
   });
 });

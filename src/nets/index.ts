@@ -1,5 +1,6 @@
 export { Sequential, type SequentialOptions } from './sequential.js';
 export type { AsyncOptions } from './async-predict.js';
+export { formatSummary, type NetSummary, type SummaryRow } from './summary.js';
 export { StateSnapshot } from './state-snapshot.js';
 export { FrozenNet } from './frozen.js';
 export { MultiLayerNet, type MultiLayerNetOptions } from './multi-layer-net.js';

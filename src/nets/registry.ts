@@ -3,6 +3,7 @@
 // its spec (net.spec), so a model file, a search trial or a worker job can
 // rebuild it anywhere. New named nets need an entry here.
 import { convOutputSize } from '../layers/convolution.js';
+import { activation } from '../layers/activations.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { describeValue, shown } from '../runtime/tensor.js';
 import type { ConvParam } from './conv-stack.js';
@@ -12,6 +13,7 @@ import { MultiLayerNet, checkParameterBlock, planMultiLayerNet, type MultiLayerN
 import { MultiLayerNetExtend, planMultiLayerNetExtend, type MultiLayerNetExtendOptions } from './multi-layer-net-extend.js';
 import type { Sequential } from './sequential.js';
 import { SimpleConvNet, readSimpleConvNetOptions, type SimpleConvNetOptions } from './simple-conv-net.js';
+import { summarizePlans, type LayerPlan, type NetSummary, type ShapeRule } from './summary.js';
 
 /** The kinds of named nets, as `NetSpec.kind` and the CLI's `--net` name them. */
 export const NET_KINDS = ['mlp', 'mlp-extend', 'simple-conv', 'deep-conv'] as const;
@@ -151,4 +153,64 @@ function pool([C, H, W]: [number, number, number]): [number, number, number] {
 function affine(who: string, input: number[], size: unknown, i: number, out: Record<string, number[]>): void {
   out[`W${i}`] = [input.reduce((a, b) => a * b, 1), positiveInteger(who, `affine ${i} size`, size)];
   out[`b${i}`] = [size as number];
+}
+
+/**
+ * The summary of the net `spec` describes (what net.summary() gives once it is built), from the spec alone:
+ * the layers as each named net's constructor lays them out, their tensors' shapes from netTensorGroups. No
+ * runtime, no memory (`simdnn info` stays a read of the header; inspectModel(bytes).spec gives a file's spec).
+ * @throws TypeError/RangeError naming a bad spec, as netTensorShapes.
+ */
+export function netSummary(spec: NetSpec): NetSummary {
+  const { params, state } = netTensorGroups(spec, 'netSummary: spec');
+  const shapes: Record<string, number[]> = { ...params, ...state };
+  const layer = (name: string, rule: ShapeRule, keys: string[] = [], stateKeys: string[] = []): LayerPlan =>
+    ({ name, rule, params: keys.map((k) => [k, shapes[k]]), state: stateKeys.map((k) => [k, shapes[k]]) });
+  const affine = (i: number) => layer('Affine', { kind: 'affine', inputs: shapes[`W${i}`][0], outputs: shapes[`W${i}`][1] }, [`W${i}`, `b${i}`]);
+  const conv = (i: number, p: ConvParam) => {
+    const [filters, channels, filterH, filterW] = shapes[`W${i}`];
+    return layer('Convolution', { kind: 'conv', channels, filters, filterH, filterW, stride: p.stride ?? 1, pad: p.pad ?? 0 }, [`W${i}`, `b${i}`]);
+  };
+  const keep = (name: string) => layer(name, { kind: 'keep' });
+  const pool = layer('Pooling', { kind: 'pool', poolH: 2, poolW: 2, stride: 2, pad: 0 }); // the conv nets' 2×2 max pooling
+  const layers: LayerPlan[] = [];
+  let inputShape: number[], labelSmoothing: number;
+  switch (spec.kind) {
+    case 'mlp': case 'mlp-extend': {
+      const plan = spec.kind === 'mlp' ? { ...planMultiLayerNet(spec.options), useBatchnorm: false, useDropout: false } : planMultiLayerNetExtend(spec.options);
+      const { sizes } = plan;
+      const act = activation(plan.activation).name; // a layer object only: no memory
+      for (let i = 1; i < sizes.length; i++) {
+        layers.push(affine(i));
+        if (i === sizes.length - 1) break;
+        if (plan.useBatchnorm) {
+          layers.push(layer('BatchNormalization', { kind: 'features', features: sizes[i] }, [`gamma${i}`, `beta${i}`], [`runningMean${i}`, `runningVar${i}`]));
+        }
+        layers.push(keep(act));
+        if (plan.useDropout) layers.push(keep('Dropout'));
+      }
+      inputShape = [sizes[0]];
+      labelSmoothing = plan.labelSmoothing;
+      break;
+    }
+    case 'simple-conv': {
+      const o = readSimpleConvNetOptions(spec.options);
+      layers.push(conv(1, o.convParam), keep('Relu'), pool, affine(2), keep('Relu'), affine(3));
+      inputShape = o.inputDim;
+      labelSmoothing = o.labelSmoothing;
+      break;
+    }
+    case 'deep-conv': {
+      const o = readDeepConvNetOptions(spec.options);
+      o.convParams.forEach((p, i) => {
+        layers.push(conv(i + 1, p), keep('Relu'));
+        if (i % 2 === 1) layers.push(pool);
+      });
+      layers.push(affine(7), keep('Relu'), keep('Dropout'), affine(8), keep('Dropout'));
+      inputShape = o.inputDim;
+      labelSmoothing = o.labelSmoothing;
+      break;
+    }
+  }
+  return summarizePlans(layers, { shape: inputShape, given: false }, labelSmoothing);
 }

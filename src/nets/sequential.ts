@@ -24,6 +24,7 @@ import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
 import { checkSamples, firstAffineW, keepsShape } from './samples.js';
+import { summarizeNet, type NetSummary } from './summary.js';
 
 /** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
 export interface SequentialOptions {
@@ -505,6 +506,22 @@ export class Sequential {
   freeze(): FrozenNet {
     this.checkAlive();
     return new FrozenNet(this.rt, this.layers, this.inputShape, this.evalBatchSize);
+  }
+
+  /**
+   * A Keras-style summary: each layer's name, output shape for one sample (null first for the batch, as
+   * Keras's None), parameter keys and counts (learned, and saved but not learned: batch-norm running
+   * statistics, Keras's non-trainable), then the loss layer, and the totals (formatSummary prints it as a
+   * table). The shapes follow from the layers' sizes: the net does not run and nothing is allocated. They are
+   * computed for `inputShape` (one sample's dimensions), by default the net's own (options.inputShape) or
+   * else [D] for a first Affine of D inputs; a layer of the caller's has an unknown shape (null, with a note),
+   * and so has every row after it.
+   * @throws Error after dispose(); TypeError/RangeError naming `summary: inputShape` for one that is not
+   * positive integers, is not the net's input, or does not fit a layer.
+   */
+  summary(inputShape?: readonly number[]): NetSummary {
+    this.checkAlive();
+    return summarizeNet(this, inputShape);
   }
 
   /** True once dispose() was called: every entry then throws. */

@@ -1,6 +1,9 @@
 // `simdnn info FILE|URL`: what a model file holds, from its header alone (of a
-// URL, only the header is downloaded).
+// URL, only the header is downloaded), and a summary of its net's layers
+// computed from the architecture the header records, without building the net.
 import { isNetTensor, type ModelInfo } from '../../io/model.js';
+import { netSummary } from '../../nets/registry.js';
+import { formatSummary } from '../../nets/summary.js';
 import { interrupted, UsageError, type Command, type CommandContext } from './command.js';
 import { checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readHeaderOf, readTimeoutS } from './common.js';
 
@@ -17,8 +20,9 @@ async function info({ values, positionals, io, signal }: CommandContext): Promis
     io.stderr.write(`simdnn: stopped (${String(signal.reason)}) while reading ${file}\n`);
     return interrupted(signal);
   }
+  const summary = m.spec ? netSummary(m.spec) : null;
   if (values.json) {
-    io.stdout.write(`${JSON.stringify({ file, ...m, architecture: m.spec ? describeNet(m.spec) : null })}\n`);
+    io.stdout.write(`${JSON.stringify({ file, ...m, architecture: m.spec ? describeNet(m.spec) : null, summary })}\n`);
     return 0;
   }
   const lines = [
@@ -31,6 +35,7 @@ async function info({ values, positionals, io, signal }: CommandContext): Promis
     ...m.tensors.map((t) => `  ${t.name.padEnd(22)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]`),
     'metadata',
     ...Object.entries(m.metadata).filter(([k]) => k !== 'simdnn.net' && k !== 'simdnn.optimizer').map(([k, v]) => `  ${k}: ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} characters)` : v}`),
+    ...(summary ? ['summary', ...formatSummary(summary).split('\n').map((l) => `  ${l}`)] : []),
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -41,7 +46,7 @@ export const infoCommand: Command = {
   name: 'info',
   summary: 'show a model file: architecture, parameter count, optimizer, metadata',
   positionals: 'FILE|URL',
-  description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata. Of an http(s) URL,\nonly the header is downloaded.',
+  description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata, and a summary of the\nnet\'s layers (output shapes, parameters), computed from the architecture\nwithout building the net. Of an http(s) URL, only the header is downloaded.',
   options: [{ name: 'json', help: 'print one JSON object on stdout' }, READ_TIMEOUT_OPTION],
   examples: ['simdnn info model.safetensors', 'simdnn info https://example.com/models/digits.safetensors'],
   run: info,

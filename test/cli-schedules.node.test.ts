@@ -51,14 +51,15 @@ describe('--lr-schedule onecycle and cosine-restarts', () => {
     expect(parseTrainArgs(['--lr-schedule', 'onecycle:maxLr=0.1,totalSteps=10,cycleMomentum=false']).lrSchedule?.options.cycleMomentum).toBe(false);
   });
 
-  it('trains with the schedule\'s rate; a run longer than the cycle is refused before its first step', async () => {
+  it('trains with the schedule\'s rate; a run longer than the cycle is a usage error before its first step', async () => {
     const r = await runCli(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'momentum', '--lr-schedule', 'onecycle:maxLr=0.1,epochs=1,stepsPerEpoch=31']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as TrainReport;
     expect(report.steps).toBe(31);
     expect(report.history[0].lr).toBe(new OneCycleLR({ maxLr: 0.1, totalSteps: 31 }).lrAt(30, 0));
     const long = await runCli(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'momentum', '--lr-schedule', 'onecycle:maxLr=0.1,totalSteps=30']);
-    expect(long.code).not.toBe(0);
+    // a usage error (exit 2) once the training rows are known, before any step
+    expect(long.code).toBe(2);
     expect(long.stdout).toBe('');
     expect(long.stderr).toMatch(/lrSchedule OneCycleLR defines 30 steps, and this run takes 31 steps/);
   });

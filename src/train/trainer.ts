@@ -138,7 +138,7 @@ export interface TrainerBaseOptions {
    * A ReduceLROnPlateau is shown each epoch's validation loss (no validation: the epoch's training loss), or with
    * mode 'max' its validation accuracy (else training accuracy). A schedule that cycles momentum (OneCycleLR) sets
    * the optimizer's `momentum` or `beta1` with the rate (one without either is refused here). A run longer than the
-   * schedule's `periods` (OneCycleLR's totalSteps) is refused by train(), fit() and resume() before anything changes.
+   * schedule's `periods` (OneCycleLR's totalSteps) is refused here (a RangeError; PyTorch raises part way through).
    */
   lrSchedule?: LRSchedule;
   /** Run on every gathered training batch before its step: a RandomAffine (its output is trained on) or any function. */
@@ -489,7 +489,9 @@ export class Trainer {
    * Checks every option and the data (tensors alive and on the net's runtime, targets as
    * checkTargets says: int labels [N] in [0, classes) or one-hot rows [N, classes]) before
    * allocating. xTrain/tTrain and xTest/tTest stay the caller's; dispose() frees what the
-   * Trainer made (batch buffers, a validationSplit's copies, snapshots).
+   * Trainer made (batch buffers, a validationSplit's copies, snapshots). A run longer than its lrSchedule defines
+   * (its `periods`, known once the training rows are) is a RangeError, and memory running out an OutOfMemoryError,
+   * with what the constructor had made freed.
    */
   constructor(
     readonly network: Sequential,
@@ -603,39 +605,41 @@ export class Trainer {
     this.bestValue = this.noBest;
     this.sampling = sampling;
 
-    // from here on the Trainer allocates
-    const full = new Dataset(xTrain, tTrain);
-    if (validationSplit !== undefined) {
-      this.splitSeed = rt.randomState.seed;
-      const parts = full.split(validationSplit, this.splitSeed);
-      full.dispose(); // it borrowed xTrain and tTrain; the parts own their copies
-      this.data = parts.train;
-      this.validation = parts.validation;
-    } else {
-      this.data = full;
-      this.validation = null;
-      if (validation) {
-        const vt = validation.t instanceof Tensor || validation.t instanceof IntTensor ? validation.t : rt.labels([validation.x.shape[0]], validation.t);
-        this.validation = new Dataset(validation.x, vt, vt !== validation.t);
-      }
-    }
-    const n = this.data.length;
-    this.epochs = epochs;
-    this.batchSize = Math.min(miniBatchSize, n);
-    this.iterPerEpoch = Math.max(Math.floor(n / this.batchSize), 1);
-    this.maxIter = maxIterations ?? epochs * this.iterPerEpoch;
-    this.epochCount = Math.ceil(this.maxIter / this.iterPerEpoch);
-    this.evalN = evaluateSampleNumPerEpoch;
-    this.buffers = new Buffers(rt);
-    this.order = rt.labels([n]);
-    this.guard = new StepGuard(network, this.optimizer);
-    this.splitChoice = adaptiveThreads ? new SplitChoice(rt) : null;
-    this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
+    // from here on the Trainer allocates: a failure part way (memory running out, a run longer than its
+    // schedule defines) frees what it made, as dispose() would
     try {
+      const full = new Dataset(xTrain, tTrain);
+      if (validationSplit !== undefined) {
+        this.splitSeed = rt.randomState.seed;
+        const parts = full.split(validationSplit, this.splitSeed);
+        full.dispose(); // it borrowed xTrain and tTrain; the parts own their copies
+        this.data = parts.train;
+        this.validation = parts.validation;
+      } else {
+        this.data = full;
+        this.validation = null;
+        if (validation) {
+          const vt = validation.t instanceof Tensor || validation.t instanceof IntTensor ? validation.t : rt.labels([validation.x.shape[0]], validation.t);
+          this.validation = new Dataset(validation.x, vt, vt !== validation.t);
+        }
+      }
+      const n = this.data.length;
+      this.epochs = epochs;
+      this.batchSize = Math.min(miniBatchSize, n);
+      this.iterPerEpoch = Math.max(Math.floor(n / this.batchSize), 1);
+      this.maxIter = maxIterations ?? epochs * this.iterPerEpoch;
+      this.epochCount = Math.ceil(this.maxIter / this.iterPerEpoch);
+      this.checkSchedulePeriods();
+      this.evalN = evaluateSampleNumPerEpoch;
+      this.buffers = new Buffers(rt);
+      this.order = rt.labels([n]);
+      this.guard = new StepGuard(network, this.optimizer);
+      this.splitChoice = adaptiveThreads ? new SplitChoice(rt) : null;
+      this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
       // its block made now, once: no step allocates
       if (ema) this.ema = new ParamAverage(network, ema.decay);
     } catch (e) {
-      this.release(); // the memory full: nothing this constructor made stays allocated
+      this.release();
       throw e;
     }
   }
@@ -666,12 +670,10 @@ export class Trainer {
    * The book's synchronous loop: runs from the current position (the start, or where
    * resume() put it) to the end and returns the run's record. Blocks its thread, so it cannot
    * await: a callback or checkpoint.write that returns a promise ends the run with a TypeError
-   * naming it (use fit()). Throws if a step fails (see step()), and a RangeError before any step if the run is
-   * longer than its lrSchedule's periods (OneCycleLR's totalSteps).
+   * naming it (use fit()). Throws if a step fails (see step()).
    */
   train(): TrainResult {
     this.checkAlive('train');
-    this.checkSchedulePeriods('Trainer.train');
     const loop = this.run(this.options.callbacks ? [this.options.callbacks] : []);
     try {
       for (;;) {
@@ -702,13 +704,11 @@ export class Trainer {
    * The same loop as train() (same bits for the same seed), async: yields to the event
    * loop whenever ~8 ms have passed since the last yield (a macrotask, so pages repaint
    * and timers and signals are seen), awaits callbacks' promises and checkpoint writes,
-   * and rejects with `signal.reason` when aborted (checked before every step); like train(), it refuses a run
-   * longer than its lrSchedule's periods before any step.
+   * and rejects with `signal.reason` when aborted (checked before every step).
    */
   async fit(options: FitOptions = {}): Promise<TrainResult> {
     this.checkAlive('fit');
     checkOptions('Trainer.fit', options, FIT_KEYS);
-    this.checkSchedulePeriods('Trainer.fit');
     const { signal, callbacks } = options;
     if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError(`Trainer.fit: signal must be an AbortSignal, got ${describeValue(signal)}`);
     if (callbacks !== undefined) checkCallbacks('Trainer.fit: callbacks', callbacks);
@@ -952,13 +952,11 @@ export class Trainer {
    * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
    * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record; ema
    * averages this Trainer has no ema option for, none past the first step when it has one, or of other keys or
-   * shapes than the parameters'), or a
-   * run longer than its schedule's periods, throws with the Trainer, net, optimizer, schedule and random stream as they were.
+   * shapes than the parameters'), throws with the Trainer, net, optimizer, schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
     this.checkAlive('resume');
     if (this.running) throw new Error('Trainer.resume: a run is in progress; resume before train()/fit() or after it ends');
-    this.checkSchedulePeriods('Trainer.resume');
     const s = state instanceof Uint8Array ? this.decodeCheckpoint(state) : state;
     if (s === null || typeof s !== 'object' || s.format !== 'simdnn.trainer/1') throw new TypeError('Trainer.resume: not a trainer state (format simdnn.trainer/1)');
     const r = s.result as Partial<TrainResult> | null | undefined;
@@ -1087,13 +1085,14 @@ export class Trainer {
     if (!this.running) this.release();
   }
 
+  /** Frees what the Trainer made (also what a constructor stopped part way had made: its fields after that are unset). */
   private release(): void {
-    this.buffers.dispose();
-    this.order.dispose();
-    this.guard.dispose();
+    (this.buffers as Buffers | undefined)?.dispose();
+    (this.order as IntTensor | undefined)?.dispose();
+    (this.guard as StepGuard | undefined)?.dispose();
     this.best?.dispose();
     this.ema?.dispose();
-    this.data.dispose();
+    (this.data as Dataset | undefined)?.dispose();
     this.validation?.dispose();
     if (this.ownsOptimizer) (this.optimizer as { dispose?: () => void }).dispose?.();
   }
@@ -1124,16 +1123,16 @@ export class Trainer {
   }
 
   /**
-   * Refuses, before anything is trained or written, a run longer than its schedule defines (OneCycleLR's totalSteps):
-   * PyTorch's scheduler raises once stepped past it, part way through the run.
+   * Refuses, when the Trainer is made, a run longer than its schedule defines (OneCycleLR's totalSteps): PyTorch's
+   * scheduler raises once stepped past it, part way through the run.
    */
-  private checkSchedulePeriods(who: string): void {
+  private checkSchedulePeriods(): void {
     const schedule = this.options.lrSchedule;
     if (schedule?.periods === undefined) return;
     const perStep = schedule.interval === 'step';
     const run = perStep ? this.maxIter : this.epochCount, unit = perStep ? 'steps' : 'epochs';
     if (run > schedule.periods) {
-      throw new RangeError(`${who}: lrSchedule ${schedule.name} defines ${schedule.periods} ${unit}, and this run takes ${run} ${unit}: shorten the run (epochs, maxIterations) or lengthen the schedule (OneCycleLR's totalSteps)`);
+      throw new RangeError(`Trainer: lrSchedule ${schedule.name} defines ${schedule.periods} ${unit}, and this run takes ${run} ${unit}: shorten the run (epochs, maxIterations) or lengthen the schedule (OneCycleLR's totalSteps)`);
     }
   }
 

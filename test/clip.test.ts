@@ -151,14 +151,17 @@ describe('the Trainer clips every step as a hand-written loop does', () => {
       },
     };
     const jobs = r.threadStats().jobs;
+    // each step's event: the rate it used and, with clipGradNorm, the norm before clipping
+    const events: Array<{ lr: number | null; gradNorm?: number }> = [];
     const trainer = new Trainer(net, d.x, d.t, d.x, d.t, {
       epochs: 6, miniBatchSize: 48, adaptiveThreads: false, ...(byHand ? { optimizer: loop } : { optimizer: adam, ...options }),
+      callbacks: { onStepEnd: ({ lr, gradNorm }) => { events.push(gradNorm === undefined ? { lr } : { lr, gradNorm }); } },
     });
     const result = trainer.train();
     const params = net.exportParams();
     const split = r.threadStats().jobs - jobs;
     trainer.dispose(); adam.dispose(); net.dispose(); r.dispose();
-    return { result, params, norms, split };
+    return { result, params, norms, split, events };
   }
 
   for (const clip of [{ clipGradNorm: 0.2 }, { clipGradValue: 0.05 }, { clipGradValue: 0.1, clipGradNorm: 0.15 }]) {
@@ -171,6 +174,8 @@ describe('the Trainer clips every step as a hand-written loop does', () => {
         const got = await run(threads, clip, false);
         if (threads === 2) expect(got.split, 'calls split across the 2 threads').toBeGreaterThan(0);
         expect(record(got.result), `${threads} threads`).toEqual(record(want.result));
+        // StepEvent.gradNorm: the norm clipGradNorm returned in the loop, before clipping; absent without clipGradNorm
+        expect(got.events, `${threads} threads: step events`).toEqual(want.events.map((_, i) => clip.clipGradNorm === undefined ? { lr: 0.05 } : { lr: 0.05, gradNorm: want.norms[i] }));
         for (const k of Object.keys(want.params)) expectBits(got.params[k].data, want.params[k].data, `${k} on ${threads} threads`);
       }
     });

@@ -282,7 +282,10 @@ describe('a Trainer with OneCycleLR', () => {
     const o = { maxLr: 0.4, totalSteps: 60, pctStart: 0.25 };
     const opt = make();
     const seen: Array<{ lr: number; momentum: number }> = [];
-    const s = await setup(opt, { epochs: 6, lrSchedule: new OneCycleLR(o), callbacks: { onStepEnd: () => { seen.push({ lr: (opt as Momentum).lr, momentum: momentumOf(opt) }); } } });
+    const s = await setup(opt, { epochs: 6, lrSchedule: new OneCycleLR(o), callbacks: { onStepEnd: (e) => {
+      seen.push({ lr: (opt as Momentum).lr, momentum: momentumOf(opt) });
+      expect(e.lr, `step ${e.iter}: StepEvent.lr is the rate the step used`).toBe((opt as Momentum).lr);
+    } } });
     const result = s.trainer.train();
     expect(result.steps).toBe(60);
     const ref = torchOneCycle(o), schedule = new OneCycleLR(o);

@@ -138,6 +138,24 @@ describe('Trainer evaluation chunks', () => {
 });
 
 describe('Trainer loop shapes', () => {
+  it('gives each StepEvent the rate its update used (a schedule\'s per step), null for an optimizer without an lr, and no gradNorm without clipGradNorm', () => {
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
+    const d = blobs(rt, 60, 6);
+    const seen: Array<[number | null, boolean]> = [];
+    const onStepEnd = (e: { lr: number | null; gradNorm?: number }) => { seen.push([e.lr, 'gradNorm' in e]); };
+    const sgd = new SGD({ lr: 0.5 });
+    const scheduled = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 2, miniBatchSize: 20, optimizer: sgd, lrSchedule: new ExponentialLR({ gamma: 0.5, interval: 'step' }), callbacks: { onStepEnd } });
+    scheduled.train();
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5].map((k) => [0.5 * 0.5 ** k, false]));
+    scheduled.dispose();
+    seen.length = 0;
+    const noRate = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 20, optimizer: { name: 'by hand', update() {} }, callbacks: { onStepEnd } });
+    noRate.train();
+    expect(seen).toEqual([[null, false], [null, false], [null, false]]);
+    noRate.dispose();
+    net.dispose();
+  });
+
   it('runs maxIterations steps (the book\'s iters_num) in epochs of ⌊N / batch⌋ steps, the last partial', () => {
     const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [4], outputSize: 2 });
     const d = blobs(rt, 100, 6);

@@ -292,6 +292,13 @@ export interface StepEvent extends TrainerEvent {
   loss: number;
   /** Index of the step within its epoch (0-based). */
   batch: number;
+  /** The learning rate the step's update used (a schedule's for that step), or null for an optimizer without an `lr`. */
+  lr: number | null;
+  /**
+   * With clipGradNorm: the 2-norm of the step's gradients before clipping (what PyTorch's clip_grad_norm_ returns,
+   * to watch for exploding gradients). Absent without clipGradNorm, which is what computes it.
+   */
+  gradNorm?: number;
 }
 
 /** What onEpochEnd gets: the event and the epoch's record. */
@@ -484,6 +491,8 @@ export class Trainer {
   private splitSeed: number | null = null;
   private wait = 0;
   private readonly faults: WorkerFaultRecord[] = [];
+  /** The last step's gradient norm before clipping (with clipGradNorm), for its StepEvent. */
+  private gradNorm = NaN;
 
   /**
    * Checks every option and the data (tensors alive and on the net's runtime, targets as
@@ -795,7 +804,7 @@ export class Trainer {
       grads = net.gradient(x, t);
       const { clipGradValue: value, clipGradNorm: norm } = this.options;
       if (value !== undefined) clipGradValue(grads, value);
-      if (norm !== undefined) clipGradNorm(grads, norm);
+      if (norm !== undefined) this.gradNorm = clipGradNorm(grads, norm);
     } catch (e) {
       guard.restoreLayerState(); // ours puts it back itself; a net's own gradient() (a subclass's) may not
       throw e;
@@ -1244,7 +1253,9 @@ export class Trainer {
         this.iter++;
         this.epochStep = b + 1;
         this.options.onProgress?.({ kind: 'step', epoch, iter: this.iter, maxIter: this.maxIter, loss });
-        for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), epoch, loss, batch: b }), 'callbacks.onStepEnd');
+        const lr = (this.optimizer as { lr?: unknown }).lr;
+        const stepped = { epoch, loss, batch: b, lr: typeof lr === 'number' ? lr : null, ...(this.options.clipGradNorm !== undefined ? { gradNorm: this.gradNorm } : {}) };
+        for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), ...stepped }), 'callbacks.onStepEnd');
         yield null;
       }
       this.stopIfDisposed();

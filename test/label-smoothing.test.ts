@@ -12,9 +12,9 @@ import { Canaries, between } from './helpers/canaries.js';
 import { SoftmaxWithLoss } from '../src/layers/softmax-with-loss.js';
 import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet, Affine, alexNet, buildNet, loadModel, saveModel, type NamedNet } from '../src/index.js';
 import { checkSpaceSettings, trialNetSpec } from '../src/search/trial.js';
+import { crossEntropy as crossEntropy64, softmax as softmax64 } from './reference/book.js';
 
 const f32 = Math.fround;
-const DELTA = 1e-7;
 
 let rt: TestRuntime;
 let k: TestKernels;
@@ -22,18 +22,6 @@ beforeAll(async () => {
   rt = await makeTestRuntime();
   k = rt.unsafeKernels;
 });
-
-function softmax64(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
-  const y = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    let m = -Infinity;
-    for (let j = 0; j < cols; j++) m = Math.max(m, x[r * cols + j]);
-    let s = 0;
-    for (let j = 0; j < cols; j++) s += y[r * cols + j] = Math.exp(x[r * cols + j] - m);
-    for (let j = 0; j < cols; j++) y[r * cols + j] /= s;
-  }
-  return y;
-}
 
 /** Rows of `cols` floats summing to 1: one-hot at `labels`, or soft (positive weights normalised). */
 function oneHot(labels: readonly number[], cols: number): Float32Array {
@@ -116,9 +104,7 @@ describe('SoftmaxWithLoss({ labelSmoothing })', () => {
         for (const kind of ['labels', 'one-hot', 'soft'] as const) {
           const rows = kind === 'soft' ? soft(ROWS, cols, cols) : oneHot(labels, cols);
           const t64 = smoothed64(rows, cols, e);
-          let loss64 = 0;
-          for (let i = 0; i < t64.length; i++) loss64 -= t64[i] * Math.log(y64[i] + DELTA);
-          loss64 /= ROWS;
+          const loss64 = crossEntropy64(y64, t64, ROWS, cols);
           const layer = new SoftmaxWithLoss({ labelSmoothing: e });
           const x = rt.tensor([ROWS, cols], xs);
           const t = kind === 'labels' ? labels : rt.tensor([ROWS, cols], rows);

@@ -10,7 +10,7 @@ import { runCli } from './helpers/cli.js';
 import { expectBits } from './helpers/runtime.js';
 import { readModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
-import { OneCycleLR } from '../src/index.js';
+import { OneCycleLR, CyclicLR } from '../src/index.js';
 
 let tmp: string;
 beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-cli-schedules-')); });
@@ -88,5 +88,44 @@ describe('--lr-schedule onecycle and cosine-restarts', () => {
     for (const [k, t] of Object.entries(x.net.params)) expectBits(y.net.params[k].toArray(), t.toArray(), k);
     x.net.dispose(); y.net.dispose();
     await rt.dispose();
+  });
+});
+
+describe('--lr-schedule constant, polynomial and cyclic', () => {
+  it('parses their options: numbers, mode and scaleMode as text, cycleMomentum as true or false', () => {
+    expect(parseTrainArgs(['--lr-schedule', 'constant:factor=0.5,totalIters=3,interval=step']).lrSchedule)
+      .toEqual({ name: 'constant', options: { factor: 0.5, totalIters: 3, interval: 'step' } });
+    expect(parseTrainArgs(['--lr-schedule', 'polynomial:totalIters=10,power=2']).lrSchedule).toEqual({ name: 'polynomial', options: { totalIters: 10, power: 2 } });
+    expect(parseTrainArgs(['--lr-schedule', 'constant']).lrSchedule).toEqual({ name: 'constant', options: {} });
+    expect(parseTrainArgs(['--optimizer', 'momentum', '--lr-schedule', 'cyclic:baseLr=0.001,maxLr=0.1,stepSizeUp=5,stepSizeDown=3,mode=exp_range,gamma=0.99,scaleMode=iterations,baseMomentum=0.7,maxMomentum=0.95']).lrSchedule)
+      .toEqual({ name: 'cyclic', options: { baseLr: 0.001, maxLr: 0.1, stepSizeUp: 5, stepSizeDown: 3, mode: 'exp_range', gamma: 0.99, scaleMode: 'iterations', baseMomentum: 0.7, maxMomentum: 0.95 } });
+    expect(parseTrainArgs(['--lr-schedule', 'Cyclic:baseLr=0.001,maxLr=0.1,mode=triangular2,cycleMomentum=false,interval=epoch']).lrSchedule)
+      .toEqual({ name: 'cyclic', options: { baseLr: 0.001, maxLr: 0.1, mode: 'triangular2', cycleMomentum: false, interval: 'epoch' } });
+  });
+
+  it('refuses bad values with the flag named, before any data loads (exit code 2)', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--lr-schedule', 'constant:factor=0'], /--lr-schedule: ConstantLR: factor must be a number in \(0, 1\], got 0/],
+      [['--lr-schedule', 'polynomial:power=-0.5'], /--lr-schedule: PolynomialLR: power must be a number >= 0, got -0.5/],
+      [['--optimizer', 'adam', '--lr-schedule', 'cyclic:baseLr=0.001,maxLr=0.1,mode=exp'], /--lr-schedule: CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got exp/],
+      [['--optimizer', 'adam', '--lr-schedule', 'cyclic:baseLr=0.001,maxLr=0.1,scaleMode=iterations'], /--lr-schedule: CyclicLR: scaleMode 'iterations' with mode 'triangular'/],
+      [['--optimizer', 'adam', '--lr-schedule', 'cyclic:baseLr=0.001,maxLr=0.1,cycleMomentum=no'], /--lr-schedule: cycleMomentum takes true or false, got 'no'/],
+      [['--optimizer', 'adam', '--lr-schedule', 'cyclic:maxLr=0.1'], /--lr-schedule: CyclicLR: baseLr must be a number >= 0, got undefined/],
+      [['--lr-schedule', 'cyclic:baseLr=0.001,maxLr=0.1'], /--lr-schedule cyclic: cycles the momentum, which --optimizer sgd has none of: add cycleMomentum=false/],
+    ];
+    for (const [argv, message] of cases) {
+      expect(() => parseTrainArgs(argv), argv.join(' ')).toThrow(message);
+      const r = await runCli(['train', ...argv]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toMatch(message);
+    }
+  });
+
+  it('trains with CyclicLR\'s rate per step', async () => {
+    const r = await runCli(['train', '--json', '--quiet', ...SHORT, '--optimizer', 'nesterov', '--lr-schedule', 'cyclic:baseLr=0.001,maxLr=0.1,stepSizeUp=4,stepSizeDown=9,mode=triangular2']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as TrainReport;
+    expect(report.steps).toBe(31);
+    expect(report.history[0].lr).toBe(new CyclicLR({ baseLr: 0.001, maxLr: 0.1, stepSizeUp: 4, stepSizeDown: 9, mode: 'triangular2' }).lrAt(30));
   });
 });

@@ -1,12 +1,12 @@
 // exactLog10, exactPow10 (the search's log-uniform draws), exactPowInt (Adam's
-// bias correction, the step and exponential schedules) and exactCosPiRatio (the
+// bias correction, the step and exponential schedules), exactPow (PolynomialLR's fractional powers) and exactCosPiRatio (the
 // cosine schedule) give the double nearest the exact value, in Node and in
 // Chromium alike (this file runs in both), where `**`, Math.log10 and Math.cos
 // gave different last bits on the two. The tables come from Python's decimal
 // module at 90–100 digits (test/fixtures/exact-math-table.ts).
 import { describe, it, expect } from 'vitest';
-import { exactCosPiRatio, exactLog10, exactPow10, exactPowInt } from '../src/runtime/exact-math.js';
-import { COS_PI_RATIO, LOG10, POW10, POW_INT } from './fixtures/exact-math-table.js';
+import { exactCosPiRatio, exactLog10, exactPow, exactPow10, exactPowInt } from '../src/runtime/exact-math.js';
+import { COS_PI_RATIO, LOG10, POW, POW10, POW_INT } from './fixtures/exact-math-table.js';
 
 describe('exact powers, logarithms and cosines', () => {
   it('10^x: the nearest double, over the book\'s lr and weight-decay exponents, subnormals, overflow', () => {
@@ -29,6 +29,12 @@ describe('exact powers, logarithms and cosines', () => {
   it('b^n for integer n: Adam\'s betas over 300,000 steps, the schedules\' gammas, underflow to subnormals', () => {
     const wrong = POW_INT.filter(([b, n, v]) => !Object.is(exactPowInt(b, n), v)).map(([b, n, v]) => `${b}^${n}: ${exactPowInt(b, n)}, expected ${v}`);
     expect(wrong).toEqual([]);
+  });
+
+  it('x^p for real p: the nearest double, PolynomialLR\'s bases and powers, wide ranges, subnormal and overflowing results; 0^p as Python', () => {
+    const wrong = POW.filter(([x, p, v]) => !Object.is(exactPow(x, p), v)).map(([x, p, v]) => `${x}^${p}: ${exactPow(x, p)}, expected ${v}`);
+    expect(wrong).toEqual([]);
+    expect([exactPow(0, 0.9), exactPow(0, 0), exactPow(0, -1), exactPow(1, 1e300)]).toEqual([0, 1, Infinity, 1]);
   });
 
   it('cos(πk/n) over several periods, with the exact zeros and ±1 of the quarter turns', () => {

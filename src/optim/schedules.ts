@@ -2,11 +2,11 @@
 // (torch.optim.lr_scheduler). Each gives the rate as a closed form of the
 // number of periods done, k (0 before the first period: the base rate), so a
 // resumed run needs only k; ReduceLROnPlateau alone keeps state, exported by
-// state(). The Trainer sets the optimizer's `lr` (and OneCycleLR's momentum)
+// state(). The Trainer sets the optimizer's `lr` (and OneCycleLR's or CyclicLR's momentum)
 // before each period; the optimizer kernels take them as arguments, so a
 // schedule costs no extra pass.
 import { describeValue, shown } from '../runtime/tensor.js';
-import { exactCosPiRatio, exactPowInt } from '../runtime/exact-math.js';
+import { exactCosPiRatio, exactPow, exactPowInt } from '../runtime/exact-math.js';
 import { checkFlag } from '../runtime/options.js';
 
 /** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
@@ -25,7 +25,7 @@ export interface LRSchedule {
    */
   readonly periods?: number;
   /**
-   * The momentum for period k (OneCycleLR with cycleMomentum): the Trainer sets it with the rate, as the optimizer's
+   * The momentum for period k (OneCycleLR, CyclicLR with cycleMomentum): the Trainer sets it with the rate, as the optimizer's
    * `momentum` (Momentum, Nesterov) or `beta1` (Adam, AdamW: PyTorch's betas[0]).
    */
   momentumAt?(k: number): number;
@@ -442,6 +442,190 @@ function oneCycleLength(options: OneCycleLROptions): number {
   return epochs * stepsPerEpoch;
 }
 
+/** ConstantLR's options (PyTorch's arguments in camelCase). */
+export interface ConstantLROptions extends IntervalOption { factor?: number; totalIters?: number }
+
+/**
+ * ConstantLR, PyTorch's closed form (torch/optim/lr_scheduler.py, ConstantLR._get_closed_form_lr, as of
+ * pytorch/pytorch 008f727ece15): lr = base · (factor + (k >= totalIters)·(1 − factor)): base · factor for the
+ * first totalIters periods, then the base rate (factor + (1 − factor) is 1 exactly for any factor in (0, 1]).
+ */
+export class ConstantLR implements LRSchedule {
+  readonly name = 'ConstantLR';
+  readonly interval: ScheduleInterval;
+  readonly factor: number;
+  readonly totalIters: number;
+  /**
+   * ConstantLR multiplying the base rate by `factor` (default 1/3) for `totalIters` periods (default 5), per
+   * `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range
+   * (factor 0, which PyTorch's constructor takes, is refused: its step() divides by the factor at totalIters).
+   */
+  constructor(options: ConstantLROptions = {}) {
+    checkKeys('ConstantLR', options, ['factor', 'totalIters']);
+    this.factor = check('ConstantLR', 'factor', options.factor ?? 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+    this.totalIters = check('ConstantLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer up to 2^53 − 1');
+    this.interval = intervalOf('ConstantLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    return baseLr * (this.factor + (k >= this.totalIters ? 1 - this.factor : 0));
+  }
+}
+
+/** PolynomialLR's options (PyTorch's arguments in camelCase). */
+export interface PolynomialLROptions extends IntervalOption { totalIters?: number; power?: number }
+
+/**
+ * PolynomialLR, PyTorch's closed form (PolynomialLR._get_closed_form_lr, as of pytorch/pytorch 008f727ece15):
+ * lr = base · (1 − min(totalIters, k) / totalIters)^power, down to 0 at totalIters and 0 after it. x^power by
+ * exactPowInt (an integer power) or exactPow (a fractional one, as the 0.9 of poly schedules), the same bits on
+ * every engine: the double nearest the exact power, as a correctly rounded libm pow gives PyTorch.
+ */
+export class PolynomialLR implements LRSchedule {
+  readonly name = 'PolynomialLR';
+  readonly interval: ScheduleInterval;
+  readonly totalIters: number;
+  readonly power: number;
+  /**
+   * PolynomialLR from the base rate down to 0 over `totalIters` periods (default 5) along a polynomial of degree
+   * `power` (a number >= 0, default 1: linear), per `interval` ('epoch' default, or 'step'). Holds no
+   * memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
+   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   */
+  constructor(options: PolynomialLROptions = {}) {
+    checkKeys('PolynomialLR', options, ['totalIters', 'power']);
+    this.totalIters = check('PolynomialLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer up to 2^53 − 1');
+    this.power = check('PolynomialLR', 'power', options.power ?? 1, (v) => v >= 0, 'a number >= 0');
+    this.interval = intervalOf('PolynomialLR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    const x = 1 - Math.min(this.totalIters, k) / this.totalIters;
+    return baseLr * (Number.isSafeInteger(this.power) ? exactPowInt(x, this.power) : exactPow(x, this.power));
+  }
+}
+
+/** CyclicLR's policies (PyTorch's names): the amplitude constant, halved each cycle, or times gamma^k. */
+export type CyclicLRMode = 'triangular' | 'triangular2' | 'exp_range';
+
+/** CyclicLR's options (PyTorch's arguments in camelCase; no scale_fn: write an LRSchedule for a policy of your own). */
+export interface CyclicLROptions {
+  /** The rate at each cycle's start and end, and the peak rate (each >= 0; maxLr below baseLr cycles downwards). */
+  baseLr: number;
+  maxLr: number;
+  /** Periods rising (a positive integer, default 2000) and falling (a non-negative integer, default stepSizeUp). */
+  stepSizeUp?: number;
+  stepSizeDown?: number;
+  /** 'triangular' (default), 'triangular2' (the amplitude halved each cycle) or 'exp_range' (times gamma^k). */
+  mode?: CyclicLRMode;
+  /** exp_range's factor per period, in (0, 1] (default 1). */
+  gamma?: number;
+  /** What the mode's scale takes: 'cycle' (triangular, triangular2) or 'iterations' (exp_range), as PyTorch sets it. */
+  scaleMode?: 'cycle' | 'iterations';
+  /** Cycle the optimizer's momentum or beta1 inversely to the rate, between maxMomentum and baseMomentum (default true). */
+  cycleMomentum?: boolean;
+  /** The momentum at the peak rate (default 0.8) and at each cycle's start (default 0.9), each in [0, 1). */
+  baseMomentum?: number;
+  maxMomentum?: number;
+  /** Advance per optimizer 'step' (default here: PyTorch's CyclicLR is stepped after every batch), or per 'epoch'. */
+  interval?: ScheduleInterval;
+}
+
+/**
+ * CyclicLR, transcribed from PyTorch's (torch/optim/lr_scheduler.py, class CyclicLR: __init__, _init_scale_fn, the
+ * three scale functions and get_lr, as of pytorch/pytorch 008f727ece15): with T = stepSizeUp + stepSizeDown,
+ * cycle = ⌊1 + k/T⌋, x = 1 + k/T − cycle, scale = x/r up to r = stepSizeUp/T, else (x − 1)/(r − 1);
+ * lr = baseLr + (maxLr − baseLr)·scale·f, f = 1 (triangular), 1/2^(cycle − 1) (triangular2) or gamma^k
+ * (exp_range; gamma^k by exactPowInt, within an ulp of PyTorch's libm pow). With cycleMomentum the momentum is
+ * maxMomentum − (maxMomentum − baseMomentum)·scale·f (momentumAt). It sets the rate itself: lrAt ignores the
+ * optimizer's base rate. It has no end; past cycle 1025 triangular2's f goes on to 2^-1024 and 0 (PyTorch's
+ * 2.0 ** 1024 raises OverflowError there).
+ */
+export class CyclicLR implements LRSchedule {
+  readonly name = 'CyclicLR';
+  readonly interval: ScheduleInterval;
+  readonly baseLr: number;
+  readonly maxLr: number;
+  readonly stepSizeUp: number;
+  readonly stepSizeDown: number;
+  readonly mode: CyclicLRMode;
+  readonly gamma: number;
+  readonly scaleMode: 'cycle' | 'iterations';
+  readonly cycleMomentum: boolean;
+  readonly baseMomentum: number;
+  readonly maxMomentum: number;
+  /** The momentum for period k, present with cycleMomentum (the Trainer then sets the optimizer's momentum or beta1). */
+  readonly momentumAt?: (k: number) => number;
+  private readonly totalSize: number;
+  private readonly stepRatio: number;
+
+  /**
+   * CyclicLR with `options` (CyclicLROptions: baseLr and maxLr; the rest optional, defaults as PyTorch's). Holds no
+   * memory (nothing to dispose); give it to TrainerOptions.lrSchedule, with an optimizer that has a momentum
+   * (Momentum, Nesterov) or beta1 (Adam, AdamW) unless cycleMomentum is false.
+   * @throws TypeError if options is not an object or has an unknown key, or cycleMomentum is not a boolean;
+   * RangeError naming a value out of range, a gamma other than 1 for a mode other than exp_range, or a scaleMode
+   * other than the mode's (PyTorch ignores both there: scale_mode applies to a custom scale_fn only).
+   */
+  constructor(options: CyclicLROptions) {
+    const who = 'CyclicLR';
+    checkKeys(who, options, ['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma', 'scaleMode', 'cycleMomentum', 'baseMomentum', 'maxMomentum']);
+    this.baseLr = check(who, 'baseLr', options.baseLr, (v) => v >= 0, 'a number >= 0');
+    this.maxLr = check(who, 'maxLr', options.maxLr, (v) => v >= 0, 'a number >= 0');
+    const up = this.stepSizeUp = check(who, 'stepSizeUp', options.stepSizeUp ?? 2000, positiveInt, 'a positive integer up to 2^53 − 1');
+    const down = this.stepSizeDown = check(who, 'stepSizeDown', options.stepSizeDown ?? up, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer up to 2^53 − 1');
+    if (!Number.isSafeInteger(up + down)) throw new RangeError(`${who}: stepSizeUp + stepSizeDown must be at most 2^53 − 1, got ${up} + ${down}`);
+    const { mode = 'triangular', cycleMomentum = true } = options;
+    if (mode !== 'triangular' && mode !== 'triangular2' && mode !== 'exp_range') {
+      throw new RangeError(`${who}: mode must be 'triangular', 'triangular2' or 'exp_range', got ${String(mode)}`);
+    }
+    this.mode = mode;
+    this.gamma = check(who, 'gamma', options.gamma ?? 1, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+    if (mode !== 'exp_range' && this.gamma !== 1) throw new RangeError(`${who}: gamma ${this.gamma} is used by mode 'exp_range' only, and the mode is '${mode}'`);
+    const modeScale = mode === 'exp_range' ? 'iterations' : 'cycle';
+    const scaleMode = options.scaleMode ?? modeScale;
+    if (scaleMode !== 'cycle' && scaleMode !== 'iterations') throw new RangeError(`${who}: scaleMode must be 'cycle' or 'iterations', got ${String(scaleMode)}`);
+    if (scaleMode !== modeScale) {
+      throw new RangeError(`${who}: scaleMode '${scaleMode}' with mode '${mode}': PyTorch's CyclicLR scales mode '${mode}' per ${modeScale} whatever scale_mode says (it applies to a custom scale_fn only)`);
+    }
+    this.scaleMode = scaleMode;
+    checkFlag(who, 'cycleMomentum', cycleMomentum);
+    this.cycleMomentum = cycleMomentum;
+    // what the optimizers take as momentum or beta1
+    const unit = (v: number) => v >= 0 && v < 1;
+    this.baseMomentum = check(who, 'baseMomentum', options.baseMomentum ?? 0.8, unit, 'a number in [0, 1)');
+    this.maxMomentum = check(who, 'maxMomentum', options.maxMomentum ?? 0.9, unit, 'a number in [0, 1)');
+    this.interval = intervalOf(who, options, 'step');
+    // PyTorch's float(step_size_up) + float(step_size_down), and step_size_up / total_size
+    this.totalSize = up + down;
+    this.stepRatio = up / this.totalSize;
+    if (cycleMomentum) {
+      const lo = Math.min(this.baseMomentum, this.maxMomentum), hi = Math.max(this.baseMomentum, this.maxMomentum);
+      // kept between the momenta, as OneCycleLR's: the formula can round an ulp past them (to 1, which the optimizers refuse)
+      this.momentumAt = (k) => Math.min(Math.max(this.maxMomentum - (this.maxMomentum - this.baseMomentum) * this.scaleFactor(k) * this.scale(k), lo), hi);
+    }
+  }
+
+  /** PyTorch's get_lr at last_epoch k: baseLr + base_height · scale_fn. `_baseLr` is not used (the cycle is baseLr's). */
+  lrAt(k: number, _baseLr?: number): number {
+    return this.baseLr + (this.maxLr - this.baseLr) * this.scaleFactor(k) * this.scale(k);
+  }
+
+  /** get_lr's scale_factor: where period k is in its cycle, 0 at the cycle's start, 1 at its peak. */
+  private scaleFactor(k: number): number {
+    const cycle = Math.floor(1 + k / this.totalSize);
+    const x = 1 + k / this.totalSize - cycle;
+    return x <= this.stepRatio ? x / this.stepRatio : (x - 1) / (this.stepRatio - 1);
+  }
+
+  /** The mode's scale_fn, of the cycle (triangular, triangular2) or of k (exp_range). */
+  private scale(k: number): number {
+    if (this.mode === 'triangular') return 1;
+    // 1 / 2.0 ** (cycle − 1): a power of two, the same double as 0.5^(cycle − 1)
+    if (this.mode === 'triangular2') return exactPowInt(0.5, Math.floor(1 + k / this.totalSize) - 1);
+    return exactPowInt(this.gamma, k);
+  }
+}
+
 /** SequentialLR's options (PyTorch's arguments in camelCase). */
 export interface SequentialLROptions extends IntervalOption { schedulers: readonly LRSchedule[]; milestones: readonly number[] }
 
@@ -464,7 +648,7 @@ export class SequentialLR implements LRSchedule {
    * positive integers). It keeps copies of both lists and the schedules themselves (by reference); it holds no
    * memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
    * @throws TypeError if options is not an object or has an unknown key, or a schedule is not a closed-form one
-   * (ReduceLROnPlateau) or cycles momentum (OneCycleLR with cycleMomentum); RangeError for empty schedulers, bad
+   * (ReduceLROnPlateau) or cycles momentum (OneCycleLR, CyclicLR with cycleMomentum); RangeError for empty schedulers, bad
    * milestones, an interval other than 'epoch' or 'step', a schedule advancing per another interval than this one,
    * or one that defines fewer periods (OneCycleLR's totalSteps) than its part of the sequence.
    */
@@ -481,7 +665,7 @@ export class SequentialLR implements LRSchedule {
     schedulers.forEach((s, i) => {
       if (typeof s?.lrAt !== 'function' || s.observe) throw new TypeError(`SequentialLR: schedulers[${i}] must be a closed-form schedule (not ReduceLROnPlateau)`);
       // the momentum of the periods of the schedules beside it would be whatever it left
-      if (s.momentumAt) throw new TypeError(`SequentialLR: schedulers[${i}] cycles momentum (a OneCycleLR): give it cycleMomentum: false`);
+      if (s.momentumAt) throw new TypeError(`SequentialLR: schedulers[${i}] cycles momentum (a ${s.name}): give it cycleMomentum: false`);
       if (s.interval !== this.interval) throw new RangeError(`SequentialLR: schedulers[${i}] advances per ${s.interval}, this one per ${this.interval}`);
       const span = i < milestones.length ? milestones[i] - (i > 0 ? milestones[i - 1] : 0) : 0;
       if (s.periods !== undefined && span > s.periods) {
@@ -629,9 +813,10 @@ export class ReduceLROnPlateau implements LRSchedule {
 
 /**
  * The short names createSchedule takes: step (StepLR), multistep (MultiStepLR), exponential (ExponentialLR), cosine
- * (CosineAnnealingLR), cosine-restarts (CosineAnnealingWarmRestarts), linear (LinearLR), onecycle (OneCycleLR), plateau (ReduceLROnPlateau).
+ * (CosineAnnealingLR), cosine-restarts (CosineAnnealingWarmRestarts), linear (LinearLR), constant (ConstantLR), polynomial
+ * (PolynomialLR), onecycle (OneCycleLR), cyclic (CyclicLR), plateau (ReduceLROnPlateau).
  */
-export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'cosine-restarts' | 'linear' | 'onecycle' | 'plateau';
+export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'cosine-restarts' | 'linear' | 'constant' | 'polynomial' | 'onecycle' | 'cyclic' | 'plateau';
 
 /** The options each schedule takes, by ScheduleName: createSchedule(name, options). */
 export interface ScheduleOptionsMap {
@@ -641,11 +826,14 @@ export interface ScheduleOptionsMap {
   cosine: CosineAnnealingLROptions;
   'cosine-restarts': CosineAnnealingWarmRestartsOptions;
   linear: LinearLROptions;
+  constant: ConstantLROptions;
+  polynomial: PolynomialLROptions;
   onecycle: OneCycleLROptions;
+  cyclic: CyclicLROptions;
   plateau: ReduceLROnPlateauOptions;
 }
 
-/** The ScheduleNames whose options are all optional (createSchedule may leave them out): linear and plateau. */
+/** The ScheduleNames whose options are all optional (createSchedule may leave them out): linear, constant, polynomial and plateau. */
 export type DefaultedScheduleName = { [N in ScheduleName]: {} extends ScheduleOptionsMap[N] ? N : never }[ScheduleName];
 
 // every ScheduleName and no other, each taking its map entry's options (checked by the compiler)
@@ -656,7 +844,10 @@ const SCHEDULES = {
   cosine: (o: object) => new CosineAnnealingLR(o as CosineAnnealingLROptions),
   'cosine-restarts': (o: object) => new CosineAnnealingWarmRestarts(o as CosineAnnealingWarmRestartsOptions),
   linear: (o: object) => new LinearLR(o as LinearLROptions),
+  constant: (o: object) => new ConstantLR(o as ConstantLROptions),
+  polynomial: (o: object) => new PolynomialLR(o as PolynomialLROptions),
   onecycle: (o: object) => new OneCycleLR(o as OneCycleLROptions),
+  cyclic: (o: object) => new CyclicLR(o as CyclicLROptions),
   plateau: (o: object) => new ReduceLROnPlateau(o as ReduceLROnPlateauOptions),
 } as const satisfies { [N in ScheduleName]: (o: ScheduleOptionsMap[N]) => LRSchedule };
 
@@ -671,7 +862,7 @@ export const scheduleNames = Object.keys(SCHEDULES) as ScheduleName[];
  * option key; RangeError naming an option whose value is out of range (as the schedule's constructor).
  */
 export function createSchedule<N extends ScheduleName>(name: N, options: ScheduleOptionsMap[N]): LRSchedule;
-/** A schedule whose options all have defaults (linear, plateau), with those defaults. */
+/** A schedule whose options all have defaults (linear, constant, polynomial, plateau), with those defaults. */
 export function createSchedule(name: DefaultedScheduleName): LRSchedule;
 export function createSchedule(name: string, options: object = {}): LRSchedule {
   const key = typeof name === 'string' ? name.toLowerCase() : '';

@@ -195,6 +195,16 @@ export function exactCosPiRatio(k: number, n: number): number {
   return sign * cosOrSin(mul(PI, div([r, 0], [n, 0])), false);
 }
 
+/**
+ * x^p for a finite x ≥ 0 and a finite p (0^p: 0 for p > 0, 1 for p = 0, Infinity for p < 0, as Python's
+ * float power without its errors), as e^(p·ln x) in double-double: the same bits on every engine, the double
+ * nearest the exact power (PolynomialLR's fractional powers).
+ */
+export function exactPow(x: number, p: number): number {
+  if (x === 0) return p > 0 ? 0 : p === 0 ? 1 : Infinity;
+  return expDD(mulNumber(lnDD(x), p));
+}
+
 /** log10 x for a finite x > 0, the same bits on every engine. */
 export function exactLog10(x: number): number {
   return div(lnDD(x), LN10)[0];

@@ -162,7 +162,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all; more than the data holds is an error)' },
   { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all; more than the data holds is an error)' },
-  { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', flags as true or false, e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step) or cosine-restarts:t0=5,tMult=2 or onecycle:maxLr=0.1,totalSteps=2500 (per step by default; annealStrategy=linear, threePhase=true, cycleMomentum=false for an optimizer without momentum or beta1)` },
+  { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', flags as true or false, e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step) or cosine-restarts:t0=5,tMult=2 or onecycle:maxLr=0.1,totalSteps=2500 (per step by default; annealStrategy=linear, threePhase=true, cycleMomentum=false for an optimizer without momentum or beta1) or cyclic:baseLr=0.001,maxLr=0.1,stepSizeUp=500,mode=triangular2 (per step by default; mode=exp_range,gamma=0.9999) or constant:factor=0.5,totalIters=3 or polynomial:totalIters=10,power=2` },
   { name: 'augment', value: 'k=v,...', help: 'random affine augmentation of each training batch: shift=px, degrees=d, scale=f (a factor in [1/(1+f), 1+f]), e.g. shift=2,degrees=10,scale=0.1 (simple-conv, deep-conv)' },
   { name: 'val-split', value: 'ratio', help: 'hold out this fraction of the training rows for validation (reported per epoch)' },
   { name: 'early-stop', value: 'patience', help: 'stop when the validation loss (or --early-stop-monitor\'s figure) has not improved for this many epochs, and keep the best epoch\'s parameters (needs --val-split, unless it watches the training set)' },
@@ -211,7 +211,7 @@ function keyValues(flag: string, text: string, { strings = [], booleans = [], li
 }
 
 /** --lr-schedule options that are text, those that are true or false, and those that are lists of numbers. */
-const SCHEDULE_STRINGS = ['interval', 'mode', 'thresholdMode', 'annealStrategy'], SCHEDULE_BOOLEANS = ['cycleMomentum', 'threePhase'], SCHEDULE_LISTS = ['milestones'];
+const SCHEDULE_STRINGS = ['interval', 'mode', 'thresholdMode', 'annealStrategy', 'scaleMode'], SCHEDULE_BOOLEANS = ['cycleMomentum', 'threePhase'], SCHEDULE_LISTS = ['milestones'];
 
 /** --lr-schedule's name and options, checked now (before data loads), with the optimizer a schedule cycling momentum needs. */
 function parseSchedule(text: string, optimizer: OptimizerName): TrainSettings['lrSchedule'] {

@@ -15,6 +15,7 @@ import { writeModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { loadMnist } from '../src/node/data.js';
 import { buildNet, type NamedNet } from '../src/nets/registry.js';
+import { classificationMetrics } from '../src/nets/metrics.js';
 import { createOptimizer } from '../src/optim/registry.js';
 import { RandomAffine } from '../src/data/augment.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -117,6 +118,26 @@ describe('simdnn predict', () => {
     const correct = want.reduce((n, row, c) => n + row[c], 0);
     expect(p.accuracy).toBe(correct / 2000);
     expect(p.perClass).toEqual(want.map((row, c) => row[c] / row.reduce((a, b) => a + b, 0)));
+  });
+
+  it('--json reports per-class precision and F1 and macro F1 as classificationMetrics (sklearn\'s formulas); the text its macro F1', async () => {
+    await writeModelFile(file(), net);
+    const p = JSON.parse((await runCli(['predict', file(), '--test-rows', '300', '--json'])).stdout) as PredictReport;
+    const m = classificationMetrics(net, x.rows(0, 300), labels.subarray(0, 300));
+    expect(p.confusion).toEqual(m.confusion);
+    expect(p.precision).toEqual(m.perClass.map((c) => c.precision));
+    expect(p.f1).toEqual(m.perClass.map((c) => c.f1));
+    expect(p.macroF1).toBe(m.macro.f1);
+    // sklearn's figures from the confusion matrix: a class never predicted has precision 0
+    const predicted = p.confusion[0].map((_, c) => p.confusion.reduce((n, row) => n + row[c], 0));
+    const support = p.confusion.map((row) => row.reduce((a, b) => a + b, 0));
+    p.confusion.forEach((row, c) => {
+      expect(p.precision[c], `class ${c}`).toBe(predicted[c] === 0 ? 0 : row[c] / predicted[c]);
+      expect(p.f1[c], `class ${c}`).toBe(row[c] === 0 ? 0 : (2 * row[c]) / (support[c] + predicted[c]));
+    });
+    expect(p.macroF1).toBe(p.f1.reduce((a, b) => a + b, 0) / 10);
+    const text = (await runCli(['predict', file(), '--test-rows', '300'])).stdout;
+    expect(text).toMatch(new RegExp(`^accuracy ${p.accuracy.toFixed(4)}\\nmacro F1 ${p.macroF1.toFixed(4)}\\n\\ntrue`, 'm'));
   });
 
   it('a class with no rows has a per-class accuracy of null', async () => {

@@ -11,3 +11,4 @@ export { SimpleConvNet, type SimpleConvNetOptions } from './simple-conv-net.js';
 export { DeepConvNet, deepConvNetParams, type DeepConvNetOptions } from './deep-conv-net.js';
 export { alexNet, type AlexNetOptions } from './alexnet.js';
 export type { ConvParam } from './conv-stack.js';
+export { classificationMetrics, classificationMetricsAsync, type ClassificationMetrics, type ClassificationMetricsOptions, type ClassScores } from './metrics.js';

@@ -1,10 +1,12 @@
 // `simdnn predict`: runs a saved model on a data set's test images and
-// reports accuracy, per-class accuracy and the confusion matrix.
+// reports accuracy, per-class accuracy (recall), precision and F1, and the
+// confusion matrix (classificationMetrics).
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor, Tensor } from '../../runtime/tensor.js';
 import { loadIdxPart, loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import type { NamedNet } from '../../nets/registry.js';
+import { classificationMetrics } from '../../nets/metrics.js';
 import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
 import { checkDataArg, checkRowCount, checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
 
@@ -16,15 +18,19 @@ export interface PredictReport {
   data: string;
   rows: number;
   accuracy: number;
-  /** Per true class: the fraction predicted right (null for a class with no rows). */
+  /** Per true class: the fraction predicted right, its recall (null for a class with no rows). */
   perClass: Array<number | null>;
+  /** Per predicted class: the fraction of its predictions that are right (0 for a class never predicted, as sklearn's). */
+  precision: number[];
+  /** Per class: sklearn's F1, 2·tp / (rows of the class + rows predicted as it) (0 when tp is 0). */
+  f1: number[];
+  /** The mean of the classes' F1 over every class (sklearn's f1_score average='macro'). */
+  macroF1: number;
   /** confusion[true][predicted]: row counts. */
   confusion: number[][];
-  /** Rows whose outputs were all NaN (counted as wrong, in no column). */
+  /** Rows whose outputs hold NaN (counted as wrong, in no column). */
   invalid: number;
 }
-
-const ROWS_PER_CHUNK = 1000;
 
 async function predict({ values, positionals, io, signal }: CommandContext): Promise<number> {
   const [model, arg] = modelArg(values.model, positionals);
@@ -53,8 +59,15 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
         const want = o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])];
         const got = x.shape.slice(1);
         if (want.join('x') !== got.join('x')) throw new Error(`the model takes inputs of shape [${want.join(', ')}], ${data} has [${got.join(', ')}]`);
-        const r = evaluate(net.predict.bind(net), x, labels);
-        const out: PredictReport = { model, net: describeNet(net.spec), data, rows: labels.length, ...r };
+        const maxLabel = labels.reduce((a, b) => Math.max(a, b), 0), classes = net.outputColumns(x, 'predict');
+        if (maxLabel >= classes) throw new Error(`the data has label ${maxLabel}, the model has ${classes} classes`);
+        const m = classificationMetrics(net, x, t);
+        const out: PredictReport = {
+          model, net: describeNet(net.spec), data, rows: labels.length, accuracy: m.accuracy,
+          perClass: m.perClass.map((c) => (c.support === 0 ? null : c.recall)),
+          precision: m.perClass.map((c) => c.precision), f1: m.perClass.map((c) => c.f1), macroF1: m.macro.f1,
+          confusion: m.confusion, invalid: m.invalid,
+        };
         io.stdout.write(values.json ? `${JSON.stringify(out)}\n` : format(out));
         return 0;
       } finally {
@@ -99,40 +112,12 @@ async function testSet(rt: Runtime, data: string, flatten: boolean, testRows: nu
   return { x, t };
 }
 
-function evaluate(predictFn: (x: Tensor) => Tensor, x: Tensor, labels: Int32Array): Pick<PredictReport, 'accuracy' | 'perClass' | 'confusion' | 'invalid'> {
-  let confusion: number[][] = [];
-  let invalid = 0;
-  const N = labels.length;
-  for (let start = 0; start < N; start += ROWS_PER_CHUNK) {
-    const end = Math.min(N, start + ROWS_PER_CHUNK);
-    const y = predictFn(x.rows(start, end));
-    const C = y.shape[1];
-    if (confusion.length === 0) confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
-    const v = y.toArray();
-    y.dispose();
-    for (let i = 0; i < end - start; i++) {
-      const label = labels[start + i];
-      if (label >= C) throw new Error(`the data has label ${label}, the model has ${C} classes`);
-      let best = -1, max = -Infinity;
-      for (let c = 0; c < C; c++) if (v[i * C + c] > max) { max = v[i * C + c]; best = c; }
-      if (best < 0) invalid++;
-      else confusion[label][best]++;
-    }
-  }
-  const correct = confusion.reduce((n, row, c) => n + row[c], 0);
-  const perClass = confusion.map((row, c) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    return total === 0 ? null : row[c] / total;
-  });
-  return { accuracy: correct / N, perClass, confusion, invalid };
-}
-
 function format(r: PredictReport): string {
   const C = r.confusion.length;
   const width = Math.max(5, ...r.confusion.flat().map((n) => String(n).length + 1));
   const head = `true\\pred${Array.from({ length: C }, (_, c) => String(c).padStart(width)).join('')}  accuracy`;
   const rows = r.confusion.map((row, c) => `${String(c).padStart(9)}${row.map((n) => String(n).padStart(width)).join('')}  ${r.perClass[c] === null ? '-' : r.perClass[c]!.toFixed(4)}`);
-  return `${r.net} on ${r.data} (${r.rows} test rows)\naccuracy ${r.accuracy.toFixed(4)}${r.invalid ? ` (${r.invalid} rows with NaN outputs)` : ''}\n\n${head}\n${rows.join('\n')}\n`;
+  return `${r.net} on ${r.data} (${r.rows} test rows)\naccuracy ${r.accuracy.toFixed(4)}${r.invalid ? ` (${r.invalid} rows with NaN outputs)` : ''}\nmacro F1 ${r.macroF1.toFixed(4)}\n\n${head}\n${rows.join('\n')}\n`;
 }
 
 /** `simdnn predict`. */
@@ -140,12 +125,12 @@ export const predictCommand: Command = {
   name: 'predict',
   summary: 'evaluate a saved model: accuracy, per-class accuracy, confusion matrix',
   positionals: '[FILE|URL]',
-  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, the accuracy per class and the confusion matrix.\nThe model may be an http(s) URL, read as it downloads.',
+  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, macro F1, the accuracy per class and the confusion matrix.\nThe model may be an http(s) URL, read as it downloads.',
   options: [
     { name: 'model', value: 'file|url', help: 'the model file (safetensors, from simdnn train --save) or its http(s) URL; or give it as FILE|URL' },
     { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
     { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all; more than the data holds is an error)' },
-    { name: 'json', help: 'print one JSON object (accuracy, perClass, confusion) on stdout' },
+    { name: 'json', help: 'print one JSON object (accuracy, perClass, precision, f1, macroF1, confusion) on stdout' },
     READ_TIMEOUT_OPTION,
   ],
   examples: ['simdnn predict model.safetensors', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],

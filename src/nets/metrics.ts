@@ -1,0 +1,226 @@
+// Classification metrics of a net over a labelled set, as scikit-learn's confusion_matrix and
+// precision_recall_fscore_support (zero_division's default: 0) and Keras's
+// top_k_categorical_accuracy compute them: the set is predicted in the net's evalBatchSize chunks in
+// inference mode, as accuracy() runs it (no whole-set output), and only counts are kept.
+import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue } from '../runtime/tensor.js';
+import { checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
+import { checkOptions } from '../runtime/options.js';
+import { Yielder } from '../runtime/yield.js';
+import { checkAsyncOptions, type AsyncOptions } from './async-predict.js';
+import type { Sequential } from './sequential.js';
+
+/** Options of classificationMetrics. */
+export interface ClassificationMetricsOptions {
+  /** Also report the top-k accuracy for this k (an integer in [1, classes]); see ClassificationMetrics.topK. */
+  topK?: number;
+}
+
+/** Precision, recall and F1 of one class (each 0 where its denominator is 0, as sklearn's zero_division default). */
+export interface ClassScores {
+  /** Rows predicted as the class that are of it: tp / predicted (0 for a class never predicted). */
+  precision: number;
+  /** Rows of the class predicted as it: tp / support (0 for a class with no rows). */
+  recall: number;
+  /** 2·tp / (support + predicted), sklearn's F1 (the harmonic mean of the two; 0 when both are 0). */
+  f1: number;
+}
+
+/** What classificationMetrics returns. */
+export interface ClassificationMetrics {
+  /** The net's output width: the classes are 0 … classes − 1. */
+  classes: number;
+  /** Rows of the set. */
+  rows: number;
+  /** confusion[true][predicted]: row counts (sklearn's orientation). A row whose outputs hold NaN is in no column. */
+  confusion: number[][];
+  /** Rows right over all rows, the bits of net.accuracy(x, t). */
+  accuracy: number;
+  /** Rows whose outputs hold NaN: no class predicted, counted wrong (in their class's support, in no precision). */
+  invalid: number;
+  /** Per class: its scores and its support (rows whose true class it is). */
+  perClass: Array<ClassScores & { support: number }>;
+  /** The unweighted mean of the classes' scores, over every class (sklearn's average='macro', labels=range(classes)). */
+  macro: ClassScores;
+  /** The classes' scores weighted by their support: Σ score·support / rows (sklearn's average='weighted'). */
+  weighted: ClassScores;
+  /**
+   * With options.topK: the share of rows whose true class is among the k highest outputs, ties at the boundary
+   * counted in (tf.math.in_top_k, which Keras's top_k_categorical_accuracy uses: fewer than k classes score
+   * strictly higher than the true one). A row whose outputs hold NaN is out.
+   */
+  topK?: { k: number; accuracy: number };
+}
+
+const KEYS = new Set(['topK']), ASYNC_KEYS = new Set(['topK', 'signal']);
+
+/**
+ * Confusion matrix, accuracy, per-class precision, recall, F1 and support, their macro and weighted means, and
+ * optionally the top-k accuracy of `net` on x against t: labels (an IntTensor or an array of integer classes)
+ * or one-hot or soft target rows (their first maximum is the true class, as accuracy() takes them). Predicted
+ * classes are each output row's first maximum (np.argmax, the book's). Runs x in the net's evalBatchSize chunks
+ * in inference mode, allocating nothing on the runtime beyond what accuracy() uses.
+ * @throws like net.accuracy(x, t) (naming `classificationMetrics: x` / `: t`); TypeError for an unknown option;
+ * TypeError/RangeError naming topK unless it is an integer in [1, classes]. Everything is checked before
+ * the first chunk runs.
+ */
+export function classificationMetrics(net: Sequential, x: Tensor, t: Targets, options: ClassificationMetricsOptions = {}): ClassificationMetrics {
+  const who = 'classificationMetrics';
+  checkOptions(who, options, KEYS);
+  const tally = prepare(net, x, t, options.topK, who);
+  const rows = x.shape[0];
+  for (let start = 0; start < rows; start += net.evalBatchSize) {
+    const end = Math.min(rows, start + net.evalBatchSize);
+    tally.add(net.predictBorrowed(x.rows(start, end), false, `${who}: x`), start, who);
+  }
+  return tally.result();
+}
+
+/**
+ * classificationMetrics() without blocking: the same chunks and the same result, yielding to the event loop
+ * whenever ~8 ms of them have run (as net.evaluateAsync does). The labels are read into memory of the call's own
+ * first, so other calls meanwhile cannot change them; the net and x are checked again at every chunk.
+ * @throws like classificationMetrics(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
+ */
+export async function classificationMetricsAsync(
+  net: Sequential, x: Tensor, t: Targets, options: ClassificationMetricsOptions & AsyncOptions = {},
+): Promise<ClassificationMetrics> {
+  const who = 'classificationMetricsAsync';
+  checkOptions(who, options, ASYNC_KEYS);
+  const { topK } = options;
+  const { signal } = checkAsyncOptions(who, { signal: options.signal }, false);
+  const tally = prepare(net, x, t, topK, who);
+  const rows = x.shape[0];
+  const yielder = new Yielder();
+  try {
+    for (let start = 0; start < rows; start += net.evalBatchSize) {
+      signal?.throwIfAborted();
+      if (start > 0 && yielder.due()) await yielder.yieldNow();
+      signal?.throwIfAborted();
+      checkX(net, x, who); // the net or x may have been disposed while the call waited
+      const end = Math.min(rows, start + net.evalBatchSize);
+      tally.add(net.predictBorrowed(x.rows(start, end), false, `${who}: x`), start, who);
+    }
+  } finally {
+    yielder.close();
+  }
+  return tally.result();
+}
+
+/** Every check of the arguments, before a chunk runs; the true classes read into an array of the call's own. */
+function prepare(net: Sequential, x: Tensor, t: Targets, topK: unknown, who: string): Tally {
+  if (topK !== undefined) {
+    if (typeof topK !== 'number') throw new TypeError(`${who}: topK must be an integer in [1, classes], got ${describeValue(topK)}`);
+    if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${who}: topK must be an integer in [1, classes], got ${topK}`);
+  }
+  checkX(net, x, who);
+  const rows = x.shape[0];
+  if (x.shape.length < 1 || rows === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]`);
+  // the class count as accuracy() finds it (a net whose layers do not tell it runs x's first row)
+  const classes = net.outputColumns(x, who);
+  if (topK !== undefined && (topK as number) > classes) throw new RangeError(`${who}: topK must be an integer in [1, ${classes}] (the net's classes), got ${topK}`);
+  return new Tally(classes, trueClasses(net, t, rows, classes, who), (topK as number | undefined) ?? null);
+}
+
+/** The checks net.accuracy() makes of x: the net alive, x a live float tensor of its runtime whose samples it takes. */
+function checkX(net: Sequential, x: Tensor, who: string): void {
+  if (net.disposed) throw new Error(`${net.constructor.name}: used after dispose()`);
+  checkFloatTensor(net.rt, x, `${who}: x`);
+  net.checkSamples(x, `${who}: x`);
+}
+
+/** The true class of each row, checked as net.accuracy() checks t: labels in [0, classes), or target rows' first maximum. */
+function trueClasses(net: Sequential, t: Targets, rows: number, classes: number, who: string): Int32Array {
+  t = ownTargets(net.rt, t);
+  if (t instanceof IntTensor) {
+    checkTensor(net.rt, t, `${who}: t`);
+    if (t.size !== rows || t.shape[0] !== rows) throw new RangeError(`${who}: t must hold ${rows} labels, a row each, got [${t.shape.join(', ')}]`);
+    checkLabels(who, t.data, classes);
+    return t.data.slice();
+  }
+  if (t instanceof Tensor) {
+    checkTensor(net.rt, t, `${who}: t`);
+    if (t.shape[0] !== rows || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${rows} rows, got [${t.shape.join(', ')}]`);
+    if (t.shape[1] !== classes) throw new RangeError(`${who}: one-hot t must have ${classes} columns (the net's outputs), got [${t.shape.join(', ')}]`);
+    checkTargetRows(who, t);
+    const v = t.data, labels = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) labels[r] = firstMaximum(v, r * classes, classes);
+    return labels;
+  }
+  if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
+  if (t.length !== rows) throw new RangeError(`${who}: t must hold ${rows} labels, got ${t.length}`);
+  checkLabels(who, t, classes);
+  return Int32Array.from(t);
+}
+
+/** The index of the first maximum of v[at … at + n) (the kernels' argmaxRow; NaN is never greater). */
+function firstMaximum(v: ArrayLike<number>, at: number, n: number): number {
+  let best = 0, m = v[at];
+  for (let j = 1; j < n; j++) if (v[at + j] > m) { m = v[at + j]; best = j; }
+  return best;
+}
+
+/** The counts of a metrics call, chunk by chunk. */
+class Tally {
+  private readonly confusion: number[][];
+  /** Rows per true class (sklearn's support). */
+  private readonly support: number[];
+  private invalid = 0;
+  private inTopK = 0;
+
+  /** `labels`: every row's true class; `k`: the top-k count's k, or null for none. */
+  constructor(private readonly classes: number, private readonly labels: Int32Array, private readonly k: number | null) {
+    this.confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+    this.support = new Array<number>(classes).fill(0);
+    for (const label of labels) this.support[label]++;
+  }
+
+  /** Counts the output y (borrowed) of the rows from `start` on (`who`: the entry, for an error). */
+  add(y: Tensor, start: number, who: string): void {
+    const C = this.classes, n = y.shape[0], k = this.k;
+    // a layer of the caller's after the last Affine could change the width the net reports
+    if (y.shape.length !== 2 || y.shape[1] !== C) throw new RangeError(`${who}: the net's output is [${y.shape.join(', ')}], not [rows, ${C}] (its classes)`);
+    const v = y.data;
+    for (let r = 0; r < n; r++) {
+      const at = r * C, label = this.labels[start + r];
+      let nan = false;
+      for (let j = 0; j < C; j++) if (Number.isNaN(v[at + j])) nan = true;
+      if (nan) { this.invalid++; continue; }
+      this.confusion[label][firstMaximum(v, at, C)]++;
+      if (k !== null) {
+        // in_top_k: in when fewer than k classes score strictly higher than the true one
+        const target = v[at + label];
+        let higher = 0;
+        for (let j = 0; j < C; j++) if (v[at + j] > target) higher++;
+        if (higher < k) this.inTopK++;
+      }
+    }
+  }
+
+  result(): ClassificationMetrics {
+    const { classes, confusion, support, k } = this;
+    const rows = this.labels.length;
+    const predicted = new Array<number>(classes).fill(0);
+    for (const row of confusion) row.forEach((n, c) => { predicted[c] += n; });
+    let correct = 0;
+    const perClass = confusion.map((row, c) => {
+      const tp = row[c];
+      correct += tp;
+      return {
+        precision: predicted[c] === 0 ? 0 : tp / predicted[c],
+        recall: support[c] === 0 ? 0 : tp / support[c],
+        // sklearn's form, (1 + β²)·tp / (β²·support + predicted); 0 when tp is 0
+        f1: tp === 0 ? 0 : (2 * tp) / (support[c] + predicted[c]),
+        support: support[c],
+      };
+    });
+    // in class order: Σ score / classes, Σ score·support / rows
+    const mean = (score: keyof ClassScores, weighted: boolean) =>
+      perClass.reduce((sum, s) => sum + (weighted ? s[score] * s.support : s[score]), 0) / (weighted ? rows : classes);
+    const average = (weighted: boolean): ClassScores => ({ precision: mean('precision', weighted), recall: mean('recall', weighted), f1: mean('f1', weighted) });
+    const out: ClassificationMetrics = {
+      classes, rows, confusion, accuracy: correct / rows, invalid: this.invalid, perClass, macro: average(false), weighted: average(true),
+    };
+    if (k !== null) out.topK = { k, accuracy: this.inTopK / rows };
+    return out;
+  }
+}

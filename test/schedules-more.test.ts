@@ -6,9 +6,10 @@ import { exactPow } from '../src/runtime/exact-math.js';
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, expectBits } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
+import { cyclingOptimizers, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
 import {
-  MultiLayerNet, Trainer, SGD, Momentum, Adam, ConstantLR, PolynomialLR, CyclicLR, SequentialLR, LinearLR, createSchedule, scheduleNames,
-  type CyclicLROptions, type LRSchedule, type Optimizer, type TrainerBaseOptions, type TrainerState,
+  MultiLayerNet, Trainer, SGD, Momentum, ConstantLR, PolynomialLR, CyclicLR, SequentialLR, LinearLR, createSchedule,
+  scheduleNames, type CyclicLROptions, type LRSchedule, type TrainerBaseOptions, type TrainerState,
 } from '../src/index.js';
 
 /** PyTorch's ConstantLR._get_closed_form_lr: base_lr * (factor + (last_epoch >= total_iters) * (1 - factor)). */
@@ -246,30 +247,13 @@ describe('CyclicLR against PyTorch\'s get_lr', () => {
 
 // ---- the Trainer
 
-/** 2-[8]-2 on 40 rows of two blobs, 10 steps an epoch at batch 4. */
-async function setup(optimizer: Optimizer, options: TrainerBaseOptions, seed = 5) {
-  const r = await makeRuntime({ seed });
-  const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
-  const d = blobs(r, 40, 1, { spread: 0.5 });
-  const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { miniBatchSize: 4, optimizer, ...options });
-  return { r, net, trainer, end: () => { trainer.dispose(); r.dispose(); } };
-}
-
-/** The momentum option of our optimizers a CyclicLR sets. */
-const momentumOf = (opt: Optimizer): number => (opt as { beta1?: number }).beta1 ?? (opt as { momentum?: number }).momentum!;
-
-const optimizers: Array<[string, () => Optimizer]> = [
-  ['Momentum', () => new Momentum({ lr: 0.3, momentum: 0.5 })],
-  ['Adam', () => new Adam({ lr: 0.3, beta1: 0.5 })],
-];
-
 describe('a Trainer with CyclicLR', () => {
   const o: CyclicLROptions = { baseLr: 0.01, maxLr: 0.2, stepSizeUp: 4, stepSizeDown: 7, mode: 'triangular2', baseMomentum: 0.6, maxMomentum: 0.85 };
 
-  for (const [name, make] of optimizers) it(`sets the rate and ${name === 'Adam' ? 'beta1' : 'the momentum'} of every step as PyTorch's scheduler.step() after each batch (${name})`, async () => {
+  for (const [name, make] of cyclingOptimizers) it(`sets the rate and ${name === 'Adam' ? 'beta1' : 'the momentum'} of every step as PyTorch's scheduler.step() after each batch (${name})`, async () => {
     const opt = make();
     const seen: Array<{ lr: number; momentum: number }> = [];
-    const s = await setup(opt, { epochs: 6, lrSchedule: new CyclicLR(o), callbacks: { onStepEnd: (e) => {
+    const s = await scheduleTrainer(opt, { epochs: 6, lrSchedule: new CyclicLR(o), callbacks: { onStepEnd: (e) => {
       seen.push({ lr: (opt as Momentum).lr, momentum: momentumOf(opt) });
       expect(e.lr, `step ${e.iter}: StepEvent.lr is the rate the step used`).toBe((opt as Momentum).lr);
     } } });
@@ -292,20 +276,20 @@ describe('a Trainer with CyclicLR', () => {
     r.dispose();
   });
 
-  for (const [name, make] of optimizers) it(`resumed from a state taken mid-run: the rate, ${name === 'Adam' ? 'beta1' : 'the momentum'} and parameters of the uninterrupted run, bit for bit (${name})`, async () => {
+  for (const [name, make] of cyclingOptimizers) it(`resumed from a state taken mid-run: the rate, ${name === 'Adam' ? 'beta1' : 'the momentum'} and parameters of the uninterrupted run, bit for bit (${name})`, async () => {
     const options = (): TrainerBaseOptions => ({ epochs: 5, lrSchedule: new CyclicLR({ ...o, mode: 'exp_range', gamma: 0.98 }) });
     const wantOpt = make();
     const wantSeen: number[][] = [];
-    const want = await setup(wantOpt, { ...options(), callbacks: { onStepEnd: () => { wantSeen.push([(wantOpt as Momentum).lr, momentumOf(wantOpt)]); } } });
+    const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onStepEnd: () => { wantSeen.push([(wantOpt as Momentum).lr, momentumOf(wantOpt)]); } } });
     const wantResult = want.trainer.train();
     for (const at of [7, 23, 30, 50]) {
-      const taken = await setup(make(), options());
+      const taken = await scheduleTrainer(make(), options());
       let state: TrainerState | null = null;
       await taken.trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; } } });
       taken.end();
       const opt = make();
       const seen: number[][] = [];
-      const again = await setup(opt, { ...options(), callbacks: { onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } } });
+      const again = await scheduleTrainer(opt, { ...options(), callbacks: { onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } } });
       again.r.reseed(77);
       again.trainer.resume(state!);
       // before any step: the optimizer's rate and momentum the uninterrupted run's after step `at`
@@ -324,7 +308,7 @@ describe('a Trainer with CyclicLR', () => {
     const opt = new Momentum({ lr: 0.4 });
     const seen: number[][] = [];
     const lrSchedule = new SequentialLR({ milestones: [2], schedulers: [new ConstantLR({ factor: 0.25, totalIters: 2 }), new PolynomialLR({ totalIters: 4, power: 2 })] });
-    const s = await setup(opt, { epochs: 6, lrSchedule, callbacks: { onStepEnd: (e) => { seen.push([e.epoch, opt.lr]); } } });
+    const s = await scheduleTrainer(opt, { epochs: 6, lrSchedule, callbacks: { onStepEnd: (e) => { seen.push([e.epoch, opt.lr]); } } });
     s.trainer.train();
     const want = [0.1, 0.1, 0.4, 0.4 * 0.5625, 0.4 * 0.25, 0.4 * 0.0625];
     expect(seen).toEqual(seen.map(([epoch]) => [epoch, want[epoch - 1]]));

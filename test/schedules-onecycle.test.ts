@@ -6,9 +6,10 @@
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, expectBits } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
+import { cyclingOptimizers, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
 import {
-  MultiLayerNet, Trainer, SGD, Momentum, Nesterov, Adam, AdamW, OneCycleLR, CosineAnnealingWarmRestarts, CosineAnnealingLR, SequentialLR, LinearLR,
-  createSchedule, type OneCycleLROptions, type Optimizer, type TrainerBaseOptions, type TrainerState,
+  MultiLayerNet, Trainer, SGD, Momentum, Nesterov, AdamW, OneCycleLR, CosineAnnealingWarmRestarts, CosineAnnealingLR,
+  SequentialLR, LinearLR, createSchedule, type OneCycleLROptions, type TrainerBaseOptions, type TrainerState,
 } from '../src/index.js';
 import { exactCosPiRatio } from '../src/runtime/exact-math.js';
 
@@ -260,29 +261,12 @@ describe('SequentialLR with a schedule of limited periods', () => {
 
 // ---- the Trainer
 
-/** 2-[8]-2 on 40 rows of two blobs, 10 steps an epoch at batch 4. */
-async function setup(optimizer: Optimizer, options: TrainerBaseOptions, seed = 5) {
-  const r = await makeRuntime({ seed });
-  const net = new MultiLayerNet(r, { inputSize: 2, hiddenSizeList: [8], outputSize: 2 });
-  const d = blobs(r, 40, 1, { spread: 0.5 });
-  const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { miniBatchSize: 4, optimizer, ...options });
-  return { r, net, trainer, end: () => { trainer.dispose(); r.dispose(); } };
-}
-
-/** The momentum option of our optimizers a OneCycleLR sets. */
-const momentumOf = (opt: Optimizer): number => (opt as { beta1?: number }).beta1 ?? (opt as { momentum?: number }).momentum!;
-
-const optimizers: Array<[string, () => Optimizer]> = [
-  ['Momentum', () => new Momentum({ lr: 0.3, momentum: 0.5 })],
-  ['Adam', () => new Adam({ lr: 0.3, beta1: 0.5 })],
-];
-
 describe('a Trainer with OneCycleLR', () => {
-  for (const [name, make] of optimizers) it(`sets the rate and ${name === 'Adam' ? 'beta1' : 'the momentum'} of every step as PyTorch's scheduler.step() after each batch (${name})`, async () => {
+  for (const [name, make] of cyclingOptimizers) it(`sets the rate and ${name === 'Adam' ? 'beta1' : 'the momentum'} of every step as PyTorch's scheduler.step() after each batch (${name})`, async () => {
     const o = { maxLr: 0.4, totalSteps: 60, pctStart: 0.25 };
     const opt = make();
     const seen: Array<{ lr: number; momentum: number }> = [];
-    const s = await setup(opt, { epochs: 6, lrSchedule: new OneCycleLR(o), callbacks: { onStepEnd: (e) => {
+    const s = await scheduleTrainer(opt, { epochs: 6, lrSchedule: new OneCycleLR(o), callbacks: { onStepEnd: (e) => {
       seen.push({ lr: (opt as Momentum).lr, momentum: momentumOf(opt) });
       expect(e.lr, `step ${e.iter}: StepEvent.lr is the rate the step used`).toBe((opt as Momentum).lr);
     } } });
@@ -304,7 +288,7 @@ describe('a Trainer with OneCycleLR', () => {
     const o = { maxLr: 0.4, totalSteps: 6, pctStart: 0.4, interval: 'epoch' as const };
     const opt = new Nesterov({ lr: 0.1 });
     const seen: number[][] = [];
-    const s = await setup(opt, { epochs: 6, lrSchedule: new OneCycleLR(o), callbacks: { onStepEnd: (e) => { seen.push([e.epoch, opt.lr, opt.momentum]); } } });
+    const s = await scheduleTrainer(opt, { epochs: 6, lrSchedule: new OneCycleLR(o), callbacks: { onStepEnd: (e) => { seen.push([e.epoch, opt.lr, opt.momentum]); } } });
     s.trainer.train();
     const ref = torchOneCycle(o);
     expect(seen).toHaveLength(60);
@@ -341,7 +325,7 @@ describe('a Trainer with OneCycleLR', () => {
       r.dispose();
     }
     // exactly as long as the cycle: trained
-    const fits = await setup(new Momentum(), { maxIterations: 34, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 34 }) });
+    const fits = await scheduleTrainer(new Momentum(), { maxIterations: 34, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 34 }) });
     expect(fits.trainer.train().steps).toBe(34);
     fits.end();
   });
@@ -363,27 +347,27 @@ describe('a Trainer with OneCycleLR', () => {
     }
     // AdamW's beta1 is cycled like Adam's
     const opt = new AdamW({ lr: 0.01 });
-    const s = await setup(opt, { maxIterations: 7, lrSchedule: new OneCycleLR({ maxLr: 0.1, totalSteps: 7 }) });
+    const s = await scheduleTrainer(opt, { maxIterations: 7, lrSchedule: new OneCycleLR({ maxLr: 0.1, totalSteps: 7 }) });
     s.trainer.train();
     expect(opt.beta1).toBe(new OneCycleLR({ maxLr: 0.1, totalSteps: 7 }).momentumAt!(6));
     s.end();
   });
 
-  for (const [name, make] of optimizers) it(`resumed from a state taken mid-run: the rate, ${name === 'Adam' ? 'beta1' : 'the momentum'} and parameters of the uninterrupted run, bit for bit (${name})`, async () => {
+  for (const [name, make] of cyclingOptimizers) it(`resumed from a state taken mid-run: the rate, ${name === 'Adam' ? 'beta1' : 'the momentum'} and parameters of the uninterrupted run, bit for bit (${name})`, async () => {
     const options = (): TrainerBaseOptions => ({ epochs: 5, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 50, pctStart: 0.35 }) });
     const wantOpt = make();
     const wantSeen: number[][] = [];
-    const want = await setup(wantOpt, { ...options(), callbacks: { onStepEnd: () => { wantSeen.push([(wantOpt as Momentum).lr, momentumOf(wantOpt)]); } } });
+    const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onStepEnd: () => { wantSeen.push([(wantOpt as Momentum).lr, momentumOf(wantOpt)]); } } });
     const wantResult = want.trainer.train();
     for (const at of [7, 23, 30, 50]) {
       const takenOpt = make();
-      const taken = await setup(takenOpt, options());
+      const taken = await scheduleTrainer(takenOpt, options());
       let state: TrainerState | null = null;
       await taken.trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; } } });
       taken.end();
       const opt = make();
       const seen: number[][] = [];
-      const again = await setup(opt, { ...options(), callbacks: { onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } } });
+      const again = await scheduleTrainer(opt, { ...options(), callbacks: { onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } } });
       again.r.reseed(77);
       again.trainer.resume(state!);
       // before any step: the optimizer's rate and momentum the uninterrupted run's after step `at`
@@ -396,7 +380,7 @@ describe('a Trainer with OneCycleLR', () => {
       again.end();
     }
     // a Trainer for a run too long for the schedule is refused when made: no state reaches it
-    await expect(setup(make(), { epochs: 5, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 49, pctStart: 0.35 }) })).rejects.toThrow(/^Trainer: lrSchedule OneCycleLR defines 49 steps, and this run takes 50 steps/);
+    await expect(scheduleTrainer(make(), { epochs: 5, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 49, pctStart: 0.35 }) })).rejects.toThrow(/^Trainer: lrSchedule OneCycleLR defines 49 steps, and this run takes 50 steps/);
     want.end();
   });
   it('per epoch, resumed at an epoch\'s end and within an epoch: the momentum of the uninterrupted run', async () => {
@@ -404,16 +388,16 @@ describe('a Trainer with OneCycleLR', () => {
     const wantOpt = new Nesterov({ lr: 0.1 });
     const after = new Map<string, number[]>();
     const note = (key: string) => { after.set(key, [wantOpt.lr, wantOpt.momentum]); };
-    const want = await setup(wantOpt, { ...options(), callbacks: { onEpochEnd: (e) => note(`epoch ${e.epoch}`), onStepEnd: (e) => note(`step ${e.iter}`) } });
+    const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onEpochEnd: (e) => note(`epoch ${e.epoch}`), onStepEnd: (e) => note(`step ${e.iter}`) } });
     want.trainer.train();
     for (const at of ['epoch 2', 'step 23', 'epoch 5']) {
       let state: TrainerState | null = null;
       const take = (key: string) => { if (key === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; };
-      const taken = await setup(new Nesterov({ lr: 0.1 }), { ...options(), callbacks: { onEpochEnd: (e) => take(`epoch ${e.epoch}`), onStepEnd: (e) => take(`step ${e.iter}`) } });
+      const taken = await scheduleTrainer(new Nesterov({ lr: 0.1 }), { ...options(), callbacks: { onEpochEnd: (e) => take(`epoch ${e.epoch}`), onStepEnd: (e) => take(`step ${e.iter}`) } });
       taken.trainer.train();
       taken.end();
       const opt = new Nesterov({ lr: 0.1, momentum: 0.5 });
-      const again = await setup(opt, options());
+      const again = await scheduleTrainer(opt, options());
       again.trainer.resume(state!);
       expect([opt.lr, opt.momentum], `resumed at ${at}`).toEqual(after.get(at));
       again.trainer.train();

@@ -427,6 +427,37 @@ describe('Trainer options on the command line', () => {
   });
 });
 
+describe('--mixup', () => {
+  it('is in the help of train', async () => {
+    const r = await run(['train', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}--mixup <alpha> +mixup \(Zhang et al\. 2018\) as timm's Mixup per batch/m);
+  });
+
+  it('mixes each training batch (another loss, the same evaluation code), is stored in checkpoints, and --resume keeps it to the same bits', async () => {
+    const args = ['--epochs', '2', '--optimizer', 'adam', '--lr', '0.01', ...SMALL];
+    const files = (name: string) => ({ model: path.join(tmp, `${name}.safetensors`), ck: path.join(tmp, `${name}-ck-{epoch}.safetensors`) });
+    const plain = files('no-mixup'), mixed = files('mixup');
+    const a = await run(['train', '--json', '--quiet', ...args, '--save', plain.model]);
+    const b = await run(['train', '--json', '--quiet', ...args, '--mixup', '0.4', '--save', mixed.model, '--checkpoint', mixed.ck, '--checkpoint-every', '1']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout) as TrainReport, rb = JSON.parse(b.stdout) as TrainReport;
+    expect(rb.history.map((h) => h.trainLoss), 'the steps\' losses are the mixed batches\'').not.toEqual(ra.history.map((h) => h.trainLoss));
+    const ck1 = mixed.ck.replace('{epoch}', '1');
+    expect(JSON.parse(readModelInfo(ck1).metadata['train.settings'])).toMatchObject({ mixup: 0.4 });
+    const resumed = path.join(tmp, 'mixup-resumed.safetensors');
+    const c = await run(['train', '--json', '--quiet', '--resume', ck1, '--save', resumed]);
+    expect(c.code, c.stderr).toBe(0);
+    expect((JSON.parse(c.stdout) as TrainReport).history).toEqual(rb.history.map((h) => ({ ...h, seconds: expect.any(Number) })));
+    const rt = await createRuntime({ threads: 1 });
+    const y = readModelFile(rt, mixed.model), z = readModelFile(rt, resumed);
+    for (const [k, t] of Object.entries(y.net.params)) expectBits((z.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), `${k} resumed`);
+    for (const m of [y, z]) m.net.dispose();
+    await rt.dispose();
+  });
+});
+
 describe('command-line edges', () => {
   it('bad values and flags the net ignores exit 2 naming the option, before data loads', async () => {
     const cases: Array<[string[], RegExp]> = [
@@ -450,6 +481,9 @@ describe('command-line edges', () => {
       [['--ema', '1.5'], /--ema: expected a decay in \[0, 1\] \(e\.g\. 0\.99\), got 1\.5/],
       [['--ema=-0.1'], /--ema: expected a decay in \[0, 1\] \(e\.g\. 0\.99\), got -0\.1/],
       [['--ema', 'high'], /--ema: expected a number, got 'high'/],
+      [['--mixup', '0'], /--mixup: expected a positive alpha \(Beta\(alpha, alpha\), e\.g\. 0\.2 or 1\), got 0/],
+      [['--mixup=-0.5'], /--mixup: expected a positive alpha .*got -0\.5/],
+      [['--mixup', '1e400'], /--mixup: 1e400 is out of range/],
       [['--label-smoothing', '1.5'], /--label-smoothing: expected a number in \[0, 1\], got 1.5/],
       [['--label-smoothing=-0.1'], /--label-smoothing: expected a number in \[0, 1\], got -0.1/],
       [['--epochs', '2', '--iterations', '5'], /give either --epochs or --iterations/],

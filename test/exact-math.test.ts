@@ -1,12 +1,12 @@
 // exactLog10, exactPow10 (the search's log-uniform draws), exactPowInt (Adam's
-// bias correction, the step and exponential schedules), exactPow (PolynomialLR's fractional powers) and exactCosPiRatio (the
+// bias correction, the step and exponential schedules), exactPow (PolynomialLR's fractional powers), exactLn and exactExp (mixup) and exactCosPiRatio (the
 // cosine schedule) give the double nearest the exact value, in Node and in
 // Chromium alike (this file runs in both), where `**`, Math.log10 and Math.cos
 // gave different last bits on the two. The tables come from Python's decimal
 // module at 90–100 digits (test/fixtures/exact-math-table.ts).
 import { describe, it, expect } from 'vitest';
-import { exactCosPiRatio, exactLog10, exactPow, exactPow10, exactPowInt } from '../src/runtime/exact-math.js';
-import { COS_PI_RATIO, LOG10, POW, POW10, POW_INT } from './fixtures/exact-math-table.js';
+import { exactCosPiRatio, exactExp, exactLn, exactLog10, exactPow, exactPow10, exactPowInt } from '../src/runtime/exact-math.js';
+import { COS_PI_RATIO, EXP, LN, LOG10, POW, POW10, POW_INT } from './fixtures/exact-math-table.js';
 
 describe('exact powers, logarithms and cosines', () => {
   it('10^x: the nearest double, over the book\'s lr and weight-decay exponents, subnormals, overflow', () => {
@@ -35,6 +35,15 @@ describe('exact powers, logarithms and cosines', () => {
     const wrong = POW.filter(([x, p, v]) => !Object.is(exactPow(x, p), v)).map(([x, p, v]) => `${x}^${p}: ${exactPow(x, p)}, expected ${v}`);
     expect(wrong).toEqual([]);
     expect([exactPow(0, 0.9), exactPow(0, 0), exactPow(0, -1), exactPow(1, 1e300)]).toEqual([0, 1, Infinity, 1]);
+  });
+
+  it('ln x and e^y: the nearest double (mixup\'s gamma draws and λ), ln 0 = −Infinity', () => {
+    const wrong = [
+      ...LN.filter(([x, v]) => !Object.is(exactLn(x), v)).map(([x, v]) => `ln ${x}: ${exactLn(x)}, expected ${v}`),
+      ...EXP.filter(([y, v]) => !Object.is(exactExp(y), v)).map(([y, v]) => `e^${y}: ${exactExp(y)}, expected ${v}`),
+    ];
+    expect(wrong).toEqual([]);
+    expect([exactLn(0), exactLn(1), exactExp(0)]).toEqual([-Infinity, 0, 1]);
   });
 
   it('cos(πk/n) over several periods, with the exact zeros and ±1 of the quarter turns', () => {

@@ -205,6 +205,18 @@ export function exactPow(x: number, p: number): number {
   return expDD(mulNumber(lnDD(x), p));
 }
 
+/** ln x for a finite x ≥ 0 (ln 0 = −Infinity), the same bits on every engine (mixup's gamma draws). */
+export function exactLn(x: number): number {
+  if (x === 0) return -Infinity;
+  const v = lnDD(x);
+  return v[0] + v[1];
+}
+
+/** e^y for a finite y, the same bits on every engine (mixup's λ from two log-gammas). */
+export function exactExp(y: number): number {
+  return expDD([y, 0]);
+}
+
 /** log10 x for a finite x > 0, the same bits on every engine. */
 export function exactLog10(x: number): number {
   return div(lnDD(x), LN10)[0];

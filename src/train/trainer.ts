@@ -26,6 +26,7 @@ import { NetCopy, ParamAverage, StepGuard } from './rollback.js';
 import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
 import { clipGradNorm, clipGradValue } from './clip.js';
+import { Mixup, checkMixup, type MixupOptions } from './mixup.js';
 
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
 export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
@@ -193,6 +194,17 @@ export interface TrainerBaseOptions {
    * Checkpoints keep the averages (resume() restores them); emaParams() gives copies mid-run. Default: none.
    */
   ema?: EmaOptions;
+  /**
+   * mixup (Zhang et al. 2018) as timm's Mixup applies it per batch (mode 'batch', cutmix off): before each step a
+   * λ ~ Beta(alpha, alpha) is drawn from the runtime's random stream and the batch becomes λ·x + (1 − λ)·x with its
+   * rows reversed, its targets λ·onehot(t) + (1 − λ)·onehot(t reversed) (target rows given as tensors mix alike).
+   * λ is drawn by drawBeta (src/train/mixup.ts: Marsaglia–Tsang gamma variates), so seeded runs keep their bits on
+   * any host and thread count, and a failed step or a resumed run draws it again. An odd batch's middle row is its
+   * own partner (timm asserts an even batch). Applied after `augment` (timm mixes after the other augmentations),
+   * which sees the batch unmixed. The step's loss is the mixed batch's; the epoch's evaluation runs on the data unmixed. A net's label smoothing applies to the mixed rows, which is
+   * timm's smoothing of each one-hot before mixing. step() called directly does not mix. Default: none.
+   */
+  mixup?: MixupOptions;
 }
 
 /** What TrainerOptions.onProgress gets after every step ('step') and every epoch ('epoch'): a fresh plain object. */
@@ -395,7 +407,7 @@ const TRAINER_KEY = 'trainer';
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
-  'clipGradNorm', 'clipGradValue', 'ema',
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup',
 ]);
 const EMA_KEYS = new Set(['decay']);
 const EARLY_STOPPING_KEYS = new Set(['patience', 'monitor', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
@@ -491,6 +503,8 @@ export class Trainer {
   private splitSeed: number | null = null;
   private wait = 0;
   private readonly faults: WorkerFaultRecord[] = [];
+  /** TrainerOptions.mixup's draws and buffers (null without the option). */
+  private readonly mixup: Mixup | null = null;
   /** The last step's gradient norm before clipping (with clipGradNorm), for its StepEvent. */
   private gradNorm = NaN;
 
@@ -514,7 +528,7 @@ export class Trainer {
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
-      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema,
+      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
@@ -593,6 +607,7 @@ export class Trainer {
       // Keras's check of ema_momentum (base_optimizer.py): [0, 1]
       if (!(typeof ema.decay === 'number' && ema.decay >= 0 && ema.decay <= 1)) throw badNumber(ema.decay, `Trainer: ema.decay must be a number in [0, 1] (Keras's ema_momentum, e.g. 0.99), got ${shown(ema.decay)}`);
     }
+    if (mixup !== undefined) checkMixup(mixup);
     if (options.callbacks !== undefined) checkCallbacks('Trainer: callbacks', options.callbacks);
     if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
@@ -647,6 +662,7 @@ export class Trainer {
       this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
       // its block made now, once: no step allocates
       if (ema) this.ema = new ParamAverage(network, ema.decay);
+      if (mixup) this.mixup = new Mixup(mixup.alpha, this.buffers, this.classes);
     } catch (e) {
       this.release();
       throw e;
@@ -1234,7 +1250,9 @@ export class Trainer {
           k.gatherRows(tb.ptr, t.ptr, idx, B, tRowLen);
           splits?.begin();
           const input = augment === undefined ? xb : augmented(augment, xb, tb);
-          loss = this.stepRetried(input, tb, this.iter);
+          // mixup after augmentation, as timm mixes the batch its loader augmented; its λ is one of the step's draws
+          const mixed = this.mixup?.mix(input, tb);
+          loss = this.stepRetried(mixed?.x ?? input, mixed?.t ?? tb, this.iter);
         } catch (e) {
           splits?.abort();
           // a step that threw changed nothing, its draws included (a batch with replacement, augmentation, dropout,

@@ -5,7 +5,8 @@
 // by its frozen copy (net.freeze(): weights packed once), and of the net saved
 // and read back by loadModelAsync from the host's own Response; and the Trainer's
 // path (fit() with batch norm, dropout, decay, AdamW, a schedule, sampling with
-// replacement, a validation split, augmentation): parameters and epoch records. Plain
+// replacement, a validation split, augmentation; label smoothing, mixup, an EMA of
+// the weights, a one-cycle schedule, clipping): parameters and epoch records. Plain
 // JavaScript with no import, so Node, Chromium, workerd, Bun and Deno all load
 // it as is; the caller passes the simdnn module it imported and the runtime.
 
@@ -108,12 +109,19 @@ async function fitHash(simdnn, rt) {
     inputDim: [1, 28, 28], convParam: { filterNum: 8, filterSize: 5, pad: 0, stride: 1 }, hiddenSize: 32, outputSize: 10,
   });
   runs.push({ net: conv, trainer: new simdnn.Trainer(conv, images.x, imageLabels, images.x, imageLabels, { epochs: 2, miniBatchSize: 10, optimizer: 'momentum', augment }) });
+  // label smoothing, mixup (λ from log-gammas: exactLn, exactExp), the weights' moving average, a one-cycle
+  // schedule per step (cos of a fractional phase, momentum cycled) and gradient clipping by norm
+  const smooth = new simdnn.MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [64], outputSize: 10, labelSmoothing: 0.1 });
+  runs.push({ net: smooth, trainer: new simdnn.Trainer(smooth, x, labels, x, labels, {
+    epochs: 2, miniBatchSize: 20, optimizer: 'momentum', mixup: { alpha: 0.4 }, ema: { decay: 0.9 }, clipGradNorm: 1,
+    lrSchedule: new simdnn.OneCycleLR({ maxLr: 0.1, totalSteps: 12 }),
+  }) });
   const records = [];
   for (const { trainer } of runs) {
     const result = await trainer.fit();
     records.push(result.epochs.map(({ seconds: _, ...rest }) => rest));
   }
-  const params = [await hashParams(mlp), await hashParams(conv)];
+  const params = [await hashParams(mlp), await hashParams(conv), await hashParams(smooth)];
   for (const { net, trainer } of runs) { trainer.dispose(); net.dispose(); }
   augment.dispose();
   for (const tensor of [x, labels, images.x, imageLabels]) tensor.dispose();

@@ -29,7 +29,8 @@ const SHORT = ['--epochs', '1', '--train-rows', '500', '--test-rows', '200'];
 describe('help', () => {
   const flags = ['net', 'hidden', 'activation', 'init', 'optimizer', 'lr', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps',
     'weight-decay', 'l1', 'batchnorm', 'dropout', 'epochs', 'iterations', 'batch', 'seed', 'data', 'train-rows', 'test-rows', 'lr-schedule', 'augment',
-    'val-split', 'early-stop', 'early-stop-monitor', 'clip-grad-norm', 'clip-grad-value', 'save', 'checkpoint', 'checkpoint-every', 'resume', 'threads', 'relaxed', 'json', 'quiet', 'help'];
+    'val-split', 'early-stop', 'early-stop-monitor', 'clip-grad-norm', 'clip-grad-value', 'label-smoothing', 'ema', 'mixup', 'save',
+    'checkpoint', 'checkpoint-every', 'resume', 'threads', 'relaxed', 'json', 'quiet', 'help'];
 
   it('documents every option of train, with its default', async () => {
     for (const argv of [['train', '--help'], ['train', '-h']]) {
@@ -45,7 +46,7 @@ describe('help', () => {
       expect(r.stdout).not.toMatch(/0\.0000/);
     }
     for (const argv of [['--help'], ['-h']]) {
-      expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network.*\n {2}predict +evaluate a saved model.*\n {2}info +show a model file/);
+      expect((await run(argv)).stdout).toMatch(/Commands:\n {2}train +train a network.*\n {2}lr-find +.*\n {2}predict +evaluate a saved model.*\n {2}info +show a model file/);
     }
     for (const command of ['predict', 'info']) expect((await run([command, '--help'])).stdout).toMatch(new RegExp(`^Usage: simdnn ${command} \\[options\\]`));
     expect((await run(['help', 'predict'])).stdout).toBe((await run(['predict', '--help'])).stdout);

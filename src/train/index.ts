@@ -8,3 +8,8 @@ export type { ThreadUse } from './split-choice.js';
 export { layerActivations, type LayerActivation } from './activations.js';
 export { clipGradNorm, clipGradValue } from './clip.js';
 export { optimizeScalars } from './scalars.js';
+export type { MixupOptions } from './mixup.js';
+export {
+  lrFinder, lrFinderAsync, lrFinderRate, lrFinderSuggestions, smoothLosses, type LRFinderOptions, type LRFinderBaseOptions,
+  type LRFinderAsyncOptions, type LRFinderResult, type LRFinderStep, type LRFinderStop, type LRSuggestions,
+} from './lr-finder.js';

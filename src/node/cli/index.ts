@@ -6,6 +6,7 @@ import { commandHelp, parseOptions, UsageError, type CliIO, type Command } from 
 import { infoCommand } from './info.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
+import { lrFindCommand } from './lr-find.js';
 import { experimentCommand } from './experiment.js';
 import { searchCommand } from './search.js';
 import { workerCommand } from './worker.js';
@@ -17,6 +18,7 @@ export type { PredictReport } from './predict.js';
 /** Every `simdnn <command>`, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
   trainCommand,
+  lrFindCommand,
   predictCommand,
   infoCommand,
   experimentCommand,

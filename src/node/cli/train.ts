@@ -80,6 +80,8 @@ export interface TrainSettings {
   clipGradValue?: number;
   /** The decay of a moving average of the parameters, which the run ends with (TrainerOptions.ema). */
   ema?: number;
+  /** mixup's α: each training batch mixed with its reversed rows by λ ~ Beta(α, α) (TrainerOptions.mixup). */
+  mixup?: number;
   save?: string;
   /** Checkpoint path; `{epoch}` in it is replaced by the epoch. */
   checkpoint?: string;
@@ -95,7 +97,7 @@ export interface TrainSettings {
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
 const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing',
   'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
-  'clipGradNorm', 'clipGradValue', 'ema'] as const;
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
 const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
@@ -117,7 +119,7 @@ const TAKES: Record<string, readonly NetKind[]> = {
   augment: ['simple-conv', 'deep-conv'],
 };
 
-interface Flag extends OptionSpec {
+export interface Flag extends OptionSpec {
   /** The createOptimizer parameter this flag sets. */
   optimizerParam?: string;
 }
@@ -135,7 +137,7 @@ function fmtDefault(v: number): string {
   return v !== 0 && Math.abs(v) < 1e-4 ? v.toExponential() : String(v);
 }
 
-const FLAGS: readonly Flag[] = [
+export const FLAGS: readonly Flag[] = [
   { name: 'net', value: 'name', default: 'mlp', help: `network: ${NET_KINDS.map((k) => `${k} (${NET_SUMMARIES[k]})`).join('; ')}` },
   { name: 'hidden', value: 'n,n,...', default: '100,100', help: "hidden layer sizes (simple-conv: one size, default 100); 'none' for no hidden layer (softmax regression)" },
   { name: 'activation', value: 'name', default: 'relu', help: ACTIVATIONS.join(', ') },
@@ -170,6 +172,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'clip-grad-norm', value: 'x', help: "clip each step's gradients to this 2-norm over all of them before the update (PyTorch's clip_grad_norm_)" },
   { name: 'clip-grad-value', value: 'x', help: "clamp each step's gradient elements to [-x, x] before the update (PyTorch's clip_grad_value_; before --clip-grad-norm)" },
   { name: 'ema', value: 'decay', help: "keep a moving average of the parameters (decay in [0, 1], e.g. 0.99: Keras's use_ema, ema_momentum) and end the run with it; --early-stop's best epoch wins over it, and the figures shown are the raw parameters'" },
+  { name: 'mixup', value: 'alpha', help: "mixup (Zhang et al. 2018) as timm's Mixup per batch: each training batch becomes λ·x + (1-λ)·x with its rows reversed, its targets mixed alike, λ ~ Beta(alpha, alpha) drawn per step (alpha > 0, e.g. 0.2 or 1); after --augment; the figures per epoch are on unmixed data" },
   { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
@@ -237,7 +240,7 @@ function checkOptimizerValue(optimizer: string, flag: string, param: string, val
   }
 }
 
-function makeOptimizer(s: TrainSettings): ElementwiseOptimizer {
+export function makeOptimizer(s: TrainSettings): ElementwiseOptimizer {
   try {
     return createOptimizer(s.optimizer as OptimizerName, s.optimizerParams); // checked at run time (a UsageError below)
   } catch (e) {
@@ -273,7 +276,7 @@ export function parseTrainArgs(args: readonly string[]): TrainSettings {
 }
 
 /** The settings from parsed option values; throws a UsageError on anything wrong. */
-function trainSettings(values: CommandContext['values']): TrainSettings {
+export function trainSettings(values: CommandContext['values']): TrainSettings {
   const get = (name: string): string => {
     const v = values[name];
     return typeof v === 'string' ? v : FLAGS.find((f) => f.name === name)!.default!;
@@ -347,6 +350,11 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     if (!(v >= 0 && v <= 1)) throw new UsageError(`--ema: expected a decay in [0, 1] (e.g. 0.99), got ${t}`);
     return v;
   });
+  const mixup = optional('mixup', (t) => {
+    const v = numberValue('mixup', t);
+    if (!(v > 0)) throw new UsageError(`--mixup: expected a positive alpha (Beta(alpha, alpha), e.g. 0.2 or 1), got ${t}`);
+    return v;
+  });
   const save = optional('save', (t) => t);
   const checkpointEvery = optional('checkpoint-every', (t) => intValue('checkpoint-every', t, 1));
   let checkpoint = optional('checkpoint', (t) => t);
@@ -383,6 +391,7 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
     clipGradNorm,
     clipGradValue,
     ema,
+    mixup,
     save,
     checkpoint,
     checkpointEvery,
@@ -394,7 +403,7 @@ function trainSettings(values: CommandContext['values']): TrainSettings {
 }
 
 /** The spec of the net the settings describe, for data of this shape and class count. */
-function netSpec(s: TrainSettings, inputShape: number[], classes: number): NetSpec {
+export function netSpec(s: TrainSettings, inputShape: number[], classes: number): NetSpec {
   const smoothing = s.labelSmoothing ? { labelSmoothing: s.labelSmoothing } : {};
   const mlp = {
     inputSize: inputShape.reduce((a, b) => a * b, 1),
@@ -605,7 +614,7 @@ const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
   l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
   trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
-  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number',
+  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number', mixup: 'number',
 };
 
 /**
@@ -706,6 +715,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.clipGradNorm !== undefined ? { clipGradNorm: s.clipGradNorm } : {}),
       ...(s.clipGradValue !== undefined ? { clipGradValue: s.clipGradValue } : {}),
       ...(s.ema !== undefined ? { ema: { decay: s.ema } } : {}),
+      ...(s.mixup !== undefined ? { mixup: { alpha: s.mixup } } : {}),
       ...(s.earlyStop !== undefined ? { earlyStopping: { patience: s.earlyStop, monitor: MONITORS[s.earlyStopMonitor ?? 'val-loss'], restoreBest: true } } : {}),
       onProgress: (p) => progress.update(p),
       callbacks: {

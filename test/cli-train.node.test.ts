@@ -16,6 +16,7 @@ import { runCli } from './helpers/cli.js';
 import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
 import { createRuntime, usableThreads } from '../src/node/runtime.js';
 import { encodeIdx } from '../src/data/idx.js';
+import { disposeData, loadData } from '../src/node/cli/common.js';
 import { expectBits, rng } from './helpers/runtime.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -421,6 +422,13 @@ describe('Trainer options on the command line', () => {
     const rt = await createRuntime({ threads: 1 });
     const x = readModelFile(rt, raw.model), y = readModelFile(rt, ema.model), z = readModelFile(rt, resumed);
     expect(Array.from(y.net.params.W1.toArray()), 'the averages, not the last step\'s parameters').not.toEqual(Array.from(x.net.params.W1.toArray()));
+    // the report's `averaged`: the saved (averaged) model's test figures, as evaluating the file gives them; none without --ema
+    const test = await loadData(rt, 'mnist', { flatten: true, testRows: 100 });
+    const figures = y.net.evaluate(test.xTest, test.tTest);
+    expect(rb.averaged).toEqual({ testAcc: figures.accuracy, testLoss: figures.loss });
+    expect(JSON.parse(readModelInfo(ema.model).metadata['train.result'])).toMatchObject({ averagedTestAcc: figures.accuracy });
+    expect(ra.averaged).toBeUndefined();
+    disposeData(test);
     for (const [k, t] of Object.entries(y.net.params)) expectBits((z.net.params as Record<string, typeof t>)[k].toArray(), t.toArray(), `${k} resumed`);
     for (const m of [x, y, z]) m.net.dispose();
     await rt.dispose();

@@ -12,6 +12,7 @@ import type { ActivationName } from '../../layers/activations.js';
 import { RandomAffine } from '../../data/augment.js';
 import type { WeightInit } from '../../nets/init.js';
 import { buildNet, NET_KINDS, type NamedNet, type NetKind, type NetSpec } from '../../nets/registry.js';
+import type { Sequential } from '../../nets/sequential.js';
 import type { ElementwiseOptimizer } from '../../optim/optimizer.js';
 import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName } from '../../optim/registry.js';
 import { createSchedule, scheduleNames, type LRSchedule, type ScheduleName, type ScheduleOptionsMap } from '../../optim/schedules.js';
@@ -507,6 +508,11 @@ export interface TrainReport {
   stopReason: TrainResult['stopReason'];
   /** The epoch whose parameters early stopping kept. */
   bestEpoch?: number;
+  /**
+   * With --ema (and no --early-stop, whose best epoch's raw parameters win): the test figures of the parameters the
+   * run ended with and saved, the moving average; the figures above are the last epoch's raw parameters', as Keras's history.
+   */
+  averaged?: { testAcc: number; testLoss: number };
   /** Wall time of this process's training, evaluations included. */
   seconds: number;
   /** Optimizer steps per second of stepping (evaluations excluded). */
@@ -550,6 +556,7 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     steps: result.steps,
     stopReason: result.stopReason,
     ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch } : {}),
+    ...(s.ema !== undefined && s.earlyStop === undefined ? { averaged: averagedFigures(trainer.network, data) } : {}),
     seconds,
     stepsPerSec: result.steps / stepSeconds,
     loadSeconds,
@@ -562,11 +569,18 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
   };
 }
 
+/** The test figures of the net as the run left it (with --ema, the averaged parameters it saves). */
+function averagedFigures(net: Sequential, data: LoadedDataSet): { testAcc: number; testLoss: number } {
+  const { accuracy, loss } = net.evaluate(data.xTest, data.tTest);
+  return { testAcc: accuracy, testLoss: loss };
+}
+
 function fmtSummary(r: TrainReport): string {
   const kept = r.bestEpoch !== undefined && r.bestEpoch !== r.epochs ? ` (the figures of epoch ${r.bestEpoch}, the best, whose parameters were kept)` : '';
   // a run --resume found finished trained nothing here: no time or rate of this process to show
   const timing = r.alreadyFinished ? `already finished in ${r.resumedFrom}, nothing trained` : `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s${fmtThreadUse(r.threadUse)}`;
-  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}  epochs ${r.epochs}${kept}  ${timing}\n`;
+  const averaged = r.averaged ? `  averaged test acc ${r.averaged.testAcc.toFixed(4)}` : '';
+  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}${averaged}  epochs ${r.epochs}${kept}  ${timing}\n`;
 }
 
 /** Which way the steps ran, when the Trainer timed both (nothing without a pool). */
@@ -796,6 +810,7 @@ function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string>
     [SETTINGS_KEY]: JSON.stringify(runSettings(s)),
     'train.result': JSON.stringify({
       epochs: r.epochs, steps: r.steps, trainAcc: r.trainAcc, testAcc: r.testAcc, ...(r.valAcc !== undefined ? { valAcc: r.valAcc } : {}), ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch } : {}),
+      ...(r.averaged ? { averagedTestAcc: r.averaged.testAcc } : {}),
     }),
   };
 }

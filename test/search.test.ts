@@ -5,10 +5,10 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { makeRuntime, randomArray, randomInts } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { AdamW, ConcurrentRunError, MultiLayerNet, SGD, Trainer } from '../src/index.js';
+import { AdamW, ConcurrentRunError, Momentum, MultiLayerNet, SGD, Trainer } from '../src/index.js';
 import {
   AshaScheduler, ashaRungs, resumeFrom, type Executor, choice, hyperparameterSearch, inlineExecutor, int, logUniform, runTrial, sampleSettings, trialSeed,
-  trialJob, uniform, checkSpace, searchChart, type DataLoader, type Dimension, type SearchSpace, type SettingValue, type TrialResult,
+  trialJob, uniform, checkSpace, checkSpaceSettings, searchChart, type DataLoader, type Dimension, type SearchSpace, type SettingValue, type TrialResult,
 } from '../src/search/index.js';
 
 /** A space of any names, as sampleSettings draws it (a search refuses the names no trial takes). */
@@ -454,6 +454,31 @@ describe('settings checked before the first job', () => {
     expect(trial.status).toBe('ok');
     expect(trial.history).toEqual(await byHand(0));
     expect(trial.history).not.toEqual(await byHand(0.5));
+    for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose();
+  });
+
+  it('a mixup setting is the trial Trainer\'s (a hand-made run\'s bits), 0 none; a space\'s fixed value is checked, and ema is no setting', async () => {
+    const d = await tinyData(rt, {});
+    const base = { lr: 0.05, optimizer: 'momentum', hidden: [8, 8], batchSize: 20 };
+    const run = async (extra: Record<string, number>) =>
+      (await runTrial(rt, { study: 's', index: 0, seed: 7, settings: { ...base, ...extra }, epochs: 3, data: {} }, d)).history;
+    const byHand = async (options: object) => {
+      rt.reseed(7);
+      const net = new MultiLayerNet(rt, { inputSize: 12, hiddenSizeList: [8, 8], outputSize: 3 });
+      const trainer = new Trainer(net, d.xTrain, d.tTrain, d.xVal, d.tVal, { epochs: 3, miniBatchSize: 20, optimizer: new Momentum({ lr: 0.05 }), ...options });
+      try {
+        return (await trainer.fit()).epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, trainAcc: e.trainAcc, valLoss: e.testLoss, valAcc: e.testAcc }));
+      } finally { trainer.dispose(); net.dispose(); }
+    };
+    const plain = await run({});
+    expect(plain).toEqual(await byHand({}));
+    expect(await run({ mixup: 0 })).toEqual(plain);
+    const mixed = await run({ mixup: 0.4 });
+    expect(mixed).toEqual(await byHand({ mixup: { alpha: 0.4 } }));
+    expect(mixed).not.toEqual(plain);
+    expect(() => checkSpaceSettings({ lr: 0.1, mixup: -1 } as never)).toThrow(new RangeError("settings.mixup: expected Beta(α, α)'s α >= 0 (0: no mixup), got -1"));
+    // a trial is judged by its epochs' records, the raw parameters' (as Keras's history): an EMA would change nothing there
+    expect(() => checkSpaceSettings({ lr: 0.1, ema: 0.9 } as never)).toThrow(/ema/);
     for (const t of [d.xTrain, d.tTrain, d.xVal, d.tVal]) t.dispose();
   });
 

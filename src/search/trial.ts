@@ -84,9 +84,12 @@ export interface TrialResult {
  * - `weightDecay`: the net's L2 λ (with adamw its decoupled decay instead, as `simdnn train` takes it); `hidden` (sizes) or `hiddenSize` × `hiddenLayers` (default 6 × 100);
  * - `activation`, `init` (the net's weightInitStd, default 'relu'), `batchSize` (default 100);
  * - `dropout` (ratio, 0 = none) and `batchnorm` (boolean): either one builds MultiLayerNetExtend;
- * - `labelSmoothing` (ε, default 0): the loss's, in the validation loss too (rank trials that differ in it by accuracy).
+ * - `labelSmoothing` (ε, default 0): the loss's, in the validation loss too (rank trials that differ in it by accuracy);
+ * - `mixup` (α, 0 = none): the Trainer's mixup. (Not the Trainer's `ema`: a trial is judged by its epochs'
+ *   records, which are the raw parameters', as Keras's history.)
  */
-export const TRIAL_SETTINGS = ['lr', 'optimizer', 'weightDecay', 'hidden', 'hiddenSize', 'hiddenLayers', 'activation', 'init', 'batchSize', 'dropout', 'batchnorm', 'labelSmoothing'] as const;
+export const TRIAL_SETTINGS = ['lr', 'optimizer', 'weightDecay', 'hidden', 'hiddenSize', 'hiddenLayers', 'activation', 'init', 'batchSize', 'dropout', 'batchnorm',
+  'labelSmoothing', 'mixup'] as const;
 
 const DEFAULT_HIDDEN = [100, 100, 100, 100, 100, 100];
 
@@ -115,6 +118,13 @@ function batchSize(s: Settings): number {
   const n = num(s, 'batchSize', 100);
   if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`settings.batchSize: expected a positive integer, got ${n}`);
   return n;
+}
+
+/** The Trainer's mixup a trial's settings ask for (α > 0; 0 or absent: none). */
+function trainerExtras(s: Settings): { mixup?: { alpha: number } } {
+  const alpha = num(s, 'mixup', 0);
+  if (!(alpha >= 0 && alpha < Infinity)) throw new RangeError(`settings.mixup: expected Beta(α, α)'s α >= 0 (0: no mixup), got ${alpha}`);
+  return alpha > 0 ? { mixup: { alpha } } : {};
 }
 
 /** A setting's optimizer as createOptimizer takes it (any casing; default 'sgd'), not yet checked. */
@@ -176,6 +186,7 @@ export function checkSpaceSettings(space: SearchSpace): void {
   if (isDimension(space.hidden)) fixed.hidden = []; // a drawn `hidden` overrides hiddenSize and hiddenLayers
   trialNetSpec(fixed, 1, 1);
   batchSize(fixed);
+  trainerExtras(fixed);
   for (const o of optimizers) optimizerOf(fixed, o); // holds no memory until its first step
 }
 
@@ -268,6 +279,7 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
       epochs: job.epochs,
       miniBatchSize: batchSize(job.settings),
       optimizer,
+      ...trainerExtras(job.settings),
       onProgress: (p) => {
         const r = p.record;
         if (!r) return;

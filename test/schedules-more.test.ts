@@ -4,12 +4,12 @@
 // the rate and the momentum (or Adam's beta1) of every step, and a resumed run's bits.
 import { exactPow } from '../src/runtime/exact-math.js';
 import { describe, it, expect } from 'vitest';
-import { makeRuntime, expectBits } from './helpers/runtime.js';
+import { makeRuntime } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
-import { cyclingOptimizers, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
+import { cyclingOptimizers, expectResumesAsUninterrupted, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
 import {
   MultiLayerNet, Trainer, SGD, Momentum, ConstantLR, PolynomialLR, CyclicLR, SequentialLR, LinearLR, createSchedule,
-  scheduleNames, type CyclicLROptions, type LRSchedule, type TrainerBaseOptions, type TrainerState,
+  scheduleNames, type CyclicLROptions, type LRSchedule, type TrainerBaseOptions,
 } from '../src/index.js';
 
 /** PyTorch's ConstantLR._get_closed_form_lr: base_lr * (factor + (last_epoch >= total_iters) * (1 - factor)). */
@@ -278,30 +278,7 @@ describe('a Trainer with CyclicLR', () => {
 
   for (const [name, make] of cyclingOptimizers) it(`resumed from a state taken mid-run: the rate, ${name === 'Adam' ? 'beta1' : 'the momentum'} and parameters of the uninterrupted run, bit for bit (${name})`, async () => {
     const options = (): TrainerBaseOptions => ({ epochs: 5, lrSchedule: new CyclicLR({ ...o, mode: 'exp_range', gamma: 0.98 }) });
-    const wantOpt = make();
-    const wantSeen: number[][] = [];
-    const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onStepEnd: () => { wantSeen.push([(wantOpt as Momentum).lr, momentumOf(wantOpt)]); } } });
-    const wantResult = want.trainer.train();
-    for (const at of [7, 23, 30, 50]) {
-      const taken = await scheduleTrainer(make(), options());
-      let state: TrainerState | null = null;
-      await taken.trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; } } });
-      taken.end();
-      const opt = make();
-      const seen: number[][] = [];
-      const again = await scheduleTrainer(opt, { ...options(), callbacks: { onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } } });
-      again.r.reseed(77);
-      again.trainer.resume(state!);
-      // before any step: the optimizer's rate and momentum the uninterrupted run's after step `at`
-      expect([(opt as Momentum).lr, momentumOf(opt)], `${name}, resumed at ${at}`).toEqual(wantSeen[at - 1]);
-      const result = again.trainer.train();
-      expect(seen, `${name}, resumed at ${at}`).toEqual(wantSeen.slice(at));
-      expect(result.epochs.map((e) => e.lr)).toEqual(wantResult.epochs.map((e) => e.lr));
-      const a = again.net.exportParams(), b = want.net.exportParams();
-      for (const k of Object.keys(b)) expectBits(a[k].data, b[k].data, `${name}, resumed at ${at}: ${k}`);
-      again.end();
-    }
-    want.end();
+    await expectResumesAsUninterrupted(name, make, options, [7, 23, 30, 50]);
   });
 
   it('per epoch with ConstantLR then PolynomialLR in a SequentialLR: each epoch\'s steps at the epoch\'s rate', async () => {

@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, expectBits } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
-import { cyclingOptimizers, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
+import { cyclingOptimizers, expectResumesAsUninterrupted, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
 import {
   MultiLayerNet, Trainer, SGD, Momentum, Nesterov, AdamW, OneCycleLR, CosineAnnealingWarmRestarts, CosineAnnealingLR,
   SequentialLR, LinearLR, createSchedule, type OneCycleLROptions, type TrainerBaseOptions, type TrainerState,
@@ -355,33 +355,9 @@ describe('a Trainer with OneCycleLR', () => {
 
   for (const [name, make] of cyclingOptimizers) it(`resumed from a state taken mid-run: the rate, ${name === 'Adam' ? 'beta1' : 'the momentum'} and parameters of the uninterrupted run, bit for bit (${name})`, async () => {
     const options = (): TrainerBaseOptions => ({ epochs: 5, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 50, pctStart: 0.35 }) });
-    const wantOpt = make();
-    const wantSeen: number[][] = [];
-    const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onStepEnd: () => { wantSeen.push([(wantOpt as Momentum).lr, momentumOf(wantOpt)]); } } });
-    const wantResult = want.trainer.train();
-    for (const at of [7, 23, 30, 50]) {
-      const takenOpt = make();
-      const taken = await scheduleTrainer(takenOpt, options());
-      let state: TrainerState | null = null;
-      await taken.trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; } } });
-      taken.end();
-      const opt = make();
-      const seen: number[][] = [];
-      const again = await scheduleTrainer(opt, { ...options(), callbacks: { onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } } });
-      again.r.reseed(77);
-      again.trainer.resume(state!);
-      // before any step: the optimizer's rate and momentum the uninterrupted run's after step `at`
-      expect([(opt as Momentum).lr, momentumOf(opt)], `${name}, resumed at ${at}`).toEqual(wantSeen[at - 1]);
-      const result = again.trainer.train();
-      expect(seen, `${name}, resumed at ${at}`).toEqual(wantSeen.slice(at));
-      expect(result.epochs.map((e) => e.lr)).toEqual(wantResult.epochs.map((e) => e.lr));
-      const a = again.net.exportParams(), b = want.net.exportParams();
-      for (const k of Object.keys(b)) expectBits(a[k].data, b[k].data, `${name}, resumed at ${at}: ${k}`);
-      again.end();
-    }
+    await expectResumesAsUninterrupted(name, make, options, [7, 23, 30, 50]);
     // a Trainer for a run too long for the schedule is refused when made: no state reaches it
     await expect(scheduleTrainer(make(), { epochs: 5, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 49, pctStart: 0.35 }) })).rejects.toThrow(/^Trainer: lrSchedule OneCycleLR defines 49 steps, and this run takes 50 steps/);
-    want.end();
   });
   it('per epoch, resumed at an epoch\'s end and within an epoch: the momentum of the uninterrupted run', async () => {
     const options = (): TrainerBaseOptions => ({ epochs: 5, lrSchedule: new OneCycleLR({ maxLr: 0.4, totalSteps: 5, pctStart: 0.5, interval: 'epoch' }) });

@@ -1,8 +1,9 @@
 // The Trainer the schedule tests run their schedules in: a 2-[8]-2 MultiLayerNet on 40 rows of two blobs,
 // 10 steps an epoch at batch 4, and the two optimizers whose momentum a cycling schedule sets.
-import { makeRuntime } from './runtime.js';
+import { expect } from 'vitest';
+import { expectBits, makeRuntime } from './runtime.js';
 import { blobs } from './blobs.js';
-import { Adam, Momentum, MultiLayerNet, Trainer, type Optimizer, type TrainerBaseOptions } from '../../src/index.js';
+import { Adam, Momentum, MultiLayerNet, Trainer, type Optimizer, type TrainerBaseOptions, type TrainerState } from '../../src/index.js';
 
 /** The net, its Trainer with `optimizer` and `options`, on a runtime of its own; end() frees them. */
 export async function scheduleTrainer(optimizer: Optimizer, options: TrainerBaseOptions, seed = 5) {
@@ -21,3 +22,36 @@ export const cyclingOptimizers: Array<[string, () => Optimizer]> = [
   ['Momentum', () => new Momentum({ lr: 0.3, momentum: 0.5 })],
   ['Adam', () => new Adam({ lr: 0.3, beta1: 0.5 })],
 ];
+
+/**
+ * A run resumed from the state taken after each step of `at` (through JSON, on a runtime whose stream was moved
+ * meanwhile) has the uninterrupted run's rate and momentum before its first step, the same ones at every later
+ * step, the same epoch rates and the same final parameters, bit for bit. `options()` makes a fresh schedule.
+ */
+export async function expectResumesAsUninterrupted(name: string, make: () => Optimizer, options: () => TrainerBaseOptions, at: readonly number[]): Promise<void> {
+  const seenBy = (opt: Optimizer, seen: number[][]) => ({ onStepEnd: () => { seen.push([(opt as Momentum).lr, momentumOf(opt)]); } });
+  const wantOpt = make();
+  const wantSeen: number[][] = [];
+  const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: seenBy(wantOpt, wantSeen) });
+  const wantResult = want.trainer.train();
+  for (const step of at) {
+    const taken = await scheduleTrainer(make(), options());
+    let state: TrainerState | null = null;
+    await taken.trainer.fit({ callbacks: { onStepEnd: (e) => { if (e.iter === step) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; } } });
+    taken.end();
+    const opt = make();
+    const seen: number[][] = [];
+    const again = await scheduleTrainer(opt, { ...options(), callbacks: seenBy(opt, seen) });
+    again.r.reseed(77);
+    again.trainer.resume(state!);
+    // before any step: the optimizer's rate and momentum the uninterrupted run's after step `step`
+    expect([(opt as Momentum).lr, momentumOf(opt)], `${name}, resumed at ${step}`).toEqual(wantSeen[step - 1]);
+    const result = again.trainer.train();
+    expect(seen, `${name}, resumed at ${step}`).toEqual(wantSeen.slice(step));
+    expect(result.epochs.map((e) => e.lr)).toEqual(wantResult.epochs.map((e) => e.lr));
+    const a = again.net.exportParams(), b = want.net.exportParams();
+    for (const k of Object.keys(b)) expectBits(a[k].data, b[k].data, `${name}, resumed at ${step}: ${k}`);
+    again.end();
+  }
+  want.end();
+}

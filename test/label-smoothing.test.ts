@@ -193,6 +193,7 @@ describe('SoftmaxWithLoss({ labelSmoothing })', () => {
       expect(() => new SoftmaxWithLoss({ labelSmoothing: v })).toThrow(new RangeError(`SoftmaxWithLoss: labelSmoothing must be a number in [0, 1], got ${v}`));
     }
     expect(() => new SoftmaxWithLoss({ labelSmoothing: '0.1' as unknown as number })).toThrow(TypeError);
+    expect(() => new SoftmaxWithLoss({ labelSmoothing: null as unknown as number })).toThrow(/^SoftmaxWithLoss: labelSmoothing must be a number in \[0, 1\], got null$/);
     expect(() => new SoftmaxWithLoss({ labelSmoothing: '0.1' as unknown as number })).toThrow(/^SoftmaxWithLoss: labelSmoothing must be a number in \[0, 1\], got /);
     expect(() => new SoftmaxWithLoss({ smoothing: 0.1 } as object)).toThrow(TypeError);
     expect(() => new SoftmaxWithLoss({ smoothing: 0.1 } as object)).toThrow(/smoothing/);

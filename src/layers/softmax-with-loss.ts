@@ -77,7 +77,8 @@ export class SoftmaxWithLoss {
    */
   constructor(options: SoftmaxWithLossOptions = {}) {
     checkOptions('SoftmaxWithLoss', options, OPTION_KEYS);
-    this.labelSmoothing = checkLabelSmoothing('SoftmaxWithLoss', options.labelSmoothing ?? 0);
+    // undefined is the default; null is refused as the nets refuse it
+    this.labelSmoothing = checkLabelSmoothing('SoftmaxWithLoss', options.labelSmoothing === undefined ? 0 : options.labelSmoothing);
   }
 
   /** Returns the mean loss over the batch. */

@@ -55,6 +55,15 @@ export const optimizerDefaults = Object.fromEntries(
 ) as Readonly<Record<OptimizerName, Readonly<Record<string, number>>>>;
 
 /**
+ * @internal Throws a TypeError naming `who` (e.g. 'Trainer: optimizer') unless `name` is an optimizer's name as
+ * createOptimizer takes it (any casing), so an entry that builds one by name says which of its arguments was wrong.
+ */
+export function checkOptimizerName(who: string, name: string): void {
+  // own keys only: 'constructor' or '__proto__' is no optimizer's name
+  if (!Object.prototype.hasOwnProperty.call(classes, name.toLowerCase())) throw new TypeError(`${who}: unknown name '${name}' (expected one of ${optimizerNames.join(', ')})`);
+}
+
+/**
  * An optimizer by name with its options (OptimizerOptionsMap[name]: e.g. `{ lr, beta1, beta2, eps }` for
  * 'adam'), every one optional with the defaults optimizerDefaults lists. The type takes the lower-case
  * names; at run time the name is case-insensitive ('Adam' and 'ADAM' work too: cast such a name to
@@ -66,9 +75,6 @@ export const optimizerDefaults = Object.fromEntries(
 export function createOptimizer<N extends OptimizerName>(name: N, options: OptimizerOptionsMap[N] = {}): ElementwiseOptimizer {
   const expected = `expected one of ${optimizerNames.join(', ')}`;
   if (typeof name !== 'string') throw new TypeError(`createOptimizer: name must be a string (${expected}), got ${describeValue(name)}`);
-  const key = name.toLowerCase();
-  // own keys only: 'constructor' or '__proto__' is no optimizer's name
-  const cls = Object.prototype.hasOwnProperty.call(classes, key) ? (classes as Record<string, OptimizerClass<object>>)[key] : undefined;
-  if (!cls) throw new TypeError(`createOptimizer: unknown name '${name}' (${expected})`);
-  return new cls(options);
+  checkOptimizerName('createOptimizer', name);
+  return new (classes as Record<string, OptimizerClass<object>>)[name.toLowerCase()](options);
 }

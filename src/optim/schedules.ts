@@ -53,6 +53,11 @@ function check(who: string, name: string, v: unknown, ok: (v: number) => boolean
   return v;
 }
 
+/** Refuses (naming the schedule) a period that is not a finite number >= 0: a rate from NaN, ±Infinity or before the start is none. */
+function checkPeriod(who: string, k: number): void {
+  if (!(k >= 0 && k < Infinity)) throw new RangeError(`${who}: period ${String(k)} must be a finite number >= 0 (the periods done)`);
+}
+
 function checkKeys(who: string, options: object, keys: readonly string[]): void {
   if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
@@ -98,6 +103,7 @@ export class StepLR implements LRSchedule {
     this.interval = intervalOf('StepLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('StepLR', k);
     return baseLr * exactPowInt(this.gamma, Math.floor(k / this.stepSize));
   }
 }
@@ -132,6 +138,7 @@ export class MultiStepLR implements LRSchedule {
     this.interval = intervalOf('MultiStepLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('MultiStepLR', k);
     return baseLr * exactPowInt(this.gamma, bisectRight(this.milestones, k));
   }
 }
@@ -155,6 +162,7 @@ export class ExponentialLR implements LRSchedule {
     this.interval = intervalOf('ExponentialLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('ExponentialLR', k);
     return baseLr * exactPowInt(this.gamma, k);
   }
 }
@@ -186,6 +194,7 @@ export class CosineAnnealingLR implements LRSchedule {
     this.interval = intervalOf('CosineAnnealingLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('CosineAnnealingLR', k);
     return this.etaMin + (baseLr - this.etaMin) * (1 + exactCosPiRatio(k, this.tMax)) / 2;
   }
 }
@@ -227,6 +236,7 @@ export class CosineAnnealingWarmRestarts implements LRSchedule {
   }
   /** @throws RangeError for k at or past `periods`. */
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('CosineAnnealingWarmRestarts', k);
     if (this.periods !== undefined && k >= this.periods) {
       throw new RangeError(`CosineAnnealingWarmRestarts: period ${k} is past the schedule's end (it defines ${this.periods} periods; the next cycle is longer than 2^53 − 1)`);
     }
@@ -282,6 +292,7 @@ export class LinearLR implements LRSchedule {
     this.interval = intervalOf('LinearLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('LinearLR', k);
     return baseLr * (this.startFactor + (this.endFactor - this.startFactor) * Math.min(k, this.totalIters) / this.totalIters);
   }
 }
@@ -400,6 +411,7 @@ export class OneCycleLR implements LRSchedule {
 
   /** PyTorch's get_lr for `step_num` k: the first phase whose end_step k does not pass (else the last), annealed at pct. */
   private at(k: number, momentum: boolean): number {
+    checkPeriod('OneCycleLR', k);
     if (k > this.totalSteps) throw new RangeError(`OneCycleLR: period ${k} is past totalSteps ${this.totalSteps} (PyTorch's raises "Tried to step ${k} times")`);
     const phases = this.phases;
     let i = 0;
@@ -468,6 +480,7 @@ export class ConstantLR implements LRSchedule {
     this.interval = intervalOf('ConstantLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('ConstantLR', k);
     return baseLr * (this.factor + (k >= this.totalIters ? 1 - this.factor : 0));
   }
 }
@@ -499,6 +512,7 @@ export class PolynomialLR implements LRSchedule {
     this.interval = intervalOf('PolynomialLR', options);
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('PolynomialLR', k);
     const x = 1 - Math.min(this.totalIters, k) / this.totalIters;
     return baseLr * (Number.isSafeInteger(this.power) ? exactPowInt(x, this.power) : exactPow(x, this.power));
   }
@@ -601,12 +615,16 @@ export class CyclicLR implements LRSchedule {
     if (cycleMomentum) {
       const lo = Math.min(this.baseMomentum, this.maxMomentum), hi = Math.max(this.baseMomentum, this.maxMomentum);
       // kept between the momenta, as OneCycleLR's: the formula can round an ulp past them (to 1, which the optimizers refuse)
-      this.momentumAt = (k) => Math.min(Math.max(this.maxMomentum - (this.maxMomentum - this.baseMomentum) * this.scaleFactor(k) * this.scale(k), lo), hi);
+      this.momentumAt = (k) => {
+        checkPeriod('CyclicLR', k);
+        return Math.min(Math.max(this.maxMomentum - (this.maxMomentum - this.baseMomentum) * this.scaleFactor(k) * this.scale(k), lo), hi);
+      };
     }
   }
 
   /** PyTorch's get_lr at last_epoch k: baseLr + base_height · scale_fn. `_baseLr` is not used (the cycle is baseLr's). */
   lrAt(k: number, _baseLr?: number): number {
+    checkPeriod('CyclicLR', k);
     return this.baseLr + (this.maxLr - this.baseLr) * this.scaleFactor(k) * this.scale(k);
   }
 
@@ -678,6 +696,7 @@ export class SequentialLR implements LRSchedule {
     this.periods = last === undefined ? undefined : (milestones[milestones.length - 1] ?? 0) + last;
   }
   lrAt(k: number, baseLr: number): number {
+    checkPeriod('SequentialLR', k);
     const i = bisectRight(this.milestones, k);
     return this.schedulers[i].lrAt(k - (i > 0 ? this.milestones[i - 1] : 0), baseLr);
   }

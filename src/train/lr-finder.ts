@@ -11,7 +11,7 @@
 import type { Targets } from '../layers/softmax-with-loss.js';
 import type { Sequential } from '../nets/sequential.js';
 import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
-import { optimizerNames } from '../optim/registry.js';
+import { checkOptimizerName, optimizerNames } from '../optim/registry.js';
 import type { LRSchedule } from '../optim/schedules.js';
 import { exactLog10, exactPow, exactPowInt } from '../runtime/exact-math.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
@@ -165,6 +165,7 @@ function checkFinderOptions(who: string, net: Sequential, options: LRFinderAsync
   if (!(Number.isSafeInteger(batchSize) && batchSize > 0)) throw badNumber(batchSize, `${who}: batchSize must be a positive integer, got ${shown(batchSize)}`);
   checkFlag(who, 'stopDiv', stopDiv);
   if (onStep !== undefined && typeof onStep !== 'function') throw new TypeError(`${who}: onStep must be a function of the step, got ${describeValue(onStep)}`);
+  if (typeof optimizer === 'string') checkOptimizerName(`${who}: optimizer`, optimizer);
   if (typeof optimizer === 'object' && optimizer !== null) {
     if (optimizerParams !== undefined) throw new TypeError(`${who}: optimizerParams configures an optimizer given by name; set them on the optimizer instance given`);
     if (typeof optimizer.update !== 'function') throw new TypeError(`${who}: optimizer must be an optimizer (with update(params, grads)) or a name (${optimizerNames.join(', ')}), got ${describeValue(optimizer)}`);

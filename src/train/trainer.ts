@@ -9,7 +9,7 @@
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { Sequential } from '../nets/sequential.js';
-import { createOptimizer, optimizerNames, type OptimizerName, type OptimizerOptionsMap } from '../optim/registry.js';
+import { checkOptimizerName, createOptimizer, optimizerNames, type OptimizerName, type OptimizerOptionsMap } from '../optim/registry.js';
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
@@ -615,6 +615,7 @@ export class Trainer {
     if (typeof optimizer !== 'string' && !(optimizer !== null && typeof optimizer === 'object' && typeof (optimizer as Optimizer).update === 'function')) {
       throw new TypeError(`Trainer: options.optimizer must be an optimizer (with update(params, grads)) or a name (${optimizerNames.join(', ')}), got ${describeValue(optimizer)}`);
     }
+    if (typeof optimizer === 'string') checkOptimizerName('Trainer: optimizer', optimizer);
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
     this.ownsOptimizer = typeof optimizer === 'string';
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);

@@ -2,7 +2,8 @@
 // at chosen periods k, and ReduceLROnPlateau's step(metrics) rules.
 import { describe, it, expect } from 'vitest';
 import {
-  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau, createSchedule,
+  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, ReduceLROnPlateau, createSchedule, CosineAnnealingWarmRestarts,
+  ConstantLR, PolynomialLR, OneCycleLR, CyclicLR, type LRSchedule,
 } from '../src/index.js';
 
 const base = 0.1;
@@ -67,6 +68,24 @@ describe('closed-form schedules', () => {
     expect(() => createSchedule('constructor' as never, { stepSize: 1 } as never)).toThrow(/^schedule: unknown name 'constructor'/);
     expect(() => createSchedule(null as never)).toThrow(/^schedule: unknown name null/);
     expect(createSchedule('cosine', { tMax: 4 }).lrAt(4, 1)).toBeCloseTo(0, 15);
+  });
+});
+
+describe('a period that is none', () => {
+  it('every closed-form schedule refuses NaN, ±Infinity and a negative period, naming itself (lrAt and momentumAt)', () => {
+    const schedules: LRSchedule[] = [
+      new StepLR({ stepSize: 2 }), new MultiStepLR({ milestones: [2] }), new ExponentialLR({ gamma: 0.9 }), new CosineAnnealingLR({ tMax: 4 }),
+      new LinearLR(), new CosineAnnealingWarmRestarts({ t0: 3 }), new ConstantLR(), new PolynomialLR({ power: 0.9 }),
+      new OneCycleLR({ maxLr: 0.1, totalSteps: 10 }), new CyclicLR({ baseLr: 0.01, maxLr: 0.1 }),
+      new SequentialLR({ schedulers: [new LinearLR(), new StepLR({ stepSize: 2 })], milestones: [5] }),
+    ];
+    for (const s of schedules) {
+      for (const k of [NaN, Infinity, -Infinity, -1, -0.5]) {
+        expect(() => s.lrAt(k, 0.1), `${s.name}.lrAt(${k})`).toThrow(new RangeError(`${s.name}: period ${k} must be a finite number >= 0 (the periods done)`));
+        if (s.momentumAt) expect(() => s.momentumAt!(k), `${s.name}.momentumAt(${k})`).toThrow(RangeError);
+      }
+      expect(Number.isFinite(s.lrAt(0, 0.1)), s.name).toBe(true);
+    }
   });
 });
 

@@ -9,7 +9,7 @@
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { makeRuntime } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
-import { scheduleTrainer } from './helpers/schedule-trainer.js';
+import { scheduleTrainer, stateTakenAt } from './helpers/schedule-trainer.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { drawBeta } from '../src/train/mixup.js';
@@ -111,14 +111,10 @@ describe('a cycling schedule resumed after its first period', () => {
       const w = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onEpochEnd: (e) => note(`epoch ${e.epoch}`), onStepEnd: (e) => note(`step ${e.iter}`) } });
       w.trainer.train();
       w.end();
-      let state: TrainerState | null = null;
-      const take = (key: string) => { if (key === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; };
-      const taken = await scheduleTrainer(new Nesterov({ lr: 0.1 }), { ...options(), callbacks: { onEpochEnd: (e) => take(`epoch ${e.epoch}`), onStepEnd: (e) => take(`step ${e.iter}`) } });
-      taken.trainer.train();
-      taken.end();
+      const state = await stateTakenAt(new Nesterov({ lr: 0.1 }), options(), at);
       const opt = new Nesterov({ lr: 0.1, momentum: 0.5 });
       const again = await scheduleTrainer(opt, options());
-      again.trainer.resume(state!);
+      again.trainer.resume(state);
       expect(want[1], 'period 0\'s momentum is not the optimizer\'s own').not.toBe(0.5);
       expect([opt.lr, opt.momentum]).toEqual(want);
       again.end();

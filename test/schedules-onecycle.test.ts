@@ -6,10 +6,10 @@
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, expectBits } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
-import { cyclingOptimizers, expectResumesAsUninterrupted, momentumOf, scheduleTrainer } from './helpers/schedule-trainer.js';
+import { cyclingOptimizers, expectResumesAsUninterrupted, momentumOf, scheduleTrainer, stateTakenAt } from './helpers/schedule-trainer.js';
 import {
   MultiLayerNet, Trainer, SGD, Momentum, Nesterov, AdamW, OneCycleLR, CosineAnnealingWarmRestarts, CosineAnnealingLR,
-  SequentialLR, LinearLR, createSchedule, type OneCycleLROptions, type TrainerBaseOptions, type TrainerState,
+  SequentialLR, LinearLR, createSchedule, type OneCycleLROptions, type TrainerBaseOptions,
 } from '../src/index.js';
 import { exactCosPiRatio } from '../src/runtime/exact-math.js';
 
@@ -367,14 +367,10 @@ describe('a Trainer with OneCycleLR', () => {
     const want = await scheduleTrainer(wantOpt, { ...options(), callbacks: { onEpochEnd: (e) => note(`epoch ${e.epoch}`), onStepEnd: (e) => note(`step ${e.iter}`) } });
     want.trainer.train();
     for (const at of ['epoch 2', 'step 23', 'epoch 5']) {
-      let state: TrainerState | null = null;
-      const take = (key: string) => { if (key === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; };
-      const taken = await scheduleTrainer(new Nesterov({ lr: 0.1 }), { ...options(), callbacks: { onEpochEnd: (e) => take(`epoch ${e.epoch}`), onStepEnd: (e) => take(`step ${e.iter}`) } });
-      taken.trainer.train();
-      taken.end();
+      const state = await stateTakenAt(new Nesterov({ lr: 0.1 }), options(), at);
       const opt = new Nesterov({ lr: 0.1, momentum: 0.5 });
       const again = await scheduleTrainer(opt, options());
-      again.trainer.resume(state!);
+      again.trainer.resume(state);
       expect([opt.lr, opt.momentum], `resumed at ${at}`).toEqual(after.get(at));
       again.trainer.train();
       const a = again.net.exportParams(), b = want.net.exportParams();

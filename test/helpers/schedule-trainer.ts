@@ -55,3 +55,17 @@ export async function expectResumesAsUninterrupted(name: string, make: () => Opt
   }
   want.end();
 }
+
+/**
+ * The state of a run of `optimizer` and `options` taken (through JSON) at `at`: 'epoch N' after epoch N's end, or
+ * 'step N' after step N.
+ */
+export async function stateTakenAt(optimizer: Optimizer, options: TrainerBaseOptions, at: string): Promise<TrainerState> {
+  let state: TrainerState | null = null;
+  const take = (key: string) => { if (key === at) state = JSON.parse(JSON.stringify(taken.trainer.trainerState())) as TrainerState; };
+  const taken = await scheduleTrainer(optimizer, { ...options, callbacks: { onEpochEnd: (e) => take(`epoch ${e.epoch}`), onStepEnd: (e) => take(`step ${e.iter}`) } });
+  taken.trainer.train();
+  taken.end();
+  if (state === null) throw new Error(`the run never reached ${at}`);
+  return state;
+}

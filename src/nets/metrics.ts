@@ -2,12 +2,12 @@
 // precision_recall_fscore_support (zero_division's default: 0) and Keras's
 // top_k_categorical_accuracy compute them: the set is predicted in the net's evalBatchSize chunks in
 // inference mode, as accuracy() runs it (no whole-set output), and only counts are kept.
-import { IntTensor, Tensor, checkFloatTensor, checkTensor, describeValue } from '../runtime/tensor.js';
-import { checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
+import { IntTensor, Tensor, describeValue } from '../runtime/tensor.js';
+import { ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { checkOptions } from '../runtime/options.js';
 import { Yielder } from '../runtime/yield.js';
 import { checkAsyncOptions, type AsyncOptions } from './async-predict.js';
-import type { Sequential } from './sequential.js';
+import { checkClassTargets, type Sequential } from './sequential.js';
 
 /** Options of classificationMetrics. */
 export interface ClassificationMetricsOptions {
@@ -96,7 +96,7 @@ export async function classificationMetricsAsync(
       signal?.throwIfAborted();
       if (start > 0 && yielder.due()) await yielder.yieldNow();
       signal?.throwIfAborted();
-      checkX(net, x, who); // the net or x may have been disposed while the call waited
+      net.rowsOf(x, who); // the net or x may have been disposed while the call waited
       const end = Math.min(rows, start + net.evalBatchSize);
       tally.add(net.predictBorrowed(x.rows(start, end), false, `${who}: x`), start, who);
     }
@@ -112,43 +112,23 @@ function prepare(net: Sequential, x: Tensor, t: Targets, topK: unknown, who: str
     if (typeof topK !== 'number') throw new TypeError(`${who}: topK must be an integer in [1, classes], got ${describeValue(topK)}`);
     if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${who}: topK must be an integer in [1, classes], got ${topK}`);
   }
-  checkX(net, x, who);
-  const rows = x.shape[0];
-  if (x.shape.length < 1 || rows === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]`);
+  const rows = net.rowsOf(x, who);
   // the class count as accuracy() finds it (a net whose layers do not tell it runs x's first row)
   const classes = net.outputColumns(x, who);
   if (topK !== undefined && (topK as number) > classes) throw new RangeError(`${who}: topK must be an integer in [1, ${classes}] (the net's classes), got ${topK}`);
   return new Tally(classes, trueClasses(net, t, rows, classes, who), (topK as number | undefined) ?? null);
 }
 
-/** The checks net.accuracy() makes of x: the net alive, x a live float tensor of its runtime whose samples it takes. */
-function checkX(net: Sequential, x: Tensor, who: string): void {
-  if (net.disposed) throw new Error(`${net.constructor.name}: used after dispose()`);
-  checkFloatTensor(net.rt, x, `${who}: x`);
-  net.checkSamples(x, `${who}: x`);
-}
-
 /** The true class of each row, checked as net.accuracy() checks t: labels in [0, classes), or target rows' first maximum. */
 function trueClasses(net: Sequential, t: Targets, rows: number, classes: number, who: string): Int32Array {
   t = ownTargets(net.rt, t);
-  if (t instanceof IntTensor) {
-    checkTensor(net.rt, t, `${who}: t`);
-    if (t.size !== rows || t.shape[0] !== rows) throw new RangeError(`${who}: t must hold ${rows} labels, a row each, got [${t.shape.join(', ')}]`);
-    checkLabels(who, t.data, classes);
-    return t.data.slice();
-  }
+  checkClassTargets(net.rt, t, rows, classes, who);
+  if (t instanceof IntTensor) return t.data.slice();
   if (t instanceof Tensor) {
-    checkTensor(net.rt, t, `${who}: t`);
-    if (t.shape[0] !== rows || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${rows} rows, got [${t.shape.join(', ')}]`);
-    if (t.shape[1] !== classes) throw new RangeError(`${who}: one-hot t must have ${classes} columns (the net's outputs), got [${t.shape.join(', ')}]`);
-    checkTargetRows(who, t);
     const v = t.data, labels = new Int32Array(rows);
     for (let r = 0; r < rows; r++) labels[r] = firstMaximum(v, r * classes, classes);
     return labels;
   }
-  if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
-  if (t.length !== rows) throw new RangeError(`${who}: t must hold ${rows} labels, got ${t.length}`);
-  checkLabels(who, t, classes);
   return Int32Array.from(t);
 }
 

@@ -546,7 +546,6 @@ export class Sequential {
     if (this.isDisposed) throw new Error(`${this.constructor.name}: used after dispose()`);
   }
 
-  /** Rows of a set given to accuracy/evaluate: at least one. */
   /**
    * @internal Refuses (a RangeError naming `what`) an x whose samples the net does not take: not
    * [N, ...inputShape], or rows of another size than its first Affine takes.
@@ -555,7 +554,11 @@ export class Sequential {
     checkSamples(this.inputShape, this.firstW, x, what);
   }
 
-  private rowsOf(x: Tensor, who: string): number {
+  /**
+   * @internal The rows of an x given to an entry (`who`), at least one: the net alive, x a live float tensor of its
+   * runtime whose samples it takes (classificationMetrics checks x with it too).
+   */
+  rowsOf(x: Tensor, who: string): number {
     this.checkAlive();
     checkFloatTensor(this.rt, x, `${who}: x`);
     this.checkSamples(x, `${who}: x`);
@@ -601,30 +604,13 @@ export class Sequential {
    */
   private labelsOf(x: Tensor, t: Targets, N: number, who: string, own = false): { labels: IntTensor; soft: Tensor | null } {
     t = ownTargets(this.rt, t);
-    const C = this.outputColumns(x, who);
-    if (t instanceof IntTensor) {
-      checkTensor(this.rt, t, `${who}: t`);
-      // a row each: the chunks take t's rows (an IntTensor [1, N] held N labels in one row, and failed deep inside)
-      if (t.size !== N || t.shape[0] !== N) throw new RangeError(`${who}: t must hold ${N} labels, a row each, got [${t.shape.join(', ')}]`);
-      checkLabels(who, t.data, C);
-      return { labels: t, soft: null };
-    }
     // every check before the copy is allocated
-    let soft: Tensor | null = null;
-    if (t instanceof Tensor) {
-      checkTensor(this.rt, t, `${who}: t`);
-      if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
-      if (t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
-      if (!checkTargetRows(who, t)) soft = t;
-    } else {
-      if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
-      if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
-      checkLabels(who, t, C);
-    }
+    const soft = checkClassTargets(this.rt, t, N, this.outputColumns(x, who), who);
+    if (t instanceof IntTensor) return { labels: t, soft: null };
     const labels = own ? this.rt.labels([N]) : this.buffers.labels('accuracy.t', [N]);
     if (t instanceof Tensor) this.rt.unsafeKernels.argmaxRows(labels.ptr, t.ptr, N, t.shape[1]);
     else labels.data.set(t);
-    return { labels, soft };
+    return { labels, soft: soft ? t as Tensor : null };
   }
 
   /**
@@ -671,6 +657,31 @@ export class Sequential {
 }
 
 
+
+/**
+ * @internal Refuses (naming `who` and t) classification targets that are not, for N rows of C classes, an IntTensor
+ * of a label a row, one-hot or soft rows [N, C] of probabilities, or an array of N labels, each an integer in
+ * [0, C) (accuracy's, evaluate's and classificationMetrics' t). Returns whether t is rows not all one-hot (soft).
+ */
+export function checkClassTargets(rt: Runtime, t: Targets, N: number, C: number, who: string): boolean {
+  if (t instanceof IntTensor) {
+    checkTensor(rt, t, `${who}: t`);
+    // a row each: the chunks take t's rows (an IntTensor [1, N] held N labels in one row, and failed deep inside)
+    if (t.size !== N || t.shape[0] !== N) throw new RangeError(`${who}: t must hold ${N} labels, a row each, got [${t.shape.join(', ')}]`);
+    checkLabels(who, t.data, C);
+    return false;
+  }
+  if (t instanceof Tensor) {
+    checkTensor(rt, t, `${who}: t`);
+    if (t.shape[0] !== N || t.shape.length !== 2) throw new RangeError(`${who}: one-hot t must have ${N} rows, got [${t.shape.join(', ')}]`);
+    if (t.shape[1] !== C) throw new RangeError(`${who}: one-hot t must have ${C} columns (the net's outputs), got [${t.shape.join(', ')}]`);
+    return !checkTargetRows(who, t);
+  }
+  if (t === null || typeof t !== 'object' || typeof t.length !== 'number') throw new TypeError(`${who}: t must be a Tensor, an IntTensor or an array of labels, got ${t === null ? 'null' : typeof t}`);
+  if (t.length !== N) throw new RangeError(`${who}: t must hold ${N} labels, got ${t.length}`);
+  checkLabels(who, t, C);
+  return false;
+}
 
 /** `train` is a flag: an object there (`predict(x, { out })`) would be truthy and run dropout and batch norm in training mode. */
 function checkTrainFlag(who: string, train: unknown): void {

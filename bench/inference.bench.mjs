@@ -1,7 +1,7 @@
 // Inference: a frozen net's predict at batch 1, 8 and 100 on 1 and 2 threads,
 // for the MLP 784-[100×6]-10 and DeepConvNet, against ONNX Runtime Web 1.30
-// (wasm, SIMD) running the same weights: bench/onnx.mjs writes the ONNX graph
-// from our net, and bench/ort-peer.mjs runs it in a child process (ORT-web
+// (wasm, SIMD) running the same weights: the library's exportOnnx writes the ONNX
+// model of our net, and bench/ort-peer.mjs runs it in a child process (ORT-web
 // fixes its thread count once per process), where the logits of the first run
 // are compared with ours (the cell fails past 1e-5 of the largest logit). The
 // two sides are timed in alternating blocks (pairedRow), each the mean time
@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sidesInRound } from './harness.mjs';
-import { onnxModel } from './onnx.mjs';
 
 const BATCHES = [1, 8, 100];
 const QUICK_BATCHES = [1, 100];
@@ -119,7 +118,8 @@ async function pairedRow(suite, rt0, spec, batch, threads) {
   let peer = null;
   try {
     const modelFile = path.join(dir, 'model.onnx'), inputFile = path.join(dir, 'x.f32');
-    writeFileSync(modelFile, onnxModel(net, spec.input));
+    const { exportOnnx } = await import('../dist/io/onnx/index.js');
+    writeFileSync(modelFile, exportOnnx(net, { inputShape: spec.input }));
     writeFileSync(inputFile, x.toArray());
     peer = ortServer(modelFile, inputFile, batch, threads, spec.input);
     const first = await peer.ready.catch((e) => ({ error: String(e?.message ?? e) }));

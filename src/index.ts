@@ -1,8 +1,8 @@
 // simdnn: the portable core (browsers, edge runtimes, Node). Node-only extras
 // (packaged wasm from disk, data loaders, CLI) are in ./node/. The book's
-// experiments and the hyper-parameter search are subpath entries of their own
-// (simdnn/experiments, simdnn/search), so a cold `import 'simdnn'` does not
-// parse them.
+// experiments, the hyper-parameter search and ONNX files are subpath entries of
+// their own (simdnn/experiments, simdnn/search, simdnn/onnx), so a cold
+// `import 'simdnn'` does not parse them.
 export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type KernelName, type PartArgs, type SpawnOptions, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { ConcurrentRunError, NonFiniteError, OutOfMemoryError } from './runtime/errors.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape, type View } from './runtime/tensor.js';
@@ -12,6 +12,12 @@ export { checkRuntime } from './runtime/runtime.js';
 export { checkFlag, checkOptions, isAbortSignal } from './runtime/options.js';
 /** @internal a value as an error message names it, and the error of a numeric argument, for the subpath bundles */
 export { badNumber, shown } from './runtime/tensor.js';
+/** @internal the most values a tensor holds, for the subpath bundles (onnx) */
+export { MAX_ELEMENTS } from './runtime/tensor.js';
+/** @internal the largest window, stride and pad a Convolution or Pooling takes, for the subpath bundles (onnx) */
+export { MAX_WINDOW } from './layers/convolution.js';
+/** @internal the first Affine's W shape where it sets a net's rows' size, for the subpath bundles (onnx) */
+export { firstAffineW } from './nets/samples.js';
 export type { WasmSource } from './runtime/source.js';
 export type { AllocatorStats } from './runtime/allocator.js';
 export * from './layers/index.js';

@@ -10,9 +10,10 @@ import { expectRefused as refused, type ErrorClass } from './helpers/refused.js'
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import {
-  Adam, Affine, BatchNormalization, Relu, Sigmoid, Tanh, Buffers, Convolution, Dropout, InstanceNormalization, LayerNormalization, Momentum, MultiLayerNet, MultiLayerNetExtend,
-  ParameterSet, Pooling, SGD, Sequential, SimpleConvNet, encodeHeader, loadModel, saveModel, saveModelChunks,
+  Adam, Affine, BatchNormalization, Relu, Sigmoid, Tanh, Buffers, Convolution, Dropout, InstanceNormalization, LayerNormalization, Momentum,
+  MultiLayerNet, MultiLayerNetExtend, ParameterSet, Pooling, SGD, Sequential, SimpleConvNet, encodeHeader, loadModel, saveModel, saveModelChunks,
 } from '../src/index.js';
+import { exportOnnx } from '../src/io/onnx/index.js';
 import {
   AshaScheduler, DataCache, ashaRungs, checkSettings, checkSpaceSettings, hyperparameterSearch, inlineExecutor, runTrial, score, splitOptions, splitSearchData,
   type EpochResult, type Executor, type TrialJob,
@@ -478,6 +479,17 @@ describe('encodeHeader', () => {
     expect(() => encodeHeader([{ name: 5, shape: [1] }] as never, {})).toThrow(/^encodeHeader: tensors\[0\] must be .* with a string name, got an Object$/);
     expect(() => encodeHeader([], null as never)).toThrow(/^encodeHeader: metadata must be an object of strings, got null$/);
     expect(encodeHeader([{ name: 'a', shape: [1] }], {}).length % 8).toBe(0);
+  });
+});
+
+describe('exportOnnx', () => {
+  it('a layer of the caller\'s named by a Symbol, Symbols in the options: a TypeError naming them (a Symbol threw while the message was formatted)', () => {
+    const mine = { name: sym, params: {}, grads: {}, forward: (x: Tensor) => x, backward: (d: Tensor) => d, dispose: () => {} };
+    const net = new Sequential(rt, [mine as never], { inputShape: [2] });
+    expectRefused(() => exportOnnx(net), TypeError, /^exportOnnx: net\.layers\[0\] \(symbol Symbol\(s\)\) has no ONNX mapping/);
+    expectRefused(() => exportOnnx(net, { inputShape: [2, sym] as never }), TypeError, /^exportOnnx: options\.inputShape: expected one sample's dimensions as positive integers, got \[2, symbol Symbol\(s\)\]$/);
+    expectRefused(() => exportOnnx(net, { inputName: sym as never }), TypeError, /^exportOnnx: options\.inputName must be a non-empty string, got symbol Symbol\(s\)$/);
+    net.dispose();
   });
 });
 

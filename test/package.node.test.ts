@@ -4,9 +4,9 @@
 // node.js re-exports node.cjs, which loads node.core.cjs through V8's code
 // cache, test/code-cache.node.test.ts) export what src/node/index.ts does and
 // run, and the portable bundle imports no Node built-in (browsers and edge
-// runtimes load it). The core leaves the CLI out: a cold-start figure (issue 7). The search and the experiments are subpaths
-// (simdnn/search, simdnn/experiments) that import the core bundle beside them
-// rather than copy it, and the core bundles hold neither: parsing them cost
+// runtimes load it). The core leaves the CLI out: a cold-start figure (issue 7). The search, the experiments and ONNX are subpaths
+// (simdnn/search, simdnn/experiments, simdnn/onnx) that import the core bundle beside them
+// rather than copy it, and the core bundles hold none: parsing them cost
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,6 +19,7 @@ import * as source from '../src/node/index.js';
 import * as searchSource from '../src/search/index.js';
 import * as nodeSearchSource from '../src/node/search/index.js';
 import * as experimentsSource from '../src/experiments/index.js';
+import * as onnxSource from '../src/io/onnx/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
@@ -49,10 +50,12 @@ describe('the built package', () => {
     expect(pkg.exports['./node']).toEqual(node('node/index', 'node'));
     expect(pkg.exports['./search']).toEqual({ node: node('node/search/index', 'search.node'), types: './dist/search/index.d.ts', default: './dist/bundle/search.js' });
     expect(pkg.exports['./experiments']).toEqual({ node: node('experiments/index', 'experiments.node'), types: './dist/experiments/index.d.ts', default: './dist/bundle/experiments.js' });
+    expect(pkg.exports['./onnx']).toEqual({ node: node('io/onnx/index', 'onnx.node'), types: './dist/io/onnx/index.d.ts', default: './dist/bundle/onnx.js' });
     // node10 resolution reads no exports: it gets what `require` in Node loads
     expect(pkg.types).toBe('./dist/node/index.d.cts');
     expect(pkg.typesVersions).toEqual({ '*': {
       node: ['./dist/node/index.d.cts'], search: ['./dist/node/search/index.d.cts'], experiments: ['./dist/experiments/index.d.cts'],
+      onnx: ['./dist/io/onnx/index.d.cts'],
     } });
   });
 
@@ -70,6 +73,7 @@ describe('the built package', () => {
   it.each([
     ['dist/bundle/search.node.js', nodeSearchSource], ['dist/bundle/search.node.cjs', nodeSearchSource], ['dist/bundle/search.node.module.js', nodeSearchSource], ['dist/bundle/search.js', searchSource],
     ['dist/bundle/experiments.node.js', experimentsSource], ['dist/bundle/experiments.node.cjs', experimentsSource], ['dist/bundle/experiments.node.module.js', experimentsSource], ['dist/bundle/experiments.js', experimentsSource],
+    ['dist/bundle/onnx.node.js', onnxSource], ['dist/bundle/onnx.node.cjs', onnxSource], ['dist/bundle/onnx.node.module.js', onnxSource], ['dist/bundle/onnx.js', onnxSource],
   ])('the subpath bundle %s exports what its source entry does', async (file, entry) => {
     const m = file.endsWith('.cjs') ? createRequire(import.meta.url)(built(file)) : await import(built(file));
     expect(Object.keys(m).sort()).toEqual(Object.keys(entry).sort());
@@ -88,18 +92,22 @@ describe('the built package', () => {
     expect(imports('dist/bundle/experiments.node.js')).toEqual(['./node.js', './search.node.js']);
     expect(imports('dist/bundle/experiments.node.cjs')).toEqual(['./node.cjs', './search.node.cjs']);
     expect(imports('dist/bundle/experiments.js')).toEqual(['./index.js', './search.js']);
+    expect(imports('dist/bundle/onnx.node.js')).toEqual(['./node.js']);
+    expect(imports('dist/bundle/onnx.node.cjs')).toEqual(['./node.cjs']);
+    expect(imports('dist/bundle/onnx.node.module.js')).toEqual(['./node.module.js']);
+    expect(imports('dist/bundle/onnx.js')).toEqual(['./index.js']);
     // the core's classes are defined once, in the core bundles
-    for (const file of ['search.node.js', 'search.node.module.js', 'search.js', 'experiments.node.js', 'experiments.node.module.js', 'experiments.js']) {
+    for (const file of ['search.node.js', 'search.node.module.js', 'search.js', 'experiments.node.js', 'experiments.node.module.js', 'experiments.js', 'onnx.node.js', 'onnx.node.module.js', 'onnx.js']) {
       expect(readFileSync(built(`dist/bundle/${file}`), 'utf8'), file).not.toMatch(/\bclass (Runtime|Tensor|Trainer|MultiLayerNet)\b/);
     }
   });
 
-  it('the core bundles hold neither the search nor the experiments, and stay small', () => {
+  it('the core bundles hold neither the search, the experiments nor ONNX, and stay small', () => {
     // the Node entries only lead to the core: one names its exports, the other loads it
     for (const file of ['dist/bundle/node.js', 'dist/bundle/node.cjs']) expect(statSync(built(file)).size, file).toBeLessThan(8 * 1024);
     for (const file of ['dist/bundle/index.js', 'dist/bundle/node.core.cjs', 'dist/bundle/node.module.js']) {
       const text = readFileSync(built(file), 'utf8');
-      for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive']) expect(text, `${file}: ${name}`).not.toContain(name);
+      for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive', 'exportOnnx', 'importOnnx', 'OnnxError']) expect(text, `${file}: ${name}`).not.toContain(name);
       // a ceiling under what the core would take with the experiments and the search (they add ~90 KiB):
       // the core bundles were 189–201 KiB when this was written, 241–251 KiB with the known answers and
       // the checks of session 43, 280–296 KiB with session 46's argument checks, 319–336 KiB with session 61's,
@@ -121,7 +129,7 @@ describe('the built package', () => {
     expect(readFileSync(built('dist/bundle/node.core.cjs'), 'latin1')).toMatch(/\\u00d7/i);
   });
 
-  it('simdnn/search and simdnn/experiments resolve by name in Node, share the core with simdnn, and importing simdnn loads neither', () => {
+  it('simdnn/search, simdnn/experiments and simdnn/onnx resolve by name in Node, share the core with simdnn, and importing simdnn loads none', () => {
     // a child process in the package root, where the names resolve to the package itself
     const cjs = `
       const simdnn = require('simdnn');
@@ -129,20 +137,26 @@ describe('the built package', () => {
       const before = loaded();
       const search = require('simdnn/search');
       const experiments = require('simdnn/experiments');
-      process.stdout.write(JSON.stringify({ before, after: loaded(), core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn,
-        search: typeof search.localExecutor, experiments: experiments.experimentNames.length }));`;
+      const onnx = require('simdnn/onnx');
+      process.stdout.write(JSON.stringify({ before, after: loaded(), core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn || 'exportOnnx' in simdnn,
+        search: typeof search.localExecutor, experiments: experiments.experimentNames.length, onnx: typeof onnx.importOnnx }));`;
     const esm = `
       const simdnn = await import('simdnn');
       const search = await import('simdnn/search');
       const experiments = await import('simdnn/experiments');
-      process.stdout.write(JSON.stringify({ core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn,
-        search: typeof search.localExecutor, experiments: experiments.experimentNames.length }));`;
+      const onnx = await import('simdnn/onnx');
+      // one core: a net of simdnn's classes exports, and the model imports as one of them
+      const rt = await simdnn.createRuntime();
+      const net = new simdnn.MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
+      const back = onnx.importOnnx(rt, onnx.exportOnnx(net)).net;
+      process.stdout.write(JSON.stringify({ core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn || 'exportOnnx' in simdnn,
+        search: typeof search.localExecutor, experiments: experiments.experimentNames.length, onnx: back instanceof simdnn.Sequential }));`;
     const run = (args: string[]) => JSON.parse(execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }));
     const c = run(['-e', cjs]);
     expect(c.before).toEqual(['node.cjs', 'node.core.cjs']);
-    expect(c.after).toEqual(['experiments.node.cjs', 'node.cjs', 'node.core.cjs', 'search.node.cjs']);
-    expect(c).toMatchObject({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length });
-    expect(run(['--input-type=module', '-e', esm])).toEqual({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length });
+    expect(c.after).toEqual(['experiments.node.cjs', 'node.cjs', 'node.core.cjs', 'onnx.node.cjs', 'search.node.cjs']);
+    expect(c).toMatchObject({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length, onnx: 'function' });
+    expect(run(['--input-type=module', '-e', esm])).toEqual({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length, onnx: true });
   });
 
   it('the ES module entry is the CommonJS one under its names (one copy for import and require), and the core holds no CLI', async () => {

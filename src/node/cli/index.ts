@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { commandHelp, parseOptions, UsageError, type CliIO, type Command } from './command.js';
 import { infoCommand } from './info.js';
+import { exportCommand } from './export.js';
 import { predictCommand } from './predict.js';
 import { trainCommand } from './train.js';
 import { lrFindCommand } from './lr-find.js';
@@ -14,6 +15,7 @@ import { workerCommand } from './worker.js';
 export { UsageError, type CliIO, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 export { parseTrainArgs, type TrainReport, type TrainSettings } from './train.js';
 export type { PredictReport } from './predict.js';
+export type { ExportReport } from './export.js';
 
 /** Every `simdnn <command>`, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -21,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   lrFindCommand,
   predictCommand,
   infoCommand,
+  exportCommand,
   experimentCommand,
   searchCommand,
   workerCommand,

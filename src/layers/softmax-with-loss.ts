@@ -47,9 +47,18 @@ export interface SoftmaxWithLossOptions {
    * targets become t·(1 − ε) + ε/classes, for labels as for one-hot or soft rows, in the loss and its gradient.
    */
   labelSmoothing?: number;
+  /**
+   * One weight per class, each finite and ≥ 0, not all 0 (PyTorch's `CrossEntropyLoss(weight)`, Keras's
+   * `class_weight`): a plain array, a Float32Array or a Float64Array, kept as float32. Default: none (every
+   * class weighs 1, the book's loss, to the bit). Each target's terms are weighted by their class's weight;
+   * labels give the mean Σ w[tᵢ]·lossᵢ / Σ w[tᵢ], and one-hot or soft rows −Σ w_c·t_c·log y_c / N (PyTorch's
+   * two reductions: rows are not normalised by the weights), label smoothing applied to the targets first.
+   * A batch of labels that all weigh 0 has no mean: forward() refuses it.
+   */
+  classWeights?: readonly number[] | Float32Array | Float64Array;
 }
 
-const OPTION_KEYS = new Set(['labelSmoothing']);
+const OPTION_KEYS = new Set(['labelSmoothing', 'classWeights']);
 
 /** @internal Refuses (naming `who`) a label smoothing ε that is not a number in [0, 1]; returns it. */
 export function checkLabelSmoothing(who: string, v: unknown): number {
@@ -58,11 +67,47 @@ export function checkLabelSmoothing(who: string, v: unknown): number {
   return v;
 }
 
+/** The largest float32: a weight above it would be Infinity in the kernels. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * @internal Refuses (naming `who`) classWeights that are not a plain array, a Float32Array or a Float64Array of
+ * finite numbers ≥ 0 (as float32) with at least one above 0, or, when `classes` is given, not `classes` of them
+ * (`classesName` says where that count comes from); returns a plain copy of the values (each element read once).
+ */
+export function checkClassWeights(who: string, v: unknown, classes?: number, classesName = 'the classes'): number[] {
+  const expected = `${who}: classWeights must be an array of one weight per class (finite, ≥ 0, not all 0)`;
+  if (!Array.isArray(v) && !(v instanceof Float32Array) && !(v instanceof Float64Array)) throw new TypeError(`${expected}, got ${describeValue(v)}`);
+  const n = v.length;
+  if (n === 0) throw new RangeError(`${expected}, got none`);
+  if (classes !== undefined && n !== classes) throw new RangeError(`${who}: classWeights must hold ${classes} weights (one per class: ${classesName}), got ${n}`);
+  const w: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const e: unknown = v[i];
+    if (typeof e !== 'number') throw new TypeError(`${who}: classWeights[${i}] must be a finite number ≥ 0, got ${describeValue(e)}`);
+    if (!(e >= 0 && e <= FLOAT32_MAX)) throw new RangeError(`${who}: classWeights[${i}] must be a finite number ≥ 0 (at most ${FLOAT32_MAX}, float32's largest), got ${e}`);
+    w.push(e === 0 ? 0 : e); // −0 as 0
+  }
+  if (w.every((e) => Math.fround(e) === 0)) throw new RangeError(`${who}: classWeights are all 0${w.some((e) => e > 0) ? ' in float32' : ''}; at least one class must weigh more`);
+  return w;
+}
+
+/** classWeights in a message: up to 8 of them, else the first 6 and the count. */
+export function shownClassWeights(w: readonly number[]): string {
+  return w.length <= 8 ? `[${w.join(', ')}]` : `[${w.slice(0, 6).join(', ')}, … (${w.length} weights)]`;
+}
+
 /** The last layer of a classifier: not a Layer, since forward takes targets and returns the loss. */
 export class SoftmaxWithLoss {
   readonly name = 'SoftmaxWithLoss';
   /** Label smoothing ε (options.labelSmoothing); 0: the book's loss. */
   readonly labelSmoothing: number;
+  /** The weight of each class (options.classWeights, a frozen copy); null: unweighted, the book's loss. */
+  readonly classWeights: readonly number[] | null;
+  /** classWeights as the kernels take them. */
+  private readonly weights32: Float32Array | null;
+  /** What the last forward's loss was divided by: its rows, or with classWeights and labels Σ w[tᵢ] (for backward). */
+  private divisor = NaN;
   /** Softmax output of the last forward. */
   y: Tensor | null = null;
   /** Loss of the last forward. */
@@ -72,22 +117,53 @@ export class SoftmaxWithLoss {
   private disposed = false;
 
   /**
-   * The loss layer; `options.labelSmoothing` (default 0) smooths its targets.
-   * @throws TypeError for options that are not an object, an unknown key or a labelSmoothing that is not a number; RangeError for one outside [0, 1].
+   * The loss layer; `options.labelSmoothing` (default 0) smooths its targets, `options.classWeights` weights them.
+   * @throws TypeError for options that are not an object, an unknown key, a labelSmoothing that is not a number or
+   * classWeights that are not an array of numbers; RangeError for a labelSmoothing outside [0, 1], or a weight
+   * negative, not finite (in float32), or all of them 0.
    */
   constructor(options: SoftmaxWithLossOptions = {}) {
     checkOptions('SoftmaxWithLoss', options, OPTION_KEYS);
-    // undefined is the default; null is refused as the nets refuse it
-    this.labelSmoothing = checkLabelSmoothing('SoftmaxWithLoss', options.labelSmoothing === undefined ? 0 : options.labelSmoothing);
+    // each option read once; undefined is the default; null is refused as the nets refuse it
+    const { labelSmoothing, classWeights } = options;
+    this.labelSmoothing = checkLabelSmoothing('SoftmaxWithLoss', labelSmoothing === undefined ? 0 : labelSmoothing);
+    const weights = classWeights === undefined ? null : checkClassWeights('SoftmaxWithLoss', classWeights);
+    this.classWeights = weights && Object.freeze(weights);
+    this.weights32 = weights && Float32Array.from(weights);
   }
 
   /** Returns the mean loss over the batch. */
   forward(x: Tensor, t: Targets): number {
+    return this.setLoss(this.forwardTotal(x, t, true), this.divisor);
+  }
+
+  /**
+   * @internal for a net's evaluate(), which takes a set's loss in chunks: forward(x, t) times what its mean
+   * was divided by (the rows, or with classWeights and labels Σ w[tᵢ]), and that weight. Where forward()
+   * refuses a batch of labels that all weigh 0, a chunk of them gives { sum: 0, weight: 0 }.
+   */
+  weightedLoss(x: Tensor, t: Targets): { sum: number; weight: number } {
+    const total = this.forwardTotal(x, t, false), weight = this.divisor;
+    if (weight === 0) {
+      this.loss = NaN;
+      return { sum: 0, weight: 0 };
+    }
+    return { sum: this.setLoss(total, weight) * weight, weight };
+  }
+
+  /**
+   * forward()'s checks and kernels: writes y and returns the loss's sum, its divisor in this.divisor.
+   * `refuseWeightless`: a batch of labels that all weigh 0 is a RangeError, before anything is written.
+   */
+  private forwardTotal(x: Tensor, t: Targets, refuseWeightless: boolean): number {
     const [N, C] = this.checkInput(x, t);
     const rt = x.rt;
     t = ownTargets(rt, t); // before the buffers below are made: growing the memory would empty a tensor's data
     this.buffers ??= new Buffers(rt);
-    const targets = this.smoothed(this.targets(t, N, C), N, C);
+    const given = this.targets(t, N, C);
+    if (this.weights32 !== null) return this.weightedForward(x, given, N, C, refuseWeightless);
+    this.divisor = N;
+    const targets = this.smoothed(given, N, C);
     // soft targets may be this layer's last y (distillation): the kernel reads each row of t after writing y's
     const y = targets instanceof Tensor ? this.buffers.apart('y', x.shape, targets) : this.buffers.get('y', x.shape);
     const k = rt.unsafeKernels;
@@ -96,7 +172,49 @@ export class SoftmaxWithLoss {
       : k.softmaxCrossEntropyForward(y.ptr, x.ptr, targets.ptr, N, C);
     this.y = y;
     this.t = targets;
-    return this.setLoss(total, N);
+    return total;
+  }
+
+  /**
+   * The weighted loss's sum (PyTorch's cross_entropy with `weight`), from the kernels of the unweighted
+   * dense loss: u = w_c·t'_c, the (smoothed) targets with each class's column scaled by its weight
+   * (batchNormForward with mean 0, invStd 1, beta 0), then −Σ u·log(y + 1e-7) on u. Its divisor: Σ w[tᵢ]
+   * over the batch for labels, the rows for one-hot or soft rows. backward() reads u.
+   */
+  private weightedForward(x: Tensor, given: Tensor | IntTensor, N: number, C: number, refuseWeightless: boolean): number {
+    const w = this.weights32!;
+    let divisor = N;
+    if (given instanceof IntTensor) {
+      const labels = given.data;
+      divisor = 0;
+      for (let i = 0; i < N; i++) divisor += w[labels[i]];
+      if (divisor === 0 && refuseWeightless) {
+        throw new RangeError(`SoftmaxWithLoss.forward: every label of t has class weight 0 (classWeights), so the batch's weighted mean loss Σ w[tᵢ]·lossᵢ / Σ w[tᵢ] is 0/0 (PyTorch's NaN); a batch needs a label of positive weight`);
+      }
+    }
+    const buffers = this.buffers!, k = x.rt.unsafeKernels;
+    // labels as one-hot rows (smoothLabels: keep 1, off 0) where smoothing has not made them rows already
+    const dense = given instanceof IntTensor && this.labelSmoothing === 0 ? buffers.get('one-hot', [N, C]) : null;
+    if (dense !== null) k.smoothLabels(dense.ptr, given.ptr, N, C, 1, 0);
+    const targets = dense ?? (this.smoothed(given, N, C) as Tensor);
+    const u = buffers.get('weighted', [N, C]), weights = buffers.get('classWeights', [C]);
+    const zeros = this.filled(0, C), ones = this.filled(1, C);
+    weights.data.set(w);
+    k.batchNormForward(u.ptr, targets.ptr, zeros.ptr, ones.ptr, weights.ptr, zeros.ptr, N, C, C);
+    // u is the layer's own buffer: y may be the targets given (this layer's last y, distillation), read above
+    const y = buffers.get('y', x.shape);
+    const total = k.softmaxCrossEntropyForwardDense(y.ptr, x.ptr, u.ptr, N, C);
+    this.y = y;
+    this.t = u;
+    this.divisor = divisor;
+    return total;
+  }
+
+  /** A buffer of n zeros or ones: the means, inverse deviations and betas that make the norm kernels scale. */
+  private filled(value: 0 | 1, n: number): Tensor {
+    const t = this.buffers!.get(value === 0 ? 'zeros' : 'ones', [n]);
+    t.rt.unsafeKernels.fill(t.ptr, value, n);
+    return t;
   }
 
   /**
@@ -106,12 +224,14 @@ export class SoftmaxWithLoss {
    * Once the chain has written y, chainLoss() sums and records the loss.
    */
   chainBuffers(x: Tensor, t: Targets): { y: Tensor; dx: Tensor; targets: Tensor | IntTensor } {
+    if (this.weights32 !== null) throw new Error('SoftmaxWithLoss.chainBuffers: a weighted loss takes the layer path (row-chain.ts)');
     const [N, C] = this.checkInput(x, t);
     this.buffers ??= new Buffers(x.rt);
     const targets = this.smoothed(this.targets(t, N, C), N, C);
     // as forward(): soft targets may be this layer's last y, which the chain reads after writing y's rows
     this.y = targets instanceof Tensor ? this.buffers.apart('y', x.shape, targets) : this.buffers.get('y', x.shape);
     this.t = targets;
+    this.divisor = N;
     return { y: this.y, dx: this.buffers.get('dx', x.shape), targets };
   }
 
@@ -150,26 +270,31 @@ export class SoftmaxWithLoss {
     const [N, C] = x.shape;
     if (N === 0) throw new RangeError('SoftmaxWithLoss.forward: x has 0 rows; the mean loss of an empty batch is undefined');
     if (C === 0) throw new RangeError('SoftmaxWithLoss.forward: x has 0 classes (columns)');
+    const w = this.classWeights;
+    if (w !== null && w.length !== C) throw new RangeError(`SoftmaxWithLoss.forward: classWeights holds ${w.length} weights, one per class, but x has ${C} classes (columns)`);
     return [N, C];
   }
 
-  private setLoss(total: number, rows: number): number {
-    this.loss = total / rows;
+  private setLoss(total: number, divisor: number): number {
+    this.loss = total / divisor;
     if (!Number.isFinite(this.loss)) {
-      throw new NonFiniteError(`SoftmaxWithLoss: the loss is ${this.loss}; x holds NaN or Inf (training diverged? lower the learning rate)`);
+      const weights = this.classWeights !== null ? ', or classWeights too large for float32 sums' : '';
+      throw new NonFiniteError(`SoftmaxWithLoss: the loss is ${this.loss}; x holds NaN or Inf (training diverged? lower the learning rate)${weights}`);
     }
     return this.loss;
   }
 
   /**
    * The gradient of the loss with respect to the last forward's x, (y − t) · dout / N, in a
-   * tensor the layer owns (valid until its next backward). `dout`: a number, or a tensor whose first value is used.
-   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite, or a label of the forward's t (in memory) is now outside [0, classes). Nothing is written then.
+   * tensor the layer owns (valid until its next backward); with classWeights (aᵢ·y − u) · dout / divisor,
+   * u the weighted targets and aᵢ their row's sum (see weightedBackward). `dout`: a number, or a tensor whose first value is used.
+   * @throws Error after dispose(), before any forward, or after a net's evaluation of labels that all weigh 0; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite, or a label of the forward's t (in memory) is now outside [0, classes). Nothing is written then.
    */
   backward(dout: Tensor | number = 1): Tensor {
     const y = this.y, t = this.t;
     if (this.disposed) throw new Error('SoftmaxWithLoss.backward: used after dispose()');
     if (!y || !t || !this.buffers) throw new Error('SoftmaxWithLoss.backward: call forward first');
+    if (this.divisor === 0) throw new Error('SoftmaxWithLoss.backward: the last forward\'s labels all weigh 0 (classWeights): its loss has no gradient');
     if (typeof dout !== 'number') checkFloatTensor(y.rt, dout, 'SoftmaxWithLoss.backward: dout');
     const scale = typeof dout === 'number' ? dout : dout.data[0];
     if (!Number.isFinite(scale)) throw new RangeError(`SoftmaxWithLoss.backward: dout must be a finite number, got ${scale}`);
@@ -179,9 +304,26 @@ export class SoftmaxWithLoss {
     if (t instanceof IntTensor) checkLabels('SoftmaxWithLoss.backward', t.data, C);
     const dx = this.buffers.get('dx', y.shape);
     const k = y.rt.unsafeKernels;
-    if (t instanceof Tensor) k.softmaxCrossEntropyBackwardDense(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
+    if (this.weights32 !== null) this.weightedBackward(dx, y, t as Tensor, scale / this.divisor);
+    else if (t instanceof Tensor) k.softmaxCrossEntropyBackwardDense(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
     else k.softmaxCrossEntropyBackward(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
     return dx;
+  }
+
+  /**
+   * The weighted loss's gradient, exactly the derivative of −Σ u·log y / divisor with y = softmax(x):
+   * dx = (aᵢ·y − u) · scale, aᵢ = Σ_c u_ic the row's weighted target mass (w[tᵢ] for a one-hot row, so
+   * w[tᵢ]·(y − t)). aᵢ is u times a column of ones (GEMM), y scaled by it row by row in dx (the spatial
+   * batch norm with the rows as its channels), then softmaxCrossEntropyBackwardDense's (dx − u)·scale in place.
+   */
+  private weightedBackward(dx: Tensor, y: Tensor, u: Tensor, scale: number): void {
+    const [N, C] = y.shape;
+    const rt = y.rt, k = rt.unsafeKernels;
+    const mass = this.buffers!.get('row weights', [N]);
+    const zeros = this.filled(0, N), ones = this.filled(1, Math.max(N, C)); // ones: GEMM's column of C, the rows' N
+    rt.unsafeGemm(0, 0, N, 1, C, u.ptr, C, ones.ptr, 1, mass.ptr, 1);
+    k.batchNormSpatialForward(dx.ptr, y.ptr, zeros.ptr, ones.ptr, mass.ptr, zeros.ptr, 1, N, C, N * C);
+    k.softmaxCrossEntropyBackwardDense(dx.ptr, dx.ptr, u.ptr, N, C, scale);
   }
 
   private targets(t: Targets, N: number, C: number): Tensor | IntTensor {

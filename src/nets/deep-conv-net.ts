@@ -5,7 +5,7 @@
 // Trained with Adam in the book (lr 0.001). Keys W1/b1 … W8/b8.
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { describeValue } from '../runtime/tensor.js';
-import { orDefault, positiveInteger, readOptions } from './net-options.js';
+import { orDefault, positiveInteger, readClassWeights, readOptions } from './net-options.js';
 import { readConvParam } from './simple-conv-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, checkInputDim, type ConvParam, type StackItem } from './conv-stack.js';
@@ -30,6 +30,8 @@ export interface DeepConvNetOptions {
   outputSize?: number;
   /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
   labelSmoothing?: number;
+  /** One weight per class of the net's loss, finite, ≥ 0, not all 0 (PyTorch's `CrossEntropyLoss(weight)`, Keras's `class_weight`; SoftmaxWithLossOptions.classWeights); default none. */
+  classWeights?: readonly number[] | Float32Array | Float64Array;
 }
 
 /** The book's six conv layers of DeepConvNet (the default convParams): 3×3 filters, 16, 16, 32, 32, 64, 64 of them. */
@@ -42,7 +44,7 @@ export const deepConvNetParams: readonly ConvParam[] = [
   { filterNum: 64, filterSize: 3, pad: 1, stride: 1 },
 ];
 
-const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'labelSmoothing']);
+const KEYS = new Set(['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'labelSmoothing', 'classWeights']);
 
 /** The six conv layers' params read once (plain copies) and their types checked; a TypeError/RangeError naming convParams otherwise. */
 function readConvParams(who: string, v: unknown): ConvParam[] {
@@ -59,6 +61,7 @@ function readConvParams(who: string, v: unknown): ConvParam[] {
  */
 export function readDeepConvNetOptions(options: unknown): {
   spec: NetSpec; inputDim: [number, number, number]; convParams: ConvParam[]; hiddenSize: number; outputSize: number; labelSmoothing: number;
+  classWeights: number[] | null;
 } {
   const who = 'DeepConvNet';
   const o = readOptions(who, options, KEYS);
@@ -67,12 +70,14 @@ export function readDeepConvNetOptions(options: unknown): {
   const hiddenSize = positiveInteger(who, 'hiddenSize', orDefault(o.hiddenSize, 50));
   const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
   const labelSmoothing = checkLabelSmoothing(who, orDefault(o.labelSmoothing, 0));
+  const classWeights = readClassWeights(who, o.classWeights, outputSize, 'outputSize');
   // plain JSON of checked numbers: the options given (undefined values dropped, as JSON.stringify does)
   const given: Record<string, unknown> = { ...o };
   if (o.inputDim !== undefined) given.inputDim = inputDim;
   if (o.convParams !== undefined) given.convParams = convParams;
+  if (classWeights !== null) given.classWeights = classWeights;
   const spec: NetSpec = { kind: 'deep-conv', options: JSON.parse(JSON.stringify(given)) };
-  return { spec, inputDim, convParams, hiddenSize, outputSize, labelSmoothing };
+  return { spec, inputDim, convParams, hiddenSize, outputSize, labelSmoothing, classWeights };
 }
 
 /**
@@ -96,7 +101,7 @@ export class DeepConvNet extends Sequential {
   constructor(rt: Runtime, options: DeepConvNetOptions = {}) {
     const who = 'DeepConvNet';
     checkRuntime(rt, who);
-    const { spec, inputDim, convParams, hiddenSize, outputSize, labelSmoothing } = readDeepConvNetOptions(options);
+    const { spec, inputDim, convParams, hiddenSize, outputSize, labelSmoothing, classWeights } = readDeepConvNetOptions(options);
     const items: StackItem[] = [];
     convParams.forEach((p, i) => {
       items.push({ kind: 'conv', ...p, option: `convParams[${i}]` }, { kind: 'relu' });
@@ -108,7 +113,7 @@ export class DeepConvNet extends Sequential {
     );
     const { layers, parameterSet } = buildStack(rt, who, inputDim, items, 'he');
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
-    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim, labelSmoothing });
+    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim, labelSmoothing, ...(classWeights && { classWeights }) });
     this.spec = spec;
     this.inputDim = [...inputDim];
   }

@@ -27,6 +27,7 @@ import { checkSamples, firstAffineW } from './samples.js';
 import { packedBFloats } from '../runtime/gemm-split.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
 import { balancedShare, GEMM_PACKED, PARTS, put, SLOTS, splitRows } from './row-chain.js';
+import { outputShapeOf, summarize, type NetSummary, type SummarySource } from './summary.js';
 
 /** One step of a frozen net's forward: owns its output (valid until its next call) and its copies. */
 interface Stage {
@@ -210,7 +211,8 @@ function twinOf(layer: Layer, copy: (t: Tensor) => Tensor): Layer | null {
  * bit for bit, whatever the net does after; freeze again to follow further training. Faster than
  * net.predict at small batches (no packing of W per call), and it never touches the net, so a
  * server can predict with it between a training run's steps. The caller owns it: dispose() frees
- * the copies (the net is untouched; disposing the net leaves the frozen net usable).
+ * the copies (the net is untouched; disposing the net leaves the frozen net usable). Its summary() is
+ * the net's at freezing, and classificationMetrics takes it as it takes the net.
  */
 export class FrozenNet {
   private readonly stages: Stage[] = [];
@@ -219,9 +221,16 @@ export class FrozenNet {
   private isDisposed = false;
   /** The first Affine's W shape where it sets the rows' size (see samples.ts). */
   private readonly firstW: readonly number[] | null;
+  /** Rows per chunk of predictAsync and classificationMetrics: the net's evalBatchSize at freezing. */
+  readonly evalBatchSize: number;
 
-  /** @internal use net.freeze() */
-  constructor(readonly rt: Runtime, layers: readonly Layer[], private readonly inputShape: readonly number[] | null = null, private readonly evalBatchSize = 1000) {
+  /**
+   * @internal use net.freeze(), which gives `source`: the net's summary source at freezing (what summary() and the
+   * class count of classificationMetrics are computed from).
+   */
+  constructor(readonly rt: Runtime, layers: readonly Layer[], private readonly inputShape: readonly number[] | null,
+    evalBatchSize: number, private readonly source: SummarySource) {
+    this.evalBatchSize = evalBatchSize;
     this.firstW = firstAffineW(layers);
     try {
       for (let i = 0; i < layers.length; i++) {
@@ -284,9 +293,7 @@ export class FrozenNet {
    * call; do not dispose it).
    */
   predictBorrowed(x: Tensor, what = 'FrozenNet.predictBorrowed: x'): Tensor {
-    if (this.isDisposed) throw new Error('FrozenNet: used after dispose()');
-    checkFloatTensor(this.rt, x, what);
-    checkSamples(this.inputShape, this.firstW, x, what);
+    this.checkInput(x, what);
     const chained = this.chain?.run(x);
     if (chained) return chained;
     for (const stage of this.stages) x = stage.forward(x);
@@ -303,14 +310,60 @@ export class FrozenNet {
     const who = 'FrozenNet.predictAsync';
     const checked = checkAsyncOptions(who, options, true); // read once: the chunks use what was checked
     const { out } = checked;
-    const alive = () => { if (this.isDisposed) throw new Error('FrozenNet: used after dispose()'); };
-    alive();
-    checkFloatTensor(this.rt, x, `${who}: x`);
-    checkSamples(this.inputShape, this.firstW, x, `${who}: x`); // the whole x, as the caller gave it: the chunks are checked again
+    const alive = () => this.checkAlive();
+    this.checkInput(x, `${who}: x`); // the whole x, as the caller gave it: the chunks are checked again
     if (out !== undefined) checkFloatTensor(this.rt, out, `${who}: out`);
     // no rows (or no row axis): nothing to cut
     if (!(x.shape[0] > 0)) return copyResult(this.predictBorrowed(x, `${who}: x`), out, who);
     return predictInChunks(this.rt, who, x, this.evalBatchSize, checked, alive, (chunk) => this.predictBorrowed(chunk, `${who}: x`));
+  }
+
+  /**
+   * The summary of the net it was frozen from, as that net's summary() gave it at freezing (net.summary,
+   * formatSummary): each layer's name, output shape for one sample, parameter keys and counts, the loss row
+   * and the totals, for `inputShape` (one sample's dimensions; by default the net's own). Computed from what
+   * the frozen net keeps, never by running it: nothing is allocated, and it works after the net is disposed.
+   * @throws Error after dispose(); TypeError/RangeError naming `summary: inputShape` for one that is not
+   * positive integers, is not the net's input, or does not fit a layer.
+   */
+  summary(inputShape?: readonly number[]): NetSummary {
+    this.checkAlive();
+    return summarize(this.source, inputShape);
+  }
+
+  /**
+   * @internal The rows of an x given to an entry (`who`; classificationMetrics), at least one: the frozen net
+   * alive, x a live float tensor of its runtime whose samples it takes (predict's checks).
+   */
+  rowsOf(x: Tensor, who: string): number {
+    this.checkInput(x, `${who}: x`);
+    if (x.shape.length < 1 || x.shape[0] === 0) throw new RangeError(`${who}: x has 0 rows [${x.shape.join(', ')}]`);
+    return x.shape[0];
+  }
+
+  /**
+   * @internal The output width (its class count) for x's samples, from the shape rules of the layers it was
+   * frozen from: no forward is run (every layer of a frozen net is one of simdnn's, whose rule is known).
+   * @throws RangeError, naming `who` and x, if x's samples do not fit a layer or the output is not [rows, classes].
+   */
+  outputColumns(x: Tensor, who: string): number {
+    const out = outputShapeOf(this.source.layers, x.shape.slice(1));
+    if (typeof out === 'string') throw new RangeError(`${who}: x [${x.shape.join(', ')}] does not fit the net: ${out}`);
+    if (out === null || out.length !== 1) {
+      throw new RangeError(`${who}: the net's output for a row of x is [${out === null ? '?' : [1, ...out].join(', ')}], not [rows, classes]`);
+    }
+    return out[0];
+  }
+
+  /** predict's checks of x (named `what`): the frozen net alive, x a live float tensor of its runtime, samples it takes. */
+  private checkInput(x: Tensor, what: string): void {
+    this.checkAlive();
+    checkFloatTensor(this.rt, x, what);
+    checkSamples(this.inputShape, this.firstW, x, what);
+  }
+
+  private checkAlive(): void {
+    if (this.isDisposed) throw new Error('FrozenNet: used after dispose()');
   }
 
   /** Frees the frozen net's copies and buffers (not the net's). Idempotent. */

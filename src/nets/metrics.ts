@@ -1,13 +1,18 @@
 // Classification metrics of a net over a labelled set, as scikit-learn's confusion_matrix and
 // precision_recall_fscore_support (zero_division's default: 0) and Keras's
 // top_k_categorical_accuracy compute them: the set is predicted in the net's evalBatchSize chunks in
-// inference mode, as accuracy() runs it (no whole-set output), and only counts are kept.
-import { IntTensor, Tensor, describeValue } from '../runtime/tensor.js';
+// inference mode, as accuracy() runs it (no whole-set output), and only counts are kept. A net or a
+// net frozen from it (FrozenNet: the same outputs, bit for bit) gives the same figures.
+import { IntTensor, Tensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
 import { ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { checkOptions } from '../runtime/options.js';
 import { Yielder } from '../runtime/yield.js';
 import { checkAsyncOptions, type AsyncOptions } from './async-predict.js';
-import { checkClassTargets, type Sequential } from './sequential.js';
+import { FrozenNet } from './frozen.js';
+import { Sequential, checkClassTargets } from './sequential.js';
+
+/** What classificationMetrics scores: a net (a Sequential, any named net) or a FrozenNet. */
+type Classifier = Sequential | FrozenNet;
 
 /** Options of classificationMetrics. */
 export interface ClassificationMetricsOptions {
@@ -52,25 +57,29 @@ export interface ClassificationMetrics {
 }
 
 const KEYS = new Set(['topK']), ASYNC_KEYS = new Set(['topK', 'signal']);
+/** The classes a net of another copy of simdnn may be of (its error says so). */
+const NET_CLASSES = ['Sequential', 'MultiLayerNet', 'MultiLayerNetExtend', 'SimpleConvNet', 'DeepConvNet', 'FrozenNet'];
 
 /**
  * Confusion matrix, accuracy, per-class precision, recall, F1 and support, their macro and weighted means, and
- * optionally the top-k accuracy of `net` on x against t: labels (an IntTensor or an array of integer classes)
- * or one-hot or soft target rows (their first maximum is the true class, as accuracy() takes them). Predicted
- * classes are each output row's first maximum (np.argmax, the book's). Runs x in the net's evalBatchSize chunks
- * in inference mode, allocating nothing on the runtime beyond what accuracy() uses.
- * @throws like net.accuracy(x, t) (naming `classificationMetrics: x` / `: t`); TypeError for an unknown option;
+ * optionally the top-k accuracy of `net` (a net, or a FrozenNet: the figures of the net it was frozen from, at
+ * freezing) on x against t: labels (an IntTensor or an array of integer classes) or one-hot or soft target rows
+ * (their first maximum is the true class, as accuracy() takes them). Predicted classes are each output row's first
+ * maximum (np.argmax, the book's). Runs x in the net's evalBatchSize chunks in inference mode, allocating nothing on
+ * the runtime beyond what accuracy() uses.
+ * @throws like net.accuracy(x, t) (naming `classificationMetrics: x` / `: t`; Error for a net or frozen net used
+ * after dispose()); TypeError for a net that is neither or an unknown option;
  * TypeError/RangeError naming topK unless it is an integer in [1, classes]. Everything is checked before
  * the first chunk runs.
  */
-export function classificationMetrics(net: Sequential, x: Tensor, t: Targets, options: ClassificationMetricsOptions = {}): ClassificationMetrics {
+export function classificationMetrics(net: Sequential | FrozenNet, x: Tensor, t: Targets, options: ClassificationMetricsOptions = {}): ClassificationMetrics {
   const who = 'classificationMetrics';
   checkOptions(who, options, KEYS);
   const tally = prepare(net, x, t, options.topK, who);
   const rows = x.shape[0];
   for (let start = 0; start < rows; start += net.evalBatchSize) {
     const end = Math.min(rows, start + net.evalBatchSize);
-    tally.add(net.predictBorrowed(x.rows(start, end), false, `${who}: x`), start, who);
+    tally.add(predictChunk(net, x.rows(start, end), `${who}: x`), start, who);
   }
   return tally.result();
 }
@@ -82,7 +91,7 @@ export function classificationMetrics(net: Sequential, x: Tensor, t: Targets, op
  * @throws like classificationMetrics(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
  */
 export async function classificationMetricsAsync(
-  net: Sequential, x: Tensor, t: Targets, options: ClassificationMetricsOptions & AsyncOptions = {},
+  net: Sequential | FrozenNet, x: Tensor, t: Targets, options: ClassificationMetricsOptions & AsyncOptions = {},
 ): Promise<ClassificationMetrics> {
   const who = 'classificationMetricsAsync';
   checkOptions(who, options, ASYNC_KEYS);
@@ -98,7 +107,7 @@ export async function classificationMetricsAsync(
       signal?.throwIfAborted();
       net.rowsOf(x, who); // the net or x may have been disposed while the call waited
       const end = Math.min(rows, start + net.evalBatchSize);
-      tally.add(net.predictBorrowed(x.rows(start, end), false, `${who}: x`), start, who);
+      tally.add(predictChunk(net, x.rows(start, end), `${who}: x`), start, who);
     }
   } finally {
     yielder.close();
@@ -106,8 +115,16 @@ export async function classificationMetricsAsync(
   return tally.result();
 }
 
+/** The outputs of a chunk of x (borrowed from the net), in inference mode; `what` names x in an error. */
+function predictChunk(net: Classifier, chunk: Tensor, what: string): Tensor {
+  return net instanceof FrozenNet ? net.predictBorrowed(chunk, what) : net.predictBorrowed(chunk, false, what);
+}
+
 /** Every check of the arguments, before a chunk runs; the true classes read into an array of the call's own. */
-function prepare(net: Sequential, x: Tensor, t: Targets, topK: unknown, who: string): Tally {
+function prepare(net: Classifier, x: Tensor, t: Targets, topK: unknown, who: string): Tally {
+  if (!(net instanceof Sequential || net instanceof FrozenNet)) {
+    throw new TypeError(`${who}: net must be a net (MultiLayerNet, a Sequential, …) or a FrozenNet, got ${describeValue(net)}${otherCopyHint(net, NET_CLASSES)}`);
+  }
   if (topK !== undefined) {
     if (typeof topK !== 'number') throw new TypeError(`${who}: topK must be an integer in [1, classes], got ${describeValue(topK)}`);
     if (!(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${who}: topK must be an integer in [1, classes], got ${topK}`);
@@ -120,7 +137,7 @@ function prepare(net: Sequential, x: Tensor, t: Targets, topK: unknown, who: str
 }
 
 /** The true class of each row, checked as net.accuracy() checks t: labels in [0, classes), or target rows' first maximum. */
-function trueClasses(net: Sequential, t: Targets, rows: number, classes: number, who: string): Int32Array {
+function trueClasses(net: Classifier, t: Targets, rows: number, classes: number, who: string): Int32Array {
   t = ownTargets(net.rt, t);
   checkClassTargets(net.rt, t, rows, classes, who);
   if (t instanceof IntTensor) return t.data.slice();

@@ -42,10 +42,12 @@ export interface MultiLayerNetExtendOptions {
   dropoutRatio?: number;
   /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
   labelSmoothing?: number;
+  /** One weight per class of the net's loss, finite, ≥ 0, not all 0 (PyTorch's `CrossEntropyLoss(weight)`, Keras's `class_weight`; SoftmaxWithLossOptions.classWeights); default none. */
+  classWeights?: readonly number[] | Float32Array | Float64Array;
 }
 
 const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd',
-  'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio', 'labelSmoothing']);
+  'weightDecayLambda', 'l1Lambda', 'useBatchnorm', 'useDropout', 'dropoutRatio', 'labelSmoothing', 'classWeights']);
 
 /** @internal What a MultiLayerNetExtend is built from (planMultiLayerNetExtend). */
 export interface MultiLayerNetExtendPlan extends MultiLayerNetPlan {
@@ -67,7 +69,7 @@ export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPl
   const useBatchnorm = orDefault(o.useBatchnorm, false) as boolean, useDropout = orDefault(o.useDropout, false) as boolean;
   checkFlag(who, 'useBatchnorm', useBatchnorm);
   checkFlag(who, 'useDropout', useDropout);
-  const { sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing } = readMlpOptions(who, o);
+  const { sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, classWeights } = readMlpOptions(who, o);
   const l1Lambda = numberOption(who, 'l1Lambda', orDefault(o.l1Lambda, 0), 'a non-negative number');
   const dropoutRatio = numberOption(who, 'dropoutRatio', orDefault(o.dropoutRatio, 0.5), 'a number in [0, 1)');
   // recorded in the spec, which must rebuild this net, even with no Dropout layer to hold it
@@ -78,10 +80,10 @@ export function planMultiLayerNetExtend(options: unknown): MultiLayerNetExtendPl
   const norm = (a: string, b: string) => (useBatchnorm ? hidden.flatMap((h, j) => [[`${a}${j + 1}`, [h]], [`${b}${j + 1}`, [h]]] as Array<[string, number[]]>) : []);
   const params = [...affineSpecs(sizes), ...norm('gamma', 'beta')];
   checkParameterBlock(who, params);
-  // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does)
-  const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden })) };
+  // plain JSON of checked numbers, strings and flags (undefined values dropped, as JSON.stringify does; classWeights as an array)
+  const spec: NetSpec = { kind: 'mlp-extend', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: hidden, ...(classWeights && { classWeights }) })) };
   return {
-    spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, params,
+    spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, classWeights, params,
     l1Lambda, useBatchnorm, useDropout, dropoutRatio, state: norm('runningMean', 'runningVar'),
   };
 }
@@ -132,7 +134,7 @@ export class MultiLayerNetExtend extends Sequential {
       layers.push(activations[i - 1]);
       if (useDropout) layers.push(dropouts[i - 1]);
     }
-    super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, labelSmoothing: plan.labelSmoothing, parameterSet: set });
+    super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, labelSmoothing: plan.labelSmoothing, ...(plan.classWeights && { classWeights: plan.classWeights }), parameterSet: set });
     this.spec = plan.spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = hidden;

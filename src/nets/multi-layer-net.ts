@@ -4,7 +4,7 @@ import { activation, type ActivationName } from '../layers/activations.js';
 import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { MAX_ELEMENTS, describeValue, shapeSize } from '../runtime/tensor.js';
-import { activationOption, initOption, numberOption, orDefault, positiveInteger, readOptions } from './net-options.js';
+import { activationOption, initOption, numberOption, orDefault, positiveInteger, readClassWeights, readOptions } from './net-options.js';
 import { initStd, type WeightInit } from './init.js';
 import { ParameterSet } from './parameters.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
@@ -31,9 +31,11 @@ export interface MultiLayerNetOptions {
   weightDecayLambda?: number;
   /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
   labelSmoothing?: number;
+  /** One weight per class of the net's loss, finite, ≥ 0, not all 0 (PyTorch's `CrossEntropyLoss(weight)`, Keras's `class_weight`; SoftmaxWithLossOptions.classWeights); default none. */
+  classWeights?: readonly number[] | Float32Array | Float64Array;
 }
 
-const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda', 'labelSmoothing']);
+const KEYS = new Set(['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda', 'labelSmoothing', 'classWeights']);
 
 /**
  * [inputSize, ...hiddenSizeList, outputSize], checked (TypeError for a non-array list or a
@@ -111,18 +113,22 @@ export interface MultiLayerNetPlan {
   weightInitStd: WeightInit;
   weightDecayLambda: number;
   labelSmoothing: number;
+  /** The loss's class weights (a checked plain copy), null if none. */
+  classWeights: number[] | null;
   /** The parameters' names and shapes, in the arena's order. */
   params: Array<readonly [string, number[]]>;
 }
 
-/** @internal The options both MLPs take (read by readOptions), checked: sizes, activation, init, L2 decay, label smoothing. */
-export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<MultiLayerNetPlan, 'sizes' | 'activation' | 'weightInitStd' | 'weightDecayLambda' | 'labelSmoothing'> {
+/** @internal The options both MLPs take (read by readOptions), checked: sizes, activation, init, L2 decay, label smoothing, class weights. */
+export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<MultiLayerNetPlan, 'sizes' | 'activation' | 'weightInitStd' | 'weightDecayLambda' | 'labelSmoothing' | 'classWeights'> {
+  const sizes = checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize);
   return {
-    sizes: checkSizes(who, o.inputSize, o.hiddenSizeList, o.outputSize),
+    sizes,
     activation: checkActivation(who, orDefault(o.activation, 'relu')),
     weightInitStd: checkInit(who, orDefault(o.weightInitStd, 'relu')),
     weightDecayLambda: numberOption(who, 'weightDecayLambda', orDefault(o.weightDecayLambda, 0), 'a non-negative number'),
     labelSmoothing: checkLabelSmoothing(who, orDefault(o.labelSmoothing, 0)),
+    classWeights: readClassWeights(who, o.classWeights, sizes[sizes.length - 1], 'outputSize'),
   };
 }
 
@@ -133,13 +139,13 @@ export function readMlpOptions(who: string, o: Record<string, unknown>): Pick<Mu
 export function planMultiLayerNet(options: unknown): MultiLayerNetPlan {
   const who = 'MultiLayerNet';
   const o = readOptions(who, options, KEYS);
-  const { sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing } = readMlpOptions(who, o);
+  const { sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, classWeights } = readMlpOptions(who, o);
   checkSequentialOptions({ weightDecayLambda }, who);
   const params = affineSpecs(sizes);
   checkParameterBlock(who, params);
-  // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does)
-  const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: sizes.slice(1, -1) })) };
-  return { spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, params };
+  // plain JSON of checked numbers and strings (undefined values dropped, as JSON.stringify does; classWeights as an array)
+  const spec: NetSpec = { kind: 'mlp', options: JSON.parse(JSON.stringify({ ...o, hiddenSizeList: sizes.slice(1, -1), ...(classWeights && { classWeights }) })) };
+  return { spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, classWeights, params };
 }
 
 /**
@@ -165,7 +171,7 @@ export class MultiLayerNet extends Sequential {
   constructor(rt: Runtime, options: MultiLayerNetOptions) {
     checkRuntime(rt, 'MultiLayerNet');
     // the options are read once, and every one is checked before the parameters are allocated: a bad one leaks nothing
-    const { spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, params } = planMultiLayerNet(options);
+    const { spec, sizes, activation: act, weightInitStd, weightDecayLambda, labelSmoothing, classWeights, params } = planMultiLayerNet(options);
     const activations = sizes.slice(2).map(() => activation(act));
     const set = affineParameters(rt, params, sizes, weightInitStd);
     const layers: Layer[] = [];
@@ -173,7 +179,7 @@ export class MultiLayerNet extends Sequential {
       layers.push(affineLayer(set, i));
       if (i < sizes.length - 1) layers.push(activations[i - 1]);
     }
-    super(rt, layers, { weightDecayLambda, labelSmoothing, parameterSet: set });
+    super(rt, layers, { weightDecayLambda, labelSmoothing, ...(classWeights && { classWeights }), parameterSet: set });
     this.spec = spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = sizes.slice(1, -1);

@@ -2,6 +2,7 @@
 // asked once) that the net is built from and records as its spec, and the checks of single values that name
 // the option and never throw while formatting their message (a Symbol or a BigInt would).
 import type { ActivationName } from '../layers/activations.js';
+import { checkClassWeights } from '../layers/softmax-with-loss.js';
 import { checkOptions } from '../runtime/options.js';
 import { describeValue } from '../runtime/tensor.js';
 import type { WeightInit } from './init.js';
@@ -41,6 +42,14 @@ export function positiveInteger(who: string, what: string, v: unknown): number {
 export function numberOption(who: string, what: string, v: unknown, expected: string): number {
   if (typeof v !== 'number') throw new TypeError(`${who}: ${what}: expected ${expected}, got ${describeValue(v)}`);
   return v;
+}
+
+/**
+ * A named net's classWeights option: undefined → null, else checked (checkClassWeights) against its `classes`,
+ * named by `option` (outputSize, numClasses), and copied into a plain array, what its spec records.
+ */
+export function readClassWeights(who: string, v: unknown, classes: number, option: string): number[] | null {
+  return v === undefined ? null : checkClassWeights(who, v, classes, `${option} ${classes}`);
 }
 
 /** An activation's name: a string (which one is checked by activation()), or a TypeError naming `who`. */

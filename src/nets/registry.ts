@@ -155,14 +155,42 @@ function affine(who: string, input: number[], size: unknown, i: number, out: Rec
   out[`b${i}`] = [size as number];
 }
 
+/** The constructor whose checks each kind's options go through (its messages start with its name). */
+const CONSTRUCTORS: Readonly<Record<NetKind, string>> = { mlp: 'MultiLayerNet', 'mlp-extend': 'MultiLayerNetExtend', 'simple-conv': 'SimpleConvNet', 'deep-conv': 'DeepConvNet' };
+
 /**
  * The summary of the net `spec` describes (what net.summary() gives once it is built), from the spec alone:
  * the layers as each named net's constructor lays them out, their tensors' shapes from netTensorGroups. No
  * runtime, no memory (`simdnn info` stays a read of the header; inspectModel(bytes).spec gives a file's spec).
- * @throws TypeError/RangeError naming a bad spec, as netTensorShapes.
+ * @throws TypeError/RangeError naming `netSummary: spec` for a bad spec and `netSummary: spec.options: ` and the
+ * option for a bad option (the constructor's own check, as netTensorShapes makes it).
  */
 export function netSummary(spec: NetSpec): NetSummary {
-  const { params, state } = netTensorGroups(spec, 'netSummary: spec');
+  const who = 'netSummary: spec';
+  const checked = checkNetSpec(spec, who);
+  // read once: the options checked are the options laid out
+  const s = { kind: checked.kind, options: { ...checked.options } } as NetSpec;
+  try {
+    return summaryOfSpec(s);
+  } catch (e) {
+    throw asOptionError(e, s.kind, `${who}.options`);
+  }
+}
+
+/**
+ * A refusal of a spec's options by the constructor's checks (`MultiLayerNet: hiddenSizeList[0] …`) or the
+ * registry's (`simple-conv: conv 1 …`), said as `where`'s (`netSummary: spec.options: hiddenSizeList[0] …`).
+ */
+function asOptionError(e: unknown, kind: NetKind, where: string): unknown {
+  if (!(e instanceof TypeError || e instanceof RangeError)) return e;
+  const prefix = [`${CONSTRUCTORS[kind]}: `, `${kind}: `].find((p) => e.message.startsWith(p)) ?? '';
+  const message = `${where}: ${e.message.slice(prefix.length)}`;
+  return e instanceof TypeError ? new TypeError(message, { cause: e }) : new RangeError(message, { cause: e });
+}
+
+/** netSummary of a spec read once. */
+function summaryOfSpec(spec: NetSpec): NetSummary {
+  const { params, state } = netTensorGroups(spec);
   const shapes: Record<string, number[]> = { ...params, ...state };
   const layer = (name: string, rule: ShapeRule, keys: string[] = [], stateKeys: string[] = []): LayerPlan =>
     ({ name, rule, params: keys.map((k) => [k, shapes[k]]), state: stateKeys.map((k) => [k, shapes[k]]) });
@@ -174,7 +202,7 @@ export function netSummary(spec: NetSpec): NetSummary {
   const keep = (name: string) => layer(name, { kind: 'keep' });
   const pool = layer('Pooling', { kind: 'pool', poolH: 2, poolW: 2, stride: 2, pad: 0 }); // the conv nets' 2×2 max pooling
   const layers: LayerPlan[] = [];
-  let inputShape: number[], labelSmoothing: number;
+  let inputShape: number[], labelSmoothing: number, classWeights: number[] | null;
   switch (spec.kind) {
     case 'mlp': case 'mlp-extend': {
       const plan = spec.kind === 'mlp' ? { ...planMultiLayerNet(spec.options), useBatchnorm: false, useDropout: false } : planMultiLayerNetExtend(spec.options);
@@ -191,6 +219,7 @@ export function netSummary(spec: NetSpec): NetSummary {
       }
       inputShape = [sizes[0]];
       labelSmoothing = plan.labelSmoothing;
+      classWeights = plan.classWeights;
       break;
     }
     case 'simple-conv': {
@@ -198,6 +227,7 @@ export function netSummary(spec: NetSpec): NetSummary {
       layers.push(conv(1, o.convParam), keep('Relu'), pool, affine(2), keep('Relu'), affine(3));
       inputShape = o.inputDim;
       labelSmoothing = o.labelSmoothing;
+      classWeights = o.classWeights;
       break;
     }
     case 'deep-conv': {
@@ -209,8 +239,9 @@ export function netSummary(spec: NetSpec): NetSummary {
       layers.push(affine(7), keep('Relu'), keep('Dropout'), affine(8), keep('Dropout'));
       inputShape = o.inputDim;
       labelSmoothing = o.labelSmoothing;
+      classWeights = o.classWeights;
       break;
     }
   }
-  return summarizePlans(layers, { shape: inputShape, given: false }, labelSmoothing);
+  return summarizePlans(layers, { shape: inputShape, given: false }, labelSmoothing, classWeights);
 }

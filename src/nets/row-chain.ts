@@ -166,6 +166,11 @@ export class RowChain {
    */
   run(x: Tensor, t: Targets): number | null {
     const N = x.shape[0];
+    // A weighted loss (classWeights) takes the layer path: its gradient scales each row of y by the row's
+    // weighted target mass (SoftmaxWithLoss.weightedBackward, three kernels), and the chain's table has no op
+    // for that (assembly/chain.ts runs a fixed set of kernels). The layer path's split GEMMs give the same
+    // bits on any thread count, so only the chain's speed is given up, not reproducibility.
+    if (this.last.classWeights !== null) return null;
     // on one thread (a lazy pool not started yet, every worker quiet) the layer path is the faster
     if (!this.rt.splitsNow || this.rt.splitThreads !== PARTS || N < CHAIN_MIN_ROWS || (N / PARTS) * this.rowWork < CHAIN_MIN_PART_WORK) return null;
     // every check the layer path makes, before anything is computed

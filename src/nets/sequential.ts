@@ -12,7 +12,7 @@ import { isFusableActivation } from '../layers/activations.js';
 import { Convolution } from '../layers/convolution.js';
 import { Flatten } from '../layers/flatten.js';
 import { GlobalAveragePooling, Pooling } from '../layers/pooling.js';
-import { SoftmaxWithLoss, checkLabelSmoothing, checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
+import { SoftmaxWithLoss, checkClassWeights, checkLabelSmoothing, checkLabels, checkTargetRows, ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import { IntTensor, Tensor, checkFloatTensor, checkTensor, checkedValues, copyResult, describeValue, sharesMemory, shown } from '../runtime/tensor.js';
@@ -24,7 +24,7 @@ import { StateSnapshot } from './state-snapshot.js';
 import { FrozenNet } from './frozen.js';
 import { checkAsyncOptions, predictInChunks, type AsyncOptions } from './async-predict.js';
 import { checkSamples, firstAffineW, keepsShape } from './samples.js';
-import { summarizeNet, type NetSummary } from './summary.js';
+import { summarizeNet, summarySource, type NetSummary } from './summary.js';
 
 /** Options of Sequential; all optional, checked (TypeError/RangeError naming the option) before anything is kept. */
 export interface SequentialOptions {
@@ -42,6 +42,11 @@ export interface SequentialOptions {
    */
   labelSmoothing?: number;
   /**
+   * One weight per class of the net's loss (SoftmaxWithLossOptions.classWeights, PyTorch's `CrossEntropyLoss(weight)`,
+   * Keras's `class_weight`), checked against the classes at the first forward. Default: none (unweighted).
+   */
+  classWeights?: readonly number[] | Float32Array | Float64Array;
+  /**
    * One sample's shape where the net fixes it (a conv net's [C, H, W]): every entry then refuses an
    * x that is not [N, ...inputShape] up front, naming it, where a layer deep in the net would find
    * the mismatch. Default: none (an Affine first layer takes any x that flattens to its input size).
@@ -54,7 +59,7 @@ export interface SequentialOptions {
 /** Lent outputs remembered: each layer's Buffers keep 8 shapes a name, and a net lends from its last layer. */
 const LENT_KEPT = 16;
 
-const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'labelSmoothing', 'inputShape', 'parameterSet']);
+const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchSize', 'labelSmoothing', 'classWeights', 'inputShape', 'parameterSet']);
 
 /**
  * A stack of layers ending in its own SoftmaxWithLoss (`lastLayer`), with the book's network interface:
@@ -67,7 +72,7 @@ const OPTIONS = new Set(['weightDecayLambda', 'l1Lambda', 'decayed', 'evalBatchS
  */
 export class Sequential {
   readonly layers: readonly Layer[];
-  /** The net's loss layer (with options.labelSmoothing). */
+  /** The net's loss layer (with options.labelSmoothing and options.classWeights). */
   readonly lastLayer: SoftmaxWithLoss;
   readonly params: Readonly<Record<string, Tensor>>;
   readonly grads: Readonly<Record<string, Tensor>>;
@@ -107,7 +112,7 @@ export class Sequential {
     this.weightDecayLambda = options.weightDecayLambda ?? 0;
     this.l1Lambda = options.l1Lambda ?? 0;
     this.evalBatchSize = options.evalBatchSize ?? 1000;
-    this.lastLayer = new SoftmaxWithLoss({ labelSmoothing: options.labelSmoothing ?? 0 });
+    this.lastLayer = new SoftmaxWithLoss({ labelSmoothing: options.labelSmoothing ?? 0, ...(options.classWeights !== undefined ? { classWeights: options.classWeights } : {}) });
     this.parameterSet = options.parameterSet ?? null;
     this.buffers = new Buffers(rt);
     const params: Record<string, Tensor> = {};
@@ -282,20 +287,36 @@ export class Sequential {
     return correct / N;
   }
 
-  /** Loss (with decay terms) and accuracy over a whole set, in inference mode, in chunks. */
+  /**
+   * Loss (with decay terms) and accuracy over a whole set, in inference mode, in chunks; with classWeights and
+   * labels the loss is divided by Σ w[tᵢ] over the whole set (a RangeError when every label weighs 0).
+   */
   evaluate(x: Tensor, t: Targets): { loss: number; accuracy: number } {
+    const { lossSum, lossWeight, decay, correct, rows } = this.evaluateSums(x, t);
+    return { loss: this.setLoss('evaluate', lossSum, lossWeight) + decay, accuracy: correct / rows };
+  }
+
+  /**
+   * @internal evaluate()'s sums over x's chunks, for a caller that adds up several runs of rows (a Trainer's
+   * evaluation, paused between chunks): each chunk's mean loss times its divisor (its rows, or with classWeights
+   * and labels Σ w[tᵢ]), the divisors' sum (0 where every label weighs 0), the weight-decay terms, the rows right and
+   * the rows.
+   */
+  evaluateSums(x: Tensor, t: Targets): { lossSum: number; lossWeight: number; decay: number; correct: number; rows: number } {
     const N = this.rowsOf(x, 'evaluate');
     const { labels, soft } = this.labelsOf(x, t, N, 'evaluate'); // soft rows' loss as loss() takes it
     let correct = 0;
-    let lossSum = 0;
+    let lossSum = 0, lossWeight = 0;
     for (let start = 0; start < N; start += this.evalBatchSize) {
       const end = Math.min(N, start + this.evalBatchSize);
       const y = this.predictBorrowed(x.rows(start, end), false, 'evaluate: x');
       const chunk = labels.rows(start, end);
       correct += this.countCorrect(y, chunk);
-      lossSum += this.lastLayer.forward(y, soft?.rows(start, end) ?? chunk) * (end - start);
+      const { sum, weight } = this.lastLayer.weightedLoss(y, soft?.rows(start, end) ?? chunk);
+      lossSum += sum;
+      lossWeight += weight;
     }
-    return { loss: lossSum / N + this.decayLoss(), accuracy: correct / N };
+    return { lossSum, lossWeight, decay: this.decayLoss(), correct, rows: N };
   }
 
   /**
@@ -307,8 +328,8 @@ export class Sequential {
    * @throws like evaluate(); rejects with `signal.reason` once `options.signal` aborts (checked before every chunk).
    */
   async evaluateAsync(x: Tensor, t: Targets, options: AsyncOptions = {}): Promise<{ loss: number; accuracy: number }> {
-    const { lossSum, decay, correct, N } = await this.chunksAsync(x, t, 'evaluateAsync', options, true);
-    return { loss: lossSum / N + decay, accuracy: correct / N };
+    const { lossSum, lossWeight, decay, correct, N } = await this.chunksAsync(x, t, 'evaluateAsync', options, true);
+    return { loss: this.setLoss('evaluateAsync', lossSum, lossWeight) + decay, accuracy: correct / N };
   }
 
   /** accuracy() without blocking, as evaluateAsync(): the same chunks and result. */
@@ -341,13 +362,13 @@ export class Sequential {
    * The chunks of evaluate() (loss and the decay terms too when `withLoss`, taken with the last chunk,
    * before anything else can run) or accuracy(), yielding between them.
    */
-  private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; decay: number; correct: number; N: number }> {
+  private async chunksAsync(x: Tensor, t: Targets, who: string, options: AsyncOptions, withLoss: boolean): Promise<{ lossSum: number; lossWeight: number; decay: number; correct: number; N: number }> {
     const { signal } = checkAsyncOptions(who, options, false);
     const N = this.rowsOf(x, who);
     const { labels, soft: given } = this.labelsOf(x, t, N, who, true);
     let soft: Tensor | null = null;
     const yielder = new Yielder();
-    let correct = 0, lossSum = 0;
+    let correct = 0, lossSum = 0, lossWeight = 0;
     try {
       // soft rows for the loss, copied as the labels are (other calls meanwhile cannot change them)
       if (withLoss && given) soft = this.rt.tensor(given.shape, given.data);
@@ -361,14 +382,28 @@ export class Sequential {
         const y = this.predictBorrowed(x.rows(start, end), false, `${who}: x`);
         const chunk = labels.rows(start, end);
         correct += this.countCorrect(y, chunk);
-        if (withLoss) lossSum += this.lastLayer.forward(y, soft?.rows(start, end) ?? chunk) * (end - start);
+        if (withLoss) {
+          const { sum, weight } = this.lastLayer.weightedLoss(y, soft?.rows(start, end) ?? chunk);
+          lossSum += sum;
+          lossWeight += weight;
+        }
       }
-      return { lossSum, decay: withLoss ? this.decayLoss() : 0, correct, N };
+      return { lossSum, lossWeight, decay: withLoss ? this.decayLoss() : 0, correct, N };
     } finally {
       yielder.close();
       if (labels !== t) labels.dispose();
       soft?.dispose();
     }
+  }
+
+  /**
+   * A set's mean loss from its chunks' weighted sums: over the rows (their count, the weight of every chunk
+   * without classWeights), or with classWeights and labels over Σ w[tᵢ], which is 0 only where every label
+   * of the set weighs 0 (a RangeError naming `who`, where forward() refuses such a batch).
+   */
+  private setLoss(who: string, lossSum: number, lossWeight: number): number {
+    if (lossWeight === 0) throw new RangeError(`${who}: every label of t has class weight 0 (classWeights), so the weighted mean loss is 0/0; the set needs a label of positive weight`);
+    return lossSum / lossWeight;
   }
 
   /** Index of the first layer with parameters (-1: none); gradient() starts nothing before it. */
@@ -505,7 +540,7 @@ export class Sequential {
    */
   freeze(): FrozenNet {
     this.checkAlive();
-    return new FrozenNet(this.rt, this.layers, this.inputShape, this.evalBatchSize);
+    return new FrozenNet(this.rt, this.layers, this.inputShape, this.evalBatchSize, summarySource(this));
   }
 
   /**
@@ -715,6 +750,8 @@ function readSequentialOptions(options: SequentialOptions, who?: string): Sequen
     if (!(Number.isInteger(e) && e > 0)) throw new RangeError(`${at('evalBatchSize')}: expected a positive integer, got ${e}`);
   }
   if (o.labelSmoothing !== undefined) checkLabelSmoothing(who ?? 'Sequential', o.labelSmoothing);
+  // a copy: the caller's array edited later does not change the loss
+  if (o.classWeights !== undefined) o.classWeights = checkClassWeights(who ?? 'Sequential', o.classWeights);
   if (o.decayed !== undefined && typeof o.decayed !== 'function') throw new TypeError(`${at('decayed')}: expected a function of the parameter key`);
   const shape: unknown = o.inputShape;
   if (shape !== undefined) {

@@ -3,7 +3,7 @@
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
 import { describeValue } from '../runtime/tensor.js';
-import { orDefault, positiveInteger, readOptions } from './net-options.js';
+import { orDefault, positiveInteger, readClassWeights, readOptions } from './net-options.js';
 import { checkInit } from './multi-layer-net.js';
 import { Sequential } from './sequential.js';
 import { buildStack, checkInputDim, type ConvParam } from './conv-stack.js';
@@ -29,9 +29,11 @@ export interface SimpleConvNetOptions {
   weightInitStd?: WeightInit;
   /** Label smoothing ε in [0, 1] of the net's loss (PyTorch's and Keras's `label_smoothing`): targets t·(1 − ε) + ε/classes; default 0. */
   labelSmoothing?: number;
+  /** One weight per class of the net's loss, finite, ≥ 0, not all 0 (PyTorch's `CrossEntropyLoss(weight)`, Keras's `class_weight`; SoftmaxWithLossOptions.classWeights); default none. */
+  classWeights?: readonly number[] | Float32Array | Float64Array;
 }
 
-const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'labelSmoothing']);
+const KEYS = new Set(['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'labelSmoothing', 'classWeights']);
 const CONV_KEYS = new Set(['filterNum', 'filterSize', 'pad', 'stride']);
 
 /**
@@ -58,7 +60,7 @@ export function readConvParam(who: string, what: string, v: unknown): ConvParam 
  */
 export function readSimpleConvNetOptions(options: unknown): {
   spec: NetSpec; inputDim: [number, number, number]; convParam: ConvParam; hiddenSize: number; outputSize: number; weightInitStd: WeightInit;
-  labelSmoothing: number;
+  labelSmoothing: number; classWeights: number[] | null;
 } {
   const who = 'SimpleConvNet';
   const o = readOptions(who, options, KEYS);
@@ -68,12 +70,14 @@ export function readSimpleConvNetOptions(options: unknown): {
   const outputSize = positiveInteger(who, 'outputSize', orDefault(o.outputSize, 10));
   const weightInitStd = checkInit(who, orDefault(o.weightInitStd, 0.01));
   const labelSmoothing = checkLabelSmoothing(who, orDefault(o.labelSmoothing, 0));
+  const classWeights = readClassWeights(who, o.classWeights, outputSize, 'outputSize');
   // plain JSON of checked numbers and strings: the options given (undefined values dropped, as JSON.stringify does)
   const given: Record<string, unknown> = { ...o };
   if (o.inputDim !== undefined) given.inputDim = inputDim;
   if (o.convParam !== undefined) given.convParam = convParam;
+  if (classWeights !== null) given.classWeights = classWeights;
   const spec: NetSpec = { kind: 'simple-conv', options: JSON.parse(JSON.stringify(given)) };
-  return { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd, labelSmoothing };
+  return { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd, labelSmoothing, classWeights };
 }
 
 /**
@@ -97,7 +101,7 @@ export class SimpleConvNet extends Sequential {
   constructor(rt: Runtime, options: SimpleConvNetOptions = {}) {
     const who = 'SimpleConvNet';
     checkRuntime(rt, who);
-    const { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd, labelSmoothing } = readSimpleConvNetOptions(options);
+    const { spec, inputDim, convParam, hiddenSize, outputSize, weightInitStd, labelSmoothing, classWeights } = readSimpleConvNetOptions(options);
     const { layers, parameterSet } = buildStack(rt, who, inputDim, [
       { kind: 'conv', ...convParam, option: 'convParam' },
       { kind: 'relu' },
@@ -107,7 +111,7 @@ export class SimpleConvNet extends Sequential {
       { kind: 'affine', size: outputSize, option: 'outputSize' },
     ], weightInitStd);
     // evaluate in chunks of 100 so the layers reuse their training-batch buffers
-    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim, labelSmoothing });
+    super(rt, layers, { parameterSet, evalBatchSize: 100, inputShape: inputDim, labelSmoothing, ...(classWeights && { classWeights }) });
     this.spec = spec;
     this.inputDim = [...inputDim];
   }

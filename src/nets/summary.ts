@@ -4,6 +4,7 @@
 // (a layer's name, rule and tensors' keys and shapes), which a net's layers give (summarizeNet) and which a
 // named net's spec gives without building it (netSummary in registry.ts, which `simdnn info` prints).
 import { Affine } from '../layers/affine.js';
+import { shownClassWeights } from '../layers/softmax-with-loss.js';
 import { isFusableActivation } from '../layers/activations.js';
 import { BatchNormalization } from '../layers/batch-normalization.js';
 import { Convolution, convOutputSize } from '../layers/convolution.js';
@@ -79,15 +80,58 @@ export interface SummaryInput {
 }
 
 /**
- * @internal The summary of `net` (Sequential.summary): its layers' plans, the input shape (`inputShape`
- * checked, else the net's own, else [D] for a first Affine taking D features) and its loss.
+ * @internal What a net's summary is computed from, as plain data: its layers' plans, its input and its loss. A
+ * frozen net keeps its net's (made at freezing), so its summary is its net's, whatever the net does after.
  */
+export interface SummarySource {
+  readonly layers: readonly LayerPlan[];
+  /** The sample shape the net fixes (its inputShape), which a shape given must equal; null if none. */
+  readonly inputShape: readonly number[] | null;
+  /** The shape used when none is given: inputShape, else [D] for a first Affine of D inputs, else null. */
+  readonly ownInput: readonly number[] | null;
+  /** The loss's label smoothing (its row's note). */
+  readonly labelSmoothing: number;
+  /** The loss's class weights, null if none (its row's note). */
+  readonly classWeights: readonly number[] | null;
+}
+
+/** @internal The summary source of `net` at this moment (new arrays: later changes to the net do not reach it). */
+export function summarySource(net: Sequential): SummarySource {
+  const inputShape = net.inputShape && [...net.inputShape];
+  return { layers: layerPlans(net), inputShape, ownInput: ownInputShape(net), labelSmoothing: net.lastLayer.labelSmoothing, classWeights: net.lastLayer.classWeights };
+}
+
+/** @internal The summary of `net` (Sequential.summary): summarize() of its source. */
 export function summarizeNet(net: Sequential, inputShape: unknown): NetSummary {
-  const input = inputShape === undefined ? { shape: ownInputShape(net), given: false } : { shape: checkInputShape(inputShape), given: true };
-  if (input.given && net.inputShape !== null && !sameShape(input.shape!, net.inputShape)) {
-    throw new RangeError(`summary: inputShape must be [${net.inputShape.join(', ')}] (the net's input), got [${input.shape!.join(', ')}]`);
+  return summarize(summarySource(net), inputShape);
+}
+
+/**
+ * @internal The summary of a net's source (Sequential.summary, FrozenNet.summary): the input shape `inputShape`
+ * checked, else the net's own; its layers' plans; its loss.
+ */
+export function summarize(source: SummarySource, inputShape: unknown): NetSummary {
+  const input = inputShape === undefined ? { shape: source.ownInput && [...source.ownInput], given: false } : { shape: checkInputShape(inputShape), given: true };
+  if (input.given && source.inputShape !== null && !sameShape(input.shape!, source.inputShape)) {
+    throw new RangeError(`summary: inputShape must be [${source.inputShape.join(', ')}] (the net's input), got [${input.shape!.join(', ')}]`);
   }
-  return summarizePlans(layerPlans(net), input, net.lastLayer.labelSmoothing);
+  return summarizePlans(source.layers, input, source.labelSmoothing, source.classWeights);
+}
+
+/**
+ * @internal One sample's output shape after `layers` for a sample of shape `sample` (the shape rules the summary
+ * applies), or why a layer does not take it, naming the layer; null past a layer whose kind the rules do not know.
+ */
+export function outputShapeOf(layers: readonly LayerPlan[], sample: readonly number[]): number[] | string | null {
+  let shape = [...sample];
+  for (let i = 0; i < layers.length; i++) {
+    const rule = layers[i].rule;
+    if (rule.kind === 'unknown') return null;
+    const out = outputOf(rule, shape);
+    if (typeof out === 'string') return `layers[${i}] (${layers[i].name}) ${out}`;
+    shape = out;
+  }
+  return shape;
 }
 
 /** @internal The plans of `net`'s layers, in order, with the keys the net gave their tensors. */
@@ -103,15 +147,18 @@ export function layerPlans(net: Sequential): LayerPlan[] {
 
 /**
  * @internal The summary of layers given as plans, run from `input`, ending in a SoftmaxWithLoss with
- * `labelSmoothing`. A shape that does not fit a layer is a RangeError naming `summary: inputShape` when the
+ * `labelSmoothing` and `classWeights` (null: none). A shape that does not fit a layer is a RangeError naming `summary: inputShape` when the
  * caller gave it; the net's own is the net's doing, said in that layer's note (the rows after it unknown).
  */
-export function summarizePlans(layers: readonly LayerPlan[], input: SummaryInput, labelSmoothing: number): NetSummary {
+export function summarizePlans(layers: readonly LayerPlan[], input: SummaryInput, labelSmoothing: number, classWeights: readonly number[] | null = null): NetSummary {
   const loss: LayerPlan = { name: 'SoftmaxWithLoss', rule: { kind: 'loss' }, params: [], state: [] };
   let shape: number[] | null = input.shape;
   const rows = [...layers, loss].map((plan, i): SummaryRow => {
     const row: SummaryRow = { layer: plan.name, outputShape: null, params: elements(plan.params), keys: [...plan.params, ...plan.state].map(([k]) => k), state: elements(plan.state) };
-    const notes = plan === loss && labelSmoothing !== 0 ? [`labelSmoothing ${labelSmoothing}`] : [];
+    const notes = plan !== loss ? [] : [
+      ...(labelSmoothing !== 0 ? [`labelSmoothing ${labelSmoothing}`] : []),
+      ...(classWeights !== null ? [`classWeights ${shownClassWeights(classWeights)}`] : []),
+    ];
     const rule = plan.rule;
     if (rule.kind === 'unknown') {
       notes.push('unknown layer kind: output shape not computed');

@@ -65,7 +65,12 @@ export type LRFinderStop = 'completed' | 'diverged' | 'nonFinite';
 /** What lrFinder() returns: plain data, one entry per step run. */
 export interface LRFinderResult {
   lrs: number[];
-  /** Each step's loss, before its update (NaN or ±Infinity for a last step whose loss was not finite). */
+  /**
+   * Each step's loss, before its update. Only a last step (stopReason 'nonFinite') has one that is not finite: NaN
+   * when its loss was NaN (the softmax cross-entropy is finite or NaN: its log is of y + 1e-7) or when only its
+   * gradients or parameters overflowed; +Infinity where the net's weight-decay term (weightDecayLambda, l1Lambda)
+   * overflowed a double. Never −Infinity.
+   */
   losses: number[];
   /** fastai's smoothed losses (what its Recorder records and its suggestions read). */
   smoothed: number[];

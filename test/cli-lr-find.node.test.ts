@@ -53,6 +53,21 @@ describe('simdnn lr-find', () => {
       .toEqual({ ...want, losses: nulls(want.losses), smoothed: nulls(want.smoothed) });
   });
 
+  it('--class-weights weights the loss as simdnn train\'s does: the library\'s lrFinder on a net with those weights, bit for bit', async () => {
+    const weights = [1, 2, 0.5, 1, 1, 3, 1, 1, 0.25, 1];
+    const r = await runCli(['lr-find', ...SMALL, '--steps', '12', '--seed', '3', '--class-weights', weights.join(','), '--json']);
+    expect(r.stderr).toBe('');
+    const got = JSON.parse(r.stdout) as LRFinderResult;
+    const rt = await createRuntime({ seed: 3, threads: 1 });
+    const data = await loadMnist(rt, { flatten: true, trainRows: 300 });
+    const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [20], outputSize: 10, weightInitStd: 'he', classWeights: weights });
+    const want = lrFinder(net, data.xTrain, data.tTrain, { optimizer: 'sgd', optimizerParams: { lr: 0.01 }, steps: 12, batchSize: 16 });
+    await rt.dispose();
+    expect(got.losses).toEqual(want.losses);
+    const plain = JSON.parse((await runCli(['lr-find', ...SMALL, '--steps', '12', '--seed', '3', '--json'])).stdout) as LRFinderResult;
+    expect(plain.losses[0]).not.toBe(got.losses[0]);
+  });
+
   it('stops once the smoothed loss passes 4 times its best, and with --no-stop-div runs on', async () => {
     const args = ['lr-find', ...SMALL, '--steps', '100', '--start-lr', '1e-2', '--end-lr', '1e4', '--json'];
     const stopped = JSON.parse((await runCli(args)).stdout) as LRFinderResult & { stopDiv: boolean };
@@ -107,6 +122,8 @@ describe('simdnn lr-find', () => {
       [['--epochs', '3'], /Unknown option '--epochs'/],
       [['--momentum', '0.9'], /--momentum: --optimizer sgd has no such option/],
       [['--data', path.join(tmp, 'missing')], /--data/],
+      [['--class-weights', '1,2,3'], /--class-weights: expected 10 weights \(one per class of the data\), got 3/],
+      [['--class-weights', '1,-2'], /--class-weights: each weight must be a finite number >= 0/],
     ];
     for (const [args, message] of bad) {
       const r = await runCli(['lr-find', ...SMALL, ...args]);

@@ -47,7 +47,18 @@ export class BatchNormalization implements Layer {
   readonly dbeta: Tensor;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
-  readonly momentum: number;
+  /**
+   * The weight of the running statistics' old values in a training-mode forward, in [0, 1]; settable (as Keras's
+   * layer attribute): the Trainer's swa sets a cumulative average's per batch, as PyTorch's update_bn does.
+   */
+  get momentum(): number {
+    return this.runningWeight;
+  }
+  set momentum(v: number) {
+    if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw badNumber(v, `BatchNormalization: momentum must be in [0, 1], got ${shown(v)}`);
+    this.runningWeight = v;
+  }
+  private runningWeight: number;
   readonly eps: number;
   readonly spatial: boolean;
   /** Outputs and saved statistics, and the state and gradient tensors not given (made zeroed, freed with the layer). */
@@ -92,7 +103,7 @@ export class BatchNormalization implements Layer {
     this.statsOverlap = overlapOf({ gamma, beta, dgamma, dbeta }, { runningMean, runningVar });
     this.gradsOverlap = overlapOf({ gamma, beta, runningMean, runningVar }, { dgamma, dbeta });
     this.buffers = new Buffers(gamma.rt);
-    this.momentum = momentum;
+    this.runningWeight = momentum;
     this.eps = eps;
     this.spatial = spatial;
     this.runningMean = runningMean ?? this.buffers.get('runningMean', gamma.shape);

@@ -10,8 +10,8 @@ export { Adam, type AdamOptions } from './adam.js';
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName, type OptimizerOptions, type OptimizerOptionsMap } from './registry.js';
 export {
-  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, ConstantLR, PolynomialLR, OneCycleLR, CyclicLR, SequentialLR, ReduceLROnPlateau, createSchedule, scheduleNames,
+  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, ConstantLR, PolynomialLR, OneCycleLR, CyclicLR, SequentialLR, ReduceLROnPlateau, SWALR, createSchedule, scheduleNames,
   type LRSchedule, type IntervalOption, type ScheduleInterval, type ScheduleName, type ScheduleOptionsMap, type DefaultedScheduleName, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions,
   type CosineAnnealingLROptions, type CosineAnnealingWarmRestartsOptions, type LinearLROptions, type ConstantLROptions, type PolynomialLROptions, type OneCycleLROptions,
-  type CyclicLROptions, type CyclicLRMode, type SequentialLROptions, type ReduceLROnPlateauOptions,
+  type CyclicLROptions, type CyclicLRMode, type SequentialLROptions, type ReduceLROnPlateauOptions, type SWALROptions,
 } from './schedules.js';

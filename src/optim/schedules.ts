@@ -5,9 +5,9 @@
 // state(). The Trainer sets the optimizer's `lr` (and OneCycleLR's or CyclicLR's momentum)
 // before each period; the optimizer kernels take them as arguments, so a
 // schedule costs no extra pass.
-import { describeValue, shown } from '../runtime/tensor.js';
+import { badNumber, describeValue, shown } from '../runtime/tensor.js';
 import { exactCosPiRatio, exactPow, exactPowInt } from '../runtime/exact-math.js';
-import { checkFlag } from '../runtime/options.js';
+import { checkFlag, optionOr } from '../runtime/options.js';
 
 /** When a schedule advances: once per epoch (PyTorch's usual `scheduler.step()` per epoch) or once per optimizer step. */
 export type ScheduleInterval = 'epoch' | 'step';
@@ -48,9 +48,27 @@ export interface IntervalOption {
   interval?: ScheduleInterval;
 }
 
+/** A number option, finite and `ok`: a TypeError naming it for a value that is no number (null too), a RangeError for one out of range. */
 function check(who: string, name: string, v: unknown, ok: (v: number) => boolean, expected: string): number {
-  if (!(typeof v === 'number' && Number.isFinite(v) && ok(v))) throw new RangeError(`${who}: ${name} must be ${expected}, got ${String(v)}`);
+  if (!(typeof v === 'number' && Number.isFinite(v) && ok(v))) throw badNumber(v, `${who}: ${name} must be ${expected}, got ${shown(v)}`);
   return v;
+}
+
+/** An optional number option: `fallback` when left out (undefined; null is refused, by optionOr), else checked as check() does. */
+function checkOr(who: string, name: string, v: unknown, fallback: number, ok: (v: number) => boolean, expected: string): number {
+  return check(who, name, optionOr(who, name, v, fallback), ok, expected);
+}
+
+/**
+ * An optional string option, one of `choices`: `fallback` when left out (undefined; null is refused, by optionOr), a
+ * TypeError naming it for a value that is no string, a RangeError for another string.
+ */
+function choiceOr<T extends string>(who: string, name: string, given: unknown, fallback: T, choices: readonly T[]): T {
+  const v = optionOr(who, name, given, fallback);
+  if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
+  const quoted = choices.map((c) => `'${c}'`);
+  const message = `${who}: ${name} must be ${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}, got ${typeof v === 'string' ? v : describeValue(v)}`;
+  throw typeof v === 'string' ? new RangeError(message) : new TypeError(message);
 }
 
 /** Refuses (naming the schedule) a period that is not a finite number >= 0: a rate from NaN, ±Infinity or before the start is none. */
@@ -66,9 +84,7 @@ function checkKeys(who: string, options: object, keys: readonly string[]): void 
 }
 
 function intervalOf(who: string, options: IntervalOption, fallback: ScheduleInterval = 'epoch'): ScheduleInterval {
-  const v = options.interval ?? fallback;
-  if (v !== 'epoch' && v !== 'step') throw new RangeError(`${who}: interval must be 'epoch' or 'step', got ${String(v)}`);
-  return v;
+  return choiceOr(who, 'interval', options.interval, fallback, ['epoch', 'step']);
 }
 
 // counts beyond 2^53 − 1 are not integers a double holds exactly (nor a cosine's period it can reduce)
@@ -94,12 +110,13 @@ export class StepLR implements LRSchedule {
   /**
    * StepLR multiplying the rate by `gamma` (default 0.1) every `stepSize` periods (a positive integer), per
    * `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
    */
   constructor(options: StepLROptions) {
     checkKeys('StepLR', options, ['stepSize', 'gamma']);
     this.stepSize = check('StepLR', 'stepSize', options.stepSize, positiveInt, 'a positive integer up to 2^53 − 1');
-    this.gamma = check('StepLR', 'gamma', options.gamma ?? 0.1, (v) => v > 0, 'a number > 0');
+    this.gamma = checkOr('StepLR', 'gamma', options.gamma, 0.1, (v) => v > 0, 'a number > 0');
     this.interval = intervalOf('StepLR', options);
   }
   lrAt(k: number, baseLr: number): number {
@@ -123,7 +140,8 @@ export class MultiStepLR implements LRSchedule {
   /**
    * MultiStepLR multiplying the rate by `gamma` (default 0.1) at each of `milestones` (positive integers, in any
    * order: a copy is sorted), per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range
    * (milestones: not an array of positive integers).
    */
   constructor(options: MultiStepLROptions) {
@@ -131,10 +149,11 @@ export class MultiStepLR implements LRSchedule {
     // Array.from: a hole is undefined there (every() skips holes, and one was kept as a milestone)
     const m = Array.isArray(options.milestones) ? Array.from(options.milestones) : options.milestones;
     if (!Array.isArray(m) || !m.every((v) => Number.isInteger(v) && v > 0)) {
-      throw new RangeError(`MultiStepLR: milestones must be an array of positive integers, got ${shownList(m)}`);
+      const message = `MultiStepLR: milestones must be an array of positive integers, got ${shownList(m)}`;
+      throw Array.isArray(m) ? new RangeError(message) : new TypeError(message);
     }
     this.milestones = m.sort((a, b) => a - b);
-    this.gamma = check('MultiStepLR', 'gamma', options.gamma ?? 0.1, (v) => v > 0, 'a number > 0');
+    this.gamma = checkOr('MultiStepLR', 'gamma', options.gamma, 0.1, (v) => v > 0, 'a number > 0');
     this.interval = intervalOf('MultiStepLR', options);
   }
   lrAt(k: number, baseLr: number): number {
@@ -154,7 +173,8 @@ export class ExponentialLR implements LRSchedule {
   /**
    * ExponentialLR multiplying the rate by `gamma` (> 0) every period, per `interval` ('epoch' default, or 'step').
    * Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
    */
   constructor(options: ExponentialLROptions) {
     checkKeys('ExponentialLR', options, ['gamma']);
@@ -185,12 +205,13 @@ export class CosineAnnealingLR implements LRSchedule {
   /**
    * CosineAnnealingLR from the base rate down to `etaMin` (default 0) over `tMax` periods (a positive integer),
    * per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
    */
   constructor(options: CosineAnnealingLROptions) {
     checkKeys('CosineAnnealingLR', options, ['tMax', 'etaMin']);
     this.tMax = check('CosineAnnealingLR', 'tMax', options.tMax, positiveInt, 'a positive integer up to 2^53 − 1');
-    this.etaMin = check('CosineAnnealingLR', 'etaMin', options.etaMin ?? 0, (v) => v >= 0, 'a number >= 0');
+    this.etaMin = checkOr('CosineAnnealingLR', 'etaMin', options.etaMin, 0, (v) => v >= 0, 'a number >= 0');
     this.interval = intervalOf('CosineAnnealingLR', options);
   }
   lrAt(k: number, baseLr: number): number {
@@ -223,14 +244,15 @@ export class CosineAnnealingWarmRestarts implements LRSchedule {
    * CosineAnnealingWarmRestarts from the base rate down to `etaMin` (default 0) over a first cycle of `t0` periods
    * (a positive integer), each next cycle `tMult` (an integer >= 1, default 1) times longer, per `interval`
    * ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
    */
   constructor(options: CosineAnnealingWarmRestartsOptions) {
     const who = 'CosineAnnealingWarmRestarts';
     checkKeys(who, options, ['t0', 'tMult', 'etaMin']);
     this.t0 = check(who, 't0', options.t0, positiveInt, 'a positive integer up to 2^53 − 1');
-    this.tMult = check(who, 'tMult', options.tMult ?? 1, positiveInt, 'an integer >= 1 up to 2^53 − 1');
-    this.etaMin = check(who, 'etaMin', options.etaMin ?? 0, (v) => v >= 0, 'a number >= 0');
+    this.tMult = checkOr(who, 'tMult', options.tMult, 1, positiveInt, 'an integer >= 1 up to 2^53 − 1');
+    this.etaMin = checkOr(who, 'etaMin', options.etaMin, 0, (v) => v >= 0, 'a number >= 0');
     this.interval = intervalOf(who, options);
     this.periods = this.tMult === 1 ? undefined : restartsEnd(this.t0, this.tMult);
   }
@@ -282,13 +304,14 @@ export class LinearLR implements LRSchedule {
   /**
    * LinearLR from startFactor (default 1/3) to endFactor (default 1) times the base rate over totalIters periods
    * (default 5), per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
    */
   constructor(options: LinearLROptions = {}) {
     checkKeys('LinearLR', options, ['startFactor', 'endFactor', 'totalIters']);
-    this.startFactor = check('LinearLR', 'startFactor', options.startFactor ?? 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
-    this.endFactor = check('LinearLR', 'endFactor', options.endFactor ?? 1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
-    this.totalIters = check('LinearLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer up to 2^53 − 1');
+    this.startFactor = checkOr('LinearLR', 'startFactor', options.startFactor, 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+    this.endFactor = checkOr('LinearLR', 'endFactor', options.endFactor, 1, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+    this.totalIters = checkOr('LinearLR', 'totalIters', options.totalIters, 5, positiveInt, 'a positive integer up to 2^53 − 1');
     this.interval = intervalOf('LinearLR', options);
   }
   lrAt(k: number, baseLr: number): number {
@@ -356,8 +379,8 @@ export class OneCycleLR implements LRSchedule {
    * OneCycleLR with `options` (OneCycleLROptions: maxLr, and totalSteps or epochs and stepsPerEpoch; the rest
    * optional, defaults as PyTorch's). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule, with
    * an optimizer that has a momentum (Momentum, Nesterov) or beta1 (Adam, AdamW) unless cycleMomentum is false.
-   * @throws TypeError if options is not an object or has an unknown key, or cycleMomentum or threePhase is not a
-   * boolean; RangeError naming a value out of range, for a length given neither or both ways, or a pctStart and
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range, for a length given neither or both ways, or a pctStart and
    * totalSteps that leave a phase no periods (pctStart·totalSteps = 1; with threePhase also 2·pctStart·totalSteps =
    * totalSteps + 1), where PyTorch divides by zero.
    */
@@ -367,9 +390,9 @@ export class OneCycleLR implements LRSchedule {
       'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase']);
     this.maxLr = check(who, 'maxLr', options.maxLr, (v) => v > 0, 'a number > 0');
     this.totalSteps = oneCycleLength(options);
-    const p = this.pctStart = check(who, 'pctStart', options.pctStart ?? 0.3, (v) => v > 0 && v < 1, 'a number in (0, 1)');
-    const { annealStrategy = 'cos', cycleMomentum = true, threePhase = false } = options;
-    if (annealStrategy !== 'cos' && annealStrategy !== 'linear') throw new RangeError(`${who}: annealStrategy must be 'cos' or 'linear', got ${String(annealStrategy)}`);
+    const p = this.pctStart = checkOr(who, 'pctStart', options.pctStart, 0.3, (v) => v > 0 && v < 1, 'a number in (0, 1)');
+    const annealStrategy = choiceOr(who, 'annealStrategy', options.annealStrategy, 'cos', ['cos', 'linear']);
+    const cycleMomentum = optionOr(who, 'cycleMomentum', options.cycleMomentum, true), threePhase = optionOr(who, 'threePhase', options.threePhase, false);
     checkFlag(who, 'cycleMomentum', cycleMomentum);
     checkFlag(who, 'threePhase', threePhase);
     this.annealStrategy = annealStrategy;
@@ -377,10 +400,10 @@ export class OneCycleLR implements LRSchedule {
     this.threePhase = threePhase;
     // what the optimizers take as momentum or beta1
     const unit = (v: number) => v >= 0 && v < 1;
-    const base = this.baseMomentum = check(who, 'baseMomentum', options.baseMomentum ?? 0.85, unit, 'a number in [0, 1)');
-    const max = this.maxMomentum = check(who, 'maxMomentum', options.maxMomentum ?? 0.95, unit, 'a number in [0, 1)');
-    this.divFactor = check(who, 'divFactor', options.divFactor ?? 25, (v) => v > 0, 'a number > 0');
-    this.finalDivFactor = check(who, 'finalDivFactor', options.finalDivFactor ?? 1e4, (v) => v > 0, 'a number > 0');
+    const base = this.baseMomentum = checkOr(who, 'baseMomentum', options.baseMomentum, 0.85, unit, 'a number in [0, 1)');
+    const max = this.maxMomentum = checkOr(who, 'maxMomentum', options.maxMomentum, 0.95, unit, 'a number in [0, 1)');
+    this.divFactor = checkOr(who, 'divFactor', options.divFactor, 25, (v) => v > 0, 'a number > 0');
+    this.finalDivFactor = checkOr(who, 'finalDivFactor', options.finalDivFactor, 1e4, (v) => v > 0, 'a number > 0');
     const initialLr = this.maxLr / this.divFactor, minLr = initialLr / this.finalDivFactor;
     if (!Number.isFinite(minLr)) throw new RangeError(`${who}: maxLr / divFactor / finalDivFactor must be finite, got ${this.maxLr} / ${this.divFactor} / ${this.finalDivFactor}`);
     this.interval = intervalOf(who, options, 'step');
@@ -439,7 +462,8 @@ export class OneCycleLR implements LRSchedule {
 /** OneCycleLR's totalSteps, given as such or as epochs × stepsPerEpoch (one way; PyTorch's errors otherwise). */
 function oneCycleLength(options: OneCycleLROptions): number {
   const who = 'OneCycleLR';
-  const { totalSteps, epochs, stepsPerEpoch } = options;
+  const totalSteps = optionOr(who, 'totalSteps', options.totalSteps, undefined);
+  const epochs = optionOr(who, 'epochs', options.epochs, undefined), stepsPerEpoch = optionOr(who, 'stepsPerEpoch', options.stepsPerEpoch, undefined);
   const given = `got totalSteps ${String(totalSteps)}, epochs ${String(epochs)}, stepsPerEpoch ${String(stepsPerEpoch)}`;
   if (totalSteps !== undefined) {
     if (epochs !== undefined || stepsPerEpoch !== undefined) throw new RangeError(`${who}: give totalSteps, or epochs and stepsPerEpoch, not both ways; ${given}`);
@@ -470,13 +494,14 @@ export class ConstantLR implements LRSchedule {
   /**
    * ConstantLR multiplying the base rate by `factor` (default 1/3) for `totalIters` periods (default 5), per
    * `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range
    * (factor 0, which PyTorch's constructor takes, is refused: its step() divides by the factor at totalIters).
    */
   constructor(options: ConstantLROptions = {}) {
     checkKeys('ConstantLR', options, ['factor', 'totalIters']);
-    this.factor = check('ConstantLR', 'factor', options.factor ?? 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
-    this.totalIters = check('ConstantLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer up to 2^53 − 1');
+    this.factor = checkOr('ConstantLR', 'factor', options.factor, 1 / 3, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+    this.totalIters = checkOr('ConstantLR', 'totalIters', options.totalIters, 5, positiveInt, 'a positive integer up to 2^53 − 1');
     this.interval = intervalOf('ConstantLR', options);
   }
   lrAt(k: number, baseLr: number): number {
@@ -503,12 +528,13 @@ export class PolynomialLR implements LRSchedule {
    * PolynomialLR from the base rate down to 0 over `totalIters` periods (default 5) along a polynomial of degree
    * `power` (a number >= 0, default 1: linear), per `interval` ('epoch' default, or 'step'). Holds no
    * memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError naming a value out of range.
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
    */
   constructor(options: PolynomialLROptions = {}) {
     checkKeys('PolynomialLR', options, ['totalIters', 'power']);
-    this.totalIters = check('PolynomialLR', 'totalIters', options.totalIters ?? 5, positiveInt, 'a positive integer up to 2^53 − 1');
-    this.power = check('PolynomialLR', 'power', options.power ?? 1, (v) => v >= 0, 'a number >= 0');
+    this.totalIters = checkOr('PolynomialLR', 'totalIters', options.totalIters, 5, positiveInt, 'a positive integer up to 2^53 − 1');
+    this.power = checkOr('PolynomialLR', 'power', options.power, 1, (v) => v >= 0, 'a number >= 0');
     this.interval = intervalOf('PolynomialLR', options);
   }
   lrAt(k: number, baseLr: number): number {
@@ -576,28 +602,26 @@ export class CyclicLR implements LRSchedule {
    * CyclicLR with `options` (CyclicLROptions: baseLr and maxLr; the rest optional, defaults as PyTorch's). Holds no
    * memory (nothing to dispose); give it to TrainerOptions.lrSchedule, with an optimizer that has a momentum
    * (Momentum, Nesterov) or beta1 (Adam, AdamW) unless cycleMomentum is false.
-   * @throws TypeError if options is not an object or has an unknown key, or cycleMomentum is not a boolean;
-   * RangeError naming a value out of range, a gamma other than 1 for a mode other than exp_range, or a scaleMode
-   * other than the mode's (PyTorch ignores both there: scale_mode applies to a custom scale_fn only).
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range, a gamma other than 1 for a
+   * mode other than exp_range, or a scaleMode other than the mode's (PyTorch ignores both there: scale_mode applies
+   * to a custom scale_fn only).
    */
   constructor(options: CyclicLROptions) {
     const who = 'CyclicLR';
     checkKeys(who, options, ['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma', 'scaleMode', 'cycleMomentum', 'baseMomentum', 'maxMomentum']);
     this.baseLr = check(who, 'baseLr', options.baseLr, (v) => v >= 0, 'a number >= 0');
     this.maxLr = check(who, 'maxLr', options.maxLr, (v) => v >= 0, 'a number >= 0');
-    const up = this.stepSizeUp = check(who, 'stepSizeUp', options.stepSizeUp ?? 2000, positiveInt, 'a positive integer up to 2^53 − 1');
-    const down = this.stepSizeDown = check(who, 'stepSizeDown', options.stepSizeDown ?? up, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer up to 2^53 − 1');
+    const up = this.stepSizeUp = checkOr(who, 'stepSizeUp', options.stepSizeUp, 2000, positiveInt, 'a positive integer up to 2^53 − 1');
+    const down = this.stepSizeDown = checkOr(who, 'stepSizeDown', options.stepSizeDown, up, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer up to 2^53 − 1');
     if (!Number.isSafeInteger(up + down)) throw new RangeError(`${who}: stepSizeUp + stepSizeDown must be at most 2^53 − 1, got ${up} + ${down}`);
-    const { mode = 'triangular', cycleMomentum = true } = options;
-    if (mode !== 'triangular' && mode !== 'triangular2' && mode !== 'exp_range') {
-      throw new RangeError(`${who}: mode must be 'triangular', 'triangular2' or 'exp_range', got ${String(mode)}`);
-    }
+    const mode = choiceOr(who, 'mode', options.mode, 'triangular', ['triangular', 'triangular2', 'exp_range']);
+    const cycleMomentum = optionOr(who, 'cycleMomentum', options.cycleMomentum, true);
     this.mode = mode;
-    this.gamma = check(who, 'gamma', options.gamma ?? 1, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+    this.gamma = checkOr(who, 'gamma', options.gamma, 1, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
     if (mode !== 'exp_range' && this.gamma !== 1) throw new RangeError(`${who}: gamma ${this.gamma} is used by mode 'exp_range' only, and the mode is '${mode}'`);
     const modeScale = mode === 'exp_range' ? 'iterations' : 'cycle';
-    const scaleMode = options.scaleMode ?? modeScale;
-    if (scaleMode !== 'cycle' && scaleMode !== 'iterations') throw new RangeError(`${who}: scaleMode must be 'cycle' or 'iterations', got ${String(scaleMode)}`);
+    const scaleMode = choiceOr(who, 'scaleMode', options.scaleMode, modeScale, ['cycle', 'iterations']);
     if (scaleMode !== modeScale) {
       throw new RangeError(`${who}: scaleMode '${scaleMode}' with mode '${mode}': PyTorch's CyclicLR scales mode '${mode}' per ${modeScale} whatever scale_mode says (it applies to a custom scale_fn only)`);
     }
@@ -606,8 +630,8 @@ export class CyclicLR implements LRSchedule {
     this.cycleMomentum = cycleMomentum;
     // what the optimizers take as momentum or beta1
     const unit = (v: number) => v >= 0 && v < 1;
-    this.baseMomentum = check(who, 'baseMomentum', options.baseMomentum ?? 0.8, unit, 'a number in [0, 1)');
-    this.maxMomentum = check(who, 'maxMomentum', options.maxMomentum ?? 0.9, unit, 'a number in [0, 1)');
+    this.baseMomentum = checkOr(who, 'baseMomentum', options.baseMomentum, 0.8, unit, 'a number in [0, 1)');
+    this.maxMomentum = checkOr(who, 'maxMomentum', options.maxMomentum, 0.9, unit, 'a number in [0, 1)');
     this.interval = intervalOf(who, options, 'step');
     // PyTorch's float(step_size_up) + float(step_size_down), and step_size_up / total_size
     this.totalSize = up + down;
@@ -665,7 +689,8 @@ export class SequentialLR implements LRSchedule {
    * SequentialLR running `schedulers` one after another, switching at `milestones` (one fewer, increasing
    * positive integers). It keeps copies of both lists and the schedules themselves (by reference); it holds no
    * memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key, or a schedule is not a closed-form one
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default), or a schedule is not a closed-form one
    * (ReduceLROnPlateau) or cycles momentum (OneCycleLR, CyclicLR with cycleMomentum); RangeError for empty schedulers, bad
    * milestones, an interval other than 'epoch' or 'step', a schedule advancing per another interval than this one,
    * or one that defines fewer periods (OneCycleLR's totalSteps) than its part of the sequence.
@@ -676,9 +701,13 @@ export class SequentialLR implements LRSchedule {
     const schedulers = Array.isArray(options.schedulers) ? Array.from(options.schedulers) : options.schedulers;
     const milestones = Array.isArray(options.milestones) ? Array.from(options.milestones) : options.milestones;
     this.interval = intervalOf('SequentialLR', options);
-    if (!Array.isArray(schedulers) || schedulers.length === 0) throw new RangeError('SequentialLR: schedulers must be a non-empty array of schedules');
+    if (!Array.isArray(schedulers) || schedulers.length === 0) {
+      const message = `SequentialLR: schedulers must be a non-empty array of schedules, got ${describeValue(schedulers)}`;
+      throw Array.isArray(schedulers) ? new RangeError(message) : new TypeError(message);
+    }
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1 || !milestones.every((v, i) => Number.isInteger(v) && v > 0 && (i === 0 || v > milestones[i - 1]))) {
-      throw new RangeError(`SequentialLR: milestones must be ${schedulers.length - 1} increasing positive integers (one fewer than schedulers), got ${shownList(milestones)}`);
+      const message = `SequentialLR: milestones must be ${schedulers.length - 1} increasing positive integers (one fewer than schedulers), got ${shownList(milestones)}`;
+      throw Array.isArray(milestones) ? new RangeError(message) : new TypeError(message);
     }
     schedulers.forEach((s, i) => {
       if (typeof s?.lrAt !== 'function' || s.observe) throw new TypeError(`SequentialLR: schedulers[${i}] must be a closed-form schedule (not ReduceLROnPlateau)`);
@@ -743,24 +772,27 @@ export class ReduceLROnPlateau implements LRSchedule {
    * ReduceLROnPlateau with `options` (ReduceLROnPlateauOptions, each optional; defaults as PyTorch's), per
    * epoch only. It keeps state (the best metric, counters; see state()), reset when a Trainer's run starts from
    * its first step; it holds no memory (nothing to dispose); give it to TrainerOptions.lrSchedule.
-   * @throws TypeError if options is not an object or has an unknown key; RangeError for a mode or thresholdMode
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError for a mode or thresholdMode
    * other than the two allowed, an interval other than 'epoch', or a value out of range.
    */
   constructor(options: ReduceLROnPlateauOptions = {}) {
     const who = 'ReduceLROnPlateau';
     checkKeys(who, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
-    if ((options as IntervalOption).interval !== undefined && (options as IntervalOption).interval !== 'epoch') throw new RangeError(`${who}: advances per epoch only`);
-    const { mode = 'min', thresholdMode = 'rel' } = options;
-    if (mode !== 'min' && mode !== 'max') throw new RangeError(`${who}: mode must be 'min' or 'max', got ${String(mode)}`);
-    if (thresholdMode !== 'rel' && thresholdMode !== 'abs') throw new RangeError(`${who}: thresholdMode must be 'rel' or 'abs', got ${String(thresholdMode)}`);
+    const interval: unknown = optionOr(who, 'interval', (options as IntervalOption).interval, 'epoch');
+    if (interval !== 'epoch') {
+      throw typeof interval === 'string' ? new RangeError(`${who}: advances per epoch only`) : new TypeError(`${who}: interval must be 'epoch' (it advances per epoch only), got ${describeValue(interval)}`);
+    }
+    const mode = choiceOr(who, 'mode', options.mode, 'min', ['min', 'max']);
+    const thresholdMode = choiceOr(who, 'thresholdMode', options.thresholdMode, 'rel', ['rel', 'abs']);
     this.mode = mode;
     this.thresholdMode = thresholdMode;
-    this.factor = check(who, 'factor', options.factor ?? 0.1, (v) => v > 0 && v < 1, 'a number in (0, 1)');
-    this.patience = check(who, 'patience', options.patience ?? 10, nonNegativeInt, 'a non-negative integer');
-    this.threshold = check(who, 'threshold', options.threshold ?? 1e-4, (v) => v >= 0, 'a number >= 0');
-    this.cooldown = check(who, 'cooldown', options.cooldown ?? 0, nonNegativeInt, 'a non-negative integer');
-    this.minLr = check(who, 'minLr', options.minLr ?? 0, (v) => v >= 0, 'a number >= 0');
-    this.eps = check(who, 'eps', options.eps ?? 1e-8, (v) => v >= 0, 'a number >= 0');
+    this.factor = checkOr(who, 'factor', options.factor, 0.1, (v) => v > 0 && v < 1, 'a number in (0, 1)');
+    this.patience = checkOr(who, 'patience', options.patience, 10, nonNegativeInt, 'a non-negative integer');
+    this.threshold = checkOr(who, 'threshold', options.threshold, 1e-4, (v) => v >= 0, 'a number >= 0');
+    this.cooldown = checkOr(who, 'cooldown', options.cooldown, 0, nonNegativeInt, 'a non-negative integer');
+    this.minLr = checkOr(who, 'minLr', options.minLr, 0, (v) => v >= 0, 'a number >= 0');
+    this.eps = checkOr(who, 'eps', options.eps, 1e-8, (v) => v >= 0, 'a number >= 0');
     this.best = mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -833,9 +865,9 @@ export class ReduceLROnPlateau implements LRSchedule {
 /**
  * The short names createSchedule takes: step (StepLR), multistep (MultiStepLR), exponential (ExponentialLR), cosine
  * (CosineAnnealingLR), cosine-restarts (CosineAnnealingWarmRestarts), linear (LinearLR), constant (ConstantLR), polynomial
- * (PolynomialLR), onecycle (OneCycleLR), cyclic (CyclicLR), plateau (ReduceLROnPlateau).
+ * (PolynomialLR), onecycle (OneCycleLR), cyclic (CyclicLR), plateau (ReduceLROnPlateau), swalr (SWALR).
  */
-export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'cosine-restarts' | 'linear' | 'constant' | 'polynomial' | 'onecycle' | 'cyclic' | 'plateau';
+export type ScheduleName = 'step' | 'multistep' | 'exponential' | 'cosine' | 'cosine-restarts' | 'linear' | 'constant' | 'polynomial' | 'onecycle' | 'cyclic' | 'plateau' | 'swalr';
 
 /** The options each schedule takes, by ScheduleName: createSchedule(name, options). */
 export interface ScheduleOptionsMap {
@@ -850,6 +882,7 @@ export interface ScheduleOptionsMap {
   onecycle: OneCycleLROptions;
   cyclic: CyclicLROptions;
   plateau: ReduceLROnPlateauOptions;
+  swalr: SWALROptions;
 }
 
 /** The ScheduleNames whose options are all optional (createSchedule may leave them out): linear, constant, polynomial and plateau. */
@@ -868,6 +901,7 @@ const SCHEDULES = {
   onecycle: (o: object) => new OneCycleLR(o as OneCycleLROptions),
   cyclic: (o: object) => new CyclicLR(o as CyclicLROptions),
   plateau: (o: object) => new ReduceLROnPlateau(o as ReduceLROnPlateauOptions),
+  swalr: (o: object) => new SWALR(o as SWALROptions),
 } as const satisfies { [N in ScheduleName]: (o: ScheduleOptionsMap[N]) => LRSchedule };
 
 /** Every ScheduleName, in a fixed order. */
@@ -889,4 +923,67 @@ export function createSchedule(name: string, options: object = {}): LRSchedule {
   if (!Object.hasOwn(SCHEDULES, key)) throw new TypeError(`schedule: unknown name ${typeof name === 'string' ? `'${name}'` : describeValue(name)} (expected one of ${scheduleNames.join(', ')})`);
   const make = SCHEDULES[key as ScheduleName] as (o: object) => LRSchedule;
   return make(options);
+}
+
+/** SWALR's options (PyTorch's arguments in camelCase: swa_lr, anneal_epochs, anneal_strategy). */
+export interface SWALROptions extends IntervalOption {
+  /** The rate the schedule anneals to and then keeps (> 0). */
+  swaLr: number;
+  /** Periods the annealing takes (a non-negative integer; default 10, PyTorch's). */
+  annealEpochs?: number;
+  /** 'cos' (default) or 'linear'. */
+  annealStrategy?: 'cos' | 'linear';
+}
+
+/**
+ * SWALR (stochastic weight averaging's schedule), transcribed from PyTorch's (torch/optim/swa_utils.py, class SWALR:
+ * get_lr, _get_initial_lr, _cosine_anneal, _linear_anneal): from the base rate to swaLr over annealEpochs periods,
+ * then swaLr. Each period's rate is PyTorch's recursion from the last one: with s = the periods done (s ≥ 1 when
+ * annealEpochs is 0), α(t) = (1 − cos(π·t)) / 2 ('cos') or t ('linear'), t = clamp(s / max(1, annealEpochs), 0, 1) and
+ * t′ the same of s − 1, the rate before the annealing is recovered as (lr − α(t′)·swaLr) / (1 − α(t′)) (swaLr where
+ * α(t′) = 1), and lr = swaLr·α(t) + that·(1 − α(t)), in PyTorch's order of double operations (the cosine by
+ * exactCosPiRatio: the same bits on every engine). Period 0 keeps the base rate (annealEpochs 0: swaLr at once, as PyTorch's constructor
+ * sets it). TrainerOptions.swa's `lr` runs it from the epoch after swa.start, from the rate that epoch had; alone (this
+ * class as lrSchedule) it anneals from the optimizer's base rate from the first period.
+ */
+export class SWALR implements LRSchedule {
+  readonly name = 'SWALR';
+  readonly interval: ScheduleInterval;
+  readonly swaLr: number;
+  readonly annealEpochs: number;
+  readonly annealStrategy: 'cos' | 'linear';
+  /**
+   * SWALR annealing to `swaLr` (> 0) over `annealEpochs` periods (default 10) by `annealStrategy` ('cos' default,
+   * or 'linear'), per `interval` ('epoch' default, or 'step'). Holds no memory (nothing to dispose).
+   * @throws TypeError if options is not an object, has an unknown key or gives an option a value of another type (null
+   * too: leave an option out for its default); RangeError naming a value out of range.
+   */
+  constructor(options: SWALROptions) {
+    checkKeys('SWALR', options, ['swaLr', 'annealEpochs', 'annealStrategy']);
+    this.swaLr = check('SWALR', 'swaLr', options.swaLr, (v) => v > 0, 'a number > 0');
+    this.annealEpochs = checkOr('SWALR', 'annealEpochs', options.annealEpochs, 10, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer up to 2^53 − 1');
+    this.annealStrategy = choiceOr('SWALR', 'annealStrategy', options.annealStrategy, 'cos', ['cos', 'linear']);
+    this.interval = intervalOf('SWALR', options);
+  }
+  lrAt(k: number, baseLr: number): number {
+    checkPeriod('SWALR', k);
+    // from the annealing's end (period annealEpochs + 1 on: α(t′) = 1) every rate is swaLr, to the bit
+    const last = Math.min(Math.floor(k), this.annealEpochs + 1);
+    let lr = baseLr;
+    for (let s = 0; s <= last; s++) lr = this.next(lr, s);
+    return lr;
+  }
+  /** PyTorch's get_lr at its step count s + 1 (s periods done), from the rate `lr` the last step left. */
+  private next(lr: number, s: number): number {
+    const step = this.annealEpochs === 0 ? Math.max(1, s) : s;
+    const span = Math.max(1, this.annealEpochs);
+    const prevAlpha = this.alpha(Math.max(0, Math.min(span, step - 1)), span);
+    const prevLr = prevAlpha === 1 ? this.swaLr : (lr - prevAlpha * this.swaLr) / (1 - prevAlpha);
+    const alpha = this.alpha(Math.max(0, Math.min(span, step)), span);
+    return this.swaLr * alpha + prevLr * (1 - alpha);
+  }
+  /** The annealing function at t = i / n (0 ≤ i ≤ n, integers). */
+  private alpha(i: number, n: number): number {
+    return this.annealStrategy === 'linear' ? i / n : (1 - exactCosPiRatio(i, n)) / 2;
+  }
 }

@@ -1,7 +1,8 @@
 // The one check of an options object: an object whose every key is known. A
 // misspelt key (`optimiser`, `seeds`) would otherwise be ignored without a word.
 // And of a flag: an object or 1 where true or false is meant is truthy, not an error.
-import { describeValue } from './tensor.js';
+// And of an optional option's value: left out is its default, null is not.
+import { describeValue, shown } from './tensor.js';
 
 /** Throws a TypeError naming `who` when `options` is not an object or holds a key outside `keys`. */
 export function checkOptions(who: string, options: object, keys: ReadonlySet<string>): void {
@@ -9,6 +10,19 @@ export function checkOptions(who: string, options: object, keys: ReadonlySet<str
   for (const key of Object.keys(options)) {
     if (!keys.has(key)) throw new TypeError(`${who}: unknown option '${key}' (expected one of ${[...keys].join(', ')})`);
   }
+}
+
+/**
+ * An optional option's value: `fallback` when it is left out (undefined, as a destructuring default takes it), else
+ * the value given, for the caller's own check. null is refused, a TypeError naming `who` and `name`: a JSON null is
+ * no value, and taken for the default (`options.x ?? fallback`) it hid a field left unset by mistake.
+ */
+export function optionOr<T>(who: string, name: string, value: T | null | undefined, fallback: T): T {
+  if (value === null) {
+    const its = fallback === undefined ? '' : ` (for its default, ${typeof fallback === 'string' ? `'${fallback}'` : shown(fallback)})`;
+    throw new TypeError(`${who}: ${name} must be a value or left out${its}, got null`);
+  }
+  return value === undefined ? fallback : value;
 }
 
 /** Throws a TypeError naming `who` and `name` unless `value` is true or false (`hint` follows the message). */

@@ -1,6 +1,6 @@
 export {
   Trainer, type TrainerOptions, type TrainerBaseOptions, type OptimizerChoice, type TrainerProgress, type TrainResult, type EpochRecord, type StopReason,
-  type AugmentFn, type EarlyStoppingOptions, type EarlyStoppingMonitor, type EmaOptions, type CheckpointOptions, type FitOptions, type TrainerState,
+  type AugmentFn, type EarlyStoppingOptions, type EarlyStoppingMonitor, type EmaOptions, type SwaOptions, type CheckpointOptions, type FitOptions, type TrainerState,
   type TrainerCallbacks, type TrainerEvent, type StepEvent, type EpochEndEvent, type TrainEndEvent, type WorkerFaultRecord,
 } from './trainer.js';
 export { YIELD_EVERY_MS } from '../runtime/yield.js';

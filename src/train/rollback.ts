@@ -193,6 +193,12 @@ export class NetCopy {
     this.saved = false;
   }
 
+  /** The saved values as new arrays keyed like the tensors copied, the caller's (null before a save). */
+  copies(): Record<string, Float32Array> | null {
+    if (!this.saved) return null;
+    return Object.fromEntries(Object.entries(this.export()).map(([k, v]) => [k, v.data]));
+  }
+
   /** The saved values keyed like exportParams. */
   export(): Record<string, { shape: number[]; data: Float32Array }> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
@@ -280,10 +286,80 @@ export class ParamAverage extends NetCopy {
       k.axpy(at, t.ptr, this.take, t.size);
     });
   }
+}
 
-  /** The averages as new arrays keyed like net.params, the caller's (null before the first update). */
-  copies(): Record<string, Float32Array> | null {
-    if (!this.saved) return null;
-    return Object.fromEntries(Object.entries(this.export()).map(([k, v]) => [k, v.data]));
+/**
+ * Stochastic weight averaging's equal-weight average of the parameters (TrainerOptions.swa), PyTorch's AveragedModel
+ * with its default average (torch/optim/swa_utils.py: AveragedModel.update_parameters, get_swa_avg_fn): the first
+ * update copies the parameters, each later one, `models` the count averaged so far, computes
+ *   average = average + (parameter − average) / (models + 1)
+ * in float32, each operation rounded once as PyTorch's are, but for the quotient: no kernel divides, so it is the
+ * product with float32's 1/(models + 1) (the form torch.lerp takes for a weight below 1/2, which PyTorch's CUDA path,
+ * get_swa_multi_avg_fn, runs); the same bits where models + 1 is a power of two, else at most one rounding of the
+ * quotient apart.
+ * Three kernel passes per tensor (copy, two axpys) through a scratch the size of the largest parameter. Only the
+ * learned parameters (AveragedModel's use_buffers=False); `models` is 0 until the first update.
+ */
+export class SwaAverage extends NetCopy {
+  models = 0;
+  /** The parameter minus the average, one tensor at a time (made with the block: no epoch allocates). */
+  private scratch: Tensor | null;
+
+  constructor(net: Sequential) {
+    super(net, net.params, 'swa');
+    this.allocate();
+    try {
+      this.scratch = net.rt.tensor([Math.max(1, ...Object.values(net.params).map((t) => t.size))]);
+    } catch (e) {
+      super.dispose(); // memory full: the Trainer never holds this object, so the block would be lost
+      throw e;
+    }
+  }
+
+  /** At an averaged epoch's end: the first copies the parameters, the others average them in. */
+  update(): void {
+    if (!this.saved) {
+      this.save();
+      this.models = 1;
+      return;
+    }
+    const k = this.net.rt.unsafeKernels, d = this.scratch!.ptr;
+    const weight = Math.fround(1 / (this.models + 1));
+    this.each((t, at) => {
+      k.copy(d, t.ptr, t.size);
+      k.axpy(d, at, -1, t.size); // parameter − average, rounded once (−1·average is exact)
+      k.axpy(at, d, weight, t.size);
+    });
+    this.models++;
+  }
+
+  /**
+   * Exchanges the average and the parameters: the parameters become the average and the block holds the raw ones
+   * (a second call puts both back), so that a pass over the averaged net stopped part way can be undone.
+   */
+  swap(): void {
+    const k = this.net.rt.unsafeKernels, d = this.scratch!.ptr;
+    this.each((t, at) => {
+      k.copy(d, t.ptr, t.size);
+      k.copy(t.ptr, at, t.size);
+      k.copy(at, d, t.size);
+    });
+  }
+
+  /** Loads a checkpoint's average of `models` epochs (checked: see NetCopy.check). */
+  load(saved: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>, models: number): void {
+    this.import(saved);
+    this.models = models;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.models = 0;
+  }
+
+  override dispose(): void {
+    this.scratch?.dispose();
+    this.scratch = null;
+    super.dispose();
   }
 }

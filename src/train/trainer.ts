@@ -13,7 +13,7 @@ import { checkOptimizerName, createOptimizer, optimizerNames, type OptimizerName
 import type { NamedNet } from '../nets/registry.js';
 import { loadModel, saveModel } from '../io/model.js';
 import { ElementwiseOptimizer, type GuardedUpdate, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
-import type { LRSchedule } from '../optim/schedules.js';
+import { SWALR, type LRSchedule } from '../optim/schedules.js';
 import { IntTensor, Tensor, badNumber, checkFloatTensor, checkTensor, describeValue, otherCopyHint, shown } from '../runtime/tensor.js';
 import { checkFlag, checkOptions, isAbortSignal } from '../runtime/options.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
@@ -22,7 +22,8 @@ import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
 import { ownTargets } from '../layers/softmax-with-loss.js';
-import { NetCopy, ParamAverage, StepGuard } from './rollback.js';
+import { NetCopy, ParamAverage, StepGuard, SwaAverage } from './rollback.js';
+import { BatchNormalization } from '../layers/batch-normalization.js';
 import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
 import { clipGradNorm, clipGradValue } from './clip.js';
@@ -82,6 +83,31 @@ export interface EmaOptions {
    * 0 keeps the last step's parameters; 1 the first step's.
    */
   decay: number;
+}
+
+/**
+ * TrainerOptions.swa: stochastic weight averaging (Izmailov et al. 2018, "Averaging Weights Leads to Wider Optima and
+ * Better Generalization") as PyTorch's torch.optim.swa_utils runs it: AveragedModel's equal-weight average, SWALR, and
+ * update_bn at the end. The Trainer throws a RangeError/TypeError naming a bad field.
+ */
+export interface SwaOptions {
+  /**
+   * The first epoch (1-based, as EpochRecord.epoch) whose end is averaged: the average is updated at the end of this
+   * epoch and of every later one. A positive integer. PyTorch's tutorial loop counts epochs from 0 and averages
+   * `if epoch > swa_start`, from 1-based epoch swa_start + 2 on: its swa_start is start − 2.
+   */
+  start: number;
+  /**
+   * SWALR's swa_lr (> 0): from epoch start + 1 on, the rate anneals from the one epoch `start` ended with to this over
+   * annealEpochs epochs, then stays there, overriding lrSchedule (which is neither asked nor shown a metric from then
+   * on: PyTorch's loop steps swa_scheduler instead of scheduler once the averaging began). Default none: the rate
+   * goes on as without swa.
+   */
+  lr?: number;
+  /** SWALR's anneal_epochs, a non-negative integer (default 10); only with lr. */
+  annealEpochs?: number;
+  /** SWALR's anneal_strategy, 'cos' (default) or 'linear'; only with lr. */
+  annealStrategy?: 'cos' | 'linear';
 }
 
 /** TrainerOptions.checkpoint: `every` must be a positive integer and `write` a function (else the Trainer throws). */
@@ -205,6 +231,21 @@ export interface TrainerBaseOptions {
    * timm's smoothing of each one-hot before mixing. step() called directly does not mix. Default: none.
    */
   mixup?: MixupOptions;
+  /**
+   * Stochastic weight averaging (see SwaOptions): the parameters (net.params; not batch-norm's running statistics) are
+   * averaged with equal weights at the end of epoch `start` and of every later one, PyTorch's AveragedModel (the first
+   * update copies); with `lr`, SWALR sets the rate from the next epoch on. When the run ends (completed, stopped by
+   * a callback or early stopping; not when it throws or fit() is aborted) the average is written over the parameters
+   * and, for a net with batch normalization, the running statistics are recomputed for it as PyTorch's update_bn:
+   * reset (mean 0, variance 1), then one training-mode forward pass (dropout on, as update_bn's model.train()) over
+   * the training rows in order, in batches of miniBatchSize (the last one partial), each batch weighing the same in a
+   * cumulative average (update_bn's momentum None). A run that ends before epoch `start` keeps the last step's
+   * parameters (TrainResult.swaModels 0); earlyStopping.restoreBest's best epoch wins as it does over ema (then the
+   * average is not written). Not with ema (each writes its average over the parameters). The epoch records are the
+   * raw parameters'. Checkpoints keep the average and its count (resume() restores them); swaParams() gives copies.
+   * Default: none.
+   */
+  swa?: SwaOptions;
 }
 
 /** What TrainerOptions.onProgress gets after every step ('step') and every epoch ('epoch'): a fresh plain object. */
@@ -249,7 +290,7 @@ export interface EpochRecord {
 export interface WorkerFaultRecord {
   /** The step (1-based, as the run counts them) in progress, or the last one done for an evaluation. */
   step: number;
-  /** Whether it was a step or an epoch's evaluation. */
+  /** Whether it was a step or an epoch's evaluation (swa's pass over the training rows at the run's end counts as one). */
   during: 'step' | 'evaluation';
   /** The WorkerFault's message: the kernel, the part and the worker's cause. */
   message: string;
@@ -282,6 +323,12 @@ export interface TrainResult {
   stopReason: StopReason;
   /** Epoch whose parameters were restored by earlyStopping.restoreBest (absent otherwise). */
   bestEpoch?: number;
+  /**
+   * With TrainerOptions.swa: how many epochs' parameters were averaged into the parameters the run ended with; 0 when
+   * none were (the run ended before swa.start, or earlyStopping.restoreBest put the best epoch's back: bestEpoch).
+   * Absent without swa.
+   */
+  swaModels?: number;
 }
 
 /** What every callback gets; `stop()` ends training after the current step (the epoch is then recorded). */
@@ -343,7 +390,7 @@ export interface TrainerCallbacks {
   onStepEnd?(e: StepEvent): void | Promise<void>;
   /** After an epoch is evaluated and recorded (before its checkpoint). */
   onEpochEnd?(e: EpochEndEvent): void | Promise<void>;
-  /** Once the run has ended, with its result (after the ema's averages were written over the parameters, then earlyStopping.restoreBest). */
+  /** Once the run has ended, with its result (after the ema's or swa's average was written over the parameters, then earlyStopping.restoreBest). */
   onTrainEnd?(e: TrainEndEvent): void | Promise<void>;
 }
 
@@ -396,10 +443,23 @@ export interface TrainerState {
   batchSize?: number;
   trainingRows?: number;
   sampling?: 'permutation' | 'replacement';
+  /**
+   * TrainerOptions.ema's decay and mixup's alpha (null: the option was not given), which resume() refuses to change
+   * past the first step (absent in states written before they were recorded).
+   */
+  emaDecay?: number | null;
+  mixupAlpha?: number | null;
+  /**
+   * TrainerOptions.swa as the run had it (lr null: none; annealEpochs and annealStrategy with their defaults) and the
+   * epochs averaged so far (null without swa; absent in states written before it was recorded).
+   */
+  swa?: { start: number; lr: number | null; annealEpochs: number; annealStrategy: 'cos' | 'linear'; models: number } | null;
+  /** swa's average of the parameters (null: no swa, or no epoch averaged yet). */
+  swaAverage?: Record<string, { shape: number[]; data: number[] }> | null;
 }
 
 /** TrainerState without its tensors: what a checkpoint model file keeps as JSON in its metadata. */
-export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best' | 'ema'>;
+export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best' | 'ema' | 'swaAverage'>;
 
 /** The metadata key of a checkpoint's position (a model file's caller metadata). */
 const TRAINER_KEY = 'trainer';
@@ -407,9 +467,10 @@ const TRAINER_KEY = 'trainer';
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
-  'clipGradNorm', 'clipGradValue', 'ema', 'mixup',
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa',
 ]);
 const EMA_KEYS = new Set(['decay']);
+const SWA_KEYS = new Set(['start', 'lr', 'annealEpochs', 'annealStrategy']);
 const EARLY_STOPPING_KEYS = new Set(['patience', 'monitor', 'minDelta', 'restoreBest', 'baseline', 'startFromEpoch']);
 const MONITORS: readonly EarlyStoppingMonitor[] = ['valLoss', 'valAcc', 'trainLoss', 'trainAcc'];
 const CHECKPOINT_KEYS = new Set(['every', 'write']);
@@ -423,6 +484,46 @@ function checkEarlyStoppingState(es: NonNullable<TrainerState['earlyStopping']>,
   if (!((best === null || typeof best === 'number') && Number.isSafeInteger(wait) && wait >= 0 && Number.isSafeInteger(bestEpoch) && bestEpoch >= 0 && bestEpoch <= epoch)) {
     throw new TypeError(`Trainer.resume: earlyStopping must be { best: a number or null, wait: a count, bestEpoch: an epoch done (0 to ${epoch}) }, got { best: ${shown(best)}, wait: ${shown(wait)}, bestEpoch: ${shown(bestEpoch)} }`);
   }
+}
+
+/** Refuses a swa option that is not SwaOptions, naming the field, and swa beside ema. */
+function checkSwa(swa: SwaOptions, withEma: boolean): void {
+  if (swa === null || typeof swa !== 'object') throw new TypeError(`Trainer: swa must be { start, lr?, annealEpochs?, annealStrategy? }, got ${describeValue(swa)}`);
+  checkOptions('Trainer: swa', swa, SWA_KEYS);
+  const { start, lr, annealEpochs, annealStrategy } = swa;
+  if (!(Number.isSafeInteger(start) && start >= 1)) throw badNumber(start, `Trainer: swa.start must be a positive integer (the first epoch averaged, 1-based), got ${shown(start)}`);
+  if (lr !== undefined && !(typeof lr === 'number' && Number.isFinite(lr) && lr > 0)) throw badNumber(lr, `Trainer: swa.lr must be a positive finite number (SWALR's swa_lr), got ${shown(lr)}`);
+  for (const [key, v] of [['annealEpochs', annealEpochs], ['annealStrategy', annealStrategy]] as const) {
+    if (v !== undefined && lr === undefined) throw new TypeError(`Trainer: swa.${key} shapes SWALR's annealing to swa.lr: give swa.lr too`);
+  }
+  if (annealEpochs !== undefined && !(Number.isSafeInteger(annealEpochs) && annealEpochs >= 0)) {
+    throw badNumber(annealEpochs, `Trainer: swa.annealEpochs must be a non-negative integer (SWALR's anneal_epochs), got ${shown(annealEpochs)}`);
+  }
+  if (annealStrategy !== undefined && annealStrategy !== 'cos' && annealStrategy !== 'linear') {
+    const message = `Trainer: swa.annealStrategy must be 'cos' or 'linear', got ${shown(annealStrategy)}`;
+    throw typeof annealStrategy === 'string' ? new RangeError(message) : new TypeError(message);
+  }
+  if (withEma) throw new TypeError('Trainer: give ema or swa, not both: each writes its average over the parameters when the run ends');
+}
+
+/**
+ * @internal A checkpoint model file's `ema.<name>` tensors (its one average of the parameters) as the TrainerState field
+ * they belong to: swa's average when the position records epochs swa averaged (ema and swa are never both on), else ema's.
+ */
+export function checkpointAverages<T>(position: { swa?: unknown }, averages: T | null): { ema: T | null; swaAverage: T | null } {
+  const swa = position.swa as { models?: unknown } | null | undefined;
+  const isSwa = swa !== null && typeof swa === 'object' && typeof swa.models === 'number' && swa.models > 0;
+  return isSwa ? { ema: null, swaAverage: averages } : { ema: averages, swaAverage: null };
+}
+
+/** An option's value as a state records it, for a message (null: 'none'; a string quoted). */
+function optionValue(v: unknown): string {
+  return v === null ? 'none' : typeof v === 'string' ? `'${v.slice(0, 40)}'` : shown(v);
+}
+
+/** A state's swa record for a message: its options. */
+function describeSwa(swa: { start?: unknown; lr?: unknown; annealEpochs?: unknown; annealStrategy?: unknown }): string {
+  return `{ start: ${optionValue(swa.start)}, lr: ${optionValue(swa.lr)}, annealEpochs: ${optionValue(swa.annealEpochs)}, annealStrategy: ${optionValue(swa.annealStrategy)} }`;
 }
 
 /** The lists of a run's record (TrainResult), which a resumed run goes on appending to. */
@@ -475,6 +576,10 @@ export class Trainer {
   private readonly best: NetCopy | null;
   /** TrainerOptions.ema's averages (null without the option). */
   private readonly ema: ParamAverage | null = null;
+  /** TrainerOptions.swa's average (null without the option). */
+  private readonly swa: SwaAverage | null = null;
+  /** TrainerOptions.swa.lr's schedule (null without it). */
+  private readonly swaSchedule: SWALR | null = null;
   private readonly evalN: number | null;
   private readonly options: TrainerOptions;
   private readonly epochCount: number;
@@ -528,7 +633,7 @@ export class Trainer {
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
-      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup,
+      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup, swa,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
@@ -608,6 +713,7 @@ export class Trainer {
       if (!(typeof ema.decay === 'number' && ema.decay >= 0 && ema.decay <= 1)) throw badNumber(ema.decay, `Trainer: ema.decay must be a number in [0, 1] (Keras's ema_momentum, e.g. 0.99), got ${shown(ema.decay)}`);
     }
     if (mixup !== undefined) checkMixup(mixup);
+    if (swa !== undefined) checkSwa(swa, ema !== undefined);
     if (options.callbacks !== undefined) checkCallbacks('Trainer: callbacks', options.callbacks);
     if (typeof optimizer !== 'string' && options.optimizerParams !== undefined) {
       throw new TypeError('Trainer: optimizerParams configures an optimizer given by name; set them on the optimizer instance given');
@@ -619,6 +725,10 @@ export class Trainer {
     this.optimizer = typeof optimizer === 'string' ? createOptimizer(optimizer, optimizerParams) : optimizer;
     this.ownsOptimizer = typeof optimizer === 'string';
     if (lrSchedule && typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: lrSchedule needs an optimizer with an lr; ${this.optimizer.name} has none`);
+    if (swa?.lr !== undefined) {
+      if (typeof (this.optimizer as { lr?: unknown }).lr !== 'number') throw new TypeError(`Trainer: swa.lr needs an optimizer with an lr; ${this.optimizer.name} has none`);
+      this.swaSchedule = new SWALR({ swaLr: swa.lr, annealEpochs: swa.annealEpochs, annealStrategy: swa.annealStrategy });
+    }
     if (lrSchedule?.momentumAt) {
       // PyTorch's OneCycleLR raises too for an optimizer without momentum or betas
       this.momentumOption = momentumOptionOf(this.optimizer);
@@ -663,6 +773,7 @@ export class Trainer {
       this.best = earlyStopping && earlyStopping.restoreBest !== false ? new NetCopy(network) : null;
       // its block made now, once: no step allocates
       if (ema) this.ema = new ParamAverage(network, ema.decay);
+      if (swa) this.swa = new SwaAverage(network);
       if (mixup) this.mixup = new Mixup(mixup.alpha, this.buffers, this.classes);
     } catch (e) {
       this.release();
@@ -893,6 +1004,7 @@ export class Trainer {
       params: toJson(this.network.exportParams()),
       best: this.best?.saved ? toJson(this.best.export()) : null,
       ema: this.ema?.saved ? toJson(this.ema.export()) : null,
+      swaAverage: this.swa?.saved ? toJson(this.swa.export()) : null,
     };
   }
 
@@ -904,6 +1016,15 @@ export class Trainer {
   emaParams(): Record<string, Float32Array> | null {
     this.checkAlive('emaParams');
     return this.ema?.copies() ?? null;
+  }
+
+  /**
+   * TrainerOptions.swa's average of the parameters as it is now, keyed like net.params: new arrays the caller owns.
+   * null without the swa option, or before the run's first averaged epoch (swa.start) has ended.
+   */
+  swaParams(): Record<string, Float32Array> | null {
+    this.checkAlive('swaParams');
+    return this.swa?.copies() ?? null;
   }
 
   /** trainerState() without the tensors (parameters, the best epoch's, the ema's averages, the optimizer's state). */
@@ -923,6 +1044,17 @@ export class Trainer {
       result: structuredClone(this.result),
       splitSeed: this.splitSeed,
       ...this.stepping(),
+      ...this.averaging(),
+    };
+  }
+
+  /** The options a run's averages and draws depend on, as the state records them (TrainerState.emaDecay, mixupAlpha, swa). */
+  private averaging(): Required<Pick<TrainerState, 'emaDecay' | 'mixupAlpha' | 'swa'>> {
+    const { ema, mixup, swa } = this.options;
+    return {
+      emaDecay: ema?.decay ?? null,
+      mixupAlpha: mixup?.alpha ?? null,
+      swa: swa ? { start: swa.start, lr: swa.lr ?? null, annealEpochs: swa.annealEpochs ?? 10, annealStrategy: swa.annealStrategy ?? 'cos', models: this.swa!.models } : null,
     };
   }
 
@@ -934,7 +1066,8 @@ export class Trainer {
   /**
    * What checkpoint.write receives. For a named net (net.spec: MultiLayerNet, DeepConvNet, …)
    * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
-   * state, early stopping's best epoch as `best.<name>` tensors and the ema's averages as `ema.<name>`), the rest of trainerState()
+   * state, early stopping's best epoch as `best.<name>` tensors and the ema's or swa's average as `ema.<name>`: the file's one
+   * average of the parameters, whose owner the position's swa record tells), the rest of trainerState()
    * as JSON under the metadata key 'trainer', so the file also loads with loadModel and `simdnn
    * predict`. Otherwise trainerState() as UTF-8 JSON. A new array (on an ArrayBuffer of its own) the caller owns.
    */
@@ -965,7 +1098,8 @@ export class Trainer {
     return {
       ...(opt instanceof ElementwiseOptimizer ? { optimizer: opt } : {}),
       ...(this.best?.saved ? { best: this.best.export() } : {}),
-      ...(this.ema?.saved ? { ema: this.ema.export() } : {}),
+      // the file's one average of the parameters: ema's, or swa's (the position's swa.models counts its epochs)
+      ...(this.ema?.saved ? { ema: this.ema.export() } : this.swa?.saved ? { ema: this.swa.export() } : {}),
       trainLoss,
       position: JSON.stringify(position),
     };
@@ -978,7 +1112,9 @@ export class Trainer {
    * train()/fit() continues from there and ends with the same bits as the uninterrupted run.
    * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record; ema
    * averages this Trainer has no ema option for, none past the first step when it has one, or of other keys or
-   * shapes than the parameters'), throws with the Trainer, net, optimizer, schedule and random stream as they were.
+   * shapes than the parameters'; past the first step, another ema decay, mixup alpha or swa option than the state's
+   * run had; a swa average or count that does not fit the position), throws with the Trainer, net, optimizer,
+   * schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
     this.checkAlive('resume');
@@ -1015,6 +1151,8 @@ export class Trainer {
     if (s.optimizer !== null && s.optimizer.optimizer !== opt.name) throw new TypeError(`Trainer.resume: the state is for ${s.optimizer.optimizer}, this trainer uses ${opt.name}`);
     if (s.best && this.best) this.best.check(s.best);
     this.checkEmaState(s.ema, s.iter);
+    this.checkAveraging(s);
+    const swaModels = this.checkSwaState(s);
     const net = this.network;
     const schedule = this.options.lrSchedule;
     // what a refusal part way must put back: each of these writes only once its own checks have passed
@@ -1035,21 +1173,27 @@ export class Trainer {
     else this.best?.clear(); // none kept yet: not one an earlier run of this Trainer kept
     if (s.ema) this.ema!.import(s.ema); // checked above
     else this.ema?.clear();
+    if (s.swaAverage) this.swa!.load(s.swaAverage, swaModels); // checked above
+    else this.swa?.clear();
     this.epoch = s.epoch;
     this.iter = s.iter;
     this.epochStep = epochStep;
     this.epochCounter = epochCounter;
     this.baseLr = s.baseLr;
-    if (s.baseLr !== null && schedule) {
+    if (s.baseLr !== null && (schedule || this.swaSchedule)) {
       // the rate the uninterrupted run's optimizer had at this position (a finished run's is never set again)
       const last = s.result.epochs[s.result.epochs.length - 1];
-      const lr = epochStep > 0 ? schedule.lrAt(schedule.interval === 'step' ? s.iter - 1 : s.epoch, s.baseLr) : last?.lr ?? s.baseLr;
+      const swaPeriod = this.swaPeriod(s.epoch);
+      const lr = epochStep === 0 ? last?.lr ?? s.baseLr
+        : swaPeriod !== null ? this.swaRate(swaPeriod, s.result)
+          : schedule ? schedule.lrAt(schedule.interval === 'step' ? s.iter - 1 : s.epoch, s.baseLr) : s.baseLr;
       (opt as unknown as { lr: number }).lr = lr;
       this.scheduledLr = lr;
     }
     if (this.momentumOption !== null) {
       // likewise the momentum: the last period's (none yet: the optimizer's own)
-      const k = schedule!.interval === 'step' ? s.iter - 1 : epochStep > 0 ? s.epoch : s.epoch - 1;
+      // (with swa.lr, the last period before SWALR took over: it leaves the momentum as it was)
+      const k = Math.min(schedule!.interval === 'step' ? s.iter - 1 : epochStep > 0 ? s.epoch : s.epoch - 1, this.schedulePeriods() - 1);
       if (k >= 0) this.setMomentum(k);
     }
     this.result = structuredClone(s.result);
@@ -1074,6 +1218,57 @@ export class Trainer {
     this.ema.check(ema);
   }
 
+  /**
+   * The options a run's steps and averages depend on that a state records (TrainerState.emaDecay, mixupAlpha, swa),
+   * refused before resume() writes when this Trainer's differ, naming the option; not for a state before its first
+   * step (a start: none of them has acted yet), nor for fields a state written before they were recorded lacks.
+   */
+  private checkAveraging(s: TrainerState): void {
+    if (s.iter === 0) return;
+    const ours = this.averaging();
+    for (const [key, option] of [['emaDecay', 'ema.decay'], ['mixupAlpha', 'mixup.alpha']] as const) {
+      if (s[key] !== undefined && s[key] !== ours[key]) {
+        throw new RangeError(`Trainer.resume: the state's run has ${option} ${optionValue(s[key])}, this Trainer ${optionValue(ours[key])}: a resumed run must train with the interrupted run's options`);
+      }
+    }
+    const theirs = s.swa;
+    if (theirs === undefined || (theirs === null && ours.swa === null)) return;
+    if (theirs === null || ours.swa === null) {
+      throw new RangeError(`Trainer.resume: the state's run has ${theirs === null ? 'no swa option' : `swa ${describeSwa(theirs)}`}, this Trainer ${ours.swa === null ? 'none' : describeSwa(ours.swa)}: a resumed run must train with the interrupted run's options`);
+    }
+    for (const key of ['start', 'lr', 'annealEpochs', 'annealStrategy'] as const) {
+      if (theirs?.[key] !== ours.swa[key]) {
+        throw new RangeError(`Trainer.resume: the state's run has swa.${key} ${optionValue(theirs?.[key])}, this Trainer ${optionValue(ours.swa[key])}: a resumed run must train with the interrupted run's options`);
+      }
+    }
+  }
+
+  /**
+   * A state's swa average and count, refused before resume() writes: an average this Trainer has no swa option for,
+   * a count other than the epochs averaged by the state's position (epochs done from swa.start on), an average
+   * missing for such epochs or present before them, or of other keys or shapes than net.params. Returns the count.
+   */
+  private checkSwaState(s: TrainerState): number {
+    const average = s.swaAverage ?? null;
+    if (!this.swa) {
+      if (average !== null) throw new RangeError('Trainer.resume: the state holds a swa average of the parameters, and this Trainer has no swa option (give the interrupted run\'s swa)');
+      return 0;
+    }
+    const start = this.options.swa!.start;
+    const models = Math.max(0, s.epoch - start + 1);
+    const recorded = (s.swa as { models?: unknown } | null | undefined)?.models;
+    if (recorded !== undefined && recorded !== models) {
+      throw new RangeError(`Trainer.resume: the state's swa.models ${shown(recorded)} is not the epochs averaged after epoch ${s.epoch} with swa.start ${start} (${models})`);
+    }
+    if (models > 0 && average === null) throw new RangeError(`Trainer.resume: this Trainer averages from epoch ${start}, and the state (after epoch ${s.epoch}) holds no swa average: the run that wrote it had no swa option`);
+    if (models === 0 && average !== null) throw new RangeError(`Trainer.resume: the state holds a swa average before epoch ${start}, the first this Trainer averages`);
+    if (average !== null) this.swa.check(average);
+    if (this.swaSchedule !== null && models > 0 && typeof s.result.epochs[start - 1]?.lr !== 'number') {
+      throw new RangeError(`Trainer.resume: result.epochs[${start - 1}] must record the rate epoch ${start} ended with (SWALR anneals from it)`);
+    }
+    return models;
+  }
+
   /** A checkpoint's bytes as a TrainerState: JSON, or a model file with the position in its metadata. */
   private decodeCheckpoint(bytes: Uint8Array): TrainerState {
     if (bytes[0] === 0x7b) return JSON.parse(new TextDecoder().decode(bytes)) as TrainerState; // '{': JSON
@@ -1085,8 +1280,8 @@ export class Trainer {
       // the best epoch and the losses as tensors; a checkpoint written before they were kept so has them in the JSON
       const best = loaded.best ? toJson(loaded.best) : stored.best ?? null;
       putBackTrainLoss(stored, loaded.trainLoss, 'Trainer.resume');
-      const ema = loaded.ema ? toJson(loaded.ema) : stored.ema ?? null;
-      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best, ema };
+      const averages = loaded.ema ? toJson(loaded.ema) : stored.ema ?? null;
+      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best, ...checkpointAverages(stored, averages) };
     } finally {
       loaded.net.dispose();
       loaded.optimizer?.dispose();
@@ -1118,6 +1313,7 @@ export class Trainer {
     (this.guard as StepGuard | undefined)?.dispose();
     this.best?.dispose();
     this.ema?.dispose();
+    this.swa?.dispose();
     (this.data as Dataset | undefined)?.dispose();
     this.validation?.dispose();
     if (this.ownsOptimizer) (this.optimizer as { dispose?: () => void }).dispose?.();
@@ -1156,10 +1352,28 @@ export class Trainer {
     const schedule = this.options.lrSchedule;
     if (schedule?.periods === undefined) return;
     const perStep = schedule.interval === 'step';
-    const run = perStep ? this.maxIter : this.epochCount, unit = perStep ? 'steps' : 'epochs';
+    const run = Math.min(perStep ? this.maxIter : this.epochCount, this.schedulePeriods()), unit = perStep ? 'steps' : 'epochs';
     if (run > schedule.periods) {
       throw new RangeError(`Trainer: lrSchedule ${schedule.name} defines ${schedule.periods} ${unit}, and this run takes ${run} ${unit}: shorten the run (epochs, maxIterations) or lengthen the schedule (OneCycleLR's totalSteps)`);
     }
+  }
+
+  /** The periods lrSchedule sets the rate for: all, or with swa.lr those to epoch swa.start's end (SWALR's from there). */
+  private schedulePeriods(): number {
+    if (this.swaSchedule === null) return Infinity;
+    const start = this.options.swa!.start;
+    return this.options.lrSchedule?.interval === 'step' ? start * this.iterPerEpoch : start;
+  }
+
+  /** SWALR's periods done before the epoch after `epochsDone` epochs (null: swa.lr does not set that epoch's rate). */
+  private swaPeriod(epochsDone: number): number | null {
+    const start = this.options.swa?.start;
+    return this.swaSchedule !== null && epochsDone >= start! ? epochsDone - start! + 1 : null;
+  }
+
+  /** SWALR's rate after `period` of its periods, annealed from the rate epoch swa.start ended with (in `result`'s records). */
+  private swaRate(period: number, result: TrainResult): number {
+    return this.swaSchedule!.lrAt(period, result.epochs[this.options.swa!.start - 1].lr!);
   }
 
   private checkAlive(entry: string): void {
@@ -1193,7 +1407,7 @@ export class Trainer {
     const start = now();
     // the schedule's base is the optimizer's lr when a run starts from its first step, unless it is the rate
     // the schedule left there (a second train() repeats the schedule; a rate the user set is the new base)
-    if (schedule && (this.baseLr === null || (this.iter === 0 && opt.lr !== this.scheduledLr))) this.baseLr = opt.lr!;
+    if ((schedule || this.swaSchedule) && (this.baseLr === null || (this.iter === 0 && opt.lr !== this.scheduledLr))) this.baseLr = opt.lr!;
     const setLr = (lr: number) => { opt.lr = lr; this.scheduledLr = lr; };
     // before period k (an epoch or a step): the schedule's rate, and its momentum when it cycles one
     const schedulePeriod = (k: number) => {
@@ -1216,7 +1430,11 @@ export class Trainer {
       const epochStart = now();
       // an epoch a run left part way (aborted, a step that threw, a state taken mid-epoch) goes on at its next step
       const from = this.epochStep;
-      if (schedule?.interval === 'epoch') schedulePeriod(this.epoch);
+      // with swa.lr, SWALR sets the rate of the epochs after swa.start, and lrSchedule that of the others
+      const swaPeriod = this.swaPeriod(this.epoch);
+      if (swaPeriod !== null) setLr(this.swaRate(swaPeriod, this.result));
+      else if (schedule?.interval === 'epoch') schedulePeriod(this.epoch);
+      else if (!schedule && this.swaSchedule) setLr(this.baseLr!); // a second run's first epochs: not the rate SWALR left
       for (const c of callbacks) yield* awaited(c.onEpochBegin?.({ ...event(), epoch }), 'callbacks.onEpochBegin');
       if (this.stopRequested) {
         // stopped before the epoch's first step: nothing of it happened, so none of it is recorded (a record of
@@ -1234,7 +1452,7 @@ export class Trainer {
       for (let i = this.iter - from; i < this.iter; i++) lossSum += this.result.trainLossList[i];
       for (let b = from; b < steps && !this.stopRequested; b++) {
         this.stopIfDisposed();
-        if (schedule?.interval === 'step') schedulePeriod(this.iter);
+        if (schedule?.interval === 'step' && swaPeriod === null) schedulePeriod(this.iter);
         // where the step's draws begin (an epoch's first step: before its permutation)
         const drawsFrom = b === 0 ? this.epochCounter : rt.take(0);
         const splits = this.splitChoice;
@@ -1286,11 +1504,14 @@ export class Trainer {
       const record = yield* this.evaluate(epoch, lossSum / done, done, epochStart, opt.lr);
       this.epoch = epoch;
       this.epochStep = 0;
+      // with the epoch's record (a run going on after an error here would average it twice)
+      if (this.swa && epoch >= this.options.swa!.start) this.swa.update();
       this.result.epochs.push(record);
       this.result.trainAccList.push(record.trainAcc);
       this.result.testAccList.push(record.testAcc);
       if (record.valAcc !== undefined) this.result.valAccList.push(record.valAcc);
-      schedule?.observe?.(watchedMetric(schedule, record));
+      // PyTorch's loop steps swa_scheduler, not scheduler, after the epochs swa averages
+      if (this.swaPeriod(epoch) === null) schedule?.observe?.(watchedMetric(schedule, record));
       if (this.stopRequested) reason = 'callback';
       if (this.watchEarlyStop(record)) { this.stopRequested = true; reason = 'earlyStopping'; }
       this.options.onProgress?.({ kind: 'epoch', epoch, iter: this.iter, maxIter: this.maxIter, loss: this.result.trainLossList[this.iter - 1], record });
@@ -1307,6 +1528,10 @@ export class Trainer {
     // that did no step has no averages, and keeps its parameters (Keras would write its zero-initialized ones).
     const averaged = this.ema?.saved === true;
     if (averaged) this.ema!.restore();
+    // swa's average likewise, with its batch-norm statistics; not under a best epoch that would be put back over it
+    const swaWritten = this.swa?.saved === true && !this.best?.saved;
+    if (swaWritten) yield* this.writeSwaAverage();
+    if (this.swa) this.result.swaModels = swaWritten ? this.swa.models : 0;
     if (this.best?.saved && (averaged || this.bestEpoch !== this.epoch)) {
       this.best.restore();
       this.result.bestEpoch = this.bestEpoch;
@@ -1321,6 +1546,77 @@ export class Trainer {
     return this.result;
   }
 
+  /**
+   * Writes swa's average over the parameters and, for a net with batch normalization, recomputes the running
+   * statistics for it (recomputeStatistics). The pass pauses between batches; stopped part way (fit() aborted, the
+   * Trainer disposed), the raw parameters and statistics are put back, as a run that ends so keeps them.
+   */
+  private *writeSwaAverage(): Generator<Pause, void> {
+    const swa = this.swa!;
+    const norms = this.network.layers.filter((l): l is BatchNormalization => l instanceof BatchNormalization);
+    if (norms.length === 0) {
+      swa.restore();
+      return;
+    }
+    swa.swap(); // the parameters are the average; swa's block holds the raw ones
+    this.guard.saveLayerState();
+    let done = false;
+    try {
+      yield* this.recomputeStatistics(norms);
+      done = true;
+    } finally {
+      if (!done && !this.network.disposed) {
+        swa.swap();
+        this.guard.restoreLayerState();
+      }
+    }
+    swa.save(); // the block holds the average again (swaParams(), trainerState())
+  }
+
+  /**
+   * PyTorch's update_bn (torch/optim/swa_utils.py) on the layers `norms`: their running statistics reset (mean 0,
+   * variance 1, reset_running_stats), then a training-mode forward pass over the training rows in order, in batches
+   * of the run's size (the last one partial, as a DataLoader's), with dropout on (update_bn's model.train()), each
+   * batch's statistics in a cumulative average (update_bn's momentum None, PyTorch's 1/num_batches_tracked): this
+   * layer's `running = momentum·running + (1 − momentum)·batch` with momentum b/(b + 1) at batch b (0-based), the
+   * first one's momentum 0. Each layer's momentum is put back after, also when the pass throws.
+   */
+  private *recomputeStatistics(norms: BatchNormalization[]): Generator<Pause, void> {
+    const rt = this.network.rt, k = rt.unsafeKernels;
+    const x = this.data.x, n = this.data.length, B = this.batchSize;
+    const momenta = norms.map((l) => l.momentum);
+    for (const l of norms) {
+      k.fill(l.runningMean.ptr, 0, l.runningMean.size);
+      k.fill(l.runningVar.ptr, 1, l.runningVar.size);
+    }
+    try {
+      for (let b = 0; b * B < n; b++) {
+        this.stopIfDisposed();
+        checkTensor(rt, x, 'Trainer: xTrain'); // fit() pauses between batches: the caller may have disposed the rows
+        for (const l of norms) l.momentum = b / (b + 1);
+        this.trainingForward(x.rows(b * B, Math.min(n, (b + 1) * B)));
+        yield null;
+      }
+    } finally {
+      norms.forEach((l, i) => { l.momentum = momenta[i]; });
+    }
+  }
+
+  /** A training-mode forward pass of `rows`, run again on the calling thread if a worker thread failed it. */
+  private trainingForward(rows: Tensor): void {
+    const net = this.network, counter = net.rt.take(0);
+    try {
+      net.predictBorrowed(rows, true);
+    } catch (e) {
+      const held = this.afterFault(e, this.iter, 'evaluation', counter);
+      try {
+        net.predictBorrowed(rows, true);
+      } finally {
+        net.rt.holdSplits = held;
+      }
+    }
+  }
+
   /** Starts a new run from the current parameters (after a finished one). */
   private reset(): void {
     this.epoch = 0;
@@ -1333,6 +1629,7 @@ export class Trainer {
     this.wait = 0;
     this.best?.clear();
     this.ema?.clear(); // the new run's first step copies the parameters again
+    this.swa?.clear();
     this.finished = false;
   }
 

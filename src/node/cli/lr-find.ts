@@ -13,11 +13,11 @@ import type { LoadedDataSet } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import { interrupted, intValue, numberValue, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 import { checkDataArg, checkWritable, describeNet, disposeData, loadData, takesRows } from './common.js';
-import { FLAGS, makeOptimizer, netSpec, trainSettings } from './train.js';
+import { FLAGS, checkClassWeightCount, makeOptimizer, netSpec, trainSettings } from './train.js';
 
 /** `simdnn train`'s flags that shape the net, the optimizer and the data (--lr is the test's to sweep). */
 const TRAIN_FLAGS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps', 'weight-decay', 'l1',
-  'batchnorm', 'dropout', 'label-smoothing', 'batch', 'seed', 'data', 'train-rows', 'threads', 'relaxed'];
+  'batchnorm', 'dropout', 'label-smoothing', 'class-weights', 'batch', 'seed', 'data', 'train-rows', 'threads', 'relaxed'];
 
 const OPTIONS: readonly OptionSpec[] = [
   ...TRAIN_FLAGS.map((name) => FLAGS.find((f) => f.name === name)!),
@@ -118,6 +118,7 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   let result: LRFinderResult, title: string;
   try {
     data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows });
+    checkClassWeightCount(s, data.classes);
     const net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
     owned.push(net);
     const optimizer = makeOptimizer(s);

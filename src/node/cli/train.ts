@@ -18,7 +18,7 @@ import { createOptimizer, optimizerDefaults, optimizerNames, type OptimizerName 
 import { createSchedule, scheduleNames, type LRSchedule, type ScheduleName, type ScheduleOptionsMap } from '../../optim/schedules.js';
 import { NetCopy } from '../../train/rollback.js';
 import type { ThreadUse } from '../../train/split-choice.js';
-import { Trainer, putBackTrainLoss, type EarlyStoppingMonitor, type EpochRecord, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
+import { Trainer, checkpointAverages, putBackTrainLoss, type EarlyStoppingMonitor, type EpochRecord, type SwaOptions, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
 import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
@@ -56,6 +56,8 @@ export interface TrainSettings {
   dropout?: number;
   /** Label smoothing ε of the net's loss; absent: none. */
   labelSmoothing?: number;
+  /** One weight per class of the net's loss (SoftmaxWithLossOptions.classWeights); absent: unweighted. */
+  classWeights?: number[];
   /** Threads for the kernels (1: the calling thread only; 'auto': one per core, the runtime's lazy default). */
   threads: number | 'auto';
   epochs: number;
@@ -83,6 +85,8 @@ export interface TrainSettings {
   ema?: number;
   /** mixup's α: each training batch mixed with its reversed rows by λ ~ Beta(α, α) (TrainerOptions.mixup). */
   mixup?: number;
+  /** Stochastic weight averaging from this epoch on, with SWALR's settings (TrainerOptions.swa). */
+  swa?: SwaOptions;
   save?: string;
   /** Checkpoint path; `{epoch}` in it is replaced by the epoch. */
   checkpoint?: string;
@@ -96,9 +100,9 @@ export interface TrainSettings {
 }
 
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
-const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing',
+const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing', 'classWeights',
   'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
-  'clipGradNorm', 'clipGradValue', 'ema', 'mixup'] as const;
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
 const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
@@ -156,6 +160,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'batchnorm', help: 'batch normalisation after each hidden Affine (mlp-extend)' },
   { name: 'dropout', value: 'ratio', help: "dropout after each hidden activation, the book's form (mlp-extend)" },
   { name: 'label-smoothing', value: 'x', help: "label smoothing ε in [0, 1] of the loss: targets t·(1 − ε) + ε/classes (PyTorch's and Keras's label_smoothing; the reported losses include it)" },
+  { name: 'class-weights', value: 'w0,w1,...', help: "one weight per class of the loss, each a finite number >= 0, not all 0 (PyTorch's CrossEntropyLoss weight, Keras's class_weight): the mean loss is sum w[t]*loss / sum w[t]; the reported losses include them" },
   { name: 'epochs', value: 'n', default: '5', help: 'passes over the training set' },
   { name: 'iterations', value: 'n', help: "optimizer steps in all instead of --epochs (the book's iters_num)" },
   // 16, not the book's 100: on 8,000 digits, 5 epochs of 100 (400 steps) reach only ~0.92 test
@@ -174,6 +179,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'clip-grad-value', value: 'x', help: "clamp each step's gradient elements to [-x, x] before the update (PyTorch's clip_grad_value_; before --clip-grad-norm)" },
   { name: 'ema', value: 'decay', help: "keep a moving average of the parameters (decay in [0, 1], e.g. 0.99: Keras's use_ema, ema_momentum) and end the run with it; --early-stop's best epoch wins over it, and the figures shown are the raw parameters'" },
   { name: 'mixup', value: 'alpha', help: "mixup (Zhang et al. 2018) as timm's Mixup per batch: each training batch becomes λ·x + (1-λ)·x with its rows reversed, its targets mixed alike, λ ~ Beta(alpha, alpha) drawn per step (alpha > 0, e.g. 0.2 or 1); after --augment; the figures per epoch are on unmixed data" },
+  { name: 'swa', value: 'start[:k=v,...]', help: "stochastic weight averaging (PyTorch's swa_utils): average the parameters at the end of epoch start (1-based) and of every later one, and end the run with the average (batch-norm statistics recomputed over the training rows, as update_bn); lr=x anneals the rate to x from the next epoch on (SWALR, instead of --lr-schedule) over annealEpochs=n epochs (default 10), annealStrategy=cos or linear, e.g. 15 or 15:lr=0.05,annealEpochs=5; not with --ema; --early-stop's best epoch wins over it" },
   { name: 'save', value: 'file', help: 'write the trained model to this safetensors file (checked before training; written atomically; SIGINT/SIGTERM or an error that ends training save the last completed epoch)' },
   { name: 'checkpoint', value: 'file', help: "checkpoint file ('{epoch}' is replaced by the epoch; default: the --save name with .checkpoint before its extension)" },
   { name: 'checkpoint-every', value: 'n', help: 'write a checkpoint (model, optimizer state, position, random stream) every n epochs' },
@@ -258,6 +264,22 @@ function makeSchedule(spec: NonNullable<TrainSettings['lrSchedule']>): LRSchedul
   }
 }
 
+/** --swa's `start[:k=v,...]`: the first epoch averaged, then SWALR's lr, annealEpochs and annealStrategy. */
+function parseSwa(text: string): SwaOptions {
+  const colon = text.indexOf(':');
+  const start = intValue('swa', colon < 0 ? text : text.slice(0, colon), 1);
+  const o = keyValues('swa', colon < 0 ? '' : text.slice(colon + 1), { strings: ['annealStrategy'] });
+  for (const key of Object.keys(o)) {
+    if (!['lr', 'annealEpochs', 'annealStrategy'].includes(key)) throw new UsageError(`--swa: unknown key '${key}' (expected lr, annealEpochs, annealStrategy)`);
+    if (key !== 'lr' && o.lr === undefined) throw new UsageError(`--swa: ${key} shapes the annealing to lr: give lr=x too`);
+  }
+  const { lr, annealEpochs, annealStrategy } = o as { lr?: number; annealEpochs?: number; annealStrategy?: string };
+  if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) throw new UsageError(`--swa: lr must be a positive number, got ${lr}`);
+  if (annealEpochs !== undefined && !(Number.isSafeInteger(annealEpochs) && annealEpochs >= 0)) throw new UsageError(`--swa: annealEpochs must be an integer >= 0, got ${annealEpochs}`);
+  if (annealStrategy !== undefined && annealStrategy !== 'cos' && annealStrategy !== 'linear') throw new UsageError(`--swa: annealStrategy must be cos or linear, got '${annealStrategy}'`);
+  return { start, ...(lr !== undefined ? { lr } : {}), ...(annealEpochs !== undefined ? { annealEpochs } : {}), ...(annealStrategy !== undefined ? { annealStrategy } : {}) };
+}
+
 function parseAugment(text: string): TrainSettings['augment'] {
   // an empty value (an unset shell variable) is refused, not taken as no augmentation
   if (text.trim() === '') throw new UsageError("--augment: expected k=v,... such as shift=2,degrees=10,scale=0.1; got ''");
@@ -317,6 +339,7 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
   if (dropout !== undefined && !(dropout >= 0 && dropout < 1)) throw new UsageError(`--dropout: expected a ratio in [0, 1), got ${dropout}`);
   const labelSmoothing = optional('label-smoothing', (t) => numberValue('label-smoothing', t));
   if (labelSmoothing !== undefined && !(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new UsageError(`--label-smoothing: expected a number in [0, 1], got ${labelSmoothing}`);
+  const classWeights = optional('class-weights', parseClassWeights);
   const threadsText = get('threads');
   const threads = threadsText === 'auto' ? 'auto' as const : intValue('threads', threadsText, 1);
   if (typeof threads === 'number' && threads > usableThreads()) {
@@ -356,6 +379,8 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     if (!(v > 0)) throw new UsageError(`--mixup: expected a positive alpha (Beta(alpha, alpha), e.g. 0.2 or 1), got ${t}`);
     return v;
   });
+  const swa = optional('swa', parseSwa);
+  if (swa !== undefined && ema !== undefined) throw new UsageError('--swa: give --swa or --ema, not both (each ends the run with its average of the parameters)');
   const save = optional('save', (t) => t);
   const checkpointEvery = optional('checkpoint-every', (t) => intValue('checkpoint-every', t, 1));
   let checkpoint = optional('checkpoint', (t) => t);
@@ -371,6 +396,7 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     batchnorm: values.batchnorm === true,
     dropout,
     labelSmoothing,
+    classWeights,
     threads,
     hidden,
     activation: oneOf('activation', get('activation'), ACTIVATIONS),
@@ -393,6 +419,7 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     clipGradValue,
     ema,
     mixup,
+    swa,
     save,
     checkpoint,
     checkpointEvery,
@@ -403,9 +430,25 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
   };
 }
 
+/** Refuses --class-weights of another count than the data's classes (known once the data is loaded). */
+export function checkClassWeightCount(s: Pick<TrainSettings, 'classWeights'>, classes: number): void {
+  if (s.classWeights && s.classWeights.length !== classes) {
+    throw new UsageError(`--class-weights: expected ${classes} weights (one per class of the data), got ${s.classWeights.length}`);
+  }
+}
+
+/** --class-weights' value: comma-separated weights, each finite and >= 0, not all 0 (their count is checked against the data's classes). */
+function parseClassWeights(text: string): number[] {
+  const weights = text.split(',').map((w) => numberValue('class-weights', w.trim()));
+  const bad = weights.find((w) => !(w >= 0 && w <= 3.4028234663852886e38));
+  if (bad !== undefined) throw new UsageError(`--class-weights: each weight must be a finite number >= 0, got ${bad}`);
+  if (weights.every((w) => Math.fround(w) === 0)) throw new UsageError(`--class-weights: the weights are all 0; at least one class must weigh more`);
+  return weights;
+}
+
 /** The spec of the net the settings describe, for data of this shape and class count. */
 export function netSpec(s: TrainSettings, inputShape: number[], classes: number): NetSpec {
-  const smoothing = s.labelSmoothing ? { labelSmoothing: s.labelSmoothing } : {};
+  const lossOptions = { ...(s.labelSmoothing ? { labelSmoothing: s.labelSmoothing } : {}), ...(s.classWeights ? { classWeights: s.classWeights } : {}) };
   const mlp = {
     inputSize: inputShape.reduce((a, b) => a * b, 1),
     hiddenSizeList: s.hidden,
@@ -413,7 +456,7 @@ export function netSpec(s: TrainSettings, inputShape: number[], classes: number)
     activation: s.activation,
     weightInitStd: s.init,
     ...(s.weightDecay ? { weightDecayLambda: s.weightDecay } : {}),
-    ...smoothing,
+    ...lossOptions,
   };
   switch (s.net) {
     case 'mlp': return { kind: 'mlp', options: mlp };
@@ -421,8 +464,8 @@ export function netSpec(s: TrainSettings, inputShape: number[], classes: number)
       kind: 'mlp-extend',
       options: { ...mlp, ...(s.l1 ? { l1Lambda: s.l1 } : {}), useBatchnorm: s.batchnorm, useDropout: s.dropout !== undefined, ...(s.dropout !== undefined ? { dropoutRatio: s.dropout } : {}) },
     };
-    case 'simple-conv': return { kind: 'simple-conv', options: { inputDim: inputShape, hiddenSize: s.hidden[0] ?? 100, outputSize: classes, weightInitStd: s.init, ...smoothing } };
-    case 'deep-conv': return { kind: 'deep-conv', options: { inputDim: inputShape, outputSize: classes, ...smoothing } };
+    case 'simple-conv': return { kind: 'simple-conv', options: { inputDim: inputShape, hiddenSize: s.hidden[0] ?? 100, outputSize: classes, weightInitStd: s.init, ...lossOptions } };
+    case 'deep-conv': return { kind: 'deep-conv', options: { inputDim: inputShape, outputSize: classes, ...lossOptions } };
   }
 }
 
@@ -509,8 +552,9 @@ export interface TrainReport {
   /** The epoch whose parameters early stopping kept. */
   bestEpoch?: number;
   /**
-   * With --ema (and no --early-stop, whose best epoch's raw parameters win): the test figures of the parameters the
-   * run ended with and saved, the moving average; the figures above are the last epoch's raw parameters', as Keras's history.
+   * With --ema (and no --early-stop, whose best epoch's raw parameters win), or --swa once an epoch was averaged (and
+   * no best epoch won): the test figures of the parameters the run ended with and saved, the average; the figures
+   * above are the last epoch's raw parameters', as Keras's history.
    */
   averaged?: { testAcc: number; testLoss: number };
   /** Wall time of this process's training, evaluations included. */
@@ -556,7 +600,7 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     steps: result.steps,
     stopReason: result.stopReason,
     ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch } : {}),
-    ...(s.ema !== undefined && s.earlyStop === undefined ? { averaged: averagedFigures(trainer.network, data) } : {}),
+    ...((s.ema !== undefined && s.earlyStop === undefined) || (result.swaModels ?? 0) > 0 ? { averaged: averagedFigures(trainer.network, data) } : {}),
     seconds,
     stepsPerSec: result.steps / stepSeconds,
     loadSeconds,
@@ -569,7 +613,7 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
   };
 }
 
-/** The test figures of the net as the run left it (with --ema, the averaged parameters it saves). */
+/** The test figures of the net as the run left it (with --ema or --swa, the averaged parameters it saves). */
 function averagedFigures(net: Sequential, data: LoadedDataSet): { testAcc: number; testLoss: number } {
   const { accuracy, loss } = net.evaluate(data.xTest, data.tTest);
   return { testAcc: accuracy, testLoss: loss };
@@ -626,9 +670,9 @@ function storedTrainerState(file: string, text: string): Record<string, unknown>
 /** The JSON type of each setting a checkpoint stores ('count': a positive integer). */
 const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
-  l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
+  l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', classWeights: 'array', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
   trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
-  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number', mixup: 'number',
+  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number', mixup: 'number', swa: 'object',
 };
 
 /**
@@ -687,6 +731,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     const loadStart = now();
     const data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows, testRows: s.testRows });
     owned.push({ dispose: () => disposeData(data) });
+    checkClassWeightCount(s, data.classes);
     const loadSeconds = (now() - loadStart) / 1000;
     let net: NamedNet;
     let optimizer: ElementwiseOptimizer;
@@ -701,7 +746,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       const stored = storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]);
       putBackTrainLoss(stored, loaded.trainLoss, `--resume: '${s.resume}'`); // the steps' losses, kept as a tensor
       // early stopping's best epoch: tensors, or in the JSON of a checkpoint written before they were kept so
-      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ema: loaded.ema ?? null } as unknown as TrainerState;
+      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ...checkpointAverages(stored, loaded.ema ?? null) } as unknown as TrainerState;
     } else {
       net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
       owned.push(net);
@@ -730,6 +775,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.clipGradValue !== undefined ? { clipGradValue: s.clipGradValue } : {}),
       ...(s.ema !== undefined ? { ema: { decay: s.ema } } : {}),
       ...(s.mixup !== undefined ? { mixup: { alpha: s.mixup } } : {}),
+      ...(s.swa !== undefined ? { swa: s.swa } : {}),
       ...(s.earlyStop !== undefined ? { earlyStopping: { patience: s.earlyStop, monitor: MONITORS[s.earlyStopMonitor ?? 'val-loss'], restoreBest: true } } : {}),
       onProgress: (p) => progress.update(p),
       callbacks: {

@@ -75,7 +75,12 @@ export class Affine implements ActivationFusingLayer, ActivationBackwardFusingLa
     this.buffers = new Buffers(rt);
     this.ownsGrads = !grads.dW;
     this.dW = grads.dW ?? rt.tensor(W.shape);
-    this.db = grads.db ?? rt.tensor(b.shape);
+    try {
+      this.db = grads.db ?? rt.tensor(b.shape);
+    } catch (e) {
+      if (this.ownsGrads) this.dW.dispose(); // out of memory: the layer is not made, so nothing else would free it
+      throw e;
+    }
     this.params = { W, b };
     this.grads = { W: this.dW, b: this.db };
   }

@@ -106,10 +106,15 @@ export class BatchNormalization implements Layer {
     this.runningWeight = momentum;
     this.eps = eps;
     this.spatial = spatial;
-    this.runningMean = runningMean ?? this.buffers.get('runningMean', gamma.shape);
-    this.runningVar = runningVar ?? this.buffers.get('runningVar', gamma.shape);
-    this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
-    this.dbeta = dbeta ?? this.buffers.get('dbeta', gamma.shape);
+    try {
+      this.runningMean = runningMean ?? this.buffers.get('runningMean', gamma.shape);
+      this.runningVar = runningVar ?? this.buffers.get('runningVar', gamma.shape);
+      this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
+      this.dbeta = dbeta ?? this.buffers.get('dbeta', gamma.shape);
+    } catch (e) {
+      this.buffers.dispose(); // out of memory part way: the layer is not made, so nothing else would free what was
+      throw e;
+    }
     this.params = { gamma, beta };
     this.grads = { gamma: this.dgamma, beta: this.dbeta };
     this.state = { runningMean: this.runningMean, runningVar: this.runningVar };

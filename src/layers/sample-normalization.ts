@@ -53,8 +53,13 @@ export abstract class SampleNormalization implements Layer {
     this.gradsOverlap = overlapOf({ gamma, beta }, { dgamma, dbeta });
     this.eps = eps;
     this.buffers = new Buffers(gamma.rt);
-    this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
-    this.dbeta = dbeta ?? this.buffers.get('dbeta', gamma.shape);
+    try {
+      this.dgamma = dgamma ?? this.buffers.get('dgamma', gamma.shape);
+      this.dbeta = dbeta ?? this.buffers.get('dbeta', gamma.shape);
+    } catch (e) {
+      this.buffers.dispose(); // out of memory part way: the layer is not made, so nothing else would free what was
+      throw e;
+    }
     this.params = { gamma, beta };
     this.grads = { gamma: this.dgamma, beta: this.dbeta };
   }

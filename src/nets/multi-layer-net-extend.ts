@@ -8,7 +8,7 @@ import { Dropout } from '../layers/dropout.js';
 import type { Layer } from '../layers/layer.js';
 import { checkRuntime, type Runtime } from '../runtime/runtime.js';
 import type { WeightInit } from './init.js';
-import { affineLayer, affineParameters, affineSpecs, checkParameterBlock, readMlpOptions, type MultiLayerNetPlan } from './multi-layer-net.js';
+import { affineLayer, affineParameters, affineSpecs, checkParameterBlock, disposeBuilt, readMlpOptions, type MultiLayerNetPlan } from './multi-layer-net.js';
 import { numberOption, orDefault, readOptions } from './net-options.js';
 import { checkFlag } from '../runtime/options.js';
 import { Sequential, checkSequentialOptions } from './sequential.js';
@@ -123,18 +123,23 @@ export class MultiLayerNetExtend extends Sequential {
     const dropouts = useDropout ? hidden.map(() => new Dropout(dropoutRatio)) : [];
     const set = affineParameters(rt, plan.params, sizes, plan.weightInitStd);
     const layers: Layer[] = [];
-    for (let i = 1; i < sizes.length; i++) {
-      layers.push(affineLayer(set, i));
-      if (i === sizes.length - 1) break;
-      if (useBatchnorm) {
-        const gamma = set.params[`gamma${i}`];
-        rt.unsafeKernels.fill(gamma.ptr, 1, gamma.size);
-        layers.push(new BatchNormalization(gamma, set.params[`beta${i}`], 0.9, { dgamma: set.grads[`gamma${i}`], dbeta: set.grads[`beta${i}`] }));
+    try {
+      for (let i = 1; i < sizes.length; i++) {
+        layers.push(affineLayer(set, i));
+        if (i === sizes.length - 1) break;
+        if (useBatchnorm) {
+          const gamma = set.params[`gamma${i}`];
+          rt.unsafeKernels.fill(gamma.ptr, 1, gamma.size);
+          layers.push(new BatchNormalization(gamma, set.params[`beta${i}`], 0.9, { dgamma: set.grads[`gamma${i}`], dbeta: set.grads[`beta${i}`] }));
+        }
+        layers.push(activations[i - 1]);
+        if (useDropout) layers.push(dropouts[i - 1]);
       }
-      layers.push(activations[i - 1]);
-      if (useDropout) layers.push(dropouts[i - 1]);
+      super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, labelSmoothing: plan.labelSmoothing, ...(plan.classWeights && { classWeights: plan.classWeights }), parameterSet: set });
+    } catch (e) {
+      disposeBuilt(layers, set);
+      throw e;
     }
-    super(rt, layers, { weightDecayLambda: plan.weightDecayLambda, l1Lambda: plan.l1Lambda, labelSmoothing: plan.labelSmoothing, ...(plan.classWeights && { classWeights: plan.classWeights }), parameterSet: set });
     this.spec = plan.spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = hidden;

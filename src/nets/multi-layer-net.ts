@@ -99,6 +99,15 @@ export function affineParameters(rt: Runtime, specs: ReadonlyArray<readonly [str
   return set;
 }
 
+/**
+ * @internal What a net's constructor made before it failed (memory running out part way: a batch norm's running
+ * statistics, the row chain's table), freed before the error goes on: its layers, then its parameter set.
+ */
+export function disposeBuilt(layers: readonly Layer[], set: ParameterSet): void {
+  for (const layer of layers) layer.dispose();
+  set.dispose();
+}
+
 export function affineLayer(set: ParameterSet, i: number): Affine {
   return new Affine(set.params[`W${i}`], set.params[`b${i}`], { dW: set.grads[`W${i}`], db: set.grads[`b${i}`] });
 }
@@ -179,7 +188,12 @@ export class MultiLayerNet extends Sequential {
       layers.push(affineLayer(set, i));
       if (i < sizes.length - 1) layers.push(activations[i - 1]);
     }
-    super(rt, layers, { weightDecayLambda, labelSmoothing, ...(classWeights && { classWeights }), parameterSet: set });
+    try {
+      super(rt, layers, { weightDecayLambda, labelSmoothing, ...(classWeights && { classWeights }), parameterSet: set });
+    } catch (e) {
+      disposeBuilt(layers, set);
+      throw e;
+    }
     this.spec = spec;
     this.inputSize = sizes[0];
     this.hiddenSizeList = sizes.slice(1, -1);

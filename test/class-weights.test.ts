@@ -3,8 +3,9 @@
 // for labels, one-hot and soft rows, with and without label smoothing; the gradient formula against a float64
 // numerical gradient of that reference, and a net's gradient against its numericalGradient; weights all 1 and
 // the unweighted loss; a batch of labels that all weigh 0 refused, and evaluate() over chunks of them; the nets'
-// specs, model files and summaries; 2 threads (the row chain's fallback); bad values refused naming them, with
-// canaries around the loss's buffers. (The CLI flag: test/cli-class-weights.node.test.ts.)
+// specs, model files and summaries; 2 threads (the row chain's fallback); a Trainer's evaluations (net.evaluate's
+// losses, sets of weightless labels refused when it is made, unweighted records' bits kept); bad values refused
+// naming them, with canaries around the loss's buffers. (The CLI flag: test/cli-class-weights.node.test.ts.)
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { makeRuntime, randomArray, expectClose, expectBits, rng } from './helpers/runtime.js';
 import { Canaries, between } from './helpers/canaries.js';
@@ -15,8 +16,8 @@ import type { Runtime } from '../src/runtime/runtime.js';
 import { IntTensor, Tensor } from '../src/runtime/tensor.js';
 import { SoftmaxWithLoss } from '../src/layers/softmax-with-loss.js';
 import {
-  Affine, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Sequential, SimpleConvNet, alexNet, buildNet, loadModel, netSummary, saveModel,
-  type NamedNet,
+  Affine, DeepConvNet, MultiLayerNet, MultiLayerNetExtend, Relu, SGD, Sequential, SimpleConvNet, Trainer, alexNet, buildNet, loadModel, netSummary, saveModel,
+  type EpochRecord, type NamedNet, type TrainerBaseOptions,
 } from '../src/index.js';
 
 let rt: Runtime;
@@ -384,6 +385,129 @@ describe('nets: classWeights', () => {
       one.dispose();
       two.dispose();
     }
+  });
+});
+
+describe('Trainer: its evaluations with classWeights', () => {
+  /** N rows of 2 inputs in [-1, 1] labelled 2 where the first is > 0.3, else 1 where the second is > 0, else 0; `sorted`: rows in label order. */
+  function threeClasses(r: Runtime, N: number, seed: number, sorted = false) {
+    const xs = randomArray(N * 2, seed);
+    const label = (i: number) => (xs[2 * i] > 0.3 ? 2 : xs[2 * i + 1] > 0 ? 1 : 0);
+    const order = Array.from({ length: N }, (_, i) => i);
+    if (sorted) order.sort((a, b) => label(a) - label(b) || a - b);
+    return { x: r.tensor([N, 2], order.flatMap((i) => [xs[2 * i], xs[2 * i + 1]])), labels: order.map(label) };
+  }
+
+  /** Each chunk's mean loss times its rows, over the rows: the per-chunk figure a Trainer's evaluation took before it summed the weights. */
+  function rowWeighted(net: Sequential, x: Tensor, labels: number[]): number {
+    let sum = 0;
+    for (let s = 0; s < labels.length; s += net.evalBatchSize) {
+      const e = Math.min(labels.length, s + net.evalBatchSize);
+      sum += net.evaluate(x.rows(s, e), labels.slice(s, e)).loss * (e - s);
+    }
+    return sum / labels.length;
+  }
+
+  /**
+   * 2-6-3 (Affine, ReLU, Affine; weight decay, whose terms each chunk's mean held; evalBatchSize 7, so the 50 test rows
+   * and 30 validation rows are 8 and 5 chunks) trained 2 epochs on 60 rows (SGD lr 0.2, batch 10) on a runtime of its
+   * own; at each epoch's end `seen` gets the record, and net.evaluate and rowWeighted of the test and validation sets as
+   * the net is then (`sortTest`: the test rows in label order); make(extra) makes a Trainer with `extra` over those
+   * options (its callbacks in place of that one).
+   */
+  async function setup(classWeights: number[] | undefined, { sortTest = false } = {}) {
+    const r = await makeRuntime({ seed: 9 });
+    const layers = [new Affine(r.tensor([2, 6], randomArray(12, 31)), r.tensor([6])), new Relu(), new Affine(r.tensor([6, 3], randomArray(18, 32)), r.tensor([3]))];
+    const net = new Sequential(r, layers, { evalBatchSize: 7, weightDecayLambda: 0.05, ...(classWeights && { classWeights }) });
+    const train = threeClasses(r, 60, 33), test = threeClasses(r, 50, 34, sortTest), val = threeClasses(r, 30, 35);
+    const seen: Array<{ record: EpochRecord; test: { loss: number; accuracy: number }; val: { loss: number; accuracy: number }; testRows: number; valRows: number }> = [];
+    const sgd = new SGD({ lr: 0.2 });
+    const tTrain = r.labels([60], train.labels);
+    const make = (extra: TrainerBaseOptions = {}) => new Trainer(net, train.x, tTrain, test.x, test.labels, {
+      epochs: 2, miniBatchSize: 10, optimizer: sgd, validation: { x: val.x, t: val.labels },
+      callbacks: {
+        onEpochEnd: ({ record }) => {
+          // (sorted, the test set's first chunks weigh 0: they have no mean)
+          const testRows = sortTest ? NaN : rowWeighted(net, test.x, test.labels);
+          seen.push({ record, test: net.evaluate(test.x, test.labels), val: net.evaluate(val.x, val.labels), testRows, valRows: rowWeighted(net, val.x, val.labels) });
+        },
+      },
+      ...extra,
+    });
+    return { r, net, train, tTrain, test, val, seen, make };
+  }
+  const figures = (records: EpochRecord[]) => records.map(({ trainAcc, testLoss, testAcc, valLoss, valAcc }) => ({ trainAcc, testLoss, testAcc, valLoss, valAcc }));
+
+  it('without classWeights every record keeps its bits (each chunk\'s mean times its rows, over the rows: figures of the code before the weights were summed)', async () => {
+    const s = await setup(undefined);
+    const result = s.make().train();
+    expect(figures(result.epochs)).toEqual([
+      { trainAcc: 0.4166666666666667, testLoss: 1.1661755129623825, testAcc: 0.42, valLoss: 1.258588747871758, valAcc: 0.2 },
+      { trainAcc: 0.6, testLoss: 1.0542497001823392, testAcc: 0.58, valLoss: 1.1275623077885915, valAcc: 0.5 },
+    ]);
+    for (const { record, testRows, valRows } of s.seen) {
+      expect(record.testLoss).toBe(testRows);
+      expect(record.valLoss).toBe(valRows);
+    }
+    s.r.dispose();
+  });
+
+  it('with classWeights testLoss and valLoss are net.evaluate\'s to the bit (Σ w[tᵢ]·lossᵢ / Σ w[tᵢ] over the set, not the chunks\' means by rows)', async () => {
+    const s = await setup([0.5, 2, 1.25]);
+    const result = s.make().train();
+    expect(s.seen).toHaveLength(2);
+    for (const { record, test, val, testRows, valRows } of s.seen) {
+      expect(record.testLoss, `epoch ${record.epoch}: testLoss`).toBe(test.loss);
+      expect(record.valLoss, `epoch ${record.epoch}: valLoss`).toBe(val.loss);
+      expect([record.testAcc, record.valAcc]).toEqual([test.accuracy, val.accuracy]);
+      // what the chunks' means weighted by their rows give: another figure
+      expect(Math.abs(record.testLoss - testRows), `epoch ${record.epoch}: not the rows' weighting`).toBeGreaterThan(1e-3);
+      expect(Math.abs(record.valLoss! - valRows)).toBeGreaterThan(1e-3);
+    }
+    expect(result.epochs).toEqual(s.seen.map((e) => e.record));
+    s.r.dispose();
+  });
+
+  it('a test set sorted by class whose first chunks all weigh 0 evaluates (evaluateSampleNumPerEpoch\'s rows too); a set that all weighs 0 is refused when the Trainer is made, naming it', async () => {
+    const s = await setup([0, 1, 2], { sortTest: true });
+    const zeros = s.test.labels.filter((c) => c === 0).length;
+    expect(zeros, 'the chunks of 7 rows that hold only labels 0').toBeGreaterThan(14);
+    s.make().train();
+    for (const { record, test } of s.seen) expect(record.testLoss, `epoch ${record.epoch}`).toBe(test.loss);
+    // the first 30 rows hold a label of weight 1: evaluated alone, they are net.evaluate's on those rows
+    const partial: number[] = [];
+    const t = s.make({ evaluateSampleNumPerEpoch: 30, callbacks: { onEpochEnd: () => { partial.push(s.net.evaluate(s.test.x.rows(0, 30), s.test.labels.slice(0, 30)).loss); } } });
+    const r30 = t.train();
+    expect(r30.epochs.map((e) => e.testLoss)).toEqual(partial);
+    t.dispose();
+    // the validation rows' x stays the caller's (labels given as an array are the Trainer's copy)
+    expect(s.val.x.disposed, 'validation.x after trainer.dispose()').toBe(false);
+    const x = s.test.x, n = s.test.labels.length;
+    const { tTrain } = s, zeros60 = s.r.labels([60], new Array<number>(60).fill(0));
+    const oneOf60 = s.r.labels([60], s.train.labels.map((_, i) => (i === 59 ? 1 : 0)));
+    const cases: Array<[string, () => Trainer, RegExp]> = [
+      ['tTest', () => new Trainer(s.net, s.train.x, tTrain, x, new Array<number>(n).fill(0)), /^Trainer: every label of tTest has class weight 0 \(classWeights \[0, 1, 2\]\), so its weighted mean loss Σ w\[tᵢ\]·lossᵢ \/ Σ w\[tᵢ\] is 0\/0; the set needs a label of positive weight$/],
+      ['the evaluated rows', () => s.make({ evaluateSampleNumPerEpoch: 10 }), /^Trainer: every label of tTest's first 10 rows \(evaluateSampleNumPerEpoch\) has class weight 0 /],
+      ['validation.t', () => new Trainer(s.net, s.train.x, tTrain, x, s.test.labels, { validation: { x: s.val.x, t: new Array<number>(30).fill(0) } }), /^Trainer: every label of validation\.t has class weight 0 /],
+      ['tTrain', () => new Trainer(s.net, s.train.x, zeros60, x, s.test.labels), /^Trainer: every label of tTrain has class weight 0 /],
+      ['a validation split', () => new Trainer(s.net, s.train.x, oneOf60, x, s.test.labels, { validationSplit: 0.5 }), /^Trainer: every label of the validation rows \(validationSplit's\) has class weight 0 /],
+    ];
+    for (const [, make, message] of cases) expectRefused(s.r, make, RangeError, message);
+    s.r.dispose();
+  });
+
+  it('labels written over to weigh 0 after the Trainer was made: a RangeError naming the set at the epoch\'s end, before the epoch is recorded', async () => {
+    const s = await setup([0, 1, 2]);
+    const tTest = s.r.labels([50], s.test.labels);
+    const records: EpochRecord[] = [];
+    const trainer = new Trainer(s.net, s.train.x, s.tTrain, s.test.x, tTest, {
+      epochs: 2, miniBatchSize: 10, optimizer: new SGD({ lr: 0.2 }), callbacks: { onEpochEnd: ({ record }) => { records.push(record); } },
+    });
+    tTest.data.fill(0);
+    expect(() => trainer.train()).toThrow(/^Trainer: epoch 1: every label of tTest has class weight 0 \(classWeights \[0, 1, 2\]\), .* \(its labels were written over after the Trainer was made\)$/);
+    expect(records).toEqual([]);
+    expect(trainer.trainerState().result.epochs).toEqual([]);
+    s.r.dispose();
   });
 });
 

@@ -1,8 +1,9 @@
 // `simdnn train --swa start[:lr=x,annealEpochs=n,annealStrategy=cos|linear]`: the run ends with the average (batch-norm
-// statistics recomputed), its checkpoints keep it, --resume ends with the uninterrupted run's bits, and the flag's
-// bad values are usage errors named before anything loads.
+// statistics recomputed), its checkpoints keep it (swa.<name> tensors, which `simdnn info` names), --resume ends with the
+// uninterrupted run's bits (from a checkpoint written the old way too, the average as ema.<name>), and the flag's bad
+// values are usage errors named before anything loads.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TrainReport } from '../src/node/cli/index.js';
@@ -11,6 +12,7 @@ import { readModelFile, readModelInfo } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { disposeData, loadData } from '../src/node/cli/common.js';
 import { expectBits } from './helpers/runtime.js';
+import { saveModel } from '../src/io/model.js';
 
 let tmp: string;
 beforeAll(async () => { tmp = await mkdtemp(path.join(tmpdir(), 'simdnn-swa-')); });
@@ -32,7 +34,10 @@ describe('simdnn train --swa', () => {
     expect(rb.history.map((h) => h.lr)).toEqual([0.01, 0.01, 0.005]);
     const ck2 = ck.replace('{epoch}', '2');
     const info = readModelInfo(ck2);
-    expect(info.tensors.filter((t) => t.name.startsWith('ema.')).map((t) => t.name).sort(), 'the checkpoint\'s average').toEqual(['ema.W1', 'ema.W2', 'ema.b1', 'ema.b2', 'ema.beta1', 'ema.gamma1']);
+    expect(info.tensors.filter((t) => t.name.startsWith('swa.')).map((t) => t.name).sort(), 'the checkpoint\'s average').toEqual(['swa.W1', 'swa.W2', 'swa.b1', 'swa.b2', 'swa.beta1', 'swa.gamma1']);
+    expect(info.tensors.filter((t) => t.name.startsWith('ema.'))).toEqual([]);
+    expect(info.average).toBe('swa');
+    expect((await runCli(['info', ck2])).stdout).toMatch(/^average +swa: stochastic weight averaging's average of the parameters \(swa\.<name> tensors\)$/m);
     expect(JSON.parse(info.metadata['train.settings'])).toMatchObject({ swa: { start: 2, lr: 0.005, annealEpochs: 1 } });
     expect(JSON.parse(info.metadata['train.state'])).toMatchObject({ swa: { start: 2, models: 1 } });
     const resumed = path.join(tmp, 'swa-resumed.safetensors');
@@ -48,7 +53,26 @@ describe('simdnn train --swa', () => {
     expect(ra.averaged).toBeUndefined();
     disposeData(test);
     for (const [k, t] of Object.entries({ ...y.net.params, ...y.net.state })) expectBits(({ ...z.net.params, ...z.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), `${k} resumed`);
-    for (const m of [x, y, z]) m.net.dispose();
+    // the checkpoint as they were written before swa.<name> (the average as ema.<name> beside train.state's swa
+    // record): info says whose it is, and --resume ends with the same bits
+    const saved = readModelFile(rt, ck2), old = path.join(tmp, 'swa-ck-2-old.safetensors');
+    await writeFile(old, saveModel(saved.net, { optimizer: saved.optimizer, ema: saved.swa, trainLoss: saved.trainLoss, metadata: saved.metadata }));
+    expect(readModelInfo(old).tensors.filter((t) => t.name.startsWith('ema.'))).toHaveLength(6);
+    expect((await runCli(['info', old])).stdout).toMatch(/^average +swa: stochastic weight averaging's average of the parameters \(ema\.<name> tensors, as checkpoints held it before swa\.<name>\)$/m);
+    expect(JSON.parse((await runCli(['info', '--json', old])).stdout)).toMatchObject({ average: 'swa' });
+    const resumedOld = path.join(tmp, 'swa-resumed-old.safetensors');
+    const d = await runCli(['train', '--json', '--quiet', '--resume', old, '--save', resumedOld]);
+    expect(d.code, d.stderr).toBe(0);
+    const w = readModelFile(rt, resumedOld);
+    for (const [k, t] of Object.entries({ ...y.net.params, ...y.net.state })) expectBits(({ ...w.net.params, ...w.net.state } as Record<string, typeof t>)[k].toArray(), t.toArray(), `${k} resumed the old way`);
+    // an ema's average (no swa record beside it), and none
+    const emaFile = path.join(tmp, 'ema-average.safetensors');
+    await writeFile(emaFile, saveModel(saved.net, { ema: saved.swa }));
+    expect((await runCli(['info', emaFile])).stdout).toMatch(/^average +ema: an exponential moving average of the parameters \(ema\.<name> tensors\)$/m);
+    expect((await runCli(['info', raw])).stdout).toMatch(/^average +none$/m);
+    expect(JSON.parse((await runCli(['info', '--json', raw])).stdout)).toMatchObject({ average: null });
+    saved.optimizer?.dispose();
+    for (const m of [x, y, z, w, saved]) m.net.dispose();
     await rt.dispose();
   });
 

@@ -2,13 +2,15 @@
 // equal-weight average at the end of each epoch from swa.start, SWALR's rates, update_bn at the run's end). Checked
 // against PyTorch's formulas transcribed here from torch/optim/swa_utils.py (get_swa_avg_fn, SWALR.get_lr,
 // update_bn), in float32 (bits, where the order of operations is ours to fix) and float64 (tolerance), and for
-// what must not change: the epoch records, an aborted run's parameters and statistics, a resumed run's final bits.
+// what must not change: the epoch records, an aborted run's parameters and statistics, a resumed run's final bits
+// (from a checkpoint's swa.<name> tensors, or ema.<name> as checkpoints held it before); model files' swa.<name>.
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, expectBits, expectClose } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
 import { OutOfMemoryError } from '../src/runtime/errors.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, Trainer, Adam, SGD, SWALR, StepLR, OneCycleLR, createSchedule, BatchNormalization,
+  encodeHeader, float32Bytes, inspectModel, loadModel, saveModel,
   type LRSchedule, type Optimizer, type TrainerBaseOptions, type TrainerState, type TrainResult, type Sequential, type Tensor,
 } from '../src/index.js';
 
@@ -381,6 +383,85 @@ describe('checkpoints and resume()', () => {
         s.end();
       }
     }
+  });
+
+  it('a checkpoint keeps the average as swa.<name> tensors (inspectModel says so); one written before, as ema.<name> beside the position, resumes to the same bits', async () => {
+    const { states, final } = await uninterrupted();
+    const names = Object.keys(final.params).map((k) => `swa.${k}`).sort();
+    for (const name of ['step 20', 'epoch 3', 'run end'] as const) {
+      const info = inspectModel(states[name].bytes);
+      expect(info.tensors.filter((t) => t.name.startsWith('swa.')).map((t) => t.name).sort(), `${name}: the average's tensors`).toEqual(names);
+      expect(info.tensors.filter((t) => t.name.startsWith('ema.')), `${name}: no ema.<name>`).toEqual([]);
+      expect(info.average, name).toBe('swa');
+    }
+    expect(inspectModel(states['step 8'].bytes).average, 'before start: none').toBeNull();
+    const r = await makeRuntime();
+    for (const name of ['step 20', 'epoch 3'] as const) {
+      // loadModel gives it as `swa`: the state's average
+      const l = loadModel(r, states[name].bytes);
+      expect(l.ema, name).toBeUndefined();
+      for (const [k, t] of Object.entries(states[name].json.swaAverage!)) expectBits(l.swa![k].data, Float32Array.from(t.data), `${name}: swa.${k}`);
+      // the form checkpoints had before swa.<name>: the same average as ema.<name> tensors beside the position
+      const legacy = saveModel(l.net, { optimizer: l.optimizer, ema: l.swa, trainLoss: l.trainLoss, metadata: l.metadata });
+      expect(inspectModel(legacy).average, `${name}: written the old way`).toBe('ema');
+      expect(JSON.parse(l.metadata.trainer).swa.models, 'the position that tells it is swa\'s').toBeGreaterThan(0);
+      const s = await setup({ ...options, lrSchedule: new StepLR({ stepSize: 1, gamma: 0.7 }) }, { ...shape, seed: 77 });
+      s.trainer.resume(legacy);
+      expectParams(s.trainer.swaParams()!, Object.fromEntries(Object.entries(l.swa!).map(([k, t]) => [k, t.data])), `${name} the old way: the average`);
+      s.trainer.train();
+      expectParams(paramsOf(s.net), final.params, `resumed at ${name} the old way`);
+      expectParams(stateOf(s.net), final.state, `resumed at ${name} the old way: running statistics`);
+      s.end(); l.net.dispose(); l.optimizer?.dispose();
+    }
+    r.dispose();
+  });
+
+  it('saveModel\'s swa option and a file\'s swa.<name> tensors: every parameter and no layer state, of its shape, not beside ema.<name>', async () => {
+    const r = await makeRuntime();
+    const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [4], outputSize: 2, useBatchnorm: true });
+    const average = Object.fromEntries(Object.entries(net.params).map(([k, t]) => [k, { shape: [...t.shape], data: t.toArray().map((v) => v / 2 + 1) }]));
+    const loaded = loadModel(r, saveModel(net, { swa: average }));
+    expect(Object.keys(loaded.swa!).sort()).toEqual(Object.keys(net.params).sort());
+    for (const k of Object.keys(average)) expectBits(loaded.swa![k].data, average[k].data, k);
+    expect(loaded.ema).toBeUndefined();
+    loaded.net.dispose();
+    const { W1: _, ...noW1 } = average;
+    const saves: Array<[object, ErrorConstructor, RegExp]> = [
+      [{ swa: { ...average, runningMean1: { shape: [4], data: [0, 0, 0, 0] } } }, TypeError, /^saveModel: swa\['runningMean1'\] is no parameter of the net$/],
+      [{ swa: noW1 }, TypeError, /^saveModel: swa\['W1'\] is missing \(swa holds every parameter of the net\)$/],
+      [{ swa: { ...average, b1: { shape: [2, 2], data: [1, 2, 3, 4] } } }, RangeError, /^saveModel: swa\['b1'\] must have the shape \[4\] and 4 values$/],
+      [{ swa: average, ema: average }, TypeError, /^saveModel: give ema or swa, not both \(a file holds one average of the parameters\)$/],
+    ];
+    for (const [options, type, message] of saves) expect(() => saveModel(net, options as never), String(message)).toThrow(type);
+    for (const [options, , message] of saves) expect(() => saveModel(net, options as never)).toThrow(message);
+    // files written tensor by tensor: the net's, then the averages given
+    const file = (averages: Array<[string, string, { shape: number[]; data: ArrayLike<number> }]>) => {
+      const tensors = [
+        ...Object.entries({ ...net.params, ...net.state }).map(([name, t]) => ({ name, shape: [...t.shape], data: t.toArray() })),
+        ...averages.map(([prefix, key, t]) => ({ name: `${prefix}${key}`, shape: t.shape, data: Float32Array.from(t.data) })),
+      ];
+      const parts = [encodeHeader(tensors, { 'simdnn.net': JSON.stringify(net.spec) }), ...tensors.map((t) => float32Bytes(t.data))];
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((at, p) => { out.set(p, at); return at + p.length; }, 0);
+      return out;
+    };
+    const all = (prefix: string, skip = '') => Object.entries(average).filter(([k]) => k !== skip).map(([k, t]) => [prefix, k, t] as [string, string, typeof t]);
+    const whole = loadModel(r, file(all('swa.')));
+    for (const k of Object.keys(average)) expectBits(whole.swa![k].data, average[k].data, `written by hand: ${k}`);
+    whole.net.dispose();
+    const cases: Array<[string, Uint8Array, string]> = [
+      ['swa.b1 of another shape', file([...all('swa.', 'b1'), ['swa.', 'b1', { shape: [2, 2], data: [1, 2, 3, 4] }]]), "tensor 'swa.b1' has shape [2, 2], 'b1' has [4]"],
+      ['no swa.W1', file(all('swa.', 'W1')), "the file has no tensor 'swa.W1' beside its other 'swa.' tensors (a checkpoint's stochastic weight average)"],
+      ['swa.runningMean1', file([...all('swa.'), ['swa.', 'runningMean1', { shape: [4], data: [0, 0, 0, 0] }]]), "tensor 'swa.runningMean1' (a checkpoint's stochastic weight average) names no parameter of the net"],
+      ['ema.<name> and swa.<name>', file([...all('ema.'), ...all('swa.')]), "the file has both 'ema.' and 'swa.' tensors; a checkpoint holds one average of the parameters (TrainerOptions.ema's or swa's)"],
+    ];
+    const used = r.memoryStats().used;
+    for (const [what, bytes, message] of cases) {
+      expect(() => loadModel(r, bytes), what).toThrow(new RegExp(`^loadModel: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+      expect(() => inspectModel(bytes), what).toThrow(`inspectModel: ${message}`);
+    }
+    expect(r.memoryStats().used, 'nothing left allocated').toBe(used);
+    net.dispose(); r.dispose();
   });
 
   it('resume() refuses other averaging options and averages it cannot use, writing nothing', async () => {

@@ -121,8 +121,8 @@ describe('Trainer evaluation chunks', () => {
       const x = rt.tensor(net === conv ? [1250, 1, 6, 6] : [1250, 36], randomArray(1250 * 36, 8));
       const t = rt.labels([1250], Array.from({ length: 1250 }, (_, i) => i % 2));
       const seen: number[] = [];
-      const evaluate = net.evaluate.bind(net);
-      net.evaluate = (xs, ts) => { seen.push(xs.shape[0]); return evaluate(xs, ts); };
+      const evaluate = net.evaluateSums.bind(net);
+      net.evaluateSums = (xs, ts) => { seen.push(xs.shape[0]); return evaluate(xs, ts); };
       const trainer = new Trainer(net, x.rows(0, 100), t.rows(0, 100), x, t, { epochs: 1, miniBatchSize: 100, adaptiveThreads: false });
       let pauses = 0;
       const run = trainer['run']([]) as Generator<unknown>;
@@ -521,8 +521,8 @@ describe('Trainer after a worker thread\'s fault', () => {
     const clean = await faulted(() => {});
     let evaluations = 0;
     const seen = await faulted((net) => {
-      const real = net.evaluate.bind(net);
-      net.evaluate = (x, t) => {
+      const real = net.evaluateSums.bind(net);
+      net.evaluateSums = (x, t) => {
         if (++evaluations === 2) throw fault();
         return real(x, t);
       };

@@ -3,7 +3,8 @@
 // then the layer state (runningMean1, runningVar1, …), then the optimizer's
 // state as `optimizer.<slot>.<param>` (optimizer.m.W1, …), and in a Trainer's
 // checkpoint the best epoch's parameters and layer state as `best.<name>`, the moving
-// average of the parameters (TrainerOptions.ema) as `ema.<name>`, and the loss
+// average of the parameters (TrainerOptions.ema) as `ema.<name>` or stochastic weight
+// averaging's (TrainerOptions.swa) as `swa.<name>` (never both), and the loss
 // of every step so far as the F64 tensor `trainer.trainLoss`. `__metadata__`
 // holds the architecture (`simdnn.net`: the net's spec as JSON), the
 // optimizer's kind, hyper-parameters and step count (`simdnn.optimizer`), and
@@ -31,8 +32,9 @@ const FORMAT_VERSION = '1';
 const OPTIMIZER_PREFIX = 'optimizer.';
 const BEST_PREFIX = 'best.';
 const EMA_PREFIX = 'ema.';
+const SWA_PREFIX = 'swa.';
 const TRAIN_LOSS_TENSOR = 'trainer.trainLoss';
-const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'ema', 'trainLoss']);
+const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'ema', 'swa', 'trainLoss']);
 const LOAD_KEYS = new Set(['byteLength', 'spec']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Default size of the pieces saveModelChunks yields: 4 MiB. */
@@ -53,9 +55,15 @@ export interface SaveModelOptions {
   best?: Readonly<Record<string, SavedTensor>>;
   /**
    * Values for every parameter of the net (not its layer state), keyed and shaped like net.params, saved as
-   * `ema.<name>` tensors: a Trainer's checkpoint keeps TrainerOptions.ema's averages this way.
+   * `ema.<name>` tensors: a Trainer's checkpoint keeps TrainerOptions.ema's averages this way. Not with swa.
    */
   ema?: Readonly<Record<string, SavedTensor>>;
+  /**
+   * Values for every parameter of the net (not its layer state), keyed and shaped like net.params, saved as
+   * `swa.<name>` tensors: a Trainer's checkpoint keeps TrainerOptions.swa's average this way. Not with ema (a
+   * file holds one average of the parameters).
+   */
+  swa?: Readonly<Record<string, SavedTensor>>;
   /**
    * @internal A Trainer checkpoint's loss of every step so far, saved as the F64 tensor `trainer.trainLoss`:
    * as JSON in the header it grew ~20 bytes a step and a long run's checkpoint passed the header's limit.
@@ -71,7 +79,7 @@ export interface SavedTensor {
 
 /** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch, averages or losses). */
 export function isNetTensor(name: string): boolean {
-  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX) && !name.startsWith(EMA_PREFIX) && name !== TRAIN_LOSS_TENSOR;
+  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX) && !name.startsWith(EMA_PREFIX) && !name.startsWith(SWA_PREFIX) && name !== TRAIN_LOSS_TENSOR;
 }
 
 /** What loadModel returns; the caller owns `net` and `optimizer` and disposes them. */
@@ -85,6 +93,8 @@ export interface LoadedModel {
   best?: Record<string, { shape: number[]; data: Float32Array }>;
   /** The `ema.<name>` tensors of a checkpoint (see SaveModelOptions.ema), keyed by name; absent when the file has none. */
   ema?: Record<string, { shape: number[]; data: Float32Array }>;
+  /** The `swa.<name>` tensors of a checkpoint (see SaveModelOptions.swa), keyed by name; absent when the file has none. */
+  swa?: Record<string, { shape: number[]; data: Float32Array }>;
   /** @internal A checkpoint's `trainer.trainLoss` (see SaveModelOptions.trainLoss); absent when the file has none. */
   trainLoss?: Float64Array;
 }
@@ -107,6 +117,13 @@ export interface ModelInfo {
   parameterCount: number;
   /** The saved optimizer: its name, hyper-parameters and step count; null when none. */
   optimizer: SavedOptimizer | null;
+  /**
+   * The average of the parameters a checkpoint holds, by its tensors: 'ema' (`ema.<name>`, TrainerOptions.ema's), 'swa'
+   * (`swa.<name>`, TrainerOptions.swa's), null when none. A checkpoint written before swa had tensors of its own keeps
+   * swa's average as `ema.<name>` beside a position whose swa record counts averaged epochs (`simdnn info` and
+   * Trainer.resume read it so; this field says 'ema').
+   */
+  average: 'ema' | 'swa' | null;
   /** All of `__metadata__`, the 'simdnn.' keys included. */
   metadata: Record<string, string>;
   /** Bytes of the file the header describes. */
@@ -132,12 +149,15 @@ function netOf(who: string, net: Sequential): NamedNet {
   return net as NamedNet;
 }
 
+/** The prefix of each field's tensors in a file (SaveModelOptions.best, ema, swa). */
+const FIELD_PREFIX = { best: BEST_PREFIX, ema: EMA_PREFIX, swa: SWA_PREFIX } as const;
+
 /**
- * A copy of `tensors` to save as `<field>.<name>` tensors (SaveModelOptions.best, ema): every key of `tensors` and
+ * A copy of `tensors` to save as `<field>.<name>` tensors (SaveModelOptions.best, ema, swa): every key of `tensors` and
  * no other, each of its shape; the values checked as numbers and copied at the call.
  */
 function savedCopy(
-  who: string, named: NamedNet, field: 'best' | 'ema', copy: Readonly<Record<string, SavedTensor>> | null, tensors: Array<[string, Tensor]>, keyedLike: string,
+  who: string, named: NamedNet, field: keyof typeof FIELD_PREFIX, copy: Readonly<Record<string, SavedTensor>> | null, tensors: Array<[string, Tensor]>, keyedLike: string,
 ): Array<{ name: string; shape: readonly number[]; values: ArrayLike<number> }> {
   if (copy === null || typeof copy !== 'object') throw new TypeError(`${who}: ${field} must be an object of { shape, data } keyed like ${keyedLike}, got ${describeValue(copy)}`);
   for (const key of Object.keys(copy)) {
@@ -153,8 +173,7 @@ function savedCopy(
     }
     // a tensor's data would be emptied if the memory grew while the pieces are consumed (writeModelFile awaits);
     // the values checked as numbers (a string or an object was written as NaN)
-    const prefix = field === 'best' ? BEST_PREFIX : EMA_PREFIX;
-    out.push({ name: `${prefix}${name}`, shape, values: named.rt.detachSafe(checkedValues(`${who}: ${field}['${name}']`, shape, t.size, data, false)) });
+    out.push({ name: `${FIELD_PREFIX[field]}${name}`, shape, values: named.rt.detachSafe(checkedValues(`${who}: ${field}['${name}']`, shape, t.size, data, false)) });
   }
   return out;
 }
@@ -199,10 +218,12 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
   }
   meta[FORMAT_KEY] = FORMAT_VERSION;
   meta[NET_KEY] = JSON.stringify(named.spec);
+  if (options.ema !== undefined && options.swa !== undefined) throw new TypeError(`${who}: give ema or swa, not both (a file holds one average of the parameters)`);
   const own = Object.entries({ ...named.params, ...named.state });
   const extra: Array<{ name: string; shape: readonly number[]; values: ArrayLike<number> }> = [];
   if (options.best !== undefined) extra.push(...savedCopy(who, named, 'best', options.best, own, "the net's parameters and state"));
   if (options.ema !== undefined) extra.push(...savedCopy(who, named, 'ema', options.ema, Object.entries(named.params), "the net's parameters"));
+  if (options.swa !== undefined) extra.push(...savedCopy(who, named, 'swa', options.swa, Object.entries(named.params), "the net's parameters"));
   if (optimizer !== undefined) {
     const { saved, state } = savedOptimizer(who, optimizer);
     // loadModel refuses state for another parameter or shape: such a file would be read by nothing
@@ -344,12 +365,13 @@ function planTensors(who: string, header: SafetensorsHeader, params: Record<stri
       plan.set(entry.name, { entry, best: key });
       continue;
     }
-    if (entry.name.startsWith(EMA_PREFIX)) {
-      const key = entry.name.slice(EMA_PREFIX.length);
+    const average = entry.name.startsWith(EMA_PREFIX) ? 'ema' : entry.name.startsWith(SWA_PREFIX) ? 'swa' : null;
+    if (average !== null) {
+      const key = entry.name.slice(FIELD_PREFIX[average].length);
       const shape = shapeOf(params, key);
-      if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' (a checkpoint's moving average) names no parameter of the net`);
+      if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' (${AVERAGE_NAMES[average]}) names no parameter of the net`);
       if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], '${key}' has [${shape.join(', ')}]`);
-      plan.set(entry.name, { entry, ema: key });
+      plan.set(entry.name, { entry, [average]: key });
       continue;
     }
     const shape = shapeOf(params, entry.name) ?? shapeOf(state, entry.name);
@@ -365,16 +387,23 @@ function planTensors(who: string, header: SafetensorsHeader, params: Record<stri
   if ([...plan.values()].some((p) => p.best) && bestMissing.length > 0) {
     throw new SafetensorsError(`${who}: the file has no tensor ${bestMissing.map((k) => `'${BEST_PREFIX}${k}'`).join(', ')} beside its other '${BEST_PREFIX}' tensors (a checkpoint's best epoch)`);
   }
-  // the averages likewise, of every parameter
-  const emaMissing = Object.keys(params).filter((k) => !plan.has(`${EMA_PREFIX}${k}`));
-  if ([...plan.values()].some((p) => p.ema) && emaMissing.length > 0) {
-    throw new SafetensorsError(`${who}: the file has no tensor ${emaMissing.map((k) => `'${EMA_PREFIX}${k}'`).join(', ')} beside its other '${EMA_PREFIX}' tensors (a checkpoint's moving average)`);
+  // the averages likewise, of every parameter; one kind in a file (a Trainer keeps ema's or swa's, never both)
+  const held = (['ema', 'swa'] as const).filter((average) => [...plan.values()].some((p) => p[average]));
+  if (held.length > 1) throw new SafetensorsError(`${who}: the file has both '${EMA_PREFIX}' and '${SWA_PREFIX}' tensors; a checkpoint holds one average of the parameters (TrainerOptions.ema's or swa's)`);
+  for (const average of held) {
+    const missing = Object.keys(params).filter((k) => !plan.has(`${FIELD_PREFIX[average]}${k}`));
+    if (missing.length > 0) {
+      throw new SafetensorsError(`${who}: the file has no tensor ${missing.map((k) => `'${FIELD_PREFIX[average]}${k}'`).join(', ')} beside its other '${FIELD_PREFIX[average]}' tensors (${AVERAGE_NAMES[average]})`);
+    }
   }
   return plan;
 }
 
+/** Each average of the parameters a file can hold, in a message. */
+const AVERAGE_NAMES = { ema: "a checkpoint's moving average", swa: "a checkpoint's stochastic weight average" } as const;
+
 /** Where a file's tensor goes: the net (no field), an optimizer slot of a parameter, a checkpoint's best epoch, averages or losses. */
-interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string; ema?: string; trainLoss?: true }
+interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string; ema?: string; swa?: string; trainLoss?: true }
 
 /**
  * The saved optimizer's state of each parameter it has, whole: every slot (a
@@ -488,12 +517,13 @@ function* fill(
 ): Reading<LoadedModel> {
   let best: LoadedModel['best'];
   let ema: LoadedModel['ema'];
+  let swa: LoadedModel['swa'];
   let trainLoss: Float64Array | undefined;
   try {
     const targets: Record<string, Tensor> = { ...net.params, ...net.state };
     const slots: Record<string, Record<string, Float32Array>> = {};
     for (const entry of header.tensors) {
-      const { slot, key, best: bestKey, ema: emaKey, trainLoss: isLoss } = plan.get(entry.name)!;
+      const { slot, key, best: bestKey, ema: emaKey, swa: swaKey, trainLoss: isLoss } = plan.get(entry.name)!;
       const count = entry.shape.reduce((a, b) => a * b, 1);
       if (isLoss) {
         trainLoss = yield* readDoubles(reader, entry, count);
@@ -513,6 +543,10 @@ function* fill(
       } else if (emaKey) {
         const values = new Float32Array(count);
         (ema ??= {})[emaKey] = { shape: [...entry.shape], data: values };
+        out = () => values;
+      } else if (swaKey) {
+        const values = new Float32Array(count);
+        (swa ??= {})[swaKey] = { shape: [...entry.shape], data: values };
         out = () => values;
       } else {
         const target = targets[entry.name];
@@ -541,7 +575,7 @@ function* fill(
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
-  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}), ...(ema ? { ema } : {}), ...(trainLoss ? { trainLoss } : {}) };
+  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}), ...(ema ? { ema } : {}), ...(swa ? { swa } : {}), ...(trainLoss ? { trainLoss } : {}) };
 }
 
 /** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */
@@ -632,5 +666,7 @@ export function* inspecting(who: string, fileBytes: number | undefined): Reading
   }
   const tensors = header.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
   const parameterCount = tensors.filter((t) => isNetTensor(t.name)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { spec, tensors, parameterCount, optimizer, metadata: header.metadata, fileBytes: header.dataStart + header.dataBytes };
+  // checked above against the architecture when the file has one (one kind, every parameter); without, by its names
+  const average = tensors.some((t) => t.name.startsWith(SWA_PREFIX)) ? 'swa' : tensors.some((t) => t.name.startsWith(EMA_PREFIX)) ? 'ema' : null;
+  return { spec, tensors, parameterCount, optimizer, average, metadata: header.metadata, fileBytes: header.dataStart + header.dataBytes };
 }

@@ -21,7 +21,7 @@ import { WorkerFault } from '../runtime/threads.js';
 import { RandomAffine } from '../data/augment.js';
 import { Dataset, drawIndices } from '../data/tensors.js';
 import { checkTargets, classesOf } from './targets.js';
-import { ownTargets } from '../layers/softmax-with-loss.js';
+import { ownTargets, shownClassWeights } from '../layers/softmax-with-loss.js';
 import { NetCopy, ParamAverage, StepGuard, SwaAverage } from './rollback.js';
 import { BatchNormalization } from '../layers/batch-normalization.js';
 import { Yielder, now } from '../runtime/yield.js';
@@ -271,7 +271,10 @@ export interface EpochRecord {
   trainLoss: number;
   /** Accuracy on the training set after the epoch (on its first evaluateSampleNumPerEpoch rows when set; the test set likewise). */
   trainAcc: number;
-  /** Loss on the test set, after the epoch. */
+  /**
+   * Loss on the test set, after the epoch: net.evaluate's (with the net's classWeights and labels, Σ w[tᵢ]·lossᵢ / Σ w[tᵢ]
+   * over the whole set, to the bit; without, the mean of its evalBatchSize chunks' means weighted by their rows).
+   */
   testLoss: number;
   /** Accuracy on the test set, after the epoch. */
   testAcc: number;
@@ -507,13 +510,21 @@ function checkSwa(swa: SwaOptions, withEma: boolean): void {
 }
 
 /**
- * @internal A checkpoint model file's `ema.<name>` tensors (its one average of the parameters) as the TrainerState field
- * they belong to: swa's average when the position records epochs swa averaged (ema and swa are never both on), else ema's.
+ * @internal A checkpoint model file's average of the parameters (its `swa.<name>` or `ema.<name>` tensors, never both:
+ * loadModel refuses such a file) as the TrainerState fields: `swa.<name>` are swa's average. A checkpoint written before
+ * swa had tensors of its own kept swa's as `ema.<name>`: those are swa's where the position records epochs swa averaged
+ * (ema and swa are never both on), else ema's.
  */
-export function checkpointAverages<T>(position: { swa?: unknown }, averages: T | null): { ema: T | null; swaAverage: T | null } {
+export function checkpointAverages<T>(position: { swa?: unknown }, averages: { ema?: T | null; swa?: T | null }): { ema: T | null; swaAverage: T | null } {
+  const ema = averages.ema ?? null, swaAverage = averages.swa ?? null;
+  if (swaAverage !== null) return { ema: null, swaAverage };
+  return recordsSwaEpochs(position) ? { ema: null, swaAverage: ema } : { ema, swaAverage: null };
+}
+
+/** Whether a checkpoint's position records epochs swa averaged: its `ema.<name>` tensors, if any, are then swa's (checkpointAverages). */
+export function recordsSwaEpochs(position: { swa?: unknown }): boolean {
   const swa = position.swa as { models?: unknown } | null | undefined;
-  const isSwa = swa !== null && typeof swa === 'object' && typeof swa.models === 'number' && swa.models > 0;
-  return isSwa ? { ema: null, swaAverage: averages } : { ema: averages, swaAverage: null };
+  return swa !== null && typeof swa === 'object' && typeof swa.models === 'number' && swa.models > 0;
 }
 
 /** An option's value as a state records it, for a message (null: 'none'; a string quoted). */
@@ -568,6 +579,8 @@ export class Trainer {
   readonly classes: number;
   private readonly data: Dataset;
   private readonly validation: Dataset | null;
+  /** TrainerOptions.validation's labels given as an array, copied into a tensor the Trainer owns (its Dataset borrows x). */
+  private validationLabels: IntTensor | null = null;
   private readonly buffers: Buffers;
   private readonly order: IntTensor;
   private readonly guard: StepGuard;
@@ -619,7 +632,8 @@ export class Trainer {
    * allocating. xTrain/tTrain and xTest/tTest stay the caller's; dispose() frees what the
    * Trainer made (batch buffers, a validationSplit's copies, snapshots). A run longer than its lrSchedule defines
    * (its `periods`, known once the training rows are) is a RangeError, and memory running out an OutOfMemoryError,
-   * with what the constructor had made freed.
+   * with what the constructor had made freed. So is a set whose labels all weigh 0 under the net's classWeights (the
+   * training rows, the test rows evaluated, the validation rows): its loss would be 0/0 (a RangeError naming it).
    */
   constructor(
     readonly network: Sequential,
@@ -754,10 +768,17 @@ export class Trainer {
         this.data = full;
         this.validation = null;
         if (validation) {
-          const vt = validation.t instanceof Tensor || validation.t instanceof IntTensor ? validation.t : rt.labels([validation.x.shape[0]], validation.t);
-          this.validation = new Dataset(validation.x, vt, vt !== validation.t);
+          const vt = validation.t instanceof Tensor || validation.t instanceof IntTensor ? validation.t : (this.validationLabels = rt.labels([validation.x.shape[0]], validation.t));
+          // borrowed: a Dataset that owns its t owns its x too, and x stays the caller's
+          this.validation = new Dataset(validation.x, vt);
         }
       }
+      // a set whose labels all weigh 0 under the net's classWeights has no loss (0/0): a configuration error, refused
+      // now rather than by the first step (the training rows) or at the first epoch's end (the evaluated rows)
+      checkWeightedSet(network, this.data.t, this.data.length, this.splitSeed !== null ? 'the training rows (validationSplit\'s)' : 'tTrain');
+      const evaluated = evaluateSampleNumPerEpoch === null ? xTest.shape[0] : Math.min(evaluateSampleNumPerEpoch, xTest.shape[0]);
+      checkWeightedSet(network, this.tTest, evaluated, evaluated < xTest.shape[0] ? `tTest's first ${evaluated} rows (evaluateSampleNumPerEpoch)` : 'tTest');
+      if (this.validation) checkWeightedSet(network, this.validation.t, this.validation.length, this.validationName);
       const n = this.data.length;
       this.epochs = epochs;
       this.batchSize = Math.min(miniBatchSize, n);
@@ -1066,8 +1087,8 @@ export class Trainer {
   /**
    * What checkpoint.write receives. For a named net (net.spec: MultiLayerNet, DeepConvNet, …)
    * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
-   * state, early stopping's best epoch as `best.<name>` tensors and the ema's or swa's average as `ema.<name>`: the file's one
-   * average of the parameters, whose owner the position's swa record tells), the rest of trainerState()
+   * state, early stopping's best epoch as `best.<name>` tensors and the ema's averages as `ema.<name>` or the swa's as
+   * `swa.<name>`), the rest of trainerState()
    * as JSON under the metadata key 'trainer', so the file also loads with loadModel and `simdnn
    * predict`. Otherwise trainerState() as UTF-8 JSON. A new array (on an ArrayBuffer of its own) the caller owns.
    */
@@ -1075,19 +1096,20 @@ export class Trainer {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     if ((this.network as Partial<NamedNet>).spec !== undefined && (!(opt instanceof ElementwiseOptimizer) || optimizerNames.includes(opt.name.toLowerCase() as never))) {
-      const { optimizer, best, ema, trainLoss, position } = this.checkpointParts();
-      return saveModel(this.network as NamedNet, { optimizer, best, ema, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
+      const { optimizer, best, ema, swa, trainLoss, position } = this.checkpointParts();
+      return saveModel(this.network as NamedNet, { optimizer, best, ema, swa, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
     }
     return new TextEncoder().encode(JSON.stringify(this.trainerState()));
   }
 
   /**
    * @internal A checkpoint model file's parts for saveModel (the CLI adds its own metadata): the optimizer
-   * whose state it holds, early stopping's best epoch, the ema's averages and the loss of every step as tensors, and the rest
-   * of the position as JSON (whose size then does not grow with the run).
+   * whose state it holds, early stopping's best epoch, the ema's or swa's average and the loss of every step as tensors,
+   * and the rest of the position as JSON (whose size then does not grow with the run).
    */
   checkpointParts(): {
-    optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>; ema?: Record<string, { shape: number[]; data: Float32Array }>;
+    optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>;
+    ema?: Record<string, { shape: number[]; data: Float32Array }>; swa?: Record<string, { shape: number[]; data: Float32Array }>;
     trainLoss: number[]; position: string;
   } {
     this.checkAlive('checkpointBytes');
@@ -1098,8 +1120,9 @@ export class Trainer {
     return {
       ...(opt instanceof ElementwiseOptimizer ? { optimizer: opt } : {}),
       ...(this.best?.saved ? { best: this.best.export() } : {}),
-      // the file's one average of the parameters: ema's, or swa's (the position's swa.models counts its epochs)
-      ...(this.ema?.saved ? { ema: this.ema.export() } : this.swa?.saved ? { ema: this.swa.export() } : {}),
+      // the file's one average of the parameters (ema and swa are never both on)
+      ...(this.ema?.saved ? { ema: this.ema.export() } : {}),
+      ...(this.swa?.saved ? { swa: this.swa.export() } : {}),
       trainLoss,
       position: JSON.stringify(position),
     };
@@ -1280,7 +1303,8 @@ export class Trainer {
       // the best epoch and the losses as tensors; a checkpoint written before they were kept so has them in the JSON
       const best = loaded.best ? toJson(loaded.best) : stored.best ?? null;
       putBackTrainLoss(stored, loaded.trainLoss, 'Trainer.resume');
-      const averages = loaded.ema ? toJson(loaded.ema) : stored.ema ?? null;
+      // the averages as tensors; a checkpoint written before they were kept so has ema's in the JSON
+      const averages = { ema: loaded.ema ? toJson(loaded.ema) : stored.ema ?? null, swa: loaded.swa ? toJson(loaded.swa) : null };
       return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best, ...checkpointAverages(stored, averages) };
     } finally {
       loaded.net.dispose();
@@ -1316,6 +1340,7 @@ export class Trainer {
     this.swa?.dispose();
     (this.data as Dataset | undefined)?.dispose();
     this.validation?.dispose();
+    this.validationLabels?.dispose();
     if (this.ownsOptimizer) (this.optimizer as { dispose?: () => void }).dispose?.();
   }
 
@@ -1656,6 +1681,11 @@ export class Trainer {
     return this.options.earlyStopping?.monitor ?? 'valLoss';
   }
 
+  /** The validation rows' labels in a message. */
+  private get validationName(): string {
+    return this.splitSeed !== null ? 'the validation rows (validationSplit\'s)' : 'validation.t';
+  }
+
   /** Early stopping's best before any epoch: every value of its monitor improves on it. */
   private get noBest(): number {
     return this.monitor.endsWith('Acc') ? -Infinity : Infinity;
@@ -1688,27 +1718,27 @@ export class Trainer {
   private *evaluate(epoch: number, trainLoss: number, steps: number, epochStart: number, lr: number | undefined): Generator<Pause, EpochRecord> {
     const seconds = (now() - epochStart) / 1000;
     const limit = (rows: number) => (this.evalN === null ? rows : Math.min(this.evalN, rows));
-    const tr = yield* this.evaluateSet(this.data.x, this.data.t, limit(this.data.length), 'xTrain');
+    const tr = yield* this.evaluateSet(this.data.x, this.data.t, limit(this.data.length), 'xTrain'); // its accuracy only
     const te = yield* this.evaluateSet(this.xTest, this.tTest, limit(this.xTest.shape[0]), 'xTest');
-    const record: EpochRecord = { epoch, trainLoss, trainAcc: tr.accuracy, testLoss: te.loss, testAcc: te.accuracy, steps, seconds };
+    const record: EpochRecord = { epoch, trainLoss, trainAcc: tr.correct / tr.rows, testLoss: this.setLoss(te, epoch, 'tTest'), testAcc: te.correct / te.rows, steps, seconds };
     if (this.validation) {
       const va = yield* this.evaluateSet(this.validation.x, this.validation.t, this.validation.length, 'validation x');
-      record.valLoss = va.loss;
-      record.valAcc = va.accuracy;
+      record.valLoss = this.setLoss(va, epoch, this.validationName);
+      record.valAcc = va.correct / va.rows;
     }
     if (lr !== undefined) record.lr = lr;
     return record;
   }
 
-  /** The network's loss and accuracy on rows [start, end), run again on the calling thread if a worker thread failed it. */
-  private evaluateRows(x: Tensor, t: Targets, start: number, end: number): { loss: number; accuracy: number } {
+  /** The network's sums (Sequential.evaluateSums) on rows [start, end), run again on the calling thread if a worker thread failed it. */
+  private evaluateRows(x: Tensor, t: Targets, start: number, end: number): SetSums {
     const rows = x.rows(start, end), targets = sliceTargets(t, start, end);
     try {
-      return this.network.evaluate(rows, targets);
+      return this.network.evaluateSums(rows, targets);
     } catch (e) {
       const held = this.afterFault(e, this.iter, 'evaluation', this.network.rt.take(0)); // an evaluation draws nothing from the stream
       try {
-        return this.network.evaluate(rows, targets);
+        return this.network.evaluateSums(rows, targets);
       } finally {
         this.network.rt.holdSplits = held;
       }
@@ -1716,11 +1746,15 @@ export class Trainer {
   }
 
   /**
-   * Loss and accuracy over the first `rows` rows, in the net's chunks (a pause after each: 1,000 rows of
-   * an MLP, 100 images of a conv net, so fit() yields within ~35 ms of a DeepConvNet's evaluation).
+   * The sums of the loss and accuracy over the first `rows` rows, in the net's chunks (a pause after each: 1,000
+   * rows of an MLP, 100 images of a conv net, so fit() yields within ~35 ms of a DeepConvNet's evaluation). With
+   * classWeights, the loss's sums and weights of every chunk (a chunk of labels that all weigh 0 adds 0 to both),
+   * divided once for the whole set by setLoss (as net.evaluate does); without, each chunk's mean (decay terms
+   * included) times its rows, over the rows, the figures' bits from before the weights were summed.
    */
-  private *evaluateSet(x: Tensor, t: Targets, rows: number, what: string): Generator<Pause, { loss: number; accuracy: number }> {
-    let lossSum = 0, correct = 0;
+  private *evaluateSet(x: Tensor, t: Targets, rows: number, what: string): Generator<Pause, SetSums> {
+    const weighted = this.network.lastLayer.classWeights !== null;
+    let lossSum = 0, lossWeight = 0, decay = 0, correct = 0;
     const chunk = this.network.evalBatchSize;
     for (let start = 0; start < rows; start += chunk) {
       // fit() pauses between chunks: the caller may have disposed the rows meanwhile
@@ -1728,12 +1762,48 @@ export class Trainer {
       if (t instanceof Tensor || t instanceof IntTensor) checkTensor(this.network.rt, t, `Trainer: ${what === 'xTest' ? 'tTest' : what === 'xTrain' ? 'tTrain' : 'validation t'}`);
       const end = Math.min(rows, start + chunk);
       const r = this.evaluateRows(x, t, start, end);
-      lossSum += r.loss * (end - start);
-      correct += Math.round(r.accuracy * (end - start));
+      if (weighted) {
+        lossSum += r.lossSum;
+        lossWeight += r.lossWeight;
+        decay = r.decay; // the parameters' terms, the same in every chunk
+      } else {
+        lossSum += (r.lossSum / r.lossWeight + r.decay) * (end - start);
+        lossWeight += end - start;
+      }
+      correct += r.correct;
       yield null;
     }
-    return { loss: lossSum / rows, accuracy: correct / rows };
+    return { lossSum, lossWeight, decay, correct, rows };
   }
+
+  /**
+   * A set's loss from its sums: Σ lossSum / Σ lossWeight (plus the decay terms with classWeights). A set whose labels
+   * all weigh 0 has none: the constructor refused such sets, so its labels were written over since (a RangeError).
+   */
+  private setLoss(sums: SetSums, epoch: number, set: string): number {
+    if (sums.lossWeight === 0) throw new RangeError(`Trainer: epoch ${epoch}: ${weightlessSet(set, this.network.lastLayer.classWeights!)} (its labels were written over after the Trainer was made)`);
+    return sums.lossSum / sums.lossWeight + sums.decay;
+  }
+}
+
+/** A set's sums as evaluateSet adds them up (Sequential.evaluateSums' figures). */
+interface SetSums { lossSum: number; lossWeight: number; decay: number; correct: number; rows: number }
+
+/** The message for a set whose labels all weigh 0 under classWeights: its weighted mean loss is 0/0. */
+function weightlessSet(set: string, classWeights: readonly number[]): string {
+  return `every label of ${set} has class weight 0 (classWeights ${shownClassWeights(classWeights)}), so its weighted mean loss Σ w[tᵢ]·lossᵢ / Σ w[tᵢ] is 0/0; the set needs a label of positive weight`;
+}
+
+/**
+ * Refuses, naming `set`, labels whose first `rows` all weigh 0 under the net's classWeights: the set's loss would be
+ * 0/0 (SoftmaxWithLoss refuses such a batch). One-hot rows are divided by their rows, never by the weights.
+ */
+function checkWeightedSet(network: Sequential, t: Targets, rows: number, set: string): void {
+  const w = network.lastLayer.classWeights;
+  if (w === null || t instanceof Tensor) return;
+  const labels = t instanceof IntTensor ? t.data : t;
+  for (let i = 0; i < rows; i++) if (Math.fround(w[labels[i]]) !== 0) return; // the weights as the kernels take them
+  throw new RangeError(`Trainer: ${weightlessSet(set, w)}`);
 }
 
 /**

@@ -8,17 +8,21 @@
 // is (also at an epoch's end, during its evaluation) and a book experiment as "Stopped.", not as failed;
 // pause and resume hold and continue a run; a run's label names only the settings its net used; a run the
 // net refuses says why on the page, also with a digit drawn before any model existed; a one-cycle run steps
-// with OneCycleLR's rates over its steps, and its label smoothing reaches the saved model.
+// with OneCycleLR's rates over its steps, and its label smoothing reaches the saved model. "Download ONNX" gives
+// the model as ONNX, which importOnnx reads back in Node to the same probabilities the page shows (an MLP and a
+// SimpleConvNet).
 // SIMDNN_SCREENSHOTS=1 also writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, run, serveStatic, type StaticServer } from './serve.js';
 import viteConfig from '../../web/vite.config.js';
-import { OneCycleLR, inspectModel } from '../../src/index.js';
+import { MultiLayerNet, OneCycleLR, inspectModel, softmax } from '../../src/index.js';
+import { exportOnnx, importOnnx, inspectOnnx } from '../../src/io/onnx/index.js';
+import { createRuntime } from '../../src/node/runtime.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let out = '';
@@ -61,7 +65,7 @@ function mainThreadTasks(events: TraceEvent[]): Array<{ wallMs: number; cpuMs: n
 }
 
 /** The probabilities the page shows, from the list's data. */
-const shownProbabilities = () => page.$$eval('#probs li', (lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)));
+const shownProbabilities = (p: Page = page) => p.$$eval('#probs li', (lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)));
 
 /** Waits for run `n` to end; returns its state and last test accuracy. */
 async function runEnd(n: number) {
@@ -70,16 +74,16 @@ async function runEnd(n: number) {
   return { state: await li.getAttribute('data-state'), testAcc: Number(await li.getAttribute('data-test-acc')) };
 }
 
-async function drawOne(): Promise<number[]> {
-  await page.click('#clear');
-  const box = (await page.locator('#draw').boundingBox())!;
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.52, box.y + box.height * 0.5, { steps: 8 });
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
-  await page.mouse.up();
-  await page.waitForFunction(() => document.querySelectorAll('#probs li').length === 10, null, { timeout: 30_000 });
-  return shownProbabilities();
+async function drawOne(p: Page = page): Promise<number[]> {
+  await p.click('#clear');
+  const box = (await p.locator('#draw').boundingBox())!;
+  await p.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+  await p.mouse.down();
+  await p.mouse.move(box.x + box.width * 0.52, box.y + box.height * 0.5, { steps: 8 });
+  await p.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
+  await p.mouse.up();
+  await p.waitForFunction(() => document.querySelectorAll('#probs li').length === 10, null, { timeout: 30_000 });
+  return shownProbabilities(p);
 }
 
 describe('the playground in Chromium', { timeout: 240_000 }, () => {
@@ -411,5 +415,100 @@ describe('the playground stopped, paused and labelled', { timeout: 240_000 }, ()
 
   it('had no console error', () => {
     expect(errors).toEqual([]);
+  });
+});
+
+describe('the playground\'s Download ONNX, and ONNX models loaded', { timeout: 240_000 }, () => {
+  it('gives the model as ONNX (an MLP\'s and a SimpleConvNet\'s), which importOnnx reads back to the probabilities the page shows; an ONNX file loads back and predicts the same', async () => {
+    const p = await browser.newPage({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(`page: ${e}`));
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+    // the pixels of each digit the page sends its worker to predict (copied: the page transfers their buffer)
+    await p.addInitScript(() => {
+      const w = window as unknown as { sentPixels: number[][] };
+      w.sentPixels = [];
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: unknown[]) {
+        const m = message as { type?: string; pixels?: Float32Array };
+        if (m?.type === 'predict' && m.pixels) w.sentPixels.push(Array.from(m.pixels));
+        return (post as (...a: unknown[]) => void).call(this, message, ...rest);
+      } as typeof Worker.prototype.postMessage;
+    });
+    await p.goto(`${server.url}/index.html`);
+    await p.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+    expect(await p.isDisabled('#save-onnx'), 'with no model yet').toBe(true);
+    const rt = await createRuntime({ seed: 1 });
+    const downloaded = new Map<string, { file: string; shown: number[] }>();
+    try {
+      for (const [net, stop] of [['mlp', false], ['simple-conv', true]] as const) {
+        await p.selectOption('#net', net);
+        if (net === 'mlp') await p.fill('#hidden', '20'); // the conv nets disable the field
+        await p.fill('#batchSize', '1000');
+        await p.fill('#epochs', '1');
+        const n = await p.locator('#runs li').count() + 1;
+        await p.click('#start');
+        if (stop) {
+          // a few steps are enough: the model is what the run had when it stopped
+          await p.waitForFunction(() => (document.querySelector('#loss-chart svg path') !== null), null, { timeout: 60_000 });
+          await p.click('#stop');
+        }
+        await p.locator(`#runs li:nth-child(${n})[data-state]`).waitFor({ timeout: 180_000 });
+        const shown = await drawOne(p);
+        const pixels = (await p.evaluate(() => (window as unknown as { sentPixels: number[][] }).sentPixels)).at(-1)!;
+        expect(pixels).toHaveLength(784);
+        const [download] = await Promise.all([p.waitForEvent('download', { timeout: 30_000 }), p.click('#save-onnx')]);
+        expect(download.suggestedFilename()).toBe('simdnn-model.onnx');
+        const file = (await download.path())!;
+        downloaded.set(net, { file, shown });
+        const imported = importOnnx(rt, await readFile(file));
+        try {
+          expect(imported.inputShape, net).toEqual(net === 'mlp' ? [784] : [1, 28, 28]);
+          expect(imported.layers[0], net).toBe(net === 'mlp' ? 'Affine' : 'Convolution');
+          const x = rt.tensor([1, ...imported.inputShape], Float32Array.from(pixels));
+          const y = imported.net.predict(x);
+          // the same kernels on the same bits in Node as in the page's worker (any thread count): the same probabilities
+          expect(Array.from(softmax(y, { out: y }).toArray()), net).toEqual(shown);
+          x.dispose();
+          y.dispose();
+        } finally {
+          imported.net.dispose();
+        }
+      }
+      // the MLP's ONNX file loads back in place of the conv net (told by its bytes: the download's name has no
+      // extension) and predicts what the MLP did; with no spec it downloads as ONNX again, not as .safetensors
+      const mlp = downloaded.get('mlp')!;
+      await p.setInputFiles('#load', mlp.file);
+      await p.waitForFunction(() => document.querySelector('#status')!.textContent!.startsWith('Loaded'), null, { timeout: 30_000 });
+      expect(await p.textContent('#status')).toMatch(/^Loaded \S+: ONNX from simdnn, Affine Relu Affine, 15910 parameters$/);
+      expect(await drawOne(p)).toEqual(mlp.shown);
+      await p.click('#save');
+      await p.waitForFunction(() => document.querySelector('#error')!.textContent !== '', null, { timeout: 30_000 });
+      expect(await p.textContent('#error')).toBe('this model came from an ONNX file: it has no simdnn architecture to save as .safetensors; download it as ONNX');
+      const [again] = await Promise.all([p.waitForEvent('download', { timeout: 30_000 }), p.click('#save-onnx')]);
+      const first = inspectOnnx(await readFile(mlp.file)), second = inspectOnnx(await readFile((await again.path())!));
+      expect({ ...second, metadata: {} }).toEqual({ ...first, metadata: {} }); // the spec the first recorded is the trained net's, which an import has not
+      // a model of other inputs, or one importOnnx refuses, says why and leaves the model as it was
+      const narrowNet = new MultiLayerNet(rt, { inputSize: 10, hiddenSizeList: [4], outputSize: 3 });
+      const narrow = path.join(out, 'narrow.onnx');
+      await writeFile(narrow, exportOnnx(narrowNet));
+      narrowNet.dispose();
+      const refused = path.join(out, 'refused.onnx');
+      const bytes = Uint8Array.from(await readFile(mlp.file));
+      const relu = bytes.findIndex((_, i) => String.fromCharCode(...bytes.subarray(i, i + 4)) === 'Relu');
+      bytes.set([...'Selu'].map((c) => c.charCodeAt(0)), relu);
+      await writeFile(refused, bytes);
+      for (const [file, message] of [[narrow, /^narrow\.onnx takes inputs of shape \[10\]; the playground's digits are 28×28/], [refused, /^onnx: node '.*' \(Selu\) /]] as const) {
+        await p.evaluate(() => { document.querySelector('#error')!.textContent = ''; });
+        await p.setInputFiles('#load', file);
+        await p.waitForFunction(() => document.querySelector('#error')!.textContent !== '', null, { timeout: 30_000 });
+        expect(await p.textContent('#error')).toMatch(message);
+        expect(await drawOne(p)).toEqual(mlp.shown);
+      }
+    } finally {
+      await rt.dispose();
+    }
+    expect(errors).toEqual([]);
+    await p.close();
   });
 });

@@ -124,7 +124,7 @@ function setRunning(on: boolean): void {
   $<HTMLButtonElement>('start').disabled = on;
   $<HTMLButtonElement>('pause').disabled = !on;
   $<HTMLButtonElement>('stop').disabled = !on;
-  $<HTMLButtonElement>('save').disabled = on || runId === 0 && !modelLoaded;
+  for (const id of ['save', 'save-onnx']) $<HTMLButtonElement>(id).disabled = on || runId === 0 && !modelLoaded;
   $<HTMLInputElement>('load').disabled = on;
   $<HTMLButtonElement>('run-experiment').disabled = on;
   if (!on) { paused = false; $('pause').textContent = 'Pause'; }
@@ -262,7 +262,8 @@ function showSample(pixels: Float32Array, label: number): void {
 // ---- model files
 
 let modelLoaded = false;
-$('save').addEventListener('click', () => send({ type: 'save' }));
+$('save').addEventListener('click', () => send({ type: 'save', format: 'safetensors' }));
+$('save-onnx').addEventListener('click', () => send({ type: 'save', format: 'onnx' }));
 $<HTMLInputElement>('load').addEventListener('change', async (e) => {
   const file = (e.target as HTMLInputElement).files?.[0];
   if (!file) return;
@@ -270,9 +271,9 @@ $<HTMLInputElement>('load').addEventListener('change', async (e) => {
   send({ type: 'load', bytes, name: file.name }, [bytes.buffer]);
 });
 
-function download(bytes: Uint8Array): void {
+function download(bytes: Uint8Array, fileName: string): void {
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-  const a = Object.assign(document.createElement('a'), { href: url, download: 'simdnn-model.safetensors' });
+  const a = Object.assign(document.createElement('a'), { href: url, download: fileName });
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
@@ -317,7 +318,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
     case 'prediction': showPrediction(m.probabilities); break;
     case 'sample': showSample(m.pixels, m.label); break;
-    case 'saved': download(m.bytes); break;
+    case 'saved': download(m.bytes, m.fileName); break;
     case 'loaded':
       modelLoaded = true;
       setRunning(false);

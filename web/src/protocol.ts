@@ -29,7 +29,8 @@ export type ToWorker =
   | { type: 'pause' } | { type: 'resume' } | { type: 'stop' }
   | { type: 'predict'; pixels: Float32Array }
   | { type: 'sample' }
-  | { type: 'save' }
+  /** The current model as a file: safetensors (loadModel, simdnn predict) or ONNX (exportOnnx: ONNX Runtime, simdnn predict). */
+  | { type: 'save'; format: 'safetensors' | 'onnx' }
   | { type: 'load'; bytes: Uint8Array; name: string }
   | { type: 'experiment'; name: ExperimentName; quick: boolean };
 
@@ -43,7 +44,7 @@ export type FromWorker =
   | { type: 'state'; runId: number; state: 'running' | 'paused' | 'stopped' | 'done' | 'failed'; message?: string }
   | { type: 'prediction'; probabilities: number[] }
   | { type: 'sample'; pixels: Float32Array; label: number }
-  | { type: 'saved'; bytes: Uint8Array }
+  | { type: 'saved'; bytes: Uint8Array; fileName: string }
   | { type: 'loaded'; name: string; summary: string }
   | { type: 'experimentProgress'; done: number; total: number; phase: string }
   | { type: 'experimentDone'; title: string; conclusion: string; spec: Record<string, unknown> }

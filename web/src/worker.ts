@@ -3,9 +3,10 @@
 // through the Trainer's async loop (fit), so the page's main thread only draws.
 import {
   createRuntime, parseIdx, toDataSet, buildNet, createSchedule, Trainer, saveModel, loadModel, softmax,
-  type Runtime, type NetSpec, type NamedNet, type Tensor, type IntTensor, type LRSchedule,
+  type Runtime, type NetSpec, type NamedNet, type Sequential, type Tensor, type IntTensor, type LRSchedule,
 } from 'simdnn';
 import { runExperiment, chartSpec, type ExperimentName } from 'simdnn/experiments';
+import { exportOnnx, importOnnx } from 'simdnn/onnx';
 import type { FromWorker, RunConfig, ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -44,7 +45,13 @@ const data = await loadDigits(rt);
 const images = (x: Tensor) => x.reshape([x.shape[0], 1, 28, 28]);
 const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
 
-let model: NamedNet | null = null;
+/**
+ * The current model: a named net (trained here, or loaded from a .safetensors file), or an ONNX model's net
+ * (importOnnx), which has no spec and so saves as ONNX only.
+ */
+let model: Sequential | null = null;
+/** One sample's shape the model takes: [784] or [1, 28, 28]; an ONNX model's own ([28, 28], [1, 784], …). */
+let modelInput: number[] = [784];
 /**
  * The run training, if any. Stop aborts `abort`, whose signal fit() sees between steps and between the chunks
  * of an epoch's evaluation (it rejects with the signal's reason), so a Stop that comes at an epoch's end is not
@@ -118,6 +125,7 @@ async function train(runId: number, c: RunConfig): Promise<void> {
   const { signal } = run.abort;
   if (model) model.dispose();
   model = net;
+  modelInput = net.inputShape ? [...net.inputShape] : [784]; // the conv nets fix theirs
   let pending: Array<{ iter: number; loss: number; lr: number }> = [];
   let lastPost = 0;
   const flush = () => { if (pending.length) post({ type: 'steps', runId, points: pending }); pending = []; lastPost = performance.now(); };
@@ -158,9 +166,8 @@ async function train(runId: number, c: RunConfig): Promise<void> {
 }
 
 function predict(pixels: Float32Array): number[] {
-  if (!model) throw new Error('no model yet: train one or load a .safetensors file');
-  const shape = model.spec.kind.endsWith('conv') ? [1, 1, 28, 28] : [1, 784];
-  const x = rt.tensor(shape, pixels);
+  if (!model) throw new Error('no model yet: train one or load a .safetensors or .onnx file');
+  const x = rt.tensor([1, ...modelInput], pixels);
   try {
     const y = model.predict(x); // the caller owns predict's result
     const p = Array.from(softmax(y, { out: y }).toArray()); // the wasm's softmax: the same bits as in Node
@@ -169,6 +176,40 @@ function predict(pixels: Float32Array): number[] {
   } finally {
     x.dispose();
   }
+}
+
+/** Whether the model is a named net (with the spec a .safetensors file records), not an ONNX model's. */
+function isNamed(net: Sequential): net is NamedNet {
+  return 'spec' in net;
+}
+
+/**
+ * Whether a file the page loads is an ONNX model, as `simdnn info` and `predict` tell: a safetensors file starts
+ * with its header's length (8 bytes, little-endian, within the file) and '{', whatever its name; any other file
+ * is ONNX when its name ends in .onnx or its first byte is 0x08 (ModelProto's ir_version, which writers put first).
+ */
+function isOnnxFile(name: string, bytes: Uint8Array): boolean {
+  if (bytes.length >= 9 && bytes[8] === 0x7b) {
+    const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    if (headerLength <= BigInt(bytes.length - 8)) return false;
+  }
+  return /\.onnx$/i.test(name) || bytes[0] === 0x08;
+}
+
+/** An ONNX model (PyTorch's, tf2onnx's, exportOnnx's) as the current model, if it takes the digits (its OnnxError otherwise). */
+function loadOnnx(name: string, bytes: Uint8Array): void {
+  const imported = importOnnx(rt, bytes);
+  // the digits' 784 values, as rows or as one 28×28 image: [784], [1, 784], [28, 28], [1, 28, 28]
+  const input = imported.inputShape.slice(imported.inputShape.findIndex((d) => d !== 1)).join('x');
+  if (input !== '784' && input !== '28x28') {
+    imported.net.dispose();
+    throw new Error(`${name} takes inputs of shape [${imported.inputShape.join(', ')}]; the playground's digits are 28×28 (784 values)`);
+  }
+  model?.dispose();
+  model = imported.net;
+  modelInput = [...imported.inputShape];
+  const producer = [imported.producerName, imported.producerVersion].filter((s) => s !== '').join(' ');
+  post({ type: 'loaded', name, summary: `ONNX${producer ? ` from ${producer}` : ''}, ${imported.layers.join(' ')}, ${imported.parameters} parameters` });
 }
 
 async function handle(m: ToWorker): Promise<void> {
@@ -200,12 +241,18 @@ async function handle(m: ToWorker): Promise<void> {
       case 'save': {
         if (!model) throw new Error('no model to save yet');
         if (training) throw new Error('stop or finish the run before saving');
-        const bytes = saveModel(model, { metadata: { savedBy: 'simdnn playground' } });
-        post({ type: 'saved', bytes }, [bytes.buffer]);
+        if (m.format === 'safetensors' && !isNamed(model)) throw new Error('this model came from an ONNX file: it has no simdnn architecture to save as .safetensors; download it as ONNX');
+        // ONNX: the logits, as predict gives them, for a batch of any size (input 'x' [N, ...the model's input])
+        const bytes = m.format === 'onnx' ? exportOnnx(model, { inputShape: modelInput }) : saveModel(model as NamedNet, { metadata: { savedBy: 'simdnn playground' } });
+        post({ type: 'saved', bytes, fileName: `simdnn-model.${m.format}` }, [bytes.buffer]);
         break;
       }
       case 'load': {
         if (training) throw new Error('stop or finish the run before loading a model');
+        if (isOnnxFile(m.name, m.bytes)) {
+          loadOnnx(m.name, m.bytes);
+          break;
+        }
         const loaded = loadModel(rt, m.bytes);
         loaded.optimizer?.dispose?.();
         // a model of other inputs would load, then fail at every prediction
@@ -217,6 +264,7 @@ async function handle(m: ToWorker): Promise<void> {
         }
         model?.dispose();
         model = loaded.net;
+        modelInput = input;
         const { kind, options } = loaded.net.spec;
         const hidden = 'hiddenSizeList' in options ? ` ${options.hiddenSizeList?.join('-')}` : '';
         post({ type: 'loaded', name: m.name, summary: `${kind}${hidden}, ${loaded.net.parameterSet?.size ?? '?'} parameters` });

@@ -4,10 +4,11 @@
 // that a model file can be written where asked (or read, for one given), and
 // writing it with a fallback so a trained model is never lost.
 import { constants } from 'node:fs';
-import { access, open, rm, stat } from 'node:fs/promises';
+import { access, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LoadedModel, ModelInfo, SaveModelOptions } from '../../io/model.js';
+import type { ImportOnnxOptions } from '../../io/onnx/import.js';
 import { inspectModelAsync, loadModelAsync } from '../../io/model-async.js';
 import { SafetensorsError } from '../../io/safetensors.js';
 import type { NamedNet, NetKind, NetSpec } from '../../nets/registry.js';
@@ -195,6 +196,84 @@ export async function readModel(rt: Runtime, arg: string, model: string, signal:
 export async function readHeaderOf(arg: string, model: string, signal: AbortSignal, timeoutS: number): Promise<ModelInfo> {
   if (!isModelUrl(model)) return fromModelFile(arg, model, () => readModelInfo(model));
   return fromUrl(model, signal, timeoutS, (response, { signal: both }) => inspectModelAsync(response, { signal: both }));
+}
+
+/**
+ * Whether the model `model` names (a file or an http(s) URL) is an ONNX model rather than a safetensors file.
+ * A file's bytes decide first: a safetensors file starts with its header's length (8 bytes, little-endian,
+ * within the file) and the header's '{', and is read as one whatever its name. Any other file is ONNX when its
+ * name ends in .onnx or its first byte is 0x08, the tag of ModelProto's ir_version (field 1, which protobuf
+ * writers put first: PyTorch's, tf2onnx's, exportOnnx's); else it is left to the safetensors reader, whose error
+ * names what is wrong. A URL, whose bytes come only with the download, is ONNX when its path ends in .onnx.
+ */
+export async function isOnnxModel(model: string): Promise<boolean> {
+  if (isModelUrl(model)) return URL.canParse(model) && /\.onnx$/i.test(new URL(model).pathname);
+  const handle = await open(model, 'r');
+  try {
+    const head = new Uint8Array(9);
+    const { bytesRead } = await handle.read(head, 0, 9, 0);
+    const { size } = await handle.stat();
+    const headerLength = bytesRead === 9 ? new DataView(head.buffer).getBigUint64(0, true) : -1n;
+    if (headerLength >= 0n && headerLength <= BigInt(size - 8) && head[8] === 0x7b) return false;
+    return /\.onnx$/i.test(model) || (bytesRead > 0 && head[0] === 0x08);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The --input-shape option of the commands that read an ONNX model. */
+export const INPUT_SHAPE_OPTION = { name: 'input-shape', value: 'dims', help: "of an ONNX model whose input leaves a dimension open: one sample's shape, e.g. 1,28,28" } as const;
+
+/** --input-shape's value: one sample's dimensions, positive integers separated by commas; undefined when not given. */
+export function inputShapeValue(text: string | boolean | undefined): number[] | undefined {
+  if (typeof text !== 'string') return undefined;
+  const dims = text.split(',').map((d) => d.trim());
+  if (!dims.every((d) => /^\d+$/.test(d) && Number(d) >= 1 && Number.isSafeInteger(Number(d)))) {
+    throw new UsageError(`--input-shape: expected one sample's dimensions as positive integers separated by commas (e.g. 1,28,28), got '${text}'`);
+  }
+  return dims.map(Number);
+}
+
+/** --input-shape given for a model file, which records its net's input: a UsageError naming both. */
+export function checkNoInputShape(inputShape: number[] | undefined, model: string): void {
+  if (inputShape) throw new UsageError(`--input-shape: only an ONNX model takes it; '${model}' is a model file, which records its net's input`);
+}
+
+/**
+ * What `read` (inspectOnnx or importOnnx, given --input-shape as its options) makes of the ONNX model `model`
+ * (given as `arg`); its errors said in the command line's terms: a shape that does not fit the model is a
+ * UsageError naming --input-shape, a model that needs one is told to give --input-shape, any other error is
+ * prefixed with `arg` and the model (as fromModelFile's).
+ */
+export function fromOnnxModel<T>(arg: string, model: string, inputShape: number[] | undefined, read: (options: ImportOnnxOptions) => T): T {
+  try {
+    return read(inputShape ? { inputShape } : {});
+  } catch (e) {
+    const message = (e as Error).message;
+    if (inputShape && e instanceof RangeError && message.includes('options.inputShape ')) throw new UsageError(`--input-shape: ${message.replace(/^.*?options\.inputShape /, '')}`);
+    throw new Error(`${arg}: '${model}': ${message.replace('give options.inputShape', 'give --input-shape')}`, { cause: e });
+  }
+}
+
+/** The whole of the ONNX model `model` (given as `arg`) names, a file or an http(s) URL (its body read as it downloads, --read-timeout armed at each chunk). */
+export async function readOnnxBytes(arg: string, model: string, signal: AbortSignal, timeoutS: number): Promise<Uint8Array> {
+  if (!isModelUrl(model)) return readFile(model).catch((e: Error) => { throw new Error(`${arg}: cannot read '${model}': ${e.message}`, { cause: e }); });
+  return fromUrl(model, signal, timeoutS, async (response, { onProgress }) => {
+    if (!response.ok) throw new Error(`${model}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    if (response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        chunks.push(chunk);
+        received += chunk.length;
+        onProgress(received);
+      }
+    }
+    const bytes = new Uint8Array(received);
+    let at = 0;
+    for (const c of chunks) { bytes.set(c, at); at += c.length; }
+    return bytes;
+  });
 }
 
 /**

@@ -1,14 +1,19 @@
 // `simdnn predict`: runs a saved model on a data set's test images and
 // reports accuracy, per-class accuracy (recall), precision and F1, and the
-// confusion matrix (classificationMetrics).
+// confusion matrix (classificationMetrics). An ONNX model is scored the same
+// way, through importOnnx, on inputs of the shape its graph declares.
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor, Tensor } from '../../runtime/tensor.js';
 import { loadIdxPart, loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
-import type { NamedNet } from '../../nets/registry.js';
+import { importOnnx, type OnnxModelInfo } from '../../io/onnx/import.js';
 import { classificationMetrics } from '../../nets/metrics.js';
+import type { Sequential } from '../../nets/sequential.js';
 import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
-import { checkDataArg, checkRowCount, checkModelFile, describeNet, isModelUrl, READ_TIMEOUT_OPTION, readModel, readTimeoutS, takesRows } from './common.js';
+import {
+  checkDataArg, checkRowCount, checkModelFile, checkNoInputShape, describeNet, fromOnnxModel, INPUT_SHAPE_OPTION, inputShapeValue, isModelUrl,
+  isOnnxModel, READ_TIMEOUT_OPTION, readModel, readOnnxBytes, readTimeoutS,
+} from './common.js';
 
 /** What `simdnn predict --json` prints. */
 export interface PredictReport {
@@ -37,33 +42,34 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
   const data = typeof values.data === 'string' ? values.data : 'mnist';
   const testRows = typeof values['test-rows'] === 'string' ? intValue('test-rows', values['test-rows'], 1) : undefined;
   const timeoutS = readTimeoutS(values['read-timeout']);
+  const inputShape = inputShapeValue(values['input-shape']);
   await checkDataArg(data);
   if (!isModelUrl(model)) await checkModelFile(arg, model);
   const rt: Runtime = await createRuntime({ threads: 1 });
   try {
-    let net: NamedNet;
+    let opened: OpenedModel;
     try {
-      const loaded = await readModel(rt, arg, model, signal, timeoutS);
-      loaded.optimizer?.dispose();
-      net = loaded.net;
+      opened = await openModel(rt, arg, model, inputShape, signal, timeoutS);
     } catch (e) {
       if (!signal.aborted) throw e;
       io.stderr.write(`simdnn: stopped (${String(signal.reason)}) while reading ${model}\n`);
       return interrupted(signal);
     }
+    const { net, inputShape: want } = opened;
     try {
-      const { x, t } = await testSet(rt, data, takesRows(net.spec.kind), testRows);
+      const { x: loaded, t } = await testSet(rt, data, withoutLeadingOnes(want).length === 1, testRows);
       try {
         const labels = t.toArray();
-        const o = net.spec.options as { inputSize?: number; inputDim?: readonly number[] };
-        const want = o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])];
-        const got = x.shape.slice(1);
-        if (want.join('x') !== got.join('x')) throw new Error(`the model takes inputs of shape [${want.join(', ')}], ${data} has [${got.join(', ')}]`);
+        const got = loaded.shape.slice(1);
+        // the same values in the same order, the same image: an ONNX model's [28, 28] takes the digits' [1, 28, 28] (and
+        // [1, 784] their rows); a [1, 5, 6] never takes a [1, 6, 5] (of as many values, but another geometry)
+        if (withoutLeadingOnes(want).join('x') !== withoutLeadingOnes(got).join('x')) throw new Error(`the model takes inputs of shape [${want.join(', ')}], ${data} has [${got.join(', ')}]`);
+        const x = want.join('x') === got.join('x') ? loaded : loaded.reshape([loaded.shape[0], ...want]);
         const maxLabel = labels.reduce((a, b) => Math.max(a, b), 0), classes = net.outputColumns(x, 'predict');
         if (maxLabel >= classes) throw new Error(`the data has label ${maxLabel}, the model has ${classes} classes`);
         const m = classificationMetrics(net, x, t);
         const out: PredictReport = {
-          model, net: describeNet(net.spec), data, rows: labels.length, accuracy: m.accuracy,
+          model, net: opened.description, data, rows: labels.length, accuracy: m.accuracy,
           perClass: m.perClass.map((c) => (c.support === 0 ? null : c.recall)),
           precision: m.perClass.map((c) => c.precision), f1: m.perClass.map((c) => c.f1), macroF1: m.macro.f1,
           confusion: m.confusion, invalid: m.invalid,
@@ -71,7 +77,7 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
         io.stdout.write(values.json ? `${JSON.stringify(out)}\n` : format(out));
         return 0;
       } finally {
-        x.dispose();
+        loaded.dispose();
         t.dispose();
       }
     } finally {
@@ -80,6 +86,39 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
   } finally {
     await rt.dispose();
   }
+}
+
+/** A model ready to score: its net (the caller's), its architecture in one line, and one sample's shape. */
+interface OpenedModel {
+  net: Sequential;
+  description: string;
+  inputShape: number[];
+}
+
+/** The model `model` (given as `arg`) names, a model file or an ONNX model (isOnnxModel), built on rt. */
+async function openModel(rt: Runtime, arg: string, model: string, inputShape: number[] | undefined, signal: AbortSignal, timeoutS: number): Promise<OpenedModel> {
+  if (await isOnnxModel(model)) {
+    const bytes = await readOnnxBytes(arg, model, signal, timeoutS);
+    const m = fromOnnxModel(arg, model, inputShape, (options) => importOnnx(rt, bytes, options));
+    return { net: m.net, description: describeOnnx(m), inputShape: [...m.inputShape] };
+  }
+  checkNoInputShape(inputShape, model);
+  const loaded = await readModel(rt, arg, model, signal, timeoutS);
+  loaded.optimizer?.dispose();
+  const o = loaded.net.spec.options as { inputSize?: number; inputDim?: readonly number[] };
+  return { net: loaded.net, description: describeNet(loaded.net.spec), inputShape: o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])] };
+}
+
+/** An ONNX model in one line: 'ONNX (pytorch 2.4.0, opset 17) Affine Relu Affine, 79,510 parameters'. */
+function describeOnnx(m: OnnxModelInfo): string {
+  const producer = [m.producerName, m.producerVersion].filter((s) => s !== '').join(' ');
+  return `ONNX (${producer ? `${producer}, ` : ''}opset ${m.opset}) ${m.layers.join(' ')}, ${m.parameters.toLocaleString('en-US')} parameters`;
+}
+
+/** A sample's shape without its leading 1s ([1, 28, 28] → [28, 28]): what it holds, whatever its rank. */
+function withoutLeadingOnes(shape: readonly number[]): number[] {
+  const first = shape.findIndex((d) => d !== 1);
+  return first < 0 ? [] : shape.slice(first);
 }
 
 /** The model file, given as --model or as the one positional argument (as `simdnn info FILE` takes it), and which it was. */
@@ -125,14 +164,15 @@ export const predictCommand: Command = {
   name: 'predict',
   summary: 'evaluate a saved model: accuracy, per-class accuracy, confusion matrix',
   positionals: '[FILE|URL]',
-  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, macro F1, the accuracy per class and the confusion matrix.\nThe model may be an http(s) URL, read as it downloads.',
+  description: 'Runs a model file (simdnn train --save) on the test images of a data set\nand prints its accuracy, macro F1, the accuracy per class and the confusion matrix.\nThe model may be an http(s) URL, read as it downloads. An ONNX model (a .onnx file\nor URL, or a file whose bytes are ONNX\'s; PyTorch\'s torch.onnx.export, tf2onnx,\nsimdnn export) is read through simdnn/onnx\'s importOnnx and given the data in the shape\nits input declares: [784] flattened rows, [1, 28, 28] images.',
   options: [
-    { name: 'model', value: 'file|url', help: 'the model file (safetensors, from simdnn train --save) or its http(s) URL; or give it as FILE|URL' },
+    { name: 'model', value: 'file|url', help: 'the model file (safetensors, from simdnn train --save, or an ONNX model) or its http(s) URL; or give it as FILE|URL' },
     { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled digits' 2,000 test images; or a directory of MNIST-format IDX files (t10k-*)" },
     { name: 'test-rows', value: 'n', help: 'use the first n test rows only (default: all; more than the data holds is an error)' },
     { name: 'json', help: 'print one JSON object (accuracy, perClass, precision, f1, macroF1, confusion) on stdout' },
+    INPUT_SHAPE_OPTION,
     READ_TIMEOUT_OPTION,
   ],
-  examples: ['simdnn predict model.safetensors', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],
+  examples: ['simdnn predict model.safetensors', 'simdnn predict model.onnx --test-rows 500', 'simdnn predict --model fashion.safetensors --data /usr/share/datasets/fashion-mnist --json'],
   run: predict,
 };

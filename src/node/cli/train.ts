@@ -746,7 +746,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       const stored = storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]);
       putBackTrainLoss(stored, loaded.trainLoss, `--resume: '${s.resume}'`); // the steps' losses, kept as a tensor
       // early stopping's best epoch: tensors, or in the JSON of a checkpoint written before they were kept so
-      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ...checkpointAverages(stored, loaded.ema ?? null) } as unknown as TrainerState;
+      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ...checkpointAverages(stored, loaded) } as unknown as TrainerState;
     } else {
       net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
       owned.push(net);
@@ -862,10 +862,10 @@ function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string>
 }
 
 async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, s: TrainSettings): Promise<void> {
-  // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch and the ema's averages as tensors, the position) with the run's settings
-  const { optimizer, best, ema, trainLoss, position } = trainer.checkpointParts();
+  // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch and the ema's or swa's average as tensors, the position) with the run's settings
+  const { optimizer, best, ema, swa, trainLoss, position } = trainer.checkpointParts();
   const { saved, failure } = await saveWithFallback(file, net, {
-    optimizer, best, ema, trainLoss,
+    optimizer, best, ema, swa, trainLoss,
     metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: position },
   });
   if (failure) throw new Error(`${failure} (the checkpoint went to ${saved})`);

@@ -53,7 +53,9 @@ export interface SoftmaxWithLossOptions {
    * class weighs 1, the book's loss, to the bit). Each target's terms are weighted by their class's weight;
    * labels give the mean Σ w[tᵢ]·lossᵢ / Σ w[tᵢ], and one-hot or soft rows −Σ w_c·t_c·log y_c / N (PyTorch's
    * two reductions: rows are not normalised by the weights), label smoothing applied to the targets first.
-   * A batch of labels that all weigh 0 has no mean: forward() refuses it.
+   * A batch of labels that all weigh 0 has nothing to learn from: its loss and gradient are 0 (Keras's
+   * `class_weight` gives the same; PyTorch's mean is 0/0, NaN, which would end a run whose random batches
+   * may all be of classes weighing 0). A whole set of them has no mean loss: a net's evaluate() refuses it.
    */
   classWeights?: readonly number[] | Float32Array | Float64Array;
 }
@@ -132,36 +134,35 @@ export class SoftmaxWithLoss {
     this.weights32 = weights && Float32Array.from(weights);
   }
 
-  /** Returns the mean loss over the batch. */
+  /** Returns the mean loss over the batch (0 for a batch of labels that all weigh 0 under classWeights). */
   forward(x: Tensor, t: Targets): number {
-    return this.setLoss(this.forwardTotal(x, t, true), this.divisor);
+    const total = this.forwardTotal(x, t);
+    if (this.divisor === 0) return (this.loss = 0); // labels that all weigh 0: nothing to learn from
+    return this.setLoss(total, this.divisor);
   }
 
   /**
    * @internal for a net's evaluate(), which takes a set's loss in chunks: forward(x, t) times what its mean
-   * was divided by (the rows, or with classWeights and labels Σ w[tᵢ]), and that weight. Where forward()
-   * refuses a batch of labels that all weigh 0, a chunk of them gives { sum: 0, weight: 0 }.
+   * was divided by (the rows, or with classWeights and labels Σ w[tᵢ]), and that weight; a chunk of labels
+   * that all weigh 0 gives { sum: 0, weight: 0 }.
    */
   weightedLoss(x: Tensor, t: Targets): { sum: number; weight: number } {
-    const total = this.forwardTotal(x, t, false), weight = this.divisor;
+    const total = this.forwardTotal(x, t), weight = this.divisor;
     if (weight === 0) {
-      this.loss = NaN;
+      this.loss = 0;
       return { sum: 0, weight: 0 };
     }
     return { sum: this.setLoss(total, weight) * weight, weight };
   }
 
-  /**
-   * forward()'s checks and kernels: writes y and returns the loss's sum, its divisor in this.divisor.
-   * `refuseWeightless`: a batch of labels that all weigh 0 is a RangeError, before anything is written.
-   */
-  private forwardTotal(x: Tensor, t: Targets, refuseWeightless: boolean): number {
+  /** forward()'s checks and kernels: writes y and returns the loss's sum, its divisor in this.divisor. */
+  private forwardTotal(x: Tensor, t: Targets): number {
     const [N, C] = this.checkInput(x, t);
     const rt = x.rt;
     t = ownTargets(rt, t); // before the buffers below are made: growing the memory would empty a tensor's data
     this.buffers ??= new Buffers(rt);
     const given = this.targets(t, N, C);
-    if (this.weights32 !== null) return this.weightedForward(x, given, N, C, refuseWeightless);
+    if (this.weights32 !== null) return this.weightedForward(x, given, N, C);
     this.divisor = N;
     const targets = this.smoothed(given, N, C);
     // soft targets may be this layer's last y (distillation): the kernel reads each row of t after writing y's
@@ -181,16 +182,13 @@ export class SoftmaxWithLoss {
    * (batchNormForward with mean 0, invStd 1, beta 0), then −Σ u·log(y + 1e-7) on u. Its divisor: Σ w[tᵢ]
    * over the batch for labels, the rows for one-hot or soft rows. backward() reads u.
    */
-  private weightedForward(x: Tensor, given: Tensor | IntTensor, N: number, C: number, refuseWeightless: boolean): number {
+  private weightedForward(x: Tensor, given: Tensor | IntTensor, N: number, C: number): number {
     const w = this.weights32!;
     let divisor = N;
     if (given instanceof IntTensor) {
       const labels = given.data;
       divisor = 0;
       for (let i = 0; i < N; i++) divisor += w[labels[i]];
-      if (divisor === 0 && refuseWeightless) {
-        throw new RangeError(`SoftmaxWithLoss.forward: every label of t has class weight 0 (classWeights), so the batch's weighted mean loss Σ w[tᵢ]·lossᵢ / Σ w[tᵢ] is 0/0 (PyTorch's NaN); a batch needs a label of positive weight`);
-      }
     }
     const buffers = this.buffers!, k = x.rt.unsafeKernels;
     // labels as one-hot rows (smoothLabels: keep 1, off 0) where smoothing has not made them rows already
@@ -288,13 +286,13 @@ export class SoftmaxWithLoss {
    * The gradient of the loss with respect to the last forward's x, (y − t) · dout / N, in a
    * tensor the layer owns (valid until its next backward); with classWeights (aᵢ·y − u) · dout / divisor,
    * u the weighted targets and aᵢ their row's sum (see weightedBackward). `dout`: a number, or a tensor whose first value is used.
-   * @throws Error after dispose(), before any forward, or after a net's evaluation of labels that all weigh 0; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite, or a label of the forward's t (in memory) is now outside [0, classes). Nothing is written then.
+   * The gradient of a batch of labels that all weigh 0 is 0.
+   * @throws Error after dispose() or before any forward; TypeError/RangeError if dout is a tensor that is not a live float tensor of the forward's runtime; RangeError if dout is not finite, or a label of the forward's t (in memory) is now outside [0, classes). Nothing is written then.
    */
   backward(dout: Tensor | number = 1): Tensor {
     const y = this.y, t = this.t;
     if (this.disposed) throw new Error('SoftmaxWithLoss.backward: used after dispose()');
     if (!y || !t || !this.buffers) throw new Error('SoftmaxWithLoss.backward: call forward first');
-    if (this.divisor === 0) throw new Error('SoftmaxWithLoss.backward: the last forward\'s labels all weigh 0 (classWeights): its loss has no gradient');
     if (typeof dout !== 'number') checkFloatTensor(y.rt, dout, 'SoftmaxWithLoss.backward: dout');
     const scale = typeof dout === 'number' ? dout : dout.data[0];
     if (!Number.isFinite(scale)) throw new RangeError(`SoftmaxWithLoss.backward: dout must be a finite number, got ${scale}`);
@@ -304,7 +302,8 @@ export class SoftmaxWithLoss {
     if (t instanceof IntTensor) checkLabels('SoftmaxWithLoss.backward', t.data, C);
     const dx = this.buffers.get('dx', y.shape);
     const k = y.rt.unsafeKernels;
-    if (this.weights32 !== null) this.weightedBackward(dx, y, t as Tensor, scale / this.divisor);
+    if (this.divisor === 0) k.fill(dx.ptr, 0, dx.size); // labels that all weigh 0: a loss of 0 whatever x is
+    else if (this.weights32 !== null) this.weightedBackward(dx, y, t as Tensor, scale / this.divisor);
     else if (t instanceof Tensor) k.softmaxCrossEntropyBackwardDense(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
     else k.softmaxCrossEntropyBackward(dx.ptr, y.ptr, t.ptr, N, C, scale / N);
     return dx;

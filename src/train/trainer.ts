@@ -1796,7 +1796,7 @@ function weightlessSet(set: string, classWeights: readonly number[]): string {
 
 /**
  * Refuses, naming `set`, labels whose first `rows` all weigh 0 under the net's classWeights: the set's loss would be
- * 0/0 (SoftmaxWithLoss refuses such a batch). One-hot rows are divided by their rows, never by the weights.
+ * 0/0 (a batch of them trains on nothing, a loss of 0). One-hot rows are divided by their rows, never by the weights.
  */
 function checkWeightedSet(network: Sequential, t: Targets, rows: number, set: string): void {
   const w = network.lastLayer.classWeights;

@@ -294,7 +294,8 @@ describe('classWeights: labels that all weigh 0', () => {
 
   it('without classWeights evaluate() keeps its bits: each chunk\'s mean times its rows, over the rows', () => {
     const W = rt.tensor([4, 3], randomArray(12, 7, -1, 1)), b = rt.tensor([3]);
-    // chunks of 3 rows (a mean times 3 is not always the sum it came from; times 4 it is)
+    // chunks of 3 rows: each chunk's mean times its rows, as before the weights were summed (not the chunks' raw sums,
+    // which the running sum cannot tell apart here: this pins the formula, as the Trainer's evaluateSet relies on it)
     const net = new Sequential(rt, [new Affine(W, b)], { evalBatchSize: 3 });
     const N = 200;
     const x = rt.tensor([N, 4], randomArray(N * 4, 8, -2, 2));

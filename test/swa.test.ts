@@ -416,6 +416,20 @@ describe('checkpoints and resume()', () => {
     r.dispose();
   });
 
+  it('the batch-norm pass resets the running statistics first (reset_running_stats): a NaN in them does not outlive it', async () => {
+    const r = await makeRuntime();
+    const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [4], outputSize: 2, useBatchnorm: true });
+    const d = blobs(r, 20, 1);
+    // a diverged statistic when the last epoch ends, before the pass
+    const norm = net.layers.find((l): l is BatchNormalization => l instanceof BatchNormalization)!;
+    const callbacks = { onEpochEnd: () => { norm.runningVar.data.fill(NaN); } };
+    const trainer = new Trainer(net, d.x, d.t, d.x, d.t, { epochs: 1, miniBatchSize: 5, swa: { start: 1 }, callbacks });
+    expect(trainer.train().swaModels).toBe(1);
+    expect(norm.runningVar.toArray().every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    trainer.dispose(); net.dispose(); d.x.dispose(); d.t.dispose();
+    r.dispose();
+  });
+
   it('saveModel\'s swa option and a file\'s swa.<name> tensors: every parameter and no layer state, of its shape, not beside ema.<name>', async () => {
     const r = await makeRuntime();
     const net = new MultiLayerNetExtend(r, { inputSize: 2, hiddenSizeList: [4], outputSize: 2, useBatchnorm: true });

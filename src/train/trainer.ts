@@ -1610,6 +1610,8 @@ export class Trainer {
     const rt = this.network.rt, k = rt.unsafeKernels;
     const x = this.data.x, n = this.data.length, B = this.batchSize;
     const momenta = norms.map((l) => l.momentum);
+    // reset_running_stats: the first batch's momentum 0 takes its statistics whole, but 0·NaN would keep a
+    // diverged run's NaN or Infinity
     for (const l of norms) {
       k.fill(l.runningMean.ptr, 0, l.runningMean.size);
       k.fill(l.runningVar.ptr, 1, l.runningVar.size);

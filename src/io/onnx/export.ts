@@ -319,16 +319,17 @@ class GraphPlan {
       const F = layer.gamma.size;
       const stats = () => [this.tensor(layer.gamma, [F], 'gamma'), this.tensor(layer.beta, [F], 'beta'),
         this.tensor(layer.runningMean, [F], 'runningMean'), this.tensor(layer.runningVar, [F], 'runningVar')];
-      const eps: Attribute = { name: 'epsilon', float: layer.eps };
+      // ONNX's momentum is the book's: running = momentum·running + (1 − momentum)·batch (a fine-tune after import uses it)
+      const eps: Attribute[] = [{ name: 'epsilon', float: layer.eps }, { name: 'momentum', float: layer.momentum }];
       if (layer.spatial) {
         images(F);
-        this.node('BatchNormalization', 'batchnorm', stats(), [eps]);
+        this.node('BatchNormalization', 'batchnorm', stats(), eps);
         return shape;
       }
       // per feature: ONNX's op normalises axis 1 of [N, C, ...] per channel, so N-D samples go through [N, F]
       fits(product(shape) === F, `${F} features a sample`);
       if (shape.length !== 1) this.node('Flatten', 'flatten', [], [{ name: 'axis', int: 1 }]);
-      this.node('BatchNormalization', 'batchnorm', stats(), [eps]);
+      this.node('BatchNormalization', 'batchnorm', stats(), eps);
       if (shape.length !== 1) this.node('Reshape', 'reshape', [this.constant('shape', [shape.length + 1], DATA_TYPE.INT64, int64Bytes([0, ...shape]))]);
       return shape;
     }

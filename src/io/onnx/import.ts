@@ -152,7 +152,9 @@ function readImportOptions(who: string, options: unknown): { inputShape: number[
   if (!Array.isArray(shape)) throw new TypeError(`${expected}, got ${describeValue(shape)}`);
   const dims: unknown[] = Array.from({ length: shape.length }, (_, i) => shape[i]); // each element read once
   if (!dims.every((d) => typeof d === 'number')) throw new TypeError(`${expected}, got [${dims.map((d) => describeValue(d)).join(', ')}]`);
-  if (dims.length === 0 || !dims.every((d) => Number.isInteger(d) && (d as number) > 0)) throw new RangeError(`${expected}, got [${dims.join(', ')}]`);
+  if (dims.length === 0 || !dims.every((d) => Number.isSafeInteger(d) && (d as number) > 0)) throw new RangeError(`${expected}, got [${dims.join(', ')}]`);
+  const values = (dims as number[]).reduce((p, d) => p * d, 1);
+  if (values > MAX_ELEMENTS) throw new RangeError(`${who}: options.inputShape [${dims.join(', ')}] has ${values} values a sample, more than a tensor holds (${MAX_ELEMENTS})`);
   return { inputShape: dims as number[] };
 }
 
@@ -437,7 +439,11 @@ function planNode(walk: Walk, node: OnnxNode, at: string, constants: Map<string,
       if (walk.model.graph.outputs[0].name !== node.outputs[0]) refuse(at, 'is not the graph\'s last node; simdnn has softmax only in its loss, so it reads a Softmax only at the end');
       if (walk.ours.length !== 1) refuse(at, `takes [N, ${walk.shape.join(', ')}]; simdnn reads a final softmax over [N, classes]`);
       const axis = normalizeAxis(at, a.int('axis', walk.opset >= 13 ? -1 : 1), walk.shape.length + 1);
-      if (axis !== walk.shape.length) refuse(at, `runs over axis ${axis}; simdnn's scores are over the last axis`);
+      // over the classes: from opset 13 the op runs over its one axis (every other sample axis must be 1, as
+      // after a GlobalAveragePool's [C, 1, 1]); before, over the axes from `axis` on (those before it must be 1)
+      const sample = walk.shape;
+      const overClasses = axis >= 1 && (walk.opset >= 13 ? sample.every((d, i) => i + 1 === axis || d === 1) : sample.slice(0, axis - 1).every((d) => d === 1));
+      if (!overClasses) refuse(at, `runs over axis ${axis} of [N, ${sample.join(', ')}] (opset ${walk.opset}), not over the classes; simdnn reads a final softmax over them`);
       walk.finalSoftmax = node.opType;
       return `left out: the net outputs the scores before the ${node.opType}`;
     }

@@ -9,6 +9,7 @@ export { layerActivations, type LayerActivation } from './activations.js';
 export { clipGradNorm, clipGradValue } from './clip.js';
 export { optimizeScalars } from './scalars.js';
 export type { MixupOptions } from './mixup.js';
+export type { SampleWeights, SampleWeightsRecord } from './sampler.js';
 export {
   lrFinder, lrFinderAsync, lrFinderRate, lrFinderSuggestions, smoothLosses, type LRFinderOptions, type LRFinderBaseOptions,
   type LRFinderAsyncOptions, type LRFinderResult, type LRFinderStep, type LRFinderStop, type LRSuggestions,

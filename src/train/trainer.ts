@@ -4,8 +4,8 @@
 // synchronous train() and the async fit() (which yields to the event loop
 // between pauses), so the two give the same bits for the same seed.
 // Batches are gathered by a kernel from a per-epoch seeded permutation (or
-// drawn with replacement, the book's np.random.choice), so a training step
-// allocates nothing.
+// drawn with replacement, the book's np.random.choice, or in proportion to
+// sampleWeights: sampler.ts), so a training step allocates nothing.
 import type { Targets } from '../layers/softmax-with-loss.js';
 import { Buffers } from '../layers/buffers.js';
 import { Sequential } from '../nets/sequential.js';
@@ -28,6 +28,7 @@ import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
 import { clipGradNorm, clipGradValue } from './clip.js';
 import { Mixup, checkMixup, type MixupOptions } from './mixup.js';
+import { WeightedSampler, balancedWeights, checkSampleWeights, type SampleWeights, type SampleWeightsRecord } from './sampler.js';
 
 /** A function of the gathered batch: changes `x` in place, or returns a tensor of x's shape to train on instead. */
 export type AugmentFn = (x: Tensor, t: Tensor | IntTensor) => Tensor | void;
@@ -156,9 +157,22 @@ export interface TrainerBaseOptions {
   miniBatchSize?: number;
   /**
    * How batches are drawn: 'permutation' (default: a seeded shuffle per epoch, every
-   * row once) or 'replacement' (the book's np.random.choice per batch, seeded).
+   * row once) or 'replacement' (the book's np.random.choice per batch, seeded; with
+   * sampleWeights, in proportion to the weights).
    */
   sampling?: 'permutation' | 'replacement';
+  /**
+   * Draw each batch with replacement in proportion to a weight per training row (PyTorch's
+   * `WeightedRandomSampler(weights, num_samples, replacement=True)`; an epoch is as many steps as without):
+   * a plain array, Float32Array or Float64Array of the training rows' length (finite numbers ≥ 0, not all 0;
+   * a row of weight 0 is never drawn), or 'balanced': each row weighs 1 / (the rows of its class: its label, or
+   * the first maximum of its one-hot row), so every class is drawn about equally often. Draws come from the
+   * runtime's seeded stream (a binary search of the weights' float64 cumulative sums), so a seeded run keeps its
+   * bits on every host and thread count, and resumes. sampling is then 'replacement' ('permutation' is refused).
+   * With validationSplit, only 'balanced' (computed on the training rows the split leaves): an array's rows
+   * would not be the training rows. Default: none.
+   */
+  sampleWeights?: SampleWeights;
   /**
    * Sets the optimizer's `lr` before every epoch or step. Its base rate is the optimizer's lr when a run starts from
    * its first step, unless that lr is the one the schedule left there (a second run then repeats the schedule).
@@ -447,6 +461,11 @@ export interface TrainerState {
   trainingRows?: number;
   sampling?: 'permutation' | 'replacement';
   /**
+   * TrainerOptions.sampleWeights' kind and a digest of the weights the batches were drawn with (null: none),
+   * which resume() refuses to change (absent in states written before it was recorded).
+   */
+  sampleWeights?: SampleWeightsRecord | null;
+  /**
    * TrainerOptions.ema's decay and mixup's alpha (null: the option was not given), which resume() refuses to change
    * past the first step (absent in states written before they were recorded).
    */
@@ -470,7 +489,7 @@ const TRAINER_KEY = 'trainer';
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
-  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa',
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa', 'sampleWeights',
 ]);
 const EMA_KEYS = new Set(['decay']);
 const SWA_KEYS = new Set(['start', 'lr', 'annealEpochs', 'annealStrategy']);
@@ -487,6 +506,20 @@ function checkEarlyStoppingState(es: NonNullable<TrainerState['earlyStopping']>,
   if (!((best === null || typeof best === 'number') && Number.isSafeInteger(wait) && wait >= 0 && Number.isSafeInteger(bestEpoch) && bestEpoch >= 0 && bestEpoch <= epoch)) {
     throw new TypeError(`Trainer.resume: earlyStopping must be { best: a number or null, wait: a count, bestEpoch: an epoch done (0 to ${epoch}) }, got { best: ${shown(best)}, wait: ${shown(wait)}, bestEpoch: ${shown(bestEpoch)} }`);
   }
+}
+
+/**
+ * A state's sampleWeights record, refused before resume() writes when the weights differ from this Trainer's (their
+ * digests: other weights draw other rows from the same stream); a state written before it was recorded passes.
+ */
+function checkSampleWeightsState(theirs: unknown, ours: SampleWeightsRecord | null): void {
+  if (theirs === undefined) return;
+  const record = theirs !== null && typeof theirs === 'object' ? theirs as { kind?: unknown; digest?: unknown } : null;
+  const digest = theirs === null ? null : record !== null ? record.digest : theirs;
+  if (digest === (ours?.digest ?? null)) return;
+  const describe = (kind: unknown, d: unknown) => (d === null ? 'none'
+    : `${kind === 'balanced' ? "'balanced'" : 'given weights'} (digest ${typeof d === 'string' ? d.slice(0, 16) : shown(d)})`);
+  throw new RangeError(`Trainer.resume: the state's run drew its batches with sampleWeights ${describe(record?.kind, digest)}, this Trainer with ${describe(ours?.kind, ours?.digest ?? null)}: a resumed run must draw as the interrupted one did`);
 }
 
 /** Refuses a swa option that is not SwaOptions, naming the field, and swa beside ema. */
@@ -623,6 +656,8 @@ export class Trainer {
   private readonly faults: WorkerFaultRecord[] = [];
   /** TrainerOptions.mixup's draws and buffers (null without the option). */
   private readonly mixup: Mixup | null = null;
+  /** TrainerOptions.sampleWeights' table (null without the option). */
+  private readonly sampler: WeightedSampler | null = null;
   /** The last step's gradient norm before clipping (with clipGradNorm), for its StepEvent. */
   private gradNorm = NaN;
 
@@ -647,7 +682,7 @@ export class Trainer {
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
-      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup, swa,
+      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup, swa, sampleWeights,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
@@ -668,6 +703,13 @@ export class Trainer {
     if (!(Number.isInteger(miniBatchSize) && miniBatchSize > 0)) throw badNumber(miniBatchSize, `Trainer: miniBatchSize must be a positive integer, got ${shown(miniBatchSize)}`);
     if (sampling !== 'permutation' && sampling !== 'replacement') throw new RangeError(`Trainer: sampling must be 'permutation' or 'replacement', got ${shown(sampling)}`);
     if (N === 0) throw new RangeError('Trainer: xTrain is empty');
+    const rowWeights = sampleWeights === undefined ? null : checkSampleWeights(sampleWeights, N);
+    if (rowWeights !== null && options.sampling === 'permutation') {
+      throw new TypeError("Trainer: sampleWeights draws batches with replacement, and sampling is 'permutation': leave sampling out (or 'replacement')");
+    }
+    if (rowWeights instanceof Float64Array && validationSplit !== undefined) {
+      throw new TypeError("Trainer: sampleWeights as an array weighs xTrain's rows, and validationSplit holds some of them out: give sampleWeights 'balanced' (computed on the training rows the split leaves), or the validation set as validation");
+    }
     if (xTest.shape[0] === 0) throw new RangeError('Trainer: xTest is empty (accuracy on 0 rows is undefined)');
     this.classes = classesOf(network, xTrain);
     checkTargets(rt, 'tTrain', tTrain, N, this.classes);
@@ -752,7 +794,7 @@ export class Trainer {
     }
     this.options = options;
     this.bestValue = this.noBest;
-    this.sampling = sampling;
+    this.sampling = rowWeights !== null ? 'replacement' : sampling;
 
     // from here on the Trainer allocates: a failure part way (memory running out, a run longer than its
     // schedule defines) frees what it made, as dispose() would
@@ -796,6 +838,9 @@ export class Trainer {
       if (ema) this.ema = new ParamAverage(network, ema.decay);
       if (swa) this.swa = new SwaAverage(network);
       if (mixup) this.mixup = new Mixup(mixup.alpha, this.buffers, this.classes);
+      // in JS memory: the training rows' labels (after a split) read once
+      if (rowWeights === 'balanced') this.sampler = new WeightedSampler(balancedWeights(this.data.t, n, this.classes), 'balanced');
+      else if (rowWeights !== null) this.sampler = new WeightedSampler(rowWeights, 'given');
     } catch (e) {
       this.release();
       throw e;
@@ -1079,9 +1124,9 @@ export class Trainer {
     };
   }
 
-  /** What the position's steps are counted in (TrainerState.batchSize, trainingRows, sampling). */
-  private stepping(): Required<Pick<TrainerState, 'batchSize' | 'trainingRows' | 'sampling'>> {
-    return { batchSize: this.batchSize, trainingRows: this.data.length, sampling: this.sampling };
+  /** What the position's steps are counted in and drawn with (TrainerState.batchSize, trainingRows, sampling, sampleWeights). */
+  private stepping(): Required<Pick<TrainerState, 'batchSize' | 'trainingRows' | 'sampling' | 'sampleWeights'>> {
+    return { batchSize: this.batchSize, trainingRows: this.data.length, sampling: this.sampling, sampleWeights: this.sampler ? { ...this.sampler.record } : null };
   }
 
   /**
@@ -1136,7 +1181,8 @@ export class Trainer {
    * A state it refuses (a wrong format, optimizer, parameter shape, schedule state, random stream or record; ema
    * averages this Trainer has no ema option for, none past the first step when it has one, or of other keys or
    * shapes than the parameters'; past the first step, another ema decay, mixup alpha or swa option than the state's
-   * run had; a swa average or count that does not fit the position), throws with the Trainer, net, optimizer,
+   * run had; a swa average or count that does not fit the position; another batch size, training rows, sampling
+   * or sampleWeights than the state's run drew with), throws with the Trainer, net, optimizer,
    * schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
@@ -1168,6 +1214,7 @@ export class Trainer {
     for (const key of ['batchSize', 'trainingRows', 'sampling'] as const) {
       if (s[key] !== undefined && s[key] !== stepping[key]) throw new RangeError(`Trainer.resume: the state's run has ${key} ${String(s[key])}, this Trainer ${stepping[key]}: a resumed run must step as the interrupted one did`);
     }
+    checkSampleWeightsState(s.sampleWeights, stepping.sampleWeights);
     if (this.options.earlyStopping && s.earlyStopping) checkEarlyStoppingState(s.earlyStopping, s.epoch, this.monitor);
     const opt = this.optimizer;
     if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');
@@ -1486,7 +1533,11 @@ export class Trainer {
         try {
           let idx: number;
           if (this.sampling === 'permutation') idx = this.order.ptr + b * B * 4;
-          else { drawIndices(rt, choice, u, B, n); idx = choice.ptr; }
+          else {
+            if (this.sampler) this.sampler.draw(rt, choice, u, B);
+            else drawIndices(rt, choice, u, B, n);
+            idx = choice.ptr;
+          }
           // the gather reads x and t by address: rows the caller disposed since (fit() awaits between steps) would be read freed
           checkTensor(rt, x, 'Trainer: xTrain');
           checkTensor(rt, t, 'Trainer: tTrain');

@@ -58,6 +58,8 @@ export interface TrainSettings {
   labelSmoothing?: number;
   /** One weight per class of the net's loss (SoftmaxWithLossOptions.classWeights); absent: unweighted. */
   classWeights?: number[];
+  /** Class-balanced batches: TrainerOptions.sampleWeights 'balanced' (absent: uniform draws). */
+  balanced?: true;
   /** Threads for the kernels (1: the calling thread only; 'auto': one per core, the runtime's lazy default). */
   threads: number | 'auto';
   epochs: number;
@@ -100,7 +102,7 @@ export interface TrainSettings {
 }
 
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
-const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing', 'classWeights',
+const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing', 'classWeights', 'balanced',
   'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
   'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
@@ -161,6 +163,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'dropout', value: 'ratio', help: "dropout after each hidden activation, the book's form (mlp-extend)" },
   { name: 'label-smoothing', value: 'x', help: "label smoothing ε in [0, 1] of the loss: targets t·(1 − ε) + ε/classes (PyTorch's and Keras's label_smoothing; the reported losses include it)" },
   { name: 'class-weights', value: 'w0,w1,...', help: "one weight per class of the loss, each a finite number >= 0, not all 0 (PyTorch's CrossEntropyLoss weight, Keras's class_weight): the mean loss is sum w[t]*loss / sum w[t]; the reported losses include them" },
+  { name: 'balanced', help: "class-balanced batches: each drawn with replacement, each training row weighted 1/(the rows of its class), so every class is drawn about equally often (PyTorch's WeightedRandomSampler with those weights; with --val-split, over the rows it leaves); an epoch is as many steps as without. --class-weights weights the loss instead" },
   { name: 'epochs', value: 'n', default: '5', help: 'passes over the training set' },
   { name: 'iterations', value: 'n', help: "optimizer steps in all instead of --epochs (the book's iters_num)" },
   // 16, not the book's 100: on 8,000 digits, 5 epochs of 100 (400 steps) reach only ~0.92 test
@@ -397,6 +400,7 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     dropout,
     labelSmoothing,
     classWeights,
+    balanced: values.balanced === true ? true : undefined,
     threads,
     hidden,
     activation: oneOf('activation', get('activation'), ACTIVATIONS),
@@ -670,7 +674,7 @@ function storedTrainerState(file: string, text: string): Record<string, unknown>
 /** The JSON type of each setting a checkpoint stores ('count': a positive integer). */
 const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
-  l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', classWeights: 'array', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
+  l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', classWeights: 'array', balanced: 'boolean', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
   trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
   earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number', mixup: 'number', swa: 'object',
 };
@@ -771,6 +775,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.lrSchedule ? { lrSchedule: makeSchedule(s.lrSchedule) } : {}),
       ...(augment ? { augment } : {}),
       ...(s.valSplit !== undefined ? { validationSplit: s.valSplit } : {}),
+      ...(s.balanced ? { sampleWeights: 'balanced' as const } : {}),
       ...(s.clipGradNorm !== undefined ? { clipGradNorm: s.clipGradNorm } : {}),
       ...(s.clipGradValue !== undefined ? { clipGradValue: s.clipGradValue } : {}),
       ...(s.ema !== undefined ? { ema: { decay: s.ema } } : {}),
@@ -806,7 +811,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     if (!s.quiet) {
       const params = Object.entries(s.optimizerParams).map(([k, v]) => ` ${k} ${v}`).join('');
       const length = s.iterations !== undefined ? `${s.iterations} steps` : `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${trainer.iterPerEpoch} steps`;
-      io.stderr.write(`simdnn: ${describeNet(net.spec)}, ${s.optimizer}${params}, batch ${trainer.batchSize}, ${length}, ` +
+      io.stderr.write(`simdnn: ${describeNet(net.spec)}, ${s.optimizer}${params}, batch ${trainer.batchSize}${s.balanced ? ' (class-balanced)' : ''}, ${length}, ` +
         `${s.data} (${trainer.trainingRows} train${s.valSplit !== undefined ? ` / ${data.xTrain.shape[0] - trainer.trainingRows} validation` : ''} / ${data.xTest.shape[0]} test)` +
         `${s.resume !== undefined ? `, resumed from ${s.resume}` : ''}\n`);
     }

@@ -6,7 +6,9 @@
 // and read back by loadModelAsync from the host's own Response; and the Trainer's
 // path (fit() with batch norm, dropout, decay, AdamW, a schedule, sampling with
 // replacement, a validation split, augmentation; label smoothing, mixup, an EMA of
-// the weights, a one-cycle schedule, clipping): parameters and epoch records. Plain
+// the weights, a one-cycle schedule, clipping; class weights, class-balanced
+// sampling, stochastic weight averaging with SWALR and its batch-norm pass):
+// parameters and epoch records. Plain
 // JavaScript with no import, so Node, Chromium, workerd, Bun and Deno all load
 // it as is; the caller passes the simdnn module it imported and the runtime.
 
@@ -116,12 +118,20 @@ async function fitHash(simdnn, rt) {
     epochs: 2, miniBatchSize: 20, optimizer: 'momentum', mixup: { alpha: 0.4 }, ema: { decay: 0.9 }, clipGradNorm: 1,
     lrSchedule: new simdnn.OneCycleLR({ maxLr: 0.1, totalSteps: 12 }),
   }) });
+  // class weights on the loss, class-balanced batches (cumulative sums searched), SWA from epoch 2 with SWALR's
+  // cosine annealing and the batch-norm pass over the averaged weights
+  const weighted = new simdnn.MultiLayerNetExtend(rt, {
+    inputSize: 784, hiddenSizeList: [32], outputSize: 10, useBatchnorm: true, classWeights: [1, 2, 0.5, 1, 1, 3, 1, 1, 0.25, 1],
+  });
+  runs.push({ net: weighted, trainer: new simdnn.Trainer(weighted, x, labels, x, labels, {
+    epochs: 4, miniBatchSize: 20, optimizer: 'sgd', sampleWeights: 'balanced', swa: { start: 2, lr: 0.02, annealEpochs: 2 },
+  }) });
   const records = [];
   for (const { trainer } of runs) {
     const result = await trainer.fit();
     records.push(result.epochs.map(({ seconds: _, ...rest }) => rest));
   }
-  const params = [await hashParams(mlp), await hashParams(conv), await hashParams(smooth)];
+  const params = [await hashParams(mlp), await hashParams(conv), await hashParams(smooth), await hashParams(weighted)];
   for (const { net, trainer } of runs) { trainer.dispose(); net.dispose(); }
   augment.dispose();
   for (const tensor of [x, labels, images.x, imageLabels]) tensor.dispose();

@@ -18,6 +18,9 @@ export { MAX_ELEMENTS } from './runtime/tensor.js';
 export { MAX_WINDOW } from './layers/convolution.js';
 /** @internal the first Affine's W shape where it sets a net's rows' size, for the subpath bundles (onnx) */
 export { firstAffineW } from './nets/samples.js';
+/** @internal a named net's layers from its spec, and a summary of layers given as plans, for the subpath bundles (onnx) */
+export { netLayout, type LayoutLayer, type NetLayout } from './nets/registry.js';
+export { summarizePlans, type LayerPlan, type ShapeRule } from './nets/summary.js';
 export type { WasmSource } from './runtime/source.js';
 export type { AllocatorStats } from './runtime/allocator.js';
 export * from './layers/index.js';

@@ -15,7 +15,7 @@ import { runCli } from './helpers/cli.js';
 import { writeModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { readModelFile } from '../src/node/model-file.js';
-import { MultiLayerNet, SimpleConvNet } from '../src/index.js';
+import { formatSummary, MultiLayerNet, SimpleConvNet } from '../src/index.js';
 import { exportOnnx, inspectOnnx } from '../src/io/onnx/index.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { rng } from './helpers/runtime.js';
@@ -92,7 +92,32 @@ describe('simdnn info of an ONNX model', () => {
     expect(conv.code, conv.stderr).toBe(0);
     expect(conv.stdout).toMatch(/^output {8}'y': probabilities \(the net leaves the model's last Softmax out: its predict gives the scores\)$/m);
     expect(conv.stdout).toMatch(/^input {9}'x' \[N, 1, 28, 28\]/m);
-    expect(conv.stdout).toMatch(/^layers {8}Convolution, Relu, Pooling, Flatten, Affine, Relu, Affine$/m);
+    // the named SimpleConvNet comes back, without the Flatten the export writes before its Affine (which flattens)
+    expect(conv.stdout).toMatch(/^layers {8}Convolution, Relu, Pooling, Affine, Relu, Affine$/m);
+  });
+
+  it('says which net importOnnx makes (the named net simdnn exported, or a Sequential and why) and prints its summary', async () => {
+    const bytes = await readFile(mlpOnnx);
+    const indented = (b: Uint8Array) => formatSummary(inspectOnnx(b).summary).split('\n').map((l) => `  ${l}`).join('\n');
+    const r = await runCli(['info', mlpOnnx]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^layers {8}Affine, Relu, Affine\narchitecture  mlp 784-30-10 relu init he \(the named net simdnn exported: importOnnx rebuilds it, a model file can save it\)\nnodes$/m);
+    expect(r.stdout.endsWith(`\nsummary\n${indented(bytes)}\n`), r.stdout).toBe(true);
+    expect(indented(bytes)).toMatch(/^ {2}Affine \[W1, b1\] +\(None, 30\) +23,550$/m);
+    // the same table as the model file it was exported from
+    expect((await runCli(['info', mlpFile])).stdout).toContain(`\nsummary\n${indented(bytes)}\n`);
+    // without its spec: a Sequential of the layers, and why; its own summary
+    const m = onnxProto.onnx.ModelProto.decode(bytes);
+    m.metadataProps = [];
+    const plain = file('plain.onnx'), plainBytes = onnxProto.onnx.ModelProto.encode(m).finish();
+    await writeFile(plain, plainBytes);
+    const p = await runCli(['info', plain]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/^architecture {2}a Sequential of these layers: the model carries no 'simdnn\.net' \(the spec simdnn's export writes of a named net\)$/m);
+    expect(p.stdout.endsWith(`\nsummary\n${indented(plainBytes)}\n`), p.stdout).toBe(true);
+    // --json holds them: the spec, or null and the reason
+    expect(JSON.parse((await runCli(['info', '--json', mlpOnnx])).stdout)).toMatchObject({ spec: { kind: 'mlp' }, sequentialBecause: null, summary: { trainable: 23860 } });
+    expect(JSON.parse((await runCli(['info', '--json', plain])).stdout)).toMatchObject({ spec: null, sequentialBecause: expect.stringMatching(/^the model carries no/) });
   });
 
   it('--json: inspectOnnx\'s answer whole, with the file, its format and its size', async () => {
@@ -160,7 +185,7 @@ describe('simdnn predict of an ONNX model', () => {
   it('gives a conv net images [1, 28, 28] and a model of [28, 28] its digits as 28×28, as the model files score them', async () => {
     const convFromFile = await predicted(convFile);
     const convFromOnnx = await predicted(convOnnx);
-    expect(convFromOnnx.net).toMatch(/^ONNX \(simdnn.*\) Convolution Relu Pooling Flatten Affine Relu Affine, /);
+    expect(convFromOnnx.net).toMatch(/^ONNX \(simdnn.*\) Convolution Relu Pooling Affine Relu Affine, /); // the named net's layers
     expect({ ...convFromOnnx, model: '', net: '' }).toEqual({ ...convFromFile, model: '', net: '' });
     // the trained MLP taking [28, 28] (a Flatten first): the same values in the same order as [784]
     const rt = await createRuntime({ seed: 1 });

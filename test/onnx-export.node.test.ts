@@ -346,7 +346,7 @@ describe('the bytes, read by onnx-proto', () => {
     }
     const bn = g.node!.find((n) => n.opType === 'BatchNormalization')!;
     expect(bn.input).toEqual(['layers.0.gemm', 'gamma1', 'beta1', 'runningMean1', 'runningVar1']);
-    expect(bn.attribute!.map((a) => [a.name, a.f, a.type])).toEqual([['epsilon', Math.fround(1e-6), 1]]);
+    expect(bn.attribute!.map((a) => [a.name, a.f, a.type])).toEqual([['epsilon', Math.fround(1e-6), 1], ['momentum', Math.fround(0.9), 1]]);
     expect(m.metadataProps!.map((e) => [e.key, JSON.parse(e.value!)])).toEqual([['simdnn.net', net.spec]]);
     net.dispose();
   });

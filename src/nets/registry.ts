@@ -4,6 +4,7 @@
 // rebuild it anywhere. New named nets need an entry here.
 import { convOutputSize } from '../layers/convolution.js';
 import { activation } from '../layers/activations.js';
+import { Dropout } from '../layers/dropout.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { describeValue, shown } from '../runtime/tensor.js';
 import type { ConvParam } from './conv-stack.js';
@@ -166,16 +167,48 @@ const CONSTRUCTORS: Readonly<Record<NetKind, string>> = { mlp: 'MultiLayerNet', 
  * option for a bad option (the constructor's own check, as netTensorShapes makes it).
  */
 export function netSummary(spec: NetSpec): NetSummary {
-  const who = 'netSummary: spec';
+  const layout = netLayout(spec, 'netSummary: spec');
+  return summarizePlans(layout.layers, { shape: layout.inputShape, given: false }, layout.labelSmoothing, layout.classWeights);
+}
+
+/**
+ * @internal A named net's layer as its constructor builds it: its summary plan, and the options that plan does not
+ * show (a Dropout's ratio and form, a BatchNormalization's eps and momentum, a Pooling's mode).
+ */
+export interface LayoutLayer extends LayerPlan {
+  dropout?: { ratio: number; inverted: boolean };
+  batchNorm?: { eps: number; momentum: number };
+  poolMode?: 'max' | 'avg';
+}
+
+/** @internal The layers of the net a spec describes, its input shape (a conv net fixes it; an MLP takes [inputSize]) and its loss. */
+export interface NetLayout {
+  layers: LayoutLayer[];
+  inputShape: number[];
+  /** Whether the net fixes its input shape (net.inputShape), as the conv nets do. */
+  fixesInput: boolean;
+  labelSmoothing: number;
+  classWeights: number[] | null;
+}
+
+/**
+ * @internal The layout of the net `spec` describes (what buildNet(rt, spec) builds), from the spec alone: no runtime,
+ * no memory (simdnn/onnx's importOnnx matches a graph against it before it builds the named net).
+ * @throws as netSummary, naming `who` and `who.options`.
+ */
+export function netLayout(spec: NetSpec, who = 'netLayout: spec'): NetLayout {
   const checked = checkNetSpec(spec, who);
   // read once: the options checked are the options laid out
   const s = { kind: checked.kind, options: { ...checked.options } } as NetSpec;
   try {
-    return summaryOfSpec(s);
+    return layoutOfSpec(s);
   } catch (e) {
     throw asOptionError(e, s.kind, `${who}.options`);
   }
 }
+
+/** MultiLayerNetExtend's batch norms (per feature): momentum 0.9, BatchNormalization's default eps. */
+const MLP_BATCH_NORM = { eps: 1e-6, momentum: 0.9 };
 
 /**
  * A refusal of a spec's options by the constructor's checks (`MultiLayerNet: hiddenSizeList[0] …`) or the
@@ -188,11 +221,11 @@ function asOptionError(e: unknown, kind: NetKind, where: string): unknown {
   return e instanceof TypeError ? new TypeError(message, { cause: e }) : new RangeError(message, { cause: e });
 }
 
-/** netSummary of a spec read once. */
-function summaryOfSpec(spec: NetSpec): NetSummary {
+/** netLayout of a spec read once. */
+function layoutOfSpec(spec: NetSpec): NetLayout {
   const { params, state } = netTensorGroups(spec);
   const shapes: Record<string, number[]> = { ...params, ...state };
-  const layer = (name: string, rule: ShapeRule, keys: string[] = [], stateKeys: string[] = []): LayerPlan =>
+  const layer = (name: string, rule: ShapeRule, keys: string[] = [], stateKeys: string[] = []): LayoutLayer =>
     ({ name, rule, params: keys.map((k) => [k, shapes[k]]), state: stateKeys.map((k) => [k, shapes[k]]) });
   const affine = (i: number) => layer('Affine', { kind: 'affine', inputs: shapes[`W${i}`][0], outputs: shapes[`W${i}`][1] }, [`W${i}`, `b${i}`]);
   const conv = (i: number, p: ConvParam) => {
@@ -200,22 +233,29 @@ function summaryOfSpec(spec: NetSpec): NetSummary {
     return layer('Convolution', { kind: 'conv', channels, filters, filterH, filterW, stride: p.stride ?? 1, pad: p.pad ?? 0 }, [`W${i}`, `b${i}`]);
   };
   const keep = (name: string) => layer(name, { kind: 'keep' });
-  const pool = layer('Pooling', { kind: 'pool', poolH: 2, poolW: 2, stride: 2, pad: 0 }); // the conv nets' 2×2 max pooling
-  const layers: LayerPlan[] = [];
+  // a layer object only (no memory until its first forward): the ratio and form the constructors give theirs
+  const dropout = (ratio: number): LayoutLayer => {
+    const d = new Dropout(ratio);
+    return { ...keep('Dropout'), dropout: { ratio: d.ratio, inverted: d.inverted } };
+  };
+  const pool: LayoutLayer = { ...layer('Pooling', { kind: 'pool', poolH: 2, poolW: 2, stride: 2, pad: 0 }), poolMode: 'max' }; // the conv nets' 2×2 max pooling
+  const layers: LayoutLayer[] = [];
   let inputShape: number[], labelSmoothing: number, classWeights: number[] | null;
+  const fixesInput = spec.kind === 'simple-conv' || spec.kind === 'deep-conv';
   switch (spec.kind) {
     case 'mlp': case 'mlp-extend': {
-      const plan = spec.kind === 'mlp' ? { ...planMultiLayerNet(spec.options), useBatchnorm: false, useDropout: false } : planMultiLayerNetExtend(spec.options);
+      const plan = spec.kind === 'mlp' ? { ...planMultiLayerNet(spec.options), useBatchnorm: false, useDropout: false, dropoutRatio: 0 } : planMultiLayerNetExtend(spec.options);
       const { sizes } = plan;
       const act = activation(plan.activation).name; // a layer object only: no memory
       for (let i = 1; i < sizes.length; i++) {
         layers.push(affine(i));
         if (i === sizes.length - 1) break;
         if (plan.useBatchnorm) {
-          layers.push(layer('BatchNormalization', { kind: 'features', features: sizes[i] }, [`gamma${i}`, `beta${i}`], [`runningMean${i}`, `runningVar${i}`]));
+          const norm = layer('BatchNormalization', { kind: 'features', features: sizes[i] }, [`gamma${i}`, `beta${i}`], [`runningMean${i}`, `runningVar${i}`]);
+          layers.push({ ...norm, batchNorm: MLP_BATCH_NORM });
         }
         layers.push(keep(act));
-        if (plan.useDropout) layers.push(keep('Dropout'));
+        if (plan.useDropout) layers.push(dropout(plan.dropoutRatio));
       }
       inputShape = [sizes[0]];
       labelSmoothing = plan.labelSmoothing;
@@ -236,12 +276,12 @@ function summaryOfSpec(spec: NetSpec): NetSummary {
         layers.push(conv(i + 1, p), keep('Relu'));
         if (i % 2 === 1) layers.push(pool);
       });
-      layers.push(affine(7), keep('Relu'), keep('Dropout'), affine(8), keep('Dropout'));
+      layers.push(affine(7), keep('Relu'), dropout(0.5), affine(8), dropout(0.5));
       inputShape = o.inputDim;
       labelSmoothing = o.labelSmoothing;
       classWeights = o.classWeights;
       break;
     }
   }
-  return summarizePlans(layers, { shape: inputShape, given: false }, labelSmoothing, classWeights);
+  return { layers, inputShape, fixesInput, labelSmoothing, classWeights };
 }

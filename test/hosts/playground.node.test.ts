@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, run, serveStatic, type StaticServer } from './serve.js';
 import viteConfig from '../../web/vite.config.js';
-import { MultiLayerNet, OneCycleLR, inspectModel, softmax } from '../../src/index.js';
+import { Affine, MultiLayerNet, OneCycleLR, Sequential, inspectModel, softmax } from '../../src/index.js';
 import { exportOnnx, importOnnx, inspectOnnx } from '../../src/io/onnx/index.js';
 import { createRuntime } from '../../src/node/runtime.js';
 
@@ -476,15 +476,15 @@ describe('the playground\'s Download ONNX, and ONNX models loaded', { timeout: 2
         }
       }
       // the MLP's ONNX file loads back in place of the conv net (told by its bytes: the download's name has no
-      // extension) and predicts what the MLP did; with no spec it downloads as ONNX again, not as .safetensors
+      // extension) and predicts what the MLP did; simdnn's export carries the net's spec, so it imports as the
+      // MultiLayerNet it was and saves as .safetensors as well as ONNX
       const mlp = downloaded.get('mlp')!;
       await p.setInputFiles('#load', mlp.file);
       await p.waitForFunction(() => document.querySelector('#status')!.textContent!.startsWith('Loaded'), null, { timeout: 30_000 });
       expect(await p.textContent('#status')).toMatch(/^Loaded \S+: ONNX from simdnn, Affine Relu Affine, 15910 parameters$/);
       expect(await drawOne(p)).toEqual(mlp.shown);
-      await p.click('#save');
-      await p.waitForFunction(() => document.querySelector('#error')!.textContent !== '', null, { timeout: 30_000 });
-      expect(await p.textContent('#error')).toBe('this model came from an ONNX file: it has no simdnn architecture to save as .safetensors; download it as ONNX');
+      const [saved] = await Promise.all([p.waitForEvent('download', { timeout: 30_000 }), p.click('#save')]);
+      expect(inspectModel(await readFile((await saved.path())!)).spec?.kind).toBe('mlp');
       const [again] = await Promise.all([p.waitForEvent('download', { timeout: 30_000 }), p.click('#save-onnx')]);
       const first = inspectOnnx(await readFile(mlp.file)), second = inspectOnnx(await readFile((await again.path())!));
       expect({ ...second, metadata: {} }).toEqual({ ...first, metadata: {} }); // the spec the first recorded is the trained net's, which an import has not
@@ -493,6 +493,20 @@ describe('the playground\'s Download ONNX, and ONNX models loaded', { timeout: 2
       const narrow = path.join(out, 'narrow.onnx');
       await writeFile(narrow, exportOnnx(narrowNet));
       narrowNet.dispose();
+      // an ONNX model of no simdnn architecture (here a Sequential's: no spec) predicts, and saves as ONNX only
+      const W = rt.tensor([784, 10], Float32Array.from({ length: 7840 }, (_, i) => Math.sin(i) / 10)), b = rt.tensor([10]);
+      const plainNet = new Sequential(rt, [new Affine(W, b)]);
+      const plain = path.join(out, 'plain.onnx');
+      await writeFile(plain, exportOnnx(plainNet));
+      plainNet.dispose(); W.dispose(); b.dispose();
+      await p.setInputFiles('#load', plain);
+      const loaded = (name: string) => p.waitForFunction((n) => document.querySelector('#status')!.textContent!.startsWith(`Loaded ${n}:`), name, { timeout: 30_000 });
+      await loaded('plain.onnx');
+      await p.click('#save');
+      await p.waitForFunction(() => document.querySelector('#error')!.textContent !== '', null, { timeout: 30_000 });
+      expect(await p.textContent('#error')).toBe('this model came from an ONNX file: it has no simdnn architecture to save as .safetensors; download it as ONNX');
+      await p.setInputFiles('#load', mlp.file);
+      await loaded(path.basename(mlp.file));
       const refused = path.join(out, 'refused.onnx');
       const bytes = Uint8Array.from(await readFile(mlp.file));
       const relu = bytes.findIndex((_, i) => String.fromCharCode(...bytes.subarray(i, i + 4)) === 'Relu');

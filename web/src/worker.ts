@@ -46,8 +46,9 @@ const images = (x: Tensor) => x.reshape([x.shape[0], 1, 28, 28]);
 const conv = { xTrain: images(data.xTrain), xTest: images(data.xTest) };
 
 /**
- * The current model: a named net (trained here, or loaded from a .safetensors file), or an ONNX model's net
- * (importOnnx), which has no spec and so saves as ONNX only.
+ * The current model: a named net (trained here, loaded from a .safetensors file, or from an ONNX file simdnn
+ * exported, which importOnnx rebuilds by its spec), or another ONNX model's Sequential, which has no spec and so
+ * saves as ONNX only.
  */
 let model: Sequential | null = null;
 /** One sample's shape the model takes: [784] or [1, 28, 28]; an ONNX model's own ([28, 28], [1, 784], …). */

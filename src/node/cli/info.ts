@@ -1,7 +1,7 @@
 // `simdnn info FILE|URL`: what a model file holds, from its header alone (of a
 // URL, only the header is downloaded), and a summary of its net's layers
 // computed from the architecture the header records, without building the net;
-// of an ONNX model, what inspectOnnx tells of the net importOnnx would make.
+// of an ONNX model, what inspectOnnx tells of the net importOnnx would make, with its summary.
 import { isNetTensor, type ModelInfo } from '../../io/model.js';
 import { inspectOnnx, type OnnxModelInfo } from '../../io/onnx/import.js';
 import { netSummary } from '../../nets/registry.js';
@@ -75,10 +75,13 @@ async function onnxInfo(file: string, inputShape: number[] | undefined, json: bo
     `output        '${m.outputName}': ${m.finalSoftmax ? `${m.finalSoftmax === 'Softmax' ? 'probabilities' : 'log-probabilities'} (the net leaves the model's last ${m.finalSoftmax} out: its predict gives the scores)` : 'the scores, as predict gives them'}`,
     `parameters    ${m.parameters.toLocaleString('en-US')}`,
     `layers        ${m.layers.join(', ')}`,
+    `architecture  ${m.spec ? `${describeNet(m.spec)} (the named net simdnn exported: importOnnx rebuilds it, a model file can save it)` : `a Sequential of these layers: ${m.sequentialBecause}`}`,
     'nodes',
     ...m.nodes.map((n) => `  ${(n.name || '(unnamed)').padEnd(nameWidth)}  ${n.opType.padEnd(opWidth)}  → ${n.becomes}`),
     'metadata',
     ...Object.entries(m.metadata).map(([k, v]) => `  ${k}: ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} characters)` : v}`),
+    'summary',
+    ...formatSummary(m.summary).split('\n').map((l) => `  ${l}`),
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -117,7 +120,7 @@ export const infoCommand: Command = {
   name: 'info',
   summary: 'show a model file (or an ONNX model): architecture, parameter count, optimizer, metadata',
   positionals: 'FILE|URL',
-  description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata, and a summary of the\nnet\'s layers (output shapes, parameters), computed from the architecture\nwithout building the net. Of an http(s) URL, only the header is downloaded.\nAn ONNX model (a .onnx file or URL, or a file whose bytes are ONNX\'s) is read as\nsimdnn/onnx\'s importOnnx reads it: producer, IR version and opset, input and output,\nthe layers of the net it would make, their parameter count and what each node becomes;\na model simdnn cannot import exactly is an error naming the node (exit 1).',
+  description: 'Reads the header of a model file (safetensors) and prints its architecture,\nparameter count, tensors, saved optimizer and metadata, and a summary of the\nnet\'s layers (output shapes, parameters), computed from the architecture\nwithout building the net. Of an http(s) URL, only the header is downloaded.\nAn ONNX model (a .onnx file or URL, or a file whose bytes are ONNX\'s) is read as\nsimdnn/onnx\'s importOnnx reads it: producer, IR version and opset, input and output,\nthe layers of the net it would make (the named net of a model simdnn exported), their\nparameter count, what each node becomes and the summary of the net;\na model simdnn cannot import exactly is an error naming the node (exit 1).',
   options: [{ name: 'json', help: 'print one JSON object on stdout' }, INPUT_SHAPE_OPTION, READ_TIMEOUT_OPTION],
   examples: ['simdnn info model.safetensors', 'simdnn info https://example.com/models/digits.safetensors', 'simdnn info model.onnx --json'],
   run: info,

@@ -16,9 +16,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { link, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-web';
-import onnxProto from 'onnx-proto';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import * as ort from 'onnxruntime-web';
+import {
+  FLOAT, INT64, float, init, int, int64s, ints, model, node, onnx, ortRun, str, valueInfo, type Dim, type GraphSpec, type IAttribute, type INode, type ITensor,
+} from './helpers/onnx.js';
 import { expectRefused, type ErrorClass } from './helpers/refused.js';
 import { runCli } from './helpers/cli.js';
 import { Affine, BatchNormalization, Convolution, Dropout, MultiLayerNet, Pooling, Sequential, Tanh } from '../src/index.js';
@@ -30,10 +32,6 @@ import { writeModelFile } from '../src/node/model-file.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 
-const { onnx } = onnxProto;
-type INode = onnxProto.onnx.INodeProto;
-type ITensor = onnxProto.onnx.ITensorProto;
-type IAttribute = onnxProto.onnx.IAttributeProto;
 
 let rt: Runtime;
 let tmp: string;
@@ -60,46 +58,7 @@ const t = (shape: number[], lo = -1, hi = 1) => {
 
 // ---- models built with onnx-proto, as in onnx-import.node.test.ts ----------------------------------------
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT, INT64 = onnx.TensorProto.DataType.INT64;
-const AT = onnx.AttributeProto.AttributeType;
-const int = (i: number): IAttribute => ({ type: AT.INT, i });
-const float = (f: number): IAttribute => ({ type: AT.FLOAT, f });
-const ints = (v: number[]): IAttribute => ({ type: AT.INTS, ints: v });
-const str = (s: string): IAttribute => ({ type: AT.STRING, s: new TextEncoder().encode(s) });
-function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, IAttribute> = {}, name = outputs[0]): INode {
-  return { opType, input: inputs, output: outputs, name, attribute: Object.entries(attrs).map(([n, a]) => ({ name: n, ...a })) };
-}
-const init = (name: string, dims: number[], values: Float32Array): ITensor =>
-  ({ name, dims, dataType: FLOAT, rawData: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) });
-const int64s = (name: string, values: number[]): ITensor => ({ name, dims: [values.length], dataType: INT64, int64Data: values });
-type Dim = number | string | null;
-const valueInfo = (name: string, dims: Dim[]) => ({
-  name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (d === null ? {} : typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-});
-interface Spec {
-  nodes: INode[]; inits: ITensor[]; input: [string, Dim[]]; output: [string, Dim[]];
-  opset?: number; opsetDomain?: string; producer?: string; irVersion?: number; extraInputs?: Array<[string, Dim[]]>;
-}
-function model(g: Spec): Uint8Array {
-  return new Uint8Array(onnx.ModelProto.encode({
-    irVersion: g.irVersion ?? 8, producerName: g.producer ?? 'pytorch', opsetImport: [{ domain: g.opsetDomain ?? '', version: g.opset ?? 13 }],
-    graph: {
-      name: 'test', node: g.nodes, initializer: g.inits,
-      input: [valueInfo(...g.input), ...(g.extraInputs ?? []).map(([n, d]) => valueInfo(n, d))], output: [valueInfo(...g.output)],
-    },
-  }).finish());
-}
 const refused = (bytes: Uint8Array, message: RegExp) => expectRefused(rt, () => importOnnx(rt, bytes), OnnxError, message);
-
-async function ortRun(bytes: Uint8Array, input: string, x: Float32Array, dims: number[]): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  try {
-    const out = await session.run({ [input]: new ort.Tensor('float32', x, dims) });
-    return out[session.outputNames[0]].data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
 
 /** 32 float32 ulps of the output's scale, as onnx-export.node.test.ts allows ORT (a mapping gone wrong moves outputs by 1e-3 of it and more). */
 function expectNear(got: Float32Array, want: Float32Array, what: string): void {
@@ -229,7 +188,7 @@ describe('decodeOnnx: the numbers as written', () => {
 });
 
 describe('import: what the onnx-import tests left open', () => {
-  const gemm = (attrs: Record<string, IAttribute>, W: Float32Array, b: ITensor, extra: Partial<Spec> = {}) => model({
+  const gemm = (attrs: Record<string, IAttribute>, W: Float32Array, b: ITensor, extra: Partial<GraphSpec> = {}) => model({
     nodes: [node('Gemm', ['x', 'W', 'b'], ['y'], attrs, 'fc')], inits: [init('W', [3, 2], W), b], input: ['x', ['N', 3]], output: ['y', ['N', 2]], ...extra,
   });
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import onnxProto from 'onnx-proto';
 import { makeRuntime, randomArray } from './helpers/runtime.js';
+import { maxDiff, ortOutput as ortRun } from './helpers/onnx.js';
 import { expectRefused as refused, type ErrorClass } from './helpers/refused.js';
 import { runCli } from './helpers/cli.js';
 import {
@@ -47,29 +48,6 @@ afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
  */
 const ULPS = 32;
 const tolerance = (want: Float32Array) => ULPS * 2 ** -23 * Math.max(1, ...Array.from(want, Math.abs));
-
-/** The model's output for x in ONNX Runtime Web (wasm, 1 thread, all graph optimizations, as a deployment runs it). */
-async function ortRun(bytes: Uint8Array, x: Float32Array, dims: readonly number[], names = { input: 'x', output: 'y' }): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  try {
-    const out = await session.run({ [names.input]: new ort.Tensor('float32', x, [...dims]) });
-    const y = out[names.output];
-    return { data: y.data as Float32Array, dims: y.dims };
-  } finally {
-    await session.release();
-  }
-}
-
-/** The largest |a[i] − b[i]| (Infinity for other lengths or a NaN). */
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
-  }
-  return d;
-}
 
 /** Exports `net`, runs the model in ORT on x and expects net.predict(x) (or its softmax) within the tolerance. */
 async function expectOrtMatches(net: Sequential, x: Tensor, options: ExportOnnxOptions = {}): Promise<Uint8Array> {

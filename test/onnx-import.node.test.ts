@@ -5,9 +5,11 @@
 // OnnxError naming the byte or the node, leaving the runtime's memory as it was.
 // (.node: ONNX Runtime Web's loader in Node is what runs the models here.)
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import * as ort from 'onnxruntime-web';
-import onnxProto from 'onnx-proto';
 import { makeRuntime, randomArray, expectBits } from './helpers/runtime.js';
+import * as ort from 'onnxruntime-web';
+import {
+  FLOAT, float, init, int, int64s, ints, maxDiff, model as buildModel, node, onnx, ortRun, str, type GraphSpec, type INode, type ITensor,
+} from './helpers/onnx.js';
 import { expectRefused } from './helpers/refused.js';
 import {
   Affine, BatchNormalization, Convolution, DeepConvNet, Dropout, GlobalAveragePooling, InstanceNormalization, LayerNormalization, MultiLayerNet,
@@ -17,10 +19,6 @@ import { exportOnnx, importOnnx, inspectOnnx, OnnxError } from '../src/io/onnx/i
 import { decodeOnnx } from '../src/io/onnx/decode.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 
-const { onnx } = onnxProto;
-type INode = onnxProto.onnx.INodeProto;
-type ITensor = onnxProto.onnx.ITensorProto;
-type IAttribute = onnxProto.onnx.IAttributeProto;
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -41,67 +39,10 @@ const tolerance = (want: Float32Array) => 64 * 2 ** -23 * Math.max(1, ...Array.f
 
 // ---- building ONNX models as the exporters write them ---------------------------------------------------
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT, INT64 = onnx.TensorProto.DataType.INT64;
-const A = onnx.AttributeProto.AttributeType;
-const int = (i: number): IAttribute => ({ type: A.INT, i });
-const float = (f: number): IAttribute => ({ type: A.FLOAT, f });
-const ints = (v: number[]): IAttribute => ({ type: A.INTS, ints: v });
-const str = (s: string): IAttribute => ({ type: A.STRING, s: new TextEncoder().encode(s) });
-
-function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, IAttribute> = {}, name = outputs[0]): INode {
-  return { opType, input: inputs, output: outputs, name, attribute: Object.entries(attrs).map(([n, a]) => ({ name: n, ...a })) };
-}
-
-/** A float32 initializer as raw_data (PyTorch's form) or float_data. */
-function init(name: string, dims: number[], values: Float32Array, form: 'raw' | 'floats' = 'raw'): ITensor {
-  return form === 'raw'
-    ? { name, dims, dataType: FLOAT, rawData: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) }
-    : { name, dims, dataType: FLOAT, floatData: Array.from(values) };
-}
-const int64s = (name: string, values: number[]): ITensor => ({ name, dims: [values.length], dataType: INT64, int64Data: values });
-
-type Dim = number | string;
-const valueInfo = (name: string, dims: Dim[]) => ({
-  name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-});
-
-interface GraphSpec { nodes: INode[]; inits: ITensor[]; input: [string, Dim[]]; output: [string, Dim[]]; opset?: number; producer?: string; extraInputs?: Array<[string, Dim[]]> }
-
-function model(g: GraphSpec): Uint8Array {
-  // a copy: in Node protobufjs gives a Buffer, whose slice() is a view
-  return new Uint8Array(onnx.ModelProto.encode({
-    irVersion: 8, producerName: g.producer ?? 'pytorch', producerVersion: '2.1.0',
-    opsetImport: [{ domain: '', version: g.opset ?? 13 }],
-    graph: {
-      name: 'test', node: g.nodes, initializer: g.inits,
-      input: [valueInfo(...g.input), ...(g.extraInputs ?? []).map(([n, d]) => valueInfo(n, d))], output: [valueInfo(...g.output)],
-    },
-  }).finish());
-}
+const model = (g: GraphSpec) => buildModel({ producerVersion: '2.1.0', ...g });
 
 let seed = 1000;
 const rand = (n: number, lo = -1, hi = 1) => randomArray(n, seed++, lo, hi);
-
-/** The model's output for x in ONNX Runtime Web (wasm, 1 thread). */
-async function ortRun(bytes: Uint8Array, input: string, x: Float32Array, dims: number[]): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  try {
-    const out = await session.run({ [input]: new ort.Tensor('float32', x, dims) });
-    return out[session.outputNames[0]].data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
-  }
-  return d;
-}
 
 /** Imports `bytes`, runs predict and ORT on the same x and expects them within the tolerance; returns the import (net disposed). */
 async function expectSameAsOrt(bytes: Uint8Array, dims: number[], lo = -1, hi = 1) {
@@ -268,7 +209,7 @@ describe('PyTorch- and tf2onnx-style models, against ONNX Runtime', () => {
   it('Dropout (opset 13, a constant ratio) and Identity: the identity in predict, an inverted Dropout for training', async () => {
     const bytes = model({
       nodes: [
-        node('Constant', [], ['ratio'], { value: { type: A.TENSOR, t: init('', [], Float32Array.of(0.25)) } }),
+        node('Constant', [], ['ratio'], { value: { type: onnx.AttributeProto.AttributeType.TENSOR, t: init('', [], Float32Array.of(0.25)) } }),
         node('Gemm', ['x', 'W1', 'b1'], ['h'], { transB: int(1) }), node('Relu', ['h'], ['r']),
         node('Dropout', ['r', 'ratio'], ['d', 'mask']), node('Identity', ['d'], ['i']),
         node('Gemm', ['i', 'W2', 'b2'], ['y'], { transB: int(1) }),
@@ -286,7 +227,7 @@ describe('PyTorch- and tf2onnx-style models, against ONNX Runtime', () => {
     for (const [shapeName, shape, constant] of [['s', [0, -1], true], ['s', [-1, 32], false]] as const) {
       const bytes = model({
         nodes: [
-          ...(constant ? [node('Constant', [], [shapeName], { value: { type: A.TENSOR, t: int64s('', [...shape]) } })] : []),
+          ...(constant ? [node('Constant', [], [shapeName], { value: { type: onnx.AttributeProto.AttributeType.TENSOR, t: int64s('', [...shape]) } })] : []),
           node('Conv', ['x', 'W', 'b'], ['c'], { kernel_shape: ints([3, 3]) }), node('Tanh', ['c'], ['t']),
           node('Reshape', ['t', shapeName], ['f']), node('Gemm', ['f', 'W2', 'b2'], ['y'], { transB: int(1) }),
         ],

@@ -109,10 +109,14 @@ async function openModel(rt: Runtime, arg: string, model: string, inputShape: nu
   return { net: loaded.net, description: describeNet(loaded.net.spec), inputShape: o.inputSize !== undefined ? [o.inputSize] : [...(o.inputDim ?? [1, 28, 28])] };
 }
 
-/** An ONNX model in one line: 'ONNX (pytorch 2.4.0, opset 17) Affine Relu Affine, 79,510 parameters'. */
+/**
+ * An ONNX model in one line: 'ONNX (pytorch 2.4.0, opset 17) Affine Relu Affine, 79,510 parameters', or for a named
+ * net simdnn exported (importOnnx read its spec) that net as a model file's is described: 'ONNX (simdnn 0.1.0, opset 13) mlp 784-100-10 …'.
+ */
 function describeOnnx(m: OnnxModelInfo): string {
   const producer = [m.producerName, m.producerVersion].filter((s) => s !== '').join(' ');
-  return `ONNX (${producer ? `${producer}, ` : ''}opset ${m.opset}) ${m.layers.join(' ')}, ${m.parameters.toLocaleString('en-US')} parameters`;
+  const net = m.spec !== null ? describeNet(m.spec) : `${m.layers.join(' ')}, ${m.parameters.toLocaleString('en-US')} parameters`;
+  return `ONNX (${producer ? `${producer}, ` : ''}opset ${m.opset}) ${net}`;
 }
 
 /** A sample's shape without its leading 1s ([1, 28, 28] → [28, 28]): what it holds, whatever its rank. */

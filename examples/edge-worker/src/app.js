@@ -216,8 +216,8 @@ async function loadModelOnce(wasm, load) {
  * an ONNX model given with --onnx, so that such a model is refused at build time.
  */
 export function servable(rt, net) {
-  // a conv net fixes its sample shape ([1, 28, 28]); an MLP takes rows of 784
-  const inputShape = net.inputShape ?? [LIMITS.inputSize];
+  // a conv net fixes its sample shape ([1, 28, 28]); an MLP takes rows of its first Affine's inputs
+  const inputShape = net.inputShape ?? [net.layers.find((l) => l.name === 'Affine')?.W.shape[0] ?? LIMITS.inputSize];
   // the pixels in their order, as one image: a row of 784 or 28 × 28, leading 1s aside ([1, 784], [1, 28, 28]);
   // a [16, 7, 7] takes as many values, but they would not be an image to it
   const first = inputShape.findIndex((d) => d !== 1);

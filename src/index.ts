@@ -16,6 +16,8 @@ export { badNumber, shown } from './runtime/tensor.js';
 export { MAX_ELEMENTS } from './runtime/tensor.js';
 /** @internal the largest window, stride and pad a Convolution or Pooling takes, for the subpath bundles (onnx) */
 export { MAX_WINDOW } from './layers/convolution.js';
+/** @internal a file's caller metadata checked (saveModel's rule), for the subpath bundles (onnx) */
+export { checkMetadata } from './io/model.js';
 /** @internal the first Affine's W shape where it sets a net's rows' size, for the subpath bundles (onnx) */
 export { firstAffineW } from './nets/samples.js';
 /** @internal a named net's layers from its spec, and a summary of layers given as plans, for the subpath bundles (onnx) */

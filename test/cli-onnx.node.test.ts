@@ -86,7 +86,7 @@ describe('simdnn info of an ONNX model', () => {
       'parameters    23,860',
       'layers        Affine, Relu, Affine',
     ]);
-    expect(r.stdout).toMatch(/^nodes\n {2}layers\.0\.gemm {2}Gemm {2}→ Affine \[784, 30\]\n {2}layers\.1\.relu {2}Relu {2}→ Relu\n {2}layers\.2\.gemm {2}Gemm {2}→ Affine \[30, 10\]\nmetadata\n {2}simdnn\.net: \{"kind":"mlp"/m);
+    expect(r.stdout).toMatch(/^nodes\n {2}layers\.0\.gemm {2}Gemm {2}→ Affine \[784, 30\]\n {2}layers\.1\.relu {2}Relu {2}→ Relu\n {2}layers\.2\.gemm {2}Gemm {2}→ Affine \[30, 10\]\nmetadata\n {2}train\.settings: \{"net":"mlp".*\n {2}train\.result: \{"epochs":1,.*\n {2}simdnn\.net: \{"kind":"mlp"/m);
     // the model's final Softmax, which the net leaves out, is said
     const conv = await runCli(['info', convOnnx]);
     expect(conv.code, conv.stderr).toBe(0);

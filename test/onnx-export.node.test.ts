@@ -337,6 +337,9 @@ describe('the bytes, read by onnx-proto', () => {
     expect(attrs(1)).toEqual({ kernel_shape: [2, 3], strides: [1, 1], pads: [0, 0, 0, 0], count_include_pad: 1 });
     expect(dimsOf(m.graph!.output![0])).toEqual(['N', 2, 3, 2]);
     expect(m.metadataProps).toEqual([]);
+    // options.metadata: the caller's strings, before a named net's spec
+    const meta = decode(exportOnnx(net, { metadata: { trainedOn: 'digits', testAcc: '0.9585' } }));
+    expect(meta.metadataProps!.map((e) => [e.key, e.value])).toEqual([['trainedOn', 'digits'], ['testAcc', '0.9585']]);
     net.dispose();
   });
 
@@ -392,6 +395,9 @@ describe('bad input: refused naming the argument, nothing allocated', () => {
       [{ inputName: 'z', outputName: 'z' }, TypeError, /^exportOnnx: options\.inputName and options\.outputName are both 'z'/],
       [{ probabilities: 'yes' }, TypeError, /^exportOnnx: options\.probabilities must be true or false, got the string "yes"$/],
       [{ producerVersion: 1 }, TypeError, /^exportOnnx: options\.producerVersion must be a string, got number 1$/],
+      [{ metadata: null }, TypeError, /^exportOnnx: metadata must be an object of strings, got null$/],
+      [{ metadata: { 'simdnn.net': '{}' } }, TypeError, /^exportOnnx: metadata key 'simdnn\.net' is reserved/],
+      [{ metadata: { epochs: 3 } }, TypeError, /^exportOnnx: metadata\['epochs'\] must be a string \(ONNX metadata_props hold strings\), got number$/],
       [{ inputShape: 4 }, TypeError, /^exportOnnx: options\.inputShape: expected one sample's dimensions as positive integers, got number 4$/],
       [{ inputShape: [] }, RangeError, /options\.inputShape: .* got \[\]$/],
       [{ inputShape: [2, 0] }, RangeError, /options\.inputShape: .* got \[2, 0\]$/],
@@ -424,7 +430,7 @@ describe('simdnn export', () => {
     randomizeParams(net, 55);
     trainForwards(net, [8, 784], 56);
     const model = path.join(tmp, 'model.safetensors'), out = path.join(tmp, 'model.onnx');
-    await writeModelFile(model, net);
+    await writeModelFile(model, net, { metadata: { trainedOn: 'digits' } });
     const r = await runCli(['export', model, out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -437,6 +443,9 @@ describe('simdnn export', () => {
     const got = await ortRun(bytes, x.toArray(), [3, 784]);
     expect(maxDiff(got.data, expected)).toBeLessThanOrEqual(tolerance(expected));
     expect(decode(bytes).producerVersion, 'the package version').toMatch(/^\d+\.\d+\.\d+/);
+    // the model file's metadata travels with it, before the spec
+    expect(decode(bytes).metadataProps!.map((e) => e.key)).toEqual(['trainedOn', 'simdnn.net']);
+    expect(decode(bytes).metadataProps![0].value).toBe('digits');
 
     const r2 = await runCli(['export', model, out, '--probabilities', '--batch', '3', '--json']);
     expect(r2.code).toBe(0);

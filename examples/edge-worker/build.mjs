@@ -80,9 +80,10 @@ if (args.onnx) {
   }
   await writeFile(onnxFile, bytes);
 } else {
-  const { net } = loadModel(rt, await readFile(modelFile));
+  // the same net and the model file's metadata (what it was trained on, its test accuracy)
+  const { net, metadata } = loadModel(rt, await readFile(modelFile));
   const { version } = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
-  await writeFile(onnxFile, exportOnnx(net, { producerVersion: version }));
+  await writeFile(onnxFile, exportOnnx(net, { producerVersion: version, metadata }));
   net.dispose();
 }
 await rt.dispose();

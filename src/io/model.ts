@@ -195,6 +195,21 @@ function savedOptimizer(who: string, optimizer: Optimizer): { saved: SavedOptimi
 const MAX_ARRAY_LENGTH = 2 ** 32 - 1;
 
 /**
+ * @internal The caller's metadata for a file (saveModel's, exportOnnx's): an object of strings whose keys do not start
+ * with 'simdnn.' (simdnn's own), copied. `holds` says why values are strings, in the error naming `who`.
+ */
+export function checkMetadata(who: string, metadata: unknown, holds: string): Record<string, string> {
+  if (metadata === null || typeof metadata !== 'object') throw new TypeError(`${who}: metadata must be an object of strings, got ${describeValue(metadata)}`);
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (k.startsWith(RESERVED_PREFIX)) throw new TypeError(`${who}: metadata key '${k}' is reserved (keys starting with '${RESERVED_PREFIX}' are simdnn's)`);
+    if (typeof v !== 'string') throw new TypeError(`${who}: metadata['${k}'] must be a string (${holds}), got ${typeof v}`);
+    meta[k] = v;
+  }
+  return meta;
+}
+
+/**
  * The model as safetensors bytes, in pieces of at most `chunkBytes` (the
  * header first). Takes a named net (MultiLayerNet, MultiLayerNetExtend,
  * SimpleConvNet, DeepConvNet or buildNet's: a NamedNet, whose spec the file
@@ -209,13 +224,7 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
   checkOptions(who, options, SAVE_KEYS);
   const { optimizer, metadata = {}, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
   if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 4)) throw new RangeError(`${who}: chunkBytes must be an integer >= 4, got ${shown(chunkBytes)}`);
-  if (metadata === null || typeof metadata !== 'object') throw new TypeError(`${who}: metadata must be an object of strings, got ${describeValue(metadata)}`);
-  const meta: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metadata)) {
-    if (k.startsWith(RESERVED_PREFIX)) throw new TypeError(`${who}: metadata key '${k}' is reserved (keys starting with '${RESERVED_PREFIX}' are simdnn's)`);
-    if (typeof v !== 'string') throw new TypeError(`${who}: metadata['${k}'] must be a string (safetensors metadata holds strings only), got ${typeof v}`);
-    meta[k] = v;
-  }
+  const meta = checkMetadata(who, metadata, 'safetensors metadata holds strings only');
   meta[FORMAT_KEY] = FORMAT_VERSION;
   meta[NET_KEY] = JSON.stringify(named.spec);
   if (options.ema !== undefined && options.swa !== undefined) throw new TypeError(`${who}: give ema or swa, not both (a file holds one average of the parameters)`);

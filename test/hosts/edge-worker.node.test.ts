@@ -74,8 +74,11 @@ describe('the ONNX worker in workerd (model.onnx: the same net, exported, read b
     const { version } = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
     expect(info.format).toBe('onnx');
     expect(info.onnx).toEqual({ producerName: 'simdnn', producerVersion: version, opset: 13, irVersion: 8, inputShape: [784], finalSoftmax: null });
-    // the metadata is the ONNX model's: exportOnnx records the named net's spec
+    // the metadata is the ONNX model's: exportOnnx records the named net's spec, and build.mjs the model file's metadata
     expect(JSON.parse(info.model['simdnn.net'])).toMatchObject({ kind: 'mlp', options: { inputSize: 784, hiddenSizeList: [64], outputSize: 10 } });
+    const fileModel = (await (await fetch(`${url}/`)).json()).model;
+    expect(fileModel.testAcc).toMatch(/^0\.\d{4}$/);
+    for (const key of ['trainedOn', 'epochs', 'testAcc']) expect(info.model[key], key).toBe(fileModel[key]);
     expect(info.limits).toEqual((await (await fetch(`${url}/`)).json()).limits);
     expect(info.fineTunes).toBe(0);
   });

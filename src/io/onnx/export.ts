@@ -18,7 +18,7 @@
 //   Flatten                → Flatten (axis 1)
 //   SoftmaxWithLoss        → nothing (the output is the logits, as predict's), or Softmax with `probabilities`
 import {
-  Affine, BatchNormalization, checkFlag, checkFloatTensor, checkOptions, Convolution, convOutputSize, describeValue,
+  Affine, BatchNormalization, checkFlag, checkMetadata, checkFloatTensor, checkOptions, Convolution, convOutputSize, describeValue,
   Dropout, firstAffineW, Flatten, FrozenNet, GlobalAveragePooling, InstanceNormalization, LayerNormalization, Pooling,
   Relu, Sequential, shown, Sigmoid, Tanh, type Layer, type NetSpec, type Tensor,
 } from '../../index.js';
@@ -45,6 +45,11 @@ export interface ExportOnnxOptions {
   outputName?: string;
   /** ModelProto.producer_version, e.g. the simdnn version that trained the net (the CLI writes its own); default: none. */
   producerVersion?: string;
+  /**
+   * Strings to record in the model's metadata_props (e.g. what it was trained on, its test accuracy), as saveModel's
+   * metadata: keys starting with 'simdnn.' are simdnn's (a named net's spec goes in as `simdnn.net`). Default: none.
+   */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** The metadata_props key of a named net's spec (`net.spec` as JSON), as model files record it. */
@@ -53,7 +58,7 @@ export const ONNX_SPEC_KEY = 'simdnn.net';
 /** ModelProto.ir_version written: 8 (ONNX 1.10 to 1.12, which brought opset 17). */
 export const ONNX_IR_VERSION = 8;
 
-const KEYS = new Set(['inputShape', 'batch', 'probabilities', 'inputName', 'outputName', 'producerVersion']);
+const KEYS = new Set(['inputShape', 'batch', 'probabilities', 'inputName', 'outputName', 'producerVersion', 'metadata']);
 const WHO = 'exportOnnx';
 
 /** One attribute of a node. */
@@ -83,6 +88,7 @@ interface Checked {
   inputName: string;
   outputName: string;
   producerVersion: string | undefined;
+  metadata: Record<string, string>;
 }
 
 /**
@@ -141,7 +147,9 @@ export function encodeOnnx(net: Sequential, options: ExportOnnxOptions = {}): On
     w.string(MODEL.producerName, 'simdnn');
     if (o.producerVersion !== undefined) w.string(MODEL.producerVersion, o.producerVersion);
     w.message(MODEL.opsetImport, (s) => { s.string(OPSET.domain, ''); s.int(OPSET.version, plan.opset); });
-    if (spec) w.message(MODEL.metadataProps, (e) => { e.string(ENTRY.key, ONNX_SPEC_KEY); e.string(ENTRY.value, JSON.stringify(spec)); });
+    for (const [key, value] of [...Object.entries(o.metadata), ...(spec ? [[ONNX_SPEC_KEY, JSON.stringify(spec)]] : [])]) {
+      w.message(MODEL.metadataProps, (e) => { e.string(ENTRY.key, key); e.string(ENTRY.value, value); });
+    }
     w.message(MODEL.graph, (g) => {
       g.string(GRAPH.name, graphName);
       for (const node of plan.nodes) g.message(GRAPH.node, nodeBody(node));
@@ -158,7 +166,7 @@ function checkExportOptions(options: ExportOnnxOptions): Checked {
   if (options === null || typeof options !== 'object') throw new TypeError(`${WHO}: options must be an object, got ${describeValue(options)}`);
   const o: ExportOnnxOptions = { ...options };
   checkOptions(WHO, o, KEYS);
-  const { batch = 'N', probabilities = false, inputName = 'x', outputName = 'y', producerVersion } = o;
+  const { batch = 'N', probabilities = false, inputName = 'x', outputName = 'y', producerVersion, metadata = {} } = o;
   checkFlag(WHO, 'options.probabilities', probabilities);
   if (typeof batch === 'number') {
     if (!(Number.isSafeInteger(batch) && batch > 0)) throw new RangeError(`${WHO}: options.batch must be a positive integer or a name, got ${batch}`);
@@ -170,7 +178,8 @@ function checkExportOptions(options: ExportOnnxOptions): Checked {
   }
   if (inputName === outputName) throw new TypeError(`${WHO}: options.inputName and options.outputName are both '${inputName}'; the graph's input and output need names of their own`);
   if (producerVersion !== undefined && typeof producerVersion !== 'string') throw new TypeError(`${WHO}: options.producerVersion must be a string, got ${describeValue(producerVersion)}`);
-  return { inputShape: o.inputShape === undefined ? undefined : checkShape(o.inputShape), batch, probabilities, inputName, outputName, producerVersion };
+  const meta = checkMetadata(WHO, metadata, 'ONNX metadata_props hold strings');
+  return { inputShape: o.inputShape === undefined ? undefined : checkShape(o.inputShape), batch, probabilities, inputName, outputName, producerVersion, metadata: meta };
 }
 
 /** options.inputShape copied (each element read once) and checked: positive integers, at least one. */

@@ -46,7 +46,7 @@ async function exportModel({ values, positionals, io, signal }: CommandContext):
     loaded.optimizer?.dispose();
     const net: NamedNet = loaded.net;
     try {
-      const onnx = encodeOnnx(net, { batch, probabilities, producerVersion: packageVersion() });
+      const onnx = encodeOnnx(net, { batch, probabilities, producerVersion: packageVersion(), metadata: loaded.metadata });
       await writeFileAtomic(out, onnx.bytes);
       const report: ExportReport = {
         model, net: describeNet(net.spec), out, bytes: onnx.bytes.length, opset: onnx.opset, input: onnx.input, output: onnx.output, probabilities,

@@ -7,6 +7,7 @@ import type { OnnxDim, OnnxModel, OnnxNode, OnnxTensor } from './decode.js';
 import {
   attributes, broadcastBias, epsilon, floatsOf, intsOf, normalizeAxis, refuse, type Attributes,
 } from './values.js';
+import type { OnnxModelInfo } from './import.js';
 
 /** What each node of the graph became. */
 export interface ImportedNode {
@@ -44,17 +45,8 @@ export function layerName(p: Planned): string {
   return LAYER_NAMES[p.kind];
 }
 
-/** The model planned: its layers, its input and output, what each node became. */
-export interface Plan {
-  layers: Planned[];
-  inputShape: number[];
-  batch: number | string | null;
-  inputName: string;
-  outputName: string;
-  finalSoftmax: 'Softmax' | 'LogSoftmax' | null;
-  opset: number;
-  nodes: ImportedNode[];
-}
+/** The model planned: its layers, and its input and output and what each node became, as OnnxModelInfo tells them. */
+export type Plan = Pick<OnnxModelInfo, 'inputShape' | 'batch' | 'inputName' | 'outputName' | 'finalSoftmax' | 'opset' | 'nodes'> & { layers: Planned[] };
 
 /** The ops that compute each value alone, so in any order of the values. */
 const ELEMENTWISE = new Set(['Relu', 'Sigmoid', 'Tanh', 'Dropout', 'Identity']);

@@ -77,7 +77,7 @@ export const exportCommand: Command = {
   name: 'export',
   summary: 'write a model file as an ONNX model (for ONNX Runtime, TensorRT, …)',
   positionals: 'FILE OUT',
-  description: 'Reads a model file (safetensors, from simdnn train --save) and writes its net as an\nONNX model with its weights to OUT: opset 13 (17 with layer normalization), float32,\nthe input named x and the output y, with a symbolic batch dimension N unless --batch\nfixes it. The output is the logits, as predict gives them, or with --probabilities\ntheir softmax. OUT is written atomically (a temporary file renamed over it).',
+  description: 'Reads a model file (safetensors, from simdnn train --save) and writes its net as an\nONNX model with its weights to OUT: opset 13 (17 with layer normalization), float32,\nthe input named x and the output y, with a symbolic batch dimension N unless --batch\nfixes it. The output is the logits, as predict gives them, or with --probabilities\ntheir softmax. The model file\'s metadata (what simdnn train recorded) goes into the\nONNX model\'s metadata_props. OUT is written atomically (a temporary file renamed over it).',
   options: [
     { name: 'probabilities', help: 'end the graph with a Softmax: the output is the class probabilities' },
     { name: 'batch', value: 'n', help: 'fix the batch dimension to n (default: symbolic, N)' },

@@ -15,7 +15,7 @@ import { runCli } from './helpers/cli.js';
 import { writeModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { readModelFile } from '../src/node/model-file.js';
-import { Affine, formatSummary, MultiLayerNet, Sequential, SimpleConvNet } from '../src/index.js';
+import { Affine, BatchNormalization, Convolution, Flatten, formatSummary, MultiLayerNet, Sequential, SimpleConvNet } from '../src/index.js';
 import { exportOnnx, inspectOnnx } from '../src/io/onnx/index.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { rng } from './helpers/runtime.js';
@@ -118,6 +118,52 @@ describe('simdnn info of an ONNX model', () => {
     // --json holds them: the spec, or null and the reason
     expect(JSON.parse((await runCli(['info', '--json', mlpOnnx])).stdout)).toMatchObject({ spec: { kind: 'mlp' }, sequentialBecause: null, summary: { trainable: 23860 } });
     expect(JSON.parse((await runCli(['info', '--json', plain])).stdout)).toMatchObject({ spec: null, sequentialBecause: expect.stringMatching(/^the model carries no/) });
+  });
+
+  it('each node line says what the net importOnnx makes does with the node: the named net\'s Affine flattens, a Sequential holds a Flatten', async () => {
+    /** The node lines' targets, and the layers they name in order (a line naming a layer starts with its name). */
+    const nodes = (stdout: string) => {
+      const lines = stdout.slice(stdout.indexOf('\nnodes\n') + '\nnodes\n'.length, stdout.indexOf('\nmetadata\n')).split('\n');
+      const becomes = lines.map((l) => ({ op: l.trim().split(/ +/)[1], becomes: l.slice(l.indexOf('→ ') + 2) }));
+      return { becomes, layers: becomes.map((n) => n.becomes.match(/^[A-Z][A-Za-z]+/)?.[0]).filter((name) => name !== undefined) };
+    };
+    const layersLine = (stdout: string) => stdout.match(/^layers {8}(.*)$/m)![1].split(', ');
+    const flattenOf = (stdout: string) => nodes(stdout).becomes.filter((n) => n.op === 'Flatten').map((n) => n.becomes);
+    // the named SimpleConvNet (its spec in the model): no Flatten layer, its Affine takes [N, 4, 12, 12] as rows of 576
+    const named = await runCli(['info', convOnnx]);
+    expect(named.code, named.stderr).toBe(0);
+    expect(flattenOf(named.stdout)).toEqual(["dropped: the named net's Affine after it flattens each sample to [576] itself, as the book's Affine does"]);
+    expect(nodes(named.stdout).layers).toEqual(layersLine(named.stdout));
+    expect(layersLine(named.stdout)).not.toContain('Flatten');
+    // the same graph without its spec: a Sequential, which holds the Flatten
+    const m = onnxProto.onnx.ModelProto.decode(await readFile(convOnnx));
+    m.metadataProps = [];
+    const plain = file('conv-plain.onnx');
+    await writeFile(plain, onnxProto.onnx.ModelProto.encode(m).finish());
+    const sequential = await runCli(['info', plain]);
+    expect(sequential.code, sequential.stderr).toBe(0);
+    expect(flattenOf(sequential.stdout)).toEqual(['Flatten → [576]']);
+    expect(nodes(sequential.stdout).layers).toEqual(layersLine(sequential.stdout));
+    expect(layersLine(sequential.stdout)).toEqual(['Convolution', 'Relu', 'Pooling', 'Flatten', 'Affine', 'Relu', 'Affine']);
+    // a per-feature batch norm on images is exported as Flatten, BatchNormalization, Reshape: the Reshape undoes that Flatten, which leaves no layer
+    const rt = await createRuntime({ seed: 2 });
+    const next = rng(4), t = (shape: number[], lo = -1, hi = 1) => rt.tensor(shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * next()));
+    const F = 2 * 4 * 4;
+    const net = new Sequential(rt, [
+      new Convolution(t([2, 1, 3, 3]), t([2]), 1, 1),
+      new BatchNormalization(t([F], 0.5, 1.5), t([F]), 0.9, { runningMean: t([F]), runningVar: t([F], 0.5, 2) }),
+      new Flatten(),
+      new Affine(t([F, 3]), t([3])),
+    ], { inputShape: [1, 4, 4] });
+    const undone = file('undone.onnx');
+    await writeFile(undone, exportOnnx(net));
+    net.dispose();
+    await rt.dispose();
+    const u = await runCli(['info', undone]);
+    expect(u.code, u.stderr).toBe(0);
+    expect(flattenOf(u.stdout)).toEqual(['dropped: a Reshape after it undoes it (Flatten → [32])', 'Flatten → [32]']);
+    expect(nodes(u.stdout).layers).toEqual(layersLine(u.stdout));
+    expect(layersLine(u.stdout)).toEqual(['Convolution', 'BatchNormalization', 'Flatten', 'Affine']);
   });
 
   it('--json: inspectOnnx\'s answer whole, with the file, its format and its size', async () => {

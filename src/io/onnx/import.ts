@@ -14,7 +14,7 @@ import {
 import { DATA_TYPE } from './fields.js';
 import { OnnxError, decodeOnnx, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './decode.js';
 import { buildNamed, buildSequential, summaryOfPlan } from './build.js';
-import { namedPlanOf } from './named.js';
+import { namedNodes, namedPlanOf } from './named.js';
 import { layerName, maxPadding, planNode, Walk, type ImportedNode, type Plan, type Planned } from './planners.js';
 import { constantValue, dataTypeName, refuse } from './values.js';
 
@@ -128,7 +128,7 @@ function planned(who: string, bytes: unknown, options: unknown): { plan: Plan; n
     layers: typeof named === 'string' ? plan.layers.map(layerName) : named.layers, parameters: plan.layers.reduce((n, p) => n + parameterCount(p), 0),
     inputShape: plan.inputShape, batch: plan.batch, inputName: plan.inputName, outputName: plan.outputName,
     finalSoftmax: plan.finalSoftmax, opset: plan.opset, irVersion: model.irVersion, producerName: model.producerName,
-    producerVersion: model.producerVersion, metadata: { ...model.metadata }, nodes: plan.nodes,
+    producerVersion: model.producerVersion, metadata: { ...model.metadata }, nodes: typeof named === 'string' ? plan.nodes : namedNodes(plan),
     spec, sequentialBecause: typeof named === 'string' ? named : null,
     // the named net's own summary (its layers as its constructor lays them out, its loss's options), else the Sequential's
     summary: spec ? netSummary(spec) : summaryOfPlan(plan),
@@ -187,6 +187,8 @@ function planImport(model: OnnxModel, givenShape: number[] | null, who: string):
   const walk = new Walk(model, opset, batch, input.name, shape);
   const uses = new Map<string, number>();
   for (const n of g.nodes) for (const name of n.inputs) uses.set(name, (uses.get(name) ?? 0) + 1);
+  /** The layers each node planned, by the node's place in walk.nodes. */
+  const nodeLayers: Planned[][] = [];
   uses.set(output.name, (uses.get(output.name) ?? 0) + 1);
   g.nodes.forEach((node, index) => {
     const at = describeNode(node, index);
@@ -195,6 +197,7 @@ function planImport(model: OnnxModel, givenShape: number[] | null, who: string):
       if (node.outputs.length !== 1) refuse(at, `has ${node.outputs.length} outputs, not 1`);
       constants.set(node.outputs[0], constantValue(node, at));
       walk.nodes.push({ name: node.name, opType: node.opType, becomes: `the constant '${node.outputs[0]}'` });
+      nodeLayers.push([]);
       return;
     }
     if (walk.finalSoftmax) refuse(at, `follows the ${walk.finalSoftmax}, which simdnn reads only as the graph's last node`);
@@ -221,6 +224,7 @@ function planImport(model: OnnxModel, givenShape: number[] | null, who: string):
     checkSampleSize(at, walk.shape);
     walk.current = out;
     walk.nodes.push({ name: node.name, opType: node.opType, becomes });
+    nodeLayers.push(walk.layers.slice(layersBefore));
   });
   if (walk.pad) refuse(walk.pad.at, 'ends the graph; simdnn reads a Pad only as the padding of a Conv, MaxPool or AveragePool after it');
   if (walk.maxFloor?.required) refuse(walk.maxFloor.at, maxPadding(walk.maxFloor.pad));
@@ -231,9 +235,12 @@ function planImport(model: OnnxModel, givenShape: number[] | null, who: string):
   }
   if (walk.layers.length === 0) throw new OnnxError('onnx: the graph has no layer simdnn can hold (its nodes are all identities)');
   checkOutputShape(output.shape, walk.shape, output.name);
+  // a Flatten that a Reshape after it undid (planReshape) left no layer: its line says so
+  const kept = nodeLayers.map((layers) => layers.filter((p) => walk.layers.includes(p)));
+  const nodes = walk.nodes.map((n, i) => (nodeLayers[i].length > kept[i].length ? { ...n, becomes: `dropped: a Reshape after it undoes it (${n.becomes})` } : n));
   return {
     layers: walk.layers, inputShape: shape, batch, inputName: input.name, outputName: output.name,
-    finalSoftmax: walk.finalSoftmax, opset, nodes: walk.nodes,
+    finalSoftmax: walk.finalSoftmax, opset, nodes, made: kept,
   };
 }
 

@@ -9,7 +9,7 @@
 // weights' init) is the spec's.
 import { netLayout, type LayoutLayer, type NetLayout, type NetSpec } from '../../index.js';
 import { ONNX_SPEC_KEY } from './export.js';
-import { layerName, type Plan, type Planned } from './planners.js';
+import { layerName, type ImportedNode, type Plan, type Planned } from './planners.js';
 
 /** The named net a plan is: its spec, its layers' names, and the values of each of its tensors by key (parameters and running statistics). */
 export interface NamedPlan {
@@ -33,6 +33,21 @@ export function namedPlanOf(metadata: Readonly<Record<string, string>>, plan: Pl
   return why === null ? { spec, layers: layout.layers.map((l) => l.name), values } : `its graph is not the ${spec.kind} its '${ONNX_SPEC_KEY}' describes: ${why}`;
 }
 
+/** Whether layers[i] is a Flatten right before an Affine: a named net has none there, its Affine flattens each sample itself. */
+function flattenOfAffine(layers: readonly Planned[], i: number): boolean {
+  return layers[i]?.kind === 'flatten' && layers[i + 1]?.kind === 'affine';
+}
+
+/** What each node of a plan becomes in the named net the plan is: the plan's, but for a Flatten the net has not. */
+export function namedNodes(plan: Plan): ImportedNode[] {
+  return plan.nodes.map((node, i) => {
+    const flat = plan.made[i].map((p) => plan.layers.indexOf(p)).find((at) => flattenOfAffine(plan.layers, at));
+    if (flat === undefined) return node;
+    const affine = plan.layers[flat + 1] as Extract<Planned, { kind: 'affine' }>;
+    return { ...node, becomes: `dropped: the named net's Affine after it flattens each sample to [${affine.D}] itself, as the book's Affine does` };
+  });
+}
+
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const shown = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
@@ -43,7 +58,7 @@ function mismatch(plan: Plan, layout: NetLayout, values: Map<string, Float32Arra
   const fits = layout.fixesInput ? shown(input) === shown(layout.inputShape) : size(input) === size(layout.inputShape);
   if (!fits) return `its input ${shown(input)} is not the net's ${shown(layout.inputShape)}`;
   // an Affine flattens its input itself; a Dropout of ratio 0 is the identity, which the export writes no node for
-  const ours = plan.layers.filter((p, i) => !(p.kind === 'flatten' && plan.layers[i + 1]?.kind === 'affine'));
+  const ours = plan.layers.filter((_p, i) => !flattenOfAffine(plan.layers, i));
   const theirs = layout.layers.filter((l) => !(l.dropout && l.dropout.ratio === 0));
   if (ours.length !== theirs.length) {
     return `it makes ${ours.length} layers (${ours.map(layerName).join(', ')}), the net has ${theirs.length} (${theirs.map((l) => l.name).join(', ')})`;

@@ -45,8 +45,11 @@ export function layerName(p: Planned): string {
   return LAYER_NAMES[p.kind];
 }
 
-/** The model planned: its layers, and its input and output and what each node became, as OnnxModelInfo tells them. */
-export type Plan = Pick<OnnxModelInfo, 'inputShape' | 'batch' | 'inputName' | 'outputName' | 'finalSoftmax' | 'opset' | 'nodes'> & { layers: Planned[] };
+/**
+ * The model planned: its layers, and its input and output and what each node became, as OnnxModelInfo tells them;
+ * `made[i]`: the layers of `layers` that node i planned (none, or one), which a named net may read otherwise (named.ts).
+ */
+export type Plan = Pick<OnnxModelInfo, 'inputShape' | 'batch' | 'inputName' | 'outputName' | 'finalSoftmax' | 'opset' | 'nodes'> & { layers: Planned[]; made: Planned[][] };
 
 /** The ops that compute each value alone, so in any order of the values. */
 const ELEMENTWISE = new Set(['Relu', 'Sigmoid', 'Tanh', 'Dropout', 'Identity']);

@@ -14,13 +14,15 @@
 //                                         (in Node with the worker-thread executor)
 //   dist/bundle/experiments{.node.js,.node.cjs,.node.module.js,.js}  simdnn/experiments
 //   dist/bundle/onnx{.node.js,.node.cjs,.node.module.js,.js}         simdnn/onnx
+//   dist/bundle/csv{.node.js,.node.cjs,.node.module.js,.js}          simdnn/csv
+//                                         (in Node with loadCsvFile)
 // and two Node applications, whole (each its own copy of the core):
 //   dist/bundle/cli.cjs          the `simdnn` bin's commands (which the bin runs through
 //                                V8's code cache, as node.cjs runs the core)
 //   dist/bundle/trial-worker.js  a search's worker thread
 // One file instead of ~55 takes ~25 ms off a cold start in Node (every ES
 // module is resolved, read and linked on its own), and `require` skips Node's
-// ES module loader (npm run bench -- startup). The experiments, the search and ONNX
+// ES module loader (npm run bench -- startup). The experiments, the search, ONNX and CSV
 // are subpaths because V8 scans every byte of a bundle it loads: in the core
 // they cost every `require('simdnn')` ~5 ms of CPU (issue 17).
 // A subpath bundle does not carry its own copy of the core: its imports of
@@ -76,6 +78,7 @@ const entries = [
   ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
   ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
   ...forms('onnx', 'io/onnx/index.js').map((e) => ({ ...e, own: ['io/onnx/'] })),
+  ...forms('csv', 'data/csv/index.js', 'node/csv/index.js').map((e) => ({ ...e, own: ['data/csv/', 'node/csv/'] })),
   // the `simdnn` bin's commands (src/node/cli.cts loads it): an application, whole in one file (its own copy
   // of the core), since Node resolving, reading and linking the CLI's ~120 modules one by one took ~0.15 s of
   // every command; the optional packages it imports when asked (BullMQ, ioredis, Vega) stay imports, and its

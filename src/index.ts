@@ -1,8 +1,8 @@
 // simdnn: the portable core (browsers, edge runtimes, Node). Node-only extras
 // (packaged wasm from disk, data loaders, CLI) are in ./node/. The book's
-// experiments, the hyper-parameter search and ONNX files are subpath entries of
-// their own (simdnn/experiments, simdnn/search, simdnn/onnx), so a cold
-// `import 'simdnn'` does not parse them.
+// experiments, the hyper-parameter search, ONNX files and CSV tables are subpath
+// entries of their own (simdnn/experiments, simdnn/search, simdnn/onnx,
+// simdnn/csv), so a cold `import 'simdnn'` does not parse them.
 export { createRuntime, Runtime, WorkerFault, defaultWasmUrls, ACTIVATION_CODES, type FusedActivation, type RuntimeOptions, type RuntimeFeatures, type Kernels, type KernelName, type PartArgs, type SpawnOptions, type ThreadHost, type ThreadStats, type WorkerHandle, type WorkerInit } from './runtime/runtime.js';
 export { ConcurrentRunError, NonFiniteError, OutOfMemoryError } from './runtime/errors.js';
 export { Tensor, IntTensor, checkTensor, checkFloatTensor, describeValue, type Shape, type View } from './runtime/tensor.js';

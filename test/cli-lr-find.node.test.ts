@@ -1,5 +1,6 @@
 // `simdnn lr-find`: the table and suggestions, --json with the whole result (the library's lrFinder on the same net,
-// data and seed gives the same bits), the chart files, and bad command lines (exit 2, before anything runs).
+// data and seed gives the same bits; with --class-weights and --balanced too), the chart files, and bad command lines
+// (exit 2, before anything runs).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,6 +67,34 @@ describe('simdnn lr-find', () => {
     expect(got.losses).toEqual(want.losses);
     const plain = JSON.parse((await runCli(['lr-find', ...SMALL, '--steps', '12', '--seed', '3', '--json'])).stdout) as LRFinderResult;
     expect(plain.losses[0]).not.toBe(got.losses[0]);
+  });
+
+  it('--balanced draws class-balanced batches as simdnn train\'s does: the library\'s lrFinder with sampleWeights \'balanced\', bit for bit', async () => {
+    const args = ['lr-find', ...SMALL, '--steps', '12', '--seed', '3', '--json'];
+    const r = await runCli([...args, '--balanced']);
+    expect(r.stderr).toBe('');
+    const got = JSON.parse(r.stdout) as LRFinderResult & { balanced: boolean };
+    expect(got.balanced).toBe(true);
+    const rt = await createRuntime({ seed: 3, threads: 1 });
+    const data = await loadMnist(rt, { flatten: true, trainRows: 300 });
+    const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [20], outputSize: 10, weightInitStd: 'he' });
+    const options = { optimizer: 'sgd', optimizerParams: { lr: 0.01 }, steps: 12, batchSize: 16 } as const;
+    const want = lrFinder(net, data.xTrain, data.tTrain, { ...options, sampleWeights: 'balanced' });
+    // uniform draws with replacement: what the flag changes is the rows' weights, not only the way of drawing
+    const uniform = lrFinder(net, data.xTrain, data.tTrain, { ...options, sampleWeights: new Array<number>(300).fill(1) });
+    // bad weights: refused as the Trainer refuses them, said as lrFinder's, the stream as it was
+    const state = rt.randomState;
+    expect(() => lrFinder(net, data.xTrain, data.tTrain, { ...options, sampleWeights: 'even' as 'balanced' })).toThrow(/^lrFinder: sampleWeights must be 'balanced' or one weight per training row, got 'even'$/);
+    expect(() => lrFinder(net, data.xTrain, data.tTrain, { ...options, sampleWeights: [1, 2] })).toThrow(/^lrFinder: sampleWeights must hold one weight per training row \(300\), got 2$/);
+    expect(rt.randomState).toEqual(state);
+    await rt.dispose();
+    expect(got.losses).toEqual(want.losses);
+    expect(got.losses).not.toEqual(uniform.losses);
+    const plain = JSON.parse((await runCli(args)).stdout) as LRFinderResult & { balanced: boolean };
+    expect(plain.balanced).toBe(false);
+    expect(plain.losses).not.toEqual(got.losses);
+    const start = await runCli(['lr-find', ...SMALL.filter((a) => a !== '--quiet'), '--steps', '6', '--balanced']);
+    expect(start.stderr).toMatch(/^simdnn: lr-find: mlp 784-20-10.*, sgd, batch 16 \(class-balanced\), 6 steps from/);
   });
 
   it('stops once the smoothed loss passes 4 times its best, and with --no-stop-div runs on', async () => {
@@ -138,7 +167,8 @@ describe('simdnn lr-find', () => {
   it('has help with its options and examples, and is listed', async () => {
     const r = await runCli(['lr-find', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--start-lr', '--end-lr', '--steps', '--no-stop-div', '--chart', '--json', '--net', '--optimizer', '--batch', '--data', '--seed']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--start-lr', '--end-lr', '--steps', '--no-stop-div', '--chart', '--json', '--net', '--optimizer', '--batch', '--data', '--seed', '--class-weights']) expect(r.stdout).toContain(flag);
+    expect(r.stdout).toMatch(/^ {2}--balanced +class-balanced batches, as `simdnn train --balanced` draws them/m);
     expect(r.stdout).toMatch(/Examples:\n {2}simdnn lr-find\n/);
     expect((await runCli(['--help'])).stdout).toMatch(/\n {2}lr-find +learning-rate range test/);
   });

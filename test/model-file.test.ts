@@ -176,7 +176,7 @@ describe('round trips', () => {
     expect(() => saveModel(net, { metadata: { 'simdnn.net': 'x' } })).toThrow(/metadata key 'simdnn.net' is reserved/);
     expect(() => saveModel(net, { metadata: { epochs: 3 as unknown as string } })).toThrow(/metadata\['epochs'\] must be a string/);
     // a misspelt option would be ignored without a word: the optimizer's state not saved
-    expect(() => saveModel(net, { optimiser: createOptimizer('adam') } as never)).toThrow(/^saveModel: unknown option 'optimiser' \(expected one of optimizer, metadata, chunkBytes, best, ema, swa, trainLoss\)$/);
+    expect(() => saveModel(net, { optimiser: createOptimizer('adam') } as never)).toThrow(/^saveModel: unknown option 'optimiser' \(expected one of optimizer, metadata, chunkBytes, best, ema, swa, accum, trainLoss\)$/);
     expect(() => saveModel(net, null as never)).toThrow(/^saveModel: options must be an object, got null$/);
     expect(() => loadModel(rt, saveModel(net), { specs: SPECS.mlp } as never)).toThrow(/^loadModel: unknown option 'specs' \(expected one of byteLength, spec\)$/);
     net.dispose();

@@ -4,8 +4,8 @@
 // node.js re-exports node.cjs, which loads node.core.cjs through V8's code
 // cache, test/code-cache.node.test.ts) export what src/node/index.ts does and
 // run, and the portable bundle imports no Node built-in (browsers and edge
-// runtimes load it). The core leaves the CLI out: a cold-start figure (issue 7). The search, the experiments and ONNX are subpaths
-// (simdnn/search, simdnn/experiments, simdnn/onnx) that import the core bundle beside them
+// runtimes load it). The core leaves the CLI out: a cold-start figure (issue 7). The search, the experiments, ONNX and CSV are subpaths
+// (simdnn/search, simdnn/experiments, simdnn/onnx, simdnn/csv) that import the core bundle beside them
 // rather than copy it, and the core bundles hold none: parsing them cost
 // every cold start ~5 ms of CPU (issue 17), so the core bundle's size is bounded.
 import { describe, it, expect } from 'vitest';
@@ -20,6 +20,8 @@ import * as searchSource from '../src/search/index.js';
 import * as nodeSearchSource from '../src/node/search/index.js';
 import * as experimentsSource from '../src/experiments/index.js';
 import * as onnxSource from '../src/io/onnx/index.js';
+import * as csvSource from '../src/data/csv/index.js';
+import * as nodeCsvSource from '../src/node/csv/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
@@ -51,12 +53,17 @@ describe('the built package', () => {
     expect(pkg.exports['./search']).toEqual({ node: node('node/search/index', 'search.node'), types: './dist/search/index.d.ts', default: './dist/bundle/search.js' });
     expect(pkg.exports['./experiments']).toEqual({ node: node('experiments/index', 'experiments.node'), types: './dist/experiments/index.d.ts', default: './dist/bundle/experiments.js' });
     expect(pkg.exports['./onnx']).toEqual({ node: node('io/onnx/index', 'onnx.node'), types: './dist/io/onnx/index.d.ts', default: './dist/bundle/onnx.js' });
+    expect(pkg.exports['./csv']).toEqual({ node: node('node/csv/index', 'csv.node'), types: './dist/data/csv/index.d.ts', default: './dist/bundle/csv.js' });
     // node10 resolution reads no exports: it gets what `require` in Node loads
     expect(pkg.types).toBe('./dist/node/index.d.cts');
     expect(pkg.typesVersions).toEqual({ '*': {
       node: ['./dist/node/index.d.cts'], search: ['./dist/node/search/index.d.cts'], experiments: ['./dist/experiments/index.d.cts'],
-      onnx: ['./dist/io/onnx/index.d.cts'],
+      onnx: ['./dist/io/onnx/index.d.cts'], csv: ['./dist/node/csv/index.d.cts'], 'wasm/*': ['./types/wasm.d.ts'],
     } });
+    // each wasm build: its file, typed by the one declaration of what a bundler's import of it gives
+    for (const build of ['simdnn', 'simdnn-relaxed', 'simdnn-shared', 'simdnn-relaxed-shared']) {
+      expect(pkg.exports[`./wasm/${build}.wasm`], build).toEqual({ types: './types/wasm.d.ts', default: `./build/${build}.wasm` });
+    }
   });
 
   it.each(['dist/bundle/node.js', 'dist/bundle/node.cjs', 'dist/bundle/node.module.js'])('the Node bundle %s exports what the source entry does and trains a step', async (file) => {
@@ -74,6 +81,7 @@ describe('the built package', () => {
     ['dist/bundle/search.node.js', nodeSearchSource], ['dist/bundle/search.node.cjs', nodeSearchSource], ['dist/bundle/search.node.module.js', nodeSearchSource], ['dist/bundle/search.js', searchSource],
     ['dist/bundle/experiments.node.js', experimentsSource], ['dist/bundle/experiments.node.cjs', experimentsSource], ['dist/bundle/experiments.node.module.js', experimentsSource], ['dist/bundle/experiments.js', experimentsSource],
     ['dist/bundle/onnx.node.js', onnxSource], ['dist/bundle/onnx.node.cjs', onnxSource], ['dist/bundle/onnx.node.module.js', onnxSource], ['dist/bundle/onnx.js', onnxSource],
+    ['dist/bundle/csv.node.js', nodeCsvSource], ['dist/bundle/csv.node.cjs', nodeCsvSource], ['dist/bundle/csv.node.module.js', nodeCsvSource], ['dist/bundle/csv.js', csvSource],
   ])('the subpath bundle %s exports what its source entry does', async (file, entry) => {
     const m = file.endsWith('.cjs') ? createRequire(import.meta.url)(built(file)) : await import(built(file));
     expect(Object.keys(m).sort()).toEqual(Object.keys(entry).sort());
@@ -96,25 +104,31 @@ describe('the built package', () => {
     expect(imports('dist/bundle/onnx.node.cjs')).toEqual(['./node.cjs']);
     expect(imports('dist/bundle/onnx.node.module.js')).toEqual(['./node.module.js']);
     expect(imports('dist/bundle/onnx.js')).toEqual(['./index.js']);
+    expect(imports('dist/bundle/csv.node.js')).toEqual(['./node.js']);
+    expect(imports('dist/bundle/csv.node.cjs')).toEqual(['./node.cjs']);
+    expect(imports('dist/bundle/csv.node.module.js')).toEqual(['./node.module.js']);
+    expect(imports('dist/bundle/csv.js')).toEqual(['./index.js']);
     // the core's classes are defined once, in the core bundles
-    for (const file of ['search.node.js', 'search.node.module.js', 'search.js', 'experiments.node.js', 'experiments.node.module.js', 'experiments.js', 'onnx.node.js', 'onnx.node.module.js', 'onnx.js']) {
+    for (const file of ['search.node.js', 'search.node.module.js', 'search.js', 'experiments.node.js', 'experiments.node.module.js', 'experiments.js', 'onnx.node.js', 'onnx.node.module.js', 'onnx.js',
+      'csv.node.js', 'csv.node.module.js', 'csv.js']) {
       expect(readFileSync(built(`dist/bundle/${file}`), 'utf8'), file).not.toMatch(/\bclass (Runtime|Tensor|Trainer|MultiLayerNet)\b/);
     }
   });
 
-  it('the core bundles hold neither the search, the experiments nor ONNX, and stay small', () => {
+  it('the core bundles hold neither the search, the experiments, ONNX nor CSV, and stay small', () => {
     // the Node entries only lead to the core: one names its exports, the other loads it
     for (const file of ['dist/bundle/node.js', 'dist/bundle/node.cjs']) expect(statSync(built(file)).size, file).toBeLessThan(8 * 1024);
     for (const file of ['dist/bundle/index.js', 'dist/bundle/node.core.cjs', 'dist/bundle/node.module.js']) {
       const text = readFileSync(built(file), 'utf8');
-      for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive', 'exportOnnx', 'importOnnx', 'OnnxError']) expect(text, `${file}: ${name}`).not.toContain(name);
+      for (const name of ['runExperiment', 'hyperparameterSearch', 'AshaScheduler', 'webWorkerExecutor', 'localExecutor', 'optimizerNaive', 'exportOnnx', 'importOnnx', 'OnnxError', 'parseCsv', 'loadCsv', 'CsvError', 'fitStandardizer']) expect(text, `${file}: ${name}`).not.toContain(name);
       // a ceiling under what the core would take with the experiments and the search (they add ~90 KiB):
       // the core bundles were 189–201 KiB when this was written, 241–251 KiB with the known answers and
       // the checks of session 43, 280–296 KiB with session 46's argument checks, 319–336 KiB with session 61's,
       // 332–352 KiB with session 64's (gradient clipping, early stopping's monitors), 382–403 KiB with
       // session 65's (label smoothing, five more schedules, mixup, the weights' moving average, the range test,
       // summaries, metrics), 413–434 KiB with session 66's (class weights, stochastic weight averaging, weighted
-      // sampling; ONNX went to its own subpath, simdnn/onnx, 77 KiB)
+      // sampling; ONNX went to its own subpath, simdnn/onnx, 77 KiB), 421–441 KiB in session 67 (CSV tables went
+      // to their own subpath, simdnn/csv, 19–21 KiB: 439–462 KiB in the core)
       expect(statSync(built(file)).size, file).toBeLessThan(450 * 1024);
     }
   });
@@ -130,7 +144,7 @@ describe('the built package', () => {
     expect(readFileSync(built('dist/bundle/node.core.cjs'), 'latin1')).toMatch(/\\u00d7/i);
   });
 
-  it('simdnn/search, simdnn/experiments and simdnn/onnx resolve by name in Node, share the core with simdnn, and importing simdnn loads none', () => {
+  it('simdnn/search, simdnn/experiments, simdnn/onnx and simdnn/csv resolve by name in Node, share the core with simdnn, and importing simdnn loads none', () => {
     // a child process in the package root, where the names resolve to the package itself
     const cjs = `
       const simdnn = require('simdnn');
@@ -139,25 +153,37 @@ describe('the built package', () => {
       const search = require('simdnn/search');
       const experiments = require('simdnn/experiments');
       const onnx = require('simdnn/onnx');
-      process.stdout.write(JSON.stringify({ before, after: loaded(), core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn || 'exportOnnx' in simdnn,
-        search: typeof search.localExecutor, experiments: experiments.experimentNames.length, onnx: typeof onnx.importOnnx }));`;
+      const csv = require('simdnn/csv');
+      const after = loaded();
+      // one core: a table loads on simdnn's runtime as simdnn's tensors
+      simdnn.createRuntime({ threads: 1 }).then((rt) => {
+        const set = csv.loadCsv(rt, 'a,b,label\\n1,2,x\\n3,4,y\\n', { label: 'label' });
+        process.stdout.write(JSON.stringify({ before, after, core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn || 'exportOnnx' in simdnn || 'loadCsv' in simdnn,
+          search: typeof search.localExecutor, experiments: experiments.experimentNames.length, onnx: typeof onnx.importOnnx,
+          csv: set.x instanceof simdnn.Tensor && set.t instanceof simdnn.IntTensor && set.classNames.join() === 'x,y', csvFile: typeof csv.loadCsvFile }));
+        return rt.dispose();
+      });`;
     const esm = `
       const simdnn = await import('simdnn');
       const search = await import('simdnn/search');
       const experiments = await import('simdnn/experiments');
       const onnx = await import('simdnn/onnx');
-      // one core: a net of simdnn's classes exports, and the model imports as one of them
+      const csv = await import('simdnn/csv');
+      // one core: a net of simdnn's classes exports, and the model imports as one of them; a table loads as simdnn's tensors
       const rt = await simdnn.createRuntime();
       const net = new simdnn.MultiLayerNet(rt, { inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
       const back = onnx.importOnnx(rt, onnx.exportOnnx(net)).net;
-      process.stdout.write(JSON.stringify({ core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn || 'exportOnnx' in simdnn,
-        search: typeof search.localExecutor, experiments: experiments.experimentNames.length, onnx: back instanceof simdnn.Sequential }));`;
+      const set = csv.loadCsv(rt, 'a,b,label\\n1,2,x\\n3,4,y\\n', { label: 'label' });
+      process.stdout.write(JSON.stringify({ core: 'runExperiment' in simdnn || 'hyperparameterSearch' in simdnn || 'exportOnnx' in simdnn || 'loadCsv' in simdnn,
+        search: typeof search.localExecutor, experiments: experiments.experimentNames.length, onnx: back instanceof simdnn.Sequential,
+        csv: set.x instanceof simdnn.Tensor && set.t instanceof simdnn.IntTensor && set.classNames.join() === 'x,y', csvFile: typeof csv.loadCsvFile }));
+      await rt.dispose();`;
     const run = (args: string[]) => JSON.parse(execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }));
     const c = run(['-e', cjs]);
     expect(c.before).toEqual(['node.cjs', 'node.core.cjs']);
-    expect(c.after).toEqual(['experiments.node.cjs', 'node.cjs', 'node.core.cjs', 'onnx.node.cjs', 'search.node.cjs']);
-    expect(c).toMatchObject({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length, onnx: 'function' });
-    expect(run(['--input-type=module', '-e', esm])).toEqual({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length, onnx: true });
+    expect(c.after).toEqual(['csv.node.cjs', 'experiments.node.cjs', 'node.cjs', 'node.core.cjs', 'onnx.node.cjs', 'search.node.cjs']);
+    expect(c).toMatchObject({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length, onnx: 'function', csv: true, csvFile: 'function' });
+    expect(run(['--input-type=module', '-e', esm])).toEqual({ core: false, search: 'function', experiments: experimentsSource.experimentNames.length, onnx: true, csv: true, csvFile: 'function' });
   });
 
   it('the ES module entry is the CommonJS one under its names (one copy for import and require), and the core holds no CLI', async () => {
@@ -268,10 +294,12 @@ describe('the built package', () => {
     }
   });
 
-  it.each(['dist/bundle/index.js', 'dist/bundle/search.js', 'dist/bundle/experiments.js'])('the portable bundle %s imports no Node built-in', (file) => {
+  it.each(['dist/bundle/index.js', 'dist/bundle/search.js', 'dist/bundle/experiments.js', 'dist/bundle/onnx.js', 'dist/bundle/csv.js'])('the portable bundle %s imports no Node built-in', (file) => {
     const text = readFileSync(built(file), 'utf8');
     expect(text.match(/\bfrom\s+["']node:[^"']+["']|import\(\s*["']node:[^"']+["']\s*\)|require\(\s*["'](node:)?(fs|path|os|worker_threads|zlib)["']\s*\)/g)).toBeNull();
-    expect(text).toMatch(/createRuntime|runExperiment/);
+    expect(text).toMatch(/createRuntime|runExperiment|importOnnx|loadCsv/);
+    // nor simdnn/csv's Node-only loader
+    expect(text).not.toContain('loadCsvFile');
   });
 });
 
@@ -331,7 +359,10 @@ describe('the package\'s types, as a TypeScript user resolves them (tsc --strict
         "import { localExecutor, hyperparameterSearch } from 'simdnn/search';",
         "import { runExperiment } from 'simdnn/experiments';",
         "import { main } from 'simdnn/cli';",
-        'export const used = [readModelFile, loadIdx, localExecutor, hyperparameterSearch, runExperiment, main];',
+        "import { createRuntime } from 'simdnn';",
+        "import { loadCsv, loadCsvFile, CsvError, type CsvDataSet } from 'simdnn/csv';",
+        "export const loadTable: (file: string) => Promise<CsvDataSet> = (file) => createRuntime().then((rt) => loadCsvFile(rt, file, { label: 'species' }));",
+        'export const used = [readModelFile, loadIdx, localExecutor, hyperparameterSearch, runExperiment, main, loadCsv, CsvError];',
       ].join('\n'),
       // the types public signatures name, each nameable by a user (they were reachable only through Parameters<…>)
       'named.ts': [
@@ -345,10 +376,43 @@ describe('the package\'s types, as a TypeScript user resolves them (tsc --strict
 
   it('for a bundler (no node condition): the portable core, where a Node-only name is an error', () => {
     const out = typeCheck({
-      'portable.ts': "import { createRuntime, MultiLayerNet } from 'simdnn';\nexport const used = [createRuntime, MultiLayerNet];\n",
+      'portable.ts': "import { createRuntime, MultiLayerNet } from 'simdnn';\nimport { loadCsv, CsvError } from 'simdnn/csv';\nexport const used = [createRuntime, MultiLayerNet, loadCsv, CsvError];\n",
       'nodeOnly.ts': "import { loadMnist } from 'simdnn';\nexport const used = loadMnist;\n",
+      'csvNodeOnly.ts': "import { loadCsvFile } from 'simdnn/csv';\nexport const used = loadCsvFile;\n",
     }, { module: 'esnext', moduleResolution: 'bundler' });
-    expect(out.trim().split('\n')).toEqual([expect.stringMatching(/nodeOnly\.ts\(1,10\): error TS2305: Module '"simdnn"' has no exported member 'loadMnist'\./)]);
+    // (tsc lists its errors by file name)
+    expect(out.trim().split('\n')).toEqual([
+      expect.stringMatching(/csvNodeOnly\.ts\(1,10\): error TS2305: Module '"simdnn\/csv"' has no exported member 'loadCsvFile'\./),
+      expect.stringMatching(/nodeOnly\.ts\(1,10\): error TS2305: Module '"simdnn"' has no exported member 'loadMnist'\./),
+    ]);
+  });
+
+  it('the wasm builds\' subpaths (simdnn/wasm/*.wasm) are typed: a compiled module or the emitted file\'s URL, both of which createRuntime takes', () => {
+    const files = {
+      'wasm.ts': [
+        "import { createRuntime } from 'simdnn';",
+        "import plain from 'simdnn/wasm/simdnn.wasm';",
+        "import relaxed from 'simdnn/wasm/simdnn-relaxed.wasm';",
+        "import shared from 'simdnn/wasm/simdnn-shared.wasm';",
+        "import relaxedShared from 'simdnn/wasm/simdnn-relaxed-shared.wasm';",
+        'export const rt = createRuntime({ wasm: plain, relaxedWasm: relaxed, sharedWasm: shared, relaxedSharedWasm: relaxedShared });',
+        "export const url = typeof plain === 'string' ? new URL(plain, 'https://example.com/') : new WebAssembly.Instance(plain, {});",
+        // the declaration is read, not taken as any
+        'export const wrong: number = plain;',
+      ].join('\n'),
+    };
+    // tsc's first line of each error (the rest are its elaboration)
+    const errors = (out: string) => out.split('\n').filter((l) => /error TS\d+/.test(l));
+    const wrongOnly = [expect.stringMatching(/\bwasm\.ts\(8,\d+\): error TS2322: Type 'string \| Module' is not assignable to type 'number'/)];
+    expect(errors(typeCheck(files, { module: 'esnext', moduleResolution: 'bundler' })), 'bundler').toEqual(wrongOnly);
+    expect(errors(typeCheck(files, { module: 'nodenext', moduleResolution: 'nodenext' })), 'nodenext').toEqual(wrongOnly);
+    // node10 reads no exports: typesVersions gives the same declaration (the package installed in the project's node_modules)
+    const node10 = inScratch(files, { noEmit: true, module: 'commonjs', moduleResolution: 'node10' }, (dir) => {
+      mkdirSync(path.join(dir, 'node_modules'));
+      symlinkSync(root, path.join(dir, 'node_modules', 'simdnn'), 'dir');
+      return tsc(dir);
+    });
+    expect(errors(node10), 'node10').toEqual(wrongOnly);
   });
 
   // README's library example (its top-level await is an ES module's: here in an async function, not run, as
@@ -362,16 +426,25 @@ describe('the package\'s types, as a TypeScript user resolves them (tsc --strict
     "import { readModelFile } from 'simdnn/node';",
     "import { localExecutor, hyperparameterSearch } from 'simdnn/search';",
     "import { runExperiment, experimentNames } from 'simdnn/experiments';",
+    "import { loadCsv, loadCsvFile, CsvError } from 'simdnn/csv';",
     'async function main(): Promise<void> {',
     '  const rt = await createRuntime({ seed: 1 });',
     '  const y = new Relu().forward(rt.tensor([2, 2], [-1, 2, -3, 4]));',
     '  const names: readonly string[] = experimentNames;',
-    '  const kinds = [loadMnist, Trainer, readModelFile, localExecutor, hyperparameterSearch, runExperiment].map((f) => typeof f);',
-    '  console.log(JSON.stringify({ y: Array.from(y.toArray()), shape: y.shape, kinds, experiments: names.length }));',
+    '  const kinds = [loadMnist, Trainer, readModelFile, localExecutor, hyperparameterSearch, runExperiment, loadCsvFile].map((f) => typeof f);',
+    "  const table = loadCsv(rt, 'a,label\\n1.5,x\\n2,y\\n', { label: 'label' });",
+    '  let badLine: number | undefined;',
+    '  try {',
+    "    loadCsv(rt, 'a,label\\n1,x\\n,y\\n', { label: 'label' });",
+    '  } catch (e) {',
+    '    if (e instanceof CsvError) badLine = e.line;',
+    '  }',
+    '  const csv = { x: Array.from(table.x.toArray()), classes: table.classNames, badLine };',
+    '  console.log(JSON.stringify({ y: Array.from(y.toArray()), shape: y.shape, kinds, experiments: names.length, csv }));',
     '}',
     'void main();',
   ].join('\n');
-  const ran = { y: [0, 2, 0, 4], shape: [2, 2], kinds: Array(6).fill('function'), experiments: experimentsSource.experimentNames.length };
+  const ran = { y: [0, 2, 0, 4], shape: [2, 2], kinds: Array(7).fill('function'), experiments: experimentsSource.experimentNames.length, csv: { x: [1.5, 2], classes: ['x', 'y'], badLine: 3 } };
 
   it.each([
     ['node16 ("type": "commonjs")', { module: 'node16', moduleResolution: 'node16' }],

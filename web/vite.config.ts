@@ -13,12 +13,12 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   // the library as the package ships it (npm run build makes it): the portable
-  // bundles of simdnn, simdnn/search, simdnn/experiments and simdnn/onnx (the
+  // bundles of simdnn, simdnn/search, simdnn/experiments, simdnn/onnx and simdnn/csv (the
   // subpaths import the core's bundle beside them: one copy of the core)
   resolve: {
     alias: [
       { find: /^simdnn$/, replacement: fileURLToPath(new URL('../dist/bundle/index.js', import.meta.url)) },
-      { find: /^simdnn\/(search|experiments|onnx)$/, replacement: fileURLToPath(new URL('../dist/bundle/', import.meta.url)) + '$1.js' },
+      { find: /^simdnn\/(search|experiments|onnx|csv)$/, replacement: fileURLToPath(new URL('../dist/bundle/', import.meta.url)) + '$1.js' },
     ],
   },
   server: { headers: isolation, host: '127.0.0.1' },

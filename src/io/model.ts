@@ -4,8 +4,10 @@
 // state as `optimizer.<slot>.<param>` (optimizer.m.W1, …), and in a Trainer's
 // checkpoint the best epoch's parameters and layer state as `best.<name>`, the moving
 // average of the parameters (TrainerOptions.ema) as `ema.<name>` or stochastic weight
-// averaging's (TrainerOptions.swa) as `swa.<name>` (never both), and the loss
-// of every step so far as the F64 tensor `trainer.trainLoss`. `__metadata__`
+// averaging's (TrainerOptions.swa) as `swa.<name>` (never both), the summed
+// gradients of a group of batches in progress (TrainerOptions.accumulateSteps)
+// as `accum.<name>`, and the loss of every step so far as the F64 tensor
+// `trainer.trainLoss`. `__metadata__`
 // holds the architecture (`simdnn.net`: the net's spec as JSON), the
 // optimizer's kind, hyper-parameters and step count (`simdnn.optimizer`), and
 // the caller's own string values. Writing and reading stream in bounded
@@ -33,8 +35,9 @@ const OPTIMIZER_PREFIX = 'optimizer.';
 const BEST_PREFIX = 'best.';
 const EMA_PREFIX = 'ema.';
 const SWA_PREFIX = 'swa.';
+const ACCUM_PREFIX = 'accum.';
 const TRAIN_LOSS_TENSOR = 'trainer.trainLoss';
-const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'ema', 'swa', 'trainLoss']);
+const SAVE_KEYS = new Set(['optimizer', 'metadata', 'chunkBytes', 'best', 'ema', 'swa', 'accum', 'trainLoss']);
 const LOAD_KEYS = new Set(['byteLength', 'spec']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Default size of the pieces saveModelChunks yields: 4 MiB. */
@@ -65,6 +68,12 @@ export interface SaveModelOptions {
    */
   swa?: Readonly<Record<string, SavedTensor>>;
   /**
+   * Values for every parameter of the net (not its layer state), keyed and shaped like net.params, saved as
+   * `accum.<name>` tensors: a Trainer's checkpoint taken within a group of batches keeps the group's summed gradients
+   * (TrainerOptions.accumulateSteps) this way.
+   */
+  accum?: Readonly<Record<string, SavedTensor>>;
+  /**
    * @internal A Trainer checkpoint's loss of every step so far, saved as the F64 tensor `trainer.trainLoss`:
    * as JSON in the header it grew ~20 bytes a step and a long run's checkpoint passed the header's limit.
    */
@@ -77,9 +86,9 @@ export interface SavedTensor {
   readonly data: ArrayLike<number>;
 }
 
-/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch, averages or losses). */
+/** Whether a model file's tensor is one of the net's (not optimizer state, nor a checkpoint's best epoch, averages, summed gradients or losses). */
 export function isNetTensor(name: string): boolean {
-  return !name.startsWith(OPTIMIZER_PREFIX) && !name.startsWith(BEST_PREFIX) && !name.startsWith(EMA_PREFIX) && !name.startsWith(SWA_PREFIX) && name !== TRAIN_LOSS_TENSOR;
+  return !name.startsWith(OPTIMIZER_PREFIX) && !Object.values(FIELD_PREFIX).some((prefix) => name.startsWith(prefix)) && name !== TRAIN_LOSS_TENSOR;
 }
 
 /** What loadModel returns; the caller owns `net` and `optimizer` and disposes them. */
@@ -95,6 +104,8 @@ export interface LoadedModel {
   ema?: Record<string, { shape: number[]; data: Float32Array }>;
   /** The `swa.<name>` tensors of a checkpoint (see SaveModelOptions.swa), keyed by name; absent when the file has none. */
   swa?: Record<string, { shape: number[]; data: Float32Array }>;
+  /** The `accum.<name>` tensors of a checkpoint (see SaveModelOptions.accum), keyed by name; absent when the file has none. */
+  accum?: Record<string, { shape: number[]; data: Float32Array }>;
   /** @internal A checkpoint's `trainer.trainLoss` (see SaveModelOptions.trainLoss); absent when the file has none. */
   trainLoss?: Float64Array;
 }
@@ -113,7 +124,7 @@ export interface ModelInfo {
   spec: NetSpec | null;
   /** Every tensor: name, dtype, shape. */
   tensors: Array<{ name: string; dtype: string; shape: number[] }>;
-  /** Elements of the net's tensors (parameters and layer state; not the optimizer's, nor a checkpoint's best epoch). */
+  /** Elements of the net's tensors (parameters and layer state; not the optimizer's, nor a checkpoint's best epoch, averages or sums). */
   parameterCount: number;
   /** The saved optimizer: its name, hyper-parameters and step count; null when none. */
   optimizer: SavedOptimizer | null;
@@ -149,11 +160,11 @@ function netOf(who: string, net: Sequential): NamedNet {
   return net as NamedNet;
 }
 
-/** The prefix of each field's tensors in a file (SaveModelOptions.best, ema, swa). */
-const FIELD_PREFIX = { best: BEST_PREFIX, ema: EMA_PREFIX, swa: SWA_PREFIX } as const;
+/** The prefix of each field's tensors in a file (SaveModelOptions.best, ema, swa, accum). */
+const FIELD_PREFIX = { best: BEST_PREFIX, ema: EMA_PREFIX, swa: SWA_PREFIX, accum: ACCUM_PREFIX } as const;
 
 /**
- * A copy of `tensors` to save as `<field>.<name>` tensors (SaveModelOptions.best, ema, swa): every key of `tensors` and
+ * A copy of `tensors` to save as `<field>.<name>` tensors (SaveModelOptions.best, ema, swa, accum): every key of `tensors` and
  * no other, each of its shape; the values checked as numbers and copied at the call.
  */
 function savedCopy(
@@ -233,6 +244,7 @@ export function saveModelChunks(net: NamedNet, options: SaveModelOptions = {}): 
   if (options.best !== undefined) extra.push(...savedCopy(who, named, 'best', options.best, own, "the net's parameters and state"));
   if (options.ema !== undefined) extra.push(...savedCopy(who, named, 'ema', options.ema, Object.entries(named.params), "the net's parameters"));
   if (options.swa !== undefined) extra.push(...savedCopy(who, named, 'swa', options.swa, Object.entries(named.params), "the net's parameters"));
+  if (options.accum !== undefined) extra.push(...savedCopy(who, named, 'accum', options.accum, Object.entries(named.params), "the net's parameters"));
   if (optimizer !== undefined) {
     const { saved, state } = savedOptimizer(who, optimizer);
     // loadModel refuses state for another parameter or shape: such a file would be read by nothing
@@ -374,13 +386,13 @@ function planTensors(who: string, header: SafetensorsHeader, params: Record<stri
       plan.set(entry.name, { entry, best: key });
       continue;
     }
-    const average = entry.name.startsWith(EMA_PREFIX) ? 'ema' : entry.name.startsWith(SWA_PREFIX) ? 'swa' : null;
-    if (average !== null) {
-      const key = entry.name.slice(FIELD_PREFIX[average].length);
+    const field = PARAMETER_FIELDS.find((f) => entry.name.startsWith(FIELD_PREFIX[f]));
+    if (field !== undefined) {
+      const key = entry.name.slice(FIELD_PREFIX[field].length);
       const shape = shapeOf(params, key);
-      if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' (${AVERAGE_NAMES[average]}) names no parameter of the net`);
+      if (!shape) throw new SafetensorsError(`${who}: tensor '${entry.name}' (${PARAMETER_FIELD_NAMES[field]}) names no parameter of the net`);
       if (!sameShape(entry.shape, shape)) throw new SafetensorsError(`${who}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}], '${key}' has [${shape.join(', ')}]`);
-      plan.set(entry.name, { entry, [average]: key });
+      plan.set(entry.name, { entry, [field]: key });
       continue;
     }
     const shape = shapeOf(params, entry.name) ?? shapeOf(state, entry.name);
@@ -396,23 +408,36 @@ function planTensors(who: string, header: SafetensorsHeader, params: Record<stri
   if ([...plan.values()].some((p) => p.best) && bestMissing.length > 0) {
     throw new SafetensorsError(`${who}: the file has no tensor ${bestMissing.map((k) => `'${BEST_PREFIX}${k}'`).join(', ')} beside its other '${BEST_PREFIX}' tensors (a checkpoint's best epoch)`);
   }
-  // the averages likewise, of every parameter; one kind in a file (a Trainer keeps ema's or swa's, never both)
-  const held = (['ema', 'swa'] as const).filter((average) => [...plan.values()].some((p) => p[average]));
-  if (held.length > 1) throw new SafetensorsError(`${who}: the file has both '${EMA_PREFIX}' and '${SWA_PREFIX}' tensors; a checkpoint holds one average of the parameters (TrainerOptions.ema's or swa's)`);
-  for (const average of held) {
-    const missing = Object.keys(params).filter((k) => !plan.has(`${FIELD_PREFIX[average]}${k}`));
+  // the averages and the summed gradients likewise, of every parameter; one average in a file (a Trainer keeps ema's
+  // or swa's, never both)
+  const held = PARAMETER_FIELDS.filter((field) => [...plan.values()].some((p) => p[field]));
+  if (held.includes('ema') && held.includes('swa')) throw new SafetensorsError(`${who}: the file has both '${EMA_PREFIX}' and '${SWA_PREFIX}' tensors; a checkpoint holds one average of the parameters (TrainerOptions.ema's or swa's)`);
+  for (const field of held) {
+    const missing = Object.keys(params).filter((k) => !plan.has(`${FIELD_PREFIX[field]}${k}`));
     if (missing.length > 0) {
-      throw new SafetensorsError(`${who}: the file has no tensor ${missing.map((k) => `'${FIELD_PREFIX[average]}${k}'`).join(', ')} beside its other '${FIELD_PREFIX[average]}' tensors (${AVERAGE_NAMES[average]})`);
+      throw new SafetensorsError(`${who}: the file has no tensor ${missing.map((k) => `'${FIELD_PREFIX[field]}${k}'`).join(', ')} beside its other '${FIELD_PREFIX[field]}' tensors (${PARAMETER_FIELD_NAMES[field]})`);
     }
   }
   return plan;
 }
 
-/** Each average of the parameters a file can hold, in a message. */
-const AVERAGE_NAMES = { ema: "a checkpoint's moving average", swa: "a checkpoint's stochastic weight average" } as const;
+/** The fields a file holds a tensor of every parameter for, as `<field>.<name>` (SaveModelOptions.ema, swa, accum). */
+const PARAMETER_FIELDS = ['ema', 'swa', 'accum'] as const;
 
-/** Where a file's tensor goes: the net (no field), an optimizer slot of a parameter, a checkpoint's best epoch, averages or losses. */
-interface TensorPlan { entry: TensorEntry; slot?: string; key?: string; best?: string; ema?: string; swa?: string; trainLoss?: true }
+/** What each of PARAMETER_FIELDS' tensors holds, in a message. */
+const PARAMETER_FIELD_NAMES = {
+  ema: "a checkpoint's moving average", swa: "a checkpoint's stochastic weight average", accum: "a checkpoint's gradients summed over a group of batches",
+} as const;
+
+/** The fields whose tensors loadModel returns as copies (LoadedModel.best, ema, swa, accum): a checkpoint's, not the net's. */
+type CopyField = keyof typeof FIELD_PREFIX;
+const COPY_FIELDS = Object.keys(FIELD_PREFIX) as CopyField[];
+
+/**
+ * Where a file's tensor goes: the net (no field), an optimizer slot of a parameter, a checkpoint's best epoch,
+ * averages, summed gradients or losses.
+ */
+type TensorPlan = { entry: TensorEntry; slot?: string; key?: string; trainLoss?: true } & { [F in CopyField]?: string };
 
 /**
  * The saved optimizer's state of each parameter it has, whole: every slot (a
@@ -524,15 +549,15 @@ function* fill(
   who: string, reader: ChunkReader, header: SafetensorsHeader, plan: Map<string, TensorPlan>, net: NamedNet,
   optimizer: ElementwiseOptimizer | undefined, optimizerMeta: SavedOptimizer | undefined, params: Record<string, number[]>,
 ): Reading<LoadedModel> {
-  let best: LoadedModel['best'];
-  let ema: LoadedModel['ema'];
-  let swa: LoadedModel['swa'];
+  const copies: Pick<LoadedModel, CopyField> = {};
   let trainLoss: Float64Array | undefined;
   try {
     const targets: Record<string, Tensor> = { ...net.params, ...net.state };
     const slots: Record<string, Record<string, Float32Array>> = {};
     for (const entry of header.tensors) {
-      const { slot, key, best: bestKey, ema: emaKey, swa: swaKey, trainLoss: isLoss } = plan.get(entry.name)!;
+      const place = plan.get(entry.name)!;
+      const { slot, key, trainLoss: isLoss } = place;
+      const field = COPY_FIELDS.find((f) => place[f] !== undefined);
       const count = entry.shape.reduce((a, b) => a * b, 1);
       if (isLoss) {
         trainLoss = yield* readDoubles(reader, entry, count);
@@ -545,17 +570,9 @@ function* fill(
         const values = new Float32Array(count);
         (slots[key!] ??= {})[slot] = values;
         out = () => values;
-      } else if (bestKey) {
+      } else if (field !== undefined) {
         const values = new Float32Array(count);
-        (best ??= {})[bestKey] = { shape: [...entry.shape], data: values };
-        out = () => values;
-      } else if (emaKey) {
-        const values = new Float32Array(count);
-        (ema ??= {})[emaKey] = { shape: [...entry.shape], data: values };
-        out = () => values;
-      } else if (swaKey) {
-        const values = new Float32Array(count);
-        (swa ??= {})[swaKey] = { shape: [...entry.shape], data: values };
+        (copies[field] ??= {})[place[field]!] = { shape: [...entry.shape], data: values };
         out = () => values;
       } else {
         const target = targets[entry.name];
@@ -565,6 +582,7 @@ function* fill(
     }
     if (!(yield* reader.atEnd())) throw new SafetensorsError(`safetensors: bytes after the last tensor (at byte ${reader.position})`);
     checkRunningVariances(who, Object.entries(net.state).map(([name, t]) => [name, t.data]));
+    const { best } = copies;
     if (best) checkRunningVariances(who, Object.entries(best).map(([name, t]) => [`${BEST_PREFIX}${name}`, t.data]));
     if (optimizer && optimizerMeta) {
       // the parameters whose state the file holds; an optimizer that keeps none (SGD) has every parameter's empty state
@@ -584,7 +602,7 @@ function* fill(
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(header.metadata)) if (!k.startsWith(RESERVED_PREFIX)) metadata[k] = v;
-  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...(best ? { best } : {}), ...(ema ? { ema } : {}), ...(swa ? { swa } : {}), ...(trainLoss ? { trainLoss } : {}) };
+  return { net, ...(optimizer ? { optimizer } : {}), metadata, ...copies, ...(trainLoss ? { trainLoss } : {}) };
 }
 
 /** Batch norm's running variances as read: a negative or NaN one would turn every prediction into NaN. */

@@ -7,7 +7,8 @@
 // exponentially each step records each step's loss; the net, its layer state,
 // the optimizer and the random stream are put back afterwards, however the run
 // ends. The steps are the Trainer's (its guarded update, its seeded permutation
-// batches), run by a Trainer with a per-step schedule of the rates.
+// batches, or its weighted draws with sampleWeights), run by a Trainer with a
+// per-step schedule of the rates.
 import type { Targets } from '../layers/softmax-with-loss.js';
 import type { Sequential } from '../nets/sequential.js';
 import { ElementwiseOptimizer, type Optimizer, type OptimizerState } from '../optim/optimizer.js';
@@ -17,6 +18,7 @@ import { exactLog10, exactPow, exactPowInt } from '../runtime/exact-math.js';
 import { ConcurrentRunError, NonFiniteError } from '../runtime/errors.js';
 import { checkFlag, checkOptions, isAbortSignal } from '../runtime/options.js';
 import { badNumber, describeValue, shown, type IntTensor, type Tensor } from '../runtime/tensor.js';
+import type { SampleWeights } from './sampler.js';
 import { Trainer, type OptimizerChoice, type StepEvent, type TrainerOptions } from './trainer.js';
 
 /** What LRFinderOptions.onStep gets after every step. */
@@ -40,10 +42,17 @@ export interface LRFinderBaseOptions {
   batchSize?: number;
   /** Stop once the smoothed loss passes 4× the best so far (fastai's stop_div). Default true. */
   stopDiv?: boolean;
+  /**
+   * Draw each step's rows with replacement in proportion to a weight per row of x, or 'balanced' (each row weighs
+   * 1 / (the rows of its class)): TrainerOptions.sampleWeights, checked as the Trainer checks it. The rate that
+   * suits a run with weighted batches is found on such batches. Default: none (seeded permutation batches).
+   */
+  sampleWeights?: SampleWeights;
   /** Called after every step; an error it throws ends the test (everything put back) with that error. */
   onStep?: (s: LRFinderStep) => void;
 }
 
+/** Options of lrFinder(): the test's range, steps and batches, and the optimizer as the Trainer takes it. */
 export type LRFinderOptions = LRFinderBaseOptions & OptimizerChoice;
 
 /** Options of lrFinderAsync(): lrFinder's and an AbortSignal. */
@@ -78,7 +87,7 @@ export interface LRFinderResult {
   stopReason: LRFinderStop;
 }
 
-const KEYS = new Set(['optimizer', 'optimizerParams', 'startLr', 'endLr', 'steps', 'batchSize', 'stopDiv', 'onStep']);
+const KEYS = new Set(['optimizer', 'optimizerParams', 'startLr', 'endLr', 'steps', 'batchSize', 'stopDiv', 'sampleWeights', 'onStep']);
 const ASYNC_KEYS = new Set([...KEYS, 'signal']);
 /** fastai's AvgSmoothLoss beta. */
 const BETA = 0.98;
@@ -158,12 +167,14 @@ function minimum(lrs: number[], losses: number[]): number | null {
 
 interface Checked {
   startLr: number; endLr: number; steps: number; batchSize: number; stopDiv: boolean; onStep?: (s: LRFinderStep) => void;
+  /** Left to the Trainer to check (it knows the rows and their classes); asOurs names it as this function's. */
+  sampleWeights?: SampleWeights;
   choice: OptimizerChoice;
 }
 
 function checkFinderOptions(who: string, net: Sequential, options: LRFinderAsyncOptions, keys: ReadonlySet<string>): Checked {
   checkOptions(who, options, keys);
-  const { startLr = 1e-7, endLr = 10, steps = 100, batchSize = 100, stopDiv = true, onStep, optimizer, optimizerParams } = options;
+  const { startLr = 1e-7, endLr = 10, steps = 100, batchSize = 100, stopDiv = true, sampleWeights, onStep, optimizer, optimizerParams } = options;
   if (!(typeof startLr === 'number' && Number.isFinite(startLr) && startLr > 0)) throw badNumber(startLr, `${who}: startLr must be a positive finite number, got ${shown(startLr)}`);
   if (!(typeof endLr === 'number' && Number.isFinite(endLr) && endLr > startLr)) throw badNumber(endLr, `${who}: endLr must be a finite number above startLr (${startLr}), got ${shown(endLr)}`);
   if (!(Number.isSafeInteger(steps) && steps >= MIN_STEPS)) throw badNumber(steps, `${who}: steps must be an integer of at least ${MIN_STEPS} (fastai's least num_it), got ${shown(steps)}`);
@@ -183,7 +194,7 @@ function checkFinderOptions(who: string, net: Sequential, options: LRFinderAsync
   }
   if ('signal' in options && options.signal !== undefined && !isAbortSignal(options.signal)) throw new TypeError(`${who}: signal must be an AbortSignal, got ${describeValue(options.signal)}`);
   const choice = (optimizer === undefined ? { optimizerParams } : { optimizer, optimizerParams }) as OptimizerChoice;
-  return { startLr, endLr, steps, batchSize, stopDiv, onStep, choice };
+  return { startLr, endLr, steps, batchSize, stopDiv, sampleWeights, onStep, choice };
 }
 
 /**
@@ -233,6 +244,7 @@ class RangeTest {
       ...c.choice,
       maxIterations: c.steps,
       miniBatchSize: c.batchSize,
+      ...(c.sampleWeights !== undefined ? { sampleWeights: c.sampleWeights } : {}),
       lrSchedule: rates,
       // the epochs' evaluation is not the test's: one row each, the least the Trainer takes
       evaluateSampleNumPerEpoch: 1,
@@ -315,13 +327,14 @@ function runTest<R>(who: string, net: Sequential, x: Tensor, t: Tensor | IntTens
 
 /**
  * The learning-rate range test on rows `x` with targets `t`: `steps` optimizer steps (the Trainer's, on seeded
- * permutation batches of `batchSize` rows) at rates growing exponentially from startLr to endLr, each step's loss
- * recorded and smoothed as fastai does, and fastai's suggestions. The net, its layer state, the optimizer given and
- * the runtime's random stream are then as before the call, bit for bit, whether it returns or throws. Bad options
- * are refused (a TypeError/RangeError naming the option) before anything changes; the data are checked as the
- * Trainer checks its training set; a Trainer run in progress on the runtime is refused (ConcurrentRunError). What it
- * allocates is freed, but for the layers' buffers a net makes on its first pass with a batch shape, which it keeps
- * (as after any training). Blocks the thread: lrFinderAsync yields to the event loop and takes an AbortSignal.
+ * permutation batches of `batchSize` rows, or drawn by sampleWeights) at rates growing exponentially from startLr
+ * to endLr, each step's loss recorded and smoothed as fastai does, and fastai's suggestions. The net, its layer
+ * state, the optimizer given and the runtime's random stream are then as before the call, bit for bit, whether it
+ * returns or throws. Bad options are refused (a TypeError/RangeError naming the option) before anything changes;
+ * the data and sampleWeights are checked as the Trainer checks its training set and weights; a Trainer run in
+ * progress on the runtime is refused (ConcurrentRunError). What it allocates is freed, but for the layers' buffers
+ * a net makes on its first pass with a batch shape, which it keeps (as after any training). Blocks the thread:
+ * lrFinderAsync yields to the event loop and takes an AbortSignal.
  */
 export function lrFinder(net: Sequential, x: Tensor, t: Tensor | IntTensor, options: LRFinderOptions = {}): LRFinderResult {
   return runTest('lrFinder', net, x, t, options, KEYS, (test) => test.trainer.train(), (_r, done) => done(undefined, true)) as LRFinderResult;

@@ -27,6 +27,7 @@ import { BatchNormalization } from '../layers/batch-normalization.js';
 import { Yielder, now } from '../runtime/yield.js';
 import { SplitChoice, type ThreadUse } from './split-choice.js';
 import { clipGradNorm, clipGradValue } from './clip.js';
+import { GradientAccumulator, checkAccumulateSteps } from './accumulate.js';
 import { Mixup, checkMixup, type MixupOptions } from './mixup.js';
 import { WeightedSampler, balancedWeights, checkSampleWeights, type SampleWeights, type SampleWeightsRecord } from './sampler.js';
 
@@ -223,6 +224,25 @@ export interface TrainerBaseOptions {
    */
   clipGradValue?: number;
   /**
+   * Gradient accumulation: the optimizer updates once every k batches (an integer ≥ 1), with the mean of their
+   * gradients (weight decay's terms included), Keras 3's `gradient_accumulation_steps` and PyTorch's `(loss / k).backward()`
+   * over k batches before `clip_grad_norm_` and `optimizer.step()`: k batches of miniBatchSize train as one of
+   * k·miniBatchSize would (up to rounding, and but for batch norm's statistics and dropout's masks, which stay per
+   * batch), in the memory of one batch. Each batch runs forward and backward as without (its own draws); its gradients
+   * are added to float32 sums (a batch whose gradients are NaN/Inf throws a NonFiniteError and leaves the sums as they
+   * were); the k-th batch's update takes (sum + g)·fround(1/k) (Keras divides: the same bits for k a power of two, else
+   * at most one rounding apart), clips it (clipGradValue, clipGradNorm), updates, and zeroes the sums. Batches are still
+   * what `iter`, maxIterations, trainLossList, onStepEnd and onProgress count (StepEvent.optimizerStep says which
+   * updated), an epoch is still ⌊rows / miniBatchSize⌋ of them, and a group goes on across an epoch's end, as Keras's
+   * accumulators do (the epoch's figures are the parameters as last updated); the batches of a group the run ends
+   * in do not update. An lrSchedule with interval 'step' advances once per update (its periods, OneCycleLR's
+   * totalSteps, count updates: ⌊maxIter / k⌋), and ema averages once per update (PyTorch's loops call ema.update()
+   * after optimizer.step(); Keras 3's _backend_apply_gradients moves its average on every batch, towards parameters that change only at
+   * updates). Checkpoints keep the sums of a group in progress; resume() refuses another k.
+   * step() called directly is refused for k > 1 (it is one update on one batch). Default 1: no accumulation.
+   */
+  accumulateSteps?: number;
+  /**
    * Keep an exponential moving average of the parameters (net.params; not batch-norm's running statistics), updated
    * after every train()/fit() step that succeeds (a step that fails leaves it as it was; step() called directly does
    * not touch it: it belongs to a run, which starts it at its first step and ends with it) and written over the
@@ -368,13 +388,22 @@ export interface StepEvent extends TrainerEvent {
   loss: number;
   /** Index of the step within its epoch (0-based). */
   batch: number;
-  /** The learning rate the step's update used (a schedule's for that step), or null for an optimizer without an `lr`. */
+  /**
+   * The learning rate the step's update used (a schedule's for that step; with accumulateSteps, the rate of its group's
+   * update), or null for an optimizer without an `lr`.
+   */
   lr: number | null;
   /**
    * With clipGradNorm: the 2-norm of the step's gradients before clipping (what PyTorch's clip_grad_norm_ returns,
-   * to watch for exploding gradients). Absent without clipGradNorm, which is what computes it.
+   * to watch for exploding gradients). Absent without clipGradNorm, which is what computes it; with accumulateSteps,
+   * the norm of the mean gradient, on the steps that updated (absent on the others).
    */
   gradNorm?: number;
+  /**
+   * Whether this step updated the parameters: always, but with accumulateSteps k > 1, where the k-th batch of each
+   * group updates and the others add their gradients to the group's sums (Keras's is_update_step).
+   */
+  optimizerStep: boolean;
 }
 
 /** What onEpochEnd gets: the event and the epoch's record. */
@@ -478,10 +507,23 @@ export interface TrainerState {
   swa?: { start: number; lr: number | null; annealEpochs: number; annealStrategy: 'cos' | 'linear'; models: number } | null;
   /** swa's average of the parameters (null: no swa, or no epoch averaged yet). */
   swaAverage?: Record<string, { shape: number[]; data: number[] }> | null;
+  /**
+   * TrainerOptions.accumulateSteps as the run had it, and the batches of the group in progress (its gradients summed,
+   * no update yet: iter mod accumulateSteps), which resume() refuses to change (absent in states written before they
+   * were recorded: 1 and 0).
+   */
+  accumulateSteps?: number;
+  accumulated?: number;
+  /**
+   * The group in progress' sums of gradients, keyed like net.params (null when `accumulated` is 0). A checkpoint
+   * model file holds them as `accum.<name>` tensors (a float each, where JSON took ~21 bytes: a net of a few million
+   * parameters passed the header's limit).
+   */
+  accum?: Record<string, { shape: number[]; data: number[] }> | null;
 }
 
 /** TrainerState without its tensors: what a checkpoint model file keeps as JSON in its metadata. */
-export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best' | 'ema' | 'swaAverage'>;
+export type TrainerPosition = Omit<TrainerState, 'optimizer' | 'params' | 'best' | 'ema' | 'swaAverage' | 'accum'>;
 
 /** The metadata key of a checkpoint's position (a model file's caller metadata). */
 const TRAINER_KEY = 'trainer';
@@ -489,7 +531,7 @@ const TRAINER_KEY = 'trainer';
 const KEYS = new Set([
   'epochs', 'maxIterations', 'miniBatchSize', 'sampling', 'optimizer', 'optimizerParams', 'lrSchedule', 'augment',
   'validationSplit', 'validation', 'earlyStopping', 'checkpoint', 'evaluateSampleNumPerEpoch', 'onProgress', 'callbacks', 'adaptiveThreads',
-  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa', 'sampleWeights',
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa', 'sampleWeights', 'accumulateSteps',
 ]);
 const EMA_KEYS = new Set(['decay']);
 const SWA_KEYS = new Set(['start', 'lr', 'annealEpochs', 'annealStrategy']);
@@ -660,6 +702,10 @@ export class Trainer {
   private readonly sampler: WeightedSampler | null = null;
   /** The last step's gradient norm before clipping (with clipGradNorm), for its StepEvent. */
   private gradNorm = NaN;
+  /** TrainerOptions.accumulateSteps (1: none). */
+  private readonly accumulation: number;
+  /** The sums of a group's gradients (null for accumulateSteps 1). */
+  private readonly accumulator: GradientAccumulator | null = null;
 
   /**
    * Checks every option and the data (tensors alive and on the net's runtime, targets as
@@ -682,7 +728,7 @@ export class Trainer {
     const {
       epochs = 20, maxIterations, miniBatchSize = 100, optimizer = 'sgd', optimizerParams = {}, evaluateSampleNumPerEpoch = null,
       sampling = 'permutation', lrSchedule, augment, validationSplit, earlyStopping, checkpoint, adaptiveThreads = true,
-      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup, swa, sampleWeights,
+      clipGradNorm: clipGradNormTo, clipGradValue: clipGradValueTo, ema, mixup, swa, sampleWeights, accumulateSteps = 1,
     } = options;
     if (!(network instanceof Sequential)) {
       throw new TypeError(`Trainer: network must be a net (MultiLayerNet, a Sequential, …), got ${describeValue(network)}${otherCopyHint(network, NET_CLASSES)}`);
@@ -762,6 +808,8 @@ export class Trainer {
     for (const [name, v] of [['clipGradNorm', clipGradNormTo], ['clipGradValue', clipGradValueTo]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw badNumber(v, `Trainer: ${name} must be a positive finite number, got ${shown(v)}`);
     }
+    checkAccumulateSteps(accumulateSteps);
+    this.accumulation = accumulateSteps;
     if (ema !== undefined) {
       if (ema === null || typeof ema !== 'object') throw new TypeError(`Trainer: ema must be { decay }, got ${describeValue(ema)}`);
       checkOptions('Trainer: ema', ema, EMA_KEYS);
@@ -837,6 +885,7 @@ export class Trainer {
       // its block made now, once: no step allocates
       if (ema) this.ema = new ParamAverage(network, ema.decay);
       if (swa) this.swa = new SwaAverage(network);
+      if (accumulateSteps > 1) this.accumulator = new GradientAccumulator(network, accumulateSteps);
       if (mixup) this.mixup = new Mixup(mixup.alpha, this.buffers, this.classes);
       // in JS memory: the training rows' labels (after a split) read once
       if (rowWeights === 'balanced') this.sampler = new WeightedSampler(balancedWeights(this.data.t, n, this.classes), 'balanced');
@@ -950,11 +999,14 @@ export class Trainer {
    * same way and run again on the calling thread, from the same point of the random stream
    * (dropout draws the same masks), so it gives the bits it would have given; the fault is
    * recorded in workerFaults. A failure on the calling thread is thrown. Refused while this Trainer's
-   * train() or fit() runs (from a callback, or while fit() awaits): that loop steps the net itself.
+   * train() or fit() runs (from a callback, or while fit() awaits): that loop steps the net itself; and for a Trainer
+   * with accumulateSteps above 1 (a TypeError), whose runs alone keep groups of batches.
    */
   step(x: Tensor, t: Targets, iter = 0): number {
     this.checkAlive('step');
     if (this.running) throw new Error('Trainer.step: a run is in progress; step before train()/fit() or after it ends');
+    // one call, one update: a group of batches left part way by direct calls would be summed into the next run's
+    if (this.accumulator !== null) throw new TypeError(`Trainer.step: this Trainer's accumulateSteps is ${this.accumulation}, and step() is one update on one batch; train() and fit() accumulate (or make a Trainer without accumulateSteps for direct steps)`);
     return this.stepRetried(x, t, iter);
   }
 
@@ -992,17 +1044,23 @@ export class Trainer {
   private stepOnce(x: Tensor, t: Targets, iter: number): number {
     const guard = this.guard;
     const net = this.network;
+    const acc = this.accumulator;
     guard.saveLayerState();
     let grads: Readonly<Record<string, Tensor>>;
     try {
       grads = net.gradient(x, t);
-      const { clipGradValue: value, clipGradNorm: norm } = this.options;
-      if (value !== undefined) clipGradValue(grads, value);
-      if (norm !== undefined) this.gradNorm = clipGradNorm(grads, norm);
+      if (acc === null || acc.completes) {
+        // a group's last batch: the update takes the group's mean, clipped (PyTorch clips after the k-th backward)
+        acc?.writeMean();
+        const { clipGradValue: value, clipGradNorm: norm } = this.options;
+        if (value !== undefined) clipGradValue(grads, value);
+        if (norm !== undefined) this.gradNorm = clipGradNorm(grads, norm);
+      }
     } catch (e) {
       guard.restoreLayerState(); // ours puts it back itself; a net's own gradient() (a subclass's) may not
       throw e;
     }
+    if (acc !== null && !acc.completes) return this.accumulate(iter);
     // one of our optimizers saves, checks and updates each range of the parameters on the
     // thread that updates it (StepGuard.guardedUpdate); others in passes on this thread.
     // An update that throws (a worker died mid-call) is undone like a failed one: the guarded
@@ -1038,6 +1096,21 @@ export class Trainer {
     } else if (guarded !== 'ok') {
       this.failedStep(iter, guarded, true);
     }
+    acc?.clear(); // the update is done: the next group starts from zero
+    return net.lastLoss;
+  }
+
+  /**
+   * A batch of a group that does not update (accumulateSteps): its gradients, checked as an update checks them,
+   * added to the group's sums. Returns its loss; a failure puts the layer state back and throws, the sums untouched.
+   */
+  private accumulate(iter: number): number {
+    const net = this.network;
+    const grads = this.accumulator!.checkGradients();
+    if (grads === 'nonFinite') this.failedStep(iter, 'gradients');
+    if (!Number.isFinite(net.lastLoss)) this.failedStep(iter, 'loss');
+    if (grads === 'tooLarge') this.failedStep(iter, 'accumulation');
+    this.accumulator!.add();
     return net.lastLoss;
   }
 
@@ -1045,25 +1118,31 @@ export class Trainer {
    * Puts back what a failed step changed and throws the RangeError saying what failed;
    * `updated`: the update may have written (a guarded update checks gradients as it goes).
    */
-  private failedStep(iter: number, what: 'gradients' | 'loss' | 'parameters', updated = what === 'parameters'): never {
+  private failedStep(iter: number, what: 'gradients' | 'loss' | 'parameters' | 'accumulation', updated = what === 'parameters'): never {
     if (updated) this.guard.restoreAll();
     else this.guard.restoreLayerState();
+    const kept = this.accumulator ? 'parameters, running statistics, optimizer state and the summed gradients of the group' : 'parameters, running statistics and optimizer state';
     if (what === 'parameters') {
-      throw new NonFiniteError(`Trainer: step ${iter + 1} overflowed the parameters or the optimizer's state to NaN/Inf (a gradient as large as 1.8e19 squares past float32's range); parameters, running statistics and optimizer state restored to the last good step (lower the learning rate, or scale the inputs)`);
+      throw new NonFiniteError(`Trainer: step ${iter + 1} overflowed the parameters or the optimizer's state to NaN/Inf (a gradient as large as 1.8e19 squares past float32's range); ${kept} restored to the last good step (lower the learning rate, or scale the inputs)`);
     }
-    throw new NonFiniteError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; parameters, running statistics and optimizer state left as they were (lower the learning rate)`);
+    if (what === 'accumulation') {
+      throw new NonFiniteError(`Trainer: step ${iter + 1} produced gradients of 2-norm over 3.4e38 / accumulateSteps (${this.accumulation}), whose sum over the group could overflow float32 to Inf; ${kept} left as they were (lower the learning rate)`);
+    }
+    throw new NonFiniteError(`Trainer: step ${iter + 1} produced NaN/Inf ${what}; ${kept} left as they were (lower the learning rate)`);
   }
 
   /**
    * The position and everything a resumed run needs to continue bit-identically, as plain
    * JSON: epochs/steps done, the random stream, the schedule and early-stopping state, the
-   * record so far, the optimizer state, the parameters with the layer state and the ema's averages. Taken between
+   * record so far, the optimizer state, the parameters with the layer state, the ema's or swa's average and a group's
+   * summed gradients (accumulateSteps). Taken between
    * steps: at an epoch's end (in onEpochEnd, or after train()/fit()) or within an epoch (in
    * onStepEnd, or after fit() was aborted), whose rest the resumed run trains.
    */
   trainerState(): TrainerState {
     this.checkAlive('trainerState');
     const opt = this.optimizer;
+    const sums = this.groupSums();
     return {
       ...this.position(),
       optimizer: opt instanceof ElementwiseOptimizer ? opt.state() : null,
@@ -1071,6 +1150,7 @@ export class Trainer {
       best: this.best?.saved ? toJson(this.best.export()) : null,
       ema: this.ema?.saved ? toJson(this.ema.export()) : null,
       swaAverage: this.swa?.saved ? toJson(this.swa.export()) : null,
+      accum: sums ? toJson(sums) : null,
     };
   }
 
@@ -1093,7 +1173,7 @@ export class Trainer {
     return this.swa?.copies() ?? null;
   }
 
-  /** trainerState() without the tensors (parameters, the best epoch's, the ema's averages, the optimizer's state). */
+  /** trainerState() without the tensors (parameters, the best epoch's, the ema's or swa's average, a group's sums, the optimizer's state). */
   private position(): TrainerPosition {
     return {
       format: 'simdnn.trainer/1',
@@ -1111,7 +1191,18 @@ export class Trainer {
       splitSeed: this.splitSeed,
       ...this.stepping(),
       ...this.averaging(),
+      ...this.accumulating(),
     };
+  }
+
+  /** The group of batches in progress (TrainerState.accumulateSteps, accumulated; its sums are groupSums()). */
+  private accumulating(): Required<Pick<TrainerState, 'accumulateSteps' | 'accumulated'>> {
+    return { accumulateSteps: this.accumulation, accumulated: this.accumulator?.pending ?? 0 };
+  }
+
+  /** The summed gradients of the group of batches in progress, keyed like net.params (TrainerState.accum); null between groups. */
+  private groupSums(): Record<string, { shape: number[]; data: Float32Array }> | null {
+    return this.accumulator !== null && this.accumulator.pending > 0 ? this.accumulator.export() : null;
   }
 
   /** The options a run's averages and draws depend on, as the state records them (TrainerState.emaDecay, mixupAlpha, swa). */
@@ -1132,8 +1223,8 @@ export class Trainer {
   /**
    * What checkpoint.write receives. For a named net (net.spec: MultiLayerNet, DeepConvNet, …)
    * with one of simdnn's optimizers: a safetensors model file (saveModel with the optimizer's
-   * state, early stopping's best epoch as `best.<name>` tensors and the ema's averages as `ema.<name>` or the swa's as
-   * `swa.<name>`), the rest of trainerState()
+   * state, early stopping's best epoch as `best.<name>` tensors, the ema's averages as `ema.<name>` or the swa's as
+   * `swa.<name>`, and a group's summed gradients as `accum.<name>`), the rest of trainerState()
    * as JSON under the metadata key 'trainer', so the file also loads with loadModel and `simdnn
    * predict`. Otherwise trainerState() as UTF-8 JSON. A new array (on an ArrayBuffer of its own) the caller owns.
    */
@@ -1141,25 +1232,27 @@ export class Trainer {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     if ((this.network as Partial<NamedNet>).spec !== undefined && (!(opt instanceof ElementwiseOptimizer) || optimizerNames.includes(opt.name.toLowerCase() as never))) {
-      const { optimizer, best, ema, swa, trainLoss, position } = this.checkpointParts();
-      return saveModel(this.network as NamedNet, { optimizer, best, ema, swa, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
+      const { optimizer, best, ema, swa, accum, trainLoss, position } = this.checkpointParts();
+      return saveModel(this.network as NamedNet, { optimizer, best, ema, swa, accum, trainLoss, metadata: { [TRAINER_KEY]: position } }); // its spec checked above
     }
     return new TextEncoder().encode(JSON.stringify(this.trainerState()));
   }
 
   /**
    * @internal A checkpoint model file's parts for saveModel (the CLI adds its own metadata): the optimizer
-   * whose state it holds, early stopping's best epoch, the ema's or swa's average and the loss of every step as tensors,
-   * and the rest of the position as JSON (whose size then does not grow with the run).
+   * whose state it holds, early stopping's best epoch, the ema's or swa's average, the summed gradients of a group of
+   * batches in progress and the loss of every step as tensors, and the rest of the position as JSON (whose size then
+   * does not grow with the run, nor with the net).
    */
   checkpointParts(): {
     optimizer?: ElementwiseOptimizer; best?: Record<string, { shape: number[]; data: Float32Array }>;
     ema?: Record<string, { shape: number[]; data: Float32Array }>; swa?: Record<string, { shape: number[]; data: Float32Array }>;
-    trainLoss: number[]; position: string;
+    accum?: Record<string, { shape: number[]; data: Float32Array }>; trainLoss: number[]; position: string;
   } {
     this.checkAlive('checkpointBytes');
     const opt = this.optimizer;
     const position = this.position();
+    const sums = this.groupSums();
     const trainLoss = position.result.trainLossList;
     position.result.trainLossList = [];
     return {
@@ -1168,6 +1261,7 @@ export class Trainer {
       // the file's one average of the parameters (ema and swa are never both on)
       ...(this.ema?.saved ? { ema: this.ema.export() } : {}),
       ...(this.swa?.saved ? { swa: this.swa.export() } : {}),
+      ...(sums ? { accum: sums } : {}),
       trainLoss,
       position: JSON.stringify(position),
     };
@@ -1182,7 +1276,8 @@ export class Trainer {
    * averages this Trainer has no ema option for, none past the first step when it has one, or of other keys or
    * shapes than the parameters'; past the first step, another ema decay, mixup alpha or swa option than the state's
    * run had; a swa average or count that does not fit the position; another batch size, training rows, sampling
-   * or sampleWeights than the state's run drew with), throws with the Trainer, net, optimizer,
+   * or sampleWeights than the state's run drew with; past the first step, another accumulateSteps, or summed
+   * gradients that do not fit the position's group), throws with the Trainer, net, optimizer,
    * schedule and random stream as they were.
    */
   resume(state: TrainerState | Uint8Array): void {
@@ -1223,6 +1318,7 @@ export class Trainer {
     this.checkEmaState(s.ema, s.iter);
     this.checkAveraging(s);
     const swaModels = this.checkSwaState(s);
+    const accumulated = this.checkAccumulation(s);
     const net = this.network;
     const schedule = this.options.lrSchedule;
     // what a refusal part way must put back: each of these writes only once its own checks have passed
@@ -1245,6 +1341,8 @@ export class Trainer {
     else this.ema?.clear();
     if (s.swaAverage) this.swa!.load(s.swaAverage, swaModels); // checked above
     else this.swa?.clear();
+    if (accumulated > 0) this.accumulator!.load(s.accum!, accumulated); // checked above
+    else this.accumulator?.clear();
     this.epoch = s.epoch;
     this.iter = s.iter;
     this.epochStep = epochStep;
@@ -1254,16 +1352,17 @@ export class Trainer {
       // the rate the uninterrupted run's optimizer had at this position (a finished run's is never set again)
       const last = s.result.epochs[s.result.epochs.length - 1];
       const swaPeriod = this.swaPeriod(s.epoch);
+      const period = schedule?.interval === 'step' ? this.lastStepPeriod(s.iter) : s.epoch;
       const lr = epochStep === 0 ? last?.lr ?? s.baseLr
         : swaPeriod !== null ? this.swaRate(swaPeriod, s.result)
-          : schedule ? schedule.lrAt(schedule.interval === 'step' ? s.iter - 1 : s.epoch, s.baseLr) : s.baseLr;
+          : schedule && period >= 0 ? schedule.lrAt(period, s.baseLr) : s.baseLr;
       (opt as unknown as { lr: number }).lr = lr;
       this.scheduledLr = lr;
     }
     if (this.momentumOption !== null) {
       // likewise the momentum: the last period's (none yet: the optimizer's own)
       // (with swa.lr, the last period before SWALR took over: it leaves the momentum as it was)
-      const k = Math.min(schedule!.interval === 'step' ? s.iter - 1 : epochStep > 0 ? s.epoch : s.epoch - 1, this.schedulePeriods() - 1);
+      const k = schedule!.interval === 'step' ? this.lastStepPeriod(s.iter) : Math.min(epochStep > 0 ? s.epoch : s.epoch - 1, this.schedulePeriods() - 1);
       if (k >= 0) this.setMomentum(k);
     }
     this.result = structuredClone(s.result);
@@ -1339,6 +1438,25 @@ export class Trainer {
     return models;
   }
 
+  /**
+   * A state's group of batches in progress, refused before resume() writes: another accumulateSteps past the first
+   * step (a state written before it was recorded had 1), a count of batches other than iter mod accumulateSteps, sums
+   * missing for such batches or present without them, or of other keys or shapes than net.params. Returns the count.
+   */
+  private checkAccumulation(s: TrainerState): number {
+    const theirs = s.accumulateSteps ?? 1, k = this.accumulation;
+    if (s.iter > 0 && theirs !== k) {
+      throw new RangeError(`Trainer.resume: the state's run has accumulateSteps ${shown(theirs)}, this Trainer ${k}: a resumed run must update as the interrupted one did`);
+    }
+    const accumulated = s.accumulated ?? 0, pending = s.iter % k;
+    if (accumulated !== pending) throw new RangeError(`Trainer.resume: the state's accumulated ${shown(accumulated)} is not the batches of the group in progress after step ${s.iter} with accumulateSteps ${k} (${pending})`);
+    const accum = s.accum ?? null;
+    if (pending > 0 && accum === null) throw new RangeError(`Trainer.resume: the state (after step ${s.iter}) is within a group of ${k} batches and holds no accum (the group's summed gradients)`);
+    if (pending === 0 && accum !== null) throw new RangeError(`Trainer.resume: the state holds accum (summed gradients) between groups of accumulateSteps ${k}, where the sums are zero`);
+    if (accum !== null) this.accumulator!.check(accum);
+    return pending;
+  }
+
   /** A checkpoint's bytes as a TrainerState: JSON, or a model file with the position in its metadata. */
   private decodeCheckpoint(bytes: Uint8Array): TrainerState {
     if (bytes[0] === 0x7b) return JSON.parse(new TextDecoder().decode(bytes)) as TrainerState; // '{': JSON
@@ -1352,7 +1470,9 @@ export class Trainer {
       putBackTrainLoss(stored, loaded.trainLoss, 'Trainer.resume');
       // the averages as tensors; a checkpoint written before they were kept so has ema's in the JSON
       const averages = { ema: loaded.ema ? toJson(loaded.ema) : stored.ema ?? null, swa: loaded.swa ? toJson(loaded.swa) : null };
-      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best, ...checkpointAverages(stored, averages) };
+      // a group's sums only as tensors (the position's JSON never held them)
+      const accum = loaded.accum ? toJson(loaded.accum) : null;
+      return { ...stored, params: toJson(loaded.net.exportParams()), optimizer: loaded.optimizer?.state() ?? null, best, ...checkpointAverages(stored, averages), accum };
     } finally {
       loaded.net.dispose();
       loaded.optimizer?.dispose();
@@ -1385,6 +1505,7 @@ export class Trainer {
     this.best?.dispose();
     this.ema?.dispose();
     this.swa?.dispose();
+    this.accumulator?.dispose();
     (this.data as Dataset | undefined)?.dispose();
     this.validation?.dispose();
     this.validationLabels?.dispose();
@@ -1424,9 +1545,10 @@ export class Trainer {
     const schedule = this.options.lrSchedule;
     if (schedule?.periods === undefined) return;
     const perStep = schedule.interval === 'step';
-    const run = Math.min(perStep ? this.maxIter : this.epochCount, this.schedulePeriods()), unit = perStep ? 'steps' : 'epochs';
+    const run = perStep ? this.stepPeriodLimit() : Math.min(this.epochCount, this.schedulePeriods()), unit = perStep ? 'steps' : 'epochs';
+    const updates = perStep && this.accumulation > 1 ? ` (updates of ${this.accumulation} batches each: accumulateSteps)` : '';
     if (run > schedule.periods) {
-      throw new RangeError(`Trainer: lrSchedule ${schedule.name} defines ${schedule.periods} ${unit}, and this run takes ${run} ${unit}: shorten the run (epochs, maxIterations) or lengthen the schedule (OneCycleLR's totalSteps)`);
+      throw new RangeError(`Trainer: lrSchedule ${schedule.name} defines ${schedule.periods} ${unit}, and this run takes ${run}${updates || ` ${unit}`}: shorten the run (epochs, maxIterations) or lengthen the schedule (OneCycleLR's totalSteps)`);
     }
   }
 
@@ -1434,7 +1556,25 @@ export class Trainer {
   private schedulePeriods(): number {
     if (this.swaSchedule === null) return Infinity;
     const start = this.options.swa!.start;
-    return this.options.lrSchedule?.interval === 'step' ? start * this.iterPerEpoch : start;
+    return this.options.lrSchedule?.interval === 'step' ? this.updatesIn(start * this.iterPerEpoch) : start;
+  }
+
+  /** The updates `batches` batches make (accumulateSteps batches each; a group not complete makes none). */
+  private updatesIn(batches: number): number {
+    return Math.floor(batches / this.accumulation);
+  }
+
+  /**
+   * The periods a per-step lrSchedule is asked for: the run's updates (to swa.start's end with swa.lr). A batch whose
+   * update would be past them (one of a group the run or the schedule's epochs end in) does not ask.
+   */
+  private stepPeriodLimit(): number {
+    return Math.min(this.updatesIn(this.maxIter), this.schedulePeriods());
+  }
+
+  /** The last period a per-step lrSchedule set the rate for before step `iter` (0-based; −1: none). */
+  private lastStepPeriod(iter: number): number {
+    return Math.min(this.updatesIn(iter - 1), this.stepPeriodLimit() - 1);
   }
 
   /** SWALR's periods done before the epoch after `epochsDone` epochs (null: swa.lr does not set that epoch's rate). */
@@ -1496,6 +1636,7 @@ export class Trainer {
       reason = 'earlyStopping';
     }
     let rechecked = false;
+    const stepLimit = this.stepPeriodLimit();
     while (this.epoch < this.epochCount && !this.stopRequested) {
       this.stopIfDisposed();
       const epoch = this.epoch + 1;
@@ -1524,7 +1665,8 @@ export class Trainer {
       for (let i = this.iter - from; i < this.iter; i++) lossSum += this.result.trainLossList[i];
       for (let b = from; b < steps && !this.stopRequested; b++) {
         this.stopIfDisposed();
-        if (schedule?.interval === 'step' && swaPeriod === null) schedulePeriod(this.iter);
+        // a per-step schedule's period is the update this batch's group makes (PyTorch steps it after optimizer.step())
+        if (schedule?.interval === 'step' && swaPeriod === null && this.updatesIn(this.iter) < stepLimit) schedulePeriod(this.updatesIn(this.iter));
         // where the step's draws begin (an epoch's first step: before its permutation)
         const drawsFrom = b === 0 ? this.epochCounter : rt.take(0);
         const splits = this.splitChoice;
@@ -1558,8 +1700,10 @@ export class Trainer {
         // a step run again after a worker's fault is not a sample of either way's speed
         if (this.faults.length === faults) splits?.end();
         else splits?.abort();
+        // with accumulateSteps, only a group's last batch updates (the others added their gradients to its sums)
+        const optimizerStep = this.accumulator === null || this.accumulator.pending === 0;
         // after the update that succeeded (a failed step threw above, leaving the averages as they were)
-        this.ema?.update();
+        if (optimizerStep) this.ema?.update();
         lossSum += loss;
         done++;
         this.result.trainLossList.push(loss);
@@ -1567,7 +1711,7 @@ export class Trainer {
         this.epochStep = b + 1;
         this.options.onProgress?.({ kind: 'step', epoch, iter: this.iter, maxIter: this.maxIter, loss });
         const lr = (this.optimizer as { lr?: unknown }).lr;
-        const stepped = { epoch, loss, batch: b, lr: typeof lr === 'number' ? lr : null, ...(this.options.clipGradNorm !== undefined ? { gradNorm: this.gradNorm } : {}) };
+        const stepped = { epoch, loss, batch: b, lr: typeof lr === 'number' ? lr : null, ...(this.options.clipGradNorm !== undefined && optimizerStep ? { gradNorm: this.gradNorm } : {}), optimizerStep };
         for (const c of callbacks) yield* awaited(c.onStepEnd?.({ ...event(), ...stepped }), 'callbacks.onStepEnd');
         yield null;
       }
@@ -1708,6 +1852,7 @@ export class Trainer {
     this.best?.clear();
     this.ema?.clear(); // the new run's first step copies the parameters again
     this.swa?.clear();
+    this.accumulator?.clear(); // a group the last run ended in does not update
     this.finished = false;
   }
 

@@ -1,7 +1,7 @@
 // The package as npm would publish it: `npm pack` holds what users need and
 // nothing else (no tests, benches, kernel or TypeScript sources), and consumer
 // apps (test/fixtures/consumer) that import 'simdnn', 'simdnn/search',
-// 'simdnn/experiments' and 'simdnn/onnx' from the unpacked tarball, built with Vite, webpack and
+// 'simdnn/experiments', 'simdnn/onnx' and 'simdnn/csv' from the unpacked tarball, built with Vite, webpack and
 // esbuild, run in cross-origin isolated Chromium on every wasm build the
 // package ships, with no request failing.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -48,9 +48,10 @@ afterAll(async () => {
 describe('npm pack', () => {
   it('holds the bundles, the declarations, the wasm builds, the docs and the licence, and nothing else', () => {
     const files = packed.files.map((f) => f.path);
+    expect(files).toContain('types/wasm.d.ts'); // what an import of a wasm build is typed by (package.json's exports)
     expect(files).toContain('LICENSE'); // MIT asks that its text go with every copy
-    const allowed = [/^package\.json$/, /^LICENSE$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/,
-      /^dist\/bundle\/(index|node|node\.core|node\.module|(search|experiments|onnx)(\.node(\.module)?)?)\.(js|cjs)(\.map)?$/, /^dist\/bundle\/(cli\.cjs|trial-worker\.js)(\.map)?$/, /^dist\/node\/(cli|code-cache)\.cjs$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
+    const allowed = [/^package\.json$/, /^LICENSE$/, /^README\.md$/, /^ARCHITECTURE\.md$/, /^build\/simdnn(-relaxed)?(-shared)?\.wasm$/, /^build\/kernels\.d\.c?ts$/, /^types\/wasm\.d\.ts$/,
+      /^dist\/bundle\/(index|node|node\.core|node\.module|(search|experiments|onnx|csv)(\.node(\.module)?)?)\.(js|cjs)(\.map)?$/, /^dist\/bundle\/(cli\.cjs|trial-worker\.js)(\.map)?$/, /^dist\/node\/(cli|code-cache)\.cjs$/, /^dist\/.*\.d\.c?ts$/, /^dist\/.*\.js$/];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     expect(files.filter((f) => /^(test|bench|src|assembly|scripts|docs|web|examples)\//.test(f) || /\.map$/.test(f) && !f.startsWith('dist/bundle/'))).toEqual([]);
     // everything package.json points at is in it
@@ -113,8 +114,8 @@ function expectTrained(results: Record<string, { before: number; after: number; 
       expect(r.after).toBeLessThan(r.before);
     }
   }
-  // simdnn/search, simdnn/experiments and simdnn/onnx, bundled with the app, on its runtime
-  expect(results.subpaths).toEqual({ trials: 1, trialError: null, experiment: 'init-activations', onnx: true });
+  // simdnn/search, simdnn/experiments, simdnn/onnx and simdnn/csv, bundled with the app, on its runtime
+  expect(results.subpaths).toEqual({ trials: 1, trialError: null, experiment: 'init-activations', onnx: true, csv: true });
 }
 
 const page = (script: string, module: boolean) =>

@@ -1,5 +1,5 @@
-// What several commands share: loading a data set by name (the bundled digits
-// or an IDX directory), reading a model from a file or an http(s) URL,
+// What several commands share: loading a data set by name (the bundled digits,
+// an IDX directory or a CSV table, with what a model records of the table), reading a model from a file or an http(s) URL,
 // describing a net in one line, checking before any work
 // that a model file can be written where asked (or read, for one given), and
 // writing it with a fallback so a trained model is never lost.
@@ -15,6 +15,11 @@ import type { NamedNet, NetKind, NetSpec } from '../../nets/registry.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor } from '../../runtime/tensor.js';
 import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
+import { loadCsvFile } from '../csv/file.js';
+import type { CsvDataSet, LoadCsvOptions } from '../../data/csv/load.js';
+import { fitStandardizer, standardize, type Standardizer } from '../../data/csv/standardize.js';
+import { stratifiedSplit } from '../../data/split.js';
+import { Dataset } from '../../data/tensors.js';
 import { checkRegularFile, readModelFile, readModelInfo, temporaryBeside, writeModelFile } from '../model-file.js';
 import { numberValue, UsageError } from './command.js';
 
@@ -23,19 +28,70 @@ export function takesRows(kind: NetKind): boolean {
   return kind === 'mlp' || kind === 'mlp-extend';
 }
 
-/** `--data`: 'mnist' or an existing directory; a UsageError naming the option otherwise. */
-export async function checkDataArg(data: string, flag = 'data'): Promise<void> {
-  if (data === 'mnist') return;
-  const isDir = await stat(data).then((st) => st.isDirectory(), () => false);
-  if (!isDir) throw new UsageError(`--${flag}: '${data}' is neither 'mnist' nor a directory`);
+/** What `--data` names: the bundled digits, an IDX directory or a CSV file. */
+export type DataKind = 'mnist' | 'idx' | 'csv';
+
+/**
+ * `--data`: 'mnist', an existing directory or, where the command reads tables (`csv`), a file (a CSV table,
+ * gzipped or not); a UsageError naming the option otherwise.
+ */
+export async function checkDataArg(data: string, flag = 'data', { csv = false }: { csv?: boolean } = {}): Promise<DataKind> {
+  if (data === 'mnist') return 'mnist';
+  const st = await stat(data).catch(() => null);
+  if (st?.isDirectory()) return 'idx';
+  if (csv && st?.isFile()) return 'csv';
+  const file = st?.isFile() ? ' (a CSV file is read by simdnn train, lr-find and predict)' : '';
+  throw new UsageError(`--${flag}: '${data}' is neither 'mnist' nor a directory${csv ? ' nor a CSV file' : file}`);
 }
+
+/**
+ * What a CSV `--data` needs and what only it takes: a net of rows (mlp, mlp-extend), --label; --label and
+ * --test-split refused for other data. UsageErrors naming the flag, before any data loads.
+ */
+export function checkCsvFlags(kind: DataKind, net: NetKind, label: string | undefined, testSplit: number | undefined): void {
+  if (kind === 'csv') {
+    if (!takesRows(net)) throw new UsageError(`--net ${net} needs images; a CSV gives rows of features (use --net mlp or mlp-extend)`);
+    if (label === undefined) throw new UsageError('--label: required with a CSV --data: the column of class labels, by its header name');
+    return;
+  }
+  if (label !== undefined) throw new UsageError("--label: only a CSV --data takes it (the digits' and IDX files' labels are their own)");
+  if (testSplit !== undefined) throw new UsageError("--test-split: only a CSV --data takes it (the digits and IDX files come split)");
+}
+
+/** How a CSV `--data` is read: the label column (by its header name), the share of rows held out for testing, and the split's seed. */
+export interface CsvDataOptions {
+  label: string;
+  testSplit: number;
+  seed: number;
+}
+
+/**
+ * What a model trained on a CSV records under the metadata key 'csv' (CSV_KEY), so that `simdnn predict` reads another
+ * table the same way: the label column, the feature columns by name in the net's input order, the class names in
+ * the order of the net's outputs, and the standardizer fitted on the training rows.
+ */
+export interface CsvModelInfo {
+  label: string;
+  features: string[];
+  classes: string[];
+  mean: number[];
+  scale: number[];
+}
+
+/** The metadata key of CsvModelInfo in a model file ('simdnn.' keys are the library's own). */
+export const CSV_KEY = 'csv';
 
 /**
  * The data set `data` names, as int labels; the caller owns the tensors.
  * (loadIdx refuses a part with no images: there would be nothing to measure.)
+ * A CSV file (`options.csv`) is split into training and test rows and standardized (loadCsvData).
  */
-export async function loadData(rt: Runtime, data: string, options: { flatten: boolean; trainRows?: number; testRows?: number }): Promise<LoadedDataSet<IntTensor>> {
-  const set = data === 'mnist' ? await loadMnist(rt, options) : await loadIdx(rt, data, options);
+export async function loadData(
+  rt: Runtime, data: string, options: { flatten: boolean; trainRows?: number; testRows?: number; csv?: CsvDataOptions },
+): Promise<LoadedDataSet<IntTensor> & { csv?: CsvModelInfo }> {
+  const { csv, ...loadOptions } = options;
+  if (csv) return loadCsvData(rt, data, { ...csv, trainRows: options.trainRows, testRows: options.testRows });
+  const set = data === 'mnist' ? await loadMnist(rt, loadOptions) : await loadIdx(rt, data, loadOptions);
   try {
     checkRowCount('train-rows', options.trainRows, set.xTrain.shape[0], 'training', data);
     checkRowCount('test-rows', options.testRows, set.xTest.shape[0], 'test', data);
@@ -54,6 +110,103 @@ export function checkRowCount(flag: string, asked: number | undefined, held: num
   if (asked !== undefined && asked > held) {
     throw new UsageError(`--${flag}: ${asked} is more than the ${held.toLocaleString('en-US')} ${part} rows of ${data === 'mnist' ? 'the bundled digits' : `'${data}'`}`);
   }
+}
+
+/**
+ * A CSV file as a training run's data: its rows (a header row naming the columns; the delimiter sniffed) split into
+ * training and test rows by stratifiedSplit of the class indices, seeded (`testSplit` of them for testing, Keras's
+ * count: N − ⌊N·(1 − testSplit)⌋), the first trainRows / testRows of each kept, and the features standardized
+ * with statistics fitted on the training rows only. The caller owns the tensors.
+ */
+async function loadCsvData(
+  rt: Runtime, file: string, o: CsvDataOptions & { trainRows?: number; testRows?: number },
+): Promise<LoadedDataSet<IntTensor> & { csv: CsvModelInfo }> {
+  const all = await readCsvData(rt, 'data', file, { label: o.label });
+  const whole = new Dataset(all.x, all.t);
+  try {
+    const N = all.x.shape[0];
+    const testCount = N - Math.floor(N * (1 - o.testSplit));
+    if (testCount === 0 || testCount === N) throw new UsageError(`--test-split: ${o.testSplit} of the ${N} rows of '${file}' leaves ${testCount === 0 ? 'no test rows' : 'no training rows'}`);
+    const split = stratifiedSplit(all.t.toArray(), testCount, o.seed);
+    checkRowCount('train-rows', o.trainRows, split.train.length, 'training', file);
+    checkRowCount('test-rows', o.testRows, split.test.length, 'test', file);
+    const parts: Array<Dataset<IntTensor>> = [];
+    let stats: Standardizer;
+    try {
+      parts.push(whole.select(split.train.subarray(0, o.trainRows ?? split.train.length)));
+      parts.push(whole.select(split.test.subarray(0, o.testRows ?? split.test.length)));
+      stats = fitStandardizer(parts[0].x);
+      for (const part of parts) standardize(part.x, stats);
+    } catch (e) {
+      for (const part of parts) part.dispose();
+      throw e;
+    }
+    const [train, test] = parts;
+    return {
+      xTrain: train.x, tTrain: train.t, xTest: test.x, tTest: test.t, classes: all.classNames.length,
+      csv: { label: o.label, features: all.featureNames, classes: all.classNames, mean: Array.from(stats.mean), scale: Array.from(stats.scale) },
+    };
+  } finally {
+    whole.dispose();
+    all.x.dispose();
+    all.t.dispose();
+  }
+}
+
+/**
+ * loadCsvFile on the CSV file `--<flag>` names, read as the commands read tables (a header row naming the
+ * columns, the delimiter sniffed: , ; tab or |); its errors said in the command line's terms.
+ */
+export async function readCsvData(rt: Runtime, flag: string, file: string, options: Pick<LoadCsvOptions, 'label' | 'features' | 'classes'>): Promise<CsvDataSet> {
+  try {
+    return await loadCsvFile(rt, file, { ...options, header: true, delimiter: 'auto' });
+  } catch (e) {
+    const message = (e as Error).message
+      .replace(/^loadCsvFile: /, `--${flag}: `)
+      .replace(/options\.label\b/, '--label')
+      .replace(/options\.features\[(\d+)\]/, (_, k: string) => `the model's feature ${Number(k) + 1}`)
+      .replace(/options\.classes/, "the model's classes");
+    throw new Error(message, { cause: e });
+  }
+}
+
+/**
+ * The CSV metadata of a model (CsvModelInfo, from the text under CSV_KEY), checked as far as its form and
+ * against the net's input width and class count (`inputs`, `classes`); an Error naming `where` otherwise.
+ */
+export function readCsvModelInfo(where: string, text: string, inputs?: number, classes?: number): CsvModelInfo {
+  const fail = (what: string): never => { throw new Error(`${where}: metadata '${CSV_KEY}' ${what}`); };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return fail(`is not valid JSON (${(e as Error).message})`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail('must be an object { label, features, classes, mean, scale }');
+  const o = v as Record<string, unknown>;
+  const strings = (key: string): string[] => {
+    const a = o[key];
+    if (!Array.isArray(a) || a.length === 0 || !a.every((s) => typeof s === 'string')) return fail(`.${key} must be a non-empty array of names`);
+    if (new Set(a).size !== a.length) return fail(`.${key} names a column or class twice`);
+    return a as string[];
+  };
+  if (typeof o.label !== 'string') return fail('.label must be the label column\'s name');
+  const features = strings('features'), classNames = strings('classes');
+  const numbers = (key: string, ok: (x: number) => boolean, expected: string): number[] => {
+    const a = o[key];
+    if (!Array.isArray(a) || a.length !== features.length || !a.every((x) => typeof x === 'number' && ok(x))) return fail(`.${key} must be ${features.length} ${expected} numbers, one per feature`);
+    return a as number[];
+  };
+  const mean = numbers('mean', Number.isFinite, 'finite'), scale = numbers('scale', (x) => x > 0 && x < Infinity, 'positive finite');
+  if (inputs !== undefined && features.length !== inputs) fail(`names ${features.length} features, but the net takes ${inputs} inputs`);
+  if (classes !== undefined && classNames.length !== classes) fail(`names ${classNames.length} classes, but the net has ${classes} outputs`);
+  return { label: o.label, features, classes: classNames, mean, scale };
+}
+
+/** A model's CSV metadata in a line: its label, classes and features (the first few of long lists). */
+export function describeCsvInfo(info: CsvModelInfo): string {
+  const few = (names: string[]) => (names.length > 8 ? [...names.slice(0, 8), `… (${names.length - 8} more)`] : names).join(', ');
+  return `label '${info.label}', ${info.classes.length} classes (${few(info.classes)}); ${info.features.length} features, standardized (${few(info.features)})`;
 }
 
 /** Frees a data set's four tensors. */

@@ -9,8 +9,8 @@ import { formatSummary } from '../../nets/summary.js';
 import { recordsSwaEpochs } from '../../train/trainer.js';
 import { interrupted, UsageError, type Command, type CommandContext } from './command.js';
 import {
-  checkModelFile, checkNoInputShape, describeNet, fromOnnxModel, INPUT_SHAPE_OPTION, inputShapeValue, isModelUrl, isOnnxModel, READ_TIMEOUT_OPTION,
-  readHeaderOf, readOnnxBytes, readTimeoutS,
+  checkModelFile, checkNoInputShape, CSV_KEY, describeCsvInfo, describeNet, fromOnnxModel, INPUT_SHAPE_OPTION, inputShapeValue, isModelUrl, isOnnxModel, READ_TIMEOUT_OPTION,
+  readCsvModelInfo, readHeaderOf, readOnnxBytes, readTimeoutS,
 } from './common.js';
 
 async function info({ values, positionals, io, signal }: CommandContext): Promise<number> {
@@ -41,10 +41,11 @@ async function info({ values, positionals, io, signal }: CommandContext): Promis
     `parameters    ${m.parameterCount.toLocaleString('en-US')} in ${m.tensors.filter((t) => isNetTensor(t.name)).length} tensors`,
     `optimizer     ${m.optimizer ? `${m.optimizer.name} ${Object.entries(m.optimizer.options).map(([k, v]) => `${k} ${v}`).join(' ')}, ${m.optimizer.t} steps` : 'none saved'}`,
     `average       ${describeAverage(m)}`,
+    ...(m.metadata[CSV_KEY] !== undefined ? [`csv           ${describeCsvMetadata(m.metadata[CSV_KEY])}`] : []),
     'tensors',
     ...m.tensors.map((t) => `  ${t.name.padEnd(22)} ${t.dtype.padEnd(5)} [${t.shape.join(', ')}]`),
     'metadata',
-    ...Object.entries(m.metadata).filter(([k]) => k !== 'simdnn.net' && k !== 'simdnn.optimizer').map(([k, v]) => `  ${k}: ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} characters)` : v}`),
+    ...Object.entries(m.metadata).filter(([k]) => k !== 'simdnn.net' && k !== 'simdnn.optimizer' && k !== CSV_KEY).map(([k, v]) => `  ${k}: ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} characters)` : v}`),
     ...(summary ? ['summary', ...formatSummary(summary).split('\n').map((l) => `  ${l}`)] : []),
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
@@ -85,6 +86,15 @@ async function onnxInfo(file: string, inputShape: number[] | undefined, json: bo
   ];
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** The csv line of `simdnn info`: what a model trained on a CSV table reads of one, or why its metadata cannot say. */
+function describeCsvMetadata(text: string): string {
+  try {
+    return describeCsvInfo(readCsvModelInfo('', text));
+  } catch (e) {
+    return `unreadable: ${(e as Error).message.replace(/^: /, '')}`;
+  }
 }
 
 /** Metadata keys a Trainer checkpoint's position is under: simdnn train's, and Trainer.checkpointBytes's. */

@@ -12,15 +12,22 @@ import { lrFinderAsync, type LRFinderResult } from '../../train/lr-finder.js';
 import type { LoadedDataSet } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import { interrupted, intValue, numberValue, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
-import { checkDataArg, checkWritable, describeNet, disposeData, loadData, takesRows } from './common.js';
+import { checkCsvFlags, checkDataArg, checkWritable, describeNet, disposeData, loadData, takesRows } from './common.js';
 import { FLAGS, checkClassWeightCount, makeOptimizer, netSpec, trainSettings } from './train.js';
 
 /** `simdnn train`'s flags that shape the net, the optimizer and the data (--lr is the test's to sweep). */
 const TRAIN_FLAGS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'momentum', 'decay-rate', 'beta1', 'beta2', 'rho', 'eps', 'weight-decay', 'l1',
-  'batchnorm', 'dropout', 'label-smoothing', 'class-weights', 'batch', 'seed', 'data', 'train-rows', 'threads', 'relaxed'];
+  'batchnorm', 'dropout', 'label-smoothing', 'class-weights', 'balanced', 'batch', 'seed', 'data', 'label', 'test-split', 'train-rows', 'threads', 'relaxed'];
+/** Their help where train's speaks of epochs or a split the test has not. */
+const HELP: Readonly<Record<string, string>> = {
+  balanced: "class-balanced batches, as `simdnn train --balanced` draws them: each step's rows drawn with replacement, each training row weighted 1/(the rows of its class) (the Trainer's sampleWeights 'balanced'), so the rates are tried on the batches the run will train on. --class-weights weights the loss instead",
+};
 
 const OPTIONS: readonly OptionSpec[] = [
-  ...TRAIN_FLAGS.map((name) => FLAGS.find((f) => f.name === name)!),
+  ...TRAIN_FLAGS.map((name) => {
+    const flag = FLAGS.find((f) => f.name === name)!;
+    return HELP[name] ? { ...flag, help: HELP[name] } : flag;
+  }),
   { name: 'start-lr', value: 'x', default: '1e-7', help: "the first step's learning rate (fastai's start_lr)" },
   { name: 'end-lr', value: 'x', default: '10', help: "the last step's learning rate, above --start-lr (fastai's end_lr); step i's is start·(end/start)^(i/(steps−1))" },
   { name: 'steps', value: 'n', default: '100', help: "optimizer steps, at least 6 (fastai's num_it)" },
@@ -106,7 +113,8 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   const t = testSettings(values);
   // everything a bad command line can get wrong is found before data loads or the test starts
   makeOptimizer(s).dispose();
-  await checkDataArg(s.data);
+  const dataKind = await checkDataArg(s.data, 'data', { csv: true });
+  checkCsvFlags(dataKind, s.net, s.label, s.testSplit);
   if (t.chart !== undefined) await checkWritable('chart', t.chart);
   const renderSvg = t.chartKind === '.svg' ? await (await import('../charts.js')).svgRenderer() : null;
 
@@ -117,17 +125,21 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   const owned: Array<{ dispose(): unknown }> = [];
   let result: LRFinderResult, title: string;
   try {
-    data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows });
+    // a CSV's rows split and standardized as simdnn train splits them, so the rates are tried on its training rows
+    const csv = dataKind === 'csv' ? { label: s.label!, testSplit: s.testSplit ?? 0.2, seed: s.seed } : undefined;
+    data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows, csv });
     checkClassWeightCount(s, data.classes);
     const net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
     owned.push(net);
     const optimizer = makeOptimizer(s);
     owned.push(optimizer);
     const batch = Math.min(s.batch, data.xTrain.shape[0]);
-    title = `${describeNet(net.spec)}, ${s.optimizer}, batch ${batch}`;
+    title = `${describeNet(net.spec)}, ${s.optimizer}, batch ${batch}${s.balanced ? ' (class-balanced)' : ''}`;
     if (!quiet) io.stderr.write(`simdnn: lr-find: ${title}, ${t.steps} steps from ${t.startLr} to ${t.endLr}, ${s.data} (${data.xTrain.shape[0]} train)\n`);
     try {
-      result = await lrFinderAsync(net, data.xTrain, data.tTrain, { optimizer, startLr: t.startLr, endLr: t.endLr, steps: t.steps, batchSize: batch, stopDiv: t.stopDiv, signal });
+      result = await lrFinderAsync(net, data.xTrain, data.tTrain, {
+        optimizer, startLr: t.startLr, endLr: t.endLr, steps: t.steps, batchSize: batch, stopDiv: t.stopDiv, ...(s.balanced ? { sampleWeights: 'balanced' as const } : {}), signal,
+      });
     } catch (e) {
       if (!signal.aborted) throw e;
       io.stderr.write(`simdnn: interrupted (${String(signal.reason)})\n`);
@@ -140,7 +152,7 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   }
   const out: Output = io.stdout;
   if (json) {
-    out.write(`${JSON.stringify({ net: s.net, optimizer: s.optimizer, batch: s.batch, startLr: t.startLr, endLr: t.endLr, steps: t.steps, stopDiv: t.stopDiv, ...result })}\n`);
+    out.write(`${JSON.stringify({ net: s.net, optimizer: s.optimizer, batch: s.batch, balanced: s.balanced === true, startLr: t.startLr, endLr: t.endLr, steps: t.steps, stopDiv: t.stopDiv, ...result })}\n`);
   } else {
     out.write(table(result, t.steps));
   }
@@ -171,6 +183,7 @@ export const lrFindCommand: Command = {
   examples: [
     'simdnn lr-find',
     'simdnn lr-find --optimizer adam --batch 64 --chart lr.html',
+    'simdnn lr-find --data ./rare-classes-idx --balanced --json',
     'simdnn lr-find --net mlp-extend --batchnorm --start-lr 1e-5 --end-lr 1 --steps 200 --json',
   ],
   run: lrFind,

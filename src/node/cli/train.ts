@@ -1,5 +1,5 @@
 // `simdnn train`: trains a named net with the Trainer's async fit() on the
-// bundled digits (or an IDX directory), shows progress on stderr and ends with
+// bundled digits (or an IDX directory, or a CSV table), shows progress on stderr and ends with
 // a summary (or one JSON object with --json). The model goes to a safetensors
 // file (--save), checked before training and written atomically, with a
 // fallback file when the write fails; SIGINT/SIGTERM, or an error that ends
@@ -23,7 +23,7 @@ import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
 import { intValue, numberValue, oneOf, parseOptions, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
-import { checkDataArg, checkModelFile, checkWritable, describeNet, disposeData, fromModelFile, loadData, saveWithFallback, takesRows } from './common.js';
+import { checkCsvFlags, checkDataArg, checkModelFile, checkWritable, CSV_KEY, describeNet, disposeData, fromModelFile, loadData, saveWithFallback, takesRows } from './common.js';
 
 // ---- settings
 
@@ -70,6 +70,12 @@ export interface TrainSettings {
   data: string;
   trainRows?: number;
   testRows?: number;
+  /** A CSV --data's label column (its header name). */
+  label?: string;
+  /** A CSV --data's share of rows held out for testing (absent: 0.2). */
+  testSplit?: number;
+  /** What the data adds to each model file written (a CSV's columns, classes and scaling); not a setting of the run. */
+  dataMetadata?: Record<string, string>;
   /** A learning-rate schedule: createSchedule's name and options. */
   lrSchedule?: { name: string; options: Record<string, number | string | boolean | number[]> };
   /** Random affine augmentation of the training images. */
@@ -83,6 +89,8 @@ export interface TrainSettings {
   /** Gradient clipping before each update: the 2-norm over all gradients, and each element's magnitude. */
   clipGradNorm?: number;
   clipGradValue?: number;
+  /** Batches whose mean gradient each update takes (TrainerOptions.accumulateSteps; absent: 1). */
+  accumulate?: number;
   /** The decay of a moving average of the parameters, which the run ends with (TrainerOptions.ema). */
   ema?: number;
   /** mixup's α: each training batch mixed with its reversed rows by λ ~ Beta(α, α) (TrainerOptions.mixup). */
@@ -103,8 +111,8 @@ export interface TrainSettings {
 
 /** The settings that define a run (stored in checkpoints; --resume takes them from there). */
 const RUN_KEYS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'optimizerParams', 'weightDecay', 'l1', 'batchnorm', 'dropout', 'labelSmoothing', 'classWeights', 'balanced',
-  'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
-  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa'] as const;
+  'epochs', 'iterations', 'batch', 'seed', 'data', 'trainRows', 'testRows', 'label', 'testSplit', 'lrSchedule', 'augment', 'valSplit', 'earlyStop', 'earlyStopMonitor',
+  'clipGradNorm', 'clipGradValue', 'ema', 'mixup', 'swa', 'accumulate'] as const;
 /** Flags that may be given with --resume (they do not change the run's numbers). */
 const RESUME_FLAGS = new Set(['resume', 'save', 'checkpoint', 'checkpoint-every', 'threads', 'relaxed', 'json', 'quiet', 'help']);
 
@@ -169,8 +177,10 @@ export const FLAGS: readonly Flag[] = [
   // 16, not the book's 100: on 8,000 digits, 5 epochs of 100 (400 steps) reach only ~0.92 test
   // accuracy with SGD lr 0.1; 5 epochs of 16 (2,500 steps) reach the 0.95 the defaults promise
   { name: 'batch', value: 'n', default: '16', help: 'mini-batch size' },
-  { name: 'seed', value: 'n', default: '1', help: "random seed of initialisation, shuffling, dropout, augmentation and --val-split's held-out rows (the data's train/test split is fixed)" },
-  { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not)" },
+  { name: 'seed', value: 'n', default: '1', help: "random seed of initialisation, shuffling, dropout, augmentation, --val-split's held-out rows and a CSV's train/test split (the digits' and IDX files' split is fixed)" },
+  { name: 'data', value: 'mnist|dir|file', default: 'mnist', help: "'mnist': the bundled 10,000 digits split 8,000 train / 2,000 test; or a directory of MNIST-format IDX files (train-*, t10k-*, gzipped or not); or a CSV file (gzipped or not) with a header row naming its columns, a label column (--label) and numeric features, split by --test-split and standardized (an mlp or mlp-extend)" },
+  { name: 'label', value: 'column', help: "a CSV --data's column of class labels, by its header name (the other columns are the features)" },
+  { name: 'test-split', value: 'ratio', help: "a CSV --data's share of rows held out for testing, stratified by class and seeded by --seed (default 0.2)" },
   { name: 'train-rows', value: 'n', help: 'train on the first n training rows only (default: all; more than the data holds is an error)' },
   { name: 'test-rows', value: 'n', help: 'test on the first n test rows only (default: all; more than the data holds is an error)' },
   { name: 'lr-schedule', value: 'name[:k=v,...]', help: `learning-rate schedule with PyTorch's semantics: ${scheduleNames.join(', ')}; options by PyTorch's names in camelCase, lists (milestones) with '/', flags as true or false, e.g. step:stepSize=2,gamma=0.5 or multistep:milestones=3/6 (one: milestones=3) or cosine:tMax=10 (interval=step to advance per step) or cosine-restarts:t0=5,tMult=2 or onecycle:maxLr=0.1,totalSteps=2500 (per step by default; annealStrategy=linear, threePhase=true, cycleMomentum=false for an optimizer without momentum or beta1) or cyclic:baseLr=0.001,maxLr=0.1,stepSizeUp=500,mode=triangular2 (per step by default; mode=exp_range,gamma=0.9999) or constant:factor=0.5,totalIters=3 or polynomial:totalIters=10,power=2` },
@@ -180,6 +190,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'early-stop-monitor', value: 'figure', default: 'val-loss', help: `what --early-stop watches, as Keras's monitor: ${MONITOR_FLAGS.join(', ')} (a loss must fall, an accuracy rise; train-loss is the mean of the epoch's step losses)` },
   { name: 'clip-grad-norm', value: 'x', help: "clip each step's gradients to this 2-norm over all of them before the update (PyTorch's clip_grad_norm_)" },
   { name: 'clip-grad-value', value: 'x', help: "clamp each step's gradient elements to [-x, x] before the update (PyTorch's clip_grad_value_; before --clip-grad-norm)" },
+  { name: 'accumulate', value: 'k', help: "gradient accumulation: update once every k batches with the mean of their gradients (Keras's gradient_accumulation_steps), so k batches of --batch train as one of k times --batch in the memory of one; clipping acts on the mean; per-step schedules and --ema advance per update; steps, --iterations and progress still count batches" },
   { name: 'ema', value: 'decay', help: "keep a moving average of the parameters (decay in [0, 1], e.g. 0.99: Keras's use_ema, ema_momentum) and end the run with it; --early-stop's best epoch wins over it, and the figures shown are the raw parameters'" },
   { name: 'mixup', value: 'alpha', help: "mixup (Zhang et al. 2018) as timm's Mixup per batch: each training batch becomes λ·x + (1-λ)·x with its rows reversed, its targets mixed alike, λ ~ Beta(alpha, alpha) drawn per step (alpha > 0, e.g. 0.2 or 1); after --augment; the figures per epoch are on unmixed data" },
   { name: 'swa', value: 'start[:k=v,...]', help: "stochastic weight averaging (PyTorch's swa_utils): average the parameters at the end of epoch start (1-based) and of every later one, and end the run with the average (batch-norm statistics recomputed over the training rows, as update_bn); lr=x anneals the rate to x from the next epoch on (SWALR, instead of --lr-schedule) over annealEpochs=n epochs (default 10), annealStrategy=cos or linear, e.g. 15 or 15:lr=0.05,annealEpochs=5; not with --ema; --early-stop's best epoch wins over it" },
@@ -372,6 +383,7 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     if (!(v > 0)) throw new UsageError(`--${flag}: expected a positive number, got ${t}`);
     return v;
   }));
+  const accumulate = optional('accumulate', (t) => intValue('accumulate', t, 1));
   const ema = optional('ema', (t) => {
     const v = numberValue('ema', t);
     if (!(v >= 0 && v <= 1)) throw new UsageError(`--ema: expected a decay in [0, 1] (e.g. 0.99), got ${t}`);
@@ -414,6 +426,15 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     data: get('data'),
     trainRows: optional('train-rows', (t) => intValue('train-rows', t, 1)),
     testRows: optional('test-rows', (t) => intValue('test-rows', t, 1)),
+    label: optional('label', (t) => {
+      if (t === '') throw new UsageError("--label: expected a column's name, got ''");
+      return t;
+    }),
+    testSplit: optional('test-split', (t) => {
+      const v = numberValue('test-split', t);
+      if (!(v > 0 && v < 1)) throw new UsageError(`--test-split: expected a ratio in (0, 1), got ${t}`);
+      return v;
+    }),
     lrSchedule: optional('lr-schedule', (text) => parseSchedule(text, optimizer)),
     augment: optional('augment', parseAugment),
     valSplit,
@@ -421,6 +442,8 @@ export function trainSettings(values: CommandContext['values']): TrainSettings {
     earlyStopMonitor,
     clipGradNorm,
     clipGradValue,
+    // 1 is no accumulation: left out, as the runs before the flag recorded nothing
+    accumulate: accumulate === 1 ? undefined : accumulate,
     ema,
     mixup,
     swa,
@@ -543,6 +566,10 @@ export interface TrainReport {
   /** Rows held out for validation (0 without --val-split). */
   valRows: number;
   batch: number;
+  /** Batches whose mean gradient each update took (--accumulate; 1: every batch updated). */
+  accumulateSteps: number;
+  /** Updates the run made: steps / accumulateSteps, rounded down. */
+  updates: number;
   seed: number;
   trainAcc: number;
   testAcc: number;
@@ -594,6 +621,8 @@ function report(s: TrainSettings, spec: NetSpec, data: LoadedDataSet, trainer: T
     testRows: data.xTest.shape[0],
     valRows: data.xTrain.shape[0] - trainer.trainingRows,
     batch: trainer.batchSize,
+    accumulateSteps: s.accumulate ?? 1,
+    updates: Math.floor(result.steps / (s.accumulate ?? 1)),
     seed: s.seed,
     trainAcc: kept.trainAcc,
     testAcc: kept.testAcc,
@@ -628,7 +657,8 @@ function fmtSummary(r: TrainReport): string {
   // a run --resume found finished trained nothing here: no time or rate of this process to show
   const timing = r.alreadyFinished ? `already finished in ${r.resumedFrom}, nothing trained` : `${r.seconds.toFixed(2)} s  ${r.stepsPerSec.toFixed(1)} steps/s${fmtThreadUse(r.threadUse)}`;
   const averaged = r.averaged ? `  averaged test acc ${r.averaged.testAcc.toFixed(4)}` : '';
-  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}${averaged}  epochs ${r.epochs}${kept}  ${timing}\n`;
+  const updates = r.accumulateSteps > 1 ? `  ${r.updates} updates of ${r.accumulateSteps} batches` : '';
+  return `train acc ${r.trainAcc.toFixed(4)}  ${r.valAcc !== undefined ? `val acc ${r.valAcc.toFixed(4)}  ` : ''}test acc ${r.testAcc.toFixed(4)}${averaged}  epochs ${r.epochs}${kept}${updates}  ${timing}\n`;
 }
 
 /** Which way the steps ran, when the Trainer timed both (nothing without a pool). */
@@ -642,6 +672,11 @@ function fmtThreadUse(u: ThreadUse): string {
 
 const SETTINGS_KEY = 'train.settings';
 const TRAINER_KEY = 'train.state';
+
+/** What every model file of the run records: its settings, and what the data adds (a CSV's columns, classes and scaling). */
+function settingsMetadata(s: TrainSettings): Record<string, string> {
+  return { ...s.dataMetadata, [SETTINGS_KEY]: JSON.stringify(runSettings(s)) };
+}
 
 /** The run's settings as a checkpoint stores them. */
 function runSettings(s: TrainSettings): Partial<TrainSettings> {
@@ -675,8 +710,8 @@ function storedTrainerState(file: string, text: string): Record<string, unknown>
 const STORED_KINDS: Record<(typeof RUN_KEYS)[number], string> = {
   net: 'string', hidden: 'array', activation: 'string', init: 'string|number', optimizer: 'string', optimizerParams: 'object', weightDecay: 'number',
   l1: 'number', batchnorm: 'boolean', dropout: 'number', labelSmoothing: 'number', classWeights: 'array', balanced: 'boolean', epochs: 'count', iterations: 'count', batch: 'count', seed: 'number', data: 'string',
-  trainRows: 'count', testRows: 'count', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
-  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number', mixup: 'number', swa: 'object',
+  trainRows: 'count', testRows: 'count', label: 'string', testSplit: 'number', lrSchedule: 'object', augment: 'object', valSplit: 'number', earlyStop: 'count',
+  earlyStopMonitor: 'string', clipGradNorm: 'number', clipGradValue: 'number', ema: 'number', mixup: 'number', swa: 'object', accumulate: 'count',
 };
 
 /**
@@ -719,7 +754,8 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
   // everything a bad command line can get wrong is found before data loads or training starts
   if (s.lrSchedule) makeSchedule(s.lrSchedule);
   makeOptimizer(s).dispose();
-  await checkDataArg(s.data);
+  const dataKind = await checkDataArg(s.data, 'data', { csv: true });
+  checkCsvFlags(dataKind, s.net, s.label, s.testSplit);
   if (s.save !== undefined) await checkWritable('save', s.save);
   if (s.checkpoint !== undefined) {
     // one directory, checked now: an epoch's own directory would not exist until that epoch
@@ -733,8 +769,10 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
   const owned: Array<{ dispose(): unknown }> = [];
   try {
     const loadStart = now();
-    const data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows, testRows: s.testRows });
+    const csv = dataKind === 'csv' ? { label: s.label!, testSplit: s.testSplit ?? 0.2, seed: s.seed } : undefined;
+    const data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows, testRows: s.testRows, csv });
     owned.push({ dispose: () => disposeData(data) });
+    if (data.csv) s.dataMetadata = { [CSV_KEY]: JSON.stringify(data.csv) };
     checkClassWeightCount(s, data.classes);
     const loadSeconds = (now() - loadStart) / 1000;
     let net: NamedNet;
@@ -744,13 +782,16 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       const loaded = fromModelFile('--resume', s.resume, () => readModelFile(rt, s.resume!));
       net = loaded.net;
       owned.push(net);
+      if (loaded.metadata[CSV_KEY] !== s.dataMetadata?.[CSV_KEY]) {
+        throw new Error(`--resume: '${s.resume}' was trained on ${loaded.metadata[CSV_KEY] === undefined ? 'no CSV table' : 'another table'}: '${s.data}' gives other columns, classes or scaling`);
+      }
       if (!loaded.optimizer) throw new Error(`--resume: '${s.resume}' holds no optimizer state`);
       optimizer = loaded.optimizer;
       // the parameters as Float32Arrays where the state's JSON form has number[]: Trainer.resume takes either
       const stored = storedTrainerState(s.resume, loaded.metadata[TRAINER_KEY]);
       putBackTrainLoss(stored, loaded.trainLoss, `--resume: '${s.resume}'`); // the steps' losses, kept as a tensor
       // early stopping's best epoch: tensors, or in the JSON of a checkpoint written before they were kept so
-      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ...checkpointAverages(stored, loaded) } as unknown as TrainerState;
+      state = { ...stored, params: net.exportParams(), optimizer: optimizer.state(), best: loaded.best ?? stored.best ?? null, ...checkpointAverages(stored, loaded), accum: loaded.accum ?? null } as unknown as TrainerState;
     } else {
       net = buildNet(rt, netSpec(s, data.xTrain.shape.slice(1), data.classes));
       owned.push(net);
@@ -778,6 +819,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
       ...(s.balanced ? { sampleWeights: 'balanced' as const } : {}),
       ...(s.clipGradNorm !== undefined ? { clipGradNorm: s.clipGradNorm } : {}),
       ...(s.clipGradValue !== undefined ? { clipGradValue: s.clipGradValue } : {}),
+      ...(s.accumulate !== undefined ? { accumulateSteps: s.accumulate } : {}),
       ...(s.ema !== undefined ? { ema: { decay: s.ema } } : {}),
       ...(s.mixup !== undefined ? { mixup: { alpha: s.mixup } } : {}),
       ...(s.swa !== undefined ? { swa: s.swa } : {}),
@@ -811,7 +853,8 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     if (!s.quiet) {
       const params = Object.entries(s.optimizerParams).map(([k, v]) => ` ${k} ${v}`).join('');
       const length = s.iterations !== undefined ? `${s.iterations} steps` : `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${trainer.iterPerEpoch} steps`;
-      io.stderr.write(`simdnn: ${describeNet(net.spec)}, ${s.optimizer}${params}, batch ${trainer.batchSize}${s.balanced ? ' (class-balanced)' : ''}, ${length}, ` +
+      const accumulated = s.accumulate !== undefined ? ` (an update every ${s.accumulate} batches)` : '';
+      io.stderr.write(`simdnn: ${describeNet(net.spec)}, ${s.optimizer}${params}, batch ${trainer.batchSize}${s.balanced ? ' (class-balanced)' : ''}${accumulated}, ${length}, ` +
         `${s.data} (${trainer.trainingRows} train${s.valSplit !== undefined ? ` / ${data.xTrain.shape[0] - trainer.trainingRows} validation` : ''} / ${data.xTest.shape[0]} test)` +
         `${s.resume !== undefined ? `, resumed from ${s.resume}` : ''}\n`);
     }
@@ -858,7 +901,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
 /** Metadata of a saved model: the run's settings and its final figures. */
 function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string> {
   return {
-    [SETTINGS_KEY]: JSON.stringify(runSettings(s)),
+    ...settingsMetadata(s),
     'train.result': JSON.stringify({
       epochs: r.epochs, steps: r.steps, trainAcc: r.trainAcc, testAcc: r.testAcc, ...(r.valAcc !== undefined ? { valAcc: r.valAcc } : {}), ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch } : {}),
       ...(r.averaged ? { averagedTestAcc: r.averaged.testAcc } : {}),
@@ -868,10 +911,10 @@ function modelMetadata(s: TrainSettings, r: TrainReport): Record<string, string>
 
 async function saveCheckpoint(file: string, trainer: Trainer, net: NamedNet, s: TrainSettings): Promise<void> {
   // the Trainer's checkpoint (the optimizer's state, early stopping's best epoch and the ema's or swa's average as tensors, the position) with the run's settings
-  const { optimizer, best, ema, swa, trainLoss, position } = trainer.checkpointParts();
+  const { optimizer, best, ema, swa, accum, trainLoss, position } = trainer.checkpointParts();
   const { saved, failure } = await saveWithFallback(file, net, {
-    optimizer, best, ema, swa, trainLoss,
-    metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), [TRAINER_KEY]: position },
+    optimizer, best, ema, swa, accum, trainLoss,
+    metadata: { ...settingsMetadata(s), [TRAINER_KEY]: position },
   });
   if (failure) throw new Error(`${failure} (the checkpoint went to ${saved})`);
 }
@@ -892,7 +935,7 @@ async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: 
   }
   lastEpoch.restore();
   const { saved, failure } = await saveWithFallback(s.save, net, {
-    metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },
+    metadata: { ...settingsMetadata(s), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },
   });
   if (failure) err.write(`simdnn: error: ${failure}\n`);
   err.write(`simdnn: training stopped ${where}; saved the model of epoch ${epochsDone} to ${saved}\n`);
@@ -913,7 +956,7 @@ async function interrupted(reason: string, s: TrainSettings, net: NamedNet, last
   }
   lastEpoch.restore();
   const { saved, failure } = await saveWithFallback(s.save, net, {
-    metadata: { [SETTINGS_KEY]: JSON.stringify(runSettings(s)), 'train.result': JSON.stringify({ epochs: epochsDone, interrupted: reason }) },
+    metadata: { ...settingsMetadata(s), 'train.result': JSON.stringify({ epochs: epochsDone, interrupted: reason }) },
   });
   if (failure) err.write(`simdnn: error: ${failure}\n`);
   err.write(`simdnn: interrupted (${reason}); saved the model of epoch ${epochsDone} to ${saved}\n`);
@@ -923,7 +966,7 @@ async function interrupted(reason: string, s: TrainSettings, net: NamedNet, last
 /** `simdnn train`. */
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'train a network on the bundled MNIST digits or IDX files',
+  summary: 'train a network on the bundled MNIST digits, IDX files or a CSV table',
   description: 'Trains a network with mini-batch gradient descent, printing progress on\nstderr and a summary (train/test accuracy, epochs, seconds, steps/s).',
   options: FLAGS,
   examples: [
@@ -933,6 +976,7 @@ export const trainCommand: Command = {
     'simdnn train --val-split 0.1 --early-stop 3 --checkpoint-every 1 --save model.safetensors',
     'simdnn train --resume model.checkpoint.safetensors --save model.safetensors',
     'simdnn train --data /usr/share/datasets/fashion-mnist --json',
+    'simdnn train --data iris.csv --label species --test-split 0.2 --hidden 16 --epochs 50 --save iris.safetensors',
   ],
   run: train,
 };

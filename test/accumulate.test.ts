@@ -461,6 +461,28 @@ describe('accumulateSteps: a failed batch, checkpoints, schedules, ema, threads,
     s.end();
   });
 
+  it('with ema, a state taken before the first update (no average yet) resumes to the uninterrupted bits; one holding an average there is refused', async () => {
+    const options = { accumulateSteps: 3, ema: { decay: 0.8 } };
+    const whole = await setup(options);
+    const early: Record<number, TrainerState> = {};
+    whole.hooks.step = (e) => { if (e.iter < 3) early[e.iter] = JSON.parse(JSON.stringify(whole.trainer.trainerState())) as TrainerState; };
+    whole.trainer.train();
+    const final = paramsOf(whole.net);
+    const late = whole.trainer.trainerState();
+    whole.end();
+    for (const iter of [1, 2]) {
+      expect(early[iter]).toMatchObject({ iter, accumulated: iter, ema: null });
+      const s = await setup(options, { seed: 77 });
+      s.trainer.resume(early[iter]);
+      s.trainer.train();
+      expectParams(paramsOf(s.net), final, `resumed after batch ${iter} of the first group`);
+      s.end();
+    }
+    const s = await setup(options, { seed: 77 });
+    expect(() => s.trainer.resume({ ...early[2], ema: late.ema })).toThrow(/^Trainer\.resume: the state holds ema averages before the run's first update \(after step 2;/);
+    s.end();
+  });
+
   it('2 threads (the MLP\'s row chain, splits everywhere) give 1 thread\'s bits', async () => {
     const run = async (threads: number) => {
       const r = await makeRuntime({ seed: 3, threads, busyCores: 'split' });

@@ -284,7 +284,7 @@ describe('checkpoints and resume()', () => {
       ['averages, and no ema option', {}, mid, /^Trainer\.resume: the state holds ema averages of the parameters, and this Trainer has no ema option/],
       ['averages in a model file, and no ema option', {}, states['mid-epoch'].bytes, /^Trainer\.resume: the state holds ema averages/],
       ['no averages after step 8, and an ema option', { ema: { decay: 0.9 } }, plainState, /^Trainer\.resume: this Trainer keeps an ema of the parameters, and the state \(after step 8\) holds none/],
-      ['averages at step 0', { ema: { decay: 0.9 } }, { ...plainStart, ema: mid.ema }, /^Trainer\.resume: the state holds ema averages at step 0/],
+      ['averages at step 0', { ema: { decay: 0.9 } }, { ...plainStart, ema: mid.ema }, /^Trainer\.resume: the state holds ema averages before the run's first update \(after step 0;/],
       ['an unknown key', { ema: { decay: 0.9 } }, { ...mid, ema: { ...mid.ema, W9: mid.ema!.W1 } }, /^Trainer\.resume: ema\['W9'\] is no tensor this Trainer keeps there/],
       ['a missing key', { ema: { decay: 0.9 } }, { ...mid, ema: { ...mid.ema, W1: undefined as never } }, /^Trainer\.resume: ema\['W1'\] must hold 16 values$/],
       ['the wrong shape', { ema: { decay: 0.9 } }, { ...mid, ema: { ...mid.ema, W1: { shape: [8, 2], data: mid.ema!.W1.data } } }, /^Trainer\.resume: ema\['W1'\] must have the shape \[2, 8\], got \[8, 2\]$/],

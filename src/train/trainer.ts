@@ -389,8 +389,9 @@ export interface StepEvent extends TrainerEvent {
   /** Index of the step within its epoch (0-based). */
   batch: number;
   /**
-   * The learning rate the step's update used (a schedule's for that step; with accumulateSteps, the rate of its group's
-   * update), or null for an optimizer without an `lr`.
+   * The optimizer's learning rate at the step (a schedule's for that step: the rate its update used), or null for an
+   * optimizer without an `lr`. With accumulateSteps, a batch that only adds to its group reports the rate of that
+   * moment; the group's update may use another when a per-epoch schedule (or swa.lr) changes the rate within the group.
    */
   lr: number | null;
   /**
@@ -1157,7 +1158,7 @@ export class Trainer {
   /**
    * TrainerOptions.ema's averages of the parameters as they are now, keyed like net.params: new arrays the caller
    * owns (later steps do not change them), to evaluate the averaged parameters mid-run (e.g. net.importParams
-   * into another net of the same spec). null without the ema option, or before the run's first step.
+   * into another net of the same spec). null without the ema option, or before the run's first update.
    */
   emaParams(): Record<string, Float32Array> | null {
     this.checkAlive('emaParams');
@@ -1315,10 +1316,11 @@ export class Trainer {
     if (s.optimizer !== null && !(opt instanceof ElementwiseOptimizer)) throw new TypeError('Trainer.resume: the state holds optimizer state but this optimizer cannot load it');
     if (s.optimizer !== null && s.optimizer.optimizer !== opt.name) throw new TypeError(`Trainer.resume: the state is for ${s.optimizer.optimizer}, this trainer uses ${opt.name}`);
     if (s.best && this.best) this.best.check(s.best);
+    // accumulateSteps first: the ema's check counts the state's updates in groups of this Trainer's k
+    const accumulated = this.checkAccumulation(s);
     this.checkEmaState(s.ema, s.iter);
     this.checkAveraging(s);
     const swaModels = this.checkSwaState(s);
-    const accumulated = this.checkAccumulation(s);
     const net = this.network;
     const schedule = this.options.lrSchedule;
     // what a refusal part way must put back: each of these writes only once its own checks have passed
@@ -1378,12 +1380,14 @@ export class Trainer {
    * run's), averages before any step, or of other keys or shapes than net.params.
    */
   private checkEmaState(ema: TrainerState['ema'], iter: number): void {
+    // the average starts at the run's first update: step 1, or the k-th with accumulateSteps k
+    const updates = this.updatesIn(iter);
     if (ema === null || ema === undefined) {
-      if (this.ema && iter > 0) throw new RangeError(`Trainer.resume: this Trainer keeps an ema of the parameters, and the state (after step ${iter}) holds none: the run that wrote it had no ema option`);
+      if (this.ema && updates > 0) throw new RangeError(`Trainer.resume: this Trainer keeps an ema of the parameters, and the state (after step ${iter}${this.accumulation > 1 ? `, ${updates} update${updates === 1 ? '' : 's'}` : ''}) holds none: the run that wrote it had no ema option`);
       return;
     }
     if (!this.ema) throw new RangeError('Trainer.resume: the state holds ema averages of the parameters, and this Trainer has no ema option (give the interrupted run\'s ema: { decay })');
-    if (iter === 0) throw new RangeError('Trainer.resume: the state holds ema averages at step 0 (a run\'s first step makes them)');
+    if (updates === 0) throw new RangeError(`Trainer.resume: the state holds ema averages before the run's first update (after step ${iter}; a run's first update makes them)`);
     this.ema.check(ema);
   }
 

@@ -28,7 +28,8 @@
 // A subpath bundle does not carry its own copy of the core: its imports of
 // the core's entry (src/index.ts, src/node/index.ts) become imports of the
 // core bundle beside it (./node.js, ./node.cjs, ./node.module.js or ./index.js), so a program
-// that imports both shares one Runtime, one Tensor class. The build fails if
+// that imports both shares one Runtime, one Tensor class. Likewise the
+// experiments import the search bundle, and the Node search the csv bundle. The build fails if
 // a subpath bundle takes in any other module of the core (only the stateless
 // helpers in SHAREABLE may be copied).
 // The bundles sit two levels below the package root, as src/runtime/runtime.ts
@@ -75,7 +76,8 @@ const entries = [
   // the loader is its own small bundle: the core stays a file of its own for V8 to cache
   { input: 'node/require-entry.cjs', file: 'node.cjs', platform: 'node', format: 'cjs', external: [/node\.core\.cjs$/] },
   { input: 'index.js', file: 'index.js', platform: 'neutral', format: 'esm' },
-  ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'] })),
+  // in Node the search reads CSV tables (node/search/data.js) through the csv bundle beside it; the portable one reads no files
+  ...forms('search', 'search/index.js', 'node/search/index.js').map((e) => ({ ...e, own: ['search/', 'node/search/'], ...(e.platform === 'node' ? { csv: `./csv${e.ext}` } : {}) })),
   ...forms('experiments', 'experiments/index.js').map((e) => ({ ...e, own: ['experiments/'], search: `./search${e.ext}` })),
   ...forms('onnx', 'io/onnx/index.js').map((e) => ({ ...e, own: ['io/onnx/'] })),
   ...forms('csv', 'data/csv/index.js', 'node/csv/index.js').map((e) => ({ ...e, own: ['data/csv/', 'node/csv/'] })),
@@ -91,12 +93,14 @@ const entries = [
 ];
 
 /**
- * Resolves the core's entries (and, for the experiments, the search's) to the
- * bundles beside this one, as externals; records every other module taken in.
+ * Resolves the core's entries (and, for the experiments, the search's; for the
+ * Node search, the Node csv entry) to the bundles beside this one, as
+ * externals; records every other module taken in.
  */
-function subpathLinks({ core, search, own }) {
+function subpathLinks({ core, search, csv, own }) {
   const external = new Map([[dist('index.js'), core], [dist('node/index.js'), core]]);
   if (search) external.set(dist('search/index.js'), search);
+  if (csv) external.set(dist('node/csv/index.js'), csv);
   const ownDirs = own.map(dist);
   return {
     name: 'simdnn-subpath-links',

@@ -1,21 +1,24 @@
-// CSV files: loadCsvFile (gzipped or not, its errors naming the file), and the command line on a table:
-// `simdnn train --data file.csv --label species` splits, standardizes and records the table's columns, classes
-// and scaling in the model, `simdnn predict` applies them to another table whose columns come in another order
-// (the same accuracy as train's test figure on the same rows), `simdnn info` shows them, and `simdnn lr-find`
-// tries its rates on train's training rows.
+// CSV files: loadCsvFile and loadCsvFeaturesFile (gzipped or not, their errors naming the file), and the command line
+// on a table: `simdnn train --data file.csv --label species` splits, standardizes and records the table's columns,
+// classes and scaling in the model, `simdnn predict` applies them to another table whose columns come in another
+// order (the same accuracy as train's test figure on the same rows) or predicts a table without labels (each row's
+// class and probabilities, the library's to the bit, as CSV on stdout or in --out), `simdnn info` shows them, and
+// `simdnn lr-find` tries its rates on train's training rows.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { link, mkdtemp, mkdir, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { runCli } from './helpers/cli.js';
 import { rng } from './helpers/runtime.js';
 import { createRuntime } from '../src/node/runtime.js';
-import { readModelInfo, writeModelFile } from '../src/node/model-file.js';
-import { CsvError, fitStandardizer, loadCsv, loadCsvFile, standardize } from '../src/node/csv/index.js';
-import { MultiLayerNet, stratifiedSplit, Dataset, lrFinder, type LRFinderResult } from '../src/index.js';
+import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
+import { loadMnist } from '../src/node/data.js';
+import { CsvError, fitStandardizer, loadCsv, loadCsvFeatures, loadCsvFeaturesFile, loadCsvFile, parseCsv, standardize } from '../src/node/csv/index.js';
+import { float32Text } from '../src/data/csv/number.js';
+import { MultiLayerNet, stratifiedSplit, Dataset, lrFinder, softmax, type LRFinderResult } from '../src/index.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import type { PredictReport, TrainReport } from '../src/node/cli/index.js';
+import type { PredictionsReport, PredictReport, TrainReport } from '../src/node/cli/index.js';
 
 let tmp: string;
 let rt: Runtime;
@@ -81,6 +84,26 @@ describe('loadCsvFile', () => {
     await writeFile(corrupt, gzipSync(Buffer.from('a,b\n1,2\n')).subarray(0, 15));
     await expect(loadCsvFile(rt, corrupt, { label: 'b' })).rejects.toThrow(/^loadCsvFile: .*corrupt\.csv\.gz: a corrupt gzip stream/);
     await expect(loadCsvFile(rt, path.join(tmp, 'none.csv'), {} as never)).rejects.toThrow(/^loadCsvFile: options\.label is required/);
+  });
+  it('loadCsvFeaturesFile: the rows of a file, gzipped or not, as features; its errors name it and the file', async () => {
+    const text = 'b,a\n1,2\n3,4.5\n';
+    await writeFile(path.join(tmp, 'rows.csv'), text);
+    await writeFile(path.join(tmp, 'rows.csv.gz'), gzipSync(Buffer.from(text)));
+    for (const name of ['rows.csv', 'rows.csv.gz']) {
+      const set = await loadCsvFeaturesFile(rt, path.join(tmp, name), { features: ['a', 'b'] });
+      expect([Array.from(set.x.toArray()), set.featureNames], name).toEqual([[2, 1, 4.5, 3], ['a', 'b']]);
+      set.x.dispose();
+    }
+    const all = await loadCsvFeaturesFile(rt, path.join(tmp, 'rows.csv'));
+    expect(all.featureNames).toEqual(['b', 'a']);
+    all.x.dispose();
+    const bad = path.join(tmp, 'rows-bad.csv');
+    await writeFile(bad, 'a\n1\nx\n');
+    const before = rt.memoryStats().used;
+    await expect(loadCsvFeaturesFile(rt, bad)).rejects.toThrow(new CsvError(`loadCsvFeaturesFile: ${bad}: row 2 (line 3), column 'a': "x" is not a number`, 3));
+    expect(rt.memoryStats().used).toBe(before);
+    await expect(loadCsvFeaturesFile(rt, tmp)).rejects.toThrow(`loadCsvFeaturesFile: cannot read ${tmp}: it is a directory, not a file`);
+    await expect(loadCsvFeaturesFile(rt, path.join(tmp, 'none.csv'), { label: 'a' } as never)).rejects.toThrow(/^loadCsvFeaturesFile: unknown option 'label'/);
   });
 });
 
@@ -188,6 +211,186 @@ describe('simdnn train and predict on a CSV table', () => {
     expect(r.code).toBe(1);
   });
 
+  /**
+   * What predict must give for the rows of `text`: the library's own path, loadCsvFeatures of the model's columns,
+   * standardized by its statistics, net.predict, the first maximum of each row and the kernel's softmax.
+   */
+  function reference(text: string): { predicted: string[]; probabilities: Float32Array } {
+    const info = JSON.parse(readModelInfo(model).metadata.csv) as { features: string[]; classes: string[]; mean: number[]; scale: number[] };
+    const { net } = readModelFile(rt, model);
+    const { x } = loadCsvFeatures(rt, text, { features: info.features });
+    standardize(x, info);
+    const y = net.predict(x);
+    const p = softmax(y);
+    const v = y.toArray(), C = info.classes.length;
+    const predicted = Array.from({ length: x.shape[0] }, (_, r) => {
+      let best = 0;
+      for (let j = 1; j < C; j++) if (v[r * C + j] > v[r * C + best]) best = j;
+      return info.classes[best];
+    });
+    const probabilities = p.toArray();
+    for (const t of [x, y, p]) t.dispose();
+    net.dispose();
+    return { predicted, probabilities };
+  }
+
+  /** A predictions CSV read back: its columns, each row's cells, and the probability columns as the float32s loadCsvFeatures reads. */
+  function readPredictions(text: string, classes: string[]) {
+    const table = parseCsv(text, { header: true });
+    const { x } = loadCsvFeatures(rt, text, { features: classes, header: true });
+    const probabilities = x.toArray();
+    x.dispose();
+    return { columns: table.columns, rows: table.rows, probabilities };
+  }
+
+  it("a table without the label column is predicted: one CSV row per input row on stdout, the classes of net.predict's first maximum and the library's softmax to the bit; the counts on stderr", async () => {
+    const held = testRows();
+    const text = csvText(held, ['f3', 'f1', 'f4', 'f2']);
+    const file = path.join(tmp, 'unlabelled.csv');
+    await writeFile(file, text);
+    const r = await runCli(['predict', model, '--data', file]);
+    expect(r.code).toBe(0);
+    const want = reference(text);
+    const got = readPredictions(r.stdout, ['alpha', 'beta', 'gamma']);
+    expect(got.columns).toEqual(['row', 'predicted', 'alpha', 'beta', 'gamma']);
+    expect(got.rows.map((row) => row[0])).toEqual(held.map((_, i) => String(i + 1)));
+    expect(got.rows.map((row) => row[1])).toEqual(want.predicted);
+    expect(got.probabilities).toEqual(want.probabilities);
+    // the same rows labelled: predicted alike (the confusion matrix's columns are the counts)
+    const labelled = path.join(tmp, 'held-labelled.csv');
+    await writeFile(labelled, csvText(held));
+    const scored = JSON.parse((await runCli(['predict', model, '--data', labelled, '--json'])).stdout) as PredictReport;
+    const counts = [0, 1, 2].map((c) => scored.confusion.reduce((n, row) => n + row[c], 0));
+    expect(['alpha', 'beta', 'gamma'].map((c) => want.predicted.filter((p) => p === c).length)).toEqual(counts);
+    expect(r.stderr).toMatch(/^mlp 4-16-3 relu init he on /);
+    expect(r.stderr.replace(/^.*? on /, '')).toBe(`${file}: 60 rows predicted (the table has no 'species' column to score them by)\n` +
+      `  alpha  ${counts[0]}\n  beta   ${counts[1]}\n  gamma  ${counts[2]}\n`);
+  });
+
+  it('--out writes the same CSV (atomically: no file left beside it), the counts on stdout; --json: the counts and every row\'s prediction', async () => {
+    const text = csvText(testRows(), ['f1', 'f2', 'f3', 'f4']);
+    const file = path.join(tmp, 'unlabelled-out.csv');
+    await writeFile(file, text);
+    const plain = await runCli(['predict', model, '--data', file]);
+    await mkdir(path.join(tmp, 'out'), { recursive: true });
+    const out = path.join(tmp, 'out', 'predictions.csv');
+    await writeFile(out, 'an older file');
+    const r = await runCli(['predict', model, '--data', file, '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(await readFile(out, 'utf8')).toBe(plain.stdout);
+    expect(await readdir(path.join(tmp, 'out'))).toEqual(['predictions.csv']);
+    expect(r.stdout).toBe(`${plain.stderr}wrote ${out}\n`);
+    const j = await runCli(['predict', model, '--data', file, '--json']);
+    expect(j.stderr).toBe('');
+    const json = JSON.parse(j.stdout) as PredictionsReport;
+    const want = reference(text);
+    expect(json).toMatchObject({ model, data: file, rows: 60, classNames: ['alpha', 'beta', 'gamma'], invalid: 0 });
+    expect(json.counts).toEqual(['alpha', 'beta', 'gamma'].map((c) => want.predicted.filter((p) => p === c).length));
+    expect(json.predictions.map((p) => p.row)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(json.predictions.map((p) => p.predicted)).toEqual(want.predicted);
+    expect(Float32Array.from(json.predictions.flatMap((p) => p.probabilities))).toEqual(want.probabilities);
+    expect(json.out).toBeUndefined();
+    const both = JSON.parse((await runCli(['predict', model, '--data', file, '--json', '--out', out])).stdout) as PredictionsReport;
+    expect(both).toEqual({ ...json, out });
+  });
+
+  it('a labelled table with --out: the usual report, and each row\'s prediction with its label beside it', async () => {
+    const held = testRows();
+    const file = path.join(tmp, 'held.csv');
+    await writeFile(file, csvText(held));
+    const out = path.join(tmp, 'held-predictions.csv');
+    const plain = await runCli(['predict', model, '--data', file]);
+    const r = await runCli(['predict', model, '--data', file, '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${plain.stdout}\nwrote the predictions of each row to ${out}\n`);
+    const written = await readFile(out, 'utf8');
+    const got = readPredictions(written, ['alpha', 'beta', 'gamma']);
+    expect(got.columns).toEqual(['row', 'label', 'predicted', 'alpha', 'beta', 'gamma']);
+    expect(got.rows.map((row) => row[1])).toEqual(held.map((row) => row[2]));
+    const want = reference(csvText(held, ['f1', 'f2', 'f3', 'f4']));
+    expect(got.rows.map((row) => row[2])).toEqual(want.predicted);
+    expect(got.probabilities).toEqual(want.probabilities);
+    expect(got.rows.filter((row) => row[1] === row[2]).length / 60).toBe(report.testAcc);
+    const json = JSON.parse((await runCli(['predict', model, '--data', file, '--out', out, '--json'])).stdout) as PredictReport;
+    expect(json.out).toBe(out);
+    expect(json.accuracy).toBe(report.testAcc);
+    expect(await readFile(out, 'utf8')).toBe(written);
+  });
+
+  it('--test-rows: the first rows only (the cells past them not read); --out refused before anything is read when it is the data, the model, not .csv or not writable', async () => {
+    const held = testRows();
+    const file = path.join(tmp, 'unlabelled-bad-tail.csv');
+    await writeFile(file, `${csvText(held.slice(0, 5), ['f1', 'f2', 'f3', 'f4'])}1,2,x,4\r\n`);
+    const r = await runCli(['predict', model, '--data', file, '--test-rows', '5']);
+    expect(r.code).toBe(0);
+    expect(parseCsv(r.stdout, { header: true }).rows.map((row) => row[0])).toEqual(['1', '2', '3', '4', '5']);
+    const all = await runCli(['predict', model, '--data', file]);
+    expect(all.stderr).toMatch(/^simdnn: error: --data: .*unlabelled-bad-tail\.csv: row 6 \(line 7\), column 'f3': "x" is not a number\n$/);
+    expect(all.code).toBe(1);
+    const many = await runCli(['predict', model, '--data', file, '--test-rows', '7']);
+    expect(many.stderr).toMatch(/^simdnn: --test-rows: 7 is more than the 6 test rows of '.*'/);
+    const before = await readFile(file, 'utf8');
+    for (const [out, message] of [
+      [file, /^simdnn: --out: '.*unlabelled-bad-tail\.csv' is the --data file; writing it would replace it\n/],
+      [path.join(tmp, 'predictions.json'), /^simdnn: --out: '.*predictions\.json': the predictions are written as CSV; name the file \.csv\n/],
+      [path.join(tmp, 'no-such-dir', 'p.csv'), /^simdnn: --out: the directory of '.*p\.csv' does not exist\n/],
+    ] as const) {
+      const refused = await runCli(['predict', model, '--data', file, '--out', out]);
+      expect(refused.stderr).toMatch(message);
+      expect(refused.code).toBe(2);
+    }
+    // a hard link to the table is the table
+    const linked = path.join(tmp, 'linked.csv');
+    await link(file, linked);
+    const overLink = await runCli(['predict', model, '--data', file, '--out', linked]);
+    expect(overLink.stderr).toMatch(/^simdnn: --out: '.*linked\.csv' is the --data file; writing it would replace it\n/);
+    expect(overLink.code).toBe(2);
+    const copy = path.join(tmp, 'model-copy.csv');
+    await writeFile(copy, await readFile(model));
+    const overModel = await runCli(['predict', copy, '--data', file, '--out', copy]);
+    expect(overModel.stderr).toMatch(/^simdnn: --out: '.*model-copy\.csv' is the model file; writing it would replace it\n/);
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+
+  it('outputs that tie go to the first class (np.argmax); a row whose outputs hold NaN gets no class and is counted apart', async () => {
+    const csv = JSON.stringify({ label: 'y', features: ['a', 'b'], classes: ['p', 'q', 'r'], mean: [0, 0], scale: [1, 1] });
+    const data = path.join(tmp, 'ties.csv');
+    await writeFile(data, 'b,a\n1,2\n-3,4\n');
+    const net = new MultiLayerNet(rt, { inputSize: 2, hiddenSizeList: [3], outputSize: 3 });
+    net.params.W2.data.fill(0);
+    net.params.b2.data.fill(0.5);
+    const tied = path.join(tmp, 'ties.safetensors');
+    await writeModelFile(tied, net, { metadata: { csv } });
+    const r = await runCli(['predict', tied, '--data', data]);
+    expect(r.code).toBe(0);
+    const third = float32Text(Math.fround(1 / 3));
+    expect(r.stdout).toBe(`row,predicted,p,q,r\n1,p,${third},${third},${third}\n2,p,${third},${third},${third}\n`);
+    net.params.b2.data[1] = NaN;
+    const broken = path.join(tmp, 'nan.safetensors');
+    await writeModelFile(broken, net, { metadata: { csv } });
+    net.dispose();
+    const n = await runCli(['predict', broken, '--data', data]);
+    expect(n.code).toBe(0);
+    expect(n.stdout).toBe('row,predicted,p,q,r\n1,,NaN,NaN,NaN\n2,,NaN,NaN,NaN\n');
+    expect(n.stderr).toMatch(/: 2 rows predicted \(the table has no 'y' column to score them by\)\n {2}p {2}0\n {2}q {2}0\n {2}r {2}0\n {2}\(2 rows with NaN outputs: no class\)\n$/);
+    const json = JSON.parse((await runCli(['predict', broken, '--data', data, '--json'])).stdout) as PredictionsReport;
+    expect(json).toMatchObject({ counts: [0, 0, 0], invalid: 2 });
+    expect(json.predictions[0]).toEqual({ row: 1, predicted: null, probabilities: [null, null, null] });
+  });
+
+  it('an ONNX model trained on a table predicts its rows alike: the same CSV, to the bit', async () => {
+    const onnx = path.join(tmp, 'flowers-predict.onnx');
+    expect((await runCli(['export', model, onnx])).code).toBe(0);
+    const file = path.join(tmp, 'unlabelled-onnx.csv');
+    await writeFile(file, csvText(testRows(), ['f2', 'f4', 'f1', 'f3']));
+    const own = await runCli(['predict', model, '--data', file]);
+    const r = await runCli(['predict', onnx, '--data', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(own.stdout);
+    expect(r.stderr).toMatch(/^ONNX \(simdnn .*\) mlp 4-16-3 .* 60 rows predicted/);
+  });
+
   it("lr-find tries the rates on train's training rows, standardized as train standardizes them: the library's lrFinder, bit for bit", async () => {
     const r = await runCli(['lr-find', '--data', trainFile, '--label', 'species', '--test-split', '0.25', '--hidden', '16', '--steps', '12', '--seed', '3',
       '--threads', '1', '--json', '--quiet']);
@@ -229,6 +432,33 @@ describe('simdnn train and predict on a CSV table', () => {
   });
 });
 
+describe('simdnn predict --out on the digits', () => {
+  it("each test image's prediction with its label, the classes named 0 to 9, the probabilities the library's softmax; the report as without --out", async () => {
+    const file = path.join(tmp, 'digits.safetensors');
+    const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [12], outputSize: 10 });
+    await writeModelFile(file, net);
+    const out = path.join(tmp, 'digits.csv');
+    const plain = await runCli(['predict', file, '--test-rows', '7']);
+    const r = await runCli(['predict', file, '--test-rows', '7', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${plain.stdout}\nwrote the predictions of each row to ${out}\n`);
+    const names = Array.from({ length: 10 }, (_, c) => String(c));
+    const text = await readFile(out, 'utf8');
+    const table = parseCsv(text, { header: true });
+    expect(table.columns).toEqual(['row', 'label', 'predicted', ...names]);
+    const set = await loadMnist(rt, { flatten: true, testRows: 7 });
+    const y = net.predict(set.xTest), p = softmax(y);
+    const v = y.toArray();
+    expect(table.rows.map((row) => row[0])).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    expect(table.rows.map((row) => row[1])).toEqual(Array.from(set.tTest.toArray(), String));
+    expect(table.rows.map((row) => row[2])).toEqual(Array.from({ length: 7 }, (_, r) => String(v.subarray(r * 10, r * 10 + 10).indexOf(Math.max(...v.subarray(r * 10, r * 10 + 10))))));
+    const { x } = loadCsvFeatures(rt, text, { features: names });
+    expect(x.toArray()).toEqual(p.toArray());
+    for (const t of [x, y, p, set.xTrain, set.tTrain, set.xTest, set.tTest]) t.dispose();
+    net.dispose();
+  });
+});
+
 describe('the command line refuses, before any work', () => {
   let file: string;
   beforeAll(async () => {
@@ -259,9 +489,9 @@ describe('the command line refuses, before any work', () => {
     expect(r.code).toBe(2);
   });
 
-  it('search, which reads no tables, names the file as no data set it takes', async () => {
+  it('search with a CSV and no --label: exit 2, asking for the label column', async () => {
     const r = await runCli(['search', '--data', file]);
-    expect(r.stderr).toMatch(/^simdnn: --data: '.*small\.csv' is neither 'mnist' nor a directory \(a CSV file is read by simdnn train, lr-find and predict\)/);
+    expect(r.stderr).toMatch(/^simdnn: --label: required with a CSV --data/);
     expect(r.code).toBe(2);
   });
 

@@ -1,24 +1,16 @@
 // Tables from CSV text (simdnn/csv, src/data/csv/): RFC 4180 parsing with line numbers in its errors, the strict number
-// grammar and the correctly rounded float32 of each cell, labels to class indices, and the standardizer
-// (scikit-learn's StandardScaler) against a float64 reference and scikit-learn's rule for constant columns.
+// grammar and the correctly rounded float32 of each cell, labels to class indices, rows without labels
+// (loadCsvFeatures), the standardizer (scikit-learn's StandardScaler) against a float64 reference and scikit-learn's
+// rule for constant columns, and formatCsv, parseCsv's inverse, with each float32 as its shortest decimal.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { makeRuntime, rng } from './helpers/runtime.js';
-import { expectRefused } from './helpers/refused.js';
+import { expectRefused, thrown } from './helpers/refused.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { CsvError, fitStandardizer, loadCsv, parseCsv, standardize, type CsvTable } from '../src/data/csv/index.js';
+import { CsvError, fitStandardizer, formatCsv, loadCsv, loadCsvFeatures, parseCsv, standardize, type CsvTable } from '../src/data/csv/index.js';
 
 let rt: Runtime;
 beforeAll(async () => { rt = await makeRuntime(); });
 
-/** What `f` threw (a test fails when it returns). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** loadCsv's x and t as plain arrays, the tensors freed. */
 function loaded(text: string | Uint8Array, options: Parameters<typeof loadCsv>[2]) {
@@ -252,6 +244,175 @@ describe('loadCsv: bad input, refused before anything is allocated', () => {
   });
 });
 
+describe('loadCsvFeatures: rows without labels', () => {
+  /** loadCsvFeatures' x as a plain array, the tensor freed. */
+  function features(text: string | Uint8Array, options?: Parameters<typeof loadCsvFeatures>[2]) {
+    const set = loadCsvFeatures(rt, text, options);
+    const out = { x: Array.from(set.x.toArray()), shape: set.x.shape, featureNames: set.featureNames };
+    set.x.dispose();
+    return out;
+  }
+
+  it("every column by default, in the table's order; features by name or index in the order given; a headerless table's names are indices", () => {
+    const text = 'a,b,c\n1,2,3\n4,5,-6e-1\n';
+    expect(features(text)).toEqual({ x: [1, 2, 3, 4, 5, Math.fround(-0.6)], shape: [2, 3], featureNames: ['a', 'b', 'c'] });
+    expect(features(text, { features: ['c', 0] })).toEqual({ x: [3, 1, Math.fround(-0.6), 4], shape: [2, 2], featureNames: ['c', 'a'] });
+    expect(features('1;2\n3;4\n', { delimiter: ';' })).toEqual({ x: [1, 2, 3, 4], shape: [2, 2], featureNames: ['0', '1'] });
+    // its bytes, as loadCsv takes them; a column of text left out by features
+    expect(features(new TextEncoder().encode('\uFEFFid,w\nrose,1.5\n'), { features: ['w'] })).toEqual({ x: [1.5], shape: [1, 1], featureNames: ['w'] });
+  });
+
+  it("the same cells as loadCsv's features, to the bit (the correctly rounded float32 of each decimal)", () => {
+    const cells = ['1.0000000596046447753906250001', '16777217.000000001', '-0', '7e-46', '340282356779733661637539395458142568447.99', '0.1'];
+    const text = `${cells.map((_, j) => `f${j}`).join(',')},y\n${cells.join(',')},a\n`;
+    const got = features(text, { features: cells.map((_, j) => `f${j}`) }).x;
+    expect(got).toEqual(loaded(text, { label: 'y' }).x);
+    expect(got[0]).toBe(1 + 2 ** -23);
+    expect(Object.is(got[2], -0)).toBe(true);
+  });
+
+  it.each<[string, () => unknown, new (m?: string) => Error, RegExp]>([
+    ['a cell that is not a number', () => loadCsvFeatures(rt, 'a,b\n1,2\n3,x\n'), CsvError, /^loadCsvFeatures: row 2 \(line 3\), column 'b': "x" is not a number$/],
+    ['an empty cell', () => loadCsvFeatures(rt, 'a,b\n1,\n'), CsvError, /^loadCsvFeatures: row 1 \(line 2\), column 'b': "" is not a number \(an empty cell/],
+    ['a cell beyond float32', () => loadCsvFeatures(rt, 'a\n1e39\n', { header: true }), CsvError, /^loadCsvFeatures: row 1 \(line 2\), column 'a': 1e39 is beyond float32's range/],
+    ['a label column left in', () => loadCsvFeatures(rt, 'w,species\n1,setosa\n'), CsvError, /^loadCsvFeatures: row 1 \(line 2\), column 'species': "setosa" is not a number$/],
+    ['a name no column has', () => loadCsvFeatures(rt, 'a,b\n1,2\n', { features: ['a', 'c'] }), CsvError, /^loadCsvFeatures: options\.features\[1\]: no column is named "c" \(the columns: "a", "b"\)$/],
+    ['an index past the columns', () => loadCsvFeatures(rt, 'a,b\n1,2\n', { features: [2] }), CsvError, /^loadCsvFeatures: options\.features\[0\] is 2, but the table has 2 columns/],
+    ['a feature twice', () => loadCsvFeatures(rt, 'a,b\n1,2\n', { features: ['b', 1] }), CsvError, /^loadCsvFeatures: options\.features\[0\] and \[1\] are the same column \("b"\)$/],
+    ['two columns of one name', () => loadCsvFeatures(rt, 'a,a\n1,2\n'), CsvError, /^loadCsvFeatures: feature columns 0 and 1 are both named "a"/],
+    ['a name without a header', () => loadCsvFeatures(rt, '1,2\n', { features: ['a'] }), CsvError, /^loadCsvFeatures: options\.features\[0\] is "a", a column's name, but the table has no header row/],
+    ['a header only', () => loadCsvFeatures(rt, 'a,b\n'), CsvError, /^loadCsvFeatures: the table has no data rows \(only a header\)$/],
+    ['no text', () => loadCsvFeatures(rt, ''), CsvError, /^loadCsvFeatures: the text holds no table/],
+    ['bytes that are not UTF-8', () => loadCsvFeatures(rt, Uint8Array.of(0x31, 0xff)), CsvError, /^loadCsvFeatures: the bytes are not UTF-8/],
+    ['a source of another type', () => loadCsvFeatures(rt, 5 as never), TypeError, /^loadCsvFeatures: source must be CSV text/],
+    ['features empty', () => loadCsvFeatures(rt, 'a\n1\n', { features: [] }), RangeError, /^loadCsvFeatures: options\.features is empty$/],
+    ['a negative index', () => loadCsvFeatures(rt, 'a\n1\n', { features: [-1] }), RangeError, /^loadCsvFeatures: options\.features\[0\] must be a column's header name or its index \(an integer >= 0\), got -1$/],
+    ['a label option (loadCsv takes it)', () => loadCsvFeatures(rt, 'a\n1\n', { label: 'a' } as never), TypeError, /^loadCsvFeatures: unknown option 'label'/],
+    ['options of another type', () => loadCsvFeatures(rt, 'a\n1\n', 'a' as never), TypeError, /^loadCsvFeatures: options must be an object/],
+    ['a bad delimiter', () => loadCsvFeatures(rt, 'a\n1\n', { delimiter: '\n' }), TypeError, /^loadCsvFeatures: delimiter must be one character/],
+    ['a bad header', () => loadCsvFeatures(rt, 'a\n1\n', { header: 1 as never }), TypeError, /^loadCsvFeatures: header must be true, false or 'auto'/],
+  ])('refused before anything is allocated: %s', (_, f, cls, message) => expectRefused(rt, f, cls, message));
+
+  it('a runtime that is not one: refused naming loadCsvFeatures', () => {
+    expect(() => loadCsvFeatures({} as never, 'a\n1\n')).toThrow(/loadCsvFeatures/);
+  });
+});
+
+describe("formatCsv: parseCsv's inverse", () => {
+  const f32 = new Float32Array(1), bits32 = new Uint32Array(f32.buffer);
+  const ofBits = (b: number) => { bits32[0] = b; return f32[0]; };
+  const bitsOf = (v: number) => { f32[0] = v; return bits32[0]; };
+
+  it('random float32s (normal and subnormal, both signs), ±0 and the extremes: loadCsvFeatures reads back every bit', () => {
+    const next = rng(11);
+    const values: number[] = [0, -0, 2 ** -149, -(2 ** -149), 2 ** -126, 2 ** -126 - 2 ** -149, 3.4028234663852886e38, -3.4028234663852886e38, 1, 1 - 2 ** -24, 1 + 2 ** -23, 16777216, 2 ** 90, 2 ** -96];
+    while (values.length < 3000) {
+      const b = Math.floor(next() * 2 ** 32);
+      const v = ofBits(values.length % 3 === 0 ? b & 0x807fffff : b); // a third subnormal (exponent bits 0)
+      if (Number.isFinite(v)) values.push(v);
+    }
+    const F = 6;
+    const rows = Array.from({ length: values.length / F }, (_, r) => Float32Array.from(values.slice(r * F, (r + 1) * F)));
+    const text = formatCsv(['a', 'b', 'c', 'd', 'e', 'f'], rows);
+    const set = loadCsvFeatures(rt, text);
+    expect(Array.from(set.x.toArray(), bitsOf)).toEqual(values.map(bitsOf));
+    set.x.dispose();
+    // as text, each cell is a plain decimal of at most 9 significant digits (a safe integer aside), never quoted
+    for (const row of parseCsv(text, { header: true }).rows) {
+      for (const cell of row) {
+        expect(cell).toMatch(/^-?\d+(\.\d+)?(e[+-]\d+)?$/);
+        if (!Number.isSafeInteger(Number(cell))) expect(significant(cell), cell).toBeLessThanOrEqual(9);
+      }
+    }
+  });
+
+  it("each float32 as its shortest decimal (numpy's repr); no decimal of fewer digits reads back as it", () => {
+    const shortest: Array<[number, string]> = [
+      [Math.fround(0.1), '0.1'], [Math.fround(1 / 3), '0.33333334'], [2 ** -149, '1e-45'], [-(2 ** -149), '-1e-45'], [2 ** -126, '1.1754944e-38'],
+      [3.4028234663852886e38, '3.4028235e+38'], [Math.fround(1e-7), '1e-7'], [Math.fround(123.456), '123.456'], [1.5, '1.5'], [-0, '-0'], [0, '0'],
+      // powers of two whose nearest 8-digit decimal reads back as another float32, where the one on their other side does not
+      // (the neighbour below is half as far as the one above): a loop over toPrecision(1…9) writes 9 digits
+      [2 ** 90, '1.2379401e+27'], [2 ** -96, '1.2621775e-29'], [2 ** 87, '1.5474251e+26'],
+      // safe integers whole, the float32 or not (an id stays exact); NaN and the infinities as JavaScript writes them
+      [16777216, '16777216'], [123456789, '123456789'], [-(2 ** 53 - 1), '-9007199254740991'], [2 ** 100, '1.2676506e+30'],
+      [NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity'],
+    ];
+    expect(formatCsv(null, shortest.map(([v]) => [v])).split('\n').slice(0, -1)).toEqual(shortest.map(([, text]) => text));
+    expect((2 ** 90).toPrecision(8)).toBe('1.2379400e+27'); // what the naive loop meets at 8 digits
+    expect(cell('1.2379400e+27')).not.toBe(2 ** 90);
+    expect(cell('1.2379401e+27')).toBe(2 ** 90);
+    const next = rng(12);
+    for (let k = 0; k < 150; k++) {
+      const v = ofBits(Math.floor(next() * 0x7f000000) | (k % 2 ? 0x80000000 : 0));
+      if (Number.isSafeInteger(v)) continue;
+      const text = formatCsv(null, [[v]]).slice(0, -1);
+      expect(cell(text), text).toBe(v);
+      for (const fewer of fewerDigits(v, significant(text))) expect(cell(fewer), `${text}: ${fewer}`).not.toBe(v);
+    }
+  });
+
+  it('quoting: a field holding the delimiter, a quote, CR or LF is quoted with its quotes doubled; a lone empty field and a leading BOM too; nothing else', () => {
+    const columns = ['a,b', 'say "hi"', 'two\nlines', 'cr\rhere', 'crlf\r\n', '', ' spaced ', "it's", 'é;x'];
+    expect(formatCsv(columns, [[1, 2, 3, 4, 5, 6, 7, 8, 9]])).toBe(
+      '"a,b","say ""hi""","two\nlines","cr\rhere","crlf\r\n",, spaced ,it\'s,é;x\n1,2,3,4,5,6,7,8,9\n');
+    // another delimiter: its own character quoted, a comma not
+    expect(formatCsv(['a,b', 'c;d'], [['x', 'y']], { delimiter: ';' })).toBe('a,b;"c;d"\nx;y\n');
+    expect(formatCsv(['a\tb', 'c'], [[1, 'x y']], { delimiter: '\t' })).toBe('"a\tb"\tc\n1\tx y\n');
+    // a record of one empty field is "" (a bare empty line is skipped by readers); of two, a bare delimiter
+    expect(formatCsv(['v'], [[''], ['a'], ['']])).toBe('v\n""\na\n""\n');
+    expect(parseCsv(formatCsv(['v'], [[''], ['a']]), { header: true }).rows).toEqual([[''], ['a']]);
+    expect(formatCsv(null, [['', '']])).toBe(',\n');
+    // a BOM at the text's start would be dropped as one
+    expect(formatCsv(null, [['\uFEFFx', 'y']])).toBe('"\uFEFFx",y\n');
+    expect(parseCsv(formatCsv(null, [['\uFEFFx', 'y']]), { header: false }).rows).toEqual([['\uFEFFx', 'y']]);
+    // RFC 4180's line breaks when asked; no rows: the header alone; nothing at all: the empty text
+    expect(formatCsv(['a', 'b'], [[1, 'x\r\ny']], { lineBreak: '\r\n' })).toBe('a,b\r\n1,"x\r\ny"\r\n');
+    expect(formatCsv(['a', 'b'], [])).toBe('a,b\n');
+    expect(formatCsv(null, [])).toBe('');
+  });
+
+  it('random tables of every special character: parseCsv gives back the columns and the rows', () => {
+    const next = rng(13);
+    const alphabet = [',', ';', '"', '""', '\r', '\n', '\r\n', 'a', ' ', '\uFEFF', 'é', '\u{1F600}', '1', 'e', '-', '.', '\t'];
+    const text = () => Array.from({ length: Math.floor(next() * 5) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    for (let k = 0; k < 200; k++) {
+      const width = 1 + Math.floor(next() * 4), height = Math.floor(next() * 5);
+      const columns = Array.from({ length: width }, text);
+      const rows = Array.from({ length: height }, () => Array.from({ length: width }, text));
+      for (const delimiter of [',', ';', '\t']) {
+        for (const lineBreak of ['\n', '\r\n'] as const) {
+          const written = formatCsv(columns, rows, { delimiter, lineBreak });
+          const back = parseCsv(written, { header: true, delimiter });
+          expect([back.columns, back.rows], JSON.stringify(written)).toEqual([columns, rows]);
+          expect(parseCsv(formatCsv(null, rows, { delimiter, lineBreak }), { header: false, delimiter }).rows).toEqual(rows);
+        }
+      }
+    }
+  });
+
+  it.each<[string, () => unknown, new (m?: string) => Error, RegExp]>([
+    ['a row of another width', () => formatCsv(['a', 'b'], [[1, 2], [3]]), RangeError, /^formatCsv: rows\[1\] has 1 field, but columns names 2$/],
+    ['a row of another width (no header)', () => formatCsv(null, [[1], [2, 3]]), RangeError, /^formatCsv: rows\[1\] has 2 fields, but rows\[0\] has 1$/],
+    ['a cell of another type', () => formatCsv(['a'], [[true as never]]), TypeError, /^formatCsv: rows\[0\]\[0\] must be text or a number, got boolean true$/],
+    ['an empty cell slot', () => formatCsv(['a', 'b'], [[1, undefined as never]]), TypeError, /^formatCsv: rows\[0\]\[1\] must be text or a number, got undefined$/],
+    ['a number beyond float32', () => formatCsv(['a'], [[-1e39]]), RangeError, /^formatCsv: rows\[0\]\[0\] is -1e\+39, beyond float32's range .*: pass it as text/],
+    ['a row that is no array', () => formatCsv(['a'], ['x' as never]), TypeError, /^formatCsv: rows\[0\] must be an array of text or numbers, got the string "x"$/],
+    ['rows that are no array', () => formatCsv(['a'], 'x' as never), TypeError, /^formatCsv: rows must be an array of rows/],
+    ['columns empty', () => formatCsv([], []), RangeError, /^formatCsv: columns is empty/],
+    ['a row of no fields', () => formatCsv(null, [[]]), RangeError, /^formatCsv: rows\[0\] is empty/],
+    ['a column name of another type', () => formatCsv(['a', 2 as never], []), TypeError, /^formatCsv: columns\[1\] must be a name \(a string\), got number 2$/],
+    ['columns of another type', () => formatCsv('a' as never, []), TypeError, /^formatCsv: columns must be an array of names, or null/],
+    ['the delimiter auto', () => formatCsv(['a'], [], { delimiter: 'auto' }), TypeError, /^formatCsv: delimiter must be one character other than a quote or a line break, got the string "auto"$/],
+    ['a quote for the delimiter', () => formatCsv(['a'], [], { delimiter: '"' }), TypeError, /^formatCsv: delimiter must be one character/],
+    ['a bare CR for a line break', () => formatCsv(['a'], [], { lineBreak: '\r' as never }), TypeError, /^formatCsv: lineBreak must be '\\n' or '\\r\\n'/],
+    ['an unknown option', () => formatCsv(['a'], [], { header: true } as never), TypeError, /^formatCsv: unknown option 'header'/],
+  ])('refused: %s', (_, f, cls, message) => {
+    const e = thrown(f);
+    expect(e).toBeInstanceOf(cls);
+    expect(e.message).toMatch(message);
+  });
+});
+
 describe('Standardizer', () => {
   /** A [N, F] tensor of columns with their own centres and spreads (and a constant column at index 2). */
   function table(N: number, F: number, seed: number) {
@@ -380,4 +541,24 @@ function nearestFloat32(text: string, candidates: number[]): number {
     const cmp = a * bd - b * ad;
     return cmp < 0n || (cmp === 0n && lastBit(c) === 0) ? c : best;
   });
+}
+
+// ---- the shortest-decimal reference: the decimals of fewer digits nearest a float32
+
+/** Significant digits of a decimal (its mantissa's, from the first nonzero one; trailing zeros of an integer not counted). */
+function significant(text: string): number {
+  return text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
+/** The decimals of `digits` − 1 significant digits on either side of v's magnitude, exactly: any such decimal that reads back as v is one of them. */
+function fewerDigits(v: number, digits: number): string[] {
+  if (digits <= 1) return [];
+  const [whole, frac = ''] = exactDecimal(Math.abs(v)).split('.');
+  const all = whole + frac;
+  const zeros = all.length - all.replace(/^0+/, '').length;
+  const e10 = whole.length - 1 - zeros; // the power of ten of the first significant digit
+  const q = digits - 1;
+  const head = all.slice(zeros, zeros + q).padEnd(q, '0');
+  const sign = v < 0 ? '-' : '';
+  return [`${sign}${head}e${e10 - q + 1}`, `${sign}${BigInt(head) + 1n}e${e10 - q + 1}`];
 }

@@ -8,6 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { makeRuntime, expectBits, expectClose } from './helpers/runtime.js';
 import { blobs } from './helpers/blobs.js';
+import { repacked, type SafetensorsEntry } from './helpers/safetensors.js';
 import {
   MultiLayerNet, MultiLayerNetExtend, Trainer, Adam, loadModel, saveModel,
   type Optimizer, type TrainerBaseOptions, type TrainerState, type TrainResult, type Sequential,
@@ -215,29 +216,6 @@ describe('how a run ends', () => {
   });
 });
 
-interface Entry { dtype: string; shape: number[]; data: Uint8Array }
-
-/** A safetensors file with its tensors edited (each entry's bytes kept with it) and packed again. */
-function repacked(file: Uint8Array, edit: (tensors: Map<string, Entry>) => void): Uint8Array {
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const headerBytes = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerBytes))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  const data = file.subarray(8 + headerBytes);
-  const tensors = new Map<string, Entry>();
-  const { __metadata__: metadata, ...entries } = header;
-  for (const [name, e] of Object.entries(entries)) tensors.set(name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.data_offsets[0], e.data_offsets[1]) });
-  edit(tensors);
-  const out: Record<string, unknown> = { __metadata__: metadata };
-  let at = 0;
-  for (const [name, e] of tensors) { out[name] = { dtype: e.dtype, shape: e.shape, data_offsets: [at, at + e.data.length] }; at += e.data.length; }
-  const json = new TextEncoder().encode(JSON.stringify(out));
-  const bytes = new Uint8Array(8 + json.length + at);
-  new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
-  bytes.set(json, 8);
-  let p = 8 + json.length;
-  for (const e of tensors.values()) { bytes.set(e.data, p); p += e.data.length; }
-  return bytes;
-}
 
 describe('checkpoints and resume()', () => {
   /** The states taken after step 8 (mid-epoch 2), after epoch 1 and after the last epoch, and the run's final parameters. */
@@ -320,7 +298,7 @@ describe('checkpoints and resume()', () => {
     expect(() => saveModel(net, { ema: { ...ema, b1: { shape: [3], data: [1, 2, 3] } } })).toThrow(/^saveModel: ema\['b1'\] must have the shape \[4\] and 4 values$/);
     // a file whose averages are partial, or name no parameter, is refused from its header
     const bytes = saveModel(net, { ema });
-    const cases: Array<[string, (tensors: Map<string, Entry>) => void, RegExp]> = [
+    const cases: Array<[string, (tensors: Map<string, SafetensorsEntry>) => void, RegExp]> = [
       ['without ema.W1', (t) => { t.delete('ema.W1'); }, /^loadModel: the file has no tensor 'ema\.W1' beside its other 'ema\.' tensors \(a checkpoint's moving average\)$/],
       ['with ema.runningMean1', (t) => { t.set('ema.runningMean1', t.get('runningMean1')!); }, /^loadModel: tensor 'ema\.runningMean1' \(a checkpoint's moving average\) names no parameter of the net$/],
       ['with ema.b1 of another shape', (t) => { t.set('ema.b1', { ...t.get('ema.b1')!, shape: [2, 2] }); }, /^loadModel: tensor 'ema\.b1' has shape \[2, 2\], 'b1' has \[4\]$/],

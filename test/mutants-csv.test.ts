@@ -4,6 +4,7 @@
 // reached by a short decimal, class names that are prefixes of others, the hints and cut of a bad cell's message,
 // the features freed when the labels cannot be allocated, and an all-zero column's scale.
 import { describe, it, expect, beforeAll, vi } from 'vitest';
+import { thrown } from './helpers/refused.js';
 import { makeRuntime } from './helpers/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { OutOfMemoryError } from '../src/runtime/errors.js';
@@ -12,15 +13,6 @@ import { CsvError, fitStandardizer, loadCsv, parseCsv, standardize } from '../sr
 let rt: Runtime;
 beforeAll(async () => { rt = await makeRuntime(); });
 
-/** What `f` threw (a test fails when it returns). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** The float32 loadCsv reads from one cell. */
 function cell(text: string): number {

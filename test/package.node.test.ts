@@ -87,14 +87,15 @@ describe('the built package', () => {
     expect(Object.keys(m).sort()).toEqual(Object.keys(entry).sort());
   });
 
-  it('each subpath bundle imports the core bundle beside it (and the experiments the search beside them), never a copy', () => {
+  it('each subpath bundle imports the core bundle beside it (and the experiments the search beside them, the Node search the csv beside it), never a copy', () => {
     const imports = (file: string) => {
       const text = readFileSync(built(file), 'utf8');
       return [...text.matchAll(/^import .* from "(\.[^"]+)";$|require\("(\.[^"]+)"\)/gm)].map((m) => m[1] ?? m[2]);
     };
-    expect(imports('dist/bundle/search.node.js')).toEqual(['./node.js']);
-    expect(imports('dist/bundle/search.node.cjs')).toEqual(['./node.cjs']);
-    expect(imports('dist/bundle/search.node.module.js')).toEqual(['./node.module.js']);
+    // the Node search reads CSV tables through simdnn/csv's bundle; the portable one reads no files
+    expect(imports('dist/bundle/search.node.js')).toEqual(['./node.js', './csv.node.js']);
+    expect(imports('dist/bundle/search.node.cjs')).toEqual(['./node.cjs', './csv.node.cjs']);
+    expect(imports('dist/bundle/search.node.module.js')).toEqual(['./node.module.js', './csv.node.module.js']);
     expect(imports('dist/bundle/experiments.node.module.js')).toEqual(['./node.module.js', './search.node.module.js']);
     expect(imports('dist/bundle/search.js')).toEqual(['./index.js']);
     expect(imports('dist/bundle/experiments.node.js')).toEqual(['./node.js', './search.node.js']);
@@ -112,6 +113,8 @@ describe('the built package', () => {
     for (const file of ['search.node.js', 'search.node.module.js', 'search.js', 'experiments.node.js', 'experiments.node.module.js', 'experiments.js', 'onnx.node.js', 'onnx.node.module.js', 'onnx.js',
       'csv.node.js', 'csv.node.module.js', 'csv.js']) {
       expect(readFileSync(built(`dist/bundle/${file}`), 'utf8'), file).not.toMatch(/\bclass (Runtime|Tensor|Trainer|MultiLayerNet)\b/);
+      // nor the csv's reader, which the Node search imports
+      if (file.startsWith('search')) expect(readFileSync(built(`dist/bundle/${file}`), 'utf8'), file).not.toMatch(/\bclass CsvError\b|function (parseTable|fitStandardizer)\b/);
     }
   });
 
@@ -128,7 +131,7 @@ describe('the built package', () => {
       // session 65's (label smoothing, five more schedules, mixup, the weights' moving average, the range test,
       // summaries, metrics), 413–434 KiB with session 66's (class weights, stochastic weight averaging, weighted
       // sampling; ONNX went to its own subpath, simdnn/onnx, 77 KiB), 421–441 KiB in session 67 (CSV tables went
-      // to their own subpath, simdnn/csv, 19–21 KiB: 439–462 KiB in the core)
+      // to their own subpath, simdnn/csv, 30–32 KiB with its formatter, reader of features and split)
       expect(statSync(built(file)).size, file).toBeLessThan(450 * 1024);
     }
   });

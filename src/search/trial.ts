@@ -34,6 +34,11 @@ export interface TrialData {
   tTrain: Tensor | IntTensor;
   xVal: Tensor;
   tVal: Tensor | IntTensor;
+  /**
+   * The net's outputs: the classes of the whole data set (a CSV table's, when its first `rows` lack one). Absent:
+   * the one-hot width, or the largest label + 1. Integer labels need at least that many; one-hot rows exactly it.
+   */
+  classes?: number;
   /** Frees the four tensors (and whatever holds them); absent: each tensor is disposed. */
   dispose?(): void;
 }
@@ -143,6 +148,7 @@ function checkNames(keys: readonly string[], optimizers: readonly OptimizerName[
   const optimizerKeys = [...new Set(optimizers.flatMap((o) => Object.keys(optimizerDefaults[o])))];
   for (const key of keys) {
     if (!(TRIAL_SETTINGS as readonly string[]).includes(key) && !optimizerKeys.includes(key)) {
+      if (key === 'net') throw new TypeError("settings.net: no such setting: a trial's net is an MLP (MultiLayerNet; MultiLayerNetExtend with dropout or batchnorm) of the data's features, images flattened; conv nets are not searched");
       throw new TypeError(`settings.${key}: unknown setting (expected one of ${[...TRIAL_SETTINGS, ...optimizerKeys.filter((k) => k !== 'lr')].join(', ')})`);
     }
   }
@@ -260,6 +266,7 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
   checkTensor(rt, data.tTrain, 'runTrial: data.tTrain');
   checkTensor(rt, data.xVal, 'runTrial: data.xVal');
   checkTensor(rt, data.tVal, 'runTrial: data.tVal');
+  const classes = classCount(data);
   const start = now();
   const history: EpochResult[] = [];
   const result = (status: 'ok' | 'failed', error?: string): TrialResult => ({
@@ -272,7 +279,6 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
   try {
     const name = checkSettings(job.settings);
     rt.reseed(job.seed);
-    const classes = data.tTrain.shape.length === 2 ? data.tTrain.shape[1] : Math.max(maxLabel(data.tTrain), maxLabel(data.tVal)) + 1;
     net = buildNet(rt, trialNetSpec(job.settings, data.xTrain.size / data.xTrain.shape[0], classes));
     optimizer = optimizerOf(job.settings, name);
     trainer = new Trainer(net, data.xTrain, data.tTrain, data.xVal, data.tVal, {
@@ -309,6 +315,18 @@ export async function runTrial(rt: Runtime, job: TrialJob, data: TrialData, work
 export function timedOutResult(job: TrialJob, history: readonly EpochResult[], worker: string, seconds: number): TrialResult {
   const error = `timed out: stopped at the trial time limit of ${(job.timeoutMs ?? 0) / 1000} s after ${history.length} of ${job.epochs} epochs`;
   return { study: job.study, index: job.index, seed: job.seed, settings: job.settings, epochs: job.epochs, data: job.data, status: 'timeout', error, history: [...history], worker, seconds };
+}
+
+/** The trial net's outputs: data.classes, checked against the labels, or what the labels need. */
+function classCount(data: TrialData): number {
+  const oneHot = data.tTrain.shape.length === 2;
+  const needed = oneHot ? data.tTrain.shape[1] : Math.max(maxLabel(data.tTrain), maxLabel(data.tVal)) + 1;
+  const { classes } = data;
+  if (classes === undefined) return needed;
+  if (!(Number.isInteger(classes) && (oneHot ? classes === needed : classes >= needed))) {
+    throw badNumber(classes, `runTrial: data.classes must be ${oneHot ? `the one-hot width, ${needed}` : `an integer >= ${needed} (the largest label + 1)`}, got ${shown(classes)}`);
+  }
+  return classes;
 }
 
 function maxLabel(t: Tensor | IntTensor): number {

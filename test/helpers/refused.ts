@@ -18,3 +18,13 @@ export function expectRefused(rt: Runtime, f: () => unknown, cls: ErrorClass, me
   const after = rt.memoryStats();
   expect({ used: after.used, blocks: after.blocks }, String(message)).toEqual({ used: before.used, blocks: before.blocks });
 }
+
+/** What `f` threw (a test fails when it returns). */
+export function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}

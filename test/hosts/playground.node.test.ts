@@ -13,18 +13,17 @@
 // SimpleConvNet).
 // SIMDNN_SCREENSHOTS=1 also writes docs/playground.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, run, serveStatic, type StaticServer } from './serve.js';
+import type { StaticServer } from './serve.js';
+import { root, startPlayground, type Playground } from '../helpers/playground.js';
 import viteConfig from '../../web/vite.config.js';
 import { Affine, MultiLayerNet, OneCycleLR, Sequential, inspectModel, softmax } from '../../src/index.js';
 import { exportOnnx, importOnnx, inspectOnnx } from '../../src/io/onnx/index.js';
 import { createRuntime } from '../../src/node/runtime.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+let playground: Playground;
 let out = '';
 let server: StaticServer;
 let browser: Browser;
@@ -32,13 +31,8 @@ let page: Page;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  out = await mkdtemp(path.join(tmpdir(), 'simdnn-web-'));
-  const digits = await run(process.execPath, [path.join(root, 'web/make-digits.mjs')], { cwd: root, timeoutMs: 120_000 });
-  if (digits.code !== 0) throw new Error(`make-digits failed:\n${digits.stderr}`);
-  const b = await run(path.join(root, 'node_modules/.bin/vite'), ['build', '--config', 'web/vite.config.ts', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: root, timeoutMs: 150_000 });
-  if (b.code !== 0) throw new Error(`vite build failed:\n${b.stderr}`);
-  server = await serveStatic(out);
-  browser = await launchChromium();
+  playground = await startPlayground();
+  ({ out, server, browser } = playground);
   page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page: ${e}`));
@@ -48,9 +42,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (out) await rm(out, { recursive: true, force: true });
+  await playground?.close();
 });
 
 interface TraceEvent { name: string; ph: string; pid: number; tid: number; dur?: number; tdur?: number; args?: { name?: string } }

@@ -1,11 +1,12 @@
 // The playground page: controls, charts (Vega-Lite through vega-embed, every
-// run overlaid), the drawing canvas and model files. All computing happens in
-// the worker (worker.ts); this thread only draws, so the page stays responsive.
+// run overlaid), the drawing canvas (digits) or a table run's test metrics (a
+// CSV table), and model files. All computing happens in the worker (worker.ts);
+// this thread only draws, so the page stays responsive.
 import embed, { vega } from 'vega-embed';
 import type { View } from 'vega';
 import { optimizerNames } from 'simdnn';
 import { experiments, type ExperimentName } from 'simdnn/experiments';
-import { netUses, scheduleUsesGamma, type FromWorker, type RunConfig, type ToWorker } from './protocol.js';
+import { netUses, scheduleUsesGamma, TABLE_SPLIT_SEED, type FromWorker, type RunConfig, type TestMetrics, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 // Threads for training: one per core, or ?threads=N (a positive integer; anything else is the default).
@@ -38,6 +39,7 @@ function readConfig(): RunConfig {
     weightDecay: num('weightDecay'),
     batchSize: num('batchSize'),
     epochs: num('epochs'),
+    ...(tableMode() ? { table: { label: value('label'), testSplit: num('testSplit') } } : {}),
   };
 }
 
@@ -53,8 +55,88 @@ function describe(c: RunConfig): string {
   const schedule = c.schedule === 'none' ? '' : ` ${c.schedule}${scheduleUsesGamma(c.schedule) ? ` gamma ${c.gamma}` : ''}`;
   const decay = uses.weightDecay && c.weightDecay ? `, decay ${c.weightDecay}` : '';
   const smoothing = c.labelSmoothing ? `, label smoothing ${c.labelSmoothing}` : '';
-  return `${net}, ${init}, ${c.optimizer} ${c.lr}${schedule}${decay}${smoothing}, batch ${c.batchSize}`;
+  const data = c.table ? `, on ${tableName} (label ${c.table.label}, test share ${c.table.testSplit})` : '';
+  return `${net}, ${init}, ${c.optimizer} ${c.lr}${schedule}${decay}${smoothing}, batch ${c.batchSize}${data}`;
 }
+
+// ---- data: the bundled digits, or a CSV table (read by the worker with simdnn/csv)
+
+/** The table the worker read (its file's name), '' for none. */
+let tableName = '';
+/** Whether the page trains on a table (the Data choice). */
+const tableMode = () => $<HTMLSelectElement>('data').value === 'csv';
+const CONV_NETS = ['simple-conv', 'deep-conv'];
+
+/** Shows the chosen data's fields and panel; on a table, only the MLPs (the conv nets need 28×28 images). */
+function syncData(): void {
+  const csv = tableMode();
+  $('table-fields').hidden = !csv;
+  $<HTMLInputElement>('table').disabled = !csv;
+  $<HTMLSelectElement>('label').disabled = !csv || tableName === '';
+  $<HTMLInputElement>('testSplit').disabled = !csv;
+  $('table-panel').hidden = !csv;
+  $('digits-panel').hidden = csv;
+  const net = $<HTMLSelectElement>('net');
+  for (const option of Array.from(net.options)) {
+    if (!CONV_NETS.includes(option.value)) continue;
+    option.disabled = csv;
+    option.title = csv ? 'A table gives rows of features, not 28×28 images: choose an MLP' : '';
+  }
+  if (csv && CONV_NETS.includes(net.value)) net.value = 'mlp';
+  $('data-note').textContent = csv
+    ? `The rows are split into training and test rows stratified by class (seed ${TABLE_SPLIT_SEED}, simdnn train's default --seed), ` +
+      'the features standardized with the training rows\' statistics: as simdnn train --data table.csv --label … does.'
+    : '';
+  syncControls();
+}
+
+/** The table's columns (its header's names) as the label column's choices, the last one selected: where a table's label often is. */
+function showTable(name: string, columns: string[], rows: number): void {
+  tableName = name;
+  const select = $<HTMLSelectElement>('label');
+  select.replaceChildren(...columns.map((c, i) => new Option(c, c, i === columns.length - 1, i === columns.length - 1)));
+  syncData();
+  $('error').textContent = '';
+  $('status').textContent = `Table ${name}: ${rows} rows, ${columns.length} columns. Choose the label column, then Start.`;
+}
+
+/** A table run's metrics on its test rows: accuracy, each class's precision, recall and F1, the confusion matrix, by class name. */
+function showMetrics(m: TestMetrics, run: string | undefined): void {
+  const cell = (tag: 'td' | 'th', text: string, scope?: string) => {
+    const el = document.createElement(tag);
+    el.textContent = text;
+    if (scope) el.scope = scope;
+    return el;
+  };
+  const row = (...cells: HTMLElement[]) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; };
+  const table = (id: string, caption: string, head: string[], rows: HTMLTableRowElement[]) => {
+    const t = Object.assign(document.createElement('table'), { id, className: 'metrics' });
+    t.createCaption().textContent = caption;
+    t.createTHead().append(row(...head.map((h) => cell('th', h, 'col'))));
+    t.createTBody().append(...rows);
+    return t;
+  };
+  const f = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
+  const scores = table('class-metrics', 'Per class', ['class', 'precision', 'recall', 'F1', 'support'],
+    m.perClass.map((s, c) => row(cell('th', m.classes[c], 'row'), cell('td', f(s.precision)), cell('td', f(s.recall)), cell('td', f(s.f1)), cell('td', String(s.support)))));
+  const confusion = table('confusion', 'Confusion matrix (rows: the true class, columns: the predicted one)', ['', ...m.classes],
+    m.confusion.map((counts, c) => row(cell('th', m.classes[c], 'row'), ...counts.map((n) => cell('td', String(n))))));
+  $('metrics').replaceChildren(scores, confusion);
+  $('metrics').dataset.accuracy = String(m.accuracy);
+  $('metrics-status').textContent = `Run ${run ?? ''} on ${m.rows} test rows: accuracy ${m.accuracy.toFixed(4)}.`;
+}
+
+$('data').addEventListener('change', syncData);
+$<HTMLInputElement>('table').addEventListener('change', async (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (!file) return;
+  tableName = '';
+  $<HTMLSelectElement>('label').replaceChildren();
+  $('error').textContent = '';
+  syncData();
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  send({ type: 'table', bytes, name: file.name }, [bytes.buffer]);
+});
 
 /** Disables the fields the chosen net (or schedule) ignores, and says why. */
 function syncControls(): void {
@@ -68,7 +150,7 @@ function syncControls(): void {
 }
 $('net').addEventListener('change', syncControls);
 $('schedule').addEventListener('change', syncControls);
-syncControls();
+syncData();
 
 // ---- charts: one dataset per chart, a row per point, colour by run
 
@@ -133,6 +215,10 @@ function setRunning(on: boolean): void {
 $<HTMLFormElement>('config').addEventListener('submit', (ev) => {
   ev.preventDefault();
   if (running) return;
+  if (tableMode() && tableName === '') {
+    $('error').textContent = 'Choose a CSV table to train on first (a header row naming its columns, then rows of numbers and a label).';
+    return;
+  }
   const config = readConfig();
   runId++;
   const label = `#${runId}`;
@@ -311,8 +397,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
         if (m.state === 'failed') $('error').textContent = `Run failed: ${m.message}`;
         else {
           $('status').textContent = `Run ${runLabel.get(m.runId)} ${m.state}.`;
-          // not after a failure: with no model yet, the worker's "no model yet" would replace why the run failed
-          predictDrawing();
+          // not after a failure: with no model yet, the worker's "no model yet" would replace why the run failed;
+          // nor after a table's run: its model takes no drawn digit (its metrics came just before)
+          if (!tableMode()) predictDrawing();
         }
       }
       break;
@@ -322,10 +409,20 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'loaded':
       modelLoaded = true;
       setRunning(false);
+      // a model trained on a table brings the page to table mode (its classes, no table needed), any other to the digits
+      $<HTMLSelectElement>('data').value = m.csv ? 'csv' : 'digits';
+      syncData();
       $('error').textContent = '';
       $('status').textContent = `Loaded ${m.name}: ${m.summary}`;
-      predictDrawing();
+      if (m.csv) {
+        $('metrics').replaceChildren();
+        delete $('metrics').dataset.accuracy;
+        $('metrics-status').textContent = `Loaded ${m.name}, trained on a table: label '${m.csv.label}', classes ${m.csv.classes.join(', ')}; ` +
+          `features ${m.csv.features.join(', ')}. Save it, or choose a table and train anew.`;
+      } else predictDrawing();
       break;
+    case 'table': showTable(m.name, m.columns, m.rows); break;
+    case 'metrics': showMetrics(m.metrics, runLabel.get(m.runId)); break;
     case 'experimentProgress':
       $('experiment-status').textContent = `${m.phase}: ${m.done} of ${m.total}`;
       break;

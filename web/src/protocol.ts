@@ -1,6 +1,7 @@
 // Messages between the page (main.ts) and the training worker (worker.ts).
 import type { OptimizerName } from 'simdnn';
 import type { ExperimentName } from 'simdnn/experiments';
+import type { CsvModelInfo } from 'simdnn/csv';
 
 /** What the page's controls choose for one run. */
 export interface RunConfig {
@@ -22,6 +23,24 @@ export interface RunConfig {
   weightDecay: number;
   batchSize: number;
   epochs: number;
+  /** Train on the CSV table the page sent (a 'table' message) rather than the digits: its label column and test share. */
+  table?: { label: string; testSplit: number };
+}
+
+/**
+ * The seed of a table's train/test split: simdnn train's default --seed, so a page run splits a table as
+ * `simdnn train --data t.csv --label y` does (the page has no seed field: the runtime's is fixed at 1 too).
+ */
+export const TABLE_SPLIT_SEED = 1;
+
+/** A run's test-set classification metrics (classificationMetrics'), with the class names of a table. */
+export interface TestMetrics {
+  classes: string[];
+  accuracy: number;
+  rows: number;
+  perClass: Array<{ precision: number; recall: number; f1: number; support: number }>;
+  /** confusion[true][predicted] */
+  confusion: number[][];
 }
 
 export type ToWorker =
@@ -32,6 +51,8 @@ export type ToWorker =
   /** The current model as a file: safetensors (loadModel, simdnn predict) or ONNX (exportOnnx: ONNX Runtime, simdnn predict). */
   | { type: 'save'; format: 'safetensors' | 'onnx' }
   | { type: 'load'; bytes: Uint8Array; name: string }
+  /** A CSV table to train on (its bytes; the worker answers with its columns, or an error naming the line). */
+  | { type: 'table'; bytes: Uint8Array; name: string }
   | { type: 'experiment'; name: ExperimentName; quick: boolean };
 
 export interface EpochPoint { epoch: number; trainAcc: number; testAcc: number; trainLoss: number; testLoss: number }
@@ -45,7 +66,12 @@ export type FromWorker =
   | { type: 'prediction'; probabilities: number[] }
   | { type: 'sample'; pixels: Float32Array; label: number }
   | { type: 'saved'; bytes: Uint8Array; fileName: string }
-  | { type: 'loaded'; name: string; summary: string }
+  /** The model loaded; `csv`, when it was trained on a table, what it records of it (the page goes to table mode). */
+  | { type: 'loaded'; name: string; summary: string; csv?: CsvModelInfo }
+  /** A table read: its header's column names and its data rows. */
+  | { type: 'table'; name: string; columns: string[]; rows: number }
+  /** A table run's metrics on its test rows, once it ended (done or stopped). */
+  | { type: 'metrics'; runId: number; metrics: TestMetrics }
   | { type: 'experimentProgress'; done: number; total: number; phase: string }
   | { type: 'experimentDone'; title: string; conclusion: string; spec: Record<string, unknown> }
   /** The experiment ended because Stop aborted it (not a failure). */

@@ -1,5 +1,5 @@
-// A feature cell's number: the strict decimal grammar loadCsv takes, and the float32 nearest the decimal
-// (correctly rounded, which Math.fround(Number(s)) is not always).
+// A feature cell's number: the strict decimal grammar loadCsv takes, the float32 nearest the decimal
+// (correctly rounded, which Math.fround(Number(s)) is not always), and the shortest decimal of a float32 (formatCsv's).
 
 /** The strict decimal form a feature cell takes: digits, an optional point, an optional exponent (no spaces, hex, Infinity or NaN). */
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -86,4 +86,48 @@ function compareDecimal(text: string, m: number): number {
   if (e2 >= 0) rhs <<= BigInt(e2);
   else lhs <<= BigInt(-e2);
   return lhs > rhs ? 1 : lhs < rhs ? -1 : 0;
+}
+
+/**
+ * The text formatCsv writes for the number `v`: a safe integer whole (String(v): an id stays exact, and an integer
+ * float32 in that range reads back as itself), any other number as the shortest decimal that reads back (float32Of)
+ * as v's float32, `Math.fround(v)` (so a table of float32s round-trips); -0 as '-0', NaN and ±Infinity as
+ * JavaScript writes them. toExponential(p − 1) gives the p-digit decimal nearest; where it reads back as another
+ * float32, the p-digit decimal on v's other side may not at a power of two (whose neighbour below is half as far as
+ * the one above), so there both are tried for each p; 9 digits tell every float32 apart.
+ */
+export function float32Text(v: number): string {
+  if (Object.is(v, -0)) return '-0';
+  if (Number.isSafeInteger(v) || !Number.isFinite(v)) return String(v);
+  const f = Math.fround(v);
+  if (f === 0) return Object.is(f, -0) ? '-0' : '0';
+  f32[0] = f;
+  const powerOfTwo = (f32Bits[0] & 0x7fffff) === 0; // elsewhere the float32's neighbours are as far on either side
+  for (let p = 1; p < 9; p++) {
+    const nearest = f.toExponential(p - 1);
+    if (float32Of(nearest) === f) return plainer(nearest, f);
+    if (!powerOfTwo) continue;
+    const other = otherSide(nearest, Number(nearest) < f ? 1 : -1);
+    if (float32Of(other) === f) return plainer(other, f);
+  }
+  return plainer(f.toExponential(8), f);
+}
+
+/** The decimal `text` (toExponential's form '-d.ddde±x') one unit of its last digit toward larger values (1) or smaller (−1), with as many digits ('ddde±x'). */
+function otherSide(text: string, step: 1 | -1): string {
+  const [mantissa, exponent] = text.split('e');
+  const sign = mantissa.startsWith('-') ? '-' : '';
+  const digits = mantissa.replace(/[-.]/g, '');
+  const p = digits.length;
+  let m = Number(digits) + (sign ? -step : step);
+  let e = Number(exponent) - (p - 1);
+  if (m === 10 ** p) [m, e] = [10 ** (p - 1), e + 1]; // 9.99 up: 1.00 at the next power of ten
+  else if (m < 10 ** (p - 1)) [m, e] = [10 ** p - 1, e - 1]; // 1.00 down: 9.99 at the power below
+  return `${sign}${m}e${e}`;
+}
+
+/** JavaScript's own form of the decimal `text` (0.001, 120000, 1.5e-7: String of its float64) when that reads back as f too, else `text`. */
+function plainer(text: string, f: number): string {
+  const plain = String(Number(text));
+  return float32Of(plain) === f ? plain : text;
 }

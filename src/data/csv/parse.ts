@@ -69,10 +69,10 @@ export function parseTable(who: string, text: string, options: CsvOptions): CsvT
   return { columns: rows[0], rows: rows.slice(1), lines: lines.slice(1) };
 }
 
-/** @internal the delimiter option checked (one character, not a quote or a line break). */
-export function checkDelimiter(who: string, delimiter: unknown): string {
+/** @internal the delimiter option checked (one character, not a quote or a line break); `auto`: the reader's, which may also be 'auto'. */
+export function checkDelimiter(who: string, delimiter: unknown, auto = true): string {
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new TypeError(`${who}: delimiter must be one character other than a quote or a line break, or 'auto', got ${describeValue(delimiter)}`);
+    throw new TypeError(`${who}: delimiter must be one character other than a quote or a line break${auto ? ", or 'auto'" : ''}, got ${describeValue(delimiter)}`);
   }
   return delimiter;
 }

@@ -15,11 +15,12 @@ import type { NamedNet, NetKind, NetSpec } from '../../nets/registry.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { IntTensor } from '../../runtime/tensor.js';
 import { loadIdx, loadMnist, type LoadedDataSet } from '../data.js';
-import { loadCsvFile } from '../csv/file.js';
+import { loadCsvFile, readCsvTableFile } from '../csv/file.js';
+import type { CsvTable } from '../../data/csv/parse.js';
+import { dataSourceKind, type DataSourceKind } from '../search/data.js';
 import type { CsvDataSet, LoadCsvOptions } from '../../data/csv/load.js';
-import { fitStandardizer, standardize, type Standardizer } from '../../data/csv/standardize.js';
-import { stratifiedSplit } from '../../data/split.js';
-import { Dataset } from '../../data/tensors.js';
+import { splitTable, testRowCount } from '../../data/csv/split-table.js';
+import { CSV_KEY, describeCsvInfo, readCsvModelInfo, type CsvModelInfo } from '../../data/csv/model-metadata.js';
 import { checkRegularFile, readModelFile, readModelInfo, temporaryBeside, writeModelFile } from '../model-file.js';
 import { numberValue, UsageError } from './command.js';
 
@@ -29,19 +30,16 @@ export function takesRows(kind: NetKind): boolean {
 }
 
 /** What `--data` names: the bundled digits, an IDX directory or a CSV file. */
-export type DataKind = 'mnist' | 'idx' | 'csv';
+export type DataKind = DataSourceKind;
 
 /**
- * `--data`: 'mnist', an existing directory or, where the command reads tables (`csv`), a file (a CSV table,
- * gzipped or not); a UsageError naming the option otherwise.
+ * `--data`: 'mnist', an existing directory (IDX files) or a file (a CSV table, gzipped or not): the search's rule
+ * (dataSourceKind), so a search's workers read a path as the command did; a UsageError naming the option otherwise.
  */
-export async function checkDataArg(data: string, flag = 'data', { csv = false }: { csv?: boolean } = {}): Promise<DataKind> {
-  if (data === 'mnist') return 'mnist';
-  const st = await stat(data).catch(() => null);
-  if (st?.isDirectory()) return 'idx';
-  if (csv && st?.isFile()) return 'csv';
-  const file = st?.isFile() ? ' (a CSV file is read by simdnn train, lr-find and predict)' : '';
-  throw new UsageError(`--${flag}: '${data}' is neither 'mnist' nor a directory${csv ? ' nor a CSV file' : file}`);
+export async function checkDataArg(data: string, flag = 'data'): Promise<DataKind> {
+  const kind = await dataSourceKind(data);
+  if (kind === 'mnist' || kind === 'idx' || kind === 'csv') return kind;
+  throw new UsageError(`--${flag}: '${data}' is neither 'mnist' nor a directory nor a CSV file`);
 }
 
 /**
@@ -65,21 +63,8 @@ export interface CsvDataOptions {
   seed: number;
 }
 
-/**
- * What a model trained on a CSV records under the metadata key 'csv' (CSV_KEY), so that `simdnn predict` reads another
- * table the same way: the label column, the feature columns by name in the net's input order, the class names in
- * the order of the net's outputs, and the standardizer fitted on the training rows.
- */
-export interface CsvModelInfo {
-  label: string;
-  features: string[];
-  classes: string[];
-  mean: number[];
-  scale: number[];
-}
-
-/** The metadata key of CsvModelInfo in a model file ('simdnn.' keys are the library's own). */
-export const CSV_KEY = 'csv';
+// what a model trained on a table records of it: simdnn/csv's (the playground writes and reads the same)
+export { CSV_KEY, describeCsvInfo, readCsvModelInfo, type CsvModelInfo };
 
 /**
  * The data set `data` names, as int labels; the caller owns the tensors.
@@ -122,32 +107,18 @@ async function loadCsvData(
   rt: Runtime, file: string, o: CsvDataOptions & { trainRows?: number; testRows?: number },
 ): Promise<LoadedDataSet<IntTensor> & { csv: CsvModelInfo }> {
   const all = await readCsvData(rt, 'data', file, { label: o.label });
-  const whole = new Dataset(all.x, all.t);
   try {
     const N = all.x.shape[0];
-    const testCount = N - Math.floor(N * (1 - o.testSplit));
+    const testCount = testRowCount(N, o.testSplit);
     if (testCount === 0 || testCount === N) throw new UsageError(`--test-split: ${o.testSplit} of the ${N} rows of '${file}' leaves ${testCount === 0 ? 'no test rows' : 'no training rows'}`);
-    const split = stratifiedSplit(all.t.toArray(), testCount, o.seed);
-    checkRowCount('train-rows', o.trainRows, split.train.length, 'training', file);
-    checkRowCount('test-rows', o.testRows, split.test.length, 'test', file);
-    const parts: Array<Dataset<IntTensor>> = [];
-    let stats: Standardizer;
-    try {
-      parts.push(whole.select(split.train.subarray(0, o.trainRows ?? split.train.length)));
-      parts.push(whole.select(split.test.subarray(0, o.testRows ?? split.test.length)));
-      stats = fitStandardizer(parts[0].x);
-      for (const part of parts) standardize(part.x, stats);
-    } catch (e) {
-      for (const part of parts) part.dispose();
-      throw e;
-    }
-    const [train, test] = parts;
+    checkRowCount('train-rows', o.trainRows, N - testCount, 'training', file);
+    checkRowCount('test-rows', o.testRows, testCount, 'test', file);
+    const { standardizer: stats, ...parts } = splitTable(all, { testSplit: o.testSplit, seed: o.seed, trainRows: o.trainRows, testRows: o.testRows });
     return {
-      xTrain: train.x, tTrain: train.t, xTest: test.x, tTest: test.t, classes: all.classNames.length,
+      ...parts, classes: all.classNames.length,
       csv: { label: o.label, features: all.featureNames, classes: all.classNames, mean: Array.from(stats.mean), scale: Array.from(stats.scale) },
     };
   } finally {
-    whole.dispose();
     all.x.dispose();
     all.t.dispose();
   }
@@ -161,52 +132,31 @@ export async function readCsvData(rt: Runtime, flag: string, file: string, optio
   try {
     return await loadCsvFile(rt, file, { ...options, header: true, delimiter: 'auto' });
   } catch (e) {
-    const message = (e as Error).message
-      .replace(/^loadCsvFile: /, `--${flag}: `)
-      .replace(/options\.label\b/, '--label')
-      .replace(/options\.features\[(\d+)\]/, (_, k: string) => `the model's feature ${Number(k) + 1}`)
-      .replace(/options\.classes/, "the model's classes");
-    throw new Error(message, { cause: e });
+    throw csvErrorInCommandTerms(flag, e);
   }
 }
 
 /**
- * The CSV metadata of a model (CsvModelInfo, from the text under CSV_KEY), checked as far as its form and
- * against the net's input width and class count (`inputs`, `classes`); an Error naming `where` otherwise.
+ * The CSV file `--<flag>` names, parsed as the commands read tables (a header row naming the columns, the
+ * delimiter sniffed), for a command that looks at its columns before it loads them (predict: is the label
+ * column there?); its errors, and those of loading it (csvErrorInCommandTerms), name the flag and the file.
  */
-export function readCsvModelInfo(where: string, text: string, inputs?: number, classes?: number): CsvModelInfo {
-  const fail = (what: string): never => { throw new Error(`${where}: metadata '${CSV_KEY}' ${what}`); };
-  let v: unknown;
+export async function readCsvTable(flag: string, file: string): Promise<CsvTable> {
   try {
-    v = JSON.parse(text);
+    return await readCsvTableFile(`--${flag}`, file, { header: true, delimiter: 'auto' });
   } catch (e) {
-    return fail(`is not valid JSON (${(e as Error).message})`);
+    throw csvErrorInCommandTerms(flag, e);
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail('must be an object { label, features, classes, mean, scale }');
-  const o = v as Record<string, unknown>;
-  const strings = (key: string): string[] => {
-    const a = o[key];
-    if (!Array.isArray(a) || a.length === 0 || !a.every((s) => typeof s === 'string')) return fail(`.${key} must be a non-empty array of names`);
-    if (new Set(a).size !== a.length) return fail(`.${key} names a column or class twice`);
-    return a as string[];
-  };
-  if (typeof o.label !== 'string') return fail('.label must be the label column\'s name');
-  const features = strings('features'), classNames = strings('classes');
-  const numbers = (key: string, ok: (x: number) => boolean, expected: string): number[] => {
-    const a = o[key];
-    if (!Array.isArray(a) || a.length !== features.length || !a.every((x) => typeof x === 'number' && ok(x))) return fail(`.${key} must be ${features.length} ${expected} numbers, one per feature`);
-    return a as number[];
-  };
-  const mean = numbers('mean', Number.isFinite, 'finite'), scale = numbers('scale', (x) => x > 0 && x < Infinity, 'positive finite');
-  if (inputs !== undefined && features.length !== inputs) fail(`names ${features.length} features, but the net takes ${inputs} inputs`);
-  if (classes !== undefined && classNames.length !== classes) fail(`names ${classNames.length} classes, but the net has ${classes} outputs`);
-  return { label: o.label, features, classes: classNames, mean, scale };
 }
 
-/** A model's CSV metadata in a line: its label, classes and features (the first few of long lists). */
-export function describeCsvInfo(info: CsvModelInfo): string {
-  const few = (names: string[]) => (names.length > 8 ? [...names.slice(0, 8), `… (${names.length - 8} more)`] : names).join(', ');
-  return `label '${info.label}', ${info.classes.length} classes (${few(info.classes)}); ${info.features.length} features, standardized (${few(info.features)})`;
+/** An error of the CSV reader in the command line's terms: loadCsvFile as the flag, the options as the flags or the model's columns they came from. */
+export function csvErrorInCommandTerms(flag: string, e: unknown): Error {
+  const message = (e as Error).message
+    .replace(/^loadCsvFile: /, `--${flag}: `)
+    .replace(/options\.label\b/, '--label')
+    .replace(/options\.features\[(\d+)\]/, (_, k: string) => `the model's feature ${Number(k) + 1}`)
+    .replace(/options\.classes/, "the model's classes");
+  return new Error(message, { cause: e });
 }
 
 /** Frees a data set's four tensors. */

@@ -14,7 +14,7 @@ import { workerCommand } from './worker.js';
 
 export { UsageError, type CliIO, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 export { parseTrainArgs, type TrainReport, type TrainSettings } from './train.js';
-export type { PredictReport } from './predict.js';
+export type { PredictReport, PredictionsReport } from './predict.js';
 export type { ExportReport } from './export.js';
 
 /** Every `simdnn <command>`, in the order the help lists them. */

@@ -113,7 +113,7 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   const t = testSettings(values);
   // everything a bad command line can get wrong is found before data loads or the test starts
   makeOptimizer(s).dispose();
-  const dataKind = await checkDataArg(s.data, 'data', { csv: true });
+  const dataKind = await checkDataArg(s.data);
   checkCsvFlags(dataKind, s.net, s.label, s.testSplit);
   if (t.chart !== undefined) await checkWritable('chart', t.chart);
   const renderSvg = t.chartKind === '.svg' ? await (await import('../charts.js')).svgRenderer() : null;

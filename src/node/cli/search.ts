@@ -1,6 +1,7 @@
 // `simdnn search`: a hyper-parameter study, the book's random search by
 // default (lr = 10^U(−6, −2), weight decay = 10^U(−8, −4), MultiLayerNet
-// 784-[100×6]-10, SGD, batch 100, 500 digits with 20% for validation).
+// 784-[100×6]-10, SGD, batch 100, 500 digits with 20% for validation), or on
+// a CSV table (--data file.csv --label COLUMN).
 // Trials run on local worker threads, or with --queue as BullMQ jobs on Redis
 // for `simdnn worker`s anywhere. Every result goes to a JSON-lines file as it
 // comes; running the same study again resumes it from that file (and, with
@@ -10,15 +11,17 @@ import path from 'node:path';
 import { resultKey, resumeFrom } from '../../search/resume.js';
 import { hyperparameterSearch, type Executor, type ScoredResult, type SearchResult } from '../../search/search.js';
 import { checkSpace, isDimension, logUniform, type SearchSpace } from '../../search/space.js';
-import { checkSpaceSettings, MAX_TRIAL_TIMEOUT_MS } from '../../search/trial.js';
+import { checkSpaceSettings, MAX_TRIAL_TIMEOUT_MS, type DataSpec } from '../../search/trial.js';
 import { searchChart } from '../../search/charts.js';
 import { optimizerNames } from '../../optim/registry.js';
+import { createRuntime } from '../runtime.js';
+import { BOOK_SEARCH_DATA } from '../search/data.js';
 import { localExecutor } from '../search/local.js';
 import { DEFAULT_QUEUE_NAME, queueExecutor, refusedFinish } from '../search/queue.js';
 import { redisConnection, shownUrl } from '../search/redis-connection.js';
 import { ResultsFile } from '../search/results-file.js';
 import { interrupted, intValue, numberValue, oneOf, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
-import { checkDataArg, checkWritable } from './common.js';
+import { checkDataArg, checkWritable, readCsvData, type DataKind } from './common.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'study', value: 'name', default: 'study', help: "the study's name: its results file and its jobs' ids; run it again to resume" },
@@ -31,8 +34,9 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'optimizer', value: 'name', default: 'sgd', help: optimizerNames.join(', ') },
   { name: 'batch', value: 'n', default: '100', help: 'mini-batch size' },
   { name: 'space', value: 'file', help: 'a JSON search space ({"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}, "hidden": [50, 50], ...}; kinds logUniform, uniform, int, choice {"kind": "choice", "values": [...]}, or a fixed value); replaces --lr, --weight-decay, --hidden, --optimizer, --batch (refused beside it: set them in the file, as lr, weightDecay, hidden, optimizer, batchSize; also hiddenSize, hiddenLayers, activation, init, dropout, batchnorm and the optimizers\' own, e.g. momentum)' },
-  { name: 'data', value: 'mnist|dir', default: 'mnist', help: "'mnist' (the bundled digits' training part) or an IDX directory (its training part; with --queue, a directory on the workers' machines)" },
-  { name: 'rows', value: 'n', default: '500', help: 'training rows used (the book: 500)' },
+  { name: 'data', value: 'mnist|dir|file', default: 'mnist', help: "'mnist' (the bundled digits' training part), an IDX directory (its training part) or a CSV file (gzipped or not; a header row names the columns, every column but --label's a numeric feature, standardized with statistics of the training rows only); with --queue the workers read the path on their machines" },
+  { name: 'label', value: 'column', help: "with a CSV --data (required there): the column of class labels, by its header name" },
+  { name: 'rows', value: 'n', help: "rows used, the data's first n (default: 500 digits or IDX rows, the book's; every row of a CSV table)" },
   { name: 'validation', value: 'share', default: '0.2', help: 'share of those rows held out for validation' },
   { name: 'scheduler', value: 'name', default: 'none', help: "'none' (every trial runs all epochs) or 'asha' (asynchronous successive halving stops poor trials early)" },
   { name: 'eta', value: 'x', default: '3', help: "ASHA's reduction factor: each rung keeps the best 1/eta" },
@@ -89,6 +93,40 @@ async function spaceOf(values: CommandContext['values']): Promise<SearchSpace> {
     optimizer: oneOf('optimizer', get(values, 'optimizer'), optimizerNames),
     batchSize: intValue('batch', get(values, 'batch'), 1),
   };
+}
+
+/**
+ * The DataSpec of --data, --label, --rows and --validation. The trials run where the workers are: with --queue,
+ * --data is a path on their machines, which they read by the rule checkDataArg applies here without --queue (a
+ * directory is IDX files, a file a CSV table); there --label tells a table, and the workers refuse a mismatch.
+ */
+async function dataSpecOf(values: CommandContext['values'], queue: boolean, validation: number): Promise<DataSpec> {
+  const source = get(values, 'data');
+  const label = typeof values.label === 'string' ? values.label : undefined;
+  const kind: DataKind = queue ? (source === 'mnist' ? 'mnist' : label !== undefined ? 'csv' : 'idx') : await checkDataArg(source);
+  if (kind === 'csv' && label === undefined) throw new UsageError('--label: required with a CSV --data: the column of class labels, by its header name');
+  if (kind !== 'csv' && label !== undefined) throw new UsageError("--label: only a CSV --data takes it (the digits' and IDX files' labels are their own)");
+  if (label === '') throw new UsageError('--label: the column name is empty');
+  const rows = typeof values.rows === 'string' ? intValue('rows', values.rows, 2) : kind === 'csv' ? undefined : BOOK_SEARCH_DATA.rows as number;
+  if (kind === 'csv' && !queue) await checkTable(source, label!, rows);
+  return { source, ...(rows !== undefined ? { rows } : {}), validation, splitSeed: 1, ...(label !== undefined ? { label } : {}) };
+}
+
+/**
+ * A CSV --data read once here, before the results file and the trials: a --label that names no column, a bad cell
+ * or --rows beyond the table is said at once in the command's terms (the trials' threads read it again).
+ */
+async function checkTable(file: string, label: string, rows: number | undefined): Promise<void> {
+  const rt = await createRuntime({ threads: 1 });
+  try {
+    const table = await readCsvData(rt, 'data', file, { label });
+    const n = table.x.shape[0];
+    table.x.dispose();
+    table.t.dispose();
+    if (rows !== undefined && rows > n) throw new UsageError(`--rows: ${rows} is more than the ${n} rows of '${file}'`);
+  } finally {
+    await rt.dispose();
+  }
 }
 
 /** Progress on stderr: a redrawn line on a TTY, else a line per result. */
@@ -172,13 +210,14 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const eta = numberValue('eta', get(values, 'eta'));
   if (!(eta >= 2)) throw new UsageError(`--eta: expected a number >= 2 (each rung keeps the best 1/eta), got ${eta}`);
   const trialTimeout = typeof values['trial-timeout'] === 'string' ? trialTimeoutMs(values['trial-timeout']) : undefined;
+  const data = await dataSpecOf(values, queue !== undefined, validation);
   const options = {
     study,
     space,
     trials: intValue('trials', get(values, 'trials'), 1),
     epochs,
     seed: intValue('seed', get(values, 'seed'), 0, 0xffffffff),
-    data: { source: get(values, 'data'), rows: intValue('rows', get(values, 'rows'), 2), validation, splitSeed: 1 },
+    data,
     scheduler,
     ...(trialTimeout !== undefined ? { trialTimeoutMs: trialTimeout } : {}),
     ...(asha ? {
@@ -198,8 +237,6 @@ async function search({ values, io, signal }: CommandContext): Promise<number> {
   const chartKind = chart !== undefined ? path.extname(chart).toLowerCase() : undefined;
   if (chartKind !== undefined && chartKind !== '.svg' && chartKind !== '.json') throw new UsageError(`--chart: expected a file ending in .svg (the charts) or .json (their Vega-Lite spec), got '${chart}'`);
   if (chart !== undefined) await checkWritable('chart', chart);
-  // the trials run where the workers are: with --queue, --data names a directory on their machines
-  if (!queue) await checkDataArg(options.data.source);
   // vega loads only when an SVG is drawn, and before the trials: a missing package is said at once, not after them
   const renderSvg = chartKind === '.svg' ? await (await import('../charts.js')).svgRenderer() : null;
   let results: ResultsFile;
@@ -363,11 +400,13 @@ export const searchCommand: Command = {
   summary: 'hyper-parameter search: local worker threads, or BullMQ jobs on Redis with --queue',
   description: "Random search over hyper-parameters, as the book's hyperparameter_optimization.py (by default\n" +
     'its space, net and data). Results stream to a JSON-lines file; running the same --study again\n' +
-    'resumes it. With --queue, trials are BullMQ jobs that `simdnn worker` processes run on any machine.',
+    'resumes it. With --queue, trials are BullMQ jobs that `simdnn worker` processes run on any machine.\n' +
+    'On a CSV table (--data file.csv --label COLUMN) each trial\'s net takes its feature and class counts.',
   options: OPTIONS,
   examples: [
     'simdnn search --trials 100 --epochs 50',
     'simdnn search --scheduler asha --study book-asha',
+    'simdnn search --data iris.csv --label species --hidden 16 --study iris',
     'simdnn search --queue redis://10.0.0.5:6379 --study big --trials 1000',
   ],
   run: search,

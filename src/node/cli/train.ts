@@ -23,6 +23,7 @@ import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
 import { createRuntime, usableThreads } from '../runtime.js';
 import { intValue, numberValue, oneOf, parseOptions, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
+import { csvModelMetadata } from '../../data/csv/model-metadata.js';
 import { checkCsvFlags, checkDataArg, checkModelFile, checkWritable, CSV_KEY, describeNet, disposeData, fromModelFile, loadData, saveWithFallback, takesRows } from './common.js';
 
 // ---- settings
@@ -754,7 +755,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
   // everything a bad command line can get wrong is found before data loads or training starts
   if (s.lrSchedule) makeSchedule(s.lrSchedule);
   makeOptimizer(s).dispose();
-  const dataKind = await checkDataArg(s.data, 'data', { csv: true });
+  const dataKind = await checkDataArg(s.data);
   checkCsvFlags(dataKind, s.net, s.label, s.testSplit);
   if (s.save !== undefined) await checkWritable('save', s.save);
   if (s.checkpoint !== undefined) {
@@ -772,7 +773,7 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     const csv = dataKind === 'csv' ? { label: s.label!, testSplit: s.testSplit ?? 0.2, seed: s.seed } : undefined;
     const data = await loadData(rt, s.data, { flatten: takesRows(s.net), trainRows: s.trainRows, testRows: s.testRows, csv });
     owned.push({ dispose: () => disposeData(data) });
-    if (data.csv) s.dataMetadata = { [CSV_KEY]: JSON.stringify(data.csv) };
+    if (data.csv) s.dataMetadata = csvModelMetadata(data.csv);
     checkClassWeightCount(s, data.classes);
     const loadSeconds = (now() - loadStart) / 1000;
     let net: NamedNet;

@@ -1,9 +1,11 @@
-// A CSV file as a data set (loadCsv), gzipped or not: the file read whole, as
-// the text loadCsv parses must fit one JavaScript string.
+// A CSV file as a data set (loadCsv) or as rows of features (loadCsvFeatures), gzipped or not: the file read
+// whole, as the text loadCsv parses must fit one JavaScript string.
 import { buffer, fsPromises, zlib } from '../builtins.js';
 import { checkRuntime, describeValue, type Runtime } from '../index.js';
 import { checkLoadCsvOptions, loadCsvAs, type CsvDataSet, type LoadCsvOptions } from '../../data/csv/load.js';
-import { CsvError } from '../../data/csv/parse.js';
+import { checkLoadCsvFeaturesOptions, loadCsvFeaturesAs, type CsvFeatures, type LoadCsvFeaturesOptions } from '../../data/csv/features.js';
+import { CsvError, type CsvOptions, type CsvTable } from '../../data/csv/parse.js';
+import { openTable } from '../../data/csv/table.js';
 
 /**
  * The rows of the CSV file `file` as features and class labels on `rt` (loadCsv's options and result); a file
@@ -14,6 +16,26 @@ export async function loadCsvFile(rt: Runtime, file: string, options: LoadCsvOpt
   checkLoadCsvOptions('loadCsvFile', options); // before a large file is read
   const bytes = await readCsvBytes('loadCsvFile', file);
   return loadCsvAs(`loadCsvFile: ${file}`, rt, bytes, options);
+}
+
+/**
+ * The rows of the CSV file `file` as features on `rt` (loadCsvFeatures' options and result: rows whose labels are
+ * unknown); a file gzipped (by its first bytes, whatever its name) is inflated first. Its errors name
+ * loadCsvFeaturesFile and the file.
+ */
+export async function loadCsvFeaturesFile(rt: Runtime, file: string, options: LoadCsvFeaturesOptions = {}): Promise<CsvFeatures> {
+  checkRuntime(rt, 'loadCsvFeaturesFile');
+  checkLoadCsvFeaturesOptions('loadCsvFeaturesFile', options); // before a large file is read
+  const bytes = await readCsvBytes('loadCsvFeaturesFile', file);
+  return loadCsvFeaturesAs(`loadCsvFeaturesFile: ${file}`, rt, bytes, options);
+}
+
+/**
+ * @internal The CSV file `file` parsed (parseCsv's options, checked by the caller), for a caller that looks at its
+ * columns before it loads them (simdnn predict: is the label column there?). Its errors name `who` and the file.
+ */
+export async function readCsvTableFile(who: string, file: string, parseOptions: CsvOptions): Promise<CsvTable> {
+  return openTable(`${who}: ${file}`, await readCsvBytes(who, file), parseOptions);
 }
 
 /**

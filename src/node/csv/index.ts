@@ -1,3 +1,4 @@
-// simdnn/csv in Node: the portable tables (src/data/csv) and loadCsvFile, which reads a CSV file, gzipped or not.
+// simdnn/csv in Node: the portable tables (src/data/csv), and loadCsvFile and loadCsvFeaturesFile, which read a
+// CSV file, gzipped or not.
 export * from '../../data/csv/index.js';
-export { loadCsvFile } from './file.js';
+export { loadCsvFile, loadCsvFeaturesFile } from './file.js';

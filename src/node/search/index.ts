@@ -1,5 +1,6 @@
 // simdnn/search in Node: the portable search (src/search) with worker threads
-// as the default executor, and the Node data loader of a search.
+// as the default executor, and the Node data loader of a search (the digits, an IDX
+// directory or a CSV table).
 import { hyperparameterSearch as search, type Executor, type SearchOptions, type SearchResult } from '../../search/search.js';
 import { localExecutor } from './local.js';
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium, run, serveStatic, type StaticServer } from '../hosts/serve.js';
 
 /** The repository's root. */
@@ -41,4 +41,22 @@ export async function startPlayground(): Promise<Playground> {
     await rm(out, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The ids of the page's controls (`selector`) that have no label: none for a page anyone can use. */
+export function unlabelledControls(page: Page, selector: string): Promise<string[]> {
+  return page.$$eval(selector, (els) => els
+    .filter((el) => !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent!.trim())))
+    .map((el) => el.id));
+}
+
+/** Which of the controls `ids` Tab does not reach from the page's start (a few presses past their count). */
+export async function unreachedByTab(page: Page, ids: readonly string[]): Promise<string[]> {
+  const reached = new Set<string>();
+  await page.focus('body');
+  for (let i = 0; i < ids.length + 5; i++) {
+    await page.keyboard.press('Tab');
+    reached.add(await page.evaluate(() => document.activeElement?.id ?? ''));
+  }
+  return ids.filter((id) => !reached.has(id));
 }

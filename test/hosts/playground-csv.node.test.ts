@@ -18,7 +18,7 @@ import {
 } from '../../src/data/csv/index.js';
 import { createRuntime } from '../../src/node/runtime.js';
 import { runCli } from '../helpers/cli.js';
-import { startPlayground, type Playground } from '../helpers/playground.js';
+import { startPlayground, type Playground, unlabelledControls, unreachedByTab } from '../helpers/playground.js';
 
 const CLASSES = ['versicolor', 'setosa', 'virginica']; // not in sorted order: the classes are the sorted labels
 const FEATURES = ['sepal', 'petal', 'width', 'noise'];
@@ -108,20 +108,11 @@ describe('the playground on a CSV table', { timeout: 300_000 }, () => {
     }
     for (const net of ['mlp', 'mlp-extend']) expect(await page.locator(`#net option[value=${net}]`).isEnabled(), net).toBe(true);
     expect(await page.textContent('#data-note')).toMatch(/seed 1, simdnn train's default --seed/);
-    const unlabelled = await page.$$eval('#config :is(input, select, button), section :is(input, button)', (els) => els
-      .filter((el) => !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent!.trim())))
-      .map((el) => el.id));
-    expect(unlabelled).toEqual([]);
+    expect(await unlabelledControls(page, '#config :is(input, select, button), section :is(input, button)')).toEqual([]);
     const controls = await page.$$eval('#config :is(input, select, button):not([disabled]), section :is(input, select, button):not([disabled])', (els) => els
       .filter((el) => el.checkVisibility()).map((el) => el.id));
     expect(controls).toEqual(expect.arrayContaining(['data', 'table', 'testSplit']));
-    const reached = new Set<string>();
-    await page.focus('body');
-    for (let i = 0; i < controls.length + 5; i++) {
-      await page.keyboard.press('Tab');
-      reached.add(await page.evaluate(() => document.activeElement?.id ?? ''));
-    }
-    expect(controls.filter((id) => !reached.has(id))).toEqual([]);
+    expect(await unreachedByTab(page, controls)).toEqual([]);
     // back to the digits: the conv nets are there again
     await page.selectOption('#data', 'digits');
     expect(await page.locator('#net option[value=simple-conv]').isEnabled()).toBe(true);

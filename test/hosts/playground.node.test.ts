@@ -17,7 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { StaticServer } from './serve.js';
-import { root, startPlayground, type Playground } from '../helpers/playground.js';
+import { root, startPlayground, unlabelledControls, unreachedByTab, type Playground } from '../helpers/playground.js';
 import viteConfig from '../../web/vite.config.js';
 import { Affine, MultiLayerNet, OneCycleLR, Sequential, inspectModel, softmax } from '../../src/index.js';
 import { exportOnnx, importOnnx, inspectOnnx } from '../../src/io/onnx/index.js';
@@ -94,20 +94,11 @@ describe('the playground in Chromium', { timeout: 240_000 }, () => {
   });
 
   it('labels every control and reaches each by keyboard', async () => {
-    const unlabelled = await page.$$eval('#config :is(input, select, button), section :is(input, button), #draw', (els) => els
-      .filter((el) => !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent!.trim())))
-      .map((el) => el.id));
-    expect(unlabelled).toEqual([]);
+    expect(await unlabelledControls(page, '#config :is(input, select, button), section :is(input, button), #draw')).toEqual([]);
     // the fields the chosen net ignores (batch norm and dropout for the plain MLP, gamma for a constant rate) are disabled
     const controls = await page.$$eval('#config :is(input, select, button):not([disabled]), section :is(input, select, button):not([disabled]), #draw', (els) => els.map((el) => el.id));
     expect(controls.length).toBeGreaterThan(15);
-    const reached = new Set<string>();
-    await page.focus('body');
-    for (let i = 0; i < controls.length + 5; i++) {
-      await page.keyboard.press('Tab');
-      reached.add(await page.evaluate(() => document.activeElement?.id ?? ''));
-    }
-    expect(controls.filter((id) => !reached.has(id))).toEqual([]);
+    expect(await unreachedByTab(page, controls)).toEqual([]);
   });
 
   it('trains from the UI past 0.90 test accuracy with no main-thread task over 50 ms', async () => {

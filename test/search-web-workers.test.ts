@@ -5,7 +5,7 @@
 // a job it cannot run; a trial past its time limit has its worker terminated
 // and is recorded as timed out, the others keeping their bits; a page full of dropped wasm memories still
 // starts its workers. Chromium only (Node has no Web Workers: there the executor must refuse clearly, and a
-// stand-in Worker whose runtime finds no room is started once more, then names the limit).
+// stand-in Worker whose runtime finds no room is started up to 3 more times, then names the limit).
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { makeRuntime, randomArray, randomInts, wasmModule } from './helpers/runtime.js';
 import { choice, hyperparameterSearch, inlineExecutor, logUniform, splitSearchData, webWorkerExecutor, type Executor, type SearchRows, type SearchSpace } from '../src/search/index.js';
@@ -190,7 +190,7 @@ describe('webWorkerExecutor', () => {
     expect(() => webWorkerExecutor({ data: rows, threads: 2 } as never)).toThrow(/unknown option 'threads'/);
   });
 
-  it.runIf(!hasWebWorkers)('starts a worker that found no room for its memory once more, and then says which limit it met (a stand-in Worker)', async () => {
+  it.runIf(!hasWebWorkers)('starts a worker that found no room for its memory up to 3 more times, waiting between, and then says which limit it met (a stand-in Worker)', async () => {
     const started: string[] = [];
     const replies: unknown[] = [];
     /** A worker whose runtime fails as `replies` says, in order, then starts. */
@@ -208,9 +208,31 @@ describe('webWorkerExecutor', () => {
     try {
       const job = { study: 'study', index: 0, seed: 1, settings: {}, epochs: 1, data: { rows: 100 } };
       const exec = webWorkerExecutor({ data: rows, workers: 1, wasm: await wasmModule() });
-      await expect(exec.run(job)).rejects.toThrow(/^trial 0: worker web-worker-0 failed to start: RangeError: WebAssembly\.Memory\(\): could not allocate memory \(the browser holds a limited number of wasm memories in a page and its workers, ~124 in Chromium/);
-      expect(started, 'started twice: the page collected between').toEqual(['web-worker-0', 'web-worker-0']);
+      const timeout = vi.spyOn(globalThis, 'setTimeout');
+      await expect(exec.run(job)).rejects.toThrow(/^trial 0: worker web-worker-0 failed to start \(4 tries\): RangeError: WebAssembly\.Memory\(\): could not allocate memory \(the browser holds a limited number of wasm memories in a page and its workers, ~124 in Chromium/);
+      expect(started, 'started 4 times: the page collected between').toEqual(Array(4).fill('web-worker-0'));
+      // the waits between starts give a terminated worker's thread time to end
+      expect(timeout.mock.calls.map((c) => c[1])).toEqual([50, 250, 1000]);
+      timeout.mockRestore();
       await exec.close();
+      // found room at the third start: the job runs there
+      started.length = 0;
+      const full = { id: -1, error: 'RangeError: WebAssembly.Memory(): could not allocate memory' };
+      replies.push(full, full, 'ready', { id: 0, result: { index: 0, worker: 'stand-in' } });
+      const third = webWorkerExecutor({ data: rows, workers: 1, wasm: await wasmModule() });
+      expect(await third.run(job)).toEqual({ index: 0, worker: 'stand-in' });
+      expect(started).toHaveLength(3);
+      await third.close();
+      // closed while it waits to start again: no further start, the job rejected as closed
+      started.length = 0;
+      replies.length = 0;
+      const closing = webWorkerExecutor({ data: rows, workers: 1, wasm: await wasmModule() });
+      const pending = closing.run(job);
+      await vi.waitFor(() => expect(started).toHaveLength(1));
+      await closing.close();
+      await expect(pending).rejects.toThrow(/closed/);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(started, 'no start after close').toHaveLength(1);
       // any other failure: no second start, no hint
       started.length = 0;
       replies.push({ id: -1, error: 'Error: something else' });

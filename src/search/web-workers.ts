@@ -115,6 +115,13 @@ const OUT_OF_WASM_MEMORIES = /WebAssembly\.Memory\(\): could not allocate memory
 const MEMORIES_HINT = ' (the browser holds a limited number of wasm memories in a page and its workers, ~124 in Chromium: each runtime and each worker of this executor is one; dispose of runtimes you no longer need, or use fewer workers)';
 
 /**
+ * Waits before each further start of a worker whose runtime found no room: a worker terminated just before
+ * (a closed executor's) gives its memory back only once its thread has ended, and the page's allocation
+ * below collects nothing where it finds that room first, so one try can miss what the next finds.
+ */
+const RESTART_DELAYS_MS = [50, 250, 1000];
+
+/**
  * Makes the page collect its dropped runtimes' memories: an allocation that finds no room collects this
  * thread's heap before it gives up (it is dropped at once; where it fails, there was nothing to collect).
  */
@@ -137,12 +144,15 @@ class Slot extends TrialSlotBase<Worker> {
   }
 
   protected start(): Promise<Worker> {
-    this.ready ??= this.init().then((init) => new Promise<Worker>((resolve, reject) => {
+    if (this.ready) return this.ready;
+    const ready: Promise<Worker> = this.init().then((init) => new Promise<Worker>((resolve, reject) => {
       // Chromium holds ~124 wasm memories at once in a page and its workers together, and a worker whose
       // runtime finds no room collects only its own heap: the page's dropped runtimes still hold theirs. An
-      // allocation in the page at that limit collects the page's garbage; then the worker starts once more.
-      const launch = (retried: boolean): void => {
+      // allocation in the page at that limit collects the page's garbage; then the worker starts again, up
+      // to RESTART_DELAYS_MS.length more times.
+      const launch = (restarts: number): void => {
         if (this.stopped) { reject(new Error('webWorkerExecutor: closed')); return; }
+        if (this.ready !== ready) return; // killed while it waited to start again: the next job starts its own
         let url = '';
         let worker: Worker;
         if (this.make) {
@@ -169,13 +179,14 @@ class Slot extends TrialSlotBase<Worker> {
           if (m.id === -1) {
             revoke();
             const error = String(m.error);
-            if (!retried && OUT_OF_WASM_MEMORIES.test(error) && this.worker === worker) {
+            const full = OUT_OF_WASM_MEMORIES.test(error);
+            if (full && restarts < RESTART_DELAYS_MS.length && this.worker === worker) {
               worker.terminate();
-              collectPageWasmMemories();
-              launch(true);
+              this.worker = null;
+              setTimeout(() => { collectPageWasmMemories(); launch(restarts + 1); }, RESTART_DELAYS_MS[restarts]);
               return;
             }
-            lost(`worker ${this.label} failed to start: ${error}${OUT_OF_WASM_MEMORIES.test(error) ? MEMORIES_HINT : ''}`);
+            lost(`worker ${this.label} failed to start${full ? ` (${restarts + 1} tries)` : ''}: ${error}${full ? MEMORIES_HINT : ''}`);
             return;
           }
           // a reply already on its way from a worker terminated since (its job aborted) is no answer to the next job
@@ -186,9 +197,10 @@ class Slot extends TrialSlotBase<Worker> {
         worker.onerror = (e: ErrorEvent) => { e.preventDefault(); revoke(); lost(`worker ${this.label} failed: ${e.message || 'could not load its module'}${hint}`); };
         worker.postMessage(init);
       };
-      launch(false);
+      launch(0);
     }));
-    return this.ready;
+    this.ready = ready;
+    return ready;
   }
 
   protected kill(): void {
@@ -215,9 +227,9 @@ class Slot extends TrialSlotBase<Worker> {
  * the same bits as inlineExecutor's for the same jobs; a trial that fails to
  * train resolves with status 'failed'. A worker that dies or cannot start
  * rejects its job (and is restarted for the next); one whose runtime finds the
- * browser's wasm memories all taken starts once more after the page collects
- * its dropped runtimes'. The caller owns the executor: close() terminates
- * every worker (a search aborted by its signal still needs close()), and
+ * browser's wasm memories all taken starts again, up to 3 more times over about
+ * 1.3 s, each time after the page collects its dropped runtimes'. The caller
+ * owns the executor: close() terminates every worker (a search aborted by its signal still needs close()), and
  * rejects the jobs not yet done.
  * @throws Error where the host has no Worker or Blob URLs; TypeError/RangeError naming a bad option.
  */

@@ -3,7 +3,7 @@
 // top_k_categorical_accuracy compute them: the set is predicted in the net's evalBatchSize chunks in
 // inference mode, as accuracy() runs it (no whole-set output), and only counts are kept. A net or a
 // net frozen from it (FrozenNet: the same outputs, bit for bit) gives the same figures.
-import { IntTensor, Tensor, describeValue, otherCopyHint } from '../runtime/tensor.js';
+import { IntTensor, Tensor, badNumber, describeValue, otherCopyHint, shown } from '../runtime/tensor.js';
 import { ownTargets, type Targets } from '../layers/softmax-with-loss.js';
 import { checkOptions } from '../runtime/options.js';
 import { Yielder } from '../runtime/yield.js';
@@ -156,19 +156,15 @@ function firstMaximum(v: ArrayLike<number>, at: number, n: number): number {
   return best;
 }
 
-/** The counts of a metrics call, chunk by chunk. */
+/** A metrics call's predicted classes and top-k count, chunk by chunk. */
 class Tally {
-  private readonly confusion: number[][];
-  /** Rows per true class (sklearn's support). */
-  private readonly support: number[];
-  private invalid = 0;
+  /** Each row's predicted class, −1 where its outputs hold NaN (metricsOfPredictions' input). */
+  private readonly predicted: Int32Array;
   private inTopK = 0;
 
   /** `labels`: every row's true class; `k`: the top-k count's k, or null for none. */
   constructor(private readonly classes: number, private readonly labels: Int32Array, private readonly k: number | null) {
-    this.confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-    this.support = new Array<number>(classes).fill(0);
-    for (const label of labels) this.support[label]++;
+    this.predicted = new Int32Array(labels.length);
   }
 
   /** Counts the output y (borrowed) of the rows from `start` on (`who`: the entry, for an error). */
@@ -181,8 +177,8 @@ class Tally {
       const at = r * C, label = this.labels[start + r];
       let nan = false;
       for (let j = 0; j < C; j++) if (Number.isNaN(v[at + j])) nan = true;
-      if (nan) { this.invalid++; continue; }
-      this.confusion[label][firstMaximum(v, at, C)]++;
+      if (nan) { this.predicted[start + r] = -1; continue; }
+      this.predicted[start + r] = firstMaximum(v, at, C);
       if (k !== null) {
         // in_top_k: in when fewer than k classes score strictly higher than the true one
         const target = v[at + label];
@@ -194,30 +190,55 @@ class Tally {
   }
 
   result(): ClassificationMetrics {
-    const { classes, confusion, support, k } = this;
-    const rows = this.labels.length;
-    const predicted = new Array<number>(classes).fill(0);
-    for (const row of confusion) row.forEach((n, c) => { predicted[c] += n; });
-    let correct = 0;
-    const perClass = confusion.map((row, c) => {
-      const tp = row[c];
-      correct += tp;
-      return {
-        precision: predicted[c] === 0 ? 0 : tp / predicted[c],
-        recall: support[c] === 0 ? 0 : tp / support[c],
-        // sklearn's form, (1 + β²)·tp / (β²·support + predicted); 0 when tp is 0
-        f1: tp === 0 ? 0 : (2 * tp) / (support[c] + predicted[c]),
-        support: support[c],
-      };
-    });
-    // in class order: Σ score / classes, Σ score·support / rows
-    const mean = (score: keyof ClassScores, weighted: boolean) =>
-      perClass.reduce((sum, s) => sum + (weighted ? s[score] * s.support : s[score]), 0) / (weighted ? rows : classes);
-    const average = (weighted: boolean): ClassScores => ({ precision: mean('precision', weighted), recall: mean('recall', weighted), f1: mean('f1', weighted) });
-    const out: ClassificationMetrics = {
-      classes, rows, confusion, accuracy: correct / rows, invalid: this.invalid, perClass, macro: average(false), weighted: average(true),
-    };
-    if (k !== null) out.topK = { k, accuracy: this.inTopK / rows };
+    const out = metricsOfPredictions(this.predicted, this.labels, this.classes);
+    if (this.k !== null) out.topK = { k: this.k, accuracy: this.inTopK / out.rows };
     return out;
   }
+}
+
+/**
+ * classificationMetrics' figures (all but topK, which needs the outputs) from each row's predicted class and its
+ * true class, for a caller that has run the net itself (`simdnn predict --out` writes each row's prediction and
+ * scores them from the one pass): `predicted[r]` the first maximum of row r's outputs, or −1 where they hold NaN
+ * (counted wrong, in no column of the confusion matrix: `invalid`); `labels[r]` its true class; `classes` the
+ * net's output width. The same bits as classificationMetrics of outputs giving those classes.
+ * @throws RangeError (TypeError for a value that is no number) unless classes is a positive integer, both have the
+ * same rows (at least one), every label is a class in [0, classes) and every prediction one or −1.
+ */
+export function metricsOfPredictions(predicted: ArrayLike<number>, labels: ArrayLike<number>, classes: number): ClassificationMetrics {
+  const who = 'metricsOfPredictions';
+  if (!(Number.isInteger(classes) && classes >= 1)) throw badNumber(classes, `${who}: classes must be a positive integer, got ${shown(classes)}`);
+  const rows = labels?.length;
+  if (!(rows >= 1 && predicted?.length === rows)) throw new RangeError(`${who}: predicted and labels must have the same rows, at least one (got ${predicted?.length} and ${rows})`);
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  /** Rows per true class (sklearn's support). */
+  const support = new Array<number>(classes).fill(0);
+  let invalid = 0;
+  for (let r = 0; r < rows; r++) {
+    const label = labels[r], c = predicted[r];
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw badNumber(label, `${who}: labels[${r}] must be a class in [0, ${classes}), got ${shown(label)}`);
+    if (!(Number.isInteger(c) && c >= -1 && c < classes)) throw badNumber(c, `${who}: predicted[${r}] must be a class in [0, ${classes}) or -1 (NaN outputs), got ${shown(c)}`);
+    support[label]++;
+    if (c < 0) invalid++;
+    else confusion[label][c]++;
+  }
+  const predictedCount = new Array<number>(classes).fill(0);
+  for (const row of confusion) row.forEach((n, c) => { predictedCount[c] += n; });
+  let correct = 0;
+  const perClass = confusion.map((row, c) => {
+    const tp = row[c];
+    correct += tp;
+    return {
+      precision: predictedCount[c] === 0 ? 0 : tp / predictedCount[c],
+      recall: support[c] === 0 ? 0 : tp / support[c],
+      // sklearn's form, (1 + β²)·tp / (β²·support + predicted); 0 when tp is 0
+      f1: tp === 0 ? 0 : (2 * tp) / (support[c] + predictedCount[c]),
+      support: support[c],
+    };
+  });
+  // in class order: Σ score / classes, Σ score·support / rows
+  const mean = (score: keyof ClassScores, weighted: boolean) =>
+    perClass.reduce((sum, s) => sum + (weighted ? s[score] * s.support : s[score]), 0) / (weighted ? rows : classes);
+  const average = (weighted: boolean): ClassScores => ({ precision: mean('precision', weighted), recall: mean('recall', weighted), f1: mean('f1', weighted) });
+  return { classes, rows, confusion, accuracy: correct / rows, invalid, perClass, macro: average(false), weighted: average(true) };
 }

@@ -1,6 +1,7 @@
 // A search's training and validation sets from loaded rows, as a DataSpec
-// describes them: the first `rows` rows, a `validation` share held out at
-// random by Dataset.split seeded with `splitSeed` (the book: 500 rows, 20%).
+// describes them: the first `rows` rows (more than there are is refused), a
+// `validation` share held out at random by Dataset.split seeded with
+// `splitSeed` (the book: 500 rows, 20%).
 // Every loader (Node's files, an experiment's digits, a page's fetch) goes
 // through here, so one DataSpec means the same rows everywhere.
 import { Dataset, checkFloatTensor, checkTensor, describeValue, type IntTensor, type Tensor } from '../index.js';
@@ -20,6 +21,8 @@ export function splitOptions(spec: DataSpec): { rows: number | undefined; valida
  * The trial data of `spec` from rows `x`, `t` (borrowed; only copies are kept):
  * the first spec.rows rows (all when absent), split into training and
  * validation parts. The caller owns the result (dispose() frees it).
+ * @throws RangeError naming data.rows when it asks for more rows than x holds (a search on fewer rows than
+ * its DataSpec records would be another study under its name), before anything is allocated.
  */
 export function splitSearchData(x: Tensor, t: Tensor | IntTensor, spec: DataSpec): TrialData {
   checkFloatTensor(x?.rt, x, 'splitSearchData: x');
@@ -28,7 +31,8 @@ export function splitSearchData(x: Tensor, t: Tensor | IntTensor, spec: DataSpec
     throw new RangeError(`splitSearchData: x [${x.shape.join(', ')}] and t [${t.shape.join(', ')}] must have the same number of rows`);
   }
   const { rows, validation, splitSeed } = splitOptions(spec);
-  const n = Math.min(rows ?? x.shape[0], x.shape[0]);
+  if (rows !== undefined && rows > x.shape[0]) throw new RangeError(`data.rows: ${rows} is more than the ${x.shape[0]} rows given`);
+  const n = rows ?? x.shape[0];
   const full = new Dataset(x.rows(0, n), t.rows(0, n));
   try {
     const { train, validation: val } = full.split(validation, splitSeed);

@@ -1,6 +1,6 @@
 // `simdnn predict`: runs a saved model on a data set's test images (or, for a
 // model trained on a CSV table, another table's rows) and reports accuracy, per-class accuracy (recall), precision and F1, and the
-// confusion matrix (classificationMetrics); rows without labels (a table without the label column) are predicted:
+// confusion matrix (classificationMetrics' figures, from the one pass that predicts each row: metricsOfPredictions); rows without labels (a table without the label column) are predicted:
 // each row's class and probabilities as CSV (--out, or stdout), the count per class. An ONNX model is scored the same
 // way, through importOnnx, on inputs of the shape its graph declares.
 import { stat } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { loadIdxPart, loadMnist } from '../data.js';
 import { createRuntime } from '../runtime.js';
 import { writeFileAtomic } from '../model-file.js';
 import { importOnnx, type OnnxModelInfo } from '../../io/onnx/import.js';
-import { classificationMetrics } from '../../nets/metrics.js';
+import { metricsOfPredictions } from '../../nets/metrics.js';
 import type { Sequential } from '../../nets/sequential.js';
 import { interrupted, intValue, UsageError, type Command, type CommandContext } from './command.js';
 import {
@@ -105,14 +105,16 @@ async function predict({ values, positionals, io, signal }: CommandContext): Pro
         const labels = t.toArray();
         const maxLabel = labels.reduce((a, b) => Math.max(a, b), 0);
         if (maxLabel >= classes) throw new Error(`the data has label ${maxLabel}, the model has ${classes} classes`);
-        const m = classificationMetrics(net, x, t);
+        // one pass: each row's class (and, for --out, its probabilities) from predictRows, the scores from those classes
+        const rows = predictRows(net, x, classes);
+        const m = metricsOfPredictions(rows.predicted, labels, classes);
         const report: PredictReport = {
           model, net: opened.description, data, rows: labels.length, accuracy: m.accuracy,
           perClass: m.perClass.map((c) => (c.support === 0 ? null : c.recall)),
           precision: m.perClass.map((c) => c.precision), f1: m.perClass.map((c) => c.f1), macroF1: m.macro.f1,
           confusion: m.confusion, invalid: m.invalid, ...(classNames ? { classNames } : {}), ...(out !== undefined ? { out } : {}),
         };
-        if (out !== undefined) await writeFileAtomic(out, new TextEncoder().encode(predictionsCsv(names, predictRows(net, x, classes), labels)));
+        if (out !== undefined) await writeFileAtomic(out, new TextEncoder().encode(predictionsCsv(names, rows, labels)));
         io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : format(report));
         return 0;
       } finally {
@@ -279,6 +281,8 @@ function predictRows(net: Sequential, x: Tensor, classes: number): RowPrediction
     const end = Math.min(N, start + net.evalBatchSize);
     const y = net.predict(x.rows(start, end));
     try {
+      // a layer after the last Affine (an imported graph's) could change the width the net reports
+      if (y.shape.length !== 2 || y.shape[1] !== classes) throw new RangeError(`the net's output is [${y.shape.join(', ')}], not [rows, ${classes}] (its classes)`);
       const v = y.data;
       for (let r = 0; r < end - start; r++) {
         let best = 0;

@@ -15,7 +15,7 @@ import { checkSpaceSettings, MAX_TRIAL_TIMEOUT_MS, type DataSpec } from '../../s
 import { searchChart } from '../../search/charts.js';
 import { optimizerNames } from '../../optim/registry.js';
 import { createRuntime } from '../runtime.js';
-import { BOOK_SEARCH_DATA } from '../search/data.js';
+import { BOOK_SEARCH_DATA, rowsBeyond, trainingRowsUpTo } from '../search/data.js';
 import { localExecutor } from '../search/local.js';
 import { DEFAULT_QUEUE_NAME, queueExecutor, refusedFinish } from '../search/queue.js';
 import { redisConnection, shownUrl } from '../search/redis-connection.js';
@@ -36,7 +36,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'space', value: 'file', help: 'a JSON search space ({"lr": {"kind": "logUniform", "low": 1e-6, "high": 1e-2}, "hidden": [50, 50], ...}; kinds logUniform, uniform, int, choice {"kind": "choice", "values": [...]}, or a fixed value); replaces --lr, --weight-decay, --hidden, --optimizer, --batch (refused beside it: set them in the file, as lr, weightDecay, hidden, optimizer, batchSize; also hiddenSize, hiddenLayers, activation, init, dropout, batchnorm and the optimizers\' own, e.g. momentum)' },
   { name: 'data', value: 'mnist|dir|file', default: 'mnist', help: "'mnist' (the bundled digits' training part), an IDX directory (its training part) or a CSV file (gzipped or not; a header row names the columns, every column but --label's a numeric feature, standardized with statistics of the training rows only); with --queue the workers read the path on their machines" },
   { name: 'label', value: 'column', help: "with a CSV --data (required there): the column of class labels, by its header name" },
-  { name: 'rows', value: 'n', help: "rows used, the data's first n (default: 500 digits or IDX rows, the book's; every row of a CSV table)" },
+  { name: 'rows', value: 'n', help: "rows used, the data's first n (default: 500 digits or IDX rows, the book's; every row of a CSV table); more than the data holds is refused" },
   { name: 'validation', value: 'share', default: '0.2', help: 'share of those rows held out for validation' },
   { name: 'scheduler', value: 'name', default: 'none', help: "'none' (every trial runs all epochs) or 'asha' (asynchronous successive halving stops poor trials early)" },
   { name: 'eta', value: 'x', default: '3', help: "ASHA's reduction factor: each rung keeps the best 1/eta" },
@@ -107,8 +107,10 @@ async function dataSpecOf(values: CommandContext['values'], queue: boolean, vali
   if (kind === 'csv' && label === undefined) throw new UsageError('--label: required with a CSV --data: the column of class labels, by its header name');
   if (kind !== 'csv' && label !== undefined) throw new UsageError("--label: only a CSV --data takes it (the digits' and IDX files' labels are their own)");
   if (label === '') throw new UsageError('--label: the column name is empty');
-  const rows = typeof values.rows === 'string' ? intValue('rows', values.rows, 2) : kind === 'csv' ? undefined : BOOK_SEARCH_DATA.rows as number;
+  const given = typeof values.rows === 'string' ? values.rows : undefined;
+  const rows = given !== undefined ? intValue('rows', given, 2) : kind === 'csv' ? undefined : BOOK_SEARCH_DATA.rows as number;
   if (kind === 'csv' && !queue) await checkTable(source, label!, rows);
+  if (kind !== 'csv' && !queue) await checkTrainingPart(kind, source, rows!, given !== undefined);
   return { source, ...(rows !== undefined ? { rows } : {}), validation, splitSeed: 1, ...(label !== undefined ? { label } : {}) };
 }
 
@@ -124,6 +126,21 @@ async function checkTable(file: string, label: string, rows: number | undefined)
     table.x.dispose();
     table.t.dispose();
     if (rows !== undefined && rows > n) throw new UsageError(`--rows: ${rows} is more than the ${n} rows of '${file}'`);
+  } finally {
+    await rt.dispose();
+  }
+}
+
+/**
+ * The training part of the digits or of an IDX --data read here, before the results file and the trials: --rows
+ * (or its default, the book's 500) beyond it is said at once in the command's terms, as checkTable says it of a
+ * table (the loaders would keep fewer rows, which the trials' threads refuse).
+ */
+async function checkTrainingPart(kind: 'mnist' | 'idx', source: string, rows: number, given: boolean): Promise<void> {
+  const rt = await createRuntime({ threads: 1 });
+  try {
+    const held = await trainingRowsUpTo(rt, kind, source, rows);
+    if (held < rows) throw new UsageError(`--rows: ${rowsBeyond(rows, held, kind, source)}${given ? '' : " (the book's, the default: give --rows)"}`);
   } finally {
     await rt.dispose();
   }

@@ -6,7 +6,7 @@ import { splitOptions, splitSearchData } from '../../search/data.js';
 import type { DataSpec, TrialData } from '../../search/trial.js';
 import { fsPromises } from '../builtins.js';
 // through the Node entries: the search bundle shares the core bundle's and the csv bundle's loaders
-import { loadIdx, loadMnist, type Runtime } from '../index.js';
+import { loadIdx, loadIdxPart, loadMnist, type Runtime } from '../index.js';
 import { fitStandardizer, loadCsvFile, standardize, type CsvDataSet } from '../csv/index.js';
 
 /** The data spec of the book's search: 500 training digits, 20% of them for validation. */
@@ -34,7 +34,7 @@ export async function dataSourceKind(source: string): Promise<DataSourceKind | n
  * not), whose `label` names the column of class labels (required there,
  * refused elsewhere; a header row names the columns, the delimiter is sniffed,
  * as `simdnn train` reads a table); its first `rows` rows (default all; more than
- * a table holds is refused); `validation` the share held out at random
+ * the training part or the table holds is refused); `validation` the share held out at random
  * (default 0.2, seeded by `splitSeed`, default 1). A table's features are
  * standardized with the statistics of the training part (fitStandardizer),
  * and `classes` is the table's class count. The caller owns the result
@@ -56,10 +56,37 @@ export async function loadSearchData(rt: Runtime, spec: DataSpec): Promise<Trial
   const options = { trainRows: rows, testRows: 1 };
   const all = kind === 'mnist' ? await loadMnist(rt, options) : await loadIdx(rt, source, options);
   try {
+    // the loaders keep at most trainRows: fewer is all the part holds
+    const held = all.xTrain.shape[0];
+    if (rows !== undefined && held < rows) throw new RangeError(`data.rows: ${rowsBeyond(rows, held, kind, source)}`);
     return splitSearchData(all.xTrain, all.tTrain, spec);
   } finally {
     for (const t of [all.xTrain, all.tTrain, all.xTest, all.tTest]) t.dispose();
   }
+}
+
+/**
+ * How many rows the training part of the bundled digits (`kind` 'mnist') or of the IDX directory `source` holds,
+ * counted up to `rows`: the loaders read the part's files but keep no more than that, so a count below `rows`
+ * is all the part holds (rowsBeyond says so). For a check before the trials (`simdnn search`); keeps nothing on `rt`.
+ */
+export async function trainingRowsUpTo(rt: Runtime, kind: 'mnist' | 'idx', source: string, rows: number): Promise<number> {
+  if (kind === 'mnist') {
+    const all = await loadMnist(rt, { trainRows: rows, testRows: 1 });
+    const held = all.xTrain.shape[0];
+    for (const t of [all.xTrain, all.tTrain, all.xTest, all.tTest]) t.dispose();
+    return held;
+  }
+  const part = await loadIdxPart(rt, source, 'train', { rows }); // the t10k files are not read
+  const held = part.x.shape[0];
+  part.x.dispose();
+  part.t.dispose();
+  return held;
+}
+
+/** Why `rows` asked of a training part that holds `held` is refused (after 'data.rows: ' or '--rows: '). */
+export function rowsBeyond(rows: number, held: number, kind: 'mnist' | 'idx', source: string): string {
+  return `${rows} is more than the ${held} rows of ${kind === 'mnist' ? "the bundled digits'" : `IDX directory ${source}'s`} training part`;
 }
 
 /** A CSV file's trial data: its first `rows` rows split, the features standardized by the training part's statistics. */

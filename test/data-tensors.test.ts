@@ -153,7 +153,7 @@ describe('smoothCurve', () => {
     expect(() => kaiserWindow(5, NaN)).toThrow(/beta must be a number in \[-700, 700\], got number NaN/);
   });
 
-  it('matches the book\'s smooth_curve on 30, 12 and 11 points, and is empty below 11 as the book\'s slices make it', () => {
+  it('matches the book\'s smooth_curve on 30, 12 and 11 points, and is empty below 8 as the book\'s slices make it (3n − 21 points for n in 8…10)', () => {
     expectClose(smoothCurve(series(30)), [1.7470982545281366, 1.6882529998421083, 1.872857418929472, 1.9328953548787566, 2.223333819810497,
       2.371303606295426, 2.728696393704574, 2.9046369396287592, 3.034767306593949, 3.1212288232771153, 3.170395804010151, 3.1923653700420167,
       3.1999999999999997, 3.2076346299579823, 3.2296041959898494, 3.2787711767228847, 3.365232693406051, 3.4953630603712407, 3.671303606295426,

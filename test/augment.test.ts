@@ -83,6 +83,24 @@ describe('RandomAffine', () => {
     aug.dispose();
   });
 
+  it('given a view of an older output of another shape, as a ninth shape: keeps that output alive for the call, and gives what it gives a copy', () => {
+    // the ninth shape evicts the least recently used output, here the one x views: it must evict another
+    const aug = new RandomAffine(rt, { degrees: 20, scale: [0.8, 1.2], shift: 2 });
+    const first = aug.apply(rt.tensor([2, 1, 8, 8], randomArray(128, 9, 0, 1)));
+    const kept = first.toArray();
+    for (let n = 3; n <= 9; n++) aug.apply(rt.tensor([n, 1, 8, 8], randomArray(n * 64, n, 0, 1)));
+    const view = first.reshape([1, 2, 8, 8]);
+    const copy = rt.tensor([1, 2, 8, 8], kept);
+    const state = rt.randomState;
+    const got = aug.apply(view).toArray();
+    expect(view.disposed, 'the output x views is not the one evicted').toBe(false);
+    expectBits(first.toArray(), kept, 'x unchanged');
+    rt.randomState = state;
+    expectBits(got, aug.apply(copy).toArray(), 'as of a copy');
+    copy.dispose();
+    aug.dispose();
+  });
+
   it('checks its options and input by name', () => {
     const aug2 = new RandomAffine(rt, { degrees: 5 });
     const gone = rt.tensor([1, 1, 4, 4]);

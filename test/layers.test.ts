@@ -61,6 +61,19 @@ describe('Affine', () => {
     for (const k of ['x', 'W', 'b']) expect(gradError(analytic[k], num[k]), k).toBeLessThan(2e-3);
   });
 
+  it('fed a view of its own older output as a ninth batch shape, keeps that output alive for the call (its buffers evict another)', () => {
+    const W = rt.tensor([4, 4], book.randomArray(16, 11)), b = rt.tensor([4], book.randomArray(4, 12));
+    const layer = new Affine(W, b);
+    const first = layer.forward(rt.tensor([2, 4], book.randomArray(8, 13)));
+    const kept = first.toArray();
+    for (let n = 3; n <= 9; n++) layer.forward(rt.tensor([n, 4], book.randomArray(4 * n, n)));
+    const view = first.rows(0, 1); // [1, 4]: a ninth shape, whose 'out' would evict the least recently used, first's
+    const y = layer.forward(view);
+    expect(view.disposed, 'the output x views is not the one evicted').toBe(false);
+    expectClose(y.data, book.affine(kept.slice(0, 4), W.data, b.data, 1, 4, 4));
+    layer.dispose();
+  });
+
   it('rejects mismatched shapes with a clear message', () => {
     const W = rt.tensor([6, 5]);
     expect(() => new Affine(W, rt.tensor([4]))).toThrow(/b must have 5 elements/);

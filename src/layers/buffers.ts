@@ -12,7 +12,8 @@ const SHAPES_PER_NAME = 8;
 
 /**
  * A layer's scratch: one tensor per (name, shape), made on first use and reused, keeping the
- * last 8 shapes per name (the least recently used is disposed when a ninth is asked for). Buffers owns
+ * last 8 shapes per name (the least recently used that the call does not read is disposed when a ninth is
+ * asked for). Buffers owns
  * every tensor it hands out: callers borrow them and never dispose them.
  */
 export class Buffers {
@@ -24,9 +25,13 @@ export class Buffers {
     checkRuntime(rt, 'Buffers'); // else the first get() failed deep inside
   }
 
-  /** A float tensor for `name` with this shape; contents are whatever the last user left. */
-  get(name: string, shape: Shape): Tensor {
-    return pick(this.floats, name, shape, () => this.rt.tensor(shape));
+  /**
+   * A float tensor for `name` with this shape; contents are whatever the last user left. A ninth shape
+   * evicts the least recently used tensor that none of `reading` shares memory with: a call reading (a
+   * view of) one of its own earlier outputs would otherwise free it before its kernel reads it.
+   */
+  get(name: string, shape: Shape, reading: readonly Tensor[] = []): Tensor {
+    return pick(this.floats, name, shape, () => this.rt.tensor(shape), reading);
   }
 
   /**
@@ -34,9 +39,10 @@ export class Buffers {
    * writing it: a layer fed its own output) another of this shape that overlaps neither.
    */
   apart(name: string, shape: Shape, a: Tensor, b: Tensor | null = null): Tensor {
-    let t = this.get(name, shape);
+    const reading = b === null ? [a] : [a, b];
+    let t = this.get(name, shape, reading);
     // a tensor lies inside one allocation, so at most two names are passed over
-    for (let k = 2; sharesMemory(t, a) || (b !== null && sharesMemory(t, b)); k++) t = this.get(`${name}#${k}`, shape);
+    for (let k = 2; sharesMemory(t, a) || (b !== null && sharesMemory(t, b)); k++) t = this.get(`${name}#${k}`, shape, reading);
     return t;
   }
 
@@ -54,7 +60,7 @@ export class Buffers {
   }
 }
 
-function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string, shape: Shape, make: () => T): T {
+function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string, shape: Shape, make: () => T, reading: readonly Tensor[] = []): T {
   let list = map.get(name);
   if (!list) map.set(name, (list = []));
   for (let i = 0; i < list.length; i++) {
@@ -66,6 +72,10 @@ function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string,
   }
   const t = make();
   list.unshift(t);
-  if (list.length > SHAPES_PER_NAME) list.pop()!.dispose();
+  if (list.length > SHAPES_PER_NAME) {
+    let victim = list.length - 1;
+    while (victim > 1 && reading.some((r) => sharesMemory(list[victim] as Tensor, r))) victim--;
+    list.splice(victim, 1)[0].dispose();
+  }
   return t;
 }

@@ -44,6 +44,9 @@ describe('simdnn lr-find', () => {
     expect(r.code).toBe(0);
     const got = JSON.parse(r.stdout) as LRFinderResult & Record<string, unknown>;
     expect(got).toMatchObject({ net: 'mlp', optimizer: 'momentum', batch: 20, startLr: 1e-7, endLr: 10, steps: 30, stopDiv: true });
+    // a --batch past the training rows runs on them all, and --json says the batch it ran
+    const capped = await runCli(['lr-find', ...SMALL, '--steps', '6', '--batch', '100000', '--json']);
+    expect(JSON.parse(capped.stdout).batch).toBe(300);
     const rt = await createRuntime({ seed: 3, threads: 1 });
     const data = await loadMnist(rt, { flatten: true, trainRows: 300 });
     const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [20], outputSize: 10, weightInitStd: 'he' });

@@ -123,7 +123,7 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   if (s.relaxed && !rt.features.relaxed && !quiet) io.stderr.write(`simdnn: note: ${rt.features.notes.join('; ')}\n`);
   let data: LoadedDataSet | null = null;
   const owned: Array<{ dispose(): unknown }> = [];
-  let result: LRFinderResult, title: string;
+  let result: LRFinderResult, title: string, batch: number;
   try {
     // a CSV's rows split and standardized as simdnn train splits them, so the rates are tried on its training rows
     const csv = dataKind === 'csv' ? { label: s.label!, testSplit: s.testSplit ?? 0.2, seed: s.seed } : undefined;
@@ -133,7 +133,7 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
     owned.push(net);
     const optimizer = makeOptimizer(s);
     owned.push(optimizer);
-    const batch = Math.min(s.batch, data.xTrain.shape[0]);
+    batch = Math.min(s.batch, data.xTrain.shape[0]);
     title = `${describeNet(net.spec)}, ${s.optimizer}, batch ${batch}${s.balanced ? ' (class-balanced)' : ''}`;
     if (!quiet) io.stderr.write(`simdnn: lr-find: ${title}, ${t.steps} steps from ${t.startLr} to ${t.endLr}, ${s.data} (${data.xTrain.shape[0]} train)\n`);
     try {
@@ -152,7 +152,7 @@ async function lrFind({ values, io, signal }: CommandContext): Promise<number> {
   }
   const out: Output = io.stdout;
   if (json) {
-    out.write(`${JSON.stringify({ net: s.net, optimizer: s.optimizer, batch: s.batch, balanced: s.balanced === true, startLr: t.startLr, endLr: t.endLr, steps: t.steps, stopDiv: t.stopDiv, ...result })}\n`);
+    out.write(`${JSON.stringify({ net: s.net, optimizer: s.optimizer, batch, balanced: s.balanced === true, startLr: t.startLr, endLr: t.endLr, steps: t.steps, stopDiv: t.stopDiv, ...result })}\n`);
   } else {
     out.write(table(result, t.steps));
   }

@@ -149,8 +149,8 @@ describe('sampling edges', () => {
     let ran = 0;
     const exec: Executor = { concurrency: 1, run: async (job) => { ran++; return resultOf(job, 0.5); }, close: async () => undefined };
     const search = (s: SearchSpace) => hyperparameterSearch({ space: s, trials: 1, epochs: 1, data: {}, executor: exec });
-    await expect(search({ ...space, lr: choice([0.1, NaN]) })).rejects.toThrow(/^space\.lr: value: a number must be a finite number, got number NaN$/);
-    await expect(search({ ...space, activation: Infinity } as unknown as SearchSpace)).rejects.toThrow(/^space\.activation: value: a number must be a finite number, got number Infinity$/);
+    await expect(search({ ...space, lr: choice([0.1, NaN]) })).rejects.toThrow(/^space\.lr: a number must be finite \(settings are JSON, which has no NaN or Infinity\), got NaN$/);
+    await expect(search({ ...space, activation: Infinity } as unknown as SearchSpace)).rejects.toThrow(/^space\.activation: a number must be finite \(settings are JSON, which has no NaN or Infinity\), got Infinity$/);
     expect(ran).toBe(0);
   });
 });

@@ -103,7 +103,10 @@ export function checkSpace(space: SearchSpace): void {
 
 function checkJson(v: unknown): void {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
-  if (typeof v === 'number') { finite('value', 'a number', v); return; }
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new RangeError(`a number must be finite (settings are JSON, which has no NaN or Infinity), got ${v}`);
+    return;
+  }
   if (Array.isArray(v)) { v.forEach(checkJson); return; }
   throw new TypeError(`expected a dimension or a JSON value, got ${typeof v}`);
 }

@@ -100,7 +100,7 @@ export const optimizerNaive: Experiment = {
         start: [...START],
         steps: STEPS,
         optimizers: OPTIMIZERS.map((o) => ({ name: o.name, ...o.params, book: o.book })),
-        note: 'Deterministic (no randomness); quick mode is the same run. Nesterov, RMSprop and AdaDelta are extra panels beyond the book; AdaDelta runs with eps 0.01 so it moves visibly in 30 steps.',
+        note: 'Deterministic (no randomness); quick mode is the same run. Nesterov, RMSprop and AdaDelta are extra panels beyond the book; AdaDelta runs with eps 0.01 so it moves visibly in 30 steps. Each path shows the start and all 30 updates (the book appends a point before each update, so its plot stops one update short), and y spans −5 to 5 (the book\'s ylim is −10 to 10).',
       },
       conclusion: 'SGD zig-zags across the valley because the gradient of x²/20 + y² points mostly along y, not at the minimum (0, 0): its path is inefficient on an anisotropic function. Momentum rolls like a ball and converges with less zig-zag in x, AdaGrad shrinks its steps in the steep y direction so the zig-zag fades quickly, and Adam (momentum plus per-parameter rates) moves smoothly toward the minimum.',
       summary,

@@ -19,11 +19,6 @@ export function chart(title: string, subtitle: string, body: VegaLiteSpec): Vega
   };
 }
 
-/** Distinct values of `key` over rows, in order of first appearance. */
-export function distinct(rows: readonly Row[], key: string): Array<number | string | null> {
-  return [...new Set(rows.map((r) => r[key]))];
-}
-
 /** How many series a line mark draws: distinct combinations of the keys (panel and colour fields). */
 export function seriesCount(rows: readonly Row[], keys: readonly string[]): number {
   return new Set(rows.map((r) => JSON.stringify(keys.map((k) => r[k])))).size;
@@ -38,11 +33,6 @@ export function logspace(a: number, b: number, n: number): number[] {
 export function tailMean(values: readonly number[], n: number): number {
   const tail = values.slice(-n);
   return tail.reduce((a, b) => a + b, 0) / tail.length;
-}
-
-/** A number in JSON: non-finite values become null. */
-export function finiteOrNull(v: number): number | null {
-  return Number.isFinite(v) ? v : null;
 }
 
 /**

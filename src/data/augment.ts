@@ -69,7 +69,7 @@ export class RandomAffine {
     checkFloatTensor(this.rt, x, 'RandomAffine.apply: x');
     if (x.shape.length !== 4) throw new RangeError(`RandomAffine.apply: x must be [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [N, C, H, W] = x.shape;
-    const out = this.buffers.get('out', x.shape, [x]);
+    const out = this.buffers.get('out', x.shape, x);
     // x may be (a view of) the last output: the kernel would read pixels it has already written
     let src = x;
     if (x.ptr < out.ptr + out.size * 4 && out.ptr < x.ptr + x.size * 4) {

@@ -74,7 +74,7 @@ export abstract class Activation implements FusableActivation {
    */
   forward(x: Tensor, _train = false): Tensor {
     const buffers = this.buffersFor(x, 'forward: x');
-    const out = buffers.get('out', x.shape, [x]);
+    const out = buffers.get('out', x.shape, x);
     x.rt.splitRange(this.forwardKernel, x.size, 1, (i0, i1, args) => args(out.ptr + 4 * i0, x.ptr + 4 * i0, i1 - i0));
     this.saved = this.keepsInput ? x : out;
     return out;

@@ -131,7 +131,7 @@ export class BatchNormalization implements Layer {
     if (train && this.statsOverlap) throw new RangeError(`BatchNormalization.forward: the tensors given overlap (${this.statsOverlap}); training mode would write the running statistics while it reads them`);
     const rt = x.rt;
     const k = rt.unsafeKernels;
-    const y = this.buffers.get('out', x.shape, [x]);
+    const y = this.buffers.get('out', x.shape, x);
     const invStd = this.buffers.get('invStd', [features]);
     let mean = this.runningMean;
     if (train) {

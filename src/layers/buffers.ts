@@ -27,11 +27,12 @@ export class Buffers {
 
   /**
    * A float tensor for `name` with this shape; contents are whatever the last user left. A ninth shape
-   * evicts the least recently used tensor that none of `reading` shares memory with: a call reading (a
-   * view of) one of its own earlier outputs would otherwise free it before its kernel reads it.
+   * evicts the least recently used tensor that neither `a` nor `b` (what the call reads) shares memory
+   * with: a call reading (a view of) one of its own earlier outputs would otherwise free it before its
+   * kernel reads it.
    */
-  get(name: string, shape: Shape, reading: readonly Tensor[] = []): Tensor {
-    return pick(this.floats, name, shape, () => this.rt.tensor(shape), reading);
+  get(name: string, shape: Shape, a: Tensor | null = null, b: Tensor | null = null): Tensor {
+    return pick(this.floats, name, shape, () => this.rt.tensor(shape), a, b);
   }
 
   /**
@@ -39,10 +40,9 @@ export class Buffers {
    * writing it: a layer fed its own output) another of this shape that overlaps neither.
    */
   apart(name: string, shape: Shape, a: Tensor, b: Tensor | null = null): Tensor {
-    const reading = b === null ? [a] : [a, b];
-    let t = this.get(name, shape, reading);
+    let t = this.get(name, shape, a, b);
     // a tensor lies inside one allocation, so at most two names are passed over
-    for (let k = 2; sharesMemory(t, a) || (b !== null && sharesMemory(t, b)); k++) t = this.get(`${name}#${k}`, shape, reading);
+    for (let k = 2; sharesMemory(t, a) || (b !== null && sharesMemory(t, b)); k++) t = this.get(`${name}#${k}`, shape, a, b);
     return t;
   }
 
@@ -60,7 +60,7 @@ export class Buffers {
   }
 }
 
-function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string, shape: Shape, make: () => T, reading: readonly Tensor[] = []): T {
+function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string, shape: Shape, make: () => T, a: Tensor | null = null, b: Tensor | null = null): T {
   let list = map.get(name);
   if (!list) map.set(name, (list = []));
   for (let i = 0; i < list.length; i++) {
@@ -74,7 +74,8 @@ function pick<T extends Tensor | IntTensor>(map: Map<string, T[]>, name: string,
   list.unshift(t);
   if (list.length > SHAPES_PER_NAME) {
     let victim = list.length - 1;
-    while (victim > 1 && reading.some((r) => sharesMemory(list[victim] as Tensor, r))) victim--;
+    const read = (t: T) => (a !== null && sharesMemory(t as Tensor, a)) || (b !== null && sharesMemory(t as Tensor, b));
+    while (victim > 1 && read(list[victim])) victim--;
     list.splice(victim, 1)[0].dispose();
   }
   return t;

@@ -225,7 +225,7 @@ export class Convolution implements ActivationFusingLayer, ActivationBackwardFus
     const filterParts = N === 1 ? rt.splitParts(blocks, 4 * K * P) : 1;
     const groups = filterParts > 1 ? filterParts : imageGroups(N);
     const scratch = rt.partScratch(groups, scratchBytes);
-    const out = this.buffers.get('out', [N, FN, OH, OW], [x]);
+    const out = this.buffers.get('out', [N, FN, OH, OW], x);
     const inImage = C * H * W * 4, outImage = FN * P * 4;
     // part p: images [i0, i1) and filters [f0, f1); W's rows and the packed panels of f0 start at the same float
     const part = (p: number): [number, number, number, number] => {

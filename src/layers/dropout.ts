@@ -91,11 +91,11 @@ export class Dropout implements Layer {
     this.lastShape = x.shape;
     if (!train) {
       if (this.inverted) return x;
-      const y = this.buffers.get('out', x.shape, [x]);
+      const y = this.buffers.get('out', x.shape, x);
       k.scale(y.ptr, x.ptr, 1 - this.ratio, x.size);
       return y;
     }
-    const y = this.buffers.get('out', x.shape, [x]);
+    const y = this.buffers.get('out', x.shape, x);
     if (this.fixed) {
       if (this.fixed.size !== x.size) {
         throw new RangeError(`Dropout.forward: the mask fixed by setMask has shape [${this.fixed.shape.join(', ')}], x is [${x.shape.join(', ')}]`);

@@ -76,7 +76,7 @@ export class Pooling implements ActivationBackwardFusingLayer {
     const rt = x.rt;
     if (this.mode === 'max') rt.checkKnownAnswers('pool', `${this.name}.forward`);
     this.buffers ??= new Buffers(rt);
-    const out = this.buffers.get('out', shape, [x]);
+    const out = this.buffers.get('out', shape, x);
     const inPlane = H * W * 4, outPlane = shape[2] * shape[3] * 4;
     const work = shape[2] * shape[3] * this.poolH * this.poolW;
     // planes are independent: split across threads by planes
@@ -169,7 +169,7 @@ export class GlobalAveragePooling implements Layer {
     const [N, C, H, W] = checkImages('GlobalAveragePooling.forward', x);
     if (H * W === 0) throw new RangeError(`GlobalAveragePooling.forward: x has empty planes [${x.shape.join(', ')}]; their mean is undefined`);
     this.buffers ??= new Buffers(x.rt);
-    const out = this.buffers.get('out', [N, C], [x]);
+    const out = this.buffers.get('out', [N, C], x);
     x.rt.unsafeKernels.globalAvgPoolForward(out.ptr, x.ptr, N * C, H * W);
     this.x = x;
     return out;

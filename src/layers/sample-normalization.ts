@@ -81,7 +81,7 @@ export abstract class SampleNormalization implements Layer {
     this.checkAlive('forward');
     checkFloatTensor(this.gamma.rt, x, `${this.name}.forward: x`);
     const stats = this.statsShape(x);
-    const y = this.buffers.get('out', x.shape, [x]);
+    const y = this.buffers.get('out', x.shape, x);
     const mean = this.buffers.get('mean', stats);
     const invStd = this.buffers.get('invStd', stats);
     this.runForward(y, mean, invStd, x);

@@ -12,7 +12,8 @@ import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { runExperiment, type ExperimentData, type ExperimentResult } from '../src/experiments/index.js';
 import type { ExperimentName } from '../src/experiments/types.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { BatchNormalization, layerActivations, MultiLayerNet, SGD, smoothCurve, Trainer, type ActivationName, type EpochRecord, type FitOptions, type WeightInit } from '../src/index.js';
+import { BatchNormalization, MultiLayerNet, SGD, smoothCurve, Trainer, type ActivationName, type EpochRecord, type FitOptions, type WeightInit } from '../src/index.js';
+import { bookActivations } from './helpers/init-activations.js';
 import { searchChart, type Executor, type SearchResult, type ScoredResult, type TrialJob, type TrialResult } from '../src/search/index.js';
 import { makeRuntime, rng } from './helpers/runtime.js';
 
@@ -446,13 +447,7 @@ describe("init-activations' other panels and gradient-vanishing's sigmoid net, r
     for (const act of ['sigmoid', 'tanh', 'relu'] as ActivationName[]) {
       for (const [label, init] of inits) {
         if (done.has(`${act}, ${label}`)) continue;
-        rt.reseed(1);
-        const net = new MultiLayerNet(rt, { inputSize: 100, hiddenSizeList: [100, 100, 100, 100, 100], outputSize: 1, activation: act, weightInitStd: init });
-        const x = rt.tensor([1000, 100]);
-        rt.randn(x, 1);
-        const layers = layerActivations(net, x).filter((a) => a.layer.toLowerCase() === act).map((a) => Array.from(a.data));
-        x.dispose();
-        net.dispose();
+        const layers = bookActivations(rt, act, init);
         const [lo, hi] = act === 'tanh' ? [-1, 1] : [0, 1];
         layers.forEach((values, l) => {
           const counts = new Array<number>(30).fill(0);

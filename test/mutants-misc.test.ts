@@ -18,7 +18,8 @@ import { createContext } from '../src/experiments/context.js';
 import { trainRun } from '../src/experiments/train-run.js';
 import { tailMean } from '../src/experiments/spec.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { Dataset, layerActivations, MultiLayerNet, SGD, Trainer, type ActivationName, type WeightInit } from '../src/index.js';
+import { Dataset, MultiLayerNet, SGD, Trainer, type ActivationName, type WeightInit } from '../src/index.js';
+import { bookActivations } from './helpers/init-activations.js';
 import { parseDigitJson } from '../src/data/digit-json.js';
 import { loadModel, saveModel } from '../src/io/model.js';
 import { loadModelAsync } from '../src/io/model-async.js';
@@ -628,14 +629,7 @@ describe("init-activations and gradient-vanishing against the book's procedure, 
     const r = await runExperiment('init-activations', { rt, seed: 1 });
     const panels: Array<[ActivationName, string, WeightInit]> = [['tanh', 'He', 'he'], ['sigmoid', 'std 0.01', 0.01], ['relu', 'Xavier', 'xavier']];
     for (const [act, label, init] of panels) {
-      // as the experiment: reseeded, the net's weights drawn, then 1,000 inputs of N(0, 1)
-      rt.reseed(1);
-      const net = new MultiLayerNet(rt, { inputSize: 100, hiddenSizeList: [100, 100, 100, 100, 100], outputSize: 1, activation: act, weightInitStd: init });
-      const x = rt.tensor([1000, 100]);
-      rt.randn(x, 1);
-      const layers = layerActivations(net, x).filter((a) => a.layer.toLowerCase() === act).map((a) => Array.from(a.data));
-      x.dispose();
-      net.dispose();
+      const layers = bookActivations(rt, act, init);
       expect(layers).toHaveLength(5);
       const [lo, hi] = act === 'tanh' ? [-1, 1] : [0, 1];
       layers.forEach((values, l) => {

@@ -12,8 +12,8 @@ import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { runExperiment, type ExperimentData, type ExperimentResult } from '../src/experiments/index.js';
 import type { ExperimentName } from '../src/experiments/types.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { BatchNormalization, MultiLayerNet, SGD, smoothCurve, Trainer, type ActivationName, type EpochRecord, type FitOptions, type WeightInit } from '../src/index.js';
-import { bookActivations } from './helpers/init-activations.js';
+import { BatchNormalization, smoothCurve, Trainer, type ActivationName, type EpochRecord, type FitOptions, type WeightInit } from '../src/index.js';
+import { bookActivations, vanishingData, vanishingNorms } from './helpers/book-procedures.js';
 import { searchChart, type Executor, type SearchResult, type ScoredResult, type TrialJob, type TrialResult } from '../src/search/index.js';
 import { makeRuntime, rng } from './helpers/runtime.js';
 
@@ -471,33 +471,15 @@ describe("init-activations' other panels and gradient-vanishing's sigmoid net, r
   });
 
   it("gradient-vanishing's sigmoid/Xavier net, and the full run's 50 iterations", async () => {
-    const next = rng(4);
-    const x = (n: number) => rt.tensor([n, 784], Float32Array.from({ length: n * 784 }, () => Math.round(next() * 255) / 255));
-    const t = (n: number) => rt.labels([n], Int32Array.from({ length: n }, (_, i) => (i * 3) % 10));
-    const small = { xTrain: x(300), tTrain: t(300), xTest: x(10), tTest: t(10) };
+    const small = vanishingData(rt);
     try {
       const r = await runExperiment('gradient-vanishing', { rt, data: small, seed: 1 });
       expect(r.tables.norms.filter((n) => n.net === 'sigmoid, Xavier' && n.depth === 1).map((n) => n.iteration)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-      rt.reseed(1);
-      const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, activation: 'sigmoid', weightInitStd: 'xavier' });
-      const sgd = new SGD({ lr: 0.1 });
-      try {
-        for (let it = 0; it < 50; it++) {
-          const start = (it * 100) % 201;
-          const grads = net.gradient(small.xTrain.rows(start, start + 100), small.tTrain.rows(start, start + 100));
-          for (let l = 1; l <= 7; l++) {
-            const g = grads[`W${l}`].data;
-            let s = 0;
-            for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-            const row = r.tables.norms.find((n) => n.net === 'sigmoid, Xavier' && n.depth === l && n.iteration === it + 1)!;
-            expect(row.gradientNorm, `iteration ${it + 1}, W${l}`).toBe(Math.sqrt(s));
-          }
-          sgd.update(net.params, grads);
-        }
-      } finally {
-        sgd.dispose();
-        net.dispose();
-      }
+      const depths = [1, 2, 3, 4, 5, 6, 7];
+      vanishingNorms(rt, small.xTrain, small.tTrain, 'sigmoid', 'xavier', 50, depths).forEach((byDepth, it) => depths.forEach((l, k) => {
+        const row = r.tables.norms.find((n) => n.net === 'sigmoid, Xavier' && n.depth === l && n.iteration === it + 1)!;
+        expect(row.gradientNorm, `iteration ${it + 1}, W${l}`).toBe(byDepth[k]);
+      }));
       const { layer, facet } = markOf(r.spec, 'norm');
       expect(layer.encoding.y).toMatchObject({ field: 'gradientNorm', scale: { type: 'log' } });
       expect(layer.encoding.color).toMatchObject({ field: 'layer', sort: ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7'] });

@@ -19,7 +19,7 @@ import { trainRun } from '../src/experiments/train-run.js';
 import { tailMean } from '../src/experiments/spec.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import { Dataset, MultiLayerNet, SGD, Trainer, type ActivationName, type WeightInit } from '../src/index.js';
-import { bookActivations } from './helpers/init-activations.js';
+import { bookActivations, vanishingData, vanishingNorms } from './helpers/book-procedures.js';
 import { parseDigitJson } from '../src/data/digit-json.js';
 import { loadModel, saveModel } from '../src/io/model.js';
 import { loadModelAsync } from '../src/io/model-async.js';
@@ -647,34 +647,15 @@ describe("init-activations and gradient-vanishing against the book's procedure, 
   });
 
   it('gradient-vanishing: SGD 0.1 on consecutive batches of 100, and the ratio is of the mean norms over the iterations', async () => {
-    const next = rng(4);
-    const x = (n: number) => rt.tensor([n, 784], Float32Array.from({ length: n * 784 }, () => Math.round(next() * 255) / 255));
-    const t = (n: number) => rt.labels([n], Int32Array.from({ length: n }, (_, i) => (i * 3) % 10));
-    const data = { xTrain: x(300), tTrain: t(300), xTest: x(10), tTest: t(10) };
+    const data = vanishingData(rt);
     try {
       const r = await runExperiment('gradient-vanishing', { rt, data, quick: true, seed: 1 });
       const norms = r.tables.norms;
       // ReLU, He by hand: batches rows 0–99, 100–199, 200–299, 0–99, …, each after the last update of SGD lr 0.1
-      rt.reseed(1); // as the experiment before each net
-      const net = new MultiLayerNet(rt, { inputSize: 784, hiddenSizeList: [100, 100, 100, 100, 100, 100], outputSize: 10, activation: 'relu', weightInitStd: 'he' });
-      const sgd = new SGD({ lr: 0.1 });
-      try {
-        for (let it = 0; it < 10; it++) {
-          const start = (it * 100) % 201;
-          const grads = net.gradient(data.xTrain.rows(start, start + 100), data.tTrain.rows(start, start + 100));
-          for (const l of [1, 7]) {
-            const g = grads[`W${l}`].data;
-            let s = 0;
-            for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-            const row = norms.find((n) => n.net === 'ReLU, He' && n.depth === l && n.iteration === it + 1)!;
-            expect(row.gradientNorm, `iteration ${it + 1}, W${l}`).toBe(Math.sqrt(s));
-          }
-          sgd.update(net.params, grads);
-        }
-      } finally {
-        sgd.dispose();
-        net.dispose();
-      }
+      vanishingNorms(rt, data.xTrain, data.tTrain, 'relu', 'he', 10, [1, 7]).forEach((byDepth, it) => [1, 7].forEach((l, k) => {
+        const row = norms.find((n) => n.net === 'ReLU, He' && n.depth === l && n.iteration === it + 1)!;
+        expect(row.gradientNorm, `iteration ${it + 1}, W${l}`).toBe(byDepth[k]);
+      }));
       const ratio = r.summary.firstOverLastLayerGradientNorm as Record<string, number>;
       for (const label of ['sigmoid, Xavier', 'ReLU, He']) {
         const mean = (depth: number) => {

@@ -13,13 +13,15 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { registerOnlyChains } from './peak.bench.mjs';
 
-const CHILD = `
+/** The probe's source: the peak loop with `chains` accumulators (the most V8 keeps in registers), then the GEMMs. */
+const child = (chains) => `
 const { peakModule, peakFlops } = await import(${JSON.stringify(new URL('./peak.bench.mjs', import.meta.url).href)});
 const { createRuntime } = await import(${JSON.stringify(new URL('../dist/node/index.js', import.meta.url).href)});
 const best = (fn, flops) => { let b = 0; const end = performance.now() + 400; fn(); while (performance.now() < end) { const t0 = performance.now(); fn(); b = Math.max(b, flops / (performance.now() - t0) / 1e6); } return b; };
-const { peak } = new WebAssembly.Instance(new WebAssembly.Module(peakModule(16, false))).exports;
-const out = { peak: best(() => peak(50000, 1, 1e-7), peakFlops(16)) };
+const { peak } = new WebAssembly.Instance(new WebAssembly.Module(peakModule(${chains}, false))).exports;
+const out = { peak: best(() => peak(50000, 1, 1e-7), peakFlops(${chains})) };
 // Stalls: slices of ~20 µs of the peak loop back to back for 500 ms; a slice that took
 // 50 µs longer than the median is a stall (the vCPU or the thread was descheduled).
 const gaps = [];
@@ -40,9 +42,10 @@ process.exit(0);
 /** Per logical CPU: best-of GFLOP/s of the peak loop and of 100³ / 256³ GEMMs, and its stalls per second and ms lost per second to them; null where taskset is missing. */
 export function coreSpeeds() {
   const cpus = os.cpus().length;
+  const source = child(Math.max(...registerOnlyChains(false)));
   const rows = [];
   for (let cpu = 0; cpu < cpus; cpu++) {
-    const r = spawnSync('taskset', ['-c', String(cpu), process.execPath, '--input-type=module', '-e', CHILD],
+    const r = spawnSync('taskset', ['-c', String(cpu), process.execPath, '--input-type=module', '-e', source],
       { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 60_000 });
     if (r.error || r.status !== 0) return null;
     rows.push({ cpu, ...JSON.parse(r.stdout.trim().split('\n').pop()) });

@@ -79,7 +79,7 @@ function runGemms(file) {
 }
 
 /** The functions of --print-wasm-code output: name and instructions (offset, text). */
-function parseCode(text) {
+export function parseCode(text) {
   const funcs = [];
   let cur = null;
   for (const line of text.split('\n')) {
@@ -108,15 +108,16 @@ export function kernelLoops(funcs) {
       const m = ins.text.match(/^j\w+\s+0x[0-9a-f]+\s+<\+0x([0-9a-f]+)>/);
       if (m && parseInt(m[1], 16) <= ins.off) loops.push({ start: parseInt(m[1], 16), end: ins.off });
     }
-    // V8's out-of-line code (stack checks, traps) follows the function's last `ret` and jumps back into
-    // its loops: those jumps are not loops
-    const ret = f.ins.findLast((x) => /^ret\b/.test(x.text))?.off ?? Infinity;
-    const inner = loops.filter((o) => o.end < ret);
-    for (const l of loops) {
-      if (loops.some((o) => o !== l && o.start >= l.start && o.end <= l.end)) continue; // not innermost
+    // V8's out-of-line code (stack checks, traps) follows the function's last `ret` (`retl` in its
+    // listing) and jumps back into its loops: those jumps are not loops (taken as one, such a jump
+    // into a k loop's body hid the k loop as "laid out across" it, and was itself checked instead)
+    const ret = f.ins.findLast((x) => /^ret[lq]?\b/.test(x.text))?.off ?? Infinity;
+    const real = loops.filter((o) => o.end < ret);
+    for (const l of real) {
+      if (real.some((o) => o !== l && o.start >= l.start && o.end <= l.end)) continue; // not innermost
       // nor an outer loop laid out across an inner one: its back edge (`jnc <outer>`) placed between the
       // inner loop's header and back edge, as V8 lays out a row loop around its k loop
-      if (inner.some((o) => o.start > l.start && o.start < l.end && o.end > l.end)) continue;
+      if (real.some((o) => o.start > l.start && o.start < l.end && o.end > l.end)) continue;
       const body = f.ins.filter((x) => x.off >= l.start && x.off <= l.end);
       const arith = body.filter((x) => ARITH.test(x.text)).length;
       if (arith < 8 || body.some((x) => isStore(x.text) && !STACK.test(x.text))) continue;
@@ -163,10 +164,12 @@ export function spillCheck({ verbose = false, printMain = false, wasm = undefine
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === '--child') runGemms(argv[1]);
-else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const wasm = argv.find((a) => a.startsWith('--wasm='))?.slice(7);
-  const { ok, report } = spillCheck({ verbose: argv.includes('--verbose'), printMain: true, wasm });
-  console.log(report);
-  process.exitCode = ok ? 0 : 1;
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (argv[0] === '--child') runGemms(argv[1]);
+  else {
+    const wasm = argv.find((a) => a.startsWith('--wasm='))?.slice(7);
+    const { ok, report } = spillCheck({ verbose: argv.includes('--verbose'), printMain: true, wasm });
+    console.log(report);
+    process.exitCode = ok ? 0 : 1;
+  }
 }

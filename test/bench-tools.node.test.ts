@@ -13,6 +13,7 @@ import { coherence, coherenceReport } from '../bench/coherence.mjs';
 import { generation, runSuite, Suite, timePaired } from '../bench/harness.mjs';
 import { kernelLoops } from '../bench/spill-check.mjs';
 import { chooseCpu } from '../bench/cores.mjs';
+import { registerOnlyChains } from '../bench/peak.bench.mjs';
 import { KC, ROWS, TILES, setUp } from '../bench/tiles.bench.mjs';
 import { pairedMs } from '../bench/threads.bench.mjs';
 
@@ -307,6 +308,27 @@ describe('spill check: which loops of V8\'s code are k loops', () => {
     ]));
     expect(loops.map((l: { start: number; end: number }) => [l.start, l.end])).toEqual([[0x40, 0x70]]);
     expect(loops[0].bad.map((x: { text: string }) => x.text)).toEqual(['vmovups [rbp-0x50],xmm0', 'vmovups xmm0,[rbp-0x50]']);
+  });
+
+  it('finds a k loop whose stack check V8 placed out of line after `retl`, jumping back into its body', () => {
+    // V8 prints `retl`; the out-of-line code's `jmp` back into the loop's body is no loop, and must not hide the k loop
+    // as an outer loop laid out across it (the k loop of wasm-function[92] went unchecked that way)
+    const loops = kernelLoops(fn([
+      ...fmas(0x40, 8), [0x60, 'vmovups [rbp-0x50],xmm0'], [0x68, 'vmovups xmm0,[rbp-0x50]'], [0x70, jump('jnz', 0x40)],
+      [0x80, 'retl'], [0x90, 'vmovups [rbp-0x30],xmm2'], [0x98, 'call 0x7f0000000100'], [0xa0, 'vmovups xmm2,[rbp-0x30]'], [0xa8, jump('jmp', 0x44)],
+    ]));
+    expect(loops.map((l: { start: number; end: number }) => [l.start, l.end])).toEqual([[0x40, 0x70]]);
+    expect(loops[0].bad.map((x: { text: string }) => x.text)).toEqual(['vmovups [rbp-0x50],xmm0', 'vmovups xmm0,[rbp-0x50]']);
+  });
+});
+
+describe('peak: the chain counts whose loop V8 keeps in registers', () => {
+  it.skipIf(process.arch !== 'x64')('reads V8\'s code: 8 chains (10 live vectors) stay in registers, 16 (18 vectors for 16 XMM registers) spill', () => {
+    for (const relaxed of [false, true]) {
+      const chains = registerOnlyChains(relaxed);
+      expect(chains, relaxed ? 'relaxed' : 'plain').toContain(8);
+      expect(chains, relaxed ? 'relaxed' : 'plain').not.toContain(16);
+    }
   });
 });
 

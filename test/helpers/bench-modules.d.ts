@@ -7,5 +7,6 @@ declare module '*/bench/coherence.mjs';
 declare module '*/bench/harness.mjs';
 declare module '*/bench/spill-check.mjs';
 declare module '*/bench/cores.mjs';
+declare module '*/bench/peak.bench.mjs';
 declare module '*/bench/tiles.bench.mjs';
 declare module '*/bench/threads.bench.mjs';

@@ -21,6 +21,7 @@ import type { ThreadUse } from '../../train/split-choice.js';
 import { Trainer, checkpointAverages, putBackTrainLoss, type EarlyStoppingMonitor, type EpochRecord, type SwaOptions, type TrainerOptions, type TrainerProgress, type TrainerState, type TrainResult, type WorkerFaultRecord } from '../../train/trainer.js';
 import type { LoadedDataSet } from '../data.js';
 import { readModelFile, readModelInfo } from '../model-file.js';
+import type { SaveModelOptions } from '../../io/model.js';
 import { createRuntime, usableThreads } from '../runtime.js';
 import { intValue, numberValue, oneOf, parseOptions, UsageError, type Command, type CommandContext, type OptionSpec, type Output } from './command.js';
 import { csvModelMetadata } from '../../data/csv/model-metadata.js';
@@ -881,11 +882,11 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
     }
     const r = report(s, net.spec, data, trainer, result, loadSeconds, (now() - start) / 1000, alreadyFinished);
     if (s.save !== undefined) {
-      const { saved, failure } = await saveWithFallback(s.save, net, { metadata: modelMetadata(s, r) });
+      const { saved, failure } = await saveSomewhere(s.save, net, { metadata: modelMetadata(s, r) });
       r.saved = saved;
       io.stdout.write(s.json ? `${JSON.stringify(r)}\n` : fmtSummary(r));
       if (failure) {
-        io.stderr.write(`simdnn: error: ${failure}\nsimdnn: saved the model to ${saved} instead\n`);
+        io.stderr.write(`simdnn: error: ${failure}\nsimdnn: ${saved === null ? 'the model was not saved' : `saved the model to ${saved} instead`}\n`);
         return 1;
       }
       if (!s.quiet) io.stderr.write(`simdnn: saved the model to ${saved}\n`);
@@ -896,6 +897,18 @@ async function train({ values, io, signal }: CommandContext): Promise<number> {
   } finally {
     for (const d of owned.reverse()) d.dispose();
     await rt.dispose();
+  }
+}
+
+/**
+ * saveWithFallback, where every place failing is a failure with nowhere saved rather than a throw: the run's
+ * report, the stop's message and its exit code still go out.
+ */
+async function saveSomewhere(file: string, net: NamedNet, options: SaveModelOptions): Promise<{ saved: string | null; failure?: string }> {
+  try {
+    return await saveWithFallback(file, net, options);
+  } catch (e) {
+    return { saved: null, failure: (e as Error).message };
   }
 }
 
@@ -935,12 +948,17 @@ async function failed(error: Error, s: TrainSettings, net: NamedNet, lastEpoch: 
     return 1;
   }
   lastEpoch.restore();
-  const { saved, failure } = await saveWithFallback(s.save, net, {
+  const { saved, failure } = await saveSomewhere(s.save, net, {
     metadata: { ...settingsMetadata(s), 'train.result': JSON.stringify({ epochs: epochsDone, failed: error.message }) },
   });
   if (failure) err.write(`simdnn: error: ${failure}\n`);
-  err.write(`simdnn: training stopped ${where}; saved the model of epoch ${epochsDone} to ${saved}\n`);
+  err.write(`simdnn: training stopped ${where}; ${savedEpoch(saved, epochsDone)}\n`);
   return 1;
+}
+
+/** What became of the last completed epoch's model: where it went, or that it went nowhere. */
+function savedEpoch(saved: string | null, epoch: number): string {
+  return saved === null ? `the model of epoch ${epoch} could not be saved anywhere` : `saved the model of epoch ${epoch} to ${saved}`;
 }
 
 /** SIGINT/SIGTERM: saves the last completed epoch when --save was given; the exit code says which signal. */
@@ -956,11 +974,11 @@ async function interrupted(reason: string, s: TrainSettings, net: NamedNet, last
     return code;
   }
   lastEpoch.restore();
-  const { saved, failure } = await saveWithFallback(s.save, net, {
+  const { saved, failure } = await saveSomewhere(s.save, net, {
     metadata: { ...settingsMetadata(s), 'train.result': JSON.stringify({ epochs: epochsDone, interrupted: reason }) },
   });
   if (failure) err.write(`simdnn: error: ${failure}\n`);
-  err.write(`simdnn: interrupted (${reason}); saved the model of epoch ${epochsDone} to ${saved}\n`);
+  err.write(`simdnn: interrupted (${reason}); ${savedEpoch(saved, epochsDone)}\n`);
   return code;
 }
 

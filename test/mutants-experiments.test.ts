@@ -1,8 +1,9 @@
 // Tests that kill mutants of the chapter-6 experiments, their shared code and the search's chart (session 68):
 // each pins a behaviour no other test could see change. The MNIST experiments run at full size with Trainer.fit
-// replaced by a stand-in that reports a made-up loss per step and a made-up record per epoch (the training is
-// tested elsewhere; here, what each experiment does with what it is told): the tables plot those records (training
-// accuracy for batchnorm, the test loss for normalization, the smoothed losses against the book's ylim), the
+// replaced by a stand-in that reports a made-up loss per step and a made-up record per epoch, and the net's
+// accuracyAsync (batchnorm's and overfit's measurements, at the book's updates 1, 1 + k, …) by made-up figures (the
+// training is tested elsewhere; here, what each experiment does with what it is told): the tables plot those records
+// (training accuracy for batchnorm, the test loss for normalization, the smoothed losses against the book's ylim), the
 // summaries are their means and last values, the progress ends at its planned total, every run starts from
 // the seed (the same initial weights for every optimizer, whatever drew from the stream before), and everything
 // allocated is freed. The chart specs keep the book's panel order, axes and log scales; deepconvnet shows the
@@ -12,7 +13,7 @@ import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { runExperiment, type ExperimentData, type ExperimentResult } from '../src/experiments/index.js';
 import type { ExperimentName } from '../src/experiments/types.js';
 import type { Runtime } from '../src/runtime/runtime.js';
-import { BatchNormalization, smoothCurve, Trainer, type ActivationName, type EpochRecord, type FitOptions, type WeightInit } from '../src/index.js';
+import { BatchNormalization, Sequential, smoothCurve, Trainer, type ActivationName, type EpochRecord, type FitOptions, type Targets, type Tensor, type WeightInit } from '../src/index.js';
 import { bookActivations, vanishingData, vanishingNorms } from './helpers/book-procedures.js';
 import { searchChart, type Executor, type SearchResult, type ScoredResult, type TrialJob, type TrialResult } from '../src/search/index.js';
 import { makeRuntime, rng } from './helpers/runtime.js';
@@ -49,9 +50,14 @@ interface Fit {
   maxIter: number;
   losses: number[];
   records: EpochRecord[];
+  /** The accuracies it was measured at between steps (net.accuracyAsync, where the book's loops measure): after which step, on which rows. */
+  measured: Measured[];
   /** The class each test row is given by the net as it stands (with `predict`). */
   predicted: number[];
 }
+
+/** One stand-in measurement of a fit's net: the step it followed, the rows (the Trainer's training or test rows), the figure given. */
+interface Measured { iter: number; set: 'train' | 'test' | 'other rows'; accuracy: number }
 
 /** The length and a hash of the bits of `a`: equal for equal bits (a digest, as the weights are many). */
 function digest(a: Float32Array | Int32Array): string {
@@ -76,14 +82,27 @@ const recordOf = (k: number, epoch: number, steps: number): EpochRecord => ({
   testAcc: 0.3 + ((k * 11 + epoch * 5) % 40) / 100,
 });
 
+/** The made-up accuracy of the `k`th fit's net measured after step `iter` on `set`: in [0.2, 0.9), varying. */
+const accuracyOf = (k: number, iter: number, set: Measured['set']) => 0.2 + ((k * 13 + iter * 7 + (set === 'test' ? 31 : 0)) % 70) / 100;
+
 /**
  * Runs `name` with Trainer.fit replaced: each fit reports lossOf per step and recordOf per epoch through the
- * callbacks, as many as the Trainer was set up for, and trains nothing. Returns the result, the fits and the
- * progress reported.
+ * callbacks, as many as the Trainer was set up for, and trains nothing; a net measured meanwhile (accuracyAsync)
+ * is given accuracyOf. Returns the result, the fits and the progress reported.
  */
 async function fakeRun(name: ExperimentName, options: { quick?: boolean; seed?: number; predict?: boolean } = {}) {
   const fits: Fit[] = [];
   const progress: Array<{ done: number; total: number }> = [];
+  // the fit running and its last step, for the measurements between steps
+  let current: { fit: Fit; k: number; trainer: Trainer; iter: number } | null = null;
+  const measure = vi.spyOn(Sequential.prototype, 'accuracyAsync').mockImplementation(async function (this: Sequential, x: Tensor, t: Targets) {
+    const { fit, k, trainer, iter } = current!;
+    if (this !== trainer.network) throw new Error('measured another net than the one training');
+    const set = x === trainer.xTrain && t === trainer.tTrain ? 'train' : x === trainer.xTest && t === trainer.tTest ? 'test' : 'other rows';
+    const accuracy = accuracyOf(k, iter, set);
+    fit.measured.push({ iter, set, accuracy });
+    return accuracy;
+  });
   const spy = vi.spyOn(Trainer.prototype, 'fit').mockImplementation(async function (this: Trainer, fitOptions: FitOptions = {}) {
     const k = fits.length;
     const params = this.network.params;
@@ -94,9 +113,11 @@ async function fakeRun(name: ExperimentName, options: { quick?: boolean; seed?: 
       layers: this.network.layers.map((l) => l.constructor.name),
       ...(bn ? { batchnorm: { momentum: bn.momentum, spatial: bn.spatial } } : {}),
       rows: [this.xTrain, this.tTrain, this.xTest, this.tTest].map((t) => digest((t as { data: Float32Array | Int32Array }).data)),
-      maxIter: this.maxIter, losses: [], records: [], predicted: [],
+      maxIter: this.maxIter, losses: [], records: [], measured: [], predicted: [],
     };
     fits.push(fit);
+    const running = { fit, k, trainer: this, iter: 0 };
+    current = running;
     if (options.predict) {
       const scores = this.network.predict(this.xTest, false);
       const y = scores.toArray();
@@ -112,6 +133,7 @@ async function fakeRun(name: ExperimentName, options: { quick?: boolean; seed?: 
       const steps = Math.min(this.iterPerEpoch, this.maxIter - iter);
       for (let s = 0; s < steps; s++) {
         iter++;
+        running.iter = iter;
         fit.losses.push(lossOf(k, iter));
         await callbacks.onStepEnd?.({ loss: lossOf(k, iter), iter, epoch } as never);
       }
@@ -126,6 +148,7 @@ async function fakeRun(name: ExperimentName, options: { quick?: boolean; seed?: 
     return { result, fits, progress };
   } finally {
     spy.mockRestore();
+    measure.mockRestore();
   }
 }
 
@@ -138,6 +161,8 @@ async function full(name: ExperimentName): Promise<Fake> {
 }
 
 const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+/** A fit's measurements of `set` in order, as [point (1-based), accuracy]: what a chart of its points plots. */
+const pointsOf = (fit: Fit, set: Measured['set']) => fit.measured.filter((m) => m.set === set).map((m, i) => [i + 1, m.accuracy]);
 const TRAINED: ExperimentName[] = ['optimizer-mnist', 'optimizer-batchnorm', 'init-compare', 'batchnorm', 'overfit', 'normalization', 'deepconvnet'];
 
 describe('what the MNIST experiments do with what their training reports', () => {
@@ -178,18 +203,24 @@ describe('what the MNIST experiments do with what their training reports', () =>
     });
   });
 
-  it('batchnorm plots training accuracy (its test set is one row), each run under its own label, the final ones in the summary', async () => {
+  it('batchnorm plots training accuracy (its test set is one row) after the book\'s updates 1, 11, …, 191, each run under its own label, the final ones in the summary', async () => {
     const { result, fits } = await full('batchnorm');
     expect(fits).toHaveLength(32);
     const scales = result.settings.weightScales as number[];
     const final = result.summary.finalTrainingAccuracy as Record<string, { batchNorm: number; noBatchNorm: number }>;
+    // batch_norm_test.py: `if i % iter_per_epoch == 0` after the update, 20 epochs of 10, and the break after the 20th
+    const book = Array.from({ length: 20 }, (_, e) => 1 + 10 * e);
+    for (const fit of fits) {
+      expect(fit.maxIter).toBe(191);
+      expect(fit.measured.map((m) => [m.iter, m.set])).toEqual(book.flatMap((i) => [[i, 'train'], [i, 'test']]));
+    }
     scales.forEach((w, i) => {
       // the book's order: with batch norm, then without, for each scale
       const [bn, plain] = [fits[2 * i], fits[2 * i + 1]];
       const rows = result.tables.curves.filter((c) => c.scale === w);
-      expect(rows.filter((c) => c.normalisation === 'batch norm').map((c) => [c.epoch, c.accuracy]), `w ${w}`).toEqual(bn.records.map((e) => [e.epoch, e.trainAcc]));
-      expect(rows.filter((c) => c.normalisation === 'no batch norm').map((c) => [c.epoch, c.accuracy]), `w ${w}`).toEqual(plain.records.map((e) => [e.epoch, e.trainAcc]));
-      expect(final[w.toExponential(3)], `w ${w}`).toEqual({ batchNorm: bn.records.at(-1)!.trainAcc, noBatchNorm: plain.records.at(-1)!.trainAcc });
+      expect(rows.filter((c) => c.normalisation === 'batch norm').map((c) => [c.epoch, c.accuracy]), `w ${w}`).toEqual(pointsOf(bn, 'train'));
+      expect(rows.filter((c) => c.normalisation === 'no batch norm').map((c) => [c.epoch, c.accuracy]), `w ${w}`).toEqual(pointsOf(plain, 'train'));
+      expect(final[w.toExponential(3)], `w ${w}`).toEqual({ batchNorm: pointsOf(bn, 'train').at(-1)![1], noBatchNorm: pointsOf(plain, 'train').at(-1)![1] });
       // panels numbered as the book's subplots, the std in each title
       expect(new Set(rows.map((c) => c.panel)), `w ${w}`).toEqual(new Set([`${i + 1}: w = ${w.toExponential(1)}`]));
     });
@@ -211,14 +242,22 @@ describe('what the MNIST experiments do with what their training reports', () =>
     });
   });
 
-  it('overfit plots train and test accuracy of each variant in order', async () => {
+  it("overfit plots train and test accuracy of each variant in order, after the book's updates 1, 4, 7, …; its gaps over the last 10", async () => {
     const { result, fits } = await full('overfit');
     const variants = (result.settings.variants as Array<{ label: string }>).map((v) => v.label);
+    const gaps = result.summary.lastTenEpochs as Record<string, { train: number; test: number; gap: number }>;
     expect(fits).toHaveLength(8);
     variants.forEach((variant, k) => {
+      const fit = fits[k];
+      // overfit_weight_decay.py breaks after measuring its 201st epoch; overfit_dropout.py's Trainer runs 301 × 3 updates
+      const [epochs, steps] = variant === 'dropout 0.2' ? [301, 903] : [201, 601];
+      expect(fit.maxIter, variant).toBe(steps);
+      expect(fit.measured.map((m) => [m.iter, m.set]), variant).toEqual(Array.from({ length: epochs }, (_, e) => 1 + 3 * e).flatMap((i) => [[i, 'train'], [i, 'test']]));
       const rows = result.tables.curves.filter((c) => c.variant === variant);
-      expect(rows.filter((c) => c.set === 'train').map((c) => [c.epoch, c.accuracy]), variant).toEqual(fits[k].records.map((e) => [e.epoch, e.trainAcc]));
-      expect(rows.filter((c) => c.set === 'test').map((c) => [c.epoch, c.accuracy]), variant).toEqual(fits[k].records.map((e) => [e.epoch, e.testAcc]));
+      expect(rows.filter((c) => c.set === 'train').map((c) => [c.epoch, c.accuracy]), variant).toEqual(pointsOf(fit, 'train'));
+      expect(rows.filter((c) => c.set === 'test').map((c) => [c.epoch, c.accuracy]), variant).toEqual(pointsOf(fit, 'test'));
+      const train = mean(pointsOf(fit, 'train').slice(-10).map((p) => p[1])), test = mean(pointsOf(fit, 'test').slice(-10).map((p) => p[1]));
+      expect(gaps[variant], variant).toEqual({ train, test, gap: train - test });
     });
   });
 
@@ -300,11 +339,19 @@ describe('every run of an experiment', () => {
     progress.slice(1).forEach((p, i) => expect(p.done, name).toBeGreaterThan(progress[i].done));
   });
 
-  it('quick runs too: overfit (its epochs a quarter), batchnorm (4 scales)', async () => {
+  it("quick runs too: overfit (its epochs a quarter), batchnorm (4 scales, 8 epochs), on the book's schedule", async () => {
+    // [updates, points measured (after updates 1, 1 + k, …)] of each run
+    const schedules = {
+      overfit: [[148, 50], [148, 50], [225, 75]], // 201 / 4 epochs as overfit_weight_decay.py, 301 / 4 as overfit_dropout.py
+      batchnorm: Array.from({ length: 8 }, () => [71, 8]),
+    };
     for (const name of ['overfit', 'batchnorm'] as const) {
       const { fits, progress } = await fakeRun(name, { quick: true });
       const steps = fits.reduce((n, f) => n + f.maxIter, 0);
       expect(progress.at(-1), name).toEqual({ done: steps, total: steps });
+      const k = name === 'overfit' ? 3 : 10;
+      expect(fits.map((f) => [f.maxIter, f.measured.length / 2]), name).toEqual(schedules[name]);
+      for (const f of fits) expect(f.measured.filter((m) => m.set === 'train').map((m) => m.iter), name).toEqual(Array.from({ length: f.measured.length / 2 }, (_, e) => 1 + k * e));
     }
   });
 

@@ -11,7 +11,7 @@
 // workerd the portable bundle with the wasm imported as a compiled module.
 // Bun and Deno also run the simdnn bin: an experiment's JSON is Node's.
 import { describe, it, expect, afterAll } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -26,6 +26,11 @@ for (const f of ['dist/bundle/node.js', 'dist/bundle/index.js', 'build/simdnn.wa
   if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing: run \`npm run build\``);
 }
 
+// Deno's own V8 code cache (in DENO_DIR) served a stale entry for a bundle rebuilt at the same path, and its
+// code then failed to compile (a clone at a path an earlier clone had used): the Deno runs get a DENO_DIR of their own.
+const denoDir = mkdtempSync(path.join(tmpdir(), 'simdnn-deno-dir-'));
+const hostEnv = { ...process.env, DENO_DIR: denoDir };
+
 interface HashRun { mlp: string; conv: string; fitted: { params: string[]; records: string }; loss: number[]; predicted: string[]; frozenPredicted: string[]; reloaded: string[]; threads: number; workerChunks: number }
 const runs: Record<string, HashRun> = {};
 
@@ -37,7 +42,7 @@ function binary(pkg: string, file: string): string | null {
 }
 
 async function runScript(cmd: string, args: string[]): Promise<HashRun> {
-  const { code, stdout, stderr } = await run(cmd, args, { cwd: here, timeoutMs: 60_000 });
+  const { code, stdout, stderr } = await run(cmd, args, { cwd: here, timeoutMs: 60_000, env: hostEnv });
   if (code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited with ${code}:\n${stderr}`);
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
@@ -69,7 +74,7 @@ describe('the seeded run has the same bits on every host', { timeout: 120_000 },
 
   for (const { name, cmd, args } of runtimes.slice(1)) {
     it.skipIf(cmd === null)(`${name}: a file: URL that does not exist names the option and the file`, async () => {
-      const { code, stdout, stderr } = await run(cmd!, [...args, 'missing-wasm.mjs'], { cwd: here, timeoutMs: 60_000 });
+      const { code, stdout, stderr } = await run(cmd!, [...args, 'missing-wasm.mjs'], { cwd: here, timeoutMs: 60_000, env: hostEnv });
       expect(code, stderr).toBe(0);
       const { message } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { message: string | null };
       expect(message).toMatch(/^options\.wasm: (reading the module|fetching file:\S+no-such-build\.wasm) failed \(.*(No such file|ENOENT)/);
@@ -82,7 +87,7 @@ describe('the seeded run has the same bits on every host', { timeout: 120_000 },
       try {
         const experiment = async (host: string, hostArgs: string[]) => {
           const dir = path.join(out, path.basename(host));
-          const r = await run(host, [...hostArgs, path.join(root, 'dist/node/cli.cjs'), 'experiment', 'optimizer-naive', '--quick', '--threads', '1', '--quiet', '--out', dir], { cwd: root, timeoutMs: 60_000 });
+          const r = await run(host, [...hostArgs, path.join(root, 'dist/node/cli.cjs'), 'experiment', 'optimizer-naive', '--quick', '--threads', '1', '--quiet', '--out', dir], { cwd: root, timeoutMs: 60_000, env: hostEnv });
           expect(r.code, `${path.basename(host)}: ${r.stderr}`).toBe(0);
           return [await readFile(path.join(dir, 'optimizer-naive.json'), 'utf8'), await readFile(path.join(dir, 'optimizer-naive.svg'), 'utf8')];
         };
@@ -139,6 +144,7 @@ describe('the seeded run has the same bits on every host', { timeout: 120_000 },
   });
 
   afterAll(() => {
+    rmSync(denoDir, { recursive: true, force: true });
     const rows = Object.entries(runs);
     console.log(`same-bits hashes (SHA-256 of the parameters after 50 Adam steps):\n${rows.map(([n, r]) => `  ${n.padEnd(12)} mlp ${r.mlp}  conv ${r.conv}`).join('\n')}`);
   });

@@ -17,7 +17,7 @@ afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 const SMALL = ['--train-rows', '300', '--hidden', '20', '--threads', '1', '--quiet'];
 
 describe('simdnn lr-find', () => {
-  it('prints every few steps\' rate and smoothed loss, why it stopped and the three suggestions', async () => {
+  it('prints every few steps\' rate, loss and smoothed loss, why it stopped and the three suggestions', async () => {
     const r = await runCli(['lr-find', ...SMALL, '--steps', '40', '--start-lr', '1e-4', '--end-lr', '100']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

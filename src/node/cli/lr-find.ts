@@ -1,7 +1,7 @@
 // `simdnn lr-find`: the learning-rate range test (lrFinderAsync, fastai's
 // lr_find) on a net built as `simdnn train` builds it (its flags and parsing,
 // from train.ts), on the training rows of the bundled digits or an IDX
-// directory. Prints a table of rates and smoothed losses and fastai's three
+// directory. Prints a table of rates, losses and smoothed losses and fastai's three
 // suggestions (or one JSON object), and can write a Vega-Lite chart of the
 // smoothed loss against the rate on a log axis.
 import { writeFile } from 'node:fs/promises';
@@ -20,6 +20,7 @@ const TRAIN_FLAGS = ['net', 'hidden', 'activation', 'init', 'optimizer', 'moment
   'batchnorm', 'dropout', 'label-smoothing', 'class-weights', 'balanced', 'batch', 'seed', 'data', 'label', 'test-split', 'train-rows', 'threads', 'relaxed'];
 /** Their help where train's speaks of epochs or a split the test has not. */
 const HELP: Readonly<Record<string, string>> = {
+  seed: "random seed of initialisation, the batches' draws, dropout and a CSV's train/test split (the digits' and IDX files' split is fixed)",
   balanced: "class-balanced batches, as `simdnn train --balanced` draws them: each step's rows drawn with replacement, each training row weighted 1/(the rows of its class) (the Trainer's sampleWeights 'balanced'), so the rates are tried on the batches the run will train on. --class-weights weights the loss instead",
 };
 
@@ -176,7 +177,7 @@ export const lrFindCommand: Command = {
   description: 'Runs the learning-rate range test (Smith 2017; fastai\'s lr_find): --steps optimizer steps on\n' +
     'the training rows at rates growing exponentially from --start-lr to --end-lr, recording each\n' +
     "step's loss and its smoothed value (fastai's exponential average, beta 0.98, debiased). Prints\n" +
-    "every few steps' rate and smoothed loss, and fastai's suggestions: valley (two thirds down the\n" +
+    "every few steps' rate, loss and smoothed loss, and fastai's suggestions: valley (two thirds down the\n" +
     'longest falling stretch), steep (the steepest fall) and minimum (a tenth of the lowest loss\'s rate).\n' +
     'The net, optimizer and data are built as `simdnn train` builds them from the same flags.',
   options: OPTIONS,

@@ -248,6 +248,6 @@ export async function whileAnswering(client: Pick<Droppable, 'ping'>, graceful: 
     clearTimeout(timer);
   }
   if (!forced) return;
-  graceful.catch(() => {});
+  // graceful's rejection after this needs no handler of its own: the race above handles the promise it feeds
   await force();
 }

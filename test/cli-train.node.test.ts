@@ -5,14 +5,13 @@
 // uninterrupted run, the Trainer options (schedule, augmentation, validation,
 // early stop, iterations), and the command-line edges of issue 12.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrainReport } from '../src/node/cli/index.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, runWatchingStderr, type ChildRun } from './helpers/cli.js';
 import { readModelFile, readModelInfo, writeModelFile } from '../src/node/model-file.js';
 import { createRuntime, usableThreads } from '../src/node/runtime.js';
 import { encodeIdx } from '../src/data/idx.js';
@@ -44,22 +43,8 @@ async function idxDir(name: string, train: number, test: number, label: (i: numb
 }
 
 /** Runs the built bin; `onLine` sees each stderr line and may signal the child. Stops it after 60 s whatever happens. */
-function child(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void, nodeFlags: string[] = []): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...nodeFlags, bin, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', pending = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.stdout.on('data', (d: Buffer) => { stdout += d; });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      pending += d;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) onLine?.(line, (s) => p.kill(s));
-    });
-    p.on('error', reject);
-    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-  });
+function child(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void, nodeFlags: string[] = []): Promise<ChildRun> {
+  return runWatchingStderr(process.execPath, [...nodeFlags, bin, ...args], { cwd: tmp, onLine: onLine && ((line, p) => onLine(line, (s) => p.kill(s))) });
 }
 
 describe('saving never loses a model', () => {

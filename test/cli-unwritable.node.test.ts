@@ -8,7 +8,7 @@
 // user, as that user. The first test checks that the child really is refused by the modes, and fails (never
 // skips) where it is not.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { readModelInfo, writeModelFile } from '../src/node/model-file.js';
 import { createRuntime } from '../src/node/runtime.js';
 import { MultiLayerNet } from '../src/index.js';
+import { runWatchingStderr, type ChildRun } from './helpers/cli.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const bin = path.join(root, 'dist', 'node', 'cli.cjs');
@@ -51,7 +52,7 @@ async function lock(dir: string, mode: number): Promise<void> {
   if ((mode & 0o200) === 0) locked.push(dir);
 }
 
-interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+type Ran = ChildRun;
 
 /**
  * `node <args>` as the child's user, in `cwd`, with `tempDir` as its TMPDIR (where a model goes when neither its
@@ -59,22 +60,8 @@ interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: stri
  * stderr. Killed after 60 s whatever happens.
  */
 function runAs(args: string[], o: { cwd: string; tempDir: string; onLine?: (line: string, child: ChildProcess) => void }): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const [program, programArgs] = nodeCommand(args);
-    const p = spawn(program, programArgs, { cwd: o.cwd, env: { ...process.env, TMPDIR: o.tempDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', pending = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.stdout.on('data', (d: Buffer) => { stdout += d; });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      pending += d;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) o.onLine?.(line, p);
-    });
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-  });
+  const [program, programArgs] = nodeCommand(args);
+  return runWatchingStderr(program, programArgs, { cwd: o.cwd, env: { ...process.env, TMPDIR: o.tempDir }, onLine: o.onLine });
 }
 
 // Layout: tmp (0755) holds inputs/ (a model, readable), rw/ (the user's, writable) with a read-only file of each

@@ -85,3 +85,28 @@ export function startCollecting(children: Set<ChildProcess>, command: string, ar
   }
   return { child, lines };
 }
+
+/** How a child process ended, and what it wrote. */
+export interface ChildRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/**
+ * Runs `command` to its end, `onLine` seeing each line of its stderr as it arrives with the child (to signal it);
+ * killed after 60 s whatever happens (a ceiling for a hang, not a timing).
+ */
+export function runWatchingStderr(command: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string, child: ChildProcess) => void } = {}): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(command, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '', pending = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.stdout.on('data', (d: Buffer) => { stdout += d; });
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      pending += d;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) o.onLine?.(line, p);
+    });
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}

@@ -38,7 +38,7 @@ let tmp: string;
 /** Directories chmod'ed read-only, made writable again before they are removed (a user other than root could not empty them). */
 const locked: string[] = [];
 
-/** A directory in tmp (the child's user owns it: it is this process's), with `mode`. */
+/** A directory in tmp, owned by this process's user (the children's), with `mode`. */
 async function userDir(name: string, mode = 0o755): Promise<string> {
   const dir = path.join(tmp, name);
   await mkdir(dir);
@@ -55,7 +55,7 @@ async function lock(dir: string, mode: number): Promise<void> {
 type Ran = ChildRun;
 
 /**
- * `node <args>` as the child's user, in `cwd`, with `tempDir` as its TMPDIR (where a model goes when neither its
+ * `node <args>` refused by the modes (nodeCommand), in `cwd`, with `tempDir` as its TMPDIR (where a model goes when neither its
  * place nor the working directory takes it, and the bin keeps its code cache); `onLine` sees each line of
  * stderr. Killed after 60 s whatever happens.
  */
@@ -173,8 +173,8 @@ describe('a model whose directory became read-only during the run is saved elsew
   const EPOCHS = 200;
 
   /**
-   * `simdnn train --json --save <dir>/m.safetensors` of EPOCHS epochs as the child's user, in `cwd` with `tempDir`
-   * as TMPDIR; `dir` (the user's) is made read-only as epoch 1 ends, after the check at the start passed.
+   * `simdnn train --json --save <dir>/m.safetensors` of EPOCHS epochs (nodeCommand), in `cwd` with `tempDir`
+   * as TMPDIR; `dir` is made read-only as epoch 1 ends, after the check at the start passed.
    */
   async function trainIntoLockedDir(dir: string, cwd: string, tempDir: string): Promise<Ran & { file: string }> {
     const file = path.join(dir, 'm.safetensors');
@@ -196,28 +196,30 @@ describe('a model whose directory became read-only during the run is saved elsew
 
   const failedWrite = (file: string) => `simdnn: error: cannot write the model to ${file}: EACCES: permission denied`;
 
-  it('to a new file in the working directory', async () => {
-    const dir = await userDir('becomes-read-only-1'), cwd = await userDir('cwd-1'), tempDir = await userDir('tmp-1', 0o700);
-    const r = await trainIntoLockedDir(dir, cwd, tempDir);
+  /**
+   * The run exited 1 naming the write that failed, and its model, trained all EPOCHS epochs, went to a new file in
+   * `place`, which stderr and the report's `saved` name. Returns that file.
+   */
+  function expectSavedIn(r: Ran & { file: string }, place: string): string {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(failedWrite(r.file));
-    const m = new RegExp(`^simdnn: saved the model to (${literally(cwd)}/simdnn-model-[^/]*\\.safetensors) instead$`, 'm').exec(r.stderr);
+    const m = new RegExp(`^simdnn: saved the model to (${literally(place)}/simdnn-model-[^/]*\\.safetensors) instead$`, 'm').exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
     expect(JSON.parse(r.stdout).saved).toBe(m![1]);
     expectTrainedModel(m![1]);
+    return m![1];
+  }
+
+  it('to a new file in the working directory', async () => {
+    const dir = await userDir('becomes-read-only-1'), cwd = await userDir('cwd-1'), tempDir = await userDir('tmp-1', 0o700);
+    const saved = expectSavedIn(await trainIntoLockedDir(dir, cwd, tempDir), cwd);
     expect(await readdir(dir)).toEqual([]);
-    expect(await readdir(cwd)).toEqual([path.basename(m![1])]);
+    expect(await readdir(cwd)).toEqual([path.basename(saved)]);
   });
 
   it('to the temporary directory when the working directory is read-only too', async () => {
     const dir = await userDir('becomes-read-only-2'), cwd = await userDir('cwd-2', 0o555), tempDir = await userDir('tmp-2', 0o700);
-    const r = await trainIntoLockedDir(dir, cwd, tempDir);
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toContain(failedWrite(r.file));
-    const m = new RegExp(`^simdnn: saved the model to (${literally(tempDir)}/simdnn-model-[^/]*\\.safetensors) instead$`, 'm').exec(r.stderr);
-    expect(m, r.stderr).not.toBeNull();
-    expect(JSON.parse(r.stdout).saved).toBe(m![1]);
-    expectTrainedModel(m![1]);
+    expectSavedIn(await trainIntoLockedDir(dir, cwd, tempDir), tempDir);
     expect(await readdir(dir)).toEqual([]);
     expect(await readdir(cwd)).toEqual([]);
   });
